@@ -1,0 +1,134 @@
+"""Action flattening: every action kind of a spec becomes one slice of a `Discrete(n)` space.
+
+Public surface: `ActionSpace` (`n`, `decode`, `encode`, `format`, `kinds`).
+
+The order is stable and documented: kinds in declaration order; within a kind,
+parameters vary in row-major order (the first parameter is the slowest, the last the
+fastest), each over its values in increasing order (`int[lo..hi]` from lo to hi, `bool`
+as false then true, enums in member order, table rows by row number). So for
+`action place(cell: int[0..8])` index 4 is `place(cell=4)`, and for
+`action move(from: int[0..2], to: int[0..2])` index 5 is `move(from=1, to=2)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envc.compiler import ir
+
+
+def param_values(t: ir.Type) -> list:
+    """The values a parameter of type `t` takes, in flattening order."""
+    if isinstance(t, ir.IntT):
+        return list(range(t.lo, t.hi + 1))
+    if isinstance(t, ir.BoolT):
+        return [False, True]
+    if isinstance(t, ir.EnumT):
+        return list(range(t.size))
+    if isinstance(t, ir.RowT):
+        return list(range(t.rows))
+    raise TypeError(f"action parameters cannot have type {t}")
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    index: int  # position of the kind among the spec's actions
+    name: str
+    offset: int  # first flat index of this kind
+    size: int  # number of flat actions of this kind
+    params: tuple[ir.ParamDef, ...]
+    domains: tuple[tuple, ...]
+
+
+class ActionSpace:
+    """The flattened action space of a module."""
+
+    def __init__(self, module: ir.Module):
+        self.module = module
+        kinds = []
+        offset = 0
+        for i, a in enumerate(module.actions):
+            domains = tuple(tuple(param_values(p.type)) for p in a.params)
+            size = 1
+            for d in domains:
+                size *= len(d)
+            kinds.append(ActionKind(i, a.name, offset, size, tuple(a.params), domains))
+            offset += size
+        self.kinds: list[ActionKind] = kinds
+        self.n: int = offset
+        self._by_name = {k.name: k for k in kinds}
+        self._flat = [self._decode_slow(i) for i in range(self.n)]
+
+    def _decode_slow(self, index: int) -> tuple[ActionKind, tuple]:
+        for k in self.kinds:
+            if k.offset <= index < k.offset + k.size:
+                rest = index - k.offset
+                values = []
+                for d in reversed(k.domains):
+                    values.append(d[rest % len(d)])
+                    rest //= len(d)
+                return k, tuple(reversed(values))
+        raise IndexError(index)
+
+    def decode(self, index: int) -> tuple[ActionKind, tuple]:
+        """The kind and parameter values of flat action `index` (0 <= index < n).
+
+        Raises:
+            IndexError: when `index` is outside the space.
+        """
+        if not 0 <= index < self.n:
+            raise IndexError(f"action {index} is outside 0..{self.n - 1}")
+        return self._flat[index]
+
+    def encode(self, name: str, **params) -> int:
+        """The flat index of `name(**params)`; enum values may be given as member names.
+
+        Raises:
+            KeyError: unknown action or parameter; ValueError: a value outside its domain.
+        """
+        k = self._by_name[name]
+        if set(params) != {p.name for p in k.params}:
+            raise KeyError(f"`{name}` takes {[p.name for p in k.params]}, got {sorted(params)}")
+        index = 0
+        for p, d in zip(k.params, k.domains):
+            v = params[p.name]
+            if isinstance(p.type, ir.EnumT) and isinstance(v, str):
+                v = self.module.enum(p.type.name).members.index(v)
+            if v not in d:
+                raise ValueError(f"{p.name}={v!r} is outside the values of `{p.type}`")
+            index = index * len(d) + d.index(v)
+        return k.offset + index
+
+    def format(self, index: int) -> str:
+        """`place(cell=4)`: the readable form of flat action `index`."""
+        k, values = self.decode(index)
+        parts = []
+        for p, v in zip(k.params, values):
+            if isinstance(p.type, ir.EnumT):
+                v = self.module.enum(p.type.name).members[v]
+            elif isinstance(p.type, ir.BoolT):
+                v = "true" if v else "false"
+            parts.append(f"{p.name}={v}")
+        return f"{k.name}({', '.join(parts)})"
+
+    def parse(self, text: str) -> int:
+        """The flat index of `name(p=v, ...)` written as `format` writes it.
+
+        Raises:
+            ValueError: when the text names no action of the space.
+        """
+        text = text.strip()
+        if text.isdigit():
+            return int(text)
+        name, _, rest = text.partition("(")
+        rest = rest.rstrip(")")
+        params = {}
+        for part in filter(None, (x.strip() for x in rest.split(","))):
+            key, _, value = part.partition("=")
+            value = value.strip()
+            params[key.strip()] = (int(value) if value.lstrip("-").isdigit()
+                                   else value == "true" if value in ("true", "false") else value)
+        try:
+            return self.encode(name.strip(), **params)
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"`{text}` is not an action of this spec: {err}") from None

@@ -1,0 +1,1590 @@
+"""The checker: syntax tree (`envc.dsl.ast`) to typed IR (`envc.compiler.ir`).
+
+Public surface: `check(module_ast, fills=None) -> ir.Module` and
+`load(path) -> ir.Module` (parse the spec and its fill file, then check).
+
+It resolves names, infers types and integer ranges, folds constants, loads data
+tables, attaches hole fills, and collects *every* error before raising one
+`DiagnosticError`. The guarantees it gives the backends:
+
+* every integer expression has a range, and no assignment, argument, return or
+  intermediate value (int32) can leave its declared range (E0120), no index can leave
+  its array (E0121), no divisor can be zero (E0123);
+* guards, `fn`s, `observe` and invariants read the state but never change it (E0130)
+  nor draw random numbers (E0131); `observe` never reads `@hidden` fields, nor another
+  player's slot of a `@private` field (E0170);
+* loops have constant bounds (E0140), there is no recursion, `match` is exhaustive
+  (E0141) and functions return on every path (E0142).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from envc.compiler import ir
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
+from envc.dsl import ast
+
+BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
+WRITABLE_BUILTINS = ("current_player", "rewards", "terminated")
+PURE_BUILTINS = ("min", "max", "abs", "clamp", "int", "float", "len", "sqrt", "sin", "cos", "exp", "floor")
+REDUCERS = ("sum", "count", "any", "all", "min", "max")
+EFFECTS = ("win", "draw", "terminate", "reward", "fail")
+LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
+MAX_LOOP = 1 << 16
+
+
+class _Poison(Exception):
+    """Raised inside the checker to abandon an expression already reported."""
+
+
+@dataclass
+class Ctx:
+    """What an expression or statement may do where it stands."""
+
+    what: str  # "guard", "fn", "observe", "invariant", "init", "action", "proc", ...
+    pure: bool
+    scopes: list[dict[str, ir.Type]] = field(default_factory=lambda: [{}])
+    ret: ir.Type | None = None
+    observe_player: str | None = None
+    reads_hidden: bool = False
+
+    def lookup(self, name: str) -> ir.Type | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+
+def _ranges_of(t: ir.Type) -> str:
+    return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else str(t)
+
+
+class Checker:
+    def __init__(self, mod: ast.Module, fills: ast.Module | None = None):
+        self.mod = mod
+        self.fills = fills
+        self.diags: list[Diagnostic] = []
+        self.base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
+        self.consts: dict[str, ir.Const] = {}
+        self.enums: dict[str, ir.EnumDef] = {}
+        self.records: dict[str, ast.RecordDecl] = {}
+        self.record_defs: dict[str, ir.RecordDef] = {}
+        self.tables: dict[str, ir.TableDef] = {}
+        self.state: dict[str, ir.FieldDef] = {}
+        self.fn_decls: dict[str, ast.FnDecl | ast.ProcDecl | ast.HoleDecl] = {}
+        self.fn_sigs: dict[str, tuple[list[ir.ParamDef], ir.Type | None, bool]] = {}
+        self.fn_hidden: set[str] = set()
+        self.calls: dict[str, set[str]] = {}
+        self.current_fn: str | None = None
+        self.num_players = 1
+        self.turn_limit: int | None = None
+        self.global_names: dict[str, Span] = {}
+
+    # ------------------------------------------------------------ reporting
+    def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
+            notes: list[str] | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, span, label, help, notes or []))
+
+    def fail(self, *args, **kwargs):
+        self.err(*args, **kwargs)
+        raise _Poison()
+
+    def declare_global(self, name: str, span: Span, what: str) -> bool:
+        if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
+            prev = self.global_names.get(name)
+            where = f"first defined at {prev.file}:{prev.line}:{prev.col}" if prev else "it is a built-in name"
+            self.err("E0101", f"duplicate definition of `{name}`", span, f"{what} `{name}` defined again",
+                     help="rename one of them", notes=[where])
+            return False
+        self.global_names[name] = span
+        return True
+
+    # ------------------------------------------------------------ entry
+    def run(self) -> ir.Module:
+        decls = self.mod.decls
+        by_kind: dict[type, list] = {}
+        for d in decls:
+            by_kind.setdefault(type(d), []).append(d)
+        env = self._header(by_kind)
+        for d in decls:
+            if isinstance(d, ast.EnumDecl):
+                self._enum(d)
+            elif isinstance(d, ast.RecordDecl) and self.declare_global(d.name, d.span, "record"):
+                self.records[d.name] = d
+            elif isinstance(d, ast.TableDecl):
+                self.declare_global(d.name, d.span, "table")
+        for d in decls:
+            if isinstance(d, ast.ConstDecl):
+                self._const(d)
+        for d in decls:
+            if isinstance(d, ast.RecordDecl) and d.name in self.records:
+                self._record(d)
+        for d in decls:
+            if isinstance(d, ast.TableDecl) and d.name in self.global_names:
+                self._table(d)
+        self._state(by_kind.get(ast.StateDecl, []))
+        for d in decls:
+            if isinstance(d, (ast.FnDecl, ast.ProcDecl, ast.HoleDecl)):
+                self._signature(d)
+        fills = self._collect_fills()
+        fns: list[ir.FnDef] = []
+        for d in decls:
+            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d:
+                fn = self._fn_body(d.name, d.body, d.span, isinstance(d, ast.FnDecl))
+                if fn is not None:
+                    fns.append(fn)
+        holes = []
+        for d in decls:
+            if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
+                hole, fn = self._hole(d, fills.pop(d.name, None))
+                holes.append(hole)
+                if fn is not None:
+                    fns.append(fn)
+        for name, (fd, _) in fills.items():
+            self.err("E0161", f"fill for unknown hole `{name}`", fd.span, "no hole of this name",
+                     help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
+        self._check_recursion()
+        init = self._init(by_kind.get(ast.InitDecl, []))
+        actions = self._actions(by_kind.get(ast.ActionDecl, []))
+        observe = self._observe(by_kind.get(ast.ObserveDecl, []))
+        invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
+        if self.diags:
+            raise DiagnosticError(self.diags)
+        return ir.Module(
+            name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
+            turn_limit=self.turn_limit, illegal_action=env[2],
+            enums=list(self.enums.values()), records=list(self.record_defs.values()),
+            tables=list(self.tables.values()), state=list(self.state.values()), init=init,
+            actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
+        )
+
+    # ------------------------------------------------------------ header
+    def _header(self, by_kind):
+        envs = by_kind.get(ast.EnvDecl, [])
+        file_span = Span(file=self.mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
+        if not envs:
+            self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
+        for extra in envs[1:]:
+            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one")
+        name = envs[0].name if envs else "env"
+        doc = envs[0].doc if envs else None
+        players = by_kind.get(ast.PlayersDecl, [])
+        for extra in players[1:]:
+            self.err("E0104", "more than one `players` declaration", extra.span, help="keep one")
+        if players:
+            self.num_players = players[0].count
+            if not 1 <= self.num_players <= 16:
+                self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
+                self.num_players = max(1, min(16, self.num_players))
+        limits = by_kind.get(ast.TurnLimitDecl, [])
+        if limits:
+            self.turn_limit = limits[0].limit
+            if not 1 <= self.turn_limit <= ir.INT32_MAX:
+                self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
+                self.turn_limit = None
+        illegal = "lose"
+        for d in by_kind.get(ast.IllegalActionDecl, []):
+            if d.policy not in ("lose", "error"):
+                self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
+                         help="use `lose` (the mover loses, as in Pgx) or `error` (a runtime fault)")
+            else:
+                illegal = d.policy
+        if not by_kind.get(ast.ActionDecl):
+            self.err("E0104", "the spec declares no `action`", file_span,
+                     help="declare at least one: `action name(param: int[0..8]) when guard { ... }`")
+        if not by_kind.get(ast.ObserveDecl):
+            self.err("E0104", "the spec declares no `observe`", file_span,
+                     help="declare what a player sees: `observe(p) -> bool[9] { return ... }`")
+        for extra in by_kind.get(ast.ObserveDecl, [])[1:]:
+            self.err("E0104", "more than one `observe`", extra.span, help="keep one")
+        return name, doc, illegal
+
+    # ------------------------------------------------------------ enums, consts, records
+    def _enum(self, d: ast.EnumDecl) -> None:
+        if not self.declare_global(d.name, d.span, "enum"):
+            return
+        seen: dict[str, Span] = {}
+        for m in d.members:
+            if m.name in seen:
+                self.err("E0101", f"duplicate member `{m.name}` in enum `{d.name}`", m.span, "defined again")
+            seen[m.name] = m.span
+        if not d.members:
+            self.err("E0122", f"enum `{d.name}` has no members", d.span, help="list at least one member")
+        self.enums[d.name] = ir.EnumDef(name=d.name, members=[m.name for m in d.members],
+                                        aliases=[m.alias for m in d.members], span=d.span)
+
+    def _const(self, d: ast.ConstDecl) -> None:
+        if not self.declare_global(d.name, d.span, "constant"):
+            return
+        ctx = Ctx("constant", pure=True)
+        try:
+            e = self.expr(d.value, ctx)
+            value = self.fold(e)
+        except _Poison:
+            return
+        t = e.type
+        if d.type is not None:
+            declared = self.resolve_type(d.type)
+            if declared is None:
+                return
+            self.require_fits(e, declared, d.value.span, f"`{d.name}: {declared}`")
+            t = declared
+        self.consts[d.name] = ir.Const(type=t, value=value, span=d.span)
+
+    def fold(self, e: ir.Expr) -> Any:
+        """The value of a constant expression, or E0113 when it reads state or draws."""
+        from envc.compiler.interp import ConstEvalError, eval_const
+
+        try:
+            return eval_const(e, self._const_tables())
+        except ConstEvalError as err:
+            self.fail("E0113", "not a constant expression", e.span, str(err),
+                      help="constants may use literals, other constants and pure built-ins")
+
+    def _const_tables(self):
+        return self.tables
+
+    def const_int(self, e: ast.Expr, what: str) -> int:
+        ctx = Ctx("constant", pure=True)
+        ie = self.expr(e, ctx)
+        if not isinstance(ie.type, ir.IntT):
+            self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
+        return int(self.fold(ie))
+
+    def _record(self, d: ast.RecordDecl) -> None:
+        fields = []
+        seen: set[str] = set()
+        for f in d.fields:
+            if f.name in seen:
+                self.err("E0101", f"duplicate field `{f.name}` in record `{d.name}`", f.span)
+                continue
+            seen.add(f.name)
+            t = self.resolve_type(f.type, record_stack=(d.name,))
+            if t is None:
+                continue
+            default = self.default_value(t, f.default, f.span)
+            fields.append(ir.FieldDef(name=f.name, type=t, default=default, span=f.span))
+        self.record_defs[d.name] = ir.RecordDef(name=d.name, fields=fields, span=d.span)
+
+    # ------------------------------------------------------------ types
+    def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = ()) -> ir.Type | None:
+        try:
+            return self._resolve_type(t, record_stack)
+        except _Poison:
+            return None
+
+    def _resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...]) -> ir.Type:
+        if isinstance(t, ast.BoolTypeExpr):
+            return ir.BOOL
+        if isinstance(t, ast.FloatTypeExpr):
+            return ir.FLOAT
+        if isinstance(t, ast.IntTypeExpr):
+            lo = self.const_int(t.lo, "a range bound")
+            hi = self.const_int(t.hi, "a range bound")
+            if lo > hi:
+                self.fail("E0122", f"empty range `int[{lo}..{hi}]`", t.span, "lower bound above upper bound",
+                          help=f"write `int[{hi}..{lo}]`")
+            if lo < ir.INT32_MIN or hi > ir.INT32_MAX:
+                self.fail("E0120", f"`int[{lo}..{hi}]` does not fit in 32 bits", t.span, "too wide",
+                          help=f"integers are at most {ir.INT32_MIN}..{ir.INT32_MAX}")
+            return ir.IntT(lo=lo, hi=hi)
+        if isinstance(t, ast.ArrayTypeExpr):
+            elem = self._resolve_type(t.elem, record_stack)
+            size = self.const_int(t.size, "an array size")
+            if size < 1:
+                self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
+            return ir.ArrayT(elem=elem, size=size)
+        if isinstance(t, ast.ListTypeExpr):
+            elem = self._resolve_type(t.elem, record_stack)
+            cap = self.const_int(t.cap, "a list capacity")
+            if cap < 1:
+                self.fail("E0122", f"list capacity must be at least 1, not {cap}", t.cap.span)
+            return ir.ListT(elem=elem, cap=cap)
+        assert isinstance(t, ast.NamedTypeExpr)
+        if t.name in self.enums:
+            return ir.EnumT(name=t.name, size=len(self.enums[t.name].members))
+        if t.name in self.records:
+            if t.name in record_stack:
+                self.fail("E0110", f"record `{t.name}` contains itself", t.span, "recursive type",
+                          help="types have a static size: use a row index or a list instead")
+            if t.name not in self.record_defs:
+                self._record(self.records[t.name])
+            return ir.RecordT(name=t.name)
+        if t.name in self.tables:
+            return ir.RowT(table=t.name, rows=self.tables[t.name].rows)
+        if t.name == "int":
+            self.fail("E0110", "`int` needs a range", t.span, help="write `int[lo..hi]`, e.g. `int[0..9]`")
+        known = list(self.enums) + list(self.records) + list(self.tables) + ["bool", "float32"]
+        self.fail("E0100", f"unknown type `{t.name}`", t.span, "not a type",
+                  help=did_you_mean(t.name, known) or "types are bool, int[lo..hi], float32, T[N], list<T, N>, "
+                  "and the enums, records and tables of the spec")
+
+    def zero_value(self, t: ir.Type) -> Any:
+        if isinstance(t, ir.BoolT):
+            return False
+        if isinstance(t, ir.IntT):
+            return min(max(0, t.lo), t.hi)
+        if isinstance(t, ir.FloatT):
+            return 0.0
+        if isinstance(t, (ir.EnumT, ir.RowT)):
+            return 0
+        if isinstance(t, ir.ArrayT):
+            return [self.zero_value(t.elem) for _ in range(t.size)]
+        if isinstance(t, ir.ListT):
+            return []
+        assert isinstance(t, ir.RecordT)
+        return {f.name: f.default for f in self.record_defs[t.name].fields}
+
+    def default_value(self, t: ir.Type, default: ast.Expr | None, span: Span) -> Any:
+        """The initial value of a field: its `= expr` (a scalar broadcasts over arrays), else zero."""
+        if default is None:
+            return self.zero_value(t)
+        try:
+            e = self.expr(default, Ctx("default", pure=True))
+            value = self.fold(e)
+        except _Poison:
+            return self.zero_value(t)
+        target = t
+        while isinstance(target, ir.ArrayT) and not isinstance(e.type, ir.ArrayT):
+            target = target.elem
+        if isinstance(target, ir.ListT) and isinstance(e.type, ir.ArrayT):
+            if e.type.size > target.cap or not self.fits(e.type.elem, target.elem):
+                self.err("E0110", f"default does not fit `{t}`", default.span, f"this is `{e.type}`")
+            return value
+        if not self.require_fits(e, target, default.span, f"`{t}`", quiet=True):
+            return self.zero_value(t)
+
+        def broadcast(tt: ir.Type):
+            if tt == target:
+                return value
+            assert isinstance(tt, ir.ArrayT)
+            return [broadcast(tt.elem) for _ in range(tt.size)]
+
+        return broadcast(t)
+
+    # ------------------------------------------------------------ fitting
+    def fits(self, src: ir.Type, dst: ir.Type) -> bool:
+        if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
+            return dst.lo <= src.lo and src.hi <= dst.hi
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
+            return src.size == dst.size and self.fits(src.elem, dst.elem)
+        if isinstance(src, ir.ListT) and isinstance(dst, ir.ListT):
+            return src.cap == dst.cap and self.fits(src.elem, dst.elem)
+        return src == dst
+
+    def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
+        """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
+        src = e.type
+        if self.fits(src, dst):
+            return True
+        if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
+            self.err("E0120", f"value may overflow {what}", span, f"has range {src.lo}..{src.hi}",
+                     help=f"keep it in range, e.g. `clamp(..., {dst.lo}, {dst.hi})`, or widen the declared range",
+                     notes=[f"the declared range is {dst.lo}..{dst.hi}"])
+            return False
+        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and src.size == dst.size:
+            self.err("E0120", f"elements may overflow {what}", span, f"elements are `{_elem(src)}`",
+                     notes=[f"the declared type is `{dst}`"])
+            return False
+        hint = None
+        if isinstance(src, ir.IntT) and isinstance(dst, ir.FloatT):
+            hint = "convert with `float(...)`"
+        elif isinstance(src, ir.BoolT) and isinstance(dst, ir.IntT):
+            hint = "convert with `int(...)`"
+        self.err("E0110", f"type mismatch: expected `{dst}`, found `{src}`", span, f"this is `{src}`", help=hint)
+        return False
+
+    # ------------------------------------------------------------ tables
+    def _table(self, d: ast.TableDecl) -> None:
+        path = os.path.join(self.base_dir, d.path)
+        rows = self._read_rows(d, path)
+        if rows is None:
+            self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=1, columns=[], span=d.span)
+            return
+        columns = []
+        seen: set[str] = set()
+        for c in d.columns:
+            if c.name in seen:
+                self.err("E0101", f"duplicate column `{c.name}` in table `{d.name}`", c.span)
+                continue
+            seen.add(c.name)
+            t = self.resolve_type(c.type)
+            if t is None:
+                continue
+            values = self._column_values(d, c, t, rows)
+            if values is not None:
+                columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
+        self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns, span=d.span)
+
+    def _read_rows(self, d: ast.TableDecl, path: str) -> list[dict] | None:
+        if not os.path.exists(path):
+            self.err("E0150", f"data file `{d.path}` not found", d.path_span, "no such file",
+                     help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(path)}`")
+            return None
+        try:
+            with open(path, encoding="utf-8") as fh:
+                if path.endswith(".csv"):
+                    rows = list(csv.DictReader(fh))
+                else:
+                    rows = json.load(fh)
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            self.err("E0151", f"cannot read `{d.path}`: {err}", d.path_span)
+            return None
+        except json.JSONDecodeError as err:
+            self.err("E0151", f"`{d.path}` is not valid JSON", d.path_span, "malformed file",
+                     notes=[f"{d.path}:{err.lineno}:{err.colno}: {err.msg}"])
+            return None
+        if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
+            rows = rows["rows"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            self.err("E0151", f"`{d.path}` must hold a list of objects (one per row)", d.path_span,
+                     help='write `[{"col": 1, ...}, ...]` or a CSV file with a header line')
+            return None
+        if not rows:
+            self.err("E0151", f"`{d.path}` has no rows", d.path_span)
+            return None
+        return rows
+
+    def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
+        source = c.source or c.name
+        default = None
+        if c.default is not None:
+            try:
+                de = self.expr(c.default, Ctx("default", pure=True))
+                default = self.fold(de)
+            except _Poison:
+                return None
+        values = []
+        problems: list[str] = []
+        for i, row in enumerate(rows):
+            raw = _dig(row, source)
+            if raw is None:
+                if default is None:
+                    problems.append(f"row {i} has no `{source}`")
+                    continue
+                values.append(default)
+                continue
+            value, problem = self._convert(raw, t)
+            if problem:
+                problems.append(f"row {i}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
+                continue
+            values.append(value)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
+                     f"{len(problems)} bad row{'s' if len(problems) > 1 else ''}",
+                     notes=problems[:3] + ([f"...{more}"] if more else []),
+                     help="fix the data, widen the column type, or give a `default` for missing values")
+            return None
+        return values
+
+    def _convert(self, raw: Any, t: ir.Type) -> tuple[Any, str | None]:
+        if isinstance(t, ir.IntT):
+            if isinstance(raw, str):
+                try:
+                    raw = int(raw)
+                except ValueError:
+                    return None, "is not an integer"
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                return None, "is not an integer"
+            if not t.lo <= raw <= t.hi:
+                return None, f"is outside {t.lo}..{t.hi}"
+            return raw, None
+        if isinstance(t, ir.BoolT):
+            if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
+                return raw.lower() in ("true", "1"), None
+            if not isinstance(raw, bool):
+                return None, "is not a boolean"
+            return raw, None
+        if isinstance(t, ir.FloatT):
+            try:
+                return float(raw), None
+            except (TypeError, ValueError):
+                return None, "is not a number"
+        if isinstance(t, ir.EnumT):
+            e = self.enums[t.name]
+            for i, (m, alias) in enumerate(zip(e.members, e.aliases)):
+                if raw == alias or raw == m:
+                    return i, None
+            return None, f"is not a member of `{t.name}`"
+        if isinstance(t, (ir.ArrayT, ir.ListT)):
+            if not isinstance(raw, list):
+                return None, "is not a list"
+            limit = t.size if isinstance(t, ir.ArrayT) else t.cap
+            if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
+                return None, f"has {len(raw)} items, not {'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}"
+            out = []
+            for item in raw:
+                v, problem = self._convert(item, t.elem)
+                if problem:
+                    return None, problem
+                out.append(v)
+            return out, None
+        return None, f"cannot be loaded as `{t}`"
+
+    # ------------------------------------------------------------ state
+    def _state(self, decls: list[ast.StateDecl]) -> None:
+        p = self.num_players
+        limit = self.turn_limit if self.turn_limit is not None else ir.INT32_MAX
+        builtins = [
+            ("current_player", ir.IntT(lo=0, hi=p - 1), 0),
+            ("rewards", ir.ArrayT(elem=ir.FLOAT, size=p), [0.0] * p),
+            ("terminated", ir.BOOL, False),
+            ("truncated", ir.BOOL, False),
+            ("step_count", ir.IntT(lo=0, hi=limit), 0),
+        ]
+        for name, t, default in builtins:
+            self.state[name] = ir.FieldDef(name=name, type=t, default=default, builtin=True)
+        for extra in decls[1:]:
+            self.err("E0104", "more than one `state` block", extra.span, help="merge them into one")
+        for d in decls[:1]:
+            for f in d.fields:
+                if not self.declare_global(f.name, f.span, "state field"):
+                    continue
+                t = self.resolve_type(f.type)
+                if t is None:
+                    continue
+                visibility = "public"
+                for ann, span in f.annotations:
+                    if ann in ("hidden", "private"):
+                        visibility = ann
+                    else:
+                        self.err("E0180", f"unknown annotation `@{ann}`", span, help="use `@hidden` or `@private`")
+                if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
+                    self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
+                             help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
+                default = self.default_value(t, f.default, f.span)
+                self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility, span=f.span)
+
+    # ------------------------------------------------------------ functions
+    def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None:
+        out = []
+        seen: set[str] = set()
+        ok = True
+        for p in params:
+            if p.name in seen:
+                self.err("E0101", f"duplicate parameter `{p.name}`", p.span)
+                ok = False
+                continue
+            seen.add(p.name)
+            t = self.resolve_type(p.type)
+            if t is None:
+                ok = False
+                continue
+            out.append(ir.ParamDef(name=p.name, type=t, span=p.span))
+        return out if ok else None
+
+    def _signature(self, d) -> None:
+        what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
+        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS:
+            self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", d.span, help="choose another name")
+            return
+        if not self.declare_global(d.name, d.span, what):
+            return
+        params = self._params(d.params)
+        ret = None
+        ret_expr = d.ret if isinstance(d, (ast.FnDecl, ast.HoleDecl)) else None
+        if ret_expr is not None:
+            ret = self.resolve_type(ret_expr)
+            if ret is None:
+                return
+        if params is None:
+            return
+        pure = isinstance(d, ast.FnDecl) or (isinstance(d, ast.HoleDecl) and ret is not None)
+        self.fn_decls[d.name] = d
+        self.fn_sigs[d.name] = (params, ret, pure)
+
+    def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
+        params, ret, _ = self.fn_sigs[name]
+        ctx = Ctx("fn" if pure else "proc", pure=pure, ret=ret)
+        ctx.scopes[0].update({p.name: p.type for p in params})
+        self.current_fn = name
+        self.calls.setdefault(name, set())
+        stmts = self.block(body, ctx)
+        self.current_fn = None
+        if ctx.reads_hidden:
+            self.fn_hidden.add(name)
+        if ret is not None and not _always_returns(body):
+            self.err("E0142", f"`{name}` may end without returning a value", span, "not every path returns",
+                     help=f"end every path with `return ...` of type `{ret}`")
+        return ir.FnDef(name=name, params=params, ret=ret, body=stmts, pure=pure, span=span)
+
+    def _check_recursion(self) -> None:
+        state: dict[str, int] = {}
+
+        def visit(n: str, stack: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = stack[stack.index(n):] + [n]
+                d = self.fn_decls[n]
+                self.err("E0140", f"recursion is not allowed: {' -> '.join(cycle)}", d.span, "calls itself",
+                         help="rewrite it with a bounded `for` loop")
+                return
+            state[n] = 1
+            for callee in self.calls.get(n, ()):
+                visit(callee, stack + [n])
+            state[n] = 2
+
+        for n in list(self.calls):
+            visit(n, [])
+
+    # ------------------------------------------------------------ holes and fills
+    def hole_hash(self, d: ast.HoleDecl) -> str:
+        src = self.mod.source
+        sig = ", ".join(f"{p.name}: {src[p.type.span.start:p.type.span.end]}" for p in d.params)
+        ret = src[d.ret.span.start:d.ret.span.end] if d.ret is not None else ""
+        ensures = "\n".join(src[e.span.start:e.span.end] for e in d.ensures)
+        text = f"{d.name}({sig}) -> {ret}\n{d.prose}\n{ensures}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def _collect_fills(self) -> dict[str, tuple[Any, Any]]:
+        fills: dict[str, tuple[Any, Any]] = {}
+        sources = [self.mod] + ([self.fills] if self.fills is not None else [])
+        for m in sources:
+            for d in m.decls:
+                if isinstance(d, ast.FillDecl):
+                    if d.name in fills:
+                        self.err("E0101", f"duplicate fill for `{d.name}`", d.span, help="keep one")
+                        continue
+                    fills[d.name] = (d, m)
+        return fills
+
+    def _hole(self, d: ast.HoleDecl, fill) -> tuple[ir.HoleDef, ir.FnDef | None]:
+        params, ret, pure = self.fn_sigs[d.name]
+        digest = self.hole_hash(d)
+        ensures = []
+        ctx = Ctx("ensures", pure=True)
+        ctx.scopes[0].update({p.name: p.type for p in params})
+        if ret is not None:
+            ctx.scopes[0]["result"] = ret
+        for e in d.ensures:
+            try:
+                ie = self.expr(e, ctx)
+                self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
+                ensures.append(ie)
+            except _Poison:
+                pass
+        status, fn, provenance = "unfilled", None, None
+        if fill is not None:
+            fd, _ = fill
+            provenance = _provenance(fd.attrs)
+            if fd.attrs.get("hash") != digest:
+                status = "stale"
+            else:
+                status = "filled"
+                fn = self._fn_body(d.name, fd.body, fd.span, pure)
+        hole = ir.HoleDef(name=d.name, params=params, ret=ret, prose=d.prose, ensures=ensures,
+                          signature_hash=digest, fill=d.name if fn is not None else None,
+                          provenance=provenance, status=status, span=d.span)
+        return hole, fn
+
+    # ------------------------------------------------------------ top-level blocks
+    def _init(self, decls: list[ast.InitDecl]) -> list[ir.Stmt]:
+        for extra in decls[1:]:
+            self.err("E0104", "more than one `init` block", extra.span, help="merge them into one")
+        if not decls:
+            return []
+        return self.block(decls[0].body, Ctx("init", pure=False))
+
+    def _actions(self, decls: list[ast.ActionDecl]) -> list[ir.ActionDef]:
+        out = []
+        seen: dict[str, Span] = {}
+        for d in decls:
+            if d.name in seen:
+                prev = seen[d.name]
+                self.err("E0101", f"duplicate action `{d.name}`", d.span, "defined again",
+                         notes=[f"first defined at {prev.file}:{prev.line}:{prev.col}"],
+                         help="action names must be unique: rename one")
+                continue
+            seen[d.name] = d.span
+            params = self._params(d.params)
+            if params is None:
+                continue
+            bad = False
+            for p in params:
+                if not isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT)):
+                    self.err("E0110", f"action parameter `{p.name}` must be a bounded int, bool, enum or row",
+                             p.span, f"this is `{p.type}`")
+                    bad = True
+            if bad:
+                continue
+            guard = None
+            if d.guard is not None:
+                gctx = Ctx("guard", pure=True)
+                gctx.scopes[0].update({p.name: p.type for p in params})
+                try:
+                    guard = self.expr(d.guard, gctx)
+                    self.require_type(guard, ir.BOOL, d.guard.span, "a `when` guard")
+                except _Poison:
+                    guard = None
+            ctx = Ctx("action", pure=False)
+            ctx.scopes[0].update({p.name: p.type for p in params})
+            body = self.block(d.body, ctx)
+            out.append(ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span))
+        return out
+
+    def _observe(self, decls: list[ast.ObserveDecl]) -> ir.ObserveDef:
+        fallback = ir.ObserveDef(player="p", type=ir.BOOL, body=[])
+        if not decls:
+            return fallback
+        d = decls[0]
+        t = self.resolve_type(d.ret)
+        if t is None:
+            return fallback
+        ctx = Ctx("observe", pure=True, ret=t, observe_player=d.player)
+        ctx.scopes[0][d.player] = ir.IntT(lo=0, hi=self.num_players - 1)
+        body = self.block(d.body, ctx)
+        if not _always_returns(d.body):
+            self.err("E0142", "`observe` may end without returning the observation", d.span,
+                     help=f"end it with `return ...` of type `{t}`")
+        return ir.ObserveDef(player=d.player, type=t, body=body, span=d.span)
+
+    def _invariant(self, d: ast.InvariantDecl) -> ir.InvariantDef | None:
+        try:
+            e = self.expr(d.expr, Ctx("invariant", pure=True))
+            self.require_type(e, ir.BOOL, d.expr.span, "an invariant")
+        except _Poison:
+            return None
+        return ir.InvariantDef(name=d.name, doc=d.doc, expr=e, span=d.span)
+
+    # ------------------------------------------------------------ statements
+    def block(self, stmts: list[ast.Stmt], ctx: Ctx) -> list[ir.Stmt]:
+        ctx.scopes.append({})
+        out = []
+        for s in stmts:
+            try:
+                r = self.stmt(s, ctx)
+            except _Poison:
+                continue
+            out.extend(r if isinstance(r, list) else [r])
+        ctx.scopes.pop()
+        return out
+
+    def stmt(self, s: ast.Stmt, ctx: Ctx):
+        if isinstance(s, ast.Let):
+            if s.name in ctx.scopes[-1]:
+                self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
+            value = self.expr(s.value, ctx)
+            t = value.type
+            if s.type is not None:
+                declared = self.resolve_type(s.type)
+                if declared is None:
+                    raise _Poison()
+                self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
+                t = declared
+            ctx.scopes[-1][s.name] = t
+            return ir.Let(name=s.name, type=t, value=value, span=s.span)
+        if isinstance(s, ast.Assign):
+            place, current = self.place_and_read(s.target, ctx)
+            value = self.expr(s.value, ctx)
+            if s.op != "=":
+                value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
+            if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
+                                     f"`{_place_text(s.target)}: {place.type}`"):
+                raise _Poison()
+            return ir.Assign(place=place, value=value, span=s.span)
+        if isinstance(s, ast.If):
+            result: list[ir.Stmt] | None = self.block(s.orelse, ctx) if s.orelse is not None else []
+            for cond, body in reversed(s.branches):
+                c = self.expr_safe(cond, ctx)
+                if c is not None:
+                    self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
+                then = self.block(body, ctx)
+                if c is None:
+                    result = []
+                    continue
+                result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
+            return result
+        if isinstance(s, ast.For):
+            lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span)
+            ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+            body = self.block(s.body, ctx)
+            ctx.scopes.pop()
+            return ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span)
+        if isinstance(s, ast.Match):
+            return self.match(s, ctx)
+        if isinstance(s, ast.Return):
+            if ctx.ret is None:
+                self.fail("E0110", f"`return` is not allowed in {_ctx_name(ctx)}", s.span,
+                          help="only `fn`s, `observe` and holes with a result return a value")
+            value = self.expr(s.value, ctx)
+            if not self.require_fits(value, ctx.ret, s.value.span, f"the result `{ctx.ret}`"):
+                raise _Poison()
+            return ir.Return(value=value, span=s.span)
+        assert isinstance(s, ast.ExprStmt)
+        return self.expr_stmt(s, ctx)
+
+    def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span) -> tuple[int, int]:
+        bounds = []
+        for e in (lo_e, hi_e):
+            ie = self.expr(e, Ctx("loop bound", pure=True))
+            if not isinstance(ie.type, ir.IntT):
+                self.fail("E0110", "a loop bound must be an integer", e.span, f"this is `{ie.type}`")
+            if ie.type.lo != ie.type.hi:
+                self.fail("E0140", "unbounded loop: the bound is not a constant", e.span,
+                          f"ranges over {ie.type.lo}..{ie.type.hi}",
+                          help=f"loop to a constant and skip the rest: `for i in 0..{ie.type.hi + 1} {{ if i < n {{ ... }} }}`")
+            bounds.append(ie.type.lo)
+        lo, hi = bounds[0], bounds[1] + (1 if inclusive else 0)
+        if hi <= lo:
+            self.fail("E0122", f"empty loop range {lo}..{hi}", lo_e.span.to(hi_e.span), "runs zero times")
+        if hi - lo > MAX_LOOP:
+            self.fail("E0140", f"loop of {hi - lo} iterations is too long", lo_e.span.to(hi_e.span),
+                      help=f"loops run at most {MAX_LOOP} times")
+        return lo, hi
+
+    def match(self, s: ast.Match, ctx: Ctx) -> ir.Match:
+        subject = self.expr(s.subject, ctx)
+        if not isinstance(subject.type, ir.EnumT):
+            self.fail("E0110", "`match` needs an enum value", s.subject.span, f"this is `{subject.type}`",
+                      help="use `if`/`elif` for other values")
+        enum = self.enums[subject.type.name]
+        covered: set[int] = set()
+        wildcard = False
+        arms = []
+        for arm in s.arms:
+            members = []
+            for name, span in arm.patterns:
+                if name is None:
+                    wildcard = True
+                    continue
+                if name not in enum.members:
+                    self.err("E0102", f"`{name}` is not a member of `{enum.name}`", span, "unknown member",
+                             help=did_you_mean(name, enum.members) or f"members: {', '.join(enum.members)}")
+                    continue
+                idx = enum.members.index(name)
+                if idx in covered:
+                    self.err("E0101", f"`{name}` is matched twice", span, "already covered above")
+                covered.add(idx)
+                members.append(idx)
+            body = self.block(arm.body, ctx)
+            arms.append(ir.MatchArm(members=members, body=body, span=arm.span))
+        missing = [m for i, m in enumerate(enum.members) if i not in covered]
+        if missing and not wildcard:
+            self.err("E0141", f"`match` does not cover {', '.join(f'`{m}`' for m in missing)}", s.span,
+                     "non-exhaustive", help="add the missing arms, or `_ => { }` for the rest")
+        return ir.Match(subject=subject, arms=arms, span=s.span)
+
+    def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
+        e = s.expr
+        if not isinstance(e, ast.Call):
+            self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
+                      help="assign it (`x = ...`) or call a `proc`")
+        func = e.func
+        if isinstance(func, ast.Name):
+            name = func.name
+            if name in EFFECTS:
+                return self.effect(name, e, ctx)
+            if name in self.fn_sigs and self.fn_sigs[name][1] is None:
+                params, _, _ = self.fn_sigs[name]
+                if ctx.pure:
+                    self.fail("E0130", f"{_ctx_name(ctx)} cannot call `proc` `{name}`, which changes the state",
+                              func.span, "changes the state", help=_pure_help(ctx))
+                args = self.call_args(e, params, name, ctx)
+                self.note_call(name, e.span)
+                return ir.CallProc(proc=name, args=args, span=s.span)
+        if isinstance(func, ast.Field) and func.name in LIST_MUTATORS:
+            return self.list_op(e, func, ctx, s.span)
+        value = self.expr(e, ctx)
+        if isinstance(value, ir.RandomInt):
+            return ir.ExprStmt(expr=value, span=s.span)
+        self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
+                  help="assign it (`x = ...`) or call a `proc`")
+
+    def effect(self, name: str, e: ast.Call, ctx: Ctx):
+        if ctx.pure:
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot call `{name}()`, which changes the state", e.func.span,
+                      "changes the state", help=_pure_help(ctx))
+        player = ir.IntT(lo=0, hi=self.num_players - 1)
+        if name == "fail":
+            if len(e.args) != 1 or not isinstance(e.args[0].value, ast.StringLit):
+                self.fail("E0111", "`fail` takes one string: the reason", e.span, help='write `fail("hand overflow")`')
+            return ir.Fault(message=e.args[0].value.value, span=e.span)
+        sigs = {"win": [("player", player)], "draw": [], "terminate": [],
+                "reward": [("player", player), ("reward", ir.FLOAT)]}
+        params = [ir.ParamDef(name=n, type=t) for n, t in sigs[name]]
+        args = self.call_args(e, params, name, ctx)
+        return ir.Effect(name=name, args=args, span=e.span)
+
+    def list_op(self, e: ast.Call, func: ast.Field, ctx: Ctx, span: Span):
+        place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
+        if not isinstance(place.type, ir.ListT):
+            self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
+        lt = place.type
+        idx = ir.IntT(lo=0, hi=lt.cap - 1)
+        sigs = {
+            "push": [("item", lt.elem)], "insert": [("at", ir.IntT(lo=0, hi=lt.cap - 1)), ("item", lt.elem)],
+            "remove_at": [("at", idx)], "clear": [], "shuffle": [], "draw": [], "pop": [],
+        }
+        if func.name == "shuffle" and ctx.pure:
+            self.fail("E0131", f"{_ctx_name(ctx)} cannot shuffle: it draws random numbers", func.span, help=_pure_help(ctx))
+        params = [ir.ParamDef(name=n, type=t) for n, t in sigs[func.name]]
+        args = self.call_args(e, params, func.name, ctx)
+        op = {"draw": "discard_front", "pop": "discard_back"}.get(func.name, func.name)
+        return ir.ListOp(op=op, place=place, args=args, span=span)
+
+    # ------------------------------------------------------------ places
+    def place(self, e: ast.Expr, ctx: Ctx, mutating: str = "assignment") -> ir.Place:
+        return self.place_and_read(e, ctx, mutating)[0]
+
+    def place_and_read(self, e: ast.Expr, ctx: Ctx, mutating: str = "assignment") -> tuple[ir.Place, ir.Expr]:
+        """An assignable place, and an expression reading its current value (for `+=`)."""
+        steps: list = []
+        node = e
+        chain = []
+        while isinstance(node, (ast.Field, ast.Index)):
+            chain.append(node)
+            node = node.base
+        if not isinstance(node, ast.Name):
+            self.fail("E0112", "cannot assign to this expression", e.span, "not a variable or state field",
+                      help="assign to a `let` variable, a parameter or a state field")
+        name = node.name
+        local_t = ctx.lookup(name)
+        read: ir.Expr
+        if local_t is not None:
+            root, t = "local", local_t
+            read = ir.Local(name=name, type=t, span=node.span)
+        elif name in self.state:
+            fd = self.state[name]
+            if ctx.pure:
+                self.fail("E0130", f"{_ctx_name(ctx)} cannot change the state", e.span,
+                          f"{mutating} changes `{name}`", help=_pure_help(ctx))
+            if fd.builtin and name not in WRITABLE_BUILTINS:
+                self.fail("E0112", f"`{name}` is managed by envc and cannot be assigned", node.span, "read-only",
+                          help="`truncated` follows `turn_limit`; `step_count` counts steps")
+            root, t = "state", fd.type
+            read = ir.StateGet(name=name, type=t, span=node.span)
+        else:
+            self.unknown_name(node, ctx)
+        for link in reversed(chain):
+            if isinstance(link, ast.Field):
+                if not isinstance(t, ir.RecordT):
+                    self.fail("E0103", f"`{t}` has no field `{link.name}`", link.name_span)
+                rec = self.record_defs[t.name]
+                fd = next((f for f in rec.fields if f.name == link.name), None)
+                if fd is None:
+                    self.fail("E0103", f"record `{t.name}` has no field `{link.name}`", link.name_span, "unknown field",
+                              help=did_you_mean(link.name, [f.name for f in rec.fields]))
+                steps.append(ir.FieldStep(name=link.name))
+                t = fd.type
+                read = ir.GetField(base=read, name=link.name, type=t, span=link.span)
+            else:
+                index = self.expr(link.index, ctx)
+                is_list = isinstance(t, ir.ListT)
+                t = self.check_index(t, index, link)
+                steps.append(ir.IndexStep(index=index, is_list=is_list))
+                read = ir.GetIndex(base=read, index=index, type=t, span=link.span)
+        return ir.Place(root=root, name=name, path=steps, type=t, span=e.span), read
+
+    def check_index(self, t: ir.Type, index: ir.Expr, link: ast.Index) -> ir.Type:
+        if isinstance(t, ir.ArrayT):
+            size = t.size
+        elif isinstance(t, ir.ListT):
+            size = t.cap
+        else:
+            self.fail("E0110", f"`{t}` cannot be indexed", link.base.span, f"this is `{t}`")
+        if isinstance(index.type, (ir.EnumT, ir.RowT)):
+            limit = index.type.size if isinstance(index.type, ir.EnumT) else index.type.rows
+            if limit > size:
+                self.fail("E0121", f"index may be out of bounds: `{index.type}` has {limit} values, the array {size}",
+                          link.index.span)
+            return t.elem
+        if not isinstance(index.type, ir.IntT):
+            self.fail("E0110", "an index must be an integer", link.index.span, f"this is `{index.type}`")
+        if index.type.lo < 0 or index.type.hi >= size:
+            self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
+                      f"has range {index.type.lo}..{index.type.hi}",
+                      notes=[f"valid indices are 0..{size - 1}"],
+                      help=f"keep the index in 0..{size - 1}, e.g. with `clamp(..., 0, {size - 1})`")
+        return t.elem
+
+    # ------------------------------------------------------------ expressions
+    def expr_safe(self, e: ast.Expr, ctx: Ctx) -> ir.Expr | None:
+        try:
+            return self.expr(e, ctx)
+        except _Poison:
+            return None
+
+    def require_type(self, e: ir.Expr, t: ir.Type, span: Span, what: str) -> None:
+        if e.type != t:
+            self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`")
+
+    def unknown_name(self, node: ast.Name, ctx: Ctx):
+        names = [n for s in ctx.scopes for n in s] + list(self.state) + list(self.consts) + list(self.fn_sigs)
+        if node.name in self.enums:
+            self.fail("E0110", f"`{node.name}` is an enum, not a value", node.span,
+                      help=f"name a member: `{node.name}.{self.enums[node.name].members[0]}`")
+        if node.name in self.tables:
+            self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
+                      help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
+        self.fail("E0100", f"unknown name `{node.name}`", node.span, "not found in this scope",
+                  help=did_you_mean(node.name, names))
+
+    def expr(self, e: ast.Expr, ctx: Ctx, peek: bool = False) -> ir.Expr:
+        """Check an expression; `peek` allows reading hidden state (inside `len()` in observe)."""
+        if isinstance(e, ast.IntLit):
+            if not ir.INT32_MIN <= e.value <= ir.INT32_MAX:
+                self.fail("E0120", "integer literal does not fit in 32 bits", e.span)
+            return ir.Const(type=ir.IntT(lo=e.value, hi=e.value), value=e.value, span=e.span)
+        if isinstance(e, ast.FloatLit):
+            return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
+        if isinstance(e, ast.BoolLit):
+            return ir.Const(type=ir.BOOL, value=e.value, span=e.span)
+        if isinstance(e, ast.StringLit):
+            self.fail("E0110", "strings are not values in envspec", e.span,
+                      help="use an enum member, or put text in a data table")
+        if isinstance(e, ast.Name):
+            return self.name(e, ctx, peek)
+        if isinstance(e, ast.Field):
+            return self.field(e, ctx, peek)
+        if isinstance(e, ast.Index):
+            return self.index(e, ctx, peek)
+        if isinstance(e, ast.Unary):
+            operand = self.expr(e.operand, ctx)
+            if e.op == "not":
+                self.require_type(operand, ir.BOOL, e.operand.span, "the operand of `not`")
+                return ir.Unary(op="not", operand=operand, type=ir.BOOL, span=e.span)
+            if isinstance(operand.type, ir.IntT):
+                t = ir.IntT(lo=-operand.type.hi, hi=-operand.type.lo)
+                return ir.Unary(op="neg", operand=operand, type=self.int32(t, e.span), span=e.span)
+            if isinstance(operand.type, ir.FloatT):
+                return ir.Unary(op="neg", operand=operand, type=ir.FLOAT, span=e.span)
+            self.fail("E0110", f"cannot negate `{operand.type}`", e.operand.span)
+        if isinstance(e, ast.Binary):
+            op = _BINOPS[e.op]
+            left = self.expr(e.left, ctx, peek)
+            right = self.expr(e.right, ctx, peek)
+            return self.binary(op, left, right, e.span, e.op_span)
+        if isinstance(e, ast.CondExpr):
+            c = self.expr(e.cond, ctx)
+            self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
+            a = self.expr(e.then, ctx, peek)
+            b = self.expr(e.orelse, ctx, peek)
+            t = self.unify(a, b, e.span)
+            return ir.Cond(cond=c, then=a, orelse=b, type=t, span=e.span)
+        if isinstance(e, ast.ArrayLit):
+            if not e.items:
+                self.fail("E0110", "an empty array has no type", e.span, help="arrays have at least one element")
+            items = [self.expr(x, ctx, peek) for x in e.items]
+            t = items[0].type
+            for x in items[1:]:
+                t = self.unify_types(t, x.type, x.span)
+            return ir.ArrayLit(items=items, type=ir.ArrayT(elem=t, size=len(items)), span=e.span)
+        if isinstance(e, ast.Comprehension):
+            lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span)
+            ctx.scopes.append({e.var: ir.IntT(lo=lo, hi=hi - 1)})
+            try:
+                body = self.expr(e.body, ctx, peek)
+            finally:
+                ctx.scopes.pop()
+            return ir.ArrayBuild(var=e.var, lo=lo, hi=hi, body=body, type=ir.ArrayT(elem=body.type, size=hi - lo),
+                                 span=e.span)
+        if isinstance(e, ast.Call):
+            return self.call(e, ctx, peek)
+        if isinstance(e, ast.Generator):
+            self.fail("E0110", "a generator is only allowed inside sum, count, any, all, min or max", e.span)
+        raise AssertionError(f"unhandled expression {type(e).__name__}")  # pragma: no cover
+
+    def int32(self, t: ir.IntT, span: Span) -> ir.IntT:
+        if t.lo < ir.INT32_MIN or t.hi > ir.INT32_MAX:
+            self.fail("E0120", "value may overflow 32 bits", span, f"has range {t.lo}..{t.hi}",
+                      help="reduce the ranges of its operands")
+        return t
+
+    def name(self, e: ast.Name, ctx: Ctx, peek: bool) -> ir.Expr:
+        t = ctx.lookup(e.name)
+        if t is not None:
+            return ir.Local(name=e.name, type=t, span=e.span)
+        if e.name in self.state:
+            fd = self.state[e.name]
+            if fd.visibility != "public":
+                ctx.reads_hidden = True
+                if ctx.observe_player is not None and not peek:
+                    how = ("only its length, with `len(...)`" if fd.visibility == "hidden"
+                           else f"only slot `{e.name}[{ctx.observe_player}]` of the observing player, or a `len(...)`")
+                    self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
+                              "hidden from players", help=f"a player may see {how}")
+            return ir.StateGet(name=e.name, type=fd.type, span=e.span)
+        if e.name in self.consts:
+            c = self.consts[e.name]
+            return ir.Const(type=c.type, value=c.value, span=e.span)
+        if e.name in self.fn_sigs:
+            self.fail("E0110", f"`{e.name}` is a function: call it", e.span, help=f"write `{e.name}(...)`")
+        if e.name == "random":
+            self.fail("E0110", "`random` is a namespace", e.span, help="use `random.int(lo, hi)` or `random.coin()`")
+        self.unknown_name(e, ctx)
+
+    def field(self, e: ast.Field, ctx: Ctx, peek: bool) -> ir.Expr:
+        if isinstance(e.base, ast.Name) and ctx.lookup(e.base.name) is None and e.base.name not in self.state:
+            base = e.base.name
+            if base in self.enums:
+                enum = self.enums[base]
+                if e.name not in enum.members:
+                    self.fail("E0102", f"`{e.name}` is not a member of enum `{base}`", e.name_span, "unknown member",
+                              help=did_you_mean(e.name, enum.members) or f"members: {', '.join(enum.members)}")
+                return ir.Const(type=ir.EnumT(name=base, size=len(enum.members)), value=enum.members.index(e.name),
+                                span=e.span)
+            if base in self.tables and e.name == "rows":
+                rows = self.tables[base].rows
+                return ir.Const(type=ir.IntT(lo=rows, hi=rows), value=rows, span=e.span)
+        value = self.expr(e.base, ctx, peek)
+        t = value.type
+        if isinstance(t, ir.RecordT):
+            rec = self.record_defs[t.name]
+            fd = next((f for f in rec.fields if f.name == e.name), None)
+            if fd is None:
+                self.fail("E0103", f"record `{t.name}` has no field `{e.name}`", e.name_span, "unknown field",
+                          help=did_you_mean(e.name, [f.name for f in rec.fields]))
+            return ir.GetField(base=value, name=e.name, type=fd.type, span=e.span)
+        if isinstance(t, ir.RowT):
+            table = self.tables[t.table]
+            col = next((c for c in table.columns if c.name == e.name), None)
+            if col is None:
+                self.fail("E0103", f"table `{t.table}` has no column `{e.name}`", e.name_span, "unknown column",
+                          help=did_you_mean(e.name, [c.name for c in table.columns]))
+            return ir.TableGet(table=t.table, column=e.name, row=value, type=col.type, span=e.span)
+        self.fail("E0103", f"`{t}` has no field `{e.name}`", e.name_span,
+                  help="list methods are called: `xs.contains(x)`; the length is `len(xs)`" if isinstance(t, ir.ListT) else None)
+
+    def index(self, e: ast.Index, ctx: Ctx, peek: bool) -> ir.Expr:
+        private_slot = False
+        if (ctx.observe_player is not None and isinstance(e.base, ast.Name) and e.base.name in self.state
+                and ctx.lookup(e.base.name) is None and self.state[e.base.name].visibility == "private"):
+            private_slot = isinstance(e.index, ast.Name) and e.index.name == ctx.observe_player
+        base = self.expr(e.base, ctx, peek or private_slot)
+        index = self.expr(e.index, ctx)
+        t = self.check_index(base.type, index, e)
+        return ir.GetIndex(base=base, index=index, type=t, span=e.span)
+
+    def binary(self, op: str, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Expr:
+        ta, tb = a.type, b.type
+        if op in ("and", "or"):
+            for x in (a, b):
+                self.require_type(x, ir.BOOL, x.span, f"an operand of `{op}`")
+            return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
+        # an int literal next to a float is a float
+        if isinstance(ta, ir.FloatT) and isinstance(b, ir.Const) and isinstance(tb, ir.IntT):
+            b, tb = ir.Const(type=ir.FLOAT, value=float(b.value), span=b.span), ir.FLOAT
+        if isinstance(tb, ir.FloatT) and isinstance(a, ir.Const) and isinstance(ta, ir.IntT):
+            a, ta = ir.Const(type=ir.FLOAT, value=float(a.value), span=a.span), ir.FLOAT
+        if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+            ok = (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)) or (ta == tb and isinstance(ta, (ir.FloatT, ir.EnumT, ir.RowT)))
+            if op in ("eq", "ne") and ta == tb and isinstance(ta, ir.BoolT):
+                ok = True
+            if op not in ("eq", "ne") and isinstance(ta, ir.EnumT):
+                ok = False
+            if not ok:
+                self.fail("E0110", f"cannot compare `{ta}` with `{tb}`", op_span, "incompatible operands",
+                          notes=[f"left is `{ta}`, right is `{tb}`"])
+            return ir.Binary(op=op, left=a, right=b, type=ir.BOOL, span=span)
+        if isinstance(ta, ir.FloatT) and isinstance(tb, ir.FloatT):
+            if op == "mod":
+                self.fail("E0110", "`%` is defined on integers only", op_span)
+            return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
+        if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
+            hint = "convert the integer with `float(...)`" if ir.FLOAT in (ta, tb) else None
+            self.fail("E0110", f"cannot apply `{_OP_TEXT[op]}` to `{ta}` and `{tb}`", op_span, "incompatible operands",
+                      help=hint)
+        t = self.int32(_int_range(op, ta, tb, self, b.span), span)
+        return ir.Binary(op=op, left=a, right=b, type=t, span=span)
+
+    def unify_types(self, a: ir.Type, b: ir.Type, span: Span) -> ir.Type:
+        if isinstance(a, ir.IntT) and isinstance(b, ir.IntT):
+            return ir.IntT(lo=min(a.lo, b.lo), hi=max(a.hi, b.hi))
+        if isinstance(a, ir.ArrayT) and isinstance(b, ir.ArrayT) and a.size == b.size:
+            return ir.ArrayT(elem=self.unify_types(a.elem, b.elem, span), size=a.size)
+        if a != b:
+            self.fail("E0110", f"type mismatch: `{a}` and `{b}`", span, "both sides must have one type")
+        return a
+
+    def unify(self, a: ir.Expr, b: ir.Expr, span: Span) -> ir.Type:
+        return self.unify_types(a.type, b.type, span)
+
+    # ------------------------------------------------------------ calls
+    def note_call(self, name: str, span: Span) -> None:
+        if self.current_fn is not None:
+            self.calls.setdefault(self.current_fn, set()).add(name)
+
+    def call_args(self, e: ast.Call, params: list[ir.ParamDef], name: str, ctx: Ctx) -> list[ir.Expr]:
+        positional = [a for a in e.args if a.name is None]
+        named = {a.name: a for a in e.args if a.name is not None}
+        if len(e.args) != len(params) or (named and set(named) - {p.name for p in params}):
+            sig = ", ".join(f"{p.name}: {p.type}" for p in params)
+            self.fail("E0111", f"`{name}` takes {len(params)} argument{'s' if len(params) != 1 else ''}, "
+                      f"{len(e.args)} given", e.span, help=f"the signature is `{name}({sig})`")
+        args = []
+        for i, p in enumerate(params):
+            a = named.get(p.name) if named else positional[i] if i < len(positional) else None
+            if a is None:
+                self.fail("E0111", f"missing argument `{p.name}` of `{name}`", e.span)
+            v = self.expr(a.value, ctx)
+            if isinstance(p.type, ir.FloatT) and isinstance(v, ir.Const) and isinstance(v.type, ir.IntT):
+                v = ir.Const(type=ir.FLOAT, value=float(v.value), span=v.span)
+            if not self.require_fits(v, p.type, a.value.span, f"parameter `{p.name}: {p.type}` of `{name}`"):
+                raise _Poison()
+            args.append(v)
+        return args
+
+    def call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        func = e.func
+        if isinstance(func, ast.Field):
+            if isinstance(func.base, ast.Name) and func.base.name == "random" and ctx.lookup("random") is None:
+                return self.random_call(e, func, ctx)
+            if func.name in ("contains", "count"):
+                base = self.expr(func.base, ctx, peek)
+                if not isinstance(base.type, (ir.ListT, ir.ArrayT)):
+                    self.fail("E0103", f"`{base.type}` has no method `{func.name}`", func.name_span)
+                elem = base.type.elem
+                item = self.call_args(e, [ir.ParamDef(name="item", type=_widen(elem))], func.name, ctx)[0]
+                cap = base.type.cap if isinstance(base.type, ir.ListT) else base.type.size
+                t = ir.BOOL if func.name == "contains" else ir.IntT(lo=0, hi=cap)
+                return ir.Builtin(name=func.name, args=[base, item], type=t, span=e.span)
+            if func.name in ("draw", "pop"):
+                if ctx.pure:
+                    self.fail("E0130", f"{_ctx_name(ctx)} cannot `{func.name}()`: it removes an element", func.span,
+                              help=_pure_help(ctx))
+                place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
+                if not isinstance(place.type, ir.ListT):
+                    self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
+                self.call_args(e, [], func.name, ctx)
+                return ir.ListTake(place=place, front=func.name == "draw", type=place.type.elem, span=e.span)
+            if func.name in LIST_MUTATORS:
+                self.fail("E0110", f"`{func.name}()` is a statement and has no value", e.span,
+                          help=f"call it on its own line: `xs.{func.name}(...)`")
+            self.fail("E0103", f"unknown method `{func.name}`", func.name_span, "no such method",
+                      help=did_you_mean(func.name, ["contains", "count", "draw", "pop", *LIST_MUTATORS]))
+        if not isinstance(func, ast.Name):
+            self.fail("E0110", "only named functions can be called", func.span)
+        name = func.name
+        if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
+            return self.reduce(name, e.args[0].value, ctx, e.span, peek)
+        if name in PURE_BUILTINS:
+            return self.builtin(name, e, ctx, peek)
+        if name in EFFECTS:
+            self.fail("E0110", f"`{name}()` is a statement and has no value", e.span,
+                      help=f"call it on its own line: `{name}(...)`")
+        if name in self.record_defs:
+            return self.record_lit(name, e, ctx)
+        if name in self.fn_sigs:
+            params, ret, pure = self.fn_sigs[name]
+            if ret is None:
+                self.fail("E0110", f"`proc` `{name}` has no value", e.span, help=f"call it on its own line: `{name}(...)`")
+            hole = self.fn_decls[name]
+            if isinstance(hole, ast.HoleDecl):
+                self.require_hole_filled(hole, e.span)
+            args = self.call_args(e, params, name, ctx)
+            self.note_call(name, e.span)
+            if name in self.fn_hidden:
+                ctx.reads_hidden = True
+                if ctx.observe_player is not None:
+                    self.fail("E0170", f"`observe` calls `{name}`, which reads hidden state", e.span,
+                              help="compute the observation from public state and the player's own slots")
+            return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
+        if isinstance(self.fn_decls.get(name), ast.HoleDecl):
+            self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
+        self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
+                  help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
+
+    def require_hole_filled(self, d: ast.HoleDecl, span: Span) -> None:
+        fills = self._collect_fills_cache()
+        fill = fills.get(d.name)
+        if fill is None:
+            self.err("E0160", f"hole `{d.name}` has no fill", span, "called here",
+                     notes=[f"the hole is declared at {d.span.file}:{d.span.line}:{d.span.col}: \"{d.prose[:80]}\""],
+                     help=f"write `fill {d.name} hash \"{self.hole_hash(d)}\" {{ ... }}` in the fill file, "
+                          "or run `envc fill SPEC --model MODEL`")
+        elif fill[0].attrs.get("hash") != self.hole_hash(d):
+            self.err("E0162", f"the fill of hole `{d.name}` is stale", span, "called here",
+                     notes=[f"the hole's signature or prose changed since the fill was written "
+                            f"(fill hash {fill[0].attrs.get('hash')!r}, hole hash {self.hole_hash(d)!r})"],
+                     help="check the fill against the new text, then update its `hash`, or re-run `envc fill`")
+
+    _fills_cache: dict | None = None
+
+    def _collect_fills_cache(self):
+        if self._fills_cache is None:
+            saved = list(self.diags)
+            self._fills_cache = self._collect_fills()
+            self.diags = saved
+        return self._fills_cache
+
+    def record_lit(self, name: str, e: ast.Call, ctx: Ctx) -> ir.Expr:
+        rec = self.record_defs[name]
+        given = {}
+        for a in e.args:
+            if a.name is None:
+                self.fail("E0111", f"fields of `{name}` are named: `{name}(field: value, ...)`", a.span)
+            fd = next((f for f in rec.fields if f.name == a.name), None)
+            if fd is None:
+                self.fail("E0103", f"record `{name}` has no field `{a.name}`", a.span,
+                          help=did_you_mean(a.name, [f.name for f in rec.fields]))
+            v = self.expr(a.value, ctx)
+            if not self.require_fits(v, fd.type, a.value.span, f"field `{name}.{fd.name}: {fd.type}`"):
+                raise _Poison()
+            given[a.name] = v
+        fields = []
+        for f in rec.fields:
+            fields.append((f.name, given.get(f.name) or ir.Const(type=f.type, value=f.default, span=e.span)))
+        return ir.RecordLit(record=name, fields=fields, type=ir.RecordT(name=name), span=e.span)
+
+    def random_call(self, e: ast.Call, func: ast.Field, ctx: Ctx) -> ir.Expr:
+        if ctx.pure:
+            self.fail("E0131", f"{_ctx_name(ctx)} cannot draw random numbers", e.span, "draws from the RNG",
+                      help=_pure_help(ctx))
+        if func.name == "int":
+            if len(e.args) != 2:
+                self.fail("E0111", "`random.int` takes 2 arguments: `random.int(lo, hi)` (both inclusive)", e.span)
+            lo = self.expr(e.args[0].value, ctx)
+            hi = self.expr(e.args[1].value, ctx)
+            for x, a in ((lo, e.args[0]), (hi, e.args[1])):
+                if not isinstance(x.type, ir.IntT):
+                    self.fail("E0110", "the bounds of `random.int` must be integers", a.span, f"this is `{x.type}`")
+            if hi.type.hi < lo.type.lo:
+                self.fail("E0122", "`random.int` range is always empty", e.span)
+            if lo.type.hi > hi.type.lo:
+                self.fail("E0122", "`random.int(lo, hi)` may be called with lo > hi", e.span,
+                          f"lo is in {lo.type.lo}..{lo.type.hi}, hi in {hi.type.lo}..{hi.type.hi}",
+                          help="make sure lo <= hi always holds")
+            return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo.type.lo, hi=hi.type.hi), span=e.span)
+        if func.name == "coin":
+            if e.args:
+                self.fail("E0111", "`random.coin()` takes no arguments", e.span)
+            zero = ir.Const(type=ir.IntT(lo=0, hi=0), value=0, span=e.span)
+            one = ir.Const(type=ir.IntT(lo=1, hi=1), value=1, span=e.span)
+            draw = ir.RandomInt(lo=zero, hi=one, type=ir.IntT(lo=0, hi=1), span=e.span)
+            return ir.Binary(op="eq", left=draw, right=one, type=ir.BOOL, span=e.span)
+        self.fail("E0103", f"unknown function `random.{func.name}`", func.name_span,
+                  help="use `random.int(lo, hi)` or `random.coin()`; shuffle a list with `xs.shuffle()`")
+
+    def reduce(self, name: str, g: ast.Generator, ctx: Ctx, span: Span, peek: bool) -> ir.Expr:
+        lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span)
+        n = hi - lo
+        ctx.scopes.append({g.var: ir.IntT(lo=lo, hi=hi - 1)})
+        try:
+            body = self.expr(g.body, ctx, peek)
+        finally:
+            ctx.scopes.pop()
+        bt = body.type
+        if name in ("count", "any", "all"):
+            self.require_type(body, ir.BOOL, g.body.span, f"the body of `{name}`")
+            t = ir.IntT(lo=0, hi=n) if name == "count" else ir.BOOL
+        elif name == "sum":
+            if isinstance(bt, ir.IntT):
+                t = self.int32(ir.IntT(lo=min(bt.lo * n, bt.lo), hi=max(bt.hi * n, bt.hi)), span)
+            elif isinstance(bt, ir.FloatT):
+                t = ir.FLOAT
+            else:
+                self.fail("E0110", "`sum` needs numbers", g.body.span, f"this is `{bt}`")
+        else:
+            if not isinstance(bt, (ir.IntT, ir.FloatT)):
+                self.fail("E0110", f"`{name}` needs numbers", g.body.span, f"this is `{bt}`")
+            t = bt
+        return ir.Reduce(op=name, var=g.var, lo=lo, hi=hi, body=body, type=t, span=span)
+
+    def builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        if any(a.name is not None for a in e.args):
+            self.fail("E0111", f"`{name}` takes positional arguments", e.span)
+        if any(isinstance(a.value, ast.Generator) for a in e.args):
+            self.fail("E0111", f"`{name}` does not take a generator", e.span)
+        args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
+        arity = {"min": None, "max": None, "clamp": 3, "abs": 1, "int": 1, "float": 1, "len": 1,
+                 "sqrt": 1, "sin": 1, "cos": 1, "exp": 1, "floor": 1}[name]
+        if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
+            want = "at least 2" if arity is None else str(arity)
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span)
+        ts = [a.type for a in args]
+        if name == "len":
+            if not isinstance(ts[0], ir.ListT):
+                self.fail("E0110", "`len` needs a list", e.args[0].span, f"this is `{ts[0]}`",
+                          help="arrays have a fixed size: use the constant")
+            return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].cap), span=e.span)
+        if name == "int":
+            if ts[0] == ir.BOOL:
+                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=1), span=e.span)
+            if isinstance(ts[0], ir.EnumT):
+                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].size - 1), span=e.span)
+            if isinstance(ts[0], ir.RowT):
+                return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
+            self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
+                      help="floats become integers with `floor` and a declared range" if ts[0] == ir.FLOAT else None)
+        if name == "float":
+            if not isinstance(ts[0], ir.IntT):
+                self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
+            return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
+        if name in ("sqrt", "sin", "cos", "exp"):
+            args = [self._floatify(a) for a in args]
+            if args[0].type != ir.FLOAT:
+                self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
+            return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
+        if name == "floor":
+            self.fail("E0110", "`floor` of a float has no static range", e.span,
+                      help="compare floats instead, or keep the value in float32")
+        if all(isinstance(t, ir.IntT) for t in ts):
+            if name == "abs":
+                t = ts[0]
+                lo = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
+                return ir.Builtin(name=name, args=args, type=self.int32(ir.IntT(lo=lo, hi=max(abs(t.lo), abs(t.hi))), e.span),
+                                  span=e.span)
+            if name == "min":
+                t = ir.IntT(lo=min(x.lo for x in ts), hi=min(x.hi for x in ts))
+            elif name == "max":
+                t = ir.IntT(lo=max(x.lo for x in ts), hi=max(x.hi for x in ts))
+            else:  # clamp(x, lo, hi)
+                x, lo, hi = ts
+                if lo.hi > hi.lo:
+                    self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
+                t = ir.IntT(lo=max(min(x.lo, hi.lo), lo.lo), hi=min(max(x.hi, lo.hi), hi.hi))
+                t = ir.IntT(lo=min(t.lo, t.hi), hi=t.hi)
+            return ir.Builtin(name=name, args=args, type=t, span=e.span)
+        args = [self._floatify(a) for a in args]
+        if all(a.type == ir.FLOAT for a in args):
+            return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
+        self.fail("E0110", f"`{name}` needs numbers of one kind", e.span,
+                  f"arguments are {', '.join(f'`{t}`' for t in ts)}", help="convert integers with `float(...)`")
+
+    def _floatify(self, a: ir.Expr) -> ir.Expr:
+        if isinstance(a, ir.Const) and isinstance(a.type, ir.IntT):
+            return ir.Const(type=ir.FLOAT, value=float(a.value), span=a.span)
+        return a
+
+
+_BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "==": "eq", "!=": "ne", "<": "lt",
+           "<=": "le", ">": "gt", ">=": "ge", "and": "and", "or": "or"}
+_OP_TEXT = {v: k for k, v in _BINOPS.items()}
+
+
+def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) -> ir.IntT:
+    if op == "add":
+        return ir.IntT(lo=a.lo + b.lo, hi=a.hi + b.hi)
+    if op == "sub":
+        return ir.IntT(lo=a.lo - b.hi, hi=a.hi - b.lo)
+    if op == "mul":
+        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
+        return ir.IntT(lo=min(corners), hi=max(corners))
+    if b.lo <= 0 <= b.hi:
+        checker.fail("E0123", "possible division by zero", b_span, f"has range {b.lo}..{b.hi}",
+                     help="make the divisor's range exclude 0, e.g. `max(d, 1)`")
+    if op == "div":
+        corners = [a.lo // b.lo, a.lo // b.hi, a.hi // b.lo, a.hi // b.hi]
+        return ir.IntT(lo=min(corners), hi=max(corners))
+    # floor modulo takes the divisor's sign
+    if b.lo > 0:
+        if 0 <= a.lo and a.hi < b.lo:
+            return a
+        return ir.IntT(lo=0, hi=b.hi - 1)
+    return ir.IntT(lo=b.lo + 1, hi=0)
+
+
+def _provenance(a: dict[str, Any]) -> ir.Provenance:
+    return ir.Provenance(source=str(a.get("provenance", "hand")), model=a.get("model"),
+                         attempts=int(a.get("attempts", 0)), tokens=int(a.get("tokens", 0)),
+                         cost=float(a.get("cost", 0.0)), date=a.get("date"))
+
+
+def _widen(t: ir.Type) -> ir.Type:
+    """The type an argument compared against elements of `t` may have (ints compare across ranges)."""
+    if isinstance(t, ir.IntT):
+        return ir.IntT(lo=ir.INT32_MIN, hi=ir.INT32_MAX)
+    return t
+
+
+def _elem(t: ir.Type) -> ir.Type:
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    return t
+
+
+def _dig(row: dict, path: str) -> Any:
+    value: Any = row
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit():
+            i = int(part)
+            value = value[i] if i < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+        if value is None:
+            return None
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def _place_text(e: ast.Expr) -> str:
+    if isinstance(e, ast.Name):
+        return e.name
+    if isinstance(e, ast.Field):
+        return f"{_place_text(e.base)}.{e.name}"
+    if isinstance(e, ast.Index):
+        return f"{_place_text(e.base)}[...]"
+    return "..."
+
+
+def _always_returns(body: list[ast.Stmt]) -> bool:
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    if isinstance(last, ast.If):
+        return last.orelse is not None and all(_always_returns(b) for _, b in last.branches) and _always_returns(last.orelse)
+    if isinstance(last, ast.Match):
+        return bool(last.arms) and all(_always_returns(a.body) for a in last.arms)
+    return False
+
+
+def _ctx_name(ctx: Ctx) -> str:
+    return {"guard": "a `when` guard", "fn": "a `fn`", "observe": "`observe`", "invariant": "an invariant",
+            "ensures": "an `ensures` clause", "constant": "a constant", "default": "a default value",
+            "loop bound": "a loop bound"}.get(ctx.what, f"`{ctx.what}`")
+
+
+def _pure_help(ctx: Ctx) -> str:
+    if ctx.what == "guard":
+        return "a guard only decides whether the action is legal: change the state in the action's body"
+    if ctx.what == "fn":
+        return "declare it as a `proc` to change the state"
+    return "move the change into an action, `init` or a `proc`"
+
+
+def check(mod: ast.Module, fills: ast.Module | None = None) -> ir.Module:
+    """Check a parsed spec (and its parsed fill file) and return the typed IR.
+
+    Raises:
+        DiagnosticError: with every error found (codes in `ERROR_CODES`).
+    """
+    return Checker(mod, fills).run()
+
+
+def fill_path(spec_path: str) -> str:
+    """The fill file of a spec: `specs/tcg.envspec` -> `specs/tcg.fills`."""
+    root, _ = os.path.splitext(spec_path)
+    return root + ".fills"
+
+
+def load(path: str) -> ir.Module:
+    """Parse and check the spec at `path` together with its fill file, if there is one.
+
+    Raises:
+        DiagnosticError: a missing file, a syntax error, or any checking error.
+    """
+    from envc.dsl.parser import parse_file
+
+    mod = parse_file(path)
+    fills = None
+    fpath = fill_path(path)
+    if os.path.exists(fpath):
+        fills = parse_file(fpath)
+        strays = [d for d in fills.decls if not isinstance(d, ast.FillDecl)]
+        if strays:
+            raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
+                                              "not a fill", help="move declarations into the spec")])
+    return check(mod, fills)

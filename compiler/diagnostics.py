@@ -1,0 +1,183 @@
+"""Diagnostics: one `Diagnostic` type and one renderer, in the style of rustc.
+
+Public surface: `Span`, `Diagnostic`, `DiagnosticError`, `Sources`, `render`,
+`did_you_mean`, `ERROR_CODES`.
+
+A rendered diagnostic reads::
+
+    error[E0120]: value may overflow `points: int[0..3]`
+     --> specs/x.envspec:12:14
+       |
+    12 |     points = points + 1
+       |              ^^^^^^^^^^ has range 1..4
+       |
+       = help: clamp it: `min(points + 1, 3)`
+
+Messages are lowercase with no final period and put identifiers in backticks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+#: Every error code envc emits, with a one-line summary. `tests/diagnostics/` holds one
+#: `.envspec` per code (file name starts with the code) beside its expected `.err`.
+ERROR_CODES: dict[str, str] = {
+    "E0001": "syntax error: unexpected token",
+    "E0002": "syntax error: unexpected character",
+    "E0003": "unexpected end of file",
+    "E0100": "unknown name",
+    "E0101": "duplicate definition",
+    "E0102": "unknown enum member",
+    "E0103": "unknown field or method",
+    "E0104": "missing or duplicate declaration",
+    "E0110": "type mismatch",
+    "E0111": "wrong number or kind of arguments",
+    "E0112": "not assignable",
+    "E0113": "not a constant expression",
+    "E0120": "value may overflow its declared range",
+    "E0121": "index may be out of bounds",
+    "E0122": "empty or invalid range",
+    "E0123": "possible division by zero",
+    "E0130": "state mutated in a pure context",
+    "E0131": "randomness in a pure context",
+    "E0140": "unbounded loop",
+    "E0141": "non-exhaustive match",
+    "E0142": "missing return",
+    "E0150": "missing data file",
+    "E0151": "malformed data file",
+    "E0152": "bad column in a data file",
+    "E0160": "hole has no fill",
+    "E0161": "malformed fill file",
+    "E0162": "stale fill",
+    "E0170": "hidden information observed",
+    "E0180": "unknown option",
+}
+
+
+class Span(BaseModel):
+    """A half-open character range `[start, end)` in a source file, with 1-based
+    line and column of both ends (columns count characters, not bytes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    start: int
+    end: int
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of `self` to the end of `other` (same file)."""
+        return Span(
+            file=self.file,
+            start=self.start,
+            end=other.end,
+            line=self.line,
+            col=self.col,
+            end_line=other.end_line,
+            end_col=other.end_col,
+        )
+
+
+#: A span for constructs that have no source (built-ins).
+NO_SPAN = Span(file="<builtin>", start=0, end=0, line=0, col=0, end_line=0, end_col=0)
+
+
+@dataclass
+class Diagnostic:
+    """One message about the input.
+
+    `code` is a stable `E0xxx` code from `ERROR_CODES`; `span` the primary location;
+    `label` the text written under the caret; `notes` extra `= note:` lines; `help` a
+    suggestion for the fix.
+    """
+
+    code: str
+    message: str
+    span: Span | None
+    label: str = ""
+    help: str | None = None
+    notes: list[str] = field(default_factory=list)
+    severity: str = "error"
+
+
+class DiagnosticError(Exception):
+    """Raised with every diagnostic collected when input cannot be accepted."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__(f"{len(diagnostics)} error(s)")
+
+
+class Sources:
+    """Texts of the files diagnostics point into, keyed by the path used in spans."""
+
+    _texts: dict[str, str] = {}
+
+    @classmethod
+    def add(cls, path: str, text: str) -> None:
+        cls._texts[path] = text
+
+    @classmethod
+    def line(cls, path: str, line: int) -> str | None:
+        text = cls._texts.get(path)
+        if text is None or line < 1:
+            return None
+        lines = text.splitlines()
+        if line > len(lines):
+            return "" if line == len(lines) + 1 else None
+        return lines[line - 1]
+
+
+def render(diag: Diagnostic) -> str:
+    """Render a diagnostic as rustc does: header, location, source line, caret, help."""
+    out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
+    span = diag.span
+    if span is not None and span.file != "<builtin>":
+        gutter = " " * len(str(span.line))
+        out.append(f"{gutter}--> {span.file}:{span.line}:{span.col}")
+        src = Sources.line(span.file, span.line)
+        if src is not None:
+            src = src.expandtabs(4).rstrip("\n")
+            if span.end_line == span.line:
+                width = max(1, span.end_col - span.col)
+            else:
+                width = max(1, len(src) - span.col + 1)
+            caret = " " * (span.col - 1) + "^" * width
+            label = f" {diag.label}" if diag.label else ""
+            out.append(f"{gutter} |")
+            out.append(f"{span.line} | {src}")
+            out.append(f"{gutter} | {caret}{label}".rstrip())
+        if diag.notes or diag.help:
+            out.append(f"{gutter} |")
+        for note in diag.notes:
+            out.append(f"{gutter} = note: {note}")
+        if diag.help:
+            out.append(f"{gutter} = help: {diag.help}")
+    else:
+        for note in diag.notes:
+            out.append(f"  = note: {note}")
+        if diag.help:
+            out.append(f"  = help: {diag.help}")
+    return "\n".join(out)
+
+
+def render_all(diags: list[Diagnostic]) -> str:
+    """Render several diagnostics, blank-line separated, with a closing count line."""
+    parts = [render(d) for d in diags]
+    errors = sum(1 for d in diags if d.severity == "error")
+    if errors:
+        parts.append(f"error: aborting due to {errors} previous error{'s' if errors != 1 else ''}")
+    return "\n\n".join(parts) + "\n"
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """A `did you mean `x`?` help text when some candidate is close to `name`."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None

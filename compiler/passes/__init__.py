@@ -1,0 +1,1 @@
+"""envc.compiler.passes"""

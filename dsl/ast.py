@@ -1,0 +1,380 @@
+"""Syntax tree of an `.envspec` file: what the parser read, before any checking.
+
+Public surface: the node dataclasses below and `Span` (re-exported from
+`envc.compiler.diagnostics`). Nodes keep the source span of every construct so that
+the checker (`envc.compiler.check`) can point diagnostics at it. Names are not
+resolved and types are not inferred here: that is the checker's job, and the typed
+result is the IR (`envc.compiler.ir`), a separate set of classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from envc.compiler.diagnostics import Span
+
+# ---------------------------------------------------------------- types
+
+
+@dataclass
+class TypeExpr:
+    span: Span
+
+
+@dataclass
+class BoolTypeExpr(TypeExpr):
+    pass
+
+
+@dataclass
+class FloatTypeExpr(TypeExpr):
+    pass
+
+
+@dataclass
+class IntTypeExpr(TypeExpr):
+    lo: Expr
+    hi: Expr
+    inclusive: bool = True
+
+
+@dataclass
+class NamedTypeExpr(TypeExpr):
+    name: str
+
+
+@dataclass
+class ListTypeExpr(TypeExpr):
+    elem: TypeExpr
+    cap: Expr
+
+
+@dataclass
+class ArrayTypeExpr(TypeExpr):
+    elem: TypeExpr
+    size: Expr
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass
+class Expr:
+    span: Span
+
+
+@dataclass
+class IntLit(Expr):
+    value: int
+
+
+@dataclass
+class FloatLit(Expr):
+    value: float
+
+
+@dataclass
+class BoolLit(Expr):
+    value: bool
+
+
+@dataclass
+class StringLit(Expr):
+    value: str
+
+
+@dataclass
+class Name(Expr):
+    name: str
+
+
+@dataclass
+class Field(Expr):
+    base: Expr
+    name: str
+    name_span: Span
+
+
+@dataclass
+class Index(Expr):
+    base: Expr
+    index: Expr
+
+
+@dataclass
+class Arg:
+    span: Span
+    value: Expr
+    name: str | None = None
+
+
+@dataclass
+class Generator(Expr):
+    """`body for var in lo..hi`, only as a call argument (sum, count, any, all, ...)."""
+
+    body: Expr
+    var: str
+    lo: Expr
+    hi: Expr
+    inclusive: bool
+
+
+@dataclass
+class Call(Expr):
+    func: Expr
+    args: list[Arg]
+
+
+@dataclass
+class Unary(Expr):
+    op: str  # "-" or "not"
+    operand: Expr
+
+
+@dataclass
+class Binary(Expr):
+    op: str  # + - * / % == != < <= > >= and or
+    left: Expr
+    right: Expr
+    op_span: Span
+
+
+@dataclass
+class CondExpr(Expr):
+    cond: Expr
+    then: Expr
+    orelse: Expr
+
+
+@dataclass
+class ArrayLit(Expr):
+    items: list[Expr]
+
+
+@dataclass
+class Comprehension(Expr):
+    body: Expr
+    var: str
+    lo: Expr
+    hi: Expr
+    inclusive: bool
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass
+class Stmt:
+    span: Span
+
+
+@dataclass
+class Let(Stmt):
+    name: str
+    type: TypeExpr | None
+    value: Expr
+
+
+@dataclass
+class Assign(Stmt):
+    target: Expr
+    op: str  # "=", "+=", "-="
+    value: Expr
+
+
+@dataclass
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass
+class If(Stmt):
+    branches: list[tuple[Expr, list[Stmt]]]
+    orelse: list[Stmt] | None
+
+
+@dataclass
+class For(Stmt):
+    var: str
+    lo: Expr
+    hi: Expr
+    inclusive: bool
+    body: list[Stmt]
+
+
+@dataclass
+class MatchArm:
+    span: Span
+    patterns: list[tuple[str | None, Span]]  # None is the wildcard `_`
+    body: list[Stmt]
+
+
+@dataclass
+class Match(Stmt):
+    subject: Expr
+    arms: list[MatchArm]
+
+
+@dataclass
+class Return(Stmt):
+    value: Expr
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass
+class Decl:
+    span: Span
+
+
+@dataclass
+class EnvDecl(Decl):
+    name: str
+    doc: str | None
+
+
+@dataclass
+class PlayersDecl(Decl):
+    count: int
+
+
+@dataclass
+class TurnLimitDecl(Decl):
+    limit: int
+
+
+@dataclass
+class IllegalActionDecl(Decl):
+    policy: str
+    policy_span: Span
+
+
+@dataclass
+class ConstDecl(Decl):
+    name: str
+    type: TypeExpr | None
+    value: Expr
+
+
+@dataclass
+class EnumMember:
+    span: Span
+    name: str
+    alias: str | None
+
+
+@dataclass
+class EnumDecl(Decl):
+    name: str
+    members: list[EnumMember]
+
+
+@dataclass
+class FieldDecl(Decl):
+    name: str
+    type: TypeExpr
+    default: Expr | None
+    annotations: list[tuple[str, Span]] = field(default_factory=list)
+
+
+@dataclass
+class RecordDecl(Decl):
+    name: str
+    fields: list[FieldDecl]
+
+
+@dataclass
+class ColumnDecl(Decl):
+    name: str
+    type: TypeExpr
+    source: str | None
+    default: Expr | None
+
+
+@dataclass
+class TableDecl(Decl):
+    name: str
+    path: str
+    path_span: Span
+    columns: list[ColumnDecl]
+
+
+@dataclass
+class StateDecl(Decl):
+    fields: list[FieldDecl]
+
+
+@dataclass
+class InitDecl(Decl):
+    body: list[Stmt]
+
+
+@dataclass
+class Param:
+    span: Span
+    name: str
+    type: TypeExpr
+
+
+@dataclass
+class ActionDecl(Decl):
+    name: str
+    params: list[Param]
+    guard: Expr | None
+    body: list[Stmt]
+
+
+@dataclass
+class FnDecl(Decl):
+    name: str
+    params: list[Param]
+    ret: TypeExpr
+    body: list[Stmt]
+
+
+@dataclass
+class ProcDecl(Decl):
+    name: str
+    params: list[Param]
+    body: list[Stmt]
+
+
+@dataclass
+class ObserveDecl(Decl):
+    player: str
+    ret: TypeExpr
+    body: list[Stmt]
+
+
+@dataclass
+class InvariantDecl(Decl):
+    name: str
+    doc: str | None
+    expr: Expr
+
+
+@dataclass
+class HoleDecl(Decl):
+    name: str
+    params: list[Param]
+    ret: TypeExpr | None
+    prose: str
+    ensures: list[Expr]
+
+
+@dataclass
+class FillDecl(Decl):
+    """`fill NAME attr value ... { body }`: the body of hole NAME, with its provenance
+    attributes (`hash`, `provenance`, `model`, `attempts`, `tokens`, `cost`, `date`)."""
+
+    name: str
+    attrs: dict
+    body: list[Stmt]
+
+
+@dataclass
+class Module:
+    path: str
+    source: str
+    decls: list[Decl]

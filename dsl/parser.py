@@ -1,0 +1,490 @@
+"""Parser: `.envspec` text to the syntax tree of `envc.dsl.ast`.
+
+Public surface: `parse(text, path) -> ast.Module` and `parse_file(path)`.
+Raises `DiagnosticError` (never a lark exception) with an `E0001`/`E0002`/`E0003`
+diagnostic that points at the offending token and lists what was expected.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span
+from envc.dsl import ast
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.files("envc.dsl").joinpath("envspec.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def _unescape(token: str) -> str:
+    body = token[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class _Builder(Transformer):
+    """lark tree -> ast nodes. Every node gets the span of its rule or token."""
+
+    def __init__(self, path: str):
+        super().__init__(visit_tokens=False)
+        self.path = path
+
+    # -- spans
+    def _span(self, meta) -> Span:
+        return Span(
+            file=self.path,
+            start=meta.start_pos,
+            end=meta.end_pos,
+            line=meta.line,
+            col=meta.column,
+            end_line=meta.end_line,
+            end_col=meta.end_column,
+        )
+
+    def _tok(self, tok: Token) -> Span:
+        return Span(
+            file=self.path,
+            start=tok.start_pos,
+            end=tok.end_pos,
+            line=tok.line,
+            col=tok.column,
+            end_line=tok.end_line,
+            end_col=tok.end_column,
+        )
+
+    # -- module
+    def start(self, items):
+        return list(items)
+
+    @v_args(meta=True)
+    def env_decl(self, meta, c):
+        return ast.EnvDecl(self._span(meta), str(c[0]), _unescape(c[1]) if c[1] else None)
+
+    @v_args(meta=True)
+    def players_decl(self, meta, c):
+        return ast.PlayersDecl(self._span(meta), int(c[0]))
+
+    @v_args(meta=True)
+    def turn_limit_decl(self, meta, c):
+        return ast.TurnLimitDecl(self._span(meta), int(c[0]))
+
+    @v_args(meta=True)
+    def illegal_decl(self, meta, c):
+        return ast.IllegalActionDecl(self._span(meta), str(c[0]), self._tok(c[0]))
+
+    @v_args(meta=True)
+    def const_decl(self, meta, c):
+        return ast.ConstDecl(self._span(meta), str(c[0]), c[1], c[2])
+
+    @v_args(meta=True)
+    def enum_decl(self, meta, c):
+        members = [m for m in c[1:] if m is not None]
+        return ast.EnumDecl(self._span(meta), str(c[0]), members)
+
+    @v_args(meta=True)
+    def enum_member(self, meta, c):
+        return ast.EnumMember(self._span(meta), str(c[0]), _unescape(c[1]) if c[1] else None)
+
+    @v_args(meta=True)
+    def record_decl(self, meta, c):
+        return ast.RecordDecl(self._span(meta), str(c[0]), list(c[1:]))
+
+    @v_args(meta=True)
+    def field_decl(self, meta, c):
+        anns = [a for a in c[3:]]
+        return ast.FieldDecl(self._span(meta), str(c[0]), c[1], c[2], anns)
+
+    def annotation(self, c):
+        return (str(c[0]), self._tok(c[0]))
+
+    @v_args(meta=True)
+    def table_decl(self, meta, c):
+        return ast.TableDecl(self._span(meta), str(c[0]), _unescape(c[1]), self._tok(c[1]), list(c[2:]))
+
+    @v_args(meta=True)
+    def column_decl(self, meta, c):
+        source = _unescape(c[2]) if c[2] is not None else None
+        return ast.ColumnDecl(self._span(meta), str(c[0]), c[1], source, c[3])
+
+    @v_args(meta=True)
+    def state_decl(self, meta, c):
+        return ast.StateDecl(self._span(meta), list(c))
+
+    @v_args(meta=True)
+    def init_decl(self, meta, c):
+        return ast.InitDecl(self._span(meta), c[0])
+
+    @v_args(meta=True)
+    def action_decl(self, meta, c):
+        return ast.ActionDecl(self._span(meta), str(c[0]), c[1], c[2], c[3])
+
+    def guard(self, c):
+        return c[0]
+
+    def params(self, c):
+        return [p for p in c if p is not None]
+
+    @v_args(meta=True)
+    def param(self, meta, c):
+        return ast.Param(self._span(meta), str(c[0]), c[1])
+
+    @v_args(meta=True)
+    def fn_decl(self, meta, c):
+        return ast.FnDecl(self._span(meta), str(c[0]), c[1], c[2], c[3])
+
+    @v_args(meta=True)
+    def proc_decl(self, meta, c):
+        return ast.ProcDecl(self._span(meta), str(c[0]), c[1], c[2])
+
+    @v_args(meta=True)
+    def observe_decl(self, meta, c):
+        return ast.ObserveDecl(self._span(meta), str(c[0]), c[1], c[2])
+
+    @v_args(meta=True)
+    def invariant_decl(self, meta, c):
+        return ast.InvariantDecl(self._span(meta), str(c[0]), _unescape(c[1]) if c[1] else None, c[2])
+
+    @v_args(meta=True)
+    def hole_decl(self, meta, c):
+        return ast.HoleDecl(self._span(meta), str(c[0]), c[1], c[2], _unescape(c[3]), list(c[4:]))
+
+    @v_args(meta=True)
+    def fill_decl(self, meta, c):
+        attrs = dict(a for a in c[1:-1])
+        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1])
+
+    def fill_attr(self, c):
+        tok = c[1]
+        if tok.type == "STRING":
+            return (str(c[0]), _unescape(tok))
+        return (str(c[0]), int(tok) if tok.type == "INT" else float(tok))
+
+    def ret_type(self, c):
+        return c[0]
+
+    def ensures_clause(self, c):
+        return c[0]
+
+    # -- types
+    @v_args(meta=True)
+    def type(self, meta, c):
+        # `T[A][B]` is A arrays of B items of T, as in C: the first suffix is outermost.
+        t = c[0]
+        for size in reversed(c[1:]):
+            t = ast.ArrayTypeExpr(self._span(meta), t, size)
+        return t
+
+    def array_suffix(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def bool_type(self, meta, c):
+        return ast.BoolTypeExpr(self._span(meta))
+
+    @v_args(meta=True)
+    def float_type(self, meta, c):
+        return ast.FloatTypeExpr(self._span(meta))
+
+    @v_args(meta=True)
+    def int_type(self, meta, c):
+        return ast.IntTypeExpr(self._span(meta), c[0], c[2], inclusive=True if str(c[1]) == ".." else True)
+
+    @v_args(meta=True)
+    def list_type(self, meta, c):
+        return ast.ListTypeExpr(self._span(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def named_type(self, meta, c):
+        return ast.NamedTypeExpr(self._span(meta), str(c[0]))
+
+    # -- statements
+    def block(self, c):
+        return list(c)
+
+    @v_args(meta=True)
+    def let_stmt(self, meta, c):
+        return ast.Let(self._span(meta), str(c[0]), c[1], c[2])
+
+    @v_args(meta=True)
+    def if_stmt(self, meta, c):
+        branches = [(c[0], c[1])]
+        orelse = None
+        for extra in c[2:]:
+            if isinstance(extra, tuple):
+                branches.append(extra)
+            elif extra is not None:
+                orelse = extra
+        return ast.If(self._span(meta), branches, orelse)
+
+    def elif_clause(self, c):
+        return (c[0], c[1])
+
+    def else_clause(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def for_stmt(self, meta, c):
+        return ast.For(self._span(meta), str(c[0]), c[1], c[3], str(c[2]) == "..=", c[4])
+
+    @v_args(meta=True)
+    def match_stmt(self, meta, c):
+        return ast.Match(self._span(meta), c[0], list(c[1:]))
+
+    @v_args(meta=True)
+    def match_arm(self, meta, c):
+        return ast.MatchArm(self._span(meta), list(c[:-1]), c[-1])
+
+    def name_pattern(self, c):
+        return (str(c[0]), self._tok(c[0]))
+
+    @v_args(meta=True)
+    def wildcard_pattern(self, meta, c):
+        return (None, self._span(meta))
+
+    @v_args(meta=True)
+    def return_stmt(self, meta, c):
+        return ast.Return(self._span(meta), c[0])
+
+    @v_args(meta=True)
+    def expr_stmt(self, meta, c):
+        if c[1] is None:
+            return ast.ExprStmt(self._span(meta), c[0])
+        return ast.Assign(self._span(meta), c[0], str(c[1]), c[2])
+
+    # -- expressions
+    @v_args(meta=True)
+    def cond_expr(self, meta, c):
+        return ast.CondExpr(self._span(meta), c[0], c[1], c[2])
+
+    def _chain(self, c, op):
+        result = c[0]
+        for right in c[1:]:
+            result = ast.Binary(result.span.to(right.span), op, result, right, result.span)
+        return result
+
+    def or_chain(self, c):
+        return self._chain(c, "or")
+
+    def and_chain(self, c):
+        return self._chain(c, "and")
+
+    @v_args(meta=True)
+    def not_op(self, meta, c):
+        return ast.Unary(self._span(meta), "not", c[0])
+
+    def compare(self, c):
+        if len(c) == 1:
+            return c[0]
+        return ast.Binary(c[0].span.to(c[2].span), str(c[1]), c[0], c[2], self._tok(c[1]))
+
+    def arith(self, c):
+        result = c[0]
+        for i in range(1, len(c), 2):
+            op, right = c[i], c[i + 1]
+            result = ast.Binary(result.span.to(right.span), str(op), result, right, self._tok(op))
+        return result
+
+    @v_args(meta=True)
+    def neg(self, meta, c):
+        operand = c[0]
+        if isinstance(operand, ast.IntLit):
+            return ast.IntLit(self._span(meta), -operand.value)
+        if isinstance(operand, ast.FloatLit):
+            return ast.FloatLit(self._span(meta), -operand.value)
+        return ast.Unary(self._span(meta), "-", operand)
+
+    @v_args(meta=True)
+    def field(self, meta, c):
+        return ast.Field(self._span(meta), c[0], str(c[1]), self._tok(c[1]))
+
+    @v_args(meta=True)
+    def index(self, meta, c):
+        return ast.Index(self._span(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def call(self, meta, c):
+        args = [a if isinstance(a, ast.Arg) else ast.Arg(a.span, a) for a in (c[1] or [])]
+        return ast.Call(self._span(meta), c[0], args)
+
+    def args(self, c):
+        return [a for a in c if a is not None]
+
+    @v_args(meta=True)
+    def named_arg(self, meta, c):
+        return ast.Arg(self._span(meta), c[1], str(c[0]))
+
+    @v_args(meta=True)
+    def generator(self, meta, c):
+        return ast.Generator(self._span(meta), c[0], str(c[1]), c[2], c[4], str(c[3]) == "..=")
+
+    @v_args(meta=True)
+    def int_lit(self, meta, c):
+        return ast.IntLit(self._span(meta), int(c[0]))
+
+    @v_args(meta=True)
+    def float_lit(self, meta, c):
+        return ast.FloatLit(self._span(meta), float(c[0]))
+
+    @v_args(meta=True)
+    def true_lit(self, meta, c):
+        return ast.BoolLit(self._span(meta), True)
+
+    @v_args(meta=True)
+    def false_lit(self, meta, c):
+        return ast.BoolLit(self._span(meta), False)
+
+    @v_args(meta=True)
+    def string_lit(self, meta, c):
+        return ast.StringLit(self._span(meta), _unescape(c[0]))
+
+    @v_args(meta=True)
+    def name(self, meta, c):
+        return ast.Name(self._span(meta), str(c[0]))
+
+    @v_args(meta=True)
+    def array_lit(self, meta, c):
+        return ast.ArrayLit(self._span(meta), [x for x in c if x is not None])
+
+    @v_args(meta=True)
+    def comprehension(self, meta, c):
+        return ast.Comprehension(self._span(meta), c[0], str(c[1]), c[2], c[4], str(c[3]) == "..=")
+
+
+_TOKEN_NAMES = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "RANGE_OP": "`..`",
+    "ASSIGN_OP": "`=`",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`",
+    "$END": "end of file",
+}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TOKEN_NAMES:
+        return _TOKEN_NAMES[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return name.lower()
+
+
+def _expected_text(expected) -> str:
+    names = sorted({_describe_terminal(e) for e in expected})
+    if len(names) > 8:
+        names = names[:8] + ["..."]
+    return ", ".join(names)
+
+
+def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) -> Span:
+    return Span(file=path, start=pos, end=pos + width, line=line, col=col, end_line=line, end_col=col + width)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        last = len(lines)
+        col = len(lines[-1]) + 1
+        return Diagnostic(
+            "E0003",
+            "unexpected end of file",
+            _point(path, text, last, col, len(text)),
+            label="the file ends here",
+            help=f"expected {_expected_text(getattr(err, 'expected', None) or err.accepts or [])}; is a `}}` missing?",
+        )
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        width = max(1, len(str(tok)))
+        shown = str(tok).replace("\n", "\\n")
+        return Diagnostic(
+            "E0001",
+            f"unexpected `{shown}`",
+            _point(path, text, tok.line, tok.column, tok.start_pos, width),
+            label="not expected here",
+            help=f"expected {_expected_text(err.accepts or err.expected)}",
+        )
+    assert isinstance(err, UnexpectedCharacters)
+    ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+    help_text = None
+    if ch == '"':
+        help_text = "strings end on the same line with a closing `\"`"
+    elif ch in ";":
+        help_text = "statements need no `;`: put each on its own line"
+    elif ch in "&|!":
+        help_text = "use the words `and`, `or` and `not`"
+    else:
+        help_text = "remove this character"
+    return Diagnostic(
+        "E0002",
+        f"unexpected character `{ch}`" if ch.strip() else "unexpected character",
+        _point(path, text, err.line, err.column, err.pos_in_stream),
+        label="not part of the language",
+        help=help_text,
+    )
+
+
+def parse(text: str, path: str = "<input>") -> ast.Module:
+    """Parse `.envspec` source text.
+
+    Args:
+        text: the source.
+        path: the file name shown in diagnostics.
+
+    Returns:
+        the syntax tree.
+
+    Raises:
+        DiagnosticError: on a syntax error (codes E0001, E0002, E0003).
+    """
+    Sources.add(path, text)
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_diagnostic(err, path, text)]) from None
+    try:
+        decls = _Builder(path).transform(tree)
+    except VisitError as err:  # pragma: no cover - a builder bug, not a user error
+        raise err.orig_exc from None
+    return ast.Module(path=path, source=text, decls=decls)
+
+
+def parse_file(path: str) -> ast.Module:
+    """Read and parse a spec file; a missing or unreadable file is a diagnostic."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DiagnosticError(
+            [Diagnostic("E0150", f"cannot read `{path}`: {getattr(err, 'strerror', None) or err}", None, help="check the path")]
+        ) from None
+    return parse(text, path)

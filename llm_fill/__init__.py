@@ -1,0 +1,1 @@
+"""envc.llm_fill"""
