@@ -124,6 +124,7 @@ class Evaluator:
         self.fns = {f.name: f for f in module.fns} if module is not None else {}
         self.records = {r.name: r for r in module.records} if module is not None else {}
         self.state: State | None = None
+        self._consts: dict[int, tuple[ir.Const, Any]] = {}
         self.table_cols = {(t.name, c.name): [to_value(c.type, v) for v in c.values]
                            for t in self.tables.values() for c in t.columns}
         self._expr = {k: getattr(self, "e_" + k) for k in ir.EXPR_KINDS}
@@ -134,7 +135,14 @@ class Evaluator:
         return self._expr[e.kind](e, env)
 
     def e_const(self, e: ir.Const, env):
-        return to_value(e.type, _copy(e.value)) if isinstance(e.value, (list, dict)) or isinstance(e.type, ir.FloatT) else e.value
+        # Reads share one converted value per node: `let`, assignment and calls copy.
+        if isinstance(e.value, (list, dict)) or isinstance(e.type, ir.FloatT):
+            key = id(e)
+            cached = self._consts.get(key)
+            if cached is None:
+                cached = self._consts[key] = (e, to_value(e.type, _copy(e.value)))
+            return cached[1]
+        return e.value
 
     def e_local(self, e: ir.Local, env):
         try:

@@ -1,0 +1,240 @@
+"""The `envc` command line.
+
+Public surface: `app` (the typer application) and `main()` (the console entry point).
+
+Every user error (a bad spec, a missing file, an unknown action) is printed as a
+diagnostic on stderr with exit code 1; a runtime fault of a spec exits 1 too. A
+Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
+(otherwise exit code 2 with a one-line report).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, render, render_all
+
+app = typer.Typer(
+    name="envc",
+    help="envc compiles reinforcement-learning environments written as `.envspec` specs.\n\n"
+    "Start with `envc check SPEC`, list the action space with `envc actions SPEC`, and play "
+    "random games on the reference interpreter with `envc run SPEC`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SpecArg = Annotated[str, typer.Argument(help="path of a `.envspec` file, e.g. `specs/tictactoe.envspec`", show_default=False)]
+
+
+def _load(path: str):
+    from envc.compiler.check import load
+
+    return load(path)
+
+
+def _fail(diags: list[Diagnostic]) -> None:
+    sys.stderr.write(render_all(diags))
+    raise typer.Exit(1)
+
+
+@app.command()
+def check(specs: Annotated[list[str], typer.Argument(help="one or more `.envspec` files", show_default=False)]):
+    """Check specs: syntax, names, types, integer ranges, data files and fills.
+
+    Prints every error found (not just the first) with its location, and exits 1 when
+    there is any. On success prints a one-line summary per spec.
+
+    Example: `envc check specs/tictactoe.envspec specs/connect4.envspec`
+    """
+    failed: list[Diagnostic] = []
+    for path in specs:
+        try:
+            m = _load(path)
+        except DiagnosticError as e:
+            failed.extend(e.diagnostics)
+            continue
+        from envc.compiler.actions import ActionSpace
+
+        user_fields = [f for f in m.state if not f.builtin]
+        filled = sum(1 for h in m.holes if h.status == "filled")
+        holes = f", {filled}/{len(m.holes)} holes filled" if m.holes else ""
+        out.print(f"ok: {path}: env `{m.name}`, {m.num_players} player{'s' if m.num_players > 1 else ''}, "
+                  f"{ActionSpace(m).n} actions, {len(user_fields)} state fields, {len(m.invariants)} invariants{holes}")
+    if failed:
+        _fail(failed)
+
+
+@app.command()
+def actions(
+    spec: SpecArg,
+    limit: Annotated[int, typer.Option(help="show at most this many rows (0: all)")] = 0,
+):
+    """List the flattened action space: one `Discrete(n)` index per action and parameter values.
+
+    Kinds come in declaration order; within a kind the first parameter varies slowest.
+
+    Example: `envc actions specs/connect4.envspec`
+    """
+    try:
+        m = _load(spec)
+    except DiagnosticError as e:
+        _fail(e.diagnostics)
+    from envc.compiler.actions import ActionSpace
+
+    space = ActionSpace(m)
+    table = Table(title=f"{m.name}: Discrete({space.n})")
+    table.add_column("index", justify="right")
+    table.add_column("action")
+    table.add_column("kind")
+    shown = space.n if limit <= 0 else min(limit, space.n)
+    for i in range(shown):
+        k, _ = space.decode(i)
+        table.add_row(str(i), space.format(i), k.name)
+    out.print(table)
+    if shown < space.n:
+        out.print(f"... {space.n - shown} more (use --limit 0 to show all)")
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play")] = 100,
+    seed: Annotated[int, typer.Option(help="seed of the first episode (episode i uses seed+i) and of the policy")] = 0,
+    max_steps: Annotated[int, typer.Option(min=1, help="stop an episode after this many steps if it has not ended")] = 10_000,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print one line per episode")] = False,
+    target: Annotated[str, typer.Option(help="backend to run on: `python` (the reference interpreter)")] = "python",
+):
+    """Play episodes with a uniformly random legal policy and print statistics.
+
+    Prints the number of episodes, mean episode length, each player's win rate, the
+    draw and truncation rates, and the speed in steps per second (SPS, interpreter
+    steps per wall-clock second, loading excluded).
+
+    Example: `envc run specs/tictactoe.envspec --episodes 1000 --seed 0`
+    """
+    if target != "python":
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="this command runs `--target python`")])
+    try:
+        m = _load(spec)
+    except DiagnosticError as e:
+        _fail(e.diagnostics)
+    import numpy as np
+
+    from envc.compiler.interp import Interpreter, SpecRuntimeError
+
+    it = Interpreter(m)
+    policy = np.random.default_rng(seed)
+    lengths: list[int] = []
+    outcomes: Counter = Counter()
+    returns = np.zeros(m.num_players, dtype=np.float64)
+    steps = 0
+    start = time.perf_counter()
+    progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("episodes", total=episodes)
+        for ep in range(episodes):
+            actions_taken: list[int] = []
+            try:
+                s = it.init(seed + ep)
+                n = 0
+                while not (s.terminated or s.truncated) and n < max_steps:
+                    legal = np.flatnonzero(s.legal_action_mask)
+                    if len(legal) == 0:
+                        raise SpecRuntimeError("a non-terminal state has no legal action")
+                    a = int(policy.choice(legal))
+                    actions_taken.append(a)
+                    s = it.step(s, a)
+                    returns += np.asarray(s.rewards, dtype=np.float64)
+                    n += 1
+            except SpecRuntimeError as e:
+                _runtime_fault(e, it, seed + ep, actions_taken)
+            steps += n
+            lengths.append(n)
+            outcome = _outcome(s, m.num_players, n >= max_steps)
+            outcomes[outcome] += 1
+            if verbose:
+                out.print(f"episode {ep}: seed {seed + ep}, {n} steps, {outcome}, rewards {list(map(float, s.rewards))}")
+            progress.advance(task)
+    elapsed = time.perf_counter() - start
+    _summary(m, episodes, lengths, outcomes, returns, steps, elapsed)
+
+
+def _outcome(s, num_players: int, cut: bool) -> str:
+    if s.terminated:
+        r = [float(x) for x in s.rewards]
+        best = max(r)
+        if num_players > 1 and best > 0 and r.count(best) == 1:
+            return f"player {r.index(best)} wins"
+        return "draw" if num_players > 1 else "terminated"
+    if s.truncated:
+        return "truncated"
+    return "cut at --max-steps" if cut else "unfinished"
+
+
+def _summary(m, episodes, lengths, outcomes, returns, steps, elapsed) -> None:
+    import numpy as np
+
+    table = Table(title=f"{m.name}: {episodes} episodes, random legal policy, reference interpreter")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("episodes", str(episodes))
+    table.add_row("mean length (steps)", f"{np.mean(lengths):.2f}")
+    if m.num_players > 1:
+        for p in range(m.num_players):
+            table.add_row(f"player {p} win rate", f"{outcomes[f'player {p} wins'] / episodes:.3f}")
+        table.add_row("draw rate", f"{outcomes['draw'] / episodes:.3f}")
+    else:
+        table.add_row("mean return", f"{returns[0] / episodes:.3f}")
+    table.add_row("truncated rate", f"{outcomes['truncated'] / episodes:.3f}")
+    if outcomes["cut at --max-steps"]:
+        table.add_row("cut at --max-steps", str(outcomes["cut at --max-steps"]))
+    table.add_row("steps", str(steps))
+    table.add_row("SPS (steps per second)", f"{steps / elapsed:,.0f}" if elapsed > 0 else "n/a")
+    out.print(table)
+
+
+def _runtime_fault(e, it, seed: int, actions_taken: list[int]) -> None:
+    trail = ", ".join(it.actions.format(a) for a in actions_taken[-10:])
+    diag = Diagnostic("R0001", f"runtime fault: {e.args[0].split(': ', 1)[-1] if e.span else e}", e.span,
+                      label="fault raised here",
+                      notes=[f"reproduce with seed {seed} and actions {actions_taken}",
+                             f"last actions: {trail}" if trail else "before the first action"],
+                      help="the spec reached a state it cannot handle: fix the rule or add a guard")
+    sys.stderr.write(render(diag) + "\n")
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: run the app; internal errors exit 2 (traceback with ENVC_DEBUG=1)."""
+    try:
+        app()
+    except DiagnosticError as e:  # raised outside a command's own handling
+        sys.stderr.write(render_all(e.diagnostics))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as e:  # pragma: no cover - an envc bug
+        if os.environ.get("ENVC_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(e).__name__}: {e}\n"
+                         "this is a bug in envc; re-run with ENVC_DEBUG=1 for a traceback and report it\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
