@@ -23,6 +23,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ REDUCERS = ("sum", "count", "any", "all", "min", "max")
 EFFECTS = ("win", "draw", "terminate", "reward", "fail")
 LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
 MAX_LOOP = 1 << 16
+MAX_DRAW_REPEAT = 256
 
 
 class _Poison(Exception):
@@ -85,6 +87,8 @@ class Checker:
         self.num_players = 1
         self.turn_limit: int | None = None
         self.global_names: dict[str, Span] = {}
+        # names whose declaration failed (already reported): later uses are not reported again
+        self.broken: set[str] = set()
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -95,11 +99,28 @@ class Checker:
         self.err(*args, **kwargs)
         raise _Poison()
 
+    def name_span(self, span: Span, name: str) -> Span:
+        """The span of the declared `name` inside a declaration's `span` (else `span`)."""
+        src = next((m.source for m in (self.mod, self.fills) if m is not None and m.path == span.file), None)
+        found = re.compile(rf"\b{re.escape(name)}\b").search(src, span.start, span.end) if src else None
+        if found is None:
+            return span
+        pos, end = found.start(), found.end()
+        line = src.count("\n", 0, pos) + 1
+        col = pos - (src.rfind("\n", 0, pos) + 1) + 1
+        return Span(file=span.file, start=pos, end=end, line=line, col=col, end_line=line, end_col=col + end - pos)
+
+    def source_text(self, span: Span) -> str:
+        """The source text under `span` (in the spec or its fill file)."""
+        src = next((m.source for m in (self.mod, self.fills) if m is not None and m.path == span.file), "")
+        return src[span.start:span.end]
+
     def declare_global(self, name: str, span: Span, what: str) -> bool:
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
             prev = self.global_names.get(name)
             where = f"first defined at {prev.file}:{prev.line}:{prev.col}" if prev else "it is a built-in name"
-            self.err("E0101", f"duplicate definition of `{name}`", span, f"{what} `{name}` defined again",
+            self.err("E0101", f"duplicate definition of `{name}`", self.name_span(span, name),
+                     f"{what} `{name}` defined again",
                      help="rename one of them", notes=[where])
             return False
         self.global_names[name] = span
@@ -147,7 +168,7 @@ class Checker:
                 if fn is not None:
                     fns.append(fn)
         for name, (fd, _) in fills.items():
-            self.err("E0161", f"fill for unknown hole `{name}`", fd.span, "no hole of this name",
+            self.err("E0161", f"fill for unknown hole `{name}`", self.name_span(fd.span, name), "no hole of this name",
                      help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
         self._check_recursion()
         init = self._init(by_kind.get(ast.InitDecl, []))
@@ -168,6 +189,8 @@ class Checker:
     def _header(self, by_kind):
         envs = by_kind.get(ast.EnvDecl, [])
         file_span = Span(file=self.mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
+        if envs:  # a missing declaration is reported at the spec's name
+            file_span = self.name_span(envs[0].span, envs[0].name)
         if not envs:
             self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
         for extra in envs[1:]:
@@ -196,10 +219,10 @@ class Checker:
             else:
                 illegal = d.policy
         if not by_kind.get(ast.ActionDecl):
-            self.err("E0104", "the spec declares no `action`", file_span,
+            self.err("E0104", "the spec declares no `action`", file_span, "no `action` in this spec",
                      help="declare at least one: `action name(param: int[0..8]) when guard { ... }`")
         if not by_kind.get(ast.ObserveDecl):
-            self.err("E0104", "the spec declares no `observe`", file_span,
+            self.err("E0104", "the spec declares no `observe`", file_span, "no `observe` in this spec",
                      help="declare what a player sees: `observe(p) -> bool[9] { return ... }`")
         for extra in by_kind.get(ast.ObserveDecl, [])[1:]:
             self.err("E0104", "more than one `observe`", extra.span, help="keep one")
@@ -227,24 +250,26 @@ class Checker:
             e = self.expr(d.value, ctx)
             value = self.fold(e)
         except _Poison:
+            self.broken.add(d.name)
             return
         t = e.type
         if d.type is not None:
             declared = self.resolve_type(d.type)
             if declared is None:
+                self.broken.add(d.name)
                 return
             self.require_fits(e, declared, d.value.span, f"`{d.name}: {declared}`")
             t = declared
         self.consts[d.name] = ir.Const(type=t, value=value, span=d.span)
 
-    def fold(self, e: ir.Expr) -> Any:
+    def fold(self, e: ir.Expr, what: str | None = None) -> Any:
         """The value of a constant expression, or E0113 when it reads state or draws."""
         from envc.compiler.interp import ConstEvalError, eval_const
 
         try:
             return eval_const(e, self._const_tables())
         except ConstEvalError as err:
-            self.fail("E0113", "not a constant expression", e.span, str(err),
+            self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
                       help="constants may use literals, other constants and pure built-ins")
 
     def _const_tables(self):
@@ -255,7 +280,7 @@ class Checker:
         ie = self.expr(e, ctx)
         if not isinstance(ie.type, ir.IntT):
             self.fail("E0110", f"{what} must be an integer", e.span, f"this is `{ie.type}`")
-        return int(self.fold(ie))
+        return int(self.fold(ie, what))
 
     def _record(self, d: ast.RecordDecl) -> None:
         fields = []
@@ -267,6 +292,7 @@ class Checker:
             seen.add(f.name)
             t = self.resolve_type(f.type, record_stack=(d.name,))
             if t is None:
+                self.broken.add(f"{d.name}.{f.name}")
                 continue
             default = self.default_value(t, f.default, f.span)
             fields.append(ir.FieldDef(name=f.name, type=t, default=default, span=f.span))
@@ -385,7 +411,8 @@ class Checker:
             return True
         if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
             self.err("E0120", f"value may overflow {what}", span, f"has range {src.lo}..{src.hi}",
-                     help=f"keep it in range, e.g. `clamp(..., {dst.lo}, {dst.hi})`, or widen the declared range",
+                     help=f"keep it in range, e.g. `{_clamp_fix(self.source_text(span), src, dst)}`, "
+                          "or widen the declared range",
                      notes=[f"the declared range is {dst.lo}..{dst.hi}"])
             return False
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT) and src.size == dst.size:
@@ -405,6 +432,7 @@ class Checker:
         path = os.path.join(self.base_dir, d.path)
         rows = self._read_rows(d, path)
         if rows is None:
+            self.broken.add(d.name)
             self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=1, columns=[], span=d.span)
             return
         columns = []
@@ -415,10 +443,10 @@ class Checker:
                 continue
             seen.add(c.name)
             t = self.resolve_type(c.type)
-            if t is None:
-                continue
-            values = self._column_values(d, c, t, rows)
-            if values is not None:
+            values = self._column_values(d, c, t, rows) if t is not None else None
+            if values is None:
+                self.broken.add(f"{d.name}.{c.name}")
+            else:
                 columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
         self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns, span=d.span)
 
@@ -438,7 +466,7 @@ class Checker:
             return None
         except json.JSONDecodeError as err:
             self.err("E0151", f"`{d.path}` is not valid JSON", d.path_span, "malformed file",
-                     notes=[f"{d.path}:{err.lineno}:{err.colno}: {err.msg}"])
+                     notes=[f"{d.path}:{err.lineno}:{err.colno}: {err.msg[:1].lower()}{err.msg[1:]}"])
             return None
         if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
             rows = rows["rows"]
@@ -463,16 +491,17 @@ class Checker:
         values = []
         problems: list[str] = []
         for i, row in enumerate(rows):
+            where = f"line {i + 2}" if d.path.endswith(".csv") else f"row {i + 1}"  # CSV: line 1 is the header
             raw = _dig(row, source)
             if raw is None:
                 if default is None:
-                    problems.append(f"row {i} has no `{source}`")
+                    problems.append(f"{where} has no `{source}`")
                     continue
                 values.append(default)
                 continue
             value, problem = self._convert(raw, t)
             if problem:
-                problems.append(f"row {i}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
+                problems.append(f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
                 continue
             values.append(value)
         if problems:
@@ -500,7 +529,7 @@ class Checker:
             if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
                 return raw.lower() in ("true", "1"), None
             if not isinstance(raw, bool):
-                return None, "is not a boolean"
+                return None, "is not a boolean (`true`, `false`, `1` or `0`)"
             return raw, None
         if isinstance(t, ir.FloatT):
             try:
@@ -549,13 +578,15 @@ class Checker:
                     continue
                 t = self.resolve_type(f.type)
                 if t is None:
+                    self.broken.add(f.name)
                     continue
                 visibility = "public"
                 for ann, span in f.annotations:
                     if ann in ("hidden", "private"):
                         visibility = ann
                     else:
-                        self.err("E0180", f"unknown annotation `@{ann}`", span, help="use `@hidden` or `@private`")
+                        self.err("E0180", f"unknown annotation `@{ann}`", span, "not an annotation",
+                                 help="use `@hidden` or `@private`")
                 if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
                     self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
                              help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
@@ -583,7 +614,8 @@ class Checker:
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
         if d.name in PURE_BUILTINS + REDUCERS + EFFECTS:
-            self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", d.span, help="choose another name")
+            self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
+                     help="choose another name")
             return
         if not self.declare_global(d.name, d.span, what):
             return
@@ -593,8 +625,10 @@ class Checker:
         if ret_expr is not None:
             ret = self.resolve_type(ret_expr)
             if ret is None:
+                self.broken.add(d.name)
                 return
         if params is None:
+            self.broken.add(d.name)
             return
         pure = isinstance(d, ast.FnDecl) or (isinstance(d, ast.HoleDecl) and ret is not None)
         self.fn_decls[d.name] = d
@@ -611,7 +645,8 @@ class Checker:
         if ctx.reads_hidden:
             self.fn_hidden.add(name)
         if ret is not None and not _always_returns(body):
-            self.err("E0142", f"`{name}` may end without returning a value", span, "not every path returns",
+            self.err("E0142", f"`{name}` may end without returning a value", self.name_span(span, name),
+                     "not every path returns",
                      help=f"end every path with `return ...` of type `{ret}`")
         return ir.FnDef(name=name, params=params, ret=ret, body=stmts, pure=pure, span=span)
 
@@ -624,7 +659,8 @@ class Checker:
             if state.get(n) == 1:
                 cycle = stack[stack.index(n):] + [n]
                 d = self.fn_decls[n]
-                self.err("E0140", f"recursion is not allowed: {' -> '.join(cycle)}", d.span, "calls itself",
+                self.err("E0140", f"recursion is not allowed: {' -> '.join(f'`{c}`' for c in cycle)}",
+                         self.name_span(d.span, n), "calls itself" if len(cycle) == 2 else "calls itself indirectly",
                          help="rewrite it with a bounded `for` loop")
                 return
             state[n] = 1
@@ -699,7 +735,7 @@ class Checker:
         for d in decls:
             if d.name in seen:
                 prev = seen[d.name]
-                self.err("E0101", f"duplicate action `{d.name}`", d.span, "defined again",
+                self.err("E0101", f"duplicate action `{d.name}`", self.name_span(d.span, d.name), "defined again",
                          notes=[f"first defined at {prev.file}:{prev.line}:{prev.col}"],
                          help="action names must be unique: rename one")
                 continue
@@ -742,7 +778,7 @@ class Checker:
         ctx.scopes[0][d.player] = ir.IntT(lo=0, hi=self.num_players - 1)
         body = self.block(d.body, ctx)
         if not _always_returns(d.body):
-            self.err("E0142", "`observe` may end without returning the observation", d.span,
+            self.err("E0142", "`observe` may end without returning the observation", self.name_span(d.span, "observe"),
                      help=f"end it with `return ...` of type `{t}`")
         return ir.ObserveDef(player=d.player, type=t, body=body, span=d.span)
 
@@ -803,7 +839,7 @@ class Checker:
                 result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
             return result
         if isinstance(s, ast.For):
-            lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span)
+            lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
             body = self.block(s.body, ctx)
             ctx.scopes.pop()
@@ -821,16 +857,27 @@ class Checker:
         assert isinstance(s, ast.ExprStmt)
         return self.expr_stmt(s, ctx)
 
-    def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span) -> tuple[int, int]:
+    def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
+                    var: str = "i") -> tuple[int, int]:
         bounds = []
+        # locals are visible (so that a bound naming one is reported as not constant, not as unknown)
+        bctx = Ctx("loop bound", pure=True, scopes=list(ctx.scopes) if ctx is not None else [{}])
         for e in (lo_e, hi_e):
-            ie = self.expr(e, Ctx("loop bound", pure=True))
+            ie = self.expr(e, bctx)
             if not isinstance(ie.type, ir.IntT):
                 self.fail("E0110", "a loop bound must be an integer", e.span, f"this is `{ie.type}`")
             if ie.type.lo != ie.type.hi:
-                self.fail("E0140", "unbounded loop: the bound is not a constant", e.span,
+                text = self.source_text(e.span)
+                op = "..=" if inclusive else ".."
+                if e is hi_e:
+                    cmp = "<=" if inclusive else "<"
+                    fix = f"for {var} in {bounds[0]}{op}{ie.type.hi} {{ if {var} {cmp} {text} {{ ... }} }}"
+                else:
+                    hi_text = self.source_text(hi_e.span)
+                    fix = f"for {var} in {ie.type.lo}{op}{hi_text} {{ if {var} >= {text} {{ ... }} }}"
+                self.fail("E0140", f"unbounded loop: `{text}` is not a constant", e.span,
                           f"ranges over {ie.type.lo}..{ie.type.hi}",
-                          help=f"loop to a constant and skip the rest: `for i in 0..{ie.type.hi + 1} {{ if i < n {{ ... }} }}`")
+                          help=f"loop over a constant range and skip the rest: `{fix}`")
             bounds.append(ie.type.lo)
         lo, hi = bounds[0], bounds[1] + (1 if inclusive else 0)
         if hi <= lo:
@@ -868,8 +915,11 @@ class Checker:
             arms.append(ir.MatchArm(members=members, body=body, span=arm.span))
         missing = [m for i, m in enumerate(enum.members) if i not in covered]
         if missing and not wildcard:
-            self.err("E0141", f"`match` does not cover {', '.join(f'`{m}`' for m in missing)}", s.span,
-                     "non-exhaustive", help="add the missing arms, or `_ => { }` for the rest")
+            listed = ", ".join(f"`{m}`" for m in missing)
+            self.err("E0141", f"`match` does not cover {listed}", s.span.to(s.subject.span),
+                     f"{listed} not covered",
+                     help=f"add {'an arm' if len(missing) == 1 else 'arms'} like `{missing[0]} => {{ ... }}`, "
+                          "or `_ => { }` for the rest")
         return ir.Match(subject=subject, arms=arms, span=s.span)
 
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
@@ -887,6 +937,8 @@ class Checker:
                 if ctx.pure:
                     self.fail("E0130", f"{_ctx_name(ctx)} cannot call `proc` `{name}`, which changes the state",
                               func.span, "changes the state", help=_pure_help(ctx))
+                if isinstance(self.fn_decls[name], ast.HoleDecl):
+                    self.require_hole_filled(self.fn_decls[name], e.span)
                 args = self.call_args(e, params, name, ctx)
                 self.note_call(name, e.span)
                 return ir.CallProc(proc=name, args=args, span=s.span)
@@ -924,7 +976,8 @@ class Checker:
             "remove_at": [("at", idx)], "clear": [], "shuffle": [], "draw": [], "pop": [],
         }
         if func.name == "shuffle" and ctx.pure:
-            self.fail("E0131", f"{_ctx_name(ctx)} cannot shuffle: it draws random numbers", func.span, help=_pure_help(ctx))
+            self.fail("E0131", f"{_ctx_name(ctx)} cannot shuffle: it draws random numbers", func.span,
+                      help=_random_help(ctx))
         params = [ir.ParamDef(name=n, type=t) for n, t in sigs[func.name]]
         args = self.call_args(e, params, func.name, ctx)
         op = {"draw": "discard_front", "pop": "discard_back"}.get(func.name, func.name)
@@ -958,9 +1011,14 @@ class Checker:
                           f"{mutating} changes `{name}`", help=_pure_help(ctx))
             if fd.builtin and name not in WRITABLE_BUILTINS:
                 self.fail("E0112", f"`{name}` is managed by envc and cannot be assigned", node.span, "read-only",
-                          help="`truncated` follows `turn_limit`; `step_count` counts steps")
+                          help="`step_count` counts the steps taken: keep your own counter in a state field"
+                          if name == "step_count" else
+                          "`truncated` is set when `turn_limit` is reached: end the episode with `terminate()`")
             root, t = "state", fd.type
             read = ir.StateGet(name=name, type=t, span=node.span)
+        elif name in self.consts:
+            self.fail("E0112", f"cannot assign to constant `{name}`", node.span, "a constant",
+                      help=f"declare `{name}` as a state field to change it")
         else:
             self.unknown_name(node, ctx)
         for link in reversed(chain):
@@ -969,9 +1027,11 @@ class Checker:
                     self.fail("E0103", f"`{t}` has no field `{link.name}`", link.name_span)
                 rec = self.record_defs[t.name]
                 fd = next((f for f in rec.fields if f.name == link.name), None)
+                if fd is None and f"{t.name}.{link.name}" in self.broken:
+                    raise _Poison()  # the field's declaration was reported already
                 if fd is None:
                     self.fail("E0103", f"record `{t.name}` has no field `{link.name}`", link.name_span, "unknown field",
-                              help=did_you_mean(link.name, [f.name for f in rec.fields]))
+                              help=did_you_mean(link.name, [f.name for f in rec.fields]) or _fields_help(rec))
                 steps.append(ir.FieldStep(name=link.name))
                 t = fd.type
                 read = ir.GetField(base=read, name=link.name, type=t, span=link.span)
@@ -1002,7 +1062,8 @@ class Checker:
             self.fail("E0121", f"index may be out of bounds for `{t}`", link.index.span,
                       f"has range {index.type.lo}..{index.type.hi}",
                       notes=[f"valid indices are 0..{size - 1}"],
-                      help=f"keep the index in 0..{size - 1}, e.g. with `clamp(..., 0, {size - 1})`")
+                      help=f"keep the index in 0..{size - 1}, e.g. with "
+                           f"`{_clamp_fix(self.source_text(link.index.span), index.type, ir.IntT(lo=0, hi=size - 1))}`")
         return t.elem
 
     # ------------------------------------------------------------ expressions
@@ -1017,6 +1078,12 @@ class Checker:
             self.fail("E0110", f"{what} must be `{t}`", span, f"this is `{e.type}`")
 
     def unknown_name(self, node: ast.Name, ctx: Ctx):
+        if node.name in self.broken:
+            raise _Poison()  # its declaration was reported already
+        if any(f.name == node.name for d in self.mod.decls if isinstance(d, ast.StateDecl) for f in d.fields):
+            # a state field not declared yet: read by a constant, or by a type before the field
+            self.fail("E0113", f"{_ctx_name(ctx)} cannot read state field `{node.name}`", node.span, "not a constant",
+                      help="constants, sizes and range bounds may use literals, other constants and pure built-ins")
         names = [n for s in ctx.scopes for n in s] + list(self.state) + list(self.consts) + list(self.fn_sigs)
         if node.name in self.enums:
             self.fail("E0110", f"`{node.name}` is an enum, not a value", node.span,
@@ -1067,6 +1134,8 @@ class Checker:
             self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
             a = self.expr(e.then, ctx, peek)
             b = self.expr(e.orelse, ctx, peek)
+            self.no_draws(a, "a branch of `if ... then ... else`")
+            self.no_draws(b, "a branch of `if ... then ... else`")
             t = self.unify(a, b, e.span)
             return ir.Cond(cond=c, then=a, orelse=b, type=t, span=e.span)
         if isinstance(e, ast.ArrayLit):
@@ -1078,12 +1147,13 @@ class Checker:
                 t = self.unify_types(t, x.type, x.span)
             return ir.ArrayLit(items=items, type=ir.ArrayT(elem=t, size=len(items)), span=e.span)
         if isinstance(e, ast.Comprehension):
-            lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span)
+            lo, hi = self.loop_bounds(e.lo, e.hi, e.inclusive, e.span, ctx, e.var)
             ctx.scopes.append({e.var: ir.IntT(lo=lo, hi=hi - 1)})
             try:
                 body = self.expr(e.body, ctx, peek)
             finally:
                 ctx.scopes.pop()
+            self.no_draws(body, "an array comprehension", hi - lo)
             return ir.ArrayBuild(var=e.var, lo=lo, hi=hi, body=body, type=ir.ArrayT(elem=body.type, size=hi - lo),
                                  span=e.span)
         if isinstance(e, ast.Call):
@@ -1091,6 +1161,21 @@ class Checker:
         if isinstance(e, ast.Generator):
             self.fail("E0110", "a generator is only allowed inside sum, count, any, all, min or max", e.span)
         raise AssertionError(f"unhandled expression {type(e).__name__}")  # pragma: no cover
+
+    def no_draws(self, e: ir.Expr, where: str, repeat: int | None = None) -> None:
+        """Random draws and list takes happen a fixed number of times, in evaluation order:
+        never inside a conditional expression (backends that compute both branches could
+        not match the interpreter draw for draw), and inside a comprehension or reduction
+        only over at most `MAX_DRAW_REPEAT` iterations (backends unroll it)."""
+        found = ir.first_draw(e)
+        if found is None or (repeat is not None and repeat <= MAX_DRAW_REPEAT):
+            return
+        if repeat is None:
+            self.fail("E0131", f"{where} cannot draw random numbers or take from a list", found.span,
+                      "evaluated only on one side of the condition",
+                      help="draw first in a statement of its own (`let r = random.int(1, 6)`), then use `r`")
+        self.fail("E0131", f"{where} draws {repeat} times, more than {MAX_DRAW_REPEAT}", found.span,
+                  "draws in every iteration", help="use a `for` loop over the draws")
 
     def int32(self, t: ir.IntT, span: Span) -> ir.IntT:
         if t.lo < ir.INT32_MIN or t.hi > ir.INT32_MAX:
@@ -1107,10 +1192,18 @@ class Checker:
             if fd.visibility != "public":
                 ctx.reads_hidden = True
                 if ctx.observe_player is not None and not peek:
-                    how = ("only its length, with `len(...)`" if fd.visibility == "hidden"
-                           else f"only slot `{e.name}[{ctx.observe_player}]` of the observing player, or a `len(...)`")
+                    is_list = isinstance(_elem(fd.type) if fd.visibility == "private" else fd.type, ir.ListT)
+                    if fd.visibility == "private":
+                        how = f"a player may see only its own slot, `{e.name}[{ctx.observe_player}]`"
+                        if is_list:
+                            how += f", and the length of the others with `len({e.name}[i])`"
+                    elif is_list:
+                        how = f"a player may see only its length, `len({e.name})`"
+                    else:
+                        how = (f"players never see `{e.name}`: observe public fields, "
+                               "or drop `@hidden` if all may see it")
                     self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
-                              "hidden from players", help=f"a player may see {how}")
+                              "hidden from players", help=how)
             return ir.StateGet(name=e.name, type=fd.type, span=e.span)
         if e.name in self.consts:
             c = self.consts[e.name]
@@ -1139,13 +1232,17 @@ class Checker:
         if isinstance(t, ir.RecordT):
             rec = self.record_defs[t.name]
             fd = next((f for f in rec.fields if f.name == e.name), None)
+            if fd is None and f"{t.name}.{e.name}" in self.broken:
+                raise _Poison()  # the field's declaration was reported already
             if fd is None:
                 self.fail("E0103", f"record `{t.name}` has no field `{e.name}`", e.name_span, "unknown field",
-                          help=did_you_mean(e.name, [f.name for f in rec.fields]))
+                          help=did_you_mean(e.name, [f.name for f in rec.fields]) or _fields_help(rec))
             return ir.GetField(base=value, name=e.name, type=fd.type, span=e.span)
         if isinstance(t, ir.RowT):
             table = self.tables[t.table]
             col = next((c for c in table.columns if c.name == e.name), None)
+            if col is None and (t.table in self.broken or f"{t.table}.{e.name}" in self.broken):
+                raise _Poison()  # the data file or the column was reported already
             if col is None:
                 self.fail("E0103", f"table `{t.table}` has no column `{e.name}`", e.name_span, "unknown column",
                           help=did_you_mean(e.name, [c.name for c in table.columns]))
@@ -1215,8 +1312,12 @@ class Checker:
     def call_args(self, e: ast.Call, params: list[ir.ParamDef], name: str, ctx: Ctx) -> list[ir.Expr]:
         positional = [a for a in e.args if a.name is None]
         named = {a.name: a for a in e.args if a.name is not None}
-        if len(e.args) != len(params) or (named and set(named) - {p.name for p in params}):
-            sig = ", ".join(f"{p.name}: {p.type}" for p in params)
+        sig = ", ".join(f"{p.name}: {p.type}" for p in params)
+        unknown = [n for n in named if n not in {p.name for p in params}]
+        if unknown:
+            self.fail("E0111", f"`{name}` has no parameter `{unknown[0]}`", named[unknown[0]].span, "unknown parameter",
+                      help=did_you_mean(unknown[0], [p.name for p in params]) or f"the signature is `{name}({sig})`")
+        if len(e.args) != len(params):
             self.fail("E0111", f"`{name}` takes {len(params)} argument{'s' if len(params) != 1 else ''}, "
                       f"{len(e.args)} given", e.span, help=f"the signature is `{name}({sig})`")
         args = []
@@ -1242,6 +1343,11 @@ class Checker:
                 if not isinstance(base.type, (ir.ListT, ir.ArrayT)):
                     self.fail("E0103", f"`{base.type}` has no method `{func.name}`", func.name_span)
                 elem = base.type.elem
+                if isinstance(elem, ir.RowT) and len(e.args) == 1 and e.args[0].name is None:
+                    probe = self.expr(e.args[0].value, ctx)
+                    if isinstance(probe.type, ir.IntT):
+                        # rows are indices: an integer in 0..rows-1 names a row
+                        elem = ir.IntT(lo=0, hi=elem.rows - 1)
                 item = self.call_args(e, [ir.ParamDef(name="item", type=_widen(elem))], func.name, ctx)[0]
                 cap = base.type.cap if isinstance(base.type, ir.ListT) else base.type.size
                 t = ir.BOOL if func.name == "contains" else ir.IntT(lo=0, hi=cap)
@@ -1249,7 +1355,7 @@ class Checker:
             if func.name in ("draw", "pop"):
                 if ctx.pure:
                     self.fail("E0130", f"{_ctx_name(ctx)} cannot `{func.name}()`: it removes an element", func.span,
-                              help=_pure_help(ctx))
+                              "changes the state", help=_pure_help(ctx))
                 place = self.place(func.base, ctx, mutating=f"`{func.name}()`")
                 if not isinstance(place.type, ir.ListT):
                     self.fail("E0103", f"`{func.name}` is a list method, and this is `{place.type}`", func.name_span)
@@ -1289,6 +1395,8 @@ class Checker:
             return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
         if isinstance(self.fn_decls.get(name), ast.HoleDecl):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
+        if name in self.broken:
+            raise _Poison()  # its declaration was reported already
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
                   help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
 
@@ -1298,12 +1406,13 @@ class Checker:
         if fill is None:
             self.err("E0160", f"hole `{d.name}` has no fill", span, "called here",
                      notes=[f"the hole is declared at {d.span.file}:{d.span.line}:{d.span.col}: \"{d.prose[:80]}\""],
-                     help=f"write `fill {d.name} hash \"{self.hole_hash(d)}\" {{ ... }}` in the fill file, "
+                     help=f"write `fill {d.name} hash \"{self.hole_hash(d)}\" {{ ... }}` "
+                          f"in `{fill_path(self.mod.path)}`, "
                           "or run `envc fill SPEC --model MODEL`")
         elif fill[0].attrs.get("hash") != self.hole_hash(d):
             self.err("E0162", f"the fill of hole `{d.name}` is stale", span, "called here",
                      notes=[f"the hole's signature or prose changed since the fill was written "
-                            f"(fill hash {fill[0].attrs.get('hash')!r}, hole hash {self.hole_hash(d)!r})"],
+                            f"(the fill has hash `{fill[0].attrs.get('hash')}`, the hole now `{self.hole_hash(d)}`)"],
                      help="check the fill against the new text, then update its `hash`, or re-run `envc fill`")
 
     _fills_cache: dict | None = None
@@ -1337,7 +1446,7 @@ class Checker:
     def random_call(self, e: ast.Call, func: ast.Field, ctx: Ctx) -> ir.Expr:
         if ctx.pure:
             self.fail("E0131", f"{_ctx_name(ctx)} cannot draw random numbers", e.span, "draws from the RNG",
-                      help=_pure_help(ctx))
+                      help=_random_help(ctx))
         if func.name == "int":
             if len(e.args) != 2:
                 self.fail("E0111", "`random.int` takes 2 arguments: `random.int(lo, hi)` (both inclusive)", e.span)
@@ -1364,13 +1473,14 @@ class Checker:
                   help="use `random.int(lo, hi)` or `random.coin()`; shuffle a list with `xs.shuffle()`")
 
     def reduce(self, name: str, g: ast.Generator, ctx: Ctx, span: Span, peek: bool) -> ir.Expr:
-        lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span)
+        lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span, ctx, g.var)
         n = hi - lo
         ctx.scopes.append({g.var: ir.IntT(lo=lo, hi=hi - 1)})
         try:
             body = self.expr(g.body, ctx, peek)
         finally:
             ctx.scopes.pop()
+        self.no_draws(body, f"the body of `{name}(...)`", n)
         bt = body.type
         if name in ("count", "any", "all"):
             self.require_type(body, ir.BOOL, g.body.span, f"the body of `{name}`")
@@ -1469,8 +1579,10 @@ def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) 
         corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
         return ir.IntT(lo=min(corners), hi=max(corners))
     if b.lo <= 0 <= b.hi:
+        text = checker.source_text(b_span)
+        example = f", e.g. `max({text}, 1)`" if b.lo >= 0 < b.hi and text and "\n" not in text and len(text) <= 60 else ""
         checker.fail("E0123", "possible division by zero", b_span, f"has range {b.lo}..{b.hi}",
-                     help="make the divisor's range exclude 0, e.g. `max(d, 1)`")
+                     help=f"make the divisor's range exclude 0{example}")
     if op == "div":
         corners = [a.lo // b.lo, a.lo // b.hi, a.hi // b.lo, a.hi // b.hi]
         return ir.IntT(lo=min(corners), hi=max(corners))
@@ -1486,6 +1598,29 @@ def _provenance(a: dict[str, Any]) -> ir.Provenance:
     return ir.Provenance(source=str(a.get("provenance", "hand")), model=a.get("model"),
                          attempts=int(a.get("attempts", 0)), tokens=int(a.get("tokens", 0)),
                          cost=float(a.get("cost", 0.0)), date=a.get("date"))
+
+
+def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
+    """`min(x, hi)`, `max(x, lo)` or `clamp(x, lo, hi)` around the source text of an overflowing value."""
+    if not text or "\n" in text or len(text) > 60:
+        text = "..."
+    lhs = None
+    m = re.fullmatch(r"(.+?)\s*([+-])=\s*(.+)", text)
+    if m:  # `x += e`: the value is `x + e`
+        lhs, text = m.group(1), f"{m.group(1)} {m.group(2)} {m.group(3)}"
+    if src.lo >= dst.lo:
+        fix = f"min({text}, {dst.hi})"
+    elif src.hi <= dst.hi:
+        fix = f"max({text}, {dst.lo})"
+    else:
+        fix = f"clamp({text}, {dst.lo}, {dst.hi})"
+    return f"{lhs} = {fix}" if lhs else fix
+
+
+def _fields_help(rec: ir.RecordDef) -> str | None:
+    if not rec.fields:
+        return None
+    return f"the fields of `{rec.name}` are {', '.join(f'`{f.name}`' for f in rec.fields)}"
 
 
 def _widen(t: ir.Type) -> ir.Type:
@@ -1547,11 +1682,21 @@ def _ctx_name(ctx: Ctx) -> str:
             "loop bound": "a loop bound"}.get(ctx.what, f"`{ctx.what}`")
 
 
+def _random_help(ctx: Ctx) -> str:
+    if ctx.what == "fn":
+        return "a `fn` gives the same result for the same arguments: draw in an action, `init` or a `proc`, " \
+               "and pass the value in"
+    if ctx.what == "guard":
+        return "a guard must be deterministic: draw in the action's body"
+    return "draw random numbers only in an action, `init` or a `proc`"
+
+
 def _pure_help(ctx: Ctx) -> str:
     if ctx.what == "guard":
         return "a guard only decides whether the action is legal: change the state in the action's body"
     if ctx.what == "fn":
-        return "declare it as a `proc` to change the state"
+        return ("a `fn` only computes its result: keep values in `let` variables, "
+                "and change the state in an action or a `proc`")
     return "move the change into an action, `init` or a `proc`"
 
 

@@ -398,6 +398,22 @@ EXPR_KINDS = (
 STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt")
 
 
+def first_draw(e: Node) -> Expr | None:
+    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
+    if isinstance(e, (RandomInt, ListTake)):
+        return e
+    for name in type(e).model_fields:
+        value = getattr(e, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, tuple):
+                item = item[1]
+            if isinstance(item, Node) and not isinstance(item, Place):
+                found = first_draw(item)
+                if found is not None:
+                    return found
+    return None
+
+
 # ------------------------------------------------------------------ declarations
 
 

@@ -7,6 +7,7 @@ diagnostic that points at the offending token and lists what was expected.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -19,7 +20,7 @@ from lark.exceptions import (
     VisitError,
 )
 
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
 
@@ -410,28 +411,85 @@ def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) 
     return Span(file=path, start=pos, end=pos + width, line=line, col=col, end_line=line, end_col=col + width)
 
 
+_TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "const", "enum", "record", "table", "state",
+                 "init", "action", "fn", "proc", "observe", "invariant", "hole", "fill")
+
+
+def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None:
+    """Line and column of the innermost `{` still open at offset `end` (default: the end of
+    `text`; comments and strings skipped), or None when every `{` before it is closed."""
+    stack: list[int] = []
+    i = 0
+    end = len(text) if end is None else end
+    while i < end:
+        ch = text[i]
+        if text.startswith("//", i):
+            nl = text.find("\n", i)
+            i = len(text) if nl < 0 else nl
+            continue
+        if ch == '"':
+            i += 1
+            while i < len(text) and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            stack.pop()
+        i += 1
+    if not stack:
+        return None
+    pos = stack[-1]
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
         lines = text.splitlines() or [""]
         last = len(lines)
         col = len(lines[-1]) + 1
+        expected = getattr(err, "expected", None) or err.accepts or []
+        unclosed = _unclosed_brace(text)
+        if "RBRACE" in expected and unclosed is not None:
+            line, column = unclosed
+            return Diagnostic(
+                "E0003",
+                "unexpected end of file: a block is not closed",
+                _point(path, text, last, col, len(text)),
+                label="the file ends here",
+                notes=[f"the `{{` at {path}:{line}:{column} has no matching `}}`"],
+                help="add the missing `}`",
+            )
         return Diagnostic(
             "E0003",
             "unexpected end of file",
             _point(path, text, last, col, len(text)),
             label="the file ends here",
-            help=f"expected {_expected_text(getattr(err, 'expected', None) or err.accepts or [])}; is a `}}` missing?",
+            help=f"expected {_expected_text(expected)}",
         )
     if isinstance(err, UnexpectedToken):
         tok = err.token
         width = max(1, len(str(tok)))
         shown = str(tok).replace("\n", "\\n")
+        help_text = f"expected {_expected_text(err.accepts or err.expected)}"
+        if str(tok) == "|" and text.startswith("||", tok.start_pos):
+            help_text = "use the words `and`, `or` and `not`"
+        elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
+            help_text = "this `}` closes no block: remove it, or add the `{` it should close"
+        elif "ACTION" in (err.accepts or err.expected):  # at the top level
+            looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
+                tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
+            keyword = did_you_mean(str(tok), _TOP_KEYWORDS) if tok.type == "NAME" else None
+            if looks_like_stmt and "}" in text[:tok.start_pos]:
+                help_text = ("only declarations (`state`, `action`, `fn`, ...) stand outside a block: "
+                             "does a `}` above close its block too early?")
+            elif keyword:
+                help_text = keyword
         return Diagnostic(
             "E0001",
             f"unexpected `{shown}`",
             _point(path, text, tok.line, tok.column, tok.start_pos, width),
             label="not expected here",
-            help=f"expected {_expected_text(err.accepts or err.expected)}",
+            help=help_text,
         )
     assert isinstance(err, UnexpectedCharacters)
     ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
