@@ -1,0 +1,728 @@
+"""Lowering of the typed IR to the body of a branchless JAX module.
+
+Public surface: `Lowering(module).run() -> LoweredModule` (the pieces the template lays out).
+
+How each construct lowers (decisions here, layout in `templates/env.py.j2`):
+- the state is a dict `st` of arrays, locals a dict `lv`; every generated function copies
+  the dicts it changes, so the code is pure and traceable;
+- integers are stored in their narrowest dtype and computed in int32 (`_i32`), stored
+  back with `_cast`; floats are float32;
+- `if`/`elif`/`else` and `match` become two traced branch functions whose results are
+  merged by `_select` (`jnp.where` per changed leaf): no Python branching on traced values;
+- `for` loops of at most `UNROLL` iterations unroll, longer ones become `lax.fori_loop`;
+- comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange`
+  (float sums stay sequential so that rounding matches the interpreter);
+- `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
+- random draws thread the RNG counter through `st` in the interpreter's evaluation order
+  (the checker keeps draws out of conditional expressions and generator bodies);
+- actions dispatch with `lax.switch` on the action kind; the legal-action mask is each
+  kind's guard `vmap`ped over the kind's flat indices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from envc.compiler import ir
+from envc.compiler.actions import ActionSpace
+
+UNROLL = 8
+FLOAT_SUM_UNROLL = 64
+
+
+def ident(name: str) -> str:
+    """A Python identifier for a spec name (spec names are already identifiers)."""
+    return name
+
+
+@dataclass
+class LoweredModule:
+    constants: list[tuple[str, str]]
+    functions: list[str]
+    state_fields: list[tuple[str, str, str]]  # name, dtype spec code, default code
+    actions: list[dict]
+    num_actions: int
+    num_players: int
+    turn_limit: int | None
+    step_max: int
+    observation_dtypes: str
+    invariants: list[tuple[str, str]]
+    has_guard: list[bool] = field(default_factory=list)
+
+
+class Emitter:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.depth = 1
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+
+class Lowering:
+    def __init__(self, module: ir.Module):
+        self.m = module
+        self.space = ActionSpace(module)
+        self.constants: list[tuple[str, str]] = []
+        self._const_names: dict[str, str] = {}
+        self.functions: list[str] = []
+        self.n = 0
+        self.out: Emitter = Emitter()
+        self.scope: list[str] = []  # names of the locals in `lv`, innermost last
+        self.pyvars: dict[str, str] = {}  # generator variables bound to Python names
+
+    # ------------------------------------------------------------ helpers
+    def fresh(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def emit(self, line: str) -> None:
+        self.out.emit(line)
+
+    def hoist(self, prefix: str, code: str) -> str:
+        """A module-level constant holding `code` (deduplicated)."""
+        if code in self._const_names:
+            return self._const_names[code]
+        name = f"_{prefix}{len(self.constants)}"
+        self.constants.append((name, code))
+        self._const_names[code] = name
+        return name
+
+    @staticmethod
+    def leaf_dtype(t: ir.Type) -> str:
+        if isinstance(t, ir.BoolT):
+            return "jnp.bool_"
+        if isinstance(t, ir.FloatT):
+            return "jnp.float32"
+        if isinstance(t, ir.IntT):
+            return f"jnp.{t.dtype}"
+        if isinstance(t, ir.EnumT):
+            return "jnp.int8" if t.size <= 127 else "jnp.int16"
+        if isinstance(t, ir.RowT):
+            return f"jnp.{ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype}"
+        raise TypeError(t)
+
+    def dtypes(self, t: ir.Type) -> str:
+        """Code of the pytree of dtypes of a value of type `t` (for `_cast`)."""
+        if isinstance(t, ir.ArrayT):
+            return self.dtypes(t.elem)
+        if isinstance(t, ir.RecordT):
+            rec = self.m.record(t.name)
+            inner = ", ".join(f'"{f.name}": {self.dtypes(f.type)}' for f in rec.fields)
+            return self.hoist("DT", "{" + inner + "}")
+        if isinstance(t, ir.ListT):
+            return self.hoist("DT", '{"items": ' + self.dtypes(t.elem) + ', "len": jnp.int32}')
+        return self.leaf_dtype(t)
+
+    @staticmethod
+    def is_leaf(t: ir.Type) -> bool:
+        """True when values of `t` are single arrays (scalars or arrays of scalars)."""
+        while isinstance(t, ir.ArrayT):
+            t = t.elem
+        return isinstance(t, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT))
+
+    # ------------------------------------------------------------ constant values
+    def soa(self, t: ir.Type, v):
+        """A value as a struct of arrays: leaves are (dtype, nested python list)."""
+        if isinstance(t, ir.ArrayT):
+            parts = [self.soa(t.elem, x) for x in v]
+            return _stack(parts)
+        if isinstance(t, ir.RecordT):
+            return {f.name: self.soa(f.type, v[f.name]) for f in self.m.record(t.name).fields}
+        if isinstance(t, ir.ListT):
+            zero = _raw_zero(self.m, t.elem)
+            padded = list(v) + [zero] * (t.cap - len(v))
+            return {"items": self.soa(ir.ArrayT(elem=t.elem, size=t.cap), padded), "len": ("jnp.int32", len(v))}
+        if isinstance(t, ir.FloatT):
+            return ("jnp.float32", float(v))
+        if isinstance(t, ir.BoolT):
+            return ("jnp.bool_", bool(v))
+        return (self.leaf_dtype(t), int(v))
+
+    def value_code(self, t: ir.Type, v) -> str:
+        """Code for a constant value of type `t` (arrays hoisted to module constants)."""
+        return self._emit_soa(self.soa(t, v))
+
+    def _emit_soa(self, s) -> str:
+        if isinstance(s, dict):
+            return "{" + ", ".join(f'"{k}": {self._emit_soa(x)}' for k, x in s.items()) + "}"
+        dtype, data = s
+        if isinstance(data, list):
+            np_dtype = dtype.replace("jnp.", "np.")
+            return self.hoist("K", f"jnp.asarray(np.array({data!r}, dtype={np_dtype}))")
+        if dtype == "jnp.bool_":
+            return f"jnp.bool_({data})"
+        return f"{dtype}({data!r})"
+
+    # ------------------------------------------------------------ expressions
+    def ex(self, e: ir.Expr) -> str:
+        return getattr(self, "x_" + e.kind)(e)
+
+    def x_const(self, e: ir.Const) -> str:
+        t = e.type
+        if isinstance(t, ir.BoolT):
+            return "True" if e.value else "False"
+        if isinstance(t, (ir.IntT, ir.EnumT, ir.RowT)):
+            return str(int(e.value))
+        if isinstance(t, ir.FloatT):
+            return f"jnp.float32({float(e.value)!r})"
+        return self.value_code(t, e.value)
+
+    def x_local(self, e: ir.Local) -> str:
+        if e.name in self.pyvars:
+            return self.pyvars[e.name]
+        return f'lv["{e.name}"]'
+
+    def x_state(self, e: ir.StateGet) -> str:
+        return f'st["{e.name}"]'
+
+    def x_get_field(self, e: ir.GetField) -> str:
+        return f'{self.ex(e.base)}["{e.name}"]'
+
+    def x_get_index(self, e: ir.GetIndex) -> str:
+        base = self.ex(e.base)
+        idx = self.ex(e.index)
+        bt = e.base.type
+        if isinstance(bt, ir.ListT):
+            if self.is_leaf(bt.elem):
+                return f'{base}["items"][{idx}]'
+            return f"_lget({base}, {idx})"
+        if self.is_leaf(bt):
+            return f"{base}[{idx}]"
+        return f"_get({base}, {idx})"
+
+    def x_table_get(self, e: ir.TableGet) -> str:
+        table = self.m.table(e.table)
+        col = next(c for c in table.columns if c.name == e.column)
+        arr = self.value_code(ir.ArrayT(elem=col.type, size=len(col.values)), col.values)
+        row = self.ex(e.row)
+        return f"{arr}[{row}]" if self.is_leaf(col.type) else f"_get({arr}, {row})"
+
+    def x_unary(self, e: ir.Unary) -> str:
+        v = self.ex(e.operand)
+        if e.op == "not":
+            return f"jnp.logical_not({v})"
+        if isinstance(e.type, ir.IntT):
+            return f"(-{self.int32(e.operand, v)})"
+        return f"(-{v})"
+
+    def int32(self, e: ir.Expr, code: str) -> str:
+        """`code` as int32: arithmetic runs in int32 whatever the storage dtype."""
+        if isinstance(e, ir.Const) or code.lstrip("-").isdigit() or code in self.pyvars.values():
+            return code
+        if isinstance(e, ir.Binary) and e.op in ("add", "sub", "mul", "div", "mod"):
+            return code
+        if isinstance(e, ir.Builtin) and e.name in ("min", "max", "abs", "clamp", "int", "count", "len"):
+            return code
+        if isinstance(e, (ir.Reduce, ir.RandomInt)) or (isinstance(e, ir.Unary) and e.op == "neg"):
+            return code
+        return f"_i32({code})"
+
+    def x_binary(self, e: ir.Binary) -> str:
+        a = self.ex(e.left)
+        b = self.ex(e.right)
+        op = e.op
+        if op in ("and", "or"):
+            return f"jnp.logical_{op}({a}, {b})"
+        sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)
+        if sym is not None:
+            if isinstance(e.left.type, ir.IntT) and isinstance(e.right.type, ir.IntT):
+                return f"({self.int32(e.left, a)} {sym} {self.int32(e.right, b)})"
+            return f"({a} {sym} {b})"
+        if isinstance(e.type, ir.FloatT):
+            fsym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
+            return f"({a} {fsym} {b})"
+        a, b = self.int32(e.left, a), self.int32(e.right, b)
+        if op == "div":
+            return f"jnp.floor_divide({a}, {b})"
+        if op == "mod":
+            return f"jnp.remainder({a}, {b})"
+        return f"({a} {({'add': '+', 'sub': '-', 'mul': '*'})[op]} {b})"
+
+    def x_cond(self, e: ir.Cond) -> str:
+        c = self.ex(e.cond)
+        a = self.ex(e.then)
+        b = self.ex(e.orelse)
+        if self.is_leaf(e.type):
+            if isinstance(e.type, ir.IntT):
+                a, b = self.int32(e.then, a), self.int32(e.orelse, b)
+            return f"jnp.where({c}, {a}, {b})"
+        return f"_select({c}, {a}, {b})"
+
+    def x_call_fn(self, e: ir.CallFn) -> str:
+        args = "".join(", " + self.ex(a) for a in e.args)
+        return f"f_{e.fn}(st{args})"
+
+    def x_builtin(self, e: ir.Builtin) -> str:
+        args = [self.ex(a) for a in e.args]
+        name = e.name
+        ints = [self.int32(a, c) if isinstance(a.type, ir.IntT) else c for a, c in zip(e.args, args)]
+        if name in ("min", "max"):
+            fn = "jnp.minimum" if name == "min" else "jnp.maximum"
+            code = ints[0]
+            for x in ints[1:]:
+                code = f"{fn}({code}, {x})"
+            return code
+        if name == "abs":
+            return f"jnp.abs({ints[0]})"
+        if name == "clamp":
+            return f"jnp.clip({ints[0]}, {ints[1]}, {ints[2]})"
+        if name == "int":
+            return f"_i32({args[0]})"
+        if name == "float":
+            return f"jnp.asarray({args[0]}, jnp.float32)"
+        if name == "len":
+            return f'{args[0]}["len"]'
+        if name in ("contains", "count"):
+            base_t = e.args[0].type
+            if isinstance(base_t, ir.ListT):
+                return f"_l{name}({args[0]}, {args[1]})"
+            if name == "contains":
+                return f"jnp.any({args[0]} == {args[1]})"
+            return f"jnp.sum({args[0]} == {args[1]}, dtype=jnp.int32)"
+        if name in ("sqrt", "sin", "cos", "exp"):
+            return f"jnp.{name}({args[0]})"
+        raise AssertionError(name)
+
+    def _gen(self, var: str, lo: int, hi: int, body: ir.Expr) -> tuple[str, str]:
+        py = self.fresh("i")
+        saved = self.pyvars.get(var)
+        self.pyvars[var] = py
+        code = self.ex(body)
+        if saved is None:
+            del self.pyvars[var]
+        else:
+            self.pyvars[var] = saved
+        if isinstance(body.type, ir.IntT):
+            code = self.int32(body, code)
+        return py, code
+
+    def unrolled(self, var: str, lo: int, hi: int, body: ir.Expr) -> list[str]:
+        """The body's code for each value of `var` in order (draws are emitted in order)."""
+        saved = self.pyvars.get(var)
+        terms = []
+        for i in range(lo, hi):
+            self.pyvars[var] = str(i)
+            terms.append(self.ex(body))
+        if saved is None:
+            del self.pyvars[var]
+        else:
+            self.pyvars[var] = saved
+        return terms
+
+    def x_reduce(self, e: ir.Reduce) -> str:
+        float_sum = e.op == "sum" and isinstance(e.type, ir.FloatT) and e.hi - e.lo <= FLOAT_SUM_UNROLL
+        if float_sum or ir.first_draw(e.body) is not None:
+            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+            if float_sum:
+                code = "jnp.float32(0.0)"
+                for t in terms:
+                    code = f"({code} + {t})"
+                return code
+            if isinstance(e.body.type, ir.IntT):
+                terms = [self.int32(e.body, t) for t in terms]
+            stacked = "jnp.stack([" + ", ".join(terms) + "])"
+            if e.op in ("sum", "count"):
+                return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
+            return f"jnp.{e.op}({stacked})"
+        py, body = self._gen(e.var, e.lo, e.hi, e.body)
+        mapped = f"jax.vmap(lambda {py}: {body})(jnp.arange({e.lo}, {e.hi}, dtype=jnp.int32))"
+        if e.op == "sum":
+            return f"jnp.sum({mapped}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
+        if e.op == "count":
+            return f"jnp.sum({mapped}, dtype=jnp.int32)"
+        return f"jnp.{e.op}({mapped})"
+
+    def x_array_build(self, e: ir.ArrayBuild) -> str:
+        if ir.first_draw(e.body) is not None:
+            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+            if self.is_leaf(e.body.type):
+                dt = "jnp.int32" if isinstance(_leaf(e.body.type), ir.IntT) else self.leaf_dtype(_leaf(e.body.type))
+                return "jnp.stack([" + ", ".join(f"jnp.asarray({t}, {dt})" for t in terms) + "])"
+            return "jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), " + ", ".join(terms) + ")"
+        py, body = self._gen(e.var, e.lo, e.hi, e.body)
+        if isinstance(e.body.type, ir.IntT):
+            body = f"jnp.asarray({body}, jnp.int32)"
+        return f"jax.vmap(lambda {py}: {body})(jnp.arange({e.lo}, {e.hi}, dtype=jnp.int32))"
+
+    def x_array_lit(self, e: ir.ArrayLit) -> str:
+        if all(isinstance(x, ir.Const) for x in e.items):
+            return self.value_code(e.type, [x.value for x in e.items])
+        items = [self.ex(x) for x in e.items]
+        if self.is_leaf(e.type.elem):
+            dt = self.leaf_dtype(_leaf(e.type))
+            dt = "jnp.int32" if isinstance(_leaf(e.type), ir.IntT) else dt
+            return "jnp.stack([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
+        return "jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), " + ", ".join(items) + ")"
+
+    def x_record_lit(self, e: ir.RecordLit) -> str:
+        rec = self.m.record(e.record)
+        parts = []
+        for (name, v), f in zip(e.fields, rec.fields):
+            parts.append(f'"{name}": _cast({self.ex(v)}, {self.dtypes(f.type)})')
+        return "{" + ", ".join(parts) + "}"
+
+    def x_random_int(self, e: ir.RandomInt) -> str:
+        lo = self.ex(e.lo)
+        hi = self.ex(e.hi)
+        r = self.fresh("_r")
+        self.emit(f"st, {r} = _randint(st, {lo}, {hi})")
+        return r
+
+    def x_list_take(self, e: ir.ListTake) -> str:
+        v = self.fresh("_v")
+        lst = self.fresh("_l")
+        self.emit(f"{v}, {lst} = _take_{'front' if e.front else 'back'}({self.read_place(e.place)})")
+        self.store(e.place, lst, cast=False)
+        return v
+
+    # ------------------------------------------------------------ places
+    def read_place(self, p: ir.Place) -> str:
+        code = f'st["{p.name}"]' if p.root == "state" else f'lv["{p.name}"]'
+        t = self._root_type(p)
+        for step in p.path:
+            if step.kind == "field":
+                code = f'{code}["{step.name}"]'
+                t = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
+            else:
+                idx = self.ex(step.index)
+                if isinstance(t, ir.ListT):
+                    code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
+                else:
+                    code = f"{code}[{idx}]" if self.is_leaf(t) else f"_get({code}, {idx})"
+                t = t.elem
+        return code
+
+    def _root_type(self, p: ir.Place) -> ir.Type:
+        if p.root == "state":
+            return next(f.type for f in self.m.state if f.name == p.name)
+        return self._local_types[p.name]
+
+    def store(self, p: ir.Place, value: str, cast: bool = True) -> None:
+        """Emit the update of place `p` with `value` (cast to the place's dtypes)."""
+        if cast:
+            value = f"_cast({value}, {self.dtypes(p.type)})"
+        root = f'st["{p.name}"]' if p.root == "state" else f'lv["{p.name}"]'
+        indices = []
+        for step in p.path:
+            indices.append(self.ex(step.index) if step.kind == "index" else None)
+        code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
+        self.emit(f"{root} = {code}")
+
+    def _update(self, base: str, t: ir.Type, steps, value: str) -> str:
+        if not steps:
+            return value
+        (step, idx), rest = steps[0], steps[1:]
+        if step.kind == "field":
+            ft = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
+            inner = self._update(f'{base}["{step.name}"]', ft, rest, value)
+            return f'{{**{base}, "{step.name}": {inner}}}'
+        if isinstance(t, ir.ListT):
+            getter = f"_lget({base}, {idx})"
+            return f"_lset({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
+        if self.is_leaf(t):
+            getter = f"{base}[{idx}]"
+            return f"{base}.at[{idx}].set({self._update(getter, t.elem, rest, value)})"
+        return f"_set({base}, {idx}, {self._update(f'_get({base}, {idx})', t.elem, rest, value)})"
+
+    # ------------------------------------------------------------ statements
+    def block(self, stmts: list[ir.Stmt]) -> None:
+        mark = len(self.scope)
+        for s in stmts:
+            getattr(self, "s_" + s.kind)(s)
+        if len(self.scope) > mark:
+            del self.scope[mark:]
+            self.emit(f"lv = _scope(lv, {self.keys()})")
+
+    def keys(self) -> str:
+        uniq = list(dict.fromkeys(self.scope))
+        return "(" + "".join(f'"{k}", ' for k in uniq) + ")"
+
+    def declare(self, name: str, t: ir.Type) -> None:
+        self.scope.append(name)
+        self._local_types[name] = t
+
+    def s_let(self, s: ir.Let) -> None:
+        value = self.ex(s.value)
+        self.declare(s.name, s.type)
+        self.emit(f'lv["{s.name}"] = _cast({value}, {self.dtypes(s.type)})')
+
+    def s_assign(self, s: ir.Assign) -> None:
+        value = self.ex(s.value)
+        tmp = self.fresh("_a")
+        self.emit(f"{tmp} = {value}")
+        self.store(s.place, tmp)
+
+    def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
+        names = []
+        for body in (then, orelse):
+            if not body:
+                names.append(None)
+                continue
+            name = self.fresh("_then" if body is then else "_else")
+            self.emit(f"def {name}(st, lv):")
+            self.out.depth += 1
+            self.emit("st, lv = dict(st), dict(lv)")
+            keys = self.keys()
+            self.block(body)
+            self.emit(f"return st, _scope(lv, {keys})")
+            self.out.depth -= 1
+            names.append(name)
+        a = f"{names[0]}(st, lv)" if names[0] else "(st, lv)"
+        b = f"{names[1]}(st, lv)" if names[1] else "(st, lv)"
+        self.emit(f"st, lv = _select({cond}, {a}, {b})")
+
+    def s_if(self, s: ir.If) -> None:
+        c = self.fresh("_c")
+        self.emit(f"{c} = {self.ex(s.cond)}")
+        self.branch(c, s.then, s.orelse)
+
+    def s_for(self, s: ir.For) -> None:
+        if s.hi - s.lo <= UNROLL:
+            for i in range(s.lo, s.hi):
+                self.emit(f'lv["{s.var}"] = jnp.int32({i})')
+                self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+                self.block(s.body)
+                self.scope.pop()
+            self.emit(f"lv = _scope(lv, {self.keys()})")
+            return
+        self.emit(f'lv["{s.var}"] = jnp.int32({s.lo})')
+        self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+        name = self.fresh("_loop")
+        self.emit(f"def {name}(i, carry):")
+        self.out.depth += 1
+        self.emit("st, lv = dict(carry[0]), dict(carry[1])")
+        self.emit(f'lv["{s.var}"] = i')
+        self.block(s.body)
+        self.emit("return st, lv")
+        self.out.depth -= 1
+        self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
+        self.scope.pop()
+        self.emit(f"lv = _scope(lv, {self.keys()})")
+
+    def s_match(self, s: ir.Match) -> None:
+        subject = self.fresh("_m")
+        self.emit(f"{subject} = {self.ex(s.subject)}")
+
+        def chain(arms: list[ir.MatchArm]) -> None:
+            if not arms:
+                return
+            arm, rest = arms[0], arms[1:]
+            if not arm.members:
+                self.block(arm.body)
+                return
+            c = self.fresh("_c")
+            self.emit(f"{c} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
+            if not rest:
+                self.branch(c, arm.body, [])
+                return
+            # the rest of the chain becomes the else branch
+            name = self.fresh("_else")
+            self.emit(f"def {name}(st, lv):")
+            self.out.depth += 1
+            self.emit("st, lv = dict(st), dict(lv)")
+            keys = self.keys()
+            chain(rest)
+            self.emit(f"return st, _scope(lv, {keys})")
+            self.out.depth -= 1
+            then = self.fresh("_then")
+            self.emit(f"def {then}(st, lv):")
+            self.out.depth += 1
+            self.emit("st, lv = dict(st), dict(lv)")
+            self.block(arm.body)
+            self.emit(f"return st, _scope(lv, {keys})")
+            self.out.depth -= 1
+            self.emit(f"st, lv = _select({c}, {then}(st, lv), {name}(st, lv))")
+
+        chain(list(s.arms))
+
+    def s_return(self, s: ir.Return) -> None:
+        v = self.ex(s.value)
+        dt = self.dtypes(self._ret_type)
+        self.emit(f'lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast({v}, {dt}))')
+        self.emit('lv["_done"] = jnp.bool_(True)')
+
+    def s_call_proc(self, s: ir.CallProc) -> None:
+        args = "".join(", " + self.ex(a) for a in s.args)
+        self.emit(f"st = p_{s.proc}(st{args})")
+
+    def s_list_op(self, s: ir.ListOp) -> None:
+        args = [self.ex(a) for a in s.args]
+        lst = self.read_place(s.place)
+        elem_dt = self.dtypes(s.place.type.elem)
+        tmp = self.fresh("_l")
+        if s.op == "push":
+            self.emit(f"{tmp} = _push({lst}, _cast({args[0]}, {elem_dt}))")
+        elif s.op == "insert":
+            self.emit(f"{tmp} = _insert({lst}, {args[0]}, _cast({args[1]}, {elem_dt}))")
+        elif s.op == "remove_at":
+            self.emit(f"{tmp} = _remove_at({lst}, {args[0]})")
+        elif s.op == "clear":
+            self.emit(f"{tmp} = _clear({lst})")
+        elif s.op == "shuffle":
+            self.emit(f"st, {tmp} = _shuffle(st, {lst})")
+        else:
+            self.emit(f"_, {tmp} = _take_{'front' if s.op == 'discard_front' else 'back'}({lst})")
+        self.store(s.place, tmp, cast=False)
+
+    def s_effect(self, s: ir.Effect) -> None:
+        args = [self.ex(a) for a in s.args]
+        if s.name == "win":
+            self.emit(f"st = _win(st, {args[0]}, NUM_PLAYERS)")
+        elif s.name == "draw":
+            self.emit("st = _draw(st)")
+        elif s.name == "terminate":
+            self.emit("st = _terminate(st)")
+        else:
+            self.emit(f"st = _reward(st, {args[0]}, {args[1]})")
+
+    def s_fault(self, s: ir.Fault) -> None:
+        self.emit(f"pass  # fail({json.dumps(s.message)}): a runtime fault; the interpreter raises, JAX goes on")
+
+    def s_expr_stmt(self, s: ir.ExprStmt) -> None:
+        self.emit(f"_ = {self.ex(s.expr)}")
+
+    # ------------------------------------------------------------ functions
+    def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
+                 returns_state: bool, doc: str, prologue: list[str] | None = None) -> str:
+        self.out = Emitter()
+        self.scope = []
+        self._local_types: dict[str, ir.Type] = {}
+        self.pyvars = {}
+        self._ret_type = ret
+        self.out.depth = 0
+        self.emit(header)
+        self.out.depth = 1
+        self.emit(f'"""{doc}"""')
+        for line in prologue or []:
+            self.emit(line)
+        parts = []
+        for p in params:
+            parts.append(f'"{p.name}": _cast({p.name}, {self.dtypes(p.type)})')
+            self.declare(p.name, p.type)
+        self.emit("lv = {" + ", ".join(parts) + "}")
+        simple_return = ret is not None and len(body) == 1 and isinstance(body[0], ir.Return)
+        if simple_return:
+            self.emit(f"return {self.ex(body[0].value)}")
+        else:
+            if ret is not None:
+                self.emit('lv["_done"] = jnp.bool_(False)')
+                self.emit(f'lv["_ret"] = {self.value_code(ret, _zero(self.m, ret))}')
+                self.scope += ["_done", "_ret"]
+                self._local_types["_done"] = ir.BOOL
+                self._local_types["_ret"] = ret
+            self.block(body)
+            if ret is not None:
+                self.emit('return lv["_ret"]')
+            elif returns_state:
+                self.emit("return st")
+        return "\n".join(self.out.lines)
+
+    def run(self) -> LoweredModule:
+        m = self.m
+        for f in m.fns:
+            params = "".join(", " + p.name for p in f.params)
+            kind = "fn" if f.ret is not None else "proc"
+            prefix = "f_" if f.ret is not None else "p_"
+            doc = f"{kind} `{f.name}`{where(f.span)}"
+            prologue = ["st = dict(st)"] if f.ret is None else []
+            self.functions.append(self.function(f"def {prefix}{f.name}(st{params}):", f.params, f.body, f.ret,
+                                                f.ret is None, doc, prologue=prologue))
+        actions = []
+        for kind in self.space.kinds:
+            a = m.actions[kind.index]
+            decode = []
+            stride = kind.size
+            for p, dom in zip(a.params, kind.domains):
+                stride //= len(dom)
+                base = dom[0] if not isinstance(p.type, ir.BoolT) else 0
+                code = f"(index // {stride}) % {len(dom)}"
+                code = f"{code} + {base}" if base else code
+                if isinstance(p.type, ir.BoolT):
+                    code = f"({code}) == 1"
+                decode.append(f"{p.name} = {code}")
+            body = self.function(f"def a_{a.name}(st, index):", a.params, a.body, None, True,
+                                 f"action `{a.name}`{where(a.span)}: index in 0..{kind.size - 1}",
+                                 prologue=["st = dict(st)"] + decode)
+            self.functions.append(body)
+            if a.guard is not None:
+                self._guard_body = a.guard
+                guard = self.function(f"def g_{a.name}(st, index):", a.params,
+                                      [ir.Return(value=a.guard)], ir.BOOL, False,
+                                      f"guard of `{a.name}`: is flat index `index` of this kind legal", prologue=decode)
+                self.functions.append(guard)
+            actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None})
+        obs = m.observe
+        self.functions.append(self.function(f"def _observe(st, {obs.player}):",
+                                            [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
+                                            obs.body, obs.type, False, "the observation of player `"
+                                            + obs.player + "` (the spec's `observe`)"))
+        self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
+                                            prologue=["st = dict(st)"]))
+        invariants = []
+        for inv in m.invariants:
+            self.functions.append(self.function(f"def inv_{inv.name}(st):", [], [ir.Return(value=inv.expr)], ir.BOOL,
+                                                False, f"invariant `{inv.name}`: {inv.doc or ''}".strip()))
+            invariants.append((inv.name, f"inv_{inv.name}"))
+        fields = []
+        for f in m.state:
+            fields.append((f.name, self.dtypes(f.type), self.value_code(f.type, f.default)))
+        step_max = next(f.type.hi for f in m.state if f.name == "step_count")
+        return LoweredModule(
+            constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
+            num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
+            observation_dtypes=self.dtypes(obs.type), invariants=invariants,
+        )
+
+
+def where(span) -> str:
+    """` (file.envspec:LINE)` for docstrings: the file's base name, so output does not depend on the cwd."""
+    if not span.line:
+        return ""
+    return f" ({os.path.basename(span.file)}:{span.line})"
+
+
+def _leaf(t: ir.Type) -> ir.Type:
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    return t
+
+
+def _stack(parts):
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _stack([p[k] for p in parts]) for k in first}
+    return (first[0], [p[1] for p in parts])
+
+
+def _zero(m: ir.Module, t: ir.Type):
+    if isinstance(t, ir.BoolT):
+        return False
+    if isinstance(t, ir.IntT):
+        return min(max(0, t.lo), t.hi)
+    if isinstance(t, ir.FloatT):
+        return 0.0
+    if isinstance(t, (ir.EnumT, ir.RowT)):
+        return 0
+    if isinstance(t, ir.ArrayT):
+        return [_zero(m, t.elem) for _ in range(t.size)]
+    if isinstance(t, ir.ListT):
+        return []
+    return {f.name: _zero(m, f.type) for f in m.record(t.name).fields}
+
+
+def _raw_zero(m: ir.Module, t: ir.Type):
+    """All-zero bits of type `t`: what an unused list slot holds in generated code."""
+    if isinstance(t, ir.BoolT):
+        return False
+    if isinstance(t, ir.FloatT):
+        return 0.0
+    if isinstance(t, (ir.IntT, ir.EnumT, ir.RowT)):
+        return 0
+    if isinstance(t, ir.ArrayT):
+        return [_raw_zero(m, t.elem) for _ in range(t.size)]
+    if isinstance(t, ir.ListT):
+        return []
+    return {f.name: _raw_zero(m, f.type) for f in m.record(t.name).fields}

@@ -1,0 +1,41 @@
+"""Shared fixtures: checked specs and generated JAX modules, built once per test session
+(JIT compilation is slow on CI's 2 cores, so compiled functions are shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_NAMES = sorted(p.stem for p in (ROOT / "specs").glob("*.envspec"))
+
+
+@pytest.fixture(scope="session")
+def specs():
+    """name -> checked IR module of every shipped spec (loaded lazily, once)."""
+    from envc.compiler.check import load
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = load(str(ROOT / "specs" / f"{name}.envspec"))
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def jax_envs(specs):
+    """name -> imported generated JAX module of a shipped spec (generated once)."""
+    from envc.verify import load_jax
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = load_jax(specs(name))
+        return cache[name]
+
+    return get

@@ -1,0 +1,147 @@
+"""Conformance of the generated JAX environments (in the spirit of Pgx's api_test):
+dtypes and shapes, jit and jit(vmap) against eager, the documented illegal-action and
+terminal rules, auto-reset, and exact equality with the interpreter (`envc verify`)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from envc.compiler import ir
+from envc.compiler.actions import ActionSpace
+from envc.verify import first_difference, jax_state_arrays, verify
+
+from .conftest import SPEC_NAMES
+
+
+def _dtype(t: ir.Type):
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    if isinstance(t, ir.IntT):
+        return np.dtype(t.dtype)
+    return {ir.BoolT: np.bool_, ir.FloatT: np.float32}[type(t)]
+
+
+def _shape(t: ir.Type) -> tuple:
+    dims = []
+    while isinstance(t, ir.ArrayT):
+        dims.append(t.size)
+        t = t.elem
+    return tuple(dims)
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_state_dtypes_and_shapes(name, specs, jax_envs):
+    m, env = specs(name), jax_envs(name)
+    state = env.init(jax.random.PRNGKey(0))
+    n = ActionSpace(m).n
+    assert env.NUM_ACTIONS == n and env.NUM_PLAYERS == m.num_players
+    assert state.legal_action_mask.shape == (n,) and state.legal_action_mask.dtype == jnp.bool_
+    assert state.rewards.shape == (m.num_players,) and state.rewards.dtype == jnp.float32
+    assert state.terminated.dtype == jnp.bool_ and state.truncated.dtype == jnp.bool_
+    assert state.observation.shape == _shape(m.observe.type)
+    assert state.observation.dtype == _dtype(m.observe.type)
+    for f in m.state:
+        value = getattr(state, f.name)
+        if isinstance(f.type, (ir.IntT, ir.BoolT, ir.FloatT, ir.ArrayT)):
+            assert value.dtype == _dtype(f.type), f"{f.name}: {value.dtype} is not the narrowest dtype of {f.type}"
+            assert value.shape == _shape(f.type), f.name
+    assert state._rng_key.dtype == jnp.uint32 and state._rng_counter.dtype == jnp.uint32
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_jit_and_vmap_agree_with_eager(name, jax_envs):
+    env = jax_envs(name)
+    rng = np.random.default_rng(0)
+    eager = env.init_from_seed(7)
+    jitted = jax.jit(env.init_from_seed)(7)
+    batched = jax.jit(jax.vmap(env.init_from_seed))(jnp.arange(5, 9, dtype=jnp.uint32))
+    step = jax.jit(env.step)
+    vstep = jax.jit(jax.vmap(env.step))
+    for _ in range(6):
+        a = int(rng.choice(np.flatnonzero(np.asarray(eager.legal_action_mask))))
+        eager = env.step(eager, a)
+        jitted = step(jitted, a)
+        legal = np.asarray(batched.legal_action_mask)
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in legal], dtype=np.int32)
+        actions[2] = a  # batch element 2 started from seed 7 too
+        batched = vstep(batched, jnp.asarray(actions))
+        assert first_difference(jax_state_arrays(eager), jax_state_arrays(jitted)) is None
+        one = jax.tree_util.tree_map(lambda x: x[2], batched)
+        assert first_difference(jax_state_arrays(eager), jax_state_arrays(one)) is None
+
+
+def test_illegal_action_ends_the_game_like_pgx(jax_envs):
+    env = jax_envs("tictactoe")
+    s = env.init_from_seed(3)
+    mover = int(s.current_player)
+    s = jax.jit(env.step)(s, 4)
+    s = jax.jit(env.step)(s, 4)  # cell 4 is taken: illegal
+    assert bool(s.terminated)
+    expected = np.ones(2, np.float32)
+    expected[1 - mover] = -1.0  # the second mover played the illegal action
+    np.testing.assert_array_equal(np.asarray(s.rewards), expected)
+    assert bool(jnp.all(s.legal_action_mask)), "the mask is all true on a terminated state, as in Pgx"
+    after = jax.jit(env.step)(s, 0)
+    np.testing.assert_array_equal(np.asarray(after.rewards), np.zeros(2, np.float32))
+    assert np.array_equal(np.asarray(after.board), np.asarray(s.board)), "a finished game does not change"
+
+
+def test_step_autoreset_keeps_the_final_observation(jax_envs):
+    env = jax_envs("tictactoe")
+    s = env.init_from_seed(0)
+    for a in (0, 3, 1, 4):
+        s = env.step(s, a)
+    nxt, rewards, done, final_obs = jax.jit(env.step_autoreset)(s, 2, jax.random.PRNGKey(1))
+    assert bool(done) and float(jnp.abs(rewards).sum()) == 2.0
+    finished = env.step(s, 2)
+    np.testing.assert_array_equal(np.asarray(final_obs), np.asarray(finished.observation))
+    assert not bool(nxt.terminated) and int(nxt.step_count) == 0, "a new episode starts"
+
+
+def test_rollout_is_scan_fused_and_batched(jax_envs):
+    env = jax_envs("connect4")
+    state, rewards, done = jax.jit(env.rollout, static_argnums=(1, 2))(jax.random.PRNGKey(0), 50, 8)
+    assert rewards.shape == (50, 8, 2) and done.shape == (50, 8)
+    assert bool(done.any()), "50 random steps finish some connect-four games"
+    # a zero-sum game: each finished episode pays +1 and -1
+    np.testing.assert_array_equal(np.asarray(rewards.sum(axis=-1)), 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,episodes", [("tictactoe", 1000), ("connect4", 300)])
+def test_verify_interpreter_against_jax(name, episodes, specs, jax_envs):
+    report = verify(specs(name), ["python", "jax"], episodes=episodes, seed=0, jax_env=jax_envs(name))
+    assert report.faults == []
+    assert [d.render() for d in report.divergences] == []
+    assert report.episodes == episodes and report.level2_transitions > 0
+
+
+def test_verify_reports_the_first_divergence(specs, jax_envs):
+    """A deliberately broken backend: placing on cell 4 also marks cell 8."""
+    env = jax_envs("tictactoe")
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(env, name)
+
+    original = env.env.a_place
+
+    def broken_place(st, index):
+        st = original(st, index)
+        st["board"] = jnp.where(index == 4, st["board"].at[8].set(st["board"][4]), st["board"])
+        return st
+
+    env.env.a_place = broken_place
+    try:
+        report = verify(specs("tictactoe"), ["python", "jax"], episodes=30, seed=0, jax_env=Broken())
+    finally:
+        env.env.a_place = original
+    assert report.divergences, "the broken backend must be caught"
+    d = report.divergences[0]
+    assert d.field.startswith("board[8]") or d.field in ("legal_action_mask[8]", "observation[2][2][0]",
+                                                         "observation[2][2][1]")
+    assert d.actions and d.actions[-1] == 4, "the reproducing actions end with the action that went wrong"
+    assert "reproduce: init(seed=" in d.render()
