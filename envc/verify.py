@@ -11,7 +11,7 @@ Levels (DESIGN.md, "Verification"):
    the next states must be equal;
 3. rollout: seeded random-policy episodes, whole trajectories compared step by step.
 Integers, booleans and the RNG words must be bit-identical; float32 fields equal within
-`float_tolerance` (0 by default). On a divergence the report names the first step, the
+`float_tolerance` (0 by default), as `|a - b| <= tol * max(1, |a|, |b|)`. On a divergence the report names the first step, the
 field path, both values and the actions that reproduce it.
 """
 
@@ -107,9 +107,10 @@ def first_difference(a: Any, b: Any, float_tolerance: float = 0.0) -> tuple[str,
         if x.shape != y.shape:
             return path + " (shape)", x.shape, y.shape
         if x.dtype.kind == "f":
-            bad = ~(np.isclose(x, y, rtol=0.0, atol=float_tolerance) | (np.isnan(x) & np.isnan(y)))
-            if float_tolerance == 0.0:
-                bad = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+            # |x - y| <= tol * max(1, |x|, |y|): absolute near zero, relative for large values
+            scale = np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+            close = (x == y) | (np.abs(x.astype(np.float64) - y) <= float_tolerance * scale)
+            bad = ~(close | (np.isnan(x) & np.isnan(y)))
         else:
             bad = x != y
         if np.any(bad):

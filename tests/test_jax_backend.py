@@ -68,9 +68,10 @@ def test_jit_and_vmap_agree_with_eager(name, jax_envs):
         actions = np.array([rng.choice(np.flatnonzero(row)) for row in legal], dtype=np.int32)
         actions[2] = a  # batch element 2 started from seed 7 too
         batched = vstep(batched, jnp.asarray(actions))
-        assert first_difference(jax_state_arrays(eager), jax_state_arrays(jitted)) is None
+        # eager JAX runs op by op, jit fuses: float32 may differ in the last bits, integers never
+        assert first_difference(jax_state_arrays(eager), jax_state_arrays(jitted), 1e-5) is None
         one = jax.tree_util.tree_map(lambda x: x[2], batched)
-        assert first_difference(jax_state_arrays(eager), jax_state_arrays(one)) is None
+        assert first_difference(jax_state_arrays(jitted), jax_state_arrays(one)) is None, "jit(vmap) equals jit"
 
 
 def test_illegal_action_ends_the_game_like_pgx(jax_envs):
@@ -111,9 +112,14 @@ def test_rollout_is_scan_fused_and_batched(jax_envs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,episodes", [("tictactoe", 1000), ("connect4", 300)])
-def test_verify_interpreter_against_jax(name, episodes, specs, jax_envs):
-    report = verify(specs(name), ["python", "jax"], episodes=episodes, seed=0, jax_env=jax_envs(name))
+@pytest.mark.parametrize("name,episodes,tolerance", [("tictactoe", 1000, 0.0), ("connect4", 300, 0.0),
+                                                     ("cartpole", 1000, 1e-3)])
+def test_verify_interpreter_against_jax(name, episodes, tolerance, specs, jax_envs):
+    """Integer specs are bit-identical. Cartpole's float32 physics agrees within 1e-3 (relative,
+    absolute below 1): XLA folds constants and fuses multiply-adds, so results differ in the last
+    bits (typically 1e-7), and the unstable pole dynamics grow that over long episodes."""
+    report = verify(specs(name), ["python", "jax"], episodes=episodes, seed=0, float_tolerance=tolerance,
+                    jax_env=jax_envs(name))
     assert report.faults == []
     assert [d.render() for d in report.divergences] == []
     assert report.episodes == episodes and report.level2_transitions > 0
