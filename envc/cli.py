@@ -193,6 +193,56 @@ def verify(
 
 
 @app.command()
+def bench(
+    spec: SpecArg,
+    target: Annotated[str, typer.Option(help="`jax` (scan-fused rollouts) or `python` (the interpreter)")] = "jax",
+    batch: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "1,64,1024,8192",
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs per batch size; SPS is their median")] = 3,
+    steps: Annotated[int, typer.Option(min=1, help="interpreter steps to time (`--target python`)")] = 2000,
+):
+    """Measure steps per second (SPS) and JIT compile time.
+
+    `--target jax`: for each batch size, `batch` environments play the random legal policy
+    with auto-reset for a fixed number of steps inside one jitted `lax.scan`; SPS is the
+    median of `--repeats` runs after compilation; compile time (lower + compile) is reported
+    beside it, with the batched state's size and the process's peak memory.
+    `--target python`: the reference interpreter, one environment.
+
+    Example: `envc bench specs/connect4.envspec --target jax --batch 1,64,1024,8192`
+    """
+    if target not in ("jax", "python"):
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="targets are `jax` and `python`")])
+    try:
+        sizes = [int(x) for x in batch.split(",") if x.strip()]
+    except ValueError:
+        _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
+    try:
+        m = _load(spec)
+    except DiagnosticError as e:
+        _fail(e.diagnostics)
+    from envc import bench as bench_mod
+
+    if target == "python":
+        sps = bench_mod.bench_python(m, steps=steps)
+        out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {sps:,.0f} SPS")
+        return
+    progress = Progress(TextColumn("[bold]benchmarking"), BarColumn(), MofNCompleteColumn(), console=err,
+                        transient=True, disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("batches", total=len(sizes))
+        rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task))
+    import jax
+
+    table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset")
+    for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "state (KiB)", "peak RSS (MiB)"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
+                      f"{r.compile_s:.2f}", f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
+    out.print(table)
+
+
+@app.command()
 def run(
     spec: SpecArg,
     episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play")] = 100,

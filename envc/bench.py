@@ -1,0 +1,92 @@
+"""`envc bench`: steps per second of a compiled environment, and its compile time.
+
+Public surface: `measure_rollout(make_rollout, batch, n_steps, repeats)`, `bench_jax(module,
+batches, repeats)`, `bench_python(module, steps)`, `BenchRow`.
+
+Method (DESIGN.md, "Performance"): the environment runs `batch` copies for `n_steps`
+steps of the uniformly random legal policy with auto-reset, fused into one `lax.scan`
+and jitted. Compile time is the time to lower and compile that function (reported
+separately, never mixed into SPS). SPS = batch * n_steps / wall seconds of one call,
+after the compile, as the median of `repeats` calls with different keys. Memory is the
+bytes of one batched State pytree, and the process's peak resident set size.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class BenchRow:
+    name: str
+    batch: int
+    n_steps: int
+    sps: float  # median steps per second
+    sps_runs: list[float]
+    compile_s: float  # lower + compile, seconds
+    state_bytes: int  # bytes of the batched state (0 when unknown)
+    peak_rss_mib: float
+
+
+def steps_for(batch: int) -> int:
+    """Scan length for a batch size: long enough to time, short enough to compile fast."""
+    return max(64, min(1000, (1 << 19) // batch))
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3) -> BenchRow:
+    """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch)."""
+    import jax
+
+    fn = jax.jit(rollout, static_argnums=(1, 2))
+    start = time.perf_counter()
+    compiled = fn.lower(jax.random.PRNGKey(0), n_steps, batch).compile()
+    compile_s = time.perf_counter() - start
+    out = compiled(jax.random.PRNGKey(0))  # warm-up run (allocations, thread pools)
+    jax.block_until_ready(out)
+    state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
+    runs = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
+        runs.append(batch * n_steps / (time.perf_counter() - start))
+    return BenchRow(name, batch, n_steps, statistics.median(runs), runs, compile_s, state_bytes, peak_rss_mib())
+
+
+def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None) -> list[BenchRow]:
+    """Benchmark the generated JAX environment of `module` at each batch size."""
+    from envc.verify import load_jax
+
+    env = load_jax(module)
+    rows = []
+    for b in batches:
+        rows.append(measure_rollout(f"envc {module.name}", env.rollout, b, steps_for(b), repeats))
+        if progress:
+            progress()
+    return rows
+
+
+def bench_python(module, steps: int = 2000, seed: int = 0) -> float:
+    """SPS of the reference interpreter (one environment, random legal policy, auto-reset)."""
+    import numpy as np
+
+    from envc.compiler.interp import Interpreter
+
+    it = Interpreter(module)
+    policy = np.random.default_rng(seed)
+    s = it.init(seed)
+    episode = 0
+    start = time.perf_counter()
+    for _ in range(steps):
+        if s.terminated or s.truncated:
+            episode += 1
+            s = it.init(seed + episode)
+        s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+    return steps / (time.perf_counter() - start)
