@@ -38,6 +38,7 @@ REDUCERS = ("sum", "count", "any", "all", "min", "max")
 EFFECTS = ("win", "draw", "terminate", "reward", "fail")
 LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
 MAX_LOOP = 1 << 16
+MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
 
 
@@ -68,10 +69,13 @@ def _ranges_of(t: ir.Type) -> str:
 
 
 class Checker:
-    def __init__(self, mod: ast.Module, fills: ast.Module | None = None):
+    def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None):
         self.mod = mod
         self.fills = fills
         self.diags: list[Diagnostic] = []
+        # `tolerate(diag) -> bool`: errors it accepts do not stop the IR from being built
+        # (`envc fill` checks a candidate fill while other holes are still unfilled)
+        self.tolerate = tolerate
         self.base_dir = os.path.dirname(os.path.abspath(mod.path)) if mod.path else "."
         self.consts: dict[str, ir.Const] = {}
         self.enums: dict[str, ir.EnumDef] = {}
@@ -175,8 +179,9 @@ class Checker:
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
         invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
-        if self.diags:
-            raise DiagnosticError(self.diags)
+        errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
+        if errors:
+            raise DiagnosticError(errors)
         return ir.Module(
             name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
             turn_limit=self.turn_limit, illegal_action=env[2],
@@ -325,12 +330,14 @@ class Checker:
             size = self.const_int(t.size, "an array size")
             if size < 1:
                 self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
+            self.require_cells(ir.ArrayT(elem=elem, size=size), t.span)
             return ir.ArrayT(elem=elem, size=size)
         if isinstance(t, ast.ListTypeExpr):
             elem = self._resolve_type(t.elem, record_stack)
             cap = self.const_int(t.cap, "a list capacity")
             if cap < 1:
                 self.fail("E0122", f"list capacity must be at least 1, not {cap}", t.cap.span)
+            self.require_cells(ir.ListT(elem=elem, cap=cap), t.span)
             return ir.ListT(elem=elem, cap=cap)
         assert isinstance(t, ast.NamedTypeExpr)
         if t.name in self.enums:
@@ -350,6 +357,21 @@ class Checker:
         self.fail("E0100", f"unknown type `{t.name}`", t.span, "not a type",
                   help=did_you_mean(t.name, known) or "types are bool, int[lo..hi], float32, T[N], list<T, N>, "
                   "and the enums, records and tables of the spec")
+
+    def cells(self, t: ir.Type) -> int:
+        """How many scalars a value of type `t` holds at most."""
+        if isinstance(t, ir.ArrayT):
+            return t.size * self.cells(t.elem)
+        if isinstance(t, ir.ListT):
+            return t.cap * self.cells(t.elem)
+        if isinstance(t, ir.RecordT) and t.name in self.record_defs:
+            return sum(self.cells(f.type) for f in self.record_defs[t.name].fields)
+        return 1
+
+    def require_cells(self, t: ir.Type, span: Span) -> None:
+        if self.cells(t) > MAX_CELLS:
+            self.fail("E0122", f"`{t}` is too large", span, f"holds {self.cells(t)} values",
+                      help=f"a value holds at most {MAX_CELLS} scalars")
 
     def zero_value(self, t: ir.Type) -> Any:
         if isinstance(t, ir.BoolT):
@@ -710,7 +732,11 @@ class Checker:
         status, fn, provenance = "unfilled", None, None
         if fill is not None:
             fd, _ = fill
-            provenance = _provenance(fd.attrs)
+            wrong = [k for k, want in _FILL_ATTRS.items() if k in fd.attrs and not isinstance(fd.attrs[k], want)]
+            for k in wrong:
+                self.err("E0161", f"fill attribute `{k}` of `{d.name}` has the wrong kind of value", fd.span,
+                         help=f"give `{k}` {'a string' if _FILL_ATTRS[k] is str else 'a number'}")
+            provenance = None if wrong else _provenance(fd.attrs)
             if fd.attrs.get("hash") != digest:
                 status = "stale"
             else:
@@ -1087,7 +1113,7 @@ class Checker:
         names = [n for s in ctx.scopes for n in s] + list(self.state) + list(self.consts) + list(self.fn_sigs)
         if node.name in self.enums:
             self.fail("E0110", f"`{node.name}` is an enum, not a value", node.span,
-                      help=f"name a member: `{node.name}.{self.enums[node.name].members[0]}`")
+                      help=f"name a member: `{node.name}.{(self.enums[node.name].members or ['MEMBER'])[0]}`")
         if node.name in self.tables:
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
                       help=f"use a row of it (a parameter of type `{node.name}`) or `{node.name}.rows`")
@@ -1154,6 +1180,7 @@ class Checker:
             finally:
                 ctx.scopes.pop()
             self.no_draws(body, "an array comprehension", hi - lo)
+            self.require_cells(ir.ArrayT(elem=body.type, size=hi - lo), e.span)
             return ir.ArrayBuild(var=e.var, lo=lo, hi=hi, body=body, type=ir.ArrayT(elem=body.type, size=hi - lo),
                                  span=e.span)
         if isinstance(e, ast.Call):
@@ -1369,6 +1396,8 @@ class Checker:
         if not isinstance(func, ast.Name):
             self.fail("E0110", "only named functions can be called", func.span)
         name = func.name
+        if name == "old" and name not in self.fn_sigs:
+            return self.old_call(e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
         if name in PURE_BUILTINS:
@@ -1399,6 +1428,17 @@ class Checker:
             raise _Poison()  # its declaration was reported already
         self.fail("E0100", f"unknown function `{name}`", func.span, "not defined",
                   help=did_you_mean(name, list(self.fn_sigs) + list(PURE_BUILTINS) + list(REDUCERS) + list(EFFECTS)))
+
+    def old_call(self, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`old(x)` in a hole's `ensures`: `x` evaluated on the state before the hole ran. The IR is
+        `Builtin("old")`, which only `ensures` clauses (never lowered by a backend) contain."""
+        if ctx.what != "ensures":
+            self.fail("E0110", "`old(...)` is only allowed in a hole's `ensures` clause", e.span,
+                      help="`old(x)` is the value of `x` before the hole ran")
+        if len(e.args) != 1 or e.args[0].name is not None or isinstance(e.args[0].value, ast.Generator):
+            self.fail("E0111", "`old` takes one expression: `old(x)`", e.span)
+        value = self.expr(e.args[0].value, ctx, peek)
+        return ir.Builtin(name="old", args=[value], type=value.type, span=e.span)
 
     def require_hole_filled(self, d: ast.HoleDecl, span: Span) -> None:
         fills = self._collect_fills_cache()
@@ -1594,6 +1634,10 @@ def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) 
     return ir.IntT(lo=b.lo + 1, hi=0)
 
 
+_FILL_ATTRS = {"provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
+               "cost": (int, float)}
+
+
 def _provenance(a: dict[str, Any]) -> ir.Provenance:
     return ir.Provenance(source=str(a.get("provenance", "hand")), model=a.get("model"),
                          attempts=int(a.get("attempts", 0)), tokens=int(a.get("tokens", 0)),
@@ -1700,13 +1744,21 @@ def _pure_help(ctx: Ctx) -> str:
     return "move the change into an action, `init` or a `proc`"
 
 
-def check(mod: ast.Module, fills: ast.Module | None = None) -> ir.Module:
+def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir.Module:
     """Check a parsed spec (and its parsed fill file) and return the typed IR.
+
+    `tolerate(diag) -> bool`, if given, names errors that do not prevent the IR (for
+    `envc fill`: calls of holes that are not filled yet); the IR then calls missing fills.
 
     Raises:
         DiagnosticError: with every error found (codes in `ERROR_CODES`).
     """
-    return Checker(mod, fills).run()
+    try:
+        return Checker(mod, fills, tolerate).run()
+    except RecursionError:  # hundreds of records nested in each other, and the like
+        start = Span(file=mod.path, start=0, end=0, line=1, col=1, end_line=1, end_col=1)
+        raise DiagnosticError([Diagnostic("E0140", "the spec nests too deeply to be checked", start,
+                                          help="flatten deeply nested records, calls or expressions")]) from None
 
 
 def fill_path(spec_path: str) -> str:

@@ -129,10 +129,12 @@ class Sources:
         text = cls._texts.get(path)
         if text is None or line < 1:
             return None
-        lines = text.splitlines()
+        lines = text.split("\n")  # lines end at "\n" only, as the parser counts them (not at \r, \f, ...)
+        if lines[-1] == "":
+            lines.pop()
         if line > len(lines):
             return "" if line == len(lines) + 1 else None
-        return lines[line - 1]
+        return lines[line - 1].removesuffix("\r")
 
 
 def render(diag: Diagnostic) -> str:
@@ -144,12 +146,14 @@ def render(diag: Diagnostic) -> str:
         out.append(f"{gutter}--> {span.file}:{span.line}:{span.col}")
         src = Sources.line(span.file, span.line)
         if src is not None:
-            src = src.expandtabs(4).rstrip("\n")
+            raw = src.rstrip("\n")
+            src = raw.expandtabs(4)
+            pad = len(raw[:span.col - 1].expandtabs(4)) + max(0, span.col - 1 - len(raw))  # tabs shift the caret
             if span.end_line == span.line:
-                width = max(1, span.end_col - span.col)
+                width = max(1, len(raw[:span.end_col - 1].expandtabs(4)) + max(0, span.end_col - 1 - len(raw)) - pad)
             else:
-                width = max(1, len(src) - span.col + 1)
-            caret = " " * (span.col - 1) + "^" * width
+                width = max(1, len(src) - pad)
+            caret = " " * pad + "^" * width
             label = f" {diag.label}" if diag.label else ""
             out.append(f"{gutter} |")
             out.append(f"{span.line} | {src}")

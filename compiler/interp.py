@@ -1,7 +1,7 @@
 """The reference interpreter: the definition of what a checked spec means.
 
 Public surface: `Interpreter` (`init`, `step`, `observe`, `legal_action_mask`,
-`invariant_violations`, `actions`), `State`, `SpecRuntimeError`, `eval_const`,
+`invariant_violations`, `call`, `ensures_failures`, `actions`), `State`, `SpecRuntimeError`, `eval_const`,
 `ConstEvalError`.
 
 Semantics (every backend reproduces them exactly):
@@ -112,6 +112,8 @@ def to_value(t: ir.Type, v: Any) -> Any:
     return v
 
 
+CONST_WORK = 1 << 21
+
 _F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
 
 
@@ -125,6 +127,8 @@ class Evaluator:
         self.records = {r.name: r for r in module.records} if module is not None else {}
         self.state: State | None = None
         self._consts: dict[int, tuple[ir.Const, Any]] = {}
+        self._const_work = 0  # loop iterations spent folding a constant (module is None)
+        self.old_state: State | None = None  # the state before a hole's call, read by `old(x)` in `ensures`
         self.table_cols = {(t.name, c.name): [to_value(c.type, v) for v in c.values]
                            for t in self.tables.values() for c in t.columns}
         self._expr = {k: getattr(self, "e_" + k) for k in ir.EXPR_KINDS}
@@ -210,7 +214,9 @@ class Evaluator:
         return self.eval(e.then, env) if self.eval(e.cond, env) else self.eval(e.orelse, env)
 
     def e_call_fn(self, e: ir.CallFn, env):
-        fn = self.fns[e.fn]
+        fn = self.fns.get(e.fn)
+        if fn is None:  # folding a constant (a type's size or bound), which cannot call functions
+            raise ConstEvalError(f"calls `{e.fn}`")
         args = {p.name: _copy(self.eval(a, env)) for p, a in zip(fn.params, e.args)}
         try:
             self.run_block(fn.body, args)
@@ -219,6 +225,14 @@ class Evaluator:
         raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
 
     def e_builtin(self, e: ir.Builtin, env):
+        if e.name == "old":  # `old(x)` in a hole's `ensures`: `x` on the state before the call
+            if self.old_state is None:
+                raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", e.span)
+            now, self.state = self.state, self.old_state
+            try:
+                return _copy(self.eval(e.args[0], env))
+            finally:
+                self.state = now
         args = [self.eval(a, env) for a in e.args]
         name = e.name
         if name == "min":
@@ -244,6 +258,7 @@ class Evaluator:
         raise AssertionError(name)  # pragma: no cover
 
     def e_reduce(self, e: ir.Reduce, env):
+        self._const_spend(e.hi - e.lo)
         values = []
         for i in range(e.lo, e.hi):
             env[e.var] = i
@@ -263,12 +278,21 @@ class Evaluator:
         return min(values) if e.op == "min" else max(values)
 
     def e_array_build(self, e: ir.ArrayBuild, env):
+        self._const_spend(e.hi - e.lo)
         out = []
         for i in range(e.lo, e.hi):
             env[e.var] = i
             out.append(self.eval(e.body, env))
         env.pop(e.var, None)
         return out
+
+    def _const_spend(self, n: int) -> None:
+        # nested loops in a constant (`count(any(... for i in 0..65536) for j in 0..65536)`)
+        # would hang the checker: a constant gets CONST_WORK loop iterations
+        if self.module is None:
+            self._const_work += n
+            if self._const_work > CONST_WORK:
+                raise ConstEvalError(f"takes more than {CONST_WORK} loop iterations to compute")
 
     def e_array_lit(self, e: ir.ArrayLit, env):
         return [_copy(self.eval(x, env)) for x in e.items]
@@ -552,6 +576,24 @@ class Interpreter:
         return s, None
 
     # ------------------------------------------------------------------ internals
+    def ensures_failures(self, hole: ir.HoleDef, before: State, after: State, args: list[Any],
+                         result: Any = None) -> list[int]:
+        """Indices of the `ensures` clauses of `hole` that are false for a call with `args` that
+        went from state `before` to `after` (returning `result`); `old(x)` reads `before`.
+
+        Raises:
+            SpecRuntimeError: when a clause faults (e.g. indexes past a list's end).
+        """
+        ev = self.ev
+        ev.state, ev.old_state = after, before
+        env = {p.name: a for p, a in zip(hole.params, args)}
+        if hole.ret is not None:
+            env["result"] = result
+        try:
+            return [i for i, e in enumerate(hole.ensures) if not ev.eval(e, dict(env))]
+        finally:
+            ev.state = ev.old_state = None
+
     def _run(self, s: State, stmts: list[ir.Stmt], env: dict) -> None:
         ev = self.ev
         ev.state = s

@@ -1,6 +1,7 @@
 """Parser: `.envspec` text to the syntax tree of `envc.dsl.ast`.
 
-Public surface: `parse(text, path) -> ast.Module` and `parse_file(path)`.
+Public surface: `parse(text, path) -> ast.Module`, `parse_file(path)` and
+`parse_fill_body(text, path) -> list[ast.Stmt]` (a fill's body alone, for `envc fill`).
 Raises `DiagnosticError` (never a lark exception) with an `E0001`/`E0002`/`E0003`
 diagnostic that points at the offending token and lists what was expected.
 """
@@ -28,6 +29,13 @@ from envc.dsl import ast
 def _lark() -> Lark:
     grammar = resources.files("envc.dsl").joinpath("envspec.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+@lru_cache(maxsize=1)
+def _lark_fill_body() -> Lark:
+    # a second parser starting at `fill_body`: the spec parser's tables stay as they are
+    grammar = resources.files("envc.dsl").joinpath("envspec.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, start="fill_body")
 
 
 def _unescape(token: str) -> str:
@@ -76,9 +84,20 @@ class _Builder(Transformer):
             end_col=tok.end_column,
         )
 
+    def _int(self, tok: Token) -> int:
+        # Python refuses int() of more than 4300 digits (a ValueError): report it here
+        digits = str(tok).lstrip("0") or "0"
+        if len(digits) > 30:
+            raise DiagnosticError([Diagnostic("E0120", "integer literal does not fit in 32 bits", self._tok(tok),
+                                              f"{len(digits)} digits", help=f"integers are at most {2**31 - 1}")])
+        return int(digits)
+
     # -- module
     def start(self, items):
         return list(items)
+
+    def fill_body(self, stmts):
+        return list(stmts)
 
     @v_args(meta=True)
     def env_decl(self, meta, c):
@@ -86,11 +105,11 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def players_decl(self, meta, c):
-        return ast.PlayersDecl(self._span(meta), int(c[0]))
+        return ast.PlayersDecl(self._span(meta), self._int(c[0]))
 
     @v_args(meta=True)
     def turn_limit_decl(self, meta, c):
-        return ast.TurnLimitDecl(self._span(meta), int(c[0]))
+        return ast.TurnLimitDecl(self._span(meta), self._int(c[0]))
 
     @v_args(meta=True)
     def illegal_decl(self, meta, c):
@@ -181,7 +200,7 @@ class _Builder(Transformer):
         tok = c[1]
         if tok.type == "STRING":
             return (str(c[0]), _unescape(tok))
-        return (str(c[0]), int(tok) if tok.type == "INT" else float(tok))
+        return (str(c[0]), self._int(tok) if tok.type == "INT" else float(tok))
 
     def ret_type(self, c):
         return c[0]
@@ -343,7 +362,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def int_lit(self, meta, c):
-        return ast.IntLit(self._span(meta), int(c[0]))
+        return ast.IntLit(self._span(meta), self._int(c[0]))
 
     @v_args(meta=True)
     def float_lit(self, meta, c):
@@ -444,9 +463,11 @@ def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None
 
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
-        lines = text.splitlines() or [""]
+        lines = text.split("\n")  # lark counts lines by "\n" only, not by str.splitlines()'s \r, \f, ...
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
         last = len(lines)
-        col = len(lines[-1]) + 1
+        col = len(lines[-1].removesuffix("\r")) + 1  # a CRLF line ends before its \r
         expected = getattr(err, "expected", None) or err.accepts or []
         unclosed = _unclosed_brace(text)
         if "RBRACE" in expected and unclosed is not None:
@@ -532,8 +553,63 @@ def parse(text: str, path: str = "<input>") -> ast.Module:
     try:
         decls = _Builder(path).transform(tree)
     except VisitError as err:  # pragma: no cover - a builder bug, not a user error
-        raise err.orig_exc from None
+        if not isinstance(err.orig_exc, RecursionError):
+            raise err.orig_exc from None
+        decls = None
+    except RecursionError:  # the recursive transformer on absurdly nested input
+        decls = None
+    if decls is None:
+        line, col, pos = _deepest(text)
+        raise DiagnosticError([Diagnostic(
+            "E0001", "the spec is nested too deeply", _point(path, text, line, col, pos),
+            label="nesting gets too deep around here",
+            help="split the expression into `let` variables, constants or functions")])
     return ast.Module(path=path, source=text, decls=decls)
+
+
+def parse_fill_body(text: str, path: str = "<fill>") -> list[ast.Stmt]:
+    """Parse the statements of a fill's body on their own (no `fill NAME ... {`, no braces),
+    as `envc fill` receives them from a model; raises `DiagnosticError` as `parse` does."""
+    Sources.add(path, text)
+    try:
+        tree = _lark_fill_body().parse(text)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_diagnostic(err, path, text)]) from None
+    try:
+        return _Builder(path).transform(tree)
+    except VisitError as err:
+        if not isinstance(err.orig_exc, RecursionError):
+            raise err.orig_exc from None
+    except RecursionError:
+        pass
+    line, col, pos = _deepest(text)
+    raise DiagnosticError([Diagnostic("E0001", "the fill is nested too deeply", _point(path, text, line, col, pos),
+                                      label="nesting gets too deep around here",
+                                      help="split the expression into `let` variables")])
+
+
+def _deepest(text: str) -> tuple[int, int, int]:
+    """Line, column and offset of the first bracket at the deepest nesting of `(`, `[` and `{`
+    (comments and strings skipped); the start of the file when there is none."""
+    depth, best, best_pos, i = 0, 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if text.startswith("//", i):
+            nl = text.find("\n", i)
+            i = len(text) if nl < 0 else nl
+            continue
+        if ch == '"':
+            i += 1
+            while i < len(text) and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif ch in "([{":
+            depth += 1
+            if depth > best:
+                best, best_pos = depth, i
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return text.count("\n", 0, best_pos) + 1, best_pos - (text.rfind("\n", 0, best_pos) + 1) + 1, best_pos
 
 
 def parse_file(path: str) -> ast.Module:
