@@ -1,1 +1,22 @@
-"""envc.llm_fill"""
+"""envc.llm_fill: holes filled by a language model, in the DSL, accepted only by checks.
+
+`envc fill SPEC --model MODEL` asks a model (any litellm provider string) for the body of
+each unfilled or stale hole, judges the answer (parse, type check with the spec, a static
+work bound, generated property tests), sends failures back in a repair prompt, and writes
+accepted fills with their provenance into the fill file beside the spec. `envc holes SPEC`
+lists every hole with its status and provenance.
+
+Modules, in the order data flows through them:
+
+* `spec`: the spec and its fill file, loaded with unfilled holes tolerated; stale warnings;
+* `prompts` (+ `templates/`): the jinja2 prompts, with a reference card of the language;
+* `driver`: the repair loop, model calls through `litellm.completion`, accounting, writing;
+* `answer`: the body extracted from an answer (a fenced block, 8 KB at most);
+* `judge`: the stages a candidate must pass, in order;
+* `props`: the generated property tests (hypothesis strategies from the IR types);
+* `fillfile`: rewriting one item of a fill file, keeping everything else;
+* `cli`: the two commands, registered on envc's typer app.
+
+An answer is data: it is parsed as envspec and run only by the reference interpreter,
+inside a static work bound; nothing in it is executed as Python.
+"""
