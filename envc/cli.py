@@ -73,6 +73,9 @@ def check(specs: Annotated[list[str], typer.Argument(help="one or more `.envspec
         holes = f", {filled}/{len(m.holes)} holes filled" if m.holes else ""
         out.print(f"ok: {path}: env `{m.name}`, {m.num_players} player{'s' if m.num_players > 1 else ''}, "
                   f"{ActionSpace(m).n} actions, {len(user_fields)} state fields, {len(m.invariants)} invariants{holes}")
+        from envc.llm_fill.cli import print_stale_warnings
+
+        print_stale_warnings(m)  # stale fills of holes no action calls (a called one is an error)
     if failed:
         _fail(failed)
 
@@ -111,8 +114,11 @@ def actions(
 @app.command()
 def compile(
     spec: SpecArg,
-    target: Annotated[str, typer.Option(help="backend: `jax` (a Python package using jax and numpy)")] = "jax",
+    target: Annotated[str, typer.Option(help="backend: `jax` (a Python package using jax and numpy) or `rust` "
+                                        "(a maturin crate: PyO3 + rayon)")] = "jax",
     out_dir: Annotated[Optional[str], typer.Option("-o", "--out", help="output folder (default: build/NAME-TARGET)")] = None,
+    build: Annotated[bool, typer.Option("--build", help="`--target rust`: build the wheel (maturin, release) "
+                                        "and install it into this Python")] = False,
 ):
     """Compile a spec into a self-contained environment package.
 
@@ -121,14 +127,24 @@ def compile(
     `rollout(key, n_steps, batch)` and, for one-player specs, a gymnax-style adapter.
     Import it by putting DIR's parent on `sys.path`.
 
+    `--target rust` writes a maturin crate (`Cargo.toml`, `pyproject.toml`, `src/*.rs`,
+    `python/envc_NAME/`): the batched `VecEnv` class (rayon, NumPy outputs written in
+    place, auto-reset) and a Gymnasium `VectorEnv` adapter; `--build` builds and installs it.
+
     Example: `envc compile specs/connect4.envspec --target jax -o build/connect4`
     """
-    if target != "jax":
-        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="available targets: `jax`")])
+    if target not in ("jax", "rust"):
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="available targets: `jax`, `rust`")])
     try:
         m = _load(spec)
     except DiagnosticError as e:
         _fail(e.diagnostics)
+    if target == "rust":
+        from envc.codegen.rust.build import compile_command
+
+        code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
+                               Console(highlight=False).print)
+        raise typer.Exit(code)
     from envc.codegen.jax import write
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
@@ -161,22 +177,34 @@ def verify(
     Example: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000`
     """
     names = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = [t for t in names if t not in ("python", "jax")]
+    unknown = [t for t in names if t not in ("python", "jax", "rust")]
     if unknown:
-        _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None, help="targets are `python` and `jax`")])
+        _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
+                          help="targets are `python`, `jax` and `rust`")])
     try:
         m = _load(spec)
     except DiagnosticError as e:
         _fail(e.diagnostics)
     from envc.verify import verify as run_verify
 
+    rust_env = None
+    if "rust" in names:  # built (or found in the cache) before the timed run
+        from envc.codegen.rust.build import RustBuildError
+        from envc.verify import load_rust
+
+        try:
+            rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
+        except RustBuildError as e:
+            err.print(f"error: {e}", markup=False)
+            raise typer.Exit(2)
     progress = Progress(TextColumn("[bold]episodes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     start = time.perf_counter()
     with progress:
         task = progress.add_task("episodes", total=episodes)
         report = run_verify(m, names, episodes=episodes, seed=seed, max_steps=max_steps,
-                            float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k))
+                            float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
+                            rust_env=rust_env)
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
         err.print(f"[red]fault[/red] {fault}")
@@ -350,6 +378,12 @@ def _runtime_fault(e, it, seed: int, actions_taken: list[int]) -> None:
                       help="the spec reached a state it cannot handle: fix the rule or add a guard")
     sys.stderr.write(render(diag) + "\n")
     raise typer.Exit(1)
+
+
+# `envc fill` and `envc holes` (LLM fills of holes) are implemented in llm_fill/cli.py
+from envc.llm_fill.cli import register as _register_fill_commands  # noqa: E402
+
+_register_fill_commands(app)
 
 
 def main() -> None:

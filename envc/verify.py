@@ -1,7 +1,7 @@
 """`envc verify`: the interpreter against compiled backends, exactly.
 
 Public surface: `verify(module, targets, episodes, seed, progress) -> Report`,
-`to_arrays(module, state)`, `load_jax(module)`, `Divergence`.
+`to_arrays(module, state)`, `load_jax(module)`, `load_rust(module)`, `Divergence`.
 
 Levels (DESIGN.md, "Verification"):
 1. property: the spec's invariants hold on every reached state, on every backend; a
@@ -223,16 +223,17 @@ def _episode(it: Interpreter, seed: int, policy: np.random.Generator, max_steps:
 
 def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int = 0, max_steps: int = 1000,
            float_tolerance: float = 0.0, level2_samples: int = 20,
-           progress: Callable[[int], None] | None = None, jax_env: Any = None) -> Report:
-    """Run levels 1-3 against each target in `targets` (`jax`); see the module docstring.
+           progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None) -> Report:
+    """Run levels 1-3 against each target in `targets` (`jax`, `rust`); see the module docstring.
 
-    `jax_env` replaces the generated JAX module (tests inject a deliberately broken one).
+    `jax_env` replaces the generated JAX module (tests inject a deliberately broken one);
+    `rust_env` the imported generated Rust package (`load_rust`, which builds it with cargo).
 
     Raises:
         ValueError: an unknown target.
     """
     for t in targets:
-        if t not in ("python", "jax"):
+        if t not in ("python", "jax", "rust"):
             raise ValueError(f"unknown target `{t}`")
     backends = [t for t in targets if t != "python"]
     report = Report(targets=list(targets))
@@ -252,6 +253,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
             progress(1)
     if "jax" in backends and runs:
         _verify_jax(module, it, runs, report, float_tolerance, level2_samples, seed, jax_env)
+    if "rust" in backends and runs:
+        _verify_rust(module, it, runs, report, float_tolerance, level2_samples, seed, rust_env)
     return report
 
 
@@ -331,3 +334,80 @@ def _py(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# ------------------------------------------------------------------ the Rust backend
+
+def load_rust(module: ir.Module, progress: Callable[[str], None] | None = None):
+    """The generated Rust package of `module`, built with cargo (cached by content) and imported."""
+    from envc.codegen.rust.build import load
+
+    return load(module, progress=progress)
+
+
+def _verify_rust(module, it, runs, report, tol, level2_samples, seed, native=None) -> None:
+    """Levels 1 and 3 on the native batch (one environment per episode, no auto-reset), then level 2."""
+    native = native or load_rust(module)
+    env = native.VecEnv(len(runs), threads=1, autoreset=False)
+    env.reset_seeds(np.array([r[0] & 0xFFFFFFFF for r in runs], dtype=np.uint32))
+    longest = max(len(r[2]) for r in runs)
+    actions = np.zeros((longest, len(runs)), dtype=np.int32)
+    for j, (_, _, acts) in enumerate(runs):
+        actions[: len(acts), j] = acts
+    found: set[int] = set()
+    for t in range(longest + 1):
+        for j, (s_seed, states, acts) in enumerate(runs):
+            if j in found or t >= len(states):
+                continue
+            diff = first_difference(to_arrays(module, states[t]), env.get_state(j), tol)
+            if diff is None:
+                broken = [name for name, ok in env.invariants(j).items() if not ok]
+                if broken:
+                    diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
+            if diff is not None:
+                found.add(j)
+                report.divergences.append(Divergence(3, "rust", s_seed, t, diff[0], _py(diff[1]), _py(diff[2]),
+                                                     acts[:t], [it.actions.format(a) for a in acts[:t]]))
+        if t < longest:
+            try:
+                env.step(actions[t])
+            except native.SpecRuntimeError as err:
+                report.faults.append(f"rust, step {t}: runtime fault the interpreter does not raise: {err}")
+                return
+    _level2_rust(module, it, native, runs, report, tol, level2_samples, seed)
+
+
+def _level2_rust(module, it, native, runs, report, tol, samples, seed) -> None:
+    """From sampled reached states, every legal action of every kind, injected into the native env."""
+    env = native.VecEnv(1, threads=1, autoreset=False)
+    rng = np.random.default_rng(seed + 1)
+    pool = [(s_seed, t, st, acts) for s_seed, states, acts in runs for t, st in enumerate(states)
+            if not (st.terminated or st.truncated)]
+    if not pool:
+        return
+    picks = rng.choice(len(pool), size=min(samples, len(pool)), replace=False)
+    for p in picks:
+        s_seed, t, st, acts = pool[int(p)]
+        injected = to_arrays(module, st)
+        for kind in it.actions.kinds:
+            legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
+            for a in legal[:4]:
+                try:
+                    ours = to_arrays(module, it.step(st, a))
+                except SpecRuntimeError as err:
+                    report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
+                    continue
+                env.set_state(0, injected)
+                try:
+                    env.step(np.array([a], dtype=np.int32))
+                except native.SpecRuntimeError as err:
+                    report.faults.append(f"rust, seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
+                    continue
+                diff = first_difference(ours, env.get_state(0), tol)
+                report.level2_transitions += 1
+                if diff is not None:
+                    history = list(acts[:t]) + [a]
+                    report.divergences.append(Divergence(2, "rust", s_seed, t + 1, diff[0], _py(diff[1]),
+                                                         _py(diff[2]), history,
+                                                         [it.actions.format(x) for x in history]))
+                    return

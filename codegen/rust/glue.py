@@ -1,0 +1,188 @@
+"""Decisions for the PyO3 glue of a generated crate (`src/lib.rs`): array layouts and the
+code that moves values between `State` and NumPy.
+
+Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lays out).
+
+- The state export (`VecEnv.get_state`) has exactly the layout of `envc.verify.to_arrays`:
+  one array per leaf (`Leaf`), nested dicts for records and lists (`{"items", "len"}`),
+  plus `legal_action_mask`, `observation`, `_rng_key` and `_rng_counter`; state
+  injection (`VecEnv.set_state`) reads the same layout back.
+- The observation buffers of the batch are the leaves of the observe type with a
+  leading batch axis: one array for the usual nested-array observation, a dict of
+  arrays for records and lists.
+- The batch step zips every per-env buffer into one (rayon or sequential) iterator, so
+  each environment is stepped and written by one thread with no shared mutable state.
+"""
+
+from __future__ import annotations
+
+from envc.codegen.rust.lower import Leaf, Lowering, is_intlike, is_scalar, leaves
+from envc.compiler import ir
+
+
+def _loops(leaf: Leaf, body: str, indent: str) -> list[str]:
+    """Nested `for` loops over a leaf's dims around `body` (row-major)."""
+    lines = []
+    for k, d in enumerate(leaf.dims):
+        lines.append(indent + "    " * k + f"for i{k} in 0..{d}usize {{")
+    lines.append(indent + "    " * len(leaf.dims) + body)
+    for k in reversed(range(len(leaf.dims))):
+        lines.append(indent + "    " * k + "}")
+    return lines
+
+
+def _place(leaf: Leaf, base: str) -> str:
+    if leaf.access == "@":
+        return f"(*{base})"
+    return leaf.access.format(**{f"i{k}": f"i{k}" for k in range(len(leaf.dims))}).replace("@", base)
+
+
+def _path(leaf: Leaf) -> str:
+    return "&[" + ", ".join(f'"{p}"' for p in leaf.path) + "]"
+
+
+def _dims(leaf: Leaf) -> str:
+    return "&[" + ", ".join(str(d) for d in leaf.dims) + "]"
+
+
+class Glue:
+    def __init__(self, low: Lowering):
+        self.low = low
+        self.m = low.m
+
+    def state_leaves(self) -> list[Leaf]:
+        low, m = self.low, self.m
+        out: list[Leaf] = []
+        for f in m.state:
+            out += leaves(low, f.type, f"@.{_rid(f.name)}", (f.name,))
+        out.append(Leaf(("legal_action_mask",), "bool", (low.space.n,), "@.legal_action_mask[{i0}]"))
+        out += leaves(low, m.observe.type, "@.observation", ("observation",))
+        out.append(Leaf(("_rng_key",), "u32", (), "@._rng_key"))
+        out.append(Leaf(("_rng_counter",), "u32", (), "@._rng_counter"))
+        return out
+
+    def obs_leaves(self) -> list[Leaf]:
+        """The observation's leaves, relative to an `Observation` value `@`."""
+        return leaves(self.low, self.m.observe.type, "@", ())
+
+    def export_block(self, leaf: Leaf, var: str) -> list[str]:
+        value = _place(leaf, var)
+        if leaf.cap is not None:
+            value = f"{value} as i32"
+        lines = ["{", f"    let mut buf: Vec<{leaf.rty}> = Vec::with_capacity(states.len() * {leaf.size});",
+                 f"    for {var} in states.iter().copied() {{"]
+        lines += _loops(leaf, f"buf.push({value});", "        ")
+        lines += ["    }", f"    put(py, &root, {_path(leaf)}, buf, {_dims(leaf)}, batch)?;", "}"]
+        return lines
+
+    def import_block(self, leaf: Leaf) -> list[str]:
+        place = _place(leaf, "s")
+        if leaf.cap is not None:
+            check = f"if v < 0 || v > {leaf.cap} {{ return Err(bad_len({_path(leaf)}, v, {leaf.cap})); }}"
+            body = f"{{ let v = a[k]; {check} {place} = v as u32; k += 1; }}"
+        else:
+            body = f"{place} = a[k]; k += 1;"
+        lines = ["{", f"    let a: Vec<{leaf.rty}> = take(d, {_path(leaf)}, {_dims(leaf)})?;",
+                 "    let mut k = 0usize;"]
+        lines += _loops(leaf, body, "    ")
+        lines += ["    let _ = k;", "}"]
+        return lines
+
+    def write_obs_lines(self, obs: list[Leaf], prefix: str) -> list[str]:
+        lines = []
+        for i, leaf in enumerate(obs):
+            lines.append("{")
+            lines.append("    let mut k = 0usize;")
+            lines += _loops(leaf, f"{prefix}{i}[k] = {_place(leaf, 'o')}; k += 1;", "    ")
+            lines.append("    let _ = k;")
+            lines.append("}")
+        return lines
+
+    def chain(self, items: list[tuple[str, str, str, str]], parallel: bool) -> tuple[str, str, str]:
+        """(iterator expression, item pattern, item type) of buffers zipped together.
+        `items`: (binding name, item type, parallel iterator, sequential iterator)."""
+        it = items[0][2 if parallel else 3]
+        pat, ty = items[0][0], items[0][1]
+        for name, t, par, seq in items[1:]:
+            it = f"{it}\n            .zip({par if parallel else seq})"
+            pat = f"({pat}, {name})"
+            ty = f"({ty}, {t})"
+        return it, pat, ty
+
+    def build(self) -> dict:
+        low, m = self.low, self.m
+        obs = self.obs_leaves()
+        state = self.state_leaves()
+        obs_buffers = [{"index": i, "rty": leaf.rty, "dtype": leaf.dtype, "dims": list(leaf.dims),
+                        "size": leaf.size, "path": list(leaf.path)} for i, leaf in enumerate(obs)]
+        common = [
+            ("s", "&'a mut State", "states.par_iter_mut()", "states.iter_mut()"),
+            ("seed", "&'a mut u32", "seeds.par_iter_mut()", "seeds.iter_mut()"),
+            ("fault", "&'a mut Option<Fault>", "faults.par_iter_mut()", "faults.iter_mut()"),
+        ]
+        outs = [
+            ("mask", "&'a mut [bool]", "mask.par_chunks_mut(NUM_ACTIONS)", "mask.chunks_mut(NUM_ACTIONS)"),
+            ("rewards", "&'a mut [f32]", "rewards.par_chunks_mut(NUM_PLAYERS)", "rewards.chunks_mut(NUM_PLAYERS)"),
+            ("terminated", "&'a mut bool", "terminated.par_iter_mut()", "terminated.iter_mut()"),
+            ("truncated", "&'a mut bool", "truncated.par_iter_mut()", "truncated.iter_mut()"),
+            ("current_player", "&'a mut i32", "current_player.par_iter_mut()", "current_player.iter_mut()"),
+        ]
+        for b in obs_buffers:
+            i, size, rty = b["index"], b["size"], b["rty"]
+            outs.append((f"obs{i}", f"&'a mut [{rty}]", f"obs{i}.par_chunks_mut({size})", f"obs{i}.chunks_mut({size})"))
+        for b in obs_buffers:
+            i, size, rty = b["index"], b["size"], b["rty"]
+            outs.append((f"final_obs{i}", f"&'a mut [{rty}]", f"final_obs{i}.par_chunks_mut({size})",
+                         f"final_obs{i}.chunks_mut({size})"))
+        action = [("action", "&'a i32", "actions.par_iter()", "actions.iter()")]
+        step_par, step_pat, step_ty = self.chain(common + action + outs, True)
+        step_seq, _, _ = self.chain(common + action + outs, False)
+        reset_par, reset_pat, reset_ty = self.chain(common + outs, True)
+        reset_seq, _, _ = self.chain(common + outs, False)
+        export = []
+        for leaf in state:
+            export += self.export_block(leaf, "st")
+        obs_export = []
+        for leaf in leaves(low, m.observe.type, "@", ("observation",)):
+            obs_export += self.export_block(leaf, "st")
+        imports = []
+        for leaf in state:
+            imports += self.import_block(leaf)
+        single = len(obs) == 1 and not obs[0].path
+        scalar_obs = _leaf_type(m.observe.type)
+        return {
+            "obs_buffers": obs_buffers, "out_fields": [(n, t) for n, t, _, _ in outs],
+            "step_par": step_par, "step_seq": step_seq, "step_pat": step_pat, "step_ty": step_ty,
+            "reset_par": reset_par, "reset_seq": reset_seq, "reset_pat": reset_pat, "reset_ty": reset_ty,
+            "write_obs": self.write_obs_lines(obs, "obs"), "export": export, "obs_export": obs_export,
+            "import": imports, "single_obs": single,
+            "obs_bounds": _bounds(scalar_obs) if single and scalar_obs is not None else None,
+            "state_keys": [leaf.key for leaf in state],
+        }
+
+
+def _rid(name: str) -> str:
+    from envc.codegen.rust.lower import rust_ident
+
+    return rust_ident(name)
+
+
+def _leaf_type(t: ir.Type) -> ir.Type | None:
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    return t if is_scalar(t) else None
+
+
+def _bounds(t: ir.Type) -> tuple[str, str]:
+    """Python literals of the lowest and highest observation value (for a Gymnasium `Box`)."""
+    if isinstance(t, ir.BoolT):
+        return ("0", "1")
+    if isinstance(t, ir.FloatT):
+        return ("-np.inf", "np.inf")
+    if isinstance(t, ir.IntT):
+        return (str(t.lo), str(t.hi))
+    if isinstance(t, ir.EnumT):
+        return ("0", str(t.size - 1))
+    if is_intlike(t):
+        return ("0", str(max(0, t.rows - 1)))
+    raise TypeError(t)

@@ -1,0 +1,960 @@
+"""Lowering of the typed IR to the Rust source of a generated environment crate.
+
+Public surface: `Lowering(module).run() -> LoweredModule` (the pieces the templates lay
+out), `Leaf` and `leaves(...)` (the array layout of values, shared with the PyO3 glue),
+`rust_ident`.
+
+How each construct lowers (decisions here, layout in `templates/*.j2`):
+- storage: every value lives in its narrowest type (`IntT.dtype` -> i8/i16/i32, enums
+  i8/i16 and table rows like `int[0..rows-1]`, as `envc.verify.to_arrays`), arrays are
+  `[T; N]`, records `#[derive(Copy)]` structs `Rec<Name>`, lists `List<T, CAP>` (items
+  plus a length, zeros past the length); the `State` struct holds the spec's fields,
+  the legal-action mask, the observation and the two RNG words;
+- computation: integer scalars (ints, enums, rows) are computed in `i32` (the checker
+  keeps every intermediate value in 32 bits), float32 in `f32` (each operation rounds to
+  float32 exactly like numpy's float32 scalars; Rust never contracts to FMA), and are
+  narrowed (`as i8`) only when stored;
+- integer `/` and `%` are floor division and modulo (`fdiv`/`fmod`); `min`, `max` and
+  `clamp` on floats follow Python's comparisons (`fmin`/`fmax`), `and`/`or` evaluate both
+  sides (`&`/`|`) unless the right side is pure, cannot fault and is cheap to skip;
+- every generated function returns `Result<_, Fault>`: list faults, `fail(...)` and an
+  empty `random.int` range become `Err(Fault)` with the spec location, like the
+  interpreter's `SpecRuntimeError`;
+- expressions are Rust expressions; reductions, comprehensions, random draws and list
+  takes are emitted as statements before the expression that uses them, in the
+  interpreter's evaluation order (earlier operands are bound to temporaries when a later
+  one draws); conditional expressions whose branches need statements become `if`
+  statements, so a branch is evaluated only when taken;
+- `any`/`all` stop at the first deciding element when their body cannot fault;
+- Rust may branch: `if`, `match` and loops stay what they are; nothing allocates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from envc.compiler import ir
+from envc.compiler.actions import ActionSpace
+
+RUST_KEYWORDS = frozenset("""
+as break const continue crate else enum extern false fn for if impl in let loop match mod move mut pub ref
+return self Self static struct super trait true type unsafe use where while async await dyn abstract become box
+do final macro override priv typeof unsized virtual yield try union gen
+""".split())
+
+
+def rust_ident(name: str) -> str:
+    """A Rust field identifier for a spec name (a keyword gets a trailing underscore)."""
+    return name + "_" if name in RUST_KEYWORDS else name
+
+
+def where(span) -> str:
+    """`file.envspec:LINE:COL` (the file's base name, so output does not depend on the cwd)."""
+    if span is None or not span.line:
+        return ""
+    return f"{os.path.basename(span.file)}:{span.line}:{span.col}"
+
+
+class LoweringError(Exception):
+    """The IR uses something this backend cannot lower (an envc limitation, with the location)."""
+
+
+# ------------------------------------------------------------------ types
+
+
+def int_rty(t: ir.Type) -> str:
+    """The storage type of an integer-like scalar (int, enum, table row)."""
+    if isinstance(t, ir.IntT):
+        dtype = t.dtype
+    elif isinstance(t, ir.EnumT):
+        dtype = "int8" if t.size <= 127 else "int16"
+    elif isinstance(t, ir.RowT):
+        dtype = ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype
+    else:
+        raise TypeError(t)
+    return {"int8": "i8", "int16": "i16", "int32": "i32"}[dtype]
+
+
+def is_intlike(t: ir.Type) -> bool:
+    return isinstance(t, (ir.IntT, ir.EnumT, ir.RowT))
+
+
+def is_scalar(t: ir.Type) -> bool:
+    return isinstance(t, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT))
+
+
+def np_dtype(rty: str) -> str:
+    return {"bool": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32", "u32": "uint32"}[rty]
+
+
+def f32_lit(v) -> str:
+    """A Rust literal with exactly the float32 value of `v` (numpy's rounding of a double):
+    numpy prints the shortest decimal that rounds back to the same float32, and Rust parses
+    a decimal to the nearest float32."""
+    x = np.float32(v)
+    if np.isnan(x):
+        return "f32::NAN"
+    if np.isinf(x):
+        return "f32::INFINITY" if x > 0 else "f32::NEG_INFINITY"
+    text = str(x)
+    if "." not in text and "e" not in text:
+        text += ".0"
+    code = text.replace("e+", "e") + "f32"
+    return f"({code})" if code.startswith("-") else code
+
+
+@dataclass
+class Leaf:
+    """One array of a value's array layout (`envc.verify.to_arrays`): `path` of dict keys,
+    the Rust storage type of its scalars, its shape, and the Rust place of one scalar with
+    `{i0}`, `{i1}`, ... standing for the indices (row-major)."""
+
+    path: tuple[str, ...]
+    rty: str
+    dims: tuple[int, ...]
+    access: str
+    cap: int | None = None  # for a list's `len`: the capacity (checked when a state is injected)
+
+    @property
+    def dtype(self) -> str:
+        return np_dtype(self.rty)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass
+class LoweredModule:
+    records: list[dict]
+    state_fields: list[tuple[str, str, str]]  # rust name, rust type, default literal
+    statics: list[tuple[str, str, str]]  # name, type, literal
+    functions: list[str]
+    fault_sites: list[str]
+    mask_code: list[str]
+    dispatch_code: list[str]
+    invariants: list[tuple[str, str]]
+    obs_rty: str
+    num_actions: int
+    num_players: int
+    turn_limit: int | None
+    step_max: int
+    step_count_rty: str
+    illegal_is_error: bool
+    illegal_site: int
+    enums: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+class Emitter:
+    def __init__(self, depth: int = 1):
+        self.lines: list[str] = []
+        self.depth = depth
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+
+# ------------------------------------------------------------------ the lowering
+
+
+class Lowering:
+    """Turns a checked module into Rust source pieces (see the module docstring)."""
+
+    def __init__(self, module: ir.Module):
+        self.m = module
+        self.space = ActionSpace(module)
+        self.records = {r.name: r for r in module.records}
+        self.fns = {f.name: f for f in module.fns}
+        self.statics: list[tuple[str, str, str]] = []
+        self._static_names: dict[tuple[str, str], str] = {}
+        self.fault_sites: list[str] = []
+        self._site_index: dict[str, int] = {}
+        self.functions: list[str] = []
+        self.out = Emitter()
+        self.n = 0
+        self.mutable = False
+        self.locals: dict[str, ir.Type] = {}
+        self._fn_faults: dict[str, bool] = {}
+
+    # ------------------------------------------------------------ helpers
+    def fresh(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def emit(self, line: str) -> None:
+        self.out.emit(line)
+
+    def site(self, span, message: str) -> int:
+        """The index of a fault site (location and message template) in `FAULT_SITES`."""
+        loc = where(span)
+        text = f"{loc}: {message}" if loc else message
+        if text not in self._site_index:
+            self._site_index[text] = len(self.fault_sites)
+            self.fault_sites.append(text)
+        return self._site_index[text]
+
+    def rty(self, t: ir.Type) -> str:
+        """The storage type of `t`."""
+        if isinstance(t, ir.BoolT):
+            return "bool"
+        if isinstance(t, ir.FloatT):
+            return "f32"
+        if is_intlike(t):
+            return int_rty(t)
+        if isinstance(t, ir.ArrayT):
+            return f"[{self.rty(t.elem)}; {t.size}]"
+        if isinstance(t, ir.ListT):
+            return f"List<{self.rty(t.elem)}, {t.cap}>"
+        if isinstance(t, ir.RecordT):
+            return f"Rec{t.name}"
+        raise TypeError(t)
+
+    def vty(self, t: ir.Type) -> str:
+        """The type of a computed value of `t`: i32 for integer scalars, else the storage type."""
+        return "i32" if is_intlike(t) else self.rty(t)
+
+    def record_fields(self, t: ir.RecordT) -> list[ir.FieldDef]:
+        return self.records[t.name].fields
+
+    def field_type(self, t: ir.Type, name: str) -> ir.Type:
+        return next(f.type for f in self.record_fields(t) if f.name == name)
+
+    @staticmethod
+    def load(code: str, t: ir.Type) -> str:
+        """A stored scalar as a computed value."""
+        if is_intlike(t) and int_rty(t) != "i32":
+            return f"({code} as i32)"
+        return code
+
+    @staticmethod
+    def narrow(code: str, t: ir.Type) -> str:
+        """A computed scalar as its storage type."""
+        if is_intlike(t) and int_rty(t) != "i32":
+            return f"({code} as {int_rty(t)})"
+        return code
+
+    def convert(self, code: str, src: ir.Type, dst: ir.Type) -> str:
+        """A computed value of type `src` as a computed value of type `dst`."""
+        if is_scalar(dst):
+            if isinstance(dst, ir.FloatT) and is_intlike(src):
+                return f"({code} as f32)"
+            return code
+        if self.rty(src) == self.rty(dst):
+            return code
+        x, k = self.fresh("_src"), self.fresh("_k")
+        if isinstance(dst, ir.ArrayT):
+            item = self.narrow(self.convert(self.load(f"{x}[{k}]", src.elem), src.elem, dst.elem), dst.elem)
+            return f"{{ let {x} = {code}; core::array::from_fn(|{k}| {item}) }}"
+        if isinstance(dst, ir.ListT):
+            item = self.narrow(self.convert(self.load(f"{x}.items[{k}]", src.elem), src.elem, dst.elem), dst.elem)
+            return f"{{ let {x} = {code}; List {{ items: core::array::from_fn(|{k}| {item}), len: {x}.len }} }}"
+        raise LoweringError(f"cannot convert `{src}` to `{dst}`")
+
+    def to_slot(self, code: str, src: ir.Type, dst: ir.Type) -> str:
+        """A computed value of type `src` ready to be stored in a slot of type `dst`."""
+        return self.narrow(self.convert(code, src, dst), dst)
+
+    # ------------------------------------------------------------ constant values
+    def lit(self, t: ir.Type, v) -> str:
+        """A constant value of type `t` as a Rust literal of its storage type."""
+        if isinstance(t, ir.BoolT):
+            return "true" if v else "false"
+        if isinstance(t, ir.FloatT):
+            return f32_lit(v)
+        if is_intlike(t):
+            return str(int(v))
+        if isinstance(t, ir.ArrayT):
+            items = [self.lit(t.elem, x) for x in v]
+            if len(set(items)) == 1:
+                return f"[{items[0]}; {t.size}]"
+            return "[" + ", ".join(items) + "]"
+        if isinstance(t, ir.ListT):
+            zero = self.zero(t.elem)
+            items = [self.lit(t.elem, x) for x in v] + [zero] * (t.cap - len(v))
+            arr = f"[{items[0]}; {t.cap}]" if len(set(items)) == 1 else "[" + ", ".join(items) + "]"
+            return f"List {{ items: {arr}, len: {len(v)} }}"
+        if isinstance(t, ir.RecordT):
+            parts = ", ".join(f"{rust_ident(f.name)}: {self.lit(f.type, v[f.name])}" for f in self.record_fields(t))
+            return f"Rec{t.name} {{ {parts} }}"
+        raise TypeError(t)
+
+    def zero(self, t: ir.Type) -> str:
+        return f"<{self.rty(t)} as Zero>::ZERO" if not is_scalar(t) else self.lit(t, 0 if not isinstance(t, ir.BoolT)
+                                                                                  else False)
+
+    def static(self, t: ir.Type, v) -> str:
+        """A module-level `static` holding a constant composite value (deduplicated)."""
+        rty, lit = self.rty(t), self.lit(t, v)
+        key = (rty, lit)
+        if key not in self._static_names:
+            name = f"K{len(self.statics)}"
+            self.statics.append((name, rty, lit))
+            self._static_names[key] = name
+        return self._static_names[key]
+
+    # ------------------------------------------------------------ analyses
+    def effectful(self, e: ir.Node) -> bool:
+        """True when evaluating `e` draws random numbers or takes from a list."""
+        return ir.first_draw(e) is not None
+
+    def may_fault(self, node) -> bool:
+        """True when evaluating `node` (an expression or statements) may raise a fault."""
+        if isinstance(node, list):
+            return any(self.may_fault(x) for x in node)
+        if isinstance(node, tuple):
+            return any(self.may_fault(x) for x in node)
+        if not isinstance(node, ir.Node):
+            return False
+        if isinstance(node, ir.GetIndex) and isinstance(node.base.type, ir.ListT):
+            return True
+        if isinstance(node, (ir.ListTake, ir.Fault, ir.RandomInt)):
+            return True
+        if isinstance(node, ir.ListOp) and node.op not in ("clear", "shuffle"):
+            return True
+        if isinstance(node, ir.IndexStep) and node.is_list:
+            return True
+        if isinstance(node, (ir.CallFn, ir.CallProc)):
+            name = node.fn if isinstance(node, ir.CallFn) else node.proc
+            if self._fn_may_fault(name):
+                return True
+        return any(self.may_fault(getattr(node, k)) for k in type(node).model_fields)
+
+    def _fn_may_fault(self, name: str) -> bool:
+        if name not in self._fn_faults:
+            self._fn_faults[name] = True  # no recursion in specs; conservative while computing
+            f = self.fns[name]
+            self._fn_faults[name] = self.may_fault(f.body) or (f.ret is not None and not always_returns(f.body))
+        return self._fn_faults[name]
+
+    def needs_stmts(self, node) -> bool:
+        """True when lowering `node` emits statements (reductions, comprehensions, draws, takes)."""
+        if isinstance(node, (list, tuple)):
+            return any(self.needs_stmts(x) for x in node)
+        if not isinstance(node, ir.Node):
+            return False
+        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)):
+            return True
+        return any(self.needs_stmts(getattr(node, k)) for k in type(node).model_fields)
+
+    # ------------------------------------------------------------ expressions
+    def ex(self, e: ir.Expr) -> str:
+        """Rust code of the computed value of `e` (statements it needs are emitted first)."""
+        return getattr(self, "x_" + e.kind)(e)
+
+    def ex_seq(self, exprs: list[ir.Expr]) -> list[str]:
+        """Lower operands in order; operands before one that draws are bound to temporaries,
+        so that they are evaluated before the draw, as in the interpreter."""
+        last = max((i for i, x in enumerate(exprs) if self.effectful(x)), default=-1)
+        codes = []
+        for i, x in enumerate(exprs):
+            code = self.ex(x)
+            if i < last and not _literal(code):
+                tmp = self.fresh("_t")
+                self.emit(f"let {tmp}: {self.vty(x.type)} = {code};")
+                code = tmp
+            codes.append(code)
+        return codes
+
+    def bind(self, code: str, t: ir.Type, prefix: str = "_t", force: bool = False) -> str:
+        if _literal(code) or (_simple(code) and not force):
+            return code
+        tmp = self.fresh(prefix)
+        self.emit(f"let {tmp}: {self.vty(t)} = {code};")
+        return tmp
+
+    def x_const(self, e: ir.Const) -> str:
+        t = e.type
+        if isinstance(t, ir.BoolT):
+            return "true" if e.value else "false"
+        if is_intlike(t):
+            v = int(e.value)
+            return str(v) if v >= 0 else f"({v})"
+        if isinstance(t, ir.FloatT):
+            return f32_lit(e.value)
+        return self.static(t, e.value)
+
+    def x_local(self, e: ir.Local) -> str:
+        return f"v_{e.name}"
+
+    def x_state(self, e: ir.StateGet) -> str:
+        return self.load(f"s.{rust_ident(e.name)}", e.type)
+
+    def x_get_field(self, e: ir.GetField) -> str:
+        base = self.ex(e.base)
+        return self.load(f"{base}.{rust_ident(e.name)}", e.type)
+
+    def x_get_index(self, e: ir.GetIndex) -> str:
+        base, idx = self.ex_seq([e.base, e.index])
+        if isinstance(e.base.type, ir.ListT):
+            site = self.site(e.span, "index {a} is past the end of a list of length {b}")
+            return self.load(f"{base}.get({idx}, {site})?", e.type)
+        return self.load(f"{base}[{idx} as usize]", e.type)
+
+    def x_table_get(self, e: ir.TableGet) -> str:
+        row = self.ex(e.row)
+        return self.load(f"T_{e.table}__{e.column}[{row} as usize]", e.type)
+
+    def x_unary(self, e: ir.Unary) -> str:
+        v = self.ex(e.operand)
+        return f"(!{v})" if e.op == "not" else f"(-{v})"
+
+    def x_binary(self, e: ir.Binary) -> str:
+        op = e.op
+        if op in ("and", "or") and not self.effectful(e.right) and not self.may_fault(e.right):
+            return self._short_circuit(e)
+        a, b = self.ex_seq([e.left, e.right])
+        if op in ("and", "or"):
+            return f"({a} {'&' if op == 'and' else '|'} {b})"
+        sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)
+        if sym is not None:
+            return f"({a} {sym} {b})"
+        if isinstance(e.type, ir.FloatT):
+            return f"({a} {({'add': '+', 'sub': '-', 'mul': '*', 'div': '/'})[op]} {b})"
+        if op == "div":
+            return f"fdiv({a}, {b})"
+        if op == "mod":
+            return f"fmod({a}, {b})"
+        return f"({a} {({'add': '+', 'sub': '-', 'mul': '*'})[op]} {b})"
+
+    def _short_circuit(self, e: ir.Binary) -> str:
+        """`a and b` / `a or b` whose right side is pure and cannot fault: skipping it is unobservable."""
+        a = self.ex(e.left)
+        if not self.needs_stmts(e.right):
+            b = self.ex(e.right)
+            return f"({a} {'&&' if e.op == 'and' else '||'} {b})"
+        tmp = self.fresh("_b")
+        self.emit(f"let mut {tmp}: bool = {a};")
+        self.emit(f"if {'' if e.op == 'and' else '!'}{tmp} {{")
+        self.out.depth += 1
+        b = self.ex(e.right)
+        self.emit(f"{tmp} = {b};")
+        self.out.depth -= 1
+        self.emit("}")
+        return tmp
+
+    def x_cond(self, e: ir.Cond) -> str:
+        c = self.ex(e.cond)
+        if not (self.needs_stmts(e.then) or self.needs_stmts(e.orelse)):
+            a = self.convert(self.ex(e.then), e.then.type, e.type)
+            b = self.convert(self.ex(e.orelse), e.orelse.type, e.type)
+            return f"(if {c} {{ {a} }} else {{ {b} }})"
+        tmp = self.fresh("_c")
+        self.emit(f"let {tmp}: {self.vty(e.type)};")
+        self.emit(f"if {c} {{")
+        for branch, word in ((e.then, None), (e.orelse, "} else {")):
+            if word:
+                self.emit(word)
+            self.out.depth += 1
+            v = self.convert(self.ex(branch), branch.type, e.type)
+            self.emit(f"{tmp} = {v};")
+            self.out.depth -= 1
+        self.emit("}")
+        return tmp
+
+    def call_args(self, params: list[ir.ParamDef], args: list[ir.Expr], bind: bool = False) -> str:
+        codes = self.ex_seq(args)
+        if bind:
+            codes = [c if _literal(c) else self.bind(c, a.type, "_a", force=True) for c, a in zip(codes, args)]
+        return "".join(f", {self.convert(c, a.type, p.type)}" for p, c, a in zip(params, codes, args))
+
+    def x_call_fn(self, e: ir.CallFn) -> str:
+        fn = self.fns[e.fn]
+        return f"f_{e.fn}(s{self.call_args(fn.params, e.args)})?"
+
+    def x_builtin(self, e: ir.Builtin) -> str:
+        name = e.name
+        if name == "old":
+            raise LoweringError(f"{where(e.span)}: `old(...)` belongs in a hole's `ensures` clause only")
+        if name == "len":
+            return f"({self.ex(e.args[0])}.len as i32)"
+        if name in ("contains", "count"):
+            return self._contains_count(e)
+        args = self.ex_seq(e.args)
+        floats = isinstance(e.type, ir.FloatT) or any(isinstance(a.type, ir.FloatT) for a in e.args)
+        if name in ("min", "max"):
+            args = [self.convert(c, a.type, e.type) for c, a in zip(args, e.args)]
+            fn = ("f" if floats else "i") + name
+            code = args[0]
+            for x in args[1:]:
+                code = f"{fn}({code}, {x})"
+            return code
+        if name == "abs":
+            return f"{'f32' if floats else 'i32'}::abs({args[0]})"
+        if name == "clamp":
+            args = [self.convert(c, a.type, e.type) for c, a in zip(args, e.args)]
+            return f"{'f' if floats else 'i'}clamp({args[0]}, {args[1]}, {args[2]})"
+        if name == "int":
+            return f"({args[0]} as i32)" if isinstance(e.args[0].type, ir.BoolT) else args[0]
+        if name == "float":
+            return f"({args[0]} as f32)"
+        if name in ("sqrt", "sin", "cos", "exp"):
+            return f"f32::{name}({args[0]})"
+        raise LoweringError(f"{where(e.span)}: the Rust backend has no built-in `{name}`")
+
+    def _contains_count(self, e: ir.Builtin) -> str:
+        coll_t = e.args[0].type
+        coll, x = self.ex_seq(e.args)
+        elem = coll_t.elem
+        items = f"{coll}.live()" if isinstance(coll_t, ir.ListT) else f"{coll}"
+        y = self.fresh("_y")
+        if is_intlike(elem):
+            test = f"{self.load(y, elem)} == {x}"
+        else:
+            test = f"{y} == {self.convert(x, e.args[1].type, elem)}"
+        if e.name == "contains":
+            return f"{items}.iter().copied().any(|{y}| {test})"
+        return f"({items}.iter().copied().filter(|&{y}| {test}).count() as i32)"
+
+    def _loop_open(self, var: str, lo: int, hi: int) -> None:
+        self.locals[var] = ir.IntT(lo=lo, hi=max(lo, hi - 1))
+        self.emit(f"for v_{var} in {lo}i32..{hi} {{")
+        self.out.depth += 1
+
+    def _loop_close(self) -> None:
+        self.out.depth -= 1
+        self.emit("}")
+
+    def x_reduce(self, e: ir.Reduce) -> str:
+        acc = self.fresh("_acc")
+        op, bt = e.op, e.body.type
+        if e.hi <= e.lo and op in ("min", "max"):
+            raise LoweringError(f"{where(e.span)}: `{op}` over an empty range")
+        early = op in ("any", "all") and not self.may_fault(e.body) and not self.effectful(e.body)
+        init = {"sum": f32_lit(0.0) if isinstance(e.type, ir.FloatT) else "0", "count": "0", "any": "false",
+                "all": "true"}.get(op)
+        if op in ("min", "max"):
+            init = f32_lit(0.0) if isinstance(bt, ir.FloatT) else "0"
+        self.emit(f"let mut {acc}: {self.vty(e.type)} = {init};")
+        self._loop_open(e.var, e.lo, e.hi)
+        v = self.ex(e.body)
+        if op == "sum":
+            self.emit(f"{acc} = {acc} + {self.convert(v, bt, e.type)};")
+        elif op == "count":
+            self.emit(f"{acc} += {v} as i32;")
+        elif op == "any":
+            if early:
+                self.emit(f"if {v} {{ {acc} = true; break; }}")
+            else:
+                self.emit(f"{acc} |= {v};")
+        elif op == "all":
+            if early:
+                self.emit(f"if !{v} {{ {acc} = false; break; }}")
+            else:
+                self.emit(f"{acc} &= {v};")
+        else:
+            fn = ("f" if isinstance(bt, ir.FloatT) else "i") + op
+            v = self.bind(v, bt, "_x")
+            self.emit(f"{acc} = if v_{e.var} == {e.lo} {{ {v} }} else {{ {fn}({acc}, {v}) }};")
+        self._loop_close()
+        return acc
+
+    def x_array_build(self, e: ir.ArrayBuild) -> str:
+        arr = self.fresh("_arr")
+        self.emit(f"let mut {arr}: {self.rty(e.type)} = {self.zero(e.type)};")
+        self._loop_open(e.var, e.lo, e.hi)
+        v = self.to_slot(self.ex(e.body), e.body.type, e.type.elem)
+        index = f"v_{e.var}" if e.lo == 0 else f"(v_{e.var} - {e.lo})"
+        self.emit(f"{arr}[{index} as usize] = {v};")
+        self._loop_close()
+        return arr
+
+    def x_array_lit(self, e: ir.ArrayLit) -> str:
+        codes = self.ex_seq(e.items)
+        return "[" + ", ".join(self.to_slot(c, x.type, e.type.elem) for c, x in zip(codes, e.items)) + "]"
+
+    def x_record_lit(self, e: ir.RecordLit) -> str:
+        rec = self.records[e.record]
+        types = {f.name: f.type for f in rec.fields}
+        codes = self.ex_seq([v for _, v in e.fields])
+        parts = [f"{rust_ident(n)}: {self.to_slot(c, v.type, types[n])}" for (n, v), c in zip(e.fields, codes)]
+        return f"Rec{e.record} {{ {', '.join(parts)} }}"
+
+    def x_random_int(self, e: ir.RandomInt) -> str:
+        self._need_mutable(e.span)
+        lo, hi = self.ex_seq([e.lo, e.hi])
+        lo, hi = self.bind(lo, e.lo.type, "_lo"), self.bind(hi, e.hi.type, "_hi")
+        site = self.site(e.span, "random.int({a}, {b}) has an empty range")
+        r = self.fresh("_r")
+        self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, {lo}, {hi}, {site})?;")
+        return r
+
+    def x_list_take(self, e: ir.ListTake) -> str:
+        place = self.place(e.place)
+        site = self.site(e.span, f"`{'draw' if e.front else 'pop'}()` from an empty list")
+        v = self.fresh("_v")
+        self.emit(f"let {v} = {place}.take_{'front' if e.front else 'back'}({site})?;")
+        return self.load(v, e.type)
+
+    def _need_mutable(self, span) -> None:
+        if not self.mutable:
+            raise LoweringError(f"{where(span)}: a random draw in a context that cannot change the state")
+
+    # ------------------------------------------------------------ places
+    def place(self, p: ir.Place) -> str:
+        """The Rust place of `p`; index expressions are evaluated (in order) into temporaries and
+        list indices checked against the length, as the interpreter resolves places."""
+        if p.root == "state":
+            code, t = f"s.{rust_ident(p.name)}", self._state_type(p.name)
+        else:
+            code, t = f"v_{p.name}", self.locals[p.name]
+        for step in p.path:
+            if step.kind == "field":
+                code = f"{code}.{rust_ident(step.name)}"
+                t = self.field_type(t, step.name)
+                continue
+            idx = self.ex(step.index)
+            if isinstance(t, ir.ListT):
+                site = self.site(p.span, "index {a} is past the end of a list of length {b}")
+                k = self.fresh("_i")
+                self.emit(f"let {k}: usize = {code}.slot({idx}, {site})?;")
+                code = f"{code}.items[{k}]"
+            else:
+                if not _simple(idx):
+                    k = self.fresh("_i")
+                    self.emit(f"let {k}: usize = {idx} as usize;")
+                    code = f"{code}[{k}]"
+                else:
+                    code = f"{code}[{idx} as usize]"
+            t = t.elem
+        return code
+
+    def _state_type(self, name: str) -> ir.Type:
+        return next(f.type for f in self.m.state if f.name == name)
+
+    # ------------------------------------------------------------ statements
+    def block(self, stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            loc = where(s.span)
+            if loc and s.kind not in ("return",):
+                self.emit(f"// @ {loc}")
+            getattr(self, "s_" + s.kind)(s)
+
+    def s_let(self, s: ir.Let) -> None:
+        v = self.convert(self.ex(s.value), s.value.type, s.type)
+        self.locals[s.name] = s.type
+        self.emit(f"let mut v_{s.name}: {self.vty(s.type)} = {v};")
+
+    def s_assign(self, s: ir.Assign) -> None:
+        v = self.ex(s.value)
+        if self.needs_stmts(s.place) or self.effectful(s.place) or (s.place.path and not _simple(v)):
+            v = self.bind(v, s.value.type, "_v")
+        target = self.place(s.place)
+        if s.place.root == "local" and not s.place.path:
+            self.emit(f"{target} = {self.convert(v, s.value.type, s.place.type)};")
+        else:
+            self.emit(f"{target} = {self.to_slot(v, s.value.type, s.place.type)};")
+
+    def s_if(self, s: ir.If) -> None:
+        c = self.ex(s.cond)
+        self.emit(f"if {c} {{")
+        self.out.depth += 1
+        self.block(s.then)
+        self.out.depth -= 1
+        if s.orelse:
+            self.emit("} else {")
+            self.out.depth += 1
+            self.block(s.orelse)
+            self.out.depth -= 1
+        self.emit("}")
+
+    def s_for(self, s: ir.For) -> None:
+        self._loop_open(s.var, s.lo, s.hi)
+        self.block(s.body)
+        self._loop_close()
+
+    def s_match(self, s: ir.Match) -> None:
+        subject = self.ex(s.subject)
+        names = self.m.enum(s.subject.type.name).members if isinstance(s.subject.type, ir.EnumT) else None
+        self.emit(f"match {subject} {{")
+        self.out.depth += 1
+        wildcard = False
+        for arm in s.arms:
+            if arm.members:
+                pats = " | ".join(f"{m} /* {names[m]} */" if names else str(m) for m in arm.members)
+            else:
+                pats, wildcard = "_", True
+            self.emit(f"{pats} => {{")
+            self.out.depth += 1
+            self.block(arm.body)
+            self.out.depth -= 1
+            self.emit("}")
+            if wildcard:
+                break
+        if not wildcard:
+            self.emit("_ => {}")
+        self.out.depth -= 1
+        self.emit("}")
+
+    def s_return(self, s: ir.Return) -> None:
+        if self._ret is None:
+            self.emit("return Ok(());")
+            return
+        v = self.ret_value(s.value)
+        self.emit(f"return Ok({v});")
+
+    def ret_value(self, value: ir.Expr) -> str:
+        code = self.ex(value)
+        if self._ret_storage:
+            return self.to_slot(code, value.type, self._ret)
+        return self.convert(code, value.type, self._ret)
+
+    def s_call_proc(self, s: ir.CallProc) -> None:
+        self._need_mutable(s.span)
+        fn = self.fns[s.proc]
+        self.emit(f"p_{s.proc}(s{self.call_args(fn.params, s.args, bind=True)})?;")
+
+    def s_list_op(self, s: ir.ListOp) -> None:
+        place = self.place(s.place)
+        lt: ir.ListT = s.place.type
+        args = [self.bind(c, a.type, "_a") for c, a in zip(self.ex_seq(s.args), s.args)]
+        op = s.op
+        if op == "push":
+            site = self.site(s.span, f"push onto a full list (capacity {lt.cap})")
+            self.emit(f"{place}.push({self.to_slot(args[0], s.args[0].type, lt.elem)}, {site})?;")
+        elif op == "insert":
+            site = self.site(s.span, "insert at {a} into a list of length {b} (capacity " + str(lt.cap) + ")")
+            self.emit(f"{place}.insert({args[0]}, {self.to_slot(args[1], s.args[1].type, lt.elem)}, {site})?;")
+        elif op == "remove_at":
+            site = self.site(s.span, "remove_at({a}) on a list of length {b}")
+            self.emit(f"{place}.remove_at({args[0]}, {site})?;")
+        elif op == "clear":
+            self.emit(f"{place}.clear();")
+        elif op == "shuffle":
+            self._need_mutable(s.span)
+            self.emit(f"{place}.shuffle(s._rng_key, &mut s._rng_counter);")
+        else:
+            site = self.site(s.span, "`draw()`/`pop()` from an empty list")
+            self.emit(f"{place}.take_{'front' if op == 'discard_front' else 'back'}({site})?;")
+
+    def s_effect(self, s: ir.Effect) -> None:
+        self._need_mutable(s.span)
+        args = self.ex_seq(s.args)
+        if s.name == "win":
+            p = self.bind(args[0], s.args[0].type, "_p")
+            self.emit(f"for q in 0..NUM_PLAYERS {{ s.rewards[q] = if q as i32 == {p} {{ 1.0 }} else {{ -1.0 }}; }}")
+            self.emit("s.terminated = true;")
+        elif s.name == "draw":
+            self.emit("s.rewards = [0.0; NUM_PLAYERS];")
+            self.emit("s.terminated = true;")
+        elif s.name == "terminate":
+            self.emit("s.terminated = true;")
+        else:
+            p = self.bind(args[0], s.args[0].type, "_p")
+            r = self.convert(args[1], s.args[1].type, ir.FLOAT)
+            self.emit(f"s.rewards[{p} as usize] = s.rewards[{p} as usize] + {r};")
+
+    def s_fault(self, s: ir.Fault) -> None:
+        site = self.site(s.span, f"fail: {s.message}")
+        self.emit(f"return Err(Fault::at({site}, 0, 0));")
+
+    def s_expr_stmt(self, s: ir.ExprStmt) -> None:
+        v = self.ex(s.expr)
+        if not _simple(v):
+            self.emit(f"let _ = {v};")
+
+    # ------------------------------------------------------------ functions
+    def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
+                 mutable: bool, doc: str, prologue: list[str] | None = None, fn_span=None,
+                 fn_name: str = "", ret_storage: bool = False) -> str:
+        self.out = Emitter(depth=0)
+        self._ret_storage = ret_storage
+        self.mutable = mutable
+        self.locals = {p.name: p.type for p in params}
+        self._ret = ret
+        self.emit(f"/// {doc}")
+        self.emit(header)
+        self.out.depth = 1
+        for line in prologue or []:
+            self.emit(line)
+        if ret is not None and len(body) == 1 and isinstance(body[0], ir.Return):
+            self.emit(f"Ok({self.ret_value(body[0].value)})")
+        else:
+            self.block(body)
+            if ret is None:
+                self.emit("Ok(())")
+            elif not always_returns(body):
+                site = self.site(fn_span, f"`{fn_name}` ended without a value")
+                self.emit(f"Err(Fault::at({site}, 0, 0))")
+        self.out.depth = 0
+        self.emit("}")
+        return "\n".join(self.out.lines)
+
+    def params_code(self, params: list[ir.ParamDef]) -> str:
+        return "".join(f", mut v_{p.name}: {self.vty(p.type)}" for p in params)
+
+    def decode(self, kind) -> tuple[list[str], list[str]]:
+        """Statements binding the parameters of flat index `k` (relative to the kind), and the arguments."""
+        lines, args = [], []
+        stride = kind.size
+        for p, dom in zip(kind.params, kind.domains):
+            stride //= len(dom)
+            code = f"(k / {stride}) % {len(dom)}" if stride > 1 else f"k % {len(dom)}"
+            if isinstance(p.type, ir.BoolT):
+                code = f"({code}) == 1"
+                vty = "bool"
+            else:
+                base = dom[0]
+                code = f"({code}) as i32" + (f" + {base}" if base else "")
+                vty = "i32"
+            lines.append(f"let v_{p.name}: {vty} = {code};")
+            args.append(f"v_{p.name}")
+        return lines, args
+
+    def run(self) -> LoweredModule:
+        m = self.m
+        for f in m.fns:
+            if f.ret is not None:
+                header = f"fn f_{f.name}(s: &State{self.params_code(f.params)}) -> Result<{self.vty(f.ret)}, Fault> {{"
+                doc = f"fn `{f.name}` ({where(f.span)})"
+            else:
+                header = f"fn p_{f.name}(s: &mut State{self.params_code(f.params)}) -> Result<(), Fault> {{"
+                doc = f"proc `{f.name}` ({where(f.span)})"
+            self.functions.append(self.function(header, f.params, f.body, f.ret, f.ret is None, doc,
+                                                fn_span=f.span, fn_name=f.name))
+        mask_code: list[str] = []
+        dispatch: list[str] = []
+        for kind in self.space.kinds:
+            a = m.actions[kind.index]
+            header = f"fn a_{a.name}(s: &mut State{self.params_code(a.params)}) -> Result<(), Fault> {{"
+            self.functions.append(self.function(header, a.params, a.body, None, True,
+                                                f"action `{a.name}` ({where(a.span)})"))
+            lines, args = self.decode(kind)
+            call_args = "".join(", " + x for x in args)
+            end = kind.offset + kind.size
+            dispatch.append(f"if action < {end} {{")
+            dispatch.append(f"    let k = action - {kind.offset};" if kind.offset else "    let k = action;")
+            dispatch += ["    " + x for x in lines]
+            dispatch.append(f"    return a_{a.name}(s{call_args});")
+            dispatch.append("}")
+            if a.guard is None:
+                continue
+            header = f"fn g_{a.name}(s: &State{self.params_code(a.params)}) -> Result<bool, Fault> {{"
+            self.functions.append(self.function(header, a.params, [ir.Return(value=a.guard, span=a.guard.span)],
+                                                ir.BOOL, False, f"guard of `{a.name}`"))
+            mask_code.append(f"for k in 0..{kind.size}usize {{")
+            mask_code += ["    " + x for x in lines]
+            mask_code.append(f"    m[{kind.offset} + k] = g_{a.name}(s{call_args})?;")
+            mask_code.append("}")
+        obs = m.observe
+        player = ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))
+        header = f"fn observe_body(s: &State{self.params_code([player])}) -> Result<Observation, Fault> {{"
+        self.functions.append(self.function(header, [player], obs.body, obs.type, False,
+                                            f"the spec's `observe` ({where(obs.span)})", fn_span=obs.span,
+                                            fn_name="observe", ret_storage=True))
+        header = "fn init_body(s: &mut State) -> Result<(), Fault> {"
+        self.functions.append(self.function(header, [], m.init, None, True, "the spec's `init` block"))
+        invariants = []
+        for inv in m.invariants:
+            header = f"fn inv_{inv.name}(s: &State) -> Result<bool, Fault> {{"
+            self.functions.append(self.function(header, [], [ir.Return(value=inv.expr, span=inv.expr.span)], ir.BOOL,
+                                                False, f"invariant `{inv.name}`: {inv.doc or ''}".rstrip(": ")))
+            invariants.append((inv.name, f"inv_{inv.name}"))
+        for t in m.tables:
+            for c in t.columns:
+                self.statics.append((f"T_{t.name}__{c.name}", self.rty(ir.ArrayT(elem=c.type, size=t.rows)),
+                                     self.lit(ir.ArrayT(elem=c.type, size=t.rows), c.values)))
+        records = []
+        for r in m.records:
+            records.append({"name": f"Rec{r.name}", "spec_name": r.name,
+                            "fields": [(rust_ident(f.name), self.rty(f.type)) for f in r.fields],
+                            "zero": self.lit(ir.RecordT(name=r.name), {f.name: _raw_zero(self, f.type)
+                                                                        for f in r.fields})})
+        fields = [(rust_ident(f.name), self.rty(f.type), self.lit(f.type, f.default)) for f in m.state]
+        step_t = self._state_type("step_count")
+        illegal_site = (self.site(None, "illegal action {a} (the spec says `illegal_action error`)")
+                        if m.illegal_action == "error" else 0)
+        return LoweredModule(
+            records=records, state_fields=fields, statics=self.statics, functions=self.functions,
+            fault_sites=self.fault_sites, mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
+            obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
+            turn_limit=m.turn_limit, step_max=step_t.hi, step_count_rty=self.rty(step_t),
+            illegal_is_error=m.illegal_action == "error", illegal_site=illegal_site,
+            enums=[(e.name, list(e.members)) for e in m.enums],
+        )
+
+
+# ------------------------------------------------------------------ layouts
+
+
+def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), dims: tuple[int, ...] = ()
+           ) -> list[Leaf]:
+    """The arrays of the layout of a value of type `t` stored at Rust place `access`."""
+    if is_scalar(t):
+        return [Leaf(path, low.rty(t), dims, access)]
+    if isinstance(t, ir.ArrayT):
+        return leaves(low, t.elem, f"{access}[{{i{len(dims)}}}]", path, dims + (t.size,))
+    if isinstance(t, ir.RecordT):
+        out = []
+        for f in low.record_fields(t):
+            out += leaves(low, f.type, f"{access}.{rust_ident(f.name)}", path + (f.name,), dims)
+        return out
+    if isinstance(t, ir.ListT):
+        items = leaves(low, ir.ArrayT(elem=t.elem, size=t.cap), f"{access}.items", path + ("items",), dims)
+        return items + [Leaf(path + ("len",), "i32", dims, f"{access}.len", cap=t.cap)]
+    raise TypeError(t)
+
+
+# ------------------------------------------------------------------ small helpers
+
+
+def _simple(code: str) -> bool:
+    """True for a variable name or a literal: safe to evaluate later or twice."""
+    c = code.strip("()")
+    if c.startswith("-"):
+        c = c[1:]
+    return c.replace("_", "a").isalnum() or _is_number(c)
+
+
+def _literal(code: str) -> bool:
+    """True for a literal (or a `static`): its value cannot change before it is used."""
+    c = code.strip("()")
+    if c.startswith("-"):
+        c = c[1:]
+    return c in ("true", "false") or _is_number(c) or (c[:1] == "K" and c[1:].isdigit())
+
+
+def _is_number(c: str) -> bool:
+    try:
+        float(c.removesuffix("f32").removesuffix("i32"))
+        return True
+    except ValueError:
+        return False
+
+
+def always_returns(body: list[ir.Stmt]) -> bool:
+    """True when every path through `body` ends in `return` (as Rust sees it: a `match`
+    needs a wildcard arm)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ir.Return):
+        return True
+    if isinstance(last, ir.If):
+        return bool(last.orelse) and always_returns(last.then) and always_returns(last.orelse)
+    if isinstance(last, ir.Match):
+        return any(not a.members for a in last.arms) and all(always_returns(a.body) for a in last.arms)
+    return False
+
+
+def _raw_zero(low: Lowering, t: ir.Type):
+    if isinstance(t, ir.BoolT):
+        return False
+    if isinstance(t, ir.FloatT):
+        return 0.0
+    if is_intlike(t):
+        return 0
+    if isinstance(t, ir.ArrayT):
+        return [_raw_zero(low, t.elem) for _ in range(t.size)]
+    if isinstance(t, ir.ListT):
+        return []
+    return {f.name: _raw_zero(low, f.type) for f in low.record_fields(t)}
