@@ -91,6 +91,18 @@ class State:
         return s
 
 
+_MISSING = object()
+
+
+def _restore(env: dict, saved: dict[str, Any]) -> None:
+    """Put back the outer values of names a block or loop shadowed (or remove new names)."""
+    for name, value in saved.items():
+        if value is _MISSING:
+            env.pop(name, None)
+        else:
+            env[name] = value
+
+
 def _copy(v: Any) -> Any:
     if isinstance(v, list):
         return [_copy(x) for x in v]
@@ -260,10 +272,13 @@ class Evaluator:
     def e_reduce(self, e: ir.Reduce, env):
         self._const_spend(e.hi - e.lo)
         values = []
-        for i in range(e.lo, e.hi):
-            env[e.var] = i
-            values.append(self.eval(e.body, env))
-        env.pop(e.var, None)
+        outer = {e.var: env.get(e.var, _MISSING)}
+        try:
+            for i in range(e.lo, e.hi):
+                env[e.var] = i
+                values.append(self.eval(e.body, env))
+        finally:
+            _restore(env, outer)
         if e.op == "sum":
             total = np.float32(0) if isinstance(e.type, ir.FloatT) else 0
             for v in values:
@@ -280,10 +295,13 @@ class Evaluator:
     def e_array_build(self, e: ir.ArrayBuild, env):
         self._const_spend(e.hi - e.lo)
         out = []
-        for i in range(e.lo, e.hi):
-            env[e.var] = i
-            out.append(self.eval(e.body, env))
-        env.pop(e.var, None)
+        outer = {e.var: env.get(e.var, _MISSING)}
+        try:
+            for i in range(e.lo, e.hi):
+                env[e.var] = i
+                out.append(self.eval(e.body, env))
+        finally:
+            _restore(env, outer)
         return out
 
     def _const_spend(self, n: int) -> None:
@@ -352,8 +370,16 @@ class Evaluator:
 
     # --------------------------------------------------------------- statements
     def run_block(self, stmts: list[ir.Stmt], env: dict) -> None:
-        for s in stmts:
-            self._stmt[s.kind](s, env)
+        """Run a block. Scopes are lexical, as the checker types them: a `let` shadows an
+        outer local of the same name until the block ends, when the outer value returns."""
+        shadowed: dict[str, Any] = {}
+        try:
+            for s in stmts:
+                if s.kind == "let" and s.name not in shadowed:
+                    shadowed[s.name] = env.get(s.name, _MISSING)
+                self._stmt[s.kind](s, env)
+        finally:
+            _restore(env, shadowed)
 
     def s_let(self, s: ir.Let, env):
         env[s.name] = _copy(self.eval(s.value, env))
@@ -368,10 +394,13 @@ class Evaluator:
         self.run_block(s.then if self.eval(s.cond, env) else s.orelse, env)
 
     def s_for(self, s: ir.For, env):
-        for i in range(s.lo, s.hi):
-            env[s.var] = i
-            self.run_block(s.body, env)
-        env.pop(s.var, None)
+        outer = {s.var: env.get(s.var, _MISSING)}
+        try:
+            for i in range(s.lo, s.hi):
+                env[s.var] = i
+                self.run_block(s.body, env)
+        finally:
+            _restore(env, outer)
 
     def s_match(self, s: ir.Match, env):
         v = self.eval(s.subject, env)

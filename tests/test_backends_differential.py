@@ -66,3 +66,22 @@ def test_jax_matches_the_interpreter_on_every_construct(kitchen):
     assert report.faults == []
     assert [d.render() for d in report.divergences] == []
     assert report.level2_transitions > 50
+
+
+SCOPING = str(Path(__file__).resolve().parent / "specs" / "scoping.envspec")
+
+
+@pytest.mark.parametrize("c,expected", [(True, [15, 1, 2, 7, 6, 9, 16]), (False, [0, 1, 2, 7, 6, 9, 0])])
+def test_interpreter_scopes_names_lexically(c, expected):
+    """An inner `let` shadows until its block ends; loop and generator variables shadow locals."""
+    from envc.compiler.interp import Interpreter
+
+    it = Interpreter(load(SCOPING))
+    s = it.step(it.init(0), it.actions.encode("go", c=c))
+    assert s.out == expected
+
+
+def test_jax_scopes_names_like_the_interpreter():
+    m = load(SCOPING)
+    report = verify(m, ["python", "jax"], episodes=30, seed=0, jax_env=load_jax(m))
+    assert report.faults == [] and [d.render() for d in report.divergences] == []

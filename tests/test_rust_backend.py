@@ -28,6 +28,7 @@ SPEC_PATHS = {
     "connect4": ROOT / "specs" / "connect4.envspec",
     "kitchen_sink": ROOT / "tests" / "specs" / "kitchen_sink.envspec",
     "cartpole": ROOT / "specs" / "cartpole.envspec",
+    "scoping": ROOT / "tests" / "specs" / "scoping.envspec",
     "edge": None,  # EDGE_SPEC, written to a temporary folder
 }
 
@@ -213,6 +214,7 @@ def test_build_errors_name_the_spec_statement(tmp_path):
     ("connect4", 300, 0.0),
     ("kitchen_sink", 300, 0.0),  # lists, records, tables, enums, floats: exact too
     ("edge", 300, 0.0),
+    ("scoping", 50, 0.0),  # lexical scopes: shadowing lets, loop and generator variables
     # float32 sin/cos: Rust's f32 methods and numpy's SIMD routines differ in the last bit,
     # which the pole's unstable dynamics grow over long episodes (as for the JAX backend)
     ("cartpole", 300, 1e-3),

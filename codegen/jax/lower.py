@@ -70,7 +70,7 @@ class Lowering:
         self.functions: list[str] = []
         self.n = 0
         self.out: Emitter = Emitter()
-        self.scope: list[str] = []  # names of the locals in `lv`, innermost last
+        self.scope: list[tuple[str, str]] = []  # (source name, key in `lv`) of live locals, innermost last
         self.pyvars: dict[str, str] = {}  # generator variables bound to Python names
 
     # ------------------------------------------------------------ helpers
@@ -173,7 +173,7 @@ class Lowering:
     def x_local(self, e: ir.Local) -> str:
         if e.name in self.pyvars:
             return self.pyvars[e.name]
-        return f'lv["{e.name}"]'
+        return f'lv["{self.key(e.name)}"]'
 
     def x_state(self, e: ir.StateGet) -> str:
         return f'st["{e.name}"]'
@@ -380,7 +380,7 @@ class Lowering:
 
     # ------------------------------------------------------------ places
     def read_place(self, p: ir.Place) -> str:
-        code = f'st["{p.name}"]' if p.root == "state" else f'lv["{p.name}"]'
+        code = f'st["{p.name}"]' if p.root == "state" else f'lv["{self.key(p.name)}"]'
         t = self._root_type(p)
         for step in p.path:
             if step.kind == "field":
@@ -398,13 +398,13 @@ class Lowering:
     def _root_type(self, p: ir.Place) -> ir.Type:
         if p.root == "state":
             return next(f.type for f in self.m.state if f.name == p.name)
-        return self._local_types[p.name]
+        return self._local_types[self.key(p.name)]
 
     def store(self, p: ir.Place, value: str, cast: bool = True) -> None:
         """Emit the update of place `p` with `value` (cast to the place's dtypes)."""
         if cast:
             value = f"_cast({value}, {self.dtypes(p.type)})"
-        root = f'st["{p.name}"]' if p.root == "state" else f'lv["{p.name}"]'
+        root = f'st["{p.name}"]' if p.root == "state" else f'lv["{self.key(p.name)}"]'
         indices = []
         for step in p.path:
             indices.append(self.ex(step.index) if step.kind == "index" else None)
@@ -437,17 +437,32 @@ class Lowering:
             self.emit(f"lv = _scope(lv, {self.keys()})")
 
     def keys(self) -> str:
-        uniq = list(dict.fromkeys(self.scope))
+        uniq = list(dict.fromkeys(k for _, k in self.scope))
         return "(" + "".join(f'"{k}", ' for k in uniq) + ")"
 
-    def declare(self, name: str, t: ir.Type) -> None:
-        self.scope.append(name)
-        self._local_types[name] = t
+    def declare(self, name: str, t: ir.Type) -> str:
+        """Bind a local; returns its key in `lv`. Scopes are lexical: a name that shadows a
+        live local gets a key of its own (`x_2`), so the outer value survives the block."""
+        taken = {k for _, k in self.scope}
+        key, n = name, 1
+        while key in taken:
+            n += 1
+            key = f"{name}_{n}"
+        self.scope.append((name, key))
+        self._local_types[key] = t
+        return key
+
+    def key(self, name: str) -> str:
+        """The `lv` key of the innermost live local called `name`."""
+        for source, key in reversed(self.scope):
+            if source == name:
+                return key
+        raise KeyError(name)
 
     def s_let(self, s: ir.Let) -> None:
         value = self.ex(s.value)
-        self.declare(s.name, s.type)
-        self.emit(f'lv["{s.name}"] = _cast({value}, {self.dtypes(s.type)})')
+        key = self.declare(s.name, s.type)
+        self.emit(f'lv["{key}"] = _cast({value}, {self.dtypes(s.type)})')
 
     def s_assign(self, s: ir.Assign) -> None:
         value = self.ex(s.value)
@@ -482,19 +497,19 @@ class Lowering:
     def s_for(self, s: ir.For) -> None:
         if s.hi - s.lo <= UNROLL:
             for i in range(s.lo, s.hi):
-                self.emit(f'lv["{s.var}"] = jnp.int32({i})')
-                self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+                key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+                self.emit(f'lv["{key}"] = jnp.int32({i})')
                 self.block(s.body)
                 self.scope.pop()
             self.emit(f"lv = _scope(lv, {self.keys()})")
             return
-        self.emit(f'lv["{s.var}"] = jnp.int32({s.lo})')
-        self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+        key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+        self.emit(f'lv["{key}"] = jnp.int32({s.lo})')
         name = self.fresh("_loop")
         self.emit(f"def {name}(i, carry):")
         self.out.depth += 1
         self.emit("st, lv = dict(carry[0]), dict(carry[1])")
-        self.emit(f'lv["{s.var}"] = i')
+        self.emit(f'lv["{key}"] = i')
         self.block(s.body)
         self.emit("return st, lv")
         self.out.depth -= 1
@@ -541,8 +556,9 @@ class Lowering:
     def s_return(self, s: ir.Return) -> None:
         v = self.ex(s.value)
         dt = self.dtypes(self._ret_type)
-        self.emit(f'lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast({v}, {dt}))')
-        self.emit('lv["_done"] = jnp.bool_(True)')
+        ret, done = self.key("_ret"), self.key("_done")
+        self.emit(f'lv["{ret}"] = _select(lv["{done}"], lv["{ret}"], _cast({v}, {dt}))')
+        self.emit(f'lv["{done}"] = jnp.bool_(True)')
 
     def s_call_proc(self, s: ir.CallProc) -> None:
         args = "".join(", " + self.ex(a) for a in s.args)
@@ -608,14 +624,13 @@ class Lowering:
             self.emit(f"return {self.ex(body[0].value)}")
         else:
             if ret is not None:
-                self.emit('lv["_done"] = jnp.bool_(False)')
-                self.emit(f'lv["_ret"] = {self.value_code(ret, _zero(self.m, ret))}')
-                self.scope += ["_done", "_ret"]
-                self._local_types["_done"] = ir.BOOL
-                self._local_types["_ret"] = ret
+                done = self.declare("_done", ir.BOOL)
+                result = self.declare("_ret", ret)
+                self.emit(f'lv["{done}"] = jnp.bool_(False)')
+                self.emit(f'lv["{result}"] = {self.value_code(ret, _zero(self.m, ret))}')
             self.block(body)
             if ret is not None:
-                self.emit('return lv["_ret"]')
+                self.emit(f'return lv["{self.key("_ret")}"]')
             elif returns_state:
                 self.emit("return st")
         return "\n".join(self.out.lines)
