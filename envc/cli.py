@@ -223,8 +223,10 @@ def verify(
 @app.command()
 def bench(
     spec: SpecArg,
-    target: Annotated[str, typer.Option(help="`jax` (scan-fused rollouts) or `python` (the interpreter)")] = "jax",
+    target: Annotated[str, typer.Option(help="`jax` (scan-fused rollouts), `rust` (the batch class, beside "
+                                        "the interpreter and JAX) or `python` (the interpreter)")] = "jax",
     batch: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "1,64,1024,8192",
+    threads: Annotated[str, typer.Option(help="`--target rust`: comma-separated rayon thread counts")] = "1,2",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per batch size; SPS is their median")] = 3,
     steps: Annotated[int, typer.Option(min=1, help="interpreter steps to time (`--target python`)")] = 2000,
 ):
@@ -234,12 +236,14 @@ def bench(
     with auto-reset for a fixed number of steps inside one jitted `lax.scan`; SPS is the
     median of `--repeats` runs after compilation; compile time (lower + compile) is reported
     beside it, with the batched state's size and the process's peak memory.
+    `--target rust`: the batch class (one Python->Rust call per batch step, rayon threads),
+    with the interpreter and JAX in the same run, and the ratios between them.
     `--target python`: the reference interpreter, one environment.
 
     Example: `envc bench specs/connect4.envspec --target jax --batch 1,64,1024,8192`
     """
-    if target not in ("jax", "python"):
-        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="targets are `jax` and `python`")])
+    if target not in ("jax", "python", "rust"):
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="targets are `jax`, `rust` and `python`")])
     try:
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
@@ -250,6 +254,17 @@ def bench(
         _fail(e.diagnostics)
     from envc import bench as bench_mod
 
+    if target == "rust":
+        from envc.codegen.rust.bench import bench as bench_rust
+        from envc.codegen.rust.bench import table as rust_table
+
+        try:
+            counts = [int(x) for x in threads.split(",") if x.strip()]
+        except ValueError:
+            _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
+        rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False))
+        out.print(rust_table(m, rows, build_s, repeats), markup=False)
+        return
     if target == "python":
         sps = bench_mod.bench_python(m, steps=steps)
         out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {sps:,.0f} SPS")

@@ -1,0 +1,135 @@
+"""Steps per second of the Rust backend's batch class beside the interpreter and JAX.
+
+    envc bench specs/tictactoe.envspec --target rust [--batch 1,64,1024,8192] [--threads 1,2]
+    python bench/rust_bench.py specs/tictactoe.envspec [--batches 1,64,1024,8192] [--threads 1,2]
+                               [--runs 3] [--seconds 0.5] [--no-jax]
+
+For each thread count and batch size, `VecEnv(batch, threads, autoreset=True)` plays
+uniformly random legal actions (drawn in Rust by `VecEnv.sample_actions`, so that NumPy
+does not dominate small environments), one Python->Rust call per batch step for the
+actions and one for the step; SPS counts environment transitions per wall-clock second,
+the median of `--runs` timed runs of about `--seconds` each, after a warm-up. The
+interpreter plays the same random legal policy, one environment at a time, in the same
+run. Building the crate is timed separately (it is cached by content: a second run
+reports the cache). JAX on the CPU runs the same batch sizes in the same run (its scan-fused
+rollout, `envc.bench`), so the table gives Rust/interpreter and Rust/JAX ratios measured
+together. Public surface: `bench(module, ...) -> (rows, build seconds)`, `main(argv)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float) -> float:
+    env = pkg.VecEnv(batch, threads=threads, autoreset=True, seed=0)
+    t = 0
+    for _ in range(10):  # warm-up: first touches of the buffers, the pool's threads
+        env.step(env.sample_actions(t))
+        t += 1
+    # calibrate the number of steps to about `seconds` per run
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds / 5:
+        env.step(env.sample_actions(t))
+        t += 1
+        n += 1
+    steps = max(5, int(n * 5))
+    sps = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for _ in range(steps):
+            env.step(env.sample_actions(t))
+            t += 1
+        sps.append(batch * steps / (time.perf_counter() - start))
+    return statistics.median(sps)
+
+
+def _time_interpreter(module, runs: int, seconds: float) -> float:
+    from envc.compiler.interp import Interpreter
+
+    it = Interpreter(module)
+    policy = np.random.default_rng(0)
+    sps = []
+    seed = 0
+    for _ in range(runs):
+        s = it.init(seed)
+        steps = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            if s.terminated or s.truncated:
+                seed += 1
+                s = it.init(seed)
+            s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+            steps += 1
+        sps.append(steps / (time.perf_counter() - start))
+    return statistics.median(sps)
+
+
+def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, seconds: float = 0.5,
+          progress=print, with_jax: bool = True) -> tuple[list[dict], float]:
+    """Rows of {backend, threads, batch, sps} (the interpreter first) and the build time in seconds."""
+    from envc.verify import load_rust
+
+    start = time.perf_counter()
+    pkg = load_rust(module, progress=progress)
+    build_s = time.perf_counter() - start
+    rows = [{"backend": "interpreter", "threads": 1, "batch": 1,
+             "sps": _time_interpreter(module, runs, seconds)}]
+    progress(f"interpreter: {rows[0]['sps']:,.0f} SPS")
+    for th in threads:
+        for b in batches:
+            sps = _time_rust(pkg, b, th, runs, seconds)
+            rows.append({"backend": "rust", "threads": th, "batch": b, "sps": sps})
+            progress(f"rust threads={th} batch={b}: {sps:,.0f} SPS")
+    if with_jax:
+        from envc.bench import bench_jax
+
+        for r in bench_jax(module, list(batches), repeats=runs):
+            rows.append({"backend": "jax", "threads": os.cpu_count(), "batch": r.batch, "sps": r.sps})
+            progress(f"jax batch={r.batch}: {r.sps:,.0f} SPS (compile {r.compile_s:.1f}s)")
+    return rows, build_s
+
+
+def table(module, rows: list[dict], build_s: float, runs: int) -> str:
+    """The rows as a Markdown table with the Rust/interpreter and Rust/JAX ratios."""
+    interp = rows[0]["sps"]
+    jax = {r["batch"]: r["sps"] for r in rows if r["backend"] == "jax"}
+    lines = [f"{module.name}: random legal actions, SPS = environment steps per second, median of {runs} runs "
+             f"({os.cpu_count()} CPUs; Rust build/load {build_s:.1f}s, not included)", "",
+             "| backend | threads | batch | SPS | x interpreter | rust / jax |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ratio = f"{r['sps'] / jax[r['batch']]:.2f}" if r["backend"] == "rust" and r["batch"] in jax else ""
+        lines.append(f"| {r['backend']} | {r['threads']} | {r['batch']} | {r['sps']:,.0f} | "
+                     f"{r['sps'] / interp:,.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec")
+    parser.add_argument("--batches", default="1,64,1024,8192")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--no-jax", action="store_true", help="skip the JAX comparison")
+    args = parser.parse_args(argv)
+    from envc.compiler.check import load
+
+    module = load(args.spec)
+    batches = [int(x) for x in args.batches.split(",")]
+    threads = [int(x) for x in args.threads.split(",")]
+    rows, build_s = bench(module, batches, threads, args.runs, args.seconds,
+                          progress=lambda text: print(text, file=sys.stderr), with_jax=not args.no_jax)
+    print(table(module, rows, build_s, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
