@@ -6,8 +6,9 @@ Pairs: specs/tictactoe.envspec vs Pgx `tic_tac_toe`, specs/connect4.envspec vs P
 `connect_four`, specs/cartpole.envspec vs gymnax `CartPole-v1`. Both sides run the same
 rollout: `batch` environments, the uniformly random legal policy (jax.random.categorical
 over the legal-action mask, one key per environment), auto-reset on episode end, all
-fused into one jitted `lax.scan`. SPS is the median of `--repeats` timed calls after
-compilation; the ratio is envc SPS / peer SPS measured in the same run (> 1: envc faster).
+fused into one jitted `lax.scan`. Both are compiled first, then timed alternately (envc,
+peer, envc, peer, ...) so that drift in the machine's speed cancels; SPS is the median of
+`--repeats` calls; the ratio is envc SPS / peer SPS from the same run (> 1: envc faster).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from envc.bench import measure_rollout, steps_for  # noqa: E402
+from envc.bench import compare_rollouts, steps_for  # noqa: E402
 from envc.compiler.check import load  # noqa: E402
 from envc.verify import load_jax  # noqa: E402
 
@@ -102,8 +103,7 @@ def main() -> None:
         peer = make_peer()
         for b in batches:
             n = steps_for(b)
-            ours = measure_rollout(name, env.rollout, b, n, args.repeats)
-            theirs = measure_rollout(peer_name, peer, b, n, args.repeats)
+            ours, theirs = compare_rollouts((name, env.rollout), (peer_name, peer), b, n, args.repeats)
             print(f"| {name} | {peer_name} | {b} | {n} | {ours.sps:,.0f} | {theirs.sps:,.0f} | "
                   f"{ours.sps / theirs.sps:.2f} | {ours.compile_s:.2f} | {theirs.compile_s:.2f} |", flush=True)
 

@@ -60,6 +60,32 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
     return BenchRow(name, batch, n_steps, statistics.median(runs), runs, compile_s, state_bytes, peak_rss_mib())
 
 
+def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
+                     repeats: int = 5) -> tuple[BenchRow, BenchRow]:
+    """Time two rollouts of the same shape, interleaved (a, b, a, b, ...) after compiling both,
+    so that drift in the machine's speed affects both sides of the ratio alike."""
+    import jax
+
+    compiled, compile_s, state_bytes = [], [], []
+    for _, rollout in (a, b):
+        fn = jax.jit(rollout, static_argnums=(1, 2))
+        start = time.perf_counter()
+        c = fn.lower(jax.random.PRNGKey(0), n_steps, batch).compile()
+        compile_s.append(time.perf_counter() - start)
+        out = c(jax.random.PRNGKey(0))
+        jax.block_until_ready(out)
+        state_bytes.append(sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0])))
+        compiled.append(c)
+    runs: list[list[float]] = [[], []]
+    for r in range(repeats):
+        for side in (0, 1):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled[side](jax.random.PRNGKey(r + 1)))
+            runs[side].append(batch * n_steps / (time.perf_counter() - start))
+    return tuple(BenchRow(name, batch, n_steps, statistics.median(runs[i]), runs[i], compile_s[i], state_bytes[i],
+                          peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
+
+
 def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None) -> list[BenchRow]:
     """Benchmark the generated JAX environment of `module` at each batch size."""
     from envc.verify import load_jax
