@@ -85,7 +85,7 @@ class State:
             raise AttributeError(name) from None
 
     def copy(self) -> State:
-        s = State(_copy(self.fields), self.rng_key, self.rng_counter)
+        s = State(copy_value(self.fields), self.rng_key, self.rng_counter)
         s.legal_action_mask = list(self.legal_action_mask)
         s.observation = self.observation
         return s
@@ -103,11 +103,12 @@ def _restore(env: dict, saved: dict[str, Any]) -> None:
             env[name] = value
 
 
-def _copy(v: Any) -> Any:
+def copy_value(v: Any) -> Any:
+    """A deep copy of an interpreter value (lists and dicts copied, scalars shared)."""
     if isinstance(v, list):
-        return [_copy(x) for x in v]
+        return [copy_value(x) for x in v]
     if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
+        return {k: copy_value(x) for k, x in v.items()}
     return v
 
 
@@ -156,7 +157,7 @@ class Evaluator:
             key = id(e)
             cached = self._consts.get(key)
             if cached is None:
-                cached = self._consts[key] = (e, to_value(e.type, _copy(e.value)))
+                cached = self._consts[key] = (e, to_value(e.type, copy_value(e.value)))
             return cached[1]
         return e.value
 
@@ -229,7 +230,7 @@ class Evaluator:
         fn = self.fns.get(e.fn)
         if fn is None:  # folding a constant (a type's size or bound), which cannot call functions
             raise ConstEvalError(f"calls `{e.fn}`")
-        args = {p.name: _copy(self.eval(a, env)) for p, a in zip(fn.params, e.args)}
+        args = {p.name: copy_value(self.eval(a, env)) for p, a in zip(fn.params, e.args)}
         try:
             self.run_block(fn.body, args)
         except _Return as r:
@@ -242,7 +243,7 @@ class Evaluator:
                 raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", e.span)
             now, self.state = self.state, self.old_state
             try:
-                return _copy(self.eval(e.args[0], env))
+                return copy_value(self.eval(e.args[0], env))
             finally:
                 self.state = now
         args = [self.eval(a, env) for a in e.args]
@@ -313,10 +314,10 @@ class Evaluator:
                 raise ConstEvalError(f"takes more than {CONST_WORK} loop iterations to compute")
 
     def e_array_lit(self, e: ir.ArrayLit, env):
-        return [_copy(self.eval(x, env)) for x in e.items]
+        return [copy_value(self.eval(x, env)) for x in e.items]
 
     def e_record_lit(self, e: ir.RecordLit, env):
-        return {name: _copy(self.eval(v, env)) for name, v in e.fields}
+        return {name: copy_value(self.eval(v, env)) for name, v in e.fields}
 
     def e_random_int(self, e: ir.RandomInt, env):
         lo = self.eval(e.lo, env)
@@ -382,10 +383,10 @@ class Evaluator:
             _restore(env, shadowed)
 
     def s_let(self, s: ir.Let, env):
-        env[s.name] = _copy(self.eval(s.value, env))
+        env[s.name] = copy_value(self.eval(s.value, env))
 
     def s_assign(self, s: ir.Assign, env):
-        value = _copy(self.eval(s.value, env))
+        value = copy_value(self.eval(s.value, env))
         if isinstance(s.place.type, ir.FloatT):
             value = np.float32(value)
         self.assign(s.place, value, env)
@@ -414,13 +415,13 @@ class Evaluator:
 
     def s_call_proc(self, s: ir.CallProc, env):
         fn = self.fns[s.proc]
-        args = {p.name: _copy(self.eval(a, env)) for p, a in zip(fn.params, s.args)}
+        args = {p.name: copy_value(self.eval(a, env)) for p, a in zip(fn.params, s.args)}
         self.run_block(fn.body, args)
 
     def s_list_op(self, s: ir.ListOp, env):
         lst = self.resolve(s.place, env)
         cap = s.place.type.cap
-        args = [_copy(self.eval(a, env)) for a in s.args]
+        args = [copy_value(self.eval(a, env)) for a in s.args]
         op = s.op
         if op == "push":
             if len(lst) >= cap:
@@ -508,7 +509,7 @@ class Interpreter:
     # ------------------------------------------------------------------ API
     def init(self, seed: int) -> State:
         """The initial state for integer `seed` (taken mod 2^32)."""
-        s = State(_copy(self._defaults), rng.seed_key(seed), 0)
+        s = State(copy_value(self._defaults), rng.seed_key(seed), 0)
         self._run(s, self.module.init, {})
         self._finish(s)
         return s
@@ -597,7 +598,7 @@ class Interpreter:
         ev = self.ev
         ev.state = s
         try:
-            ev.run_block(f.body, {p.name: _copy(a) for p, a in zip(f.params, args)})
+            ev.run_block(f.body, {p.name: copy_value(a) for p, a in zip(f.params, args)})
         except _Return as r:
             return s, r.value
         finally:

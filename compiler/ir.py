@@ -398,6 +398,40 @@ EXPR_KINDS = (
 STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt")
 
 
+def zero_value(module: Module, t: Type) -> Any:
+    """The default of a field with no `= default`: 0 clamped into an int range, false, 0.0,
+    the first enum member or row, empty lists; arrays and records element by element."""
+    if isinstance(t, BoolT):
+        return False
+    if isinstance(t, IntT):
+        return min(max(0, t.lo), t.hi)
+    if isinstance(t, FloatT):
+        return 0.0
+    if isinstance(t, (EnumT, RowT)):
+        return 0
+    if isinstance(t, ArrayT):
+        return [zero_value(module, t.elem) for _ in range(t.size)]
+    if isinstance(t, ListT):
+        return []
+    return {f.name: zero_value(module, f.type) for f in module.record(t.name).fields}
+
+
+def raw_zero(module: Module, t: Type) -> Any:
+    """All-zero bits of type `t` (even where 0 is outside an int range): what an unused
+    list slot holds in the array backends, so that equal lists have equal arrays."""
+    if isinstance(t, BoolT):
+        return False
+    if isinstance(t, FloatT):
+        return 0.0
+    if isinstance(t, (IntT, EnumT, RowT)):
+        return 0
+    if isinstance(t, ArrayT):
+        return [raw_zero(module, t.elem) for _ in range(t.size)]
+    if isinstance(t, ListT):
+        return []
+    return {f.name: raw_zero(module, f.type) for f in module.record(t.name).fields}
+
+
 def first_draw(e: Node) -> Expr | None:
     """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
     if isinstance(e, (RandomInt, ListTake)):

@@ -45,20 +45,6 @@ def _np_dtype(t: ir.Type):
     raise TypeError(t)
 
 
-def _raw_zero(module: ir.Module, t: ir.Type):
-    if isinstance(t, ir.BoolT):
-        return False
-    if isinstance(t, ir.FloatT):
-        return 0.0
-    if isinstance(t, (ir.IntT, ir.EnumT, ir.RowT)):
-        return 0
-    if isinstance(t, ir.ArrayT):
-        return [_raw_zero(module, t.elem) for _ in range(t.size)]
-    if isinstance(t, ir.ListT):
-        return []
-    return {f.name: _raw_zero(module, f.type) for f in module.record(t.name).fields}
-
-
 def value_to_arrays(module: ir.Module, t: ir.Type, v: Any) -> Any:
     """An interpreter value as the pytree of numpy arrays the JAX backend uses."""
     if isinstance(t, ir.ArrayT):
@@ -67,7 +53,7 @@ def value_to_arrays(module: ir.Module, t: ir.Type, v: Any) -> Any:
     if isinstance(t, ir.RecordT):
         return {f.name: value_to_arrays(module, f.type, v[f.name]) for f in module.record(t.name).fields}
     if isinstance(t, ir.ListT):
-        padded = list(v) + [_raw_zero(module, t.elem)] * (t.cap - len(v))
+        padded = list(v) + [ir.raw_zero(module, t.elem)] * (t.cap - len(v))
         return {"items": value_to_arrays(module, ir.ArrayT(elem=t.elem, size=t.cap), padded),
                 "len": np.int32(len(v))}
     return np.asarray(v, dtype=_np_dtype(t))

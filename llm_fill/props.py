@@ -41,7 +41,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from envc.compiler import ir
-from envc.compiler.interp import Interpreter, SpecRuntimeError, State, values_equal
+from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, values_equal
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
@@ -81,14 +81,6 @@ def _builtin_strategy(module: ir.Module, f: ir.FieldDef) -> st.SearchStrategy:
     if f.name in ("terminated", "truncated"):
         return st.just(False)
     return value_strategy(module, f.type)
-
-
-def _copy(v: Any) -> Any:
-    if isinstance(v, list):
-        return [_copy(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _copy(x) for k, x in v.items()}
-    return v
 
 
 def _list_slots(module: ir.Module, t: ir.Type, path: tuple) -> list[tuple[tuple, ir.ListT]]:
@@ -172,11 +164,11 @@ def state_strategy(module: ir.Module, pool: list[State]) -> st.SearchStrategy:
     def states(draw):
         kind = draw(st.sampled_from(kinds))
         if kind == "typed":
-            values = {f.name: _copy(to_value(f.type, f.default)) if f.name in big else
+            values = {f.name: copy_value(to_value(f.type, f.default)) if f.name in big else
                       draw(_builtin_strategy(module, f) if f.builtin else value_strategy(module, f.type))
                       for f in module.state}
         else:
-            values = _copy(draw(st.sampled_from(pool)).fields)
+            values = copy_value(draw(st.sampled_from(pool)).fields)
             if kind == "perturbed" and fields:
                 names = draw(st.lists(st.sampled_from([f.name for f in fields]), min_size=1, max_size=2, unique=True))
                 for name in names:

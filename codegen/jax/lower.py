@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, field
 
 from envc.compiler import ir
+from envc.codegen import Emitter
 from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
@@ -50,15 +51,6 @@ class LoweredModule:
     observation_dtypes: str
     invariants: list[tuple[str, str]]
     has_guard: list[bool] = field(default_factory=list)
-
-
-class Emitter:
-    def __init__(self):
-        self.lines: list[str] = []
-        self.depth = 1
-
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
 
 
 class Lowering:
@@ -132,7 +124,7 @@ class Lowering:
         if isinstance(t, ir.RecordT):
             return {f.name: self.soa(f.type, v[f.name]) for f in self.m.record(t.name).fields}
         if isinstance(t, ir.ListT):
-            zero = _raw_zero(self.m, t.elem)
+            zero = ir.raw_zero(self.m, t.elem)
             padded = list(v) + [zero] * (t.cap - len(v))
             return {"items": self.soa(ir.ArrayT(elem=t.elem, size=t.cap), padded), "len": ("jnp.int32", len(v))}
         if isinstance(t, ir.FloatT):
@@ -627,7 +619,7 @@ class Lowering:
                 done = self.declare("_done", ir.BOOL)
                 result = self.declare("_ret", ret)
                 self.emit(f'lv["{done}"] = jnp.bool_(False)')
-                self.emit(f'lv["{result}"] = {self.value_code(ret, _zero(self.m, ret))}')
+                self.emit(f'lv["{result}"] = {self.value_code(ret, ir.zero_value(self.m, ret))}')
             self.block(body)
             if ret is not None:
                 self.emit(f'return lv["{self.key("_ret")}"]')
@@ -710,34 +702,3 @@ def _stack(parts):
     if isinstance(first, dict):
         return {k: _stack([p[k] for p in parts]) for k in first}
     return (first[0], [p[1] for p in parts])
-
-
-def _zero(m: ir.Module, t: ir.Type):
-    if isinstance(t, ir.BoolT):
-        return False
-    if isinstance(t, ir.IntT):
-        return min(max(0, t.lo), t.hi)
-    if isinstance(t, ir.FloatT):
-        return 0.0
-    if isinstance(t, (ir.EnumT, ir.RowT)):
-        return 0
-    if isinstance(t, ir.ArrayT):
-        return [_zero(m, t.elem) for _ in range(t.size)]
-    if isinstance(t, ir.ListT):
-        return []
-    return {f.name: _zero(m, f.type) for f in m.record(t.name).fields}
-
-
-def _raw_zero(m: ir.Module, t: ir.Type):
-    """All-zero bits of type `t`: what an unused list slot holds in generated code."""
-    if isinstance(t, ir.BoolT):
-        return False
-    if isinstance(t, ir.FloatT):
-        return 0.0
-    if isinstance(t, (ir.IntT, ir.EnumT, ir.RowT)):
-        return 0
-    if isinstance(t, ir.ArrayT):
-        return [_raw_zero(m, t.elem) for _ in range(t.size)]
-    if isinstance(t, ir.ListT):
-        return []
-    return {f.name: _raw_zero(m, f.type) for f in m.record(t.name).fields}

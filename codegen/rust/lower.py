@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from envc.codegen import Emitter
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
 
@@ -153,15 +154,6 @@ class LoweredModule:
     illegal_is_error: bool
     illegal_site: int
     enums: list[tuple[str, list[str]]] = field(default_factory=list)
-
-
-class Emitter:
-    def __init__(self, depth: int = 1):
-        self.lines: list[str] = []
-        self.depth = depth
-
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
 
 
 # ------------------------------------------------------------------ the lowering
@@ -867,7 +859,7 @@ class Lowering:
         for r in m.records:
             records.append({"name": f"Rec{r.name}", "spec_name": r.name,
                             "fields": [(rust_ident(f.name), self.rty(f.type)) for f in r.fields],
-                            "zero": self.lit(ir.RecordT(name=r.name), {f.name: _raw_zero(self, f.type)
+                            "zero": self.lit(ir.RecordT(name=r.name), {f.name: ir.raw_zero(self.m, f.type)
                                                                         for f in r.fields})})
         fields = [(rust_ident(f.name), self.rty(f.type), self.lit(f.type, f.default)) for f in m.state]
         step_t = self._state_type("step_count")
@@ -944,17 +936,3 @@ def always_returns(body: list[ir.Stmt]) -> bool:
     if isinstance(last, ir.Match):
         return any(not a.members for a in last.arms) and all(always_returns(a.body) for a in last.arms)
     return False
-
-
-def _raw_zero(low: Lowering, t: ir.Type):
-    if isinstance(t, ir.BoolT):
-        return False
-    if isinstance(t, ir.FloatT):
-        return 0.0
-    if is_intlike(t):
-        return 0
-    if isinstance(t, ir.ArrayT):
-        return [_raw_zero(low, t.elem) for _ in range(t.size)]
-    if isinstance(t, ir.ListT):
-        return []
-    return {f.name: _raw_zero(low, f.type) for f in low.record_fields(t)}
