@@ -238,54 +238,86 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         if progress:
             progress(1)
     if "jax" in backends and runs:
-        _verify_jax(module, it, runs, report, float_tolerance, level2_samples, seed, jax_env)
+        _check_backend(module, it, _JaxBackend(jax_env or load_jax(module)), runs, report, float_tolerance,
+                       level2_samples, seed)
     if "rust" in backends and runs:
-        _verify_rust(module, it, runs, report, float_tolerance, level2_samples, seed, rust_env)
+        _check_backend(module, it, _RustBackend(rust_env or load_rust(module)), runs, report, float_tolerance,
+                       level2_samples, seed)
     return report
 
 
-def _verify_jax(module, it, runs, report, tol, level2_samples, seed, env=None) -> None:
-    import jax
-    import jax.numpy as jnp
+class _JaxBackend:
+    """The generated JAX module, driven as one batch (one environment per episode)."""
 
-    env = env or load_jax(module)
-    init = jax.jit(jax.vmap(env.init_from_seed))
-    step = jax.jit(jax.vmap(env.step))
-    invariants = jax.jit(jax.vmap(env.invariants))
-    seeds = np.array([r[0] for r in runs], dtype=np.uint32)
+    name = "jax"
+
+    def __init__(self, env):
+        import jax
+
+        self.jax, self.env = jax, env
+        self._init = jax.jit(jax.vmap(env.init_from_seed))
+        self._step = jax.jit(jax.vmap(env.step))
+        self._invariants = jax.jit(jax.vmap(env.invariants))
+        self._step_one = jax.jit(env.step)
+
+    def reset(self, seeds: np.ndarray) -> None:
+        self.state = self._init(self.jax.numpy.asarray(seeds))
+        self._fetch()
+
+    def _fetch(self) -> None:
+        tree_map = self.jax.tree_util.tree_map
+        self.host = tree_map(np.asarray, self.state)
+        self.inv = tree_map(np.asarray, self._invariants(self.state))
+
+    def step(self, actions: np.ndarray) -> str | None:
+        self.state = self._step(self.state, self.jax.numpy.asarray(actions))
+        self._fetch()
+        return None
+
+    def arrays(self, j: int, keys) -> dict:
+        return {k: self.jax.tree_util.tree_map(lambda x: x[j], getattr(self.host, k)) for k in keys}
+
+    def broken_invariants(self, j: int) -> list[str]:
+        return [name for name, v in self.inv.items() if not bool(v[j])]
+
+    def transition(self, arrays: dict, action: int) -> dict | str:
+        theirs = jax_state_arrays(self._step_one(from_arrays(self.env, arrays), action))
+        return {k: theirs[k] for k in arrays}
+
+
+def _rollouts(module, it, backend, runs, report, tol) -> bool:
+    """Level 3 (with level 1 on the backend): replay every episode's actions in one batch and
+    compare each reached state. Returns False when the backend faulted (level 2 is skipped)."""
     longest = max(len(r[2]) for r in runs)
     actions = np.zeros((longest, len(runs)), dtype=np.int32)
     for j, (_, _, acts) in enumerate(runs):
         actions[: len(acts), j] = acts
-    state = init(jnp.asarray(seeds))
+    backend.reset(np.array([r[0] & 0xFFFFFFFF for r in runs], dtype=np.uint32))
     found: set[int] = set()
     for t in range(longest + 1):
-        host = jax.tree_util.tree_map(np.asarray, state)
-        inv = jax.tree_util.tree_map(np.asarray, invariants(state))
         for j, (s_seed, states, acts) in enumerate(runs):
             if j in found or t >= len(states):
                 continue
             ours = to_arrays(module, states[t])
-            theirs = {k: jax.tree_util.tree_map(lambda x: x[j], getattr(host, k)) for k in ours}
-            diff = first_difference(ours, theirs, tol)
+            diff = first_difference(ours, backend.arrays(j, ours), tol)
             if diff is None:
-                broken = [name for name, v in inv.items() if not bool(v[j])]
+                broken = backend.broken_invariants(j)
                 if broken:
                     diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
             if diff is not None:
                 found.add(j)
-                report.divergences.append(Divergence(3, "jax", s_seed, t, diff[0], _py(diff[1]), _py(diff[2]),
-                                                     acts[:t], [it.actions.format(a) for a in acts[:t]]))
+                report.divergences.append(Divergence(3, backend.name, s_seed, t, diff[0], _py(diff[1]),
+                                                     _py(diff[2]), acts[:t], [it.actions.format(a) for a in acts[:t]]))
         if t < longest:
-            state = step(state, jnp.asarray(actions[t]))
-    _level2(module, it, env, runs, report, tol, level2_samples, seed)
+            fault = backend.step(actions[t])
+            if fault is not None:
+                report.faults.append(f"{backend.name}, step {t}: runtime fault the interpreter does not raise: {fault}")
+                return False
+    return True
 
 
-def _level2(module, it, env, runs, report, tol, samples, seed) -> None:
-    """From sampled reached states, every legal action of every kind, injected into JAX."""
-    import jax
-
-    step = jax.jit(env.step)
+def _level2(module, it, backend, runs, report, tol, samples, seed) -> None:
+    """From sampled reached states, every legal action of every kind, injected into the backend."""
     rng = np.random.default_rng(seed + 1)
     pool = [(s_seed, t, st, acts) for s_seed, states, acts in runs for t, st in enumerate(states)
             if not (st.terminated or st.truncated)]
@@ -294,7 +326,7 @@ def _level2(module, it, env, runs, report, tol, samples, seed) -> None:
     picks = rng.choice(len(pool), size=min(samples, len(pool)), replace=False)
     for p in picks:
         s_seed, t, st, acts = pool[int(p)]
-        injected = from_arrays(env, to_arrays(module, st))
+        injected = to_arrays(module, st)
         for kind in it.actions.kinds:
             legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
             for a in legal[:4]:
@@ -303,15 +335,24 @@ def _level2(module, it, env, runs, report, tol, samples, seed) -> None:
                 except SpecRuntimeError as err:
                     report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
                     continue
-                theirs = jax_state_arrays(step(injected, a))
-                diff = first_difference(ours, {k: theirs[k] for k in ours}, tol)
+                theirs = backend.transition(injected, a)
+                if isinstance(theirs, str):
+                    report.faults.append(f"{backend.name}, seed {s_seed}, step {t}, action "
+                                         f"{it.actions.format(a)}: {theirs}")
+                    continue
+                diff = first_difference(ours, theirs, tol)
                 report.level2_transitions += 1
                 if diff is not None:
                     history = list(acts[:t]) + [a]
-                    report.divergences.append(Divergence(2, "jax", s_seed, t + 1, diff[0], _py(diff[1]),
+                    report.divergences.append(Divergence(2, backend.name, s_seed, t + 1, diff[0], _py(diff[1]),
                                                          _py(diff[2]), history,
                                                          [it.actions.format(x) for x in history]))
                     return
+
+
+def _check_backend(module, it, backend, runs, report, tol, level2_samples, seed) -> None:
+    if _rollouts(module, it, backend, runs, report, tol):
+        _level2(module, it, backend, runs, report, tol, level2_samples, seed)
 
 
 def _py(v: Any) -> Any:
@@ -331,69 +372,36 @@ def load_rust(module: ir.Module, progress: Callable[[str], None] | None = None):
     return load(module, progress=progress)
 
 
-def _verify_rust(module, it, runs, report, tol, level2_samples, seed, native=None) -> None:
-    """Levels 1 and 3 on the native batch (one environment per episode, no auto-reset), then level 2."""
-    native = native or load_rust(module)
-    env = native.VecEnv(len(runs), threads=1, autoreset=False)
-    env.reset_seeds(np.array([r[0] & 0xFFFFFFFF for r in runs], dtype=np.uint32))
-    longest = max(len(r[2]) for r in runs)
-    actions = np.zeros((longest, len(runs)), dtype=np.int32)
-    for j, (_, _, acts) in enumerate(runs):
-        actions[: len(acts), j] = acts
-    found: set[int] = set()
-    for t in range(longest + 1):
-        for j, (s_seed, states, acts) in enumerate(runs):
-            if j in found or t >= len(states):
-                continue
-            diff = first_difference(to_arrays(module, states[t]), env.get_state(j), tol)
-            if diff is None:
-                broken = [name for name, ok in env.invariants(j).items() if not ok]
-                if broken:
-                    diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
-            if diff is not None:
-                found.add(j)
-                report.divergences.append(Divergence(3, "rust", s_seed, t, diff[0], _py(diff[1]), _py(diff[2]),
-                                                     acts[:t], [it.actions.format(a) for a in acts[:t]]))
-        if t < longest:
-            try:
-                env.step(actions[t])
-            except native.SpecRuntimeError as err:
-                report.faults.append(f"rust, step {t}: runtime fault the interpreter does not raise: {err}")
-                return
-    _level2_rust(module, it, native, runs, report, tol, level2_samples, seed)
+class _RustBackend:
+    """The generated Rust package: a `VecEnv` batch (no auto-reset) and a one-env one for level 2."""
 
+    name = "rust"
 
-def _level2_rust(module, it, native, runs, report, tol, samples, seed) -> None:
-    """From sampled reached states, every legal action of every kind, injected into the native env."""
-    env = native.VecEnv(1, threads=1, autoreset=False)
-    rng = np.random.default_rng(seed + 1)
-    pool = [(s_seed, t, st, acts) for s_seed, states, acts in runs for t, st in enumerate(states)
-            if not (st.terminated or st.truncated)]
-    if not pool:
-        return
-    picks = rng.choice(len(pool), size=min(samples, len(pool)), replace=False)
-    for p in picks:
-        s_seed, t, st, acts = pool[int(p)]
-        injected = to_arrays(module, st)
-        for kind in it.actions.kinds:
-            legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
-            for a in legal[:4]:
-                try:
-                    ours = to_arrays(module, it.step(st, a))
-                except SpecRuntimeError as err:
-                    report.faults.append(f"seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
-                    continue
-                env.set_state(0, injected)
-                try:
-                    env.step(np.array([a], dtype=np.int32))
-                except native.SpecRuntimeError as err:
-                    report.faults.append(f"rust, seed {s_seed}, step {t}, action {it.actions.format(a)}: {err}")
-                    continue
-                diff = first_difference(ours, env.get_state(0), tol)
-                report.level2_transitions += 1
-                if diff is not None:
-                    history = list(acts[:t]) + [a]
-                    report.divergences.append(Divergence(2, "rust", s_seed, t + 1, diff[0], _py(diff[1]),
-                                                         _py(diff[2]), history,
-                                                         [it.actions.format(x) for x in history]))
-                    return
+    def __init__(self, native):
+        self.native = native
+        self.single = native.VecEnv(1, threads=1, autoreset=False)
+
+    def reset(self, seeds: np.ndarray) -> None:
+        self.env = self.native.VecEnv(len(seeds), threads=1, autoreset=False)
+        self.env.reset_seeds(seeds)
+
+    def step(self, actions: np.ndarray) -> str | None:
+        try:
+            self.env.step(actions)
+        except self.native.SpecRuntimeError as err:
+            return str(err)
+        return None
+
+    def arrays(self, j: int, keys) -> dict:
+        return self.env.get_state(j)
+
+    def broken_invariants(self, j: int) -> list[str]:
+        return [name for name, ok in self.env.invariants(j).items() if not ok]
+
+    def transition(self, arrays: dict, action: int) -> dict | str:
+        self.single.set_state(0, arrays)
+        try:
+            self.single.step(np.array([action], dtype=np.int32))
+        except self.native.SpecRuntimeError as err:
+            return str(err)
+        return self.single.get_state(0)
