@@ -434,27 +434,35 @@ _TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "const", "enu
                  "init", "action", "fn", "proc", "observe", "invariant", "hole", "fill")
 
 
-def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None:
-    """Line and column of the innermost `{` still open at offset `end` (default: the end of
-    `text`; comments and strings skipped), or None when every `{` before it is closed."""
-    stack: list[int] = []
+def _code_chars(text: str, end: int | None = None):
+    """(offset, character) of every character of `text` before `end` that is code: comments
+    (`//` to the end of the line) and the insides of strings are skipped."""
     i = 0
     end = len(text) if end is None else end
     while i < end:
-        ch = text[i]
         if text.startswith("//", i):
             nl = text.find("\n", i)
             i = len(text) if nl < 0 else nl
             continue
+        ch = text[i]
         if ch == '"':
             i += 1
             while i < len(text) and text[i] not in '"\n':
                 i += 2 if text[i] == "\\" else 1
-        elif ch == "{":
+        else:
+            yield i, ch
+        i += 1
+
+
+def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None:
+    """Line and column of the innermost `{` still open at offset `end` (default: the end of
+    `text`; comments and strings skipped), or None when every `{` before it is closed."""
+    stack: list[int] = []
+    for i, ch in _code_chars(text, end):
+        if ch == "{":
             stack.append(i)
         elif ch == "}" and stack:
             stack.pop()
-        i += 1
     if not stack:
         return None
     pos = stack[-1]
@@ -591,24 +599,14 @@ def parse_fill_body(text: str, path: str = "<fill>") -> list[ast.Stmt]:
 def _deepest(text: str) -> tuple[int, int, int]:
     """Line, column and offset of the first bracket at the deepest nesting of `(`, `[` and `{`
     (comments and strings skipped); the start of the file when there is none."""
-    depth, best, best_pos, i = 0, 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if text.startswith("//", i):
-            nl = text.find("\n", i)
-            i = len(text) if nl < 0 else nl
-            continue
-        if ch == '"':
-            i += 1
-            while i < len(text) and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-        elif ch in "([{":
+    depth, best, best_pos = 0, 0, 0
+    for i, ch in _code_chars(text):
+        if ch in "([{":
             depth += 1
             if depth > best:
                 best, best_pos = depth, i
         elif ch in ")]}":
             depth = max(depth - 1, 0)
-        i += 1
     return text.count("\n", 0, best_pos) + 1, best_pos - (text.rfind("\n", 0, best_pos) + 1) + 1, best_pos
 
 

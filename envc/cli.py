@@ -45,6 +45,14 @@ def _load(path: str):
     return load(path)
 
 
+def _load_or_exit(path: str):
+    """The checked module of the spec at `path`, or its diagnostics on stderr and exit 1."""
+    try:
+        return _load(path)
+    except DiagnosticError as e:
+        _fail(e.diagnostics)
+
+
 def _fail(diags: list[Diagnostic]) -> None:
     sys.stderr.write(render_all(diags))
     raise typer.Exit(1)
@@ -91,10 +99,7 @@ def actions(
 
     Example: `envc actions specs/connect4.envspec`
     """
-    try:
-        m = _load(spec)
-    except DiagnosticError as e:
-        _fail(e.diagnostics)
+    m = _load_or_exit(spec)
     from envc.compiler.actions import ActionSpace
 
     space = ActionSpace(m)
@@ -135,10 +140,7 @@ def compile(
     """
     if target not in ("jax", "rust"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="available targets: `jax`, `rust`")])
-    try:
-        m = _load(spec)
-    except DiagnosticError as e:
-        _fail(e.diagnostics)
+    m = _load_or_exit(spec)
     if target == "rust":
         from envc.codegen.rust.build import compile_command
 
@@ -181,10 +183,7 @@ def verify(
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `jax` and `rust`")])
-    try:
-        m = _load(spec)
-    except DiagnosticError as e:
-        _fail(e.diagnostics)
+    m = _load_or_exit(spec)
     from envc.verify import verify as run_verify
 
     rust_env = None
@@ -248,10 +247,7 @@ def bench(
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
-    try:
-        m = _load(spec)
-    except DiagnosticError as e:
-        _fail(e.diagnostics)
+    m = _load_or_exit(spec)
     from envc import bench as bench_mod
 
     if target == "rust":
@@ -304,10 +300,7 @@ def run(
     """
     if target != "python":
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="this command runs `--target python`")])
-    try:
-        m = _load(spec)
-    except DiagnosticError as e:
-        _fail(e.diagnostics)
+    m = _load_or_exit(spec)
     import numpy as np
 
     from envc.compiler.interp import Interpreter, SpecRuntimeError
