@@ -20,6 +20,7 @@ tables, attaches hole fills, and collects *every* error before raising one
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import json
 import os
@@ -93,6 +94,14 @@ class Checker:
         self.global_names: dict[str, Span] = {}
         # names whose declaration failed (already reported): later uses are not reported again
         self.broken: set[str] = set()
+        # data as read from files (for `by` keys), `text` columns (for hole families), and
+        # the rows of each table that another table names through a `by` column (the cards
+        # of the decks): {table: {row: [(referring table, its row, column)]}}
+        self.raw_rows: dict[str, list[dict]] = {}
+        self.text_columns: dict[tuple[str, str], tuple[list, ast.ColumnDecl]] = {}
+        self.row_refs: dict[str, dict[int, list[tuple[str, int, str]]]] = {}
+        self.families: dict[str, ir.FamilyDef] = {}
+        self.family_decls: dict[str, ast.HoleDecl] = {}
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -154,6 +163,7 @@ class Checker:
             if isinstance(d, ast.TableDecl) and d.name in self.global_names:
                 self._table(d)
         self._state(by_kind.get(ast.StateDecl, []))
+        decls = self._families(decls)
         for d in decls:
             if isinstance(d, (ast.FnDecl, ast.ProcDecl, ast.HoleDecl)):
                 self._signature(d)
@@ -174,12 +184,15 @@ class Checker:
         for name, (fd, _) in fills.items():
             self.err("E0161", f"fill for unknown hole `{name}`", self.name_span(fd.span, name), "no hole of this name",
                      help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
+        fns.extend(self._dispatchers(holes))
         self._check_recursion()
         init = self._init(by_kind.get(ast.InitDecl, []))
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
         invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
         errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
+        # a family's shared signature and `ensures` are checked once per member: report once
+        errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
         if errors:
             raise DiagnosticError(errors)
         return ir.Module(
@@ -188,6 +201,7 @@ class Checker:
             enums=list(self.enums.values()), records=list(self.record_defs.values()),
             tables=list(self.tables.values()), state=list(self.state.values()), init=init,
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
+            families=list(self.families.values()),
         )
 
     # ------------------------------------------------------------ header
@@ -304,11 +318,18 @@ class Checker:
         self.record_defs[d.name] = ir.RecordDef(name=d.name, fields=fields, span=d.span)
 
     # ------------------------------------------------------------ types
-    def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = ()) -> ir.Type | None:
+    def resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...] = (),
+                     self_table: str | None = None) -> ir.Type | None:
+        """`self_table`: a table whose rows are being loaded (its `by` columns may name it)."""
+        self._self_table = self_table
         try:
             return self._resolve_type(t, record_stack)
         except _Poison:
             return None
+        finally:
+            self._self_table = None
+
+    _self_table: str | None = None
 
     def _resolve_type(self, t: ast.TypeExpr, record_stack: tuple[str, ...]) -> ir.Type:
         if isinstance(t, ast.BoolTypeExpr):
@@ -351,6 +372,8 @@ class Checker:
             return ir.RecordT(name=t.name)
         if t.name in self.tables:
             return ir.RowT(table=t.name, rows=self.tables[t.name].rows)
+        if t.name == self._self_table and t.name in self.raw_rows:
+            return ir.RowT(table=t.name, rows=max(1, len(self.raw_rows[t.name])))
         if t.name == "int":
             self.fail("E0110", "`int` needs a range", t.span, help="write `int[lo..hi]`, e.g. `int[0..9]`")
         known = list(self.enums) + list(self.records) + list(self.tables) + ["bool", "float32"]
@@ -420,6 +443,8 @@ class Checker:
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
         if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
             return dst.lo <= src.lo and src.hi <= dst.hi
+        if isinstance(src, ir.IntT) and isinstance(dst, ir.RowT):
+            return 0 <= src.lo and src.hi < dst.rows  # rows are indices: an integer in range names a row
         if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
             return src.size == dst.size and self.fits(src.elem, dst.elem)
         if isinstance(src, ir.ListT) and isinstance(dst, ir.ListT):
@@ -457,6 +482,7 @@ class Checker:
             self.broken.add(d.name)
             self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=1, columns=[], span=d.span)
             return
+        self.raw_rows[d.name] = rows
         columns = []
         seen: set[str] = set()
         for c in d.columns:
@@ -464,7 +490,10 @@ class Checker:
                 self.err("E0101", f"duplicate column `{c.name}` in table `{d.name}`", c.span)
                 continue
             seen.add(c.name)
-            t = self.resolve_type(c.type)
+            if isinstance(c.type, ast.NamedTypeExpr) and c.type.name == "text" and "text" not in self.enums:
+                self._text_column(d, c, rows)
+                continue
+            t = self.resolve_type(c.type, self_table=d.name if c.mode and c.mode[0] == "by" else None)
             values = self._column_values(d, c, t, rows) if t is not None else None
             if values is None:
                 self.broken.add(f"{d.name}.{c.name}")
@@ -472,7 +501,36 @@ class Checker:
                 columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
         self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns, span=d.span)
 
+    def _read_glob(self, d: ast.TableDecl, pattern: str) -> list[dict] | None:
+        """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
+        paths = sorted(glob.glob(pattern))
+        if not paths:
+            self.err("E0150", f"no data file matches `{d.path}`", d.path_span, "no such files",
+                     help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(pattern)}`")
+            return None
+        rows = []
+        for path in paths:
+            sub = ast.TableDecl(d.span, d.name, os.path.relpath(path, self.base_dir), d.path_span, d.columns)
+            got = self._read_rows(sub, path)
+            if got is None:
+                return None
+            rows.extend(got)
+        return rows
+
+    def _text_column(self, d: ast.TableDecl, c: ast.ColumnDecl, rows: list[dict]) -> None:
+        if c.mode is not None or c.default is not None:
+            self.err("E0164", f"text column `{c.name}` takes no `by`, `count` or `default`", c.span,
+                     help="a missing text means the row has no such rule")
+        source = c.source or c.name
+        texts = []
+        for row in rows:
+            raw = _dig(row, source)
+            texts.append(str(raw) if raw is not None else None)
+        self.text_columns[(d.name, c.name)] = (texts, c)
+
     def _read_rows(self, d: ast.TableDecl, path: str) -> list[dict] | None:
+        if any(ch in d.path for ch in "*?["):
+            return self._read_glob(d, path)
         if not os.path.exists(path):
             self.err("E0150", f"data file `{d.path}` not found", d.path_span, "no such file",
                      help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(path)}`")
@@ -481,6 +539,8 @@ class Checker:
             with open(path, encoding="utf-8") as fh:
                 if path.endswith(".csv"):
                     rows = list(csv.DictReader(fh))
+                elif path.endswith(".txt"):
+                    rows = [_deck_list(path, fh.read())]
                 else:
                     rows = json.load(fh)
         except (OSError, UnicodeDecodeError, csv.Error) as err:
@@ -502,6 +562,11 @@ class Checker:
         return rows
 
     def _column_values(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type, rows: list[dict]) -> list | None:
+        convert = self._convert
+        if c.mode is not None:
+            convert = self._mode_converter(d, c, t)
+            if convert is None:
+                return None
         source = c.source or c.name
         default = None
         if c.default is not None:
@@ -515,17 +580,24 @@ class Checker:
         for i, row in enumerate(rows):
             where = f"line {i + 2}" if d.path.endswith(".csv") else f"row {i + 1}"  # CSV: line 1 is the header
             raw = _dig(row, source)
+            if raw is None and c.mode is not None and c.mode[0] == "count":
+                raw = []
             if raw is None:
                 if default is None:
                     problems.append(f"{where} has no `{source}`")
                     continue
                 values.append(default)
                 continue
-            value, problem = self._convert(raw, t)
+            value, problem = convert(raw, t)
             if problem:
                 problems.append(f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
                 continue
             values.append(value)
+            if c.mode is not None and c.mode[0] == "by" and c.mode[1] != d.name:
+                refs = self.row_refs.setdefault(c.mode[1], {})
+                for r in (value if isinstance(value, list) else [value]):
+                    if isinstance(r, int) and r >= 0:
+                        refs.setdefault(r, []).append((d.name, i, c.name))
         if problems:
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
@@ -534,6 +606,89 @@ class Checker:
                      help="fix the data, widen the column type, or give a `default` for missing values")
             return None
         return values
+
+    def _mode_converter(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type):
+        """The converter of a `by T.f` or `count E` column (None after an error)."""
+        kind, name, fieldname, span = c.mode
+        elem = t
+        while isinstance(elem, (ir.ArrayT, ir.ListT)) and kind == "by":
+            elem = elem.elem
+        if kind == "count":
+            if name not in self.enums:
+                self.err("E0100", f"unknown enum `{name}`", span, "not an enum",
+                         help=did_you_mean(name, list(self.enums)) or "`count E` counts the members of enum E")
+                return None
+            members = self.enums[name]
+            if not (isinstance(t, ir.ArrayT) and isinstance(t.elem, ir.IntT) and t.size == len(members.members)):
+                self.err("E0110", f"a `count {name}` column must be `int[lo..hi][{len(members.members)}]`", c.type.span,
+                         f"this is `{t}`", help=f"one count per member of `{name}`, in declaration order")
+                return None
+            lookup = {}
+            for i, (m, alias) in enumerate(zip(members.members, members.aliases)):
+                lookup.setdefault(m, i)
+                if alias is not None:
+                    lookup.setdefault(alias, i)
+
+            def count(raw, t):
+                items = [x.strip() for x in raw.split(",")] if isinstance(raw, str) else raw
+                if not isinstance(items, list):
+                    return None, "is not a list"
+                out = [0] * t.size
+                for x in items:
+                    if x not in lookup:
+                        return None, f"names `{x}`, not a member of `{name}`"
+                    out[lookup[x]] += 1
+                if any(not t.elem.lo <= n <= t.elem.hi for n in out):
+                    return None, f"has a count outside {t.elem.lo}..{t.elem.hi}"
+                return out, None
+            return count
+        # `by T.f`
+        if name != d.name and name not in self.raw_rows:
+            known = [n for n in self.raw_rows] + [d.name]
+            self.err("E0100", f"unknown table `{name}`", span, "no table of this name (declared above this one)",
+                     help=did_you_mean(name, known) or "`by T.f` looks rows up in a table declared before")
+            return None
+        target = self.raw_rows.get(name) if name != d.name else self.raw_rows[d.name]
+        if not (isinstance(elem, ir.IntT) or (isinstance(elem, ir.RowT) and elem.table == name)):
+            self.err("E0110", f"a `by {name}.{fieldname}` column holds rows of `{name}` or integers", c.type.span,
+                     f"this is `{t}`", help=f"declare it `{name}` (or `int[-1..N]` with a `default` for a missing key)")
+            return None
+        index: dict[str, int] = {}
+        for i, row in enumerate(target):
+            key = _dig(row, fieldname)
+            if key is not None:
+                index.setdefault(json.dumps(key, sort_keys=True), i)
+
+        fallback = None
+        if c.default is not None:
+            try:
+                fallback = self.fold(self.expr(c.default, Ctx("default", pure=True)))
+            except _Poison:
+                return None
+
+        def by(raw, t):
+            if isinstance(t, (ir.ArrayT, ir.ListT)):
+                if not isinstance(raw, list):
+                    return None, "is not a list"
+                limit = t.size if isinstance(t, ir.ArrayT) else t.cap
+                if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
+                    return None, f"has {len(raw)} items, not {'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}"
+                out = []
+                for x in raw:
+                    v, problem = by(x, t.elem)
+                    if problem:
+                        return None, problem
+                    out.append(v)
+                return out, None
+            row = index.get(json.dumps(raw, sort_keys=True))
+            if row is None and fallback is not None:
+                return fallback, None  # a key outside the data (a card of another set) takes the default
+            if row is None:
+                return None, f"names no row of `{name}` (no `{fieldname}` equal to it)"
+            if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
+                return None, f"is row {row}, outside {t.lo}..{t.hi}"
+            return row, None
+        return by
 
     def _convert(self, raw: Any, t: ir.Type) -> tuple[Any, str | None]:
         if isinstance(t, ir.IntT):
@@ -695,11 +850,13 @@ class Checker:
 
     # ------------------------------------------------------------ holes and fills
     def hole_hash(self, d: ast.HoleDecl) -> str:
+        """A hash of the hole's signature, prose and `ensures` (for a family member: the
+        family's name and the member's text, so that renumbering texts changes nothing)."""
         src = self.mod.source
         sig = ", ".join(f"{p.name}: {src[p.type.span.start:p.type.span.end]}" for p in d.params)
         ret = src[d.ret.span.start:d.ret.span.end] if d.ret is not None else ""
         ensures = "\n".join(src[e.span.start:e.span.end] for e in d.ensures)
-        text = f"{d.name}({sig}) -> {ret}\n{d.prose}\n{ensures}"
+        text = f"{d.family or d.name}({sig}) -> {ret}\n{d.prose}\n{ensures}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def _collect_fills(self) -> dict[str, tuple[Any, Any]]:
@@ -708,11 +865,193 @@ class Checker:
         for m in sources:
             for d in m.decls:
                 if isinstance(d, ast.FillDecl):
-                    if d.name in fills:
-                        self.err("E0101", f"duplicate fill for `{d.name}`", d.span, help="keep one")
+                    name = d.name
+                    if "text" in d.attrs:
+                        name = self._member_of(d)
+                        if name is None:
+                            continue
+                    if name in fills:
+                        self.err("E0101", f"duplicate fill for `{d.name}`"
+                                 + (f" text \"{_short(d.attrs['text'])}\"" if "text" in d.attrs else ""),
+                                 d.span, help="keep one")
                         continue
-                    fills[d.name] = (d, m)
+                    fills[name] = (d, m)
         return fills
+
+    def _member_of(self, d: ast.FillDecl) -> str | None:
+        """The member hole that `fill FAMILY text "..." { }` fills (None after an error)."""
+        fam = self.families.get(d.name)
+        text = d.attrs["text"]
+        if fam is None:
+            self.err("E0161", f"`fill {d.name} text ...` names no hole family", self.name_span(d.span, d.name),
+                     "no family of this name", help=did_you_mean(d.name, list(self.families))
+                     or "a family is declared `hole NAME(params) per TABLE.COLUMN`")
+            return None
+        if not isinstance(text, str) or text not in fam.texts:
+            close = did_you_mean(str(text), fam.texts)
+            self.err("E0161", f"no row of `{fam.table}` has this text in {', '.join(fam.columns)}",
+                     d.span, f"fill of `{d.name}`", notes=[f"the fill's text: \"{_short(str(text))}\""],
+                     help=close or "the data changed: remove this fill, or fix its `text`")
+            return None
+        return fam.members[fam.texts.index(text)]
+
+    # ------------------------------------------------------------ hole families
+    def _families(self, decls: list) -> list:
+        """Expand each hole family into one member hole per distinct text, and turn its text
+        columns into effect numbers. Returns the declarations with members in place of families."""
+        out = []
+        used: dict[tuple[str, str], str] = {}
+        for d in decls:
+            if not (isinstance(d, ast.HoleDecl) and d.per is not None):
+                out.append(d)
+                continue
+            out.extend(self._family(d, used))
+        for key, (_, c) in self.text_columns.items():
+            if key not in used:
+                self.err("E0164", f"text column `{key[0]}.{key[1]}` is read by no hole family", c.span, "unused text",
+                         help=f"declare `hole NAME(params) per {key[0]}.{key[1]}`: one hole per distinct text")
+        return out
+
+    def _family(self, d: ast.HoleDecl, used: dict) -> list:
+        if not self.declare_global(d.name, d.span, "hole family"):
+            return []
+        if d.ret is not None:
+            self.err("E0164", f"hole family `{d.name}` cannot have a result type", d.ret.span,
+                     help="a family's members run as procedures: store results in the state")
+            return []
+        tables = set()
+        for tname, cname, span in d.per:
+            if (tname, cname) not in self.text_columns:
+                if tname in self.broken or f"{tname}.{cname}" in self.broken:
+                    return []
+                table = self.tables.get(tname)
+                if table is None:
+                    self.err("E0100", f"unknown table `{tname}`", span, help=did_you_mean(tname, list(self.tables)))
+                elif any(c.name == cname for c in table.columns):
+                    self.err("E0164", f"`{tname}.{cname}` is not a `text` column", span,
+                             help=f"declare the column `{cname}: text from \"...\"`")
+                else:
+                    self.err("E0103", f"table `{tname}` has no column `{cname}`", span,
+                             help=did_you_mean(cname, [c for t, c in self.text_columns if t == tname]))
+                return []
+            if (tname, cname) in used:
+                self.err("E0164", f"`{tname}.{cname}` is read by two hole families", span,
+                         notes=[f"family `{used[(tname, cname)]}` reads it already"])
+                return []
+            used[(tname, cname)] = d.name
+            tables.add(tname)
+        if len(tables) != 1:
+            self.err("E0164", f"the text columns of hole family `{d.name}` come from {len(tables)} tables",
+                     d.span, help="one family reads the columns of one table")
+            return []
+        tname = tables.pop()
+        cols = [c for _, c, _ in d.per]
+        rows = len(self.raw_rows[tname])
+        ids: dict[str, int] = {}
+        for r in range(rows):
+            for cname in cols:
+                text = self.text_columns[(tname, cname)][0][r]
+                if text is not None and text not in ids:
+                    ids[text] = len(ids) + 1
+        table = self.tables[tname]
+        new_cols = []
+        for cname in cols:
+            texts, c = self.text_columns[(tname, cname)]
+            new_cols.append(ir.ColumnDef(name=cname, type=ir.IntT(lo=0, hi=max(len(ids), 1)),
+                                         values=[ids.get(t, 0) if t is not None else 0 for t in texts], span=c.span))
+        self.tables[tname] = table.model_copy(update={"columns": table.columns + new_cols})
+        texts = list(ids)
+        members = [ast.HoleDecl(d.span, f"{d.name}__{i + 1}", d.params, d.ret, text, d.ensures, family=d.name)
+                   for i, text in enumerate(texts)]
+        refs = self.row_refs.get(tname)
+        needed = sorted(refs) if refs else list(range(rows))
+        self.family_decls[d.name] = d
+        self.families[d.name] = ir.FamilyDef(name=d.name, table=tname, columns=cols, texts=texts,
+                                             members=[m.name for m in members], dispatch=f"{d.name}__dispatch",
+                                             needed_rows=needed, span=d.span)
+        return members
+
+    def family_call(self, e: ast.Call, ctx: Ctx, span: Span) -> ir.Stmt:
+        """`family[effect](args)`: run the member hole whose number is `effect` (0: none)."""
+        func = e.func
+        fam = self.families[func.base.name]
+        if ctx.pure:
+            self.fail("E0130", f"{_ctx_name(ctx)} cannot call hole family `{fam.name}`, which changes the state",
+                      func.span, "changes the state", help=_pure_help(ctx))
+        effect = self.expr(func.index, ctx)
+        if not isinstance(effect.type, ir.IntT):
+            self.fail("E0110", "a hole family is indexed by a text column's number", func.index.span,
+                      f"this is `{effect.type}`", help=f"write `{fam.name}[row.{fam.columns[0]}](...)`")
+        if not self.require_fits(effect, ir.IntT(lo=0, hi=max(len(fam.texts), 1)), func.index.span, "an effect number"):
+            raise _Poison()
+        first = fam.members[0] if fam.members else None
+        params = self.fn_sigs[first][0] if first in self.fn_sigs else []
+        args = self.call_args(e, params, fam.name, ctx)
+        self.note_call(fam.dispatch, e.span)
+        return ir.CallProc(proc=fam.dispatch, args=[effect, *args], span=span)
+
+    def _dispatchers(self, holes: list[ir.HoleDef]) -> list[ir.FnDef]:
+        """One proc per family, `dispatch(effect, params...)`: an `if` chain over the filled
+        members (the effect-table pass may replace it). Also refuses decks that need a member
+        with no valid fill (E0163)."""
+        by_name = {h.name: h for h in holes}
+        out = []
+        for fam in self.families.values():
+            d = self.family_decls[fam.name]
+            first = fam.members[0] if fam.members else None
+            if first not in self.fn_sigs:
+                continue
+            params = self.fn_sigs[first][0]
+            self._needed_fills(fam, by_name)
+            filled = [(i + 1, m) for i, m in enumerate(fam.members)
+                      if by_name.get(m) is not None and by_name[m].status == "filled" and by_name[m].fill]
+            self.calls[fam.dispatch] = {m for _, m in filled}
+            eff = ir.ParamDef(name="effect", type=ir.IntT(lo=0, hi=max(len(fam.texts), 1)))
+            body: list[ir.Stmt] = []
+            for num, m in reversed(filled):
+                cond = ir.Binary(op="eq", left=ir.Local(name="effect", type=eff.type, span=d.span),
+                                 right=ir.Const(value=num, type=ir.IntT(lo=num, hi=num), span=d.span),
+                                 type=ir.BOOL, span=d.span)
+                call = ir.CallProc(proc=m, args=[ir.Local(name=p.name, type=p.type, span=d.span) for p in params],
+                                   span=d.span)
+                body = [ir.If(cond=cond, then=[call], orelse=body, span=d.span)]
+            out.append(ir.FnDef(name=fam.dispatch, params=[eff, *params], ret=None, body=body, pure=False, span=d.span))
+        return out
+
+    def _needed_fills(self, fam: ir.FamilyDef, by_name: dict[str, ir.HoleDef]) -> None:
+        refs = self.row_refs.get(fam.table, {})
+        raw = self.raw_rows[fam.table]
+        cols = {c.name: c for c in self.tables[fam.table].columns}
+        missing: dict[str, list[str]] = {}
+        for r in fam.needed_rows:
+            for cname in fam.columns:
+                num = cols[cname].values[r]
+                if num == 0:
+                    continue
+                m = fam.members[num - 1]
+                hole = by_name.get(m)
+                if hole is not None and hole.status == "filled":
+                    continue
+                card = " ".join(str(raw[r][k]) for k in ("id", "name") if raw[r].get(k) is not None) or f"row {r}"
+                users = sorted({f"{t} `{self.raw_rows[t][i].get('name', i)}`" for t, i, _ in refs.get(r, [])})
+                missing.setdefault(m, []).append(f"{card} ({cname})" + (f", in {', '.join(users)}" if users else ""))
+        d = self.family_decls[fam.name]
+        for m, uses in missing.items():
+            hole = by_name.get(m)
+            text = fam.texts[fam.members.index(m)]
+            state = "a stale fill" if hole is not None and hole.status == "stale" else "no fill"
+            notes = [f"text: \"{_short(text, 120)}\""] + [f"needed by {u}" for u in uses[:6]]
+            if len(uses) > 6:
+                notes.append(f"... and {len(uses) - 6} more")
+            self.err("E0163", f"a card in play needs hole `{fam.name}` for a text with {state}", d.span,
+                     f"{len(uses)} card{'s' if len(uses) != 1 else ''} need{'s' if len(uses) == 1 else ''} it",
+                     notes=notes, help=f"write `fill {fam.name} text \"{_short(text, 40)}...\" hash "
+                     f"\"{self.hole_hash(self._member_decl(fam, m))}\" {{ ... }}` in `{fill_path(self.mod.path)}`, "
+                     "run `envc fill SPEC --model MODEL`, or take the card out of the deck")
+
+    def _member_decl(self, fam: ir.FamilyDef, m: str) -> ast.HoleDecl:
+        d = self.family_decls[fam.name]
+        return ast.HoleDecl(d.span, m, d.params, d.ret, fam.texts[fam.members.index(m)], d.ensures, family=fam.name)
 
     def _hole(self, d: ast.HoleDecl, fill) -> tuple[ir.HoleDef, ir.FnDef | None]:
         params, ret, pure = self.fn_sigs[d.name]
@@ -744,7 +1083,7 @@ class Checker:
                 fn = self._fn_body(d.name, fd.body, fd.span, pure)
         hole = ir.HoleDef(name=d.name, params=params, ret=ret, prose=d.prose, ensures=ensures,
                           signature_hash=digest, fill=d.name if fn is not None else None,
-                          provenance=provenance, status=status, span=d.span)
+                          provenance=provenance, status=status, family=d.family, span=d.span)
         return hole, fn
 
     # ------------------------------------------------------------ top-level blocks
@@ -970,6 +1309,8 @@ class Checker:
                 return ir.CallProc(proc=name, args=args, span=s.span)
         if isinstance(func, ast.Field) and func.name in LIST_MUTATORS:
             return self.list_op(e, func, ctx, s.span)
+        if isinstance(func, ast.Index) and isinstance(func.base, ast.Name) and func.base.name in self.families:
+            return self.family_call(e, ctx, s.span)
         value = self.expr(e, ctx)
         if isinstance(value, ir.RandomInt):
             return ir.ExprStmt(expr=value, span=s.span)
@@ -1634,7 +1975,7 @@ def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) 
     return ir.IntT(lo=b.lo + 1, hi=0)
 
 
-_FILL_ATTRS = {"provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
+_FILL_ATTRS = {"text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
                "cost": (int, float)}
 
 
@@ -1678,6 +2019,31 @@ def _elem(t: ir.Type) -> ir.Type:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _deck_list(path: str, text: str) -> dict:
+    """One row from a deck-list file (`specs/data/decks/*.txt`): `#` starts a comment,
+    `key: a, b` sets field `key` (a string), and `N ID [name]` adds N copies of ID to the
+    field `cards`. The row's `name` is the file's stem unless a `name:` line gives one."""
+    row: dict[str, Any] = {"name": os.path.splitext(os.path.basename(path))[0], "cards": []}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        head = line.split(None, 1)
+        if head[0].isdigit() and len(head) == 2:
+            row["cards"].extend([head[1].split()[0]] * int(head[0]))
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            row[key.strip()] = value.strip()
+        else:
+            row.setdefault("unreadable", []).append(line)
+    return row
 
 
 def _dig(row: dict, path: str) -> Any:

@@ -53,6 +53,8 @@ ERROR_CODES: dict[str, str] = {
     "E0160": "hole has no fill",
     "E0161": "malformed fill file",
     "E0162": "stale fill",
+    "E0163": "a card in play needs a hole with no fill",
+    "E0164": "misused text column or hole family",
     "E0170": "hidden information observed",
     "E0180": "unknown option",
 }

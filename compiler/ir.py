@@ -546,6 +546,27 @@ class HoleDef(Node):
     fill: str | None
     provenance: Provenance | None = None
     status: Literal["filled", "unfilled", "stale"] = "unfilled"
+    # a member of a hole family: the family's name (`prose` is its text)
+    family: str | None = None
+    span: Span = NO_SPAN
+
+
+class FamilyDef(Node):
+    """A hole family `hole NAME(params) per T.col, ...`: one hole per distinct text of the
+    `text` columns, numbered 1..len(texts) in order of first appearance (row by row); the
+    columns then hold these numbers (0: no text). `dispatch` is the generated proc
+    `dispatch(effect, params...)` that runs the filled member of number `effect` (a text
+    with no fill does nothing there: the checker refuses decks that need one)."""
+
+    name: str
+    table: str
+    columns: list[str]
+    texts: list[str]
+    members: list[str]
+    dispatch: str
+    # rows of `table` that other tables name through `by` columns (the cards of the decks);
+    # all rows when no table names it
+    needed_rows: list[int]
     span: Span = NO_SPAN
 
 
@@ -566,6 +587,7 @@ class Module(Node):
     observe: ObserveDef
     invariants: list[InvariantDef]
     holes: list[HoleDef]
+    families: list[FamilyDef] = []
 
     def enum(self, name: str) -> EnumDef:
         return next(e for e in self.enums if e.name == name)

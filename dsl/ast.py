@@ -290,6 +290,8 @@ class ColumnDecl(Decl):
     type: TypeExpr
     source: str | None
     default: Expr | None
+    # `by T.f` -> ("by", T, f, span); `count E` -> ("count", E, None, span)
+    mode: tuple | None = None
 
 
 @dataclass
@@ -361,6 +363,10 @@ class HoleDecl(Decl):
     ret: TypeExpr | None
     prose: str
     ensures: list[Expr]
+    # a hole family (`per T.col, ...`): the text columns, as (table, column, span)
+    per: list[tuple] | None = None
+    # a member of a hole family (one distinct text): the family's name
+    family: str | None = None
 
 
 @dataclass

@@ -147,7 +147,23 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def column_decl(self, meta, c):
         source = _unescape(c[2]) if c[2] is not None else None
-        return ast.ColumnDecl(self._span(meta), str(c[0]), c[1], source, c[3])
+        return ast.ColumnDecl(self._span(meta), str(c[0]), c[1], source, c[4], c[3])
+
+    @v_args(meta=True)
+    def by_key(self, meta, c):
+        return ("by", str(c[0]), str(c[1]), self._span(meta))
+
+    @v_args(meta=True)
+    def count_of(self, meta, c):
+        return ("count", str(c[0]), None, self._span(meta))
+
+    @v_args(meta=True)
+    def per_texts(self, meta, c):
+        return list(c)
+
+    @v_args(meta=True)
+    def column_ref(self, meta, c):
+        return (str(c[0]), str(c[1]), self._span(meta))
 
     @v_args(meta=True)
     def state_decl(self, meta, c):
@@ -189,6 +205,8 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def hole_decl(self, meta, c):
+        if isinstance(c[3], list):  # a hole family: one hole per distinct text of the columns
+            return ast.HoleDecl(self._span(meta), str(c[0]), c[1], c[2], "", list(c[4:]), per=c[3])
         return ast.HoleDecl(self._span(meta), str(c[0]), c[1], c[2], _unescape(c[3]), list(c[4:]))
 
     @v_args(meta=True)
