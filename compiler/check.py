@@ -499,7 +499,11 @@ class Checker:
                 self.broken.add(f"{d.name}.{c.name}")
             else:
                 columns.append(ir.ColumnDef(name=c.name, type=t, values=values, span=c.span))
-        self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns, span=d.span)
+        key = next((k for k in ("name", "id")
+                    if rows and all(isinstance(r, dict) and r.get(k) is not None for r in rows)), None)
+        labels = [str(r[key]) for r in rows] if key else None  # how `envc run` names a row
+        self.tables[d.name] = ir.TableDef(name=d.name, path=d.path, rows=max(1, len(rows)), columns=columns,
+                                          labels=labels, span=d.span)
 
     def _read_glob(self, d: ast.TableDecl, pattern: str) -> list[dict] | None:
         """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
@@ -758,17 +762,25 @@ class Checker:
                     self.broken.add(f.name)
                     continue
                 visibility = "public"
+                matchup = False
                 for ann, span in f.annotations:
                     if ann in ("hidden", "private"):
                         visibility = ann
+                    elif ann == "matchup":  # `envc run` reports episodes per value of this field
+                        matchup = True
+                        if not isinstance(_elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
+                            self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
+                                     span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
+                                     "e.g. `decks: Deck[2] @matchup`")
                     else:
                         self.err("E0180", f"unknown annotation `@{ann}`", span, "not an annotation",
-                                 help="use `@hidden` or `@private`")
+                                 help="use `@hidden`, `@private` or `@matchup`")
                 if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
                     self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
                              help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
                 default = self.default_value(t, f.default, f.span)
-                self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility, span=f.span)
+                self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
+                                                 matchup=matchup, span=f.span)
 
     # ------------------------------------------------------------ functions
     def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None:
@@ -1045,7 +1057,7 @@ class Checker:
                 notes.append(f"... and {len(uses) - 6} more")
             self.err("E0163", f"a card in play needs hole `{fam.name}` for a text with {state}", d.span,
                      f"{len(uses)} card{'s' if len(uses) != 1 else ''} need{'s' if len(uses) == 1 else ''} it",
-                     notes=notes, help=f"write `fill {fam.name} text \"{_short(text, 40)}...\" hash "
+                     notes=notes, help=f"write `fill {fam.name} text {json.dumps(text, ensure_ascii=False)} hash "
                      f"\"{self.hole_hash(self._member_decl(fam, m))}\" {{ ... }}` in `{fill_path(self.mod.path)}`, "
                      "run `envc fill SPEC --model MODEL`, or take the card out of the deck")
 
@@ -2133,8 +2145,11 @@ def fill_path(spec_path: str) -> str:
     return root + ".fills"
 
 
-def load(path: str) -> ir.Module:
+def load(path: str, effect_tables: bool = True) -> ir.Module:
     """Parse and check the spec at `path` together with its fill file, if there is one.
+
+    `effect_tables`: run the effect-table pass (`envc.compiler.passes.effect_tables`) on the
+    result, unless the environment sets `ENVC_EFFECT_TABLES=0`; every backend uses this IR.
 
     Raises:
         DiagnosticError: a missing file, a syntax error, or any checking error.
@@ -2150,4 +2165,6 @@ def load(path: str) -> ir.Module:
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
-    return check(mod, fills)
+    module = check(mod, fills)
+    from envc.compiler.passes import effect_tables as tables
+    return tables.run(module) if effect_tables and tables.enabled() else module

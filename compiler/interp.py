@@ -22,8 +22,11 @@ Semantics (every backend reproduces them exactly):
 * Values: ints are Python ints (the checker guarantees their ranges), float32 values are
   `numpy.float32` (every operation rounds to float32), arrays are lists, records dicts,
   lists Python lists of their current length. Assignment copies (value semantics).
-* Integer `/` and `%` are floor division and floor modulo. `and`/`or` evaluate both
-  sides (no short-circuit; there are no side effects in pure expressions).
+* Integer `/` and `%` are floor division and floor modulo. `and`/`or` have no short
+  circuit in the language (compiled code evaluates both sides, and a draw on the right
+  is always made); the interpreter skips a right operand that cannot draw once the left
+  decides, which yields the same value and state, and no fault from reading past a
+  list's end there (compiled code reads padding that the result ignores).
 * Runtime faults (push onto a full list, draw from an empty one, index past a list's
   length, `fail(...)`) raise `SpecRuntimeError` with the spec location: they are bugs of
   the spec, which verification reports.
@@ -125,6 +128,29 @@ def to_value(t: ir.Type, v: Any) -> Any:
     return v
 
 
+def _frozen(v: Any) -> Any:
+    """A hashable copy of an interpreter value (lists become tuples, dicts sorted items)."""
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    return v
+
+
+class _TableColumns(dict):
+    """`{(table, column): values}`, converted on first use (folding a constant must not
+    convert every column of a 386-row table)."""
+
+    def __init__(self, tables: dict[str, ir.TableDef]):
+        super().__init__()
+        self._tables = tables
+
+    def __missing__(self, key: tuple[str, str]) -> list:
+        col = next(c for c in self._tables[key[0]].columns if c.name == key[1])
+        values = self[key] = [to_value(col.type, v) for v in col.values]
+        return values
+
+
 CONST_WORK = 1 << 21
 
 _F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
@@ -142,8 +168,9 @@ class Evaluator:
         self._consts: dict[int, tuple[ir.Const, Any]] = {}
         self._const_work = 0  # loop iterations spent folding a constant (module is None)
         self.old_state: State | None = None  # the state before a hole's call, read by `old(x)` in `ensures`
-        self.table_cols = {(t.name, c.name): [to_value(c.type, v) for v in c.values]
-                           for t in self.tables.values() for c in t.columns}
+        self.table_cols = _TableColumns(self.tables)
+        self._quiet: dict[int, bool] = {}  # Binary and/or node -> its right operand cannot draw
+        self._memo: dict | None = None  # results of `fn` calls while the state cannot change
         self._expr = {k: getattr(self, "e_" + k) for k in ir.EXPR_KINDS}
         self._stmt = {k: getattr(self, "s_" + k) for k in ir.STMT_KINDS}
 
@@ -193,8 +220,17 @@ class Evaluator:
 
     def e_binary(self, e: ir.Binary, env):
         a = self.eval(e.left, env)
-        b = self.eval(e.right, env)
         op = e.op
+        if (op == "and" and not a) or (op == "or" and a):
+            # The value is decided. Skipping the right operand changes nothing observable when
+            # it neither draws nor takes from a list (compiled code evaluates both sides, and
+            # a read past a list's end there yields padding that the result ignores).
+            quiet = self._quiet.get(id(e))
+            if quiet is None:
+                quiet = self._quiet[id(e)] = ir.first_draw(e.right) is None
+            if quiet:
+                return bool(a)
+        b = self.eval(e.right, env)
         if op == "add":
             return a + b
         if op == "sub":
@@ -231,9 +267,16 @@ class Evaluator:
         if fn is None:  # folding a constant (a type's size or bound), which cannot call functions
             raise ConstEvalError(f"calls `{e.fn}`")
         args = {p.name: copy_value(self.eval(a, env)) for p, a in zip(fn.params, e.args)}
+        memo = self._memo
+        if memo is not None:  # a `fn` is pure: on an unchanged state, equal arguments give equal results
+            key = (e.fn, _frozen(list(args.values())))
+            if key in memo:
+                return copy_value(memo[key])
         try:
             self.run_block(fn.body, args)
         except _Return as r:
+            if memo is not None:
+                memo[key] = copy_value(r.value)
             return r.value
         raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
 
@@ -555,6 +598,7 @@ class Interpreter:
         """One bool per flat action: the action's `when` guard for its parameter values."""
         ev = self.ev
         ev.state = state
+        ev._memo = {}  # guards cannot change the state: `fn` results are shared between them
         try:
             mask = []
             for kind in self.actions.kinds:
@@ -569,6 +613,7 @@ class Interpreter:
             return mask
         finally:
             ev.state = None
+            ev._memo = None
 
     def observe(self, state: State, player: int) -> Any:
         """The observation of `player` (nested lists shaped like the `observe` type)."""

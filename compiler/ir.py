@@ -181,7 +181,7 @@ class Unary(ExprNode):
 
 class Binary(ExprNode):
     """Arithmetic on int or float32 (`/` and `%` on ints are floor division and floor
-    modulo, as in Python), comparisons, and short-circuit-free `and`/`or` on bools."""
+    modulo, as in Python), comparisons, and `and`/`or` on bools (both sides are evaluated when the right one draws)."""
 
     kind: Literal["binary"] = "binary"
     op: Literal["add", "sub", "mul", "div", "mod", "eq", "ne", "lt", "le", "gt", "ge", "and", "or"]
@@ -464,6 +464,7 @@ class FieldDef(Node):
     default: Any
     visibility: Literal["public", "hidden", "private"] = "public"
     builtin: bool = False
+    matchup: bool = False  # `@matchup`: `envc run` reports episodes per value of this field
     span: Span = NO_SPAN
 
 
@@ -485,6 +486,7 @@ class TableDef(Node):
     path: str
     rows: int
     columns: list[ColumnDef]
+    labels: list[str] | None = None  # each row's `name` (or `id`) in the data file, when every row has one
     span: Span = NO_SPAN
 
 

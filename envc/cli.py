@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import Counter
 from typing import Annotated, Optional
 
 import typer
@@ -119,8 +118,9 @@ def actions(
 @app.command()
 def compile(
     spec: SpecArg,
-    target: Annotated[str, typer.Option(help="backend: `jax` (a Python package using jax and numpy) or `rust` "
-                                        "(a maturin crate: PyO3 + rayon)")] = "jax",
+    target: Annotated[str, typer.Option(help="backend: `jax` (a Python package using jax and numpy), `rust` "
+                                        "(a maturin crate: PyO3 + rayon) or `python` (the checked IR on the "
+                                        "reference interpreter)")] = "jax",
     out_dir: Annotated[Optional[str], typer.Option("-o", "--out", help="output folder (default: build/NAME-TARGET)")] = None,
     build: Annotated[bool, typer.Option("--build", help="`--target rust`: build the wheel (maturin, release) "
                                         "and install it into this Python")] = False,
@@ -132,14 +132,18 @@ def compile(
     `rollout(key, n_steps, batch)` and, for one-player specs, a gymnax-style adapter.
     Import it by putting DIR's parent on `sys.path`.
 
+    `--target python` writes `DIR/__init__.py` and `DIR/module.json` (the checked IR, data
+    included): the same `init`/`step`/`observe` names, run by envc's reference interpreter.
+
     `--target rust` writes a maturin crate (`Cargo.toml`, `pyproject.toml`, `src/*.rs`,
     `python/envc_NAME/`): the batched `VecEnv` class (rayon, NumPy outputs written in
     place, auto-reset) and a Gymnasium `VectorEnv` adapter; `--build` builds and installs it.
 
     Example: `envc compile specs/connect4.envspec --target jax -o build/connect4`
     """
-    if target not in ("jax", "rust"):
-        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="available targets: `jax`, `rust`")])
+    if target not in ("jax", "rust", "python"):
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None,
+                          help="available targets: `jax`, `rust`, `python`")])
     m = _load_or_exit(spec)
     if target == "rust":
         from envc.codegen.rust.build import compile_command
@@ -147,7 +151,10 @@ def compile(
         code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
                                Console(highlight=False).print)
         raise typer.Exit(code)
-    from envc.codegen.jax import write
+    if target == "python":
+        from envc.codegen.python import write
+    else:
+        from envc.codegen.jax import write
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
     start = time.perf_counter()
@@ -284,32 +291,51 @@ def bench(
 @app.command()
 def run(
     spec: SpecArg,
-    episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play")] = 100,
-    seed: Annotated[int, typer.Option(help="seed of the first episode (episode i uses seed+i) and of the policy")] = 0,
+    episodes: Annotated[int, typer.Option(min=1, help="number of episodes to play (and count)")] = 100,
+    seed: Annotated[int, typer.Option(help="`python`: seed of the first episode (episode i uses seed+i) and of "
+                                      "the policy; `jax`: the PRNG key of the initial states, policy and resets")] = 0,
     max_steps: Annotated[int, typer.Option(min=1, help="stop an episode after this many steps if it has not ended")] = 10_000,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print one line per episode")] = False,
-    target: Annotated[str, typer.Option(help="backend to run on: `python` (the reference interpreter)")] = "python",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="`--target python`: print one line per episode")] = False,
+    target: Annotated[str, typer.Option(help="`python` (the reference interpreter, one game at a time) or `jax` "
+                                        "(the generated JAX environment, `--batch` games at once)")] = "python",
+    batch: Annotated[Optional[int], typer.Option(min=1, help="`--target jax`: environments played at once "
+                                                 "[default: 1024]", show_default=False)] = None,
 ):
-    """Play episodes with a uniformly random legal policy and print statistics.
+    """Play episodes with a uniformly random legal policy and print statistics per match-up.
 
-    Prints the number of episodes, mean episode length, each player's win rate, the
-    draw and truncation rates, and the speed in steps per second (SPS, interpreter
-    steps per wall-clock second, loading excluded).
+    One row per match-up (the value of the spec's `@matchup` state fields at the end of an
+    episode, e.g. `mewtwo-gardevoir vs pikachu-zapdos`; one row `all` without them): the
+    episodes, mean length, each player's win rate, draws and truncations; then steps per
+    second (SPS, loading and compiling excluded). `--target jax` also prints the JIT compile
+    time, measured separately.
 
-    Example: `envc run specs/tictactoe.envspec --episodes 1000 --seed 0`
+    `--target jax` runs `--batch` environments with auto-reset in `lax.scan` chunks and counts
+    the first `ceil(episodes / batch)` episodes of each environment (exactly `--episodes`;
+    see envc/run_jax.py); SPS counts every step played.
+
+    Example: `envc run specs/tcg.envspec --target jax --batch 4096 --episodes 100000`
     """
-    if target != "python":
-        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="this command runs `--target python`")])
+    if target not in ("python", "jax"):
+        _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="`envc run` runs `--target python` or `jax`")])
     m = _load_or_exit(spec)
+    if target == "jax":
+        if verbose:
+            err.print("note: `--verbose` applies to `--target python`; ignored")
+        _run_jax(m, episodes, batch or 1024, seed, max_steps)
+        return
+    if batch is not None:
+        err.print("note: `--batch` applies to `--target jax`; the interpreter plays one game at a time")
     import numpy as np
 
     from envc.compiler.interp import Interpreter, SpecRuntimeError
+    from envc.run_jax import Episodes, label_text, label_values, matchup_fields, outcome_code
 
     it = Interpreter(m)
     policy = np.random.default_rng(seed)
+    labels: list[tuple[int, ...]] = []
+    codes: list[int] = []
     lengths: list[int] = []
-    outcomes: Counter = Counter()
-    returns = np.zeros(m.num_players, dtype=np.float64)
+    returns: list[list[float]] = []
     steps = 0
     start = time.perf_counter()
     progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -318,6 +344,7 @@ def run(
         task = progress.add_task("episodes", total=episodes)
         for ep in range(episodes):
             actions_taken: list[int] = []
+            ret = np.zeros(m.num_players, dtype=np.float64)
             try:
                 s = it.init(seed + ep)
                 n = 0
@@ -328,53 +355,94 @@ def run(
                     a = int(policy.choice(legal))
                     actions_taken.append(a)
                     s = it.step(s, a)
-                    returns += np.asarray(s.rewards, dtype=np.float64)
+                    ret += np.asarray(s.rewards, dtype=np.float64)
                     n += 1
             except SpecRuntimeError as e:
                 _runtime_fault(e, it, seed + ep, actions_taken)
             steps += n
             lengths.append(n)
-            outcome = _outcome(s, m.num_players, n >= max_steps)
-            outcomes[outcome] += 1
+            codes.append(outcome_code(s.terminated, s.truncated, s.rewards, m.num_players))
+            labels.append(label_values(m, s.fields))
+            returns.append(list(ret))
             if verbose:
-                out.print(f"episode {ep}: seed {seed + ep}, {n} steps, {outcome}, rewards {list(map(float, s.rewards))}")
+                where = f"{label_text(m, labels[-1])}, " if matchup_fields(m) else ""
+                out.print(f"episode {ep}: seed {seed + ep}, {where}{n} steps, {_outcome_text(codes[-1])}, "
+                          f"rewards {list(map(float, s.rewards))}")
             progress.advance(task)
     elapsed = time.perf_counter() - start
-    _summary(m, episodes, lengths, outcomes, returns, steps, elapsed)
+    eps = Episodes.from_lists(labels, codes, lengths, returns, len(labels[0]), m.num_players)
+    _print_matchups(m, eps, f"{m.name}: {episodes} episodes, random legal policy, reference interpreter")
+    _wide().print(f"steps: {steps:,} in {elapsed:.2f} s: {steps / elapsed if elapsed > 0 else float('nan'):,.0f} SPS "
+              "(reference interpreter, one game at a time, loading excluded)")
 
 
-def _outcome(s, num_players: int, cut: bool) -> str:
-    if s.terminated:
-        r = [float(x) for x in s.rewards]
-        best = max(r)
-        if num_players > 1 and best > 0 and r.count(best) == 1:
-            return f"player {r.index(best)} wins"
-        return "draw" if num_players > 1 else "terminated"
-    if s.truncated:
-        return "truncated"
-    return "cut at --max-steps" if cut else "unfinished"
+def _outcome_text(code: int) -> str:
+    """An outcome code of envc.run_jax as words."""
+    from envc.run_jax import CUT, DRAW, TERMINATED, TRUNCATED
+
+    names = {DRAW: "draw", TERMINATED: "terminated", TRUNCATED: "truncated", CUT: "cut at --max-steps"}
+    return names[code] if code < 0 else f"player {code} wins"
 
 
-def _summary(m, episodes, lengths, outcomes, returns, steps, elapsed) -> None:
-    import numpy as np
+def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
+    """`envc run --target jax`: envc/run_jax.py plays, this prints."""
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        _fail([Diagnostic("E0180", "`--target jax` needs jax, which is not installed", None,
+                          help="install it with `pip install 'envc[jax]'` (or `pip install jax`)")])
+    from envc.run_jax import run_jax
 
-    table = Table(title=f"{m.name}: {episodes} episodes, random legal policy, reference interpreter")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("episodes", str(episodes))
-    table.add_row("mean length (steps)", f"{np.mean(lengths):.2f}")
-    if m.num_players > 1:
-        for p in range(m.num_players):
-            table.add_row(f"player {p} win rate", f"{outcomes[f'player {p} wins'] / episodes:.3f}")
-        table.add_row("draw rate", f"{outcomes['draw'] / episodes:.3f}")
+    progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("episodes", total=episodes)
+        r = run_jax(m, episodes, batch, seed=seed, max_steps=max_steps, progress=lambda k: progress.advance(task, k))
+    _print_matchups(m, r.episodes, f"{m.name}: {episodes} episodes, random legal policy, JAX ({r.platform}), "
+                                   f"batch {r.batch}")
+    wide = _wide()
+    wide.print(f"steps: {r.steps:,} in {r.elapsed_s:.2f} s: {r.sps:,.0f} SPS (every step played, "
+              f"{r.calls} calls of {r.chunk} steps x {r.batch} environments; compile excluded)")
+    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s), once per process")
+    wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "
+              f"(environment e's k-th episode has id k*{r.batch}+e)")
+
+
+def _print_matchups(m, eps, title: str) -> None:
+    """The per-match-up table (envc.run_jax.summarize): rates are fractions of the row's episodes."""
+    from envc.run_jax import summarize
+
+    rows = summarize(m, eps)
+    p = m.num_players
+    table = Table(title=title)
+    table.add_column("match-up")
+    table.add_column("episodes", justify="right")
+    table.add_column("mean length", justify="right")
+    if p > 1:
+        for i in range(p):
+            table.add_column(f"P{i} wins", justify="right")
+        table.add_column("draws", justify="right")
     else:
-        table.add_row("mean return", f"{returns[0] / episodes:.3f}")
-    table.add_row("truncated rate", f"{outcomes['truncated'] / episodes:.3f}")
-    if outcomes["cut at --max-steps"]:
-        table.add_row("cut at --max-steps", str(outcomes["cut at --max-steps"]))
-    table.add_row("steps", str(steps))
-    table.add_row("SPS (steps per second)", f"{steps / elapsed:,.0f}" if elapsed > 0 else "n/a")
-    out.print(table)
+        table.add_column("mean return", justify="right")
+        table.add_column("terminated", justify="right")
+    table.add_column("truncated", justify="right")
+    cut = any(r.cut for r in rows)
+    if cut:
+        table.add_column("cut at --max-steps", justify="right")
+    for k, r in enumerate(rows):
+        cells = [r.label, f"{r.episodes:,}", f"{r.mean_length:.2f}"]
+        cells += [f"{w:.3f}" for w in r.wins] + [f"{r.draws:.3f}"] if p > 1 else [f"{r.mean_return[0]:.3f}",
+                                                                               f"{r.terminated:.3f}"]
+        cells.append(f"{r.truncated:.3f}")
+        if cut:
+            cells.append(f"{r.cut:.3f}")
+        table.add_row(*cells, end_section=k == len(rows) - 2 and len(rows) > 1)
+    _wide().print(table)
+
+
+def _wide() -> Console:
+    """stdout; when it is not a terminal, not wrapped at 80 columns (a match-up label stays on one line)."""
+    return out if out.is_terminal else Console(highlight=False, width=max(out.width, 160))
 
 
 def _runtime_fault(e, it, seed: int, actions_taken: list[int]) -> None:

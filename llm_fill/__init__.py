@@ -13,9 +13,12 @@ Modules, in the order data flows through them:
 * `driver`: the repair loop, model calls through `litellm.completion`, accounting, writing;
 * `answer`: the body extracted from an answer (a fenced block, 8 KB at most);
 * `judge`: the stages a candidate must pass, in order;
-* `props`: the generated property tests (hypothesis strategies from the IR types);
-* `fillfile`: rewriting one item of a fill file, keeping everything else;
-* `cli`: the two commands, registered on envc's typer app.
+* `props`: the generated property tests (states reached by random play, arguments from
+  the IR types, hypothesis);
+* `fillfile`: rewriting one item of a fill file, keeping everything else (a member of a
+  hole family is written `fill FAMILY text "..." hash "..." { ... }`);
+* `cli`: the two commands, registered on envc's typer app;
+* `scripted`: a scripted OpenAI-compatible server standing in for a model (tests, demos).
 
 An answer is data: it is parsed as envspec and run only by the reference interpreter,
 inside a static work bound; nothing in it is executed as Python.

@@ -4,7 +4,8 @@ Public surface: `extract_body(answer, hole) -> str`, `AnswerError`, `MAX_BODY_BY
 
 The answer should hold one fenced block (```envspec ... ```) with the statements of the
 body. Tolerated: another fence language or none, a last fence left open, a whole
-`fill NAME ... { ... }` item or a `{ ... }` block around the statements (both unwrapped).
+`fill NAME ... { ... }` item (for a family member `fill FAMILY text "..." ... { ... }`) or a
+`{ ... }` block around the statements (both unwrapped).
 The body is then parsed by `envc.dsl.parser.parse_fill_body` and type-checked like any
 fill: nothing in an answer is ever executed as Python.
 """
@@ -27,9 +28,15 @@ class AnswerError(Exception):
     """The answer holds no usable body; the message goes back to the model."""
 
 
+#: the attributes of a `fill` line: `hash "..."`, `text "..."` (a card text may hold `{P}`), `attempts 3`
+_ATTRS = r'(?:\s+\w+\s+(?:"(?:\\.|[^"\\\n])*"|[0-9][0-9.]*))*'
+
+
 def _unwrap(body: str, hole: str) -> str:
     text = body.strip()
-    m = re.fullmatch(rf"fill\s+{re.escape(hole)}\b[^{{\n]*\{{(.*)\}}", text, re.S)
+    names = {hole, re.sub(r"__\d+$", "", hole)}  # a family member's item is named by its family
+    alts = "|".join(re.escape(n) for n in names)
+    m = re.fullmatch(rf"fill\s+(?:{alts})\b{_ATTRS}\s*\{{(.*)\}}", text, re.S)
     if m:
         return m.group(1)
     m = re.fullmatch(r"\{(.*)\}", text, re.S)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Annotated, Optional
 
@@ -58,50 +59,85 @@ def holes(spec: SpecArg):
 
     A hole is *stale* when its signature, prose or `ensures` changed after its fill was
     written (the fill's `hash` no longer matches); `envc fill` fills unfilled and stale holes.
+    A hole family (`hole attack_effect(p: int[0..1]) per Card.effect0, Card.effect1`) has one
+    member per distinct card text (`attack_effect__7`), listed with its text; the counts
+    then include the cards whose every text is filled (fully playable).
 
     Example: `envc holes specs/tcg.envspec`
     """
-    from envc.llm_fill.spec import hole_kind, load_lenient
+    from envc.llm_fill.spec import hole_kind, load_lenient, playable_cards, short_text
 
     try:
         loaded = load_lenient(spec)
     except DiagnosticError as e:
         _fail(e.diagnostics)
     m = loaded.module
-    table = Table(title=f"{m.name}: {len(m.holes)} hole{'s' if len(m.holes) != 1 else ''}")
-    table.add_column("hole", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("status", no_wrap=True)
-    table.add_column("source", overflow="fold")
-    for col in ("attempts", "tokens", "cost ($)"):
-        table.add_column(col, justify="right", min_width=len(col))
-    table.add_column("date", no_wrap=True)
+    families = bool(m.families)
+    headers = ["hole", "kind", "status", "source", "attempts", "tokens", "cost ($)", "date"]
     colors = {"filled": "green", "stale": "yellow", "unfilled": "red"}
+    rows = []
     for h in m.holes:
         p = h.provenance
-        status = f"[{colors[h.status]}]{h.status}[/]"
         if p is None:
-            table.add_row(h.name, hole_kind(h), status, "-", "-", "-", "-", "-")
+            row = [h.name, hole_kind(h), h.status, "-", "-", "-", "-", "-"]
         elif p.source == "model" or p.model:
-            table.add_row(h.name, hole_kind(h), status, escape(f"{p.source}: {p.model or '?'}"), str(p.attempts),
-                          str(p.tokens), f"{p.cost:.4f}", escape(p.date or "-"))
+            row = [h.name, hole_kind(h), h.status, f"{p.source}: {p.model or '?'}", str(p.attempts),
+                   str(p.tokens), f"{p.cost:.4f}", p.date or "-"]
         else:
-            table.add_row(h.name, hole_kind(h), status, escape(p.source), "-", "-", "-", escape(p.date or "-"))
+            row = [h.name, hole_kind(h), h.status, p.source, "-", "-", "-", p.date or "-"]
+        rows.append(row)
     out = _out()
+    if families and not out.is_terminal and "COLUMNS" not in os.environ:  # a file or a pipe: room for the texts
+        out = Console(highlight=False, width=160)
+    if families:  # members are all procedures; their text takes the room that is left
+        keep = [i for i, c in enumerate(headers) if c != "kind"]
+
+        def room_for(cols: list[int]) -> int:
+            return out.width - sum(max(len(headers[i]), *(len(r[i]) for r in rows)) for i in cols) - 3 * len(cols) - 4
+
+        if room_for(keep) < 30:  # a narrow terminal: the accounting columns go first
+            keep = [i for i in keep if headers[i] not in ("attempts", "tokens", "cost ($)", "date")]
+        room = max(24, room_for(keep))
+        headers = [headers[i] for i in keep] + ["text"]
+        rows = [[r[i] for i in keep] + [short_text(h.prose, room)] for r, h in zip(rows, m.holes)]
+    table = Table(title=f"{m.name}: {len(m.holes)} hole{'s' if len(m.holes) != 1 else ''}")
+    for col in headers:
+        numeric = col in ("attempts", "tokens", "cost ($)")
+        table.add_column(col, justify="right" if numeric else "left", min_width=len(col) if numeric else None,
+                         no_wrap=col != "source" or families, overflow="fold" if col == "source" else "ellipsis")
+    status_col = headers.index("status")
+    for r in rows:
+        cells = [escape(c) for c in r]
+        cells[status_col] = f"[{colors[r[status_col]]}]{r[status_col]}[/]"
+        table.add_row(*cells)
     out.print(table)
     counts = {s: sum(1 for h in m.holes if h.status == s) for s in ("filled", "stale", "unfilled")}
     out.print(f"{len(m.holes)} holes: {counts['filled']} filled, {counts['stale']} stale, "
               f"{counts['unfilled']} unfilled")
+    for fam in m.families:
+        members = [h for h in m.holes if h.family == fam.name]
+        done = sum(1 for h in members if h.status == "filled")
+        out.print(f"family {fam.name} (per {', '.join(f'{fam.table}.{c}' for c in fam.columns)}): "
+                  f"{done}/{len(members)} texts filled")
+    for pc in playable_cards(m):
+        what = "cards" if pc.table == "Card" else f"`{pc.table}` rows"
+        out.print(f"{what} fully playable (every text filled): {pc.playable}/{pc.rows}; "
+                  f"of the {pc.needed} the data uses: {pc.needed_playable}/{pc.needed}")
+        if pc.labels:
+            out.print("  not playable: " + escape(", ".join(pc.labels[:12])) +
+                      (f", ... ({len(pc.labels) - 12} more)" if len(pc.labels) > 12 else ""))
     if counts["stale"] or counts["unfilled"]:
-        out.print(f"fill them with `envc fill {spec} --model MODEL`")
+        hint = " --only HOLE" if families else ""
+        out.print(f"fill them with `envc fill {spec} --model MODEL{hint}`")
 
 
 def fill(
     spec: SpecArg,
     model: Annotated[Optional[str], typer.Option(help="any litellm model string, e.g. `openai/gpt-4o` or "
                                                  "`anthropic/claude-sonnet-4-5`", show_default=False)] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="fill only this hole (repeatable, or `a,b`)",
-                                                      show_default=False)] = None,
+    only: Annotated[Optional[list[str]], typer.Option(
+        "--only", help="fill only this hole (repeatable, or `a,b`): a hole, a family member (`attack_effect__7`), "
+        "a family (all its texts) or the start of a card text", show_default=False)] = None,
     max_attempts: Annotated[int, typer.Option(min=1, help="answers per hole before it is reported unfilled")] = 4,
     concurrency: Annotated[int, typer.Option(min=1, help="model calls in flight at once")] = 4,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the prompts and call no model")] = False,
@@ -114,8 +150,9 @@ def fill(
 ):
     """Fill the holes of a spec with a language model, in the DSL, checked before acceptance.
 
-    For each unfilled or stale hole (or those named by `--only`) the model gets a prompt:
-    a reference card of the language, the spec's types, state, procedures, invariants, a
+    For each unfilled or stale hole (or those named by `--only`: hole names, family members
+    such as `attack_effect__7` as `envc holes` lists them, a family name for all its texts,
+    or the start of a card text) the model gets a prompt: a reference card of the language, the spec's types, state, procedures, invariants, a
     few accepted fills, and the hole's signature, prose and `ensures`. Its answer is parsed,
     type-checked with the spec and judged by generated property tests (the `ensures`, the
     invariants, declared ranges, determinism); a failure goes back to the model, up to
@@ -128,7 +165,7 @@ def fill(
     """
     from envc.llm_fill.spec import load_lenient
 
-    only = [name.strip() for o in only or [] for name in o.split(",") if name.strip()] or None
+    only = _only_values(only)
     if dry_run:
         _dry_run(spec, only, force)
         return
@@ -167,10 +204,23 @@ def fill(
     _report(spec, report)
 
 
+def _only_values(only: list[str] | None) -> list[str] | None:
+    """`--only a,b --only c` -> [a, b, c]; a value that is not a list of names (the start of
+    a card text, which may hold commas) is kept whole."""
+    out = []
+    for o in only or []:
+        parts = o.split(",")
+        if all(re.fullmatch(r"\s*[A-Za-z_]\w*\s*", p) or not p.strip() for p in parts):
+            out += [p.strip() for p in parts if p.strip()]
+        elif o.strip():
+            out.append(o.strip())
+    return out or None
+
+
 def _dry_run(spec: str, only, force: bool) -> None:
     from envc.llm_fill.driver import select_holes
     from envc.llm_fill.prompts import fill_messages
-    from envc.llm_fill.spec import load_lenient
+    from envc.llm_fill.spec import hole_label, load_lenient
 
     try:
         loaded = load_lenient(spec)
@@ -182,14 +232,16 @@ def _dry_run(spec: str, only, force: bool) -> None:
     if not todo:
         typer.echo("nothing to fill: every hole has a fresh fill (use --force to refill)")
     for name in todo:
+        h = loaded.hole(name)
+        what = f"`{name}`" if h.family is None else f"`{name}` ({hole_label(h)})"
         for msg in fill_messages(loaded, name):
-            typer.echo(f"===== hole `{name}`: {msg['role']} message =====")
+            typer.echo(f"===== hole {what}: {msg['role']} message =====")
             typer.echo(msg["content"])
 
 
 def _write_transcript(path: str, spec: str, model: str, report) -> None:
     data = {"spec": spec, "model": model, "holes": [
-        {"hole": r.name, "status": r.status, "attempts": r.attempts, "tokens": r.tokens,
+        {"hole": r.name, "text": r.text or None, "status": r.status, "attempts": r.attempts, "tokens": r.tokens,
          "cost": r.cost if r.cost_known else None, "messages": r.messages,
          "answers": r.answers, "verdicts": [{"stage": v.stage, "feedback": v.feedback} for v in r.verdicts]}
         for r in report.runs]}
@@ -204,17 +256,20 @@ def _report(spec: str, report) -> None:
     if not report.runs:
         out.print("nothing to fill: every hole has a fresh fill (use --force to refill)")
         return
+    from envc.llm_fill.spec import short_text
+
     table = Table(title=f"envc fill {escape(spec)}")
-    for col in ("hole", "result", "attempts", "tokens", "cost ($)", "last failure"):
+    texts = any(r.text for r in report.runs)
+    for col in ("hole", "result", "attempts", "tokens", "cost ($)", "last failure") + (("text",) if texts else ()):
         table.add_column(col, justify="right" if col in ("attempts", "tokens", "cost ($)") else "left",
-                         overflow="fold")
+                         overflow="ellipsis" if col == "text" else "fold", no_wrap=col in ("hole", "text"))
     for r in report.runs:
         result = "[green]filled[/]" if r.status == "filled" else "[red]failed[/]"
         last = ""
         if r.status != "filled":
             last = "model call" if (r.failure or "").startswith("model call") else r.verdicts[-1].stage
-        table.add_row(r.name, result, str(r.attempts), str(r.tokens), f"{r.cost:.6f}" if r.cost_known else "n/a",
-                      escape(last))
+        row = [r.name, result, str(r.attempts), str(r.tokens), f"{r.cost:.6f}" if r.cost_known else "n/a", escape(last)]
+        table.add_row(*row, *([escape(short_text(r.text, 60))] if texts else []))
     out.print(table)
     filled = sum(1 for r in report.runs if r.status == "filled")
     failed = len(report.runs) - filled
@@ -224,7 +279,8 @@ def _report(spec: str, report) -> None:
     for r in report.runs:
         if r.status == "filled":
             continue
-        sys.stderr.write(f"\nhole `{r.name}` is unfilled after {r.attempts} attempt{'s' if r.attempts != 1 else ''}; "
+        what = f"`{r.name}` (\"{short_text(r.text, 60)}\")" if r.text else f"`{r.name}`"
+        sys.stderr.write(f"\nhole {what} is unfilled after {r.attempts} attempt{'s' if r.attempts != 1 else ''}; "
                          f"last failure: {r.failure}\n")
     if failed:
         raise typer.Exit(1)

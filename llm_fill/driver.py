@@ -1,7 +1,7 @@
 """The repair loop of `envc fill`: ask a model through litellm, judge, repair, write.
 
 Public surface: `fill_spec(spec_path, model, ...) -> FillReport`, `select_holes(...)`,
-`HoleRun`, `FillReport`.
+`resolve_only(loaded, only)`, `HoleRun`, `FillReport`.
 
 For every selected hole (unfilled or stale, in declaration order; `force` adds fresh ones)
 the model gets the fill prompt; its answer is judged (`judge.Judge`); a rejected answer
@@ -11,18 +11,20 @@ into the fill file with its provenance (model, attempts, tokens and cost as lite
 accounts them, date, the hole's hash), rewriting only its own item. Model calls run in
 `concurrency` threads (`litellm.completion`); judging and writing happen on the calling
 thread, one at a time, so each candidate is checked against the file as it then is.
+`--only` takes hole names, family names and starts of family texts (`resolve_only`).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from envc.llm_fill.fillfile import item_text, upsert, write_atomic
+from envc.llm_fill.fillfile import write_atomic
 from envc.llm_fill.judge import Judge, Verdict
 from envc.llm_fill.prompts import fill_messages, repair_message
 from envc.llm_fill.spec import Loaded
@@ -42,6 +44,7 @@ class HoleRun:
     failure: str | None = None  # the last reason, for a failed hole
     verdicts: list[Verdict] = field(default_factory=list)
     answers: list[str | None] = field(default_factory=list)
+    text: str = ""  # a family member's card text
 
 
 @dataclass
@@ -65,22 +68,53 @@ def _read(path: str) -> str | None:
         return fh.read()
 
 
+def resolve_only(loaded: Loaded, only: list[str]) -> list[str]:
+    """The holes named by `--only` values, in declaration order. A value is a hole's name
+    (`heal`, `attack_effect__7`), a family's name (all its members), or the start of a
+    family member's text (`"Heal 10"`, case and spacing ignored; every member whose text
+    starts so).
+
+    Raises:
+        DiagnosticError: a value that names nothing.
+    """
+    holes = loaded.module.holes
+    names = [h.name for h in holes]
+    families = {f.name: f for f in loaded.module.families}
+    chosen: set[str] = set()
+    for value in only:
+        if value in names:
+            chosen.add(value)
+            continue
+        if value in families:
+            chosen.update(families[value].members)
+            continue
+        prefix = " ".join(value.split()).casefold()
+        hits = [h.name for h in holes if h.family is not None and prefix
+                and " ".join(h.prose.split()).casefold().startswith(prefix)]
+        if hits:
+            chosen.update(hits)
+            continue
+        plain = [h.name for h in holes if h.family is None]
+        kinds = ([f"a hole ({', '.join(plain[:6])})"] if plain else []) + (
+            [f"a family ({', '.join(families)})", f"a family's text (`{next(iter(families.values())).members[0]}`, "
+             "as `envc holes SPEC` lists them) or the start of a text"] if families else [])
+        raise DiagnosticError([Diagnostic(
+            "E0100", f"the spec declares no hole `{value}`", None,
+            help=did_you_mean(value, names + list(families))
+            or (f"give {', '.join(kinds)}" if kinds else "the spec has no holes"))])
+    return [n for n in names if n in chosen]
+
+
 def select_holes(loaded: Loaded, only: list[str] | None, force: bool) -> tuple[list[str], list[tuple[str, str]]]:
-    """(holes to fill in declaration order, [(hole, why skipped)]).
+    """(holes to fill in declaration order, [(hole, why skipped)]); `only`: see `resolve_only`.
 
     Raises:
         DiagnosticError: `only` names a hole the spec does not declare.
     """
-    names = [h.name for h in loaded.module.holes]
-    wanted = list(dict.fromkeys(only)) if only else names
-    unknown = [n for n in wanted if n not in names]
-    if unknown:
-        raise DiagnosticError([Diagnostic("E0100", f"the spec declares no hole `{unknown[0]}`", None,
-                                          help=did_you_mean(unknown[0], names) or
-                                          f"its holes are {', '.join(names) or 'none'}")])
+    wanted = set(resolve_only(loaded, list(dict.fromkeys(only)))) if only else None
     todo, skipped = [], []
     for h in loaded.module.holes:
-        if h.name not in wanted:
+        if wanted is not None and h.name not in wanted:
             continue
         if h.status == "filled" and not force:
             skipped.append((h.name, "already filled and fresh"))
@@ -160,7 +194,8 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
     fills_text = _read(judge.fill_path)
     loaded = judge.load(fills_text)
     todo, skipped = select_holes(loaded, only, force)
-    runs = [HoleRun(name, fill_messages(loaded, name)) for name in todo]
+    runs = [HoleRun(name, fill_messages(loaded, name), text=loaded.hole(name).prose if loaded.family(name) else "")
+            for name in todo]
     if not runs:
         return FillReport([], skipped)
     litellm = _import_litellm()
@@ -202,7 +237,7 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
                 verdict = judge.judge(run.name, answer, fills_text)
                 run.verdicts.append(verdict)
                 if verdict.ok:
-                    fills_text = _accept(judge, run, verdict, model, date)
+                    fills_text = _accept(judge, run, verdict, model, date, fills_text)
                     emit(run.status, run)
                     continue
                 run.failure = f"{verdict.stage}: {verdict.feedback}"
@@ -220,15 +255,16 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
     return FillReport(runs, skipped)
 
 
-def _accept(judge: Judge, run: HoleRun, verdict: Verdict, model: str, date: str) -> str | None:
+def _accept(judge: Judge, run: HoleRun, verdict: Verdict, model: str, date: str, judged: str | None) -> str | None:
     """Write the accepted fill into the fill file (re-read now: edits since are kept);
-    returns the file's new text. The written file is checked before it replaces the old."""
+    returns the file's new text. The written file is checked before it replaces the old.
+    `judged`: the file's text the fill was judged with."""
     current = _read(judge.fill_path)
     base = judge.load(current)
     attrs = {"hash": base.hole(run.name).signature_hash, "provenance": "model", "model": model,
              "attempts": run.attempts, "tokens": run.tokens, "cost": run.cost if run.cost_known else None,
              "date": date}
-    placed = upsert(current, judge.fill_path, run.name, item_text(run.name, attrs, verdict.body or ""), judge.order())
+    placed = judge.place(base, current, run.name, judge.item(base, run.name, attrs, verdict.body or ""))
     try:
         status = judge.load(placed.text).hole(run.name).status
     except DiagnosticError as e:  # pragma: no cover - the same text was judged a moment ago
@@ -238,4 +274,6 @@ def _accept(judge: Judge, run: HoleRun, verdict: Verdict, model: str, date: str)
         return current
     write_atomic(judge.fill_path, placed.text)
     run.status, run.failure = "filled", None
+    if current == judged:
+        judge.carry_starts(judged, placed.text, run.name)
     return placed.text

@@ -1,18 +1,25 @@
 """Reading and rewriting fill files without losing what a person wrote in them.
 
-Public surface: `item_text(name, attrs, body)`, `upsert(text, path, name, item, order)
--> Upsert`, `fill_bodies(text, path)`, `write_atomic(path, text)`, `header(spec_path)`.
+Public surface: `item_text(name, attrs, body)`, `upsert(text, path, name, item, order,
+key=None, group=None) -> Upsert`, `fill_bodies(text, path, key=None)`, `body_of(text, item)`,
+`rehash(text, path, hashes, key=None)`, `write_atomic(path, text)`, `header(spec_path)`.
 
 A fill file (`specs/x.fills`) holds `fill` items and comments. Adding or replacing a fill
 rewrites the characters of that one item and nothing else: an existing item is replaced
 in place (the comments above it stay), a new one goes where the spec declares its hole
 relative to the holes already filled (so a file kept in declaration order stays so), and
 a file that does not parse is never rewritten.
+
+A member of a hole family is written `fill FAMILY text "<its text>"` followed, on the next
+line, by its hash and provenance (as the hand fills of `specs/tcg.fills` are); `key`
+maps an item to the hole it fills (`spec.fill_key`), and a new member goes after the last
+fill of its family (`group`), so that hand-ordered families stay together.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import textwrap
 from dataclasses import dataclass
@@ -21,7 +28,7 @@ from envc.dsl import ast
 from envc.dsl.parser import parse
 
 #: provenance attributes, in the order they are written
-ATTR_ORDER = ("hash", "provenance", "model", "attempts", "tokens", "cost", "date")
+ATTR_ORDER = ("text", "hash", "provenance", "model", "attempts", "tokens", "cost", "date")
 
 
 def header(spec_path: str) -> str:
@@ -44,10 +51,15 @@ def _literal(v) -> str:
 
 def item_text(name: str, attrs: dict, body: str) -> str:
     """The text of one `fill` item: attributes in `ATTR_ORDER` (None values left out), the
-    body dedented and indented by four spaces; ends with a newline."""
+    body dedented and indented by four spaces; ends with a newline. With a `text`
+    attribute (a family member) the other attributes go on a second line."""
     keys = [k for k in ATTR_ORDER if attrs.get(k) is not None] + sorted(
         k for k in attrs if k not in ATTR_ORDER and attrs[k] is not None)
-    head = " ".join([f"fill {name}"] + [f"{k} {_literal(attrs[k])}" for k in keys])
+    parts = [f"{k} {_literal(attrs[k])}" for k in keys]
+    if keys[:1] == ["text"] and len(parts) > 1:
+        head = f"fill {name} {parts[0]}\n    " + " ".join(parts[1:])
+    else:
+        head = " ".join([f"fill {name}"] + parts)
     lines = [line.rstrip() for line in textwrap.dedent(body.expandtabs(4)).strip("\n").split("\n")]
     inner = "".join(f"    {line}\n" if line else "\n" for line in lines) if any(lines) else ""
     return f"{head} {{\n{inner}}}\n"
@@ -57,14 +69,44 @@ def _fills(text: str, path: str) -> list[ast.FillDecl]:
     return [d for d in parse(text, path).decls if isinstance(d, ast.FillDecl)]
 
 
-def fill_bodies(text: str, path: str) -> dict[str, str]:
-    """Each fill's body as written (between its braces, dedented)."""
+def fill_bodies(text: str, path: str, key=None) -> dict[str, str]:
+    """Each fill's body as written (between its braces, dedented), by `key(item)` (default:
+    the item's name; `spec.fill_key` names family members)."""
     out = {}
     for d in _fills(text, path):
-        item = text[d.span.start:d.span.end]
-        inner = item[item.index("{", len(f"fill {d.name}")) + 1:item.rindex("}")] if _braced(item) else ""
-        out[d.name] = textwrap.dedent(inner.expandtabs(4)).strip("\n")
+        name = key(d) if key is not None else d.name
+        if name is None:
+            continue
+        out[name] = body_of(text, d)
     return out
+
+
+def body_of(text: str, d: ast.FillDecl) -> str:
+    """The body of fill item `d` of file text `text`, as written (dedented)."""
+    item = text[d.span.start:d.span.end]
+    if not _braced(item):
+        return ""
+    head = _head_end(item, len(f"fill {d.name}"))
+    return textwrap.dedent(item[head + 1:item.rindex("}")].expandtabs(4)).strip("\n")
+
+
+def _head_end(item: str, start: int) -> int:
+    """The offset of the `{` that opens an item's body: the first `{` after its name that
+    is not inside a string attribute (a card text may hold `{P}`)."""
+    i, quoted = start, False
+    while i < len(item):
+        c = item[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == "{":
+            return i
+        i += 1
+    raise ValueError("a fill item without a body")
 
 
 def _braced(item: str) -> bool:
@@ -95,12 +137,15 @@ def _comment_block_start(text: str, pos: int) -> int:
     return start
 
 
-def upsert(text: str | None, path: str, name: str, item: str, order: list[str]) -> Upsert:
+def upsert(text: str | None, path: str, name: str, item: str, order: list[str], key=None,
+           group: str | None = None) -> Upsert:
     """Put `item` (from `item_text`) into fill file text `text` (None: a new file).
 
-    Replaces the item of fill `name` if there is one; otherwise inserts the item before the
-    first fill whose hole comes later in `order` (hole names in declaration order), or at
-    the end. Everything else is kept byte for byte.
+    Replaces the item that fills hole `name` (`key(item decl)`, default its name) if there
+    is one; otherwise inserts the item after the last item named `group` (a family's
+    items, when given and present), else before the first fill whose hole comes later in
+    `order` (hole names in declaration order), or at the end. Everything else is kept
+    byte for byte.
 
     Raises:
         DiagnosticError: when `text` does not parse (it is then left alone).
@@ -110,18 +155,48 @@ def upsert(text: str | None, path: str, name: str, item: str, order: list[str]) 
         prefix = header(path.removesuffix(".fills") + ".envspec") + "\n"
         return Upsert(prefix + item, len(prefix), len(prefix) + len(item) - 1, False)
     fills = _fills(text, path)
-    for d in fills:
-        if d.name == name:
+    keyed = [(key(d) if key is not None else d.name, d) for d in fills]
+    for k, d in keyed:
+        if k == name:
             new = item.rstrip("\n")
             return Upsert(text[:d.span.start] + new + text[d.span.end:], d.span.start, d.span.start + len(new), True)
+    mine = [d for d in fills if group is not None and d.name == group]
+    if mine:
+        at = text.find("\n", mine[-1].span.end)
+        lead = "\n"
+        if at < 0:  # the last item ends the file without a newline
+            at, lead = len(text), "\n\n"
+        else:
+            at += 1
+        new = lead + item
+        return Upsert(text[:at] + new + text[at:], at + len(lead), at + len(new) - 1, False)
     rank = {n: i for i, n in enumerate(order)}
     me = rank.get(name, len(order))
-    later = [d for d in fills if rank.get(d.name, len(order) + 1) > me]
+    later = [d for k, d in keyed if rank.get(k, len(order) + 1) > me]
     if later:
         at = _comment_block_start(text, later[0].span.start)
         return Upsert(text[:at] + item + "\n" + text[at:], at, at + len(item) - 1, False)
     body = text.rstrip("\n") + "\n\n"
     return Upsert(body + item, len(body), len(body) + len(item) - 1, False)
+
+
+def rehash(text: str, path: str, hashes: dict[str, str], key=None) -> str:
+    """`text` with the `hash` attribute of each item that fills a hole of `hashes` (by
+    `key(item)`, default its name) set to that hole's hash; nothing else changes. For a
+    person who changed a signature or an `ensures` and has checked that the fills still
+    hold (`Judge.judge_written` runs the generated checks on them): never for a changed
+    rule whose fills were not looked at again."""
+    out = text
+    for d in reversed(_fills(text, path)):
+        name = key(d) if key is not None else d.name
+        if name not in hashes or "hash" not in d.attrs:
+            continue
+        item = out[d.span.start:d.span.end]
+        head_end = _head_end(item, len(f"fill {d.name}"))
+        digest = hashes[name]
+        head = re.sub(r'(\bhash\s+)"[^"]*"', lambda m, h=digest: f'{m.group(1)}"{h}"', item[:head_end], count=1)
+        out = out[:d.span.start] + head + item[head_end:] + out[d.span.end:]
+    return out
 
 
 def write_atomic(path: str, text: str) -> None:

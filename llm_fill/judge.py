@@ -1,7 +1,8 @@
 """Judging one candidate fill, from the model's raw answer to accepted or a reason why not.
 
-Public surface: `Judge(spec_path, max_examples)` with `judge(hole, answer, fills_text)`
-and `judge_body(hole, body, fills_text)`, `Verdict`, `ANSWER_PATH`.
+Public surface: `Judge(spec_path, max_examples)` with `judge(hole, answer, fills_text)`,
+`judge_body(hole, body, fills_text)` and `judge_written(fills_text, holes=None)`,
+`Verdict`, `ANSWER_PATH`.
 
 Stages, in order (the first failure is the verdict, and its text goes back to the model):
 
@@ -12,6 +13,12 @@ Stages, in order (the first failure is the verdict, and its text goes back to th
    a hole without a fresh fill; errors are the checker's rendered diagnostics;
 4. `work`: a static bound on the work of one call (`props.work_bound`);
 5. `property`: the generated property tests (`props.falsify`) find no failing call.
+
+A member of a hole family (`attack_effect__7`) is written `fill attack_effect text "..."`;
+everything else is the same. `judge_written` runs stages 3 to 5 on the fills of a file as
+they are written (hand fills): the same `_verdict` as a candidate, from one check of the
+file. Checked files and the reached states of the spec (`props.StartStates`) are cached
+per fill file text: checking a spec with data (`specs/tcg.envspec`) takes seconds.
 """
 
 from __future__ import annotations
@@ -20,15 +27,16 @@ from dataclasses import dataclass
 
 from envc.compiler.check import fill_path
 from envc.compiler.diagnostics import DiagnosticError, render_all
-from envc.dsl import ast
 from envc.dsl.parser import parse_file, parse_fill_body
 from envc.llm_fill import props
 from envc.llm_fill.answer import AnswerError, extract_body
 from envc.llm_fill.fillfile import item_text, upsert
-from envc.llm_fill.spec import Loaded, load_lenient
+from envc.llm_fill.spec import Loaded, fill_key, load_lenient
 
 #: the file name diagnostics of an answer's body point into
 ANSWER_PATH = "<answer>"
+#: checked fill file texts kept per judge
+_LOADS_KEPT = 4
 
 
 @dataclass
@@ -53,25 +61,63 @@ class Judge:
         self.fill_path = fill_path(spec_path)
         self.spec_ast = parse_file(spec_path)
         self.max_examples = max_examples
-        self._pools: dict[str | None, list] = {}
+        self._starts: dict[str | None, props.StartStates] = {}
+        self._loads: dict[tuple, Loaded] = {}
+        self._order: list[str] | None = None
+
+    def _load(self, fills_text: str | None, strict: tuple[str, int, int] | None = None) -> Loaded:
+        key = (fills_text, strict)
+        if key not in self._loads:
+            loaded = load_lenient(self.spec_path, fills_text, strict=strict, spec_ast=self.spec_ast)
+            while len(self._loads) >= _LOADS_KEPT:
+                self._loads.pop(next(iter(self._loads)))
+            self._loads[key] = loaded
+        return self._loads[key]
 
     def load(self, fills_text: str | None) -> Loaded:
-        """The spec with fill file text `fills_text`, unfilled holes tolerated."""
-        return load_lenient(self.spec_path, fills_text, spec_ast=self.spec_ast)
+        """The spec with fill file text `fills_text`, unfilled holes tolerated (cached)."""
+        return self._load(fills_text)
 
-    def order(self) -> list[str]:
-        return [d.name for d in self.spec_ast.decls if isinstance(d, ast.HoleDecl)]
+    def order(self, loaded: Loaded | None = None) -> list[str]:
+        """Hole names in declaration order (family members in their family's place)."""
+        if self._order is None:
+            module = (loaded or self.load(None)).module
+            self._order = [h.name for h in module.holes]
+        return self._order
 
-    def clause_text(self, hole: str) -> list[str]:
+    def clause_text(self, hole: str, loaded: Loaded | None = None) -> list[str]:
+        """The source of each `ensures` clause of `hole` (its family's, for a member)."""
         src = self.spec_ast.source
-        decl = next(d for d in self.spec_ast.decls if isinstance(d, ast.HoleDecl) and d.name == hole)
+        loaded = loaded or next(iter(self._loads.values()), None) or self.load(None)
+        decl = loaded.hole_decl(hole)
         return [src[e.span.start:e.span.end] for e in decl.ensures]
 
-    def pool(self, fills_text: str | None):
-        """Reachable states of the spec with the fills already accepted (cached per file text)."""
-        if fills_text not in self._pools:
-            self._pools = {fills_text: props.reachable_states(self.load(fills_text).module)}
-        return self._pools[fills_text]
+    def starts(self, fills_text: str | None) -> props.StartStates:
+        """Reached states of the spec with the fills already accepted (cached per file text)."""
+        if fills_text not in self._starts:
+            self._starts = {fills_text: props.StartStates(self.load(fills_text).module)}
+        return self._starts[fills_text]
+
+    def carry_starts(self, old_text: str | None, new_text: str, hole: str) -> None:
+        """`new_text` is `old_text` with `hole` filled: keep the games played with
+        `old_text` when they never needed `hole` (`StartStates.needs`), instead of playing
+        them again (seconds for `specs/tcg.envspec`, after every accepted fill)."""
+        starts = self._starts.get(old_text)
+        if starts is not None and not starts.needs(hole):
+            self._starts = {new_text: starts}
+
+    def item(self, loaded: Loaded, hole: str, attrs: dict, body: str) -> str:
+        """The fill item of `hole` with `attrs` (a family member's has its `text` first)."""
+        h = loaded.hole(hole)
+        if h.family is not None:
+            return item_text(h.family, {"text": h.prose, **attrs}, body)
+        return item_text(hole, attrs, body)
+
+    def place(self, loaded: Loaded, fills_text: str | None, hole: str, item: str):
+        """`fillfile.upsert` of `item` for `hole` into `fills_text`."""
+        h = loaded.hole(hole)
+        return upsert(fills_text, self.fill_path, hole, item, self.order(loaded), key=fill_key(loaded.module),
+                      group=h.family)
 
     def judge(self, hole: str, answer: str | None, fills_text: str | None) -> Verdict:
         """Judge a model's raw `answer` for `hole` against the fill file text `fills_text`."""
@@ -86,22 +132,52 @@ class Judge:
         return self.judge_body(hole, body, fills_text)
 
     def judge_body(self, hole: str, body: str, fills_text: str | None) -> Verdict:
-        """Judge a parsed body (stages 3 to 5); hand fills go through here too."""
+        """Judge a parsed body (stages 3 to 5) as the fill of `hole` put into `fills_text`."""
         base = self.load(fills_text)
         digest = base.hole(hole).signature_hash
-        item = item_text(hole, {"hash": digest, "provenance": "model"}, body)
-        before = [d.name for d in base.fills_ast.decls] if base.fills_ast is not None else []
-        placed = upsert(fills_text, self.fill_path, hole, item, self.order())
+        item = self.item(base, hole, {"hash": digest, "provenance": "model"}, body)
+        before = [d for d in base.fills_ast.decls] if base.fills_ast is not None else []
+        placed = self.place(base, fills_text, hole, item)
         try:
-            loaded = load_lenient(self.spec_path, placed.text, strict=(self.fill_path, placed.start, placed.end),
-                                  spec_ast=self.spec_ast)
+            loaded = self._load(placed.text, strict=(self.fill_path, placed.start, placed.end))
         except DiagnosticError as e:
             stage = "syntax" if all(d.code in ("E0001", "E0002", "E0003") for d in e.diagnostics) else "check"
             return Verdict(False, stage, render_all(e.diagnostics), body)
-        mine = [d for d in loaded.fills_ast.decls if d.name == hole]
+        key = fill_key(loaded.module)
+        mine = [d for d in loaded.fills_ast.decls if key(d) == hole]
         expected = len(before) + (0 if placed.replaced else 1)
         if len(loaded.fills_ast.decls) != expected or len(mine) != 1 or mine[0].span.start != placed.start:
             return Verdict(False, "syntax", "the answer must be the statements of one fill body, nothing else", body)
+        return self._verdict(loaded, hole, body, fills_text)
+
+    def judge_written(self, fills_text: str, holes: list[str] | None = None) -> dict[str, Verdict]:
+        """Stages 3 to 5 for the fills as written in `fills_text` (hand fills), from one
+        check of the file: {hole: verdict} for every filled hole (or those of `holes`).
+        A fill that calls a hole without a fresh fill fails the `check` stage, as a
+        candidate would."""
+        from envc.llm_fill.fillfile import body_of
+
+        loaded = self.load(fills_text)
+        key = fill_key(loaded.module)
+        items = {key(d): d for d in (loaded.fills_ast.decls if loaded.fills_ast is not None else [])}
+        names = holes if holes is not None else [h.name for h in loaded.module.holes if h.status == "filled"]
+        out = {}
+        for name in names:
+            d = items.get(name)
+            body = body_of(fills_text, d) if d is not None else None
+            inside = [p for p in loaded.pending if p.span is not None and p.span.file == self.fill_path
+                      and d is not None and d.span.start <= p.span.start < d.span.end]
+            if d is None or loaded.hole(name).status != "filled":
+                out[name] = Verdict(False, "check", f"`{name}` has no fresh fill in the file", body)
+            elif inside:
+                out[name] = Verdict(False, "check", render_all(inside), body)
+            else:
+                out[name] = self._verdict(loaded, name, body, fills_text)
+        return out
+
+    def _verdict(self, loaded: Loaded, hole: str, body: str, base_text: str | None) -> Verdict:
+        """Stages 4 and 5 for the (checked, filled) `hole` of `loaded`; the states the
+        property tests start from are reached with the fills of `base_text`."""
         ir_hole = loaded.hole(hole)
         if ir_hole.status != "filled":  # pragma: no cover - the hash was just written
             return Verdict(False, "check", f"the fill of `{hole}` is {ir_hole.status}", body)
@@ -109,7 +185,8 @@ class Judge:
         if work > props.MAX_WORK:
             return Verdict(False, "work", f"one call of this fill may evaluate up to {work:,} expressions (the limit "
                            f"is {props.MAX_WORK:,}): use fewer or shorter loops", body)
-        cx = props.falsify(loaded.module, hole, self.pool(fills_text), self.clause_text(hole), self.max_examples)
+        cx = props.falsify(loaded.module, hole, self.starts(base_text), self.clause_text(hole, loaded),
+                           self.max_examples)
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
         return Verdict(True, "accepted", "", body)

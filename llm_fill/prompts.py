@@ -7,12 +7,16 @@ The system message is the role, the rules of the answer and a compact reference 
 the language (`templates/reference.md`). The task (`templates/fill.md.j2`) shows the spec's
 types, constants and state, the signatures (and short bodies) of its `fn`s and `proc`s
 (its standard library of effect verbs), its invariants, a few accepted fills of other
-holes, and the hole: signature, prose, `ensures`. Every piece of the spec enters the
-templates as a variable (never as template text), and the prose is marked as data.
+holes, and the hole: signature, prose, `ensures`. For a member of a hole family the hole
+is the family's declaration and the member's text, with the cards that carry the text,
+and the examples are the accepted fills of the most similar texts (`difflib` over words,
+the member's own family first). Every piece of the spec enters the templates as a
+variable (never as template text), and the prose is marked as data.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from functools import lru_cache
 
@@ -20,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from envc.dsl import ast
 from envc.llm_fill.fillfile import fill_bodies
-from envc.llm_fill.spec import Loaded, hole_kind
+from envc.llm_fill.spec import Loaded, fill_key, hole_kind
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 #: a `fn`/`proc` with at most this many lines is shown whole, a longer one by its signature
@@ -80,8 +84,45 @@ def _hole_signature(src: str, d: ast.HoleDecl) -> str:
     return f"{d.name}({params}){ret}"
 
 
+def _similar_examples(loaded: Loaded, hole: str, bodies: dict[str, str], max_examples: int) -> list[dict]:
+    """Accepted fills of the family texts most like the text of member `hole` (its own
+    family first), as (text, fill item) examples."""
+    me = loaded.hole(hole)
+    words = me.prose.casefold().split()
+
+    def score(h) -> tuple:
+        ratio = difflib.SequenceMatcher(None, words, h.prose.casefold().split()).ratio()
+        return (h.family == me.family, round(ratio, 3))
+
+    filled = [h for h in loaded.module.holes
+              if h.family is not None and h.name != hole and h.status == "filled" and h.name in bodies]
+    out = []
+    for h in sorted(filled, key=score, reverse=True)[:max_examples]:
+        body = "\n".join(f"    {line}" if line else "" for line in bodies[h.name].split("\n"))
+        out.append({"name": h.name, "hole": "", "head": f"{h.family} text {_quoted(h.prose)}", "body": body})
+    return out
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _cards_with(loaded: Loaded, hole: str, limit: int = 8) -> str:
+    """`Exeggutor ex (effect0), ...`: the rows of the family's table that carry the text."""
+    fam = loaded.family(hole)
+    if fam is None:
+        return ""
+    table = next(t for t in loaded.module.tables if t.name == fam.table)
+    cols = {c.name: c.values for c in table.columns}
+    num = fam.members.index(hole) + 1
+    rows = [(r, c) for r in range(table.rows) for c in fam.columns if cols[c][r] == num]
+    names = [f"{table.labels[r] if table.labels else f'row {r}'} ({c})" for r, c in rows]
+    more = f", and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(dict.fromkeys(names[:limit])) + more
+
+
 def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict]:
-    """The system and user messages asking for the fill of `hole`."""
+    """The system and user messages asking for the fill of `hole` (a hole or a family member)."""
     spec = loaded.spec_ast
     src = spec.source
     m = loaded.module
@@ -90,7 +131,9 @@ def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict
                     if isinstance(d, (ast.ConstDecl, ast.EnumDecl, ast.RecordDecl, ast.TableDecl, ast.StateDecl))]
     for t in m.tables:
         declarations.append(f"// table `{t.name}` has {t.rows} rows: a value of type `{t.name}` is one of them")
-    pure = loaded.hole(hole).ret is not None  # a pure hole calls `fn`s only
+    ir_hole = loaded.hole(hole)
+    fam = loaded.family(hole)
+    pure = ir_hole.ret is not None  # a pure hole calls `fn`s only
     library = []
     for d in decls:
         if not isinstance(d, (ast.FnDecl, ast.ProcDecl)) or (pure and isinstance(d, ast.ProcDecl)):
@@ -104,16 +147,19 @@ def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict
     invariants = [_text(src, d) for d in decls if isinstance(d, ast.InvariantDecl)]
     holes = [d for d in decls if isinstance(d, ast.HoleDecl)]
     status = {h.name: h.status for h in m.holes}
-    bodies = fill_bodies(loaded.fills_text, loaded.fill_path) if loaded.fills_text else {}
-    examples = []
-    for d in holes:
-        if d.name != hole and status.get(d.name) == "filled" and d.name in bodies and len(examples) < max_examples:
-            body = "\n".join(f"    {line}" if line else "" for line in bodies[d.name].split("\n"))
-            examples.append({"name": d.name, "hole": _text(src, d), "body": body})
+    bodies = fill_bodies(loaded.fills_text, loaded.fill_path, key=fill_key(m)) if loaded.fills_text else {}
+    if fam is not None:
+        examples = _similar_examples(loaded, hole, bodies, max_examples)
+    else:
+        examples = []
+        for d in holes:
+            if (d.per is None and d.name != hole and status.get(d.name) == "filled" and d.name in bodies
+                    and len(examples) < max_examples):
+                body = "\n".join(f"    {line}" if line else "" for line in bodies[d.name].split("\n"))
+                examples.append({"name": d.name, "hole": _text(src, d), "head": d.name, "body": body})
     others = [{"signature": _hole_signature(src, d), "status": status.get(d.name, "unfilled")}
-              for d in holes if d.name != hole]
-    me = next(d for d in holes if d.name == hole)
-    ir_hole = loaded.hole(hole)
+              for d in holes if d.name != hole and d.per is None]
+    me = loaded.hole_decl(hole)
     info = {
         "name": hole,
         "declaration": _text(src, me),
@@ -124,6 +170,11 @@ def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict
         "ensures": [src[e.span.start:e.span.end] for e in me.ensures],
         # a stale fill: the body written for the hole's previous text, a starting point
         "previous": bodies.get(hole, "") if ir_hole.status == "stale" else "",
+        "family": fam.name if fam is not None else "",
+        "columns": ", ".join(f"`{fam.table}.{c}`" for c in fam.columns) if fam is not None else "",
+        "texts": len(fam.texts) if fam is not None else 0,
+        "cards": _cards_with(loaded, hole),
+        "head": f"{fam.name} text {_quoted(ir_hole.prose)}" if fam is not None else hole,
     }
     env = _env()
     system = env.get_template("system.md.j2").render(reference=reference_card())

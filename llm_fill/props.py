@@ -1,30 +1,66 @@
 """Generated property tests of a fill: what a candidate must pass before it is accepted.
 
-Public surface: `value_strategy(module, t)`, `state_strategy(module, pool)`,
-`reachable_states(module)`, `check_call(...)`, `falsify(...) -> Counterexample | None`,
-`work_bound(module, fn) -> int`, `MAX_WORK`, `dsl_value(module, t, v)`, `type_errors`.
+Public surface: `StartStates(module)`, `value_strategy(module, t)`, `state_strategy(module,
+starts)`, `invariant_reads(module)`, `Context(module, hole)`, `check_call(...)`,
+`falsify(...) -> Counterexample | None`, `work_bound(module, fn) -> int`, `MAX_WORK`,
+`dsl_value(module, t, v)`, `type_errors`.
 
-States are drawn by hypothesis from the IR types: every field within its declared type
-(integers in their range, lists no longer than their capacity, records, enums, rows), the
-RNG words any uint32. Four kinds, mixed: states reached by random legal play on the
-interpreter (the holes already filled run, an action that reaches an unfilled one is not
-taken); such states with one or two fields redrawn within their types; such states with
-elements moved between lists of one element type (a card from the deck to the hand: this
-keeps conservation invariants, and reaches empty decks and full hands that short games
-rarely do); and states drawn wholly from the types. Arguments are drawn from the
-parameters' declared types.
+Starting states. A hole runs inside an action of a game in progress, so the states it is
+tested on should be states of the game. Hypothesis chooses a seed and a position in the
+game: the state is the one the reference interpreter reaches from `init(seed)` after n
+random legal actions, n being that fraction of the game's length (the policy is seeded by
+the seed too; the holes already filled run; an action that reaches an unfilled hole or
+faults is not taken; the state at the end is the last one before the game ended, since no
+hole runs on a finished game). A seed's game is played once (at most `max_steps`
+actions) and cached (`StartStates`, one per fill file text). Seeds range over
+`0..seeds-1` (8 by default) and positions over `0..POSITIONS-1`, so states from the whole
+game are drawn about evenly; shrinking goes towards `init(0)`. Such a state is used
+
+* as it was reached;
+* *perturbed*: one or two fields redrawn within their types (three times in four a field
+  that no invariant reads, such as the damage of the attack being resolved, so that the
+  state stays one the invariants allow);
+* *moved*: elements moved between lists of one element type (a card from the deck to the
+  hand keeps conservation invariants, and reaches empty decks and full hands that random
+  games seldom do).
+
+States drawn wholly from the types (every field within its declared type) are used too,
+but only when the spec declares no invariant, or when no state can be reached (`init`
+calls an unfilled hole). Decision: a spec with invariants (card conservation, ...) almost
+never has a type-drawn state that satisfies them (0 in 200 for `specs/tcg.envspec` and
+for `tests/specs/mini_tcg.envspec`), and on a state that breaks an invariant the
+`ensures` and the no-fault rule are not checked, so such examples are wasted: for those
+specs every starting state comes from play.
+Arguments are always drawn from the parameters' declared types.
 
 On each (state, arguments) the hole's fill runs on the interpreter (`Interpreter.call`),
 and these must hold:
 
-* invariants: each of the spec's invariants that held before the call holds after it;
+* invariants: each of the spec's invariants that held before the call holds after it,
+  as far as the action around the call can tell. A hole runs inside an action, and a spec
+  may restore an invariant only at the end of it (`specs/tcg.envspec`: a Pokémon's damage
+  reaches its HP in the middle of an attack, and `knock_outs` clears it before the action
+  ends; so a correct "this Pokémon also does 20 damage to itself" breaks `hp_bounds` right
+  after the call). So a break right after the call is confirmed in context (`Context`):
+  the actions that run the hole (a family member runs wherever the spec runs its family,
+  whatever the card's text) are tried from the same state, legal ones first, and in the
+  first that runs the fill, the invariant must be broken at the end of the action while
+  the same action with the hole doing nothing keeps it. A break is excused when that
+  action restores the invariant; it is reported as it is when no action runs the hole
+  or none could run it from that state. (The action passes its own arguments to the
+  fill, which may differ from the drawn ones.);
 * ranges: every state field (and the result) is within its declared type after the call;
 * determinism: the same state, arguments and RNG words give the same state and result;
 * where every invariant held before (a state of the game the spec allows):
   every `ensures` clause holds (`old(x)` reads the state before the call), and the call
   does not fault (`fail`, a draw from an empty list, a push onto a full one).
 
-Hypothesis shrinks a failing example; it is printed as DSL values for the repair prompt.
+An invariant is evaluated again after the call only when the call changed a state field
+that it reads (`invariant_reads`, through the `fn`s it calls), and the invariants of a
+reached state are computed once: conservation invariants over decks are the costly part.
+
+Hypothesis shrinks a failing example; it is printed as DSL values for the repair prompt,
+with where its state came from (`reached from init(3) after 41 random legal actions`).
 Before any run, `work_bound` bounds the work of one call from the IR (loops have constant
 bounds): a fill above `MAX_WORK` is rejected without being run, so no answer can hang.
 """
@@ -45,6 +81,8 @@ from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_valu
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
+#: hypothesis draws a position 0..POSITIONS-1 in a played game (0: its initial state)
+POSITIONS = 1000
 #: a state field holding more scalars is never drawn whole (it keeps its reached or default value)
 MAX_DRAWN_CELLS = 1024
 UINT32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
@@ -130,6 +168,7 @@ def _moves(module: ir.Module):
                     dst.append(src.pop(0))
                 else:
                     dst.insert(0, src.pop())
+            return {slots[a][0][0], slots[b][0][0]} if k else set()
 
         return apply
 
@@ -146,19 +185,145 @@ def _cells(module: ir.Module, t: ir.Type) -> int:
     return 1
 
 
-def state_strategy(module: ir.Module, pool: list[State]) -> st.SearchStrategy:
-    """States of `module`: from `pool` (reached states) as they are, with one or two
-    fields redrawn within their types, or with list elements moved; or drawn wholly from
-    the types (a field too large to draw, see `MAX_DRAWN_CELLS`, keeps its default)."""
+class StartStates:
+    """Starting states reached by random legal play on the interpreter.
+
+    `get(seed, at)` is a state of the game played from `init(seed)` by random legal
+    actions (the policy seeded by `seed`), at position `at / POSITIONS` of it; each game is
+    played once and cached, and so are the invariants of the states handed out (`held`).
+    `available` is false when `init` cannot run (it reaches an unfilled hole).
+    """
+
+    def __init__(self, module: ir.Module, seeds: int = 8, max_steps: int = 200):
+        self.module = module
+        self.it = Interpreter(module)
+        self.seeds = seeds
+        self.max_steps = max_steps
+        self.reads = invariant_reads(module)
+        self._traj: dict[int, list[State]] = {}
+        self._ended: dict[int, bool] = {}
+        self._policy: dict[int, random.Random] = {}
+        self._held: dict[tuple[int, int], dict[str, bool]] = {}
+        # what the games ran into, to tell whether a new fill could change them (`needs`)
+        self.faults = 0  # steps not taken because they raised (an unfilled hole, ...)
+        self.dispatched: set[tuple[str, int]] = set()  # (family dispatch, text number) run
+        self._watch_dispatch()
+        try:
+            self._start(0)
+            self.available = True
+        except Exception:  # init reaches an unfilled hole, or faults: no reachable states
+            self.available = False
+
+    def _watch_dispatch(self) -> None:
+        ev = self.it.ev
+        dispatch = {f.dispatch for f in self.module.families}
+        if not dispatch:
+            return
+        plain = ev._stmt["call_proc"]
+
+        def watched(s, env):
+            if s.proc not in dispatch:
+                return plain(s, env)
+            fn = ev.fns[s.proc]
+            args = {p.name: copy_value(ev.eval(a, env)) for p, a in zip(fn.params, s.args)}
+            self.dispatched.add((s.proc, args[fn.params[0].name]))
+            ev.run_block(fn.body, args)
+
+        ev._stmt["call_proc"] = watched
+
+    def needs(self, hole: str) -> bool:
+        """Whether filling `hole` (unfilled or stale here) may change the games played so
+        far: a step was not taken because it raised, or the family's dispatch was asked
+        for this member's text (which did nothing without a fresh fill)."""
+        if self.faults:
+            return True
+        h = next((x for x in self.module.holes if x.name == hole), None)
+        fam = next((f for f in self.module.families if h is not None and f.name == h.family), None)
+        if fam is None:
+            return False  # a call of a plain hole without a fresh fill raises: counted in `faults`
+        return (fam.dispatch, fam.members.index(hole) + 1) in self.dispatched
+
+    def _start(self, seed: int) -> None:
+        if seed not in self._traj:
+            s = self.it.init(seed)
+            self._traj[seed] = [s]
+            self._ended[seed] = bool(s.terminated or s.truncated)
+            self._policy[seed] = random.Random(seed)
+
+    def _extend(self, seed: int) -> bool:
+        """One more random legal step of trajectory `seed`; False when the game is over."""
+        traj, policy = self._traj[seed], self._policy[seed]
+        s = traj[-1]
+        legal = [a for a, ok in enumerate(s.legal_action_mask) if ok]
+        policy.shuffle(legal)
+        for a in legal:
+            try:
+                nxt = self.it.step(s, a)
+            except Exception:  # an unfilled hole, or a fault of the spec: try another action
+                self.faults += 1
+                continue
+            if nxt.terminated or nxt.truncated:  # no hole runs on a finished game
+                return False
+            traj.append(nxt)
+            return True
+        return False
+
+    def get(self, seed: int, at: int) -> tuple[State, int]:
+        """(the state at fraction `at / POSITIONS` of the game played from `init(seed)`,
+        the number of actions taken to reach it). The whole game (up to `max_steps`
+        actions) is played the first time a seed is asked for."""
+        self._start(seed)
+        traj = self._traj[seed]
+        while len(traj) <= self.max_steps and not self._ended[seed]:
+            if not self._extend(seed):
+                self._ended[seed] = True
+        k = min(at * len(traj) // POSITIONS, len(traj) - 1)
+        return traj[k], k
+
+    def held(self, seed: int, k: int) -> dict[str, bool]:
+        """The invariants of `get(seed, k)`'s state (cached)."""
+        key = (seed, k)
+        if key not in self._held:
+            self._held[key] = _invariants(self.it, self._traj[seed][k])
+        return self._held[key]
+
+    def free_fields(self) -> list[str]:
+        """State fields that no invariant reads (redrawing them keeps a state valid)."""
+        read = set().union(*self.reads.values()) if self.reads else set()
+        return [f.name for f in self.module.state if not f.builtin and f.name not in read]
+
+
+@dataclass
+class Start:
+    """A drawn starting state: the state, where it came from (for the counterexample), the
+    fields changed after it was reached (None: drawn from the types), and the game and
+    step it was reached at (whose invariants `StartStates.held` knows)."""
+
+    state: State
+    origin: str
+    touched: set[str] | None = None
+    seed: int = -1
+    steps: int = -1
+
+
+def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchStrategy:
+    """`Start`s of `module` (see the module docstring): reached states as they are, with
+    one or two fields redrawn within their types, or with list elements moved; or drawn
+    wholly from the types when the spec has no invariants or no state can be reached (a
+    field too large to draw, see `MAX_DRAWN_CELLS`, keeps its default)."""
     from envc.compiler.interp import to_value
 
     fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
     big = {f.name: f for f in module.state if not f.builtin and _cells(module, f.type) > MAX_DRAWN_CELLS}
     by_name = {f.name: f for f in module.state}
-    moves = _moves(module) if pool else None
+    reached = starts is not None and starts.available
+    moves = _moves(module) if reached else None
+    free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if reached else []
     kinds = ["typed"]
-    if pool:
-        kinds = ["reached", "perturbed"] + (["moved", "moved"] if moves is not None else []) + ["typed"]
+    if reached:
+        kinds = ["reached", "reached", "perturbed"] + (["moved", "moved"] if moves is not None else [])
+        if not module.invariants:
+            kinds.append("typed")
 
     @st.composite
     def states(draw):
@@ -167,53 +332,27 @@ def state_strategy(module: ir.Module, pool: list[State]) -> st.SearchStrategy:
             values = {f.name: copy_value(to_value(f.type, f.default)) if f.name in big else
                       draw(_builtin_strategy(module, f) if f.builtin else value_strategy(module, f.type))
                       for f in module.state}
-        else:
-            values = copy_value(draw(st.sampled_from(pool)).fields)
-            if kind == "perturbed" and fields:
-                names = draw(st.lists(st.sampled_from([f.name for f in fields]), min_size=1, max_size=2, unique=True))
-                for name in names:
-                    values[name] = draw(value_strategy(module, by_name[name].type))
-            if kind == "moved":
-                for apply in draw(moves):
-                    apply(values)
-        return State(values, draw(UINT32), draw(UINT32))
+            return Start(State(values, draw(UINT32), draw(UINT32)), "drawn from the types")
+        seed = draw(st.integers(min_value=0, max_value=starts.seeds - 1))
+        at = draw(st.integers(min_value=0, max_value=POSITIONS - 1))
+        base, k = starts.get(seed, at)
+        values = copy_value(base.fields)
+        origin = f"reached from init({seed}) after {k} random legal action{'s' if k != 1 else ''}"
+        touched: set[str] = set()
+        if kind == "perturbed" and fields:
+            pick = free if free and draw(st.integers(min_value=0, max_value=3)) > 0 else [f.name for f in fields]
+            names = draw(st.lists(st.sampled_from(pick), min_size=1, max_size=2, unique=True))
+            for name in names:
+                values[name] = draw(value_strategy(module, by_name[name].type))
+            touched |= set(names)
+            origin += ", then " + " and ".join(f"`{n}`" for n in names) + " redrawn"
+        if kind == "moved":
+            for apply in draw(moves):
+                touched |= apply(values)
+            origin += ", then elements moved between " + ", ".join(f"`{n}`" for n in sorted(touched))
+        return Start(State(values, draw(UINT32), draw(UINT32)), origin, touched, seed, k)
 
     return states()
-
-
-def reachable_states(module: ir.Module, episodes: int = 12, max_steps: int = 60, seed: int = 0,
-                     keep: int = 200) -> list[State]:
-    """States reached by random legal play from seeds `seed..seed+episodes-1`. An action
-    whose step raises (it reaches a hole with no fill yet, or faults) is not taken; an
-    episode ends when no action can be taken. Empty when `init` itself cannot run."""
-    it = Interpreter(module)
-    policy = random.Random(seed)
-    out: list[State] = []
-    for ep in range(episodes):
-        try:
-            s = it.init(seed + ep)
-        except Exception:  # init reaches an unfilled hole: no reachable states
-            return out
-        out.append(s)
-        for _ in range(max_steps):
-            if s.terminated or s.truncated:
-                break
-            legal = [a for a, ok in enumerate(s.legal_action_mask) if ok]
-            policy.shuffle(legal)
-            nxt = None
-            for a in legal:
-                try:
-                    nxt = it.step(s, a)
-                    break
-                except Exception:  # an unfilled hole, or a fault of the spec: try another action
-                    continue
-            if nxt is None:
-                break
-            s = nxt
-            out.append(s)
-    if len(out) > keep:
-        out = [out[i * len(out) // keep] for i in range(keep)]
-    return out
 
 
 # ------------------------------------------------------------------ values
@@ -277,10 +416,13 @@ class Outcome:
     result: Any = None
 
 
-def _invariants(it: Interpreter, s: State) -> dict[str, bool]:
+def _invariants(it: Interpreter, s: State, only: set[str] | None = None) -> dict[str, bool]:
+    """Whether each invariant (each one named in `only`, when given) holds on `s`."""
     ev = it.ev
     out = {}
     for inv in it.module.invariants:
+        if only is not None and inv.name not in only:
+            continue
         ev.state = s
         try:
             out[inv.name] = bool(ev.eval(inv.expr, {}))
@@ -289,6 +431,44 @@ def _invariants(it: Interpreter, s: State) -> dict[str, bool]:
         finally:
             ev.state = None
     return out
+
+
+def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
+    """For each invariant, the state fields it reads (through the `fn`s it calls)."""
+    fns = {f.name: f for f in module.fns}
+    memo: dict[str, set[str]] = {}
+
+    def walk(x: Any, out: set[str]) -> None:
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                walk(y, out)
+            return
+        if not isinstance(x, ir.Node) or isinstance(x, _TYPES):
+            return
+        if isinstance(x, ir.StateGet):
+            out.add(x.name)
+        elif isinstance(x, ir.Place) and x.root == "state":
+            out.add(x.name)
+        elif isinstance(x, ir.CallFn) and x.fn in fns:
+            out |= fn_reads(x.fn)
+        for k in type(x).model_fields:
+            if k not in ("type", "span"):
+                walk(getattr(x, k), out)
+
+    def fn_reads(name: str) -> set[str]:
+        if name not in memo:
+            memo[name] = set()  # (recursion is rejected by the checker)
+            out: set[str] = set()
+            walk(fns[name].body, out)
+            memo[name] = out
+        return memo[name]
+
+    result = {}
+    for inv in module.invariants:
+        out: set[str] = set()
+        walk(inv.expr, out)
+        result[inv.name] = out
+    return result
 
 
 def _call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]):
@@ -309,19 +489,140 @@ def _same(a: State, b: State) -> bool:
             and a.fields.keys() == b.fields.keys() and all(values_equal(a.fields[k], b.fields[k]) for k in a.fields))
 
 
+def _calls(x: Any, out: set[str]) -> None:
+    """The names of the `fn`s and `proc`s called inside IR node(s) `x`."""
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            _calls(y, out)
+        return
+    if not isinstance(x, ir.Node) or isinstance(x, _TYPES):
+        return
+    if isinstance(x, ir.CallProc):
+        out.add(x.proc)
+    elif isinstance(x, ir.CallFn):
+        out.add(x.fn)
+    for k in type(x).model_fields:
+        if k not in ("type", "span"):
+            _calls(getattr(x, k), out)
+
+
+class Context:
+    """The actions of the spec that run a hole, to tell a fill that breaks an invariant from
+    a spec that restores the invariant only at the end of its actions (see `check_call`).
+
+    Two copies of the module run them: in one the hole's fill runs where the spec calls the
+    hole (for a family member: wherever the spec runs the family, whatever the text), in the
+    other the hole does nothing. `available` is false for a pure hole (it cannot change the
+    state) or a hole that no action runs."""
+
+    MAX_TRIES = 8
+
+    def __init__(self, module: ir.Module, hole: ir.HoleDef):
+        self.hole = hole.name
+        fns = {f.name: f for f in module.fns}
+        fam = next((f for f in module.families if f.name == hole.family), None) if hole.family else None
+        target = fam.dispatch if fam is not None and fam.dispatch in fns else hole.name
+        reach: dict[str, bool] = {}
+
+        def reaches(name: str, seen: frozenset = frozenset()) -> bool:
+            if name == target:
+                return True
+            if name not in reach:
+                f = fns.get(name)
+                if f is None or name in seen:
+                    return False
+                called: set[str] = set()
+                _calls(f.body, called)
+                reach[name] = any(reaches(c, seen | {name}) for c in called)
+            return reach[name]
+
+        kinds = set()
+        for i, a in enumerate(module.actions):
+            called: set[str] = set()
+            _calls(a.body, called)
+            if any(reaches(c) for c in called):
+                kinds.add(i)
+        self.available = hole.ret is None and bool(kinds) and hole.fill is not None
+        if not self.available:
+            return
+        if fam is not None and target == fam.dispatch:
+            d = fns[fam.dispatch]
+            call = ir.CallProc(proc=hole.name, args=[ir.Local(name=q.name, type=q.type) for q in d.params[1:]])
+            run_it = {fam.dispatch: d.model_copy(update={"body": [call]})}
+            do_nothing = {fam.dispatch: d.model_copy(update={"body": []})}
+        else:
+            run_it = {}
+            do_nothing = {hole.name: fns[hole.name].model_copy(update={"body": []})}
+        self.it_fill = Interpreter(module.model_copy(update={"fns": [run_it.get(f.name, f) for f in module.fns]}))
+        self.it_noop = Interpreter(module.model_copy(update={"fns": [do_nothing.get(f.name, f) for f in module.fns]}))
+        space = self.it_fill.actions
+        self.flat = [k.offset + i for k in space.kinds if k.index in kinds for i in range(k.size)]
+        self.runs = 0
+        ev = self.it_fill.ev
+        plain = ev._stmt["call_proc"]
+
+        def counted(st_, env):
+            if st_.proc == self.hole:
+                self.runs += 1
+            return plain(st_, env)
+
+        ev._stmt["call_proc"] = counted
+
+    def confirm(self, before: State, broken: list[str], pick: int) -> tuple[list[str], str] | None:
+        """Run, from `before`, actions that run the hole: the legal ones first (from the
+        `pick`-th), then those whose guard is false here (run anyway: the question is what
+        the action's body does around the call), at most `MAX_TRIES`. For the first in
+        which the fill runs: (the invariants of `broken` that fail after it and hold after
+        the same action with the hole doing nothing, the action as text). None when no
+        action could run the fill."""
+        mask = self.it_fill.legal_action_mask(before)
+        legal = [a for a in self.flat if mask[a]]
+        rest = [a for a in self.flat if not mask[a]]
+        order = [xs[(pick + i) % len(xs)] for xs in (legal, rest) if xs for i in range(len(xs))]
+        everything = [True] * self.it_fill.num_actions
+        for a in order[:self.MAX_TRIES]:
+            s = before.copy()
+            s.legal_action_mask = everything
+            self.runs = 0
+            try:
+                after = self.it_fill.step(s, a)
+            except Exception:  # the action faults here (with or without the fill)
+                continue
+            if not self.runs:
+                continue
+            try:
+                quiet = self.it_noop.step(s, a)
+                held_quiet = _invariants(self.it_noop, quiet, set(broken))
+            except Exception:
+                held_quiet = {}
+            now = _invariants(self.it_fill, after, set(broken))
+            shown = f"`{self.it_fill.actions.format(a)}`" + ("" if mask[a] else " (run although its guard is false here)")
+            return [n for n in broken if not now.get(n, False) and held_quiet.get(n, False)], shown
+        return None
+
+
 def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any],
-               clause_text: list[str]) -> Outcome:
+               clause_text: list[str], held: dict[str, bool] | None = None,
+               reads: dict[str, set[str]] | None = None, context: Context | None = None,
+               pick: int = 0) -> Outcome:
     """Run the fill of `hole` on `before` with `args` and list every broken property
-    (see the module docstring); `clause_text[i]` is the source of `ensures` clause i."""
+    (see the module docstring); `clause_text[i]` is the source of `ensures` clause i.
+    `held`: the invariants of `before` when known; `reads`: `invariant_reads(module)`
+    (an invariant none of whose fields the call changed is not evaluated again);
+    `context`: the actions that run the hole (an invariant broken right after the call is
+    reported only when the action around the call does not restore it), `pick` the first
+    of them to try."""
     module = it.module
-    held = _invariants(it, before)
+    held = _invariants(it, before) if held is None else held
     valid = all(held.values())
     after, result, fault = _call(it, hole, before, args)
     if fault is not None:
         return Outcome([fault] if valid else [])
+    changed = {f.name for f in module.state if not values_equal(before.fields[f.name], after.fields.get(f.name))}
     problems: list[str] = []
     for f in module.state:
-        problems += type_errors(module, f.type, after.fields.get(f.name), f.name)
+        if f.name in changed or f.name not in after.fields:
+            problems += type_errors(module, f.type, after.fields.get(f.name), f.name)
     if hole.ret is not None:
         problems += type_errors(module, hole.ret, result, "result")
     if valid:
@@ -330,9 +631,17 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
         except SpecRuntimeError as e:
             failed, problems = [], problems + [f"an `ensures` clause faults on this call: {e}"]
         problems += [f"`ensures {clause_text[i]}` does not hold" for i in failed]
-    now = _invariants(it, after)
-    problems += [f"invariant `{name}` held before the call and does not after it"
-                 for name, ok in held.items() if ok and not now.get(name, False)]
+    again_names = {name for name, ok in held.items() if ok and (reads is None or reads.get(name, set()) & changed)}
+    now = _invariants(it, after, again_names) if again_names else {}
+    broken = [name for name in held if name in again_names and not now.get(name, False)]
+    seen = context.confirm(before, broken, pick) if broken and context is not None and context.available else None
+    if seen is None:
+        problems += [f"invariant `{name}` held before the call and does not after it" for name in broken]
+    else:
+        confirmed, action = seen
+        problems += [f"invariant `{name}` held before the call and does not after it, nor after the whole action "
+                     f"{action} that runs the fill (the action keeps it when the hole does nothing)"
+                     for name in confirmed]
     again, result2, fault2 = _call(it, hole, before, args)
     if fault2 is not None or not _same(after, again) or not values_equal(result, result2):
         problems.append("the call is not deterministic: the same state, arguments and random words "
@@ -349,11 +658,13 @@ class Counterexample:
     before: State
     args: list[Any]
     outcome: Outcome
+    origin: str = ""
 
     def render(self, module: ir.Module, hole: ir.HoleDef) -> str:
         """The example as DSL values, for a person or a repair prompt."""
         shown = [f for f in module.state if not f.builtin or f.name == "current_player"]
-        lines = ["falsifying example (shrunk by hypothesis):", "  state before the call:"]
+        lines = ["falsifying example (shrunk by hypothesis):",
+                 f"  state before the call ({self.origin}):" if self.origin else "  state before the call:"]
         lines += [f"    {f.name} = {dsl_value(module, f.type, self.before.fields[f.name])}" for f in shown]
         lines.append(f"    (random words: key {self.before.rng_key}, counter {self.before.rng_counter})")
         call = ", ".join(f"{p.name}: {dsl_value(module, p.type, a)}" for p, a in zip(hole.params, self.args))
@@ -379,25 +690,36 @@ class _Falsified(Exception):
     pass
 
 
-def falsify(module: ir.Module, hole_name: str, pool: list[State], clause_text: list[str],
+def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, clause_text: list[str],
             max_examples: int = 200, seed: int = 0) -> Counterexample | None:
     """Search for a call of `hole_name`'s fill that breaks a property; None when
-    `max_examples` examples pass. Deterministic: hypothesis runs from `seed`."""
+    `max_examples` examples pass. `starts`: the reached states of the spec (None: only
+    type-drawn states). Deterministic: hypothesis runs from `seed`."""
     it = Interpreter(module)
+    reads = invariant_reads(module)
     hole = next(h for h in module.holes if h.name == hole_name)
+    context = Context(module, hole)
     seen: list[Counterexample] = []
 
-    def prop(state, args):
-        outcome = check_call(it, hole, state, list(args), clause_text)
+    def prop(start, args, pick):
+        if start.touched is None:
+            held = None
+        else:
+            held = dict(starts.held(start.seed, start.steps))
+            again = {name for name in held if reads.get(name, set()) & start.touched}
+            if again:
+                held.update(_invariants(it, start.state, again))
+        outcome = check_call(it, hole, start.state, list(args), clause_text, held, reads, context, pick)
         if outcome.problems:
-            seen.append(Counterexample(state, list(args), outcome))
+            seen.append(Counterexample(start.state, list(args), outcome, start.origin))
             raise _Falsified()
 
     test = settings(max_examples=max_examples, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
                     phases=[Phase.explicit, Phase.generate, Phase.shrink], print_blob=False)(
-        given(state_strategy(module, pool),
-              st.tuples(*(value_strategy(module, p.type) for p in hole.params)))(prop))
+        given(state_strategy(module, starts),
+              st.tuples(*(value_strategy(module, p.type) for p in hole.params)),
+              st.integers(min_value=0, max_value=0xFFFF))(prop))
     test = hypothesis_seed(seed)(test)
     try:
         test()

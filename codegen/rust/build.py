@@ -110,7 +110,7 @@ def spec_location(crate: Path, rust_file: str, line: int) -> str:
     except OSError:
         return ""
     for k in range(min(line, len(text)) - 1, -1, -1):
-        m = re.match(r"\s*// @ (\S+)", text[k])
+        m = re.search(r"// @ (\S+)$", text[k])
         if m:
             return m.group(1)
         m = re.match(r"\s*/// .*\((\S+:\d+:\d+)\)", text[k])

@@ -15,8 +15,9 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
   float32 exactly like numpy's float32 scalars; Rust never contracts to FMA), and are
   narrowed (`as i8`) only when stored;
 - integer `/` and `%` are floor division and modulo (`fdiv`/`fmod`); `min`, `max` and
-  `clamp` on floats follow Python's comparisons (`fmin`/`fmax`), `and`/`or` evaluate both
-  sides (`&`/`|`) unless the right side is pure, cannot fault and is cheap to skip;
+  `clamp` on floats follow Python's comparisons (`fmin`/`fmax`), `and`/`or` short-circuit
+  (`&&`/`||`) unless the right side draws (then both sides are evaluated, `&`/`|`), as
+  the interpreter: a right side that cannot draw is skipped once the left side decides;
 - every generated function returns `Result<_, Fault>`: list faults, `fail(...)` and an
   empty `random.int` range become `Err(Fault)` with the spec location, like the
   interpreter's `SpecRuntimeError`;
@@ -26,7 +27,12 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
   one draws); conditional expressions whose branches need statements become `if`
   statements, so a branch is evaluated only when taken;
 - `any`/`all` stop at the first deciding element when their body cannot fault;
-- Rust may branch: `if`, `match` and loops stay what they are; nothing allocates.
+- Rust may branch: `if`, `match` and loops stay what they are (an `elif` chain, such as
+  a hole family's generated dispatch, is one `if ... else if ...`); nothing allocates;
+- readability: arithmetic on two integer literals is folded (`DECK - 1` is `19`), array
+  literals of more than 8 items are bound to a temporary one item a line (an
+  observation), long constant tables are wrapped at 100 columns, procedure arguments
+  that are locals or literals are passed as they are.
 """
 
 from __future__ import annotations
@@ -267,13 +273,13 @@ class Lowering:
             return str(int(v))
         if isinstance(t, ir.ArrayT):
             items = [self.lit(t.elem, x) for x in v]
-            if len(set(items)) == 1:
+            if len(set(items)) == 1 and t.size > 1:
                 return f"[{items[0]}; {t.size}]"
             return "[" + ", ".join(items) + "]"
         if isinstance(t, ir.ListT):
             zero = self.zero(t.elem)
             items = [self.lit(t.elem, x) for x in v] + [zero] * (t.cap - len(v))
-            arr = f"[{items[0]}; {t.cap}]" if len(set(items)) == 1 else "[" + ", ".join(items) + "]"
+            arr = f"[{items[0]}; {t.cap}]" if len(set(items)) == 1 and t.cap > 1 else "[" + ", ".join(items) + "]"
             return f"List {{ items: {arr}, len: {len(v)} }}"
         if isinstance(t, ir.RecordT):
             parts = ", ".join(f"{rust_ident(f.name)}: {self.lit(f.type, v[f.name])}" for f in self.record_fields(t))
@@ -334,7 +340,7 @@ class Lowering:
             return any(self.needs_stmts(x) for x in node)
         if not isinstance(node, ir.Node):
             return False
-        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)):
+        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)) or _long_literal(node):
             return True
         return any(self.needs_stmts(getattr(node, k)) for k in type(node).model_fields)
 
@@ -402,7 +408,7 @@ class Lowering:
 
     def x_binary(self, e: ir.Binary) -> str:
         op = e.op
-        if op in ("and", "or") and not self.effectful(e.right) and not self.may_fault(e.right):
+        if op in ("and", "or") and not self.effectful(e.right):
             return self._short_circuit(e)
         a, b = self.ex_seq([e.left, e.right])
         if op in ("and", "or"):
@@ -412,6 +418,9 @@ class Lowering:
             return f"({a} {sym} {b})"
         if isinstance(e.type, ir.FloatT):
             return f"({a} {({'add': '+', 'sub': '-', 'mul': '*', 'div': '/'})[op]} {b})"
+        folded = _fold_int(op, a, b)
+        if folded is not None:
+            return folded
         if op == "div":
             return f"fdiv({a}, {b})"
         if op == "mod":
@@ -419,7 +428,8 @@ class Lowering:
         return f"({a} {({'add': '+', 'sub': '-', 'mul': '*'})[op]} {b})"
 
     def _short_circuit(self, e: ir.Binary) -> str:
-        """`a and b` / `a or b` whose right side is pure and cannot fault: skipping it is unobservable."""
+        """`a and b` / `a or b` whose right side cannot draw: the interpreter skips it once the left
+        side decides (so a fault there, such as reading past a list's end, is not raised)."""
         a = self.ex(e.left)
         if not self.needs_stmts(e.right):
             b = self.ex(e.right)
@@ -455,8 +465,8 @@ class Lowering:
 
     def call_args(self, params: list[ir.ParamDef], args: list[ir.Expr], bind: bool = False) -> str:
         codes = self.ex_seq(args)
-        if bind:
-            codes = [c if _literal(c) else self.bind(c, a.type, "_a", force=True) for c, a in zip(codes, args)]
+        if bind:  # a procedure takes `s` mutably: read the state into temporaries first
+            codes = [self.bind(c, a.type, "_a") for c, a in zip(codes, args)]
         return "".join(f", {self.convert(c, a.type, p.type)}" for p, c, a in zip(params, codes, args))
 
     def x_call_fn(self, e: ir.CallFn) -> str:
@@ -562,7 +572,17 @@ class Lowering:
 
     def x_array_lit(self, e: ir.ArrayLit) -> str:
         codes = self.ex_seq(e.items)
-        return "[" + ", ".join(self.to_slot(c, x.type, e.type.elem) for c, x in zip(codes, e.items)) + "]"
+        items = [self.to_slot(c, x.type, e.type.elem) for c, x in zip(codes, e.items)]
+        if not _long_literal(e):
+            return "[" + ", ".join(items) + "]"
+        arr = self.fresh("_arr")  # one item a line (an observation of 163 numbers)
+        self.emit(f"let {arr}: {self.rty(e.type)} = [")
+        self.out.depth += 1
+        for item in items:
+            self.emit(f"{item},")
+        self.out.depth -= 1
+        self.emit("];")
+        return arr
 
     def x_record_lit(self, e: ir.RecordLit) -> str:
         rec = self.records[e.record]
@@ -649,14 +669,26 @@ class Lowering:
     def s_if(self, s: ir.If) -> None:
         c = self.ex(s.cond)
         self.emit(f"if {c} {{")
-        self.out.depth += 1
-        self.block(s.then)
-        self.out.depth -= 1
-        if s.orelse:
+        loc = where(s.span)
+        while True:
+            self.out.depth += 1
+            self.block(s.then)
+            self.out.depth -= 1
+            if not s.orelse:
+                break
+            inner = s.orelse[0]
+            if len(s.orelse) == 1 and isinstance(inner, ir.If) and not self.needs_stmts(inner.cond):
+                # `elif` (and the checker's dispatch chains): `} else if c {`, not one more level
+                inner_loc = where(inner.span)
+                note = f" // @ {inner_loc}" if inner_loc and inner_loc != loc else ""
+                self.emit(f"}} else if {self.ex(inner.cond)} {{{note}")
+                s, loc = inner, inner_loc or loc
+                continue
             self.emit("} else {")
             self.out.depth += 1
             self.block(s.orelse)
             self.out.depth -= 1
+            break
         self.emit("}")
 
     def s_for(self, s: ir.For) -> None:
@@ -866,7 +898,10 @@ class Lowering:
         illegal_site = (self.site(None, "illegal action {a} (the spec says `illegal_action error`)")
                         if m.illegal_action == "error" else 0)
         return LoweredModule(
-            records=records, state_fields=fields, statics=self.statics, functions=self.functions,
+            records=records, state_fields=fields,
+            statics=[(name, rty, wrap_literal(lit, len(f"static {name}: {rty} = ")))
+                     for name, rty, lit in self.statics],
+            functions=self.functions,
             fault_sites=self.fault_sites, mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
             obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
             turn_limit=m.turn_limit, step_max=step_t.hi, step_count_rty=self.rty(step_t),
@@ -899,6 +934,34 @@ def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), d
 # ------------------------------------------------------------------ small helpers
 
 
+def wrap_literal(code: str, head: int = 0, width: int = 100) -> str:
+    """A long array literal (a table's column) laid out over several lines of at most about
+    `width` characters, items packed in order, 4 spaces in; short literals, `[x; N]` and
+    other code stay as they are. `head`: the length of the text before it on its line."""
+    if head + len(code) + 1 <= width or not (code.startswith("[") and code.endswith("]")):
+        return code
+    items, depth, start = [], 0, 1
+    for i, ch in enumerate(code[1:-1], start=1):
+        if ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif depth == 0 and ch == ";":
+            return code
+        elif depth == 0 and ch == ",":
+            items.append(code[start:i].strip())
+            start = i + 1
+    items.append(code[start:-1].strip())
+    lines, line = [], ""
+    for item in items:
+        if line and 4 + len(line) + len(item) + 2 > width:
+            lines.append(line)
+            line = ""
+        line += ("" if not line else " ") + item + ","
+    lines.append(line)
+    return "[\n" + "\n".join("    " + x for x in lines) + "\n]"
+
+
 def _simple(code: str) -> bool:
     """True for a variable name or a literal: safe to evaluate later or twice."""
     c = code.strip("()")
@@ -913,6 +976,30 @@ def _literal(code: str) -> bool:
     if c.startswith("-"):
         c = c[1:]
     return c in ("true", "false") or _is_number(c) or (c[:1] == "K" and c[1:].isdigit())
+
+
+def _long_literal(node) -> bool:
+    """An array literal laid out one item a line, bound to a temporary (a statement)."""
+    return isinstance(node, ir.ArrayLit) and len(node.items) > 8
+
+
+def _int_literal(code: str) -> int | None:
+    c = code.strip("()")
+    try:
+        return int(c)
+    except ValueError:
+        return None
+
+
+def _fold_int(op: str, a: str, b: str) -> str | None:
+    """`a op b` on two integer literals (`DECK - 1` from a spec constant), as the literal of
+    its value (floor division and modulo, as Python); None otherwise."""
+    x, y = _int_literal(a), _int_literal(b)
+    if x is None or y is None or (op in ("div", "mod") and y == 0):
+        return None
+    v = {"add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y, "div": lambda: x // y,
+         "mod": lambda: x % y}[op]()
+    return str(v) if v >= 0 else f"({v})"
 
 
 def _is_number(c: str) -> bool:

@@ -11,7 +11,7 @@
 //! stored in their narrowest type and computed in i32; `/` and `%` floor. Nothing here
 //! allocates. A runtime fault of the spec is an `Err(Fault)` (see `FAULT_SITES`).
 //! Comments `// @ FILE:LINE:COL` name the spec statement the code below them comes from.
-#![allow(unused, non_camel_case_types, non_upper_case_globals, clippy::all)]
+#![allow(unused, non_camel_case_types, non_snake_case, non_upper_case_globals, clippy::all)]
 
 use crate::runtime::*;
 
@@ -117,7 +117,7 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 pub fn default_state() -> State {
     State {
         current_player: 0,
-        rewards: [0.0f32; 1],
+        rewards: [0.0f32],
         terminated: false,
         truncated: false,
         step_count: 0,

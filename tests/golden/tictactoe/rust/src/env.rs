@@ -11,7 +11,7 @@
 //! stored in their narrowest type and computed in i32; `/` and `%` floor. Nothing here
 //! allocates. A runtime fault of the spec is an `Err(Fault)` (see `FAULT_SITES`).
 //! Comments `// @ FILE:LINE:COL` name the spec statement the code below them comes from.
-#![allow(unused, non_camel_case_types, non_upper_case_globals, clippy::all)]
+#![allow(unused, non_camel_case_types, non_snake_case, non_upper_case_globals, clippy::all)]
 
 use crate::runtime::*;
 
@@ -50,7 +50,9 @@ pub struct State {
 }
 
 // ---- constants and tables
-static K0: [[i8; 3]; 8] = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]];
+static K0: [[i8; 3]; 8] = [
+    [0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6],
+];
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 

@@ -1,0 +1,321 @@
+"""`envc run`: random legal games on the generated JAX environment, reported per match-up.
+
+Public surface: `run_jax(module, episodes, batch, seed, max_steps, chunk, progress) -> RunResult`,
+`Episodes` (finished episodes as arrays), `summarize(module, episodes) -> list[MatchupRow]`,
+`label_values(module, fields)`, `label_text(module, values)`, `outcome_code(...)`,
+`matchup_fields(module)` and the outcome codes `DRAW`, `TERMINATED`, `TRUNCATED`, `CUT`.
+The summary half (`Episodes`, `summarize`, the labels) is shared with the interpreter path
+of `envc run` (envc/cli.py), so both targets print the same table.
+
+Match-ups: state fields marked `@matchup` name the match-up of an episode; its label is
+their value at the end of the episode (`decks: Deck[2] @matchup` with decks = [1, 3] prints
+`mewtwo-gardevoir vs pikachu-zapdos`, player 0 first). Without `@matchup` every episode has
+the same, empty label and the report has one row.
+
+Method (`--target jax`): `batch` environments play the uniformly random legal policy with
+auto-reset inside `lax.scan` chunks of `chunk` steps, one jitted call per chunk; the host
+reads each chunk's done flags, outcomes, lengths, returns and labels while the device plays
+the next one. Environment e's k-th finished episode has the id `k * batch + e`, and exactly
+the episodes with id < `episodes` are counted: the first `ceil(episodes / batch)` episodes
+of each environment. Which episodes count is thus fixed before any is played; counting
+"the first N to finish" instead would favour short episodes (those still running at the
+cut-off are the long ones). An episode that reaches `max_steps` steps without ending is cut
+and reset (outcome `CUT`), so a run always ends. SPS = every environment step the device
+played (counted or not) / wall seconds from the first chunk to the last, compile excluded;
+the JIT compile time (lower + compile of the init and of the chunk) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envc.compiler import ir
+
+# Outcome codes of a finished episode: 0..num_players-1 is the winner (the only player with
+# the largest, positive final reward, as in `envc run --target python`); then:
+DRAW = -1  # terminated with no single winner (several players)
+TERMINATED = -2  # terminated, one-player spec
+TRUNCATED = -3  # the spec's turn_limit
+CUT = -4  # reached `max_steps` without ending
+
+
+# ------------------------------------------------------------------ match-up labels
+
+def matchup_fields(module: ir.Module) -> list[ir.FieldDef]:
+    """The state fields marked `@matchup`, in declaration order."""
+    return [f for f in module.state if f.matchup]
+
+
+def _size(t: ir.Type) -> int:
+    return t.size * _size(t.elem) if isinstance(t, ir.ArrayT) else 1
+
+
+def label_values(module: ir.Module, fields: dict[str, Any]) -> tuple[int, ...]:
+    """The match-up key of an interpreter state's `fields`: every `@matchup` field's
+    values (bools, ints, enum members, table rows) flattened, row-major, as ints."""
+    out: list[int] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+        else:
+            out.append(int(v))
+
+    for f in matchup_fields(module):
+        walk(fields[f.name])
+    return tuple(out)
+
+
+def _scalar_text(module: ir.Module, t: ir.Type, v: int) -> str:
+    if isinstance(t, ir.RowT):
+        table = next(tb for tb in module.tables if tb.name == t.table)
+        return table.labels[v] if table.labels and 0 <= v < len(table.labels) else f"{t.table} #{v}"
+    if isinstance(t, ir.EnumT):
+        members = module.enum(t.name).members
+        return members[v] if 0 <= v < len(members) else f"{t.name} #{v}"
+    if isinstance(t, ir.BoolT):
+        return "true" if v else "false"
+    return str(v)
+
+
+def label_text(module: ir.Module, values: tuple[int, ...]) -> str:
+    """How a match-up key prints: table rows by their data file's `name` (or `id`), enum
+    members by name; an outermost array with one slot per player joins its slots with
+    ` vs ` (player 0 first), other arrays print as `[a, b]`; several `@matchup` fields
+    print as `field=text` separated by `; `. No `@matchup` field: `all`."""
+    fields = matchup_fields(module)
+    if not fields:
+        return "all"
+    pos = 0
+
+    def text(t: ir.Type, outer: bool) -> str:
+        nonlocal pos
+        if isinstance(t, ir.ArrayT):
+            parts = [text(t.elem, False) for _ in range(t.size)]
+            if outer and t.size == module.num_players > 1:
+                return " vs ".join(parts)
+            return "[" + ", ".join(parts) + "]"
+        v = values[pos]
+        pos += 1
+        return _scalar_text(module, t, v)
+
+    parts = [text(f.type, True) for f in fields]
+    return parts[0] if len(parts) == 1 else "; ".join(f"{f.name}={p}" for f, p in zip(fields, parts))
+
+
+def outcome_code(terminated: bool, truncated: bool, rewards, num_players: int) -> int:
+    """The outcome code of a finished interpreter episode from its final state (neither
+    terminated nor truncated: it was cut at `max_steps`)."""
+    if terminated:
+        r = [float(x) for x in rewards]
+        best = max(r)
+        if num_players > 1 and best > 0 and r.count(best) == 1:
+            return r.index(best)
+        return DRAW if num_players > 1 else TERMINATED
+    if truncated:
+        return TRUNCATED
+    return CUT
+
+
+# ------------------------------------------------------------------ results
+
+@dataclass
+class Episodes:
+    """Counted episodes, one entry each (ordered by episode id)."""
+
+    labels: np.ndarray  # int32 [n, k]: the match-up key (k = 0 without @matchup)
+    outcomes: np.ndarray  # int8 [n]: winner index or DRAW / TERMINATED / TRUNCATED / CUT
+    lengths: np.ndarray  # int32 [n]: steps
+    returns: np.ndarray  # float64 [n, num_players]: sum of each player's rewards
+
+    @staticmethod
+    def from_lists(labels: list[tuple[int, ...]], outcomes: list[int], lengths: list[int],
+                   returns: list[list[float]], width: int, num_players: int) -> Episodes:
+        n = len(outcomes)
+        return Episodes(np.asarray(labels, np.int32).reshape(n, width), np.asarray(outcomes, np.int8),
+                        np.asarray(lengths, np.int32), np.asarray(returns, np.float64).reshape(n, num_players))
+
+
+@dataclass
+class MatchupRow:
+    """Statistics of one match-up (or `all` of them)."""
+
+    label: str
+    episodes: int
+    mean_length: float
+    wins: list[float]  # per player, fraction of episodes (several players)
+    draws: float
+    terminated: float  # one-player specs: fraction that ended by the rules
+    truncated: float
+    cut: float
+    mean_return: list[float]  # per player
+
+
+def _row(label: str, num_players: int, outcomes: np.ndarray, lengths: np.ndarray, returns: np.ndarray) -> MatchupRow:
+    n = len(outcomes)
+
+    def rate(code: int) -> float:
+        return float(np.count_nonzero(outcomes == code)) / n if n else 0.0
+
+    return MatchupRow(label, n, float(lengths.mean()) if n else 0.0,
+                      [rate(p) for p in range(num_players)] if num_players > 1 else [],
+                      rate(DRAW), rate(TERMINATED), rate(TRUNCATED), rate(CUT),
+                      [float(x) for x in returns.mean(axis=0)] if n else [0.0] * num_players)
+
+
+def summarize(module: ir.Module, episodes: Episodes) -> list[MatchupRow]:
+    """One row per match-up (sorted by key, i.e. by table row / enum member / value), then,
+    when there are several, a row `all`; without `@matchup`, the single row `all`.
+    Per row, the rates (wins + draws + terminated + truncated + cut) sum to 1."""
+    p = module.num_players
+    rows = []
+    keys = sorted({tuple(int(x) for x in k) for k in episodes.labels}) if matchup_fields(module) else []
+    for key in keys:
+        sel = np.all(episodes.labels == np.asarray(key, np.int32), axis=1)
+        rows.append(_row(label_text(module, key), p, episodes.outcomes[sel], episodes.lengths[sel],
+                         episodes.returns[sel]))
+    if len(rows) != 1:
+        rows.append(_row("all", p, episodes.outcomes, episodes.lengths, episodes.returns))
+    return rows
+
+
+@dataclass
+class RunResult:
+    """What `run_jax` measured."""
+
+    episodes: Episodes  # exactly the requested number
+    finished: int  # episodes finished in all (counted or not)
+    steps: int  # environment steps the device played (batch * chunk * calls)
+    elapsed_s: float  # wall seconds of the run, compile excluded
+    compile_s: float  # JIT lower + compile (init and chunk)
+    codegen_s: float  # generating and importing the JAX module
+    batch: int
+    chunk: int  # steps per jitted call
+    calls: int
+    platform: str  # jax's device platform: cpu, gpu, tpu
+
+    @property
+    def sps(self) -> float:
+        return self.steps / self.elapsed_s if self.elapsed_s > 0 else float("nan")
+
+
+def chunk_for(batch: int) -> int:
+    """Steps per jitted call: 64..256, about 2^18 environment steps a call."""
+    return max(64, min(256, (1 << 18) // max(1, batch)))
+
+
+# ------------------------------------------------------------------ the JAX runner
+
+def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_steps: int = 10_000,
+            chunk: int | None = None, progress: Callable[[int], None] | None = None, env=None) -> RunResult:
+    """Play `episodes` counted episodes with the generated JAX environment of `module`.
+
+    `batch` environments, random legal policy, auto-reset, `chunk` steps per jitted
+    `lax.scan` call (default `chunk_for(batch)`); `seed` seeds the JAX PRNG key of the
+    initial states, the policy and the resets. `progress(k)` is called with the number of
+    newly counted episodes after each chunk. `env` is an already generated module (else
+    it is generated here, see `envc.verify.load_jax`).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from envc.verify import load_jax
+
+    if episodes < 1 or batch < 1 or max_steps < 1:
+        raise ValueError("episodes, batch and max_steps must be positive")
+    start = time.perf_counter()
+    if env is None:
+        env = load_jax(module)
+    codegen_s = time.perf_counter() - start
+    chunk = chunk or chunk_for(batch)
+    p = module.num_players
+    fields = matchup_fields(module)
+    width = sum(_size(f.type) for f in fields)
+
+    def one(state, length, ret, key):
+        """One environment, one step: act, step, and on an end record it and reset."""
+        k_act, k_reset = jax.random.split(key)
+        nxt = env.step(state, env.random_legal_action(k_act, state))
+        length = length + 1
+        ret = ret + nxt.rewards
+        ended = nxt.terminated | nxt.truncated
+        done = ended | (length >= max_steps)
+        r = nxt.rewards
+        if p > 1:
+            best = jnp.max(r)
+            single = (best > 0) & (jnp.sum(r == best) == 1)
+            by_rules = jnp.where(single, jnp.argmax(r), DRAW)
+        else:
+            by_rules = jnp.int32(TERMINATED)
+        code = jnp.where(nxt.terminated, by_rules, jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
+        label = (jnp.concatenate([jnp.ravel(getattr(nxt, f.name)).astype(jnp.int32) for f in fields])
+                 if fields else jnp.zeros((0,), jnp.int32))
+        fresh = env.init(k_reset)
+        state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
+        record = (done, code, length, ret, label)
+        return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
+
+    def play(carry):
+        """`chunk` steps of all environments; returns the carry and per-step records [chunk, batch, ...]."""
+        def body(carry, _):
+            state, length, ret, key = carry
+            key, k = jax.random.split(key)
+            state, length, ret, record = jax.vmap(one)(state, length, ret, jax.random.split(k, batch))
+            return (state, length, ret, key), record
+
+        return jax.lax.scan(body, carry, None, length=chunk)
+
+    def start_carry(key):
+        key, k0 = jax.random.split(key)
+        state = jax.vmap(env.init)(jax.random.split(k0, batch))
+        return state, jnp.zeros(batch, jnp.int32), jnp.zeros((batch, p), jnp.float32), key
+
+    key = jax.random.PRNGKey(seed)
+    start = time.perf_counter()
+    init_c = jax.jit(start_carry).lower(key).compile()
+    carry = init_c(key)
+    play_c = jax.jit(play, donate_argnums=0).lower(carry).compile()
+    jax.block_until_ready(carry)
+    compile_s = time.perf_counter() - start
+
+    # environment e counts its episodes k = 0, 1, ... while the id k * batch + e < episodes
+    needed = np.array([len(range(e, episodes, batch)) for e in range(batch)], np.int64)
+    count = np.zeros(batch, np.int64)  # episodes finished so far, per environment
+    got: list[tuple[np.ndarray, ...]] = []
+    counted = finished = calls = 0
+    start = time.perf_counter()
+    carry, pending = play_c(carry)
+    calls = 1
+    while True:
+        carry, following = play_c(carry)  # dispatched (asynchronously) before reading `pending`
+        calls += 1
+        done, code, length, ret, label = (np.asarray(x) for x in pending)
+        number = count[None, :] + np.cumsum(done, axis=0) - done  # the k of each finished episode
+        count += done.sum(axis=0)
+        finished += int(done.sum())
+        keep = done & (number < needed[None, :])
+        t, e = np.nonzero(keep)
+        if len(t):
+            got.append((number[t, e] * batch + e, code[t, e], length[t, e], ret[t, e], label[t, e]))
+            counted += len(t)
+            if progress:
+                progress(len(t))
+        if counted >= episodes:
+            jax.block_until_ready(following)  # played, so timed and counted in `steps`
+            break
+        pending = following
+    elapsed = time.perf_counter() - start
+
+    ids, codes, lengths, rets, labels = (np.concatenate(parts) for parts in zip(*got))
+    order = np.argsort(ids, kind="stable")
+    eps = Episodes(labels[order].reshape(len(ids), width).astype(np.int32), codes[order].astype(np.int8),
+                   lengths[order].astype(np.int32), rets[order].astype(np.float64))
+    assert len(ids) == episodes and (np.sort(ids) == np.arange(episodes)).all()
+    return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
+                     jax.devices()[0].platform)

@@ -1,0 +1,326 @@
+"""`envc fill` and `envc holes` on the real card game, `specs/tcg.envspec` (issue #5).
+
+Its effect texts are members of hole families (`hole attack_effect(p: int[0..1]) per
+Card.effect0, Card.effect1`: one hole per distinct text, `attack_effect__N`), filled in
+`specs/tcg.fills` as `fill attack_effect text "..." hash "..." { ... }`. Checked here:
+
+* every hand fill of `specs/tcg.fills` passes the generated checks that a model's answer
+  must pass (`Judge.judge_written`: the same stages as `Judge.judge_body`);
+* hand-written wrong fills of real texts are rejected, each by the check named;
+* end to end, against a scripted OpenAI-compatible server on 127.0.0.1: garbage, then a
+  type error, then a right body for "Heal 10 damage from this Pokémon."; the fill file
+  gets the member's item with its provenance, `envc holes` shows it filled, and a changed
+  `ensures` of the family makes it stale;
+* the `--dry-run` prompt of a member (family signature, text, effect verbs, similar fills).
+
+Checking this spec takes seconds, and so does playing the games that the property tests
+start from: the judges are built once per module and shared.
+
+The family `ensures` in `PROPOSED_ENSURES` (energy goes only to the player's own Pokémon of
+its type) are proposed for `specs/tcg.envspec`; until the spec has them, the tests of wrong
+energy fills run on a copy of the spec with them added (and the hand fills re-hashed).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from envc.cli import app
+from envc.compiler.check import check
+from envc.dsl.parser import parse, parse_file
+from envc.llm_fill.fillfile import fill_bodies, item_text, rehash, upsert
+from envc.llm_fill.judge import Judge
+from envc.llm_fill.scripted import ScriptedModel
+from envc.llm_fill.spec import fill_key, load_lenient, playable_cards
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "tcg.envspec"
+FILLS = ROOT / "specs" / "tcg.fills"
+MODEL = "openai/test-model"
+EXAMPLES = 50  # generated examples per fill (the CLI's default is 200)
+
+HEAL_10 = "Heal 10 damage from this Pokémon."
+TROPICAL_SWING = "Flip a coin. If heads, this attack does 40 more damage."
+PSY_SHADOW = ("Once during your turn, you may take 1 {P} Energy from your Energy Zone and attach it to the {P} "
+              "Pokémon in the Active Spot.")
+RESEARCH = "Draw 2 cards."
+
+#: proposed for each of the three families of specs/tcg.envspec, after their `ensures`
+PROPOSED_ENSURES = """\
+    ensures all(sum(energy[1 - p][k][t] for k in 0..SLOTS) <= old(sum(energy[1 - p][k][t] for k in 0..SLOTS))
+                for t in 0..TYPES)
+    ensures all(sum(energy[p][k][t] for k in 0..SLOTS) <= old(sum(energy[p][k][t] for k in 0..SLOTS))
+                or any(occupied[p][k] and int(card[p][k].type) == t for k in 0..SLOTS) for t in 0..TYPES)
+"""
+
+
+def envc(*args: str):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "ENVC_DEBUG": "1"}, catch_exceptions=False)
+
+
+def member(loaded, text: str) -> str:
+    return next(h.name for h in loaded.module.holes if h.prose == text)
+
+
+@pytest.fixture(scope="module")
+def tcg():
+    """(judge, fill file text, loaded spec) of specs/tcg.envspec as it is."""
+    judge = Judge(str(SPEC), max_examples=EXAMPLES)
+    text = FILLS.read_text(encoding="utf-8")
+    return judge, text, judge.load(text)
+
+
+def _with_proposed_ensures(spec_text: str) -> str:
+    out = spec_text
+    for head in ("hole attack_effect(", "hole ability_effect(", "hole trainer_effect("):
+        start = out.index(head)
+        end = out.index("\n//", start)  # the family's declaration ends before the next comment
+        while out[end - 1] == "\n":
+            end -= 1
+        decl = out[start:end]
+        if "energy[1 - p][k][t]" not in decl:
+            out = out[:end] + "\n" + PROPOSED_ENSURES.rstrip("\n") + out[end:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def strict_tcg(tmp_path_factory, tcg):
+    """(judge, fill file text, loaded) of a copy of specs/tcg.envspec with `PROPOSED_ENSURES`
+    (the spec itself once they are added), the hand fills re-hashed for them."""
+    folder = tmp_path_factory.mktemp("tcg")
+    spec = folder / "tcg.envspec"
+    spec.write_text(_with_proposed_ensures(SPEC.read_text(encoding="utf-8")), encoding="utf-8")
+    (folder / "data").symlink_to(ROOT / "specs" / "data", target_is_directory=True)
+    text = FILLS.read_text(encoding="utf-8")
+    module = load_lenient(str(spec), text).module  # the old hashes: stale fills are tolerated
+    text = rehash(text, str(folder / "tcg.fills"), {h.name: h.signature_hash for h in module.holes},
+                  key=fill_key(module))
+    (folder / "tcg.fills").write_text(text, encoding="utf-8")
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    _, real_text, _ = tcg
+    judge._starts[text] = tcg[0].starts(real_text)  # the same games: the fills' bodies are the same
+    return judge, text, judge.load(text)
+
+
+# ------------------------------------------------------------------ hand fills
+
+
+def test_every_hand_fill_of_tcg_passes_the_generated_checks(tcg):
+    judge, text, loaded = tcg
+    items = [d for d in parse(text, str(FILLS)).decls]
+    verdicts = judge.judge_written(text)
+    assert len(verdicts) == len(items) == 22
+    assert all(loaded.hole(name).family is not None for name in verdicts)
+    failed = {name: v.feedback for name, v in verdicts.items() if not v.ok}
+    assert not failed, "\n\n".join(f"{n}:\n{f}" for n, f in failed.items())
+
+
+def test_the_hand_fills_keep_passing_with_the_proposed_ensures(strict_tcg):
+    judge, text, loaded = strict_tcg
+    assert all(h.status == "filled" for h in loaded.module.holes if h.provenance is not None)
+    failed = {name: v.feedback for name, v in judge.judge_written(text).items() if not v.ok}
+    assert not failed, "\n\n".join(f"{n}:\n{f}" for n, f in failed.items())
+
+
+# ------------------------------------------------------------------ wrong fills
+
+WRONG_FILLS = [
+    # damage: the range of `dmg` is declared, a sum that may leave it does not check
+    ("damage-unclamped", TROPICAL_SWING, "if random.coin() {\n    dmg = dmg + 40\n}", "check",
+     "error[E0120]: value may overflow `dmg: int[0..300]`"),
+    # damage: points are only scored by knock-outs (the family's `ensures`)
+    ("damage-scores-a-point", TROPICAL_SWING, "if random.coin() {\n    points[p] = min(points[p] + 1, 4)\n}",
+     "property", "`ensures all(points[q] == old(points[q]) for q in 0..2)` does not hold"),
+    # energy: Psy Shadow attaches Grass (to any type), or gives the energy to the opponent
+    ("energy-wrong-type", PSY_SHADOW, "attach_from_zone(p, 0, 0, 1, true)", "property",
+     "`ensures all(sum(energy[p][k][t] for k in 0..SLOTS) <= old(sum(energy[p][k][t] for k in 0..SLOTS))"),
+    ("energy-to-the-opponent", PSY_SHADOW, "attach_from_zone(1 - p, 0, 4, 1, true)", "property",
+     "`ensures all(sum(energy[1 - p][k][t] for k in 0..SLOTS) <= old(sum(energy[1 - p][k][t] for k in 0..SLOTS))"),
+    # conservation: Professor's Research copies the top card instead of drawing it
+    ("research-copies-cards", RESEARCH,
+     "for k in 0..2 {\n    if len(deck[p]) > 0 and len(hand[p]) < HAND {\n        hand[p].push(deck[p][0])\n    }\n}",
+     "property", ("invariant `cards_conserved` held before the call and does not after it, nor after the whole "
+                  "action `play_trainer(")),
+    # a fault: drawing from an empty deck (or into a full hand)
+    ("research-unguarded", RESEARCH, "hand[p].push(deck[p].draw())\nhand[p].push(deck[p].draw())", "property",
+     "the call faults"),
+]
+
+
+@pytest.mark.parametrize("text,body,stage,expected", [w[1:] for w in WRONG_FILLS], ids=[w[0] for w in WRONG_FILLS])
+def test_wrong_tcg_fills_are_rejected(strict_tcg, text, body, stage, expected):
+    judge, fills, loaded = strict_tcg
+    verdict = judge.judge_body(member(loaded, text), body, fills)
+    assert (verdict.ok, verdict.stage) == (False, stage), verdict.feedback
+    assert expected in verdict.feedback, verdict.feedback
+    if stage == "property":
+        assert re.search(r"state before the call \(reached from init\(\d\) after \d+ random legal actions?",
+                         verdict.feedback), verdict.feedback
+
+
+@pytest.mark.xfail(strict=True, reason="a family's `ensures` are shared by all its texts: no clause can say "
+                   "'40, not 50' for one text (needs per-text `ensures` in the spec)")
+def test_a_wrong_bonus_amount_is_rejected(strict_tcg):
+    judge, fills, loaded = strict_tcg
+    assert not judge.judge_body(member(loaded, TROPICAL_SWING), "bonus_on_heads(50)", fills).ok
+
+
+def test_damage_that_knocks_out_inside_an_attack_is_not_blamed_on_the_fill(tcg):
+    """`hp_bounds` holds between actions: a Pokémon whose damage reaches its HP is knocked out
+    at the end of the attack, so the right fill of a self-damage text breaks it right after
+    the call. The attack around the call restores it, so the fill is accepted; a fill that
+    breaks an invariant for good is not (`research-copies-cards` above)."""
+    judge, fills, loaded = tcg
+    body = "damage[p][0] = min(damage[p][0] + 20, MAX_DAMAGE)"
+    verdict = judge.judge_body(member(loaded, "This Pokémon also does 20 damage to itself."), body, fills)
+    assert verdict.ok, verdict.feedback
+
+
+# ------------------------------------------------------------------ the fill file
+
+
+def test_member_items_are_written_in_the_family_form():
+    text = ('// header\n\nfill attack_effect text "Heal 30 damage from this Pokémon."\n    hash "1" provenance "hand" {\n'
+            '    heal(p, 0, 30)\n}\n\n// a trainer\nfill trainer_effect text "Draw 2 cards." hash "2" {\n'
+            '    draw_cards(p, 2)\n}\n')
+    texts = {"attack_effect__1": "Heal 30 damage from this Pokémon.", "attack_effect__7": "Discard 2 {P} Energy.",
+             "trainer_effect__16": "Draw 2 cards."}
+    names = {(n.rsplit("__", 1)[0], t): n for n, t in texts.items()}
+
+    def key(d):
+        return names.get((d.name, d.attrs.get("text")), d.name)
+
+    order = ["attack_effect__1", "attack_effect__7", "trainer_effect__16"]
+    item = item_text("attack_effect", {"text": texts["attack_effect__7"], "hash": "9", "provenance": "model"},
+                     "discard_energy(p, 0, 4, 2)")
+    assert item == ('fill attack_effect text "Discard 2 {P} Energy."\n    hash "9" provenance "model" {\n'
+                    '    discard_energy(p, 0, 4, 2)\n}\n')
+    added = upsert(text, "x.fills", "attack_effect__7", item, order, key=key, group="attack_effect")
+    assert not added.replaced
+    assert added.text == text.replace("    heal(p, 0, 30)\n}\n", "    heal(p, 0, 30)\n}\n\n" + item, 1)
+    assert added.text[added.start:added.end] == item.rstrip("\n")
+    assert fill_bodies(added.text, "x.fills", key=key) == {
+        "attack_effect__1": "heal(p, 0, 30)", "attack_effect__7": "discard_energy(p, 0, 4, 2)",
+        "trainer_effect__16": "draw_cards(p, 2)"}
+    again = item_text("attack_effect", {"text": texts["attack_effect__7"], "hash": "10"}, "discard_energy(p, 0, 4, 1)")
+    replaced = upsert(added.text, "x.fills", "attack_effect__7", again, order, key=key, group="attack_effect")
+    assert replaced.replaced and replaced.text == added.text.replace(item.rstrip("\n"), again.rstrip("\n"))
+    assert rehash(text, "x.fills", {"trainer_effect__16": "abc"}, key=key) == text.replace('hash "2"', 'hash "abc"')
+
+
+# ------------------------------------------------------------------ end to end
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with ScriptedModel() as fake:
+        yield fake
+
+
+@pytest.fixture
+def tcg_copy(tmp_path):
+    """A copy of specs/tcg.envspec, specs/tcg.fills and specs/data/ (with its subfolders)."""
+    shutil.copy(SPEC, tmp_path / "tcg.envspec")
+    shutil.copy(FILLS, tmp_path / "tcg.fills")
+    shutil.copytree(ROOT / "specs" / "data", tmp_path / "data")
+    return tmp_path / "tcg.envspec"
+
+
+def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, tcg):
+    _, _, loaded = tcg
+    name = member(loaded, HEAL_10)
+    fills = tcg_copy.with_suffix(".fills")
+    before = fills.read_text(encoding="utf-8")
+
+    holes = envc("holes", str(tcg_copy))
+    assert holes.exit_code == 0, holes.output
+    assert re.search(rf"{name}\s+│\s+unfilled\s+│\s+-\s+│.*│\s+{re.escape(HEAL_10)}", holes.stdout)
+    assert "134 holes: 22 filled, 0 stale, 112 unfilled" in holes.stdout
+    assert "family attack_effect (per Card.effect0, Card.effect1): 13/100 texts filled" in holes.stdout
+    (cards,) = playable_cards(loaded.module)
+    assert (cards.rows, cards.needed, cards.needed_playable) == (386, 37, 37)
+    assert (f"cards fully playable (every text filled): {cards.playable}/386; of the 37 the data uses: 37/37"
+            in holes.stdout)
+
+    fake_model.script = [
+        "Sure! Heal the Pokémon by ten, that's all there is to it.",  # garbage
+        "```envspec\nheal(p, 0, 10 == 10)\n```",  # a type error
+        f"```envspec\nfill attack_effect text \"{HEAL_10}\" {{\n    heal(p, 0, 10)\n}}\n```",  # right (wrapped)
+    ]
+    result = envc("fill", str(tcg_copy), "--model", MODEL, "--api-base", fake_model.url, "--only", name,
+                  "--max-examples", str(EXAMPLES))
+    assert result.exit_code == 0, result.output
+    reqs = fake_model.requests
+    assert len(reqs) == 3
+    task = reqs[0]["messages"][1]["content"]
+    assert f"# Your task: fill the hole `{name}`" in task
+    assert "hole attack_effect(p: int[0..1]) per Card.effect0, Card.effect1" in task
+    assert f"> {HEAL_10}" in task
+    assert "proc heal(p: int[0..1], s: int[0..3], amount: int[0..300])" in task  # an effect verb
+    assert 'fill attack_effect text "Heal 30 damage from this Pokémon." {\n    heal(p, 0, 30)\n}' in task
+    repair1, repair2 = (reqs[i]["messages"][-1]["content"] for i in (1, 2))
+    assert "rejected (attempt 1 of 4): it does not parse" in repair1
+    assert "rejected (attempt 2 of 4): the type checker rejects it" in repair2
+    assert "error[E0110]: type mismatch: expected `int[0..300]`, found `bool`" in repair2
+
+    after = fills.read_text(encoding="utf-8")
+    m = re.search(r'\nfill attack_effect text "Heal 10 damage from this Pokémon\."\n'
+                  r'    hash "([0-9a-f]{16})" provenance "model" model "openai/test-model" attempts 3 tokens 360'
+                  r'(?: cost [0-9.]+)? date "\d{4}-\d\d-\d\d" \{\n    heal\(p, 0, 10\)\n\}\n', after)
+    assert m, after
+    assert after.replace(m.group(0), "", 1) == before  # nothing else changed
+    assert m.start() > after.rindex("fill attack_effect text", 0, m.start()) > 0  # with its family
+    assert m.end() < after.index("fill ability_effect")
+    module = check(parse_file(str(tcg_copy)), parse_file(str(fills)))  # nothing tolerated
+    hole = next(h for h in module.holes if h.name == name)
+    assert (hole.status, hole.signature_hash, hole.provenance.source, hole.provenance.model,
+            hole.provenance.attempts, hole.provenance.tokens) == ("filled", m.group(1), "model", MODEL, 3, 360)
+
+    holes = envc("holes", str(tcg_copy))
+    assert re.search(rf"{name}\s+│\s+filled\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│", holes.stdout)
+    assert "134 holes: 23 filled, 0 stale, 111 unfilled" in holes.stdout
+    assert "family attack_effect (per Card.effect0, Card.effect1): 14/100 texts filled" in holes.stdout
+    assert f"cards fully playable (every text filled): {cards.playable}/386" not in holes.stdout  # more now
+
+    # the family's rule changes: every fill of an attack text is stale, the new one too
+    spec_text = tcg_copy.read_text(encoding="utf-8").replace(
+        "hole attack_effect(p: int[0..1]) per Card.effect0, Card.effect1\n",
+        "hole attack_effect(p: int[0..1]) per Card.effect0, Card.effect1\n    ensures turn == old(turn)\n", 1)
+    tcg_copy.write_text(spec_text, encoding="utf-8")
+    stale = envc("holes", str(tcg_copy))
+    assert stale.exit_code == 0, stale.output
+    assert re.search(rf"{name}\s+│\s+stale\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│", stale.stdout)
+    assert "134 holes: 9 filled, 14 stale, 111 unfilled" in stale.stdout
+    assert "of the 37 the data uses: 37/37" not in stale.stdout  # the decks need stale texts
+
+
+def test_dry_run_prompt_of_a_family_member(tcg):
+    _, _, loaded = tcg
+    name = member(loaded, HEAL_10)
+    result = envc("fill", str(SPEC), "--model", "x", "--dry-run", "--only", "heal 10 damage")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f'===== hole `{name}` (attack_effect "{HEAL_10}"): user message =====' in out
+    task = out.split("user message =====", 1)[1]
+    assert "It is one text of the hole family `attack_effect`" in task
+    assert "hole attack_effect(p: int[0..1]) per Card.effect0, Card.effect1\n    ensures" in task
+    assert f"> {HEAL_10}\n" in task and "Cards with this text: " in task
+    assert ("// Rule: draw a card (none when the deck is empty or the hand holds 10 cards).\n"
+            "proc draw_cards(p: int[0..1], n: int[0..5])") in task  # the effect verbs, documented
+    similar = task.split("## Accepted fills of similar texts (for style)", 1)[1]
+    assert similar.index("Heal 30 damage from this Pokémon.") < similar.index("fill attack_effect text \"Discard")
+    assert "## Other holes" not in task  # the other texts are not for it to call
+    assert f'Answer with the body of `fill attack_effect text "{HEAL_10}"`' in task
+    assert "skipping" not in result.stderr
+    bad = envc("fill", str(SPEC), "--dry-run", "--only", "attack_efect__7")
+    assert bad.exit_code == 1 and "did you mean `attack_effect__7`?" in bad.stderr

@@ -1,0 +1,155 @@
+"""`envc run` on both targets (envc/cli.py, envc/run_jax.py) and the `@matchup` annotation.
+
+The command line runs through typer's CliRunner; the printed table is parsed back and
+checked for consistency: per row the rates (wins, draws, truncated, cut) sum to 1, the
+match-up rows add up to the episodes asked for, and both targets print the same columns.
+Exact equality of the interpreter and the JAX backend is checked elsewhere
+(tests/test_jax_backend.py, `envc verify`); here the two only have to agree on plausible
+ranges. tcg compiles for a while on JAX, so it runs once, with 8 environments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+DECKS = sorted(p.stem for p in (ROOT / "specs" / "data" / "decks").glob("*.txt"))
+
+
+def _invoke(*args: str):
+    from envc.cli import app
+
+    args = tuple(str(ROOT / a) if a.startswith("specs/") else a for a in args)
+    return CliRunner().invoke(app, ["run", *args], env={"COLUMNS": "200"})
+
+
+def _table(output: str) -> tuple[list[str], list[list[str]]]:
+    """The header and body rows of the rich table in `output`."""
+    header = next(line for line in output.splitlines() if line.startswith("┃"))
+    rows = [line for line in output.splitlines() if line.startswith("│")]
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in rows]
+    return [c.strip() for c in header.strip("┃").split("┃")], cells
+
+
+def _check_rows(header: list[str], rows: list[list[str]], episodes: int) -> dict[str, dict[str, float]]:
+    """Row label -> column -> number; checks the per-row sums and the episode total."""
+    out = {r[0]: {h: float(v.replace(",", "")) for h, v in zip(header[1:], r[1:])} for r in rows}
+    rate_cols = [h for h in header if h.endswith("wins") or h in ("draws", "terminated", "truncated",
+                                                                  "cut at --max-steps")]
+    for label, row in out.items():
+        assert abs(sum(row[h] for h in rate_cols) - 1.0) <= 0.002 + 1e-9, (label, row)
+    assert out["all"]["episodes"] == episodes
+    if len(out) > 1:
+        assert sum(r["episodes"] for label, r in out.items() if label != "all") == episodes
+    return out
+
+
+def test_matchup_annotation(tmp_path, specs):
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError
+
+    tcg = specs("tcg")
+    decks = next(f for f in tcg.state if f.name == "decks")
+    assert decks.matchup and decks.visibility == "private"  # `@private @matchup`
+    assert [f.name for f in tcg.state if f.matchup] == ["decks"]
+    assert next(t for t in tcg.tables if t.name == "Deck").labels == DECKS  # the files' stems, in row order
+
+    body = """env nim "Take one or two stones"
+players 2
+state {{
+    stones: int[0..15] = 15 {ann}
+    speed: float32 = 0.0 {bad}
+}}
+action take(n: int[1..2]) when n <= stones {{
+    stones = clamp(stones - n, 0, 15)
+    if stones == 0 {{ win(current_player) }}
+    current_player = 1 - current_player
+}}
+observe(p) -> int[0..15] {{ return stones }}
+"""
+    path = tmp_path / "nim.envspec"
+    path.write_text(body.format(ann="@matchup", bad=""))
+    assert [f.name for f in load(str(path)).state if f.matchup] == ["stones"]
+    path.write_text(body.format(ann="", bad="@matchup"))
+    with pytest.raises(DiagnosticError) as e:
+        load(str(path))
+    assert [d.code for d in e.value.diagnostics] == ["E0110"]
+    assert "@matchup" in e.value.diagnostics[0].message
+
+
+def test_labels_and_summary(specs):
+    from envc.run_jax import CUT, DRAW, TRUNCATED, Episodes, label_text, summarize
+
+    tcg = specs("tcg")
+    i, j = DECKS.index("mewtwo-gardevoir"), DECKS.index("pikachu-zapdos")
+    assert label_text(tcg, (i, j)) == "mewtwo-gardevoir vs pikachu-zapdos"  # player 0 first
+    assert label_text(specs("connect4"), ()) == "all"
+    eps = Episodes.from_lists([(i, j), (i, j), (j, i), (i, j)], [0, 1, DRAW, TRUNCATED], [10, 20, 30, 40],
+                              [[1, -1], [-1, 1], [0, 0], [0, 0]], 2, 2)
+    rows = {r.label: r for r in summarize(tcg, eps)}
+    assert list(rows) == ["mewtwo-gardevoir vs pikachu-zapdos", "pikachu-zapdos vs mewtwo-gardevoir", "all"]
+    first = rows["mewtwo-gardevoir vs pikachu-zapdos"]
+    assert (first.episodes, first.mean_length, first.wins, first.truncated) == (3, 70 / 3, [1 / 3, 1 / 3], 1 / 3)
+    assert rows["all"].episodes == 4 and rows["all"].cut == 0.0 and CUT < 0
+
+
+def test_run_jax_counts_exactly_and_is_deterministic(specs, jax_envs):
+    from envc.run_jax import CUT, DRAW, run_jax
+
+    m, env = specs("tictactoe"), jax_envs("tictactoe")
+    a = run_jax(m, 10, batch=4, seed=3, chunk=8, env=env)  # several chunks; envs 0, 1 count 3 episodes
+    b = run_jax(m, 10, batch=4, seed=3, chunk=8, env=env)
+    assert len(a.episodes.outcomes) == 10 and a.finished >= 10
+    assert a.steps == 4 * 8 * a.calls and a.compile_s > 0 and a.sps > 0
+    assert set(a.episodes.outcomes.tolist()) <= {0, 1, DRAW}
+    assert ((a.episodes.lengths >= 5) & (a.episodes.lengths <= 9)).all()
+    assert a.episodes.labels.shape == (10, 0)
+    for x, y in zip((a.episodes.outcomes, a.episodes.lengths, a.episodes.returns),
+                    (b.episodes.outcomes, b.episodes.lengths, b.episodes.returns)):
+        np.testing.assert_array_equal(x, y)
+    cut = run_jax(m, 6, batch=4, seed=0, max_steps=3, chunk=8, env=env)  # tictactoe needs at least 5 moves
+    assert (cut.episodes.outcomes == CUT).all() and (cut.episodes.lengths == 3).all()
+
+
+def test_cli_connect4_both_targets():
+    py = _invoke("specs/connect4.envspec", "--episodes", "12", "--seed", "0")
+    assert py.exit_code == 0, py.output
+    jx = _invoke("specs/connect4.envspec", "--target", "jax", "--batch", "16", "--episodes", "40", "--seed", "0")
+    assert jx.exit_code == 0, jx.output
+    (h_py, r_py), (h_jx, r_jx) = _table(py.stdout), _table(jx.stdout)
+    assert h_py == h_jx == ["match-up", "episodes", "mean length", "P0 wins", "P1 wins", "draws", "truncated"]
+    for header, rows, n in ((h_py, r_py, 12), (h_jx, r_jx, 40)):
+        stats = _check_rows(header, rows, n)
+        assert list(stats) == ["all"]  # no @matchup: one row
+        assert 7 <= stats["all"]["mean length"] <= 42
+    assert "SPS" in py.stdout and "reference interpreter" in py.stdout
+    assert "JIT compile:" in jx.stdout and "SPS" in jx.stdout and "JAX (" in jx.stdout
+
+
+def test_cli_errors_and_notes():
+    bad = _invoke("specs/tictactoe.envspec", "--target", "rust")
+    assert bad.exit_code == 1 and "E0180" in bad.stderr and "Traceback" not in bad.output
+    missing = _invoke("specs/nope.envspec", "--target", "jax")
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    note = _invoke("specs/tictactoe.envspec", "--episodes", "3", "--batch", "8")
+    assert note.exit_code == 0 and "--batch" in note.stderr
+
+
+@pytest.mark.slow
+def test_cli_tcg_matchups():
+    py = _invoke("specs/tcg.envspec", "--episodes", "2", "--seed", "0")
+    jx = _invoke("specs/tcg.envspec", "--target", "jax", "--batch", "8", "--episodes", "8", "--seed", "0")
+    assert py.exit_code == 0 and jx.exit_code == 0, py.output + jx.output
+    (h_py, r_py), (h_jx, r_jx) = _table(py.stdout), _table(jx.stdout)
+    assert h_py == h_jx
+    for header, rows, n in ((h_py, r_py, 2), (h_jx, r_jx, 8)):
+        stats = _check_rows(header, rows, n)
+        for label, row in stats.items():
+            if label != "all":
+                first, second = label.split(" vs ")
+                assert first in DECKS and second in DECKS
+            assert 10 <= row["mean length"] <= 2000  # turn_limit 2000
