@@ -161,8 +161,7 @@ def _chain(dispatch: ir.FnDef) -> list[tuple[int, ir.CallProc]] | None:
     return out
 
 
-def _sequence(module: ir.Module, fns: dict[str, ir.FnDef], member: ir.FnDef, dispatch: str
-              ) -> list[tuple[str, tuple[Arg, ...]]] | None:
+def _sequence(fns: dict[str, ir.FnDef], member: ir.FnDef, dispatch: str) -> list[tuple[str, tuple[Arg, ...]]] | None:
     """The member's body as verb calls `(verb, args)`, or None when it is not tabulable."""
     index = {p.name: i for i, p in enumerate(member.params)}
     out = []
@@ -208,7 +207,7 @@ def build(module: ir.Module, dispatch: str) -> EffectTable | None:
         if [p.type for p in member.params] != [p.type for p in hole_params]:
             return None
         members[num] = call.proc
-        seq = _sequence(module, fns, member, dispatch)
+        seq = _sequence(fns, member, dispatch)
         programs[num] = seq
         if seq is None:
             fallbacks.append(call.proc)
