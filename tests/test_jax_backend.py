@@ -21,6 +21,10 @@ def _dtype(t: ir.Type):
         t = t.elem
     if isinstance(t, ir.IntT):
         return np.dtype(t.dtype)
+    if isinstance(t, ir.RowT):  # a row is an index: the narrowest dtype of 0..rows-1
+        return np.dtype(ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype)
+    if isinstance(t, ir.EnumT):
+        return np.dtype(ir.IntT(lo=0, hi=max(0, t.size - 1)).dtype)
     return {ir.BoolT: np.bool_, ir.FloatT: np.float32}[type(t)]
 
 
@@ -45,7 +49,10 @@ def test_state_dtypes_and_shapes(name, specs, jax_envs):
     assert state.observation.dtype == _dtype(m.observe.type)
     for f in m.state:
         value = getattr(state, f.name)
-        if isinstance(f.type, (ir.IntT, ir.BoolT, ir.FloatT, ir.ArrayT)):
+        leaf = f.type
+        while isinstance(leaf, ir.ArrayT):
+            leaf = leaf.elem
+        if isinstance(leaf, (ir.IntT, ir.BoolT, ir.FloatT, ir.EnumT, ir.RowT)):  # lists and records are dicts
             assert value.dtype == _dtype(f.type), f"{f.name}: {value.dtype} is not the narrowest dtype of {f.type}"
             assert value.shape == _shape(f.type), f.name
     assert state._rng_key.dtype == jnp.uint32 and state._rng_counter.dtype == jnp.uint32
