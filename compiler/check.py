@@ -545,6 +545,12 @@ class Checker:
                     rows = list(csv.DictReader(fh))
                 elif path.endswith(".txt"):
                     rows = [_deck_list(path, fh.read())]
+                    bad = rows[0].pop("unreadable", None)
+                    if bad:
+                        self.err("E0151", f"`{d.path}`: {len(bad)} line(s) are neither `key: value` nor `N ID name`",
+                                 d.path_span, "malformed deck list", notes=[f"line: `{b}`" for b in bad[:3]],
+                                 help="write `2 A1-001 Bulbasaur` (count, card id, name) or `energy: Grass`")
+                        return None
                 else:
                     rows = json.load(fh)
         except (OSError, UnicodeDecodeError, csv.Error) as err:
@@ -1014,7 +1020,8 @@ class Checker:
             if first not in self.fn_sigs:
                 continue
             params = self.fn_sigs[first][0]
-            self._needed_fills(fam, by_name)
+            if not any(t in self.broken for t in self.raw_rows.keys() | self.tables.keys()):
+                self._needed_fills(fam, by_name)  # (a broken deck table would make every card needed)
             filled = [(i + 1, m) for i, m in enumerate(fam.members)
                       if by_name.get(m) is not None and by_name[m].status == "filled" and by_name[m].fill]
             self.calls[fam.dispatch] = {m for _, m in filled}
@@ -1184,7 +1191,11 @@ class Checker:
         if isinstance(s, ast.Let):
             if s.name in ctx.scopes[-1]:
                 self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
-            value = self.expr(s.value, ctx)
+            try:
+                value = self.expr(s.value, ctx)
+            except _Poison:
+                self.broken.add(s.name)  # reported already: later uses of the name are not reported again
+                raise
             t = value.type
             if s.type is not None:
                 declared = self.resolve_type(s.type)
