@@ -676,20 +676,7 @@ class Checker:
             except _Poison:
                 return None
 
-        def by(raw, t):
-            if isinstance(t, (ir.ArrayT, ir.ListT)):
-                if not isinstance(raw, list):
-                    return None, "is not a list"
-                limit = t.size if isinstance(t, ir.ArrayT) else t.cap
-                if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
-                    return None, f"has {len(raw)} items, not {'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}"
-                out = []
-                for x in raw:
-                    v, problem = by(x, t.elem)
-                    if problem:
-                        return None, problem
-                    out.append(v)
-                return out, None
+        def key(raw, t):
             row = index.get(json.dumps(raw, sort_keys=True))
             if row is None and fallback is not None:
                 return fallback, None  # a key outside the data (a card of another set) takes the default
@@ -698,9 +685,16 @@ class Checker:
             if isinstance(t, ir.IntT) and not t.lo <= row <= t.hi:
                 return None, f"is row {row}, outside {t.lo}..{t.hi}"
             return row, None
+
+        def by(raw, t):
+            return self._convert(raw, t, leaf=key)
         return by
 
-    def _convert(self, raw: Any, t: ir.Type) -> tuple[Any, str | None]:
+    def _convert(self, raw: Any, t: ir.Type, leaf=None) -> tuple[Any, str | None]:
+        """`raw` (from a data file) as a value of `t`, or the problem; `leaf(raw, t)` converts
+        the elements below arrays and lists instead (the keys of a `by` column)."""
+        if leaf is not None and not isinstance(t, (ir.ArrayT, ir.ListT)):
+            return leaf(raw, t)
         if isinstance(t, ir.IntT):
             if isinstance(raw, str):
                 try:
@@ -737,7 +731,7 @@ class Checker:
                 return None, f"has {len(raw)} items, not {'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}"
             out = []
             for item in raw:
-                v, problem = self._convert(item, t.elem)
+                v, problem = self._convert(item, t.elem, leaf)
                 if problem:
                     return None, problem
                 out.append(v)

@@ -15,6 +15,7 @@ from importlib import resources
 import jinja2
 
 from envc import __version__
+from envc.codegen import write_files
 from envc.codegen.jax.lower import Lowering
 from envc.compiler import ir
 
@@ -56,11 +57,4 @@ def generate(module: ir.Module) -> dict[str, str]:
 
 def write(module: ir.Module, out_dir: str) -> list[str]:
     """Write the generated package into `out_dir` (created if needed); returns the paths written."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = []
-    for name, text in generate(module).items():
-        path = os.path.join(out_dir, name)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        paths.append(path)
-    return paths
+    return write_files(generate(module), out_dir)

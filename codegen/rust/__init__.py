@@ -24,6 +24,7 @@ from importlib import resources
 import jinja2
 
 from envc import __version__
+from envc.codegen import write_files
 from envc.codegen.rust.glue import Glue
 from envc.codegen.rust.lower import Lowering, LoweringError  # noqa: F401
 from envc.compiler import ir
@@ -106,11 +107,4 @@ def generate(module: ir.Module) -> dict[str, str]:
 def write(module: ir.Module, out_dir: str) -> list[str]:
     """Write the generated crate into `out_dir` (created if needed); returns the paths written.
     Files of an earlier generation that are no longer generated are left alone."""
-    paths = []
-    for name, text in generate(module).items():
-        path = os.path.join(out_dir, *name.split("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        paths.append(path)
-    return paths
+    return write_files(generate(module), out_dir)
