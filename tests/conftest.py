@@ -39,3 +39,18 @@ def jax_envs(specs):
         return cache[name]
 
     return get
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """The scripted OpenAI-compatible server (`envc.llm_fill.scripted.ScriptedModel`) on
+    127.0.0.1, with a dummy key, litellm's local price table and no proxy in the way."""
+    from envc.llm_fill.scripted import ScriptedModel
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with ScriptedModel() as fake:
+        yield fake

@@ -53,18 +53,6 @@ GOOD = {
 FakeModel = ScriptedModel
 
 
-@pytest.fixture
-def fake_model(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
-    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    fake = FakeModel()
-    yield fake
-    fake.close()
-
-
 @pytest.fixture(scope="module")
 def priced():
     """A price for `openai/test-model` in litellm's table: cost accounting is litellm's."""

@@ -35,7 +35,6 @@ from envc.compiler.check import check
 from envc.dsl.parser import parse, parse_file
 from envc.llm_fill.fillfile import fill_bodies, item_text, rehash, upsert
 from envc.llm_fill.judge import Judge
-from envc.llm_fill.scripted import ScriptedModel
 from envc.llm_fill.spec import fill_key, load_lenient, playable_cards
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,17 +213,6 @@ def test_member_items_are_written_in_the_family_form():
 
 
 # ------------------------------------------------------------------ end to end
-
-
-@pytest.fixture
-def fake_model(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
-    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    with ScriptedModel() as fake:
-        yield fake
 
 
 @pytest.fixture
