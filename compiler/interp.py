@@ -314,15 +314,7 @@ class Evaluator:
         raise AssertionError(name)  # pragma: no cover
 
     def e_reduce(self, e: ir.Reduce, env):
-        self._const_spend(e.hi - e.lo)
-        values = []
-        outer = {e.var: env.get(e.var, _MISSING)}
-        try:
-            for i in range(e.lo, e.hi):
-                env[e.var] = i
-                values.append(self.eval(e.body, env))
-        finally:
-            _restore(env, outer)
+        values = self.e_array_build(e, env)  # the body's value for each i in lo..hi
         if e.op == "sum":
             total = np.float32(0) if isinstance(e.type, ir.FloatT) else 0
             for v in values:
@@ -336,7 +328,7 @@ class Evaluator:
             return all(values)
         return min(values) if e.op == "min" else max(values)
 
-    def e_array_build(self, e: ir.ArrayBuild, env):
+    def e_array_build(self, e: ir.ArrayBuild | ir.Reduce, env):
         self._const_spend(e.hi - e.lo)
         out = []
         outer = {e.var: env.get(e.var, _MISSING)}
