@@ -16,12 +16,10 @@ import os
 import numpy as np
 import pytest
 
-from envc.compiler.check import load
 from envc.compiler.interp import Interpreter, State
-from envc.verify import first_difference, from_arrays, jax_state_arrays, load_jax, to_arrays, verify
+from envc.verify import first_difference, from_arrays, jax_state_arrays, to_arrays, verify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = os.path.join(ROOT, "specs", "tcg.envspec")
 with open(os.path.join(ROOT, "specs", "data", "tcg-pocket", "cards.corrected.json"), encoding="utf-8") as fh:
     CARDS = json.load(fh)
 ROW = {c["id"]: i for i, c in enumerate(CARDS)}
@@ -33,16 +31,15 @@ ASLEEP, PARALYZED, CONFUSED = 1, 2, 3  # Condition members
 
 
 @pytest.fixture(scope="module")
-def tcg():
-    module = load(SPEC)
+def tcg(specs):
+    module = specs("tcg")  # the session's checked module (tests/conftest.py)
     return module, Interpreter(module)
 
 
 @pytest.fixture(scope="module")
-def jax_step(tcg):
+def jax_step(jax_envs):
     jax = pytest.importorskip("jax")
-    module, _ = tcg
-    env = load_jax(module)
+    env = jax_envs("tcg")  # generated once per session, shared with the conformance tests
     step = jax.jit(env.step)
     observe = jax.jit(env.observe, static_argnums=1)
     return env, step, observe
