@@ -35,7 +35,8 @@ Semantics (every backend reproduces them exactly):
 from __future__ import annotations
 
 import math
-from typing import Any
+import operator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -107,8 +108,13 @@ def _restore(env: dict, saved: dict[str, Any]) -> None:
 
 
 def copy_value(v: Any) -> Any:
-    """A deep copy of an interpreter value (lists and dicts copied, scalars shared)."""
+    """A deep copy of an interpreter value (lists and dicts copied, scalars shared).
+
+    The elements of a list all have one type, so a list whose first element is a scalar
+    (immutable) is copied with one slice."""
     if isinstance(v, list):
+        if not v or not isinstance(v[0], (list, dict)):
+            return v[:]
         return [copy_value(x) for x in v]
     if isinstance(v, dict):
         return {k: copy_value(x) for k, x in v.items()}
@@ -154,6 +160,18 @@ class _TableColumns(dict):
 CONST_WORK = 1 << 21
 
 _F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
+           "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+           "ge": operator.ge}
+
+
+def _holds_float(t: ir.Type) -> bool:
+    """Whether values of type `t` contain float32 numbers (where `==` and identity differ on NaN)."""
+    if isinstance(t, ir.FloatT):
+        return True
+    if isinstance(t, (ir.ArrayT, ir.ListT)):
+        return _holds_float(t.elem)
+    return isinstance(t, ir.RecordT)  # its fields are not at hand here: be safe
 
 
 class Evaluator:
@@ -169,176 +187,287 @@ class Evaluator:
         self._const_work = 0  # loop iterations spent folding a constant (module is None)
         self.old_state: State | None = None  # the state before a hole's call, read by `old(x)` in `ensures`
         self.table_cols = _TableColumns(self.tables)
-        self._quiet: dict[int, bool] = {}  # Binary and/or node -> its right operand cannot draw
         self._memo: dict | None = None  # results of `fn` calls while the state cannot change
-        self._expr = {k: getattr(self, "e_" + k) for k in ir.EXPR_KINDS}
+        self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node) -> its closure
+        self._nodes: list[ir.Expr] = []  # the compiled nodes, kept alive
         self._stmt = {k: getattr(self, "s_" + k) for k in ir.STMT_KINDS}
 
     # --------------------------------------------------------------- expressions
+    # Every expression node is turned, on its first evaluation, into a Python closure
+    # `f(env) -> value` that calls its children's closures directly (closure compilation):
+    # the type tests and operator choices happen once per node, not once per evaluation.
+    # The closures do exactly what the semantics in the module docstring say.
     def eval(self, e: ir.Expr, env: dict) -> Any:
-        return self._expr[e.kind](e, env)
+        f = self._code.get(id(e))
+        if f is None:
+            f = self._compile(e)
+        return f(env)
 
-    def e_const(self, e: ir.Const, env):
+    def _compile(self, e: ir.Expr) -> Callable[[dict], Any]:
+        f = self._code.get(id(e))
+        if f is None:
+            f = self._code[id(e)] = getattr(self, "c_" + e.kind)(e)
+            self._nodes.append(e)  # keeps `id(e)` from being reused while the closure is cached
+        return f
+
+    def c_const(self, e: ir.Const):
         # Reads share one converted value per node: `let`, assignment and calls copy.
-        if isinstance(e.value, (list, dict)) or isinstance(e.type, ir.FloatT):
-            key = id(e)
-            cached = self._consts.get(key)
-            if cached is None:
-                cached = self._consts[key] = (e, to_value(e.type, copy_value(e.value)))
-            return cached[1]
-        return e.value
+        value = e.value
+        if isinstance(value, (list, dict)) or isinstance(e.type, ir.FloatT):
+            value = to_value(e.type, copy_value(value))
+        return lambda env: value
 
-    def e_local(self, e: ir.Local, env):
-        try:
-            return env[e.name]
-        except KeyError:
-            raise ConstEvalError(f"reads `{e.name}`") from None
+    def c_local(self, e: ir.Local):
+        name = e.name
 
-    def e_state(self, e: ir.StateGet, env):
-        if self.state is None:
-            raise ConstEvalError(f"reads state field `{e.name}`")
-        return self.state.fields[e.name]
+        def local(env):
+            try:
+                return env[name]
+            except KeyError:
+                raise ConstEvalError(f"reads `{name}`") from None
+        return local
 
-    def e_get_field(self, e: ir.GetField, env):
-        return self.eval(e.base, env)[e.name]
+    def c_state(self, e: ir.StateGet):
+        name = e.name
 
-    def e_get_index(self, e: ir.GetIndex, env):
-        base = self.eval(e.base, env)
-        i = self.eval(e.index, env)
-        if isinstance(e.base.type, ir.ListT) and i >= len(base):
-            raise SpecRuntimeError(f"index {i} is past the end of a list of length {len(base)}", e.span)
-        return base[i]
+        def state(env):
+            s = self.state
+            if s is None:
+                raise ConstEvalError(f"reads state field `{name}`")
+            return s.fields[name]
+        return state
 
-    def e_table_get(self, e: ir.TableGet, env):
-        return self.table_cols[(e.table, e.column)][self.eval(e.row, env)]
+    def _access(self, e: ir.Expr) -> Callable[[dict], Any] | None:
+        """A place read such as `occupied[p][s]` or `decks[p].cards[i]` (array indices that
+        are locals or constants, fields) as one generated lambda, or None for other shapes.
+        Only for a module's code, where every local and the state exist when it runs."""
+        if self.module is None:
+            return None
+        parts: list[str] = []
+        node = e
+        while isinstance(node, (ir.GetIndex, ir.GetField)):
+            if isinstance(node, ir.GetField):
+                parts.append(f"[{node.name!r}]")
+            elif isinstance(node.base.type, ir.ListT):
+                return None  # a list index is checked against the length
+            elif isinstance(node.index, ir.Local):
+                parts.append(f"[env[{node.index.name!r}]]")
+            elif isinstance(node.index, ir.Const) and isinstance(node.index.value, int):
+                parts.append(f"[{node.index.value!r}]")
+            else:
+                return None
+            node = node.base
+        if isinstance(node, ir.StateGet):
+            root = f"ev.state.fields[{node.name!r}]"
+        elif isinstance(node, ir.Local):
+            root = f"env[{node.name!r}]"
+        else:
+            return None
+        return eval(f"lambda env: {root}{''.join(reversed(parts))}", {"ev": self})  # noqa: S307
 
-    def e_unary(self, e: ir.Unary, env):
-        v = self.eval(e.operand, env)
+    def c_get_field(self, e: ir.GetField):
+        fast = self._access(e)
+        if fast is not None:
+            return fast
+        base, name = self._compile(e.base), e.name
+        return lambda env: base(env)[name]
+
+    def c_get_index(self, e: ir.GetIndex):
+        fast = self._access(e)
+        if fast is not None:
+            return fast
+        base, index = self._compile(e.base), self._compile(e.index)
+        if not isinstance(e.base.type, ir.ListT):
+            def get_index(env):
+                b = base(env)
+                return b[index(env)]
+            return get_index
+        span = e.span
+
+        def get_list_index(env):
+            b = base(env)
+            i = index(env)
+            if i >= len(b):
+                raise SpecRuntimeError(f"index {i} is past the end of a list of length {len(b)}", span)
+            return b[i]
+        return get_list_index
+
+    def c_table_get(self, e: ir.TableGet):
+        column, row = self.table_cols[(e.table, e.column)], self._compile(e.row)
+        return lambda env: column[row(env)]
+
+    def c_unary(self, e: ir.Unary):
+        operand = self._compile(e.operand)
         if e.op == "not":
-            return not v
-        return -v
+            return lambda env: not operand(env)
+        return lambda env: -operand(env)
 
-    def e_binary(self, e: ir.Binary, env):
-        a = self.eval(e.left, env)
-        op = e.op
-        if (op == "and" and not a) or (op == "or" and a):
-            # The value is decided. Skipping the right operand changes nothing observable when
-            # it neither draws nor takes from a list (compiled code evaluates both sides, and
-            # a read past a list's end there yields padding that the result ignores).
-            quiet = self._quiet.get(id(e))
-            if quiet is None:
-                quiet = self._quiet[id(e)] = ir.first_draw(e.right) is None
+    def c_binary(self, e: ir.Binary):
+        left, right, op = self._compile(e.left), self._compile(e.right), e.op
+        if op in ("and", "or"):
+            # Once the left side decides the value, skipping the right side changes nothing
+            # observable when it neither draws nor takes from a list (compiled code evaluates
+            # both sides, and a read past a list's end there yields padding that the result
+            # ignores). A right side that draws is always evaluated.
+            quiet = ir.first_draw(e.right) is None
+            if op == "and":
+                if quiet:
+                    return lambda env: bool(left(env) and right(env))
+
+                def and_(env):
+                    a = left(env)
+                    b = right(env)
+                    return bool(a and b)
+                return and_
             if quiet:
-                return bool(a)
-        b = self.eval(e.right, env)
-        if op == "add":
-            return a + b
-        if op == "sub":
-            return a - b
-        if op == "mul":
-            return a * b
+                return lambda env: bool(left(env) or right(env))
+
+            def or_(env):
+                a = left(env)
+                b = right(env)
+                return bool(a or b)
+            return or_
         if op == "div":
             if isinstance(e.type, ir.FloatT):
-                return np.float32(a) / np.float32(b)
-            return a // b
-        if op == "mod":
-            return a % b
-        if op == "eq":
-            return a == b
-        if op == "ne":
-            return a != b
-        if op == "lt":
-            return a < b
-        if op == "le":
-            return a <= b
-        if op == "gt":
-            return a > b
-        if op == "ge":
-            return a >= b
-        if op == "and":
-            return bool(a and b)
-        return bool(a or b)
+                fn = lambda a, b: np.float32(a) / np.float32(b)  # noqa: E731
+            else:
+                fn = operator.floordiv
+        else:
+            fn = _BINARY[op]
+        return lambda env: fn(left(env), right(env))
 
-    def e_cond(self, e: ir.Cond, env):
-        return self.eval(e.then, env) if self.eval(e.cond, env) else self.eval(e.orelse, env)
+    def c_cond(self, e: ir.Cond):
+        cond, then, orelse = self._compile(e.cond), self._compile(e.then), self._compile(e.orelse)
+        return lambda env: then(env) if cond(env) else orelse(env)
 
-    def e_call_fn(self, e: ir.CallFn, env):
+    def c_call_fn(self, e: ir.CallFn):
         fn = self.fns.get(e.fn)
         if fn is None:  # folding a constant (a type's size or bound), which cannot call functions
-            raise ConstEvalError(f"calls `{e.fn}`")
-        args = {p.name: copy_value(self.eval(a, env)) for p, a in zip(fn.params, e.args)}
-        memo = self._memo
-        if memo is not None:  # a `fn` is pure: on an unchanged state, equal arguments give equal results
-            key = (e.fn, _frozen(list(args.values())))
-            if key in memo:
-                return copy_value(memo[key])
-        try:
-            self.run_block(fn.body, args)
-        except _Return as r:
-            if memo is not None:
-                memo[key] = copy_value(r.value)
-            return r.value
-        raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
+            def no_fn(env):
+                raise ConstEvalError(f"calls `{e.fn}`")
+            return no_fn
+        names = [p.name for p in fn.params]
+        args_f = [self._compile(a) for a in e.args]
+        name = e.fn
+        scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT, ir.FloatT)) for p in fn.params)
 
-    def e_builtin(self, e: ir.Builtin, env):
-        if e.name == "old":  # `old(x)` in a hole's `ensures`: `x` on the state before the call
-            if self.old_state is None:
-                raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", e.span)
-            now, self.state = self.state, self.old_state
+        def call_fn(env):
+            if scalar:  # immutable values: nothing to copy, and they hash as they are
+                values = [a(env) for a in args_f]
+                args = dict(zip(names, values))
+            else:
+                args = {n: copy_value(a(env)) for n, a in zip(names, args_f)}
+            memo = self._memo
+            if memo is not None:  # a `fn` is pure: on an unchanged state, equal arguments give equal results
+                key = (name, tuple(values) if scalar else _frozen(list(args.values())))
+                if key in memo:
+                    return copy_value(memo[key])
             try:
-                return copy_value(self.eval(e.args[0], env))
-            finally:
-                self.state = now
-        args = [self.eval(a, env) for a in e.args]
+                self.run_block(fn.body, args)
+            except _Return as r:
+                if memo is not None:
+                    memo[key] = copy_value(r.value)
+                return r.value
+            raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
+        return call_fn
+
+    def c_builtin(self, e: ir.Builtin):
         name = e.name
-        if name == "min":
-            return min(args)
-        if name == "max":
-            return max(args)
+        if name == "old":  # `old(x)` in a hole's `ensures`: `x` on the state before the call
+            inner, span = self._compile(e.args[0]), e.span
+
+            def old(env):
+                if self.old_state is None:
+                    raise SpecRuntimeError("`old(...)` is evaluated only in a hole's `ensures` clause", span)
+                now, self.state = self.state, self.old_state
+                try:
+                    return copy_value(inner(env))
+                finally:
+                    self.state = now
+            return old
+        args = [self._compile(a) for a in e.args]
+        x = args[0]
+        if name in ("min", "max"):
+            pick = min if name == "min" else max
+            return lambda env: pick([a(env) for a in args])
         if name == "abs":
-            return abs(args[0])
+            return lambda env: abs(x(env))
         if name == "clamp":
-            return min(max(args[0], args[1]), args[2])
+            lo, hi = args[1], args[2]
+
+            def clamp(env):
+                v, a, b = x(env), lo(env), hi(env)
+                return min(max(v, a), b)
+            return clamp
         if name == "int":
-            return int(args[0])
+            return lambda env: int(x(env))
         if name == "float":
-            return np.float32(args[0])
+            return lambda env: np.float32(x(env))
         if name == "len":
-            return len(args[0])
+            return lambda env: len(x(env))
+        y = args[1] if len(args) > 1 else None
         if name == "contains":
-            return args[1] in args[0]
+            def contains(env):
+                seq = x(env)
+                return y(env) in seq
+            return contains
         if name == "count":
-            return sum(1 for x in args[0] if x == args[1])
+            if _holds_float(e.args[0].type):  # `==`, so NaN counts as different from itself
+                def count_eq(env):
+                    seq, v = x(env), y(env)
+                    return sum(1 for item in seq if item == v)
+                return count_eq
+
+            def count(env):
+                seq = x(env)
+                return seq.count(y(env))
+            return count
         if name in _F32_FUNCS:
-            return np.float32(_F32_FUNCS[name](np.float32(args[0])))
+            math_fn = _F32_FUNCS[name]
+            return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
 
-    def e_reduce(self, e: ir.Reduce, env):
-        values = self.e_array_build(e, env)  # the body's value for each i in lo..hi
-        if e.op == "sum":
-            total = np.float32(0) if isinstance(e.type, ir.FloatT) else 0
-            for v in values:
-                total = total + v
-            return total
-        if e.op == "count":
-            return sum(1 for v in values if v)
-        if e.op == "any":
-            return any(values)
-        if e.op == "all":
-            return all(values)
-        return min(values) if e.op == "min" else max(values)
+    def _sweep(self, e: ir.ArrayBuild | ir.Reduce) -> Callable[[dict], list]:
+        """The body's value for each `var` in `lo..hi`, in order (every body is evaluated)."""
+        var, lo, hi, body = e.var, e.lo, e.hi, self._compile(e.body)
+        steps = range(lo, hi)
+        folding = self.module is None
 
-    def e_array_build(self, e: ir.ArrayBuild | ir.Reduce, env):
-        self._const_spend(e.hi - e.lo)
-        out = []
-        outer = {e.var: env.get(e.var, _MISSING)}
-        try:
-            for i in range(e.lo, e.hi):
-                env[e.var] = i
-                out.append(self.eval(e.body, env))
-        finally:
-            _restore(env, outer)
-        return out
+        def sweep(env):
+            if folding:
+                self._const_spend(hi - lo)
+            outer = env.get(var, _MISSING)
+            try:
+                return [body(env) for env[var] in steps]
+            finally:
+                if outer is _MISSING:
+                    env.pop(var, None)
+                else:
+                    env[var] = outer
+        return sweep
+
+    def c_reduce(self, e: ir.Reduce):
+        sweep, op = self._sweep(e), e.op
+        if op == "sum":
+            zero = np.float32(0) if isinstance(e.type, ir.FloatT) else 0
+
+            def total(env):
+                t = zero
+                for v in sweep(env):
+                    t = t + v
+                return t
+            return total
+        if op == "count":
+            return lambda env: sum(1 for v in sweep(env) if v)
+        if op == "any":
+            return lambda env: any(sweep(env))
+        if op == "all":
+            return lambda env: all(sweep(env))
+        pick = min if op == "min" else max
+        return lambda env: pick(sweep(env))
+
+    def c_array_build(self, e: ir.ArrayBuild):
+        return self._sweep(e)
 
     def _const_spend(self, n: int) -> None:
         # nested loops in a constant (`count(any(... for i in 0..65536) for j in 0..65536)`)
@@ -348,31 +477,41 @@ class Evaluator:
             if self._const_work > CONST_WORK:
                 raise ConstEvalError(f"takes more than {CONST_WORK} loop iterations to compute")
 
-    def e_array_lit(self, e: ir.ArrayLit, env):
-        return [copy_value(self.eval(x, env)) for x in e.items]
+    def c_array_lit(self, e: ir.ArrayLit):
+        items = [self._compile(x) for x in e.items]
+        return lambda env: [copy_value(x(env)) for x in items]
 
-    def e_record_lit(self, e: ir.RecordLit, env):
-        return {name: copy_value(self.eval(v, env)) for name, v in e.fields}
+    def c_record_lit(self, e: ir.RecordLit):
+        fields = [(name, self._compile(v)) for name, v in e.fields]
+        return lambda env: {name: copy_value(v(env)) for name, v in fields}
 
-    def e_random_int(self, e: ir.RandomInt, env):
-        lo = self.eval(e.lo, env)
-        hi = self.eval(e.hi, env)
-        if self.state is None:
-            raise ConstEvalError("draws a random number")
-        s = self.state
-        if lo > hi:
-            raise SpecRuntimeError(f"random.int({lo}, {hi}) has an empty range", e.span)
-        v = rng.randint(s.rng_key, s.rng_counter, lo, hi)
-        s.rng_counter = (s.rng_counter + 1) & rng.MASK32
-        return v
+    def c_random_int(self, e: ir.RandomInt):
+        lo_f, hi_f, span = self._compile(e.lo), self._compile(e.hi), e.span
 
-    def e_list_take(self, e: ir.ListTake, env):
-        if self.state is None and e.place.root == "state":
-            raise ConstEvalError("changes the state")
-        lst = self.resolve(e.place, env)
-        if not lst:
-            raise SpecRuntimeError(f"`{'draw' if e.front else 'pop'}()` from an empty list", e.span)
-        return lst.pop(0) if e.front else lst.pop()
+        def random_int(env):
+            lo = lo_f(env)
+            hi = hi_f(env)
+            s = self.state
+            if s is None:
+                raise ConstEvalError("draws a random number")
+            if lo > hi:
+                raise SpecRuntimeError(f"random.int({lo}, {hi}) has an empty range", span)
+            v = rng.randint(s.rng_key, s.rng_counter, lo, hi)
+            s.rng_counter = (s.rng_counter + 1) & rng.MASK32
+            return v
+        return random_int
+
+    def c_list_take(self, e: ir.ListTake):
+        place, front, span = e.place, e.front, e.span
+
+        def list_take(env):
+            if self.state is None and place.root == "state":
+                raise ConstEvalError("changes the state")
+            lst = self.resolve(place, env)
+            if not lst:
+                raise SpecRuntimeError(f"`{'draw' if front else 'pop'}()` from an empty list", span)
+            return lst.pop(0) if front else lst.pop()
+        return list_take
 
     # --------------------------------------------------------------- places
     def resolve(self, place: ir.Place, env: dict) -> Any:
@@ -540,6 +679,7 @@ class Interpreter:
         self.ev = Evaluator(module)
         self._defaults = {f.name: to_value(f.type, f.default) for f in module.state}
         self._step_max = next(f.type.hi for f in module.state if f.name == "step_count")
+        self._mask_plan = self._plan_mask()
 
     # ------------------------------------------------------------------ API
     def init(self, seed: int) -> State:
@@ -592,20 +732,41 @@ class Interpreter:
         ev.state = state
         ev._memo = {}  # guards cannot change the state: `fn` results are shared between them
         try:
-            mask = []
-            for kind in self.actions.kinds:
-                guard = self.module.actions[kind.index].guard
-                for i in range(kind.size):
-                    if guard is None:
-                        mask.append(True)
-                        continue
-                    _, values = self.actions.decode(kind.offset + i)
-                    env = {p.name: v for p, v in zip(kind.params, values)}
-                    mask.append(bool(ev.eval(guard, env)))
+            mask: list[bool] = []
+            for shared, rest, envs in self._mask_plan:
+                if shared is None:  # no guard
+                    mask.extend([True] * len(envs))
+                elif all(ev.eval(c, {}) for c in shared):
+                    mask.extend([all(ev.eval(c, dict(env)) for c in rest) for env in envs])
+                else:
+                    mask.extend([False] * len(envs))
             return mask
         finally:
             ev.state = None
             ev._memo = None
+
+    def _plan_mask(self) -> list[tuple[list[ir.Expr] | None, list[ir.Expr], list[dict]]]:
+        """Per action kind: (the guard's leading `and` operands that read no parameter, the
+        other operands, one environment per parameter value). A guard `A and B(h)` is then
+        `A` once and `B(h)` per `h`, the same values: a guard cannot draw or change the state,
+        so the quiet short circuit of `and` applies (see the module docstring)."""
+        plan = []
+        for kind in self.actions.kinds:
+            guard = self.module.actions[kind.index].guard
+            envs = []
+            for i in range(kind.size):
+                _, values = self.actions.decode(kind.offset + i)
+                envs.append({p.name: v for p, v in zip(kind.params, values)})
+            if guard is None:
+                plan.append((None, [], envs))
+                continue
+            conjuncts = _conjuncts(guard) if ir.first_draw(guard) is None else [guard]
+            names = {p.name for p in kind.params}
+            k = 0
+            while k < len(conjuncts) and not _reads_local(conjuncts[k], names):
+                k += 1
+            plan.append((conjuncts[:k], conjuncts[k:], envs))
+        return plan
 
     def observe(self, state: State, player: int) -> Any:
         """The observation of `player` (nested lists shaped like the `observe` type)."""
@@ -677,6 +838,28 @@ class Interpreter:
         else:
             s.legal_action_mask = self.legal_action_mask(s)
         s.observation = self.observe(s, s.fields["current_player"])
+
+
+def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    """The operands of a left-nested `and` chain, in evaluation order (`[e]` for others)."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _reads_local(e: ir.Node, names: set[str]) -> bool:
+    """Whether expression `e` reads a local named in `names` (function bodies excluded:
+    they see only their own parameters)."""
+    if isinstance(e, ir.Local):
+        return e.name in names
+    for field_name in type(e).model_fields:
+        value = getattr(e, field_name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, tuple):
+                item = item[1]
+            if isinstance(item, ir.Node) and _reads_local(item, names):
+                return True
+    return False
 
 
 def values_equal(a: Any, b: Any) -> bool:

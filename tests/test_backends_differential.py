@@ -47,7 +47,7 @@ def test_kitchen_sink_covers_every_node_kind(kitchen):
 
 @pytest.mark.parametrize("kind", ir.EXPR_KINDS)
 def test_every_backend_handles_every_expression(kind):
-    assert callable(getattr(Evaluator, "e_" + kind, None)), f"the interpreter has no e_{kind}"
+    assert callable(getattr(Evaluator, "c_" + kind, None)), f"the interpreter has no c_{kind}"
     assert callable(getattr(Lowering, "x_" + kind, None)), f"the JAX lowering has no x_{kind}"
 
 

@@ -2012,19 +2012,19 @@ def _init_body(st):
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i411: jnp.all(jax.vmap(lambda i412: (((((_lcount(_get(st["deck"], i411), _K26[st["decks"][i411]][i412]) + _lcount(_get(st["hand"], i411), _K26[st["decks"][i411]][i412])) + _lcount(_get(st["discard"], i411), _K26[st["decks"][i411]][i412])) + jnp.sum(jax.vmap(lambda i413: jnp.logical_and(st["occupied"][i411][i413], (st["card"][i411][i413] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i414: jnp.sum(jax.vmap(lambda i415: jnp.logical_and(jnp.logical_and(st["occupied"][i411][i414], (i415 < _i32(st["evolutions"][i411][i414]))), (st["below"][i411][i414][i415] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 2, dtype=jnp.int32)), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) == jnp.sum(jax.vmap(lambda i416: (_K26[st["decks"][i411]][i416] == _K26[st["decks"][i411]][i412]))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i411: jnp.all(jax.vmap(lambda i412: (((((_lcount(_get(st["deck"], i411), _K26[st["decks"][i411]][i412]) + _lcount(_get(st["hand"], i411), _K26[st["decks"][i411]][i412])) + _lcount(_get(st["discard"], i411), _K26[st["decks"][i411]][i412])) + jnp.sum(jax.vmap(lambda i413: jnp.logical_and(st["occupied"][i411][i413], (st["card"][i411][i413] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i414: jnp.sum(jax.vmap(lambda i415: jnp.logical_and(jnp.logical_and(st["occupied"][i411][i414], (i415 < _i32(st["evolutions"][i411][i414]))), (st["below"][i411][i414][i415] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 2, dtype=jnp.int32)), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) == jnp.sum(_K26[st["decks"][i411]] == _K26[st["decks"][i411]][i412], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i417: jnp.all(jax.vmap(lambda i418: jnp.logical_or(jnp.logical_not(st["occupied"][i417][i418]), (_i32(st["damage"][i417][i418]) < _i32(_K13[st["card"][i417][i418]]))))(jnp.arange(0, 4, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i416: jnp.all(jax.vmap(lambda i417: jnp.logical_or(jnp.logical_not(st["occupied"][i416][i417]), (_i32(st["damage"][i416][i417]) < _i32(_K13[st["card"][i416][i417]]))))(jnp.arange(0, 4, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i419: (_i32(st["points"][i419]) < 3))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i418: (_i32(st["points"][i418]) < 3))(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_one_result(st):
@@ -2036,13 +2036,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i420: st["occupied"][i420][0])(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i419: st["occupied"][i419][0])(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i421: (jnp.sum(jax.vmap(lambda i422: st["occupied"][i421][i422])(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i420: (jnp.sum(jax.vmap(lambda i421: st["occupied"][i420][i421])(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 # ---- the environment

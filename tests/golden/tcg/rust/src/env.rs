@@ -2165,11 +2165,7 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
                 }
                 _acc111 = _acc111 + _acc112;
             }
-            let mut _acc113: i32 = 0;
-            for v_j in 0i32..20 {
-                _acc113 += ((T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_j as usize] as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)) as i32;
-            }
-            if !((((((s.deck[v_p as usize].live().iter().copied().filter(|&_y107| (_y107 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.hand[v_p as usize].live().iter().copied().filter(|&_y108| (_y108 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.discard[v_p as usize].live().iter().copied().filter(|&_y109| (_y109 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc110) + _acc111) == _acc113) { _acc106 = false; break; }
+            if !((((((s.deck[v_p as usize].live().iter().copied().filter(|&_y107| (_y107 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.hand[v_p as usize].live().iter().copied().filter(|&_y108| (_y108 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.discard[v_p as usize].live().iter().copied().filter(|&_y109| (_y109 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc110) + _acc111) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y113| (_y113 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc106 = false; break; }
         }
         if !_acc106 { _acc105 = false; break; }
     }
