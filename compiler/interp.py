@@ -188,9 +188,11 @@ class Evaluator:
         self.old_state: State | None = None  # the state before a hole's call, read by `old(x)` in `ensures`
         self.table_cols = _TableColumns(self.tables)
         self._memo: dict | None = None  # results of `fn` calls while the state cannot change
-        self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node) -> its closure
-        self._nodes: list[ir.Expr] = []  # the compiled nodes, kept alive
-        self._stmt = {k: getattr(self, "s_" + k) for k in ir.STMT_KINDS}
+        # called as `call_hook(proc, args)` before each `proc` call statement runs (the fill
+        # judge watches which hole members a game asks for)
+        self.call_hook: Callable[[str, dict], None] | None = None
+        self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node or block) -> its closure
+        self._nodes: list = []  # the compiled nodes and blocks, kept alive
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -209,6 +211,16 @@ class Evaluator:
             f = self._code[id(e)] = getattr(self, "c_" + e.kind)(e)
             self._nodes.append(e)  # keeps `id(e)` from being reused while the closure is cached
         return f
+
+    def _lazy_expr(self, e: ir.Expr) -> Callable[[dict], Any]:
+        """An expression compiled on its first evaluation (a function's body may call itself)."""
+        compiled: list = []
+
+        def run(env):
+            if not compiled:
+                compiled.append(self._compile(e))
+            return compiled[0](env)
+        return run
 
     def c_const(self, e: ir.Const):
         # Reads share one converted value per node: `let`, assignment and calls copy.
@@ -263,7 +275,7 @@ class Evaluator:
             root = f"env[{node.name!r}]"
         else:
             return None
-        return eval(f"lambda env: {root}{''.join(reversed(parts))}", {"ev": self})  # noqa: S307
+        return eval(f"lambda env: {root}{''.join(reversed(parts))}", {"ev": self})
 
     def c_get_field(self, e: ir.GetField):
         fast = self._access(e)
@@ -329,7 +341,7 @@ class Evaluator:
             return or_
         if op == "div":
             if isinstance(e.type, ir.FloatT):
-                fn = lambda a, b: np.float32(a) / np.float32(b)  # noqa: E731
+                fn = lambda a, b: np.float32(a) / np.float32(b)
             else:
                 fn = operator.floordiv
         else:
@@ -350,6 +362,10 @@ class Evaluator:
         args_f = [self._compile(a) for a in e.args]
         name = e.fn
         scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT, ir.FloatT)) for p in fn.params)
+        body = self._lazy_block(fn.body)
+        only_return = None
+        if len(fn.body) == 1 and isinstance(fn.body[0], ir.Return):
+            only_return = self._lazy_expr(fn.body[0].value)
 
         def call_fn(env):
             if scalar:  # immutable values: nothing to copy, and they hash as they are
@@ -362,13 +378,17 @@ class Evaluator:
                 key = (name, tuple(values) if scalar else _frozen(list(args.values())))
                 if key in memo:
                     return copy_value(memo[key])
-            try:
-                self.run_block(fn.body, args)
-            except _Return as r:
-                if memo is not None:
-                    memo[key] = copy_value(r.value)
-                return r.value
-            raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
+            if only_return is not None:  # `fn f(..) -> T { return e }`: no block, no exception
+                value = only_return(args)
+            else:
+                try:
+                    body(args)
+                    raise SpecRuntimeError(f"`{fn.name}` ended without a value", fn.span)  # pragma: no cover
+                except _Return as r:
+                    value = r.value
+            if memo is not None:
+                memo[key] = copy_value(value)
+            return value
         return call_fn
 
     def c_builtin(self, e: ir.Builtin):
@@ -544,102 +564,193 @@ class Evaluator:
         container[key] = value
 
     # --------------------------------------------------------------- statements
+    # Blocks become closures too (see "expressions"); `run_block` is their entry point.
     def run_block(self, stmts: list[ir.Stmt], env: dict) -> None:
         """Run a block. Scopes are lexical, as the checker types them: a `let` shadows an
         outer local of the same name until the block ends, when the outer value returns."""
-        shadowed: dict[str, Any] = {}
-        try:
-            for s in stmts:
-                if s.kind == "let" and s.name not in shadowed:
-                    shadowed[s.name] = env.get(s.name, _MISSING)
-                self._stmt[s.kind](s, env)
-        finally:
-            _restore(env, shadowed)
+        f = self._code.get(id(stmts))
+        if f is None:
+            f = self._block(stmts)
+        f(env)
 
-    def s_let(self, s: ir.Let, env):
-        env[s.name] = copy_value(self.eval(s.value, env))
+    def _block(self, stmts: list[ir.Stmt]) -> Callable[[dict], None]:
+        f = self._code.get(id(stmts))
+        if f is not None:
+            return f
+        parts = [(s.name if s.kind == "let" else None, self._statement(s)) for s in stmts]
+        if not any(name for name, _ in parts):
+            steps = [g for _, g in parts]
 
-    def s_assign(self, s: ir.Assign, env):
-        value = copy_value(self.eval(s.value, env))
-        if isinstance(s.place.type, ir.FloatT):
-            value = np.float32(value)
-        self.assign(s.place, value, env)
-
-    def s_if(self, s: ir.If, env):
-        self.run_block(s.then if self.eval(s.cond, env) else s.orelse, env)
-
-    def s_for(self, s: ir.For, env):
-        outer = {s.var: env.get(s.var, _MISSING)}
-        try:
-            for i in range(s.lo, s.hi):
-                env[s.var] = i
-                self.run_block(s.body, env)
-        finally:
-            _restore(env, outer)
-
-    def s_match(self, s: ir.Match, env):
-        v = self.eval(s.subject, env)
-        for arm in s.arms:
-            if not arm.members or v in arm.members:
-                self.run_block(arm.body, env)
-                return
-
-    def s_return(self, s: ir.Return, env):
-        raise _Return(self.eval(s.value, env))
-
-    def s_call_proc(self, s: ir.CallProc, env):
-        fn = self.fns[s.proc]
-        args = {p.name: copy_value(self.eval(a, env)) for p, a in zip(fn.params, s.args)}
-        self.run_block(fn.body, args)
-
-    def s_list_op(self, s: ir.ListOp, env):
-        lst = self.resolve(s.place, env)
-        cap = s.place.type.cap
-        args = [copy_value(self.eval(a, env)) for a in s.args]
-        op = s.op
-        if op == "push":
-            if len(lst) >= cap:
-                raise SpecRuntimeError(f"push onto a full list (capacity {cap})", s.span)
-            lst.append(args[0])
-        elif op == "insert":
-            if len(lst) >= cap or args[0] > len(lst):
-                raise SpecRuntimeError(f"insert at {args[0]} into a list of length {len(lst)} (capacity {cap})", s.span)
-            lst.insert(args[0], args[1])
-        elif op == "remove_at":
-            if args[0] >= len(lst):
-                raise SpecRuntimeError(f"remove_at({args[0]}) on a list of length {len(lst)}", s.span)
-            lst.pop(args[0])
-        elif op == "clear":
-            lst.clear()
-        elif op == "shuffle":
-            st = self.state
-            for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
-                lst[i], lst[j] = lst[j], lst[i]
-            st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
-        elif op in ("discard_front", "discard_back"):
-            if not lst:
-                raise SpecRuntimeError("`draw()`/`pop()` from an empty list", s.span)
-            lst.pop(0 if op == "discard_front" else -1)
-
-    def s_effect(self, s: ir.Effect, env):
-        f = self.state.fields
-        args = [self.eval(a, env) for a in s.args]
-        if s.name == "win":
-            f["rewards"] = [np.float32(1.0 if p == args[0] else -1.0) for p in range(len(f["rewards"]))]
-            f["terminated"] = True
-        elif s.name == "draw":
-            f["rewards"] = [np.float32(0.0) for _ in f["rewards"]]
-            f["terminated"] = True
-        elif s.name == "terminate":
-            f["terminated"] = True
+            def block(env):
+                for g in steps:
+                    g(env)
         else:
-            f["rewards"][args[0]] = np.float32(f["rewards"][args[0]] + np.float32(args[1]))
+            def block(env):
+                shadowed: dict[str, Any] = {}
+                try:
+                    for name, g in parts:
+                        if name is not None and name not in shadowed:
+                            shadowed[name] = env.get(name, _MISSING)  # the outer value, as the `let` is reached
+                        g(env)
+                finally:
+                    _restore(env, shadowed)
+        self._code[id(stmts)] = block
+        self._nodes.append(stmts)
+        return block
 
-    def s_fault(self, s: ir.Fault, env):
-        raise SpecRuntimeError(f"fail: {s.message}", s.span)
+    def _statement(self, s: ir.Stmt) -> Callable[[dict], None]:
+        return getattr(self, "s_" + s.kind)(s)
 
-    def s_expr_stmt(self, s: ir.ExprStmt, env):
-        self.eval(s.expr, env)
+    def _lazy_block(self, stmts: list[ir.Stmt]) -> Callable[[dict], None]:
+        """A block compiled on its first run (a procedure's body may call itself)."""
+        compiled: list = []
+
+        def run(env):
+            if not compiled:
+                compiled.append(self._block(stmts))
+            compiled[0](env)
+        return run
+
+    def s_let(self, s: ir.Let):
+        name, value = s.name, self._compile(s.value)
+
+        def let(env):
+            env[name] = copy_value(value(env))
+        return let
+
+    def s_assign(self, s: ir.Assign):
+        value, place = self._compile(s.value), s.place
+        is_float = isinstance(place.type, ir.FloatT)
+
+        def assign(env):
+            v = copy_value(value(env))
+            if is_float:
+                v = np.float32(v)
+            self.assign(place, v, env)
+        return assign
+
+    def s_if(self, s: ir.If):
+        cond, then, orelse = self._compile(s.cond), self._block(s.then), self._block(s.orelse)
+
+        def if_(env):
+            if cond(env):
+                then(env)
+            else:
+                orelse(env)
+        return if_
+
+    def s_for(self, s: ir.For):
+        var, steps, body = s.var, range(s.lo, s.hi), self._block(s.body)
+
+        def for_(env):
+            outer = env.get(var, _MISSING)
+            try:
+                for env[var] in steps:
+                    body(env)
+            finally:
+                if outer is _MISSING:
+                    env.pop(var, None)
+                else:
+                    env[var] = outer
+        return for_
+
+    def s_match(self, s: ir.Match):
+        subject = self._compile(s.subject)
+        arms = [(arm.members, self._block(arm.body)) for arm in s.arms]
+
+        def match(env):
+            v = subject(env)
+            for members, body in arms:
+                if not members or v in members:
+                    body(env)
+                    return
+        return match
+
+    def s_return(self, s: ir.Return):
+        value = self._compile(s.value)
+
+        def return_(env):
+            raise _Return(value(env))
+        return return_
+
+    def s_call_proc(self, s: ir.CallProc):
+        fn, proc = self.fns[s.proc], s.proc
+        names = [p.name for p in fn.params]
+        args_f = [self._compile(a) for a in s.args]
+        body = self._lazy_block(fn.body)
+
+        def call_proc(env):
+            args = {n: copy_value(a(env)) for n, a in zip(names, args_f)}
+            if self.call_hook is not None:
+                self.call_hook(proc, args)
+            body(args)
+        return call_proc
+
+    def s_list_op(self, s: ir.ListOp):
+        place, op, span = s.place, s.op, s.span
+        cap = place.type.cap
+        args_f = [self._compile(a) for a in s.args]
+
+        def list_op(env):
+            lst = self.resolve(place, env)
+            args = [copy_value(a(env)) for a in args_f]
+            if op == "push":
+                if len(lst) >= cap:
+                    raise SpecRuntimeError(f"push onto a full list (capacity {cap})", span)
+                lst.append(args[0])
+            elif op == "insert":
+                if len(lst) >= cap or args[0] > len(lst):
+                    raise SpecRuntimeError(f"insert at {args[0]} into a list of length {len(lst)} (capacity {cap})",
+                                           span)
+                lst.insert(args[0], args[1])
+            elif op == "remove_at":
+                if args[0] >= len(lst):
+                    raise SpecRuntimeError(f"remove_at({args[0]}) on a list of length {len(lst)}", span)
+                lst.pop(args[0])
+            elif op == "clear":
+                lst.clear()
+            elif op == "shuffle":
+                st = self.state
+                for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
+                    lst[i], lst[j] = lst[j], lst[i]
+                st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
+            elif op in ("discard_front", "discard_back"):
+                if not lst:
+                    raise SpecRuntimeError("`draw()`/`pop()` from an empty list", span)
+                lst.pop(0 if op == "discard_front" else -1)
+        return list_op
+
+    def s_effect(self, s: ir.Effect):
+        name, args_f = s.name, [self._compile(a) for a in s.args]
+
+        def effect(env):
+            f = self.state.fields
+            args = [a(env) for a in args_f]
+            if name == "win":
+                f["rewards"] = [np.float32(1.0 if p == args[0] else -1.0) for p in range(len(f["rewards"]))]
+                f["terminated"] = True
+            elif name == "draw":
+                f["rewards"] = [np.float32(0.0) for _ in f["rewards"]]
+                f["terminated"] = True
+            elif name == "terminate":
+                f["terminated"] = True
+            else:
+                f["rewards"][args[0]] = np.float32(f["rewards"][args[0]] + np.float32(args[1]))
+        return effect
+
+    def s_fault(self, s: ir.Fault):
+        message, span = s.message, s.span
+
+        def fault(env):
+            raise SpecRuntimeError(f"fail: {message}", span)
+        return fault
+
+    def s_expr_stmt(self, s: ir.ExprStmt):
+        expr = self._compile(s.expr)
+
+        def expr_stmt(env):
+            expr(env)
+        return expr_stmt
 
 
 def eval_const(e: ir.Expr, tables: dict[str, ir.TableDef] | None = None) -> Any:
@@ -736,8 +847,8 @@ class Interpreter:
             for shared, rest, envs in self._mask_plan:
                 if shared is None:  # no guard
                     mask.extend([True] * len(envs))
-                elif all(ev.eval(c, {}) for c in shared):
-                    mask.extend([all(ev.eval(c, dict(env)) for c in rest) for env in envs])
+                elif all(c({}) for c in shared):
+                    mask.extend([all(c(env) for c in rest) for env in envs])
                 else:
                     mask.extend([False] * len(envs))
             return mask
@@ -745,7 +856,7 @@ class Interpreter:
             ev.state = None
             ev._memo = None
 
-    def _plan_mask(self) -> list[tuple[list[ir.Expr] | None, list[ir.Expr], list[dict]]]:
+    def _plan_mask(self) -> list[tuple[list[Callable] | None, list[Callable], list[dict]]]:
         """Per action kind: (the guard's leading `and` operands that read no parameter, the
         other operands, one environment per parameter value). A guard `A and B(h)` is then
         `A` once and `B(h)` per `h`, the same values: a guard cannot draw or change the state,
@@ -765,7 +876,8 @@ class Interpreter:
             k = 0
             while k < len(conjuncts) and not _reads_local(conjuncts[k], names):
                 k += 1
-            plan.append((conjuncts[:k], conjuncts[k:], envs))
+            compiled = [self.ev._compile(c) for c in conjuncts]
+            plan.append((compiled[:k], compiled[k:], envs))
         return plan
 
     def observe(self, state: State, player: int) -> Any:

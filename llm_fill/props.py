@@ -219,17 +219,12 @@ class StartStates:
         dispatch = {f.dispatch for f in self.module.families}
         if not dispatch:
             return
-        plain = ev._stmt["call_proc"]
 
-        def watched(s, env):
-            if s.proc not in dispatch:
-                return plain(s, env)
-            fn = ev.fns[s.proc]
-            args = {p.name: copy_value(ev.eval(a, env)) for p, a in zip(fn.params, s.args)}
-            self.dispatched.add((s.proc, args[fn.params[0].name]))
-            ev.run_block(fn.body, args)
+        def watched(proc: str, args: dict) -> None:
+            if proc in dispatch:
+                self.dispatched.add((proc, args[ev.fns[proc].params[0].name]))
 
-        ev._stmt["call_proc"] = watched
+        ev.call_hook = watched
 
     def needs(self, hole: str) -> bool:
         """Whether filling `hole` (unfilled or stale here) may change the games played so
@@ -559,14 +554,12 @@ class Context:
         self.flat = [k.offset + i for k in space.kinds if k.index in kinds for i in range(k.size)]
         self.runs = 0
         ev = self.it_fill.ev
-        plain = ev._stmt["call_proc"]
 
-        def counted(st_, env):
-            if st_.proc == self.hole:
+        def counted(proc: str, args: dict) -> None:
+            if proc == self.hole:
                 self.runs += 1
-            return plain(st_, env)
 
-        ev._stmt["call_proc"] = counted
+        ev.call_hook = counted
 
     def confirm(self, before: State, broken: list[str], pick: int) -> tuple[list[str], str] | None:
         """Run, from `before`, actions that run the hole: the legal ones first (from the
