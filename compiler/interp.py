@@ -478,7 +478,24 @@ class Evaluator:
                 return t
             return total
         if op == "count":
-            return lambda env: sum(1 for v in sweep(env) if v)
+            var, steps, body = e.var, range(e.lo, e.hi), self._compile(e.body)
+            if self.module is None:
+                return lambda env: sum(1 for v in sweep(env) if v)
+
+            def count(env):  # the same sweep, counted as it goes
+                outer = env.get(var, _MISSING)
+                try:
+                    n = 0
+                    for env[var] in steps:
+                        if body(env):
+                            n += 1
+                    return n
+                finally:
+                    if outer is _MISSING:
+                        env.pop(var, None)
+                    else:
+                        env[var] = outer
+            return count
         if op == "any":
             return lambda env: any(sweep(env))
         if op == "all":
