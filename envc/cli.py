@@ -170,10 +170,19 @@ def compile(
 def verify(
     spec: SpecArg,
     targets: Annotated[str, typer.Option(help="comma-separated backends; `python` is the reference")] = "python,jax",
-    episodes: Annotated[int, typer.Option(min=1, help="seeded random-policy episodes to compare")] = 100,
+    episodes: Annotated[int | None, typer.Option(min=1, help="seeded random-policy episodes to compare "
+                                                 "[default: 100]; with `--per-matchup`, the most seeds to try "
+                                                 "[default: 10 x N x match-ups, or 100 when the match-ups cannot "
+                                                 "be enumerated]", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="seed of the first episode (episode i uses seed+i) and of the policy")] = 0,
     max_steps: Annotated[int, typer.Option(min=1, help="longest episode compared")] = 1000,
     float_tolerance: Annotated[float, typer.Option(help="largest absolute difference allowed on float32 fields")] = 0.0,
+    per_matchup: Annotated[int | None, typer.Option(
+        "--per-matchup", min=1, show_default=False,
+        help="verify N episodes of every match-up (state fields marked @matchup); seeds are tried in order "
+             "and a seed whose match-up is full is skipped")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="episodes played, then replayed by each backend as one batch, "
+                                       "at a time (memory is bounded by one chunk)")] = 256,
 ):
     """Check that compiled backends behave exactly like the reference interpreter.
 
@@ -183,7 +192,13 @@ def verify(
     divergence prints the first step, the field path, both values and the actions that
     reproduce it, and exits 1.
 
-    Example: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000`
+    Episodes run in chunks of `--chunk`: the interpreter plays a chunk, each backend
+    replays it as one batch, then it is dropped, so long runs need little memory.
+    `--per-matchup N` verifies N episodes of every match-up (e.g. every ordered pair of
+    decks of `specs/tcg.envspec`) and prints a table of the episodes verified per match-up.
+
+    Examples: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000` and
+    `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000`
     """
     names = [t.strip() for t in targets.split(",") if t.strip()]
     unknown = [t for t in names if t not in ("python", "jax", "rust")]
@@ -191,6 +206,8 @@ def verify(
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `jax` and `rust`")])
     m = _load_or_exit(spec)
+    from envc.run_jax import label_text, matchup_fields
+    from envc.verify import all_matchups
     from envc.verify import verify as run_verify
 
     rust_env = None
@@ -203,23 +220,43 @@ def verify(
         except RustBuildError as e:
             err.print(f"error: {e}", markup=False)
             raise typer.Exit(2)
+    keys = all_matchups(m) if per_matchup is not None else None
+    if per_matchup is None:
+        total = episodes or 100
+    else:  # unknown (None) when the match-ups cannot be enumerated
+        total = per_matchup * len(keys) if keys is not None else None
     progress = Progress(TextColumn("[bold]episodes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     start = time.perf_counter()
     with progress:
-        task = progress.add_task("episodes", total=episodes)
-        report = run_verify(m, names, episodes=episodes, seed=seed, max_steps=max_steps,
+        task = progress.add_task("episodes", total=total)
+        report = run_verify(m, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
                             float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
-                            rust_env=rust_env)
+                            rust_env=rust_env, chunk=chunk, per_matchup=per_matchup,
+                            max_seeds=episodes if per_matchup is not None else None)
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
         err.print(f"[red]fault[/red] {fault}")
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
     backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
+    tried = f", {report.seeds_tried} seeds tried" if per_matchup is not None else ""
     out.print(f"{m.name}: {report.episodes} episodes, {report.steps} steps, {report.invariant_checks} invariant checks "
-              f"(level 1), {report.level2_transitions} injected transitions (level 2), backends: {backends} "
+              f"(level 1), {report.level2_transitions} injected transitions (level 2), backends: {backends}{tried} "
               f"({elapsed:.1f}s)")
+    if matchup_fields(m):
+        counts = report.per_matchup_counts
+        table = Table()
+        table.add_column("match-up")
+        table.add_column("verified episodes", justify="right")
+        for key, n in counts.items():
+            table.add_row(label_text(m, key), f"{n:,}")
+        _wide().print(table)
+        short = [k for k, n in counts.items() if per_matchup is not None and n < per_matchup]
+        if short:
+            err.print(f"note: {len(short)} match-up(s) got fewer than {per_matchup} verified episodes in "
+                      f"{report.seeds_tried} seeds: raise --episodes (the most seeds to try), unless `init` never "
+                      "deals them (an episode that faulted takes its slot but is not counted)")
     if not report.ok:
         out.print(f"FAILED: {len(report.divergences)} divergence(s), {len(report.faults)} fault(s)")
         raise typer.Exit(1)

@@ -1,7 +1,9 @@
 """`envc verify`: the interpreter against compiled backends, exactly.
 
-Public surface: `verify(module, targets, episodes, seed, progress) -> Report`,
-`to_arrays(module, state)`, `load_jax(module)`, `load_rust(module)`, `Divergence`.
+Public surface: `verify(module, targets, episodes, seed, ..., chunk, per_matchup) -> Report`,
+`to_arrays(module, state)`, `states_to_arrays(module, states)`, `value_to_arrays(module, t, v)`,
+`all_matchups(module)`, `first_difference`, `load_jax(module)`, `load_rust(module)`,
+`Divergence`, `Report`.
 
 Levels (DESIGN.md, "Verification"):
 1. property: the spec's invariants hold on every reached state, on every backend; a
@@ -13,21 +15,31 @@ Levels (DESIGN.md, "Verification"):
 Integers, booleans and the RNG words must be bit-identical; float32 fields equal within
 `float_tolerance` (0 by default), as `|a - b| <= tol * max(1, |a|, |b|)`. On a divergence the report names the first step, the
 field path, both values and the actions that reproduce it.
+
+Scale (`verify`'s `chunk` and `per_matchup`): episodes are played in chunks of `chunk`; a
+chunk's reached states are kept only as arrays (`states_to_arrays`, one array per leaf with
+a leading step axis, far smaller than interpreter states), replayed by every backend as one
+batch of a fixed shape, compared step by step over the whole batch at once, and then
+dropped, so memory is bounded by one chunk whatever the number of episodes. See `verify`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import math
 import sys
 import tempfile
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from envc.compiler import ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
-
+from envc.run_jax import label_values, matchup_fields
 
 # ------------------------------------------------------------------ representation
 
@@ -45,34 +57,113 @@ def _np_dtype(t: ir.Type):
     raise TypeError(t)
 
 
+_SCALARS = (ir.BoolT, ir.FloatT, ir.IntT, ir.EnumT, ir.RowT)
+
+
+def _nested_map(v: Any, fn: Callable[[Any], Any], depth: int) -> Any:
+    """`fn` applied to every item `depth` list levels down in `v`."""
+    if depth == 0:
+        return fn(v)
+    if depth == 1:
+        return [fn(x) for x in v]
+    return [_nested_map(x, fn, depth - 1) for x in v]
+
+
+def _build(module: ir.Module, t: ir.Type, depth: int) -> Callable[[Any], Any]:
+    """A converter, built once per (module, type, depth): from `depth` levels of nested lists
+    of values of type `t` to the pytree `value_to_arrays` gives for one value, with `depth`
+    leading axes. Arrays of scalars (however nested, and however many leading axes) become
+    one `np.asarray(nested_list, dtype)` call; records and lists split into their leaves."""
+    while isinstance(t, ir.ArrayT):  # an array of T is T with one more leading axis
+        t, depth = t.elem, depth + 1
+    if isinstance(t, _SCALARS):
+        dtype = _np_dtype(t)
+        return lambda v: np.asarray(v, dtype=dtype)
+    if isinstance(t, ir.RecordT):
+        subs = [(f.name, _build(module, f.type, depth)) for f in module.record(t.name).fields]
+        if depth == 0:
+            return lambda v: {name: sub(v[name]) for name, sub in subs}
+        return lambda v: {name: sub(_nested_map(v, lambda r, n=name: r[n], depth)) for name, sub in subs}
+    if isinstance(t, ir.ListT):
+        zero, cap = ir.raw_zero(module, t.elem), t.cap
+        items = _build(module, t.elem, depth + 1)
+
+        def pad(x: list) -> list:
+            return list(x) + [zero] * (cap - len(x))
+
+        if depth == 0:
+            return lambda v: {"items": items(pad(v)), "len": np.int32(len(v))}
+        return lambda v: {"items": items(_nested_map(v, pad, depth)),
+                          "len": np.asarray(_nested_map(v, len, depth), dtype=np.int32)}
+    raise TypeError(t)
+
+
+_CACHE: dict[int, dict] = {}  # id(module) -> its converters (dropped with the module)
+
+
+def _converters(module: ir.Module) -> dict:
+    per = _CACHE.get(id(module))
+    if per is None:
+        per = _CACHE[id(module)] = {}
+        weakref.finalize(module, _CACHE.pop, id(module), None)
+    return per
+
+
+def _converter(module: ir.Module, t: ir.Type, depth: int) -> Callable[[Any], Any]:
+    per = _converters(module)
+    key = (t, depth)
+    if key not in per:
+        per[key] = _build(module, t, depth)
+    return per[key]
+
+
 def value_to_arrays(module: ir.Module, t: ir.Type, v: Any) -> Any:
     """An interpreter value as the pytree of numpy arrays the JAX backend uses."""
-    if isinstance(t, ir.ArrayT):
-        parts = [value_to_arrays(module, t.elem, x) for x in v]
-        return _stack(parts)
-    if isinstance(t, ir.RecordT):
-        return {f.name: value_to_arrays(module, f.type, v[f.name]) for f in module.record(t.name).fields}
-    if isinstance(t, ir.ListT):
-        padded = list(v) + [ir.raw_zero(module, t.elem)] * (t.cap - len(v))
-        return {"items": value_to_arrays(module, ir.ArrayT(elem=t.elem, size=t.cap), padded),
-                "len": np.int32(len(v))}
-    return np.asarray(v, dtype=_np_dtype(t))
+    return _converter(module, t, 0)(v)
 
 
-def _stack(parts: list) -> Any:
-    if isinstance(parts[0], dict):
-        return {k: _stack([p[k] for p in parts]) for k in parts[0]}
-    return np.stack(parts)
+class _StateConverter:
+    """`to_arrays` of one state (depth 0) or of many (depth 1, a leading axis), per module."""
+
+    def __init__(self, module: ir.Module):
+        self.one = [(f.name, _build(module, f.type, 0)) for f in module.state]
+        self.many = [(f.name, _build(module, f.type, 1)) for f in module.state]
+        self.obs_one = _build(module, module.observe.type, 0)
+        self.obs_many = _build(module, module.observe.type, 1)
+
+    def __call__(self, state: State) -> dict[str, Any]:
+        fields = state.fields
+        out = {name: conv(fields[name]) for name, conv in self.one}
+        out["legal_action_mask"] = np.asarray(state.legal_action_mask, dtype=np.bool_)
+        out["observation"] = self.obs_one(state.observation)
+        out["_rng_key"] = np.uint32(state.rng_key)
+        out["_rng_counter"] = np.uint32(state.rng_counter)
+        return out
+
+    def stack(self, states: list[State]) -> dict[str, Any]:
+        out = {name: conv([s.fields[name] for s in states]) for name, conv in self.many}
+        out["legal_action_mask"] = np.asarray([s.legal_action_mask for s in states], dtype=np.bool_)
+        out["observation"] = self.obs_many([s.observation for s in states])
+        out["_rng_key"] = np.asarray([s.rng_key for s in states], dtype=np.uint32)
+        out["_rng_counter"] = np.asarray([s.rng_counter for s in states], dtype=np.uint32)
+        return out
+
+
+def _state_converter(module: ir.Module) -> _StateConverter:
+    per = _converters(module)
+    if "state" not in per:
+        per["state"] = _StateConverter(module)
+    return per["state"]
 
 
 def to_arrays(module: ir.Module, state: State) -> dict[str, Any]:
     """Every field of an interpreter state (plus mask, observation and RNG words) as arrays."""
-    out = {f.name: value_to_arrays(module, f.type, state.fields[f.name]) for f in module.state}
-    out["legal_action_mask"] = np.asarray(state.legal_action_mask, dtype=np.bool_)
-    out["observation"] = value_to_arrays(module, module.observe.type, state.observation)
-    out["_rng_key"] = np.uint32(state.rng_key)
-    out["_rng_counter"] = np.uint32(state.rng_counter)
-    return out
+    return _state_converter(module)(state)
+
+
+def states_to_arrays(module: ir.Module, states: list[State]) -> dict[str, Any]:
+    """`to_arrays` of every state in `states`, stacked: each leaf gains a leading axis."""
+    return _state_converter(module).stack(states)
 
 
 def _leaves(tree: Any, path: str = "") -> list[tuple[str, np.ndarray]]:
@@ -84,6 +175,28 @@ def _leaves(tree: Any, path: str = "") -> list[tuple[str, np.ndarray]]:
     return [(path, np.asarray(tree))]
 
 
+def _unflatten(paths: list[str], values: list[Any]) -> dict[str, Any]:
+    """The nested dict whose `_leaves` are `zip(paths, values)` (paths joined by `.`)."""
+    out: dict[str, Any] = {}
+    for path, v in zip(paths, values):
+        *outer, last = path.split(".")
+        d = out
+        for k in outer:
+            d = d.setdefault(k, {})
+        d[last] = v
+    return out
+
+
+def _bad(x: np.ndarray, y: np.ndarray, float_tolerance: float) -> np.ndarray:
+    """Elementwise: x and y differ (floats: beyond the tolerance; NaN equals NaN)."""
+    if x.dtype.kind == "f":
+        # |x - y| <= tol * max(1, |x|, |y|): absolute near zero, relative for large values
+        scale = np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+        close = (x == y) | (np.abs(x.astype(np.float64) - y) <= float_tolerance * scale)
+        return ~(close | (np.isnan(x) & np.isnan(y)))
+    return x != y
+
+
 def first_difference(a: Any, b: Any, float_tolerance: float = 0.0) -> tuple[str, Any, Any] | None:
     """The first leaf path (e.g. `board[3]`) where two array pytrees differ, with both values."""
     left, right = _leaves(a), _leaves(b)
@@ -92,18 +205,53 @@ def first_difference(a: Any, b: Any, float_tolerance: float = 0.0) -> tuple[str,
     for (path, x), (_, y) in zip(left, right):
         if x.shape != y.shape:
             return path + " (shape)", x.shape, y.shape
-        if x.dtype.kind == "f":
-            # |x - y| <= tol * max(1, |x|, |y|): absolute near zero, relative for large values
-            scale = np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
-            close = (x == y) | (np.abs(x.astype(np.float64) - y) <= float_tolerance * scale)
-            bad = ~(close | (np.isnan(x) & np.isnan(y)))
-        else:
-            bad = x != y
+        bad = _bad(x, y, float_tolerance)
         if np.any(bad):
             idx = tuple(int(i) for i in np.argwhere(bad)[0]) if x.ndim else ()
             where = path + "".join(f"[{i}]" for i in idx)
             return where, x[idx] if idx else x, y[idx] if idx else y
     return None
+
+
+def _rows_differ(x: np.ndarray, y: np.ndarray, float_tolerance: float) -> np.ndarray:
+    """Per row of the leading axis: does any element differ (as `first_difference` judges)?"""
+    bad = _bad(x, y, float_tolerance)
+    return bad.reshape(len(bad), -1).any(axis=1) if bad.ndim > 1 else bad
+
+
+# ------------------------------------------------------------------ match-ups
+
+def _domain(t: ir.Type, limit: int) -> list[list[int]] | None:
+    """The possible values of each scalar of type `t` (row-major), or None when unbounded."""
+    if isinstance(t, ir.ArrayT):
+        inner = _domain(t.elem, limit)
+        return None if inner is None else inner * t.size
+    if isinstance(t, ir.BoolT):
+        return [[0, 1]]
+    if isinstance(t, ir.EnumT):
+        return [list(range(t.size))]
+    if isinstance(t, ir.RowT):
+        return [list(range(t.rows))]
+    if isinstance(t, ir.IntT) and t.hi - t.lo < limit:
+        return [list(range(t.lo, t.hi + 1))]
+    return None  # floats, lists, records, wide integer ranges
+
+
+def all_matchups(module: ir.Module, limit: int = 4096) -> list[tuple[int, ...]] | None:
+    """Every possible match-up key (`envc.run_jax.label_values`), sorted: the cartesian product
+    of the values the `@matchup` fields' types allow (table rows, enum members, booleans,
+    integer ranges; arrays of them slot by slot). tcg's `decks: Deck[2]` over 5 decks gives
+    25. `[()]` without `@matchup` fields; None when a type is not enumerable (a float, a
+    list, a record) or the product has more than `limit` keys."""
+    domains: list[list[int]] = []
+    for f in matchup_fields(module):
+        d = _domain(f.type, limit)
+        if d is None:
+            return None
+        domains.extend(d)
+    if math.prod(len(d) for d in domains) > limit:
+        return None
+    return sorted(itertools.product(*domains))
 
 
 # ------------------------------------------------------------------ backends
@@ -135,8 +283,8 @@ def jax_state_arrays(state) -> dict[str, Any]:
 
 def from_arrays(env, arrays: dict[str, Any]):
     """A JAX `State` holding exactly the given arrays (to inject an interpreter state)."""
-    import jax.numpy as jnp
     import jax
+    import jax.numpy as jnp
 
     fields = {k: jax.tree_util.tree_map(jnp.asarray, v) for k, v in arrays.items()}
     return env.State(**fields)
@@ -169,6 +317,11 @@ class Divergence:
 
 @dataclass
 class Report:
+    """What `verify` checked. `per_matchup_counts`: match-up key (`envc.run_jax.label_values`
+    of the initial state; `()` without `@matchup` fields) -> episodes verified, sorted by key;
+    with `per_matchup`, every key of `all_matchups` is listed, 0 included. `seeds_tried`:
+    seeds initialised, skipped ones (their match-up was full) included."""
+
     targets: list[str]
     episodes: int = 0
     steps: int = 0
@@ -176,6 +329,8 @@ class Report:
     invariant_checks: int = 0
     divergences: list[Divergence] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    per_matchup_counts: dict[tuple[int, ...], int] = field(default_factory=dict)
+    seeds_tried: int = 0
 
     @property
     def ok(self) -> bool:
@@ -184,9 +339,9 @@ class Report:
 
 # ------------------------------------------------------------------ the run
 
-def _episode(it: Interpreter, seed: int, policy: np.random.Generator, max_steps: int,
+def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, max_steps: int,
              report: Report) -> tuple[list[State], list[int]]:
-    s = it.init(seed)
+    """Play from the initial state `s` of `seed` (level 1 on the interpreter)."""
     states, actions = [s], []
     while not (s.terminated or s.truncated) and len(actions) < max_steps:
         legal = np.flatnonzero(s.legal_action_mask)
@@ -207,47 +362,186 @@ def _episode(it: Interpreter, seed: int, policy: np.random.Generator, max_steps:
     return states, actions
 
 
+@dataclass
+class _Run:
+    """One played episode, kept as arrays: `leaves[i]` has one row per reached state."""
+
+    seed: int
+    actions: list[int]
+    paths: list[str]
+    leaves: list[np.ndarray]
+    live: np.ndarray  # bool per reached state: neither terminated nor truncated
+
+
+class _Chunk:
+    """A chunk's runs, every leaf concatenated over all their reached states (run j's state at
+    step t is row `offsets[j] + t`)."""
+
+    def __init__(self, runs: list[_Run]):
+        self.runs = runs
+        self.paths = runs[0].paths
+        self.keys = list(dict.fromkeys(p.split(".")[0] for p in self.paths))
+        self.lengths = np.array([len(r.actions) for r in runs], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths + 1)[:-1]]).astype(np.int64)
+        self.leaves = [np.concatenate([r.leaves[i] for r in runs]) for i in range(len(self.paths))]
+        for r in runs:
+            r.leaves = []  # the concatenation holds them now
+
+    def state(self, j: int, t: int) -> dict[str, Any]:
+        """`to_arrays` of run j's state at step t."""
+        row = self.offsets[j] + t
+        return _unflatten(self.paths, [leaf[row] for leaf in self.leaves])
+
+
 def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int = 0, max_steps: int = 1000,
            float_tolerance: float = 0.0, level2_samples: int = 20,
-           progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None) -> Report:
+           progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None,
+           chunk: int = 256, per_matchup: int | None = None, max_seeds: int | None = None) -> Report:
     """Run levels 1-3 against each target in `targets` (`jax`, `rust`); see the module docstring.
+
+    Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
+    draws every action of every episode, in play order. Without `per_matchup`, `episodes`
+    episodes are played (seeds `seed` .. `seed + episodes - 1`).
+
+    `per_matchup=N`: the seeds are tried in order; a seed whose initial state's match-up
+    (`@matchup` fields, `envc.run_jax.label_values`) already has N episodes is skipped after
+    `init`, consuming no policy draw; the run ends when every match-up of `all_matchups(module)`
+    has N (an episode that raised a runtime fault fills its slot too, so a run always ends), or
+    after `max_seeds` seeds (default 10 x N x the number of match-ups: a match-up `init` never
+    produces leaves its count short, see `Report.per_matchup_counts`). When the match-ups
+    cannot be enumerated (`all_matchups` is None) every match-up seen gets up to N and
+    `max_seeds` (default `episodes`) bounds the seeds tried.
+
+    Chunks: the interpreter plays `chunk` episodes (level 1), each is stored as arrays; then
+    each backend replays the chunk as one batch (level 3 and the backend's level 1) and level 2
+    samples from the chunk; then the chunk is dropped. Every batch has the same number of
+    lanes, min(chunk, planned episodes), the last chunk padded with copies of its first
+    episode (ignored), so the JAX functions compile once. Level 2 spreads `level2_samples` over
+    the planned chunks (ceil(planned / chunk), planned = `episodes`, or N x match-ups):
+    chunk k gets `S*(k+1)//n - S*k//n` samples (none past the n-th), drawn without replacement
+    from the chunk's non-terminal states by one generator `np.random.default_rng(seed + 1)`
+    per backend, consumed chunk after chunk; a sampled state is rebuilt by replaying its
+    episode on the interpreter. Level 2 stops for a backend at its first divergence, and a
+    backend that faults is not run on later chunks. A run of at most one chunk reports exactly
+    what the unchunked implementation did.
 
     `jax_env` replaces the generated JAX module (tests inject a deliberately broken one);
     `rust_env` the imported generated Rust package (`load_rust`, which builds it with cargo).
 
     Raises:
-        ValueError: an unknown target.
+        ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
     """
     for t in targets:
         if t not in ("python", "jax", "rust"):
             raise ValueError(f"unknown target `{t}`")
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    if per_matchup is not None and per_matchup < 1:
+        raise ValueError("per_matchup must be at least 1")
     backends = [t for t in targets if t != "python"]
     report = Report(targets=list(targets))
     it = Interpreter(module)
     policy = np.random.default_rng(seed)
-    runs: list[tuple[int, list[State], list[int]]] = []
-    for e in range(episodes):
+    expected = all_matchups(module) if per_matchup is not None else None
+    if per_matchup is None:
+        planned = seed_limit = episodes
+    elif expected is not None:
+        planned = per_matchup * len(expected)
+        seed_limit = max_seeds if max_seeds is not None else 10 * planned
+        report.per_matchup_counts = {k: 0 for k in expected}
+    else:
+        seed_limit = max_seeds if max_seeds is not None else episodes
+        planned = seed_limit
+    lanes = max(1, min(chunk, planned))
+    checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
+                            max(1, math.ceil(planned / chunk)), lanes, seed,
+                            jax_env if name == "jax" else rust_env) for name in ("jax", "rust") if name in backends]
+    filled: dict[tuple[int, ...], int] = {}  # per_matchup: episodes played (or faulted) per match-up
+    short = set(expected) if expected is not None else None  # per_matchup: match-ups below N
+    runs: list[_Run] = []
+    counts = report.per_matchup_counts
+    convert = _state_converter(module) if checks else None
+
+    def flush() -> None:
+        if runs:
+            batch = _Chunk(runs)
+            for c in checks:
+                c.run_chunk(batch)
+            runs.clear()
+
+    for i in range(seed_limit):
+        if short is not None and not short:
+            break
+        s_seed = seed + i
+        report.seeds_tried += 1
         try:
-            states, actions = _episode(it, seed + e, policy, max_steps, report)
+            s0 = it.init(s_seed)
         except SpecRuntimeError as err:
-            report.faults.append(f"seed {seed + e}: runtime fault: {err}")
+            report.faults.append(f"seed {s_seed}: runtime fault: {err}")
             continue
-        runs.append((seed + e, states, actions))
+        key = label_values(module, s0.fields)
+        if per_matchup is not None:
+            if filled.get(key, 0) >= per_matchup:
+                continue
+            filled[key] = filled.get(key, 0) + 1
+            if filled[key] >= per_matchup and short is not None:
+                short.discard(key)
+        try:
+            states, actions = _episode(it, s0, s_seed, policy, max_steps, report)
+        except SpecRuntimeError as err:
+            report.faults.append(f"seed {s_seed}: runtime fault: {err}")
+            continue
         report.episodes += 1
         report.steps += len(actions)
+        counts[key] = counts.get(key, 0) + 1
+        if convert is not None:
+            pairs = _leaves(convert.stack(states))
+            runs.append(_Run(s_seed, actions, [p for p, _ in pairs], [a for _, a in pairs],
+                             np.array([not (s.terminated or s.truncated) for s in states], dtype=bool)))
+        del states
         if progress:
             progress(1)
-    if "jax" in backends and runs:
-        _check_backend(module, it, _JaxBackend(jax_env or load_jax(module)), runs, report, float_tolerance,
-                       level2_samples, seed)
-    if "rust" in backends and runs:
-        _check_backend(module, it, _RustBackend(rust_env or load_rust(module)), runs, report, float_tolerance,
-                       level2_samples, seed)
+        if len(runs) == chunk:
+            flush()
+    flush()
+    report.per_matchup_counts = dict(sorted(counts.items()))
     return report
 
 
+class _BackendCheck:
+    """One backend across the chunks: created on the first chunk, with its level-2 generator."""
+
+    def __init__(self, name: str, module, it, report, tol, level2_samples, planned_chunks, lanes, seed, env):
+        self.name, self.module, self.it, self.report, self.tol = name, module, it, report, tol
+        self.samples, self.planned_chunks, self.lanes, self.env = level2_samples, planned_chunks, lanes, env
+        self.rng = np.random.default_rng(seed + 1)
+        self.backend = None
+        self.k = 0  # chunks seen
+        self.dead = False  # the backend faulted
+        self.level2_done = False  # level 2 found a divergence
+
+    def run_chunk(self, batch: _Chunk) -> None:
+        k, self.k = self.k, self.k + 1
+        if self.dead:
+            return
+        if self.backend is None:
+            if self.name == "jax":
+                self.backend = _JaxBackend(self.env or load_jax(self.module))
+            else:
+                self.backend = _RustBackend(self.env or load_rust(self.module))
+        if not _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol):
+            self.dead = True
+            return
+        s, n = self.samples, self.planned_chunks
+        quota = s * (k + 1) // n - s * k // n if k < n else 0
+        if quota > 0 and not self.level2_done:
+            self.level2_done = _level2(self.module, self.it, self.backend, batch, self.report, self.tol, quota,
+                                       self.rng)
+
+
 class _JaxBackend:
-    """The generated JAX module, driven as one batch (one environment per episode)."""
+    """The generated JAX module, driven as one batch (one environment per episode). The jitted
+    functions are made once; every chunk has the same batch shape, so each compiles once."""
 
     name = "jax"
 
@@ -265,17 +559,25 @@ class _JaxBackend:
         self._fetch()
 
     def _fetch(self) -> None:
-        tree_map = self.jax.tree_util.tree_map
-        self.host = tree_map(np.asarray, self.state)
-        self.inv = tree_map(np.asarray, self._invariants(self.state))
+        self.host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
 
     def step(self, actions: np.ndarray) -> str | None:
         self.state = self._step(self.state, self.jax.numpy.asarray(actions))
         self._fetch()
         return None
 
+    def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
+        return [(p, x[lanes]) for p, x in _leaves({k: getattr(self.host, k) for k in keys})]
+
     def arrays(self, j: int, keys) -> dict:
         return {k: self.jax.tree_util.tree_map(lambda x: x[j], getattr(self.host, k)) for k in keys}
+
+    def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(lanes), dtype=bool)
+        for v in self.inv.values():
+            ok &= np.asarray(v, dtype=bool)[lanes]
+        return ok
 
     def broken_invariants(self, j: int) -> list[str]:
         return [name for name, v in self.inv.items() if not bool(v[j])]
@@ -285,29 +587,52 @@ class _JaxBackend:
         return {k: theirs[k] for k in arrays}
 
 
-def _rollouts(module, it, backend, runs, report, tol) -> bool:
-    """Level 3 (with level 1 on the backend): replay every episode's actions in one batch and
-    compare each reached state. Returns False when the backend faulted (level 2 is skipped)."""
-    longest = max(len(r[2]) for r in runs)
-    actions = np.zeros((longest, len(runs)), dtype=np.int32)
-    for j, (_, _, acts) in enumerate(runs):
-        actions[: len(acts), j] = acts
-    backend.reset(np.array([r[0] & 0xFFFFFFFF for r in runs], dtype=np.uint32))
-    found: set[int] = set()
+def _flagged(backend, batch: _Chunk, active: np.ndarray, t: int, tol: float) -> np.ndarray:
+    """The runs among `active` whose state at step t may differ on the backend, or whose
+    backend invariants do not all hold: the whole batch compared at once, leaf by leaf."""
+    theirs = backend.batch(batch.keys, active)
+    if [p for p, _ in theirs] != batch.paths:
+        return active  # a structure difference: each run reports it
+    rows = batch.offsets[active] + t
+    bad = np.zeros(len(active), dtype=bool)
+    for ours, (_, y) in zip(batch.leaves, theirs):
+        x = ours[rows]
+        if x.shape[1:] != y.shape[1:]:
+            return active
+        bad |= _rows_differ(x, y, tol)
+    return active[bad | ~backend.invariants_hold(active)]
+
+
+def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float) -> bool:
+    """Level 3 (with level 1 on the backend): replay every episode's actions of the chunk in one
+    batch of `lanes` environments and compare each reached state. Returns False when the
+    backend faulted (level 2 is skipped)."""
+    runs, n = batch.runs, len(batch.runs)
+    longest = int(batch.lengths.max())
+    actions = np.zeros((longest, lanes), dtype=np.int32)
+    for j, r in enumerate(runs):
+        actions[: len(r.actions), j] = r.actions
+    actions[:, n:] = actions[:, :1]  # padding lanes replay the first episode; never compared
+    seeds = np.full(lanes, runs[0].seed & 0xFFFFFFFF, dtype=np.uint32)
+    seeds[:n] = [r.seed & 0xFFFFFFFF for r in runs]
+    backend.reset(seeds)
+    found = np.zeros(n, dtype=bool)
     for t in range(longest + 1):
-        for j, (s_seed, states, acts) in enumerate(runs):
-            if j in found or t >= len(states):
-                continue
-            ours = to_arrays(module, states[t])
-            diff = first_difference(ours, backend.arrays(j, ours), tol)
-            if diff is None:
-                broken = backend.broken_invariants(j)
-                if broken:
-                    diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
-            if diff is not None:
-                found.add(j)
-                report.divergences.append(Divergence(3, backend.name, s_seed, t, diff[0], _py(diff[1]),
-                                                     _py(diff[2]), acts[:t], [it.actions.format(a) for a in acts[:t]]))
+        active = np.flatnonzero(~found & (t <= batch.lengths))
+        if len(active):
+            for j in _flagged(backend, batch, active, t, tol):
+                j = int(j)
+                ours, acts = batch.state(j, t), runs[j].actions
+                diff = first_difference(ours, backend.arrays(j, batch.keys), tol)
+                if diff is None:
+                    broken = backend.broken_invariants(j)
+                    if broken:
+                        diff = ("invariants", "hold", f"broken: {', '.join(broken)}")
+                if diff is not None:
+                    found[j] = True
+                    report.divergences.append(Divergence(3, backend.name, runs[j].seed, t, diff[0], _py(diff[1]),
+                                                         _py(diff[2]), acts[:t],
+                                                         [it.actions.format(a) for a in acts[:t]]))
         if t < longest:
             fault = backend.step(actions[t])
             if fault is not None:
@@ -316,16 +641,25 @@ def _rollouts(module, it, backend, runs, report, tol) -> bool:
     return True
 
 
-def _level2(module, it, backend, runs, report, tol, samples, seed) -> None:
-    """From sampled reached states, every legal action of every kind, injected into the backend."""
-    rng = np.random.default_rng(seed + 1)
-    pool = [(s_seed, t, st, acts) for s_seed, states, acts in runs for t, st in enumerate(states)
-            if not (st.terminated or st.truncated)]
+def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator) -> bool:
+    """From `samples` sampled reached states of the chunk, every legal action of every kind
+    (at most 4 per kind), injected into the backend. Returns True at the first divergence."""
+    runs = batch.runs
+    pool = [(j, int(t)) for j, r in enumerate(runs) for t in np.flatnonzero(r.live)]
     if not pool:
-        return
-    picks = rng.choice(len(pool), size=min(samples, len(pool)), replace=False)
-    for p in picks:
-        s_seed, t, st, acts = pool[int(p)]
+        return False
+    picks = [pool[int(p)] for p in rng.choice(len(pool), size=min(samples, len(pool)), replace=False)]
+    rebuilt: dict[tuple[int, int], State] = {}  # replay each sampled episode once, up to its last pick
+    for j in sorted({j for j, _ in picks}):
+        wanted = {t for jj, t in picks if jj == j}
+        s = it.init(runs[j].seed)
+        for t in range(max(wanted) + 1):
+            if t in wanted:
+                rebuilt[(j, t)] = s
+            if t < max(wanted):
+                s = it.step(s, runs[j].actions[t])
+    for j, t in picks:
+        st, s_seed, acts = rebuilt[(j, t)], runs[j].seed, runs[j].actions
         injected = to_arrays(module, st)
         for kind in it.actions.kinds:
             legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
@@ -347,12 +681,8 @@ def _level2(module, it, backend, runs, report, tol, samples, seed) -> None:
                     report.divergences.append(Divergence(2, backend.name, s_seed, t + 1, diff[0], _py(diff[1]),
                                                          _py(diff[2]), history,
                                                          [it.actions.format(x) for x in history]))
-                    return
-
-
-def _check_backend(module, it, backend, runs, report, tol, level2_samples, seed) -> None:
-    if _rollouts(module, it, backend, runs, report, tol):
-        _level2(module, it, backend, runs, report, tol, level2_samples, seed)
+                    return True
+    return False
 
 
 def _py(v: Any) -> Any:
@@ -392,8 +722,16 @@ class _RustBackend:
             return str(err)
         return None
 
+    def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        # stacked from `get_state` (what level 3 compares), not `get_states`
+        per_env = [_leaves(self.env.get_state(int(j))) for j in lanes]
+        return [(p, np.stack([leaves[i][1] for leaves in per_env])) for i, (p, _) in enumerate(per_env[0])]
+
     def arrays(self, j: int, keys) -> dict:
         return self.env.get_state(j)
+
+    def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
+        return np.array([all(self.env.invariants(int(j)).values()) for j in lanes], dtype=bool)
 
     def broken_invariants(self, j: int) -> list[str]:
         return [name for name, ok in self.env.invariants(j).items() if not ok]
