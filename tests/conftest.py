@@ -42,6 +42,32 @@ def jax_envs(specs):
 
 
 @pytest.fixture
+def broken_tictactoe(jax_envs):
+    """The generated tictactoe JAX module, deliberately broken: placing on cell 4 also marks
+    cell 8 (pass it as `verify(..., jax_env=broken_tictactoe)`); mended after the test."""
+    import jax.numpy as jnp
+
+    env = jax_envs("tictactoe")
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(env, name)
+
+    original = env.env.a_place
+
+    def broken_place(st, index):
+        st = original(st, index)
+        st["board"] = jnp.where(index == 4, st["board"].at[8].set(st["board"][4]), st["board"])
+        return st
+
+    env.env.a_place = broken_place
+    try:
+        yield Broken()
+    finally:
+        env.env.a_place = original
+
+
+@pytest.fixture
 def fake_model(monkeypatch):
     """The scripted OpenAI-compatible server (`envc.llm_fill.scripted.ScriptedModel`) on
     127.0.0.1, with a dummy key, litellm's local price table and no proxy in the way."""

@@ -132,29 +132,65 @@ def test_verify_interpreter_against_jax(name, episodes, tolerance, specs, jax_en
     assert report.episodes == episodes and report.level2_transitions > 0
 
 
-def test_verify_reports_the_first_divergence(specs, jax_envs):
+def test_verify_reports_the_first_divergence(specs, broken_tictactoe):
     """A deliberately broken backend: placing on cell 4 also marks cell 8."""
-    env = jax_envs("tictactoe")
-
-    class Broken:
-        def __getattr__(self, name):
-            return getattr(env, name)
-
-    original = env.env.a_place
-
-    def broken_place(st, index):
-        st = original(st, index)
-        st["board"] = jnp.where(index == 4, st["board"].at[8].set(st["board"][4]), st["board"])
-        return st
-
-    env.env.a_place = broken_place
-    try:
-        report = verify(specs("tictactoe"), ["python", "jax"], episodes=30, seed=0, jax_env=Broken())
-    finally:
-        env.env.a_place = original
+    report = verify(specs("tictactoe"), ["python", "jax"], episodes=30, seed=0, jax_env=broken_tictactoe)
     assert report.divergences, "the broken backend must be caught"
     d = report.divergences[0]
     assert d.field.startswith("board[8]") or d.field in ("legal_action_mask[8]", "observation[2][2][0]",
                                                          "observation[2][2][1]")
     assert d.actions and d.actions[-1] == 4, "the reproducing actions end with the action that went wrong"
     assert "reproduce: init(seed=" in d.render()
+
+
+def _long_chain_spec(n: int) -> str:
+    """A spec whose action runs an `elif` chain of `n` conditions and a `match` of `n` arms."""
+    members = ", ".join(f"m{k}" for k in range(n + 1))
+    arms_if = "\n".join(f"    }} elif x == {k} {{\n        y = {(k * 7) % 11}" for k in range(1, n))
+    arms_match = "\n".join(f"        m{k} => {{ z = {(k * 5) % 13} }}" for k in range(n))
+    return f"""env chains "long elif and match chains"
+players 1
+
+enum Kind {{ {members} }}
+
+state {{
+    x: int[0..{n}] = 0
+    y: int[0..10] = 0
+    z: int[0..12] = 0
+    kind: Kind = Kind.m0
+}}
+
+action pick(v: int[0..{n}], k: Kind) {{
+    x = v
+    kind = k
+    if x == 0 {{
+        y = 10
+{arms_if}
+    }} else {{
+        y = 0
+    }}
+    match kind {{
+{arms_match}
+        _ => {{ z = 12 }}
+    }}
+}}
+
+observe(p) -> int[0..{max(n, 12)}][3] {{
+    return [x, y, z]
+}}
+"""
+
+
+def test_long_elif_and_match_chains_compile_flat_and_match_the_interpreter(tmp_path):
+    """An `elif` chain or `match` of 120 arms lowers to one level of branch functions (the
+    nested form needed an indentation level per arm, and Python refused about a hundred)."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    path = tmp_path / "chains.envspec"
+    path.write_text(_long_chain_spec(120))
+    module = load(str(path))
+    env = load_jax(module)
+    report = verify(module, ["python", "jax"], episodes=3, max_steps=40, level2_samples=5, jax_env=env)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults
+    assert report.level2_transitions > 0

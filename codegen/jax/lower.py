@@ -7,8 +7,10 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   the dicts it changes, so the code is pure and traceable;
 - integers are stored in their narrowest dtype and computed in int32 (`_i32`), stored
   back with `_cast`; floats are float32;
-- `if`/`elif`/`else` and `match` become two traced branch functions whose results are
-  merged by `_select` (`jnp.where` per changed leaf): no Python branching on traced values;
+- `if`/`else` becomes two traced branch functions whose results are merged by `_select`
+  (`jnp.where` per changed leaf): no Python branching on traced values; an `elif` chain or
+  a `match` becomes one branch function per arm at the same depth, selected from the last
+  arm back (`chain`), unless a condition draws (then each `elif` nests in the `else`);
 - `for` loops of at most `UNROLL` iterations unroll, longer ones become `lax.fori_loop`;
 - comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange`
   (float sums stay sequential so that rounding matches the interpreter);
@@ -462,29 +464,56 @@ class Lowering:
         self.emit(f"{tmp} = {value}")
         self.store(s.place, tmp)
 
+    def arm(self, body: list[ir.Stmt], prefix: str) -> str:
+        """Emit `body` as a branch function `def _thenN(st, lv)` at this depth; returns the
+        expression that calls it (`(st, lv)` for an empty body)."""
+        if not body:
+            return "(st, lv)"
+        name = self.fresh(prefix)
+        self.emit(f"def {name}(st, lv):")
+        self.out.depth += 1
+        self.emit("st, lv = dict(st), dict(lv)")
+        keys = self.keys()
+        self.block(body)
+        self.emit(f"return st, _scope(lv, {keys})")
+        self.out.depth -= 1
+        return f"{name}(st, lv)"
+
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
-        names = []
-        for body in (then, orelse):
-            if not body:
-                names.append(None)
-                continue
-            name = self.fresh("_then" if body is then else "_else")
-            self.emit(f"def {name}(st, lv):")
-            self.out.depth += 1
-            self.emit("st, lv = dict(st), dict(lv)")
-            keys = self.keys()
-            self.block(body)
-            self.emit(f"return st, _scope(lv, {keys})")
-            self.out.depth -= 1
-            names.append(name)
-        a = f"{names[0]}(st, lv)" if names[0] else "(st, lv)"
-        b = f"{names[1]}(st, lv)" if names[1] else "(st, lv)"
+        a = self.arm(then, "_then")
+        b = self.arm(orelse, "_else")
         self.emit(f"st, lv = _select({cond}, {a}, {b})")
 
     def s_if(self, s: ir.If) -> None:
+        conds, bodies, rest = [s.cond], [s.then], s.orelse
+        while len(rest) == 1 and isinstance(rest[0], ir.If):  # `elif`
+            conds.append(rest[0].cond)
+            bodies.append(rest[0].then)
+            rest = rest[0].orelse
+        if len(conds) > 1 and all(ir.first_draw(c) is None for c in conds):
+            names = []
+            for cond in conds:
+                names.append(self.fresh("_c"))
+                self.emit(f"{names[-1]} = {self.ex(cond)}")
+            self.chain(names, bodies, rest)
+            return
         c = self.fresh("_c")
         self.emit(f"{c} = {self.ex(s.cond)}")
         self.branch(c, s.then, s.orelse)
+
+    def chain(self, conds: list[str], bodies: list[list[ir.Stmt]], orelse: list[ir.Stmt]) -> None:
+        """`if c1 {b1} elif c2 {b2} ... else {e}` without nesting: every branch is a function at
+        this depth, run on the same state, and the first true condition's result is selected
+        (built from the last branch backwards). Only for conditions that do not draw: each is
+        evaluated on the state before the chain, which is what the interpreter sees when it
+        reaches it. A nested form would need one indentation level per `elif`, and Python
+        refuses to compile about a hundred."""
+        names = [self.arm(body, "_then") for body in bodies] + [self.arm(orelse, "_else")]
+        result = self.fresh("_r")
+        self.emit(f"{result} = {names[-1]}")
+        for cond, call in reversed(list(zip(conds, names))):
+            self.emit(f"{result} = _select({cond}, {call}, {result})")
+        self.emit(f"st, lv = {result}")
 
     def s_for(self, s: ir.For) -> None:
         if s.hi - s.lo <= UNROLL:
@@ -512,38 +541,20 @@ class Lowering:
     def s_match(self, s: ir.Match) -> None:
         subject = self.fresh("_m")
         self.emit(f"{subject} = {self.ex(s.subject)}")
-
-        def chain(arms: list[ir.MatchArm]) -> None:
-            if not arms:
-                return
-            arm, rest = arms[0], arms[1:]
-            if not arm.members:
-                self.block(arm.body)
-                return
-            c = self.fresh("_c")
-            self.emit(f"{c} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
-            if not rest:
-                self.branch(c, arm.body, [])
-                return
-            # the rest of the chain becomes the else branch
-            name = self.fresh("_else")
-            self.emit(f"def {name}(st, lv):")
-            self.out.depth += 1
-            self.emit("st, lv = dict(st), dict(lv)")
-            keys = self.keys()
-            chain(rest)
-            self.emit(f"return st, _scope(lv, {keys})")
-            self.out.depth -= 1
-            then = self.fresh("_then")
-            self.emit(f"def {then}(st, lv):")
-            self.out.depth += 1
-            self.emit("st, lv = dict(st), dict(lv)")
-            self.block(arm.body)
-            self.emit(f"return st, _scope(lv, {keys})")
-            self.out.depth -= 1
-            self.emit(f"st, lv = _select({c}, {then}(st, lv), {name}(st, lv))")
-
-        chain(list(s.arms))
+        conds, bodies, orelse = [], [], []
+        for arm in s.arms:
+            if not arm.members:  # `_`: the rest of the arms cannot be reached
+                orelse = arm.body
+                break
+            conds.append(self.fresh("_c"))
+            self.emit(f"{conds[-1]} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
+            bodies.append(arm.body)
+        if not conds:
+            self.block(orelse)
+        elif len(conds) == 1:
+            self.branch(conds[0], bodies[0], orelse)
+        else:
+            self.chain(conds, bodies, orelse)
 
     def s_return(self, s: ir.Return) -> None:
         v = self.ex(s.value)

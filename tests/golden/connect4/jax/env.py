@@ -236,20 +236,19 @@ def a_drop(st, index):
     _a10 = st["current_player"]
     st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a10, jnp.int8))
     _c11 = f_wins(st, st["current_player"])
-    def _then12(st, lv):
+    _c12 = jnp.all(jax.vmap(lambda i13: (_i32(f_filled(st, i13)) == 6))(jnp.arange(0, 7, dtype=jnp.int32)))
+    def _then14(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("column", "row", ))
-    def _else13(st, lv):
+    def _then15(st, lv):
         st, lv = dict(st), dict(lv)
-        _c14 = jnp.all(jax.vmap(lambda i15: (_i32(f_filled(st, i15)) == 6))(jnp.arange(0, 7, dtype=jnp.int32)))
-        def _then16(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = _draw(st)
-            return st, _scope(lv, ("column", "row", ))
-        st, lv = _select(_c14, _then16(st, lv), (st, lv))
+        st = _draw(st)
         return st, _scope(lv, ("column", "row", ))
-    st, lv = _select(_c11, _then12(st, lv), _else13(st, lv))
+    _r16 = (st, lv)
+    _r16 = _select(_c12, _then15(st, lv), _r16)
+    _r16 = _select(_c11, _then14(st, lv), _r16)
+    st, lv = _r16
     _a17 = (1 - _i32(st["current_player"]))
     st["current_player"] = _cast(_a17, jnp.int8)
     lv = _scope(lv, ("column", ))

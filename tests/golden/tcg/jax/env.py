@@ -916,29 +916,25 @@ def p_knock_outs(st):
     lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i178: st["occupied"][1][i178])(jnp.arange(0, 4, dtype=jnp.int32))))), jnp.bool_)
     lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i179: st["occupied"][0][i179])(jnp.arange(0, 4, dtype=jnp.int32))))), jnp.bool_)
     _c180 = jnp.logical_and(lv["won0"], lv["won1"])
-    def _then181(st, lv):
+    _c181 = lv["won0"]
+    _c182 = lv["won1"]
+    def _then183(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _else182(st, lv):
+    def _then184(st, lv):
         st, lv = dict(st), dict(lv)
-        _c183 = lv["won0"]
-        def _then184(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = _win(st, 0, NUM_PLAYERS)
-            return st, _scope(lv, ("won0", "won1", ))
-        def _else185(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c186 = lv["won1"]
-            def _then187(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = _win(st, 1, NUM_PLAYERS)
-                return st, _scope(lv, ("won0", "won1", ))
-            st, lv = _select(_c186, _then187(st, lv), (st, lv))
-            return st, _scope(lv, ("won0", "won1", ))
-        st, lv = _select(_c183, _then184(st, lv), _else185(st, lv))
+        st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c180, _then181(st, lv), _else182(st, lv))
+    def _then185(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = _win(st, 1, NUM_PLAYERS)
+        return st, _scope(lv, ("won0", "won1", ))
+    _r186 = (st, lv)
+    _r186 = _select(_c182, _then185(st, lv), _r186)
+    _r186 = _select(_c181, _then184(st, lv), _r186)
+    _r186 = _select(_c180, _then183(st, lv), _r186)
+    st, lv = _r186
     lv = _scope(lv, ())
     return st
 
@@ -947,10 +943,10 @@ def p_random_zone_energy(st, p):
     """proc `random_zone_energy` (tcg.envspec:415)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i188: _i32(_K11[st["decks"][lv["p"]]][i188]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    st, _r189 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a190 = f_nth_energy(st, st["decks"][lv["p"]], _r189)
-    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a190, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i187: _i32(_K11[st["decks"][lv["p"]]][i187]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    st, _r188 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a189 = f_nth_energy(st, st["decks"][lv["p"]], _r188)
+    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a189, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -959,53 +955,53 @@ def p_begin_turn(st, p):
     """proc `begin_turn` (tcg.envspec:422)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    _c191 = (_i32(st["turn"]) >= 50)
-    def _then192(st, lv):
+    _c190 = (_i32(st["turn"]) >= 50)
+    def _then191(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else193(st, lv):
+    def _else192(st, lv):
         st, lv = dict(st), dict(lv)
-        _a194 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a194, jnp.int8)
-        _a195 = lv["p"]
-        st["current_player"] = _cast(_a195, jnp.int8)
-        _a196 = 1
-        st["phase"] = _cast(_a196, jnp.int8)
+        _a193 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a193, jnp.int8)
+        _a194 = lv["p"]
+        st["current_player"] = _cast(_a194, jnp.int8)
+        _a195 = 1
+        st["phase"] = _cast(_a195, jnp.int8)
+        _a196 = False
+        st["attached"] = _cast(_a196, jnp.bool_)
         _a197 = False
-        st["attached"] = _cast(_a197, jnp.bool_)
+        st["supporter"] = _cast(_a197, jnp.bool_)
         _a198 = False
-        st["supporter"] = _cast(_a198, jnp.bool_)
-        _a199 = False
-        st["retreated"] = _cast(_a199, jnp.bool_)
+        st["retreated"] = _cast(_a198, jnp.bool_)
+        _a199 = 0
+        st["retreat_discount"] = _cast(_a199, jnp.int8)
         _a200 = 0
-        st["retreat_discount"] = _cast(_a200, jnp.int8)
-        _a201 = 0
-        st["attack_bonus"] = _cast(_a201, jnp.int8)
+        st["attack_bonus"] = _cast(_a200, jnp.int8)
         lv["s"] = jnp.int32(0)
+        _a201 = False
+        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a201, jnp.bool_)))
+        lv["s"] = jnp.int32(1)
         _a202 = False
         st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a202, jnp.bool_)))
-        lv["s"] = jnp.int32(1)
+        lv["s"] = jnp.int32(2)
         _a203 = False
         st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a203, jnp.bool_)))
-        lv["s"] = jnp.int32(2)
+        lv["s"] = jnp.int32(3)
         _a204 = False
         st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a204, jnp.bool_)))
-        lv["s"] = jnp.int32(3)
-        _a205 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a205, jnp.bool_)))
         lv = _scope(lv, ("p", ))
-        _c206 = (_i32(st["turn"]) > 1)
-        def _then207(st, lv):
+        _c205 = (_i32(st["turn"]) > 1)
+        def _then206(st, lv):
             st, lv = dict(st), dict(lv)
-            _a208 = st["zone_next"][lv["p"]]
-            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a208, jnp.int8))
+            _a207 = st["zone_next"][lv["p"]]
+            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a207, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c206, _then207(st, lv), (st, lv))
+        st, lv = _select(_c205, _then206(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c191, _then192(st, lv), _else193(st, lv))
+    st, lv = _select(_c190, _then191(st, lv), _else192(st, lv))
     return st
 
 
@@ -1013,10 +1009,11 @@ def p_continue_game(st, next, resume):
     """proc `continue_game` (tcg.envspec:447)"""
     st = dict(st)
     lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
-    _c209 = jnp.logical_not(st["terminated"])
-    def _then210(st, lv):
+    _c208 = jnp.logical_not(st["terminated"])
+    def _then209(st, lv):
         st, lv = dict(st), dict(lv)
-        _c211 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c210 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c211 = lv["resume"]
         def _then212(st, lv):
             st, lv = dict(st), dict(lv)
             _a213 = 2
@@ -1028,25 +1025,23 @@ def p_continue_game(st, next, resume):
             _a216 = jnp.where(jnp.logical_not(st["occupied"][lv["next"]][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
             st["current_player"] = _cast(_a216, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else217(st, lv):
+        def _then217(st, lv):
             st, lv = dict(st), dict(lv)
-            _c218 = lv["resume"]
-            def _then219(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a220 = 1
-                st["phase"] = _cast(_a220, jnp.int8)
-                _a221 = lv["next"]
-                st["current_player"] = _cast(_a221, jnp.int8)
-                return st, _scope(lv, ("next", "resume", ))
-            def _else222(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_begin_turn(st, lv["next"])
-                return st, _scope(lv, ("next", "resume", ))
-            st, lv = _select(_c218, _then219(st, lv), _else222(st, lv))
+            _a218 = 1
+            st["phase"] = _cast(_a218, jnp.int8)
+            _a219 = lv["next"]
+            st["current_player"] = _cast(_a219, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select(_c211, _then212(st, lv), _else217(st, lv))
+        def _else220(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_begin_turn(st, lv["next"])
+            return st, _scope(lv, ("next", "resume", ))
+        _r221 = _else220(st, lv)
+        _r221 = _select(_c211, _then217(st, lv), _r221)
+        _r221 = _select(_c210, _then212(st, lv), _r221)
+        st, lv = _r221
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c209, _then210(st, lv), (st, lv))
+    st, lv = _select(_c208, _then209(st, lv), (st, lv))
     return st
 
 
@@ -1056,32 +1051,33 @@ def p_checkup(st, p):
     lv = {"p": _cast(p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c223 = st["occupied"][lv["q"]][0]
-    def _then224(st, lv):
+    _c222 = st["occupied"][lv["q"]][0]
+    def _then223(st, lv):
         st, lv = dict(st), dict(lv)
-        _c225 = st["poisoned"][lv["q"]]
-        def _then226(st, lv):
+        _c224 = st["poisoned"][lv["q"]]
+        def _then225(st, lv):
             st, lv = dict(st), dict(lv)
-            _a227 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a227, jnp.int16)))
+            _a226 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a226, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c225, _then226(st, lv), (st, lv))
-        _c228 = st["burned"][lv["q"]]
-        def _then229(st, lv):
+        st, lv = _select(_c224, _then225(st, lv), (st, lv))
+        _c227 = st["burned"][lv["q"]]
+        def _then228(st, lv):
             st, lv = dict(st), dict(lv)
-            _a230 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a230, jnp.int16)))
-            st, _r232 = _randint(st, 0, 1)
-            _c231 = (_r232 == 1)
-            def _then233(st, lv):
+            _a229 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a229, jnp.int16)))
+            st, _r231 = _randint(st, 0, 1)
+            _c230 = (_r231 == 1)
+            def _then232(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a234 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a234, jnp.bool_))
+                _a233 = False
+                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a233, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c231, _then233(st, lv), (st, lv))
+            st, lv = _select(_c230, _then232(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c228, _then229(st, lv), (st, lv))
-        _c235 = (st["condition"][lv["q"]] == 1)
+        st, lv = _select(_c227, _then228(st, lv), (st, lv))
+        _c234 = (st["condition"][lv["q"]] == 1)
+        _c235 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
         def _then236(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r238 = _randint(st, 0, 1)
@@ -1093,48 +1089,47 @@ def p_checkup(st, p):
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c237, _then239(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _else241(st, lv):
+        def _then241(st, lv):
             st, lv = dict(st), dict(lv)
-            _c242 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-            def _then243(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a244 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a244, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c242, _then243(st, lv), (st, lv))
+            _a242 = 0
+            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a242, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c235, _then236(st, lv), _else241(st, lv))
+        _r243 = (st, lv)
+        _r243 = _select(_c235, _then241(st, lv), _r243)
+        _r243 = _select(_c234, _then236(st, lv), _r243)
+        st, lv = _r243
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c223, _then224(st, lv), (st, lv))
+    st, lv = _select(_c222, _then223(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c245 = st["occupied"][lv["q"]][0]
-    def _then246(st, lv):
+    _c244 = st["occupied"][lv["q"]][0]
+    def _then245(st, lv):
         st, lv = dict(st), dict(lv)
-        _c247 = st["poisoned"][lv["q"]]
-        def _then248(st, lv):
+        _c246 = st["poisoned"][lv["q"]]
+        def _then247(st, lv):
             st, lv = dict(st), dict(lv)
-            _a249 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a249, jnp.int16)))
+            _a248 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a248, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c247, _then248(st, lv), (st, lv))
-        _c250 = st["burned"][lv["q"]]
-        def _then251(st, lv):
+        st, lv = _select(_c246, _then247(st, lv), (st, lv))
+        _c249 = st["burned"][lv["q"]]
+        def _then250(st, lv):
             st, lv = dict(st), dict(lv)
-            _a252 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a252, jnp.int16)))
-            st, _r254 = _randint(st, 0, 1)
-            _c253 = (_r254 == 1)
-            def _then255(st, lv):
+            _a251 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a251, jnp.int16)))
+            st, _r253 = _randint(st, 0, 1)
+            _c252 = (_r253 == 1)
+            def _then254(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a256 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a256, jnp.bool_))
+                _a255 = False
+                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a255, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c253, _then255(st, lv), (st, lv))
+            st, lv = _select(_c252, _then254(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c250, _then251(st, lv), (st, lv))
-        _c257 = (st["condition"][lv["q"]] == 1)
+        st, lv = _select(_c249, _then250(st, lv), (st, lv))
+        _c256 = (st["condition"][lv["q"]] == 1)
+        _c257 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
         def _then258(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r260 = _randint(st, 0, 1)
@@ -1146,19 +1141,17 @@ def p_checkup(st, p):
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c259, _then261(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _else263(st, lv):
+        def _then263(st, lv):
             st, lv = dict(st), dict(lv)
-            _c264 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-            def _then265(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a266 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a266, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c264, _then265(st, lv), (st, lv))
+            _a264 = 0
+            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a264, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c257, _then258(st, lv), _else263(st, lv))
+        _r265 = (st, lv)
+        _r265 = _select(_c257, _then263(st, lv), _r265)
+        _r265 = _select(_c256, _then258(st, lv), _r265)
+        st, lv = _r265
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c245, _then246(st, lv), (st, lv))
+    st, lv = _select(_c244, _then245(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -1169,8 +1162,8 @@ def p_finish_turn(st):
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a267 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a267, jnp.int8))
+    _a266 = 10
+    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a266, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1231,29 +1224,29 @@ def p_attack_effect__16(st, p):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r269 = _randint(st, 0, 1)
-    _c268 = (_r269 == 1)
-    def _then270(st, lv):
+    st, _r268 = _randint(st, 0, 1)
+    _c267 = (_r268 == 1)
+    def _then269(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c268, _then270(st, lv), (st, lv))
+    st, lv = _select(_c267, _then269(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r272 = _randint(st, 0, 1)
-    _c271 = (_r272 == 1)
-    def _then273(st, lv):
+    st, _r271 = _randint(st, 0, 1)
+    _c270 = (_r271 == 1)
+    def _then272(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c271, _then273(st, lv), (st, lv))
+    st, lv = _select(_c270, _then272(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r275 = _randint(st, 0, 1)
-    _c274 = (_r275 == 1)
-    def _then276(st, lv):
+    st, _r274 = _randint(st, 0, 1)
+    _c273 = (_r274 == 1)
+    def _then275(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c274, _then276(st, lv), (st, lv))
+    st, lv = _select(_c273, _then275(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1328,28 +1321,28 @@ def p_trainer_effect__3(st, p, target):
     lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop277(i, carry):
+    def _loop276(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c278 = lv["going"]
-        def _then279(st, lv):
+        _c277 = lv["going"]
+        def _then278(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r281 = _randint(st, 0, 1)
-            _c280 = (_r281 == 1)
-            def _then282(st, lv):
+            st, _r280 = _randint(st, 0, 1)
+            _c279 = (_r280 == 1)
+            def _then281(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else283(st, lv):
+            def _else282(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a284 = False
-                lv["going"] = _cast(_a284, jnp.bool_)
+                _a283 = False
+                lv["going"] = _cast(_a283, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c280, _then282(st, lv), _else283(st, lv))
+            st, lv = _select(_c279, _then281(st, lv), _else282(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c278, _then279(st, lv), (st, lv))
+        st, lv = _select(_c277, _then278(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop277, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop276, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -1408,93 +1401,68 @@ def p_attack_effect__dispatch(st, effect, p):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8)}
     lv["op_0"] = _cast(_K15[lv["effect"]][0], jnp.int8)
-    _c285 = (_i32(lv["op_0"]) == 1)
-    def _then286(st, lv):
+    _c284 = (_i32(lv["op_0"]) == 1)
+    _c285 = (_i32(lv["op_0"]) == 2)
+    _c286 = (_i32(lv["op_0"]) == 3)
+    _c287 = (_i32(lv["op_0"]) == 4)
+    _c288 = (_i32(lv["op_0"]) == 5)
+    _c289 = (_i32(lv["op_0"]) == 6)
+    _c290 = (_i32(lv["op_0"]) == 7)
+    _c291 = (_i32(lv["op_0"]) == 8)
+    _c292 = (_i32(lv["op_0"]) == 9)
+    _c293 = (_i32(lv["op_0"]) == 10)
+    def _then294(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _else287(st, lv):
+    def _then295(st, lv):
         st, lv = dict(st), dict(lv)
-        _c288 = (_i32(lv["op_0"]) == 2)
-        def _then289(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_afflict_opponent(st, lv["p"], _K16[lv["effect"]][0])
-            return st, _scope(lv, ("effect", "p", "op_0", ))
-        def _else290(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c291 = (_i32(lv["op_0"]) == 3)
-            def _then292(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_poison_opponent(st, lv["p"])
-                return st, _scope(lv, ("effect", "p", "op_0", ))
-            def _else293(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c294 = (_i32(lv["op_0"]) == 4)
-                def _then295(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    st = p_bonus_on_heads(st, 40)
-                    return st, _scope(lv, ("effect", "p", "op_0", ))
-                def _else296(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _c297 = (_i32(lv["op_0"]) == 5)
-                    def _then298(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        st = p_discard_energy(st, lv["p"], 0, _K17[lv["effect"]][0], _K18[lv["effect"]][0])
-                        return st, _scope(lv, ("effect", "p", "op_0", ))
-                    def _else299(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _c300 = (_i32(lv["op_0"]) == 6)
-                        def _then301(st, lv):
-                            st, lv = dict(st), dict(lv)
-                            st = p_afflict_opponent_on_heads(st, lv["p"], 2)
-                            return st, _scope(lv, ("effect", "p", "op_0", ))
-                        def _else302(st, lv):
-                            st, lv = dict(st), dict(lv)
-                            _c303 = (_i32(lv["op_0"]) == 7)
-                            def _then304(st, lv):
-                                st, lv = dict(st), dict(lv)
-                                st = p_damage_opponent_bench(st, lv["p"], 10)
-                                return st, _scope(lv, ("effect", "p", "op_0", ))
-                            def _else305(st, lv):
-                                st, lv = dict(st), dict(lv)
-                                _c306 = (_i32(lv["op_0"]) == 8)
-                                def _then307(st, lv):
-                                    st, lv = dict(st), dict(lv)
-                                    st = p_damage_per_bench_type(st, lv["p"], 3, 30)
-                                    return st, _scope(lv, ("effect", "p", "op_0", ))
-                                def _else308(st, lv):
-                                    st, lv = dict(st), dict(lv)
-                                    _c309 = (_i32(lv["op_0"]) == 9)
-                                    def _then310(st, lv):
-                                        st, lv = dict(st), dict(lv)
-                                        st = p_damage_per_heads(st, 4, 50)
-                                        return st, _scope(lv, ("effect", "p", "op_0", ))
-                                    def _else311(st, lv):
-                                        st, lv = dict(st), dict(lv)
-                                        _c312 = (_i32(lv["op_0"]) == 10)
-                                        def _then313(st, lv):
-                                            st, lv = dict(st), dict(lv)
-                                            st = p_attack_effect__16(st, lv["p"])
-                                            return st, _scope(lv, ("effect", "p", "op_0", ))
-                                        st, lv = _select(_c312, _then313(st, lv), (st, lv))
-                                        return st, _scope(lv, ("effect", "p", "op_0", ))
-                                    st, lv = _select(_c309, _then310(st, lv), _else311(st, lv))
-                                    return st, _scope(lv, ("effect", "p", "op_0", ))
-                                st, lv = _select(_c306, _then307(st, lv), _else308(st, lv))
-                                return st, _scope(lv, ("effect", "p", "op_0", ))
-                            st, lv = _select(_c303, _then304(st, lv), _else305(st, lv))
-                            return st, _scope(lv, ("effect", "p", "op_0", ))
-                        st, lv = _select(_c300, _then301(st, lv), _else302(st, lv))
-                        return st, _scope(lv, ("effect", "p", "op_0", ))
-                    st, lv = _select(_c297, _then298(st, lv), _else299(st, lv))
-                    return st, _scope(lv, ("effect", "p", "op_0", ))
-                st, lv = _select(_c294, _then295(st, lv), _else296(st, lv))
-                return st, _scope(lv, ("effect", "p", "op_0", ))
-            st, lv = _select(_c291, _then292(st, lv), _else293(st, lv))
-            return st, _scope(lv, ("effect", "p", "op_0", ))
-        st, lv = _select(_c288, _then289(st, lv), _else290(st, lv))
+        st = p_afflict_opponent(st, lv["p"], _K16[lv["effect"]][0])
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    st, lv = _select(_c285, _then286(st, lv), _else287(st, lv))
+    def _then296(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_poison_opponent(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then297(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_on_heads(st, 40)
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then298(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_energy(st, lv["p"], 0, _K17[lv["effect"]][0], _K18[lv["effect"]][0])
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then299(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then300(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_opponent_bench(st, lv["p"], 10)
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then301(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_bench_type(st, lv["p"], 3, 30)
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then302(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_heads(st, 4, 50)
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    def _then303(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attack_effect__16(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "op_0", ))
+    _r304 = (st, lv)
+    _r304 = _select(_c293, _then303(st, lv), _r304)
+    _r304 = _select(_c292, _then302(st, lv), _r304)
+    _r304 = _select(_c291, _then301(st, lv), _r304)
+    _r304 = _select(_c290, _then300(st, lv), _r304)
+    _r304 = _select(_c289, _then299(st, lv), _r304)
+    _r304 = _select(_c288, _then298(st, lv), _r304)
+    _r304 = _select(_c287, _then297(st, lv), _r304)
+    _r304 = _select(_c286, _then296(st, lv), _r304)
+    _r304 = _select(_c285, _then295(st, lv), _r304)
+    _r304 = _select(_c284, _then294(st, lv), _r304)
+    st, lv = _r304
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -1504,12 +1472,12 @@ def p_ability_effect__dispatch(st, effect, p, s):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
     lv["op_0"] = _cast(_K19[lv["effect"]][0], jnp.int8)
-    _c314 = (_i32(lv["op_0"]) == 1)
-    def _then315(st, lv):
+    _c305 = (_i32(lv["op_0"]) == 1)
+    def _then306(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c314, _then315(st, lv), (st, lv))
+    st, lv = _select(_c305, _then306(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -1519,75 +1487,56 @@ def p_trainer_effect__dispatch(st, effect, p, target):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["op_0"] = _cast(_K20[lv["effect"]][0], jnp.int8)
-    _c316 = (_i32(lv["op_0"]) == 1)
-    def _then317(st, lv):
+    _c307 = (_i32(lv["op_0"]) == 1)
+    _c308 = (_i32(lv["op_0"]) == 2)
+    _c309 = (_i32(lv["op_0"]) == 3)
+    _c310 = (_i32(lv["op_0"]) == 4)
+    _c311 = (_i32(lv["op_0"]) == 5)
+    _c312 = (_i32(lv["op_0"]) == 6)
+    _c313 = (_i32(lv["op_0"]) == 7)
+    _c314 = (_i32(lv["op_0"]) == 8)
+    def _then315(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _else318(st, lv):
+    def _then316(st, lv):
         st, lv = dict(st), dict(lv)
-        _c319 = (_i32(lv["op_0"]) == 2)
-        def _then320(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_add_attack_bonus(st, 10)
-            return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-        def _else321(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c322 = (_i32(lv["op_0"]) == 3)
-            def _then323(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_heal(st, lv["p"], lv["target"], 20)
-                return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-            def _else324(st, lv):
-                st, lv = dict(st), dict(lv)
-                _c325 = (_i32(lv["op_0"]) == 4)
-                def _then326(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    st = p_add_retreat_discount(st, 1)
-                    return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                def _else327(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _c328 = (_i32(lv["op_0"]) == 5)
-                    def _then329(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        st = p_basic_from_deck(st, lv["p"])
-                        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                    def _else330(st, lv):
-                        st, lv = dict(st), dict(lv)
-                        _c331 = (_i32(lv["op_0"]) == 6)
-                        def _then332(st, lv):
-                            st, lv = dict(st), dict(lv)
-                            st = p_opponent_hand_into_deck(st, lv["p"], 3)
-                            return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                        def _else333(st, lv):
-                            st, lv = dict(st), dict(lv)
-                            _c334 = (_i32(lv["op_0"]) == 7)
-                            def _then335(st, lv):
-                                st, lv = dict(st), dict(lv)
-                                st = p_draw_cards(st, lv["p"], 2)
-                                return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                            def _else336(st, lv):
-                                st, lv = dict(st), dict(lv)
-                                _c337 = (_i32(lv["op_0"]) == 8)
-                                def _then338(st, lv):
-                                    st, lv = dict(st), dict(lv)
-                                    st = p_trainer_effect__3(st, lv["p"], lv["target"])
-                                    return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                                st, lv = _select(_c337, _then338(st, lv), (st, lv))
-                                return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                            st, lv = _select(_c334, _then335(st, lv), _else336(st, lv))
-                            return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                        st, lv = _select(_c331, _then332(st, lv), _else333(st, lv))
-                        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                    st, lv = _select(_c328, _then329(st, lv), _else330(st, lv))
-                    return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-                st, lv = _select(_c325, _then326(st, lv), _else327(st, lv))
-                return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-            st, lv = _select(_c322, _then323(st, lv), _else324(st, lv))
-            return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-        st, lv = _select(_c319, _then320(st, lv), _else321(st, lv))
+        st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    st, lv = _select(_c316, _then317(st, lv), _else318(st, lv))
+    def _then317(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal(st, lv["p"], lv["target"], 20)
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    def _then318(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_add_retreat_discount(st, 1)
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    def _then319(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_basic_from_deck(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    def _then320(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_opponent_hand_into_deck(st, lv["p"], 3)
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    def _then321(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_draw_cards(st, lv["p"], 2)
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    def _then322(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_trainer_effect__3(st, lv["p"], lv["target"])
+        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
+    _r323 = (st, lv)
+    _r323 = _select(_c314, _then322(st, lv), _r323)
+    _r323 = _select(_c313, _then321(st, lv), _r323)
+    _r323 = _select(_c312, _then320(st, lv), _r323)
+    _r323 = _select(_c311, _then319(st, lv), _r323)
+    _r323 = _select(_c310, _then318(st, lv), _r323)
+    _r323 = _select(_c309, _then317(st, lv), _r323)
+    _r323 = _select(_c308, _then316(st, lv), _r323)
+    _r323 = _select(_c307, _then315(st, lv), _r323)
+    st, lv = _r323
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
@@ -1599,8 +1548,8 @@ def a_setup_active(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l339 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l339)
+    _l324 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l324)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1619,8 +1568,8 @@ def a_setup_bench(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l340 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l340)
+    _l325 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l325)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1636,17 +1585,17 @@ def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:540): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c341 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then342(st, lv):
+    _c326 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then327(st, lv):
         st, lv = dict(st), dict(lv)
-        _a343 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a343, jnp.int8)
+        _a328 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a328, jnp.int8)
         return st, _scope(lv, ())
-    def _else344(st, lv):
+    def _else329(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c341, _then342(st, lv), _else344(st, lv))
+    st, lv = _select(_c326, _then327(st, lv), _else329(st, lv))
     return st
 
 
@@ -1663,8 +1612,8 @@ def a_play_basic(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l345 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l345)
+    _l330 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l330)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1683,22 +1632,22 @@ def a_evolve(st, index):
     s = (index // 1) % 4
     lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a346 = st["card"][lv["p"]][lv["s"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a346, jnp.int16))))
-    _a347 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a347, jnp.int8)))
-    _a348 = _get(st["hand"], lv["p"])["items"][lv["h"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a348, jnp.int16)))
-    _l349 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l349)
-    _a350 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a350, jnp.int8)))
-    _c351 = (_i32(lv["s"]) == 0)
-    def _then352(st, lv):
+    _a331 = st["card"][lv["p"]][lv["s"]]
+    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a331, jnp.int16))))
+    _a332 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a332, jnp.int8)))
+    _a333 = _get(st["hand"], lv["p"])["items"][lv["h"]]
+    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a333, jnp.int16)))
+    _l334 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l334)
+    _a335 = st["turn"]
+    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a335, jnp.int8)))
+    _c336 = (_i32(lv["s"]) == 0)
+    def _then337(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c351, _then352(st, lv), (st, lv))
+    st, lv = _select(_c336, _then337(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -1717,12 +1666,12 @@ def a_attach(st, index):
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a353 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a353, jnp.int8))))
-    _a354 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a354, jnp.int8))
-    _a355 = True
-    st["attached"] = _cast(_a355, jnp.bool_)
+    _a338 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a338, jnp.int8))))
+    _a339 = 10
+    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a339, jnp.int8))
+    _a340 = True
+    st["attached"] = _cast(_a340, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
@@ -1742,17 +1691,17 @@ def a_play_trainer(st, index):
     lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["c"] = _cast(_get(st["hand"], lv["p"])["items"][lv["h"]], jnp.int16)
-    _l356 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l356)
-    _l357 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l357)
-    _c358 = (_K3[lv["c"]] == 1)
-    def _then359(st, lv):
+    _l341 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l341)
+    _l342 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
+    st["discard"] = _set(st["discard"], lv["p"], _l342)
+    _c343 = (_K3[lv["c"]] == 1)
+    def _then344(st, lv):
         st, lv = dict(st), dict(lv)
-        _a360 = True
-        st["supporter"] = _cast(_a360, jnp.bool_)
+        _a345 = True
+        st["supporter"] = _cast(_a345, jnp.bool_)
         return st, _scope(lv, ("h", "target", "p", "c", ))
-    st, lv = _select(_c358, _then359(st, lv), (st, lv))
+    st, lv = _select(_c343, _then344(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, _K2[lv["c"]], lv["p"], lv["target"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -1774,8 +1723,8 @@ def a_use_ability(st, index):
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a361 = True
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a361, jnp.bool_)))
+    _a346 = True
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a346, jnp.bool_)))
     st = p_ability_effect__dispatch(st, _K21[st["card"][lv["p"]][lv["s"]]], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -1798,50 +1747,50 @@ def a_retreat(st, index):
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c362 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then363(st, lv):
+    _c347 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then348(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i364: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i364]) > 0), i364, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a365 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a365, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i349: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i349]) > 0), i349, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a350 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a350, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c362, _then363(st, lv), (st, lv))
+    st, lv = _select(_c347, _then348(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c366 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then367(st, lv):
+    _c351 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then352(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i368: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i368]) > 0), i368, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a369 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a369, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i353: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i353]) > 0), i353, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a354 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a354, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c366, _then367(st, lv), (st, lv))
+    st, lv = _select(_c351, _then352(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c370 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then371(st, lv):
+    _c355 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then356(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i372: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i372]) > 0), i372, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a373 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a373, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i357: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i357]) > 0), i357, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a358 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a358, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c370, _then371(st, lv), (st, lv))
+    st, lv = _select(_c355, _then356(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c374 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then375(st, lv):
+    _c359 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then360(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i376: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i376]) > 0), i376, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a377 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a377, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i361: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i361]) > 0), i361, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a362 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a362, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c374, _then375(st, lv), (st, lv))
+    st, lv = _select(_c359, _then360(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a378 = True
-    st["retreated"] = _cast(_a378, jnp.bool_)
+    _a363 = True
+    st["retreated"] = _cast(_a363, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -1862,40 +1811,40 @@ def a_attack(st, index):
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c379 = (st["condition"][lv["p"]] == 3)
-    def _then380(st, lv):
+    _c364 = (st["condition"][lv["p"]] == 3)
+    def _then365(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r381 = _randint(st, 0, 1)
-        _a382 = (_r381 == 1)
-        lv["hits"] = _cast(_a382, jnp.bool_)
+        st, _r366 = _randint(st, 0, 1)
+        _a367 = (_r366 == 1)
+        lv["hits"] = _cast(_a367, jnp.bool_)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c379, _then380(st, lv), (st, lv))
-    _c383 = lv["hits"]
-    def _then384(st, lv):
+    st, lv = _select(_c364, _then365(st, lv), (st, lv))
+    _c368 = lv["hits"]
+    def _then369(st, lv):
         st, lv = dict(st), dict(lv)
-        _a385 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
-        st["dmg"] = _cast(_a385, jnp.int16)
+        _a370 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
+        st["dmg"] = _cast(_a370, jnp.int16)
         st = p_attack_effect__dispatch(st, jnp.where((_i32(lv["a"]) == 0), _i32(_K22[lv["c"]]), _i32(_K23[lv["c"]])), lv["p"])
-        _c386 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
-        def _then387(st, lv):
+        _c371 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
+        def _then372(st, lv):
             st, lv = dict(st), dict(lv)
             lv["weak"] = _cast(jnp.where((_K24[st["card"][lv["q"]][0]] == _K12[lv["c"]]), 20, 0), jnp.int8)
-            _a388 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a388, jnp.int16)))
+            _a373 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a373, jnp.int16)))
             lv = _scope(lv, ("a", "p", "q", "c", "hits", ))
             return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-        st, lv = _select(_c386, _then387(st, lv), (st, lv))
-        _a389 = 0
-        st["dmg"] = _cast(_a389, jnp.int16)
+        st, lv = _select(_c371, _then372(st, lv), (st, lv))
+        _a374 = 0
+        st["dmg"] = _cast(_a374, jnp.int16)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c383, _then384(st, lv), (st, lv))
+    st, lv = _select(_c368, _then369(st, lv), (st, lv))
     st = p_knock_outs(st)
-    _c390 = jnp.logical_not(st["terminated"])
-    def _then391(st, lv):
+    _c375 = jnp.logical_not(st["terminated"])
+    def _then376(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish_turn(st)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c390, _then391(st, lv), (st, lv))
+    st, lv = _select(_c375, _then376(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
@@ -1955,76 +1904,76 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    st, _r392 = _randint(st, 0, (5 - 1))
-    _a393 = _r392
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a393, jnp.int8))
+    st, _r377 = _randint(st, 0, (5 - 1))
+    _a378 = _r377
+    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a378, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop394(i, carry):
+    def _loop379(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l395 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l395)
+        _l380 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
+        st["deck"] = _set(st["deck"], lv["p"], _l380)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop394, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop379, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l396 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l396)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i397: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i397]), i397, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l398 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l398)
-    _l399 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l399)
+    st, _l381 = _shuffle(st, _get(st["deck"], lv["p"]))
+    st["deck"] = _set(st["deck"], lv["p"], _l381)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i382: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i382]), i382, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l383 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
+    st["hand"] = _set(st["hand"], lv["p"], _l383)
+    _l384 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
+    st["deck"] = _set(st["deck"], lv["p"], _l384)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv["p"] = jnp.int32(1)
-    st, _r400 = _randint(st, 0, (5 - 1))
-    _a401 = _r400
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a401, jnp.int8))
+    st, _r385 = _randint(st, 0, (5 - 1))
+    _a386 = _r385
+    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a386, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop402(i, carry):
+    def _loop387(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l403 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l403)
+        _l388 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
+        st["deck"] = _set(st["deck"], lv["p"], _l388)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop402, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop387, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l404 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l404)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i405: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i405]), i405, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l406 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l406)
-    _l407 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l407)
+    st, _l389 = _shuffle(st, _get(st["deck"], lv["p"]))
+    st["deck"] = _set(st["deck"], lv["p"], _l389)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i390: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i390]), i390, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l391 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
+    st["hand"] = _set(st["hand"], lv["p"], _l391)
+    _l392 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
+    st["deck"] = _set(st["deck"], lv["p"], _l392)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv = _scope(lv, ())
-    st, _r408 = _randint(st, 0, 1)
-    _a409 = jnp.where((_r408 == 1), 1, 0)
-    st["first"] = _cast(_a409, jnp.int8)
-    _a410 = st["first"]
-    st["current_player"] = _cast(_a410, jnp.int8)
+    st, _r393 = _randint(st, 0, 1)
+    _a394 = jnp.where((_r393 == 1), 1, 0)
+    st["first"] = _cast(_a394, jnp.int8)
+    _a395 = st["first"]
+    st["current_player"] = _cast(_a395, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i411: jnp.all(jax.vmap(lambda i412: (((((_lcount(_get(st["deck"], i411), _K26[st["decks"][i411]][i412]) + _lcount(_get(st["hand"], i411), _K26[st["decks"][i411]][i412])) + _lcount(_get(st["discard"], i411), _K26[st["decks"][i411]][i412])) + jnp.sum(jax.vmap(lambda i413: jnp.logical_and(st["occupied"][i411][i413], (st["card"][i411][i413] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i414: jnp.sum(jax.vmap(lambda i415: jnp.logical_and(jnp.logical_and(st["occupied"][i411][i414], (i415 < _i32(st["evolutions"][i411][i414]))), (st["below"][i411][i414][i415] == _K26[st["decks"][i411]][i412])))(jnp.arange(0, 2, dtype=jnp.int32)), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) == jnp.sum(_K26[st["decks"][i411]] == _K26[st["decks"][i411]][i412], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i396: jnp.all(jax.vmap(lambda i397: (((((_lcount(_get(st["deck"], i396), _K26[st["decks"][i396]][i397]) + _lcount(_get(st["hand"], i396), _K26[st["decks"][i396]][i397])) + _lcount(_get(st["discard"], i396), _K26[st["decks"][i396]][i397])) + jnp.sum(jax.vmap(lambda i398: jnp.logical_and(st["occupied"][i396][i398], (st["card"][i396][i398] == _K26[st["decks"][i396]][i397])))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i399: jnp.sum(jax.vmap(lambda i400: jnp.logical_and(jnp.logical_and(st["occupied"][i396][i399], (i400 < _i32(st["evolutions"][i396][i399]))), (st["below"][i396][i399][i400] == _K26[st["decks"][i396]][i397])))(jnp.arange(0, 2, dtype=jnp.int32)), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) == jnp.sum(_K26[st["decks"][i396]] == _K26[st["decks"][i396]][i397], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i416: jnp.all(jax.vmap(lambda i417: jnp.logical_or(jnp.logical_not(st["occupied"][i416][i417]), (_i32(st["damage"][i416][i417]) < _i32(_K13[st["card"][i416][i417]]))))(jnp.arange(0, 4, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i401: jnp.all(jax.vmap(lambda i402: jnp.logical_or(jnp.logical_not(st["occupied"][i401][i402]), (_i32(st["damage"][i401][i402]) < _i32(_K13[st["card"][i401][i402]]))))(jnp.arange(0, 4, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i418: (_i32(st["points"][i418]) < 3))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i403: (_i32(st["points"][i403]) < 3))(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_one_result(st):
@@ -2036,13 +1985,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i419: st["occupied"][i419][0])(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i404: st["occupied"][i404][0])(jnp.arange(0, 2, dtype=jnp.int32))))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i420: (jnp.sum(jax.vmap(lambda i421: st["occupied"][i420][i421])(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i405: (jnp.sum(jax.vmap(lambda i406: st["occupied"][i405][i406])(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 # ---- the environment

@@ -226,20 +226,19 @@ def a_place(st, index):
     _a3 = st["current_player"]
     st["board"] = st["board"].at[lv["cell"]].set(_cast(_a3, jnp.int8))
     _c4 = f_wins(st, st["current_player"])
-    def _then5(st, lv):
+    _c5 = jnp.all(jax.vmap(lambda i6: (_i32(st["board"][i6]) != -1))(jnp.arange(0, 9, dtype=jnp.int32)))
+    def _then7(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("cell", ))
-    def _else6(st, lv):
+    def _then8(st, lv):
         st, lv = dict(st), dict(lv)
-        _c7 = jnp.all(jax.vmap(lambda i8: (_i32(st["board"][i8]) != -1))(jnp.arange(0, 9, dtype=jnp.int32)))
-        def _then9(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = _draw(st)
-            return st, _scope(lv, ("cell", ))
-        st, lv = _select(_c7, _then9(st, lv), (st, lv))
+        st = _draw(st)
         return st, _scope(lv, ("cell", ))
-    st, lv = _select(_c4, _then5(st, lv), _else6(st, lv))
+    _r9 = (st, lv)
+    _r9 = _select(_c5, _then8(st, lv), _r9)
+    _r9 = _select(_c4, _then7(st, lv), _r9)
+    st, lv = _r9
     _a10 = (1 - _i32(st["current_player"]))
     st["current_player"] = _cast(_a10, jnp.int8)
     return st
