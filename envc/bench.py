@@ -1,7 +1,7 @@
 """`envc bench`: steps per second of a compiled environment, and its compile time.
 
 Public surface: `measure_rollout(make_rollout, batch, n_steps, repeats)`, `bench_jax(module,
-batches, repeats)`, `bench_python(module, steps)`, `BenchRow`.
+batches, repeats)`, `bench_python(module, steps, seed, repeats)`, `BenchRow`.
 
 Method (DESIGN.md, "Performance"): the environment runs `batch` copies for `n_steps`
 steps of the uniformly random legal policy with auto-reset, fused into one `lax.scan`
@@ -99,20 +99,25 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
     return rows
 
 
-def bench_python(module, steps: int = 2000, seed: int = 0) -> float:
-    """SPS of the reference interpreter (one environment, random legal policy, auto-reset)."""
+def bench_python(module, steps: int = 2000, seed: int = 0, repeats: int = 1) -> list[float]:
+    """SPS of the reference interpreter (one environment, random legal policy, auto-reset),
+    one figure per run: `repeats` runs of `steps` steps on one `Interpreter` (the first run
+    also turns the spec's IR into closures, as any first use does), each from `seed`."""
     import numpy as np
 
     from envc.compiler.interp import Interpreter
 
     it = Interpreter(module)
-    policy = np.random.default_rng(seed)
-    s = it.init(seed)
-    episode = 0
-    start = time.perf_counter()
-    for _ in range(steps):
-        if s.terminated or s.truncated:
-            episode += 1
-            s = it.init(seed + episode)
-        s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
-    return steps / (time.perf_counter() - start)
+    runs = []
+    for _ in range(repeats):
+        policy = np.random.default_rng(seed)
+        s = it.init(seed)
+        episode = 0
+        start = time.perf_counter()
+        for _ in range(steps):
+            if s.terminated or s.truncated:
+                episode += 1
+                s = it.init(seed + episode)
+            s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+        runs.append(steps / (time.perf_counter() - start))
+    return runs

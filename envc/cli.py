@@ -11,6 +11,7 @@ Python traceback is shown only for internal errors, and only with `ENVC_DEBUG=1`
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from typing import Annotated, Optional
@@ -306,8 +307,10 @@ def bench(
         out.print(rust_table(m, rows, build_s, repeats), markup=False)
         return
     if target == "python":
-        sps = bench_mod.bench_python(m, steps=steps)
-        out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {sps:,.0f} SPS")
+        runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
+        shown = " / ".join(f"{r:,.0f}" for r in runs)
+        out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {statistics.median(runs):,.0f} SPS "
+                  f"(median of {len(runs)} runs: {shown})")
         return
     progress = Progress(TextColumn("[bold]benchmarking"), BarColumn(), MofNCompleteColumn(), console=err,
                         transient=True, disable=not err.is_terminal)

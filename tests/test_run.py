@@ -153,3 +153,17 @@ def test_cli_tcg_matchups():
                 first, second = label.split(" vs ")
                 assert first in DECKS and second in DECKS
             assert 10 <= row["mean length"] <= 2000  # turn_limit 2000
+
+
+def test_cli_bench_python_reports_the_median_of_its_runs():
+    """`envc bench --target python`: one SPS per run, the median first (not a timed test:
+    it checks that the figure is the median of the runs it prints)."""
+    from envc.cli import app
+
+    result = CliRunner().invoke(app, ["bench", str(ROOT / "specs" / "tictactoe.envspec"), "--target", "python",
+                                      "--steps", "200", "--repeats", "3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    head, runs = result.output.split("(median of 3 runs: ")
+    median = float(head.rsplit(": ", 1)[1].split(" SPS")[0].replace(",", ""))
+    values = sorted(float(x.replace(",", "")) for x in runs.split(")")[0].split(" / "))
+    assert len(values) == 3 and median == values[1] and median > 0
