@@ -184,6 +184,9 @@ def verify(
              "and a seed whose match-up is full is skipped")] = None,
     chunk: Annotated[int, typer.Option(min=1, help="episodes played, then replayed by each backend as one batch, "
                                        "at a time (memory is bounded by one chunk)")] = 256,
+    level2_samples: Annotated[int, typer.Option(min=0, help="reached states sampled for level 2 over the whole "
+                                                "run (spread over the chunks); from each, up to 4 legal actions "
+                                                "of every action kind are injected")] = 20,
 ):
     """Check that compiled backends behave exactly like the reference interpreter.
 
@@ -233,7 +236,7 @@ def verify(
         task = progress.add_task("episodes", total=total)
         report = run_verify(m, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
                             float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
-                            rust_env=rust_env, chunk=chunk, per_matchup=per_matchup,
+                            rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
                             max_seeds=episodes if per_matchup is not None else None)
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:

@@ -216,3 +216,17 @@ def test_tcg_per_matchup_cli_prints_every_pair(monkeypatch):
             if line.startswith("│")]
     assert sorted(r[0] for r in rows) == sorted(f"{a} vs {b}" for a in DECKS for b in DECKS)
     assert {r[1] for r in rows} == {"2"}
+
+
+@pytest.mark.parametrize("samples", [0, 3])
+def test_cli_level2_samples(samples):
+    """`--level2-samples 0` injects nothing; a few samples inject some transitions."""
+    import re
+
+    from envc.cli import app
+
+    result = CliRunner().invoke(app, ["verify", str(ROOT / "specs/tictactoe.envspec"), "--targets", "python,jax",
+                                      "--episodes", "6", "--level2-samples", str(samples)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    injected = int(re.search(r"(\d+) injected transitions", result.output).group(1))
+    assert (injected == 0) if samples == 0 else (injected > 0)
