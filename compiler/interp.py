@@ -460,10 +460,7 @@ class Evaluator:
             try:
                 return [body(env) for env[var] in steps]
             finally:
-                if outer is _MISSING:
-                    env.pop(var, None)
-                else:
-                    env[var] = outer
+                _restore(env, {var: outer})
         return sweep
 
     def c_reduce(self, e: ir.Reduce):
@@ -491,10 +488,7 @@ class Evaluator:
                             n += 1
                     return n
                 finally:
-                    if outer is _MISSING:
-                        env.pop(var, None)
-                    else:
-                        env[var] = outer
+                    _restore(env, {var: outer})
             return count
         if op == "any":
             return lambda env: any(sweep(env))
@@ -665,10 +659,7 @@ class Evaluator:
                 for env[var] in steps:
                     body(env)
             finally:
-                if outer is _MISSING:
-                    env.pop(var, None)
-                else:
-                    env[var] = outer
+                _restore(env, {var: outer})
         return for_
 
     def s_match(self, s: ir.Match):
