@@ -212,13 +212,15 @@ class Evaluator:
             self._nodes.append(e)  # keeps `id(e)` from being reused while the closure is cached
         return f
 
-    def _lazy_expr(self, e: ir.Expr) -> Callable[[dict], Any]:
-        """An expression compiled on its first evaluation (a function's body may call itself)."""
+    @staticmethod
+    def _lazy(make: Callable[[Any], Callable[[dict], Any]], node: Any) -> Callable[[dict], Any]:
+        """`make(node)` (an expression's or a block's closure) built on its first run, not
+        when the caller is compiled: a function's body may call the function itself."""
         compiled: list = []
 
         def run(env):
             if not compiled:
-                compiled.append(self._compile(e))
+                compiled.append(make(node))
             return compiled[0](env)
         return run
 
@@ -362,10 +364,10 @@ class Evaluator:
         args_f = [self._compile(a) for a in e.args]
         name = e.fn
         scalar = all(isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT, ir.FloatT)) for p in fn.params)
-        body = self._lazy_block(fn.body)
+        body = self._lazy(self._block, fn.body)
         only_return = None
         if len(fn.body) == 1 and isinstance(fn.body[0], ir.Return):
-            only_return = self._lazy_expr(fn.body[0].value)
+            only_return = self._lazy(self._compile, fn.body[0].value)
 
         def call_fn(env):
             if scalar:  # immutable values: nothing to copy, and they hash as they are
@@ -579,10 +581,7 @@ class Evaluator:
     def run_block(self, stmts: list[ir.Stmt], env: dict) -> None:
         """Run a block. Scopes are lexical, as the checker types them: a `let` shadows an
         outer local of the same name until the block ends, when the outer value returns."""
-        f = self._code.get(id(stmts))
-        if f is None:
-            f = self._block(stmts)
-        f(env)
+        self._block(stmts)(env)
 
     def _block(self, stmts: list[ir.Stmt]) -> Callable[[dict], None]:
         f = self._code.get(id(stmts))
@@ -611,16 +610,6 @@ class Evaluator:
 
     def _statement(self, s: ir.Stmt) -> Callable[[dict], None]:
         return getattr(self, "s_" + s.kind)(s)
-
-    def _lazy_block(self, stmts: list[ir.Stmt]) -> Callable[[dict], None]:
-        """A block compiled on its first run (a procedure's body may call itself)."""
-        compiled: list = []
-
-        def run(env):
-            if not compiled:
-                compiled.append(self._block(stmts))
-            compiled[0](env)
-        return run
 
     def s_let(self, s: ir.Let):
         name, value = s.name, self._compile(s.value)
@@ -685,7 +674,7 @@ class Evaluator:
         fn, proc = self.fns[s.proc], s.proc
         names = [p.name for p in fn.params]
         args_f = [self._compile(a) for a in s.args]
-        body = self._lazy_block(fn.body)
+        body = self._lazy(self._block, fn.body)
 
         def call_proc(env):
             args = {n: copy_value(a(env)) for n, a in zip(names, args_f)}
