@@ -389,15 +389,23 @@ def invariants(state: State) -> dict:
 
 
 def step_autoreset(state: State, action, key):
-    """Step; when the episode ends, start a new one from `key`.
+    """Step; when the episode ends, start a new one from `key` (its seed is
+    `jax.random.bits(key, (), uint32)`, as in `init`).
 
     Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
     the step taken, `final_observation` the observation the finished step produced (equal
     to the returned state's observation when the episode goes on).
     """
+    return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
+
+
+def step_autoreset_from_seed(state: State, action, seed):
+    """`step_autoreset` with the next episode's seed (uint32) given directly: what `rollout`
+    uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
+    split followed by one more draw per key."""
     nxt = step(state, action)
     done = nxt.terminated | nxt.truncated
-    fresh = init(key)
+    fresh = init_from_seed(seed)
     return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
 
 
@@ -418,7 +426,8 @@ def rollout(key, n_steps: int, batch: int):
         state, key = carry
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
-        state, rewards, done, _ = jax.vmap(step_autoreset)(state, actions, jax.random.split(k_reset, batch))
+        seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
+        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
         return (state, key), (rewards, done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)

@@ -291,7 +291,7 @@ def f_can_pay(st, p, a):
     lv["_done"] = jnp.bool_(False)
     lv["_ret"] = jnp.bool_(False)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(f_cost(st, lv["c"], lv["a"], i3))))(jnp.arange(0, 9, dtype=jnp.int32))), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i4: _i32(f_cost(st, lv["c"], lv["a"], i4)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32))), jnp.bool_))
+    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[lv["c"]][0:9], _K5[lv["c"]][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[lv["c"]], _K5[lv["c"]]), dtype=jnp.int32))), jnp.bool_))
     lv["_done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "a", "_done", "_ret", ))
     return lv["_ret"]
@@ -330,7 +330,7 @@ def f_can_evolve(st, p, c, s):
 def f_nth_energy(st, d, r):
     """fn `nth_energy` (tcg.envspec:155)"""
     lv = {"d": _cast(d, jnp.int8), "r": _cast(r, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i5: _i32(jnp.where(jnp.logical_and((_i32(_K11[lv["d"]][i5]) == 1), (jnp.sum(jax.vmap(lambda i6: _i32(jnp.where((i6 < i5), _i32(_K11[lv["d"]][i6]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i5, 10)))(jnp.arange(0, 11, dtype=jnp.int32)))
+    return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]))
 
 
 def p_draw_cards(st, p, n):
@@ -338,55 +338,55 @@ def p_draw_cards(st, p, n):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    _c7 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then8(st, lv):
+    _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then14(st, lv):
         st, lv = dict(st), dict(lv)
-        _v9, _l10 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l10)
-        _l11 = _push(_get(st["hand"], lv["p"]), _cast(_v9, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l11)
+        _v15, _l16 = _take_front(_get(st["deck"], lv["p"]))
+        st["deck"] = _set(st["deck"], lv["p"], _l16)
+        _l17 = _push(_get(st["hand"], lv["p"]), _cast(_v15, jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l17)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c7, _then8(st, lv), (st, lv))
+    st, lv = _select(_c13, _then14(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c12 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then13(st, lv):
+    _c18 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then19(st, lv):
         st, lv = dict(st), dict(lv)
-        _v14, _l15 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l15)
-        _l16 = _push(_get(st["hand"], lv["p"]), _cast(_v14, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l16)
+        _v20, _l21 = _take_front(_get(st["deck"], lv["p"]))
+        st["deck"] = _set(st["deck"], lv["p"], _l21)
+        _l22 = _push(_get(st["hand"], lv["p"]), _cast(_v20, jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l22)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c12, _then13(st, lv), (st, lv))
+    st, lv = _select(_c18, _then19(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c17 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then18(st, lv):
+    _c23 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then24(st, lv):
         st, lv = dict(st), dict(lv)
-        _v19, _l20 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l20)
-        _l21 = _push(_get(st["hand"], lv["p"]), _cast(_v19, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l21)
+        _v25, _l26 = _take_front(_get(st["deck"], lv["p"]))
+        st["deck"] = _set(st["deck"], lv["p"], _l26)
+        _l27 = _push(_get(st["hand"], lv["p"]), _cast(_v25, jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l27)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c17, _then18(st, lv), (st, lv))
+    st, lv = _select(_c23, _then24(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c22 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then23(st, lv):
+    _c28 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then29(st, lv):
         st, lv = dict(st), dict(lv)
-        _v24, _l25 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l25)
-        _l26 = _push(_get(st["hand"], lv["p"]), _cast(_v24, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l26)
+        _v30, _l31 = _take_front(_get(st["deck"], lv["p"]))
+        st["deck"] = _set(st["deck"], lv["p"], _l31)
+        _l32 = _push(_get(st["hand"], lv["p"]), _cast(_v30, jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l32)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c22, _then23(st, lv), (st, lv))
+    st, lv = _select(_c28, _then29(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c27 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then28(st, lv):
+    _c33 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then34(st, lv):
         st, lv = dict(st), dict(lv)
-        _v29, _l30 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l30)
-        _l31 = _push(_get(st["hand"], lv["p"]), _cast(_v29, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l31)
+        _v35, _l36 = _take_front(_get(st["deck"], lv["p"]))
+        st["deck"] = _set(st["deck"], lv["p"], _l36)
+        _l37 = _push(_get(st["hand"], lv["p"]), _cast(_v35, jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l37)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c27, _then28(st, lv), (st, lv))
+    st, lv = _select(_c33, _then34(st, lv), (st, lv))
     lv = _scope(lv, ("p", "n", ))
     return st
 
@@ -395,8 +395,8 @@ def p_heal(st, p, s, amount):
     """proc `heal` (tcg.envspec:173)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _a32 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a32, jnp.int16)))
+    _a38 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
+    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a38, jnp.int16)))
     return st
 
 
@@ -404,12 +404,12 @@ def p_heal_type(st, p, s, t, amount):
     """proc `heal_type` (tcg.envspec:178)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _c33 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"])))
-    def _then34(st, lv):
+    _c39 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"])))
+    def _then40(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c33, _then34(st, lv), (st, lv))
+    st, lv = _select(_c39, _then40(st, lv), (st, lv))
     return st
 
 
@@ -417,8 +417,8 @@ def p_add_damage(st, amount):
     """proc `add_damage` (tcg.envspec:184)"""
     st = dict(st)
     lv = {"amount": _cast(amount, jnp.int16)}
-    _a35 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
-    st["dmg"] = _cast(_a35, jnp.int16)
+    _a41 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
+    st["dmg"] = _cast(_a41, jnp.int16)
     return st
 
 
@@ -428,20 +428,6 @@ def p_damage_per_heads(st, coins, each):
     lv = {"coins": _cast(coins, jnp.int8), "each": _cast(each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c36 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then37(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r39 = _randint(st, 0, 1)
-        _c38 = (_r39 == 1)
-        def _then40(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a41 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a41, jnp.int8)
-            return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c38, _then40(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c36, _then37(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
     _c42 = (_i32(lv["k"]) < _i32(lv["coins"]))
     def _then43(st, lv):
         st, lv = dict(st), dict(lv)
@@ -455,7 +441,7 @@ def p_damage_per_heads(st, coins, each):
         st, lv = _select(_c44, _then46(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
     st, lv = _select(_c42, _then43(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
+    lv["k"] = jnp.int32(1)
     _c48 = (_i32(lv["k"]) < _i32(lv["coins"]))
     def _then49(st, lv):
         st, lv = dict(st), dict(lv)
@@ -469,7 +455,7 @@ def p_damage_per_heads(st, coins, each):
         st, lv = _select(_c50, _then52(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
     st, lv = _select(_c48, _then49(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
+    lv["k"] = jnp.int32(2)
     _c54 = (_i32(lv["k"]) < _i32(lv["coins"]))
     def _then55(st, lv):
         st, lv = dict(st), dict(lv)
@@ -483,9 +469,23 @@ def p_damage_per_heads(st, coins, each):
         st, lv = _select(_c56, _then58(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
     st, lv = _select(_c54, _then55(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c60 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then61(st, lv):
+        st, lv = dict(st), dict(lv)
+        st, _r63 = _randint(st, 0, 1)
+        _c62 = (_r63 == 1)
+        def _then64(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a65 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a65, jnp.int8)
+            return st, _scope(lv, ("coins", "each", "heads", "k", ))
+        st, lv = _select(_c62, _then64(st, lv), (st, lv))
+        return st, _scope(lv, ("coins", "each", "heads", "k", ))
+    st, lv = _select(_c60, _then61(st, lv), (st, lv))
     lv = _scope(lv, ("coins", "each", "heads", ))
-    _a60 = jnp.minimum((_i32(lv["heads"]) * _i32(lv["each"])), 300)
-    st["dmg"] = _cast(_a60, jnp.int16)
+    _a66 = jnp.minimum((_i32(lv["heads"]) * _i32(lv["each"])), 300)
+    st["dmg"] = _cast(_a66, jnp.int16)
     lv = _scope(lv, ("coins", "each", ))
     return st
 
@@ -494,13 +494,13 @@ def p_bonus_on_heads(st, amount):
     """proc `bonus_on_heads` (tcg.envspec:202)"""
     st = dict(st)
     lv = {"amount": _cast(amount, jnp.int16)}
-    st, _r62 = _randint(st, 0, 1)
-    _c61 = (_r62 == 1)
-    def _then63(st, lv):
+    st, _r68 = _randint(st, 0, 1)
+    _c67 = (_r68 == 1)
+    def _then69(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("amount", ))
-    st, lv = _select(_c61, _then63(st, lv), (st, lv))
+    st, lv = _select(_c67, _then69(st, lv), (st, lv))
     return st
 
 
@@ -508,8 +508,8 @@ def p_damage_per_bench_type(st, p, t, each):
     """proc `damage_per_bench_type` (tcg.envspec:209)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8), "each": _cast(each, jnp.int8)}
-    _a65 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i64: jnp.logical_and(st["occupied"][lv["p"]][i64], (_i32(_K12[st["card"][lv["p"]][i64]]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a65, jnp.int16)
+    _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][lv["p"]][i70], (_i32(_K12[st["card"][lv["p"]][i70]]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a71, jnp.int16)
     return st
 
 
@@ -517,8 +517,8 @@ def p_discard_energy(st, p, s, t, n):
     """proc `discard_energy` (tcg.envspec:214)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8)}
-    _a66 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a66, jnp.int8))))
+    _a72 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a72, jnp.int8))))
     return st
 
 
@@ -526,13 +526,13 @@ def p_attach_from_zone(st, p, s, t, n, any_type):
     """proc `attach_from_zone` (tcg.envspec:220)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8), "any_type": _cast(any_type, jnp.bool_)}
-    _c67 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], jnp.logical_or(lv["any_type"], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"]))))
-    def _then68(st, lv):
+    _c73 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], jnp.logical_or(lv["any_type"], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"]))))
+    def _then74(st, lv):
         st, lv = dict(st), dict(lv)
-        _a69 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a69, jnp.int8))))
+        _a75 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) + _i32(lv["n"])), 12)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a75, jnp.int8))))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
-    st, lv = _select(_c67, _then68(st, lv), (st, lv))
+    st, lv = _select(_c73, _then74(st, lv), (st, lv))
     return st
 
 
@@ -540,13 +540,13 @@ def p_afflict_opponent(st, p, c):
     """proc `afflict_opponent` (tcg.envspec:228)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
-    _c70 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then71(st, lv):
+    _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then77(st, lv):
         st, lv = dict(st), dict(lv)
-        _a72 = lv["c"]
-        st["condition"] = st["condition"].at[(1 - _i32(lv["p"]))].set(_cast(_a72, jnp.int8))
+        _a78 = lv["c"]
+        st["condition"] = st["condition"].at[(1 - _i32(lv["p"]))].set(_cast(_a78, jnp.int8))
         return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c70, _then71(st, lv), (st, lv))
+    st, lv = _select(_c76, _then77(st, lv), (st, lv))
     return st
 
 
@@ -554,13 +554,13 @@ def p_afflict_opponent_on_heads(st, p, c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:234)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
-    st, _r74 = _randint(st, 0, 1)
-    _c73 = (_r74 == 1)
-    def _then75(st, lv):
+    st, _r80 = _randint(st, 0, 1)
+    _c79 = (_r80 == 1)
+    def _then81(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], lv["c"])
         return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c73, _then75(st, lv), (st, lv))
+    st, lv = _select(_c79, _then81(st, lv), (st, lv))
     return st
 
 
@@ -568,13 +568,13 @@ def p_poison_opponent(st, p):
     """proc `poison_opponent` (tcg.envspec:240)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then77(st, lv):
+    _c82 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then83(st, lv):
         st, lv = dict(st), dict(lv)
-        _a78 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(lv["p"]))].set(_cast(_a78, jnp.bool_))
+        _a84 = True
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(lv["p"]))].set(_cast(_a84, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c76, _then77(st, lv), (st, lv))
+    st, lv = _select(_c82, _then83(st, lv), (st, lv))
     return st
 
 
@@ -582,13 +582,13 @@ def p_burn_opponent(st, p):
     """proc `burn_opponent` (tcg.envspec:246)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    _c79 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then80(st, lv):
+    _c85 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then86(st, lv):
         st, lv = dict(st), dict(lv)
-        _a81 = True
-        st["burned"] = st["burned"].at[(1 - _i32(lv["p"]))].set(_cast(_a81, jnp.bool_))
+        _a87 = True
+        st["burned"] = st["burned"].at[(1 - _i32(lv["p"]))].set(_cast(_a87, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c79, _then80(st, lv), (st, lv))
+    st, lv = _select(_c85, _then86(st, lv), (st, lv))
     return st
 
 
@@ -597,22 +597,6 @@ def p_damage_opponent_bench(st, p, amount):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "amount": _cast(amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
-    _c82 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
-    def _then83(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a84 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a84, jnp.int16)))
-        return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c82, _then83(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
-    _c85 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
-    def _then86(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a87 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a87, jnp.int16)))
-        return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c85, _then86(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
     _c88 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
@@ -620,6 +604,22 @@ def p_damage_opponent_bench(st, p, amount):
         st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a90, jnp.int16)))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
+    lv["s"] = jnp.int32(2)
+    _c91 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    def _then92(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a93, jnp.int16)))
+        return st, _scope(lv, ("p", "amount", "s", ))
+    st, lv = _select(_c91, _then92(st, lv), (st, lv))
+    lv["s"] = jnp.int32(3)
+    _c94 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    def _then95(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a96, jnp.int16)))
+        return st, _scope(lv, ("p", "amount", "s", ))
+    st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
     return st
 
@@ -628,14 +628,14 @@ def p_attach_to_bench_type(st, p, t):
     """proc `attach_to_bench_type` (tcg.envspec:262)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8)}
-    lv["s"] = _cast(jnp.min(jax.vmap(lambda i91: _i32(jnp.where(jnp.logical_and(st["occupied"][lv["p"]][i91], (_i32(_K12[st["card"][lv["p"]][i91]]) == _i32(lv["t"]))), i91, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
-    _c92 = (_i32(lv["s"]) < 4)
-    def _then93(st, lv):
+    lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][lv["p"]][i97], (_i32(_K12[st["card"][lv["p"]][i97]]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
+    _c98 = (_i32(lv["s"]) < 4)
+    def _then99(st, lv):
         st, lv = dict(st), dict(lv)
-        _a94 = jnp.minimum((_i32(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)][lv["t"]]) + 1), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)].at[lv["t"]].set(_cast(_a94, jnp.int8))))
+        _a100 = jnp.minimum((_i32(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)][lv["t"]]) + 1), 12)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)].at[lv["t"]].set(_cast(_a100, jnp.int8))))
         return st, _scope(lv, ("p", "t", "s", ))
-    st, lv = _select(_c92, _then93(st, lv), (st, lv))
+    st, lv = _select(_c98, _then99(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
     return st
 
@@ -644,8 +644,8 @@ def p_add_attack_bonus(st, amount):
     """proc `add_attack_bonus` (tcg.envspec:269)"""
     st = dict(st)
     lv = {"amount": _cast(amount, jnp.int8)}
-    _a95 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
-    st["attack_bonus"] = _cast(_a95, jnp.int8)
+    _a101 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
+    st["attack_bonus"] = _cast(_a101, jnp.int8)
     return st
 
 
@@ -653,8 +653,8 @@ def p_add_retreat_discount(st, n):
     """proc `add_retreat_discount` (tcg.envspec:273)"""
     st = dict(st)
     lv = {"n": _cast(n, jnp.int8)}
-    _a96 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
-    st["retreat_discount"] = _cast(_a96, jnp.int8)
+    _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
+    st["retreat_discount"] = _cast(_a102, jnp.int8)
     return st
 
 
@@ -662,20 +662,20 @@ def p_basic_from_deck(st, p):
     """proc `basic_from_deck` (tcg.envspec:278)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i97: jnp.where((i97 < _get(st["deck"], lv["p"])["len"]), f_is_basic(st, _get(st["deck"], lv["p"])["items"][i97]), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c98 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], lv["p"])["len"] < 10))
-    def _then99(st, lv):
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i103]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i103]] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], lv["p"])["len"] < 10))
+    def _then105(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r100 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
-        lv["r"] = _cast(_r100, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i101: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i101 < _get(st["deck"], lv["p"])["len"]), jnp.where((i101 < _get(st["deck"], lv["p"])["len"]), f_is_basic(st, _get(st["deck"], lv["p"])["items"][i101]), False)), (jnp.sum(jax.vmap(lambda i102: jnp.logical_and((i102 < i101), jnp.where((i102 < _get(st["deck"], lv["p"])["len"]), f_is_basic(st, _get(st["deck"], lv["p"])["items"][i102]), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i101, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _l103 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l103)
-        _l104 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-        st["deck"] = _set(st["deck"], lv["p"], _l104)
+        st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
+        lv["r"] = _cast(_r106, jnp.int8)
+        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], lv["p"])["len"]), jnp.where((i107 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i107]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i107]] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i108]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i108]] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        _l109 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
+        st["hand"] = _set(st["hand"], lv["p"], _l109)
+        _l110 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
+        st["deck"] = _set(st["deck"], lv["p"], _l110)
         lv = _scope(lv, ("p", "n", ))
         return st, _scope(lv, ("p", "n", ))
-    st, lv = _select(_c98, _then99(st, lv), (st, lv))
+    st, lv = _select(_c104, _then105(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -686,23 +686,23 @@ def p_opponent_hand_into_deck(st, p, n):
     lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["k"] = jnp.int32(0)
-    def _loop105(i, carry):
+    def _loop111(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c106 = (_get(st["hand"], lv["q"])["len"] > 0)
-        def _then107(st, lv):
+        _c112 = (_get(st["hand"], lv["q"])["len"] > 0)
+        def _then113(st, lv):
             st, lv = dict(st), dict(lv)
-            _v108, _l109 = _take_back(_get(st["hand"], lv["q"]))
-            st["hand"] = _set(st["hand"], lv["q"], _l109)
-            _l110 = _push(_get(st["deck"], lv["q"]), _cast(_v108, jnp.int16))
-            st["deck"] = _set(st["deck"], lv["q"], _l110)
+            _v114, _l115 = _take_back(_get(st["hand"], lv["q"]))
+            st["hand"] = _set(st["hand"], lv["q"], _l115)
+            _l116 = _push(_get(st["deck"], lv["q"]), _cast(_v114, jnp.int16))
+            st["deck"] = _set(st["deck"], lv["q"], _l116)
             return st, _scope(lv, ("p", "n", "q", "k", ))
-        st, lv = _select(_c106, _then107(st, lv), (st, lv))
+        st, lv = _select(_c112, _then113(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop105, (st, lv))
+    st, lv = lax.fori_loop(0, 10, _loop111, (st, lv))
     lv = _scope(lv, ("p", "n", "q", ))
-    st, _l111 = _shuffle(st, _get(st["deck"], lv["q"]))
-    st["deck"] = _set(st["deck"], lv["q"], _l111)
+    st, _l117 = _shuffle(st, _get(st["deck"], lv["q"]))
+    st["deck"] = _set(st["deck"], lv["q"], _l117)
     st = p_draw_cards(st, lv["q"], lv["n"])
     lv = _scope(lv, ("p", "n", ))
     return st
@@ -712,20 +712,20 @@ def p_put_in_play(st, p, s, c):
     """proc `put_in_play` (tcg.envspec:331)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
-    _a112 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a112, jnp.int16)))
-    _a113 = True
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a113, jnp.bool_)))
-    _a114 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a114, jnp.int16)))
-    _a116 = jax.vmap(lambda i115: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a116, jnp.int8)))
-    _a117 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a117, jnp.int8)))
-    _a118 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a118, jnp.int8)))
-    _a119 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a119, jnp.bool_)))
+    _a118 = lv["c"]
+    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a118, jnp.int16)))
+    _a119 = True
+    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a119, jnp.bool_)))
+    _a120 = 0
+    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a120, jnp.int16)))
+    _a122 = jax.vmap(lambda i121: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a122, jnp.int8)))
+    _a123 = 0
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a123, jnp.int8)))
+    _a124 = st["turn"]
+    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a124, jnp.int8)))
+    _a125 = False
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a125, jnp.bool_)))
     return st
 
 
@@ -733,12 +733,12 @@ def p_clear_conditions(st, p):
     """proc `clear_conditions` (tcg.envspec:341)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    _a120 = False
-    st["poisoned"] = st["poisoned"].at[lv["p"]].set(_cast(_a120, jnp.bool_))
-    _a121 = False
-    st["burned"] = st["burned"].at[lv["p"]].set(_cast(_a121, jnp.bool_))
-    _a122 = 0
-    st["condition"] = st["condition"].at[lv["p"]].set(_cast(_a122, jnp.int8))
+    _a126 = False
+    st["poisoned"] = st["poisoned"].at[lv["p"]].set(_cast(_a126, jnp.bool_))
+    _a127 = False
+    st["burned"] = st["burned"].at[lv["p"]].set(_cast(_a127, jnp.bool_))
+    _a128 = 0
+    st["condition"] = st["condition"].at[lv["p"]].set(_cast(_a128, jnp.int8))
     return st
 
 
@@ -746,41 +746,41 @@ def p_clear_slot(st, p, s):
     """proc `clear_slot` (tcg.envspec:348)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    _l123 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l123)
+    _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
+    st["discard"] = _set(st["discard"], lv["p"], _l129)
     lv["k"] = jnp.int32(0)
-    _c124 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
-    def _then125(st, lv):
+    _c130 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
+    def _then131(st, lv):
         st, lv = dict(st), dict(lv)
-        _l126 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l126)
+        _l132 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
+        st["discard"] = _set(st["discard"], lv["p"], _l132)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c124, _then125(st, lv), (st, lv))
+    st, lv = _select(_c130, _then131(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c127 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
-    def _then128(st, lv):
+    _c133 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
+    def _then134(st, lv):
         st, lv = dict(st), dict(lv)
-        _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l129)
+        _l135 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
+        st["discard"] = _set(st["discard"], lv["p"], _l135)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c127, _then128(st, lv), (st, lv))
+    st, lv = _select(_c133, _then134(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a130 = False
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a130, jnp.bool_)))
-    _a131 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a131, jnp.int16)))
-    _a133 = jax.vmap(lambda i132: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a133, jnp.int8)))
-    _a134 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a134, jnp.int8)))
-    _a135 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a135, jnp.bool_)))
-    _c136 = (_i32(lv["s"]) == 0)
-    def _then137(st, lv):
+    _a136 = False
+    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a136, jnp.bool_)))
+    _a137 = 0
+    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a137, jnp.int16)))
+    _a139 = jax.vmap(lambda i138: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a139, jnp.int8)))
+    _a140 = 0
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a140, jnp.int8)))
+    _a141 = False
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a141, jnp.bool_)))
+    _c142 = (_i32(lv["s"]) == 0)
+    def _then143(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c136, _then137(st, lv), (st, lv))
+    st, lv = _select(_c142, _then143(st, lv), (st, lv))
     return st
 
 
@@ -789,45 +789,45 @@ def p_swap_slots(st, p, a, b):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
     lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
-    _a138 = st["card"][lv["p"]][lv["b"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["a"]].set(_cast(_a138, jnp.int16)))
-    _a139 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["b"]].set(_cast(_a139, jnp.int16)))
+    _a144 = st["card"][lv["p"]][lv["b"]]
+    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["a"]].set(_cast(_a144, jnp.int16)))
+    _a145 = lv["c"]
+    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["b"]].set(_cast(_a145, jnp.int16)))
     lv["o"] = _cast(st["occupied"][lv["p"]][lv["a"]], jnp.bool_)
-    _a140 = st["occupied"][lv["p"]][lv["b"]]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["a"]].set(_cast(_a140, jnp.bool_)))
-    _a141 = lv["o"]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["b"]].set(_cast(_a141, jnp.bool_)))
+    _a146 = st["occupied"][lv["p"]][lv["b"]]
+    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["a"]].set(_cast(_a146, jnp.bool_)))
+    _a147 = lv["o"]
+    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["b"]].set(_cast(_a147, jnp.bool_)))
     lv["u"] = _cast(st["below"][lv["p"]][lv["a"]], jnp.int16)
-    _a142 = st["below"][lv["p"]][lv["b"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["a"]].set(_cast(_a142, jnp.int16)))
-    _a143 = lv["u"]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["b"]].set(_cast(_a143, jnp.int16)))
+    _a148 = st["below"][lv["p"]][lv["b"]]
+    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["a"]].set(_cast(_a148, jnp.int16)))
+    _a149 = lv["u"]
+    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["b"]].set(_cast(_a149, jnp.int16)))
     lv["v"] = _cast(st["evolutions"][lv["p"]][lv["a"]], jnp.int8)
-    _a144 = st["evolutions"][lv["p"]][lv["b"]]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["a"]].set(_cast(_a144, jnp.int8)))
-    _a145 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["b"]].set(_cast(_a145, jnp.int8)))
+    _a150 = st["evolutions"][lv["p"]][lv["b"]]
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["a"]].set(_cast(_a150, jnp.int8)))
+    _a151 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["b"]].set(_cast(_a151, jnp.int8)))
     lv["d"] = _cast(st["damage"][lv["p"]][lv["a"]], jnp.int16)
-    _a146 = st["damage"][lv["p"]][lv["b"]]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["a"]].set(_cast(_a146, jnp.int16)))
-    _a147 = lv["d"]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["b"]].set(_cast(_a147, jnp.int16)))
+    _a152 = st["damage"][lv["p"]][lv["b"]]
+    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["a"]].set(_cast(_a152, jnp.int16)))
+    _a153 = lv["d"]
+    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["b"]].set(_cast(_a153, jnp.int16)))
     lv["e"] = _cast(st["energy"][lv["p"]][lv["a"]], jnp.int8)
-    _a148 = st["energy"][lv["p"]][lv["b"]]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["a"]].set(_cast(_a148, jnp.int8)))
-    _a149 = lv["e"]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["b"]].set(_cast(_a149, jnp.int8)))
+    _a154 = st["energy"][lv["p"]][lv["b"]]
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["a"]].set(_cast(_a154, jnp.int8)))
+    _a155 = lv["e"]
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["b"]].set(_cast(_a155, jnp.int8)))
     lv["t"] = _cast(st["placed"][lv["p"]][lv["a"]], jnp.int8)
-    _a150 = st["placed"][lv["p"]][lv["b"]]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["a"]].set(_cast(_a150, jnp.int8)))
-    _a151 = lv["t"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["b"]].set(_cast(_a151, jnp.int8)))
+    _a156 = st["placed"][lv["p"]][lv["b"]]
+    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["a"]].set(_cast(_a156, jnp.int8)))
+    _a157 = lv["t"]
+    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["b"]].set(_cast(_a157, jnp.int8)))
     lv["x"] = _cast(st["ability_used"][lv["p"]][lv["a"]], jnp.bool_)
-    _a152 = st["ability_used"][lv["p"]][lv["b"]]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["a"]].set(_cast(_a152, jnp.bool_)))
-    _a153 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["b"]].set(_cast(_a153, jnp.bool_)))
+    _a158 = st["ability_used"][lv["p"]][lv["b"]]
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["a"]].set(_cast(_a158, jnp.bool_)))
+    _a159 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["b"]].set(_cast(_a159, jnp.bool_)))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
@@ -838,24 +838,6 @@ def p_knock_outs(st):
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c154 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then155(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a156 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a156, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c154, _then155(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
-    _c157 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then158(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a159 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a159, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c157, _then158(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
     _c160 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then161(st, lv):
         st, lv = dict(st), dict(lv)
@@ -864,7 +846,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c160, _then161(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
+    lv["s"] = jnp.int32(1)
     _c163 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then164(st, lv):
         st, lv = dict(st), dict(lv)
@@ -873,9 +855,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c163, _then164(st, lv), (st, lv))
-    lv = _scope(lv, ("q", ))
-    lv["q"] = jnp.int32(1)
-    lv["s"] = jnp.int32(0)
+    lv["s"] = jnp.int32(2)
     _c166 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then167(st, lv):
         st, lv = dict(st), dict(lv)
@@ -884,7 +864,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c166, _then167(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
+    lv["s"] = jnp.int32(3)
     _c169 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then170(st, lv):
         st, lv = dict(st), dict(lv)
@@ -893,7 +873,9 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c169, _then170(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
+    lv = _scope(lv, ("q", ))
+    lv["q"] = jnp.int32(1)
+    lv["s"] = jnp.int32(0)
     _c172 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then173(st, lv):
         st, lv = dict(st), dict(lv)
@@ -902,7 +884,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c172, _then173(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
+    lv["s"] = jnp.int32(1)
     _c175 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
     def _then176(st, lv):
         st, lv = dict(st), dict(lv)
@@ -911,30 +893,48 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c175, _then176(st, lv), (st, lv))
+    lv["s"] = jnp.int32(2)
+    _c178 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    def _then179(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a180 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a180, jnp.int8))
+        st = p_clear_slot(st, lv["q"], lv["s"])
+        return st, _scope(lv, ("q", "s", ))
+    st, lv = _select(_c178, _then179(st, lv), (st, lv))
+    lv["s"] = jnp.int32(3)
+    _c181 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    def _then182(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a183 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a183, jnp.int8))
+        st = p_clear_slot(st, lv["q"], lv["s"])
+        return st, _scope(lv, ("q", "s", ))
+    st, lv = _select(_c181, _then182(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i178: st["occupied"][1][i178])(jnp.arange(0, 4, dtype=jnp.int32))))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i179: st["occupied"][0][i179])(jnp.arange(0, 4, dtype=jnp.int32))))), jnp.bool_)
-    _c180 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c181 = lv["won0"]
-    _c182 = lv["won1"]
-    def _then183(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i184, _h185: _h185)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i186, _h187: _h187)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c188 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c189 = lv["won0"]
+    _c190 = lv["won1"]
+    def _then191(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then184(st, lv):
+    def _then192(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then185(st, lv):
+    def _then193(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    _r186 = (st, lv)
-    _r186 = _select(_c182, _then185(st, lv), _r186)
-    _r186 = _select(_c181, _then184(st, lv), _r186)
-    _r186 = _select(_c180, _then183(st, lv), _r186)
-    st, lv = _r186
+    _r194 = (st, lv)
+    _r194 = _select(_c190, _then193(st, lv), _r194)
+    _r194 = _select(_c189, _then192(st, lv), _r194)
+    _r194 = _select(_c188, _then191(st, lv), _r194)
+    st, lv = _r194
     lv = _scope(lv, ())
     return st
 
@@ -943,10 +943,10 @@ def p_random_zone_energy(st, p):
     """proc `random_zone_energy` (tcg.envspec:415)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i187: _i32(_K11[st["decks"][lv["p"]]][i187]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    st, _r188 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a189 = f_nth_energy(st, st["decks"][lv["p"]], _r188)
-    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a189, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[st["decks"][lv["p"]]]), dtype=jnp.int32), jnp.int8)
+    st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a198 = f_nth_energy(st, st["decks"][lv["p"]], _r197)
+    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a198, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -955,53 +955,53 @@ def p_begin_turn(st, p):
     """proc `begin_turn` (tcg.envspec:422)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
-    _c190 = (_i32(st["turn"]) >= 50)
-    def _then191(st, lv):
+    _c199 = (_i32(st["turn"]) >= 50)
+    def _then200(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else192(st, lv):
+    def _else201(st, lv):
         st, lv = dict(st), dict(lv)
-        _a193 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a193, jnp.int8)
-        _a194 = lv["p"]
-        st["current_player"] = _cast(_a194, jnp.int8)
-        _a195 = 1
-        st["phase"] = _cast(_a195, jnp.int8)
-        _a196 = False
-        st["attached"] = _cast(_a196, jnp.bool_)
-        _a197 = False
-        st["supporter"] = _cast(_a197, jnp.bool_)
-        _a198 = False
-        st["retreated"] = _cast(_a198, jnp.bool_)
-        _a199 = 0
-        st["retreat_discount"] = _cast(_a199, jnp.int8)
-        _a200 = 0
-        st["attack_bonus"] = _cast(_a200, jnp.int8)
+        _a202 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a202, jnp.int8)
+        _a203 = lv["p"]
+        st["current_player"] = _cast(_a203, jnp.int8)
+        _a204 = 1
+        st["phase"] = _cast(_a204, jnp.int8)
+        _a205 = False
+        st["attached"] = _cast(_a205, jnp.bool_)
+        _a206 = False
+        st["supporter"] = _cast(_a206, jnp.bool_)
+        _a207 = False
+        st["retreated"] = _cast(_a207, jnp.bool_)
+        _a208 = 0
+        st["retreat_discount"] = _cast(_a208, jnp.int8)
+        _a209 = 0
+        st["attack_bonus"] = _cast(_a209, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a201 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a201, jnp.bool_)))
+        _a210 = False
+        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a210, jnp.bool_)))
         lv["s"] = jnp.int32(1)
-        _a202 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a202, jnp.bool_)))
+        _a211 = False
+        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a211, jnp.bool_)))
         lv["s"] = jnp.int32(2)
-        _a203 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a203, jnp.bool_)))
+        _a212 = False
+        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a212, jnp.bool_)))
         lv["s"] = jnp.int32(3)
-        _a204 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a204, jnp.bool_)))
+        _a213 = False
+        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a213, jnp.bool_)))
         lv = _scope(lv, ("p", ))
-        _c205 = (_i32(st["turn"]) > 1)
-        def _then206(st, lv):
+        _c214 = (_i32(st["turn"]) > 1)
+        def _then215(st, lv):
             st, lv = dict(st), dict(lv)
-            _a207 = st["zone_next"][lv["p"]]
-            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a207, jnp.int8))
+            _a216 = st["zone_next"][lv["p"]]
+            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a216, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c205, _then206(st, lv), (st, lv))
+        st, lv = _select(_c214, _then215(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c190, _then191(st, lv), _else192(st, lv))
+    st, lv = _select(_c199, _then200(st, lv), _else201(st, lv))
     return st
 
 
@@ -1009,39 +1009,39 @@ def p_continue_game(st, next, resume):
     """proc `continue_game` (tcg.envspec:447)"""
     st = dict(st)
     lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
-    _c208 = jnp.logical_not(st["terminated"])
-    def _then209(st, lv):
+    _c217 = jnp.logical_not(st["terminated"])
+    def _then218(st, lv):
         st, lv = dict(st), dict(lv)
-        _c210 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c211 = lv["resume"]
-        def _then212(st, lv):
+        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c220 = lv["resume"]
+        def _then221(st, lv):
             st, lv = dict(st), dict(lv)
-            _a213 = 2
-            st["phase"] = _cast(_a213, jnp.int8)
-            _a214 = lv["next"]
-            st["promote_next"] = _cast(_a214, jnp.int8)
-            _a215 = lv["resume"]
-            st["promote_resume"] = _cast(_a215, jnp.bool_)
-            _a216 = jnp.where(jnp.logical_not(st["occupied"][lv["next"]][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a216, jnp.int8)
+            _a222 = 2
+            st["phase"] = _cast(_a222, jnp.int8)
+            _a223 = lv["next"]
+            st["promote_next"] = _cast(_a223, jnp.int8)
+            _a224 = lv["resume"]
+            st["promote_resume"] = _cast(_a224, jnp.bool_)
+            _a225 = jnp.where(jnp.logical_not(st["occupied"][lv["next"]][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a225, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then217(st, lv):
+        def _then226(st, lv):
             st, lv = dict(st), dict(lv)
-            _a218 = 1
-            st["phase"] = _cast(_a218, jnp.int8)
-            _a219 = lv["next"]
-            st["current_player"] = _cast(_a219, jnp.int8)
+            _a227 = 1
+            st["phase"] = _cast(_a227, jnp.int8)
+            _a228 = lv["next"]
+            st["current_player"] = _cast(_a228, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else220(st, lv):
+        def _else229(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        _r221 = _else220(st, lv)
-        _r221 = _select(_c211, _then217(st, lv), _r221)
-        _r221 = _select(_c210, _then212(st, lv), _r221)
-        st, lv = _r221
+        _r230 = _else229(st, lv)
+        _r230 = _select(_c220, _then226(st, lv), _r230)
+        _r230 = _select(_c219, _then221(st, lv), _r230)
+        st, lv = _r230
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c208, _then209(st, lv), (st, lv))
+    st, lv = _select(_c217, _then218(st, lv), (st, lv))
     return st
 
 
@@ -1051,107 +1051,107 @@ def p_checkup(st, p):
     lv = {"p": _cast(p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c222 = st["occupied"][lv["q"]][0]
-    def _then223(st, lv):
+    _c231 = st["occupied"][lv["q"]][0]
+    def _then232(st, lv):
         st, lv = dict(st), dict(lv)
-        _c224 = st["poisoned"][lv["q"]]
-        def _then225(st, lv):
+        _c233 = st["poisoned"][lv["q"]]
+        def _then234(st, lv):
             st, lv = dict(st), dict(lv)
-            _a226 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a226, jnp.int16)))
+            _a235 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a235, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c224, _then225(st, lv), (st, lv))
-        _c227 = st["burned"][lv["q"]]
-        def _then228(st, lv):
+        st, lv = _select(_c233, _then234(st, lv), (st, lv))
+        _c236 = st["burned"][lv["q"]]
+        def _then237(st, lv):
             st, lv = dict(st), dict(lv)
-            _a229 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a229, jnp.int16)))
-            st, _r231 = _randint(st, 0, 1)
-            _c230 = (_r231 == 1)
-            def _then232(st, lv):
+            _a238 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a238, jnp.int16)))
+            st, _r240 = _randint(st, 0, 1)
+            _c239 = (_r240 == 1)
+            def _then241(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a233 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a233, jnp.bool_))
+                _a242 = False
+                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a242, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c230, _then232(st, lv), (st, lv))
+            st, lv = _select(_c239, _then241(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c227, _then228(st, lv), (st, lv))
-        _c234 = (st["condition"][lv["q"]] == 1)
-        _c235 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then236(st, lv):
+        st, lv = _select(_c236, _then237(st, lv), (st, lv))
+        _c243 = (st["condition"][lv["q"]] == 1)
+        _c244 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then245(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r238 = _randint(st, 0, 1)
-            _c237 = (_r238 == 1)
-            def _then239(st, lv):
+            st, _r247 = _randint(st, 0, 1)
+            _c246 = (_r247 == 1)
+            def _then248(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a240 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a240, jnp.int8))
+                _a249 = 0
+                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a249, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c237, _then239(st, lv), (st, lv))
+            st, lv = _select(_c246, _then248(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then241(st, lv):
+        def _then250(st, lv):
             st, lv = dict(st), dict(lv)
-            _a242 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a242, jnp.int8))
+            _a251 = 0
+            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a251, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r243 = (st, lv)
-        _r243 = _select(_c235, _then241(st, lv), _r243)
-        _r243 = _select(_c234, _then236(st, lv), _r243)
-        st, lv = _r243
+        _r252 = (st, lv)
+        _r252 = _select(_c244, _then250(st, lv), _r252)
+        _r252 = _select(_c243, _then245(st, lv), _r252)
+        st, lv = _r252
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c222, _then223(st, lv), (st, lv))
+    st, lv = _select(_c231, _then232(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c244 = st["occupied"][lv["q"]][0]
-    def _then245(st, lv):
+    _c253 = st["occupied"][lv["q"]][0]
+    def _then254(st, lv):
         st, lv = dict(st), dict(lv)
-        _c246 = st["poisoned"][lv["q"]]
-        def _then247(st, lv):
+        _c255 = st["poisoned"][lv["q"]]
+        def _then256(st, lv):
             st, lv = dict(st), dict(lv)
-            _a248 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a248, jnp.int16)))
+            _a257 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a257, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c246, _then247(st, lv), (st, lv))
-        _c249 = st["burned"][lv["q"]]
-        def _then250(st, lv):
+        st, lv = _select(_c255, _then256(st, lv), (st, lv))
+        _c258 = st["burned"][lv["q"]]
+        def _then259(st, lv):
             st, lv = dict(st), dict(lv)
-            _a251 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a251, jnp.int16)))
-            st, _r253 = _randint(st, 0, 1)
-            _c252 = (_r253 == 1)
-            def _then254(st, lv):
+            _a260 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a260, jnp.int16)))
+            st, _r262 = _randint(st, 0, 1)
+            _c261 = (_r262 == 1)
+            def _then263(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a255 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a255, jnp.bool_))
+                _a264 = False
+                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a264, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c252, _then254(st, lv), (st, lv))
+            st, lv = _select(_c261, _then263(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c249, _then250(st, lv), (st, lv))
-        _c256 = (st["condition"][lv["q"]] == 1)
-        _c257 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then258(st, lv):
+        st, lv = _select(_c258, _then259(st, lv), (st, lv))
+        _c265 = (st["condition"][lv["q"]] == 1)
+        _c266 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then267(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r260 = _randint(st, 0, 1)
-            _c259 = (_r260 == 1)
-            def _then261(st, lv):
+            st, _r269 = _randint(st, 0, 1)
+            _c268 = (_r269 == 1)
+            def _then270(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a262 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a262, jnp.int8))
+                _a271 = 0
+                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a271, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c259, _then261(st, lv), (st, lv))
+            st, lv = _select(_c268, _then270(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then263(st, lv):
+        def _then272(st, lv):
             st, lv = dict(st), dict(lv)
-            _a264 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a264, jnp.int8))
+            _a273 = 0
+            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a273, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r265 = (st, lv)
-        _r265 = _select(_c257, _then263(st, lv), _r265)
-        _r265 = _select(_c256, _then258(st, lv), _r265)
-        st, lv = _r265
+        _r274 = (st, lv)
+        _r274 = _select(_c266, _then272(st, lv), _r274)
+        _r274 = _select(_c265, _then267(st, lv), _r274)
+        st, lv = _r274
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c244, _then245(st, lv), (st, lv))
+    st, lv = _select(_c253, _then254(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -1162,8 +1162,8 @@ def p_finish_turn(st):
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a266 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a266, jnp.int8))
+    _a275 = 10
+    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a275, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1224,29 +1224,29 @@ def p_attack_effect__16(st, p):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r268 = _randint(st, 0, 1)
-    _c267 = (_r268 == 1)
-    def _then269(st, lv):
+    st, _r277 = _randint(st, 0, 1)
+    _c276 = (_r277 == 1)
+    def _then278(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c267, _then269(st, lv), (st, lv))
+    st, lv = _select(_c276, _then278(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r271 = _randint(st, 0, 1)
-    _c270 = (_r271 == 1)
-    def _then272(st, lv):
+    st, _r280 = _randint(st, 0, 1)
+    _c279 = (_r280 == 1)
+    def _then281(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c270, _then272(st, lv), (st, lv))
+    st, lv = _select(_c279, _then281(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r274 = _randint(st, 0, 1)
-    _c273 = (_r274 == 1)
-    def _then275(st, lv):
+    st, _r283 = _randint(st, 0, 1)
+    _c282 = (_r283 == 1)
+    def _then284(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c273, _then275(st, lv), (st, lv))
+    st, lv = _select(_c282, _then284(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1321,28 +1321,28 @@ def p_trainer_effect__3(st, p, target):
     lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop276(i, carry):
+    def _loop285(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c277 = lv["going"]
-        def _then278(st, lv):
+        _c286 = lv["going"]
+        def _then287(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r280 = _randint(st, 0, 1)
-            _c279 = (_r280 == 1)
-            def _then281(st, lv):
+            st, _r289 = _randint(st, 0, 1)
+            _c288 = (_r289 == 1)
+            def _then290(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else282(st, lv):
+            def _else291(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a283 = False
-                lv["going"] = _cast(_a283, jnp.bool_)
+                _a292 = False
+                lv["going"] = _cast(_a292, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c279, _then281(st, lv), _else282(st, lv))
+            st, lv = _select(_c288, _then290(st, lv), _else291(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c277, _then278(st, lv), (st, lv))
+        st, lv = _select(_c286, _then287(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop276, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop285, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -1401,68 +1401,68 @@ def p_attack_effect__dispatch(st, effect, p):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8)}
     lv["op_0"] = _cast(_K15[lv["effect"]][0], jnp.int8)
-    _c284 = (_i32(lv["op_0"]) == 1)
-    _c285 = (_i32(lv["op_0"]) == 2)
-    _c286 = (_i32(lv["op_0"]) == 3)
-    _c287 = (_i32(lv["op_0"]) == 4)
-    _c288 = (_i32(lv["op_0"]) == 5)
-    _c289 = (_i32(lv["op_0"]) == 6)
-    _c290 = (_i32(lv["op_0"]) == 7)
-    _c291 = (_i32(lv["op_0"]) == 8)
-    _c292 = (_i32(lv["op_0"]) == 9)
-    _c293 = (_i32(lv["op_0"]) == 10)
-    def _then294(st, lv):
+    _c293 = (_i32(lv["op_0"]) == 1)
+    _c294 = (_i32(lv["op_0"]) == 2)
+    _c295 = (_i32(lv["op_0"]) == 3)
+    _c296 = (_i32(lv["op_0"]) == 4)
+    _c297 = (_i32(lv["op_0"]) == 5)
+    _c298 = (_i32(lv["op_0"]) == 6)
+    _c299 = (_i32(lv["op_0"]) == 7)
+    _c300 = (_i32(lv["op_0"]) == 8)
+    _c301 = (_i32(lv["op_0"]) == 9)
+    _c302 = (_i32(lv["op_0"]) == 10)
+    def _then303(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then295(st, lv):
+    def _then304(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K16[lv["effect"]][0])
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then296(st, lv):
+    def _then305(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then297(st, lv):
+    def _then306(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, 40)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then298(st, lv):
+    def _then307(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K17[lv["effect"]][0], _K18[lv["effect"]][0])
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then299(st, lv):
+    def _then308(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then300(st, lv):
+    def _then309(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], 10)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then301(st, lv):
+    def _then310(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], 3, 30)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then302(st, lv):
+    def _then311(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, 4, 50)
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then303(st, lv):
+    def _then312(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__16(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "op_0", ))
-    _r304 = (st, lv)
-    _r304 = _select(_c293, _then303(st, lv), _r304)
-    _r304 = _select(_c292, _then302(st, lv), _r304)
-    _r304 = _select(_c291, _then301(st, lv), _r304)
-    _r304 = _select(_c290, _then300(st, lv), _r304)
-    _r304 = _select(_c289, _then299(st, lv), _r304)
-    _r304 = _select(_c288, _then298(st, lv), _r304)
-    _r304 = _select(_c287, _then297(st, lv), _r304)
-    _r304 = _select(_c286, _then296(st, lv), _r304)
-    _r304 = _select(_c285, _then295(st, lv), _r304)
-    _r304 = _select(_c284, _then294(st, lv), _r304)
-    st, lv = _r304
+    _r313 = (st, lv)
+    _r313 = _select(_c302, _then312(st, lv), _r313)
+    _r313 = _select(_c301, _then311(st, lv), _r313)
+    _r313 = _select(_c300, _then310(st, lv), _r313)
+    _r313 = _select(_c299, _then309(st, lv), _r313)
+    _r313 = _select(_c298, _then308(st, lv), _r313)
+    _r313 = _select(_c297, _then307(st, lv), _r313)
+    _r313 = _select(_c296, _then306(st, lv), _r313)
+    _r313 = _select(_c295, _then305(st, lv), _r313)
+    _r313 = _select(_c294, _then304(st, lv), _r313)
+    _r313 = _select(_c293, _then303(st, lv), _r313)
+    st, lv = _r313
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -1472,12 +1472,12 @@ def p_ability_effect__dispatch(st, effect, p, s):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
     lv["op_0"] = _cast(_K19[lv["effect"]][0], jnp.int8)
-    _c305 = (_i32(lv["op_0"]) == 1)
-    def _then306(st, lv):
+    _c314 = (_i32(lv["op_0"]) == 1)
+    def _then315(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c305, _then306(st, lv), (st, lv))
+    st, lv = _select(_c314, _then315(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -1487,56 +1487,56 @@ def p_trainer_effect__dispatch(st, effect, p, target):
     st = dict(st)
     lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["op_0"] = _cast(_K20[lv["effect"]][0], jnp.int8)
-    _c307 = (_i32(lv["op_0"]) == 1)
-    _c308 = (_i32(lv["op_0"]) == 2)
-    _c309 = (_i32(lv["op_0"]) == 3)
-    _c310 = (_i32(lv["op_0"]) == 4)
-    _c311 = (_i32(lv["op_0"]) == 5)
-    _c312 = (_i32(lv["op_0"]) == 6)
-    _c313 = (_i32(lv["op_0"]) == 7)
-    _c314 = (_i32(lv["op_0"]) == 8)
-    def _then315(st, lv):
+    _c316 = (_i32(lv["op_0"]) == 1)
+    _c317 = (_i32(lv["op_0"]) == 2)
+    _c318 = (_i32(lv["op_0"]) == 3)
+    _c319 = (_i32(lv["op_0"]) == 4)
+    _c320 = (_i32(lv["op_0"]) == 5)
+    _c321 = (_i32(lv["op_0"]) == 6)
+    _c322 = (_i32(lv["op_0"]) == 7)
+    _c323 = (_i32(lv["op_0"]) == 8)
+    def _then324(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then316(st, lv):
+    def _then325(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then317(st, lv):
+    def _then326(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then318(st, lv):
+    def _then327(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then319(st, lv):
+    def _then328(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then320(st, lv):
+    def _then329(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then321(st, lv):
+    def _then330(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then322(st, lv):
+    def _then331(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    _r323 = (st, lv)
-    _r323 = _select(_c314, _then322(st, lv), _r323)
-    _r323 = _select(_c313, _then321(st, lv), _r323)
-    _r323 = _select(_c312, _then320(st, lv), _r323)
-    _r323 = _select(_c311, _then319(st, lv), _r323)
-    _r323 = _select(_c310, _then318(st, lv), _r323)
-    _r323 = _select(_c309, _then317(st, lv), _r323)
-    _r323 = _select(_c308, _then316(st, lv), _r323)
-    _r323 = _select(_c307, _then315(st, lv), _r323)
-    st, lv = _r323
+    _r332 = (st, lv)
+    _r332 = _select(_c323, _then331(st, lv), _r332)
+    _r332 = _select(_c322, _then330(st, lv), _r332)
+    _r332 = _select(_c321, _then329(st, lv), _r332)
+    _r332 = _select(_c320, _then328(st, lv), _r332)
+    _r332 = _select(_c319, _then327(st, lv), _r332)
+    _r332 = _select(_c318, _then326(st, lv), _r332)
+    _r332 = _select(_c317, _then325(st, lv), _r332)
+    _r332 = _select(_c316, _then324(st, lv), _r332)
+    st, lv = _r332
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
@@ -1548,17 +1548,16 @@ def a_setup_active(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l324 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l324)
+    _l333 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l333)
     lv = _scope(lv, ("h", ))
     return st
 
 
-def g_setup_active(st, index):
-    """guard of `setup_active`: is flat index `index` of this kind legal"""
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][st["current_player"]][0])), f_basic_in_hand(st, st["current_player"], lv["h"]))
+def m_setup_active(st):
+    """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
+    lv = {}
+    return jax.vmap(lambda i334: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][st["current_player"]][0])), jnp.where((jnp.remainder(jnp.floor_divide(i334, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
@@ -1568,41 +1567,40 @@ def a_setup_bench(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l325 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l325)
+    _l335 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l335)
     lv = _scope(lv, ("h", ))
     return st
 
 
-def g_setup_bench(st, index):
-    """guard of `setup_bench`: is flat index `index` of this kind legal"""
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), f_basic_in_hand(st, st["current_player"], lv["h"]))
+def m_setup_bench(st):
+    """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
+    lv = {}
+    return jax.vmap(lambda i336: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i336, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:540): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c326 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then327(st, lv):
+    _c337 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then338(st, lv):
         st, lv = dict(st), dict(lv)
-        _a328 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a328, jnp.int8)
+        _a339 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a339, jnp.int8)
         return st, _scope(lv, ())
-    def _else329(st, lv):
+    def _else340(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c326, _then327(st, lv), _else329(st, lv))
+    st, lv = _select(_c337, _then338(st, lv), _else340(st, lv))
     return st
 
 
-def g_setup_done(st, index):
-    """guard of `setup_done`: is flat index `index` of this kind legal"""
+def m_setup_done(st):
+    """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0])
+    return jax.vmap(lambda i341: jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
@@ -1612,17 +1610,16 @@ def a_play_basic(st, index):
     lv = {"h": _cast(h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l330 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l330)
+    _l342 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l342)
     lv = _scope(lv, ("h", ))
     return st
 
 
-def g_play_basic(st, index):
-    """guard of `play_basic`: is flat index `index` of this kind legal"""
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), f_basic_in_hand(st, st["current_player"], lv["h"]))
+def m_play_basic(st):
+    """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
+    lv = {}
+    return jax.vmap(lambda i343: jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i343, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
@@ -1632,32 +1629,30 @@ def a_evolve(st, index):
     s = (index // 1) % 4
     lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a331 = st["card"][lv["p"]][lv["s"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a331, jnp.int16))))
-    _a332 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a332, jnp.int8)))
-    _a333 = _get(st["hand"], lv["p"])["items"][lv["h"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a333, jnp.int16)))
-    _l334 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l334)
-    _a335 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a335, jnp.int8)))
-    _c336 = (_i32(lv["s"]) == 0)
-    def _then337(st, lv):
+    _a344 = st["card"][lv["p"]][lv["s"]]
+    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a344, jnp.int16))))
+    _a345 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a345, jnp.int8)))
+    _a346 = _get(st["hand"], lv["p"])["items"][lv["h"]]
+    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a346, jnp.int16)))
+    _l347 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l347)
+    _a348 = st["turn"]
+    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a348, jnp.int8)))
+    _c349 = (_i32(lv["s"]) == 0)
+    def _then350(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c336, _then337(st, lv), (st, lv))
+    st, lv = _select(_c349, _then350(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
 
-def g_evolve(st, index):
-    """guard of `evolve`: is flat index `index` of this kind legal"""
-    h = (index // 4) % 10
-    s = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
-    return jnp.logical_and((st["phase"] == 1), jnp.where((_i32(lv["h"]) < _get(st["hand"], st["current_player"])["len"]), f_can_evolve(st, st["current_player"], _get(st["hand"], st["current_player"])["items"][lv["h"]], lv["s"]), False))
+def m_evolve(st):
+    """guard of `evolve` at each of its 40 flat indices (bool[40])"""
+    lv = {}
+    return jax.vmap(lambda i351: jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i351, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]), (_i32(st["placed"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]) < _i32(st["turn"]))), (_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] == 0)), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] != 0)), (_i32(_K9[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]]) == _i32(_K10[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]]))), False)))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
@@ -1666,21 +1661,20 @@ def a_attach(st, index):
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a338 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a338, jnp.int8))))
-    _a339 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a339, jnp.int8))
-    _a340 = True
-    st["attached"] = _cast(_a340, jnp.bool_)
+    _a352 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
+    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a352, jnp.int8))))
+    _a353 = 10
+    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a353, jnp.int8))
+    _a354 = True
+    st["attached"] = _cast(_a354, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
 
-def g_attach(st, index):
-    """guard of `attach`: is flat index `index` of this kind legal"""
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][st["current_player"]]) != 10)), st["occupied"][st["current_player"]][lv["s"]])
+def m_attach(st):
+    """guard of `attach` at each of its 4 flat indices (bool[4])"""
+    lv = {}
+    return jax.vmap(lambda i355: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][st["current_player"]]) != 10)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i355, 1), 4)]))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
@@ -1691,17 +1685,17 @@ def a_play_trainer(st, index):
     lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["c"] = _cast(_get(st["hand"], lv["p"])["items"][lv["h"]], jnp.int16)
-    _l341 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l341)
-    _l342 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l342)
-    _c343 = (_K3[lv["c"]] == 1)
-    def _then344(st, lv):
+    _l356 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
+    st["hand"] = _set(st["hand"], lv["p"], _l356)
+    _l357 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
+    st["discard"] = _set(st["discard"], lv["p"], _l357)
+    _c358 = (_K3[lv["c"]] == 1)
+    def _then359(st, lv):
         st, lv = dict(st), dict(lv)
-        _a345 = True
-        st["supporter"] = _cast(_a345, jnp.bool_)
+        _a360 = True
+        st["supporter"] = _cast(_a360, jnp.bool_)
         return st, _scope(lv, ("h", "target", "p", "c", ))
-    st, lv = _select(_c343, _then344(st, lv), (st, lv))
+    st, lv = _select(_c358, _then359(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, _K2[lv["c"]], lv["p"], lv["target"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -1709,12 +1703,10 @@ def a_play_trainer(st, index):
     return st
 
 
-def g_play_trainer(st, index):
-    """guard of `play_trainer`: is flat index `index` of this kind legal"""
-    h = (index // 4) % 10
-    target = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((_i32(lv["h"]) < _get(st["hand"], st["current_player"])["len"]), f_playable_trainer(st, _get(st["hand"], st["current_player"])["items"][lv["h"]]), False)), st["occupied"][st["current_player"]][lv["target"]])
+def m_play_trainer(st):
+    """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
+    lv = {}
+    return jax.vmap(lambda i361: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i361, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] == 1), (_i32(_K2[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]]) != 0)), jnp.logical_or((_K3[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i361, 1), 4)]))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
@@ -1723,8 +1715,8 @@ def a_use_ability(st, index):
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a346 = True
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a346, jnp.bool_)))
+    _a362 = True
+    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a362, jnp.bool_)))
     st = p_ability_effect__dispatch(st, _K21[st["card"][lv["p"]][lv["s"]]], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -1732,11 +1724,10 @@ def a_use_ability(st, index):
     return st
 
 
-def g_use_ability(st, index):
-    """guard of `use_ability`: is flat index `index` of this kind legal"""
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][st["current_player"]][lv["s"]]), (_i32(_K21[st["card"][st["current_player"]][lv["s"]]]) != 0)), jnp.logical_not(st["ability_used"][st["current_player"]][lv["s"]]))
+def m_use_ability(st):
+    """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
+    lv = {}
+    return jax.vmap(lambda i363: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]), (_i32(_K21[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]]) != 0)), jnp.logical_not(st["ability_used"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
@@ -1747,59 +1738,58 @@ def a_retreat(st, index):
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c347 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then348(st, lv):
+    _c364 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then365(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i349: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i349]) > 0), i349, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a350 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a350, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i366: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i366]) > 0), i366, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a367 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a367, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c347, _then348(st, lv), (st, lv))
+    st, lv = _select(_c364, _then365(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c351 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then352(st, lv):
+    _c368 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then369(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i353: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i353]) > 0), i353, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a354 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a354, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i370: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i370]) > 0), i370, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a371 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a371, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c351, _then352(st, lv), (st, lv))
+    st, lv = _select(_c368, _then369(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c355 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then356(st, lv):
+    _c372 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then373(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i357: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i357]) > 0), i357, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a358 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a358, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i374: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i374]) > 0), i374, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a375 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a375, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c355, _then356(st, lv), (st, lv))
+    st, lv = _select(_c372, _then373(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c359 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then360(st, lv):
+    _c376 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then377(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i361: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i361]) > 0), i361, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a362 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a362, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i378: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i378]) > 0), i378, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a379 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
+        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a379, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c359, _then360(st, lv), (st, lv))
+    st, lv = _select(_c376, _then377(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a363 = True
-    st["retreated"] = _cast(_a363, jnp.bool_)
+    _a380 = True
+    st["retreated"] = _cast(_a380, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
 
-def g_retreat(st, index):
-    """guard of `retreat`: is flat index `index` of this kind legal"""
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][st["current_player"]][lv["b"]]), st["occupied"][st["current_player"]][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"]))))
+def m_retreat(st):
+    """guard of `retreat` at each of its 3 flat indices (bool[3])"""
+    lv = {}
+    return jax.vmap(lambda i381: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i381, 1), 3) + 1)]), st["occupied"][st["current_player"]][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
@@ -1811,49 +1801,48 @@ def a_attack(st, index):
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c364 = (st["condition"][lv["p"]] == 3)
-    def _then365(st, lv):
+    _c382 = (st["condition"][lv["p"]] == 3)
+    def _then383(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r366 = _randint(st, 0, 1)
-        _a367 = (_r366 == 1)
-        lv["hits"] = _cast(_a367, jnp.bool_)
+        st, _r384 = _randint(st, 0, 1)
+        _a385 = (_r384 == 1)
+        lv["hits"] = _cast(_a385, jnp.bool_)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c364, _then365(st, lv), (st, lv))
-    _c368 = lv["hits"]
-    def _then369(st, lv):
+    st, lv = _select(_c382, _then383(st, lv), (st, lv))
+    _c386 = lv["hits"]
+    def _then387(st, lv):
         st, lv = dict(st), dict(lv)
-        _a370 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
-        st["dmg"] = _cast(_a370, jnp.int16)
+        _a388 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
+        st["dmg"] = _cast(_a388, jnp.int16)
         st = p_attack_effect__dispatch(st, jnp.where((_i32(lv["a"]) == 0), _i32(_K22[lv["c"]]), _i32(_K23[lv["c"]])), lv["p"])
-        _c371 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
-        def _then372(st, lv):
+        _c389 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
+        def _then390(st, lv):
             st, lv = dict(st), dict(lv)
             lv["weak"] = _cast(jnp.where((_K24[st["card"][lv["q"]][0]] == _K12[lv["c"]]), 20, 0), jnp.int8)
-            _a373 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a373, jnp.int16)))
+            _a391 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
+            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a391, jnp.int16)))
             lv = _scope(lv, ("a", "p", "q", "c", "hits", ))
             return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-        st, lv = _select(_c371, _then372(st, lv), (st, lv))
-        _a374 = 0
-        st["dmg"] = _cast(_a374, jnp.int16)
+        st, lv = _select(_c389, _then390(st, lv), (st, lv))
+        _a392 = 0
+        st["dmg"] = _cast(_a392, jnp.int16)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c368, _then369(st, lv), (st, lv))
+    st, lv = _select(_c386, _then387(st, lv), (st, lv))
     st = p_knock_outs(st)
-    _c375 = jnp.logical_not(st["terminated"])
-    def _then376(st, lv):
+    _c393 = jnp.logical_not(st["terminated"])
+    def _then394(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish_turn(st)
         return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c375, _then376(st, lv), (st, lv))
+    st, lv = _select(_c393, _then394(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
-def g_attack(st, index):
-    """guard of `attack`: is flat index `index` of this kind legal"""
-    a = (index // 1) % 2
-    lv = {"a": _cast(a, jnp.int8)}
-    return jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], lv["a"]))
+def m_attack(st):
+    """guard of `attack` at each of its 2 flat indices (bool[2])"""
+    lv = {}
+    return jax.vmap(lambda i395: jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i395, 1), 2))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
@@ -1864,10 +1853,10 @@ def a_end_turn(st, index):
     return st
 
 
-def g_end_turn(st, index):
-    """guard of `end_turn`: is flat index `index` of this kind legal"""
+def m_end_turn(st):
+    """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return (st["phase"] == 1)
+    return jax.vmap(lambda i396: (st["phase"] == 1))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
@@ -1880,11 +1869,10 @@ def a_promote(st, index):
     return st
 
 
-def g_promote(st, index):
-    """guard of `promote`: is flat index `index` of this kind legal"""
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][st["current_player"]][0])), st["occupied"][st["current_player"]][lv["b"]])
+def m_promote(st):
+    """guard of `promote` at each of its 3 flat indices (bool[3])"""
+    lv = {}
+    return jax.vmap(lambda i397: jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][st["current_player"]][0])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i397, 1), 3) + 1)]))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def _observe(st, p):
@@ -1904,76 +1892,76 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    st, _r377 = _randint(st, 0, (5 - 1))
-    _a378 = _r377
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a378, jnp.int8))
+    st, _r398 = _randint(st, 0, (5 - 1))
+    _a399 = _r398
+    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a399, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop379(i, carry):
+    def _loop400(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l380 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l380)
+        _l401 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
+        st["deck"] = _set(st["deck"], lv["p"], _l401)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop379, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop400, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l381 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l381)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i382: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i382]), i382, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l383 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l383)
-    _l384 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l384)
+    st, _l402 = _shuffle(st, _get(st["deck"], lv["p"]))
+    st["deck"] = _set(st["deck"], lv["p"], _l402)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i403: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i403]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i403]] == 0)), i403, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l404 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
+    st["hand"] = _set(st["hand"], lv["p"], _l404)
+    _l405 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
+    st["deck"] = _set(st["deck"], lv["p"], _l405)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv["p"] = jnp.int32(1)
-    st, _r385 = _randint(st, 0, (5 - 1))
-    _a386 = _r385
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a386, jnp.int8))
+    st, _r406 = _randint(st, 0, (5 - 1))
+    _a407 = _r406
+    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a407, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop387(i, carry):
+    def _loop408(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l388 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l388)
+        _l409 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
+        st["deck"] = _set(st["deck"], lv["p"], _l409)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop387, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop408, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l389 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l389)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i390: _i32(jnp.where(f_is_basic(st, _get(st["deck"], lv["p"])["items"][i390]), i390, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l391 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l391)
-    _l392 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l392)
+    st, _l410 = _shuffle(st, _get(st["deck"], lv["p"]))
+    st["deck"] = _set(st["deck"], lv["p"], _l410)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i411: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i411]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i411]] == 0)), i411, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l412 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
+    st["hand"] = _set(st["hand"], lv["p"], _l412)
+    _l413 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
+    st["deck"] = _set(st["deck"], lv["p"], _l413)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv = _scope(lv, ())
-    st, _r393 = _randint(st, 0, 1)
-    _a394 = jnp.where((_r393 == 1), 1, 0)
-    st["first"] = _cast(_a394, jnp.int8)
-    _a395 = st["first"]
-    st["current_player"] = _cast(_a395, jnp.int8)
+    st, _r414 = _randint(st, 0, 1)
+    _a415 = jnp.where((_r414 == 1), 1, 0)
+    st["first"] = _cast(_a415, jnp.int8)
+    _a416 = st["first"]
+    st["current_player"] = _cast(_a416, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i396: jnp.all(jax.vmap(lambda i397: (((((_lcount(_get(st["deck"], i396), _K26[st["decks"][i396]][i397]) + _lcount(_get(st["hand"], i396), _K26[st["decks"][i396]][i397])) + _lcount(_get(st["discard"], i396), _K26[st["decks"][i396]][i397])) + jnp.sum(jax.vmap(lambda i398: jnp.logical_and(st["occupied"][i396][i398], (st["card"][i396][i398] == _K26[st["decks"][i396]][i397])))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i399: jnp.sum(jax.vmap(lambda i400: jnp.logical_and(jnp.logical_and(st["occupied"][i396][i399], (i400 < _i32(st["evolutions"][i396][i399]))), (st["below"][i396][i399][i400] == _K26[st["decks"][i396]][i397])))(jnp.arange(0, 2, dtype=jnp.int32)), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32)) == jnp.sum(_K26[st["decks"][i396]] == _K26[st["decks"][i396]][i397], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i417, _h419, _h421, _h423, _h427, _h429, _h431: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_h419][i418]) + _lcount(_get(st["hand"], i417), _K26[_h419][i418])) + _lcount(_get(st["discard"], i417), _K26[_h419][i418])) + jnp.sum(jax.vmap(lambda i420, _h422, _h424: jnp.logical_and(_h422, (_h424 == _K26[_h419][i418])))(jnp.arange(0, 4, dtype=jnp.int32), _h421, _h423), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i425, _h428, _h430, _h432: jnp.sum(jax.vmap(lambda i426, _h433: jnp.logical_and(jnp.logical_and(_h428, (i426 < _i32(_h430))), (_h433 == _K26[_h419][i418])))(jnp.arange(0, 2, dtype=jnp.int32), _h432), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32), _h427, _h429, _h431), dtype=jnp.int32)) == jnp.sum(_K26[_h419] == _K26[_h419][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"], st["card"], st["occupied"], st["evolutions"], st["below"]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i401: jnp.all(jax.vmap(lambda i402: jnp.logical_or(jnp.logical_not(st["occupied"][i401][i402]), (_i32(st["damage"][i401][i402]) < _i32(_K13[st["card"][i401][i402]]))))(jnp.arange(0, 4, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i434, _h436, _h438, _h440: jnp.all(jax.vmap(lambda i435, _h437, _h439, _h441: jnp.logical_or(jnp.logical_not(_h437), (_i32(_h439) < _i32(_K13[_h441]))))(jnp.arange(0, 4, dtype=jnp.int32), _h436, _h438, _h440)))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"], st["damage"], st["card"])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i403: (_i32(st["points"][i403]) < 3))(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i442, _h443: (_i32(_h443) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -1985,13 +1973,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i404: st["occupied"][i404][0])(jnp.arange(0, 2, dtype=jnp.int32))))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i444, _h445: _h445)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i405: (jnp.sum(jax.vmap(lambda i406: st["occupied"][i405][i406])(jnp.arange(0, 4, dtype=jnp.int32)), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i446, _h448: (jnp.sum(jax.vmap(lambda i447, _h449: _h449)(jnp.arange(0, 4, dtype=jnp.int32), _h448), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"]))
 
 
 # ---- the environment
@@ -2093,18 +2081,18 @@ def _to_dict(state):
 
 def _legal_action_mask(st):
     parts = [
-        jax.vmap(lambda i: g_setup_active(st, i))(jnp.arange(10, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_setup_bench(st, i))(jnp.arange(10, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_setup_done(st, i))(jnp.arange(1, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_play_basic(st, i))(jnp.arange(10, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_evolve(st, i))(jnp.arange(40, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_attach(st, i))(jnp.arange(4, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_play_trainer(st, i))(jnp.arange(40, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_use_ability(st, i))(jnp.arange(4, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_retreat(st, i))(jnp.arange(3, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_attack(st, i))(jnp.arange(2, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_end_turn(st, i))(jnp.arange(1, dtype=jnp.int32)),
-        jax.vmap(lambda i: g_promote(st, i))(jnp.arange(3, dtype=jnp.int32)),
+        m_setup_active(st),
+        m_setup_bench(st),
+        m_setup_done(st),
+        m_play_basic(st),
+        m_evolve(st),
+        m_attach(st),
+        m_play_trainer(st),
+        m_use_ability(st),
+        m_retreat(st),
+        m_attack(st),
+        m_end_turn(st),
+        m_promote(st),
     ]
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
@@ -2190,15 +2178,23 @@ def invariants(state: State) -> dict:
 
 
 def step_autoreset(state: State, action, key):
-    """Step; when the episode ends, start a new one from `key`.
+    """Step; when the episode ends, start a new one from `key` (its seed is
+    `jax.random.bits(key, (), uint32)`, as in `init`).
 
     Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
     the step taken, `final_observation` the observation the finished step produced (equal
     to the returned state's observation when the episode goes on).
     """
+    return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
+
+
+def step_autoreset_from_seed(state: State, action, seed):
+    """`step_autoreset` with the next episode's seed (uint32) given directly: what `rollout`
+    uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
+    split followed by one more draw per key."""
     nxt = step(state, action)
     done = nxt.terminated | nxt.truncated
-    fresh = init(key)
+    fresh = init_from_seed(seed)
     return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
 
 
@@ -2219,7 +2215,8 @@ def rollout(key, n_steps: int, batch: int):
         state, key = carry
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
-        state, rewards, done, _ = jax.vmap(step_autoreset)(state, actions, jax.random.split(k_reset, batch))
+        seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
+        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
         return (state, key), (rewards, done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)

@@ -206,7 +206,7 @@ TURN_LIMIT = None
 ACTION_KINDS = (('place', 0, 9),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
-_K0 = jnp.asarray(np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]], dtype=np.int8))
+_K0 = jnp.asarray(np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]], dtype=np.int32))
 _K1 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
 _K2 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
@@ -215,7 +215,7 @@ _K2 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 def f_wins(st, p):
     """fn `wins` (tictactoe.envspec:18)"""
     lv = {"p": _cast(p, jnp.int8)}
-    return jnp.any(jax.vmap(lambda i1: jnp.all(jax.vmap(lambda i2: (_i32(st["board"][_K0[i1][i2]]) == _i32(lv["p"])))(jnp.arange(0, 3, dtype=jnp.int32))))(jnp.arange(0, 8, dtype=jnp.int32)))
+    return jnp.any(jax.vmap(lambda i1, _h3: jnp.all(jax.vmap(lambda i2, _h4: (_i32(_h4) == _i32(lv["p"])))(jnp.arange(0, 3, dtype=jnp.int32), _h3)))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0]))
 
 
 def a_place(st, index):
@@ -223,54 +223,53 @@ def a_place(st, index):
     st = dict(st)
     cell = (index // 1) % 9
     lv = {"cell": _cast(cell, jnp.int8)}
-    _a3 = st["current_player"]
-    st["board"] = st["board"].at[lv["cell"]].set(_cast(_a3, jnp.int8))
-    _c4 = f_wins(st, st["current_player"])
-    _c5 = jnp.all(jax.vmap(lambda i6: (_i32(st["board"][i6]) != -1))(jnp.arange(0, 9, dtype=jnp.int32)))
-    def _then7(st, lv):
+    _a5 = st["current_player"]
+    st["board"] = st["board"].at[lv["cell"]].set(_cast(_a5, jnp.int8))
+    _c6 = f_wins(st, st["current_player"])
+    _c7 = jnp.all(jax.vmap(lambda i8, _h9: (_i32(_h9) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
+    def _then10(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("cell", ))
-    def _then8(st, lv):
+    def _then11(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("cell", ))
-    _r9 = (st, lv)
-    _r9 = _select(_c5, _then8(st, lv), _r9)
-    _r9 = _select(_c4, _then7(st, lv), _r9)
-    st, lv = _r9
-    _a10 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a10, jnp.int8)
+    _r12 = (st, lv)
+    _r12 = _select(_c7, _then11(st, lv), _r12)
+    _r12 = _select(_c6, _then10(st, lv), _r12)
+    st, lv = _r12
+    _a13 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a13, jnp.int8)
     return st
 
 
-def g_place(st, index):
-    """guard of `place`: is flat index `index` of this kind legal"""
-    cell = (index // 1) % 9
-    lv = {"cell": _cast(cell, jnp.int8)}
-    return (_i32(st["board"][lv["cell"]]) == -1)
+def m_place(st):
+    """guard of `place` at each of its 9 flat indices (bool[9])"""
+    lv = {}
+    return jax.vmap(lambda i14, _h15: (_i32(_h15) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(p, jnp.int8)}
-    return jax.vmap(lambda i11: jax.vmap(lambda i12: jax.vmap(lambda i13: (_i32(st["board"][((i11 * 3) + i12)]) == _i32(jnp.where((i13 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i16, _h19: jax.vmap(lambda i17, _h20: jax.vmap(lambda i18: (_i32(_h20) == _i32(jnp.where((i18 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h19))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r14 = _randint(st, 0, 1)
-    _a15 = _r14
-    st["current_player"] = _cast(_a15, jnp.int8)
+    st, _r21 = _randint(st, 0, 1)
+    _a22 = _r21
+    st["current_player"] = _cast(_a22, jnp.int8)
     return st
 
 
 def inv_marks_balanced(st):
     """invariant `marks_balanced`: the two players' mark counts differ by at most one"""
     lv = {}
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i16: (_i32(st["board"][i16]) == 0))(jnp.arange(0, 9, dtype=jnp.int32)), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i17: (_i32(st["board"][i17]) == 1))(jnp.arange(0, 9, dtype=jnp.int32)), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i23, _h24: (_i32(_h24) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i25, _h26: (_i32(_h26) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 def inv_one_winner(st):
@@ -322,7 +321,7 @@ def _to_dict(state):
 
 def _legal_action_mask(st):
     parts = [
-        jax.vmap(lambda i: g_place(st, i))(jnp.arange(9, dtype=jnp.int32)),
+        m_place(st),
     ]
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
@@ -396,15 +395,23 @@ def invariants(state: State) -> dict:
 
 
 def step_autoreset(state: State, action, key):
-    """Step; when the episode ends, start a new one from `key`.
+    """Step; when the episode ends, start a new one from `key` (its seed is
+    `jax.random.bits(key, (), uint32)`, as in `init`).
 
     Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
     the step taken, `final_observation` the observation the finished step produced (equal
     to the returned state's observation when the episode goes on).
     """
+    return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
+
+
+def step_autoreset_from_seed(state: State, action, seed):
+    """`step_autoreset` with the next episode's seed (uint32) given directly: what `rollout`
+    uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
+    split followed by one more draw per key."""
     nxt = step(state, action)
     done = nxt.terminated | nxt.truncated
-    fresh = init(key)
+    fresh = init_from_seed(seed)
     return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
 
 
@@ -425,7 +432,8 @@ def rollout(key, n_steps: int, batch: int):
         state, key = carry
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
-        state, rewards, done, _ = jax.vmap(step_autoreset)(state, actions, jax.random.split(k_reset, batch))
+        seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
+        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
         return (state, key), (rewards, done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)

@@ -1,0 +1,138 @@
+"""Static reads in the JAX lowering (`codegen/jax/lower.py`): a read inside a comprehension
+whose indices depend only on constants and the comprehension's variables becomes one
+hoisted view or constant-index gather, mapped through the `vmap` levels.
+
+The views are checked against numpy's gather on generated index arrays (hypothesis), the
+lowering of `tests/specs/static_reads.envspec` (one index pattern per observation entry)
+against the interpreter, and the shipped specs' generated code for the forms the speed-up
+relies on (bench/RESULTS.md, session 4)."""
+
+from __future__ import annotations
+
+from math import prod
+from pathlib import Path
+
+import numpy as np
+from envc.codegen.jax.lower import Lowering, _affine_view, _slice_view
+from envc.compiler.check import load
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envc.verify import load_jax, verify
+
+SPEC = str(Path(__file__).resolve().parent / "specs" / "static_reads.envspec")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _eval(code: str, x: np.ndarray) -> np.ndarray:
+    return np.asarray(eval(code, {"x": x}))
+
+
+@st.composite
+def affine_indices(draw):
+    """An index array start + sum(coef[d] * i_d) over 1-3 axes (sizes 2-5), coefficients in
+    -3..12 (so some overlap, some are negative), and the base length it needs."""
+    m = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(2, 5), min_size=m, max_size=m)))
+    coef = draw(st.lists(st.integers(-3, 12), min_size=m, max_size=m))
+    start = draw(st.integers(0, 6))
+    grid = np.full(shape, start, dtype=np.int64)
+    for d, c in enumerate(coef):
+        grid = grid + c * np.arange(shape[d]).reshape([-1 if k == d else 1 for k in range(m)])
+    grid = grid - min(0, int(grid.min()))
+    return grid, int(grid.max()) + 1 + draw(st.integers(0, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(affine_indices(), st.lists(st.integers(2, 3), max_size=1))
+def test_an_affine_view_reads_what_the_gather_reads(case, trailing):
+    a, n = case
+    trailing = tuple(trailing)
+    x = np.arange(n * prod(trailing)).reshape((n,) + trailing) * 10 + 1
+    code = _affine_view("x", n, a, trailing)
+    if code is not None:
+        np.testing.assert_array_equal(_eval(code, x), x[a], err_msg=code)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations([0, 1, 2]), st.tuples(st.integers(2, 4), st.integers(2, 4), st.integers(2, 4)),
+       st.integers(1, 3), st.integers(0, 5))
+def test_nested_strides_always_become_a_view(perm, sizes, step, start):
+    """An index that walks a strided block in any axis order is a slice, a reshape and a
+    transpose (never a gather): `board[r * 7 + c]` in either loop order."""
+    coef = {2: step, 1: step * sizes[2], 0: step * sizes[2] * sizes[1]}
+    shape = tuple(sizes[p] for p in perm)
+    a = np.full(shape, start, dtype=np.int64)
+    for axis, p in enumerate(perm):
+        a = a + coef[p] * np.arange(sizes[p]).reshape([-1 if k == axis else 1 for k in range(3)])
+    n = int(a.max()) + 1
+    code = _affine_view("x", n, a, ())
+    assert code is not None, a
+    np.testing.assert_array_equal(_eval(code, np.arange(n) * 3), (np.arange(n) * 3)[a])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_slice_view_reads_what_the_gather_reads(data):
+    """Two-index reads `g[e1][e2]`: each index an arithmetic progression along an axis,
+    a constant, or (when the view must refuse) something else."""
+    shape = (data.draw(st.integers(2, 6)), data.draw(st.integers(2, 6)))
+    nest = (data.draw(st.integers(2, 3)), data.draw(st.integers(2, 3)))
+    vals = []
+    for n in shape:
+        kind = data.draw(st.sampled_from(["ap0", "ap1", "const", "mixed"]))
+        if kind == "const":
+            v = np.full(nest, data.draw(st.integers(0, n - 1)))
+        elif kind == "mixed":
+            v = (np.arange(nest[0])[:, None] + np.arange(nest[1])[None, :]) % n
+        else:
+            d = int(kind[-1])
+            length = nest[d]
+            step = data.draw(st.integers(1, max(1, (n - 1) // max(1, length - 1))))
+            if step * (length - 1) >= n:
+                v = np.full(nest, 0)
+            else:
+                start = data.draw(st.integers(0, n - 1 - step * (length - 1)))
+                line = start + step * np.arange(length)
+                v = np.broadcast_to(line.reshape([-1 if k == d else 1 for k in range(2)]), nest).copy()
+        vals.append(v)
+    x = np.arange(prod(shape)).reshape(shape) + 5
+    code = _slice_view("x", shape, vals)
+    if code is not None:
+        np.testing.assert_array_equal(_eval(code, x), x[tuple(vals)], err_msg=code)
+
+
+def test_every_pattern_matches_the_interpreter():
+    """Each observation entry of the spec reads through another pattern; the masks decode
+    an int, a bool and an offset int parameter; `colsum(r)` is inlined into a comprehension
+    over `r` (its own variable renamed, or the argument would be captured)."""
+    module = load(SPEC)
+    env = load_jax(module)
+    report = verify(module, ["python", "jax"], episodes=4, max_steps=60, level2_samples=5, jax_env=env)
+    assert report.ok, [d.render() for d in report.divergences] + report.faults
+    assert report.steps >= 200 and report.level2_transitions > 0
+
+
+def test_the_patterns_lower_to_views_and_constant_gathers():
+    code = "\n".join(Lowering(load(SPEC)).run().functions)
+    observe = code[code.index("def _observe"):code.index("def _init_body")]
+    assert 'st["a"].reshape((3, 4))' in observe                      # a[r * 4 + c], r outer
+    assert 'st["a"].reshape((3, 4)).transpose((1, 0))' in observe    # the same read, c outer
+    assert 'st["a"][1:12:2]' in observe                              # a[2 * k + 1]
+    assert 'st["g"][1, :]' in observe                                # g[1][y]
+    assert 'st["g"].transpose((1, 0))' in observe                    # g[x][y], y outer
+    assert 'st["g"][(_K' in observe                                  # g[(x + y) % 3][y]: a gather
+    assert 'f_colsum' not in observe, "colsum(c) inside a comprehension is inlined"
+    assert "jax.vmap(lambda i: g_" not in code and "def m_put(st):" in code
+
+
+def test_shipped_specs_read_their_boards_without_gathers():
+    """The reads that made connect4 slower than Pgx (bench/RESULTS.md): the observation,
+    the legal-action mask and the draw check read the board as a reshaped view."""
+    c4 = "\n".join(Lowering(load(str(ROOT / "specs" / "connect4.envspec"))).run().functions)
+    observe = c4[c4.index("def _observe"):c4.index("def _init_body")]
+    assert 'st["board"].reshape((6, 7))' in observe
+    mask = c4[c4.index("def m_drop"):]
+    assert 'st["board"].reshape((6, 7)).transpose((1, 0))' in mask.split("\n\n\n")[0]
+    ttt = "\n".join(Lowering(load(str(ROOT / "specs" / "tictactoe.envspec"))).run().functions)
+    assert 'st["board"].reshape((3, 3))' in ttt
