@@ -25,9 +25,11 @@ dropped, so memory is bounded by one chunk whatever the number of episodes. See 
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import itertools
 import math
+import shutil
 import sys
 import tempfile
 import weakref
@@ -257,10 +259,12 @@ def all_matchups(module: ir.Module, limit: int = 4096) -> list[tuple[int, ...]] 
 # ------------------------------------------------------------------ backends
 
 def load_jax(module: ir.Module):
-    """Generate the JAX package for `module` into a temporary folder and import it."""
+    """Generate the JAX package for `module` into a temporary folder and import it. The
+    folder is removed when the process exits (the module stays importable until then)."""
     from envc.codegen.jax import write
 
     folder = tempfile.mkdtemp(prefix="envc-jax-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     name = f"envc_gen_{module.name}_{abs(hash(folder)) % 10**8}"
     write(module, f"{folder}/{name}")
     spec = importlib.util.spec_from_file_location(name, f"{folder}/{name}/__init__.py",

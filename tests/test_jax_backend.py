@@ -4,13 +4,17 @@ terminal rules, auto-reset, and exact equality with the interpreter (`envc verif
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
+
 from envc.verify import first_difference, jax_state_arrays, verify
 
 from .conftest import SPEC_NAMES
@@ -107,6 +111,22 @@ def test_step_autoreset_keeps_the_final_observation(jax_envs):
     finished = env.step(s, 2)
     np.testing.assert_array_equal(np.asarray(final_obs), np.asarray(finished.observation))
     assert not bool(nxt.terminated) and int(nxt.step_count) == 0, "a new episode starts"
+    seed = jax.random.bits(jax.random.PRNGKey(1), (), jnp.uint32)
+    np.testing.assert_array_equal(np.asarray(nxt.current_player), np.asarray(env.init_from_seed(seed).current_player))
+    by_seed = env.step_autoreset_from_seed(s, 2, seed)[0]
+    assert first_difference(jax_state_arrays(by_seed), jax_state_arrays(nxt)) is None, "the key is its seed"
+
+
+def test_load_jax_removes_its_folder_at_exit():
+    """`load_jax` writes the generated package to a temporary folder: it stays while the
+    process runs and is gone after (earlier it was left behind, one folder per call)."""
+    code = ("import os; from envc.compiler.check import load; from envc.verify import load_jax; "
+            "m = load_jax(load('specs/tictactoe.envspec')); d = os.path.dirname(os.path.dirname(m.__file__)); "
+            "print(d, os.path.isdir(d))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert out[1] == "True" and "envc-jax-" in out[0]
+    assert not Path(out[0]).exists()
 
 
 def test_rollout_is_scan_fused_and_batched(jax_envs):
@@ -185,6 +205,7 @@ def test_long_elif_and_match_chains_compile_flat_and_match_the_interpreter(tmp_p
     """An `elif` chain or `match` of 120 arms lowers to one level of branch functions (the
     nested form needed an indentation level per arm, and Python refused about a hundred)."""
     from envc.compiler.check import load
+
     from envc.verify import load_jax
 
     path = tmp_path / "chains.envspec"
