@@ -483,10 +483,7 @@ class Lowering:
         rollout SPS at batch 1024 (bench/RESULTS.md, session 4)."""
         if not self.is_leaf(e.type):
             return None
-        indices, root = [], e
-        while isinstance(root, ir.GetIndex) and isinstance(root.base.type, ir.ArrayT):
-            indices.insert(0, root.index)
-            root = root.base
+        indices, root = _chain(e)
         if not indices or not self.is_leaf(root.type) or self._mentions_nest(root) \
                 or ir.first_draw(root) is not None:
             return None
@@ -585,10 +582,7 @@ class Lowering:
                     for a in args[1:]:
                         v = np.minimum(v, a) if e.name == "min" else np.maximum(v, a)
         elif isinstance(e, ir.GetIndex):
-            indices, root = [], e
-            while isinstance(root, ir.GetIndex) and isinstance(root.base.type, ir.ArrayT):
-                indices.insert(0, root.index)
-                root = root.base
+            indices, root = _chain(e)
             if isinstance(root, ir.Const):
                 table = np.asarray(root.value)
                 vals = [self._static(i) for i in indices]
@@ -984,6 +978,15 @@ def _stack(parts):
 _NP_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "eq": np.equal, "ne": np.not_equal,
            "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
            "and": np.logical_and, "or": np.logical_or}
+
+
+def _chain(e: ir.Expr) -> tuple[list[ir.Expr], ir.Expr]:
+    """`x[i][j]...` as ([i, j, ...], x): the indices of a read of array `x`, outermost first."""
+    indices = []
+    while isinstance(e, ir.GetIndex) and isinstance(e.base.type, ir.ArrayT):
+        indices.insert(0, e.index)
+        e = e.base
+    return indices, e
 
 
 def _shape(t: ir.Type) -> tuple[int, ...]:
