@@ -13,7 +13,7 @@ from math import prod
 from pathlib import Path
 
 import numpy as np
-from envc.codegen.jax.lower import Lowering, _affine_view, _slice_view
+from envc.codegen.jax.lower import Lowering, _affine_view, _row_view, _slice_view
 from envc.compiler.check import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +52,25 @@ def test_an_affine_view_reads_what_the_gather_reads(case, trailing):
     code = _affine_view("x", n, a, trailing)
     if code is not None:
         np.testing.assert_array_equal(_eval(code, x), x[a], err_msg=code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(2, 6), st.integers(2, 5), st.integers(1, 3), st.integers(0, 30), st.integers(0, 3),
+       st.lists(st.integers(2, 3), max_size=1), st.booleans())
+def test_a_row_view_reads_what_the_gather_reads(p, q, s2, start, slack, trailing, fold):
+    """Windows `start + s1 * i + s2 * j` (rows of `s1`, any row length), flat or folded:
+    when `_row_view` answers, it reads what numpy's gather reads."""
+    trailing = tuple(trailing)
+    s1 = s2 * (q - 1) + 1 + slack
+    a = start + s1 * np.arange(p)[:, None] + s2 * np.arange(q)
+    a = a if fold else a.reshape(-1)
+    n = int(a.max()) + 1 + slack
+    x = np.arange(n * prod(trailing)).reshape((n,) + trailing) * 7 + 2
+    code = _row_view("x", n, a, trailing)
+    if code is not None:
+        np.testing.assert_array_equal(_eval(code, x), x[a], err_msg=code)
+    if (start // s1 + p) * s1 <= n and start % s1 + s2 * (q - 1) < s1:
+        assert code is not None, (a, n)
 
 
 @settings(max_examples=100, deadline=None)
@@ -116,23 +135,33 @@ def test_every_pattern_matches_the_interpreter():
 def test_the_patterns_lower_to_views_and_constant_gathers():
     code = "\n".join(Lowering(load(SPEC)).run().functions)
     observe = code[code.index("def _observe"):code.index("def _init_body")]
-    assert 'st["a"].reshape((3, 4))' in observe                      # a[r * 4 + c], r outer
-    assert 'st["a"].reshape((3, 4)).transpose((1, 0))' in observe    # the same read, c outer
-    assert 'st["a"][1:12:2]' in observe                              # a[2 * k + 1]
-    assert 'st["g"][1, :]' in observe                                # g[1][y]
+    for c in range(4):  # a[r * 4 + c] * (r + 1): the 4 terms over c unrolled, each a column
+        assert f'st["a"][{c}:{c + 17}:4]' in observe
+    assert 'st["a"].reshape((5, 4)).transpose((1, 0))' in observe    # a[r * 4 + c], c outer
+    assert 'st["a"][1:20:2]' in observe                              # a[2 * k + 1]
+    assert 'st["g"][:, 0]' in observe                                # g[x][0] over x
     assert 'st["g"].transpose((1, 0))' in observe                    # g[x][y], y outer
-    assert 'st["g"][(_K' in observe                                  # g[(x + y) % 3][y]: a gather
-    assert 'f_colsum' not in observe, "colsum(c) inside a comprehension is inlined"
+    assert 'st["g"][1, :]' in observe                                # g[1][y]
+    assert 'st["g"][(_K' in observe                                  # g[(x + y) % 5][y]: a gather
+    for k in range(3):  # windows W[l][k] over l: a block of rows of the 5 x 4 grid
+        assert f'st["a"].reshape((5, 4))[:, {k}:{k + 2}].reshape((10,))' in observe
+    assert "f_colsum" not in observe, "colsum(c) inside a comprehension is inlined"
     assert "jax.vmap(lambda i: g_" not in code and "def m_put(st):" in code
 
 
 def test_shipped_specs_read_their_boards_without_gathers():
     """The reads that made connect4 slower than Pgx (bench/RESULTS.md): the observation,
-    the legal-action mask and the draw check read the board as a reshaped view."""
+    the legal-action mask and the draw check read the board as a reshaped view, and the
+    69 win lines as sixteen slices (four per direction) with no gather."""
     c4 = "\n".join(Lowering(load(str(ROOT / "specs" / "connect4.envspec"))).run().functions)
     observe = c4[c4.index("def _observe"):c4.index("def _init_body")]
     assert 'st["board"].reshape((6, 7))' in observe
     mask = c4[c4.index("def m_drop"):]
     assert 'st["board"].reshape((6, 7)).transpose((1, 0))' in mask.split("\n\n\n")[0]
+    wins = c4[c4.index("def f_wins"):].split("\n\n\n")[0]
+    assert "_K" not in wins, "no constant index array left: every line is a view"
+    for k in range(4):
+        assert f'st["board"][{7 * k}:{7 * k + 21}]' in wins                                      # vertical
+        assert f'st["board"].reshape((6, 7))[:, {k}:{k + 4}].reshape((24,))' in wins              # horizontal
     ttt = "\n".join(Lowering(load(str(ROOT / "specs" / "tictactoe.envspec"))).run().functions)
     assert 'st["board"].reshape((3, 3))' in ttt

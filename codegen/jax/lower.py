@@ -17,7 +17,10 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   whose indices are functions of constants and the comprehension variables only is
   computed at lowering time into a view or a constant-index gather, hoisted, and passed
   through the `vmap` levels as a mapped argument (`static_read`); a one-`return` fn called
-  with a comprehension variable is inlined first (`inline_call`);
+  with a comprehension variable is inlined first (`inline_call`), and a reduction of at most
+  `SMALL_REDUCE_UNROLL` terms inside a comprehension that indexes with its variable is
+  unrolled, so that each term's read is over the enclosing comprehension alone
+  (`_unroll_small`);
 - `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
 - random draws thread the RNG counter through `st` in the interpreter's evaluation order
   (the checker keeps draws out of conditional expressions and generator bodies);
@@ -40,6 +43,7 @@ from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
 FLOAT_SUM_UNROLL = 64
+SMALL_REDUCE_UNROLL = 4
 
 
 def ident(name: str) -> str:
@@ -416,6 +420,17 @@ class Lowering:
             if e.op in ("sum", "count"):
                 return f"jnp.sum({stacked}, dtype={'jnp.float32' if isinstance(e.type, ir.FloatT) else 'jnp.int32'})"
             return f"jnp.{e.op}({stacked})"
+        if self._unroll_small(e):
+            terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+            if e.op in ("all", "any"):
+                fn = "jnp.logical_and" if e.op == "all" else "jnp.logical_or"
+            else:
+                terms = [f"_i32({t})" for t in terms]
+                fn = {"sum": None, "count": None, "min": "jnp.minimum", "max": "jnp.maximum"}[e.op]
+            code = terms[0]
+            for t in terms[1:]:
+                code = f"{fn}({code}, {t})" if fn else f"({code} + {t})"
+            return code
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         mapped = self._vmap(level, body)
         if e.op == "sum":
@@ -423,6 +438,19 @@ class Lowering:
         if e.op == "count":
             return f"jnp.sum({mapped}, dtype=jnp.int32)"
         return f"jnp.{e.op}({mapped})"
+
+    def _unroll_small(self, e: ir.Reduce) -> bool:
+        """Unroll a reduction of at most `SMALL_REDUCE_UNROLL` integer or bool terms inside
+        a comprehension when its body indexes with its variable: each term's read is then a
+        static read over the enclosing comprehension alone, often a slice where the whole
+        read is a gather. Connect Four's `all(board[LINES[l][k]] == p for k in 0..4)` over
+        `l` becomes four strided views `and`ed, where it was one gather of 4 x 21 cells
+        (bench/RESULTS.md, session 4)."""
+        if not self.levels or e.hi - e.lo > SMALL_REDUCE_UNROLL or e.hi - e.lo < 1:
+            return False
+        if isinstance(e.type, ir.FloatT) or isinstance(e.body.type, ir.FloatT):
+            return False
+        return _indexes_with(e.body, e.var)
 
     def x_array_build(self, e: ir.ArrayBuild) -> str:
         if ir.first_draw(e.body) is not None:
@@ -598,7 +626,10 @@ class Lowering:
         one per leading axis of `base`): a view (slice, reshape, transpose) when the indices
         allow it, else a gather with the indices as module constants."""
         trailing = tuple(shape[len(vals):])
-        view = _affine_view(base, shape[0], vals[0], trailing) if len(vals) == 1 else _slice_view(base, shape, vals)
+        if len(vals) == 1:
+            view = _affine_view(base, shape[0], vals[0], trailing) or _row_view(base, shape[0], vals[0], trailing)
+        else:
+            view = _slice_view(base, shape, vals)
         if view is not None:
             return view
         idx = [self.hoist("K", f"jnp.asarray(np.array({v.tolist()!r}, dtype=np.int32))") for v in vals]
@@ -1024,6 +1055,60 @@ def _affine_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
         if perm != tuple(range(m)):
             code = f"{code}.transpose({perm + tuple(range(m, m + len(trailing)))})"
     return code
+
+
+def _row_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
+    """`base[a]` as a block of rows: when the flattened index array, folded as `(p, q)`,
+    is `start + s1 * i + s2 * j` with the `q` columns inside one row of length `s1`, it
+    reads `base` reshaped to rows of `s1` (`board[7 * (l / 4) + l % 4 + k]` over `l` ->
+    `board.reshape((6, 7))[:, k:k + 4]`); else None."""
+    flat = a.reshape(-1)
+    size = flat.size
+    for p in range(2, size):
+        if size % p:
+            continue
+        q = size // p
+        v = flat.reshape(p, q)
+        start = int(v[0, 0])
+        s1, s2 = int(v[1, 0]) - start, int(v[0, 1]) - start
+        if s1 <= 0 or s2 <= 0 or not np.array_equal(v, start + s1 * np.arange(p)[:, None] + s2 * np.arange(q)):
+            continue
+        row0, col0 = divmod(start, s1)
+        if col0 + s2 * (q - 1) >= s1 or (row0 + p) * s1 > n:
+            continue
+        rows = base if row0 == 0 and p * s1 == n else f"{base}[{row0 * s1}:{(row0 + p) * s1}]"
+        stop = col0 + s2 * (q - 1) + 1
+        cols = f"{col0}:{stop}{f':{s2}' if s2 != 1 else ''}"
+        return f"{rows}.reshape({(p, s1) + trailing})[:, {cols}].reshape({tuple(a.shape) + trailing})"
+    return None
+
+
+def _indexes_with(e, var: str) -> bool:
+    """True when IR node `e` holds an array read whose index mentions variable `var`."""
+    if isinstance(e, ir.GetIndex) and _mentions(e.index, var):
+        return True
+    for name in type(e).model_fields:
+        value = getattr(e, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, tuple):
+                item = item[1]
+            if isinstance(item, ir.Node) and not isinstance(item, _TYPES) and _indexes_with(item, var):
+                return True
+    return False
+
+
+def _mentions(e, var: str) -> bool:
+    """True when IR node `e` reads local `var`."""
+    if isinstance(e, ir.Local):
+        return e.name == var
+    for name in type(e).model_fields:
+        value = getattr(e, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, tuple):
+                item = item[1]
+            if isinstance(item, ir.Node) and not isinstance(item, _TYPES) and _mentions(item, var):
+                return True
+    return False
 
 
 def _slice_view(base: str, shape: tuple[int, ...], vals: list) -> str | None:

@@ -206,12 +206,8 @@ TURN_LIMIT = None
 ACTION_KINDS = (('drop', 0, 7),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
-_K0 = jnp.asarray(np.array([[0, 7, 14, 21], [1, 8, 15, 22], [2, 9, 16, 23], [3, 10, 17, 24], [4, 11, 18, 25], [5, 12, 19, 26], [6, 13, 20, 27], [7, 14, 21, 28], [8, 15, 22, 29], [9, 16, 23, 30], [10, 17, 24, 31], [11, 18, 25, 32], [12, 19, 26, 33], [13, 20, 27, 34], [14, 21, 28, 35], [15, 22, 29, 36], [16, 23, 30, 37], [17, 24, 31, 38], [18, 25, 32, 39], [19, 26, 33, 40], [20, 27, 34, 41]], dtype=np.int32))
-_K1 = jnp.asarray(np.array([[0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 6], [7, 8, 9, 10], [8, 9, 10, 11], [9, 10, 11, 12], [10, 11, 12, 13], [14, 15, 16, 17], [15, 16, 17, 18], [16, 17, 18, 19], [17, 18, 19, 20], [21, 22, 23, 24], [22, 23, 24, 25], [23, 24, 25, 26], [24, 25, 26, 27], [28, 29, 30, 31], [29, 30, 31, 32], [30, 31, 32, 33], [31, 32, 33, 34], [35, 36, 37, 38], [36, 37, 38, 39], [37, 38, 39, 40], [38, 39, 40, 41]], dtype=np.int32))
-_K2 = jnp.asarray(np.array([[0, 8, 16, 24], [1, 9, 17, 25], [2, 10, 18, 26], [3, 11, 19, 27], [7, 15, 23, 31], [8, 16, 24, 32], [9, 17, 25, 33], [10, 18, 26, 34], [14, 22, 30, 38], [15, 23, 31, 39], [16, 24, 32, 40], [17, 25, 33, 41]], dtype=np.int32))
-_K3 = jnp.asarray(np.array([[3, 9, 15, 21], [4, 10, 16, 22], [5, 11, 17, 23], [6, 12, 18, 24], [10, 16, 22, 28], [11, 17, 23, 29], [12, 18, 24, 30], [13, 19, 25, 31], [17, 23, 29, 35], [18, 24, 30, 36], [19, 25, 31, 37], [20, 26, 32, 38]], dtype=np.int32))
-_K4 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
-_K5 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
+_K0 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
+_K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
@@ -224,7 +220,7 @@ def f_filled(st, c):
 def f_wins(st, p):
     """fn `wins` (connect4.envspec:29)"""
     lv = {"p": _cast(p, jnp.int8)}
-    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h4: jnp.all(jax.vmap(lambda i3, _h5: (_i32(_h5) == _i32(lv["p"])))(jnp.arange(0, 4, dtype=jnp.int32), _h4)))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][_K0])), jnp.any(jax.vmap(lambda i6, _h8: jnp.all(jax.vmap(lambda i7, _h9: (_i32(_h9) == _i32(lv["p"])))(jnp.arange(0, 4, dtype=jnp.int32), _h8)))(jnp.arange(0, 24, dtype=jnp.int32), st["board"][_K1]))), jnp.any(jax.vmap(lambda i10, _h12: jnp.all(jax.vmap(lambda i11, _h13: (_i32(_h13) == _i32(lv["p"])))(jnp.arange(0, 4, dtype=jnp.int32), _h12)))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][_K2]))), jnp.any(jax.vmap(lambda i14, _h16: jnp.all(jax.vmap(lambda i15, _h17: (_i32(_h17) == _i32(lv["p"])))(jnp.arange(0, 4, dtype=jnp.int32), _h16)))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][_K3])))
+    return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(lv["p"])), (_i32(_h4) == _i32(lv["p"]))), (_i32(_h5) == _i32(lv["p"]))), (_i32(_h6) == _i32(lv["p"]))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(lv["p"])), (_i32(_h9) == _i32(lv["p"]))), (_i32(_h10) == _i32(lv["p"]))), (_i32(_h11) == _i32(lv["p"]))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(lv["p"])), (_i32(_h14) == _i32(lv["p"]))), (_i32(_h15) == _i32(lv["p"]))), (_i32(_h16) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(lv["p"])), (_i32(_h19) == _i32(lv["p"]))), (_i32(_h20) == _i32(lv["p"]))), (_i32(_h21) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
 
 
 def a_drop(st, index):
@@ -233,24 +229,24 @@ def a_drop(st, index):
     column = (index // 1) % 7
     lv = {"column": _cast(column, jnp.int8)}
     lv["row"] = _cast(jnp.maximum(((6 - 1) - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
-    _a18 = st["current_player"]
-    st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a18, jnp.int8))
-    _c19 = f_wins(st, st["current_player"])
-    _c20 = jnp.all(jax.vmap(lambda i21, _h23: (_i32(jnp.sum(jax.vmap(lambda i22, _h24: (_i32(_h24) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h23), dtype=jnp.int32)) == 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0))))
-    def _then25(st, lv):
+    _a22 = st["current_player"]
+    st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a22, jnp.int8))
+    _c23 = f_wins(st, st["current_player"])
+    _c24 = jnp.all(jax.vmap(lambda i25, _h27: (_i32(jnp.sum(jax.vmap(lambda i26, _h28: (_i32(_h28) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h27), dtype=jnp.int32)) == 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0))))
+    def _then29(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("column", "row", ))
-    def _then26(st, lv):
+    def _then30(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("column", "row", ))
-    _r27 = (st, lv)
-    _r27 = _select(_c20, _then26(st, lv), _r27)
-    _r27 = _select(_c19, _then25(st, lv), _r27)
-    st, lv = _r27
-    _a28 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a28, jnp.int8)
+    _r31 = (st, lv)
+    _r31 = _select(_c24, _then30(st, lv), _r31)
+    _r31 = _select(_c23, _then29(st, lv), _r31)
+    st, lv = _r31
+    _a32 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a32, jnp.int8)
     lv = _scope(lv, ("column", ))
     return st
 
@@ -258,35 +254,35 @@ def a_drop(st, index):
 def m_drop(st):
     """guard of `drop` at each of its 7 flat indices (bool[7])"""
     lv = {}
-    return jax.vmap(lambda i29, _h31: (_i32(jnp.sum(jax.vmap(lambda i30, _h32: (_i32(_h32) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h31), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
+    return jax.vmap(lambda i33, _h35: (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
 
 
 def _observe(st, p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(p, jnp.int8)}
-    return jax.vmap(lambda i33, _h36: jax.vmap(lambda i34, _h37: jax.vmap(lambda i35: (_i32(_h37) == _i32(jnp.where((i35 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h36))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
+    return jax.vmap(lambda i37, _h40: jax.vmap(lambda i38, _h41: jax.vmap(lambda i39: (_i32(_h41) == _i32(jnp.where((i39 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h40))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r38 = _randint(st, 0, 1)
-    _a39 = _r38
-    st["current_player"] = _cast(_a39, jnp.int8)
+    st, _r42 = _randint(st, 0, 1)
+    _a43 = _r42
+    st["current_player"] = _cast(_a43, jnp.int8)
     return st
 
 
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i40, _h41, _h42: jnp.logical_or((_i32(_h41) == -1), (_i32(_h42) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
+    return jnp.all(jax.vmap(lambda i44, _h45, _h46: jnp.logical_or((_i32(_h45) == -1), (_i32(_h46) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
 
 
 def inv_balanced(st):
     """invariant `balanced`: the two players' disc counts differ by at most one"""
     lv = {}
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i43, _h44: (_i32(_h44) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i45, _h46: (_i32(_h46) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i47, _h48: (_i32(_h48) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i49, _h50: (_i32(_h50) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 # ---- the environment
@@ -315,11 +311,11 @@ class State:
 def _defaults():
     return {
         "current_player": _cast(jnp.int8(0), jnp.int8),
-        "rewards": _cast(_K4, jnp.float32),
+        "rewards": _cast(_K0, jnp.float32),
         "terminated": _cast(jnp.bool_(False), jnp.bool_),
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int32(0), jnp.int32),
-        "board": _cast(_K5, jnp.int8),
+        "board": _cast(_K1, jnp.int8),
     }
 
 

@@ -1949,19 +1949,19 @@ def _init_body(st):
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i417, _h419, _h421, _h423, _h427, _h429, _h431: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_h419][i418]) + _lcount(_get(st["hand"], i417), _K26[_h419][i418])) + _lcount(_get(st["discard"], i417), _K26[_h419][i418])) + jnp.sum(jax.vmap(lambda i420, _h422, _h424: jnp.logical_and(_h422, (_h424 == _K26[_h419][i418])))(jnp.arange(0, 4, dtype=jnp.int32), _h421, _h423), dtype=jnp.int32)) + jnp.sum(jax.vmap(lambda i425, _h428, _h430, _h432: jnp.sum(jax.vmap(lambda i426, _h433: jnp.logical_and(jnp.logical_and(_h428, (i426 < _i32(_h430))), (_h433 == _K26[_h419][i418])))(jnp.arange(0, 2, dtype=jnp.int32), _h432), dtype=jnp.int32))(jnp.arange(0, 4, dtype=jnp.int32), _h427, _h429, _h431), dtype=jnp.int32)) == jnp.sum(_K26[_h419] == _K26[_h419][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"], st["card"], st["occupied"], st["evolutions"], st["below"]))
+    return jnp.all(jax.vmap(lambda i417, _h419, _h420, _h421, _h422, _h423, _h424, _h425, _h426, _h427, _h428, _h429, _h430, _h431, _h432, _h433, _h434, _h435, _h436, _h437, _h438, _h439: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_h419][i418]) + _lcount(_get(st["hand"], i417), _K26[_h419][i418])) + _lcount(_get(st["discard"], i417), _K26[_h419][i418])) + (((_i32(jnp.logical_and(_h420, (_h421 == _K26[_h419][i418]))) + _i32(jnp.logical_and(_h422, (_h423 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h424, (_h425 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h426, (_h427 == _K26[_h419][i418]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h420, (0 < _i32(_h428))), (_h429 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h420, (1 < _i32(_h428))), (_h430 == _K26[_h419][i418]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h422, (0 < _i32(_h431))), (_h432 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h422, (1 < _i32(_h431))), (_h433 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h424, (0 < _i32(_h434))), (_h435 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h424, (1 < _i32(_h434))), (_h436 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h426, (0 < _i32(_h437))), (_h438 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h426, (1 < _i32(_h437))), (_h439 == _K26[_h419][i418]))))))) == jnp.sum(_K26[_h419] == _K26[_h419][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i434, _h436, _h438, _h440: jnp.all(jax.vmap(lambda i435, _h437, _h439, _h441: jnp.logical_or(jnp.logical_not(_h437), (_i32(_h439) < _i32(_K13[_h441]))))(jnp.arange(0, 4, dtype=jnp.int32), _h436, _h438, _h440)))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"], st["damage"], st["card"])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i440, _h441, _h442, _h443, _h444, _h445, _h446, _h447, _h448, _h449, _h450, _h451, _h452: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h441), (_i32(_h442) < _i32(_K13[_h443]))), jnp.logical_or(jnp.logical_not(_h444), (_i32(_h445) < _i32(_K13[_h446])))), jnp.logical_or(jnp.logical_not(_h447), (_i32(_h448) < _i32(_K13[_h449])))), jnp.logical_or(jnp.logical_not(_h450), (_i32(_h451) < _i32(_K13[_h452])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i442, _h443: (_i32(_h443) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i453, _h454: (_i32(_h454) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -1973,13 +1973,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i444, _h445: _h445)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i455, _h456: _h456)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i446, _h448: (jnp.sum(jax.vmap(lambda i447, _h449: _h449)(jnp.arange(0, 4, dtype=jnp.int32), _h448), dtype=jnp.int32) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"]))
+    return jnp.all(jax.vmap(lambda i457, _h458, _h459, _h460, _h461: ((((_i32(_h458) + _i32(_h459)) + _i32(_h460)) + _i32(_h461)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment

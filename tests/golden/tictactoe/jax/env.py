@@ -206,16 +206,18 @@ TURN_LIMIT = None
 ACTION_KINDS = (('place', 0, 9),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
-_K0 = jnp.asarray(np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]], dtype=np.int32))
-_K1 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
-_K2 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
+_K0 = jnp.asarray(np.array([0, 3, 6, 0, 1, 2, 0, 2], dtype=np.int32))
+_K1 = jnp.asarray(np.array([1, 4, 7, 3, 4, 5, 4, 4], dtype=np.int32))
+_K2 = jnp.asarray(np.array([2, 5, 8, 6, 7, 8, 8, 6], dtype=np.int32))
+_K3 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
+_K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_wins(st, p):
     """fn `wins` (tictactoe.envspec:18)"""
     lv = {"p": _cast(p, jnp.int8)}
-    return jnp.any(jax.vmap(lambda i1, _h3: jnp.all(jax.vmap(lambda i2, _h4: (_i32(_h4) == _i32(lv["p"])))(jnp.arange(0, 3, dtype=jnp.int32), _h3)))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0]))
+    return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(lv["p"])), (_i32(_h3) == _i32(lv["p"]))), (_i32(_h4) == _i32(lv["p"]))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
 
 
 def a_place(st, index):
@@ -304,11 +306,11 @@ class State:
 def _defaults():
     return {
         "current_player": _cast(jnp.int8(0), jnp.int8),
-        "rewards": _cast(_K1, jnp.float32),
+        "rewards": _cast(_K3, jnp.float32),
         "terminated": _cast(jnp.bool_(False), jnp.bool_),
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int32(0), jnp.int32),
-        "board": _cast(_K2, jnp.int8),
+        "board": _cast(_K4, jnp.int8),
     }
 
 
