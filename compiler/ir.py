@@ -432,19 +432,27 @@ def raw_zero(module: Module, t: Type) -> Any:
     return {f.name: raw_zero(module, f.type) for f in module.record(t.name).fields}
 
 
-def first_draw(e: Node) -> Expr | None:
-    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
-    if isinstance(e, (RandomInt, ListTake)):
-        return e
+def children(e: Node):
+    """The nodes directly inside `e`, in field order (a list's items in order; of a
+    `(name, node)` pair, the node): the order an expression is evaluated in."""
     for name in type(e).model_fields:
         value = getattr(e, name)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, tuple):
                 item = item[1]
-            if isinstance(item, Node) and not isinstance(item, Place):
-                found = first_draw(item)
-                if found is not None:
-                    return found
+            if isinstance(item, Node):
+                yield item
+
+
+def first_draw(e: Node) -> Expr | None:
+    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
+    if isinstance(e, (RandomInt, ListTake)):
+        return e
+    for item in children(e):
+        if not isinstance(item, Place):
+            found = first_draw(item)
+            if found is not None:
+                return found
     return None
 
 

@@ -551,14 +551,7 @@ class Lowering:
         if isinstance(e, ir.Local):
             py = self.pyvars.get(e.name)
             return py is not None and any(level.py == py for level in self.levels)
-        for name in type(e).model_fields:
-            value = getattr(e, name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, tuple):
-                    item = item[1]
-                if isinstance(item, ir.Node) and self._mentions_nest(item):
-                    return True
-        return False
+        return any(self._mentions_nest(item) for item in ir.children(e) if not isinstance(item, _TYPES))
 
     def _static(self, e: ir.Expr):
         """The value of integer or bool expression `e` as an int64 numpy array over the
@@ -1087,28 +1080,14 @@ def _indexes_with(e, var: str) -> bool:
     """True when IR node `e` holds an array read whose index mentions variable `var`."""
     if isinstance(e, ir.GetIndex) and _mentions(e.index, var):
         return True
-    for name in type(e).model_fields:
-        value = getattr(e, name)
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, tuple):
-                item = item[1]
-            if isinstance(item, ir.Node) and not isinstance(item, _TYPES) and _indexes_with(item, var):
-                return True
-    return False
+    return any(_indexes_with(item, var) for item in ir.children(e) if not isinstance(item, _TYPES))
 
 
 def _mentions(e, var: str) -> bool:
     """True when IR node `e` reads local `var`."""
     if isinstance(e, ir.Local):
         return e.name == var
-    for name in type(e).model_fields:
-        value = getattr(e, name)
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, tuple):
-                item = item[1]
-            if isinstance(item, ir.Node) and not isinstance(item, _TYPES) and _mentions(item, var):
-                return True
-    return False
+    return any(_mentions(item, var) for item in ir.children(e) if not isinstance(item, _TYPES))
 
 
 def _slice_view(base: str, shape: tuple[int, ...], vals: list) -> str | None:
