@@ -97,12 +97,10 @@ class ArrayT(Node):
     size: int
 
     def __str__(self) -> str:
-        dims = []
         t: Type = self
         while isinstance(t, ArrayT):
-            dims.append(t.size)
             t = t.elem
-        return str(t) + "".join(f"[{d}]" for d in dims)
+        return str(t) + "".join(f"[{d}]" for d in dims(self))
 
 
 class ListT(Node):
@@ -430,6 +428,15 @@ def raw_zero(module: Module, t: Type) -> Any:
     if isinstance(t, ListT):
         return []
     return {f.name: raw_zero(module, f.type) for f in module.record(t.name).fields}
+
+
+def dims(t: Type) -> tuple[int, ...]:
+    """The array dimensions of type `t`, outermost first (`()` for a non-array)."""
+    out = []
+    while isinstance(t, ArrayT):
+        out.append(t.size)
+        t = t.elem
+    return tuple(out)
 
 
 def children(e: Node):

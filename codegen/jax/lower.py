@@ -519,7 +519,7 @@ class Lowering:
         if any(v is None for v in vals):
             return None
         vals = [np.array(v) for v in np.broadcast_arrays(*vals)]
-        shape = _shape(root.type)
+        shape = ir.dims(root.type)
         if any(v.min() < 0 or v.max() >= n for v, n in zip(vals, shape)):
             return None  # out of range: left to the plain lowering (the interpreter faults)
         dep = [d for d in range(len(self.levels)) if vals[0].shape[d] > 1]
@@ -529,10 +529,7 @@ class Lowering:
         vals = [v[squeeze] for v in vals]
         if isinstance(root, ir.Const):
             leaf = _leaf(root.type)
-            taken = np.asarray(root.value)[tuple(vals)].tolist()
-            code = self._emit_soa((self.leaf_dtype(leaf), taken)) if isinstance(taken, list) else None
-            if code is None:
-                return None
+            code = self._emit_soa((self.leaf_dtype(leaf), np.asarray(root.value)[tuple(vals)].tolist()))
         else:
             code = self._take(self.ex(root), shape, vals)
         key = (code, tuple(self.levels[d].uid for d in dep))
@@ -1011,15 +1008,6 @@ def _chain(e: ir.Expr) -> tuple[list[ir.Expr], ir.Expr]:
         indices.insert(0, e.index)
         e = e.base
     return indices, e
-
-
-def _shape(t: ir.Type) -> tuple[int, ...]:
-    """The array dimensions of a leaf-array type, outermost first."""
-    dims = []
-    while isinstance(t, ir.ArrayT):
-        dims.append(t.size)
-        t = t.elem
-    return tuple(dims)
 
 
 def _affine_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:

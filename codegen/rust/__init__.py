@@ -67,11 +67,7 @@ def generate(module: ir.Module) -> dict[str, str]:
     package = package_name(module)
     spec = _spec_path(module)
     obs_t = module.observe.type
-    dims = []
-    t = obs_t
-    while isinstance(t, ir.ArrayT):
-        dims.append(t.size)
-        t = t.elem
+    dims = list(ir.dims(obs_t))
     single = glue["single_obs"]
     obs_dtype = glue["obs_buffers"][0]["dtype"] if single else None
     common = dict(name=module.name, version=__version__, spec=spec, package=package,
