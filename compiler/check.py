@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envc.compiler import ir
+from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
@@ -57,6 +58,9 @@ class Ctx:
     ret: ir.Type | None = None
     observe_player: str | None = None
     reads_hidden: bool = False
+    loops: list = field(default_factory=list)  # the enclosing loops' break flags (check_lang)
+    narrow: list = field(default_factory=list)  # ranges narrowed by conditions (check_lang)
+    slot_params: set = field(default_factory=set)  # a fn's parameters that index `@private` fields
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -69,7 +73,7 @@ def _ranges_of(t: ir.Type) -> str:
     return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else str(t)
 
 
-class Checker:
+class Checker(LanguageChecks):
     def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None):
         self.mod = mod
         self.fills = fills
@@ -102,6 +106,7 @@ class Checker:
         self.row_refs: dict[str, dict[int, list[tuple[str, int, str]]]] = {}
         self.families: dict[str, ir.FamilyDef] = {}
         self.family_decls: dict[str, ast.HoleDecl] = {}
+        self._ext_init()
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -129,6 +134,9 @@ class Checker:
         return src[span.start:span.end]
 
     def declare_global(self, name: str, span: Span, what: str) -> bool:
+        if name.startswith(RESERVED_PREFIX):
+            self.check_reserved(name, self.name_span(span, name))
+            return False
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
             prev = self.global_names.get(name)
             where = f"first defined at {prev.file}:{prev.line}:{prev.col}" if prev else "it is a built-in name"
@@ -162,15 +170,18 @@ class Checker:
         for d in decls:
             if isinstance(d, ast.TableDecl) and d.name in self.global_names:
                 self._table(d)
+        self.boundary_decls(by_kind.get(ast.BoundaryDecl, []))
         self._state(by_kind.get(ast.StateDecl, []))
         decls = self._families(decls)
         for d in decls:
             if isinstance(d, (ast.FnDecl, ast.ProcDecl, ast.HoleDecl)):
                 self._signature(d)
+        for d in by_kind.get(ast.ActionDecl, []):  # `legal(kind(...))` may name any action
+            self.action_decls.setdefault(d.name, d)
         fills = self._collect_fills()
         fns: list[ir.FnDef] = []
         for d in decls:
-            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d:
+            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d and d.name not in self.generic:
                 fn = self._fn_body(d.name, d.body, d.span, isinstance(d, ast.FnDecl))
                 if fn is not None:
                     fns.append(fn)
@@ -190,6 +201,13 @@ class Checker:
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
         invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
+        fns.extend(self.instances)
+        self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) else None)
+        if env[2] == "pgx" and self.choose_sites:
+            d = by_kind[ast.IllegalActionDecl][-1]
+            self.err("E0181", "`illegal_action pgx` cannot be combined with `choose`", d.policy_span,
+                     "runs the body of an illegal action", help="a paused effect cannot run another action's body: "
+                     "use `illegal_action lose` (the default) or `error`")
         errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
         # a family's shared signature and `ensures` are checked once per member: report once
         errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
@@ -232,9 +250,10 @@ class Checker:
                 self.turn_limit = None
         illegal = "lose"
         for d in by_kind.get(ast.IllegalActionDecl, []):
-            if d.policy not in ("lose", "error"):
+            if d.policy not in ("lose", "pgx", "error"):
                 self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
-                         help="use `lose` (the mover loses, as in Pgx) or `error` (a runtime fault)")
+                         help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
+                         "mover loses, as Pgx) or `error` (a runtime fault)")
             else:
                 illegal = d.policy
         if not by_kind.get(ast.ActionDecl):
@@ -353,6 +372,13 @@ class Checker:
                 self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
             self.require_cells(ir.ArrayT(elem=elem, size=size), t.span)
             return ir.ArrayT(elem=elem, size=size)
+        if isinstance(t, ast.ListTypeExpr) and t.cap is None:
+            elem = self._resolve_type(t.elem, record_stack)
+            if not self._generic_ok:
+                self.fail("E0110", "a list type needs a capacity", t.span, "no capacity",
+                          help="write `list<T, N>`; only a parameter of a `fn` or a `proc` may leave it out "
+                          "(`list<T>` takes a list of any capacity)")
+            return ir.ListT(elem=elem, cap=0)  # any capacity: `check_lang.instantiate` makes it concrete
         if isinstance(t, ast.ListTypeExpr):
             elem = self._resolve_type(t.elem, record_stack)
             cap = self.const_int(t.cap, "a list capacity")
@@ -753,6 +779,7 @@ class Checker:
             self.state[name] = ir.FieldDef(name=name, type=t, default=default, builtin=True)
         for extra in decls[1:]:
             self.err("E0104", "more than one `state` block", extra.span, help="merge them into one")
+        anns: dict[str, dict] = {}
         for d in decls[:1]:
             for f in d.fields:
                 if not self.declare_global(f.name, f.span, "state field"):
@@ -761,26 +788,16 @@ class Checker:
                 if t is None:
                     self.broken.add(f.name)
                     continue
-                visibility = "public"
-                matchup = False
-                for ann, span in f.annotations:
-                    if ann in ("hidden", "private"):
-                        visibility = ann
-                    elif ann == "matchup":  # `envc run` reports episodes per value of this field
-                        matchup = True
-                        if not isinstance(_elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
-                            self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
-                                     span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
-                                     "e.g. `decks: Deck[2] @matchup`")
-                    else:
-                        self.err("E0180", f"unknown annotation `@{ann}`", span, "not an annotation",
-                                 help="use `@hidden`, `@private` or `@matchup`")
+                anns[f.name] = self.field_annotations(f, t)
+                visibility, matchup = anns[f.name]["visibility"], anns[f.name]["matchup"]
                 if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
                     self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
                              help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
                 default = self.default_value(t, f.default, f.span)
                 self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
                                                  matchup=matchup, span=f.span)
+        self.check_reveal_flags(anns)
+        self.lasting_fields([name for name, a in anns.items() if a["lasting"] and name in self.state])
 
     # ------------------------------------------------------------ functions
     def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None:
@@ -793,7 +810,12 @@ class Checker:
                 ok = False
                 continue
             seen.add(p.name)
-            t = self.resolve_type(p.type)
+            self.check_reserved(p.name, p.span)
+            self._generic_ok = allow_any
+            try:
+                t = self.resolve_type(p.type)
+            finally:
+                self._generic_ok = False
             if t is None:
                 ok = False
                 continue
@@ -802,13 +824,13 @@ class Checker:
 
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
-        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS:
+        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS + BUILTIN_NAMES:
             self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
                      help="choose another name")
             return
         if not self.declare_global(d.name, d.span, what):
             return
-        params = self._params(d.params)
+        params = self._params(d.params, allow_any=not isinstance(d, ast.HoleDecl))
         ret = None
         ret_expr = d.ret if isinstance(d, (ast.FnDecl, ast.HoleDecl)) else None
         if ret_expr is not None:
@@ -822,6 +844,8 @@ class Checker:
         pure = isinstance(d, ast.FnDecl) or (isinstance(d, ast.HoleDecl) and ret is not None)
         self.fn_decls[d.name] = d
         self.fn_sigs[d.name] = (params, ret, pure)
+        if any(isinstance(p.type, ir.ListT) and p.type.cap == 0 for p in params):
+            self.generic.add(d.name)  # `list<T>`: instantiated per capacity at each call
 
     def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
         params, ret, _ = self.fn_sigs[name]
@@ -833,6 +857,8 @@ class Checker:
         self.current_fn = None
         if ctx.reads_hidden:
             self.fn_hidden.add(name)
+        elif ctx.slot_params:
+            self.fn_slot_params[name] = set(ctx.slot_params)
         if ret is not None and not _always_returns(body):
             self.err("E0142", f"`{name}` may end without returning a value", self.name_span(span, name),
                      "not every path returns",
@@ -1118,7 +1144,11 @@ class Checker:
                          help="action names must be unique: rename one")
                 continue
             seen[d.name] = d.span
-            params = self._params(d.params)
+            if d.name == "choose":
+                self.err("E0101", "`choose` is the action kind envc generates for decisions", self.name_span(d.span, d.name),
+                         "reserved", help="rename the action")
+                continue
+            params = self._params(d.params, allow_any=False)
             if params is None:
                 continue
             bad = False
@@ -1130,12 +1160,9 @@ class Checker:
             if bad:
                 continue
             guard = None
-            if d.guard is not None:
-                gctx = Ctx("guard", pure=True)
-                gctx.scopes[0].update({p.name: p.type for p in params})
+            if d.guard is not None and self.action_decls.get(d.name) is d:
                 try:
-                    guard = self.expr(d.guard, gctx)
-                    self.require_type(guard, ir.BOOL, d.guard.span, "a `when` guard")
+                    guard = self.action_guard(d.name)
                 except _Poison:
                     guard = None
             ctx = Ctx("action", pure=False)
@@ -1182,9 +1209,25 @@ class Checker:
         return out
 
     def stmt(self, s: ast.Stmt, ctx: Ctx):
+        if isinstance(s, ast.Let) and (s.orelse is not None or selection_kind(s.value)):
+            try:
+                return self.selection(s.name, s.type, s.value, s.orelse, "=", ctx, s.span)
+            except _Poison:
+                self.broken.add(s.name)
+                raise
+        if isinstance(s, (ast.Assign)) and (s.orelse is not None or selection_kind(s.value)):
+            return self.selection(s.target, None, s.value, s.orelse, s.op, ctx, s.span)
+        if isinstance(s, ast.While):
+            return self.while_stmt(s, ctx)
+        if isinstance(s, ast.Break):
+            return self.break_stmt(s, ctx)
         if isinstance(s, ast.Let):
             if s.name in ctx.scopes[-1]:
                 self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
+            self.check_reserved(s.name, s.span)
+            init = self.let_initialised(s, ctx)
+            if init is not None:
+                return init
             try:
                 value = self.expr(s.value, ctx)
             except _Poison:
@@ -1207,25 +1250,17 @@ class Checker:
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
-            return ir.Assign(place=place, value=value, span=s.span)
+            return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span)
         if isinstance(s, ast.If):
-            result: list[ir.Stmt] | None = self.block(s.orelse, ctx) if s.orelse is not None else []
-            for cond, body in reversed(s.branches):
-                c = self.expr_safe(cond, ctx)
-                if c is not None:
-                    self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
-                then = self.block(body, ctx)
-                if c is None:
-                    result = []
-                    continue
-                result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
-            return result
+            return self.if_stmt(s, ctx)
         if isinstance(s, ast.For):
             lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
+            self.check_reserved(s.var, s.span)
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+            frame = self.loop_enter(ctx)
             body = self.block(s.body, ctx)
             ctx.scopes.pop()
-            return ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span)
+            return self.loop_exit(ctx, frame, ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span), s.span)
         if isinstance(s, ast.Match):
             return self.match(s, ctx)
         if isinstance(s, ast.Return):
@@ -1238,6 +1273,59 @@ class Checker:
             return ir.Return(value=value, span=s.span)
         assert isinstance(s, ast.ExprStmt)
         return self.expr_stmt(s, ctx)
+
+    def if_stmt(self, s: ast.If, ctx: Ctx) -> list[ir.Stmt]:
+        """`if`/`elif`/`else`: each branch narrowed by its condition and the earlier ones being
+        false; a branch whose condition folds to `false` (or follows one that folds to `true`)
+        is checked without range errors and dropped."""
+        conds: list[ir.Expr | None] = []
+        for cond, _ in s.branches:
+            c = self.expr_safe(cond, ctx)
+            if c is not None:
+                self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
+            conds.append(c)
+        before: dict = {}  # what the earlier conditions being false say
+        arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
+        dead = False
+        for (cond, body), c in zip(s.branches, conds):
+            truth = self.constant_truth(c) if c is not None else None
+            facts = dict(before)
+            if c is not None:
+                facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
+            self.push_facts(ctx, facts, body)
+            try:
+                if dead or truth is False:
+                    self.dead_block(body, ctx)
+                    then = None
+                else:
+                    then = self.block(body, ctx)
+            finally:
+                self.pop_facts(ctx)
+            if then is not None:
+                arms.append((None if truth is True else c, then))
+                dead = dead or truth is True
+            if c is not None:
+                for k, v in self.facts(c, False, ctx).items():
+                    prev = before.get(k)
+                    before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
+        result: list[ir.Stmt] = []
+        if s.orelse is not None:
+            self.push_facts(ctx, before, s.orelse)
+            try:
+                if dead:
+                    self.dead_block(s.orelse, ctx)
+                else:
+                    result = self.block(s.orelse, ctx)
+            finally:
+                self.pop_facts(ctx)
+        if any(c is None for c in conds):
+            return []
+        for c, then in reversed(arms):
+            if c is None:  # a condition that folds to `true`: its block is what runs
+                result = then
+                continue
+            result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
+        return result
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:
@@ -1306,6 +1394,11 @@ class Checker:
 
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
         e = s.expr
+        if isinstance(e, ast.Name) and e.name == "continue" and ctx.lookup("continue") is None:
+            self.fail("E0004", "the language has no `continue`", e.span, "not part of envspec",
+                      help="put the rest of the loop body in an `if`, or `break` out of the loop")
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.name in self.boundaries:
+            return self.reach(e, ctx, s.span)
         if not isinstance(e, ast.Call):
             self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
                       help="assign it (`x = ...`) or call a `proc`")
@@ -1321,6 +1414,8 @@ class Checker:
                               func.span, "changes the state", help=_pure_help(ctx))
                 if isinstance(self.fn_decls[name], ast.HoleDecl):
                     self.require_hole_filled(self.fn_decls[name], e.span)
+                if name in self.generic:
+                    name, params = self.instantiate(name, e, ctx)
                 args = self.call_args(e, params, name, ctx)
                 self.note_call(name, e.span)
                 return ir.CallProc(proc=name, args=args, span=s.span)
@@ -1339,6 +1434,8 @@ class Checker:
             self.fail("E0130", f"{_ctx_name(ctx)} cannot call `{name}()`, which changes the state", e.func.span,
                       "changes the state", help=_pure_help(ctx))
         player = ir.IntT(lo=0, hi=self.num_players - 1)
+        if name == "win" and len(e.args) == 2:
+            return self.win_stake(e, ctx)
         if name == "fail":
             if len(e.args) != 1 or not isinstance(e.args[0].value, ast.StringLit):
                 self.fail("E0111", "`fail` takes one string: the reason", e.span, help='write `fail("hand overflow")`')
@@ -1511,13 +1608,28 @@ class Checker:
         if isinstance(e, ast.Binary):
             op = _BINOPS[e.op]
             left = self.expr(e.left, ctx, peek)
-            right = self.expr(e.right, ctx, peek)
+            if op in ("and", "or"):  # the right side is read where the left one decided nothing
+                self.push_facts(ctx, self.facts(left, op == "and", ctx))
+                try:
+                    right = self.expr(e.right, ctx, peek)
+                finally:
+                    self.pop_facts(ctx)
+            else:
+                right = self.expr(e.right, ctx, peek)
             return self.binary(op, left, right, e.span, e.op_span)
         if isinstance(e, ast.CondExpr):
             c = self.expr(e.cond, ctx)
             self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
-            a = self.expr(e.then, ctx, peek)
-            b = self.expr(e.orelse, ctx, peek)
+            self.push_facts(ctx, self.facts(c, True, ctx))
+            try:
+                a = self.expr(e.then, ctx, peek)
+            finally:
+                self.pop_facts(ctx)
+            self.push_facts(ctx, self.facts(c, False, ctx))
+            try:
+                b = self.expr(e.orelse, ctx, peek)
+            finally:
+                self.pop_facts(ctx)
             self.no_draws(a, "a branch of `if ... then ... else`")
             self.no_draws(b, "a branch of `if ... then ... else`")
             t = self.unify(a, b, e.span)
@@ -1545,6 +1657,8 @@ class Checker:
             return self.call(e, ctx, peek)
         if isinstance(e, ast.Generator):
             self.fail("E0110", "a generator is only allowed inside sum, count, any, all, min or max", e.span)
+        if isinstance(e, ast.Selector):
+            self.fail("E0110", "a selector `x in lo..hi` is only an argument of `choose` or `random.pick`", e.span)
         raise AssertionError(f"unhandled expression {type(e).__name__}")  # pragma: no cover
 
     def no_draws(self, e: ir.Expr, where: str, repeat: int | None = None) -> None:
@@ -1571,6 +1685,8 @@ class Checker:
     def name(self, e: ast.Name, ctx: Ctx, peek: bool) -> ir.Expr:
         t = ctx.lookup(e.name)
         if t is not None:
+            if ctx.narrow:
+                t = self.narrowed(ctx, ("local", e.name), t, self.scope_of(ctx, e.name))
             return ir.Local(name=e.name, type=t, span=e.span)
         if e.name in self.state:
             fd = self.state[e.name]
@@ -1589,7 +1705,8 @@ class Checker:
                                "or drop `@hidden` if all may see it")
                     self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
                               "hidden from players", help=how)
-            return ir.StateGet(name=e.name, type=fd.type, span=e.span)
+            t = self.narrowed(ctx, ("state", e.name), fd.type) if ctx.narrow else fd.type
+            return ir.StateGet(name=e.name, type=t, span=e.span)
         if e.name in self.consts:
             c = self.consts[e.name]
             return ir.Const(type=c.type, value=c.value, span=e.span)
@@ -1640,10 +1757,56 @@ class Checker:
         if (ctx.observe_player is not None and isinstance(e.base, ast.Name) and e.base.name in self.state
                 and ctx.lookup(e.base.name) is None and self.state[e.base.name].visibility == "private"):
             private_slot = isinstance(e.index, ast.Name) and e.index.name == ctx.observe_player
+        param_slot = self._param_slot(e, ctx)
+        if param_slot is not None:  # `hand[p]` in a fn, `p` a parameter: the fn's callers decide
+            saved = ctx.reads_hidden
+            base = self.expr(e.base, ctx, True)
+            ctx.reads_hidden = saved
+            ctx.slot_params.add(param_slot)
+            index = self.expr(e.index, ctx)
+            t = self.check_index(base.type, index, e)
+            return ir.GetIndex(base=base, index=index, type=t, span=e.span)
         base = self.expr(e.base, ctx, peek or private_slot)
         index = self.expr(e.index, ctx)
         t = self.check_index(base.type, index, e)
         return ir.GetIndex(base=base, index=index, type=t, span=e.span)
+
+    def _param_slot(self, e: ast.Index, ctx: Ctx) -> int | None:
+        """In a `fn`, `f[p]` with `f` a `@private` field and `p` a parameter of the fn: the
+        parameter's position (the fn reads the slot its caller names), else None."""
+        if ctx.what != "fn" or self.current_fn is None or not isinstance(e.base, ast.Name):
+            return None
+        fd = self.state.get(e.base.name)
+        if fd is None or fd.visibility != "private" or ctx.lookup(e.base.name) is not None:
+            return None
+        if not isinstance(e.index, ast.Name) or self.scope_of(ctx, e.index.name) != id(ctx.scopes[0]):
+            return None
+        params = self.fn_sigs[self.current_fn][0]
+        return next((i for i, p in enumerate(params) if p.name == e.index.name), None)
+
+    def _slot_call(self, name: str, e: ast.Call, ctx: Ctx) -> None:
+        """A call of a fn that reads `@private` slots named by its parameters: in `observe`
+        those arguments must be the observing player; in a fn, parameters of that fn (its own
+        callers then decide); anywhere else the call reads hidden state."""
+        positional = [a for a in e.args if a.name is None]
+        params = self.fn_sigs[name][0]
+        for k in sorted(self.fn_slot_params[name]):
+            p = params[k]
+            a = next((x for x in e.args if x.name == p.name), None) or (positional[k] if k < len(positional) else None)
+            arg = a.value if a is not None else None
+            if ctx.observe_player is not None:
+                if isinstance(arg, ast.Name) and arg.name == ctx.observe_player:
+                    continue
+                self.fail("E0170", f"`observe` calls `{name}` with another player's `{p.name}`", e.span,
+                          f"`{name}` reads `@private` slots at `{p.name}`",
+                          help=f"pass the observing player: `{name}(..., {ctx.observe_player}, ...)`")
+            if ctx.what == "fn" and isinstance(arg, ast.Name) and self.scope_of(ctx, arg.name) == id(ctx.scopes[0]):
+                own = self.fn_sigs[self.current_fn][0]
+                k2 = next((i for i, q in enumerate(own) if q.name == arg.name), None)
+                if k2 is not None:
+                    ctx.slot_params.add(k2)
+                    continue
+            ctx.reads_hidden = True
 
     def binary(self, op: str, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Expr:
         ta, tb = a.type, b.type
@@ -1758,6 +1921,10 @@ class Checker:
             return self.old_call(e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
+        if name in BUILTIN_NAMES + ("sum",) and name not in self.fn_sigs:
+            got = self.ext_builtin(name, e, ctx, peek)
+            if got is not None:
+                return got
         if name in PURE_BUILTINS:
             return self.builtin(name, e, ctx, peek)
         if name in EFFECTS:
@@ -1772,13 +1939,23 @@ class Checker:
             hole = self.fn_decls[name]
             if isinstance(hole, ast.HoleDecl):
                 self.require_hole_filled(hole, e.span)
+            source = name
+            if name in self.generic:
+                name, params = self.instantiate(name, e, ctx)
             args = self.call_args(e, params, name, ctx)
             self.note_call(name, e.span)
-            if name in self.fn_hidden:
+            if source in self.fn_hidden or name in self.fn_hidden:
                 ctx.reads_hidden = True
                 if ctx.observe_player is not None:
-                    self.fail("E0170", f"`observe` calls `{name}`, which reads hidden state", e.span,
+                    self.fail("E0170", f"`observe` calls `{source}`, which reads hidden state", e.span,
                               help="compute the observation from public state and the player's own slots")
+            elif name in self.fn_slot_params:
+                self._slot_call(name, e, ctx)
+            if name in self.fn_shows_choice:
+                if ctx.observe_player is not None:
+                    self.observe_shows_choice = True
+                elif ctx.what == "fn" and self.current_fn is not None:
+                    self.fn_shows_choice.add(self.current_fn)
             return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
         if isinstance(self.fn_decls.get(name), ast.HoleDecl):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
@@ -1860,6 +2037,11 @@ class Checker:
                           f"lo is in {lo.type.lo}..{lo.type.hi}, hi in {hi.type.lo}..{hi.type.hi}",
                           help="make sure lo <= hi always holds")
             return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo.type.lo, hi=hi.type.hi), span=e.span)
+        if func.name == "bernoulli":
+            return self.bernoulli(e, ctx)
+        if func.name == "pick":
+            self.fail("E0190", "`random.pick(...)` is the whole value of a `let` or an assignment", e.span,
+                      "inside an expression", help="write `let x = random.pick(...) else ...` first, then use `x`")
         if func.name == "coin":
             if e.args:
                 self.fail("E0111", "`random.coin()` takes no arguments", e.span)
@@ -1868,7 +2050,8 @@ class Checker:
             draw = ir.RandomInt(lo=zero, hi=one, type=ir.IntT(lo=0, hi=1), span=e.span)
             return ir.Binary(op="eq", left=draw, right=one, type=ir.BOOL, span=e.span)
         self.fail("E0103", f"unknown function `random.{func.name}`", func.name_span,
-                  help="use `random.int(lo, hi)` or `random.coin()`; shuffle a list with `xs.shuffle()`")
+                  help="use `random.int(lo, hi)`, `random.coin()`, `random.bernoulli(num, den)` or "
+                  "`random.pick(i in lo..hi where cond)`; shuffle a list with `xs.shuffle()`")
 
     def reduce(self, name: str, g: ast.Generator, ctx: Ctx, span: Span, peek: bool) -> ir.Expr:
         lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span, ctx, g.var)
@@ -2171,5 +2354,7 @@ def load(path: str, effect_tables: bool = True) -> ir.Module:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
     module = check(mod, fills)
+    from envc.compiler.passes import choice_points
     from envc.compiler.passes import effect_tables as tables
-    return tables.run(module) if effect_tables and tables.enabled() else module
+    module = tables.run(module) if effect_tables and tables.enabled() else module
+    return choice_points.run(module)  # where effects pause for decisions: after the effect tables

@@ -29,6 +29,7 @@ ERROR_CODES: dict[str, str] = {
     "E0001": "syntax error: unexpected token",
     "E0002": "syntax error: unexpected character",
     "E0003": "unexpected end of file",
+    "E0004": "a construct the language does not have",
     "E0100": "unknown name",
     "E0101": "duplicate definition",
     "E0102": "unknown enum member",

@@ -42,6 +42,7 @@ import numpy as np
 
 from envc.compiler import ir, rng
 from envc.compiler.actions import ActionSpace
+from envc.compiler.passes import choice_points
 from envc.compiler.diagnostics import Span
 
 
@@ -61,6 +62,10 @@ class ConstEvalError(Exception):
 class _Return(Exception):
     def __init__(self, value):
         self.value = value
+
+
+class _Pause(Exception):
+    """A `choose` paused the step: the frames on the way out save themselves (`choice_points`)."""
 
 
 class State:
@@ -193,6 +198,14 @@ class Evaluator:
         self.call_hook: Callable[[str, dict], None] | None = None
         self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node or block) -> its closure
         self._nodes: list = []  # the compiled nodes and blocks, kept alive
+        # `choose` (see `envc.compiler.passes.choice_points`): id(point statement) -> (its body's
+        # plan, point number); `pausable` while an action's body runs in `Interpreter.step`;
+        # elsewhere (`Interpreter.call`) `choice_policy(statement, legal options, chooser)`
+        # decides, by default the lowest legal option
+        self.points: dict[int, tuple[choice_points.BodyPlan, int]] = {}
+        self.pausable = False
+        self.choice_policy: Callable[[ir.Choose, list[int], int], int] | None = None
+        self.points_plan: choice_points.Plan | None = None
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -534,6 +547,28 @@ class Evaluator:
             return v
         return random_int
 
+    def c_random_pick(self, e: ir.RandomPick):
+        var, steps = e.var, range(e.lo, e.hi)
+        cond, orelse = self._compile(e.cond), self._compile(e.orelse)
+
+        def random_pick(env):
+            outer = env.get(var, _MISSING)
+            try:
+                legal = []
+                for v in steps:
+                    env[var] = v
+                    if cond(env):
+                        legal.append(v)
+            finally:
+                _restore(env, {var: outer})
+            s = self.state
+            if s is None:
+                raise ConstEvalError("draws a random number")
+            r = rng.randint(s.rng_key, s.rng_counter, 0, max(len(legal) - 1, 0))
+            s.rng_counter = (s.rng_counter + 1) & rng.MASK32
+            return legal[r] if legal else orelse(env)
+        return random_pick
+
     def c_list_take(self, e: ir.ListTake):
         place, front, span = e.place, e.front, e.span
 
@@ -675,13 +710,121 @@ class Evaluator:
         names = [p.name for p in fn.params]
         args_f = [self._compile(a) for a in s.args]
         body = self._lazy(self._block, fn.body)
+        point = self.points.get(id(s))
 
         def call_proc(env):
             args = {n: copy_value(a(env)) for n, a in zip(names, args_f)}
             if self.call_hook is not None:
                 self.call_hook(proc, args)
             body(args)
-        return call_proc
+        if point is None:
+            return call_proc
+
+        def pausing_call(env):  # a call of a proc that can pause: a pause saves the caller too
+            try:
+                call_proc(env)
+            except _Pause:
+                self._save(point[0], point[1], env)
+                raise
+        return pausing_call
+
+    def _save(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
+        """Body `bp` pauses at its point j: its live locals go to their frame fields."""
+        f = self.state.fields
+        for name in bp.points[j - 1].live:
+            f[bp.slot[name]] = copy_value(env[name])
+        f[bp.at] = j
+
+    def _restore_frame(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
+        f = self.state.fields
+        for name in bp.points[j - 1].live:
+            env[name] = copy_value(f[bp.slot[name]])
+        f[bp.at] = 0
+
+    def s_choose(self, s: ir.Choose):
+        chooser, cond, place = self._compile(s.chooser), self._compile(s.cond), s.place
+        orelse = self._compile(s.orelse) if s.orelse is not None else None
+        var, steps, span = s.var, range(s.lo, s.hi), s.span
+        point = self.points.get(id(s))
+
+        def choose(env):
+            who = chooser(env)
+            outer = env.get(var, _MISSING)
+            try:
+                legal = []
+                for v in steps:
+                    env[var] = v
+                    if cond(env):
+                        legal.append(v)
+            finally:
+                _restore(env, {var: outer})
+            if not legal:
+                if orelse is None:
+                    raise SpecRuntimeError(f"fail: {s.fault}", span)
+                self.assign(place, copy_value(orelse(env)), env)
+                return
+            if not self.pausable or point is None:  # a direct call: no step to pause
+                pick = self.choice_policy(s, legal, who) if self.choice_policy is not None else legal[0]
+                if pick not in legal:
+                    raise SpecRuntimeError(f"the choice policy picked {pick}, not one of {legal}", span)
+                self.assign(place, pick, env)
+                return
+            bp, j = point
+            self._save(bp, j, env)
+            f = self.state.fields
+            f[choice_points.MOVER] = f["current_player"]
+            f["current_player"] = who
+            raise _Pause()
+        return choose
+
+    def resume(self, bp: choice_points.BodyPlan, env: dict) -> None:
+        """Continue body `bp` from the point its `at` field names (the choice's value is in
+        `_envc_choice_option`): back down to the point through its loops and branches, then
+        on as usual (`choice_points`, module docstring)."""
+        j = self.state.fields[bp.at]
+        self._resume_block(bp, j, bp.body, env)
+
+    def _resume_block(self, bp: choice_points.BodyPlan, j: int, stmts: list[ir.Stmt], env: dict) -> None:
+        f = self.state.fields
+        i = next(k for k, s in enumerate(stmts) if id(s) in bp.span and bp.span[id(s)][0] <= j <= bp.span[id(s)][1])
+        s = stmts[i]
+        if bp.point_of.get(id(s)) == j:
+            self._restore_frame(bp, j, env)
+            if isinstance(s, ir.Choose):
+                self.assign(s.place, f[choice_points.OPTION], env)
+                f["current_player"] = f[choice_points.MOVER]
+            else:
+                callee = self.points_plan.proc(s.proc)
+                try:
+                    self.resume(callee, {})
+                except _Pause:
+                    self._save(bp, j, env)
+                    raise
+        elif isinstance(s, ir.If):
+            inside = bp.range_of(s.then)
+            branch = s.then if inside is not None and inside[0] <= j <= inside[1] else s.orelse
+            self._resume_block(bp, j, branch, env)
+        elif isinstance(s, ir.Match):
+            arm = next(a for a in s.arms if (r := bp.range_of(a.body)) is not None and r[0] <= j <= r[1])
+            self._resume_block(bp, j, arm.body, env)
+        else:
+            assert isinstance(s, ir.For)
+            start = f[bp.slot[s.var]]
+            env[s.var] = start
+            self._resume_block(bp, j, s.body, env)
+            body = self._block(s.body)
+            for env[s.var] in range(start + 1, s.hi):
+                body(env)
+        for rest in stmts[i + 1:]:
+            self._stmt(rest)(env)
+
+    def _stmt(self, s: ir.Stmt) -> Callable[[dict], None]:
+        key = ("stmt", id(s))
+        f = self._code.get(key)
+        if f is None:
+            f = self._code[key] = self._statement(s)
+            self._nodes.append(s)
+        return f
 
     def s_list_op(self, s: ir.ListOp):
         place, op, span = s.place, s.op, s.span
@@ -780,11 +923,18 @@ class Interpreter:
     """
 
     def __init__(self, module: ir.Module):
+        module = choice_points.run(module)  # the representation of paused effects (idempotent)
         self.module = module
         self.actions = ActionSpace(module)
         self.num_actions = self.actions.n
         self.num_players = module.num_players
         self.ev = Evaluator(module)
+        self._plan = choice_points.plan(module) if module.choice is not None and not module.choice.lowered else None
+        self.ev.points_plan = self._plan
+        if self._plan is not None:
+            for bp in self._plan.bodies.values():
+                for pt in bp.points:
+                    self.ev.points[id(pt.stmt)] = (bp, pt.j)
         self._defaults = {f.name: to_value(f.type, f.default) for f in module.state}
         self._step_max = next(f.type.hi for f in module.state if f.name == "step_count")
         self._mask_plan = self._plan_mask()
@@ -827,7 +977,10 @@ class Interpreter:
         f["step_count"] = min(f["step_count"] + 1, self._step_max)
         kind, values = self.actions.decode(action)
         a = self.module.actions[kind.index]
-        self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)})
+        if self._plan is not None and kind.index == self.module.choice.action:
+            self._resume(s, values[0])
+        else:
+            self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
         limit = self.module.turn_limit
         if limit is not None and f["step_count"] >= limit and not f["terminated"]:
             f["truncated"] = True
@@ -898,18 +1051,24 @@ class Interpreter:
         finally:
             ev.state = None
 
-    def call(self, state: State, fn: str, args: list[Any]) -> tuple[State, Any]:
-        """Run `fn` or `proc` `fn` on a copy of `state` with `args`; returns (new state, result or None)."""
+    def call(self, state: State, fn: str, args: list[Any],
+             choices: Callable[[ir.Choose, list[int], int], int] | None = None) -> tuple[State, Any]:
+        """Run `fn` or `proc` `fn` on a copy of `state` with `args`; returns (new state, result or None).
+
+        A `choose` reached here does not pause (there is no step to end): `choices(statement,
+        legal options, chooser)` picks the option, by default the lowest legal one."""
         s = state.copy()
         f = self.module.fn(fn)
         ev = self.ev
         ev.state = s
+        ev.choice_policy = choices
         try:
             ev.run_block(f.body, {p.name: copy_value(a) for p, a in zip(f.params, args)})
         except _Return as r:
             return s, r.value
         finally:
             ev.state = None
+            ev.choice_policy = None
         return s, None
 
     # ------------------------------------------------------------------ internals
@@ -931,15 +1090,34 @@ class Interpreter:
         finally:
             ev.state = ev.old_state = None
 
-    def _run(self, s: State, stmts: list[ir.Stmt], env: dict) -> None:
+    def _run(self, s: State, stmts: list[ir.Stmt], env: dict, pausable: bool = False) -> None:
         ev = self.ev
         ev.state = s
+        ev.pausable = pausable
         try:
             ev.run_block(stmts, env)
+        except _Pause:  # a `choose` paused the effect: the state holds its continuation
+            pass
         except _Return:  # pragma: no cover - the checker forbids return outside functions
             pass
         finally:
             ev.state = None
+            ev.pausable = False
+
+    def _resume(self, s: State, option: int) -> None:
+        """Step `choose(option)`: store the option, continue the paused action's body."""
+        s.fields[choice_points.OPTION] = option
+        bp = next(b for b in self._plan.bodies.values() if b.kind == "action" and s.fields[b.at] != 0)
+        ev = self.ev
+        ev.state = s
+        ev.pausable = True
+        try:
+            ev.resume(bp, {})
+        except _Pause:
+            pass
+        finally:
+            ev.state = None
+            ev.pausable = False
 
     def _finish(self, s: State) -> None:
         if s.fields["terminated"]:

@@ -249,6 +249,21 @@ class RandomInt(ExprNode):
     hi: Expr
 
 
+class RandomPick(ExprNode):
+    """`random.pick(var in lo..hi where cond) else orelse`: a uniformly random value of `var`
+    in `lo..hi` (hi exclusive) among those for which `cond` holds, with exactly one draw and
+    a cost linear in the range: `n` is the number of values where `cond` holds, `r` one draw
+    `random.int(0, max(n - 1, 0))`, the result the `r`-th of those values in increasing
+    order (from 0), or `orelse` when `n` is 0. `cond` and `orelse` do not draw."""
+
+    kind: Literal["random_pick"] = "random_pick"
+    var: str
+    lo: int
+    hi: int
+    cond: Expr
+    orelse: Expr
+
+
 class ListTake(ExprNode):
     """Remove and return an element of a list place: `draw()` takes index 0 (the top),
     `pop()` the last element. Taking from an empty list is a runtime fault."""
@@ -261,7 +276,7 @@ class ListTake(ExprNode):
 Expr = Annotated[
     Union[
         Const, Local, StateGet, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn,
-        Builtin, Reduce, ArrayBuild, ArrayLit, RecordLit, RandomInt, ListTake,
+        Builtin, Reduce, ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake,
     ],
     Field(discriminator="kind"),
 ]
@@ -377,6 +392,33 @@ class Fault(StmtNode):
     message: str
 
 
+class Choose(StmtNode):
+    """`place = choose(chooser, var in lo..hi where cond) else orelse`: player `chooser`
+    decides, among the values of `var` in `lo..hi` (hi exclusive) for which `cond` holds,
+    the value stored in `place` (DESIGN.md decision 7).
+
+    When no value is legal, `place` takes `orelse` (or, with `fault` set, the step faults
+    with that message) and the effect goes on. Otherwise the effect pauses: the step ends
+    with `current_player` the chooser and a legal-action mask that offers exactly the legal
+    values (the generated action kind `choose(option)`); the next step, `choose(option=v)`,
+    stores `v` in `place`, puts `current_player` back and resumes the effect after this
+    statement. `place` is resolved when the value is stored. `chooser`, `cond` and `orelse`
+    do not draw. `site` numbers the `choose` statements of the spec from 1 (what
+    `pending_choice()` reads while this one waits). How a pause is represented in the
+    state (the continuation) is defined by `envc.compiler.passes.choice_points`."""
+
+    kind: Literal["choose"] = "choose"
+    place: Place
+    chooser: Expr
+    var: str
+    lo: int
+    hi: int
+    cond: Expr
+    orelse: Expr | None
+    fault: str | None = None
+    site: int
+
+
 class ExprStmt(StmtNode):
     """An expression evaluated for its side effect (a `draw()` whose card is dropped)."""
 
@@ -385,15 +427,20 @@ class ExprStmt(StmtNode):
 
 
 Stmt = Annotated[
-    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, ExprStmt],
+    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, ExprStmt, Choose],
     Field(discriminator="kind"),
 ]
 
 EXPR_KINDS = (
     "const", "local", "state", "get_field", "get_index", "table_get", "unary", "binary", "cond",
-    "call_fn", "builtin", "reduce", "array_build", "array_lit", "record_lit", "random_int", "list_take",
+    "call_fn", "builtin", "reduce", "array_build", "array_lit", "record_lit", "random_int", "random_pick",
+    "list_take",
 )
-STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt")
+STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt",
+              "choose")
+#: statement kinds that only the reference interpreter runs: the pass
+#: `envc.compiler.passes.lower_choices` removes them before the array backends see the IR
+INTERPRETER_ONLY_STMTS = ("choose",)
 
 
 def zero_value(module: Module, t: Type) -> Any:
@@ -452,8 +499,9 @@ def children(e: Node):
 
 
 def first_draw(e: Node) -> Expr | None:
-    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
-    if isinstance(e, (RandomInt, ListTake)):
+    """The first `RandomInt`, `RandomPick` or `ListTake` inside an expression (in evaluation
+    order), if any."""
+    if isinstance(e, (RandomInt, RandomPick, ListTake)):
         return e
     for item in children(e):
         if not isinstance(item, Place):
@@ -480,6 +528,10 @@ class FieldDef(Node):
     visibility: Literal["public", "hidden", "private"] = "public"
     builtin: bool = False
     matchup: bool = False  # `@matchup`: `envc run` reports episodes per value of this field
+    # `@reveal(flag)`: cell [i..] is seen by every player while the public field `flag[i..]`
+    # holds; `@reveal_to(flag)`: by player q while `flag[q][i..]` holds (`revealed(...)`)
+    reveal: str | None = None
+    reveal_to: str | None = None
     span: Span = NO_SPAN
 
 
@@ -587,13 +639,54 @@ class FamilyDef(Node):
     span: Span = NO_SPAN
 
 
+class ChoiceBody(Node):
+    """A body that can pause (an action's or a proc's: it holds a `choose`, or calls a proc
+    that can): its state field `at` (0: not paused in it; j: paused at its j-th pause point)."""
+
+    kind: Literal["action", "proc"]
+    name: str
+    at: str
+    action: int | None = None  # the action kind's index (actions only)
+    run: str | None = None  # after `lower_choices`: the proc holding an action body's state machine
+
+
+class ChoiceSite(Node):
+    """A `choose` statement: the body holding it, its pause point there, the state fields
+    its `cond` reads through (local name -> frame field) and its option range."""
+
+    site: int
+    body: int  # index into ChoiceInfo.bodies
+    point: int
+    lo: int
+    hi: int
+
+
+class ChoiceInfo(Node):
+    """The representation of paused effects in the state (`envc.compiler.passes.choice_points`).
+
+    `action`: the index of the generated action kind `choose(option)`; `option`, `mover`:
+    the state fields holding the last chosen option and the `current_player` of the paused
+    effect; `bodies`: every body that can pause, with its `at` field; `sites`: every `choose`
+    site. `lowered` is true once `lower_choices` has turned the bodies into state machines
+    (the form the array backends consume)."""
+
+    action: int
+    option: str
+    mover: str
+    bodies: list[ChoiceBody]
+    sites: list[ChoiceSite]
+    lowered: bool = False
+
+
 class Module(Node):
     name: str
     doc: str | None
     path: str
     num_players: int
     turn_limit: int | None
-    illegal_action: Literal["lose", "error"]
+    # `lose`: the state stays, the mover loses (envc's default); `pgx`: the action's body runs,
+    # then the mover loses (Pgx's `Env.step`); `error`: a runtime fault
+    illegal_action: Literal["lose", "pgx", "error"]
     enums: list[EnumDef]
     records: list[RecordDef]
     tables: list[TableDef]
@@ -605,6 +698,7 @@ class Module(Node):
     invariants: list[InvariantDef]
     holes: list[HoleDef]
     families: list[FamilyDef] = []
+    choice: ChoiceInfo | None = None  # set by the pass `choice_points` when a `choose` exists
 
     def enum(self, name: str) -> EnumDef:
         return next(e for e in self.enums if e.name == name)
@@ -620,6 +714,6 @@ class Module(Node):
 
 
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
-               ArrayBuild, ArrayLit, RecordLit, RandomInt, ListTake, IndexStep, Place, Let, Assign, If, For,
-               MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt):
+               ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake, IndexStep, Place, Let, Assign, If,
+               For, MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, Choose):
     _model.model_rebuild()

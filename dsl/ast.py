@@ -46,7 +46,7 @@ class NamedTypeExpr(TypeExpr):
 @dataclass
 class ListTypeExpr(TypeExpr):
     elem: TypeExpr
-    cap: Expr
+    cap: Expr | None  # None: `list<T>`, a parameter that accepts a list of any capacity
 
 
 @dataclass
@@ -120,6 +120,18 @@ class Generator(Expr):
 
 
 @dataclass
+class Selector(Expr):
+    """`var in lo..hi where cond`, only as an argument of `choose(...)` and `random.pick(...)`:
+    the values of `var` in the range for which `cond` holds (all of them without `where`)."""
+
+    var: str
+    lo: Expr
+    hi: Expr
+    inclusive: bool
+    cond: Expr | None
+
+
+@dataclass
 class Call(Expr):
     func: Expr
     args: list[Arg]
@@ -173,6 +185,21 @@ class Let(Stmt):
     name: str
     type: TypeExpr | None
     value: Expr
+    orelse: Expr | None = None  # `let x = choose(...) else e`: the value when no option is legal
+
+
+@dataclass
+class While(Stmt):
+    """`while cond max bound { body }` (`bound` None: no `max`, which the checker refuses)."""
+
+    cond: Expr
+    bound: Expr | None
+    body: list[Stmt]
+
+
+@dataclass
+class Break(Stmt):
+    pass
 
 
 @dataclass
@@ -180,6 +207,8 @@ class Assign(Stmt):
     target: Expr
     op: str  # "=", "+=", "-="
     value: Expr
+    orelse: Expr | None = None  # `x = choose(...) else e`
+    until: Expr | None = None  # `x = v until boundary(args)`: a lasting value
 
 
 @dataclass
@@ -275,7 +304,8 @@ class FieldDecl(Decl):
     name: str
     type: TypeExpr
     default: Expr | None
-    annotations: list[tuple[str, Span]] = field(default_factory=list)
+    # (name, span, argument or None): `@hidden`, `@reveal(flag)`
+    annotations: list[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -367,6 +397,15 @@ class HoleDecl(Decl):
     per: list[tuple] | None = None
     # a member of a hole family (one distinct text): the family's name
     family: str | None = None
+
+
+@dataclass
+class BoundaryDecl(Decl):
+    """`boundary turn_end(p: int[0..1])`: an event the spec announces (`turn_end(p)` as a
+    statement) at which lasting values set `until` it return to their defaults."""
+
+    name: str
+    params: list[Param]
 
 
 @dataclass

@@ -138,7 +138,7 @@ class _Builder(Transformer):
         return ast.FieldDecl(self._span(meta), str(c[0]), c[1], c[2], anns)
 
     def annotation(self, c):
-        return (str(c[0]), self._tok(c[0]))
+        return (str(c[0]), self._tok(c[0]), str(c[1]) if c[1] is not None else None)
 
     @v_args(meta=True)
     def table_decl(self, meta, c):
@@ -210,6 +210,10 @@ class _Builder(Transformer):
         return ast.HoleDecl(self._span(meta), str(c[0]), c[1], c[2], _unescape(c[3]), list(c[4:]))
 
     @v_args(meta=True)
+    def boundary_decl(self, meta, c):
+        return ast.BoundaryDecl(self._span(meta), str(c[0]), c[1])
+
+    @v_args(meta=True)
     def fill_decl(self, meta, c):
         attrs = dict(a for a in c[1:-1])
         return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1])
@@ -252,7 +256,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def list_type(self, meta, c):
-        return ast.ListTypeExpr(self._span(meta), c[0], c[1])
+        return ast.ListTypeExpr(self._span(meta), c[0], c[1])  # c[1] None: `list<T>`, any capacity
 
     @v_args(meta=True)
     def named_type(self, meta, c):
@@ -264,7 +268,24 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def let_stmt(self, meta, c):
-        return ast.Let(self._span(meta), str(c[0]), c[1], c[2])
+        return ast.Let(self._span(meta), str(c[0]), c[1], c[2], c[3])
+
+    def else_value(self, c):
+        return c[0]
+
+    def until_clause(self, c):
+        return c[0]
+
+    def while_bound(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def while_stmt(self, meta, c):
+        return ast.While(self._span(meta), c[0], c[1], c[2])
+
+    @v_args(meta=True)
+    def break_stmt(self, meta, c):
+        return ast.Break(self._span(meta))
 
     @v_args(meta=True)
     def if_stmt(self, meta, c):
@@ -310,7 +331,7 @@ class _Builder(Transformer):
     def expr_stmt(self, meta, c):
         if c[1] is None:
             return ast.ExprStmt(self._span(meta), c[0])
-        return ast.Assign(self._span(meta), c[0], str(c[1]), c[2])
+        return ast.Assign(self._span(meta), c[0], str(c[1]), c[2], c[3], c[4])
 
     # -- expressions
     @v_args(meta=True)
@@ -373,6 +394,18 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def named_arg(self, meta, c):
         return ast.Arg(self._span(meta), c[1], str(c[0]))
+
+    @v_args(meta=True)
+    def selector(self, meta, c):
+        return ast.Selector(self._span(meta), str(c[0]), c[1], c[3], str(c[2]) == "..=", c[4])
+
+    @v_args(meta=True)
+    def paren(self, meta, c):
+        # `(e)` is `e`, spanning its parentheses: a caret or a fix quoting `2 * (x + 1)` keeps
+        # the closing parenthesis (the span of `e` alone ends before it)
+        inner = c[0]
+        inner.span = self._span(meta)
+        return inner
 
     @v_args(meta=True)
     def generator(self, meta, c):
@@ -487,6 +520,48 @@ def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None
     return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
+#: Operators and words of other languages that envspec does not have: (text, what to write).
+_MISSING = {
+    "**": "for a power write `pow(x, n)` (n a constant) or multiply, `x * x`",
+    "++": "write `x += 1`",
+    "*=": "write `x = x * y`",
+    "/=": "write `x = x / y`",
+    "%=": "write `x = x % y`",
+    "<<": "multiply by a power of two: `x * 4`",
+    ">>": "divide by a power of two: `x / 4`",
+    "^": "for a power write `pow(x, n)`; for exclusive or write `a != b` on bools",
+    "?": "write `if c then a else b`",
+    "else if": "write `elif`",
+}
+
+
+def _missing_construct(text: str, pos: int) -> tuple[str, int] | None:
+    """The construct of `_MISSING` at offset `pos` of `text` (the token or character the
+    parser stopped at, or the one before it), and its offset; None when there is none."""
+    if text.startswith("if", pos) and re.search(r"\belse\s*$", text[:pos]):
+        start = re.search(r"\belse\s*$", text[:pos]).start()
+        return "else if", start
+    for op in ("**", "++", "*=", "/=", "%=", "<<", ">>"):
+        for start in (pos - 1, pos):
+            if start >= 0 and text.startswith(op, start):
+                return op, start
+    if pos < len(text) and text[pos] in "^?":
+        return text[pos], pos
+    return None
+
+
+def _missing_diagnostic(path: str, text: str, pos: int, line: int, col: int) -> Diagnostic | None:
+    found = _missing_construct(text, pos)
+    if found is None:
+        return None
+    what, start = found
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    width = len(what) if what != "else if" else pos + 2 - start
+    return Diagnostic("E0004", f"the language has no `{what}`", _point(path, text, line, col, start, width),
+                      label="not part of envspec", help=_MISSING[what])
+
+
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
         lines = text.split("\n")  # lark counts lines by "\n" only, not by str.splitlines()'s \r, \f, ...
@@ -515,6 +590,9 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         )
     if isinstance(err, UnexpectedToken):
         tok = err.token
+        missing = _missing_diagnostic(path, text, tok.start_pos, tok.line, tok.column)
+        if missing is not None:
+            return missing
         width = max(1, len(str(tok)))
         shown = str(tok).replace("\n", "\\n")
         help_text = f"expected {_expected_text(err.accepts or err.expected)}"
@@ -539,6 +617,9 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help=help_text,
         )
     assert isinstance(err, UnexpectedCharacters)
+    missing = _missing_diagnostic(path, text, err.pos_in_stream, err.line, err.column)
+    if missing is not None:
+        return missing
     ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
     help_text = None
     if ch == '"':

@@ -64,6 +64,7 @@ class LoweredModule:
     observation_dtypes: str
     invariants: list[tuple[str, str]]
     has_guard: list[bool] = field(default_factory=list)
+    resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
 
 
 @dataclass
@@ -243,7 +244,7 @@ class Lowering:
             return code
         if isinstance(e, ir.Builtin) and e.name in ("min", "max", "abs", "clamp", "int", "count", "len"):
             return code
-        if isinstance(e, (ir.Reduce, ir.RandomInt)) or (isinstance(e, ir.Unary) and e.op == "neg"):
+        if isinstance(e, (ir.Reduce, ir.RandomInt, ir.RandomPick)) or (isinstance(e, ir.Unary) and e.op == "neg"):
             return code
         return f"_i32({code})"
 
@@ -487,6 +488,37 @@ class Lowering:
         r = self.fresh("_r")
         self.emit(f"st, {r} = _randint(st, {lo}, {hi})")
         return r
+
+    def x_random_pick(self, e: ir.RandomPick) -> str:
+        """The mask over `lo..hi` (a comprehension), one draw in `0..max(n - 1, 0)`, then the
+        draw-th true index by a cumulative sum (`_pick`): linear, no loop."""
+        level, body = self._gen(e.var, e.lo, e.hi, e.cond)
+        mask = self.fresh("_pm")
+        self.emit(f"{mask} = {self._vmap(level, body)}")
+        r = self.fresh("_r")
+        self.emit(f"st, {r} = _randint(st, 0, jnp.maximum(jnp.sum({mask}, dtype=jnp.int32) - 1, 0))")
+        orelse = self.int32(e.orelse, self.ex(e.orelse))
+        return f"_pick({mask}, {r}, {e.lo}, {orelse})"
+
+    def s_choose(self, s: ir.Choose) -> None:
+        raise AssertionError("`choose` reaches the JAX lowering: run `envc.compiler.passes.lower_choices` first")
+
+    def resume_info(self) -> dict | None:
+        """How a step of the generated `choose` kind resumes (`lower_choices`): the template sets
+        `_envc_choice_option` and runs the branch of the action whose `at` field is not 0, which
+        is what the kind's own body does (a resumed body ignores its parameters). One branch
+        per action instead of each paused body computed twice under `vmap`."""
+        info = self.m.choice
+        if info is None or not info.lowered:
+            return None
+        kind = self.space.kinds[info.action]
+        owner = "0"
+        for b in reversed(info.bodies):
+            if b.kind == "action":
+                owner = f'jnp.where(st["{b.at}"] != 0, {b.action}, {owner})'
+        option = next(f for f in self.m.state if f.name == info.option)
+        return {"kind": info.action, "offset": kind.offset, "lo": kind.domains[0][0], "option": info.option,
+                "dtype": self.leaf_dtype(option.type), "owner": owner}
 
     def x_list_take(self, e: ir.ListTake) -> str:
         v = self.fresh("_v")
@@ -930,8 +962,16 @@ class Lowering:
             self.functions.append(self.function(f"def {prefix}{f.name}(st{params}):", f.params, f.body, f.ret,
                                                 f.ret is None, doc, prologue=prologue))
         actions = []
+        resume = self.resume_info()
         for kind in self.space.kinds:
             a = m.actions[kind.index]
+            if resume is not None and kind.index == resume["kind"]:  # its steps run the paused action's branch
+                actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": True, "resumes": True})
+                self.functions.append(self.function(f"def m_{a.name}(st):", [], [ir.Return(value=ir.ArrayBuild(
+                    var="_index", lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
+                    type=ir.ArrayT(elem=ir.BOOL, size=kind.size)))], ir.ArrayT(elem=ir.BOOL, size=kind.size), False,
+                    f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"))
+                continue
             decode = []
             stride = kind.size
             for p, dom in zip(a.params, kind.domains):
@@ -952,7 +992,8 @@ class Lowering:
                 self.functions.append(self.function(f"def m_{a.name}(st):", [], [ir.Return(value=mask)],
                                                     mask.type, False, f"guard of `{a.name}` at each of its "
                                                     f"{kind.size} flat indices (bool[{kind.size}])"))
-            actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None})
+            actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
+                            "resumes": False})
         obs = m.observe
         self.functions.append(self.function(f"def _observe(st, {obs.player}):",
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
@@ -972,7 +1013,7 @@ class Lowering:
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
-            observation_dtypes=self.dtypes(obs.type), invariants=invariants,
+            observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume,
         )
 
 

@@ -61,6 +61,9 @@ def generate(module: ir.Module) -> dict[str, str]:
     Raises:
         LoweringError: the module uses something this backend cannot lower.
     """
+    from envc.compiler.passes import lower_choices
+
+    module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
     low = Lowering(module)
     lowered = low.run()
     glue = Glue(low).build()

@@ -340,7 +340,7 @@ class Lowering:
             return any(self.needs_stmts(x) for x in node)
         if not isinstance(node, ir.Node):
             return False
-        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)) or _long_literal(node):
+        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.RandomPick, ir.ListTake)) or _long_literal(node):
             return True
         return any(self.needs_stmts(getattr(node, k)) for k in type(node).model_fields)
 
@@ -599,6 +599,41 @@ class Lowering:
         r = self.fresh("_r")
         self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, {lo}, {hi}, {site})?;")
         return r
+
+    def x_random_pick(self, e: ir.RandomPick) -> str:
+        """The mask over `lo..hi`, one draw in `0..max(n - 1, 0)`, the draw-th true index
+        (`orelse` when none): two loops over the range, no allocation."""
+        self._need_mutable(e.span)
+        size = e.hi - e.lo
+        mask, n, r, out, c = (self.fresh(x) for x in ("_pm", "_pn", "_r", "_pk", "_pc"))
+        self.emit(f"let mut {mask}: [bool; {size}] = [false; {size}];")
+        self.emit(f"let mut {n}: i32 = 0;")
+        self._loop_open(e.var, e.lo, e.hi)
+        cond = self.bind(self.ex(e.cond), ir.BOOL, "_b")
+        index = f"v_{e.var}" if e.lo == 0 else f"(v_{e.var} - {e.lo})"
+        self.emit(f"{mask}[{index} as usize] = {cond};")
+        self.emit(f"if {cond} {{ {n} += 1; }}")
+        self._loop_close()
+        site = self.site(e.span, "random.int({a}, {b}) has an empty range")
+        self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax({n} - 1, 0), {site})?;")
+        self.emit(f"let {out}: i32;")
+        self.emit(f"if {n} == 0 {{")
+        self.out.depth += 1
+        self.emit(f"{out} = {self.ex(e.orelse)};")
+        self.out.depth -= 1
+        self.emit("} else {")
+        self.out.depth += 1
+        self.emit(f"let mut {c}: i32 = 0;")
+        self.emit(f"let mut _found: i32 = {e.lo};")
+        self.emit(f"for k in 0..{size}usize {{ if {mask}[k] {{ if {c} == {r} {{ _found = k as i32 + {e.lo}; }} {c} += 1; }} }}")
+        self.emit(f"{out} = _found;")
+        self.out.depth -= 1
+        self.emit("}")
+        return out
+
+    def s_choose(self, s: ir.Choose) -> None:
+        raise LoweringError(f"{where(s.span)}: `choose` reaches the Rust lowering: run "
+                            "`envc.compiler.passes.lower_choices` first")
 
     def x_list_take(self, e: ir.ListTake) -> str:
         place = self.place(e.place)
