@@ -12,8 +12,12 @@ Semantics (every backend reproduces them exactly):
 * `step(state, action)` follows Pgx's `Env.step` (pgx/core.py):
   1. on a terminated or truncated state nothing changes but `rewards`, which become 0;
   2. an illegal action (its mask entry is false) ends the game: the mover gets -1 and
-     every other player +(num_players - 1)... as in Pgx, where for two players that is +1;
-     with `illegal_action error` it raises `SpecRuntimeError` instead;
+     every other player +(num_players - 1), as in Pgx (for two players, +1). By default
+     (`illegal_action lose`) nothing else changes: the board, `current_player` and the
+     observation stay those before the action. With `illegal_action pgx` the action's body
+     runs first, as Pgx's `Env.step` does (`_step`, then `_step_with_illegal_action`), so the
+     move is made and `current_player` may change. With `illegal_action error` the step
+     raises `SpecRuntimeError` instead;
   3. otherwise `rewards` become 0, `step_count` grows by 1, and the action's body runs;
      then `truncated` becomes true when `step_count` reaches `turn_limit` and the game
      is not terminated;
@@ -968,6 +972,11 @@ class Interpreter:
                 raise SpecRuntimeError(f"illegal action {self.actions.format(action)}")
             mover = f["current_player"]
             f["step_count"] = min(f["step_count"] + 1, self._step_max)
+            if self.module.illegal_action == "pgx":  # Pgx's `Env.step`: the action runs, then the penalty
+                f["rewards"] = zeros
+                kind, values = self.actions.decode(action)
+                a = self.module.actions[kind.index]
+                self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
             f["rewards"] = [np.float32(-1.0 if p == mover else float(self.num_players - 1))
                             for p in range(self.num_players)]
             f["terminated"] = True

@@ -88,7 +88,8 @@ def generate(module: ir.Module) -> dict[str, str]:
             enums=lowered.enums, fault_sites=lowered.fault_sites, records=lowered.records,
             obs_rty=lowered.obs_rty, fields=lowered.state_fields, statics=lowered.statics,
             functions=lowered.functions, mask_code=lowered.mask_code, dispatch_code=lowered.dispatch_code,
-            illegal_is_error=lowered.illegal_is_error, illegal_site=lowered.illegal_site),
+            illegal_is_error=lowered.illegal_is_error, illegal_site=lowered.illegal_site,
+            illegal_is_pgx=module.illegal_action == "pgx"),
         "src/lib.rs": env.get_template("lib.rs.j2").render(**common, **glue),
         f"python/{package}/__init__.py": env.get_template("__init__.py.j2").render(
             **common, obs_shape=repr(tuple(dims)) if single else "None",
