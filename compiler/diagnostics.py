@@ -48,6 +48,7 @@ ERROR_CODES: dict[str, str] = {
     "E0140": "unbounded loop",
     "E0141": "non-exhaustive match",
     "E0142": "missing return",
+    "E0143": "`break` outside a loop",
     "E0150": "missing data file",
     "E0151": "malformed data file",
     "E0152": "bad column in a data file",
@@ -57,7 +58,12 @@ ERROR_CODES: dict[str, str] = {
     "E0163": "a card in play needs a hole with no fill",
     "E0164": "misused text column or hole family",
     "E0170": "hidden information observed",
+    "E0171": "the observation does not show the pending decision",
+    "E0172": "conflicting or malformed visibility annotations",
     "E0180": "unknown option",
+    "E0181": "options that cannot be combined",
+    "E0190": "misused `choose` or `random.pick`",
+    "E0191": "misused lasting effect",
 }
 
 

@@ -170,7 +170,8 @@ def compile(
 @app.command()
 def verify(
     spec: SpecArg,
-    targets: Annotated[str, typer.Option(help="comma-separated backends; `python` is the reference")] = "python,jax",
+    targets: Annotated[str, typer.Option(help="comma-separated backends; `python` is the reference, `flat` the "
+                                         "interpreter on the IR the array backends consume")] = "python,jax",
     episodes: Annotated[int | None, typer.Option(min=1, help="seeded random-policy episodes to compare "
                                                  "[default: 100]; with `--per-matchup`, the most seeds to try "
                                                  "[default: 10 x N x match-ups, or 100 when the match-ups cannot "
@@ -205,10 +206,10 @@ def verify(
     `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000`
     """
     names = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = [t for t in names if t not in ("python", "jax", "rust")]
+    unknown = [t for t in names if t not in ("python", "flat", "jax", "rust")]
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
-                          help="targets are `python`, `jax` and `rust`")])
+                          help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
     m = _load_or_exit(spec)
     from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups

@@ -7,11 +7,18 @@ Public surface: `verify(module, targets, episodes, seed, ..., chunk, per_matchup
 
 Levels (DESIGN.md, "Verification"):
 1. property: the spec's invariants hold on every reached state, on every backend; a
-   non-terminal state has a legal action;
+   non-terminal state has a legal action; on the states sampled for level 2, what a player
+   does not see does not change its observation (`envc.compiler.visibility.leaks`);
 2. interaction: from reached states (sampled from the level-3 episodes), every action
    kind's legal actions are stepped on each backend from the *same injected state*, and
    the next states must be equal;
 3. rollout: seeded random-policy episodes, whole trajectories compared step by step.
+
+The target `flat` is the reference interpreter run on the IR after the passes that the
+array backends consume (`envc.compiler.passes.lower_choices`: a `choose` as a state
+machine), so every pass is checked against the interpreter's own meaning (DESIGN.md
+decision 8). Paused states (an effect waiting for a `choose`) are reached by the rollouts
+and sampled by level 2 like any other.
 Integers, booleans and the RNG words must be bit-identical; float32 fields equal within
 `float_tolerance` (0 by default), as `|a - b| <= tol * max(1, |a|, |b|)`. On a divergence the report names the first step, the
 field path, both values and the actions that reproduce it.
@@ -39,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir
+from envc.compiler import ir, visibility
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.run_jax import label_values, matchup_fields
 
@@ -309,13 +316,15 @@ class Divergence:
     action_names: list[str]
 
     def render(self) -> str:
-        shown = ", ".join(self.action_names[-12:])
-        more = f" (last 12 of {len(self.actions)})" if len(self.actions) > 12 else ""
-        return (f"divergence (level {self.level}) between the interpreter and `{self.target}`\n"
+        head = (f"divergence (level {self.level}) between the interpreter and `{self.target}`\n"
                 f"  seed {self.episode_seed}, first at step {self.step}, field `{self.field}`\n"
                 f"  interpreter: {self.interpreter!r}\n"
-                f"  {self.target}: {self.backend!r}\n"
-                f"  reproduce: init(seed={self.episode_seed}) then actions {self.actions}\n"
+                f"  {self.target}: {self.backend!r}\n")
+        if not self.actions:
+            return head + f"  reproduce: init(seed={self.episode_seed}) (the initial states differ: no action)"
+        shown = ", ".join(self.action_names[-12:])
+        more = f" (last 12 of {len(self.actions)})" if len(self.actions) > 12 else ""
+        return (head + f"  reproduce: init(seed={self.episode_seed}) then actions {self.actions}\n"
                 f"  that is{more}: {shown}")
 
 
@@ -435,8 +444,11 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
     """
+    from envc.compiler.passes import choice_points
+
+    module = choice_points.run(module)  # the state fields of paused effects, as the backends have them
     for t in targets:
-        if t not in ("python", "jax", "rust"):
+        if t not in ("python", "flat", "jax", "rust"):
             raise ValueError(f"unknown target `{t}`")
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
@@ -459,7 +471,10 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     lanes = max(1, min(chunk, planned))
     checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
                             max(1, math.ceil(planned / chunk)), lanes, seed,
-                            jax_env if name == "jax" else rust_env) for name in ("jax", "rust") if name in backends]
+                            jax_env if name == "jax" else rust_env) for name in ("flat", "jax", "rust")
+              if name in backends]
+    if checks:
+        checks[0].first = True
     filled: dict[tuple[int, ...], int] = {}  # per_matchup: episodes played (or faulted) per match-up
     short = set(expected) if expected is not None else None  # per_matchup: match-ups below N
     runs: list[_Run] = []
@@ -523,6 +538,7 @@ class _BackendCheck:
         self.k = 0  # chunks seen
         self.dead = False  # the backend faulted
         self.level2_done = False  # level 2 found a divergence
+        self.first = False  # the first backend also checks hidden information on the sampled states
 
     def run_chunk(self, batch: _Chunk) -> None:
         k, self.k = self.k, self.k + 1
@@ -531,6 +547,8 @@ class _BackendCheck:
         if self.backend is None:
             if self.name == "jax":
                 self.backend = _JaxBackend(self.env or load_jax(self.module))
+            elif self.name == "flat":
+                self.backend = _FlatBackend(self.module)
             else:
                 self.backend = _RustBackend(self.env or load_rust(self.module))
         if not _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol):
@@ -540,7 +558,7 @@ class _BackendCheck:
         quota = s * (k + 1) // n - s * k // n if k < n else 0
         if quota > 0 and not self.level2_done:
             self.level2_done = _level2(self.module, self.it, self.backend, batch, self.report, self.tol, quota,
-                                       self.rng)
+                                       self.rng, leak_check=self.first)
 
 
 class _JaxBackend:
@@ -645,7 +663,8 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     return True
 
 
-def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator) -> bool:
+def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator,
+            leak_check: bool = False) -> bool:
     """From `samples` sampled reached states of the chunk, every legal action of every kind
     (at most 4 per kind), injected into the backend. Returns True at the first divergence."""
     runs = batch.runs
@@ -662,8 +681,12 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
                 rebuilt[(j, t)] = s
             if t < max(wanted):
                 s = it.step(s, runs[j].actions[t])
+    hidden = np.random.default_rng(len(picks))
     for j, t in picks:
         st, s_seed, acts = rebuilt[(j, t)], runs[j].seed, runs[j].actions
+        if leak_check:  # level 1, once per sampled state (the first backend's): hidden information stays hidden
+            for leak in visibility.leaks(it, st, hidden):
+                report.faults.append(f"seed {s_seed}, step {t}: hidden information: {leak}")
         injected = to_arrays(module, st)
         for kind in it.actions.kinds:
             legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
@@ -695,6 +718,83 @@ def _py(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# ------------------------------------------------------------------ the interpreter on the lowered IR
+
+def state_from_arrays(module: ir.Module, arrays: dict[str, Any]) -> State:
+    """The interpreter state whose `to_arrays` is `arrays` (lists cut at their `len`)."""
+    fields = {f.name: _value_from(module, f.type, arrays[f.name]) for f in module.state}
+    s = State(fields, int(arrays["_rng_key"]), int(arrays["_rng_counter"]))
+    s.legal_action_mask = [bool(x) for x in np.asarray(arrays["legal_action_mask"])]
+    s.observation = _value_from(module, module.observe.type, arrays["observation"])
+    return s
+
+
+def _value_from(module: ir.Module, t: ir.Type, v: Any) -> Any:
+    if isinstance(t, ir.ArrayT):
+        return [_value_from(module, t.elem, x) for x in (v if isinstance(v, dict) else np.asarray(v))] \
+            if not isinstance(v, dict) else _split(module, t, v)
+    if isinstance(t, ir.ListT):
+        n = int(np.asarray(v["len"]))
+        items = _value_from(module, ir.ArrayT(elem=t.elem, size=t.cap), v["items"])
+        return items[:n]
+    if isinstance(t, ir.RecordT):
+        return {f.name: _value_from(module, f.type, v[f.name]) for f in module.record(t.name).fields}
+    x = np.asarray(v)
+    if isinstance(t, ir.FloatT):
+        return np.float32(x)
+    if isinstance(t, ir.BoolT):
+        return bool(x)
+    return int(x)
+
+
+def _split(module: ir.Module, t: ir.ArrayT, v: dict) -> list:
+    """An array of records or lists, stored as a dict of arrays with a leading axis."""
+    def row(tree, i):
+        return {k: row(x, i) for k, x in tree.items()} if isinstance(tree, dict) else np.asarray(tree)[i]
+    return [_value_from(module, t.elem, row(v, i)) for i in range(t.size)]
+
+
+class _FlatBackend:
+    """The reference interpreter on the lowered IR (`lower_choices`), one state per lane."""
+
+    name = "flat"
+
+    def __init__(self, module: ir.Module):
+        from envc.compiler.passes import lower_choices
+
+        self.module = module
+        self.it = Interpreter(lower_choices.run(module))
+
+    def reset(self, seeds: np.ndarray) -> None:
+        self.states = [self.it.init(int(x)) for x in seeds]
+
+    def step(self, actions: np.ndarray) -> str | None:
+        try:
+            self.states = [self.it.step(s, int(a)) for s, a in zip(self.states, actions)]
+        except SpecRuntimeError as err:
+            return str(err)
+        return None
+
+    def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        return _leaves({k: v for k, v in states_to_arrays(self.module, [self.states[int(j)] for j in lanes]).items()
+                        if k in keys})
+
+    def arrays(self, j: int, keys) -> dict:
+        return {k: v for k, v in to_arrays(self.module, self.states[j]).items() if k in keys}
+
+    def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
+        return np.array([not self.it.invariant_violations(self.states[int(j)]) for j in lanes], dtype=bool)
+
+    def broken_invariants(self, j: int) -> list[str]:
+        return self.it.invariant_violations(self.states[j])
+
+    def transition(self, arrays: dict, action: int) -> dict | str:
+        try:
+            return to_arrays(self.module, self.it.step(state_from_arrays(self.module, arrays), action))
+        except SpecRuntimeError as err:
+            return str(err)
 
 
 # ------------------------------------------------------------------ the Rust backend
