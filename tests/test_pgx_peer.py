@@ -89,3 +89,113 @@ def test_interpreter_matches_pgx(spec, env_id, max_steps):
             s = it.step(s, int(actions[t]))
         assert s.terminated, f"game {g} did not end within {max_steps} steps"
     assert compared > GAMES * 5
+
+
+# ------------------------------------------------------------------ illegal actions (issue 14)
+
+
+def _pgx_any_action_games(first_players: np.ndarray, max_steps: int, seed: int, p_any: float = 0.3):
+    """Tic-tac-toe games in Pgx where each action is, with probability `p_any`, any action
+    (often an illegal one), else a legal one. Returns the records and the actions [step, game]."""
+    import jax
+    import jax.numpy as jnp
+    import pgx
+
+    env = pgx.make("tic_tac_toe")
+    step = jax.jit(jax.vmap(env.step))
+    observe = jax.jit(jax.vmap(env.observe))
+    n = len(first_players)
+    state = jax.jit(jax.vmap(env.init))(jax.random.split(jax.random.PRNGKey(seed), n))
+    state = state.replace(current_player=jnp.asarray(first_players, dtype=jnp.int32))
+    state = state.replace(observation=observe(state))
+    policy = np.random.default_rng(seed)
+    rec: dict[str, list] = {k: [] for k in ("player", "rewards", "terminated", "observation", "mask", "action")}
+    for t in range(max_steps + 1):
+        rec["player"].append(np.asarray(state.current_player))
+        rec["rewards"].append(np.asarray(state.rewards))
+        rec["terminated"].append(np.asarray(state.terminated))
+        rec["observation"].append(np.asarray(state.observation))
+        rec["mask"].append(np.asarray(state.legal_action_mask))
+        if t == max_steps:
+            break
+        mask = rec["mask"][-1]
+        legal = (policy.random(mask.shape) * mask).argmax(axis=1)
+        anything = policy.integers(0, mask.shape[1], size=n)
+        actions = np.where(policy.random(n) < p_any, anything, legal).astype(np.int32)
+        rec["action"].append(actions)
+        state = step(state, jnp.asarray(actions))
+    return {k: np.stack(v) for k, v in rec.items()}
+
+
+def _with_policy(tmp_path, policy: str):
+    text = (ROOT / "specs" / "tictactoe.envspec").read_text(encoding="utf-8")
+    spec = tmp_path / "tictactoe.envspec"
+    spec.write_text(text.replace("players 2\n", f"players 2\nillegal_action {policy}\n", 1), encoding="utf-8")
+    return load(str(spec))
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_illegal_action_pgx_follows_pgx_on_every_backend(tmp_path):
+    """`illegal_action pgx`: the move is made, then the mover loses, exactly as Pgx's Env.step;
+    the interpreter, JAX and Rust replay Pgx's games (with illegal actions) field for field."""
+    import jax
+    import jax.numpy as jnp
+
+    from envc.verify import load_jax, load_rust
+
+    m = _with_policy(tmp_path, "pgx")
+    assert m.illegal_action == "pgx"
+    it = Interpreter(m)
+    games = 300
+    starts = [it.init(seed) for seed in range(games)]
+    rec = _pgx_any_action_games(np.array([s.current_player for s in starts]), 9, seed=7)
+    env = load_jax(m)
+    jstate = jax.jit(jax.vmap(env.init_from_seed))(jnp.arange(games, dtype=jnp.uint32))
+    jstep = jax.jit(jax.vmap(env.step))
+    rust = load_rust(m).VecEnv(games, threads=1, autoreset=False)
+    rust.reset_seeds(np.arange(games, dtype=np.uint32))
+    illegal = 0
+    states = list(starts)
+    for t in range(10):
+        for g, s in enumerate(states):  # (Pgx's board holds turns, not players: its observation is compared)
+            for name, ours, theirs in (("legal_action_mask", np.array(s.legal_action_mask), rec["mask"][t, g]),
+                                       ("current_player", s.current_player, rec["player"][t, g]),
+                                       ("rewards", np.array(s.rewards, np.float32), rec["rewards"][t, g]),
+                                       ("terminated", s.terminated, rec["terminated"][t, g]),
+                                       ("observation", np.array(s.observation, bool), rec["observation"][t, g])):
+                assert np.array_equal(ours, theirs), _divergence(g, t, name, ours, theirs, rec["action"][:t, g])
+        for name, arrays in (("jax", {"current_player": np.asarray(jstate.current_player),
+                                      "rewards": np.asarray(jstate.rewards), "board": np.asarray(jstate.board),
+                                      "terminated": np.asarray(jstate.terminated)}),
+                             ("rust", {"current_player": rust.current_player, "rewards": rust.rewards,
+                                       "terminated": rust.terminated,
+                                       "board": np.stack([rust.get_state(g)["board"] for g in range(games)])})):
+            for key, got in arrays.items():
+                want = np.array([np.asarray(getattr(s, key), dtype=got.dtype) for s in states])
+                assert np.array_equal(got, want), f"{name}: `{key}` differs from the interpreter at step {t}"
+        if t == 9:
+            break
+        actions = rec["action"][t]
+        illegal += sum(1 for g, s in enumerate(states) if not s.terminated and not s.legal_action_mask[actions[g]])
+        states = [it.step(s, int(a)) for s, a in zip(states, actions)]
+        jstate = jstep(jstate, jnp.asarray(actions))
+        rust.step(actions)
+    assert illegal > 50, "the games took illegal actions"
+
+
+def test_illegal_action_lose_keeps_the_state(tmp_path):
+    """The default (`lose`): an illegal action changes nothing but the result, where Pgx makes
+    the move first (so the board, `current_player` and the observation differ from Pgx)."""
+    for policy, moved in (("lose", False), ("pgx", True)):
+        m = _with_policy(tmp_path, policy)
+        it = Interpreter(m)
+        s = it.init(0)
+        mover = s.current_player
+        s = it.step(s, 4)  # a legal move on the centre
+        again = it.step(s, 4)  # the centre again: illegal for the other player
+        assert again.terminated and again.rewards[1 - mover] == -1.0 and again.rewards[mover] == 1.0
+        assert (again.board[4] == 1 - mover) == moved
+        assert (again.current_player == mover) == moved
