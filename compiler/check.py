@@ -1250,7 +1250,8 @@ class Checker(LanguageChecks):
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
-            return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span)
+            return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span,
+                                                                                           value)
         if isinstance(s, ast.If):
             return self.if_stmt(s, ctx)
         if isinstance(s, ast.For):

@@ -321,11 +321,24 @@ class LanguageChecks:
                                  value=_build_all(cleared, names, xd.type), span=span))
         return out
 
-    def lasting_after(self, place: ir.Place, until: ast.Expr | None, ctx, span: Span) -> list[ir.Stmt]:
-        """The statements that follow an assignment to `place`: the expiry of the cells it
-        covers becomes the code of `until` (a boundary call), or 0 without `until`."""
+    def _is_default(self, field: str, value: ir.Expr) -> bool:
+        """`value` is a constant equal to every cell of `field`'s default (a uniform default)."""
+        if not isinstance(value, ir.Const):
+            return False
+        cells = _flatten(self.state[field].default)
+        return len(set(map(repr, cells))) == 1 and set(map(repr, _flatten(value.value))) == {repr(cells[0])}
+
+    def lasting_after(self, place: ir.Place, until: ast.Expr | None, ctx, span: Span,
+                      value: ir.Expr | None = None) -> list[ir.Stmt]:
+        """The statements that follow an assignment of `value` to `place`: the expiry of the
+        cells it covers becomes the code of `until` (a boundary call), or 0 without `until`
+        (unless `value` is the field's default: see below)."""
         expiry = self.lasting.get(place.name) if place.root == "state" else None
         if until is None and expiry is None:
+            return []
+        if until is None and value is not None and self._is_default(place.name, value):
+            # the cell takes its default: a pending expiry would restore that same value, so
+            # it may stay (a reset such as `barrier[p] = 0` costs one write, not two)
             return []
         if expiry is None:
             self.fail("E0191", "`until` needs a `@lasting` field", span,
@@ -1014,6 +1027,12 @@ def _leaf_cell(t: ir.Type) -> ir.Type:
     while isinstance(t, (ir.ArrayT, ir.ListT)):
         t = t.elem
     return t
+
+
+def _flatten(v: Any) -> list:
+    if isinstance(v, list):
+        return [x for item in v for x in _flatten(item)]
+    return [v]
 
 
 def _filled(dims: tuple[int, ...], v: Any) -> Any:

@@ -114,6 +114,17 @@ def actions(
     out.print(table)
     if shown < space.n:
         out.print(f"... {space.n - shown} more (use --limit 0 to show all)")
+    if m.choice is not None:  # what `pending_choice()` says while a decision waits
+        sites = Table(title="decisions (`choose`): the kind `choose(option)` answers the one waiting")
+        sites.add_column("pending_choice()", justify="right")
+        sites.add_column("where")
+        sites.add_column("options")
+        from envc.compiler.passes import choice_points
+
+        for site, bp, j, stmt in choice_points.plan(m).sites:
+            loc = f"{os.path.basename(stmt.span.file)}:{stmt.span.line}" if stmt.span.line else "?"
+            sites.add_row(str(site), f"{loc} (in {bp.kind} `{bp.name}`)", f"{stmt.var} in {stmt.lo}..{stmt.hi - 1}")
+        out.print(sites)
 
 
 @app.command()

@@ -209,3 +209,17 @@ def test_a_paused_state_resumes_alike_on_every_backend(seed, module, it, flat, b
             for name, got in theirs.items():
                 diff = first_difference(ours, {k: got[k] for k in ours}, 0.0)
                 assert diff is None, f"{name} resumes site {s.observation[10]} with option {v} differently: {diff}"
+
+
+def test_envc_actions_lists_the_decision_kind_and_its_sites():
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    result = CliRunner().invoke(app, ["actions", SPEC], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "choose(option=0)" in result.output and "choose(option=3)" in result.output
+    rows = [line for line in result.output.splitlines() if "choices.envspec:" in line or "choices.fills:" in line]
+    where = {int(r.split("│")[1]): r.split("│")[2].strip() for r in rows}
+    assert where == {LEVY: "choices.envspec:28 (in proc `levy`)", GROW: "choices.envspec:39 (in proc `grow`)",
+                     GIFT: "choices.fills:3 (in proc `gift`)", STASH: "choices.envspec:62 (in action `harvest`)"}
