@@ -41,6 +41,9 @@ LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop
 MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
+#: the coins a hole's checks can read: `flip(k)`, `heads(n)`, `heads_until_tails()` (at most this many)
+COIN_BUILTINS = ("flip", "heads", "heads_until_tails")
+MAX_COIN_RUN = 32
 
 
 class _Poison(Exception):
@@ -175,12 +178,16 @@ class Checker:
                 if fn is not None:
                     fns.append(fn)
         holes = []
+        fill_decls = {name: fd for name, (fd, _) in fills.items()}
         for d in decls:
             if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
                 hole, fn = self._hole(d, fills.pop(d.name, None))
                 holes.append(hole)
                 if fn is not None:
                     fns.append(fn)
+        # checks of the texts (`texts of ...`), for the fill judge: see compiler/contracts.py
+        from envc.compiler import contracts
+        holes, contexts = contracts.build(self, [d for d in decls if isinstance(d, ast.TextsDecl)], holes, fill_decls)
         for name, (fd, _) in fills.items():
             self.err("E0161", f"fill for unknown hole `{name}`", self.name_span(fd.span, name), "no hole of this name",
                      help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
@@ -201,7 +208,7 @@ class Checker:
             enums=list(self.enums.values()), records=list(self.record_defs.values()),
             tables=list(self.tables.values()), state=list(self.state.values()), init=init,
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
-            families=list(self.families.values()),
+            families=list(self.families.values()), contexts=contexts,
         )
 
     # ------------------------------------------------------------ header
@@ -1756,6 +1763,8 @@ class Checker:
         name = func.name
         if name == "old" and name not in self.fn_sigs:
             return self.old_call(e, ctx, peek)
+        if name in COIN_BUILTINS and name not in self.fn_sigs:
+            return self.coin_builtin(name, e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
         if name in PURE_BUILTINS:
@@ -1797,6 +1806,33 @@ class Checker:
             self.fail("E0111", "`old` takes one expression: `old(x)`", e.span)
         value = self.expr(e.args[0].value, ctx, peek)
         return ir.Builtin(name="old", args=[value], type=value.type, span=e.span)
+
+    def coin_builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` in an `ensures` clause: the coins a
+        call flips, read from the RNG words before it (draw k of the call is a function of
+        the key and the counter; see `compiler/rng.py`). `Builtin` nodes that, like `old`,
+        no backend lowers."""
+        if ctx.what != "ensures":
+            self.fail("E0110", f"`{name}(...)` is only allowed in an `ensures` or scenario clause", e.span,
+                      help="it reads the coins the call flipped, which only a hole's checks can see")
+        want = 0 if name == "heads_until_tails" else 1
+        if len(e.args) != want or any(a.name is not None or isinstance(a.value, ast.Generator) for a in e.args):
+            usage = {"flip": "`flip(k)`: the k-th coin the call flips (from 0), true for heads",
+                     "heads": "`heads(n)`: how many of the first n coins are heads",
+                     "heads_until_tails": "`heads_until_tails()`: the heads before the first tails"}[name]
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != 1 else ''}", e.span, help=usage)
+        if name == "heads_until_tails":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=MAX_COIN_RUN), span=e.span)
+        arg = self.expr(e.args[0].value, ctx, peek)
+        if not isinstance(arg.type, ir.IntT) or arg.type.lo < 0:
+            self.fail("E0110", f"`{name}` counts coins from 0", e.args[0].span, f"this is `{arg.type}`",
+                      help="give a non-negative integer")
+        if name == "flip":
+            return ir.Builtin(name=name, args=[arg], type=ir.BOOL, span=e.span)
+        if arg.type.hi > MAX_COIN_RUN:
+            self.fail("E0120", f"`heads(n)` counts at most {MAX_COIN_RUN} coins", e.args[0].span,
+                      f"has range {arg.type.lo}..{arg.type.hi}")
+        return ir.Builtin(name=name, args=[arg], type=ir.IntT(lo=0, hi=arg.type.hi), span=e.span)
 
     def require_hole_filled(self, d: ast.HoleDecl, span: Span) -> None:
         fills = self._collect_fills_cache()

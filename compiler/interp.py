@@ -407,6 +407,8 @@ class Evaluator:
                 finally:
                     self.state = now
             return old
+        if name in ("flip", "heads", "heads_until_tails"):
+            return self._coins(e)
         args = [self._compile(a) for a in e.args]
         x = args[0]
         if name in ("min", "max"):
@@ -448,6 +450,28 @@ class Evaluator:
             math_fn = _F32_FUNCS[name]
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
+
+    def _coins(self, e: ir.Builtin):
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
+        call flips, from the RNG words of the state before it (`old_state`): draw k is
+        `heads(key, counter + k)` whatever the fill does with it."""
+        name, span = e.name, e.span
+        arg = self._compile(e.args[0]) if e.args else None
+
+        def coins(env):
+            s = self.old_state
+            if s is None:
+                raise SpecRuntimeError(f"`{name}(...)` is evaluated only in a hole's checks", span)
+            key, counter = s.rng_key, s.rng_counter
+            if name == "flip":
+                return heads(key, (counter + arg(env)) & rng.MASK32)
+            if name == "heads":
+                return sum(heads(key, (counter + k) & rng.MASK32) for k in range(arg(env)))
+            run = 0
+            while run < 32 and heads(key, (counter + run) & rng.MASK32):
+                run += 1
+            return run
+        return coins
 
     def _sweep(self, e: ir.ArrayBuild | ir.Reduce) -> Callable[[dict], list]:
         """The body's value for each `var` in `lo..hi`, in order (every body is evaluated)."""
@@ -947,6 +971,12 @@ class Interpreter:
         else:
             s.legal_action_mask = self.legal_action_mask(s)
         s.observation = self.observe(s, s.fields["current_player"])
+
+
+def heads(key: int, counter: int) -> bool:
+    """Whether draw `counter` under `key` is heads for `random.coin()`, which the checker
+    writes `random.int(0, 1) == 1` (one draw): what `flip(k)` in a hole's checks reads."""
+    return rng.randint(key, counter, 0, 1) == 1
 
 
 def _conjuncts(e: ir.Expr) -> list[ir.Expr]:

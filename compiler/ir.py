@@ -551,6 +551,95 @@ class Provenance(Node):
     date: str | None = None
 
 
+class TextClause(Node):
+    """An `ensures` clause that one text gets from a text rule (`texts of F { text ... }`)
+    or from its fill: `expr` reads the hole's parameters and the rule's captures, whose
+    values are `env`. `source` is the clause with the captures written as their values."""
+
+    expr: Expr
+    env: dict[str, Any] = {}
+    source: str = ""
+    origin: Literal["text", "mentions", "fill"] = "text"
+    span: Span = NO_SPAN
+
+
+class FrameItem(Node):
+    """One place a text may change (`modifies`): a state field and leading indices, maybe
+    for every `var` in `lo..hi` (hi exclusive); index expressions read the hole's
+    parameters, the captures (`env`) and `var`."""
+
+    place: Place
+    var: str | None = None
+    lo: int = 0
+    hi: int = 0
+    env: dict[str, Any] = {}
+    source: str = ""
+
+
+class GivenDef(Node):
+    """`place = value` of a scenario (`place` is a state place or a hole parameter)."""
+
+    place: Place
+    value: Expr
+
+
+class ScenarioDef(Node):
+    """`scenario "name" given ... then ...`: run the fill from a state of its context with
+    the `given` values (`coins`: the coins its first draws give, heads first), then every
+    `then` clause must hold (`old(x)` reads the state before the call)."""
+
+    name: str | None = None
+    given: list[GivenDef] = []
+    coins: list[bool] | None = None
+    then: list[Expr] = []
+    then_source: list[str] = []
+    env: dict[str, Any] = {}
+    span: Span = NO_SPAN
+
+
+class SymbolUse(Node):
+    """A symbol printed in a text (`{R}`) and the value it stands for."""
+
+    symbol: str
+    value: Any
+    type: Type
+
+
+class Contract(Node):
+    """What the spec's text rules (`texts of ...`) and a fill's own clauses say about one
+    hole's text: checks of a fill that do not come from the model. `exact`: a `text` rule
+    matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
+    may change (None: any). `draws`: (least, most or None) random draws of one call (None:
+    no rule says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them).
+    `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
+    matched, as `file:line "pattern"`."""
+
+    exact: bool = False
+    ensures: list[TextClause] = []
+    frame: list[FrameItem] | None = None
+    draws: tuple[int, int | None] | None = None
+    numbers: list[int] = []
+    symbols: list[SymbolUse] = []
+    scenarios: list[ScenarioDef] = []
+    context: str | None = None
+    rules: list[str] = []
+
+
+class ContextDef(Node):
+    """`context(c, k, extra: T) when guard { body }` of `texts of ...`: `fn` (a proc whose
+    parameters are the hole's, then `row`, `column` and the `extras`) puts the card whose
+    text is judged in its place; the judge draws the extras from their types and skips
+    states where `guard` (same parameters) is false. Never lowered by a backend."""
+
+    name: str
+    fn: FnDef
+    guard: Expr | None = None
+    row: str | None = None
+    column: str | None = None
+    extras: list[ParamDef] = []
+    span: Span = NO_SPAN
+
+
 class HoleDef(Node):
     """A rule known only as prose; `fill` is the name of the `FnDef` holding its body."""
 
@@ -565,6 +654,8 @@ class HoleDef(Node):
     status: Literal["filled", "unfilled", "stale"] = "unfilled"
     # a member of a hole family: the family's name (`prose` is its text)
     family: str | None = None
+    # the checks of its text from `texts of ...` and its fill (None: no rule applies)
+    contract: Contract | None = None
     span: Span = NO_SPAN
 
 
@@ -605,6 +696,7 @@ class Module(Node):
     invariants: list[InvariantDef]
     holes: list[HoleDef]
     families: list[FamilyDef] = []
+    contexts: list[ContextDef] = []  # of `texts of ...` (the fill judge's; never lowered)
 
     def enum(self, name: str) -> EnumDef:
         return next(e for e in self.enums if e.name == name)
@@ -621,5 +713,6 @@ class Module(Node):
 
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
                ArrayBuild, ArrayLit, RecordLit, RandomInt, ListTake, IndexStep, Place, Let, Assign, If, For,
-               MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt):
+               MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, TextClause, FrameItem, GivenDef,
+               ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef):
     _model.model_rebuild()

@@ -37,6 +37,9 @@ REASONS = {
     "check": "the type checker rejects it.",
     "work": "it may do too much work in one call.",
     "property": "a generated property test found a state on which it breaks a required property.",
+    "scenario": "a scenario of the text (a concrete call and its expected outcome) fails.",
+    "text": "it does not use a number or symbol printed in the card text.",
+    "differential": "another fill of the same text behaves differently on the same state.",
 }
 
 

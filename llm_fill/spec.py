@@ -21,6 +21,7 @@ member hole per distinct text, `attack_effect__N` with `family` set and the text
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -65,10 +66,12 @@ class Loaded:
 
 
 def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[str, int, int] | None = None,
-                 spec_ast: ast.Module | None = None) -> Loaded:
+                 spec_ast: ast.Module | None = None, splice: tuple[int, list[ast.Stmt]] | None = None) -> Loaded:
     """Parse and check `spec_path` with the fill file's text `fills_text` (read from disk
     when None), tolerating calls of unfilled or stale holes outside `strict` = (file,
-    start offset, end offset).
+    start offset, end offset). `splice` = (offset of a fill item in `fills_text`, the
+    statements of its body parsed from elsewhere): the item's body is replaced by them, so
+    that diagnostics and faults about a candidate point into the answer it came from.
 
     Raises:
         DiagnosticError: any other error (syntax, types, a malformed fill file, ...).
@@ -84,6 +87,10 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
+        if splice is not None:
+            at, stmts = splice
+            fills = ast.Module(fills.path, fills.source, [
+                dataclasses.replace(d, body=stmts) if d.span.start == at else d for d in fills.decls])
     pending: list[Diagnostic] = []
 
     def tolerate(d: Diagnostic) -> bool:
