@@ -227,9 +227,10 @@ def _capture(checker, name: str, kind: str, span: Span, symbols: dict[str, Symbo
                        {s.casefold(): symbols[s].value for s in ordered}, next(iter(symbols.values())).type)
     enum = checker.enums.get(kind)
     if enum is None:
+        enums = f" or an enum ({', '.join(f'`{e}`' for e in checker.enums)})" if checker.enums else ""
         checker.err("E0165", f"unknown capture kind `{kind}`", span, "not a kind of capture",
                     help=did_you_mean(kind, ["int", "count", "symbol", *checker.enums])
-                    or f"kinds: `int` (the default), `count`, `symbol` or an enum ({', '.join(checker.enums)})")
+                    or f"kinds: `int` (the default), `count`, `symbol`{enums}")
         return None
     names: dict[str, int] = {}
     for i, member in enumerate(enum.members):
@@ -317,6 +318,16 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
             pattern = compile_pattern(checker, rule.pattern, rule.pattern_span, symbols_here)
             order += 1
             if pattern is None:
+                continue
+            bad = [d for d in rule.draws for b in (d.lo, d.hi)
+                   if isinstance(b, str) and b not in {c.name for c in pattern.captures}]
+            for d in bad[:1]:
+                name = next(b for b in (d.lo, d.hi) if isinstance(b, str) and
+                            b not in {c.name for c in pattern.captures})
+                checker.err("E0165", f"`draws {name}` names no number captured by the pattern", d.span,
+                            "unknown capture", help=f"capture it in the pattern (`<{name}>` or `<{name}: count>`), "
+                            "or write a number")
+            if bad:
                 continue
             _unused_captures(checker, rule, pattern)
             for name in names:
@@ -437,6 +448,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     rules = t.rules if t is not None else []
     whole = [r for r in rules if r.decl.whole and r.pattern.regex.fullmatch(text)]
     for extra in whole[1:]:
+        extra.used = True
         first = whole[0].decl.pattern_span
         checker.err("E0166", "two `text` rules match the same text", extra.decl.pattern_span, "matches it too",
                     notes=[f"text: \"{text[:120]}\"", f"the first rule is at {first.file}:{first.line}:{first.col}"],
