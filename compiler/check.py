@@ -60,6 +60,10 @@ class Ctx:
     ret: ir.Type | None = None
     observe_player: str | None = None
     reads_hidden: bool = False
+    # locals declared by a `let` without a type: name -> (the `let`, its loop depth), and the
+    # trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
+    inferred: dict = field(default_factory=dict)
+    loop_trips: list = field(default_factory=list)
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -1198,12 +1202,15 @@ class Checker:
                 self.broken.add(s.name)  # reported already: later uses of the name are not reported again
                 raise
             t = value.type
+            ctx.inferred.pop(s.name, None)
             if s.type is not None:
                 declared = self.resolve_type(s.type)
                 if declared is None:
                     raise _Poison()
                 self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
                 t = declared
+            elif isinstance(t, ir.IntT):
+                ctx.inferred[s.name] = (s, len(ctx.loop_trips))
             ctx.scopes[-1][s.name] = t
             return ir.Let(name=s.name, type=t, value=value, span=s.span)
         if isinstance(s, ast.Assign):
@@ -1211,6 +1218,9 @@ class Checker:
             value = self.expr(s.value, ctx)
             if s.op != "=":
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
+            if place.root == "local" and not place.path and place.name in ctx.inferred \
+                    and not self.fits(value.type, place.type):
+                self.untyped_let_overflow(s, place, value, ctx)
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
@@ -1230,7 +1240,9 @@ class Checker:
         if isinstance(s, ast.For):
             lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+            ctx.loop_trips.append(max(hi - lo, 0))
             body = self.block(s.body, ctx)
+            ctx.loop_trips.pop()
             ctx.scopes.pop()
             return ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span)
         if isinstance(s, ast.Match):
@@ -1245,6 +1257,29 @@ class Checker:
             return ir.Return(value=value, span=s.span)
         assert isinstance(s, ast.ExprStmt)
         return self.expr_stmt(s, ctx)
+
+    def untyped_let_overflow(self, s: ast.Assign, place: ir.Place, value: ir.Expr, ctx: Ctx) -> None:
+        """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
+        range is that of its first value, so `x = x + 1` cannot fit. The help declares the
+        range the assignments can reach in the loops around them (each loop adding the
+        assignment's step once per trip) and keeps the value in it."""
+        let, depth = ctx.inferred[place.name]
+        init, new = place.type, value.type
+        trips = 1
+        for n in ctx.loop_trips[depth:]:
+            trips *= max(n, 1)
+        lo = init.lo + min(0, new.lo - init.lo) * trips
+        hi = init.hi + max(0, new.hi - init.hi) * trips
+        lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
+        rhs = self.source_text(s.value.span) if s.op == "=" else \
+            f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
+        keep = _clamp_fix(rhs, new, ir.IntT(lo=lo, hi=hi))
+        times = f" (the loops around it run {trips} times)" if trips > 1 else ""
+        self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
+                  notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
+                         f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"],
+                  help=f"declare the range it needs, `let {place.name}: int[{lo}..{hi}] = "
+                       f"{self.source_text(let.value.span)}`{times}, and keep it there: `{place.name} = {keep}`")
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:

@@ -50,6 +50,7 @@ class Verdict:
     body: str | None = None
     counterexample: props.Counterexample | None = None
     examples: list | None = None  # the passing calls of an accepted fill (for differential acceptance)
+    answer: str | None = None  # the model's raw answer, when judged from one
 
 
 def _run(it: Interpreter, hole: str, ex) -> tuple:
@@ -177,8 +178,8 @@ class Judge:
         if len(loaded.fills_ast.decls) != expected or len(mine) != 1 or mine[0].span.start != placed.start:
             return Verdict(False, "syntax", "the answer must be the statements of one fill body, nothing else", body)
         verdict = self._verdict(loaded, hole, body, fills_text)
-        if verdict.ok and reference is not None and reference.strip() != body.strip():
-            return self._differential(loaded, hole, body, reference, fills_text, verdict)
+        if verdict.ok and reference is not None:
+            return self.differential(hole, verdict, reference, fills_text)
         return verdict
 
     def judge_written(self, fills_text: str, holes: list[str] | None = None) -> dict[str, Verdict]:
@@ -234,19 +235,25 @@ class Judge:
             return Verdict(False, "text", "\n".join(unused), body)
         return Verdict(True, "accepted", "", body, examples=examples)
 
-    def _differential(self, loaded: Loaded, hole: str, body: str, reference: str, base_text: str | None,
-                      verdict: Verdict) -> Verdict:
-        """Run the accepted `body` and the `reference` body on the same states, arguments and
-        RNG words (the examples of `body`'s run); the first difference rejects."""
+    def differential(self, hole: str, verdict: Verdict, reference: str, base_text: str | None) -> Verdict:
+        """Differential acceptance: run the accepted fill of `verdict` and the `reference` body
+        (another fill of the same text) on the same states, arguments and RNG words (the
+        examples of the accepted fill's run); the first difference rejects (stage
+        `differential`), naming the state, the call and the first differing field. A reference
+        that does not check, or the same text, is not compared."""
+        body = verdict.body or ""
+        if reference.strip() == body.strip():
+            return verdict
         try:
-            other = self._reference_module(hole, reference, base_text)
+            mine = self._module_with(hole, body, base_text)
+            other = self._module_with(hole, reference, base_text)
         except DiagnosticError:
             return verdict  # (the reference does not check: there is nothing to compare with)
         examples = list(verdict.examples or [])
-        module_a = with_contexts(loaded.module)
+        module_a = with_contexts(mine)
         module_b = with_contexts(other)
         it_a, it_b = Interpreter(module_a), Interpreter(module_b)
-        h = loaded.hole(hole)
+        h = next(x for x in mine.holes if x.name == hole)
         for ex in examples:
             a = _run(it_a, hole, ex)
             b = _run(it_b, hole, ex)
@@ -262,8 +269,10 @@ class Judge:
                            + "\n".join(f"    {line}" for line in reference.strip().split("\n")), body)
         return verdict
 
-    def _reference_module(self, hole: str, reference: str, base_text: str | None):
+    def _module_with(self, hole: str, body: str, base_text: str | None):
+        """The checked module with `body` as the fill of `hole` in `base_text` (raises
+        `DiagnosticError` when it does not check)."""
         base = self.load(base_text)
-        item = self.item(base, hole, {"hash": base.hole(hole).signature_hash, "provenance": "reference"}, reference)
+        item = self.item(base, hole, {"hash": base.hole(hole).signature_hash, "provenance": "reference"}, body)
         placed = self.place(base, base_text, hole, item)
         return self._load(placed.text).module

@@ -1,7 +1,7 @@
 """A spec and its fill file as `envc fill` and `envc holes` see them.
 
 Public surface: `load_lenient(spec_path, fills_text=None, strict=None) -> Loaded`,
-`hole_warnings(module) -> list[Diagnostic]`, `hole_kind(hole)`, `fill_key(module)`,
+`hole_warnings(module) -> list[Diagnostic]`, `hole_kind(hole)`, `contract_kind(hole)`, `fill_key(module)`,
 `family_of(module, hole)`, `short_text(text, width)`, `hole_label(hole)`,
 `playable_cards(module) -> list[Playable]`, `PENDING_CODES`.
 
@@ -108,6 +108,17 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
 def hole_kind(hole: ir.HoleDef) -> str:
     """`fn` for a hole with a result (pure), `proc` for one that changes the state."""
     return "fn" if hole.ret is not None else "proc"
+
+
+def contract_kind(hole: ir.HoleDef) -> str:
+    """`exact` when a `text` rule matches the hole's whole text or its fill has its own
+    `ensures`; `rules` when `mentions` rules give it checks; `-` otherwise."""
+    c = hole.contract
+    if c is None:
+        return "-"
+    if c.exact:
+        return "exact"
+    return "rules" if c.rules or c.ensures or c.scenarios else "-"
 
 
 def hole_warnings(module: ir.Module) -> list[Diagnostic]:

@@ -241,7 +241,9 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
 
     holes = envc("holes", str(tcg_copy))
     assert holes.exit_code == 0, holes.output
-    assert re.search(rf"{name}\s+│\s+unfilled\s+│\s+-\s+│.*│\s+{re.escape(HEAL_10)}", holes.stdout)
+    assert re.search(rf"{name}\s+│\s+unfilled\s+│\s+exact\s+│\s+-\s+│.*│\s+{re.escape(HEAL_10)}", holes.stdout)
+    assert "texts with an exact contract (a `text` rule, or the fill's own `ensures`): 71/134; filled ones: 22/22" \
+        in holes.stdout
     assert "134 holes: 22 filled, 0 stale, 112 unfilled" in holes.stdout
     assert "family attack_effect (per Card.effect0, Card.effect1): 13/100 texts filled" in holes.stdout
     (cards,) = playable_cards(loaded.module)
@@ -284,7 +286,8 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
             hole.provenance.attempts, hole.provenance.tokens) == ("filled", m.group(1), "model", MODEL, 3, 360)
 
     holes = envc("holes", str(tcg_copy))
-    assert re.search(rf"{name}\s+│\s+filled\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│", holes.stdout)
+    assert re.search(rf"{name}\s+│\s+filled\s+│\s+exact\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│",
+                     holes.stdout)
     assert "134 holes: 23 filled, 0 stale, 111 unfilled" in holes.stdout
     assert "family attack_effect (per Card.effect0, Card.effect1): 14/100 texts filled" in holes.stdout
     assert f"cards fully playable (every text filled): {cards.playable}/386" not in holes.stdout  # more now
@@ -296,7 +299,8 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
     tcg_copy.write_text(spec_text, encoding="utf-8")
     stale = envc("holes", str(tcg_copy))
     assert stale.exit_code == 0, stale.output
-    assert re.search(rf"{name}\s+│\s+stale\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│", stale.stdout)
+    assert re.search(rf"{name}\s+│\s+stale\s+│\s+exact\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│",
+                     stale.stdout)
     assert "134 holes: 9 filled, 14 stale, 111 unfilled" in stale.stdout
     assert "of the 37 the data uses: 37/37" not in stale.stdout  # the decks need stale texts
 
