@@ -490,6 +490,26 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
                        rules=described)
 
 
+def _source(checker, span: Span) -> str:
+    """The source under `span`, with the parentheses around its first or last operand that
+    the span leaves out (`x == (a + b)` spans `x == (a + b`)."""
+    src = next((m.source for m in (checker.mod, checker.fills) if m is not None and m.path == span.file), "")
+    start, end = span.start, span.end
+    text = src[start:end]
+    opened = text.count("(") - text.count(")")
+    while opened > 0:
+        nxt = end + len(src[end:]) - len(src[end:].lstrip(" \t"))
+        if not src.startswith(")", nxt):
+            break
+        end, opened = nxt + 1, opened - 1
+    while opened < 0:
+        prev = len(src[:start].rstrip(" \t"))
+        if prev == 0 or src[prev - 1] != "(":
+            break
+        start, opened = prev - 1, opened + 1
+    return src[start:end]
+
+
 def _shown(checker, source: str, values: dict[str, Any], types: dict[str, ir.Type]) -> str:
     """`source` with each capture written as its value (`N` -> `30`, `E` -> `Energy.fire`)."""
     def value_text(name: str) -> str:
@@ -534,7 +554,7 @@ def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin:
         checker.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
     except _Poison:
         return None
-    return ir.TextClause(expr=ie, env=dict(values), source=_shown(checker, checker.source_text(e.span), values, types),
+    return ir.TextClause(expr=ie, env=dict(values), source=_shown(checker, _source(checker, e.span), values, types),
                          origin=origin, span=e.span)
 
 
@@ -589,7 +609,7 @@ def _frame(checker, h: ir.HoleDef, t: _Target | None, exact: list[_Match], kept:
             if place is None:
                 continue
             out.append(ir.FrameItem(place=place, var=item.var, lo=lo, hi=hi, env=dict(values),
-                                    source=_shown(checker, checker.source_text(item.span), values, types)))
+                                    source=_shown(checker, _source(checker, item.span), values, types)))
     return out
 
 
@@ -684,7 +704,7 @@ def _scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], p
             ok = False
             continue
         then.append(ie)
-        shown.append(_shown(checker, checker.source_text(e.span), values, types))
+        shown.append(_shown(checker, _source(checker, e.span), values, types))
     if not ok:
         return None
     return ir.ScenarioDef(name=s.name, given=given, coins=coins, then=then, then_source=shown, env=dict(values),

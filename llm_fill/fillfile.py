@@ -122,11 +122,13 @@ def clauses_of(text: str, d: ast.FillDecl) -> str:
     """The checks written beside fill item `d` (its `ensures` and `scenario` clauses, as
     written, comments between them included), or "" when it has none: `envc fill` keeps
     them when it replaces the item's body."""
-    spans = [e.span for e in d.ensures] + [sc.span for sc in d.scenarios]
-    if not spans:
+    # an `ensures` expression's span leaves out its keyword; a scenario's starts with it
+    starts = [text.rfind("ensures", d.span.start, e.span.start) for e in d.ensures] + [sc.span.start
+                                                                                         for sc in d.scenarios]
+    if not starts:
         return ""
     item = text[d.span.start:d.span.end]
-    start = min(sp.start for sp in spans) - d.span.start
+    start = min(starts) - d.span.start
     end = _head_end(item, start)
     return item[start:end].strip()
 

@@ -38,7 +38,9 @@ from envc.llm_fill.textchecks import first_difference, number_problems, with_con
 #: the file name diagnostics of an answer's body point into
 ANSWER_PATH = "<answer>"
 #: checked fill file texts kept per judge
-_LOADS_KEPT = 4
+_LOADS_KEPT = 6
+#: fill file texts whose reached states are kept per judge
+_STARTS_KEPT = 3
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Judge:
             while len(self._loads) >= _LOADS_KEPT:
                 self._loads.pop(next(iter(self._loads)))
             self._loads[key] = loaded
+        self._loads[key] = self._loads.pop(key)  # the most recently used last (evicted last)
         return self._loads[key]
 
     def load(self, fills_text: str | None) -> Loaded:
@@ -108,9 +111,13 @@ class Judge:
         return [src[e.span.start:e.span.end] for e in decl.ensures]
 
     def starts(self, fills_text: str | None) -> props.StartStates:
-        """Reached states of the spec with the fills already accepted (cached per file text)."""
+        """Reached states of the spec with the fills already accepted (cached per file text,
+        the last `_STARTS_KEPT` texts)."""
         if fills_text not in self._starts:
-            self._starts = {fills_text: props.StartStates(self.load(fills_text).module)}
+            while len(self._starts) >= _STARTS_KEPT:
+                self._starts.pop(next(iter(self._starts)))
+            self._starts[fills_text] = props.StartStates(self.load(fills_text).module)
+        self._starts[fills_text] = self._starts.pop(fills_text)
         return self._starts[fills_text]
 
     def carry_starts(self, old_text: str | None, new_text: str, hole: str) -> None:
@@ -119,7 +126,7 @@ class Judge:
         them again (seconds for `specs/tcg.envspec`, after every accepted fill)."""
         starts = self._starts.get(old_text)
         if starts is not None and not starts.needs(hole):
-            self._starts = {new_text: starts}
+            self._starts[new_text] = starts
 
     def item(self, loaded: Loaded, hole: str, attrs: dict, body: str) -> str:
         """The fill item of `hole` with `attrs` (a family member's has its `text` first);
