@@ -42,7 +42,7 @@ MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
 #: the coins a hole's checks can read: `flip(k)`, `heads(n)`, `heads_until_tails()` (at most this many)
-COIN_BUILTINS = ("flip", "heads", "heads_until_tails")
+COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
 MAX_COIN_RUN = 32
 
 
@@ -109,6 +109,7 @@ class Checker:
         self.row_refs: dict[str, dict[int, list[tuple[str, int, str]]]] = {}
         self.families: dict[str, ir.FamilyDef] = {}
         self.family_decls: dict[str, ast.HoleDecl] = {}
+        self._family_ensures: dict[str, list[ir.Expr]] = {}
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -1080,18 +1081,24 @@ class Checker:
     def _hole(self, d: ast.HoleDecl, fill) -> tuple[ir.HoleDef, ir.FnDef | None]:
         params, ret, pure = self.fn_sigs[d.name]
         digest = self.hole_hash(d)
-        ensures = []
-        ctx = Ctx("ensures", pure=True)
-        ctx.scopes[0].update({p.name: p.type for p in params})
-        if ret is not None:
-            ctx.scopes[0]["result"] = ret
-        for e in d.ensures:
-            try:
-                ie = self.expr(e, ctx)
-                self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
-                ensures.append(ie)
-            except _Poison:
-                pass
+        # the members of a family share its signature and `ensures`: checked once (134 times
+        # over took most of the TCG's check, which `envc fill` repeats for every answer)
+        ensures = self._family_ensures.get(d.family) if d.family is not None else None
+        if ensures is None:
+            ensures = []
+            ctx = Ctx("ensures", pure=True)
+            ctx.scopes[0].update({p.name: p.type for p in params})
+            if ret is not None:
+                ctx.scopes[0]["result"] = ret
+            for e in d.ensures:
+                try:
+                    ie = self.expr(e, ctx)
+                    self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
+                    ensures.append(ie)
+                except _Poison:
+                    pass
+            if d.family is not None:
+                self._family_ensures[d.family] = ensures
         status, fn, provenance = "unfilled", None, None
         if fill is not None:
             fd, _ = fill
@@ -1845,19 +1852,22 @@ class Checker:
     def coin_builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
         """`flip(k)`, `heads(n)`, `heads_until_tails()` in an `ensures` clause: the coins a
         call flips, read from the RNG words before it (draw k of the call is a function of
-        the key and the counter; see `compiler/rng.py`). `Builtin` nodes that, like `old`,
-        no backend lowers."""
+        the key and the counter; see `compiler/rng.py`); `draws()`: how many random numbers
+        the call drew. `Builtin` nodes that, like `old`, no backend lowers."""
         if ctx.what != "ensures":
             self.fail("E0110", f"`{name}(...)` is only allowed in an `ensures` or scenario clause", e.span,
                       help="it reads the coins the call flipped, which only a hole's checks can see")
-        want = 0 if name == "heads_until_tails" else 1
+        want = 0 if name in ("heads_until_tails", "draws") else 1
         if len(e.args) != want or any(a.name is not None or isinstance(a.value, ast.Generator) for a in e.args):
             usage = {"flip": "`flip(k)`: the k-th coin the call flips (from 0), true for heads",
                      "heads": "`heads(n)`: how many of the first n coins are heads",
-                     "heads_until_tails": "`heads_until_tails()`: the heads before the first tails"}[name]
+                     "heads_until_tails": "`heads_until_tails()`: the heads before the first tails",
+                     "draws": "`draws()`: how many random numbers the call drew"}[name]
             self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != 1 else ''}", e.span, help=usage)
         if name == "heads_until_tails":
             return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=MAX_COIN_RUN), span=e.span)
+        if name == "draws":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=ir.INT32_MAX), span=e.span)
         arg = self.expr(e.args[0].value, ctx, peek)
         if not isinstance(arg.type, ir.IntT) or arg.type.lo < 0:
             self.fail("E0110", f"`{name}` counts coins from 0", e.args[0].span, f"this is `{arg.type}`",

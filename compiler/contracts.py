@@ -524,7 +524,7 @@ def _shown(checker, source: str, values: dict[str, Any], types: dict[str, ir.Typ
     return re.sub(rf"(?<![\w.])({names})(?!\w)", lambda m: value_text(m.group(1)), source)
 
 
-def _ctx(h: ir.HoleDef, values: dict[str, Any], types: dict[str, ir.Type]):
+def _ctx(h: ir.HoleDef, types: dict[str, ir.Type]):
     from envc.compiler.check import Ctx
 
     ctx = Ctx("ensures", pure=True)
@@ -544,13 +544,28 @@ def _types(values: dict[str, Any], pattern: Pattern | None) -> dict[str, ir.Type
     return out
 
 
+def _memo(checker, kind: str, node, h: ir.HoleDef, values: dict[str, Any], make):
+    """`make()` once per (clause, target, capture values): a rule's clause gives the same IR for
+    every text with the same captures (`"this Pokémon"` matches dozens of texts)."""
+    memo = checker.__dict__.setdefault("_contract_memo", {})
+    key = (kind, id(node), h.family or h.name, tuple(sorted(values.items())))
+    if key not in memo:
+        memo[key] = (node, make())  # (the node is kept so that its id is not reused)
+    return memo[key][1]
+
+
 def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
             pattern: Pattern | None = None) -> ir.TextClause | None:
+    return _memo(checker, origin, e, h, values, lambda: _make_clause(checker, h, e, values, origin, pattern))
+
+
+def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
+                 pattern: Pattern | None = None) -> ir.TextClause | None:
     from envc.compiler.check import _Poison
 
     types = _types(values, pattern)
     try:
-        ie = checker.expr(e, _ctx(h, values, types))
+        ie = checker.expr(e, _ctx(h, types))
         checker.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
     except _Poison:
         return None
@@ -598,18 +613,26 @@ def _frame(checker, h: ir.HoleDef, t: _Target | None, exact: list[_Match], kept:
     out = []
     for mod, match in sources:
         values = match.values if match is not None else {}
-        types = _types(values, match.rule.pattern if match is not None else None)
-        for item in mod.items:
-            ctx = _ctx(h, values, types)
-            lo = hi = 0
-            if item.var is not None:
-                lo, hi = checker.loop_bounds(item.lo, item.hi, item.inclusive, item.span, ctx, item.var)
-                ctx.scopes.append({item.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
-            place = _state_place(checker, item.place, ctx, "`modifies`")
-            if place is None:
-                continue
-            out.append(ir.FrameItem(place=place, var=item.var, lo=lo, hi=hi, env=dict(values),
-                                    source=_shown(checker, _source(checker, item.span), values, types)))
+        out += _memo(checker, "modifies", mod, h, values,
+                     lambda: _frame_items(checker, h, mod, values, match.rule.pattern if match is not None else None))
+    return out
+
+
+def _frame_items(checker, h: ir.HoleDef, mod: ast.Modifies, values: dict[str, Any], pattern: Pattern | None
+                 ) -> list[ir.FrameItem]:
+    out = []
+    types = _types(values, pattern)
+    for item in mod.items:
+        ctx = _ctx(h, types)
+        lo = hi = 0
+        if item.var is not None:
+            lo, hi = checker.loop_bounds(item.lo, item.hi, item.inclusive, item.span, ctx, item.var)
+            ctx.scopes.append({item.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+        place = _state_place(checker, item.place, ctx, "`modifies`")
+        if place is None:
+            continue
+        out.append(ir.FrameItem(place=place, var=item.var, lo=lo, hi=hi, env=dict(values),
+                                source=_shown(checker, _source(checker, item.span), values, types)))
     return out
 
 
@@ -666,10 +689,15 @@ def _uncovered(text: str, t: _Target | None, exact: list[_Match], kept: list[_Ma
 
 def _scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], pattern: Pattern | None = None
               ) -> ir.ScenarioDef | None:
+    return _memo(checker, "scenario", s, h, values, lambda: _make_scenario(checker, h, s, values, pattern))
+
+
+def _make_scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], pattern: Pattern | None = None
+                   ) -> ir.ScenarioDef | None:
     from envc.compiler.check import _Poison
 
     types = _types(values, pattern)
-    ctx = _ctx(h, values, types)
+    ctx = _ctx(h, types)
     params = {p.name: p for p in h.params}
     given: list[ir.GivenDef] = []
     coins = None

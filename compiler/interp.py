@@ -407,7 +407,7 @@ class Evaluator:
                 finally:
                     self.state = now
             return old
-        if name in ("flip", "heads", "heads_until_tails"):
+        if name in ("flip", "heads", "heads_until_tails", "draws"):
             return self._coins(e)
         args = [self._compile(a) for a in e.args]
         x = args[0]
@@ -453,7 +453,8 @@ class Evaluator:
 
     def _coins(self, e: ir.Builtin):
         """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
-        call flips, from the RNG words of the state before it (`old_state`): draw k is
+        call flips, from the RNG words of the state before it (`old_state`); `draws()`: the
+        random numbers drawn since (from the counters of both states). Draw k is
         `heads(key, counter + k)` whatever the fill does with it."""
         name, span = e.name, e.span
         arg = self._compile(e.args[0]) if e.args else None
@@ -463,6 +464,8 @@ class Evaluator:
             if s is None:
                 raise SpecRuntimeError(f"`{name}(...)` is evaluated only in a hole's checks", span)
             key, counter = s.rng_key, s.rng_counter
+            if name == "draws":  # the draws between the state before the call and now
+                return (self.state.rng_counter - counter) & rng.MASK32
             if name == "flip":
                 return heads(key, (counter + arg(env)) & rng.MASK32)
             if name == "heads":

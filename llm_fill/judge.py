@@ -1,8 +1,8 @@
 """Judging one candidate fill, from the model's raw answer to accepted or a reason why not.
 
 Public surface: `Judge(spec_path, max_examples)` with `judge(hole, answer, fills_text)`,
-`judge_body(hole, body, fills_text)` and `judge_written(fills_text, holes=None)`,
-`Verdict`, `ANSWER_PATH`.
+`judge_body(hole, body, fills_text, reference=None)`, `differential(hole, verdict, reference,
+fills_text)` and `judge_written(fills_text, holes=None)`, `Verdict`, `ANSWER_PATH`.
 
 Stages, in order (the first failure is the verdict, and its text goes back to the model):
 
@@ -12,10 +12,18 @@ Stages, in order (the first failure is the verdict, and its text goes back to th
    beside, the fills already there) is checked with the spec; the candidate may not call
    a hole without a fresh fill; errors are the checker's rendered diagnostics;
 4. `work`: a static bound on the work of one call (`props.work_bound`);
-5. `property`: the generated property tests (`props.falsify`) find no failing call.
+5. `scenario`: the scenarios of the text (`props.run_scenarios`) hold;
+6. `property`: the generated property tests (`props.falsify`, in the card's own context, with
+   the text's contract, frame and draws: `textchecks.TextChecks`) find no failing call;
+7. `text`: every printed number and symbol that no rule covers is used by the fill
+   (`textchecks.number_problems`, on the passing calls and on states spread over the games);
+8. `differential` (with a reference: another fill of the same text): both behave alike.
+
+Diagnostics of stages 2 and 3, and faults, point into the answer (`<answer>:line:col`): the
+candidate's statements are parsed from the answer and spliced into the fill file's item.
 
 A member of a hole family (`attack_effect__7`) is written `fill attack_effect text "..."`;
-everything else is the same. `judge_written` runs stages 3 to 5 on the fills of a file as
+everything else is the same. `judge_written` runs stages 3 to 7 on the fills of a file as
 they are written (hand fills): the same `_verdict` as a candidate, from one check of the
 file. Checked files and the reached states of the spec (`props.StartStates`) are cached
 per fill file text: checking a spec with data (`specs/tcg.envspec`) takes seconds.

@@ -2,8 +2,8 @@
 `envc.compiler.contracts` from the spec's `texts of ...` rules), never from the model.
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
-`describe_setup`), `changed_paths`, `path_text`, `literal_sites`, `mutated`,
-`number_problems`, `run_scenarios`, `first_difference`, `Example`.
+`describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
+`number_problems`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
 
@@ -19,9 +19,9 @@ number to 0, n+1, n-1 and 2n; a symbol to every other member) and at least one c
 must change the outcome of some example. A text number that the fill never writes fails
 at once.
 
-`run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
-fill's context; `first_difference` compares two fills on identical inputs (differential
-acceptance).
+`props.run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
+fill's context (`set_coins`, `assign`); `first_difference` compares two fills on identical
+inputs (differential acceptance).
 
 States in the card's own context: a `context(c, k, extra: T)` of the text's block runs
 before each call (`TextChecks.setup`): `c` is a row of the family's table that carries the
@@ -117,6 +117,7 @@ class TextChecks:
         self.context = next((c for c in module.contexts if c.name == self.contract.context), None)
         self.pairs: list[tuple[int, int]] = []
         self.labels: list[str] | None = None
+        self._ev = None  # an evaluator for the frame's index expressions (made on first use)
         fam = next((f for f in module.families if f.name == hole.family), None)
         if fam is not None:
             table = module.table(fam.table)
@@ -240,9 +241,9 @@ class TextChecks:
     def _path(self, place: ir.Place, env: dict, state: State) -> tuple | None:
         from envc.compiler.interp import Evaluator
 
-        ev = self._ev if hasattr(self, "_ev") else None
-        if ev is None:
-            ev = self._ev = Evaluator(self.module)
+        if self._ev is None:
+            self._ev = Evaluator(self.module)
+        ev = self._ev
         ev.state = state
         try:
             path: list = [place.name]
@@ -423,10 +424,6 @@ def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any) ->
 
 
 # ------------------------------------------------------------------ scenarios
-
-
-def copy_state(s: State) -> State:
-    return s.copy()
 
 
 def set_coins(state: State, coins: list[bool]) -> None:

@@ -709,7 +709,7 @@ def p_opponent_hand_into_deck(st, p, n):
 
 
 def p_put_in_play(st, p, s, c):
-    """proc `put_in_play` (tcg.envspec:661)"""
+    """proc `put_in_play` (tcg.envspec:697)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
     _a118 = lv["c"]
@@ -730,7 +730,7 @@ def p_put_in_play(st, p, s, c):
 
 
 def p_clear_conditions(st, p):
-    """proc `clear_conditions` (tcg.envspec:671)"""
+    """proc `clear_conditions` (tcg.envspec:707)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     _a126 = False
@@ -743,7 +743,7 @@ def p_clear_conditions(st, p):
 
 
 def p_clear_slot(st, p, s):
-    """proc `clear_slot` (tcg.envspec:678)"""
+    """proc `clear_slot` (tcg.envspec:714)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
     _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
@@ -785,7 +785,7 @@ def p_clear_slot(st, p, s):
 
 
 def p_swap_slots(st, p, a, b):
-    """proc `swap_slots` (tcg.envspec:695)"""
+    """proc `swap_slots` (tcg.envspec:731)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
     lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
@@ -833,7 +833,7 @@ def p_swap_slots(st, p, a, b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:725)"""
+    """proc `knock_outs` (tcg.envspec:761)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -940,7 +940,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, p):
-    """proc `random_zone_energy` (tcg.envspec:745)"""
+    """proc `random_zone_energy` (tcg.envspec:781)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[st["decks"][lv["p"]]]), dtype=jnp.int32), jnp.int8)
@@ -952,7 +952,7 @@ def p_random_zone_energy(st, p):
 
 
 def p_begin_turn(st, p):
-    """proc `begin_turn` (tcg.envspec:752)"""
+    """proc `begin_turn` (tcg.envspec:788)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     _c199 = (_i32(st["turn"]) >= 50)
@@ -1006,7 +1006,7 @@ def p_begin_turn(st, p):
 
 
 def p_continue_game(st, next, resume):
-    """proc `continue_game` (tcg.envspec:777)"""
+    """proc `continue_game` (tcg.envspec:813)"""
     st = dict(st)
     lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
     _c217 = jnp.logical_not(st["terminated"])
@@ -1046,7 +1046,7 @@ def p_continue_game(st, next, resume):
 
 
 def p_checkup(st, p):
-    """proc `checkup` (tcg.envspec:796)"""
+    """proc `checkup` (tcg.envspec:832)"""
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -1158,7 +1158,7 @@ def p_checkup(st, p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:821)"""
+    """proc `finish_turn` (tcg.envspec:857)"""
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
@@ -1542,7 +1542,7 @@ def p_trainer_effect__dispatch(st, effect, p, target):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:855): index in 0..9"""
+    """action `setup_active` (tcg.envspec:891): index in 0..9"""
     st = dict(st)
     h = (index // 1) % 10
     lv = {"h": _cast(h, jnp.int8)}
@@ -1561,7 +1561,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:862): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:898): index in 0..9"""
     st = dict(st)
     h = (index // 1) % 10
     lv = {"h": _cast(h, jnp.int8)}
@@ -1580,7 +1580,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:870): index in 0..0"""
+    """action `setup_done` (tcg.envspec:906): index in 0..0"""
     st = dict(st)
     lv = {}
     _c337 = (_i32(st["current_player"]) == _i32(st["first"]))
@@ -1604,7 +1604,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:879): index in 0..9"""
+    """action `play_basic` (tcg.envspec:915): index in 0..9"""
     st = dict(st)
     h = (index // 1) % 10
     lv = {"h": _cast(h, jnp.int8)}
@@ -1623,7 +1623,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:887): index in 0..39"""
+    """action `evolve` (tcg.envspec:923): index in 0..39"""
     st = dict(st)
     h = (index // 4) % 10
     s = (index // 1) % 4
@@ -1656,7 +1656,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:901): index in 0..3"""
+    """action `attach` (tcg.envspec:937): index in 0..3"""
     st = dict(st)
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
@@ -1678,7 +1678,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:911): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:947): index in 0..39"""
     st = dict(st)
     h = (index // 4) % 10
     target = (index // 1) % 4
@@ -1710,7 +1710,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:927): index in 0..3"""
+    """action `use_ability` (tcg.envspec:963): index in 0..3"""
     st = dict(st)
     s = (index // 1) % 4
     lv = {"s": _cast(s, jnp.int8)}
@@ -1731,7 +1731,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:938): index in 0..2"""
+    """action `retreat` (tcg.envspec:974): index in 0..2"""
     st = dict(st)
     b = (index // 1) % 3 + 1
     lv = {"b": _cast(b, jnp.int8)}
@@ -1793,7 +1793,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:958): index in 0..1"""
+    """action `attack` (tcg.envspec:994): index in 0..1"""
     st = dict(st)
     a = (index // 1) % 2
     lv = {"a": _cast(a, jnp.int8)}
@@ -1846,7 +1846,7 @@ def m_attack(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:981): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1017): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p_finish_turn(st)
@@ -1860,7 +1860,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:986): index in 0..2"""
+    """action `promote` (tcg.envspec:1022): index in 0..2"""
     st = dict(st)
     b = (index // 1) % 3 + 1
     lv = {"b": _cast(b, jnp.int8)}

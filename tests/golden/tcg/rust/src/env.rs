@@ -48,44 +48,44 @@ pub static FAULT_SITES: [&str; 53] = [
     "tcg.envspec:287:9: remove_at({a}) on a list of length {b}",
     "tcg.envspec:296:26: `pop()` from an empty list",
     "tcg.envspec:296:13: push onto a full list (capacity 20)",
-    "tcg.envspec:679:5: push onto a full list (capacity 20)",
-    "tcg.envspec:682:13: push onto a full list (capacity 20)",
-    "tcg.envspec:747:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:805:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:810:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:715:5: push onto a full list (capacity 20)",
+    "tcg.envspec:718:13: push onto a full list (capacity 20)",
+    "tcg.envspec:783:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:841:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:846:20: random.int({a}, {b}) has an empty range",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
     "tcg.fills:135:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:858:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:859:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:866:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:867:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:882:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:883:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:892:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:893:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:888:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:915:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:916:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:917:5: push onto a full list (capacity 20)",
-    "tcg.envspec:912:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:964:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1007:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1007:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1008:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1008:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1009:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1009:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1010:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1010:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1011:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1011:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:836:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:838:13: push onto a full list (capacity 20)",
-    "tcg.envspec:841:34: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:842:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:842:9: push onto a full list (capacity 10)",
-    "tcg.envspec:843:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:847:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:894:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:895:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:902:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:903:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:918:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:919:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:928:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:929:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:924:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:951:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:952:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:953:5: push onto a full list (capacity 20)",
+    "tcg.envspec:948:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1000:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1043:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1043:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1044:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1044:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1045:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1045:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1046:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1046:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1047:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1047:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:872:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:874:13: push onto a full list (capacity 20)",
+    "tcg.envspec:877:34: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:878:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:878:9: push onto a full list (capacity 10)",
+    "tcg.envspec:879:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:883:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -1051,156 +1051,156 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:661:1)
+/// proc `put_in_play` (tcg.envspec:697:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:662:5
+    // @ tcg.envspec:698:5
     s.card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:663:5
+    // @ tcg.envspec:699:5
     s.occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:664:5
+    // @ tcg.envspec:700:5
     s.damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:665:5
+    // @ tcg.envspec:701:5
     let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr39[v_t as usize] = (0 as i8);
     }
     s.energy[v_p as usize][v_s as usize] = _arr39;
-    // @ tcg.envspec:666:5
+    // @ tcg.envspec:702:5
     s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:703:5
     let _v40: i32 = (s.turn as i32);
     s.placed[v_p as usize][v_s as usize] = (_v40 as i8);
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:704:5
     s.ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:671:1)
+/// proc `clear_conditions` (tcg.envspec:707:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:672:5
+    // @ tcg.envspec:708:5
     s.poisoned[v_p as usize] = false;
-    // @ tcg.envspec:673:5
+    // @ tcg.envspec:709:5
     s.burned[v_p as usize] = false;
-    // @ tcg.envspec:674:5
+    // @ tcg.envspec:710:5
     s.condition[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:678:1)
+/// proc `clear_slot` (tcg.envspec:714:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:679:5
+    // @ tcg.envspec:715:5
     let _a41: i32 = (s.card[v_p as usize][v_s as usize] as i32);
     s.discard[v_p as usize].push((_a41 as i16), 15)?;
-    // @ tcg.envspec:680:5
+    // @ tcg.envspec:716:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:681:9
+        // @ tcg.envspec:717:9
         if (v_k < (s.evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:682:13
+            // @ tcg.envspec:718:13
             let _a42: i32 = (s.below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.discard[v_p as usize].push((_a42 as i16), 16)?;
         }
     }
-    // @ tcg.envspec:685:5
+    // @ tcg.envspec:721:5
     s.occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:722:5
     s.damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:723:5
     let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr43[v_t as usize] = (0 as i8);
     }
     s.energy[v_p as usize][v_s as usize] = _arr43;
-    // @ tcg.envspec:688:5
+    // @ tcg.envspec:724:5
     s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:689:5
+    // @ tcg.envspec:725:5
     s.ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:690:5
+    // @ tcg.envspec:726:5
     if (v_s == 0) {
-        // @ tcg.envspec:691:9
+        // @ tcg.envspec:727:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:695:1)
+/// proc `swap_slots` (tcg.envspec:731:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:732:5
     let mut v_c: i32 = (s.card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:697:5
+    // @ tcg.envspec:733:5
     let _v44: i32 = (s.card[v_p as usize][v_b as usize] as i32);
     s.card[v_p as usize][v_a as usize] = (_v44 as i16);
-    // @ tcg.envspec:698:5
+    // @ tcg.envspec:734:5
     s.card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:699:5
+    // @ tcg.envspec:735:5
     let mut v_o: bool = s.occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:700:5
+    // @ tcg.envspec:736:5
     let _v45: bool = s.occupied[v_p as usize][v_b as usize];
     s.occupied[v_p as usize][v_a as usize] = _v45;
-    // @ tcg.envspec:701:5
+    // @ tcg.envspec:737:5
     s.occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:702:5
+    // @ tcg.envspec:738:5
     let mut v_u: [i16; 2] = s.below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:703:5
+    // @ tcg.envspec:739:5
     let _v46: [i16; 2] = s.below[v_p as usize][v_b as usize];
     s.below[v_p as usize][v_a as usize] = _v46;
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:740:5
     s.below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:705:5
+    // @ tcg.envspec:741:5
     let mut v_v: i32 = (s.evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:742:5
     let _v47: i32 = (s.evolutions[v_p as usize][v_b as usize] as i32);
     s.evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
-    // @ tcg.envspec:707:5
+    // @ tcg.envspec:743:5
     s.evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:708:5
+    // @ tcg.envspec:744:5
     let mut v_d: i32 = (s.damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:709:5
+    // @ tcg.envspec:745:5
     let _v48: i32 = (s.damage[v_p as usize][v_b as usize] as i32);
     s.damage[v_p as usize][v_a as usize] = (_v48 as i16);
-    // @ tcg.envspec:710:5
+    // @ tcg.envspec:746:5
     s.damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:711:5
+    // @ tcg.envspec:747:5
     let mut v_e: [i8; 11] = s.energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:712:5
+    // @ tcg.envspec:748:5
     let _v49: [i8; 11] = s.energy[v_p as usize][v_b as usize];
     s.energy[v_p as usize][v_a as usize] = _v49;
-    // @ tcg.envspec:713:5
+    // @ tcg.envspec:749:5
     s.energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:714:5
+    // @ tcg.envspec:750:5
     let mut v_t: i32 = (s.placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:715:5
+    // @ tcg.envspec:751:5
     let _v50: i32 = (s.placed[v_p as usize][v_b as usize] as i32);
     s.placed[v_p as usize][v_a as usize] = (_v50 as i8);
-    // @ tcg.envspec:716:5
+    // @ tcg.envspec:752:5
     s.placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:717:5
+    // @ tcg.envspec:753:5
     let mut v_x: bool = s.ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:718:5
+    // @ tcg.envspec:754:5
     let _v51: bool = s.ability_used[v_p as usize][v_b as usize];
     s.ability_used[v_p as usize][v_a as usize] = _v51;
-    // @ tcg.envspec:719:5
+    // @ tcg.envspec:755:5
     s.ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:725:1)
+/// proc `knock_outs` (tcg.envspec:761:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:726:5
+    // @ tcg.envspec:762:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:727:9
+        // @ tcg.envspec:763:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:728:13
+            // @ tcg.envspec:764:13
             if (s.occupied[v_q as usize][v_s as usize] && ((s.damage[v_q as usize][v_s as usize] as i32) >= (T_Card__hp[(s.card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:729:17
+                // @ tcg.envspec:765:17
                 let _v52: i32 = imin(((s.points[(1 - v_q) as usize] as i32) + (if T_Card__is_ex[(s.card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i53: usize = (1 - v_q) as usize;
                 s.points[_i53] = (_v52 as i8);
-                // @ tcg.envspec:730:17
+                // @ tcg.envspec:766:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:734:5
+    // @ tcg.envspec:770:5
     let mut _b54: bool = ((s.points[0 as usize] as i32) >= 3);
     if !_b54 {
         let mut _acc55: bool = false;
@@ -1210,7 +1210,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b54 = (!_acc55);
     }
     let mut v_won0: bool = _b54;
-    // @ tcg.envspec:735:5
+    // @ tcg.envspec:771:5
     let mut _b56: bool = ((s.points[1 as usize] as i32) >= 3);
     if !_b56 {
         let mut _acc57: bool = false;
@@ -1220,32 +1220,32 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b56 = (!_acc57);
     }
     let mut v_won1: bool = _b56;
-    // @ tcg.envspec:736:5
+    // @ tcg.envspec:772:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:737:9
+        // @ tcg.envspec:773:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:739:9
+        // @ tcg.envspec:775:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:741:9
+        // @ tcg.envspec:777:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:745:1)
+/// proc `random_zone_energy` (tcg.envspec:781:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:746:5
+    // @ tcg.envspec:782:5
     let mut _acc58: i32 = 0;
     for v_t in 0i32..11 {
         _acc58 = _acc58 + (T_Deck__energy[(s.decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc58;
-    // @ tcg.envspec:747:5
+    // @ tcg.envspec:783:5
     let _t59: i32 = (s.decks[v_p as usize] as i32);
     let _hi60: i32 = iclamp((v_n - 1), 0, 10);
     let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
@@ -1254,112 +1254,112 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:752:1)
+/// proc `begin_turn` (tcg.envspec:788:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:753:5
+    // @ tcg.envspec:789:5
     if ((s.turn as i32) >= 50) {
-        // @ tcg.envspec:754:9
+        // @ tcg.envspec:790:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:756:9
+        // @ tcg.envspec:792:9
         s.turn = (imin(((s.turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:757:9
+        // @ tcg.envspec:793:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:758:9
+        // @ tcg.envspec:794:9
         s.phase = (1 as i8);
-        // @ tcg.envspec:759:9
+        // @ tcg.envspec:795:9
         s.attached = false;
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:796:9
         s.supporter = false;
-        // @ tcg.envspec:761:9
+        // @ tcg.envspec:797:9
         s.retreated = false;
-        // @ tcg.envspec:762:9
+        // @ tcg.envspec:798:9
         s.retreat_discount = (0 as i8);
-        // @ tcg.envspec:763:9
+        // @ tcg.envspec:799:9
         s.attack_bonus = (0 as i8);
-        // @ tcg.envspec:764:9
+        // @ tcg.envspec:800:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:765:13
+            // @ tcg.envspec:801:13
             s.ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:767:9
+        // @ tcg.envspec:803:9
         if ((s.turn as i32) > 1) {
-            // @ tcg.envspec:768:13
+            // @ tcg.envspec:804:13
             let _v63: i32 = (s.zone_next[v_p as usize] as i32);
             s.zone[v_p as usize] = (_v63 as i8);
-            // @ tcg.envspec:769:13
+            // @ tcg.envspec:805:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:771:9
+        // @ tcg.envspec:807:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:777:1)
+/// proc `continue_game` (tcg.envspec:813:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:778:5
+    // @ tcg.envspec:814:5
     if (!s.terminated) {
-        // @ tcg.envspec:779:9
+        // @ tcg.envspec:815:9
         if ((!s.occupied[v_next as usize][0 as usize]) || (!s.occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:780:13
+            // @ tcg.envspec:816:13
             s.phase = (2 as i8);
-            // @ tcg.envspec:781:13
+            // @ tcg.envspec:817:13
             s.promote_next = (v_next as i8);
-            // @ tcg.envspec:782:13
+            // @ tcg.envspec:818:13
             s.promote_resume = v_resume;
-            // @ tcg.envspec:783:13
+            // @ tcg.envspec:819:13
             s.current_player = ((if (!s.occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:785:13
+            // @ tcg.envspec:821:13
             s.phase = (1 as i8);
-            // @ tcg.envspec:786:13
+            // @ tcg.envspec:822:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:788:13
+            // @ tcg.envspec:824:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:796:1)
+/// proc `checkup` (tcg.envspec:832:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:797:5
+    // @ tcg.envspec:833:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:798:9
+        // @ tcg.envspec:834:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:799:9
+        // @ tcg.envspec:835:9
         if s.occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:800:13
+            // @ tcg.envspec:836:13
             if s.poisoned[v_q as usize] {
-                // @ tcg.envspec:801:17
+                // @ tcg.envspec:837:17
                 let _v64: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.damage[v_q as usize][0 as usize] = (_v64 as i16);
             }
-            // @ tcg.envspec:803:13
+            // @ tcg.envspec:839:13
             if s.burned[v_q as usize] {
-                // @ tcg.envspec:804:17
+                // @ tcg.envspec:840:17
                 let _v65: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.damage[v_q as usize][0 as usize] = (_v65 as i16);
-                // @ tcg.envspec:805:17
+                // @ tcg.envspec:841:17
                 let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
                 if (_r66 == 1) {
-                    // @ tcg.envspec:806:21
+                    // @ tcg.envspec:842:21
                     s.burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:809:13
+            // @ tcg.envspec:845:13
             if ((s.condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:810:17
+                // @ tcg.envspec:846:17
                 let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
                 if (_r67 == 1) {
-                    // @ tcg.envspec:811:21
+                    // @ tcg.envspec:847:21
                     s.condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:814:17
+                // @ tcg.envspec:850:17
                 s.condition[v_q as usize] = (0 as i8);
             }
         }
@@ -1367,17 +1367,17 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:821:1)
+/// proc `finish_turn` (tcg.envspec:857:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:822:5
+    // @ tcg.envspec:858:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:823:5
+    // @ tcg.envspec:859:5
     s.zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:824:5
+    // @ tcg.envspec:860:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:825:5
+    // @ tcg.envspec:861:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:826:5
+    // @ tcg.envspec:862:5
     let _a68: i32 = (1 - v_p);
     p_continue_game(s, _a68, false)?;
     Ok(())
@@ -1646,14 +1646,14 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:855:1)
+/// action `setup_active` (tcg.envspec:891:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:857:5
+    // @ tcg.envspec:893:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:858:5
+    // @ tcg.envspec:894:5
     let _a74: i32 = (s.hand[v_p as usize].get(v_h, 22)? as i32);
     p_put_in_play(s, v_p, 0, _a74)?;
-    // @ tcg.envspec:859:5
+    // @ tcg.envspec:895:5
     s.hand[v_p as usize].remove_at(v_h, 23)?;
     Ok(())
 }
@@ -1663,15 +1663,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((s.phase as i32) == 0) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
-/// action `setup_bench` (tcg.envspec:862:1)
+/// action `setup_bench` (tcg.envspec:898:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:865:5
+    // @ tcg.envspec:901:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:866:5
+    // @ tcg.envspec:902:5
     let _a75: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a76: i32 = (s.hand[v_p as usize].get(v_h, 24)? as i32);
     p_put_in_play(s, v_p, _a75, _a76)?;
-    // @ tcg.envspec:867:5
+    // @ tcg.envspec:903:5
     s.hand[v_p as usize].remove_at(v_h, 25)?;
     Ok(())
 }
@@ -1681,14 +1681,14 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
-/// action `setup_done` (tcg.envspec:870:1)
+/// action `setup_done` (tcg.envspec:906:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:871:5
+    // @ tcg.envspec:907:5
     if ((s.current_player as i32) == (s.first as i32)) {
-        // @ tcg.envspec:872:9
+        // @ tcg.envspec:908:9
         s.current_player = ((1 - (s.first as i32)) as i8);
     } else {
-        // @ tcg.envspec:874:9
+        // @ tcg.envspec:910:9
         let _a77: i32 = (s.first as i32);
         p_begin_turn(s, _a77)?;
     }
@@ -1700,15 +1700,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]))
 }
 
-/// action `play_basic` (tcg.envspec:879:1)
+/// action `play_basic` (tcg.envspec:915:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:881:5
+    // @ tcg.envspec:917:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:882:5
+    // @ tcg.envspec:918:5
     let _a78: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a79: i32 = (s.hand[v_p as usize].get(v_h, 26)? as i32);
     p_put_in_play(s, v_p, _a78, _a79)?;
-    // @ tcg.envspec:883:5
+    // @ tcg.envspec:919:5
     s.hand[v_p as usize].remove_at(v_h, 27)?;
     Ok(())
 }
@@ -1718,28 +1718,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((s.phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
-/// action `evolve` (tcg.envspec:887:1)
+/// action `evolve` (tcg.envspec:923:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:889:5
+    // @ tcg.envspec:925:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:890:5
+    // @ tcg.envspec:926:5
     let _v80: i32 = (s.card[v_p as usize][v_s as usize] as i32);
     let _i81: usize = imin((s.evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
     s.below[v_p as usize][v_s as usize][_i81] = (_v80 as i16);
-    // @ tcg.envspec:891:5
+    // @ tcg.envspec:927:5
     let _v82: i32 = imin(((s.evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.evolutions[v_p as usize][v_s as usize] = (_v82 as i8);
-    // @ tcg.envspec:892:5
+    // @ tcg.envspec:928:5
     let _v83: i32 = (s.hand[v_p as usize].get(v_h, 28)? as i32);
     s.card[v_p as usize][v_s as usize] = (_v83 as i16);
-    // @ tcg.envspec:893:5
+    // @ tcg.envspec:929:5
     s.hand[v_p as usize].remove_at(v_h, 29)?;
-    // @ tcg.envspec:894:5
+    // @ tcg.envspec:930:5
     let _v84: i32 = (s.turn as i32);
     s.placed[v_p as usize][v_s as usize] = (_v84 as i8);
-    // @ tcg.envspec:895:5
+    // @ tcg.envspec:931:5
     if (v_s == 0) {
-        // @ tcg.envspec:896:9
+        // @ tcg.envspec:932:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -1750,17 +1750,17 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.hand[(s.current_player as i32) as usize].get(v_h, 30)? as i32), v_s)? } else { false })))
 }
 
-/// action `attach` (tcg.envspec:901:1)
+/// action `attach` (tcg.envspec:937:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:903:5
+    // @ tcg.envspec:939:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:904:5
+    // @ tcg.envspec:940:5
     let _v85: i32 = imin(((s.energy[v_p as usize][v_s as usize][(s.zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
     let _i86: usize = (s.zone[v_p as usize] as i32) as usize;
     s.energy[v_p as usize][v_s as usize][_i86] = (_v85 as i8);
-    // @ tcg.envspec:905:5
+    // @ tcg.envspec:941:5
     s.zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:906:5
+    // @ tcg.envspec:942:5
     s.attached = true;
     Ok(())
 }
@@ -1770,27 +1770,27 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.phase as i32) == 1) && (!s.attached)) && ((s.zone[(s.current_player as i32) as usize] as i32) != 10)) && s.occupied[(s.current_player as i32) as usize][v_s as usize]))
 }
 
-/// action `play_trainer` (tcg.envspec:911:1)
+/// action `play_trainer` (tcg.envspec:947:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:914:5
+    // @ tcg.envspec:950:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:915:5
+    // @ tcg.envspec:951:5
     let mut v_c: i32 = (s.hand[v_p as usize].get(v_h, 31)? as i32);
-    // @ tcg.envspec:916:5
+    // @ tcg.envspec:952:5
     s.hand[v_p as usize].remove_at(v_h, 32)?;
-    // @ tcg.envspec:917:5
+    // @ tcg.envspec:953:5
     s.discard[v_p as usize].push((v_c as i16), 33)?;
-    // @ tcg.envspec:918:5
+    // @ tcg.envspec:954:5
     if ((T_Card__trainer[v_c as usize] as i32) == 1) {
-        // @ tcg.envspec:919:9
+        // @ tcg.envspec:955:9
         s.supporter = true;
     }
-    // @ tcg.envspec:921:5
+    // @ tcg.envspec:957:5
     let _a87: i32 = (T_Card__trainer_effect[v_c as usize] as i32);
     p_trainer_effect__dispatch(s, _a87, v_p, v_target)?;
-    // @ tcg.envspec:922:5
+    // @ tcg.envspec:958:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:923:5
+    // @ tcg.envspec:959:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -1800,18 +1800,18 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32))? } else { false })) && s.occupied[(s.current_player as i32) as usize][v_target as usize]))
 }
 
-/// action `use_ability` (tcg.envspec:927:1)
+/// action `use_ability` (tcg.envspec:963:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:929:5
+    // @ tcg.envspec:965:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:930:5
+    // @ tcg.envspec:966:5
     s.ability_used[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:931:5
+    // @ tcg.envspec:967:5
     let _a88: i32 = (T_Card__ability[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     p_ability_effect__dispatch(s, _a88, v_p, v_s)?;
-    // @ tcg.envspec:932:5
+    // @ tcg.envspec:968:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:933:5
+    // @ tcg.envspec:969:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -1821,33 +1821,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.phase as i32) == 1) && s.occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T_Card__ability[(s.card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.ability_used[(s.current_player as i32) as usize][v_s as usize])))
 }
 
-/// action `retreat` (tcg.envspec:938:1)
+/// action `retreat` (tcg.envspec:974:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:941:5
+    // @ tcg.envspec:977:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:942:5
+    // @ tcg.envspec:978:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:943:5
+    // @ tcg.envspec:979:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:944:9
+        // @ tcg.envspec:980:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:945:13
+            // @ tcg.envspec:981:13
             let mut _acc89: i32 = 0;
             for v_u in 0i32..11 {
                 let _x90: i32 = (if ((s.energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc89 = if v_u == 0 { _x90 } else { imin(_acc89, _x90) };
             }
             let mut v_t: i32 = _acc89;
-            // @ tcg.envspec:946:13
+            // @ tcg.envspec:982:13
             let _v91: i32 = imax(((s.energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.energy[v_p as usize][0 as usize][v_t as usize] = (_v91 as i8);
         }
     }
-    // @ tcg.envspec:949:5
+    // @ tcg.envspec:985:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:950:5
+    // @ tcg.envspec:986:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:951:5
+    // @ tcg.envspec:987:5
     s.retreated = true;
     Ok(())
 }
@@ -1857,45 +1857,45 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok((((((((s.phase as i32) == 1) && (!s.retreated)) && s.occupied[(s.current_player as i32) as usize][v_b as usize]) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)))
 }
 
-/// action `attack` (tcg.envspec:958:1)
+/// action `attack` (tcg.envspec:994:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:959:5
+    // @ tcg.envspec:995:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:960:5
+    // @ tcg.envspec:996:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:961:5
+    // @ tcg.envspec:997:5
     let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:962:5
+    // @ tcg.envspec:998:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:963:5
+    // @ tcg.envspec:999:5
     if ((s.condition[v_p as usize] as i32) == 3) {
-        // @ tcg.envspec:964:9
+        // @ tcg.envspec:1000:9
         let _r92: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 35)?;
         v_hits = (_r92 == 1);
     }
-    // @ tcg.envspec:966:5
+    // @ tcg.envspec:1002:5
     if v_hits {
-        // @ tcg.envspec:967:9
+        // @ tcg.envspec:1003:9
         s.dmg = (imax((if (v_a == 0) { (T_Card__damage0[v_c as usize] as i32) } else { (T_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-        // @ tcg.envspec:968:9
+        // @ tcg.envspec:1004:9
         let _a93: i32 = (if (v_a == 0) { (T_Card__effect0[v_c as usize] as i32) } else { (T_Card__effect1[v_c as usize] as i32) });
         p_attack_effect__dispatch(s, _a93, v_p)?;
-        // @ tcg.envspec:969:9
+        // @ tcg.envspec:1005:9
         if (((s.dmg as i32) > 0) && s.occupied[v_q as usize][0 as usize]) {
-            // @ tcg.envspec:970:13
+            // @ tcg.envspec:1006:13
             let mut v_weak: i32 = (if ((T_Card__weakness[(s.card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
-            // @ tcg.envspec:971:13
+            // @ tcg.envspec:1007:13
             let _v94: i32 = imin(((((s.damage[v_q as usize][0 as usize] as i32) + (s.dmg as i32)) + (s.attack_bonus as i32)) + v_weak), 300);
             s.damage[v_q as usize][0 as usize] = (_v94 as i16);
         }
-        // @ tcg.envspec:973:9
+        // @ tcg.envspec:1009:9
         s.dmg = (0 as i16);
     }
-    // @ tcg.envspec:975:5
+    // @ tcg.envspec:1011:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:976:5
+    // @ tcg.envspec:1012:5
     if (!s.terminated) {
-        // @ tcg.envspec:977:9
+        // @ tcg.envspec:1013:9
         p_finish_turn(s)?;
     }
     Ok(())
@@ -1906,9 +1906,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok((((s.phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?))
 }
 
-/// action `end_turn` (tcg.envspec:981:1)
+/// action `end_turn` (tcg.envspec:1017:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:982:5
+    // @ tcg.envspec:1018:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -1918,12 +1918,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok(((s.phase as i32) == 1))
 }
 
-/// action `promote` (tcg.envspec:986:1)
+/// action `promote` (tcg.envspec:1022:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:988:5
+    // @ tcg.envspec:1024:5
     let _a95: i32 = (s.current_player as i32);
     p_swap_slots(s, _a95, 0, v_b)?;
-    // @ tcg.envspec:989:5
+    // @ tcg.envspec:1025:5
     let _a96: i32 = (s.promote_next as i32);
     let _a97: bool = s.promote_resume;
     p_continue_game(s, _a96, _a97)?;
@@ -1935,9 +1935,9 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((s.phase as i32) == 2) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && s.occupied[(s.current_player as i32) as usize][v_b as usize]))
 }
 
-/// the spec's `observe` (tcg.envspec:995:1)
+/// the spec's `observe` (tcg.envspec:1031:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:996:5
+    // @ tcg.envspec:1032:5
     let mut v_q: i32 = (1 - v_p);
     let _arr98: [i16; 163] = [
         ((s.phase as i32) as i16),
@@ -2109,40 +2109,40 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:835:5
+    // @ tcg.envspec:871:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:836:9
+        // @ tcg.envspec:872:9
         let _r99: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 4, 46)?;
         s.decks[v_p as usize] = (_r99 as i8);
-        // @ tcg.envspec:837:9
+        // @ tcg.envspec:873:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:838:13
+            // @ tcg.envspec:874:13
             let _a100: i32 = (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.deck[v_p as usize].push((_a100 as i16), 47)?;
         }
-        // @ tcg.envspec:840:9
+        // @ tcg.envspec:876:9
         s.deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:841:9
+        // @ tcg.envspec:877:9
         let mut _acc101: i32 = 0;
         for v_i in 0i32..20 {
             let _x102: i32 = (if f_is_basic(s, (s.deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
             _acc101 = if v_i == 0 { _x102 } else { imin(_acc101, _x102) };
         }
         let mut v_at: i32 = _acc101;
-        // @ tcg.envspec:842:9
+        // @ tcg.envspec:878:9
         let _a103: i32 = (s.deck[v_p as usize].get(v_at, 49)? as i32);
         s.hand[v_p as usize].push((_a103 as i16), 50)?;
-        // @ tcg.envspec:843:9
+        // @ tcg.envspec:879:9
         s.deck[v_p as usize].remove_at(v_at, 51)?;
-        // @ tcg.envspec:844:9
+        // @ tcg.envspec:880:9
         p_draw_cards(s, v_p, 4)?;
-        // @ tcg.envspec:845:9
+        // @ tcg.envspec:881:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:847:5
+    // @ tcg.envspec:883:5
     let _r104: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
     s.first = ((if (_r104 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:848:5
+    // @ tcg.envspec:884:5
     s.current_player = ((s.first as i32) as i8);
     Ok(())
 }
