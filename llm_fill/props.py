@@ -569,12 +569,16 @@ class Context:
         the action's body does around the call), at most `MAX_TRIES`. For the first in
         which the fill runs: (the invariants of `broken` that fail after it and hold after
         the same action with the hole doing nothing, the action as text). None when no
-        action could run the fill."""
+        action could run the fill. When every action tried faults even with the hole doing
+        nothing, the state is not one the actions can run from (a state put in a card's
+        context may break an invariant the action relies on, e.g. a full discard pile): ([],
+        a note), nothing is blamed on the fill."""
         mask = self.it_fill.legal_action_mask(before)
         legal = [a for a in self.flat if mask[a]]
         rest = [a for a in self.flat if not mask[a]]
         order = [xs[(pick + i) % len(xs)] for xs in (legal, rest) if xs for i in range(len(xs))]
         everything = [True] * self.it_fill.num_actions
+        unrunnable = 0
         for a in order[:self.MAX_TRIES]:
             s = before.copy()
             s.legal_action_mask = everything
@@ -582,6 +586,10 @@ class Context:
             try:
                 after = self.it_fill.step(s, a)
             except Exception:  # the action faults here (with or without the fill)
+                try:
+                    self.it_noop.step(s, a)
+                except Exception:
+                    unrunnable += 1
                 continue
             if not self.runs:
                 continue
@@ -593,6 +601,8 @@ class Context:
             now = _invariants(self.it_fill, after, set(broken))
             shown = f"`{self.it_fill.actions.format(a)}`" + ("" if mask[a] else " (run although its guard is false here)")
             return [n for n in broken if not now.get(n, False) and held_quiet.get(n, False)], shown
+        if order and unrunnable == len(order[:self.MAX_TRIES]):
+            return [], "(no action can run from this state)"
         return None
 
 
@@ -636,7 +646,9 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
     broken = [name for name in held if name in again_names and not now.get(name, False)]
     seen = context.confirm(before, broken, pick) if broken and context is not None and context.available else None
     if seen is None:
-        problems += [f"invariant `{name}` held before the call and does not after it" for name in broken]
+        # (on a state that already breaks an invariant, a break no action confirms is not
+        # blamed on the fill: the action may fault because of the invariant broken before)
+        problems += [f"invariant `{name}` held before the call and does not after it" for name in broken if valid]
     else:
         confirmed, action = seen
         problems += [f"invariant `{name}` held before the call and does not after it, nor after the whole action "
