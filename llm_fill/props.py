@@ -845,9 +845,11 @@ def random_value(module: ir.Module, t: ir.Type, rnd: random.Random) -> Any:
 def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None, n: int = SWEPT_EXAMPLES,
                    seed: int = 0) -> list[Example]:
     """Up to `n` calls of the fill on reached states spread evenly over the games of every
-    seed (hypothesis draws early states first), put in the text's context with arguments and
-    extras drawn by a seeded `random.Random`: examples for the checks that compare outcomes
-    (a state where the invariants do not hold, or where the call faults, is left out)."""
+    seed (hypothesis draws early states first), every other one with one state field redrawn
+    within its type (in turn; kept only when every invariant still holds), put in the text's
+    context with arguments and extras drawn by a seeded `random.Random`: examples for the
+    checks that compare outcomes (a state where the invariants do not hold, or where the call
+    faults, is left out)."""
     if starts is None or not starts.available:
         return []
     module = with_contexts(module)
@@ -855,6 +857,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
     hole = next(h for h in module.holes if h.name == hole_name)
     text = TextChecks(module, hole)
     extras = text.context.extras if text.context is not None else []
+    fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
     rnd = random.Random(seed)
     out: list[Example] = []
     per_seed = max(1, -(-n // starts.seeds))
@@ -863,6 +866,14 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             state, k = starts.get(s, (j * POSITIONS) // per_seed + rnd.randrange(max(POSITIONS // per_seed, 1)))
             if not all(starts.held(s, k).values()):
                 continue
+            redrawn = ""
+            if j % 2 and fields:
+                f = fields[(s * per_seed + j) % len(fields)]
+                state = state.copy()
+                state.fields[f.name] = random_value(module, f.type, rnd)
+                if not all(_invariants(it, state).values()):
+                    continue
+                redrawn = f", then `{f.name}` redrawn"
             args = [random_value(module, p.type, rnd) for p in hole.params]
             pair = rnd.randrange(max(len(text.pairs), 1))
             drawn = [random_value(module, p.type, rnd) for p in extras]
@@ -873,7 +884,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             before.rng_counter = rnd.getrandbits(32)
             after, result, fault = _call(it, hole, before, args)
             if fault is None:
-                origin = (f"reached from init({s}) after {k} random legal actions"
+                origin = (f"reached from init({s}) after {k} random legal actions{redrawn}"
                           + text.describe_setup(module, pair, drawn))
                 out.append(Example(before, args, after, result, origin))
     return out[:n]
