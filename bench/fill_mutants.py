@@ -3,6 +3,7 @@
     python bench/fill_mutants.py                       # every case, as `envc fill` judges them
     python bench/fill_mutants.py --reference           # also against the hand fill (differential)
     python bench/fill_mutants.py --kind wrong-number --limit 10 --json out.json
+    python bench/fill_mutants.py --file heldout.toml   # the held-out cases only
 
 Each case of `bench/fill_mutants/*.toml` (a card text, a fill body, and whether it is right
 or which kind of mistake it makes) goes through the path of `envc fill`: `fill_spec` on a
@@ -167,6 +168,8 @@ def report(outcomes: list[Outcome], reference: bool, max_examples: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kind", action="append", help="only cases of this kind (`right` for the right fills)")
+    ap.add_argument("--file", action="append", help="only the cases of this file of bench/fill_mutants/ "
+                    "(e.g. `heldout.toml`); `--file '!heldout.toml'` leaves one out")
     ap.add_argument("--text", help="only texts that contain this")
     ap.add_argument("--limit", type=int, help="at most this many cases")
     ap.add_argument("--max-examples", type=int, default=200, help="generated examples per judgement (as envc fill)")
@@ -177,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases()
     if args.kind:
         cases = [c for c in cases if c.kind in args.kind]
+    if args.file:
+        keep = [f for f in args.file if not f.startswith("!")]
+        drop = [f[1:] for f in args.file if f.startswith("!")]
+        cases = [c for c in cases if (not keep or c.file in keep) and c.file not in drop]
     if args.text:
         cases = [c for c in cases if args.text.casefold() in c.text.casefold()]
     if args.limit:
