@@ -60,8 +60,8 @@ class Ctx:
     ret: ir.Type | None = None
     observe_player: str | None = None
     reads_hidden: bool = False
-    # locals declared by a `let` without a type: name -> (the `let`, its loop depth), and the
-    # trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
+    # locals declared by a `let` without a type: name -> (the `let`, its loop depth, its scope),
+    # and the trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
     inferred: dict = field(default_factory=dict)
     loop_trips: list = field(default_factory=list)
 
@@ -1217,7 +1217,7 @@ class Checker:
                 self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
                 t = declared
             elif isinstance(t, ir.IntT):
-                ctx.inferred[s.name] = (s, len(ctx.loop_trips))
+                ctx.inferred[s.name] = (s, len(ctx.loop_trips), ctx.scopes[-1])
             ctx.scopes[-1][s.name] = t
             return ir.Let(name=s.name, type=t, value=value, span=s.span)
         if isinstance(s, ast.Assign):
@@ -1226,6 +1226,7 @@ class Checker:
             if s.op != "=":
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
             if place.root == "local" and not place.path and place.name in ctx.inferred \
+                    and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
                     and not self.fits(value.type, place.type):
                 self.untyped_let_overflow(s, place, value, ctx)
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
@@ -1270,7 +1271,7 @@ class Checker:
         range is that of its first value, so `x = x + 1` cannot fit. The help declares the
         range the assignments can reach in the loops around them (each loop adding the
         assignment's step once per trip) and keeps the value in it."""
-        let, depth = ctx.inferred[place.name]
+        let, depth, _ = ctx.inferred[place.name]
         init, new = place.type, value.type
         trips = 1
         for n in ctx.loop_trips[depth:]:
