@@ -744,10 +744,11 @@ def run_scenarios(module: ir.Module, hole_name: str, starts: StartStates | None,
         fixed = {g.place.name: g for g in sc.given if g.place.root == "local"}
         free = [p for p in hole.params if p.name not in fixed]
         combos = list(itertools.islice(itertools.product(*(_values_of(module, p.type) for p in free)), max_calls))
-        ran, failure = 0, None
+        ran, used, failure = 0, 0, None
         for state, origin in base_states:
-            if ran >= bases * max_calls or failure is not None:
+            if used >= bases or failure is not None:
                 break
+            before_here = ran
             for combo in combos:
                 env = dict(sc.env)
                 env.update({p.name: v for p, v in zip(free, combo)})
@@ -796,6 +797,7 @@ def run_scenarios(module: ir.Module, hole_name: str, starts: StartStates | None,
                                         for pth in changed_paths(module, before, after)[:6]) or "nothing"
                     failure = (f"{label}: then `{bad[0]}` does not hold ({where}; the call changed {changes})")
                     break
+            used += ran > before_here
         if failure is None and not ran:
             failure = f"{label}: no state could run it (the context's guard is false for every parameter value)"
         if failure is not None:
