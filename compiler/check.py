@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from envc.compiler import ir
+from envc.compiler import ir, ranges
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
@@ -441,15 +441,7 @@ class Checker:
 
     # ------------------------------------------------------------ fitting
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
-            return dst.lo <= src.lo and src.hi <= dst.hi
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.RowT):
-            return 0 <= src.lo and src.hi < dst.rows  # rows are indices: an integer in range names a row
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
-            return src.size == dst.size and self.fits(src.elem, dst.elem)
-        if isinstance(src, ir.ListT) and isinstance(dst, ir.ListT):
-            return src.cap == dst.cap and self.fits(src.elem, dst.elem)
-        return src == dst
+        return ranges.fits(src, dst)
 
     def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
         """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
@@ -1935,21 +1927,11 @@ class Checker:
             self.fail("E0110", "`floor` of a float has no static range", e.span,
                       help="compare floats instead, or keep the value in float32")
         if all(isinstance(t, ir.IntT) for t in ts):
+            if name == "clamp" and ts[1].hi > ts[2].lo:
+                self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
+            t = ranges.builtin(name, ts)
             if name == "abs":
-                t = ts[0]
-                lo = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
-                return ir.Builtin(name=name, args=args, type=self.int32(ir.IntT(lo=lo, hi=max(abs(t.lo), abs(t.hi))), e.span),
-                                  span=e.span)
-            if name == "min":
-                t = ir.IntT(lo=min(x.lo for x in ts), hi=min(x.hi for x in ts))
-            elif name == "max":
-                t = ir.IntT(lo=max(x.lo for x in ts), hi=max(x.hi for x in ts))
-            else:  # clamp(x, lo, hi)
-                x, lo, hi = ts
-                if lo.hi > hi.lo:
-                    self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
-                t = ir.IntT(lo=max(min(x.lo, hi.lo), lo.lo), hi=min(max(x.hi, lo.hi), hi.hi))
-                t = ir.IntT(lo=min(t.lo, t.hi), hi=t.hi)
+                t = self.int32(t, e.span)
             return ir.Builtin(name=name, args=args, type=t, span=e.span)
         args = [self._floatify(a) for a in args]
         if all(a.type == ir.FLOAT for a in args):
@@ -1969,27 +1951,12 @@ _OP_TEXT = {v: k for k, v in _BINOPS.items()}
 
 
 def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) -> ir.IntT:
-    if op == "add":
-        return ir.IntT(lo=a.lo + b.lo, hi=a.hi + b.hi)
-    if op == "sub":
-        return ir.IntT(lo=a.lo - b.hi, hi=a.hi - b.lo)
-    if op == "mul":
-        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    if b.lo <= 0 <= b.hi:
+    if op in ("div", "mod") and ranges.divisor_may_be_zero(b):
         text = checker.source_text(b_span)
         example = f", e.g. `max({text}, 1)`" if b.lo >= 0 < b.hi and text and "\n" not in text and len(text) <= 60 else ""
         checker.fail("E0123", "possible division by zero", b_span, f"has range {b.lo}..{b.hi}",
                      help=f"make the divisor's range exclude 0{example}")
-    if op == "div":
-        corners = [a.lo // b.lo, a.lo // b.hi, a.hi // b.lo, a.hi // b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    # floor modulo takes the divisor's sign
-    if b.lo > 0:
-        if 0 <= a.lo and a.hi < b.lo:
-            return a
-        return ir.IntT(lo=0, hi=b.hi - 1)
-    return ir.IntT(lo=b.lo + 1, hi=0)
+    return ranges.binary(op, a, b)
 
 
 _FILL_ATTRS = {"text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
@@ -2150,11 +2117,9 @@ def fill_path(spec_path: str) -> str:
     return root + ".fills"
 
 
-def load(path: str, effect_tables: bool = True) -> ir.Module:
-    """Parse and check the spec at `path` together with its fill file, if there is one.
-
-    `effect_tables`: run the effect-table pass (`envc.compiler.passes.effect_tables`) on the
-    result, unless the environment sets `ENVC_EFFECT_TABLES=0`; every backend uses this IR.
+def load_checked(path: str) -> ir.Module:
+    """Parse and check the spec at `path` together with its fill file, if there is one: the
+    checker's IR, before any pass (`envc.compiler.pipeline` runs the passes).
 
     Raises:
         DiagnosticError: a missing file, a syntax error, or any checking error.
@@ -2170,6 +2135,18 @@ def load(path: str, effect_tables: bool = True) -> ir.Module:
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
-    module = check(mod, fills)
-    from envc.compiler.passes import effect_tables as tables
-    return tables.run(module) if effect_tables and tables.enabled() else module
+    return check(mod, fills)
+
+
+def load(path: str, ctx=None) -> ir.Module:
+    """Parse and check the spec at `path` (with its fill file) and run the pipeline's passes
+    (`envc.compiler.pipeline.PASSES`): the IR every backend consumes.
+
+    `ctx`: an `envc.compiler.pipeline.PassContext` (e.g. passes to disable); default: all.
+
+    Raises:
+        DiagnosticError: a missing file, a syntax error, or any checking error.
+    """
+    from envc.compiler import pipeline
+
+    return pipeline.load(path, ctx)

@@ -174,6 +174,7 @@ def _holds_float(t: ir.Type) -> bool:
     return isinstance(t, ir.RecordT)  # its fields are not at hand here: be safe
 
 
+@ir.handles_all("c_", "s_")
 class Evaluator:
     """Evaluates IR expressions and statements against a `State` (or none, for constants)."""
 

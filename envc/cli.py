@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, render, render_all
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
+from envc.compiler.pipeline import pass_names
 
 app = typer.Typer(
     name="envc",
@@ -39,16 +40,36 @@ err = Console(stderr=True, highlight=False)
 SpecArg = Annotated[str, typer.Argument(help="path of a `.envspec` file, e.g. `specs/tictactoe.envspec`", show_default=False)]
 
 
-def _load(path: str):
+DisablePass = Annotated[Optional[list[str]], typer.Option(
+    "--disable-pass", show_default=False, metavar="PASS",
+    help="skip this pass of the pipeline (repeatable), e.g. `--disable-pass effect_tables` to measure what "
+         f"it saves; the passes, in order: {', '.join(pass_names()[1:])}")]
+
+
+def _pass_context(disabled: list[str] | None = None, after: str | None = None):
+    """The pipeline options of a command, or a diagnostic and exit 1 for an unknown pass."""
+    from envc.compiler.pipeline import PassContext, UnknownPassError, pass_names
+
+    try:
+        return PassContext(disabled=frozenset(disabled or ()), after=after)
+    except UnknownPassError:
+        name = next(n for n in [*(disabled or ()), after] if n and n not in pass_names())
+        _fail([Diagnostic("E0180", f"unknown pass `{name}`", None,
+                          help=f"the passes, in order: {', '.join(pass_names())}"
+                               + (f"; {hint}" if (hint := did_you_mean(name, pass_names())) else ""))])
+
+
+def _load(path: str, ctx=None):
     from envc.compiler.check import load
 
-    return load(path)
+    return load(path, ctx)
 
 
-def _load_or_exit(path: str):
-    """The checked module of the spec at `path`, or its diagnostics on stderr and exit 1."""
+def _load_or_exit(path: str, ctx=None):
+    """The module of the spec at `path` after the pipeline's passes (`ctx`: which), or its
+    diagnostics on stderr and exit 1."""
     try:
-        return _load(path)
+        return _load(path, ctx)
     except DiagnosticError as e:
         _fail(e.diagnostics)
 
@@ -125,6 +146,13 @@ def compile(
     out_dir: Annotated[Optional[str], typer.Option("-o", "--out", help="output folder (default: build/NAME-TARGET)")] = None,
     build: Annotated[bool, typer.Option("--build", help="`--target rust`: build the wheel (maturin, release) "
                                         "and install it into this Python")] = False,
+    emit: Annotated[str, typer.Option(help="`package` (the target's files) or `ir` (print the IR the backends "
+                                      "consume, or the IR after `--after PASS`, and write nothing)")] = "package",
+    after: Annotated[Optional[str], typer.Option(
+        "--after", metavar="PASS", show_default=False,
+        help="with `--emit ir`: stop the pipeline after this pass, one of: "
+             f"{', '.join(pass_names())} (`check` is the checker's output, before any pass)")] = None,
+    disable_pass: DisablePass = None,
 ):
     """Compile a spec into a self-contained environment package.
 
@@ -140,12 +168,26 @@ def compile(
     `python/envc_NAME/`): the batched `VecEnv` class (rayon, NumPy outputs written in
     place, auto-reset) and a Gymnasium `VectorEnv` adapter; `--build` builds and installs it.
 
-    Example: `envc compile specs/connect4.envspec --target jax -o build/connect4`
+    `--emit ir` prints the IR instead (`--after PASS` to see it after one pass of the
+    pipeline; `--after check` before any pass).
+
+    Examples: `envc compile specs/connect4.envspec --target jax -o build/connect4`,
+    `envc compile specs/tcg.envspec --emit ir --after check`
     """
+    if emit not in ("package", "ir"):
+        _fail([Diagnostic("E0180", f"unknown output `{emit}`", None, help="`--emit package` or `--emit ir`")])
+    if after is not None and emit != "ir":
+        _fail([Diagnostic("E0180", "`--after` needs `--emit ir`", None,
+                          help=f"add `--emit ir` to print the IR after `{after}`")])
     if target not in ("jax", "rust", "python"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None,
                           help="available targets: `jax`, `rust`, `python`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass, after))
+    if emit == "ir":
+        from envc.compiler.printer import print_module
+
+        sys.stdout.write(print_module(m))
+        return
     if target == "rust":
         from envc.codegen.rust.build import compile_command
 
@@ -187,6 +229,7 @@ def verify(
     level2_samples: Annotated[int, typer.Option(min=0, help="reached states sampled for level 2 over the whole "
                                                 "run (spread over the chunks); from each, up to 4 legal actions "
                                                 "of every action kind are injected")] = 20,
+    disable_pass: DisablePass = None,
 ):
     """Check that compiled backends behave exactly like the reference interpreter.
 
@@ -209,7 +252,7 @@ def verify(
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `jax` and `rust`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass))
     from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups
     from envc.verify import verify as run_verify
@@ -276,6 +319,7 @@ def bench(
     threads: Annotated[str, typer.Option(help="`--target rust`: comma-separated rayon thread counts")] = "1,2",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per batch size; SPS is their median")] = 3,
     steps: Annotated[int, typer.Option(min=1, help="interpreter steps to time (`--target python`)")] = 2000,
+    disable_pass: DisablePass = None,
 ):
     """Measure steps per second (SPS) and JIT compile time.
 
@@ -295,7 +339,7 @@ def bench(
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass))
     from envc import bench as bench_mod
 
     if target == "rust":
@@ -343,6 +387,7 @@ def run(
                                         "(the generated JAX environment, `--batch` games at once)")] = "python",
     batch: Annotated[Optional[int], typer.Option(min=1, help="`--target jax`: environments played at once "
                                                  "[default: 1024]", show_default=False)] = None,
+    disable_pass: DisablePass = None,
 ):
     """Play episodes with a uniformly random legal policy and print statistics per match-up.
 
@@ -360,7 +405,7 @@ def run(
     """
     if target not in ("python", "jax"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="`envc run` runs `--target python` or `jax`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass))
     if target == "jax":
         if verbose:
             err.print("note: `--verbose` applies to `--target python`; ignored")

@@ -80,6 +80,7 @@ class _Level:
     args: list[str] = field(default_factory=list)
 
 
+@ir.handles_all("x_", "s_")
 class Lowering:
     def __init__(self, module: ir.Module):
         self.m = module

@@ -165,6 +165,7 @@ class LoweredModule:
 # ------------------------------------------------------------------ the lowering
 
 
+@ir.handles_all("x_", "s_")
 class Lowering:
     """Turns a checked module into Rust source pieces (see the module docstring)."""
 
