@@ -28,13 +28,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from envc.compiler import ir, ranges
+from envc.compiler import builtins, ir, ranges
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
 WRITABLE_BUILTINS = ("current_player", "rewards", "terminated")
-PURE_BUILTINS = ("min", "max", "abs", "clamp", "int", "float", "len", "sqrt", "sin", "cos", "exp", "floor")
+PURE_BUILTINS = builtins.FUNCTIONS
 REDUCERS = ("sum", "count", "any", "all", "min", "max")
 EFFECTS = ("win", "draw", "terminate", "reward", "fail")
 LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
@@ -1894,8 +1894,7 @@ class Checker:
         if any(isinstance(a.value, ast.Generator) for a in e.args):
             self.fail("E0111", f"`{name}` does not take a generator", e.span)
         args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
-        arity = {"min": None, "max": None, "clamp": 3, "abs": 1, "int": 1, "float": 1, "len": 1,
-                 "sqrt": 1, "sin": 1, "cos": 1, "exp": 1, "floor": 1}[name]
+        arity = builtins.BUILTINS[name].arity
         if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
             want = "at least 2" if arity is None else str(arity)
             self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span)
@@ -1913,19 +1912,17 @@ class Checker:
             if isinstance(ts[0], ir.RowT):
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
             self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
-                      help="floats become integers with `floor` and a declared range" if ts[0] == ir.FLOAT else None)
+                      help="a float32 has no static integer range, so it never becomes an int: compare it "
+                           "instead, e.g. `if x >= 2.0 then 2 else ...`" if ts[0] == ir.FLOAT else None)
         if name == "float":
             if not isinstance(ts[0], ir.IntT):
                 self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in builtins.FLOAT_MATH:
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name == "floor":
-            self.fail("E0110", "`floor` of a float has no static range", e.span,
-                      help="compare floats instead, or keep the value in float32")
         if all(isinstance(t, ir.IntT) for t in ts):
             if name == "clamp" and ts[1].hi > ts[2].lo:
                 self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envc.compiler import ir, rng
+from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Span
 
@@ -159,7 +159,6 @@ class _TableColumns(dict):
 
 CONST_WORK = 1 << 21
 
-_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
            "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}
@@ -445,8 +444,8 @@ class Evaluator:
                 seq = x(env)
                 return seq.count(y(env))
             return count
-        if name in _F32_FUNCS:
-            math_fn = _F32_FUNCS[name]
+        if name in builtins.FLOAT_MATH:
+            math_fn = builtins.BUILTINS[name].numpy
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
 

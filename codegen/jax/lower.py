@@ -38,7 +38,7 @@ from math import prod
 
 import numpy as np
 from envc.codegen import Emitter
-from envc.compiler import ir
+from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
@@ -360,8 +360,8 @@ class Lowering:
             if name == "contains":
                 return f"jnp.any({args[0]} == {args[1]})"
             return f"jnp.sum({args[0]} == {args[1]}, dtype=jnp.int32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
-            return f"jnp.{name}({args[0]})"
+        if name in builtins.FLOAT_MATH:
+            return f"{builtins.BUILTINS[name].jax}({args[0]})"
         raise AssertionError(name)
 
     def _gen(self, var: str, lo: int, hi: int, body: ir.Expr) -> tuple[_Level, str]:

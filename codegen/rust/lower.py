@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envc.codegen import Emitter
-from envc.compiler import ir
+from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 
 RUST_KEYWORDS = frozenset("""
@@ -500,8 +500,8 @@ class Lowering:
             return f"({args[0]} as i32)" if isinstance(e.args[0].type, ir.BoolT) else args[0]
         if name == "float":
             return f"({args[0]} as f32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
-            return f"f32::{name}({args[0]})"
+        if name in builtins.FLOAT_MATH:
+            return f"{builtins.BUILTINS[name].rust}({args[0]})"
         raise LoweringError(f"{where(e.span)}: the Rust backend has no built-in `{name}`")
 
     def _contains_count(self, e: ir.Builtin) -> str:
