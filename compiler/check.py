@@ -1921,19 +1921,16 @@ class Checker:
             if isinstance(ts[0], ir.RowT):
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
             self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
-                      help="floats become integers with `floor` and a declared range" if ts[0] == ir.FLOAT else None)
+                      help="a float32 stays a float32 (`floor(x)` rounds it down to a whole number)" if ts[0] == ir.FLOAT else None)
         if name == "float":
             if not isinstance(ts[0], ir.IntT):
                 self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in ("sqrt", "sin", "cos", "exp", "floor"):  # floor: the largest whole float32 <= x
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name == "floor":
-            self.fail("E0110", "`floor` of a float has no static range", e.span,
-                      help="compare floats instead, or keep the value in float32")
         if all(isinstance(t, ir.IntT) for t in ts):
             if name == "abs":
                 t = ts[0]

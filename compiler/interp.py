@@ -159,7 +159,7 @@ class _TableColumns(dict):
 
 CONST_WORK = 1 << 21
 
-_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
+_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp, "floor": np.floor}
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
            "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}

@@ -359,7 +359,7 @@ class Lowering:
             if name == "contains":
                 return f"jnp.any({args[0]} == {args[1]})"
             return f"jnp.sum({args[0]} == {args[1]}, dtype=jnp.int32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in ("sqrt", "sin", "cos", "exp", "floor"):
             return f"jnp.{name}({args[0]})"
         raise AssertionError(name)
 

@@ -499,7 +499,7 @@ class Lowering:
             return f"({args[0]} as i32)" if isinstance(e.args[0].type, ir.BoolT) else args[0]
         if name == "float":
             return f"({args[0]} as f32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in ("sqrt", "sin", "cos", "exp", "floor"):
             return f"f32::{name}({args[0]})"
         raise LoweringError(f"{where(e.span)}: the Rust backend has no built-in `{name}`")
 
