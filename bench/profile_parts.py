@@ -21,8 +21,10 @@ the boards are mid-game, not empty):
   with `--gymnax ENV_ID`, `gymnax step_env` and `gymnax step` (with its auto-reset) alike.
 
 The parts are timed alternately, `--repeats` rounds, and each row gives the median
-microseconds per call of the whole batch and per environment, the compile time (lower +
-compile) and its share of `step`. Parts overlap (the step contains the masks): the shares
+milliseconds per call of the whole batch, microseconds per environment, its share of
+`step`, XLA's count of floating-point and integer operations per environment
+(`cost_analysis()["flops"]`, which does not depend on the machine's load) and the compile
+time (lower + compile). Parts overlap (the step contains the masks): the shares
 need not add up to 100%. The names are those of the generated module (see its docstrings).
 """
 
@@ -127,9 +129,15 @@ def gymnax_parts(env_id: str, batch: int, warmup: int, seed: int = 0):
             "gymnax step": (jax.vmap(lambda k, s, a: env.step(k, s, a, params)), (keys, state, actions))}
 
 
+def _flops(compiled) -> float:
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float((cost or {}).get("flops", float("nan")))
+
+
 def profile(env, batch: int, repeats: int, warmup: int, pgx_id: str | None = None,
-            gymnax_id: str | None = None) -> list[tuple[str, float, float]]:
-    """(name, median seconds per call, compile seconds) of every part."""
+            gymnax_id: str | None = None) -> list[tuple[str, float, float, float]]:
+    """(name, median seconds per call, XLA flops per environment, compile seconds) of every part."""
     state, key = reached_states(env, batch, warmup)
     todo = parts(env, state, key)
     if pgx_id:
@@ -138,10 +146,12 @@ def profile(env, batch: int, repeats: int, warmup: int, pgx_id: str | None = Non
         todo.update(gymnax_parts(gymnax_id, batch, warmup))
     compiled = {}
     compile_s = {}
+    flops = {}
     for name, (fn, args) in todo.items():
         start = time.perf_counter()
         c = jax.jit(fn).lower(*args).compile()
         compile_s[name] = time.perf_counter() - start
+        flops[name] = _flops(c) / batch
         jax.block_until_ready(c(*args))  # warm-up run
         compiled[name] = (c, args)
     runs: dict[str, list[float]] = {name: [] for name in compiled}
@@ -150,7 +160,7 @@ def profile(env, batch: int, repeats: int, warmup: int, pgx_id: str | None = Non
             start = time.perf_counter()
             jax.block_until_ready(c(*args))
             runs[name].append(time.perf_counter() - start)
-    return [(name, statistics.median(runs[name]), compile_s[name]) for name in compiled]
+    return [(name, statistics.median(runs[name]), flops[name], compile_s[name]) for name in compiled]
 
 
 def main() -> None:
@@ -166,13 +176,14 @@ def main() -> None:
     device = jax.devices()[0]
     print(f"# {args.spec}: device {device.platform}, {os.cpu_count()} cpus, jax {jax.__version__}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print("| batch | part | ms per batch call | us per env | share of step | compile (s) |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("| batch | part | ms per batch call | us per env | share of step | XLA flops per env | compile (s) |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for b in (int(x) for x in args.batch.split(",")):
         rows = profile(env, b, args.repeats, args.warmup, args.pgx, args.gymnax)
-        whole = dict((n, t) for n, t, _ in rows)["step"]
-        for name, t, c in rows:
-            print(f"| {b} | {name} | {t * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {c:.2f} |", flush=True)
+        whole = {n: t for n, t, _, _ in rows}["step"]
+        for name, t, f, c in rows:
+            print(f"| {b} | {name} | {t * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {f:,.0f} | {c:.2f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
