@@ -182,7 +182,8 @@ def main() -> None:
         rows = profile(env, b, args.repeats, args.warmup, args.pgx, args.gymnax)
         whole = {n: t for n, t, _, _ in rows}["step"]
         for name, t, f, c in rows:
-            print(f"| {b} | {name} | {t * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {f:,.0f} | {c:.2f} |",
+            count = "n/a" if f != f else f"{f:,.0f}"  # XLA gives no count for some parts (NaN)
+            print(f"| {b} | {name} | {t * 1e3:.2f} | {t / b * 1e6:.2f} | {t / whole:.0%} | {count} | {c:.2f} |",
                   flush=True)
 
 
