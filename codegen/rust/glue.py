@@ -16,6 +16,7 @@ Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lay
 
 from __future__ import annotations
 
+from envc.codegen.escape import rust_str
 from envc.codegen.rust.lower import Leaf, Lowering, is_intlike, is_scalar, leaves
 from envc.compiler import ir
 
@@ -38,7 +39,7 @@ def _place(leaf: Leaf, base: str) -> str:
 
 
 def _path(leaf: Leaf) -> str:
-    return "&[" + ", ".join(f'"{p}"' for p in leaf.path) + "]"
+    return "&[" + ", ".join(rust_str(p) for p in leaf.path) + "]"
 
 
 def _dims(leaf: Leaf) -> str:
@@ -162,9 +163,9 @@ class Glue:
 
 
 def _rid(name: str) -> str:
-    from envc.codegen.rust.lower import rust_ident
+    from envc.codegen.rust.lower import field_ident
 
-    return rust_ident(name)
+    return field_ident(name)
 
 
 def _leaf_type(t: ir.Type) -> ir.Type | None:

@@ -213,8 +213,8 @@ _K0 = jnp.asarray(np.array([0.0], dtype=np.float32))
 def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
-    right = ((index // 1) % 2) == 1
-    lv = {"right": _cast(right, jnp.bool_)}
+    v_right = ((index // 1) % 2) == 1
+    lv = {"right": _cast(v_right, jnp.bool_)}
     lv["force"] = _cast(jnp.where(lv["right"], jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
     lv["costheta"] = _cast(jnp.cos(st["theta"]), jnp.float32)
     lv["sintheta"] = _cast(jnp.sin(st["theta"]), jnp.float32)
@@ -240,9 +240,9 @@ def a_push(st, index):
     return st
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 

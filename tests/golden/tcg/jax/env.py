@@ -249,94 +249,94 @@ _K39 = jnp.asarray(np.array([10, 10], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_is_basic(st, c):
+def f_is_basic(st, v_c):
     """fn `is_basic` (tcg.envspec:99)"""
-    lv = {"c": _cast(c, jnp.int16)}
+    lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and((_K0[lv["c"]] == 0), (_K1[lv["c"]] == 0))
 
 
-def f_basic_in_hand(st, p, h):
+def f_basic_in_hand(st, v_p, v_h):
     """fn `basic_in_hand` (tcg.envspec:104)"""
-    lv = {"p": _cast(p, jnp.int8), "h": _cast(h, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
     return jnp.where((_i32(lv["h"]) < _get(st["hand"], lv["p"])["len"]), f_is_basic(st, _get(st["hand"], lv["p"])["items"][lv["h"]]), False)
 
 
-def f_playable_trainer(st, c):
+def f_playable_trainer(st, v_c):
     """fn `playable_trainer` (tcg.envspec:109)"""
-    lv = {"c": _cast(c, jnp.int16)}
+    lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and(jnp.logical_and((_K0[lv["c"]] == 1), (_i32(_K2[lv["c"]]) != 0)), jnp.logical_or((_K3[lv["c"]] != 1), jnp.logical_not(st["supporter"])))
 
 
-def f_free_bench(st, p):
+def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:114)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][lv["p"]][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
-def f_energy_total(st, p, s):
+def f_energy_total(st, v_p, v_s):
     """fn `energy_total` (tcg.envspec:118)"""
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][lv["p"]][lv["s"]][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_cost(st, c, a, t):
+def f_cost(st, v_c, v_a, v_t):
     """fn `cost` (tcg.envspec:122)"""
-    lv = {"c": _cast(c, jnp.int16), "a": _cast(a, jnp.int8), "t": _cast(t, jnp.int8)}
+    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["a"]) == 0), _i32(_K4[lv["c"]][lv["t"]]), _i32(_K5[lv["c"]][lv["t"]]))
 
 
-def f_can_pay(st, p, a):
+def f_can_pay(st, v_p, v_a):
     """fn `can_pay` (tcg.envspec:127)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[lv["c"]][0:9], _K5[lv["c"]][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[lv["c"]], _K5[lv["c"]]), dtype=jnp.int32))), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[lv["c"]][0:9], _K5[lv["c"]][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[lv["c"]], _K5[lv["c"]]), dtype=jnp.int32))), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_can_act(st, p):
+def f_can_act(st, v_p):
     """fn `can_act` (tcg.envspec:134)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and((st["condition"][lv["p"]] != 1), (st["condition"][lv["p"]] != 2))
 
 
-def f_can_attack(st, p, a):
+def f_can_attack(st, v_p, v_a):
     """fn `can_attack` (tcg.envspec:138)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][lv["p"]][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][lv["p"]][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_retreat_cost(st, p):
+def f_retreat_cost(st, v_p):
     """fn `retreat_cost` (tcg.envspec:143)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.maximum((_i32(_K8[st["card"][lv["p"]][0]]) - _i32(st["retreat_discount"])), 0)
 
 
-def f_can_evolve(st, p, c, s):
+def f_can_evolve(st, v_p, v_c, v_s):
     """fn `can_evolve` (tcg.envspec:149)"""
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int16), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][lv["p"]][lv["s"]]), (_i32(st["placed"][lv["p"]][lv["s"]]) < _i32(st["turn"]))), (_K0[lv["c"]] == 0)), (_K1[lv["c"]] != 0)), (_i32(_K9[lv["c"]]) == _i32(_K10[st["card"][lv["p"]][lv["s"]]])))
 
 
-def f_nth_energy(st, d, r):
+def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:155)"""
-    lv = {"d": _cast(d, jnp.int8), "r": _cast(r, jnp.int8)}
+    lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
     return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]))
 
 
-def p_draw_cards(st, p, n):
+def p_draw_cards(st, v_p, v_n):
     """proc `draw_cards` (tcg.envspec:165)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
     _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
     def _then14(st, lv):
@@ -391,19 +391,19 @@ def p_draw_cards(st, p, n):
     return st
 
 
-def p_heal(st, p, s, amount):
+def p_heal(st, v_p, v_s, v_amount):
     """proc `heal` (tcg.envspec:173)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "amount": _cast(amount, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a38 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
     st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a38, jnp.int16)))
     return st
 
 
-def p_heal_type(st, p, s, t, amount):
+def p_heal_type(st, v_p, v_s, v_t, v_amount):
     """proc `heal_type` (tcg.envspec:178)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "amount": _cast(amount, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c39 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"])))
     def _then40(st, lv):
         st, lv = dict(st), dict(lv)
@@ -413,19 +413,19 @@ def p_heal_type(st, p, s, t, amount):
     return st
 
 
-def p_add_damage(st, amount):
+def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:184)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     _a41 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
     st["dmg"] = _cast(_a41, jnp.int16)
     return st
 
 
-def p_damage_per_heads(st, coins, each):
+def p_damage_per_heads(st, v_coins, v_each):
     """proc `damage_per_heads` (tcg.envspec:189)"""
     st = dict(st)
-    lv = {"coins": _cast(coins, jnp.int8), "each": _cast(each, jnp.int8)}
+    lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
     _c42 = (_i32(lv["k"]) < _i32(lv["coins"]))
@@ -490,10 +490,10 @@ def p_damage_per_heads(st, coins, each):
     return st
 
 
-def p_bonus_on_heads(st, amount):
+def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:202)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r68 = _randint(st, 0, 1)
     _c67 = (_r68 == 1)
     def _then69(st, lv):
@@ -504,28 +504,28 @@ def p_bonus_on_heads(st, amount):
     return st
 
 
-def p_damage_per_bench_type(st, p, t, each):
+def p_damage_per_bench_type(st, v_p, v_t, v_each):
     """proc `damage_per_bench_type` (tcg.envspec:209)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8), "each": _cast(each, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][lv["p"]][i70], (_i32(_K12[st["card"][lv["p"]][i70]]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
     st["dmg"] = _cast(_a71, jnp.int16)
     return st
 
 
-def p_discard_energy(st, p, s, t, n):
+def p_discard_energy(st, v_p, v_s, v_t, v_n):
     """proc `discard_energy` (tcg.envspec:214)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a72 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
     st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a72, jnp.int8))))
     return st
 
 
-def p_attach_from_zone(st, p, s, t, n, any_type):
+def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     """proc `attach_from_zone` (tcg.envspec:220)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8), "any_type": _cast(any_type, jnp.bool_)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
     _c73 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], jnp.logical_or(lv["any_type"], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"]))))
     def _then74(st, lv):
         st, lv = dict(st), dict(lv)
@@ -536,10 +536,10 @@ def p_attach_from_zone(st, p, s, t, n, any_type):
     return st
 
 
-def p_afflict_opponent(st, p, c):
+def p_afflict_opponent(st, v_p, v_c):
     """proc `afflict_opponent` (tcg.envspec:228)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then77(st, lv):
         st, lv = dict(st), dict(lv)
@@ -550,10 +550,10 @@ def p_afflict_opponent(st, p, c):
     return st
 
 
-def p_afflict_opponent_on_heads(st, p, c):
+def p_afflict_opponent_on_heads(st, v_p, v_c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:234)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r80 = _randint(st, 0, 1)
     _c79 = (_r80 == 1)
     def _then81(st, lv):
@@ -564,10 +564,10 @@ def p_afflict_opponent_on_heads(st, p, c):
     return st
 
 
-def p_poison_opponent(st, p):
+def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:240)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c82 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then83(st, lv):
         st, lv = dict(st), dict(lv)
@@ -578,10 +578,10 @@ def p_poison_opponent(st, p):
     return st
 
 
-def p_burn_opponent(st, p):
+def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:246)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c85 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then86(st, lv):
         st, lv = dict(st), dict(lv)
@@ -592,10 +592,10 @@ def p_burn_opponent(st, p):
     return st
 
 
-def p_damage_opponent_bench(st, p, amount):
+def p_damage_opponent_bench(st, v_p, v_amount):
     """proc `damage_opponent_bench` (tcg.envspec:253)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "amount": _cast(amount, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
     _c88 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
     def _then89(st, lv):
@@ -624,10 +624,10 @@ def p_damage_opponent_bench(st, p, amount):
     return st
 
 
-def p_attach_to_bench_type(st, p, t):
+def p_attach_to_bench_type(st, v_p, v_t):
     """proc `attach_to_bench_type` (tcg.envspec:262)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][lv["p"]][i97], (_i32(_K12[st["card"][lv["p"]][i97]]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
     _c98 = (_i32(lv["s"]) < 4)
     def _then99(st, lv):
@@ -640,28 +640,28 @@ def p_attach_to_bench_type(st, p, t):
     return st
 
 
-def p_add_attack_bonus(st, amount):
+def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:269)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int8)}
+    lv = {"amount": _cast(v_amount, jnp.int8)}
     _a101 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
     st["attack_bonus"] = _cast(_a101, jnp.int8)
     return st
 
 
-def p_add_retreat_discount(st, n):
+def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:273)"""
     st = dict(st)
-    lv = {"n": _cast(n, jnp.int8)}
+    lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
     st["retreat_discount"] = _cast(_a102, jnp.int8)
     return st
 
 
-def p_basic_from_deck(st, p):
+def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:278)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i103]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i103]] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], lv["p"])["len"] < 10))
     def _then105(st, lv):
@@ -680,10 +680,10 @@ def p_basic_from_deck(st, p):
     return st
 
 
-def p_opponent_hand_into_deck(st, p, n):
+def p_opponent_hand_into_deck(st, v_p, v_n):
     """proc `opponent_hand_into_deck` (tcg.envspec:292)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["k"] = jnp.int32(0)
     def _loop111(i, carry):
@@ -708,10 +708,10 @@ def p_opponent_hand_into_deck(st, p, n):
     return st
 
 
-def p_put_in_play(st, p, s, c):
+def p_put_in_play(st, v_p, v_s, v_c):
     """proc `put_in_play` (tcg.envspec:331)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a118 = lv["c"]
     st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a118, jnp.int16)))
     _a119 = True
@@ -729,10 +729,10 @@ def p_put_in_play(st, p, s, c):
     return st
 
 
-def p_clear_conditions(st, p):
+def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:341)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _a126 = False
     st["poisoned"] = st["poisoned"].at[lv["p"]].set(_cast(_a126, jnp.bool_))
     _a127 = False
@@ -742,10 +742,10 @@ def p_clear_conditions(st, p):
     return st
 
 
-def p_clear_slot(st, p, s):
+def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:348)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
     st["discard"] = _set(st["discard"], lv["p"], _l129)
     lv["k"] = jnp.int32(0)
@@ -784,10 +784,10 @@ def p_clear_slot(st, p, s):
     return st
 
 
-def p_swap_slots(st, p, a, b):
+def p_swap_slots(st, v_p, v_a, v_b):
     """proc `swap_slots` (tcg.envspec:365)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
     _a144 = st["card"][lv["p"]][lv["b"]]
     st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["a"]].set(_cast(_a144, jnp.int16)))
@@ -939,10 +939,10 @@ def p_knock_outs(st):
     return st
 
 
-def p_random_zone_energy(st, p):
+def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:415)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[st["decks"][lv["p"]]]), dtype=jnp.int32), jnp.int8)
     st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
     _a198 = f_nth_energy(st, st["decks"][lv["p"]], _r197)
@@ -951,10 +951,10 @@ def p_random_zone_energy(st, p):
     return st
 
 
-def p_begin_turn(st, p):
+def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:422)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c199 = (_i32(st["turn"]) >= 50)
     def _then200(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1005,10 +1005,10 @@ def p_begin_turn(st, p):
     return st
 
 
-def p_continue_game(st, next, resume):
+def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:447)"""
     st = dict(st)
-    lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
+    lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     _c217 = jnp.logical_not(st["terminated"])
     def _then218(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1045,10 +1045,10 @@ def p_continue_game(st, next, resume):
     return st
 
 
-def p_checkup(st, p):
+def p_checkup(st, v_p):
     """proc `checkup` (tcg.envspec:466)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
     _c231 = st["occupied"][lv["q"]][0]
@@ -1171,58 +1171,58 @@ def p_finish_turn(st):
     return st
 
 
-def p_attack_effect__1(st, p):
+def p_attack_effect__1(st, v_p):
     """proc `attack_effect__1` (tcg.fills:58)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_heal(st, lv["p"], 0, 30)
     return st
 
 
-def p_attack_effect__3(st, p):
+def p_attack_effect__3(st, v_p):
     """proc `attack_effect__3` (tcg.fills:82)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 1)
     return st
 
 
-def p_attack_effect__4(st, p):
+def p_attack_effect__4(st, v_p):
     """proc `attack_effect__4` (tcg.fills:70)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_poison_opponent(st, lv["p"])
     return st
 
 
-def p_attack_effect__6(st, p):
+def p_attack_effect__6(st, v_p):
     """proc `attack_effect__6` (tcg.fills:64)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_bonus_on_heads(st, 40)
     return st
 
 
-def p_attack_effect__11(st, p):
+def p_attack_effect__11(st, v_p):
     """proc `attack_effect__11` (tcg.fills:36)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 1)
     return st
 
 
-def p_attack_effect__12(st, p):
+def p_attack_effect__12(st, v_p):
     """proc `attack_effect__12` (tcg.fills:42)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 2)
     return st
 
 
-def p_attack_effect__16(st, p):
+def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     st, _r277 = _randint(st, 0, 1)
     _c276 = (_r277 == 1)
@@ -1251,74 +1251,74 @@ def p_attack_effect__16(st, p):
     return st
 
 
-def p_attack_effect__24(st, p):
+def p_attack_effect__24(st, v_p):
     """proc `attack_effect__24` (tcg.fills:30)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__25(st, p):
+def p_attack_effect__25(st, v_p):
     """proc `attack_effect__25` (tcg.fills:76)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_opponent_bench(st, lv["p"], 10)
     return st
 
 
-def p_attack_effect__28(st, p):
+def p_attack_effect__28(st, v_p):
     """proc `attack_effect__28` (tcg.fills:18)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_bench_type(st, lv["p"], 3, 30)
     return st
 
 
-def p_attack_effect__32(st, p):
+def p_attack_effect__32(st, v_p):
     """proc `attack_effect__32` (tcg.fills:24)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_heads(st, 4, 50)
     return st
 
 
-def p_attack_effect__38(st, p):
+def p_attack_effect__38(st, v_p):
     """proc `attack_effect__38` (tcg.fills:6)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 4, 2)
     return st
 
 
-def p_attack_effect__68(st, p):
+def p_attack_effect__68(st, v_p):
     """proc `attack_effect__68` (tcg.fills:12)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 3)
     return st
 
 
-def p_ability_effect__9(st, p, s):
+def p_ability_effect__9(st, v_p, v_s):
     """proc `ability_effect__9` (tcg.fills:88)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
     return st
 
 
-def p_trainer_effect__2(st, p, target):
+def p_trainer_effect__2(st, v_p, v_target):
     """proc `trainer_effect__2` (tcg.fills:124)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
     return st
 
 
-def p_trainer_effect__3(st, p, target):
+def p_trainer_effect__3(st, v_p, v_target):
     """proc `trainer_effect__3` (tcg.fills:130)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
     def _loop285(i, carry):
@@ -1348,58 +1348,58 @@ def p_trainer_effect__3(st, p, target):
     return st
 
 
-def p_trainer_effect__6(st, p, target):
+def p_trainer_effect__6(st, v_p, v_target):
     """proc `trainer_effect__6` (tcg.fills:118)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
     return st
 
 
-def p_trainer_effect__10(st, p, target):
+def p_trainer_effect__10(st, v_p, v_target):
     """proc `trainer_effect__10` (tcg.fills:106)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
     return st
 
 
-def p_trainer_effect__11(st, p, target):
+def p_trainer_effect__11(st, v_p, v_target):
     """proc `trainer_effect__11` (tcg.fills:112)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
     return st
 
 
-def p_trainer_effect__14(st, p, target):
+def p_trainer_effect__14(st, v_p, v_target):
     """proc `trainer_effect__14` (tcg.fills:100)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
     return st
 
 
-def p_trainer_effect__15(st, p, target):
+def p_trainer_effect__15(st, v_p, v_target):
     """proc `trainer_effect__15` (tcg.fills:145)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
     return st
 
 
-def p_trainer_effect__16(st, p, target):
+def p_trainer_effect__16(st, v_p, v_target):
     """proc `trainer_effect__16` (tcg.fills:94)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__dispatch(st, effect, p):
+def p_attack_effect__dispatch(st, v_effect, v_p):
     """proc `attack_effect__dispatch` (tcg.envspec:307)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8)}
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["op_0"] = _cast(_K15[lv["effect"]][0], jnp.int8)
     _c293 = (_i32(lv["op_0"]) == 1)
     _c294 = (_i32(lv["op_0"]) == 2)
@@ -1467,10 +1467,10 @@ def p_attack_effect__dispatch(st, effect, p):
     return st
 
 
-def p_ability_effect__dispatch(st, effect, p, s):
+def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch` (tcg.envspec:315)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["op_0"] = _cast(_K19[lv["effect"]][0], jnp.int8)
     _c314 = (_i32(lv["op_0"]) == 1)
     def _then315(st, lv):
@@ -1482,10 +1482,10 @@ def p_ability_effect__dispatch(st, effect, p, s):
     return st
 
 
-def p_trainer_effect__dispatch(st, effect, p, target):
+def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     """proc `trainer_effect__dispatch` (tcg.envspec:322)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["op_0"] = _cast(_K20[lv["effect"]][0], jnp.int8)
     _c316 = (_i32(lv["op_0"]) == 1)
     _c317 = (_i32(lv["op_0"]) == 2)
@@ -1544,8 +1544,8 @@ def p_trainer_effect__dispatch(st, effect, p, target):
 def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:525): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], lv["p"])["items"][lv["h"]])
     _l333 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
@@ -1563,8 +1563,8 @@ def m_setup_active(st):
 def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:532): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
     _l335 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
@@ -1606,8 +1606,8 @@ def m_setup_done(st):
 def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:549): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
     _l342 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
@@ -1625,9 +1625,9 @@ def m_play_basic(st):
 def a_evolve(st, index):
     """action `evolve` (tcg.envspec:557): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    s = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
+    v_h = (index // 4) % 10
+    v_s = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a344 = st["card"][lv["p"]][lv["s"]]
     st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a344, jnp.int16))))
@@ -1658,8 +1658,8 @@ def m_evolve(st):
 def a_attach(st, index):
     """action `attach` (tcg.envspec:571): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a352 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
     st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a352, jnp.int8))))
@@ -1680,9 +1680,9 @@ def m_attach(st):
 def a_play_trainer(st, index):
     """action `play_trainer` (tcg.envspec:581): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    target = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
+    v_h = (index // 4) % 10
+    v_target = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["c"] = _cast(_get(st["hand"], lv["p"])["items"][lv["h"]], jnp.int16)
     _l356 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
@@ -1712,8 +1712,8 @@ def m_play_trainer(st):
 def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:597): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a362 = True
     st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a362, jnp.bool_)))
@@ -1733,8 +1733,8 @@ def m_use_ability(st):
 def a_retreat(st, index):
     """action `retreat` (tcg.envspec:608): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
@@ -1795,8 +1795,8 @@ def m_retreat(st):
 def a_attack(st, index):
     """action `attack` (tcg.envspec:628): index in 0..1"""
     st = dict(st)
-    a = (index // 1) % 2
-    lv = {"a": _cast(a, jnp.int8)}
+    v_a = (index // 1) % 2
+    lv = {"a": _cast(v_a, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
@@ -1862,8 +1862,8 @@ def m_end_turn(st):
 def a_promote(st, index):
     """action `promote` (tcg.envspec:656): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     st = p_swap_slots(st, st["current_player"], 0, lv["b"])
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -1875,16 +1875,16 @@ def m_promote(st):
     return jax.vmap(lambda i397: jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][st["current_player"]][0])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i397, 1), 3) + 1)]))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = _K25
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = _K25
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][lv["p"]]), jnp.int32), jnp.asarray(st["points"][lv["p"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["p"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["p"]], jnp.int32), jnp.asarray(st["zone_next"][lv["p"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["p"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(st["points"][lv["q"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["q"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["q"]], jnp.int32), jnp.asarray(st["zone_next"][lv["q"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["q"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][0], _i32(st["card"][lv["p"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][0], jnp.int32), jnp.asarray(st["placed"][lv["p"]][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][1], _i32(st["card"][lv["p"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][1], jnp.int32), jnp.asarray(st["placed"][lv["p"]][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][2], _i32(st["card"][lv["p"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][2], jnp.int32), jnp.asarray(st["placed"][lv["p"]][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][3], _i32(st["card"][lv["p"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][3], jnp.int32), jnp.asarray(st["placed"][lv["p"]][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][0], _i32(st["card"][lv["q"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][0], jnp.int32), jnp.asarray(st["placed"][lv["q"]][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][1], _i32(st["card"][lv["q"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][1], jnp.int32), jnp.asarray(st["placed"][lv["q"]][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][2], _i32(st["card"][lv["q"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][2], jnp.int32), jnp.asarray(st["placed"][lv["q"]][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][3], _i32(st["card"][lv["q"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][3], jnp.int32), jnp.asarray(st["placed"][lv["q"]][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32)]), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][lv["p"]]), jnp.int32), jnp.asarray(st["points"][lv["p"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["p"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["p"]], jnp.int32), jnp.asarray(st["zone_next"][lv["p"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["p"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(st["points"][lv["q"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["q"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["q"]], jnp.int32), jnp.asarray(st["zone_next"][lv["q"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["q"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][0], _i32(st["card"][lv["p"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][0], jnp.int32), jnp.asarray(st["placed"][lv["p"]][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][1], _i32(st["card"][lv["p"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][1], jnp.int32), jnp.asarray(st["placed"][lv["p"]][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][2], _i32(st["card"][lv["p"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][2], jnp.int32), jnp.asarray(st["placed"][lv["p"]][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][3], _i32(st["card"][lv["p"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][3], jnp.int32), jnp.asarray(st["placed"][lv["p"]][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][0], _i32(st["card"][lv["q"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][0], jnp.int32), jnp.asarray(st["placed"][lv["q"]][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][1], _i32(st["card"][lv["q"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][1], jnp.int32), jnp.asarray(st["placed"][lv["q"]][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][2], _i32(st["card"][lv["q"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][2], jnp.int32), jnp.asarray(st["placed"][lv["q"]][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][3], _i32(st["card"][lv["q"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][3], jnp.int32), jnp.asarray(st["placed"][lv["q"]][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32)]), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
 def _init_body(st):

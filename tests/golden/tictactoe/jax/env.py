@@ -214,17 +214,17 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_wins(st, p):
+def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(lv["p"])), (_i32(_h3) == _i32(lv["p"]))), (_i32(_h4) == _i32(lv["p"]))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
 
 
 def a_place(st, index):
     """action `place` (tictactoe.envspec:22): index in 0..8"""
     st = dict(st)
-    cell = (index // 1) % 9
-    lv = {"cell": _cast(cell, jnp.int8)}
+    v_cell = (index // 1) % 9
+    lv = {"cell": _cast(v_cell, jnp.int8)}
     _a5 = st["current_player"]
     st["board"] = st["board"].at[lv["cell"]].set(_cast(_a5, jnp.int8))
     _c6 = f_wins(st, st["current_player"])
@@ -252,9 +252,9 @@ def m_place(st):
     return jax.vmap(lambda i14, _h15: (_i32(_h15) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jax.vmap(lambda i16, _h19: jax.vmap(lambda i17, _h20: jax.vmap(lambda i18: (_i32(_h20) == _i32(jnp.where((i18 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h19))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
 
 

@@ -201,28 +201,28 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<f32> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.x);
+            buf.push(st.f_x);
         }
         put(py, &root, &["x"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<f32> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.x_dot);
+            buf.push(st.f_x_dot);
         }
         put(py, &root, &["x_dot"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<f32> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.theta);
+            buf.push(st.f_theta);
         }
         put(py, &root, &["theta"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<f32> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.theta_dot);
+            buf.push(st.f_theta_dot);
         }
         put(py, &root, &["theta_dot"], buf, &[], batch)?;
     }
@@ -313,25 +313,25 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
     {
         let a: Vec<f32> = take(d, &["x"], &[])?;
         let mut k = 0usize;
-        s.x = a[k]; k += 1;
+        s.f_x = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<f32> = take(d, &["x_dot"], &[])?;
         let mut k = 0usize;
-        s.x_dot = a[k]; k += 1;
+        s.f_x_dot = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<f32> = take(d, &["theta"], &[])?;
         let mut k = 0usize;
-        s.theta = a[k]; k += 1;
+        s.f_theta = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<f32> = take(d, &["theta_dot"], &[])?;
         let mut k = 0usize;
-        s.theta_dot = a[k]; k += 1;
+        s.f_theta_dot = a[k]; k += 1;
         let _ = k;
     }
     {

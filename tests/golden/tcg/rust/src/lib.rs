@@ -202,7 +202,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.decks[i0]);
+                buf.push(st.f_decks[i0]);
             }
         }
         put(py, &root, &["decks"], buf, &[2], batch)?;
@@ -212,7 +212,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..20usize {
-                    buf.push(st.deck[i0].items[i1]);
+                    buf.push(st.f_deck[i0].items[i1]);
                 }
             }
         }
@@ -222,7 +222,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.deck[i0].len as i32);
+                buf.push(st.f_deck[i0].len as i32);
             }
         }
         put(py, &root, &["deck", "len"], buf, &[2], batch)?;
@@ -232,7 +232,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..10usize {
-                    buf.push(st.hand[i0].items[i1]);
+                    buf.push(st.f_hand[i0].items[i1]);
                 }
             }
         }
@@ -242,7 +242,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.hand[i0].len as i32);
+                buf.push(st.f_hand[i0].len as i32);
             }
         }
         put(py, &root, &["hand", "len"], buf, &[2], batch)?;
@@ -252,7 +252,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..20usize {
-                    buf.push(st.discard[i0].items[i1]);
+                    buf.push(st.f_discard[i0].items[i1]);
                 }
             }
         }
@@ -262,7 +262,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.discard[i0].len as i32);
+                buf.push(st.f_discard[i0].len as i32);
             }
         }
         put(py, &root, &["discard", "len"], buf, &[2], batch)?;
@@ -272,7 +272,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.card[i0][i1]);
+                    buf.push(st.f_card[i0][i1]);
                 }
             }
         }
@@ -283,7 +283,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.occupied[i0][i1]);
+                    buf.push(st.f_occupied[i0][i1]);
                 }
             }
         }
@@ -295,7 +295,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
                     for i2 in 0..2usize {
-                        buf.push(st.below[i0][i1][i2]);
+                        buf.push(st.f_below[i0][i1][i2]);
                     }
                 }
             }
@@ -307,7 +307,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.evolutions[i0][i1]);
+                    buf.push(st.f_evolutions[i0][i1]);
                 }
             }
         }
@@ -318,7 +318,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.damage[i0][i1]);
+                    buf.push(st.f_damage[i0][i1]);
                 }
             }
         }
@@ -330,7 +330,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
                     for i2 in 0..11usize {
-                        buf.push(st.energy[i0][i1][i2]);
+                        buf.push(st.f_energy[i0][i1][i2]);
                     }
                 }
             }
@@ -342,7 +342,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.placed[i0][i1]);
+                    buf.push(st.f_placed[i0][i1]);
                 }
             }
         }
@@ -353,7 +353,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.ability_used[i0][i1]);
+                    buf.push(st.f_ability_used[i0][i1]);
                 }
             }
         }
@@ -363,7 +363,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.poisoned[i0]);
+                buf.push(st.f_poisoned[i0]);
             }
         }
         put(py, &root, &["poisoned"], buf, &[2], batch)?;
@@ -372,7 +372,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.burned[i0]);
+                buf.push(st.f_burned[i0]);
             }
         }
         put(py, &root, &["burned"], buf, &[2], batch)?;
@@ -381,7 +381,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.condition[i0]);
+                buf.push(st.f_condition[i0]);
             }
         }
         put(py, &root, &["condition"], buf, &[2], batch)?;
@@ -390,7 +390,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.points[i0]);
+                buf.push(st.f_points[i0]);
             }
         }
         put(py, &root, &["points"], buf, &[2], batch)?;
@@ -399,7 +399,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.zone[i0]);
+                buf.push(st.f_zone[i0]);
             }
         }
         put(py, &root, &["zone"], buf, &[2], batch)?;
@@ -408,7 +408,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.zone_next[i0]);
+                buf.push(st.f_zone_next[i0]);
             }
         }
         put(py, &root, &["zone_next"], buf, &[2], batch)?;
@@ -416,77 +416,77 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.turn);
+            buf.push(st.f_turn);
         }
         put(py, &root, &["turn"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.first);
+            buf.push(st.f_first);
         }
         put(py, &root, &["first"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.phase);
+            buf.push(st.f_phase);
         }
         put(py, &root, &["phase"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.attached);
+            buf.push(st.f_attached);
         }
         put(py, &root, &["attached"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.supporter);
+            buf.push(st.f_supporter);
         }
         put(py, &root, &["supporter"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.retreated);
+            buf.push(st.f_retreated);
         }
         put(py, &root, &["retreated"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.retreat_discount);
+            buf.push(st.f_retreat_discount);
         }
         put(py, &root, &["retreat_discount"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.attack_bonus);
+            buf.push(st.f_attack_bonus);
         }
         put(py, &root, &["attack_bonus"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.dmg);
+            buf.push(st.f_dmg);
         }
         put(py, &root, &["dmg"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.promote_next);
+            buf.push(st.f_promote_next);
         }
         put(py, &root, &["promote_next"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.promote_resume);
+            buf.push(st.f_promote_resume);
         }
         put(py, &root, &["promote_resume"], buf, &[], batch)?;
     }
@@ -578,7 +578,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["decks"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.decks[i0] = a[k]; k += 1;
+            s.f_decks[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -587,7 +587,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..20usize {
-                s.deck[i0].items[i1] = a[k]; k += 1;
+                s.f_deck[i0].items[i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -596,7 +596,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i32> = take(d, &["deck", "len"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["deck", "len"], v, 20)); } s.deck[i0].len = v as u32; k += 1; }
+            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["deck", "len"], v, 20)); } s.f_deck[i0].len = v as u32; k += 1; }
         }
         let _ = k;
     }
@@ -605,7 +605,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..10usize {
-                s.hand[i0].items[i1] = a[k]; k += 1;
+                s.f_hand[i0].items[i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -614,7 +614,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i32> = take(d, &["hand", "len"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 10 { return Err(bad_len(&["hand", "len"], v, 10)); } s.hand[i0].len = v as u32; k += 1; }
+            { let v = a[k]; if v < 0 || v > 10 { return Err(bad_len(&["hand", "len"], v, 10)); } s.f_hand[i0].len = v as u32; k += 1; }
         }
         let _ = k;
     }
@@ -623,7 +623,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..20usize {
-                s.discard[i0].items[i1] = a[k]; k += 1;
+                s.f_discard[i0].items[i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -632,7 +632,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i32> = take(d, &["discard", "len"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["discard", "len"], v, 20)); } s.discard[i0].len = v as u32; k += 1; }
+            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["discard", "len"], v, 20)); } s.f_discard[i0].len = v as u32; k += 1; }
         }
         let _ = k;
     }
@@ -641,7 +641,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.card[i0][i1] = a[k]; k += 1;
+                s.f_card[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -651,7 +651,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.occupied[i0][i1] = a[k]; k += 1;
+                s.f_occupied[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -662,7 +662,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         for i0 in 0..2usize {
             for i1 in 0..4usize {
                 for i2 in 0..2usize {
-                    s.below[i0][i1][i2] = a[k]; k += 1;
+                    s.f_below[i0][i1][i2] = a[k]; k += 1;
                 }
             }
         }
@@ -673,7 +673,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.evolutions[i0][i1] = a[k]; k += 1;
+                s.f_evolutions[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -683,7 +683,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.damage[i0][i1] = a[k]; k += 1;
+                s.f_damage[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -694,7 +694,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         for i0 in 0..2usize {
             for i1 in 0..4usize {
                 for i2 in 0..11usize {
-                    s.energy[i0][i1][i2] = a[k]; k += 1;
+                    s.f_energy[i0][i1][i2] = a[k]; k += 1;
                 }
             }
         }
@@ -705,7 +705,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.placed[i0][i1] = a[k]; k += 1;
+                s.f_placed[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -715,7 +715,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.ability_used[i0][i1] = a[k]; k += 1;
+                s.f_ability_used[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
@@ -724,7 +724,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<bool> = take(d, &["poisoned"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.poisoned[i0] = a[k]; k += 1;
+            s.f_poisoned[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -732,7 +732,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<bool> = take(d, &["burned"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.burned[i0] = a[k]; k += 1;
+            s.f_burned[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -740,7 +740,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["condition"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.condition[i0] = a[k]; k += 1;
+            s.f_condition[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -748,7 +748,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["points"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.points[i0] = a[k]; k += 1;
+            s.f_points[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -756,7 +756,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["zone"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.zone[i0] = a[k]; k += 1;
+            s.f_zone[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
@@ -764,74 +764,74 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["zone_next"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.zone_next[i0] = a[k]; k += 1;
+            s.f_zone_next[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["turn"], &[])?;
         let mut k = 0usize;
-        s.turn = a[k]; k += 1;
+        s.f_turn = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["first"], &[])?;
         let mut k = 0usize;
-        s.first = a[k]; k += 1;
+        s.f_first = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["phase"], &[])?;
         let mut k = 0usize;
-        s.phase = a[k]; k += 1;
+        s.f_phase = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<bool> = take(d, &["attached"], &[])?;
         let mut k = 0usize;
-        s.attached = a[k]; k += 1;
+        s.f_attached = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<bool> = take(d, &["supporter"], &[])?;
         let mut k = 0usize;
-        s.supporter = a[k]; k += 1;
+        s.f_supporter = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<bool> = take(d, &["retreated"], &[])?;
         let mut k = 0usize;
-        s.retreated = a[k]; k += 1;
+        s.f_retreated = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["retreat_discount"], &[])?;
         let mut k = 0usize;
-        s.retreat_discount = a[k]; k += 1;
+        s.f_retreat_discount = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["attack_bonus"], &[])?;
         let mut k = 0usize;
-        s.attack_bonus = a[k]; k += 1;
+        s.f_attack_bonus = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i16> = take(d, &["dmg"], &[])?;
         let mut k = 0usize;
-        s.dmg = a[k]; k += 1;
+        s.f_dmg = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<i8> = take(d, &["promote_next"], &[])?;
         let mut k = 0usize;
-        s.promote_next = a[k]; k += 1;
+        s.f_promote_next = a[k]; k += 1;
         let _ = k;
     }
     {
         let a: Vec<bool> = take(d, &["promote_resume"], &[])?;
         let mut k = 0usize;
-        s.promote_resume = a[k]; k += 1;
+        s.f_promote_resume = a[k]; k += 1;
         let _ = k;
     }
     {

@@ -206,7 +206,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 9);
         for st in states.iter().copied() {
             for i0 in 0..9usize {
-                buf.push(st.board[i0]);
+                buf.push(st.f_board[i0]);
             }
         }
         put(py, &root, &["board"], buf, &[9], batch)?;
@@ -307,7 +307,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a: Vec<i8> = take(d, &["board"], &[9])?;
         let mut k = 0usize;
         for i0 in 0..9usize {
-            s.board[i0] = a[k]; k += 1;
+            s.f_board[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
