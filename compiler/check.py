@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir
+from envc.compiler import budget, ir
 from envc.compiler.datafiles import DataFileError, line_col, read_text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
@@ -49,6 +49,7 @@ LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop
 MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
+MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
 MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
 MAX_DECK_CARDS = 100_000  # cards one deck list may hold (`N ID name` lines add N each)
 FLOAT32_MAX = 3.4028234663852886e38
@@ -206,7 +207,7 @@ class Checker:
         errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
         if errors:
             raise DiagnosticError(errors)
-        return ir.Module(
+        module = ir.Module(
             name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
             turn_limit=self.turn_limit, illegal_action=env[2],
             enums=list(self.enums.values()), records=list(self.record_defs.values()),
@@ -214,6 +215,10 @@ class Checker:
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
             families=list(self.families.values()),
         )
+        over = budget.check(module)  # the static work budget (compiler/budget.py)
+        if over:
+            raise DiagnosticError(over)
+        return module
 
     # ------------------------------------------------------------ header
     def _header(self, by_kind):
@@ -1611,6 +1616,8 @@ class Checker:
         not match the interpreter draw for draw), and inside a comprehension or reduction
         only over at most `MAX_DRAW_REPEAT` iterations (backends unroll it)."""
         found = ir.first_draw(e)
+        if found is not None and repeat is not None:
+            repeat *= _draws(e)  # draws nested in comprehensions multiply (backends unroll them all)
         if found is None or (repeat is not None and repeat <= MAX_DRAW_REPEAT):
             return
         if repeat is None:
@@ -2105,6 +2112,35 @@ _COUNT = re.compile(r"[0-9]{1,9}")
 _INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
 
+def _draws(e: ir.Node) -> int:
+    """How many random draws or list takes evaluating `e` makes (comprehensions multiply)."""
+    if isinstance(e, (ir.RandomInt, ir.ListTake)):
+        return 1 + sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    n = sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
+        n *= max(e.hi - e.lo, 0)
+    return n
+
+
+def _ast_depth(mod: ast.Module) -> tuple[int, Any]:
+    """The deepest nesting of the syntax tree (expressions, statements, types) and a node
+    there, found without recursion."""
+    best, where = 0, None
+    stack = [(d, 1) for d in mod.decls]
+    while stack:
+        node, depth = stack.pop()
+        if depth > best and getattr(node, "span", None) is not None:
+            best, where = depth, node
+        values = node.__dict__.values() if hasattr(node, "__dict__") else node
+        for v in values:
+            if isinstance(v, (list, tuple)):
+                stack.extend((x, depth + (not isinstance(node, (list, tuple)))) for x in v
+                             if hasattr(x, "__dict__") or isinstance(x, (list, tuple)))
+            elif hasattr(v, "__dataclass_fields__") and not isinstance(v, Span):
+                stack.append((v, depth + 1))
+    return best, where
+
+
 def _float_leaves(value: Any):
     """The floats inside a folded constant (nested lists and dicts)."""
     stack = [value]
@@ -2273,6 +2309,13 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
     Raises:
         DiagnosticError: with every error found (codes in `ERROR_CODES`).
     """
+    for m in (mod, fills):
+        depth, node = _ast_depth(m) if m is not None else (0, None)
+        if depth > MAX_DEPTH:
+            raise DiagnosticError([Diagnostic("E0140", f"the spec nests {depth:,} levels deep, more than {MAX_DEPTH:,}",
+                                              node.span, "nested too deeply here",
+                                              help="split the expression or the blocks into `let` variables "
+                                                   "and functions")])
     try:
         return Checker(mod, fills, tolerate).run()
     except RecursionError:  # hundreds of records nested in each other, and the like

@@ -9,6 +9,8 @@ Generation is deterministic: the same IR gives the same bytes.
 
 from __future__ import annotations
 
+import keyword
+import functools
 import os
 from importlib import resources
 
@@ -19,10 +21,12 @@ from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
 from envc.codegen.jax.lower import Lowering
 from envc.compiler import ir
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 
 
+@functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
 def _env() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files("envc.codegen.jax").joinpath("templates", name).read_text(encoding="utf-8"))
@@ -37,8 +41,35 @@ def _runtime() -> str:
     return text.split(_MARKER, 1)[1]
 
 
+# members of the generated `State` class besides its fields
+_STATE_MEMBERS = frozenset(("replace",))
+
+
+def check_state_names(module: ir.Module) -> None:
+    """The spec's state fields are attributes of the generated `State` dataclass (Pgx's
+    layout, `state.board`): a field whose name is a Python keyword (`None`, `lambda`), a
+    dunder or a member of `State` (`replace`) cannot be one. Every other name in the module
+    is mangled (`lower.py`); these are refused with a diagnostic.
+
+    Raises:
+        DiagnosticError: E0101 at each such field.
+    """
+    bad = [f for f in module.state if not f.builtin and (keyword.iskeyword(f.name) or f.name in _STATE_MEMBERS
+                                                        or (f.name.startswith("__") and f.name.endswith("__")))]
+    if bad:
+        raise DiagnosticError([Diagnostic(
+            "E0101", f"state field `{f.name}` cannot be an attribute of the JAX backend's `State`", f.span,
+            "reserved in the generated Python", help="rename the field (the JAX backend exposes each field as "
+            "`state.NAME`; the interpreter and the Rust backend accept it)") for f in bad])
+
+
 def generate(module: ir.Module) -> dict[str, str]:
-    """The generated package's files for a checked module."""
+    """The generated package's files for a checked module.
+
+    Raises:
+        DiagnosticError: a state field whose name cannot be a Python attribute (`check_state_names`).
+    """
+    check_state_names(module)
     low = Lowering(module).run()
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     fields = [name for name, _, _ in low.state_fields]

@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from math import prod
 
 import numpy as np
-from envc.codegen import Emitter
+from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
+MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
+CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
 SMALL_REDUCE_UNROLL = 4
 
@@ -89,6 +91,7 @@ class _Level:
     uid: int
     params: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    prelude: list[str] = field(default_factory=list)  # `(_eN := code)` temporaries of the body
 
 
 class Lowering:
@@ -106,6 +109,8 @@ class Lowering:
         self._reads: dict[tuple, str] = {}  # static reads already hoisted, per nest
         self._uid = 0
         self._inline_depth = 0
+        self._heights = Heights()
+        self._lifted: list[str] = []  # branch and loop functions defined at module level
 
     # ------------------------------------------------------------ helpers
     def fresh(self, prefix: str) -> str:
@@ -192,7 +197,20 @@ class Lowering:
 
     # ------------------------------------------------------------ expressions
     def ex(self, e: ir.Expr) -> str:
-        return getattr(self, "x_" + e.kind)(e)
+        code = getattr(self, "x_" + e.kind)(e)
+        if self._heights.split(e) and not _atom(code):
+            code = self.bind(code)
+        return code
+
+    def bind(self, code: str) -> str:
+        """A temporary holding `code` (a statement, or `(_eN := code)` at the head of the
+        comprehension body being lowered): deep expressions stay shallow in the output."""
+        tmp = self.fresh("_e")
+        if self.levels:
+            self.levels[-1].prelude.append(f"({tmp} := {code})")
+        else:
+            self.emit(f"{tmp} = {code}")
+        return tmp
 
     def x_const(self, e: ir.Const) -> str:
         t = e.type
@@ -221,7 +239,7 @@ class Lowering:
             if hoisted is not None:
                 return hoisted
         base = self.ex(e.base)
-        idx = self.ex(e.index)
+        idx = self.index(e.index)
         bt = e.base.type
         if isinstance(bt, ir.ListT):
             if self.is_leaf(bt.elem):
@@ -235,7 +253,7 @@ class Lowering:
         table = self.m.table(e.table)
         col = next(c for c in table.columns if c.name == e.column)
         arr = self.value_code(ir.ArrayT(elem=col.type, size=len(col.values)), col.values)
-        row = self.ex(e.row)
+        row = self.index(e.row)
         return f"{arr}[{row}]" if self.is_leaf(col.type) else f"_get({arr}, {row})"
 
     def x_unary(self, e: ir.Unary) -> str:
@@ -245,6 +263,11 @@ class Lowering:
         if isinstance(e.type, ir.IntT):
             return f"(-{self.int32(e.operand, v)})"
         return f"(-{v})"
+
+    def index(self, e: ir.Expr) -> str:
+        """Code of index expression `e` in int32: JAX computes `i + size` for negative indices in
+        the index's own dtype, so an int8 index into an array of 128 overflows (`int[0..1][128]`)."""
+        return self.int32(e, self.ex(e))
 
     def int32(self, e: ir.Expr, code: str) -> str:
         """`code` as int32: arithmetic runs in int32 whatever the storage dtype."""
@@ -350,8 +373,10 @@ class Lowering:
         if name in ("min", "max"):
             fn = "jnp.minimum" if name == "min" else "jnp.maximum"
             code = ints[0]
-            for x in ints[1:]:
+            for k, x in enumerate(ints[1:], start=1):
                 code = f"{fn}({code}, {x})"
+                if k % CHAIN_SPLIT == 0:
+                    code = self.bind(code)
             return code
         if name == "abs":
             return f"jnp.abs({ints[0]})"
@@ -368,8 +393,8 @@ class Lowering:
             if isinstance(base_t, ir.ListT):
                 return f"_l{name}({args[0]}, {args[1]})"
             if name == "contains":
-                return f"jnp.any({args[0]} == {args[1]})"
-            return f"jnp.sum({args[0]} == {args[1]}, dtype=jnp.int32)"
+                return f"jnp.any(_wide({args[0]}) == {args[1]})"
+            return f"jnp.sum(_wide({args[0]}) == {args[1]}, dtype=jnp.int32)"
         if name in ("sqrt", "sin", "cos", "exp"):
             return f"jnp.{name}({args[0]})"
         raise AssertionError(name)
@@ -401,6 +426,8 @@ class Lowering:
         reads as extra mapped arguments."""
         params = ", ".join([level.py, *level.params])
         args = "".join(", " + a for a in level.args)
+        if level.prelude:
+            body = f"({', '.join(level.prelude)}, {body})[-1]"
         return f"jax.vmap(lambda {params}: {body})(jnp.arange({level.lo}, {level.hi}, dtype=jnp.int32){args})"
 
     def unrolled(self, var: str, lo: int, hi: int, body: ir.Expr) -> list[str]:
@@ -422,8 +449,10 @@ class Lowering:
             terms = self.unrolled(e.var, e.lo, e.hi, e.body)
             if float_sum:
                 code = "jnp.float32(0.0)"
-                for t in terms:
+                for k, t in enumerate(terms, start=1):
                     code = f"({code} + {t})"
+                    if k % CHAIN_SPLIT == 0:
+                        code = self.bind(code)
                 return code
             if isinstance(e.body.type, ir.IntT):
                 terms = [self.int32(e.body, t) for t in terms]
@@ -524,8 +553,8 @@ class Lowering:
             return None
         indices, root = _chain(e)
         if not indices or not self.is_leaf(root.type) or self._mentions_nest(root) \
-                or ir.first_draw(root) is not None:
-            return None
+                or ir.first_draw(root) is not None or self._heights(root) >= SPLIT_HEIGHT:
+            return None  # (a root that deep would be bound inside the nest, not where it is hoisted)
         vals = [self._static(i) for i in indices]
         if any(v is None for v in vals):
             return None
@@ -645,7 +674,7 @@ class Lowering:
                 code = f"{code}[{py_str(step.name)}]"
                 t = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
             else:
-                idx = self.ex(step.index)
+                idx = self.index(step.index)
                 if isinstance(t, ir.ListT):
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
                 else:
@@ -665,7 +694,7 @@ class Lowering:
         root = f"st[{py_str(p.name)}]" if p.root == "state" else lv(self.key(p.name))
         indices = []
         for step in p.path:
-            indices.append(self.ex(step.index) if step.kind == "index" else None)
+            indices.append(self.index(step.index) if step.kind == "index" else None)
         code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
         self.emit(f"{root} = {code}")
 
@@ -734,6 +763,7 @@ class Lowering:
         if not body:
             return "(st, lv)"
         name = self.fresh(prefix)
+        saved = self._lift_open()
         self.emit(f"def {name}(st, lv):")
         self.out.depth += 1
         self.emit("st, lv = dict(st), dict(lv)")
@@ -741,7 +771,22 @@ class Lowering:
         self.block(body)
         self.emit(f"return st, _scope(lv, {keys})")
         self.out.depth -= 1
+        self._lift_close(saved)
         return f"{name}(st, lv)"
+
+    def _lift_open(self) -> Emitter | None:
+        """Past `MAX_INDENT` levels, a branch or loop function is written at module level
+        (it reads only its parameters and module names): 150 nested `if`s in a fill must
+        not hit Python's limit of 100 indentation levels. Returns the emitter to go back to."""
+        if self.out.depth < MAX_INDENT:
+            return None
+        saved, self.out = self.out, Emitter(depth=0)
+        return saved
+
+    def _lift_close(self, saved: Emitter | None) -> None:
+        if saved is not None:
+            self._lifted.append("\n".join(self.out.lines))
+            self.out = saved
 
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
         a = self.arm(then, "_then")
@@ -791,6 +836,7 @@ class Lowering:
         key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
         self.emit(f"{lv(key)} = jnp.int32({s.lo})")
         name = self.fresh("_loop")
+        saved = self._lift_open()
         self.emit(f"def {name}(i, carry):")
         self.out.depth += 1
         self.emit("st, lv = dict(carry[0]), dict(carry[1])")
@@ -798,6 +844,7 @@ class Lowering:
         self.block(s.body)
         self.emit("return st, lv")
         self.out.depth -= 1
+        self._lift_close(saved)
         self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
         self.scope.pop()
         self.emit(f"lv = _scope(lv, {self.keys()})")
@@ -811,7 +858,10 @@ class Lowering:
                 orelse = arm.body
                 break
             conds.append(self.fresh("_c"))
-            self.emit(f"{conds[-1]} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
+            if len(arm.members) > CHAIN_SPLIT:  # one test, not a chain of `|` that Python's compiler recurses on
+                self.emit(f"{conds[-1]} = jnp.isin({subject}, jnp.array({sorted(arm.members)!r}, jnp.int32))")
+            else:
+                self.emit(f"{conds[-1]} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
             bodies.append(arm.body)
         if not conds:
             self.block(orelse)
@@ -833,6 +883,8 @@ class Lowering:
 
     def s_list_op(self, s: ir.ListOp) -> None:
         args = [self.ex(a) for a in s.args]
+        if s.op in ("insert", "remove_at"):
+            args[0] = self.int32(s.args[0], args[0])  # a position, as `index` says
         lst = self.read_place(s.place)
         elem_dt = self.dtypes(s.place.type.elem)
         tmp = self.fresh("_l")
@@ -871,6 +923,7 @@ class Lowering:
     def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
                  returns_state: bool, doc: str, prologue: list[str] | None = None) -> str:
         self.out = Emitter()
+        self._lifted = []
         self.scope = []
         self._local_types: dict[str, ir.Type] = {}
         self.pyvars = {}
@@ -902,7 +955,7 @@ class Lowering:
                 self.emit(f"return {lv(self.key(_RET))}")
             elif returns_state:
                 self.emit("return st")
-        return "\n".join(self.out.lines)
+        return "\n".join(self.out.lines) + "".join("\n\n\n" + f for f in self._lifted)
 
     def decoded_guard(self, a: ir.ActionDef, kind) -> ir.Expr:
         """`a`'s guard as an expression of the kind's flat index (`#index`): each parameter
@@ -1000,6 +1053,11 @@ def _leaf(t: ir.Type) -> ir.Type:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t
+
+
+def _atom(code: str) -> bool:
+    """True for code that is one name or number (binding it to a temporary gains nothing)."""
+    return code.replace("_", "a").replace(".", "0").lstrip("-").isalnum()
 
 
 def _py_data(data) -> str:

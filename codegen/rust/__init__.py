@@ -17,6 +17,7 @@ out files. Generation is deterministic: the same IR gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 import os
 from importlib import resources
 
@@ -35,6 +36,7 @@ def package_name(module: ir.Module) -> str:
     return f"envc_{module.name}"
 
 
+@functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
 def _env() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files("envc.codegen.rust").joinpath("templates", name).read_text(encoding="utf-8"))

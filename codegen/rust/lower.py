@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envc.codegen import Emitter
+from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
@@ -138,6 +138,7 @@ class Leaf:
     dims: tuple[int, ...]
     access: str
     cap: int | None = None  # for a list's `len`: the capacity (checked when a state is injected)
+    bounds: tuple[int, int] | None = None  # the values an integer scalar may hold (its IR type's range)
 
     @property
     def dtype(self) -> str:
@@ -197,6 +198,7 @@ class Lowering:
         self.mutable = False
         self.locals: dict[str, ir.Type] = {}
         self._fn_faults: dict[str, bool] = {}
+        self._heights = Heights()
         # one static per table column, numbered so that names cannot meet (`T_a__b` + `c`
         # and `T_a` + `b__c` would): `T<i>_<table>__<column>`
         self._tables = {(t.name, c.name): f"T{i}_{t.name}__{c.name}"
@@ -364,17 +366,25 @@ class Lowering:
             return False
         if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)) or _long_literal(node):
             return True
+        if isinstance(node, ir.ExprNode) and self._heights(node) >= SPLIT_HEIGHT:
+            return True  # parts of it are bound to temporaries (`ex`)
         return any(self.needs_stmts(getattr(node, k)) for k in type(node).model_fields)
 
     # ------------------------------------------------------------ expressions
     def ex(self, e: ir.Expr) -> str:
-        """Rust code of the computed value of `e` (statements it needs are emitted first)."""
-        return getattr(self, "x_" + e.kind)(e)
+        """Rust code of the computed value of `e` (statements it needs are emitted first). A
+        node whose height is a multiple of `SPLIT_HEIGHT` is bound to a `let`, so that the
+        output nests no deeper than that (`needs_stmts` counts it as a statement)."""
+        code = getattr(self, "x_" + e.kind)(e)
+        if self._heights.split(e):
+            code = self.bind(code, e.type, "_e")
+        return code
 
     def ex_seq(self, exprs: list[ir.Expr]) -> list[str]:
         """Lower operands in order; operands before one that draws are bound to temporaries,
         so that they are evaluated before the draw, as in the interpreter."""
-        last = max((i for i, x in enumerate(exprs) if self.effectful(x)), default=-1)
+        last = max((i for i, x in enumerate(exprs) if self.effectful(x) or self._heights(x) >= SPLIT_HEIGHT),
+                   default=-1)  # (a deep operand binds temporaries: the earlier ones are evaluated first)
         codes = []
         for i, x in enumerate(exprs):
             code = self.ex(x)
@@ -938,11 +948,23 @@ class Lowering:
 # ------------------------------------------------------------------ layouts
 
 
+def _bounds_of(t: ir.Type) -> tuple[int, int] | None:
+    """The values a scalar of type `t` may hold (None for bool and float32): an injected
+    state is checked against them, so that generated code indexes only within bounds."""
+    if isinstance(t, ir.IntT):
+        return (t.lo, t.hi)
+    if isinstance(t, ir.EnumT):
+        return (0, t.size - 1)
+    if isinstance(t, ir.RowT):
+        return (0, max(0, t.rows - 1))
+    return None
+
+
 def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), dims: tuple[int, ...] = ()
            ) -> list[Leaf]:
     """The arrays of the layout of a value of type `t` stored at Rust place `access`."""
     if is_scalar(t):
-        return [Leaf(path, low.rty(t), dims, access)]
+        return [Leaf(path, low.rty(t), dims, access, bounds=_bounds_of(t))]
     if isinstance(t, ir.ArrayT):
         return leaves(low, t.elem, f"{access}[{{i{len(dims)}}}]", path, dims + (t.size,))
     if isinstance(t, ir.RecordT):
