@@ -253,9 +253,14 @@ def mutate_data(rng: random.Random, name: str, data: bytes) -> bytes:
     return "\n".join(lines).encode("utf-8", errors="surrogatepass")
 
 
+#: how often each corpus spec is drawn: the small specs most (inputs are cheap to check), the
+#: ones with data tables and fill files often enough for the data and fill mutations
+WEIGHTS = [4, 3, 4, 2, 1, 2, 3, 2]
+
+
 def make_input(rng: random.Random, folder: Path) -> dict:
     """Write one mutated project into `folder`; returns a description of it."""
-    spec_rel = rng.choice(CORPUS)
+    spec_rel = rng.choices(CORPUS, weights=WEIGHTS)[0]
     files = project(spec_rel)
     spec_name = Path(spec_rel).name
     fills_name = Path(spec_rel).with_suffix(".fills").name
@@ -290,8 +295,8 @@ def make_input(rng: random.Random, folder: Path) -> dict:
             if data:
                 special = (rng.choice(data), rng.choice(["dir", "fifo", "devzero", "outside", "loop"]))
         elif op == "filename":
-            spec_name_new = rng.choice(['t"""\nx.envspec', "t\\N{.envspec", "t*/.envspec", "t\r.envspec",
-                                        "[/]{{x}}.envspec", "t'\".envspec"])
+            spec_name_new = rng.choice(['t"""\nx.envspec', "t\\N{.envspec", "t*x.envspec", "t\r.envspec",
+                                        "[bold]{{x}}.envspec", "t'\".envspec"])
             texts[spec_name_new] = texts.pop(spec_name)
             if fills_name in texts:
                 texts[spec_name_new.removesuffix(".envspec") + ".fills"] = texts.pop(fills_name)
@@ -323,7 +328,14 @@ def make_input(rng: random.Random, folder: Path) -> dict:
 # ------------------------------------------------------------------ running one input
 
 
+TIMES: collections.Counter = collections.Counter()  # seconds spent per stage (this process)
+
+
 class Hang(Exception):
+    pass
+
+
+class _Skip(Exception):
     pass
 
 
@@ -378,8 +390,18 @@ def _rust_injection(files: dict[str, str]) -> str | None:
     return None
 
 
+def _python_injection(source: str) -> str | None:
+    """Generated Python never calls `__import__` and never names `PWNED` or the token: a node
+    that does came out of a string (the payloads use them). Checked on the syntax tree, so
+    that text inside string literals and docstrings does not count."""
+    for node in pyast.walk(pyast.parse(source)):
+        if isinstance(node, pyast.Name) and node.id in ("__import__", TOKEN, "PWNED"):
+            return f"line {node.lineno}: `{node.id}` outside a string"
+    return None
+
+
 def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: float, jax_run: bool,
-            rust_build: bool, work: Path) -> None:
+            rust_build: bool, work: Path, import_every: int = 1, rust_every: int = 1, jax_every: int = 1) -> None:
     from envc.compiler.check import load
     from envc.compiler.diagnostics import DiagnosticError
     from envc.compiler.interp import Interpreter, SpecRuntimeError
@@ -389,6 +411,13 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
         examples.setdefault(kind, []).append(f"{case['from']} {case['ops']} {case['special']}: {detail}")
 
     counts["inputs"] += 1
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        TIMES[name] += now - clock[0]
+        clock[0] = now
+
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     stage = "load"
@@ -400,6 +429,7 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
             if not e.diagnostics or not _diagnostics_ok(e.diagnostics):
                 fail("wrong exits", "a diagnostic without a proper code or location")
             return
+        lap("load")
         counts["accepted"] += 1
         for what, names in (("invariant", [i.name for i in module.invariants]),
                             ("action", [a.name for a in module.actions]), ("fn", [f.name for f in module.fns])):
@@ -416,33 +446,45 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
                 s = it.step(s, legal[0])
         except SpecRuntimeError:
             pass
+        lap("interpreter")
         stage = "jax"
         from envc.codegen import jax as jax_backend
         from envc.codegen import rust as rust_backend
 
         name = f"fuzz_{counts['inputs']}"
+        env = None
         try:
-            jax_backend.write(module, str(work / name))
-            env = _import(work / name, name)
+            if counts["accepted"] % jax_every and not jax_run:
+                raise _Skip()
+            paths = jax_backend.write(module, str(work / name))
+            counts["jax generated"] += 1
+            for path in paths:
+                bad = _python_injection(Path(path).read_text(encoding="utf-8"))
+                if bad:
+                    fail("injections", f"{path}: {bad}")
+            if counts["jax generated"] % import_every == 0:
+                env = _import(work / name, name)
+                counts["jax imports"] += 1
         except DiagnosticError:
             counts["backend diagnostics"] += 1
-            env = None
-        if env is not None:
-            counts["jax imports"] += 1
-            if len(env.invariants.__code__.co_consts) < 0:  # pragma: no cover
-                pass
+        except _Skip:
+            pass
         if os.path.exists(case["marker"]):
             fail("injections", "the marker file appeared (JAX module)")
+        lap("jax")
         stage = "rust"
+        files = None
         try:
-            files = rust_backend.generate(module)
+            if counts["accepted"] % rust_every == 0 or rust_build:
+                files = rust_backend.generate(module)
         except (DiagnosticError, rust_backend.LoweringError):
-            files = None
+            counts["backend diagnostics"] += 1
         if files is not None:
             counts["rust generated"] += 1
             bad = _rust_injection(files)
             if bad:
                 fail("injections", bad)
+        lap("rust")
         signal.setitimer(signal.ITIMER_REAL, 0)
         if jax_run and env is not None:
             stage = "verify jax"
@@ -472,8 +514,45 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
         signal.signal(signal.SIGALRM, old)
 
 
+def _worker(args) -> tuple[collections.Counter, dict]:
+    inputs, seed, timeout, jax_runs, rust_builds, report, import_every, rust_every, jax_every = args
+    progress = None
+    if report:
+        start = time.time()
+
+        def progress(n, counts):
+            if n % 250 == 0:
+                print(f"  worker {seed}: {n:,} inputs, {time.time() - start:,.0f} s: " + ", ".join(
+                    f"{k} {v:,}" for k, v in sorted(counts.items())), flush=True)
+    return campaign(inputs, seed, timeout, jax_runs, rust_builds, progress, import_every, rust_every, jax_every)
+
+
+def parallel(inputs: int, seed: int, timeout: float, jax_runs: int, rust_builds: int, workers: int,
+             import_every: int = 1, rust_every: int = 1, jax_every: int = 1) -> tuple[collections.Counter, dict]:
+    """`campaign` split over `workers` processes (worker w uses seed `seed * 1000 + w`)."""
+    import multiprocessing
+
+    shares = [inputs // workers + (w < inputs % workers) for w in range(workers)]
+    jobs = [(n, seed * 1000 + w, timeout, jax_runs // workers + (w < jax_runs % workers),
+             rust_builds // workers + (w < rust_builds % workers), True, import_every, rust_every, jax_every)
+            for w, n in enumerate(shares)]
+    if workers == 1:
+        results = [_worker(jobs[0])]
+    else:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_worker, jobs)
+    counts: collections.Counter = collections.Counter()
+    examples: dict = {}
+    for c, ex in results:
+        counts.update(c)
+        for k, v in ex.items():
+            examples.setdefault(k, []).extend(v)
+    return counts, examples
+
+
 def campaign(inputs: int, seed: int = 0, timeout: float = 60.0, jax_runs: int = 0, rust_builds: int = 0,
-             progress=None) -> tuple[collections.Counter, dict]:
+             progress=None, import_every: int = 1, rust_every: int = 1, jax_every: int = 1
+             ) -> tuple[collections.Counter, dict]:
     """Run `inputs` inputs; returns (counts, examples of each failure)."""
     import warnings
 
@@ -482,8 +561,8 @@ def campaign(inputs: int, seed: int = 0, timeout: float = 60.0, jax_runs: int = 
     counts: collections.Counter = collections.Counter()
     examples: dict = {}
     work = Path(tempfile.mkdtemp(prefix="envc-fuzz-"))
-    jax_every = max(1, inputs // jax_runs) if jax_runs else 0
-    rust_every = max(1, inputs // rust_builds) if rust_builds else 0
+    verify_every = max(1, inputs // jax_runs) if jax_runs else 0
+    build_every = max(1, inputs // rust_builds) if rust_builds else 0
     try:
         for i in range(inputs):
             folder = work / f"in{i}"
@@ -494,9 +573,9 @@ def campaign(inputs: int, seed: int = 0, timeout: float = 60.0, jax_runs: int = 
                 counts["campaign errors"] += 1
                 examples.setdefault("campaign errors", []).append(repr(err))
                 continue
-            want_jax = bool(jax_every) and counts["jax verified"] < jax_runs and i % jax_every == jax_every - 1
-            want_rust = bool(rust_every) and counts["rust builds"] < rust_builds and i % rust_every == rust_every - 1
-            run_one(case, counts, examples, timeout, want_jax, want_rust, work)
+            want_jax = bool(verify_every) and counts["jax verified"] < jax_runs and i % verify_every == verify_every - 1
+            want_rust = bool(build_every) and counts["rust builds"] < rust_builds and i % build_every == build_every - 1
+            run_one(case, counts, examples, timeout, want_jax, want_rust, work, import_every, rust_every, jax_every)
             shutil.rmtree(folder, ignore_errors=True)
             if progress is not None:
                 progress(i + 1, counts)
@@ -515,22 +594,23 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per input before it counts as a hang")
     parser.add_argument("--jax-runs", type=int, default=20, help="accepted inputs also verified against JAX (JIT)")
     parser.add_argument("--rust-builds", type=int, default=3, help="accepted inputs built with cargo (slow)")
+    parser.add_argument("--workers", type=int, default=2, help="processes (each runs its share of the inputs)")
+    parser.add_argument("--jax-every", type=int, default=1, help="generate the JAX module of every k-th accepted input")
+    parser.add_argument("--import-every", type=int, default=1,
+                        help="import (run) every k-th generated JAX module; every one is parsed and scanned")
+    parser.add_argument("--rust-every", type=int, default=1, help="generate the Rust crate of every k-th accepted input")
     args = parser.parse_args()
     start = time.time()
-
-    def progress(n, counts):
-        if n % 500 == 0:
-            print(f"  {n:,} inputs, {time.time() - start:,.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in
-                  sorted(counts.items())), flush=True)
-
-    counts, examples = campaign(args.inputs, args.seed, args.timeout, args.jax_runs, args.rust_builds, progress)
-    print(f"fuzz campaign: seed {args.seed}, {time.time() - start:,.0f} s")
-    for k in ["inputs", "diagnostics", "accepted", "backend diagnostics", "jax imports", "jax verified",
+    counts, examples = parallel(args.inputs, args.seed, args.timeout, args.jax_runs, args.rust_builds,
+                                max(1, args.workers), max(1, args.import_every), max(1, args.rust_every),
+                                max(1, args.jax_every))
+    print(f"fuzz campaign: seed {args.seed}, {args.workers} workers, {time.time() - start:,.0f} s")
+    for k in ["inputs", "diagnostics", "accepted", "backend diagnostics", "jax generated", "jax imports", "jax verified",
               "rust generated", "rust builds"] + FAILURES + ["campaign errors"]:
         print(f"  {k:22s} {counts[k]:>8,}")
-    if args.rust_builds < counts["accepted"]:
-        print(f"  (Rust: every accepted input's crate is generated and checked; {counts['rust builds']} built with "
-              "cargo, since a build takes minutes)")
+    print(f"  (every {args.jax_every}th accepted input's JAX module is generated and its syntax tree scanned, every "
+          f"{args.import_every}th of those imported. Rust: every {args.rust_every}th accepted input's crate generated and "
+          f"checked, {counts['rust builds']} built with cargo, since a build takes minutes)")
     for kind, items in examples.items():
         print(f"\n{kind}: {len(items)}")
         for x in items[:5]:
