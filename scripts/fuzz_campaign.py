@@ -266,6 +266,7 @@ def make_input(rng: random.Random, folder: Path) -> dict:
     fills_name = Path(spec_rel).with_suffix(".fills").name
     marker = str(folder / "PWNED")
     texts = {k: v.decode("utf-8") for k, v in files.items() if k in (spec_name, fills_name)}
+    data_files = [k for k in files if k not in texts]
     ops = []
     special = None
     for _ in range(rng.randint(1, 3)):
@@ -286,12 +287,12 @@ def make_input(rng: random.Random, folder: Path) -> dict:
         elif op == "deep":
             texts[spec_name] = deep(rng, texts[spec_name])
         elif op == "data":
-            data = [k for k in files if k not in texts]
+            data = data_files
             if data:
                 k = rng.choice(data)
                 files[k] = mutate_data(rng, k, files[k])
         elif op == "file":
-            data = [k for k in files if k not in texts]
+            data = data_files
             if data:
                 special = (rng.choice(data), rng.choice(["dir", "fifo", "devzero", "outside", "loop"]))
         elif op == "filename":

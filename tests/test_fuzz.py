@@ -301,3 +301,23 @@ def test_nested_too_deeply_points_at_the_deepest_bracket():
 
 def test_reasonable_nesting_still_parses():
     assert front_end(SMALL + "const X: int[0..1] = " + "(" * 30 + "1" + ")" * 30 + "\n") == []
+
+
+# ------------------------------------------------------------------ the campaign (scripts/fuzz_campaign.py), CI-sized
+
+
+def test_small_fuzz_campaign():
+    """40 inputs of `scripts/fuzz_campaign.py` (mutated specs, fills, data, deck lists, file
+    kinds, hostile strings and names), every stage run on each accepted input, one verified
+    against JAX: no traceback, hang, wrong exit, build failure or injection. The long run
+    (20,000 inputs) is in README.md, "Security model"."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_campaign", ROOT / "scripts" / "fuzz_campaign.py")
+    fc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fc)
+    counts, examples = fc.campaign(40, seed=11, timeout=300, jax_runs=1)
+    assert counts["inputs"] == 40
+    assert counts["diagnostics"] > 0 and counts["accepted"] > 0 and counts["jax imports"] > 0
+    for kind in fc.FAILURES + ["campaign errors"]:
+        assert counts[kind] == 0, examples.get(kind)

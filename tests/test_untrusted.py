@@ -450,3 +450,87 @@ def test_rust_crate_of_hostile_names_and_strings(tmp_path):
     env.step(np.array([0, 1, 2, 3]))
     with pytest.raises(pkg.SpecRuntimeError, match=re.escape(text[:20])):
         env.step(np.array([8, 8, 8, 8]))
+
+
+# ------------------------------------------------------------------ property: any string, any name, anywhere
+
+KINDS_OF_NAMES = ["state", "param", "local", "fn", "proc", "action", "record", "field", "enum", "member", "const",
+                  "invariant", "player"]
+SPEC_TEMPLATE = '''env tpl DOC
+players 2
+const CONST_ = 3
+enum ENUM_ { MEMBER_ ALIAS, other }
+record RECORD_ { FIELD_: int[0..3] }
+state {
+    STATE_: int[-1..1][9] = -1
+    e: ENUM_ = ENUM_.MEMBER_
+    r: RECORD_
+}
+fn FN_(PARAM_: int[0..8]) -> int[0..8] {
+    let LOCAL_ = PARAM_
+    return LOCAL_
+}
+proc PROC_(PARAM_: int[0..3]) { r = RECORD_(FIELD_: PARAM_) }
+action ACTION_(PARAM_: int[0..8]) when STATE_[FN_(PARAM_)] == -1 {
+    STATE_[PARAM_] = current_player
+    PROC_(min(PARAM_, CONST_))
+    if PARAM_ == 8 and STATE_[0] == 5 { fail(MSG) }
+    current_player = 1 - current_player
+}
+observe(PLAYER_) -> int[-1..1][9] { return STATE_ }
+invariant INVARIANT_ INV: STATE_[0] <= 1
+'''
+PLACEHOLDERS = {"state": "STATE_", "param": "PARAM_", "local": "LOCAL_", "fn": "FN_", "proc": "PROC_",
+                "action": "ACTION_", "record": "RECORD_", "field": "FIELD_", "enum": "ENUM_", "member": "MEMBER_",
+                "const": "CONST_", "invariant": "INVARIANT_", "player": "PLAYER_"}
+HOSTILE_NAMES = st.sampled_from(["lambda", "st", "lv", "jnp", "jax", "np", "lax", "index", "self", "self_", "type",
+                                 "type_", "Self", "True", "replace_", "_select", "_cast", "State", "init", "step",
+                                 "fn", "impl", "mut", "ref", "loop", "mod", "crate", "super", "struct", "static",
+                                 "import", "class", "def", "_", "print", "dict", "i1", "_h2", "_a1", "k", "s", "m",
+                                 "v_x", "f_x", "K0", "T0_x", "Rec", "Fault", "List", "Zero", "Observation",
+                                 "NUM_ACTIONS", "effect", "_ret", "_done", "_index", "async", "yield", "gen", "dyn"])
+
+
+_IMPORTS = iter(range(10**9))
+
+
+@settings(max_examples=12, deadline=None)
+@given(text=HOSTILE_TEXT, kind=st.sampled_from(KINDS_OF_NAMES), name=HOSTILE_NAMES)
+def test_hostile_strings_and_names_anywhere(tmp_path_factory, text, kind, name):
+    from envc.codegen import jax as jax_backend
+    from envc.codegen import rust as rust_backend
+
+    folder = tmp_path_factory.mktemp("anywhere")
+    marker = folder / "PWNED"
+    text = "".join(c for c in text if not 0xD800 <= ord(c) <= 0xDFFF)  # a spec is UTF-8: no lone surrogates
+    text = text.replace("\n", "\n" + f"__import__('pathlib').Path({str(marker)!r}).touch()\n", 1)
+    spec = SPEC_TEMPLATE
+    for other, placeholder in PLACEHOLDERS.items():
+        spec = re.sub(rf"\b{placeholder}", name if other == kind else placeholder.lower().rstrip("_") + "x", spec)
+    spec = spec.replace("DOC", dsl_str(text)).replace("MSG", dsl_str(text)).replace("INV", dsl_str(text))
+    spec = spec.replace("ALIAS", dsl_str(text))
+    path = folder / "t.envspec"
+    path.write_text(spec, encoding="utf-8")
+    try:
+        module = load(str(path))
+    except DiagnosticError as err:  # a name the language reserves (`current_player`, a built-in) or a clash
+        assert all(d.code in ("E0101", "E0100", "E0103") for d in err.diagnostics), err.diagnostics
+        return
+    try:
+        jax_backend.write(module, str(folder / "gen"))
+    except DiagnosticError as err:  # a state field that cannot be an attribute of the JAX `State`
+        assert kind == "state" and err.diagnostics[0].code == "E0101"
+    else:
+        env = _import(folder / "gen", f"envc_anywhere_{next(_IMPORTS)}")
+        assert not marker.exists()
+        assert text in env.env.__doc__
+        state = env.init_from_seed(1)
+        assert state.legal_action_mask.shape == (9,)
+    files = rust_backend.generate(module)
+    for fname, code in files.items():
+        for line in code.split("\n") if fname.endswith((".rs", ".toml", ".md")) else []:
+            assert not line.lstrip().startswith(("__import__", TOKEN)), (fname, line)
+    sites = re.search(r"FAULT_SITES: \[&str; \d+\] = \[\n(.*?)\n\];", files["src/env.rs"], re.S).group(1)
+    assert any(rust_literal_value(x.strip().rstrip(",")).endswith("fail: " + _surrogates_replaced(text))
+               for x in sites.split("\n"))
+    assert not marker.exists()
