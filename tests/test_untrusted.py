@@ -219,8 +219,8 @@ action a(index: int[0..2], b: int[0..2]) when board[index * 3 + b] == -1 {
     wide = random.int(-2147483648, 2147483647)
     bits[127 - index * 3 - b] = 1 - bits[127 - index * 3 - b]
     small.push(bits[127])
-    total = if bits.contains(300) or small.contains(300) then 1 else SUM + small.count(1)
-    f = FSUM
+    total = if bits.contains(300) or small.contains(300) then 1 else INTSUM + small.count(1)
+    f = FLOATSUM
     NESTED
     let zz: int[0..200] = COND
     current_player = 1 - current_player
@@ -232,8 +232,8 @@ invariant lambda "lambda": lambda(1, 2) == 3
 
 @pytest.fixture(scope="module")
 def names_module(tmp_path_factory):
-    text = (NAMES.replace("SUM", " + ".join(f"bits[{k % 128}]" for k in range(300)))
-            .replace("FSUM", " + ".join(["0.5"] * 100) + " + float(b)")
+    text = (NAMES.replace("FLOATSUM", " + ".join(["0.5"] * 100) + " + float(b)")
+            .replace("INTSUM", " + ".join(f"bits[{k % 128}]" for k in range(300)))
             .replace("NESTED", "".join(f"if index != {3 + k % 2} {{\n" for k in range(150)) + "type_ = b\n" + "}\n" * 150)
             .replace("COND", "".join(f"if step_count == {k} then {k} else " for k in range(150)) + "0"))
     path = tmp_path_factory.mktemp("names") / "names.envspec"
@@ -390,10 +390,11 @@ def test_markup_in_labels_and_faults_is_printed_as_text(tmp_path):
     (tmp_path / "decks.json").write_text('[{"name": "[/]", "size": 1}, {"name": "[bold]x", "size": 2}]',
                                          encoding="utf-8")
     spec = tmp_path / "m.envspec"
-    spec.write_text(MARKUP, encoding="utf-8")
+    spec.write_text(MARKUP.replace('if n == 3 and k == 0 { fail("[/] [bold]unclosed") }', ""), encoding="utf-8")
     run = CliRunner().invoke(app, ["run", str(spec), "--episodes", "20", "--seed", "0"], env={"COLUMNS": "200"})
-    assert run.exception is None or isinstance(run.exception, SystemExit), run.output
+    assert run.exit_code == 0, run.output
     assert "[/]" in run.output and "[bold]x" in run.output, run.output
+    spec.write_text(MARKUP, encoding="utf-8")
     verify = CliRunner().invoke(app, ["verify", str(spec), "--targets", "python,jax", "--episodes", "8"],
                                 env={"COLUMNS": "200"})
     assert verify.exception is None or isinstance(verify.exception, SystemExit), verify.output
@@ -420,7 +421,7 @@ def test_rust_crate_of_hostile_names_and_strings(tmp_path):
 
     text = PAYLOADS[2] + PAYLOADS[3]
     path = tmp_path / "hostile.envspec"
-    path.write_text(NAMES.replace("SUM", "0").replace("FSUM", "0.5").replace("NESTED", "")
+    path.write_text(NAMES.replace("FLOATSUM", "0.5").replace("INTSUM", "0").replace("NESTED", "")
                     .replace("COND", "1").replace("current_player = 1 - current_player",
                                                   f"if index == 2 and b == 2 {{ fail({dsl_str(text)}) }}\n"
                                                   "    current_player = 1 - current_player"), encoding="utf-8")
