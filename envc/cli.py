@@ -176,7 +176,10 @@ def compile(
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
     start = time.perf_counter()
-    paths = write(m, out)
+    try:
+        paths = write(m, out)
+    except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
+        _fail(e.diagnostics)
     elapsed = time.perf_counter() - start
     out_console = Console(highlight=False, markup=False)
     out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
