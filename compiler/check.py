@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from envc.compiler import budget, ir
 from envc.compiler.datafiles import DataFileError, line_col, read_text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
