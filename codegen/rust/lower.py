@@ -973,6 +973,9 @@ def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), d
         return out
     if isinstance(t, ir.ListT):
         items = leaves(low, ir.ArrayT(elem=t.elem, size=t.cap), f"{access}.items", path + ("items",), dims)
+        for leaf in items:  # slots past the length hold zeros, whatever the item's range
+            if leaf.bounds is not None:
+                leaf.bounds = (min(leaf.bounds[0], 0), max(leaf.bounds[1], 0))
         return items + [Leaf(path + ("len",), "i32", dims, f"{access}.len", cap=t.cap)]
     raise TypeError(t)
 
