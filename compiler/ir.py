@@ -528,16 +528,30 @@ def handles_all(expr_prefix: str, stmt_prefix: str) -> Callable[[type], type]:
     return check
 
 
+_FIRST_DRAW: dict[int, tuple[Node, Expr | None]] = {}
+
+
 def first_draw(e: Node) -> Expr | None:
-    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
+    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any.
+
+    Memoized per node (nodes are immutable): the checker and the lowerings ask it of every
+    level of nested expressions, which would make a 500-arm `if ... then ... else` quadratic."""
+    hit = _FIRST_DRAW.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    found = None
     if isinstance(e, (RandomInt, ListTake)):
-        return e
-    for item in children(e):
-        if not isinstance(item, Place):
-            found = first_draw(item)
-            if found is not None:
-                return found
-    return None
+        found = e
+    else:
+        for item in children(e):
+            if not isinstance(item, Place):
+                found = first_draw(item)
+                if found is not None:
+                    break
+    if len(_FIRST_DRAW) > 500_000:
+        _FIRST_DRAW.clear()
+    _FIRST_DRAW[id(e)] = (e, found)
+    return found
 
 
 # ------------------------------------------------------------------ declarations

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
 from envc.compiler.pipeline import pass_names
@@ -34,8 +35,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# User text (deck names, fault messages, divergence reports, spec paths) is printed as plain
+# text: no console of the command line interprets rich markup, so `[/]` in a deck name is
+# just text (styles are given as `Text` objects instead).
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+@app.callback()
+def _options(
+    allow_outside_data: Annotated[bool, typer.Option(
+        "--allow-outside-data", help="let specs read data files outside their own folder (absolute paths, `..`, "
+        "symlinks that leave it); by default they may not")] = False,
+) -> None:
+    """envc compiles reinforcement-learning environments written as `.envspec` specs."""
+    from envc.compiler.datafiles import POLICY
+
+    if allow_outside_data:
+        POLICY.allow_outside = True
+
 
 SpecArg = Annotated[str, typer.Argument(help="path of a `.envspec` file, e.g. `specs/tictactoe.envspec`", show_default=False)]
 
@@ -192,7 +209,7 @@ def compile(
         from envc.codegen.rust.build import compile_command
 
         code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
-                               Console(highlight=False).print)
+                               Console(highlight=False, markup=False).print)
         raise typer.Exit(code)
     if target == "python":
         from envc.codegen.python import write
@@ -201,9 +218,12 @@ def compile(
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
     start = time.perf_counter()
-    paths = write(m, out)
+    try:
+        paths = write(m, out)
+    except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
+        _fail(e.diagnostics)
     elapsed = time.perf_counter() - start
-    out_console = Console(highlight=False)
+    out_console = Console(highlight=False, markup=False)
     out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
     out_console.print(f"use it: `import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(out))!r}); "
                       f"import {os.path.basename(os.path.normpath(out))} as env`")
@@ -283,7 +303,7 @@ def verify(
                             max_seeds=episodes if per_matchup is not None else None)
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
-        err.print(f"[red]fault[/red] {fault}")
+        err.print(Text.assemble(("fault", "red"), f" {fault}"))
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
     backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
@@ -530,7 +550,7 @@ def _print_matchups(m, eps, title: str) -> None:
 
 def _wide() -> Console:
     """stdout; when it is not a terminal, not wrapped at 80 columns (a match-up label stays on one line)."""
-    return out if out.is_terminal else Console(highlight=False, width=max(out.width, 160))
+    return out if out.is_terminal else Console(highlight=False, markup=False, width=max(out.width, 160))
 
 
 def _runtime_fault(e, it, seed: int, actions_taken: list[int]) -> None:

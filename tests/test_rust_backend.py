@@ -180,8 +180,8 @@ def test_generated_crate_layout(rust_modules):
     assert 'features = ["extension-module", "abi3-py311"]' in cargo and "numpy" in cargo and "rayon" in cargo
     assert 'build-backend = "maturin"' in files["pyproject.toml"]
     # narrowest storage types, lists inline, records as structs
-    assert "pub tally: i16," in env and "pub scores: [i8; 2]," in env
-    assert "pub deck: List<RecCard, 24>," in env and "pub hands: [List<RecCard, 5>; 2]," in env
+    assert "pub f_tally: i16," in env and "pub f_scores: [i8; 2]," in env
+    assert "pub f_deck: List<RecCard, 24>," in env and "pub f_hands: [List<RecCard, 5>; 2]," in env
     assert "Vec<" not in env and "Box<" not in env, "the environment itself never allocates"
 
 

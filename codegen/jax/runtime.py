@@ -42,13 +42,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -156,14 +159,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):

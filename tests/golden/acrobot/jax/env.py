@@ -50,13 +50,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +167,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -211,11 +220,11 @@ _K1 = jnp.asarray(np.array([0.0], dtype=np.float32))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_dsdt(st, s, a):
+def f_dsdt(st, v_s, v_a):
     """fn `dsdt` (acrobot.envspec:53)"""
-    lv = {"s": _cast(s, jnp.float32), "a": _cast(a, jnp.float32)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = _K0
+    lv = {"s": _cast(v_s, jnp.float32), "a": _cast(v_a, jnp.float32)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = _K0
     lv["theta1"] = _cast(lv["s"][0], jnp.float32)
     lv["theta2"] = _cast(lv["s"][1], jnp.float32)
     lv["dtheta1"] = _cast(lv["s"][2], jnp.float32)
@@ -226,34 +235,34 @@ def f_dsdt(st, s, a):
     lv["phi1"] = _cast(((((((-jnp.float32(0.5)) * (lv["dtheta2"] * lv["dtheta2"])) * jnp.sin(lv["theta2"])) - (((jnp.float32(1.0) * lv["dtheta2"]) * lv["dtheta1"]) * jnp.sin(lv["theta2"]))) + (jnp.float32(14.699999809265137) * jnp.cos((lv["theta1"] - jnp.float32(1.5707963705062866))))) + lv["phi2"]), jnp.float32)
     lv["ddtheta2"] = _cast(((((lv["a"] + ((lv["d2"] / lv["d1"]) * lv["phi1"])) - ((jnp.float32(0.5) * (lv["dtheta1"] * lv["dtheta1"])) * jnp.sin(lv["theta2"]))) - lv["phi2"]) / (jnp.float32(1.25) - ((lv["d2"] * lv["d2"]) / lv["d1"]))), jnp.float32)
     lv["ddtheta1"] = _cast(((-((lv["d2"] * lv["ddtheta2"]) + lv["phi1"])) / lv["d1"]), jnp.float32)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.stack([jnp.asarray(lv["dtheta1"], jnp.float32), jnp.asarray(lv["dtheta2"], jnp.float32), jnp.asarray(lv["ddtheta1"], jnp.float32), jnp.asarray(lv["ddtheta2"], jnp.float32)]), jnp.float32))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("s", "a", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(lv["dtheta1"], jnp.float32), jnp.asarray(lv["dtheta2"], jnp.float32), jnp.asarray(lv["ddtheta1"], jnp.float32), jnp.asarray(lv["ddtheta2"], jnp.float32)]), jnp.float32))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("s", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_wrap(st, x):
+def f_wrap(st, v_x):
     """fn `wrap` (acrobot.envspec:72)"""
-    lv = {"x": _cast(x, jnp.float32)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.float32(0.0)
+    lv = {"x": _cast(v_x, jnp.float32)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.float32(0.0)
     _c1 = (lv["x"] < (-jnp.float32(3.1415927410125732)))
     def _then2(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast((lv["x"] + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - lv["x"]) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("x", "_done", "_ret", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((lv["x"] + ((-jnp.floor((-(((-jnp.float32(3.1415927410125732)) - lv["x"]) / jnp.float32(6.2831854820251465))))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("x", "#done", "#ret", ))
     st, lv = _select(_c1, _then2(st, lv), (st, lv))
     _c3 = (lv["x"] >= jnp.float32(3.1415927410125732))
     def _then4(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast((lv["x"] - (jnp.floor((((lv["x"] - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("x", "_done", "_ret", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((lv["x"] - (jnp.floor((((lv["x"] - jnp.float32(3.1415927410125732)) / jnp.float32(6.2831854820251465)) + jnp.float32(1.0))) * jnp.float32(6.2831854820251465))), jnp.float32))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("x", "#done", "#ret", ))
     st, lv = _select(_c3, _then4(st, lv), (st, lv))
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(lv["x"], jnp.float32))
-    lv["_done"] = jnp.bool_(True)
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["x"], jnp.float32))
+    lv["#done"] = jnp.bool_(True)
+    return lv["#ret"]
 
 
 def f_above_bar(st):
@@ -265,8 +274,8 @@ def f_above_bar(st):
 def a_torque(st, index):
     """action `torque` (acrobot.envspec:88): index in 0..2"""
     st = dict(st)
-    a = (index // 1) % 3 + -1
-    lv = {"a": _cast(a, jnp.int8)}
+    v_a = (index // 1) % 3 + -1
+    lv = {"a": _cast(v_a, jnp.int8)}
     lv["y0"] = _cast(jnp.stack([jnp.asarray(st["theta1"], jnp.float32), jnp.asarray(st["theta2"], jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)]), jnp.float32)
     lv["k1"] = _cast(f_dsdt(st, lv["y0"], jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
     lv["k2"] = _cast(f_dsdt(st, jax.vmap(lambda i5, _h6, _h7: (_h6 + (jnp.float32(0.10000000149011612) * _h7)))(jnp.arange(0, 4, dtype=jnp.int32), lv["y0"], lv["k1"]), jnp.asarray(lv["a"], jnp.float32)), jnp.float32)
@@ -295,9 +304,9 @@ def a_torque(st, index):
     return st
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.stack([jnp.asarray(jnp.cos(st["theta1"]), jnp.float32), jnp.asarray(jnp.sin(st["theta1"]), jnp.float32), jnp.asarray(jnp.cos(st["theta2"]), jnp.float32), jnp.asarray(jnp.sin(st["theta2"]), jnp.float32), jnp.asarray(st["dtheta1"], jnp.float32), jnp.asarray(st["dtheta2"], jnp.float32)])
 
 

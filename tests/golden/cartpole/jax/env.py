@@ -50,13 +50,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +167,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -213,8 +222,8 @@ _K0 = jnp.asarray(np.array([0.0], dtype=np.float32))
 def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
-    right = ((index // 1) % 2) == 1
-    lv = {"right": _cast(right, jnp.bool_)}
+    v_right = ((index // 1) % 2) == 1
+    lv = {"right": _cast(v_right, jnp.bool_)}
     lv["force"] = _cast(jnp.where(lv["right"], jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
     lv["costheta"] = _cast(jnp.cos(st["theta"]), jnp.float32)
     lv["sintheta"] = _cast(jnp.sin(st["theta"]), jnp.float32)
@@ -240,9 +249,9 @@ def a_push(st, index):
     return st
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 

@@ -50,13 +50,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +167,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -211,23 +220,23 @@ _K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_filled(st, c):
+def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
-    lv = {"c": _cast(c, jnp.int8)}
+    lv = {"c": _cast(v_c, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(lv["c"]))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_wins(st, p):
+def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(lv["p"])), (_i32(_h4) == _i32(lv["p"]))), (_i32(_h5) == _i32(lv["p"]))), (_i32(_h6) == _i32(lv["p"]))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(lv["p"])), (_i32(_h9) == _i32(lv["p"]))), (_i32(_h10) == _i32(lv["p"]))), (_i32(_h11) == _i32(lv["p"]))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(lv["p"])), (_i32(_h14) == _i32(lv["p"]))), (_i32(_h15) == _i32(lv["p"]))), (_i32(_h16) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(lv["p"])), (_i32(_h19) == _i32(lv["p"]))), (_i32(_h20) == _i32(lv["p"]))), (_i32(_h21) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
 
 
 def a_drop(st, index):
     """action `drop` (connect4.envspec:36): index in 0..6"""
     st = dict(st)
-    column = (index // 1) % 7
-    lv = {"column": _cast(column, jnp.int8)}
+    v_column = (index // 1) % 7
+    lv = {"column": _cast(v_column, jnp.int8)}
     lv["row"] = _cast(jnp.maximum(((6 - 1) - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
     _a22 = st["current_player"]
     st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a22, jnp.int8))
@@ -257,9 +266,9 @@ def m_drop(st):
     return jax.vmap(lambda i33, _h35: (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jax.vmap(lambda i37, _h40: jax.vmap(lambda i38, _h41: jax.vmap(lambda i39: (_i32(_h41) == _i32(jnp.where((i39 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h40))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
 
 

@@ -50,13 +50,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +167,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -213,25 +222,25 @@ _K3 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_flips(st, c, d, p):
+def f_flips(st, v_c, v_d, v_p):
     """fn `flips` (othello.envspec:46)"""
-    lv = {"c": _cast(c, jnp.int8), "d": _cast(d, jnp.int8), "p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int8(0)
+    lv = {"c": _cast(v_c, jnp.int8), "d": _cast(v_d, jnp.int8), "p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int8(0)
     lv["run"] = _cast(0, jnp.int8)
     lv["walking"] = _cast(True, jnp.bool_)
     lv["flipped"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c1 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c1 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then2(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c3 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then4(st, lv):
             st, lv = dict(st), dict(lv)
             _a5 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a5, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else6(st, lv):
             st, lv = dict(st), dict(lv)
             _c7 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -239,26 +248,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a9 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a9, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c7, _then8(st, lv), (st, lv))
             _a10 = False
             lv["walking"] = _cast(_a10, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c3, _then4(st, lv), _else6(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c1, _then2(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c11 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c11 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then12(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c13 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then14(st, lv):
             st, lv = dict(st), dict(lv)
             _a15 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a15, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else16(st, lv):
             st, lv = dict(st), dict(lv)
             _c17 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -266,26 +275,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a19 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a19, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c17, _then18(st, lv), (st, lv))
             _a20 = False
             lv["walking"] = _cast(_a20, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c13, _then14(st, lv), _else16(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c11, _then12(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c21 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c21 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then22(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c23 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then24(st, lv):
             st, lv = dict(st), dict(lv)
             _a25 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a25, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else26(st, lv):
             st, lv = dict(st), dict(lv)
             _c27 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -293,26 +302,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a29 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a29, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c27, _then28(st, lv), (st, lv))
             _a30 = False
             lv["walking"] = _cast(_a30, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c23, _then24(st, lv), _else26(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c21, _then22(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c31 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c31 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then32(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c33 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then34(st, lv):
             st, lv = dict(st), dict(lv)
             _a35 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a35, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else36(st, lv):
             st, lv = dict(st), dict(lv)
             _c37 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -320,26 +329,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a39 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a39, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c37, _then38(st, lv), (st, lv))
             _a40 = False
             lv["walking"] = _cast(_a40, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c33, _then34(st, lv), _else36(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c31, _then32(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c41 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c41 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then42(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c43 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then44(st, lv):
             st, lv = dict(st), dict(lv)
             _a45 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a45, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else46(st, lv):
             st, lv = dict(st), dict(lv)
             _c47 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -347,26 +356,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a49 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a49, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c47, _then48(st, lv), (st, lv))
             _a50 = False
             lv["walking"] = _cast(_a50, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c43, _then44(st, lv), _else46(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c41, _then42(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c51 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c51 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then52(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c53 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then54(st, lv):
             st, lv = dict(st), dict(lv)
             _a55 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a55, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else56(st, lv):
             st, lv = dict(st), dict(lv)
             _c57 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -374,26 +383,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a59 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a59, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c57, _then58(st, lv), (st, lv))
             _a60 = False
             lv["walking"] = _cast(_a60, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c53, _then54(st, lv), _else56(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c51, _then52(st, lv), (st, lv))
     lv["k"] = jnp.int32(6)
-    _c61 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[lv["c"]][lv["d"]])))
+    _c61 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
     def _then62(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["here"] = _cast(st["board"][_K1[lv["c"]][lv["d"]][lv["k"]]], jnp.int8)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
         _c63 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
         def _then64(st, lv):
             st, lv = dict(st), dict(lv)
             _a65 = (_i32(lv["k"]) + 1)
             lv["run"] = _cast(_a65, jnp.int8)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         def _else66(st, lv):
             st, lv = dict(st), dict(lv)
             _c67 = (_i32(lv["here"]) == _i32(lv["p"]))
@@ -401,26 +410,26 @@ def f_flips(st, c, d, p):
                 st, lv = dict(st), dict(lv)
                 _a69 = jnp.minimum(_i32(lv["run"]), 6)
                 lv["flipped"] = _cast(_a69, jnp.int8)
-                return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
             st, lv = _select(_c67, _then68(st, lv), (st, lv))
             _a70 = False
             lv["walking"] = _cast(_a70, jnp.bool_)
-            return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", "here", ))
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
         st, lv = _select(_c63, _then64(st, lv), _else66(st, lv))
-        lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
-        return st, _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", "k", ))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
     st, lv = _select(_c61, _then62(st, lv), (st, lv))
-    lv = _scope(lv, ("c", "d", "p", "_done", "_ret", "run", "walking", "flipped", ))
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(lv["flipped"], jnp.int8))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("c", "d", "p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", ))
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["flipped"], jnp.int8))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("c", "d", "p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_can_place(st, c, p):
+def f_can_place(st, v_c, v_p):
     """fn `can_place` (othello.envspec:67)"""
-    lv = {"c": _cast(c, jnp.int8), "p": _cast(p, jnp.int8)}
-    return jnp.logical_and((_i32(st["board"][lv["c"]]) == -1), jnp.any(jax.vmap(lambda i71: (_i32(f_flips(st, lv["c"], i71, lv["p"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32))))
+    lv = {"c": _cast(v_c, jnp.int8), "p": _cast(v_p, jnp.int8)}
+    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i71: (_i32(f_flips(st, lv["c"], i71, lv["p"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32))))
 
 
 def p_finish(st):
@@ -454,8 +463,8 @@ def p_finish(st):
 def a_place(st, index):
     """action `place` (othello.envspec:86): index in 0..63"""
     st = dict(st)
-    cell = (index // 1) % 64
-    lv = {"cell": _cast(cell, jnp.int8)}
+    v_cell = (index // 1) % 64
+    lv = {"cell": _cast(v_cell, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["d"] = jnp.int32(0)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
@@ -464,7 +473,7 @@ def a_place(st, index):
     def _then83(st, lv):
         st, lv = dict(st), dict(lv)
         _a84 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a84, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a84, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c82, _then83(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -472,7 +481,7 @@ def a_place(st, index):
     def _then86(st, lv):
         st, lv = dict(st), dict(lv)
         _a87 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a87, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a87, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c85, _then86(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -480,7 +489,7 @@ def a_place(st, index):
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
         _a90 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a90, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a90, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -488,7 +497,7 @@ def a_place(st, index):
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
         _a93 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a93, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a93, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c91, _then92(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -496,7 +505,7 @@ def a_place(st, index):
     def _then95(st, lv):
         st, lv = dict(st), dict(lv)
         _a96 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a96, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a96, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -504,7 +513,7 @@ def a_place(st, index):
     def _then98(st, lv):
         st, lv = dict(st), dict(lv)
         _a99 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a99, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a99, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c97, _then98(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -516,7 +525,7 @@ def a_place(st, index):
     def _then101(st, lv):
         st, lv = dict(st), dict(lv)
         _a102 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a102, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a102, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c100, _then101(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -524,7 +533,7 @@ def a_place(st, index):
     def _then104(st, lv):
         st, lv = dict(st), dict(lv)
         _a105 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a105, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a105, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c103, _then104(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -532,7 +541,7 @@ def a_place(st, index):
     def _then107(st, lv):
         st, lv = dict(st), dict(lv)
         _a108 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a108, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a108, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c106, _then107(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -540,7 +549,7 @@ def a_place(st, index):
     def _then110(st, lv):
         st, lv = dict(st), dict(lv)
         _a111 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a111, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a111, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c109, _then110(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -548,7 +557,7 @@ def a_place(st, index):
     def _then113(st, lv):
         st, lv = dict(st), dict(lv)
         _a114 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a114, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a114, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c112, _then113(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -556,7 +565,7 @@ def a_place(st, index):
     def _then116(st, lv):
         st, lv = dict(st), dict(lv)
         _a117 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a117, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a117, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c115, _then116(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -568,7 +577,7 @@ def a_place(st, index):
     def _then119(st, lv):
         st, lv = dict(st), dict(lv)
         _a120 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a120, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a120, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c118, _then119(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -576,7 +585,7 @@ def a_place(st, index):
     def _then122(st, lv):
         st, lv = dict(st), dict(lv)
         _a123 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a123, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a123, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c121, _then122(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -584,7 +593,7 @@ def a_place(st, index):
     def _then125(st, lv):
         st, lv = dict(st), dict(lv)
         _a126 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a126, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a126, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c124, _then125(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -592,7 +601,7 @@ def a_place(st, index):
     def _then128(st, lv):
         st, lv = dict(st), dict(lv)
         _a129 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a129, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a129, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c127, _then128(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -600,7 +609,7 @@ def a_place(st, index):
     def _then131(st, lv):
         st, lv = dict(st), dict(lv)
         _a132 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a132, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a132, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c130, _then131(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -608,7 +617,7 @@ def a_place(st, index):
     def _then134(st, lv):
         st, lv = dict(st), dict(lv)
         _a135 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a135, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a135, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c133, _then134(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -620,7 +629,7 @@ def a_place(st, index):
     def _then137(st, lv):
         st, lv = dict(st), dict(lv)
         _a138 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a138, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a138, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c136, _then137(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -628,7 +637,7 @@ def a_place(st, index):
     def _then140(st, lv):
         st, lv = dict(st), dict(lv)
         _a141 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a141, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a141, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c139, _then140(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -636,7 +645,7 @@ def a_place(st, index):
     def _then143(st, lv):
         st, lv = dict(st), dict(lv)
         _a144 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a144, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a144, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c142, _then143(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -644,7 +653,7 @@ def a_place(st, index):
     def _then146(st, lv):
         st, lv = dict(st), dict(lv)
         _a147 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a147, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a147, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c145, _then146(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -652,7 +661,7 @@ def a_place(st, index):
     def _then149(st, lv):
         st, lv = dict(st), dict(lv)
         _a150 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a150, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a150, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c148, _then149(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -660,7 +669,7 @@ def a_place(st, index):
     def _then152(st, lv):
         st, lv = dict(st), dict(lv)
         _a153 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a153, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a153, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c151, _then152(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -672,7 +681,7 @@ def a_place(st, index):
     def _then155(st, lv):
         st, lv = dict(st), dict(lv)
         _a156 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a156, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a156, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c154, _then155(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -680,7 +689,7 @@ def a_place(st, index):
     def _then158(st, lv):
         st, lv = dict(st), dict(lv)
         _a159 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a159, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a159, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c157, _then158(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -688,7 +697,7 @@ def a_place(st, index):
     def _then161(st, lv):
         st, lv = dict(st), dict(lv)
         _a162 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a162, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a162, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c160, _then161(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -696,7 +705,7 @@ def a_place(st, index):
     def _then164(st, lv):
         st, lv = dict(st), dict(lv)
         _a165 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a165, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a165, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c163, _then164(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -704,7 +713,7 @@ def a_place(st, index):
     def _then167(st, lv):
         st, lv = dict(st), dict(lv)
         _a168 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a168, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a168, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c166, _then167(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -712,7 +721,7 @@ def a_place(st, index):
     def _then170(st, lv):
         st, lv = dict(st), dict(lv)
         _a171 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a171, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a171, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c169, _then170(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -724,7 +733,7 @@ def a_place(st, index):
     def _then173(st, lv):
         st, lv = dict(st), dict(lv)
         _a174 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a174, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a174, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c172, _then173(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -732,7 +741,7 @@ def a_place(st, index):
     def _then176(st, lv):
         st, lv = dict(st), dict(lv)
         _a177 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a177, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a177, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c175, _then176(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -740,7 +749,7 @@ def a_place(st, index):
     def _then179(st, lv):
         st, lv = dict(st), dict(lv)
         _a180 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a180, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a180, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c178, _then179(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -748,7 +757,7 @@ def a_place(st, index):
     def _then182(st, lv):
         st, lv = dict(st), dict(lv)
         _a183 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a183, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a183, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c181, _then182(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -756,7 +765,7 @@ def a_place(st, index):
     def _then185(st, lv):
         st, lv = dict(st), dict(lv)
         _a186 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a186, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a186, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c184, _then185(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -764,7 +773,7 @@ def a_place(st, index):
     def _then188(st, lv):
         st, lv = dict(st), dict(lv)
         _a189 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a189, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a189, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c187, _then188(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -776,7 +785,7 @@ def a_place(st, index):
     def _then191(st, lv):
         st, lv = dict(st), dict(lv)
         _a192 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a192, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a192, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c190, _then191(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -784,7 +793,7 @@ def a_place(st, index):
     def _then194(st, lv):
         st, lv = dict(st), dict(lv)
         _a195 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a195, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a195, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c193, _then194(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -792,7 +801,7 @@ def a_place(st, index):
     def _then197(st, lv):
         st, lv = dict(st), dict(lv)
         _a198 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a198, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a198, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c196, _then197(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -800,7 +809,7 @@ def a_place(st, index):
     def _then200(st, lv):
         st, lv = dict(st), dict(lv)
         _a201 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a201, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a201, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c199, _then200(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -808,7 +817,7 @@ def a_place(st, index):
     def _then203(st, lv):
         st, lv = dict(st), dict(lv)
         _a204 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a204, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a204, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c202, _then203(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -816,7 +825,7 @@ def a_place(st, index):
     def _then206(st, lv):
         st, lv = dict(st), dict(lv)
         _a207 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a207, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a207, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c205, _then206(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
@@ -828,7 +837,7 @@ def a_place(st, index):
     def _then209(st, lv):
         st, lv = dict(st), dict(lv)
         _a210 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a210, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a210, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c208, _then209(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
@@ -836,7 +845,7 @@ def a_place(st, index):
     def _then212(st, lv):
         st, lv = dict(st), dict(lv)
         _a213 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a213, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a213, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c211, _then212(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
@@ -844,7 +853,7 @@ def a_place(st, index):
     def _then215(st, lv):
         st, lv = dict(st), dict(lv)
         _a216 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a216, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a216, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c214, _then215(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
@@ -852,7 +861,7 @@ def a_place(st, index):
     def _then218(st, lv):
         st, lv = dict(st), dict(lv)
         _a219 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a219, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a219, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c217, _then218(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
@@ -860,7 +869,7 @@ def a_place(st, index):
     def _then221(st, lv):
         st, lv = dict(st), dict(lv)
         _a222 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a222, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a222, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c220, _then221(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
@@ -868,14 +877,14 @@ def a_place(st, index):
     def _then224(st, lv):
         st, lv = dict(st), dict(lv)
         _a225 = lv["p"]
-        st["board"] = st["board"].at[_K1[lv["cell"]][lv["d"]][lv["k"]]].set(_cast(_a225, jnp.int8))
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a225, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c223, _then224(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv = _scope(lv, ("cell", "p", ))
     _a226 = lv["p"]
-    st["board"] = st["board"].at[lv["cell"]].set(_cast(_a226, jnp.int8))
+    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a226, jnp.int8))
     _a227 = False
     st["passed"] = _cast(_a227, jnp.bool_)
     _c228 = jnp.logical_or(jnp.all(jax.vmap(lambda i229, _h230: (_i32(_h230) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i231, _h232: (_i32(_h232) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
@@ -919,9 +928,9 @@ def m_pass(st):
     return jax.vmap(lambda i242: jnp.logical_not(jnp.any(jax.vmap(lambda i243, _h244: jnp.logical_and((_i32(_h244) == -1), jnp.any(jax.vmap(lambda i245: (_i32(f_flips(st, i243, i245, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jax.vmap(lambda i246, _h249: jax.vmap(lambda i247, _h250: jax.vmap(lambda i248: (_i32(_h250) == _i32(jnp.where((i248 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h249))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 

@@ -50,13 +50,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +167,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -214,19 +223,19 @@ _K4 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_wins(st, p):
+def f_wins(st, v_p):
     """fn `wins` (tictactoe.envspec:18)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.any(jax.vmap(lambda i1, _h2, _h3, _h4: jnp.logical_and(jnp.logical_and((_i32(_h2) == _i32(lv["p"])), (_i32(_h3) == _i32(lv["p"]))), (_i32(_h4) == _i32(lv["p"]))))(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2]))
 
 
 def a_place(st, index):
     """action `place` (tictactoe.envspec:22): index in 0..8"""
     st = dict(st)
-    cell = (index // 1) % 9
-    lv = {"cell": _cast(cell, jnp.int8)}
+    v_cell = (index // 1) % 9
+    lv = {"cell": _cast(v_cell, jnp.int8)}
     _a5 = st["current_player"]
-    st["board"] = st["board"].at[lv["cell"]].set(_cast(_a5, jnp.int8))
+    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a5, jnp.int8))
     _c6 = f_wins(st, st["current_player"])
     _c7 = jnp.all(jax.vmap(lambda i8, _h9: (_i32(_h9) != -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
     def _then10(st, lv):
@@ -252,9 +261,9 @@ def m_place(st):
     return jax.vmap(lambda i14, _h15: (_i32(_h15) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jax.vmap(lambda i16, _h19: jax.vmap(lambda i17, _h20: jax.vmap(lambda i18: (_i32(_h20) == _i32(jnp.where((i18 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h19))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
 
 

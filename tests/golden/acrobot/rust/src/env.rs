@@ -45,10 +45,10 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i16,
-    pub theta1: f32,
-    pub theta2: f32,
-    pub dtheta1: f32,
-    pub dtheta2: f32,
+    pub f_theta1: f32,
+    pub f_theta2: f32,
+    pub f_dtheta1: f32,
+    pub f_dtheta2: f32,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -97,13 +97,13 @@ fn f_wrap(s: &State, mut v_x: f32) -> Result<f32, Fault> {
 
 /// fn `above_bar` (acrobot.envspec:83:1)
 fn f_above_bar(s: &State) -> Result<bool, Fault> {
-    Ok((((-f32::cos(s.theta1)) - f32::cos((s.theta2 + s.theta1))) > 1.0f32))
+    Ok((((-f32::cos(s.f_theta1)) - f32::cos((s.f_theta2 + s.f_theta1))) > 1.0f32))
 }
 
 /// action `torque` (acrobot.envspec:88:1)
 fn a_torque(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     // @ acrobot.envspec:90:5
-    let mut v_y0: [f32; 4] = [s.theta1, s.theta2, s.dtheta1, s.dtheta2];
+    let mut v_y0: [f32; 4] = [s.f_theta1, s.f_theta2, s.f_dtheta1, s.f_dtheta2];
     // @ acrobot.envspec:91:5
     let mut v_k1: [f32; 4] = f_dsdt(s, v_y0, (v_a as f32))?;
     // @ acrobot.envspec:92:5
@@ -131,13 +131,13 @@ fn a_torque(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     }
     let mut v_y1: [f32; 4] = _arr4;
     // @ acrobot.envspec:97:5
-    s.theta1 = f_wrap(s, v_y1[0 as usize])?;
+    s.f_theta1 = f_wrap(s, v_y1[0 as usize])?;
     // @ acrobot.envspec:98:5
-    s.theta2 = f_wrap(s, v_y1[1 as usize])?;
+    s.f_theta2 = f_wrap(s, v_y1[1 as usize])?;
     // @ acrobot.envspec:99:5
-    s.dtheta1 = fclamp(v_y1[2 as usize], (-12.566371f32), 12.566371f32);
+    s.f_dtheta1 = fclamp(v_y1[2 as usize], (-12.566371f32), 12.566371f32);
     // @ acrobot.envspec:100:5
-    s.dtheta2 = fclamp(v_y1[3 as usize], (-28.274334f32), 28.274334f32);
+    s.f_dtheta2 = fclamp(v_y1[3 as usize], (-28.274334f32), 28.274334f32);
     // @ acrobot.envspec:102:5
     if f_above_bar(s)? {
         // @ acrobot.envspec:103:9
@@ -151,34 +151,34 @@ fn a_torque(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
 
 /// the spec's `observe` (acrobot.envspec:110:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    Ok([f32::cos(s.theta1), f32::sin(s.theta1), f32::cos(s.theta2), f32::sin(s.theta2), s.dtheta1, s.dtheta2])
+    Ok([f32::cos(s.f_theta1), f32::sin(s.f_theta1), f32::cos(s.f_theta2), f32::sin(s.f_theta2), s.f_dtheta1, s.f_dtheta2])
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ acrobot.envspec:45:5
     let _r5: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 0)?;
-    s.theta1 = ((((_r5 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
+    s.f_theta1 = ((((_r5 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:46:5
     let _r6: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 1)?;
-    s.theta2 = ((((_r6 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
+    s.f_theta2 = ((((_r6 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:47:5
     let _r7: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 2)?;
-    s.dtheta1 = ((((_r7 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
+    s.f_dtheta1 = ((((_r7 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:48:5
     let _r8: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 3)?;
-    s.dtheta2 = ((((_r8 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
+    s.f_dtheta2 = ((((_r8 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     Ok(())
 }
 
 /// invariant `angles_wrapped`: both angles lie in [-pi, pi)
 fn inv_angles_wrapped(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.theta1 >= (-3.1415927f32)) && (s.theta1 < 3.1415927f32)) && (s.theta2 >= (-3.1415927f32))) && (s.theta2 < 3.1415927f32)))
+    Ok(((((s.f_theta1 >= (-3.1415927f32)) && (s.f_theta1 < 3.1415927f32)) && (s.f_theta2 >= (-3.1415927f32))) && (s.f_theta2 < 3.1415927f32)))
 }
 
 /// invariant `velocities_bounded`: the velocities stay within their limits
 fn inv_velocities_bounded(s: &State) -> Result<bool, Fault> {
-    Ok(((f32::abs(s.dtheta1) <= 12.566371f32) && (f32::abs(s.dtheta2) <= 28.274334f32)))
+    Ok(((f32::abs(s.f_dtheta1) <= 12.566371f32) && (f32::abs(s.f_dtheta2) <= 28.274334f32)))
 }
 
 // ---- the environment
@@ -191,10 +191,10 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        theta1: 0.0f32,
-        theta2: 0.0f32,
-        dtheta1: 0.0f32,
-        dtheta2: 0.0f32,
+        f_theta1: 0.0f32,
+        f_theta2: 0.0f32,
+        f_dtheta1: 0.0f32,
+        f_dtheta2: 0.0f32,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
