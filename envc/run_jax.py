@@ -254,7 +254,7 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
         else:
             by_rules = jnp.int32(TERMINATED)
         code = jnp.where(nxt.terminated, by_rules, jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
-        label = (jnp.concatenate([jnp.ravel(getattr(nxt, f.name)).astype(jnp.int32) for f in fields])
+        label = (jnp.concatenate([jnp.ravel(nxt._x[f.name]).astype(jnp.int32) for f in fields])
                  if fields else jnp.zeros((0,), jnp.int32))
         fresh = env.init(k_reset)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)

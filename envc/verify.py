@@ -276,22 +276,18 @@ def load_jax(module: ir.Module):
 
 
 def jax_state_arrays(state) -> dict[str, Any]:
-    """A (single, unbatched) JAX state as a dict of numpy array pytrees."""
+    """A JAX state as a dict of numpy array pytrees in the layout of `to_arrays` (built-in
+    fields by their spec names and narrowest dtypes, the spec's fields, mask, observation and
+    RNG words; a batched state gives arrays with a leading axis): `State._to_arrays`."""
     import jax
 
-    out = {}
-    for name in state.__dataclass_fields__:
-        out[name] = jax.tree_util.tree_map(np.asarray, getattr(state, name))
-    return out
+    return jax.tree_util.tree_map(np.asarray, state._to_arrays())
 
 
 def from_arrays(env, arrays: dict[str, Any]):
-    """A JAX `State` holding exactly the given arrays (to inject an interpreter state)."""
-    import jax
-    import jax.numpy as jnp
-
-    fields = {k: jax.tree_util.tree_map(jnp.asarray, v) for k, v in arrays.items()}
-    return env.State(**fields)
+    """A JAX `State` holding exactly the given arrays (to inject an interpreter state):
+    `State._from_arrays`, the inverse of `jax_state_arrays`."""
+    return env.State._from_arrays(arrays)
 
 
 # ------------------------------------------------------------------ the report
@@ -563,7 +559,8 @@ class _JaxBackend:
         self._fetch()
 
     def _fetch(self) -> None:
-        self.host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        self.host = host._to_arrays()  # the layout of `to_arrays`, with a leading batch axis
 
     def step(self, actions: np.ndarray) -> str | None:
         self.state = self._step(self.state, self.jax.numpy.asarray(actions))
@@ -572,10 +569,10 @@ class _JaxBackend:
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
-        return [(p, x[lanes]) for p, x in _leaves({k: getattr(self.host, k) for k in keys})]
+        return [(p, x[lanes]) for p, x in _leaves({k: self.host[k] for k in keys})]
 
     def arrays(self, j: int, keys) -> dict:
-        return {k: self.jax.tree_util.tree_map(lambda x: x[j], getattr(self.host, k)) for k in keys}
+        return {k: self.jax.tree_util.tree_map(lambda x: x[j], self.host[k]) for k in keys}
 
     def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
         ok = np.ones(len(lanes), dtype=bool)
