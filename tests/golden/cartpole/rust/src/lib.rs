@@ -80,10 +80,11 @@ fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
 
 fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
             -> Result<(), Fault> {
+    let live = !(s.terminated || s.truncated);
     env::step(s, action)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = s.truncated;
+    *out.truncated = reported_truncated(s, live);
     write_obs(&s.observation, out.final_obs0);
     if autoreset && (s.terminated || s.truncated) {
         *seed = seed.wrapping_add(stride);
@@ -91,6 +92,33 @@ fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action:
     }
     write_state(s, &mut out, false);
     Ok(())
+}
+
+/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
+/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
+/// as the JAX backend's `step_autoreset` reports them).
+fn reported_truncated(s: &State, live: bool) -> bool {
+    let limit_reached = match env::TURN_LIMIT {
+        Some(limit) => s.step_count as i64 >= limit,
+        None => false,
+    };
+    s.truncated || (live && s.terminated && limit_reached)
+}
+
+/// The output slices of environment `i` within the batch's arrays.
+#[allow(clippy::too_many_arguments)]
+fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminated: &'a mut [bool],
+               truncated: &'a mut [bool], current_player: &'a mut [i32],
+               obs0: &'a mut [f32], final_obs0: &'a mut [f32]) -> Out<'a> {
+    Out {
+        mask: &mut mask[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+        rewards: &mut rewards[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+        terminated: &mut terminated[i],
+        truncated: &mut truncated[i],
+        current_player: &mut current_player[i],
+        obs0: &mut obs0[i * 4..(i + 1) * 4],
+        final_obs0: &mut final_obs0[i * 4..(i + 1) * 4],
+    }
 }
 
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [f32]), &'a mut [f32]);
@@ -525,6 +553,97 @@ impl VecEnv {
             *dst = *src;
         }
         self.reset_all(py)
+    }
+
+    /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
+    /// their outputs (the other environments and their outputs are untouched): what an opponent
+    /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
+    /// `step`. An index twice is stepped twice, in order.
+    fn step_envs(&mut self, py: Python<'_>, indices: PyArrayLike1<'_, i64, AllowTypeChange>,
+                 actions: PyArrayLike1<'_, i32, AllowTypeChange>) -> PyResult<()> {
+        let n = self.n();
+        if indices.len() != actions.len() {
+            return Err(PyValueError::new_err(format!("{} actions for {} indices", actions.len(), indices.len())));
+        }
+        let mut rows: Vec<(usize, i32)> = Vec::with_capacity(indices.len());
+        for (i, a) in indices.as_array().iter().zip(actions.as_array().iter()) {
+            if *i < 0 || *i as usize >= n {
+                return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, n)));
+            }
+            rows.push((*i as usize, *a));
+        }
+        drop(indices);
+        drop(actions);
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let stride = n as u32;
+        for (i, a) in rows {
+            let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+                .map_err(|f| fault_error(i, f))?;
+        }
+        Ok(())
+    }
+
+    /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
+    /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    #[pyo3(signature = (indices, seeds = None))]
+    fn reset_envs(&mut self, py: Python<'_>, indices: PyArrayLike1<'_, i64, AllowTypeChange>,
+                  seeds: Option<PyArrayLike1<'_, u32, AllowTypeChange>>) -> PyResult<()> {
+        let n = self.n();
+        let mut rows: Vec<(usize, u32)> = Vec::with_capacity(indices.len());
+        if let Some(s) = &seeds {
+            if s.len() != indices.len() {
+                return Err(PyValueError::new_err(format!("{} seeds for {} indices", s.len(), indices.len())));
+            }
+        }
+        for (k, i) in indices.as_array().iter().enumerate() {
+            if *i < 0 || *i as usize >= n {
+                return Err(PyIndexError::new_err(format!("env {} is outside 0..{}", i, n)));
+            }
+            let i = *i as usize;
+            let seed = match &seeds {
+                Some(s) => s.as_array()[k],
+                None => self.seeds[i].wrapping_add(n as u32),
+            };
+            rows.push((i, seed));
+        }
+        drop(indices);
+        drop(seeds);
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        for (i, seed) in rows {
+            self.seeds[i] = seed;
+            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            write_state(&self.states[i], &mut out, true);
+        }
+        Ok(())
     }
 
     /// Step every environment with `actions[i]` (flat action indices, int32) and write the outputs.
