@@ -207,6 +207,7 @@ def _use_compilation_cache():
     if not path:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
     from jax.experimental.compilation_cache import compilation_cache
 
     jax.config.update("jax_compilation_cache_dir", path)
