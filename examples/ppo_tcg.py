@@ -14,16 +14,21 @@ What it does, all in JAX on the generated environment (`envc.verify.load_jax`):
    `legal_action_mask`), GAE, clipped surrogate, several epochs of minibatches (optax Adam,
    gradient clipping, linear learning-rate decay); `--updates-per-call` updates are one jitted
    `lax.scan`;
-3. it reports the agent steps per second of training (compile excluded) and the share of an
-   update's time spent in the environment (the same number of environment steps with random
-   actions, timed alone, over the time of an update);
-4. it evaluates the greedy policy (argmax of the masked logits) against random play: win, draw
-   and loss rates per agent deck, and, as a baseline, random play against random play;
+3. it reports the agent steps per second of training (compile excluded) and the share of
+   the time spent in the environment: the same compiled program run with random actions and no
+   learning (the mode RANDOM), over the time of training for the same number of steps;
+4. it evaluates the greedy policy (argmax of the masked logits) against random play on new
+   games: win, draw and loss rates per agent deck, and, as a baseline, random play against
+   random play (games counted by id, as `envc run`, so that short games are not favoured);
 5. it saves the parameters (`--out`, flax msgpack) and checks policy transfer: the greedy
-   policy (`policy` below) plays `--verify-episodes` seeded games on the interpreter, Rust
-   and JAX (`envc.verify.verify_policy`, level 4), which must be identical. The same check from
-   the command line: `PPO_TCG_PARAMS=PATH envc verify specs/tcg.envspec --targets python,rust,jax
-   --policy examples/ppo_tcg.py:policy`.
+   policy (`policy` below) plays `--verify-episodes` seeded self-play games on the
+   interpreter and Rust (`--verify-targets`; `jax` may be added) with
+   `envc.verify.verify_policy` (level 4): returns, lengths and actions must be identical. The
+   same check from the command line: `PPO_TCG_PARAMS=PATH envc verify specs/tcg.envspec
+   --targets python,rust --policy examples/ppo_tcg.py:policy`.
+
+Training, the environment-only timing and both evaluations are one compiled program (a
+traced mode switches the policy and the learning), so the TCG's step compiles once.
 """
 
 from __future__ import annotations
@@ -125,7 +130,20 @@ class VsRandom:
 
 # ------------------------------------------------------------------ PPO
 
+TRAIN, RANDOM, GREEDY = 0, 1, 2  # what a call of the compiled chunk does (one program for all three)
+
+
 def make_train(env, cfg):
+    """(`init(key) -> carry`, `chunk(carry, mode) -> (carry, per-step records)`, game, net).
+
+    `chunk` runs `cfg.updates_per_call` iterations of `cfg.num_steps` steps of every
+    environment. `mode` (a traced scalar: one compiled program, so the TCG's step compiles
+    once): TRAIN samples from the policy and runs a PPO update after each iteration; RANDOM
+    plays uniformly random legal moves and learns nothing (the environment alone: timed for
+    the environment's share, and the random baseline of the evaluation); GREEDY plays the argmax
+    of the masked logits and learns nothing (the evaluation). Records per step and environment:
+    the agent's reward, whether a game ended, the agent's deck in that game and the environment
+    steps played (the opponent's included)."""
     import optax
 
     game = VsRandom(env)
@@ -148,23 +166,35 @@ def make_train(env, cfg):
         state = jax.jit(jax.vmap(game.start))(jax.random.split(k_env, n_envs))
         return params, tx.init(params), state, key
 
-    def rollout(params, state, key):
+    def act(params, state, key, mode):
+        def random(_):
+            noise = jax.random.uniform(key, state.legal_action_mask.shape)
+            action = jnp.argmax(jnp.where(state.legal_action_mask, noise, -1.0), axis=-1)
+            return action, jnp.zeros(n_envs), jnp.zeros(n_envs)
+
+        def policy(_):
+            logits, value = net.apply(params, state.observation, state.legal_action_mask)
+            action = jnp.where(mode == GREEDY, jnp.argmax(logits, axis=-1), jax.random.categorical(key, logits))
+            logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], 1)[:, 0]
+            return action, logp, value
+
+        return jax.lax.cond(mode == RANDOM, random, policy, None)
+
+    def rollout(params, state, key, mode):
         def one(carry, _):
             state, key = carry
             key, k_act, k_env = jax.random.split(key, 3)
-            logits, value = net.apply(params, state.observation, state.legal_action_mask)
-            action = jax.random.categorical(k_act, logits)
-            logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], 1)[:, 0]
+            action, logp, value = act(params, state, k_act, mode)
             nxt, reward, done, played = jax.vmap(game.step)(state, action, jax.random.split(k_env, n_envs))
+            real = done & (state._step_count > 0)  # not the dummy first step of `VsRandom.start`
             step = (state.observation, state.legal_action_mask, action, logp, value, reward, done)
-            return (nxt, key), (step, jnp.sum(played))
+            record = (reward, real, state._x["decks"][:, AGENT], played)
+            return (nxt, key), (step, record)
 
-        (state, key), (traj, played) = jax.lax.scan(one, (state, key), None, length=n_steps)
-        return state, key, traj, jnp.sum(played)
+        (state, key), (traj, records) = jax.lax.scan(one, (state, key), None, length=n_steps)
+        return state, key, traj, records
 
-    def update(carry, _):
-        params, opt, state, key = carry
-        state, key, traj, played = rollout(params, state, key)
+    def learn(params, opt, state, traj, key):
         obs, mask, action, logp, value, reward, done = traj
         _, last_value = net.apply(params, state.observation, state.legal_action_mask)
 
@@ -191,7 +221,7 @@ def make_train(env, cfg):
             pg = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv).mean()
             probs = jnp.exp(logp_all)
             entropy = -jnp.sum(jnp.where(m, probs * logp_all, 0.0), axis=-1).mean()
-            return pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy, (pg, v_loss, entropy)
+            return pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy, entropy
 
         data = jax.tree_util.tree_map(lambda x: x.reshape((batch,) + x.shape[2:]),
                                       (obs, mask, action, logp, value, advantages, targets))
@@ -205,78 +235,59 @@ def make_train(env, cfg):
 
             def mb_step(carry, mb):
                 params, opt = carry
-                (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+                (_, entropy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
                 updates, opt = tx.update(grads, opt, params)
-                return (optax.apply_updates(params, updates), opt), (loss, *aux)
+                return (optax.apply_updates(params, updates), opt), entropy
 
-            (params, opt), losses = jax.lax.scan(mb_step, (params, opt), shuffled)
-            return (params, opt, key), losses
+            (params, opt), entropy = jax.lax.scan(mb_step, (params, opt), shuffled)
+            return (params, opt, key), entropy
 
-        (params, opt, key), losses = jax.lax.scan(epoch, (params, opt, key), None, length=cfg.epochs)
-        ended = done.sum()
-        metrics = {"episodes": ended, "wins": jnp.sum(done & (reward > 0)), "losses": jnp.sum(done & (reward < 0)),
-                   "env_steps": played, "loss": losses[0].mean(), "entropy": losses[3].mean()}
-        return (params, opt, state, key), metrics
+        (params, opt, _), entropy = jax.lax.scan(epoch, (params, opt, key), None, length=cfg.epochs)
+        return params, opt, entropy.mean()
 
-    def train_chunk(carry):
-        return jax.lax.scan(update, carry, None, length=cfg.updates_per_call)
+    def iteration(carry, mode):
+        params, opt, state, key = carry
+        state, key, traj, records = rollout(params, state, key, mode)
+        key, k_learn = jax.random.split(key)
+        params, opt, entropy = jax.lax.cond(mode == TRAIN, lambda a: learn(*a),
+                                            lambda a: (a[0], a[1], jnp.float32(0.0)),
+                                            (params, opt, state, traj, k_learn))
+        return (params, opt, state, key), (records, entropy)
 
-    def env_only(state, key):
-        """The environment alone, as much as one update plays: random legal agent actions."""
-        def one(carry, _):
-            state, key = carry
-            key, k_act, k_env = jax.random.split(key, 3)
-            action = jax.vmap(env.random_legal_action)(jax.random.split(k_act, n_envs), state)
-            state, _, _, played = jax.vmap(game.step)(state, action, jax.random.split(k_env, n_envs))
-            return (state, key), jnp.sum(played)
+    def chunk(carry, mode):
+        return jax.lax.scan(lambda c, _: iteration(c, mode), carry, None, length=cfg.updates_per_call)
 
-        (state, key), played = jax.lax.scan(one, (state, key), None, length=n_steps * cfg.updates_per_call)
-        return state, key, jnp.sum(played)
-
-    return init, train_chunk, env_only, game, net
+    return init, chunk, game, net
 
 
 # ------------------------------------------------------------------ evaluation
 
-def make_evaluate(env, game, net, episodes: int, max_steps: int = 2000):
-    """One compiled program for both evaluations: `episodes` games of seat 0 against random play,
-    seat 0 playing greedily with `params` (`greedy` true) or uniformly at random. Each
-    environment plays one game (after the dummy first step of `VsRandom.start`). Returns
-    (agent deck per game, result per game: +1 win, 0 draw, -1 loss, -2 unfinished)."""
+def games(records, n_envs: int, wanted: int, counted: np.ndarray, out: list) -> None:
+    """Collect finished games from a chunk's records, unbiased by game length: environment e's
+    k-th finished game has id k * n_envs + e, and only ids < `wanted` count (as `envc run`).
+    `counted[e]`: games environment e finished so far; `out` gets (id, deck, result)."""
+    (reward, real, deck, _), _ = records
+    reward, real, deck = (np.asarray(x).reshape(-1, n_envs) for x in (reward, real, deck))
+    for t, e in zip(*np.nonzero(real)):
+        gid = counted[e] * n_envs + e
+        counted[e] += 1
+        if gid < wanted:
+            out.append((gid, int(deck[t, e]), int(np.sign(reward[t, e]))))
 
-    @jax.jit
-    def run(params, greedy, key):
-        k_start, key = jax.random.split(key)
-        state = jax.vmap(game.start)(jax.random.split(k_start, episodes))
 
-        def cond(c):
-            _, _, _, result, _, n = c
-            return (result == -2).any() & (n < max_steps)
-
-        def body(c):
-            state, key, decks, result, started, n = c
-            key, k_act, k_env = jax.random.split(key, 3)
-            logits, _ = net.apply(params, state.observation, state.legal_action_mask)
-            noise = jax.random.uniform(k_act, logits.shape)
-            scores = jnp.where(greedy, logits, jnp.where(state.legal_action_mask, noise, -1.0))
-            action = jnp.argmax(scores, axis=-1)
-            deck = state._x["decks"][:, AGENT]
-            state, reward, done, _ = jax.vmap(game.step)(state, action, jax.random.split(k_env, episodes))
-            record = done & started & (result == -2)
-            result = jnp.where(record, jnp.sign(reward).astype(jnp.int32), result)
-            decks = jnp.where(record, deck, decks)
-            return state, key, decks, result, jnp.bool_(True), n + 1
-
-        init = (state, key, jnp.zeros(episodes, jnp.int32), jnp.full(episodes, -2, jnp.int32), jnp.bool_(False),
-                jnp.int32(0))
-        _, _, decks, result, _, _ = jax.lax.while_loop(cond, body, init)
-        return decks, result
-
-    def evaluate(params, greedy: bool, seed: int):
-        decks, result = run(params, jnp.bool_(greedy), jax.random.PRNGKey(seed))
-        return np.asarray(decks), np.asarray(result)
-
-    return evaluate
+def evaluate(chunk, carry, fresh, mode: int, n_envs: int, episodes: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Play `mode` (GREEDY or RANDOM) from the new games `fresh` (`VsRandom.start` states) with
+    `carry`'s parameters until `episodes` games by id have finished. Returns (agent deck per
+    game, result per game: +1 win, 0 draw, -1 loss, ordered by id, the carry)."""
+    carry = (carry[0], carry[1], fresh, carry[3])
+    counted = np.zeros(n_envs, np.int64)
+    out: list = []
+    needed = np.array([len(range(e, episodes, n_envs)) for e in range(n_envs)])
+    while (counted < needed).any():
+        carry, records = chunk(carry, jnp.int32(mode))
+        games(records, n_envs, episodes, counted, out)
+    out.sort()
+    return np.array([d for _, d, _ in out]), np.array([r for _, _, r in out]), carry
 
 
 def deck_names():
@@ -289,7 +300,6 @@ def deck_names():
 def report_eval(title: str, decks: np.ndarray, result: np.ndarray, names: list[str]) -> dict:
     print(f"\n{title}")
     print("| agent deck | games | win | draw | loss | score (win + draw/2) |")
-    decks, result = decks[result != -2], result[result != -2]  # unfinished games (none expected) left out
     print("|---|---:|---:|---:|---:|---:|")
     rows = {}
     for d, name in enumerate(names):
@@ -330,7 +340,7 @@ def policy(observation, legal_action_mask):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--updates", type=int, default=1500, help="PPO updates")
+    ap.add_argument("--updates", type=int, default=480, help="PPO updates")
     ap.add_argument("--num-envs", type=int, default=64)
     ap.add_argument("--num-steps", type=int, default=64, help="agent steps per environment per update")
     ap.add_argument("--updates-per-call", type=int, default=0, help="updates per jitted call (0: about 1/10)")
@@ -344,7 +354,7 @@ def main(argv=None) -> int:
     ap.add_argument("--vf-coef", type=float, default=0.5)
     ap.add_argument("--eval-episodes", type=int, default=2000)
     ap.add_argument("--verify-episodes", type=int, default=20, help="level-4 games on python, rust and jax (0: skip)")
-    ap.add_argument("--verify-targets", default="python,rust,jax")
+    ap.add_argument("--verify-targets", default="python,rust", help="`jax` may be added (one more compile)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(DEFAULT_PARAMS), help="where the trained parameters are saved")
     cfg = ap.parse_args(argv)
@@ -365,7 +375,7 @@ def main(argv=None) -> int:
     enable()
     module = load(str(SPEC))
     env = load_jax(module)
-    init, train_chunk, env_only, game, net = make_train(env, cfg)
+    init, chunk, game, net = make_train(env, cfg)
     print(f"PPO on {env.ENV_ID} ({env.NUM_ACTIONS} actions, observation {env.OBSERVATION_SHAPE}) vs random play; "
           f"{cfg.num_envs} envs x {cfg.num_steps} steps x {cfg.updates} updates = "
           f"{cfg.num_envs * cfg.num_steps * cfg.updates:,} agent steps; jax {jax.__version__} "
@@ -373,39 +383,38 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     carry = init(jax.random.PRNGKey(cfg.seed))
-    chunk = jax.jit(train_chunk, donate_argnums=0).lower(carry).compile()
-    alone = jax.jit(env_only).lower(carry[2], carry[3]).compile()
+    compiled = jax.jit(chunk, donate_argnums=0).lower(carry, jnp.int32(TRAIN)).compile()
     compile_s = time.perf_counter() - start
-    print(f"compile (PPO update chunk + environment-only rollout): {compile_s:.1f} s", flush=True)
+    print(f"compile (one program: PPO iterations, the environment alone, evaluation): {compile_s:.1f} s", flush=True)
 
     train_s = 0.0
-    totals = {"agent": 0, "env": 0, "episodes": 0, "wins": 0, "losses": 0}
+    agent_steps = env_steps = 0
     calls = cfg.updates // cfg.updates_per_call
     for k in range(calls):
         t0 = time.perf_counter()
-        carry, m = chunk(carry)
-        m = jax.device_get(m)
+        carry, (records, entropy) = compiled(carry, jnp.int32(TRAIN))
+        reward, real, _, played = jax.device_get(records)
         train_s += time.perf_counter() - t0
-        totals["agent"] += cfg.num_envs * cfg.num_steps * cfg.updates_per_call
-        totals["env"] += int(m["env_steps"].sum())
-        ep, wins, losses = int(m["episodes"].sum()), int(m["wins"].sum()), int(m["losses"].sum())
-        totals["episodes"] += ep
-        print(f"updates {(k + 1) * cfg.updates_per_call:>5}: agent steps {totals['agent']:>10,}, episodes {ep:>5} "
-              f"(win {wins / max(ep, 1):.3f}, loss {losses / max(ep, 1):.3f}), entropy {float(m['entropy'].mean()):.3f}, "
-              f"{totals['agent'] / train_s:,.0f} agent SPS", flush=True)
+        agent_steps += cfg.num_envs * cfg.num_steps * cfg.updates_per_call
+        env_steps += int(played.sum())
+        ep = int(real.sum())
+        wins, losses = int((real & (reward > 0)).sum()), int((real & (reward < 0)).sum())
+        print(f"updates {(k + 1) * cfg.updates_per_call:>5}: agent steps {agent_steps:>10,}, games {ep:>5} "
+              f"(win {wins / max(ep, 1):.3f}, loss {losses / max(ep, 1):.3f}), entropy "
+              f"{float(np.mean(entropy)):.3f}, {agent_steps / train_s:,.0f} agent SPS", flush=True)
 
-    # the environment alone, as many steps as one jitted call of updates plays
-    state, key = carry[2], carry[3]
-    jax.block_until_ready(alone(state, key))
+    # the environment alone: the same program and steps with random actions and no learning
     t0 = time.perf_counter()
-    _, _, played = jax.block_until_ready(alone(state, key))
+    carry, (records, _) = compiled(carry, jnp.int32(RANDOM))
+    alone_played = int(jax.device_get(records[3]).sum())
     env_s = time.perf_counter() - t0
     per_call = train_s / calls
-    print(f"\ntraining: {totals['agent']:,} agent steps ({totals['env']:,} environment steps with the opponent's) in "
-          f"{train_s:.1f} s: {totals['agent'] / train_s:,.0f} agent SPS, {totals['env'] / train_s:,.0f} environment SPS "
-          f"(compile {compile_s:.1f} s excluded)")
+    print(f"\ntraining: {agent_steps:,} agent steps ({env_steps:,} environment steps with the opponent's) in "
+          f"{train_s:.1f} s: {agent_steps / train_s:,.0f} agent SPS, {env_steps / train_s:,.0f} environment SPS "
+          f"(compile {compile_s:.1f} s excluded; load average {os.getloadavg()[0]:.2f})")
     print(f"time in the environment: {env_s:.2f} s of {per_call:.2f} s per call of {cfg.updates_per_call} updates "
-          f"= {100 * env_s / per_call:.0f}% (the same steps with random actions, timed alone)")
+          f"= {100 * env_s / per_call:.0f}% (the same steps with random actions and no learning, timed alone: "
+          f"{alone_played / env_s:,.0f} environment SPS)")
 
     params = carry[0]
     out = Path(cfg.out)
@@ -414,14 +423,15 @@ def main(argv=None) -> int:
     print(f"parameters saved to {out}")
 
     names = deck_names()
-    evaluate = make_evaluate(env, game, net, cfg.eval_episodes)
     t0 = time.perf_counter()
-    decks, result = evaluate(params, True, cfg.seed + 1000)
+    restart = jax.jit(jax.vmap(game.start))
+    fresh = [restart(jax.random.split(jax.random.PRNGKey(cfg.seed + 1000), cfg.num_envs)) for _ in range(2)]
+    decks, result, carry = evaluate(compiled, carry, fresh[0], GREEDY, cfg.num_envs, cfg.eval_episodes)
     trained = report_eval(f"greedy PPO policy (seat 0) vs random play, {cfg.eval_episodes} games "
-                          f"after {totals['agent']:,} agent steps", decks, result, names)
-    decks, result = evaluate(params, False, cfg.seed + 1000)
+                          f"after {agent_steps:,} agent steps", decks, result, names)
+    decks, result, carry = evaluate(compiled, carry, fresh[1], RANDOM, cfg.num_envs, cfg.eval_episodes)
     report_eval(f"baseline: random play (seat 0) vs random play, {cfg.eval_episodes} games", decks, result, names)
-    print(f"(evaluation, compile included: {time.perf_counter() - t0:.1f} s)")
+    print(f"(evaluation: {time.perf_counter() - t0:.1f} s)")
     beats = all(w > l for name, (w, _, l) in trained.items())
     print(f"beats random play on every deck (win rate > loss rate): {'yes' if beats else 'no'}")
 
