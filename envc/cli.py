@@ -50,7 +50,7 @@ def _jax_cache(option: str | None) -> None:
     enable(option)
 
 
-def _phased_progress(first: str) -> Progress:
+def _phased_progress() -> Progress:
     """A progress bar whose label names the current phase (`compiling ...`, `episodes`), with a
     spinner that moves while a phase (a JIT compile) shows no progress."""
     return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -271,7 +271,7 @@ def verify(
         total = per_matchup * len(keys) if keys is not None else None
     if "jax" in names:
         _jax_cache(jax_cache)
-    progress = _phased_progress("episodes")
+    progress = _phased_progress()
     start = time.perf_counter()
     with progress:
         task = progress.add_task("episodes", total=total)
@@ -413,7 +413,7 @@ def bench(
                   f"(median of {len(runs)} runs: {shown})")
         return
     _jax_cache(jax_cache)
-    progress = _phased_progress("batches")
+    progress = _phased_progress()
     with progress:
         task = progress.add_task("batches", total=len(sizes))
         rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
@@ -539,7 +539,7 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
                           help="install it with `pip install 'envc[jax]'` (or `pip install jax`)")])
     from envc.run_jax import run_jax
 
-    progress = _phased_progress("playing")
+    progress = _phased_progress()
     with progress:
         task = progress.add_task("playing", total=episodes)
         r = run_jax(m, episodes, batch, seed=seed, max_steps=max_steps, progress=lambda k: progress.advance(task, k),

@@ -1,6 +1,6 @@
 """sb3-contrib's MaskablePPO on the Rust target of a two-player spec, with no glue.
 
-    python examples/sb3_maskable_ppo.py                      # connect4, 200k steps (bench/RESULTS.md)
+    python examples/sb3_maskable_ppo.py                      # connect4, 100k steps (bench/RESULTS.md)
     python examples/sb3_maskable_ppo.py --timesteps 4096 --eval-games 50    # CI size
 
 The generated package registers a Gymnasium environment on import (`envc/<spec>-v0`, class
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", default=str(ROOT / "specs" / "connect4.envspec"), help="a two-player spec")
-    ap.add_argument("--timesteps", type=int, default=200_000)
+    ap.add_argument("--timesteps", type=int, default=100_000)
     ap.add_argument("--n-envs", type=int, default=8)
     ap.add_argument("--n-steps", type=int, default=256, help="MaskablePPO's rollout length per environment")
     ap.add_argument("--eval-games", type=int, default=500)
