@@ -340,10 +340,10 @@ def policy(observation, legal_action_mask):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--updates", type=int, default=480, help="PPO updates")
+    ap.add_argument("--updates", type=int, default=96, help="PPO updates")
     ap.add_argument("--num-envs", type=int, default=64)
     ap.add_argument("--num-steps", type=int, default=64, help="agent steps per environment per update")
-    ap.add_argument("--updates-per-call", type=int, default=0, help="updates per jitted call (0: about 1/10)")
+    ap.add_argument("--updates-per-call", type=int, default=24, help="updates per jitted call")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--minibatches", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
@@ -352,16 +352,14 @@ def main(argv=None) -> int:
     ap.add_argument("--clip", type=float, default=0.2)
     ap.add_argument("--ent-coef", type=float, default=0.01)
     ap.add_argument("--vf-coef", type=float, default=0.5)
-    ap.add_argument("--eval-episodes", type=int, default=2000)
+    ap.add_argument("--eval-episodes", type=int, default=1000)
     ap.add_argument("--verify-episodes", type=int, default=20, help="level-4 games on python, rust and jax (0: skip)")
     ap.add_argument("--verify-targets", default="python,rust", help="`jax` may be added (one more compile)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(DEFAULT_PARAMS), help="where the trained parameters are saved")
     cfg = ap.parse_args(argv)
-    if cfg.updates_per_call <= 0:
-        cfg.updates_per_call = max(1, cfg.updates // 10)
-    if cfg.updates % cfg.updates_per_call:
-        ap.error("--updates must be a multiple of --updates-per-call")
+    if cfg.updates_per_call <= 0 or cfg.updates % cfg.updates_per_call:
+        ap.error("--updates must be a positive multiple of --updates-per-call")
     if (cfg.num_envs * cfg.num_steps) % cfg.minibatches:
         ap.error("--num-envs x --num-steps must be a multiple of --minibatches")
 
