@@ -51,8 +51,11 @@ def test_state_dtypes_and_shapes(name, specs, jax_envs):
     assert state.terminated.dtype == jnp.bool_ and state.truncated.dtype == jnp.bool_
     assert state.observation.shape == _shape(m.observe.type)
     assert state.observation.dtype == _dtype(m.observe.type)
+    assert state.current_player.dtype == jnp.int32 and state._step_count.dtype == jnp.int32, "Pgx's dtypes"
+    assert sorted(state._x) == sorted(f.name for f in m.state if not f.builtin), "the spec's fields, in `_x`"
+    flat = state._to_arrays()
     for f in m.state:
-        value = getattr(state, f.name)
+        value = flat[f.name]
         leaf = f.type
         while isinstance(leaf, ir.ArrayT):
             leaf = leaf.elem
@@ -99,7 +102,7 @@ def test_illegal_action_ends_the_game_like_pgx(jax_envs):
     assert bool(jnp.all(s.legal_action_mask)), "the mask is all true on a terminated state, as in Pgx"
     after = jax.jit(env.step)(s, 0)
     np.testing.assert_array_equal(np.asarray(after.rewards), np.zeros(2, np.float32))
-    assert np.array_equal(np.asarray(after.board), np.asarray(s.board)), "a finished game does not change"
+    assert np.array_equal(np.asarray(after._x["board"]), np.asarray(s._x["board"])), "a finished game does not change"
 
 
 def test_step_autoreset_keeps_the_final_observation(jax_envs):
@@ -107,11 +110,11 @@ def test_step_autoreset_keeps_the_final_observation(jax_envs):
     s = env.init_from_seed(0)
     for a in (0, 3, 1, 4):
         s = env.step(s, a)
-    nxt, rewards, done, final_obs = jax.jit(env.step_autoreset)(s, 2, jax.random.PRNGKey(1))
-    assert bool(done) and float(jnp.abs(rewards).sum()) == 2.0
+    nxt, rewards, terminated, truncated, final_obs = jax.jit(env.step_autoreset)(s, 2, jax.random.PRNGKey(1))
+    assert bool(terminated) and not bool(truncated) and float(jnp.abs(rewards).sum()) == 2.0
     finished = env.step(s, 2)
     np.testing.assert_array_equal(np.asarray(final_obs), np.asarray(finished.observation))
-    assert not bool(nxt.terminated) and int(nxt.step_count) == 0, "a new episode starts"
+    assert not bool(nxt.terminated) and int(nxt._step_count) == 0, "a new episode starts"
     seed = jax.random.bits(jax.random.PRNGKey(1), (), jnp.uint32)
     np.testing.assert_array_equal(np.asarray(nxt.current_player), np.asarray(env.init_from_seed(seed).current_player))
     by_seed = env.step_autoreset_from_seed(s, 2, seed)[0]

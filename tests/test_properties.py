@@ -248,12 +248,15 @@ def test_illegal_action_in_connect4_full_column():
     assert [float(r) for r in t.rewards] == [-1.0 if p == mover else 1.0 for p in range(2)]
 
 
-def test_step_rejects_actions_outside_the_space():
+def test_an_action_outside_the_space_is_an_illegal_action():
+    """Never another action: the mover loses, as for a masked-out action (tests/test_out_of_range_actions.py
+    checks JAX and Rust against this)."""
     it = interpreter("tictactoe")
     s = it.init(0)
-    for bad in (-1, 9):
-        with pytest.raises(IndexError):
-            it.step(s, bad)
+    for bad in (-1, 9, 2**40):
+        t = it.step(s, bad)
+        assert t.terminated and t.fields["board"] == s.fields["board"]
+        assert [float(r) for r in t.rewards] == [-1.0 if p == s.current_player else 1.0 for p in range(2)]
 
 
 # ------------------------------------------------------------------ generated programs

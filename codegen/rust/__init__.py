@@ -72,7 +72,7 @@ def generate(module: ir.Module) -> dict[str, str]:
     dims = list(ir.dims(obs_t))
     single = glue["single_obs"]
     obs_dtype = glue["obs_buffers"][0]["dtype"] if single else None
-    common = dict(name=module.name, version=__version__, spec=spec, package=package,
+    common = dict(name=module.name, version=__version__, spec=spec, package=package, gym_id=f"envc/{module.name}-v0",
                   crate=f"envc-{module.name.replace('_', '-')}", doc=module.doc or "")
     env = _env()
     files = {

@@ -297,13 +297,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i32;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {

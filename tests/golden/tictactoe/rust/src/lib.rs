@@ -84,10 +84,11 @@ fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
 
 fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
             -> Result<(), Fault> {
+    let live = !(s.terminated || s.truncated);
     env::step(s, action)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = s.truncated;
+    *out.truncated = reported_truncated(s, live);
     write_obs(&s.observation, out.final_obs0);
     if autoreset && (s.terminated || s.truncated) {
         *seed = seed.wrapping_add(stride);
@@ -95,6 +96,33 @@ fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action:
     }
     write_state(s, &mut out, false);
     Ok(())
+}
+
+/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
+/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
+/// as the JAX backend's `step_autoreset` reports them).
+fn reported_truncated(s: &State, live: bool) -> bool {
+    let limit_reached = match env::TURN_LIMIT {
+        Some(limit) => s.step_count as i64 >= limit,
+        None => false,
+    };
+    s.truncated || (live && s.terminated && limit_reached)
+}
+
+/// The output slices of environment `i` within the batch's arrays.
+#[allow(clippy::too_many_arguments)]
+fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminated: &'a mut [bool],
+               truncated: &'a mut [bool], current_player: &'a mut [i32],
+               obs0: &'a mut [bool], final_obs0: &'a mut [bool]) -> Out<'a> {
+    Out {
+        mask: &mut mask[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+        rewards: &mut rewards[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+        terminated: &mut terminated[i],
+        truncated: &mut truncated[i],
+        current_player: &mut current_player[i],
+        obs0: &mut obs0[i * 18..(i + 1) * 18],
+        final_obs0: &mut final_obs0[i * 18..(i + 1) * 18],
+    }
 }
 
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [bool]), &'a mut [bool]);
@@ -669,6 +697,59 @@ impl VecEnv {
         }
         Ok(self.sampled.clone_ref(py))
     }
+    /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
+    /// calling thread, writing only their outputs (`step_envs`).
+    fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        let n = self.n();
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let stride = n as u32;
+        for &(i, a) in rows {
+            let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+                .map_err(|f| fault_error(i, f))?;
+        }
+        Ok(())
+    }
+
+    /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
+    /// (`reset_envs`).
+    fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        for &(i, seed) in rows {
+            self.seeds[i] = seed;
+            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            write_state(&self.states[i], &mut out, true);
+        }
+        Ok(())
+    }
+
     fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
         self.check_index(i)?;
         let mut s = self.states[i];
@@ -717,14 +798,58 @@ impl VecEnv {
         guarded(|| self.reset_all(py))
     }
 
-    /// Step every environment with `actions[i]` (flat action indices, integers) and write the outputs.
+    /// Step every environment with `actions[i]` (flat action indices, integers; one outside
+    /// 0..NUM_ACTIONS-1 is an illegal action) and write the outputs.
     fn step(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
-        let v = int_vector(actions, "actions", self.n(), 0, NUM_ACTIONS as i64 - 1)?;
+        // an action outside 0..NUM_ACTIONS-1 is an illegal action (env::step), as on every backend
+        let v = int_vector(actions, "actions", self.n(), i32::MIN as i64, i32::MAX as i64)?;
         for (dst, src) in self.actions.iter_mut().zip(v.iter()) {
             *dst = *src as i32;
         }
         guarded(|| self.step_all(py))
     }
+    /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
+    /// their outputs (the other environments and their outputs are untouched): what an opponent
+    /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
+    /// `step`. An index twice is stepped twice, in order.
+    fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
+        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
+        if idx.len() != act.len() {
+            return Err(PyValueError::new_err(format!("{} actions for {} indices", act.len(), idx.len())));
+        }
+        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, a as i32)).collect();
+        guarded(|| self.step_rows(py, &rows))
+    }
+
+    /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
+    /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    #[pyo3(signature = (indices, seeds = None))]
+    fn reset_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, seeds: Option<&Bound<'_, PyAny>>)
+                  -> PyResult<()> {
+        let n = self.n();
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, n as i64 - 1)?;
+        let given = match seeds {
+            Some(s) => Some(ints_in(&checked_array(s, "seeds", "iu", None)?, "seeds", 0, u32::MAX as i64)?),
+            None => None,
+        };
+        if let Some(g) = &given {
+            if g.len() != idx.len() {
+                return Err(PyValueError::new_err(format!("{} seeds for {} indices", g.len(), idx.len())));
+            }
+        }
+        let rows: Vec<(usize, u32)> = idx.iter().enumerate().map(|(k, &i)| {
+            let i = i as usize;
+            let seed = match &given {
+                Some(g) => g[k] as u32,
+                None => self.seeds[i].wrapping_add(n as u32),
+            };
+            (i, seed)
+        }).collect();
+        guarded(|| self.reset_rows(py, &rows))
+    }
+
     /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
     /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
     /// into one preallocated array that every call overwrites and returns.
