@@ -35,8 +35,8 @@ STATE = ("theta1", "theta2", "dtheta1", "dtheta2")
 
 def _field(state, name: str) -> np.ndarray:
     """A field of a generated JAX state as a NumPy array (the one place that knows where
-    the State keeps the spec's fields)."""
-    return np.asarray(getattr(state, name))
+    the State keeps the spec's fields: `State._x`, beside Pgx's own attributes)."""
+    return np.asarray(state._x[name] if name in state._x else getattr(state, name))
 
 
 def _policy(rng: np.random.Generator, episode: np.ndarray, dtheta1: np.ndarray) -> np.ndarray:

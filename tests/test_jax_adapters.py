@@ -53,8 +53,15 @@ def test_pgx_api_test_control_pgx_own_game(pgx_api_test):
     pgx_api_test(pgx.make("tic_tac_toe"), 3)
 
 
+# Pgx's api_test plays until `terminated` and wants `_step_count` to grow on every step; a Pgx
+# game never truncates. acrobot's random play nearly always reaches its turn limit (500 steps)
+# and is truncated, after which a step returns the same state, so the test could not end: it is
+# checked as gymnax checks it (tests/test_acrobot_peer.py), not with Pgx's test.
+PGX_API_SPECS = [n for n in SPEC_NAMES if n != "acrobot"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SPEC_NAMES)
+@pytest.mark.parametrize("name", PGX_API_SPECS)
 def test_pgx_api_test_passes(name, jax_envs, pgx_api_test, tmp_path, monkeypatch):
     env = jax_envs(name).Env()
     assert (env.id, env.version) == (f"envc/{name}", "v0")
@@ -66,25 +73,26 @@ def test_pgx_api_test_passes(name, jax_envs, pgx_api_test, tmp_path, monkeypatch
 
 
 def test_state_fields_cannot_clash_with_state_attributes(tmp_path):
-    """A spec field named like an attribute of `State` (`replace`, `observation`, `env_id`)
-    lives in `State._x`; the attributes keep working."""
+    """A spec field named like an attribute of `State` (`replace`, `step`, `env_id`) lives in
+    `State._x`; the attributes keep working. (`observation` and `legal_action_mask` are reserved
+    by the checker, E0101: the generated step keeps them beside the spec's fields.)"""
     path = tmp_path / "clash.envspec"
     path.write_text("""env clash "field names that are State attributes"
 players 1
 state {
     replace: int[0..9] = 1
-    observation: int[0..9] = 2
+    step: int[0..9] = 2
     env_id: int[0..9] = 3
 }
 action bump(k: int[0..1]) {
     replace = min(replace + k, 9)
     terminate()
 }
-observe(p) -> int[0..9][3] { return [replace, observation, env_id] }
+observe(p) -> int[0..9][3] { return [replace, step, env_id] }
 """)
     env = load_jax(load(str(path)))
     s = env.init(jax.random.PRNGKey(0))
-    assert {k: int(v) for k, v in s._x.items()} == {"replace": 1, "observation": 2, "env_id": 3}
+    assert {k: int(v) for k, v in s._x.items()} == {"replace": 1, "step": 2, "env_id": 3}
     assert s.env_id == "envc/clash" and s.observation.tolist() == [1, 2, 3]
     t = env.step(s, 1).replace(rewards=jnp.zeros(1))
     assert int(t._x["replace"]) == 2 and t.observation.tolist() == [2, 2, 3]

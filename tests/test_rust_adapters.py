@@ -120,7 +120,7 @@ def test_step_envs_and_reset_envs_touch_only_their_environments(rust):
     assert first_difference(to_arrays(m, it.init(77)), env.get_state(1)) is None
     np.testing.assert_array_equal(env.obs[1], np.asarray(it.init(77).observation))
     assert not env.terminated[1] and env.rewards[1].tolist() == [0.0, 0.0]
-    with pytest.raises(IndexError):
+    with pytest.raises(ValueError, match=r"indices holds 4, outside 0\.\.3"):  # checked before any row is touched
         env.reset_envs([4])
     with pytest.raises(ValueError):
         env.step_envs([0, 1], [0])
