@@ -11,7 +11,8 @@ Semantics (every backend reproduces them exactly):
   `legal_action_mask` and `observation` (of `current_player`) are computed.
 * `step(state, action)` follows Pgx's `Env.step` (pgx/core.py):
   1. on a terminated or truncated state nothing changes but `rewards`, which become 0;
-  2. an illegal action (its mask entry is false) ends the game: the mover gets -1 and
+  2. an illegal action (its mask entry is false, or an index outside 0..num_actions-1,
+     which is never played as another action) ends the game: the mover gets -1 and
      every other player +(num_players - 1)... as in Pgx, where for two players that is +1;
      with `illegal_action error` it raises `SpecRuntimeError` instead;
   3. otherwise `rewards` become 0, `step_count` grows by 1, and the action's body runs;
@@ -40,7 +41,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envc.compiler import ir, rng
+from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Span
 
@@ -159,7 +160,6 @@ class _TableColumns(dict):
 
 CONST_WORK = 1 << 21
 
-_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
            "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}
@@ -174,6 +174,7 @@ def _holds_float(t: ir.Type) -> bool:
     return isinstance(t, ir.RecordT)  # its fields are not at hand here: be safe
 
 
+@ir.handles_all("c_", "s_")
 class Evaluator:
     """Evaluates IR expressions and statements against a `State` (or none, for constants)."""
 
@@ -446,8 +447,8 @@ class Evaluator:
                 seq = x(env)
                 return seq.count(y(env))
             return count
-        if name in _F32_FUNCS:
-            math_fn = _F32_FUNCS[name]
+        if name in builtins.FLOAT_MATH:
+            math_fn = builtins.BUILTINS[name].numpy
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
 
@@ -826,21 +827,21 @@ class Interpreter:
 
     def step(self, state: State, action: int) -> State:
         """The state after `action` (a flat index in `0..num_actions-1`); `state` is unchanged.
+        An index outside the action space is an illegal action (rule 2 of the module docstring),
+        as on every backend.
 
         Raises:
-            IndexError: when `action` is outside the action space.
             SpecRuntimeError: on a runtime fault of the spec, or an illegal action under
                 `illegal_action error`.
         """
-        if not 0 <= action < self.num_actions:
-            raise IndexError(f"action {action} is outside 0..{self.num_actions - 1}")
+        action = int(action)
         s = state.copy()
         f = s.fields
         zeros = [np.float32(0.0) for _ in range(self.num_players)]
         if f["terminated"] or f["truncated"]:
             f["rewards"] = zeros
             return s
-        if not state.legal_action_mask[action]:
+        if not (0 <= action < self.num_actions and state.legal_action_mask[action]):
             if self.module.illegal_action == "error":
                 raise SpecRuntimeError(f"illegal action {self.actions.format(action)}")
             mover = f["current_player"]

@@ -14,7 +14,8 @@ narrowest integer dtype (`IntT.dtype`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -389,11 +390,16 @@ Stmt = Annotated[
     Field(discriminator="kind"),
 ]
 
-EXPR_KINDS = (
-    "const", "local", "state", "get_field", "get_index", "table_get", "unary", "binary", "cond",
-    "call_fn", "builtin", "reduce", "array_build", "array_lit", "record_lit", "random_int", "list_take",
-)
-STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt")
+def _kinds(union) -> tuple[str, ...]:
+    """The `kind` tags of the node classes of an annotated union, in declaration order."""
+    members = get_args(get_args(union)[0])
+    return tuple(m.model_fields["kind"].default for m in members)
+
+
+# Derived from the unions, so that a new node kind is a new entry here with no other edit;
+# every backend checks at import that it handles each of them (`require_handlers`).
+EXPR_KINDS = _kinds(Expr)
+STMT_KINDS = _kinds(Stmt)
 
 
 def zero_value(module: Module, t: Type) -> Any:
@@ -451,16 +457,101 @@ def children(e: Node):
                 yield item
 
 
+TYPE_NODES = (BoolT, IntT, FloatT, EnumT, RecordT, RowT, ArrayT, ListT)
+
+
+def walk(node: Node, types: bool = False) -> Iterator[Node]:
+    """Every node in `node`, itself first, then its children depth-first in evaluation order
+    (`children`). Type nodes are skipped unless `types` is true."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not types and isinstance(item, TYPE_NODES):
+            continue
+        yield item
+        stack.extend(reversed(list(children(item))))
+
+
+def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
+    """A copy of `node` whose direct child nodes (expressions, statements, places, steps, arms;
+    not types) are replaced by `fn(child)`; `node` itself is returned when nothing changed.
+
+    This is the one place that knows how children sit in fields (a node, a list of nodes, a
+    list of `(name, node)` pairs); passes build on it instead of walking fields themselves."""
+    changes = {}
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        new = _map_value(value, fn)
+        if new is not value:
+            changes[name] = new
+    return node.model_copy(update=changes) if changes else node
+
+
+def _map_value(value: Any, fn: Callable[[Node], Node]) -> Any:
+    if isinstance(value, Node):
+        return value if isinstance(value, TYPE_NODES) else fn(value)
+    if not isinstance(value, list):
+        return value
+    out = [_map_item(item, fn) for item in value]
+    return value if all(a is b for a, b in zip(out, value)) else out
+
+
+def _map_item(item: Any, fn: Callable[[Node], Node]) -> Any:
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Node):
+        new = _map_value(item[1], fn)
+        return item if new is item[1] else (item[0], new)
+    return _map_value(item, fn)
+
+
+def missing_handlers(cls: type, expr_prefix: str, stmt_prefix: str,
+                     expr_kinds: tuple[str, ...] | None = None,
+                     stmt_kinds: tuple[str, ...] | None = None) -> list[str]:
+    """The methods `cls` lacks to handle every expression and statement kind: a backend that
+    dispatches on `prefix + node.kind` must define one method per kind."""
+    expr_kinds = EXPR_KINDS if expr_kinds is None else expr_kinds
+    stmt_kinds = STMT_KINDS if stmt_kinds is None else stmt_kinds
+    wanted = [expr_prefix + k for k in expr_kinds] + [stmt_prefix + k for k in stmt_kinds]
+    return [name for name in wanted if not callable(getattr(cls, name, None))]
+
+
+def handles_all(expr_prefix: str, stmt_prefix: str) -> Callable[[type], type]:
+    """Class decorator of a backend: fail at import, naming the missing methods, unless the
+    class handles every node kind of `Expr` and `Stmt` (so a new kind breaks every backend
+    until it is handled)."""
+
+    def check(cls: type) -> type:
+        missing = missing_handlers(cls, expr_prefix, stmt_prefix)
+        if missing:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} handles no IR kind for: {', '.join(missing)}")
+        return cls
+
+    return check
+
+
+_FIRST_DRAW: dict[int, tuple[Node, Expr | None]] = {}
+
+
 def first_draw(e: Node) -> Expr | None:
-    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
+    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any.
+
+    Memoized per node (nodes are immutable): the checker and the lowerings ask it of every
+    level of nested expressions, which would make a 500-arm `if ... then ... else` quadratic."""
+    hit = _FIRST_DRAW.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    found = None
     if isinstance(e, (RandomInt, ListTake)):
-        return e
-    for item in children(e):
-        if not isinstance(item, Place):
-            found = first_draw(item)
-            if found is not None:
-                return found
-    return None
+        found = e
+    else:
+        for item in children(e):
+            if not isinstance(item, Place):
+                found = first_draw(item)
+                if found is not None:
+                    break
+    if len(_FIRST_DRAW) > 500_000:
+        _FIRST_DRAW.clear()
+    _FIRST_DRAW[id(e)] = (e, found)
+    return found
 
 
 # ------------------------------------------------------------------ declarations
@@ -716,3 +807,15 @@ for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond,
                MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, TextClause, FrameItem, GivenDef,
                ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef):
     _model.model_rebuild()
+
+
+def verify(module: Module) -> None:
+    """Check the invariants every pass keeps (bound locals, agreeing types, ranges that fit);
+    see `envc.compiler.ir_verify`.
+
+    Raises:
+        envc.compiler.ir_verify.IRVerifyError: listing every broken invariant.
+    """
+    from envc.compiler.ir_verify import verify as _verify
+
+    _verify(module)

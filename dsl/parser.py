@@ -727,12 +727,15 @@ def _deepest(text: str) -> tuple[int, int, int]:
 
 
 def parse_file(path: str) -> ast.Module:
-    """Read and parse a spec file; a missing or unreadable file is a diagnostic."""
+    """Read and parse a spec (or fill) file; a missing, unreadable or malformed file (not a
+    regular file, over the size cap, not UTF-8: `envc.compiler.datafiles.read_text`) is a
+    diagnostic."""
+    from envc.compiler.datafiles import DataFileError, read_text
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DiagnosticError(
-            [Diagnostic("E0150", f"cannot read `{path}`: {getattr(err, 'strerror', None) or err}", None, help="check the path")]
-        ) from None
+        text = read_text(path)
+    except DataFileError as err:
+        where = f" at {path}:{err.line}:{err.col}" if err.line is not None else ""
+        raise DiagnosticError([Diagnostic("E0150", f"cannot read `{path}`: {err.message}{where}", None,
+                                          help=err.help or "check the path")]) from None
     return parse(text, path)

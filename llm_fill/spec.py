@@ -79,9 +79,10 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
     mod = spec_ast if spec_ast is not None else parse_file(spec_path)
     fpath = fill_path(spec_path)
     if fills_text is None and os.path.exists(fpath):
-        with open(fpath, encoding="utf-8") as fh:
-            fills_text = fh.read()
-    fills = parse(fills_text, fpath) if fills_text is not None else None
+        fills = parse_file(fpath)  # a folder, a FIFO or bad UTF-8 is an E0150 diagnostic, not a crash
+        fills_text = fills.source
+    else:
+        fills = parse(fills_text, fpath) if fills_text is not None else None
     if fills is not None:
         strays = [d for d in fills.decls if not isinstance(d, ast.FillDecl)]
         if strays:

@@ -114,7 +114,7 @@ def test_the_context_puts_the_card_in_place(texts, tmp_path):
     start = text.index("    // Rule: a card's text runs when it is played")
     end = text.index("    mentions \"flip a coin\"")
     (tmp_path / "texts.envspec").write_text(text[:start] + text[end:], encoding="utf-8")
-    (tmp_path / "data").symlink_to(ROOT / "tests" / "specs" / "data", target_is_directory=True)
+    shutil.copytree(ROOT / "tests" / "specs" / "data", tmp_path / "data")  # a link would lead outside (E0150)
     (tmp_path / "texts.fills").write_text(fills, encoding="utf-8")
     bare = Judge(str(tmp_path / "texts.envspec"), max_examples=EXAMPLES)
     verdict = bare.judge_body(holes[EMBER], "attach(p, 0, 1)", fills)
@@ -160,7 +160,7 @@ def copy(tmp_path):
     """A copy of tests/specs/texts.envspec and its fills (its data linked)."""
     shutil.copy(SPEC, tmp_path / "texts.envspec")
     shutil.copy(FILLS, tmp_path / "texts.fills")
-    (tmp_path / "data").symlink_to(ROOT / "tests" / "specs" / "data", target_is_directory=True)
+    shutil.copytree(ROOT / "tests" / "specs" / "data", tmp_path / "data")  # a link would lead outside (E0150)
     return tmp_path / "texts.envspec"
 
 

@@ -3,27 +3,36 @@
 Pokemon TCG Pocket (A1, P-A): 20-card decks, Energy Zone, 3 points to win
 
 Do not edit: regenerate with `envc compile specs/tcg.envspec --target jax`.
-This module imports only jax and numpy. Everything is pure and jit/vmap-able:
+This module imports only jax and numpy (gymnax only when `GymnaxEnv` is used). Everything
+is pure and jit/vmap-able:
 
     state = init(jax.random.PRNGKey(0))          # or init_from_seed(seed), seed a uint32
     state = step(state, action)                  # action: int in 0..NUM_ACTIONS-1
     obs = observe(state, player)
+    env = Env()                                  # the same behind Pgx's `Env` API
 
-`State` is a pytree dataclass with the Pgx fields `current_player`, `observation`,
-`legal_action_mask` (bool[NUM_ACTIONS]), `rewards` (float32[NUM_PLAYERS]), `terminated`,
-`truncated`, then `step_count`, the spec's own fields, and envc's RNG words `_rng_key`,
-`_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a finished
-game only resets its rewards; an illegal action ends the game with the mover at -1; the
-mask is all true on a terminated state. Random numbers come from envc's counter-based
-RNG, so trajectories equal the reference interpreter's bit for bit.
-"""
+`State` is shaped like Pgx's: `current_player` (int32), `observation`, `rewards`
+(float32[NUM_PLAYERS]), `terminated`, `truncated`, `legal_action_mask` (bool[NUM_ACTIONS]),
+`_step_count` (int32), then `_x`, a dict of the spec's own fields, and envc's RNG words
+`_rng_key`, `_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a
+finished game only resets its rewards; an illegal action (also one outside
+0..NUM_ACTIONS-1) ends the game with the mover at -1; the mask is all true on a terminated
+state. Random numbers come from envc's counter-based RNG, so trajectories equal the
+reference interpreter's bit for bit.
+
+Importing this module turns on JAX's persistent compilation cache (`_use_compilation_cache`:
+folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leaves JAX's
+settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
 
 import numpy as np
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -50,13 +59,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -164,14 +176,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -199,6 +217,81 @@ def _reward(st, p, r):
     st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
+
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")
+
+
+_use_compilation_cache()
 
 NUM_PLAYERS = 2
 NUM_ACTIONS = 128
@@ -249,162 +342,162 @@ _K39 = jnp.asarray(np.array([10, 10], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_is_basic(st, c):
+def f_is_basic(st, v_c):
     """fn `is_basic` (tcg.envspec:99)"""
-    lv = {"c": _cast(c, jnp.int16)}
-    return jnp.logical_and((_K0[lv["c"]] == 0), (_K1[lv["c"]] == 0))
+    lv = {"c": _cast(v_c, jnp.int16)}
+    return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K1[_i32(lv["c"])] == 0))
 
 
-def f_basic_in_hand(st, p, h):
+def f_basic_in_hand(st, v_p, v_h):
     """fn `basic_in_hand` (tcg.envspec:104)"""
-    lv = {"p": _cast(p, jnp.int8), "h": _cast(h, jnp.int8)}
-    return jnp.where((_i32(lv["h"]) < _get(st["hand"], lv["p"])["len"]), f_is_basic(st, _get(st["hand"], lv["p"])["items"][lv["h"]]), False)
+    lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
+    return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
-def f_playable_trainer(st, c):
+def f_playable_trainer(st, v_c):
     """fn `playable_trainer` (tcg.envspec:109)"""
-    lv = {"c": _cast(c, jnp.int16)}
-    return jnp.logical_and(jnp.logical_and((_K0[lv["c"]] == 1), (_i32(_K2[lv["c"]]) != 0)), jnp.logical_or((_K3[lv["c"]] != 1), jnp.logical_not(st["supporter"])))
+    lv = {"c": _cast(v_c, jnp.int16)}
+    return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(st["supporter"])))
 
 
-def f_free_bench(st, p):
+def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:114)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][lv["p"]][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
-def f_energy_total(st, p, s):
+def f_energy_total(st, v_p, v_s):
     """fn `energy_total` (tcg.envspec:118)"""
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][lv["p"]][lv["s"]][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_cost(st, c, a, t):
+def f_cost(st, v_c, v_a, v_t):
     """fn `cost` (tcg.envspec:122)"""
-    lv = {"c": _cast(c, jnp.int16), "a": _cast(a, jnp.int8), "t": _cast(t, jnp.int8)}
-    return jnp.where((_i32(lv["a"]) == 0), _i32(_K4[lv["c"]][lv["t"]]), _i32(_K5[lv["c"]][lv["t"]]))
+    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
+    return jnp.where((_i32(lv["a"]) == 0), _i32(_K4[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K5[_i32(lv["c"])][_i32(lv["t"])]))
 
 
-def f_can_pay(st, p, a):
+def f_can_pay(st, v_p, v_a):
     """fn `can_pay` (tcg.envspec:127)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[lv["c"]][0:9], _K5[lv["c"]][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[lv["c"]], _K5[lv["c"]]), dtype=jnp.int32))), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][_i32(lv["p"])][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[_i32(lv["c"])][0:9], _K5[_i32(lv["c"])][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[_i32(lv["c"])], _K5[_i32(lv["c"])]), dtype=jnp.int32))), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_can_act(st, p):
+def f_can_act(st, v_p):
     """fn `can_act` (tcg.envspec:134)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.logical_and((st["condition"][lv["p"]] != 1), (st["condition"][lv["p"]] != 2))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
-def f_can_attack(st, p, a):
+def f_can_attack(st, v_p, v_a):
     """fn `can_attack` (tcg.envspec:138)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][lv["p"]][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_retreat_cost(st, p):
+def f_retreat_cost(st, v_p):
     """fn `retreat_cost` (tcg.envspec:143)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.maximum((_i32(_K8[st["card"][lv["p"]][0]]) - _i32(st["retreat_discount"])), 0)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.maximum((_i32(_K8[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
-def f_can_evolve(st, p, c, s):
+def f_can_evolve(st, v_p, v_c, v_s):
     """fn `can_evolve` (tcg.envspec:149)"""
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int16), "s": _cast(s, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][lv["p"]][lv["s"]]), (_i32(st["placed"][lv["p"]][lv["s"]]) < _i32(st["turn"]))), (_K0[lv["c"]] == 0)), (_K1[lv["c"]] != 0)), (_i32(_K9[lv["c"]]) == _i32(_K10[st["card"][lv["p"]][lv["s"]]])))
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
+    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K1[_i32(lv["c"])] != 0)), (_i32(_K9[_i32(lv["c"])]) == _i32(_K10[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
-def f_nth_energy(st, d, r):
+def f_nth_energy(st, v_d, v_r):
     """fn `nth_energy` (tcg.envspec:155)"""
-    lv = {"d": _cast(d, jnp.int8), "r": _cast(r, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]))
+    lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
+    return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["d"])]))
 
 
-def p_draw_cards(st, p, n):
+def p_draw_cards(st, v_p, v_n):
     """proc `draw_cards` (tcg.envspec:165)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then14(st, lv):
         st, lv = dict(st), dict(lv)
-        _v15, _l16 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l16)
-        _l17 = _push(_get(st["hand"], lv["p"]), _cast(_v15, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l17)
+        _v15, _l16 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l16)
+        _l17 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v15, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l17)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c13, _then14(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c18 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c18 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then19(st, lv):
         st, lv = dict(st), dict(lv)
-        _v20, _l21 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l21)
-        _l22 = _push(_get(st["hand"], lv["p"]), _cast(_v20, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l22)
+        _v20, _l21 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l21)
+        _l22 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v20, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l22)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c18, _then19(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c23 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c23 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then24(st, lv):
         st, lv = dict(st), dict(lv)
-        _v25, _l26 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l26)
-        _l27 = _push(_get(st["hand"], lv["p"]), _cast(_v25, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l27)
+        _v25, _l26 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l26)
+        _l27 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v25, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l27)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c23, _then24(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c28 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c28 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then29(st, lv):
         st, lv = dict(st), dict(lv)
-        _v30, _l31 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l31)
-        _l32 = _push(_get(st["hand"], lv["p"]), _cast(_v30, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l32)
+        _v30, _l31 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l31)
+        _l32 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v30, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l32)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c28, _then29(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c33 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c33 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then34(st, lv):
         st, lv = dict(st), dict(lv)
-        _v35, _l36 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l36)
-        _l37 = _push(_get(st["hand"], lv["p"]), _cast(_v35, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l37)
+        _v35, _l36 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l36)
+        _l37 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v35, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l37)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c33, _then34(st, lv), (st, lv))
     lv = _scope(lv, ("p", "n", ))
     return st
 
 
-def p_heal(st, p, s, amount):
+def p_heal(st, v_p, v_s, v_amount):
     """proc `heal` (tcg.envspec:173)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _a38 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a38, jnp.int16)))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _a38 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
+    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a38, jnp.int16)))
     return st
 
 
-def p_heal_type(st, p, s, t, amount):
+def p_heal_type(st, v_p, v_s, v_t, v_amount):
     """proc `heal_type` (tcg.envspec:178)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _c39 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"])))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _c39 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
     def _then40(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
@@ -413,19 +506,19 @@ def p_heal_type(st, p, s, t, amount):
     return st
 
 
-def p_add_damage(st, amount):
+def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:184)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     _a41 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
     st["dmg"] = _cast(_a41, jnp.int16)
     return st
 
 
-def p_damage_per_heads(st, coins, each):
+def p_damage_per_heads(st, v_coins, v_each):
     """proc `damage_per_heads` (tcg.envspec:189)"""
     st = dict(st)
-    lv = {"coins": _cast(coins, jnp.int8), "each": _cast(each, jnp.int8)}
+    lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
     _c42 = (_i32(lv["k"]) < _i32(lv["coins"]))
@@ -490,10 +583,10 @@ def p_damage_per_heads(st, coins, each):
     return st
 
 
-def p_bonus_on_heads(st, amount):
+def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:202)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r68 = _randint(st, 0, 1)
     _c67 = (_r68 == 1)
     def _then69(st, lv):
@@ -504,42 +597,42 @@ def p_bonus_on_heads(st, amount):
     return st
 
 
-def p_damage_per_bench_type(st, p, t, each):
+def p_damage_per_bench_type(st, v_p, v_t, v_each):
     """proc `damage_per_bench_type` (tcg.envspec:209)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8), "each": _cast(each, jnp.int8)}
-    _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][lv["p"]][i70], (_i32(_K12[st["card"][lv["p"]][i70]]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
+    _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][_i32(lv["p"])][i70], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][i70])]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
     st["dmg"] = _cast(_a71, jnp.int16)
     return st
 
 
-def p_discard_energy(st, p, s, t, n):
+def p_discard_energy(st, v_p, v_s, v_t, v_n):
     """proc `discard_energy` (tcg.envspec:214)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8)}
-    _a72 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a72, jnp.int8))))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
+    _a72 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(lv["t"])].set(_cast(_a72, jnp.int8))))
     return st
 
 
-def p_attach_from_zone(st, p, s, t, n, any_type):
+def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     """proc `attach_from_zone` (tcg.envspec:220)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8), "any_type": _cast(any_type, jnp.bool_)}
-    _c73 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], jnp.logical_or(lv["any_type"], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"]))))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
+    _c73 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
     def _then74(st, lv):
         st, lv = dict(st), dict(lv)
-        _a75 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a75, jnp.int8))))
+        _a75 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(lv["t"])].set(_cast(_a75, jnp.int8))))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
     st, lv = _select(_c73, _then74(st, lv), (st, lv))
     return st
 
 
-def p_afflict_opponent(st, p, c):
+def p_afflict_opponent(st, v_p, v_c):
     """proc `afflict_opponent` (tcg.envspec:228)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then77(st, lv):
         st, lv = dict(st), dict(lv)
@@ -550,10 +643,10 @@ def p_afflict_opponent(st, p, c):
     return st
 
 
-def p_afflict_opponent_on_heads(st, p, c):
+def p_afflict_opponent_on_heads(st, v_p, v_c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:234)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r80 = _randint(st, 0, 1)
     _c79 = (_r80 == 1)
     def _then81(st, lv):
@@ -564,10 +657,10 @@ def p_afflict_opponent_on_heads(st, p, c):
     return st
 
 
-def p_poison_opponent(st, p):
+def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:240)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c82 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then83(st, lv):
         st, lv = dict(st), dict(lv)
@@ -578,10 +671,10 @@ def p_poison_opponent(st, p):
     return st
 
 
-def p_burn_opponent(st, p):
+def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:246)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c85 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then86(st, lv):
         st, lv = dict(st), dict(lv)
@@ -592,87 +685,87 @@ def p_burn_opponent(st, p):
     return st
 
 
-def p_damage_opponent_bench(st, p, amount):
+def p_damage_opponent_bench(st, v_p, v_amount):
     """proc `damage_opponent_bench` (tcg.envspec:253)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "amount": _cast(amount, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
-    _c88 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c88 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
-        _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a90, jnp.int16)))
+        _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a90, jnp.int16)))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c91 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c91 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
-        _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a93, jnp.int16)))
+        _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a93, jnp.int16)))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c91, _then92(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c94 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c94 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then95(st, lv):
         st, lv = dict(st), dict(lv)
-        _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a96, jnp.int16)))
+        _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a96, jnp.int16)))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
     return st
 
 
-def p_attach_to_bench_type(st, p, t):
+def p_attach_to_bench_type(st, v_p, v_t):
     """proc `attach_to_bench_type` (tcg.envspec:262)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8)}
-    lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][lv["p"]][i97], (_i32(_K12[st["card"][lv["p"]][i97]]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
+    lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][_i32(lv["p"])][i97], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][i97])]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
     _c98 = (_i32(lv["s"]) < 4)
     def _then99(st, lv):
         st, lv = dict(st), dict(lv)
-        _a100 = jnp.minimum((_i32(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)][lv["t"]]) + 1), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)].at[lv["t"]].set(_cast(_a100, jnp.int8))))
+        _a100 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][jnp.minimum(_i32(lv["s"]), 3)][_i32(lv["t"])]) + 1), 12)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][_i32(lv["p"])][jnp.minimum(_i32(lv["s"]), 3)].at[_i32(lv["t"])].set(_cast(_a100, jnp.int8))))
         return st, _scope(lv, ("p", "t", "s", ))
     st, lv = _select(_c98, _then99(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
     return st
 
 
-def p_add_attack_bonus(st, amount):
+def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:269)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int8)}
+    lv = {"amount": _cast(v_amount, jnp.int8)}
     _a101 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
     st["attack_bonus"] = _cast(_a101, jnp.int8)
     return st
 
 
-def p_add_retreat_discount(st, n):
+def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:273)"""
     st = dict(st)
-    lv = {"n": _cast(n, jnp.int8)}
+    lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
     st["retreat_discount"] = _cast(_a102, jnp.int8)
     return st
 
 
-def p_basic_from_deck(st, p):
+def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:278)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i103]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i103]] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], lv["p"])["len"] < 10))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then105(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
         lv["r"] = _cast(_r106, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], lv["p"])["len"]), jnp.where((i107 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i107]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i107]] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i108]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i108]] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _l109 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l109)
-        _l110 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-        st["deck"] = _set(st["deck"], lv["p"], _l110)
+        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        _l109 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l109)
+        _l110 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l110)
         lv = _scope(lv, ("p", "n", ))
         return st, _scope(lv, ("p", "n", ))
     st, lv = _select(_c104, _then105(st, lv), (st, lv))
@@ -680,101 +773,101 @@ def p_basic_from_deck(st, p):
     return st
 
 
-def p_opponent_hand_into_deck(st, p, n):
+def p_opponent_hand_into_deck(st, v_p, v_n):
     """proc `opponent_hand_into_deck` (tcg.envspec:292)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["k"] = jnp.int32(0)
     def _loop111(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c112 = (_get(st["hand"], lv["q"])["len"] > 0)
+        _c112 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
         def _then113(st, lv):
             st, lv = dict(st), dict(lv)
-            _v114, _l115 = _take_back(_get(st["hand"], lv["q"]))
-            st["hand"] = _set(st["hand"], lv["q"], _l115)
-            _l116 = _push(_get(st["deck"], lv["q"]), _cast(_v114, jnp.int16))
-            st["deck"] = _set(st["deck"], lv["q"], _l116)
+            _v114, _l115 = _take_back(_get(st["hand"], _i32(lv["q"])))
+            st["hand"] = _set(st["hand"], _i32(lv["q"]), _l115)
+            _l116 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v114, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l116)
             return st, _scope(lv, ("p", "n", "q", "k", ))
         st, lv = _select(_c112, _then113(st, lv), (st, lv))
         return st, lv
     st, lv = lax.fori_loop(0, 10, _loop111, (st, lv))
     lv = _scope(lv, ("p", "n", "q", ))
-    st, _l117 = _shuffle(st, _get(st["deck"], lv["q"]))
-    st["deck"] = _set(st["deck"], lv["q"], _l117)
+    st, _l117 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+    st["deck"] = _set(st["deck"], _i32(lv["q"]), _l117)
     st = p_draw_cards(st, lv["q"], lv["n"])
     lv = _scope(lv, ("p", "n", ))
     return st
 
 
-def p_put_in_play(st, p, s, c):
+def p_put_in_play(st, v_p, v_s, v_c):
     """proc `put_in_play` (tcg.envspec:697)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a118 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a118, jnp.int16)))
+    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a118, jnp.int16)))
     _a119 = True
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a119, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a119, jnp.bool_)))
     _a120 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a120, jnp.int16)))
+    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a120, jnp.int16)))
     _a122 = jax.vmap(lambda i121: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a122, jnp.int8)))
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a122, jnp.int8)))
     _a123 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a123, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a123, jnp.int8)))
     _a124 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a124, jnp.int8)))
+    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a124, jnp.int8)))
     _a125 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a125, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a125, jnp.bool_)))
     return st
 
 
-def p_clear_conditions(st, p):
+def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:707)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _a126 = False
-    st["poisoned"] = st["poisoned"].at[lv["p"]].set(_cast(_a126, jnp.bool_))
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a126, jnp.bool_))
     _a127 = False
-    st["burned"] = st["burned"].at[lv["p"]].set(_cast(_a127, jnp.bool_))
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a127, jnp.bool_))
     _a128 = 0
-    st["condition"] = st["condition"].at[lv["p"]].set(_cast(_a128, jnp.int8))
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a128, jnp.int8))
     return st
 
 
-def p_clear_slot(st, p, s):
+def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:714)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l129)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    _l129 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l129)
     lv["k"] = jnp.int32(0)
-    _c130 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
+    _c130 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
     def _then131(st, lv):
         st, lv = dict(st), dict(lv)
-        _l132 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l132)
+        _l132 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l132)
         return st, _scope(lv, ("p", "s", "k", ))
     st, lv = _select(_c130, _then131(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c133 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
+    _c133 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
     def _then134(st, lv):
         st, lv = dict(st), dict(lv)
-        _l135 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l135)
+        _l135 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l135)
         return st, _scope(lv, ("p", "s", "k", ))
     st, lv = _select(_c133, _then134(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     _a136 = False
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a136, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a136, jnp.bool_)))
     _a137 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a137, jnp.int16)))
+    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a137, jnp.int16)))
     _a139 = jax.vmap(lambda i138: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a139, jnp.int8)))
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a139, jnp.int8)))
     _a140 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a140, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a140, jnp.int8)))
     _a141 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a141, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a141, jnp.bool_)))
     _c142 = (_i32(lv["s"]) == 0)
     def _then143(st, lv):
         st, lv = dict(st), dict(lv)
@@ -784,50 +877,50 @@ def p_clear_slot(st, p, s):
     return st
 
 
-def p_swap_slots(st, p, a, b):
+def p_swap_slots(st, v_p, v_a, v_b):
     """proc `swap_slots` (tcg.envspec:731)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
-    lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
-    _a144 = st["card"][lv["p"]][lv["b"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["a"]].set(_cast(_a144, jnp.int16)))
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a144 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a144, jnp.int16)))
     _a145 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["b"]].set(_cast(_a145, jnp.int16)))
-    lv["o"] = _cast(st["occupied"][lv["p"]][lv["a"]], jnp.bool_)
-    _a146 = st["occupied"][lv["p"]][lv["b"]]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["a"]].set(_cast(_a146, jnp.bool_)))
+    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a145, jnp.int16)))
+    lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
+    _a146 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a146, jnp.bool_)))
     _a147 = lv["o"]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["b"]].set(_cast(_a147, jnp.bool_)))
-    lv["u"] = _cast(st["below"][lv["p"]][lv["a"]], jnp.int16)
-    _a148 = st["below"][lv["p"]][lv["b"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["a"]].set(_cast(_a148, jnp.int16)))
+    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a147, jnp.bool_)))
+    lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a148 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a148, jnp.int16)))
     _a149 = lv["u"]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["b"]].set(_cast(_a149, jnp.int16)))
-    lv["v"] = _cast(st["evolutions"][lv["p"]][lv["a"]], jnp.int8)
-    _a150 = st["evolutions"][lv["p"]][lv["b"]]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["a"]].set(_cast(_a150, jnp.int8)))
+    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a149, jnp.int16)))
+    lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a150 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a150, jnp.int8)))
     _a151 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["b"]].set(_cast(_a151, jnp.int8)))
-    lv["d"] = _cast(st["damage"][lv["p"]][lv["a"]], jnp.int16)
-    _a152 = st["damage"][lv["p"]][lv["b"]]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["a"]].set(_cast(_a152, jnp.int16)))
+    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a151, jnp.int8)))
+    lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a152 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a152, jnp.int16)))
     _a153 = lv["d"]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["b"]].set(_cast(_a153, jnp.int16)))
-    lv["e"] = _cast(st["energy"][lv["p"]][lv["a"]], jnp.int8)
-    _a154 = st["energy"][lv["p"]][lv["b"]]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["a"]].set(_cast(_a154, jnp.int8)))
+    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a153, jnp.int16)))
+    lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a154 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a154, jnp.int8)))
     _a155 = lv["e"]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["b"]].set(_cast(_a155, jnp.int8)))
-    lv["t"] = _cast(st["placed"][lv["p"]][lv["a"]], jnp.int8)
-    _a156 = st["placed"][lv["p"]][lv["b"]]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["a"]].set(_cast(_a156, jnp.int8)))
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a155, jnp.int8)))
+    lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a156 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a156, jnp.int8)))
     _a157 = lv["t"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["b"]].set(_cast(_a157, jnp.int8)))
-    lv["x"] = _cast(st["ability_used"][lv["p"]][lv["a"]], jnp.bool_)
-    _a158 = st["ability_used"][lv["p"]][lv["b"]]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["a"]].set(_cast(_a158, jnp.bool_)))
+    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a157, jnp.int8)))
+    lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
+    _a158 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a158, jnp.bool_)))
     _a159 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["b"]].set(_cast(_a159, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a159, jnp.bool_)))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
@@ -838,37 +931,37 @@ def p_knock_outs(st):
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c160 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c160 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then161(st, lv):
         st, lv = dict(st), dict(lv)
-        _a162 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a162 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a162, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c160, _then161(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c163 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c163 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then164(st, lv):
         st, lv = dict(st), dict(lv)
-        _a165 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a165 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a165, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c163, _then164(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c166 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c166 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then167(st, lv):
         st, lv = dict(st), dict(lv)
-        _a168 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a168 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a168, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c166, _then167(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c169 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c169 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then170(st, lv):
         st, lv = dict(st), dict(lv)
-        _a171 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a171 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a171, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
@@ -876,37 +969,37 @@ def p_knock_outs(st):
     lv = _scope(lv, ("q", ))
     lv["q"] = jnp.int32(1)
     lv["s"] = jnp.int32(0)
-    _c172 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c172 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then173(st, lv):
         st, lv = dict(st), dict(lv)
-        _a174 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a174 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a174, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c172, _then173(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c175 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c175 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then176(st, lv):
         st, lv = dict(st), dict(lv)
-        _a177 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a177 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a177, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c175, _then176(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c178 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c178 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then179(st, lv):
         st, lv = dict(st), dict(lv)
-        _a180 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a180 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a180, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c178, _then179(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c181 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
+    _c181 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then182(st, lv):
         st, lv = dict(st), dict(lv)
-        _a183 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
+        _a183 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
         st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a183, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
@@ -939,22 +1032,22 @@ def p_knock_outs(st):
     return st
 
 
-def p_random_zone_energy(st, p):
+def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:781)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[st["decks"][lv["p"]]]), dtype=jnp.int32), jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
     st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a198 = f_nth_energy(st, st["decks"][lv["p"]], _r197)
-    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a198, jnp.int8))
+    _a198 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r197)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a198, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
-def p_begin_turn(st, p):
+def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:788)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c199 = (_i32(st["turn"]) >= 50)
     def _then200(st, lv):
         st, lv = dict(st), dict(lv)
@@ -980,22 +1073,22 @@ def p_begin_turn(st, p):
         st["attack_bonus"] = _cast(_a209, jnp.int8)
         lv["s"] = jnp.int32(0)
         _a210 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a210, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a210, jnp.bool_)))
         lv["s"] = jnp.int32(1)
         _a211 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a211, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a211, jnp.bool_)))
         lv["s"] = jnp.int32(2)
         _a212 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a212, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a212, jnp.bool_)))
         lv["s"] = jnp.int32(3)
         _a213 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a213, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a213, jnp.bool_)))
         lv = _scope(lv, ("p", ))
         _c214 = (_i32(st["turn"]) > 1)
         def _then215(st, lv):
             st, lv = dict(st), dict(lv)
-            _a216 = st["zone_next"][lv["p"]]
-            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a216, jnp.int8))
+            _a216 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a216, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
         st, lv = _select(_c214, _then215(st, lv), (st, lv))
@@ -1005,14 +1098,14 @@ def p_begin_turn(st, p):
     return st
 
 
-def p_continue_game(st, next, resume):
+def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:813)"""
     st = dict(st)
-    lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
+    lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     _c217 = jnp.logical_not(st["terminated"])
     def _then218(st, lv):
         st, lv = dict(st), dict(lv)
-        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
         _c220 = lv["resume"]
         def _then221(st, lv):
             st, lv = dict(st), dict(lv)
@@ -1022,7 +1115,7 @@ def p_continue_game(st, next, resume):
             st["promote_next"] = _cast(_a223, jnp.int8)
             _a224 = lv["resume"]
             st["promote_resume"] = _cast(_a224, jnp.bool_)
-            _a225 = jnp.where(jnp.logical_not(st["occupied"][lv["next"]][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            _a225 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
             st["current_player"] = _cast(_a225, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
         def _then226(st, lv):
@@ -1045,39 +1138,39 @@ def p_continue_game(st, next, resume):
     return st
 
 
-def p_checkup(st, p):
+def p_checkup(st, v_p):
     """proc `checkup` (tcg.envspec:832)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c231 = st["occupied"][lv["q"]][0]
+    _c231 = st["occupied"][_i32(lv["q"])][0]
     def _then232(st, lv):
         st, lv = dict(st), dict(lv)
-        _c233 = st["poisoned"][lv["q"]]
+        _c233 = st["poisoned"][_i32(lv["q"])]
         def _then234(st, lv):
             st, lv = dict(st), dict(lv)
-            _a235 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a235, jnp.int16)))
+            _a235 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a235, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c233, _then234(st, lv), (st, lv))
-        _c236 = st["burned"][lv["q"]]
+        _c236 = st["burned"][_i32(lv["q"])]
         def _then237(st, lv):
             st, lv = dict(st), dict(lv)
-            _a238 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a238, jnp.int16)))
+            _a238 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a238, jnp.int16)))
             st, _r240 = _randint(st, 0, 1)
             _c239 = (_r240 == 1)
             def _then241(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a242 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a242, jnp.bool_))
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a242, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c239, _then241(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c236, _then237(st, lv), (st, lv))
-        _c243 = (st["condition"][lv["q"]] == 1)
-        _c244 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        _c243 = (st["condition"][_i32(lv["q"])] == 1)
+        _c244 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
         def _then245(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r247 = _randint(st, 0, 1)
@@ -1085,14 +1178,14 @@ def p_checkup(st, p):
             def _then248(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a249 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a249, jnp.int8))
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a249, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c246, _then248(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         def _then250(st, lv):
             st, lv = dict(st), dict(lv)
             _a251 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a251, jnp.int8))
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a251, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
         _r252 = (st, lv)
         _r252 = _select(_c244, _then250(st, lv), _r252)
@@ -1103,33 +1196,33 @@ def p_checkup(st, p):
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c253 = st["occupied"][lv["q"]][0]
+    _c253 = st["occupied"][_i32(lv["q"])][0]
     def _then254(st, lv):
         st, lv = dict(st), dict(lv)
-        _c255 = st["poisoned"][lv["q"]]
+        _c255 = st["poisoned"][_i32(lv["q"])]
         def _then256(st, lv):
             st, lv = dict(st), dict(lv)
-            _a257 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a257, jnp.int16)))
+            _a257 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a257, jnp.int16)))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c255, _then256(st, lv), (st, lv))
-        _c258 = st["burned"][lv["q"]]
+        _c258 = st["burned"][_i32(lv["q"])]
         def _then259(st, lv):
             st, lv = dict(st), dict(lv)
-            _a260 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a260, jnp.int16)))
+            _a260 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a260, jnp.int16)))
             st, _r262 = _randint(st, 0, 1)
             _c261 = (_r262 == 1)
             def _then263(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a264 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a264, jnp.bool_))
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a264, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c261, _then263(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c258, _then259(st, lv), (st, lv))
-        _c265 = (st["condition"][lv["q"]] == 1)
-        _c266 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        _c265 = (st["condition"][_i32(lv["q"])] == 1)
+        _c266 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
         def _then267(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r269 = _randint(st, 0, 1)
@@ -1137,14 +1230,14 @@ def p_checkup(st, p):
             def _then270(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a271 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a271, jnp.int8))
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a271, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
             st, lv = _select(_c268, _then270(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         def _then272(st, lv):
             st, lv = dict(st), dict(lv)
             _a273 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a273, jnp.int8))
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a273, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
         _r274 = (st, lv)
         _r274 = _select(_c266, _then272(st, lv), _r274)
@@ -1163,7 +1256,7 @@ def p_finish_turn(st):
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a275 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a275, jnp.int8))
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a275, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1171,58 +1264,58 @@ def p_finish_turn(st):
     return st
 
 
-def p_attack_effect__1(st, p):
+def p_attack_effect__1(st, v_p):
     """proc `attack_effect__1` (tcg.fills:58)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_heal(st, lv["p"], 0, 30)
     return st
 
 
-def p_attack_effect__3(st, p):
+def p_attack_effect__3(st, v_p):
     """proc `attack_effect__3` (tcg.fills:82)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 1)
     return st
 
 
-def p_attack_effect__4(st, p):
+def p_attack_effect__4(st, v_p):
     """proc `attack_effect__4` (tcg.fills:70)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_poison_opponent(st, lv["p"])
     return st
 
 
-def p_attack_effect__6(st, p):
+def p_attack_effect__6(st, v_p):
     """proc `attack_effect__6` (tcg.fills:64)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_bonus_on_heads(st, 40)
     return st
 
 
-def p_attack_effect__11(st, p):
+def p_attack_effect__11(st, v_p):
     """proc `attack_effect__11` (tcg.fills:36)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 1)
     return st
 
 
-def p_attack_effect__12(st, p):
+def p_attack_effect__12(st, v_p):
     """proc `attack_effect__12` (tcg.fills:42)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 2)
     return st
 
 
-def p_attack_effect__16(st, p):
+def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     st, _r277 = _randint(st, 0, 1)
     _c276 = (_r277 == 1)
@@ -1251,74 +1344,74 @@ def p_attack_effect__16(st, p):
     return st
 
 
-def p_attack_effect__24(st, p):
+def p_attack_effect__24(st, v_p):
     """proc `attack_effect__24` (tcg.fills:30)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__25(st, p):
+def p_attack_effect__25(st, v_p):
     """proc `attack_effect__25` (tcg.fills:76)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_opponent_bench(st, lv["p"], 10)
     return st
 
 
-def p_attack_effect__28(st, p):
+def p_attack_effect__28(st, v_p):
     """proc `attack_effect__28` (tcg.fills:18)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_bench_type(st, lv["p"], 3, 30)
     return st
 
 
-def p_attack_effect__32(st, p):
+def p_attack_effect__32(st, v_p):
     """proc `attack_effect__32` (tcg.fills:24)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_heads(st, 4, 50)
     return st
 
 
-def p_attack_effect__38(st, p):
+def p_attack_effect__38(st, v_p):
     """proc `attack_effect__38` (tcg.fills:6)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 4, 2)
     return st
 
 
-def p_attack_effect__68(st, p):
+def p_attack_effect__68(st, v_p):
     """proc `attack_effect__68` (tcg.fills:12)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 3)
     return st
 
 
-def p_ability_effect__9(st, p, s):
+def p_ability_effect__9(st, v_p, v_s):
     """proc `ability_effect__9` (tcg.fills:88)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
     return st
 
 
-def p_trainer_effect__2(st, p, target):
+def p_trainer_effect__2(st, v_p, v_target):
     """proc `trainer_effect__2` (tcg.fills:124)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
     return st
 
 
-def p_trainer_effect__3(st, p, target):
+def p_trainer_effect__3(st, v_p, v_target):
     """proc `trainer_effect__3` (tcg.fills:130)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
     def _loop285(i, carry):
@@ -1348,59 +1441,59 @@ def p_trainer_effect__3(st, p, target):
     return st
 
 
-def p_trainer_effect__6(st, p, target):
+def p_trainer_effect__6(st, v_p, v_target):
     """proc `trainer_effect__6` (tcg.fills:118)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
     return st
 
 
-def p_trainer_effect__10(st, p, target):
+def p_trainer_effect__10(st, v_p, v_target):
     """proc `trainer_effect__10` (tcg.fills:106)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
     return st
 
 
-def p_trainer_effect__11(st, p, target):
+def p_trainer_effect__11(st, v_p, v_target):
     """proc `trainer_effect__11` (tcg.fills:112)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
     return st
 
 
-def p_trainer_effect__14(st, p, target):
+def p_trainer_effect__14(st, v_p, v_target):
     """proc `trainer_effect__14` (tcg.fills:100)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
     return st
 
 
-def p_trainer_effect__15(st, p, target):
+def p_trainer_effect__15(st, v_p, v_target):
     """proc `trainer_effect__15` (tcg.fills:145)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
     return st
 
 
-def p_trainer_effect__16(st, p, target):
+def p_trainer_effect__16(st, v_p, v_target):
     """proc `trainer_effect__16` (tcg.fills:94)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__dispatch(st, effect, p):
+def p_attack_effect__dispatch(st, v_effect, v_p):
     """proc `attack_effect__dispatch` (tcg.envspec:307)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8)}
-    lv["op_0"] = _cast(_K15[lv["effect"]][0], jnp.int8)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
+    lv["op_0"] = _cast(_K15[_i32(lv["effect"])][0], jnp.int8)
     _c293 = (_i32(lv["op_0"]) == 1)
     _c294 = (_i32(lv["op_0"]) == 2)
     _c295 = (_i32(lv["op_0"]) == 3)
@@ -1417,7 +1510,7 @@ def p_attack_effect__dispatch(st, effect, p):
         return st, _scope(lv, ("effect", "p", "op_0", ))
     def _then304(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], _K16[lv["effect"]][0])
+        st = p_afflict_opponent(st, lv["p"], _K16[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "op_0", ))
     def _then305(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1429,7 +1522,7 @@ def p_attack_effect__dispatch(st, effect, p):
         return st, _scope(lv, ("effect", "p", "op_0", ))
     def _then307(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K17[lv["effect"]][0], _K18[lv["effect"]][0])
+        st = p_discard_energy(st, lv["p"], 0, _K17[_i32(lv["effect"])][0], _K18[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "op_0", ))
     def _then308(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1467,11 +1560,11 @@ def p_attack_effect__dispatch(st, effect, p):
     return st
 
 
-def p_ability_effect__dispatch(st, effect, p, s):
+def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     """proc `ability_effect__dispatch` (tcg.envspec:315)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    lv["op_0"] = _cast(_K19[lv["effect"]][0], jnp.int8)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K19[_i32(lv["effect"])][0], jnp.int8)
     _c314 = (_i32(lv["op_0"]) == 1)
     def _then315(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1482,11 +1575,11 @@ def p_ability_effect__dispatch(st, effect, p, s):
     return st
 
 
-def p_trainer_effect__dispatch(st, effect, p, target):
+def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     """proc `trainer_effect__dispatch` (tcg.envspec:322)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
-    lv["op_0"] = _cast(_K20[lv["effect"]][0], jnp.int8)
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    lv["op_0"] = _cast(_K20[_i32(lv["effect"])][0], jnp.int8)
     _c316 = (_i32(lv["op_0"]) == 1)
     _c317 = (_i32(lv["op_0"]) == 2)
     _c318 = (_i32(lv["op_0"]) == 3)
@@ -1544,12 +1637,12 @@ def p_trainer_effect__dispatch(st, effect, p, target):
 def a_setup_active(st, index):
     """action `setup_active` (tcg.envspec:891): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l333 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l333)
+    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l333 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l333)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1557,18 +1650,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i334: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][st["current_player"]][0])), jnp.where((jnp.remainder(jnp.floor_divide(i334, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i334: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i334, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)])] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
     """action `setup_bench` (tcg.envspec:898): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l335 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l335)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l335 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l335)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1576,7 +1669,7 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i336: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i336, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i336: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i336, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)])] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
@@ -1600,18 +1693,18 @@ def a_setup_done(st, index):
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i341: jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i341: jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
     """action `play_basic` (tcg.envspec:915): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l342 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l342)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l342 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l342)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1619,26 +1712,26 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i343: jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i343, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i343: jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i343, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)])] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
     """action `evolve` (tcg.envspec:923): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    s = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
+    v_h = (index // 4) % 10
+    v_s = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a344 = st["card"][lv["p"]][lv["s"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a344, jnp.int16))))
-    _a345 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a345, jnp.int8)))
-    _a346 = _get(st["hand"], lv["p"])["items"][lv["h"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a346, jnp.int16)))
-    _l347 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l347)
+    _a344 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["below"][_i32(lv["p"])][_i32(lv["s"])].at[jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1)].set(_cast(_a344, jnp.int16))))
+    _a345 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a345, jnp.int8)))
+    _a346 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a346, jnp.int16)))
+    _l347 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l347)
     _a348 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a348, jnp.int8)))
+    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a348, jnp.int8)))
     _c349 = (_i32(lv["s"]) == 0)
     def _then350(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1652,19 +1745,19 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i351: jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i351, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]), (_i32(st["placed"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]) < _i32(st["turn"]))), (_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] == 0)), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] != 0)), (_i32(_K9[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]]) == _i32(_K10[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]]))), False)))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i351: jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i351, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i351, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i351, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)])] != 0)), (_i32(_K9[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)])]) == _i32(_K10[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i351, 1), 4)])]))), False)))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
     """action `attach` (tcg.envspec:937): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a352 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a352, jnp.int8))))
+    _a352 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(st["zone"][_i32(lv["p"])])].set(_cast(_a352, jnp.int8))))
     _a353 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a353, jnp.int8))
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a353, jnp.int8))
     _a354 = True
     st["attached"] = _cast(_a354, jnp.bool_)
     lv = _scope(lv, ("s", ))
@@ -1674,29 +1767,29 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i355: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][st["current_player"]]) != 10)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i355, 1), 4)]))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i355: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i355, 1), 4)]))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
     """action `play_trainer` (tcg.envspec:947): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    target = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
+    v_h = (index // 4) % 10
+    v_target = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["c"] = _cast(_get(st["hand"], lv["p"])["items"][lv["h"]], jnp.int16)
-    _l356 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l356)
-    _l357 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l357)
-    _c358 = (_K3[lv["c"]] == 1)
+    lv["c"] = _cast(_get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])], jnp.int16)
+    _l356 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l356)
+    _l357 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l357)
+    _c358 = (_K3[_i32(lv["c"])] == 1)
     def _then359(st, lv):
         st, lv = dict(st), dict(lv)
         _a360 = True
         st["supporter"] = _cast(_a360, jnp.bool_)
         return st, _scope(lv, ("h", "target", "p", "c", ))
     st, lv = _select(_c358, _then359(st, lv), (st, lv))
-    st = p_trainer_effect__dispatch(st, _K2[lv["c"]], lv["p"], lv["target"])
+    st = p_trainer_effect__dispatch(st, _K2[_i32(lv["c"])], lv["p"], lv["target"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
     lv = _scope(lv, ("h", "target", ))
@@ -1706,18 +1799,18 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i361: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i361, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] == 1), (_i32(_K2[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]]) != 0)), jnp.logical_or((_K3[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i361, 1), 4)]))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i361: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i361, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i361, 1), 4)]))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
     """action `use_ability` (tcg.envspec:963): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a362 = True
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a362, jnp.bool_)))
-    st = p_ability_effect__dispatch(st, _K21[st["card"][lv["p"]][lv["s"]]], lv["p"], lv["s"])
+    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a362, jnp.bool_)))
+    st = p_ability_effect__dispatch(st, _K21[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
     lv = _scope(lv, ("s", ))
@@ -1727,23 +1820,23 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i363: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]), (_i32(_K21[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]]) != 0)), jnp.logical_not(st["ability_used"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i363: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i363, 1), 4)]), (_i32(_K21[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i363, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i363, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
     """action `retreat` (tcg.envspec:974): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
     _c364 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then365(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i366: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i366]) > 0), i366, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a367 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a367, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i366: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i366]) > 0), i366, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a367 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a367, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c364, _then365(st, lv), (st, lv))
@@ -1751,9 +1844,9 @@ def a_retreat(st, index):
     _c368 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then369(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i370: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i370]) > 0), i370, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a371 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a371, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i370: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i370]) > 0), i370, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a371 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a371, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c368, _then369(st, lv), (st, lv))
@@ -1761,9 +1854,9 @@ def a_retreat(st, index):
     _c372 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then373(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i374: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i374]) > 0), i374, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a375 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a375, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i374: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i374]) > 0), i374, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a375 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a375, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c372, _then373(st, lv), (st, lv))
@@ -1771,9 +1864,9 @@ def a_retreat(st, index):
     _c376 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then377(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i378: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i378]) > 0), i378, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a379 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a379, jnp.int8))))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i378: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i378]) > 0), i378, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a379 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a379, jnp.int8))))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c376, _then377(st, lv), (st, lv))
@@ -1789,19 +1882,19 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i381: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i381, 1), 3) + 1)]), st["occupied"][st["current_player"]][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i381: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i381, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
     """action `attack` (tcg.envspec:994): index in 0..1"""
     st = dict(st)
-    a = (index // 1) % 2
-    lv = {"a": _cast(a, jnp.int8)}
+    v_a = (index // 1) % 2
+    lv = {"a": _cast(v_a, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c382 = (st["condition"][lv["p"]] == 3)
+    _c382 = (st["condition"][_i32(lv["p"])] == 3)
     def _then383(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r384 = _randint(st, 0, 1)
@@ -1812,15 +1905,15 @@ def a_attack(st, index):
     _c386 = lv["hits"]
     def _then387(st, lv):
         st, lv = dict(st), dict(lv)
-        _a388 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
+        _a388 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))), 0)
         st["dmg"] = _cast(_a388, jnp.int16)
-        st = p_attack_effect__dispatch(st, jnp.where((_i32(lv["a"]) == 0), _i32(_K22[lv["c"]]), _i32(_K23[lv["c"]])), lv["p"])
-        _c389 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
+        st = p_attack_effect__dispatch(st, jnp.where((_i32(lv["a"]) == 0), _i32(_K22[_i32(lv["c"])]), _i32(_K23[_i32(lv["c"])])), lv["p"])
+        _c389 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
         def _then390(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["weak"] = _cast(jnp.where((_K24[st["card"][lv["q"]][0]] == _K12[lv["c"]]), 20, 0), jnp.int8)
-            _a391 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a391, jnp.int16)))
+            lv["weak"] = _cast(jnp.where((_K24[_i32(st["card"][_i32(lv["q"])][0])] == _K12[_i32(lv["c"])]), 20, 0), jnp.int8)
+            _a391 = jnp.minimum((((_i32(st["damage"][_i32(lv["q"])][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
+            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a391, jnp.int16)))
             lv = _scope(lv, ("a", "p", "q", "c", "hits", ))
             return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
         st, lv = _select(_c389, _then390(st, lv), (st, lv))
@@ -1862,8 +1955,8 @@ def m_end_turn(st):
 def a_promote(st, index):
     """action `promote` (tcg.envspec:1022): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     st = p_swap_slots(st, st["current_player"], 0, lv["b"])
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -1872,19 +1965,19 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i397: jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][st["current_player"]][0])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i397, 1), 3) + 1)]))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i397: jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i397, 1), 3) + 1)]))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = _K25
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = _K25
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][lv["p"]]), jnp.int32), jnp.asarray(st["points"][lv["p"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["p"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["p"]], jnp.int32), jnp.asarray(st["zone_next"][lv["p"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["p"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(st["points"][lv["q"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["q"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["q"]], jnp.int32), jnp.asarray(st["zone_next"][lv["q"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["q"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][0], _i32(st["card"][lv["p"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][0], jnp.int32), jnp.asarray(st["placed"][lv["p"]][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][1], _i32(st["card"][lv["p"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][1], jnp.int32), jnp.asarray(st["placed"][lv["p"]][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][2], _i32(st["card"][lv["p"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][2], jnp.int32), jnp.asarray(st["placed"][lv["p"]][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][3], _i32(st["card"][lv["p"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][3], jnp.int32), jnp.asarray(st["placed"][lv["p"]][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][0], _i32(st["card"][lv["q"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][0], jnp.int32), jnp.asarray(st["placed"][lv["q"]][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][1], _i32(st["card"][lv["q"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][1], jnp.int32), jnp.asarray(st["placed"][lv["q"]][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][2], _i32(st["card"][lv["q"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][2], jnp.int32), jnp.asarray(st["placed"][lv["q"]][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][3], _i32(st["card"][lv["q"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][3], jnp.int32), jnp.asarray(st["placed"][lv["q"]][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32)]), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32)]), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
 def _init_body(st):
@@ -1894,46 +1987,46 @@ def _init_body(st):
     lv["p"] = jnp.int32(0)
     st, _r398 = _randint(st, 0, (5 - 1))
     _a399 = _r398
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a399, jnp.int8))
+    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a399, jnp.int8))
     lv["i"] = jnp.int32(0)
     def _loop400(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l401 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l401)
+        _l401 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K26[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l401)
         return st, lv
     st, lv = lax.fori_loop(0, 20, _loop400, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l402 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l402)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i403: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i403]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i403]] == 0)), i403, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l404 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l404)
-    _l405 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l405)
+    st, _l402 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l402)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i403: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i403])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i403])] == 0)), i403, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l404 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l404)
+    _l405 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l405)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv["p"] = jnp.int32(1)
     st, _r406 = _randint(st, 0, (5 - 1))
     _a407 = _r406
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a407, jnp.int8))
+    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a407, jnp.int8))
     lv["i"] = jnp.int32(0)
     def _loop408(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l409 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l409)
+        _l409 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K26[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l409)
         return st, lv
     st, lv = lax.fori_loop(0, 20, _loop408, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l410 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l410)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i411: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i411]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i411]] == 0)), i411, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l412 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l412)
-    _l413 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l413)
+    st, _l410 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l410)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i411: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i411])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i411])] == 0)), i411, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l412 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l412)
+    _l413 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l413)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
@@ -1949,13 +2042,13 @@ def _init_body(st):
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i417, _h419, _h420, _h421, _h422, _h423, _h424, _h425, _h426, _h427, _h428, _h429, _h430, _h431, _h432, _h433, _h434, _h435, _h436, _h437, _h438, _h439: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_h419][i418]) + _lcount(_get(st["hand"], i417), _K26[_h419][i418])) + _lcount(_get(st["discard"], i417), _K26[_h419][i418])) + (((_i32(jnp.logical_and(_h420, (_h421 == _K26[_h419][i418]))) + _i32(jnp.logical_and(_h422, (_h423 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h424, (_h425 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h426, (_h427 == _K26[_h419][i418]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h420, (0 < _i32(_h428))), (_h429 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h420, (1 < _i32(_h428))), (_h430 == _K26[_h419][i418]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h422, (0 < _i32(_h431))), (_h432 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h422, (1 < _i32(_h431))), (_h433 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h424, (0 < _i32(_h434))), (_h435 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h424, (1 < _i32(_h434))), (_h436 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h426, (0 < _i32(_h437))), (_h438 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h426, (1 < _i32(_h437))), (_h439 == _K26[_h419][i418]))))))) == jnp.sum(_K26[_h419] == _K26[_h419][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i417, _h419, _h420, _h421, _h422, _h423, _h424, _h425, _h426, _h427, _h428, _h429, _h430, _h431, _h432, _h433, _h434, _h435, _h436, _h437, _h438, _h439: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_i32(_h419)][i418]) + _lcount(_get(st["hand"], i417), _K26[_i32(_h419)][i418])) + _lcount(_get(st["discard"], i417), _K26[_i32(_h419)][i418])) + (((_i32(jnp.logical_and(_h420, (_h421 == _K26[_i32(_h419)][i418]))) + _i32(jnp.logical_and(_h422, (_h423 == _K26[_i32(_h419)][i418])))) + _i32(jnp.logical_and(_h424, (_h425 == _K26[_i32(_h419)][i418])))) + _i32(jnp.logical_and(_h426, (_h427 == _K26[_i32(_h419)][i418]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h420, (0 < _i32(_h428))), (_h429 == _K26[_i32(_h419)][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h420, (1 < _i32(_h428))), (_h430 == _K26[_i32(_h419)][i418]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h422, (0 < _i32(_h431))), (_h432 == _K26[_i32(_h419)][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h422, (1 < _i32(_h431))), (_h433 == _K26[_i32(_h419)][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h424, (0 < _i32(_h434))), (_h435 == _K26[_i32(_h419)][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h424, (1 < _i32(_h434))), (_h436 == _K26[_i32(_h419)][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h426, (0 < _i32(_h437))), (_h438 == _K26[_i32(_h419)][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h426, (1 < _i32(_h437))), (_h439 == _K26[_i32(_h419)][i418]))))))) == jnp.sum(_wide(_K26[_i32(_h419)]) == _K26[_i32(_h419)][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i440, _h441, _h442, _h443, _h444, _h445, _h446, _h447, _h448, _h449, _h450, _h451, _h452: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h441), (_i32(_h442) < _i32(_K13[_h443]))), jnp.logical_or(jnp.logical_not(_h444), (_i32(_h445) < _i32(_K13[_h446])))), jnp.logical_or(jnp.logical_not(_h447), (_i32(_h448) < _i32(_K13[_h449])))), jnp.logical_or(jnp.logical_not(_h450), (_i32(_h451) < _i32(_K13[_h452])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i440, _h441, _h442, _h443, _h444, _h445, _h446, _h447, _h448, _h449, _h450, _h451, _h452: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h441), (_i32(_h442) < _i32(_K13[_i32(_h443)]))), jnp.logical_or(jnp.logical_not(_h444), (_i32(_h445) < _i32(_K13[_i32(_h446)])))), jnp.logical_or(jnp.logical_not(_h447), (_i32(_h448) < _i32(_K13[_i32(_h449)])))), jnp.logical_or(jnp.logical_not(_h450), (_i32(_h451) < _i32(_K13[_i32(_h452)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
@@ -1984,53 +2077,72 @@ def inv_bench_size(st):
 
 # ---- the environment
 
-_FIELDS = ('current_player', 'rewards', 'terminated', 'truncated', 'step_count', 'decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume')
+ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
+VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
+OBSERVATION_SHAPE = (163,)  # None when the observation is a record or holds lists (a pytree)
+OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume')  # the spec's own state fields: the keys of `State._x`
+_CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
+_STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "legal_action_mask", "rewards", "terminated", "truncated", *_FIELDS[4:], "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
+    """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
+
+    Public fields (Pgx's): `current_player` (int32), `observation` (that of `current_player`),
+    `rewards` (float32[NUM_PLAYERS], of the last step), `terminated`, `truncated` (bool),
+    `legal_action_mask` (bool[NUM_ACTIONS], all true once terminated). Private: `_step_count`
+    (int32, steps taken), `_x` (a dict: the spec's own state fields by name, each in its
+    narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
+    `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
+    can clash with an attribute of `State` (`replace`, `observation`, ...).
+    """
+
     current_player: jax.Array
     observation: jax.Array
-    legal_action_mask: jax.Array
     rewards: jax.Array
     terminated: jax.Array
     truncated: jax.Array
-    step_count: jax.Array
-    decks: jax.Array
-    deck: jax.Array
-    hand: jax.Array
-    discard: jax.Array
-    card: jax.Array
-    occupied: jax.Array
-    below: jax.Array
-    evolutions: jax.Array
-    damage: jax.Array
-    energy: jax.Array
-    placed: jax.Array
-    ability_used: jax.Array
-    poisoned: jax.Array
-    burned: jax.Array
-    condition: jax.Array
-    points: jax.Array
-    zone: jax.Array
-    zone_next: jax.Array
-    turn: jax.Array
-    first: jax.Array
-    phase: jax.Array
-    attached: jax.Array
-    supporter: jax.Array
-    retreated: jax.Array
-    retreat_discount: jax.Array
-    attack_bonus: jax.Array
-    dmg: jax.Array
-    promote_next: jax.Array
-    promote_resume: jax.Array
+    legal_action_mask: jax.Array
+    _step_count: jax.Array
+    _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
 
-    def replace(self, **changes):
+    @property
+    def env_id(self) -> str:
+        """Pgx's `State.env_id`: `ENV_ID`."""
+        return ENV_ID
+
+    def replace(self, **changes) -> "State":
         return dataclasses.replace(self, **changes)
+
+    def _to_arrays(self) -> dict:
+        """Every field as in `envc.verify.to_arrays` (built-ins by their spec names and narrowest
+        dtypes, the spec's fields, `legal_action_mask`, `observation`, the RNG words)."""
+        arrays = _to_dict(self)
+        arrays["legal_action_mask"] = self.legal_action_mask
+        arrays["observation"] = self.observation
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict) -> "State":
+        """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
+        observation are taken from them, not recomputed."""
+        st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        return _state(st, st["observation"], st["legal_action_mask"])
+
+    def to_svg(self) -> str:
+        """An SVG picture of the state (of each state, for a batch): the player to move, the
+        rewards, the flags and the observation of the player to move as a grid of shaded cells."""
+        return _svg(ENV_ID, self)
+
+    def save_svg(self, filename) -> None:
+        """Write `to_svg()` to `filename` (Pgx's `State.save_svg`)."""
+        with open(filename, "w", encoding="utf-8") as f:
+            f.write(self.to_svg())
 
 
 def _defaults():
@@ -2073,10 +2185,25 @@ def _defaults():
 
 
 def _to_dict(state):
-    st = {name: getattr(state, name) for name in _FIELDS}
+    """The flat dict the spec's functions read: every field (built-ins included) in its
+    narrowest dtype, and the RNG words."""
+    st = dict(state._x)
+    st["current_player"] = state.current_player.astype(_CURRENT_PLAYER_DTYPE)
+    st["rewards"] = state.rewards
+    st["terminated"] = state.terminated
+    st["truncated"] = state.truncated
+    st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
     return st
+
+
+def _state(st, observation, mask) -> State:
+    """The `State` of a flat dict (the inverse of `_to_dict`)."""
+    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
+                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
+                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
 
 
 def _legal_action_mask(st):
@@ -2101,8 +2228,7 @@ def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
     obs = _cast(_observe(st, st["current_player"]), jnp.int16)
-    fields = {name: st[name] for name in _FIELDS}
-    return State(observation=obs, legal_action_mask=mask, _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], **fields)
+    return _state(st, obs, mask)
 
 
 def init_from_seed(seed) -> State:
@@ -2154,12 +2280,17 @@ def _step_illegal(st, mover):
 
 def step(state: State, action, key=None) -> State:
     """Play flat action `action` (int32 scalar) and return the next state. `key` is unused:
-    randomness comes from the state's own RNG words."""
+    randomness comes from the state's own RNG words.
+
+    An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
+    false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
-    legal = state.legal_action_mask[action]
+    in_range = (action >= 0) & (action < NUM_ACTIONS)
+    action = jnp.clip(action, 0, NUM_ACTIONS - 1)
+    legal = in_range & state.legal_action_mask[action]
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
@@ -2177,13 +2308,22 @@ def invariants(state: State) -> dict:
     return { "cards_conserved": inv_cards_conserved(st), "hp_bounds": inv_hp_bounds(st), "points_bounds": inv_points_bounds(st), "one_result": inv_one_result(st), "active_in_play": inv_active_in_play(st), "bench_size": inv_bench_size(st), }
 
 
+def time_limit_reached(state: State) -> jax.Array:
+    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    Unlike `state.truncated`, also true when the game terminated on that same step."""
+    return state._step_count >= TURN_LIMIT
+
+
 def step_autoreset(state: State, action, key):
     """Step; when the episode ends, start a new one from `key` (its seed is
     `jax.random.bits(key, (), uint32)`, as in `init`).
 
-    Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
-    the step taken, `final_observation` the observation the finished step produced (equal
-    to the returned state's observation when the episode goes on).
+    Returns `(state, rewards, terminated, truncated, final_observation)`: `rewards`,
+    `terminated` and `truncated` are those of the step taken, `final_observation` the
+    observation it produced (equal to the returned state's observation when the episode goes
+    on). `truncated` is true when the step reached the spec's `turn_limit`, also when the game
+    terminated on that same step (both are then true, as Gymnasium allows): a learner
+    bootstraps only where `truncated & ~terminated`.
     """
     return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
 
@@ -2193,9 +2333,11 @@ def step_autoreset_from_seed(state: State, action, seed):
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
     split followed by one more draw per key."""
     nxt = step(state, action)
+    live = ~(state.terminated | state.truncated)
+    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
+    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
 def random_legal_action(key, state: State):
@@ -2216,8 +2358,38 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, done)
+        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+        return (state, key), (rewards, terminated | truncated)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
+
+
+class Env:
+    """This environment behind Pgx's `pgx.Env` API (pgx/core.py): `init(key)`,
+    `step(state, action, key=None)`, `observe(state, player_id)`, `id`, `version`,
+    `num_players`, `num_actions`, `observation_shape`. Pure, jit- and vmap-able:
+
+        env = Env()
+        state = jax.jit(jax.vmap(env.init))(jax.random.split(key, 1024))
+        state = jax.jit(jax.vmap(env.step))(state, actions)
+    """
+
+    id = ENV_ID
+    version = VERSION
+    num_players = NUM_PLAYERS
+    num_actions = NUM_ACTIONS
+    observation_shape = OBSERVATION_SHAPE
+    _illegal_action_penalty = -1.0
+
+    def init(self, key) -> State:
+        return init(key)
+
+    def step(self, state: State, action, key=None) -> State:
+        return step(state, action, key)
+
+    def observe(self, state: State, player_id) -> jax.Array:
+        return observe(state, player_id)
+
+    def __repr__(self) -> str:
+        return f"Env({ENV_ID!r})"

@@ -100,35 +100,35 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i16,
-    pub decks: [i8; 2],
-    pub deck: [List<i16, 20>; 2],
-    pub hand: [List<i16, 10>; 2],
-    pub discard: [List<i16, 20>; 2],
-    pub card: [[i16; 4]; 2],
-    pub occupied: [[bool; 4]; 2],
-    pub below: [[[i16; 2]; 4]; 2],
-    pub evolutions: [[i8; 4]; 2],
-    pub damage: [[i16; 4]; 2],
-    pub energy: [[[i8; 11]; 4]; 2],
-    pub placed: [[i8; 4]; 2],
-    pub ability_used: [[bool; 4]; 2],
-    pub poisoned: [bool; 2],
-    pub burned: [bool; 2],
-    pub condition: [i8; 2],
-    pub points: [i8; 2],
-    pub zone: [i8; 2],
-    pub zone_next: [i8; 2],
-    pub turn: i8,
-    pub first: i8,
-    pub phase: i8,
-    pub attached: bool,
-    pub supporter: bool,
-    pub retreated: bool,
-    pub retreat_discount: i8,
-    pub attack_bonus: i8,
-    pub dmg: i16,
-    pub promote_next: i8,
-    pub promote_resume: bool,
+    pub f_decks: [i8; 2],
+    pub f_deck: [List<i16, 20>; 2],
+    pub f_hand: [List<i16, 10>; 2],
+    pub f_discard: [List<i16, 20>; 2],
+    pub f_card: [[i16; 4]; 2],
+    pub f_occupied: [[bool; 4]; 2],
+    pub f_below: [[[i16; 2]; 4]; 2],
+    pub f_evolutions: [[i8; 4]; 2],
+    pub f_damage: [[i16; 4]; 2],
+    pub f_energy: [[[i8; 11]; 4]; 2],
+    pub f_placed: [[i8; 4]; 2],
+    pub f_ability_used: [[bool; 4]; 2],
+    pub f_poisoned: [bool; 2],
+    pub f_burned: [bool; 2],
+    pub f_condition: [i8; 2],
+    pub f_points: [i8; 2],
+    pub f_zone: [i8; 2],
+    pub f_zone_next: [i8; 2],
+    pub f_turn: i8,
+    pub f_first: i8,
+    pub f_phase: i8,
+    pub f_attached: bool,
+    pub f_supporter: bool,
+    pub f_retreated: bool,
+    pub f_retreat_discount: i8,
+    pub f_attack_bonus: i8,
+    pub f_dmg: i16,
+    pub f_promote_next: i8,
+    pub f_promote_resume: bool,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -174,7 +174,7 @@ static K4: [[i8; 1]; 19] = [
 static K5: [[i8; 1]; 17] = [
     [0], [0], [1], [8], [0], [0], [2], [0], [0], [0], [3], [4], [0], [0], [5], [6], [7],
 ];
-static T_Card__category: [i8; 386] = [
+static T0_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -189,7 +189,7 @@ static T_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T_Card__stage: [i8; 386] = [
+static T1_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -204,7 +204,7 @@ static T_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T_Card__species: [i16; 386] = [
+static T2_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -225,7 +225,7 @@ static T_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T_Card__evolves_from: [i16; 386] = [
+static T3_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -244,7 +244,7 @@ static T_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T_Card__hp: [i16; 386] = [
+static T4_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -264,7 +264,7 @@ static T_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T_Card__type: [i8; 386] = [
+static T5_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -279,7 +279,7 @@ static T_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T_Card__weakness: [i8; 386] = [
+static T6_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -294,7 +294,7 @@ static T_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T_Card__retreat: [i8; 386] = [
+static T7_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -309,7 +309,7 @@ static T_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T_Card__is_ex: [bool; 386] = [
+static T8_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -339,7 +339,7 @@ static T_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T_Card__trainer: [i8; 386] = [
+static T9_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -354,7 +354,7 @@ static T_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T_Card__damage0: [i16; 386] = [
+static T10_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -373,7 +373,7 @@ static T_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T_Card__damage1: [i16; 386] = [
+static T11_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -392,7 +392,7 @@ static T_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T_Card__cost0: [[i8; 11]; 386] = [
+static T12_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -575,7 +575,7 @@ static T_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T_Card__cost1: [[i8; 11]; 386] = [
+static T13_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -624,7 +624,7 @@ static T_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T_Card__effect0: [i8; 386] = [
+static T14_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -640,7 +640,7 @@ static T_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T_Card__effect1: [i8; 386] = [
+static T15_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -655,7 +655,7 @@ static T_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T_Card__ability: [i8; 386] = [
+static T16_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -670,7 +670,7 @@ static T_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T_Card__trainer_effect: [i8; 386] = [
+static T17_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -685,14 +685,14 @@ static T_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T_Deck__cards: [[i16; 20]; 5] = [
+static T18_Deck__cards: [[i16; 20]; 5] = [
     [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 286, 286, 222, 222],
     [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291],
     [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290],
 ];
-static T_Deck__energy: [[i8; 11]; 5] = [
+static T19_Deck__energy: [[i8; 11]; 5] = [
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -702,24 +702,24 @@ static T_Deck__energy: [[i8; 11]; 5] = [
 
 /// fn `is_basic` (tcg.envspec:99:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T_Card__category[v_c as usize] as i32) == 0) && ((T_Card__stage[v_c as usize] as i32) == 0)))
+    Ok((((T0_Card__category[v_c as usize] as i32) == 0) && ((T1_Card__stage[v_c as usize] as i32) == 0)))
 }
 
 /// fn `basic_in_hand` (tcg.envspec:104:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((if (v_h < (s.hand[v_p as usize].len as i32)) { f_is_basic(s, (s.hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
+    Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
 /// fn `playable_trainer` (tcg.envspec:109:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T_Card__category[v_c as usize] as i32) == 1) && ((T_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T_Card__trainer[v_c as usize] as i32) != 1) || (!s.supporter))))
+    Ok(((((T0_Card__category[v_c as usize] as i32) == 1) && ((T17_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T9_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
 }
 
 /// fn `free_bench` (tcg.envspec:114:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_s in 1i32..4 {
-        let _x2: i32 = (if s.occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
+        let _x2: i32 = (if s.f_occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
         _acc1 = if v_s == 1 { _x2 } else { imin(_acc1, _x2) };
     }
     Ok(_acc1)
@@ -729,23 +729,23 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc3: i32 = 0;
     for v_t in 0i32..11 {
-        _acc3 = _acc3 + (s.energy[v_p as usize][v_s as usize][v_t as usize] as i32);
+        _acc3 = _acc3 + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32);
     }
     Ok(_acc3)
 }
 
 /// fn `cost` (tcg.envspec:122:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T12_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T13_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
 /// fn `can_pay` (tcg.envspec:127:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     // @ tcg.envspec:128:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc4: bool = true;
     for v_t in 0i32..9 {
-        if !((s.energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc4 = false; break; }
+        if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc4 = false; break; }
     }
     let mut _b5: bool = _acc4;
     if _b5 {
@@ -760,35 +760,35 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
 
 /// fn `can_act` (tcg.envspec:134:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((((s.condition[v_p as usize] as i32) != 1) && ((s.condition[v_p as usize] as i32) != 2)))
+    Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
 /// fn `can_attack` (tcg.envspec:138:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     // @ tcg.envspec:139:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
-    return Ok((((s.occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T_Card__damage0[v_c as usize] as i32) } else { (T_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+    return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
 /// fn `retreat_cost` (tcg.envspec:143:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T_Card__retreat[(s.card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.retreat_discount as i32)), 0))
+    Ok(imax(((T7_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
 /// fn `can_evolve` (tcg.envspec:149:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.turn as i32) > 2) && s.occupied[v_p as usize][v_s as usize]) && ((s.placed[v_p as usize][v_s as usize] as i32) < (s.turn as i32))) && ((T_Card__category[v_c as usize] as i32) == 0)) && ((T_Card__stage[v_c as usize] as i32) != 0)) && ((T_Card__evolves_from[v_c as usize] as i32) == (T_Card__species[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T0_Card__category[v_c as usize] as i32) == 0)) && ((T1_Card__stage[v_c as usize] as i32) != 0)) && ((T3_Card__evolves_from[v_c as usize] as i32) == (T2_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
 /// fn `nth_energy` (tcg.envspec:155:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b8: bool = ((T_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b8: bool = ((T19_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
         if _b8 {
             let mut _acc9: i32 = 0;
             for v_u in 0i32..11 {
-                _acc9 = _acc9 + (if (v_u < v_t) { (T_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc9 = _acc9 + (if (v_u < v_t) { (T19_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
             }
             _b8 = (_acc9 == v_r);
         }
@@ -803,11 +803,11 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     // @ tcg.envspec:166:5
     for v_k in 0i32..5 {
         // @ tcg.envspec:167:9
-        if (((v_k < v_n) && ((s.deck[v_p as usize].len as i32) > 0)) && ((s.hand[v_p as usize].len as i32) < 10)) {
+        if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
             // @ tcg.envspec:168:13
-            let _v11 = s.deck[v_p as usize].take_front(1)?;
+            let _v11 = s.f_deck[v_p as usize].take_front(1)?;
             let _a12: i32 = (_v11 as i32);
-            s.hand[v_p as usize].push((_a12 as i16), 2)?;
+            s.f_hand[v_p as usize].push((_a12 as i16), 2)?;
         }
     }
     Ok(())
@@ -816,15 +816,15 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
 /// proc `heal` (tcg.envspec:173:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:174:5
-    let _v13: i32 = imax(((s.damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
-    s.damage[v_p as usize][v_s as usize] = (_v13 as i16);
+    let _v13: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
+    s.f_damage[v_p as usize][v_s as usize] = (_v13 as i16);
     Ok(())
 }
 
 /// proc `heal_type` (tcg.envspec:178:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:179:5
-    if (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
+    if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
         // @ tcg.envspec:180:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
@@ -834,7 +834,7 @@ fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_am
 /// proc `add_damage` (tcg.envspec:184:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:185:5
-    s.dmg = (imin(((s.dmg as i32) + v_amount), 300) as i16);
+    s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
@@ -855,7 +855,7 @@ fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Resul
         }
     }
     // @ tcg.envspec:198:5
-    s.dmg = (imin((v_heads * v_each), 300) as i16);
+    s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
@@ -875,27 +875,27 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     // @ tcg.envspec:210:5
     let mut _acc16: i32 = 0;
     for v_s in 1i32..4 {
-        _acc16 += (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
+        _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
     }
-    s.dmg = (imin((v_each * _acc16), 300) as i16);
+    s.f_dmg = (imin((v_each * _acc16), 300) as i16);
     Ok(())
 }
 
 /// proc `discard_energy` (tcg.envspec:214:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ tcg.envspec:215:5
-    let _v17: i32 = imax(((s.energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
-    s.energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
+    let _v17: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
+    s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
     Ok(())
 }
 
 /// proc `attach_from_zone` (tcg.envspec:220:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
     // @ tcg.envspec:221:5
-    if (s.occupied[v_p as usize][v_s as usize] && (v_any_type || ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
         // @ tcg.envspec:222:9
-        let _v18: i32 = imin(((s.energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
-        s.energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
+        let _v18: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
+        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
     }
     Ok(())
 }
@@ -903,10 +903,10 @@ fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, m
 /// proc `afflict_opponent` (tcg.envspec:228:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:229:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
         // @ tcg.envspec:230:9
         let _i19: usize = (1 - v_p) as usize;
-        s.condition[_i19] = (v_c as i8);
+        s.f_condition[_i19] = (v_c as i8);
     }
     Ok(())
 }
@@ -925,10 +925,10 @@ fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Res
 /// proc `poison_opponent` (tcg.envspec:240:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:241:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
         // @ tcg.envspec:242:9
         let _i21: usize = (1 - v_p) as usize;
-        s.poisoned[_i21] = true;
+        s.f_poisoned[_i21] = true;
     }
     Ok(())
 }
@@ -936,10 +936,10 @@ fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `burn_opponent` (tcg.envspec:246:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:247:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
         // @ tcg.envspec:248:9
         let _i22: usize = (1 - v_p) as usize;
-        s.burned[_i22] = true;
+        s.f_burned[_i22] = true;
     }
     Ok(())
 }
@@ -949,11 +949,11 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     // @ tcg.envspec:254:5
     for v_s in 1i32..4 {
         // @ tcg.envspec:255:9
-        if s.occupied[(1 - v_p) as usize][v_s as usize] {
+        if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
             // @ tcg.envspec:256:13
-            let _v23: i32 = imin(((s.damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
+            let _v23: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i24: usize = (1 - v_p) as usize;
-            s.damage[_i24][v_s as usize] = (_v23 as i16);
+            s.f_damage[_i24][v_s as usize] = (_v23 as i16);
         }
     }
     Ok(())
@@ -964,16 +964,16 @@ fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(
     // @ tcg.envspec:263:5
     let mut _acc25: i32 = 0;
     for v_s in 1i32..4 {
-        let _x26: i32 = (if (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
+        let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
         _acc25 = if v_s == 1 { _x26 } else { imin(_acc25, _x26) };
     }
     let mut v_s: i32 = _acc25;
     // @ tcg.envspec:264:5
     if (v_s < 4) {
         // @ tcg.envspec:265:9
-        let _v27: i32 = imin(((s.energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
+        let _v27: i32 = imin(((s.f_energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
         let _i28: usize = imin(v_s, 3) as usize;
-        s.energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
+        s.f_energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
     }
     Ok(())
 }
@@ -981,14 +981,14 @@ fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(
 /// proc `add_attack_bonus` (tcg.envspec:269:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:270:5
-    s.attack_bonus = (imin(((s.attack_bonus as i32) + v_amount), 60) as i8);
+    s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
 /// proc `add_retreat_discount` (tcg.envspec:273:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     // @ tcg.envspec:274:5
-    s.retreat_discount = (imin(((s.retreat_discount as i32) + v_n), 3) as i8);
+    s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
@@ -997,11 +997,11 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:279:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
-        _acc29 += (if (v_i < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
+        _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
     // @ tcg.envspec:280:5
-    if ((v_n > 0) && ((s.hand[v_p as usize].len as i32) < 10)) {
+    if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
         // @ tcg.envspec:281:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
@@ -1009,11 +1009,11 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:282:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b33: bool = ((v_i < (s.deck[v_p as usize].len as i32)) && (if (v_i < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
+            let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
             if _b33 {
                 let mut _acc34: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc34 += ((v_j < v_i) && (if (v_j < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_j, 9)? as i32))? } else { false })) as i32;
+                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_j, 9)? as i32))? } else { false })) as i32;
                 }
                 _b33 = (_acc34 == v_r);
             }
@@ -1022,10 +1022,10 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         let mut v_at: i32 = _acc32;
         // @ tcg.envspec:286:9
-        let _a36: i32 = (s.deck[v_p as usize].get(v_at, 10)? as i32);
-        s.hand[v_p as usize].push((_a36 as i16), 11)?;
+        let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
+        s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
         // @ tcg.envspec:287:9
-        s.deck[v_p as usize].remove_at(v_at, 12)?;
+        s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
@@ -1037,15 +1037,15 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
     // @ tcg.envspec:294:5
     for v_k in 0i32..10 {
         // @ tcg.envspec:295:9
-        if ((s.hand[v_q as usize].len as i32) > 0) {
+        if ((s.f_hand[v_q as usize].len as i32) > 0) {
             // @ tcg.envspec:296:13
-            let _v37 = s.hand[v_q as usize].take_back(13)?;
+            let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
-            s.deck[v_q as usize].push((_a38 as i16), 14)?;
+            s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
     // @ tcg.envspec:299:5
-    s.deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
     // @ tcg.envspec:300:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
@@ -1054,66 +1054,66 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
 /// proc `put_in_play` (tcg.envspec:697:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:698:5
-    s.card[v_p as usize][v_s as usize] = (v_c as i16);
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
     // @ tcg.envspec:699:5
-    s.occupied[v_p as usize][v_s as usize] = true;
+    s.f_occupied[v_p as usize][v_s as usize] = true;
     // @ tcg.envspec:700:5
-    s.damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
     // @ tcg.envspec:701:5
     let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr39[v_t as usize] = (0 as i8);
     }
-    s.energy[v_p as usize][v_s as usize] = _arr39;
+    s.f_energy[v_p as usize][v_s as usize] = _arr39;
     // @ tcg.envspec:702:5
-    s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
     // @ tcg.envspec:703:5
-    let _v40: i32 = (s.turn as i32);
-    s.placed[v_p as usize][v_s as usize] = (_v40 as i8);
+    let _v40: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v40 as i8);
     // @ tcg.envspec:704:5
-    s.ability_used[v_p as usize][v_s as usize] = false;
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
 /// proc `clear_conditions` (tcg.envspec:707:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:708:5
-    s.poisoned[v_p as usize] = false;
+    s.f_poisoned[v_p as usize] = false;
     // @ tcg.envspec:709:5
-    s.burned[v_p as usize] = false;
+    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:710:5
-    s.condition[v_p as usize] = (0 as i8);
+    s.f_condition[v_p as usize] = (0 as i8);
     Ok(())
 }
 
 /// proc `clear_slot` (tcg.envspec:714:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:715:5
-    let _a41: i32 = (s.card[v_p as usize][v_s as usize] as i32);
-    s.discard[v_p as usize].push((_a41 as i16), 15)?;
+    let _a41: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a41 as i16), 15)?;
     // @ tcg.envspec:716:5
     for v_k in 0i32..2 {
         // @ tcg.envspec:717:9
-        if (v_k < (s.evolutions[v_p as usize][v_s as usize] as i32)) {
+        if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
             // @ tcg.envspec:718:13
-            let _a42: i32 = (s.below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.discard[v_p as usize].push((_a42 as i16), 16)?;
+            let _a42: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a42 as i16), 16)?;
         }
     }
     // @ tcg.envspec:721:5
-    s.occupied[v_p as usize][v_s as usize] = false;
+    s.f_occupied[v_p as usize][v_s as usize] = false;
     // @ tcg.envspec:722:5
-    s.damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
     // @ tcg.envspec:723:5
     let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr43[v_t as usize] = (0 as i8);
     }
-    s.energy[v_p as usize][v_s as usize] = _arr43;
+    s.f_energy[v_p as usize][v_s as usize] = _arr43;
     // @ tcg.envspec:724:5
-    s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
     // @ tcg.envspec:725:5
-    s.ability_used[v_p as usize][v_s as usize] = false;
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
     // @ tcg.envspec:726:5
     if (v_s == 0) {
         // @ tcg.envspec:727:9
@@ -1125,61 +1125,61 @@ fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> 
 /// proc `swap_slots` (tcg.envspec:731:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:732:5
-    let mut v_c: i32 = (s.card[v_p as usize][v_a as usize] as i32);
+    let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:733:5
-    let _v44: i32 = (s.card[v_p as usize][v_b as usize] as i32);
-    s.card[v_p as usize][v_a as usize] = (_v44 as i16);
+    let _v44: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v44 as i16);
     // @ tcg.envspec:734:5
-    s.card[v_p as usize][v_b as usize] = (v_c as i16);
+    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
     // @ tcg.envspec:735:5
-    let mut v_o: bool = s.occupied[v_p as usize][v_a as usize];
+    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
     // @ tcg.envspec:736:5
-    let _v45: bool = s.occupied[v_p as usize][v_b as usize];
-    s.occupied[v_p as usize][v_a as usize] = _v45;
+    let _v45: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v45;
     // @ tcg.envspec:737:5
-    s.occupied[v_p as usize][v_b as usize] = v_o;
+    s.f_occupied[v_p as usize][v_b as usize] = v_o;
     // @ tcg.envspec:738:5
-    let mut v_u: [i16; 2] = s.below[v_p as usize][v_a as usize];
+    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
     // @ tcg.envspec:739:5
-    let _v46: [i16; 2] = s.below[v_p as usize][v_b as usize];
-    s.below[v_p as usize][v_a as usize] = _v46;
+    let _v46: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v46;
     // @ tcg.envspec:740:5
-    s.below[v_p as usize][v_b as usize] = v_u;
+    s.f_below[v_p as usize][v_b as usize] = v_u;
     // @ tcg.envspec:741:5
-    let mut v_v: i32 = (s.evolutions[v_p as usize][v_a as usize] as i32);
+    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:742:5
-    let _v47: i32 = (s.evolutions[v_p as usize][v_b as usize] as i32);
-    s.evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
+    let _v47: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
     // @ tcg.envspec:743:5
-    s.evolutions[v_p as usize][v_b as usize] = (v_v as i8);
+    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
     // @ tcg.envspec:744:5
-    let mut v_d: i32 = (s.damage[v_p as usize][v_a as usize] as i32);
+    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:745:5
-    let _v48: i32 = (s.damage[v_p as usize][v_b as usize] as i32);
-    s.damage[v_p as usize][v_a as usize] = (_v48 as i16);
+    let _v48: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v48 as i16);
     // @ tcg.envspec:746:5
-    s.damage[v_p as usize][v_b as usize] = (v_d as i16);
+    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
     // @ tcg.envspec:747:5
-    let mut v_e: [i8; 11] = s.energy[v_p as usize][v_a as usize];
+    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
     // @ tcg.envspec:748:5
-    let _v49: [i8; 11] = s.energy[v_p as usize][v_b as usize];
-    s.energy[v_p as usize][v_a as usize] = _v49;
+    let _v49: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v49;
     // @ tcg.envspec:749:5
-    s.energy[v_p as usize][v_b as usize] = v_e;
+    s.f_energy[v_p as usize][v_b as usize] = v_e;
     // @ tcg.envspec:750:5
-    let mut v_t: i32 = (s.placed[v_p as usize][v_a as usize] as i32);
+    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:751:5
-    let _v50: i32 = (s.placed[v_p as usize][v_b as usize] as i32);
-    s.placed[v_p as usize][v_a as usize] = (_v50 as i8);
+    let _v50: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v50 as i8);
     // @ tcg.envspec:752:5
-    s.placed[v_p as usize][v_b as usize] = (v_t as i8);
+    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
     // @ tcg.envspec:753:5
-    let mut v_x: bool = s.ability_used[v_p as usize][v_a as usize];
+    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
     // @ tcg.envspec:754:5
-    let _v51: bool = s.ability_used[v_p as usize][v_b as usize];
-    s.ability_used[v_p as usize][v_a as usize] = _v51;
+    let _v51: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v51;
     // @ tcg.envspec:755:5
-    s.ability_used[v_p as usize][v_b as usize] = v_x;
+    s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
@@ -1190,32 +1190,32 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:763:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:764:13
-            if (s.occupied[v_q as usize][v_s as usize] && ((s.damage[v_q as usize][v_s as usize] as i32) >= (T_Card__hp[(s.card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T4_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
                 // @ tcg.envspec:765:17
-                let _v52: i32 = imin(((s.points[(1 - v_q) as usize] as i32) + (if T_Card__is_ex[(s.card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T8_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i53: usize = (1 - v_q) as usize;
-                s.points[_i53] = (_v52 as i8);
+                s.f_points[_i53] = (_v52 as i8);
                 // @ tcg.envspec:766:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
     // @ tcg.envspec:770:5
-    let mut _b54: bool = ((s.points[0 as usize] as i32) >= 3);
+    let mut _b54: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b54 {
         let mut _acc55: bool = false;
         for v_s in 0i32..4 {
-            if s.occupied[1 as usize][v_s as usize] { _acc55 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc55 = true; break; }
         }
         _b54 = (!_acc55);
     }
     let mut v_won0: bool = _b54;
     // @ tcg.envspec:771:5
-    let mut _b56: bool = ((s.points[1 as usize] as i32) >= 3);
+    let mut _b56: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b56 {
         let mut _acc57: bool = false;
         for v_s in 0i32..4 {
-            if s.occupied[0 as usize][v_s as usize] { _acc57 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc57 = true; break; }
         }
         _b56 = (!_acc57);
     }
@@ -1242,52 +1242,52 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:782:5
     let mut _acc58: i32 = 0;
     for v_t in 0i32..11 {
-        _acc58 = _acc58 + (T_Deck__energy[(s.decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc58 = _acc58 + (T19_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc58;
     // @ tcg.envspec:783:5
-    let _t59: i32 = (s.decks[v_p as usize] as i32);
+    let _t59: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi60: i32 = iclamp((v_n - 1), 0, 10);
     let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
     let _v62: i32 = f_nth_energy(s, _t59, _r61)?;
-    s.zone_next[v_p as usize] = (_v62 as i8);
+    s.f_zone_next[v_p as usize] = (_v62 as i8);
     Ok(())
 }
 
 /// proc `begin_turn` (tcg.envspec:788:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:789:5
-    if ((s.turn as i32) >= 50) {
+    if ((s.f_turn as i32) >= 50) {
         // @ tcg.envspec:790:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
         // @ tcg.envspec:792:9
-        s.turn = (imin(((s.turn as i32) + 1), 50) as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:793:9
         s.current_player = (v_p as i8);
         // @ tcg.envspec:794:9
-        s.phase = (1 as i8);
+        s.f_phase = (1 as i8);
         // @ tcg.envspec:795:9
-        s.attached = false;
+        s.f_attached = false;
         // @ tcg.envspec:796:9
-        s.supporter = false;
+        s.f_supporter = false;
         // @ tcg.envspec:797:9
-        s.retreated = false;
+        s.f_retreated = false;
         // @ tcg.envspec:798:9
-        s.retreat_discount = (0 as i8);
+        s.f_retreat_discount = (0 as i8);
         // @ tcg.envspec:799:9
-        s.attack_bonus = (0 as i8);
+        s.f_attack_bonus = (0 as i8);
         // @ tcg.envspec:800:9
         for v_s in 0i32..4 {
             // @ tcg.envspec:801:13
-            s.ability_used[v_p as usize][v_s as usize] = false;
+            s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
         // @ tcg.envspec:803:9
-        if ((s.turn as i32) > 1) {
+        if ((s.f_turn as i32) > 1) {
             // @ tcg.envspec:804:13
-            let _v63: i32 = (s.zone_next[v_p as usize] as i32);
-            s.zone[v_p as usize] = (_v63 as i8);
+            let _v63: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v63 as i8);
             // @ tcg.envspec:805:13
             p_random_zone_energy(s, v_p)?;
         }
@@ -1302,18 +1302,18 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     // @ tcg.envspec:814:5
     if (!s.terminated) {
         // @ tcg.envspec:815:9
-        if ((!s.occupied[v_next as usize][0 as usize]) || (!s.occupied[(1 - v_next) as usize][0 as usize])) {
+        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
             // @ tcg.envspec:816:13
-            s.phase = (2 as i8);
+            s.f_phase = (2 as i8);
             // @ tcg.envspec:817:13
-            s.promote_next = (v_next as i8);
+            s.f_promote_next = (v_next as i8);
             // @ tcg.envspec:818:13
-            s.promote_resume = v_resume;
+            s.f_promote_resume = v_resume;
             // @ tcg.envspec:819:13
-            s.current_player = ((if (!s.occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
             // @ tcg.envspec:821:13
-            s.phase = (1 as i8);
+            s.f_phase = (1 as i8);
             // @ tcg.envspec:822:13
             s.current_player = (v_next as i8);
         } else {
@@ -1331,36 +1331,36 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:834:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
         // @ tcg.envspec:835:9
-        if s.occupied[v_q as usize][0 as usize] {
+        if s.f_occupied[v_q as usize][0 as usize] {
             // @ tcg.envspec:836:13
-            if s.poisoned[v_q as usize] {
+            if s.f_poisoned[v_q as usize] {
                 // @ tcg.envspec:837:17
-                let _v64: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.damage[v_q as usize][0 as usize] = (_v64 as i16);
+                let _v64: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v64 as i16);
             }
             // @ tcg.envspec:839:13
-            if s.burned[v_q as usize] {
+            if s.f_burned[v_q as usize] {
                 // @ tcg.envspec:840:17
-                let _v65: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.damage[v_q as usize][0 as usize] = (_v65 as i16);
+                let _v65: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v65 as i16);
                 // @ tcg.envspec:841:17
                 let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
                 if (_r66 == 1) {
                     // @ tcg.envspec:842:21
-                    s.burned[v_q as usize] = false;
+                    s.f_burned[v_q as usize] = false;
                 }
             }
             // @ tcg.envspec:845:13
-            if ((s.condition[v_q as usize] as i32) == 1) {
+            if ((s.f_condition[v_q as usize] as i32) == 1) {
                 // @ tcg.envspec:846:17
                 let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
                 if (_r67 == 1) {
                     // @ tcg.envspec:847:21
-                    s.condition[v_q as usize] = (0 as i8);
+                    s.f_condition[v_q as usize] = (0 as i8);
                 }
-            } else if (((s.condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
+            } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
                 // @ tcg.envspec:850:17
-                s.condition[v_q as usize] = (0 as i8);
+                s.f_condition[v_q as usize] = (0 as i8);
             }
         }
     }
@@ -1372,7 +1372,7 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:858:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:859:5
-    s.zone[v_p as usize] = (10 as i8);
+    s.f_zone[v_p as usize] = (10 as i8);
     // @ tcg.envspec:860:5
     p_checkup(s, v_p)?;
     // @ tcg.envspec:861:5
@@ -1651,16 +1651,16 @@ fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:893:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:894:5
-    let _a74: i32 = (s.hand[v_p as usize].get(v_h, 22)? as i32);
+    let _a74: i32 = (s.f_hand[v_p as usize].get(v_h, 22)? as i32);
     p_put_in_play(s, v_p, 0, _a74)?;
     // @ tcg.envspec:895:5
-    s.hand[v_p as usize].remove_at(v_h, 23)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 23)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 0) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok(((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
 /// action `setup_bench` (tcg.envspec:898:1)
@@ -1669,27 +1669,27 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:902:5
     let _a75: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a76: i32 = (s.hand[v_p as usize].get(v_h, 24)? as i32);
+    let _a76: i32 = (s.f_hand[v_p as usize].get(v_h, 24)? as i32);
     p_put_in_play(s, v_p, _a75, _a76)?;
     // @ tcg.envspec:903:5
-    s.hand[v_p as usize].remove_at(v_h, 25)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 25)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
 /// action `setup_done` (tcg.envspec:906:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:907:5
-    if ((s.current_player as i32) == (s.first as i32)) {
+    if ((s.current_player as i32) == (s.f_first as i32)) {
         // @ tcg.envspec:908:9
-        s.current_player = ((1 - (s.first as i32)) as i8);
+        s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
         // @ tcg.envspec:910:9
-        let _a77: i32 = (s.first as i32);
+        let _a77: i32 = (s.f_first as i32);
         p_begin_turn(s, _a77)?;
     }
     Ok(())
@@ -1697,7 +1697,7 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]))
+    Ok((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]))
 }
 
 /// action `play_basic` (tcg.envspec:915:1)
@@ -1706,16 +1706,16 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:918:5
     let _a78: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a79: i32 = (s.hand[v_p as usize].get(v_h, 26)? as i32);
+    let _a79: i32 = (s.f_hand[v_p as usize].get(v_h, 26)? as i32);
     p_put_in_play(s, v_p, _a78, _a79)?;
     // @ tcg.envspec:919:5
-    s.hand[v_p as usize].remove_at(v_h, 27)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 27)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok(((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
 }
 
 /// action `evolve` (tcg.envspec:923:1)
@@ -1723,20 +1723,20 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:925:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:926:5
-    let _v80: i32 = (s.card[v_p as usize][v_s as usize] as i32);
-    let _i81: usize = imin((s.evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.below[v_p as usize][v_s as usize][_i81] = (_v80 as i16);
+    let _v80: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i81: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i81] = (_v80 as i16);
     // @ tcg.envspec:927:5
-    let _v82: i32 = imin(((s.evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.evolutions[v_p as usize][v_s as usize] = (_v82 as i8);
+    let _v82: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v82 as i8);
     // @ tcg.envspec:928:5
-    let _v83: i32 = (s.hand[v_p as usize].get(v_h, 28)? as i32);
-    s.card[v_p as usize][v_s as usize] = (_v83 as i16);
+    let _v83: i32 = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v83 as i16);
     // @ tcg.envspec:929:5
-    s.hand[v_p as usize].remove_at(v_h, 29)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 29)?;
     // @ tcg.envspec:930:5
-    let _v84: i32 = (s.turn as i32);
-    s.placed[v_p as usize][v_s as usize] = (_v84 as i8);
+    let _v84: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v84 as i8);
     // @ tcg.envspec:931:5
     if (v_s == 0) {
         // @ tcg.envspec:932:9
@@ -1747,7 +1747,7 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.hand[(s.current_player as i32) as usize].get(v_h, 30)? as i32), v_s)? } else { false })))
+    Ok((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 30)? as i32), v_s)? } else { false })))
 }
 
 /// action `attach` (tcg.envspec:937:1)
@@ -1755,19 +1755,19 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:939:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:940:5
-    let _v85: i32 = imin(((s.energy[v_p as usize][v_s as usize][(s.zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-    let _i86: usize = (s.zone[v_p as usize] as i32) as usize;
-    s.energy[v_p as usize][v_s as usize][_i86] = (_v85 as i8);
+    let _v85: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+    let _i86: usize = (s.f_zone[v_p as usize] as i32) as usize;
+    s.f_energy[v_p as usize][v_s as usize][_i86] = (_v85 as i8);
     // @ tcg.envspec:941:5
-    s.zone[v_p as usize] = (10 as i8);
+    s.f_zone[v_p as usize] = (10 as i8);
     // @ tcg.envspec:942:5
-    s.attached = true;
+    s.f_attached = true;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 1) && (!s.attached)) && ((s.zone[(s.current_player as i32) as usize] as i32) != 10)) && s.occupied[(s.current_player as i32) as usize][v_s as usize]))
+    Ok((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]))
 }
 
 /// action `play_trainer` (tcg.envspec:947:1)
@@ -1775,18 +1775,18 @@ fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), 
     // @ tcg.envspec:950:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:951:5
-    let mut v_c: i32 = (s.hand[v_p as usize].get(v_h, 31)? as i32);
+    let mut v_c: i32 = (s.f_hand[v_p as usize].get(v_h, 31)? as i32);
     // @ tcg.envspec:952:5
-    s.hand[v_p as usize].remove_at(v_h, 32)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 32)?;
     // @ tcg.envspec:953:5
-    s.discard[v_p as usize].push((v_c as i16), 33)?;
+    s.f_discard[v_p as usize].push((v_c as i16), 33)?;
     // @ tcg.envspec:954:5
-    if ((T_Card__trainer[v_c as usize] as i32) == 1) {
+    if ((T9_Card__trainer[v_c as usize] as i32) == 1) {
         // @ tcg.envspec:955:9
-        s.supporter = true;
+        s.f_supporter = true;
     }
     // @ tcg.envspec:957:5
-    let _a87: i32 = (T_Card__trainer_effect[v_c as usize] as i32);
+    let _a87: i32 = (T17_Card__trainer_effect[v_c as usize] as i32);
     p_trainer_effect__dispatch(s, _a87, v_p, v_target)?;
     // @ tcg.envspec:958:5
     p_knock_outs(s)?;
@@ -1797,7 +1797,7 @@ fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), 
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32))? } else { false })) && s.occupied[(s.current_player as i32) as usize][v_target as usize]))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32))? } else { false })) && s.f_occupied[(s.current_player as i32) as usize][v_target as usize]))
 }
 
 /// action `use_ability` (tcg.envspec:963:1)
@@ -1805,9 +1805,9 @@ fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:965:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:966:5
-    s.ability_used[v_p as usize][v_s as usize] = true;
+    s.f_ability_used[v_p as usize][v_s as usize] = true;
     // @ tcg.envspec:967:5
-    let _a88: i32 = (T_Card__ability[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+    let _a88: i32 = (T16_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     p_ability_effect__dispatch(s, _a88, v_p, v_s)?;
     // @ tcg.envspec:968:5
     p_knock_outs(s)?;
@@ -1818,7 +1818,7 @@ fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 1) && s.occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T_Card__ability[(s.card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.ability_used[(s.current_player as i32) as usize][v_s as usize])))
+    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T16_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])))
 }
 
 /// action `retreat` (tcg.envspec:974:1)
@@ -1834,13 +1834,13 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
             // @ tcg.envspec:981:13
             let mut _acc89: i32 = 0;
             for v_u in 0i32..11 {
-                let _x90: i32 = (if ((s.energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                let _x90: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc89 = if v_u == 0 { _x90 } else { imin(_acc89, _x90) };
             }
             let mut v_t: i32 = _acc89;
             // @ tcg.envspec:982:13
-            let _v91: i32 = imax(((s.energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.energy[v_p as usize][0 as usize][v_t as usize] = (_v91 as i8);
+            let _v91: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v91 as i8);
         }
     }
     // @ tcg.envspec:985:5
@@ -1848,13 +1848,13 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:986:5
     p_swap_slots(s, v_p, 0, v_b)?;
     // @ tcg.envspec:987:5
-    s.retreated = true;
+    s.f_retreated = true;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((s.phase as i32) == 1) && (!s.retreated)) && s.occupied[(s.current_player as i32) as usize][v_b as usize]) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)))
+    Ok((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)))
 }
 
 /// action `attack` (tcg.envspec:994:1)
@@ -1864,11 +1864,11 @@ fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     // @ tcg.envspec:996:5
     let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:997:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     // @ tcg.envspec:998:5
     let mut v_hits: bool = true;
     // @ tcg.envspec:999:5
-    if ((s.condition[v_p as usize] as i32) == 3) {
+    if ((s.f_condition[v_p as usize] as i32) == 3) {
         // @ tcg.envspec:1000:9
         let _r92: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 35)?;
         v_hits = (_r92 == 1);
@@ -1876,20 +1876,20 @@ fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1002:5
     if v_hits {
         // @ tcg.envspec:1003:9
-        s.dmg = (imax((if (v_a == 0) { (T_Card__damage0[v_c as usize] as i32) } else { (T_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+        s.f_dmg = (imax((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }), 0) as i16);
         // @ tcg.envspec:1004:9
-        let _a93: i32 = (if (v_a == 0) { (T_Card__effect0[v_c as usize] as i32) } else { (T_Card__effect1[v_c as usize] as i32) });
+        let _a93: i32 = (if (v_a == 0) { (T14_Card__effect0[v_c as usize] as i32) } else { (T15_Card__effect1[v_c as usize] as i32) });
         p_attack_effect__dispatch(s, _a93, v_p)?;
         // @ tcg.envspec:1005:9
-        if (((s.dmg as i32) > 0) && s.occupied[v_q as usize][0 as usize]) {
+        if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
             // @ tcg.envspec:1006:13
-            let mut v_weak: i32 = (if ((T_Card__weakness[(s.card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
+            let mut v_weak: i32 = (if ((T6_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T5_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
             // @ tcg.envspec:1007:13
-            let _v94: i32 = imin(((((s.damage[v_q as usize][0 as usize] as i32) + (s.dmg as i32)) + (s.attack_bonus as i32)) + v_weak), 300);
-            s.damage[v_q as usize][0 as usize] = (_v94 as i16);
+            let _v94: i32 = imin(((((s.f_damage[v_q as usize][0 as usize] as i32) + (s.f_dmg as i32)) + (s.f_attack_bonus as i32)) + v_weak), 300);
+            s.f_damage[v_q as usize][0 as usize] = (_v94 as i16);
         }
         // @ tcg.envspec:1009:9
-        s.dmg = (0 as i16);
+        s.f_dmg = (0 as i16);
     }
     // @ tcg.envspec:1011:5
     p_knock_outs(s)?;
@@ -1903,7 +1903,7 @@ fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?))
+    Ok((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?))
 }
 
 /// action `end_turn` (tcg.envspec:1017:1)
@@ -1915,7 +1915,7 @@ fn a_end_turn(s: &mut State) -> Result<(), Fault> {
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok(((s.phase as i32) == 1))
+    Ok(((s.f_phase as i32) == 1))
 }
 
 /// action `promote` (tcg.envspec:1022:1)
@@ -1924,15 +1924,15 @@ fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let _a95: i32 = (s.current_player as i32);
     p_swap_slots(s, _a95, 0, v_b)?;
     // @ tcg.envspec:1025:5
-    let _a96: i32 = (s.promote_next as i32);
-    let _a97: bool = s.promote_resume;
+    let _a96: i32 = (s.f_promote_next as i32);
+    let _a97: bool = s.f_promote_resume;
     p_continue_game(s, _a96, _a97)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 2) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && s.occupied[(s.current_player as i32) as usize][v_b as usize]))
+    Ok(((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]))
 }
 
 /// the spec's `observe` (tcg.envspec:1031:1)
@@ -1940,169 +1940,169 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ tcg.envspec:1032:5
     let mut v_q: i32 = (1 - v_p);
     let _arr98: [i16; 163] = [
-        ((s.phase as i32) as i16),
-        ((s.turn as i32) as i16),
+        ((s.f_phase as i32) as i16),
+        ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
-        ((if ((s.first as i32) == v_p) { 1 } else { 0 }) as i16),
-        ((s.attached as i32) as i16),
-        ((s.supporter as i32) as i16),
-        ((s.retreated as i32) as i16),
-        ((s.retreat_discount as i32) as i16),
-        ((s.attack_bonus as i32) as i16),
-        ((s.decks[v_p as usize] as i32) as i16),
-        ((s.points[v_p as usize] as i32) as i16),
-        ((s.deck[v_p as usize].len as i32) as i16),
-        ((s.hand[v_p as usize].len as i32) as i16),
-        ((s.discard[v_p as usize].len as i32) as i16),
-        ((s.zone[v_p as usize] as i32) as i16),
-        ((s.zone_next[v_p as usize] as i32) as i16),
-        ((s.poisoned[v_p as usize] as i32) as i16),
-        ((s.burned[v_p as usize] as i32) as i16),
-        ((s.condition[v_p as usize] as i32) as i16),
+        ((if ((s.f_first as i32) == v_p) { 1 } else { 0 }) as i16),
+        ((s.f_attached as i32) as i16),
+        ((s.f_supporter as i32) as i16),
+        ((s.f_retreated as i32) as i16),
+        ((s.f_retreat_discount as i32) as i16),
+        ((s.f_attack_bonus as i32) as i16),
+        ((s.f_decks[v_p as usize] as i32) as i16),
+        ((s.f_points[v_p as usize] as i32) as i16),
+        ((s.f_deck[v_p as usize].len as i32) as i16),
+        ((s.f_hand[v_p as usize].len as i32) as i16),
+        ((s.f_discard[v_p as usize].len as i32) as i16),
+        ((s.f_zone[v_p as usize] as i32) as i16),
+        ((s.f_zone_next[v_p as usize] as i32) as i16),
+        ((s.f_poisoned[v_p as usize] as i32) as i16),
+        ((s.f_burned[v_p as usize] as i32) as i16),
+        ((s.f_condition[v_p as usize] as i32) as i16),
         (0 as i16),
-        ((s.points[v_q as usize] as i32) as i16),
-        ((s.deck[v_q as usize].len as i32) as i16),
-        ((s.hand[v_q as usize].len as i32) as i16),
-        ((s.discard[v_q as usize].len as i32) as i16),
-        ((s.zone[v_q as usize] as i32) as i16),
-        ((s.zone_next[v_q as usize] as i32) as i16),
-        ((s.poisoned[v_q as usize] as i32) as i16),
-        ((s.burned[v_q as usize] as i32) as i16),
-        ((s.condition[v_q as usize] as i32) as i16),
+        ((s.f_points[v_q as usize] as i32) as i16),
+        ((s.f_deck[v_q as usize].len as i32) as i16),
+        ((s.f_hand[v_q as usize].len as i32) as i16),
+        ((s.f_discard[v_q as usize].len as i32) as i16),
+        ((s.f_zone[v_q as usize] as i32) as i16),
+        ((s.f_zone_next[v_q as usize] as i32) as i16),
+        ((s.f_poisoned[v_q as usize] as i32) as i16),
+        ((s.f_burned[v_q as usize] as i32) as i16),
+        ((s.f_condition[v_q as usize] as i32) as i16),
         (0 as i16),
-        ((if (0 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(0, 36)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(1, 37)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(2, 38)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(3, 39)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(4, 40)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(5, 41)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(6, 42)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(7, 43)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(8, 44)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(9, 45)? as i32) } else { (-1) }) as i16),
-        ((if s.occupied[v_p as usize][0 as usize] { (s.card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][0 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][0 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][0 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][1 as usize] { (s.card[v_p as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][1 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][1 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][1 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][2 as usize] { (s.card[v_p as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][2 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][2 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][2 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][3 as usize] { (s.card[v_p as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][3 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][3 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][3 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][0 as usize] { (s.card[v_q as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][0 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][0 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][0 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][1 as usize] { (s.card[v_q as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][1 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][1 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][1 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][2 as usize] { (s.card[v_q as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][2 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][2 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][2 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][3 as usize] { (s.card[v_q as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][3 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][3 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][3 as usize] as i32) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 36)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 37)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 38)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 39)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 40)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 41)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 42)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 43)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 44)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 45)? as i32) } else { (-1) }) as i16),
+        ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][0 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][1 as usize] { (s.f_card[v_p as usize][1 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][1 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][2 as usize] { (s.f_card[v_p as usize][2 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][2 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][3 as usize] { (s.f_card[v_p as usize][3 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][3 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][0 as usize] { (s.f_card[v_q as usize][0 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][0 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][1 as usize] { (s.f_card[v_q as usize][1 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][1 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][2 as usize] { (s.f_card[v_q as usize][2 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][2 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][3 as usize] { (s.f_card[v_q as usize][3 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][3 as usize] as i32) as i16),
         ((s.current_player as i32) as i16),
-        ((s.promote_next as i32) as i16),
-        ((s.promote_resume as i32) as i16),
+        ((s.f_promote_next as i32) as i16),
+        ((s.f_promote_resume as i32) as i16),
     ];
     return Ok(_arr98);
 }
@@ -2113,27 +2113,27 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     for v_p in 0i32..2 {
         // @ tcg.envspec:872:9
         let _r99: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 4, 46)?;
-        s.decks[v_p as usize] = (_r99 as i8);
+        s.f_decks[v_p as usize] = (_r99 as i8);
         // @ tcg.envspec:873:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:874:13
-            let _a100: i32 = (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.deck[v_p as usize].push((_a100 as i16), 47)?;
+            let _a100: i32 = (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a100 as i16), 47)?;
         }
         // @ tcg.envspec:876:9
-        s.deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
+        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
         // @ tcg.envspec:877:9
         let mut _acc101: i32 = 0;
         for v_i in 0i32..20 {
-            let _x102: i32 = (if f_is_basic(s, (s.deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
+            let _x102: i32 = (if f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
             _acc101 = if v_i == 0 { _x102 } else { imin(_acc101, _x102) };
         }
         let mut v_at: i32 = _acc101;
         // @ tcg.envspec:878:9
-        let _a103: i32 = (s.deck[v_p as usize].get(v_at, 49)? as i32);
-        s.hand[v_p as usize].push((_a103 as i16), 50)?;
+        let _a103: i32 = (s.f_deck[v_p as usize].get(v_at, 49)? as i32);
+        s.f_hand[v_p as usize].push((_a103 as i16), 50)?;
         // @ tcg.envspec:879:9
-        s.deck[v_p as usize].remove_at(v_at, 51)?;
+        s.f_deck[v_p as usize].remove_at(v_at, 51)?;
         // @ tcg.envspec:880:9
         p_draw_cards(s, v_p, 4)?;
         // @ tcg.envspec:881:9
@@ -2141,9 +2141,9 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     }
     // @ tcg.envspec:883:5
     let _r104: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
-    s.first = ((if (_r104 == 1) { 1 } else { 0 }) as i8);
+    s.f_first = ((if (_r104 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:884:5
-    s.current_player = ((s.first as i32) as i8);
+    s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
@@ -2155,17 +2155,17 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
         for v_i in 0i32..20 {
             let mut _acc110: i32 = 0;
             for v_s in 0i32..4 {
-                _acc110 += (s.occupied[v_p as usize][v_s as usize] && ((s.card[v_p as usize][v_s as usize] as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc110 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
             let mut _acc111: i32 = 0;
             for v_s in 0i32..4 {
                 let mut _acc112: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc112 += ((s.occupied[v_p as usize][v_s as usize] && (v_k < (s.evolutions[v_p as usize][v_s as usize] as i32))) && ((s.below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc112 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
                 _acc111 = _acc111 + _acc112;
             }
-            if !((((((s.deck[v_p as usize].live().iter().copied().filter(|&_y107| (_y107 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.hand[v_p as usize].live().iter().copied().filter(|&_y108| (_y108 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.discard[v_p as usize].live().iter().copied().filter(|&_y109| (_y109 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc110) + _acc111) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y113| (_y113 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc106 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y107| (_y107 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y108| (_y108 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y109| (_y109 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc110) + _acc111) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y113| (_y113 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc106 = false; break; }
         }
         if !_acc106 { _acc105 = false; break; }
     }
@@ -2174,13 +2174,13 @@ fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b114: bool = (s.terminated || ((s.phase as i32) == 0));
+    let mut _b114: bool = (s.terminated || ((s.f_phase as i32) == 0));
     if !_b114 {
         let mut _acc115: bool = true;
         for v_p in 0i32..2 {
             let mut _acc116: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.occupied[v_p as usize][v_s as usize]) || ((s.damage[v_p as usize][v_s as usize] as i32) < (T_Card__hp[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc116 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T4_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc116 = false; break; }
             }
             if !_acc116 { _acc115 = false; break; }
         }
@@ -2195,7 +2195,7 @@ fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
     if !_b117 {
         let mut _acc118: bool = true;
         for v_p in 0i32..2 {
-            if !((s.points[v_p as usize] as i32) < 3) { _acc118 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc118 = false; break; }
         }
         _b117 = _acc118;
     }
@@ -2209,11 +2209,11 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b119: bool = (s.terminated || ((s.phase as i32) != 1));
+    let mut _b119: bool = (s.terminated || ((s.f_phase as i32) != 1));
     if !_b119 {
         let mut _acc120: bool = true;
         for v_p in 0i32..2 {
-            if !s.occupied[v_p as usize][0 as usize] { _acc120 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc120 = false; break; }
         }
         _b119 = _acc120;
     }
@@ -2226,7 +2226,7 @@ fn inv_bench_size(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc122: i32 = 0;
         for v_s in 0i32..4 {
-            _acc122 += s.occupied[v_p as usize][v_s as usize] as i32;
+            _acc122 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
         if !(_acc122 <= 4) { _acc121 = false; break; }
     }
@@ -2243,35 +2243,35 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        decks: [0; 2],
-        deck: [List { items: [0; 20], len: 0 }; 2],
-        hand: [List { items: [0; 10], len: 0 }; 2],
-        discard: [List { items: [0; 20], len: 0 }; 2],
-        card: [[0; 4]; 2],
-        occupied: [[false; 4]; 2],
-        below: [[[0; 2]; 4]; 2],
-        evolutions: [[0; 4]; 2],
-        damage: [[0; 4]; 2],
-        energy: [[[0; 11]; 4]; 2],
-        placed: [[0; 4]; 2],
-        ability_used: [[false; 4]; 2],
-        poisoned: [false; 2],
-        burned: [false; 2],
-        condition: [0; 2],
-        points: [0; 2],
-        zone: [10; 2],
-        zone_next: [10; 2],
-        turn: 0,
-        first: 0,
-        phase: 0,
-        attached: false,
-        supporter: false,
-        retreated: false,
-        retreat_discount: 0,
-        attack_bonus: 0,
-        dmg: 0,
-        promote_next: 0,
-        promote_resume: false,
+        f_decks: [0; 2],
+        f_deck: [List { items: [0; 20], len: 0 }; 2],
+        f_hand: [List { items: [0; 10], len: 0 }; 2],
+        f_discard: [List { items: [0; 20], len: 0 }; 2],
+        f_card: [[0; 4]; 2],
+        f_occupied: [[false; 4]; 2],
+        f_below: [[[0; 2]; 4]; 2],
+        f_evolutions: [[0; 4]; 2],
+        f_damage: [[0; 4]; 2],
+        f_energy: [[[0; 11]; 4]; 2],
+        f_placed: [[0; 4]; 2],
+        f_ability_used: [[false; 4]; 2],
+        f_poisoned: [false; 2],
+        f_burned: [false; 2],
+        f_condition: [0; 2],
+        f_points: [0; 2],
+        f_zone: [10; 2],
+        f_zone_next: [10; 2],
+        f_turn: 0,
+        f_first: 0,
+        f_phase: 0,
+        f_attached: false,
+        f_supporter: false,
+        f_retreated: false,
+        f_retreat_discount: 0,
+        f_attack_bonus: 0,
+        f_dmg: 0,
+        f_promote_next: 0,
+        f_promote_resume: false,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -2439,13 +2439,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i16;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {
