@@ -22,26 +22,40 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from envc.compiler import ir
+import numpy as np
+from envc.compiler import budget, builtins, ir, ranges
 from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
+from envc.compiler.datafiles import DataFileError, line_col, read_text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
+# what every backend's state holds beside the spec's fields (the arrays of `envc.verify.to_arrays`,
+# the JAX `State`, the Rust `State`): a state field cannot take these names
+STATE_RESERVED = ("observation", "legal_action_mask", "_rng_key", "_rng_counter")
 WRITABLE_BUILTINS = ("current_player", "rewards", "terminated")
-PURE_BUILTINS = ("min", "max", "abs", "clamp", "int", "float", "len", "sqrt", "sin", "cos", "exp", "floor")
+PURE_BUILTINS = builtins.FUNCTIONS
 REDUCERS = ("sum", "count", "any", "all", "min", "max")
 EFFECTS = ("win", "draw", "terminate", "reward", "fail")
 LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
 MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
+#: the coins a hole's checks can read: `flip(k)`, `heads(n)`, `heads_until_tails()` (at most this many)
+COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
+MAX_COIN_RUN = 32
+MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
+MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
+MAX_DECK_CARDS = 100_000  # cards one deck list may hold (`N ID name` lines add N each)
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class _Poison(Exception):
@@ -61,6 +75,10 @@ class Ctx:
     loops: list = field(default_factory=list)  # the enclosing loops' break flags (check_lang)
     narrow: list = field(default_factory=list)  # ranges narrowed by conditions (check_lang)
     slot_params: set = field(default_factory=set)  # a fn's parameters that index `@private` fields
+    # locals declared by a `let` without a type: name -> (the `let`, its loop depth, its scope),
+    # and the trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
+    inferred: dict = field(default_factory=dict)
+    loop_trips: list = field(default_factory=list)
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -107,6 +125,7 @@ class Checker(LanguageChecks):
         self.families: dict[str, ir.FamilyDef] = {}
         self.family_decls: dict[str, ast.HoleDecl] = {}
         self._ext_init()
+        self._family_ensures: dict[str, list[ir.Expr]] = {}
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -186,12 +205,16 @@ class Checker(LanguageChecks):
                 if fn is not None:
                     fns.append(fn)
         holes = []
+        fill_decls = {name: fd for name, (fd, _) in fills.items()}
         for d in decls:
             if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
                 hole, fn = self._hole(d, fills.pop(d.name, None))
                 holes.append(hole)
                 if fn is not None:
                     fns.append(fn)
+        # checks of the texts (`texts of ...`), for the fill judge: see compiler/contracts.py
+        from envc.compiler import contracts
+        holes, contexts = contracts.build(self, [d for d in decls if isinstance(d, ast.TextsDecl)], holes, fill_decls)
         for name, (fd, _) in fills.items():
             self.err("E0161", f"fill for unknown hole `{name}`", self.name_span(fd.span, name), "no hole of this name",
                      help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
@@ -200,7 +223,7 @@ class Checker(LanguageChecks):
         init = self._init(by_kind.get(ast.InitDecl, []))
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
-        invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
+        invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
         self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) else None)
         if env[2] == "pgx" and self.choose_sites:
@@ -213,14 +236,18 @@ class Checker(LanguageChecks):
         errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
         if errors:
             raise DiagnosticError(errors)
-        return ir.Module(
+        module = ir.Module(
             name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
             turn_limit=self.turn_limit, illegal_action=env[2],
             enums=list(self.enums.values()), records=list(self.record_defs.values()),
             tables=list(self.tables.values()), state=list(self.state.values()), init=init,
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
-            families=list(self.families.values()),
+            families=list(self.families.values()), contexts=contexts,
         )
+        over = budget.check(module)  # the static work budget (compiler/budget.py)
+        if over:
+            raise DiagnosticError(over)
+        return module
 
     # ------------------------------------------------------------ header
     def _header(self, by_kind):
@@ -231,25 +258,34 @@ class Checker(LanguageChecks):
         if not envs:
             self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
         for extra in envs[1:]:
-            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one")
+            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one",
+                     notes=[f"first declared at {_at(envs[0].span)}"])
         name = envs[0].name if envs else "env"
         doc = envs[0].doc if envs else None
         players = by_kind.get(ast.PlayersDecl, [])
         for extra in players[1:]:
-            self.err("E0104", "more than one `players` declaration", extra.span, help="keep one")
+            self.err("E0104", "more than one `players` declaration", extra.span, "second `players`", help="keep one",
+                     notes=[f"first declared at {_at(players[0].span)}"])
         if players:
             self.num_players = players[0].count
             if not 1 <= self.num_players <= 16:
                 self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
                 self.num_players = max(1, min(16, self.num_players))
         limits = by_kind.get(ast.TurnLimitDecl, [])
+        for extra in limits[1:]:
+            self.err("E0104", "more than one `turn_limit` declaration", extra.span, "second `turn_limit`",
+                     help="keep one", notes=[f"first declared at {_at(limits[0].span)}"])
         if limits:
             self.turn_limit = limits[0].limit
             if not 1 <= self.turn_limit <= ir.INT32_MAX:
                 self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
                 self.turn_limit = None
         illegal = "lose"
-        for d in by_kind.get(ast.IllegalActionDecl, []):
+        policies = by_kind.get(ast.IllegalActionDecl, [])
+        for extra in policies[1:]:
+            self.err("E0104", "more than one `illegal_action` declaration", extra.span, "second `illegal_action`",
+                     help="keep one", notes=[f"first declared at {_at(policies[0].span)}"])
+        for d in policies[:1]:
             if d.policy not in ("lose", "pgx", "error"):
                 self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
                          help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
@@ -305,10 +341,15 @@ class Checker(LanguageChecks):
         from envc.compiler.interp import ConstEvalError, eval_const
 
         try:
-            return eval_const(e, self._const_tables())
+            value = eval_const(e, self._const_tables())
         except ConstEvalError as err:
             self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
                       help="constants may use literals, other constants and pure built-ins")
+        bad = next((x for x in _float_leaves(value) if not fits_float32(x)), None)
+        if bad is not None:
+            self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",
+                      help="NaN and the infinities have no literal in every backend: keep constants finite")
+        return value
 
     def _const_tables(self):
         return self.tables
@@ -467,15 +508,7 @@ class Checker(LanguageChecks):
 
     # ------------------------------------------------------------ fitting
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
-            return dst.lo <= src.lo and src.hi <= dst.hi
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.RowT):
-            return 0 <= src.lo and src.hi < dst.rows  # rows are indices: an integer in range names a row
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
-            return src.size == dst.size and self.fits(src.elem, dst.elem)
-        if isinstance(src, ir.ListT) and isinstance(dst, ir.ListT):
-            return src.cap == dst.cap and self.fits(src.elem, dst.elem)
-        return src == dst
+        return ranges.fits(src, dst)
 
     def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
         """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
@@ -533,7 +566,11 @@ class Checker(LanguageChecks):
 
     def _read_glob(self, d: ast.TableDecl, pattern: str) -> list[dict] | None:
         """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
-        paths = sorted(glob.glob(pattern))
+        paths = sorted(glob.glob(pattern))[:MAX_GLOB_FILES + 1]
+        if len(paths) > MAX_GLOB_FILES:
+            self.err("E0151", f"more than {MAX_GLOB_FILES} files match `{d.path}`", d.path_span, "too many files",
+                     help="a table reads at most that many files")
+            return None
         if not paths:
             self.err("E0150", f"no data file matches `{d.path}`", d.path_span, "no such files",
                      help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(pattern)}`")
@@ -559,32 +596,27 @@ class Checker(LanguageChecks):
         self.text_columns[(d.name, c.name)] = (texts, c)
 
     def _read_rows(self, d: ast.TableDecl, path: str) -> list[dict] | None:
+        """The rows of one data file (JSON, CSV or a deck list), read as untrusted input
+        (`envc.compiler.datafiles`); None after an E015x diagnostic."""
         if any(ch in d.path for ch in "*?["):
             return self._read_glob(d, path)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             self.err("E0150", f"data file `{d.path}` not found", d.path_span, "no such file",
                      help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(path)}`")
             return None
         try:
-            with open(path, encoding="utf-8") as fh:
-                if path.endswith(".csv"):
-                    rows = list(csv.DictReader(fh))
-                elif path.endswith(".txt"):
-                    rows = [_deck_list(path, fh.read())]
-                    bad = rows[0].pop("unreadable", None)
-                    if bad:
-                        self.err("E0151", f"`{d.path}`: {len(bad)} line(s) are neither `key: value` nor `N ID name`",
-                                 d.path_span, "malformed deck list", notes=[f"line: `{b}`" for b in bad[:3]],
-                                 help="write `2 A1-001 Bulbasaur` (count, card id, name) or `energy: Grass`")
-                        return None
-                else:
-                    rows = json.load(fh)
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            self.err("E0151", f"cannot read `{d.path}`: {err}", d.path_span)
-            return None
-        except json.JSONDecodeError as err:
-            self.err("E0151", f"`{d.path}` is not valid JSON", d.path_span, "malformed file",
-                     notes=[f"{d.path}:{err.lineno}:{err.colno}: {err.msg[:1].lower()}{err.msg[1:]}"])
+            text = read_text(path, self.base_dir)
+            if path.endswith(".csv"):
+                rows = _csv_rows(text)
+            elif path.endswith(".txt"):
+                rows = [_deck_list(path, text)]
+            else:
+                rows = _json_rows(text)
+        except DataFileError as err:
+            where = f"{d.path}:{err.line}:{err.col}: " if err.line is not None else ""
+            label = "malformed file" if where else "cannot be read"
+            self.err(err.code, f"cannot read `{d.path}`: {err.message}" if not where else f"malformed data file `{d.path}`",
+                     d.path_span, label, notes=[f"{where}{err.message}"] if where else [], help=err.help)
             return None
         if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
             rows = rows["rows"]
@@ -671,6 +703,8 @@ class Checker(LanguageChecks):
                     return None, "is not a list"
                 out = [0] * t.size
                 for x in items:
+                    if not isinstance(x, str):
+                        return None, f"holds {json.dumps(x)[:30]}, not a member name of `{name}`"
                     if x not in lookup:
                         return None, f"names `{x}`, not a member of `{name}`"
                     out[lookup[x]] += 1
@@ -723,10 +757,9 @@ class Checker(LanguageChecks):
             return leaf(raw, t)
         if isinstance(t, ir.IntT):
             if isinstance(raw, str):
-                try:
-                    raw = int(raw)
-                except ValueError:
+                if not _INT_TEXT.fullmatch(raw.strip()):  # ASCII digits only: `int()` also takes `١٢` and `1_0`
                     return None, "is not an integer"
+                raw = int(raw.strip())
             if isinstance(raw, bool) or not isinstance(raw, int):
                 return None, "is not an integer"
             if not t.lo <= raw <= t.hi:
@@ -739,10 +772,15 @@ class Checker(LanguageChecks):
                 return None, "is not a boolean (`true`, `false`, `1` or `0`)"
             return raw, None
         if isinstance(t, ir.FloatT):
-            try:
-                return float(raw), None
-            except (TypeError, ValueError):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
                 return None, "is not a number"
+            try:
+                value = float(raw)
+            except (TypeError, ValueError, OverflowError):
+                return None, "is not a number"
+            if not fits_float32(value):
+                return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
+            return value, None
         if isinstance(t, ir.EnumT):
             e = self.enums[t.name]
             for i, (m, alias) in enumerate(zip(e.members, e.aliases)):
@@ -782,6 +820,11 @@ class Checker(LanguageChecks):
         anns: dict[str, dict] = {}
         for d in decls[:1]:
             for f in d.fields:
+                if f.name in STATE_RESERVED:
+                    self.err("E0101", f"`{f.name}` is a built-in field of every state", self.name_span(f.span, f.name),
+                             "reserved name", help="rename the field",
+                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in STATE_RESERVED)}"])
+                    continue
                 if not self.declare_global(f.name, f.span, "state field"):
                     continue
                 t = self.resolve_type(f.type)
@@ -1001,6 +1044,7 @@ class Checker(LanguageChecks):
         texts = list(ids)
         members = [ast.HoleDecl(d.span, f"{d.name}__{i + 1}", d.params, d.ret, text, d.ensures, family=d.name)
                    for i, text in enumerate(texts)]
+        self.declare_global(f"{d.name}__dispatch", d.span, f"dispatch of hole family `{d.name}`")
         refs = self.row_refs.get(tname)
         needed = sorted(refs) if refs else list(range(rows))
         self.family_decls[d.name] = d
@@ -1045,10 +1089,13 @@ class Checker(LanguageChecks):
             filled = [(i + 1, m) for i, m in enumerate(fam.members)
                       if by_name.get(m) is not None and by_name[m].status == "filled" and by_name[m].fill]
             self.calls[fam.dispatch] = {m for _, m in filled}
-            eff = ir.ParamDef(name="effect", type=ir.IntT(lo=0, hi=max(len(fam.texts), 1)))
+            eff_name = "effect"
+            while eff_name in {p.name for p in params}:  # the family's own parameters keep their names
+                eff_name += "_"
+            eff = ir.ParamDef(name=eff_name, type=ir.IntT(lo=0, hi=max(len(fam.texts), 1)))
             body: list[ir.Stmt] = []
             for num, m in reversed(filled):
-                cond = ir.Binary(op="eq", left=ir.Local(name="effect", type=eff.type, span=d.span),
+                cond = ir.Binary(op="eq", left=ir.Local(name=eff_name, type=eff.type, span=d.span),
                                  right=ir.Const(value=num, type=ir.IntT(lo=num, hi=num), span=d.span),
                                  type=ir.BOOL, span=d.span)
                 call = ir.CallProc(proc=m, args=[ir.Local(name=p.name, type=p.type, span=d.span) for p in params],
@@ -1095,18 +1142,24 @@ class Checker(LanguageChecks):
     def _hole(self, d: ast.HoleDecl, fill) -> tuple[ir.HoleDef, ir.FnDef | None]:
         params, ret, pure = self.fn_sigs[d.name]
         digest = self.hole_hash(d)
-        ensures = []
-        ctx = Ctx("ensures", pure=True)
-        ctx.scopes[0].update({p.name: p.type for p in params})
-        if ret is not None:
-            ctx.scopes[0]["result"] = ret
-        for e in d.ensures:
-            try:
-                ie = self.expr(e, ctx)
-                self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
-                ensures.append(ie)
-            except _Poison:
-                pass
+        # the members of a family share its signature and `ensures`: checked once (134 times
+        # over took most of the TCG's check, which `envc fill` repeats for every answer)
+        ensures = self._family_ensures.get(d.family) if d.family is not None else None
+        if ensures is None:
+            ensures = []
+            ctx = Ctx("ensures", pure=True)
+            ctx.scopes[0].update({p.name: p.type for p in params})
+            if ret is not None:
+                ctx.scopes[0]["result"] = ret
+            for e in d.ensures:
+                try:
+                    ie = self.expr(e, ctx)
+                    self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
+                    ensures.append(ie)
+                except _Poison:
+                    pass
+            if d.family is not None:
+                self._family_ensures[d.family] = ensures
         status, fn, provenance = "unfilled", None, None
         if fill is not None:
             fd, _ = fill
@@ -1187,6 +1240,22 @@ class Checker(LanguageChecks):
                      help=f"end it with `return ...` of type `{t}`")
         return ir.ObserveDef(player=d.player, type=t, body=body, span=d.span)
 
+    def _invariants(self, decls: list[ast.InvariantDecl]) -> list[ir.InvariantDef]:
+        """The invariants, each name once (every backend reports invariants by name)."""
+        out = []
+        seen: dict[str, Span] = {}
+        for d in decls:
+            if d.name in seen:
+                self.err("E0101", f"duplicate invariant `{d.name}`", self.name_span(d.span, d.name), "defined again",
+                         notes=[f"first defined at {_at(seen[d.name])}"], help="invariant names must be unique: "
+                         "rename one")
+                continue
+            seen[d.name] = d.span
+            inv = self._invariant(d)
+            if inv is not None:
+                out.append(inv)
+        return out
+
     def _invariant(self, d: ast.InvariantDecl) -> ir.InvariantDef | None:
         try:
             e = self.expr(d.expr, Ctx("invariant", pure=True))
@@ -1234,12 +1303,15 @@ class Checker(LanguageChecks):
                 self.broken.add(s.name)  # reported already: later uses of the name are not reported again
                 raise
             t = value.type
+            ctx.inferred.pop(s.name, None)
             if s.type is not None:
                 declared = self.resolve_type(s.type)
                 if declared is None:
                     raise _Poison()
                 self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
                 t = declared
+            elif isinstance(t, ir.IntT):
+                ctx.inferred[s.name] = (s, len(ctx.loop_trips), ctx.scopes[-1])
             ctx.scopes[-1][s.name] = t
             return ir.Let(name=s.name, type=t, value=value, span=s.span)
         if isinstance(s, ast.Assign):
@@ -1247,6 +1319,10 @@ class Checker(LanguageChecks):
             value = self.expr(s.value, ctx)
             if s.op != "=":
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
+            if place.root == "local" and not place.path and place.name in ctx.inferred \
+                    and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
+                    and not self.fits(value.type, place.type):
+                self.untyped_let_overflow(s, place, value, ctx)
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
@@ -1259,7 +1335,9 @@ class Checker(LanguageChecks):
             self.check_reserved(s.var, s.span)
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
             frame = self.loop_enter(ctx)
+            ctx.loop_trips.append(max(hi - lo, 0))
             body = self.block(s.body, ctx)
+            ctx.loop_trips.pop()
             ctx.scopes.pop()
             return self.loop_exit(ctx, frame, ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span), s.span)
         if isinstance(s, ast.Match):
@@ -1327,6 +1405,29 @@ class Checker(LanguageChecks):
                 continue
             result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
         return result
+
+    def untyped_let_overflow(self, s: ast.Assign, place: ir.Place, value: ir.Expr, ctx: Ctx) -> None:
+        """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
+        range is that of its first value, so `x = x + 1` cannot fit. The help declares the
+        range the assignments can reach in the loops around them (each loop adding the
+        assignment's step once per trip) and keeps the value in it."""
+        let, depth, _ = ctx.inferred[place.name]
+        init, new = place.type, value.type
+        trips = 1
+        for n in ctx.loop_trips[depth:]:
+            trips *= max(n, 1)
+        lo = init.lo + min(0, new.lo - init.lo) * trips
+        hi = init.hi + max(0, new.hi - init.hi) * trips
+        lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
+        rhs = self.source_text(s.value.span) if s.op == "=" else \
+            f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
+        keep = _clamp_fix(rhs, new, ir.IntT(lo=lo, hi=hi))
+        times = f" (the loops around it run {trips} times)" if trips > 1 else ""
+        self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
+                  notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
+                         f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"],
+                  help=f"declare the range it needs, `let {place.name}: int[{lo}..{hi}] = "
+                       f"{self.source_text(let.value.span)}`{times}, and keep it there: `{place.name} = {keep}`")
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:
@@ -1583,6 +1684,9 @@ class Checker(LanguageChecks):
                 self.fail("E0120", "integer literal does not fit in 32 bits", e.span)
             return ir.Const(type=ir.IntT(lo=e.value, hi=e.value), value=e.value, span=e.span)
         if isinstance(e, ast.FloatLit):
+            if not fits_float32(e.value):
+                self.fail("E0120", "float literal does not fit in float32", e.span, "beyond float32",
+                          help=f"float32 values are at most {FLOAT32_MAX:.7g} in magnitude")
             return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
         if isinstance(e, ast.BoolLit):
             return ir.Const(type=ir.BOOL, value=e.value, span=e.span)
@@ -1668,6 +1772,8 @@ class Checker(LanguageChecks):
         not match the interpreter draw for draw), and inside a comprehension or reduction
         only over at most `MAX_DRAW_REPEAT` iterations (backends unroll it)."""
         found = ir.first_draw(e)
+        if found is not None and repeat is not None:
+            repeat *= _draws(e)  # draws nested in comprehensions multiply (backends unroll them all)
         if found is None or (repeat is not None and repeat <= MAX_DRAW_REPEAT):
             return
         if repeat is None:
@@ -1920,6 +2026,8 @@ class Checker(LanguageChecks):
         name = func.name
         if name == "old" and name not in self.fn_sigs:
             return self.old_call(e, ctx, peek)
+        if name in COIN_BUILTINS and name not in self.fn_sigs:
+            return self.coin_builtin(name, e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
         if name in BUILTIN_NAMES + ("sum",) and name not in self.fn_sigs:
@@ -1975,6 +2083,36 @@ class Checker(LanguageChecks):
             self.fail("E0111", "`old` takes one expression: `old(x)`", e.span)
         value = self.expr(e.args[0].value, ctx, peek)
         return ir.Builtin(name="old", args=[value], type=value.type, span=e.span)
+
+    def coin_builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` in an `ensures` clause: the coins a
+        call flips, read from the RNG words before it (draw k of the call is a function of
+        the key and the counter; see `compiler/rng.py`); `draws()`: how many random numbers
+        the call drew. `Builtin` nodes that, like `old`, no backend lowers."""
+        if ctx.what != "ensures":
+            self.fail("E0110", f"`{name}(...)` is only allowed in an `ensures` or scenario clause", e.span,
+                      help="it reads the coins the call flipped, which only a hole's checks can see")
+        want = 0 if name in ("heads_until_tails", "draws") else 1
+        if len(e.args) != want or any(a.name is not None or isinstance(a.value, ast.Generator) for a in e.args):
+            usage = {"flip": "`flip(k)`: the k-th coin the call flips (from 0), true for heads",
+                     "heads": "`heads(n)`: how many of the first n coins are heads",
+                     "heads_until_tails": "`heads_until_tails()`: the heads before the first tails",
+                     "draws": "`draws()`: how many random numbers the call drew"}[name]
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != 1 else ''}", e.span, help=usage)
+        if name == "heads_until_tails":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=MAX_COIN_RUN), span=e.span)
+        if name == "draws":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=ir.INT32_MAX), span=e.span)
+        arg = self.expr(e.args[0].value, ctx, peek)
+        if not isinstance(arg.type, ir.IntT) or arg.type.lo < 0:
+            self.fail("E0110", f"`{name}` counts coins from 0", e.args[0].span, f"this is `{arg.type}`",
+                      help="give a non-negative integer")
+        if name == "flip":
+            return ir.Builtin(name=name, args=[arg], type=ir.BOOL, span=e.span)
+        if arg.type.hi > MAX_COIN_RUN:
+            self.fail("E0120", f"`heads(n)` counts at most {MAX_COIN_RUN} coins", e.args[0].span,
+                      f"has range {arg.type.lo}..{arg.type.hi}")
+        return ir.Builtin(name=name, args=[arg], type=ir.IntT(lo=0, hi=arg.type.hi), span=e.span)
 
     def require_hole_filled(self, d: ast.HoleDecl, span: Span) -> None:
         fills = self._collect_fills_cache()
@@ -2086,8 +2224,7 @@ class Checker(LanguageChecks):
         if any(isinstance(a.value, ast.Generator) for a in e.args):
             self.fail("E0111", f"`{name}` does not take a generator", e.span)
         args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
-        arity = {"min": None, "max": None, "clamp": 3, "abs": 1, "int": 1, "float": 1, "len": 1,
-                 "sqrt": 1, "sin": 1, "cos": 1, "exp": 1, "floor": 1}[name]
+        arity = builtins.BUILTINS[name].arity
         if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
             want = "at least 2" if arity is None else str(arity)
             self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span)
@@ -2105,35 +2242,23 @@ class Checker(LanguageChecks):
             if isinstance(ts[0], ir.RowT):
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
             self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
-                      help="floats become integers with `floor` and a declared range" if ts[0] == ir.FLOAT else None)
+                      help="a float32 has no static integer range, so it never becomes an int: compare it "
+                           "instead, e.g. `if x >= 2.0 then 2 else ...`" if ts[0] == ir.FLOAT else None)
         if name == "float":
             if not isinstance(ts[0], ir.IntT):
                 self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in builtins.FLOAT_MATH:
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name == "floor":
-            self.fail("E0110", "`floor` of a float has no static range", e.span,
-                      help="compare floats instead, or keep the value in float32")
         if all(isinstance(t, ir.IntT) for t in ts):
+            if name == "clamp" and ts[1].hi > ts[2].lo:
+                self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
+            t = ranges.builtin(name, ts)
             if name == "abs":
-                t = ts[0]
-                lo = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
-                return ir.Builtin(name=name, args=args, type=self.int32(ir.IntT(lo=lo, hi=max(abs(t.lo), abs(t.hi))), e.span),
-                                  span=e.span)
-            if name == "min":
-                t = ir.IntT(lo=min(x.lo for x in ts), hi=min(x.hi for x in ts))
-            elif name == "max":
-                t = ir.IntT(lo=max(x.lo for x in ts), hi=max(x.hi for x in ts))
-            else:  # clamp(x, lo, hi)
-                x, lo, hi = ts
-                if lo.hi > hi.lo:
-                    self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
-                t = ir.IntT(lo=max(min(x.lo, hi.lo), lo.lo), hi=min(max(x.hi, lo.hi), hi.hi))
-                t = ir.IntT(lo=min(t.lo, t.hi), hi=t.hi)
+                t = self.int32(t, e.span)
             return ir.Builtin(name=name, args=args, type=t, span=e.span)
         args = [self._floatify(a) for a in args]
         if all(a.type == ir.FLOAT for a in args):
@@ -2153,27 +2278,12 @@ _OP_TEXT = {v: k for k, v in _BINOPS.items()}
 
 
 def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) -> ir.IntT:
-    if op == "add":
-        return ir.IntT(lo=a.lo + b.lo, hi=a.hi + b.hi)
-    if op == "sub":
-        return ir.IntT(lo=a.lo - b.hi, hi=a.hi - b.lo)
-    if op == "mul":
-        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    if b.lo <= 0 <= b.hi:
+    if op in ("div", "mod") and ranges.divisor_may_be_zero(b):
         text = checker.source_text(b_span)
         example = f", e.g. `max({text}, 1)`" if b.lo >= 0 < b.hi and text and "\n" not in text and len(text) <= 60 else ""
         checker.fail("E0123", "possible division by zero", b_span, f"has range {b.lo}..{b.hi}",
                      help=f"make the divisor's range exclude 0{example}")
-    if op == "div":
-        corners = [a.lo // b.lo, a.lo // b.hi, a.hi // b.lo, a.hi // b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    # floor modulo takes the divisor's sign
-    if b.lo > 0:
-        if 0 <= a.lo and a.hi < b.lo:
-            return a
-        return ir.IntT(lo=0, hi=b.hi - 1)
-    return ir.IntT(lo=b.lo + 1, hi=0)
+    return ranges.binary(op, a, b)
 
 
 _FILL_ATTRS = {"text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
@@ -2227,30 +2337,133 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
+_COUNT = re.compile(r"[0-9]{1,9}")
+_INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
+
+
+def _draws(e: ir.Node) -> int:
+    """How many random draws or list takes evaluating `e` makes (comprehensions multiply)."""
+    if isinstance(e, (ir.RandomInt, ir.ListTake)):
+        return 1 + sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    n = sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
+        n *= max(e.hi - e.lo, 0)
+    return n
+
+
+def _ast_depth(mod: ast.Module) -> tuple[int, Any]:
+    """The deepest nesting of the syntax tree (expressions, statements, types) and a node
+    there, found without recursion."""
+    best, where = 0, None
+    stack = [(d, 1) for d in mod.decls]
+    while stack:
+        node, depth = stack.pop()
+        if depth > best and getattr(node, "span", None) is not None:
+            best, where = depth, node
+        values = node.__dict__.values() if hasattr(node, "__dict__") else node
+        for v in values:
+            if isinstance(v, (list, tuple)):
+                stack.extend((x, depth + (not isinstance(node, (list, tuple)))) for x in v
+                             if hasattr(x, "__dict__") or isinstance(x, (list, tuple)))
+            elif hasattr(v, "__dataclass_fields__") and not isinstance(v, Span):
+                stack.append((v, depth + 1))
+    return best, where
+
+
+def _float_leaves(value: Any):
+    """The floats inside a folded constant (nested lists and dicts)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (float, np.floating)):
+            yield float(v)
+
+
+def fits_float32(value: float) -> bool:
+    """True when `value` is finite and rounds to a finite float32 (magnitude at most
+    float32's largest, 3.4028235e38, give or take its rounding)."""
+    if not math.isfinite(value):
+        return False
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float32(value)))
+
+
 def _deck_list(path: str, text: str) -> dict:
     """One row from a deck-list file (`specs/data/decks/*.txt`): `#` starts a comment,
     `key: a, b` sets field `key` (a string), and `N ID [name]` adds N copies of ID to the
-    field `cards`. The row's `name` is the file's stem unless a `name:` line gives one."""
+    field `cards` (N in ASCII digits). The row's `name` is the file's stem unless a `name:`
+    line gives one.
+
+    Raises:
+        DataFileError: a line that is neither (with its line and column), or more than
+            `MAX_DECK_CARDS` cards in all.
+    """
     row: dict[str, Any] = {"name": os.path.splitext(os.path.basename(path))[0], "cards": []}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.split("#", 1)[0].strip()
         if not line:
             continue
+        col = len(raw) - len(raw.lstrip()) + 1
         head = line.split(None, 1)
-        if head[0].isdigit() and len(head) == 2:
+        if _COUNT.fullmatch(head[0]) and len(head) == 2:
+            if len(row["cards"]) + int(head[0]) > MAX_DECK_CARDS:
+                raise DataFileError("E0151", f"more than {MAX_DECK_CARDS} cards in one deck list", number, col)
             row["cards"].extend([head[1].split()[0]] * int(head[0]))
         elif ":" in line:
             key, value = line.split(":", 1)
             row[key.strip()] = value.strip()
         else:
-            row.setdefault("unreadable", []).append(line)
+            raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, col,
+                                help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name) "
+                                     "or `energy: Grass`")
     return row
+
+
+class _BigInt(ValueError):
+    """A JSON integer too long to be a value of any type (it would take Python ages to convert)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > 30:
+        raise _BigInt(text)
+    return int(text)
+
+
+def _json_rows(text: str) -> Any:
+    """The value of a JSON data file; malformed content raises DataFileError with a position."""
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as err:
+        raise DataFileError("E0151", f"not valid JSON: {err.msg[:1].lower()}{err.msg[1:]}", err.lineno,
+                            err.colno) from None
+    except _BigInt as err:
+        digits = str(err)
+        at = text.find(digits)
+        line, col = line_col(text, max(at, 0))
+        raise DataFileError("E0151", f"an integer of {len(digits.lstrip('-'))} digits", line, col,
+                            help="integers are at most 32 bits") from None
+    except RecursionError:
+        raise DataFileError("E0151", "the JSON nests too deeply") from None
+
+
+def _csv_rows(text: str) -> list[dict]:
+    """The rows of a CSV data file (a header line, then one row a line)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as err:
+        raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
+                            ) from None
 
 
 def _dig(row: dict, path: str) -> Any:
     value: Any = row
     for part in path.split("."):
-        if isinstance(value, list) and part.isdigit():
+        if isinstance(value, list) and _COUNT.fullmatch(part):
             i = int(part)
             value = value[i] if i < len(value) else None
         elif isinstance(value, dict):
@@ -2262,6 +2475,11 @@ def _dig(row: dict, path: str) -> Any:
     if isinstance(value, str) and value == "":
         return None
     return value
+
+
+def _at(span: Span) -> str:
+    """`file:line:col` of a span, for notes that point at a first declaration."""
+    return f"{span.file}:{span.line}:{span.col}"
 
 
 def _place_text(e: ast.Expr) -> str:
@@ -2320,6 +2538,13 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
     Raises:
         DiagnosticError: with every error found (codes in `ERROR_CODES`).
     """
+    for m in (mod, fills):
+        depth, node = _ast_depth(m) if m is not None else (0, None)
+        if depth > MAX_DEPTH:
+            raise DiagnosticError([Diagnostic("E0140", f"the spec nests {depth:,} levels deep, more than {MAX_DEPTH:,}",
+                                              node.span, "nested too deeply here",
+                                              help="split the expression or the blocks into `let` variables "
+                                                   "and functions")])
     try:
         return Checker(mod, fills, tolerate).run()
     except RecursionError:  # hundreds of records nested in each other, and the like
@@ -2334,11 +2559,9 @@ def fill_path(spec_path: str) -> str:
     return root + ".fills"
 
 
-def load(path: str, effect_tables: bool = True) -> ir.Module:
-    """Parse and check the spec at `path` together with its fill file, if there is one.
-
-    `effect_tables`: run the effect-table pass (`envc.compiler.passes.effect_tables`) on the
-    result, unless the environment sets `ENVC_EFFECT_TABLES=0`; every backend uses this IR.
+def load_checked(path: str) -> ir.Module:
+    """Parse and check the spec at `path` together with its fill file, if there is one: the
+    checker's IR, before any pass (`envc.compiler.pipeline` runs the passes).
 
     Raises:
         DiagnosticError: a missing file, a syntax error, or any checking error.
@@ -2354,8 +2577,18 @@ def load(path: str, effect_tables: bool = True) -> ir.Module:
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
-    module = check(mod, fills)
-    from envc.compiler.passes import choice_points
-    from envc.compiler.passes import effect_tables as tables
-    module = tables.run(module) if effect_tables and tables.enabled() else module
-    return choice_points.run(module)  # where effects pause for decisions: after the effect tables
+    return check(mod, fills)
+
+
+def load(path: str, ctx=None) -> ir.Module:
+    """Parse and check the spec at `path` (with its fill file) and run the pipeline's passes
+    (`envc.compiler.pipeline.PASSES`): the IR every backend consumes.
+
+    `ctx`: an `envc.compiler.pipeline.PassContext` (e.g. passes to disable); default: all.
+
+    Raises:
+        DiagnosticError: a missing file, a syntax error, or any checking error.
+    """
+    from envc.compiler import pipeline
+
+    return pipeline.load(path, ctx)

@@ -57,6 +57,8 @@ ERROR_CODES: dict[str, str] = {
     "E0162": "stale fill",
     "E0163": "a card in play needs a hole with no fill",
     "E0164": "misused text column or hole family",
+    "E0165": "malformed text rule or pattern",
+    "E0166": "text rule that matches nothing or leaves a capture unused",
     "E0170": "hidden information observed",
     "E0171": "the observation does not show the pending decision",
     "E0172": "conflicting or malformed visibility annotations",

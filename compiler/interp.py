@@ -11,13 +11,14 @@ Semantics (every backend reproduces them exactly):
   `legal_action_mask` and `observation` (of `current_player`) are computed.
 * `step(state, action)` follows Pgx's `Env.step` (pgx/core.py):
   1. on a terminated or truncated state nothing changes but `rewards`, which become 0;
-  2. an illegal action (its mask entry is false) ends the game: the mover gets -1 and
+  2. an illegal action (its mask entry is false, or an index outside 0..num_actions-1,
+     which is never played as another action) ends the game: the mover gets -1 and
      every other player +(num_players - 1), as in Pgx (for two players, +1). By default
      (`illegal_action lose`) nothing else changes: the board, `current_player` and the
      observation stay those before the action. With `illegal_action pgx` the action's body
      runs first, as Pgx's `Env.step` does (`_step`, then `_step_with_illegal_action`), so the
-     move is made and `current_player` may change. With `illegal_action error` the step
-     raises `SpecRuntimeError` instead;
+     move is made and `current_player` may change (an index outside the range is never run).
+     With `illegal_action error` the step raises `SpecRuntimeError` instead;
   3. otherwise `rewards` become 0, `step_count` grows by 1, and the action's body runs;
      then `truncated` becomes true when `step_count` reaches `turn_limit` and the game
      is not terminated;
@@ -44,7 +45,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envc.compiler import ir, rng
+from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.passes import choice_points
 from envc.compiler.diagnostics import Span
@@ -168,7 +169,6 @@ class _TableColumns(dict):
 
 CONST_WORK = 1 << 21
 
-_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
            "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}
@@ -183,6 +183,7 @@ def _holds_float(t: ir.Type) -> bool:
     return isinstance(t, ir.RecordT)  # its fields are not at hand here: be safe
 
 
+@ir.handles_all("c_", "s_")
 class Evaluator:
     """Evaluates IR expressions and statements against a `State` (or none, for constants)."""
 
@@ -424,6 +425,8 @@ class Evaluator:
                 finally:
                     self.state = now
             return old
+        if name in ("flip", "heads", "heads_until_tails", "draws"):
+            return self._coins(e)
         args = [self._compile(a) for a in e.args]
         x = args[0]
         if name in ("min", "max"):
@@ -461,10 +464,35 @@ class Evaluator:
                 seq = x(env)
                 return seq.count(y(env))
             return count
-        if name in _F32_FUNCS:
-            math_fn = _F32_FUNCS[name]
+        if name in builtins.FLOAT_MATH:
+            math_fn = builtins.BUILTINS[name].numpy
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
+
+    def _coins(self, e: ir.Builtin):
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
+        call flips, from the RNG words of the state before it (`old_state`); `draws()`: the
+        random numbers drawn since (from the counters of both states). Draw k is
+        `heads(key, counter + k)` whatever the fill does with it."""
+        name, span = e.name, e.span
+        arg = self._compile(e.args[0]) if e.args else None
+
+        def coins(env):
+            s = self.old_state
+            if s is None:
+                raise SpecRuntimeError(f"`{name}(...)` is evaluated only in a hole's checks", span)
+            key, counter = s.rng_key, s.rng_counter
+            if name == "draws":  # the draws between the state before the call and now
+                return (self.state.rng_counter - counter) & rng.MASK32
+            if name == "flip":
+                return heads(key, (counter + arg(env)) & rng.MASK32)
+            if name == "heads":
+                return sum(heads(key, (counter + k) & rng.MASK32) for k in range(arg(env)))
+            run = 0
+            while run < 32 and heads(key, (counter + run) & rng.MASK32):
+                run += 1
+            return run
+        return coins
 
     def _sweep(self, e: ir.ArrayBuild | ir.Reduce) -> Callable[[dict], list]:
         """The body's value for each `var` in `lo..hi`, in order (every body is evaluated)."""
@@ -953,21 +981,21 @@ class Interpreter:
 
     def step(self, state: State, action: int) -> State:
         """The state after `action` (a flat index in `0..num_actions-1`); `state` is unchanged.
+        An index outside the action space is an illegal action (rule 2 of the module docstring),
+        as on every backend.
 
         Raises:
-            IndexError: when `action` is outside the action space.
             SpecRuntimeError: on a runtime fault of the spec, or an illegal action under
                 `illegal_action error`.
         """
-        if not 0 <= action < self.num_actions:
-            raise IndexError(f"action {action} is outside 0..{self.num_actions - 1}")
+        action = int(action)
         s = state.copy()
         f = s.fields
         zeros = [np.float32(0.0) for _ in range(self.num_players)]
         if f["terminated"] or f["truncated"]:
             f["rewards"] = zeros
             return s
-        if not state.legal_action_mask[action]:
+        if not (0 <= action < self.num_actions and state.legal_action_mask[action]):
             if self.module.illegal_action == "error":
                 raise SpecRuntimeError(f"illegal action {self.actions.format(action)}")
             mover = f["current_player"]
@@ -1134,6 +1162,12 @@ class Interpreter:
         else:
             s.legal_action_mask = self.legal_action_mask(s)
         s.observation = self.observe(s, s.fields["current_player"])
+
+
+def heads(key: int, counter: int) -> bool:
+    """Whether draw `counter` under `key` is heads for `random.coin()`, which the checker
+    writes `random.int(0, 1) == 1` (one draw): what `flip(k)` in a hole's checks reads."""
+    return rng.randint(key, counter, 0, 1) == 1
 
 
 def _conjuncts(e: ir.Expr) -> list[ir.Expr]:

@@ -410,12 +410,107 @@ class BoundaryDecl(Decl):
 
 @dataclass
 class FillDecl(Decl):
-    """`fill NAME attr value ... { body }`: the body of hole NAME, with its provenance
-    attributes (`hash`, `provenance`, `model`, `attempts`, `tokens`, `cost`, `date`)."""
+    """`fill NAME attr value ... [ensures ...] [scenario ...] { body }`: the body of hole
+    NAME, with its provenance attributes (`hash`, `provenance`, `model`, `attempts`,
+    `tokens`, `cost`, `date`) and the checks written beside it (not part of the hash)."""
 
     name: str
     attrs: dict
     body: list[Stmt]
+    ensures: list[Expr] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- checks of texts
+
+
+@dataclass
+class Scenario(Decl):
+    """`scenario ["name"] given place = expr, ... then expr, ...`: a concrete call of a
+    hole's fill (see `TextsDecl`)."""
+
+    name: str | None
+    given: list[tuple[Expr, Expr]]
+    then: list[Expr]
+
+
+@dataclass
+class Modified:
+    """One item of `modifies`: a place (`damage[p][0]`), maybe over a range of one index
+    (`damage[1 - p][s] for s in 1..SLOTS`)."""
+
+    span: Span
+    place: Expr
+    var: str | None = None
+    lo: Expr | None = None
+    hi: Expr | None = None
+    inclusive: bool = False
+
+
+@dataclass
+class Modifies(Decl):
+    """`modifies a, b[i], ...`; `items` is None for `modifies any` (no frame)."""
+
+    items: list[Modified] | None
+
+
+@dataclass
+class Draws(Decl):
+    """`draws N` (lo == hi), `draws at least N` (hi None), `draws any` (lo 0, hi None);
+    a bound is an int or the name of a capture."""
+
+    lo: int | str
+    hi: int | str | None
+
+
+@dataclass
+class TextRule(Decl):
+    """`text "PATTERN" ...` (whole: the pattern matches a whole text) or `mentions
+    "PATTERN" ...` (anywhere in a text), with its clauses. `pattern_span` is the string's."""
+
+    whole: bool
+    pattern: str
+    pattern_span: Span
+    ensures: list[Expr] = field(default_factory=list)
+    modifies: list[Modifies] = field(default_factory=list)
+    draws: list[Draws] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+@dataclass
+class SymbolDecl(Decl):
+    """`symbol "{R}" = Energy.fire`."""
+
+    symbol: str
+    value: Expr
+
+
+@dataclass
+class ContextParam:
+    span: Span
+    name: str
+    type: TypeExpr | None
+
+
+@dataclass
+class ContextDecl(Decl):
+    """`context(c, k, extra: T, ...) when guard { body }`."""
+
+    params: list[ContextParam]
+    guard: Expr | None
+    body: list[Stmt]
+
+
+@dataclass
+class TextsDecl(Decl):
+    """`texts of NAME, ... { ... }`: checks of the texts of hole families or holes, keyed on
+    the text (symbols, a context, a frame, and rules). Not part of any hole's hash."""
+
+    targets: list[tuple[str, Span]]
+    symbols: list[SymbolDecl] = field(default_factory=list)
+    contexts: list[ContextDecl] = field(default_factory=list)
+    modifies: list[Modifies] = field(default_factory=list)
+    rules: list[TextRule] = field(default_factory=list)
 
 
 @dataclass

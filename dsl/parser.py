@@ -215,8 +215,106 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def fill_decl(self, meta, c):
-        attrs = dict(a for a in c[1:-1])
-        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1])
+        attrs = dict(a for a in c[1:-1] if isinstance(a, tuple))
+        scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
+        ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
+        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)
+
+    # -- checks of texts (`texts of F { ... }`)
+    @v_args(meta=True)
+    def texts_decl(self, meta, c):
+        targets = [(str(t), self._tok(t)) for t in c if isinstance(t, Token)]
+        d = ast.TextsDecl(self._span(meta), targets)
+        for item in c:
+            if isinstance(item, ast.SymbolDecl):
+                d.symbols.append(item)
+            elif isinstance(item, ast.ContextDecl):
+                d.contexts.append(item)
+            elif isinstance(item, ast.Modifies):
+                d.modifies.append(item)
+            elif isinstance(item, ast.TextRule):
+                d.rules.append(item)
+        return d
+
+    @v_args(meta=True)
+    def symbol_decl(self, meta, c):
+        return ast.SymbolDecl(self._span(meta), _unescape(c[0]), c[1])
+
+    @v_args(meta=True)
+    def context_decl(self, meta, c):
+        params = [p for p in c[:-2] if p is not None]
+        return ast.ContextDecl(self._span(meta), params, c[-2], c[-1])
+
+    @v_args(meta=True)
+    def context_param(self, meta, c):
+        return ast.ContextParam(self._span(meta), str(c[0]), c[1])
+
+    def _text_rule(self, meta, c, whole: bool):
+        rule = ast.TextRule(self._span(meta), whole, _unescape(c[0]), self._tok(c[0]))
+        for clause in c[1:]:
+            if isinstance(clause, ast.Modifies):
+                rule.modifies.append(clause)
+            elif isinstance(clause, ast.Draws):
+                rule.draws.append(clause)
+            elif isinstance(clause, ast.Scenario):
+                rule.scenarios.append(clause)
+            else:
+                rule.ensures.append(clause)
+        return rule
+
+    @v_args(meta=True)
+    def whole_text_rule(self, meta, c):
+        return self._text_rule(meta, c, True)
+
+    @v_args(meta=True)
+    def mention_rule(self, meta, c):
+        return self._text_rule(meta, c, False)
+
+    @v_args(meta=True)
+    def modifies_clause(self, meta, c):
+        return ast.Modifies(self._span(meta), list(c))
+
+    @v_args(meta=True)
+    def modifies_any(self, meta, c):
+        return ast.Modifies(self._span(meta), None)
+
+    @v_args(meta=True)
+    def modified(self, meta, c):
+        if c[1] is None:
+            return ast.Modified(self._span(meta), c[0])
+        return ast.Modified(self._span(meta), c[0], str(c[1]), c[2], c[4], str(c[3]) == "..=")
+
+    def draws_clause(self, c):
+        return c[0]
+
+    def _bound(self, tok):
+        return self._int(tok) if tok.type == "INT" else str(tok)
+
+    @v_args(meta=True)
+    def draws_exactly(self, meta, c):
+        n = self._bound(c[0])
+        return ast.Draws(self._span(meta), n, n)
+
+    @v_args(meta=True)
+    def draws_at_least(self, meta, c):
+        return ast.Draws(self._span(meta), self._bound(c[0]), None)
+
+    @v_args(meta=True)
+    def draws_any(self, meta, c):
+        return ast.Draws(self._span(meta), 0, None)
+
+    @v_args(meta=True)
+    def scenario_clause(self, meta, c):
+        name = _unescape(c[0]) if c[0] is not None else None
+        given = [g for g in c[1:] if isinstance(g, tuple)]
+        then = [e for e in c[1:] if isinstance(e, ast.Expr)]
+        return ast.Scenario(self._span(meta), name, given, then)
+
+    def given_item(self, c):
+        if str(c[1]) != "=":
+            raise DiagnosticError([Diagnostic("E0001", f"unexpected `{c[1]}`", self._tok(c[1]), "not expected here",
+                                              help="a scenario's `given` sets a value: `place = value`")])
+        return (c[0], c[2])
 
     def fill_attr(self, c):
         tok = c[1]
@@ -482,7 +580,7 @@ def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) 
 
 
 _TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "const", "enum", "record", "table", "state",
-                 "init", "action", "fn", "proc", "observe", "invariant", "hole", "fill")
+                 "init", "action", "fn", "proc", "observe", "invariant", "hole", "fill", "texts")
 
 
 def _code_chars(text: str, end: int | None = None):
@@ -710,12 +808,15 @@ def _deepest(text: str) -> tuple[int, int, int]:
 
 
 def parse_file(path: str) -> ast.Module:
-    """Read and parse a spec file; a missing or unreadable file is a diagnostic."""
+    """Read and parse a spec (or fill) file; a missing, unreadable or malformed file (not a
+    regular file, over the size cap, not UTF-8: `envc.compiler.datafiles.read_text`) is a
+    diagnostic."""
+    from envc.compiler.datafiles import DataFileError, read_text
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DiagnosticError(
-            [Diagnostic("E0150", f"cannot read `{path}`: {getattr(err, 'strerror', None) or err}", None, help="check the path")]
-        ) from None
+        text = read_text(path)
+    except DataFileError as err:
+        where = f" at {path}:{err.line}:{err.col}" if err.line is not None else ""
+        raise DiagnosticError([Diagnostic("E0150", f"cannot read `{path}`: {err.message}{where}", None,
+                                          help=err.help or "check the path")]) from None
     return parse(text, path)

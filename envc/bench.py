@@ -86,13 +86,17 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
                           peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
 
 
-def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None) -> list[BenchRow]:
-    """Benchmark the generated JAX environment of `module` at each batch size."""
+def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,
+              phase: Callable[[str], None] | None = None) -> list[BenchRow]:
+    """Benchmark the generated JAX environment of `module` at each batch size. `phase(text)`
+    names the batch being compiled and timed, for a progress display."""
     from envc.verify import load_jax
 
     env = load_jax(module)
     rows = []
     for b in batches:
+        if phase:
+            phase(f"batch {b}: compiling, then timing")
         rows.append(measure_rollout(f"envc {module.name}", env.rollout, b, steps_for(b), repeats))
         if progress:
             progress()

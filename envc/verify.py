@@ -1,6 +1,7 @@
 """`envc verify`: the interpreter against compiled backends, exactly.
 
 Public surface: `verify(module, targets, episodes, seed, ..., chunk, per_matchup) -> Report`,
+`verify_policy(module, targets, policy, episodes, ...) -> PolicyReport` (level 4), `load_policy`,
 `to_arrays(module, state)`, `states_to_arrays(module, states)`, `value_to_arrays(module, t, v)`,
 `all_matchups(module)`, `first_difference`, `load_jax(module)`, `load_rust(module)`,
 `Divergence`, `Report`.
@@ -12,7 +13,10 @@ Levels (DESIGN.md, "Verification"):
 2. interaction: from reached states (sampled from the level-3 episodes), every action
    kind's legal actions are stepped on each backend from the *same injected state*, and
    the next states must be equal;
-3. rollout: seeded random-policy episodes, whole trajectories compared step by step.
+3. rollout: seeded random-policy episodes, whole trajectories compared step by step;
+4. policy transfer (`verify_policy`, `envc verify --policy MODULE:FUNCTION`): a given policy
+   plays seeded episodes on every backend; returns, lengths and actions must be identical
+   (or, for float specs, returns equivalent within a declared margin by TOST).
 
 The target `flat` is the reference interpreter run on the IR after the passes that the
 array backends consume (`envc.compiler.passes.lower_choices`: a `choose` as a state
@@ -42,6 +46,7 @@ import tempfile
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -283,22 +288,18 @@ def load_jax(module: ir.Module):
 
 
 def jax_state_arrays(state) -> dict[str, Any]:
-    """A (single, unbatched) JAX state as a dict of numpy array pytrees."""
+    """A JAX state as a dict of numpy array pytrees in the layout of `to_arrays` (built-in
+    fields by their spec names and narrowest dtypes, the spec's fields, mask, observation and
+    RNG words; a batched state gives arrays with a leading axis): `State._to_arrays`."""
     import jax
 
-    out = {}
-    for name in state.__dataclass_fields__:
-        out[name] = jax.tree_util.tree_map(np.asarray, getattr(state, name))
-    return out
+    return jax.tree_util.tree_map(np.asarray, state._to_arrays())
 
 
 def from_arrays(env, arrays: dict[str, Any]):
-    """A JAX `State` holding exactly the given arrays (to inject an interpreter state)."""
-    import jax
-    import jax.numpy as jnp
-
-    fields = {k: jax.tree_util.tree_map(jnp.asarray, v) for k, v in arrays.items()}
-    return env.State(**fields)
+    """A JAX `State` holding exactly the given arrays (to inject an interpreter state):
+    `State._from_arrays`, the inverse of `jax_state_arrays`."""
+    return env.State._from_arrays(arrays)
 
 
 # ------------------------------------------------------------------ the report
@@ -409,7 +410,8 @@ class _Chunk:
 def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int = 0, max_steps: int = 1000,
            float_tolerance: float = 0.0, level2_samples: int = 20,
            progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None,
-           chunk: int = 256, per_matchup: int | None = None, max_seeds: int | None = None) -> Report:
+           chunk: int = 256, per_matchup: int | None = None, max_seeds: int | None = None,
+           phase: Callable[[str], None] | None = None) -> Report:
     """Run levels 1-3 against each target in `targets` (`jax`, `rust`); see the module docstring.
 
     Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
@@ -440,6 +442,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
 
     `jax_env` replaces the generated JAX module (tests inject a deliberately broken one);
     `rust_env` the imported generated Rust package (`load_rust`, which builds it with cargo).
+    `phase(text)` names what is being done (`jax: compiling and replaying chunk 1`, then
+    `episodes`), for a progress display: a backend's first chunk includes its JIT compile.
 
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
@@ -471,7 +475,7 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     lanes = max(1, min(chunk, planned))
     checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
                             max(1, math.ceil(planned / chunk)), lanes, seed,
-                            jax_env if name == "jax" else rust_env) for name in ("flat", "jax", "rust")
+                            jax_env if name == "jax" else rust_env, phase) for name in ("flat", "jax", "rust")
               if name in backends]
     if checks:
         checks[0].first = True
@@ -530,8 +534,10 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
 class _BackendCheck:
     """One backend across the chunks: created on the first chunk, with its level-2 generator."""
 
-    def __init__(self, name: str, module, it, report, tol, level2_samples, planned_chunks, lanes, seed, env):
+    def __init__(self, name: str, module, it, report, tol, level2_samples, planned_chunks, lanes, seed, env,
+                 phase=None):
         self.name, self.module, self.it, self.report, self.tol = name, module, it, report, tol
+        self.phase = phase
         self.samples, self.planned_chunks, self.lanes, self.env = level2_samples, planned_chunks, lanes, env
         self.rng = np.random.default_rng(seed + 1)
         self.backend = None
@@ -544,14 +550,20 @@ class _BackendCheck:
         k, self.k = self.k, self.k + 1
         if self.dead:
             return
-        if self.backend is None:
+        first = self.backend is None
+        if first:
+            if self.phase and self.name == "jax":
+                self.phase("jax: compiling (JIT) and replaying the first chunk")
             if self.name == "jax":
                 self.backend = _JaxBackend(self.env or load_jax(self.module))
             elif self.name == "flat":
                 self.backend = _FlatBackend(self.module)
             else:
                 self.backend = _RustBackend(self.env or load_rust(self.module))
-        if not _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol):
+        ok = _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol)
+        if first and self.phase:
+            self.phase("episodes")
+        if not ok:
             self.dead = True
             return
         s, n = self.samples, self.planned_chunks
@@ -581,7 +593,8 @@ class _JaxBackend:
         self._fetch()
 
     def _fetch(self) -> None:
-        self.host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        self.host = host._to_arrays()  # the layout of `to_arrays`, with a leading batch axis
 
     def step(self, actions: np.ndarray) -> str | None:
         self.state = self._step(self.state, self.jax.numpy.asarray(actions))
@@ -590,10 +603,10 @@ class _JaxBackend:
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
-        return [(p, x[lanes]) for p, x in _leaves({k: getattr(self.host, k) for k in keys})]
+        return [(p, x[lanes]) for p, x in _leaves({k: self.host[k] for k in keys})]
 
     def arrays(self, j: int, keys) -> dict:
-        return {k: self.jax.tree_util.tree_map(lambda x: x[j], getattr(self.host, k)) for k in keys}
+        return {k: self.jax.tree_util.tree_map(lambda x: x[j], self.host[k]) for k in keys}
 
     def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
         ok = np.ones(len(lanes), dtype=bool)
@@ -847,3 +860,259 @@ class _RustBackend:
         except self.native.SpecRuntimeError as err:
             return str(err)
         return self.single.get_state(0)
+
+
+# ------------------------------------------------------------------ level 4: policy transfer
+
+def load_policy(ref: str) -> Callable:
+    """The function named by `MODULE:FUNCTION` (`examples.ppo_tcg:policy`), where MODULE is an
+    importable module or a `.py` file path (`examples/ppo_tcg.py:policy`).
+
+    Raises:
+        ValueError: `ref` has no `:`, the module or file cannot be loaded, or the name is missing
+            or not callable.
+    """
+    import importlib
+
+    module_ref, sep, name = ref.rpartition(":")
+    if not sep or not module_ref or not name:
+        raise ValueError(f"`{ref}` is not MODULE:FUNCTION (e.g. `examples/ppo_tcg.py:policy`)")
+    try:
+        if module_ref.endswith(".py") or "/" in module_ref:
+            path = Path(module_ref)
+            if not path.is_file():
+                raise ValueError(f"no file `{module_ref}`")
+            spec = importlib.util.spec_from_file_location(f"envc_policy_{path.stem}", path)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod
+            spec.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(module_ref)
+    except ImportError as e:
+        raise ValueError(f"cannot import `{module_ref}`: {e}") from e
+    fn = getattr(mod, name, None)
+    if not callable(fn):
+        raise ValueError(f"`{module_ref}` has no function `{name}`")
+    return fn
+
+
+@dataclass
+class PolicyRun:
+    """One backend's episodes under the policy: per episode its seed, actions, length and
+    return (sum of each player's rewards)."""
+
+    target: str
+    seeds: list[int]
+    actions: list[list[int]]
+    returns: np.ndarray  # float64 [episodes, num_players]
+    lengths: np.ndarray  # int64 [episodes]
+
+
+@dataclass
+class Tost:
+    """Two one-sided tests (Schuirmann 1987) on the paired return differences (backend minus
+    interpreter, of player 0) against the declared margin: equivalent when both one-sided
+    nulls (mean difference <= -margin, >= margin) are rejected at `alpha`."""
+
+    margin: float
+    alpha: float
+    mean_difference: float
+    p_lower: float
+    p_upper: float
+
+    @property
+    def equivalent(self) -> bool:
+        return max(self.p_lower, self.p_upper) < self.alpha
+
+
+@dataclass
+class PolicyReport:
+    """Level 4: the runs per target (`python` first) and what differed."""
+
+    runs: dict[str, PolicyRun]
+    divergences: list[Divergence] = field(default_factory=list)
+    tost: dict[str, Tost] = field(default_factory=dict)  # target -> test (TOST mode only)
+    identical: dict[str, int] = field(default_factory=dict)  # target -> episodes identical to the interpreter's
+
+    @property
+    def ok(self) -> bool:
+        if self.tost:
+            return all(t.equivalent for t in self.tost.values())
+        return not self.divergences
+
+
+def _play_with_policy(target: str, seeds: list[int], policy: Callable, num_players: int, max_steps: int,
+                      reset: Callable, observe: Callable, step: Callable) -> PolicyRun:
+    """Lockstep episodes: `reset(seeds)`; then while any is live, `observe()` -> (obs, mask,
+    live) for every lane, the policy acts for all lanes, `step(actions)` -> (rewards, done);
+    finished lanes stop recording (their actions are 0, ignored)."""
+    n = len(seeds)
+    reset(np.asarray(seeds, dtype=np.int64).astype(np.uint32))
+    actions: list[list[int]] = [[] for _ in range(n)]
+    returns = np.zeros((n, num_players), np.float64)
+    lengths = np.zeros(n, np.int64)
+    live = np.ones(n, dtype=bool)
+    for _ in range(max_steps):
+        obs, mask, done = observe()
+        live &= ~done
+        if not live.any():
+            break
+        chosen = np.asarray(policy(obs, mask)).astype(np.int64).reshape(n)
+        chosen = np.where(live, chosen, 0)
+        rewards = step(chosen)
+        for j in np.flatnonzero(live):
+            actions[j].append(int(chosen[j]))
+        returns[live] += np.asarray(rewards, np.float64)[live]
+        lengths[live] += 1
+    return PolicyRun(target, list(seeds), actions, returns, lengths)
+
+
+def _interp_policy_run(module, it: Interpreter, seeds, policy, max_steps) -> PolicyRun:
+    conv = _state_converter(module)
+    states: list[State] = []
+
+    def reset(s):
+        states[:] = [it.init(int(x)) for x in s]
+
+    def observe():
+        obs = conv.obs_many([s.observation for s in states])
+        mask = np.asarray([s.legal_action_mask for s in states], dtype=np.bool_)
+        done = np.array([s.terminated or s.truncated for s in states])
+        return obs, mask, done
+
+    def step(actions):
+        states[:] = [s if (s.terminated or s.truncated) else it.step(s, int(a)) for s, a in zip(states, actions)]
+        return np.asarray([[float(r) for r in s.rewards] for s in states], np.float64)
+
+    return _play_with_policy("python", seeds, policy, module.num_players, max_steps, reset, observe, step)
+
+
+def _jax_policy_run(module, env, seeds, policy, max_steps) -> PolicyRun:
+    import jax
+
+    init, stp = jax.jit(jax.vmap(env.init_from_seed)), jax.jit(jax.vmap(env.step))
+    box: dict = {}
+
+    def reset(s):
+        box["state"] = init(jax.numpy.asarray(s))
+
+    def observe():
+        st = jax.device_get(box["state"])
+        return (jax.tree_util.tree_map(np.asarray, st.observation), np.asarray(st.legal_action_mask),
+                np.asarray(st.terminated) | np.asarray(st.truncated))
+
+    def step(actions):
+        box["state"] = stp(box["state"], jax.numpy.asarray(actions, dtype=jax.numpy.int32))
+        return np.asarray(box["state"].rewards)
+
+    return _play_with_policy("jax", seeds, policy, module.num_players, max_steps, reset, observe, step)
+
+
+def _rust_policy_run(module, native, seeds, policy, max_steps) -> PolicyRun:
+    env = native.VecEnv(len(seeds), threads=1, autoreset=False)
+
+    def observe():
+        obs = env.obs
+        obs = obs.copy() if isinstance(obs, np.ndarray) else jax_free_copy(obs)
+        return obs, env.mask.copy(), env.terminated | env.truncated
+
+    def step(actions):
+        env.step(np.asarray(actions, dtype=np.int32))
+        return env.rewards.copy()
+
+    return _play_with_policy("rust", seeds, policy, module.num_players, max_steps, env.reset_seeds, observe, step)
+
+
+def jax_free_copy(tree: Any) -> Any:
+    """A copy of a dict of numpy arrays (nested)."""
+    if isinstance(tree, dict):
+        return {k: jax_free_copy(v) for k, v in tree.items()}
+    return np.array(tree)
+
+
+def _tost(diff: np.ndarray, margin: float, alpha: float) -> Tost:
+    from scipy import stats
+
+    n = len(diff)
+    mean = float(diff.mean()) if n else 0.0
+    sd = float(diff.std(ddof=1)) if n > 1 else 0.0
+    if sd == 0.0:  # every difference equal: the test is decided by the mean alone
+        p_lower = 0.0 if mean > -margin else 1.0
+        p_upper = 0.0 if mean < margin else 1.0
+        return Tost(margin, alpha, mean, p_lower, p_upper)
+    se = sd / math.sqrt(n)
+    p_lower = float(stats.t.sf((mean + margin) / se, n - 1))  # H0: mean <= -margin
+    p_upper = float(stats.t.sf((margin - mean) / se, n - 1))  # H0: mean >= margin
+    return Tost(margin, alpha, mean, p_lower, p_upper)
+
+
+def verify_policy(module: ir.Module, targets: list[str], policy: Callable, episodes: int = 100, seed: int = 0,
+                  max_steps: int = 1000, tost_margin: float | None = None, alpha: float = 0.05,
+                  jax_env: Any = None, rust_env: Any = None) -> PolicyReport:
+    """Level 4, policy transfer: `episodes` seeded episodes (seeds `seed` ..) played by `policy`
+    on the interpreter and on each backend of `targets` (`jax`, `rust`), all episodes in
+    lockstep as one batch.
+
+    `policy(observation, legal_action_mask) -> actions`: numpy batches, `observation` shaped
+    (episodes, *observation shape) in the observation's dtype (a dict of such arrays for a
+    record observation), `legal_action_mask` bool (episodes, num_actions), actions ints
+    (episodes,); it must be deterministic (a greedy policy, or one seeded by its inputs). Every
+    seat of a multi-player game is played by the policy, on the observation of the player to
+    move. Finished episodes get the policy's action too (ignored).
+
+    Exact mode (`tost_margin` None): every episode's actions, length and returns must equal
+    the interpreter's; the first difference of an episode is a `Divergence` of level 4 (its
+    step, `action` / `length` / `return[p]`, both values, the actions that reproduce it).
+    TOST mode (float specs, where float32 rounding may change a late action): the paired
+    differences of player 0's returns must be within `tost_margin` by two one-sided t-tests
+    at `alpha` (`Tost`); episodes identical to the interpreter's are counted, not required.
+
+    Raises:
+        ValueError: an unknown target, or fewer than 2 episodes in TOST mode.
+    """
+    for t in targets:
+        if t not in ("python", "jax", "rust"):
+            raise ValueError(f"unknown target `{t}`")
+    if tost_margin is not None and episodes < 2:
+        raise ValueError("TOST needs at least 2 episodes")
+    seeds = [seed + i for i in range(episodes)]
+    it = Interpreter(module)
+    runs = {"python": _interp_policy_run(module, it, seeds, policy, max_steps)}
+    for t in targets:
+        if t == "jax":
+            runs["jax"] = _jax_policy_run(module, jax_env or load_jax(module), seeds, policy, max_steps)
+        elif t == "rust":
+            runs["rust"] = _rust_policy_run(module, rust_env or load_rust(module), seeds, policy, max_steps)
+    report = PolicyReport(runs)
+    ref = runs["python"]
+    for t, run in runs.items():
+        if t == "python":
+            continue
+        same = 0
+        for j, s in enumerate(seeds):
+            d = _episode_difference(ref, run, j)
+            if d is None:
+                same += 1
+            elif tost_margin is None:
+                step, what, ours, theirs = d
+                acts = ref.actions[j][:step]
+                report.divergences.append(Divergence(4, t, s, step, what, ours, theirs, acts,
+                                                     [it.actions.format(a) for a in acts]))
+        report.identical[t] = same
+        if tost_margin is not None:
+            report.tost[t] = _tost(run.returns[:, 0] - ref.returns[:, 0], tost_margin, alpha)
+    return report
+
+
+def _episode_difference(ref: PolicyRun, run: PolicyRun, j: int) -> tuple[int, str, Any, Any] | None:
+    """The first difference of episode j: (step, what, interpreter's, backend's), or None."""
+    a, b = ref.actions[j], run.actions[j]
+    for k, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return k, "action", x, y
+    if ref.lengths[j] != run.lengths[j]:
+        return min(len(a), len(b)), "length", int(ref.lengths[j]), int(run.lengths[j])
+    for p in range(ref.returns.shape[1]):
+        if ref.returns[j, p] != run.returns[j, p]:
+            return len(a), f"return[{p}]", float(ref.returns[j, p]), float(run.returns[j, p])
+    return None

@@ -406,10 +406,20 @@ def test_property_tests_see_empty_decks(judge):
 
 def test_a_fill_that_may_loop_too_long_is_not_run(judge):
     text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
-    body = "for i in 0..1000 {\n    for j in 0..1000 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
+    # 90,000 iterations: under the checker's work budget (E0140, 10,000,000 operations per step),
+    # over the judge's own limit on what one call of a fill may evaluate
+    body = "for i in 0..300 {\n    for j in 0..300 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
     verdict = judge.judge_body("heal", body, text)
     assert (verdict.ok, verdict.stage) == (False, "work")
     assert "expressions (the limit is 200,000)" in verdict.feedback
+
+
+def test_a_fill_over_the_work_budget_is_rejected_by_the_checker(judge):
+    text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
+    body = "for i in 0..1000 {\n    for j in 0..1000 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
+    verdict = judge.judge_body("heal", body, text)
+    assert (verdict.ok, verdict.stage) == (False, "check")
+    assert "E0140" in verdict.feedback and "work budget" in verdict.feedback
 
 
 # ------------------------------------------------------------------ pieces

@@ -17,17 +17,18 @@ out files. Generation is deterministic: the same IR gives the same bytes.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 from importlib import resources
 
 import jinja2
-
-from envc import __version__
 from envc.codegen import write_files
+from envc.codegen.escape import FILTERS
 from envc.codegen.rust.glue import Glue
 from envc.codegen.rust.lower import Lowering, LoweringError  # noqa: F401
 from envc.compiler import ir
+
+from envc import __version__
 
 
 def package_name(module: ir.Module) -> str:
@@ -35,12 +36,13 @@ def package_name(module: ir.Module) -> str:
     return f"envc_{module.name}"
 
 
+@functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
 def _env() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files("envc.codegen.rust").joinpath("templates", name).read_text(encoding="utf-8"))
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["rust_str"] = lambda text: json.dumps(text, ensure_ascii=False)
+    env.filters.update(FILTERS)
     return env
 
 
@@ -73,8 +75,8 @@ def generate(module: ir.Module) -> dict[str, str]:
     dims = list(ir.dims(obs_t))
     single = glue["single_obs"]
     obs_dtype = glue["obs_buffers"][0]["dtype"] if single else None
-    common = dict(name=module.name, version=__version__, spec=spec, package=package,
-                  crate=f"envc-{module.name.replace('_', '-')}", doc=(module.doc or "").replace('"""', "'''"))
+    common = dict(name=module.name, version=__version__, spec=spec, package=package, gym_id=f"envc/{module.name}-v0",
+                  crate=f"envc-{module.name.replace('_', '-')}", doc=module.doc or "")
     env = _env()
     files = {
         "Cargo.toml": env.get_template("Cargo.toml.j2").render(**common),

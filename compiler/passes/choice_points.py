@@ -343,8 +343,12 @@ def _site_guard(bp: BodyPlan, j: int, s: ir.Choose, option: ir.Local) -> ir.Expr
     return irutil.and_(irutil.binop("eq", at, irutil.int_const(j)), inside, cond)
 
 
-def run(module: ir.Module) -> ir.Module:
+NAME = "choice_points"
+
+
+def run(module: ir.Module, ctx=None) -> ir.Module:
     """The module with the representation of paused effects (module docstring). Idempotent.
+    `ctx` (an `envc.compiler.pipeline.PassContext`) is not read: the pass has no options.
 
     Raises:
         DiagnosticError: `init` reaches a `choose` (it cannot wait for a decision).
