@@ -390,7 +390,7 @@ def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
     env = importlib.util.module_from_spec(spec)
     sys.modules["tcg_py"] = env
     spec.loader.exec_module(env)
-    assert env.NUM_ACTIONS == it.num_actions == 128
+    assert env.NUM_ACTIONS == it.num_actions == 131  # 128 of the spec's actions, 3 of `choose` (bench slots 1..3)
     rng = np.random.default_rng(1)
     a, b = env.init(5), it.init(5)
     for _ in range(60):
