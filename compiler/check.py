@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from envc.compiler import budget, builtins, ir, ranges
 from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
 from envc.compiler.datafiles import DataFileError, line_col, read_text

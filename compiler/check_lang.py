@@ -437,7 +437,7 @@ class LanguageChecks:
             self.fail("E0190", f"`{op}` cannot take `{what}(...)`", span, help=f"write `x = {what}(...) else ...`")
         if orelse is None:
             self.fail("E0190", f"`{what}` needs `else`: what happens when no option is legal", value.span,
-                      "no `else`", help=f"add `else 0` (the value then), or `else fail(\"why\")` when it cannot happen")
+                      "no `else`", help="add `else 0` (the value then), or `else fail(\"why\")` when it cannot happen")
         args = value.args
         want = 2 if kind == "choose" else 1
         if len(args) != want or not isinstance(args[-1].value, ast.Selector) or any(a.name for a in args):

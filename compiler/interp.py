@@ -47,8 +47,8 @@ import numpy as np
 
 from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
-from envc.compiler.passes import choice_points
 from envc.compiler.diagnostics import Span
+from envc.compiler.passes import choice_points
 
 
 class SpecRuntimeError(Exception):

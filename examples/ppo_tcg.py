@@ -37,7 +37,6 @@ import argparse
 import os
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax

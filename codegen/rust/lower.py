@@ -46,6 +46,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import builtins, ir
