@@ -1367,7 +1367,7 @@ class Checker(LanguageChecks):
         before: dict = {}  # what the earlier conditions being false say
         arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
         dead = False
-        for (cond, body), c in zip(s.branches, conds):
+        for (_cond, body), c in zip(s.branches, conds):
             truth = self.constant_truth(c) if c is not None else None
             facts = dict(before)
             if c is not None:

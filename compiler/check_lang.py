@@ -867,7 +867,6 @@ class LanguageChecks:
     def instantiate(self, name: str, e: ast.Call, ctx) -> tuple[str, list[ir.ParamDef]]:
         """The instance of generic `fn`/`proc` `name` for the capacities of the lists passed
         in call `e`: `_envc_<name>__<caps>` (its body checked on first use)."""
-        C = _c()
         params, ret, pure = self.fn_sigs[name]
         positional = [a for a in e.args if a.name is None]
         named = {a.name: a for a in e.args if a.name is not None}
