@@ -1009,6 +1009,7 @@ class LanguageChecks:
 
 
 def C_dims(t: ir.Type) -> tuple[int, ...]:
+    """The sizes of the array dimensions of `t`, outermost first (`()` for a non-array)."""
     dims: list[int] = []
     while isinstance(t, ir.ArrayT):
         dims.append(t.size)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The house rules a tool can keep (CONTRIBUTING.md): `ruff check` with the rule selection in
-# pyproject.toml ([tool.ruff.lint]: errors, import order, bugbear, complexity <= 10, no bare
-# top-level imports). CI runs it through scripts/test.sh, before pytest; a finding fails CI.
+# pyproject.toml ([tool.ruff.lint]: errors, import order, bugbear, complexity <= 10, docstrings
+# on public functions, no bare top-level imports). CI runs it through scripts/test.sh, before
+# pytest; a finding fails CI.
 # Extra arguments go to ruff (e.g. `bash scripts/lint.sh --statistics`, `--fix` for the safe
 # fixes). Never `ruff format`: the code is not reformatted wholesale.
 set -euo pipefail
