@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from envc.compiler import budget, builtins, ir, ranges
 from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
 from envc.compiler.datafiles import DataFileError, line_col, read_text
@@ -1366,7 +1367,7 @@ class Checker(LanguageChecks):
         before: dict = {}  # what the earlier conditions being false say
         arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
         dead = False
-        for (cond, body), c in zip(s.branches, conds):
+        for (_cond, body), c in zip(s.branches, conds):
             truth = self.constant_truth(c) if c is not None else None
             facts = dict(before)
             if c is not None:

@@ -437,7 +437,7 @@ class LanguageChecks:
             self.fail("E0190", f"`{op}` cannot take `{what}(...)`", span, help=f"write `x = {what}(...) else ...`")
         if orelse is None:
             self.fail("E0190", f"`{what}` needs `else`: what happens when no option is legal", value.span,
-                      "no `else`", help=f"add `else 0` (the value then), or `else fail(\"why\")` when it cannot happen")
+                      "no `else`", help="add `else 0` (the value then), or `else fail(\"why\")` when it cannot happen")
         args = value.args
         want = 2 if kind == "choose" else 1
         if len(args) != want or not isinstance(args[-1].value, ast.Selector) or any(a.name for a in args):
@@ -867,7 +867,6 @@ class LanguageChecks:
     def instantiate(self, name: str, e: ast.Call, ctx) -> tuple[str, list[ir.ParamDef]]:
         """The instance of generic `fn`/`proc` `name` for the capacities of the lists passed
         in call `e`: `_envc_<name>__<caps>` (its body checked on first use)."""
-        C = _c()
         params, ret, pure = self.fn_sigs[name]
         positional = [a for a in e.args if a.name is None]
         named = {a.name: a for a in e.args if a.name is not None}
@@ -1010,6 +1009,7 @@ class LanguageChecks:
 
 
 def C_dims(t: ir.Type) -> tuple[int, ...]:
+    """The sizes of the array dimensions of `t`, outermost first (`()` for a non-array)."""
     dims: list[int] = []
     while isinstance(t, ir.ArrayT):
         dims.append(t.size)

@@ -613,8 +613,9 @@ def _frame(checker, h: ir.HoleDef, t: _Target | None, exact: list[_Match], kept:
     out = []
     for mod, match in sources:
         values = match.values if match is not None else {}
+        # _memo calls the lambda at once (B023 cannot see it)
         out += _memo(checker, "modifies", mod, h, values,
-                     lambda: _frame_items(checker, h, mod, values, match.rule.pattern if match is not None else None))
+                     lambda: _frame_items(checker, h, mod, values, match.rule.pattern if match is not None else None))  # noqa: B023
     return out
 
 

@@ -47,8 +47,8 @@ import numpy as np
 
 from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
-from envc.compiler.passes import choice_points
 from envc.compiler.diagnostics import Span
+from envc.compiler.passes import choice_points
 
 
 class SpecRuntimeError(Exception):
@@ -361,7 +361,8 @@ class Evaluator:
             return or_
         if op == "div":
             if isinstance(e.type, ir.FloatT):
-                fn = lambda a, b: np.float32(a) / np.float32(b)
+                def fn(a, b):
+                    return np.float32(a) / np.float32(b)
             else:
                 fn = operator.floordiv
         else:
@@ -845,7 +846,7 @@ class Evaluator:
             env[s.var] = start
             self._resume_block(bp, j, s.body, env)
             body = self._block(s.body)
-            for env[s.var] in range(start + 1, s.hi):
+            for env[s.var] in range(start + 1, s.hi):  # noqa: B020 (assigns env[s.var], not `s`)
                 body(env)
         for rest in stmts[i + 1:]:
             self._stmt(rest)(env)

@@ -20,18 +20,22 @@ _TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT
 
 
 def int_const(v: int) -> ir.Const:
+    """The integer constant `v`, typed `int[v..v]`."""
     return ir.Const(type=ir.IntT(lo=v, hi=v), value=v)
 
 
 def bool_const(v: bool) -> ir.Const:
+    """The boolean constant `v`."""
     return ir.Const(type=ir.BOOL, value=v)
 
 
 def local(name: str, t: ir.Type) -> ir.Local:
+    """A read of local `name` of type `t`."""
     return ir.Local(name=name, type=t)
 
 
 def state(name: str, t: ir.Type) -> ir.StateGet:
+    """A read of state field `name` of type `t`."""
     return ir.StateGet(name=name, type=t)
 
 
@@ -53,6 +57,7 @@ def binop(op: str, a: ir.Expr, b: ir.Expr) -> ir.Binary:
 
 
 def not_(e: ir.Expr) -> ir.Expr:
+    """The negation of boolean `e`, a constant folded."""
     if isinstance(e, ir.Const):
         return bool_const(not e.value)
     return ir.Unary(op="not", operand=e, type=ir.BOOL)
@@ -242,4 +247,5 @@ def sub_blocks(s: ir.Stmt) -> list[list[ir.Stmt]]:
 
 
 def sub_blocks_flat(s: ir.Stmt) -> list[ir.Stmt]:
+    """The statements of every block directly inside `s` (`sub_blocks`), in order, as one list."""
     return [x for block in sub_blocks(s) for x in block]

@@ -83,7 +83,8 @@ def perturb(module: ir.Module, state, player: int, rng: np.random.Generator, fie
             continue
         shown = _flag(state.fields, fd, player)
         if fd.visibility == "private":
-            f[fd.name] = [v if q == player else _redraw(module, fd.type.elem, v, rng, lambda at, q=q: shown((q,) + at))
+            # _redraw calls `shown` before this iteration ends and keeps no reference (B023 cannot see it)
+            f[fd.name] = [v if q == player else _redraw(module, fd.type.elem, v, rng, lambda at, q=q: shown((q,) + at))  # noqa: B023
                           for q, v in enumerate(f[fd.name])]
         else:
             f[fd.name] = _redraw(module, fd.type, f[fd.name], rng, shown)

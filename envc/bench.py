@@ -38,6 +38,7 @@ def steps_for(batch: int) -> int:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB (`ru_maxrss`, KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -177,7 +177,7 @@ def actions(
         sites.add_column("options")
         from envc.compiler.passes import choice_points
 
-        for site, bp, j, stmt in choice_points.plan(m).sites:
+        for site, bp, _j, stmt in choice_points.plan(m).sites:
             loc = f"{os.path.basename(stmt.span.file)}:{stmt.span.line}" if stmt.span.line else "?"
             sites.add_row(str(site), f"{loc} (in {bp.kind} `{bp.name}`)", f"{stmt.var} in {stmt.lo}..{stmt.hi - 1}")
         out.print(sites)
@@ -338,7 +338,7 @@ def verify(
             rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
         except RustBuildError as e:
             err.print(f"error: {e}", markup=False)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     keys = all_matchups(m) if per_matchup is not None else None
     if per_matchup is None:
         total = episodes or 100
@@ -401,7 +401,7 @@ def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_
             rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
         except RustBuildError as e:
             err.print(f"error: {e}", markup=False)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     if "jax" in names:
         _jax_cache(jax_cache)
     start = time.perf_counter()

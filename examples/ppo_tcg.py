@@ -37,7 +37,6 @@ import argparse
 import os
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -430,7 +429,7 @@ def main(argv=None) -> int:
     decks, result, carry = evaluate(compiled, carry, fresh[1], RANDOM, cfg.num_envs, cfg.eval_episodes)
     report_eval(f"baseline: random play (seat 0) vs random play, {cfg.eval_episodes} games", decks, result, names)
     print(f"(evaluation: {time.perf_counter() - t0:.1f} s)")
-    beats = all(w > l for name, (w, _, l) in trained.items())
+    beats = all(w > lost for name, (w, _, lost) in trained.items())
     print(f"beats random play on every deck (win rate > loss rate): {'yes' if beats else 'no'}")
 
     if cfg.verify_episodes:

@@ -33,6 +33,7 @@ ATTR_ORDER = ("text", "hash", "provenance", "model", "attempts", "tokens", "cost
 
 
 def header(spec_path: str) -> str:
+    """The comment lines that open a new fills file for the spec at `spec_path`."""
     name = os.path.basename(spec_path)
     return (f"// Fills of the holes of {name}: `fill NAME hash \"...\" {{ body }}` items, written by hand\n"
             f"// or by `envc fill` (which rewrites only the item it adds or replaces).\n")

@@ -56,6 +56,7 @@ def _env() -> Environment:
 
 @lru_cache(maxsize=1)
 def reference_card() -> str:
+    """The language reference given to the model (`templates/reference.md`)."""
     with open(os.path.join(TEMPLATES, "reference.md"), encoding="utf-8") as fh:
         return fh.read().strip()
 

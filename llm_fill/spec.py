@@ -140,6 +140,7 @@ def hole_warnings(module: ir.Module) -> list[Diagnostic]:
 
 
 def family_of(module: ir.Module, hole: ir.HoleDef) -> ir.FamilyDef | None:
+    """The family `hole` belongs to; None for a hole of its own (or a family `module` lacks)."""
     if hole.family is None:
         return None
     return next((f for f in module.families if f.name == hole.family), None)

@@ -95,6 +95,7 @@ def path_text(path: tuple) -> str:
 
 
 def value_at(state: State, path: tuple) -> Any:
+    """The value at `path` in `state`: `("damage", 1, 0)` is field `damage`, then index 1, then 0."""
     v: Any = state.fields.get(path[0])
     for k in path[1:]:
         v = v[k]
@@ -439,6 +440,8 @@ def set_coins(state: State, coins: list[bool]) -> None:
 
 
 def assign(it: Interpreter, place: ir.Place, value: Any, env: dict, state: State) -> None:
+    """Write (a copy of) `value` to `place` of `state` with the interpreter's own assignment, with
+    locals `env`."""
     ev = it.ev
     ev.state = state
     try:

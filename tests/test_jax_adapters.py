@@ -203,4 +203,4 @@ def test_gymnax_wrappers_and_a_purejaxrl_loop_run_unmodified(jax_envs):
 def test_gymnax_env_exists_only_for_one_player_specs(jax_envs):
     gen = jax_envs("tictactoe")
     with pytest.raises(AttributeError):
-        gen.GymnaxEnv
+        gen.GymnaxEnv  # noqa: B018 (the attribute access is what raises)

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
-
 from envc.verify import first_difference, jax_state_arrays, verify
 
 from .conftest import SPEC_NAMES
@@ -214,7 +214,6 @@ def test_long_elif_and_match_chains_compile_flat_and_match_the_interpreter(tmp_p
     """An `elif` chain or `match` of 120 arms lowers to one level of branch functions (the
     nested form needed an indentation level per arm, and Python refused about a hundred)."""
     from envc.compiler.check import load
-
     from envc.verify import load_jax
 
     path = tmp_path / "chains.envspec"

@@ -317,6 +317,7 @@ def test_litellm_mock_response_accounts_tokens_and_cost(mini, monkeypatch):
     """Cost and tokens come from litellm's own accounting (`mock_response`: no server)."""
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
+
     from envc.llm_fill.driver import fill_spec
 
     def completion(**kwargs):

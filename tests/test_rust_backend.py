@@ -468,7 +468,7 @@ def test_gymnasium_vector_env_adapter(rust_envs):
     assert obs.shape == (8, 3, 3, 2) and info["action_mask"].shape == (8, 9)
     assert envs.observation_space.contains(obs.copy())
     finished = 0
-    for t in range(30):
+    for _ in range(30):
         mask = info["action_mask"]
         actions = np.array([np.flatnonzero(row)[0] for row in mask])
         obs, reward, terminated, truncated, info = envs.step(actions)

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pytest
 
-from envc.compiler.interp import Interpreter, State
+from envc.compiler.interp import Interpreter
 from envc.verify import first_difference, from_arrays, jax_state_arrays, to_arrays, verify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

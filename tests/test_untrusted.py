@@ -36,11 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from envc.codegen.escape import py_doc, py_doc_text, py_ident, py_str, rust_doc, rust_ident, rust_str, toml_comment
 from envc.compiler.check import load
 from envc.compiler.diagnostics import DiagnosticError
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "envc_pwned_line"
@@ -251,8 +252,8 @@ def test_names_and_values_match_the_interpreter(names_module):
 def test_a_full_range_draw_is_uniform_in_jax(names_module):
     """`random.int(-2^31, 2^31 - 1)` drew the minimum every time (int32 `hi - lo + 1` was 0)."""
     import jax.numpy as jnp
-    from envc.compiler import rng
 
+    from envc.compiler import rng
     from envc.verify import load_jax
 
     env = load_jax(names_module)
@@ -321,10 +322,10 @@ def test_data_files_that_are_not_regular_files_in_the_folder(tmp_path, kind):
 
 
 def test_allow_outside_data(tmp_path, monkeypatch):
-    from envc.compiler.datafiles import POLICY
     from typer.testing import CliRunner
 
     from envc.cli import app
+    from envc.compiler.datafiles import POLICY
 
     outside = tmp_path / "outside.json"
     outside.write_text('[{"cost": 3}]', encoding="utf-8")

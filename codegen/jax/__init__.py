@@ -14,12 +14,12 @@ import os
 from importlib import resources
 
 import jinja2
+
+from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
 from envc.codegen.jax.lower import Lowering
 from envc.compiler import ir
-
-from envc import __version__
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 

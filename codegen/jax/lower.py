@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from math import prod
 
 import numpy as np
+
 from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir

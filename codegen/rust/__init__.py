@@ -22,13 +22,13 @@ import os
 from importlib import resources
 
 import jinja2
+
+from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS
 from envc.codegen.rust.glue import Glue
 from envc.codegen.rust.lower import Lowering, LoweringError  # noqa: F401
 from envc.compiler import ir
-
-from envc import __version__
 
 
 def package_name(module: ir.Module) -> str:

@@ -46,6 +46,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import builtins, ir
@@ -99,14 +100,17 @@ def int_rty(t: ir.Type) -> str:
 
 
 def is_intlike(t: ir.Type) -> bool:
+    """Whether values of `t` are integers in Rust (ints, enums and table rows)."""
     return isinstance(t, (ir.IntT, ir.EnumT, ir.RowT))
 
 
 def is_scalar(t: ir.Type) -> bool:
+    """Whether `t` is one Rust scalar (not an array, record or list)."""
     return isinstance(t, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT))
 
 
 def np_dtype(rty: str) -> str:
+    """The numpy dtype name of Rust scalar type `rty` (`"i16"` -> `"int16"`); KeyError on others."""
     return {"bool": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32", "u32": "uint32"}[rty]
 
 
