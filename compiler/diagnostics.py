@@ -57,6 +57,7 @@ ERROR_CODES: dict[str, str] = {
     "E0164": "misused text column or hole family",
     "E0170": "hidden information observed",
     "E0180": "unknown option",
+    "E0190": "misused simultaneous turn",
 }
 
 

@@ -187,6 +187,9 @@ def verify(
     level2_samples: Annotated[int, typer.Option(min=0, help="reached states sampled for level 2 over the whole "
                                                 "run (spread over the chunks); from each, up to 4 legal actions "
                                                 "of every action kind are injected")] = 20,
+    joint: Annotated[bool, typer.Option("--joint", help="simultaneous specs: the backends play each turn with "
+                                        "`step_joint` (every player's action at once) and states are compared "
+                                        "at every turn's start")] = False,
 ):
     """Check that compiled backends behave exactly like the reference interpreter.
 
@@ -210,6 +213,9 @@ def verify(
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
                           help="targets are `python`, `jax` and `rust`")])
     m = _load_or_exit(spec)
+    if joint and m.simultaneous is None:
+        _fail([Diagnostic("E0190", f"`--joint` needs a simultaneous spec, and `{m.name}` is not one", None,
+                          help="drop `--joint`: every step of this spec is one player's action")])
     from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups
     from envc.verify import verify as run_verify
@@ -237,7 +243,7 @@ def verify(
         report = run_verify(m, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
                             float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
                             rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
-                            max_seeds=episodes if per_matchup is not None else None)
+                            max_seeds=episodes if per_matchup is not None else None, joint=joint)
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
         err.print(f"[red]fault[/red] {fault}")

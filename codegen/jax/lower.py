@@ -64,6 +64,9 @@ class LoweredModule:
     observation_dtypes: str
     invariants: list[tuple[str, str]]
     has_guard: list[bool] = field(default_factory=list)
+    has_epilogue: bool = False
+    # a lowered simultaneous spec: (the state field of the chosen actions, of the turn count)
+    simultaneous: tuple[str, str] | None = None
 
 
 @dataclass
@@ -960,6 +963,10 @@ class Lowering:
                                             + obs.player + "` (the spec's `observe`)"))
         self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
                                             prologue=["st = dict(st)"]))
+        if m.epilogue:
+            self.functions.append(self.function("def _epilogue(st):", [], m.epilogue, None, True,
+                                                "the module's epilogue: run after every legal action's body",
+                                                prologue=["st = dict(st)"]))
         invariants = []
         for inv in m.invariants:
             self.functions.append(self.function(f"def inv_{inv.name}(st):", [], [ir.Return(value=inv.expr)], ir.BOOL,
@@ -972,7 +979,8 @@ class Lowering:
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
-            observation_dtypes=self.dtypes(obs.type), invariants=invariants,
+            observation_dtypes=self.dtypes(obs.type), invariants=invariants, has_epilogue=bool(m.epilogue),
+            simultaneous=(m.simultaneous.choice, m.simultaneous.turn) if m.simultaneous is not None else None,
         )
 
 

@@ -30,10 +30,14 @@ terminal and illegal-action rules, envc's counter-based RNG. `get_state(i)` /
 `envc.verify.to_arrays`; `observe(i, player)` and `invariants(i)` evaluate the spec.
 A runtime fault of the spec raises `SpecRuntimeError`. `GymVectorEnv` (module `gym`)
 adapts the batch to Gymnasium's `VectorEnv` API.
+
+A simultaneous spec (`SIMULTANEOUS`) also has `step_joint(actions)` (int32 (num_envs,
+NUM_PLAYERS): every player's action at once, a whole turn), `legal_action_masks()` (bool
+(num_envs, NUM_PLAYERS, NUM_ACTIONS)), `sample_joint_actions(seed)` and `observe_all(i)`.
 """
 
 from ._native import (ACTION_KINDS, FAULT_SITES, INVARIANT_NAMES, NAME, NUM_ACTIONS, NUM_PLAYERS,  # noqa: F401
-                      TURN_LIMIT, SpecRuntimeError, VecEnv)
+                      SIMULTANEOUS, TURN_LIMIT, SpecRuntimeError, VecEnv)
 from .gym import GymVectorEnv  # noqa: F401
 
 #: the shape and dtype of one observation (None when it is a record or holds lists: a dict of arrays)
