@@ -643,7 +643,7 @@ class Checker:
                       problem: str) -> None:
         """E0152 at the line of a deck list (`*.txt`) that holds the value column `c` refuses."""
         path, text = decklist.source_of(row)
-        index = getattr(problem, "index", ())
+        index = getattr(problem, "at", ())
         line = decklist.line_of(row, source, index) or 1
         item = raw
         for k in index:
@@ -782,7 +782,7 @@ class Checker:
             for i, item in enumerate(raw):
                 v, problem = self._convert(item, t.elem, leaf)
                 if problem:
-                    return None, decklist.Problem(problem, (i, *getattr(problem, "index", ())))
+                    return None, decklist.Problem(problem, (i, *getattr(problem, "at", ())))
                 out.append(v)
             return out, None
         return None, f"cannot be loaded as `{t}`"

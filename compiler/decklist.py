@@ -33,11 +33,11 @@ _ENTRY = re.compile(r"(\d+)\s+([^\[\]]+?)\s*\[([^\[\]]*)\]$")
 class Problem(str):
     """A problem with a data value, and the index path (into nested lists) of the item at fault."""
 
-    index: tuple[int, ...] = ()
+    at: tuple[int, ...] = ()
 
-    def __new__(cls, text: str, index: tuple[int, ...] = ()):
+    def __new__(cls, text: str, at: tuple[int, ...] = ()):
         obj = super().__new__(cls, text)
-        obj.index = index
+        obj.at = at
         return obj
 
 
