@@ -75,7 +75,7 @@ def test_a_turn_is_one_commit_per_player(it):
     assert to_arrays(it.module, joint).keys() == to_arrays(it.module, both).keys()
     assert first_difference(to_arrays(it.module, joint), to_arrays(it.module, both)) is None
     # guards first: player 1 guarded, so the power-2 high strike does at most 1 damage
-    assert both.fields["guarding"] == [False, True]
+    assert [f["guarding"] for f in both.fields["fighters"]] == [False, True]
     assert both.fields["hp"][1] >= 12 - 1 - 1  # the hard guard costs 1, the strike at most 1
     with pytest.raises(ValueError, match="middle of a turn"):
         it.step_joint(after0, [a0, a1])
@@ -247,8 +247,8 @@ def test_pettingzoo_refuses_a_sequential_spec(specs):
 
 def test_runtime_fault_in_resolve_is_reported(tmp_path):
     spec = tmp_path / "faulty.envspec"
-    spec.write_text(Path(DUEL).read_text().replace("guarding = [false, false]",
-                                                   "guarding = [false, false]\n    if step_count == 2 { fail(\"turn 2\") }"))
+    spec.write_text(Path(DUEL).read_text().replace("fighters[p].guarding = false",
+                                                   "fighters[p].guarding = false\n        if step_count == 2 { fail(\"turn 2\") }"))
     it2 = Interpreter(load(str(spec)))
     s = it2.init(0)
     g = it2.actions.encode("guard", hard=False)

@@ -396,7 +396,7 @@ def p_heal(st, p, s, amount):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "amount": _cast(amount, jnp.int16)}
     _a38 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a38, jnp.int16)))
+    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a38, jnp.int16))
     return st
 
 
@@ -518,7 +518,7 @@ def p_discard_energy(st, p, s, t, n):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8)}
     _a72 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a72, jnp.int8))))
+    st["energy"] = st["energy"].at[(lv["p"], lv["s"], lv["t"])].set(_cast(_a72, jnp.int8))
     return st
 
 
@@ -530,7 +530,7 @@ def p_attach_from_zone(st, p, s, t, n, any_type):
     def _then74(st, lv):
         st, lv = dict(st), dict(lv)
         _a75 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[lv["t"]].set(_cast(_a75, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], lv["s"], lv["t"])].set(_cast(_a75, jnp.int8))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
     st, lv = _select(_c73, _then74(st, lv), (st, lv))
     return st
@@ -601,7 +601,7 @@ def p_damage_opponent_bench(st, p, amount):
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
         _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a90, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a90, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
@@ -609,7 +609,7 @@ def p_damage_opponent_bench(st, p, amount):
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
         _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a93, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a93, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c91, _then92(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
@@ -617,7 +617,7 @@ def p_damage_opponent_bench(st, p, amount):
     def _then95(st, lv):
         st, lv = dict(st), dict(lv)
         _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[lv["s"]].set(_cast(_a96, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a96, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
@@ -633,7 +633,7 @@ def p_attach_to_bench_type(st, p, t):
     def _then99(st, lv):
         st, lv = dict(st), dict(lv)
         _a100 = jnp.minimum((_i32(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)][lv["t"]]) + 1), 12)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)].at[lv["t"]].set(_cast(_a100, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], jnp.minimum(_i32(lv["s"]), 3), lv["t"])].set(_cast(_a100, jnp.int8))
         return st, _scope(lv, ("p", "t", "s", ))
     st, lv = _select(_c98, _then99(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
@@ -713,19 +713,19 @@ def p_put_in_play(st, p, s, c):
     st = dict(st)
     lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
     _a118 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a118, jnp.int16)))
+    st["card"] = st["card"].at[(lv["p"], lv["s"])].set(_cast(_a118, jnp.int16))
     _a119 = True
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a119, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(lv["p"], lv["s"])].set(_cast(_a119, jnp.bool_))
     _a120 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a120, jnp.int16)))
+    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a120, jnp.int16))
     _a122 = jax.vmap(lambda i121: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a122, jnp.int8)))
+    st["energy"] = st["energy"].at[(lv["p"], lv["s"])].set(_cast(_a122, jnp.int8))
     _a123 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a123, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a123, jnp.int8))
     _a124 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a124, jnp.int8)))
+    st["placed"] = st["placed"].at[(lv["p"], lv["s"])].set(_cast(_a124, jnp.int8))
     _a125 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a125, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a125, jnp.bool_))
     return st
 
 
@@ -766,15 +766,15 @@ def p_clear_slot(st, p, s):
     st, lv = _select(_c133, _then134(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     _a136 = False
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["s"]].set(_cast(_a136, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(lv["p"], lv["s"])].set(_cast(_a136, jnp.bool_))
     _a137 = 0
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["s"]].set(_cast(_a137, jnp.int16)))
+    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a137, jnp.int16))
     _a139 = jax.vmap(lambda i138: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(_cast(_a139, jnp.int8)))
+    st["energy"] = st["energy"].at[(lv["p"], lv["s"])].set(_cast(_a139, jnp.int8))
     _a140 = 0
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a140, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a140, jnp.int8))
     _a141 = False
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a141, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a141, jnp.bool_))
     _c142 = (_i32(lv["s"]) == 0)
     def _then143(st, lv):
         st, lv = dict(st), dict(lv)
@@ -790,44 +790,44 @@ def p_swap_slots(st, p, a, b):
     lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
     lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
     _a144 = st["card"][lv["p"]][lv["b"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["a"]].set(_cast(_a144, jnp.int16)))
+    st["card"] = st["card"].at[(lv["p"], lv["a"])].set(_cast(_a144, jnp.int16))
     _a145 = lv["c"]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["b"]].set(_cast(_a145, jnp.int16)))
+    st["card"] = st["card"].at[(lv["p"], lv["b"])].set(_cast(_a145, jnp.int16))
     lv["o"] = _cast(st["occupied"][lv["p"]][lv["a"]], jnp.bool_)
     _a146 = st["occupied"][lv["p"]][lv["b"]]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["a"]].set(_cast(_a146, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(lv["p"], lv["a"])].set(_cast(_a146, jnp.bool_))
     _a147 = lv["o"]
-    st["occupied"] = st["occupied"].at[lv["p"]].set(st["occupied"][lv["p"]].at[lv["b"]].set(_cast(_a147, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(lv["p"], lv["b"])].set(_cast(_a147, jnp.bool_))
     lv["u"] = _cast(st["below"][lv["p"]][lv["a"]], jnp.int16)
     _a148 = st["below"][lv["p"]][lv["b"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["a"]].set(_cast(_a148, jnp.int16)))
+    st["below"] = st["below"].at[(lv["p"], lv["a"])].set(_cast(_a148, jnp.int16))
     _a149 = lv["u"]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["b"]].set(_cast(_a149, jnp.int16)))
+    st["below"] = st["below"].at[(lv["p"], lv["b"])].set(_cast(_a149, jnp.int16))
     lv["v"] = _cast(st["evolutions"][lv["p"]][lv["a"]], jnp.int8)
     _a150 = st["evolutions"][lv["p"]][lv["b"]]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["a"]].set(_cast(_a150, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["a"])].set(_cast(_a150, jnp.int8))
     _a151 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["b"]].set(_cast(_a151, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["b"])].set(_cast(_a151, jnp.int8))
     lv["d"] = _cast(st["damage"][lv["p"]][lv["a"]], jnp.int16)
     _a152 = st["damage"][lv["p"]][lv["b"]]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["a"]].set(_cast(_a152, jnp.int16)))
+    st["damage"] = st["damage"].at[(lv["p"], lv["a"])].set(_cast(_a152, jnp.int16))
     _a153 = lv["d"]
-    st["damage"] = st["damage"].at[lv["p"]].set(st["damage"][lv["p"]].at[lv["b"]].set(_cast(_a153, jnp.int16)))
+    st["damage"] = st["damage"].at[(lv["p"], lv["b"])].set(_cast(_a153, jnp.int16))
     lv["e"] = _cast(st["energy"][lv["p"]][lv["a"]], jnp.int8)
     _a154 = st["energy"][lv["p"]][lv["b"]]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["a"]].set(_cast(_a154, jnp.int8)))
+    st["energy"] = st["energy"].at[(lv["p"], lv["a"])].set(_cast(_a154, jnp.int8))
     _a155 = lv["e"]
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["b"]].set(_cast(_a155, jnp.int8)))
+    st["energy"] = st["energy"].at[(lv["p"], lv["b"])].set(_cast(_a155, jnp.int8))
     lv["t"] = _cast(st["placed"][lv["p"]][lv["a"]], jnp.int8)
     _a156 = st["placed"][lv["p"]][lv["b"]]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["a"]].set(_cast(_a156, jnp.int8)))
+    st["placed"] = st["placed"].at[(lv["p"], lv["a"])].set(_cast(_a156, jnp.int8))
     _a157 = lv["t"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["b"]].set(_cast(_a157, jnp.int8)))
+    st["placed"] = st["placed"].at[(lv["p"], lv["b"])].set(_cast(_a157, jnp.int8))
     lv["x"] = _cast(st["ability_used"][lv["p"]][lv["a"]], jnp.bool_)
     _a158 = st["ability_used"][lv["p"]][lv["b"]]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["a"]].set(_cast(_a158, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["a"])].set(_cast(_a158, jnp.bool_))
     _a159 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["b"]].set(_cast(_a159, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["b"])].set(_cast(_a159, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
@@ -980,16 +980,16 @@ def p_begin_turn(st, p):
         st["attack_bonus"] = _cast(_a209, jnp.int8)
         lv["s"] = jnp.int32(0)
         _a210 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a210, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a210, jnp.bool_))
         lv["s"] = jnp.int32(1)
         _a211 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a211, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a211, jnp.bool_))
         lv["s"] = jnp.int32(2)
         _a212 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a212, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a212, jnp.bool_))
         lv["s"] = jnp.int32(3)
         _a213 = False
-        st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a213, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a213, jnp.bool_))
         lv = _scope(lv, ("p", ))
         _c214 = (_i32(st["turn"]) > 1)
         def _then215(st, lv):
@@ -1058,14 +1058,14 @@ def p_checkup(st, p):
         def _then234(st, lv):
             st, lv = dict(st), dict(lv)
             _a235 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a235, jnp.int16)))
+            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a235, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c233, _then234(st, lv), (st, lv))
         _c236 = st["burned"][lv["q"]]
         def _then237(st, lv):
             st, lv = dict(st), dict(lv)
             _a238 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a238, jnp.int16)))
+            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a238, jnp.int16))
             st, _r240 = _randint(st, 0, 1)
             _c239 = (_r240 == 1)
             def _then241(st, lv):
@@ -1110,14 +1110,14 @@ def p_checkup(st, p):
         def _then256(st, lv):
             st, lv = dict(st), dict(lv)
             _a257 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a257, jnp.int16)))
+            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a257, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c255, _then256(st, lv), (st, lv))
         _c258 = st["burned"][lv["q"]]
         def _then259(st, lv):
             st, lv = dict(st), dict(lv)
             _a260 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a260, jnp.int16)))
+            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a260, jnp.int16))
             st, _r262 = _randint(st, 0, 1)
             _c261 = (_r262 == 1)
             def _then263(st, lv):
@@ -1630,15 +1630,15 @@ def a_evolve(st, index):
     lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a344 = st["card"][lv["p"]][lv["s"]]
-    st["below"] = st["below"].at[lv["p"]].set(st["below"][lv["p"]].at[lv["s"]].set(st["below"][lv["p"]][lv["s"]].at[jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1)].set(_cast(_a344, jnp.int16))))
+    st["below"] = st["below"].at[(lv["p"], lv["s"], jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1))].set(_cast(_a344, jnp.int16))
     _a345 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[lv["p"]].set(st["evolutions"][lv["p"]].at[lv["s"]].set(_cast(_a345, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a345, jnp.int8))
     _a346 = _get(st["hand"], lv["p"])["items"][lv["h"]]
-    st["card"] = st["card"].at[lv["p"]].set(st["card"][lv["p"]].at[lv["s"]].set(_cast(_a346, jnp.int16)))
+    st["card"] = st["card"].at[(lv["p"], lv["s"])].set(_cast(_a346, jnp.int16))
     _l347 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
     st["hand"] = _set(st["hand"], lv["p"], _l347)
     _a348 = st["turn"]
-    st["placed"] = st["placed"].at[lv["p"]].set(st["placed"][lv["p"]].at[lv["s"]].set(_cast(_a348, jnp.int8)))
+    st["placed"] = st["placed"].at[(lv["p"], lv["s"])].set(_cast(_a348, jnp.int8))
     _c349 = (_i32(lv["s"]) == 0)
     def _then350(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1662,7 +1662,7 @@ def a_attach(st, index):
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a352 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
-    st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[lv["s"]].set(st["energy"][lv["p"]][lv["s"]].at[st["zone"][lv["p"]]].set(_cast(_a352, jnp.int8))))
+    st["energy"] = st["energy"].at[(lv["p"], lv["s"], st["zone"][lv["p"]])].set(_cast(_a352, jnp.int8))
     _a353 = 10
     st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a353, jnp.int8))
     _a354 = True
@@ -1716,7 +1716,7 @@ def a_use_ability(st, index):
     lv = {"s": _cast(s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a362 = True
-    st["ability_used"] = st["ability_used"].at[lv["p"]].set(st["ability_used"][lv["p"]].at[lv["s"]].set(_cast(_a362, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a362, jnp.bool_))
     st = p_ability_effect__dispatch(st, _K21[st["card"][lv["p"]][lv["s"]]], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -1743,7 +1743,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i366: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i366]) > 0), i366, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a367 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a367, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a367, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c364, _then365(st, lv), (st, lv))
@@ -1753,7 +1753,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i370: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i370]) > 0), i370, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a371 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a371, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a371, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c368, _then369(st, lv), (st, lv))
@@ -1763,7 +1763,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i374: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i374]) > 0), i374, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a375 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a375, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a375, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c372, _then373(st, lv), (st, lv))
@@ -1773,7 +1773,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i378: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i378]) > 0), i378, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a379 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[lv["p"]].set(st["energy"][lv["p"]].at[0].set(st["energy"][lv["p"]][0].at[lv["t"]].set(_cast(_a379, jnp.int8))))
+        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a379, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c376, _then377(st, lv), (st, lv))
@@ -1820,7 +1820,7 @@ def a_attack(st, index):
             st, lv = dict(st), dict(lv)
             lv["weak"] = _cast(jnp.where((_K24[st["card"][lv["q"]][0]] == _K12[lv["c"]]), 20, 0), jnp.int8)
             _a391 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
-            st["damage"] = st["damage"].at[lv["q"]].set(st["damage"][lv["q"]].at[0].set(_cast(_a391, jnp.int16)))
+            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a391, jnp.int16))
             lv = _scope(lv, ("a", "p", "q", "c", "hits", ))
             return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
         st, lv = _select(_c389, _then390(st, lv), (st, lv))
