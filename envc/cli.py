@@ -282,6 +282,11 @@ def bench(
     threads: Annotated[str, typer.Option(help="`--target rust`: comma-separated rayon thread counts")] = "1,2",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per batch size; SPS is their median")] = 3,
     steps: Annotated[int, typer.Option(min=1, help="interpreter steps to time (`--target python`)")] = 2000,
+    peer: Annotated[str | None, typer.Option(help="a Python file defining `peer_speed(module, seconds, progress)` -> {label, "
+                                             "episodes_per_s, steps_per_s} on one core: measured in the same run and "
+                                             "printed beside envc's, with episodes per second per core as ratios "
+                                             "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
+                                             show_default=False)] = None,
 ):
     """Measure steps per second (SPS) and JIT compile time.
 
@@ -293,6 +298,10 @@ def bench(
     with the interpreter and JAX in the same run, and the ratios between them.
     `--target python`: the reference interpreter, one environment.
 
+    A simultaneous spec plays whole turns (every player's action at once): SPS counts turns.
+    `--peer FILE` times another engine in the same run and prints the ratios of finished
+    episodes per second per CPU core (JAX uses every core; Rust per thread).
+
     Example: `envc bench specs/connect4.envspec --target jax --batch 1,64,1024,8192`
     """
     if target not in ("jax", "python", "rust"):
@@ -302,6 +311,7 @@ def bench(
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
     m = _load_or_exit(spec)
+    peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
     from envc import bench as bench_mod
 
     if target == "rust":
@@ -314,6 +324,12 @@ def bench(
             _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
         rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False))
         out.print(rust_table(m, rows, build_s, repeats), markup=False)
+        if peer:
+            per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
+                        for r in rows if r["backend"] == "rust"]
+            per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
+                         for r in rows if r["backend"] == "jax"]
+            _print_peer(m, peer_mod, per_core)
         return
     if target == "python":
         runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
@@ -335,6 +351,39 @@ def bench(
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
                       f"{r.compile_s:.2f}", f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     out.print(table)
+    if peer:
+        _print_peer(m, peer_mod, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1)) for r in rows])
+
+
+def _load_peer(path: str):
+    """The module of the peer file `path` (a user's own Python file, run as given), which must
+    define `peer_speed(module, seconds, progress)`; E0150 when it is missing, E0180 when it
+    defines no `peer_speed`."""
+    import importlib.util
+
+    if not os.path.isfile(path):
+        _fail([Diagnostic("E0150", f"peer file `{path}` not found", None, help="give a Python file defining "
+                          "`peer_speed(module, seconds, progress)`, e.g. `--peer bench/pokemon_vs_poke_engine.py`")])
+    spec = importlib.util.spec_from_file_location("envc_bench_peer", path)
+    peer_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer_mod)
+    if not callable(getattr(peer_mod, "peer_speed", None)):
+        _fail([Diagnostic("E0180", f"`{path}` defines no `peer_speed(module, seconds, progress)`", None)])
+    peer_mod.__envc_path__ = path
+    return peer_mod
+
+
+def _print_peer(m, peer_mod, ours: list[tuple[str, float]]) -> None:
+    """Time the peer engine (`peer_mod.peer_speed(module, seconds, progress)` -> {label,
+    episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes per
+    second per core: `ours` is [(label, envc's episodes per second per core)]."""
+    path = peer_mod.__envc_path__
+    result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
+    label = result.get("label", os.path.basename(path))
+    out.print(f"peer {label}: {result['episodes_per_s']:,.0f} episodes/s, {result['steps_per_s']:,.0f} steps/s on one "
+              "core")
+    for name, eps in ours:
+        out.print(f"  {name}: {eps:,.0f} episodes/s per core = {eps / result['episodes_per_s']:,.2f} x the peer")
 
 
 @app.command()
