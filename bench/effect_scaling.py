@@ -41,6 +41,9 @@ sys.path.insert(0, ROOT)
 
 from envc.compiler import ir  # noqa: E402
 from envc.compiler.check import load  # noqa: E402
+from envc.compiler.pipeline import PassContext  # noqa: E402
+
+OFF = PassContext(disabled=frozenset({"effect_tables"}))
 
 ENERGY = {"G": 0, "R": 1, "W": 2, "L": 3, "P": 4, "F": 5, "D": 6, "M": 7}
 
@@ -212,7 +215,7 @@ def main() -> None:
     jax.jit(small.rollout, static_argnums=(1, 2)).lower(jax.random.PRNGKey(0), 4, 8).compile()
     tmp = tempfile.mkdtemp(prefix="envc-effect-scaling-")
     spec = snapshot(os.path.join(tmp, "shipped"))
-    base = load(os.path.join(tmp, "shipped", "tcg.envspec"), effect_tables=False)
+    base = load(os.path.join(tmp, "shipped", "tcg.envspec"), OFF)
     variants: list[dict] = []
     failed: list[str] = []
     for scale in scales:
@@ -220,11 +223,11 @@ def main() -> None:
         counts = make_variant(folder, scale, base, spec)
         for on in (True, False):
             name = f"{scale}x pass {'on' if on else 'off'}"
-            m = load(os.path.join(folder, "tcg.envspec"), effect_tables=on)
+            m = load(os.path.join(folder, "tcg.envspec"), None if on else OFF)
             filled = {f: sum(h.family == f and h.status == "filled" for h in m.holes) for f in counts}
             assert filled == counts, f"{scale}x: filled texts {filled}, meant {counts} (a stand-in is stale?)"
             if on:
-                assert m != load(os.path.join(folder, "tcg.envspec"), effect_tables=False)
+                assert m != load(os.path.join(folder, "tcg.envspec"), OFF)
             try:
                 env = load_jax(m)
             except (SyntaxError, RecursionError) as err:  # the generated module does not import

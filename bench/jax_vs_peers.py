@@ -3,7 +3,8 @@
     python bench/jax_vs_peers.py [--batch 1,64,1024,8192] [--repeats 5] [--only tictactoe]
 
 Pairs: specs/tictactoe.envspec vs Pgx `tic_tac_toe`, specs/connect4.envspec vs Pgx
-`connect_four`, specs/cartpole.envspec vs gymnax `CartPole-v1`. Both sides run the same
+`connect_four`, specs/othello.envspec vs Pgx `othello`, specs/cartpole.envspec vs gymnax
+`CartPole-v1`, specs/acrobot.envspec vs gymnax `Acrobot-v1`. Both sides run the same
 rollout: `batch` environments, the uniformly random legal policy (jax.random.categorical
 over the legal-action mask, one key per environment), auto-reset on episode end, all
 fused into one jitted `lax.scan`. Both are compiled first, then timed alternately (envc,
@@ -54,10 +55,10 @@ def pgx_rollout(env_id: str):
     return rollout
 
 
-def gymnax_cartpole_rollout():
+def gymnax_rollout(env_id: str):
     import gymnax
 
-    env, params = gymnax.make("CartPole-v1")
+    env, params = gymnax.make(env_id)
 
     def rollout(key, n_steps, batch):
         key, k0 = jax.random.split(key)
@@ -81,7 +82,9 @@ def gymnax_cartpole_rollout():
 PAIRS = {
     "tictactoe": ("Pgx tic_tac_toe", lambda: pgx_rollout("tic_tac_toe")),
     "connect4": ("Pgx connect_four", lambda: pgx_rollout("connect_four")),
-    "cartpole": ("gymnax CartPole-v1", gymnax_cartpole_rollout),
+    "othello": ("Pgx othello", lambda: pgx_rollout("othello")),
+    "cartpole": ("gymnax CartPole-v1", lambda: gymnax_rollout("CartPole-v1")),
+    "acrobot": ("gymnax Acrobot-v1", lambda: gymnax_rollout("Acrobot-v1")),
 }
 
 

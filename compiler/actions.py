@@ -100,7 +100,10 @@ class ActionSpace:
         return k.offset + index
 
     def format(self, index: int) -> str:
-        """`place(cell=4)`: the readable form of flat action `index`."""
+        """`place(cell=4)`: the readable form of flat action `index` (`7 (outside 0..6)` for an
+        index outside the space, which every backend plays as an illegal action)."""
+        if not 0 <= index < self.n:
+            return f"{index} (outside 0..{self.n - 1})"
         k, values = self.decode(index)
         parts = []
         for p, v in zip(k.params, values):

@@ -22,26 +22,41 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from envc.compiler import budget, builtins, decklist, ir, ranges
 from envc.compiler import check_simultaneous as sim
-from envc.compiler import decklist, ir
+from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
+from envc.compiler.datafiles import DataFileError, line_col, read_text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
+# what every backend's state holds beside the spec's fields (the arrays of `envc.verify.to_arrays`,
+# the JAX `State`, the Rust `State`): a state field cannot take these names
+STATE_RESERVED = ("observation", "legal_action_mask", "_rng_key", "_rng_counter")
 WRITABLE_BUILTINS = ("current_player", "rewards", "terminated")
-PURE_BUILTINS = ("min", "max", "abs", "clamp", "int", "float", "len", "sqrt", "sin", "cos", "exp", "floor")
+PURE_BUILTINS = builtins.FUNCTIONS
 REDUCERS = ("sum", "count", "any", "all", "min", "max")
 EFFECTS = ("win", "draw", "terminate", "reward", "fail")
 LIST_MUTATORS = ("push", "insert", "remove_at", "clear", "shuffle", "draw", "pop")
 MAX_LOOP = 1 << 16
 MAX_CELLS = 1 << 20  # scalars in one value: bigger arrays would hang the checker and every backend
 MAX_DRAW_REPEAT = 256
+#: the coins a hole's checks can read: `flip(k)`, `heads(n)`, `heads_until_tails()` (at most this many)
+COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
+MAX_COIN_RUN = 32
+MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
+MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class _Poison(Exception):
@@ -58,6 +73,13 @@ class Ctx:
     ret: ir.Type | None = None
     observe_player: str | None = None
     reads_hidden: bool = False
+    loops: list = field(default_factory=list)  # the enclosing loops' break flags (check_lang)
+    narrow: list = field(default_factory=list)  # ranges narrowed by conditions (check_lang)
+    slot_params: set = field(default_factory=set)  # a fn's parameters that index `@private` fields
+    # locals declared by a `let` without a type: name -> (the `let`, its loop depth, its scope),
+    # and the trip counts of the enclosing `for` loops (for the E0120 help of `let heads = 0`)
+    inferred: dict = field(default_factory=dict)
+    loop_trips: list = field(default_factory=list)
 
     def lookup(self, name: str) -> ir.Type | None:
         for scope in reversed(self.scopes):
@@ -70,7 +92,7 @@ def _ranges_of(t: ir.Type) -> str:
     return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else str(t)
 
 
-class Checker:
+class Checker(LanguageChecks):
     def __init__(self, mod: ast.Module, fills: ast.Module | None = None, tolerate=None):
         self.mod = mod
         self.fills = fills
@@ -108,6 +130,8 @@ class Checker:
         self.sim_decl: ast.SimultaneousDecl | None = None
         self.resolve_decl: ast.ResolveDecl | None = None
         self.sim_kinds: dict[str, tuple[int, list[ir.ParamDef]]] = {}
+        self._ext_init()
+        self._family_ensures: dict[str, list[ir.Expr]] = {}
 
     # ------------------------------------------------------------ reporting
     def err(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
@@ -135,6 +159,9 @@ class Checker:
         return src[span.start:span.end]
 
     def declare_global(self, name: str, span: Span, what: str) -> bool:
+        if name.startswith(RESERVED_PREFIX):
+            self.check_reserved(name, self.name_span(span, name))
+            return False
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
             prev = self.global_names.get(name)
             where = f"first defined at {prev.file}:{prev.line}:{prev.col}" if prev else "it is a built-in name"
@@ -168,6 +195,7 @@ class Checker:
         for d in decls:
             if isinstance(d, ast.RecordDecl) and d.name in self.records and d.name not in self.record_defs:
                 self._record(d)
+        self.boundary_decls(by_kind.get(ast.BoundaryDecl, []))
         self._state(by_kind.get(ast.StateDecl, []))
         if self.sim_decl is not None:
             self.sim_kinds = sim.action_kinds(self, by_kind.get(ast.ActionDecl, []))
@@ -175,20 +203,26 @@ class Checker:
         for d in decls:
             if isinstance(d, (ast.FnDecl, ast.ProcDecl, ast.HoleDecl)):
                 self._signature(d)
+        for d in by_kind.get(ast.ActionDecl, []):  # `legal(kind(...))` may name any action
+            self.action_decls.setdefault(d.name, d)
         fills = self._collect_fills()
         fns: list[ir.FnDef] = []
         for d in decls:
-            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d:
+            if isinstance(d, (ast.FnDecl, ast.ProcDecl)) and self.fn_decls.get(d.name) is d and d.name not in self.generic:
                 fn = self._fn_body(d.name, d.body, d.span, isinstance(d, ast.FnDecl))
                 if fn is not None:
                     fns.append(fn)
         holes = []
+        fill_decls = {name: fd for name, (fd, _) in fills.items()}
         for d in decls:
             if isinstance(d, ast.HoleDecl) and self.fn_decls.get(d.name) is d:
                 hole, fn = self._hole(d, fills.pop(d.name, None))
                 holes.append(hole)
                 if fn is not None:
                     fns.append(fn)
+        # checks of the texts (`texts of ...`), for the fill judge: see compiler/contracts.py
+        from envc.compiler import contracts
+        holes, contexts = contracts.build(self, [d for d in decls if isinstance(d, ast.TextsDecl)], holes, fill_decls)
         for name, (fd, _) in fills.items():
             self.err("E0161", f"fill for unknown hole `{name}`", self.name_span(fd.span, name), "no hole of this name",
                      help=did_you_mean(name, [h.name for h in holes]) or "remove it, or declare the hole in the spec")
@@ -198,21 +232,32 @@ class Checker:
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
         resolve = sim.check_resolve(self, self.resolve_decl, Ctx) if self.sim_decl is not None else []
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
-        invariants = [inv for d in by_kind.get(ast.InvariantDecl, []) if (inv := self._invariant(d)) is not None]
+        invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
+        fns.extend(self.instances)
+        self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) else None)
+        if env[2] == "pgx" and self.choose_sites:
+            d = by_kind[ast.IllegalActionDecl][-1]
+            self.err("E0181", "`illegal_action pgx` cannot be combined with `choose`", d.policy_span,
+                     "runs the body of an illegal action", help="a paused effect cannot run another action's body: "
+                     "use `illegal_action lose` (the default) or `error`")
         errors = [d for d in self.diags if self.tolerate is None or not self.tolerate(d)]
         # a family's shared signature and `ensures` are checked once per member: report once
         errors = list({(d.code, d.message, d.span, tuple(d.notes)): d for d in errors}.values())
         if errors:
             raise DiagnosticError(errors)
-        return ir.Module(
+        module = ir.Module(
             name=env[0], doc=env[1], path=self.mod.path, num_players=self.num_players,
             turn_limit=self.turn_limit, illegal_action=env[2],
             enums=list(self.enums.values()), records=list(self.record_defs.values()),
             tables=list(self.tables.values()), state=list(self.state.values()), init=init,
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
-            families=list(self.families.values()),
+            families=list(self.families.values()), contexts=contexts,
             simultaneous=ir.SimultaneousDef(resolve=resolve, span=self.sim_decl.span) if self.sim_decl else None,
         )
+        over = budget.check(module)  # the static work budget (compiler/budget.py)
+        if over:
+            raise DiagnosticError(over)
+        return module
 
     # ------------------------------------------------------------ header
     def _header(self, by_kind):
@@ -223,28 +268,38 @@ class Checker:
         if not envs:
             self.err("E0104", "missing `env` declaration", file_span, help="start the spec with `env NAME \"description\"`")
         for extra in envs[1:]:
-            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one")
+            self.err("E0104", "more than one `env` declaration", extra.span, "second `env`", help="keep one",
+                     notes=[f"first declared at {_at(envs[0].span)}"])
         name = envs[0].name if envs else "env"
         doc = envs[0].doc if envs else None
         players = by_kind.get(ast.PlayersDecl, [])
         for extra in players[1:]:
-            self.err("E0104", "more than one `players` declaration", extra.span, help="keep one")
+            self.err("E0104", "more than one `players` declaration", extra.span, "second `players`", help="keep one",
+                     notes=[f"first declared at {_at(players[0].span)}"])
         if players:
             self.num_players = players[0].count
             if not 1 <= self.num_players <= 16:
                 self.err("E0122", f"`players {self.num_players}` is outside 1..16", players[0].span)
                 self.num_players = max(1, min(16, self.num_players))
         limits = by_kind.get(ast.TurnLimitDecl, [])
+        for extra in limits[1:]:
+            self.err("E0104", "more than one `turn_limit` declaration", extra.span, "second `turn_limit`",
+                     help="keep one", notes=[f"first declared at {_at(limits[0].span)}"])
         if limits:
             self.turn_limit = limits[0].limit
             if not 1 <= self.turn_limit <= ir.INT32_MAX:
                 self.err("E0122", "`turn_limit` must be at least 1", limits[0].span)
                 self.turn_limit = None
         illegal = "lose"
-        for d in by_kind.get(ast.IllegalActionDecl, []):
-            if d.policy not in ("lose", "error"):
+        policies = by_kind.get(ast.IllegalActionDecl, [])
+        for extra in policies[1:]:
+            self.err("E0104", "more than one `illegal_action` declaration", extra.span, "second `illegal_action`",
+                     help="keep one", notes=[f"first declared at {_at(policies[0].span)}"])
+        for d in policies[:1]:
+            if d.policy not in ("lose", "pgx", "error"):
                 self.err("E0180", f"unknown illegal-action policy `{d.policy}`", d.policy_span, "not a policy",
-                         help="use `lose` (the mover loses, as in Pgx) or `error` (a runtime fault)")
+                         help="use `lose` (the state stays, the mover loses), `pgx` (the action runs, then the "
+                         "mover loses, as Pgx) or `error` (a runtime fault)")
             else:
                 illegal = d.policy
         if not by_kind.get(ast.ActionDecl):
@@ -297,10 +352,15 @@ class Checker:
         from envc.compiler.interp import ConstEvalError, eval_const
 
         try:
-            return eval_const(e, self._const_tables())
+            value = eval_const(e, self._const_tables())
         except ConstEvalError as err:
             self.fail("E0113", f"{what} must be a constant" if what else "not a constant expression", e.span, str(err),
                       help="constants may use literals, other constants and pure built-ins")
+        bad = next((x for x in _float_leaves(value) if not fits_float32(x)), None)
+        if bad is not None:
+            self.fail("E0120", "constant is not a finite float32", e.span, f"evaluates to {bad}",
+                      help="NaN and the infinities have no literal in every backend: keep constants finite")
+        return value
 
     def _const_tables(self):
         return self.tables
@@ -364,6 +424,13 @@ class Checker:
                 self.fail("E0122", f"array size must be at least 1, not {size}", t.size.span)
             self.require_cells(ir.ArrayT(elem=elem, size=size), t.span)
             return ir.ArrayT(elem=elem, size=size)
+        if isinstance(t, ast.ListTypeExpr) and t.cap is None:
+            elem = self._resolve_type(t.elem, record_stack)
+            if not self._generic_ok:
+                self.fail("E0110", "a list type needs a capacity", t.span, "no capacity",
+                          help="write `list<T, N>`; only a parameter of a `fn` or a `proc` may leave it out "
+                          "(`list<T>` takes a list of any capacity)")
+            return ir.ListT(elem=elem, cap=0)  # any capacity: `check_lang.instantiate` makes it concrete
         if isinstance(t, ast.ListTypeExpr):
             elem = self._resolve_type(t.elem, record_stack)
             cap = self.const_int(t.cap, "a list capacity")
@@ -452,15 +519,7 @@ class Checker:
 
     # ------------------------------------------------------------ fitting
     def fits(self, src: ir.Type, dst: ir.Type) -> bool:
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.IntT):
-            return dst.lo <= src.lo and src.hi <= dst.hi
-        if isinstance(src, ir.IntT) and isinstance(dst, ir.RowT):
-            return 0 <= src.lo and src.hi < dst.rows  # rows are indices: an integer in range names a row
-        if isinstance(src, ir.ArrayT) and isinstance(dst, ir.ArrayT):
-            return src.size == dst.size and self.fits(src.elem, dst.elem)
-        if isinstance(src, ir.ListT) and isinstance(dst, ir.ListT):
-            return src.cap == dst.cap and self.fits(src.elem, dst.elem)
-        return src == dst
+        return ranges.fits(src, dst)
 
     def require_fits(self, e: ir.Expr, dst: ir.Type, span: Span, what: str, quiet: bool = False) -> bool:
         """Check that `e` can be stored in `dst`; report E0120/E0110 at `span` otherwise."""
@@ -518,7 +577,11 @@ class Checker:
 
     def _read_glob(self, d: ast.TableDecl, pattern: str) -> list[dict] | None:
         """One row per file matching `pattern` (sorted by name): `data/decks/*.txt`."""
-        paths = sorted(glob.glob(pattern))
+        paths = sorted(glob.glob(pattern))[:MAX_GLOB_FILES + 1]
+        if len(paths) > MAX_GLOB_FILES:
+            self.err("E0151", f"more than {MAX_GLOB_FILES} files match `{d.path}`", d.path_span, "too many files",
+                     help="a table reads at most that many files")
+            return None
         if not paths:
             self.err("E0150", f"no data file matches `{d.path}`", d.path_span, "no such files",
                      help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(pattern)}`")
@@ -544,36 +607,27 @@ class Checker:
         self.text_columns[(d.name, c.name)] = (texts, c)
 
     def _read_rows(self, d: ast.TableDecl, path: str) -> list[dict] | None:
+        """The rows of one data file (JSON, CSV or a deck list), read as untrusted input
+        (`envc.compiler.datafiles`); None after an E015x diagnostic."""
         if any(ch in d.path for ch in "*?["):
             return self._read_glob(d, path)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             self.err("E0150", f"data file `{d.path}` not found", d.path_span, "no such file",
                      help=f"paths are relative to the spec's folder: looked for `{os.path.relpath(path)}`")
             return None
         try:
-            with open(path, encoding="utf-8") as fh:
-                if path.endswith(".csv"):
-                    rows = list(csv.DictReader(fh))
-                elif path.endswith(".txt"):
-                    text = fh.read()
-                    Sources.add(os.path.relpath(path), text)  # deck-list problems point into the file
-                    rows = [decklist.parse(path, text, os.path.relpath(path))]
-                    bad = rows[0].pop("unreadable", None)
-                    if bad:
-                        self.err("E0151", f"`{d.path}`: {len(bad)} line(s) are neither `key: value` nor `N ID name`",
-                                 d.path_span, "malformed deck list",
-                                 notes=[f"{os.path.relpath(path)}:{n}: `{b}`" for n, b in bad[:3]],
-                                 help="write `2 A1-001 Bulbasaur` (count, card id, name), `energy: Grass`, or an "
-                                      "entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
-                        return None
-                else:
-                    rows = json.load(fh)
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            self.err("E0151", f"cannot read `{d.path}`: {err}", d.path_span)
-            return None
-        except json.JSONDecodeError as err:
-            self.err("E0151", f"`{d.path}` is not valid JSON", d.path_span, "malformed file",
-                     notes=[f"{d.path}:{err.lineno}:{err.colno}: {err.msg[:1].lower()}{err.msg[1:]}"])
+            text = read_text(path, self.base_dir)
+            if path.endswith(".csv"):
+                rows = _csv_rows(text)
+            elif path.endswith(".txt"):
+                rows = [_deck_list(path, text)]
+            else:
+                rows = _json_rows(text)
+        except DataFileError as err:
+            where = f"{d.path}:{err.line}:{err.col}: " if err.line is not None else ""
+            label = "malformed file" if where else "cannot be read"
+            self.err(err.code, f"cannot read `{d.path}`: {err.message}" if not where else f"malformed data file `{d.path}`",
+                     d.path_span, label, notes=[f"{where}{err.message}"] if where else [], help=err.help)
             return None
         if isinstance(rows, dict) and isinstance(rows.get("rows"), list):
             rows = rows["rows"]
@@ -692,6 +746,8 @@ class Checker:
                     return None, "is not a list"
                 out = [0] * t.size
                 for x in items:
+                    if not isinstance(x, str):
+                        return None, f"holds {json.dumps(x)[:30]}, not a member name of `{name}`"
                     if x not in lookup:
                         return None, f"names `{x}`, not a member of `{name}`"
                     out[lookup[x]] += 1
@@ -744,10 +800,9 @@ class Checker:
             return leaf(raw, t)
         if isinstance(t, ir.IntT):
             if isinstance(raw, str):
-                try:
-                    raw = int(raw)
-                except ValueError:
+                if not _INT_TEXT.fullmatch(raw.strip()):  # ASCII digits only: `int()` also takes `١٢` and `1_0`
                     return None, "is not an integer"
+                raw = int(raw.strip())
             if isinstance(raw, bool) or not isinstance(raw, int):
                 return None, "is not an integer"
             if not t.lo <= raw <= t.hi:
@@ -760,10 +815,15 @@ class Checker:
                 return None, "is not a boolean (`true`, `false`, `1` or `0`)"
             return raw, None
         if isinstance(t, ir.FloatT):
-            try:
-                return float(raw), None
-            except (TypeError, ValueError):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
                 return None, "is not a number"
+            try:
+                value = float(raw)
+            except (TypeError, ValueError, OverflowError):
+                return None, "is not a number"
+            if not fits_float32(value):
+                return None, "is not a finite float32 (NaN, an infinity, or beyond 3.4e38)"
+            return value, None
         if isinstance(t, ir.EnumT):
             e = self.enums[t.name]
             for i, (m, alias) in enumerate(zip(e.members, e.aliases)):
@@ -802,34 +862,30 @@ class Checker:
             self.state[name] = ir.FieldDef(name=name, type=t, default=default, builtin=True)
         for extra in decls[1:]:
             self.err("E0104", "more than one `state` block", extra.span, help="merge them into one")
+        anns: dict[str, dict] = {}
         for d in decls[:1]:
             for f in d.fields:
+                if f.name in STATE_RESERVED:
+                    self.err("E0101", f"`{f.name}` is a built-in field of every state", self.name_span(f.span, f.name),
+                             "reserved name", help="rename the field",
+                             notes=[f"every backend's state holds {', '.join(f'`{n}`' for n in STATE_RESERVED)}"])
+                    continue
                 if not self.declare_global(f.name, f.span, "state field"):
                     continue
                 t = self.resolve_type(f.type)
                 if t is None:
                     self.broken.add(f.name)
                     continue
-                visibility = "public"
-                matchup = False
-                for ann, span in f.annotations:
-                    if ann in ("hidden", "private"):
-                        visibility = ann
-                    elif ann == "matchup":  # `envc run` reports episodes per value of this field
-                        matchup = True
-                        if not isinstance(_elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
-                            self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
-                                     span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
-                                     "e.g. `decks: Deck[2] @matchup`")
-                    else:
-                        self.err("E0180", f"unknown annotation `@{ann}`", span, "not an annotation",
-                                 help="use `@hidden`, `@private` or `@matchup`")
+                anns[f.name] = self.field_annotations(f, t)
+                visibility, matchup = anns[f.name]["visibility"], anns[f.name]["matchup"]
                 if visibility == "private" and not (isinstance(t, ir.ArrayT) and t.size == self.num_players):
                     self.err("E0110", "a `@private` field must be an array with one slot per player", f.span,
                              help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
                 default = self.default_value(t, f.default, f.span)
                 self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
                                                  matchup=matchup, span=f.span)
+        self.check_reveal_flags(anns)
+        self.lasting_fields([name for name, a in anns.items() if a["lasting"] and name in self.state])
 
     # ------------------------------------------------------------ functions
     def _params(self, params: list[ast.Param], allow_any: bool = True) -> list[ir.ParamDef] | None:
@@ -842,7 +898,12 @@ class Checker:
                 ok = False
                 continue
             seen.add(p.name)
-            t = self.resolve_type(p.type)
+            self.check_reserved(p.name, p.span)
+            self._generic_ok = allow_any
+            try:
+                t = self.resolve_type(p.type)
+            finally:
+                self._generic_ok = False
             if t is None:
                 ok = False
                 continue
@@ -851,13 +912,13 @@ class Checker:
 
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
-        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS + (sim.RESERVED if self.sim_decl else ()):
+        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS + BUILTIN_NAMES + (sim.RESERVED if self.sim_decl else ()):
             self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
                      help="choose another name")
             return
         if not self.declare_global(d.name, d.span, what):
             return
-        params = self._params(d.params)
+        params = self._params(d.params, allow_any=not isinstance(d, ast.HoleDecl))
         ret = None
         ret_expr = d.ret if isinstance(d, (ast.FnDecl, ast.HoleDecl)) else None
         if ret_expr is not None:
@@ -871,6 +932,8 @@ class Checker:
         pure = isinstance(d, ast.FnDecl) or (isinstance(d, ast.HoleDecl) and ret is not None)
         self.fn_decls[d.name] = d
         self.fn_sigs[d.name] = (params, ret, pure)
+        if any(isinstance(p.type, ir.ListT) and p.type.cap == 0 for p in params):
+            self.generic.add(d.name)  # `list<T>`: instantiated per capacity at each call
 
     def _fn_body(self, name: str, body: list[ast.Stmt], span: Span, pure: bool) -> ir.FnDef | None:
         params, ret, _ = self.fn_sigs[name]
@@ -882,6 +945,8 @@ class Checker:
         self.current_fn = None
         if ctx.reads_hidden:
             self.fn_hidden.add(name)
+        elif ctx.slot_params:
+            self.fn_slot_params[name] = set(ctx.slot_params)
         if ret is not None and not _always_returns(body):
             self.err("E0142", f"`{name}` may end without returning a value", self.name_span(span, name),
                      "not every path returns",
@@ -1024,6 +1089,7 @@ class Checker:
         texts = list(ids)
         members = [ast.HoleDecl(d.span, f"{d.name}__{i + 1}", d.params, d.ret, text, d.ensures, family=d.name)
                    for i, text in enumerate(texts)]
+        self.declare_global(f"{d.name}__dispatch", d.span, f"dispatch of hole family `{d.name}`")
         refs = self.row_refs.get(tname)
         needed = sorted(refs) if refs else list(range(rows))
         self.family_decls[d.name] = d
@@ -1068,10 +1134,13 @@ class Checker:
             filled = [(i + 1, m) for i, m in enumerate(fam.members)
                       if by_name.get(m) is not None and by_name[m].status == "filled" and by_name[m].fill]
             self.calls[fam.dispatch] = {m for _, m in filled}
-            eff = ir.ParamDef(name="effect", type=ir.IntT(lo=0, hi=max(len(fam.texts), 1)))
+            eff_name = "effect"
+            while eff_name in {p.name for p in params}:  # the family's own parameters keep their names
+                eff_name += "_"
+            eff = ir.ParamDef(name=eff_name, type=ir.IntT(lo=0, hi=max(len(fam.texts), 1)))
             body: list[ir.Stmt] = []
             for num, m in reversed(filled):
-                cond = ir.Binary(op="eq", left=ir.Local(name="effect", type=eff.type, span=d.span),
+                cond = ir.Binary(op="eq", left=ir.Local(name=eff_name, type=eff.type, span=d.span),
                                  right=ir.Const(value=num, type=ir.IntT(lo=num, hi=num), span=d.span),
                                  type=ir.BOOL, span=d.span)
                 call = ir.CallProc(proc=m, args=[ir.Local(name=p.name, type=p.type, span=d.span) for p in params],
@@ -1119,18 +1188,24 @@ class Checker:
     def _hole(self, d: ast.HoleDecl, fill) -> tuple[ir.HoleDef, ir.FnDef | None]:
         params, ret, pure = self.fn_sigs[d.name]
         digest = self.hole_hash(d)
-        ensures = []
-        ctx = Ctx("ensures", pure=True)
-        ctx.scopes[0].update({p.name: p.type for p in params})
-        if ret is not None:
-            ctx.scopes[0]["result"] = ret
-        for e in d.ensures:
-            try:
-                ie = self.expr(e, ctx)
-                self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
-                ensures.append(ie)
-            except _Poison:
-                pass
+        # the members of a family share its signature and `ensures`: checked once (134 times
+        # over took most of the TCG's check, which `envc fill` repeats for every answer)
+        ensures = self._family_ensures.get(d.family) if d.family is not None else None
+        if ensures is None:
+            ensures = []
+            ctx = Ctx("ensures", pure=True)
+            ctx.scopes[0].update({p.name: p.type for p in params})
+            if ret is not None:
+                ctx.scopes[0]["result"] = ret
+            for e in d.ensures:
+                try:
+                    ie = self.expr(e, ctx)
+                    self.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
+                    ensures.append(ie)
+                except _Poison:
+                    pass
+            if d.family is not None:
+                self._family_ensures[d.family] = ensures
         status, fn, provenance = "unfilled", None, None
         if fill is not None:
             fd, _ = fill
@@ -1168,7 +1243,11 @@ class Checker:
                          help="action names must be unique: rename one")
                 continue
             seen[d.name] = d.span
-            params = self._params(d.params)
+            if d.name == "choose":
+                self.err("E0101", "`choose` is the action kind envc generates for decisions", self.name_span(d.span, d.name),
+                         "reserved", help="rename the action")
+                continue
+            params = self._params(d.params, allow_any=False)
             if params is None:
                 continue
             bad = False
@@ -1187,13 +1266,9 @@ class Checker:
                     if p.name == sim.PLAYER:
                         self.err("E0101", f"`{sim.PLAYER}` is the acting player in a simultaneous spec", p.span,
                                  "not a parameter name here", help="rename the parameter")
-            if d.guard is not None:
-                gctx = Ctx("guard", pure=True)
-                gctx.scopes[0].update(acting)
-                gctx.scopes[0].update({p.name: p.type for p in params})
+            if d.guard is not None and self.action_decls.get(d.name) is d:
                 try:
-                    guard = self.expr(d.guard, gctx)
-                    self.require_type(guard, ir.BOOL, d.guard.span, "a `when` guard")
+                    guard = self.action_guard(d.name)
                 except _Poison:
                     guard = None
             ctx = Ctx("action", pure=False)
@@ -1219,6 +1294,22 @@ class Checker:
                      help=f"end it with `return ...` of type `{t}`")
         return ir.ObserveDef(player=d.player, type=t, body=body, span=d.span)
 
+    def _invariants(self, decls: list[ast.InvariantDecl]) -> list[ir.InvariantDef]:
+        """The invariants, each name once (every backend reports invariants by name)."""
+        out = []
+        seen: dict[str, Span] = {}
+        for d in decls:
+            if d.name in seen:
+                self.err("E0101", f"duplicate invariant `{d.name}`", self.name_span(d.span, d.name), "defined again",
+                         notes=[f"first defined at {_at(seen[d.name])}"], help="invariant names must be unique: "
+                         "rename one")
+                continue
+            seen[d.name] = d.span
+            inv = self._invariant(d)
+            if inv is not None:
+                out.append(inv)
+        return out
+
     def _invariant(self, d: ast.InvariantDecl) -> ir.InvariantDef | None:
         try:
             e = self.expr(d.expr, Ctx("invariant", pure=True))
@@ -1241,21 +1332,40 @@ class Checker:
         return out
 
     def stmt(self, s: ast.Stmt, ctx: Ctx):
+        if isinstance(s, ast.Let) and (s.orelse is not None or selection_kind(s.value)):
+            try:
+                return self.selection(s.name, s.type, s.value, s.orelse, "=", ctx, s.span)
+            except _Poison:
+                self.broken.add(s.name)
+                raise
+        if isinstance(s, (ast.Assign)) and (s.orelse is not None or selection_kind(s.value)):
+            return self.selection(s.target, None, s.value, s.orelse, s.op, ctx, s.span)
+        if isinstance(s, ast.While):
+            return self.while_stmt(s, ctx)
+        if isinstance(s, ast.Break):
+            return self.break_stmt(s, ctx)
         if isinstance(s, ast.Let):
             if s.name in ctx.scopes[-1]:
                 self.fail("E0101", f"`{s.name}` is already defined in this block", s.span, help="choose another name")
+            self.check_reserved(s.name, s.span)
+            init = self.let_initialised(s, ctx)
+            if init is not None:
+                return init
             try:
                 value = self.expr(s.value, ctx)
             except _Poison:
                 self.broken.add(s.name)  # reported already: later uses of the name are not reported again
                 raise
             t = value.type
+            ctx.inferred.pop(s.name, None)
             if s.type is not None:
                 declared = self.resolve_type(s.type)
                 if declared is None:
                     raise _Poison()
                 self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`")
                 t = declared
+            elif isinstance(t, ir.IntT):
+                ctx.inferred[s.name] = (s, len(ctx.loop_trips), ctx.scopes[-1])
             ctx.scopes[-1][s.name] = t
             return ir.Let(name=s.name, type=t, value=value, span=s.span)
         if isinstance(s, ast.Assign):
@@ -1263,28 +1373,27 @@ class Checker:
             value = self.expr(s.value, ctx)
             if s.op != "=":
                 value = self.binary("add" if s.op == "+=" else "sub", current, value, s.span, s.span)
+            if place.root == "local" and not place.path and place.name in ctx.inferred \
+                    and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
+                    and not self.fits(value.type, place.type):
+                self.untyped_let_overflow(s, place, value, ctx)
             if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                      f"`{_place_text(s.target)}: {place.type}`"):
                 raise _Poison()
-            return ir.Assign(place=place, value=value, span=s.span)
+            return [ir.Assign(place=place, value=value, span=s.span)] + self.lasting_after(place, s.until, ctx, s.span,
+                                                                                           value)
         if isinstance(s, ast.If):
-            result: list[ir.Stmt] | None = self.block(s.orelse, ctx) if s.orelse is not None else []
-            for cond, body in reversed(s.branches):
-                c = self.expr_safe(cond, ctx)
-                if c is not None:
-                    self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
-                then = self.block(body, ctx)
-                if c is None:
-                    result = []
-                    continue
-                result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
-            return result
+            return self.if_stmt(s, ctx)
         if isinstance(s, ast.For):
             lo, hi = self.loop_bounds(s.lo, s.hi, s.inclusive, s.span, ctx, s.var)
+            self.check_reserved(s.var, s.span)
             ctx.scopes.append({s.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+            frame = self.loop_enter(ctx)
+            ctx.loop_trips.append(max(hi - lo, 0))
             body = self.block(s.body, ctx)
+            ctx.loop_trips.pop()
             ctx.scopes.pop()
-            return ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span)
+            return self.loop_exit(ctx, frame, ir.For(var=s.var, lo=lo, hi=hi, body=body, span=s.span), s.span)
         if isinstance(s, ast.Match):
             return self.match(s, ctx)
         if isinstance(s, ast.Return):
@@ -1297,6 +1406,82 @@ class Checker:
             return ir.Return(value=value, span=s.span)
         assert isinstance(s, ast.ExprStmt)
         return self.expr_stmt(s, ctx)
+
+    def if_stmt(self, s: ast.If, ctx: Ctx) -> list[ir.Stmt]:
+        """`if`/`elif`/`else`: each branch narrowed by its condition and the earlier ones being
+        false; a branch whose condition folds to `false` (or follows one that folds to `true`)
+        is checked without range errors and dropped."""
+        conds: list[ir.Expr | None] = []
+        for cond, _ in s.branches:
+            c = self.expr_safe(cond, ctx)
+            if c is not None:
+                self.require_type(c, ir.BOOL, cond.span, "an `if` condition")
+            conds.append(c)
+        before: dict = {}  # what the earlier conditions being false say
+        arms: list[tuple[ir.Expr | None, list[ir.Stmt]]] = []
+        dead = False
+        for (_cond, body), c in zip(s.branches, conds):
+            truth = self.constant_truth(c) if c is not None else None
+            facts = dict(before)
+            if c is not None:
+                facts.update({k: v for k, v in self.facts(c, True, ctx).items()})
+            self.push_facts(ctx, facts, body)
+            try:
+                if dead or truth is False:
+                    self.dead_block(body, ctx)
+                    then = None
+                else:
+                    then = self.block(body, ctx)
+            finally:
+                self.pop_facts(ctx)
+            if then is not None:
+                arms.append((None if truth is True else c, then))
+                dead = dead or truth is True
+            if c is not None:
+                for k, v in self.facts(c, False, ctx).items():
+                    prev = before.get(k)
+                    before[k] = v if prev is None or prev[2] != v[2] else (max(v[0], prev[0]), min(v[1], prev[1]), v[2])
+        result: list[ir.Stmt] = []
+        if s.orelse is not None:
+            self.push_facts(ctx, before, s.orelse)
+            try:
+                if dead:
+                    self.dead_block(s.orelse, ctx)
+                else:
+                    result = self.block(s.orelse, ctx)
+            finally:
+                self.pop_facts(ctx)
+        if any(c is None for c in conds):
+            return []
+        for c, then in reversed(arms):
+            if c is None:  # a condition that folds to `true`: its block is what runs
+                result = then
+                continue
+            result = [ir.If(cond=c, then=then, orelse=result, span=s.span)]
+        return result
+
+    def untyped_let_overflow(self, s: ast.Assign, place: ir.Place, value: ir.Expr, ctx: Ctx) -> None:
+        """E0120 for an assignment to a local declared by `let x = <int>` without a type: its
+        range is that of its first value, so `x = x + 1` cannot fit. The help declares the
+        range the assignments can reach in the loops around them (each loop adding the
+        assignment's step once per trip) and keeps the value in it."""
+        let, depth, _ = ctx.inferred[place.name]
+        init, new = place.type, value.type
+        trips = 1
+        for n in ctx.loop_trips[depth:]:
+            trips *= max(n, 1)
+        lo = init.lo + min(0, new.lo - init.lo) * trips
+        hi = init.hi + max(0, new.hi - init.hi) * trips
+        lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
+        rhs = self.source_text(s.value.span) if s.op == "=" else \
+            f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
+        keep = _clamp_fix(rhs, new, ir.IntT(lo=lo, hi=hi))
+        times = f" (the loops around it run {trips} times)" if trips > 1 else ""
+        self.fail("E0120", f"value may overflow `{place.name}: {init}`", s.span, f"has range {new.lo}..{new.hi}",
+                  notes=[f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
+                         f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"],
+                  help=f"declare the range it needs, `let {place.name}: int[{lo}..{hi}] = "
+                       f"{self.source_text(let.value.span)}`{times}, and keep it there: `{place.name} = {keep}`")
 
     def loop_bounds(self, lo_e: ast.Expr, hi_e: ast.Expr, inclusive: bool, span: Span, ctx: Ctx | None = None,
                     var: str = "i") -> tuple[int, int]:
@@ -1365,6 +1550,11 @@ class Checker:
 
     def expr_stmt(self, s: ast.ExprStmt, ctx: Ctx):
         e = s.expr
+        if isinstance(e, ast.Name) and e.name == "continue" and ctx.lookup("continue") is None:
+            self.fail("E0004", "the language has no `continue`", e.span, "not part of envspec",
+                      help="put the rest of the loop body in an `if`, or `break` out of the loop")
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.name in self.boundaries:
+            return self.reach(e, ctx, s.span)
         if not isinstance(e, ast.Call):
             self.fail("E0110", "this expression does nothing", s.span, "its value is unused",
                       help="assign it (`x = ...`) or call a `proc`")
@@ -1382,6 +1572,8 @@ class Checker:
                               func.span, "changes the state", help=_pure_help(ctx))
                 if isinstance(self.fn_decls[name], ast.HoleDecl):
                     self.require_hole_filled(self.fn_decls[name], e.span)
+                if name in self.generic:
+                    name, params = self.instantiate(name, e, ctx)
                 args = self.call_args(e, params, name, ctx)
                 self.note_call(name, e.span)
                 return ir.CallProc(proc=name, args=args, span=s.span)
@@ -1400,6 +1592,8 @@ class Checker:
             self.fail("E0130", f"{_ctx_name(ctx)} cannot call `{name}()`, which changes the state", e.func.span,
                       "changes the state", help=_pure_help(ctx))
         player = ir.IntT(lo=0, hi=self.num_players - 1)
+        if name == "win" and len(e.args) == 2:
+            return self.win_stake(e, ctx)
         if name == "fail":
             if len(e.args) != 1 or not isinstance(e.args[0].value, ast.StringLit):
                 self.fail("E0111", "`fail` takes one string: the reason", e.span, help='write `fail("hand overflow")`')
@@ -1548,6 +1742,9 @@ class Checker:
                 self.fail("E0120", "integer literal does not fit in 32 bits", e.span)
             return ir.Const(type=ir.IntT(lo=e.value, hi=e.value), value=e.value, span=e.span)
         if isinstance(e, ast.FloatLit):
+            if not fits_float32(e.value):
+                self.fail("E0120", "float literal does not fit in float32", e.span, "beyond float32",
+                          help=f"float32 values are at most {FLOAT32_MAX:.7g} in magnitude")
             return ir.Const(type=ir.FLOAT, value=e.value, span=e.span)
         if isinstance(e, ast.BoolLit):
             return ir.Const(type=ir.BOOL, value=e.value, span=e.span)
@@ -1574,13 +1771,28 @@ class Checker:
         if isinstance(e, ast.Binary):
             op = _BINOPS[e.op]
             left = self.expr(e.left, ctx, peek)
-            right = self.expr(e.right, ctx, peek)
+            if op in ("and", "or"):  # the right side is read where the left one decided nothing
+                self.push_facts(ctx, self.facts(left, op == "and", ctx))
+                try:
+                    right = self.expr(e.right, ctx, peek)
+                finally:
+                    self.pop_facts(ctx)
+            else:
+                right = self.expr(e.right, ctx, peek)
             return self.binary(op, left, right, e.span, e.op_span)
         if isinstance(e, ast.CondExpr):
             c = self.expr(e.cond, ctx)
             self.require_type(c, ir.BOOL, e.cond.span, "the condition of `if ... then ... else`")
-            a = self.expr(e.then, ctx, peek)
-            b = self.expr(e.orelse, ctx, peek)
+            self.push_facts(ctx, self.facts(c, True, ctx))
+            try:
+                a = self.expr(e.then, ctx, peek)
+            finally:
+                self.pop_facts(ctx)
+            self.push_facts(ctx, self.facts(c, False, ctx))
+            try:
+                b = self.expr(e.orelse, ctx, peek)
+            finally:
+                self.pop_facts(ctx)
             self.no_draws(a, "a branch of `if ... then ... else`")
             self.no_draws(b, "a branch of `if ... then ... else`")
             t = self.unify(a, b, e.span)
@@ -1608,6 +1820,8 @@ class Checker:
             return self.call(e, ctx, peek)
         if isinstance(e, ast.Generator):
             self.fail("E0110", "a generator is only allowed inside sum, count, any, all, min or max", e.span)
+        if isinstance(e, ast.Selector):
+            self.fail("E0110", "a selector `x in lo..hi` is only an argument of `choose` or `random.pick`", e.span)
         raise AssertionError(f"unhandled expression {type(e).__name__}")  # pragma: no cover
 
     def no_draws(self, e: ir.Expr, where: str, repeat: int | None = None) -> None:
@@ -1616,6 +1830,8 @@ class Checker:
         not match the interpreter draw for draw), and inside a comprehension or reduction
         only over at most `MAX_DRAW_REPEAT` iterations (backends unroll it)."""
         found = ir.first_draw(e)
+        if found is not None and repeat is not None:
+            repeat *= _draws(e)  # draws nested in comprehensions multiply (backends unroll them all)
         if found is None or (repeat is not None and repeat <= MAX_DRAW_REPEAT):
             return
         if repeat is None:
@@ -1634,6 +1850,8 @@ class Checker:
     def name(self, e: ast.Name, ctx: Ctx, peek: bool) -> ir.Expr:
         t = ctx.lookup(e.name)
         if t is not None:
+            if ctx.narrow:
+                t = self.narrowed(ctx, ("local", e.name), t, self.scope_of(ctx, e.name))
             return ir.Local(name=e.name, type=t, span=e.span)
         if e.name in self.state:
             fd = self.state[e.name]
@@ -1654,7 +1872,8 @@ class Checker:
                                "or drop `@hidden` if all may see it")
                     self.fail("E0170", f"`observe` reads `@{fd.visibility}` field `{e.name}`", e.span,
                               "hidden from players", help=how)
-            return ir.StateGet(name=e.name, type=fd.type, span=e.span)
+            t = self.narrowed(ctx, ("state", e.name), fd.type) if ctx.narrow else fd.type
+            return ir.StateGet(name=e.name, type=t, span=e.span)
         if e.name in self.consts:
             c = self.consts[e.name]
             return ir.Const(type=c.type, value=c.value, span=e.span)
@@ -1705,10 +1924,56 @@ class Checker:
         if (ctx.observe_player is not None and isinstance(e.base, ast.Name) and e.base.name in self.state
                 and ctx.lookup(e.base.name) is None and self.state[e.base.name].visibility == "private"):
             private_slot = isinstance(e.index, ast.Name) and e.index.name == ctx.observe_player
+        param_slot = self._param_slot(e, ctx)
+        if param_slot is not None:  # `hand[p]` in a fn, `p` a parameter: the fn's callers decide
+            saved = ctx.reads_hidden
+            base = self.expr(e.base, ctx, True)
+            ctx.reads_hidden = saved
+            ctx.slot_params.add(param_slot)
+            index = self.expr(e.index, ctx)
+            t = self.check_index(base.type, index, e)
+            return ir.GetIndex(base=base, index=index, type=t, span=e.span)
         base = self.expr(e.base, ctx, peek or private_slot)
         index = self.expr(e.index, ctx)
         t = self.check_index(base.type, index, e)
         return ir.GetIndex(base=base, index=index, type=t, span=e.span)
+
+    def _param_slot(self, e: ast.Index, ctx: Ctx) -> int | None:
+        """In a `fn`, `f[p]` with `f` a `@private` field and `p` a parameter of the fn: the
+        parameter's position (the fn reads the slot its caller names), else None."""
+        if ctx.what != "fn" or self.current_fn is None or not isinstance(e.base, ast.Name):
+            return None
+        fd = self.state.get(e.base.name)
+        if fd is None or fd.visibility != "private" or ctx.lookup(e.base.name) is not None:
+            return None
+        if not isinstance(e.index, ast.Name) or self.scope_of(ctx, e.index.name) != id(ctx.scopes[0]):
+            return None
+        params = self.fn_sigs[self.current_fn][0]
+        return next((i for i, p in enumerate(params) if p.name == e.index.name), None)
+
+    def _slot_call(self, name: str, e: ast.Call, ctx: Ctx) -> None:
+        """A call of a fn that reads `@private` slots named by its parameters: in `observe`
+        those arguments must be the observing player; in a fn, parameters of that fn (its own
+        callers then decide); anywhere else the call reads hidden state."""
+        positional = [a for a in e.args if a.name is None]
+        params = self.fn_sigs[name][0]
+        for k in sorted(self.fn_slot_params[name]):
+            p = params[k]
+            a = next((x for x in e.args if x.name == p.name), None) or (positional[k] if k < len(positional) else None)
+            arg = a.value if a is not None else None
+            if ctx.observe_player is not None:
+                if isinstance(arg, ast.Name) and arg.name == ctx.observe_player:
+                    continue
+                self.fail("E0170", f"`observe` calls `{name}` with another player's `{p.name}`", e.span,
+                          f"`{name}` reads `@private` slots at `{p.name}`",
+                          help=f"pass the observing player: `{name}(..., {ctx.observe_player}, ...)`")
+            if ctx.what == "fn" and isinstance(arg, ast.Name) and self.scope_of(ctx, arg.name) == id(ctx.scopes[0]):
+                own = self.fn_sigs[self.current_fn][0]
+                k2 = next((i for i, q in enumerate(own) if q.name == arg.name), None)
+                if k2 is not None:
+                    ctx.slot_params.add(k2)
+                    continue
+            ctx.reads_hidden = True
 
     def binary(self, op: str, a: ir.Expr, b: ir.Expr, span: Span, op_span: Span) -> ir.Expr:
         ta, tb = a.type, b.type
@@ -1821,10 +2086,16 @@ class Checker:
         name = func.name
         if name == "old" and name not in self.fn_sigs:
             return self.old_call(e, ctx, peek)
+        if name in COIN_BUILTINS and name not in self.fn_sigs:
+            return self.coin_builtin(name, e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
         if name in ("chose", "chosen") and self.sim_decl is not None:
             return sim.choice_call(self, name, e, ctx)
+        if name in BUILTIN_NAMES + ("sum",) and name not in self.fn_sigs:
+            got = self.ext_builtin(name, e, ctx, peek)
+            if got is not None:
+                return got
         if name in PURE_BUILTINS:
             return self.builtin(name, e, ctx, peek)
         if name in EFFECTS:
@@ -1839,13 +2110,23 @@ class Checker:
             hole = self.fn_decls[name]
             if isinstance(hole, ast.HoleDecl):
                 self.require_hole_filled(hole, e.span)
+            source = name
+            if name in self.generic:
+                name, params = self.instantiate(name, e, ctx)
             args = self.call_args(e, params, name, ctx)
             self.note_call(name, e.span)
-            if name in self.fn_hidden:
+            if source in self.fn_hidden or name in self.fn_hidden:
                 ctx.reads_hidden = True
                 if ctx.observe_player is not None:
-                    self.fail("E0170", f"`observe` calls `{name}`, which reads hidden state", e.span,
+                    self.fail("E0170", f"`observe` calls `{source}`, which reads hidden state", e.span,
                               help="compute the observation from public state and the player's own slots")
+            elif name in self.fn_slot_params:
+                self._slot_call(name, e, ctx)
+            if name in self.fn_shows_choice:
+                if ctx.observe_player is not None:
+                    self.observe_shows_choice = True
+                elif ctx.what == "fn" and self.current_fn is not None:
+                    self.fn_shows_choice.add(self.current_fn)
             return ir.CallFn(fn=name, args=args, type=ret, span=e.span)
         if isinstance(self.fn_decls.get(name), ast.HoleDecl):
             self.fail("E0160", f"hole `{name}` cannot be called: it has no valid fill", e.span)
@@ -1864,6 +2145,36 @@ class Checker:
             self.fail("E0111", "`old` takes one expression: `old(x)`", e.span)
         value = self.expr(e.args[0].value, ctx, peek)
         return ir.Builtin(name="old", args=[value], type=value.type, span=e.span)
+
+    def coin_builtin(self, name: str, e: ast.Call, ctx: Ctx, peek: bool) -> ir.Expr:
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` in an `ensures` clause: the coins a
+        call flips, read from the RNG words before it (draw k of the call is a function of
+        the key and the counter; see `compiler/rng.py`); `draws()`: how many random numbers
+        the call drew. `Builtin` nodes that, like `old`, no backend lowers."""
+        if ctx.what != "ensures":
+            self.fail("E0110", f"`{name}(...)` is only allowed in an `ensures` or scenario clause", e.span,
+                      help="it reads the coins the call flipped, which only a hole's checks can see")
+        want = 0 if name in ("heads_until_tails", "draws") else 1
+        if len(e.args) != want or any(a.name is not None or isinstance(a.value, ast.Generator) for a in e.args):
+            usage = {"flip": "`flip(k)`: the k-th coin the call flips (from 0), true for heads",
+                     "heads": "`heads(n)`: how many of the first n coins are heads",
+                     "heads_until_tails": "`heads_until_tails()`: the heads before the first tails",
+                     "draws": "`draws()`: how many random numbers the call drew"}[name]
+            self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != 1 else ''}", e.span, help=usage)
+        if name == "heads_until_tails":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=MAX_COIN_RUN), span=e.span)
+        if name == "draws":
+            return ir.Builtin(name=name, args=[], type=ir.IntT(lo=0, hi=ir.INT32_MAX), span=e.span)
+        arg = self.expr(e.args[0].value, ctx, peek)
+        if not isinstance(arg.type, ir.IntT) or arg.type.lo < 0:
+            self.fail("E0110", f"`{name}` counts coins from 0", e.args[0].span, f"this is `{arg.type}`",
+                      help="give a non-negative integer")
+        if name == "flip":
+            return ir.Builtin(name=name, args=[arg], type=ir.BOOL, span=e.span)
+        if arg.type.hi > MAX_COIN_RUN:
+            self.fail("E0120", f"`heads(n)` counts at most {MAX_COIN_RUN} coins", e.args[0].span,
+                      f"has range {arg.type.lo}..{arg.type.hi}")
+        return ir.Builtin(name=name, args=[arg], type=ir.IntT(lo=0, hi=arg.type.hi), span=e.span)
 
     def require_hole_filled(self, d: ast.HoleDecl, span: Span) -> None:
         fills = self._collect_fills_cache()
@@ -1927,6 +2238,11 @@ class Checker:
                           f"lo is in {lo.type.lo}..{lo.type.hi}, hi in {hi.type.lo}..{hi.type.hi}",
                           help="make sure lo <= hi always holds")
             return ir.RandomInt(lo=lo, hi=hi, type=ir.IntT(lo=lo.type.lo, hi=hi.type.hi), span=e.span)
+        if func.name == "bernoulli":
+            return self.bernoulli(e, ctx)
+        if func.name == "pick":
+            self.fail("E0190", "`random.pick(...)` is the whole value of a `let` or an assignment", e.span,
+                      "inside an expression", help="write `let x = random.pick(...) else ...` first, then use `x`")
         if func.name == "coin":
             if e.args:
                 self.fail("E0111", "`random.coin()` takes no arguments", e.span)
@@ -1935,7 +2251,8 @@ class Checker:
             draw = ir.RandomInt(lo=zero, hi=one, type=ir.IntT(lo=0, hi=1), span=e.span)
             return ir.Binary(op="eq", left=draw, right=one, type=ir.BOOL, span=e.span)
         self.fail("E0103", f"unknown function `random.{func.name}`", func.name_span,
-                  help="use `random.int(lo, hi)` or `random.coin()`; shuffle a list with `xs.shuffle()`")
+                  help="use `random.int(lo, hi)`, `random.coin()`, `random.bernoulli(num, den)` or "
+                  "`random.pick(i in lo..hi where cond)`; shuffle a list with `xs.shuffle()`")
 
     def reduce(self, name: str, g: ast.Generator, ctx: Ctx, span: Span, peek: bool) -> ir.Expr:
         lo, hi = self.loop_bounds(g.lo, g.hi, g.inclusive, g.span, ctx, g.var)
@@ -1969,8 +2286,7 @@ class Checker:
         if any(isinstance(a.value, ast.Generator) for a in e.args):
             self.fail("E0111", f"`{name}` does not take a generator", e.span)
         args = [self.expr(a.value, ctx, peek or name == "len") for a in e.args]
-        arity = {"min": None, "max": None, "clamp": 3, "abs": 1, "int": 1, "float": 1, "len": 1,
-                 "sqrt": 1, "sin": 1, "cos": 1, "exp": 1, "floor": 1}[name]
+        arity = builtins.BUILTINS[name].arity
         if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
             want = "at least 2" if arity is None else str(arity)
             self.fail("E0111", f"`{name}` takes {want} argument{'s' if want != '1' else ''}, {len(args)} given", e.span)
@@ -1988,35 +2304,23 @@ class Checker:
             if isinstance(ts[0], ir.RowT):
                 return ir.Builtin(name=name, args=args, type=ir.IntT(lo=0, hi=ts[0].rows - 1), span=e.span)
             self.fail("E0110", "`int` converts a bool, an enum or a row", e.args[0].span, f"this is `{ts[0]}`",
-                      help="floats become integers with `floor` and a declared range" if ts[0] == ir.FLOAT else None)
+                      help="a float32 has no static integer range, so it never becomes an int: compare it "
+                           "instead, e.g. `if x >= 2.0 then 2 else ...`" if ts[0] == ir.FLOAT else None)
         if name == "float":
             if not isinstance(ts[0], ir.IntT):
                 self.fail("E0110", "`float` converts an integer", e.args[0].span, f"this is `{ts[0]}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name in ("sqrt", "sin", "cos", "exp"):
+        if name in builtins.FLOAT_MATH:
             args = [self._floatify(a) for a in args]
             if args[0].type != ir.FLOAT:
                 self.fail("E0110", f"`{name}` needs a float32", e.args[0].span, f"this is `{args[0].type}`")
             return ir.Builtin(name=name, args=args, type=ir.FLOAT, span=e.span)
-        if name == "floor":
-            self.fail("E0110", "`floor` of a float has no static range", e.span,
-                      help="compare floats instead, or keep the value in float32")
         if all(isinstance(t, ir.IntT) for t in ts):
+            if name == "clamp" and ts[1].hi > ts[2].lo:
+                self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
+            t = ranges.builtin(name, ts)
             if name == "abs":
-                t = ts[0]
-                lo = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
-                return ir.Builtin(name=name, args=args, type=self.int32(ir.IntT(lo=lo, hi=max(abs(t.lo), abs(t.hi))), e.span),
-                                  span=e.span)
-            if name == "min":
-                t = ir.IntT(lo=min(x.lo for x in ts), hi=min(x.hi for x in ts))
-            elif name == "max":
-                t = ir.IntT(lo=max(x.lo for x in ts), hi=max(x.hi for x in ts))
-            else:  # clamp(x, lo, hi)
-                x, lo, hi = ts
-                if lo.hi > hi.lo:
-                    self.fail("E0122", "`clamp(x, lo, hi)` may have lo > hi", e.span)
-                t = ir.IntT(lo=max(min(x.lo, hi.lo), lo.lo), hi=min(max(x.hi, lo.hi), hi.hi))
-                t = ir.IntT(lo=min(t.lo, t.hi), hi=t.hi)
+                t = self.int32(t, e.span)
             return ir.Builtin(name=name, args=args, type=t, span=e.span)
         args = [self._floatify(a) for a in args]
         if all(a.type == ir.FLOAT for a in args):
@@ -2036,27 +2340,12 @@ _OP_TEXT = {v: k for k, v in _BINOPS.items()}
 
 
 def _int_range(op: str, a: ir.IntT, b: ir.IntT, checker: Checker, b_span: Span) -> ir.IntT:
-    if op == "add":
-        return ir.IntT(lo=a.lo + b.lo, hi=a.hi + b.hi)
-    if op == "sub":
-        return ir.IntT(lo=a.lo - b.hi, hi=a.hi - b.lo)
-    if op == "mul":
-        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    if b.lo <= 0 <= b.hi:
+    if op in ("div", "mod") and ranges.divisor_may_be_zero(b):
         text = checker.source_text(b_span)
         example = f", e.g. `max({text}, 1)`" if b.lo >= 0 < b.hi and text and "\n" not in text and len(text) <= 60 else ""
         checker.fail("E0123", "possible division by zero", b_span, f"has range {b.lo}..{b.hi}",
                      help=f"make the divisor's range exclude 0{example}")
-    if op == "div":
-        corners = [a.lo // b.lo, a.lo // b.hi, a.hi // b.lo, a.hi // b.hi]
-        return ir.IntT(lo=min(corners), hi=max(corners))
-    # floor modulo takes the divisor's sign
-    if b.lo > 0:
-        if 0 <= a.lo and a.hi < b.lo:
-            return a
-        return ir.IntT(lo=0, hi=b.hi - 1)
-    return ir.IntT(lo=b.lo + 1, hi=0)
+    return ranges.binary(op, a, b)
 
 
 _FILL_ATTRS = {"text": str, "provenance": str, "model": str, "date": str, "hash": str, "attempts": int, "tokens": int,
@@ -2125,10 +2414,122 @@ def _at_line(row: dict, line: int | None) -> str:
     return f" ({source[0]}:{line})" if source is not None and line else ""
 
 
+_COUNT = re.compile(r"[0-9]{1,9}")
+_INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
+
+
+def _draws(e: ir.Node) -> int:
+    """How many random draws or list takes evaluating `e` makes (comprehensions multiply)."""
+    if isinstance(e, (ir.RandomInt, ir.ListTake)):
+        return 1 + sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    n = sum(_draws(c) for c in ir.children(e) if not isinstance(c, ir.Place))
+    if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
+        n *= max(e.hi - e.lo, 0)
+    return n
+
+
+def _ast_depth(mod: ast.Module) -> tuple[int, Any]:
+    """The deepest nesting of the syntax tree (expressions, statements, types) and a node
+    there, found without recursion."""
+    best, where = 0, None
+    stack = [(d, 1) for d in mod.decls]
+    while stack:
+        node, depth = stack.pop()
+        if depth > best and getattr(node, "span", None) is not None:
+            best, where = depth, node
+        values = node.__dict__.values() if hasattr(node, "__dict__") else node
+        for v in values:
+            if isinstance(v, (list, tuple)):
+                stack.extend((x, depth + (not isinstance(node, (list, tuple)))) for x in v
+                             if hasattr(x, "__dict__") or isinstance(x, (list, tuple)))
+            elif hasattr(v, "__dataclass_fields__") and not isinstance(v, Span):
+                stack.append((v, depth + 1))
+    return best, where
+
+
+def _float_leaves(value: Any):
+    """The floats inside a folded constant (nested lists and dicts)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (float, np.floating)):
+            yield float(v)
+
+
+def fits_float32(value: float) -> bool:
+    """True when `value` is finite and rounds to a finite float32 (magnitude at most
+    float32's largest, 3.4028235e38, give or take its rounding)."""
+    if not math.isfinite(value):
+        return False
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float32(value)))
+
+
+def _deck_list(path: str, text: str) -> dict:
+    """One row from a deck-list file (`envc.compiler.decklist`: `key: value`, `N ID [name]`,
+    `N NAME [details]`), its text registered for diagnostics that point into it.
+
+    Raises:
+        DataFileError: a line that is none of these (with its line), or more than
+            `decklist.MAX_DECK_CARDS` cards in all.
+    """
+    shown = os.path.relpath(path)
+    Sources.add(shown, text)  # problems with a value point into the file
+    row = decklist.parse(path, text, shown)
+    bad = row.pop("unreadable", None)
+    if bad:
+        number, line = bad[0]
+        raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, 1,
+                            help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name), `energy: Grass`, "
+                                 "or an entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
+    return row
+
+
+class _BigInt(ValueError):
+    """A JSON integer too long to be a value of any type (it would take Python ages to convert)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > 30:
+        raise _BigInt(text)
+    return int(text)
+
+
+def _json_rows(text: str) -> Any:
+    """The value of a JSON data file; malformed content raises DataFileError with a position."""
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as err:
+        raise DataFileError("E0151", f"not valid JSON: {err.msg[:1].lower()}{err.msg[1:]}", err.lineno,
+                            err.colno) from None
+    except _BigInt as err:
+        digits = str(err)
+        at = text.find(digits)
+        line, col = line_col(text, max(at, 0))
+        raise DataFileError("E0151", f"an integer of {len(digits.lstrip('-'))} digits", line, col,
+                            help="integers are at most 32 bits") from None
+    except RecursionError:
+        raise DataFileError("E0151", "the JSON nests too deeply") from None
+
+
+def _csv_rows(text: str) -> list[dict]:
+    """The rows of a CSV data file (a header line, then one row a line)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as err:
+        raise DataFileError("E0151", f"not valid CSV: {err}", reader.line_num or None, 1 if reader.line_num else None
+                            ) from None
+
+
 def _dig(row: dict, path: str) -> Any:
     value: Any = row
     for part in path.split("."):
-        if isinstance(value, list) and part.isdigit():
+        if isinstance(value, list) and _COUNT.fullmatch(part):
             i = int(part)
             value = value[i] if i < len(value) else None
         elif isinstance(value, dict):
@@ -2140,6 +2541,11 @@ def _dig(row: dict, path: str) -> Any:
     if isinstance(value, str) and value == "":
         return None
     return value
+
+
+def _at(span: Span) -> str:
+    """`file:line:col` of a span, for notes that point at a first declaration."""
+    return f"{span.file}:{span.line}:{span.col}"
 
 
 def _place_text(e: ast.Expr) -> str:
@@ -2198,6 +2604,13 @@ def check(mod: ast.Module, fills: ast.Module | None = None, tolerate=None) -> ir
     Raises:
         DiagnosticError: with every error found (codes in `ERROR_CODES`).
     """
+    for m in (mod, fills):
+        depth, node = _ast_depth(m) if m is not None else (0, None)
+        if depth > MAX_DEPTH:
+            raise DiagnosticError([Diagnostic("E0140", f"the spec nests {depth:,} levels deep, more than {MAX_DEPTH:,}",
+                                              node.span, "nested too deeply here",
+                                              help="split the expression or the blocks into `let` variables "
+                                                   "and functions")])
     try:
         return Checker(mod, fills, tolerate).run()
     except RecursionError:  # hundreds of records nested in each other, and the like
@@ -2212,11 +2625,9 @@ def fill_path(spec_path: str) -> str:
     return root + ".fills"
 
 
-def load(path: str, effect_tables: bool = True) -> ir.Module:
-    """Parse and check the spec at `path` together with its fill file, if there is one.
-
-    `effect_tables`: run the effect-table pass (`envc.compiler.passes.effect_tables`) on the
-    result, unless the environment sets `ENVC_EFFECT_TABLES=0`; every backend uses this IR.
+def load_checked(path: str) -> ir.Module:
+    """Parse and check the spec at `path` together with its fill file, if there is one: the
+    checker's IR, before any pass (`envc.compiler.pipeline` runs the passes).
 
     Raises:
         DiagnosticError: a missing file, a syntax error, or any checking error.
@@ -2232,9 +2643,18 @@ def load(path: str, effect_tables: bool = True) -> ir.Module:
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
-    module = check(mod, fills)
-    from envc.compiler.passes import effect_tables as tables
-    from envc.compiler.passes import simultaneous
+    return check(mod, fills)
 
-    module = simultaneous.run(module)  # a simultaneous spec becomes a sequential game (every backend runs that)
-    return tables.run(module) if effect_tables and tables.enabled() else module
+
+def load(path: str, ctx=None) -> ir.Module:
+    """Parse and check the spec at `path` (with its fill file) and run the pipeline's passes
+    (`envc.compiler.pipeline.PASSES`): the IR every backend consumes.
+
+    `ctx`: an `envc.compiler.pipeline.PassContext` (e.g. passes to disable); default: all.
+
+    Raises:
+        DiagnosticError: a missing file, a syntax error, or any checking error.
+    """
+    from envc.compiler import pipeline
+
+    return pipeline.load(path, ctx)

@@ -40,7 +40,7 @@ _HELP = ("in a simultaneous spec every player chooses each turn: use `player` in
 
 def header(ch, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.ResolveDecl | None]:
     """Read the `simultaneous` and `resolve` declarations (reporting duplicates and a
-    `resolve` without `simultaneous` or the reverse, E0190)."""
+    `resolve` without `simultaneous` or the reverse, E0192)."""
     sims = by_kind.get(ast.SimultaneousDecl, [])
     resolves = by_kind.get(ast.ResolveDecl, [])
     for extra in sims[1:]:
@@ -50,11 +50,11 @@ def header(ch, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.ResolveDecl | 
     sim = sims[0] if sims else None
     resolve = resolves[0] if resolves else None
     if resolve is not None and sim is None:
-        ch.err("E0190", "`resolve` is only for simultaneous specs", ch.name_span(resolve.span, "resolve"),
+        ch.err("E0192", "`resolve` is only for simultaneous specs", ch.name_span(resolve.span, "resolve"),
                "no `simultaneous` header", help="add the line `simultaneous` after `players`, or play the "
                "turn in the actions' bodies")
     if sim is not None and resolve is None:
-        ch.err("E0190", "a simultaneous spec needs a `resolve` block", sim.span, "declared simultaneous here",
+        ch.err("E0192", "a simultaneous spec needs a `resolve` block", sim.span, "declared simultaneous here",
                help="write `resolve { act(0) act(1) }`: what a turn does once every player has chosen")
     return sim, resolve
 
@@ -91,10 +91,10 @@ def check_resolve(ch, d: ast.ResolveDecl | None, ctx_cls) -> list[ir.Stmt]:
 def reads_builtin(ch, name: str, span: Span, ctx=None) -> None:
     """Report a simultaneous spec's use of `current_player` (anywhere) or of `rewards` where it
     would make the legal actions or the observations differ between the players' commits of
-    one turn: in a guard, a `fn` or `observe` (E0190)."""
+    one turn: in a guard, a `fn` or `observe` (E0192)."""
     if name == "rewards" and ctx is not None and ctx.what not in ("guard", "fn", "observe"):
         return
-    ch.fail("E0190", f"`{name}` cannot be used in a simultaneous spec", span,
+    ch.fail("E0192", f"`{name}` cannot be used in a simultaneous spec", span,
             "every player chooses at once" if name == "current_player" else "the last step's output",
             help=_HELP if name == "current_player" else
             "rewards are what a step gives: give them with `win(p)`, `draw()` or `reward(p, r)`")
@@ -103,7 +103,7 @@ def reads_builtin(ch, name: str, span: Span, ctx=None) -> None:
 def act_call(ch, e: ast.Call, ctx, span: Span) -> ir.Stmt:
     """`act(p)` in `resolve`: run the action player `p` chose."""
     if ctx.what != "resolve":
-        ch.fail("E0190", "`act(p)` runs a chosen action: only `resolve` may call it", e.func.span,
+        ch.fail("E0192", "`act(p)` runs a chosen action: only `resolve` may call it", e.func.span,
                 "not in `resolve`", help="call `act(p)` in the `resolve` block")
     player = ir.ParamDef(name="p", type=ir.IntT(lo=0, hi=ch.num_players - 1))
     args = ch.call_args(e, [player], "act", ctx)
@@ -113,7 +113,7 @@ def act_call(ch, e: ast.Call, ctx, span: Span) -> ir.Stmt:
 def choice_call(ch, name: str, e: ast.Call, ctx) -> ir.Expr:
     """`chose(p, kind)` (bool) or `chosen(p, kind.param)` (the parameter's type)."""
     if ctx.pure:
-        ch.fail("E0190", f"`{name}` reads a pending choice, which {_where(ctx)} may not see", e.func.span,
+        ch.fail("E0192", f"`{name}` reads a pending choice, which {_where(ctx)} may not see", e.func.span,
                 "players choose in private", help="read choices in `resolve`, in an action's body or in a `proc`")
     usage = "chose(p, kind)" if name == "chose" else "chosen(p, kind.param)"
     if len(e.args) != 2 or any(a.name is not None for a in e.args):

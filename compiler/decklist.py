@@ -14,6 +14,8 @@ The format (`specs/data/decks/*.txt`, `specs/data/pokemon-gen1/lineups/*.txt`):
   an entry without details adds `[]` there, so `details[i]` belongs to `cards[i]`;
 * any other line is unreadable (listed under `unreadable` as (line number, text)).
 
+Counts are ASCII digits; more than `MAX_DECK_CARDS` cards in one list raises `DataFileError`.
+
 The row's `name` is the file's stem unless a `name:` line gives one. The line of each value
 is kept (`line_of`), so that a value the checker refuses (an unknown card, a seventh team
 member, a fifth move) is reported at its line of the file.
@@ -25,9 +27,13 @@ import os
 import re
 from typing import Any
 
+from envc.compiler.datafiles import DataFileError
+
 LINES = "__lines__"
 SOURCE = "__source__"
-_ENTRY = re.compile(r"(\d+)\s+([^\[\]]+?)\s*\[([^\[\]]*)\]$")
+_ENTRY = re.compile(r"([0-9]{1,9})\s+([^\[\]]+?)\s*\[([^\[\]]*)\]$")
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits only: a Unicode digit is not a count (issue 13)
+MAX_DECK_CARDS = 100_000  # cards one deck list may hold (`N ID name` lines add N each)
 
 
 class Problem(str):
@@ -52,12 +58,16 @@ def parse(path: str, text: str, shown_path: str | None = None) -> dict:
             continue
         entry = _ENTRY.match(line)
         head = line.split(None, 1)
+        added = int(entry.group(1)) if entry else int(head[0]) if _COUNT.fullmatch(head[0]) else 0
+        if len(row["cards"]) + added > MAX_DECK_CARDS:
+            raise DataFileError("E0151", f"more than {MAX_DECK_CARDS} cards in one deck list", number,
+                                len(raw) - len(raw.lstrip()) + 1)
         if entry:
             count, name, details = int(entry.group(1)), entry.group(2).strip(), entry.group(3)
             items = [x.strip() for x in details.split(",") if x.strip()]
             row["cards"].extend([name] * count)
             row["details"].extend([list(items) for _ in range(count)])
-        elif head[0].isdigit() and len(head) == 2 and "[" not in line and "]" not in line:
+        elif _COUNT.fullmatch(head[0]) and len(head) == 2 and "[" not in line and "]" not in line:
             count = int(head[0])
             row["cards"].extend([head[1].split()[0]] * count)
             row["details"].extend([[] for _ in range(count)])

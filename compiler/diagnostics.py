@@ -29,6 +29,7 @@ ERROR_CODES: dict[str, str] = {
     "E0001": "syntax error: unexpected token",
     "E0002": "syntax error: unexpected character",
     "E0003": "unexpected end of file",
+    "E0004": "a construct the language does not have",
     "E0100": "unknown name",
     "E0101": "duplicate definition",
     "E0102": "unknown enum member",
@@ -47,6 +48,7 @@ ERROR_CODES: dict[str, str] = {
     "E0140": "unbounded loop",
     "E0141": "non-exhaustive match",
     "E0142": "missing return",
+    "E0143": "`break` outside a loop",
     "E0150": "missing data file",
     "E0151": "malformed data file",
     "E0152": "bad column in a data file",
@@ -55,9 +57,16 @@ ERROR_CODES: dict[str, str] = {
     "E0162": "stale fill",
     "E0163": "a card in play needs a hole with no fill",
     "E0164": "misused text column or hole family",
+    "E0165": "malformed text rule or pattern",
+    "E0166": "text rule that matches nothing or leaves a capture unused",
     "E0170": "hidden information observed",
+    "E0171": "the observation does not show the pending decision",
+    "E0172": "conflicting or malformed visibility annotations",
     "E0180": "unknown option",
-    "E0190": "misused simultaneous turn",
+    "E0181": "options that cannot be combined",
+    "E0190": "misused `choose` or `random.pick`",
+    "E0191": "misused lasting effect",
+    "E0192": "misused simultaneous turn",
 }
 
 

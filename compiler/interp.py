@@ -12,9 +12,14 @@ Semantics (every backend reproduces them exactly):
   `legal_action_mask` and `observation` (of `current_player`) are computed.
 * `step(state, action)` follows Pgx's `Env.step` (pgx/core.py):
   1. on a terminated or truncated state nothing changes but `rewards`, which become 0;
-  2. an illegal action (its mask entry is false) ends the game: the mover gets -1 and
-     every other player +(num_players - 1)... as in Pgx, where for two players that is +1;
-     with `illegal_action error` it raises `SpecRuntimeError` instead;
+  2. an illegal action (its mask entry is false, or an index outside 0..num_actions-1,
+     which is never played as another action) ends the game: the mover gets -1 and
+     every other player +(num_players - 1), as in Pgx (for two players, +1). By default
+     (`illegal_action lose`) nothing else changes: the board, `current_player` and the
+     observation stay those before the action. With `illegal_action pgx` the action's body
+     runs first, as Pgx's `Env.step` does (`_step`, then `_step_with_illegal_action`), so the
+     move is made and `current_player` may change (an index outside the range is never run).
+     With `illegal_action error` the step raises `SpecRuntimeError` instead;
   3. otherwise `rewards` become 0, `step_count` grows by 1, the action's body runs, then
      the module's `epilogue` (statements a pass adds: a simultaneous spec resolves its turns there);
      then `truncated` becomes true when `step_count` reaches `turn_limit` and the game
@@ -42,9 +47,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envc.compiler import ir, rng
+from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Span
+from envc.compiler.passes import choice_points
 
 
 class SpecRuntimeError(Exception):
@@ -63,6 +69,10 @@ class ConstEvalError(Exception):
 class _Return(Exception):
     def __init__(self, value):
         self.value = value
+
+
+class _Pause(Exception):
+    """A `choose` paused the step: the frames on the way out save themselves (`choice_points`)."""
 
 
 class State:
@@ -161,7 +171,6 @@ class _TableColumns(dict):
 
 CONST_WORK = 1 << 21
 
-_F32_FUNCS = {"sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "exp": np.exp}
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod,
            "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}
@@ -176,6 +185,7 @@ def _holds_float(t: ir.Type) -> bool:
     return isinstance(t, ir.RecordT)  # its fields are not at hand here: be safe
 
 
+@ir.handles_all("c_", "s_")
 class Evaluator:
     """Evaluates IR expressions and statements against a `State` (or none, for constants)."""
 
@@ -195,6 +205,14 @@ class Evaluator:
         self.call_hook: Callable[[str, dict], None] | None = None
         self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node or block) -> its closure
         self._nodes: list = []  # the compiled nodes and blocks, kept alive
+        # `choose` (see `envc.compiler.passes.choice_points`): id(point statement) -> (its body's
+        # plan, point number); `pausable` while an action's body runs in `Interpreter.step`;
+        # elsewhere (`Interpreter.call`) `choice_policy(statement, legal options, chooser)`
+        # decides, by default the lowest legal option
+        self.points: dict[int, tuple[choice_points.BodyPlan, int]] = {}
+        self.pausable = False
+        self.choice_policy: Callable[[ir.Choose, list[int], int], int] | None = None
+        self.points_plan: choice_points.Plan | None = None
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -345,7 +363,8 @@ class Evaluator:
             return or_
         if op == "div":
             if isinstance(e.type, ir.FloatT):
-                fn = lambda a, b: np.float32(a) / np.float32(b)
+                def fn(a, b):
+                    return np.float32(a) / np.float32(b)
             else:
                 fn = operator.floordiv
         else:
@@ -409,6 +428,8 @@ class Evaluator:
                 finally:
                     self.state = now
             return old
+        if name in ("flip", "heads", "heads_until_tails", "draws"):
+            return self._coins(e)
         args = [self._compile(a) for a in e.args]
         x = args[0]
         if name in ("min", "max"):
@@ -446,10 +467,35 @@ class Evaluator:
                 seq = x(env)
                 return seq.count(y(env))
             return count
-        if name in _F32_FUNCS:
-            math_fn = _F32_FUNCS[name]
+        if name in builtins.FLOAT_MATH:
+            math_fn = builtins.BUILTINS[name].numpy
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
+
+    def _coins(self, e: ir.Builtin):
+        """`flip(k)`, `heads(n)`, `heads_until_tails()` of an `ensures` clause: the coins the
+        call flips, from the RNG words of the state before it (`old_state`); `draws()`: the
+        random numbers drawn since (from the counters of both states). Draw k is
+        `heads(key, counter + k)` whatever the fill does with it."""
+        name, span = e.name, e.span
+        arg = self._compile(e.args[0]) if e.args else None
+
+        def coins(env):
+            s = self.old_state
+            if s is None:
+                raise SpecRuntimeError(f"`{name}(...)` is evaluated only in a hole's checks", span)
+            key, counter = s.rng_key, s.rng_counter
+            if name == "draws":  # the draws between the state before the call and now
+                return (self.state.rng_counter - counter) & rng.MASK32
+            if name == "flip":
+                return heads(key, (counter + arg(env)) & rng.MASK32)
+            if name == "heads":
+                return sum(heads(key, (counter + k) & rng.MASK32) for k in range(arg(env)))
+            run = 0
+            while run < 32 and heads(key, (counter + run) & rng.MASK32):
+                run += 1
+            return run
+        return coins
 
     def _sweep(self, e: ir.ArrayBuild | ir.Reduce) -> Callable[[dict], list]:
         """The body's value for each `var` in `lo..hi`, in order (every body is evaluated)."""
@@ -535,6 +581,28 @@ class Evaluator:
             s.rng_counter = (s.rng_counter + 1) & rng.MASK32
             return v
         return random_int
+
+    def c_random_pick(self, e: ir.RandomPick):
+        var, steps = e.var, range(e.lo, e.hi)
+        cond, orelse = self._compile(e.cond), self._compile(e.orelse)
+
+        def random_pick(env):
+            outer = env.get(var, _MISSING)
+            try:
+                legal = []
+                for v in steps:
+                    env[var] = v
+                    if cond(env):
+                        legal.append(v)
+            finally:
+                _restore(env, {var: outer})
+            s = self.state
+            if s is None:
+                raise ConstEvalError("draws a random number")
+            r = rng.randint(s.rng_key, s.rng_counter, 0, max(len(legal) - 1, 0))
+            s.rng_counter = (s.rng_counter + 1) & rng.MASK32
+            return legal[r] if legal else orelse(env)
+        return random_pick
 
     def c_list_take(self, e: ir.ListTake):
         place, front, span = e.place, e.front, e.span
@@ -677,13 +745,121 @@ class Evaluator:
         names = [p.name for p in fn.params]
         args_f = [self._compile(a) for a in s.args]
         body = self._lazy(self._block, fn.body)
+        point = self.points.get(id(s))
 
         def call_proc(env):
             args = {n: copy_value(a(env)) for n, a in zip(names, args_f)}
             if self.call_hook is not None:
                 self.call_hook(proc, args)
             body(args)
-        return call_proc
+        if point is None:
+            return call_proc
+
+        def pausing_call(env):  # a call of a proc that can pause: a pause saves the caller too
+            try:
+                call_proc(env)
+            except _Pause:
+                self._save(point[0], point[1], env)
+                raise
+        return pausing_call
+
+    def _save(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
+        """Body `bp` pauses at its point j: its live locals go to their frame fields."""
+        f = self.state.fields
+        for name in bp.points[j - 1].live:
+            f[bp.slot[name]] = copy_value(env[name])
+        f[bp.at] = j
+
+    def _restore_frame(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
+        f = self.state.fields
+        for name in bp.points[j - 1].live:
+            env[name] = copy_value(f[bp.slot[name]])
+        f[bp.at] = 0
+
+    def s_choose(self, s: ir.Choose):
+        chooser, cond, place = self._compile(s.chooser), self._compile(s.cond), s.place
+        orelse = self._compile(s.orelse) if s.orelse is not None else None
+        var, steps, span = s.var, range(s.lo, s.hi), s.span
+        point = self.points.get(id(s))
+
+        def choose(env):
+            who = chooser(env)
+            outer = env.get(var, _MISSING)
+            try:
+                legal = []
+                for v in steps:
+                    env[var] = v
+                    if cond(env):
+                        legal.append(v)
+            finally:
+                _restore(env, {var: outer})
+            if not legal:
+                if orelse is None:
+                    raise SpecRuntimeError(f"fail: {s.fault}", span)
+                self.assign(place, copy_value(orelse(env)), env)
+                return
+            if not self.pausable or point is None:  # a direct call: no step to pause
+                pick = self.choice_policy(s, legal, who) if self.choice_policy is not None else legal[0]
+                if pick not in legal:
+                    raise SpecRuntimeError(f"the choice policy picked {pick}, not one of {legal}", span)
+                self.assign(place, pick, env)
+                return
+            bp, j = point
+            self._save(bp, j, env)
+            f = self.state.fields
+            f[choice_points.MOVER] = f["current_player"]
+            f["current_player"] = who
+            raise _Pause()
+        return choose
+
+    def resume(self, bp: choice_points.BodyPlan, env: dict) -> None:
+        """Continue body `bp` from the point its `at` field names (the choice's value is in
+        `_envc_choice_option`): back down to the point through its loops and branches, then
+        on as usual (`choice_points`, module docstring)."""
+        j = self.state.fields[bp.at]
+        self._resume_block(bp, j, bp.body, env)
+
+    def _resume_block(self, bp: choice_points.BodyPlan, j: int, stmts: list[ir.Stmt], env: dict) -> None:
+        f = self.state.fields
+        i = next(k for k, s in enumerate(stmts) if id(s) in bp.span and bp.span[id(s)][0] <= j <= bp.span[id(s)][1])
+        s = stmts[i]
+        if bp.point_of.get(id(s)) == j:
+            self._restore_frame(bp, j, env)
+            if isinstance(s, ir.Choose):
+                self.assign(s.place, f[choice_points.OPTION], env)
+                f["current_player"] = f[choice_points.MOVER]
+            else:
+                callee = self.points_plan.proc(s.proc)
+                try:
+                    self.resume(callee, {})
+                except _Pause:
+                    self._save(bp, j, env)
+                    raise
+        elif isinstance(s, ir.If):
+            inside = bp.range_of(s.then)
+            branch = s.then if inside is not None and inside[0] <= j <= inside[1] else s.orelse
+            self._resume_block(bp, j, branch, env)
+        elif isinstance(s, ir.Match):
+            arm = next(a for a in s.arms if (r := bp.range_of(a.body)) is not None and r[0] <= j <= r[1])
+            self._resume_block(bp, j, arm.body, env)
+        else:
+            assert isinstance(s, ir.For)
+            start = f[bp.slot[s.var]]
+            env[s.var] = start
+            self._resume_block(bp, j, s.body, env)
+            body = self._block(s.body)
+            for env[s.var] in range(start + 1, s.hi):  # noqa: B020 (assigns env[s.var], not `s`)
+                body(env)
+        for rest in stmts[i + 1:]:
+            self._stmt(rest)(env)
+
+    def _stmt(self, s: ir.Stmt) -> Callable[[dict], None]:
+        key = ("stmt", id(s))
+        f = self._code.get(key)
+        if f is None:
+            f = self._code[key] = self._statement(s)
+            self._nodes.append(s)
+        return f
 
     def s_list_op(self, s: ir.ListOp):
         place, op, span = s.place, s.op, s.span
@@ -782,11 +958,18 @@ class Interpreter:
     """
 
     def __init__(self, module: ir.Module):
+        module = choice_points.run(module)  # the representation of paused effects (idempotent)
         self.module = module
         self.actions = ActionSpace(module)
         self.num_actions = self.actions.n
         self.num_players = module.num_players
         self.ev = Evaluator(module)
+        self._plan = choice_points.plan(module) if module.choice is not None and not module.choice.lowered else None
+        self.ev.points_plan = self._plan
+        if self._plan is not None:
+            for bp in self._plan.bodies.values():
+                for pt in bp.points:
+                    self.ev.points[id(pt.stmt)] = (bp, pt.j)
         self._defaults = {f.name: to_value(f.type, f.default) for f in module.state}
         self._step_max = next(f.type.hi for f in module.state if f.name == "step_count")
         self._mask_plan = self._plan_mask()
@@ -801,25 +984,30 @@ class Interpreter:
 
     def step(self, state: State, action: int) -> State:
         """The state after `action` (a flat index in `0..num_actions-1`); `state` is unchanged.
+        An index outside the action space is an illegal action (rule 2 of the module docstring),
+        as on every backend.
 
         Raises:
-            IndexError: when `action` is outside the action space.
             SpecRuntimeError: on a runtime fault of the spec, or an illegal action under
                 `illegal_action error`.
         """
-        if not 0 <= action < self.num_actions:
-            raise IndexError(f"action {action} is outside 0..{self.num_actions - 1}")
+        action = int(action)
         s = state.copy()
         f = s.fields
         zeros = [np.float32(0.0) for _ in range(self.num_players)]
         if f["terminated"] or f["truncated"]:
             f["rewards"] = zeros
             return s
-        if not state.legal_action_mask[action]:
+        if not (0 <= action < self.num_actions and state.legal_action_mask[action]):
             if self.module.illegal_action == "error":
                 raise SpecRuntimeError(f"illegal action {self.actions.format(action)}")
             mover = f["current_player"]
             f["step_count"] = min(f["step_count"] + 1, self._step_max)
+            if self.module.illegal_action == "pgx":  # Pgx's `Env.step`: the action runs, then the penalty
+                f["rewards"] = zeros
+                kind, values = self.actions.decode(action)
+                a = self.module.actions[kind.index]
+                self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
             f["rewards"] = [np.float32(-1.0 if p == mover else float(self.num_players - 1))
                             for p in range(self.num_players)]
             f["terminated"] = True
@@ -829,7 +1017,10 @@ class Interpreter:
         f["step_count"] = min(f["step_count"] + 1, self._step_max)
         kind, values = self.actions.decode(action)
         a = self.module.actions[kind.index]
-        self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)})
+        if self._plan is not None and kind.index == self.module.choice.action:
+            self._resume(s, values[0])
+        else:
+            self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
         if self.module.epilogue:
             self._run(s, self.module.epilogue, {})
         limit = self.module.turn_limit
@@ -950,18 +1141,24 @@ class Interpreter:
         finally:
             ev.state = None
 
-    def call(self, state: State, fn: str, args: list[Any]) -> tuple[State, Any]:
-        """Run `fn` or `proc` `fn` on a copy of `state` with `args`; returns (new state, result or None)."""
+    def call(self, state: State, fn: str, args: list[Any],
+             choices: Callable[[ir.Choose, list[int], int], int] | None = None) -> tuple[State, Any]:
+        """Run `fn` or `proc` `fn` on a copy of `state` with `args`; returns (new state, result or None).
+
+        A `choose` reached here does not pause (there is no step to end): `choices(statement,
+        legal options, chooser)` picks the option, by default the lowest legal one."""
         s = state.copy()
         f = self.module.fn(fn)
         ev = self.ev
         ev.state = s
+        ev.choice_policy = choices
         try:
             ev.run_block(f.body, {p.name: copy_value(a) for p, a in zip(f.params, args)})
         except _Return as r:
             return s, r.value
         finally:
             ev.state = None
+            ev.choice_policy = None
         return s, None
 
     # ------------------------------------------------------------------ internals
@@ -983,15 +1180,34 @@ class Interpreter:
         finally:
             ev.state = ev.old_state = None
 
-    def _run(self, s: State, stmts: list[ir.Stmt], env: dict) -> None:
+    def _run(self, s: State, stmts: list[ir.Stmt], env: dict, pausable: bool = False) -> None:
         ev = self.ev
         ev.state = s
+        ev.pausable = pausable
         try:
             ev.run_block(stmts, env)
+        except _Pause:  # a `choose` paused the effect: the state holds its continuation
+            pass
         except _Return:  # pragma: no cover - the checker forbids return outside functions
             pass
         finally:
             ev.state = None
+            ev.pausable = False
+
+    def _resume(self, s: State, option: int) -> None:
+        """Step `choose(option)`: store the option, continue the paused action's body."""
+        s.fields[choice_points.OPTION] = option
+        bp = next(b for b in self._plan.bodies.values() if b.kind == "action" and s.fields[b.at] != 0)
+        ev = self.ev
+        ev.state = s
+        ev.pausable = True
+        try:
+            ev.resume(bp, {})
+        except _Pause:
+            pass
+        finally:
+            ev.state = None
+            ev.pausable = False
 
     def _finish(self, s: State) -> None:
         if s.fields["terminated"]:
@@ -999,6 +1215,12 @@ class Interpreter:
         else:
             s.legal_action_mask = self.legal_action_mask(s)
         s.observation = self.observe(s, s.fields["current_player"])
+
+
+def heads(key: int, counter: int) -> bool:
+    """Whether draw `counter` under `key` is heads for `random.coin()`, which the checker
+    writes `random.int(0, 1) == 1` (one draw): what `flip(k)` in a hole's checks reads."""
+    return rng.randint(key, counter, 0, 1) == 1
 
 
 def _conjuncts(e: ir.Expr) -> list[ir.Expr]:

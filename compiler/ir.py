@@ -14,7 +14,8 @@ narrowest integer dtype (`IntT.dtype`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -249,6 +250,21 @@ class RandomInt(ExprNode):
     hi: Expr
 
 
+class RandomPick(ExprNode):
+    """`random.pick(var in lo..hi where cond) else orelse`: a uniformly random value of `var`
+    in `lo..hi` (hi exclusive) among those for which `cond` holds, with exactly one draw and
+    a cost linear in the range: `n` is the number of values where `cond` holds, `r` one draw
+    `random.int(0, max(n - 1, 0))`, the result the `r`-th of those values in increasing
+    order (from 0), or `orelse` when `n` is 0. `cond` and `orelse` do not draw."""
+
+    kind: Literal["random_pick"] = "random_pick"
+    var: str
+    lo: int
+    hi: int
+    cond: Expr
+    orelse: Expr
+
+
 class ListTake(ExprNode):
     """Remove and return an element of a list place: `draw()` takes index 0 (the top),
     `pop()` the last element. Taking from an empty list is a runtime fault."""
@@ -261,7 +277,7 @@ class ListTake(ExprNode):
 Expr = Annotated[
     Union[
         Const, Local, StateGet, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn,
-        Builtin, Reduce, ArrayBuild, ArrayLit, RecordLit, RandomInt, ListTake,
+        Builtin, Reduce, ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake,
     ],
     Field(discriminator="kind"),
 ]
@@ -377,6 +393,33 @@ class Fault(StmtNode):
     message: str
 
 
+class Choose(StmtNode):
+    """`place = choose(chooser, var in lo..hi where cond) else orelse`: player `chooser`
+    decides, among the values of `var` in `lo..hi` (hi exclusive) for which `cond` holds,
+    the value stored in `place` (DESIGN.md decision 7).
+
+    When no value is legal, `place` takes `orelse` (or, with `fault` set, the step faults
+    with that message) and the effect goes on. Otherwise the effect pauses: the step ends
+    with `current_player` the chooser and a legal-action mask that offers exactly the legal
+    values (the generated action kind `choose(option)`); the next step, `choose(option=v)`,
+    stores `v` in `place`, puts `current_player` back and resumes the effect after this
+    statement. `place` is resolved when the value is stored. `chooser`, `cond` and `orelse`
+    do not draw. `site` numbers the `choose` statements of the spec from 1 (what
+    `pending_choice()` reads while this one waits). How a pause is represented in the
+    state (the continuation) is defined by `envc.compiler.passes.choice_points`."""
+
+    kind: Literal["choose"] = "choose"
+    place: Place
+    chooser: Expr
+    var: str
+    lo: int
+    hi: int
+    cond: Expr
+    orelse: Expr | None
+    fault: str | None = None
+    site: int
+
+
 class ExprStmt(StmtNode):
     """An expression evaluated for its side effect (a `draw()` whose card is dropped)."""
 
@@ -385,15 +428,23 @@ class ExprStmt(StmtNode):
 
 
 Stmt = Annotated[
-    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, ExprStmt],
+    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, ExprStmt, Choose],
     Field(discriminator="kind"),
 ]
 
-EXPR_KINDS = (
-    "const", "local", "state", "get_field", "get_index", "table_get", "unary", "binary", "cond",
-    "call_fn", "builtin", "reduce", "array_build", "array_lit", "record_lit", "random_int", "list_take",
-)
-STMT_KINDS = ("let", "assign", "if", "for", "match", "return", "call_proc", "list_op", "effect", "fault", "expr_stmt")
+def _kinds(union) -> tuple[str, ...]:
+    """The `kind` tags of the node classes of an annotated union, in declaration order."""
+    members = get_args(get_args(union)[0])
+    return tuple(m.model_fields["kind"].default for m in members)
+
+
+# Derived from the unions, so that a new node kind is a new entry here with no other edit;
+# every backend checks at import that it handles each of them (`require_handlers`).
+EXPR_KINDS = _kinds(Expr)
+STMT_KINDS = _kinds(Stmt)
+#: statement kinds that only the reference interpreter runs: the pass
+#: `envc.compiler.passes.lower_choices` removes them before the array backends see the IR
+INTERPRETER_ONLY_STMTS = ("choose",)
 
 
 def zero_value(module: Module, t: Type) -> Any:
@@ -451,16 +502,104 @@ def children(e: Node):
                 yield item
 
 
+TYPE_NODES = (BoolT, IntT, FloatT, EnumT, RecordT, RowT, ArrayT, ListT)
+
+
+def walk(node: Node, types: bool = False) -> Iterator[Node]:
+    """Every node in `node`, itself first, then its children depth-first in evaluation order
+    (`children`). Type nodes are skipped unless `types` is true."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not types and isinstance(item, TYPE_NODES):
+            continue
+        yield item
+        stack.extend(reversed(list(children(item))))
+
+
+def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
+    """A copy of `node` whose direct child nodes (expressions, statements, places, steps, arms;
+    not types) are replaced by `fn(child)`; `node` itself is returned when nothing changed.
+
+    This is the one place that knows how children sit in fields (a node, a list of nodes, a
+    list of `(name, node)` pairs); passes build on it instead of walking fields themselves."""
+    changes = {}
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        new = _map_value(value, fn)
+        if new is not value:
+            changes[name] = new
+    return node.model_copy(update=changes) if changes else node
+
+
+def _map_value(value: Any, fn: Callable[[Node], Node]) -> Any:
+    if isinstance(value, Node):
+        return value if isinstance(value, TYPE_NODES) else fn(value)
+    if not isinstance(value, list):
+        return value
+    out = [_map_item(item, fn) for item in value]
+    return value if all(a is b for a, b in zip(out, value)) else out
+
+
+def _map_item(item: Any, fn: Callable[[Node], Node]) -> Any:
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Node):
+        new = _map_value(item[1], fn)
+        return item if new is item[1] else (item[0], new)
+    return _map_value(item, fn)
+
+
+def missing_handlers(cls: type, expr_prefix: str, stmt_prefix: str,
+                     expr_kinds: tuple[str, ...] | None = None,
+                     stmt_kinds: tuple[str, ...] | None = None) -> list[str]:
+    """The methods `cls` lacks to handle every expression and statement kind: a backend that
+    dispatches on `prefix + node.kind` must define one method per kind."""
+    expr_kinds = EXPR_KINDS if expr_kinds is None else expr_kinds
+    stmt_kinds = STMT_KINDS if stmt_kinds is None else stmt_kinds
+    wanted = [expr_prefix + k for k in expr_kinds] + [stmt_prefix + k for k in stmt_kinds]
+    return [name for name in wanted if not callable(getattr(cls, name, None))]
+
+
+def handles_all(expr_prefix: str, stmt_prefix: str, skip_stmts: tuple[str, ...] = ()) -> Callable[[type], type]:
+    """Class decorator of a backend: fail at import, naming the missing methods, unless the
+    class handles every node kind of `Expr` and `Stmt` (so a new kind breaks every backend
+    until it is handled). `skip_stmts`: statement kinds a pass removes before this backend
+    runs (`INTERPRETER_ONLY_STMTS` for the array backends)."""
+
+    def check(cls: type) -> type:
+        stmts = tuple(k for k in STMT_KINDS if k not in skip_stmts)
+        missing = missing_handlers(cls, expr_prefix, stmt_prefix, stmt_kinds=stmts)
+        if missing:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} handles no IR kind for: {', '.join(missing)}")
+        return cls
+
+    return check
+
+
+_FIRST_DRAW: dict[int, tuple[Node, Expr | None]] = {}
+
+
 def first_draw(e: Node) -> Expr | None:
-    """The first `RandomInt` or `ListTake` inside an expression (in evaluation order), if any."""
-    if isinstance(e, (RandomInt, ListTake)):
-        return e
-    for item in children(e):
-        if not isinstance(item, Place):
-            found = first_draw(item)
-            if found is not None:
-                return found
-    return None
+    """The first `RandomInt`, `RandomPick` or `ListTake` inside an expression (in evaluation
+    order), if any.
+
+    Memoized per node (nodes are immutable): the checker and the lowerings ask it of every
+    level of nested expressions, which would make a 500-arm `if ... then ... else` quadratic."""
+    hit = _FIRST_DRAW.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    found = None
+    if isinstance(e, (RandomInt, RandomPick, ListTake)):
+        found = e
+    else:
+        for item in children(e):
+            if not isinstance(item, Place):
+                found = first_draw(item)
+                if found is not None:
+                    break
+    if len(_FIRST_DRAW) > 500_000:
+        _FIRST_DRAW.clear()
+    _FIRST_DRAW[id(e)] = (e, found)
+    return found
 
 
 # ------------------------------------------------------------------ declarations
@@ -480,6 +619,10 @@ class FieldDef(Node):
     visibility: Literal["public", "hidden", "private"] = "public"
     builtin: bool = False
     matchup: bool = False  # `@matchup`: `envc run` reports episodes per value of this field
+    # `@reveal(flag)`: cell [i..] is seen by every player while the public field `flag[i..]`
+    # holds; `@reveal_to(flag)`: by player q while `flag[q][i..]` holds (`revealed(...)`)
+    reveal: str | None = None
+    reveal_to: str | None = None
     span: Span = NO_SPAN
 
 
@@ -551,6 +694,95 @@ class Provenance(Node):
     date: str | None = None
 
 
+class TextClause(Node):
+    """An `ensures` clause that one text gets from a text rule (`texts of F { text ... }`)
+    or from its fill: `expr` reads the hole's parameters and the rule's captures, whose
+    values are `env`. `source` is the clause with the captures written as their values."""
+
+    expr: Expr
+    env: dict[str, Any] = {}
+    source: str = ""
+    origin: Literal["text", "mentions", "fill"] = "text"
+    span: Span = NO_SPAN
+
+
+class FrameItem(Node):
+    """One place a text may change (`modifies`): a state field and leading indices, maybe
+    for every `var` in `lo..hi` (hi exclusive); index expressions read the hole's
+    parameters, the captures (`env`) and `var`."""
+
+    place: Place
+    var: str | None = None
+    lo: int = 0
+    hi: int = 0
+    env: dict[str, Any] = {}
+    source: str = ""
+
+
+class GivenDef(Node):
+    """`place = value` of a scenario (`place` is a state place or a hole parameter)."""
+
+    place: Place
+    value: Expr
+
+
+class ScenarioDef(Node):
+    """`scenario "name" given ... then ...`: run the fill from a state of its context with
+    the `given` values (`coins`: the coins its first draws give, heads first), then every
+    `then` clause must hold (`old(x)` reads the state before the call)."""
+
+    name: str | None = None
+    given: list[GivenDef] = []
+    coins: list[bool] | None = None
+    then: list[Expr] = []
+    then_source: list[str] = []
+    env: dict[str, Any] = {}
+    span: Span = NO_SPAN
+
+
+class SymbolUse(Node):
+    """A symbol printed in a text (`{R}`) and the value it stands for."""
+
+    symbol: str
+    value: Any
+    type: Type
+
+
+class Contract(Node):
+    """What the spec's text rules (`texts of ...`) and a fill's own clauses say about one
+    hole's text: checks of a fill that do not come from the model. `exact`: a `text` rule
+    matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
+    may change (None: any). `draws`: (least, most or None) random draws of one call (None:
+    no rule says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them).
+    `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
+    matched, as `file:line "pattern"`."""
+
+    exact: bool = False
+    ensures: list[TextClause] = []
+    frame: list[FrameItem] | None = None
+    draws: tuple[int, int | None] | None = None
+    numbers: list[int] = []
+    symbols: list[SymbolUse] = []
+    scenarios: list[ScenarioDef] = []
+    context: str | None = None
+    rules: list[str] = []
+
+
+class ContextDef(Node):
+    """`context(c, k, extra: T) when guard { body }` of `texts of ...`: `fn` (a proc whose
+    parameters are the hole's, then `row`, `column` and the `extras`) puts the card whose
+    text is judged in its place; the judge draws the extras from their types and skips
+    states where `guard` (same parameters) is false. Never lowered by a backend."""
+
+    name: str
+    fn: FnDef
+    guard: Expr | None = None
+    row: str | None = None
+    column: str | None = None
+    extras: list[ParamDef] = []
+    span: Span = NO_SPAN
+
+
 class HoleDef(Node):
     """A rule known only as prose; `fill` is the name of the `FnDef` holding its body."""
 
@@ -565,6 +797,8 @@ class HoleDef(Node):
     status: Literal["filled", "unfilled", "stale"] = "unfilled"
     # a member of a hole family: the family's name (`prose` is its text)
     family: str | None = None
+    # the checks of its text from `texts of ...` and its fill (None: no rule applies)
+    contract: Contract | None = None
     span: Span = NO_SPAN
 
 
@@ -608,13 +842,54 @@ class SimultaneousDef(Node):
     span: Span = NO_SPAN
 
 
+class ChoiceBody(Node):
+    """A body that can pause (an action's or a proc's: it holds a `choose`, or calls a proc
+    that can): its state field `at` (0: not paused in it; j: paused at its j-th pause point)."""
+
+    kind: Literal["action", "proc"]
+    name: str
+    at: str
+    action: int | None = None  # the action kind's index (actions only)
+    run: str | None = None  # after `lower_choices`: the proc holding an action body's state machine
+
+
+class ChoiceSite(Node):
+    """A `choose` statement: the body holding it, its pause point there, the state fields
+    its `cond` reads through (local name -> frame field) and its option range."""
+
+    site: int
+    body: int  # index into ChoiceInfo.bodies
+    point: int
+    lo: int
+    hi: int
+
+
+class ChoiceInfo(Node):
+    """The representation of paused effects in the state (`envc.compiler.passes.choice_points`).
+
+    `action`: the index of the generated action kind `choose(option)`; `option`, `mover`:
+    the state fields holding the last chosen option and the `current_player` of the paused
+    effect; `bodies`: every body that can pause, with its `at` field; `sites`: every `choose`
+    site. `lowered` is true once `lower_choices` has turned the bodies into state machines
+    (the form the array backends consume)."""
+
+    action: int
+    option: str
+    mover: str
+    bodies: list[ChoiceBody]
+    sites: list[ChoiceSite]
+    lowered: bool = False
+
+
 class Module(Node):
     name: str
     doc: str | None
     path: str
     num_players: int
     turn_limit: int | None
-    illegal_action: Literal["lose", "error"]
+    # `lose`: the state stays, the mover loses (envc's default); `pgx`: the action's body runs,
+    # then the mover loses (Pgx's `Env.step`); `error`: a runtime fault
+    illegal_action: Literal["lose", "pgx", "error"]
     enums: list[EnumDef]
     records: list[RecordDef]
     tables: list[TableDef]
@@ -630,6 +905,8 @@ class Module(Node):
     # lowering of `simultaneous` resolves a turn there)
     epilogue: list[Stmt] = []
     simultaneous: SimultaneousDef | None = None
+    choice: ChoiceInfo | None = None  # set by the pass `choice_points` when a `choose` exists
+    contexts: list[ContextDef] = []  # of `texts of ...` (the fill judge's; never lowered)
 
     def enum(self, name: str) -> EnumDef:
         return next(e for e in self.enums if e.name == name)
@@ -645,6 +922,19 @@ class Module(Node):
 
 
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
-               ArrayBuild, ArrayLit, RecordLit, RandomInt, ListTake, IndexStep, Place, Let, Assign, If, For,
-               MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, SimultaneousDef, Module):
+               ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake, IndexStep, Place, Let, Assign, If,
+               For, MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, Choose, TextClause, FrameItem,
+               GivenDef, ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef, SimultaneousDef, Module):
     _model.model_rebuild()
+
+
+def verify(module: Module) -> None:
+    """Check the invariants every pass keeps (bound locals, agreeing types, ranges that fit);
+    see `envc.compiler.ir_verify`.
+
+    Raises:
+        envc.compiler.ir_verify.IRVerifyError: listing every broken invariant.
+    """
+    from envc.compiler.ir_verify import verify as _verify
+
+    _verify(module)

@@ -46,7 +46,7 @@ class NamedTypeExpr(TypeExpr):
 @dataclass
 class ListTypeExpr(TypeExpr):
     elem: TypeExpr
-    cap: Expr
+    cap: Expr | None  # None: `list<T>`, a parameter that accepts a list of any capacity
 
 
 @dataclass
@@ -120,6 +120,18 @@ class Generator(Expr):
 
 
 @dataclass
+class Selector(Expr):
+    """`var in lo..hi where cond`, only as an argument of `choose(...)` and `random.pick(...)`:
+    the values of `var` in the range for which `cond` holds (all of them without `where`)."""
+
+    var: str
+    lo: Expr
+    hi: Expr
+    inclusive: bool
+    cond: Expr | None
+
+
+@dataclass
 class Call(Expr):
     func: Expr
     args: list[Arg]
@@ -173,6 +185,21 @@ class Let(Stmt):
     name: str
     type: TypeExpr | None
     value: Expr
+    orelse: Expr | None = None  # `let x = choose(...) else e`: the value when no option is legal
+
+
+@dataclass
+class While(Stmt):
+    """`while cond max bound { body }` (`bound` None: no `max`, which the checker refuses)."""
+
+    cond: Expr
+    bound: Expr | None
+    body: list[Stmt]
+
+
+@dataclass
+class Break(Stmt):
+    pass
 
 
 @dataclass
@@ -180,6 +207,8 @@ class Assign(Stmt):
     target: Expr
     op: str  # "=", "+=", "-="
     value: Expr
+    orelse: Expr | None = None  # `x = choose(...) else e`
+    until: Expr | None = None  # `x = v until boundary(args)`: a lasting value
 
 
 @dataclass
@@ -287,7 +316,8 @@ class FieldDecl(Decl):
     name: str
     type: TypeExpr
     default: Expr | None
-    annotations: list[tuple[str, Span]] = field(default_factory=list)
+    # (name, span, argument or None): `@hidden`, `@reveal(flag)`
+    annotations: list[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -382,13 +412,117 @@ class HoleDecl(Decl):
 
 
 @dataclass
+class BoundaryDecl(Decl):
+    """`boundary turn_end(p: int[0..1])`: an event the spec announces (`turn_end(p)` as a
+    statement) at which lasting values set `until` it return to their defaults."""
+
+    name: str
+    params: list[Param]
+
+
+@dataclass
 class FillDecl(Decl):
-    """`fill NAME attr value ... { body }`: the body of hole NAME, with its provenance
-    attributes (`hash`, `provenance`, `model`, `attempts`, `tokens`, `cost`, `date`)."""
+    """`fill NAME attr value ... [ensures ...] [scenario ...] { body }`: the body of hole
+    NAME, with its provenance attributes (`hash`, `provenance`, `model`, `attempts`,
+    `tokens`, `cost`, `date`) and the checks written beside it (not part of the hash)."""
 
     name: str
     attrs: dict
     body: list[Stmt]
+    ensures: list[Expr] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- checks of texts
+
+
+@dataclass
+class Scenario(Decl):
+    """`scenario ["name"] given place = expr, ... then expr, ...`: a concrete call of a
+    hole's fill (see `TextsDecl`)."""
+
+    name: str | None
+    given: list[tuple[Expr, Expr]]
+    then: list[Expr]
+
+
+@dataclass
+class Modified:
+    """One item of `modifies`: a place (`damage[p][0]`), maybe over a range of one index
+    (`damage[1 - p][s] for s in 1..SLOTS`)."""
+
+    span: Span
+    place: Expr
+    var: str | None = None
+    lo: Expr | None = None
+    hi: Expr | None = None
+    inclusive: bool = False
+
+
+@dataclass
+class Modifies(Decl):
+    """`modifies a, b[i], ...`; `items` is None for `modifies any` (no frame)."""
+
+    items: list[Modified] | None
+
+
+@dataclass
+class Draws(Decl):
+    """`draws N` (lo == hi), `draws at least N` (hi None), `draws any` (lo 0, hi None);
+    a bound is an int or the name of a capture."""
+
+    lo: int | str
+    hi: int | str | None
+
+
+@dataclass
+class TextRule(Decl):
+    """`text "PATTERN" ...` (whole: the pattern matches a whole text) or `mentions
+    "PATTERN" ...` (anywhere in a text), with its clauses. `pattern_span` is the string's."""
+
+    whole: bool
+    pattern: str
+    pattern_span: Span
+    ensures: list[Expr] = field(default_factory=list)
+    modifies: list[Modifies] = field(default_factory=list)
+    draws: list[Draws] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+@dataclass
+class SymbolDecl(Decl):
+    """`symbol "{R}" = Energy.fire`."""
+
+    symbol: str
+    value: Expr
+
+
+@dataclass
+class ContextParam:
+    span: Span
+    name: str
+    type: TypeExpr | None
+
+
+@dataclass
+class ContextDecl(Decl):
+    """`context(c, k, extra: T, ...) when guard { body }`."""
+
+    params: list[ContextParam]
+    guard: Expr | None
+    body: list[Stmt]
+
+
+@dataclass
+class TextsDecl(Decl):
+    """`texts of NAME, ... { ... }`: checks of the texts of hole families or holes, keyed on
+    the text (symbols, a context, a frame, and rules). Not part of any hole's hash."""
+
+    targets: list[tuple[str, Span]]
+    symbols: list[SymbolDecl] = field(default_factory=list)
+    contexts: list[ContextDecl] = field(default_factory=list)
+    modifies: list[Modifies] = field(default_factory=list)
+    rules: list[TextRule] = field(default_factory=list)
 
 
 @dataclass

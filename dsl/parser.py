@@ -146,7 +146,7 @@ class _Builder(Transformer):
         return ast.FieldDecl(self._span(meta), str(c[0]), c[1], c[2], anns)
 
     def annotation(self, c):
-        return (str(c[0]), self._tok(c[0]))
+        return (str(c[0]), self._tok(c[0]), str(c[1]) if c[1] is not None else None)
 
     @v_args(meta=True)
     def table_decl(self, meta, c):
@@ -218,9 +218,111 @@ class _Builder(Transformer):
         return ast.HoleDecl(self._span(meta), str(c[0]), c[1], c[2], _unescape(c[3]), list(c[4:]))
 
     @v_args(meta=True)
+    def boundary_decl(self, meta, c):
+        return ast.BoundaryDecl(self._span(meta), str(c[0]), c[1])
+
+    @v_args(meta=True)
     def fill_decl(self, meta, c):
-        attrs = dict(a for a in c[1:-1])
-        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1])
+        attrs = dict(a for a in c[1:-1] if isinstance(a, tuple))
+        scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
+        ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
+        return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)
+
+    # -- checks of texts (`texts of F { ... }`)
+    @v_args(meta=True)
+    def texts_decl(self, meta, c):
+        targets = [(str(t), self._tok(t)) for t in c if isinstance(t, Token)]
+        d = ast.TextsDecl(self._span(meta), targets)
+        for item in c:
+            if isinstance(item, ast.SymbolDecl):
+                d.symbols.append(item)
+            elif isinstance(item, ast.ContextDecl):
+                d.contexts.append(item)
+            elif isinstance(item, ast.Modifies):
+                d.modifies.append(item)
+            elif isinstance(item, ast.TextRule):
+                d.rules.append(item)
+        return d
+
+    @v_args(meta=True)
+    def symbol_decl(self, meta, c):
+        return ast.SymbolDecl(self._span(meta), _unescape(c[0]), c[1])
+
+    @v_args(meta=True)
+    def context_decl(self, meta, c):
+        params = [p for p in c[:-2] if p is not None]
+        return ast.ContextDecl(self._span(meta), params, c[-2], c[-1])
+
+    @v_args(meta=True)
+    def context_param(self, meta, c):
+        return ast.ContextParam(self._span(meta), str(c[0]), c[1])
+
+    def _text_rule(self, meta, c, whole: bool):
+        rule = ast.TextRule(self._span(meta), whole, _unescape(c[0]), self._tok(c[0]))
+        for clause in c[1:]:
+            if isinstance(clause, ast.Modifies):
+                rule.modifies.append(clause)
+            elif isinstance(clause, ast.Draws):
+                rule.draws.append(clause)
+            elif isinstance(clause, ast.Scenario):
+                rule.scenarios.append(clause)
+            else:
+                rule.ensures.append(clause)
+        return rule
+
+    @v_args(meta=True)
+    def whole_text_rule(self, meta, c):
+        return self._text_rule(meta, c, True)
+
+    @v_args(meta=True)
+    def mention_rule(self, meta, c):
+        return self._text_rule(meta, c, False)
+
+    @v_args(meta=True)
+    def modifies_clause(self, meta, c):
+        return ast.Modifies(self._span(meta), list(c))
+
+    @v_args(meta=True)
+    def modifies_any(self, meta, c):
+        return ast.Modifies(self._span(meta), None)
+
+    @v_args(meta=True)
+    def modified(self, meta, c):
+        if c[1] is None:
+            return ast.Modified(self._span(meta), c[0])
+        return ast.Modified(self._span(meta), c[0], str(c[1]), c[2], c[4], str(c[3]) == "..=")
+
+    def draws_clause(self, c):
+        return c[0]
+
+    def _bound(self, tok):
+        return self._int(tok) if tok.type == "INT" else str(tok)
+
+    @v_args(meta=True)
+    def draws_exactly(self, meta, c):
+        n = self._bound(c[0])
+        return ast.Draws(self._span(meta), n, n)
+
+    @v_args(meta=True)
+    def draws_at_least(self, meta, c):
+        return ast.Draws(self._span(meta), self._bound(c[0]), None)
+
+    @v_args(meta=True)
+    def draws_any(self, meta, c):
+        return ast.Draws(self._span(meta), 0, None)
+
+    @v_args(meta=True)
+    def scenario_clause(self, meta, c):
+        name = _unescape(c[0]) if c[0] is not None else None
+        given = [g for g in c[1:] if isinstance(g, tuple)]
+        then = [e for e in c[1:] if isinstance(e, ast.Expr)]
+        return ast.Scenario(self._span(meta), name, given, then)
+
+    def given_item(self, c):
+        if str(c[1]) != "=":
+            raise DiagnosticError([Diagnostic("E0001", f"unexpected `{c[1]}`", self._tok(c[1]), "not expected here",
+                                              help="a scenario's `given` sets a value: `place = value`")])
+        return (c[0], c[2])
 
     def fill_attr(self, c):
         tok = c[1]
@@ -260,7 +362,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def list_type(self, meta, c):
-        return ast.ListTypeExpr(self._span(meta), c[0], c[1])
+        return ast.ListTypeExpr(self._span(meta), c[0], c[1])  # c[1] None: `list<T>`, any capacity
 
     @v_args(meta=True)
     def named_type(self, meta, c):
@@ -272,7 +374,24 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def let_stmt(self, meta, c):
-        return ast.Let(self._span(meta), str(c[0]), c[1], c[2])
+        return ast.Let(self._span(meta), str(c[0]), c[1], c[2], c[3])
+
+    def else_value(self, c):
+        return c[0]
+
+    def until_clause(self, c):
+        return c[0]
+
+    def while_bound(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def while_stmt(self, meta, c):
+        return ast.While(self._span(meta), c[0], c[1], c[2])
+
+    @v_args(meta=True)
+    def break_stmt(self, meta, c):
+        return ast.Break(self._span(meta))
 
     @v_args(meta=True)
     def if_stmt(self, meta, c):
@@ -318,7 +437,7 @@ class _Builder(Transformer):
     def expr_stmt(self, meta, c):
         if c[1] is None:
             return ast.ExprStmt(self._span(meta), c[0])
-        return ast.Assign(self._span(meta), c[0], str(c[1]), c[2])
+        return ast.Assign(self._span(meta), c[0], str(c[1]), c[2], c[3], c[4])
 
     # -- expressions
     @v_args(meta=True)
@@ -381,6 +500,18 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def named_arg(self, meta, c):
         return ast.Arg(self._span(meta), c[1], str(c[0]))
+
+    @v_args(meta=True)
+    def selector(self, meta, c):
+        return ast.Selector(self._span(meta), str(c[0]), c[1], c[3], str(c[2]) == "..=", c[4])
+
+    @v_args(meta=True)
+    def paren(self, meta, c):
+        # `(e)` is `e`, spanning its parentheses: a caret or a fix quoting `2 * (x + 1)` keeps
+        # the closing parenthesis (the span of `e` alone ends before it)
+        inner = c[0]
+        inner.span = self._span(meta)
+        return inner
 
     @v_args(meta=True)
     def generator(self, meta, c):
@@ -457,7 +588,7 @@ def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) 
 
 
 _TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "simultaneous", "const", "enum", "record", "table",
-                 "state", "init", "resolve", "action", "fn", "proc", "observe", "invariant", "hole", "fill")
+                 "state", "init", "resolve", "action", "fn", "proc", "observe", "invariant", "hole", "fill", "texts")
 
 
 def _code_chars(text: str, end: int | None = None):
@@ -495,6 +626,48 @@ def _unclosed_brace(text: str, end: int | None = None) -> tuple[int, int] | None
     return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
+#: Operators and words of other languages that envspec does not have: (text, what to write).
+_MISSING = {
+    "**": "for a power write `pow(x, n)` (n a constant) or multiply, `x * x`",
+    "++": "write `x += 1`",
+    "*=": "write `x = x * y`",
+    "/=": "write `x = x / y`",
+    "%=": "write `x = x % y`",
+    "<<": "multiply by a power of two: `x * 4`",
+    ">>": "divide by a power of two: `x / 4`",
+    "^": "for a power write `pow(x, n)`; for exclusive or write `a != b` on bools",
+    "?": "write `if c then a else b`",
+    "else if": "write `elif`",
+}
+
+
+def _missing_construct(text: str, pos: int) -> tuple[str, int] | None:
+    """The construct of `_MISSING` at offset `pos` of `text` (the token or character the
+    parser stopped at, or the one before it), and its offset; None when there is none."""
+    if text.startswith("if", pos) and re.search(r"\belse\s*$", text[:pos]):
+        start = re.search(r"\belse\s*$", text[:pos]).start()
+        return "else if", start
+    for op in ("**", "++", "*=", "/=", "%=", "<<", ">>"):
+        for start in (pos - 1, pos):
+            if start >= 0 and text.startswith(op, start):
+                return op, start
+    if pos < len(text) and text[pos] in "^?":
+        return text[pos], pos
+    return None
+
+
+def _missing_diagnostic(path: str, text: str, pos: int, line: int, col: int) -> Diagnostic | None:
+    found = _missing_construct(text, pos)
+    if found is None:
+        return None
+    what, start = found
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    width = len(what) if what != "else if" else pos + 2 - start
+    return Diagnostic("E0004", f"the language has no `{what}`", _point(path, text, line, col, start, width),
+                      label="not part of envspec", help=_MISSING[what])
+
+
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
         lines = text.split("\n")  # lark counts lines by "\n" only, not by str.splitlines()'s \r, \f, ...
@@ -523,6 +696,9 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         )
     if isinstance(err, UnexpectedToken):
         tok = err.token
+        missing = _missing_diagnostic(path, text, tok.start_pos, tok.line, tok.column)
+        if missing is not None:
+            return missing
         width = max(1, len(str(tok)))
         shown = str(tok).replace("\n", "\\n")
         help_text = f"expected {_expected_text(err.accepts or err.expected)}"
@@ -547,6 +723,9 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help=help_text,
         )
     assert isinstance(err, UnexpectedCharacters)
+    missing = _missing_diagnostic(path, text, err.pos_in_stream, err.line, err.column)
+    if missing is not None:
+        return missing
     ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
     help_text = None
     if ch == '"':
@@ -637,12 +816,15 @@ def _deepest(text: str) -> tuple[int, int, int]:
 
 
 def parse_file(path: str) -> ast.Module:
-    """Read and parse a spec file; a missing or unreadable file is a diagnostic."""
+    """Read and parse a spec (or fill) file; a missing, unreadable or malformed file (not a
+    regular file, over the size cap, not UTF-8: `envc.compiler.datafiles.read_text`) is a
+    diagnostic."""
+    from envc.compiler.datafiles import DataFileError, read_text
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DiagnosticError(
-            [Diagnostic("E0150", f"cannot read `{path}`: {getattr(err, 'strerror', None) or err}", None, help="check the path")]
-        ) from None
+        text = read_text(path)
+    except DataFileError as err:
+        where = f" at {path}:{err.line}:{err.col}" if err.line is not None else ""
+        raise DiagnosticError([Diagnostic("E0150", f"cannot read `{path}`: {err.message}{where}", None,
+                                          help=err.help or "check the path")]) from None
     return parse(text, path)

@@ -39,6 +39,7 @@ def steps_for(batch: int) -> int:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB (`ru_maxrss`, KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -90,16 +91,20 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
                           peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
 
 
-def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None) -> list[BenchRow]:
+def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,
+              phase: Callable[[str], None] | None = None) -> list[BenchRow]:
     """Benchmark the generated JAX environment of `module` at each batch size. A simultaneous
     spec plays whole turns (`rollout_joint`: every player's action at once): its SPS counts
-    turns (joint steps)."""
+    turns (joint steps). `phase(text)` names the batch being compiled and timed, for a
+    progress display."""
     from envc.verify import load_jax
 
     env = load_jax(module)
     rollout = env.rollout_joint if module.simultaneous is not None else env.rollout
     rows = []
     for b in batches:
+        if phase:
+            phase(f"batch {b}: compiling, then timing")
         rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats))
         if progress:
             progress()

@@ -18,10 +18,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, render, render_all
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
+from envc.compiler.pipeline import pass_names
 
 app = typer.Typer(
     name="envc",
@@ -33,22 +35,76 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# User text (deck names, fault messages, divergence reports, spec paths) is printed as plain
+# text: no console of the command line interprets rich markup, so `[/]` in a deck name is
+# just text (styles are given as `Text` objects instead).
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+@app.callback()
+def _options(
+    allow_outside_data: Annotated[bool, typer.Option(
+        "--allow-outside-data", help="let specs read data files outside their own folder (absolute paths, `..`, "
+        "symlinks that leave it); by default they may not")] = False,
+) -> None:
+    """envc compiles reinforcement-learning environments written as `.envspec` specs."""
+    from envc.compiler.datafiles import POLICY
+
+    if allow_outside_data:
+        POLICY.allow_outside = True
+
 
 SpecArg = Annotated[str, typer.Argument(help="path of a `.envspec` file, e.g. `specs/tictactoe.envspec`", show_default=False)]
+JaxCacheOpt = Annotated[Optional[str], typer.Option(
+    "--jax-cache", show_default=False,
+    help="folder of JAX's persistent compilation cache (a second run loads the compiled program instead of "
+         "compiling again); `off` disables it [default: $ENVC_JAX_CACHE, else ~/.cache/envc/jax]")]
 
 
-def _load(path: str):
+def _jax_cache(option: str | None) -> None:
+    """Turn on JAX's persistent compilation cache (envc/jax_cache.py) when jax is installed."""
+    from envc.jax_cache import enable
+
+    enable(option)
+
+
+def _phased_progress() -> Progress:
+    """A progress bar whose label names the current phase (`compiling ...`, `episodes`), with a
+    spinner that moves while a phase (a JIT compile) shows no progress."""
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+
+
+DisablePass = Annotated[Optional[list[str]], typer.Option(
+    "--disable-pass", show_default=False, metavar="PASS",
+    help="skip this pass of the pipeline (repeatable), e.g. `--disable-pass effect_tables` to measure what "
+         f"it saves; the passes, in order: {', '.join(pass_names()[1:])}")]
+
+
+def _pass_context(disabled: list[str] | None = None, after: str | None = None):
+    """The pipeline options of a command, or a diagnostic and exit 1 for an unknown pass."""
+    from envc.compiler.pipeline import PassContext, UnknownPassError, pass_names
+
+    try:
+        return PassContext(disabled=frozenset(disabled or ()), after=after)
+    except UnknownPassError:
+        name = next(n for n in [*(disabled or ()), after] if n and n not in pass_names())
+        _fail([Diagnostic("E0180", f"unknown pass `{name}`", None,
+                          help=f"the passes, in order: {', '.join(pass_names())}"
+                               + (f"; {hint}" if (hint := did_you_mean(name, pass_names())) else ""))])
+
+
+def _load(path: str, ctx=None):
     from envc.compiler.check import load
 
-    return load(path)
+    return load(path, ctx)
 
 
-def _load_or_exit(path: str):
-    """The checked module of the spec at `path`, or its diagnostics on stderr and exit 1."""
+def _load_or_exit(path: str, ctx=None):
+    """The module of the spec at `path` after the pipeline's passes (`ctx`: which), or its
+    diagnostics on stderr and exit 1."""
     try:
-        return _load(path)
+        return _load(path, ctx)
     except DiagnosticError as e:
         _fail(e.diagnostics)
 
@@ -114,6 +170,17 @@ def actions(
     out.print(table)
     if shown < space.n:
         out.print(f"... {space.n - shown} more (use --limit 0 to show all)")
+    if m.choice is not None:  # what `pending_choice()` says while a decision waits
+        sites = Table(title="decisions (`choose`): the kind `choose(option)` answers the one waiting")
+        sites.add_column("pending_choice()", justify="right")
+        sites.add_column("where")
+        sites.add_column("options")
+        from envc.compiler.passes import choice_points
+
+        for site, bp, _j, stmt in choice_points.plan(m).sites:
+            loc = f"{os.path.basename(stmt.span.file)}:{stmt.span.line}" if stmt.span.line else "?"
+            sites.add_row(str(site), f"{loc} (in {bp.kind} `{bp.name}`)", f"{stmt.var} in {stmt.lo}..{stmt.hi - 1}")
+        out.print(sites)
 
 
 @app.command()
@@ -125,6 +192,13 @@ def compile(
     out_dir: Annotated[Optional[str], typer.Option("-o", "--out", help="output folder (default: build/NAME-TARGET)")] = None,
     build: Annotated[bool, typer.Option("--build", help="`--target rust`: build the wheel (maturin, release) "
                                         "and install it into this Python")] = False,
+    emit: Annotated[str, typer.Option(help="`package` (the target's files) or `ir` (print the IR the backends "
+                                      "consume, or the IR after `--after PASS`, and write nothing)")] = "package",
+    after: Annotated[Optional[str], typer.Option(
+        "--after", metavar="PASS", show_default=False,
+        help="with `--emit ir`: stop the pipeline after this pass, one of: "
+             f"{', '.join(pass_names())} (`check` is the checker's output, before any pass)")] = None,
+    disable_pass: DisablePass = None,
 ):
     """Compile a spec into a self-contained environment package.
 
@@ -140,17 +214,31 @@ def compile(
     `python/envc_NAME/`): the batched `VecEnv` class (rayon, NumPy outputs written in
     place, auto-reset) and a Gymnasium `VectorEnv` adapter; `--build` builds and installs it.
 
-    Example: `envc compile specs/connect4.envspec --target jax -o build/connect4`
+    `--emit ir` prints the IR instead (`--after PASS` to see it after one pass of the
+    pipeline; `--after check` before any pass).
+
+    Examples: `envc compile specs/connect4.envspec --target jax -o build/connect4`,
+    `envc compile specs/tcg.envspec --emit ir --after check`
     """
+    if emit not in ("package", "ir"):
+        _fail([Diagnostic("E0180", f"unknown output `{emit}`", None, help="`--emit package` or `--emit ir`")])
+    if after is not None and emit != "ir":
+        _fail([Diagnostic("E0180", "`--after` needs `--emit ir`", None,
+                          help=f"add `--emit ir` to print the IR after `{after}`")])
     if target not in ("jax", "rust", "python"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None,
                           help="available targets: `jax`, `rust`, `python`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass, after))
+    if emit == "ir":
+        from envc.compiler.printer import print_module
+
+        sys.stdout.write(print_module(m))
+        return
     if target == "rust":
         from envc.codegen.rust.build import compile_command
 
         code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
-                               Console(highlight=False).print)
+                               Console(highlight=False, markup=False).print)
         raise typer.Exit(code)
     if target == "python":
         from envc.codegen.python import write
@@ -159,9 +247,12 @@ def compile(
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
     start = time.perf_counter()
-    paths = write(m, out)
+    try:
+        paths = write(m, out)
+    except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
+        _fail(e.diagnostics)
     elapsed = time.perf_counter() - start
-    out_console = Console(highlight=False)
+    out_console = Console(highlight=False, markup=False)
     out_console.print(f"wrote {', '.join(paths)} ({elapsed:.2f}s)")
     out_console.print(f"use it: `import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(out))!r}); "
                       f"import {os.path.basename(os.path.normpath(out))} as env`")
@@ -170,7 +261,8 @@ def compile(
 @app.command()
 def verify(
     spec: SpecArg,
-    targets: Annotated[str, typer.Option(help="comma-separated backends; `python` is the reference")] = "python,jax",
+    targets: Annotated[str, typer.Option(help="comma-separated backends; `python` is the reference, `flat` the "
+                                         "interpreter on the IR the array backends consume")] = "python,jax",
     episodes: Annotated[int | None, typer.Option(min=1, help="seeded random-policy episodes to compare "
                                                  "[default: 100]; with `--per-matchup`, the most seeds to try "
                                                  "[default: 10 x N x match-ups, or 100 when the match-ups cannot "
@@ -190,6 +282,18 @@ def verify(
     joint: Annotated[bool, typer.Option("--joint", help="simultaneous specs: the backends play each turn with "
                                         "`step_joint` (every player's action at once) and states are compared "
                                         "at every turn's start")] = False,
+    disable_pass: DisablePass = None,
+    jax_cache: JaxCacheOpt = None,
+    policy: Annotated[Optional[str], typer.Option(
+        "--policy", show_default=False,
+        help="level 4, policy transfer: `MODULE:FUNCTION` (a module or a `.py` file) of a deterministic "
+             "policy `f(observation, legal_action_mask) -> actions` on numpy batches; it plays `--episodes` "
+             "seeded episodes on every target, whose returns, lengths and actions must be identical")] = None,
+    tost_margin: Annotated[Optional[float], typer.Option(
+        "--tost-margin", show_default=False,
+        help="with `--policy`, for float specs: instead of identical episodes, require player 0's returns to "
+             "be equivalent within this margin by two one-sided t-tests (TOST) at `--alpha`")] = None,
+    alpha: Annotated[float, typer.Option(min=0.0, max=0.5, help="TOST's significance level")] = 0.05,
 ):
     """Check that compiled backends behave exactly like the reference interpreter.
 
@@ -204,17 +308,28 @@ def verify(
     `--per-matchup N` verifies N episodes of every match-up (e.g. every ordered pair of
     decks of `specs/tcg.envspec`) and prints a table of the episodes verified per match-up.
 
-    Examples: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000` and
-    `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000`
+    Level 4 (`--policy MODULE:FUNCTION`): instead of levels 1-3, the given policy plays
+    `--episodes` seeded episodes on the interpreter and every target; returns, lengths and
+    actions must be identical, or, with `--tost-margin`, the returns equivalent (float specs).
+
+    Examples: `envc verify specs/tictactoe.envspec --targets python,jax --episodes 1000`,
+    `envc verify specs/tcg.envspec --targets python,jax --per-matchup 1000` and
+    `envc verify specs/tcg.envspec --targets python,jax,rust --policy examples/ppo_tcg.py:policy`
     """
     names = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = [t for t in names if t not in ("python", "jax", "rust")]
+    unknown = [t for t in names if t not in ("python", "flat", "jax", "rust")]
     if unknown:
         _fail([Diagnostic("E0180", f"unknown target `{unknown[0]}`", None,
-                          help="targets are `python`, `jax` and `rust`")])
-    m = _load_or_exit(spec)
+                          help="targets are `python`, `flat` (the interpreter on the lowered IR), `jax` and `rust`")])
+    if tost_margin is not None and (policy is None or tost_margin <= 0):
+        _fail([Diagnostic("E0180", "`--tost-margin` needs `--policy` and a positive margin", None,
+                          help="e.g. `--policy my_policy.py:act --tost-margin 1.0`")])
+    m = _load_or_exit(spec, _pass_context(disable_pass))
+    if policy is not None:
+        _verify_policy(m, names, policy, episodes or 100, seed, max_steps, tost_margin, alpha, jax_cache)
+        return
     if joint and m.simultaneous is None:
-        _fail([Diagnostic("E0190", f"`--joint` needs a simultaneous spec, and `{m.name}` is not one", None,
+        _fail([Diagnostic("E0192", f"`--joint` needs a simultaneous spec, and `{m.name}` is not one", None,
                           help="drop `--joint`: every step of this spec is one player's action")])
     from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups
@@ -229,24 +344,26 @@ def verify(
             rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
         except RustBuildError as e:
             err.print(f"error: {e}", markup=False)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     keys = all_matchups(m) if per_matchup is not None else None
     if per_matchup is None:
         total = episodes or 100
     else:  # unknown (None) when the match-ups cannot be enumerated
         total = per_matchup * len(keys) if keys is not None else None
-    progress = Progress(TextColumn("[bold]episodes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
+    if "jax" in names:
+        _jax_cache(jax_cache)
+    progress = _phased_progress()
     start = time.perf_counter()
     with progress:
         task = progress.add_task("episodes", total=total)
         report = run_verify(m, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
                             float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
                             rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
-                            max_seeds=episodes if per_matchup is not None else None, joint=joint)
+                            max_seeds=episodes if per_matchup is not None else None, joint=joint,
+                            phase=lambda text: progress.update(task, description=text))
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
-        err.print(f"[red]fault[/red] {fault}")
+        err.print(Text.assemble(("fault", "red"), f" {fault}"))
     for d in report.divergences[:5]:
         err.print(d.render(), markup=False)
     backends = ", ".join(t for t in names if t != "python") or "none (interpreter only)"
@@ -273,6 +390,60 @@ def verify(
     out.print("ok: identical trajectories" + (f" (float32 within {float_tolerance})" if float_tolerance else ""))
 
 
+def _verify_policy(m, names: list[str], ref: str, episodes: int, seed: int, max_steps: int,
+                   tost_margin: float | None, alpha: float, jax_cache: str | None) -> None:
+    """`envc verify --policy`: level 4 (envc.verify.verify_policy), printed as a table."""
+    from envc.verify import load_policy, load_rust, verify_policy
+
+    try:
+        fn = load_policy(ref)
+    except ValueError as e:
+        _fail([Diagnostic("E0180", str(e), None, help="give `MODULE:FUNCTION`, e.g. `examples/ppo_tcg.py:policy`")])
+    rust_env = None
+    if "rust" in names:
+        from envc.codegen.rust.build import RustBuildError
+
+        try:
+            rust_env = load_rust(m, progress=lambda text: err.print(text, markup=False))
+        except RustBuildError as e:
+            err.print(f"error: {e}", markup=False)
+            raise typer.Exit(2) from None
+    if "jax" in names:
+        _jax_cache(jax_cache)
+    start = time.perf_counter()
+    with err.status(f"playing {episodes} episodes with `{ref}` on {', '.join(['python'] + [n for n in names if n != 'python'])}"
+                    " (JAX compiles first)"):
+        report = verify_policy(m, names, fn, episodes=episodes, seed=seed, max_steps=max_steps,
+                               tost_margin=tost_margin, alpha=alpha, rust_env=rust_env)
+    elapsed = time.perf_counter() - start
+    table = Table(title=f"{m.name}: level 4, policy `{ref}`, {episodes} episodes from seed {seed}")
+    table.add_column("target")
+    for p in range(m.num_players):
+        table.add_column(f"mean return P{p}", justify="right")
+    table.add_column("mean length", justify="right")
+    table.add_column("identical to python", justify="right")
+    if report.tost:
+        table.add_column(f"TOST (margin {tost_margin}, alpha {alpha})", justify="right")
+    for t, run in report.runs.items():
+        cells = [t] + [f"{x:.4f}" for x in run.returns.mean(axis=0)] + [f"{run.lengths.mean():.2f}"]
+        cells.append("-" if t == "python" else f"{report.identical[t]}/{episodes}")
+        if report.tost:
+            tt = report.tost.get(t)
+            cells.append("-" if tt is None else f"{'equivalent' if tt.equivalent else 'NOT shown'}: diff "
+                         f"{tt.mean_difference:+.4f}, p {max(tt.p_lower, tt.p_upper):.3g}")
+        table.add_row(*cells)
+    _wide().print(table)
+    for d in report.divergences[:5]:
+        err.print(d.render(), markup=False)
+    if not report.ok:
+        what = (f"{len(report.divergences)} episode(s) differ" if not report.tost
+                else "returns not shown equivalent")
+        out.print(f"FAILED: {what} ({elapsed:.1f}s)")
+        raise typer.Exit(1)
+    out.print(("ok: equivalent returns" if report.tost else "ok: identical returns, lengths and actions")
+              + f" ({elapsed:.1f}s)")
+
+
 @app.command()
 def bench(
     spec: SpecArg,
@@ -287,6 +458,8 @@ def bench(
                                              "printed beside envc's, with episodes per second per core as ratios "
                                              "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
                                              show_default=False)] = None,
+    disable_pass: DisablePass = None,
+    jax_cache: JaxCacheOpt = None,
 ):
     """Measure steps per second (SPS) and JIT compile time.
 
@@ -310,7 +483,7 @@ def bench(
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass))
     peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
     from envc import bench as bench_mod
 
@@ -337,14 +510,18 @@ def bench(
         out.print(f"{m.name}: reference interpreter, 1 environment, {steps} steps: {statistics.median(runs):,.0f} SPS "
                   f"(median of {len(runs)} runs: {shown})")
         return
-    progress = Progress(TextColumn("[bold]benchmarking"), BarColumn(), MofNCompleteColumn(), console=err,
-                        transient=True, disable=not err.is_terminal)
+    _jax_cache(jax_cache)
+    progress = _phased_progress()
     with progress:
         task = progress.add_task("batches", total=len(sizes))
-        rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task))
+        rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
+                                   phase=lambda text: progress.update(task, description=text))
     import jax
 
-    table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset")
+    cache = jax.config.jax_compilation_cache_dir
+    table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset",
+                  caption=f"compile: lower + compile, with JAX's compilation cache in {cache}" if cache else
+                  "compile: lower + compile, JAX's compilation cache off")
     for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "state (KiB)", "peak RSS (MiB)"):
         table.add_column(col, justify="right")
     for r in rows:
@@ -398,6 +575,8 @@ def run(
                                         "(the generated JAX environment, `--batch` games at once)")] = "python",
     batch: Annotated[Optional[int], typer.Option(min=1, help="`--target jax`: environments played at once "
                                                  "[default: 1024]", show_default=False)] = None,
+    disable_pass: DisablePass = None,
+    jax_cache: JaxCacheOpt = None,
 ):
     """Play episodes with a uniformly random legal policy and print statistics per match-up.
 
@@ -415,10 +594,11 @@ def run(
     """
     if target not in ("python", "jax"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="`envc run` runs `--target python` or `jax`")])
-    m = _load_or_exit(spec)
+    m = _load_or_exit(spec, _pass_context(disable_pass))
     if target == "jax":
         if verbose:
             err.print("note: `--verbose` applies to `--target python`; ignored")
+        _jax_cache(jax_cache)
         _run_jax(m, episodes, batch or 1024, seed, max_steps)
         return
     if batch is not None:
@@ -491,17 +671,21 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
                           help="install it with `pip install 'envc[jax]'` (or `pip install jax`)")])
     from envc.run_jax import run_jax
 
-    progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
+    progress = _phased_progress()
     with progress:
-        task = progress.add_task("episodes", total=episodes)
-        r = run_jax(m, episodes, batch, seed=seed, max_steps=max_steps, progress=lambda k: progress.advance(task, k))
+        task = progress.add_task("playing", total=episodes)
+        r = run_jax(m, episodes, batch, seed=seed, max_steps=max_steps, progress=lambda k: progress.advance(task, k),
+                    phase=lambda text: progress.update(task, description=text))
     _print_matchups(m, r.episodes, f"{m.name}: {episodes} episodes, random legal policy, JAX ({r.platform}), "
                                    f"batch {r.batch}")
     wide = _wide()
     wide.print(f"steps: {r.steps:,} in {r.elapsed_s:.2f} s: {r.sps:,.0f} SPS (every step played, "
               f"{r.calls} calls of {r.chunk} steps x {r.batch} environments; compile excluded)")
-    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s), once per process")
+    import jax
+
+    cache = jax.config.jax_compilation_cache_dir
+    where = f"JAX's compilation cache: {cache}" if cache else "JAX's compilation cache off"
+    wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {where})")
     wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "
               f"(environment e's k-th episode has id k*{r.batch}+e)")
 
@@ -540,7 +724,7 @@ def _print_matchups(m, eps, title: str) -> None:
 
 def _wide() -> Console:
     """stdout; when it is not a terminal, not wrapped at 80 columns (a match-up label stays on one line)."""
-    return out if out.is_terminal else Console(highlight=False, width=max(out.width, 160))
+    return out if out.is_terminal else Console(highlight=False, markup=False, width=max(out.width, 160))
 
 
 def _runtime_fault(e, it, seed: int, actions_taken: list[int]) -> None:

@@ -213,14 +213,16 @@ def chunk_for(batch: int) -> int:
 # ------------------------------------------------------------------ the JAX runner
 
 def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_steps: int = 10_000,
-            chunk: int | None = None, progress: Callable[[int], None] | None = None, env=None) -> RunResult:
+            chunk: int | None = None, progress: Callable[[int], None] | None = None, env=None,
+            phase: Callable[[str], None] | None = None) -> RunResult:
     """Play `episodes` counted episodes with the generated JAX environment of `module`.
 
     `batch` environments, random legal policy, auto-reset, `chunk` steps per jitted
     `lax.scan` call (default `chunk_for(batch)`); `seed` seeds the JAX PRNG key of the
     initial states, the policy and the resets. `progress(k)` is called with the number of
     newly counted episodes after each chunk. `env` is an already generated module (else
-    it is generated here, see `envc.verify.load_jax`).
+    it is generated here, see `envc.verify.load_jax`). `phase(text)` names what is being done
+    (`compiling (JIT)`, then `playing`), for a progress display.
     """
     import jax
     import jax.numpy as jnp
@@ -254,7 +256,7 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
         else:
             by_rules = jnp.int32(TERMINATED)
         code = jnp.where(nxt.terminated, by_rules, jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
-        label = (jnp.concatenate([jnp.ravel(getattr(nxt, f.name)).astype(jnp.int32) for f in fields])
+        label = (jnp.concatenate([jnp.ravel(nxt._x[f.name]).astype(jnp.int32) for f in fields])
                  if fields else jnp.zeros((0,), jnp.int32))
         fresh = env.init(k_reset)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
@@ -277,12 +279,16 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
         return state, jnp.zeros(batch, jnp.int32), jnp.zeros((batch, p), jnp.float32), key
 
     key = jax.random.PRNGKey(seed)
+    if phase:
+        phase("compiling (JIT)")
     start = time.perf_counter()
     init_c = jax.jit(start_carry).lower(key).compile()
     carry = init_c(key)
     play_c = jax.jit(play, donate_argnums=0).lower(carry).compile()
     jax.block_until_ready(carry)
     compile_s = time.perf_counter() - start
+    if phase:
+        phase("playing")
 
     # environment e counts its episodes k = 0, 1, ... while the id k * batch + e < episodes
     needed = np.array([len(range(e, episodes, batch)) for e in range(batch)], np.int64)

@@ -1,17 +1,28 @@
 """`envc verify`: the interpreter against compiled backends, exactly.
 
 Public surface: `verify(module, targets, episodes, seed, ..., chunk, per_matchup) -> Report`,
+`verify_policy(module, targets, policy, episodes, ...) -> PolicyReport` (level 4), `load_policy`,
 `to_arrays(module, state)`, `states_to_arrays(module, states)`, `value_to_arrays(module, t, v)`,
 `all_matchups(module)`, `first_difference`, `load_jax(module)`, `load_rust(module)`,
 `Divergence`, `Report`.
 
 Levels (DESIGN.md, "Verification"):
 1. property: the spec's invariants hold on every reached state, on every backend; a
-   non-terminal state has a legal action;
+   non-terminal state has a legal action; on the states sampled for level 2, what a player
+   does not see does not change its observation (`envc.compiler.visibility.leaks`);
 2. interaction: from reached states (sampled from the level-3 episodes), every action
    kind's legal actions are stepped on each backend from the *same injected state*, and
    the next states must be equal;
-3. rollout: seeded random-policy episodes, whole trajectories compared step by step.
+3. rollout: seeded random-policy episodes, whole trajectories compared step by step;
+4. policy transfer (`verify_policy`, `envc verify --policy MODULE:FUNCTION`): a given policy
+   plays seeded episodes on every backend; returns, lengths and actions must be identical
+   (or, for float specs, returns equivalent within a declared margin by TOST).
+
+The target `flat` is the reference interpreter run on the IR after the passes that the
+array backends consume (`envc.compiler.passes.lower_choices`: a `choose` as a state
+machine), so every pass is checked against the interpreter's own meaning (DESIGN.md
+decision 8). Paused states (an effect waiting for a `choose`) are reached by the rollouts
+and sampled by level 2 like any other.
 Integers, booleans and the RNG words must be bit-identical; float32 fields equal within
 `float_tolerance` (0 by default), as `|a - b| <= tol * max(1, |a|, |b|)`. On a divergence the report names the first step, the
 field path, both values and the actions that reproduce it.
@@ -35,11 +46,12 @@ import tempfile
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir
+from envc.compiler import ir, visibility
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.run_jax import label_values, matchup_fields
 
@@ -276,22 +288,18 @@ def load_jax(module: ir.Module):
 
 
 def jax_state_arrays(state) -> dict[str, Any]:
-    """A (single, unbatched) JAX state as a dict of numpy array pytrees."""
+    """A JAX state as a dict of numpy array pytrees in the layout of `to_arrays` (built-in
+    fields by their spec names and narrowest dtypes, the spec's fields, mask, observation and
+    RNG words; a batched state gives arrays with a leading axis): `State._to_arrays`."""
     import jax
 
-    out = {}
-    for name in state.__dataclass_fields__:
-        out[name] = jax.tree_util.tree_map(np.asarray, getattr(state, name))
-    return out
+    return jax.tree_util.tree_map(np.asarray, state._to_arrays())
 
 
 def from_arrays(env, arrays: dict[str, Any]):
-    """A JAX `State` holding exactly the given arrays (to inject an interpreter state)."""
-    import jax
-    import jax.numpy as jnp
-
-    fields = {k: jax.tree_util.tree_map(jnp.asarray, v) for k, v in arrays.items()}
-    return env.State(**fields)
+    """A JAX `State` holding exactly the given arrays (to inject an interpreter state):
+    `State._from_arrays`, the inverse of `jax_state_arrays`."""
+    return env.State._from_arrays(arrays)
 
 
 # ------------------------------------------------------------------ the report
@@ -309,13 +317,15 @@ class Divergence:
     action_names: list[str]
 
     def render(self) -> str:
-        shown = ", ".join(self.action_names[-12:])
-        more = f" (last 12 of {len(self.actions)})" if len(self.actions) > 12 else ""
-        return (f"divergence (level {self.level}) between the interpreter and `{self.target}`\n"
+        head = (f"divergence (level {self.level}) between the interpreter and `{self.target}`\n"
                 f"  seed {self.episode_seed}, first at step {self.step}, field `{self.field}`\n"
                 f"  interpreter: {self.interpreter!r}\n"
-                f"  {self.target}: {self.backend!r}\n"
-                f"  reproduce: init(seed={self.episode_seed}) then actions {self.actions}\n"
+                f"  {self.target}: {self.backend!r}\n")
+        if not self.actions:
+            return head + f"  reproduce: init(seed={self.episode_seed}) (the initial states differ: no action)"
+        shown = ", ".join(self.action_names[-12:])
+        more = f" (last 12 of {len(self.actions)})" if len(self.actions) > 12 else ""
+        return (head + f"  reproduce: init(seed={self.episode_seed}) then actions {self.actions}\n"
                 f"  that is{more}: {shown}")
 
 
@@ -401,7 +411,7 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
            float_tolerance: float = 0.0, level2_samples: int = 20,
            progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None,
            chunk: int = 256, per_matchup: int | None = None, max_seeds: int | None = None,
-           joint: bool = False) -> Report:
+           joint: bool = False, phase: Callable[[str], None] | None = None) -> Report:
     """Run levels 1-3 against each target in `targets` (`jax`, `rust`); see the module docstring.
 
     Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
@@ -432,6 +442,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
 
     `jax_env` replaces the generated JAX module (tests inject a deliberately broken one);
     `rust_env` the imported generated Rust package (`load_rust`, which builds it with cargo).
+    `phase(text)` names what is being done (`jax: compiling and replaying chunk 1`, then
+    `episodes`), for a progress display: a backend's first chunk includes its JIT compile.
 
     `joint` (simultaneous specs only): at level 3 the backends play each turn with one
     `step_joint` call (every player's action at once) instead of one `step` per commit, and
@@ -441,8 +453,11 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
     """
+    from envc.compiler.passes import choice_points
+
+    module = choice_points.run(module)  # the state fields of paused effects, as the backends have them
     for t in targets:
-        if t not in ("python", "jax", "rust"):
+        if t not in ("python", "flat", "jax", "rust"):
             raise ValueError(f"unknown target `{t}`")
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
@@ -467,8 +482,10 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     lanes = max(1, min(chunk, planned))
     checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
                             max(1, math.ceil(planned / chunk)), lanes, seed,
-                            jax_env if name == "jax" else rust_env, module.num_players if joint else None)
-              for name in ("jax", "rust") if name in backends]
+                            jax_env if name == "jax" else rust_env, phase, module.num_players if joint else None)
+              for name in ("flat", "jax", "rust") if name in backends]
+    if checks:
+        checks[0].first = True
     filled: dict[tuple[int, ...], int] = {}  # per_matchup: episodes played (or faulted) per match-up
     short = set(expected) if expected is not None else None  # per_matchup: match-ups below N
     runs: list[_Run] = []
@@ -525,8 +542,9 @@ class _BackendCheck:
     """One backend across the chunks: created on the first chunk, with its level-2 generator."""
 
     def __init__(self, name: str, module, it, report, tol, level2_samples, planned_chunks, lanes, seed, env,
-                 joint: int | None = None):
+                 phase=None, joint: int | None = None):
         self.name, self.module, self.it, self.report, self.tol = name, module, it, report, tol
+        self.phase = phase
         self.joint = joint
         self.samples, self.planned_chunks, self.lanes, self.env = level2_samples, planned_chunks, lanes, env
         self.rng = np.random.default_rng(seed + 1)
@@ -534,24 +552,33 @@ class _BackendCheck:
         self.k = 0  # chunks seen
         self.dead = False  # the backend faulted
         self.level2_done = False  # level 2 found a divergence
+        self.first = False  # the first backend also checks hidden information on the sampled states
 
     def run_chunk(self, batch: _Chunk) -> None:
         k, self.k = self.k, self.k + 1
         if self.dead:
             return
-        if self.backend is None:
+        first = self.backend is None
+        if first:
+            if self.phase and self.name == "jax":
+                self.phase("jax: compiling (JIT) and replaying the first chunk")
             if self.name == "jax":
                 self.backend = _JaxBackend(self.env or load_jax(self.module))
+            elif self.name == "flat":
+                self.backend = _FlatBackend(self.module)
             else:
                 self.backend = _RustBackend(self.env or load_rust(self.module))
-        if not _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol, self.joint):
+        ok = _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol, self.joint)
+        if first and self.phase:
+            self.phase("episodes")
+        if not ok:
             self.dead = True
             return
         s, n = self.samples, self.planned_chunks
         quota = s * (k + 1) // n - s * k // n if k < n else 0
         if quota > 0 and not self.level2_done:
             self.level2_done = _level2(self.module, self.it, self.backend, batch, self.report, self.tol, quota,
-                                       self.rng)
+                                       self.rng, leak_check=self.first)
 
 
 class _JaxBackend:
@@ -574,7 +601,8 @@ class _JaxBackend:
         self._fetch()
 
     def _fetch(self) -> None:
-        self.host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        host, self.inv = self.jax.device_get((self.state, self._invariants(self.state)))
+        self.host = host._to_arrays()  # the layout of `to_arrays`, with a leading batch axis
 
     def step(self, actions: np.ndarray) -> str | None:
         self.state = self._step(self.state, self.jax.numpy.asarray(actions))
@@ -590,10 +618,10 @@ class _JaxBackend:
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
-        return [(p, x[lanes]) for p, x in _leaves({k: getattr(self.host, k) for k in keys})]
+        return [(p, x[lanes]) for p, x in _leaves({k: self.host[k] for k in keys})]
 
     def arrays(self, j: int, keys) -> dict:
-        return {k: self.jax.tree_util.tree_map(lambda x: x[j], getattr(self.host, k)) for k in keys}
+        return {k: self.jax.tree_util.tree_map(lambda x: x[j], self.host[k]) for k in keys}
 
     def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
         ok = np.ones(len(lanes), dtype=bool)
@@ -674,7 +702,8 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     return True
 
 
-def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator) -> bool:
+def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: np.random.Generator,
+            leak_check: bool = False) -> bool:
     """From `samples` sampled reached states of the chunk, every legal action of every kind
     (at most 4 per kind), injected into the backend. Returns True at the first divergence."""
     runs = batch.runs
@@ -691,8 +720,12 @@ def _level2(module, it, backend, batch: _Chunk, report, tol, samples: int, rng: 
                 rebuilt[(j, t)] = s
             if t < max(wanted):
                 s = it.step(s, runs[j].actions[t])
+    hidden = np.random.default_rng(len(picks))
     for j, t in picks:
         st, s_seed, acts = rebuilt[(j, t)], runs[j].seed, runs[j].actions
+        if leak_check:  # level 1, once per sampled state (the first backend's): hidden information stays hidden
+            for leak in visibility.leaks(it, st, hidden):
+                report.faults.append(f"seed {s_seed}, step {t}: hidden information: {leak}")
         injected = to_arrays(module, st)
         for kind in it.actions.kinds:
             legal = [a for a in range(kind.offset, kind.offset + kind.size) if st.legal_action_mask[a]]
@@ -724,6 +757,83 @@ def _py(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# ------------------------------------------------------------------ the interpreter on the lowered IR
+
+def state_from_arrays(module: ir.Module, arrays: dict[str, Any]) -> State:
+    """The interpreter state whose `to_arrays` is `arrays` (lists cut at their `len`)."""
+    fields = {f.name: _value_from(module, f.type, arrays[f.name]) for f in module.state}
+    s = State(fields, int(arrays["_rng_key"]), int(arrays["_rng_counter"]))
+    s.legal_action_mask = [bool(x) for x in np.asarray(arrays["legal_action_mask"])]
+    s.observation = _value_from(module, module.observe.type, arrays["observation"])
+    return s
+
+
+def _value_from(module: ir.Module, t: ir.Type, v: Any) -> Any:
+    if isinstance(t, ir.ArrayT):
+        return [_value_from(module, t.elem, x) for x in (v if isinstance(v, dict) else np.asarray(v))] \
+            if not isinstance(v, dict) else _split(module, t, v)
+    if isinstance(t, ir.ListT):
+        n = int(np.asarray(v["len"]))
+        items = _value_from(module, ir.ArrayT(elem=t.elem, size=t.cap), v["items"])
+        return items[:n]
+    if isinstance(t, ir.RecordT):
+        return {f.name: _value_from(module, f.type, v[f.name]) for f in module.record(t.name).fields}
+    x = np.asarray(v)
+    if isinstance(t, ir.FloatT):
+        return np.float32(x)
+    if isinstance(t, ir.BoolT):
+        return bool(x)
+    return int(x)
+
+
+def _split(module: ir.Module, t: ir.ArrayT, v: dict) -> list:
+    """An array of records or lists, stored as a dict of arrays with a leading axis."""
+    def row(tree, i):
+        return {k: row(x, i) for k, x in tree.items()} if isinstance(tree, dict) else np.asarray(tree)[i]
+    return [_value_from(module, t.elem, row(v, i)) for i in range(t.size)]
+
+
+class _FlatBackend:
+    """The reference interpreter on the lowered IR (`lower_choices`), one state per lane."""
+
+    name = "flat"
+
+    def __init__(self, module: ir.Module):
+        from envc.compiler.passes import lower_choices
+
+        self.module = module
+        self.it = Interpreter(lower_choices.run(module))
+
+    def reset(self, seeds: np.ndarray) -> None:
+        self.states = [self.it.init(int(x)) for x in seeds]
+
+    def step(self, actions: np.ndarray) -> str | None:
+        try:
+            self.states = [self.it.step(s, int(a)) for s, a in zip(self.states, actions)]
+        except SpecRuntimeError as err:
+            return str(err)
+        return None
+
+    def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        return _leaves({k: v for k, v in states_to_arrays(self.module, [self.states[int(j)] for j in lanes]).items()
+                        if k in keys})
+
+    def arrays(self, j: int, keys) -> dict:
+        return {k: v for k, v in to_arrays(self.module, self.states[j]).items() if k in keys}
+
+    def invariants_hold(self, lanes: np.ndarray) -> np.ndarray:
+        return np.array([not self.it.invariant_violations(self.states[int(j)]) for j in lanes], dtype=bool)
+
+    def broken_invariants(self, j: int) -> list[str]:
+        return self.it.invariant_violations(self.states[j])
+
+    def transition(self, arrays: dict, action: int) -> dict | str:
+        try:
+            return to_arrays(self.module, self.it.step(state_from_arrays(self.module, arrays), action))
+        except SpecRuntimeError as err:
+            return str(err)
 
 
 # ------------------------------------------------------------------ the Rust backend
@@ -783,3 +893,259 @@ class _RustBackend:
         except self.native.SpecRuntimeError as err:
             return str(err)
         return self.single.get_state(0)
+
+
+# ------------------------------------------------------------------ level 4: policy transfer
+
+def load_policy(ref: str) -> Callable:
+    """The function named by `MODULE:FUNCTION` (`examples.ppo_tcg:policy`), where MODULE is an
+    importable module or a `.py` file path (`examples/ppo_tcg.py:policy`).
+
+    Raises:
+        ValueError: `ref` has no `:`, the module or file cannot be loaded, or the name is missing
+            or not callable.
+    """
+    import importlib
+
+    module_ref, sep, name = ref.rpartition(":")
+    if not sep or not module_ref or not name:
+        raise ValueError(f"`{ref}` is not MODULE:FUNCTION (e.g. `examples/ppo_tcg.py:policy`)")
+    try:
+        if module_ref.endswith(".py") or "/" in module_ref:
+            path = Path(module_ref)
+            if not path.is_file():
+                raise ValueError(f"no file `{module_ref}`")
+            spec = importlib.util.spec_from_file_location(f"envc_policy_{path.stem}", path)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod
+            spec.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(module_ref)
+    except ImportError as e:
+        raise ValueError(f"cannot import `{module_ref}`: {e}") from e
+    fn = getattr(mod, name, None)
+    if not callable(fn):
+        raise ValueError(f"`{module_ref}` has no function `{name}`")
+    return fn
+
+
+@dataclass
+class PolicyRun:
+    """One backend's episodes under the policy: per episode its seed, actions, length and
+    return (sum of each player's rewards)."""
+
+    target: str
+    seeds: list[int]
+    actions: list[list[int]]
+    returns: np.ndarray  # float64 [episodes, num_players]
+    lengths: np.ndarray  # int64 [episodes]
+
+
+@dataclass
+class Tost:
+    """Two one-sided tests (Schuirmann 1987) on the paired return differences (backend minus
+    interpreter, of player 0) against the declared margin: equivalent when both one-sided
+    nulls (mean difference <= -margin, >= margin) are rejected at `alpha`."""
+
+    margin: float
+    alpha: float
+    mean_difference: float
+    p_lower: float
+    p_upper: float
+
+    @property
+    def equivalent(self) -> bool:
+        return max(self.p_lower, self.p_upper) < self.alpha
+
+
+@dataclass
+class PolicyReport:
+    """Level 4: the runs per target (`python` first) and what differed."""
+
+    runs: dict[str, PolicyRun]
+    divergences: list[Divergence] = field(default_factory=list)
+    tost: dict[str, Tost] = field(default_factory=dict)  # target -> test (TOST mode only)
+    identical: dict[str, int] = field(default_factory=dict)  # target -> episodes identical to the interpreter's
+
+    @property
+    def ok(self) -> bool:
+        if self.tost:
+            return all(t.equivalent for t in self.tost.values())
+        return not self.divergences
+
+
+def _play_with_policy(target: str, seeds: list[int], policy: Callable, num_players: int, max_steps: int,
+                      reset: Callable, observe: Callable, step: Callable) -> PolicyRun:
+    """Lockstep episodes: `reset(seeds)`; then while any is live, `observe()` -> (obs, mask,
+    live) for every lane, the policy acts for all lanes, `step(actions)` -> (rewards, done);
+    finished lanes stop recording (their actions are 0, ignored)."""
+    n = len(seeds)
+    reset(np.asarray(seeds, dtype=np.int64).astype(np.uint32))
+    actions: list[list[int]] = [[] for _ in range(n)]
+    returns = np.zeros((n, num_players), np.float64)
+    lengths = np.zeros(n, np.int64)
+    live = np.ones(n, dtype=bool)
+    for _ in range(max_steps):
+        obs, mask, done = observe()
+        live &= ~done
+        if not live.any():
+            break
+        chosen = np.asarray(policy(obs, mask)).astype(np.int64).reshape(n)
+        chosen = np.where(live, chosen, 0)
+        rewards = step(chosen)
+        for j in np.flatnonzero(live):
+            actions[j].append(int(chosen[j]))
+        returns[live] += np.asarray(rewards, np.float64)[live]
+        lengths[live] += 1
+    return PolicyRun(target, list(seeds), actions, returns, lengths)
+
+
+def _interp_policy_run(module, it: Interpreter, seeds, policy, max_steps) -> PolicyRun:
+    conv = _state_converter(module)
+    states: list[State] = []
+
+    def reset(s):
+        states[:] = [it.init(int(x)) for x in s]
+
+    def observe():
+        obs = conv.obs_many([s.observation for s in states])
+        mask = np.asarray([s.legal_action_mask for s in states], dtype=np.bool_)
+        done = np.array([s.terminated or s.truncated for s in states])
+        return obs, mask, done
+
+    def step(actions):
+        states[:] = [s if (s.terminated or s.truncated) else it.step(s, int(a)) for s, a in zip(states, actions)]
+        return np.asarray([[float(r) for r in s.rewards] for s in states], np.float64)
+
+    return _play_with_policy("python", seeds, policy, module.num_players, max_steps, reset, observe, step)
+
+
+def _jax_policy_run(module, env, seeds, policy, max_steps) -> PolicyRun:
+    import jax
+
+    init, stp = jax.jit(jax.vmap(env.init_from_seed)), jax.jit(jax.vmap(env.step))
+    box: dict = {}
+
+    def reset(s):
+        box["state"] = init(jax.numpy.asarray(s))
+
+    def observe():
+        st = jax.device_get(box["state"])
+        return (jax.tree_util.tree_map(np.asarray, st.observation), np.asarray(st.legal_action_mask),
+                np.asarray(st.terminated) | np.asarray(st.truncated))
+
+    def step(actions):
+        box["state"] = stp(box["state"], jax.numpy.asarray(actions, dtype=jax.numpy.int32))
+        return np.asarray(box["state"].rewards)
+
+    return _play_with_policy("jax", seeds, policy, module.num_players, max_steps, reset, observe, step)
+
+
+def _rust_policy_run(module, native, seeds, policy, max_steps) -> PolicyRun:
+    env = native.VecEnv(len(seeds), threads=1, autoreset=False)
+
+    def observe():
+        obs = env.obs
+        obs = obs.copy() if isinstance(obs, np.ndarray) else jax_free_copy(obs)
+        return obs, env.mask.copy(), env.terminated | env.truncated
+
+    def step(actions):
+        env.step(np.asarray(actions, dtype=np.int32))
+        return env.rewards.copy()
+
+    return _play_with_policy("rust", seeds, policy, module.num_players, max_steps, env.reset_seeds, observe, step)
+
+
+def jax_free_copy(tree: Any) -> Any:
+    """A copy of a dict of numpy arrays (nested)."""
+    if isinstance(tree, dict):
+        return {k: jax_free_copy(v) for k, v in tree.items()}
+    return np.array(tree)
+
+
+def _tost(diff: np.ndarray, margin: float, alpha: float) -> Tost:
+    from scipy import stats
+
+    n = len(diff)
+    mean = float(diff.mean()) if n else 0.0
+    sd = float(diff.std(ddof=1)) if n > 1 else 0.0
+    if sd == 0.0:  # every difference equal: the test is decided by the mean alone
+        p_lower = 0.0 if mean > -margin else 1.0
+        p_upper = 0.0 if mean < margin else 1.0
+        return Tost(margin, alpha, mean, p_lower, p_upper)
+    se = sd / math.sqrt(n)
+    p_lower = float(stats.t.sf((mean + margin) / se, n - 1))  # H0: mean <= -margin
+    p_upper = float(stats.t.sf((margin - mean) / se, n - 1))  # H0: mean >= margin
+    return Tost(margin, alpha, mean, p_lower, p_upper)
+
+
+def verify_policy(module: ir.Module, targets: list[str], policy: Callable, episodes: int = 100, seed: int = 0,
+                  max_steps: int = 1000, tost_margin: float | None = None, alpha: float = 0.05,
+                  jax_env: Any = None, rust_env: Any = None) -> PolicyReport:
+    """Level 4, policy transfer: `episodes` seeded episodes (seeds `seed` ..) played by `policy`
+    on the interpreter and on each backend of `targets` (`jax`, `rust`), all episodes in
+    lockstep as one batch.
+
+    `policy(observation, legal_action_mask) -> actions`: numpy batches, `observation` shaped
+    (episodes, *observation shape) in the observation's dtype (a dict of such arrays for a
+    record observation), `legal_action_mask` bool (episodes, num_actions), actions ints
+    (episodes,); it must be deterministic (a greedy policy, or one seeded by its inputs). Every
+    seat of a multi-player game is played by the policy, on the observation of the player to
+    move. Finished episodes get the policy's action too (ignored).
+
+    Exact mode (`tost_margin` None): every episode's actions, length and returns must equal
+    the interpreter's; the first difference of an episode is a `Divergence` of level 4 (its
+    step, `action` / `length` / `return[p]`, both values, the actions that reproduce it).
+    TOST mode (float specs, where float32 rounding may change a late action): the paired
+    differences of player 0's returns must be within `tost_margin` by two one-sided t-tests
+    at `alpha` (`Tost`); episodes identical to the interpreter's are counted, not required.
+
+    Raises:
+        ValueError: an unknown target, or fewer than 2 episodes in TOST mode.
+    """
+    for t in targets:
+        if t not in ("python", "jax", "rust"):
+            raise ValueError(f"unknown target `{t}`")
+    if tost_margin is not None and episodes < 2:
+        raise ValueError("TOST needs at least 2 episodes")
+    seeds = [seed + i for i in range(episodes)]
+    it = Interpreter(module)
+    runs = {"python": _interp_policy_run(module, it, seeds, policy, max_steps)}
+    for t in targets:
+        if t == "jax":
+            runs["jax"] = _jax_policy_run(module, jax_env or load_jax(module), seeds, policy, max_steps)
+        elif t == "rust":
+            runs["rust"] = _rust_policy_run(module, rust_env or load_rust(module), seeds, policy, max_steps)
+    report = PolicyReport(runs)
+    ref = runs["python"]
+    for t, run in runs.items():
+        if t == "python":
+            continue
+        same = 0
+        for j, s in enumerate(seeds):
+            d = _episode_difference(ref, run, j)
+            if d is None:
+                same += 1
+            elif tost_margin is None:
+                step, what, ours, theirs = d
+                acts = ref.actions[j][:step]
+                report.divergences.append(Divergence(4, t, s, step, what, ours, theirs, acts,
+                                                     [it.actions.format(a) for a in acts]))
+        report.identical[t] = same
+        if tost_margin is not None:
+            report.tost[t] = _tost(run.returns[:, 0] - ref.returns[:, 0], tost_margin, alpha)
+    return report
+
+
+def _episode_difference(ref: PolicyRun, run: PolicyRun, j: int) -> tuple[int, str, Any, Any] | None:
+    """The first difference of episode j: (step, what, interpreter's, backend's), or None."""
+    a, b = ref.actions[j], run.actions[j]
+    for k, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return k, "action", x, y
+    if ref.lengths[j] != run.lengths[j]:
+        return min(len(a), len(b)), "length", int(ref.lengths[j]), int(run.lengths[j])
+    for p in range(ref.returns.shape[1]):
+        if ref.returns[j, p] != run.returns[j, p]:
+            return len(a), f"return[{p}]", float(ref.returns[j, p]), float(run.returns[j, p])
+    return None

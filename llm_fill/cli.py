@@ -55,7 +55,12 @@ def print_stale_warnings(module) -> None:
 
 
 def holes(spec: SpecArg):
-    """List every hole of a spec: status (filled, unfilled, stale), provenance and counts.
+    """List every hole of a spec: status (filled, unfilled, stale), contract, provenance and counts.
+
+    The contract column says what the spec's `texts of ...` rules give the text: `exact` (a
+    `text` rule matches the whole text, or its fill has its own `ensures`), `rules` (only
+    `mentions` rules: draws, frame, scenarios) or `-` (none: only the printed numbers are
+    checked).
 
     A hole is *stale* when its signature, prose or `ensures` changed after its fill was
     written (the fill's `hash` no longer matches); `envc fill` fills unfilled and stale holes.
@@ -65,7 +70,7 @@ def holes(spec: SpecArg):
 
     Example: `envc holes specs/tcg.envspec`
     """
-    from envc.llm_fill.spec import hole_kind, load_lenient, playable_cards, short_text
+    from envc.llm_fill.spec import contract_kind, hole_kind, load_lenient, playable_cards, short_text
 
     try:
         loaded = load_lenient(spec)
@@ -73,19 +78,23 @@ def holes(spec: SpecArg):
         _fail(e.diagnostics)
     m = loaded.module
     families = bool(m.families)
-    headers = ["hole", "kind", "status", "source", "attempts", "tokens", "cost ($)", "date"]
+    contracts = any(contract_kind(h) != "-" for h in m.holes)  # the spec has text rules (`texts of ...`)
+    headers = ["hole", "kind", "status", "contract", "source", "attempts", "tokens", "cost ($)", "date"]
     colors = {"filled": "green", "stale": "yellow", "unfilled": "red"}
     rows = []
     for h in m.holes:
         p = h.provenance
+        contract = contract_kind(h)
         if p is None:
-            row = [h.name, hole_kind(h), h.status, "-", "-", "-", "-", "-"]
+            row = [h.name, hole_kind(h), h.status, contract, "-", "-", "-", "-", "-"]
         elif p.source == "model" or p.model:
-            row = [h.name, hole_kind(h), h.status, f"{p.source}: {p.model or '?'}", str(p.attempts),
+            row = [h.name, hole_kind(h), h.status, contract, f"{p.source}: {p.model or '?'}", str(p.attempts),
                    str(p.tokens), f"{p.cost:.4f}", p.date or "-"]
         else:
-            row = [h.name, hole_kind(h), h.status, p.source, "-", "-", "-", p.date or "-"]
-        rows.append(row)
+            row = [h.name, hole_kind(h), h.status, contract, p.source, "-", "-", "-", p.date or "-"]
+        rows.append(row if contracts else row[:3] + row[4:])
+    if not contracts:
+        headers.remove("contract")
     out = _out()
     if families and not out.is_terminal and "COLUMNS" not in os.environ:  # a file or a pipe: room for the texts
         out = Console(highlight=False, width=160)
@@ -114,11 +123,18 @@ def holes(spec: SpecArg):
     counts = {s: sum(1 for h in m.holes if h.status == s) for s in ("filled", "stale", "unfilled")}
     out.print(f"{len(m.holes)} holes: {counts['filled']} filled, {counts['stale']} stale, "
               f"{counts['unfilled']} unfilled")
+    exact = sum(1 for h in m.holes if contract_kind(h) == "exact")
+    if contracts:
+        out.print(f"texts with an exact contract (a `text` rule, or the fill's own `ensures`): {exact}/{len(m.holes)};"
+                  f" filled ones: {sum(1 for h in m.holes if contract_kind(h) == 'exact' and h.status == 'filled')}"
+                  f"/{counts['filled']}")
     for fam in m.families:
         members = [h for h in m.holes if h.family == fam.name]
         done = sum(1 for h in members if h.status == "filled")
         out.print(f"family {fam.name} (per {', '.join(f'{fam.table}.{c}' for c in fam.columns)}): "
-                  f"{done}/{len(members)} texts filled")
+                  f"{done}/{len(members)} texts filled" + (
+                      f", {sum(1 for h in members if contract_kind(h) == 'exact')}/{len(members)} with an exact "
+                      "contract" if contracts else ""))
     for pc in playable_cards(m):
         what = "cards" if pc.table == "Card" else f"`{pc.table}` rows"
         out.print(f"{what} fully playable (every text filled): {pc.playable}/{pc.rows}; "
@@ -141,25 +157,39 @@ def fill(
     max_attempts: Annotated[int, typer.Option(min=1, help="answers per hole before it is reported unfilled")] = 4,
     concurrency: Annotated[int, typer.Option(min=1, help="model calls in flight at once")] = 4,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the prompts and call no model")] = False,
-    api_base: Annotated[Optional[str], typer.Option(help="the provider's base URL (e.g. a local server)",
+    api_base: Annotated[Optional[str], typer.Option(help="the provider's base URL, e.g. a local OpenAI-compatible "
+                                                    "server with `--model openai/NAME` (a placeholder key is sent "
+                                                    "when the provider's key variable is not set)",
                                                     show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="refill holes whose fill is fresh too")] = False,
     max_examples: Annotated[int, typer.Option(min=1, help="generated property-test examples per candidate")] = 200,
     transcript: Annotated[Optional[str], typer.Option(help="write every prompt, answer and verdict to this JSON file",
                                                       show_default=False)] = None,
+    samples: Annotated[int, typer.Option(min=1, help="answers asked of the model per attempt; accepted answers that "
+                                         "behave differently on the same state reject the attempt")] = 1,
+    second_model: Annotated[Optional[str], typer.Option(help="also ask this model each time; its accepted answer "
+                                                        "must behave exactly like the first model's",
+                                                        show_default=False)] = None,
+    differential: Annotated[bool, typer.Option(help="with --force, an answer must behave exactly like the fresh "
+                                               "fill it replaces (a hand fill)")] = True,
 ):
     """Fill the holes of a spec with a language model, in the DSL, checked before acceptance.
 
     For each unfilled or stale hole (or those named by `--only`: hole names, family members
     such as `attack_effect__7` as `envc holes` lists them, a family name for all its texts,
     or the start of a card text) the model gets a prompt: a reference card of the language, the spec's types, state, procedures, invariants, a
-    few accepted fills, and the hole's signature, prose and `ensures`. Its answer is parsed,
-    type-checked with the spec and judged by generated property tests (the `ensures`, the
-    invariants, declared ranges, determinism); a failure goes back to the model, up to
-    `--max-attempts` answers. Accepted fills are written to the fill file beside the spec
-    with their provenance (model, attempts, tokens, cost, date, hash). Holes already filled
-    and fresh are skipped. Model calls go through litellm: set the provider's key as usual
-    (e.g. `OPENAI_API_KEY`).
+    few accepted fills, and the hole's signature, prose and `ensures`, with how it will be
+    judged. Its answer is parsed, type-checked with the spec and judged by checks that do not
+    come from the model: generated property tests in the card's own context (the `ensures`,
+    the text's own contract from the spec's `texts of ...` rules, its frame and number of
+    random draws, the invariants, declared ranges, determinism), the text's scenarios, and
+    whether every number printed in the text is used. With `--samples N` or `--second-model`
+    several answers are judged and accepted ones must behave alike; with `--force`, like the
+    fill they replace. A failure goes back to the model, up to `--max-attempts` times.
+    Accepted fills are written to the fill file beside the spec with their provenance
+    (model, attempts, tokens, cost, date, hash). Holes already filled and fresh are skipped.
+    Model calls go through litellm: set the provider's key as usual (e.g. `OPENAI_API_KEY`);
+    a local server given by `--api-base` needs none.
 
     Example: `envc fill specs/tcg.envspec --model openai/gpt-4o --concurrency 8`
     """
@@ -167,7 +197,7 @@ def fill(
 
     only = _only_values(only)
     if dry_run:
-        _dry_run(spec, only, force)
+        _dry_run(spec, only, force, max_examples)
         return
     if not model:
         _fail([Diagnostic("E0180", "`envc fill` needs `--model MODEL`", None,
@@ -195,7 +225,8 @@ def fill(
         task = progress.add_task("holes", total=len(todo), status="")
         try:
             report = fill_spec(spec, model, only=only, max_attempts=max_attempts, concurrency=concurrency,
-                               api_base=api_base, force=force, max_examples=max_examples, on_event=on_event)
+                               api_base=api_base, force=force, max_examples=max_examples, on_event=on_event,
+                               samples=samples, second_model=second_model, differential=differential)
         except DiagnosticError as e:
             progress.stop()
             _fail(e.diagnostics)
@@ -217,7 +248,7 @@ def _only_values(only: list[str] | None) -> list[str] | None:
     return out or None
 
 
-def _dry_run(spec: str, only, force: bool) -> None:
+def _dry_run(spec: str, only, force: bool, max_examples: int = 200) -> None:
     from envc.llm_fill.driver import select_holes
     from envc.llm_fill.prompts import fill_messages
     from envc.llm_fill.spec import hole_label, load_lenient
@@ -234,7 +265,7 @@ def _dry_run(spec: str, only, force: bool) -> None:
     for name in todo:
         h = loaded.hole(name)
         what = f"`{name}`" if h.family is None else f"`{name}` ({hole_label(h)})"
-        for msg in fill_messages(loaded, name):
+        for msg in fill_messages(loaded, name, test_states=max_examples):
             typer.echo(f"===== hole {what}: {msg['role']} message =====")
             typer.echo(msg["content"])
 

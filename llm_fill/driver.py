@@ -4,7 +4,9 @@ Public surface: `fill_spec(spec_path, model, ...) -> FillReport`, `select_holes(
 `resolve_only(loaded, only)`, `HoleRun`, `FillReport`.
 
 For every selected hole (unfilled or stale, in declaration order; `force` adds fresh ones)
-the model gets the fill prompt; its answer is judged (`judge.Judge`); a rejected answer
+the model gets the fill prompt; its answer is judged (`judge.Judge`; with `samples` > 1 or a
+`second_model` several answers are judged, and accepted ones must behave alike; with `force`
+they must also behave like the fill they replace); a rejected answer
 goes back with a repair prompt holding the reason (a rendered diagnostic or a shrunk
 falsifying example), up to `max_attempts` answers. An accepted fill is written at once
 into the fill file with its provenance (model, attempts, tokens and cost as litellm
@@ -136,6 +138,20 @@ def _import_litellm():
     return litellm
 
 
+#: the key sent to a server given by `--api-base` when the provider's key variable is not set
+PLACEHOLDER_KEY = "envc-no-key"
+
+
+def _missing_credentials(litellm, model: str) -> list[str]:
+    """The provider's key variables (`OPENAI_API_KEY`, ...) that litellm wants and the
+    environment lacks (not its base-URL variables, which `--api-base` replaces)."""
+    try:
+        missing = litellm.validate_environment(model=model).get("missing_keys") or []
+    except Exception:  # an unknown provider: let the call say what is wrong
+        return []
+    return [k for k in missing if "KEY" in k or "TOKEN" in k]
+
+
 def _tokens(response: Any) -> int:
     usage = getattr(response, "usage", None)
     if usage is None and isinstance(response, dict):
@@ -173,7 +189,9 @@ def _content(response: Any) -> str | None:
 def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_attempts: int = 4,
               concurrency: int = 4, api_base: str | None = None, force: bool = False, max_examples: int = 200,
               timeout: float = 300.0, on_event: Callable[[str, HoleRun], None] | None = None,
-              completion: Callable[..., Any] | None = None, today: str | None = None) -> FillReport:
+              completion: Callable[..., Any] | None = None, today: str | None = None, samples: int = 1,
+              second_model: str | None = None, differential: bool = True,
+              judge: Judge | None = None) -> FillReport:
     """Fill the holes of `spec_path` with `model` (any litellm provider string).
 
     Args:
@@ -186,16 +204,21 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
         on_event: called with ("start" | "answer" | "rejected" | "filled" | "failed", run).
         completion: the function called instead of `litellm.completion` (same keywords).
         today: the date written into provenance (default: today, ISO format).
+        samples: answers asked of `model` per attempt; with `second_model`, one more from it.
+            Accepted answers that behave differently reject the attempt (`_judge_answers`).
+        differential: with `force`, an answer must also behave exactly like the fresh fill
+            already in the file (a hand fill).
+        judge: a `Judge` of `spec_path` to reuse (its caches: checked files, reached states).
 
     Raises:
         DiagnosticError: the spec or its fill file has errors other than unfilled holes.
     """
-    judge = Judge(spec_path, max_examples=max_examples)
+    judge = judge or Judge(spec_path, max_examples=max_examples)
     fills_text = _read(judge.fill_path)
     loaded = judge.load(fills_text)
     todo, skipped = select_holes(loaded, only, force)
-    runs = [HoleRun(name, fill_messages(loaded, name), text=loaded.hole(name).prose if loaded.family(name) else "")
-            for name in todo]
+    runs = [HoleRun(name, fill_messages(loaded, name, test_states=max_examples),
+                    text=loaded.hole(name).prose if loaded.family(name) else "") for name in todo]
     if not runs:
         return FillReport([], skipped)
     litellm = _import_litellm()
@@ -203,38 +226,70 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
     extra: dict[str, Any] = {"timeout": timeout}
     if api_base:
         extra["api_base"] = api_base
+    missing = _missing_credentials(litellm, model)
+    if missing and api_base:
+        # a local OpenAI-compatible server ignores the key, and litellm refuses to call without one
+        extra["api_key"] = PLACEHOLDER_KEY
+    elif missing and completion is None:
+        raise DiagnosticError([Diagnostic(
+            "E0180", f"model `{model}` needs {' and '.join(f'`{k}`' for k in missing)}, which is not set", None,
+            help=f"set it (`export {missing[0]}=...`), or use a local OpenAI-compatible server with "
+                 f"`--model openai/NAME --api-base URL` (no key needed)")])
     date = today or datetime.date.today().isoformat()
     emit = on_event or (lambda kind, run: None)
+    models = [model] * max(1, samples) + ([second_model] if second_model else [])
+    references = {}
+    if differential and force and fills_text:
+        from envc.llm_fill.fillfile import fill_bodies
+        from envc.llm_fill.spec import fill_key
 
-    def ask(run: HoleRun):
-        return call(model=model, messages=list(run.messages), **extra)
+        bodies = fill_bodies(fills_text, judge.fill_path, key=fill_key(loaded.module))
+        references = {r.name: bodies[r.name] for r in runs
+                      if loaded.hole(r.name).status == "filled" and r.name in bodies}
+
+    def ask(run: HoleRun, who: str):
+        return call(model=who, messages=list(run.messages), **extra)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="envc-fill")
     try:
-        inflight: dict[Future, HoleRun] = {}
+        inflight: dict[Future, tuple[HoleRun, int]] = {}
+        got: dict[str, list] = {}
+
+        def submit(run: HoleRun) -> None:
+            got[run.name] = [None] * len(models)
+            for i, who in enumerate(models):
+                inflight[pool.submit(ask, run, who)] = (run, i)
+
         for run in runs:
             emit("start", run)
-            inflight[pool.submit(ask, run)] = run
+            submit(run)
         while inflight:
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             for fut in done:
-                run = inflight.pop(fut)
+                run, i = inflight.pop(fut)
+                if run.status == "failed":
+                    continue
                 try:
-                    response = fut.result()
+                    got[run.name][i] = fut.result()
                 except Exception as e:  # the provider failed (after litellm's own retries)
                     run.status, run.failure = "failed", f"model call failed: {type(e).__name__}: {e}"
                     emit("failed", run)
                     continue
+                if any(r is None for r in got[run.name]):
+                    continue  # the other answers of this attempt are still coming
+                responses = got.pop(run.name)
                 run.attempts += 1
-                run.tokens += _tokens(response)
-                cost = _cost(litellm, response)
-                if cost is not None:
-                    run.cost += cost
-                    run.cost_known = True
-                answer = _content(response)
-                run.answers.append(answer)
+                answers = []
+                for response in responses:
+                    run.tokens += _tokens(response)
+                    cost = _cost(litellm, response)
+                    if cost is not None:
+                        run.cost += cost
+                        run.cost_known = True
+                    answers.append(_content(response))
+                run.answers += answers
                 emit("answer", run)
-                verdict = judge.judge(run.name, answer, fills_text)
+                verdict = _judge_answers(judge, run.name, answers, fills_text, references.get(run.name))
                 run.verdicts.append(verdict)
                 if verdict.ok:
                     fills_text = _accept(judge, run, verdict, model, date, fills_text)
@@ -246,13 +301,41 @@ def fill_spec(spec_path: str, model: str, *, only: list[str] | None = None, max_
                     emit("failed", run)
                     continue
                 emit("rejected", run)
-                run.messages.append({"role": "assistant", "content": answer or "(empty answer)"})
+                run.messages.append({"role": "assistant", "content": verdict.answer or answers[0] or "(empty answer)"})
                 run.messages.append(repair_message(run.name, run.attempts, max_attempts, verdict.stage,
                                                    verdict.feedback))
-                inflight[pool.submit(ask, run)] = run
+                submit(run)
     finally:  # on an error or Ctrl-C, queued calls are not made
         pool.shutdown(wait=False, cancel_futures=True)
     return FillReport(runs, skipped)
+
+
+def _judge_answers(judge: Judge, hole: str, answers: list[str | None], fills_text: str | None,
+                   reference: str | None) -> Verdict:
+    """The verdict on one attempt's answers (several with `--samples` or `--second-model`).
+
+    Each answer is judged on its own; the first accepted one is the candidate, and every other
+    accepted answer, and the fill already in the file (`reference`, with `--force`), must
+    behave exactly like it on the same states, arguments and random words (differential
+    acceptance: the first difference rejects, naming the state and the field). Answers that
+    fail their own checks are not fills of the text and are not compared. Without an accepted
+    answer, the verdict is the first answer's."""
+    verdicts = [judge.judge(hole, a, fills_text) for a in answers]
+    for v, a in zip(verdicts, answers):
+        v.answer = a
+    accepted = [v for v in verdicts if v.ok]
+    if not accepted:
+        return verdicts[0]
+    first = accepted[0]
+    others = [v.body for v in accepted[1:] if (v.body or "").strip() != (first.body or "").strip()]
+    if reference is not None:
+        others.append(reference)
+    for other in others:
+        v = judge.differential(hole, first, other or "", fills_text)
+        if not v.ok:
+            v.answer = first.answer
+            return v
+    return first
 
 
 def _accept(judge: Judge, run: HoleRun, verdict: Verdict, model: str, date: str, judged: str | None) -> str | None:

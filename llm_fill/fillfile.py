@@ -1,7 +1,8 @@
 """Reading and rewriting fill files without losing what a person wrote in them.
 
-Public surface: `item_text(name, attrs, body)`, `upsert(text, path, name, item, order,
+Public surface: `item_text(name, attrs, body, clauses="")`, `upsert(text, path, name, item, order,
 key=None, group=None) -> Upsert`, `fill_bodies(text, path, key=None)`, `body_of(text, item)`,
+`clauses_of(text, item)`,
 `rehash(text, path, hashes, key=None)`, `write_atomic(path, text)`, `header(spec_path)`.
 
 A fill file (`specs/x.fills`) holds `fill` items and comments. Adding or replacing a fill
@@ -32,6 +33,7 @@ ATTR_ORDER = ("text", "hash", "provenance", "model", "attempts", "tokens", "cost
 
 
 def header(spec_path: str) -> str:
+    """The comment lines that open a new fills file for the spec at `spec_path`."""
     name = os.path.basename(spec_path)
     return (f"// Fills of the holes of {name}: `fill NAME hash \"...\" {{ body }}` items, written by hand\n"
             f"// or by `envc fill` (which rewrites only the item it adds or replaces).\n")
@@ -49,10 +51,12 @@ def _literal(v) -> str:
     return f'"{s}"'
 
 
-def item_text(name: str, attrs: dict, body: str) -> str:
+def item_text(name: str, attrs: dict, body: str, clauses: str = "") -> str:
     """The text of one `fill` item: attributes in `ATTR_ORDER` (None values left out), the
     body dedented and indented by four spaces; ends with a newline. With a `text`
-    attribute (a family member) the other attributes go on a second line."""
+    attribute (a family member) the other attributes go on a second line. `clauses`: the
+    checks written beside the fill (`ensures ...`, `scenario ...`, as `clauses_of` gives
+    them), kept on their own lines before the body."""
     keys = [k for k in ATTR_ORDER if attrs.get(k) is not None] + sorted(
         k for k in attrs if k not in ATTR_ORDER and attrs[k] is not None)
     parts = [f"{k} {_literal(attrs[k])}" for k in keys]
@@ -60,6 +64,8 @@ def item_text(name: str, attrs: dict, body: str) -> str:
         head = f"fill {name} {parts[0]}\n    " + " ".join(parts[1:])
     else:
         head = " ".join([f"fill {name}"] + parts)
+    if clauses.strip():
+        head += "\n" + "\n".join(f"    {line.strip()}" for line in clauses.strip().split("\n") if line.strip())
     lines = [line.rstrip() for line in textwrap.dedent(body.expandtabs(4)).strip("\n").split("\n")]
     inner = "".join(f"    {line}\n" if line else "\n" for line in lines) if any(lines) else ""
     return f"{head} {{\n{inner}}}\n"
@@ -92,7 +98,7 @@ def body_of(text: str, d: ast.FillDecl) -> str:
 
 def _head_end(item: str, start: int) -> int:
     """The offset of the `{` that opens an item's body: the first `{` after its name that
-    is not inside a string attribute (a card text may hold `{P}`)."""
+    is not inside a string attribute (a card text may hold `{P}`) or a comment."""
     i, quoted = start, False
     while i < len(item):
         c = item[i]
@@ -103,10 +109,29 @@ def _head_end(item: str, start: int) -> int:
                 quoted = False
         elif c == '"':
             quoted = True
+        elif item.startswith("//", i):
+            nl = item.find("\n", i)
+            i = len(item) if nl < 0 else nl
+            continue
         elif c == "{":
             return i
         i += 1
     raise ValueError("a fill item without a body")
+
+
+def clauses_of(text: str, d: ast.FillDecl) -> str:
+    """The checks written beside fill item `d` (its `ensures` and `scenario` clauses, as
+    written, comments between them included), or "" when it has none: `envc fill` keeps
+    them when it replaces the item's body."""
+    # an `ensures` expression's span leaves out its keyword; a scenario's starts with it
+    starts = [text.rfind("ensures", d.span.start, e.span.start) for e in d.ensures] + [sc.span.start
+                                                                                         for sc in d.scenarios]
+    if not starts:
+        return ""
+    item = text[d.span.start:d.span.end]
+    start = min(starts) - d.span.start
+    end = _head_end(item, start)
+    return item[start:end].strip()
 
 
 def _braced(item: str) -> bool:

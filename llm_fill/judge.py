@@ -1,8 +1,8 @@
 """Judging one candidate fill, from the model's raw answer to accepted or a reason why not.
 
 Public surface: `Judge(spec_path, max_examples)` with `judge(hole, answer, fills_text)`,
-`judge_body(hole, body, fills_text)` and `judge_written(fills_text, holes=None)`,
-`Verdict`, `ANSWER_PATH`.
+`judge_body(hole, body, fills_text, reference=None)`, `differential(hole, verdict, reference,
+fills_text)` and `judge_written(fills_text, holes=None)`, `Verdict`, `ANSWER_PATH`.
 
 Stages, in order (the first failure is the verdict, and its text goes back to the model):
 
@@ -12,10 +12,18 @@ Stages, in order (the first failure is the verdict, and its text goes back to th
    beside, the fills already there) is checked with the spec; the candidate may not call
    a hole without a fresh fill; errors are the checker's rendered diagnostics;
 4. `work`: a static bound on the work of one call (`props.work_bound`);
-5. `property`: the generated property tests (`props.falsify`) find no failing call.
+5. `scenario`: the scenarios of the text (`props.run_scenarios`) hold;
+6. `property`: the generated property tests (`props.falsify`, in the card's own context, with
+   the text's contract, frame and draws: `textchecks.TextChecks`) find no failing call;
+7. `text`: every printed number and symbol that no rule covers is used by the fill
+   (`textchecks.number_problems`, on the passing calls and on states spread over the games);
+8. `differential` (with a reference: another fill of the same text): both behave alike.
+
+Diagnostics of stages 2 and 3, and faults, point into the answer (`<answer>:line:col`): the
+candidate's statements are parsed from the answer and spliced into the fill file's item.
 
 A member of a hole family (`attack_effect__7`) is written `fill attack_effect text "..."`;
-everything else is the same. `judge_written` runs stages 3 to 5 on the fills of a file as
+everything else is the same. `judge_written` runs stages 3 to 7 on the fills of a file as
 they are written (hand fills): the same `_verdict` as a candidate, from one check of the
 file. Checked files and the reached states of the spec (`props.StartStates`) are cached
 per fill file text: checking a spec with data (`specs/tcg.envspec`) takes seconds.
@@ -27,25 +35,41 @@ from dataclasses import dataclass
 
 from envc.compiler.check import fill_path
 from envc.compiler.diagnostics import DiagnosticError, render_all
+from envc.compiler.interp import Interpreter
 from envc.dsl.parser import parse_file, parse_fill_body
 from envc.llm_fill import props
 from envc.llm_fill.answer import AnswerError, extract_body
-from envc.llm_fill.fillfile import item_text, upsert
+from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
+from envc.llm_fill.textchecks import first_difference, number_problems, with_contexts
 
 #: the file name diagnostics of an answer's body point into
 ANSWER_PATH = "<answer>"
 #: checked fill file texts kept per judge
-_LOADS_KEPT = 4
+_LOADS_KEPT = 6
+#: fill file texts whose reached states are kept per judge
+_STARTS_KEPT = 3
 
 
 @dataclass
 class Verdict:
     ok: bool
-    stage: str  # "answer", "syntax", "check", "work", "property" or "accepted"
+    # "answer", "syntax", "check", "work", "scenario", "property", "text", "differential" or "accepted"
+    stage: str
     feedback: str  # what failed, for the model (empty when accepted)
     body: str | None = None
     counterexample: props.Counterexample | None = None
+    examples: list | None = None  # the passing calls of an accepted fill (for differential acceptance)
+    answer: str | None = None  # the model's raw answer, when judged from one
+
+
+def _run(it: Interpreter, hole: str, ex) -> tuple:
+    """(state after, result, fault or None) of `hole` on example `ex`'s state and arguments."""
+    try:
+        after, result = it.call(ex.before, hole, ex.args)
+    except Exception as e:  # a fault: compared as such
+        return None, None, f"faults ({e})"
+    return after, result, None
 
 
 class Judge:
@@ -65,13 +89,15 @@ class Judge:
         self._loads: dict[tuple, Loaded] = {}
         self._order: list[str] | None = None
 
-    def _load(self, fills_text: str | None, strict: tuple[str, int, int] | None = None) -> Loaded:
-        key = (fills_text, strict)
+    def _load(self, fills_text: str | None, strict: tuple[str, int, int] | None = None,
+              splice: tuple[int, list] | None = None) -> Loaded:
+        key = (fills_text, strict, splice[0] if splice is not None else None)
         if key not in self._loads:
-            loaded = load_lenient(self.spec_path, fills_text, strict=strict, spec_ast=self.spec_ast)
+            loaded = load_lenient(self.spec_path, fills_text, strict=strict, spec_ast=self.spec_ast, splice=splice)
             while len(self._loads) >= _LOADS_KEPT:
                 self._loads.pop(next(iter(self._loads)))
             self._loads[key] = loaded
+        self._loads[key] = self._loads.pop(key)  # the most recently used last (evicted last)
         return self._loads[key]
 
     def load(self, fills_text: str | None) -> Loaded:
@@ -93,9 +119,13 @@ class Judge:
         return [src[e.span.start:e.span.end] for e in decl.ensures]
 
     def starts(self, fills_text: str | None) -> props.StartStates:
-        """Reached states of the spec with the fills already accepted (cached per file text)."""
+        """Reached states of the spec with the fills already accepted (cached per file text,
+        the last `_STARTS_KEPT` texts)."""
         if fills_text not in self._starts:
-            self._starts = {fills_text: props.StartStates(self.load(fills_text).module)}
+            while len(self._starts) >= _STARTS_KEPT:
+                self._starts.pop(next(iter(self._starts)))
+            self._starts[fills_text] = props.StartStates(self.load(fills_text).module)
+        self._starts[fills_text] = self._starts.pop(fills_text)
         return self._starts[fills_text]
 
     def carry_starts(self, old_text: str | None, new_text: str, hole: str) -> None:
@@ -104,14 +134,21 @@ class Judge:
         them again (seconds for `specs/tcg.envspec`, after every accepted fill)."""
         starts = self._starts.get(old_text)
         if starts is not None and not starts.needs(hole):
-            self._starts = {new_text: starts}
+            self._starts[new_text] = starts
 
     def item(self, loaded: Loaded, hole: str, attrs: dict, body: str) -> str:
-        """The fill item of `hole` with `attrs` (a family member's has its `text` first)."""
+        """The fill item of `hole` with `attrs` (a family member's has its `text` first);
+        the checks written beside the fill already in the file (`ensures`, `scenario`) are
+        kept: they come from the text's author, not from the model."""
         h = loaded.hole(hole)
+        clauses = ""
+        if loaded.fills_ast is not None and loaded.fills_text is not None:
+            key = fill_key(loaded.module)
+            mine = next((d for d in loaded.fills_ast.decls if key(d) == hole), None)
+            clauses = clauses_of(loaded.fills_text, mine) if mine is not None else ""
         if h.family is not None:
-            return item_text(h.family, {"text": h.prose, **attrs}, body)
-        return item_text(hole, attrs, body)
+            return item_text(h.family, {"text": h.prose, **attrs}, body, clauses)
+        return item_text(hole, attrs, body, clauses)
 
     def place(self, loaded: Loaded, fills_text: str | None, hole: str, item: str):
         """`fillfile.upsert` of `item` for `hole` into `fills_text`."""
@@ -131,15 +168,22 @@ class Judge:
             return Verdict(False, "syntax", render_all(e.diagnostics), body)
         return self.judge_body(hole, body, fills_text)
 
-    def judge_body(self, hole: str, body: str, fills_text: str | None) -> Verdict:
-        """Judge a parsed body (stages 3 to 5) as the fill of `hole` put into `fills_text`."""
+    def judge_body(self, hole: str, body: str, fills_text: str | None, reference: str | None = None) -> Verdict:
+        """Judge a parsed body (stages 3 to 5) as the fill of `hole` put into `fills_text`.
+        Diagnostics and faults about it point into the body (`<answer>:line:col`).
+        `reference`: the body of a second fill of the same text (another sample, another
+        model, a hand fill): any difference in behaviour rejects (stage `differential`)."""
         base = self.load(fills_text)
         digest = base.hole(hole).signature_hash
         item = self.item(base, hole, {"hash": digest, "provenance": "model"}, body)
         before = [d for d in base.fills_ast.decls] if base.fills_ast is not None else []
         placed = self.place(base, fills_text, hole, item)
         try:
-            loaded = self._load(placed.text, strict=(self.fill_path, placed.start, placed.end))
+            stmts = parse_fill_body(body, ANSWER_PATH)
+        except DiagnosticError as e:
+            return Verdict(False, "syntax", render_all(e.diagnostics), body)
+        try:
+            loaded = self._load(placed.text, strict=(ANSWER_PATH, 0, len(body) + 1), splice=(placed.start, stmts))
         except DiagnosticError as e:
             stage = "syntax" if all(d.code in ("E0001", "E0002", "E0003") for d in e.diagnostics) else "check"
             return Verdict(False, stage, render_all(e.diagnostics), body)
@@ -148,7 +192,10 @@ class Judge:
         expected = len(before) + (0 if placed.replaced else 1)
         if len(loaded.fills_ast.decls) != expected or len(mine) != 1 or mine[0].span.start != placed.start:
             return Verdict(False, "syntax", "the answer must be the statements of one fill body, nothing else", body)
-        return self._verdict(loaded, hole, body, fills_text)
+        verdict = self._verdict(loaded, hole, body, fills_text)
+        if verdict.ok and reference is not None:
+            return self.differential(hole, verdict, reference, fills_text)
+        return verdict
 
     def judge_written(self, fills_text: str, holes: list[str] | None = None) -> dict[str, Verdict]:
         """Stages 3 to 5 for the fills as written in `fills_text` (hand fills), from one
@@ -176,7 +223,7 @@ class Judge:
         return out
 
     def _verdict(self, loaded: Loaded, hole: str, body: str, base_text: str | None) -> Verdict:
-        """Stages 4 and 5 for the (checked, filled) `hole` of `loaded`; the states the
+        """Stages 4 to 7 for the (checked, filled) `hole` of `loaded`; the states the
         property tests start from are reached with the fills of `base_text`."""
         ir_hole = loaded.hole(hole)
         if ir_hole.status != "filled":  # pragma: no cover - the hash was just written
@@ -185,8 +232,62 @@ class Judge:
         if work > props.MAX_WORK:
             return Verdict(False, "work", f"one call of this fill may evaluate up to {work:,} expressions (the limit "
                            f"is {props.MAX_WORK:,}): use fewer or shorter loops", body)
-        cx = props.falsify(loaded.module, hole, self.starts(base_text), self.clause_text(hole, loaded),
-                           self.max_examples)
+        starts = self.starts(base_text)
+        failed = props.run_scenarios(loaded.module, hole, starts)
+        if failed:
+            return Verdict(False, "scenario", "\n".join(failed), body)
+        examples: list = []
+        try:
+            cx = props.falsify(loaded.module, hole, starts, self.clause_text(hole, loaded), self.max_examples,
+                               examples=examples)
+        except props.NoContext as e:
+            return Verdict(False, "property", str(e), body)
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
-        return Verdict(True, "accepted", "", body)
+        examples += props.sweep_examples(loaded.module, hole, starts)
+        unused = number_problems(with_contexts(loaded.module), ir_hole, examples)
+        if unused:
+            return Verdict(False, "text", "\n".join(unused), body)
+        return Verdict(True, "accepted", "", body, examples=examples)
+
+    def differential(self, hole: str, verdict: Verdict, reference: str, base_text: str | None) -> Verdict:
+        """Differential acceptance: run the accepted fill of `verdict` and the `reference` body
+        (another fill of the same text) on the same states, arguments and RNG words (the
+        examples of the accepted fill's run); the first difference rejects (stage
+        `differential`), naming the state, the call and the first differing field. A reference
+        that does not check, or the same text, is not compared."""
+        body = verdict.body or ""
+        if reference.strip() == body.strip():
+            return verdict
+        try:
+            mine = self._module_with(hole, body, base_text)
+            other = self._module_with(hole, reference, base_text)
+        except DiagnosticError:
+            return verdict  # (the reference does not check: there is nothing to compare with)
+        examples = list(verdict.examples or [])
+        module_a = with_contexts(mine)
+        module_b = with_contexts(other)
+        it_a, it_b = Interpreter(module_a), Interpreter(module_b)
+        h = next(x for x in mine.holes if x.name == hole)
+        for ex in examples:
+            a = _run(it_a, hole, ex)
+            b = _run(it_b, hole, ex)
+            diff = (None if a[2] == b[2] else f"the first {a[2] or 'runs'} and the second {b[2] or 'runs'}") \
+                if a[2] or b[2] else first_difference(module_a, a[0], b[0], a[1], b[1])
+            if diff is None:
+                continue
+            call = ", ".join(f"{p.name}: {props.dsl_value(module_a, p.type, v)}" for p, v in zip(h.params, ex.args))
+            return Verdict(False, "differential",
+                           f"two fills of this text behave differently on the same state, arguments and random "
+                           f"words:\n  state before the call: {ex.origin}\n  call: {hole}({call})\n"
+                           f"  first difference: {diff}\n  the other fill:\n"
+                           + "\n".join(f"    {line}" for line in reference.strip().split("\n")), body)
+        return verdict
+
+    def _module_with(self, hole: str, body: str, base_text: str | None):
+        """The checked module with `body` as the fill of `hole` in `base_text` (raises
+        `DiagnosticError` when it does not check)."""
+        base = self.load(base_text)
+        item = self.item(base, hole, {"hash": base.hole(hole).signature_hash, "provenance": "reference"}, body)
+        placed = self.place(base, base_text, hole, item)
+        return self._load(placed.text).module

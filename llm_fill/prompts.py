@@ -1,13 +1,16 @@
 """The prompts of `envc fill`: jinja2 templates under `llm_fill/templates/`.
 
-Public surface: `fill_messages(loaded, hole, max_examples=3) -> list[dict]`,
+Public surface: `fill_messages(loaded, hole, max_examples=3, test_states=200) -> list[dict]`,
 `repair_message(hole, attempt, max_attempts, verdict) -> dict`, `REASONS`.
 
 The system message is the role, the rules of the answer and a compact reference card of
 the language (`templates/reference.md`). The task (`templates/fill.md.j2`) shows the spec's
 types, constants and state, the signatures (and short bodies) of its `fn`s and `proc`s
 (its standard library of effect verbs), its invariants, a few accepted fills of other
-holes, and the hole: signature, prose, `ensures`. For a member of a hole family the hole
+holes, and the hole: signature, prose, `ensures`, the actions that run it, the data records of the
+cards that carry its text, the symbols of the texts and the conventions of its context, and
+how the answer will be judged (its exact contract, frame, draws, the numbers it must use,
+the true number of test states). For a member of a hole family the hole
 is the family's declaration and the member's text, with the cards that carry the text,
 and the examples are the accepted fills of the most similar texts (`difflib` over words,
 the member's own family first). Every piece of the spec enters the templates as a
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import textwrap
 from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from envc.compiler import ir
 from envc.dsl import ast
 from envc.llm_fill.fillfile import fill_bodies
 from envc.llm_fill.spec import Loaded, fill_key, hole_kind
@@ -37,6 +42,9 @@ REASONS = {
     "check": "the type checker rejects it.",
     "work": "it may do too much work in one call.",
     "property": "a generated property test found a state on which it breaks a required property.",
+    "scenario": "a scenario of the text (a concrete call and its expected outcome) fails.",
+    "text": "it does not use a number or symbol printed in the card text.",
+    "differential": "another fill of the same text behaves differently on the same state.",
 }
 
 
@@ -48,6 +56,7 @@ def _env() -> Environment:
 
 @lru_cache(maxsize=1)
 def reference_card() -> str:
+    """The language reference given to the model (`templates/reference.md`)."""
     with open(os.path.join(TEMPLATES, "reference.md"), encoding="utf-8") as fh:
         return fh.read().strip()
 
@@ -121,8 +130,121 @@ def _cards_with(loaded: Loaded, hole: str, limit: int = 8) -> str:
     return ", ".join(dict.fromkeys(names[:limit])) + more
 
 
-def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict]:
-    """The system and user messages asking for the fill of `hole` (a hole or a family member)."""
+def _actions_running(loaded: Loaded, hole: str) -> list[str]:
+    """The source of the actions that run `hole` (for a family member: that run its family),
+    with their comments: what happens around the fill (e.g. `attack` sets `dmg` first)."""
+    m = loaded.module
+    h = loaded.hole(hole)
+    fam = loaded.family(hole)
+    target = fam.dispatch if fam is not None else hole
+    fns = {f.name: f for f in m.fns}
+    memo: dict[str, bool] = {}
+
+    def calls(x, out: set) -> None:
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                calls(y, out)
+            return
+        if not isinstance(x, ir.Node):
+            return
+        if isinstance(x, ir.CallProc):
+            out.add(x.proc)
+        elif isinstance(x, ir.CallFn):
+            out.add(x.fn)
+        for k in type(x).model_fields:
+            if k not in ("type", "span"):
+                calls(getattr(x, k), out)
+
+    def reaches(name: str, seen: frozenset = frozenset()) -> bool:
+        if name == target:
+            return True
+        if name not in memo:
+            f = fns.get(name)
+            if f is None or name in seen:
+                return False
+            inner: set = set()
+            calls(f.body, inner)
+            memo[name] = any(reaches(c, seen | {name}) for c in inner)
+        return memo[name]
+
+    src = loaded.spec_ast.source
+    out = []
+    for a in m.actions:
+        inner: set = set()
+        calls(a.body, inner)
+        if any(reaches(c) for c in inner):
+            decl = next((d for d in loaded.spec_ast.decls if isinstance(d, ast.ActionDecl) and d.name == a.name), None)
+            if decl is not None:
+                out.append(_text(src, decl))
+    del h
+    return out[:3]
+
+
+def _card_data(loaded: Loaded, hole: str, limit: int = 3, width: int = 900) -> list[str]:
+    """The data-file records (JSON, compact) of the first rows that carry the member's text:
+    the card's type, HP, printed damage and its suffix, costs, as the data has them."""
+    import json
+
+    fam = loaded.family(hole)
+    if fam is None:
+        return []
+    table = next(t for t in loaded.module.tables if t.name == fam.table)
+    path = os.path.join(os.path.dirname(os.path.abspath(loaded.spec_path)), table.path)
+    if "*" in table.path or not path.endswith(".json") or not os.path.isfile(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rows = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    if not isinstance(rows, list) or len(rows) != table.rows:
+        return []
+    cols = {c.name: c.values for c in table.columns}
+    num = fam.members.index(hole) + 1
+    picked = [r for r in range(table.rows) if any(cols[c][r] == num for c in fam.columns)][:limit]
+    out = []
+    for r in picked:
+        text = json.dumps(rows[r], ensure_ascii=False)
+        out.append(text if len(text) <= width else text[:width - 1] + "…")
+    return out
+
+
+def _texts_blocks(loaded: Loaded, hole: str) -> tuple[list[str], str]:
+    """(the `symbol` declarations of the `texts of` blocks of the hole's family or hole, the
+    source of its `context` with its comments)."""
+    name = loaded.hole(hole).family or hole
+    src = loaded.spec_ast.source
+    symbols, context = [], ""
+    for d in loaded.spec_ast.decls:
+        if not isinstance(d, ast.TextsDecl) or name not in {n for n, _ in d.targets}:
+            continue
+        symbols += [src[s.span.start:s.span.end] for s in d.symbols]
+        for c in d.contexts:
+            doc = _comments_above(src, c.span.start)
+            body = textwrap.dedent(" " * (c.span.col - 1) + src[c.span.start:c.span.end])
+            context = f"{doc}\n{body}" if doc else body
+    return symbols, context
+
+
+def _judged(loaded: Loaded, hole: str, test_states: int) -> dict:
+    """What the judge will check of this text (`ir.Contract`), as the template shows it."""
+    c = loaded.hole(hole).contract or ir.Contract()
+    draws = None
+    if c.draws is not None:
+        lo, hi = c.draws
+        draws = (f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}") \
+            if (lo, hi) != (0, None) else None
+    frame = None if c.frame is None else [f.source + (f" for {f.var} in {f.lo}..{f.hi}" if f.var else "")
+                                          for f in c.frame]
+    numbers = [f"`{n}`" for n in c.numbers] + [f"`{s.symbol}`" for s in c.symbols]
+    return {"states": test_states, "exact": c.exact, "ensures": [e.source for e in c.ensures],
+            "frame": frame, "draws": draws, "numbers": numbers, "scenarios": len(c.scenarios),
+            "context": c.context is not None}
+
+
+def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3, test_states: int = 200) -> list[dict]:
+    """The system and user messages asking for the fill of `hole` (a hole or a family member);
+    `test_states`: how many generated states the answer is judged on (`--max-examples`)."""
     spec = loaded.spec_ast
     src = spec.source
     m = loaded.module
@@ -175,9 +297,15 @@ def fill_messages(loaded: Loaded, hole: str, max_examples: int = 3) -> list[dict
         "texts": len(fam.texts) if fam is not None else 0,
         "cards": _cards_with(loaded, hole),
         "head": f"{fam.name} text {_quoted(ir_hole.prose)}" if fam is not None else hole,
+        "actions": _actions_running(loaded, hole),
+        "card_data": _card_data(loaded, hole),
     }
+    symbols, context = _texts_blocks(loaded, hole)
+    info["symbols"] = symbols
+    info["context"] = context
+    info["judged"] = _judged(loaded, hole, test_states)
     env = _env()
-    system = env.get_template("system.md.j2").render(reference=reference_card())
+    system = env.get_template("system.md.j2").render(reference=reference_card(), test_states=test_states)
     user = env.get_template("fill.md.j2").render(
         spec={"name": m.name, "doc": m.doc or "", "players": m.num_players},
         declarations="\n\n".join(declarations), library="\n\n".join(library),

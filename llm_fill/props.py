@@ -72,12 +72,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 
 from envc.compiler import ir
-from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, values_equal
+from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
+from envc.llm_fill.textchecks import Example, TextChecks, with_contexts
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
@@ -567,12 +569,16 @@ class Context:
         the action's body does around the call), at most `MAX_TRIES`. For the first in
         which the fill runs: (the invariants of `broken` that fail after it and hold after
         the same action with the hole doing nothing, the action as text). None when no
-        action could run the fill."""
+        action could run the fill. When every action tried faults even with the hole doing
+        nothing, the state is not one the actions can run from (a state put in a card's
+        context may break an invariant the action relies on, e.g. a full discard pile): ([],
+        a note), nothing is blamed on the fill."""
         mask = self.it_fill.legal_action_mask(before)
         legal = [a for a in self.flat if mask[a]]
         rest = [a for a in self.flat if not mask[a]]
         order = [xs[(pick + i) % len(xs)] for xs in (legal, rest) if xs for i in range(len(xs))]
         everything = [True] * self.it_fill.num_actions
+        unrunnable = 0
         for a in order[:self.MAX_TRIES]:
             s = before.copy()
             s.legal_action_mask = everything
@@ -580,6 +586,10 @@ class Context:
             try:
                 after = self.it_fill.step(s, a)
             except Exception:  # the action faults here (with or without the fill)
+                try:
+                    self.it_noop.step(s, a)
+                except Exception:
+                    unrunnable += 1
                 continue
             if not self.runs:
                 continue
@@ -591,23 +601,28 @@ class Context:
             now = _invariants(self.it_fill, after, set(broken))
             shown = f"`{self.it_fill.actions.format(a)}`" + ("" if mask[a] else " (run although its guard is false here)")
             return [n for n in broken if not now.get(n, False) and held_quiet.get(n, False)], shown
+        if order and unrunnable == len(order[:self.MAX_TRIES]):
+            return [], "(no action can run from this state)"
         return None
 
 
 def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any],
                clause_text: list[str], held: dict[str, bool] | None = None,
                reads: dict[str, set[str]] | None = None, context: Context | None = None,
-               pick: int = 0) -> Outcome:
+               pick: int = 0, text: TextChecks | None = None, valid: bool | None = None) -> Outcome:
     """Run the fill of `hole` on `before` with `args` and list every broken property
     (see the module docstring); `clause_text[i]` is the source of `ensures` clause i.
     `held`: the invariants of `before` when known; `reads`: `invariant_reads(module)`
     (an invariant none of whose fields the call changed is not evaluated again);
     `context`: the actions that run the hole (an invariant broken right after the call is
     reported only when the action around the call does not restore it), `pick` the first
-    of them to try."""
+    of them to try. `text`: the checks of the hole's text (`textchecks.TextChecks`: its
+    `ensures`, frame and draws), on valid states; `valid`: whether `before` is a state of the
+    game (default: every invariant of `held` holds; a state put in the card's context is
+    valid when the state it came from was)."""
     module = it.module
     held = _invariants(it, before) if held is None else held
-    valid = all(held.values())
+    valid = all(held.values()) if valid is None else valid
     after, result, fault = _call(it, hole, before, args)
     if fault is not None:
         return Outcome([fault] if valid else [])
@@ -624,12 +639,16 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
         except SpecRuntimeError as e:
             failed, problems = [], problems + [f"an `ensures` clause faults on this call: {e}"]
         problems += [f"`ensures {clause_text[i]}` does not hold" for i in failed]
+        if text is not None:
+            problems += text.problems(it, before, after, args, result)
     again_names = {name for name, ok in held.items() if ok and (reads is None or reads.get(name, set()) & changed)}
     now = _invariants(it, after, again_names) if again_names else {}
     broken = [name for name in held if name in again_names and not now.get(name, False)]
     seen = context.confirm(before, broken, pick) if broken and context is not None and context.available else None
     if seen is None:
-        problems += [f"invariant `{name}` held before the call and does not after it" for name in broken]
+        # (on a state that already breaks an invariant, a break no action confirms is not
+        # blamed on the fill: the action may fault because of the invariant broken before)
+        problems += [f"invariant `{name}` held before the call and does not after it" for name in broken if valid]
     else:
         confirmed, action = seen
         problems += [f"invariant `{name}` held before the call and does not after it, nor after the whole action "
@@ -683,18 +702,215 @@ class _Falsified(Exception):
     pass
 
 
+class NoContext(Exception):
+    """No state of the game satisfies the guard of the text's context (a spec problem)."""
+
+
+def run_scenarios(module: ir.Module, hole_name: str, starts: StartStates | None, bases: int = 3,
+                  max_calls: int = 16) -> list[str]:
+    """Run every scenario of the hole's text (`ir.ScenarioDef`) and say which fail.
+
+    Each runs from up to `bases` reached states (one per seed, from the middle of the game
+    on) put in the text's context, for every combination of the hole's parameters that the
+    scenario does not give (at most `max_calls` per state, those where the context's guard
+    holds): the `given` values are set (a parameter before the context runs, the state
+    after it; `coins` moves the RNG counter to where the first draws give those coins),
+    the fill runs, and every `then` clause must hold (`old(x)` reads the state before the
+    call). A scenario that cannot run anywhere fails too."""
+    import itertools
+
+    from envc.llm_fill.textchecks import assign, set_coins
+
+    module = with_contexts(module)
+    hole = next(h for h in module.holes if h.name == hole_name)
+    c = hole.contract
+    if c is None or not c.scenarios:
+        return []
+    it = Interpreter(module)
+    text = TextChecks(module, hole)
+    extras = [ir.zero_value(module, p.type) for p in (text.context.extras if text.context is not None else [])]
+    base_states: list[tuple[State, str]] = []
+    if starts is not None and starts.available:
+        for seed in range(starts.seeds):
+            for at in (POSITIONS // 2, POSITIONS // 4, 3 * POSITIONS // 4, POSITIONS - 1):
+                state, k = starts.get(seed, at)
+                base_states.append((state, f"reached from init({seed}) after {k} random legal actions"))
+    else:
+        state = State({f.name: copy_value(to_value(f.type, f.default)) for f in module.state}, 0, 0)
+        base_states.append((state, "the initial values of the state's fields"))
+    problems = []
+    for sc in c.scenarios:
+        label = f"scenario{' ' + repr(sc.name) if sc.name else ''} ({sc.span.file}:{sc.span.line})"
+        fixed = {g.place.name: g for g in sc.given if g.place.root == "local"}
+        free = [p for p in hole.params if p.name not in fixed]
+        combos = list(itertools.islice(itertools.product(*(_values_of(module, p.type) for p in free)), max_calls))
+        ran, used, failure = 0, 0, None
+        for state, origin in base_states:
+            if used >= bases or failure is not None:
+                break
+            before_here = ran
+            for combo in combos:
+                env = dict(sc.env)
+                env.update({p.name: v for p, v in zip(free, combo)})
+                ev = it.ev
+                ev.state = state
+                try:
+                    env.update({name: ev.eval(g.value, dict(env)) for name, g in fixed.items()})
+                finally:
+                    ev.state = None
+                args = [env[p.name] for p in hole.params]
+                before = text.setup(it, state, args, 0, extras)
+                if before is None:
+                    continue
+                before = before.copy() if before is state else before
+                try:
+                    for g in sc.given:
+                        if g.place.root == "state":
+                            ev.state = before
+                            try:
+                                value = ev.eval(g.value, dict(env))
+                            finally:
+                                ev.state = None
+                            assign(it, g.place, value, dict(env), before)
+                except SpecRuntimeError as e:
+                    failure = f"{label}: a `given` value cannot be set: {e}"
+                    break
+                if sc.coins is not None:
+                    set_coins(before, sc.coins)
+                ran += 1
+                after, result, fault = _call(it, hole, before, args)
+                call = ", ".join(f"{p.name}: {dsl_value(module, p.type, a)}" for p, a in zip(hole.params, args))
+                where = f"on a state {origin}{text.describe_setup(module, 0, extras)}, call {hole.name}({call})"
+                if fault is not None:
+                    failure = f"{label}: {fault} ({where})"
+                    break
+                ev.state, ev.old_state = after, before
+                try:
+                    bad = [src for e, src in zip(sc.then, sc.then_source) if not ev.eval(e, dict(env))]
+                except SpecRuntimeError as e:
+                    bad = [f"(a clause faults: {e})"]
+                finally:
+                    ev.state = ev.old_state = None
+                if bad:
+                    from envc.llm_fill.textchecks import changed_paths, path_text, value_at
+                    changes = ", ".join(f"`{path_text(pth)}` {value_at(before, pth)!r} -> {value_at(after, pth)!r}"
+                                        for pth in changed_paths(module, before, after)[:6]) or "nothing"
+                    failure = (f"{label}: then `{bad[0]}` does not hold ({where}; the call changed {changes})")
+                    break
+            used += ran > before_here
+        if failure is None and not ran:
+            failure = f"{label}: no state could run it (the context's guard is false for every parameter value)"
+        if failure is not None:
+            problems.append(failure)
+    return problems
+
+
+def _values_of(module: ir.Module, t: ir.Type) -> list[Any]:
+    """Every value of a small scalar type (at most 16), for the parameters a scenario leaves open."""
+    if isinstance(t, ir.BoolT):
+        return [False, True]
+    if isinstance(t, ir.IntT):
+        return list(range(t.lo, min(t.hi, t.lo + 15) + 1))
+    if isinstance(t, ir.EnumT):
+        return list(range(min(t.size, 16)))
+    if isinstance(t, ir.RowT):
+        return list(range(min(t.rows, 16)))
+    return [ir.zero_value(module, t)]
+
+
+#: examples of a passing run kept for the checks that need many (`textchecks.number_problems`,
+#: differential acceptance)
+KEPT_EXAMPLES = 200
+#: reached states, spread over the games, added to them (`sweep_examples`)
+SWEPT_EXAMPLES = 80
+
+
+def random_value(module: ir.Module, t: ir.Type, rnd: random.Random) -> Any:
+    """A value of IR type `t` drawn with `rnd` (as `value_strategy` draws, without hypothesis)."""
+    if isinstance(t, ir.BoolT):
+        return rnd.random() < 0.5
+    if isinstance(t, ir.IntT):
+        return rnd.randint(t.lo, t.hi)
+    if isinstance(t, ir.FloatT):
+        return np.float32(rnd.uniform(-1e4, 1e4))
+    if isinstance(t, ir.EnumT):
+        return rnd.randrange(t.size)
+    if isinstance(t, ir.RowT):
+        return rnd.randrange(t.rows)
+    if isinstance(t, ir.ArrayT):
+        return [random_value(module, t.elem, rnd) for _ in range(t.size)]
+    if isinstance(t, ir.ListT):
+        return [random_value(module, t.elem, rnd) for _ in range(rnd.randint(0, t.cap))]
+    return {f.name: random_value(module, f.type, rnd) for f in module.record(t.name).fields}
+
+
+def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None, n: int = SWEPT_EXAMPLES,
+                   seed: int = 0) -> list[Example]:
+    """Up to `n` calls of the fill on reached states spread evenly over the games of every
+    seed (hypothesis draws early states first), every other one with one state field redrawn
+    within its type (in turn; kept only when every invariant still holds), put in the text's
+    context with arguments and extras drawn by a seeded `random.Random`: examples for the
+    checks that compare outcomes (a state where the invariants do not hold, or where the call
+    faults, is left out)."""
+    if starts is None or not starts.available:
+        return []
+    module = with_contexts(module)
+    it = Interpreter(module)
+    hole = next(h for h in module.holes if h.name == hole_name)
+    text = TextChecks(module, hole)
+    extras = text.context.extras if text.context is not None else []
+    fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
+    rnd = random.Random(seed)
+    out: list[Example] = []
+    per_seed = max(1, -(-n // starts.seeds))
+    for s in range(starts.seeds):
+        for j in range(per_seed):
+            state, k = starts.get(s, (j * POSITIONS) // per_seed + rnd.randrange(max(POSITIONS // per_seed, 1)))
+            if not all(starts.held(s, k).values()):
+                continue
+            redrawn = ""
+            if j % 2 and fields:
+                f = fields[(s * per_seed + j) % len(fields)]
+                state = state.copy()
+                state.fields[f.name] = random_value(module, f.type, rnd)
+                if not all(_invariants(it, state).values()):
+                    continue
+                redrawn = f", then `{f.name}` redrawn"
+            args = [random_value(module, p.type, rnd) for p in hole.params]
+            pair = rnd.randrange(max(len(text.pairs), 1))
+            drawn = [random_value(module, p.type, rnd) for p in extras]
+            before = text.setup(it, state, args, pair, drawn)
+            if before is None:
+                continue
+            before = before.copy() if before is state else before
+            before.rng_counter = rnd.getrandbits(32)
+            after, result, fault = _call(it, hole, before, args)
+            if fault is None:
+                origin = (f"reached from init({s}) after {k} random legal actions{redrawn}"
+                          + text.describe_setup(module, pair, drawn))
+                out.append(Example(before, args, after, result, origin))
+    return out[:n]
+
+
 def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, clause_text: list[str],
-            max_examples: int = 200, seed: int = 0) -> Counterexample | None:
+            max_examples: int = 200, seed: int = 0, examples: list[Example] | None = None
+            ) -> Counterexample | None:
     """Search for a call of `hole_name`'s fill that breaks a property; None when
     `max_examples` examples pass. `starts`: the reached states of the spec (None: only
-    type-drawn states). Deterministic: hypothesis runs from `seed`."""
+    type-drawn states). Each state is put in the text's context first when its block has
+    one (`textchecks.TextChecks.setup`; a state where the context's guard is false is
+    skipped). `examples`, when given, receives up to `KEPT_EXAMPLES` passing calls made on
+    states of the game. Deterministic: hypothesis runs from `seed`."""
+    module = with_contexts(module)
     it = Interpreter(module)
     reads = invariant_reads(module)
     hole = next(h for h in module.holes if h.name == hole_name)
     context = Context(module, hole)
+    text = TextChecks(module, hole)
+    setup = text.context
     seen: list[Counterexample] = []
 
-    def prop(start, args, pick):
+    def prop(start, args, pick, pair, extras):
         if start.touched is None:
             held = None
         else:
@@ -702,23 +918,42 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
             again = {name for name in held if reads.get(name, set()) & start.touched}
             if again:
                 held.update(_invariants(it, start.state, again))
-        outcome = check_call(it, hole, start.state, list(args), clause_text, held, reads, context, pick)
+        before, origin, valid = start.state, start.origin, None
+        if setup is not None:
+            before = text.setup(it, start.state, list(args), pair, list(extras))
+            assume(before is not None)
+            held = _invariants(it, start.state) if held is None else held
+            valid = all(held.values())
+            moved = {f.name for f in module.state if not values_equal(start.state.fields[f.name], before.fields[f.name])}
+            again = {name for name in held if reads.get(name, set()) & moved}
+            held = {**held, **_invariants(it, before, again)} if again else held
+            origin += text.describe_setup(module, pair, list(extras))
+        outcome = check_call(it, hole, before, list(args), clause_text, held, reads, context, pick, text, valid)
         if outcome.problems:
-            seen.append(Counterexample(start.state, list(args), outcome, start.origin))
+            seen.append(Counterexample(before, list(args), outcome, origin))
             raise _Falsified()
+        ok = valid if valid is not None else (held is None or all(held.values()))
+        if examples is not None and ok and outcome.after is not None and len(examples) < KEPT_EXAMPLES:
+            examples.append(Example(before, list(args), outcome.after, outcome.result, origin))
 
+    extras = setup.extras if setup is not None else []
     test = settings(max_examples=max_examples, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
                     phases=[Phase.explicit, Phase.generate, Phase.shrink], print_blob=False)(
         given(state_strategy(module, starts),
               st.tuples(*(value_strategy(module, p.type) for p in hole.params)),
-              st.integers(min_value=0, max_value=0xFFFF))(prop))
+              st.integers(min_value=0, max_value=0xFFFF),
+              st.integers(min_value=0, max_value=max(len(text.pairs) - 1, 0)),
+              st.tuples(*(value_strategy(module, p.type) for p in extras)))(prop))
     test = hypothesis_seed(seed)(test)
     try:
         test()
     except _Falsified:
         return seen[-1]
-    except Exception:  # hypothesis gave up (e.g. flaky): report what was seen, if anything
+    except Unsatisfiable:
+        raise NoContext(f"no state could be put in the text's context: the guard of `{setup.name}` was false on "
+                        "every state tried") from None
+    except Exception:  # hypothesis gave up (e.g. flaky, or every state skipped): report what was seen
         if seen:
             return seen[-1]
         raise

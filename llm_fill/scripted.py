@@ -6,8 +6,9 @@ Public surface: `ScriptedModel` (`url`, `script`, `requests`, `close()`; a conte
     with ScriptedModel(["```envspec\\nheal(p, 0, 10)\\n```"]) as fake:
         envc fill SPEC --model openai/test-model --api-base {fake.url} ...
 
-litellm reaches it through its real HTTP client (`--model openai/NAME --api-base URL`);
-set `OPENAI_API_KEY` to anything. Every answer reports 100 prompt and 20 completion tokens.
+litellm reaches it through its real HTTP client (`--model openai/NAME --api-base URL`; no
+key is needed, `envc fill` sends a placeholder to a server given by `--api-base`). Every
+answer reports 100 prompt and 20 completion tokens.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A spec and its fill file as `envc fill` and `envc holes` see them.
 
 Public surface: `load_lenient(spec_path, fills_text=None, strict=None) -> Loaded`,
-`hole_warnings(module) -> list[Diagnostic]`, `hole_kind(hole)`, `fill_key(module)`,
+`hole_warnings(module) -> list[Diagnostic]`, `hole_kind(hole)`, `contract_kind(hole)`, `fill_key(module)`,
 `family_of(module, hole)`, `short_text(text, width)`, `hole_label(hole)`,
 `playable_cards(module) -> list[Playable]`, `PENDING_CODES`.
 
@@ -21,6 +21,7 @@ member hole per distinct text, `attack_effect__N` with `family` set and the text
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -66,10 +67,12 @@ class Loaded:
 
 
 def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[str, int, int] | None = None,
-                 spec_ast: ast.Module | None = None) -> Loaded:
+                 spec_ast: ast.Module | None = None, splice: tuple[int, list[ast.Stmt]] | None = None) -> Loaded:
     """Parse and check `spec_path` with the fill file's text `fills_text` (read from disk
     when None), tolerating calls of unfilled or stale holes outside `strict` = (file,
-    start offset, end offset).
+    start offset, end offset). `splice` = (offset of a fill item in `fills_text`, the
+    statements of its body parsed from elsewhere): the item's body is replaced by them, so
+    that diagnostics and faults about a candidate point into the answer it came from.
 
     Raises:
         DiagnosticError: any other error (syntax, types, a malformed fill file, ...).
@@ -77,14 +80,19 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
     mod = spec_ast if spec_ast is not None else parse_file(spec_path)
     fpath = fill_path(spec_path)
     if fills_text is None and os.path.exists(fpath):
-        with open(fpath, encoding="utf-8") as fh:
-            fills_text = fh.read()
-    fills = parse(fills_text, fpath) if fills_text is not None else None
+        fills = parse_file(fpath)  # a folder, a FIFO or bad UTF-8 is an E0150 diagnostic, not a crash
+        fills_text = fills.source
+    else:
+        fills = parse(fills_text, fpath) if fills_text is not None else None
     if fills is not None:
         strays = [d for d in fills.decls if not isinstance(d, ast.FillDecl)]
         if strays:
             raise DiagnosticError([Diagnostic("E0161", "a fill file holds only `fill` items", strays[0].span,
                                               "not a fill", help="move declarations into the spec")])
+        if splice is not None:
+            at, stmts = splice
+            fills = ast.Module(fills.path, fills.source, [
+                dataclasses.replace(d, body=stmts) if d.span.start == at else d for d in fills.decls])
     pending: list[Diagnostic] = []
 
     def tolerate(d: Diagnostic) -> bool:
@@ -102,6 +110,17 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
 def hole_kind(hole: ir.HoleDef) -> str:
     """`fn` for a hole with a result (pure), `proc` for one that changes the state."""
     return "fn" if hole.ret is not None else "proc"
+
+
+def contract_kind(hole: ir.HoleDef) -> str:
+    """`exact` when a `text` rule matches the hole's whole text or its fill has its own
+    `ensures`; `rules` when `mentions` rules give it checks; `-` otherwise."""
+    c = hole.contract
+    if c is None:
+        return "-"
+    if c.exact:
+        return "exact"
+    return "rules" if c.rules or c.ensures or c.scenarios else "-"
 
 
 def hole_warnings(module: ir.Module) -> list[Diagnostic]:
@@ -122,6 +141,7 @@ def hole_warnings(module: ir.Module) -> list[Diagnostic]:
 
 
 def family_of(module: ir.Module, hole: ir.HoleDef) -> ir.FamilyDef | None:
+    """The family `hole` belongs to; None for a hole of its own (or a family `module` lacks)."""
     if hole.family is None:
         return None
     return next((f for f in module.families if f.name == hole.family), None)

@@ -57,6 +57,27 @@ def test_every_backend_handles_every_statement(kind):
     assert callable(getattr(Lowering, "s_" + kind, None)), f"the JAX lowering has no s_{kind}"
 
 
+def test_the_passes_remove_the_interpreter_only_statements(kitchen):
+    """`choose` is run natively by the interpreter only: the array backends consume the IR
+    after `lower_choices`, which holds none (and the same state and action space)."""
+    from envc.compiler.passes import lower_choices
+
+    flat = lower_choices.run(kitchen)
+    found: set[str] = set()
+    _kinds(flat, found)
+    assert set(ir.INTERPRETER_ONLY_STMTS) & found == set()
+    assert "choose" in {k for k in ir.STMT_KINDS if k in ir.INTERPRETER_ONLY_STMTS}
+    assert [f.name for f in flat.state] == [f.name for f in kitchen.state]
+    assert [a.name for a in flat.actions] == [a.name for a in kitchen.actions]
+
+
+def test_the_flat_interpreter_matches_on_every_construct(kitchen):
+    report = verify(kitchen, ["python", "flat"], episodes=60, seed=0)
+    assert report.faults == []
+    assert [d.render() for d in report.divergences] == []
+    assert report.level2_transitions > 50
+
+
 @pytest.mark.slow
 def test_jax_matches_the_interpreter_on_every_construct(kitchen):
     # integers, booleans, lists and the RNG words must be identical; float32 arithmetic

@@ -82,7 +82,7 @@ def test_matches_gymnasium(episodes):
 
     env = gymnasium.make("CartPole-v1").unwrapped
     worst = 0.0
-    for j, (start, acts, o, r, term, trunc) in enumerate(episodes[:300]):
+    for j, (start, acts, o, r, term, _trunc) in enumerate(episodes[:300]):
         env.reset(seed=j)
         env.state = start.astype(np.float64)
         env.steps_beyond_terminated = None

@@ -14,7 +14,10 @@ from envc.compiler import ir
 from envc.compiler.check import load
 from envc.compiler.interp import Interpreter
 from envc.compiler.passes import effect_tables as et
+from envc.compiler.pipeline import PassContext
 from envc.verify import first_difference, to_arrays, verify
+
+OFF = PassContext(disabled=frozenset({"effect_tables"}))
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "tests" / "specs" / "effects.envspec")
@@ -24,7 +27,7 @@ CALM, ANGRY, SLEEPY = 0, 1, 2
 
 @pytest.fixture(scope="module")
 def off() -> ir.Module:
-    return load(SPEC, effect_tables=False)
+    return load(SPEC, OFF)
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +97,11 @@ def test_dispatch_has_one_branch_per_op_and_step(off, on):
 def test_pass_is_idempotent_and_identity_without_families(on):
     assert et.run(on) == on
     ttt = str(ROOT / "specs" / "tictactoe.envspec")
-    assert load(ttt) == load(ttt, effect_tables=False)
+    assert load(ttt) == load(ttt, OFF)
 
 
-def test_environment_variable_switches_it_off(off, monkeypatch):
-    monkeypatch.setenv("ENVC_EFFECT_TABLES", "0")
-    assert not et.enabled()
-    assert load(SPEC).fn(DISPATCH) == off.fn(DISPATCH)
+def test_pass_context_switches_it_off(off):
+    assert load(SPEC, PassContext(disabled=frozenset({"effect_tables"}))).fn(DISPATCH) == off.fn(DISPATCH)
 
 
 def test_interpreter_trajectories_are_identical_with_and_without(off, on):
@@ -126,7 +127,7 @@ def test_jax_on_the_tables_equals_the_interpreter(on):
 
 
 def test_shipped_tcg_fills_are_tabulable_except_loops(specs):
-    m = load(str(ROOT / "specs" / "tcg.envspec"), effect_tables=False)
+    m = load(str(ROOT / "specs" / "tcg.envspec"), OFF)
     for fam in m.families:
         t = et.build(m, fam.dispatch)
         assert t is not None, fam.name

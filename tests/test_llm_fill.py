@@ -317,6 +317,7 @@ def test_litellm_mock_response_accounts_tokens_and_cost(mini, monkeypatch):
     """Cost and tokens come from litellm's own accounting (`mock_response`: no server)."""
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
+
     from envc.llm_fill.driver import fill_spec
 
     def completion(**kwargs):
@@ -406,10 +407,20 @@ def test_property_tests_see_empty_decks(judge):
 
 def test_a_fill_that_may_loop_too_long_is_not_run(judge):
     text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
-    body = "for i in 0..1000 {\n    for j in 0..1000 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
+    # 90,000 iterations: under the checker's work budget (E0140, 10,000,000 operations per step),
+    # over the judge's own limit on what one call of a fill may evaluate
+    body = "for i in 0..300 {\n    for j in 0..300 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
     verdict = judge.judge_body("heal", body, text)
     assert (verdict.ok, verdict.stage) == (False, "work")
     assert "expressions (the limit is 200,000)" in verdict.feedback
+
+
+def test_a_fill_over_the_work_budget_is_rejected_by_the_checker(judge):
+    text = MINI.with_suffix(".fills").read_text(encoding="utf-8")
+    body = "for i in 0..1000 {\n    for j in 0..1000 {\n        damage[p] = max(damage[p] - 20, 0)\n    }\n}"
+    verdict = judge.judge_body("heal", body, text)
+    assert (verdict.ok, verdict.stage) == (False, "check")
+    assert "E0140" in verdict.feedback and "work budget" in verdict.feedback
 
 
 # ------------------------------------------------------------------ pieces

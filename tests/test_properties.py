@@ -1,7 +1,7 @@
 """Property tests of the reference interpreter (random legal play).
 
-On tictactoe and connect4 (and on cartpole and the kitchen-sink spec, which exercise
-floats, lists, records and tables), along every random trajectory: invariants hold, a
+On tictactoe, connect4 and othello (and on cartpole, acrobot and the kitchen-sink spec,
+which exercise floats, lists, records and tables), along every random trajectory: invariants hold, a
 live state has a legal action, every state field lies in its declared type, rewards are
 zero until the game ends (the Pgx board games), `step` leaves its input untouched, and
 replaying a seed with the same actions is identical. Also: the illegal-action rule of Pgx,
@@ -31,11 +31,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATHS = {
     "tictactoe": os.path.join(ROOT, "specs", "tictactoe.envspec"),
     "connect4": os.path.join(ROOT, "specs", "connect4.envspec"),
+    "othello": os.path.join(ROOT, "specs", "othello.envspec"),
     # not Pgx board games (rewards before the end), but lists, records, tables and floats
     "cartpole": os.path.join(ROOT, "specs", "cartpole.envspec"),
+    "acrobot": os.path.join(ROOT, "specs", "acrobot.envspec"),
     "kitchen_sink": os.path.join(ROOT, "tests", "specs", "kitchen_sink.envspec"),
 }
-BOARD_GAMES = ["tictactoe", "connect4"]  # Pgx-style: rewards only when the game ends
+BOARD_GAMES = ["tictactoe", "connect4", "othello"]  # Pgx-style: rewards only when the game ends
 SPECS = [name for name, path in SPEC_PATHS.items() if os.path.exists(path)]
 
 
@@ -185,13 +187,13 @@ def test_random_play(name, seed, picks):
 
 @pytest.mark.parametrize("name", BOARD_GAMES)
 @settings(max_examples=10, deadline=None)
-@given(seed=SEEDS, picks=st.lists(st.integers(min_value=0, max_value=2**16), min_size=60, max_size=60))
+@given(seed=SEEDS, picks=st.lists(st.integers(min_value=0, max_value=2**16), min_size=121, max_size=121))
 def test_terminal_states_absorb(name, seed, picks):
     """Play to the end; stepping a finished game changes nothing but zeroes the rewards."""
     it = interpreter(name)
     states = play(it, seed, picks)
     end = states[-1]
-    assert end.terminated  # both games end within 60 moves
+    assert end.terminated  # every game ends within 121 moves (othello: 60 discs, never two passes in a row)
     assert sum(float(r) for r in end.rewards) == 0.0  # zero-sum: win/loss or draw
     assert sorted(float(r) for r in end.rewards) in ([-1.0, 1.0], [0.0, 0.0])
     for action in range(it.num_actions):
@@ -246,12 +248,15 @@ def test_illegal_action_in_connect4_full_column():
     assert [float(r) for r in t.rewards] == [-1.0 if p == mover else 1.0 for p in range(2)]
 
 
-def test_step_rejects_actions_outside_the_space():
+def test_an_action_outside_the_space_is_an_illegal_action():
+    """Never another action: the mover loses, as for a masked-out action (tests/test_out_of_range_actions.py
+    checks JAX and Rust against this)."""
     it = interpreter("tictactoe")
     s = it.init(0)
-    for bad in (-1, 9):
-        with pytest.raises(IndexError):
-            it.step(s, bad)
+    for bad in (-1, 9, 2**40):
+        t = it.step(s, bad)
+        assert t.terminated and t.fields["board"] == s.fields["board"]
+        assert [float(r) for r in t.rewards] == [-1.0 if p == s.current_player else 1.0 for p in range(2)]
 
 
 # ------------------------------------------------------------------ generated programs

@@ -13,11 +13,11 @@ from math import prod
 from pathlib import Path
 
 import numpy as np
-from envc.codegen.jax.lower import Lowering, _affine_view, _row_view, _slice_view
-from envc.compiler.check import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from envc.codegen.jax.lower import Lowering, _affine_view, _row_view, _slice_view
+from envc.compiler.check import load
 from envc.verify import load_jax, verify
 
 SPEC = str(Path(__file__).resolve().parent / "specs" / "static_reads.envspec")

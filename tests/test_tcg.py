@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pytest
 
-from envc.compiler.interp import Interpreter, State
+from envc.compiler.interp import Interpreter
 from envc.verify import first_difference, from_arrays, jax_state_arrays, to_arrays, verify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -236,6 +236,75 @@ def test_retreat_and_paralysis(tcg, jax_step):
     assert not z.legal("retreat(b=1)")
 
 
+TELEPORT, SABRINA = 1, 2  # `pending_choice()` (the `choose` sites of specs/tcg.fills, in order)
+
+
+def options(g) -> list[int]:
+    return [v for v in range(1, 4) if g.legal(f"choose(option={v})")]
+
+
+def test_teleport_lets_the_attacker_choose_the_benched_pokemon(tcg, jax_step):
+    # Abra's Teleport: "Switch this Pokémon with 1 of your Benched Pokémon." The player picks
+    # among its Benched Pokémon (a decision inside the attack); then the turn ends as usual.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.place(0, 0, "A1-115", energy={PSYCHIC: 1}, damage=20)  # Abra
+    g.place(0, 1, "A1-130")  # Ralts
+    g.place(0, 3, "A1-129", energy={PSYCHIC: 2})  # Mewtwo ex
+    g.place(1, 0, "A1-099")
+    g.f["poisoned"] = [True, False]
+    g.ready().act("attack(a=0)")
+    assert g.f["current_player"] == 0 and g.s.observation[163] == TELEPORT, "the attacker decides, mid-attack"
+    assert options(g) == [1, 3] and not g.legal("end_turn()")
+    assert g.f["turn"] == 5, "the attack waits: its turn has not ended"
+    g.act("choose(option=3)")
+    assert g.f["card"][0][0] == ROW["A1-129"] and g.f["card"][0][3] == ROW["A1-115"]
+    assert g.f["damage"][0][3] == 20 and g.f["energy"][0][0][PSYCHIC] == 2, "damage and energy move with it"
+    assert not g.f["poisoned"][0], "the Pokémon sent to the Bench loses its special conditions"
+    assert g.f["turn"] == 6 and g.f["current_player"] == 1 and g.s.observation[163] == 0, "then the turn ends"
+    # with an empty Bench nothing is asked, and nothing moves
+    h = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    h.place(0, 0, "A1-115", energy={PSYCHIC: 1})
+    h.place(1, 0, "A1-099")
+    h.ready().act("attack(a=0)")
+    assert h.f["card"][0][0] == ROW["A1-115"] and h.f["current_player"] == 1
+
+
+def test_sabrina_lets_the_opponent_choose_its_new_active_pokemon(tcg, jax_step):
+    g = Game(tcg, jax_step, decks=("charizard-moltres", "pikachu-zapdos"))
+    g.place(0, 0, "A1-033")  # Charmander
+    g.place(1, 0, "A1-096", damage=30)  # Pikachu ex
+    g.place(1, 1, "A1-099")  # Voltorb
+    g.place(1, 2, "A1-112")  # Pincurchin
+    g.f["condition"] = [0, PARALYZED]
+    g.hand(0, "A1-225")  # Sabrina
+    g.ready().act("play_trainer(h=0, target=0)")
+    assert g.f["current_player"] == 1 and g.s.observation[163] == SABRINA, "the opponent decides"
+    assert options(g) == [1, 2]
+    assert g.f["supporter"] and g.f["discard"][0] == [ROW["A1-225"]]
+    g.act("choose(option=2)")
+    assert g.f["card"][1][0] == ROW["A1-112"] and g.f["card"][1][2] == ROW["A1-096"]
+    assert g.f["damage"][1][2] == 30 and g.f["condition"][1] == 0
+    assert g.f["current_player"] == 0 and g.f["phase"] == MAIN, "the turn goes on for the player of Sabrina"
+    assert not g.legal("choose(option=1)") and g.legal("end_turn()")
+
+
+def test_barrier_attack_lasts_until_the_end_of_the_opponents_next_turn(tcg, jax_step):
+    # Mr. Mime's Barrier Attack (30): during the opponent's next turn, Mr. Mime takes 20 less
+    # damage from attacks (a lasting effect that ends at the boundary `turn_end` of the opponent).
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.place(0, 0, "A1-126", energy={PSYCHIC: 2})  # Mr. Mime (80 HP)
+    g.place(1, 0, "A1-096", energy={LIGHTNING: 2})  # Pikachu ex: Circle Circuit, 30 per Benched {L}
+    g.place(1, 1, "A1-099")
+    g.place(1, 2, "A1-099")
+    g.ready().act("attack(a=0)")
+    assert g.f["barrier"] == [20, 0] and g.f["damage"][1][0] == 30
+    assert g.f["current_player"] == 1 and g.f["turn"] == 6, "it outlasts its own turn's end"
+    g.act("attack(a=0)")  # 60 to Mr. Mime, 20 less
+    assert g.f["damage"][0][0] == 40
+    assert g.f["barrier"] == [0, 0], "the opponent's turn ended: the effect is over"
+    assert g.f["current_player"] == 0
+
+
 def test_first_turn_energy_rule(tcg, jax_step):
     # From the real opening: set up both players, then the first player's turn 1 has no
     # energy in the Energy Zone; the second player's turn 2 has one.
@@ -321,7 +390,7 @@ def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
     env = importlib.util.module_from_spec(spec)
     sys.modules["tcg_py"] = env
     spec.loader.exec_module(env)
-    assert env.NUM_ACTIONS == it.num_actions == 128
+    assert env.NUM_ACTIONS == it.num_actions == 131  # 128 of the spec's actions, 3 of `choose` (bench slots 1..3)
     rng = np.random.default_rng(1)
     a, b = env.init(5), it.init(5)
     for _ in range(60):

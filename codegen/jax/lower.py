@@ -32,14 +32,15 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from math import prod
 
 import numpy as np
-from envc.codegen import Emitter
-from envc.compiler import ir
+
+from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
+from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
+from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
@@ -47,13 +48,26 @@ UNROLL = 8
 # tracing and compiling N copies of a large body costs more than the loop (a game's turn that
 # plays each player's action through the same big procedure)
 HEAVY_BODY = 200
+MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
+CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
 SMALL_REDUCE_UNROLL = 4
 
 
 def ident(name: str) -> str:
-    """A Python identifier for a spec name (spec names are already identifiers)."""
-    return name
+    """The Python name of a spec local or parameter (`v_` + name: never a keyword, a builtin,
+    a runtime helper or a name of the generated code such as `st`, `lv`, `index`, `jnp`)."""
+    return py_ident("local", name)
+
+
+def lv(key: str) -> str:
+    """Code reading key `key` of the locals dict `lv`."""
+    return f"lv[{py_str(key)}]"
+
+
+# keys of `lv` and names of generator variables made by the lowering: `#` is not in any
+# spec name, so these never equal a spec local
+_RET, _DONE, _INDEX = "#ret", "#done", "#index"
 
 
 @dataclass
@@ -72,6 +86,7 @@ class LoweredModule:
     has_epilogue: bool = False
     # a lowered simultaneous spec: (the state field of the chosen actions, of the turn count)
     simultaneous: tuple[str, str] | None = None
+    resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
 
 
 @dataclass
@@ -86,8 +101,10 @@ class _Level:
     uid: int
     params: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    prelude: list[str] = field(default_factory=list)  # `(_eN := code)` temporaries of the body
 
 
+@ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
     def __init__(self, module: ir.Module):
         self.m = module
@@ -103,6 +120,8 @@ class Lowering:
         self._reads: dict[tuple, str] = {}  # static reads already hoisted, per nest
         self._uid = 0
         self._inline_depth = 0
+        self._heights = Heights()
+        self._lifted: list[str] = []  # branch and loop functions defined at module level
 
     # ------------------------------------------------------------ helpers
     def fresh(self, prefix: str) -> str:
@@ -141,7 +160,7 @@ class Lowering:
             return self.dtypes(t.elem)
         if isinstance(t, ir.RecordT):
             rec = self.m.record(t.name)
-            inner = ", ".join(f'"{f.name}": {self.dtypes(f.type)}' for f in rec.fields)
+            inner = ", ".join(f"{py_str(f.name)}: {self.dtypes(f.type)}" for f in rec.fields)
             return self.hoist("DT", "{" + inner + "}")
         if isinstance(t, ir.ListT):
             return self.hoist("DT", '{"items": ' + self.dtypes(t.elem) + ', "len": jnp.int32}')
@@ -178,18 +197,31 @@ class Lowering:
 
     def _emit_soa(self, s) -> str:
         if isinstance(s, dict):
-            return "{" + ", ".join(f'"{k}": {self._emit_soa(x)}' for k, x in s.items()) + "}"
+            return "{" + ", ".join(f"{py_str(k)}: {self._emit_soa(x)}" for k, x in s.items()) + "}"
         dtype, data = s
         if isinstance(data, list):
             np_dtype = dtype.replace("jnp.", "np.")
-            return self.hoist("K", f"jnp.asarray(np.array({data!r}, dtype={np_dtype}))")
+            return self.hoist("K", f"jnp.asarray(np.array({_py_data(data)}, dtype={np_dtype}))")
         if dtype == "jnp.bool_":
             return f"jnp.bool_({data})"
-        return f"{dtype}({data!r})"
+        return f"{dtype}({_py_data(data)})"
 
     # ------------------------------------------------------------ expressions
     def ex(self, e: ir.Expr) -> str:
-        return getattr(self, "x_" + e.kind)(e)
+        code = getattr(self, "x_" + e.kind)(e)
+        if self._heights.split(e) and not _atom(code):
+            code = self.bind(code)
+        return code
+
+    def bind(self, code: str) -> str:
+        """A temporary holding `code` (a statement, or `(_eN := code)` at the head of the
+        comprehension body being lowered): deep expressions stay shallow in the output."""
+        tmp = self.fresh("_e")
+        if self.levels:
+            self.levels[-1].prelude.append(f"({tmp} := {code})")
+        else:
+            self.emit(f"{tmp} = {code}")
+        return tmp
 
     def x_const(self, e: ir.Const) -> str:
         t = e.type
@@ -198,22 +230,22 @@ class Lowering:
         if isinstance(t, (ir.IntT, ir.EnumT, ir.RowT)):
             return str(int(e.value))
         if isinstance(t, ir.FloatT):
-            return f"jnp.float32({float(e.value)!r})"
+            return f"jnp.float32({py_float(e.value)})"
         return self.value_code(t, e.value)
 
     def x_local(self, e: ir.Local) -> str:
         if e.name in self.pyvars:
             return self.pyvars[e.name]
-        return f'lv["{self.key(e.name)}"]'
+        return lv(self.key(e.name))
 
     def x_state(self, e: ir.StateGet) -> str:
-        return f'st["{e.name}"]'
+        return f"st[{py_str(e.name)}]"
 
     def x_get_field(self, e: ir.GetField) -> str:
         soa = self.soa_read(e)
         if soa is not None:
             return soa
-        return f'{self.ex(e.base)}["{e.name}"]'
+        return f"{self.ex(e.base)}[{py_str(e.name)}]"
 
     def soa_read(self, e: ir.Expr) -> str | None:
         """A read through an array of records, `x[i][j].f[k]`, as one index of one leaf,
@@ -237,7 +269,7 @@ class Lowering:
                 return None
         if not record_in_array:
             return None
-        code = self.ex(node) + "".join(f'["{f}"]' for f in fields)
+        code = self.ex(node) + "".join(f"[{py_str(f)}]" for f in fields)
         indices = [self.ex(step.index) for step in index_steps]
         at = indices[0] if len(indices) == 1 else f"({', '.join(indices)})"
         return f"{code}[{at}]" if self.is_leaf(e.type) else f"_get({code}, {at})"
@@ -251,7 +283,7 @@ class Lowering:
         if soa is not None:
             return soa
         base = self.ex(e.base)
-        idx = self.ex(e.index)
+        idx = self.index(e.index)
         bt = e.base.type
         if isinstance(bt, ir.ListT):
             if self.is_leaf(bt.elem):
@@ -265,7 +297,7 @@ class Lowering:
         table = self.m.table(e.table)
         col = next(c for c in table.columns if c.name == e.column)
         arr = self.value_code(ir.ArrayT(elem=col.type, size=len(col.values)), col.values)
-        row = self.ex(e.row)
+        row = self.index(e.row)
         return f"{arr}[{row}]" if self.is_leaf(col.type) else f"_get({arr}, {row})"
 
     def x_unary(self, e: ir.Unary) -> str:
@@ -276,6 +308,11 @@ class Lowering:
             return f"(-{self.int32(e.operand, v)})"
         return f"(-{v})"
 
+    def index(self, e: ir.Expr) -> str:
+        """Code of index expression `e` in int32: JAX computes `i + size` for negative indices in
+        the index's own dtype, so an int8 index into an array of 128 overflows (`int[0..1][128]`)."""
+        return self.int32(e, self.ex(e))
+
     def int32(self, e: ir.Expr, code: str) -> str:
         """`code` as int32: arithmetic runs in int32 whatever the storage dtype."""
         if isinstance(e, ir.Const) or code.lstrip("-").isdigit() or code in self.pyvars.values():
@@ -284,7 +321,7 @@ class Lowering:
             return code
         if isinstance(e, ir.Builtin) and e.name in ("min", "max", "abs", "clamp", "int", "count", "len"):
             return code
-        if isinstance(e, (ir.Reduce, ir.RandomInt)) or (isinstance(e, ir.Unary) and e.op == "neg"):
+        if isinstance(e, (ir.Reduce, ir.RandomInt, ir.RandomPick)) or (isinstance(e, ir.Unary) and e.op == "neg"):
             return code
         return f"_i32({code})"
 
@@ -324,7 +361,7 @@ class Lowering:
         if inlined is not None:
             return self.ex(inlined)
         args = "".join(", " + self.ex(a) for a in e.args)
-        return f"f_{e.fn}(st{args})"
+        return f"{py_ident('fn', e.fn)}(st{args})"
 
     def inline_call(self, e: ir.CallFn) -> ir.Expr | None:
         """The body of `fn` call `e` with its arguments substituted, when the call sits in a
@@ -360,7 +397,7 @@ class Lowering:
             return e.model_copy(update={"name": value}) if isinstance(value, str) else value
         if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
             self._uid += 1
-            renamed = f"{e.var}__{self._uid}"
+            renamed = f"{e.var}#{self._uid}"  # `#`: no spec name can capture it
             inner = {**mapping, e.var: renamed}
             return e.model_copy(update={"var": renamed, "body": self._substitute(e.body, inner)})
         update = {}
@@ -380,8 +417,10 @@ class Lowering:
         if name in ("min", "max"):
             fn = "jnp.minimum" if name == "min" else "jnp.maximum"
             code = ints[0]
-            for x in ints[1:]:
+            for k, x in enumerate(ints[1:], start=1):
                 code = f"{fn}({code}, {x})"
+                if k % CHAIN_SPLIT == 0:
+                    code = self.bind(code)
             return code
         if name == "abs":
             return f"jnp.abs({ints[0]})"
@@ -398,10 +437,10 @@ class Lowering:
             if isinstance(base_t, ir.ListT):
                 return f"_l{name}({args[0]}, {args[1]})"
             if name == "contains":
-                return f"jnp.any({args[0]} == {args[1]})"
-            return f"jnp.sum({args[0]} == {args[1]}, dtype=jnp.int32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
-            return f"jnp.{name}({args[0]})"
+                return f"jnp.any(_wide({args[0]}) == {args[1]})"
+            return f"jnp.sum(_wide({args[0]}) == {args[1]}, dtype=jnp.int32)"
+        if name in builtins.FLOAT_MATH:
+            return f"{builtins.BUILTINS[name].jax}({args[0]})"
         raise AssertionError(name)
 
     def _gen(self, var: str, lo: int, hi: int, body: ir.Expr) -> tuple[_Level, str]:
@@ -431,6 +470,8 @@ class Lowering:
         reads as extra mapped arguments."""
         params = ", ".join([level.py, *level.params])
         args = "".join(", " + a for a in level.args)
+        if level.prelude:
+            body = f"({', '.join(level.prelude)}, {body})[-1]"
         return f"jax.vmap(lambda {params}: {body})(jnp.arange({level.lo}, {level.hi}, dtype=jnp.int32){args})"
 
     def unrolled(self, var: str, lo: int, hi: int, body: ir.Expr) -> list[str]:
@@ -452,8 +493,10 @@ class Lowering:
             terms = self.unrolled(e.var, e.lo, e.hi, e.body)
             if float_sum:
                 code = "jnp.float32(0.0)"
-                for t in terms:
+                for k, t in enumerate(terms, start=1):
                     code = f"({code} + {t})"
+                    if k % CHAIN_SPLIT == 0:
+                        code = self.bind(code)
                 return code
             if isinstance(e.body.type, ir.IntT):
                 terms = [self.int32(e.body, t) for t in terms]
@@ -519,7 +562,7 @@ class Lowering:
         rec = self.m.record(e.record)
         parts = []
         for (name, v), f in zip(e.fields, rec.fields):
-            parts.append(f'"{name}": _cast({self.ex(v)}, {self.dtypes(f.type)})')
+            parts.append(f"{py_str(name)}: _cast({self.ex(v)}, {self.dtypes(f.type)})")
         return "{" + ", ".join(parts) + "}"
 
     def x_random_int(self, e: ir.RandomInt) -> str:
@@ -528,6 +571,37 @@ class Lowering:
         r = self.fresh("_r")
         self.emit(f"st, {r} = _randint(st, {lo}, {hi})")
         return r
+
+    def x_random_pick(self, e: ir.RandomPick) -> str:
+        """The mask over `lo..hi` (a comprehension), one draw in `0..max(n - 1, 0)`, then the
+        draw-th true index by a cumulative sum (`_pick`): linear, no loop."""
+        level, body = self._gen(e.var, e.lo, e.hi, e.cond)
+        mask = self.fresh("_pm")
+        self.emit(f"{mask} = {self._vmap(level, body)}")
+        r = self.fresh("_r")
+        self.emit(f"st, {r} = _randint(st, 0, jnp.maximum(jnp.sum({mask}, dtype=jnp.int32) - 1, 0))")
+        orelse = self.int32(e.orelse, self.ex(e.orelse))
+        return f"_pick({mask}, {r}, {e.lo}, {orelse})"
+
+    def s_choose(self, s: ir.Choose) -> None:
+        raise AssertionError("`choose` reaches the JAX lowering: run `envc.compiler.passes.lower_choices` first")
+
+    def resume_info(self) -> dict | None:
+        """How a step of the generated `choose` kind resumes (`lower_choices`): the template sets
+        `_envc_choice_option` and runs the branch of the action whose `at` field is not 0, which
+        is what the kind's own body does (a resumed body ignores its parameters). One branch
+        per action instead of each paused body computed twice under `vmap`."""
+        info = self.m.choice
+        if info is None or not info.lowered:
+            return None
+        kind = self.space.kinds[info.action]
+        owner = "0"
+        for b in reversed(info.bodies):
+            if b.kind == "action":
+                owner = f'jnp.where(st["{b.at}"] != 0, {b.action}, {owner})'
+        option = next(f for f in self.m.state if f.name == info.option)
+        return {"kind": info.action, "offset": kind.offset, "lo": kind.domains[0][0], "option": info.option,
+                "dtype": self.leaf_dtype(option.type), "owner": owner}
 
     def x_list_take(self, e: ir.ListTake) -> str:
         v = self.fresh("_v")
@@ -554,8 +628,8 @@ class Lowering:
             return None
         indices, root = _chain(e)
         if not indices or not self.is_leaf(root.type) or self._mentions_nest(root) \
-                or ir.first_draw(root) is not None:
-            return None
+                or ir.first_draw(root) is not None or self._heights(root) >= SPLIT_HEIGHT:
+            return None  # (a root that deep would be bound inside the nest, not where it is hoisted)
         vals = [self._static(i) for i in indices]
         if any(v is None for v in vals):
             return None
@@ -668,14 +742,14 @@ class Lowering:
 
     # ------------------------------------------------------------ places
     def read_place(self, p: ir.Place) -> str:
-        code = f'st["{p.name}"]' if p.root == "state" else f'lv["{self.key(p.name)}"]'
+        code = f"st[{py_str(p.name)}]" if p.root == "state" else lv(self.key(p.name))
         t = self._root_type(p)
         for step in p.path:
             if step.kind == "field":
-                code = f'{code}["{step.name}"]'
+                code = f"{code}[{py_str(step.name)}]"
                 t = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
             else:
-                idx = self.ex(step.index)
+                idx = self.index(step.index)
                 if isinstance(t, ir.ListT):
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
                 else:
@@ -692,10 +766,10 @@ class Lowering:
         """Emit the update of place `p` with `value` (cast to the place's dtypes)."""
         if cast:
             value = f"_cast({value}, {self.dtypes(p.type)})"
-        root = f'st["{p.name}"]' if p.root == "state" else f'lv["{self.key(p.name)}"]'
+        root = f"st[{py_str(p.name)}]" if p.root == "state" else lv(self.key(p.name))
         indices = []
         for step in p.path:
-            indices.append(self.ex(step.index) if step.kind == "index" else None)
+            indices.append(self.index(step.index) if step.kind == "index" else None)
         code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
         self.emit(f"{root} = {code}")
 
@@ -712,8 +786,8 @@ class Lowering:
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
             ft = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
-            inner = self._update(f'{base}["{step.name}"]', ft, rest, value, pending)
-            return f'{{**{base}, "{step.name}": {inner}}}'
+            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending)
+            return f"{{**{base}, {py_str(step.name)}: {inner}}}"
         if isinstance(t, ir.ListT):
             if pending:  # a list under array indices: take it out, update it, put it back
                 at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
@@ -733,7 +807,7 @@ class Lowering:
 
     def keys(self) -> str:
         uniq = list(dict.fromkeys(k for _, k in self.scope))
-        return "(" + "".join(f'"{k}", ' for k in uniq) + ")"
+        return "(" + "".join(f"{py_str(k)}, " for k in uniq) + ")"
 
     def declare(self, name: str, t: ir.Type) -> str:
         """Bind a local; returns its key in `lv`. Scopes are lexical: a name that shadows a
@@ -757,7 +831,7 @@ class Lowering:
     def s_let(self, s: ir.Let) -> None:
         value = self.ex(s.value)
         key = self.declare(s.name, s.type)
-        self.emit(f'lv["{key}"] = _cast({value}, {self.dtypes(s.type)})')
+        self.emit(f"{lv(key)} = _cast({value}, {self.dtypes(s.type)})")
 
     def s_assign(self, s: ir.Assign) -> None:
         value = self.ex(s.value)
@@ -771,6 +845,7 @@ class Lowering:
         if not body:
             return "(st, lv)"
         name = self.fresh(prefix)
+        saved = self._lift_open()
         self.emit(f"def {name}(st, lv):")
         self.out.depth += 1
         self.emit("st, lv = dict(st), dict(lv)")
@@ -778,7 +853,22 @@ class Lowering:
         self.block(body)
         self.emit(f"return st, _scope(lv, {keys})")
         self.out.depth -= 1
+        self._lift_close(saved)
         return f"{name}(st, lv)"
+
+    def _lift_open(self) -> Emitter | None:
+        """Past `MAX_INDENT` levels, a branch or loop function is written at module level
+        (it reads only its parameters and module names): 150 nested `if`s in a fill must
+        not hit Python's limit of 100 indentation levels. Returns the emitter to go back to."""
+        if self.out.depth < MAX_INDENT:
+            return None
+        saved, self.out = self.out, Emitter(depth=0)
+        return saved
+
+    def _lift_close(self, saved: Emitter | None) -> None:
+        if saved is not None:
+            self._lifted.append("\n".join(self.out.lines))
+            self.out = saved
 
     def branch(self, cond: str, then: list[ir.Stmt], orelse: list[ir.Stmt]) -> None:
         a = self.arm(then, "_then")
@@ -820,43 +910,39 @@ class Lowering:
         """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""
         if isinstance(node, list):
             return sum(self.weight(x, seen) for x in node)
-        if not isinstance(node, ir.Node):
-            return 0
-        n = 1
-        callee = node.proc if isinstance(node, ir.CallProc) else node.fn if isinstance(node, ir.CallFn) else None
-        if callee is not None and callee not in seen:
-            cache = self.__dict__.setdefault("_weights", {})
+        cache = self.__dict__.setdefault("_weights", {})
+        n = 0
+        for item in ir.walk(node):
+            n += 1
+            callee = item.proc if isinstance(item, ir.CallProc) else item.fn if isinstance(item, ir.CallFn) else None
+            if callee is None or callee in seen:
+                continue
             if callee not in cache:
                 cache[callee] = self.weight(self.m.fn(callee).body, seen | {callee})
             n += cache[callee]
-        for name in type(node).model_fields:
-            value = getattr(node, name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, tuple):
-                    item = item[1]
-                if isinstance(item, ir.Node) and not isinstance(item, _TYPES):
-                    n += self.weight(item, seen)
         return n
 
     def s_for(self, s: ir.For) -> None:
         if s.hi - s.lo <= UNROLL and self.weight(s.body) <= HEAVY_BODY:
             for i in range(s.lo, s.hi):
                 key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
-                self.emit(f'lv["{key}"] = jnp.int32({i})')
+                self.emit(f"{lv(key)} = jnp.int32({i})")
                 self.block(s.body)
                 self.scope.pop()
             self.emit(f"lv = _scope(lv, {self.keys()})")
             return
         key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
-        self.emit(f'lv["{key}"] = jnp.int32({s.lo})')
+        self.emit(f"{lv(key)} = jnp.int32({s.lo})")
         name = self.fresh("_loop")
+        saved = self._lift_open()
         self.emit(f"def {name}(i, carry):")
         self.out.depth += 1
         self.emit("st, lv = dict(carry[0]), dict(carry[1])")
-        self.emit(f'lv["{key}"] = i')
+        self.emit(f"{lv(key)} = i")
         self.block(s.body)
         self.emit("return st, lv")
         self.out.depth -= 1
+        self._lift_close(saved)
         self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
         self.scope.pop()
         self.emit(f"lv = _scope(lv, {self.keys()})")
@@ -870,7 +956,10 @@ class Lowering:
                 orelse = arm.body
                 break
             conds.append(self.fresh("_c"))
-            self.emit(f"{conds[-1]} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
+            if len(arm.members) > CHAIN_SPLIT:  # one test, not a chain of `|` that Python's compiler recurses on
+                self.emit(f"{conds[-1]} = jnp.isin({subject}, jnp.array({sorted(arm.members)!r}, jnp.int32))")
+            else:
+                self.emit(f"{conds[-1]} = " + " | ".join(f"({subject} == {m})" for m in arm.members))
             bodies.append(arm.body)
         if not conds:
             self.block(orelse)
@@ -882,16 +971,18 @@ class Lowering:
     def s_return(self, s: ir.Return) -> None:
         v = self.ex(s.value)
         dt = self.dtypes(self._ret_type)
-        ret, done = self.key("_ret"), self.key("_done")
-        self.emit(f'lv["{ret}"] = _select(lv["{done}"], lv["{ret}"], _cast({v}, {dt}))')
-        self.emit(f'lv["{done}"] = jnp.bool_(True)')
+        ret, done = lv(self.key(_RET)), lv(self.key(_DONE))
+        self.emit(f"{ret} = _select({done}, {ret}, _cast({v}, {dt}))")
+        self.emit(f"{done} = jnp.bool_(True)")
 
     def s_call_proc(self, s: ir.CallProc) -> None:
         args = "".join(", " + self.ex(a) for a in s.args)
-        self.emit(f"st = p_{s.proc}(st{args})")
+        self.emit(f"st = {py_ident('proc', s.proc)}(st{args})")
 
     def s_list_op(self, s: ir.ListOp) -> None:
         args = [self.ex(a) for a in s.args]
+        if s.op in ("insert", "remove_at"):
+            args[0] = self.int32(s.args[0], args[0])  # a position, as `index` says
         lst = self.read_place(s.place)
         elem_dt = self.dtypes(s.place.type.elem)
         tmp = self.fresh("_l")
@@ -921,7 +1012,7 @@ class Lowering:
             self.emit(f"st = _reward(st, {args[0]}, {args[1]})")
 
     def s_fault(self, s: ir.Fault) -> None:
-        self.emit(f"pass  # fail({json.dumps(s.message)}): a runtime fault; the interpreter raises, JAX goes on")
+        self.emit(f"pass  # fail({py_comment(py_str(s.message))}): a runtime fault; the interpreter raises, JAX goes on")
 
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
         self.emit(f"_ = {self.ex(s.expr)}")
@@ -930,6 +1021,7 @@ class Lowering:
     def function(self, header: str, params: list[ir.ParamDef], body: list[ir.Stmt], ret: ir.Type | None,
                  returns_state: bool, doc: str, prologue: list[str] | None = None) -> str:
         self.out = Emitter()
+        self._lifted = []
         self.scope = []
         self._local_types: dict[str, ir.Type] = {}
         self.pyvars = {}
@@ -939,12 +1031,12 @@ class Lowering:
         self.out.depth = 0
         self.emit(header)
         self.out.depth = 1
-        self.emit(f'"""{doc}"""')
+        self.emit(py_doc(doc))
         for line in prologue or []:
             self.emit(line)
         parts = []
         for p in params:
-            parts.append(f'"{p.name}": _cast({p.name}, {self.dtypes(p.type)})')
+            parts.append(f"{py_str(p.name)}: _cast({ident(p.name)}, {self.dtypes(p.type)})")
             self.declare(p.name, p.type)
         self.emit("lv = {" + ", ".join(parts) + "}")
         simple_return = ret is not None and len(body) == 1 and isinstance(body[0], ir.Return)
@@ -952,23 +1044,23 @@ class Lowering:
             self.emit(f"return {self.ex(body[0].value)}")
         else:
             if ret is not None:
-                done = self.declare("_done", ir.BOOL)
-                result = self.declare("_ret", ret)
-                self.emit(f'lv["{done}"] = jnp.bool_(False)')
-                self.emit(f'lv["{result}"] = {self.value_code(ret, ir.zero_value(self.m, ret))}')
+                done = self.declare(_DONE, ir.BOOL)
+                result = self.declare(_RET, ret)
+                self.emit(f"{lv(done)} = jnp.bool_(False)")
+                self.emit(f"{lv(result)} = {self.value_code(ret, ir.zero_value(self.m, ret))}")
             self.block(body)
             if ret is not None:
-                self.emit(f'return lv["{self.key("_ret")}"]')
+                self.emit(f"return {lv(self.key(_RET))}")
             elif returns_state:
                 self.emit("return st")
-        return "\n".join(self.out.lines)
+        return "\n".join(self.out.lines) + "".join("\n\n\n" + f for f in self._lifted)
 
     def decoded_guard(self, a: ir.ActionDef, kind) -> ir.Expr:
-        """`a`'s guard as an expression of the kind's flat index `_index`: each parameter
-        replaced by its decoding, `(_index // stride) % n + first` (the layout of
+        """`a`'s guard as an expression of the kind's flat index (`#index`): each parameter
+        replaced by its decoding, `(index // stride) % n + first` (the layout of
         `envc.compiler.actions.ActionSpace`), so that the mask lowers as one comprehension
         whose reads `static_read` can index with constants."""
-        index = ir.Local(name="_index", type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
+        index = ir.Local(name=_INDEX, type=ir.IntT(lo=0, hi=max(0, kind.size - 1)))
         mapping, stride = {}, kind.size
         for p, dom in zip(a.params, kind.domains):
             stride //= len(dom)
@@ -992,16 +1084,25 @@ class Lowering:
     def run(self) -> LoweredModule:
         m = self.m
         for f in m.fns:
-            params = "".join(", " + p.name for p in f.params)
+            params = "".join(", " + ident(p.name) for p in f.params)
             kind = "fn" if f.ret is not None else "proc"
-            prefix = "f_" if f.ret is not None else "p_"
             doc = f"{kind} `{f.name}`{where(f.span)}"
             prologue = ["st = dict(st)"] if f.ret is None else []
-            self.functions.append(self.function(f"def {prefix}{f.name}(st{params}):", f.params, f.body, f.ret,
+            self.functions.append(self.function(f"def {py_ident(kind, f.name)}(st{params}):", f.params, f.body, f.ret,
                                                 f.ret is None, doc, prologue=prologue))
         actions = []
+        resume = self.resume_info()
         for kind in self.space.kinds:
             a = m.actions[kind.index]
+            fn_name, mask_name = py_ident("action", a.name), py_ident("mask", a.name)
+            if resume is not None and kind.index == resume["kind"]:  # its steps run the paused action's branch
+                actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": True, "resumes": True,
+                                "fn": fn_name, "mask": mask_name})
+                self.functions.append(self.function(f"def {mask_name}(st):", [], [ir.Return(value=ir.ArrayBuild(
+                    var=_INDEX, lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
+                    type=ir.ArrayT(elem=ir.BOOL, size=kind.size)))], ir.ArrayT(elem=ir.BOOL, size=kind.size), False,
+                    f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"))
+                continue
             decode = []
             stride = kind.size
             for p, dom in zip(a.params, kind.domains):
@@ -1011,20 +1112,21 @@ class Lowering:
                 code = f"{code} + {base}" if base else code
                 if isinstance(p.type, ir.BoolT):
                     code = f"({code}) == 1"
-                decode.append(f"{p.name} = {code}")
-            body = self.function(f"def a_{a.name}(st, index):", a.params, a.body, None, True,
+                decode.append(f"{ident(p.name)} = {code}")
+            body = self.function(f"def {fn_name}(st, index):", a.params, a.body, None, True,
                                  f"action `{a.name}`{where(a.span)}: index in 0..{kind.size - 1}",
                                  prologue=["st = dict(st)"] + decode)
             self.functions.append(body)
             if a.guard is not None:
-                mask = ir.ArrayBuild(var="_index", lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
+                mask = ir.ArrayBuild(var=_INDEX, lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
                                      type=ir.ArrayT(elem=ir.BOOL, size=kind.size))
-                self.functions.append(self.function(f"def m_{a.name}(st):", [], [ir.Return(value=mask)],
+                self.functions.append(self.function(f"def {mask_name}(st):", [], [ir.Return(value=mask)],
                                                     mask.type, False, f"guard of `{a.name}` at each of its "
                                                     f"{kind.size} flat indices (bool[{kind.size}])"))
-            actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None})
+            actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
+                            "resumes": False, "fn": fn_name, "mask": mask_name})
         obs = m.observe
-        self.functions.append(self.function(f"def _observe(st, {obs.player}):",
+        self.functions.append(self.function(f"def _observe(st, {ident(obs.player)}):",
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
                                             obs.body, obs.type, False, "the observation of player `"
                                             + obs.player + "` (the spec's `observe`)"))
@@ -1036,9 +1138,10 @@ class Lowering:
                                                 prologue=["st = dict(st)"]))
         invariants = []
         for inv in m.invariants:
-            self.functions.append(self.function(f"def inv_{inv.name}(st):", [], [ir.Return(value=inv.expr)], ir.BOOL,
+            name = py_ident("invariant", inv.name)
+            self.functions.append(self.function(f"def {name}(st):", [], [ir.Return(value=inv.expr)], ir.BOOL,
                                                 False, f"invariant `{inv.name}`: {inv.doc or ''}".strip()))
-            invariants.append((inv.name, f"inv_{inv.name}"))
+            invariants.append((inv.name, name))
         fields = []
         for f in m.state:
             fields.append((f.name, self.dtypes(f.type), self.value_code(f.type, f.default)))
@@ -1046,7 +1149,8 @@ class Lowering:
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
-            observation_dtypes=self.dtypes(obs.type), invariants=invariants, has_epilogue=bool(m.epilogue),
+            observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume,
+            has_epilogue=bool(m.epilogue),
             simultaneous=(m.simultaneous.choice, m.simultaneous.turn) if m.simultaneous is not None else None,
         )
 
@@ -1062,6 +1166,21 @@ def _leaf(t: ir.Type) -> ir.Type:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t
+
+
+def _atom(code: str) -> bool:
+    """True for code that is one name or number (binding it to a temporary gains nothing)."""
+    return code.replace("_", "a").replace(".", "0").lstrip("-").isalnum()
+
+
+def _py_data(data) -> str:
+    """Python code of a constant (a number, a bool or nested lists of them): `repr`, except
+    that floats go through `py_float` (`nan` and `inf` are not Python literals)."""
+    if isinstance(data, list):
+        return "[" + ", ".join(_py_data(x) for x in data) + "]"
+    if isinstance(data, float):
+        return py_float(data)
+    return repr(data)
 
 
 def _stack(parts):

@@ -14,8 +14,11 @@ Representation of values (a pytree per IR type):
 """
 
 # ---- runtime (pasted into generated code) ----
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -42,13 +45,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -71,6 +77,13 @@ def _set(x, i, v):
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _pick(mask, r, lo, orelse):
+    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
+    csum = jnp.cumsum(mask.astype(jnp.int32))
+    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
+    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
 def _scope(lv, keys):
@@ -156,14 +169,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -190,3 +209,76 @@ def _reward(st, p, r):
     st = dict(st)
     st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
+
+
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")

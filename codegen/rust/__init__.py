@@ -17,7 +17,7 @@ out files. Generation is deterministic: the same IR gives the same bytes.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 from importlib import resources
 
@@ -25,6 +25,7 @@ import jinja2
 
 from envc import __version__
 from envc.codegen import write_files
+from envc.codegen.escape import FILTERS
 from envc.codegen.rust.glue import Glue
 from envc.codegen.rust.lower import Lowering, LoweringError  # noqa: F401
 from envc.compiler import ir
@@ -35,12 +36,13 @@ def package_name(module: ir.Module) -> str:
     return f"envc_{module.name}"
 
 
+@functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
 def _env() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files("envc.codegen.rust").joinpath("templates", name).read_text(encoding="utf-8"))
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["rust_str"] = lambda text: json.dumps(text, ensure_ascii=False)
+    env.filters.update(FILTERS)
     return env
 
 
@@ -61,6 +63,9 @@ def generate(module: ir.Module) -> dict[str, str]:
     Raises:
         LoweringError: the module uses something this backend cannot lower.
     """
+    from envc.compiler.passes import lower_choices
+
+    module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
     low = Lowering(module)
     lowered = low.run()
     glue = Glue(low).build()
@@ -70,8 +75,8 @@ def generate(module: ir.Module) -> dict[str, str]:
     dims = list(ir.dims(obs_t))
     single = glue["single_obs"]
     obs_dtype = glue["obs_buffers"][0]["dtype"] if single else None
-    common = dict(name=module.name, version=__version__, spec=spec, package=package,
-                  crate=f"envc-{module.name.replace('_', '-')}", doc=(module.doc or "").replace('"""', "'''"))
+    common = dict(name=module.name, version=__version__, spec=spec, package=package, gym_id=f"envc/{module.name}-v0",
+                  crate=f"envc-{module.name.replace('_', '-')}", doc=module.doc or "")
     env = _env()
     files = {
         "Cargo.toml": env.get_template("Cargo.toml.j2").render(**common),
@@ -86,6 +91,7 @@ def generate(module: ir.Module) -> dict[str, str]:
             obs_rty=lowered.obs_rty, fields=lowered.state_fields, statics=lowered.statics,
             functions=lowered.functions, mask_code=lowered.mask_code, dispatch_code=lowered.dispatch_code,
             illegal_is_error=lowered.illegal_is_error, illegal_site=lowered.illegal_site,
+            illegal_is_pgx=module.illegal_action == "pgx",
             has_epilogue=lowered.has_epilogue, simultaneous=lowered.simultaneous),
         "src/lib.rs": env.get_template("lib.rs.j2").render(**common, **glue, simultaneous=lowered.simultaneous),
         f"python/{package}/__init__.py": env.get_template("__init__.py.j2").render(

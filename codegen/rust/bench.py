@@ -130,6 +130,7 @@ def table(module, rows: list[dict], build_s: float, runs: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python bench/rust_bench.py SPEC ...` (module docstring): print the SPS table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("spec")
     parser.add_argument("--batches", default="1,64,1024,8192")

@@ -39,6 +39,7 @@ class RustBuildError(Exception):
 
 
 def cargo_target_dir() -> Path:
+    """The cargo target folder shared by every build (`ENVC_CARGO_TARGET_DIR`, else a temp folder)."""
     return Path(os.environ.get("ENVC_CARGO_TARGET_DIR") or Path(tempfile.gettempdir()) / "envc-cargo-target")
 
 
@@ -158,6 +159,7 @@ class _Lock:
 
 
 def cache_dir() -> Path:
+    """Where built packages are kept by content hash (`ENVC_RUST_CACHE`, else a temp folder)."""
     return Path(os.environ.get("ENVC_RUST_CACHE") or Path(tempfile.gettempdir()) / "envc-rust")
 
 

@@ -16,6 +16,7 @@ Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lay
 
 from __future__ import annotations
 
+from envc.codegen.escape import rust_str
 from envc.codegen.rust.lower import Leaf, Lowering, is_intlike, is_scalar, leaves
 from envc.compiler import ir
 
@@ -38,11 +39,14 @@ def _place(leaf: Leaf, base: str) -> str:
 
 
 def _path(leaf: Leaf) -> str:
-    return "&[" + ", ".join(f'"{p}"' for p in leaf.path) + "]"
+    return "&[" + ", ".join(rust_str(p) for p in leaf.path) + "]"
 
 
 def _dims(leaf: Leaf) -> str:
     return "&[" + ", ".join(str(d) for d in leaf.dims) + "]"
+
+
+_RANGES = {"i8": (-128, 127), "i16": (-32768, 32767), "i32": (-2**31, 2**31 - 1), "u32": (0, 2**32 - 1)}
 
 
 class Glue:
@@ -78,12 +82,19 @@ class Glue:
     def import_block(self, leaf: Leaf) -> list[str]:
         place = _place(leaf, "s")
         if leaf.cap is not None:
-            check = f"if v < 0 || v > {leaf.cap} {{ return Err(bad_len({_path(leaf)}, v, {leaf.cap})); }}"
-            body = f"{{ let v = a[k]; {check} {place} = v as u32; k += 1; }}"
-        else:
+            take = f"take_ints(d, {_path(leaf)}, {_dims(leaf)}, 0, {leaf.cap})?"
+            body = f"{place} = a[k] as u32; k += 1;"
+        elif leaf.rty == "bool":
+            take = f"take_bools(d, {_path(leaf)}, {_dims(leaf)})?"
             body = f"{place} = a[k]; k += 1;"
-        lines = ["{", f"    let a: Vec<{leaf.rty}> = take(d, {_path(leaf)}, {_dims(leaf)})?;",
-                 "    let mut k = 0usize;"]
+        elif leaf.rty == "f32":
+            take = f"take_floats(d, {_path(leaf)}, {_dims(leaf)})?"
+            body = f"{place} = a[k]; k += 1;"
+        else:  # integers: every value within the field's declared range (`Leaf.bounds`)
+            lo, hi = leaf.bounds if leaf.bounds is not None else _RANGES[leaf.rty]
+            take = f"take_ints(d, {_path(leaf)}, {_dims(leaf)}, {lo}, {hi})?"
+            body = f"{place} = a[k] as {leaf.rty}; k += 1;"
+        lines = ["{", f"    let a = {take};", "    let mut k = 0usize;"]
         lines += _loops(leaf, body, "    ")
         lines += ["    let _ = k;", "}"]
         return lines
@@ -166,9 +177,9 @@ class Glue:
 
 
 def _rid(name: str) -> str:
-    from envc.codegen.rust.lower import rust_ident
+    from envc.codegen.rust.lower import field_ident
 
-    return rust_ident(name)
+    return field_ident(name)
 
 
 def _leaf_type(t: ir.Type) -> ir.Type | None:

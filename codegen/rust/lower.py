@@ -2,7 +2,7 @@
 
 Public surface: `Lowering(module).run() -> LoweredModule` (the pieces the templates lay
 out), `Leaf` and `leaves(...)` (the array layout of values, shared with the PyO3 glue),
-`rust_ident`.
+`field_ident`.
 
 How each construct lowers (decisions here, layout in `templates/*.j2`):
 - storage: every value lives in its narrowest type (`IntT.dtype` -> i8/i16/i32, enums
@@ -29,6 +29,11 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
 - `any`/`all` stop at the first deciding element when their body cannot fault;
 - Rust may branch: `if`, `match` and loops stay what they are (an `elif` chain, such as
   a hole family's generated dispatch, is one `if ... else if ...`); nothing allocates;
+- names: every identifier made from a spec name has the fixed prefix of its namespace
+  (`envc.codegen.escape.RUST_PREFIXES`: `v_` locals, `f_` fns and spec fields, `p_` procs,
+  `a_` actions, `g_` guards, `inv_` invariants, `Rec` records, `T<i>_` table columns), so
+  no spec name can be a keyword (`self`, `type`) or clash with another generated name;
+  text (doc comments, fault messages, names in strings) goes through `envc.codegen.escape`;
 - readability: arithmetic on two integer literals is folded (`DECK - 1` is `19`), array
   literals of more than 8 items are bound to a temporary one item a line (an
   observation), long constant tables are wrapped at 100 columns, procedure arguments
@@ -42,20 +47,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envc.codegen import Emitter
-from envc.compiler import ir
+from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
+from envc.codegen.escape import rust_comment, rust_doc, rust_ident
+from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 
-RUST_KEYWORDS = frozenset("""
-as break const continue crate else enum extern false fn for if impl in let loop match mod move mut pub ref
-return self Self static struct super trait true type unsafe use where while async await dyn abstract become box
-do final macro override priv typeof unsized virtual yield try union gen
-""".split())
+#: fields of `State` that every environment has (the templates name them as they are)
+BUILTIN_FIELDS = frozenset(("current_player", "rewards", "terminated", "truncated", "step_count"))
 
 
-def rust_ident(name: str) -> str:
-    """A Rust field identifier for a spec name (a keyword gets a trailing underscore)."""
-    return name + "_" if name in RUST_KEYWORDS else name
+def field_ident(name: str) -> str:
+    """The Rust name of a field of `State` or of a record struct: a built-in field keeps its
+    name, a spec field gets `f_` (`self` -> `f_self`, `type` -> `f_type`, never `type_`)."""
+    return name if name in BUILTIN_FIELDS else rust_ident("field", name)
+
+
+def local(name: str) -> str:
+    """The Rust name of a spec local or parameter (`v_` + name)."""
+    return rust_ident("local", name)
+
+
+def record_ident(name: str) -> str:
+    """The Rust struct of record `name` (`Rec` + name)."""
+    return rust_ident("record", name)
 
 
 def where(span) -> str:
@@ -86,14 +100,17 @@ def int_rty(t: ir.Type) -> str:
 
 
 def is_intlike(t: ir.Type) -> bool:
+    """Whether values of `t` are integers in Rust (ints, enums and table rows)."""
     return isinstance(t, (ir.IntT, ir.EnumT, ir.RowT))
 
 
 def is_scalar(t: ir.Type) -> bool:
+    """Whether `t` is one Rust scalar (not an array, record or list)."""
     return isinstance(t, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT))
 
 
 def np_dtype(rty: str) -> str:
+    """The numpy dtype name of Rust scalar type `rty` (`"i16"` -> `"int16"`); KeyError on others."""
     return {"bool": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32", "u32": "uint32"}[rty]
 
 
@@ -124,6 +141,7 @@ class Leaf:
     dims: tuple[int, ...]
     access: str
     cap: int | None = None  # for a list's `len`: the capacity (checked when a state is injected)
+    bounds: tuple[int, int] | None = None  # the values an integer scalar may hold (its IR type's range)
 
     @property
     def dtype(self) -> str:
@@ -169,6 +187,7 @@ class LoweredModule:
 # ------------------------------------------------------------------ the lowering
 
 
+@ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
     """Turns a checked module into Rust source pieces (see the module docstring)."""
 
@@ -187,8 +206,17 @@ class Lowering:
         self.mutable = False
         self.locals: dict[str, ir.Type] = {}
         self._fn_faults: dict[str, bool] = {}
+        self._heights = Heights()
+        # one static per table column, numbered so that names cannot meet (`T_a__b` + `c`
+        # and `T_a` + `b__c` would): `T<i>_<table>__<column>`
+        self._tables = {(t.name, c.name): f"T{i}_{t.name}__{c.name}"
+                        for i, (t, c) in enumerate((t, c) for t in module.tables for c in t.columns)}
 
     # ------------------------------------------------------------ helpers
+    def table_static(self, table: str, column: str) -> str:
+        """The Rust static holding column `column` of table `table`."""
+        return self._tables[(table, column)]
+
     def fresh(self, prefix: str) -> str:
         self.n += 1
         return f"{prefix}{self.n}"
@@ -218,7 +246,7 @@ class Lowering:
         if isinstance(t, ir.ListT):
             return f"List<{self.rty(t.elem)}, {t.cap}>"
         if isinstance(t, ir.RecordT):
-            return f"Rec{t.name}"
+            return record_ident(t.name)
         raise TypeError(t)
 
     def vty(self, t: ir.Type) -> str:
@@ -286,8 +314,8 @@ class Lowering:
             arr = f"[{items[0]}; {t.cap}]" if len(set(items)) == 1 and t.cap > 1 else "[" + ", ".join(items) + "]"
             return f"List {{ items: {arr}, len: {len(v)} }}"
         if isinstance(t, ir.RecordT):
-            parts = ", ".join(f"{rust_ident(f.name)}: {self.lit(f.type, v[f.name])}" for f in self.record_fields(t))
-            return f"Rec{t.name} {{ {parts} }}"
+            parts = ", ".join(f"{field_ident(f.name)}: {self.lit(f.type, v[f.name])}" for f in self.record_fields(t))
+            return f"{record_ident(t.name)} {{ {parts} }}"
         raise TypeError(t)
 
     def zero(self, t: ir.Type) -> str:
@@ -344,19 +372,27 @@ class Lowering:
             return any(self.needs_stmts(x) for x in node)
         if not isinstance(node, ir.Node):
             return False
-        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.ListTake)) or _long_literal(node):
+        if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomInt, ir.RandomPick, ir.ListTake)) or _long_literal(node):
             return True
+        if isinstance(node, ir.ExprNode) and self._heights(node) >= SPLIT_HEIGHT:
+            return True  # parts of it are bound to temporaries (`ex`)
         return any(self.needs_stmts(getattr(node, k)) for k in type(node).model_fields)
 
     # ------------------------------------------------------------ expressions
     def ex(self, e: ir.Expr) -> str:
-        """Rust code of the computed value of `e` (statements it needs are emitted first)."""
-        return getattr(self, "x_" + e.kind)(e)
+        """Rust code of the computed value of `e` (statements it needs are emitted first). A
+        node whose height is a multiple of `SPLIT_HEIGHT` is bound to a `let`, so that the
+        output nests no deeper than that (`needs_stmts` counts it as a statement)."""
+        code = getattr(self, "x_" + e.kind)(e)
+        if self._heights.split(e):
+            code = self.bind(code, e.type, "_e")
+        return code
 
     def ex_seq(self, exprs: list[ir.Expr]) -> list[str]:
         """Lower operands in order; operands before one that draws are bound to temporaries,
         so that they are evaluated before the draw, as in the interpreter."""
-        last = max((i for i, x in enumerate(exprs) if self.effectful(x)), default=-1)
+        last = max((i for i, x in enumerate(exprs) if self.effectful(x) or self._heights(x) >= SPLIT_HEIGHT),
+                   default=-1)  # (a deep operand binds temporaries: the earlier ones are evaluated first)
         codes = []
         for i, x in enumerate(exprs):
             code = self.ex(x)
@@ -386,14 +422,14 @@ class Lowering:
         return self.static(t, e.value)
 
     def x_local(self, e: ir.Local) -> str:
-        return f"v_{e.name}"
+        return local(e.name)
 
     def x_state(self, e: ir.StateGet) -> str:
-        return self.load(f"s.{rust_ident(e.name)}", e.type)
+        return self.load(f"s.{field_ident(e.name)}", e.type)
 
     def x_get_field(self, e: ir.GetField) -> str:
         base = self.ex(e.base)
-        return self.load(f"{base}.{rust_ident(e.name)}", e.type)
+        return self.load(f"{base}.{field_ident(e.name)}", e.type)
 
     def x_get_index(self, e: ir.GetIndex) -> str:
         base, idx = self.ex_seq([e.base, e.index])
@@ -404,7 +440,7 @@ class Lowering:
 
     def x_table_get(self, e: ir.TableGet) -> str:
         row = self.ex(e.row)
-        return self.load(f"T_{e.table}__{e.column}[{row} as usize]", e.type)
+        return self.load(f"{self.table_static(e.table, e.column)}[{row} as usize]", e.type)
 
     def x_unary(self, e: ir.Unary) -> str:
         v = self.ex(e.operand)
@@ -475,7 +511,7 @@ class Lowering:
 
     def x_call_fn(self, e: ir.CallFn) -> str:
         fn = self.fns[e.fn]
-        return f"f_{e.fn}(s{self.call_args(fn.params, e.args)})?"
+        return f"{rust_ident('fn', e.fn)}(s{self.call_args(fn.params, e.args)})?"
 
     def x_builtin(self, e: ir.Builtin) -> str:
         name = e.name
@@ -503,8 +539,8 @@ class Lowering:
             return f"({args[0]} as i32)" if isinstance(e.args[0].type, ir.BoolT) else args[0]
         if name == "float":
             return f"({args[0]} as f32)"
-        if name in ("sqrt", "sin", "cos", "exp"):
-            return f"f32::{name}({args[0]})"
+        if name in builtins.FLOAT_MATH:
+            return f"{builtins.BUILTINS[name].rust}({args[0]})"
         raise LoweringError(f"{where(e.span)}: the Rust backend has no built-in `{name}`")
 
     def _contains_count(self, e: ir.Builtin) -> str:
@@ -523,7 +559,7 @@ class Lowering:
 
     def _loop_open(self, var: str, lo: int, hi: int) -> None:
         self.locals[var] = ir.IntT(lo=lo, hi=max(lo, hi - 1))
-        self.emit(f"for v_{var} in {lo}i32..{hi} {{")
+        self.emit(f"for {local(var)} in {lo}i32..{hi} {{")
         self.out.depth += 1
 
     def _loop_close(self) -> None:
@@ -560,7 +596,7 @@ class Lowering:
         else:
             fn = ("f" if isinstance(bt, ir.FloatT) else "i") + op
             v = self.bind(v, bt, "_x")
-            self.emit(f"{acc} = if v_{e.var} == {e.lo} {{ {v} }} else {{ {fn}({acc}, {v}) }};")
+            self.emit(f"{acc} = if {local(e.var)} == {e.lo} {{ {v} }} else {{ {fn}({acc}, {v}) }};")
         self._loop_close()
         return acc
 
@@ -569,7 +605,7 @@ class Lowering:
         self.emit(f"let mut {arr}: {self.rty(e.type)} = {self.zero(e.type)};")
         self._loop_open(e.var, e.lo, e.hi)
         v = self.to_slot(self.ex(e.body), e.body.type, e.type.elem)
-        index = f"v_{e.var}" if e.lo == 0 else f"(v_{e.var} - {e.lo})"
+        index = local(e.var) if e.lo == 0 else f"({local(e.var)} - {e.lo})"
         self.emit(f"{arr}[{index} as usize] = {v};")
         self._loop_close()
         return arr
@@ -592,8 +628,8 @@ class Lowering:
         rec = self.records[e.record]
         types = {f.name: f.type for f in rec.fields}
         codes = self.ex_seq([v for _, v in e.fields])
-        parts = [f"{rust_ident(n)}: {self.to_slot(c, v.type, types[n])}" for (n, v), c in zip(e.fields, codes)]
-        return f"Rec{e.record} {{ {', '.join(parts)} }}"
+        parts = [f"{field_ident(n)}: {self.to_slot(c, v.type, types[n])}" for (n, v), c in zip(e.fields, codes)]
+        return f"{record_ident(e.record)} {{ {', '.join(parts)} }}"
 
     def x_random_int(self, e: ir.RandomInt) -> str:
         self._need_mutable(e.span)
@@ -603,6 +639,41 @@ class Lowering:
         r = self.fresh("_r")
         self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, {lo}, {hi}, {site})?;")
         return r
+
+    def x_random_pick(self, e: ir.RandomPick) -> str:
+        """The mask over `lo..hi`, one draw in `0..max(n - 1, 0)`, the draw-th true index
+        (`orelse` when none): two loops over the range, no allocation."""
+        self._need_mutable(e.span)
+        size = e.hi - e.lo
+        mask, n, r, out, c = (self.fresh(x) for x in ("_pm", "_pn", "_r", "_pk", "_pc"))
+        self.emit(f"let mut {mask}: [bool; {size}] = [false; {size}];")
+        self.emit(f"let mut {n}: i32 = 0;")
+        self._loop_open(e.var, e.lo, e.hi)
+        cond = self.bind(self.ex(e.cond), ir.BOOL, "_b")
+        index = f"v_{e.var}" if e.lo == 0 else f"(v_{e.var} - {e.lo})"
+        self.emit(f"{mask}[{index} as usize] = {cond};")
+        self.emit(f"if {cond} {{ {n} += 1; }}")
+        self._loop_close()
+        site = self.site(e.span, "random.int({a}, {b}) has an empty range")
+        self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax({n} - 1, 0), {site})?;")
+        self.emit(f"let {out}: i32;")
+        self.emit(f"if {n} == 0 {{")
+        self.out.depth += 1
+        self.emit(f"{out} = {self.ex(e.orelse)};")
+        self.out.depth -= 1
+        self.emit("} else {")
+        self.out.depth += 1
+        self.emit(f"let mut {c}: i32 = 0;")
+        self.emit(f"let mut _found: i32 = {e.lo};")
+        self.emit(f"for k in 0..{size}usize {{ if {mask}[k] {{ if {c} == {r} {{ _found = k as i32 + {e.lo}; }} {c} += 1; }} }}")
+        self.emit(f"{out} = _found;")
+        self.out.depth -= 1
+        self.emit("}")
+        return out
+
+    def s_choose(self, s: ir.Choose) -> None:
+        raise LoweringError(f"{where(s.span)}: `choose` reaches the Rust lowering: run "
+                            "`envc.compiler.passes.lower_choices` first")
 
     def x_list_take(self, e: ir.ListTake) -> str:
         place = self.place(e.place)
@@ -620,12 +691,12 @@ class Lowering:
         """The Rust place of `p`; index expressions are evaluated (in order) into temporaries and
         list indices checked against the length, as the interpreter resolves places."""
         if p.root == "state":
-            code, t = f"s.{rust_ident(p.name)}", self._state_type(p.name)
+            code, t = f"s.{field_ident(p.name)}", self._state_type(p.name)
         else:
-            code, t = f"v_{p.name}", self.locals[p.name]
+            code, t = local(p.name), self.locals[p.name]
         for step in p.path:
             if step.kind == "field":
-                code = f"{code}.{rust_ident(step.name)}"
+                code = f"{code}.{field_ident(step.name)}"
                 t = self.field_type(t, step.name)
                 continue
             idx = self.ex(step.index)
@@ -652,13 +723,13 @@ class Lowering:
         for s in stmts:
             loc = where(s.span)
             if loc and s.kind not in ("return",):
-                self.emit(f"// @ {loc}")
+                self.emit(f"// @ {rust_comment(loc)}")
             getattr(self, "s_" + s.kind)(s)
 
     def s_let(self, s: ir.Let) -> None:
         v = self.convert(self.ex(s.value), s.value.type, s.type)
         self.locals[s.name] = s.type
-        self.emit(f"let mut v_{s.name}: {self.vty(s.type)} = {v};")
+        self.emit(f"let mut {local(s.name)}: {self.vty(s.type)} = {v};")
 
     def s_assign(self, s: ir.Assign) -> None:
         v = self.ex(s.value)
@@ -684,7 +755,7 @@ class Lowering:
             if len(s.orelse) == 1 and isinstance(inner, ir.If) and not self.needs_stmts(inner.cond):
                 # `elif` (and the checker's dispatch chains): `} else if c {`, not one more level
                 inner_loc = where(inner.span)
-                note = f" // @ {inner_loc}" if inner_loc and inner_loc != loc else ""
+                note = f" // @ {rust_comment(inner_loc)}" if inner_loc and inner_loc != loc else ""
                 self.emit(f"}} else if {self.ex(inner.cond)} {{{note}")
                 s, loc = inner, inner_loc or loc
                 continue
@@ -739,7 +810,7 @@ class Lowering:
     def s_call_proc(self, s: ir.CallProc) -> None:
         self._need_mutable(s.span)
         fn = self.fns[s.proc]
-        self.emit(f"p_{s.proc}(s{self.call_args(fn.params, s.args, bind=True)})?;")
+        self.emit(f"{rust_ident('proc', s.proc)}(s{self.call_args(fn.params, s.args, bind=True)})?;")
 
     def s_list_op(self, s: ir.ListOp) -> None:
         place = self.place(s.place)
@@ -799,7 +870,8 @@ class Lowering:
         self.mutable = mutable
         self.locals = {p.name: p.type for p in params}
         self._ret = ret
-        self.emit(f"/// {doc}")
+        for line in rust_doc(doc).split("\n"):
+            self.emit(line)
         self.emit(header)
         self.out.depth = 1
         for line in prologue or []:
@@ -818,7 +890,7 @@ class Lowering:
         return "\n".join(self.out.lines)
 
     def params_code(self, params: list[ir.ParamDef]) -> str:
-        return "".join(f", mut v_{p.name}: {self.vty(p.type)}" for p in params)
+        return "".join(f", mut {local(p.name)}: {self.vty(p.type)}" for p in params)
 
     def decode(self, kind) -> tuple[list[str], list[str]]:
         """Statements binding the parameters of flat index `k` (relative to the kind), and the arguments."""
@@ -834,18 +906,18 @@ class Lowering:
                 base = dom[0]
                 code = f"({code}) as i32" + (f" + {base}" if base else "")
                 vty = "i32"
-            lines.append(f"let v_{p.name}: {vty} = {code};")
-            args.append(f"v_{p.name}")
+            lines.append(f"let {local(p.name)}: {vty} = {code};")
+            args.append(local(p.name))
         return lines, args
 
     def run(self) -> LoweredModule:
         m = self.m
         for f in m.fns:
             if f.ret is not None:
-                header = f"fn f_{f.name}(s: &State{self.params_code(f.params)}) -> Result<{self.vty(f.ret)}, Fault> {{"
+                header = f"fn {rust_ident('fn', f.name)}(s: &State{self.params_code(f.params)}) -> Result<{self.vty(f.ret)}, Fault> {{"
                 doc = f"fn `{f.name}` ({where(f.span)})"
             else:
-                header = f"fn p_{f.name}(s: &mut State{self.params_code(f.params)}) -> Result<(), Fault> {{"
+                header = f"fn {rust_ident('proc', f.name)}(s: &mut State{self.params_code(f.params)}) -> Result<(), Fault> {{"
                 doc = f"proc `{f.name}` ({where(f.span)})"
             self.functions.append(self.function(header, f.params, f.body, f.ret, f.ret is None, doc,
                                                 fn_span=f.span, fn_name=f.name))
@@ -853,7 +925,8 @@ class Lowering:
         dispatch: list[str] = []
         for kind in self.space.kinds:
             a = m.actions[kind.index]
-            header = f"fn a_{a.name}(s: &mut State{self.params_code(a.params)}) -> Result<(), Fault> {{"
+            act, guard = rust_ident("action", a.name), rust_ident("guard", a.name)
+            header = f"fn {act}(s: &mut State{self.params_code(a.params)}) -> Result<(), Fault> {{"
             self.functions.append(self.function(header, a.params, a.body, None, True,
                                                 f"action `{a.name}` ({where(a.span)})"))
             lines, args = self.decode(kind)
@@ -862,16 +935,16 @@ class Lowering:
             dispatch.append(f"if action < {end} {{")
             dispatch.append(f"    let k = action - {kind.offset};" if kind.offset else "    let k = action;")
             dispatch += ["    " + x for x in lines]
-            dispatch.append(f"    return a_{a.name}(s{call_args});")
+            dispatch.append(f"    return {act}(s{call_args});")
             dispatch.append("}")
             if a.guard is None:
                 continue
-            header = f"fn g_{a.name}(s: &State{self.params_code(a.params)}) -> Result<bool, Fault> {{"
+            header = f"fn {guard}(s: &State{self.params_code(a.params)}) -> Result<bool, Fault> {{"
             self.functions.append(self.function(header, a.params, [ir.Return(value=a.guard, span=a.guard.span)],
                                                 ir.BOOL, False, f"guard of `{a.name}`"))
             mask_code.append(f"for k in 0..{kind.size}usize {{")
             mask_code += ["    " + x for x in lines]
-            mask_code.append(f"    m[{kind.offset} + k] = g_{a.name}(s{call_args})?;")
+            mask_code.append(f"    m[{kind.offset} + k] = {guard}(s{call_args})?;")
             mask_code.append("}")
         obs = m.observe
         player = ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))
@@ -888,25 +961,26 @@ class Lowering:
         sim = None
         if m.simultaneous is not None:
             choice = self._state_type(m.simultaneous.choice)
-            sim = {"choice": rust_ident(m.simultaneous.choice), "choice_rty": self.rty(choice.elem),
+            sim = {"choice": field_ident(m.simultaneous.choice), "choice_rty": self.rty(choice.elem),
                    "player_rty": self.rty(self._state_type("current_player"))}
         invariants = []
         for inv in m.invariants:
-            header = f"fn inv_{inv.name}(s: &State) -> Result<bool, Fault> {{"
+            inv_fn = rust_ident("invariant", inv.name)
+            header = f"fn {inv_fn}(s: &State) -> Result<bool, Fault> {{"
             self.functions.append(self.function(header, [], [ir.Return(value=inv.expr, span=inv.expr.span)], ir.BOOL,
                                                 False, f"invariant `{inv.name}`: {inv.doc or ''}".rstrip(": ")))
-            invariants.append((inv.name, f"inv_{inv.name}"))
+            invariants.append((inv.name, inv_fn))
         for t in m.tables:
             for c in t.columns:
-                self.statics.append((f"T_{t.name}__{c.name}", self.rty(ir.ArrayT(elem=c.type, size=t.rows)),
+                self.statics.append((self.table_static(t.name, c.name), self.rty(ir.ArrayT(elem=c.type, size=t.rows)),
                                      self.lit(ir.ArrayT(elem=c.type, size=t.rows), c.values)))
         records = []
         for r in m.records:
-            records.append({"name": f"Rec{r.name}", "spec_name": r.name,
-                            "fields": [(rust_ident(f.name), self.rty(f.type)) for f in r.fields],
+            records.append({"name": record_ident(r.name), "spec_name": r.name,
+                            "fields": [(field_ident(f.name), self.rty(f.type)) for f in r.fields],
                             "zero": self.lit(ir.RecordT(name=r.name), {f.name: ir.raw_zero(self.m, f.type)
                                                                         for f in r.fields})})
-        fields = [(rust_ident(f.name), self.rty(f.type), self.lit(f.type, f.default)) for f in m.state]
+        fields = [(field_ident(f.name), self.rty(f.type), self.lit(f.type, f.default)) for f in m.state]
         step_t = self._state_type("step_count")
         illegal_site = (self.site(None, "illegal action {a} (the spec says `illegal_action error`)")
                         if m.illegal_action == "error" else 0)
@@ -926,20 +1000,35 @@ class Lowering:
 # ------------------------------------------------------------------ layouts
 
 
+def _bounds_of(t: ir.Type) -> tuple[int, int] | None:
+    """The values a scalar of type `t` may hold (None for bool and float32): an injected
+    state is checked against them, so that generated code indexes only within bounds."""
+    if isinstance(t, ir.IntT):
+        return (t.lo, t.hi)
+    if isinstance(t, ir.EnumT):
+        return (0, t.size - 1)
+    if isinstance(t, ir.RowT):
+        return (0, max(0, t.rows - 1))
+    return None
+
+
 def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), dims: tuple[int, ...] = ()
            ) -> list[Leaf]:
     """The arrays of the layout of a value of type `t` stored at Rust place `access`."""
     if is_scalar(t):
-        return [Leaf(path, low.rty(t), dims, access)]
+        return [Leaf(path, low.rty(t), dims, access, bounds=_bounds_of(t))]
     if isinstance(t, ir.ArrayT):
         return leaves(low, t.elem, f"{access}[{{i{len(dims)}}}]", path, dims + (t.size,))
     if isinstance(t, ir.RecordT):
         out = []
         for f in low.record_fields(t):
-            out += leaves(low, f.type, f"{access}.{rust_ident(f.name)}", path + (f.name,), dims)
+            out += leaves(low, f.type, f"{access}.{field_ident(f.name)}", path + (f.name,), dims)
         return out
     if isinstance(t, ir.ListT):
         items = leaves(low, ir.ArrayT(elem=t.elem, size=t.cap), f"{access}.items", path + ("items",), dims)
+        for leaf in items:  # slots past the length hold zeros, whatever the item's range
+            if leaf.bounds is not None:
+                leaf.bounds = (min(leaf.bounds[0], 0), max(leaf.bounds[1], 0))
         return items + [Leaf(path + ("len",), "i32", dims, f"{access}.len", cap=t.cap)]
     raise TypeError(t)
 

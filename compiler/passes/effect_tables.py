@@ -2,9 +2,10 @@
 fixed interpreter, so that a step's cost does not grow with the number of effect texts
 (DESIGN.md, decision 6).
 
-Public surface: `run(module) -> ir.Module` (the pass; identity on a module without
-families), `build(module, dispatch) -> EffectTable | None` (the table of one dispatch proc,
-for tests and reports), `enabled()` (false when `ENVC_EFFECT_TABLES=0`), `EffectTable`.
+Public surface: `NAME`, `run(module, ctx) -> ir.Module` (the pass; identity on a module
+without families), `build(module, dispatch) -> EffectTable | None` (the table of one
+dispatch proc, for tests and reports), `EffectTable`. Turn it off with
+`--disable-pass effect_tables` (to measure the if-chain it replaces).
 
 The checker generates, per family, `NAME__dispatch(effect, params...)` whose body is an
 `if effect == n { NAME__n(params...) } elif ...` chain over the filled members. Branchless
@@ -39,18 +40,12 @@ module (fallbacks call them; `envc fill` and the property tests call members by 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envc.compiler import ir
 
-ENV_VAR = "ENVC_EFFECT_TABLES"
-
-
-def enabled() -> bool:
-    """False when the environment sets `ENVC_EFFECT_TABLES=0` (to measure the if-chain)."""
-    return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+NAME = "effect_tables"
 
 
 # ------------------------------------------------------------------ the table
@@ -319,9 +314,10 @@ def _lower(module: ir.Module, t: EffectTable, d: ir.FnDef) -> list[ir.Stmt]:
     return body
 
 
-def run(module: ir.Module) -> ir.Module:
+def run(module: ir.Module, ctx=None) -> ir.Module:
     """Replace the body of each family's dispatch proc by its effect table (see the module
-    docstring). Dispatch procs of another shape are left as they are."""
+    docstring). Dispatch procs of another shape are left as they are. `ctx` (a
+    `PassContext`) holds no option of this pass."""
     new_bodies: dict[str, list[ir.Stmt]] = {}
     for fam in module.families:
         t = build(module, fam.dispatch)

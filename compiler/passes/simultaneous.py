@@ -46,7 +46,10 @@ PLAYER = "player"
 _NO_LIMIT = ir.INT32_MAX - 1  # `simultaneous__turn + 1` must stay inside int32
 
 
-def run(module: ir.Module) -> ir.Module:
+NAME = "simultaneous"
+
+
+def run(module: ir.Module, ctx=None) -> ir.Module:
     """Lower a checked simultaneous module (see the module docstring); other modules are
     returned unchanged.
 

@@ -3,27 +3,36 @@
 balance a pole on a cart by pushing it left or right
 
 Do not edit: regenerate with `envc compile specs/cartpole.envspec --target jax`.
-This module imports only jax and numpy. Everything is pure and jit/vmap-able:
+This module imports only jax and numpy (gymnax only when `GymnaxEnv` is used). Everything
+is pure and jit/vmap-able:
 
     state = init(jax.random.PRNGKey(0))          # or init_from_seed(seed), seed a uint32
     state = step(state, action)                  # action: int in 0..NUM_ACTIONS-1
     obs = observe(state, player)
+    env = Env()                                  # the same behind Pgx's `Env` API
 
-`State` is a pytree dataclass with the Pgx fields `current_player`, `observation`,
-`legal_action_mask` (bool[NUM_ACTIONS]), `rewards` (float32[NUM_PLAYERS]), `terminated`,
-`truncated`, then `step_count`, the spec's own fields, and envc's RNG words `_rng_key`,
-`_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a finished
-game only resets its rewards; an illegal action ends the game with the mover at -1; the
-mask is all true on a terminated state. Random numbers come from envc's counter-based
-RNG, so trajectories equal the reference interpreter's bit for bit.
-"""
+`State` is shaped like Pgx's: `current_player` (int32), `observation`, `rewards`
+(float32[NUM_PLAYERS]), `terminated`, `truncated`, `legal_action_mask` (bool[NUM_ACTIONS]),
+`_step_count` (int32), then `_x`, a dict of the spec's own fields, and envc's RNG words
+`_rng_key`, `_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a
+finished game only resets its rewards; an illegal action (also one outside
+0..NUM_ACTIONS-1) ends the game with the mover at -1; the mask is all true on a terminated
+state. Random numbers come from envc's counter-based RNG, so trajectories equal the
+reference interpreter's bit for bit.
+
+Importing this module turns on JAX's persistent compilation cache (`_use_compilation_cache`:
+folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leaves JAX's
+settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
 
 import numpy as np
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -50,13 +59,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -79,6 +91,13 @@ def _set(x, i, v):
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _pick(mask, r, lo, orelse):
+    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
+    csum = jnp.cumsum(mask.astype(jnp.int32))
+    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
+    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
 def _scope(lv, keys):
@@ -164,14 +183,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -200,6 +225,81 @@ def _reward(st, p, r):
     return st
 
 
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")
+
+
+_use_compilation_cache()
+
 NUM_PLAYERS = 1
 NUM_ACTIONS = 2
 TURN_LIMIT = 500
@@ -213,8 +313,8 @@ _K0 = jnp.asarray(np.array([0.0], dtype=np.float32))
 def a_push(st, index):
     """action `push` (cartpole.envspec:37): index in 0..1"""
     st = dict(st)
-    right = ((index // 1) % 2) == 1
-    lv = {"right": _cast(right, jnp.bool_)}
+    v_right = ((index // 1) % 2) == 1
+    lv = {"right": _cast(v_right, jnp.bool_)}
     lv["force"] = _cast(jnp.where(lv["right"], jnp.float32(10.0), (-jnp.float32(10.0))), jnp.float32)
     lv["costheta"] = _cast(jnp.cos(st["theta"]), jnp.float32)
     lv["sintheta"] = _cast(jnp.sin(st["theta"]), jnp.float32)
@@ -240,9 +340,9 @@ def a_push(st, index):
     return st
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.stack([jnp.asarray(st["x"], jnp.float32), jnp.asarray(st["x_dot"], jnp.float32), jnp.asarray(st["theta"], jnp.float32), jnp.asarray(st["theta_dot"], jnp.float32)])
 
 
@@ -267,28 +367,72 @@ def _init_body(st):
 
 # ---- the environment
 
-_FIELDS = ('current_player', 'rewards', 'terminated', 'truncated', 'step_count', 'x', 'x_dot', 'theta', 'theta_dot')
+ENV_ID = "envc/cartpole"  # Pgx's `Env.id` / `State.env_id`
+VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
+OBSERVATION_SHAPE = (4,)  # None when the observation is a record or holds lists (a pytree)
+OBSERVATION_BOUNDS = (float("-inf"), float("inf"))  # (lowest, highest) value of an observation entry, or None
+_FIELDS = ('x', 'x_dot', 'theta', 'theta_dot')  # the spec's own state fields: the keys of `State._x`
+_CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
+_STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "legal_action_mask", "rewards", "terminated", "truncated", *_FIELDS[4:], "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
+    """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
+
+    Public fields (Pgx's): `current_player` (int32), `observation` (that of `current_player`),
+    `rewards` (float32[NUM_PLAYERS], of the last step), `terminated`, `truncated` (bool),
+    `legal_action_mask` (bool[NUM_ACTIONS], all true once terminated). Private: `_step_count`
+    (int32, steps taken), `_x` (a dict: the spec's own state fields by name, each in its
+    narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
+    `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
+    can clash with an attribute of `State` (`replace`, `observation`, ...).
+    """
+
     current_player: jax.Array
     observation: jax.Array
-    legal_action_mask: jax.Array
     rewards: jax.Array
     terminated: jax.Array
     truncated: jax.Array
-    step_count: jax.Array
-    x: jax.Array
-    x_dot: jax.Array
-    theta: jax.Array
-    theta_dot: jax.Array
+    legal_action_mask: jax.Array
+    _step_count: jax.Array
+    _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
 
-    def replace(self, **changes):
+    @property
+    def env_id(self) -> str:
+        """Pgx's `State.env_id`: `ENV_ID`."""
+        return ENV_ID
+
+    def replace(self, **changes) -> "State":
         return dataclasses.replace(self, **changes)
+
+    def _to_arrays(self) -> dict:
+        """Every field as in `envc.verify.to_arrays` (built-ins by their spec names and narrowest
+        dtypes, the spec's fields, `legal_action_mask`, `observation`, the RNG words)."""
+        arrays = _to_dict(self)
+        arrays["legal_action_mask"] = self.legal_action_mask
+        arrays["observation"] = self.observation
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict) -> "State":
+        """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
+        observation are taken from them, not recomputed."""
+        st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        return _state(st, st["observation"], st["legal_action_mask"])
+
+    def to_svg(self) -> str:
+        """An SVG picture of the state (of each state, for a batch): the player to move, the
+        rewards, the flags and the observation of the player to move as a grid of shaded cells."""
+        return _svg(ENV_ID, self)
+
+    def save_svg(self, filename) -> None:
+        """Write `to_svg()` to `filename` (Pgx's `State.save_svg`)."""
+        with open(filename, "w", encoding="utf-8") as f:
+            f.write(self.to_svg())
 
 
 def _defaults():
@@ -306,10 +450,25 @@ def _defaults():
 
 
 def _to_dict(state):
-    st = {name: getattr(state, name) for name in _FIELDS}
+    """The flat dict the spec's functions read: every field (built-ins included) in its
+    narrowest dtype, and the RNG words."""
+    st = dict(state._x)
+    st["current_player"] = state.current_player.astype(_CURRENT_PLAYER_DTYPE)
+    st["rewards"] = state.rewards
+    st["terminated"] = state.terminated
+    st["truncated"] = state.truncated
+    st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
     return st
+
+
+def _state(st, observation, mask) -> State:
+    """The `State` of a flat dict (the inverse of `_to_dict`)."""
+    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
+                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
+                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
 
 
 def _legal_action_mask(st):
@@ -323,8 +482,7 @@ def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
     obs = _cast(_observe(st, st["current_player"]), jnp.float32)
-    fields = {name: st[name] for name in _FIELDS}
-    return State(observation=obs, legal_action_mask=mask, _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], **fields)
+    return _state(st, obs, mask)
 
 
 def init_from_seed(seed) -> State:
@@ -365,12 +523,17 @@ def _step_illegal(st, mover):
 
 def step(state: State, action, key=None) -> State:
     """Play flat action `action` (int32 scalar) and return the next state. `key` is unused:
-    randomness comes from the state's own RNG words."""
+    randomness comes from the state's own RNG words.
+
+    An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
+    false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
-    legal = state.legal_action_mask[action]
+    in_range = (action >= 0) & (action < NUM_ACTIONS)
+    action = jnp.clip(action, 0, NUM_ACTIONS - 1)
+    legal = in_range & state.legal_action_mask[action]
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
@@ -388,13 +551,22 @@ def invariants(state: State) -> dict:
     return { }
 
 
+def time_limit_reached(state: State) -> jax.Array:
+    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    Unlike `state.truncated`, also true when the game terminated on that same step."""
+    return state._step_count >= TURN_LIMIT
+
+
 def step_autoreset(state: State, action, key):
     """Step; when the episode ends, start a new one from `key` (its seed is
     `jax.random.bits(key, (), uint32)`, as in `init`).
 
-    Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
-    the step taken, `final_observation` the observation the finished step produced (equal
-    to the returned state's observation when the episode goes on).
+    Returns `(state, rewards, terminated, truncated, final_observation)`: `rewards`,
+    `terminated` and `truncated` are those of the step taken, `final_observation` the
+    observation it produced (equal to the returned state's observation when the episode goes
+    on). `truncated` is true when the step reached the spec's `turn_limit`, also when the game
+    terminated on that same step (both are then true, as Gymnasium allows): a learner
+    bootstraps only where `truncated & ~terminated`.
     """
     return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
 
@@ -404,9 +576,11 @@ def step_autoreset_from_seed(state: State, action, seed):
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
     split followed by one more draw per key."""
     nxt = step(state, action)
+    live = ~(state.terminated | state.truncated)
+    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
+    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
 def random_legal_action(key, state: State):
@@ -427,30 +601,115 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, done)
+        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+        return (state, key), (rewards, terminated | truncated)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
 
 
-class GymnaxEnv:
-    """A gymnax-style adapter (single-agent specs): `reset(key, params)` and
-    `step(key, state, action, params)` return `(obs, state)` and
-    `(obs, state, reward, done, info)`; the step auto-resets like gymnax's."""
+class Env:
+    """This environment behind Pgx's `pgx.Env` API (pgx/core.py): `init(key)`,
+    `step(state, action, key=None)`, `observe(state, player_id)`, `id`, `version`,
+    `num_players`, `num_actions`, `observation_shape`. Pure, jit- and vmap-able:
 
-    def __init__(self):
-        self.num_actions = NUM_ACTIONS
+        env = Env()
+        state = jax.jit(jax.vmap(env.init))(jax.random.split(key, 1024))
+        state = jax.jit(jax.vmap(env.step))(state, actions)
+    """
 
-    @property
-    def default_params(self):
-        return None
+    id = ENV_ID
+    version = VERSION
+    num_players = NUM_PLAYERS
+    num_actions = NUM_ACTIONS
+    observation_shape = OBSERVATION_SHAPE
+    _illegal_action_penalty = -1.0
 
-    def reset(self, key, params=None):
-        state = init(key)
-        return state.observation, state
+    def init(self, key) -> State:
+        return init(key)
 
-    def step(self, key, state, action, params=None):
-        state, rewards, done, final_obs = step_autoreset(state, action, key)
-        info = {"final_observation": final_obs, "truncated": state.truncated}
-        return state.observation, state, rewards[0], done, info
+    def step(self, state: State, action, key=None) -> State:
+        return step(state, action, key)
+
+    def observe(self, state: State, player_id) -> jax.Array:
+        return observe(state, player_id)
+
+    def __repr__(self) -> str:
+        return f"Env({ENV_ID!r})"
+
+
+# ---- gymnax (one-player specs): `GymnaxEnv` and `EnvParams` are built on first use, so that
+# importing this module does not import gymnax.
+
+_GYMNAX_MAX_STEPS = 500  # EnvParams().max_steps_in_episode: the spec's turn_limit, else no limit
+
+
+def _gymnax_classes():
+    """(`EnvParams`, `GymnaxEnv`): subclasses of the installed gymnax's `EnvParams` and
+    `Environment` (gymnax/environments/environment.py)."""
+    from flax import struct
+    from gymnax.environments import environment, spaces
+
+    @struct.dataclass
+    class EnvParams(environment.EnvParams):
+        """gymnax parameters: only the time limit (`max_steps_in_episode`); the rules are the spec's."""
+
+        max_steps_in_episode: int = _GYMNAX_MAX_STEPS
+
+    class GymnaxEnv(environment.Environment):
+        """This environment as a gymnax `Environment`: `reset(key, params)` -> (obs, state),
+        `step(key, state, action, params)` -> (obs, state, reward, terminated, truncated, info),
+        auto-reset by gymnax's own `Environment.step`, whose `info` holds `terminated`,
+        `truncated` and `final_observation` (all of the step taken, before the reset).
+        Truncation is the spec's `turn_limit` or `params.max_steps_in_episode`, whichever
+        comes first. gymnax's wrappers (`LogWrapper`, `FlattenObservationWrapper`) apply."""
+
+        @property
+        def default_params(self) -> EnvParams:
+            return EnvParams()
+
+        def step_env(self, key, state: State, action, params):
+            del key
+            nxt = step(state, action)
+            info = {"legal_action_mask": nxt.legal_action_mask}
+            return nxt.observation, nxt, nxt.rewards[0], nxt.terminated, info
+
+        def reset_env(self, key, params):
+            state = init(key)
+            return state.observation, state
+
+        def get_obs(self, state: State, params=None, key=None):
+            return state.observation
+
+        def is_terminated(self, state: State, params) -> jax.Array:
+            return state.terminated
+
+        def is_truncated(self, state: State, params) -> jax.Array:
+            return state.truncated | time_limit_reached(state) | (state._step_count >= params.max_steps_in_episode)
+
+        @property
+        def name(self) -> str:
+            return f"{ENV_ID}-{VERSION}"
+
+        @property
+        def num_actions(self) -> int:
+            return NUM_ACTIONS
+
+        def action_space(self, params=None):
+            return spaces.Discrete(NUM_ACTIONS)
+
+        def observation_space(self, params=None):
+            if OBSERVATION_SHAPE is None:
+                raise NotImplementedError("the observation is a pytree (a record or lists), not one Box")
+            low, high = OBSERVATION_BOUNDS
+            return spaces.Box(low, high, OBSERVATION_SHAPE, jnp.float32)
+
+    return EnvParams, GymnaxEnv
+
+
+def __getattr__(name):
+    if name in ("GymnaxEnv", "EnvParams"):
+        params, env = _gymnax_classes()
+        globals().update(EnvParams=params, GymnaxEnv=env)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,27 +3,36 @@
 Connect Four on a 6x7 board; the first player is drawn at random
 
 Do not edit: regenerate with `envc compile specs/connect4.envspec --target jax`.
-This module imports only jax and numpy. Everything is pure and jit/vmap-able:
+This module imports only jax and numpy (gymnax only when `GymnaxEnv` is used). Everything
+is pure and jit/vmap-able:
 
     state = init(jax.random.PRNGKey(0))          # or init_from_seed(seed), seed a uint32
     state = step(state, action)                  # action: int in 0..NUM_ACTIONS-1
     obs = observe(state, player)
+    env = Env()                                  # the same behind Pgx's `Env` API
 
-`State` is a pytree dataclass with the Pgx fields `current_player`, `observation`,
-`legal_action_mask` (bool[NUM_ACTIONS]), `rewards` (float32[NUM_PLAYERS]), `terminated`,
-`truncated`, then `step_count`, the spec's own fields, and envc's RNG words `_rng_key`,
-`_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a finished
-game only resets its rewards; an illegal action ends the game with the mover at -1; the
-mask is all true on a terminated state. Random numbers come from envc's counter-based
-RNG, so trajectories equal the reference interpreter's bit for bit.
-"""
+`State` is shaped like Pgx's: `current_player` (int32), `observation`, `rewards`
+(float32[NUM_PLAYERS]), `terminated`, `truncated`, `legal_action_mask` (bool[NUM_ACTIONS]),
+`_step_count` (int32), then `_x`, a dict of the spec's own fields, and envc's RNG words
+`_rng_key`, `_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a
+finished game only resets its rewards; an illegal action (also one outside
+0..NUM_ACTIONS-1) ends the game with the mover at -1; the mask is all true on a terminated
+state. Random numbers come from envc's counter-based RNG, so trajectories equal the
+reference interpreter's bit for bit.
+
+Importing this module turns on JAX's persistent compilation cache (`_use_compilation_cache`:
+folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leaves JAX's
+settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
 
 import numpy as np
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -50,13 +59,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -79,6 +91,13 @@ def _set(x, i, v):
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _pick(mask, r, lo, orelse):
+    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
+    csum = jnp.cumsum(mask.astype(jnp.int32))
+    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
+    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
 def _scope(lv, keys):
@@ -164,14 +183,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -200,6 +225,81 @@ def _reward(st, p, r):
     return st
 
 
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")
+
+
+_use_compilation_cache()
+
 NUM_PLAYERS = 2
 NUM_ACTIONS = 7
 TURN_LIMIT = None
@@ -211,23 +311,23 @@ _K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_filled(st, c):
+def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
-    lv = {"c": _cast(c, jnp.int8)}
+    lv = {"c": _cast(v_c, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i1: (_i32(st["board"][((i1 * 7) + _i32(lv["c"]))]) != -1))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_wins(st, p):
+def f_wins(st, v_p):
     """fn `wins` (connect4.envspec:29)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.any(jax.vmap(lambda i2, _h3, _h4, _h5, _h6: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h3) == _i32(lv["p"])), (_i32(_h4) == _i32(lv["p"]))), (_i32(_h5) == _i32(lv["p"]))), (_i32(_h6) == _i32(lv["p"]))))(jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42])), jnp.any(jax.vmap(lambda i7, _h8, _h9, _h10, _h11: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h8) == _i32(lv["p"])), (_i32(_h9) == _i32(lv["p"]))), (_i32(_h10) == _i32(lv["p"]))), (_i32(_h11) == _i32(lv["p"]))))(jnp.arange(0, 24, dtype=jnp.int32), st["board"].reshape((6, 7))[:, 0:4].reshape((24,)), st["board"].reshape((6, 7))[:, 1:5].reshape((24,)), st["board"].reshape((6, 7))[:, 2:6].reshape((24,)), st["board"].reshape((6, 7))[:, 3:7].reshape((24,))))), jnp.any(jax.vmap(lambda i12, _h13, _h14, _h15, _h16: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h13) == _i32(lv["p"])), (_i32(_h14) == _i32(lv["p"]))), (_i32(_h15) == _i32(lv["p"]))), (_i32(_h16) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 3:7].reshape((12,))))), jnp.any(jax.vmap(lambda i17, _h18, _h19, _h20, _h21: jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(_h18) == _i32(lv["p"])), (_i32(_h19) == _i32(lv["p"]))), (_i32(_h20) == _i32(lv["p"]))), (_i32(_h21) == _i32(lv["p"]))))(jnp.arange(0, 12, dtype=jnp.int32), st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)), st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)), st["board"][14:35].reshape((3, 7))[:, 1:5].reshape((12,)), st["board"][21:42].reshape((3, 7))[:, 0:4].reshape((12,)))))
 
 
 def a_drop(st, index):
     """action `drop` (connect4.envspec:36): index in 0..6"""
     st = dict(st)
-    column = (index // 1) % 7
-    lv = {"column": _cast(column, jnp.int8)}
+    v_column = (index // 1) % 7
+    lv = {"column": _cast(v_column, jnp.int8)}
     lv["row"] = _cast(jnp.maximum(((6 - 1) - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
     _a22 = st["current_player"]
     st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a22, jnp.int8))
@@ -257,9 +357,9 @@ def m_drop(st):
     return jax.vmap(lambda i33, _h35: (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jax.vmap(lambda i37, _h40: jax.vmap(lambda i38, _h41: jax.vmap(lambda i39: (_i32(_h41) == _i32(jnp.where((i39 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h40))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
 
 
@@ -287,25 +387,72 @@ def inv_balanced(st):
 
 # ---- the environment
 
-_FIELDS = ('current_player', 'rewards', 'terminated', 'truncated', 'step_count', 'board')
+ENV_ID = "envc/connect4"  # Pgx's `Env.id` / `State.env_id`
+VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
+OBSERVATION_SHAPE = (6, 7, 2)  # None when the observation is a record or holds lists (a pytree)
+OBSERVATION_BOUNDS = (0, 1)  # (lowest, highest) value of an observation entry, or None
+_FIELDS = ('board',)  # the spec's own state fields: the keys of `State._x`
+_CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
+_STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "legal_action_mask", "rewards", "terminated", "truncated", *_FIELDS[4:], "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
+    """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
+
+    Public fields (Pgx's): `current_player` (int32), `observation` (that of `current_player`),
+    `rewards` (float32[NUM_PLAYERS], of the last step), `terminated`, `truncated` (bool),
+    `legal_action_mask` (bool[NUM_ACTIONS], all true once terminated). Private: `_step_count`
+    (int32, steps taken), `_x` (a dict: the spec's own state fields by name, each in its
+    narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
+    `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
+    can clash with an attribute of `State` (`replace`, `observation`, ...).
+    """
+
     current_player: jax.Array
     observation: jax.Array
-    legal_action_mask: jax.Array
     rewards: jax.Array
     terminated: jax.Array
     truncated: jax.Array
-    step_count: jax.Array
-    board: jax.Array
+    legal_action_mask: jax.Array
+    _step_count: jax.Array
+    _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
 
-    def replace(self, **changes):
+    @property
+    def env_id(self) -> str:
+        """Pgx's `State.env_id`: `ENV_ID`."""
+        return ENV_ID
+
+    def replace(self, **changes) -> "State":
         return dataclasses.replace(self, **changes)
+
+    def _to_arrays(self) -> dict:
+        """Every field as in `envc.verify.to_arrays` (built-ins by their spec names and narrowest
+        dtypes, the spec's fields, `legal_action_mask`, `observation`, the RNG words)."""
+        arrays = _to_dict(self)
+        arrays["legal_action_mask"] = self.legal_action_mask
+        arrays["observation"] = self.observation
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict) -> "State":
+        """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
+        observation are taken from them, not recomputed."""
+        st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        return _state(st, st["observation"], st["legal_action_mask"])
+
+    def to_svg(self) -> str:
+        """An SVG picture of the state (of each state, for a batch): the player to move, the
+        rewards, the flags and the observation of the player to move as a grid of shaded cells."""
+        return _svg(ENV_ID, self)
+
+    def save_svg(self, filename) -> None:
+        """Write `to_svg()` to `filename` (Pgx's `State.save_svg`)."""
+        with open(filename, "w", encoding="utf-8") as f:
+            f.write(self.to_svg())
 
 
 def _defaults():
@@ -320,10 +467,25 @@ def _defaults():
 
 
 def _to_dict(state):
-    st = {name: getattr(state, name) for name in _FIELDS}
+    """The flat dict the spec's functions read: every field (built-ins included) in its
+    narrowest dtype, and the RNG words."""
+    st = dict(state._x)
+    st["current_player"] = state.current_player.astype(_CURRENT_PLAYER_DTYPE)
+    st["rewards"] = state.rewards
+    st["terminated"] = state.terminated
+    st["truncated"] = state.truncated
+    st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
     return st
+
+
+def _state(st, observation, mask) -> State:
+    """The `State` of a flat dict (the inverse of `_to_dict`)."""
+    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
+                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
+                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
 
 
 def _legal_action_mask(st):
@@ -337,8 +499,7 @@ def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
     obs = _cast(_observe(st, st["current_player"]), jnp.bool_)
-    fields = {name: st[name] for name in _FIELDS}
-    return State(observation=obs, legal_action_mask=mask, _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], **fields)
+    return _state(st, obs, mask)
 
 
 def init_from_seed(seed) -> State:
@@ -378,12 +539,17 @@ def _step_illegal(st, mover):
 
 def step(state: State, action, key=None) -> State:
     """Play flat action `action` (int32 scalar) and return the next state. `key` is unused:
-    randomness comes from the state's own RNG words."""
+    randomness comes from the state's own RNG words.
+
+    An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
+    false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
-    legal = state.legal_action_mask[action]
+    in_range = (action >= 0) & (action < NUM_ACTIONS)
+    action = jnp.clip(action, 0, NUM_ACTIONS - 1)
+    legal = in_range & state.legal_action_mask[action]
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
@@ -401,13 +567,22 @@ def invariants(state: State) -> dict:
     return { "gravity": inv_gravity(st), "balanced": inv_balanced(st), }
 
 
+def time_limit_reached(state: State) -> jax.Array:
+    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    Unlike `state.truncated`, also true when the game terminated on that same step."""
+    return jnp.zeros_like(state.terminated)
+
+
 def step_autoreset(state: State, action, key):
     """Step; when the episode ends, start a new one from `key` (its seed is
     `jax.random.bits(key, (), uint32)`, as in `init`).
 
-    Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
-    the step taken, `final_observation` the observation the finished step produced (equal
-    to the returned state's observation when the episode goes on).
+    Returns `(state, rewards, terminated, truncated, final_observation)`: `rewards`,
+    `terminated` and `truncated` are those of the step taken, `final_observation` the
+    observation it produced (equal to the returned state's observation when the episode goes
+    on). `truncated` is true when the step reached the spec's `turn_limit`, also when the game
+    terminated on that same step (both are then true, as Gymnasium allows): a learner
+    bootstraps only where `truncated & ~terminated`.
     """
     return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
 
@@ -417,9 +592,11 @@ def step_autoreset_from_seed(state: State, action, seed):
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
     split followed by one more draw per key."""
     nxt = step(state, action)
+    live = ~(state.terminated | state.truncated)
+    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
+    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
 def random_legal_action(key, state: State):
@@ -440,8 +617,38 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, done)
+        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+        return (state, key), (rewards, terminated | truncated)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
+
+
+class Env:
+    """This environment behind Pgx's `pgx.Env` API (pgx/core.py): `init(key)`,
+    `step(state, action, key=None)`, `observe(state, player_id)`, `id`, `version`,
+    `num_players`, `num_actions`, `observation_shape`. Pure, jit- and vmap-able:
+
+        env = Env()
+        state = jax.jit(jax.vmap(env.init))(jax.random.split(key, 1024))
+        state = jax.jit(jax.vmap(env.step))(state, actions)
+    """
+
+    id = ENV_ID
+    version = VERSION
+    num_players = NUM_PLAYERS
+    num_actions = NUM_ACTIONS
+    observation_shape = OBSERVATION_SHAPE
+    _illegal_action_penalty = -1.0
+
+    def init(self, key) -> State:
+        return init(key)
+
+    def step(self, state: State, action, key=None) -> State:
+        return step(state, action, key)
+
+    def observe(self, state: State, player_id) -> jax.Array:
+        return observe(state, player_id)
+
+    def __repr__(self) -> str:
+        return f"Env({ENV_ID!r})"

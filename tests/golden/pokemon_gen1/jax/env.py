@@ -3,27 +3,36 @@
 Pokémon Gen 1 singles 6v6 (Showdown's Gen 1 rules), simultaneous turns
 
 Do not edit: regenerate with `envc compile specs/pokemon_gen1.envspec --target jax`.
-This module imports only jax and numpy. Everything is pure and jit/vmap-able:
+This module imports only jax and numpy (gymnax only when `GymnaxEnv` is used). Everything
+is pure and jit/vmap-able:
 
     state = init(jax.random.PRNGKey(0))          # or init_from_seed(seed), seed a uint32
     state = step(state, action)                  # action: int in 0..NUM_ACTIONS-1
     obs = observe(state, player)
+    env = Env()                                  # the same behind Pgx's `Env` API
 
-`State` is a pytree dataclass with the Pgx fields `current_player`, `observation`,
-`legal_action_mask` (bool[NUM_ACTIONS]), `rewards` (float32[NUM_PLAYERS]), `terminated`,
-`truncated`, then `step_count`, the spec's own fields, and envc's RNG words `_rng_key`,
-`_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a finished
-game only resets its rewards; an illegal action ends the game with the mover at -1; the
-mask is all true on a terminated state. Random numbers come from envc's counter-based
-RNG, so trajectories equal the reference interpreter's bit for bit.
-"""
+`State` is shaped like Pgx's: `current_player` (int32), `observation`, `rewards`
+(float32[NUM_PLAYERS]), `terminated`, `truncated`, `legal_action_mask` (bool[NUM_ACTIONS]),
+`_step_count` (int32), then `_x`, a dict of the spec's own fields, and envc's RNG words
+`_rng_key`, `_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a
+finished game only resets its rewards; an illegal action (also one outside
+0..NUM_ACTIONS-1) ends the game with the mover at -1; the mask is all true on a terminated
+state. Random numbers come from envc's counter-based RNG, so trajectories equal the
+reference interpreter's bit for bit.
+
+Importing this module turns on JAX's persistent compilation cache (`_use_compilation_cache`:
+folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leaves JAX's
+settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
 
 import numpy as np
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -50,13 +59,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -79,6 +91,13 @@ def _set(x, i, v):
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _pick(mask, r, lo, orelse):
+    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
+    csum = jnp.cumsum(mask.astype(jnp.int32))
+    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
+    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
 def _scope(lv, keys):
@@ -164,14 +183,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -199,6 +224,81 @@ def _reward(st, p, r):
     st["rewards"] = st["rewards"].at[p].add(jnp.asarray(r, jnp.float32))
     return st
 
+
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")
+
+
+_use_compilation_cache()
 
 NUM_PLAYERS = 2
 NUM_ACTIONS = 11
@@ -279,213 +379,213 @@ _K69 = jnp.asarray(np.array([[[False, False, False, False], [False, False, False
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_mon_alive(st, p, i):
+def f_mon_alive(st, v_p, v_i):
     """fn `mon_alive` (pokemon_gen1.envspec:196)"""
-    lv = {"p": _cast(p, jnp.int8), "i": _cast(i, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8)}
     return (_i32(st["team"]["hp"][(lv["p"], lv["i"])]) > 0)
 
 
-def f_fainted(st, p):
+def f_fainted(st, v_p):
     """fn `fainted` (pokemon_gen1.envspec:200)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return (_i32(st["team"]["hp"][(lv["p"], st["active"][lv["p"]])]) == 0)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return (_i32(st["team"]["hp"][(lv["p"], st["active"][_i32(lv["p"])])]) == 0)
 
 
-def f_alive_count(st, p):
+def f_alive_count(st, v_p):
     """fn `alive_count` (pokemon_gen1.envspec:204)"""
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i1: (_i32(st["team"]["hp"][(lv["p"], i1)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_speed(st, p):
+def f_speed(st, v_p):
     """fn `speed` (pokemon_gen1.envspec:208)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return st["mstat"][lv["p"]][3]
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return st["mstat"][_i32(lv["p"])][3]
 
 
-def f_eff(st, attacking, defending):
+def f_eff(st, v_attacking, v_defending):
     """fn `eff` (pokemon_gen1.envspec:212)"""
-    lv = {"attacking": _cast(attacking, jnp.int8), "defending": _cast(defending, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int8(0)
+    lv = {"attacking": _cast(v_attacking, jnp.int8), "defending": _cast(v_defending, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int8(0)
     lv["c"] = _cast(_i32(lv["attacking"]), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_K0[lv["c"]][_i32(lv["defending"])], jnp.int8))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("attacking", "defending", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_K0[_i32(lv["c"])][_i32(lv["defending"])], jnp.int8))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("attacking", "defending", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_stat_of(st, base, level):
+def f_stat_of(st, v_base, v_level):
     """fn `stat_of` (pokemon_gen1.envspec:220)"""
-    lv = {"base": _cast(base, jnp.int16), "level": _cast(level, jnp.int8)}
+    lv = {"base": _cast(v_base, jnp.int16), "level": _cast(v_level, jnp.int8)}
     return (jnp.floor_divide((((2 * _i32(lv["base"])) + 93) * _i32(lv["level"])), 100) + 5)
 
 
-def f_hp_of(st, base, level):
+def f_hp_of(st, v_base, v_level):
     """fn `hp_of` (pokemon_gen1.envspec:224)"""
-    lv = {"base": _cast(base, jnp.int16), "level": _cast(level, jnp.int8)}
+    lv = {"base": _cast(v_base, jnp.int16), "level": _cast(v_level, jnp.int8)}
     return ((jnp.floor_divide((((2 * _i32(lv["base"])) + 93) * _i32(lv["level"])), 100) + _i32(lv["level"])) + 10)
 
 
-def f_no_pp(st, p):
+def f_no_pp(st, v_p):
     """fn `no_pp` (pokemon_gen1.envspec:228)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.all(jax.vmap(lambda i2, _h3: jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(lv["p"], lv["a"])])), (_i32(_h3) == 0)))(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(lv["p"], lv["a"])])), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.all(jax.vmap(lambda i2, _h3: jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(lv["p"], lv["a"])])), (_i32(_h3) == 0)))(jnp.arange(0, 4, dtype=jnp.int32), st["team"]["pp"][(lv["p"], lv["a"])])), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_hard_locked(st, p):
+def f_hard_locked(st, v_p):
     """fn `hard_locked` (pokemon_gen1.envspec:237)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.logical_or(jnp.logical_or(st["recharging"][lv["p"]], st["charging"][lv["p"]]), (_i32(st["thrash_left"][lv["p"]]) > 0))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.logical_or(jnp.logical_or(st["recharging"][_i32(lv["p"])], st["charging"][_i32(lv["p"])]), (_i32(st["thrash_left"][_i32(lv["p"])]) > 0))
 
 
-def f_locked(st, p):
+def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:241)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.logical_or(f_hard_locked(st, lv["p"]), (_i32(st["trap_left"][lv["p"]]) > 0))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.logical_or(f_hard_locked(st, lv["p"]), (_i32(st["trap_left"][_i32(lv["p"])]) > 0))
 
 
-def f_move_ok(st, p, slot):
+def f_move_ok(st, v_p, v_slot):
     """fn `move_ok` (pokemon_gen1.envspec:254)"""
-    lv = {"p": _cast(p, jnp.int8), "slot": _cast(slot, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["m"] = _cast(_get(_get(st["team"], lv["p"]), st["active"][lv["p"]]), _DT1)
+    lv = {"p": _cast(v_p, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(st["active"][_i32(lv["p"])])), _DT1)
     _c4 = f_locked(st, lv["p"])
     def _then5(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast((_i32(lv["slot"]) == _i32(st["lock_slot"][lv["p"]])), jnp.bool_))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(lv["slot"]) == _i32(st["lock_slot"][_i32(lv["p"])])), jnp.bool_))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "slot", "#done", "#ret", "m", ))
     st, lv = _select(_c4, _then5(st, lv), (st, lv))
-    _c6 = jnp.logical_or(jnp.logical_or(jnp.logical_or((lv["m"]["status"] == 1), (lv["m"]["status"] == 4)), st["trapped"][lv["p"]]), f_no_pp(st, lv["p"]))
+    _c6 = jnp.logical_or(jnp.logical_or(jnp.logical_or((lv["m"]["status"] == 1), (lv["m"]["status"] == 4)), st["trapped"][_i32(lv["p"])]), f_no_pp(st, lv["p"]))
     def _then7(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast((_i32(lv["slot"]) == 0), jnp.bool_))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(lv["slot"]) == 0), jnp.bool_))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "slot", "#done", "#ret", "m", ))
     st, lv = _select(_c6, _then7(st, lv), (st, lv))
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), (_i32(lv["m"]["pp"][lv["slot"]]) > 0)), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "slot", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), (_i32(lv["m"]["pp"][_i32(lv["slot"])]) > 0)), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "slot", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_rank(st, p, slot):
+def f_rank(st, v_p, v_slot):
     """fn `rank` (pokemon_gen1.envspec:303)"""
-    lv = {"p": _cast(p, jnp.int8), "slot": _cast(slot, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int8(0)
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
-    lv["s"] = _cast(jnp.where(f_locked(st, lv["p"]), _i32(st["lock_slot"][lv["p"]]), _i32(lv["slot"])), jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int8(0)
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
+    lv["s"] = _cast(jnp.where(f_locked(st, lv["p"]), _i32(st["lock_slot"][_i32(lv["p"])]), _i32(lv["slot"])), jnp.int8)
     _c8 = jnp.logical_and(f_no_pp(st, lv["p"]), jnp.logical_not(f_locked(st, lv["p"])))
     def _then9(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(1, jnp.int8))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "slot", "_done", "_ret", "a", "s", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(1, jnp.int8))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "slot", "#done", "#ret", "a", "s", ))
     st, lv = _select(_c8, _then9(st, lv), (st, lv))
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast((_i32(_K2[st["team"]["moves"][(lv["p"], lv["a"], lv["s"])]]) + 1), jnp.int8))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "slot", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast((_i32(_K2[_i32(st["team"]["moves"][(lv["p"], lv["a"], lv["s"])])]) + 1), jnp.int8))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "slot", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def p_enter(st, p):
+def p_enter(st, v_p):
     """proc `enter` (pokemon_gen1.envspec:318)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
     _a10 = True
-    st["seen"] = st["seen"].at[(lv["p"], lv["a"])].set(_cast(_a10, jnp.bool_))
+    st["seen"] = st["seen"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a10, jnp.bool_))
     lv["k"] = jnp.int32(0)
     _a11 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a11, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a11, jnp.int16))
     lv["k"] = jnp.int32(1)
     _a12 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a12, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a12, jnp.int16))
     lv["k"] = jnp.int32(2)
     _a13 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a13, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a13, jnp.int16))
     lv["k"] = jnp.int32(3)
     _a14 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a14, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a14, jnp.int16))
     lv = _scope(lv, ("p", "a", ))
     lv["cond"] = _cast(st["team"]["status"][(lv["p"], lv["a"])], jnp.int8)
     _c15 = (lv["cond"] == 5)
     def _then16(st, lv):
         st, lv = dict(st), dict(lv)
-        _a17 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["p"]][3]), 4), 1)
-        st["mstat"] = st["mstat"].at[(lv["p"], 3)].set(_cast(_a17, jnp.int16))
+        _a17 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["p"])][3]), 4), 1)
+        st["mstat"] = st["mstat"].at[(_i32(lv["p"]), 3)].set(_cast(_a17, jnp.int16))
         return st, _scope(lv, ("p", "a", "cond", ))
     st, lv = _select(_c15, _then16(st, lv), (st, lv))
     _c18 = (lv["cond"] == 3)
     def _then19(st, lv):
         st, lv = dict(st), dict(lv)
-        _a20 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["p"]][0]), 2), 1)
-        st["mstat"] = st["mstat"].at[(lv["p"], 0)].set(_cast(_a20, jnp.int16))
+        _a20 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["p"])][0]), 2), 1)
+        st["mstat"] = st["mstat"].at[(_i32(lv["p"]), 0)].set(_cast(_a20, jnp.int16))
         return st, _scope(lv, ("p", "a", "cond", ))
     st, lv = _select(_c18, _then19(st, lv), (st, lv))
     _c21 = jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 3))
     def _then22(st, lv):
         st, lv = dict(st), dict(lv)
         _a23 = jnp.maximum((_i32(st["team"]["hp"][(lv["p"], lv["a"])]) - jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["p"], lv["a"])]), 16), 1)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["p"], lv["a"])].set(_cast(_a23, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a23, jnp.int16))}
         return st, _scope(lv, ("p", "a", "cond", ))
     st, lv = _select(_c21, _then22(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
 
-def p_leave(st, p):
+def p_leave(st, v_p):
     """proc `leave` (pokemon_gen1.envspec:341)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
     _c24 = (st["team"]["status"][(lv["p"], lv["a"])] == 6)
     def _then25(st, lv):
         st, lv = dict(st), dict(lv)
         _a26 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["p"], lv["a"])].set(_cast(_a26, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a26, jnp.int8))}
         return st, _scope(lv, ("p", "a", ))
     st, lv = _select(_c24, _then25(st, lv), (st, lv))
     _a27 = _K3
-    st["boosts"] = st["boosts"].at[lv["p"]].set(_cast(_a27, jnp.int8))
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a27, jnp.int8))
     _a28 = 0
-    st["confused"] = st["confused"].at[lv["p"]].set(_cast(_a28, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a28, jnp.int8))
     _a29 = 0
-    st["sub_hp"] = st["sub_hp"].at[lv["p"]].set(_cast(_a29, jnp.int16))
+    st["sub_hp"] = st["sub_hp"].at[_i32(lv["p"])].set(_cast(_a29, jnp.int16))
     _a30 = False
-    st["reflect"] = st["reflect"].at[lv["p"]].set(_cast(_a30, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a30, jnp.bool_))
     _a31 = False
-    st["light_screen"] = st["light_screen"].at[lv["p"]].set(_cast(_a31, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a31, jnp.bool_))
     _a32 = False
-    st["focus"] = st["focus"].at[lv["p"]].set(_cast(_a32, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a32, jnp.bool_))
     _a33 = False
-    st["mist"] = st["mist"].at[lv["p"]].set(_cast(_a33, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a33, jnp.bool_))
     _a34 = False
-    st["seeded"] = st["seeded"].at[lv["p"]].set(_cast(_a34, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a34, jnp.bool_))
     _a35 = False
-    st["toxic"] = st["toxic"].at[lv["p"]].set(_cast(_a35, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a35, jnp.bool_))
     _a36 = 0
-    st["toxic_n"] = st["toxic_n"].at[lv["p"]].set(_cast(_a36, jnp.int8))
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a36, jnp.int8))
     _a37 = False
-    st["recharging"] = st["recharging"].at[lv["p"]].set(_cast(_a37, jnp.bool_))
+    st["recharging"] = st["recharging"].at[_i32(lv["p"])].set(_cast(_a37, jnp.bool_))
     _a38 = False
-    st["charging"] = st["charging"].at[lv["p"]].set(_cast(_a38, jnp.bool_))
+    st["charging"] = st["charging"].at[_i32(lv["p"])].set(_cast(_a38, jnp.bool_))
     _a39 = False
-    st["invulnerable"] = st["invulnerable"].at[lv["p"]].set(_cast(_a39, jnp.bool_))
+    st["invulnerable"] = st["invulnerable"].at[_i32(lv["p"])].set(_cast(_a39, jnp.bool_))
     _a40 = 0
-    st["thrash_left"] = st["thrash_left"].at[lv["p"]].set(_cast(_a40, jnp.int8))
+    st["thrash_left"] = st["thrash_left"].at[_i32(lv["p"])].set(_cast(_a40, jnp.int8))
     _a41 = False
-    st["flinched"] = st["flinched"].at[lv["p"]].set(_cast(_a41, jnp.bool_))
-    _c42 = (_i32(st["trap_left"][lv["p"]]) > 0)
+    st["flinched"] = st["flinched"].at[_i32(lv["p"])].set(_cast(_a41, jnp.bool_))
+    _c42 = (_i32(st["trap_left"][_i32(lv["p"])]) > 0)
     def _then43(st, lv):
         st, lv = dict(st), dict(lv)
         _a44 = False
@@ -493,8 +593,8 @@ def p_leave(st, p):
         return st, _scope(lv, ("p", "a", ))
     st, lv = _select(_c42, _then43(st, lv), (st, lv))
     _a45 = 0
-    st["trap_left"] = st["trap_left"].at[lv["p"]].set(_cast(_a45, jnp.int8))
-    _c46 = st["trapped"][lv["p"]]
+    st["trap_left"] = st["trap_left"].at[_i32(lv["p"])].set(_cast(_a45, jnp.int8))
+    _c46 = st["trapped"][_i32(lv["p"])]
     def _then47(st, lv):
         st, lv = dict(st), dict(lv)
         _a48 = 0
@@ -502,35 +602,35 @@ def p_leave(st, p):
         return st, _scope(lv, ("p", "a", ))
     st, lv = _select(_c46, _then47(st, lv), (st, lv))
     _a49 = False
-    st["trapped"] = st["trapped"].at[lv["p"]].set(_cast(_a49, jnp.bool_))
+    st["trapped"] = st["trapped"].at[_i32(lv["p"])].set(_cast(_a49, jnp.bool_))
     lv = _scope(lv, ("p", ))
     return st
 
 
-def p_switch_in(st, p, to):
+def p_switch_in(st, v_p, v_to):
     """proc `switch_in` (pokemon_gen1.envspec:371)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "to": _cast(to, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "to": _cast(v_to, jnp.int8)}
     st = p_leave(st, lv["p"])
     _a50 = lv["to"]
-    st["active"] = st["active"].at[lv["p"]].set(_cast(_a50, jnp.int8))
+    st["active"] = st["active"].at[_i32(lv["p"])].set(_cast(_a50, jnp.int8))
     st = p_enter(st, lv["p"])
     return st
 
 
-def p_before_move(st, u):
+def p_before_move(st, v_u):
     """proc `before_move` (pokemon_gen1.envspec:386)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
     _a51 = True
     st["go"] = _cast(_a51, jnp.bool_)
     _c52 = (lv["cond"] == 4)
     _c53 = (lv["cond"] == 1)
-    _c54 = st["trapped"][lv["u"]]
-    _c55 = st["flinched"][lv["u"]]
-    _c56 = st["recharging"][lv["u"]]
+    _c54 = st["trapped"][_i32(lv["u"])]
+    _c55 = st["flinched"][_i32(lv["u"])]
+    _c56 = st["recharging"][_i32(lv["u"])]
     def _then57(st, lv):
         st, lv = dict(st), dict(lv)
         _a58 = False
@@ -539,7 +639,7 @@ def p_before_move(st, u):
     def _then59(st, lv):
         st, lv = dict(st), dict(lv)
         _a60 = jnp.maximum((_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(lv["u"], lv["a"])].set(_cast(_a60, jnp.int8))}
+        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a60, jnp.int8))}
         _a61 = False
         st["go"] = _cast(_a61, jnp.bool_)
         return st, _scope(lv, ("u", "a", "cond", ))
@@ -556,7 +656,7 @@ def p_before_move(st, u):
     def _then66(st, lv):
         st, lv = dict(st), dict(lv)
         _a67 = False
-        st["recharging"] = st["recharging"].at[lv["u"]].set(_cast(_a67, jnp.bool_))
+        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a67, jnp.bool_))
         _a68 = False
         st["go"] = _cast(_a68, jnp.bool_)
         return st, _scope(lv, ("u", "a", "cond", ))
@@ -567,20 +667,20 @@ def p_before_move(st, u):
     _r69 = _select(_c53, _then59(st, lv), _r69)
     _r69 = _select(_c52, _then57(st, lv), _r69)
     st, lv = _r69
-    _c70 = jnp.logical_and(st["go"], (_i32(st["confused"][lv["u"]]) > 0))
+    _c70 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
     def _then71(st, lv):
         st, lv = dict(st), dict(lv)
-        _a72 = jnp.maximum((_i32(st["confused"][lv["u"]]) - 1), 0)
-        st["confused"] = st["confused"].at[lv["u"]].set(_cast(_a72, jnp.int8))
+        _a72 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a72, jnp.int8))
         st, _r73 = _randint(st, 0, 1)
         lv["self_hit"] = _cast((_r73 == 1), jnp.bool_)
-        _c74 = jnp.logical_and((_i32(st["confused"][lv["u"]]) > 0), lv["self_hit"])
+        _c74 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
         def _then75(st, lv):
             st, lv = dict(st), dict(lv)
             lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
-            lv["hurt"] = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["lv"]) * 2), 5) + 2) * _i32(st["mstat"][lv["u"]][0])) * 40), _i32(st["mstat"][lv["u"]][1])), 50) + 2), jnp.int32)
+            lv["hurt"] = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["lv"]) * 2), 5) + 2) * _i32(st["mstat"][_i32(lv["u"])][0])) * 40), _i32(st["mstat"][_i32(lv["u"])][1])), 50) + 2), jnp.int32)
             _a76 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a76, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a76, jnp.int16))}
             _a77 = False
             st["go"] = _cast(_a77, jnp.bool_)
             st = p_drop_locks(st, lv["u"])
@@ -608,21 +708,21 @@ def p_before_move(st, u):
     return st
 
 
-def p_drop_locks(st, u):
+def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:422)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8)}
     _a84 = False
-    st["charging"] = st["charging"].at[lv["u"]].set(_cast(_a84, jnp.bool_))
+    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
     _a85 = False
-    st["invulnerable"] = st["invulnerable"].at[lv["u"]].set(_cast(_a85, jnp.bool_))
+    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a85, jnp.bool_))
     _a86 = 0
-    st["thrash_left"] = st["thrash_left"].at[lv["u"]].set(_cast(_a86, jnp.int8))
-    _c87 = (_i32(st["trap_left"][lv["u"]]) > 0)
+    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a86, jnp.int8))
+    _c87 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
     def _then88(st, lv):
         st, lv = dict(st), dict(lv)
         _a89 = 0
-        st["trap_left"] = st["trap_left"].at[lv["u"]].set(_cast(_a89, jnp.int8))
+        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a89, jnp.int8))
         _a90 = False
         st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a90, jnp.bool_))
         return st, _scope(lv, ("u", ))
@@ -630,15 +730,15 @@ def p_drop_locks(st, u):
     return st
 
 
-def p_use_move(st, u, slot):
+def p_use_move(st, v_u, v_slot):
     """proc `use_move` (pokemon_gen1.envspec:440)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "slot": _cast(slot, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     _c91 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["s"] = _cast(jnp.where(f_locked(st, lv["u"]), _i32(st["lock_slot"][lv["u"]]), _i32(lv["slot"])), jnp.int8)
+        lv["s"] = _cast(jnp.where(f_locked(st, lv["u"]), _i32(st["lock_slot"][_i32(lv["u"])]), _i32(lv["slot"])), jnp.int8)
         lv["struggle"] = _cast(jnp.logical_and(f_no_pp(st, lv["u"]), jnp.logical_not(f_locked(st, lv["u"]))), jnp.bool_)
         lv["m"] = _cast(st["team"]["moves"][(lv["u"], lv["a"], lv["s"])], jnp.int16)
         _c93 = lv["struggle"]
@@ -655,40 +755,40 @@ def p_use_move(st, u, slot):
             st, lv = dict(st), dict(lv)
             _a98 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain": _cast(False, jnp.bool_), "recoil": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
             st["fx"] = _cast(_a98, _DT4)
-            st = p_move_effect__dispatch(st, _K5[lv["m"]])
-            lv["charge_turn"] = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][lv["u"]])), jnp.bool_)
-            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][lv["u"]])
+            st = p_move_effect__dispatch(st, _K5[_i32(lv["m"])])
+            lv["charge_turn"] = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(lv["u"])])), jnp.bool_)
+            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
             def _then100(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a101 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(lv["u"], lv["a"], lv["s"])].set(_cast(_a101, jnp.int8))}
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a101, jnp.int8))}
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
             st, lv = _select(_c99, _then100(st, lv), (st, lv))
             _c102 = jnp.logical_not(lv["struggle"])
             def _then103(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a104 = True
-                st["move_seen"] = st["move_seen"].at[(lv["u"], lv["a"], lv["s"])].set(_cast(_a104, jnp.bool_))
+                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a104, jnp.bool_))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
             st, lv = _select(_c102, _then103(st, lv), (st, lv))
-            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[lv["m"]] == 0), (_K6[lv["m"]] == 6)), (_i32(_K7[lv["m"]]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[lv["u"]].set(_cast(_a105, jnp.bool_))
+            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a105, jnp.bool_))
             _c106 = lv["charge_turn"]
             def _then107(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a108 = True
-                st["charging"] = st["charging"].at[lv["u"]].set(_cast(_a108, jnp.bool_))
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a108, jnp.bool_))
                 _a109 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[lv["u"]].set(_cast(_a109, jnp.bool_))
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a109, jnp.bool_))
                 _a110 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[lv["u"]].set(_cast(_a110, jnp.int8))
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a110, jnp.int8))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
             def _else111(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a112 = False
-                st["charging"] = st["charging"].at[lv["u"]].set(_cast(_a112, jnp.bool_))
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a112, jnp.bool_))
                 _a113 = False
-                st["invulnerable"] = st["invulnerable"].at[lv["u"]].set(_cast(_a113, jnp.bool_))
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a113, jnp.bool_))
                 st = p_carry_out(st, lv["u"], lv["m"], lv["s"])
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
             st, lv = _select(_c106, _then107(st, lv), _else111(st, lv))
@@ -708,23 +808,23 @@ def p_use_move(st, u, slot):
     return st
 
 
-def p_carry_out(st, u, m, s):
+def p_carry_out(st, v_u, v_m, v_s):
     """proc `carry_out` (pokemon_gen1.envspec:480)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16), "s": _cast(s, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
-    _c116 = jnp.logical_or(_K8[lv["m"]], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
+    _c116 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
     def _then117(st, lv):
         st, lv = dict(st), dict(lv)
         _c118 = st["fx"]["trap"]
         def _then119(st, lv):
             st, lv = dict(st), dict(lv)
             _a120 = False
-            st["recharging"] = st["recharging"].at[lv["t"]].set(_cast(_a120, jnp.bool_))
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a120, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
         st, lv = _select(_c118, _then119(st, lv), (st, lv))
-        _c121 = (_K9[lv["m"]] != 2)
+        _c121 = (_K9[_i32(lv["m"])] != 2)
         def _then122(st, lv):
             st, lv = dict(st), dict(lv)
             _a123 = 0
@@ -734,17 +834,17 @@ def p_carry_out(st, u, m, s):
         _c124 = st["fx"]["thrash"]
         def _then125(st, lv):
             st, lv = dict(st), dict(lv)
-            _c126 = (_i32(st["thrash_left"][lv["u"]]) > 0)
+            _c126 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
             def _then127(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a128 = jnp.maximum((_i32(st["thrash_left"][lv["u"]]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[lv["u"]].set(_cast(_a128, jnp.int8))
-                _c129 = (_i32(st["thrash_left"][lv["u"]]) == 0)
+                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a128, jnp.int8))
+                _c129 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
                 def _then130(st, lv):
                     st, lv = dict(st), dict(lv)
                     st, _r131 = _randint(st, 2, 5)
                     _a132 = _r131
-                    st["confused"] = st["confused"].at[lv["u"]].set(_cast(_a132, jnp.int8))
+                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a132, jnp.int8))
                     return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
                 st, lv = _select(_c129, _then130(st, lv), (st, lv))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
@@ -752,9 +852,9 @@ def p_carry_out(st, u, m, s):
                 st, lv = dict(st), dict(lv)
                 st, _r134 = _randint(st, 2, 3)
                 _a135 = _r134
-                st["thrash_left"] = st["thrash_left"].at[lv["u"]].set(_cast(_a135, jnp.int8))
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a135, jnp.int8))
                 _a136 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[lv["u"]].set(_cast(_a136, jnp.int8))
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a136, jnp.int8))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
             st, lv = _select(_c126, _then127(st, lv), _else133(st, lv))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
@@ -780,26 +880,26 @@ def p_carry_out(st, u, m, s):
     return st
 
 
-def p_check_hit(st, u, m):
+def p_check_hit(st, v_u, v_m):
     """proc `check_hit` (pokemon_gen1.envspec:525)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["sp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     _a142 = True
     st["go"] = _cast(_a142, jnp.bool_)
-    _c143 = jnp.logical_not(_K8[lv["m"]])
+    _c143 = jnp.logical_not(_K8[_i32(lv["m"])])
     def _then144(st, lv):
         st, lv = dict(st), dict(lv)
-        _c145 = jnp.logical_and(st["invulnerable"][lv["t"]], (_i32(_K10[lv["m"]]) != 0))
+        _c145 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
         def _then146(st, lv):
             st, lv = dict(st), dict(lv)
             _a147 = False
             st["go"] = _cast(_a147, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
         st, lv = _select(_c145, _then146(st, lv), (st, lv))
-        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[lv["m"]]), jnp.logical_or((_i32(f_eff(st, _K6[lv["m"]], _K12[lv["sp"]])) == 0), (_i32(f_eff(st, _K6[lv["m"]], _K13[lv["sp"]])) == 0)))
+        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
         def _then149(st, lv):
             st, lv = dict(st), dict(lv)
             _a150 = False
@@ -820,12 +920,12 @@ def p_check_hit(st, u, m):
             st["go"] = _cast(_a156, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
         st, lv = _select(_c154, _then155(st, lv), (st, lv))
-        lv["sure"] = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][lv["t"]]), jnp.bool_)
-        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[lv["m"]]) != 0)), jnp.logical_not(lv["sure"]))
+        lv["sure"] = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(lv["t"])]), jnp.bool_)
+        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
         def _then158(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r160 = _randint(st, 0, 255)
-            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[lv["m"]], st["boosts"][lv["u"]][4], st["boosts"][lv["t"]][5])))
+            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
             def _then161(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a162 = False
@@ -841,26 +941,26 @@ def p_check_hit(st, u, m):
     return st
 
 
-def p_missed(st, u):
+def p_missed(st, v_u):
     """proc `missed` (pokemon_gen1.envspec:554)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     _c163 = st["fx"]["explode"]
     def _then164(st, lv):
         st, lv = dict(st), dict(lv)
         _a165 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a165, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a165, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
     st, lv = _select(_c163, _then164(st, lv), (st, lv))
     _c166 = st["fx"]["crash"]
     def _then167(st, lv):
         st, lv = dict(st), dict(lv)
         _a168 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a168, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a168, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
     st, lv = _select(_c166, _then167(st, lv), (st, lv))
-    _c169 = (_i32(st["trap_left"][lv["u"]]) > 0)
+    _c169 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
     def _then170(st, lv):
         st, lv = dict(st), dict(lv)
         _a171 = False
@@ -868,19 +968,19 @@ def p_missed(st, u):
         return st, _scope(lv, ("u", "a", ))
     st, lv = _select(_c169, _then170(st, lv), (st, lv))
     _a172 = 0
-    st["trap_left"] = st["trap_left"].at[lv["u"]].set(_cast(_a172, jnp.int8))
+    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a172, jnp.int8))
     lv = _scope(lv, ("u", ))
     return st
 
 
-def p_land(st, u, m, s):
+def p_land(st, v_u, v_m, v_s):
     """proc `land` (pokemon_gen1.envspec:568)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16), "s": _cast(s, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
-    lv["damaging"] = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[lv["m"]]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
+    lv["damaging"] = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(lv["m"])]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
     _c173 = lv["damaging"]
     def _then174(st, lv):
         st, lv = dict(st), dict(lv)
@@ -893,7 +993,7 @@ def p_land(st, u, m, s):
         lv["many"] = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
         st, _r177 = _randint(st, 0, 7)
         lv["draw"] = _cast(_r177, jnp.int8)
-        lv["hits"] = _cast(jnp.where(lv["many"], _i32(_K14[lv["draw"]]), _i32(st["fx"]["hits_min"])), jnp.int8)
+        lv["hits"] = _cast(jnp.where(lv["many"], _i32(_K14[_i32(lv["draw"])]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, lv["u"], lv["hits"])
         lv = _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
@@ -931,20 +1031,20 @@ def p_land(st, u, m, s):
     def _then189(st, lv):
         st, lv = dict(st), dict(lv)
         _a190 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a190, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a190, jnp.int16))}
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
     st, lv = _select(_c188, _then189(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
 
-def p_compute_damage(st, u, m):
+def p_compute_damage(st, v_u, v_m):
     """proc `compute_damage` (pokemon_gen1.envspec:619)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["sp"] = _cast(st["team"]["species"][(lv["u"], lv["a"])], jnp.int16)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
@@ -954,8 +1054,8 @@ def p_compute_damage(st, u, m):
     _c194 = (_i32(st["fx"]["fixed"]) > 0)
     _c195 = st["fx"]["psywave"]
     _c196 = st["fx"]["half_hp"]
-    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][lv["u"]]) > 0))
-    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[lv["m"]] == 0)), jnp.logical_or((_K12[lv["tsp"]] == 13), (_K13[lv["tsp"]] == 13)))
+    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
+    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
     def _then199(st, lv):
         st, lv = dict(st), dict(lv)
         _a200 = st["team"]["hp"][(lv["t"], lv["ta"])]
@@ -963,7 +1063,7 @@ def p_compute_damage(st, u, m):
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
     def _then201(st, lv):
         st, lv = dict(st), dict(lv)
-        _c202 = jnp.logical_and(st["counterable"][lv["t"]], (_i32(st["last_damage"]) > 0))
+        _c202 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
         def _then203(st, lv):
             st, lv = dict(st), dict(lv)
             _a204 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
@@ -999,7 +1099,7 @@ def p_compute_damage(st, u, m):
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
     def _then216(st, lv):
         st, lv = dict(st), dict(lv)
-        _a217 = st["trap_damage"][lv["u"]]
+        _a217 = st["trap_damage"][_i32(lv["u"])]
         st["dmg"] = _cast(_a217, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
     def _then218(st, lv):
@@ -1009,18 +1109,18 @@ def p_compute_damage(st, u, m):
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
     def _else220(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["phys"] = _cast((_K9[lv["m"]] == 0), jnp.bool_)
+        lv["phys"] = _cast((_K9[_i32(lv["m"])] == 0), jnp.bool_)
         lv["k"] = _cast(jnp.where(lv["phys"], 0, 2), jnp.int8)
         lv["kd"] = _cast(jnp.where(lv["phys"], 1, 2), jnp.int8)
         st, _r221 = _randint(st, 0, 255)
         lv["crit_draw"] = _cast(_r221, jnp.int16)
-        lv["crit"] = _cast((_i32(lv["crit_draw"]) < _i32(f_crit_chance(st, _K15[lv["sp"]], st["focus"][lv["u"]], st["fx"]["high_crit"]))), jnp.bool_)
-        lv["atk"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["u"], lv["a"], lv["k"])]), _i32(st["mstat"][lv["u"]][lv["k"]])), jnp.int16)
-        lv["def0"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["t"], lv["ta"], lv["kd"])]), _i32(st["mstat"][lv["t"]][lv["kd"]])), jnp.int16)
-        lv["screened"] = _cast(jnp.logical_and(jnp.logical_not(lv["crit"]), jnp.logical_or(jnp.logical_and(lv["phys"], st["reflect"][lv["t"]]), jnp.logical_and(jnp.logical_not(lv["phys"]), st["light_screen"][lv["t"]]))), jnp.bool_)
+        lv["crit"] = _cast((_i32(lv["crit_draw"]) < _i32(f_crit_chance(st, _K15[_i32(lv["sp"])], st["focus"][_i32(lv["u"])], st["fx"]["high_crit"]))), jnp.bool_)
+        lv["atk"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["u"], lv["a"], lv["k"])]), _i32(st["mstat"][_i32(lv["u"])][_i32(lv["k"])])), jnp.int16)
+        lv["def0"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["t"], lv["ta"], lv["kd"])]), _i32(st["mstat"][_i32(lv["t"])][_i32(lv["kd"])])), jnp.int16)
+        lv["screened"] = _cast(jnp.logical_and(jnp.logical_not(lv["crit"]), jnp.logical_or(jnp.logical_and(lv["phys"], st["reflect"][_i32(lv["t"])]), jnp.logical_and(jnp.logical_not(lv["phys"]), st["light_screen"][_i32(lv["t"])]))), jnp.bool_)
         lv["def1"] = _cast(jnp.where(lv["screened"], (_i32(lv["def0"]) * 2), _i32(lv["def0"])), jnp.int16)
-        lv["stab"] = _cast(jnp.logical_or((_K6[lv["m"]] == _K12[lv["sp"]]), (_K6[lv["m"]] == _K13[lv["sp"]])), jnp.bool_)
-        lv["raw"] = _cast(f_formula(st, jnp.where(lv["crit"], (2 * _i32(lv["lv"])), _i32(lv["lv"])), _K7[lv["m"]], lv["atk"], lv["def1"], jnp.logical_and(st["fx"]["explode"], lv["phys"]), lv["stab"], _K6[lv["m"]], _K12[lv["tsp"]], _K13[lv["tsp"]]), jnp.int16)
+        lv["stab"] = _cast(jnp.logical_or((_K6[_i32(lv["m"])] == _K12[_i32(lv["sp"])]), (_K6[_i32(lv["m"])] == _K13[_i32(lv["sp"])])), jnp.bool_)
+        lv["raw"] = _cast(f_formula(st, jnp.where(lv["crit"], (2 * _i32(lv["lv"])), _i32(lv["lv"])), _K7[_i32(lv["m"])], lv["atk"], lv["def1"], jnp.logical_and(st["fx"]["explode"], lv["phys"]), lv["stab"], _K6[_i32(lv["m"])], _K12[_i32(lv["tsp"])], _K13[_i32(lv["tsp"])]), jnp.int16)
         _c222 = (_i32(lv["raw"]) > 1)
         def _then223(st, lv):
             st, lv = dict(st), dict(lv)
@@ -1052,11 +1152,11 @@ def p_compute_damage(st, u, m):
     return st
 
 
-def f_formula(st, level, power, atk, defense, halve_def, stab, move_type, def_type1, def_type2):
+def f_formula(st, v_level, v_power, v_atk, v_defense, v_halve_def, v_stab, v_move_type, v_def_type1, v_def_type2):
     """fn `formula` (pokemon_gen1.envspec:671)"""
-    lv = {"level": _cast(level, jnp.int16), "power": _cast(power, jnp.int16), "atk": _cast(atk, jnp.int16), "defense": _cast(defense, jnp.int16), "halve_def": _cast(halve_def, jnp.bool_), "stab": _cast(stab, jnp.bool_), "move_type": _cast(move_type, jnp.int8), "def_type1": _cast(def_type1, jnp.int8), "def_type2": _cast(def_type2, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int16(0)
+    lv = {"level": _cast(v_level, jnp.int16), "power": _cast(v_power, jnp.int16), "atk": _cast(v_atk, jnp.int16), "defense": _cast(v_defense, jnp.int16), "halve_def": _cast(v_halve_def, jnp.bool_), "stab": _cast(v_stab, jnp.bool_), "move_type": _cast(v_move_type, jnp.int8), "def_type1": _cast(v_def_type1, jnp.int8), "def_type2": _cast(v_def_type2, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int16(0)
     lv["big"] = _cast(jnp.logical_or((_i32(lv["atk"]) >= 256), (_i32(lv["defense"]) >= 256)), jnp.bool_)
     lv["atk2"] = _cast(jnp.where(lv["big"], jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(lv["atk"]), 4), 256), 1), _i32(lv["atk"])), jnp.int16)
     lv["def2"] = _cast(jnp.where(lv["big"], jnp.maximum(jnp.remainder(jnp.floor_divide(_i32(lv["defense"]), 4), 256), 1), _i32(lv["defense"])), jnp.int16)
@@ -1064,70 +1164,70 @@ def f_formula(st, level, power, atk, defense, halve_def, stab, move_type, def_ty
     lv["base"] = _cast((jnp.minimum(jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["level"]) * 2), 5) + 2) * _i32(lv["power"])) * _i32(lv["atk2"])), _i32(lv["def3"])), 50), 997) + 2), jnp.int16)
     lv["d2"] = _cast(jnp.where(lv["stab"], (_i32(lv["base"]) + jnp.floor_divide(_i32(lv["base"]), 2)), _i32(lv["base"])), jnp.int16)
     lv["d3"] = _cast(jnp.floor_divide((_i32(lv["d2"]) * _i32(f_eff(st, lv["move_type"], lv["def_type1"]))), 10), jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.floor_divide((_i32(lv["d3"]) * _i32(f_eff(st, lv["move_type"], lv["def_type2"]))), 10), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("level", "power", "atk", "defense", "halve_def", "stab", "move_type", "def_type1", "def_type2", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.floor_divide((_i32(lv["d3"]) * _i32(f_eff(st, lv["move_type"], lv["def_type2"]))), 10), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("level", "power", "atk", "defense", "halve_def", "stab", "move_type", "def_type1", "def_type2", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_hit_chance(st, accuracy, acc_stage, eva_stage):
+def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     """fn `hit_chance` (pokemon_gen1.envspec:685)"""
-    lv = {"accuracy": _cast(accuracy, jnp.int8), "acc_stage": _cast(acc_stage, jnp.int8), "eva_stage": _cast(eva_stage, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int16(1)
+    lv = {"accuracy": _cast(v_accuracy, jnp.int8), "acc_stage": _cast(v_acc_stage, jnp.int8), "eva_stage": _cast(v_eva_stage, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int16(1)
     _c229 = (_i32(lv["accuracy"]) == 0)
     def _then230(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(256, jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("accuracy", "acc_stage", "eva_stage", "_done", "_ret", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(256, jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
     st, lv = _select(_c229, _then230(st, lv), (st, lv))
     lv["a1"] = _cast(jnp.floor_divide((_i32(lv["accuracy"]) * 255), 100), jnp.int16)
     lv["a2"] = _cast(jnp.floor_divide((_i32(lv["a1"]) * _i32(_K16[(_i32(lv["acc_stage"]) + 6)])), 100), jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.clip(jnp.floor_divide((_i32(lv["a2"]) * _i32(_K16[(6 - _i32(lv["eva_stage"]))])), 100), 1, 255), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("accuracy", "acc_stage", "eva_stage", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.clip(jnp.floor_divide((_i32(lv["a2"]) * _i32(_K16[(6 - _i32(lv["eva_stage"]))])), 100), 1, 255), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_crit_chance(st, base_speed, focus_energy, high):
+def f_crit_chance(st, v_base_speed, v_focus_energy, v_high):
     """fn `crit_chance` (pokemon_gen1.envspec:694)"""
-    lv = {"base_speed": _cast(base_speed, jnp.int16), "focus_energy": _cast(focus_energy, jnp.bool_), "high": _cast(high, jnp.bool_)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int16(0)
+    lv = {"base_speed": _cast(v_base_speed, jnp.int16), "focus_energy": _cast(v_focus_energy, jnp.bool_), "high": _cast(v_high, jnp.bool_)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int16(0)
     lv["c"] = _cast(jnp.floor_divide(_i32(lv["base_speed"]), 2), jnp.int8)
     lv["c2"] = _cast(jnp.where(lv["focus_energy"], jnp.floor_divide(_i32(lv["c"]), 2), jnp.clip((_i32(lv["c"]) * 2), 1, 255)), jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.where(lv["high"], jnp.clip((_i32(lv["c2"]) * 4), 1, 255), jnp.floor_divide(_i32(lv["c2"]), 2)), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("base_speed", "focus_energy", "high", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(lv["high"], jnp.clip((_i32(lv["c2"]) * 4), 1, 255), jnp.floor_divide(_i32(lv["c2"]), 2)), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("base_speed", "focus_energy", "high", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def p_hit(st, u, n):
+def p_hit(st, v_u, v_n):
     """proc `hit` (pokemon_gen1.envspec:707)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
-    _c231 = (_i32(st["sub_hp"][lv["t"]]) > 0)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
+    _c231 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
     def _then232(st, lv):
         st, lv = dict(st), dict(lv)
         _a233 = True
         st["hit_sub"] = _cast(_a233, jnp.bool_)
         _a234 = st["dmg"]
         st["last_damage"] = _cast(_a234, jnp.int16)
-        _c235 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][lv["t"]]))
+        _c235 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
         def _then236(st, lv):
             st, lv = dict(st), dict(lv)
             _a237 = 0
-            st["sub_hp"] = st["sub_hp"].at[lv["t"]].set(_cast(_a237, jnp.int16))
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a237, jnp.int16))
             _a238 = True
             st["broke_sub"] = _cast(_a238, jnp.bool_)
             return st, _scope(lv, ("u", "n", "t", "ta", ))
         def _else239(st, lv):
             st, lv = dict(st), dict(lv)
-            _a240 = jnp.maximum((_i32(st["sub_hp"][lv["t"]]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
-            st["sub_hp"] = st["sub_hp"].at[lv["t"]].set(_cast(_a240, jnp.int16))
+            _a240 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a240, jnp.int16))
             st = p_recoil_and_drain(st, lv["u"], st["dmg"])
             return st, _scope(lv, ("u", "n", "t", "ta", ))
         st, lv = _select(_c235, _then236(st, lv), _else239(st, lv))
@@ -1138,7 +1238,7 @@ def p_hit(st, u, n):
         lv["total"] = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(lv["n"])), _i32(lv["hp"])), jnp.int16)
         lv["done"] = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(lv["n"]), jnp.minimum(_i32(lv["n"]), jnp.floor_divide(((_i32(lv["hp"]) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
         _a242 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["t"], lv["ta"])].set(_cast(_a242, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a242, jnp.int16))}
         _a243 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
         st["last_damage"] = _cast(_a243, jnp.int16)
         _c244 = (_i32(lv["total"]) > 0)
@@ -1154,18 +1254,18 @@ def p_hit(st, u, n):
     return st
 
 
-def p_recoil_and_drain(st, u, d):
+def p_recoil_and_drain(st, v_u, v_d):
     """proc `recoil_and_drain` (pokemon_gen1.envspec:732)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "d": _cast(d, jnp.int16)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8), "d": _cast(v_d, jnp.int16)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     _c246 = (_i32(st["fx"]["recoil"]) > 0)
     def _then247(st, lv):
         st, lv = dict(st), dict(lv)
         lv["n"] = _cast(jnp.maximum(_i32(st["fx"]["recoil"]), 1), jnp.int8)
         lv["r"] = _cast(jnp.maximum(jnp.floor_divide(((2 * _i32(lv["d"])) + _i32(lv["n"])), (2 * _i32(lv["n"]))), 1), jnp.int16)
         _a248 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a248, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a248, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
     st, lv = _select(_c246, _then247(st, lv), (st, lv))
@@ -1174,7 +1274,7 @@ def p_recoil_and_drain(st, u, d):
         st, lv = dict(st), dict(lv)
         lv["gain"] = _cast(jnp.maximum(jnp.floor_divide(_i32(lv["d"]), 2), 1), jnp.int16)
         _a251 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a251, jnp.int16))}
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a251, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
     st, lv = _select(_c249, _then250(st, lv), (st, lv))
@@ -1182,15 +1282,15 @@ def p_recoil_and_drain(st, u, d):
     return st
 
 
-def p_primary_effects(st, u, m):
+def p_primary_effects(st, v_u, v_m):
     """proc `primary_effects` (pokemon_gen1.envspec:753)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
-    lv["shielded"] = _cast((_i32(st["sub_hp"][lv["t"]]) > 0), jnp.bool_)
-    _c252 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][lv["t"]]))))
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
+    lv["shielded"] = _cast((_i32(st["sub_hp"][_i32(lv["t"])]) > 0), jnp.bool_)
+    _c252 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
     def _then253(st, lv):
         st, lv = dict(st), dict(lv)
         _a254 = True
@@ -1198,16 +1298,16 @@ def p_primary_effects(st, u, m):
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", ))
     st, lv = _select(_c252, _then253(st, lv), (st, lv))
     lv["cond"] = _cast(st["fx"]["status"], jnp.int8)
-    _c255 = jnp.logical_and((lv["cond"] == 1), st["recharging"][lv["t"]])
+    _c255 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
     _c256 = (lv["cond"] != 0)
     def _then257(st, lv):
         st, lv = dict(st), dict(lv)
         _a258 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["t"], lv["ta"])].set(_cast(_a258, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a258, jnp.int8))}
         _a259 = 1
         st["give_status"] = _cast(_a259, jnp.int8)
         _a260 = False
-        st["recharging"] = st["recharging"].at[lv["t"]].set(_cast(_a260, jnp.bool_))
+        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a260, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
     def _then261(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1225,20 +1325,20 @@ def p_primary_effects(st, u, m):
     _r265 = _select(_c256, _then261(st, lv), _r265)
     _r265 = _select(_c255, _then257(st, lv), _r265)
     st, lv = _r265
-    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][lv["t"]]) == 0))
+    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
     def _then267(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r268 = _randint(st, 2, 5)
         _a269 = _r268
-        st["confused"] = st["confused"].at[lv["t"]].set(_cast(_a269, jnp.int8))
+        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a269, jnp.int8))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
     st, lv = _select(_c266, _then267(st, lv), (st, lv))
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][lv["t"]])), (_K12[lv["tsp"]] != 4)), (_K13[lv["tsp"]] != 4))
+    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
     def _then271(st, lv):
         st, lv = dict(st), dict(lv)
         _a272 = True
-        st["seeded"] = st["seeded"].at[lv["t"]].set(_cast(_a272, jnp.bool_))
+        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a272, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
     st, lv = _select(_c270, _then271(st, lv), (st, lv))
     _c273 = st["fx"]["substitute"]
@@ -1252,12 +1352,12 @@ def p_primary_effects(st, u, m):
     def _then277(st, lv):
         st, lv = dict(st), dict(lv)
         _a278 = True
-        st["reflect"] = st["reflect"].at[lv["u"]].set(_cast(_a278, jnp.bool_))
+        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a278, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
     def _then279(st, lv):
         st, lv = dict(st), dict(lv)
         _a280 = True
-        st["light_screen"] = st["light_screen"].at[lv["u"]].set(_cast(_a280, jnp.bool_))
+        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a280, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
     _r281 = (st, lv)
     _r281 = _select(_c276, _then279(st, lv), _r281)
@@ -1267,14 +1367,14 @@ def p_primary_effects(st, u, m):
     def _then283(st, lv):
         st, lv = dict(st), dict(lv)
         _a284 = True
-        st["focus"] = st["focus"].at[lv["u"]].set(_cast(_a284, jnp.bool_))
+        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a284, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
     st, lv = _select(_c282, _then283(st, lv), (st, lv))
     _c285 = st["fx"]["mist"]
     def _then286(st, lv):
         st, lv = dict(st), dict(lv)
         _a287 = True
-        st["mist"] = st["mist"].at[lv["u"]].set(_cast(_a287, jnp.bool_))
+        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a287, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
     st, lv = _select(_c285, _then286(st, lv), (st, lv))
     _c288 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
@@ -1293,17 +1393,17 @@ def p_primary_effects(st, u, m):
     return st
 
 
-def f_heal_fails(st, hp, maxhp):
+def f_heal_fails(st, v_hp, v_maxhp):
     """fn `heal_fails` (pokemon_gen1.envspec:801)"""
-    lv = {"hp": _cast(hp, jnp.int16), "maxhp": _cast(maxhp, jnp.int16)}
+    lv = {"hp": _cast(v_hp, jnp.int16), "maxhp": _cast(v_maxhp, jnp.int16)}
     return jnp.logical_or((_i32(lv["hp"]) == _i32(lv["maxhp"])), jnp.logical_and(jnp.logical_or((_i32(lv["hp"]) == (_i32(lv["maxhp"]) - 255)), (_i32(lv["hp"]) == (_i32(lv["maxhp"]) - 511))), (jnp.remainder(_i32(lv["hp"]), 256) != 0)))
 
 
-def p_recover(st, u):
+def p_recover(st, v_u):
     """proc `recover` (pokemon_gen1.envspec:805)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["hp"] = _cast(st["team"]["hp"][(lv["u"], lv["a"])], jnp.int16)
     lv["full"] = _cast(st["team"]["maxhp"][(lv["u"], lv["a"])], jnp.int16)
     _c292 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
@@ -1313,16 +1413,16 @@ def p_recover(st, u):
         def _then295(st, lv):
             st, lv = dict(st), dict(lv)
             _a296 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["u"], lv["a"])].set(_cast(_a296, jnp.int8))}
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a296, jnp.int8))}
             _a297 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(lv["u"], lv["a"])].set(_cast(_a297, jnp.int8))}
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a297, jnp.int8))}
             _a298 = lv["full"]
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a298, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a298, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
         def _else299(st, lv):
             st, lv = dict(st), dict(lv)
             _a300 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a300, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a300, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
         st, lv = _select(_c294, _then295(st, lv), _else299(st, lv))
         return st, _scope(lv, ("u", "a", "hp", "full", ))
@@ -1331,31 +1431,31 @@ def p_recover(st, u):
     return st
 
 
-def p_make_substitute(st, u):
+def p_make_substitute(st, v_u):
     """proc `make_substitute` (pokemon_gen1.envspec:823)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["quarter"] = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 4), jnp.int16)
-    _c301 = jnp.logical_and((_i32(st["sub_hp"][lv["u"]]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
+    _c301 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
     def _then302(st, lv):
         st, lv = dict(st), dict(lv)
         _c303 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
         def _then304(st, lv):
             st, lv = dict(st), dict(lv)
             _a305 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a305, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a305, jnp.int16))}
             return st, _scope(lv, ("u", "a", "quarter", ))
         st, lv = _select(_c303, _then304(st, lv), (st, lv))
         _a306 = (_i32(lv["quarter"]) + 1)
-        st["sub_hp"] = st["sub_hp"].at[lv["u"]].set(_cast(_a306, jnp.int16))
-        _c307 = st["trapped"][lv["u"]]
+        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a306, jnp.int16))
+        _c307 = st["trapped"][_i32(lv["u"])]
         def _then308(st, lv):
             st, lv = dict(st), dict(lv)
             _a309 = 0
             st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a309, jnp.int8))
             _a310 = False
-            st["trapped"] = st["trapped"].at[lv["u"]].set(_cast(_a310, jnp.bool_))
+            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a310, jnp.bool_))
             return st, _scope(lv, ("u", "a", "quarter", ))
         st, lv = _select(_c307, _then308(st, lv), (st, lv))
         return st, _scope(lv, ("u", "a", "quarter", ))
@@ -1364,137 +1464,137 @@ def p_make_substitute(st, u):
     return st
 
 
-def p_do_haze(st, u):
+def p_do_haze(st, v_u):
     """proc `do_haze` (pokemon_gen1.envspec:842)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8)}
     lv["p"] = jnp.int32(0)
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
     _a311 = _K3
-    st["boosts"] = st["boosts"].at[lv["p"]].set(_cast(_a311, jnp.int8))
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a311, jnp.int8))
     lv["k"] = jnp.int32(0)
     _a312 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a312, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a312, jnp.int16))
     lv["k"] = jnp.int32(1)
     _a313 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a313, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a313, jnp.int16))
     lv["k"] = jnp.int32(2)
     _a314 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a314, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a314, jnp.int16))
     lv["k"] = jnp.int32(3)
     _a315 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a315, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a315, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
     _a316 = 0
-    st["confused"] = st["confused"].at[lv["p"]].set(_cast(_a316, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a316, jnp.int8))
     _a317 = False
-    st["mist"] = st["mist"].at[lv["p"]].set(_cast(_a317, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a317, jnp.bool_))
     _a318 = False
-    st["focus"] = st["focus"].at[lv["p"]].set(_cast(_a318, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
     _a319 = False
-    st["seeded"] = st["seeded"].at[lv["p"]].set(_cast(_a319, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a319, jnp.bool_))
     _a320 = False
-    st["reflect"] = st["reflect"].at[lv["p"]].set(_cast(_a320, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a320, jnp.bool_))
     _a321 = False
-    st["light_screen"] = st["light_screen"].at[lv["p"]].set(_cast(_a321, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a321, jnp.bool_))
     _a322 = False
-    st["toxic"] = st["toxic"].at[lv["p"]].set(_cast(_a322, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a322, jnp.bool_))
     _a323 = 0
-    st["toxic_n"] = st["toxic_n"].at[lv["p"]].set(_cast(_a323, jnp.int8))
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a323, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv["p"] = jnp.int32(1)
-    lv["a"] = _cast(st["active"][lv["p"]], jnp.int8)
+    lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
     _a324 = _K3
-    st["boosts"] = st["boosts"].at[lv["p"]].set(_cast(_a324, jnp.int8))
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a324, jnp.int8))
     lv["k"] = jnp.int32(0)
     _a325 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a325, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a325, jnp.int16))
     lv["k"] = jnp.int32(1)
     _a326 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a326, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a326, jnp.int16))
     lv["k"] = jnp.int32(2)
     _a327 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a327, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a327, jnp.int16))
     lv["k"] = jnp.int32(3)
     _a328 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(lv["p"], lv["k"])].set(_cast(_a328, jnp.int16))
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a328, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
     _a329 = 0
-    st["confused"] = st["confused"].at[lv["p"]].set(_cast(_a329, jnp.int8))
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a329, jnp.int8))
     _a330 = False
-    st["mist"] = st["mist"].at[lv["p"]].set(_cast(_a330, jnp.bool_))
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a330, jnp.bool_))
     _a331 = False
-    st["focus"] = st["focus"].at[lv["p"]].set(_cast(_a331, jnp.bool_))
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
     _a332 = False
-    st["seeded"] = st["seeded"].at[lv["p"]].set(_cast(_a332, jnp.bool_))
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a332, jnp.bool_))
     _a333 = False
-    st["reflect"] = st["reflect"].at[lv["p"]].set(_cast(_a333, jnp.bool_))
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a333, jnp.bool_))
     _a334 = False
-    st["light_screen"] = st["light_screen"].at[lv["p"]].set(_cast(_a334, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a334, jnp.bool_))
     _a335 = False
-    st["toxic"] = st["toxic"].at[lv["p"]].set(_cast(_a335, jnp.bool_))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a335, jnp.bool_))
     _a336 = 0
-    st["toxic_n"] = st["toxic_n"].at[lv["p"]].set(_cast(_a336, jnp.int8))
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a336, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv = _scope(lv, ("u", ))
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     _a337 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["t"], st["active"][lv["t"]])].set(_cast(_a337, jnp.int8))}
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a337, jnp.int8))}
     _a338 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(lv["t"], st["active"][lv["t"]])].set(_cast(_a338, jnp.int8))}
-    _c339 = (st["team"]["status"][(lv["u"], st["active"][lv["u"]])] == 6)
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a338, jnp.int8))}
+    _c339 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
     def _then340(st, lv):
         st, lv = dict(st), dict(lv)
         _a341 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["u"], st["active"][lv["u"]])].set(_cast(_a341, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a341, jnp.int8))}
         return st, _scope(lv, ("u", "t", ))
     st, lv = _select(_c339, _then340(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
 
-def p_inflict(st, t, cond):
+def p_inflict(st, v_t, v_cond):
     """proc `inflict` (pokemon_gen1.envspec:870)"""
     st = dict(st)
-    lv = {"t": _cast(t, jnp.int8), "cond": _cast(cond, jnp.int8)}
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
+    lv = {"t": _cast(v_t, jnp.int8), "cond": _cast(v_cond, jnp.int8)}
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
-    lv["immune"] = _cast(jnp.logical_and(lv["poison"], jnp.logical_or((_K12[lv["tsp"]] == 7), (_K13[lv["tsp"]] == 7))), jnp.bool_)
+    lv["immune"] = _cast(jnp.logical_and(lv["poison"], jnp.logical_or((_K12[_i32(lv["tsp"])] == 7), (_K13[_i32(lv["tsp"])] == 7))), jnp.bool_)
     _c342 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
     def _then343(st, lv):
         st, lv = dict(st), dict(lv)
         _a344 = lv["cond"]
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["t"], lv["ta"])].set(_cast(_a344, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a344, jnp.int8))}
         _c345 = (lv["cond"] == 1)
         def _then346(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r347 = _randint(st, 1, 7)
             _a348 = _r347
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(lv["t"], lv["ta"])].set(_cast(_a348, jnp.int8))}
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a348, jnp.int8))}
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c345, _then346(st, lv), (st, lv))
         _c349 = (lv["cond"] == 5)
         def _then350(st, lv):
             st, lv = dict(st), dict(lv)
-            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["t"]][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(lv["t"], 3)].set(_cast(_a351, jnp.int16))
+            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a351, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c349, _then350(st, lv), (st, lv))
         _c352 = (lv["cond"] == 3)
         def _then353(st, lv):
             st, lv = dict(st), dict(lv)
-            _a354 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["t"]][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(lv["t"], 0)].set(_cast(_a354, jnp.int16))
+            _a354 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a354, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c352, _then353(st, lv), (st, lv))
         _c355 = (lv["cond"] == 6)
         def _then356(st, lv):
             st, lv = dict(st), dict(lv)
             _a357 = True
-            st["toxic"] = st["toxic"].at[lv["t"]].set(_cast(_a357, jnp.bool_))
+            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a357, jnp.bool_))
             _a358 = 0
-            st["toxic_n"] = st["toxic_n"].at[lv["t"]].set(_cast(_a358, jnp.int8))
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a358, jnp.int8))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c355, _then356(st, lv), (st, lv))
         return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
@@ -1503,57 +1603,57 @@ def p_inflict(st, t, cond):
     return st
 
 
-def p_change_stat(st, s, k, delta, user):
+def p_change_stat(st, v_s, v_k, v_delta, v_user):
     """proc `change_stat` (pokemon_gen1.envspec:899)"""
     st = dict(st)
-    lv = {"s": _cast(s, jnp.int8), "k": _cast(k, jnp.int8), "delta": _cast(delta, jnp.int8), "user": _cast(user, jnp.int8)}
+    lv = {"s": _cast(v_s, jnp.int8), "k": _cast(v_k, jnp.int8), "delta": _cast(v_delta, jnp.int8), "user": _cast(v_user, jnp.int8)}
     lv["i"] = _cast(_i32(lv["k"]), jnp.int8)
     lv["j"] = _cast(jnp.minimum(_i32(lv["i"]), 3), jnp.int8)
-    lv["b"] = _cast(st["boosts"][lv["s"]][lv["i"]], jnp.int8)
+    lv["b"] = _cast(st["boosts"][_i32(lv["s"])][_i32(lv["i"])], jnp.int8)
     lv["counts"] = _cast(False, jnp.bool_)
     _c359 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
     def _then360(st, lv):
         st, lv = dict(st), dict(lv)
         _c361 = (_i32(lv["i"]) >= 4)
-        _c362 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][lv["s"]][lv["j"]]) == 999))
-        _c363 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][lv["s"]][lv["j"]]) == 1))
+        _c362 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
+        _c363 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
         def _then364(st, lv):
             st, lv = dict(st), dict(lv)
             _a365 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
-            st["boosts"] = st["boosts"].at[(lv["s"], lv["i"])].set(_cast(_a365, jnp.int8))
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a365, jnp.int8))
             _a366 = True
             lv["counts"] = _cast(_a366, jnp.bool_)
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
         def _then367(st, lv):
             st, lv = dict(st), dict(lv)
             _a368 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(lv["s"], lv["i"])].set(_cast(_a368, jnp.int8))
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a368, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
         def _then369(st, lv):
             st, lv = dict(st), dict(lv)
             _a370 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(lv["s"], lv["i"])].set(_cast(_a370, jnp.int8))
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a370, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
         def _else371(st, lv):
             st, lv = dict(st), dict(lv)
             lv["nb"] = _cast(jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6), jnp.int8)
             _a372 = lv["nb"]
-            st["boosts"] = st["boosts"].at[(lv["s"], lv["i"])].set(_cast(_a372, jnp.int8))
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a372, jnp.int8))
             _a373 = True
             lv["counts"] = _cast(_a373, jnp.bool_)
-            lv["stored"] = _cast(st["team"]["stats"][(lv["s"], st["active"][lv["s"]], lv["j"])], jnp.int16)
+            lv["stored"] = _cast(st["team"]["stats"][(lv["s"], st["active"][_i32(lv["s"])], lv["j"])], jnp.int16)
             _c374 = (_i32(lv["nb"]) >= 0)
             def _then375(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["raised"] = _cast(jnp.floor_divide((_i32(lv["stored"]) * (2 + _i32(lv["nb"]))), 2), jnp.int16)
                 _a376 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(lv["s"], lv["j"])].set(_cast(_a376, jnp.int16))
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a376, jnp.int16))
                 lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
             def _else377(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a378 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(lv["s"], lv["j"])].set(_cast(_a378, jnp.int16))
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a378, jnp.int16))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
             st, lv = _select(_c374, _then375(st, lv), _else377(st, lv))
             lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
@@ -1569,19 +1669,19 @@ def p_change_stat(st, s, k, delta, user):
     def _then381(st, lv):
         st, lv = dict(st), dict(lv)
         lv["f"] = _cast((1 - _i32(lv["user"])), jnp.int8)
-        lv["fs"] = _cast(st["team"]["status"][(lv["f"], st["active"][lv["f"]])], jnp.int8)
+        lv["fs"] = _cast(st["team"]["status"][(lv["f"], st["active"][_i32(lv["f"])])], jnp.int8)
         _c382 = (lv["fs"] == 5)
         def _then383(st, lv):
             st, lv = dict(st), dict(lv)
-            _a384 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["f"]][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(lv["f"], 3)].set(_cast(_a384, jnp.int16))
+            _a384 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a384, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
         st, lv = _select(_c382, _then383(st, lv), (st, lv))
         _c385 = (lv["fs"] == 3)
         def _then386(st, lv):
             st, lv = dict(st), dict(lv)
-            _a387 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][lv["f"]][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(lv["f"], 0)].set(_cast(_a387, jnp.int16))
+            _a387 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a387, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
         st, lv = _select(_c385, _then386(st, lv), (st, lv))
         lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
@@ -1591,50 +1691,50 @@ def p_change_stat(st, s, k, delta, user):
     return st
 
 
-def p_after_hit(st, u, m, s):
+def p_after_hit(st, v_u, v_m, v_s):
     """proc `after_hit` (pokemon_gen1.envspec:941)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16), "s": _cast(s, jnp.int8)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["up"] = _cast((_i32(st["team"]["hp"][(lv["t"], st["active"][lv["t"]])]) > 0), jnp.bool_)
+    lv["up"] = _cast((_i32(st["team"]["hp"][(lv["t"], st["active"][_i32(lv["t"])])]) > 0), jnp.bool_)
     _c388 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
     def _then389(st, lv):
         st, lv = dict(st), dict(lv)
         _a390 = True
-        st["recharging"] = st["recharging"].at[lv["u"]].set(_cast(_a390, jnp.bool_))
+        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a390, jnp.bool_))
         _a391 = lv["s"]
-        st["lock_slot"] = st["lock_slot"].at[lv["u"]].set(_cast(_a391, jnp.int8))
+        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a391, jnp.int8))
         return st, _scope(lv, ("u", "m", "s", "t", "up", ))
     st, lv = _select(_c388, _then389(st, lv), (st, lv))
     _c392 = st["fx"]["trap"]
     def _then393(st, lv):
         st, lv = dict(st), dict(lv)
         _c394 = jnp.logical_not(lv["up"])
-        _c395 = (_i32(st["trap_left"][lv["u"]]) > 0)
+        _c395 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
         def _then396(st, lv):
             st, lv = dict(st), dict(lv)
             _a397 = 0
-            st["trap_left"] = st["trap_left"].at[lv["u"]].set(_cast(_a397, jnp.int8))
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a397, jnp.int8))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
         def _then398(st, lv):
             st, lv = dict(st), dict(lv)
-            _a399 = jnp.maximum((_i32(st["trap_left"][lv["u"]]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[lv["u"]].set(_cast(_a399, jnp.int8))
+            _a399 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a399, jnp.int8))
             _a400 = True
-            st["trapped"] = st["trapped"].at[lv["t"]].set(_cast(_a400, jnp.bool_))
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a400, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
         def _else401(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r402 = _randint(st, 0, 7)
             lv["turns_drawn"] = _cast(_K14[_r402], jnp.int8)
             _a403 = (_i32(lv["turns_drawn"]) - 1)
-            st["trap_left"] = st["trap_left"].at[lv["u"]].set(_cast(_a403, jnp.int8))
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a403, jnp.int8))
             _a404 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[lv["u"]].set(_cast(_a404, jnp.int16))
+            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a404, jnp.int16))
             _a405 = lv["s"]
-            st["lock_slot"] = st["lock_slot"].at[lv["u"]].set(_cast(_a405, jnp.int8))
+            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a405, jnp.int8))
             _a406 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[lv["t"]].set(_cast(_a406, jnp.bool_))
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a406, jnp.bool_))
             lv = _scope(lv, ("u", "m", "s", "t", "up", ))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
         _r407 = _else401(st, lv)
@@ -1647,25 +1747,25 @@ def p_after_hit(st, u, m, s):
     return st
 
 
-def p_secondary_effects(st, u, m):
+def p_secondary_effects(st, v_u, v_m):
     """proc `secondary_effects` (pokemon_gen1.envspec:970)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8), "m": _cast(m, jnp.int16)}
+    lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    lv["ta"] = _cast(st["active"][lv["t"]], jnp.int8)
+    lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     _c408 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
     def _then409(st, lv):
         st, lv = dict(st), dict(lv)
         _a410 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["t"], lv["ta"])].set(_cast(_a410, jnp.int8))}
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a410, jnp.int8))}
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
     st, lv = _select(_c408, _then409(st, lv), (st, lv))
     _c411 = (_i32(st["fx"]["sec_chance"]) > 0)
     def _then412(st, lv):
         st, lv = dict(st), dict(lv)
         lv["cond"] = _cast(st["fx"]["sec_status"], jnp.int8)
-        lv["same"] = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((lv["cond"] == 5), (lv["cond"] == 3)), (lv["cond"] == 4)), jnp.logical_or((_K12[lv["tsp"]] == _K6[lv["m"]]), (_K13[lv["tsp"]] == _K6[lv["m"]]))), jnp.bool_)
+        lv["same"] = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((lv["cond"] == 5), (lv["cond"] == 3)), (lv["cond"] == 4)), jnp.logical_or((_K12[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]), (_K13[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]))), jnp.bool_)
         st, _r413 = _randint(st, 0, 255)
         lv["roll"] = _cast(_r413, jnp.int16)
         _c414 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
@@ -1698,12 +1798,12 @@ def p_secondary_effects(st, u, m):
         st, lv = dict(st), dict(lv)
         st, _r425 = _randint(st, 0, 255)
         lv["roll3"] = _cast(_r425, jnp.int16)
-        _c426 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][lv["t"]]) == 0))
+        _c426 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
         def _then427(st, lv):
             st, lv = dict(st), dict(lv)
             st, _r428 = _randint(st, 2, 5)
             _a429 = _r428
-            st["confused"] = st["confused"].at[lv["t"]].set(_cast(_a429, jnp.int8))
+            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a429, jnp.int8))
             return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
         st, lv = _select(_c426, _then427(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
@@ -1718,9 +1818,9 @@ def p_secondary_effects(st, u, m):
         def _then434(st, lv):
             st, lv = dict(st), dict(lv)
             _a435 = True
-            st["flinched"] = st["flinched"].at[lv["t"]].set(_cast(_a435, jnp.bool_))
+            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a435, jnp.bool_))
             _a436 = False
-            st["recharging"] = st["recharging"].at[lv["t"]].set(_cast(_a436, jnp.bool_))
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a436, jnp.bool_))
             return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll4", ))
         st, lv = _select(_c433, _then434(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
@@ -1730,61 +1830,61 @@ def p_secondary_effects(st, u, m):
     return st
 
 
-def p_residual(st, u):
+def p_residual(st, v_u):
     """proc `residual` (pokemon_gen1.envspec:1011)"""
     st = dict(st)
-    lv = {"u": _cast(u, jnp.int8)}
-    lv["a"] = _cast(st["active"][lv["u"]], jnp.int8)
+    lv = {"u": _cast(v_u, jnp.int8)}
+    lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
     lv["hurts"] = _cast(jnp.logical_or(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), (lv["cond"] == 3)), jnp.bool_)
     _c437 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
     def _then438(st, lv):
         st, lv = dict(st), dict(lv)
         lv["unit"] = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 16), 1), jnp.int8)
-        _c439 = jnp.logical_and(st["toxic"][lv["u"]], lv["hurts"])
+        _c439 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
         def _then440(st, lv):
             st, lv = dict(st), dict(lv)
-            _a441 = jnp.minimum((_i32(st["toxic_n"][lv["u"]]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[lv["u"]].set(_cast(_a441, jnp.int8))
+            _a441 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a441, jnp.int8))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
         st, lv = _select(_c439, _then440(st, lv), (st, lv))
         _c442 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
         def _then443(st, lv):
             st, lv = dict(st), dict(lv)
             _a444 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(lv["u"], lv["a"])].set(_cast(_a444, jnp.int8))}
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a444, jnp.int8))}
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
         st, lv = _select(_c442, _then443(st, lv), (st, lv))
         _c445 = lv["hurts"]
         def _then446(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["times"] = _cast(jnp.where(st["toxic"][lv["u"]], _i32(st["toxic_n"][lv["u"]]), 1), jnp.int8)
+            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
             _a447 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a447, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a447, jnp.int16))}
             lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
         st, lv = _select(_c445, _then446(st, lv), (st, lv))
-        _c448 = jnp.logical_and(st["seeded"][lv["u"]], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
+        _c448 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
         def _then449(st, lv):
             st, lv = dict(st), dict(lv)
-            _c450 = st["toxic"][lv["u"]]
+            _c450 = st["toxic"][_i32(lv["u"])]
             def _then451(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a452 = jnp.minimum((_i32(st["toxic_n"][lv["u"]]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[lv["u"]].set(_cast(_a452, jnp.int8))
+                _a452 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a452, jnp.int8))
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             st, lv = _select(_c450, _then451(st, lv), (st, lv))
-            lv["times2"] = _cast(jnp.where(st["toxic"][lv["u"]], _i32(st["toxic_n"][lv["u"]]), 1), jnp.int8)
+            lv["times2"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
             lv["sap"] = _cast(jnp.minimum((_i32(lv["unit"]) * _i32(lv["times2"])), 999), jnp.int16)
             _a453 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["u"], lv["a"])].set(_cast(_a453, jnp.int16))}
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a453, jnp.int16))}
             lv["f"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-            lv["fa"] = _cast(st["active"][lv["f"]], jnp.int8)
+            lv["fa"] = _cast(st["active"][_i32(lv["f"])], jnp.int8)
             _c454 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
             def _then455(st, lv):
                 st, lv = dict(st), dict(lv)
                 _a456 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["f"], lv["fa"])].set(_cast(_a456, jnp.int16))}
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a456, jnp.int16))}
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", "times2", "sap", "f", "fa", ))
             st, lv = _select(_c454, _then455(st, lv), (st, lv))
             lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
@@ -1804,7 +1904,7 @@ def p_end_of_turn(st):
     _a457 = _K18
     st["flinched"] = _cast(_a457, jnp.bool_)
     lv["p"] = jnp.int32(0)
-    _c458 = (_i32(st["trap_left"][lv["p"]]) == 0)
+    _c458 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
     def _then459(st, lv):
         st, lv = dict(st), dict(lv)
         _a460 = False
@@ -1812,7 +1912,7 @@ def p_end_of_turn(st):
         return st, _scope(lv, ("p", ))
     st, lv = _select(_c458, _then459(st, lv), (st, lv))
     lv["p"] = jnp.int32(1)
-    _c461 = (_i32(st["trap_left"][lv["p"]]) == 0)
+    _c461 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
     def _then462(st, lv):
         st, lv = dict(st), dict(lv)
         _a463 = False
@@ -1846,10 +1946,10 @@ def p_end_of_turn(st):
         st, lv = dict(st), dict(lv)
         lv["p"] = jnp.int32(0)
         _a473 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[lv["p"]].set(_cast(_a473, jnp.bool_))
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a473, jnp.bool_))
         lv["p"] = jnp.int32(1)
         _a474 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[lv["p"]].set(_cast(_a474, jnp.bool_))
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a474, jnp.bool_))
         lv = _scope(lv, ("out0", "out1", ))
         _c475 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
         def _then476(st, lv):
@@ -1869,79 +1969,79 @@ def p_end_of_turn(st):
     return st
 
 
-def p_build_mon(st, p, i, sp, level):
+def p_build_mon(st, v_p, v_i, v_sp, v_level):
     """proc `build_mon` (pokemon_gen1.envspec:1092)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "i": _cast(i, jnp.int8), "sp": _cast(sp, jnp.int16), "level": _cast(level, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "sp": _cast(v_sp, jnp.int16), "level": _cast(v_level, jnp.int8)}
     _a479 = lv["sp"]
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(lv["p"], lv["i"])].set(_cast(_a479, jnp.int16))}
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a479, jnp.int16))}
     _a480 = lv["level"]
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(lv["p"], lv["i"])].set(_cast(_a480, jnp.int8))}
-    _a481 = f_hp_of(st, _K19[lv["sp"]], lv["level"])
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(lv["p"], lv["i"])].set(_cast(_a481, jnp.int16))}
-    _a482 = f_hp_of(st, _K19[lv["sp"]], lv["level"])
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(lv["p"], lv["i"])].set(_cast(_a482, jnp.int16))}
-    _a483 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[lv["sp"]], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[lv["sp"]], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[lv["sp"]], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[lv["sp"]], lv["level"]), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(lv["p"], lv["i"])].set(_cast(_a483, jnp.int16))}
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a480, jnp.int8))}
+    _a481 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a481, jnp.int16))}
+    _a482 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a482, jnp.int16))}
+    _a483 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a483, jnp.int16))}
     return st
 
 
-def p_set_move(st, p, i, k, mv):
+def p_set_move(st, v_p, v_i, v_k, v_mv):
     """proc `set_move` (pokemon_gen1.envspec:1102)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "i": _cast(i, jnp.int8), "k": _cast(k, jnp.int8), "mv": _cast(mv, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8), "mv": _cast(v_mv, jnp.int16)}
     _a484 = lv["mv"]
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(lv["p"], lv["i"], lv["k"])].set(_cast(_a484, jnp.int16))}
-    _a485 = jnp.floor_divide((_i32(_K23[lv["mv"]]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(lv["p"], lv["i"], lv["k"])].set(_cast(_a485, jnp.int8))}
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a484, jnp.int16))}
+    _a485 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a485, jnp.int8))}
     return st
 
 
-def p_fixed_team(st, p):
+def p_fixed_team(st, v_p):
     """proc `fixed_team` (pokemon_gen1.envspec:1107)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["l"] = _cast(st["lineup"][lv["p"]], jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["l"] = _cast(st["lineup"][_i32(lv["p"])], jnp.int8)
     lv["i"] = jnp.int32(0)
     def _loop486(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _c487 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, lv["l"])["len"])
+        _c487 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
         def _then488(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, lv["l"])["items"][lv["i"]], _K26[lv["l"]])
-            lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, lv["l"]), lv["i"]), _DT29)
+            st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_i32(lv["i"])], _K26[_i32(lv["l"])])
+            lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _i32(lv["i"])), _DT29)
             lv["k"] = jnp.int32(0)
             _c489 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then490(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][lv["k"]])
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c489, _then490(st, lv), (st, lv))
             lv["k"] = jnp.int32(1)
             _c491 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then492(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][lv["k"]])
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c491, _then492(st, lv), (st, lv))
             lv["k"] = jnp.int32(2)
             _c493 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then494(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][lv["k"]])
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c493, _then494(st, lv), (st, lv))
             lv["k"] = jnp.int32(3)
             _c495 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then496(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][lv["k"]])
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c495, _then496(st, lv), (st, lv))
             lv = _scope(lv, ("p", "l", "i", "moves", ))
             _a497 = lv["moves"]["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(lv["p"], lv["i"])].set(_cast(_a497, jnp.int8))}
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a497, jnp.int8))}
             lv = _scope(lv, ("p", "l", "i", ))
             return st, _scope(lv, ("p", "l", "i", ))
         st, lv = _select(_c487, _then488(st, lv), (st, lv))
@@ -1952,10 +2052,10 @@ def p_fixed_team(st, p):
     return st
 
 
-def p_random_team(st, p):
+def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1129)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["picked"] = _cast(jax.vmap(lambda i498: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     lv["k"] = jnp.int32(0)
     def _loop499(i, carry):
@@ -1965,7 +2065,7 @@ def p_random_team(st, p):
         lv["r"] = _cast(_r500, jnp.int16)
         lv["x"] = _cast(lv["r"], jnp.int16)
         lv["j"] = jnp.int32(0)
-        _c501 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c501 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then502(st, lv):
             st, lv = dict(st), dict(lv)
             _a503 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -1973,7 +2073,7 @@ def p_random_team(st, p):
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c501, _then502(st, lv), (st, lv))
         lv["j"] = jnp.int32(1)
-        _c504 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c504 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then505(st, lv):
             st, lv = dict(st), dict(lv)
             _a506 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -1981,7 +2081,7 @@ def p_random_team(st, p):
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c504, _then505(st, lv), (st, lv))
         lv["j"] = jnp.int32(2)
-        _c507 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c507 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then508(st, lv):
             st, lv = dict(st), dict(lv)
             _a509 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -1989,7 +2089,7 @@ def p_random_team(st, p):
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c507, _then508(st, lv), (st, lv))
         lv["j"] = jnp.int32(3)
-        _c510 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c510 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then511(st, lv):
             st, lv = dict(st), dict(lv)
             _a512 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -1997,7 +2097,7 @@ def p_random_team(st, p):
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c510, _then511(st, lv), (st, lv))
         lv["j"] = jnp.int32(4)
-        _c513 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c513 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then514(st, lv):
             st, lv = dict(st), dict(lv)
             _a515 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -2005,7 +2105,7 @@ def p_random_team(st, p):
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c513, _then514(st, lv), (st, lv))
         lv["j"] = jnp.int32(5)
-        _c516 = (_i32(lv["picked"][lv["j"]]) <= _i32(lv["x"]))
+        _c516 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then517(st, lv):
             st, lv = dict(st), dict(lv)
             _a518 = jnp.minimum((_i32(lv["x"]) + 1), 145)
@@ -2016,41 +2116,41 @@ def p_random_team(st, p):
         _a522 = jax.vmap(lambda i519, _h520, _h521: jnp.asarray(_i32(jnp.where((_i32(_h520) < _i32(lv["x"])), _i32(_h520), _i32(jnp.where(jnp.logical_or((i519 == 0), (_i32(_h521) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h521))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
         lv["picked"] = _cast(_a522, jnp.int16)
         lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), (145 - 1)), jnp.int16)
-        st = p_build_mon(st, lv["p"], lv["k"], _K31[lv["set"]], _K32[lv["set"]])
-        lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, lv["set"]), _DT29)
+        st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
+        lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
         st, _l523 = _shuffle(st, lv["pool"])
         lv["pool"] = _l523
         lv["i"] = jnp.int32(0)
         _c524 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then525(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][lv["i"]])
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c524, _then525(st, lv), (st, lv))
         lv["i"] = jnp.int32(1)
         _c526 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then527(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][lv["i"]])
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c526, _then527(st, lv), (st, lv))
         lv["i"] = jnp.int32(2)
         _c528 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then529(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][lv["i"]])
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c528, _then529(st, lv), (st, lv))
         lv["i"] = jnp.int32(3)
         _c530 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then531(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][lv["i"]])
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c530, _then531(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", ))
         _a532 = jnp.minimum(lv["pool"]["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(lv["p"], lv["k"])].set(_cast(_a532, jnp.int8))}
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a532, jnp.int8))}
         lv = _scope(lv, ("p", "picked", "k", ))
         return st, lv
     st, lv = lax.fori_loop(0, 6, _loop499, (st, lv))
@@ -2059,121 +2159,121 @@ def p_random_team(st, p):
     return st
 
 
-def f_own_info(st, p, i, k):
+def f_own_info(st, v_p, v_i, v_k):
     """fn `own_info` (pokemon_gen1.envspec:1173)"""
-    lv = {"p": _cast(p, jnp.int8), "i": _cast(i, jnp.int8), "k": _cast(k, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int16(0)
-    lv["m"] = _cast(_get(_get(st["team"], lv["p"]), lv["i"]), _DT1)
+    lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int16(0)
+    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(lv["i"])), _DT1)
     _c533 = (_i32(lv["k"]) == 0)
     def _then534(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c533, _then534(st, lv), (st, lv))
     _c535 = (_i32(lv["k"]) == 1)
     def _then536(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(lv["m"]["hp"], jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["hp"], jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c535, _then536(st, lv), (st, lv))
     _c537 = (_i32(lv["k"]) == 2)
     def _then538(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(lv["m"]["maxhp"], jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["maxhp"], jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c537, _then538(st, lv), (st, lv))
     _c539 = (_i32(lv["k"]) == 3)
     def _then540(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c539, _then540(st, lv), (st, lv))
     _c541 = (_i32(lv["k"]) == 4)
     def _then542(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(lv["m"]["sleep"], jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["sleep"], jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c541, _then542(st, lv), (st, lv))
     _c543 = (_i32(lv["k"]) < 9)
     def _then544(st, lv):
         st, lv = dict(st), dict(lv)
         lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 5), 0, 3), jnp.int8)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][lv["slot"]]), -1), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        lv = _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
-        return st, _scope(lv, ("p", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        lv = _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
+        return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c543, _then544(st, lv), (st, lv))
     lv["slot2"] = _cast(jnp.clip((_i32(lv["k"]) - 9), 0, 3), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][lv["slot2"]]), -1), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "i", "k", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][_i32(lv["slot2"])]), -1), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "i", "k", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_foe_info(st, f, i, k):
+def f_foe_info(st, v_f, v_i, v_k):
     """fn `foe_info` (pokemon_gen1.envspec:1198)"""
-    lv = {"f": _cast(f, jnp.int8), "i": _cast(i, jnp.int8), "k": _cast(k, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int16(0)
-    lv["m"] = _cast(_get(_get(st["team"], lv["f"]), lv["i"]), _DT1)
-    _c545 = jnp.logical_not(st["seen"][lv["f"]][lv["i"]])
+    lv = {"f": _cast(v_f, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int16(0)
+    lv["m"] = _cast(_get(_get(st["team"], _i32(lv["f"])), _i32(lv["i"])), _DT1)
+    _c545 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
     def _then546(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(-1, jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(-1, jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c545, _then546(st, lv), (st, lv))
     _c547 = (_i32(lv["k"]) == 0)
     def _then548(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c547, _then548(st, lv), (st, lv))
     _c549 = (_i32(lv["k"]) == 1)
     def _then550(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c549, _then550(st, lv), (st, lv))
     _c551 = (_i32(lv["k"]) == 2)
     def _then552(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("f", "i", "k", "_done", "_ret", "m", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
     st, lv = _select(_c551, _then552(st, lv), (st, lv))
     lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 3), 0, 3), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][lv["f"]][lv["i"]][lv["slot"]], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][lv["slot"]]), -1), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("f", "i", "k", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(lv["f"])][_i32(lv["i"])][_i32(lv["slot"])], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("f", "i", "k", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_volatile_info(st, p, k):
+def f_volatile_info(st, v_p, v_k):
     """fn `volatile_info` (pokemon_gen1.envspec:1216)"""
-    lv = {"p": _cast(p, jnp.int8), "k": _cast(k, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.int8(0)
+    lv = {"p": _cast(v_p, jnp.int8), "k": _cast(v_k, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.int8(0)
     _c553 = (_i32(lv["k"]) < 6)
     def _then554(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(st["boosts"][lv["p"]][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
-        lv["_done"] = jnp.bool_(True)
-        return st, _scope(lv, ("p", "k", "_done", "_ret", ))
+        lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(st["boosts"][_i32(lv["p"])][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
+        lv["#done"] = jnp.bool_(True)
+        return st, _scope(lv, ("p", "k", "#done", "#ret", ))
     st, lv = _select(_c553, _then554(st, lv), (st, lv))
-    lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][lv["p"]]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][lv["p"]]) > 0), jnp.bool_), jnp.asarray(st["reflect"][lv["p"]], jnp.bool_), jnp.asarray(st["light_screen"][lv["p"]], jnp.bool_), jnp.asarray(st["seeded"][lv["p"]], jnp.bool_), jnp.asarray(st["recharging"][lv["p"]], jnp.bool_), jnp.asarray(st["trapped"][lv["p"]], jnp.bool_), jnp.asarray(st["charging"][lv["p"]], jnp.bool_), jnp.asarray(st["invulnerable"][lv["p"]], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][lv["p"]]) > 0), jnp.bool_), jnp.asarray(st["focus"][lv["p"]], jnp.bool_), jnp.asarray(st["mist"][lv["p"]], jnp.bool_), jnp.asarray(st["toxic"][lv["p"]], jnp.bool_)]), jnp.bool_)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "k", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["light_screen"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["seeded"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["recharging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["trapped"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["charging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(lv["p"])], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["mist"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["toxic"][_i32(lv["p"])], jnp.bool_)]), jnp.bool_)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "k", "#done", "#ret", ))
+    return lv["#ret"]
 
 
 def p_high_crit(st):
@@ -2185,10 +2285,10 @@ def p_high_crit(st):
     return st
 
 
-def p_multi_hit(st, lo, hi):
+def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1253)"""
     st = dict(st)
-    lv = {"lo": _cast(lo, jnp.int8), "hi": _cast(hi, jnp.int8)}
+    lv = {"lo": _cast(v_lo, jnp.int8), "hi": _cast(v_hi, jnp.int8)}
     _a556 = lv["lo"]
     st["fx"] = {**st["fx"], "hits_min": _cast(_a556, jnp.int8)}
     _a557 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
@@ -2205,28 +2305,28 @@ def p_drain(st):
     return st
 
 
-def p_recoil(st, n):
+def p_recoil(st, v_n):
     """proc `recoil` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
-    lv = {"n": _cast(n, jnp.int8)}
+    lv = {"n": _cast(v_n, jnp.int8)}
     _a559 = lv["n"]
     st["fx"] = {**st["fx"], "recoil": _cast(_a559, jnp.int8)}
     return st
 
 
-def p_inflict_status(st, cond):
+def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1268)"""
     st = dict(st)
-    lv = {"cond": _cast(cond, jnp.int8)}
+    lv = {"cond": _cast(v_cond, jnp.int8)}
     _a560 = lv["cond"]
     st["fx"] = {**st["fx"], "status": _cast(_a560, jnp.int8)}
     return st
 
 
-def p_secondary_status(st, cond, chance):
+def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1272)"""
     st = dict(st)
-    lv = {"cond": _cast(cond, jnp.int8), "chance": _cast(chance, jnp.int8)}
+    lv = {"cond": _cast(v_cond, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
     _a561 = lv["cond"]
     st["fx"] = {**st["fx"], "sec_status": _cast(_a561, jnp.int8)}
     _a562 = lv["chance"]
@@ -2234,10 +2334,10 @@ def p_secondary_status(st, cond, chance):
     return st
 
 
-def p_raise_user(st, k, n):
+def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1277)"""
     st = dict(st)
-    lv = {"k": _cast(k, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a563 = lv["k"]
     st["fx"] = {**st["fx"], "stat": _cast(_a563, jnp.int8)}
     _a564 = lv["n"]
@@ -2249,10 +2349,10 @@ def p_raise_user(st, k, n):
     return st
 
 
-def p_lower_target(st, k, n):
+def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1284)"""
     st = dict(st)
-    lv = {"k": _cast(k, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a567 = lv["k"]
     st["fx"] = {**st["fx"], "stat": _cast(_a567, jnp.int8)}
     _a568 = (0 - _i32(lv["n"]))
@@ -2262,10 +2362,10 @@ def p_lower_target(st, k, n):
     return st
 
 
-def p_secondary_lower(st, k, n, chance):
+def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1290)"""
     st = dict(st)
-    lv = {"k": _cast(k, jnp.int8), "n": _cast(n, jnp.int8), "chance": _cast(chance, jnp.int8)}
+    lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
     _a570 = lv["k"]
     st["fx"] = {**st["fx"], "stat": _cast(_a570, jnp.int8)}
     _a571 = (0 - _i32(lv["n"]))
@@ -2275,19 +2375,19 @@ def p_secondary_lower(st, k, n, chance):
     return st
 
 
-def p_confuse_target(st, chance):
+def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1296)"""
     st = dict(st)
-    lv = {"chance": _cast(chance, jnp.int8)}
+    lv = {"chance": _cast(v_chance, jnp.int8)}
     _a573 = lv["chance"]
     st["fx"] = {**st["fx"], "confuse": _cast(_a573, jnp.int8)}
     return st
 
 
-def p_flinch_target(st, chance):
+def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1300)"""
     st = dict(st)
-    lv = {"chance": _cast(chance, jnp.int8)}
+    lv = {"chance": _cast(v_chance, jnp.int8)}
     _a574 = lv["chance"]
     st["fx"] = {**st["fx"], "flinch": _cast(_a574, jnp.int8)}
     return st
@@ -2338,10 +2438,10 @@ def p_one_hit_ko(st):
     return st
 
 
-def p_charge(st, semi_invulnerable):
+def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1324)"""
     st = dict(st)
-    lv = {"semi_invulnerable": _cast(semi_invulnerable, jnp.bool_)}
+    lv = {"semi_invulnerable": _cast(v_semi_invulnerable, jnp.bool_)}
     _a580 = True
     st["fx"] = {**st["fx"], "charge": _cast(_a580, jnp.bool_)}
     _a581 = lv["semi_invulnerable"]
@@ -2349,10 +2449,10 @@ def p_charge(st, semi_invulnerable):
     return st
 
 
-def p_fixed_damage(st, hp):
+def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
-    lv = {"hp": _cast(hp, jnp.int8)}
+    lv = {"hp": _cast(v_hp, jnp.int8)}
     _a582 = lv["hp"]
     st["fx"] = {**st["fx"], "fixed": _cast(_a582, jnp.int8)}
     return st
@@ -2421,10 +2521,10 @@ def p_reset_stages(st):
     return st
 
 
-def p_screen(st, kind):
+def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
-    lv = {"kind": _cast(kind, jnp.int8)}
+    lv = {"kind": _cast(v_kind, jnp.int8)}
     _a590 = lv["kind"]
     st["fx"] = {**st["fx"], "screen": _cast(_a590, jnp.int8)}
     return st
@@ -3056,11 +3156,11 @@ def p_move_effect__80(st):
     return st
 
 
-def p_move_effect__dispatch(st, effect):
+def p_move_effect__dispatch(st, v_effect):
     """proc `move_effect__dispatch` (pokemon_gen1.envspec:1244)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8)}
-    lv["op_0"] = _cast(_K35[lv["effect"]][0], jnp.int8)
+    lv = {"effect": _cast(v_effect, jnp.int8)}
+    lv["op_0"] = _cast(_K35[_i32(lv["effect"])][0], jnp.int8)
     _c597 = (_i32(lv["op_0"]) == 1)
     _c598 = (_i32(lv["op_0"]) == 2)
     _c599 = (_i32(lv["op_0"]) == 3)
@@ -3098,11 +3198,11 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then629(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_multi_hit(st, 2, _K36[lv["effect"]][0])
+        st = p_multi_hit(st, 2, _K36[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then630(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_secondary_status(st, _K37[lv["effect"]][0], _K38[lv["effect"]][0])
+        st = p_secondary_status(st, _K37[_i32(lv["effect"])][0], _K38[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then631(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3110,11 +3210,11 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then632(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_charge(st, _K39[lv["effect"]][0])
+        st = p_charge(st, _K39[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then633(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_raise_user(st, _K40[lv["effect"]][0], _K41[lv["effect"]][0])
+        st = p_raise_user(st, _K40[_i32(lv["effect"])][0], _K41[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then634(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3122,7 +3222,7 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then635(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_flinch_target(st, _K42[lv["effect"]][0])
+        st = p_flinch_target(st, _K42[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then636(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3130,11 +3230,11 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then637(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_lower_target(st, _K43[lv["effect"]][0], _K44[lv["effect"]][0])
+        st = p_lower_target(st, _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then638(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_recoil(st, _K45[lv["effect"]][0])
+        st = p_recoil(st, _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then639(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3142,19 +3242,19 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then640(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_inflict_status(st, _K46[lv["effect"]][0])
+        st = p_inflict_status(st, _K46[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then641(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_confuse_target(st, _K47[lv["effect"]][0])
+        st = p_confuse_target(st, _K47[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then642(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_fixed_damage(st, _K48[lv["effect"]][0])
+        st = p_fixed_damage(st, _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then643(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_secondary_lower(st, _K49[lv["effect"]][0], 1, 33)
+        st = p_secondary_lower(st, _K49[_i32(lv["effect"])][0], 1, 33)
         return st, _scope(lv, ("effect", "op_0", ))
     def _then644(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3186,7 +3286,7 @@ def p_move_effect__dispatch(st, effect):
         return st, _scope(lv, ("effect", "op_0", ))
     def _then651(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_screen(st, _K50[lv["effect"]][0])
+        st = p_screen(st, _K50[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
     def _then652(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3249,12 +3349,12 @@ def p_move_effect__dispatch(st, effect):
     _r659 = _select(_c598, _then629(st, lv), _r659)
     _r659 = _select(_c597, _then628(st, lv), _r659)
     st, lv = _r659
-    lv["op_1"] = _cast(_K35[lv["effect"]][1], jnp.int8)
+    lv["op_1"] = _cast(_K35[_i32(lv["effect"])][1], jnp.int8)
     _c660 = (_i32(lv["op_1"]) == 3)
     _c661 = (_i32(lv["op_1"]) == 28)
     def _then662(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_secondary_status(st, _K37[lv["effect"]][1], _K38[lv["effect"]][1])
+        st = p_secondary_status(st, _K37[_i32(lv["effect"])][1], _K38[_i32(lv["effect"])][1])
         return st, _scope(lv, ("effect", "op_0", "op_1", ))
     def _then663(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3268,42 +3368,42 @@ def p_move_effect__dispatch(st, effect):
     return st
 
 
-def p_simultaneous__act_move(st, player, slot):
+def p_simultaneous__act_move(st, v_player, v_slot):
     """proc `simultaneous__act_move` (pokemon_gen1.envspec:250)"""
     st = dict(st)
-    lv = {"player": _cast(player, jnp.int8), "slot": _cast(slot, jnp.int8)}
+    lv = {"player": _cast(v_player, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
     st = p_use_move(st, lv["player"], lv["slot"])
     return st
 
 
-def p_simultaneous__act_switch_to(st, player, to):
+def p_simultaneous__act_switch_to(st, v_player, v_to):
     """proc `simultaneous__act_switch_to` (pokemon_gen1.envspec:268)"""
     st = dict(st)
-    lv = {"player": _cast(player, jnp.int8), "to": _cast(to, jnp.int8)}
+    lv = {"player": _cast(v_player, jnp.int8), "to": _cast(v_to, jnp.int8)}
     st = p_switch_in(st, lv["player"], lv["to"])
     return st
 
 
-def p_simultaneous__act_wait(st, player):
+def p_simultaneous__act_wait(st, v_player):
     """proc `simultaneous__act_wait` (pokemon_gen1.envspec:273)"""
     st = dict(st)
-    lv = {"player": _cast(player, jnp.int8)}
+    lv = {"player": _cast(v_player, jnp.int8)}
     return st
 
 
-def p_simultaneous__act(st, p):
+def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    _c665 = (_i32(st["simultaneous__choice"][lv["p"]]) < 4)
-    _c666 = (_i32(st["simultaneous__choice"][lv["p"]]) < 10)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    _c665 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
+    _c666 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
     def _then667(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][lv["p"]]) - 0), 4))
+        st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 0), 4))
         return st, _scope(lv, ("p", ))
     def _then668(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][lv["p"]]) - 4), 6))
+        st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
         return st, _scope(lv, ("p", ))
     def _else669(st, lv):
         st, lv = dict(st), dict(lv)
@@ -3319,10 +3419,10 @@ def p_simultaneous__act(st, p):
 def a_move(st, index):
     """action `move` (pokemon_gen1.envspec:250): index in 0..3"""
     st = dict(st)
-    slot = (index // 1) % 4
-    lv = {"slot": _cast(slot, jnp.int8)}
+    v_slot = (index // 1) % 4
+    lv = {"slot": _cast(v_slot, jnp.int8)}
     _a671 = (0 + _i32(lv["slot"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[st["current_player"]].set(_cast(_a671, jnp.int8))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a671, jnp.int8))
     return st
 
 
@@ -3335,17 +3435,17 @@ def m_move(st):
 def a_switch_to(st, index):
     """action `switch_to` (pokemon_gen1.envspec:268): index in 0..5"""
     st = dict(st)
-    to = (index // 1) % 6
-    lv = {"to": _cast(to, jnp.int8)}
+    v_to = (index // 1) % 6
+    lv = {"to": _cast(v_to, jnp.int8)}
     _a673 = (4 + _i32(lv["to"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[st["current_player"]].set(_cast(_a673, jnp.int8))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a673, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     lv = {}
-    return jax.vmap(lambda i674: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i674, 1), 6) != _i32(st["active"][st["current_player"]])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i674, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][st["current_player"]], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
+    return jax.vmap(lambda i674: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i674, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i674, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
 
 
 def a_wait(st, index):
@@ -3353,30 +3453,30 @@ def a_wait(st, index):
     st = dict(st)
     lv = {}
     _a675 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[st["current_player"]].set(_cast(_a675, jnp.int8))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a675, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i676: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][st["current_player"]])))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i676: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
-def _observe(st, p):
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = _K51
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = _K51
     lv["f"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][lv["p"]]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][lv["p"]], jnp.int32), jnp.asarray(st["active"][lv["f"]], jnp.int32)]), jnp.int16)
+    lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["active"][_i32(lv["f"])], jnp.int32)]), jnp.int16)
     lv["own"] = _cast(jax.vmap(lambda i677: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i677, 13), jnp.remainder(i677, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
     lv["foe"] = _cast(jax.vmap(lambda i678: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i678, 7), jnp.remainder(i678, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
     lv["vol"] = _cast(jax.vmap(lambda i679: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i679 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i679, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jax.vmap(lambda i680, _h681, _h682, _h683, _h684: jnp.asarray(_i32(jnp.where((i680 < 5), _i32(_h681), _i32(jnp.where((i680 < 83), _i32(_h682), _i32(jnp.where((i680 < 125), _i32(_h683), _i32(_h684))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K52], lv["own"][_K53], lv["foe"][_K54], lv["vol"][_K55]), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i680, _h681, _h682, _h683, _h684: jnp.asarray(_i32(jnp.where((i680 < 5), _i32(_h681), _i32(jnp.where((i680 < 83), _i32(_h682), _i32(jnp.where((i680 < 125), _i32(_h683), _i32(_h684))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K52], lv["own"][_K53], lv["foe"][_K54], lv["vol"][_K55]), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
 def _init_body(st):
@@ -3389,8 +3489,8 @@ def _init_body(st):
         lv["p"] = i
         st, _r686 = _randint(st, 0, (4 - 1))
         _a687 = _r686
-        st["lineup"] = st["lineup"].at[lv["p"]].set(_cast(_a687, jnp.int8))
-        _c688 = _K56[st["lineup"][lv["p"]]]
+        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a687, jnp.int8))
+        _c688 = _K56[_i32(st["lineup"][_i32(lv["p"])])]
         def _then689(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_random_team(st, lv["p"])
@@ -3425,10 +3525,10 @@ def _epilogue(st):
             def _loop697(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["p"] = i
-                _c698 = jnp.logical_and((_i32(st["simultaneous__choice"][lv["p"]]) >= 4), (_i32(st["simultaneous__choice"][lv["p"]]) < 10))
+                _c698 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
                 def _then699(st, lv):
                     st, lv = dict(st), dict(lv)
-                    st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][lv["p"]]) - 4), 6))
+                    st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
                     return st, _scope(lv, ("p", ))
                 st, lv = _select(_c698, _then699(st, lv), (st, lv))
                 return st, lv
@@ -3502,63 +3602,72 @@ def inv_sleep_counter(st):
 
 # ---- the environment
 
-_FIELDS = ('current_player', 'rewards', 'terminated', 'truncated', 'step_count', 'lineup', 'team', 'active', 'phase', 'must_replace', 'turns', 'boosts', 'mstat', 'confused', 'sub_hp', 'reflect', 'light_screen', 'focus', 'mist', 'seeded', 'toxic', 'toxic_n', 'recharging', 'charging', 'invulnerable', 'thrash_left', 'trap_left', 'trap_damage', 'trapped', 'lock_slot', 'flinched', 'counterable', 'last_damage', 'seen', 'move_seen', 'fx', 'go', 'dmg', 'broke_sub', 'hit_sub', 'give_stat', 'give_status', 'simultaneous__choice', 'simultaneous__turn')
+ENV_ID = "envc/pokemon_gen1"  # Pgx's `Env.id` / `State.env_id`
+VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
+OBSERVATION_SHAPE = (163,)  # None when the observation is a record or holds lists (a pytree)
+OBSERVATION_BOUNDS = (-6, 1000)  # (lowest, highest) value of an observation entry, or None
+_FIELDS = ('lineup', 'team', 'active', 'phase', 'must_replace', 'turns', 'boosts', 'mstat', 'confused', 'sub_hp', 'reflect', 'light_screen', 'focus', 'mist', 'seeded', 'toxic', 'toxic_n', 'recharging', 'charging', 'invulnerable', 'thrash_left', 'trap_left', 'trap_damage', 'trapped', 'lock_slot', 'flinched', 'counterable', 'last_damage', 'seen', 'move_seen', 'fx', 'go', 'dmg', 'broke_sub', 'hit_sub', 'give_stat', 'give_status', 'simultaneous__choice', 'simultaneous__turn')  # the spec's own state fields: the keys of `State._x`
+_CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
+_STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "legal_action_mask", "rewards", "terminated", "truncated", *_FIELDS[4:], "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
+    """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
+
+    Public fields (Pgx's): `current_player` (int32), `observation` (that of `current_player`),
+    `rewards` (float32[NUM_PLAYERS], of the last step), `terminated`, `truncated` (bool),
+    `legal_action_mask` (bool[NUM_ACTIONS], all true once terminated). Private: `_step_count`
+    (int32, steps taken), `_x` (a dict: the spec's own state fields by name, each in its
+    narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
+    `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
+    can clash with an attribute of `State` (`replace`, `observation`, ...).
+    """
+
     current_player: jax.Array
     observation: jax.Array
-    legal_action_mask: jax.Array
     rewards: jax.Array
     terminated: jax.Array
     truncated: jax.Array
-    step_count: jax.Array
-    lineup: jax.Array
-    team: jax.Array
-    active: jax.Array
-    phase: jax.Array
-    must_replace: jax.Array
-    turns: jax.Array
-    boosts: jax.Array
-    mstat: jax.Array
-    confused: jax.Array
-    sub_hp: jax.Array
-    reflect: jax.Array
-    light_screen: jax.Array
-    focus: jax.Array
-    mist: jax.Array
-    seeded: jax.Array
-    toxic: jax.Array
-    toxic_n: jax.Array
-    recharging: jax.Array
-    charging: jax.Array
-    invulnerable: jax.Array
-    thrash_left: jax.Array
-    trap_left: jax.Array
-    trap_damage: jax.Array
-    trapped: jax.Array
-    lock_slot: jax.Array
-    flinched: jax.Array
-    counterable: jax.Array
-    last_damage: jax.Array
-    seen: jax.Array
-    move_seen: jax.Array
-    fx: jax.Array
-    go: jax.Array
-    dmg: jax.Array
-    broke_sub: jax.Array
-    hit_sub: jax.Array
-    give_stat: jax.Array
-    give_status: jax.Array
-    simultaneous__choice: jax.Array
-    simultaneous__turn: jax.Array
+    legal_action_mask: jax.Array
+    _step_count: jax.Array
+    _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
 
-    def replace(self, **changes):
+    @property
+    def env_id(self) -> str:
+        """Pgx's `State.env_id`: `ENV_ID`."""
+        return ENV_ID
+
+    def replace(self, **changes) -> "State":
         return dataclasses.replace(self, **changes)
+
+    def _to_arrays(self) -> dict:
+        """Every field as in `envc.verify.to_arrays` (built-ins by their spec names and narrowest
+        dtypes, the spec's fields, `legal_action_mask`, `observation`, the RNG words)."""
+        arrays = _to_dict(self)
+        arrays["legal_action_mask"] = self.legal_action_mask
+        arrays["observation"] = self.observation
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict) -> "State":
+        """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
+        observation are taken from them, not recomputed."""
+        st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        return _state(st, st["observation"], st["legal_action_mask"])
+
+    def to_svg(self) -> str:
+        """An SVG picture of the state (of each state, for a batch): the player to move, the
+        rewards, the flags and the observation of the player to move as a grid of shaded cells."""
+        return _svg(ENV_ID, self)
+
+    def save_svg(self, filename) -> None:
+        """Write `to_svg()` to `filename` (Pgx's `State.save_svg`)."""
+        with open(filename, "w", encoding="utf-8") as f:
+            f.write(self.to_svg())
 
 
 def _defaults():
@@ -3611,10 +3720,25 @@ def _defaults():
 
 
 def _to_dict(state):
-    st = {name: getattr(state, name) for name in _FIELDS}
+    """The flat dict the spec's functions read: every field (built-ins included) in its
+    narrowest dtype, and the RNG words."""
+    st = dict(state._x)
+    st["current_player"] = state.current_player.astype(_CURRENT_PLAYER_DTYPE)
+    st["rewards"] = state.rewards
+    st["terminated"] = state.terminated
+    st["truncated"] = state.truncated
+    st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
     return st
+
+
+def _state(st, observation, mask) -> State:
+    """The `State` of a flat dict (the inverse of `_to_dict`)."""
+    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
+                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
+                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
 
 
 def _legal_action_mask(st):
@@ -3630,8 +3754,7 @@ def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
     obs = _cast(_observe(st, st["current_player"]), jnp.int16)
-    fields = {name: st[name] for name in _FIELDS}
-    return State(observation=obs, legal_action_mask=mask, _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], **fields)
+    return _state(st, obs, mask)
 
 
 def init_from_seed(seed) -> State:
@@ -3674,12 +3797,17 @@ def _step_illegal(st, mover):
 
 def step(state: State, action, key=None) -> State:
     """Play flat action `action` (int32 scalar) and return the next state. `key` is unused:
-    randomness comes from the state's own RNG words."""
+    randomness comes from the state's own RNG words.
+
+    An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
+    false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
-    legal = state.legal_action_mask[action]
+    in_range = (action >= 0) & (action < NUM_ACTIONS)
+    action = jnp.clip(action, 0, NUM_ACTIONS - 1)
+    legal = in_range & state.legal_action_mask[action]
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
@@ -3697,13 +3825,22 @@ def invariants(state: State) -> dict:
     return { "hp_bounded": inv_hp_bounded(st), "active_alive_or_replacing": inv_active_alive_or_replacing(st), "one_result": inv_one_result(st), "stages_bounded": inv_stages_bounded(st), "sleep_counter": inv_sleep_counter(st), }
 
 
+def time_limit_reached(state: State) -> jax.Array:
+    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    Unlike `state.truncated`, also true when the game terminated on that same step."""
+    return jnp.zeros_like(state.terminated)
+
+
 def step_autoreset(state: State, action, key):
     """Step; when the episode ends, start a new one from `key` (its seed is
     `jax.random.bits(key, (), uint32)`, as in `init`).
 
-    Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
-    the step taken, `final_observation` the observation the finished step produced (equal
-    to the returned state's observation when the episode goes on).
+    Returns `(state, rewards, terminated, truncated, final_observation)`: `rewards`,
+    `terminated` and `truncated` are those of the step taken, `final_observation` the
+    observation it produced (equal to the returned state's observation when the episode goes
+    on). `truncated` is true when the step reached the spec's `turn_limit`, also when the game
+    terminated on that same step (both are then true, as Gymnasium allows): a learner
+    bootstraps only where `truncated & ~terminated`.
     """
     return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
 
@@ -3713,9 +3850,11 @@ def step_autoreset_from_seed(state: State, action, seed):
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
     split followed by one more draw per key."""
     nxt = step(state, action)
+    live = ~(state.terminated | state.truncated)
+    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
+    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
 def random_legal_action(key, state: State):
@@ -3736,11 +3875,41 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, done)
+        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+        return (state, key), (rewards, terminated | truncated)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
+
+
+class Env:
+    """This environment behind Pgx's `pgx.Env` API (pgx/core.py): `init(key)`,
+    `step(state, action, key=None)`, `observe(state, player_id)`, `id`, `version`,
+    `num_players`, `num_actions`, `observation_shape`. Pure, jit- and vmap-able:
+
+        env = Env()
+        state = jax.jit(jax.vmap(env.init))(jax.random.split(key, 1024))
+        state = jax.jit(jax.vmap(env.step))(state, actions)
+    """
+
+    id = ENV_ID
+    version = VERSION
+    num_players = NUM_PLAYERS
+    num_actions = NUM_ACTIONS
+    observation_shape = OBSERVATION_SHAPE
+    _illegal_action_penalty = -1.0
+
+    def init(self, key) -> State:
+        return init(key)
+
+    def step(self, state: State, action, key=None) -> State:
+        return step(state, action, key)
+
+    def observe(self, state: State, player_id) -> jax.Array:
+        return observe(state, player_id)
+
+    def __repr__(self) -> str:
+        return f"Env({ENV_ID!r})"
 
 
 # ---- simultaneous turns (envc.compiler.passes.simultaneous): every player chooses at once.

@@ -2,3 +2,9 @@
 
 from .env import *  # noqa: F401,F403
 from .env import _to_dict  # noqa: F401
+
+
+def __getattr__(name):  # what env.py builds on first use (GymnaxEnv, EnvParams)
+    from . import env
+
+    return getattr(env, name)

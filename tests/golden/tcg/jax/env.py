@@ -3,27 +3,36 @@
 Pokemon TCG Pocket (A1, P-A): 20-card decks, Energy Zone, 3 points to win
 
 Do not edit: regenerate with `envc compile specs/tcg.envspec --target jax`.
-This module imports only jax and numpy. Everything is pure and jit/vmap-able:
+This module imports only jax and numpy (gymnax only when `GymnaxEnv` is used). Everything
+is pure and jit/vmap-able:
 
     state = init(jax.random.PRNGKey(0))          # or init_from_seed(seed), seed a uint32
     state = step(state, action)                  # action: int in 0..NUM_ACTIONS-1
     obs = observe(state, player)
+    env = Env()                                  # the same behind Pgx's `Env` API
 
-`State` is a pytree dataclass with the Pgx fields `current_player`, `observation`,
-`legal_action_mask` (bool[NUM_ACTIONS]), `rewards` (float32[NUM_PLAYERS]), `terminated`,
-`truncated`, then `step_count`, the spec's own fields, and envc's RNG words `_rng_key`,
-`_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a finished
-game only resets its rewards; an illegal action ends the game with the mover at -1; the
-mask is all true on a terminated state. Random numbers come from envc's counter-based
-RNG, so trajectories equal the reference interpreter's bit for bit.
-"""
+`State` is shaped like Pgx's: `current_player` (int32), `observation`, `rewards`
+(float32[NUM_PLAYERS]), `terminated`, `truncated`, `legal_action_mask` (bool[NUM_ACTIONS]),
+`_step_count` (int32), then `_x`, a dict of the spec's own fields, and envc's RNG words
+`_rng_key`, `_rng_counter`. Step rules follow Pgx's `Env.step` (see envc.compiler.interp): a
+finished game only resets its rewards; an illegal action (also one outside
+0..NUM_ACTIONS-1) ends the game with the mover at -1; the mask is all true on a terminated
+state. Random numbers come from envc's counter-based RNG, so trajectories equal the
+reference interpreter's bit for bit.
+
+Importing this module turns on JAX's persistent compilation cache (`_use_compilation_cache`:
+folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leaves JAX's
+settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
 from functools import partial
 
 import numpy as np
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _U32 = jnp.uint32
@@ -50,13 +59,16 @@ def _bits(key, counter):
 
 def _randint(st, lo, hi):
     """One draw in lo..hi (inclusive) from envc's RNG; returns (new state dict, int32)."""
-    lo = jnp.asarray(lo, jnp.int32)
-    hi = jnp.asarray(hi, jnp.int32)
-    n = (hi - lo + 1).astype(_U32)
-    r = _bits(st["_rng_key"], st["_rng_counter"]) % jnp.maximum(n, _U32(1))
+    lo = lax.bitcast_convert_type(jnp.asarray(lo, jnp.int32), _U32)
+    hi = lax.bitcast_convert_type(jnp.asarray(hi, jnp.int32), _U32)
+    # the size of the range in uint32 arithmetic: 0 for the whole int32 range (2^32 values),
+    # whose draw is the 32 bits themselves (`bits % 2**32` in envc.compiler.rng)
+    n = hi - lo + _U32(1)
+    b = _bits(st["_rng_key"], st["_rng_counter"])
+    r = jnp.where(n == _U32(0), b, b % jnp.maximum(n, _U32(1)))
     st = dict(st)
     st["_rng_counter"] = st["_rng_counter"] + _U32(1)
-    return st, lo + r.astype(jnp.int32)
+    return st, lax.bitcast_convert_type(lo + r, jnp.int32)
 
 
 def _i32(x):
@@ -79,6 +91,13 @@ def _set(x, i, v):
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept)."""
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _pick(mask, r, lo, orelse):
+    """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
+    csum = jnp.cumsum(mask.astype(jnp.int32))
+    idx = jnp.argmax(mask & (csum == r + 1)).astype(jnp.int32)
+    return jnp.where(jnp.any(mask), lo + idx, jnp.asarray(orelse, jnp.int32))
 
 
 def _scope(lv, keys):
@@ -164,14 +183,20 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.any((lst["items"] == v) & (jnp.arange(cap) < lst["len"]))
+    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
 
 
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
-    return jnp.sum((lst["items"] == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):
@@ -200,10 +225,85 @@ def _reward(st, p, r):
     return st
 
 
+def _use_compilation_cache():
+    """Turn on JAX's persistent compilation cache, so that a second process does not compile
+    this environment again: folder `$ENVC_JAX_CACHE`, default `$XDG_CACHE_HOME/envc/jax`
+    (`~/.cache/envc/jax`). `ENVC_JAX_CACHE=off` (or 0, false, no, none) leaves JAX's settings
+    alone, and so does a cache folder the program already chose (`jax_compilation_cache_dir`).
+    The same rule as `envc.jax_cache.enable`."""
+    path = os.environ.get("ENVC_JAX_CACHE", "").strip()
+    if path.lower() in ("off", "0", "false", "no", "none") or jax.config.jax_compilation_cache_dir:
+        return
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "envc", "jax")
+    path = os.path.abspath(os.path.expanduser(path))
+    from jax.experimental.compilation_cache import compilation_cache
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    compilation_cache.reset_cache()  # a compile before this import found no cache: look again
+
+
+def _svg(env_id, state, cell=12, columns=4):
+    """An SVG picture of `state` (or of each state of a batch, at most 64, `columns` a row):
+    env id, step, player to move, rewards and flags as text, then the observation of the
+    player to move as a grid of cells shaded from its lowest (white) to highest (black) value
+    (a 1-D observation wraps into rows of about its square root; a pytree shows its leaves
+    one after the other)."""
+    host = jax.device_get(state)
+    player = np.asarray(host.current_player)
+    batch = player.shape[0] if player.ndim else None
+    lanes = list(range(min(batch, 64))) if batch is not None else [None]
+    panels = []
+    for lane in lanes:
+        pick = (lambda x: np.asarray(x)[lane]) if lane is not None else np.asarray
+        leaves = [pick(x).astype(np.float64) for x in jax.tree_util.tree_leaves(host.observation)]
+        grids = []
+        for x in leaves:
+            if x.ndim <= 1:
+                n = max(1, x.size)
+                width = max(1, int(np.ceil(np.sqrt(n))))
+                x = np.concatenate([x.ravel(), np.full(width * int(np.ceil(n / width)) - x.size, np.nan)])
+                x = x.reshape(-1, width)
+            grids.append(x.reshape(-1, x.shape[-1]))
+        title = [f"{env_id}" + (f" [{lane}]" if lane is not None else ""),
+                 f"step {int(pick(host._step_count))}, player {int(pick(host.current_player))}",
+                 "rewards " + ", ".join(f"{r:g}" for r in pick(host.rewards)),
+                 ("terminated" if bool(pick(host.terminated)) else "truncated" if bool(pick(host.truncated))
+                  else "playing")]
+        panels.append((title, grids))
+    width = max(sum(g.shape[1] for g in grids) * cell + cell * len(grids) for _, grids in panels) + 2 * cell
+    width = max(width, 260)
+    height = max(max((g.shape[0] for g in grids), default=0) * cell for _, grids in panels) + 5 * cell + 20
+    out = []
+    for k, (title, grids) in enumerate(panels):
+        x0, y0 = (k % columns) * width, (k // columns) * height
+        out += [f'<text x="{x0 + cell}" y="{y0 + 14 + 14 * j}" font-family="monospace" font-size="12">{line}</text>'
+                for j, line in enumerate(title)]
+        gx = x0 + cell
+        for g in grids:
+            finite = g[np.isfinite(g)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            for (r, c), v in np.ndenumerate(g):
+                if not np.isfinite(v):
+                    continue
+                shade = 255 - int(round(255 * (v - lo) / (hi - lo))) if hi > lo else 255
+                out.append(f'<rect x="{gx + c * cell}" y="{y0 + 5 * cell + 10 + r * cell}" width="{cell}" '
+                           f'height="{cell}" fill="rgb({shade},{shade},{shade})" stroke="#888" stroke-width="0.5"/>')
+            gx += (g.shape[1] + 1) * cell
+    rows = (len(panels) + columns - 1) // columns
+    total_w, total_h = width * min(columns, len(panels)), height * rows
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+            f'viewBox="0 0 {total_w} {total_h}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(out) + "\n</svg>\n")
+
+
+_use_compilation_cache()
+
 NUM_PLAYERS = 2
-NUM_ACTIONS = 128
+NUM_ACTIONS = 131
 TURN_LIMIT = 2000
-ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('end_turn', 124, 1), ('promote', 125, 3))  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('end_turn', 124, 1), ('promote', 125, 3), ('choose', 128, 3))  # (name, first flat index, number of flat actions)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
@@ -221,20 +321,20 @@ _K11 = jnp.asarray(np.array([[0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 
 _K12 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 0, 0, 1, 1, 2, 2, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 8, 9, 9, 9, 9, 9, 9, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 9, 10, 10, 10, 10, 10, 10, 10, 10, 1, 2, 3, 4, 5, 9, 1, 3, 4, 4, 1, 3, 4, 10, 10, 10, 10, 10, 10, 10, 10, 3, 4, 9, 9, 0, 2, 3, 4, 5, 0, 2, 4, 5, 9, 0, 3, 1, 3, 0, 1, 2, 9, 9, 1, 2, 2, 0, 3, 4, 4, 7, 1, 4, 6, 0, 3, 5, 5, 9, 2, 9, 4, 9, 0, 2, 3, 5, 6, 9, 3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9, 7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6], dtype=np.int8))
 _K13 = jnp.asarray(np.array([70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130, 160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80, 120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60, 120, 70, 120, 60, 70, 60, 100, 50, 90, 130, 30, 150, 100, 130, 90, 140, 100, 140, 50, 90, 60, 80, 120, 70, 90, 50, 90, 60, 100, 120, 60, 80, 60, 80, 70, 90, 100, 130, 60, 90, 30, 80, 140, 60, 90, 70, 60, 100, 60, 80, 130, 70, 130, 60, 80, 130, 170, 70, 100, 80, 80, 120, 150, 60, 80, 110, 60, 90, 90, 140, 70, 100, 50, 70, 60, 90, 70, 100, 150, 180, 70, 100, 160, 110, 60, 100, 140, 80, 80, 80, 120, 90, 140, 60, 80, 80, 130, 60, 100, 60, 80, 140, 60, 90, 150, 50, 70, 70, 130, 70, 110, 70, 50, 90, 60, 130, 70, 100, 160, 60, 80, 130, 40, 80, 60, 100, 60, 100, 140, 60, 90, 60, 60, 80, 90, 120, 100, 100, 70, 60, 60, 60, 50, 100, 150, 60, 90, 70, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 80, 90, 60, 100, 60, 150, 100, 80, 130, 70, 50, 60, 140, 150, 70, 110, 160, 130, 60, 70, 60, 50, 150, 190, 160, 180, 150, 140, 180, 130, 140, 120, 130, 170, 150, 180, 140, 140, 0, 0, 0, 0, 0, 0, 0, 0, 140, 140, 130, 170, 180, 140, 180, 120, 150, 60, 180, 120, 150, 0, 0, 0, 0, 0, 0, 0, 0, 60, 120, 120, 60, 120, 140, 60, 60, 50, 160, 120, 70, 110, 50, 70, 60, 140, 60, 60, 120, 150, 60, 90, 60, 60, 60, 80, 120, 140, 60, 80, 60, 50, 140, 80, 90, 60, 60, 140, 50, 140, 150, 80, 60, 100, 140, 150, 60, 70, 70, 70, 50, 60, 60, 100, 140, 140, 70, 60, 100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100, 100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80], dtype=np.int16))
 _K14 = jnp.asarray(np.array([False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, False, True, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False], dtype=np.bool_))
-_K15 = jnp.asarray(np.array([[0], [1], [0], [2], [3], [0], [4], [0], [0], [0], [0], [5], [5], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [0], [0], [0], [0], [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K16 = jnp.asarray(np.array([[0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [3], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K17 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K18 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K19 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K20 = jnp.asarray(np.array([[0], [0], [1], [8], [0], [0], [2], [0], [0], [0], [3], [4], [0], [0], [5], [6], [7]], dtype=np.int8))
-_K21 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K15 = jnp.asarray(np.array([0, 0], dtype=np.int8))
+_K16 = jnp.asarray(np.array([[0], [1], [0], [2], [3], [0], [4], [0], [0], [0], [0], [5], [5], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [11], [0], [12], [0], [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K17 = jnp.asarray(np.array([[0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [3], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K18 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K19 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K20 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K21 = jnp.asarray(np.array([[0], [0], [1], [8], [0], [0], [2], [0], [9], [0], [3], [4], [0], [0], [5], [6], [7]], dtype=np.int8))
 _K22 = jnp.asarray(np.array([0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0, 11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0, 26, 0, 3, 0, 27, 28, 0, 0, 0, 0, 29, 30, 31, 0, 0, 33, 0, 0, 24, 0, 6, 24, 0, 0, 34, 0, 35, 0, 0, 0, 0, 18, 0, 0, 0, 36, 37, 38, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 40, 0, 41, 0, 0, 0, 0, 0, 0, 42, 0, 43, 0, 44, 45, 0, 0, 0, 0, 46, 0, 0, 0, 47, 0, 48, 49, 0, 50, 0, 0, 4, 0, 0, 4, 51, 0, 0, 52, 0, 0, 53, 0, 0, 0, 54, 0, 0, 0, 0, 0, 0, 52, 0, 0, 3, 55, 56, 0, 0, 0, 57, 0, 58, 0, 59, 0, 0, 0, 0, 60, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 11, 0, 0, 21, 22, 0, 35, 0, 0, 43, 50, 4, 0, 0, 54, 0, 55, 59, 0, 0, 0, 0, 6, 0, 15, 16, 0, 0, 0, 28, 0, 0, 0, 0, 44, 3, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 28, 0, 62, 0, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 55, 0, 63, 0, 0, 64, 1, 0, 10, 0, 3, 0, 0, 16, 0, 0, 65, 17, 66, 61, 11, 0, 63, 0, 67, 0, 68, 69, 0, 0, 0, 63, 70, 71, 0, 0, 72, 73, 0, 74, 2, 26, 0, 75, 4, 0, 76, 0, 77, 0, 0, 78, 79, 79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93, 94, 0, 95, 96, 97, 98, 99, 100, 0, 0], dtype=np.int8))
 _K23 = jnp.asarray(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 0, 0, 17, 0, 25, 0, 32, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 32, 0, 0, 0, 12, 0, 38, 0, 12, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
 _K24 = jnp.asarray(np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 1, 1, 10, 10, 10, 3, 3, 3, 5, 5, 3, 3, 5, 5, 5, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 5, 5, 5, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 1, 1, 1, 2, 2, 3, 3, 3, 5, 6, 6, 0, 0, 5, 5, 5, 5, 10, 3, 5, 5, 5, 5, 5, 1, 1, 2, 2, 3, 3, 3, 3, 5, 3, 6, 6, 4, 0, 5, 10, 10, 10, 10, 10, 10, 10, 10, 3, 3, 3, 6, 4, 5, 2, 5, 6, 6, 2, 5, 6, 10, 10, 10, 10, 10, 10, 10, 10, 5, 6, 5, 5, 1, 3, 5, 7, 4, 1, 3, 6, 0, 5, 1, 5, 3, 5, 1, 2, 3, 5, 5, 2, 3, 3, 1, 5, 6, 6, 3, 2, 7, 0, 1, 5, 0, 0, 3, 3, 5, 6, 5, 1, 3, 5, 4, 5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7, 10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0], dtype=np.int8))
-_K25 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
-_K26 = jnp.asarray(np.array([[32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 286, 286, 222, 222], [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291], [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290]], dtype=np.int16))
-_K27 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
-_K28 = jnp.asarray(np.array([0, 0], dtype=np.int8))
+_K25 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K26 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
+_K27 = jnp.asarray(np.array([[32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222], [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125], [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291], [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290]], dtype=np.int16))
+_K28 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
 _DT29 = {"items": jnp.int16, "len": jnp.int32}
 _K30 = jnp.asarray(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int16))
 _K31 = jnp.asarray(np.array([0, 0], dtype=np.int32))
@@ -249,162 +349,162 @@ _K39 = jnp.asarray(np.array([10, 10], dtype=np.int8))
 
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
-def f_is_basic(st, c):
-    """fn `is_basic` (tcg.envspec:99)"""
-    lv = {"c": _cast(c, jnp.int16)}
-    return jnp.logical_and((_K0[lv["c"]] == 0), (_K1[lv["c"]] == 0))
+def f_is_basic(st, v_c):
+    """fn `is_basic` (tcg.envspec:104)"""
+    lv = {"c": _cast(v_c, jnp.int16)}
+    return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K1[_i32(lv["c"])] == 0))
 
 
-def f_basic_in_hand(st, p, h):
-    """fn `basic_in_hand` (tcg.envspec:104)"""
-    lv = {"p": _cast(p, jnp.int8), "h": _cast(h, jnp.int8)}
-    return jnp.where((_i32(lv["h"]) < _get(st["hand"], lv["p"])["len"]), f_is_basic(st, _get(st["hand"], lv["p"])["items"][lv["h"]]), False)
+def f_basic_in_hand(st, v_p, v_h):
+    """fn `basic_in_hand` (tcg.envspec:109)"""
+    lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
+    return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
-def f_playable_trainer(st, c):
-    """fn `playable_trainer` (tcg.envspec:109)"""
-    lv = {"c": _cast(c, jnp.int16)}
-    return jnp.logical_and(jnp.logical_and((_K0[lv["c"]] == 1), (_i32(_K2[lv["c"]]) != 0)), jnp.logical_or((_K3[lv["c"]] != 1), jnp.logical_not(st["supporter"])))
+def f_playable_trainer(st, v_c):
+    """fn `playable_trainer` (tcg.envspec:114)"""
+    lv = {"c": _cast(v_c, jnp.int16)}
+    return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(st["supporter"])))
 
 
-def f_free_bench(st, p):
-    """fn `free_bench` (tcg.envspec:114)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][lv["p"]][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
+def f_free_bench(st, v_p):
+    """fn `free_bench` (tcg.envspec:119)"""
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
-def f_energy_total(st, p, s):
-    """fn `energy_total` (tcg.envspec:118)"""
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][lv["p"]][lv["s"]][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
+def f_energy_total(st, v_p, v_s):
+    """fn `energy_total` (tcg.envspec:123)"""
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
-def f_cost(st, c, a, t):
-    """fn `cost` (tcg.envspec:122)"""
-    lv = {"c": _cast(c, jnp.int16), "a": _cast(a, jnp.int8), "t": _cast(t, jnp.int8)}
-    return jnp.where((_i32(lv["a"]) == 0), _i32(_K4[lv["c"]][lv["t"]]), _i32(_K5[lv["c"]][lv["t"]]))
+def f_cost(st, v_c, v_a, v_t):
+    """fn `cost` (tcg.envspec:127)"""
+    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
+    return jnp.where((_i32(lv["a"]) == 0), _i32(_K4[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K5[_i32(lv["c"])][_i32(lv["t"])]))
 
 
-def f_can_pay(st, p, a):
-    """fn `can_pay` (tcg.envspec:127)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][lv["p"]][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[lv["c"]][0:9], _K5[lv["c"]][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[lv["c"]], _K5[lv["c"]]), dtype=jnp.int32))), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+def f_can_pay(st, v_p, v_a):
+    """fn `can_pay` (tcg.envspec:132)"""
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i3, _h4, _h5: (_i32(st["energy"][_i32(lv["p"])][0][i3]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h4), _i32(_h5)))))(jnp.arange(0, 9, dtype=jnp.int32), _K4[_i32(lv["c"])][0:9], _K5[_i32(lv["c"])][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i6, _h7, _h8: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h7), _i32(_h8))))(jnp.arange(0, 11, dtype=jnp.int32), _K4[_i32(lv["c"])], _K5[_i32(lv["c"])]), dtype=jnp.int32))), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_can_act(st, p):
-    """fn `can_act` (tcg.envspec:134)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.logical_and((st["condition"][lv["p"]] != 1), (st["condition"][lv["p"]] != 2))
+def f_can_act(st, v_p):
+    """fn `can_act` (tcg.envspec:139)"""
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
-def f_can_attack(st, p, a):
-    """fn `can_attack` (tcg.envspec:138)"""
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][lv["p"]][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "_done", "_ret", ))
-    return lv["_ret"]
+def f_can_attack(st, v_p, v_a):
+    """fn `can_attack` (tcg.envspec:143)"""
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = jnp.bool_(False)
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][0], f_can_act(st, lv["p"])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
+    return lv["#ret"]
 
 
-def f_retreat_cost(st, p):
-    """fn `retreat_cost` (tcg.envspec:143)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    return jnp.maximum((_i32(_K8[st["card"][lv["p"]][0]]) - _i32(st["retreat_discount"])), 0)
+def f_retreat_cost(st, v_p):
+    """fn `retreat_cost` (tcg.envspec:148)"""
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return jnp.maximum((_i32(_K8[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
-def f_can_evolve(st, p, c, s):
-    """fn `can_evolve` (tcg.envspec:149)"""
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int16), "s": _cast(s, jnp.int8)}
-    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][lv["p"]][lv["s"]]), (_i32(st["placed"][lv["p"]][lv["s"]]) < _i32(st["turn"]))), (_K0[lv["c"]] == 0)), (_K1[lv["c"]] != 0)), (_i32(_K9[lv["c"]]) == _i32(_K10[st["card"][lv["p"]][lv["s"]]])))
+def f_can_evolve(st, v_p, v_c, v_s):
+    """fn `can_evolve` (tcg.envspec:154)"""
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
+    return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K1[_i32(lv["c"])] != 0)), (_i32(_K9[_i32(lv["c"])]) == _i32(_K10[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
-def f_nth_energy(st, d, r):
-    """fn `nth_energy` (tcg.envspec:155)"""
-    lv = {"d": _cast(d, jnp.int8), "r": _cast(r, jnp.int8)}
-    return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[lv["d"]]))
+def f_nth_energy(st, v_d, v_r):
+    """fn `nth_energy` (tcg.envspec:160)"""
+    lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
+    return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["d"])]))
 
 
-def p_draw_cards(st, p, n):
-    """proc `draw_cards` (tcg.envspec:165)"""
+def p_draw_cards(st, v_p, v_n):
+    """proc `draw_cards` (tcg.envspec:170)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c13 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then14(st, lv):
         st, lv = dict(st), dict(lv)
-        _v15, _l16 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l16)
-        _l17 = _push(_get(st["hand"], lv["p"]), _cast(_v15, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l17)
+        _v15, _l16 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l16)
+        _l17 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v15, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l17)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c13, _then14(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c18 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c18 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then19(st, lv):
         st, lv = dict(st), dict(lv)
-        _v20, _l21 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l21)
-        _l22 = _push(_get(st["hand"], lv["p"]), _cast(_v20, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l22)
+        _v20, _l21 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l21)
+        _l22 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v20, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l22)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c18, _then19(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c23 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c23 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then24(st, lv):
         st, lv = dict(st), dict(lv)
-        _v25, _l26 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l26)
-        _l27 = _push(_get(st["hand"], lv["p"]), _cast(_v25, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l27)
+        _v25, _l26 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l26)
+        _l27 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v25, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l27)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c23, _then24(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c28 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c28 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then29(st, lv):
         st, lv = dict(st), dict(lv)
-        _v30, _l31 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l31)
-        _l32 = _push(_get(st["hand"], lv["p"]), _cast(_v30, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l32)
+        _v30, _l31 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l31)
+        _l32 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v30, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l32)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c28, _then29(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c33 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], lv["p"])["len"] > 0)), (_get(st["hand"], lv["p"])["len"] < 10))
+    _c33 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then34(st, lv):
         st, lv = dict(st), dict(lv)
-        _v35, _l36 = _take_front(_get(st["deck"], lv["p"]))
-        st["deck"] = _set(st["deck"], lv["p"], _l36)
-        _l37 = _push(_get(st["hand"], lv["p"]), _cast(_v35, jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l37)
+        _v35, _l36 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l36)
+        _l37 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v35, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l37)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c33, _then34(st, lv), (st, lv))
     lv = _scope(lv, ("p", "n", ))
     return st
 
 
-def p_heal(st, p, s, amount):
-    """proc `heal` (tcg.envspec:173)"""
+def p_heal(st, v_p, v_s, v_amount):
+    """proc `heal` (tcg.envspec:178)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _a38 = jnp.maximum((_i32(st["damage"][lv["p"]][lv["s"]]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a38, jnp.int16))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _a38 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a38, jnp.int16))
     return st
 
 
-def p_heal_type(st, p, s, t, amount):
-    """proc `heal_type` (tcg.envspec:178)"""
+def p_heal_type(st, v_p, v_s, v_t, v_amount):
+    """proc `heal_type` (tcg.envspec:183)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "amount": _cast(amount, jnp.int16)}
-    _c39 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"])))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _c39 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
     def _then40(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
@@ -413,19 +513,19 @@ def p_heal_type(st, p, s, t, amount):
     return st
 
 
-def p_add_damage(st, amount):
-    """proc `add_damage` (tcg.envspec:184)"""
+def p_add_damage(st, v_amount):
+    """proc `add_damage` (tcg.envspec:189)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     _a41 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
     st["dmg"] = _cast(_a41, jnp.int16)
     return st
 
 
-def p_damage_per_heads(st, coins, each):
-    """proc `damage_per_heads` (tcg.envspec:189)"""
+def p_damage_per_heads(st, v_coins, v_each):
+    """proc `damage_per_heads` (tcg.envspec:194)"""
     st = dict(st)
-    lv = {"coins": _cast(coins, jnp.int8), "each": _cast(each, jnp.int8)}
+    lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
     _c42 = (_i32(lv["k"]) < _i32(lv["coins"]))
@@ -490,10 +590,10 @@ def p_damage_per_heads(st, coins, each):
     return st
 
 
-def p_bonus_on_heads(st, amount):
-    """proc `bonus_on_heads` (tcg.envspec:202)"""
+def p_bonus_on_heads(st, v_amount):
+    """proc `bonus_on_heads` (tcg.envspec:207)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int16)}
+    lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r68 = _randint(st, 0, 1)
     _c67 = (_r68 == 1)
     def _then69(st, lv):
@@ -504,42 +604,42 @@ def p_bonus_on_heads(st, amount):
     return st
 
 
-def p_damage_per_bench_type(st, p, t, each):
-    """proc `damage_per_bench_type` (tcg.envspec:209)"""
+def p_damage_per_bench_type(st, v_p, v_t, v_each):
+    """proc `damage_per_bench_type` (tcg.envspec:214)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8), "each": _cast(each, jnp.int8)}
-    _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][lv["p"]][i70], (_i32(_K12[st["card"][lv["p"]][i70]]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
+    _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][_i32(lv["p"])][i70], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][i70])]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
     st["dmg"] = _cast(_a71, jnp.int16)
     return st
 
 
-def p_discard_energy(st, p, s, t, n):
-    """proc `discard_energy` (tcg.envspec:214)"""
+def p_discard_energy(st, v_p, v_s, v_t, v_n):
+    """proc `discard_energy` (tcg.envspec:219)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8)}
-    _a72 = jnp.maximum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[(lv["p"], lv["s"], lv["t"])].set(_cast(_a72, jnp.int8))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
+    _a72 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a72, jnp.int8))
     return st
 
 
-def p_attach_from_zone(st, p, s, t, n, any_type):
-    """proc `attach_from_zone` (tcg.envspec:220)"""
+def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
+    """proc `attach_from_zone` (tcg.envspec:225)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "t": _cast(t, jnp.int8), "n": _cast(n, jnp.int8), "any_type": _cast(any_type, jnp.bool_)}
-    _c73 = jnp.logical_and(st["occupied"][lv["p"]][lv["s"]], jnp.logical_or(lv["any_type"], (_i32(_K12[st["card"][lv["p"]][lv["s"]]]) == _i32(lv["t"]))))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
+    _c73 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
     def _then74(st, lv):
         st, lv = dict(st), dict(lv)
-        _a75 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][lv["t"]]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[(lv["p"], lv["s"], lv["t"])].set(_cast(_a75, jnp.int8))
+        _a75 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a75, jnp.int8))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
     st, lv = _select(_c73, _then74(st, lv), (st, lv))
     return st
 
 
-def p_afflict_opponent(st, p, c):
-    """proc `afflict_opponent` (tcg.envspec:228)"""
+def p_afflict_opponent(st, v_p, v_c):
+    """proc `afflict_opponent` (tcg.envspec:233)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then77(st, lv):
         st, lv = dict(st), dict(lv)
@@ -550,10 +650,10 @@ def p_afflict_opponent(st, p, c):
     return st
 
 
-def p_afflict_opponent_on_heads(st, p, c):
-    """proc `afflict_opponent_on_heads` (tcg.envspec:234)"""
+def p_afflict_opponent_on_heads(st, v_p, v_c):
+    """proc `afflict_opponent_on_heads` (tcg.envspec:239)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "c": _cast(c, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r80 = _randint(st, 0, 1)
     _c79 = (_r80 == 1)
     def _then81(st, lv):
@@ -564,10 +664,10 @@ def p_afflict_opponent_on_heads(st, p, c):
     return st
 
 
-def p_poison_opponent(st, p):
-    """proc `poison_opponent` (tcg.envspec:240)"""
+def p_poison_opponent(st, v_p):
+    """proc `poison_opponent` (tcg.envspec:245)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c82 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then83(st, lv):
         st, lv = dict(st), dict(lv)
@@ -578,10 +678,10 @@ def p_poison_opponent(st, p):
     return st
 
 
-def p_burn_opponent(st, p):
-    """proc `burn_opponent` (tcg.envspec:246)"""
+def p_burn_opponent(st, v_p):
+    """proc `burn_opponent` (tcg.envspec:251)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _c85 = st["occupied"][(1 - _i32(lv["p"]))][0]
     def _then86(st, lv):
         st, lv = dict(st), dict(lv)
@@ -592,87 +692,87 @@ def p_burn_opponent(st, p):
     return st
 
 
-def p_damage_opponent_bench(st, p, amount):
-    """proc `damage_opponent_bench` (tcg.envspec:253)"""
+def p_damage_opponent_bench(st, v_p, v_amount):
+    """proc `damage_opponent_bench` (tcg.envspec:258)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "amount": _cast(amount, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
-    _c88 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c88 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
-        _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a90, jnp.int16))
+        _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a90, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c91 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c91 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
-        _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a93, jnp.int16))
+        _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a93, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c91, _then92(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c94 = st["occupied"][(1 - _i32(lv["p"]))][lv["s"]]
+    _c94 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
     def _then95(st, lv):
         st, lv = dict(st), dict(lv)
-        _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][lv["s"]]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), lv["s"])].set(_cast(_a96, jnp.int16))
+        _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a96, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
     return st
 
 
-def p_attach_to_bench_type(st, p, t):
-    """proc `attach_to_bench_type` (tcg.envspec:262)"""
+def p_attach_to_bench_type(st, v_p, v_t):
+    """proc `attach_to_bench_type` (tcg.envspec:267)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "t": _cast(t, jnp.int8)}
-    lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][lv["p"]][i97], (_i32(_K12[st["card"][lv["p"]][i97]]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
+    lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][_i32(lv["p"])][i97], (_i32(_K12[_i32(st["card"][_i32(lv["p"])][i97])]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
     _c98 = (_i32(lv["s"]) < 4)
     def _then99(st, lv):
         st, lv = dict(st), dict(lv)
-        _a100 = jnp.minimum((_i32(st["energy"][lv["p"]][jnp.minimum(_i32(lv["s"]), 3)][lv["t"]]) + 1), 12)
-        st["energy"] = st["energy"].at[(lv["p"], jnp.minimum(_i32(lv["s"]), 3), lv["t"])].set(_cast(_a100, jnp.int8))
+        _a100 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][jnp.minimum(_i32(lv["s"]), 3)][_i32(lv["t"])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), jnp.minimum(_i32(lv["s"]), 3), _i32(lv["t"]))].set(_cast(_a100, jnp.int8))
         return st, _scope(lv, ("p", "t", "s", ))
     st, lv = _select(_c98, _then99(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
     return st
 
 
-def p_add_attack_bonus(st, amount):
-    """proc `add_attack_bonus` (tcg.envspec:269)"""
+def p_add_attack_bonus(st, v_amount):
+    """proc `add_attack_bonus` (tcg.envspec:274)"""
     st = dict(st)
-    lv = {"amount": _cast(amount, jnp.int8)}
+    lv = {"amount": _cast(v_amount, jnp.int8)}
     _a101 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
     st["attack_bonus"] = _cast(_a101, jnp.int8)
     return st
 
 
-def p_add_retreat_discount(st, n):
-    """proc `add_retreat_discount` (tcg.envspec:273)"""
+def p_add_retreat_discount(st, v_n):
+    """proc `add_retreat_discount` (tcg.envspec:278)"""
     st = dict(st)
-    lv = {"n": _cast(n, jnp.int8)}
+    lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
     st["retreat_discount"] = _cast(_a102, jnp.int8)
     return st
 
 
-def p_basic_from_deck(st, p):
-    """proc `basic_from_deck` (tcg.envspec:278)"""
+def p_basic_from_deck(st, v_p):
+    """proc `basic_from_deck` (tcg.envspec:283)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i103]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i103]] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], lv["p"])["len"] < 10))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then105(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
         lv["r"] = _cast(_r106, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], lv["p"])["len"]), jnp.where((i107 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i107]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i107]] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], lv["p"])["len"]), jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i108]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i108]] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _l109 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-        st["hand"] = _set(st["hand"], lv["p"], _l109)
-        _l110 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-        st["deck"] = _set(st["deck"], lv["p"], _l110)
+        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        _l109 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l109)
+        _l110 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l110)
         lv = _scope(lv, ("p", "n", ))
         return st, _scope(lv, ("p", "n", ))
     st, lv = _select(_c104, _then105(st, lv), (st, lv))
@@ -680,490 +780,496 @@ def p_basic_from_deck(st, p):
     return st
 
 
-def p_opponent_hand_into_deck(st, p, n):
-    """proc `opponent_hand_into_deck` (tcg.envspec:292)"""
+def p_opponent_hand_into_deck(st, v_p, v_n):
+    """proc `opponent_hand_into_deck` (tcg.envspec:297)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "n": _cast(n, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["k"] = jnp.int32(0)
     def _loop111(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c112 = (_get(st["hand"], lv["q"])["len"] > 0)
+        _c112 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
         def _then113(st, lv):
             st, lv = dict(st), dict(lv)
-            _v114, _l115 = _take_back(_get(st["hand"], lv["q"]))
-            st["hand"] = _set(st["hand"], lv["q"], _l115)
-            _l116 = _push(_get(st["deck"], lv["q"]), _cast(_v114, jnp.int16))
-            st["deck"] = _set(st["deck"], lv["q"], _l116)
+            _v114, _l115 = _take_back(_get(st["hand"], _i32(lv["q"])))
+            st["hand"] = _set(st["hand"], _i32(lv["q"]), _l115)
+            _l116 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v114, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l116)
             return st, _scope(lv, ("p", "n", "q", "k", ))
         st, lv = _select(_c112, _then113(st, lv), (st, lv))
         return st, lv
     st, lv = lax.fori_loop(0, 10, _loop111, (st, lv))
     lv = _scope(lv, ("p", "n", "q", ))
-    st, _l117 = _shuffle(st, _get(st["deck"], lv["q"]))
-    st["deck"] = _set(st["deck"], lv["q"], _l117)
+    st, _l117 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+    st["deck"] = _set(st["deck"], _i32(lv["q"]), _l117)
     st = p_draw_cards(st, lv["q"], lv["n"])
     lv = _scope(lv, ("p", "n", ))
     return st
 
 
-def p_put_in_play(st, p, s, c):
-    """proc `put_in_play` (tcg.envspec:331)"""
+def p_put_in_play(st, v_p, v_s, v_c):
+    """proc `put_in_play` (tcg.envspec:702)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8), "c": _cast(c, jnp.int16)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a118 = lv["c"]
-    st["card"] = st["card"].at[(lv["p"], lv["s"])].set(_cast(_a118, jnp.int16))
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a118, jnp.int16))
     _a119 = True
-    st["occupied"] = st["occupied"].at[(lv["p"], lv["s"])].set(_cast(_a119, jnp.bool_))
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a119, jnp.bool_))
     _a120 = 0
-    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a120, jnp.int16))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a120, jnp.int16))
     _a122 = jax.vmap(lambda i121: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(lv["p"], lv["s"])].set(_cast(_a122, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a122, jnp.int8))
     _a123 = 0
-    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a123, jnp.int8))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a123, jnp.int8))
     _a124 = st["turn"]
-    st["placed"] = st["placed"].at[(lv["p"], lv["s"])].set(_cast(_a124, jnp.int8))
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a124, jnp.int8))
     _a125 = False
-    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a125, jnp.bool_))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a125, jnp.bool_))
     return st
 
 
-def p_clear_conditions(st, p):
-    """proc `clear_conditions` (tcg.envspec:341)"""
+def p_clear_conditions(st, v_p):
+    """proc `clear_conditions` (tcg.envspec:713)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     _a126 = False
-    st["poisoned"] = st["poisoned"].at[lv["p"]].set(_cast(_a126, jnp.bool_))
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a126, jnp.bool_))
     _a127 = False
-    st["burned"] = st["burned"].at[lv["p"]].set(_cast(_a127, jnp.bool_))
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a127, jnp.bool_))
     _a128 = 0
-    st["condition"] = st["condition"].at[lv["p"]].set(_cast(_a128, jnp.int8))
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a128, jnp.int8))
+    _a129 = 0
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a129, jnp.int8))
     return st
 
 
-def p_clear_slot(st, p, s):
-    """proc `clear_slot` (tcg.envspec:348)"""
+def p_clear_slot(st, v_p, v_s):
+    """proc `clear_slot` (tcg.envspec:721)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    _l129 = _push(_get(st["discard"], lv["p"]), _cast(st["card"][lv["p"]][lv["s"]], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l129)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    _l130 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l130)
     lv["k"] = jnp.int32(0)
-    _c130 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
-    def _then131(st, lv):
+    _c131 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then132(st, lv):
         st, lv = dict(st), dict(lv)
-        _l132 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l132)
+        _l133 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l133)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c130, _then131(st, lv), (st, lv))
+    st, lv = _select(_c131, _then132(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c133 = (_i32(lv["k"]) < _i32(st["evolutions"][lv["p"]][lv["s"]]))
-    def _then134(st, lv):
+    _c134 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then135(st, lv):
         st, lv = dict(st), dict(lv)
-        _l135 = _push(_get(st["discard"], lv["p"]), _cast(st["below"][lv["p"]][lv["s"]][lv["k"]], jnp.int16))
-        st["discard"] = _set(st["discard"], lv["p"], _l135)
+        _l136 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l136)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c133, _then134(st, lv), (st, lv))
+    st, lv = _select(_c134, _then135(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a136 = False
-    st["occupied"] = st["occupied"].at[(lv["p"], lv["s"])].set(_cast(_a136, jnp.bool_))
-    _a137 = 0
-    st["damage"] = st["damage"].at[(lv["p"], lv["s"])].set(_cast(_a137, jnp.int16))
-    _a139 = jax.vmap(lambda i138: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(lv["p"], lv["s"])].set(_cast(_a139, jnp.int8))
-    _a140 = 0
-    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a140, jnp.int8))
-    _a141 = False
-    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a141, jnp.bool_))
-    _c142 = (_i32(lv["s"]) == 0)
-    def _then143(st, lv):
+    _a137 = False
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a137, jnp.bool_))
+    _a138 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a138, jnp.int16))
+    _a140 = jax.vmap(lambda i139: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a140, jnp.int8))
+    _a141 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a141, jnp.int8))
+    _a142 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a142, jnp.bool_))
+    _c143 = (_i32(lv["s"]) == 0)
+    def _then144(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c142, _then143(st, lv), (st, lv))
+    st, lv = _select(_c143, _then144(st, lv), (st, lv))
     return st
 
 
-def p_swap_slots(st, p, a, b):
-    """proc `swap_slots` (tcg.envspec:365)"""
+def p_swap_slots(st, v_p, v_a, v_b):
+    """proc `swap_slots` (tcg.envspec:738)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "a": _cast(a, jnp.int8), "b": _cast(b, jnp.int8)}
-    lv["c"] = _cast(st["card"][lv["p"]][lv["a"]], jnp.int16)
-    _a144 = st["card"][lv["p"]][lv["b"]]
-    st["card"] = st["card"].at[(lv["p"], lv["a"])].set(_cast(_a144, jnp.int16))
-    _a145 = lv["c"]
-    st["card"] = st["card"].at[(lv["p"], lv["b"])].set(_cast(_a145, jnp.int16))
-    lv["o"] = _cast(st["occupied"][lv["p"]][lv["a"]], jnp.bool_)
-    _a146 = st["occupied"][lv["p"]][lv["b"]]
-    st["occupied"] = st["occupied"].at[(lv["p"], lv["a"])].set(_cast(_a146, jnp.bool_))
-    _a147 = lv["o"]
-    st["occupied"] = st["occupied"].at[(lv["p"], lv["b"])].set(_cast(_a147, jnp.bool_))
-    lv["u"] = _cast(st["below"][lv["p"]][lv["a"]], jnp.int16)
-    _a148 = st["below"][lv["p"]][lv["b"]]
-    st["below"] = st["below"].at[(lv["p"], lv["a"])].set(_cast(_a148, jnp.int16))
-    _a149 = lv["u"]
-    st["below"] = st["below"].at[(lv["p"], lv["b"])].set(_cast(_a149, jnp.int16))
-    lv["v"] = _cast(st["evolutions"][lv["p"]][lv["a"]], jnp.int8)
-    _a150 = st["evolutions"][lv["p"]][lv["b"]]
-    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["a"])].set(_cast(_a150, jnp.int8))
-    _a151 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["b"])].set(_cast(_a151, jnp.int8))
-    lv["d"] = _cast(st["damage"][lv["p"]][lv["a"]], jnp.int16)
-    _a152 = st["damage"][lv["p"]][lv["b"]]
-    st["damage"] = st["damage"].at[(lv["p"], lv["a"])].set(_cast(_a152, jnp.int16))
-    _a153 = lv["d"]
-    st["damage"] = st["damage"].at[(lv["p"], lv["b"])].set(_cast(_a153, jnp.int16))
-    lv["e"] = _cast(st["energy"][lv["p"]][lv["a"]], jnp.int8)
-    _a154 = st["energy"][lv["p"]][lv["b"]]
-    st["energy"] = st["energy"].at[(lv["p"], lv["a"])].set(_cast(_a154, jnp.int8))
-    _a155 = lv["e"]
-    st["energy"] = st["energy"].at[(lv["p"], lv["b"])].set(_cast(_a155, jnp.int8))
-    lv["t"] = _cast(st["placed"][lv["p"]][lv["a"]], jnp.int8)
-    _a156 = st["placed"][lv["p"]][lv["b"]]
-    st["placed"] = st["placed"].at[(lv["p"], lv["a"])].set(_cast(_a156, jnp.int8))
-    _a157 = lv["t"]
-    st["placed"] = st["placed"].at[(lv["p"], lv["b"])].set(_cast(_a157, jnp.int8))
-    lv["x"] = _cast(st["ability_used"][lv["p"]][lv["a"]], jnp.bool_)
-    _a158 = st["ability_used"][lv["p"]][lv["b"]]
-    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["a"])].set(_cast(_a158, jnp.bool_))
-    _a159 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["b"])].set(_cast(_a159, jnp.bool_))
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
+    lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a145 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a145, jnp.int16))
+    _a146 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a146, jnp.int16))
+    lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
+    _a147 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a147, jnp.bool_))
+    _a148 = lv["o"]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a148, jnp.bool_))
+    lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a149 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a149, jnp.int16))
+    _a150 = lv["u"]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a150, jnp.int16))
+    lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a151 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a151, jnp.int8))
+    _a152 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a152, jnp.int8))
+    lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
+    _a153 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a153, jnp.int16))
+    _a154 = lv["d"]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a154, jnp.int16))
+    lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a155 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a155, jnp.int8))
+    _a156 = lv["e"]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a156, jnp.int8))
+    lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
+    _a157 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a157, jnp.int8))
+    _a158 = lv["t"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a158, jnp.int8))
+    lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
+    _a159 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a159, jnp.bool_))
+    _a160 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a160, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:395)"""
+    """proc `knock_outs` (tcg.envspec:768)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c160 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then161(st, lv):
+    _c161 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then162(st, lv):
         st, lv = dict(st), dict(lv)
-        _a162 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a162, jnp.int8))
+        _a163 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a163, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c160, _then161(st, lv), (st, lv))
+    st, lv = _select(_c161, _then162(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c163 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then164(st, lv):
+    _c164 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then165(st, lv):
         st, lv = dict(st), dict(lv)
-        _a165 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a165, jnp.int8))
+        _a166 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a166, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c163, _then164(st, lv), (st, lv))
+    st, lv = _select(_c164, _then165(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c166 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then167(st, lv):
+    _c167 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then168(st, lv):
         st, lv = dict(st), dict(lv)
-        _a168 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a168, jnp.int8))
+        _a169 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a169, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c166, _then167(st, lv), (st, lv))
+    st, lv = _select(_c167, _then168(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c169 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then170(st, lv):
+    _c170 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then171(st, lv):
         st, lv = dict(st), dict(lv)
-        _a171 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a171, jnp.int8))
+        _a172 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a172, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c169, _then170(st, lv), (st, lv))
+    st, lv = _select(_c170, _then171(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv["q"] = jnp.int32(1)
     lv["s"] = jnp.int32(0)
-    _c172 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then173(st, lv):
+    _c173 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then174(st, lv):
         st, lv = dict(st), dict(lv)
-        _a174 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a174, jnp.int8))
+        _a175 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a175, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c172, _then173(st, lv), (st, lv))
+    st, lv = _select(_c173, _then174(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c175 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then176(st, lv):
+    _c176 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then177(st, lv):
         st, lv = dict(st), dict(lv)
-        _a177 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a177, jnp.int8))
+        _a178 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a178, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c175, _then176(st, lv), (st, lv))
+    st, lv = _select(_c176, _then177(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c178 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then179(st, lv):
+    _c179 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then180(st, lv):
         st, lv = dict(st), dict(lv)
-        _a180 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a180, jnp.int8))
+        _a181 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a181, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c178, _then179(st, lv), (st, lv))
+    st, lv = _select(_c179, _then180(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c181 = jnp.logical_and(st["occupied"][lv["q"]][lv["s"]], (_i32(st["damage"][lv["q"]][lv["s"]]) >= _i32(_K13[st["card"][lv["q"]][lv["s"]]])))
-    def _then182(st, lv):
+    _c182 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K13[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then183(st, lv):
         st, lv = dict(st), dict(lv)
-        _a183 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[st["card"][lv["q"]][lv["s"]]], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a183, jnp.int8))
+        _a184 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K14[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a184, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c181, _then182(st, lv), (st, lv))
+    st, lv = _select(_c182, _then183(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i184, _h185: _h185)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i186, _h187: _h187)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c188 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c189 = lv["won0"]
-    _c190 = lv["won1"]
-    def _then191(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i185, _h186: _h186)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i187, _h188: _h188)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c189 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c190 = lv["won0"]
+    _c191 = lv["won1"]
+    def _then192(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then192(st, lv):
+    def _then193(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then193(st, lv):
+    def _then194(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    _r194 = (st, lv)
-    _r194 = _select(_c190, _then193(st, lv), _r194)
-    _r194 = _select(_c189, _then192(st, lv), _r194)
-    _r194 = _select(_c188, _then191(st, lv), _r194)
-    st, lv = _r194
+    _r195 = (st, lv)
+    _r195 = _select(_c191, _then194(st, lv), _r195)
+    _r195 = _select(_c190, _then193(st, lv), _r195)
+    _r195 = _select(_c189, _then192(st, lv), _r195)
+    st, lv = _r195
     lv = _scope(lv, ())
     return st
 
 
-def p_random_zone_energy(st, p):
-    """proc `random_zone_energy` (tcg.envspec:415)"""
+def p_random_zone_energy(st, v_p):
+    """proc `random_zone_energy` (tcg.envspec:788)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[st["decks"][lv["p"]]]), dtype=jnp.int32), jnp.int8)
-    st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a198 = f_nth_energy(st, st["decks"][lv["p"]], _r197)
-    st["zone_next"] = st["zone_next"].at[lv["p"]].set(_cast(_a198, jnp.int8))
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i196, _h197: _i32(_h197))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r198 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a199 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r198)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a199, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
-def p_begin_turn(st, p):
-    """proc `begin_turn` (tcg.envspec:422)"""
+def p_begin_turn(st, v_p):
+    """proc `begin_turn` (tcg.envspec:795)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
-    _c199 = (_i32(st["turn"]) >= 50)
-    def _then200(st, lv):
+    lv = {"p": _cast(v_p, jnp.int8)}
+    _c200 = (_i32(st["turn"]) >= 50)
+    def _then201(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else201(st, lv):
+    def _else202(st, lv):
         st, lv = dict(st), dict(lv)
-        _a202 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a202, jnp.int8)
-        _a203 = lv["p"]
-        st["current_player"] = _cast(_a203, jnp.int8)
-        _a204 = 1
-        st["phase"] = _cast(_a204, jnp.int8)
-        _a205 = False
-        st["attached"] = _cast(_a205, jnp.bool_)
+        _a203 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a203, jnp.int8)
+        _a204 = lv["p"]
+        st["current_player"] = _cast(_a204, jnp.int8)
+        _a205 = 1
+        st["phase"] = _cast(_a205, jnp.int8)
         _a206 = False
-        st["supporter"] = _cast(_a206, jnp.bool_)
+        st["attached"] = _cast(_a206, jnp.bool_)
         _a207 = False
-        st["retreated"] = _cast(_a207, jnp.bool_)
-        _a208 = 0
-        st["retreat_discount"] = _cast(_a208, jnp.int8)
+        st["supporter"] = _cast(_a207, jnp.bool_)
+        _a208 = False
+        st["retreated"] = _cast(_a208, jnp.bool_)
         _a209 = 0
-        st["attack_bonus"] = _cast(_a209, jnp.int8)
+        st["retreat_discount"] = _cast(_a209, jnp.int8)
+        _a210 = 0
+        st["attack_bonus"] = _cast(_a210, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a210 = False
-        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a210, jnp.bool_))
-        lv["s"] = jnp.int32(1)
         _a211 = False
-        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a211, jnp.bool_))
-        lv["s"] = jnp.int32(2)
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a211, jnp.bool_))
+        lv["s"] = jnp.int32(1)
         _a212 = False
-        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a212, jnp.bool_))
-        lv["s"] = jnp.int32(3)
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a212, jnp.bool_))
+        lv["s"] = jnp.int32(2)
         _a213 = False
-        st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a213, jnp.bool_))
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a213, jnp.bool_))
+        lv["s"] = jnp.int32(3)
+        _a214 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a214, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c214 = (_i32(st["turn"]) > 1)
-        def _then215(st, lv):
+        _c215 = (_i32(st["turn"]) > 1)
+        def _then216(st, lv):
             st, lv = dict(st), dict(lv)
-            _a216 = st["zone_next"][lv["p"]]
-            st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a216, jnp.int8))
+            _a217 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a217, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c214, _then215(st, lv), (st, lv))
+        st, lv = _select(_c215, _then216(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c199, _then200(st, lv), _else201(st, lv))
+    st, lv = _select(_c200, _then201(st, lv), _else202(st, lv))
     return st
 
 
-def p_continue_game(st, next, resume):
-    """proc `continue_game` (tcg.envspec:447)"""
+def p_continue_game(st, v_next, v_resume):
+    """proc `continue_game` (tcg.envspec:820)"""
     st = dict(st)
-    lv = {"next": _cast(next, jnp.int8), "resume": _cast(resume, jnp.bool_)}
-    _c217 = jnp.logical_not(st["terminated"])
-    def _then218(st, lv):
+    lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
+    _c218 = jnp.logical_not(st["terminated"])
+    def _then219(st, lv):
         st, lv = dict(st), dict(lv)
-        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][lv["next"]][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c220 = lv["resume"]
-        def _then221(st, lv):
+        _c220 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c221 = lv["resume"]
+        def _then222(st, lv):
             st, lv = dict(st), dict(lv)
-            _a222 = 2
-            st["phase"] = _cast(_a222, jnp.int8)
-            _a223 = lv["next"]
-            st["promote_next"] = _cast(_a223, jnp.int8)
-            _a224 = lv["resume"]
-            st["promote_resume"] = _cast(_a224, jnp.bool_)
-            _a225 = jnp.where(jnp.logical_not(st["occupied"][lv["next"]][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a225, jnp.int8)
+            _a223 = 2
+            st["phase"] = _cast(_a223, jnp.int8)
+            _a224 = lv["next"]
+            st["promote_next"] = _cast(_a224, jnp.int8)
+            _a225 = lv["resume"]
+            st["promote_resume"] = _cast(_a225, jnp.bool_)
+            _a226 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a226, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then226(st, lv):
+        def _then227(st, lv):
             st, lv = dict(st), dict(lv)
-            _a227 = 1
-            st["phase"] = _cast(_a227, jnp.int8)
-            _a228 = lv["next"]
-            st["current_player"] = _cast(_a228, jnp.int8)
+            _a228 = 1
+            st["phase"] = _cast(_a228, jnp.int8)
+            _a229 = lv["next"]
+            st["current_player"] = _cast(_a229, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else229(st, lv):
+        def _else230(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        _r230 = _else229(st, lv)
-        _r230 = _select(_c220, _then226(st, lv), _r230)
-        _r230 = _select(_c219, _then221(st, lv), _r230)
-        st, lv = _r230
+        _r231 = _else230(st, lv)
+        _r231 = _select(_c221, _then227(st, lv), _r231)
+        _r231 = _select(_c220, _then222(st, lv), _r231)
+        st, lv = _r231
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c217, _then218(st, lv), (st, lv))
+    st, lv = _select(_c218, _then219(st, lv), (st, lv))
     return st
 
 
-def p_checkup(st, p):
-    """proc `checkup` (tcg.envspec:466)"""
+def p_checkup(st, v_p):
+    """proc `checkup` (tcg.envspec:839)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c231 = st["occupied"][lv["q"]][0]
-    def _then232(st, lv):
+    _c232 = st["occupied"][_i32(lv["q"])][0]
+    def _then233(st, lv):
         st, lv = dict(st), dict(lv)
-        _c233 = st["poisoned"][lv["q"]]
-        def _then234(st, lv):
+        _c234 = st["poisoned"][_i32(lv["q"])]
+        def _then235(st, lv):
             st, lv = dict(st), dict(lv)
-            _a235 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a235, jnp.int16))
+            _a236 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a236, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c233, _then234(st, lv), (st, lv))
-        _c236 = st["burned"][lv["q"]]
-        def _then237(st, lv):
+        st, lv = _select(_c234, _then235(st, lv), (st, lv))
+        _c237 = st["burned"][_i32(lv["q"])]
+        def _then238(st, lv):
             st, lv = dict(st), dict(lv)
-            _a238 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a238, jnp.int16))
-            st, _r240 = _randint(st, 0, 1)
-            _c239 = (_r240 == 1)
-            def _then241(st, lv):
+            _a239 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a239, jnp.int16))
+            st, _r241 = _randint(st, 0, 1)
+            _c240 = (_r241 == 1)
+            def _then242(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a242 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a242, jnp.bool_))
+                _a243 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a243, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c239, _then241(st, lv), (st, lv))
+            st, lv = _select(_c240, _then242(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c236, _then237(st, lv), (st, lv))
-        _c243 = (st["condition"][lv["q"]] == 1)
-        _c244 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then245(st, lv):
+        st, lv = _select(_c237, _then238(st, lv), (st, lv))
+        _c244 = (st["condition"][_i32(lv["q"])] == 1)
+        _c245 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then246(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r247 = _randint(st, 0, 1)
-            _c246 = (_r247 == 1)
-            def _then248(st, lv):
+            st, _r248 = _randint(st, 0, 1)
+            _c247 = (_r248 == 1)
+            def _then249(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a249 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a249, jnp.int8))
+                _a250 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c246, _then248(st, lv), (st, lv))
+            st, lv = _select(_c247, _then249(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then250(st, lv):
+        def _then251(st, lv):
             st, lv = dict(st), dict(lv)
-            _a251 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a251, jnp.int8))
+            _a252 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a252, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r252 = (st, lv)
-        _r252 = _select(_c244, _then250(st, lv), _r252)
-        _r252 = _select(_c243, _then245(st, lv), _r252)
-        st, lv = _r252
+        _r253 = (st, lv)
+        _r253 = _select(_c245, _then251(st, lv), _r253)
+        _r253 = _select(_c244, _then246(st, lv), _r253)
+        st, lv = _r253
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c231, _then232(st, lv), (st, lv))
+    st, lv = _select(_c232, _then233(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c253 = st["occupied"][lv["q"]][0]
-    def _then254(st, lv):
+    _c254 = st["occupied"][_i32(lv["q"])][0]
+    def _then255(st, lv):
         st, lv = dict(st), dict(lv)
-        _c255 = st["poisoned"][lv["q"]]
-        def _then256(st, lv):
+        _c256 = st["poisoned"][_i32(lv["q"])]
+        def _then257(st, lv):
             st, lv = dict(st), dict(lv)
-            _a257 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a257, jnp.int16))
+            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a258, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c255, _then256(st, lv), (st, lv))
-        _c258 = st["burned"][lv["q"]]
-        def _then259(st, lv):
+        st, lv = _select(_c256, _then257(st, lv), (st, lv))
+        _c259 = st["burned"][_i32(lv["q"])]
+        def _then260(st, lv):
             st, lv = dict(st), dict(lv)
-            _a260 = jnp.minimum((_i32(st["damage"][lv["q"]][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a260, jnp.int16))
-            st, _r262 = _randint(st, 0, 1)
-            _c261 = (_r262 == 1)
-            def _then263(st, lv):
+            _a261 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a261, jnp.int16))
+            st, _r263 = _randint(st, 0, 1)
+            _c262 = (_r263 == 1)
+            def _then264(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a264 = False
-                st["burned"] = st["burned"].at[lv["q"]].set(_cast(_a264, jnp.bool_))
+                _a265 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a265, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c261, _then263(st, lv), (st, lv))
+            st, lv = _select(_c262, _then264(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c258, _then259(st, lv), (st, lv))
-        _c265 = (st["condition"][lv["q"]] == 1)
-        _c266 = jnp.logical_and((st["condition"][lv["q"]] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then267(st, lv):
+        st, lv = _select(_c259, _then260(st, lv), (st, lv))
+        _c266 = (st["condition"][_i32(lv["q"])] == 1)
+        _c267 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then268(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r269 = _randint(st, 0, 1)
-            _c268 = (_r269 == 1)
-            def _then270(st, lv):
+            st, _r270 = _randint(st, 0, 1)
+            _c269 = (_r270 == 1)
+            def _then271(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a271 = 0
-                st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a271, jnp.int8))
+                _a272 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a272, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c268, _then270(st, lv), (st, lv))
+            st, lv = _select(_c269, _then271(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then272(st, lv):
+        def _then273(st, lv):
             st, lv = dict(st), dict(lv)
-            _a273 = 0
-            st["condition"] = st["condition"].at[lv["q"]].set(_cast(_a273, jnp.int8))
+            _a274 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a274, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r274 = (st, lv)
-        _r274 = _select(_c266, _then272(st, lv), _r274)
-        _r274 = _select(_c265, _then267(st, lv), _r274)
-        st, lv = _r274
+        _r275 = (st, lv)
+        _r275 = _select(_c267, _then273(st, lv), _r275)
+        _r275 = _select(_c266, _then268(st, lv), _r275)
+        st, lv = _r275
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c253, _then254(st, lv), (st, lv))
+    st, lv = _select(_c254, _then255(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:491)"""
+    """proc `finish_turn` (tcg.envspec:864)"""
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a275 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a275, jnp.int8))
+    _a280 = jax.vmap(lambda i276, _h277, _h278, _h279: jnp.asarray(_i32(jnp.where((_i32(_h277) == (1 + _i32(lv["p"]))), _i32(_h278), _i32(_h279))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K15, st["barrier"])
+    st["barrier"] = _cast(_a280, jnp.int8)
+    _a283 = jax.vmap(lambda i281, _h282: jnp.asarray(_i32(jnp.where((_i32(_h282) == (1 + _i32(lv["p"]))), 0, _i32(_h282))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    st["_envc_until_barrier"] = _cast(_a283, jnp.int8)
+    _a284 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a284, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1171,385 +1277,795 @@ def p_finish_turn(st):
     return st
 
 
-def p_attack_effect__1(st, p):
-    """proc `attack_effect__1` (tcg.fills:58)"""
+def p_attack_effect__1(st, v_p):
+    """proc `attack_effect__1` (tcg.fills:74)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_heal(st, lv["p"], 0, 30)
     return st
 
 
-def p_attack_effect__3(st, p):
-    """proc `attack_effect__3` (tcg.fills:82)"""
+def p_attack_effect__3(st, v_p):
+    """proc `attack_effect__3` (tcg.fills:98)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 1)
     return st
 
 
-def p_attack_effect__4(st, p):
-    """proc `attack_effect__4` (tcg.fills:70)"""
+def p_attack_effect__4(st, v_p):
+    """proc `attack_effect__4` (tcg.fills:86)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_poison_opponent(st, lv["p"])
     return st
 
 
-def p_attack_effect__6(st, p):
-    """proc `attack_effect__6` (tcg.fills:64)"""
+def p_attack_effect__6(st, v_p):
+    """proc `attack_effect__6` (tcg.fills:80)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_bonus_on_heads(st, 40)
     return st
 
 
-def p_attack_effect__11(st, p):
+def p_attack_effect__11(st, v_p):
     """proc `attack_effect__11` (tcg.fills:36)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 1)
     return st
 
 
-def p_attack_effect__12(st, p):
+def p_attack_effect__12(st, v_p):
     """proc `attack_effect__12` (tcg.fills:42)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 1, 2)
     return st
 
 
-def p_attack_effect__16(st, p):
+def p_attack_effect__16(st, v_p):
     """proc `attack_effect__16` (tcg.fills:48)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r277 = _randint(st, 0, 1)
-    _c276 = (_r277 == 1)
-    def _then278(st, lv):
+    st, _r286 = _randint(st, 0, 1)
+    _c285 = (_r286 == 1)
+    def _then287(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c276, _then278(st, lv), (st, lv))
+    st, lv = _select(_c285, _then287(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r280 = _randint(st, 0, 1)
-    _c279 = (_r280 == 1)
-    def _then281(st, lv):
+    st, _r289 = _randint(st, 0, 1)
+    _c288 = (_r289 == 1)
+    def _then290(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c279, _then281(st, lv), (st, lv))
+    st, lv = _select(_c288, _then290(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r283 = _randint(st, 0, 1)
-    _c282 = (_r283 == 1)
-    def _then284(st, lv):
+    st, _r292 = _randint(st, 0, 1)
+    _c291 = (_r292 == 1)
+    def _then293(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c282, _then284(st, lv), (st, lv))
+    st, lv = _select(_c291, _then293(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
 
-def p_attack_effect__24(st, p):
+def p_attack_effect__24(st, v_p):
     """proc `attack_effect__24` (tcg.fills:30)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__25(st, p):
-    """proc `attack_effect__25` (tcg.fills:76)"""
+def p_attack_effect__25(st, v_p):
+    """proc `attack_effect__25` (tcg.fills:92)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_opponent_bench(st, lv["p"], 10)
     return st
 
 
-def p_attack_effect__28(st, p):
+def p_attack_effect__28(st, v_p):
     """proc `attack_effect__28` (tcg.fills:18)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_bench_type(st, lv["p"], 3, 30)
     return st
 
 
-def p_attack_effect__32(st, p):
+def p_attack_effect__32(st, v_p):
     """proc `attack_effect__32` (tcg.fills:24)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_damage_per_heads(st, 4, 50)
     return st
 
 
-def p_attack_effect__38(st, p):
+def p_attack_effect__34(st, v_p):
+    """proc `attack_effect__34` (tcg.fills:58)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
+    lv["b"] = _cast(0, jnp.int8)
+    _c294 = lv["_envc_run"]
+    _c295 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
+    def _then296(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
+        _c297 = jnp.any(jax.vmap(lambda i298: st["occupied"][_i32(lv["p"])][i298])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then299(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a300 = lv["p"]
+            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a300, jnp.int8)
+            _a301 = 1
+            st["_envc_at_p_attack_effect__34"] = _cast(_a301, jnp.int8)
+            _a302 = False
+            lv["_envc_run"] = _cast(_a302, jnp.bool_)
+            _a303 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a303, jnp.int8)
+            _a304 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a304, jnp.int8)
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
+        def _else305(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a306 = 0
+            lv["b"] = _cast(_a306, jnp.int8)
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
+        st, lv = _select(_c297, _then299(st, lv), _else305(st, lv))
+        lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
+    def _then307(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a308 = st["_envc_frame_p_attack_effect__34__p"]
+        lv["p"] = _cast(_a308, jnp.int8)
+        _a309 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a309, jnp.int8)
+        _a310 = False
+        lv["_envc_seek"] = _cast(_a310, jnp.bool_)
+        _a311 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a311, jnp.int8)
+        _a312 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a312, jnp.int8)
+        _a313 = True
+        lv["_envc_run"] = _cast(_a313, jnp.bool_)
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
+    _r314 = (st, lv)
+    _r314 = _select(_c295, _then307(st, lv), _r314)
+    _r314 = _select(_c294, _then296(st, lv), _r314)
+    st, lv = _r314
+    _c315 = lv["_envc_run"]
+    def _then316(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c317 = (_i32(lv["b"]) > 0)
+        def _then318(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_clear_conditions(st, lv["p"])
+            st = p_swap_slots(st, lv["p"], 0, lv["b"])
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
+        st, lv = _select(_c317, _then318(st, lv), (st, lv))
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
+    st, lv = _select(_c315, _then316(st, lv), (st, lv))
+    lv = _scope(lv, ("p", ))
+    return st
+
+
+def p_attack_effect__36(st, v_p):
+    """proc `attack_effect__36` (tcg.fills:68)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    _a319 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a319, jnp.int8))
+    _a320 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a320, jnp.int8))
+    return st
+
+
+def p_attack_effect__38(st, v_p):
     """proc `attack_effect__38` (tcg.fills:6)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_discard_energy(st, lv["p"], 0, 4, 2)
     return st
 
 
-def p_attack_effect__68(st, p):
+def p_attack_effect__68(st, v_p):
     """proc `attack_effect__68` (tcg.fills:12)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8)}
     st = p_afflict_opponent(st, lv["p"], 3)
     return st
 
 
-def p_ability_effect__9(st, p, s):
-    """proc `ability_effect__9` (tcg.fills:88)"""
+def p_ability_effect__9(st, v_p, v_s):
+    """proc `ability_effect__9` (tcg.fills:104)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
     return st
 
 
-def p_trainer_effect__2(st, p, target):
-    """proc `trainer_effect__2` (tcg.fills:124)"""
+def p_trainer_effect__2(st, v_p, v_target):
+    """proc `trainer_effect__2` (tcg.fills:140)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
     return st
 
 
-def p_trainer_effect__3(st, p, target):
-    """proc `trainer_effect__3` (tcg.fills:130)"""
+def p_trainer_effect__3(st, v_p, v_target):
+    """proc `trainer_effect__3` (tcg.fills:146)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop285(i, carry):
+    def _loop321(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c286 = lv["going"]
-        def _then287(st, lv):
+        _c322 = lv["going"]
+        def _then323(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r289 = _randint(st, 0, 1)
-            _c288 = (_r289 == 1)
-            def _then290(st, lv):
+            st, _r325 = _randint(st, 0, 1)
+            _c324 = (_r325 == 1)
+            def _then326(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else291(st, lv):
+            def _else327(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a292 = False
-                lv["going"] = _cast(_a292, jnp.bool_)
+                _a328 = False
+                lv["going"] = _cast(_a328, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c288, _then290(st, lv), _else291(st, lv))
+            st, lv = _select(_c324, _then326(st, lv), _else327(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c286, _then287(st, lv), (st, lv))
+        st, lv = _select(_c322, _then323(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop285, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop321, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
-def p_trainer_effect__6(st, p, target):
-    """proc `trainer_effect__6` (tcg.fills:118)"""
+def p_trainer_effect__6(st, v_p, v_target):
+    """proc `trainer_effect__6` (tcg.fills:134)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
     return st
 
 
-def p_trainer_effect__10(st, p, target):
-    """proc `trainer_effect__10` (tcg.fills:106)"""
+def p_trainer_effect__8(st, v_p, v_target):
+    """proc `trainer_effect__8` (tcg.fills:161)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
+    lv["b"] = _cast(0, jnp.int8)
+    _c329 = lv["_envc_run"]
+    _c330 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
+    def _then331(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_who1"] = _cast((1 - _i32(lv["p"])), jnp.int8)
+        _c332 = jnp.any(jax.vmap(lambda i333: st["occupied"][(1 - _i32(lv["p"]))][i333])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then334(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a335 = lv["p"]
+            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a335, jnp.int8)
+            _a336 = 1
+            st["_envc_at_p_trainer_effect__8"] = _cast(_a336, jnp.int8)
+            _a337 = False
+            lv["_envc_run"] = _cast(_a337, jnp.bool_)
+            _a338 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a338, jnp.int8)
+            _a339 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a339, jnp.int8)
+            return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
+        def _else340(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a341 = 0
+            lv["b"] = _cast(_a341, jnp.int8)
+            return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
+        st, lv = _select(_c332, _then334(st, lv), _else340(st, lv))
+        lv = _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
+        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
+    def _then342(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a343 = st["_envc_frame_p_trainer_effect__8__p"]
+        lv["p"] = _cast(_a343, jnp.int8)
+        _a344 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a344, jnp.int8)
+        _a345 = False
+        lv["_envc_seek"] = _cast(_a345, jnp.bool_)
+        _a346 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a346, jnp.int8)
+        _a347 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a347, jnp.int8)
+        _a348 = True
+        lv["_envc_run"] = _cast(_a348, jnp.bool_)
+        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
+    _r349 = (st, lv)
+    _r349 = _select(_c330, _then342(st, lv), _r349)
+    _r349 = _select(_c329, _then331(st, lv), _r349)
+    st, lv = _r349
+    _c350 = lv["_envc_run"]
+    def _then351(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c352 = (_i32(lv["b"]) > 0)
+        def _then353(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_clear_conditions(st, (1 - _i32(lv["p"])))
+            st = p_swap_slots(st, (1 - _i32(lv["p"])), 0, lv["b"])
+            return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
+        st, lv = _select(_c352, _then353(st, lv), (st, lv))
+        return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
+    st, lv = _select(_c350, _then351(st, lv), (st, lv))
+    lv = _scope(lv, ("p", "target", ))
+    return st
+
+
+def p_trainer_effect__10(st, v_p, v_target):
+    """proc `trainer_effect__10` (tcg.fills:122)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
     return st
 
 
-def p_trainer_effect__11(st, p, target):
-    """proc `trainer_effect__11` (tcg.fills:112)"""
+def p_trainer_effect__11(st, v_p, v_target):
+    """proc `trainer_effect__11` (tcg.fills:128)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
     return st
 
 
-def p_trainer_effect__14(st, p, target):
-    """proc `trainer_effect__14` (tcg.fills:100)"""
+def p_trainer_effect__14(st, v_p, v_target):
+    """proc `trainer_effect__14` (tcg.fills:116)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
     return st
 
 
-def p_trainer_effect__15(st, p, target):
-    """proc `trainer_effect__15` (tcg.fills:145)"""
+def p_trainer_effect__15(st, v_p, v_target):
+    """proc `trainer_effect__15` (tcg.fills:171)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
     return st
 
 
-def p_trainer_effect__16(st, p, target):
-    """proc `trainer_effect__16` (tcg.fills:94)"""
+def p_trainer_effect__16(st, v_p, v_target):
+    """proc `trainer_effect__16` (tcg.fills:110)"""
     st = dict(st)
-    lv = {"p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
+    lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
     return st
 
 
-def p_attack_effect__dispatch(st, effect, p):
-    """proc `attack_effect__dispatch` (tcg.envspec:307)"""
+def p_attack_effect__dispatch(st, v_effect, v_p):
+    """proc `attack_effect__dispatch` (tcg.envspec:312)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8)}
-    lv["op_0"] = _cast(_K15[lv["effect"]][0], jnp.int8)
-    _c293 = (_i32(lv["op_0"]) == 1)
-    _c294 = (_i32(lv["op_0"]) == 2)
-    _c295 = (_i32(lv["op_0"]) == 3)
-    _c296 = (_i32(lv["op_0"]) == 4)
-    _c297 = (_i32(lv["op_0"]) == 5)
-    _c298 = (_i32(lv["op_0"]) == 6)
-    _c299 = (_i32(lv["op_0"]) == 7)
-    _c300 = (_i32(lv["op_0"]) == 8)
-    _c301 = (_i32(lv["op_0"]) == 9)
-    _c302 = (_i32(lv["op_0"]) == 10)
-    def _then303(st, lv):
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
+    lv["op_0"] = _cast(0, jnp.int8)
+    _c354 = lv["_envc_run"]
+    def _then355(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a356 = _K16[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a356, jnp.int8)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    st, lv = _select(_c354, _then355(st, lv), (st, lv))
+    _c357 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c361 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c362 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c363 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c364 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c365 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c367 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c368 = (_i32(lv["op_0"]) == 12)
+    def _then369(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then304(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then370(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], _K16[lv["effect"]][0])
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then305(st, lv):
+        st = p_afflict_opponent(st, lv["p"], _K17[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then371(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then306(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then372(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, 40)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then307(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then373(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K17[lv["effect"]][0], _K18[lv["effect"]][0])
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then308(st, lv):
+        st = p_discard_energy(st, lv["p"], 0, _K18[_i32(lv["effect"])][0], _K19[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then374(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then309(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then375(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], 10)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then310(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then376(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], 3, 30)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then311(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then377(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, 4, 50)
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    def _then312(st, lv):
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then378(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__16(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "op_0", ))
-    _r313 = (st, lv)
-    _r313 = _select(_c302, _then312(st, lv), _r313)
-    _r313 = _select(_c301, _then311(st, lv), _r313)
-    _r313 = _select(_c300, _then310(st, lv), _r313)
-    _r313 = _select(_c299, _then309(st, lv), _r313)
-    _r313 = _select(_c298, _then308(st, lv), _r313)
-    _r313 = _select(_c297, _then307(st, lv), _r313)
-    _r313 = _select(_c296, _then306(st, lv), _r313)
-    _r313 = _select(_c295, _then305(st, lv), _r313)
-    _r313 = _select(_c294, _then304(st, lv), _r313)
-    _r313 = _select(_c293, _then303(st, lv), _r313)
-    st, lv = _r313
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then379(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c380 = lv["_envc_seek"]
+        def _then381(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a382 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a382, jnp.int8)
+            _a383 = False
+            lv["_envc_seek"] = _cast(_a383, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c380, _then381(st, lv), (st, lv))
+        st = p_attack_effect__34(st, lv["p"])
+        _c384 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
+        def _then385(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a386 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a386, jnp.int8)
+            _a387 = False
+            lv["_envc_run"] = _cast(_a387, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else388(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a389 = True
+            lv["_envc_run"] = _cast(_a389, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c384, _then385(st, lv), _else388(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then390(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attack_effect__36(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    _r391 = (st, lv)
+    _r391 = _select(_c368, _then390(st, lv), _r391)
+    _r391 = _select(_c367, _then379(st, lv), _r391)
+    _r391 = _select(_c366, _then378(st, lv), _r391)
+    _r391 = _select(_c365, _then377(st, lv), _r391)
+    _r391 = _select(_c364, _then376(st, lv), _r391)
+    _r391 = _select(_c363, _then375(st, lv), _r391)
+    _r391 = _select(_c362, _then374(st, lv), _r391)
+    _r391 = _select(_c361, _then373(st, lv), _r391)
+    _r391 = _select(_c360, _then372(st, lv), _r391)
+    _r391 = _select(_c359, _then371(st, lv), _r391)
+    _r391 = _select(_c358, _then370(st, lv), _r391)
+    _r391 = _select(_c357, _then369(st, lv), _r391)
+    st, lv = _r391
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
-def p_ability_effect__dispatch(st, effect, p, s):
-    """proc `ability_effect__dispatch` (tcg.envspec:315)"""
+def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
+    """proc `ability_effect__dispatch` (tcg.envspec:320)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "s": _cast(s, jnp.int8)}
-    lv["op_0"] = _cast(_K19[lv["effect"]][0], jnp.int8)
-    _c314 = (_i32(lv["op_0"]) == 1)
-    def _then315(st, lv):
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["op_0"] = _cast(_K20[_i32(lv["effect"])][0], jnp.int8)
+    _c392 = (_i32(lv["op_0"]) == 1)
+    def _then393(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c314, _then315(st, lv), (st, lv))
+    st, lv = _select(_c392, _then393(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
-def p_trainer_effect__dispatch(st, effect, p, target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:322)"""
+def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
+    """proc `trainer_effect__dispatch` (tcg.envspec:327)"""
     st = dict(st)
-    lv = {"effect": _cast(effect, jnp.int8), "p": _cast(p, jnp.int8), "target": _cast(target, jnp.int8)}
-    lv["op_0"] = _cast(_K20[lv["effect"]][0], jnp.int8)
-    _c316 = (_i32(lv["op_0"]) == 1)
-    _c317 = (_i32(lv["op_0"]) == 2)
-    _c318 = (_i32(lv["op_0"]) == 3)
-    _c319 = (_i32(lv["op_0"]) == 4)
-    _c320 = (_i32(lv["op_0"]) == 5)
-    _c321 = (_i32(lv["op_0"]) == 6)
-    _c322 = (_i32(lv["op_0"]) == 7)
-    _c323 = (_i32(lv["op_0"]) == 8)
-    def _then324(st, lv):
+    lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
+    lv["op_0"] = _cast(0, jnp.int8)
+    _c394 = lv["_envc_run"]
+    def _then395(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a396 = _K21[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a396, jnp.int8)
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    st, lv = _select(_c394, _then395(st, lv), (st, lv))
+    _c397 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c398 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c399 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c400 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c401 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c402 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c403 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c404 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c405 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    def _then406(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then325(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then407(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then326(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then408(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then327(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then409(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then328(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then410(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then329(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then411(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then330(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then412(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    def _then331(st, lv):
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then413(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
-        return st, _scope(lv, ("effect", "p", "target", "op_0", ))
-    _r332 = (st, lv)
-    _r332 = _select(_c323, _then331(st, lv), _r332)
-    _r332 = _select(_c322, _then330(st, lv), _r332)
-    _r332 = _select(_c321, _then329(st, lv), _r332)
-    _r332 = _select(_c320, _then328(st, lv), _r332)
-    _r332 = _select(_c319, _then327(st, lv), _r332)
-    _r332 = _select(_c318, _then326(st, lv), _r332)
-    _r332 = _select(_c317, _then325(st, lv), _r332)
-    _r332 = _select(_c316, _then324(st, lv), _r332)
-    st, lv = _r332
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    def _then414(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c415 = lv["_envc_seek"]
+        def _then416(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a417 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a417, jnp.int8)
+            _a418 = False
+            lv["_envc_seek"] = _cast(_a418, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c415, _then416(st, lv), (st, lv))
+        st = p_trainer_effect__8(st, lv["p"], lv["target"])
+        _c419 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
+        def _then420(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a421 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a421, jnp.int8)
+            _a422 = False
+            lv["_envc_run"] = _cast(_a422, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+        def _else423(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a424 = True
+            lv["_envc_run"] = _cast(_a424, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c419, _then420(st, lv), _else423(st, lv))
+        return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+    _r425 = (st, lv)
+    _r425 = _select(_c405, _then414(st, lv), _r425)
+    _r425 = _select(_c404, _then413(st, lv), _r425)
+    _r425 = _select(_c403, _then412(st, lv), _r425)
+    _r425 = _select(_c402, _then411(st, lv), _r425)
+    _r425 = _select(_c401, _then410(st, lv), _r425)
+    _r425 = _select(_c400, _then409(st, lv), _r425)
+    _r425 = _select(_c399, _then408(st, lv), _r425)
+    _r425 = _select(_c398, _then407(st, lv), _r425)
+    _r425 = _select(_c397, _then406(st, lv), _r425)
+    st, lv = _r425
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
-def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:525): index in 0..9"""
+def p__envc_run_play_trainer(st, v_h, v_target):
+    """proc `_envc_run_play_trainer` (tcg.envspec:955)"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
+    lv["p"] = _cast(0, jnp.int8)
+    lv["c"] = _cast(0, jnp.int16)
+    _c426 = lv["_envc_run"]
+    def _then427(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a428 = st["current_player"]
+        lv["p"] = _cast(_a428, jnp.int8)
+        _a429 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a429, jnp.int16)
+        _l430 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l430)
+        _l431 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l431)
+        _c432 = (_K3[_i32(lv["c"])] == 1)
+        def _then433(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a434 = True
+            st["supporter"] = _cast(_a434, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
+        st, lv = _select(_c432, _then433(st, lv), (st, lv))
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
+    st, lv = _select(_c426, _then427(st, lv), (st, lv))
+    lv["_envc_arg1"] = _cast(0, jnp.int8)
+    _c435 = lv["_envc_run"]
+    def _then436(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a437 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a437, jnp.int8)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c435, _then436(st, lv), (st, lv))
+    _c438 = lv["_envc_seek"]
+    def _then439(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a440 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a440, jnp.int8)
+        _a441 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a441, jnp.int8)
+        _a442 = False
+        lv["_envc_seek"] = _cast(_a442, jnp.bool_)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c438, _then439(st, lv), (st, lv))
+    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
+    _c443 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then444(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a445 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a445, jnp.int8)
+        _a446 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a446, jnp.int8)
+        _a447 = False
+        lv["_envc_run"] = _cast(_a447, jnp.bool_)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    def _else448(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a449 = True
+        lv["_envc_run"] = _cast(_a449, jnp.bool_)
+        st = p_knock_outs(st)
+        st = p_continue_game(st, lv["p"], True)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c443, _then444(st, lv), _else448(st, lv))
+    lv = _scope(lv, ("h", "target", ))
+    return st
+
+
+def p__envc_run_attack(st, v_a):
+    """proc `_envc_run_attack` (tcg.envspec:1002)"""
+    st = dict(st)
+    lv = {"a": _cast(v_a, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attack"]) != 0), jnp.bool_)
+    lv["p"] = _cast(0, jnp.int8)
+    lv["q"] = _cast(0, jnp.int8)
+    lv["c"] = _cast(0, jnp.int16)
+    lv["hits"] = _cast(True, jnp.bool_)
+    _c450 = lv["_envc_run"]
+    def _then451(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a452 = st["current_player"]
+        lv["p"] = _cast(_a452, jnp.int8)
+        _a453 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a453, jnp.int8)
+        _a454 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a454, jnp.int16)
+        _c455 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then456(st, lv):
+            st, lv = dict(st), dict(lv)
+            st, _r457 = _randint(st, 0, 1)
+            _a458 = (_r457 == 1)
+            lv["hits"] = _cast(_a458, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        st, lv = _select(_c455, _then456(st, lv), (st, lv))
+        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+    st, lv = _select(_c450, _then451(st, lv), (st, lv))
+    _c459 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then460(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c461 = lv["_envc_run"]
+        def _then462(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a463 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a463, jnp.int16)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        st, lv = _select(_c461, _then462(st, lv), (st, lv))
+        lv["_envc_arg1"] = _cast(0, jnp.int8)
+        _c464 = lv["_envc_run"]
+        def _then465(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a466 = jnp.where((_i32(lv["a"]) == 0), _i32(_K22[_i32(lv["c"])]), _i32(_K23[_i32(lv["c"])]))
+            lv["_envc_arg1"] = _cast(_a466, jnp.int8)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+        st, lv = _select(_c464, _then465(st, lv), (st, lv))
+        _c467 = lv["_envc_seek"]
+        def _then468(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a469 = st["_envc_frame_a_attack__q"]
+            lv["q"] = _cast(_a469, jnp.int8)
+            _a470 = st["_envc_frame_a_attack__c"]
+            lv["c"] = _cast(_a470, jnp.int16)
+            _a471 = 0
+            st["_envc_at_a_attack"] = _cast(_a471, jnp.int8)
+            _a472 = False
+            lv["_envc_seek"] = _cast(_a472, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+        st, lv = _select(_c467, _then468(st, lv), (st, lv))
+        st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
+        _c473 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+        def _then474(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a475 = lv["q"]
+            st["_envc_frame_a_attack__q"] = _cast(_a475, jnp.int8)
+            _a476 = lv["c"]
+            st["_envc_frame_a_attack__c"] = _cast(_a476, jnp.int16)
+            _a477 = 1
+            st["_envc_at_a_attack"] = _cast(_a477, jnp.int8)
+            _a478 = False
+            lv["_envc_run"] = _cast(_a478, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+        def _else479(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a480 = True
+            lv["_envc_run"] = _cast(_a480, jnp.bool_)
+            _c481 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
+            def _then482(st, lv):
+                st, lv = dict(st), dict(lv)
+                lv["weak"] = _cast(jnp.where((_K24[_i32(st["card"][_i32(lv["q"])][0])] == _K12[_i32(lv["c"])]), 20, 0), jnp.int8)
+                _a483 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
+                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a483, jnp.int16))
+                lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+            st, lv = _select(_c481, _then482(st, lv), (st, lv))
+            _a484 = 0
+            st["dmg"] = _cast(_a484, jnp.int16)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+        st, lv = _select(_c473, _then474(st, lv), _else479(st, lv))
+        lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+    st, lv = _select(_c459, _then460(st, lv), (st, lv))
+    _c485 = lv["_envc_run"]
+    def _then486(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_knock_outs(st)
+        _c487 = jnp.logical_not(st["terminated"])
+        def _then488(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_finish_turn(st)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        st, lv = _select(_c487, _then488(st, lv), (st, lv))
+        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+    st, lv = _select(_c485, _then486(st, lv), (st, lv))
+    lv = _scope(lv, ("a", ))
+    return st
+
+
+def a_setup_active(st, index):
+    """action `setup_active` (tcg.envspec:899): index in 0..9"""
+    st = dict(st)
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l333 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l333)
+    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l489 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l489)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1557,18 +2073,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i334: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][st["current_player"]][0])), jnp.where((jnp.remainder(jnp.floor_divide(i334, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i334, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i490: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i490, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i490, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i490, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:532): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:906): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l335 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l335)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l491 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l491)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1576,42 +2092,42 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i336: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i336, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i336, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i492: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i492, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i492, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i492, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:540): index in 0..0"""
+    """action `setup_done` (tcg.envspec:914): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c337 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then338(st, lv):
+    _c493 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then494(st, lv):
         st, lv = dict(st), dict(lv)
-        _a339 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a339, jnp.int8)
+        _a495 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a495, jnp.int8)
         return st, _scope(lv, ())
-    def _else340(st, lv):
+    def _else496(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c337, _then338(st, lv), _else340(st, lv))
+    st, lv = _select(_c493, _then494(st, lv), _else496(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i341: jnp.logical_and((st["phase"] == 0), st["occupied"][st["current_player"]][0]))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i497: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:549): index in 0..9"""
+    """action `play_basic` (tcg.envspec:923): index in 0..9"""
     st = dict(st)
-    h = (index // 1) % 10
-    lv = {"h": _cast(h, jnp.int8)}
+    v_h = (index // 1) % 10
+    lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], lv["p"])["items"][lv["h"]])
-    _l342 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l342)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    _l498 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l498)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -1619,32 +2135,32 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i343: jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i343, 1), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i343, 1), 10)]] == 0)), False)))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i499: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i499, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:557): index in 0..39"""
+    """action `evolve` (tcg.envspec:931): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    s = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "s": _cast(s, jnp.int8)}
+    v_h = (index // 4) % 10
+    v_s = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a344 = st["card"][lv["p"]][lv["s"]]
-    st["below"] = st["below"].at[(lv["p"], lv["s"], jnp.minimum(_i32(st["evolutions"][lv["p"]][lv["s"]]), 1))].set(_cast(_a344, jnp.int16))
-    _a345 = jnp.minimum((_i32(st["evolutions"][lv["p"]][lv["s"]]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(lv["p"], lv["s"])].set(_cast(_a345, jnp.int8))
-    _a346 = _get(st["hand"], lv["p"])["items"][lv["h"]]
-    st["card"] = st["card"].at[(lv["p"], lv["s"])].set(_cast(_a346, jnp.int16))
-    _l347 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l347)
-    _a348 = st["turn"]
-    st["placed"] = st["placed"].at[(lv["p"], lv["s"])].set(_cast(_a348, jnp.int8))
-    _c349 = (_i32(lv["s"]) == 0)
-    def _then350(st, lv):
+    _a500 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a500, jnp.int16))
+    _a501 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a501, jnp.int8))
+    _a502 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a502, jnp.int16))
+    _l503 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l503)
+    _a504 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a504, jnp.int8))
+    _c505 = (_i32(lv["s"]) == 0)
+    def _then506(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c349, _then350(st, lv), (st, lv))
+    st, lv = _select(_c505, _then506(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -1652,21 +2168,21 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i351: jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i351, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]), (_i32(st["placed"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]) < _i32(st["turn"]))), (_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] == 0)), (_K1[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]] != 0)), (_i32(_K9[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i351, 4), 10)]]) == _i32(_K10[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i351, 1), 4)]]))), False)))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i507: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i507, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])] != 0)), (_i32(_K9[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])]) == _i32(_K10[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:571): index in 0..3"""
+    """action `attach` (tcg.envspec:945): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a352 = jnp.minimum((_i32(st["energy"][lv["p"]][lv["s"]][st["zone"][lv["p"]]]) + 1), 12)
-    st["energy"] = st["energy"].at[(lv["p"], lv["s"], st["zone"][lv["p"]])].set(_cast(_a352, jnp.int8))
-    _a353 = 10
-    st["zone"] = st["zone"].at[lv["p"]].set(_cast(_a353, jnp.int8))
-    _a354 = True
-    st["attached"] = _cast(_a354, jnp.bool_)
+    _a508 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a508, jnp.int8))
+    _a509 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a509, jnp.int8))
+    _a510 = True
+    st["attached"] = _cast(_a510, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
@@ -1674,50 +2190,34 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i355: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][st["current_player"]]) != 10)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i355, 1), 4)]))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i511: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i511, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:581): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:955): index in 0..39"""
     st = dict(st)
-    h = (index // 4) % 10
-    target = (index // 1) % 4
-    lv = {"h": _cast(h, jnp.int8), "target": _cast(target, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["c"] = _cast(_get(st["hand"], lv["p"])["items"][lv["h"]], jnp.int16)
-    _l356 = _remove_at(_get(st["hand"], lv["p"]), lv["h"])
-    st["hand"] = _set(st["hand"], lv["p"], _l356)
-    _l357 = _push(_get(st["discard"], lv["p"]), _cast(lv["c"], jnp.int16))
-    st["discard"] = _set(st["discard"], lv["p"], _l357)
-    _c358 = (_K3[lv["c"]] == 1)
-    def _then359(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a360 = True
-        st["supporter"] = _cast(_a360, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "p", "c", ))
-    st, lv = _select(_c358, _then359(st, lv), (st, lv))
-    st = p_trainer_effect__dispatch(st, _K2[lv["c"]], lv["p"], lv["target"])
-    st = p_knock_outs(st)
-    st = p_continue_game(st, lv["p"], True)
-    lv = _scope(lv, ("h", "target", ))
+    v_h = (index // 4) % 10
+    v_target = (index // 1) % 4
+    lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
+    st = p__envc_run_play_trainer(st, lv["h"], lv["target"])
     return st
 
 
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i361: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i361, 4), 10) < _get(st["hand"], st["current_player"])["len"]), jnp.logical_and(jnp.logical_and((_K0[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] == 1), (_i32(_K2[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]]) != 0)), jnp.logical_or((_K3[_get(st["hand"], st["current_player"])["items"][jnp.remainder(jnp.floor_divide(i361, 4), 10)]] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i361, 1), 4)]))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i512: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i512, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i512, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:597): index in 0..3"""
+    """action `use_ability` (tcg.envspec:971): index in 0..3"""
     st = dict(st)
-    s = (index // 1) % 4
-    lv = {"s": _cast(s, jnp.int8)}
+    v_s = (index // 1) % 4
+    lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a362 = True
-    st["ability_used"] = st["ability_used"].at[(lv["p"], lv["s"])].set(_cast(_a362, jnp.bool_))
-    st = p_ability_effect__dispatch(st, _K21[st["card"][lv["p"]][lv["s"]]], lv["p"], lv["s"])
+    _a513 = True
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a513, jnp.bool_))
+    st = p_ability_effect__dispatch(st, _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
     lv = _scope(lv, ("s", ))
@@ -1727,61 +2227,61 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i363: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]), (_i32(_K21[st["card"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)]]) != 0)), jnp.logical_not(st["ability_used"][st["current_player"]][jnp.remainder(jnp.floor_divide(i363, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i514: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]), (_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:608): index in 0..2"""
+    """action `retreat` (tcg.envspec:982): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c364 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then365(st, lv):
+    _c515 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then516(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i366: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i366]) > 0), i366, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a367 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a367, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i517: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i517]) > 0), i517, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a518 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a518, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c364, _then365(st, lv), (st, lv))
+    st, lv = _select(_c515, _then516(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c368 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then369(st, lv):
+    _c519 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then520(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i370: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i370]) > 0), i370, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a371 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a371, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i521: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i521]) > 0), i521, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a522 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a522, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c368, _then369(st, lv), (st, lv))
+    st, lv = _select(_c519, _then520(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c372 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then373(st, lv):
+    _c523 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then524(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i374: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i374]) > 0), i374, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a375 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a375, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i525: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i525]) > 0), i525, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a526 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a526, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c372, _then373(st, lv), (st, lv))
+    st, lv = _select(_c523, _then524(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c376 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then377(st, lv):
+    _c527 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then528(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i378: _i32(jnp.where((_i32(st["energy"][lv["p"]][0][i378]) > 0), i378, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a379 = jnp.maximum((_i32(st["energy"][lv["p"]][0][lv["t"]]) - 1), 0)
-        st["energy"] = st["energy"].at[(lv["p"], 0, lv["t"])].set(_cast(_a379, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i529: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i529]) > 0), i529, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a530 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a530, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c376, _then377(st, lv), (st, lv))
+    st, lv = _select(_c527, _then528(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a380 = True
-    st["retreated"] = _cast(_a380, jnp.bool_)
+    _a531 = True
+    st["retreated"] = _cast(_a531, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -1789,64 +2289,26 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i381: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i381, 1), 3) + 1)]), st["occupied"][st["current_player"]][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i532: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i532, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:628): index in 0..1"""
+    """action `attack` (tcg.envspec:1002): index in 0..1"""
     st = dict(st)
-    a = (index // 1) % 2
-    lv = {"a": _cast(a, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["c"] = _cast(st["card"][lv["p"]][0], jnp.int16)
-    lv["hits"] = _cast(True, jnp.bool_)
-    _c382 = (st["condition"][lv["p"]] == 3)
-    def _then383(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r384 = _randint(st, 0, 1)
-        _a385 = (_r384 == 1)
-        lv["hits"] = _cast(_a385, jnp.bool_)
-        return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c382, _then383(st, lv), (st, lv))
-    _c386 = lv["hits"]
-    def _then387(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a388 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[lv["c"]]), _i32(_K7[lv["c"]]))), 0)
-        st["dmg"] = _cast(_a388, jnp.int16)
-        st = p_attack_effect__dispatch(st, jnp.where((_i32(lv["a"]) == 0), _i32(_K22[lv["c"]]), _i32(_K23[lv["c"]])), lv["p"])
-        _c389 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][lv["q"]][0])
-        def _then390(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["weak"] = _cast(jnp.where((_K24[st["card"][lv["q"]][0]] == _K12[lv["c"]]), 20, 0), jnp.int8)
-            _a391 = jnp.minimum((((_i32(st["damage"][lv["q"]][0]) + _i32(st["dmg"])) + _i32(st["attack_bonus"])) + _i32(lv["weak"])), 300)
-            st["damage"] = st["damage"].at[(lv["q"], 0)].set(_cast(_a391, jnp.int16))
-            lv = _scope(lv, ("a", "p", "q", "c", "hits", ))
-            return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-        st, lv = _select(_c389, _then390(st, lv), (st, lv))
-        _a392 = 0
-        st["dmg"] = _cast(_a392, jnp.int16)
-        return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c386, _then387(st, lv), (st, lv))
-    st = p_knock_outs(st)
-    _c393 = jnp.logical_not(st["terminated"])
-    def _then394(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_finish_turn(st)
-        return st, _scope(lv, ("a", "p", "q", "c", "hits", ))
-    st, lv = _select(_c393, _then394(st, lv), (st, lv))
-    lv = _scope(lv, ("a", ))
+    v_a = (index // 1) % 2
+    lv = {"a": _cast(v_a, jnp.int8)}
+    st = p__envc_run_attack(st, lv["a"])
     return st
 
 
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i395: jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i395, 1), 2))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i533: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i533, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:651): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1025): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p_finish_turn(st)
@@ -1856,14 +2318,14 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i396: (st["phase"] == 1))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i534: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:656): index in 0..2"""
+    """action `promote` (tcg.envspec:1030): index in 0..2"""
     st = dict(st)
-    b = (index // 1) % 3 + 1
-    lv = {"b": _cast(b, jnp.int8)}
+    v_b = (index // 1) % 3 + 1
+    lv = {"b": _cast(v_b, jnp.int8)}
     st = p_swap_slots(st, st["current_player"], 0, lv["b"])
     st = p_continue_game(st, st["promote_next"], st["promote_resume"])
     return st
@@ -1872,19 +2334,25 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i397: jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][st["current_player"]][0])), st["occupied"][st["current_player"]][(jnp.remainder(jnp.floor_divide(i397, 1), 3) + 1)]))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i535: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i535, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
-def _observe(st, p):
+def m_choose(st):
+    """guard of `choose` at each of its 3 flat indices (bool[3])"""
+    lv = {}
+    return jax.vmap(lambda i536: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
+
+
+def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
-    lv = {"p": _cast(p, jnp.int8)}
-    lv["_done"] = jnp.bool_(False)
-    lv["_ret"] = _K25
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["#done"] = jnp.bool_(False)
+    lv["#ret"] = _K26
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["_ret"] = _select(lv["_done"], lv["_ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][lv["p"]]), jnp.int32), jnp.asarray(st["points"][lv["p"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["p"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["p"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["p"]], jnp.int32), jnp.asarray(st["zone_next"][lv["p"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["p"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["p"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(st["points"][lv["q"]], jnp.int32), jnp.asarray(_get(st["deck"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["hand"], lv["q"])["len"], jnp.int32), jnp.asarray(_get(st["discard"], lv["q"])["len"], jnp.int32), jnp.asarray(st["zone"][lv["q"]], jnp.int32), jnp.asarray(st["zone_next"][lv["q"]], jnp.int32), jnp.asarray(_i32(st["poisoned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["burned"][lv["q"]]), jnp.int32), jnp.asarray(_i32(st["condition"][lv["q"]]), jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], lv["p"])["len"]), _i32(_get(st["hand"], lv["p"])["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][0], _i32(st["card"][lv["p"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][0], jnp.int32), jnp.asarray(st["placed"][lv["p"]][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][1], _i32(st["card"][lv["p"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][1], jnp.int32), jnp.asarray(st["placed"][lv["p"]][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][2], _i32(st["card"][lv["p"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][2], jnp.int32), jnp.asarray(st["placed"][lv["p"]][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["p"]][3], _i32(st["card"][lv["p"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["p"]][3], jnp.int32), jnp.asarray(st["placed"][lv["p"]][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["p"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["p"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["p"]][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][0], _i32(st["card"][lv["q"]][0]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][0], jnp.int32), jnp.asarray(st["placed"][lv["q"]][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][0][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][1], _i32(st["card"][lv["q"]][1]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][1], jnp.int32), jnp.asarray(st["placed"][lv["q"]][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][1][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][2], _i32(st["card"][lv["q"]][2]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][2], jnp.int32), jnp.asarray(st["placed"][lv["q"]][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][2][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][lv["q"]][3], _i32(st["card"][lv["q"]][3]), -1), jnp.int32), jnp.asarray(st["damage"][lv["q"]][3], jnp.int32), jnp.asarray(st["placed"][lv["q"]][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][0], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][1], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][2], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][3], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][4], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][5], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][6], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][7], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][8], jnp.int32), jnp.asarray(st["energy"][lv["q"]][3][9], jnp.int32), jnp.asarray(st["evolutions"][lv["q"]][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][lv["q"]][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32)]), jnp.int16))
-    lv["_done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "_done", "_ret", ))
-    return lv["_ret"]
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["q"])], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_attack_effect__34"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), 2, 0))), jnp.int32)]), jnp.int16))
+    lv["#done"] = jnp.bool_(True)
+    lv = _scope(lv, ("p", "#done", "#ret", ))
+    return lv["#ret"]
 
 
 def _init_body(st):
@@ -1892,76 +2360,76 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    st, _r398 = _randint(st, 0, (5 - 1))
-    _a399 = _r398
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a399, jnp.int8))
+    st, _r537 = _randint(st, 0, (5 - 1))
+    _a538 = _r537
+    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a538, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop400(i, carry):
+    def _loop539(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l401 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l401)
+        _l540 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K27[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l540)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop400, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop539, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l402 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l402)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i403: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i403]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i403]] == 0)), i403, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l404 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l404)
-    _l405 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l405)
+    st, _l541 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l541)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i542: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i542])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i542])] == 0)), i542, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l543 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l543)
+    _l544 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l544)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv["p"] = jnp.int32(1)
-    st, _r406 = _randint(st, 0, (5 - 1))
-    _a407 = _r406
-    st["decks"] = st["decks"].at[lv["p"]].set(_cast(_a407, jnp.int8))
+    st, _r545 = _randint(st, 0, (5 - 1))
+    _a546 = _r545
+    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a546, jnp.int8))
     lv["i"] = jnp.int32(0)
-    def _loop408(i, carry):
+    def _loop547(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _l409 = _push(_get(st["deck"], lv["p"]), _cast(_K26[st["decks"][lv["p"]]][lv["i"]], jnp.int16))
-        st["deck"] = _set(st["deck"], lv["p"], _l409)
+        _l548 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K27[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l548)
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop408, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop547, (st, lv))
     lv = _scope(lv, ("p", ))
-    st, _l410 = _shuffle(st, _get(st["deck"], lv["p"]))
-    st["deck"] = _set(st["deck"], lv["p"], _l410)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i411: _i32(jnp.where(jnp.logical_and((_K0[_get(st["deck"], lv["p"])["items"][i411]] == 0), (_K1[_get(st["deck"], lv["p"])["items"][i411]] == 0)), i411, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l412 = _push(_get(st["hand"], lv["p"]), _cast(_get(st["deck"], lv["p"])["items"][lv["at"]], jnp.int16))
-    st["hand"] = _set(st["hand"], lv["p"], _l412)
-    _l413 = _remove_at(_get(st["deck"], lv["p"]), lv["at"])
-    st["deck"] = _set(st["deck"], lv["p"], _l413)
+    st, _l549 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l549)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i550: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i550])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i550])] == 0)), i550, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l551 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l551)
+    _l552 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l552)
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
     lv = _scope(lv, ())
-    st, _r414 = _randint(st, 0, 1)
-    _a415 = jnp.where((_r414 == 1), 1, 0)
-    st["first"] = _cast(_a415, jnp.int8)
-    _a416 = st["first"]
-    st["current_player"] = _cast(_a416, jnp.int8)
+    st, _r553 = _randint(st, 0, 1)
+    _a554 = jnp.where((_r553 == 1), 1, 0)
+    st["first"] = _cast(_a554, jnp.int8)
+    _a555 = st["first"]
+    st["current_player"] = _cast(_a555, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i417, _h419, _h420, _h421, _h422, _h423, _h424, _h425, _h426, _h427, _h428, _h429, _h430, _h431, _h432, _h433, _h434, _h435, _h436, _h437, _h438, _h439: jnp.all(jax.vmap(lambda i418: (((((_lcount(_get(st["deck"], i417), _K26[_h419][i418]) + _lcount(_get(st["hand"], i417), _K26[_h419][i418])) + _lcount(_get(st["discard"], i417), _K26[_h419][i418])) + (((_i32(jnp.logical_and(_h420, (_h421 == _K26[_h419][i418]))) + _i32(jnp.logical_and(_h422, (_h423 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h424, (_h425 == _K26[_h419][i418])))) + _i32(jnp.logical_and(_h426, (_h427 == _K26[_h419][i418]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h420, (0 < _i32(_h428))), (_h429 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h420, (1 < _i32(_h428))), (_h430 == _K26[_h419][i418]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h422, (0 < _i32(_h431))), (_h432 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h422, (1 < _i32(_h431))), (_h433 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h424, (0 < _i32(_h434))), (_h435 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h424, (1 < _i32(_h434))), (_h436 == _K26[_h419][i418])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h426, (0 < _i32(_h437))), (_h438 == _K26[_h419][i418]))) + _i32(jnp.logical_and(jnp.logical_and(_h426, (1 < _i32(_h437))), (_h439 == _K26[_h419][i418]))))))) == jnp.sum(_K26[_h419] == _K26[_h419][i418], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i556, _h558, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575, _h576, _h577, _h578: jnp.all(jax.vmap(lambda i557: (((((_lcount(_get(st["deck"], i556), _K27[_i32(_h558)][i557]) + _lcount(_get(st["hand"], i556), _K27[_i32(_h558)][i557])) + _lcount(_get(st["discard"], i556), _K27[_i32(_h558)][i557])) + (((_i32(jnp.logical_and(_h559, (_h560 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(_h561, (_h562 == _K27[_i32(_h558)][i557])))) + _i32(jnp.logical_and(_h563, (_h564 == _K27[_i32(_h558)][i557])))) + _i32(jnp.logical_and(_h565, (_h566 == _K27[_i32(_h558)][i557]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h559, (0 < _i32(_h567))), (_h568 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h559, (1 < _i32(_h567))), (_h569 == _K27[_i32(_h558)][i557]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h561, (0 < _i32(_h570))), (_h571 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h561, (1 < _i32(_h570))), (_h572 == _K27[_i32(_h558)][i557])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h563, (0 < _i32(_h573))), (_h574 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h563, (1 < _i32(_h573))), (_h575 == _K27[_i32(_h558)][i557])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h565, (0 < _i32(_h576))), (_h577 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h565, (1 < _i32(_h576))), (_h578 == _K27[_i32(_h558)][i557]))))))) == jnp.sum(_wide(_K27[_i32(_h558)]) == _K27[_i32(_h558)][i557], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i440, _h441, _h442, _h443, _h444, _h445, _h446, _h447, _h448, _h449, _h450, _h451, _h452: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h441), (_i32(_h442) < _i32(_K13[_h443]))), jnp.logical_or(jnp.logical_not(_h444), (_i32(_h445) < _i32(_K13[_h446])))), jnp.logical_or(jnp.logical_not(_h447), (_i32(_h448) < _i32(_K13[_h449])))), jnp.logical_or(jnp.logical_not(_h450), (_i32(_h451) < _i32(_K13[_h452])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i579, _h580, _h581, _h582, _h583, _h584, _h585, _h586, _h587, _h588, _h589, _h590, _h591: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h580), (_i32(_h581) < _i32(_K13[_i32(_h582)]))), jnp.logical_or(jnp.logical_not(_h583), (_i32(_h584) < _i32(_K13[_i32(_h585)])))), jnp.logical_or(jnp.logical_not(_h586), (_i32(_h587) < _i32(_K13[_i32(_h588)])))), jnp.logical_or(jnp.logical_not(_h589), (_i32(_h590) < _i32(_K13[_i32(_h591)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i453, _h454: (_i32(_h454) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i592, _h593: (_i32(_h593) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -1973,74 +2441,93 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i455, _h456: _h456)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i594, _h595: _h595)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i457, _h458, _h459, _h460, _h461: ((((_i32(_h458) + _i32(_h459)) + _i32(_h460)) + _i32(_h461)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i596, _h597, _h598, _h599, _h600: ((((_i32(_h597) + _i32(_h598)) + _i32(_h599)) + _i32(_h600)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
 
-_FIELDS = ('current_player', 'rewards', 'terminated', 'truncated', 'step_count', 'decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume')
+ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
+VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
+OBSERVATION_SHAPE = (164,)  # None when the observation is a record or holds lists (a pytree)
+OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume', '_envc_until_barrier', '_envc_at_p_attack_effect__34', '_envc_frame_p_attack_effect__34__p', '_envc_at_p_trainer_effect__8', '_envc_frame_p_trainer_effect__8__p', '_envc_at_p_attack_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_attack', '_envc_frame_a_attack__q', '_envc_frame_a_attack__c', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
+_STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "legal_action_mask", "rewards", "terminated", "truncated", *_FIELDS[4:], "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
+    """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
+
+    Public fields (Pgx's): `current_player` (int32), `observation` (that of `current_player`),
+    `rewards` (float32[NUM_PLAYERS], of the last step), `terminated`, `truncated` (bool),
+    `legal_action_mask` (bool[NUM_ACTIONS], all true once terminated). Private: `_step_count`
+    (int32, steps taken), `_x` (a dict: the spec's own state fields by name, each in its
+    narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
+    `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
+    can clash with an attribute of `State` (`replace`, `observation`, ...).
+    """
+
     current_player: jax.Array
     observation: jax.Array
-    legal_action_mask: jax.Array
     rewards: jax.Array
     terminated: jax.Array
     truncated: jax.Array
-    step_count: jax.Array
-    decks: jax.Array
-    deck: jax.Array
-    hand: jax.Array
-    discard: jax.Array
-    card: jax.Array
-    occupied: jax.Array
-    below: jax.Array
-    evolutions: jax.Array
-    damage: jax.Array
-    energy: jax.Array
-    placed: jax.Array
-    ability_used: jax.Array
-    poisoned: jax.Array
-    burned: jax.Array
-    condition: jax.Array
-    points: jax.Array
-    zone: jax.Array
-    zone_next: jax.Array
-    turn: jax.Array
-    first: jax.Array
-    phase: jax.Array
-    attached: jax.Array
-    supporter: jax.Array
-    retreated: jax.Array
-    retreat_discount: jax.Array
-    attack_bonus: jax.Array
-    dmg: jax.Array
-    promote_next: jax.Array
-    promote_resume: jax.Array
+    legal_action_mask: jax.Array
+    _step_count: jax.Array
+    _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
 
-    def replace(self, **changes):
+    @property
+    def env_id(self) -> str:
+        """Pgx's `State.env_id`: `ENV_ID`."""
+        return ENV_ID
+
+    def replace(self, **changes) -> "State":
         return dataclasses.replace(self, **changes)
+
+    def _to_arrays(self) -> dict:
+        """Every field as in `envc.verify.to_arrays` (built-ins by their spec names and narrowest
+        dtypes, the spec's fields, `legal_action_mask`, `observation`, the RNG words)."""
+        arrays = _to_dict(self)
+        arrays["legal_action_mask"] = self.legal_action_mask
+        arrays["observation"] = self.observation
+        return arrays
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict) -> "State":
+        """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
+        observation are taken from them, not recomputed."""
+        st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        return _state(st, st["observation"], st["legal_action_mask"])
+
+    def to_svg(self) -> str:
+        """An SVG picture of the state (of each state, for a batch): the player to move, the
+        rewards, the flags and the observation of the player to move as a grid of shaded cells."""
+        return _svg(ENV_ID, self)
+
+    def save_svg(self, filename) -> None:
+        """Write `to_svg()` to `filename` (Pgx's `State.save_svg`)."""
+        with open(filename, "w", encoding="utf-8") as f:
+            f.write(self.to_svg())
 
 
 def _defaults():
     return {
         "current_player": _cast(jnp.int8(0), jnp.int8),
-        "rewards": _cast(_K27, jnp.float32),
+        "rewards": _cast(_K28, jnp.float32),
         "terminated": _cast(jnp.bool_(False), jnp.bool_),
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int16(0), jnp.int16),
-        "decks": _cast(_K28, jnp.int8),
+        "decks": _cast(_K15, jnp.int8),
         "deck": _cast({"items": _K30, "len": _K31}, _DT29),
         "hand": _cast({"items": _K32, "len": _K31}, _DT29),
         "discard": _cast({"items": _K30, "len": _K31}, _DT29),
@@ -2054,8 +2541,8 @@ def _defaults():
         "ability_used": _cast(_K34, jnp.bool_),
         "poisoned": _cast(_K38, jnp.bool_),
         "burned": _cast(_K38, jnp.bool_),
-        "condition": _cast(_K28, jnp.int8),
-        "points": _cast(_K28, jnp.int8),
+        "condition": _cast(_K15, jnp.int8),
+        "points": _cast(_K15, jnp.int8),
         "zone": _cast(_K39, jnp.int8),
         "zone_next": _cast(_K39, jnp.int8),
         "turn": _cast(jnp.int8(0), jnp.int8),
@@ -2065,18 +2552,48 @@ def _defaults():
         "supporter": _cast(jnp.bool_(False), jnp.bool_),
         "retreated": _cast(jnp.bool_(False), jnp.bool_),
         "retreat_discount": _cast(jnp.int8(0), jnp.int8),
+        "barrier": _cast(_K15, jnp.int8),
         "attack_bonus": _cast(jnp.int8(0), jnp.int8),
         "dmg": _cast(jnp.int16(0), jnp.int16),
         "promote_next": _cast(jnp.int8(0), jnp.int8),
         "promote_resume": _cast(jnp.bool_(False), jnp.bool_),
+        "_envc_until_barrier": _cast(_K15, jnp.int8),
+        "_envc_at_p_attack_effect__34": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_attack_effect__34__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_trainer_effect__8": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_trainer_effect__8__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_attack_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_trainer_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_play_trainer": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_attack": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a_attack__q": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_a_attack__c": _cast(jnp.int16(0), jnp.int16),
+        "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
+        "_envc_choice_option": _cast(jnp.int8(1), jnp.int8),
     }
 
 
 def _to_dict(state):
-    st = {name: getattr(state, name) for name in _FIELDS}
+    """The flat dict the spec's functions read: every field (built-ins included) in its
+    narrowest dtype, and the RNG words."""
+    st = dict(state._x)
+    st["current_player"] = state.current_player.astype(_CURRENT_PLAYER_DTYPE)
+    st["rewards"] = state.rewards
+    st["terminated"] = state.terminated
+    st["truncated"] = state.truncated
+    st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
     return st
+
+
+def _state(st, observation, mask) -> State:
+    """The `State` of a flat dict (the inverse of `_to_dict`)."""
+    return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
+                 terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
+                 _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
 
 
 def _legal_action_mask(st):
@@ -2093,6 +2610,7 @@ def _legal_action_mask(st):
         m_attack(st),
         m_end_turn(st),
         m_promote(st),
+        m_choose(st),
     ]
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
@@ -2101,8 +2619,7 @@ def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
     obs = _cast(_observe(st, st["current_player"]), jnp.int16)
-    fields = {name: st[name] for name in _FIELDS}
-    return State(observation=obs, legal_action_mask=mask, _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], **fields)
+    return _state(st, obs, mask)
 
 
 def init_from_seed(seed) -> State:
@@ -2125,6 +2642,11 @@ def _step_legal(st, action):
     st["step_count"] = _cast(jnp.minimum(_i32(st["step_count"]) + 1, 2000), st["step_count"].dtype)
     offsets = jnp.array([k[1] for k in ACTION_KINDS], jnp.int32)
     kind = jnp.sum(action >= offsets) - 1
+    # a decision (kind `choose`, the last) stores its option, then resumes the paused
+    # action's branch: the kind has no branch of its own
+    resuming = kind == 12
+    st["_envc_choice_option"] = jnp.where(resuming, action - 128 + 1, st["_envc_choice_option"]).astype(jnp.int8)
+    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_attack"] != 0, 9, 0)), kind)
     branches = [
         lambda st, action: a_setup_active(st, action - 0),
         lambda st, action: a_setup_bench(st, action - 10),
@@ -2154,12 +2676,17 @@ def _step_illegal(st, mover):
 
 def step(state: State, action, key=None) -> State:
     """Play flat action `action` (int32 scalar) and return the next state. `key` is unused:
-    randomness comes from the state's own RNG words."""
+    randomness comes from the state's own RNG words.
+
+    An action outside 0..NUM_ACTIONS-1 is an illegal action, like one whose mask entry is
+    false (the mover loses, Pgx's rule); it is never played as another action."""
     del key
     action = jnp.asarray(action, jnp.int32)
     st = _to_dict(state)
     done = state.terminated | state.truncated
-    legal = state.legal_action_mask[action]
+    in_range = (action >= 0) & (action < NUM_ACTIONS)
+    action = jnp.clip(action, 0, NUM_ACTIONS - 1)
+    legal = in_range & state.legal_action_mask[action]
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, _step_legal(st, action), _step_illegal(st, st["current_player"]))
@@ -2177,13 +2704,22 @@ def invariants(state: State) -> dict:
     return { "cards_conserved": inv_cards_conserved(st), "hp_bounds": inv_hp_bounds(st), "points_bounds": inv_points_bounds(st), "one_result": inv_one_result(st), "active_in_play": inv_active_in_play(st), "bench_size": inv_bench_size(st), }
 
 
+def time_limit_reached(state: State) -> jax.Array:
+    """True when the state's step count has reached the spec's `turn_limit` (False without one).
+    Unlike `state.truncated`, also true when the game terminated on that same step."""
+    return state._step_count >= TURN_LIMIT
+
+
 def step_autoreset(state: State, action, key):
     """Step; when the episode ends, start a new one from `key` (its seed is
     `jax.random.bits(key, (), uint32)`, as in `init`).
 
-    Returns `(state, rewards, done, final_observation)`: `rewards` and `done` are those of
-    the step taken, `final_observation` the observation the finished step produced (equal
-    to the returned state's observation when the episode goes on).
+    Returns `(state, rewards, terminated, truncated, final_observation)`: `rewards`,
+    `terminated` and `truncated` are those of the step taken, `final_observation` the
+    observation it produced (equal to the returned state's observation when the episode goes
+    on). `truncated` is true when the step reached the spec's `turn_limit`, also when the game
+    terminated on that same step (both are then true, as Gymnasium allows): a learner
+    bootstraps only where `truncated & ~terminated`.
     """
     return step_autoreset_from_seed(state, action, jax.random.bits(key, (), jnp.uint32))
 
@@ -2193,9 +2729,11 @@ def step_autoreset_from_seed(state: State, action, seed):
     uses, since a batch of seeds is one `jax.random.bits` call where a batch of keys is a
     split followed by one more draw per key."""
     nxt = step(state, action)
+    live = ~(state.terminated | state.truncated)
+    truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
-    return _select(done, fresh, nxt), nxt.rewards, done, nxt.observation
+    return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
 def random_legal_action(key, state: State):
@@ -2216,8 +2754,38 @@ def rollout(key, n_steps: int, batch: int):
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        state, rewards, done, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
-        return (state, key), (rewards, done)
+        state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
+        return (state, key), (rewards, terminated | truncated)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
     return state, rewards, done
+
+
+class Env:
+    """This environment behind Pgx's `pgx.Env` API (pgx/core.py): `init(key)`,
+    `step(state, action, key=None)`, `observe(state, player_id)`, `id`, `version`,
+    `num_players`, `num_actions`, `observation_shape`. Pure, jit- and vmap-able:
+
+        env = Env()
+        state = jax.jit(jax.vmap(env.init))(jax.random.split(key, 1024))
+        state = jax.jit(jax.vmap(env.step))(state, actions)
+    """
+
+    id = ENV_ID
+    version = VERSION
+    num_players = NUM_PLAYERS
+    num_actions = NUM_ACTIONS
+    observation_shape = OBSERVATION_SHAPE
+    _illegal_action_penalty = -1.0
+
+    def init(self, key) -> State:
+        return init(key)
+
+    def step(self, state: State, action, key=None) -> State:
+        return step(state, action, key)
+
+    def observe(self, state: State, player_id) -> jax.Array:
+        return observe(state, player_id)
+
+    def __repr__(self) -> str:
+        return f"Env({ENV_ID!r})"

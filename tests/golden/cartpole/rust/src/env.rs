@@ -45,10 +45,10 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i16,
-    pub x: f32,
-    pub x_dot: f32,
-    pub theta: f32,
-    pub theta_dot: f32,
+    pub f_x: f32,
+    pub f_x_dot: f32,
+    pub f_theta: f32,
+    pub f_theta_dot: f32,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -62,27 +62,27 @@ fn a_push(s: &mut State, mut v_right: bool) -> Result<(), Fault> {
     // @ cartpole.envspec:38:5
     let mut v_force: f32 = (if v_right { 10.0f32 } else { (-10.0f32) });
     // @ cartpole.envspec:39:5
-    let mut v_costheta: f32 = f32::cos(s.theta);
+    let mut v_costheta: f32 = f32::cos(s.f_theta);
     // @ cartpole.envspec:40:5
-    let mut v_sintheta: f32 = f32::sin(s.theta);
+    let mut v_sintheta: f32 = f32::sin(s.f_theta);
     // @ cartpole.envspec:41:5
-    let mut v_temp: f32 = ((v_force + (((0.05f32 * s.theta_dot) * s.theta_dot) * v_sintheta)) / 1.1f32);
+    let mut v_temp: f32 = ((v_force + (((0.05f32 * s.f_theta_dot) * s.f_theta_dot) * v_sintheta)) / 1.1f32);
     // @ cartpole.envspec:42:5
     let mut v_thetaacc: f32 = (((9.8f32 * v_sintheta) - (v_costheta * v_temp)) / (0.5f32 * ((4.0f32 / 3.0f32) - (((0.1f32 * v_costheta) * v_costheta) / 1.1f32))));
     // @ cartpole.envspec:44:5
     let mut v_xacc: f32 = (v_temp - (((0.05f32 * v_thetaacc) * v_costheta) / 1.1f32));
     // @ cartpole.envspec:45:5
-    s.x = (s.x + (0.02f32 * s.x_dot));
+    s.f_x = (s.f_x + (0.02f32 * s.f_x_dot));
     // @ cartpole.envspec:46:5
-    s.x_dot = (s.x_dot + (0.02f32 * v_xacc));
+    s.f_x_dot = (s.f_x_dot + (0.02f32 * v_xacc));
     // @ cartpole.envspec:47:5
-    s.theta = (s.theta + (0.02f32 * s.theta_dot));
+    s.f_theta = (s.f_theta + (0.02f32 * s.f_theta_dot));
     // @ cartpole.envspec:48:5
-    s.theta_dot = (s.theta_dot + (0.02f32 * v_thetaacc));
+    s.f_theta_dot = (s.f_theta_dot + (0.02f32 * v_thetaacc));
     // @ cartpole.envspec:49:5
     s.rewards[0 as usize] = s.rewards[0 as usize] + 1.0f32;
     // @ cartpole.envspec:50:5
-    if ((((s.x < (-2.4f32)) || (s.x > 2.4f32)) || (s.theta < (-0.20943952f32))) || (s.theta > 0.20943952f32)) {
+    if ((((s.f_x < (-2.4f32)) || (s.f_x > 2.4f32)) || (s.f_theta < (-0.20943952f32))) || (s.f_theta > 0.20943952f32)) {
         // @ cartpole.envspec:51:9
         s.terminated = true;
     }
@@ -91,23 +91,23 @@ fn a_push(s: &mut State, mut v_right: bool) -> Result<(), Fault> {
 
 /// the spec's `observe` (cartpole.envspec:55:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    Ok([s.x, s.x_dot, s.theta, s.theta_dot])
+    Ok([s.f_x, s.f_x_dot, s.f_theta, s.f_theta_dot])
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ cartpole.envspec:30:5
     let _r1: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 0)?;
-    s.x = ((((_r1 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
+    s.f_x = ((((_r1 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:31:5
     let _r2: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 1)?;
-    s.x_dot = ((((_r2 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
+    s.f_x_dot = ((((_r2 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:32:5
     let _r3: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 2)?;
-    s.theta = ((((_r3 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
+    s.f_theta = ((((_r3 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:33:5
     let _r4: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 3)?;
-    s.theta_dot = ((((_r4 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
+    s.f_theta_dot = ((((_r4 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     Ok(())
 }
 
@@ -121,10 +121,10 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        x: 0.0f32,
-        x_dot: 0.0f32,
-        theta: 0.0f32,
-        theta_dot: 0.0f32,
+        f_x: 0.0f32,
+        f_x_dot: 0.0f32,
+        f_theta: 0.0f32,
+        f_theta_dot: 0.0f32,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -189,13 +189,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i16;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {

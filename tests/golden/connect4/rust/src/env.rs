@@ -42,7 +42,7 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i32,
-    pub board: [i8; 42],
+    pub f_board: [i8; 42],
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -81,7 +81,7 @@ static K3: [[i8; 4]; 12] = [
 fn f_filled(s: &State, mut v_c: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_r in 0i32..6 {
-        _acc1 += ((s.board[((v_r * 7) + v_c) as usize] as i32) != (-1)) as i32;
+        _acc1 += ((s.f_board[((v_r * 7) + v_c) as usize] as i32) != (-1)) as i32;
     }
     Ok(_acc1)
 }
@@ -92,7 +92,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     for v_l in 0i32..21 {
         let mut _acc3: bool = true;
         for v_k in 0i32..4 {
-            if !((s.board[(K0[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc3 = false; break; }
+            if !((s.f_board[(K0[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc3 = false; break; }
         }
         if _acc3 { _acc2 = true; break; }
     }
@@ -102,7 +102,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..24 {
             let mut _acc6: bool = true;
             for v_k in 0i32..4 {
-                if !((s.board[(K1[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc6 = false; break; }
+                if !((s.f_board[(K1[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc6 = false; break; }
             }
             if _acc6 { _acc5 = true; break; }
         }
@@ -114,7 +114,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..12 {
             let mut _acc9: bool = true;
             for v_k in 0i32..4 {
-                if !((s.board[(K2[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc9 = false; break; }
+                if !((s.f_board[(K2[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc9 = false; break; }
             }
             if _acc9 { _acc8 = true; break; }
         }
@@ -126,7 +126,7 @@ fn f_wins(s: &State, mut v_p: i32) -> Result<bool, Fault> {
         for v_l in 0i32..12 {
             let mut _acc12: bool = true;
             for v_k in 0i32..4 {
-                if !((s.board[(K3[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc12 = false; break; }
+                if !((s.f_board[(K3[v_l as usize][v_k as usize] as i32) as usize] as i32) == v_p) { _acc12 = false; break; }
             }
             if _acc12 { _acc11 = true; break; }
         }
@@ -142,7 +142,7 @@ fn a_drop(s: &mut State, mut v_column: i32) -> Result<(), Fault> {
     // @ connect4.envspec:39:5
     let _v13: i32 = (s.current_player as i32);
     let _i14: usize = ((v_row * 7) + v_column) as usize;
-    s.board[_i14] = (_v13 as i8);
+    s.f_board[_i14] = (_v13 as i8);
     // @ connect4.envspec:40:5
     if f_wins(s, (s.current_player as i32))? {
         // @ connect4.envspec:41:9
@@ -179,7 +179,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         for v_c in 0i32..7 {
             let mut _arr19: [bool; 2] = <[bool; 2] as Zero>::ZERO;
             for v_k in 0i32..2 {
-                _arr19[v_k as usize] = ((s.board[((v_r * 7) + v_c) as usize] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
+                _arr19[v_k as usize] = ((s.f_board[((v_r * 7) + v_c) as usize] as i32) == (if (v_k == 0) { v_p } else { (1 - v_p) }));
             }
             _arr18[v_c as usize] = _arr19;
         }
@@ -200,7 +200,7 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 fn inv_gravity(s: &State) -> Result<bool, Fault> {
     let mut _acc21: bool = true;
     for v_i in 0i32..35 {
-        if !(((s.board[v_i as usize] as i32) == (-1)) || ((s.board[(v_i + 7) as usize] as i32) != (-1))) { _acc21 = false; break; }
+        if !(((s.f_board[v_i as usize] as i32) == (-1)) || ((s.f_board[(v_i + 7) as usize] as i32) != (-1))) { _acc21 = false; break; }
     }
     Ok(_acc21)
 }
@@ -209,11 +209,11 @@ fn inv_gravity(s: &State) -> Result<bool, Fault> {
 fn inv_balanced(s: &State) -> Result<bool, Fault> {
     let mut _acc22: i32 = 0;
     for v_i in 0i32..42 {
-        _acc22 += ((s.board[v_i as usize] as i32) == 0) as i32;
+        _acc22 += ((s.f_board[v_i as usize] as i32) == 0) as i32;
     }
     let mut _acc23: i32 = 0;
     for v_i in 0i32..42 {
-        _acc23 += ((s.board[v_i as usize] as i32) == 1) as i32;
+        _acc23 += ((s.f_board[v_i as usize] as i32) == 1) as i32;
     }
     Ok((i32::abs((_acc22 - _acc23)) <= 1))
 }
@@ -228,7 +228,7 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        board: [-1; 42],
+        f_board: [-1; 42],
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -297,13 +297,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i32;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {

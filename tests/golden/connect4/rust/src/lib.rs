@@ -18,9 +18,9 @@
 //! environment stays finished (a step only resets its rewards), as the interpreter.
 
 use numpy::ndarray::IxDyn;
-use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayLikeDyn,
+use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
             PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -84,10 +84,11 @@ fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
 
 fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
             -> Result<(), Fault> {
+    let live = !(s.terminated || s.truncated);
     env::step(s, action)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = s.truncated;
+    *out.truncated = reported_truncated(s, live);
     write_obs(&s.observation, out.final_obs0);
     if autoreset && (s.terminated || s.truncated) {
         *seed = seed.wrapping_add(stride);
@@ -95,6 +96,33 @@ fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action:
     }
     write_state(s, &mut out, false);
     Ok(())
+}
+
+/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
+/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
+/// as the JAX backend's `step_autoreset` reports them).
+fn reported_truncated(s: &State, live: bool) -> bool {
+    let limit_reached = match env::TURN_LIMIT {
+        Some(limit) => s.step_count as i64 >= limit,
+        None => false,
+    };
+    s.truncated || (live && s.terminated && limit_reached)
+}
+
+/// The output slices of environment `i` within the batch's arrays.
+#[allow(clippy::too_many_arguments)]
+fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminated: &'a mut [bool],
+               truncated: &'a mut [bool], current_player: &'a mut [i32],
+               obs0: &'a mut [bool], final_obs0: &'a mut [bool]) -> Out<'a> {
+    Out {
+        mask: &mut mask[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+        rewards: &mut rewards[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+        terminated: &mut terminated[i],
+        truncated: &mut truncated[i],
+        current_player: &mut current_player[i],
+        obs0: &mut obs0[i * 84..(i + 1) * 84],
+        final_obs0: &mut final_obs0[i * 84..(i + 1) * 84],
+    }
 }
 
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [bool]), &'a mut [bool]);
@@ -137,10 +165,72 @@ fn put<'py, T: Element>(py: Python<'py>, root: &Bound<'py, PyDict>, path: &[&str
     d.set_item(path[path.len() - 1], arr)
 }
 
-fn take<'py, T: Element + Copy + 'py>(d: &Bound<'py, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<T>>
-where
-    Vec<T>: FromPyObject<'py>,
-{
+/// `obj` as a NumPy array whose dtype kind is one of `kinds` ("b" bool, "iu" integers, "f"
+/// floats) and whose shape is `dims`; anything else is a TypeError or ValueError naming `what`.
+/// Nothing is cast silently: a float array is not taken for integers.
+fn checked_array<'py>(obj: &Bound<'py, PyAny>, what: &str, kinds: &str, dims: Option<&[usize]>)
+                      -> PyResult<Bound<'py, PyAny>> {
+    let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if !kinds.contains(kind.as_str()) {
+        let want = match kinds { "b" => "bool", "f" => "floats", _ => "integers" };
+        return Err(PyTypeError::new_err(format!("{} must hold {}, not dtype {}", what, want, dtype.str()?)));
+    }
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    match dims {
+        Some(d) if shape != d => Err(PyValueError::new_err(format!("{} has shape {:?}, expected {:?}", what, shape, d))),
+        None if shape.len() != 1 => Err(PyValueError::new_err(format!(
+            "{} must be one-dimensional, not of shape {:?}", what, shape))),
+        _ => Ok(arr),
+    }
+}
+
+/// The integers of `arr` (already checked), each in `lo..=hi`, else a ValueError naming `what`.
+fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    if kind == "u" {  // uint64 above i64::MAX would wrap in the cast below
+        let top: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
+        if top > hi as u64 {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, top, lo, hi)));
+        }
+    }
+    let a: PyArrayLikeDyn<'_, i64, AllowTypeChange> = arr.extract()?;
+    let v: Vec<i64> = a.as_array().iter().copied().collect();
+    if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+        return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+    }
+    Ok(v)
+}
+
+/// A one-dimensional integer array of `n` values in `lo..=hi` (actions, seeds).
+fn int_vector(obj: &Bound<'_, PyAny>, what: &str, n: usize, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    // the usual case first, with no call into Python: a one-dimensional int32 or int64 array
+    let fast: Option<Vec<i64>> = if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
+        Some(a.readonly().as_array().iter().map(|&x| x as i64).collect())
+    } else if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        Some(a.readonly().as_array().iter().copied().collect())
+    } else {
+        None
+    };
+    if let Some(v) = fast {
+        if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+        }
+        if v.len() != n {
+            return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+        }
+        return Ok(v);
+    }
+    let arr = checked_array(obj, what, "iu", None)?;
+    let v = ints_in(&arr, what, lo, hi)?;
+    if v.len() != n {
+        return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+    }
+    Ok(v)
+}
+
+fn lookup<'py>(d: &Bound<'py, PyDict>, path: &[&str]) -> PyResult<Bound<'py, PyAny>> {
     let mut cur = d.clone().into_any();
     for key in path {
         let dict = cur.downcast::<PyDict>().map_err(|_| PyValueError::new_err(format!(
@@ -149,18 +239,49 @@ where
             "state arrays: missing `{}`", path.join("."))))?;
         cur = next;
     }
-    let arr: PyArrayLikeDyn<'py, T, AllowTypeChange> = cur.extract()?;
-    if arr.shape() != dims {
-        return Err(PyValueError::new_err(format!("state arrays: `{}` has shape {:?}, expected {:?}",
-                                                 path.join("."), arr.shape(), dims)));
-    }
-    Ok(arr.as_array().iter().copied().collect())
+    Ok(cur)
+}
+
+/// The integers at `path`: shape `dims`, an integer dtype, every value in the field's range.
+fn take_ints(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize], lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "iu", Some(dims))?;
+    ints_in(&arr, &what, lo, hi)
 }
 
 #[allow(dead_code)]
-fn bad_len(path: &[&str], v: i32, cap: usize) -> PyErr {
-    PyValueError::new_err(format!("state arrays: `{}` is {}, outside 0..{}", path.join("."), v, cap))
+fn take_bools(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<bool>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "b", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, bool, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
 }
+
+#[allow(dead_code)]
+fn take_floats(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<f32>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "f", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, f32, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
+}
+
+/// Run `f`, turning a panic (a bug: the checker and the validation above rule them out) into a
+/// Python RuntimeError instead of letting it cross the FFI boundary.
+fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let msg = payload.downcast_ref::<&str>().map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(PyRuntimeError::new_err(format!("internal error in the native environment (a panic): {}", msg)))
+        }
+    }
+}
+
+/// The most threads a `VecEnv` may ask for, and the most environments.
+const MAX_THREADS: usize = 1024;
+const MAX_ENVS: usize = 1 << 24;
 
 /// The arrays of `states` in `envc.verify.to_arrays`'s layout (`batch`: a leading axis).
 fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
@@ -206,7 +327,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 42);
         for st in states.iter().copied() {
             for i0 in 0..42usize {
-                buf.push(st.board[i0]);
+                buf.push(st.f_board[i0]);
             }
         }
         put(py, &root, &["board"], buf, &[42], batch)?;
@@ -272,13 +393,13 @@ fn export_observation<'py>(py: Python<'py>, states: &[&Observation]) -> PyResult
 /// Overwrite `s` with the arrays of `d` (the layout of `export`).
 fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
     {
-        let a: Vec<i8> = take(d, &["current_player"], &[])?;
+        let a = take_ints(d, &["current_player"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.current_player = a[k]; k += 1;
+        s.current_player = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<f32> = take(d, &["rewards"], &[2])?;
+        let a = take_floats(d, &["rewards"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.rewards[i0] = a[k]; k += 1;
@@ -286,33 +407,33 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["terminated"], &[])?;
+        let a = take_bools(d, &["terminated"], &[])?;
         let mut k = 0usize;
         s.terminated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["truncated"], &[])?;
+        let a = take_bools(d, &["truncated"], &[])?;
         let mut k = 0usize;
         s.truncated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["step_count"], &[])?;
+        let a = take_ints(d, &["step_count"], &[], 0, 2147483647)?;
         let mut k = 0usize;
-        s.step_count = a[k]; k += 1;
+        s.step_count = a[k] as i32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["board"], &[42])?;
+        let a = take_ints(d, &["board"], &[42], -1, 1)?;
         let mut k = 0usize;
         for i0 in 0..42usize {
-            s.board[i0] = a[k]; k += 1;
+            s.f_board[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["legal_action_mask"], &[7])?;
+        let a = take_bools(d, &["legal_action_mask"], &[7])?;
         let mut k = 0usize;
         for i0 in 0..7usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
@@ -320,7 +441,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["observation"], &[6, 7, 2])?;
+        let a = take_bools(d, &["observation"], &[6, 7, 2])?;
         let mut k = 0usize;
         for i0 in 0..6usize {
             for i1 in 0..7usize {
@@ -332,15 +453,15 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_key"], &[])?;
+        let a = take_ints(d, &["_rng_key"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_key = a[k]; k += 1;
+        s._rng_key = a[k] as u32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_counter"], &[])?;
+        let a = take_ints(d, &["_rng_counter"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_counter = a[k]; k += 1;
+        s._rng_counter = a[k] as u32; k += 1;
         let _ = k;
     }
     Ok(())
@@ -450,16 +571,18 @@ impl VecEnv {
         });
         self.raise_faults()
     }
-}
-
-#[pymethods]
-impl VecEnv {
-    #[new]
-    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
-    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
-        if num_envs == 0 {
-            return Err(PyValueError::new_err("num_envs must be at least 1"));
+    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        if num_envs == 0 || num_envs > MAX_ENVS {
+            return Err(PyValueError::new_err(format!("num_envs must be in 1..{}, not {}", MAX_ENVS, num_envs)));
         }
+        if threads > MAX_THREADS {
+            return Err(PyValueError::new_err(format!(
+                "threads must be in 0..{} (0: one per core), not {}", MAX_THREADS, threads)));
+        }
+        let mut states: Vec<State> = Vec::new();
+        states.try_reserve_exact(num_envs).map_err(|_| PyMemoryError::new_err(format!(
+            "no memory for {} environments", num_envs)))?;
+        states.resize(num_envs, env::default_state());
         let pool = if threads == 1 {
             None
         } else {
@@ -468,7 +591,7 @@ impl VecEnv {
         };
         let n = num_envs;
         let mut env = VecEnv {
-            states: vec![env::default_state(); n],
+            states,
             seeds: vec![0; n],
             faults: vec![None; n],
             actions: vec![0; n],
@@ -484,12 +607,11 @@ impl VecEnv {
             obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 6, 7, 2]), false).unbind(),
             final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 6, 7, 2]), false).unbind(),
         };
-        env.reset(py, seed)?;
+        env.reset_from(py, seed)?;
         Ok(env)
     }
 
-    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
-    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
         let base = seed as u32;
         for (i, s) in self.seeds.iter_mut().enumerate() {
             *s = base.wrapping_add(i as u32);
@@ -497,31 +619,8 @@ impl VecEnv {
         self.reset_all(py)
     }
 
-    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
-    fn reset_seeds(&mut self, py: Python<'_>, seeds: PyArrayLike1<'_, u32, AllowTypeChange>) -> PyResult<()> {
-        if seeds.len() != self.n() {
-            return Err(PyValueError::new_err(format!("{} seeds for {} environments", seeds.len(), self.n())));
-        }
-        for (dst, src) in self.seeds.iter_mut().zip(seeds.as_array().iter()) {
-            *dst = *src;
-        }
-        self.reset_all(py)
-    }
-
-    /// Step every environment with `actions[i]` (flat action indices, int32) and write the outputs.
-    fn step(&mut self, py: Python<'_>, actions: PyArrayLike1<'_, i32, AllowTypeChange>) -> PyResult<()> {
+    fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
         let n = self.n();
-        if actions.len() != n {
-            return Err(PyValueError::new_err(format!("{} actions for {} environments", actions.len(), n)));
-        }
-        for (i, (dst, src)) in self.actions.iter_mut().zip(actions.as_array().iter()).enumerate() {
-            if *src < 0 || *src as usize >= NUM_ACTIONS {
-                return Err(PyValueError::new_err(format!(
-                    "action {} of env {} is outside 0..{}", src, i, NUM_ACTIONS - 1)));
-            }
-            *dst = *src;
-        }
-        drop(actions);
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -577,10 +676,7 @@ impl VecEnv {
         self.raise_faults()
     }
 
-    /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
-    /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
-    /// into one preallocated array that every call overwrites and returns.
-    fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+    fn sample(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
         {
             let mut out_rw = self.sampled.bind(py).readwrite();
             let out = out_rw.as_slice_mut().map_err(slice_error)?;
@@ -601,22 +697,60 @@ impl VecEnv {
         }
         Ok(self.sampled.clone_ref(py))
     }
-
-    /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).
-    fn get_state<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
-        self.check_index(i)?;
-        export(py, &[&self.states[i]], None)
+    /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
+    /// calling thread, writing only their outputs (`step_envs`).
+    fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        let n = self.n();
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let stride = n as u32;
+        for &(i, a) in rows {
+            let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+                .map_err(|f| fault_error(i, f))?;
+        }
+        Ok(())
     }
 
-    /// Every environment's state as arrays with a leading batch axis.
-    fn get_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let all: Vec<&State> = self.states.iter().collect();
-        export(py, &all, Some(all.len()))
+    /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
+    /// (`reset_envs`).
+    fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        for &(i, seed) in rows {
+            self.seeds[i] = seed;
+            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            write_state(&self.states[i], &mut out, true);
+        }
+        Ok(())
     }
 
-    /// Replace the state of environment `i` by `arrays` (the layout of `get_state`), as is:
-    /// its mask and observation are taken from the arrays, not recomputed.
-    fn set_state(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;
@@ -639,6 +773,106 @@ impl VecEnv {
         };
         write_state(&self.states[i], &mut out, true);
         Ok(())
+    }
+}
+
+#[pymethods]
+impl VecEnv {
+    #[new]
+    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
+    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed))
+    }
+
+    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
+    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+        guarded(|| self.reset_from(py, seed))
+    }
+
+    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
+    fn reset_seeds(&mut self, py: Python<'_>, seeds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = int_vector(seeds, "seeds", self.n(), 0, u32::MAX as i64)?;
+        for (dst, src) in self.seeds.iter_mut().zip(v.iter()) {
+            *dst = *src as u32;
+        }
+        guarded(|| self.reset_all(py))
+    }
+
+    /// Step every environment with `actions[i]` (flat action indices, integers; one outside
+    /// 0..NUM_ACTIONS-1 is an illegal action) and write the outputs.
+    fn step(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        // an action outside 0..NUM_ACTIONS-1 is an illegal action (env::step), as on every backend
+        let v = int_vector(actions, "actions", self.n(), i32::MIN as i64, i32::MAX as i64)?;
+        for (dst, src) in self.actions.iter_mut().zip(v.iter()) {
+            *dst = *src as i32;
+        }
+        guarded(|| self.step_all(py))
+    }
+    /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
+    /// their outputs (the other environments and their outputs are untouched): what an opponent
+    /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
+    /// `step`. An index twice is stepped twice, in order.
+    fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
+        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
+        if idx.len() != act.len() {
+            return Err(PyValueError::new_err(format!("{} actions for {} indices", act.len(), idx.len())));
+        }
+        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, a as i32)).collect();
+        guarded(|| self.step_rows(py, &rows))
+    }
+
+    /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
+    /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    #[pyo3(signature = (indices, seeds = None))]
+    fn reset_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, seeds: Option<&Bound<'_, PyAny>>)
+                  -> PyResult<()> {
+        let n = self.n();
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, n as i64 - 1)?;
+        let given = match seeds {
+            Some(s) => Some(ints_in(&checked_array(s, "seeds", "iu", None)?, "seeds", 0, u32::MAX as i64)?),
+            None => None,
+        };
+        if let Some(g) = &given {
+            if g.len() != idx.len() {
+                return Err(PyValueError::new_err(format!("{} seeds for {} indices", g.len(), idx.len())));
+            }
+        }
+        let rows: Vec<(usize, u32)> = idx.iter().enumerate().map(|(k, &i)| {
+            let i = i as usize;
+            let seed = match &given {
+                Some(g) => g[k] as u32,
+                None => self.seeds[i].wrapping_add(n as u32),
+            };
+            (i, seed)
+        }).collect();
+        guarded(|| self.reset_rows(py, &rows))
+    }
+
+    /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
+    /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
+    /// into one preallocated array that every call overwrites and returns.
+    fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+        guarded(|| self.sample(py, seed))
+    }
+
+    /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).
+    fn get_state<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
+        self.check_index(i)?;
+        export(py, &[&self.states[i]], None)
+    }
+
+    /// Every environment's state as arrays with a leading batch axis.
+    fn get_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let all: Vec<&State> = self.states.iter().collect();
+        export(py, &all, Some(all.len()))
+    }
+
+    /// Replace the state of environment `i` by `arrays` (the layout of `get_state`), as is:
+    /// its mask and observation are taken from the arrays, not recomputed.
+    fn set_state(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        guarded(|| self.set_state_at(py, i, arrays))
     }
 
     /// The observation of `player` in environment `i` (the spec's `observe`).

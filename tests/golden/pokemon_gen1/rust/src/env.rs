@@ -61,65 +61,65 @@ pub static FAULT_SITES: [&str; 24] = [
 /// record `Mon`
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecMon {
-    pub species: i16,
-    pub level: i8,
-    pub moves: [i16; 4],
-    pub nmoves: i8,
-    pub pp: [i8; 4],
-    pub hp: i16,
-    pub maxhp: i16,
-    pub stats: [i16; 4],
-    pub status: i8,
-    pub sleep: i8,
+    pub f_species: i16,
+    pub f_level: i8,
+    pub f_moves: [i16; 4],
+    pub f_nmoves: i8,
+    pub f_pp: [i8; 4],
+    pub f_hp: i16,
+    pub f_maxhp: i16,
+    pub f_stats: [i16; 4],
+    pub f_status: i8,
+    pub f_sleep: i8,
 }
 
 impl Zero for RecMon {
-    const ZERO: RecMon = RecMon { species: 0, level: 0, moves: [0; 4], nmoves: 0, pp: [0; 4], hp: 0, maxhp: 0, stats: [0; 4], status: 0, sleep: 0 };
+    const ZERO: RecMon = RecMon { f_species: 0, f_level: 0, f_moves: [0; 4], f_nmoves: 0, f_pp: [0; 4], f_hp: 0, f_maxhp: 0, f_stats: [0; 4], f_status: 0, f_sleep: 0 };
 }
 
 /// record `Fx`
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RecFx {
-    pub high_crit: bool,
-    pub hits_min: i8,
-    pub hits_max: i8,
-    pub drain: bool,
-    pub recoil: i8,
-    pub status: i8,
-    pub sec_status: i8,
-    pub sec_chance: i8,
-    pub stat: i8,
-    pub stages: i8,
-    pub on_user: bool,
-    pub stat_chance: i8,
-    pub confuse: i8,
-    pub flinch: i8,
-    pub recharge: bool,
-    pub trap: bool,
-    pub thrash: bool,
-    pub explode: bool,
-    pub ohko: bool,
-    pub charge: bool,
-    pub fly: bool,
-    pub fixed: i8,
-    pub level_damage: bool,
-    pub psywave: bool,
-    pub half_hp: bool,
-    pub crash: bool,
-    pub heal: bool,
-    pub rest: bool,
-    pub haze: bool,
-    pub screen: i8,
-    pub seed: bool,
-    pub substitute: bool,
-    pub counter: bool,
-    pub focus: bool,
-    pub mist: bool,
-    pub sleeping_target: bool,
+    pub f_high_crit: bool,
+    pub f_hits_min: i8,
+    pub f_hits_max: i8,
+    pub f_drain: bool,
+    pub f_recoil: i8,
+    pub f_status: i8,
+    pub f_sec_status: i8,
+    pub f_sec_chance: i8,
+    pub f_stat: i8,
+    pub f_stages: i8,
+    pub f_on_user: bool,
+    pub f_stat_chance: i8,
+    pub f_confuse: i8,
+    pub f_flinch: i8,
+    pub f_recharge: bool,
+    pub f_trap: bool,
+    pub f_thrash: bool,
+    pub f_explode: bool,
+    pub f_ohko: bool,
+    pub f_charge: bool,
+    pub f_fly: bool,
+    pub f_fixed: i8,
+    pub f_level_damage: bool,
+    pub f_psywave: bool,
+    pub f_half_hp: bool,
+    pub f_crash: bool,
+    pub f_heal: bool,
+    pub f_rest: bool,
+    pub f_haze: bool,
+    pub f_screen: i8,
+    pub f_seed: bool,
+    pub f_substitute: bool,
+    pub f_counter: bool,
+    pub f_focus: bool,
+    pub f_mist: bool,
+    pub f_sleeping_target: bool,
 }
 
 impl Zero for RecFx {
-    const ZERO: RecFx = RecFx { high_crit: false, hits_min: 0, hits_max: 0, drain: false, recoil: 0, status: 0, sec_status: 0, sec_chance: 0, stat: 0, stages: 0, on_user: false, stat_chance: 0, confuse: 0, flinch: 0, recharge: false, trap: false, thrash: false, explode: false, ohko: false, charge: false, fly: false, fixed: 0, level_damage: false, psywave: false, half_hp: false, crash: false, heal: false, rest: false, haze: false, screen: 0, seed: false, substitute: false, counter: false, focus: false, mist: false, sleeping_target: false };
+    const ZERO: RecFx = RecFx { f_high_crit: false, f_hits_min: 0, f_hits_max: 0, f_drain: false, f_recoil: 0, f_status: 0, f_sec_status: 0, f_sec_chance: 0, f_stat: 0, f_stages: 0, f_on_user: false, f_stat_chance: 0, f_confuse: 0, f_flinch: 0, f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: 0, f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: 0, f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false };
 }
 
 /// The observation type (the spec's `observe` return type).
@@ -134,45 +134,45 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i32,
-    pub lineup: [i8; 2],
-    pub team: [[RecMon; 6]; 2],
-    pub active: [i8; 2],
-    pub phase: i8,
-    pub must_replace: [bool; 2],
-    pub turns: i16,
-    pub boosts: [[i8; 6]; 2],
-    pub mstat: [[i16; 4]; 2],
-    pub confused: [i8; 2],
-    pub sub_hp: [i16; 2],
-    pub reflect: [bool; 2],
-    pub light_screen: [bool; 2],
-    pub focus: [bool; 2],
-    pub mist: [bool; 2],
-    pub seeded: [bool; 2],
-    pub toxic: [bool; 2],
-    pub toxic_n: [i8; 2],
-    pub recharging: [bool; 2],
-    pub charging: [bool; 2],
-    pub invulnerable: [bool; 2],
-    pub thrash_left: [i8; 2],
-    pub trap_left: [i8; 2],
-    pub trap_damage: [i16; 2],
-    pub trapped: [bool; 2],
-    pub lock_slot: [i8; 2],
-    pub flinched: [bool; 2],
-    pub counterable: [bool; 2],
-    pub last_damage: i16,
-    pub seen: [[bool; 6]; 2],
-    pub move_seen: [[[bool; 4]; 6]; 2],
-    pub fx: RecFx,
-    pub go: bool,
-    pub dmg: i16,
-    pub broke_sub: bool,
-    pub hit_sub: bool,
-    pub give_stat: bool,
-    pub give_status: i8,
-    pub simultaneous__choice: [i8; 2],
-    pub simultaneous__turn: i32,
+    pub f_lineup: [i8; 2],
+    pub f_team: [[RecMon; 6]; 2],
+    pub f_active: [i8; 2],
+    pub f_phase: i8,
+    pub f_must_replace: [bool; 2],
+    pub f_turns: i16,
+    pub f_boosts: [[i8; 6]; 2],
+    pub f_mstat: [[i16; 4]; 2],
+    pub f_confused: [i8; 2],
+    pub f_sub_hp: [i16; 2],
+    pub f_reflect: [bool; 2],
+    pub f_light_screen: [bool; 2],
+    pub f_focus: [bool; 2],
+    pub f_mist: [bool; 2],
+    pub f_seeded: [bool; 2],
+    pub f_toxic: [bool; 2],
+    pub f_toxic_n: [i8; 2],
+    pub f_recharging: [bool; 2],
+    pub f_charging: [bool; 2],
+    pub f_invulnerable: [bool; 2],
+    pub f_thrash_left: [i8; 2],
+    pub f_trap_left: [i8; 2],
+    pub f_trap_damage: [i16; 2],
+    pub f_trapped: [bool; 2],
+    pub f_lock_slot: [i8; 2],
+    pub f_flinched: [bool; 2],
+    pub f_counterable: [bool; 2],
+    pub f_last_damage: i16,
+    pub f_seen: [[bool; 6]; 2],
+    pub f_move_seen: [[[bool; 4]; 6]; 2],
+    pub f_fx: RecFx,
+    pub f_go: bool,
+    pub f_dmg: i16,
+    pub f_broke_sub: bool,
+    pub f_hit_sub: bool,
+    pub f_give_stat: bool,
+    pub f_give_status: i8,
+    pub f_simultaneous__choice: [i8; 2],
+    pub f_simultaneous__turn: i32,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -333,7 +333,7 @@ static K18: [[i8; 2]; 81] = [
     [1; 2], [2, 1], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2],
     [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2], [1; 2],
 ];
-static T_Species__type1: [i8; 151] = [
+static T0_Species__type1: [i8; 151] = [
     4, 4, 4, 1, 1, 1, 2, 2, 2, 11, 11, 11, 11, 11, 11, 0, 0, 0, 0, 0, 0, 0, 7, 7, 3, 3, 8, 8, 7, 7,
     7, 7, 7, 7, 0, 0, 1, 1, 0, 0, 7, 7, 4, 4, 4, 11, 11, 11, 11, 8, 8, 0, 0, 2, 2, 6, 6, 1, 1, 2, 2,
     2, 10, 10, 10, 6, 6, 6, 4, 4, 4, 2, 2, 12, 12, 12, 1, 1, 2, 2, 3, 3, 0, 0, 0, 2, 2, 7, 7, 2, 2,
@@ -341,7 +341,7 @@ static T_Species__type1: [i8; 151] = [
     10, 11, 5, 3, 1, 11, 0, 2, 2, 2, 0, 0, 2, 3, 1, 0, 12, 12, 12, 12, 12, 0, 5, 3, 1, 14, 14, 14,
     10, 10,
 ];
-static T_Species__type2: [i8; 151] = [
+static T1_Species__type2: [i8; 151] = [
     7, 7, 7, 15, 15, 9, 15, 15, 15, 15, 15, 9, 7, 7, 7, 9, 9, 9, 15, 15, 9, 9, 15, 15, 15, 15, 15,
     15, 15, 15, 8, 15, 15, 8, 15, 15, 15, 15, 15, 15, 9, 9, 7, 7, 7, 4, 4, 7, 7, 15, 15, 15, 15, 15,
     15, 15, 15, 15, 15, 15, 15, 6, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 8, 8, 8, 15, 15, 10, 10,
@@ -349,7 +349,7 @@ static T_Species__type2: [i8; 151] = [
     15, 15, 15, 15, 12, 12, 15, 15, 15, 15, 15, 15, 15, 15, 10, 15, 9, 10, 15, 15, 15, 15, 15, 9, 5,
     15, 15, 15, 15, 15, 15, 2, 2, 2, 2, 9, 15, 9, 9, 9, 15, 15, 9, 15, 15,
 ];
-static T_Species__hp: [i16; 151] = [
+static T2_Species__hp: [i16; 151] = [
     45, 60, 80, 39, 58, 78, 44, 59, 79, 45, 50, 60, 40, 45, 65, 40, 63, 83, 30, 55, 40, 65, 35, 60,
     35, 60, 50, 75, 55, 70, 90, 46, 61, 81, 70, 95, 38, 73, 115, 140, 40, 75, 45, 60, 75, 35, 60,
     60, 70, 10, 35, 40, 65, 50, 80, 40, 65, 55, 90, 40, 65, 90, 25, 40, 55, 70, 80, 90, 50, 65, 80,
@@ -358,7 +358,7 @@ static T_Species__hp: [i16; 151] = [
     80, 30, 60, 40, 70, 65, 65, 65, 65, 75, 20, 95, 130, 48, 55, 130, 65, 65, 65, 35, 70, 30, 60,
     80, 160, 90, 90, 90, 41, 61, 91, 106, 100,
 ];
-static T_Species__atk: [i16; 151] = [
+static T3_Species__atk: [i16; 151] = [
     49, 62, 82, 52, 64, 84, 48, 63, 83, 30, 20, 45, 35, 25, 80, 45, 60, 80, 56, 81, 60, 90, 60, 85,
     55, 90, 75, 100, 47, 62, 82, 57, 72, 92, 45, 70, 41, 76, 45, 70, 45, 80, 50, 65, 80, 70, 95, 55,
     65, 55, 80, 45, 70, 52, 82, 80, 105, 70, 110, 50, 65, 85, 20, 35, 50, 80, 100, 130, 75, 90, 105,
@@ -367,7 +367,7 @@ static T_Species__atk: [i16; 151] = [
     67, 92, 45, 75, 45, 110, 50, 83, 95, 125, 100, 10, 125, 85, 48, 55, 65, 65, 130, 60, 40, 60, 80,
     115, 105, 110, 85, 90, 100, 64, 84, 134, 110, 100,
 ];
-static T_Species__def: [i16; 151] = [
+static T4_Species__def: [i16; 151] = [
     49, 63, 83, 43, 58, 78, 65, 80, 100, 35, 55, 50, 30, 50, 40, 40, 55, 75, 35, 60, 30, 65, 44, 69,
     30, 55, 85, 110, 52, 67, 87, 40, 57, 77, 48, 73, 40, 75, 20, 45, 35, 70, 55, 70, 85, 55, 80, 50,
     60, 25, 50, 35, 60, 48, 78, 35, 60, 45, 80, 40, 65, 95, 15, 30, 45, 50, 70, 80, 35, 50, 65, 35,
@@ -376,7 +376,7 @@ static T_Species__def: [i16; 151] = [
     60, 65, 55, 85, 65, 80, 35, 57, 57, 100, 95, 55, 79, 80, 48, 50, 60, 60, 60, 70, 100, 125, 90,
     105, 65, 65, 100, 85, 90, 45, 65, 95, 90, 100,
 ];
-static T_Species__spc: [i16; 151] = [
+static T5_Species__spc: [i16; 151] = [
     65, 80, 100, 50, 65, 85, 50, 65, 85, 20, 25, 80, 20, 25, 45, 35, 50, 70, 25, 50, 31, 61, 40, 65,
     50, 90, 30, 55, 40, 55, 75, 40, 55, 75, 60, 85, 65, 100, 25, 50, 40, 75, 75, 85, 100, 55, 80,
     40, 90, 45, 70, 40, 65, 50, 80, 35, 60, 50, 80, 40, 50, 70, 105, 120, 135, 35, 50, 65, 70, 85,
@@ -385,7 +385,7 @@ static T_Species__spc: [i16; 151] = [
     40, 70, 95, 50, 80, 70, 100, 100, 55, 95, 85, 85, 55, 70, 20, 100, 95, 48, 65, 110, 110, 110,
     75, 90, 115, 45, 70, 60, 65, 125, 125, 125, 50, 70, 100, 154, 100,
 ];
-static T_Species__spe: [i16; 151] = [
+static T6_Species__spe: [i16; 151] = [
     45, 60, 80, 65, 80, 100, 43, 58, 78, 45, 30, 70, 50, 35, 75, 56, 71, 91, 72, 97, 70, 100, 55,
     80, 90, 100, 40, 65, 41, 56, 76, 50, 65, 85, 35, 60, 65, 100, 20, 45, 55, 90, 30, 40, 50, 25,
     30, 45, 90, 95, 120, 90, 115, 55, 85, 70, 95, 60, 95, 90, 90, 70, 90, 105, 120, 35, 45, 55, 40,
@@ -394,7 +394,7 @@ static T_Species__spe: [i16; 151] = [
     60, 85, 63, 68, 85, 115, 90, 105, 95, 105, 93, 85, 110, 80, 81, 60, 48, 55, 65, 130, 65, 40, 35,
     55, 55, 80, 130, 30, 85, 100, 90, 50, 70, 80, 130, 100,
 ];
-static T_Move__type: [i8; 165] = [
+static T7_Move__type: [i8; 165] = [
     0, 0, 0, 0, 0, 0, 1, 5, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 9, 0, 0, 4, 0, 6, 0, 6, 6, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 7, 11, 11, 0, 0, 0, 0, 0, 0, 0, 0, 7, 1, 1, 5, 2, 2, 2, 5, 5, 10, 2, 5, 0,
     9, 9, 6, 6, 6, 6, 0, 4, 4, 4, 0, 4, 4, 7, 4, 4, 4, 11, 14, 1, 3, 3, 3, 3, 12, 8, 8, 8, 7, 10,
@@ -402,7 +402,7 @@ static T_Move__type: [i8; 165] = [
     13, 7, 7, 8, 1, 2, 2, 0, 0, 0, 0, 10, 10, 0, 6, 0, 10, 7, 0, 11, 0, 9, 0, 2, 0, 4, 0, 10, 0, 7,
     2, 0, 0, 8, 10, 12, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
-static T_Move__category: [i8; 165] = [
+static T8_Move__category: [i8; 165] = [
     0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 2, 2, 2, 2, 0, 2, 0, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,
     0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 2, 2, 2, 1, 2, 1, 1, 1, 1, 2, 1, 0, 0, 0, 0, 2, 1, 1, 2, 2,
@@ -410,7 +410,7 @@ static T_Move__category: [i8; 165] = [
     0, 0, 0, 0, 2, 2, 2, 0, 2, 1, 2, 0, 0, 2, 0, 2, 1, 0, 2, 2, 1, 2, 2, 1, 0, 0, 0, 2, 0, 0, 2, 2,
     0, 0, 0, 2, 0,
 ];
-static T_Move__power: [i16; 165] = [
+static T9_Move__power: [i16; 165] = [
     40, 50, 15, 18, 80, 40, 75, 75, 75, 40, 55, 0, 80, 0, 50, 40, 35, 0, 70, 15, 80, 35, 65, 30,
     120, 70, 60, 0, 70, 65, 15, 0, 35, 85, 15, 90, 90, 100, 0, 15, 25, 14, 0, 60, 0, 0, 0, 0, 1, 0,
     40, 40, 95, 0, 40, 120, 95, 95, 120, 65, 65, 65, 150, 35, 80, 80, 50, 1, 1, 80, 20, 40, 0, 0,
@@ -419,7 +419,7 @@ static T_Move__power: [i16; 165] = [
     60, 100, 20, 10, 0, 0, 0, 85, 0, 100, 0, 15, 20, 0, 140, 0, 20, 70, 0, 0, 1, 0, 0, 90, 170, 18,
     50, 0, 75, 80, 0, 0, 80, 1, 70, 0, 50,
 ];
-static T_Move__accuracy: [i8; 165] = [
+static T10_Move__accuracy: [i8; 165] = [
     100, 100, 85, 85, 85, 100, 100, 100, 100, 100, 100, 30, 75, 0, 95, 100, 100, 85, 95, 75, 75,
     100, 100, 100, 75, 95, 85, 100, 100, 100, 85, 30, 95, 100, 85, 85, 100, 100, 100, 100, 100, 85,
     100, 100, 100, 100, 55, 55, 90, 55, 100, 100, 100, 0, 100, 80, 100, 100, 90, 100, 100, 100, 90,
@@ -429,7 +429,7 @@ static T_Move__accuracy: [i8; 165] = [
     100, 0, 80, 0, 90, 75, 100, 55, 85, 100, 75, 90, 0, 100, 100, 100, 70, 80, 0, 0, 85, 100, 80,
     90, 0, 90, 90, 0, 0, 100, 90, 100, 0, 100,
 ];
-static T_Move__pp: [i8; 165] = [
+static T11_Move__pp: [i8; 165] = [
     35, 25, 10, 15, 20, 20, 15, 15, 15, 35, 30, 5, 10, 30, 30, 35, 35, 20, 15, 20, 20, 10, 20, 30,
     5, 25, 15, 15, 15, 25, 20, 5, 35, 15, 20, 20, 20, 15, 30, 35, 20, 20, 30, 25, 40, 20, 15, 20,
     20, 20, 30, 25, 15, 30, 25, 5, 15, 10, 5, 20, 20, 20, 5, 35, 20, 25, 20, 20, 20, 15, 20, 10, 10,
@@ -438,7 +438,7 @@ static T_Move__pp: [i8; 165] = [
     30, 20, 20, 20, 5, 15, 10, 20, 15, 15, 35, 20, 15, 10, 20, 30, 15, 40, 20, 15, 10, 5, 10, 30,
     10, 15, 20, 15, 40, 40, 10, 5, 15, 10, 10, 10, 15, 30, 30, 10, 10, 20, 10, 10,
 ];
-static T_Move__priority: [i8; 165] = [
+static T12_Move__priority: [i8; 165] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -446,7 +446,7 @@ static T_Move__priority: [i8; 165] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T_Move__self_target: [bool; 165] = [
+static T13_Move__self_target: [bool; 165] = [
     false, false, false, false, false, false, false, false, false, false, false, false, false, true,
     false, false, false, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, false, false, false, false, false,
@@ -460,7 +460,7 @@ static T_Move__self_target: [bool; 165] = [
     false, false, false, false, false, false, false, false, false, false, false, false, true, true,
     false, false, false, false, true, false, false, true, false, false, false, false, true, false,
 ];
-static T_Move__immunity: [bool; 165] = [
+static T14_Move__immunity: [bool; 165] = [
     true, true, true, true, true, true, true, true, true, true, true, true, true, false, true, true,
     true, false, true, false, true, true, true, true, true, true, true, false, true, true, true,
     true, true, true, false, true, true, true, false, true, true, true, false, true, false, false,
@@ -474,7 +474,7 @@ static T_Move__immunity: [bool; 165] = [
     false, true, false, false, true, true, true, true, false, true, true, false, false, true, false,
     true, false, true,
 ];
-static T_Move__effect: [i8; 165] = [
+static T15_Move__effect: [i8; 165] = [
     1, 2, 3, 3, 1, 4, 5, 6, 7, 1, 1, 8, 9, 10, 1, 1, 1, 11, 12, 13, 1, 1, 14, 15, 1, 16, 14, 17, 14,
     1, 3, 8, 1, 18, 13, 19, 20, 19, 21, 22, 23, 3, 21, 24, 25, 11, 26, 27, 28, 29, 30, 5, 5, 31, 1,
     1, 1, 6, 6, 32, 33, 34, 35, 1, 1, 19, 14, 36, 37, 1, 38, 38, 39, 40, 2, 9, 41, 42, 26, 20, 43,
@@ -483,7 +483,7 @@ static T_Move__effect: [i8; 165] = [
     33, 72, 17, 57, 16, 42, 73, 41, 3, 38, 26, 9, 74, 33, 1, 26, 17, 75, 11, 60, 2, 68, 3, 15, 76,
     1, 24, 48, 77, 1, 78, 2, 79, 80,
 ];
-static T_Chart__eff: [[i8; 16]; 16] = [
+static T16_Chart__eff: [[i8; 16]; 16] = [
     [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 5, 0, 10, 10],
     [10, 5, 5, 10, 20, 20, 10, 10, 10, 10, 10, 20, 5, 10, 5, 10],
     [10, 20, 5, 10, 5, 10, 10, 10, 20, 10, 10, 10, 20, 10, 5, 10],
@@ -500,7 +500,7 @@ static T_Chart__eff: [[i8; 16]; 16] = [
     [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 10, 10, 20, 10, 10],
     [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 10], [10; 16],
 ];
-static T_Pool__species: [i16; 145] = [
+static T17_Pool__species: [i16; 145] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
     30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
     54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77,
@@ -509,7 +509,7 @@ static T_Pool__species: [i16; 145] = [
     120, 121, 122, 123, 124, 125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 140,
     141, 142, 143, 144, 145, 146, 147, 148, 149, 150,
 ];
-static T_Pool__level: [i8; 145] = [
+static T18_Pool__level: [i8; 145] = [
     91, 82, 73, 90, 81, 74, 90, 82, 75, 77, 81, 95, 85, 76, 89, 75, 89, 75, 90, 78, 87, 74, 88, 76,
     90, 82, 74, 90, 82, 74, 88, 74, 89, 74, 89, 76, 100, 78, 90, 83, 76, 90, 77, 88, 74, 86, 73, 85,
     73, 89, 75, 89, 76, 91, 75, 86, 79, 74, 84, 74, 68, 92, 84, 76, 88, 80, 74, 86, 73, 88, 80, 71,
@@ -518,7 +518,7 @@ static T_Pool__level: [i8; 145] = [
     74, 76, 75, 68, 74, 69, 88, 74, 69, 76, 76, 87, 74, 88, 75, 75, 69, 70, 68, 73, 91, 80, 74, 60,
     64,
 ];
-static T_Pool__pool: [List<i16, 8>; 145] = [
+static T19_Pool__pool: [List<i16, 8>; 145] = [
     List { items: [33, 74, 78, 13, 0, 0, 0, 0], len: 4 },
     List { items: [33, 74, 78, 13, 0, 0, 0, 0], len: 4 },
     List { items: [33, 74, 78, 62, 13, 0, 0, 0], len: 5 },
@@ -665,14 +665,14 @@ static T_Pool__pool: [List<i16, 8>; 145] = [
     List { items: [132, 93, 104, 58, 84, 85, 0, 0], len: 6 },
     List { items: [58, 88, 152, 84, 93, 134, 85, 0], len: 7 },
 ];
-static T_Lineup__generated: [bool; 4] = [false, false, false, true];
-static T_Lineup__level: [i8; 4] = [100; 4];
-static T_Lineup__species: [List<i16, 6>; 4] = [
+static T20_Lineup__generated: [bool; 4] = [false, false, false, true];
+static T21_Lineup__level: [i8; 4] = [100; 4];
+static T22_Lineup__species: [List<i16, 6>; 4] = [
     List { items: [64, 112, 142, 127, 102, 120], len: 6 },
     List { items: [2, 114, 134, 50, 72, 5], len: 6 },
     List { items: [148, 123, 144, 93, 111, 130], len: 6 }, List { items: [0; 6], len: 0 },
 ];
-static T_Lineup__moves: [List<List<i16, 4>, 6>; 4] = [
+static T23_Lineup__moves: [List<List<i16, 4>, 6>; 4] = [
     List { items: [List { items: [93, 68, 85, 104], len: 4 }, List { items: [57, 84, 85, 134], len: 4 }, List { items: [33, 62, 88, 119], len: 4 }, List { items: [33, 62, 58, 88], len: 4 }, List { items: [78, 93, 152, 77], len: 4 }, List { items: [56, 84, 85, 104], len: 4 }], len: 6 },
     List { items: [List { items: [74, 72, 78, 13], len: 4 }, List { items: [33, 62, 67, 56], len: 4 }, List { items: [84, 23, 41, 85], len: 4 }, List { items: [90, 162, 156, 27], len: 4 }, List { items: [56, 34, 13, 91], len: 4 }, List { items: [125, 82, 88, 13], len: 4 }], len: 6 },
     List { items: [List { items: [34, 96, 62, 58], len: 4 }, List { items: [141, 58, 93, 155], len: 4 }, List { items: [84, 64, 85, 96], len: 4 }, List { items: [94, 100, 84, 152], len: 4 }, List { items: [88, 156, 33, 163], len: 4 }, List { items: [58, 84, 108, 33], len: 4 }], len: 6 },
@@ -683,33 +683,33 @@ static T_Lineup__moves: [List<List<i16, 4>, 6>; 4] = [
 
 /// fn `mon_alive` (pokemon_gen1.envspec:196:1)
 fn f_mon_alive(s: &State, mut v_p: i32, mut v_i: i32) -> Result<bool, Fault> {
-    Ok(((s.team[v_p as usize][v_i as usize].hp as i32) > 0))
+    Ok(((s.f_team[v_p as usize][v_i as usize].f_hp as i32) > 0))
 }
 
 /// fn `fainted` (pokemon_gen1.envspec:200:1)
 fn f_fainted(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok(((s.team[v_p as usize][(s.active[v_p as usize] as i32) as usize].hp as i32) == 0))
+    Ok(((s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize].f_hp as i32) == 0))
 }
 
 /// fn `alive_count` (pokemon_gen1.envspec:204:1)
 fn f_alive_count(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_i in 0i32..6 {
-        _acc1 += ((s.team[v_p as usize][v_i as usize].hp as i32) > 0) as i32;
+        _acc1 += ((s.f_team[v_p as usize][v_i as usize].f_hp as i32) > 0) as i32;
     }
     Ok(_acc1)
 }
 
 /// fn `speed` (pokemon_gen1.envspec:208:1)
 fn f_speed(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok((s.mstat[v_p as usize][3 as usize] as i32))
+    Ok((s.f_mstat[v_p as usize][3 as usize] as i32))
 }
 
 /// fn `eff` (pokemon_gen1.envspec:212:1)
 fn f_eff(s: &State, mut v_attacking: i32, mut v_defending: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:213:5
     let mut v_c: i32 = v_attacking;
-    return Ok((T_Chart__eff[v_c as usize][v_defending as usize] as i32));
+    return Ok((T16_Chart__eff[v_c as usize][v_defending as usize] as i32));
 }
 
 /// fn `stat_of` (pokemon_gen1.envspec:220:1)
@@ -725,83 +725,83 @@ fn f_hp_of(s: &State, mut v_base: i32, mut v_level: i32) -> Result<i32, Fault> {
 /// fn `no_pp` (pokemon_gen1.envspec:228:1)
 fn f_no_pp(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:229:5
-    let mut v_a: i32 = (s.active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
     let mut _acc2: bool = true;
     for v_k in 0i32..4 {
-        if !((v_k >= (s.team[v_p as usize][v_a as usize].nmoves as i32)) || ((s.team[v_p as usize][v_a as usize].pp[v_k as usize] as i32) == 0)) { _acc2 = false; break; }
+        if !((v_k >= (s.f_team[v_p as usize][v_a as usize].f_nmoves as i32)) || ((s.f_team[v_p as usize][v_a as usize].f_pp[v_k as usize] as i32) == 0)) { _acc2 = false; break; }
     }
     return Ok(_acc2);
 }
 
 /// fn `hard_locked` (pokemon_gen1.envspec:237:1)
 fn f_hard_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok(((s.recharging[v_p as usize] || s.charging[v_p as usize]) || ((s.thrash_left[v_p as usize] as i32) > 0)))
+    Ok(((s.f_recharging[v_p as usize] || s.f_charging[v_p as usize]) || ((s.f_thrash_left[v_p as usize] as i32) > 0)))
 }
 
 /// fn `locked` (pokemon_gen1.envspec:241:1)
 fn f_locked(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((f_hard_locked(s, v_p)? || ((s.trap_left[v_p as usize] as i32) > 0)))
+    Ok((f_hard_locked(s, v_p)? || ((s.f_trap_left[v_p as usize] as i32) > 0)))
 }
 
 /// fn `move_ok` (pokemon_gen1.envspec:254:1)
 fn f_move_ok(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<bool, Fault> {
     // @ pokemon_gen1.envspec:255:5
-    let mut v_m: RecMon = s.team[v_p as usize][(s.active[v_p as usize] as i32) as usize];
+    let mut v_m: RecMon = s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize];
     // @ pokemon_gen1.envspec:256:5
     if f_locked(s, v_p)? {
-        return Ok((v_slot == (s.lock_slot[v_p as usize] as i32)));
+        return Ok((v_slot == (s.f_lock_slot[v_p as usize] as i32)));
     }
     // @ pokemon_gen1.envspec:259:5
-    if (((((v_m.status as i32) == 1) || ((v_m.status as i32) == 4)) || s.trapped[v_p as usize]) || f_no_pp(s, v_p)?) {
+    if (((((v_m.f_status as i32) == 1) || ((v_m.f_status as i32) == 4)) || s.f_trapped[v_p as usize]) || f_no_pp(s, v_p)?) {
         return Ok((v_slot == 0));
     }
-    return Ok(((v_slot < (v_m.nmoves as i32)) && ((v_m.pp[v_slot as usize] as i32) > 0)));
+    return Ok(((v_slot < (v_m.f_nmoves as i32)) && ((v_m.f_pp[v_slot as usize] as i32) > 0)));
 }
 
 /// fn `rank` (pokemon_gen1.envspec:303:1)
 fn f_rank(s: &State, mut v_p: i32, mut v_slot: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:304:5
-    let mut v_a: i32 = (s.active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
     // @ pokemon_gen1.envspec:305:5
-    let mut v_s: i32 = (if f_locked(s, v_p)? { (s.lock_slot[v_p as usize] as i32) } else { v_slot });
+    let mut v_s: i32 = (if f_locked(s, v_p)? { (s.f_lock_slot[v_p as usize] as i32) } else { v_slot });
     // @ pokemon_gen1.envspec:306:5
     if (f_no_pp(s, v_p)? && (!f_locked(s, v_p)?)) {
         return Ok(1);
     }
-    return Ok(((T_Move__priority[(s.team[v_p as usize][v_a as usize].moves[v_s as usize] as i32) as usize] as i32) + 1));
+    return Ok(((T12_Move__priority[(s.f_team[v_p as usize][v_a as usize].f_moves[v_s as usize] as i32) as usize] as i32) + 1));
 }
 
 /// proc `enter` (pokemon_gen1.envspec:318:1)
 fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:319:5
-    let mut v_a: i32 = (s.active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
     // @ pokemon_gen1.envspec:320:5
-    s.seen[v_p as usize][v_a as usize] = true;
+    s.f_seen[v_p as usize][v_a as usize] = true;
     // @ pokemon_gen1.envspec:321:5
     for v_k in 0i32..4 {
         // @ pokemon_gen1.envspec:322:9
-        let _v3: i32 = (s.team[v_p as usize][v_a as usize].stats[v_k as usize] as i32);
-        s.mstat[v_p as usize][v_k as usize] = (_v3 as i16);
+        let _v3: i32 = (s.f_team[v_p as usize][v_a as usize].f_stats[v_k as usize] as i32);
+        s.f_mstat[v_p as usize][v_k as usize] = (_v3 as i16);
     }
     // @ pokemon_gen1.envspec:324:5
-    let mut v_cond: i32 = (s.team[v_p as usize][v_a as usize].status as i32);
+    let mut v_cond: i32 = (s.f_team[v_p as usize][v_a as usize].f_status as i32);
     // @ pokemon_gen1.envspec:325:5
     if (v_cond == 5) {
         // @ pokemon_gen1.envspec:326:9
-        let _v4: i32 = imax(fdiv((s.mstat[v_p as usize][3 as usize] as i32), 4), 1);
-        s.mstat[v_p as usize][3 as usize] = (_v4 as i16);
+        let _v4: i32 = imax(fdiv((s.f_mstat[v_p as usize][3 as usize] as i32), 4), 1);
+        s.f_mstat[v_p as usize][3 as usize] = (_v4 as i16);
     }
     // @ pokemon_gen1.envspec:328:5
     if (v_cond == 3) {
         // @ pokemon_gen1.envspec:329:9
-        let _v5: i32 = imax(fdiv((s.mstat[v_p as usize][0 as usize] as i32), 2), 1);
-        s.mstat[v_p as usize][0 as usize] = (_v5 as i16);
+        let _v5: i32 = imax(fdiv((s.f_mstat[v_p as usize][0 as usize] as i32), 2), 1);
+        s.f_mstat[v_p as usize][0 as usize] = (_v5 as i16);
     }
     // @ pokemon_gen1.envspec:331:5
     if ((v_cond == 2) || (v_cond == 3)) {
         // @ pokemon_gen1.envspec:332:9
-        let _v6: i32 = imax(((s.team[v_p as usize][v_a as usize].hp as i32) - imax(fdiv((s.team[v_p as usize][v_a as usize].maxhp as i32), 16), 1)), 0);
-        s.team[v_p as usize][v_a as usize].hp = (_v6 as i16);
+        let _v6: i32 = imax(((s.f_team[v_p as usize][v_a as usize].f_hp as i32) - imax(fdiv((s.f_team[v_p as usize][v_a as usize].f_maxhp as i32), 16), 1)), 0);
+        s.f_team[v_p as usize][v_a as usize].f_hp = (_v6 as i16);
     }
     Ok(())
 }
@@ -809,59 +809,59 @@ fn p_enter(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `leave` (pokemon_gen1.envspec:341:1)
 fn p_leave(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:342:5
-    let mut v_a: i32 = (s.active[v_p as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
     // @ pokemon_gen1.envspec:343:5
-    if ((s.team[v_p as usize][v_a as usize].status as i32) == 6) {
+    if ((s.f_team[v_p as usize][v_a as usize].f_status as i32) == 6) {
         // @ pokemon_gen1.envspec:344:9
-        s.team[v_p as usize][v_a as usize].status = (2 as i8);
+        s.f_team[v_p as usize][v_a as usize].f_status = (2 as i8);
     }
     // @ pokemon_gen1.envspec:346:5
     let _v7: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
-    s.boosts[v_p as usize] = _v7;
+    s.f_boosts[v_p as usize] = _v7;
     // @ pokemon_gen1.envspec:347:5
-    s.confused[v_p as usize] = (0 as i8);
+    s.f_confused[v_p as usize] = (0 as i8);
     // @ pokemon_gen1.envspec:348:5
-    s.sub_hp[v_p as usize] = (0 as i16);
+    s.f_sub_hp[v_p as usize] = (0 as i16);
     // @ pokemon_gen1.envspec:349:5
-    s.reflect[v_p as usize] = false;
+    s.f_reflect[v_p as usize] = false;
     // @ pokemon_gen1.envspec:350:5
-    s.light_screen[v_p as usize] = false;
+    s.f_light_screen[v_p as usize] = false;
     // @ pokemon_gen1.envspec:351:5
-    s.focus[v_p as usize] = false;
+    s.f_focus[v_p as usize] = false;
     // @ pokemon_gen1.envspec:352:5
-    s.mist[v_p as usize] = false;
+    s.f_mist[v_p as usize] = false;
     // @ pokemon_gen1.envspec:353:5
-    s.seeded[v_p as usize] = false;
+    s.f_seeded[v_p as usize] = false;
     // @ pokemon_gen1.envspec:354:5
-    s.toxic[v_p as usize] = false;
+    s.f_toxic[v_p as usize] = false;
     // @ pokemon_gen1.envspec:355:5
-    s.toxic_n[v_p as usize] = (0 as i8);
+    s.f_toxic_n[v_p as usize] = (0 as i8);
     // @ pokemon_gen1.envspec:356:5
-    s.recharging[v_p as usize] = false;
+    s.f_recharging[v_p as usize] = false;
     // @ pokemon_gen1.envspec:357:5
-    s.charging[v_p as usize] = false;
+    s.f_charging[v_p as usize] = false;
     // @ pokemon_gen1.envspec:358:5
-    s.invulnerable[v_p as usize] = false;
+    s.f_invulnerable[v_p as usize] = false;
     // @ pokemon_gen1.envspec:359:5
-    s.thrash_left[v_p as usize] = (0 as i8);
+    s.f_thrash_left[v_p as usize] = (0 as i8);
     // @ pokemon_gen1.envspec:360:5
-    s.flinched[v_p as usize] = false;
+    s.f_flinched[v_p as usize] = false;
     // @ pokemon_gen1.envspec:361:5
-    if ((s.trap_left[v_p as usize] as i32) > 0) {
+    if ((s.f_trap_left[v_p as usize] as i32) > 0) {
         // @ pokemon_gen1.envspec:362:9
         let _i8: usize = (1 - v_p) as usize;
-        s.trapped[_i8] = false;
+        s.f_trapped[_i8] = false;
     }
     // @ pokemon_gen1.envspec:364:5
-    s.trap_left[v_p as usize] = (0 as i8);
+    s.f_trap_left[v_p as usize] = (0 as i8);
     // @ pokemon_gen1.envspec:365:5
-    if s.trapped[v_p as usize] {
+    if s.f_trapped[v_p as usize] {
         // @ pokemon_gen1.envspec:366:9
         let _i9: usize = (1 - v_p) as usize;
-        s.trap_left[_i9] = (0 as i8);
+        s.f_trap_left[_i9] = (0 as i8);
     }
     // @ pokemon_gen1.envspec:368:5
-    s.trapped[v_p as usize] = false;
+    s.f_trapped[v_p as usize] = false;
     Ok(())
 }
 
@@ -870,7 +870,7 @@ fn p_switch_in(s: &mut State, mut v_p: i32, mut v_to: i32) -> Result<(), Fault> 
     // @ pokemon_gen1.envspec:372:5
     p_leave(s, v_p)?;
     // @ pokemon_gen1.envspec:373:5
-    s.active[v_p as usize] = (v_to as i8);
+    s.f_active[v_p as usize] = (v_to as i8);
     // @ pokemon_gen1.envspec:374:5
     p_enter(s, v_p)?;
     Ok(())
@@ -879,63 +879,63 @@ fn p_switch_in(s: &mut State, mut v_p: i32, mut v_to: i32) -> Result<(), Fault> 
 /// proc `before_move` (pokemon_gen1.envspec:386:1)
 fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:387:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:388:5
-    let mut v_cond: i32 = (s.team[v_u as usize][v_a as usize].status as i32);
+    let mut v_cond: i32 = (s.f_team[v_u as usize][v_a as usize].f_status as i32);
     // @ pokemon_gen1.envspec:389:5
-    s.go = true;
+    s.f_go = true;
     // @ pokemon_gen1.envspec:390:5
     if (v_cond == 4) {
         // @ pokemon_gen1.envspec:391:9
-        s.go = false;
+        s.f_go = false;
     } else if (v_cond == 1) {
         // @ pokemon_gen1.envspec:393:9
-        let _v10: i32 = imax(((s.team[v_u as usize][v_a as usize].sleep as i32) - 1), 0);
-        s.team[v_u as usize][v_a as usize].sleep = (_v10 as i8);
+        let _v10: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_sleep as i32) - 1), 0);
+        s.f_team[v_u as usize][v_a as usize].f_sleep = (_v10 as i8);
         // @ pokemon_gen1.envspec:394:9
-        s.go = false;
-    } else if s.trapped[v_u as usize] {
+        s.f_go = false;
+    } else if s.f_trapped[v_u as usize] {
         // @ pokemon_gen1.envspec:396:9
-        s.go = false;
-    } else if s.flinched[v_u as usize] {
+        s.f_go = false;
+    } else if s.f_flinched[v_u as usize] {
         // @ pokemon_gen1.envspec:398:9
-        s.go = false;
-    } else if s.recharging[v_u as usize] {
+        s.f_go = false;
+    } else if s.f_recharging[v_u as usize] {
         // @ pokemon_gen1.envspec:400:9
-        s.recharging[v_u as usize] = false;
+        s.f_recharging[v_u as usize] = false;
         // @ pokemon_gen1.envspec:401:9
-        s.go = false;
+        s.f_go = false;
     }
     // @ pokemon_gen1.envspec:403:5
-    if (s.go && ((s.confused[v_u as usize] as i32) > 0)) {
+    if (s.f_go && ((s.f_confused[v_u as usize] as i32) > 0)) {
         // @ pokemon_gen1.envspec:404:9
-        let _v11: i32 = imax(((s.confused[v_u as usize] as i32) - 1), 0);
-        s.confused[v_u as usize] = (_v11 as i8);
+        let _v11: i32 = imax(((s.f_confused[v_u as usize] as i32) - 1), 0);
+        s.f_confused[v_u as usize] = (_v11 as i8);
         // @ pokemon_gen1.envspec:405:9
         let _r12: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 0)?;
         let mut v_self_hit: bool = (_r12 == 1);
         // @ pokemon_gen1.envspec:406:9
-        if (((s.confused[v_u as usize] as i32) > 0) && v_self_hit) {
+        if (((s.f_confused[v_u as usize] as i32) > 0) && v_self_hit) {
             // @ pokemon_gen1.envspec:407:13
-            let mut v_lv: i32 = (s.team[v_u as usize][v_a as usize].level as i32);
+            let mut v_lv: i32 = (s.f_team[v_u as usize][v_a as usize].f_level as i32);
             // @ pokemon_gen1.envspec:408:13
-            let mut v_hurt: i32 = (fdiv(fdiv((((fdiv((v_lv * 2), 5) + 2) * (s.mstat[v_u as usize][0 as usize] as i32)) * 40), (s.mstat[v_u as usize][1 as usize] as i32)), 50) + 2);
+            let mut v_hurt: i32 = (fdiv(fdiv((((fdiv((v_lv * 2), 5) + 2) * (s.f_mstat[v_u as usize][0 as usize] as i32)) * 40), (s.f_mstat[v_u as usize][1 as usize] as i32)), 50) + 2);
             // @ pokemon_gen1.envspec:409:13
-            let _v13: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - v_hurt), 0);
-            s.team[v_u as usize][v_a as usize].hp = (_v13 as i16);
+            let _v13: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_hurt), 0);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (_v13 as i16);
             // @ pokemon_gen1.envspec:410:13
-            s.go = false;
+            s.f_go = false;
             // @ pokemon_gen1.envspec:411:13
             p_drop_locks(s, v_u)?;
         }
     }
     // @ pokemon_gen1.envspec:414:5
-    if (s.go && (v_cond == 5)) {
+    if (s.f_go && (v_cond == 5)) {
         // @ pokemon_gen1.envspec:415:9
         let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 1)?;
         if (_r14 < 63) {
             // @ pokemon_gen1.envspec:416:13
-            s.go = false;
+            s.f_go = false;
             // @ pokemon_gen1.envspec:417:13
             p_drop_locks(s, v_u)?;
         }
@@ -946,18 +946,18 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `drop_locks` (pokemon_gen1.envspec:422:1)
 fn p_drop_locks(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:423:5
-    s.charging[v_u as usize] = false;
+    s.f_charging[v_u as usize] = false;
     // @ pokemon_gen1.envspec:424:5
-    s.invulnerable[v_u as usize] = false;
+    s.f_invulnerable[v_u as usize] = false;
     // @ pokemon_gen1.envspec:425:5
-    s.thrash_left[v_u as usize] = (0 as i8);
+    s.f_thrash_left[v_u as usize] = (0 as i8);
     // @ pokemon_gen1.envspec:426:5
-    if ((s.trap_left[v_u as usize] as i32) > 0) {
+    if ((s.f_trap_left[v_u as usize] as i32) > 0) {
         // @ pokemon_gen1.envspec:427:9
-        s.trap_left[v_u as usize] = (0 as i8);
+        s.f_trap_left[v_u as usize] = (0 as i8);
         // @ pokemon_gen1.envspec:428:9
         let _i15: usize = (1 - v_u) as usize;
-        s.trapped[_i15] = false;
+        s.f_trapped[_i15] = false;
     }
     Ok(())
 }
@@ -965,67 +965,67 @@ fn p_drop_locks(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `use_move` (pokemon_gen1.envspec:440:1)
 fn p_use_move(s: &mut State, mut v_u: i32, mut v_slot: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:441:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:442:5
-    if ((s.team[v_u as usize][v_a as usize].hp as i32) > 0) {
+    if ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:443:9
-        let mut v_s: i32 = (if f_locked(s, v_u)? { (s.lock_slot[v_u as usize] as i32) } else { v_slot });
+        let mut v_s: i32 = (if f_locked(s, v_u)? { (s.f_lock_slot[v_u as usize] as i32) } else { v_slot });
         // @ pokemon_gen1.envspec:444:9
         let mut v_struggle: bool = (f_no_pp(s, v_u)? && (!f_locked(s, v_u)?));
         // @ pokemon_gen1.envspec:445:9
-        let mut v_m: i32 = (s.team[v_u as usize][v_a as usize].moves[v_s as usize] as i32);
+        let mut v_m: i32 = (s.f_team[v_u as usize][v_a as usize].f_moves[v_s as usize] as i32);
         // @ pokemon_gen1.envspec:446:9
         if v_struggle {
             // @ pokemon_gen1.envspec:447:13
             v_m = 164;
         }
         // @ pokemon_gen1.envspec:449:9
-        let mut v_foe_was_up: bool = ((s.team[(1 - v_u) as usize][(s.active[(1 - v_u) as usize] as i32) as usize].hp as i32) > 0);
+        let mut v_foe_was_up: bool = ((s.f_team[(1 - v_u) as usize][(s.f_active[(1 - v_u) as usize] as i32) as usize].f_hp as i32) > 0);
         // @ pokemon_gen1.envspec:450:9
         p_before_move(s, v_u)?;
         // @ pokemon_gen1.envspec:451:9
-        if s.go {
+        if s.f_go {
             // @ pokemon_gen1.envspec:452:13
-            s.fx = RecFx { high_crit: false, hits_min: (1 as i8), hits_max: (1 as i8), drain: false, recoil: (0 as i8), status: (0 as i8), sec_status: (0 as i8), sec_chance: (0 as i8), stat: (0 as i8), stages: (0 as i8), on_user: false, stat_chance: (0 as i8), confuse: (0 as i8), flinch: (0 as i8), recharge: false, trap: false, thrash: false, explode: false, ohko: false, charge: false, fly: false, fixed: (0 as i8), level_damage: false, psywave: false, half_hp: false, crash: false, heal: false, rest: false, haze: false, screen: (0 as i8), seed: false, substitute: false, counter: false, focus: false, mist: false, sleeping_target: false };
+            s.f_fx = RecFx { f_high_crit: false, f_hits_min: (1 as i8), f_hits_max: (1 as i8), f_drain: false, f_recoil: (0 as i8), f_status: (0 as i8), f_sec_status: (0 as i8), f_sec_chance: (0 as i8), f_stat: (0 as i8), f_stages: (0 as i8), f_on_user: false, f_stat_chance: (0 as i8), f_confuse: (0 as i8), f_flinch: (0 as i8), f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: (0 as i8), f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: (0 as i8), f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false };
             // @ pokemon_gen1.envspec:453:13
-            let _a16: i32 = (T_Move__effect[v_m as usize] as i32);
+            let _a16: i32 = (T15_Move__effect[v_m as usize] as i32);
             p_move_effect__dispatch(s, _a16)?;
             // @ pokemon_gen1.envspec:454:13
-            let mut v_charge_turn: bool = (s.fx.charge && (!s.charging[v_u as usize]));
+            let mut v_charge_turn: bool = (s.f_fx.f_charge && (!s.f_charging[v_u as usize]));
             // @ pokemon_gen1.envspec:455:13
-            if ((((!f_locked(s, v_u)?) && (!s.fx.charge)) && (!v_struggle)) || s.charging[v_u as usize]) {
+            if ((((!f_locked(s, v_u)?) && (!s.f_fx.f_charge)) && (!v_struggle)) || s.f_charging[v_u as usize]) {
                 // @ pokemon_gen1.envspec:456:17
-                let _v17: i32 = imax(((s.team[v_u as usize][v_a as usize].pp[v_s as usize] as i32) - 1), 0);
-                s.team[v_u as usize][v_a as usize].pp[v_s as usize] = (_v17 as i8);
+                let _v17: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_pp[v_s as usize] as i32) - 1), 0);
+                s.f_team[v_u as usize][v_a as usize].f_pp[v_s as usize] = (_v17 as i8);
             }
             // @ pokemon_gen1.envspec:458:13
             if (!v_struggle) {
                 // @ pokemon_gen1.envspec:459:17
-                s.move_seen[v_u as usize][v_a as usize][v_s as usize] = true;
+                s.f_move_seen[v_u as usize][v_a as usize][v_s as usize] = true;
             }
             // @ pokemon_gen1.envspec:461:13
-            let _v18: bool = (((((T_Move__type[v_m as usize] as i32) == 0) || ((T_Move__type[v_m as usize] as i32) == 6)) && ((T_Move__power[v_m as usize] as i32) > 0)) && (!s.fx.counter));
-            s.counterable[v_u as usize] = _v18;
+            let _v18: bool = (((((T7_Move__type[v_m as usize] as i32) == 0) || ((T7_Move__type[v_m as usize] as i32) == 6)) && ((T9_Move__power[v_m as usize] as i32) > 0)) && (!s.f_fx.f_counter));
+            s.f_counterable[v_u as usize] = _v18;
             // @ pokemon_gen1.envspec:462:13
             if v_charge_turn {
                 // @ pokemon_gen1.envspec:465:17
-                s.charging[v_u as usize] = true;
+                s.f_charging[v_u as usize] = true;
                 // @ pokemon_gen1.envspec:466:17
-                let _v19: bool = s.fx.fly;
-                s.invulnerable[v_u as usize] = _v19;
+                let _v19: bool = s.f_fx.f_fly;
+                s.f_invulnerable[v_u as usize] = _v19;
                 // @ pokemon_gen1.envspec:467:17
-                s.lock_slot[v_u as usize] = (v_s as i8);
+                s.f_lock_slot[v_u as usize] = (v_s as i8);
             } else {
                 // @ pokemon_gen1.envspec:469:17
-                s.charging[v_u as usize] = false;
+                s.f_charging[v_u as usize] = false;
                 // @ pokemon_gen1.envspec:470:17
-                s.invulnerable[v_u as usize] = false;
+                s.f_invulnerable[v_u as usize] = false;
                 // @ pokemon_gen1.envspec:471:17
                 p_carry_out(s, v_u, v_m, v_s)?;
             }
         }
         // @ pokemon_gen1.envspec:474:9
-        if (!(v_foe_was_up && ((s.team[(1 - v_u) as usize][(s.active[(1 - v_u) as usize] as i32) as usize].hp as i32) == 0))) {
+        if (!(v_foe_was_up && ((s.f_team[(1 - v_u) as usize][(s.f_active[(1 - v_u) as usize] as i32) as usize].f_hp as i32) == 0))) {
             // @ pokemon_gen1.envspec:475:13
             p_residual(s, v_u)?;
         }
@@ -1038,48 +1038,48 @@ fn p_carry_out(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
     // @ pokemon_gen1.envspec:481:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:482:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:483:5
-    if (T_Move__self_target[v_m as usize] || ((s.team[v_t as usize][v_ta as usize].hp as i32) > 0)) {
+    if (T13_Move__self_target[v_m as usize] || ((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) > 0)) {
         // @ pokemon_gen1.envspec:486:9
-        if s.fx.trap {
+        if s.f_fx.f_trap {
             // @ pokemon_gen1.envspec:487:13
-            s.recharging[v_t as usize] = false;
+            s.f_recharging[v_t as usize] = false;
         }
         // @ pokemon_gen1.envspec:489:9
-        if ((T_Move__category[v_m as usize] as i32) != 2) {
+        if ((T8_Move__category[v_m as usize] as i32) != 2) {
             // @ pokemon_gen1.envspec:490:13
-            s.last_damage = (0 as i16);
+            s.f_last_damage = (0 as i16);
         }
         // @ pokemon_gen1.envspec:494:9
-        if s.fx.thrash {
+        if s.f_fx.f_thrash {
             // @ pokemon_gen1.envspec:495:13
-            if ((s.thrash_left[v_u as usize] as i32) > 0) {
+            if ((s.f_thrash_left[v_u as usize] as i32) > 0) {
                 // @ pokemon_gen1.envspec:496:17
-                let _v20: i32 = imax(((s.thrash_left[v_u as usize] as i32) - 1), 0);
-                s.thrash_left[v_u as usize] = (_v20 as i8);
+                let _v20: i32 = imax(((s.f_thrash_left[v_u as usize] as i32) - 1), 0);
+                s.f_thrash_left[v_u as usize] = (_v20 as i8);
                 // @ pokemon_gen1.envspec:497:17
-                if ((s.thrash_left[v_u as usize] as i32) == 0) {
+                if ((s.f_thrash_left[v_u as usize] as i32) == 0) {
                     // @ pokemon_gen1.envspec:498:21
                     let _r21: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 2)?;
-                    s.confused[v_u as usize] = (_r21 as i8);
+                    s.f_confused[v_u as usize] = (_r21 as i8);
                 }
             } else {
                 // @ pokemon_gen1.envspec:501:17
                 let _r22: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 3, 3)?;
-                s.thrash_left[v_u as usize] = (_r22 as i8);
+                s.f_thrash_left[v_u as usize] = (_r22 as i8);
                 // @ pokemon_gen1.envspec:502:17
-                s.lock_slot[v_u as usize] = (v_s as i8);
+                s.f_lock_slot[v_u as usize] = (v_s as i8);
             }
         }
         // @ pokemon_gen1.envspec:505:9
         p_check_hit(s, v_u, v_m)?;
         // @ pokemon_gen1.envspec:506:9
-        s.broke_sub = false;
+        s.f_broke_sub = false;
         // @ pokemon_gen1.envspec:507:9
-        s.hit_sub = false;
+        s.f_hit_sub = false;
         // @ pokemon_gen1.envspec:508:9
-        if s.go {
+        if s.f_go {
             // @ pokemon_gen1.envspec:509:13
             p_land(s, v_u, v_m, v_s)?;
         } else {
@@ -1095,42 +1095,42 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:526:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:527:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:528:5
-    let mut v_sp: i32 = (s.team[v_t as usize][v_ta as usize].species as i32);
+    let mut v_sp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
     // @ pokemon_gen1.envspec:529:5
-    s.go = true;
+    s.f_go = true;
     // @ pokemon_gen1.envspec:530:5
-    if (!T_Move__self_target[v_m as usize]) {
+    if (!T13_Move__self_target[v_m as usize]) {
         // @ pokemon_gen1.envspec:531:9
-        if (s.invulnerable[v_t as usize] && ((T_Move__accuracy[v_m as usize] as i32) != 0)) {
+        if (s.f_invulnerable[v_t as usize] && ((T10_Move__accuracy[v_m as usize] as i32) != 0)) {
             // @ pokemon_gen1.envspec:532:13
-            s.go = false;
+            s.f_go = false;
         }
         // @ pokemon_gen1.envspec:534:9
-        if ((s.go && T_Move__immunity[v_m as usize]) && ((f_eff(s, (T_Move__type[v_m as usize] as i32), (T_Species__type1[v_sp as usize] as i32))? == 0) || (f_eff(s, (T_Move__type[v_m as usize] as i32), (T_Species__type2[v_sp as usize] as i32))? == 0))) {
+        if ((s.f_go && T14_Move__immunity[v_m as usize]) && ((f_eff(s, (T7_Move__type[v_m as usize] as i32), (T0_Species__type1[v_sp as usize] as i32))? == 0) || (f_eff(s, (T7_Move__type[v_m as usize] as i32), (T1_Species__type2[v_sp as usize] as i32))? == 0))) {
             // @ pokemon_gen1.envspec:535:13
-            s.go = false;
+            s.f_go = false;
         }
         // @ pokemon_gen1.envspec:537:9
-        if ((s.go && s.fx.ohko) && (f_speed(s, v_t)? > f_speed(s, v_u)?)) {
+        if ((s.f_go && s.f_fx.f_ohko) && (f_speed(s, v_t)? > f_speed(s, v_u)?)) {
             // @ pokemon_gen1.envspec:538:13
-            s.go = false;
+            s.f_go = false;
         }
         // @ pokemon_gen1.envspec:540:9
-        if ((s.go && s.fx.sleeping_target) && ((s.team[v_t as usize][v_ta as usize].status as i32) != 1)) {
+        if ((s.f_go && s.f_fx.f_sleeping_target) && ((s.f_team[v_t as usize][v_ta as usize].f_status as i32) != 1)) {
             // @ pokemon_gen1.envspec:541:13
-            s.go = false;
+            s.f_go = false;
         }
         // @ pokemon_gen1.envspec:543:9
-        let mut v_sure: bool = (((s.fx.status as i32) == 1) && s.recharging[v_t as usize]);
+        let mut v_sure: bool = (((s.f_fx.f_status as i32) == 1) && s.f_recharging[v_t as usize]);
         // @ pokemon_gen1.envspec:544:9
-        if ((s.go && ((T_Move__accuracy[v_m as usize] as i32) != 0)) && (!v_sure)) {
+        if ((s.f_go && ((T10_Move__accuracy[v_m as usize] as i32) != 0)) && (!v_sure)) {
             // @ pokemon_gen1.envspec:545:13
             let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 4)?;
-            if (_r23 >= f_hit_chance(s, (T_Move__accuracy[v_m as usize] as i32), (s.boosts[v_u as usize][4 as usize] as i32), (s.boosts[v_t as usize][5 as usize] as i32))?) {
+            if (_r23 >= f_hit_chance(s, (T10_Move__accuracy[v_m as usize] as i32), (s.f_boosts[v_u as usize][4 as usize] as i32), (s.f_boosts[v_t as usize][5 as usize] as i32))?) {
                 // @ pokemon_gen1.envspec:546:17
-                s.go = false;
+                s.f_go = false;
             }
         }
     }
@@ -1140,26 +1140,26 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
 /// proc `missed` (pokemon_gen1.envspec:554:1)
 fn p_missed(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:555:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:556:5
-    if s.fx.explode {
+    if s.f_fx.f_explode {
         // @ pokemon_gen1.envspec:557:9
-        s.team[v_u as usize][v_a as usize].hp = (0 as i16);
+        s.f_team[v_u as usize][v_a as usize].f_hp = (0 as i16);
     }
     // @ pokemon_gen1.envspec:559:5
-    if s.fx.crash {
+    if s.f_fx.f_crash {
         // @ pokemon_gen1.envspec:560:9
-        let _v24: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - 1), 0);
-        s.team[v_u as usize][v_a as usize].hp = (_v24 as i16);
+        let _v24: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - 1), 0);
+        s.f_team[v_u as usize][v_a as usize].f_hp = (_v24 as i16);
     }
     // @ pokemon_gen1.envspec:562:5
-    if ((s.trap_left[v_u as usize] as i32) > 0) {
+    if ((s.f_trap_left[v_u as usize] as i32) > 0) {
         // @ pokemon_gen1.envspec:563:9
         let _i25: usize = (1 - v_u) as usize;
-        s.trapped[_i25] = false;
+        s.f_trapped[_i25] = false;
     }
     // @ pokemon_gen1.envspec:565:5
-    s.trap_left[v_u as usize] = (0 as i8);
+    s.f_trap_left[v_u as usize] = (0 as i8);
     Ok(())
 }
 
@@ -1168,62 +1168,62 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
     // @ pokemon_gen1.envspec:569:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:570:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:571:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:572:5
-    let mut v_damaging: bool = ((((((((T_Move__power[v_m as usize] as i32) > 0) || s.fx.ohko) || s.fx.counter) || s.fx.level_damage) || ((s.fx.fixed as i32) > 0)) || s.fx.psywave) || s.fx.half_hp);
+    let mut v_damaging: bool = ((((((((T9_Move__power[v_m as usize] as i32) > 0) || s.f_fx.f_ohko) || s.f_fx.f_counter) || s.f_fx.f_level_damage) || ((s.f_fx.f_fixed as i32) > 0)) || s.f_fx.f_psywave) || s.f_fx.f_half_hp);
     // @ pokemon_gen1.envspec:573:5
     if v_damaging {
         // @ pokemon_gen1.envspec:574:9
         p_compute_damage(s, v_u, v_m)?;
     }
     // @ pokemon_gen1.envspec:576:5
-    if (v_damaging && s.go) {
+    if (v_damaging && s.f_go) {
         // @ pokemon_gen1.envspec:579:9
-        let mut v_many: bool = ((s.fx.hits_max as i32) > (s.fx.hits_min as i32));
+        let mut v_many: bool = ((s.f_fx.f_hits_max as i32) > (s.f_fx.f_hits_min as i32));
         // @ pokemon_gen1.envspec:580:9
         let _r26: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, 5)?;
         let mut v_draw: i32 = _r26;
         // @ pokemon_gen1.envspec:581:9
-        let mut v_hits: i32 = (if v_many { (K0[v_draw as usize] as i32) } else { (s.fx.hits_min as i32) });
+        let mut v_hits: i32 = (if v_many { (K0[v_draw as usize] as i32) } else { (s.f_fx.f_hits_min as i32) });
         // @ pokemon_gen1.envspec:582:9
         p_hit(s, v_u, v_hits)?;
     }
     // @ pokemon_gen1.envspec:584:5
-    if s.go {
+    if s.f_go {
         // @ pokemon_gen1.envspec:585:9
-        s.give_stat = false;
+        s.f_give_stat = false;
         // @ pokemon_gen1.envspec:586:9
-        s.give_status = (0 as i8);
+        s.f_give_status = (0 as i8);
         // @ pokemon_gen1.envspec:587:9
         p_primary_effects(s, v_u, v_m)?;
         // @ pokemon_gen1.envspec:588:9
         p_after_hit(s, v_u, v_m, v_s)?;
         // @ pokemon_gen1.envspec:589:9
-        if (((s.team[v_t as usize][v_ta as usize].hp as i32) > 0) && (!s.hit_sub)) {
+        if (((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) > 0) && (!s.f_hit_sub)) {
             // @ pokemon_gen1.envspec:590:13
             p_secondary_effects(s, v_u, v_m)?;
         }
         // @ pokemon_gen1.envspec:592:9
-        if s.give_stat {
+        if s.f_give_stat {
             // @ pokemon_gen1.envspec:593:13
-            let _a27: i32 = (if s.fx.on_user { v_u } else { v_t });
-            let _a28: i32 = (s.fx.stat as i32);
-            let _a29: i32 = (s.fx.stages as i32);
+            let _a27: i32 = (if s.f_fx.f_on_user { v_u } else { v_t });
+            let _a28: i32 = (s.f_fx.f_stat as i32);
+            let _a29: i32 = (s.f_fx.f_stages as i32);
             p_change_stat(s, _a27, _a28, _a29, v_u)?;
         }
         // @ pokemon_gen1.envspec:595:9
-        if ((s.give_status as i32) != 0) {
+        if ((s.f_give_status as i32) != 0) {
             // @ pokemon_gen1.envspec:596:13
-            let _a30: i32 = (s.give_status as i32);
+            let _a30: i32 = (s.f_give_status as i32);
             p_inflict(s, v_t, _a30)?;
         }
     }
     // @ pokemon_gen1.envspec:600:5
-    if (s.fx.explode && (!s.broke_sub)) {
+    if (s.f_fx.f_explode && (!s.f_broke_sub)) {
         // @ pokemon_gen1.envspec:601:9
-        s.team[v_u as usize][v_a as usize].hp = (0 as i16);
+        s.f_team[v_u as usize][v_a as usize].f_hp = (0 as i16);
     }
     Ok(())
 }
@@ -1233,51 +1233,51 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
     // @ pokemon_gen1.envspec:620:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:621:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:622:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:623:5
-    let mut v_sp: i32 = (s.team[v_u as usize][v_a as usize].species as i32);
+    let mut v_sp: i32 = (s.f_team[v_u as usize][v_a as usize].f_species as i32);
     // @ pokemon_gen1.envspec:624:5
-    let mut v_tsp: i32 = (s.team[v_t as usize][v_ta as usize].species as i32);
+    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
     // @ pokemon_gen1.envspec:625:5
-    let mut v_lv: i32 = (s.team[v_u as usize][v_a as usize].level as i32);
+    let mut v_lv: i32 = (s.f_team[v_u as usize][v_a as usize].f_level as i32);
     // @ pokemon_gen1.envspec:626:5
-    if s.fx.ohko {
+    if s.f_fx.f_ohko {
         // @ pokemon_gen1.envspec:627:9
-        s.dmg = ((s.team[v_t as usize][v_ta as usize].hp as i32) as i16);
-    } else if s.fx.counter {
+        s.f_dmg = ((s.f_team[v_t as usize][v_ta as usize].f_hp as i32) as i16);
+    } else if s.f_fx.f_counter {
         // @ pokemon_gen1.envspec:629:9
-        if (s.counterable[v_t as usize] && ((s.last_damage as i32) > 0)) {
+        if (s.f_counterable[v_t as usize] && ((s.f_last_damage as i32) > 0)) {
             // @ pokemon_gen1.envspec:630:13
-            s.dmg = (imin((2 * (s.last_damage as i32)), 999) as i16);
+            s.f_dmg = (imin((2 * (s.f_last_damage as i32)), 999) as i16);
         } else {
             // @ pokemon_gen1.envspec:632:13
-            s.go = false;
+            s.f_go = false;
         }
-    } else if s.fx.level_damage {
+    } else if s.f_fx.f_level_damage {
         // @ pokemon_gen1.envspec:635:9
-        s.dmg = (v_lv as i16);
-    } else if ((s.fx.fixed as i32) > 0) {
+        s.f_dmg = (v_lv as i16);
+    } else if ((s.f_fx.f_fixed as i32) > 0) {
         // @ pokemon_gen1.envspec:637:9
-        s.dmg = ((s.fx.fixed as i32) as i16);
-    } else if s.fx.psywave {
+        s.f_dmg = ((s.f_fx.f_fixed as i32) as i16);
+    } else if s.f_fx.f_psywave {
         // @ pokemon_gen1.envspec:639:9
         let _hi31: i32 = imax((fdiv((v_lv * 3), 2) - 1), 1);
         let _r32: i32 = randint(s._rng_key, &mut s._rng_counter, 1, _hi31, 6)?;
-        s.dmg = (_r32 as i16);
-    } else if s.fx.half_hp {
+        s.f_dmg = (_r32 as i16);
+    } else if s.f_fx.f_half_hp {
         // @ pokemon_gen1.envspec:641:9
-        s.dmg = (imax(fdiv((s.team[v_t as usize][v_ta as usize].hp as i32), 2), 1) as i16);
-    } else if (s.fx.trap && ((s.trap_left[v_u as usize] as i32) > 0)) {
+        s.f_dmg = (imax(fdiv((s.f_team[v_t as usize][v_ta as usize].f_hp as i32), 2), 1) as i16);
+    } else if (s.f_fx.f_trap && ((s.f_trap_left[v_u as usize] as i32) > 0)) {
         // @ pokemon_gen1.envspec:643:9
-        s.dmg = ((s.trap_damage[v_u as usize] as i32) as i16);
-    } else if ((s.fx.trap && ((T_Move__type[v_m as usize] as i32) == 0)) && (((T_Species__type1[v_tsp as usize] as i32) == 13) || ((T_Species__type2[v_tsp as usize] as i32) == 13))) {
+        s.f_dmg = ((s.f_trap_damage[v_u as usize] as i32) as i16);
+    } else if ((s.f_fx.f_trap && ((T7_Move__type[v_m as usize] as i32) == 0)) && (((T0_Species__type1[v_tsp as usize] as i32) == 13) || ((T1_Species__type2[v_tsp as usize] as i32) == 13))) {
         // @ pokemon_gen1.envspec:645:9
-        s.dmg = (0 as i16);
+        s.f_dmg = (0 as i16);
     } else {
         // @ pokemon_gen1.envspec:647:9
-        let mut v_phys: bool = ((T_Move__category[v_m as usize] as i32) == 0);
+        let mut v_phys: bool = ((T8_Move__category[v_m as usize] as i32) == 0);
         // @ pokemon_gen1.envspec:648:9
         let mut v_k: i32 = (if v_phys { 0 } else { 2 });
         // @ pokemon_gen1.envspec:649:9
@@ -1286,29 +1286,29 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         let _r33: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 7)?;
         let mut v_crit_draw: i32 = _r33;
         // @ pokemon_gen1.envspec:651:9
-        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T_Species__spe[v_sp as usize] as i32), s.focus[v_u as usize], s.fx.high_crit)?);
+        let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[v_sp as usize] as i32), s.f_focus[v_u as usize], s.f_fx.f_high_crit)?);
         // @ pokemon_gen1.envspec:652:9
-        let mut v_atk: i32 = (if v_crit { (s.team[v_u as usize][v_a as usize].stats[v_k as usize] as i32) } else { (s.mstat[v_u as usize][v_k as usize] as i32) });
+        let mut v_atk: i32 = (if v_crit { (s.f_team[v_u as usize][v_a as usize].f_stats[v_k as usize] as i32) } else { (s.f_mstat[v_u as usize][v_k as usize] as i32) });
         // @ pokemon_gen1.envspec:653:9
-        let mut v_def0: i32 = (if v_crit { (s.team[v_t as usize][v_ta as usize].stats[v_kd as usize] as i32) } else { (s.mstat[v_t as usize][v_kd as usize] as i32) });
+        let mut v_def0: i32 = (if v_crit { (s.f_team[v_t as usize][v_ta as usize].f_stats[v_kd as usize] as i32) } else { (s.f_mstat[v_t as usize][v_kd as usize] as i32) });
         // @ pokemon_gen1.envspec:654:9
-        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.reflect[v_t as usize]) || ((!v_phys) && s.light_screen[v_t as usize])));
+        let mut v_screened: bool = ((!v_crit) && ((v_phys && s.f_reflect[v_t as usize]) || ((!v_phys) && s.f_light_screen[v_t as usize])));
         // @ pokemon_gen1.envspec:655:9
         let mut v_def1: i32 = (if v_screened { (v_def0 * 2) } else { v_def0 });
         // @ pokemon_gen1.envspec:656:9
-        let mut v_stab: bool = (((T_Move__type[v_m as usize] as i32) == (T_Species__type1[v_sp as usize] as i32)) || ((T_Move__type[v_m as usize] as i32) == (T_Species__type2[v_sp as usize] as i32)));
+        let mut v_stab: bool = (((T7_Move__type[v_m as usize] as i32) == (T0_Species__type1[v_sp as usize] as i32)) || ((T7_Move__type[v_m as usize] as i32) == (T1_Species__type2[v_sp as usize] as i32)));
         // @ pokemon_gen1.envspec:657:9
-        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T_Move__power[v_m as usize] as i32), v_atk, v_def1, (s.fx.explode && v_phys), v_stab, (T_Move__type[v_m as usize] as i32), (T_Species__type1[v_tsp as usize] as i32), (T_Species__type2[v_tsp as usize] as i32))?;
+        let mut v_raw: i32 = f_formula(s, (if v_crit { (2 * v_lv) } else { v_lv }), (T9_Move__power[v_m as usize] as i32), v_atk, v_def1, (s.f_fx.f_explode && v_phys), v_stab, (T7_Move__type[v_m as usize] as i32), (T0_Species__type1[v_tsp as usize] as i32), (T1_Species__type2[v_tsp as usize] as i32))?;
         // @ pokemon_gen1.envspec:659:9
         if (v_raw > 1) {
             // @ pokemon_gen1.envspec:660:13
             let _r34: i32 = randint(s._rng_key, &mut s._rng_counter, 217, 255, 8)?;
             let mut v_roll: i32 = _r34;
             // @ pokemon_gen1.envspec:661:13
-            s.dmg = (imin(fdiv((v_raw * v_roll), 255), 999) as i16);
+            s.f_dmg = (imin(fdiv((v_raw * v_roll), 255), 999) as i16);
         } else {
             // @ pokemon_gen1.envspec:663:13
-            s.dmg = (imin(v_raw, 999) as i16);
+            s.f_dmg = (imin(v_raw, 999) as i16);
         }
     }
     Ok(())
@@ -1360,39 +1360,39 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:708:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:709:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:710:5
-    if ((s.sub_hp[v_t as usize] as i32) > 0) {
+    if ((s.f_sub_hp[v_t as usize] as i32) > 0) {
         // @ pokemon_gen1.envspec:711:9
-        s.hit_sub = true;
+        s.f_hit_sub = true;
         // @ pokemon_gen1.envspec:712:9
-        s.last_damage = ((s.dmg as i32) as i16);
+        s.f_last_damage = ((s.f_dmg as i32) as i16);
         // @ pokemon_gen1.envspec:713:9
-        if (((s.dmg as i32) * v_n) >= (s.sub_hp[v_t as usize] as i32)) {
+        if (((s.f_dmg as i32) * v_n) >= (s.f_sub_hp[v_t as usize] as i32)) {
             // @ pokemon_gen1.envspec:714:13
-            s.sub_hp[v_t as usize] = (0 as i16);
+            s.f_sub_hp[v_t as usize] = (0 as i16);
             // @ pokemon_gen1.envspec:715:13
-            s.broke_sub = true;
+            s.f_broke_sub = true;
         } else {
             // @ pokemon_gen1.envspec:717:13
-            let _v35: i32 = imax(((s.sub_hp[v_t as usize] as i32) - ((s.dmg as i32) * v_n)), 0);
-            s.sub_hp[v_t as usize] = (_v35 as i16);
+            let _v35: i32 = imax(((s.f_sub_hp[v_t as usize] as i32) - ((s.f_dmg as i32) * v_n)), 0);
+            s.f_sub_hp[v_t as usize] = (_v35 as i16);
             // @ pokemon_gen1.envspec:718:13
-            let _a36: i32 = (s.dmg as i32);
+            let _a36: i32 = (s.f_dmg as i32);
             p_recoil_and_drain(s, v_u, _a36)?;
         }
     } else {
         // @ pokemon_gen1.envspec:721:9
-        let mut v_hp: i32 = (s.team[v_t as usize][v_ta as usize].hp as i32);
+        let mut v_hp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_hp as i32);
         // @ pokemon_gen1.envspec:722:9
-        let mut v_total: i32 = imin(((s.dmg as i32) * v_n), v_hp);
+        let mut v_total: i32 = imin(((s.f_dmg as i32) * v_n), v_hp);
         // @ pokemon_gen1.envspec:723:9
-        let mut v_done: i32 = (if ((s.dmg as i32) == 0) { v_n } else { imin(v_n, fdiv(((v_hp + (s.dmg as i32)) - 1), imax((s.dmg as i32), 1))) });
+        let mut v_done: i32 = (if ((s.f_dmg as i32) == 0) { v_n } else { imin(v_n, fdiv(((v_hp + (s.f_dmg as i32)) - 1), imax((s.f_dmg as i32), 1))) });
         // @ pokemon_gen1.envspec:724:9
         let _v37: i32 = imax((v_hp - v_total), 0);
-        s.team[v_t as usize][v_ta as usize].hp = (_v37 as i16);
+        s.f_team[v_t as usize][v_ta as usize].f_hp = (_v37 as i16);
         // @ pokemon_gen1.envspec:725:9
-        s.last_damage = (iclamp(imin((s.dmg as i32), (v_hp - ((v_done - 1) * (s.dmg as i32)))), 0, 999) as i16);
+        s.f_last_damage = (iclamp(imin((s.f_dmg as i32), (v_hp - ((v_done - 1) * (s.f_dmg as i32)))), 0, 999) as i16);
         // @ pokemon_gen1.envspec:726:9
         if (v_total > 0) {
             // @ pokemon_gen1.envspec:727:13
@@ -1406,24 +1406,24 @@ fn p_hit(s: &mut State, mut v_u: i32, mut v_n: i32) -> Result<(), Fault> {
 /// proc `recoil_and_drain` (pokemon_gen1.envspec:732:1)
 fn p_recoil_and_drain(s: &mut State, mut v_u: i32, mut v_d: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:733:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:734:5
-    if ((s.fx.recoil as i32) > 0) {
+    if ((s.f_fx.f_recoil as i32) > 0) {
         // @ pokemon_gen1.envspec:735:9
-        let mut v_n: i32 = imax((s.fx.recoil as i32), 1);
+        let mut v_n: i32 = imax((s.f_fx.f_recoil as i32), 1);
         // @ pokemon_gen1.envspec:736:9
         let mut v_r: i32 = imax(fdiv(((2 * v_d) + v_n), (2 * v_n)), 1);
         // @ pokemon_gen1.envspec:737:9
-        let _v39: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - v_r), 0);
-        s.team[v_u as usize][v_a as usize].hp = (_v39 as i16);
+        let _v39: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_r), 0);
+        s.f_team[v_u as usize][v_a as usize].f_hp = (_v39 as i16);
     }
     // @ pokemon_gen1.envspec:739:5
-    if s.fx.drain {
+    if s.f_fx.f_drain {
         // @ pokemon_gen1.envspec:740:9
         let mut v_gain: i32 = imax(fdiv(v_d, 2), 1);
         // @ pokemon_gen1.envspec:741:9
-        let _v40: i32 = imin(((s.team[v_u as usize][v_a as usize].hp as i32) + v_gain), (s.team[v_u as usize][v_a as usize].maxhp as i32));
-        s.team[v_u as usize][v_a as usize].hp = (_v40 as i16);
+        let _v40: i32 = imin(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) + v_gain), (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32));
+        s.f_team[v_u as usize][v_a as usize].f_hp = (_v40 as i16);
     }
     Ok(())
 }
@@ -1433,78 +1433,78 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
     // @ pokemon_gen1.envspec:754:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:755:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:756:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:757:5
-    let mut v_shielded: bool = ((s.sub_hp[v_t as usize] as i32) > 0);
+    let mut v_shielded: bool = ((s.f_sub_hp[v_t as usize] as i32) > 0);
     // @ pokemon_gen1.envspec:758:5
-    if ((((s.fx.stages as i32) != 0) && ((s.fx.stat_chance as i32) == 100)) && (s.fx.on_user || ((!v_shielded) && (!s.mist[v_t as usize])))) {
+    if ((((s.f_fx.f_stages as i32) != 0) && ((s.f_fx.f_stat_chance as i32) == 100)) && (s.f_fx.f_on_user || ((!v_shielded) && (!s.f_mist[v_t as usize])))) {
         // @ pokemon_gen1.envspec:759:9
-        s.give_stat = true;
+        s.f_give_stat = true;
     }
     // @ pokemon_gen1.envspec:761:5
-    let mut v_cond: i32 = (s.fx.status as i32);
+    let mut v_cond: i32 = (s.f_fx.f_status as i32);
     // @ pokemon_gen1.envspec:762:5
-    if ((v_cond == 1) && s.recharging[v_t as usize]) {
+    if ((v_cond == 1) && s.f_recharging[v_t as usize]) {
         // @ pokemon_gen1.envspec:763:9
-        s.team[v_t as usize][v_ta as usize].status = (0 as i8);
+        s.f_team[v_t as usize][v_ta as usize].f_status = (0 as i8);
         // @ pokemon_gen1.envspec:764:9
-        s.give_status = (1 as i8);
+        s.f_give_status = (1 as i8);
         // @ pokemon_gen1.envspec:765:9
-        s.recharging[v_t as usize] = false;
+        s.f_recharging[v_t as usize] = false;
     } else if (v_cond != 0) {
         // @ pokemon_gen1.envspec:767:9
         let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
         // @ pokemon_gen1.envspec:768:9
         if (!(v_poison && v_shielded)) {
             // @ pokemon_gen1.envspec:769:13
-            s.give_status = (v_cond as i8);
+            s.f_give_status = (v_cond as i8);
         }
     }
     // @ pokemon_gen1.envspec:772:5
-    if ((((s.fx.confuse as i32) == 100) && (!v_shielded)) && ((s.confused[v_t as usize] as i32) == 0)) {
+    if ((((s.f_fx.f_confuse as i32) == 100) && (!v_shielded)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
         // @ pokemon_gen1.envspec:773:9
         let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 9)?;
-        s.confused[v_t as usize] = (_r41 as i8);
+        s.f_confused[v_t as usize] = (_r41 as i8);
     }
     // @ pokemon_gen1.envspec:775:5
-    let mut v_tsp: i32 = (s.team[v_t as usize][v_ta as usize].species as i32);
+    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
     // @ pokemon_gen1.envspec:776:5
-    if ((((s.fx.seed && (!v_shielded)) && (!s.seeded[v_t as usize])) && ((T_Species__type1[v_tsp as usize] as i32) != 4)) && ((T_Species__type2[v_tsp as usize] as i32) != 4)) {
+    if ((((s.f_fx.f_seed && (!v_shielded)) && (!s.f_seeded[v_t as usize])) && ((T0_Species__type1[v_tsp as usize] as i32) != 4)) && ((T1_Species__type2[v_tsp as usize] as i32) != 4)) {
         // @ pokemon_gen1.envspec:777:9
-        s.seeded[v_t as usize] = true;
+        s.f_seeded[v_t as usize] = true;
     }
     // @ pokemon_gen1.envspec:779:5
-    if s.fx.substitute {
+    if s.f_fx.f_substitute {
         // @ pokemon_gen1.envspec:780:9
         p_make_substitute(s, v_u)?;
     }
     // @ pokemon_gen1.envspec:782:5
-    if ((s.fx.screen as i32) == 1) {
+    if ((s.f_fx.f_screen as i32) == 1) {
         // @ pokemon_gen1.envspec:783:9
-        s.reflect[v_u as usize] = true;
-    } else if ((s.fx.screen as i32) == 2) {
+        s.f_reflect[v_u as usize] = true;
+    } else if ((s.f_fx.f_screen as i32) == 2) {
         // @ pokemon_gen1.envspec:785:9
-        s.light_screen[v_u as usize] = true;
+        s.f_light_screen[v_u as usize] = true;
     }
     // @ pokemon_gen1.envspec:787:5
-    if s.fx.focus {
+    if s.f_fx.f_focus {
         // @ pokemon_gen1.envspec:788:9
-        s.focus[v_u as usize] = true;
+        s.f_focus[v_u as usize] = true;
     }
     // @ pokemon_gen1.envspec:790:5
-    if s.fx.mist {
+    if s.f_fx.f_mist {
         // @ pokemon_gen1.envspec:791:9
-        s.mist[v_u as usize] = true;
+        s.f_mist[v_u as usize] = true;
     }
     // @ pokemon_gen1.envspec:793:5
-    if (s.fx.heal || s.fx.rest) {
+    if (s.f_fx.f_heal || s.f_fx.f_rest) {
         // @ pokemon_gen1.envspec:794:9
         p_recover(s, v_u)?;
     }
     // @ pokemon_gen1.envspec:796:5
-    if s.fx.haze {
+    if s.f_fx.f_haze {
         // @ pokemon_gen1.envspec:797:9
         p_do_haze(s, v_u)?;
     }
@@ -1519,25 +1519,25 @@ fn f_heal_fails(s: &State, mut v_hp: i32, mut v_maxhp: i32) -> Result<bool, Faul
 /// proc `recover` (pokemon_gen1.envspec:805:1)
 fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:806:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:807:5
-    let mut v_hp: i32 = (s.team[v_u as usize][v_a as usize].hp as i32);
+    let mut v_hp: i32 = (s.f_team[v_u as usize][v_a as usize].f_hp as i32);
     // @ pokemon_gen1.envspec:808:5
-    let mut v_full: i32 = (s.team[v_u as usize][v_a as usize].maxhp as i32);
+    let mut v_full: i32 = (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32);
     // @ pokemon_gen1.envspec:809:5
     if (!f_heal_fails(s, v_hp, v_full)?) {
         // @ pokemon_gen1.envspec:810:9
-        if s.fx.rest {
+        if s.f_fx.f_rest {
             // @ pokemon_gen1.envspec:811:13
-            s.team[v_u as usize][v_a as usize].status = (1 as i8);
+            s.f_team[v_u as usize][v_a as usize].f_status = (1 as i8);
             // @ pokemon_gen1.envspec:812:13
-            s.team[v_u as usize][v_a as usize].sleep = (2 as i8);
+            s.f_team[v_u as usize][v_a as usize].f_sleep = (2 as i8);
             // @ pokemon_gen1.envspec:813:13
-            s.team[v_u as usize][v_a as usize].hp = (v_full as i16);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (v_full as i16);
         } else {
             // @ pokemon_gen1.envspec:815:13
             let _v42: i32 = imin((v_hp + fdiv(v_full, 2)), v_full);
-            s.team[v_u as usize][v_a as usize].hp = (_v42 as i16);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (_v42 as i16);
         }
     }
     Ok(())
@@ -1546,27 +1546,27 @@ fn p_recover(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `make_substitute` (pokemon_gen1.envspec:823:1)
 fn p_make_substitute(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:824:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:825:5
-    let mut v_quarter: i32 = fdiv((s.team[v_u as usize][v_a as usize].maxhp as i32), 4);
+    let mut v_quarter: i32 = fdiv((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32), 4);
     // @ pokemon_gen1.envspec:826:5
-    if (((s.sub_hp[v_u as usize] as i32) == 0) && (((s.team[v_u as usize][v_a as usize].hp as i32) * 4) >= (s.team[v_u as usize][v_a as usize].maxhp as i32))) {
+    if (((s.f_sub_hp[v_u as usize] as i32) == 0) && (((s.f_team[v_u as usize][v_a as usize].f_hp as i32) * 4) >= (s.f_team[v_u as usize][v_a as usize].f_maxhp as i32))) {
         // @ pokemon_gen1.envspec:827:9
-        if ((s.team[v_u as usize][v_a as usize].maxhp as i32) > 3) {
+        if ((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32) > 3) {
             // @ pokemon_gen1.envspec:828:13
-            let _v43: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - v_quarter), 0);
-            s.team[v_u as usize][v_a as usize].hp = (_v43 as i16);
+            let _v43: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_quarter), 0);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (_v43 as i16);
         }
         // @ pokemon_gen1.envspec:830:9
         let _v44: i32 = (v_quarter + 1);
-        s.sub_hp[v_u as usize] = (_v44 as i16);
+        s.f_sub_hp[v_u as usize] = (_v44 as i16);
         // @ pokemon_gen1.envspec:831:9
-        if s.trapped[v_u as usize] {
+        if s.f_trapped[v_u as usize] {
             // @ pokemon_gen1.envspec:832:13
             let _i45: usize = (1 - v_u) as usize;
-            s.trap_left[_i45] = (0 as i8);
+            s.f_trap_left[_i45] = (0 as i8);
             // @ pokemon_gen1.envspec:833:13
-            s.trapped[v_u as usize] = false;
+            s.f_trapped[v_u as usize] = false;
         }
     }
     Ok(())
@@ -1577,46 +1577,46 @@ fn p_do_haze(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:843:5
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:844:9
-        let mut v_a: i32 = (s.active[v_p as usize] as i32);
+        let mut v_a: i32 = (s.f_active[v_p as usize] as i32);
         // @ pokemon_gen1.envspec:845:9
         let _v46: [i8; 6] = [(0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8), (0 as i8)];
-        s.boosts[v_p as usize] = _v46;
+        s.f_boosts[v_p as usize] = _v46;
         // @ pokemon_gen1.envspec:846:9
         for v_k in 0i32..4 {
             // @ pokemon_gen1.envspec:847:13
-            let _v47: i32 = (s.team[v_p as usize][v_a as usize].stats[v_k as usize] as i32);
-            s.mstat[v_p as usize][v_k as usize] = (_v47 as i16);
+            let _v47: i32 = (s.f_team[v_p as usize][v_a as usize].f_stats[v_k as usize] as i32);
+            s.f_mstat[v_p as usize][v_k as usize] = (_v47 as i16);
         }
         // @ pokemon_gen1.envspec:849:9
-        s.confused[v_p as usize] = (0 as i8);
+        s.f_confused[v_p as usize] = (0 as i8);
         // @ pokemon_gen1.envspec:850:9
-        s.mist[v_p as usize] = false;
+        s.f_mist[v_p as usize] = false;
         // @ pokemon_gen1.envspec:851:9
-        s.focus[v_p as usize] = false;
+        s.f_focus[v_p as usize] = false;
         // @ pokemon_gen1.envspec:852:9
-        s.seeded[v_p as usize] = false;
+        s.f_seeded[v_p as usize] = false;
         // @ pokemon_gen1.envspec:853:9
-        s.reflect[v_p as usize] = false;
+        s.f_reflect[v_p as usize] = false;
         // @ pokemon_gen1.envspec:854:9
-        s.light_screen[v_p as usize] = false;
+        s.f_light_screen[v_p as usize] = false;
         // @ pokemon_gen1.envspec:855:9
-        s.toxic[v_p as usize] = false;
+        s.f_toxic[v_p as usize] = false;
         // @ pokemon_gen1.envspec:856:9
-        s.toxic_n[v_p as usize] = (0 as i8);
+        s.f_toxic_n[v_p as usize] = (0 as i8);
     }
     // @ pokemon_gen1.envspec:858:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:859:5
-    let _i48: usize = (s.active[v_t as usize] as i32) as usize;
-    s.team[v_t as usize][_i48].status = (0 as i8);
+    let _i48: usize = (s.f_active[v_t as usize] as i32) as usize;
+    s.f_team[v_t as usize][_i48].f_status = (0 as i8);
     // @ pokemon_gen1.envspec:860:5
-    let _i49: usize = (s.active[v_t as usize] as i32) as usize;
-    s.team[v_t as usize][_i49].sleep = (0 as i8);
+    let _i49: usize = (s.f_active[v_t as usize] as i32) as usize;
+    s.f_team[v_t as usize][_i49].f_sleep = (0 as i8);
     // @ pokemon_gen1.envspec:861:5
-    if ((s.team[v_u as usize][(s.active[v_u as usize] as i32) as usize].status as i32) == 6) {
+    if ((s.f_team[v_u as usize][(s.f_active[v_u as usize] as i32) as usize].f_status as i32) == 6) {
         // @ pokemon_gen1.envspec:862:9
-        let _i50: usize = (s.active[v_u as usize] as i32) as usize;
-        s.team[v_u as usize][_i50].status = (2 as i8);
+        let _i50: usize = (s.f_active[v_u as usize] as i32) as usize;
+        s.f_team[v_u as usize][_i50].f_status = (2 as i8);
     }
     Ok(())
 }
@@ -1624,41 +1624,41 @@ fn p_do_haze(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `inflict` (pokemon_gen1.envspec:870:1)
 fn p_inflict(s: &mut State, mut v_t: i32, mut v_cond: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:871:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:872:5
-    let mut v_tsp: i32 = (s.team[v_t as usize][v_ta as usize].species as i32);
+    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
     // @ pokemon_gen1.envspec:873:5
     let mut v_poison: bool = ((v_cond == 2) || (v_cond == 6));
     // @ pokemon_gen1.envspec:874:5
-    let mut v_immune: bool = (v_poison && (((T_Species__type1[v_tsp as usize] as i32) == 7) || ((T_Species__type2[v_tsp as usize] as i32) == 7)));
+    let mut v_immune: bool = (v_poison && (((T0_Species__type1[v_tsp as usize] as i32) == 7) || ((T1_Species__type2[v_tsp as usize] as i32) == 7)));
     // @ pokemon_gen1.envspec:875:5
-    if (((s.team[v_t as usize][v_ta as usize].status as i32) == 0) && (!v_immune)) {
+    if (((s.f_team[v_t as usize][v_ta as usize].f_status as i32) == 0) && (!v_immune)) {
         // @ pokemon_gen1.envspec:876:9
-        s.team[v_t as usize][v_ta as usize].status = (v_cond as i8);
+        s.f_team[v_t as usize][v_ta as usize].f_status = (v_cond as i8);
         // @ pokemon_gen1.envspec:877:9
         if (v_cond == 1) {
             // @ pokemon_gen1.envspec:878:13
             let _r51: i32 = randint(s._rng_key, &mut s._rng_counter, 1, 7, 10)?;
-            s.team[v_t as usize][v_ta as usize].sleep = (_r51 as i8);
+            s.f_team[v_t as usize][v_ta as usize].f_sleep = (_r51 as i8);
         }
         // @ pokemon_gen1.envspec:880:9
         if (v_cond == 5) {
             // @ pokemon_gen1.envspec:881:13
-            let _v52: i32 = imax(fdiv((s.mstat[v_t as usize][3 as usize] as i32), 4), 1);
-            s.mstat[v_t as usize][3 as usize] = (_v52 as i16);
+            let _v52: i32 = imax(fdiv((s.f_mstat[v_t as usize][3 as usize] as i32), 4), 1);
+            s.f_mstat[v_t as usize][3 as usize] = (_v52 as i16);
         }
         // @ pokemon_gen1.envspec:883:9
         if (v_cond == 3) {
             // @ pokemon_gen1.envspec:884:13
-            let _v53: i32 = imax(fdiv((s.mstat[v_t as usize][0 as usize] as i32), 2), 1);
-            s.mstat[v_t as usize][0 as usize] = (_v53 as i16);
+            let _v53: i32 = imax(fdiv((s.f_mstat[v_t as usize][0 as usize] as i32), 2), 1);
+            s.f_mstat[v_t as usize][0 as usize] = (_v53 as i16);
         }
         // @ pokemon_gen1.envspec:886:9
         if (v_cond == 6) {
             // @ pokemon_gen1.envspec:887:13
-            s.toxic[v_t as usize] = true;
+            s.f_toxic[v_t as usize] = true;
             // @ pokemon_gen1.envspec:888:13
-            s.toxic_n[v_t as usize] = (0 as i8);
+            s.f_toxic_n[v_t as usize] = (0 as i8);
         }
     }
     Ok(())
@@ -1671,7 +1671,7 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
     // @ pokemon_gen1.envspec:901:5
     let mut v_j: i32 = imin(v_i, 3);
     // @ pokemon_gen1.envspec:902:5
-    let mut v_b: i32 = (s.boosts[v_s as usize][v_i as usize] as i32);
+    let mut v_b: i32 = (s.f_boosts[v_s as usize][v_i as usize] as i32);
     // @ pokemon_gen1.envspec:903:5
     let mut v_counts: bool = false;
     // @ pokemon_gen1.envspec:904:5
@@ -1680,37 +1680,37 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
         if (v_i >= 4) {
             // @ pokemon_gen1.envspec:906:13
             let _v54: i32 = iclamp((v_b + v_delta), (-6), 6);
-            s.boosts[v_s as usize][v_i as usize] = (_v54 as i8);
+            s.f_boosts[v_s as usize][v_i as usize] = (_v54 as i8);
             // @ pokemon_gen1.envspec:907:13
             v_counts = true;
-        } else if ((v_delta > 0) && ((s.mstat[v_s as usize][v_j as usize] as i32) == 999)) {
+        } else if ((v_delta > 0) && ((s.f_mstat[v_s as usize][v_j as usize] as i32) == 999)) {
             // @ pokemon_gen1.envspec:909:13
             let _v55: i32 = imax((imin((v_b + v_delta), 6) - 1), (-6));
-            s.boosts[v_s as usize][v_i as usize] = (_v55 as i8);
-        } else if ((v_delta < 0) && ((s.mstat[v_s as usize][v_j as usize] as i32) == 1)) {
+            s.f_boosts[v_s as usize][v_i as usize] = (_v55 as i8);
+        } else if ((v_delta < 0) && ((s.f_mstat[v_s as usize][v_j as usize] as i32) == 1)) {
             // @ pokemon_gen1.envspec:911:13
             let _v56: i32 = imin((imax((v_b + v_delta), (-6)) + 1), 6);
-            s.boosts[v_s as usize][v_i as usize] = (_v56 as i8);
+            s.f_boosts[v_s as usize][v_i as usize] = (_v56 as i8);
         } else {
             // @ pokemon_gen1.envspec:913:13
             let mut v_nb: i32 = iclamp((v_b + v_delta), (-6), 6);
             // @ pokemon_gen1.envspec:914:13
-            s.boosts[v_s as usize][v_i as usize] = (v_nb as i8);
+            s.f_boosts[v_s as usize][v_i as usize] = (v_nb as i8);
             // @ pokemon_gen1.envspec:915:13
             v_counts = true;
             // @ pokemon_gen1.envspec:916:13
-            let mut v_stored: i32 = (s.team[v_s as usize][(s.active[v_s as usize] as i32) as usize].stats[v_j as usize] as i32);
+            let mut v_stored: i32 = (s.f_team[v_s as usize][(s.f_active[v_s as usize] as i32) as usize].f_stats[v_j as usize] as i32);
             // @ pokemon_gen1.envspec:917:13
             if (v_nb >= 0) {
                 // @ pokemon_gen1.envspec:918:17
                 let mut v_raised: i32 = fdiv((v_stored * (2 + v_nb)), 2);
                 // @ pokemon_gen1.envspec:919:17
                 let _v57: i32 = iclamp((if (v_delta > 0) { imin(v_raised, 999) } else { v_raised }), 1, 2500);
-                s.mstat[v_s as usize][v_j as usize] = (_v57 as i16);
+                s.f_mstat[v_s as usize][v_j as usize] = (_v57 as i16);
             } else {
                 // @ pokemon_gen1.envspec:921:17
                 let _v58: i32 = imax(fdiv((v_stored * (K2[iclamp((0 - v_nb), 0, 6) as usize] as i32)), 100), 1);
-                s.mstat[v_s as usize][v_j as usize] = (_v58 as i16);
+                s.f_mstat[v_s as usize][v_j as usize] = (_v58 as i16);
             }
         }
     }
@@ -1719,18 +1719,18 @@ fn p_change_stat(s: &mut State, mut v_s: i32, mut v_k: i32, mut v_delta: i32, mu
         // @ pokemon_gen1.envspec:926:9
         let mut v_f: i32 = (1 - v_user);
         // @ pokemon_gen1.envspec:927:9
-        let mut v_fs: i32 = (s.team[v_f as usize][(s.active[v_f as usize] as i32) as usize].status as i32);
+        let mut v_fs: i32 = (s.f_team[v_f as usize][(s.f_active[v_f as usize] as i32) as usize].f_status as i32);
         // @ pokemon_gen1.envspec:928:9
         if (v_fs == 5) {
             // @ pokemon_gen1.envspec:929:13
-            let _v59: i32 = imax(fdiv((s.mstat[v_f as usize][3 as usize] as i32), 4), 1);
-            s.mstat[v_f as usize][3 as usize] = (_v59 as i16);
+            let _v59: i32 = imax(fdiv((s.f_mstat[v_f as usize][3 as usize] as i32), 4), 1);
+            s.f_mstat[v_f as usize][3 as usize] = (_v59 as i16);
         }
         // @ pokemon_gen1.envspec:931:9
         if (v_fs == 3) {
             // @ pokemon_gen1.envspec:932:13
-            let _v60: i32 = imax(fdiv((s.mstat[v_f as usize][0 as usize] as i32), 2), 1);
-            s.mstat[v_f as usize][0 as usize] = (_v60 as i16);
+            let _v60: i32 = imax(fdiv((s.f_mstat[v_f as usize][0 as usize] as i32), 2), 1);
+            s.f_mstat[v_f as usize][0 as usize] = (_v60 as i16);
         }
     }
     Ok(())
@@ -1741,41 +1741,41 @@ fn p_after_hit(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
     // @ pokemon_gen1.envspec:942:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:943:5
-    let mut v_up: bool = ((s.team[v_t as usize][(s.active[v_t as usize] as i32) as usize].hp as i32) > 0);
+    let mut v_up: bool = ((s.f_team[v_t as usize][(s.f_active[v_t as usize] as i32) as usize].f_hp as i32) > 0);
     // @ pokemon_gen1.envspec:944:5
-    if ((s.fx.recharge && v_up) && (!s.broke_sub)) {
+    if ((s.f_fx.f_recharge && v_up) && (!s.f_broke_sub)) {
         // @ pokemon_gen1.envspec:945:9
-        s.recharging[v_u as usize] = true;
+        s.f_recharging[v_u as usize] = true;
         // @ pokemon_gen1.envspec:946:9
-        s.lock_slot[v_u as usize] = (v_s as i8);
+        s.f_lock_slot[v_u as usize] = (v_s as i8);
     }
     // @ pokemon_gen1.envspec:948:5
-    if s.fx.trap {
+    if s.f_fx.f_trap {
         // @ pokemon_gen1.envspec:949:9
         if (!v_up) {
             // @ pokemon_gen1.envspec:950:13
-            s.trap_left[v_u as usize] = (0 as i8);
-        } else if ((s.trap_left[v_u as usize] as i32) > 0) {
+            s.f_trap_left[v_u as usize] = (0 as i8);
+        } else if ((s.f_trap_left[v_u as usize] as i32) > 0) {
             // @ pokemon_gen1.envspec:952:13
-            let _v61: i32 = imax(((s.trap_left[v_u as usize] as i32) - 1), 0);
-            s.trap_left[v_u as usize] = (_v61 as i8);
+            let _v61: i32 = imax(((s.f_trap_left[v_u as usize] as i32) - 1), 0);
+            s.f_trap_left[v_u as usize] = (_v61 as i8);
             // @ pokemon_gen1.envspec:953:13
-            s.trapped[v_t as usize] = true;
+            s.f_trapped[v_t as usize] = true;
         } else {
             // @ pokemon_gen1.envspec:955:13
             let _r62: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, 11)?;
             let mut v_turns_drawn: i32 = (K0[_r62 as usize] as i32);
             // @ pokemon_gen1.envspec:956:13
             let _v63: i32 = (v_turns_drawn - 1);
-            s.trap_left[v_u as usize] = (_v63 as i8);
+            s.f_trap_left[v_u as usize] = (_v63 as i8);
             // @ pokemon_gen1.envspec:957:13
-            let _v64: i32 = (s.dmg as i32);
-            s.trap_damage[v_u as usize] = (_v64 as i16);
+            let _v64: i32 = (s.f_dmg as i32);
+            s.f_trap_damage[v_u as usize] = (_v64 as i16);
             // @ pokemon_gen1.envspec:958:13
-            s.lock_slot[v_u as usize] = (v_s as i8);
+            s.f_lock_slot[v_u as usize] = (v_s as i8);
             // @ pokemon_gen1.envspec:959:13
-            let _v65: bool = (!s.hit_sub);
-            s.trapped[v_t as usize] = _v65;
+            let _v65: bool = (!s.f_hit_sub);
+            s.f_trapped[v_t as usize] = _v65;
         }
     }
     Ok(())
@@ -1786,63 +1786,63 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
     // @ pokemon_gen1.envspec:971:5
     let mut v_t: i32 = (1 - v_u);
     // @ pokemon_gen1.envspec:972:5
-    let mut v_ta: i32 = (s.active[v_t as usize] as i32);
+    let mut v_ta: i32 = (s.f_active[v_t as usize] as i32);
     // @ pokemon_gen1.envspec:973:5
-    let mut v_tsp: i32 = (s.team[v_t as usize][v_ta as usize].species as i32);
+    let mut v_tsp: i32 = (s.f_team[v_t as usize][v_ta as usize].f_species as i32);
     // @ pokemon_gen1.envspec:974:5
-    if (((s.fx.sec_status as i32) == 3) && ((s.team[v_t as usize][v_ta as usize].status as i32) == 4)) {
+    if (((s.f_fx.f_sec_status as i32) == 3) && ((s.f_team[v_t as usize][v_ta as usize].f_status as i32) == 4)) {
         // @ pokemon_gen1.envspec:975:9
-        s.team[v_t as usize][v_ta as usize].status = (0 as i8);
+        s.f_team[v_t as usize][v_ta as usize].f_status = (0 as i8);
     }
     // @ pokemon_gen1.envspec:977:5
-    if ((s.fx.sec_chance as i32) > 0) {
+    if ((s.f_fx.f_sec_chance as i32) > 0) {
         // @ pokemon_gen1.envspec:978:9
-        let mut v_cond: i32 = (s.fx.sec_status as i32);
+        let mut v_cond: i32 = (s.f_fx.f_sec_status as i32);
         // @ pokemon_gen1.envspec:979:9
-        let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T_Species__type1[v_tsp as usize] as i32) == (T_Move__type[v_m as usize] as i32)) || ((T_Species__type2[v_tsp as usize] as i32) == (T_Move__type[v_m as usize] as i32))));
+        let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T0_Species__type1[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32)) || ((T1_Species__type2[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32))));
         // @ pokemon_gen1.envspec:980:9
         let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 12)?;
         let mut v_roll: i32 = _r66;
         // @ pokemon_gen1.envspec:981:9
-        if ((!v_same) && (v_roll < fdiv((((s.fx.sec_chance as i32) * 256) + 99), 100))) {
+        if ((!v_same) && (v_roll < fdiv((((s.f_fx.f_sec_chance as i32) * 256) + 99), 100))) {
             // @ pokemon_gen1.envspec:982:13
-            s.give_status = (v_cond as i8);
+            s.f_give_status = (v_cond as i8);
         }
     }
     // @ pokemon_gen1.envspec:985:5
-    if (((s.fx.stat_chance as i32) > 0) && ((s.fx.stat_chance as i32) < 100)) {
+    if (((s.f_fx.f_stat_chance as i32) > 0) && ((s.f_fx.f_stat_chance as i32) < 100)) {
         // @ pokemon_gen1.envspec:986:9
         let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 13)?;
         let mut v_roll2: i32 = _r67;
         // @ pokemon_gen1.envspec:987:9
-        if (v_roll2 < fdiv((((s.fx.stat_chance as i32) * 256) + 99), 100)) {
+        if (v_roll2 < fdiv((((s.f_fx.f_stat_chance as i32) * 256) + 99), 100)) {
             // @ pokemon_gen1.envspec:988:13
-            s.give_stat = true;
+            s.f_give_stat = true;
         }
     }
     // @ pokemon_gen1.envspec:991:5
-    if (((s.fx.confuse as i32) > 0) && ((s.fx.confuse as i32) < 100)) {
+    if (((s.f_fx.f_confuse as i32) > 0) && ((s.f_fx.f_confuse as i32) < 100)) {
         // @ pokemon_gen1.envspec:992:9
         let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 14)?;
         let mut v_roll3: i32 = _r68;
         // @ pokemon_gen1.envspec:993:9
-        if ((v_roll3 < (fdiv((((s.fx.confuse as i32) * 256) + 99), 100) - 1)) && ((s.confused[v_t as usize] as i32) == 0)) {
+        if ((v_roll3 < (fdiv((((s.f_fx.f_confuse as i32) * 256) + 99), 100) - 1)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
             // @ pokemon_gen1.envspec:994:13
             let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 15)?;
-            s.confused[v_t as usize] = (_r69 as i8);
+            s.f_confused[v_t as usize] = (_r69 as i8);
         }
     }
     // @ pokemon_gen1.envspec:997:5
-    if ((s.fx.flinch as i32) > 0) {
+    if ((s.f_fx.f_flinch as i32) > 0) {
         // @ pokemon_gen1.envspec:998:9
         let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 16)?;
         let mut v_roll4: i32 = _r70;
         // @ pokemon_gen1.envspec:999:9
-        if (v_roll4 < fdiv((((s.fx.flinch as i32) * 256) + 99), 100)) {
+        if (v_roll4 < fdiv((((s.f_fx.f_flinch as i32) * 256) + 99), 100)) {
             // @ pokemon_gen1.envspec:1000:13
-            s.flinched[v_t as usize] = true;
+            s.f_flinched[v_t as usize] = true;
             // @ pokemon_gen1.envspec:1001:13
-            s.recharging[v_t as usize] = false;
+            s.f_recharging[v_t as usize] = false;
         }
     }
     Ok(())
@@ -1851,58 +1851,58 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
 /// proc `residual` (pokemon_gen1.envspec:1011:1)
 fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1012:5
-    let mut v_a: i32 = (s.active[v_u as usize] as i32);
+    let mut v_a: i32 = (s.f_active[v_u as usize] as i32);
     // @ pokemon_gen1.envspec:1013:5
-    let mut v_cond: i32 = (s.team[v_u as usize][v_a as usize].status as i32);
+    let mut v_cond: i32 = (s.f_team[v_u as usize][v_a as usize].f_status as i32);
     // @ pokemon_gen1.envspec:1014:5
     let mut v_hurts: bool = (((v_cond == 2) || (v_cond == 6)) || (v_cond == 3));
     // @ pokemon_gen1.envspec:1015:5
-    if ((s.team[v_u as usize][v_a as usize].hp as i32) > 0) {
+    if ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0) {
         // @ pokemon_gen1.envspec:1016:9
-        let mut v_unit: i32 = imax(fdiv((s.team[v_u as usize][v_a as usize].maxhp as i32), 16), 1);
+        let mut v_unit: i32 = imax(fdiv((s.f_team[v_u as usize][v_a as usize].f_maxhp as i32), 16), 1);
         // @ pokemon_gen1.envspec:1017:9
-        if (s.toxic[v_u as usize] && v_hurts) {
+        if (s.f_toxic[v_u as usize] && v_hurts) {
             // @ pokemon_gen1.envspec:1018:13
-            let _v71: i32 = imin(((s.toxic_n[v_u as usize] as i32) + 1), 15);
-            s.toxic_n[v_u as usize] = (_v71 as i8);
+            let _v71: i32 = imin(((s.f_toxic_n[v_u as usize] as i32) + 1), 15);
+            s.f_toxic_n[v_u as usize] = (_v71 as i8);
         }
         // @ pokemon_gen1.envspec:1020:9
-        if ((v_cond == 1) && ((s.team[v_u as usize][v_a as usize].sleep as i32) == 0)) {
+        if ((v_cond == 1) && ((s.f_team[v_u as usize][v_a as usize].f_sleep as i32) == 0)) {
             // @ pokemon_gen1.envspec:1021:13
-            s.team[v_u as usize][v_a as usize].status = (0 as i8);
+            s.f_team[v_u as usize][v_a as usize].f_status = (0 as i8);
         }
         // @ pokemon_gen1.envspec:1023:9
         if v_hurts {
             // @ pokemon_gen1.envspec:1024:13
-            let mut v_times: i32 = (if s.toxic[v_u as usize] { (s.toxic_n[v_u as usize] as i32) } else { 1 });
+            let mut v_times: i32 = (if s.f_toxic[v_u as usize] { (s.f_toxic_n[v_u as usize] as i32) } else { 1 });
             // @ pokemon_gen1.envspec:1025:13
-            let _v72: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - (v_unit * v_times)), 0);
-            s.team[v_u as usize][v_a as usize].hp = (_v72 as i16);
+            let _v72: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - (v_unit * v_times)), 0);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (_v72 as i16);
         }
         // @ pokemon_gen1.envspec:1027:9
-        if (s.seeded[v_u as usize] && ((s.team[v_u as usize][v_a as usize].hp as i32) > 0)) {
+        if (s.f_seeded[v_u as usize] && ((s.f_team[v_u as usize][v_a as usize].f_hp as i32) > 0)) {
             // @ pokemon_gen1.envspec:1028:13
-            if s.toxic[v_u as usize] {
+            if s.f_toxic[v_u as usize] {
                 // @ pokemon_gen1.envspec:1029:17
-                let _v73: i32 = imin(((s.toxic_n[v_u as usize] as i32) + 1), 15);
-                s.toxic_n[v_u as usize] = (_v73 as i8);
+                let _v73: i32 = imin(((s.f_toxic_n[v_u as usize] as i32) + 1), 15);
+                s.f_toxic_n[v_u as usize] = (_v73 as i8);
             }
             // @ pokemon_gen1.envspec:1031:13
-            let mut v_times2: i32 = (if s.toxic[v_u as usize] { (s.toxic_n[v_u as usize] as i32) } else { 1 });
+            let mut v_times2: i32 = (if s.f_toxic[v_u as usize] { (s.f_toxic_n[v_u as usize] as i32) } else { 1 });
             // @ pokemon_gen1.envspec:1032:13
             let mut v_sap: i32 = imin((v_unit * v_times2), 999);
             // @ pokemon_gen1.envspec:1033:13
-            let _v74: i32 = imax(((s.team[v_u as usize][v_a as usize].hp as i32) - v_sap), 0);
-            s.team[v_u as usize][v_a as usize].hp = (_v74 as i16);
+            let _v74: i32 = imax(((s.f_team[v_u as usize][v_a as usize].f_hp as i32) - v_sap), 0);
+            s.f_team[v_u as usize][v_a as usize].f_hp = (_v74 as i16);
             // @ pokemon_gen1.envspec:1034:13
             let mut v_f: i32 = (1 - v_u);
             // @ pokemon_gen1.envspec:1035:13
-            let mut v_fa: i32 = (s.active[v_f as usize] as i32);
+            let mut v_fa: i32 = (s.f_active[v_f as usize] as i32);
             // @ pokemon_gen1.envspec:1036:13
-            if ((s.team[v_f as usize][v_fa as usize].hp as i32) > 0) {
+            if ((s.f_team[v_f as usize][v_fa as usize].f_hp as i32) > 0) {
                 // @ pokemon_gen1.envspec:1037:17
-                let _v75: i32 = imin(((s.team[v_f as usize][v_fa as usize].hp as i32) + v_sap), (s.team[v_f as usize][v_fa as usize].maxhp as i32));
-                s.team[v_f as usize][v_fa as usize].hp = (_v75 as i16);
+                let _v75: i32 = imin(((s.f_team[v_f as usize][v_fa as usize].f_hp as i32) + v_sap), (s.f_team[v_f as usize][v_fa as usize].f_maxhp as i32));
+                s.f_team[v_f as usize][v_fa as usize].f_hp = (_v75 as i16);
             }
         }
     }
@@ -1912,14 +1912,14 @@ fn p_residual(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
 /// proc `end_of_turn` (pokemon_gen1.envspec:1049:1)
 fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1050:5
-    s.flinched = [false, false];
+    s.f_flinched = [false, false];
     // @ pokemon_gen1.envspec:1051:5
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:1052:9
-        if ((s.trap_left[v_p as usize] as i32) == 0) {
+        if ((s.f_trap_left[v_p as usize] as i32) == 0) {
             // @ pokemon_gen1.envspec:1053:13
             let _i76: usize = (1 - v_p) as usize;
-            s.trapped[_i76] = false;
+            s.f_trapped[_i76] = false;
         }
     }
     // @ pokemon_gen1.envspec:1056:5
@@ -1939,7 +1939,7 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1063:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
-    } else if ((s.turns as i32) >= 1000) {
+    } else if ((s.f_turns as i32) >= 1000) {
         // @ pokemon_gen1.envspec:1065:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
@@ -1948,12 +1948,12 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
         for v_p in 0i32..2 {
             // @ pokemon_gen1.envspec:1068:13
             let _v77: bool = f_fainted(s, v_p)?;
-            s.must_replace[v_p as usize] = _v77;
+            s.f_must_replace[v_p as usize] = _v77;
         }
         // @ pokemon_gen1.envspec:1070:9
-        if (s.must_replace[0 as usize] || s.must_replace[1 as usize]) {
+        if (s.f_must_replace[0 as usize] || s.f_must_replace[1 as usize]) {
             // @ pokemon_gen1.envspec:1071:13
-            s.phase = (1 as i8);
+            s.f_phase = (1 as i8);
         }
     }
     Ok(())
@@ -1962,45 +1962,45 @@ fn p_end_of_turn(s: &mut State) -> Result<(), Fault> {
 /// proc `build_mon` (pokemon_gen1.envspec:1092:1)
 fn p_build_mon(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_sp: i32, mut v_level: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1093:5
-    s.team[v_p as usize][v_i as usize].species = (v_sp as i16);
+    s.f_team[v_p as usize][v_i as usize].f_species = (v_sp as i16);
     // @ pokemon_gen1.envspec:1094:5
-    s.team[v_p as usize][v_i as usize].level = (v_level as i8);
+    s.f_team[v_p as usize][v_i as usize].f_level = (v_level as i8);
     // @ pokemon_gen1.envspec:1095:5
-    let _v78: i32 = f_hp_of(s, (T_Species__hp[v_sp as usize] as i32), v_level)?;
-    s.team[v_p as usize][v_i as usize].maxhp = (_v78 as i16);
+    let _v78: i32 = f_hp_of(s, (T2_Species__hp[v_sp as usize] as i32), v_level)?;
+    s.f_team[v_p as usize][v_i as usize].f_maxhp = (_v78 as i16);
     // @ pokemon_gen1.envspec:1096:5
-    let _v79: i32 = f_hp_of(s, (T_Species__hp[v_sp as usize] as i32), v_level)?;
-    s.team[v_p as usize][v_i as usize].hp = (_v79 as i16);
+    let _v79: i32 = f_hp_of(s, (T2_Species__hp[v_sp as usize] as i32), v_level)?;
+    s.f_team[v_p as usize][v_i as usize].f_hp = (_v79 as i16);
     // @ pokemon_gen1.envspec:1097:5
-    let _v80: [i16; 4] = [(f_stat_of(s, (T_Species__atk[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T_Species__def[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T_Species__spc[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T_Species__spe[v_sp as usize] as i32), v_level)? as i16)];
-    s.team[v_p as usize][v_i as usize].stats = _v80;
+    let _v80: [i16; 4] = [(f_stat_of(s, (T3_Species__atk[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T4_Species__def[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T5_Species__spc[v_sp as usize] as i32), v_level)? as i16), (f_stat_of(s, (T6_Species__spe[v_sp as usize] as i32), v_level)? as i16)];
+    s.f_team[v_p as usize][v_i as usize].f_stats = _v80;
     Ok(())
 }
 
 /// proc `set_move` (pokemon_gen1.envspec:1102:1)
 fn p_set_move(s: &mut State, mut v_p: i32, mut v_i: i32, mut v_k: i32, mut v_mv: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1103:5
-    s.team[v_p as usize][v_i as usize].moves[v_k as usize] = (v_mv as i16);
+    s.f_team[v_p as usize][v_i as usize].f_moves[v_k as usize] = (v_mv as i16);
     // @ pokemon_gen1.envspec:1104:5
-    let _v81: i32 = fdiv(((T_Move__pp[v_mv as usize] as i32) * 8), 5);
-    s.team[v_p as usize][v_i as usize].pp[v_k as usize] = (_v81 as i8);
+    let _v81: i32 = fdiv(((T11_Move__pp[v_mv as usize] as i32) * 8), 5);
+    s.f_team[v_p as usize][v_i as usize].f_pp[v_k as usize] = (_v81 as i8);
     Ok(())
 }
 
 /// proc `fixed_team` (pokemon_gen1.envspec:1107:1)
 fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1108:5
-    let mut v_l: i32 = (s.lineup[v_p as usize] as i32);
+    let mut v_l: i32 = (s.f_lineup[v_p as usize] as i32);
     // @ pokemon_gen1.envspec:1109:5
     for v_i in 0i32..6 {
         // @ pokemon_gen1.envspec:1110:9
-        if (v_i < (T_Lineup__species[v_l as usize].len as i32)) {
+        if (v_i < (T22_Lineup__species[v_l as usize].len as i32)) {
             // @ pokemon_gen1.envspec:1111:13
-            let _a82: i32 = (T_Lineup__species[v_l as usize].get(v_i, 17)? as i32);
-            let _a83: i32 = (T_Lineup__level[v_l as usize] as i32);
+            let _a82: i32 = (T22_Lineup__species[v_l as usize].get(v_i, 17)? as i32);
+            let _a83: i32 = (T21_Lineup__level[v_l as usize] as i32);
             p_build_mon(s, v_p, v_i, _a82, _a83)?;
             // @ pokemon_gen1.envspec:1112:13
-            let mut v_moves: List<i16, 4> = T_Lineup__moves[v_l as usize].get(v_i, 18)?;
+            let mut v_moves: List<i16, 4> = T23_Lineup__moves[v_l as usize].get(v_i, 18)?;
             // @ pokemon_gen1.envspec:1113:13
             for v_k in 0i32..4 {
                 // @ pokemon_gen1.envspec:1114:17
@@ -2012,7 +2012,7 @@ fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             }
             // @ pokemon_gen1.envspec:1118:13
             let _v85: i32 = (v_moves.len as i32);
-            s.team[v_p as usize][v_i as usize].nmoves = (_v85 as i8);
+            s.f_team[v_p as usize][v_i as usize].f_nmoves = (_v85 as i8);
         }
     }
     Ok(())
@@ -2051,11 +2051,11 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1140:9
         let mut v_set: i32 = imin(v_x, 144);
         // @ pokemon_gen1.envspec:1141:9
-        let _a90: i32 = (T_Pool__species[v_set as usize] as i32);
-        let _a91: i32 = (T_Pool__level[v_set as usize] as i32);
+        let _a90: i32 = (T17_Pool__species[v_set as usize] as i32);
+        let _a91: i32 = (T18_Pool__level[v_set as usize] as i32);
         p_build_mon(s, v_p, v_k, _a90, _a91)?;
         // @ pokemon_gen1.envspec:1142:9
-        let mut v_pool: List<i16, 8> = T_Pool__pool[v_set as usize];
+        let mut v_pool: List<i16, 8> = T19_Pool__pool[v_set as usize];
         // @ pokemon_gen1.envspec:1143:9
         v_pool.shuffle(s._rng_key, &mut s._rng_counter);
         // @ pokemon_gen1.envspec:1144:9
@@ -2069,7 +2069,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         // @ pokemon_gen1.envspec:1149:9
         let _v93: i32 = imin((v_pool.len as i32), 4);
-        s.team[v_p as usize][v_k as usize].nmoves = (_v93 as i8);
+        s.f_team[v_p as usize][v_k as usize].f_nmoves = (_v93 as i8);
     }
     Ok(())
 }
@@ -2077,84 +2077,84 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// fn `own_info` (pokemon_gen1.envspec:1173:1)
 fn f_own_info(s: &State, mut v_p: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1174:5
-    let mut v_m: RecMon = s.team[v_p as usize][v_i as usize];
+    let mut v_m: RecMon = s.f_team[v_p as usize][v_i as usize];
     // @ pokemon_gen1.envspec:1175:5
     if (v_k == 0) {
-        return Ok((v_m.species as i32));
+        return Ok((v_m.f_species as i32));
     }
     // @ pokemon_gen1.envspec:1178:5
     if (v_k == 1) {
-        return Ok((v_m.hp as i32));
+        return Ok((v_m.f_hp as i32));
     }
     // @ pokemon_gen1.envspec:1181:5
     if (v_k == 2) {
-        return Ok((v_m.maxhp as i32));
+        return Ok((v_m.f_maxhp as i32));
     }
     // @ pokemon_gen1.envspec:1184:5
     if (v_k == 3) {
-        return Ok((v_m.status as i32));
+        return Ok((v_m.f_status as i32));
     }
     // @ pokemon_gen1.envspec:1187:5
     if (v_k == 4) {
-        return Ok((v_m.sleep as i32));
+        return Ok((v_m.f_sleep as i32));
     }
     // @ pokemon_gen1.envspec:1190:5
     if (v_k < 9) {
         // @ pokemon_gen1.envspec:1191:9
         let mut v_slot: i32 = iclamp((v_k - 5), 0, 3);
-        return Ok((if (v_slot < (v_m.nmoves as i32)) { (v_m.moves[v_slot as usize] as i32) } else { (-1) }));
+        return Ok((if (v_slot < (v_m.f_nmoves as i32)) { (v_m.f_moves[v_slot as usize] as i32) } else { (-1) }));
     }
     // @ pokemon_gen1.envspec:1194:5
     let mut v_slot2: i32 = iclamp((v_k - 9), 0, 3);
-    return Ok((if (v_slot2 < (v_m.nmoves as i32)) { (v_m.pp[v_slot2 as usize] as i32) } else { (-1) }));
+    return Ok((if (v_slot2 < (v_m.f_nmoves as i32)) { (v_m.f_pp[v_slot2 as usize] as i32) } else { (-1) }));
 }
 
 /// fn `foe_info` (pokemon_gen1.envspec:1198:1)
 fn f_foe_info(s: &State, mut v_f: i32, mut v_i: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1199:5
-    let mut v_m: RecMon = s.team[v_f as usize][v_i as usize];
+    let mut v_m: RecMon = s.f_team[v_f as usize][v_i as usize];
     // @ pokemon_gen1.envspec:1200:5
-    if (!s.seen[v_f as usize][v_i as usize]) {
+    if (!s.f_seen[v_f as usize][v_i as usize]) {
         return Ok((-1));
     }
     // @ pokemon_gen1.envspec:1203:5
     if (v_k == 0) {
-        return Ok((v_m.species as i32));
+        return Ok((v_m.f_species as i32));
     }
     // @ pokemon_gen1.envspec:1206:5
     if (v_k == 1) {
-        return Ok((if ((v_m.hp as i32) == 0) { 0 } else { iclamp(fdiv(((v_m.hp as i32) * 100), (v_m.maxhp as i32)), 1, 100) }));
+        return Ok((if ((v_m.f_hp as i32) == 0) { 0 } else { iclamp(fdiv(((v_m.f_hp as i32) * 100), (v_m.f_maxhp as i32)), 1, 100) }));
     }
     // @ pokemon_gen1.envspec:1209:5
     if (v_k == 2) {
-        return Ok((v_m.status as i32));
+        return Ok((v_m.f_status as i32));
     }
     // @ pokemon_gen1.envspec:1212:5
     let mut v_slot: i32 = iclamp((v_k - 3), 0, 3);
-    return Ok((if (s.move_seen[v_f as usize][v_i as usize][v_slot as usize] && (v_slot < (v_m.nmoves as i32))) { (v_m.moves[v_slot as usize] as i32) } else { (-1) }));
+    return Ok((if (s.f_move_seen[v_f as usize][v_i as usize][v_slot as usize] && (v_slot < (v_m.f_nmoves as i32))) { (v_m.f_moves[v_slot as usize] as i32) } else { (-1) }));
 }
 
 /// fn `volatile_info` (pokemon_gen1.envspec:1216:1)
 fn f_volatile_info(s: &State, mut v_p: i32, mut v_k: i32) -> Result<i32, Fault> {
     // @ pokemon_gen1.envspec:1217:5
     if (v_k < 6) {
-        return Ok((s.boosts[v_p as usize][imin(v_k, 5) as usize] as i32));
+        return Ok((s.f_boosts[v_p as usize][imin(v_k, 5) as usize] as i32));
     }
     // @ pokemon_gen1.envspec:1220:5
     let _arr94: [bool; 13] = [
-        ((s.confused[v_p as usize] as i32) > 0),
-        ((s.sub_hp[v_p as usize] as i32) > 0),
-        s.reflect[v_p as usize],
-        s.light_screen[v_p as usize],
-        s.seeded[v_p as usize],
-        s.recharging[v_p as usize],
-        s.trapped[v_p as usize],
-        s.charging[v_p as usize],
-        s.invulnerable[v_p as usize],
-        ((s.thrash_left[v_p as usize] as i32) > 0),
-        s.focus[v_p as usize],
-        s.mist[v_p as usize],
-        s.toxic[v_p as usize],
+        ((s.f_confused[v_p as usize] as i32) > 0),
+        ((s.f_sub_hp[v_p as usize] as i32) > 0),
+        s.f_reflect[v_p as usize],
+        s.f_light_screen[v_p as usize],
+        s.f_seeded[v_p as usize],
+        s.f_recharging[v_p as usize],
+        s.f_trapped[v_p as usize],
+        s.f_charging[v_p as usize],
+        s.f_invulnerable[v_p as usize],
+        ((s.f_thrash_left[v_p as usize] as i32) > 0),
+        s.f_focus[v_p as usize],
+        s.f_mist[v_p as usize],
+        s.f_toxic[v_p as usize],
     ];
     let mut v_flags: [bool; 13] = _arr94;
     return Ok((v_flags[iclamp((v_k - 6), 0, 12) as usize] as i32));
@@ -2163,247 +2163,247 @@ fn f_volatile_info(s: &State, mut v_p: i32, mut v_k: i32) -> Result<i32, Fault> 
 /// proc `high_crit` (pokemon_gen1.envspec:1249:1)
 fn p_high_crit(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1250:5
-    s.fx.high_crit = true;
+    s.f_fx.f_high_crit = true;
     Ok(())
 }
 
 /// proc `multi_hit` (pokemon_gen1.envspec:1253:1)
 fn p_multi_hit(s: &mut State, mut v_lo: i32, mut v_hi: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1254:5
-    s.fx.hits_min = (v_lo as i8);
+    s.f_fx.f_hits_min = (v_lo as i8);
     // @ pokemon_gen1.envspec:1255:5
     let _v95: i32 = imax(v_lo, v_hi);
-    s.fx.hits_max = (_v95 as i8);
+    s.f_fx.f_hits_max = (_v95 as i8);
     Ok(())
 }
 
 /// proc `drain` (pokemon_gen1.envspec:1258:1)
 fn p_drain(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1259:5
-    s.fx.drain = true;
+    s.f_fx.f_drain = true;
     Ok(())
 }
 
 /// proc `recoil` (pokemon_gen1.envspec:1263:1)
 fn p_recoil(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1264:5
-    s.fx.recoil = (v_n as i8);
+    s.f_fx.f_recoil = (v_n as i8);
     Ok(())
 }
 
 /// proc `inflict_status` (pokemon_gen1.envspec:1268:1)
 fn p_inflict_status(s: &mut State, mut v_cond: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1269:5
-    s.fx.status = (v_cond as i8);
+    s.f_fx.f_status = (v_cond as i8);
     Ok(())
 }
 
 /// proc `secondary_status` (pokemon_gen1.envspec:1272:1)
 fn p_secondary_status(s: &mut State, mut v_cond: i32, mut v_chance: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1273:5
-    s.fx.sec_status = (v_cond as i8);
+    s.f_fx.f_sec_status = (v_cond as i8);
     // @ pokemon_gen1.envspec:1274:5
-    s.fx.sec_chance = (v_chance as i8);
+    s.f_fx.f_sec_chance = (v_chance as i8);
     Ok(())
 }
 
 /// proc `raise_user` (pokemon_gen1.envspec:1277:1)
 fn p_raise_user(s: &mut State, mut v_k: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1278:5
-    s.fx.stat = (v_k as i8);
+    s.f_fx.f_stat = (v_k as i8);
     // @ pokemon_gen1.envspec:1279:5
-    s.fx.stages = (v_n as i8);
+    s.f_fx.f_stages = (v_n as i8);
     // @ pokemon_gen1.envspec:1280:5
-    s.fx.on_user = true;
+    s.f_fx.f_on_user = true;
     // @ pokemon_gen1.envspec:1281:5
-    s.fx.stat_chance = (100 as i8);
+    s.f_fx.f_stat_chance = (100 as i8);
     Ok(())
 }
 
 /// proc `lower_target` (pokemon_gen1.envspec:1284:1)
 fn p_lower_target(s: &mut State, mut v_k: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1285:5
-    s.fx.stat = (v_k as i8);
+    s.f_fx.f_stat = (v_k as i8);
     // @ pokemon_gen1.envspec:1286:5
     let _v96: i32 = (0 - v_n);
-    s.fx.stages = (_v96 as i8);
+    s.f_fx.f_stages = (_v96 as i8);
     // @ pokemon_gen1.envspec:1287:5
-    s.fx.stat_chance = (100 as i8);
+    s.f_fx.f_stat_chance = (100 as i8);
     Ok(())
 }
 
 /// proc `secondary_lower` (pokemon_gen1.envspec:1290:1)
 fn p_secondary_lower(s: &mut State, mut v_k: i32, mut v_n: i32, mut v_chance: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1291:5
-    s.fx.stat = (v_k as i8);
+    s.f_fx.f_stat = (v_k as i8);
     // @ pokemon_gen1.envspec:1292:5
     let _v97: i32 = (0 - v_n);
-    s.fx.stages = (_v97 as i8);
+    s.f_fx.f_stages = (_v97 as i8);
     // @ pokemon_gen1.envspec:1293:5
-    s.fx.stat_chance = (v_chance as i8);
+    s.f_fx.f_stat_chance = (v_chance as i8);
     Ok(())
 }
 
 /// proc `confuse_target` (pokemon_gen1.envspec:1296:1)
 fn p_confuse_target(s: &mut State, mut v_chance: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1297:5
-    s.fx.confuse = (v_chance as i8);
+    s.f_fx.f_confuse = (v_chance as i8);
     Ok(())
 }
 
 /// proc `flinch_target` (pokemon_gen1.envspec:1300:1)
 fn p_flinch_target(s: &mut State, mut v_chance: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1301:5
-    s.fx.flinch = (v_chance as i8);
+    s.f_fx.f_flinch = (v_chance as i8);
     Ok(())
 }
 
 /// proc `recharge` (pokemon_gen1.envspec:1304:1)
 fn p_recharge(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1305:5
-    s.fx.recharge = true;
+    s.f_fx.f_recharge = true;
     Ok(())
 }
 
 /// proc `partial_trap` (pokemon_gen1.envspec:1308:1)
 fn p_partial_trap(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1309:5
-    s.fx.trap = true;
+    s.f_fx.f_trap = true;
     Ok(())
 }
 
 /// proc `thrash` (pokemon_gen1.envspec:1312:1)
 fn p_thrash(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1313:5
-    s.fx.thrash = true;
+    s.f_fx.f_thrash = true;
     Ok(())
 }
 
 /// proc `explode` (pokemon_gen1.envspec:1316:1)
 fn p_explode(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1317:5
-    s.fx.explode = true;
+    s.f_fx.f_explode = true;
     Ok(())
 }
 
 /// proc `one_hit_ko` (pokemon_gen1.envspec:1320:1)
 fn p_one_hit_ko(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1321:5
-    s.fx.ohko = true;
+    s.f_fx.f_ohko = true;
     Ok(())
 }
 
 /// proc `charge` (pokemon_gen1.envspec:1324:1)
 fn p_charge(s: &mut State, mut v_semi_invulnerable: bool) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1325:5
-    s.fx.charge = true;
+    s.f_fx.f_charge = true;
     // @ pokemon_gen1.envspec:1326:5
-    s.fx.fly = v_semi_invulnerable;
+    s.f_fx.f_fly = v_semi_invulnerable;
     Ok(())
 }
 
 /// proc `fixed_damage` (pokemon_gen1.envspec:1329:1)
 fn p_fixed_damage(s: &mut State, mut v_hp: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1330:5
-    s.fx.fixed = (v_hp as i8);
+    s.f_fx.f_fixed = (v_hp as i8);
     Ok(())
 }
 
 /// proc `level_damage` (pokemon_gen1.envspec:1333:1)
 fn p_level_damage(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1334:5
-    s.fx.level_damage = true;
+    s.f_fx.f_level_damage = true;
     Ok(())
 }
 
 /// proc `psywave` (pokemon_gen1.envspec:1337:1)
 fn p_psywave(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1338:5
-    s.fx.psywave = true;
+    s.f_fx.f_psywave = true;
     Ok(())
 }
 
 /// proc `halve_hp` (pokemon_gen1.envspec:1341:1)
 fn p_halve_hp(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1342:5
-    s.fx.half_hp = true;
+    s.f_fx.f_half_hp = true;
     Ok(())
 }
 
 /// proc `crash` (pokemon_gen1.envspec:1345:1)
 fn p_crash(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1346:5
-    s.fx.crash = true;
+    s.f_fx.f_crash = true;
     Ok(())
 }
 
 /// proc `heal_half` (pokemon_gen1.envspec:1349:1)
 fn p_heal_half(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1350:5
-    s.fx.heal = true;
+    s.f_fx.f_heal = true;
     Ok(())
 }
 
 /// proc `rest` (pokemon_gen1.envspec:1353:1)
 fn p_rest(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1354:5
-    s.fx.rest = true;
+    s.f_fx.f_rest = true;
     Ok(())
 }
 
 /// proc `reset_stages` (pokemon_gen1.envspec:1357:1)
 fn p_reset_stages(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1358:5
-    s.fx.haze = true;
+    s.f_fx.f_haze = true;
     Ok(())
 }
 
 /// proc `screen` (pokemon_gen1.envspec:1362:1)
 fn p_screen(s: &mut State, mut v_kind: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1363:5
-    s.fx.screen = (v_kind as i8);
+    s.f_fx.f_screen = (v_kind as i8);
     Ok(())
 }
 
 /// proc `leech_seed` (pokemon_gen1.envspec:1366:1)
 fn p_leech_seed(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1367:5
-    s.fx.seed = true;
+    s.f_fx.f_seed = true;
     Ok(())
 }
 
 /// proc `substitute` (pokemon_gen1.envspec:1370:1)
 fn p_substitute(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1371:5
-    s.fx.substitute = true;
+    s.f_fx.f_substitute = true;
     Ok(())
 }
 
 /// proc `counter` (pokemon_gen1.envspec:1374:1)
 fn p_counter(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1375:5
-    s.fx.counter = true;
+    s.f_fx.f_counter = true;
     Ok(())
 }
 
 /// proc `focus_energy` (pokemon_gen1.envspec:1378:1)
 fn p_focus_energy(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1379:5
-    s.fx.focus = true;
+    s.f_fx.f_focus = true;
     Ok(())
 }
 
 /// proc `protect_stats` (pokemon_gen1.envspec:1382:1)
 fn p_protect_stats(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1383:5
-    s.fx.mist = true;
+    s.f_fx.f_mist = true;
     Ok(())
 }
 
 /// proc `sleeping_target_only` (pokemon_gen1.envspec:1386:1)
 fn p_sleeping_target_only(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1387:5
-    s.fx.sleeping_target = true;
+    s.f_fx.f_sleeping_target = true;
     Ok(())
 }
 
@@ -3054,13 +3054,13 @@ fn p_simultaneous__act_wait(s: &mut State, mut v_player: i32) -> Result<(), Faul
 /// proc `simultaneous__act` (pokemon_gen1.envspec:26:1)
 fn p_simultaneous__act(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
-    if ((s.simultaneous__choice[v_p as usize] as i32) < 4) {
+    if ((s.f_simultaneous__choice[v_p as usize] as i32) < 4) {
         // @ pokemon_gen1.envspec:26:1
-        let _a115: i32 = fmod(((s.simultaneous__choice[v_p as usize] as i32) - 0), 4);
+        let _a115: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 0), 4);
         p_simultaneous__act_move(s, v_p, _a115)?;
-    } else if ((s.simultaneous__choice[v_p as usize] as i32) < 10) {
+    } else if ((s.f_simultaneous__choice[v_p as usize] as i32) < 10) {
         // @ pokemon_gen1.envspec:26:1
-        let _a116: i32 = fmod(((s.simultaneous__choice[v_p as usize] as i32) - 4), 6);
+        let _a116: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 4), 6);
         p_simultaneous__act_switch_to(s, v_p, _a116)?;
     } else {
         // @ pokemon_gen1.envspec:26:1
@@ -3074,13 +3074,13 @@ fn a_move(s: &mut State, mut v_slot: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v117: i32 = (0 + v_slot);
     let _i118: usize = (s.current_player as i32) as usize;
-    s.simultaneous__choice[_i118] = (_v117 as i8);
+    s.f_simultaneous__choice[_i118] = (_v117 as i8);
     Ok(())
 }
 
 /// guard of `move`
 fn g_move(s: &State, mut v_slot: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 0) && (!f_fainted(s, (s.current_player as i32))?)) && f_move_ok(s, (s.current_player as i32), v_slot)?))
+    Ok(((((s.f_phase as i32) == 0) && (!f_fainted(s, (s.current_player as i32))?)) && f_move_ok(s, (s.current_player as i32), v_slot)?))
 }
 
 /// action `switch_to` (pokemon_gen1.envspec:268:1)
@@ -3088,26 +3088,26 @@ fn a_switch_to(s: &mut State, mut v_to: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _v119: i32 = (4 + v_to);
     let _i120: usize = (s.current_player as i32) as usize;
-    s.simultaneous__choice[_i120] = (_v119 as i8);
+    s.f_simultaneous__choice[_i120] = (_v119 as i8);
     Ok(())
 }
 
 /// guard of `switch_to`
 fn g_switch_to(s: &State, mut v_to: i32) -> Result<bool, Fault> {
-    Ok((((v_to != (s.active[(s.current_player as i32) as usize] as i32)) && ((s.team[(s.current_player as i32) as usize][v_to as usize].hp as i32) > 0)) && (if ((s.phase as i32) == 1) { s.must_replace[(s.current_player as i32) as usize] } else { ((!f_fainted(s, (s.current_player as i32))?) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
+    Ok((((v_to != (s.f_active[(s.current_player as i32) as usize] as i32)) && ((s.f_team[(s.current_player as i32) as usize][v_to as usize].f_hp as i32) > 0)) && (if ((s.f_phase as i32) == 1) { s.f_must_replace[(s.current_player as i32) as usize] } else { ((!f_fainted(s, (s.current_player as i32))?) && (!f_hard_locked(s, (s.current_player as i32))?)) })))
 }
 
 /// action `wait` (pokemon_gen1.envspec:273:1)
 fn a_wait(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:26:1
     let _i121: usize = (s.current_player as i32) as usize;
-    s.simultaneous__choice[_i121] = (10 as i8);
+    s.f_simultaneous__choice[_i121] = (10 as i8);
     Ok(())
 }
 
 /// guard of `wait`
 fn g_wait(s: &State) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 1) && (!s.must_replace[(s.current_player as i32) as usize])))
+    Ok((((s.f_phase as i32) == 1) && (!s.f_must_replace[(s.current_player as i32) as usize])))
 }
 
 /// the spec's `observe` (pokemon_gen1.envspec:1164:1)
@@ -3115,7 +3115,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ pokemon_gen1.envspec:1165:5
     let mut v_f: i32 = (1 - v_p);
     // @ pokemon_gen1.envspec:1166:5
-    let mut v_head: [i16; 5] = [((s.phase as i32) as i16), ((s.must_replace[v_p as usize] as i32) as i16), ((s.turns as i32) as i16), ((s.active[v_p as usize] as i32) as i16), ((s.active[v_f as usize] as i32) as i16)];
+    let mut v_head: [i16; 5] = [((s.f_phase as i32) as i16), ((s.f_must_replace[v_p as usize] as i32) as i16), ((s.f_turns as i32) as i16), ((s.f_active[v_p as usize] as i32) as i16), ((s.f_active[v_f as usize] as i32) as i16)];
     // @ pokemon_gen1.envspec:1167:5
     let mut _arr122: [i16; 78] = <[i16; 78] as Zero>::ZERO;
     for v_i in 0i32..78 {
@@ -3147,9 +3147,9 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:1082:9
         let _r126: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 3, 22)?;
-        s.lineup[v_p as usize] = (_r126 as i8);
+        s.f_lineup[v_p as usize] = (_r126 as i8);
         // @ pokemon_gen1.envspec:1083:9
-        if T_Lineup__generated[(s.lineup[v_p as usize] as i32) as usize] {
+        if T20_Lineup__generated[(s.f_lineup[v_p as usize] as i32) as usize] {
             // @ pokemon_gen1.envspec:1084:13
             p_random_team(s, v_p)?;
         } else {
@@ -3169,25 +3169,25 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:26:1
         s.current_player = (0 as i8);
         // @ pokemon_gen1.envspec:26:1
-        s.simultaneous__turn = imin((s.simultaneous__turn + 1), 2147483646);
+        s.f_simultaneous__turn = imin((s.f_simultaneous__turn + 1), 2147483646);
         // @ pokemon_gen1.envspec:281:5
-        if ((s.phase as i32) == 1) {
+        if ((s.f_phase as i32) == 1) {
             // @ pokemon_gen1.envspec:282:9
             for v_p in 0i32..2 {
                 // @ pokemon_gen1.envspec:283:13
-                if (((s.simultaneous__choice[v_p as usize] as i32) >= 4) && ((s.simultaneous__choice[v_p as usize] as i32) < 10)) {
+                if (((s.f_simultaneous__choice[v_p as usize] as i32) >= 4) && ((s.f_simultaneous__choice[v_p as usize] as i32) < 10)) {
                     // @ pokemon_gen1.envspec:284:17
-                    let _a127: i32 = fmod(((s.simultaneous__choice[v_p as usize] as i32) - 4), 6);
+                    let _a127: i32 = fmod(((s.f_simultaneous__choice[v_p as usize] as i32) - 4), 6);
                     p_switch_in(s, v_p, _a127)?;
                 }
             }
             // @ pokemon_gen1.envspec:287:9
-            s.phase = (0 as i8);
+            s.f_phase = (0 as i8);
         } else {
             // @ pokemon_gen1.envspec:289:9
-            let mut v_r0: i32 = (if (((s.simultaneous__choice[0 as usize] as i32) >= 4) && ((s.simultaneous__choice[0 as usize] as i32) < 10)) { 3 } else { f_rank(s, 0, fmod(((s.simultaneous__choice[0 as usize] as i32) - 0), 4))? });
+            let mut v_r0: i32 = (if (((s.f_simultaneous__choice[0 as usize] as i32) >= 4) && ((s.f_simultaneous__choice[0 as usize] as i32) < 10)) { 3 } else { f_rank(s, 0, fmod(((s.f_simultaneous__choice[0 as usize] as i32) - 0), 4))? });
             // @ pokemon_gen1.envspec:290:9
-            let mut v_r1: i32 = (if (((s.simultaneous__choice[1 as usize] as i32) >= 4) && ((s.simultaneous__choice[1 as usize] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.simultaneous__choice[1 as usize] as i32) - 0), 4))? });
+            let mut v_r1: i32 = (if (((s.f_simultaneous__choice[1 as usize] as i32) >= 4) && ((s.f_simultaneous__choice[1 as usize] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.f_simultaneous__choice[1 as usize] as i32) - 0), 4))? });
             // @ pokemon_gen1.envspec:291:9
             let _r128: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
             let mut v_tie: bool = (_r128 == 1);
@@ -3204,7 +3204,7 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
                 p_simultaneous__act(s, _a129)?;
             }
             // @ pokemon_gen1.envspec:298:9
-            s.turns = (imin(((s.turns as i32) + 1), 1000) as i16);
+            s.f_turns = (imin(((s.f_turns as i32) + 1), 1000) as i16);
         }
         // @ pokemon_gen1.envspec:300:5
         p_end_of_turn(s)?;
@@ -3221,7 +3221,7 @@ fn inv_hp_bounded(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc131: bool = true;
         for v_i in 0i32..6 {
-            if !((s.team[v_p as usize][v_i as usize].hp as i32) <= (s.team[v_p as usize][v_i as usize].maxhp as i32)) { _acc131 = false; break; }
+            if !((s.f_team[v_p as usize][v_i as usize].f_hp as i32) <= (s.f_team[v_p as usize][v_i as usize].f_maxhp as i32)) { _acc131 = false; break; }
         }
         if !_acc131 { _acc130 = false; break; }
     }
@@ -3230,11 +3230,11 @@ fn inv_hp_bounded(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn
 fn inv_active_alive_or_replacing(s: &State) -> Result<bool, Fault> {
-    let mut _b132: bool = (((s.phase as i32) == 1) || s.terminated);
+    let mut _b132: bool = (((s.f_phase as i32) == 1) || s.terminated);
     if !_b132 {
         let mut _acc133: bool = true;
         for v_p in 0i32..2 {
-            if !((s.team[v_p as usize][(s.active[v_p as usize] as i32) as usize].hp as i32) > 0) { _acc133 = false; break; }
+            if !((s.f_team[v_p as usize][(s.f_active[v_p as usize] as i32) as usize].f_hp as i32) > 0) { _acc133 = false; break; }
         }
         _b132 = _acc133;
     }
@@ -3252,7 +3252,7 @@ fn inv_stages_bounded(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc135: bool = true;
         for v_k in 0i32..6 {
-            if !(((s.boosts[v_p as usize][v_k as usize] as i32) >= (-6)) && ((s.boosts[v_p as usize][v_k as usize] as i32) <= 6)) { _acc135 = false; break; }
+            if !(((s.f_boosts[v_p as usize][v_k as usize] as i32) >= (-6)) && ((s.f_boosts[v_p as usize][v_k as usize] as i32) <= 6)) { _acc135 = false; break; }
         }
         if !_acc135 { _acc134 = false; break; }
     }
@@ -3277,7 +3277,7 @@ fn inv_sleep_counter(s: &State) -> Result<bool, Fault> {
     for v_p in 0i32..2 {
         let mut _acc140: bool = true;
         for v_i in 0i32..6 {
-            if !(((s.team[v_p as usize][v_i as usize].status as i32) == 1) || ((s.team[v_p as usize][v_i as usize].sleep as i32) == 0)) { _acc140 = false; break; }
+            if !(((s.f_team[v_p as usize][v_i as usize].f_status as i32) == 1) || ((s.f_team[v_p as usize][v_i as usize].f_sleep as i32) == 0)) { _acc140 = false; break; }
         }
         if !_acc140 { _acc139 = false; break; }
     }
@@ -3294,45 +3294,45 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        lineup: [0; 2],
-        team: [[RecMon { species: 0, level: 100, moves: [0; 4], nmoves: 0, pp: [0; 4], hp: 0, maxhp: 1, stats: [1; 4], status: 0, sleep: 0 }; 6]; 2],
-        active: [0; 2],
-        phase: 0,
-        must_replace: [false; 2],
-        turns: 0,
-        boosts: [[0; 6]; 2],
-        mstat: [[1; 4]; 2],
-        confused: [0; 2],
-        sub_hp: [0; 2],
-        reflect: [false; 2],
-        light_screen: [false; 2],
-        focus: [false; 2],
-        mist: [false; 2],
-        seeded: [false; 2],
-        toxic: [false; 2],
-        toxic_n: [0; 2],
-        recharging: [false; 2],
-        charging: [false; 2],
-        invulnerable: [false; 2],
-        thrash_left: [0; 2],
-        trap_left: [0; 2],
-        trap_damage: [0; 2],
-        trapped: [false; 2],
-        lock_slot: [0; 2],
-        flinched: [false; 2],
-        counterable: [false; 2],
-        last_damage: 0,
-        seen: [[false; 6]; 2],
-        move_seen: [[[false; 4]; 6]; 2],
-        fx: RecFx { high_crit: false, hits_min: 1, hits_max: 1, drain: false, recoil: 0, status: 0, sec_status: 0, sec_chance: 0, stat: 0, stages: 0, on_user: false, stat_chance: 0, confuse: 0, flinch: 0, recharge: false, trap: false, thrash: false, explode: false, ohko: false, charge: false, fly: false, fixed: 0, level_damage: false, psywave: false, half_hp: false, crash: false, heal: false, rest: false, haze: false, screen: 0, seed: false, substitute: false, counter: false, focus: false, mist: false, sleeping_target: false },
-        go: false,
-        dmg: 0,
-        broke_sub: false,
-        hit_sub: false,
-        give_stat: false,
-        give_status: 0,
-        simultaneous__choice: [0; 2],
-        simultaneous__turn: 0,
+        f_lineup: [0; 2],
+        f_team: [[RecMon { f_species: 0, f_level: 100, f_moves: [0; 4], f_nmoves: 0, f_pp: [0; 4], f_hp: 0, f_maxhp: 1, f_stats: [1; 4], f_status: 0, f_sleep: 0 }; 6]; 2],
+        f_active: [0; 2],
+        f_phase: 0,
+        f_must_replace: [false; 2],
+        f_turns: 0,
+        f_boosts: [[0; 6]; 2],
+        f_mstat: [[1; 4]; 2],
+        f_confused: [0; 2],
+        f_sub_hp: [0; 2],
+        f_reflect: [false; 2],
+        f_light_screen: [false; 2],
+        f_focus: [false; 2],
+        f_mist: [false; 2],
+        f_seeded: [false; 2],
+        f_toxic: [false; 2],
+        f_toxic_n: [0; 2],
+        f_recharging: [false; 2],
+        f_charging: [false; 2],
+        f_invulnerable: [false; 2],
+        f_thrash_left: [0; 2],
+        f_trap_left: [0; 2],
+        f_trap_damage: [0; 2],
+        f_trapped: [false; 2],
+        f_lock_slot: [0; 2],
+        f_flinched: [false; 2],
+        f_counterable: [false; 2],
+        f_last_damage: 0,
+        f_seen: [[false; 6]; 2],
+        f_move_seen: [[[false; 4]; 6]; 2],
+        f_fx: RecFx { f_high_crit: false, f_hits_min: 1, f_hits_max: 1, f_drain: false, f_recoil: 0, f_status: 0, f_sec_status: 0, f_sec_chance: 0, f_stat: 0, f_stages: 0, f_on_user: false, f_stat_chance: 0, f_confuse: 0, f_flinch: 0, f_recharge: false, f_trap: false, f_thrash: false, f_explode: false, f_ohko: false, f_charge: false, f_fly: false, f_fixed: 0, f_level_damage: false, f_psywave: false, f_half_hp: false, f_crash: false, f_heal: false, f_rest: false, f_haze: false, f_screen: 0, f_seed: false, f_substitute: false, f_counter: false, f_focus: false, f_mist: false, f_sleeping_target: false },
+        f_go: false,
+        f_dmg: 0,
+        f_broke_sub: false,
+        f_hit_sub: false,
+        f_give_stat: false,
+        f_give_status: 0,
+        f_simultaneous__choice: [0; 2],
+        f_simultaneous__turn: 0,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -3417,13 +3417,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i32;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {
@@ -3481,7 +3482,7 @@ pub fn step_joint(s: &mut State, actions: &[usize; NUM_PLAYERS]) -> Result<(), F
         p += 1;
     }
     for q in 0..p {
-        s.simultaneous__choice[q] = actions[q] as i8;
+        s.f_simultaneous__choice[q] = actions[q] as i8;
     }
     if p > 0 {
         s.current_player = p as i8;

@@ -18,10 +18,10 @@
 //! environment stays finished (a step only resets its rewards), as the interpreter.
 
 use numpy::ndarray::IxDyn;
-use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayLikeDyn,
+use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
             PyArrayMethods, PyUntypedArrayMethods};
 use numpy::{PyArray3, PyArrayLike2};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -81,10 +81,11 @@ fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
 
 fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
             -> Result<(), Fault> {
+    let live = !(s.terminated || s.truncated);
     env::step(s, action)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = s.truncated;
+    *out.truncated = reported_truncated(s, live);
     write_obs(&s.observation, out.final_obs0);
     if autoreset && (s.terminated || s.truncated) {
         *seed = seed.wrapping_add(stride);
@@ -92,6 +93,33 @@ fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action:
     }
     write_state(s, &mut out, false);
     Ok(())
+}
+
+/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
+/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
+/// as the JAX backend's `step_autoreset` reports them).
+fn reported_truncated(s: &State, live: bool) -> bool {
+    let limit_reached = match env::TURN_LIMIT {
+        Some(limit) => s.step_count as i64 >= limit,
+        None => false,
+    };
+    s.truncated || (live && s.terminated && limit_reached)
+}
+
+/// The output slices of environment `i` within the batch's arrays.
+#[allow(clippy::too_many_arguments)]
+fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminated: &'a mut [bool],
+               truncated: &'a mut [bool], current_player: &'a mut [i32],
+               obs0: &'a mut [i16], final_obs0: &'a mut [i16]) -> Out<'a> {
+    Out {
+        mask: &mut mask[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+        rewards: &mut rewards[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+        terminated: &mut terminated[i],
+        truncated: &mut truncated[i],
+        current_player: &mut current_player[i],
+        obs0: &mut obs0[i * 163..(i + 1) * 163],
+        final_obs0: &mut final_obs0[i * 163..(i + 1) * 163],
+    }
 }
 
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
@@ -158,10 +186,72 @@ fn put<'py, T: Element>(py: Python<'py>, root: &Bound<'py, PyDict>, path: &[&str
     d.set_item(path[path.len() - 1], arr)
 }
 
-fn take<'py, T: Element + Copy + 'py>(d: &Bound<'py, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<T>>
-where
-    Vec<T>: FromPyObject<'py>,
-{
+/// `obj` as a NumPy array whose dtype kind is one of `kinds` ("b" bool, "iu" integers, "f"
+/// floats) and whose shape is `dims`; anything else is a TypeError or ValueError naming `what`.
+/// Nothing is cast silently: a float array is not taken for integers.
+fn checked_array<'py>(obj: &Bound<'py, PyAny>, what: &str, kinds: &str, dims: Option<&[usize]>)
+                      -> PyResult<Bound<'py, PyAny>> {
+    let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if !kinds.contains(kind.as_str()) {
+        let want = match kinds { "b" => "bool", "f" => "floats", _ => "integers" };
+        return Err(PyTypeError::new_err(format!("{} must hold {}, not dtype {}", what, want, dtype.str()?)));
+    }
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    match dims {
+        Some(d) if shape != d => Err(PyValueError::new_err(format!("{} has shape {:?}, expected {:?}", what, shape, d))),
+        None if shape.len() != 1 => Err(PyValueError::new_err(format!(
+            "{} must be one-dimensional, not of shape {:?}", what, shape))),
+        _ => Ok(arr),
+    }
+}
+
+/// The integers of `arr` (already checked), each in `lo..=hi`, else a ValueError naming `what`.
+fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    if kind == "u" {  // uint64 above i64::MAX would wrap in the cast below
+        let top: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
+        if top > hi as u64 {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, top, lo, hi)));
+        }
+    }
+    let a: PyArrayLikeDyn<'_, i64, AllowTypeChange> = arr.extract()?;
+    let v: Vec<i64> = a.as_array().iter().copied().collect();
+    if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+        return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+    }
+    Ok(v)
+}
+
+/// A one-dimensional integer array of `n` values in `lo..=hi` (actions, seeds).
+fn int_vector(obj: &Bound<'_, PyAny>, what: &str, n: usize, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    // the usual case first, with no call into Python: a one-dimensional int32 or int64 array
+    let fast: Option<Vec<i64>> = if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
+        Some(a.readonly().as_array().iter().map(|&x| x as i64).collect())
+    } else if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        Some(a.readonly().as_array().iter().copied().collect())
+    } else {
+        None
+    };
+    if let Some(v) = fast {
+        if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+        }
+        if v.len() != n {
+            return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+        }
+        return Ok(v);
+    }
+    let arr = checked_array(obj, what, "iu", None)?;
+    let v = ints_in(&arr, what, lo, hi)?;
+    if v.len() != n {
+        return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+    }
+    Ok(v)
+}
+
+fn lookup<'py>(d: &Bound<'py, PyDict>, path: &[&str]) -> PyResult<Bound<'py, PyAny>> {
     let mut cur = d.clone().into_any();
     for key in path {
         let dict = cur.downcast::<PyDict>().map_err(|_| PyValueError::new_err(format!(
@@ -170,18 +260,49 @@ where
             "state arrays: missing `{}`", path.join("."))))?;
         cur = next;
     }
-    let arr: PyArrayLikeDyn<'py, T, AllowTypeChange> = cur.extract()?;
-    if arr.shape() != dims {
-        return Err(PyValueError::new_err(format!("state arrays: `{}` has shape {:?}, expected {:?}",
-                                                 path.join("."), arr.shape(), dims)));
-    }
-    Ok(arr.as_array().iter().copied().collect())
+    Ok(cur)
+}
+
+/// The integers at `path`: shape `dims`, an integer dtype, every value in the field's range.
+fn take_ints(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize], lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "iu", Some(dims))?;
+    ints_in(&arr, &what, lo, hi)
 }
 
 #[allow(dead_code)]
-fn bad_len(path: &[&str], v: i32, cap: usize) -> PyErr {
-    PyValueError::new_err(format!("state arrays: `{}` is {}, outside 0..{}", path.join("."), v, cap))
+fn take_bools(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<bool>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "b", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, bool, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
 }
+
+#[allow(dead_code)]
+fn take_floats(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<f32>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "f", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, f32, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
+}
+
+/// Run `f`, turning a panic (a bug: the checker and the validation above rule them out) into a
+/// Python RuntimeError instead of letting it cross the FFI boundary.
+fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let msg = payload.downcast_ref::<&str>().map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(PyRuntimeError::new_err(format!("internal error in the native environment (a panic): {}", msg)))
+        }
+    }
+}
+
+/// The most threads a `VecEnv` may ask for, and the most environments.
+const MAX_THREADS: usize = 1024;
+const MAX_ENVS: usize = 1 << 24;
 
 /// The arrays of `states` in `envc.verify.to_arrays`'s layout (`batch`: a leading axis).
 fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
@@ -227,7 +348,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.lineup[i0]);
+                buf.push(st.f_lineup[i0]);
             }
         }
         put(py, &root, &["lineup"], buf, &[2], batch)?;
@@ -237,7 +358,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].species);
+                    buf.push(st.f_team[i0][i1].f_species);
                 }
             }
         }
@@ -248,7 +369,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].level);
+                    buf.push(st.f_team[i0][i1].f_level);
                 }
             }
         }
@@ -260,7 +381,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
                     for i2 in 0..4usize {
-                        buf.push(st.team[i0][i1].moves[i2]);
+                        buf.push(st.f_team[i0][i1].f_moves[i2]);
                     }
                 }
             }
@@ -272,7 +393,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].nmoves);
+                    buf.push(st.f_team[i0][i1].f_nmoves);
                 }
             }
         }
@@ -284,7 +405,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
                     for i2 in 0..4usize {
-                        buf.push(st.team[i0][i1].pp[i2]);
+                        buf.push(st.f_team[i0][i1].f_pp[i2]);
                     }
                 }
             }
@@ -296,7 +417,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].hp);
+                    buf.push(st.f_team[i0][i1].f_hp);
                 }
             }
         }
@@ -307,7 +428,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].maxhp);
+                    buf.push(st.f_team[i0][i1].f_maxhp);
                 }
             }
         }
@@ -319,7 +440,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
                     for i2 in 0..4usize {
-                        buf.push(st.team[i0][i1].stats[i2]);
+                        buf.push(st.f_team[i0][i1].f_stats[i2]);
                     }
                 }
             }
@@ -331,7 +452,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].status);
+                    buf.push(st.f_team[i0][i1].f_status);
                 }
             }
         }
@@ -342,7 +463,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.team[i0][i1].sleep);
+                    buf.push(st.f_team[i0][i1].f_sleep);
                 }
             }
         }
@@ -352,7 +473,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.active[i0]);
+                buf.push(st.f_active[i0]);
             }
         }
         put(py, &root, &["active"], buf, &[2], batch)?;
@@ -360,7 +481,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.phase);
+            buf.push(st.f_phase);
         }
         put(py, &root, &["phase"], buf, &[], batch)?;
     }
@@ -368,7 +489,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.must_replace[i0]);
+                buf.push(st.f_must_replace[i0]);
             }
         }
         put(py, &root, &["must_replace"], buf, &[2], batch)?;
@@ -376,7 +497,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.turns);
+            buf.push(st.f_turns);
         }
         put(py, &root, &["turns"], buf, &[], batch)?;
     }
@@ -385,7 +506,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.boosts[i0][i1]);
+                    buf.push(st.f_boosts[i0][i1]);
                 }
             }
         }
@@ -396,7 +517,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.mstat[i0][i1]);
+                    buf.push(st.f_mstat[i0][i1]);
                 }
             }
         }
@@ -406,7 +527,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.confused[i0]);
+                buf.push(st.f_confused[i0]);
             }
         }
         put(py, &root, &["confused"], buf, &[2], batch)?;
@@ -415,7 +536,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.sub_hp[i0]);
+                buf.push(st.f_sub_hp[i0]);
             }
         }
         put(py, &root, &["sub_hp"], buf, &[2], batch)?;
@@ -424,7 +545,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.reflect[i0]);
+                buf.push(st.f_reflect[i0]);
             }
         }
         put(py, &root, &["reflect"], buf, &[2], batch)?;
@@ -433,7 +554,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.light_screen[i0]);
+                buf.push(st.f_light_screen[i0]);
             }
         }
         put(py, &root, &["light_screen"], buf, &[2], batch)?;
@@ -442,7 +563,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.focus[i0]);
+                buf.push(st.f_focus[i0]);
             }
         }
         put(py, &root, &["focus"], buf, &[2], batch)?;
@@ -451,7 +572,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.mist[i0]);
+                buf.push(st.f_mist[i0]);
             }
         }
         put(py, &root, &["mist"], buf, &[2], batch)?;
@@ -460,7 +581,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.seeded[i0]);
+                buf.push(st.f_seeded[i0]);
             }
         }
         put(py, &root, &["seeded"], buf, &[2], batch)?;
@@ -469,7 +590,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.toxic[i0]);
+                buf.push(st.f_toxic[i0]);
             }
         }
         put(py, &root, &["toxic"], buf, &[2], batch)?;
@@ -478,7 +599,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.toxic_n[i0]);
+                buf.push(st.f_toxic_n[i0]);
             }
         }
         put(py, &root, &["toxic_n"], buf, &[2], batch)?;
@@ -487,7 +608,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.recharging[i0]);
+                buf.push(st.f_recharging[i0]);
             }
         }
         put(py, &root, &["recharging"], buf, &[2], batch)?;
@@ -496,7 +617,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.charging[i0]);
+                buf.push(st.f_charging[i0]);
             }
         }
         put(py, &root, &["charging"], buf, &[2], batch)?;
@@ -505,7 +626,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.invulnerable[i0]);
+                buf.push(st.f_invulnerable[i0]);
             }
         }
         put(py, &root, &["invulnerable"], buf, &[2], batch)?;
@@ -514,7 +635,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.thrash_left[i0]);
+                buf.push(st.f_thrash_left[i0]);
             }
         }
         put(py, &root, &["thrash_left"], buf, &[2], batch)?;
@@ -523,7 +644,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.trap_left[i0]);
+                buf.push(st.f_trap_left[i0]);
             }
         }
         put(py, &root, &["trap_left"], buf, &[2], batch)?;
@@ -532,7 +653,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.trap_damage[i0]);
+                buf.push(st.f_trap_damage[i0]);
             }
         }
         put(py, &root, &["trap_damage"], buf, &[2], batch)?;
@@ -541,7 +662,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.trapped[i0]);
+                buf.push(st.f_trapped[i0]);
             }
         }
         put(py, &root, &["trapped"], buf, &[2], batch)?;
@@ -550,7 +671,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.lock_slot[i0]);
+                buf.push(st.f_lock_slot[i0]);
             }
         }
         put(py, &root, &["lock_slot"], buf, &[2], batch)?;
@@ -559,7 +680,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.flinched[i0]);
+                buf.push(st.f_flinched[i0]);
             }
         }
         put(py, &root, &["flinched"], buf, &[2], batch)?;
@@ -568,7 +689,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.counterable[i0]);
+                buf.push(st.f_counterable[i0]);
             }
         }
         put(py, &root, &["counterable"], buf, &[2], batch)?;
@@ -576,7 +697,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.last_damage);
+            buf.push(st.f_last_damage);
         }
         put(py, &root, &["last_damage"], buf, &[], batch)?;
     }
@@ -585,7 +706,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
-                    buf.push(st.seen[i0][i1]);
+                    buf.push(st.f_seen[i0][i1]);
                 }
             }
         }
@@ -597,7 +718,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..6usize {
                     for i2 in 0..4usize {
-                        buf.push(st.move_seen[i0][i1][i2]);
+                        buf.push(st.f_move_seen[i0][i1][i2]);
                     }
                 }
             }
@@ -607,294 +728,294 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.high_crit);
+            buf.push(st.f_fx.f_high_crit);
         }
         put(py, &root, &["fx", "high_crit"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.hits_min);
+            buf.push(st.f_fx.f_hits_min);
         }
         put(py, &root, &["fx", "hits_min"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.hits_max);
+            buf.push(st.f_fx.f_hits_max);
         }
         put(py, &root, &["fx", "hits_max"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.drain);
+            buf.push(st.f_fx.f_drain);
         }
         put(py, &root, &["fx", "drain"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.recoil);
+            buf.push(st.f_fx.f_recoil);
         }
         put(py, &root, &["fx", "recoil"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.status);
+            buf.push(st.f_fx.f_status);
         }
         put(py, &root, &["fx", "status"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.sec_status);
+            buf.push(st.f_fx.f_sec_status);
         }
         put(py, &root, &["fx", "sec_status"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.sec_chance);
+            buf.push(st.f_fx.f_sec_chance);
         }
         put(py, &root, &["fx", "sec_chance"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.stat);
+            buf.push(st.f_fx.f_stat);
         }
         put(py, &root, &["fx", "stat"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.stages);
+            buf.push(st.f_fx.f_stages);
         }
         put(py, &root, &["fx", "stages"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.on_user);
+            buf.push(st.f_fx.f_on_user);
         }
         put(py, &root, &["fx", "on_user"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.stat_chance);
+            buf.push(st.f_fx.f_stat_chance);
         }
         put(py, &root, &["fx", "stat_chance"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.confuse);
+            buf.push(st.f_fx.f_confuse);
         }
         put(py, &root, &["fx", "confuse"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.flinch);
+            buf.push(st.f_fx.f_flinch);
         }
         put(py, &root, &["fx", "flinch"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.recharge);
+            buf.push(st.f_fx.f_recharge);
         }
         put(py, &root, &["fx", "recharge"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.trap);
+            buf.push(st.f_fx.f_trap);
         }
         put(py, &root, &["fx", "trap"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.thrash);
+            buf.push(st.f_fx.f_thrash);
         }
         put(py, &root, &["fx", "thrash"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.explode);
+            buf.push(st.f_fx.f_explode);
         }
         put(py, &root, &["fx", "explode"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.ohko);
+            buf.push(st.f_fx.f_ohko);
         }
         put(py, &root, &["fx", "ohko"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.charge);
+            buf.push(st.f_fx.f_charge);
         }
         put(py, &root, &["fx", "charge"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.fly);
+            buf.push(st.f_fx.f_fly);
         }
         put(py, &root, &["fx", "fly"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.fixed);
+            buf.push(st.f_fx.f_fixed);
         }
         put(py, &root, &["fx", "fixed"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.level_damage);
+            buf.push(st.f_fx.f_level_damage);
         }
         put(py, &root, &["fx", "level_damage"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.psywave);
+            buf.push(st.f_fx.f_psywave);
         }
         put(py, &root, &["fx", "psywave"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.half_hp);
+            buf.push(st.f_fx.f_half_hp);
         }
         put(py, &root, &["fx", "half_hp"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.crash);
+            buf.push(st.f_fx.f_crash);
         }
         put(py, &root, &["fx", "crash"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.heal);
+            buf.push(st.f_fx.f_heal);
         }
         put(py, &root, &["fx", "heal"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.rest);
+            buf.push(st.f_fx.f_rest);
         }
         put(py, &root, &["fx", "rest"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.haze);
+            buf.push(st.f_fx.f_haze);
         }
         put(py, &root, &["fx", "haze"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.screen);
+            buf.push(st.f_fx.f_screen);
         }
         put(py, &root, &["fx", "screen"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.seed);
+            buf.push(st.f_fx.f_seed);
         }
         put(py, &root, &["fx", "seed"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.substitute);
+            buf.push(st.f_fx.f_substitute);
         }
         put(py, &root, &["fx", "substitute"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.counter);
+            buf.push(st.f_fx.f_counter);
         }
         put(py, &root, &["fx", "counter"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.focus);
+            buf.push(st.f_fx.f_focus);
         }
         put(py, &root, &["fx", "focus"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.mist);
+            buf.push(st.f_fx.f_mist);
         }
         put(py, &root, &["fx", "mist"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.fx.sleeping_target);
+            buf.push(st.f_fx.f_sleeping_target);
         }
         put(py, &root, &["fx", "sleeping_target"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.go);
+            buf.push(st.f_go);
         }
         put(py, &root, &["go"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.dmg);
+            buf.push(st.f_dmg);
         }
         put(py, &root, &["dmg"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.broke_sub);
+            buf.push(st.f_broke_sub);
         }
         put(py, &root, &["broke_sub"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.hit_sub);
+            buf.push(st.f_hit_sub);
         }
         put(py, &root, &["hit_sub"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.give_stat);
+            buf.push(st.f_give_stat);
         }
         put(py, &root, &["give_stat"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.give_status);
+            buf.push(st.f_give_status);
         }
         put(py, &root, &["give_status"], buf, &[], batch)?;
     }
@@ -902,7 +1023,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.simultaneous__choice[i0]);
+                buf.push(st.f_simultaneous__choice[i0]);
             }
         }
         put(py, &root, &["simultaneous__choice"], buf, &[2], batch)?;
@@ -910,7 +1031,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.simultaneous__turn);
+            buf.push(st.f_simultaneous__turn);
         }
         put(py, &root, &["simultaneous__turn"], buf, &[], batch)?;
     }
@@ -967,13 +1088,13 @@ fn export_observation<'py>(py: Python<'py>, states: &[&Observation]) -> PyResult
 /// Overwrite `s` with the arrays of `d` (the layout of `export`).
 fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
     {
-        let a: Vec<i8> = take(d, &["current_player"], &[])?;
+        let a = take_ints(d, &["current_player"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.current_player = a[k]; k += 1;
+        s.current_player = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<f32> = take(d, &["rewards"], &[2])?;
+        let a = take_floats(d, &["rewards"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.rewards[i0] = a[k]; k += 1;
@@ -981,633 +1102,633 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["terminated"], &[])?;
+        let a = take_bools(d, &["terminated"], &[])?;
         let mut k = 0usize;
         s.terminated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["truncated"], &[])?;
+        let a = take_bools(d, &["truncated"], &[])?;
         let mut k = 0usize;
         s.truncated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["step_count"], &[])?;
+        let a = take_ints(d, &["step_count"], &[], 0, 2147483647)?;
         let mut k = 0usize;
-        s.step_count = a[k]; k += 1;
+        s.step_count = a[k] as i32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["lineup"], &[2])?;
+        let a = take_ints(d, &["lineup"], &[2], 0, 3)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.lineup[i0] = a[k]; k += 1;
+            s.f_lineup[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["team", "species"], &[2, 6])?;
+        let a = take_ints(d, &["team", "species"], &[2, 6], 0, 150)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].species = a[k]; k += 1;
+                s.f_team[i0][i1].f_species = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["team", "level"], &[2, 6])?;
+        let a = take_ints(d, &["team", "level"], &[2, 6], 1, 100)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].level = a[k]; k += 1;
+                s.f_team[i0][i1].f_level = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["team", "moves"], &[2, 6, 4])?;
+        let a = take_ints(d, &["team", "moves"], &[2, 6, 4], 0, 164)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
                 for i2 in 0..4usize {
-                    s.team[i0][i1].moves[i2] = a[k]; k += 1;
+                    s.f_team[i0][i1].f_moves[i2] = a[k] as i16; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["team", "nmoves"], &[2, 6])?;
+        let a = take_ints(d, &["team", "nmoves"], &[2, 6], 0, 4)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].nmoves = a[k]; k += 1;
+                s.f_team[i0][i1].f_nmoves = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["team", "pp"], &[2, 6, 4])?;
+        let a = take_ints(d, &["team", "pp"], &[2, 6, 4], 0, 64)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
                 for i2 in 0..4usize {
-                    s.team[i0][i1].pp[i2] = a[k]; k += 1;
+                    s.f_team[i0][i1].f_pp[i2] = a[k] as i8; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["team", "hp"], &[2, 6])?;
+        let a = take_ints(d, &["team", "hp"], &[2, 6], 0, 999)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].hp = a[k]; k += 1;
+                s.f_team[i0][i1].f_hp = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["team", "maxhp"], &[2, 6])?;
+        let a = take_ints(d, &["team", "maxhp"], &[2, 6], 1, 999)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].maxhp = a[k]; k += 1;
+                s.f_team[i0][i1].f_maxhp = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["team", "stats"], &[2, 6, 4])?;
+        let a = take_ints(d, &["team", "stats"], &[2, 6, 4], 1, 999)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
                 for i2 in 0..4usize {
-                    s.team[i0][i1].stats[i2] = a[k]; k += 1;
+                    s.f_team[i0][i1].f_stats[i2] = a[k] as i16; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["team", "status"], &[2, 6])?;
+        let a = take_ints(d, &["team", "status"], &[2, 6], 0, 6)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].status = a[k]; k += 1;
+                s.f_team[i0][i1].f_status = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["team", "sleep"], &[2, 6])?;
+        let a = take_ints(d, &["team", "sleep"], &[2, 6], 0, 7)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.team[i0][i1].sleep = a[k]; k += 1;
+                s.f_team[i0][i1].f_sleep = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["active"], &[2])?;
+        let a = take_ints(d, &["active"], &[2], 0, 5)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.active[i0] = a[k]; k += 1;
+            s.f_active[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["phase"], &[])?;
+        let a = take_ints(d, &["phase"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.phase = a[k]; k += 1;
+        s.f_phase = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["must_replace"], &[2])?;
+        let a = take_bools(d, &["must_replace"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.must_replace[i0] = a[k]; k += 1;
+            s.f_must_replace[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["turns"], &[])?;
+        let a = take_ints(d, &["turns"], &[], 0, 1000)?;
         let mut k = 0usize;
-        s.turns = a[k]; k += 1;
+        s.f_turns = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["boosts"], &[2, 6])?;
+        let a = take_ints(d, &["boosts"], &[2, 6], -6, 6)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.boosts[i0][i1] = a[k]; k += 1;
+                s.f_boosts[i0][i1] = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["mstat"], &[2, 4])?;
+        let a = take_ints(d, &["mstat"], &[2, 4], 1, 2500)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.mstat[i0][i1] = a[k]; k += 1;
+                s.f_mstat[i0][i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["confused"], &[2])?;
+        let a = take_ints(d, &["confused"], &[2], 0, 5)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.confused[i0] = a[k]; k += 1;
+            s.f_confused[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["sub_hp"], &[2])?;
+        let a = take_ints(d, &["sub_hp"], &[2], 0, 256)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.sub_hp[i0] = a[k]; k += 1;
+            s.f_sub_hp[i0] = a[k] as i16; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["reflect"], &[2])?;
+        let a = take_bools(d, &["reflect"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.reflect[i0] = a[k]; k += 1;
+            s.f_reflect[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["light_screen"], &[2])?;
+        let a = take_bools(d, &["light_screen"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.light_screen[i0] = a[k]; k += 1;
+            s.f_light_screen[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["focus"], &[2])?;
+        let a = take_bools(d, &["focus"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.focus[i0] = a[k]; k += 1;
+            s.f_focus[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["mist"], &[2])?;
+        let a = take_bools(d, &["mist"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.mist[i0] = a[k]; k += 1;
+            s.f_mist[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["seeded"], &[2])?;
+        let a = take_bools(d, &["seeded"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.seeded[i0] = a[k]; k += 1;
+            s.f_seeded[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["toxic"], &[2])?;
+        let a = take_bools(d, &["toxic"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.toxic[i0] = a[k]; k += 1;
+            s.f_toxic[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["toxic_n"], &[2])?;
+        let a = take_ints(d, &["toxic_n"], &[2], 0, 15)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.toxic_n[i0] = a[k]; k += 1;
+            s.f_toxic_n[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["recharging"], &[2])?;
+        let a = take_bools(d, &["recharging"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.recharging[i0] = a[k]; k += 1;
+            s.f_recharging[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["charging"], &[2])?;
+        let a = take_bools(d, &["charging"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.charging[i0] = a[k]; k += 1;
+            s.f_charging[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["invulnerable"], &[2])?;
+        let a = take_bools(d, &["invulnerable"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.invulnerable[i0] = a[k]; k += 1;
+            s.f_invulnerable[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["thrash_left"], &[2])?;
+        let a = take_ints(d, &["thrash_left"], &[2], 0, 3)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.thrash_left[i0] = a[k]; k += 1;
+            s.f_thrash_left[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["trap_left"], &[2])?;
+        let a = take_ints(d, &["trap_left"], &[2], 0, 4)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.trap_left[i0] = a[k]; k += 1;
+            s.f_trap_left[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["trap_damage"], &[2])?;
+        let a = take_ints(d, &["trap_damage"], &[2], 0, 999)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.trap_damage[i0] = a[k]; k += 1;
+            s.f_trap_damage[i0] = a[k] as i16; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["trapped"], &[2])?;
+        let a = take_bools(d, &["trapped"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.trapped[i0] = a[k]; k += 1;
+            s.f_trapped[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["lock_slot"], &[2])?;
+        let a = take_ints(d, &["lock_slot"], &[2], 0, 3)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.lock_slot[i0] = a[k]; k += 1;
+            s.f_lock_slot[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["flinched"], &[2])?;
+        let a = take_bools(d, &["flinched"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.flinched[i0] = a[k]; k += 1;
+            s.f_flinched[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["counterable"], &[2])?;
+        let a = take_bools(d, &["counterable"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.counterable[i0] = a[k]; k += 1;
+            s.f_counterable[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["last_damage"], &[])?;
+        let a = take_ints(d, &["last_damage"], &[], 0, 999)?;
         let mut k = 0usize;
-        s.last_damage = a[k]; k += 1;
+        s.f_last_damage = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["seen"], &[2, 6])?;
+        let a = take_bools(d, &["seen"], &[2, 6])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
-                s.seen[i0][i1] = a[k]; k += 1;
+                s.f_seen[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["move_seen"], &[2, 6, 4])?;
+        let a = take_bools(d, &["move_seen"], &[2, 6, 4])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..6usize {
                 for i2 in 0..4usize {
-                    s.move_seen[i0][i1][i2] = a[k]; k += 1;
+                    s.f_move_seen[i0][i1][i2] = a[k]; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "high_crit"], &[])?;
+        let a = take_bools(d, &["fx", "high_crit"], &[])?;
         let mut k = 0usize;
-        s.fx.high_crit = a[k]; k += 1;
+        s.f_fx.f_high_crit = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "hits_min"], &[])?;
+        let a = take_ints(d, &["fx", "hits_min"], &[], 1, 5)?;
         let mut k = 0usize;
-        s.fx.hits_min = a[k]; k += 1;
+        s.f_fx.f_hits_min = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "hits_max"], &[])?;
+        let a = take_ints(d, &["fx", "hits_max"], &[], 1, 5)?;
         let mut k = 0usize;
-        s.fx.hits_max = a[k]; k += 1;
+        s.f_fx.f_hits_max = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "drain"], &[])?;
+        let a = take_bools(d, &["fx", "drain"], &[])?;
         let mut k = 0usize;
-        s.fx.drain = a[k]; k += 1;
+        s.f_fx.f_drain = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "recoil"], &[])?;
+        let a = take_ints(d, &["fx", "recoil"], &[], 0, 4)?;
         let mut k = 0usize;
-        s.fx.recoil = a[k]; k += 1;
+        s.f_fx.f_recoil = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "status"], &[])?;
+        let a = take_ints(d, &["fx", "status"], &[], 0, 6)?;
         let mut k = 0usize;
-        s.fx.status = a[k]; k += 1;
+        s.f_fx.f_status = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "sec_status"], &[])?;
+        let a = take_ints(d, &["fx", "sec_status"], &[], 0, 6)?;
         let mut k = 0usize;
-        s.fx.sec_status = a[k]; k += 1;
+        s.f_fx.f_sec_status = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "sec_chance"], &[])?;
+        let a = take_ints(d, &["fx", "sec_chance"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.fx.sec_chance = a[k]; k += 1;
+        s.f_fx.f_sec_chance = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "stat"], &[])?;
+        let a = take_ints(d, &["fx", "stat"], &[], 0, 5)?;
         let mut k = 0usize;
-        s.fx.stat = a[k]; k += 1;
+        s.f_fx.f_stat = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "stages"], &[])?;
+        let a = take_ints(d, &["fx", "stages"], &[], -2, 2)?;
         let mut k = 0usize;
-        s.fx.stages = a[k]; k += 1;
+        s.f_fx.f_stages = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "on_user"], &[])?;
+        let a = take_bools(d, &["fx", "on_user"], &[])?;
         let mut k = 0usize;
-        s.fx.on_user = a[k]; k += 1;
+        s.f_fx.f_on_user = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "stat_chance"], &[])?;
+        let a = take_ints(d, &["fx", "stat_chance"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.fx.stat_chance = a[k]; k += 1;
+        s.f_fx.f_stat_chance = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "confuse"], &[])?;
+        let a = take_ints(d, &["fx", "confuse"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.fx.confuse = a[k]; k += 1;
+        s.f_fx.f_confuse = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "flinch"], &[])?;
+        let a = take_ints(d, &["fx", "flinch"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.fx.flinch = a[k]; k += 1;
+        s.f_fx.f_flinch = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "recharge"], &[])?;
+        let a = take_bools(d, &["fx", "recharge"], &[])?;
         let mut k = 0usize;
-        s.fx.recharge = a[k]; k += 1;
+        s.f_fx.f_recharge = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "trap"], &[])?;
+        let a = take_bools(d, &["fx", "trap"], &[])?;
         let mut k = 0usize;
-        s.fx.trap = a[k]; k += 1;
+        s.f_fx.f_trap = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "thrash"], &[])?;
+        let a = take_bools(d, &["fx", "thrash"], &[])?;
         let mut k = 0usize;
-        s.fx.thrash = a[k]; k += 1;
+        s.f_fx.f_thrash = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "explode"], &[])?;
+        let a = take_bools(d, &["fx", "explode"], &[])?;
         let mut k = 0usize;
-        s.fx.explode = a[k]; k += 1;
+        s.f_fx.f_explode = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "ohko"], &[])?;
+        let a = take_bools(d, &["fx", "ohko"], &[])?;
         let mut k = 0usize;
-        s.fx.ohko = a[k]; k += 1;
+        s.f_fx.f_ohko = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "charge"], &[])?;
+        let a = take_bools(d, &["fx", "charge"], &[])?;
         let mut k = 0usize;
-        s.fx.charge = a[k]; k += 1;
+        s.f_fx.f_charge = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "fly"], &[])?;
+        let a = take_bools(d, &["fx", "fly"], &[])?;
         let mut k = 0usize;
-        s.fx.fly = a[k]; k += 1;
+        s.f_fx.f_fly = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "fixed"], &[])?;
+        let a = take_ints(d, &["fx", "fixed"], &[], 0, 40)?;
         let mut k = 0usize;
-        s.fx.fixed = a[k]; k += 1;
+        s.f_fx.f_fixed = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "level_damage"], &[])?;
+        let a = take_bools(d, &["fx", "level_damage"], &[])?;
         let mut k = 0usize;
-        s.fx.level_damage = a[k]; k += 1;
+        s.f_fx.f_level_damage = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "psywave"], &[])?;
+        let a = take_bools(d, &["fx", "psywave"], &[])?;
         let mut k = 0usize;
-        s.fx.psywave = a[k]; k += 1;
+        s.f_fx.f_psywave = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "half_hp"], &[])?;
+        let a = take_bools(d, &["fx", "half_hp"], &[])?;
         let mut k = 0usize;
-        s.fx.half_hp = a[k]; k += 1;
+        s.f_fx.f_half_hp = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "crash"], &[])?;
+        let a = take_bools(d, &["fx", "crash"], &[])?;
         let mut k = 0usize;
-        s.fx.crash = a[k]; k += 1;
+        s.f_fx.f_crash = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "heal"], &[])?;
+        let a = take_bools(d, &["fx", "heal"], &[])?;
         let mut k = 0usize;
-        s.fx.heal = a[k]; k += 1;
+        s.f_fx.f_heal = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "rest"], &[])?;
+        let a = take_bools(d, &["fx", "rest"], &[])?;
         let mut k = 0usize;
-        s.fx.rest = a[k]; k += 1;
+        s.f_fx.f_rest = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "haze"], &[])?;
+        let a = take_bools(d, &["fx", "haze"], &[])?;
         let mut k = 0usize;
-        s.fx.haze = a[k]; k += 1;
+        s.f_fx.f_haze = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["fx", "screen"], &[])?;
+        let a = take_ints(d, &["fx", "screen"], &[], 0, 2)?;
         let mut k = 0usize;
-        s.fx.screen = a[k]; k += 1;
+        s.f_fx.f_screen = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "seed"], &[])?;
+        let a = take_bools(d, &["fx", "seed"], &[])?;
         let mut k = 0usize;
-        s.fx.seed = a[k]; k += 1;
+        s.f_fx.f_seed = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "substitute"], &[])?;
+        let a = take_bools(d, &["fx", "substitute"], &[])?;
         let mut k = 0usize;
-        s.fx.substitute = a[k]; k += 1;
+        s.f_fx.f_substitute = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "counter"], &[])?;
+        let a = take_bools(d, &["fx", "counter"], &[])?;
         let mut k = 0usize;
-        s.fx.counter = a[k]; k += 1;
+        s.f_fx.f_counter = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "focus"], &[])?;
+        let a = take_bools(d, &["fx", "focus"], &[])?;
         let mut k = 0usize;
-        s.fx.focus = a[k]; k += 1;
+        s.f_fx.f_focus = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "mist"], &[])?;
+        let a = take_bools(d, &["fx", "mist"], &[])?;
         let mut k = 0usize;
-        s.fx.mist = a[k]; k += 1;
+        s.f_fx.f_mist = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["fx", "sleeping_target"], &[])?;
+        let a = take_bools(d, &["fx", "sleeping_target"], &[])?;
         let mut k = 0usize;
-        s.fx.sleeping_target = a[k]; k += 1;
+        s.f_fx.f_sleeping_target = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["go"], &[])?;
+        let a = take_bools(d, &["go"], &[])?;
         let mut k = 0usize;
-        s.go = a[k]; k += 1;
+        s.f_go = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["dmg"], &[])?;
+        let a = take_ints(d, &["dmg"], &[], 0, 999)?;
         let mut k = 0usize;
-        s.dmg = a[k]; k += 1;
+        s.f_dmg = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["broke_sub"], &[])?;
+        let a = take_bools(d, &["broke_sub"], &[])?;
         let mut k = 0usize;
-        s.broke_sub = a[k]; k += 1;
+        s.f_broke_sub = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["hit_sub"], &[])?;
+        let a = take_bools(d, &["hit_sub"], &[])?;
         let mut k = 0usize;
-        s.hit_sub = a[k]; k += 1;
+        s.f_hit_sub = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["give_stat"], &[])?;
+        let a = take_bools(d, &["give_stat"], &[])?;
         let mut k = 0usize;
-        s.give_stat = a[k]; k += 1;
+        s.f_give_stat = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["give_status"], &[])?;
+        let a = take_ints(d, &["give_status"], &[], 0, 6)?;
         let mut k = 0usize;
-        s.give_status = a[k]; k += 1;
+        s.f_give_status = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["simultaneous__choice"], &[2])?;
+        let a = take_ints(d, &["simultaneous__choice"], &[2], 0, 10)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.simultaneous__choice[i0] = a[k]; k += 1;
+            s.f_simultaneous__choice[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["simultaneous__turn"], &[])?;
+        let a = take_ints(d, &["simultaneous__turn"], &[], 0, 2147483646)?;
         let mut k = 0usize;
-        s.simultaneous__turn = a[k]; k += 1;
+        s.f_simultaneous__turn = a[k] as i32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["legal_action_mask"], &[11])?;
+        let a = take_bools(d, &["legal_action_mask"], &[11])?;
         let mut k = 0usize;
         for i0 in 0..11usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
@@ -1615,23 +1736,23 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["observation"], &[163])?;
+        let a = take_ints(d, &["observation"], &[163], -6, 1000)?;
         let mut k = 0usize;
         for i0 in 0..163usize {
-            s.observation[i0] = a[k]; k += 1;
+            s.observation[i0] = a[k] as i16; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_key"], &[])?;
+        let a = take_ints(d, &["_rng_key"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_key = a[k]; k += 1;
+        s._rng_key = a[k] as u32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_counter"], &[])?;
+        let a = take_ints(d, &["_rng_counter"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_counter = a[k]; k += 1;
+        s._rng_counter = a[k] as u32; k += 1;
         let _ = k;
     }
     Ok(())
@@ -1743,16 +1864,18 @@ impl VecEnv {
         });
         self.raise_faults()
     }
-}
-
-#[pymethods]
-impl VecEnv {
-    #[new]
-    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
-    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
-        if num_envs == 0 {
-            return Err(PyValueError::new_err("num_envs must be at least 1"));
+    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        if num_envs == 0 || num_envs > MAX_ENVS {
+            return Err(PyValueError::new_err(format!("num_envs must be in 1..{}, not {}", MAX_ENVS, num_envs)));
         }
+        if threads > MAX_THREADS {
+            return Err(PyValueError::new_err(format!(
+                "threads must be in 0..{} (0: one per core), not {}", MAX_THREADS, threads)));
+        }
+        let mut states: Vec<State> = Vec::new();
+        states.try_reserve_exact(num_envs).map_err(|_| PyMemoryError::new_err(format!(
+            "no memory for {} environments", num_envs)))?;
+        states.resize(num_envs, env::default_state());
         let pool = if threads == 1 {
             None
         } else {
@@ -1761,7 +1884,7 @@ impl VecEnv {
         };
         let n = num_envs;
         let mut env = VecEnv {
-            states: vec![env::default_state(); n],
+            states,
             seeds: vec![0; n],
             faults: vec![None; n],
             actions: vec![0; n],
@@ -1779,12 +1902,11 @@ impl VecEnv {
             obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
             final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
         };
-        env.reset(py, seed)?;
+        env.reset_from(py, seed)?;
         Ok(env)
     }
 
-    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
-    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
         let base = seed as u32;
         for (i, s) in self.seeds.iter_mut().enumerate() {
             *s = base.wrapping_add(i as u32);
@@ -1792,31 +1914,8 @@ impl VecEnv {
         self.reset_all(py)
     }
 
-    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
-    fn reset_seeds(&mut self, py: Python<'_>, seeds: PyArrayLike1<'_, u32, AllowTypeChange>) -> PyResult<()> {
-        if seeds.len() != self.n() {
-            return Err(PyValueError::new_err(format!("{} seeds for {} environments", seeds.len(), self.n())));
-        }
-        for (dst, src) in self.seeds.iter_mut().zip(seeds.as_array().iter()) {
-            *dst = *src;
-        }
-        self.reset_all(py)
-    }
-
-    /// Step every environment with `actions[i]` (flat action indices, int32) and write the outputs.
-    fn step(&mut self, py: Python<'_>, actions: PyArrayLike1<'_, i32, AllowTypeChange>) -> PyResult<()> {
+    fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
         let n = self.n();
-        if actions.len() != n {
-            return Err(PyValueError::new_err(format!("{} actions for {} environments", actions.len(), n)));
-        }
-        for (i, (dst, src)) in self.actions.iter_mut().zip(actions.as_array().iter()).enumerate() {
-            if *src < 0 || *src as usize >= NUM_ACTIONS {
-                return Err(PyValueError::new_err(format!(
-                    "action {} of env {} is outside 0..{}", src, i, NUM_ACTIONS - 1)));
-            }
-            *dst = *src;
-        }
-        drop(actions);
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -1870,6 +1969,180 @@ impl VecEnv {
                 .for_each(|item| step_item(item, stride, autoreset));
         }
         self.raise_faults()
+    }
+
+    fn sample(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+        {
+            let mut out_rw = self.sampled.bind(py).readwrite();
+            let out = out_rw.as_slice_mut().map_err(slice_error)?;
+            let states = &self.states;
+            let base = seed as u32;
+            let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
+                let legal = s.legal_action_mask.iter().filter(|&&b| b).count() as u32;
+                let r = runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0) % legal.max(1);
+                *a = s.legal_action_mask.iter().enumerate().filter(|(_, &b)| b).nth(r as usize)
+                    .map_or(0, |(k, _)| k as i32);
+            };
+            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
+                Some(pool) => py.allow_threads(|| pool.install(|| {
+                    states.par_iter().zip(out.par_iter_mut()).enumerate().with_min_len(256).for_each(pick)
+                })),
+                None => states.iter().zip(out.iter_mut()).enumerate().for_each(pick),
+            }
+        }
+        Ok(self.sampled.clone_ref(py))
+    }
+    /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
+    /// calling thread, writing only their outputs (`step_envs`).
+    fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        let n = self.n();
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let stride = n as u32;
+        for &(i, a) in rows {
+            let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+                .map_err(|f| fault_error(i, f))?;
+        }
+        Ok(())
+    }
+
+    /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
+    /// (`reset_envs`).
+    fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        for &(i, seed) in rows {
+            self.seeds[i] = seed;
+            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            write_state(&self.states[i], &mut out, true);
+        }
+        Ok(())
+    }
+
+    fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.check_index(i)?;
+        let mut s = self.states[i];
+        import(arrays, &mut s)?;
+        self.states[i] = s;
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mut out = Out {
+            mask: &mut mask_rw.as_slice_mut().map_err(slice_error)?[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+            rewards: &mut rewards_rw.as_slice_mut().map_err(slice_error)?[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+            terminated: &mut terminated_rw.as_slice_mut().map_err(slice_error)?[i],
+            truncated: &mut truncated_rw.as_slice_mut().map_err(slice_error)?[i],
+            current_player: &mut current_player_rw.as_slice_mut().map_err(slice_error)?[i],
+            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
+            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
+        };
+        write_state(&self.states[i], &mut out, true);
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl VecEnv {
+    #[new]
+    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
+    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed))
+    }
+
+    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
+    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+        guarded(|| self.reset_from(py, seed))
+    }
+
+    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
+    fn reset_seeds(&mut self, py: Python<'_>, seeds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = int_vector(seeds, "seeds", self.n(), 0, u32::MAX as i64)?;
+        for (dst, src) in self.seeds.iter_mut().zip(v.iter()) {
+            *dst = *src as u32;
+        }
+        guarded(|| self.reset_all(py))
+    }
+
+    /// Step every environment with `actions[i]` (flat action indices, integers; one outside
+    /// 0..NUM_ACTIONS-1 is an illegal action) and write the outputs.
+    fn step(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        // an action outside 0..NUM_ACTIONS-1 is an illegal action (env::step), as on every backend
+        let v = int_vector(actions, "actions", self.n(), i32::MIN as i64, i32::MAX as i64)?;
+        for (dst, src) in self.actions.iter_mut().zip(v.iter()) {
+            *dst = *src as i32;
+        }
+        guarded(|| self.step_all(py))
+    }
+    /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
+    /// their outputs (the other environments and their outputs are untouched): what an opponent
+    /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
+    /// `step`. An index twice is stepped twice, in order.
+    fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
+        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
+        if idx.len() != act.len() {
+            return Err(PyValueError::new_err(format!("{} actions for {} indices", act.len(), idx.len())));
+        }
+        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, a as i32)).collect();
+        guarded(|| self.step_rows(py, &rows))
+    }
+
+    /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
+    /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    #[pyo3(signature = (indices, seeds = None))]
+    fn reset_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, seeds: Option<&Bound<'_, PyAny>>)
+                  -> PyResult<()> {
+        let n = self.n();
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, n as i64 - 1)?;
+        let given = match seeds {
+            Some(s) => Some(ints_in(&checked_array(s, "seeds", "iu", None)?, "seeds", 0, u32::MAX as i64)?),
+            None => None,
+        };
+        if let Some(g) = &given {
+            if g.len() != idx.len() {
+                return Err(PyValueError::new_err(format!("{} seeds for {} indices", g.len(), idx.len())));
+            }
+        }
+        let rows: Vec<(usize, u32)> = idx.iter().enumerate().map(|(k, &i)| {
+            let i = i as usize;
+            let seed = match &given {
+                Some(g) => g[k] as u32,
+                None => self.seeds[i].wrapping_add(n as u32),
+            };
+            (i, seed)
+        }).collect();
+        guarded(|| self.reset_rows(py, &rows))
     }
 
     /// Play a whole turn in every environment: `actions[i, p]` (int32, shape (num_envs,
@@ -2028,25 +2301,7 @@ impl VecEnv {
     /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
     /// into one preallocated array that every call overwrites and returns.
     fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
-        {
-            let mut out_rw = self.sampled.bind(py).readwrite();
-            let out = out_rw.as_slice_mut().map_err(slice_error)?;
-            let states = &self.states;
-            let base = seed as u32;
-            let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
-                let legal = s.legal_action_mask.iter().filter(|&&b| b).count() as u32;
-                let r = runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0) % legal.max(1);
-                *a = s.legal_action_mask.iter().enumerate().filter(|(_, &b)| b).nth(r as usize)
-                    .map_or(0, |(k, _)| k as i32);
-            };
-            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
-                Some(pool) => py.allow_threads(|| pool.install(|| {
-                    states.par_iter().zip(out.par_iter_mut()).enumerate().with_min_len(256).for_each(pick)
-                })),
-                None => states.iter().zip(out.iter_mut()).enumerate().for_each(pick),
-            }
-        }
-        Ok(self.sampled.clone_ref(py))
+        guarded(|| self.sample(py, seed))
     }
 
     /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).
@@ -2064,28 +2319,7 @@ impl VecEnv {
     /// Replace the state of environment `i` by `arrays` (the layout of `get_state`), as is:
     /// its mask and observation are taken from the arrays, not recomputed.
     fn set_state(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
-        self.check_index(i)?;
-        let mut s = self.states[i];
-        import(arrays, &mut s)?;
-        self.states[i] = s;
-        let mut mask_rw = self.mask.bind(py).readwrite();
-        let mut rewards_rw = self.rewards.bind(py).readwrite();
-        let mut terminated_rw = self.terminated.bind(py).readwrite();
-        let mut truncated_rw = self.truncated.bind(py).readwrite();
-        let mut current_player_rw = self.current_player.bind(py).readwrite();
-        let mut obs0_rw = self.obs0.bind(py).readwrite();
-        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
-        let mut out = Out {
-            mask: &mut mask_rw.as_slice_mut().map_err(slice_error)?[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
-            rewards: &mut rewards_rw.as_slice_mut().map_err(slice_error)?[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
-            terminated: &mut terminated_rw.as_slice_mut().map_err(slice_error)?[i],
-            truncated: &mut truncated_rw.as_slice_mut().map_err(slice_error)?[i],
-            current_player: &mut current_player_rw.as_slice_mut().map_err(slice_error)?[i],
-            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
-            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
-        };
-        write_state(&self.states[i], &mut out, true);
-        Ok(())
+        guarded(|| self.set_state_at(py, i, arrays))
     }
 
     /// The observation of `player` in environment `i` (the spec's `observe`).

@@ -16,13 +16,13 @@
 use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 2;
-pub const NUM_ACTIONS: usize = 128;
+pub const NUM_ACTIONS: usize = 131;
 /// `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(2000);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 2000;
 /// (name, first flat index, number of flat actions) of each action kind.
-pub const ACTION_KINDS: [(&str, usize, usize); 12] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3)];
+pub const ACTION_KINDS: [(&str, usize, usize); 13] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3), ("choose", 128, 3)];
 pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_bounds", "one_result", "active_in_play", "bench_size"];
 // enum Energy: 0 = grass, 1 = fire, 2 = water, 3 = lightning, 4 = psychic, 5 = fighting, 6 = darkness, 7 = metal, 8 = dragon, 9 = colorless, 10 = none
 // enum Category: 0 = pokemon, 1 = trainer
@@ -33,63 +33,63 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
 pub static FAULT_SITES: [&str; 53] = [
-    "tcg.envspec:105:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:168:26: `draw()` from an empty list",
-    "tcg.envspec:168:13: push onto a full list (capacity 10)",
-    "tcg.envspec:193:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:203:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:235:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:279:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:281:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:282:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:283:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:286:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:286:9: push onto a full list (capacity 10)",
-    "tcg.envspec:287:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:296:26: `pop()` from an empty list",
-    "tcg.envspec:296:13: push onto a full list (capacity 20)",
-    "tcg.envspec:349:5: push onto a full list (capacity 20)",
-    "tcg.envspec:352:13: push onto a full list (capacity 20)",
-    "tcg.envspec:417:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:475:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:480:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:110:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:173:26: `draw()` from an empty list",
+    "tcg.envspec:173:13: push onto a full list (capacity 10)",
+    "tcg.envspec:198:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:208:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:240:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:284:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:286:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:287:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:288:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:291:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:291:9: push onto a full list (capacity 10)",
+    "tcg.envspec:292:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:301:26: `pop()` from an empty list",
+    "tcg.envspec:301:13: push onto a full list (capacity 20)",
+    "tcg.envspec:722:5: push onto a full list (capacity 20)",
+    "tcg.envspec:725:13: push onto a full list (capacity 20)",
+    "tcg.envspec:790:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:848:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:853:20: random.int({a}, {b}) has an empty range",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:135:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:528:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:529:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:536:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:537:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:552:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:553:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:562:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:563:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:558:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:585:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:586:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:587:5: push onto a full list (capacity 20)",
-    "tcg.envspec:582:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:634:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:677:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:677:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:678:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:678:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:679:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:679:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:680:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:680:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:681:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:681:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:506:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:508:13: push onto a full list (capacity 20)",
-    "tcg.envspec:511:34: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:512:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:512:9: push onto a full list (capacity 10)",
-    "tcg.envspec:513:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:517:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:151:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:959:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:960:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:961:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1008:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:902:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:903:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:910:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:911:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:926:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:927:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:936:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:937:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:932:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:956:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1051:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1051:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1052:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1052:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1053:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1053:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1054:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1054:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1055:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1055:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:880:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:882:13: push onto a full list (capacity 20)",
+    "tcg.envspec:885:34: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:886:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:886:9: push onto a full list (capacity 10)",
+    "tcg.envspec:887:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:891:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
-pub type Observation = [i16; 163];
+pub type Observation = [i16; 164];
 
 /// One environment's state: the spec's fields (built-ins first), the legal-action mask,
 /// the current player's observation, and envc's RNG words.
@@ -100,35 +100,50 @@ pub struct State {
     pub terminated: bool,
     pub truncated: bool,
     pub step_count: i16,
-    pub decks: [i8; 2],
-    pub deck: [List<i16, 20>; 2],
-    pub hand: [List<i16, 10>; 2],
-    pub discard: [List<i16, 20>; 2],
-    pub card: [[i16; 4]; 2],
-    pub occupied: [[bool; 4]; 2],
-    pub below: [[[i16; 2]; 4]; 2],
-    pub evolutions: [[i8; 4]; 2],
-    pub damage: [[i16; 4]; 2],
-    pub energy: [[[i8; 11]; 4]; 2],
-    pub placed: [[i8; 4]; 2],
-    pub ability_used: [[bool; 4]; 2],
-    pub poisoned: [bool; 2],
-    pub burned: [bool; 2],
-    pub condition: [i8; 2],
-    pub points: [i8; 2],
-    pub zone: [i8; 2],
-    pub zone_next: [i8; 2],
-    pub turn: i8,
-    pub first: i8,
-    pub phase: i8,
-    pub attached: bool,
-    pub supporter: bool,
-    pub retreated: bool,
-    pub retreat_discount: i8,
-    pub attack_bonus: i8,
-    pub dmg: i16,
-    pub promote_next: i8,
-    pub promote_resume: bool,
+    pub f_decks: [i8; 2],
+    pub f_deck: [List<i16, 20>; 2],
+    pub f_hand: [List<i16, 10>; 2],
+    pub f_discard: [List<i16, 20>; 2],
+    pub f_card: [[i16; 4]; 2],
+    pub f_occupied: [[bool; 4]; 2],
+    pub f_below: [[[i16; 2]; 4]; 2],
+    pub f_evolutions: [[i8; 4]; 2],
+    pub f_damage: [[i16; 4]; 2],
+    pub f_energy: [[[i8; 11]; 4]; 2],
+    pub f_placed: [[i8; 4]; 2],
+    pub f_ability_used: [[bool; 4]; 2],
+    pub f_poisoned: [bool; 2],
+    pub f_burned: [bool; 2],
+    pub f_condition: [i8; 2],
+    pub f_points: [i8; 2],
+    pub f_zone: [i8; 2],
+    pub f_zone_next: [i8; 2],
+    pub f_turn: i8,
+    pub f_first: i8,
+    pub f_phase: i8,
+    pub f_attached: bool,
+    pub f_supporter: bool,
+    pub f_retreated: bool,
+    pub f_retreat_discount: i8,
+    pub f_barrier: [i8; 2],
+    pub f_attack_bonus: i8,
+    pub f_dmg: i16,
+    pub f_promote_next: i8,
+    pub f_promote_resume: bool,
+    pub f__envc_until_barrier: [i8; 2],
+    pub f__envc_at_p_attack_effect__34: i8,
+    pub f__envc_frame_p_attack_effect__34__p: i8,
+    pub f__envc_at_p_trainer_effect__8: i8,
+    pub f__envc_frame_p_trainer_effect__8__p: i8,
+    pub f__envc_at_p_attack_effect__dispatch: i8,
+    pub f__envc_at_p_trainer_effect__dispatch: i8,
+    pub f__envc_at_a_play_trainer: i8,
+    pub f__envc_frame_a_play_trainer__p: i8,
+    pub f__envc_at_a_attack: i8,
+    pub f__envc_frame_a_attack__q: i8,
+    pub f__envc_frame_a_attack__c: i16,
+    pub f__envc_choice_mover: i8,
+    pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
     pub observation: Observation,
     pub _rng_key: u32,
@@ -136,15 +151,16 @@ pub struct State {
 }
 
 // ---- constants and tables
-static K0: [[i8; 1]; 101] = [
+static K0: [i8; 2] = [0; 2];
+static K1: [[i8; 1]; 101] = [
     [0], [1], [0], [2], [3], [0], [4], [0], [0], [0], [0], [5], [5], [0], [0], [0], [10], [0], [0],
-    [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [0], [0], [0], [0],
+    [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [11], [0], [12], [0],
     [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K1: [[i8; 1]; 101] = [
+static K2: [[i8; 1]; 101] = [
     [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -152,7 +168,7 @@ static K1: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K2: [[i8; 1]; 101] = [
+static K3: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [1], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [4], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -160,7 +176,7 @@ static K2: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K3: [[i8; 1]; 101] = [
+static K4: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -168,13 +184,13 @@ static K3: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K4: [[i8; 1]; 19] = [
+static K5: [[i8; 1]; 19] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0],
 ];
-static K5: [[i8; 1]; 17] = [
-    [0], [0], [1], [8], [0], [0], [2], [0], [0], [0], [3], [4], [0], [0], [5], [6], [7],
+static K6: [[i8; 1]; 17] = [
+    [0], [0], [1], [8], [0], [0], [2], [0], [9], [0], [3], [4], [0], [0], [5], [6], [7],
 ];
-static T_Card__category: [i8; 386] = [
+static T0_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -189,7 +205,7 @@ static T_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T_Card__stage: [i8; 386] = [
+static T1_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -204,7 +220,7 @@ static T_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T_Card__species: [i16; 386] = [
+static T2_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -225,7 +241,7 @@ static T_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T_Card__evolves_from: [i16; 386] = [
+static T3_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -244,7 +260,7 @@ static T_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T_Card__hp: [i16; 386] = [
+static T4_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -264,7 +280,7 @@ static T_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T_Card__type: [i8; 386] = [
+static T5_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -279,7 +295,7 @@ static T_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T_Card__weakness: [i8; 386] = [
+static T6_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -294,7 +310,7 @@ static T_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T_Card__retreat: [i8; 386] = [
+static T7_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -309,7 +325,7 @@ static T_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T_Card__is_ex: [bool; 386] = [
+static T8_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -339,7 +355,7 @@ static T_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T_Card__trainer: [i8; 386] = [
+static T9_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -354,7 +370,7 @@ static T_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T_Card__damage0: [i16; 386] = [
+static T10_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -373,7 +389,7 @@ static T_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T_Card__damage1: [i16; 386] = [
+static T11_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -392,7 +408,7 @@ static T_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T_Card__cost0: [[i8; 11]; 386] = [
+static T12_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -575,7 +591,7 @@ static T_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T_Card__cost1: [[i8; 11]; 386] = [
+static T13_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -624,7 +640,7 @@ static T_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T_Card__effect0: [i8; 386] = [
+static T14_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -640,7 +656,7 @@ static T_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T_Card__effect1: [i8; 386] = [
+static T15_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -655,7 +671,7 @@ static T_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T_Card__ability: [i8; 386] = [
+static T16_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -670,7 +686,7 @@ static T_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T_Card__trainer_effect: [i8; 386] = [
+static T17_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -685,14 +701,14 @@ static T_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T_Deck__cards: [[i16; 20]; 5] = [
-    [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 286, 286, 222, 222],
-    [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
+static T18_Deck__cards: [[i16; 20]; 5] = [
+    [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222],
+    [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125],
     [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291],
     [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290],
 ];
-static T_Deck__energy: [[i8; 11]; 5] = [
+static T19_Deck__energy: [[i8; 11]; 5] = [
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -700,52 +716,52 @@ static T_Deck__energy: [[i8; 11]; 5] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:99:1)
+/// fn `is_basic` (tcg.envspec:104:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T_Card__category[v_c as usize] as i32) == 0) && ((T_Card__stage[v_c as usize] as i32) == 0)))
+    Ok((((T0_Card__category[v_c as usize] as i32) == 0) && ((T1_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:104:1)
+/// fn `basic_in_hand` (tcg.envspec:109:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((if (v_h < (s.hand[v_p as usize].len as i32)) { f_is_basic(s, (s.hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
+    Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:109:1)
+/// fn `playable_trainer` (tcg.envspec:114:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T_Card__category[v_c as usize] as i32) == 1) && ((T_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T_Card__trainer[v_c as usize] as i32) != 1) || (!s.supporter))))
+    Ok(((((T0_Card__category[v_c as usize] as i32) == 1) && ((T17_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T9_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
 }
 
-/// fn `free_bench` (tcg.envspec:114:1)
+/// fn `free_bench` (tcg.envspec:119:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_s in 1i32..4 {
-        let _x2: i32 = (if s.occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
+        let _x2: i32 = (if s.f_occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
         _acc1 = if v_s == 1 { _x2 } else { imin(_acc1, _x2) };
     }
     Ok(_acc1)
 }
 
-/// fn `energy_total` (tcg.envspec:118:1)
+/// fn `energy_total` (tcg.envspec:123:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc3: i32 = 0;
     for v_t in 0i32..11 {
-        _acc3 = _acc3 + (s.energy[v_p as usize][v_s as usize][v_t as usize] as i32);
+        _acc3 = _acc3 + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32);
     }
     Ok(_acc3)
 }
 
-/// fn `cost` (tcg.envspec:122:1)
+/// fn `cost` (tcg.envspec:127:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T12_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T13_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:127:1)
+/// fn `can_pay` (tcg.envspec:132:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:128:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
+    // @ tcg.envspec:133:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc4: bool = true;
     for v_t in 0i32..9 {
-        if !((s.energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc4 = false; break; }
+        if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc4 = false; break; }
     }
     let mut _b5: bool = _acc4;
     if _b5 {
@@ -758,37 +774,37 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b5);
 }
 
-/// fn `can_act` (tcg.envspec:134:1)
+/// fn `can_act` (tcg.envspec:139:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((((s.condition[v_p as usize] as i32) != 1) && ((s.condition[v_p as usize] as i32) != 2)))
+    Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:138:1)
+/// fn `can_attack` (tcg.envspec:143:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:139:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
-    return Ok((((s.occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T_Card__damage0[v_c as usize] as i32) } else { (T_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    // @ tcg.envspec:144:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+    return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:143:1)
+/// fn `retreat_cost` (tcg.envspec:148:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T_Card__retreat[(s.card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.retreat_discount as i32)), 0))
+    Ok(imax(((T7_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:149:1)
+/// fn `can_evolve` (tcg.envspec:154:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.turn as i32) > 2) && s.occupied[v_p as usize][v_s as usize]) && ((s.placed[v_p as usize][v_s as usize] as i32) < (s.turn as i32))) && ((T_Card__category[v_c as usize] as i32) == 0)) && ((T_Card__stage[v_c as usize] as i32) != 0)) && ((T_Card__evolves_from[v_c as usize] as i32) == (T_Card__species[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T0_Card__category[v_c as usize] as i32) == 0)) && ((T1_Card__stage[v_c as usize] as i32) != 0)) && ((T3_Card__evolves_from[v_c as usize] as i32) == (T2_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:155:1)
+/// fn `nth_energy` (tcg.envspec:160:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b8: bool = ((T_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b8: bool = ((T19_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
         if _b8 {
             let mut _acc9: i32 = 0;
             for v_u in 0i32..11 {
-                _acc9 = _acc9 + (if (v_u < v_t) { (T_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc9 = _acc9 + (if (v_u < v_t) { (T19_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
             }
             _b8 = (_acc9 == v_r);
         }
@@ -798,222 +814,222 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// proc `draw_cards` (tcg.envspec:165:1)
+/// proc `draw_cards` (tcg.envspec:170:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:166:5
+    // @ tcg.envspec:171:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:167:9
-        if (((v_k < v_n) && ((s.deck[v_p as usize].len as i32) > 0)) && ((s.hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:168:13
-            let _v11 = s.deck[v_p as usize].take_front(1)?;
+        // @ tcg.envspec:172:9
+        if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
+            // @ tcg.envspec:173:13
+            let _v11 = s.f_deck[v_p as usize].take_front(1)?;
             let _a12: i32 = (_v11 as i32);
-            s.hand[v_p as usize].push((_a12 as i16), 2)?;
+            s.f_hand[v_p as usize].push((_a12 as i16), 2)?;
         }
     }
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:173:1)
+/// proc `heal` (tcg.envspec:178:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:174:5
-    let _v13: i32 = imax(((s.damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
-    s.damage[v_p as usize][v_s as usize] = (_v13 as i16);
+    // @ tcg.envspec:179:5
+    let _v13: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
+    s.f_damage[v_p as usize][v_s as usize] = (_v13 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:178:1)
+/// proc `heal_type` (tcg.envspec:183:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:179:5
-    if (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:180:9
+    // @ tcg.envspec:184:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
+        // @ tcg.envspec:185:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:184:1)
+/// proc `add_damage` (tcg.envspec:189:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:185:5
-    s.dmg = (imin(((s.dmg as i32) + v_amount), 300) as i16);
+    // @ tcg.envspec:190:5
+    s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:189:1)
+/// proc `damage_per_heads` (tcg.envspec:194:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:190:5
+    // @ tcg.envspec:195:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:191:5
+    // @ tcg.envspec:196:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:192:9
+        // @ tcg.envspec:197:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:193:13
+            // @ tcg.envspec:198:13
             let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r14 == 1) {
-                // @ tcg.envspec:194:17
+                // @ tcg.envspec:199:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:198:5
-    s.dmg = (imin((v_heads * v_each), 300) as i16);
+    // @ tcg.envspec:203:5
+    s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:202:1)
+/// proc `bonus_on_heads` (tcg.envspec:207:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:203:5
+    // @ tcg.envspec:208:5
     let _r15: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r15 == 1) {
-        // @ tcg.envspec:204:9
+        // @ tcg.envspec:209:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:209:1)
+/// proc `damage_per_bench_type` (tcg.envspec:214:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:210:5
+    // @ tcg.envspec:215:5
     let mut _acc16: i32 = 0;
     for v_s in 1i32..4 {
-        _acc16 += (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
+        _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
     }
-    s.dmg = (imin((v_each * _acc16), 300) as i16);
+    s.f_dmg = (imin((v_each * _acc16), 300) as i16);
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:214:1)
+/// proc `discard_energy` (tcg.envspec:219:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:215:5
-    let _v17: i32 = imax(((s.energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
-    s.energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
+    // @ tcg.envspec:220:5
+    let _v17: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
+    s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:220:1)
+/// proc `attach_from_zone` (tcg.envspec:225:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:221:5
-    if (s.occupied[v_p as usize][v_s as usize] && (v_any_type || ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:222:9
-        let _v18: i32 = imin(((s.energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
-        s.energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
+    // @ tcg.envspec:226:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
+        // @ tcg.envspec:227:9
+        let _v18: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
+        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:228:1)
+/// proc `afflict_opponent` (tcg.envspec:233:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:229:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:230:9
+    // @ tcg.envspec:234:5
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
+        // @ tcg.envspec:235:9
         let _i19: usize = (1 - v_p) as usize;
-        s.condition[_i19] = (v_c as i8);
+        s.f_condition[_i19] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:234:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:239:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:235:5
+    // @ tcg.envspec:240:5
     let _r20: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r20 == 1) {
-        // @ tcg.envspec:236:9
+        // @ tcg.envspec:241:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:240:1)
+/// proc `poison_opponent` (tcg.envspec:245:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:241:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:242:9
+    // @ tcg.envspec:246:5
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
+        // @ tcg.envspec:247:9
         let _i21: usize = (1 - v_p) as usize;
-        s.poisoned[_i21] = true;
+        s.f_poisoned[_i21] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:246:1)
+/// proc `burn_opponent` (tcg.envspec:251:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:247:5
-    if s.occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:248:9
+    // @ tcg.envspec:252:5
+    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
+        // @ tcg.envspec:253:9
         let _i22: usize = (1 - v_p) as usize;
-        s.burned[_i22] = true;
+        s.f_burned[_i22] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:253:1)
+/// proc `damage_opponent_bench` (tcg.envspec:258:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:254:5
+    // @ tcg.envspec:259:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:255:9
-        if s.occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:256:13
-            let _v23: i32 = imin(((s.damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
+        // @ tcg.envspec:260:9
+        if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
+            // @ tcg.envspec:261:13
+            let _v23: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i24: usize = (1 - v_p) as usize;
-            s.damage[_i24][v_s as usize] = (_v23 as i16);
+            s.f_damage[_i24][v_s as usize] = (_v23 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_bench_type` (tcg.envspec:262:1)
+/// proc `attach_to_bench_type` (tcg.envspec:267:1)
 fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:263:5
+    // @ tcg.envspec:268:5
     let mut _acc25: i32 = 0;
     for v_s in 1i32..4 {
-        let _x26: i32 = (if (s.occupied[v_p as usize][v_s as usize] && ((T_Card__type[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
+        let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
         _acc25 = if v_s == 1 { _x26 } else { imin(_acc25, _x26) };
     }
     let mut v_s: i32 = _acc25;
-    // @ tcg.envspec:264:5
+    // @ tcg.envspec:269:5
     if (v_s < 4) {
-        // @ tcg.envspec:265:9
-        let _v27: i32 = imin(((s.energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
+        // @ tcg.envspec:270:9
+        let _v27: i32 = imin(((s.f_energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
         let _i28: usize = imin(v_s, 3) as usize;
-        s.energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
+        s.f_energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
     }
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:269:1)
+/// proc `add_attack_bonus` (tcg.envspec:274:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:270:5
-    s.attack_bonus = (imin(((s.attack_bonus as i32) + v_amount), 60) as i8);
+    // @ tcg.envspec:275:5
+    s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:273:1)
+/// proc `add_retreat_discount` (tcg.envspec:278:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:274:5
-    s.retreat_discount = (imin(((s.retreat_discount as i32) + v_n), 3) as i8);
+    // @ tcg.envspec:279:5
+    s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:278:1)
+/// proc `basic_from_deck` (tcg.envspec:283:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:279:5
+    // @ tcg.envspec:284:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
-        _acc29 += (if (v_i < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
+        _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:280:5
-    if ((v_n > 0) && ((s.hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:281:9
+    // @ tcg.envspec:285:5
+    if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
+        // @ tcg.envspec:286:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:282:9
+        // @ tcg.envspec:287:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b33: bool = ((v_i < (s.deck[v_p as usize].len as i32)) && (if (v_i < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
+            let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
             if _b33 {
                 let mut _acc34: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc34 += ((v_j < v_i) && (if (v_j < (s.deck[v_p as usize].len as i32)) { f_is_basic(s, (s.deck[v_p as usize].get(v_j, 9)? as i32))? } else { false })) as i32;
+                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_j, 9)? as i32))? } else { false })) as i32;
                 }
                 _b33 = (_acc34 == v_r);
             }
@@ -1021,392 +1037,406 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:286:9
-        let _a36: i32 = (s.deck[v_p as usize].get(v_at, 10)? as i32);
-        s.hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:287:9
-        s.deck[v_p as usize].remove_at(v_at, 12)?;
+        // @ tcg.envspec:291:9
+        let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
+        s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
+        // @ tcg.envspec:292:9
+        s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:292:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:297:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:293:5
+    // @ tcg.envspec:298:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:294:5
+    // @ tcg.envspec:299:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:295:9
-        if ((s.hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:296:13
-            let _v37 = s.hand[v_q as usize].take_back(13)?;
+        // @ tcg.envspec:300:9
+        if ((s.f_hand[v_q as usize].len as i32) > 0) {
+            // @ tcg.envspec:301:13
+            let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
-            s.deck[v_q as usize].push((_a38 as i16), 14)?;
+            s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:299:5
-    s.deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:300:5
+    // @ tcg.envspec:304:5
+    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+    // @ tcg.envspec:305:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:331:1)
+/// proc `put_in_play` (tcg.envspec:702:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:332:5
-    s.card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:333:5
-    s.occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:334:5
-    s.damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:335:5
+    // @ tcg.envspec:703:5
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
+    // @ tcg.envspec:704:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:705:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:706:5
     let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr39[v_t as usize] = (0 as i8);
     }
-    s.energy[v_p as usize][v_s as usize] = _arr39;
-    // @ tcg.envspec:336:5
-    s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:337:5
-    let _v40: i32 = (s.turn as i32);
-    s.placed[v_p as usize][v_s as usize] = (_v40 as i8);
-    // @ tcg.envspec:338:5
-    s.ability_used[v_p as usize][v_s as usize] = false;
+    s.f_energy[v_p as usize][v_s as usize] = _arr39;
+    // @ tcg.envspec:707:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:708:5
+    let _v40: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v40 as i8);
+    // @ tcg.envspec:709:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:341:1)
+/// proc `clear_conditions` (tcg.envspec:713:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:342:5
-    s.poisoned[v_p as usize] = false;
-    // @ tcg.envspec:343:5
-    s.burned[v_p as usize] = false;
-    // @ tcg.envspec:344:5
-    s.condition[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:714:5
+    s.f_poisoned[v_p as usize] = false;
+    // @ tcg.envspec:715:5
+    s.f_burned[v_p as usize] = false;
+    // @ tcg.envspec:716:5
+    s.f_condition[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:717:5
+    s.f_barrier[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:348:1)
+/// proc `clear_slot` (tcg.envspec:721:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:349:5
-    let _a41: i32 = (s.card[v_p as usize][v_s as usize] as i32);
-    s.discard[v_p as usize].push((_a41 as i16), 15)?;
-    // @ tcg.envspec:350:5
+    // @ tcg.envspec:722:5
+    let _a41: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a41 as i16), 15)?;
+    // @ tcg.envspec:723:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:351:9
-        if (v_k < (s.evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:352:13
-            let _a42: i32 = (s.below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.discard[v_p as usize].push((_a42 as i16), 16)?;
+        // @ tcg.envspec:724:9
+        if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
+            // @ tcg.envspec:725:13
+            let _a42: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a42 as i16), 16)?;
         }
     }
-    // @ tcg.envspec:355:5
-    s.occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:356:5
-    s.damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:357:5
+    // @ tcg.envspec:728:5
+    s.f_occupied[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:729:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:730:5
     let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr43[v_t as usize] = (0 as i8);
     }
-    s.energy[v_p as usize][v_s as usize] = _arr43;
-    // @ tcg.envspec:358:5
-    s.evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:359:5
-    s.ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:360:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr43;
+    // @ tcg.envspec:731:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:732:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:733:5
     if (v_s == 0) {
-        // @ tcg.envspec:361:9
+        // @ tcg.envspec:734:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:365:1)
+/// proc `swap_slots` (tcg.envspec:738:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:366:5
-    let mut v_c: i32 = (s.card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:367:5
-    let _v44: i32 = (s.card[v_p as usize][v_b as usize] as i32);
-    s.card[v_p as usize][v_a as usize] = (_v44 as i16);
-    // @ tcg.envspec:368:5
-    s.card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:369:5
-    let mut v_o: bool = s.occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:370:5
-    let _v45: bool = s.occupied[v_p as usize][v_b as usize];
-    s.occupied[v_p as usize][v_a as usize] = _v45;
-    // @ tcg.envspec:371:5
-    s.occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:372:5
-    let mut v_u: [i16; 2] = s.below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:373:5
-    let _v46: [i16; 2] = s.below[v_p as usize][v_b as usize];
-    s.below[v_p as usize][v_a as usize] = _v46;
-    // @ tcg.envspec:374:5
-    s.below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:375:5
-    let mut v_v: i32 = (s.evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:376:5
-    let _v47: i32 = (s.evolutions[v_p as usize][v_b as usize] as i32);
-    s.evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
-    // @ tcg.envspec:377:5
-    s.evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:378:5
-    let mut v_d: i32 = (s.damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:379:5
-    let _v48: i32 = (s.damage[v_p as usize][v_b as usize] as i32);
-    s.damage[v_p as usize][v_a as usize] = (_v48 as i16);
-    // @ tcg.envspec:380:5
-    s.damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:381:5
-    let mut v_e: [i8; 11] = s.energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:382:5
-    let _v49: [i8; 11] = s.energy[v_p as usize][v_b as usize];
-    s.energy[v_p as usize][v_a as usize] = _v49;
-    // @ tcg.envspec:383:5
-    s.energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:384:5
-    let mut v_t: i32 = (s.placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:385:5
-    let _v50: i32 = (s.placed[v_p as usize][v_b as usize] as i32);
-    s.placed[v_p as usize][v_a as usize] = (_v50 as i8);
-    // @ tcg.envspec:386:5
-    s.placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:387:5
-    let mut v_x: bool = s.ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:388:5
-    let _v51: bool = s.ability_used[v_p as usize][v_b as usize];
-    s.ability_used[v_p as usize][v_a as usize] = _v51;
-    // @ tcg.envspec:389:5
-    s.ability_used[v_p as usize][v_b as usize] = v_x;
+    // @ tcg.envspec:739:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:740:5
+    let _v44: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v44 as i16);
+    // @ tcg.envspec:741:5
+    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
+    // @ tcg.envspec:742:5
+    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
+    // @ tcg.envspec:743:5
+    let _v45: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v45;
+    // @ tcg.envspec:744:5
+    s.f_occupied[v_p as usize][v_b as usize] = v_o;
+    // @ tcg.envspec:745:5
+    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
+    // @ tcg.envspec:746:5
+    let _v46: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v46;
+    // @ tcg.envspec:747:5
+    s.f_below[v_p as usize][v_b as usize] = v_u;
+    // @ tcg.envspec:748:5
+    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:749:5
+    let _v47: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
+    // @ tcg.envspec:750:5
+    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
+    // @ tcg.envspec:751:5
+    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:752:5
+    let _v48: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v48 as i16);
+    // @ tcg.envspec:753:5
+    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
+    // @ tcg.envspec:754:5
+    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
+    // @ tcg.envspec:755:5
+    let _v49: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v49;
+    // @ tcg.envspec:756:5
+    s.f_energy[v_p as usize][v_b as usize] = v_e;
+    // @ tcg.envspec:757:5
+    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:758:5
+    let _v50: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v50 as i8);
+    // @ tcg.envspec:759:5
+    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
+    // @ tcg.envspec:760:5
+    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
+    // @ tcg.envspec:761:5
+    let _v51: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v51;
+    // @ tcg.envspec:762:5
+    s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:395:1)
+/// proc `knock_outs` (tcg.envspec:768:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:396:5
+    // @ tcg.envspec:769:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:397:9
+        // @ tcg.envspec:770:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:398:13
-            if (s.occupied[v_q as usize][v_s as usize] && ((s.damage[v_q as usize][v_s as usize] as i32) >= (T_Card__hp[(s.card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:399:17
-                let _v52: i32 = imin(((s.points[(1 - v_q) as usize] as i32) + (if T_Card__is_ex[(s.card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+            // @ tcg.envspec:771:13
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T4_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
+                // @ tcg.envspec:772:17
+                let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T8_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i53: usize = (1 - v_q) as usize;
-                s.points[_i53] = (_v52 as i8);
-                // @ tcg.envspec:400:17
+                s.f_points[_i53] = (_v52 as i8);
+                // @ tcg.envspec:773:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:404:5
-    let mut _b54: bool = ((s.points[0 as usize] as i32) >= 3);
+    // @ tcg.envspec:777:5
+    let mut _b54: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b54 {
         let mut _acc55: bool = false;
         for v_s in 0i32..4 {
-            if s.occupied[1 as usize][v_s as usize] { _acc55 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc55 = true; break; }
         }
         _b54 = (!_acc55);
     }
     let mut v_won0: bool = _b54;
-    // @ tcg.envspec:405:5
-    let mut _b56: bool = ((s.points[1 as usize] as i32) >= 3);
+    // @ tcg.envspec:778:5
+    let mut _b56: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b56 {
         let mut _acc57: bool = false;
         for v_s in 0i32..4 {
-            if s.occupied[0 as usize][v_s as usize] { _acc57 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc57 = true; break; }
         }
         _b56 = (!_acc57);
     }
     let mut v_won1: bool = _b56;
-    // @ tcg.envspec:406:5
+    // @ tcg.envspec:779:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:407:9
+        // @ tcg.envspec:780:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:409:9
+        // @ tcg.envspec:782:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:411:9
+        // @ tcg.envspec:784:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:415:1)
+/// proc `random_zone_energy` (tcg.envspec:788:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:416:5
+    // @ tcg.envspec:789:5
     let mut _acc58: i32 = 0;
     for v_t in 0i32..11 {
-        _acc58 = _acc58 + (T_Deck__energy[(s.decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc58 = _acc58 + (T19_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc58;
-    // @ tcg.envspec:417:5
-    let _t59: i32 = (s.decks[v_p as usize] as i32);
+    // @ tcg.envspec:790:5
+    let _t59: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi60: i32 = iclamp((v_n - 1), 0, 10);
     let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
     let _v62: i32 = f_nth_energy(s, _t59, _r61)?;
-    s.zone_next[v_p as usize] = (_v62 as i8);
+    s.f_zone_next[v_p as usize] = (_v62 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:422:1)
+/// proc `begin_turn` (tcg.envspec:795:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:423:5
-    if ((s.turn as i32) >= 50) {
-        // @ tcg.envspec:424:9
+    // @ tcg.envspec:796:5
+    if ((s.f_turn as i32) >= 50) {
+        // @ tcg.envspec:797:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:426:9
-        s.turn = (imin(((s.turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:427:9
+        // @ tcg.envspec:799:9
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
+        // @ tcg.envspec:800:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:428:9
-        s.phase = (1 as i8);
-        // @ tcg.envspec:429:9
-        s.attached = false;
-        // @ tcg.envspec:430:9
-        s.supporter = false;
-        // @ tcg.envspec:431:9
-        s.retreated = false;
-        // @ tcg.envspec:432:9
-        s.retreat_discount = (0 as i8);
-        // @ tcg.envspec:433:9
-        s.attack_bonus = (0 as i8);
-        // @ tcg.envspec:434:9
+        // @ tcg.envspec:801:9
+        s.f_phase = (1 as i8);
+        // @ tcg.envspec:802:9
+        s.f_attached = false;
+        // @ tcg.envspec:803:9
+        s.f_supporter = false;
+        // @ tcg.envspec:804:9
+        s.f_retreated = false;
+        // @ tcg.envspec:805:9
+        s.f_retreat_discount = (0 as i8);
+        // @ tcg.envspec:806:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:807:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:435:13
-            s.ability_used[v_p as usize][v_s as usize] = false;
+            // @ tcg.envspec:808:13
+            s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:437:9
-        if ((s.turn as i32) > 1) {
-            // @ tcg.envspec:438:13
-            let _v63: i32 = (s.zone_next[v_p as usize] as i32);
-            s.zone[v_p as usize] = (_v63 as i8);
-            // @ tcg.envspec:439:13
+        // @ tcg.envspec:810:9
+        if ((s.f_turn as i32) > 1) {
+            // @ tcg.envspec:811:13
+            let _v63: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v63 as i8);
+            // @ tcg.envspec:812:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:441:9
+        // @ tcg.envspec:814:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:447:1)
+/// proc `continue_game` (tcg.envspec:820:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:448:5
+    // @ tcg.envspec:821:5
     if (!s.terminated) {
-        // @ tcg.envspec:449:9
-        if ((!s.occupied[v_next as usize][0 as usize]) || (!s.occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:450:13
-            s.phase = (2 as i8);
-            // @ tcg.envspec:451:13
-            s.promote_next = (v_next as i8);
-            // @ tcg.envspec:452:13
-            s.promote_resume = v_resume;
-            // @ tcg.envspec:453:13
-            s.current_player = ((if (!s.occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+        // @ tcg.envspec:822:9
+        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
+            // @ tcg.envspec:823:13
+            s.f_phase = (2 as i8);
+            // @ tcg.envspec:824:13
+            s.f_promote_next = (v_next as i8);
+            // @ tcg.envspec:825:13
+            s.f_promote_resume = v_resume;
+            // @ tcg.envspec:826:13
+            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:455:13
-            s.phase = (1 as i8);
-            // @ tcg.envspec:456:13
+            // @ tcg.envspec:828:13
+            s.f_phase = (1 as i8);
+            // @ tcg.envspec:829:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:458:13
+            // @ tcg.envspec:831:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:466:1)
+/// proc `checkup` (tcg.envspec:839:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:467:5
+    // @ tcg.envspec:840:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:468:9
+        // @ tcg.envspec:841:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:469:9
-        if s.occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:470:13
-            if s.poisoned[v_q as usize] {
-                // @ tcg.envspec:471:17
-                let _v64: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.damage[v_q as usize][0 as usize] = (_v64 as i16);
+        // @ tcg.envspec:842:9
+        if s.f_occupied[v_q as usize][0 as usize] {
+            // @ tcg.envspec:843:13
+            if s.f_poisoned[v_q as usize] {
+                // @ tcg.envspec:844:17
+                let _v64: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v64 as i16);
             }
-            // @ tcg.envspec:473:13
-            if s.burned[v_q as usize] {
-                // @ tcg.envspec:474:17
-                let _v65: i32 = imin(((s.damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.damage[v_q as usize][0 as usize] = (_v65 as i16);
-                // @ tcg.envspec:475:17
+            // @ tcg.envspec:846:13
+            if s.f_burned[v_q as usize] {
+                // @ tcg.envspec:847:17
+                let _v65: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v65 as i16);
+                // @ tcg.envspec:848:17
                 let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
                 if (_r66 == 1) {
-                    // @ tcg.envspec:476:21
-                    s.burned[v_q as usize] = false;
+                    // @ tcg.envspec:849:21
+                    s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:479:13
-            if ((s.condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:480:17
+            // @ tcg.envspec:852:13
+            if ((s.f_condition[v_q as usize] as i32) == 1) {
+                // @ tcg.envspec:853:17
                 let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
                 if (_r67 == 1) {
-                    // @ tcg.envspec:481:21
-                    s.condition[v_q as usize] = (0 as i8);
+                    // @ tcg.envspec:854:21
+                    s.f_condition[v_q as usize] = (0 as i8);
                 }
-            } else if (((s.condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:484:17
-                s.condition[v_q as usize] = (0 as i8);
+            } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
+                // @ tcg.envspec:857:17
+                s.f_condition[v_q as usize] = (0 as i8);
             }
         }
     }
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:491:1)
+/// proc `finish_turn` (tcg.envspec:864:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:492:5
+    // @ tcg.envspec:865:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:493:5
-    s.zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:494:5
+    // @ tcg.envspec:866:5
+    let mut _arr68: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i10 in 0i32..2 {
+        _arr68[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i10 as usize] as i32) } else { (s.f_barrier[v__envc_i10 as usize] as i32) }) as i8);
+    }
+    s.f_barrier = _arr68;
+    // @ tcg.envspec:866:5
+    let mut _arr69: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i10 in 0i32..2 {
+        _arr69[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i10 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_barrier = _arr69;
+    // @ tcg.envspec:867:5
+    s.f_zone[v_p as usize] = (10 as i8);
+    // @ tcg.envspec:868:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:495:5
+    // @ tcg.envspec:869:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:496:5
-    let _a68: i32 = (1 - v_p);
-    p_continue_game(s, _a68, false)?;
+    // @ tcg.envspec:870:5
+    let _a70: i32 = (1 - v_p);
+    p_continue_game(s, _a70, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__1` (tcg.fills:58:1)
+/// proc `attack_effect__1` (tcg.fills:74:1)
 fn p_attack_effect__1(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:60:5
+    // @ tcg.fills:76:5
     p_heal(s, v_p, 0, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__3` (tcg.fills:82:1)
+/// proc `attack_effect__3` (tcg.fills:98:1)
 fn p_attack_effect__3(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:84:5
+    // @ tcg.fills:100:5
     p_afflict_opponent(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__4` (tcg.fills:70:1)
+/// proc `attack_effect__4` (tcg.fills:86:1)
 fn p_attack_effect__4(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:72:5
+    // @ tcg.fills:88:5
     p_poison_opponent(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__6` (tcg.fills:64:1)
+/// proc `attack_effect__6` (tcg.fills:80:1)
 fn p_attack_effect__6(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:66:5
+    // @ tcg.fills:82:5
     p_bonus_on_heads(s, 40)?;
     Ok(())
 }
@@ -1430,8 +1460,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:50:5
     for v_k in 0i32..3 {
         // @ tcg.fills:51:9
-        let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
-        if (_r69 == 1) {
+        let _r71: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
+        if (_r71 == 1) {
             // @ tcg.fills:52:13
             p_attach_to_bench_type(s, v_p, 1)?;
         }
@@ -1446,9 +1476,9 @@ fn p_attack_effect__24(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__25` (tcg.fills:76:1)
+/// proc `attack_effect__25` (tcg.fills:92:1)
 fn p_attack_effect__25(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:78:5
+    // @ tcg.fills:94:5
     p_damage_opponent_bench(s, v_p, 10)?;
     Ok(())
 }
@@ -1467,6 +1497,63 @@ fn p_attack_effect__32(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__34` (tcg.fills:58:1)
+fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__34 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__34 as i32) != 0);
+    // @ tcg.fills:60:5
+    let mut v_b: i32 = 0;
+    // @ tcg.fills:60:5
+    if v__envc_run {
+        // @ tcg.fills:60:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.fills:60:5
+        let mut _acc72: bool = false;
+        for v_s in 1i32..4 {
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc72 = true; break; }
+        }
+        if _acc72 {
+            s.f__envc_frame_p_attack_effect__34__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__34 = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.fills:60:5
+            v_b = 0;
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_attack_effect__34 as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_attack_effect__34__p as i32);
+        s.f__envc_at_p_attack_effect__34 = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.fills:60:5
+        v_b = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.fills:61:5
+    if v__envc_run {
+        // @ tcg.fills:61:5
+        if (v_b > 0) {
+            // @ tcg.fills:62:9
+            p_clear_conditions(s, v_p)?;
+            // @ tcg.fills:63:9
+            p_swap_slots(s, v_p, 0, v_b)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__36` (tcg.fills:68:1)
+fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:70:5
+    s.f_barrier[v_p as usize] = (20 as i8);
+    // @ tcg.fills:70:5
+    let _v73: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v73 as i8);
+    Ok(())
+}
+
 /// proc `attack_effect__38` (tcg.fills:6:1)
 fn p_attack_effect__38(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:8:5
@@ -1481,35 +1568,35 @@ fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:88:1)
+/// proc `ability_effect__9` (tcg.fills:104:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:90:5
+    // @ tcg.fills:106:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:124:1)
+/// proc `trainer_effect__2` (tcg.fills:140:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:126:5
+    // @ tcg.fills:142:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:130:1)
+/// proc `trainer_effect__3` (tcg.fills:146:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:132:5
+    // @ tcg.fills:148:5
     let mut v_going: bool = true;
-    // @ tcg.fills:133:5
+    // @ tcg.fills:149:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:134:9
+        // @ tcg.fills:150:9
         if v_going {
-            // @ tcg.fills:135:13
-            let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
-            if (_r70 == 1) {
-                // @ tcg.fills:136:17
+            // @ tcg.fills:151:13
+            let _r74: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
+            if (_r74 == 1) {
+                // @ tcg.fills:152:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:138:17
+                // @ tcg.fills:154:17
                 v_going = false;
             }
         }
@@ -1517,229 +1604,460 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:118:1)
+/// proc `trainer_effect__6` (tcg.fills:134:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:120:5
+    // @ tcg.fills:136:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:106:1)
-fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:108:5
-    p_heal(s, v_p, v_target, 20)?;
-    Ok(())
-}
-
-/// proc `trainer_effect__11` (tcg.fills:112:1)
-fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:114:5
-    p_add_retreat_discount(s, 1)?;
-    Ok(())
-}
-
-/// proc `trainer_effect__14` (tcg.fills:100:1)
-fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:102:5
-    p_basic_from_deck(s, v_p)?;
-    Ok(())
-}
-
-/// proc `trainer_effect__15` (tcg.fills:145:1)
-fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:147:5
-    p_opponent_hand_into_deck(s, v_p, 3)?;
-    Ok(())
-}
-
-/// proc `trainer_effect__16` (tcg.fills:94:1)
-fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:96:5
-    p_draw_cards(s, v_p, 2)?;
-    Ok(())
-}
-
-/// proc `attack_effect__dispatch` (tcg.envspec:307:1)
-fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:307:1
-    let mut v_op_0: i32 = (K0[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:307:1
-    if (v_op_0 == 1) {
-        // @ tcg.envspec:307:1
-        p_heal(s, v_p, 0, 30)?;
-    } else if (v_op_0 == 2) {
-        // @ tcg.envspec:307:1
-        let _a71: i32 = (K1[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a71)?;
-    } else if (v_op_0 == 3) {
-        // @ tcg.envspec:307:1
-        p_poison_opponent(s, v_p)?;
-    } else if (v_op_0 == 4) {
-        // @ tcg.envspec:307:1
-        p_bonus_on_heads(s, 40)?;
-    } else if (v_op_0 == 5) {
-        // @ tcg.envspec:307:1
-        let _a72: i32 = (K2[v_effect as usize][0 as usize] as i32);
-        let _a73: i32 = (K3[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a72, _a73)?;
-    } else if (v_op_0 == 6) {
-        // @ tcg.envspec:307:1
-        p_afflict_opponent_on_heads(s, v_p, 2)?;
-    } else if (v_op_0 == 7) {
-        // @ tcg.envspec:307:1
-        p_damage_opponent_bench(s, v_p, 10)?;
-    } else if (v_op_0 == 8) {
-        // @ tcg.envspec:307:1
-        p_damage_per_bench_type(s, v_p, 3, 30)?;
-    } else if (v_op_0 == 9) {
-        // @ tcg.envspec:307:1
-        p_damage_per_heads(s, 4, 50)?;
-    } else if (v_op_0 == 10) {
-        // @ tcg.envspec:307:1
-        p_attack_effect__16(s, v_p)?;
+/// proc `trainer_effect__8` (tcg.fills:161:1)
+fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
+    // @ tcg.fills:163:5
+    let mut v_b: i32 = 0;
+    // @ tcg.fills:163:5
+    if v__envc_run {
+        // @ tcg.fills:163:5
+        let mut v__envc_who1: i32 = (1 - v_p);
+        // @ tcg.fills:163:5
+        let mut _acc75: bool = false;
+        for v_s in 1i32..4 {
+            if s.f_occupied[(1 - v_p) as usize][v_s as usize] { _acc75 = true; break; }
+        }
+        if _acc75 {
+            s.f__envc_frame_p_trainer_effect__8__p = (v_p as i8);
+            s.f__envc_at_p_trainer_effect__8 = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.fills:163:5
+            v_b = 0;
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_trainer_effect__8 as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_trainer_effect__8__p as i32);
+        s.f__envc_at_p_trainer_effect__8 = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.fills:163:5
+        v_b = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.fills:164:5
+    if v__envc_run {
+        // @ tcg.fills:164:5
+        if (v_b > 0) {
+            // @ tcg.fills:165:9
+            let _a76: i32 = (1 - v_p);
+            p_clear_conditions(s, _a76)?;
+            // @ tcg.fills:166:9
+            let _a77: i32 = (1 - v_p);
+            p_swap_slots(s, _a77, 0, v_b)?;
+        }
     }
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:315:1)
+/// proc `trainer_effect__10` (tcg.fills:122:1)
+fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:124:5
+    p_heal(s, v_p, v_target, 20)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__11` (tcg.fills:128:1)
+fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:130:5
+    p_add_retreat_discount(s, 1)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__14` (tcg.fills:116:1)
+fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:118:5
+    p_basic_from_deck(s, v_p)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__15` (tcg.fills:171:1)
+fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:173:5
+    p_opponent_hand_into_deck(s, v_p, 3)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__16` (tcg.fills:110:1)
+fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:112:5
+    p_draw_cards(s, v_p, 2)?;
+    Ok(())
+}
+
+/// proc `attack_effect__dispatch` (tcg.envspec:312:1)
+fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
+    // @ tcg.envspec:312:1
+    let mut v_op_0: i32 = 0;
+    // @ tcg.envspec:312:1
+    if v__envc_run {
+        // @ tcg.envspec:312:1
+        v_op_0 = (K1[v_effect as usize][0 as usize] as i32);
+    }
+    // @ tcg.envspec:312:1
+    if (v__envc_run && (v_op_0 == 1)) {
+        // @ tcg.envspec:312:1
+        p_heal(s, v_p, 0, 30)?;
+    } else if (v__envc_run && (v_op_0 == 2)) {
+        // @ tcg.envspec:312:1
+        let _a78: i32 = (K2[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a78)?;
+    } else if (v__envc_run && (v_op_0 == 3)) {
+        // @ tcg.envspec:312:1
+        p_poison_opponent(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 4)) {
+        // @ tcg.envspec:312:1
+        p_bonus_on_heads(s, 40)?;
+    } else if (v__envc_run && (v_op_0 == 5)) {
+        // @ tcg.envspec:312:1
+        let _a79: i32 = (K3[v_effect as usize][0 as usize] as i32);
+        let _a80: i32 = (K4[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a79, _a80)?;
+    } else if (v__envc_run && (v_op_0 == 6)) {
+        // @ tcg.envspec:312:1
+        p_afflict_opponent_on_heads(s, v_p, 2)?;
+    } else if (v__envc_run && (v_op_0 == 7)) {
+        // @ tcg.envspec:312:1
+        p_damage_opponent_bench(s, v_p, 10)?;
+    } else if (v__envc_run && (v_op_0 == 8)) {
+        // @ tcg.envspec:312:1
+        p_damage_per_bench_type(s, v_p, 3, 30)?;
+    } else if (v__envc_run && (v_op_0 == 9)) {
+        // @ tcg.envspec:312:1
+        p_damage_per_heads(s, 4, 50)?;
+    } else if (v__envc_run && (v_op_0 == 10)) {
+        // @ tcg.envspec:312:1
+        p_attack_effect__16(s, v_p)?;
+    } else if ((v__envc_run && (v_op_0 == 11)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:312:1
+        if v__envc_seek {
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:312:1
+        p_attack_effect__34(s, v_p)?;
+        // @ tcg.envspec:312:1
+        if ((s.f__envc_at_p_attack_effect__34 as i32) != 0) {
+            s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v_op_0 == 12) {
+        // @ tcg.envspec:312:1
+        p_attack_effect__36(s, v_p)?;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__dispatch` (tcg.envspec:320:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:315:1
-    let mut v_op_0: i32 = (K4[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:315:1
+    // @ tcg.envspec:320:1
+    let mut v_op_0: i32 = (K5[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:320:1
     if (v_op_0 == 1) {
-        // @ tcg.envspec:315:1
+        // @ tcg.envspec:320:1
         p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     }
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:322:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:327:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:322:1
-    let mut v_op_0: i32 = (K5[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:322:1
-    if (v_op_0 == 1) {
-        // @ tcg.envspec:322:1
+    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
+    // @ tcg.envspec:327:1
+    let mut v_op_0: i32 = 0;
+    // @ tcg.envspec:327:1
+    if v__envc_run {
+        // @ tcg.envspec:327:1
+        v_op_0 = (K6[v_effect as usize][0 as usize] as i32);
+    }
+    // @ tcg.envspec:327:1
+    if (v__envc_run && (v_op_0 == 1)) {
+        // @ tcg.envspec:327:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
-    } else if (v_op_0 == 2) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 2)) {
+        // @ tcg.envspec:327:1
         p_add_attack_bonus(s, 10)?;
-    } else if (v_op_0 == 3) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 3)) {
+        // @ tcg.envspec:327:1
         p_heal(s, v_p, v_target, 20)?;
-    } else if (v_op_0 == 4) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 4)) {
+        // @ tcg.envspec:327:1
         p_add_retreat_discount(s, 1)?;
-    } else if (v_op_0 == 5) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 5)) {
+        // @ tcg.envspec:327:1
         p_basic_from_deck(s, v_p)?;
-    } else if (v_op_0 == 6) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 6)) {
+        // @ tcg.envspec:327:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
-    } else if (v_op_0 == 7) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 7)) {
+        // @ tcg.envspec:327:1
         p_draw_cards(s, v_p, 2)?;
-    } else if (v_op_0 == 8) {
-        // @ tcg.envspec:322:1
+    } else if (v__envc_run && (v_op_0 == 8)) {
+        // @ tcg.envspec:327:1
         p_trainer_effect__3(s, v_p, v_target)?;
+    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:327:1
+        if v__envc_seek {
+            s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:327:1
+        p_trainer_effect__8(s, v_p, v_target)?;
+        // @ tcg.envspec:327:1
+        if ((s.f__envc_at_p_trainer_effect__8 as i32) != 0) {
+            s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:525:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:955:1)
+fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
+    // @ tcg.envspec:958:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:959:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:958:5
+    if v__envc_run {
+        // @ tcg.envspec:958:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:959:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 22)? as i32);
+        // @ tcg.envspec:960:5
+        s.f_hand[v_p as usize].remove_at(v_h, 23)?;
+        // @ tcg.envspec:961:5
+        s.f_discard[v_p as usize].push((v_c as i16), 24)?;
+        // @ tcg.envspec:962:5
+        if ((T9_Card__trainer[v_c as usize] as i32) == 1) {
+            // @ tcg.envspec:963:9
+            s.f_supporter = true;
+        }
+    }
+    // @ tcg.envspec:965:5
+    let mut v__envc_arg1: i32 = 0;
+    // @ tcg.envspec:965:5
+    if v__envc_run {
+        v__envc_arg1 = (T17_Card__trainer_effect[v_c as usize] as i32);
+    }
+    // @ tcg.envspec:965:5
+    if v__envc_seek {
+        v_p = (s.f__envc_frame_a_play_trainer__p as i32);
+        s.f__envc_at_a_play_trainer = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:965:5
+    p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
+    // @ tcg.envspec:965:5
+    if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
+        s.f__envc_frame_a_play_trainer__p = (v_p as i8);
+        s.f__envc_at_a_play_trainer = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+        // @ tcg.envspec:966:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:967:5
+        p_continue_game(s, v_p, true)?;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attack` (tcg.envspec:1002:1)
+fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
+    // @ tcg.envspec:1003:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1004:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:1005:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:1006:5
+    let mut v_hits: bool = true;
+    // @ tcg.envspec:1003:5
+    if v__envc_run {
+        // @ tcg.envspec:1003:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1004:5
+        v_q = (1 - v_p);
+        // @ tcg.envspec:1005:5
+        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+        // @ tcg.envspec:1007:5
+        if ((s.f_condition[v_p as usize] as i32) == 3) {
+            // @ tcg.envspec:1008:9
+            let _r81: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 25)?;
+            v_hits = (_r81 == 1);
+        }
+    }
+    // @ tcg.envspec:1010:5
+    if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
+        // @ tcg.envspec:1011:9
+        if v__envc_run {
+            // @ tcg.envspec:1011:9
+            s.f_dmg = (imax((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+        }
+        // @ tcg.envspec:1012:9
+        let mut v__envc_arg1: i32 = 0;
+        // @ tcg.envspec:1012:9
+        if v__envc_run {
+            v__envc_arg1 = (if (v_a == 0) { (T14_Card__effect0[v_c as usize] as i32) } else { (T15_Card__effect1[v_c as usize] as i32) });
+        }
+        // @ tcg.envspec:1012:9
+        if v__envc_seek {
+            v_q = (s.f__envc_frame_a_attack__q as i32);
+            v_c = (s.f__envc_frame_a_attack__c as i32);
+            s.f__envc_at_a_attack = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1012:9
+        p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
+        // @ tcg.envspec:1012:9
+        if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_attack__q = (v_q as i8);
+            s.f__envc_frame_a_attack__c = (v_c as i16);
+            s.f__envc_at_a_attack = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+            // @ tcg.envspec:1013:9
+            if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
+                // @ tcg.envspec:1014:13
+                let mut v_weak: i32 = (if ((T6_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T5_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
+                // @ tcg.envspec:1015:13
+                let _v82: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v82 as i16);
+            }
+            // @ tcg.envspec:1017:9
+            s.f_dmg = (0 as i16);
+        }
+    }
+    // @ tcg.envspec:1019:5
+    if v__envc_run {
+        // @ tcg.envspec:1019:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1020:5
+        if (!s.terminated) {
+            // @ tcg.envspec:1021:9
+            p_finish_turn(s)?;
+        }
+    }
+    Ok(())
+}
+
+/// action `setup_active` (tcg.envspec:899:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:527:5
+    // @ tcg.envspec:901:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:528:5
-    let _a74: i32 = (s.hand[v_p as usize].get(v_h, 22)? as i32);
-    p_put_in_play(s, v_p, 0, _a74)?;
-    // @ tcg.envspec:529:5
-    s.hand[v_p as usize].remove_at(v_h, 23)?;
+    // @ tcg.envspec:902:5
+    let _a83: i32 = (s.f_hand[v_p as usize].get(v_h, 26)? as i32);
+    p_put_in_play(s, v_p, 0, _a83)?;
+    // @ tcg.envspec:903:5
+    s.f_hand[v_p as usize].remove_at(v_h, 27)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 0) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:532:1)
+/// action `setup_bench` (tcg.envspec:906:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:535:5
+    // @ tcg.envspec:909:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:536:5
-    let _a75: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a76: i32 = (s.hand[v_p as usize].get(v_h, 24)? as i32);
-    p_put_in_play(s, v_p, _a75, _a76)?;
-    // @ tcg.envspec:537:5
-    s.hand[v_p as usize].remove_at(v_h, 25)?;
+    // @ tcg.envspec:910:5
+    let _a84: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a85: i32 = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
+    p_put_in_play(s, v_p, _a84, _a85)?;
+    // @ tcg.envspec:911:5
+    s.f_hand[v_p as usize].remove_at(v_h, 29)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:540:1)
+/// action `setup_done` (tcg.envspec:914:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:541:5
-    if ((s.current_player as i32) == (s.first as i32)) {
-        // @ tcg.envspec:542:9
-        s.current_player = ((1 - (s.first as i32)) as i8);
+    // @ tcg.envspec:915:5
+    if ((s.current_player as i32) == (s.f_first as i32)) {
+        // @ tcg.envspec:916:9
+        s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:544:9
-        let _a77: i32 = (s.first as i32);
-        p_begin_turn(s, _a77)?;
+        // @ tcg.envspec:918:9
+        let _a86: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a86)?;
     }
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 0) && s.occupied[(s.current_player as i32) as usize][0 as usize]))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:549:1)
+/// action `play_basic` (tcg.envspec:923:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:551:5
+    // @ tcg.envspec:925:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:552:5
-    let _a78: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a79: i32 = (s.hand[v_p as usize].get(v_h, 26)? as i32);
-    p_put_in_play(s, v_p, _a78, _a79)?;
-    // @ tcg.envspec:553:5
-    s.hand[v_p as usize].remove_at(v_h, 27)?;
+    // @ tcg.envspec:926:5
+    let _a87: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 30)? as i32);
+    p_put_in_play(s, v_p, _a87, _a88)?;
+    // @ tcg.envspec:927:5
+    s.f_hand[v_p as usize].remove_at(v_h, 31)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:557:1)
+/// action `evolve` (tcg.envspec:931:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:559:5
+    // @ tcg.envspec:933:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:560:5
-    let _v80: i32 = (s.card[v_p as usize][v_s as usize] as i32);
-    let _i81: usize = imin((s.evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.below[v_p as usize][v_s as usize][_i81] = (_v80 as i16);
-    // @ tcg.envspec:561:5
-    let _v82: i32 = imin(((s.evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.evolutions[v_p as usize][v_s as usize] = (_v82 as i8);
-    // @ tcg.envspec:562:5
-    let _v83: i32 = (s.hand[v_p as usize].get(v_h, 28)? as i32);
-    s.card[v_p as usize][v_s as usize] = (_v83 as i16);
-    // @ tcg.envspec:563:5
-    s.hand[v_p as usize].remove_at(v_h, 29)?;
-    // @ tcg.envspec:564:5
-    let _v84: i32 = (s.turn as i32);
-    s.placed[v_p as usize][v_s as usize] = (_v84 as i8);
-    // @ tcg.envspec:565:5
+    // @ tcg.envspec:934:5
+    let _v89: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i90: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i90] = (_v89 as i16);
+    // @ tcg.envspec:935:5
+    let _v91: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v91 as i8);
+    // @ tcg.envspec:936:5
+    let _v92: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v92 as i16);
+    // @ tcg.envspec:937:5
+    s.f_hand[v_p as usize].remove_at(v_h, 33)?;
+    // @ tcg.envspec:938:5
+    let _v93: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v93 as i8);
+    // @ tcg.envspec:939:5
     if (v_s == 0) {
-        // @ tcg.envspec:566:9
+        // @ tcg.envspec:940:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -1747,459 +2065,424 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.hand[(s.current_player as i32) as usize].get(v_h, 30)? as i32), v_s)? } else { false })))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:571:1)
+/// action `attach` (tcg.envspec:945:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:573:5
+    // @ tcg.envspec:947:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:574:5
-    let _v85: i32 = imin(((s.energy[v_p as usize][v_s as usize][(s.zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-    let _i86: usize = (s.zone[v_p as usize] as i32) as usize;
-    s.energy[v_p as usize][v_s as usize][_i86] = (_v85 as i8);
-    // @ tcg.envspec:575:5
-    s.zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:576:5
-    s.attached = true;
+    // @ tcg.envspec:948:5
+    let _v94: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+    let _i95: usize = (s.f_zone[v_p as usize] as i32) as usize;
+    s.f_energy[v_p as usize][v_s as usize][_i95] = (_v94 as i8);
+    // @ tcg.envspec:949:5
+    s.f_zone[v_p as usize] = (10 as i8);
+    // @ tcg.envspec:950:5
+    s.f_attached = true;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 1) && (!s.attached)) && ((s.zone[(s.current_player as i32) as usize] as i32) != 10)) && s.occupied[(s.current_player as i32) as usize][v_s as usize]))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:581:1)
+/// action `play_trainer` (tcg.envspec:955:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:584:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:585:5
-    let mut v_c: i32 = (s.hand[v_p as usize].get(v_h, 31)? as i32);
-    // @ tcg.envspec:586:5
-    s.hand[v_p as usize].remove_at(v_h, 32)?;
-    // @ tcg.envspec:587:5
-    s.discard[v_p as usize].push((v_c as i16), 33)?;
-    // @ tcg.envspec:588:5
-    if ((T_Card__trainer[v_c as usize] as i32) == 1) {
-        // @ tcg.envspec:589:9
-        s.supporter = true;
-    }
-    // @ tcg.envspec:591:5
-    let _a87: i32 = (T_Card__trainer_effect[v_c as usize] as i32);
-    p_trainer_effect__dispatch(s, _a87, v_p, v_target)?;
-    // @ tcg.envspec:592:5
-    p_knock_outs(s)?;
-    // @ tcg.envspec:593:5
-    p_continue_game(s, v_p, true)?;
+    // @ tcg.envspec:955:1
+    p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 1) && (if (v_h < (s.hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32))? } else { false })) && s.occupied[(s.current_player as i32) as usize][v_target as usize]))
+    Ok((((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 35)? as i32))? } else { false })) && s.f_occupied[(s.current_player as i32) as usize][v_target as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:597:1)
+/// action `use_ability` (tcg.envspec:971:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:599:5
+    // @ tcg.envspec:973:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:600:5
-    s.ability_used[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:601:5
-    let _a88: i32 = (T_Card__ability[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32);
-    p_ability_effect__dispatch(s, _a88, v_p, v_s)?;
-    // @ tcg.envspec:602:5
+    // @ tcg.envspec:974:5
+    s.f_ability_used[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:975:5
+    let _a96: i32 = (T16_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+    p_ability_effect__dispatch(s, _a96, v_p, v_s)?;
+    // @ tcg.envspec:976:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:603:5
+    // @ tcg.envspec:977:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((s.phase as i32) == 1) && s.occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T_Card__ability[(s.card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.ability_used[(s.current_player as i32) as usize][v_s as usize])))
+    Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T16_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:608:1)
+/// action `retreat` (tcg.envspec:982:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:611:5
+    // @ tcg.envspec:985:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:612:5
+    // @ tcg.envspec:986:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:613:5
+    // @ tcg.envspec:987:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:614:9
+        // @ tcg.envspec:988:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:615:13
-            let mut _acc89: i32 = 0;
+            // @ tcg.envspec:989:13
+            let mut _acc97: i32 = 0;
             for v_u in 0i32..11 {
-                let _x90: i32 = (if ((s.energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc89 = if v_u == 0 { _x90 } else { imin(_acc89, _x90) };
+                let _x98: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc97 = if v_u == 0 { _x98 } else { imin(_acc97, _x98) };
             }
-            let mut v_t: i32 = _acc89;
-            // @ tcg.envspec:616:13
-            let _v91: i32 = imax(((s.energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.energy[v_p as usize][0 as usize][v_t as usize] = (_v91 as i8);
+            let mut v_t: i32 = _acc97;
+            // @ tcg.envspec:990:13
+            let _v99: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v99 as i8);
         }
     }
-    // @ tcg.envspec:619:5
+    // @ tcg.envspec:993:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:620:5
+    // @ tcg.envspec:994:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:621:5
-    s.retreated = true;
+    // @ tcg.envspec:995:5
+    s.f_retreated = true;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((s.phase as i32) == 1) && (!s.retreated)) && s.occupied[(s.current_player as i32) as usize][v_b as usize]) && s.occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)))
+    Ok(((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:628:1)
+/// action `attack` (tcg.envspec:1002:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:629:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:630:5
-    let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:631:5
-    let mut v_c: i32 = (s.card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:632:5
-    let mut v_hits: bool = true;
-    // @ tcg.envspec:633:5
-    if ((s.condition[v_p as usize] as i32) == 3) {
-        // @ tcg.envspec:634:9
-        let _r92: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 35)?;
-        v_hits = (_r92 == 1);
-    }
-    // @ tcg.envspec:636:5
-    if v_hits {
-        // @ tcg.envspec:637:9
-        s.dmg = (imax((if (v_a == 0) { (T_Card__damage0[v_c as usize] as i32) } else { (T_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-        // @ tcg.envspec:638:9
-        let _a93: i32 = (if (v_a == 0) { (T_Card__effect0[v_c as usize] as i32) } else { (T_Card__effect1[v_c as usize] as i32) });
-        p_attack_effect__dispatch(s, _a93, v_p)?;
-        // @ tcg.envspec:639:9
-        if (((s.dmg as i32) > 0) && s.occupied[v_q as usize][0 as usize]) {
-            // @ tcg.envspec:640:13
-            let mut v_weak: i32 = (if ((T_Card__weakness[(s.card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
-            // @ tcg.envspec:641:13
-            let _v94: i32 = imin(((((s.damage[v_q as usize][0 as usize] as i32) + (s.dmg as i32)) + (s.attack_bonus as i32)) + v_weak), 300);
-            s.damage[v_q as usize][0 as usize] = (_v94 as i16);
-        }
-        // @ tcg.envspec:643:9
-        s.dmg = (0 as i16);
-    }
-    // @ tcg.envspec:645:5
-    p_knock_outs(s)?;
-    // @ tcg.envspec:646:5
-    if (!s.terminated) {
-        // @ tcg.envspec:647:9
-        p_finish_turn(s)?;
-    }
+    // @ tcg.envspec:1002:1
+    p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok((((s.phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:651:1)
+/// action `end_turn` (tcg.envspec:1025:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:652:5
+    // @ tcg.envspec:1026:5
     p_finish_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok(((s.phase as i32) == 1))
+    Ok((((s.f_phase as i32) == 1) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:656:1)
+/// action `promote` (tcg.envspec:1030:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:658:5
-    let _a95: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a95, 0, v_b)?;
-    // @ tcg.envspec:659:5
-    let _a96: i32 = (s.promote_next as i32);
-    let _a97: bool = s.promote_resume;
-    p_continue_game(s, _a96, _a97)?;
+    // @ tcg.envspec:1032:5
+    let _a100: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a100, 0, v_b)?;
+    // @ tcg.envspec:1033:5
+    let _a101: i32 = (s.f_promote_next as i32);
+    let _a102: bool = s.f_promote_resume;
+    p_continue_game(s, _a101, _a102)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((s.phase as i32) == 2) && (!s.occupied[(s.current_player as i32) as usize][0 as usize])) && s.occupied[(s.current_player as i32) as usize][v_b as usize]))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// the spec's `observe` (tcg.envspec:665:1)
+/// action `choose` ()
+fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
+    s.f__envc_choice_option = (v_option as i8);
+    // @ tcg.envspec:955:1
+    if ((s.f__envc_at_a_play_trainer as i32) != 0) {
+        // @ tcg.envspec:955:1
+        p__envc_run_play_trainer(s, 0, 0)?;
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1002:1
+        // @ tcg.envspec:1002:1
+        p__envc_run_attack(s, 0)?;
+    }
+    Ok(())
+}
+
+/// guard of `choose`
+fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
+    Ok((((((s.f__envc_at_p_attack_effect__34 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attack_effect__34__p as i32) as usize][v_option as usize]) || ((((s.f__envc_at_p_trainer_effect__8 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(1 - (s.f__envc_frame_p_trainer_effect__8__p as i32)) as usize][v_option as usize])))
+}
+
+/// the spec's `observe` (tcg.envspec:1039:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:666:5
+    // @ tcg.envspec:1040:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr98: [i16; 163] = [
-        ((s.phase as i32) as i16),
-        ((s.turn as i32) as i16),
+    let _arr103: [i16; 164] = [
+        ((s.f_phase as i32) as i16),
+        ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
-        ((if ((s.first as i32) == v_p) { 1 } else { 0 }) as i16),
-        ((s.attached as i32) as i16),
-        ((s.supporter as i32) as i16),
-        ((s.retreated as i32) as i16),
-        ((s.retreat_discount as i32) as i16),
-        ((s.attack_bonus as i32) as i16),
-        ((s.decks[v_p as usize] as i32) as i16),
-        ((s.points[v_p as usize] as i32) as i16),
-        ((s.deck[v_p as usize].len as i32) as i16),
-        ((s.hand[v_p as usize].len as i32) as i16),
-        ((s.discard[v_p as usize].len as i32) as i16),
-        ((s.zone[v_p as usize] as i32) as i16),
-        ((s.zone_next[v_p as usize] as i32) as i16),
-        ((s.poisoned[v_p as usize] as i32) as i16),
-        ((s.burned[v_p as usize] as i32) as i16),
-        ((s.condition[v_p as usize] as i32) as i16),
-        (0 as i16),
-        ((s.points[v_q as usize] as i32) as i16),
-        ((s.deck[v_q as usize].len as i32) as i16),
-        ((s.hand[v_q as usize].len as i32) as i16),
-        ((s.discard[v_q as usize].len as i32) as i16),
-        ((s.zone[v_q as usize] as i32) as i16),
-        ((s.zone_next[v_q as usize] as i32) as i16),
-        ((s.poisoned[v_q as usize] as i32) as i16),
-        ((s.burned[v_q as usize] as i32) as i16),
-        ((s.condition[v_q as usize] as i32) as i16),
-        (0 as i16),
-        ((if (0 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(0, 36)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(1, 37)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(2, 38)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(3, 39)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(4, 40)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(5, 41)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(6, 42)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(7, 43)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(8, 44)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.hand[v_p as usize].len as i32)) { (s.hand[v_p as usize].get(9, 45)? as i32) } else { (-1) }) as i16),
-        ((if s.occupied[v_p as usize][0 as usize] { (s.card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][0 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][0 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][0 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][1 as usize] { (s.card[v_p as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][1 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][1 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][1 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][2 as usize] { (s.card[v_p as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][2 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][2 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][2 as usize] as i32) as i16),
-        ((if s.occupied[v_p as usize][3 as usize] { (s.card[v_p as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_p as usize][3 as usize] as i32) as i16),
-        ((s.placed[v_p as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_p as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_p as usize][3 as usize] as i32) as i16),
-        ((s.ability_used[v_p as usize][3 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][0 as usize] { (s.card[v_q as usize][0 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][0 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][0 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][0 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][0 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][1 as usize] { (s.card[v_q as usize][1 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][1 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][1 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][1 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][1 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][2 as usize] { (s.card[v_q as usize][2 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][2 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][2 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][2 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][2 as usize] as i32) as i16),
-        ((if s.occupied[v_q as usize][3 as usize] { (s.card[v_q as usize][3 as usize] as i32) } else { (-1) }) as i16),
-        ((s.damage[v_q as usize][3 as usize] as i32) as i16),
-        ((s.placed[v_q as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][0 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][1 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][2 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][3 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][4 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][5 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][6 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][7 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][8 as usize] as i32) as i16),
-        ((s.energy[v_q as usize][3 as usize][9 as usize] as i32) as i16),
-        ((s.evolutions[v_q as usize][3 as usize] as i32) as i16),
-        ((s.ability_used[v_q as usize][3 as usize] as i32) as i16),
+        ((if ((s.f_first as i32) == v_p) { 1 } else { 0 }) as i16),
+        ((s.f_attached as i32) as i16),
+        ((s.f_supporter as i32) as i16),
+        ((s.f_retreated as i32) as i16),
+        ((s.f_retreat_discount as i32) as i16),
+        ((s.f_attack_bonus as i32) as i16),
+        ((s.f_decks[v_p as usize] as i32) as i16),
+        ((s.f_points[v_p as usize] as i32) as i16),
+        ((s.f_deck[v_p as usize].len as i32) as i16),
+        ((s.f_hand[v_p as usize].len as i32) as i16),
+        ((s.f_discard[v_p as usize].len as i32) as i16),
+        ((s.f_zone[v_p as usize] as i32) as i16),
+        ((s.f_zone_next[v_p as usize] as i32) as i16),
+        ((s.f_poisoned[v_p as usize] as i32) as i16),
+        ((s.f_burned[v_p as usize] as i32) as i16),
+        ((s.f_condition[v_p as usize] as i32) as i16),
+        ((s.f_barrier[v_p as usize] as i32) as i16),
+        ((s.f_points[v_q as usize] as i32) as i16),
+        ((s.f_deck[v_q as usize].len as i32) as i16),
+        ((s.f_hand[v_q as usize].len as i32) as i16),
+        ((s.f_discard[v_q as usize].len as i32) as i16),
+        ((s.f_zone[v_q as usize] as i32) as i16),
+        ((s.f_zone_next[v_q as usize] as i32) as i16),
+        ((s.f_poisoned[v_q as usize] as i32) as i16),
+        ((s.f_burned[v_q as usize] as i32) as i16),
+        ((s.f_condition[v_q as usize] as i32) as i16),
+        ((s.f_barrier[v_q as usize] as i32) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 36)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 37)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 38)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 39)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 40)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 41)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 42)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 43)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 44)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 45)? as i32) } else { (-1) }) as i16),
+        ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][0 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][1 as usize] { (s.f_card[v_p as usize][1 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][1 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][1 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][2 as usize] { (s.f_card[v_p as usize][2 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][2 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][2 as usize] as i32) as i16),
+        ((if s.f_occupied[v_p as usize][3 as usize] { (s.f_card[v_p as usize][3 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_placed[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_p as usize][3 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_ability_used[v_p as usize][3 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][0 as usize] { (s.f_card[v_q as usize][0 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][0 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][0 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][0 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][1 as usize] { (s.f_card[v_q as usize][1 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][1 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][1 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][1 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][2 as usize] { (s.f_card[v_q as usize][2 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][2 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][2 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][2 as usize] as i32) as i16),
+        ((if s.f_occupied[v_q as usize][3 as usize] { (s.f_card[v_q as usize][3 as usize] as i32) } else { (-1) }) as i16),
+        ((s.f_damage[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_placed[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][0 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][1 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][2 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][3 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][4 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][5 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][6 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][7 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][8 as usize] as i32) as i16),
+        ((s.f_energy[v_q as usize][3 as usize][9 as usize] as i32) as i16),
+        ((s.f_evolutions[v_q as usize][3 as usize] as i32) as i16),
+        ((s.f_ability_used[v_q as usize][3 as usize] as i32) as i16),
         ((s.current_player as i32) as i16),
-        ((s.promote_next as i32) as i16),
-        ((s.promote_resume as i32) as i16),
+        ((s.f_promote_next as i32) as i16),
+        ((s.f_promote_resume as i32) as i16),
+        ((if ((s.f__envc_at_p_attack_effect__34 as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_trainer_effect__8 as i32) == 1) { 2 } else { 0 }) }) as i16),
     ];
-    return Ok(_arr98);
+    return Ok(_arr103);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:505:5
+    // @ tcg.envspec:879:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:506:9
-        let _r99: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 4, 46)?;
-        s.decks[v_p as usize] = (_r99 as i8);
-        // @ tcg.envspec:507:9
+        // @ tcg.envspec:880:9
+        let _r104: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 4, 46)?;
+        s.f_decks[v_p as usize] = (_r104 as i8);
+        // @ tcg.envspec:881:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:508:13
-            let _a100: i32 = (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.deck[v_p as usize].push((_a100 as i16), 47)?;
+            // @ tcg.envspec:882:13
+            let _a105: i32 = (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a105 as i16), 47)?;
         }
-        // @ tcg.envspec:510:9
-        s.deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:511:9
-        let mut _acc101: i32 = 0;
+        // @ tcg.envspec:884:9
+        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
+        // @ tcg.envspec:885:9
+        let mut _acc106: i32 = 0;
         for v_i in 0i32..20 {
-            let _x102: i32 = (if f_is_basic(s, (s.deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
-            _acc101 = if v_i == 0 { _x102 } else { imin(_acc101, _x102) };
+            let _x107: i32 = (if f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
+            _acc106 = if v_i == 0 { _x107 } else { imin(_acc106, _x107) };
         }
-        let mut v_at: i32 = _acc101;
-        // @ tcg.envspec:512:9
-        let _a103: i32 = (s.deck[v_p as usize].get(v_at, 49)? as i32);
-        s.hand[v_p as usize].push((_a103 as i16), 50)?;
-        // @ tcg.envspec:513:9
-        s.deck[v_p as usize].remove_at(v_at, 51)?;
-        // @ tcg.envspec:514:9
+        let mut v_at: i32 = _acc106;
+        // @ tcg.envspec:886:9
+        let _a108: i32 = (s.f_deck[v_p as usize].get(v_at, 49)? as i32);
+        s.f_hand[v_p as usize].push((_a108 as i16), 50)?;
+        // @ tcg.envspec:887:9
+        s.f_deck[v_p as usize].remove_at(v_at, 51)?;
+        // @ tcg.envspec:888:9
         p_draw_cards(s, v_p, 4)?;
-        // @ tcg.envspec:515:9
+        // @ tcg.envspec:889:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:517:5
-    let _r104: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
-    s.first = ((if (_r104 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:518:5
-    s.current_player = ((s.first as i32) as i8);
+    // @ tcg.envspec:891:5
+    let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
+    s.f_first = ((if (_r109 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:892:5
+    s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc105: bool = true;
+    let mut _acc110: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc106: bool = true;
+        let mut _acc111: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc110: i32 = 0;
+            let mut _acc115: i32 = 0;
             for v_s in 0i32..4 {
-                _acc110 += (s.occupied[v_p as usize][v_s as usize] && ((s.card[v_p as usize][v_s as usize] as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc115 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc111: i32 = 0;
+            let mut _acc116: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc112: i32 = 0;
+                let mut _acc117: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc112 += ((s.occupied[v_p as usize][v_s as usize] && (v_k < (s.evolutions[v_p as usize][v_s as usize] as i32))) && ((s.below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc117 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc111 = _acc111 + _acc112;
+                _acc116 = _acc116 + _acc117;
             }
-            if !((((((s.deck[v_p as usize].live().iter().copied().filter(|&_y107| (_y107 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.hand[v_p as usize].live().iter().copied().filter(|&_y108| (_y108 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.discard[v_p as usize].live().iter().copied().filter(|&_y109| (_y109 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc110) + _acc111) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y113| (_y113 as i32) == (T_Deck__cards[(s.decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc106 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y112| (_y112 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y113| (_y113 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y114| (_y114 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc115) + _acc116) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y118| (_y118 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc111 = false; break; }
         }
-        if !_acc106 { _acc105 = false; break; }
+        if !_acc111 { _acc110 = false; break; }
     }
-    Ok(_acc105)
+    Ok(_acc110)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b114: bool = (s.terminated || ((s.phase as i32) == 0));
-    if !_b114 {
-        let mut _acc115: bool = true;
+    let mut _b119: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b119 {
+        let mut _acc120: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc116: bool = true;
+            let mut _acc121: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.occupied[v_p as usize][v_s as usize]) || ((s.damage[v_p as usize][v_s as usize] as i32) < (T_Card__hp[(s.card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc116 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T4_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc121 = false; break; }
             }
-            if !_acc116 { _acc115 = false; break; }
+            if !_acc121 { _acc120 = false; break; }
         }
-        _b114 = _acc115;
+        _b119 = _acc120;
     }
-    Ok(_b114)
+    Ok(_b119)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b117: bool = s.terminated;
-    if !_b117 {
-        let mut _acc118: bool = true;
+    let mut _b122: bool = s.terminated;
+    if !_b122 {
+        let mut _acc123: bool = true;
         for v_p in 0i32..2 {
-            if !((s.points[v_p as usize] as i32) < 3) { _acc118 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc123 = false; break; }
         }
-        _b117 = _acc118;
+        _b122 = _acc123;
     }
-    Ok(_b117)
+    Ok(_b122)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -2209,28 +2492,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b119: bool = (s.terminated || ((s.phase as i32) != 1));
-    if !_b119 {
-        let mut _acc120: bool = true;
+    let mut _b124: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b124 {
+        let mut _acc125: bool = true;
         for v_p in 0i32..2 {
-            if !s.occupied[v_p as usize][0 as usize] { _acc120 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc125 = false; break; }
         }
-        _b119 = _acc120;
+        _b124 = _acc125;
     }
-    Ok(_b119)
+    Ok(_b124)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc121: bool = true;
+    let mut _acc126: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc122: i32 = 0;
+        let mut _acc127: i32 = 0;
         for v_s in 0i32..4 {
-            _acc122 += s.occupied[v_p as usize][v_s as usize] as i32;
+            _acc127 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc122 <= 4) { _acc121 = false; break; }
+        if !(_acc127 <= 4) { _acc126 = false; break; }
     }
-    Ok(_acc121)
+    Ok(_acc126)
 }
 
 // ---- the environment
@@ -2243,35 +2526,50 @@ pub fn default_state() -> State {
         terminated: false,
         truncated: false,
         step_count: 0,
-        decks: [0; 2],
-        deck: [List { items: [0; 20], len: 0 }; 2],
-        hand: [List { items: [0; 10], len: 0 }; 2],
-        discard: [List { items: [0; 20], len: 0 }; 2],
-        card: [[0; 4]; 2],
-        occupied: [[false; 4]; 2],
-        below: [[[0; 2]; 4]; 2],
-        evolutions: [[0; 4]; 2],
-        damage: [[0; 4]; 2],
-        energy: [[[0; 11]; 4]; 2],
-        placed: [[0; 4]; 2],
-        ability_used: [[false; 4]; 2],
-        poisoned: [false; 2],
-        burned: [false; 2],
-        condition: [0; 2],
-        points: [0; 2],
-        zone: [10; 2],
-        zone_next: [10; 2],
-        turn: 0,
-        first: 0,
-        phase: 0,
-        attached: false,
-        supporter: false,
-        retreated: false,
-        retreat_discount: 0,
-        attack_bonus: 0,
-        dmg: 0,
-        promote_next: 0,
-        promote_resume: false,
+        f_decks: [0; 2],
+        f_deck: [List { items: [0; 20], len: 0 }; 2],
+        f_hand: [List { items: [0; 10], len: 0 }; 2],
+        f_discard: [List { items: [0; 20], len: 0 }; 2],
+        f_card: [[0; 4]; 2],
+        f_occupied: [[false; 4]; 2],
+        f_below: [[[0; 2]; 4]; 2],
+        f_evolutions: [[0; 4]; 2],
+        f_damage: [[0; 4]; 2],
+        f_energy: [[[0; 11]; 4]; 2],
+        f_placed: [[0; 4]; 2],
+        f_ability_used: [[false; 4]; 2],
+        f_poisoned: [false; 2],
+        f_burned: [false; 2],
+        f_condition: [0; 2],
+        f_points: [0; 2],
+        f_zone: [10; 2],
+        f_zone_next: [10; 2],
+        f_turn: 0,
+        f_first: 0,
+        f_phase: 0,
+        f_attached: false,
+        f_supporter: false,
+        f_retreated: false,
+        f_retreat_discount: 0,
+        f_barrier: [0; 2],
+        f_attack_bonus: 0,
+        f_dmg: 0,
+        f_promote_next: 0,
+        f_promote_resume: false,
+        f__envc_until_barrier: [0; 2],
+        f__envc_at_p_attack_effect__34: 0,
+        f__envc_frame_p_attack_effect__34__p: 0,
+        f__envc_at_p_trainer_effect__8: 0,
+        f__envc_frame_p_trainer_effect__8__p: 0,
+        f__envc_at_p_attack_effect__dispatch: 0,
+        f__envc_at_p_trainer_effect__dispatch: 0,
+        f__envc_at_a_play_trainer: 0,
+        f__envc_frame_a_play_trainer__p: 0,
+        f__envc_at_a_attack: 0,
+        f__envc_frame_a_attack__q: 0,
+        f__envc_frame_a_attack__c: 0,
+        f__envc_choice_mover: 0,
+        f__envc_choice_option: 1,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -2329,6 +2627,10 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
     for k in 0..3usize {
         let v_b: i32 = (k % 3) as i32 + 1;
         m[125 + k] = g_promote(s, v_b)?;
+    }
+    for k in 0..3usize {
+        let v_option: i32 = (k % 3) as i32 + 1;
+        m[128 + k] = g_choose(s, v_option)?;
     }
     Ok(m)
 }
@@ -2404,6 +2706,11 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
         let v_b: i32 = (k % 3) as i32 + 1;
         return a_promote(s, v_b);
     }
+    if action < 131 {
+        let k = action - 128;
+        let v_option: i32 = (k % 3) as i32 + 1;
+        return a_choose(s, v_option);
+    }
     unreachable!("action {} is outside the action space", action)
 }
 
@@ -2439,13 +2746,14 @@ fn bump_step_count(s: &mut State) {
     s.step_count = next as i16;
 }
 
-/// Play flat action `action` (the caller checks `action < NUM_ACTIONS`) in place.
+/// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
+/// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
     }
-    if !s.legal_action_mask[action] {
+    if action >= NUM_ACTIONS || !s.legal_action_mask[action] {
         let mover = s.current_player as usize;
         bump_step_count(s);
         for p in 0..NUM_PLAYERS {

@@ -18,9 +18,9 @@
 //! environment stays finished (a step only resets its rewards), as the interpreter.
 
 use numpy::ndarray::IxDyn;
-use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayLikeDyn,
+use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
             PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -58,7 +58,7 @@ struct Out<'a> {
 fn write_obs(o: &Observation, obs0: &mut [i16]) {
     {
         let mut k = 0usize;
-        for i0 in 0..163usize {
+        for i0 in 0..164usize {
             obs0[k] = o[i0]; k += 1;
         }
         let _ = k;
@@ -80,10 +80,11 @@ fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
 
 fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
             -> Result<(), Fault> {
+    let live = !(s.terminated || s.truncated);
     env::step(s, action)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
-    *out.truncated = s.truncated;
+    *out.truncated = reported_truncated(s, live);
     write_obs(&s.observation, out.final_obs0);
     if autoreset && (s.terminated || s.truncated) {
         *seed = seed.wrapping_add(stride);
@@ -91,6 +92,33 @@ fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action:
     }
     write_state(s, &mut out, false);
     Ok(())
+}
+
+/// The `truncated` a step reports: the state's flag, or, when the step (from a `live` state)
+/// ended the game by the rules on the turn limit's step, true as well (both flags then hold,
+/// as the JAX backend's `step_autoreset` reports them).
+fn reported_truncated(s: &State, live: bool) -> bool {
+    let limit_reached = match env::TURN_LIMIT {
+        Some(limit) => s.step_count as i64 >= limit,
+        None => false,
+    };
+    s.truncated || (live && s.terminated && limit_reached)
+}
+
+/// The output slices of environment `i` within the batch's arrays.
+#[allow(clippy::too_many_arguments)]
+fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminated: &'a mut [bool],
+               truncated: &'a mut [bool], current_player: &'a mut [i32],
+               obs0: &'a mut [i16], final_obs0: &'a mut [i16]) -> Out<'a> {
+    Out {
+        mask: &mut mask[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS],
+        rewards: &mut rewards[i * NUM_PLAYERS..(i + 1) * NUM_PLAYERS],
+        terminated: &mut terminated[i],
+        truncated: &mut truncated[i],
+        current_player: &mut current_player[i],
+        obs0: &mut obs0[i * 164..(i + 1) * 164],
+        final_obs0: &mut final_obs0[i * 164..(i + 1) * 164],
+    }
 }
 
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [i16]), &'a mut [i16]);
@@ -133,10 +161,72 @@ fn put<'py, T: Element>(py: Python<'py>, root: &Bound<'py, PyDict>, path: &[&str
     d.set_item(path[path.len() - 1], arr)
 }
 
-fn take<'py, T: Element + Copy + 'py>(d: &Bound<'py, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<T>>
-where
-    Vec<T>: FromPyObject<'py>,
-{
+/// `obj` as a NumPy array whose dtype kind is one of `kinds` ("b" bool, "iu" integers, "f"
+/// floats) and whose shape is `dims`; anything else is a TypeError or ValueError naming `what`.
+/// Nothing is cast silently: a float array is not taken for integers.
+fn checked_array<'py>(obj: &Bound<'py, PyAny>, what: &str, kinds: &str, dims: Option<&[usize]>)
+                      -> PyResult<Bound<'py, PyAny>> {
+    let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if !kinds.contains(kind.as_str()) {
+        let want = match kinds { "b" => "bool", "f" => "floats", _ => "integers" };
+        return Err(PyTypeError::new_err(format!("{} must hold {}, not dtype {}", what, want, dtype.str()?)));
+    }
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    match dims {
+        Some(d) if shape != d => Err(PyValueError::new_err(format!("{} has shape {:?}, expected {:?}", what, shape, d))),
+        None if shape.len() != 1 => Err(PyValueError::new_err(format!(
+            "{} must be one-dimensional, not of shape {:?}", what, shape))),
+        _ => Ok(arr),
+    }
+}
+
+/// The integers of `arr` (already checked), each in `lo..=hi`, else a ValueError naming `what`.
+fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    if kind == "u" {  // uint64 above i64::MAX would wrap in the cast below
+        let top: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
+        if top > hi as u64 {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, top, lo, hi)));
+        }
+    }
+    let a: PyArrayLikeDyn<'_, i64, AllowTypeChange> = arr.extract()?;
+    let v: Vec<i64> = a.as_array().iter().copied().collect();
+    if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+        return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+    }
+    Ok(v)
+}
+
+/// A one-dimensional integer array of `n` values in `lo..=hi` (actions, seeds).
+fn int_vector(obj: &Bound<'_, PyAny>, what: &str, n: usize, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    // the usual case first, with no call into Python: a one-dimensional int32 or int64 array
+    let fast: Option<Vec<i64>> = if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
+        Some(a.readonly().as_array().iter().map(|&x| x as i64).collect())
+    } else if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        Some(a.readonly().as_array().iter().copied().collect())
+    } else {
+        None
+    };
+    if let Some(v) = fast {
+        if let Some(x) = v.iter().find(|&&x| x < lo || x > hi) {
+            return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
+        }
+        if v.len() != n {
+            return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+        }
+        return Ok(v);
+    }
+    let arr = checked_array(obj, what, "iu", None)?;
+    let v = ints_in(&arr, what, lo, hi)?;
+    if v.len() != n {
+        return Err(PyValueError::new_err(format!("{} {} for {} environments", v.len(), what, n)));
+    }
+    Ok(v)
+}
+
+fn lookup<'py>(d: &Bound<'py, PyDict>, path: &[&str]) -> PyResult<Bound<'py, PyAny>> {
     let mut cur = d.clone().into_any();
     for key in path {
         let dict = cur.downcast::<PyDict>().map_err(|_| PyValueError::new_err(format!(
@@ -145,18 +235,49 @@ where
             "state arrays: missing `{}`", path.join("."))))?;
         cur = next;
     }
-    let arr: PyArrayLikeDyn<'py, T, AllowTypeChange> = cur.extract()?;
-    if arr.shape() != dims {
-        return Err(PyValueError::new_err(format!("state arrays: `{}` has shape {:?}, expected {:?}",
-                                                 path.join("."), arr.shape(), dims)));
-    }
-    Ok(arr.as_array().iter().copied().collect())
+    Ok(cur)
+}
+
+/// The integers at `path`: shape `dims`, an integer dtype, every value in the field's range.
+fn take_ints(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize], lo: i64, hi: i64) -> PyResult<Vec<i64>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "iu", Some(dims))?;
+    ints_in(&arr, &what, lo, hi)
 }
 
 #[allow(dead_code)]
-fn bad_len(path: &[&str], v: i32, cap: usize) -> PyErr {
-    PyValueError::new_err(format!("state arrays: `{}` is {}, outside 0..{}", path.join("."), v, cap))
+fn take_bools(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<bool>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "b", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, bool, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
 }
+
+#[allow(dead_code)]
+fn take_floats(d: &Bound<'_, PyDict>, path: &[&str], dims: &[usize]) -> PyResult<Vec<f32>> {
+    let what = format!("state arrays: `{}`", path.join("."));
+    let arr = checked_array(&lookup(d, path)?, &what, "f", Some(dims))?;
+    let a: PyArrayLikeDyn<'_, f32, AllowTypeChange> = arr.extract()?;
+    Ok(a.as_array().iter().copied().collect())
+}
+
+/// Run `f`, turning a panic (a bug: the checker and the validation above rule them out) into a
+/// Python RuntimeError instead of letting it cross the FFI boundary.
+fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let msg = payload.downcast_ref::<&str>().map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(PyRuntimeError::new_err(format!("internal error in the native environment (a panic): {}", msg)))
+        }
+    }
+}
+
+/// The most threads a `VecEnv` may ask for, and the most environments.
+const MAX_THREADS: usize = 1024;
+const MAX_ENVS: usize = 1 << 24;
 
 /// The arrays of `states` in `envc.verify.to_arrays`'s layout (`batch`: a leading axis).
 fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
@@ -202,7 +323,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.decks[i0]);
+                buf.push(st.f_decks[i0]);
             }
         }
         put(py, &root, &["decks"], buf, &[2], batch)?;
@@ -212,7 +333,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..20usize {
-                    buf.push(st.deck[i0].items[i1]);
+                    buf.push(st.f_deck[i0].items[i1]);
                 }
             }
         }
@@ -222,7 +343,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.deck[i0].len as i32);
+                buf.push(st.f_deck[i0].len as i32);
             }
         }
         put(py, &root, &["deck", "len"], buf, &[2], batch)?;
@@ -232,7 +353,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..10usize {
-                    buf.push(st.hand[i0].items[i1]);
+                    buf.push(st.f_hand[i0].items[i1]);
                 }
             }
         }
@@ -242,7 +363,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.hand[i0].len as i32);
+                buf.push(st.f_hand[i0].len as i32);
             }
         }
         put(py, &root, &["hand", "len"], buf, &[2], batch)?;
@@ -252,7 +373,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..20usize {
-                    buf.push(st.discard[i0].items[i1]);
+                    buf.push(st.f_discard[i0].items[i1]);
                 }
             }
         }
@@ -262,7 +383,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i32> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.discard[i0].len as i32);
+                buf.push(st.f_discard[i0].len as i32);
             }
         }
         put(py, &root, &["discard", "len"], buf, &[2], batch)?;
@@ -272,7 +393,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.card[i0][i1]);
+                    buf.push(st.f_card[i0][i1]);
                 }
             }
         }
@@ -283,7 +404,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.occupied[i0][i1]);
+                    buf.push(st.f_occupied[i0][i1]);
                 }
             }
         }
@@ -295,7 +416,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
                     for i2 in 0..2usize {
-                        buf.push(st.below[i0][i1][i2]);
+                        buf.push(st.f_below[i0][i1][i2]);
                     }
                 }
             }
@@ -307,7 +428,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.evolutions[i0][i1]);
+                    buf.push(st.f_evolutions[i0][i1]);
                 }
             }
         }
@@ -318,7 +439,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.damage[i0][i1]);
+                    buf.push(st.f_damage[i0][i1]);
                 }
             }
         }
@@ -330,7 +451,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
                     for i2 in 0..11usize {
-                        buf.push(st.energy[i0][i1][i2]);
+                        buf.push(st.f_energy[i0][i1][i2]);
                     }
                 }
             }
@@ -342,7 +463,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.placed[i0][i1]);
+                    buf.push(st.f_placed[i0][i1]);
                 }
             }
         }
@@ -353,7 +474,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 for i1 in 0..4usize {
-                    buf.push(st.ability_used[i0][i1]);
+                    buf.push(st.f_ability_used[i0][i1]);
                 }
             }
         }
@@ -363,7 +484,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.poisoned[i0]);
+                buf.push(st.f_poisoned[i0]);
             }
         }
         put(py, &root, &["poisoned"], buf, &[2], batch)?;
@@ -372,7 +493,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.burned[i0]);
+                buf.push(st.f_burned[i0]);
             }
         }
         put(py, &root, &["burned"], buf, &[2], batch)?;
@@ -381,7 +502,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.condition[i0]);
+                buf.push(st.f_condition[i0]);
             }
         }
         put(py, &root, &["condition"], buf, &[2], batch)?;
@@ -390,7 +511,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.points[i0]);
+                buf.push(st.f_points[i0]);
             }
         }
         put(py, &root, &["points"], buf, &[2], batch)?;
@@ -399,7 +520,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.zone[i0]);
+                buf.push(st.f_zone[i0]);
             }
         }
         put(py, &root, &["zone"], buf, &[2], batch)?;
@@ -408,7 +529,7 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
-                buf.push(st.zone_next[i0]);
+                buf.push(st.f_zone_next[i0]);
             }
         }
         put(py, &root, &["zone_next"], buf, &[2], batch)?;
@@ -416,97 +537,206 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.turn);
+            buf.push(st.f_turn);
         }
         put(py, &root, &["turn"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.first);
+            buf.push(st.f_first);
         }
         put(py, &root, &["first"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.phase);
+            buf.push(st.f_phase);
         }
         put(py, &root, &["phase"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.attached);
+            buf.push(st.f_attached);
         }
         put(py, &root, &["attached"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.supporter);
+            buf.push(st.f_supporter);
         }
         put(py, &root, &["supporter"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.retreated);
+            buf.push(st.f_retreated);
         }
         put(py, &root, &["retreated"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.retreat_discount);
+            buf.push(st.f_retreat_discount);
         }
         put(py, &root, &["retreat_discount"], buf, &[], batch)?;
     }
     {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_barrier[i0]);
+            }
+        }
+        put(py, &root, &["barrier"], buf, &[2], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.attack_bonus);
+            buf.push(st.f_attack_bonus);
         }
         put(py, &root, &["attack_bonus"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.dmg);
+            buf.push(st.f_dmg);
         }
         put(py, &root, &["dmg"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.promote_next);
+            buf.push(st.f_promote_next);
         }
         put(py, &root, &["promote_next"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.promote_resume);
+            buf.push(st.f_promote_resume);
         }
         put(py, &root, &["promote_resume"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 128);
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
-            for i0 in 0..128usize {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_barrier[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_barrier"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__34);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__34"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_effect__34__p);
+        }
+        put(py, &root, &["_envc_frame_p_attack_effect__34__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_trainer_effect__8);
+        }
+        put(py, &root, &["_envc_at_p_trainer_effect__8"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_trainer_effect__8__p);
+        }
+        put(py, &root, &["_envc_frame_p_trainer_effect__8__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__dispatch);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__dispatch"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_trainer_effect__dispatch);
+        }
+        put(py, &root, &["_envc_at_p_trainer_effect__dispatch"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_play_trainer);
+        }
+        put(py, &root, &["_envc_at_a_play_trainer"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_play_trainer__p);
+        }
+        put(py, &root, &["_envc_frame_a_play_trainer__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_attack);
+        }
+        put(py, &root, &["_envc_at_a_attack"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_attack__q);
+        }
+        put(py, &root, &["_envc_frame_a_attack__q"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_attack__c);
+        }
+        put(py, &root, &["_envc_frame_a_attack__c"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_choice_mover);
+        }
+        put(py, &root, &["_envc_choice_mover"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_choice_option);
+        }
+        put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 131);
+        for st in states.iter().copied() {
+            for i0 in 0..131usize {
                 buf.push(st.legal_action_mask[i0]);
             }
         }
-        put(py, &root, &["legal_action_mask"], buf, &[128], batch)?;
+        put(py, &root, &["legal_action_mask"], buf, &[131], batch)?;
     }
     {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 163);
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 164);
         for st in states.iter().copied() {
-            for i0 in 0..163usize {
+            for i0 in 0..164usize {
                 buf.push(st.observation[i0]);
             }
         }
-        put(py, &root, &["observation"], buf, &[163], batch)?;
+        put(py, &root, &["observation"], buf, &[164], batch)?;
     }
     {
         let mut buf: Vec<u32> = Vec::with_capacity(states.len() * 1);
@@ -529,13 +759,13 @@ fn export_observation<'py>(py: Python<'py>, states: &[&Observation]) -> PyResult
     let root = PyDict::new(py);
     let batch: Option<usize> = None;
     {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 163);
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 164);
         for st in states.iter().copied() {
-            for i0 in 0..163usize {
+            for i0 in 0..164usize {
                 buf.push(st[i0]);
             }
         }
-        put(py, &root, &["observation"], buf, &[163], batch)?;
+        put(py, &root, &["observation"], buf, &[164], batch)?;
     }
     Ok(root.get_item("observation")?.expect("observation"))
 }
@@ -543,13 +773,13 @@ fn export_observation<'py>(py: Python<'py>, states: &[&Observation]) -> PyResult
 /// Overwrite `s` with the arrays of `d` (the layout of `export`).
 fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
     {
-        let a: Vec<i8> = take(d, &["current_player"], &[])?;
+        let a = take_ints(d, &["current_player"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.current_player = a[k]; k += 1;
+        s.current_player = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<f32> = take(d, &["rewards"], &[2])?;
+        let a = take_floats(d, &["rewards"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.rewards[i0] = a[k]; k += 1;
@@ -557,309 +787,403 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["terminated"], &[])?;
+        let a = take_bools(d, &["terminated"], &[])?;
         let mut k = 0usize;
         s.terminated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["truncated"], &[])?;
+        let a = take_bools(d, &["truncated"], &[])?;
         let mut k = 0usize;
         s.truncated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["step_count"], &[])?;
+        let a = take_ints(d, &["step_count"], &[], 0, 2000)?;
         let mut k = 0usize;
-        s.step_count = a[k]; k += 1;
+        s.step_count = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["decks"], &[2])?;
+        let a = take_ints(d, &["decks"], &[2], 0, 4)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.decks[i0] = a[k]; k += 1;
+            s.f_decks[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["deck", "items"], &[2, 20])?;
+        let a = take_ints(d, &["deck", "items"], &[2, 20], 0, 385)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..20usize {
-                s.deck[i0].items[i1] = a[k]; k += 1;
+                s.f_deck[i0].items[i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["deck", "len"], &[2])?;
+        let a = take_ints(d, &["deck", "len"], &[2], 0, 20)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["deck", "len"], v, 20)); } s.deck[i0].len = v as u32; k += 1; }
+            s.f_deck[i0].len = a[k] as u32; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["hand", "items"], &[2, 10])?;
+        let a = take_ints(d, &["hand", "items"], &[2, 10], 0, 385)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..10usize {
-                s.hand[i0].items[i1] = a[k]; k += 1;
+                s.f_hand[i0].items[i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["hand", "len"], &[2])?;
+        let a = take_ints(d, &["hand", "len"], &[2], 0, 10)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 10 { return Err(bad_len(&["hand", "len"], v, 10)); } s.hand[i0].len = v as u32; k += 1; }
+            s.f_hand[i0].len = a[k] as u32; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["discard", "items"], &[2, 20])?;
+        let a = take_ints(d, &["discard", "items"], &[2, 20], 0, 385)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..20usize {
-                s.discard[i0].items[i1] = a[k]; k += 1;
+                s.f_discard[i0].items[i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i32> = take(d, &["discard", "len"], &[2])?;
+        let a = take_ints(d, &["discard", "len"], &[2], 0, 20)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            { let v = a[k]; if v < 0 || v > 20 { return Err(bad_len(&["discard", "len"], v, 20)); } s.discard[i0].len = v as u32; k += 1; }
+            s.f_discard[i0].len = a[k] as u32; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["card"], &[2, 4])?;
-        let mut k = 0usize;
-        for i0 in 0..2usize {
-            for i1 in 0..4usize {
-                s.card[i0][i1] = a[k]; k += 1;
-            }
-        }
-        let _ = k;
-    }
-    {
-        let a: Vec<bool> = take(d, &["occupied"], &[2, 4])?;
+        let a = take_ints(d, &["card"], &[2, 4], 0, 385)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.occupied[i0][i1] = a[k]; k += 1;
+                s.f_card[i0][i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["below"], &[2, 4, 2])?;
+        let a = take_bools(d, &["occupied"], &[2, 4])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..4usize {
+                s.f_occupied[i0][i1] = a[k]; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["below"], &[2, 4, 2], 0, 385)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
                 for i2 in 0..2usize {
-                    s.below[i0][i1][i2] = a[k]; k += 1;
+                    s.f_below[i0][i1][i2] = a[k] as i16; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["evolutions"], &[2, 4])?;
+        let a = take_ints(d, &["evolutions"], &[2, 4], 0, 2)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.evolutions[i0][i1] = a[k]; k += 1;
+                s.f_evolutions[i0][i1] = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["damage"], &[2, 4])?;
+        let a = take_ints(d, &["damage"], &[2, 4], 0, 300)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.damage[i0][i1] = a[k]; k += 1;
+                s.f_damage[i0][i1] = a[k] as i16; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["energy"], &[2, 4, 11])?;
+        let a = take_ints(d, &["energy"], &[2, 4, 11], 0, 12)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
                 for i2 in 0..11usize {
-                    s.energy[i0][i1][i2] = a[k]; k += 1;
+                    s.f_energy[i0][i1][i2] = a[k] as i8; k += 1;
                 }
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["placed"], &[2, 4])?;
+        let a = take_ints(d, &["placed"], &[2, 4], 0, 50)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.placed[i0][i1] = a[k]; k += 1;
+                s.f_placed[i0][i1] = a[k] as i8; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["ability_used"], &[2, 4])?;
+        let a = take_bools(d, &["ability_used"], &[2, 4])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             for i1 in 0..4usize {
-                s.ability_used[i0][i1] = a[k]; k += 1;
+                s.f_ability_used[i0][i1] = a[k]; k += 1;
             }
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["poisoned"], &[2])?;
+        let a = take_bools(d, &["poisoned"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.poisoned[i0] = a[k]; k += 1;
+            s.f_poisoned[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["burned"], &[2])?;
+        let a = take_bools(d, &["burned"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.burned[i0] = a[k]; k += 1;
+            s.f_burned[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["condition"], &[2])?;
+        let a = take_ints(d, &["condition"], &[2], 0, 3)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.condition[i0] = a[k]; k += 1;
+            s.f_condition[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["points"], &[2])?;
+        let a = take_ints(d, &["points"], &[2], 0, 4)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.points[i0] = a[k]; k += 1;
+            s.f_points[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["zone"], &[2])?;
+        let a = take_ints(d, &["zone"], &[2], 0, 10)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.zone[i0] = a[k]; k += 1;
+            s.f_zone[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["zone_next"], &[2])?;
+        let a = take_ints(d, &["zone_next"], &[2], 0, 10)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.zone_next[i0] = a[k]; k += 1;
+            s.f_zone_next[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["turn"], &[])?;
+        let a = take_ints(d, &["turn"], &[], 0, 50)?;
         let mut k = 0usize;
-        s.turn = a[k]; k += 1;
+        s.f_turn = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["first"], &[])?;
+        let a = take_ints(d, &["first"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.first = a[k]; k += 1;
+        s.f_first = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["phase"], &[])?;
+        let a = take_ints(d, &["phase"], &[], 0, 2)?;
         let mut k = 0usize;
-        s.phase = a[k]; k += 1;
+        s.f_phase = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["attached"], &[])?;
+        let a = take_bools(d, &["attached"], &[])?;
         let mut k = 0usize;
-        s.attached = a[k]; k += 1;
+        s.f_attached = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["supporter"], &[])?;
+        let a = take_bools(d, &["supporter"], &[])?;
         let mut k = 0usize;
-        s.supporter = a[k]; k += 1;
+        s.f_supporter = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["retreated"], &[])?;
+        let a = take_bools(d, &["retreated"], &[])?;
         let mut k = 0usize;
-        s.retreated = a[k]; k += 1;
+        s.f_retreated = a[k]; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["retreat_discount"], &[])?;
+        let a = take_ints(d, &["retreat_discount"], &[], 0, 3)?;
         let mut k = 0usize;
-        s.retreat_discount = a[k]; k += 1;
+        s.f_retreat_discount = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["attack_bonus"], &[])?;
+        let a = take_ints(d, &["barrier"], &[2], 0, 20)?;
         let mut k = 0usize;
-        s.attack_bonus = a[k]; k += 1;
+        for i0 in 0..2usize {
+            s.f_barrier[i0] = a[k] as i8; k += 1;
+        }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["dmg"], &[])?;
+        let a = take_ints(d, &["attack_bonus"], &[], 0, 60)?;
         let mut k = 0usize;
-        s.dmg = a[k]; k += 1;
+        s.f_attack_bonus = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<i8> = take(d, &["promote_next"], &[])?;
+        let a = take_ints(d, &["dmg"], &[], 0, 300)?;
         let mut k = 0usize;
-        s.promote_next = a[k]; k += 1;
+        s.f_dmg = a[k] as i16; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["promote_resume"], &[])?;
+        let a = take_ints(d, &["promote_next"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.promote_resume = a[k]; k += 1;
+        s.f_promote_next = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<bool> = take(d, &["legal_action_mask"], &[128])?;
+        let a = take_bools(d, &["promote_resume"], &[])?;
         let mut k = 0usize;
-        for i0 in 0..128usize {
+        s.f_promote_resume = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_barrier"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_barrier[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__34"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__34 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_effect__34__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_effect__34__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_trainer_effect__8"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_trainer_effect__8 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_trainer_effect__8__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_trainer_effect__8__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__dispatch"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__dispatch = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_trainer_effect__dispatch"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_trainer_effect__dispatch = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_play_trainer = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_play_trainer__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_play_trainer__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_attack = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_attack__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_attack__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_attack__c"], &[], 0, 385)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_attack__c = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_choice_mover"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_choice_mover = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_choice_option"], &[], 1, 3)?;
+        let mut k = 0usize;
+        s.f__envc_choice_option = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["legal_action_mask"], &[131])?;
+        let mut k = 0usize;
+        for i0 in 0..131usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<i16> = take(d, &["observation"], &[163])?;
+        let a = take_ints(d, &["observation"], &[164], -1, 511)?;
         let mut k = 0usize;
-        for i0 in 0..163usize {
-            s.observation[i0] = a[k]; k += 1;
+        for i0 in 0..164usize {
+            s.observation[i0] = a[k] as i16; k += 1;
         }
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_key"], &[])?;
+        let a = take_ints(d, &["_rng_key"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_key = a[k]; k += 1;
+        s._rng_key = a[k] as u32; k += 1;
         let _ = k;
     }
     {
-        let a: Vec<u32> = take(d, &["_rng_counter"], &[])?;
+        let a = take_ints(d, &["_rng_counter"], &[], 0, 4294967295)?;
         let mut k = 0usize;
-        s._rng_counter = a[k]; k += 1;
+        s._rng_counter = a[k] as u32; k += 1;
         let _ = k;
     }
     Ok(())
@@ -949,8 +1273,8 @@ impl VecEnv {
                             .zip(terminated.par_iter_mut())
                             .zip(truncated.par_iter_mut())
                             .zip(current_player.par_iter_mut())
-                            .zip(obs0.par_chunks_mut(163))
-                            .zip(final_obs0.par_chunks_mut(163))
+                            .zip(obs0.par_chunks_mut(164))
+                            .zip(final_obs0.par_chunks_mut(164))
                     .for_each(reset_item)
             }),
             None => {
@@ -962,23 +1286,25 @@ impl VecEnv {
                             .zip(terminated.iter_mut())
                             .zip(truncated.iter_mut())
                             .zip(current_player.iter_mut())
-                            .zip(obs0.chunks_mut(163))
-                            .zip(final_obs0.chunks_mut(163))
+                            .zip(obs0.chunks_mut(164))
+                            .zip(final_obs0.chunks_mut(164))
                     .for_each(reset_item)
             }
         });
         self.raise_faults()
     }
-}
-
-#[pymethods]
-impl VecEnv {
-    #[new]
-    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
-    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
-        if num_envs == 0 {
-            return Err(PyValueError::new_err("num_envs must be at least 1"));
+    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        if num_envs == 0 || num_envs > MAX_ENVS {
+            return Err(PyValueError::new_err(format!("num_envs must be in 1..{}, not {}", MAX_ENVS, num_envs)));
         }
+        if threads > MAX_THREADS {
+            return Err(PyValueError::new_err(format!(
+                "threads must be in 0..{} (0: one per core), not {}", MAX_THREADS, threads)));
+        }
+        let mut states: Vec<State> = Vec::new();
+        states.try_reserve_exact(num_envs).map_err(|_| PyMemoryError::new_err(format!(
+            "no memory for {} environments", num_envs)))?;
+        states.resize(num_envs, env::default_state());
         let pool = if threads == 1 {
             None
         } else {
@@ -987,7 +1313,7 @@ impl VecEnv {
         };
         let n = num_envs;
         let mut env = VecEnv {
-            states: vec![env::default_state(); n],
+            states,
             seeds: vec![0; n],
             faults: vec![None; n],
             actions: vec![0; n],
@@ -1000,15 +1326,14 @@ impl VecEnv {
             terminated: PyArray1::zeros(py, n, false).unbind(),
             truncated: PyArray1::zeros(py, n, false).unbind(),
             current_player: PyArray1::zeros(py, n, false).unbind(),
-            obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
-            final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 163]), false).unbind(),
+            obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 164]), false).unbind(),
+            final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 164]), false).unbind(),
         };
-        env.reset(py, seed)?;
+        env.reset_from(py, seed)?;
         Ok(env)
     }
 
-    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
-    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
         let base = seed as u32;
         for (i, s) in self.seeds.iter_mut().enumerate() {
             *s = base.wrapping_add(i as u32);
@@ -1016,31 +1341,8 @@ impl VecEnv {
         self.reset_all(py)
     }
 
-    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
-    fn reset_seeds(&mut self, py: Python<'_>, seeds: PyArrayLike1<'_, u32, AllowTypeChange>) -> PyResult<()> {
-        if seeds.len() != self.n() {
-            return Err(PyValueError::new_err(format!("{} seeds for {} environments", seeds.len(), self.n())));
-        }
-        for (dst, src) in self.seeds.iter_mut().zip(seeds.as_array().iter()) {
-            *dst = *src;
-        }
-        self.reset_all(py)
-    }
-
-    /// Step every environment with `actions[i]` (flat action indices, int32) and write the outputs.
-    fn step(&mut self, py: Python<'_>, actions: PyArrayLike1<'_, i32, AllowTypeChange>) -> PyResult<()> {
+    fn step_all(&mut self, py: Python<'_>) -> PyResult<()> {
         let n = self.n();
-        if actions.len() != n {
-            return Err(PyValueError::new_err(format!("{} actions for {} environments", actions.len(), n)));
-        }
-        for (i, (dst, src)) in self.actions.iter_mut().zip(actions.as_array().iter()).enumerate() {
-            if *src < 0 || *src as usize >= NUM_ACTIONS {
-                return Err(PyValueError::new_err(format!(
-                    "action {} of env {} is outside 0..{}", src, i, NUM_ACTIONS - 1)));
-            }
-            *dst = *src;
-        }
-        drop(actions);
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -1074,8 +1376,8 @@ impl VecEnv {
                             .zip(terminated.par_iter_mut())
                             .zip(truncated.par_iter_mut())
                             .zip(current_player.par_iter_mut())
-                            .zip(obs0.par_chunks_mut(163))
-                            .zip(final_obs0.par_chunks_mut(163))
+                            .zip(obs0.par_chunks_mut(164))
+                            .zip(final_obs0.par_chunks_mut(164))
                     .with_min_len(min_len)
                     .for_each(|item| step_item(item, stride, autoreset))
             }));
@@ -1089,17 +1391,14 @@ impl VecEnv {
                         .zip(terminated.iter_mut())
                         .zip(truncated.iter_mut())
                         .zip(current_player.iter_mut())
-                        .zip(obs0.chunks_mut(163))
-                        .zip(final_obs0.chunks_mut(163))
+                        .zip(obs0.chunks_mut(164))
+                        .zip(final_obs0.chunks_mut(164))
                 .for_each(|item| step_item(item, stride, autoreset));
         }
         self.raise_faults()
     }
 
-    /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
-    /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
-    /// into one preallocated array that every call overwrites and returns.
-    fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+    fn sample(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
         {
             let mut out_rw = self.sampled.bind(py).readwrite();
             let out = out_rw.as_slice_mut().map_err(slice_error)?;
@@ -1120,22 +1419,60 @@ impl VecEnv {
         }
         Ok(self.sampled.clone_ref(py))
     }
-
-    /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).
-    fn get_state<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
-        self.check_index(i)?;
-        export(py, &[&self.states[i]], None)
+    /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
+    /// calling thread, writing only their outputs (`step_envs`).
+    fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
+        let n = self.n();
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let stride = n as u32;
+        for &(i, a) in rows {
+            let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+                .map_err(|f| fault_error(i, f))?;
+        }
+        Ok(())
     }
 
-    /// Every environment's state as arrays with a leading batch axis.
-    fn get_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let all: Vec<&State> = self.states.iter().collect();
-        export(py, &all, Some(all.len()))
+    /// Start environment `i` from `seed` for each `(i, seed)` of `rows` and write its outputs
+    /// (`reset_envs`).
+    fn reset_rows(&mut self, py: Python<'_>, rows: &[(usize, u32)]) -> PyResult<()> {
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        for &(i, seed) in rows {
+            self.seeds[i] = seed;
+            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
+            write_state(&self.states[i], &mut out, true);
+        }
+        Ok(())
     }
 
-    /// Replace the state of environment `i` by `arrays` (the layout of `get_state`), as is:
-    /// its mask and observation are taken from the arrays, not recomputed.
-    fn set_state(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn set_state_at(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
         self.check_index(i)?;
         let mut s = self.states[i];
         import(arrays, &mut s)?;
@@ -1153,11 +1490,111 @@ impl VecEnv {
             terminated: &mut terminated_rw.as_slice_mut().map_err(slice_error)?[i],
             truncated: &mut truncated_rw.as_slice_mut().map_err(slice_error)?[i],
             current_player: &mut current_player_rw.as_slice_mut().map_err(slice_error)?[i],
-            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
-            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 163..(i + 1) * 163],
+            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 164..(i + 1) * 164],
+            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 164..(i + 1) * 164],
         };
         write_state(&self.states[i], &mut out, true);
         Ok(())
+    }
+}
+
+#[pymethods]
+impl VecEnv {
+    #[new]
+    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
+    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed))
+    }
+
+    /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
+    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+        guarded(|| self.reset_from(py, seed))
+    }
+
+    /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
+    fn reset_seeds(&mut self, py: Python<'_>, seeds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = int_vector(seeds, "seeds", self.n(), 0, u32::MAX as i64)?;
+        for (dst, src) in self.seeds.iter_mut().zip(v.iter()) {
+            *dst = *src as u32;
+        }
+        guarded(|| self.reset_all(py))
+    }
+
+    /// Step every environment with `actions[i]` (flat action indices, integers; one outside
+    /// 0..NUM_ACTIONS-1 is an illegal action) and write the outputs.
+    fn step(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        // an action outside 0..NUM_ACTIONS-1 is an illegal action (env::step), as on every backend
+        let v = int_vector(actions, "actions", self.n(), i32::MIN as i64, i32::MAX as i64)?;
+        for (dst, src) in self.actions.iter_mut().zip(v.iter()) {
+            *dst = *src as i32;
+        }
+        guarded(|| self.step_all(py))
+    }
+    /// Step only environments `indices[k]`, with `actions[k]`, on the calling thread, and write
+    /// their outputs (the other environments and their outputs are untouched): what an opponent
+    /// wrapper needs when only some environments wait for the opponent. Auto-reset applies as in
+    /// `step`. An index twice is stepped twice, in order.
+    fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
+        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
+        if idx.len() != act.len() {
+            return Err(PyValueError::new_err(format!("{} actions for {} indices", act.len(), idx.len())));
+        }
+        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, a as i32)).collect();
+        guarded(|| self.step_rows(py, &rows))
+    }
+
+    /// Start only environments `indices[k]` again, from `seeds[k]` (uint32) or, without `seeds`,
+    /// from their next seed (current seed + num_envs, as an auto-reset does), and write their
+    /// outputs (rewards 0, flags false, `final_obs` = `obs`); the others are untouched.
+    #[pyo3(signature = (indices, seeds = None))]
+    fn reset_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, seeds: Option<&Bound<'_, PyAny>>)
+                  -> PyResult<()> {
+        let n = self.n();
+        let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, n as i64 - 1)?;
+        let given = match seeds {
+            Some(s) => Some(ints_in(&checked_array(s, "seeds", "iu", None)?, "seeds", 0, u32::MAX as i64)?),
+            None => None,
+        };
+        if let Some(g) = &given {
+            if g.len() != idx.len() {
+                return Err(PyValueError::new_err(format!("{} seeds for {} indices", g.len(), idx.len())));
+            }
+        }
+        let rows: Vec<(usize, u32)> = idx.iter().enumerate().map(|(k, &i)| {
+            let i = i as usize;
+            let seed = match &given {
+                Some(g) => g[k] as u32,
+                None => self.seeds[i].wrapping_add(n as u32),
+            };
+            (i, seed)
+        }).collect();
+        guarded(|| self.reset_rows(py, &rows))
+    }
+
+    /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
+    /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
+    /// into one preallocated array that every call overwrites and returns.
+    fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+        guarded(|| self.sample(py, seed))
+    }
+
+    /// The state of environment `i` as arrays (the layout of `envc.verify.to_arrays`).
+    fn get_state<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
+        self.check_index(i)?;
+        export(py, &[&self.states[i]], None)
+    }
+
+    /// Every environment's state as arrays with a leading batch axis.
+    fn get_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let all: Vec<&State> = self.states.iter().collect();
+        export(py, &all, Some(all.len()))
+    }
+
+    /// Replace the state of environment `i` by `arrays` (the layout of `get_state`), as is:
+    /// its mask and observation are taken from the arrays, not recomputed.
+    fn set_state(&mut self, py: Python<'_>, i: usize, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+        guarded(|| self.set_state_at(py, i, arrays))
     }
 
     /// The observation of `player` in environment `i` (the spec's `observe`).

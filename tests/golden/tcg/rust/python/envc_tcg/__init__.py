@@ -10,7 +10,7 @@ Pokemon TCG Pocket (A1, P-A): 20-card decks, Energy Zone, 3 points to win
     env.obs, env.mask, env.rewards, env.terminated, env.truncated   # written in place
 
 `VecEnv(num_envs, threads=1, autoreset=True, seed=0)` owns its NumPy output arrays:
-`obs` (num_envs, 163) int16, `mask` (num_envs, NUM_ACTIONS) bool,
+`obs` (num_envs, 164) int16, `mask` (num_envs, NUM_ACTIONS) bool,
 `rewards` (num_envs, NUM_PLAYERS) float32, `terminated`/`truncated` (num_envs,) bool,
 `current_player` (num_envs,) int32 and `final_obs` (like `obs`). Each call writes them in
 place (the same array objects every time: copy what you keep). `threads` is the size of
@@ -28,25 +28,32 @@ Step rules are the reference interpreter's (envc.compiler.interp), bit for bit: 
 terminal and illegal-action rules, envc's counter-based RNG. `get_state(i)` /
 `set_state(i, arrays)` move one environment's state in the layout of
 `envc.verify.to_arrays`; `observe(i, player)` and `invariants(i)` evaluate the spec.
-A runtime fault of the spec raises `SpecRuntimeError`. `GymVectorEnv` (module `gym`)
-adapts the batch to Gymnasium's `VectorEnv` API.
+A runtime fault of the spec raises `SpecRuntimeError`. `step_envs(indices, actions)` steps
+only some environments and `reset_envs(indices, seeds=None)` restarts only some (an opponent
+wrapper keeps the batch whole). An action outside 0..NUM_ACTIONS-1 is an illegal action.
 
 A simultaneous spec (`SIMULTANEOUS`) also has `step_joint(actions)` (int32 (num_envs,
 NUM_PLAYERS): every player's action at once, a whole turn), `legal_action_masks()` (bool
 (num_envs, NUM_PLAYERS, NUM_ACTIONS)), `sample_joint_actions(seed)` and `observe_all(i)`.
+
+Module `gym`: `GymVectorEnv` (Gymnasium's `VectorEnv`, self-play or against an opponent),
+`GymEnv` (one `gymnasium.Env`, registered on import as `envc/tcg-v0`), `AECEnv`
+(PettingZoo's AEC API); masks are int8 in `info["action_mask"]`.
 """
 
 from ._native import (ACTION_KINDS, FAULT_SITES, INVARIANT_NAMES, NAME, NUM_ACTIONS, NUM_PLAYERS,  # noqa: F401
                       SIMULTANEOUS, TURN_LIMIT, SpecRuntimeError, VecEnv)
-from .gym import GymVectorEnv  # noqa: F401
+from .gym import GYM_ID, AECEnv, GymEnv, GymVectorEnv, register  # noqa: F401
+
+register()  # gymnasium.make(GYM_ID) works once this package is imported
 
 #: the shape and dtype of one observation (None when it is a record or holds lists: a dict of arrays)
-OBSERVATION_SHAPE = (163,)
+OBSERVATION_SHAPE = (164,)
 OBSERVATION_DTYPE = "int16"
 SPEC = "specs/tcg.envspec"
 ENVC_VERSION = "0.1.0"
 
-__all__ = ["VecEnv", "GymVectorEnv", "SpecRuntimeError", "NAME", "NUM_ACTIONS", "NUM_PLAYERS", "TURN_LIMIT",
+__all__ = ["VecEnv", "GymVectorEnv", "GymEnv", "AECEnv", "GYM_ID", "SpecRuntimeError", "NAME", "NUM_ACTIONS", "NUM_PLAYERS", "TURN_LIMIT",
            "ACTION_KINDS", "INVARIANT_NAMES", "OBSERVATION_SHAPE", "OBSERVATION_DTYPE", "action_kind"]
 
 

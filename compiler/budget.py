@@ -1,0 +1,194 @@
+"""The static work budget: how many operations one step of a spec may take at most.
+
+Public surface: `WORK_BUDGET` (the default, 10^7 operations), `budget()` (the budget in
+force: `ENVC_WORK_BUDGET` when set), `Cost(module)` (`.block(stmts)`, `.expr(e)`: an upper
+bound of the operations), `check(module) -> list[Diagnostic]`.
+
+Every loop has constant bounds and there is no recursion, so the work of a step has a
+static upper bound: an expression costs one operation plus its operands; a loop, a
+reduction or a comprehension costs its trip count times its body; a call costs its
+arguments plus the callee's body (memoized per callee, so `2^40` calls are counted, not
+made); a list operation costs the list's capacity (items shift); both branches of an `if`
+count (branchless backends compute both). One step is the legal-action mask (every
+guard at every flat index) plus the most expensive action plus `observe`; `init` and each
+invariant are held to the same budget. A spec over budget gets E0140 at the block, with
+the chain of loops and calls that multiplies up (`1,000 x 1,000 x 101 = 101,000,000`).
+
+The default is generous: the TCG spec with its fills, the most expensive shipped spec,
+costs about 2.7 x 10^4 operations per step (mask 7.7 x 10^3, its costliest action 1.8 x 10^4,
+`observe` 1.1 x 10^3; `tests/test_untrusted.py` keeps every shipped spec 100 times below).
+"""
+
+from __future__ import annotations
+
+import os
+
+from envc.compiler import ir
+from envc.compiler.actions import ActionSpace
+from envc.compiler.diagnostics import Diagnostic
+
+WORK_BUDGET = 10_000_000
+
+
+def budget() -> int:
+    """The budget in force: `ENVC_WORK_BUDGET` (an integer) when set, else `WORK_BUDGET`."""
+    raw = os.environ.get("ENVC_WORK_BUDGET", "")
+    return int(raw) if raw.isdigit() else WORK_BUDGET
+
+
+def _where(span) -> str:
+    return f"{span.file}:{span.line}:{span.col}" if span is not None and span.line else "?"
+
+
+class Cost:
+    """Upper bounds of the operations of IR expressions, statements and functions."""
+
+    def __init__(self, module: ir.Module):
+        self.m = module
+        self.fns = {f.name: f for f in module.fns}
+        self._fn: dict[str, int] = {}
+        self._memo: dict[int, int] = {}
+        self._keep: list = []
+
+    def fn(self, name: str) -> int:
+        if name not in self._fn:
+            f = self.fns.get(name)
+            self._fn[name] = 1 if f is None else 1 + self.block(f.body)
+        return self._fn[name]
+
+    def block(self, stmts) -> int:
+        return sum(self.node(s) for s in stmts)
+
+    def expr(self, e) -> int:
+        return self.node(e)
+
+    def node(self, n) -> int:
+        key = id(n)
+        if key in self._memo:
+            return self._memo[key]
+        value = self._compute(n)
+        self._memo[key] = value
+        self._keep.append(n)
+        return value
+
+    def parts(self, n) -> list[tuple[int, object, str]]:
+        """(multiplier, part, what) of node `n`: its cost is 1 + the sum of multiplier x
+        cost(part) (a part is a node or a list of statements)."""
+        if isinstance(n, (ir.Reduce, ir.ArrayBuild)):
+            return [(n.hi - n.lo, n.body, f"`{n.var}` in {n.lo}..{n.hi} at {_where(n.span)}")]
+        if isinstance(n, ir.For):
+            return [(n.hi - n.lo, n.body, f"`for {n.var} in {n.lo}..{n.hi}` at {_where(n.span)}")]
+        out = []
+        for name in type(n).model_fields:
+            value = getattr(n, name)
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, tuple):
+                    item = item[1]
+                if isinstance(item, ir.MatchArm):
+                    out.append((1, item.body, f"an arm at {_where(item.span)}"))
+                elif isinstance(item, ir.Node) and not isinstance(item, _TYPES):
+                    out.append((1, item, ""))
+        return out
+
+    def _compute(self, n) -> int:
+        if isinstance(n, list):
+            return self.block(n)
+        total = 1 + sum(k * (self.block(p) if isinstance(p, list) else self.node(p)) for k, p, _ in self.parts(n))
+        if isinstance(n, ir.CallFn):
+            total += self.fn(n.fn)
+        elif isinstance(n, ir.CallProc):
+            total += self.fn(n.proc)
+        elif isinstance(n, (ir.ListOp, ir.ListTake)):
+            total += n.place.type.cap if isinstance(n.place.type, ir.ListT) else 0
+        elif isinstance(n, ir.Builtin) and n.name in ("contains", "count") and n.args:
+            t = n.args[0].type
+            total += t.cap if isinstance(t, ir.ListT) else t.size if isinstance(t, ir.ArrayT) else 0
+        return total
+
+    def explain(self, n, depth: int = 0) -> list[str]:
+        """The chain of loops and calls that makes `n` expensive, outermost first."""
+        if depth > 64:
+            return []
+        if isinstance(n, list):
+            if not n:
+                return []
+            return self.explain(max(n, key=self.node), depth + 1)
+        best = None
+        for k, p, what in self.parts(n):
+            c = k * (self.block(p) if isinstance(p, list) else self.node(p))
+            if best is None or c > best[0]:
+                best = (c, k, p, what)
+        call = n.fn if isinstance(n, ir.CallFn) else n.proc if isinstance(n, ir.CallProc) else None
+        if call is not None and self.fns.get(call) is not None and (best is None or self.fn(call) > best[0]):
+            return [f"calls `{call}` ({self.fn(call):,} operations)"] + self.explain(self.fns[call].body, depth + 1)
+        if best is None:
+            return []
+        _, k, p, what = best
+        head = [f"{what} runs its body {k:,} times"] if k > 1 else []
+        return head + self.explain(p, depth + 1)
+
+
+_TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
+
+
+def step_cost(module: ir.Module) -> dict[str, int]:
+    """The cost of each part of one step (`mask of NAME`, `action NAME`, `observe`, `init`,
+    `invariant NAME`): what `check` holds to the budget."""
+    cost = Cost(module)
+    space = ActionSpace(module)
+    out = {}
+    for kind in space.kinds:
+        a = module.actions[kind.index]
+        if a.guard is not None:
+            out[f"mask of `{a.name}`"] = kind.size * cost.expr(a.guard)
+        out[f"action `{a.name}`"] = cost.block(a.body)
+    out["observe"] = cost.block(module.observe.body)
+    out["init"] = cost.block(module.init)
+    for inv in module.invariants:
+        out[f"invariant `{inv.name}`"] = cost.expr(inv.expr)
+    return out
+
+
+def check(module: ir.Module) -> list[Diagnostic]:
+    """E0140 for each block of `module` whose cost is over `budget()`, and for one step
+    (mask + the most expensive action + observe) over it."""
+    limit = budget()
+    cost = Cost(module)
+    space = ActionSpace(module)
+    diags = []
+    blocks = []  # (what, cost, node or statements, span)
+    mask = 0
+    for kind in space.kinds:
+        a = module.actions[kind.index]
+        if a.guard is not None:
+            g = kind.size * cost.expr(a.guard)
+            mask += g
+            blocks.append((f"the guard of `{a.name}` at its {kind.size:,} flat actions", g, a.guard, a.span, kind.size))
+        blocks.append((f"action `{a.name}`", cost.block(a.body), a.body, a.span, 1))
+    obs = cost.block(module.observe.body)
+    blocks.append(("`observe`", obs, module.observe.body, module.observe.span, 1))
+    blocks.append(("`init`", cost.block(module.init), module.init, None, 1))
+    for inv in module.invariants:
+        blocks.append((f"invariant `{inv.name}`", cost.expr(inv.expr), inv.expr, inv.span, 1))
+    worst = max((c for what, c, *_ in blocks if what.startswith("action")), default=0)
+    for what, c, node, span, times in blocks:
+        if c <= limit:
+            continue
+        chain = cost.explain(node)
+        factors = ([f"{times:,}"] if times > 1 else []) + [line.split(" runs its body ")[1].split(" times")[0]
+                                                            for line in chain if " runs its body " in line]
+        product = " x ".join(factors) + f" x ... = {c:,}" if factors else f"{c:,}"
+        diags.append(Diagnostic(
+            "E0140", f"{what} may take {c:,} operations, more than the work budget of {limit:,}",
+            span if span is not None and span.line else module.observe.span, "too much work per step",
+            help="bound the loops and calls by what the rule needs, or raise the budget with ENVC_WORK_BUDGET",
+            notes=[f"work: {product}"] + chain[:8]))
+    total = mask + worst + obs
+    if not diags and total > limit:
+        diags.append(Diagnostic(
+            "E0140", f"one step may take {total:,} operations, more than the work budget of {limit:,}",
+            module.observe.span, "too much work per step",
+            help="bound the loops and calls by what the rule needs, or raise the budget with ENVC_WORK_BUDGET",
+            notes=[f"work: mask {mask:,} + the costliest action {worst:,} + observe {obs:,} = {total:,}"]))
+    return diags

@@ -1,0 +1,1132 @@
+"""The checker's handling of the constructs of issue 14, as a mixin of `envc.compiler.check.Checker`.
+
+Public surface: `LanguageChecks` (mixed into the checker), `RESERVED_PREFIX`,
+`BUILTIN_NAMES`, `count_choose_sites(module_ast, fills_ast)`.
+
+What it checks and what each construct becomes in the IR (most are *desugared* into nodes
+every backend already runs, so they need no backend support and mean exactly what their
+expansion means on the reference interpreter):
+
+* `let x = choose(who, v in lo..hi where cond) else e` (or `x = choose(...) else e`): an
+  `ir.Choose` (the one construct that is not desugared: pausing a step is lowered by the
+  passes `choice_points` and `lower_choices`). Allowed in actions, `proc`s and the fills of
+  procedure holes; `init` cannot wait for a decision. `else fail("why")` declares that no
+  legal option is a fault of the spec.
+* `let x = random.pick(v in lo..hi where cond) else e`: an `ir.RandomPick` (one draw, linear).
+* `random.bernoulli(num, den)`: `random.int(0, den - 1) < num` (one draw).
+* `while c max N { }`: a `for` over N + 1 iterations and a flag; a condition still true
+  after N iterations is a fault (`fail`). `break` sets the loop's flag, and the statements
+  after it in the loop body are guarded by the flag.
+* `pow(x, n)` (n a constant 0..30): `x * x * ...` with the usual range checks.
+  `concat(a, b, ...)`: one comprehension over the joined arrays. `one_hot(i, n)`: `int[0..1][n]`.
+  `sum(xs)` of a list (its live elements) or an array.
+* `win(p, stake)`: `rewards` zero-sum in chips (p gets +stake, every other player
+  -stake / (players - 1)), and `terminated`.
+* `legal(kind(args))`: the guard of action `kind` with its parameters replaced by `args`.
+* `pending_choice()`: the site number of the `choose` waiting for a decision, 0 when none
+  (`envc.compiler.passes.choice_points` defines it on the state); a spec with `choose` must
+  show it in `observe` (E0171): the chooser's observation says what is being decided.
+* `@lasting` fields and `boundary` declarations: `x = v until b(args)` stores `v` and the
+  code of `b(args)` in a hidden field `_envc_until_<field>` of the same shape; the statement
+  `b(args)` (reaching the boundary) puts every cell whose code matches back to the field's
+  default. Any other assignment to a `@lasting` cell clears its code (the value stays).
+* `@reveal(flag)` / `@reveal_to(flag)`: `revealed(cell, fallback)` reads a hidden or private
+  cell where the public bool field `flag` (same shape; with one leading axis of players for
+  `@reveal_to`) shows it, and `fallback` elsewhere.
+* Ranges narrowed by conditions: inside `if x < 3 { ... }`, the right side of `x < 3 and ...`
+  and the branches of `if ... then ... else ...`, a read of local `x` (or of a scalar state
+  field) has the narrowed range, unless the block assigns it (or, for a state field, calls a
+  procedure). A block under a condition that folds to a constant `false` is dropped, and
+  range errors in it are not reported.
+* A `fn` that reads a `@private` field only at slots given by its parameters may be called in
+  `observe` with the observing player for those parameters (`my_card(p)`).
+* `list<T>` (no capacity) as a parameter type: the fn or proc is instantiated per capacity.
+* Names beginning with `_envc_` are reserved for what envc generates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from envc.compiler import ir, irutil
+from envc.compiler.diagnostics import Span, did_you_mean
+from envc.dsl import ast
+
+RESERVED_PREFIX = "_envc_"
+#: built-in names of the constructs above: no spec declaration may take them
+BUILTIN_NAMES = ("choose", "legal", "pending_choice", "pow", "concat", "one_hot", "revealed")
+MAX_POW = 30
+
+
+def _c():
+    from envc.compiler import check  # the checker imports this module: resolved at call time
+
+    return check
+
+
+def _ast_nodes(node: Any):
+    """Every syntax-tree node inside `node` (dataclasses, lists, tuples), in pre-order."""
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _ast_nodes(x)
+        return
+    if not dataclasses.is_dataclass(node) or isinstance(node, Span):
+        return
+    yield node
+    for f in dataclasses.fields(node):
+        yield from _ast_nodes(getattr(node, f.name))
+
+
+def _is_call_of(e: Any, name: str) -> bool:
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.name == name
+
+
+def selection_kind(e: Any) -> str | None:
+    """`choose` or `pick` when syntax node `e` is `choose(...)` or `random.pick(...)`."""
+    if _is_call_of(e, "choose"):
+        return "choose"
+    if (isinstance(e, ast.Call) and isinstance(e.func, ast.Field) and e.func.name == "pick"
+            and isinstance(e.func.base, ast.Name) and e.func.base.name == "random"):
+        return "pick"
+    return None
+
+
+def count_choose_sites(*modules: ast.Module | None) -> int:
+    """How many `choose(...)` calls the syntax trees hold (an upper bound of the sites)."""
+    return sum(1 for m in modules if m is not None for n in _ast_nodes(m.decls) if _is_call_of(n, "choose"))
+
+
+def _assigned_names(stmts: list[ast.Stmt]) -> tuple[set[str], bool]:
+    """The root names a block assigns, declares or mutates (lists, `choose` targets), and
+    whether it calls anything that may change the state (a statement call)."""
+    names: set[str] = set()
+    calls = False
+    for n in _ast_nodes(stmts):
+        if isinstance(n, ast.Assign):
+            names.add(_root_name(n.target))
+        elif isinstance(n, (ast.Let, ast.For)):
+            names.add(n.name if isinstance(n, ast.Let) else n.var)
+        elif isinstance(n, ast.ExprStmt) and isinstance(n.expr, ast.Call):
+            calls = True
+            f = n.expr.func
+            if isinstance(f, ast.Field):
+                names.add(_root_name(f.base))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
+            names.add(_root_name(n.func.base))
+    return names, calls
+
+
+def _root_name(e: Any) -> str:
+    while isinstance(e, (ast.Field, ast.Index)):
+        e = e.base
+    return e.name if isinstance(e, ast.Name) else ""
+
+
+class LanguageChecks:
+    """Mixin of `Checker`: see the module docstring. Uses the checker's `expr`, `fail`, ..."""
+
+    def _ext_init(self) -> None:
+        self.choose_sites = 0
+        self.choose_upper = count_choose_sites(self.mod, self.fills)
+        self.observe_shows_choice = False
+        self.fn_shows_choice: set[str] = set()
+        self.boundaries: dict[str, tuple[list[ir.ParamDef], int, int]] = {}  # name -> (params, base, size)
+        self.boundary_codes = 0
+        self.lasting: dict[str, str] = {}  # lasting field -> its expiry field
+        self.generic: set[str] = set()
+        self.instances: list[ir.FnDef] = []
+        self._instantiating: set[str] = set()
+        self.action_decls: dict[str, ast.ActionDecl] = {}
+        self._action_params: dict[str, list[ir.ParamDef] | None] = {}
+        self._guards: dict[str, ir.Expr | None] = {}
+        self._guard_stack: list[str] = []
+        self.fn_slot_params: dict[str, set[int]] = {}
+        self._generic_ok = False
+        self._fresh = 0
+
+    def fresh_name(self, what: str) -> str:
+        self._fresh += 1
+        return f"{RESERVED_PREFIX}{what}{self._fresh}"
+
+    def check_reserved(self, name: str, span: Span) -> None:
+        if name.startswith(RESERVED_PREFIX):
+            self.err("E0101", f"`{name}` begins with `{RESERVED_PREFIX}`, which is reserved", span,
+                     "reserved name", help=f"names beginning with `{RESERVED_PREFIX}` are what envc generates: rename it")
+
+    # ------------------------------------------------------------ declarations
+    def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:
+        """The meaning of a state field's annotations: visibility, matchup, reveal flags, lasting."""
+        C = _c()
+        out = {"visibility": "public", "matchup": False, "reveal": None, "reveal_to": None, "lasting": False}
+        seen_vis: list[tuple[str, Span]] = []
+        for ann in f.annotations:
+            name, span, arg = (ann + (None,))[:3]
+            if name in ("reveal", "reveal_to", "lasting", "hidden", "private", "matchup") and (
+                    (arg is None) != (name not in ("reveal", "reveal_to"))):
+                self.err("E0172", f"`@{name}` {'takes a field name' if arg is None else 'takes no argument'}", span,
+                         help="write `@reveal(flag)`: `flag` is a state field of bools" if arg is None else
+                         f"write `@{name}`")
+                continue
+            if name in ("hidden", "private"):
+                seen_vis.append((name, span))
+                out["visibility"] = name
+            elif name == "matchup":  # `envc run` reports episodes per value of this field
+                out["matchup"] = True
+                if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
+                    self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
+                             span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
+                             "e.g. `decks: Deck[2] @matchup`")
+            elif name in ("reveal", "reveal_to"):
+                out[name] = (arg, span)
+            elif name == "lasting":
+                out["lasting"] = True
+                if not isinstance(C._elem(t), (ir.BoolT, ir.IntT, ir.EnumT, ir.RowT)):
+                    self.err("E0191", "a `@lasting` field must hold bools, integers, enums or table rows, "
+                             "or arrays of them", span, f"`{f.name}` is `{t}`",
+                             help="keep lists and records out of lasting effects: a lasting flag or amount "
+                             "per player or slot")
+                    out["lasting"] = False
+            else:
+                self.err("E0180", f"unknown annotation `@{name}`", span, "not an annotation",
+                         help=did_you_mean(name, ["hidden", "private", "matchup", "lasting", "reveal", "reveal_to"])
+                         or "use `@hidden`, `@private`, `@matchup`, `@lasting`, `@reveal(flag)` or `@reveal_to(flag)`")
+        if len({n for n, _ in seen_vis}) > 1:
+            self.err("E0172", f"`{f.name}` is both `@private` and `@hidden`", seen_vis[-1][1], "second visibility",
+                     help="keep one: `@private` (player p sees slot p) or `@hidden` (nobody sees it)")
+        if (out["reveal"] or out["reveal_to"]) and out["visibility"] == "public":
+            span = (out["reveal"] or out["reveal_to"])[1]
+            self.err("E0172", f"`{f.name}` is public: it needs no `@reveal`", span,
+                     help="mark the field `@hidden` or `@private`, or drop the `@reveal`")
+        return out
+
+    def check_reveal_flags(self, field_anns: dict[str, dict]) -> None:
+        """Each `@reveal(flag)`/`@reveal_to(flag)` names a public bool field of the right shape."""
+        for name, anns in field_anns.items():
+            fd = self.state.get(name)
+            if fd is None:
+                continue
+            update = {}
+            for kind in ("reveal", "reveal_to"):
+                if not anns[kind]:
+                    continue
+                flag, span = anns[kind]
+                shape = self.cell_dims(fd.type)
+                if kind == "reveal_to":
+                    shape = (self.num_players,) + shape
+                want = "bool" + "".join(f"[{d}]" for d in shape)
+                fl = self.state.get(flag)
+                if fl is None:
+                    self.err("E0172", f"`@{kind}({flag})` names no state field", span, "unknown field",
+                             help=did_you_mean(flag, list(self.state)) or f"declare `{flag}: {want} = false`")
+                    continue
+                if fl.visibility != "public" or C_dims(fl.type) != shape or not isinstance(_leaf(fl.type), ir.BoolT):
+                    self.err("E0172", f"the flag of `@{kind}({flag})` must be a public `{want}`", span,
+                             f"`{flag}` is `{fl.type}`" + ("" if fl.visibility == "public" else f", @{fl.visibility}"),
+                             help="one bool per cell of the field"
+                             + (", for each player (the first index)" if kind == "reveal_to" else ""))
+                    continue
+                update[kind] = flag
+            if update:
+                self.state[name] = fd.model_copy(update=update)
+
+    def cell_dims(self, t: ir.Type) -> tuple[int, ...]:
+        """The dimensions of the cells of a value of type `t`: array sizes, then a list's capacity."""
+        dims: list[int] = []
+        while isinstance(t, (ir.ArrayT, ir.ListT)):
+            dims.append(t.size if isinstance(t, ir.ArrayT) else t.cap)
+            t = t.elem
+        return tuple(dims)
+
+    def lasting_fields(self, lasting: list[str]) -> None:
+        """The hidden expiry field of each `@lasting` field (the code of the boundary its cell
+        lasts until; 0: the value stays)."""
+        codes = max(self.boundary_codes, 1)
+        for name in lasting:
+            fd = self.state[name]
+            dims = ir.dims(fd.type)
+            t: ir.Type = ir.IntT(lo=0, hi=codes)
+            for d in reversed(dims):
+                t = ir.ArrayT(elem=t, size=d)
+            expiry = f"{RESERVED_PREFIX}until_{name}"
+            self.state[expiry] = ir.FieldDef(name=expiry, type=t, default=_filled(dims, 0),
+                                             visibility=fd.visibility, span=fd.span)
+            self.lasting[name] = expiry
+
+    def boundary_decls(self, decls: list[ast.BoundaryDecl]) -> None:
+        for d in decls:
+            if not self.declare_global(d.name, d.span, "boundary"):
+                continue
+            params = self._params(d.params)
+            if params is None:
+                self.broken.add(d.name)
+                continue
+            size = 1
+            bad = False
+            for p in params:
+                if not isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT)):
+                    self.err("E0110", f"boundary parameter `{p.name}` must be a bounded int, bool, enum or row",
+                             p.span, f"this is `{p.type}`")
+                    bad = True
+                    continue
+                size *= _domain_size(p.type)
+            if bad or size > 1 << 16:
+                continue
+            self.boundaries[d.name] = (params, self.boundary_codes + 1, size)
+            self.boundary_codes += size
+
+    def boundary_code(self, name: str, args: list[ir.Expr]) -> ir.Expr:
+        """The code (1..) of boundary `name` reached with `args`, as an integer expression."""
+        params, base, size = self.boundaries[name]
+        code: ir.Expr = irutil.int_const(base)
+        stride = size
+        for p, a in zip(params, args):
+            n = _domain_size(p.type)
+            stride //= n
+            offset = _domain_offset(p.type, a)
+            if stride != 1:
+                offset = irutil.binop("mul", offset, irutil.int_const(stride))
+            code = irutil.binop("add", code, offset)
+        return code
+
+    def reach(self, e: ast.Call, ctx, span: Span) -> list[ir.Stmt]:
+        """`b(args)` as a statement: every lasting cell that lasts until `b(args)` returns to
+        its field's default, and its code clears."""
+        C = _c()
+        name = e.func.name
+        if ctx.pure:
+            self.fail("E0130", f"{C._ctx_name(ctx)} cannot reach boundary `{name}`, which changes the state",
+                      e.func.span, "changes the state", help=C._pure_help(ctx))
+        params = self.boundaries[name][0]
+        args = self.call_args(e, params, name, ctx)
+        for a in args:
+            self.no_draws(a, f"an argument of boundary `{name}`")
+        code = self.boundary_code(name, args)
+        out: list[ir.Stmt] = []
+        for field, expiry in self.lasting.items():
+            fd, xd = self.state[field], self.state[expiry]
+            dims = ir.dims(fd.type)
+            names = [self.fresh_name("i") for _ in dims]
+            cur = ir.StateGet(name=field, type=fd.type)
+            until = ir.StateGet(name=expiry, type=xd.type)
+            default = ir.Const(type=fd.type, value=fd.default)
+            hit = irutil.binop("eq", _index_all(until, names, xd.type), code)
+            new = ir.Cond(cond=hit, then=_index_all(default, names, fd.type), orelse=_index_all(cur, names, fd.type),
+                          type=_leaf(fd.type))
+            cleared = ir.Cond(cond=hit, then=irutil.int_const(0), orelse=_index_all(until, names, xd.type),
+                              type=_leaf(xd.type))
+            out.append(ir.Assign(place=ir.Place(root="state", name=field, type=fd.type, span=span),
+                                 value=_build_all(new, names, fd.type), span=span))
+            out.append(ir.Assign(place=ir.Place(root="state", name=expiry, type=xd.type, span=span),
+                                 value=_build_all(cleared, names, xd.type), span=span))
+        return out
+
+    def _is_default(self, field: str, value: ir.Expr) -> bool:
+        """`value` is a constant equal to every cell of `field`'s default (a uniform default)."""
+        if not isinstance(value, ir.Const):
+            return False
+        cells = _flatten(self.state[field].default)
+        return len(set(map(repr, cells))) == 1 and set(map(repr, _flatten(value.value))) == {repr(cells[0])}
+
+    def lasting_after(self, place: ir.Place, until: ast.Expr | None, ctx, span: Span,
+                      value: ir.Expr | None = None) -> list[ir.Stmt]:
+        """The statements that follow an assignment of `value` to `place`: the expiry of the
+        cells it covers becomes the code of `until` (a boundary call), or 0 without `until`
+        (unless `value` is the field's default: see below)."""
+        expiry = self.lasting.get(place.name) if place.root == "state" else None
+        if until is None and expiry is None:
+            return []
+        if until is None and value is not None and self._is_default(place.name, value):
+            # the cell takes its default: a pending expiry would restore that same value, so
+            # it may stay (a reset such as `barrier[p] = 0` costs one write, not two)
+            return []
+        if expiry is None:
+            self.fail("E0191", "`until` needs a `@lasting` field", span,
+                      f"`{place.name}` is not `@lasting`" if place.root == "state" else "a local does not last",
+                      help=f"declare `{place.name}: ... @lasting` in `state`" if place.root == "state" else None)
+        if any(isinstance(step, ir.FieldStep) or getattr(step, "is_list", False) for step in place.path):
+            self.fail("E0191", "a `@lasting` field is assigned by index only", span)  # pragma: no cover
+        for step in place.path:
+            self.no_draws(step.index, "an index of a `@lasting` field")
+        xd = self.state[expiry]
+        t: ir.Type = xd.type
+        for _ in place.path:
+            t = t.elem
+        if until is None:
+            value: ir.Expr = irutil.int_const(0)
+        else:
+            if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
+                    and until.func.name in self.boundaries):
+                self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
+                          help=f"boundaries: {', '.join(f'`{b}`' for b in self.boundaries)}" if self.boundaries
+                          else "declare one: `boundary turn_end(p: int[0..1])`, and reach it with `turn_end(p)`")
+            args = self.call_args(until, self.boundaries[until.func.name][0], until.func.name, ctx)
+            for a in args:
+                self.no_draws(a, "an argument of `until`")
+            value = self.boundary_code(until.func.name, args)
+        names = [self.fresh_name("i") for _ in ir.dims(t)]
+        value = _build_all(value, names, t)
+        target = ir.Place(root="state", name=expiry, path=place.path, type=t, span=span)
+        return [ir.Assign(place=target, value=value, span=span)]
+
+    # ------------------------------------------------------------ local arrays and lists
+    def let_initialised(self, s: ast.Let, ctx) -> list[ir.Stmt] | None:
+        """`let xs: list<T, N> = [a, b]` (or `[]`) and `let a: T[N][M] = v` (v in every cell):
+        the statements; None for any other `let` (checked as usual)."""
+        C = _c()
+        if s.type is None:
+            return None
+        literal = isinstance(s.value, ast.ArrayLit)
+        if not literal and not isinstance(s.value, (ast.IntLit, ast.FloatLit, ast.BoolLit, ast.Name, ast.Field,
+                                                    ast.Unary, ast.Binary, ast.Call, ast.Index, ast.CondExpr)):
+            return None
+        declared = self.resolve_type(s.type)
+        if declared is None:
+            raise C._Poison()
+        if isinstance(declared, ir.ListT) and literal:
+            items = [self.expr(x, ctx) for x in s.value.items]
+            if len(items) > declared.cap:
+                self.fail("E0110", f"{len(items)} items do not fit `{declared}`", s.value.span,
+                          f"capacity {declared.cap}")
+            for x, a in zip(items, s.value.items):
+                if not self.require_fits(x, declared.elem, a.span, f"an item of `{s.name}: {declared}`"):
+                    raise C._Poison()
+            ctx.scopes[-1][s.name] = declared
+            if all(isinstance(x, ir.Const) for x in items):
+                value = ir.Const(type=declared, value=[x.value for x in items], span=s.value.span)
+                return [ir.Let(name=s.name, type=declared, value=value, span=s.span)]
+            out: list[ir.Stmt] = [ir.Let(name=s.name, type=declared, value=ir.Const(type=declared, value=[]),
+                                         span=s.span)]
+            place = ir.Place(root="local", name=s.name, type=declared, span=s.span)
+            out += [ir.ListOp(op="push", place=place, args=[x], span=s.span) for x in items]
+            return out
+        if not isinstance(declared, ir.ArrayT) or literal:
+            return None
+        value = self.expr(s.value, ctx)
+        leaf = _leaf(declared)
+        if isinstance(value.type, (ir.ArrayT, ir.ListT, ir.RecordT)) or isinstance(leaf, (ir.ListT, ir.RecordT)):
+            if not self.require_fits(value, declared, s.value.span, f"`{s.name}: {declared}`"):
+                raise C._Poison()
+            ctx.scopes[-1][s.name] = declared
+            return [ir.Let(name=s.name, type=declared, value=value, span=s.span)]
+        if isinstance(leaf, ir.FloatT) and isinstance(value, ir.Const) and isinstance(value.type, ir.IntT):
+            value = ir.Const(type=ir.FLOAT, value=float(value.value), span=value.span)
+        if not self.require_fits(value, leaf, s.value.span, f"every cell of `{s.name}: {declared}`"):
+            raise C._Poison()
+        ctx.scopes[-1][s.name] = declared
+        dims = C_dims(declared)
+        if isinstance(value, ir.Const):
+            filled = ir.Const(type=declared, value=_filled(dims, value.value), span=s.value.span)
+            return [ir.Let(name=s.name, type=declared, value=filled, span=s.span)]
+        self.no_draws(value, f"the value of every cell of `{s.name}`")
+        names = [self.fresh_name("i") for _ in dims]
+        return [ir.Let(name=s.name, type=declared, value=_build_all(value, names, declared), span=s.span)]
+
+    # ------------------------------------------------------------ choose and random.pick
+    def selection(self, target: ast.Expr | str, declared: ast.TypeExpr | None, value: ast.Expr,
+                  orelse: ast.Expr | None, op: str, ctx, span: Span) -> list[ir.Stmt]:
+        """`let x = choose(...) else e`, `x = choose(...) else e` and the same with
+        `random.pick(...)`: the IR statements (`target` a name for `let`, else a place)."""
+        C = _c()
+        kind = selection_kind(value)
+        if kind is None:
+            self.fail("E0190", "`else` follows only `choose(...)` or `random.pick(...)`", orelse.span,
+                      "no choice to fall back from", help="remove the `else`, or write `if c then a else b`")
+        what = "choose" if kind == "choose" else "random.pick"
+        if op != "=":
+            self.fail("E0190", f"`{op}` cannot take `{what}(...)`", span, help=f"write `x = {what}(...) else ...`")
+        if orelse is None:
+            self.fail("E0190", f"`{what}` needs `else`: what happens when no option is legal", value.span,
+                      "no `else`", help="add `else 0` (the value then), or `else fail(\"why\")` when it cannot happen")
+        args = value.args
+        want = 2 if kind == "choose" else 1
+        if len(args) != want or not isinstance(args[-1].value, ast.Selector) or any(a.name for a in args):
+            self.fail("E0111", f"`{what}` takes {'a player and ' if kind == 'choose' else ''}one selector",
+                      value.span, help=f"write `{what}({'p, ' if kind == 'choose' else ''}s in 1..4 where cond)`")
+        if kind == "choose":
+            if ctx.pure:
+                self.fail("E0130", f"{C._ctx_name(ctx)} cannot ask for a decision", value.func.span,
+                          "`choose` pauses the step", help=C._pure_help(ctx))
+            if ctx.what not in ("action", "proc"):
+                self.fail("E0190", f"{C._ctx_name(ctx)} cannot wait for a decision", value.func.span,
+                          "`choose` outside an action or a `proc`",
+                          help="decide in an action (the first one may set the game up)")
+        elif ctx.pure:
+            self.fail("E0131", f"{C._ctx_name(ctx)} cannot draw random numbers", value.span, "draws from the RNG",
+                      help=C._random_help(ctx))
+        sel: ast.Selector = args[-1].value
+        lo, hi = self.loop_bounds(sel.lo, sel.hi, sel.inclusive, sel.span, ctx, sel.var)
+        self.check_reserved(sel.var, sel.span)
+        ctx.scopes.append({sel.var: ir.IntT(lo=lo, hi=hi - 1)})
+        try:
+            cond = self.expr(sel.cond, ctx) if sel.cond is not None else irutil.bool_const(True)
+        finally:
+            ctx.scopes.pop()
+        if sel.cond is not None:
+            self.require_type(cond, ir.BOOL, sel.cond.span, f"the `where` of `{what}`")
+            self.no_draws(cond, f"the `where` of `{what}`")
+        chooser = None
+        if kind == "choose":
+            chooser = self.expr(args[0].value, ctx)
+            player = ir.IntT(lo=0, hi=self.num_players - 1)
+            if not self.require_fits(chooser, player, args[0].value.span, "the chooser (a player)"):
+                raise C._Poison()
+            self.no_draws(chooser, "the chooser of `choose`")
+        fault = None
+        other: ir.Expr | None = None
+        if _is_call_of(orelse, "fail"):
+            if kind != "choose" or len(orelse.args) != 1 or not isinstance(orelse.args[0].value, ast.StringLit):
+                self.fail("E0111", "`else fail(\"why\")` takes one string" if kind == "choose" else
+                          "`random.pick` falls back to a value", orelse.span)
+            fault = orelse.args[0].value.value
+        else:
+            other = self.expr(orelse, ctx)
+            if not isinstance(other.type, ir.IntT):
+                self.fail("E0110", f"the `else` of `{what}` must be an integer", orelse.span, f"this is `{other.type}`")
+            self.no_draws(other, f"the `else` of `{what}`")
+        options = ir.IntT(lo=lo, hi=hi - 1)
+        t = options if other is None else ir.IntT(lo=min(lo, other.type.lo), hi=max(hi - 1, other.type.hi))
+        if declared is not None:
+            d = self.resolve_type(declared)
+            if d is None:
+                raise C._Poison()
+            probe = ir.Const(type=options, value=lo, span=sel.span)
+            self.require_fits(probe, d, sel.span, f"`{target}: {d}`")
+            if other is not None:
+                self.require_fits(other, d, orelse.span, f"`{target}: {d}`")
+            t = d
+        if isinstance(target, str):
+            if target in ctx.scopes[-1]:
+                self.fail("E0101", f"`{target}` is already defined in this block", span, help="choose another name")
+            self.check_reserved(target, span)
+            place = ir.Place(root="local", name=target, type=t, span=span)
+            read = None
+        else:
+            place, _ = self.place_and_read(target, ctx)
+            probe = ir.Const(type=t, value=t.lo, span=value.span)
+            if not self.require_fits(probe, place.type, value.span, f"`{C._place_text(target)}: {place.type}`"):
+                raise C._Poison()
+            read = place
+        if kind == "pick":
+            pick = ir.RandomPick(var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other, type=t, span=value.span)
+            if read is None:
+                ctx.scopes[-1][target] = t
+                return [ir.Let(name=target, type=t, value=pick, span=span)]
+            return [ir.Assign(place=place, value=pick, span=span)] + self.lasting_after(place, None, ctx, span)
+        self.choose_sites += 1
+        stmt = ir.Choose(place=place, chooser=chooser, var=sel.var, lo=lo, hi=hi, cond=cond, orelse=other,
+                         fault=fault, site=self.choose_sites, span=span)
+        if read is None:
+            ctx.scopes[-1][target] = t
+            return [ir.Let(name=target, type=t, value=irutil.zero_const(None, t), span=span), stmt]
+        return [stmt] + self.lasting_after(place, None, ctx, span)
+
+    def pending_choice(self, e: ast.Call, ctx) -> ir.Expr:
+        if e.args:
+            self.fail("E0111", "`pending_choice()` takes no arguments", e.span)
+        if ctx.observe_player is not None:
+            self.observe_shows_choice = True
+        elif ctx.what == "fn" and self.current_fn is not None:
+            self.fn_shows_choice.add(self.current_fn)
+        return ir.Builtin(name="pending_choice", args=[], type=ir.IntT(lo=0, hi=max(self.choose_upper, 0)),
+                          span=e.span)
+
+    def check_observe_shows_choice(self, observe_span: Span | None) -> None:
+        if self.choose_sites and not self.observe_shows_choice and observe_span is not None:
+            self.err("E0171", "`observe` does not show which decision is pending", self.name_span(observe_span, "observe"),
+                     "the chooser could not tell its decisions apart",
+                     help="add `pending_choice()` to the observation: the number of the `choose` waiting "
+                     "for a decision (0: none)")
+
+    # ------------------------------------------------------------ loops
+    def loop_enter(self, ctx) -> list:
+        frame = [self.fresh_name("go"), False]
+        ctx.loops.append(frame)
+        return frame
+
+    def loop_exit(self, ctx, frame: list, loop: ir.For, span: Span) -> list[ir.Stmt]:
+        ctx.loops.pop()
+        if not frame[1]:
+            return [loop]
+        flag = frame[0]
+        body = [ir.If(cond=irutil.local(flag, ir.BOOL), then=_guard_after(loop.body, flag), span=span)]
+        return [ir.Let(name=flag, type=ir.BOOL, value=irutil.bool_const(True), span=span),
+                loop.model_copy(update={"body": body})]
+
+    def break_stmt(self, s: ast.Break, ctx) -> ir.Stmt:
+        if not ctx.loops:
+            self.fail("E0143", "`break` outside a loop", s.span, "not inside `for` or `while`",
+                      help="`break` ends the innermost `for` or `while` loop; to end an action early, "
+                      "put the rest in an `if`")
+        ctx.loops[-1][1] = True
+        flag = ctx.loops[-1][0]
+        return ir.Assign(place=ir.Place(root="local", name=flag, type=ir.BOOL, span=s.span),
+                         value=irutil.bool_const(False), span=s.span)
+
+    def while_stmt(self, s: ast.While, ctx) -> list[ir.Stmt]:
+        C = _c()
+        text = self.source_text(s.cond.span)
+        if s.bound is None:
+            self.fail("E0140", "the language has no unbounded `while`", s.span.to(s.cond.span),
+                      "no bound on the number of iterations",
+                      help=f"give it a constant bound: `while {text} max N {{ ... }}` (a condition still "
+                      "true after N iterations is a fault), or loop `for k in 0..N` and `break`")
+        n = self.const_int(s.bound, "the bound of `while`")
+        if not 1 <= n <= C.MAX_LOOP:
+            self.fail("E0140", f"a `while` bound must be in 1..{C.MAX_LOOP}, not {n}", s.bound.span)
+        cond = self.expr(s.cond, ctx)
+        self.require_type(cond, ir.BOOL, s.cond.span, "a `while` condition")
+        frame = [self.fresh_name("go"), True]
+        ctx.loops.append(frame)
+        try:
+            body = self.block(s.body, ctx)
+        finally:
+            ctx.loops.pop()
+        flag, k = frame[0], self.fresh_name("k")
+        counter = irutil.local(k, ir.IntT(lo=0, hi=n))
+        stop = ir.Assign(place=ir.Place(root="local", name=flag, type=ir.BOOL, span=s.span),
+                         value=irutil.bool_const(False), span=s.span)
+        over = ir.If(cond=irutil.binop("eq", counter, irutil.int_const(n)),
+                     then=[ir.Fault(message=f"`while` ran more than {n} times", span=s.span)],
+                     orelse=_guard_after(body, flag), span=s.span)
+        step = ir.If(cond=cond, then=[over], orelse=[stop], span=s.span)
+        loop = ir.For(var=k, lo=0, hi=n + 1, body=[ir.If(cond=irutil.local(flag, ir.BOOL), then=[step], span=s.span)],
+                      span=s.span)
+        return [ir.Let(name=flag, type=ir.BOOL, value=irutil.bool_const(True), span=s.span), loop]
+
+    # ------------------------------------------------------------ built-ins
+    def ext_builtin(self, name: str, e: ast.Call, ctx, peek: bool) -> ir.Expr | None:
+        """`pow`, `concat`, `one_hot`, `sum(xs)`, `revealed`, `legal`, `pending_choice`; None
+        when `name` is none of them here (a generator `sum` is the checker's own)."""
+        if name == "pending_choice":
+            return self.pending_choice(e, ctx)
+        if name == "legal":
+            return self.legal_call(e, ctx)
+        if name in ("choose",):
+            self.fail("E0190", "`choose(...)` is the whole value of a `let` or an assignment", e.span,
+                      "inside an expression", help="write `let x = choose(...) else ...` first, then use `x`")
+        if any(a.name is not None for a in e.args) or any(isinstance(a.value, (ast.Generator, ast.Selector))
+                                                         for a in e.args):
+            if name == "sum":
+                return None
+            self.fail("E0111", f"`{name}` takes positional arguments", e.span)
+        if name == "pow":
+            return self.pow_call(e, ctx, peek)
+        if name == "concat":
+            return self.concat_call(e, ctx, peek)
+        if name == "one_hot":
+            return self.one_hot_call(e, ctx, peek)
+        if name == "sum":
+            return self.sum_call(e, ctx, peek)
+        if name == "revealed":
+            return self.revealed_call(e, ctx)
+        return None
+
+    def pow_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
+        if len(e.args) != 2:
+            self.fail("E0111", "`pow` takes 2 arguments: `pow(x, n)`", e.span)
+        x = self.expr(e.args[0].value, ctx, peek)
+        n = self.const_int(e.args[1].value, "the exponent of `pow`")
+        if not 0 <= n <= MAX_POW:
+            self.fail("E0122", f"the exponent of `pow` must be in 0..{MAX_POW}, not {n}", e.args[1].value.span)
+        if not isinstance(x.type, (ir.IntT, ir.FloatT)):
+            self.fail("E0110", "`pow` needs a number", e.args[0].value.span, f"this is `{x.type}`")
+        self.no_draws(x, "the base of `pow`")
+        if n == 0:
+            return ir.Const(type=ir.IntT(lo=1, hi=1) if isinstance(x.type, ir.IntT) else ir.FLOAT,
+                            value=1 if isinstance(x.type, ir.IntT) else 1.0, span=e.span)
+        out = x
+        for _ in range(n - 1):
+            out = self.binary("mul", out, x, e.span, e.span)
+        return out
+
+    def concat_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
+        if len(e.args) < 2:
+            self.fail("E0111", "`concat` joins at least 2 arrays", e.span)
+        parts = [self.expr(a.value, ctx, peek) for a in e.args]
+        for p, a in zip(parts, e.args):
+            if not isinstance(p.type, ir.ArrayT):
+                self.fail("E0110", "`concat` joins arrays", a.value.span, f"this is `{p.type}`",
+                          help="wrap a single value in brackets: `[x]`")
+            self.no_draws(p, "an argument of `concat`")
+        elem = parts[0].type.elem
+        for p, a in zip(parts[1:], e.args[1:]):
+            elem = self.unify_types(elem, p.type.elem, a.value.span)
+        total = sum(p.type.size for p in parts)
+        self.require_cells(ir.ArrayT(elem=elem, size=total), e.span)
+        j = self.fresh_name("j")
+        var = irutil.local(j, ir.IntT(lo=0, hi=total - 1))
+        starts = []
+        at = 0
+        for p in parts:
+            starts.append(at)
+            at += p.type.size
+        body: ir.Expr | None = None
+        for p, start in reversed(list(zip(parts, starts))):
+            size = p.type.size
+            idx: ir.Expr = var if start == 0 else irutil.binop("sub", var, irutil.int_const(start))
+            idx = ir.Builtin(name="clamp", args=[idx, irutil.int_const(0), irutil.int_const(size - 1)],
+                             type=ir.IntT(lo=0, hi=size - 1))
+            item = ir.GetIndex(base=p, index=idx, type=p.type.elem, span=p.span)
+            if body is None:
+                body = item
+            else:
+                body = ir.Cond(cond=irutil.binop("lt", var, irutil.int_const(start + size)), then=item, orelse=body,
+                               type=elem)
+        return ir.ArrayBuild(var=j, lo=0, hi=total, body=body, type=ir.ArrayT(elem=elem, size=total), span=e.span)
+
+    def one_hot_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
+        if len(e.args) != 2:
+            self.fail("E0111", "`one_hot` takes 2 arguments: `one_hot(i, n)`", e.span)
+        i = self.expr(e.args[0].value, ctx, peek)
+        n = self.const_int(e.args[1].value, "the length of `one_hot`")
+        if not 1 <= n <= _c().MAX_CELLS:
+            self.fail("E0122", f"`one_hot` needs a length of at least 1, not {n}", e.args[1].value.span)
+        if not isinstance(i.type, (ir.IntT, ir.EnumT, ir.RowT)):
+            self.fail("E0110", "`one_hot` needs an integer", e.args[0].value.span, f"this is `{i.type}`")
+        self.no_draws(i, "the index of `one_hot`")
+        if not isinstance(i.type, ir.IntT):
+            hi = (i.type.size if isinstance(i.type, ir.EnumT) else i.type.rows) - 1
+            i = ir.Builtin(name="int", args=[i], type=ir.IntT(lo=0, hi=hi), span=i.span)
+        j = self.fresh_name("j")
+        var = irutil.local(j, ir.IntT(lo=0, hi=n - 1))
+        bit = ir.Cond(cond=irutil.binop("eq", var, i), then=irutil.int_const(1), orelse=irutil.int_const(0),
+                      type=ir.IntT(lo=0, hi=1))
+        return ir.ArrayBuild(var=j, lo=0, hi=n, body=bit, type=ir.ArrayT(elem=ir.IntT(lo=0, hi=1), size=n), span=e.span)
+
+    def sum_call(self, e: ast.Call, ctx, peek: bool) -> ir.Expr:
+        if len(e.args) != 1:
+            self.fail("E0111", "`sum` takes a list, an array, or a generator `sum(x for i in lo..hi)`", e.span)
+        xs = self.expr(e.args[0].value, ctx, peek)
+        t = xs.type
+        if not isinstance(t, (ir.ListT, ir.ArrayT)) or not isinstance(t.elem, (ir.IntT, ir.FloatT)):
+            self.fail("E0110", "`sum` needs a list or an array of numbers", e.args[0].value.span, f"this is `{t}`")
+        self.no_draws(xs, "the argument of `sum`")
+        n = t.cap if isinstance(t, ir.ListT) else t.size
+        k = self.fresh_name("k")
+        var = irutil.local(k, ir.IntT(lo=0, hi=n - 1))
+        item: ir.Expr = ir.GetIndex(base=xs, index=var, type=t.elem, span=e.span)
+        elem = t.elem
+        if isinstance(t, ir.ListT):
+            zero = irutil.int_const(0) if isinstance(elem, ir.IntT) else ir.Const(type=ir.FLOAT, value=0.0)
+            live = irutil.binop("lt", var, ir.Builtin(name="len", args=[xs], type=ir.IntT(lo=0, hi=t.cap)))
+            elem = ir.IntT(lo=min(elem.lo, 0), hi=max(elem.hi, 0)) if isinstance(elem, ir.IntT) else elem
+            item = ir.Cond(cond=live, then=item, orelse=zero, type=elem)
+        if isinstance(elem, ir.IntT):
+            total = self.int32(ir.IntT(lo=min(elem.lo * n, elem.lo), hi=max(elem.hi * n, elem.hi)), e.span)
+        else:
+            total = ir.FLOAT
+        return ir.Reduce(op="sum", var=k, lo=0, hi=n, body=item, type=total, span=e.span)
+
+    def revealed_call(self, e: ast.Call, ctx) -> ir.Expr:
+        if len(e.args) != 2:
+            self.fail("E0111", "`revealed` takes 2 arguments: `revealed(cell, fallback)`", e.span)
+        cell_ast = e.args[0].value
+        chain = []
+        node = cell_ast
+        while isinstance(node, ast.Index):
+            chain.append(node)
+            node = node.base
+        fd = self.state.get(node.name) if isinstance(node, ast.Name) and ctx.lookup(node.name) is None else None
+        if fd is None or not (fd.reveal or fd.reveal_to):
+            self.fail("E0172", "`revealed` reads a cell of a field marked `@reveal(flag)` or `@reveal_to(flag)`",
+                      cell_ast.span, "not such a field")
+        dims = self.cell_dims(fd.type)
+        if len(chain) != len(dims):
+            self.fail("E0172", f"`revealed` reads one cell: `{fd.name}` takes {len(dims)} indices", cell_ast.span)
+        saved = ctx.reads_hidden
+        cell = self.expr(cell_ast, ctx, peek=True)
+        ctx.reads_hidden = saved
+        if not (cell.type == _leaf_cell(fd.type)):
+            self.fail("E0172", "`revealed` reads one cell", cell_ast.span)  # pragma: no cover
+        indices = [self.expr(link.index, ctx) for link in reversed(chain)]
+        for x in indices:
+            self.no_draws(x, "an index of `revealed`")
+        if fd.reveal is not None:
+            flag_name, lead = fd.reveal, []
+        else:
+            if ctx.observe_player is None:
+                self.fail("E0172", f"`revealed` of `@reveal_to` field `{fd.name}` is read in `observe`", e.span,
+                          help="the flag says which player sees the cell: read it where the player is known")
+            flag_name = fd.reveal_to
+            lead = [ir.Local(name=ctx.observe_player, type=ir.IntT(lo=0, hi=self.num_players - 1))]
+        flag_t = self.state[flag_name].type
+        flag: ir.Expr = ir.StateGet(name=flag_name, type=flag_t)
+        for x in lead + indices:
+            flag_t = flag_t.elem
+            flag = ir.GetIndex(base=flag, index=x, type=flag_t)
+        fallback = self.expr(e.args[1].value, ctx)
+        t = self.unify(cell, fallback, e.span)
+        return ir.Cond(cond=flag, then=cell, orelse=fallback, type=t, span=e.span)
+
+    def bernoulli(self, e: ast.Call, ctx) -> ir.Expr:
+        if len(e.args) != 2:
+            self.fail("E0111", "`random.bernoulli` takes 2 arguments: `random.bernoulli(num, den)` "
+                      "(true with probability num/den)", e.span)
+        num = self.expr(e.args[0].value, ctx)
+        den = self.expr(e.args[1].value, ctx)
+        for x, a in ((num, e.args[0]), (den, e.args[1])):
+            if not isinstance(x.type, ir.IntT):
+                self.fail("E0110", "the arguments of `random.bernoulli` are integers", a.value.span, f"this is `{x.type}`")
+            self.no_draws(x, "an argument of `random.bernoulli`")
+        if den.type.lo < 1:
+            self.fail("E0122", "the denominator of `random.bernoulli` may be below 1", e.args[1].value.span,
+                      f"has range {den.type.lo}..{den.type.hi}", help="keep it at least 1, e.g. `max(den, 1)`")
+        hi = irutil.binop("sub", den, irutil.int_const(1))
+        draw = ir.RandomInt(lo=irutil.int_const(0), hi=hi, type=ir.IntT(lo=0, hi=den.type.hi - 1), span=e.span)
+        return ir.Binary(op="lt", left=draw, right=num, type=ir.BOOL, span=e.span)
+
+    def win_stake(self, e: ast.Call, ctx) -> list[ir.Stmt]:
+        player = ir.IntT(lo=0, hi=self.num_players - 1)
+        args = self.call_args(e, [ir.ParamDef(name="player", type=player), ir.ParamDef(name="stake", type=ir.FLOAT)],
+                              "win", ctx)
+        p, stake = args
+        if isinstance(stake, ir.Const):
+            stake = ir.Const(type=ir.FLOAT, value=float(stake.value), span=stake.span)
+        for a in (p, stake):
+            self.no_draws(a, "an argument of `win`")
+        n = self.num_players
+        q = self.fresh_name("q")
+        var = irutil.local(q, player)
+        loss: ir.Expr = ir.Unary(op="neg", operand=stake, type=ir.FLOAT)
+        if n > 2:
+            loss = ir.Unary(op="neg", operand=ir.Binary(op="div", left=stake, right=ir.Const(type=ir.FLOAT, value=float(n - 1)),
+                                                       type=ir.FLOAT), type=ir.FLOAT)
+        value = ir.ArrayBuild(var=q, lo=0, hi=n, body=ir.Cond(cond=irutil.binop("eq", var, p), then=stake, orelse=loss,
+                                                              type=ir.FLOAT), type=ir.ArrayT(elem=ir.FLOAT, size=n))
+        rewards = ir.Place(root="state", name="rewards", type=ir.ArrayT(elem=ir.FLOAT, size=n), span=e.span)
+        done = ir.Place(root="state", name="terminated", type=ir.BOOL, span=e.span)
+        return [ir.Assign(place=rewards, value=value, span=e.span),
+                ir.Assign(place=done, value=irutil.bool_const(True), span=e.span)]
+
+    # ------------------------------------------------------------ legality of other actions
+    def action_params(self, name: str) -> list[ir.ParamDef] | None:
+        if name not in self._action_params:
+            d = self.action_decls[name]
+            params = self._params(d.params)
+            if params is not None and any(not isinstance(p.type, (ir.IntT, ir.BoolT, ir.EnumT, ir.RowT))
+                                          for p in params):
+                params = None
+            self._action_params[name] = params
+        return self._action_params[name]
+
+    def action_guard(self, name: str) -> ir.Expr | None:
+        """The checked guard of action `name` (None without one, or after an error)."""
+        C = _c()
+        if name in self._guards:
+            return self._guards[name]
+        d = self.action_decls[name]
+        params = self.action_params(name)
+        if d.guard is None or params is None:
+            self._guards[name] = None
+            return None
+        if name in self._guard_stack:
+            cycle = self._guard_stack[self._guard_stack.index(name):] + [name]
+            self.fail("E0140", f"guards refer to each other's legality in a cycle: {' -> '.join(f'`{c}`' for c in cycle)}",
+                      self.name_span(d.span, name), help="compute the shared part in a `fn` that both guards call")
+        self._guard_stack.append(name)
+        gctx = C.Ctx("guard", pure=True)
+        if getattr(self, "sim_decl", None) is not None:  # a simultaneous spec: `player` is the one choosing
+            from envc.compiler.check_simultaneous import PLAYER
+
+            gctx.scopes[0][PLAYER] = ir.IntT(lo=0, hi=self.num_players - 1)
+        gctx.scopes[0].update({p.name: p.type for p in params})
+        try:
+            guard = self.expr(d.guard, gctx)
+            self.require_type(guard, ir.BOOL, d.guard.span, "a `when` guard")
+        except C._Poison:
+            guard = None
+        finally:
+            self._guard_stack.pop()
+        self._guards[name] = guard
+        return guard
+
+    def legal_call(self, e: ast.Call, ctx) -> ir.Expr:
+        if len(e.args) != 1 or e.args[0].name is not None or not (
+                isinstance(e.args[0].value, (ast.Call, ast.Name))):
+            self.fail("E0111", "`legal` takes one action: `legal(attack(0))`", e.span)
+        inner = e.args[0].value
+        kind_node = inner.func if isinstance(inner, ast.Call) else inner
+        if not isinstance(kind_node, ast.Name) or kind_node.name not in self.action_decls:
+            name = getattr(kind_node, "name", "?")
+            self.fail("E0100", f"unknown action `{name}`", kind_node.span, "not an action",
+                      help=did_you_mean(name, list(self.action_decls)) or "`legal(kind(args))` names an action kind")
+        name = kind_node.name
+        params = self.action_params(name)
+        if params is None:
+            raise _c()._Poison()
+        call = inner if isinstance(inner, ast.Call) else ast.Call(inner.span, inner, [])
+        args = self.call_args(call, params, name, ctx)
+        for a in args:
+            self.no_draws(a, "an argument of `legal`")
+        guard = self.action_guard(name)
+        if guard is None:
+            if self.action_decls[name].guard is not None:
+                raise _c()._Poison()  # reported with the guard
+            return irutil.bool_const(True)
+        return irutil.substitute(guard, {p.name: a for p, a in zip(params, args)},
+                                 fresh=lambda v: self.fresh_name(v + "_"))
+
+    # ------------------------------------------------------------ generic list parameters
+    def instantiate(self, name: str, e: ast.Call, ctx) -> tuple[str, list[ir.ParamDef]]:
+        """The instance of generic `fn`/`proc` `name` for the capacities of the lists passed
+        in call `e`: `_envc_<name>__<caps>` (its body checked on first use)."""
+        params, ret, pure = self.fn_sigs[name]
+        positional = [a for a in e.args if a.name is None]
+        named = {a.name: a for a in e.args if a.name is not None}
+        caps, concrete = [], []
+        for i, p in enumerate(params):
+            t = p.type
+            if isinstance(t, ir.ListT) and t.cap == 0:
+                a = named.get(p.name) if named else positional[i] if i < len(positional) else None
+                if a is None:
+                    self.fail("E0111", f"missing argument `{p.name}` of `{name}`", e.span)
+                v = self.expr(a.value, ctx)
+                if not isinstance(v.type, ir.ListT):
+                    self.fail("E0110", f"parameter `{p.name}` of `{name}` takes a list", a.value.span,
+                              f"this is `{v.type}`")
+                t = ir.ListT(elem=t.elem, cap=v.type.cap)
+                caps.append(str(v.type.cap))
+            concrete.append(p.model_copy(update={"type": t}))
+        inst = f"{RESERVED_PREFIX}{name}__{'_'.join(caps)}"
+        if inst not in self.fn_sigs:
+            self.fn_sigs[inst] = (concrete, ret, pure)
+            self.fn_decls[inst] = self.fn_decls[name]
+        if inst not in self._instantiating and not any(f.name == inst for f in self.instances):
+            self._instantiating.add(inst)
+            d = self.fn_decls[name]
+            saved = self.current_fn
+            try:
+                fn = self._fn_body(inst, d.body, d.span, pure)
+            finally:
+                self.current_fn = saved
+            if fn is not None:
+                self.instances.append(fn.model_copy(update={"name": inst}))
+        return inst, concrete
+
+    # ------------------------------------------------------------ narrowing
+    def narrowed(self, ctx, key: tuple, t: ir.Type, scope_id: int | None = None) -> ir.Type:
+        if not isinstance(t, ir.IntT):
+            return t
+        for facts in reversed(ctx.narrow):
+            got = facts.get(key)
+            if got is None:
+                continue
+            lo, hi, sid = got
+            if sid != scope_id:
+                continue
+            lo, hi = max(t.lo, lo), min(t.hi, hi)
+            if lo <= hi:
+                t = ir.IntT(lo=lo, hi=hi)
+        return t
+
+    def scope_of(self, ctx, name: str) -> int | None:
+        for scope in reversed(ctx.scopes):
+            if name in scope:
+                return id(scope)
+        return None
+
+    def facts(self, e: ir.Expr, truth: bool, ctx) -> dict:
+        """What `e` being `truth` says about the ranges of locals and scalar state fields:
+        {key: (lo, hi, scope id)}."""
+        out: dict = {}
+        self._facts(e, truth, ctx, out)
+        return out
+
+    def _facts(self, e: ir.Expr, truth: bool, ctx, out: dict) -> None:
+        if isinstance(e, ir.Unary) and e.op == "not":
+            self._facts(e.operand, not truth, ctx, out)
+            return
+        if isinstance(e, ir.Binary) and e.op in ("and", "or"):
+            if (e.op == "and") == truth:  # both sides hold (and true) / both fail (or false)
+                self._facts(e.left, truth, ctx, out)
+                self._facts(e.right, truth, ctx, out)
+            return
+        if not (isinstance(e, ir.Binary) and e.op in ("lt", "le", "gt", "ge", "eq", "ne")):
+            return
+        op = e.op if truth else {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}[e.op]
+        for subject, other, flip in ((e.left, e.right, False), (e.right, e.left, True)):
+            key, sid = self._subject(subject, ctx)
+            if key is None or not isinstance(other.type, ir.IntT) or not isinstance(subject.type, ir.IntT):
+                continue
+            o = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op) if flip else op
+            lo, hi = subject.type.lo, subject.type.hi
+            if o == "lt":
+                hi = other.type.hi - 1
+            elif o == "le":
+                hi = other.type.hi
+            elif o == "gt":
+                lo = other.type.lo + 1
+            elif o == "ge":
+                lo = other.type.lo
+            elif o == "eq":
+                lo, hi = other.type.lo, other.type.hi
+            elif other.type.lo == other.type.hi:  # `x != c` at an end of x's range
+                if other.type.lo == lo:
+                    lo += 1
+                elif other.type.lo == hi:
+                    hi -= 1
+            prev = out.get(key)
+            if prev is not None:
+                lo, hi = max(lo, prev[0]), min(hi, prev[1])
+            out[key] = (lo, hi, sid)
+
+    def _subject(self, e: ir.Expr, ctx) -> tuple[tuple | None, int | None]:
+        if isinstance(e, ir.Local):
+            return ("local", e.name), self.scope_of(ctx, e.name)
+        if isinstance(e, ir.StateGet):
+            return ("state", e.name), None
+        return None, None
+
+    def push_facts(self, ctx, facts: dict, stmts: list[ast.Stmt] | None = None) -> None:
+        """Narrow by `facts` until `pop_facts`; for a block `stmts`, not the names it assigns
+        (nor state fields when it calls anything)."""
+        if stmts is not None:
+            names, calls = _assigned_names(stmts)
+            facts = {k: v for k, v in facts.items()
+                     if k[1] not in names and not (k[0] == "state" and calls)}
+        ctx.narrow.append(facts)
+
+    def pop_facts(self, ctx) -> None:
+        ctx.narrow.pop()
+
+    def constant_truth(self, c: ir.Expr) -> bool | None:
+        """The value of condition `c` when it folds to a constant (no state, locals or draws)."""
+        if irutil.local_refs(c) or ir.first_draw(c) is not None or _reads_state(c):
+            return None
+        from envc.compiler.interp import ConstEvalError, eval_const
+
+        try:
+            v = eval_const(c, self._const_tables())
+        except (ConstEvalError, Exception):
+            return None
+        return bool(v)
+
+    def dead_block(self, stmts: list[ast.Stmt], ctx) -> None:
+        """Check a block that cannot run (its condition folds to a constant) without its range errors."""
+        mark = len(self.diags)
+        self.block(stmts, ctx)
+        self.diags[mark:] = [d for d in self.diags[mark:] if d.code not in ("E0120", "E0121", "E0123")]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def C_dims(t: ir.Type) -> tuple[int, ...]:
+    """The sizes of the array dimensions of `t`, outermost first (`()` for a non-array)."""
+    dims: list[int] = []
+    while isinstance(t, ir.ArrayT):
+        dims.append(t.size)
+        t = t.elem
+    return tuple(dims)
+
+
+def _leaf(t: ir.Type) -> ir.Type:
+    while isinstance(t, ir.ArrayT):
+        t = t.elem
+    return t
+
+
+def _leaf_cell(t: ir.Type) -> ir.Type:
+    while isinstance(t, (ir.ArrayT, ir.ListT)):
+        t = t.elem
+    return t
+
+
+def _flatten(v: Any) -> list:
+    if isinstance(v, list):
+        return [x for item in v for x in _flatten(item)]
+    return [v]
+
+
+def _filled(dims: tuple[int, ...], v: Any) -> Any:
+    if not dims:
+        return v
+    return [_filled(dims[1:], v) for _ in range(dims[0])]
+
+
+def _domain_size(t: ir.Type) -> int:
+    if isinstance(t, ir.IntT):
+        return t.hi - t.lo + 1
+    if isinstance(t, ir.BoolT):
+        return 2
+    if isinstance(t, ir.EnumT):
+        return t.size
+    return t.rows
+
+
+def _domain_offset(t: ir.Type, a: ir.Expr) -> ir.Expr:
+    """`a` as its position in the domain of `t` (0..size-1), an integer expression."""
+    if isinstance(t, ir.BoolT):
+        return ir.Builtin(name="int", args=[a], type=ir.IntT(lo=0, hi=1))
+    if isinstance(t, (ir.EnumT, ir.RowT)):
+        if isinstance(a.type, ir.IntT):
+            return a
+        return ir.Builtin(name="int", args=[a], type=ir.IntT(lo=0, hi=_domain_size(t) - 1))
+    if t.lo == 0:
+        return a
+    return irutil.binop("sub", a, irutil.int_const(t.lo))
+
+
+def _index_all(base: ir.Expr, names: list[str], t: ir.Type) -> ir.Expr:
+    for n in names:
+        size = t.size
+        t = t.elem
+        base = ir.GetIndex(base=base, index=irutil.local(n, ir.IntT(lo=0, hi=size - 1)), type=t)
+    return base
+
+
+def _build_all(body: ir.Expr, names: list[str], t: ir.Type) -> ir.Expr:
+    """`[[body for n2 in ..] for n1 in ..]` over the dims of array type `t` (`body` for a scalar)."""
+    sizes = list(ir.dims(t))
+    for n, size in reversed(list(zip(names, sizes))):
+        body = ir.ArrayBuild(var=n, lo=0, hi=size, body=body, type=ir.ArrayT(elem=body.type, size=size))
+    return body
+
+
+def _reads_state(e: Any) -> bool:
+    if isinstance(e, (ir.StateGet, ir.CallFn, ir.ListTake, ir.RandomInt, ir.RandomPick)):
+        return True
+    if isinstance(e, ir.Builtin) and e.name == "pending_choice":
+        return True
+    return any(_reads_state(x) for x in ir.children(e) if not isinstance(x, irutil._TYPES))
+
+
+def _sets_flag(s: ir.Node, flag: str) -> bool:
+    for n in _ir_nodes(s):
+        if isinstance(n, ir.Assign) and n.place.root == "local" and n.place.name == flag:
+            return True
+    return False
+
+
+def _ir_nodes(node: Any):
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            yield from _ir_nodes(x)
+        return
+    if not isinstance(node, ir.Node) or isinstance(node, irutil._TYPES):
+        return
+    yield node
+    for name in type(node).model_fields:
+        yield from _ir_nodes(getattr(node, name))
+
+
+def _guard_after(stmts: list[ir.Stmt], flag: str) -> list[ir.Stmt]:
+    """`stmts` where everything after a statement that may clear `flag` (a `break`) runs only
+    while `flag` holds: the rest of the iteration is skipped once the loop breaks."""
+    out: list[ir.Stmt] = []
+    for i, s in enumerate(stmts):
+        if not _sets_flag(s, flag):
+            out.append(s)
+            continue
+        if isinstance(s, ir.If):
+            s = s.model_copy(update={"then": _guard_after(s.then, flag), "orelse": _guard_after(s.orelse, flag)})
+        elif isinstance(s, ir.Match):
+            s = s.model_copy(update={"arms": [a.model_copy(update={"body": _guard_after(a.body, flag)})
+                                              for a in s.arms]})
+        out.append(s)
+        rest = stmts[i + 1:]
+        if rest:
+            out.append(ir.If(cond=irutil.local(flag, ir.BOOL), then=_guard_after(rest, flag), span=rest[0].span))
+        return out
+    return out

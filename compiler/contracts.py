@@ -1,0 +1,820 @@
+"""Checks of hole texts keyed on the text: the `texts of F, ... { ... }` declarations.
+
+Public surface: `build(checker, decls, holes, fill_decls) -> (holes, contexts)`,
+`compile_pattern(...) -> Pattern | None`, `NUMBER_WORDS`.
+
+A spec states, per hole family (or plain hole), what the fill of a text must do, from the
+text and never from the model (`envc fill` judges fills with it, `llm_fill/props.py`):
+
+    texts of attack_effect {
+        symbol "{R}" = Energy.fire
+        context(c, k, hurt: int[0..20]) when phase == Phase.main { card[p][0] = c ... }
+        modifies dmg, damage, energy
+        mentions "flip <N> coins" draws N
+        mentions "this Pokémon" modifies damage[p][0], energy[p][0]
+        text "Heal <N> damage from this Pokémon."
+            ensures damage[p][0] == max(old(damage[p][0]) - N, 0)
+            scenario given damage[p][0] = 50 then damage[p][0] == max(50 - N, 0)
+    }
+
+Patterns. A pattern is literal text with captures: `<N>` (digits, an `int`), `<N: count>`
+(digits, or "a", "an", "one" ... "ten"), `<E: symbol>` (one of the declared symbols; its
+value), `<C: Enum>` (a member of enum `Enum` by its name or its data name). Matching
+ignores case; runs of white space match any white space, `'` matches `’` and the dashes
+`-`, `−`, `–`, `—` match each other; a pattern that starts or ends with a letter or digit
+does not match inside a word. A `text` pattern must match a whole text (an *exact
+contract*); a `mentions` pattern matches anywhere in a text, as often as it occurs. A match
+that lies inside a longer match of another rule is dropped (of two equal ones, the rule
+written first is kept), so `"flip a coin until you get tails"` overrides `"flip a coin"`
+and `"each of your opponent's Benched Pokémon"` overrides `"your opponent's Benched Pokémon"`.
+
+What one text gets (`ir.Contract`):
+
+* `ensures`: the clauses of its `text` rule, of the `mentions` rules kept, and of its fill
+  (`fill F text "..." ensures ... { }`), each with its captures bound to their values;
+* the frame (`modifies`): the `text` rule's if it has one, else the union of the kept
+  `mentions` rules' frames, else the frame of the `texts of` block; `modifies any` in a
+  chosen rule means no frame;
+* `draws`: the `text` rule's `draws` if it has one, else the sum of the kept `mentions`
+  rules' (`draws N`, `at least N`, `any`); a text that no draw rule matches draws nothing
+  when its block has any draw rule, and is unconstrained otherwise;
+* the printed numbers (`\\d+`) and symbols that no rule covers: a number inside a kept
+  match (or any number, for a text with a `text` rule) is the rule's business; the others
+  must be used by the fill (the judge varies them);
+* scenarios, and the block's `context`.
+
+Errors (file:line:col): E0165 for a pattern that does not compile (an unclosed `<`, an
+unknown capture kind, a duplicate capture) or a malformed rule (`draws` of an unknown
+capture, a `modifies` that names no state field); E0166 for a rule that matches no text, a
+capture that no clause uses, and a text that two `text` rules match. Clauses are
+type-checked like any `ensures`, once per text they apply to.
+
+Decision: none of this enters a hole's hash. A hash says "the rule changed, the fill may be
+wrong"; a text rule is a check of fills, and adding one must not make every fill stale
+(`envc fill` judges fills against the rules as they are; `Judge.judge_written` re-judges
+the fills written by hand).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from envc.compiler import ir
+from envc.compiler.diagnostics import Span, did_you_mean
+from envc.dsl import ast
+
+#: the words a `<N: count>` capture reads as numbers
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10}
+_NUMBER = re.compile(r"(?<![\w{])\d+(?![\w}])")
+_DASHES = "-−–—"
+_QUOTES = "'’"
+
+
+@dataclass
+class Capture:
+    name: str
+    kind: str
+    span: Span
+    regex: str
+    values: dict[str, Any]  # casefolded matched text -> value (empty: int)
+    type: ir.Type | None = None  # None: an int of the matched value
+
+
+@dataclass
+class Pattern:
+    text: str
+    regex: re.Pattern
+    captures: list[Capture] = field(default_factory=list)
+
+
+@dataclass
+class Symbol:
+    text: str
+    value: Any
+    type: ir.Type
+    span: Span
+
+
+def _literal(text: str) -> str:
+    out = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            while i < len(text) and text[i].isspace():
+                i += 1
+            out.append(r"\s+")
+            continue
+        if ch in _QUOTES:
+            out.append(f"[{_QUOTES}]")
+        elif ch in _DASHES:
+            out.append(f"[{re.escape(_DASHES)}]")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def _sub_span(checker, span: Span, start: int, end: int) -> Span:
+    """The span of characters `start:end` of the string literal at `span` (offsets in the
+    unescaped string; the literal is on one line)."""
+    raw = checker.source_text(span)[1:-1]
+    offsets = []
+    i = 0
+    while i < len(raw):
+        offsets.append(i)
+        i += 2 if raw[i] == "\\" and i + 1 < len(raw) else 1
+    offsets.append(len(raw))
+    a = offsets[min(start, len(offsets) - 1)]
+    b = offsets[min(end, len(offsets) - 1)]
+    b = max(b, a + 1)
+    return Span(file=span.file, start=span.start + 1 + a, end=span.start + 1 + b, line=span.line,
+                col=span.col + 1 + a, end_line=span.line, end_col=span.col + 1 + b)
+
+
+def compile_pattern(checker, text: str, span: Span, symbols: dict[str, Symbol]) -> Pattern | None:
+    """Compile a text pattern (see the module docstring); report E0165 and return None when
+    it does not compile."""
+    parts: list[str] = []
+    captures: list[Capture] = []
+    literal_start = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "[":
+            end = text.find("]", i)
+            if end < 0 or any(x in text[i + 1:end] for x in "<>["):
+                checker.err("E0165", "the optional part is not closed" if end < 0 else
+                            "an optional part holds literal text only", _sub_span(checker, span, i, len(text)
+                                                                                 if end < 0 else end + 1),
+                            help="write an optional part as `[s]`: `card[s]` matches `card` and `cards`")
+                return None
+            parts.append(_literal(text[literal_start:i]))
+            parts.append(f"(?:{_literal(text[i + 1:end])})?")
+            i = literal_start = end + 1
+            continue
+        if ch == "]":
+            checker.err("E0165", "this `]` closes no optional part", _sub_span(checker, span, i, i + 1),
+                        help="an optional part is written `[s]`")
+            return None
+        if ch == ">":
+            checker.err("E0165", "this `>` closes no capture", _sub_span(checker, span, i, i + 1), "no `<` before it",
+                        help="a capture is written `<N>`, `<N: count>`, `<E: symbol>` or `<C: EnumName>`")
+            return None
+        if ch != "<":
+            i += 1
+            continue
+        end = text.find(">", i)
+        if end < 0:
+            checker.err("E0165", "the capture is not closed", _sub_span(checker, span, i, len(text)), "no `>` after it",
+                        help="close it: `<N>`")
+            return None
+        parts.append(_literal(text[literal_start:i]))
+        inner = text[i + 1:end]
+        name, _, kind = inner.partition(":")
+        name, kind = name.strip(), kind.strip() or "int"
+        cspan = _sub_span(checker, span, i, end + 1)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            checker.err("E0165", f"`{name}` is not a capture name", cspan, "a capture needs a name",
+                        help="write `<N>`, `<N: count>`, `<E: symbol>` or `<C: EnumName>`")
+            return None
+        if any(c.name == name for c in captures):
+            checker.err("E0165", f"capture `{name}` is defined twice", cspan, "again here", help="rename one of them")
+            return None
+        cap = _capture(checker, name, kind, cspan, symbols)
+        if cap is None:
+            return None
+        captures.append(cap)
+        parts.append(f"(?P<{name}>{cap.regex})")
+        i = literal_start = end + 1
+    parts.append(_literal(text[literal_start:]))
+    if not text.strip():
+        checker.err("E0165", "an empty pattern", span, help="write the text, or the part of it, to match")
+        return None
+    body = "".join(parts)
+    first, last = text.strip()[0], text.strip()[-1]
+    body = (r"(?<!\w)" if first.isalnum() or first == "<" else "") + body
+    body += r"(?!\w)" if last.isalnum() or last == ">" else ""
+    try:
+        regex = re.compile(body, re.IGNORECASE)
+    except re.error as e:  # pragma: no cover - every literal is escaped
+        checker.err("E0165", f"the pattern does not compile: {e}", span)
+        return None
+    return Pattern(text, regex, captures)
+
+
+def _capture(checker, name: str, kind: str, span: Span, symbols: dict[str, Symbol]) -> Capture | None:
+    if kind == "int":
+        return Capture(name, kind, span, r"\d+", {})
+    if kind == "count":
+        words = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+        return Capture(name, kind, span, rf"\d+|(?:{words})(?!\w)", dict(NUMBER_WORDS))
+    if kind == "symbol":
+        if not symbols:
+            checker.err("E0165", f"capture `{name}` reads a symbol, and no `symbol` is declared", span,
+                        help='declare them in the block: `symbol "{R}" = Energy.fire`')
+            return None
+        types = {str(s.type) for s in symbols.values()}
+        if len(types) > 1:
+            checker.err("E0165", f"capture `{name}` reads a symbol, and the symbols have {len(types)} types", span,
+                        help="declare symbols of one type per block")
+            return None
+        ordered = sorted(symbols, key=len, reverse=True)
+        return Capture(name, kind, span, "|".join(re.escape(s) for s in ordered),
+                       {s.casefold(): symbols[s].value for s in ordered}, next(iter(symbols.values())).type)
+    enum = checker.enums.get(kind)
+    if enum is None:
+        enums = f" or an enum ({', '.join(f'`{e}`' for e in checker.enums)})" if checker.enums else ""
+        checker.err("E0165", f"unknown capture kind `{kind}`", span, "not a kind of capture",
+                    help=did_you_mean(kind, ["int", "count", "symbol", *checker.enums])
+                    or f"kinds: `int` (the default), `count`, `symbol`{enums}")
+        return None
+    names: dict[str, int] = {}
+    for i, member in enumerate(enum.members):
+        names[member.casefold()] = i
+        alias = enum.aliases[i] if i < len(enum.aliases) else None
+        if alias:
+            names[alias.casefold()] = i
+    ordered = sorted(names, key=len, reverse=True)
+    return Capture(name, kind, span, "|".join(_literal(n) for n in ordered), names,
+                   ir.EnumT(name=enum.name, size=len(enum.members)))
+
+
+# ------------------------------------------------------------------ building contracts
+
+
+@dataclass
+class _Rule:
+    decl: ast.TextRule
+    pattern: Pattern
+    index: int  # order of declaration (ties of overlapping matches)
+    block: ast.TextsDecl
+    used: bool = False
+
+
+@dataclass
+class _Match:
+    rule: _Rule
+    start: int
+    end: int
+    values: dict[str, Any]
+
+
+@dataclass
+class _Target:
+    """What the `texts of` blocks say about one family or plain hole."""
+
+    name: str
+    rules: list[_Rule] = field(default_factory=list)
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    frames: list[ast.Modifies] = field(default_factory=list)
+    context: ast.ContextDecl | None = None
+    context_def: ir.ContextDef | None = None
+    draw_rules: bool = False
+
+
+def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, ast.FillDecl]
+          ) -> tuple[list[ir.HoleDef], list[ir.ContextDef]]:
+    """Each hole with its `contract` (see the module docstring), and the contexts.
+
+    `decls`: the spec's `TextsDecl`s; `fill_decls`: the fill item of each hole that has one."""
+    by_hole = {h.name: h for h in holes}
+    families = checker.families
+    targets: dict[str, _Target] = {}
+    order = 0
+    for d in decls:
+        names = []
+        for name, span in d.targets:
+            if name not in families and name not in by_hole:
+                checker.err("E0100", f"`texts of` names no hole family or hole `{name}`", span, "unknown",
+                            help=did_you_mean(name, list(families) + [h.name for h in holes if h.family is None])
+                            or "name a hole family (`hole F(...) per T.col`) or a hole")
+                continue
+            if name in by_hole and by_hole[name].family is not None:
+                checker.err("E0100", f"`{name}` is one text of family `{by_hole[name].family}`", span,
+                            help=f"write `texts of {by_hole[name].family}` and a `text` rule for it")
+                continue
+            names.append(name)
+        symbols = _symbols(checker, d)
+        for name in names:
+            t = targets.setdefault(name, _Target(name))
+            for s, sym in symbols.items():
+                t.symbols.setdefault(s, sym)
+            t.frames += d.modifies
+            for c in d.contexts:
+                if t.context is not None:
+                    checker.err("E0101", f"a second `context` for `{name}`", c.span, "again here",
+                                notes=[f"the first is at {t.context.span.file}:{t.context.span.line}:"
+                                       f"{t.context.span.col}"], help="keep one")
+                    continue
+                t.context = c
+        for rule in d.rules:
+            symbols_here = {}
+            for name in names:
+                symbols_here.update(targets[name].symbols)
+            pattern = compile_pattern(checker, rule.pattern, rule.pattern_span, symbols_here)
+            order += 1
+            if pattern is None:
+                continue
+            bad = [d for d in rule.draws for b in (d.lo, d.hi)
+                   if isinstance(b, str) and b not in {c.name for c in pattern.captures}]
+            for d in bad[:1]:
+                name = next(b for b in (d.lo, d.hi) if isinstance(b, str) and
+                            b not in {c.name for c in pattern.captures})
+                checker.err("E0165", f"`draws {name}` names no number captured by the pattern", d.span,
+                            "unknown capture", help=f"capture it in the pattern (`<{name}>` or `<{name}: count>`), "
+                            "or write a number")
+            if bad:
+                continue
+            _unused_captures(checker, rule, pattern)
+            for name in names:
+                targets[name].rules.append(_Rule(rule, pattern, order, d))
+                if rule.draws:
+                    targets[name].draw_rules = True
+    contexts = []
+    for t in targets.values():
+        if t.context is not None:
+            t.context_def = _context(checker, t, holes)
+            if t.context_def is not None:
+                contexts.append(t.context_def)
+    out = []
+    for h in holes:
+        target = targets.get(h.family or h.name)
+        contract = _contract(checker, h, target, fill_decls.get(h.name))
+        out.append(h.model_copy(update={"contract": contract}))
+    used = {id(r.decl) for t in targets.values() for r in t.rules if r.used}
+    reported: set[int] = set()
+    for t in targets.values():
+        for r in t.rules:
+            if id(r.decl) in used or id(r.decl) in reported:
+                continue
+            reported.add(id(r.decl))
+            names = {n for n, _ in r.block.targets}
+            _no_match(checker, r, [h.prose for h in holes if (h.family or h.name) in names])
+    return out, contexts
+
+
+def _symbols(checker, d: ast.TextsDecl) -> dict[str, Symbol]:
+    from envc.compiler.check import Ctx, _Poison
+
+    out: dict[str, Symbol] = {}
+    for s in d.symbols:
+        if not s.symbol.strip():
+            checker.err("E0165", "an empty symbol", s.span, help='write the symbol as printed: `symbol "{R}" = ...`')
+            continue
+        if s.symbol in out:
+            checker.err("E0101", f"symbol `{s.symbol}` is declared twice", s.span, help="keep one")
+            continue
+        try:
+            e = checker.expr(s.value, Ctx("constant", pure=True))
+            value = checker.fold(e, "a symbol's value")
+        except _Poison:
+            continue
+        out[s.symbol] = Symbol(s.symbol, value, e.type, s.span)
+    return out
+
+
+def _names_in(x, out: set[str]) -> None:
+    if isinstance(x, ast.Name):
+        out.add(x.name)
+        return
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            _names_in(y, out)
+        return
+    if hasattr(x, "__dataclass_fields__") and not isinstance(x, Span):
+        for k in x.__dataclass_fields__:
+            if k != "span":
+                _names_in(getattr(x, k), out)
+
+
+def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
+    used: set[str] = set()
+    _names_in([rule.ensures, rule.modifies, rule.scenarios], used)
+    used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
+    for c in pattern.captures:
+        if c.name not in used:
+            checker.err("E0166", f"capture `{c.name}` is used by no clause of the rule", c.span, "never used",
+                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws` or `scenario` clause, or write "
+                        "the text literally")
+
+
+def _no_match(checker, r: _Rule, texts: list[str]) -> None:
+    import difflib
+
+    what = "whole text" if r.decl.whole else "text"
+    close = difflib.get_close_matches(r.decl.pattern, texts, n=1, cutoff=0.5)
+    checker.err("E0166", f"`{'text' if r.decl.whole else 'mentions'}` rule matches no {what}",
+                r.decl.pattern_span, "no text matches this pattern",
+                notes=[f"the closest text: \"{close[0]}\""] if close else [],
+                help="fix the pattern (matching ignores case; `<N>` captures a number), or remove the rule"
+                if r.decl.whole else "fix the pattern, or remove the rule")
+
+
+def _matches(rule: _Rule, text: str) -> list[_Match]:
+    out = []
+    for m in rule.pattern.regex.finditer(text):
+        out.append(_Match(rule, m.start(), m.end(), _values(rule.pattern, m)))
+    return out
+
+
+def _values(pattern: Pattern, m: re.Match) -> dict[str, Any]:
+    out = {}
+    for c in pattern.captures:
+        raw = m.group(c.name)
+        if raw.isdigit():
+            out[c.name] = int(raw)
+        else:
+            out[c.name] = c.values[raw.casefold()] if raw.casefold() in c.values else c.values[
+                next(k for k in c.values if re.fullmatch(_literal(k), raw, re.IGNORECASE))]
+    return out
+
+
+def _kept(matches: list[_Match]) -> list[_Match]:
+    """The matches that no longer match of another rule contains (of two equal ones, the rule
+    written first is kept), in text order."""
+    kept: list[_Match] = []
+    for m in sorted(matches, key=lambda m: (-(m.end - m.start), m.rule.index, m.start)):
+        if not any(k.start <= m.start and m.end <= k.end and k.rule is not m.rule for k in kept):
+            kept.append(m)
+    return sorted(kept, key=lambda m: (m.start, m.rule.index))
+
+
+def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | None) -> ir.Contract:
+    text = h.prose.strip()
+    rules = t.rules if t is not None else []
+    whole = [r for r in rules if r.decl.whole and r.pattern.regex.fullmatch(text)]
+    for extra in whole[1:]:
+        extra.used = True
+        first = whole[0].decl.pattern_span
+        checker.err("E0166", "two `text` rules match the same text", extra.decl.pattern_span, "matches it too",
+                    notes=[f"text: \"{text[:120]}\"", f"the first rule is at {first.file}:{first.line}:{first.col}"],
+                    help="make the patterns tell the texts apart, or keep one rule")
+    exact = [_Match(whole[0], 0, len(text), _values(whole[0].pattern, whole[0].pattern.regex.fullmatch(text)))] \
+        if whole else []
+    kept = _kept([m for r in rules if not r.decl.whole for m in _matches(r, text)])
+    for m in exact + kept:
+        m.rule.used = True
+    chosen = exact + kept
+    ensures: list[ir.TextClause] = []
+    scenarios: list[ir.ScenarioDef] = []
+    for m in chosen:
+        for e in m.rule.decl.ensures:
+            c = _clause(checker, h, e, m.values, "text" if m.rule.decl.whole else "mentions", m.rule.pattern)
+            if c is not None:
+                ensures.append(c)
+        for s in m.rule.decl.scenarios:
+            sc = _scenario(checker, h, s, m.values, m.rule.pattern)
+            if sc is not None:
+                scenarios.append(sc)
+    if fill is not None:
+        for e in fill.ensures:
+            c = _clause(checker, h, e, {}, "fill")
+            if c is not None:
+                ensures.append(c)
+        for s in fill.scenarios:
+            sc = _scenario(checker, h, s, {})
+            if sc is not None:
+                scenarios.append(sc)
+    frame = _frame(checker, h, t, exact, kept)
+    draws = _draws(checker, t, exact, kept)
+    numbers, symbols = _uncovered(text, t, exact, kept)
+    described = [f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} "
+                 f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\"" for m in chosen]
+    return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
+                       draws=draws, numbers=numbers, symbols=symbols, scenarios=scenarios,
+                       context=t.context_def.name if t is not None and t.context_def is not None else None,
+                       rules=described)
+
+
+def _source(checker, span: Span) -> str:
+    """The source under `span`, with the parentheses around its first or last operand that
+    the span leaves out (`x == (a + b)` spans `x == (a + b`)."""
+    src = next((m.source for m in (checker.mod, checker.fills) if m is not None and m.path == span.file), "")
+    start, end = span.start, span.end
+    text = src[start:end]
+    opened = text.count("(") - text.count(")")
+    while opened > 0:
+        nxt = end + len(src[end:]) - len(src[end:].lstrip(" \t"))
+        if not src.startswith(")", nxt):
+            break
+        end, opened = nxt + 1, opened - 1
+    while opened < 0:
+        prev = len(src[:start].rstrip(" \t"))
+        if prev == 0 or src[prev - 1] != "(":
+            break
+        start, opened = prev - 1, opened + 1
+    return src[start:end]
+
+
+def _shown(checker, source: str, values: dict[str, Any], types: dict[str, ir.Type]) -> str:
+    """`source` with each capture written as its value (`N` -> `30`, `E` -> `Energy.fire`)."""
+    def value_text(name: str) -> str:
+        v, t = values[name], types.get(name)
+        if isinstance(t, ir.EnumT):
+            return f"{t.name}.{checker.enums[t.name].members[v]}"
+        return str(v)
+
+    if not values:
+        return source
+    names = "|".join(re.escape(n) for n in sorted(values, key=len, reverse=True))
+    return re.sub(rf"(?<![\w.])({names})(?!\w)", lambda m: value_text(m.group(1)), source)
+
+
+def _ctx(h: ir.HoleDef, types: dict[str, ir.Type]):
+    from envc.compiler.check import Ctx
+
+    ctx = Ctx("ensures", pure=True)
+    ctx.scopes[0].update({p.name: p.type for p in h.params})
+    if h.ret is not None:
+        ctx.scopes[0]["result"] = h.ret
+    ctx.scopes[0].update(types)
+    return ctx
+
+
+def _types(values: dict[str, Any], pattern: Pattern | None) -> dict[str, ir.Type]:
+    kinds = {c.name: c for c in pattern.captures} if pattern is not None else {}
+    out = {}
+    for name, v in values.items():
+        c = kinds.get(name)
+        out[name] = c.type if c is not None and c.type is not None else ir.IntT(lo=v, hi=v)
+    return out
+
+
+def _memo(checker, kind: str, node, h: ir.HoleDef, values: dict[str, Any], make):
+    """`make()` once per (clause, target, capture values): a rule's clause gives the same IR for
+    every text with the same captures (`"this Pokémon"` matches dozens of texts)."""
+    memo = checker.__dict__.setdefault("_contract_memo", {})
+    key = (kind, id(node), h.family or h.name, tuple(sorted(values.items())))
+    if key not in memo:
+        memo[key] = (node, make())  # (the node is kept so that its id is not reused)
+    return memo[key][1]
+
+
+def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
+            pattern: Pattern | None = None) -> ir.TextClause | None:
+    return _memo(checker, origin, e, h, values, lambda: _make_clause(checker, h, e, values, origin, pattern))
+
+
+def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
+                 pattern: Pattern | None = None) -> ir.TextClause | None:
+    from envc.compiler.check import _Poison
+
+    types = _types(values, pattern)
+    try:
+        ie = checker.expr(e, _ctx(h, types))
+        checker.require_type(ie, ir.BOOL, e.span, "an `ensures` clause")
+    except _Poison:
+        return None
+    return ir.TextClause(expr=ie, env=dict(values), source=_shown(checker, _source(checker, e.span), values, types),
+                         origin=origin, span=e.span)
+
+
+def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:
+    """The state place that expression `e` reads (`damage[p][0]`, `hand[p]`), for `modifies`
+    and a scenario's `given`; E0165 when it is not one."""
+    from envc.compiler.check import _Poison
+
+    try:
+        read = checker.expr(e, ctx)
+    except _Poison:
+        return None
+    steps: list = []
+    node = read
+    while isinstance(node, (ir.GetIndex, ir.GetField)):
+        if isinstance(node, ir.GetIndex):
+            steps.append(ir.IndexStep(index=node.index, is_list=isinstance(node.base.type, ir.ListT)))
+        else:
+            steps.append(ir.FieldStep(name=node.name))
+        node = node.base
+    if not isinstance(node, ir.StateGet):
+        checker.err("E0165", f"{what} names a state field, maybe indexed", e.span, "not a state field",
+                    help="write a field of the state, with indices or fields: `damage[p][0]`, `hand[p]`")
+        return None
+    return ir.Place(root="state", name=node.name, path=list(reversed(steps)), type=read.type, span=e.span)
+
+
+def _frame(checker, h: ir.HoleDef, t: _Target | None, exact: list[_Match], kept: list[_Match]
+           ) -> list[ir.FrameItem] | None:
+    """The places the text may change (None: any); see the module docstring."""
+    if exact and exact[0].rule.decl.modifies:
+        sources = [(m, exact[0]) for m in exact[0].rule.decl.modifies]
+    elif any(m.rule.decl.modifies for m in kept):
+        sources = [(mod, m) for m in kept for mod in m.rule.decl.modifies]
+    elif t is not None and t.frames:
+        sources = [(mod, None) for mod in t.frames]
+    else:
+        return None
+    if any(mod.items is None for mod, _ in sources):
+        return None
+    out = []
+    for mod, match in sources:
+        values = match.values if match is not None else {}
+        # _memo calls the lambda at once (B023 cannot see it)
+        out += _memo(checker, "modifies", mod, h, values,
+                     lambda: _frame_items(checker, h, mod, values, match.rule.pattern if match is not None else None))  # noqa: B023
+    return out
+
+
+def _frame_items(checker, h: ir.HoleDef, mod: ast.Modifies, values: dict[str, Any], pattern: Pattern | None
+                 ) -> list[ir.FrameItem]:
+    out = []
+    types = _types(values, pattern)
+    for item in mod.items:
+        ctx = _ctx(h, types)
+        lo = hi = 0
+        if item.var is not None:
+            lo, hi = checker.loop_bounds(item.lo, item.hi, item.inclusive, item.span, ctx, item.var)
+            ctx.scopes.append({item.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+        place = _state_place(checker, item.place, ctx, "`modifies`")
+        if place is None:
+            continue
+        out.append(ir.FrameItem(place=place, var=item.var, lo=lo, hi=hi, env=dict(values),
+                                source=_shown(checker, _source(checker, item.span), values, types)))
+    return out
+
+
+def _bound(checker, b, values: dict[str, Any], span: Span) -> int | None:
+    if b is None or isinstance(b, int):
+        return b
+    if b not in values or not isinstance(values[b], int):
+        checker.err("E0165", f"`draws {b}` names no number captured by the pattern", span, "unknown capture",
+                    help=f"capture it in the pattern (`<{b}>` or `<{b}: count>`), or write a number")
+        return None
+    return values[b]
+
+
+def _draws(checker, t: _Target | None, exact: list[_Match], kept: list[_Match]) -> tuple[int, int | None] | None:
+    """(least, most or None) random draws of one call; None when no rule says."""
+    if exact and exact[0].rule.decl.draws:
+        chosen = [(d, exact[0]) for d in exact[0].rule.decl.draws]
+    elif t is not None and t.draw_rules:
+        chosen = [(d, m) for m in kept for d in m.rule.decl.draws]
+    else:
+        return None
+    lo, hi = 0, 0
+    for d, m in chosen:
+        a = _bound(checker, d.lo, m.values, d.span)
+        b = _bound(checker, d.hi, m.values, d.span) if d.hi is not None else None
+        lo += a or 0
+        hi = None if hi is None or d.hi is None else hi + (b or 0)
+    return lo, hi
+
+
+def _uncovered(text: str, t: _Target | None, exact: list[_Match], kept: list[_Match]
+               ) -> tuple[list[int], list[ir.SymbolUse]]:
+    """The printed numbers and symbols of `text` that no chosen rule covers, in text order
+    (each value once)."""
+    if exact:
+        return [], []
+
+    def covered(a: int, b: int) -> bool:
+        return any(m.start <= a and b <= m.end for m in kept)
+
+    numbers: list[int] = []
+    for m in _NUMBER.finditer(text):
+        v = int(m.group(0))
+        if not covered(m.start(), m.end()) and v not in numbers:
+            numbers.append(v)
+    symbols: list[ir.SymbolUse] = []
+    for s, sym in (t.symbols.items() if t is not None else []):
+        for m in re.finditer(re.escape(s), text, re.IGNORECASE):
+            if not covered(m.start(), m.end()) and all(u.symbol != s for u in symbols):
+                symbols.append(ir.SymbolUse(symbol=s, value=sym.value, type=sym.type))
+    symbols.sort(key=lambda u: text.casefold().find(u.symbol.casefold()))
+    return numbers, symbols
+
+
+def _scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], pattern: Pattern | None = None
+              ) -> ir.ScenarioDef | None:
+    return _memo(checker, "scenario", s, h, values, lambda: _make_scenario(checker, h, s, values, pattern))
+
+
+def _make_scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, Any], pattern: Pattern | None = None
+                   ) -> ir.ScenarioDef | None:
+    from envc.compiler.check import _Poison
+
+    types = _types(values, pattern)
+    ctx = _ctx(h, types)
+    params = {p.name: p for p in h.params}
+    given: list[ir.GivenDef] = []
+    coins = None
+    ok = True
+    for target, value in s.given:
+        if isinstance(target, ast.Name) and target.name == "coins" and ctx.lookup("coins") is None \
+                and target.name not in checker.state:
+            coins = _coins(checker, value)
+            ok = ok and coins is not None
+            continue
+        if isinstance(target, ast.Name) and target.name in params:
+            place = ir.Place(root="local", name=target.name, type=params[target.name].type, span=target.span)
+        else:
+            place = _state_place(checker, target, ctx, "a scenario's `given`")
+        if place is None:
+            ok = False
+            continue
+        v = _list_value(checker, value, place.type, ctx)
+        if v is None:
+            ok = False
+            continue
+        if not checker.require_fits(v, place.type, value.span, f"`{checker.source_text(target.span)}: {place.type}`"):
+            ok = False
+            continue
+        given.append(ir.GivenDef(place=place, value=v))
+    then, shown = [], []
+    for e in s.then:
+        try:
+            ie = checker.expr(e, ctx)
+            checker.require_type(ie, ir.BOOL, e.span, "a scenario's `then` clause")
+        except _Poison:
+            ok = False
+            continue
+        then.append(ie)
+        shown.append(_shown(checker, _source(checker, e.span), values, types))
+    if not ok:
+        return None
+    return ir.ScenarioDef(name=s.name, given=given, coins=coins, then=then, then_source=shown, env=dict(values),
+                          span=s.span)
+
+
+def _list_value(checker, value: ast.Expr, t: ir.Type, ctx) -> ir.Expr | None:
+    """The value of a scenario's `given`; for a list place, an array literal (`[]` too) is a
+    list of its elements."""
+    from envc.compiler.check import _Poison
+
+    if isinstance(t, ir.ListT) and isinstance(value, ast.ArrayLit) and not value.items:
+        return ir.Const(type=t, value=[], span=value.span)
+    try:
+        v = checker.expr(value, ctx)
+    except _Poison:
+        return None
+    if isinstance(t, ir.ListT) and isinstance(v.type, ir.ArrayT) and v.type.size <= t.cap \
+            and checker.fits(v.type.elem, t.elem):
+        return v.model_copy(update={"type": ir.ListT(elem=t.elem, cap=t.cap)})
+    return v
+
+
+def _coins(checker, value: ast.Expr) -> list[bool] | None:
+    items = value.items if isinstance(value, ast.ArrayLit) else None
+    if items is None or not all(isinstance(x, ast.BoolLit) for x in items) or len(items) > 16:
+        checker.err("E0110", "`coins` is given as a list of at most 16 coins, heads `true`", value.span,
+                    help="e.g. `given coins = [true, false]` (heads, then tails)")
+        return None
+    return [x.value for x in items]
+
+
+def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | None:
+    """The proc of a `context` declaration for target `t` (its parameters: the hole's, then
+    the context's)."""
+    from envc.compiler.check import Ctx, _Poison
+
+    c = t.context
+    hole = next(h for h in holes if (h.family or h.name) == t.name)
+    fam = checker.families.get(t.name)
+    untyped = [p for p in c.params if p.type is None]
+    if any(p.type is None for p in c.params[len(untyped):]) or len(untyped) > (2 if fam is not None else 0):
+        checker.err("E0111", "a context's parameters are the card and its text column, then typed ones"
+                    if fam is not None else "a hole's context has typed parameters only", c.span,
+                    help="`context(c, k, extra: int[0..9])`: `c` the row whose text is judged, `k` its text column"
+                    if fam is not None else "`context(extra: int[0..9])`: the judge draws each from its type")
+        return None
+    params = list(hole.params)
+    row = column = None
+    if untyped:
+        table = checker.tables[fam.table]
+        row = untyped[0].name
+        params.append(ir.ParamDef(name=row, type=ir.RowT(table=table.name, rows=table.rows), span=untyped[0].span))
+        if len(untyped) > 1:
+            column = untyped[1].name
+            params.append(ir.ParamDef(name=column, type=ir.IntT(lo=0, hi=len(fam.columns) - 1), span=untyped[1].span))
+    extras = []
+    for p in c.params[len(untyped):]:
+        pt = checker.resolve_type(p.type)
+        if pt is None:
+            return None
+        extras.append(ir.ParamDef(name=p.name, type=pt, span=p.span))
+    names = [p.name for p in params + extras]
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        checker.err("E0101", f"duplicate parameter `{dup}` (the hole's parameters are in scope)", c.span,
+                    help="rename it")
+        return None
+    scope = {p.name: p.type for p in params + extras}
+    guard = None
+    if c.guard is not None:
+        gctx = Ctx("guard", pure=True)
+        gctx.scopes[0].update(scope)
+        try:
+            guard = checker.expr(c.guard, gctx)
+            checker.require_type(guard, ir.BOOL, c.guard.span, "a context's guard")
+        except _Poison:
+            return None
+    ctx = Ctx("context", pure=False)
+    ctx.scopes[0].update(scope)
+    body = checker.block(c.body, ctx)
+    name = f"<context of {t.name}>"
+    fn = ir.FnDef(name=name, params=params + extras, ret=None, body=body, pure=False, span=c.span)
+    return ir.ContextDef(name=name, fn=fn, guard=guard, row=row, column=column, extras=extras, span=c.span)

@@ -1,0 +1,251 @@
+"""Small helpers over IR trees, shared by the checker's desugarings and the passes.
+
+Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
+`local_refs(node)` (the local names a node reads or assigns), `zero_const(module_or_none, t)`,
+`int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
+`map_blocks(stmts, fn)`.
+
+Everything here is a pure function of IR nodes (frozen pydantic models): it returns new
+nodes and never changes the ones it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from envc.compiler import ir
+
+_TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
+
+
+def int_const(v: int) -> ir.Const:
+    """The integer constant `v`, typed `int[v..v]`."""
+    return ir.Const(type=ir.IntT(lo=v, hi=v), value=v)
+
+
+def bool_const(v: bool) -> ir.Const:
+    """The boolean constant `v`."""
+    return ir.Const(type=ir.BOOL, value=v)
+
+
+def local(name: str, t: ir.Type) -> ir.Local:
+    """A read of local `name` of type `t`."""
+    return ir.Local(name=name, type=t)
+
+
+def state(name: str, t: ir.Type) -> ir.StateGet:
+    """A read of state field `name` of type `t`."""
+    return ir.StateGet(name=name, type=t)
+
+
+def binop(op: str, a: ir.Expr, b: ir.Expr) -> ir.Binary:
+    """`a op b` for comparisons and `and`/`or` (type bool), or integer `add`/`sub` (the range
+    of the result computed here)."""
+    if op in ("eq", "ne", "lt", "le", "gt", "ge", "and", "or"):
+        return ir.Binary(op=op, left=a, right=b, type=ir.BOOL)
+    x, y = a.type, b.type
+    assert isinstance(x, ir.IntT) and isinstance(y, ir.IntT), (op, x, y)
+    if op == "add":
+        t = ir.IntT(lo=x.lo + y.lo, hi=x.hi + y.hi)
+    elif op == "sub":
+        t = ir.IntT(lo=x.lo - y.hi, hi=x.hi - y.lo)
+    else:
+        corners = [x.lo * y.lo, x.lo * y.hi, x.hi * y.lo, x.hi * y.hi]
+        t = ir.IntT(lo=min(corners), hi=max(corners))
+    return ir.Binary(op=op, left=a, right=b, type=t)
+
+
+def not_(e: ir.Expr) -> ir.Expr:
+    """The negation of boolean `e`, a constant folded."""
+    if isinstance(e, ir.Const):
+        return bool_const(not e.value)
+    return ir.Unary(op="not", operand=e, type=ir.BOOL)
+
+
+def and_(*parts: ir.Expr) -> ir.Expr:
+    """The conjunction of `parts`, constants folded (`true` for none)."""
+    items = [p for p in parts if not (isinstance(p, ir.Const) and p.value is True)]
+    if any(isinstance(p, ir.Const) and p.value is False for p in items):
+        return bool_const(False)
+    if not items:
+        return bool_const(True)
+    out = items[0]
+    for p in items[1:]:
+        out = binop("and", out, p)
+    return out
+
+
+def or_(*parts: ir.Expr) -> ir.Expr:
+    """The disjunction of `parts`, constants folded (`false` for none)."""
+    items = [p for p in parts if not (isinstance(p, ir.Const) and p.value is False)]
+    if any(isinstance(p, ir.Const) and p.value is True for p in items):
+        return bool_const(True)
+    if not items:
+        return bool_const(False)
+    out = items[0]
+    for p in items[1:]:
+        out = binop("or", out, p)
+    return out
+
+
+def zero_const(module: ir.Module | None, t: ir.Type, records: dict[str, ir.RecordDef] | None = None) -> ir.Const:
+    """A constant of type `t` holding its zero value (`ir.zero_value`)."""
+    if module is not None:
+        return ir.Const(type=t, value=ir.zero_value(module, t))
+    return ir.Const(type=t, value=_zero(t, records or {}))
+
+
+def _zero(t: ir.Type, records: dict[str, ir.RecordDef]) -> Any:
+    if isinstance(t, ir.BoolT):
+        return False
+    if isinstance(t, ir.IntT):
+        return min(max(0, t.lo), t.hi)
+    if isinstance(t, ir.FloatT):
+        return 0.0
+    if isinstance(t, (ir.EnumT, ir.RowT)):
+        return 0
+    if isinstance(t, ir.ArrayT):
+        return [_zero(t.elem, records) for _ in range(t.size)]
+    if isinstance(t, ir.ListT):
+        return []
+    return {f.name: f.default for f in records[t.name].fields}
+
+
+# ------------------------------------------------------------------ locals
+
+
+def local_refs(node: Any, out: set[str] | None = None) -> set[str]:
+    """The names of the locals that `node` (an IR node or a list of them) reads or assigns:
+    `Local` reads and the roots of `Place`s rooted at a local. Comprehension variables are
+    included where they are read (callers that care remove the binders themselves)."""
+    if out is None:
+        out = set()
+    if isinstance(node, list):
+        for x in node:
+            local_refs(x, out)
+        return out
+    if isinstance(node, tuple):
+        for x in node:
+            local_refs(x, out)
+        return out
+    if not isinstance(node, ir.Node) or isinstance(node, _TYPES):
+        return out
+    if isinstance(node, ir.Local):
+        out.add(node.name)
+        return out
+    if isinstance(node, ir.Place) and node.root == "local":
+        out.add(node.name)
+    for name in type(node).model_fields:
+        local_refs(getattr(node, name), out)
+    return out
+
+
+def substitute(node: Any, mapping: dict[str, Any], fresh: Callable[[str], str] | None = None) -> Any:
+    """A copy of `node` in which every free `Local(name)` with `name` in `mapping` is replaced:
+    by `mapping[name]` when it is an expression, or renamed when it is a string (places rooted
+    at a renamed local are renamed too). Comprehension, `random.pick` and `choose` variables
+    bind their names: inside them the outer mapping of that name does not apply, and a binder
+    whose name occurs free in a replacement expression is renamed first (`fresh(name)` gives
+    the new name), so that nothing is captured."""
+    counter = [0]
+
+    def default_fresh(name: str) -> str:
+        counter[0] += 1
+        return f"{name}__s{counter[0]}"
+
+    return _subst(node, mapping, fresh or default_fresh)
+
+
+def _binder_renamed(var: str, mapping: dict[str, Any], fresh) -> tuple[str, dict[str, Any]]:
+    inner = {k: v for k, v in mapping.items() if k != var}
+    free = set()
+    for v in inner.values():
+        if isinstance(v, ir.Node):
+            local_refs(v, free)
+        elif isinstance(v, str):
+            free.add(v)
+    if var in free:
+        new = fresh(var)
+        inner[var] = new
+        return new, inner
+    return var, inner
+
+
+def _subst(node: Any, mapping: dict[str, Any], fresh) -> Any:
+    if isinstance(node, list):
+        return [_subst(x, mapping, fresh) for x in node]
+    if isinstance(node, tuple):
+        return tuple(_subst(x, mapping, fresh) for x in node)
+    if not isinstance(node, ir.Node) or isinstance(node, _TYPES) or not mapping:
+        return node
+    if isinstance(node, ir.Local):
+        value = mapping.get(node.name)
+        if value is None:
+            return node
+        return node.model_copy(update={"name": value}) if isinstance(value, str) else value
+    if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomPick)):
+        var, inner = _binder_renamed(node.var, mapping, fresh)
+        update: dict[str, Any] = {"var": var}
+        for name in ("body", "cond"):
+            if name in type(node).model_fields:
+                update[name] = _subst(getattr(node, name), inner, fresh)
+        if isinstance(node, ir.RandomPick):
+            update["orelse"] = _subst(node.orelse, mapping, fresh)
+        return node.model_copy(update=update)
+    if isinstance(node, ir.Choose):
+        var, inner = _binder_renamed(node.var, mapping, fresh)
+        return node.model_copy(update={
+            "var": var, "cond": _subst(node.cond, inner, fresh), "place": _subst(node.place, mapping, fresh),
+            "chooser": _subst(node.chooser, mapping, fresh), "orelse": _subst(node.orelse, mapping, fresh)})
+    update = {}
+    if isinstance(node, ir.Place) and node.root == "local" and isinstance(mapping.get(node.name), str):
+        update["name"] = mapping[node.name]
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        if isinstance(value, (list, tuple)) or (isinstance(value, ir.Node) and not isinstance(value, _TYPES)):
+            new = _subst(value, mapping, fresh)
+            if new is not value:
+                update[name] = new
+    return node.model_copy(update=update) if update else node
+
+
+# ------------------------------------------------------------------ statements
+
+
+def map_blocks(stmts: list[ir.Stmt], fn: Callable[[list[ir.Stmt]], list[ir.Stmt]]) -> list[ir.Stmt]:
+    """`fn` applied to every block of `stmts`, innermost first, then to `stmts` itself."""
+    out = []
+    for s in stmts:
+        if isinstance(s, ir.If):
+            s = s.model_copy(update={"then": map_blocks(s.then, fn), "orelse": map_blocks(s.orelse, fn)})
+        elif isinstance(s, ir.For):
+            s = s.model_copy(update={"body": map_blocks(s.body, fn)})
+        elif isinstance(s, ir.Match):
+            s = s.model_copy(update={"arms": [a.model_copy(update={"body": map_blocks(a.body, fn)}) for a in s.arms]})
+        out.append(s)
+    return fn(out)
+
+
+def walk_stmts(stmts: list[ir.Stmt]):
+    """Every statement in `stmts` and in their blocks, in pre-order (a block's statements in
+    order; `if` then `else`; `match` arms in order)."""
+    for s in stmts:
+        yield s
+        yield from walk_stmts(sub_blocks_flat(s))
+
+
+def sub_blocks(s: ir.Stmt) -> list[list[ir.Stmt]]:
+    """The blocks directly inside statement `s`, in order."""
+    if isinstance(s, ir.If):
+        return [s.then, s.orelse]
+    if isinstance(s, ir.For):
+        return [s.body]
+    if isinstance(s, ir.Match):
+        return [a.body for a in s.arms]
+    return []
+
+
+def sub_blocks_flat(s: ir.Stmt) -> list[ir.Stmt]:
+    """The statements of every block directly inside `s` (`sub_blocks`), in order, as one list."""
+    return [x for block in sub_blocks(s) for x in block]

@@ -1,0 +1,113 @@
+"""The compiler pipeline: parse, check, then the passes in order (DESIGN.md, decision 8).
+
+Public surface: `PASSES` (the pass list), `PassContext`, `pass_names()`, `load(path, ctx)`,
+`run(module, ctx)`, `UnknownPassError`.
+
+    spec.envspec --parse--> syntax tree --check--> typed IR --PASSES--> IR every backend consumes
+
+Each pass is a module `envc.compiler.passes.<verb_noun>` with a docstring that states
+what it guarantees, a `NAME` and one entry point `run(module, ctx) -> Module`. The list
+below is the pipeline: to add a pass, copy a pass module, give it a new `NAME`, and add it
+here in the order it must run. A pass never changes meaning: the interpreter gives the
+same trajectories on the module before and after it (tests check that for every shipped
+spec), and `envc.compiler.ir.verify` holds after each pass (`PassContext.verify`, on in
+tests).
+
+Passes are switched on and off by `PassContext.disabled` (`--disable-pass NAME` on the
+command line), never by environment variables read inside the library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from envc.compiler import ir
+from envc.compiler.passes import choice_points, effect_tables, simultaneous
+
+# The pipeline, in order. `check` (the checker's output) comes before every entry.
+# `choice_points` runs after `effect_tables` (the dispatch it rewrites holds no `choose`
+# yet, and paused effects need the final bodies). `lower_choices`, which turns paused
+# effects into state machines for the array backends, is run by those backends (and by
+# `envc verify --targets flat`), not here: the interpreter runs `choose` natively.
+# `simultaneous` comes first: it turns a simultaneous spec into a sequential game (private
+# commits, then the turn resolved in the module's epilogue), which every later pass and
+# every backend then treat like any other.
+PASSES: list[ModuleType] = [
+    simultaneous,
+    effect_tables,
+    choice_points,
+]
+
+
+class UnknownPassError(ValueError):
+    """A pass name that is not in `PASSES` (the message lists the known ones)."""
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """Options of one run of the pipeline.
+
+    Attributes:
+        disabled: names of passes to skip (`--disable-pass`).
+        verify: run `ir.verify` after each pass (tests turn it on; it costs a walk of the IR).
+        after: stop after this pass (`check` stops after the checker), for `--emit ir --after`.
+    """
+
+    disabled: frozenset[str] = frozenset()
+    verify: bool = False
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        known = set(pass_names())
+        for name in [*self.disabled, *([self.after] if self.after else [])]:
+            if name not in known:
+                raise UnknownPassError(f"unknown pass `{name}`; the passes are: {', '.join(pass_names())}")
+
+
+def pass_names() -> list[str]:
+    """`check` followed by the name of every pass, in pipeline order."""
+    return ["check", *(p.NAME for p in PASSES)]
+
+
+def run(module: ir.Module, ctx: PassContext | None = None) -> ir.Module:
+    """Run the passes on a checked module, in order, skipping the disabled ones and
+    stopping after `ctx.after`.
+
+    Raises:
+        envc.compiler.ir_verify.IRVerifyError: with `ctx.verify`, when a pass breaks an IR
+            invariant (the message names the pass).
+    """
+    ctx = ctx or PassContext()
+    if ctx.verify:
+        _verified(module, "check")
+    if ctx.after == "check":
+        return module
+    for p in PASSES:
+        if p.NAME not in ctx.disabled:
+            module = p.run(module, ctx)
+            if ctx.verify:
+                _verified(module, p.NAME)
+        if ctx.after == p.NAME:
+            break
+    return module
+
+
+def _verified(module: ir.Module, after: str) -> None:
+    from envc.compiler.ir_verify import IRVerifyError
+
+    try:
+        ir.verify(module)
+    except IRVerifyError as e:
+        raise IRVerifyError([f"after `{after}`: {p}" for p in e.problems]) from None
+
+
+def load(path: str, ctx: PassContext | None = None) -> ir.Module:
+    """Parse and check the spec at `path` (with its fill file, if any) and run the passes.
+
+    Raises:
+        DiagnosticError: a missing file, a syntax error, or any checking error.
+    """
+    from envc.compiler.check import load_checked
+
+    return run(load_checked(path), ctx)

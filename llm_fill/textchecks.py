@@ -1,0 +1,450 @@
+"""The checks of a fill that come from its text (`ir.Contract`, built by
+`envc.compiler.contracts` from the spec's `texts of ...` rules), never from the model.
+
+Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
+`describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
+`number_problems`, `first_difference`, `set_coins`, `assign`, `Example`.
+
+Per call (inside the generated property tests, `props.check_call`):
+
+* the text's `ensures` (its `text` rule's, the kept `mentions` rules', the fill's own),
+  evaluated with the rule's captures bound, `old(x)` and `flip(k)` reading the state before;
+* the frame: every state cell the call changes lies inside a place the text may change;
+* the draws: the call draws as many random numbers as the text says (`draws`), counted
+  exactly from the counter of envc's counter-based RNG.
+
+On the examples of a passing run (`number_problems`): every printed number and symbol that
+no rule covers is *behaviourally used*: the fill's literals equal to it are changed (a
+number to 0, n+1, n-1 and 2n; a symbol to every other member) and at least one change
+must change the outcome of some example. A text number that the fill never writes fails
+at once.
+
+`props.run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
+fill's context (`set_coins`, `assign`); `first_difference` compares two fills on identical
+inputs (differential acceptance).
+
+States in the card's own context: a `context(c, k, extra: T)` of the text's block runs
+before each call (`TextChecks.setup`): `c` is a row of the family's table that carries the
+text, `k` the column that holds it, the extras are drawn by hypothesis; a state where its
+guard is false is skipped. The invariants the context itself breaks (the TCG's puts a card
+that is not in the deck list into play) are not required after the call; the state counts
+as a state of the game when every invariant held before the context ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from envc.compiler import ir, rng
+from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
+
+
+def with_contexts(module: ir.Module) -> ir.Module:
+    """`module` whose `fns` also hold the context procs (`ir.ContextDef.fn`), so that an
+    interpreter of it can run them (their names, `<context of F>`, cannot clash)."""
+    if not module.contexts:
+        return module
+    return module.model_copy(update={"fns": module.fns + [c.fn for c in module.contexts]})
+
+
+@dataclass
+class Example:
+    """One call of a passing run: the state before (after the context), the arguments, and
+    what the fill did."""
+
+    before: State
+    args: list[Any]
+    after: State
+    result: Any
+    origin: str
+
+
+# ------------------------------------------------------------------ state paths
+
+
+def changed_paths(module: ir.Module, before: State, after: State) -> list[tuple]:
+    """The state cells that differ, in declaration order: `(field, index or field name, ...)`;
+    a list counts as one cell (its length and order are part of its value)."""
+    out: list[tuple] = []
+
+    def walk(t: ir.Type, a: Any, b: Any, path: tuple) -> None:
+        if values_equal(a, b):
+            return
+        if isinstance(t, ir.ArrayT) and isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(t.elem, x, y, path + (i,))
+            return
+        if isinstance(t, ir.RecordT) and isinstance(a, dict) and isinstance(b, dict):
+            for f in module.record(t.name).fields:
+                walk(f.type, a.get(f.name), b.get(f.name), path + (f.name,))
+            return
+        out.append(path)
+
+    for f in module.state:
+        walk(f.type, before.fields.get(f.name), after.fields.get(f.name), (f.name,))
+    return out
+
+
+def path_text(path: tuple) -> str:
+    """`("damage", 1, 0)` -> `damage[1][0]`; a record field -> `.name`."""
+    out = str(path[0])
+    for k in path[1:]:
+        out += f"[{k}]" if isinstance(k, int) else f".{k}"
+    return out
+
+
+def value_at(state: State, path: tuple) -> Any:
+    """The value at `path` in `state`: `("damage", 1, 0)` is field `damage`, then index 1, then 0."""
+    v: Any = state.fields.get(path[0])
+    for k in path[1:]:
+        v = v[k]
+    return v
+
+
+# ------------------------------------------------------------------ per call
+
+
+class TextChecks:
+    """The contract of one hole's text, ready to run (see the module docstring).
+
+    `available` is false when the hole has no contract. `pairs` are the (row, column) of
+    the family's table that carry the text (empty for a plain hole)."""
+
+    def __init__(self, module: ir.Module, hole: ir.HoleDef):
+        self.module = module
+        self.hole = hole
+        self.contract = hole.contract or ir.Contract()
+        self.context = next((c for c in module.contexts if c.name == self.contract.context), None)
+        self.pairs: list[tuple[int, int]] = []
+        self.labels: list[str] | None = None
+        self._ev = None  # an evaluator for the frame's index expressions (made on first use)
+        fam = next((f for f in module.families if f.name == hole.family), None)
+        if fam is not None:
+            table = module.table(fam.table)
+            cols = {c.name: c.values for c in table.columns}
+            num = fam.members.index(hole.name) + 1
+            self.pairs = [(r, k) for r in range(table.rows) for k, c in enumerate(fam.columns) if cols[c][r] == num]
+            self.labels = table.labels
+            self.table = table.name
+        if self.context is not None and self.context.row is not None and not self.pairs:
+            self.context = None  # (no row carries the text: nothing to put in place)
+
+    # -- the context
+    def setup(self, it: Interpreter, state: State, args: list[Any], pair: int, extras: list[Any]
+              ) -> State | None:
+        """`state` with the text's card put in place by the context (a copy), or None when
+        the context's guard is false there (the state is skipped). Without a context,
+        `state` itself."""
+        c = self.context
+        if c is None:
+            return state
+        values = list(args)
+        if c.row is not None:
+            row, col = self.pairs[pair % len(self.pairs)]
+            values.append(row)
+            if c.column is not None:
+                values.append(col)
+        values += list(extras)
+        if c.guard is not None:
+            env = {p.name: v for p, v in zip(c.fn.params, values)}
+            ev = it.ev
+            ev.state = state
+            try:
+                if not ev.eval(c.guard, env):
+                    return None
+            except SpecRuntimeError:
+                return None
+            finally:
+                ev.state = None
+        try:
+            after, _ = it.call(state, c.name, values)
+        except SpecRuntimeError:
+            return None
+        return after
+
+    def describe_setup(self, module: ir.Module, pair: int, extras: list[Any]) -> str:
+        """`, then put in its context (`c` = Pikachu ex (Card#12), `k` = 1, `hurt` = 4)`."""
+        from envc.llm_fill.props import dsl_value
+
+        c = self.context
+        if c is None:
+            return ""
+        parts = []
+        if c.row is not None:
+            row, col = self.pairs[pair % len(self.pairs)]
+            label = self.labels[row] if self.labels else None
+            parts.append(f"`{c.row}` = {label + ' ' if label else ''}({self.table}#{row})")
+            if c.column is not None:
+                parts.append(f"`{c.column}` = {col}")
+        parts += [f"`{p.name}` = {dsl_value(module, p.type, v)}" for p, v in zip(c.extras, extras)]
+        return ", then put in its context" + (f" ({', '.join(parts)})" if parts else "")
+
+    # -- one call
+    def problems(self, it: Interpreter, before: State, after: State, args: list[Any], result: Any) -> list[str]:
+        """What the call from `before` to `after` breaks of the text's contract: its
+        `ensures`, its frame, its number of draws."""
+        out = self.ensures_failures(it, before, after, args, result)
+        out += self.frame_problems(before, after, args)
+        draws = self.contract.draws
+        if draws is not None:
+            n = (after.rng_counter - before.rng_counter) & rng.MASK32
+            lo, hi = draws
+            if n < lo or (hi is not None and n > hi):
+                out.append(f"the call draws {n} random number{'s' if n != 1 else ''}; the text {_draws_text(draws)} "
+                           f"({'; '.join(self.contract.rules) or 'no rule matches it'})")
+        return out
+
+    def ensures_failures(self, it: Interpreter, before: State, after: State, args: list[Any],
+                         result: Any) -> list[str]:
+        clauses = self.contract.ensures
+        if not clauses:
+            return []
+        ev = it.ev
+        base = {p.name: a for p, a in zip(self.hole.params, args)}
+        if self.hole.ret is not None:
+            base["result"] = result
+        out = []
+        ev.state, ev.old_state = after, before
+        try:
+            for c in clauses:
+                where = "the fill's own" if c.origin == "fill" else "the text's"
+                try:
+                    ok = ev.eval(c.expr, {**base, **c.env})
+                except SpecRuntimeError as e:
+                    out.append(f"{where} `ensures {c.source}` faults on this call: {e}")
+                    continue
+                if not ok:
+                    out.append(f"{where} `ensures {c.source}` does not hold "
+                               f"({c.span.file}:{c.span.line})")
+        finally:
+            ev.state = ev.old_state = None
+        return out
+
+    def allowed(self, before: State, args: list[Any]) -> list[tuple] | None:
+        """The path prefixes the call may change (None: any)."""
+        frame = self.contract.frame
+        if frame is None:
+            return None
+        out = []
+        base = {p.name: a for p, a in zip(self.hole.params, args)}
+        for item in frame:
+            env = {**base, **item.env}
+            values = range(item.lo, item.hi) if item.var is not None else [None]
+            for v in values:
+                if item.var is not None:
+                    env[item.var] = v
+                path = self._path(item.place, env, before)
+                if path is not None:
+                    out.append(path)
+        return out
+
+    def _path(self, place: ir.Place, env: dict, state: State) -> tuple | None:
+        from envc.compiler.interp import Evaluator
+
+        if self._ev is None:
+            self._ev = Evaluator(self.module)
+        ev = self._ev
+        ev.state = state
+        try:
+            path: list = [place.name]
+            for step in place.path:
+                if isinstance(step, ir.FieldStep):
+                    path.append(step.name)
+                else:
+                    path.append(int(ev.eval(step.index, env)))
+            return tuple(path)
+        except (SpecRuntimeError, KeyError, IndexError, TypeError):
+            return None
+        finally:
+            ev.state = None
+
+    def frame_problems(self, before: State, after: State, args: list[Any]) -> list[str]:
+        allowed = self.allowed(before, args)
+        if allowed is None:
+            return []
+        bad = [p for p in changed_paths(self.module, before, after)
+               if not any(p[:len(a)] == a for a in allowed)]
+        if not bad:
+            return []
+        shown = ", ".join(f"`{path_text(p)}` ({_short(value_at(before, p))} -> {_short(value_at(after, p))})"
+                          for p in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        may = ", ".join(f"`{path_text(a)}`" for a in allowed[:8]) or "nothing"
+        return [f"the call changes {shown}, outside what the text lets it change: {may} "
+                f"(the frame of {'; '.join(self.contract.rules) or 'the texts block'})"]
+
+
+def _draws_text(draws: tuple[int, int | None]) -> str:
+    lo, hi = draws
+    if hi is None:
+        return f"draws at least {lo}" if lo else "may draw any number"
+    return f"draws exactly {lo}" if lo == hi else f"draws {lo} to {hi}"
+
+
+def _short(v: Any) -> str:
+    text = repr(v) if not isinstance(v, list) else "[" + ", ".join(_short(x) for x in v[:8]) + (
+        ", ..." if len(v) > 8 else "") + "]"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------ printed numbers and symbols
+
+
+def _walk(x: Any, visit) -> None:
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            _walk(y, visit)
+        return
+    if not isinstance(x, ir.Node):
+        return
+    visit(x)
+    for k in type(x).model_fields:
+        if k not in ("type", "span"):
+            _walk(getattr(x, k), visit)
+
+
+def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None) -> int:
+    """How many literals of `fn`'s body equal `value`: integer constants, loop and
+    comprehension bounds (an exclusive bound `hi` counts as `hi`), and, when `enum` is given,
+    that enum's members (a symbol `{R}` may be written `1` or `Energy.fire`)."""
+    count = 0
+
+    def visit(n: ir.Node) -> None:
+        nonlocal count
+        if isinstance(n, ir.Const) and not isinstance(n.value, bool) and n.value == value:
+            if isinstance(n.type, ir.IntT) or (enum is not None and isinstance(n.type, ir.EnumT) and n.type.name == enum):
+                count += 1
+        elif isinstance(n, (ir.For, ir.Reduce, ir.ArrayBuild)):
+            count += (n.hi == value) + (n.lo == value)
+
+    _walk(fn.body, visit)
+    return count
+
+
+def mutated(fn: ir.FnDef, value: int, new: int, enum: str | None = None) -> ir.FnDef:
+    """`fn` with every literal that `literal_sites` counts set to `new`."""
+
+    def rewrite(x: Any) -> Any:
+        if isinstance(x, list):
+            return [rewrite(y) for y in x]
+        if isinstance(x, tuple):
+            return tuple(rewrite(y) for y in x)
+        if not isinstance(x, ir.Node) or isinstance(x, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT,
+                                                         ir.ArrayT, ir.ListT)):
+            return x
+        update = {k: rewrite(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span")}
+        if isinstance(x, ir.Const) and not isinstance(x.value, bool) and x.value == value:
+            if isinstance(x.type, ir.IntT):
+                update["value"] = new
+                update["type"] = ir.IntT(lo=min(new, x.type.lo), hi=max(new, x.type.hi))
+            elif enum is not None and isinstance(x.type, ir.EnumT) and x.type.name == enum:
+                update["value"] = new
+        if isinstance(x, (ir.For, ir.Reduce, ir.ArrayBuild)):
+            if x.hi == value:
+                update["hi"] = max(new, x.lo)
+            if x.lo == value:
+                update["lo"] = min(new, update.get("hi", x.hi))
+        return x.model_copy(update=update)
+
+    return rewrite(fn)
+
+
+def _outcome(it: Interpreter, name: str, ex: Example):
+    try:
+        after, result = it.call(ex.before, name, ex.args)
+    except Exception as e:  # a fault (or a loop bound pushed past a list): a different outcome
+        return ("fault", str(e))
+    return after, result
+
+
+def _same(ex: Example, out) -> bool:
+    if isinstance(out, tuple) and len(out) == 2 and out[0] == "fault":
+        return False
+    after, result = out
+    return (after.rng_counter == ex.after.rng_counter and values_equal(result, ex.result)
+            and all(values_equal(after.fields[k], ex.after.fields[k]) for k in ex.after.fields))
+
+
+def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """The printed numbers and symbols of the text (those no rule covers) that the fill does
+    not use behaviourally (see the module docstring)."""
+    c = hole.contract
+    if c is None or not (c.numbers or c.symbols) or hole.fill is None:
+        return []
+    fn = module.fn(hole.fill)
+    out = []
+    wanted: list[tuple[str, int, str | None, list[int]]] = []
+    for n in c.numbers:
+        wanted.append((f"`{n}`", n, None, list(dict.fromkeys(v for v in (0, n + 1, n - 1, 2 * n) if v >= 0 and v != n))))
+    for s in c.symbols:
+        if not isinstance(s.value, int) or isinstance(s.value, bool):
+            continue
+        size = s.type.size if isinstance(s.type, ir.EnumT) else None
+        enum = s.type.name if isinstance(s.type, ir.EnumT) else None
+        others = [v for v in range(size) if v != s.value] if size else [s.value + 1, max(s.value - 1, 0)]
+        shown = f"`{s.symbol}` (`{enum}.{module.enum(enum).members[s.value]}`, {s.value})" if enum else f"`{s.symbol}`"
+        wanted.append((shown, s.value, enum, others))
+    for shown, value, enum, variants in wanted:
+        if not literal_sites(fn, value, enum):
+            out.append(f"the text prints {shown}, and the fill never writes it: write the text's number "
+                       "(a literal) where the rule uses it")
+            continue
+        if not examples:
+            continue
+        if not any(_changes(module, hole, fn, value, v, enum, examples) for v in variants):
+            tried = ", ".join(str(v) for v in variants[:4]) + (" ..." if len(variants) > 4 else "")
+            out.append(f"the text prints {shown}, and the fill does not use it: changing the fill's {value} to "
+                       f"{tried} changes nothing on the {len(examples)} states tried")
+    return out
+
+
+def _changes(module: ir.Module, hole: ir.HoleDef, fn: ir.FnDef, value: int, new: int, enum: str | None,
+             examples: list[Example]) -> bool:
+    other = mutated(fn, value, new, enum)
+    mod = module.model_copy(update={"fns": [other if f.name == fn.name else f for f in module.fns]})
+    it = Interpreter(mod)
+    return any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples)
+
+
+# ------------------------------------------------------------------ differential
+
+
+def first_difference(module: ir.Module, a: State, b: State, ra: Any, rb: Any) -> str | None:
+    """The first difference between two outcomes of the same call (field path and both
+    values), or None when they are identical."""
+    paths = changed_paths(module, a, b)
+    if paths:
+        p = paths[0]
+        return f"`{path_text(p)}` is {_short(value_at(a, p))} after the first and {_short(value_at(b, p))} after the second"
+    if a.rng_counter != b.rng_counter:
+        return (f"the first draws {(a.rng_counter) & rng.MASK32} random numbers so far, the second "
+                f"{(b.rng_counter) & rng.MASK32}")
+    if not values_equal(ra, rb):
+        return f"the result is {_short(ra)} from the first and {_short(rb)} from the second"
+    return None
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def set_coins(state: State, coins: list[bool]) -> None:
+    """Move the RNG counter forward to the first draw from which the coins come out as
+    `coins` (heads `True`): the fill's first draws then flip them."""
+    c = state.rng_counter
+    for _ in range(1 << 20):
+        if all(heads(state.rng_key, (c + i) & rng.MASK32) == want for i, want in enumerate(coins)):
+            state.rng_counter = c & rng.MASK32
+            return
+        c += 1
+    raise RuntimeError("no run of coins found")  # pragma: no cover - 2^16 runs of 16 coins exist
+
+
+def assign(it: Interpreter, place: ir.Place, value: Any, env: dict, state: State) -> None:
+    """Write (a copy of) `value` to `place` of `state` with the interpreter's own assignment, with
+    locals `env`."""
+    ev = it.ev
+    ev.state = state
+    try:
+        ev.assign(place, copy_value(value), env)
+    finally:
+        ev.state = None

@@ -1,0 +1,234 @@
+"""The pipeline (`envc.compiler.pipeline`) and the IR tools every pass relies on: the printer,
+the verifier, `walk`/`map_children`, and the exhaustive dispatch of every backend.
+
+Pass file tests: `tests/passes/<pass>/<case>.envspec` beside `<case>.ir`, the IR printed after
+`<pass>` (`check`: the checker's output, before any pass). A missing `.ir` fails; rewrite them
+with `ENVC_BLESS=1 pytest tests/test_pipeline.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from envc.compiler import ir, pipeline
+from envc.compiler.check import load_checked
+from envc.compiler.interp import Evaluator, Interpreter
+from envc.compiler.ir_verify import IRVerifyError, _Verifier
+from envc.compiler.pipeline import PassContext
+from envc.compiler.printer import _Printer, print_module
+
+ROOT = Path(__file__).resolve().parent.parent
+PASS_CASES = sorted((ROOT / "tests" / "passes").glob("*/*.envspec"))
+ALL_SPECS = sorted((ROOT / "specs").glob("*.envspec")) + sorted((ROOT / "tests" / "specs").glob("*.envspec")) + PASS_CASES
+BLESS = os.environ.get("ENVC_BLESS") == "1"
+
+
+def _rel(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+# ---------------------------------------------------------------- pass file tests
+
+
+@pytest.mark.parametrize("case", PASS_CASES, ids=_rel)
+def test_pass_file(case: Path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the printed table paths are relative to the spec, not the cwd
+    stage = case.parent.name
+    assert stage in pipeline.pass_names(), f"{_rel(case)}: folder `{stage}` names no pass"
+    text = print_module(pipeline.load(_rel(case), PassContext(after=stage, verify=True)))
+    expected = case.with_suffix(".ir")
+    if BLESS:
+        expected.write_text(text)
+    assert expected.exists(), f"missing {_rel(expected)}: run with ENVC_BLESS=1 to create it"
+    assert text == expected.read_text()
+
+
+def test_every_pass_has_a_file_test():
+    tested = {c.parent.name for c in PASS_CASES}
+    assert set(pipeline.pass_names()) <= tested
+
+
+# ---------------------------------------------------------------- the verifier
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=_rel)
+def test_every_spec_verifies_after_every_pass(spec: Path):
+    pipeline.load(str(spec), PassContext(verify=True))
+
+
+def test_every_pass_keeps_the_interpreters_trajectories(specs):
+    """A pass changes no meaning: with each pass off, the interpreter plays the same games."""
+    for name in ("tictactoe", "tcg"):
+        on = specs(name)
+        for p in pipeline.PASSES:
+            off = pipeline.load(str(ROOT / "specs" / f"{name}.envspec"), PassContext(disabled=frozenset({p.NAME})))
+            _same_games(Interpreter(on), Interpreter(off), episodes=4 if name == "tcg" else 20)
+
+
+def _same_games(a: Interpreter, b: Interpreter, episodes: int) -> None:
+    from envc.verify import first_difference, to_arrays
+
+    for seed in range(episodes):
+        rng = np.random.default_rng(seed)
+        sa, sb = a.init(seed), b.init(seed)
+        for step in range(300):
+            assert first_difference(to_arrays(a.module, sa), to_arrays(b.module, sb)) is None, (seed, step)
+            if sa.terminated or sa.truncated:
+                break
+            action = int(rng.choice(np.flatnonzero(sa.legal_action_mask)))
+            sa, sb = a.step(sa, action), b.step(sb, action)
+
+
+@pytest.fixture(scope="module")
+def ttt() -> ir.Module:
+    return load_checked(str(ROOT / "specs" / "tictactoe.envspec"))
+
+
+def _replace_first(module: ir.Module, match, make) -> ir.Module:
+    """`module` with the first node (in the `place` action's body) for which `match` holds
+    replaced by `make(node)`."""
+    done = []
+
+    def fn(node):
+        if not done and match(node):
+            done.append(node)
+            return make(node)
+        return ir.map_children(node, fn)
+
+    action = module.actions[0]
+    body = [fn(s) for s in action.body]
+    assert done, "no node matched"
+    return module.model_copy(update={"actions": [action.model_copy(update={"body": body})]})
+
+
+BROKEN = {
+    "unbound local": (lambda n: isinstance(n, ir.Local) and n.name == "cell",
+                      lambda n: n.model_copy(update={"name": "nowhere"}), "local `nowhere` is not bound"),
+    "narrowed arithmetic": (lambda n: isinstance(n, ir.Binary) and n.op == "sub",
+                            lambda n: n.model_copy(update={"type": ir.IntT(lo=0, hi=0)}), "but its operands give"),
+    "value past its place": (lambda n: isinstance(n, ir.Assign),
+                             lambda n: n.model_copy(update={"value": ir.Const(type=ir.IntT(lo=5, hi=5), value=5)}),
+                             "does not fit `int[-1..1]`"),
+    "unknown fn": (lambda n: isinstance(n, ir.CallFn),
+                   lambda n: n.model_copy(update={"fn": "vanished"}), "calls `vanished`"),
+    "unknown state field": (lambda n: isinstance(n, ir.StateGet),
+                            lambda n: n.model_copy(update={"name": "gone"}), "state field `gone` does not exist"),
+    "constant outside its type": (lambda n: isinstance(n, ir.Const) and n.value == 1,
+                                  lambda n: n.model_copy(update={"type": ir.IntT(lo=2, hi=3)}), "outside its type"),
+    "condition not bool": (lambda n: isinstance(n, ir.If),
+                           lambda n: n.model_copy(update={"cond": ir.Const(type=ir.IntT(lo=0, hi=1), value=1)}),
+                           "an `if` condition is `int[0..1]`"),
+}
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_the_verifier_catches(ttt, kind):
+    match, make, message = BROKEN[kind]
+    ir.verify(ttt)
+    with pytest.raises(IRVerifyError, match="action place: ") as info:
+        ir.verify(_replace_first(ttt, match, make))
+    assert any(message in p for p in info.value.problems), info.value.problems
+
+
+def test_a_pass_that_breaks_the_ir_is_named(ttt, monkeypatch):
+    class Breaking:
+        NAME = "effect_tables"
+
+        @staticmethod
+        def run(module, ctx):
+            match, make, _ = BROKEN["unbound local"]
+            return _replace_first(module, match, make)
+
+    monkeypatch.setattr(pipeline, "PASSES", [Breaking])
+    with pytest.raises(IRVerifyError, match="after `effect_tables`: action place"):
+        pipeline.run(ttt, PassContext(verify=True))
+
+
+# ---------------------------------------------------------------- walks and dispatch
+
+
+def test_map_children_keeps_unchanged_nodes_and_rebuilds_changed_ones(ttt):
+    body = ttt.actions[0].body
+    assert all(ir.map_children(s, lambda n: n) is s for s in body)
+    consts = [n for s in body for n in ir.walk(s) if isinstance(n, ir.Const)]
+
+    def bump(node):
+        if isinstance(node, ir.Const) and node.value == 1 and isinstance(node.type, ir.IntT):
+            return node.model_copy(update={"value": 0})
+        return ir.map_children(node, bump)
+
+    new = [bump(s) for s in body]
+    after = [n for s in new for n in ir.walk(s) if isinstance(n, ir.Const)]
+    assert len(after) == len(consts)
+    assert [c.value for c in after] == [0 if c.value == 1 and isinstance(c.type, ir.IntT) else c.value for c in consts]
+    unchanged = [a is b for a, b in zip(new, body)]
+    assert unchanged == [not any(isinstance(n, ir.Const) and n.value == 1 and isinstance(n.type, ir.IntT)
+                                 for n in ir.walk(s)) for s in body]
+
+
+def test_walk_visits_each_node_once_in_evaluation_order():
+    one = ir.Const(type=ir.IntT(lo=1, hi=1), value=1)
+    two = ir.Const(type=ir.IntT(lo=2, hi=2), value=2)
+    add = ir.Binary(op="add", left=one, right=two, type=ir.IntT(lo=3, hi=3))
+    assert [n.kind for n in ir.walk(add)] == ["binary", "const", "const"]
+    assert [n.value for n in ir.walk(add) if isinstance(n, ir.Const)] == [1, 2]
+    assert sum(1 for n in ir.walk(add, types=True) if isinstance(n, ir.IntT)) == 3
+
+
+def test_the_kind_lists_are_every_node_class_of_the_ir():
+    exprs = {c.model_fields["kind"].default for c in vars(ir).values()
+             if isinstance(c, type) and issubclass(c, ir.ExprNode) and c is not ir.ExprNode}
+    stmts = {c.model_fields["kind"].default for c in vars(ir).values()
+             if isinstance(c, type) and issubclass(c, ir.StmtNode) and c is not ir.StmtNode}
+    assert set(ir.EXPR_KINDS) == exprs
+    assert set(ir.STMT_KINDS) == stmts
+
+
+def _backends():
+    from envc.codegen.jax.lower import Lowering as JaxLowering
+    from envc.codegen.rust.lower import Lowering as RustLowering
+
+    return {"interpreter": (Evaluator, "c_", "s_"), "jax": (JaxLowering, "x_", "s_"),
+            "rust": (RustLowering, "x_", "s_"), "verifier": (_Verifier, "x_", "s_"), "printer": (_Printer, "x_", "s_")}
+
+
+@pytest.mark.parametrize("backend", ["interpreter", "jax", "rust", "verifier", "printer"])
+def test_a_new_node_kind_breaks_every_backend_until_handled(backend):
+    cls, ex, st = _backends()[backend]
+    assert ir.missing_handlers(cls, ex, st) == []
+    missing = ir.missing_handlers(cls, ex, st, expr_kinds=(*ir.EXPR_KINDS, "novel"),
+                                  stmt_kinds=(*ir.STMT_KINDS, "novel_stmt"))
+    assert missing == [ex + "novel", st + "novel_stmt"]
+
+
+def test_handles_all_refuses_a_class_that_misses_a_kind():
+    class Partial:
+        def x_const(self, e):
+            return e
+
+    with pytest.raises(TypeError, match="handles no IR kind for: x_local"):
+        ir.handles_all("x_", "s_")(Partial)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_emit_ir_prints_the_ir_after_a_pass(monkeypatch):
+    from envc.cli import app
+
+    monkeypatch.chdir(ROOT)
+    spec = "tests/passes/effect_tables/verbs.envspec"
+    runner = CliRunner()
+    before = runner.invoke(app, ["compile", spec, "--emit", "ir", "--after", "check"])
+    after = runner.invoke(app, ["compile", spec, "--emit", "ir"])
+    assert before.exit_code == 0 and after.exit_code == 0
+    assert before.output == print_module(load_checked(spec))
+    assert "let op_0" in after.output and "let op_0" not in before.output
+    bad = runner.invoke(app, ["compile", spec, "--emit", "ir", "--after", "efect_tables"])
+    assert bad.exit_code == 1
+    assert "unknown pass `efect_tables`" in bad.output and "did you mean `effect_tables`?" in bad.output

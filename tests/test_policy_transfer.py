@@ -1,0 +1,83 @@
+"""Level 4, policy transfer (`envc verify --policy`): a given policy plays seeded episodes on
+every backend; returns, lengths and actions must be identical, or (float specs) the returns
+equivalent within a declared margin by TOST."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envc.verify import _tost, load_policy, verify_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_identical_episodes_on_jax(specs, jax_envs):
+    policy = load_policy(str(ROOT / "tests" / "policies.py") + ":observation_greedy")
+    report = verify_policy(specs("connect4"), ["python", "jax"], policy, episodes=40, seed=3,
+                           jax_env=jax_envs("connect4"))
+    assert report.ok and report.identical["jax"] == 40, [d.render() for d in report.divergences]
+    runs = report.runs
+    assert runs["python"].lengths.min() >= 7 and np.all(runs["python"].returns.sum(axis=1) == 0)
+    assert runs["python"].actions == runs["jax"].actions
+
+
+def test_a_broken_backend_is_reported_at_its_first_different_step(specs, broken_tictactoe):
+    """The broken JAX module also marks cell 8 when cell 4 is played: a policy that reads the
+    board then plays differently, or the game ends differently."""
+    policy = load_policy(str(ROOT / "tests" / "policies.py") + ":observation_greedy")
+    report = verify_policy(specs("tictactoe"), ["python", "jax"], policy, episodes=30, seed=0,
+                           jax_env=broken_tictactoe)
+    assert not report.ok and report.divergences
+    d = report.divergences[0]
+    assert d.level == 4 and d.target == "jax" and d.field in ("action", "length", "return[0]", "return[1]")
+    assert 4 in d.actions, "the reproducing actions include the move that goes wrong"
+    assert "divergence (level 4)" in d.render() and "reproduce: init(seed=" in d.render()
+
+
+def test_tost_on_cartpole(specs, jax_envs):
+    """Float physics: returns are compared by TOST within a declared margin."""
+    policy = load_policy(str(ROOT / "tests" / "policies.py") + ":cartpole_lean")
+    report = verify_policy(specs("cartpole"), ["python", "jax"], policy, episodes=30, seed=0, max_steps=600,
+                           tost_margin=5.0, jax_env=jax_envs("cartpole"))
+    assert report.ok and report.tost["jax"].equivalent
+    assert report.runs["python"].returns.mean() > 100, "the leaning policy balances far longer than random"
+
+
+def test_tost_decides_by_the_margin():
+    rng = np.random.default_rng(0)
+    close = rng.normal(0.1, 1.0, 200)
+    assert _tost(close, 0.5, 0.05).equivalent
+    assert not _tost(close, 0.01, 0.05).equivalent
+    assert not _tost(rng.normal(2.0, 1.0, 200), 0.5, 0.05).equivalent
+    assert _tost(np.zeros(10), 0.1, 0.05).equivalent and not _tost(np.full(10, 0.2), 0.1, 0.05).equivalent
+
+
+def test_load_policy_errors():
+    for ref in ("no_colon", "tests/policies.py:missing", "tests/nowhere.py:f", "envc_no_such_module:f"):
+        with pytest.raises(ValueError):
+            load_policy(ref)
+
+
+def test_cli_verify_policy(tmp_path):
+    cmd = [sys.executable, "-m", "envc.cli", "verify", "specs/tictactoe.envspec", "--targets", "python,jax",
+           "--episodes", "12", "--policy", "tests/policies.py:first_legal"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "ok: identical returns, lengths and actions" in done.stdout and "12/12" in done.stdout
+    bad = subprocess.run(cmd[:-1] + ["tests/policies.py:nope"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1 and "has no function `nope`" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_identical_episodes_on_rust(specs):
+    from envc.verify import load_rust
+
+    m = specs("connect4")
+    policy = load_policy(str(ROOT / "tests" / "policies.py") + ":observation_greedy")
+    report = verify_policy(m, ["python", "rust"], policy, episodes=40, seed=3, rust_env=load_rust(m))
+    assert report.ok and report.identical["rust"] == 40

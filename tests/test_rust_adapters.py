@@ -1,0 +1,184 @@
+"""The generated Rust package under the peers' own tools: Gymnasium's `check_env` on the
+registered single environment, PettingZoo's `api_test` on the AEC environment, int8 masks,
+per-environment stepping and resetting (`step_envs`, `reset_envs`) and the opponent wrapper
+that keeps the batch, out-of-range actions, and the time-limit flags of an auto-reset step.
+
+Every test builds crates (cargo, release; cached by content across sessions): `slow`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envc.compiler.check import load
+from envc.compiler.interp import Interpreter
+from envc.verify import first_difference, load_rust, to_arrays
+
+from .conftest import SPEC_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _path(name: str) -> Path:
+    spec = ROOT / "specs" / f"{name}.envspec"
+    return spec if spec.exists() else ROOT / "tests" / "specs" / f"{name}.envspec"
+
+
+@pytest.fixture(scope="module")
+def rust(specs):
+    """name -> (checked module, the imported generated package), built once."""
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            m = load(str(_path(name)))
+            cache[name] = (m, load_rust(m))
+        return cache[name]
+
+    return get
+
+
+MULTI = [n for n in SPEC_NAMES if n != "cartpole"]  # the shipped specs with several players
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_gymnasium_make_and_check_env(name, rust):
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    m, pkg = rust(name)
+    assert pkg.GYM_ID == f"envc/{name}-v0" and pkg.GYM_ID in gymnasium.registry
+    env = gymnasium.make(pkg.GYM_ID)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no render modes: check_env warns, as for any env without them
+        check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=3)
+    assert info["action_mask"].dtype == np.int8 and info["action_mask"].shape == (pkg.NUM_ACTIONS,)
+    assert env.observation_space.contains(obs)
+    returns = []
+    for episode in range(3):
+        obs, info = env.reset(seed=episode)
+        total, done = 0.0, False
+        while not done:
+            action = env.action_space.sample(mask=info["action_mask"])
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    if m.num_players > 1:
+        assert all(r in (-1.0, 0.0, 1.0) for r in returns), returns  # the agent's result against random play
+    env.close()
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_pettingzoo_api_test(name, rust):
+    from pettingzoo.test import api_test
+
+    _, pkg = rust(name)
+    env = pkg.AECEnv()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "has not defined a render() method" and similar notes
+        api_test(env, num_cycles=200 if name == "tcg" else 1000)
+    # the observation is the player's own (hidden information stays hidden)
+    env.reset(seed=1)
+    for agent in env.possible_agents:
+        assert env.observation_space(agent).contains(env.observe(agent))
+
+
+def test_masks_are_int8_in_the_vector_env_info(rust):
+    _, pkg = rust("tictactoe")
+    envs = pkg.GymVectorEnv(4, seed=0)
+    _, info = envs.reset(seed=0)
+    assert info["action_mask"].dtype == np.int8 and envs.action_masks().dtype == np.int8
+    sample = envs.single_action_space.sample(mask=info["action_mask"][0])  # Gymnasium needs int8 here
+    assert info["action_mask"][0][sample] == 1
+    _, _, _, _, info = envs.step(np.array([np.flatnonzero(r)[0] for r in info["action_mask"]]))
+    assert info["action_mask"].dtype == np.int8
+
+
+def test_step_envs_and_reset_envs_touch_only_their_environments(rust):
+    m, pkg = rust("tictactoe")
+    it = Interpreter(m)
+    env = pkg.VecEnv(4, autoreset=False, seed=10)
+    before = env.get_states()
+    a = np.array([np.flatnonzero(env.mask[i])[0] for i in (1, 3)], np.int32)
+    env.step_envs([1, 3], a)
+    after = env.get_states()
+    for i in (0, 2):
+        assert first_difference({k: v[i] for k, v in _flat(before).items()},
+                                {k: v[i] for k, v in _flat(after).items()}) is None
+    for i, action in zip((1, 3), a):
+        assert first_difference(to_arrays(m, it.step(it.init(10 + i), int(action))), env.get_state(i)) is None
+    env.reset_envs([3])  # the next seed, as an auto-reset: 13 + 4
+    assert first_difference(to_arrays(m, it.init(17)), env.get_state(3)) is None and env.seeds[3] == 17
+    env.reset_envs([1], seeds=[77])
+    assert first_difference(to_arrays(m, it.init(77)), env.get_state(1)) is None
+    np.testing.assert_array_equal(env.obs[1], np.asarray(it.init(77).observation))
+    assert not env.terminated[1] and env.rewards[1].tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match=r"indices holds 4, outside 0\.\.3"):  # checked before any row is touched
+        env.reset_envs([4])
+    with pytest.raises(ValueError):
+        env.step_envs([0, 1], [0])
+
+
+def _flat(tree: dict) -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in _flat(v).items()})
+        else:
+            out[k] = v
+    return out
+
+
+def test_opponent_wrapper_keeps_the_batch(rust):
+    """The agent (seat 0) against random play in 16 environments: every returned state waits
+    for the agent, rewards are the agent's results, finished games restart alone."""
+    _, pkg = rust("connect4")
+    envs = pkg.GymVectorEnv(16, seed=0, opponent="random", agent=0)
+    obs, info = envs.reset(seed=0)
+    assert np.all(info["current_player"] == 0)
+    rng = np.random.default_rng(0)
+    results = []
+    for _ in range(200):
+        mask = info["action_mask"]
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in mask])
+        obs, reward, terminated, truncated, info = envs.step(actions)
+        assert np.all(info["current_player"] == 0), "the batch always waits for the agent"
+        done = terminated | truncated
+        assert np.all(reward[~done] == 0.0)
+        results.extend(reward[done].tolist())
+    assert len(results) > 40 and set(results) <= {-1.0, 0.0, 1.0}
+    assert -0.5 < np.mean(results) < 0.5, "random against random: no side wins most games"
+
+
+def test_out_of_range_actions_are_illegal_moves_like_the_interpreter(rust):
+    m, pkg = rust("connect4")
+    it = Interpreter(m)
+    for bad in (7, -1, 1000):
+        env = pkg.VecEnv(1, autoreset=False, seed=5)
+        env.step([bad])
+        ours = it.step(it.init(5), bad)
+        assert env.terminated[0] and ours.terminated
+        assert first_difference(to_arrays(m, ours), env.get_state(0)) is None
+
+
+def test_autoreset_reports_a_truncation_on_a_terminal_step(rust):
+    """countdown (turn_limit 3): `stop` as the third action terminates and reaches the limit;
+    the step reports both flags (as JAX's `step_autoreset`), the state keeps the interpreter's."""
+    m, pkg = rust("countdown")
+    env = pkg.VecEnv(1, autoreset=True, seed=0)
+    env.step([0])
+    env.step([0])
+    env.step([1])
+    assert env.terminated[0] and env.truncated[0]
+    env.step([0])
+    env.step([0])
+    env.step([0])
+    assert not env.terminated[0] and env.truncated[0]
+    assert env.final_obs[0].tolist() == [3] and env.obs[0].tolist() == [0]

@@ -1,0 +1,245 @@
+"""The checks of a fill that come from its text (`texts of ...`, issue #12), on a small card
+game where they are cheap: `tests/specs/texts.envspec` and its hand fills `texts.fills`.
+
+For each check, a wrong fill it rejects (at the stage named, with the message named) and a
+right fill, written differently from the hand fill, that it accepts:
+
+* the text's exact contract (`text "..." ensures ...` of the spec), and a fill's own
+  `ensures` written beside it in the fill file;
+* the frame (`modifies`): what a text may change;
+* the number of random draws (`draws`), counted on the counter-based RNG;
+* every printed number and symbol used behaviourally (varied, the outcome must change);
+* scenarios (`scenario given ... then ...`), of a rule and beside a fill;
+* the card's own context (`context(c, k, ...)`): a right fill that only holds with its card in
+  place is accepted, and rejected by a copy of the spec without the context;
+* differential acceptance: two fills of one text must behave alike;
+* diagnostics and faults about an answer point into the answer (`<answer>:line:col`).
+
+End to end through the scripted OpenAI-compatible server: `--api-base` needs no key,
+`--samples` compares a model's answers, `--force` compares with the fill it replaces, and
+the prompt says how the answer is judged, on how many states.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from envc.cli import app
+from envc.llm_fill.judge import Judge
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "tests" / "specs" / "texts.envspec"
+FILLS = SPEC.with_suffix(".fills")
+MODEL = "openai/test-model"
+EXAMPLES = 40
+
+HEAL = "Heal 20 damage from your Pokémon."
+BONUS = "Flip a coin. If heads, this does 30 more damage."
+EMBER = "Take a {R} Energy and attach it to this card."
+SCOUT = "Draw 2 cards."
+TONIC = "Flip 2 coins. Heal 10 damage for each heads."
+REST = "Heal 10 damage from your Pokémon for each card in your hand."
+SPRING = "Heal 10 damage for each {W} card in your hand."
+
+
+def envc(*args: str):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "ENVC_DEBUG": "1"}, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    """(judge, fill file text, {text: member hole}) of tests/specs/texts.envspec."""
+    judge = Judge(str(SPEC), max_examples=EXAMPLES)
+    fills = FILLS.read_text(encoding="utf-8")
+    loaded = judge.load(fills)
+    return judge, fills, {h.prose: h.name for h in loaded.module.holes}
+
+
+# (check, text, wrong body, stage, what the feedback says, right body)
+CHECKS = [
+    ("exact contract", BONUS, "bonus_on_heads(40)", "property",
+     "the text's `ensures dmg == (if flip(0) then min(old(dmg) + 30, 100) else old(dmg))` does not hold",
+     "if random.coin() {\n    dmg = min(dmg + 30, 100)\n}"),
+    ("scenario of a rule", HEAL, "heal(p, 30)", "scenario",
+     "scenario 'heals' (", "damage[p] = max(damage[p] - 20, 0)"),
+    ("frame", SCOUT, "draw_cards(p, 2)\ndamage[p] = 0", "property",
+     "outside what the text lets it change: `deck[", "for k in 0..2 {\n    if len(deck[p]) > 0 and len(hand[p]) < HAND "
+     "{\n        hand[p].push(deck[p].draw())\n    }\n}"),
+    ("draws", HEAL, "let lucky = random.coin()\nheal(p, 20)", "property",
+     "the call draws 1 random number; the text draws exactly 0", "heal(p, 10)\nheal(p, 10)"),
+    ("a printed number the fill never writes", REST, "heal(p, min(20 * len(hand[p]), 100))", "text",
+     "the text prints `10`, and the fill never writes it", "let n = len(hand[p])\nheal(p, min(n * 10, 100))"),
+    ("a printed number the fill does not use", REST, "let per_card = 10\nheal(p, min(20 * len(hand[p]), 100))",
+     "text", "does not use it: changing the fill's 10 to",
+     "heal(p, min(len(hand[p]) * 10, 100))"),
+    ("a printed symbol", SPRING, "heal(p, min(10 * count(i < len(hand[p]) and hand[p][i].type == Energy.fire "
+     "for i in 0..HAND), 100))", "text", "the text prints `{W}` (`Energy.water`, 1), and the fill never writes it",
+     "let n = count(if i < len(hand[p]) then int(hand[p][i].type) == 1 else false for i in 0..HAND)\n"
+     "heal(p, min(10 * n, 100))"),
+    ("the fill's own ensures", TONIC, "let a = random.coin()\nlet b = random.coin()\nif a and b {\n    heal(p, 20)\n}",
+     "property", "the fill's own `ensures damage[p] == max(old(damage[p]) - 10 * heads(2), 0)` does not hold",
+     "let a = random.coin()\nlet b = random.coin()\nheal(p, 10 * (int(a) + int(b)))"),
+    ("a scenario beside the fill", TONIC, "let a = random.coin()\nlet b = random.coin()\nif a or b {\n    heal(p, 10)\n}",
+     "scenario", "scenario 'two heads' (", "for k in 0..2 {\n    let heads = random.coin()\n    if heads {\n"
+     "        damage[p] = max(damage[p] - 10, 0)\n    }\n}"),
+    ("the card's context", EMBER, "attach(p, 1, 1)", "property",
+     "`ensures all(energy[p][t] <= old(energy[p][t]) or int(active[p].type) == t for t in 0..3)` does not hold",
+     "energy[p][0] = min(energy[p][0] + 1, 9)"),
+]
+
+
+@pytest.mark.parametrize("check,text,wrong,stage,expected,right", CHECKS, ids=[c[0] for c in CHECKS])
+def test_each_check_rejects_a_wrong_fill_and_accepts_a_right_one(texts, check, text, wrong, stage, expected, right):
+    judge, fills, holes = texts
+    bad = judge.judge_body(holes[text], wrong, fills)
+    assert (bad.ok, bad.stage) == (False, stage), bad.feedback
+    assert expected in bad.feedback, bad.feedback
+    good = judge.judge_body(holes[text], right, fills)
+    assert good.ok, good.feedback
+
+
+def test_the_context_puts_the_card_in_place(texts, tmp_path):
+    """"Take a {R} Energy and attach it to this card": the family's `ensures` lets energy of a
+    type rise only on an active card of that type. With the card in its place (the context
+    of `texts of card_effect`) the right fill passes; on states of the game as they were
+    reached, where another card may be active, the same fill is rejected."""
+    judge, fills, holes = texts
+    assert judge.judge_body(holes[EMBER], "attach(p, 0, 1)", fills).ok
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index("    // Rule: a card's text runs when it is played")
+    end = text.index("    mentions \"flip a coin\"")
+    (tmp_path / "texts.envspec").write_text(text[:start] + text[end:], encoding="utf-8")
+    shutil.copytree(ROOT / "tests" / "specs" / "data", tmp_path / "data")  # a link would lead outside (E0150)
+    (tmp_path / "texts.fills").write_text(fills, encoding="utf-8")
+    bare = Judge(str(tmp_path / "texts.envspec"), max_examples=EXAMPLES)
+    verdict = bare.judge_body(holes[EMBER], "attach(p, 0, 1)", fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    assert "int(active[p].type) == t for t in 0..3)` does not hold" in verdict.feedback
+
+
+def test_a_context_state_shows_where_it_came_from(texts):
+    judge, fills, holes = texts
+    verdict = judge.judge_body(holes[BONUS], "bonus_on_heads(40)", fills)
+    assert re.search(r"reached from init\(\d\) after \d+ random legal actions?, then put in its context \(`c` = "
+                     r"(Spark|Cinder) \(Card#\d\), `k` = 0, `hurt` = \d\)", verdict.feedback), verdict.feedback
+
+
+def test_differential_acceptance_names_the_first_difference(texts):
+    judge, fills, holes = texts
+    same = judge.judge_body(holes[EMBER], "energy[p][0] = min(energy[p][0] + 1, 9)", fills, reference="attach(p, 0, 1)")
+    assert same.ok, same.feedback
+    other = judge.judge_body(holes[EMBER], "energy[p][0] = min(energy[p][0] + 1, 9)", fills,
+                             reference="attach(p, 0, 2)")
+    assert (other.ok, other.stage) == (False, "differential"), other.feedback
+    assert re.search(r"first difference: `energy\[[01]\]\[0\]` is \d after the first and \d after the second",
+                     other.feedback), other.feedback
+    assert "state before the call: reached from init(" in other.feedback
+
+
+def test_diagnostics_about_an_answer_point_into_it(texts):
+    judge, fills, holes = texts
+    typed = judge.judge("card_effect__1", "```envspec\nlet x = 1\nheal(p, 20 == 20)\n```", fills)
+    assert typed.stage == "check"
+    assert "--> <answer>:2:9" in typed.feedback and "2 | heal(p, 20 == 20)" in typed.feedback, typed.feedback
+    assert str(FILLS) not in typed.feedback and "texts.fills" not in typed.feedback
+    faults = judge.judge_body(holes[SCOUT], "hand[p].push(deck[p].draw())\nhand[p].push(deck[p].draw())", fills)
+    assert faults.stage == "property"
+    assert re.search(r"the call faults: <answer>:\d:\d+: ", faults.feedback), faults.feedback
+
+
+# ------------------------------------------------------------------ end to end
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """A copy of tests/specs/texts.envspec and its fills (its data linked)."""
+    shutil.copy(SPEC, tmp_path / "texts.envspec")
+    shutil.copy(FILLS, tmp_path / "texts.fills")
+    shutil.copytree(ROOT / "tests" / "specs" / "data", tmp_path / "data")  # a link would lead outside (E0150)
+    return tmp_path / "texts.envspec"
+
+
+def _without_text(spec: Path, text: str) -> None:
+    fills = spec.with_suffix(".fills")
+    content = fills.read_text(encoding="utf-8")
+    start = content.index(f'fill card_effect text "{text}"')
+    end = content.index("\n}\n", start) + 3
+    fills.write_text(content[:start] + content[end:], encoding="utf-8")
+
+
+def test_api_base_needs_no_key(copy, fake_model, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _without_text(copy, HEAL)
+    fake_model.script = ["```envspec\nheal(p, 20)\n```"]
+    result = envc("fill", str(copy), "--model", MODEL, "--api-base", fake_model.url, "--only", "heal 20",
+                  "--max-examples", "20")
+    assert result.exit_code == 0, result.output
+    assert len(fake_model.requests) == 1
+    no_base = envc("fill", str(copy), "--model", MODEL, "--only", "heal 20", "--force")
+    assert no_base.exit_code == 1
+    assert "model `openai/test-model` needs `OPENAI_API_KEY`, which is not set" in no_base.stderr
+    assert "`--model openai/NAME --api-base URL` (no key needed)" in no_base.stderr
+
+
+def test_samples_that_behave_differently_are_rejected(copy, fake_model):
+    """Two answers per attempt (`--samples 2`) that both pass their checks but attach
+    different amounts: the attempt is rejected, and the repair prompt names the difference.
+    A model that repeats itself passes: comparing a model with itself proves nothing."""
+    _without_text(copy, EMBER)
+    answers = iter(["```envspec\nattach(p, 0, 1)\n```", "```envspec\nattach(p, 0, 2)\n```"] + 
+                   ["```envspec\nattach(p, 0, 1)\n```"] * 4)
+    fake_model.script = lambda messages: next(answers)
+    result = envc("fill", str(copy), "--model", MODEL, "--api-base", fake_model.url, "--only", "take a {r}",
+                  "--samples", "2", "--max-examples", "20")
+    assert result.exit_code == 0, result.output
+    assert len(fake_model.requests) == 4
+    repair = fake_model.requests[2]["messages"][-1]["content"]
+    assert "another fill of the same text behaves differently on the same state" in repair
+    assert re.search(r"first difference: `energy\[[01]\]\[0\]`", repair), repair
+    assert re.search(r'provenance "model" model "openai/test-model" attempts 2 tokens 480',
+                     copy.with_suffix(".fills").read_text(encoding="utf-8"))
+
+
+def test_force_compares_with_the_fill_it_replaces(copy, fake_model):
+    """`--force` over a hand fill: an answer that passes every check of a text with no exact
+    contract, but attaches two energy where the hand fill attaches one, is rejected; with
+    `--no-differential` it is accepted."""
+    fake_model.script = lambda messages: "```envspec\nattach(p, 0, 2)\n```"
+    result = envc("fill", str(copy), "--model", MODEL, "--api-base", fake_model.url, "--only", "take a {r}",
+                  "--force", "--max-attempts", "1", "--max-examples", "20")
+    assert result.exit_code == 1
+    assert "differential: two fills of this text behave differently" in result.stderr
+    accepted = envc("fill", str(copy), "--model", MODEL, "--api-base", fake_model.url, "--only", "take a {r}",
+                    "--force", "--max-attempts", "1", "--max-examples", "20", "--no-differential")
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_the_prompt_says_how_the_answer_is_judged():
+    result = envc("fill", str(SPEC), "--model", "x", "--dry-run", "--only", "flip a coin", "--force",
+                  "--max-examples", "77")
+    assert result.exit_code == 0, result.output
+    system, task = result.stdout.split("user message =====", 1)
+    assert "generated property tests on 77 game states" in system
+    assert "it runs on 77 generated game states reached by random play, with the card put in its place" in task
+    assert "  - `dmg == (if flip(0) then min(old(dmg) + 30, 100) else old(dmg))`" in task
+    assert "- it may change only: `dmg` (nothing else);" in task
+    assert "- it draws exactly 1 random number per call" in task
+    assert 'symbol "{R}" = Energy.fire' in task
+    assert "context(c, k, hurt: int[0..9]) {" in task and "active[p] = c" in task
+    assert "action play(h: int[0..3])" in task  # the action that runs the text
+    assert '{"name": "Spark", "type": "Fire", "effect": "Flip a coin.' in task  # the card's data record
+
+
+def test_holes_counts_exact_contracts():
+    result = envc("holes", str(SPEC))
+    assert result.exit_code == 0, result.output
+    assert "texts with an exact contract (a `text` rule, or the fill's own `ensures`): 3/8; filled ones: 3/8" \
+        in result.stdout
+    assert re.search(r"card_effect__6\s+│\s+filled\s+│\s+exact\s+│\s+hand", result.stdout)  # its fill's own ensures
+    assert re.search(r"card_effect__3\s+│\s+filled\s+│\s+rules\s+│", result.stdout) is None
+    assert re.search(r"card_effect__3\s+│\s+filled\s+│\s+-\s+│", result.stdout)
