@@ -31,7 +31,6 @@ bools or float32); specs whose observation is a record or holds lists are refuse
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -154,20 +153,24 @@ class ParallelEnv(_PZParallelEnv):
         self.agents: list[str] = []
         self.metadata = dict(self.metadata, name=f"envc_{spec.name}_v0")
         self._obs_space = _observation_space(spec)
+        # one space object per agent, built once (PettingZoo wants the same object each call;
+        # an lru_cache on the methods would keep every env alive, ruff B019)
+        self._observation_spaces = {a: gymnasium.spaces.Dict({
+            "observation": self._obs_space,
+            "action_mask": gymnasium.spaces.Box(0, 1, (self.num_actions,), np.int8),
+        }) for a in self.possible_agents}
+        self._action_spaces = {a: gymnasium.spaces.Discrete(self.num_actions) for a in self.possible_agents}
         self._seed = 0
         self.state = None
         self.turns = 0
 
-    @functools.lru_cache(maxsize=None)
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
-        return gymnasium.spaces.Dict({
-            "observation": self._obs_space,
-            "action_mask": gymnasium.spaces.Box(0, 1, (self.num_actions,), np.int8),
-        })
+        """The observation space of `agent`: a Dict of `observation` and an int8 `action_mask`."""
+        return self._observation_spaces[agent]
 
-    @functools.lru_cache(maxsize=None)
     def action_space(self, agent: str) -> gymnasium.spaces.Space:
-        return gymnasium.spaces.Discrete(self.num_actions)
+        """The action space of `agent`: Discrete(num_actions)."""
+        return self._action_spaces[agent]
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
         obs = self.core.observe(self.state)

@@ -66,9 +66,8 @@ def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float) -> tupl
 
 
 def _time_interpreter(module, runs: int, seconds: float) -> float:
-    from envc.compiler.interp import Interpreter
-
     from envc.bench import random_step
+    from envc.compiler.interp import Interpreter
 
     it = Interpreter(module)
     policy = np.random.default_rng(0)
