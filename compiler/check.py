@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import budget, builtins, ir, ranges
+from envc.compiler import budget, builtins, decklist, ir, ranges
+from envc.compiler import check_simultaneous as sim
 from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
 from envc.compiler.datafiles import DataFileError, line_col, read_text
-from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
+from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
 
 BUILTIN_FIELDS = ("current_player", "rewards", "terminated", "truncated", "step_count")
@@ -55,7 +56,6 @@ COIN_BUILTINS = ("flip", "heads", "heads_until_tails", "draws")
 MAX_COIN_RUN = 32
 MAX_DEPTH = 1_000  # nesting of expressions and blocks (each level is a few Python frames in every tree walk)
 MAX_GLOB_FILES = 10_000  # files one table's `*` pattern may read
-MAX_DECK_CARDS = 100_000  # cards one deck list may hold (`N ID name` lines add N each)
 FLOAT32_MAX = 3.4028234663852886e38
 
 
@@ -119,12 +119,17 @@ class Checker(LanguageChecks):
         self.broken: set[str] = set()
         # data as read from files (for `by` keys), `text` columns (for hole families), and
         # the rows of each table that another table names through a `by` column (the cards
-        # of the decks): {table: {row: [(referring table, its row, column)]}}
+        # of the decks): {table: {row: [(referring table, its row, column, line in a deck list or None)]}}
         self.raw_rows: dict[str, list[dict]] = {}
         self.text_columns: dict[tuple[str, str], tuple[list, ast.ColumnDecl]] = {}
-        self.row_refs: dict[str, dict[int, list[tuple[str, int, str]]]] = {}
+        self.row_refs: dict[str, dict[int, list[tuple[str, int, str, int | None]]]] = {}
         self.families: dict[str, ir.FamilyDef] = {}
         self.family_decls: dict[str, ast.HoleDecl] = {}
+        # a simultaneous spec (`envc.compiler.check_simultaneous`): its header, its `resolve`
+        # block and its action kinds (name -> (index, parameters)) for `chose`/`chosen`
+        self.sim_decl: ast.SimultaneousDecl | None = None
+        self.resolve_decl: ast.ResolveDecl | None = None
+        self.sim_kinds: dict[str, tuple[int, list[ir.ParamDef]]] = {}
         self._ext_init()
         self._family_ensures: dict[str, list[ir.Expr]] = {}
 
@@ -184,14 +189,16 @@ class Checker(LanguageChecks):
         for d in decls:
             if isinstance(d, ast.ConstDecl):
                 self._const(d)
-        for d in decls:
-            if isinstance(d, ast.RecordDecl) and d.name in self.records:
-                self._record(d)
-        for d in decls:
+        for d in decls:  # tables first: a record may hold table rows (a column never holds a record)
             if isinstance(d, ast.TableDecl) and d.name in self.global_names:
                 self._table(d)
+        for d in decls:
+            if isinstance(d, ast.RecordDecl) and d.name in self.records and d.name not in self.record_defs:
+                self._record(d)
         self.boundary_decls(by_kind.get(ast.BoundaryDecl, []))
         self._state(by_kind.get(ast.StateDecl, []))
+        if self.sim_decl is not None:
+            self.sim_kinds = sim.action_kinds(self, by_kind.get(ast.ActionDecl, []))
         decls = self._families(decls)
         for d in decls:
             if isinstance(d, (ast.FnDecl, ast.ProcDecl, ast.HoleDecl)):
@@ -223,6 +230,7 @@ class Checker(LanguageChecks):
         self._check_recursion()
         init = self._init(by_kind.get(ast.InitDecl, []))
         actions = self._actions(by_kind.get(ast.ActionDecl, []))
+        resolve = sim.check_resolve(self, self.resolve_decl, Ctx) if self.sim_decl is not None else []
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
         invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
@@ -244,6 +252,7 @@ class Checker(LanguageChecks):
             tables=list(self.tables.values()), state=list(self.state.values()), init=init,
             actions=actions, fns=fns, observe=observe, invariants=invariants, holes=holes,
             families=list(self.families.values()), contexts=contexts,
+            simultaneous=ir.SimultaneousDef(resolve=resolve, span=self.sim_decl.span) if self.sim_decl else None,
         )
         over = budget.check(module)  # the static work budget (compiler/budget.py)
         if over:
@@ -301,6 +310,7 @@ class Checker(LanguageChecks):
                      help="declare what a player sees: `observe(p) -> bool[9] { return ... }`")
         for extra in by_kind.get(ast.ObserveDecl, [])[1:]:
             self.err("E0104", "more than one `observe`", extra.span, help="keep one")
+        self.sim_decl, self.resolve_decl = sim.header(self, by_kind)
         return name, doc, illegal
 
     # ------------------------------------------------------------ enums, consts, records
@@ -658,15 +668,22 @@ class Checker(LanguageChecks):
                 values.append(default)
                 continue
             value, problem = convert(raw, t)
+            if problem and decklist.source_of(row) is not None:
+                self._deck_problem(d, c, row, source, raw, t, problem)
+                problems.append(None)
+                continue
             if problem:
                 problems.append(f"{where}: `{source}` = {json.dumps(raw, ensure_ascii=False)[:60]} {problem}")
                 continue
             values.append(value)
             if c.mode is not None and c.mode[0] == "by" and c.mode[1] != d.name:
                 refs = self.row_refs.setdefault(c.mode[1], {})
-                for r in (value if isinstance(value, list) else [value]):
+                for index, r in _flat(value):
                     if isinstance(r, int) and r >= 0:
-                        refs.setdefault(r, []).append((d.name, i, c.name))
+                        refs.setdefault(r, []).append((d.name, i, c.name, decklist.line_of(row, source, index)))
+        if problems and all(p is None for p in problems):
+            return None  # reported line by line (deck lists)
+        problems = [p for p in problems if p is not None]
         if problems:
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             self.err("E0152", f"column `{c.name}` of `{d.path}` does not fit `{t}`", c.span,
@@ -675,6 +692,31 @@ class Checker(LanguageChecks):
                      help="fix the data, widen the column type, or give a `default` for missing values")
             return None
         return values
+
+    def _deck_problem(self, d: ast.TableDecl, c: ast.ColumnDecl, row: dict, source: str, raw: Any, t: ir.Type,
+                      problem: str) -> None:
+        """E0152 at the line of a deck list (`*.txt`) that holds the value column `c` refuses."""
+        path, text = decklist.source_of(row)
+        index = getattr(problem, "at", ())
+        line = decklist.line_of(row, source, index) or 1
+        item = raw
+        for k in index:
+            item = item[k] if isinstance(item, list) and k < len(item) else None
+        shown = item if isinstance(item, str) else None
+        src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
+        col = src_line.find(shown) + 1 if shown and shown in src_line else 1
+        width = len(shown) if shown and col > 1 else max(1, len(src_line.rstrip()))
+        start = sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + col - 1
+        span = Span(file=path, start=start, end=start + width, line=line, col=col, end_line=line, end_col=col + width)
+        what = f"`{shown}` {problem}" if shown else f"`{source}` {problem}"
+        close = None
+        if shown and c.mode is not None and c.mode[0] == "by" and c.mode[1] in self.raw_rows:
+            keys = [str(_dig(r, c.mode[2])) for r in self.raw_rows[c.mode[1]] if _dig(r, c.mode[2]) is not None]
+            close = did_you_mean(shown, keys)
+        self.err("E0152", f"{os.path.basename(path)}: {what}", span, "refused here",
+                 notes=[f"read by column `{c.name}: {t}` of table `{d.name}` "
+                        f"({c.span.file}:{c.span.line}:{c.span.col})"],
+                 help=close or "fix the file: each value must fit the column's type")
 
     def _mode_converter(self, d: ast.TableDecl, c: ast.ColumnDecl, t: ir.Type):
         """The converter of a `by T.f` or `count E` column (None after an error)."""
@@ -793,12 +835,14 @@ class Checker(LanguageChecks):
                 return None, "is not a list"
             limit = t.size if isinstance(t, ir.ArrayT) else t.cap
             if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
-                return None, f"has {len(raw)} items, not {'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}"
+                at = (min(limit, len(raw) - 1),) if raw else ()  # the first item too many (or the last)
+                return None, decklist.Problem(f"has {len(raw)} items, not "
+                                              f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at)
             out = []
-            for item in raw:
+            for i, item in enumerate(raw):
                 v, problem = self._convert(item, t.elem, leaf)
                 if problem:
-                    return None, problem
+                    return None, decklist.Problem(problem, (i, *getattr(problem, "at", ())))
                 out.append(v)
             return out, None
         return None, f"cannot be loaded as `{t}`"
@@ -868,7 +912,7 @@ class Checker(LanguageChecks):
 
     def _signature(self, d) -> None:
         what = {ast.FnDecl: "fn", ast.ProcDecl: "proc", ast.HoleDecl: "hole"}[type(d)]
-        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS + BUILTIN_NAMES:
+        if d.name in PURE_BUILTINS + REDUCERS + EFFECTS + BUILTIN_NAMES + (sim.RESERVED if self.sim_decl else ()):
             self.err("E0101", f"`{d.name}` is a built-in and cannot be redefined", self.name_span(d.span, d.name),
                      help="choose another name")
             return
@@ -1120,7 +1164,8 @@ class Checker(LanguageChecks):
                 if hole is not None and hole.status == "filled":
                     continue
                 card = " ".join(str(raw[r][k]) for k in ("id", "name") if raw[r].get(k) is not None) or f"row {r}"
-                users = sorted({f"{t} `{self.raw_rows[t][i].get('name', i)}`" for t, i, _ in refs.get(r, [])})
+                users = sorted({f"{t} `{self.raw_rows[t][i].get('name', i)}`" + _at_line(self.raw_rows[t][i], line)
+                                for t, i, _, line in refs.get(r, [])})
                 missing.setdefault(m, []).append(f"{card} ({cname})" + (f", in {', '.join(users)}" if users else ""))
         d = self.family_decls[fam.name]
         for m, uses in missing.items():
@@ -1214,12 +1259,20 @@ class Checker(LanguageChecks):
             if bad:
                 continue
             guard = None
+            acting = {}
+            if self.sim_decl is not None:  # `player`: the player choosing (guard) or whose choice is played (body)
+                acting = {sim.PLAYER: ir.IntT(lo=0, hi=self.num_players - 1)}
+                for p in params:
+                    if p.name == sim.PLAYER:
+                        self.err("E0101", f"`{sim.PLAYER}` is the acting player in a simultaneous spec", p.span,
+                                 "not a parameter name here", help="rename the parameter")
             if d.guard is not None and self.action_decls.get(d.name) is d:
                 try:
                     guard = self.action_guard(d.name)
                 except _Poison:
                     guard = None
             ctx = Ctx("action", pure=False)
+            ctx.scopes[0].update(acting)
             ctx.scopes[0].update({p.name: p.type for p in params})
             body = self.block(d.body, ctx)
             out.append(ir.ActionDef(name=d.name, params=params, guard=guard, body=body, span=d.span))
@@ -1510,6 +1563,8 @@ class Checker(LanguageChecks):
             name = func.name
             if name in EFFECTS:
                 return self.effect(name, e, ctx)
+            if name == "act" and self.sim_decl is not None:
+                return sim.act_call(self, e, ctx, s.span)
             if name in self.fn_sigs and self.fn_sigs[name][1] is None:
                 params, _, _ = self.fn_sigs[name]
                 if ctx.pure:
@@ -1590,6 +1645,8 @@ class Checker(LanguageChecks):
             read = ir.Local(name=name, type=t, span=node.span)
         elif name in self.state:
             fd = self.state[name]
+            if self.sim_decl is not None and name in sim.HIDDEN_BUILTINS:
+                sim.reads_builtin(self, name, node.span)
             if ctx.pure:
                 self.fail("E0130", f"{_ctx_name(ctx)} cannot change the state", e.span,
                           f"{mutating} changes `{name}`", help=_pure_help(ctx))
@@ -1798,6 +1855,8 @@ class Checker(LanguageChecks):
             return ir.Local(name=e.name, type=t, span=e.span)
         if e.name in self.state:
             fd = self.state[e.name]
+            if self.sim_decl is not None and e.name in sim.HIDDEN_BUILTINS:
+                sim.reads_builtin(self, e.name, e.span, ctx)
             if fd.visibility != "public":
                 ctx.reads_hidden = True
                 if ctx.observe_player is not None and not peek:
@@ -2031,6 +2090,8 @@ class Checker(LanguageChecks):
             return self.coin_builtin(name, e, ctx, peek)
         if name in REDUCERS and len(e.args) == 1 and isinstance(e.args[0].value, ast.Generator):
             return self.reduce(name, e.args[0].value, ctx, e.span, peek)
+        if name in ("chose", "chosen") and self.sim_decl is not None:
+            return sim.choice_call(self, name, e, ctx)
         if name in BUILTIN_NAMES + ("sum",) and name not in self.fn_sigs:
             got = self.ext_builtin(name, e, ctx, peek)
             if got is not None:
@@ -2338,6 +2399,21 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
+def _flat(value: Any, index: tuple[int, ...] = ()):
+    """(index path, item) of every non-list item of a value of nested lists, in order."""
+    if not isinstance(value, list):
+        yield index, value
+        return
+    for i, item in enumerate(value):
+        yield from _flat(item, index + (i,))
+
+
+def _at_line(row: dict, line: int | None) -> str:
+    """` (FILE:LINE)` for a deck-list row's value at `line`, else nothing."""
+    source = decklist.source_of(row)
+    return f" ({source[0]}:{line})" if source is not None and line else ""
+
+
 _COUNT = re.compile(r"[0-9]{1,9}")
 _INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
@@ -2394,33 +2470,22 @@ def fits_float32(value: float) -> bool:
 
 
 def _deck_list(path: str, text: str) -> dict:
-    """One row from a deck-list file (`specs/data/decks/*.txt`): `#` starts a comment,
-    `key: a, b` sets field `key` (a string), and `N ID [name]` adds N copies of ID to the
-    field `cards` (N in ASCII digits). The row's `name` is the file's stem unless a `name:`
-    line gives one.
+    """One row from a deck-list file (`envc.compiler.decklist`: `key: value`, `N ID [name]`,
+    `N NAME [details]`), its text registered for diagnostics that point into it.
 
     Raises:
-        DataFileError: a line that is neither (with its line and column), or more than
-            `MAX_DECK_CARDS` cards in all.
+        DataFileError: a line that is none of these (with its line), or more than
+            `decklist.MAX_DECK_CARDS` cards in all.
     """
-    row: dict[str, Any] = {"name": os.path.splitext(os.path.basename(path))[0], "cards": []}
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        col = len(raw) - len(raw.lstrip()) + 1
-        head = line.split(None, 1)
-        if _COUNT.fullmatch(head[0]) and len(head) == 2:
-            if len(row["cards"]) + int(head[0]) > MAX_DECK_CARDS:
-                raise DataFileError("E0151", f"more than {MAX_DECK_CARDS} cards in one deck list", number, col)
-            row["cards"].extend([head[1].split()[0]] * int(head[0]))
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            row[key.strip()] = value.strip()
-        else:
-            raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, col,
-                                help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name) "
-                                     "or `energy: Grass`")
+    shown = os.path.relpath(path)
+    Sources.add(shown, text)  # problems with a value point into the file
+    row = decklist.parse(path, text, shown)
+    bad = row.pop("unreadable", None)
+    if bad:
+        number, line = bad[0]
+        raise DataFileError("E0151", f"`{_short(line)}` is neither `key: value` nor `N ID name`", number, 1,
+                            help="write `2 A1-001 Bulbasaur` (count in digits 0-9, card id, name), `energy: Grass`, "
+                                 "or an entry with details, `1 Tauros [Body Slam, Hyper Beam]`")
     return row
 
 

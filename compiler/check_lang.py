@@ -826,6 +826,10 @@ class LanguageChecks:
                       self.name_span(d.span, name), help="compute the shared part in a `fn` that both guards call")
         self._guard_stack.append(name)
         gctx = C.Ctx("guard", pure=True)
+        if getattr(self, "sim_decl", None) is not None:  # a simultaneous spec: `player` is the one choosing
+            from envc.compiler.check_simultaneous import PLAYER
+
+            gctx.scopes[0][PLAYER] = ir.IntT(lo=0, hi=self.num_players - 1)
         gctx.scopes[0].update({p.name: p.type for p in params})
         try:
             guard = self.expr(d.guard, gctx)

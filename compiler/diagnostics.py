@@ -66,6 +66,7 @@ ERROR_CODES: dict[str, str] = {
     "E0181": "options that cannot be combined",
     "E0190": "misused `choose` or `random.pick`",
     "E0191": "misused lasting effect",
+    "E0192": "misused simultaneous turn",
 }
 
 

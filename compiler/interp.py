@@ -1,6 +1,7 @@
 """The reference interpreter: the definition of what a checked spec means.
 
-Public surface: `Interpreter` (`init`, `step`, `observe`, `legal_action_mask`,
+Public surface: `Interpreter` (`init`, `step`, `observe`, `legal_action_mask`, `legal_action_masks`,
+`step_joint`, `observe_all`,
 `invariant_violations`, `call`, `ensures_failures`, `actions`), `State`, `SpecRuntimeError`, `eval_const`,
 `ConstEvalError`.
 
@@ -19,7 +20,8 @@ Semantics (every backend reproduces them exactly):
      runs first, as Pgx's `Env.step` does (`_step`, then `_step_with_illegal_action`), so the
      move is made and `current_player` may change (an index outside the range is never run).
      With `illegal_action error` the step raises `SpecRuntimeError` instead;
-  3. otherwise `rewards` become 0, `step_count` grows by 1, and the action's body runs;
+  3. otherwise `rewards` become 0, `step_count` grows by 1, the action's body runs, then
+     the module's `epilogue` (statements a pass adds: a simultaneous spec resolves its turns there);
      then `truncated` becomes true when `step_count` reaches `turn_limit` and the game
      is not terminated;
   4. the mask is computed for `current_player` (all true on a terminated state, as in
@@ -1019,11 +1021,61 @@ class Interpreter:
             self._resume(s, values[0])
         else:
             self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
+        if self.module.epilogue:
+            self._run(s, self.module.epilogue, {})
         limit = self.module.turn_limit
         if limit is not None and f["step_count"] >= limit and not f["terminated"]:
             f["truncated"] = True
         self._finish(s)
         return s
+
+    def legal_action_masks(self, state: State) -> list[list[bool]]:
+        """The legal-action mask of every player (`[num_players][num_actions]`): each player's
+        guards evaluated as if that player were `current_player` (all true once terminated).
+        In a simultaneous spec, at the start of a turn, row p is what player p may choose
+        (see `envc.compiler.passes.simultaneous`)."""
+        if state.fields["terminated"]:
+            return [[True] * self.num_actions for _ in range(self.num_players)]
+        saved = state.fields["current_player"]
+        try:
+            rows = []
+            for p in range(self.num_players):
+                state.fields["current_player"] = p
+                rows.append(self.legal_action_mask(state))
+            return rows
+        finally:
+            state.fields["current_player"] = saved
+
+    def step_joint(self, state: State, actions: list[int]) -> State:
+        """A turn of a simultaneous spec: player p plays `actions[p]`, all at once. Defined as
+        the players' commits in index order (`step` for each, up to the one that ends the
+        game: an illegal action ends it at once), from a state at the start of a turn
+        (`current_player` 0, as `init` and `step_joint` leave it). On a finished game only
+        the rewards reset, as in `step`.
+
+        Raises:
+            ValueError: the spec is not simultaneous, `state` is in the middle of a turn, or
+                `actions` does not hold one action per player.
+            IndexError, SpecRuntimeError: as `step`.
+        """
+        if self.module.simultaneous is None:
+            raise ValueError(f"`{self.module.name}` is not a simultaneous spec: use `step`")
+        if len(actions) != self.num_players:
+            raise ValueError(f"{len(actions)} actions for {self.num_players} players")
+        if state.fields["current_player"] != 0 and not (state.fields["terminated"] or state.fields["truncated"]):
+            raise ValueError(f"the state is in the middle of a turn (player {state.fields['current_player']} "
+                             "commits next): `step_joint` starts from the start of a turn")
+        if state.fields["terminated"] or state.fields["truncated"]:
+            return self.step(state, int(actions[0]))
+        for a in actions:
+            state = self.step(state, int(a))
+            if state.fields["terminated"] or state.fields["truncated"]:
+                break
+        return state
+
+    def observe_all(self, state: State) -> list[Any]:
+        """`observe(state, p)` of every player p."""
+        return [self.observe(state, p) for p in range(self.num_players)]
 
     def legal_action_mask(self, state: State) -> list[bool]:
         """One bool per flat action: the action's `when` guard for its parameter values."""

@@ -821,6 +821,27 @@ class FamilyDef(Node):
     span: Span = NO_SPAN
 
 
+class SimultaneousDef(Node):
+    """A simultaneous spec (header `simultaneous`): each turn every player chooses an action
+    privately, then `resolve` plays them (see `envc.compiler.passes.simultaneous`).
+
+    As checked, `resolve` holds the block, and actions, procs and `resolve` may contain the
+    forms the pass lowers: `CallProc("sim.act", [p])` (run player p's chosen action),
+    `Builtin("sim.chose", [p, k])` (did p choose action kind k) and
+    `Builtin("sim.chosen", [p, k, j])` (parameter j of p's chosen kind-k action). After the
+    pass (`lowered`), the module is an ordinary sequential game: `choice` names the hidden
+    state field holding each player's chosen flat action, `turn` the field counting resolved
+    turns (what the spec reads as `step_count`), `turn_limit` the spec's limit in turns, and
+    `resolve` is empty (it runs in the module's `epilogue`)."""
+
+    resolve: list[Stmt] = []
+    lowered: bool = False
+    choice: str | None = None
+    turn: str | None = None
+    turn_limit: int | None = None
+    span: Span = NO_SPAN
+
+
 class ChoiceBody(Node):
     """A body that can pause (an action's or a proc's: it holds a `choose`, or calls a proc
     that can): its state field `at` (0: not paused in it; j: paused at its j-th pause point)."""
@@ -880,6 +901,10 @@ class Module(Node):
     invariants: list[InvariantDef]
     holes: list[HoleDef]
     families: list[FamilyDef] = []
+    # statements every legal step runs after the action's body (a pass may set them: the
+    # lowering of `simultaneous` resolves a turn there)
+    epilogue: list[Stmt] = []
+    simultaneous: SimultaneousDef | None = None
     choice: ChoiceInfo | None = None  # set by the pass `choice_points` when a `choose` exists
     contexts: list[ContextDef] = []  # of `texts of ...` (the fill judge's; never lowered)
 
@@ -899,7 +924,7 @@ class Module(Node):
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
                ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake, IndexStep, Place, Let, Assign, If,
                For, MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, Choose, TextClause, FrameItem,
-               GivenDef, ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef):
+               GivenDef, ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef, SimultaneousDef, Module):
     _model.model_rebuild()
 
 

@@ -92,13 +92,19 @@ class _Verifier:
         self.body("init", {}, m.init, None)
         for f in m.fns:
             self.body(f"{'fn' if f.ret is not None else 'proc'} {f.name}", _params(f.params), f.body, f.ret)
+        # a simultaneous spec before its pass: `player` (the player choosing, or whose choice is
+        # played) is bound in every action's guard and body (envc.compiler.passes.simultaneous)
+        acting = {}
+        if m.simultaneous is not None and not m.simultaneous.lowered:
+            acting = {"player": ir.IntT(lo=0, hi=m.num_players - 1)}
         for a in m.actions:
-            params = _params(a.params)
+            params = {**acting, **_params(a.params)}
             if a.guard is not None:
                 self.where, self.scope = f"guard of action {a.name}", [dict(params)]
                 self.expr(a.guard)
                 self.require(a.guard, (ir.BoolT,), "the guard")
             self.body(f"action {a.name}", params, a.body, None)
+        self.body("epilogue", {}, m.epilogue, None)
         self.body("observe", {m.observe.player: ir.IntT(lo=0, hi=m.num_players - 1)}, m.observe.body, m.observe.type)
         for inv in m.invariants:
             self.where, self.scope = f"invariant {inv.name}", [{}]

@@ -23,14 +23,18 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from envc.compiler import ir
-from envc.compiler.passes import choice_points, effect_tables
+from envc.compiler.passes import choice_points, effect_tables, simultaneous
 
 # The pipeline, in order. `check` (the checker's output) comes before every entry.
 # `choice_points` runs after `effect_tables` (the dispatch it rewrites holds no `choose`
 # yet, and paused effects need the final bodies). `lower_choices`, which turns paused
 # effects into state machines for the array backends, is run by those backends (and by
 # `envc verify --targets flat`), not here: the interpreter runs `choose` natively.
+# `simultaneous` comes first: it turns a simultaneous spec into a sequential game (private
+# commits, then the turn resolved in the module's epilogue), which every later pass and
+# every backend then treat like any other.
 PASSES: list[ModuleType] = [
+    simultaneous,
     effect_tables,
     choice_points,
 ]

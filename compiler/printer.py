@@ -252,6 +252,7 @@ class _Printer:
         for a in m.actions:
             guard = f" when {self.expr(a.guard)}" if a.guard is not None else ""
             self.block(f"action {a.name}({self.params(a.params)}){guard}", a.body)
+        self.turn_parts(m)
         self.block(f"observe({m.observe.player}) -> {m.observe.type}", m.observe.body)
         for inv in m.invariants:
             doc = f" {json.dumps(inv.doc, ensure_ascii=True)}" if inv.doc else ""
@@ -261,6 +262,18 @@ class _Printer:
         for fam in m.families:
             cols = ", ".join(f"{fam.table}.{c}" for c in fam.columns)
             self.line(f"family {fam.name} per {cols}: {len(fam.texts)} texts, dispatch {fam.dispatch}")
+
+    def turn_parts(self, m: ir.Module) -> None:
+        """A simultaneous spec's `resolve` (before its pass) or where the pass keeps the turn
+        (after it), and the module's epilogue."""
+        sim = m.simultaneous
+        if sim is not None and not sim.lowered:
+            self.block("resolve", sim.resolve)
+        if sim is not None and sim.lowered:
+            limit = "none" if sim.turn_limit is None else str(sim.turn_limit)
+            self.line(f"simultaneous: choices in {sim.choice}, turns in {sim.turn}, turn_limit {limit}")
+        if m.epilogue:
+            self.block("epilogue", m.epilogue)
 
     def field(self, f: ir.FieldDef) -> str:
         notes = "".join(f" @{n}" for n, on in (("builtin", f.builtin), ("matchup", f.matchup)) if on)

@@ -274,6 +274,18 @@ class TurnLimitDecl(Decl):
 
 
 @dataclass
+class SimultaneousDecl(Decl):
+    """`simultaneous`: every player submits an action each turn; `resolve` plays them."""
+
+
+@dataclass
+class ResolveDecl(Decl):
+    """`resolve { ... }`: what a turn of a simultaneous spec does once every player has chosen."""
+
+    body: list[Stmt]
+
+
+@dataclass
 class IllegalActionDecl(Decl):
     policy: str
     policy_span: Span

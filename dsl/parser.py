@@ -116,6 +116,14 @@ class _Builder(Transformer):
         return ast.IllegalActionDecl(self._span(meta), str(c[0]), self._tok(c[0]))
 
     @v_args(meta=True)
+    def simultaneous_decl(self, meta, c):
+        return ast.SimultaneousDecl(self._span(meta))
+
+    @v_args(meta=True)
+    def resolve_decl(self, meta, c):
+        return ast.ResolveDecl(self._span(meta), c[0])
+
+    @v_args(meta=True)
     def const_decl(self, meta, c):
         return ast.ConstDecl(self._span(meta), str(c[0]), c[1], c[2])
 
@@ -579,8 +587,8 @@ def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) 
     return Span(file=path, start=pos, end=pos + width, line=line, col=col, end_line=line, end_col=col + width)
 
 
-_TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "const", "enum", "record", "table", "state",
-                 "init", "action", "fn", "proc", "observe", "invariant", "hole", "fill", "texts")
+_TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "simultaneous", "const", "enum", "record", "table",
+                 "state", "init", "resolve", "action", "fn", "proc", "observe", "invariant", "hole", "fill", "texts")
 
 
 def _code_chars(text: str, end: int | None = None):

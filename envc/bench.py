@@ -1,7 +1,7 @@
 """`envc bench`: steps per second of a compiled environment, and its compile time.
 
 Public surface: `measure_rollout(make_rollout, batch, n_steps, repeats)`, `bench_jax(module,
-batches, repeats)`, `bench_python(module, steps, seed, repeats)`, `BenchRow`.
+batches, repeats)`, `bench_python(module, steps, seed, repeats)`, `random_step`, `BenchRow`.
 
 Method (DESIGN.md, "Performance"): the environment runs `batch` copies for `n_steps`
 steps of the uniformly random legal policy with auto-reset, fused into one `lax.scan`
@@ -30,6 +30,7 @@ class BenchRow:
     compile_s: float  # lower + compile, seconds
     state_bytes: int  # bytes of the batched state (0 when unknown)
     peak_rss_mib: float
+    episodes_per_s: float = 0.0  # finished episodes per second (median run), when the rollout reports them
 
 
 def steps_for(batch: int) -> int:
@@ -53,12 +54,15 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
     out = compiled(jax.random.PRNGKey(0))  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
-    runs = []
+    runs, eps = [], []
     for r in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
-        runs.append(batch * n_steps / (time.perf_counter() - start))
-    return BenchRow(name, batch, n_steps, statistics.median(runs), runs, compile_s, state_bytes, peak_rss_mib())
+        result = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
+        seconds = time.perf_counter() - start
+        runs.append(batch * n_steps / seconds)
+        eps.append(float(result[2].sum()) / seconds if len(result) > 2 else 0.0)
+    return BenchRow(name, batch, n_steps, statistics.median(runs), runs, compile_s, state_bytes, peak_rss_mib(),
+                    statistics.median(eps))
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
@@ -89,16 +93,19 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
 
 def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,
               phase: Callable[[str], None] | None = None) -> list[BenchRow]:
-    """Benchmark the generated JAX environment of `module` at each batch size. `phase(text)`
-    names the batch being compiled and timed, for a progress display."""
+    """Benchmark the generated JAX environment of `module` at each batch size. A simultaneous
+    spec plays whole turns (`rollout_joint`: every player's action at once): its SPS counts
+    turns (joint steps). `phase(text)` names the batch being compiled and timed, for a
+    progress display."""
     from envc.verify import load_jax
 
     env = load_jax(module)
+    rollout = env.rollout_joint if module.simultaneous is not None else env.rollout
     rows = []
     for b in batches:
         if phase:
             phase(f"batch {b}: compiling, then timing")
-        rows.append(measure_rollout(f"envc {module.name}", env.rollout, b, steps_for(b), repeats))
+        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats))
         if progress:
             progress()
     return rows
@@ -123,6 +130,16 @@ def bench_python(module, steps: int = 2000, seed: int = 0, repeats: int = 1) -> 
             if s.terminated or s.truncated:
                 episode += 1
                 s = it.init(seed + episode)
-            s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+            s = random_step(it, s, policy)
         runs.append(steps / (time.perf_counter() - start))
     return runs
+
+
+def random_step(it, s, policy):
+    """One step of the uniformly random legal policy on the interpreter: a whole turn
+    (`step_joint`) for a simultaneous spec, else one action of the player to move."""
+    import numpy as np
+
+    if it.module.simultaneous is None:
+        return it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+    return it.step_joint(s, [int(policy.choice(np.flatnonzero(row))) for row in it.legal_action_masks(s)])

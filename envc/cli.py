@@ -279,6 +279,9 @@ def verify(
     level2_samples: Annotated[int, typer.Option(min=0, help="reached states sampled for level 2 over the whole "
                                                 "run (spread over the chunks); from each, up to 4 legal actions "
                                                 "of every action kind are injected")] = 20,
+    joint: Annotated[bool, typer.Option("--joint", help="simultaneous specs: the backends play each turn with "
+                                        "`step_joint` (every player's action at once) and states are compared "
+                                        "at every turn's start")] = False,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
     policy: Annotated[Optional[str], typer.Option(
@@ -325,6 +328,9 @@ def verify(
     if policy is not None:
         _verify_policy(m, names, policy, episodes or 100, seed, max_steps, tost_margin, alpha, jax_cache)
         return
+    if joint and m.simultaneous is None:
+        _fail([Diagnostic("E0192", f"`--joint` needs a simultaneous spec, and `{m.name}` is not one", None,
+                          help="drop `--joint`: every step of this spec is one player's action")])
     from envc.run_jax import label_text, matchup_fields
     from envc.verify import all_matchups
     from envc.verify import verify as run_verify
@@ -353,7 +359,7 @@ def verify(
         report = run_verify(m, names, episodes=episodes or 100, seed=seed, max_steps=max_steps,
                             float_tolerance=float_tolerance, progress=lambda k: progress.advance(task, k),
                             rust_env=rust_env, chunk=chunk, per_matchup=per_matchup, level2_samples=level2_samples,
-                            max_seeds=episodes if per_matchup is not None else None,
+                            max_seeds=episodes if per_matchup is not None else None, joint=joint,
                             phase=lambda text: progress.update(task, description=text))
     elapsed = time.perf_counter() - start
     for fault in report.faults[:10]:
@@ -447,6 +453,11 @@ def bench(
     threads: Annotated[str, typer.Option(help="`--target rust`: comma-separated rayon thread counts")] = "1,2",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per batch size; SPS is their median")] = 3,
     steps: Annotated[int, typer.Option(min=1, help="interpreter steps to time (`--target python`)")] = 2000,
+    peer: Annotated[str | None, typer.Option(help="a Python file defining `peer_speed(module, seconds, progress)` -> {label, "
+                                             "episodes_per_s, steps_per_s} on one core: measured in the same run and "
+                                             "printed beside envc's, with episodes per second per core as ratios "
+                                             "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
+                                             show_default=False)] = None,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
 ):
@@ -460,6 +471,10 @@ def bench(
     with the interpreter and JAX in the same run, and the ratios between them.
     `--target python`: the reference interpreter, one environment.
 
+    A simultaneous spec plays whole turns (every player's action at once): SPS counts turns.
+    `--peer FILE` times another engine in the same run and prints the ratios of finished
+    episodes per second per CPU core (JAX uses every core; Rust per thread).
+
     Example: `envc bench specs/connect4.envspec --target jax --batch 1,64,1024,8192`
     """
     if target not in ("jax", "python", "rust"):
@@ -469,6 +484,7 @@ def bench(
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
     m = _load_or_exit(spec, _pass_context(disable_pass))
+    peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
     from envc import bench as bench_mod
 
     if target == "rust":
@@ -481,6 +497,12 @@ def bench(
             _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
         rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False))
         out.print(rust_table(m, rows, build_s, repeats), markup=False)
+        if peer:
+            per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
+                        for r in rows if r["backend"] == "rust"]
+            per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
+                         for r in rows if r["backend"] == "jax"]
+            _print_peer(m, peer_mod, per_core)
         return
     if target == "python":
         runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
@@ -506,6 +528,39 @@ def bench(
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
                       f"{r.compile_s:.2f}", f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     out.print(table)
+    if peer:
+        _print_peer(m, peer_mod, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1)) for r in rows])
+
+
+def _load_peer(path: str):
+    """The module of the peer file `path` (a user's own Python file, run as given), which must
+    define `peer_speed(module, seconds, progress)`; E0150 when it is missing, E0180 when it
+    defines no `peer_speed`."""
+    import importlib.util
+
+    if not os.path.isfile(path):
+        _fail([Diagnostic("E0150", f"peer file `{path}` not found", None, help="give a Python file defining "
+                          "`peer_speed(module, seconds, progress)`, e.g. `--peer bench/pokemon_vs_poke_engine.py`")])
+    spec = importlib.util.spec_from_file_location("envc_bench_peer", path)
+    peer_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer_mod)
+    if not callable(getattr(peer_mod, "peer_speed", None)):
+        _fail([Diagnostic("E0180", f"`{path}` defines no `peer_speed(module, seconds, progress)`", None)])
+    peer_mod.__envc_path__ = path
+    return peer_mod
+
+
+def _print_peer(m, peer_mod, ours: list[tuple[str, float]]) -> None:
+    """Time the peer engine (`peer_mod.peer_speed(module, seconds, progress)` -> {label,
+    episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes per
+    second per core: `ours` is [(label, envc's episodes per second per core)]."""
+    path = peer_mod.__envc_path__
+    result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
+    label = result.get("label", os.path.basename(path))
+    out.print(f"peer {label}: {result['episodes_per_s']:,.0f} episodes/s, {result['steps_per_s']:,.0f} steps/s on one "
+              "core")
+    for name, eps in ours:
+        out.print(f"  {name}: {eps:,.0f} episodes/s per core = {eps / result['episodes_per_s']:,.2f} x the peer")
 
 
 @app.command()

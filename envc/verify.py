@@ -411,7 +411,7 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
            float_tolerance: float = 0.0, level2_samples: int = 20,
            progress: Callable[[int], None] | None = None, jax_env: Any = None, rust_env: Any = None,
            chunk: int = 256, per_matchup: int | None = None, max_seeds: int | None = None,
-           phase: Callable[[str], None] | None = None) -> Report:
+           joint: bool = False, phase: Callable[[str], None] | None = None) -> Report:
     """Run levels 1-3 against each target in `targets` (`jax`, `rust`); see the module docstring.
 
     Episodes: seed `seed + i` for i = 0, 1, ...; one policy generator `np.random.default_rng(seed)`
@@ -445,6 +445,11 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     `phase(text)` names what is being done (`jax: compiling and replaying chunk 1`, then
     `episodes`), for a progress display: a backend's first chunk includes its JIT compile.
 
+    `joint` (simultaneous specs only): at level 3 the backends play each turn with one
+    `step_joint` call (every player's action at once) instead of one `step` per commit, and
+    the states are compared at the start of every turn (a turn is `num_players` steps of the
+    interpreter). Levels 1 and 2 are unchanged.
+
     Raises:
         ValueError: an unknown target, or a `chunk` or `per_matchup` below 1.
     """
@@ -458,6 +463,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
         raise ValueError("chunk must be at least 1")
     if per_matchup is not None and per_matchup < 1:
         raise ValueError("per_matchup must be at least 1")
+    if joint and module.simultaneous is None:
+        raise ValueError(f"`{module.name}` is not a simultaneous spec: `joint` needs one")
     backends = [t for t in targets if t != "python"]
     report = Report(targets=list(targets))
     it = Interpreter(module)
@@ -475,8 +482,8 @@ def verify(module: ir.Module, targets: list[str], episodes: int = 100, seed: int
     lanes = max(1, min(chunk, planned))
     checks = [_BackendCheck(name, module, it, report, float_tolerance, level2_samples,
                             max(1, math.ceil(planned / chunk)), lanes, seed,
-                            jax_env if name == "jax" else rust_env, phase) for name in ("flat", "jax", "rust")
-              if name in backends]
+                            jax_env if name == "jax" else rust_env, phase, module.num_players if joint else None)
+              for name in ("flat", "jax", "rust") if name in backends]
     if checks:
         checks[0].first = True
     filled: dict[tuple[int, ...], int] = {}  # per_matchup: episodes played (or faulted) per match-up
@@ -535,9 +542,10 @@ class _BackendCheck:
     """One backend across the chunks: created on the first chunk, with its level-2 generator."""
 
     def __init__(self, name: str, module, it, report, tol, level2_samples, planned_chunks, lanes, seed, env,
-                 phase=None):
+                 phase=None, joint: int | None = None):
         self.name, self.module, self.it, self.report, self.tol = name, module, it, report, tol
         self.phase = phase
+        self.joint = joint
         self.samples, self.planned_chunks, self.lanes, self.env = level2_samples, planned_chunks, lanes, env
         self.rng = np.random.default_rng(seed + 1)
         self.backend = None
@@ -560,7 +568,7 @@ class _BackendCheck:
                 self.backend = _FlatBackend(self.module)
             else:
                 self.backend = _RustBackend(self.env or load_rust(self.module))
-        ok = _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol)
+        ok = _rollouts(self.it, self.backend, batch, self.lanes, self.report, self.tol, self.joint)
         if first and self.phase:
             self.phase("episodes")
         if not ok:
@@ -601,6 +609,13 @@ class _JaxBackend:
         self._fetch()
         return None
 
+    def step_joint(self, actions: np.ndarray) -> str | None:
+        if not hasattr(self, "_step_joint"):
+            self._step_joint = self.jax.jit(self.jax.vmap(self.env.step_joint))
+        self.state = self._step_joint(self.state, self.jax.numpy.asarray(actions))
+        self._fetch()
+        return None
+
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
         return [(p, x[lanes]) for p, x in _leaves({k: self.host[k] for k in keys})]
@@ -638,10 +653,11 @@ def _flagged(backend, batch: _Chunk, active: np.ndarray, t: int, tol: float) -> 
     return active[bad | ~backend.invariants_hold(active)]
 
 
-def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float) -> bool:
+def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float, joint: int | None = None) -> bool:
     """Level 3 (with level 1 on the backend): replay every episode's actions of the chunk in one
     batch of `lanes` environments and compare each reached state. Returns False when the
-    backend faulted (level 2 is skipped)."""
+    backend faulted (level 2 is skipped). `joint=P`: the backend plays every P steps as one
+    `step_joint` (a turn) and states are compared at turn starts only."""
     runs, n = batch.runs, len(batch.runs)
     longest = int(batch.lengths.max())
     actions = np.zeros((longest, lanes), dtype=np.int32)
@@ -652,8 +668,11 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
     seeds[:n] = [r.seed & 0xFFFFFFFF for r in runs]
     backend.reset(seeds)
     found = np.zeros(n, dtype=bool)
+    pending: list[np.ndarray] = []  # joint: the actions of the turn being played
     for t in range(longest + 1):
         active = np.flatnonzero(~found & (t <= batch.lengths))
+        if joint is not None and t % joint:
+            active = active[:0]
         if len(active):
             for j in _flagged(backend, batch, active, t, tol):
                 j = int(j)
@@ -669,7 +688,14 @@ def _rollouts(it, backend, batch: _Chunk, lanes: int, report: Report, tol: float
                                                          _py(diff[2]), acts[:t],
                                                          [it.actions.format(a) for a in acts[:t]]))
         if t < longest:
-            fault = backend.step(actions[t])
+            if joint is None:
+                fault = backend.step(actions[t])
+            else:
+                pending.append(actions[t])
+                fault = None
+                if len(pending) == joint:
+                    fault = backend.step_joint(np.stack(pending, axis=1))
+                    pending = []
             if fault is not None:
                 report.faults.append(f"{backend.name}, step {t}: runtime fault the interpreter does not raise: {fault}")
                 return False
@@ -835,6 +861,13 @@ class _RustBackend:
     def step(self, actions: np.ndarray) -> str | None:
         try:
             self.env.step(actions)
+        except self.native.SpecRuntimeError as err:
+            return str(err)
+        return None
+
+    def step_joint(self, actions: np.ndarray) -> str | None:
+        try:
+            self.env.step_joint(actions)
         except self.native.SpecRuntimeError as err:
             return str(err)
         return None

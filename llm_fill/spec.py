@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from envc.compiler import ir
 from envc.compiler.check import check, fill_path
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError
+from envc.compiler.passes import simultaneous
 from envc.dsl import ast
 from envc.dsl.parser import parse, parse_file
 
@@ -102,7 +103,7 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
         pending.append(d)
         return True
 
-    module = check(mod, fills, tolerate=tolerate)
+    module = simultaneous.run(check(mod, fills, tolerate=tolerate))  # as `envc.compiler.check.load` does
     return Loaded(spec_path, fpath, mod, fills_text, fills, module, pending)
 
 

@@ -167,3 +167,53 @@ def test_cli_bench_python_reports_the_median_of_its_runs():
     median = float(head.rsplit(": ", 1)[1].split(" SPS")[0].replace(",", ""))
     values = sorted(float(x.replace(",", "")) for x in runs.split(")")[0].split(" / "))
     assert len(values) == 3 and median == values[1] and median > 0
+
+
+DUEL = ROOT / "tests" / "specs" / "duel.envspec"  # a simultaneous spec
+
+
+def test_random_step_plays_a_whole_turn_of_a_simultaneous_spec():
+    """`envc bench`'s random policy on the interpreter: one call is one turn (every player's
+    action at once) for a simultaneous spec, so its SPS counts turns."""
+    from envc.bench import random_step
+    from envc.compiler.check import load
+    from envc.compiler.interp import Interpreter
+
+    it = Interpreter(load(str(DUEL)))
+    s = it.init(0)
+    policy = np.random.default_rng(0)
+    for turn in range(1, 4):
+        s = random_step(it, s, policy)
+        assert s.fields["simultaneous__turn"] == turn  # the spec's `step_count` (envc's counts commits)
+
+
+def test_cli_bench_refuses_a_missing_peer_file_before_timing_anything(tmp_path):
+    from envc.cli import app
+
+    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "jax", "--peer", str(tmp_path / "nope.py")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "E0150" in result.output and "not found" in result.output, result.output
+    assert "SPS" not in result.output
+    (tmp_path / "empty.py").write_text("x = 1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "jax", "--peer", str(tmp_path / "empty.py")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "E0180" in result.output and "peer_speed" in result.output, result.output
+
+
+def test_cli_bench_prints_episodes_per_core_beside_the_peer(tmp_path):
+    """`--peer FILE`: the peer's figures, then envc's finished episodes per second per core and
+    their ratio to the peer's (checked against each other, not against a speed)."""
+    from envc.cli import app
+
+    peer = tmp_path / "peer.py"
+    peer.write_text("def peer_speed(module, seconds, progress=print):\n"
+                    "    return {'label': 'test peer', 'episodes_per_s': 4.0, 'steps_per_s': 40.0}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "jax", "--batch", "8", "--repeats", "1",
+                                      "--peer", str(peer)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "peer test peer: 4 episodes/s, 40 steps/s on one core" in result.output, result.output
+    line = next(x for x in result.output.splitlines() if x.strip().startswith("jax batch=8:"))
+    eps = float(line.split(": ", 1)[1].split(" episodes/s")[0].replace(",", ""))
+    ratio = float(line.split(" = ")[1].split(" x")[0].replace(",", ""))
+    assert eps > 0, "a duel lasts at most 30 turns: a 64-turn scan of 8 games finishes some"
+    assert abs(ratio - eps / 4.0) <= 0.01 + 0.5 / 4.0, line  # both printed rounded

@@ -60,6 +60,7 @@ def generate(module: ir.Module) -> dict[str, str]:
         constants=low.constants, functions=low.functions, field_names=repr(user),
         fields=low.state_fields, actions=low.actions,
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
+        has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,
         resume=low.resume, illegal_pgx=module.illegal_action == "pgx",
         current_player_dtype=dtype_of["current_player"], step_count_dtype=dtype_of["step_count"],
         observation_shape=shape, observation_bounds=bounds,

@@ -11,7 +11,8 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   (`jnp.where` per changed leaf): no Python branching on traced values; an `elif` chain or
   a `match` becomes one branch function per arm at the same depth, selected from the last
   arm back (`chain`), unless a condition draws (then each `elif` nests in the `else`);
-- `for` loops of at most `UNROLL` iterations unroll, longer ones become `lax.fori_loop`;
+- `for` loops of at most `UNROLL` iterations unroll, longer ones and those whose body weighs
+  more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`;
 - comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange`
   (float sums stay sequential so that rounding matches the interpreter); a read in them
   whose indices are functions of constants and the comprehension variables only is
@@ -43,6 +44,10 @@ from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 
 UNROLL = 8
+# a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
+# tracing and compiling N copies of a large body costs more than the loop (a game's turn that
+# plays each player's action through the same big procedure)
+HEAVY_BODY = 200
 MAX_INDENT = 40  # a branch or loop function deeper than this is defined at module level (Python allows 100 levels)
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
@@ -78,6 +83,9 @@ class LoweredModule:
     observation_dtypes: str
     invariants: list[tuple[str, str]]
     has_guard: list[bool] = field(default_factory=list)
+    has_epilogue: bool = False
+    # a lowered simultaneous spec: (the state field of the chosen actions, of the turn count)
+    simultaneous: tuple[str, str] | None = None
     resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
 
 
@@ -234,13 +242,46 @@ class Lowering:
         return f"st[{py_str(e.name)}]"
 
     def x_get_field(self, e: ir.GetField) -> str:
+        soa = self.soa_read(e)
+        if soa is not None:
+            return soa
         return f"{self.ex(e.base)}[{py_str(e.name)}]"
+
+    def soa_read(self, e: ir.Expr) -> str | None:
+        """A read through an array of records, `x[i][j].f[k]`, as one index of one leaf,
+        `x["f"][(i, j, k)]` (arrays of records are stored as records of arrays, every array
+        dimension in front), instead of indexing every field of the records on the way; None
+        for other reads (no record under an index, or a list on the way)."""
+        chain = []
+        node = e
+        while isinstance(node, (ir.GetIndex, ir.GetField)):
+            chain.append(node)
+            node = node.base
+        chain.reverse()
+        fields, index_steps, record_in_array = [], [], False
+        for step in chain:  # decide before emitting anything: an index may draw
+            if isinstance(step, ir.GetField):
+                record_in_array = record_in_array or bool(index_steps)
+                fields.append(step.name)
+            elif isinstance(step.base.type, ir.ArrayT):
+                index_steps.append(step)
+            else:
+                return None
+        if not record_in_array:
+            return None
+        code = self.ex(node) + "".join(f"[{py_str(f)}]" for f in fields)
+        indices = [self.ex(step.index) for step in index_steps]
+        at = indices[0] if len(indices) == 1 else f"({', '.join(indices)})"
+        return f"{code}[{at}]" if self.is_leaf(e.type) else f"_get({code}, {at})"
 
     def x_get_index(self, e: ir.GetIndex) -> str:
         if self.levels:
             hoisted = self.static_read(e)
             if hoisted is not None:
                 return hoisted
+        soa = self.soa_read(e)
+        if soa is not None:
+            return soa
         base = self.ex(e.base)
         idx = self.index(e.index)
         bt = e.base.type
@@ -732,21 +773,28 @@ class Lowering:
         code = self._update(root, self._root_type(p), list(zip(p.path, indices)), value)
         self.emit(f"{root} = {code}")
 
-    def _update(self, base: str, t: ir.Type, steps, value: str) -> str:
+    def _update(self, base: str, t: ir.Type, steps, value: str, pending: tuple[str, ...] = ()) -> str:
+        """The code of `base` (of type `t`, under the array indices `pending`) with the place
+        `steps` set to `value`. Array indices are carried down to the leaves, since arrays of
+        records are stored as records of arrays: `team[p][i].hp = v` updates the one leaf,
+        `{**team, "hp": team["hp"].at[(p, i)].set(v)}`, not every field of the record."""
         if not steps:
-            return value
+            if not pending:
+                return value
+            at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
+            return f"{base}.at[{at}].set({value})" if self.is_leaf(t) else f"_set({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
             ft = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
-            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value)
+            inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending)
             return f"{{**{base}, {py_str(step.name)}: {inner}}}"
         if isinstance(t, ir.ListT):
+            if pending:  # a list under array indices: take it out, update it, put it back
+                at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
+                return f"_set({base}, {at}, {self._update(f'_get({base}, {at})', t, steps, value)})"
             getter = f"_lget({base}, {idx})"
             return f"_lset({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
-        if self.is_leaf(t):
-            getter = f"{base}[{idx}]"
-            return f"{base}.at[{idx}].set({self._update(getter, t.elem, rest, value)})"
-        return f"_set({base}, {idx}, {self._update(f'_get({base}, {idx})', t.elem, rest, value)})"
+        return self._update(base, t.elem, rest, value, pending + (idx,))
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ir.Stmt]) -> None:
@@ -858,8 +906,24 @@ class Lowering:
             self.emit(f"{result} = _select({cond}, {call}, {result})")
         self.emit(f"st, lv = {result}")
 
+    def weight(self, node, seen: frozenset = frozenset()) -> int:
+        """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""
+        if isinstance(node, list):
+            return sum(self.weight(x, seen) for x in node)
+        cache = self.__dict__.setdefault("_weights", {})
+        n = 0
+        for item in ir.walk(node):
+            n += 1
+            callee = item.proc if isinstance(item, ir.CallProc) else item.fn if isinstance(item, ir.CallFn) else None
+            if callee is None or callee in seen:
+                continue
+            if callee not in cache:
+                cache[callee] = self.weight(self.m.fn(callee).body, seen | {callee})
+            n += cache[callee]
+        return n
+
     def s_for(self, s: ir.For) -> None:
-        if s.hi - s.lo <= UNROLL:
+        if s.hi - s.lo <= UNROLL and self.weight(s.body) <= HEAVY_BODY:
             for i in range(s.lo, s.hi):
                 key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
                 self.emit(f"{lv(key)} = jnp.int32({i})")
@@ -1068,6 +1132,10 @@ class Lowering:
                                             + obs.player + "` (the spec's `observe`)"))
         self.functions.append(self.function("def _init_body(st):", [], m.init, None, True, "the spec's `init` block",
                                             prologue=["st = dict(st)"]))
+        if m.epilogue:
+            self.functions.append(self.function("def _epilogue(st):", [], m.epilogue, None, True,
+                                                "the module's epilogue: run after every legal action's body",
+                                                prologue=["st = dict(st)"]))
         invariants = []
         for inv in m.invariants:
             name = py_ident("invariant", inv.name)
@@ -1082,6 +1150,8 @@ class Lowering:
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume,
+            has_epilogue=bool(m.epilogue),
+            simultaneous=(m.simultaneous.choice, m.simultaneous.turn) if m.simultaneous is not None else None,
         )
 
 

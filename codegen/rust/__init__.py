@@ -91,8 +91,9 @@ def generate(module: ir.Module) -> dict[str, str]:
             obs_rty=lowered.obs_rty, fields=lowered.state_fields, statics=lowered.statics,
             functions=lowered.functions, mask_code=lowered.mask_code, dispatch_code=lowered.dispatch_code,
             illegal_is_error=lowered.illegal_is_error, illegal_site=lowered.illegal_site,
-            illegal_is_pgx=module.illegal_action == "pgx"),
-        "src/lib.rs": env.get_template("lib.rs.j2").render(**common, **glue),
+            illegal_is_pgx=module.illegal_action == "pgx",
+            has_epilogue=lowered.has_epilogue, simultaneous=lowered.simultaneous),
+        "src/lib.rs": env.get_template("lib.rs.j2").render(**common, **glue, simultaneous=lowered.simultaneous),
         f"python/{package}/__init__.py": env.get_template("__init__.py.j2").render(
             **common, obs_shape=repr(tuple(dims)) if single else "None",
             obs_shape_text=", ".join(map(str, dims)) + ("" if single else "...") if dims else "",

@@ -27,31 +27,46 @@ import time
 import numpy as np
 
 
-def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float) -> float:
+def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float) -> tuple[float, float]:
+    """(SPS, finished episodes per second), medians of `runs`. A simultaneous spec plays
+    whole turns (`step_joint` with `sample_joint_actions`): its SPS counts turns."""
     env = pkg.VecEnv(batch, threads=threads, autoreset=True, seed=0)
+    joint = getattr(pkg, "SIMULTANEOUS", False)
+
+    def one(t: int) -> None:
+        if joint:
+            env.step_joint(env.sample_joint_actions(t))
+        else:
+            env.step(env.sample_actions(t))
+
     t = 0
     for _ in range(10):  # warm-up: first touches of the buffers, the pool's threads
-        env.step(env.sample_actions(t))
+        one(t)
         t += 1
     # calibrate the number of steps to about `seconds` per run
     start = time.perf_counter()
     n = 0
     while time.perf_counter() - start < seconds / 5:
-        env.step(env.sample_actions(t))
+        one(t)
         t += 1
         n += 1
     steps = max(5, int(n * 5))
-    sps = []
+    sps, eps = [], []
     for _ in range(runs):
+        done = 0
         start = time.perf_counter()
         for _ in range(steps):
-            env.step(env.sample_actions(t))
+            one(t)
+            done += int(np.count_nonzero(env.terminated | env.truncated))
             t += 1
-        sps.append(batch * steps / (time.perf_counter() - start))
-    return statistics.median(sps)
+        elapsed = time.perf_counter() - start
+        sps.append(batch * steps / elapsed)
+        eps.append(done / elapsed)
+    return statistics.median(sps), statistics.median(eps)
 
 
 def _time_interpreter(module, runs: int, seconds: float) -> float:
+    from envc.bench import random_step
     from envc.compiler.interp import Interpreter
 
     it = Interpreter(module)
@@ -66,7 +81,7 @@ def _time_interpreter(module, runs: int, seconds: float) -> float:
             if s.terminated or s.truncated:
                 seed += 1
                 s = it.init(seed)
-            s = it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
+            s = random_step(it, s, policy)
             steps += 1
         sps.append(steps / (time.perf_counter() - start))
     return statistics.median(sps)
@@ -85,15 +100,17 @@ def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, se
     progress(f"interpreter: {rows[0]['sps']:,.0f} SPS")
     for th in threads:
         for b in batches:
-            sps = _time_rust(pkg, b, th, runs, seconds)
-            rows.append({"backend": "rust", "threads": th, "batch": b, "sps": sps})
-            progress(f"rust threads={th} batch={b}: {sps:,.0f} SPS")
+            sps, eps = _time_rust(pkg, b, th, runs, seconds)
+            rows.append({"backend": "rust", "threads": th, "batch": b, "sps": sps, "eps": eps})
+            progress(f"rust threads={th} batch={b}: {sps:,.0f} SPS, {eps:,.0f} episodes/s")
     if with_jax:
         from envc.bench import bench_jax
 
         for r in bench_jax(module, list(batches), repeats=runs):
-            rows.append({"backend": "jax", "threads": os.cpu_count(), "batch": r.batch, "sps": r.sps})
-            progress(f"jax batch={r.batch}: {r.sps:,.0f} SPS (compile {r.compile_s:.1f}s)")
+            rows.append({"backend": "jax", "threads": os.cpu_count(), "batch": r.batch, "sps": r.sps,
+                         "eps": r.episodes_per_s, "compile_s": r.compile_s})
+            progress(f"jax batch={r.batch}: {r.sps:,.0f} SPS, {r.episodes_per_s:,.0f} episodes/s "
+                     f"(compile {r.compile_s:.1f}s)")
     return rows, build_s
 
 

@@ -148,6 +148,9 @@ class Glue:
         action = [("action", "&'a i32", "actions.par_iter()", "actions.iter()")]
         step_par, step_pat, step_ty = self.chain(common + action + outs, True)
         step_seq, _, _ = self.chain(common + action + outs, False)
+        joint = [("action", "&'a [i32]", "actions.par_chunks(NUM_PLAYERS)", "actions.chunks(NUM_PLAYERS)")]
+        joint_par, joint_pat, joint_ty = self.chain(common + joint + outs, True)
+        joint_seq, _, _ = self.chain(common + joint + outs, False)
         reset_par, reset_pat, reset_ty = self.chain(common + outs, True)
         reset_seq, _, _ = self.chain(common + outs, False)
         export = []
@@ -164,6 +167,7 @@ class Glue:
         return {
             "obs_buffers": obs_buffers, "out_fields": [(n, t) for n, t, _, _ in outs],
             "step_par": step_par, "step_seq": step_seq, "step_pat": step_pat, "step_ty": step_ty,
+            "joint_par": joint_par, "joint_seq": joint_seq, "joint_pat": joint_pat, "joint_ty": joint_ty,
             "reset_par": reset_par, "reset_seq": reset_seq, "reset_pat": reset_pat, "reset_ty": reset_ty,
             "write_obs": self.write_obs_lines(obs, "obs"), "export": export, "obs_export": obs_export,
             "import": imports, "single_obs": single,

@@ -178,6 +178,10 @@ class LoweredModule:
     illegal_is_error: bool
     illegal_site: int
     enums: list[tuple[str, list[str]]] = field(default_factory=list)
+    has_epilogue: bool = False
+    # a lowered simultaneous spec: the Rust field of the chosen actions and its element
+    # type, and the Rust type of `current_player`
+    simultaneous: dict | None = None
 
 
 # ------------------------------------------------------------------ the lowering
@@ -950,6 +954,15 @@ class Lowering:
                                             fn_name="observe", ret_storage=True))
         header = "fn init_body(s: &mut State) -> Result<(), Fault> {"
         self.functions.append(self.function(header, [], m.init, None, True, "the spec's `init` block"))
+        if m.epilogue:
+            header = "fn epilogue_body(s: &mut State) -> Result<(), Fault> {"
+            self.functions.append(self.function(header, [], m.epilogue, None, True,
+                                                "the module's epilogue: run after every legal action's body"))
+        sim = None
+        if m.simultaneous is not None:
+            choice = self._state_type(m.simultaneous.choice)
+            sim = {"choice": field_ident(m.simultaneous.choice), "choice_rty": self.rty(choice.elem),
+                   "player_rty": self.rty(self._state_type("current_player"))}
         invariants = []
         for inv in m.invariants:
             inv_fn = rust_ident("invariant", inv.name)
@@ -980,7 +993,7 @@ class Lowering:
             obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
             turn_limit=m.turn_limit, step_max=step_t.hi, step_count_rty=self.rty(step_t),
             illegal_is_error=m.illegal_action == "error", illegal_site=illegal_site,
-            enums=[(e.name, list(e.members)) for e in m.enums],
+            enums=[(e.name, list(e.members)) for e in m.enums], has_epilogue=bool(m.epilogue), simultaneous=sim,
         )
 
 

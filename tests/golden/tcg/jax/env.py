@@ -496,7 +496,7 @@ def p_heal(st, v_p, v_s, v_amount):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a38 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a38, jnp.int16)))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a38, jnp.int16))
     return st
 
 
@@ -618,7 +618,7 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a72 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(lv["t"])].set(_cast(_a72, jnp.int8))))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a72, jnp.int8))
     return st
 
 
@@ -630,7 +630,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     def _then74(st, lv):
         st, lv = dict(st), dict(lv)
         _a75 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(lv["t"])].set(_cast(_a75, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a75, jnp.int8))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
     st, lv = _select(_c73, _then74(st, lv), (st, lv))
     return st
@@ -701,7 +701,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     def _then89(st, lv):
         st, lv = dict(st), dict(lv)
         _a90 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a90, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a90, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c88, _then89(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
@@ -709,7 +709,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     def _then92(st, lv):
         st, lv = dict(st), dict(lv)
         _a93 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a93, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a93, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c91, _then92(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
@@ -717,7 +717,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     def _then95(st, lv):
         st, lv = dict(st), dict(lv)
         _a96 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[(1 - _i32(lv["p"]))].set(st["damage"][(1 - _i32(lv["p"]))].at[_i32(lv["s"])].set(_cast(_a96, jnp.int16)))
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a96, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
     st, lv = _select(_c94, _then95(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
@@ -733,7 +733,7 @@ def p_attach_to_bench_type(st, v_p, v_t):
     def _then99(st, lv):
         st, lv = dict(st), dict(lv)
         _a100 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][jnp.minimum(_i32(lv["s"]), 3)][_i32(lv["t"])]) + 1), 12)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[jnp.minimum(_i32(lv["s"]), 3)].set(st["energy"][_i32(lv["p"])][jnp.minimum(_i32(lv["s"]), 3)].at[_i32(lv["t"])].set(_cast(_a100, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), jnp.minimum(_i32(lv["s"]), 3), _i32(lv["t"]))].set(_cast(_a100, jnp.int8))
         return st, _scope(lv, ("p", "t", "s", ))
     st, lv = _select(_c98, _then99(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
@@ -813,19 +813,19 @@ def p_put_in_play(st, v_p, v_s, v_c):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a118 = lv["c"]
-    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a118, jnp.int16)))
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a118, jnp.int16))
     _a119 = True
-    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a119, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a119, jnp.bool_))
     _a120 = 0
-    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a120, jnp.int16)))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a120, jnp.int16))
     _a122 = jax.vmap(lambda i121: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a122, jnp.int8)))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a122, jnp.int8))
     _a123 = 0
-    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a123, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a123, jnp.int8))
     _a124 = st["turn"]
-    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a124, jnp.int8)))
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a124, jnp.int8))
     _a125 = False
-    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a125, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a125, jnp.bool_))
     return st
 
 
@@ -868,15 +868,15 @@ def p_clear_slot(st, v_p, v_s):
     st, lv = _select(_c134, _then135(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     _a137 = False
-    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a137, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a137, jnp.bool_))
     _a138 = 0
-    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a138, jnp.int16)))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a138, jnp.int16))
     _a140 = jax.vmap(lambda i139: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a140, jnp.int8)))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a140, jnp.int8))
     _a141 = 0
-    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a141, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a141, jnp.int8))
     _a142 = False
-    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a142, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a142, jnp.bool_))
     _c143 = (_i32(lv["s"]) == 0)
     def _then144(st, lv):
         st, lv = dict(st), dict(lv)
@@ -892,44 +892,44 @@ def p_swap_slots(st, v_p, v_a, v_b):
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
     _a145 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a145, jnp.int16)))
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a145, jnp.int16))
     _a146 = lv["c"]
-    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a146, jnp.int16)))
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a146, jnp.int16))
     lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
     _a147 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a147, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a147, jnp.bool_))
     _a148 = lv["o"]
-    st["occupied"] = st["occupied"].at[_i32(lv["p"])].set(st["occupied"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a148, jnp.bool_)))
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a148, jnp.bool_))
     lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
     _a149 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a149, jnp.int16)))
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a149, jnp.int16))
     _a150 = lv["u"]
-    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a150, jnp.int16)))
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a150, jnp.int16))
     lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
     _a151 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a151, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a151, jnp.int8))
     _a152 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a152, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a152, jnp.int8))
     lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
     _a153 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a153, jnp.int16)))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a153, jnp.int16))
     _a154 = lv["d"]
-    st["damage"] = st["damage"].at[_i32(lv["p"])].set(st["damage"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a154, jnp.int16)))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a154, jnp.int16))
     lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
     _a155 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a155, jnp.int8)))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a155, jnp.int8))
     _a156 = lv["e"]
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a156, jnp.int8)))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a156, jnp.int8))
     lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
     _a157 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a157, jnp.int8)))
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a157, jnp.int8))
     _a158 = lv["t"]
-    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a158, jnp.int8)))
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a158, jnp.int8))
     lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
     _a159 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["a"])].set(_cast(_a159, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a159, jnp.bool_))
     _a160 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["b"])].set(_cast(_a160, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a160, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
@@ -1082,16 +1082,16 @@ def p_begin_turn(st, v_p):
         st["attack_bonus"] = _cast(_a210, jnp.int8)
         lv["s"] = jnp.int32(0)
         _a211 = False
-        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a211, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a211, jnp.bool_))
         lv["s"] = jnp.int32(1)
         _a212 = False
-        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a212, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a212, jnp.bool_))
         lv["s"] = jnp.int32(2)
         _a213 = False
-        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a213, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a213, jnp.bool_))
         lv["s"] = jnp.int32(3)
         _a214 = False
-        st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a214, jnp.bool_)))
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a214, jnp.bool_))
         lv = _scope(lv, ("p", ))
         _c215 = (_i32(st["turn"]) > 1)
         def _then216(st, lv):
@@ -1160,14 +1160,14 @@ def p_checkup(st, v_p):
         def _then235(st, lv):
             st, lv = dict(st), dict(lv)
             _a236 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a236, jnp.int16)))
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a236, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c234, _then235(st, lv), (st, lv))
         _c237 = st["burned"][_i32(lv["q"])]
         def _then238(st, lv):
             st, lv = dict(st), dict(lv)
             _a239 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a239, jnp.int16)))
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a239, jnp.int16))
             st, _r241 = _randint(st, 0, 1)
             _c240 = (_r241 == 1)
             def _then242(st, lv):
@@ -1212,14 +1212,14 @@ def p_checkup(st, v_p):
         def _then257(st, lv):
             st, lv = dict(st), dict(lv)
             _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a258, jnp.int16)))
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a258, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c256, _then257(st, lv), (st, lv))
         _c259 = st["burned"][_i32(lv["q"])]
         def _then260(st, lv):
             st, lv = dict(st), dict(lv)
             _a261 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a261, jnp.int16)))
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a261, jnp.int16))
             st, _r263 = _randint(st, 0, 1)
             _c262 = (_r263 == 1)
             def _then264(st, lv):
@@ -2030,7 +2030,7 @@ def p__envc_run_attack(st, v_a):
                 st, lv = dict(st), dict(lv)
                 lv["weak"] = _cast(jnp.where((_K24[_i32(st["card"][_i32(lv["q"])][0])] == _K12[_i32(lv["c"])]), 20, 0), jnp.int8)
                 _a483 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
-                st["damage"] = st["damage"].at[_i32(lv["q"])].set(st["damage"][_i32(lv["q"])].at[0].set(_cast(_a483, jnp.int16)))
+                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a483, jnp.int16))
                 lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
             st, lv = _select(_c481, _then482(st, lv), (st, lv))
@@ -2146,15 +2146,15 @@ def a_evolve(st, index):
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a500 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[_i32(lv["p"])].set(st["below"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["below"][_i32(lv["p"])][_i32(lv["s"])].at[jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1)].set(_cast(_a500, jnp.int16))))
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a500, jnp.int16))
     _a501 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[_i32(lv["p"])].set(st["evolutions"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a501, jnp.int8)))
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a501, jnp.int8))
     _a502 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[_i32(lv["p"])].set(st["card"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a502, jnp.int16)))
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a502, jnp.int16))
     _l503 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
     st["hand"] = _set(st["hand"], _i32(lv["p"]), _l503)
     _a504 = st["turn"]
-    st["placed"] = st["placed"].at[_i32(lv["p"])].set(st["placed"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a504, jnp.int8)))
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a504, jnp.int8))
     _c505 = (_i32(lv["s"]) == 0)
     def _then506(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2178,7 +2178,7 @@ def a_attach(st, index):
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a508 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-    st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[_i32(lv["s"])].set(st["energy"][_i32(lv["p"])][_i32(lv["s"])].at[_i32(st["zone"][_i32(lv["p"])])].set(_cast(_a508, jnp.int8))))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a508, jnp.int8))
     _a509 = 10
     st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a509, jnp.int8))
     _a510 = True
@@ -2216,7 +2216,7 @@ def a_use_ability(st, index):
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     _a513 = True
-    st["ability_used"] = st["ability_used"].at[_i32(lv["p"])].set(st["ability_used"][_i32(lv["p"])].at[_i32(lv["s"])].set(_cast(_a513, jnp.bool_)))
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a513, jnp.bool_))
     st = p_ability_effect__dispatch(st, _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -2243,7 +2243,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i517: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i517]) > 0), i517, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a518 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a518, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a518, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c515, _then516(st, lv), (st, lv))
@@ -2253,7 +2253,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i521: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i521]) > 0), i521, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a522 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a522, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a522, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c519, _then520(st, lv), (st, lv))
@@ -2263,7 +2263,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i525: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i525]) > 0), i525, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a526 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a526, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a526, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c523, _then524(st, lv), (st, lv))
@@ -2273,7 +2273,7 @@ def a_retreat(st, index):
         st, lv = dict(st), dict(lv)
         lv["t"] = _cast(jnp.min(jax.vmap(lambda i529: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i529]) > 0), i529, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a530 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[_i32(lv["p"])].set(st["energy"][_i32(lv["p"])].at[0].set(st["energy"][_i32(lv["p"])][0].at[_i32(lv["t"])].set(_cast(_a530, jnp.int8))))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a530, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c527, _then528(st, lv), (st, lv))

@@ -1000,5 +1000,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ACTION_KINDS", env::ACTION_KINDS.to_vec())?;
     m.add("INVARIANT_NAMES", env::INVARIANT_NAMES.to_vec())?;
     m.add("FAULT_SITES", env::FAULT_SITES.to_vec())?;
+    m.add("SIMULTANEOUS", false)?;
     Ok(())
 }

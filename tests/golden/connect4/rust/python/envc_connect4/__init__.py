@@ -32,13 +32,17 @@ A runtime fault of the spec raises `SpecRuntimeError`. `step_envs(indices, actio
 only some environments and `reset_envs(indices, seeds=None)` restarts only some (an opponent
 wrapper keeps the batch whole). An action outside 0..NUM_ACTIONS-1 is an illegal action.
 
+A simultaneous spec (`SIMULTANEOUS`) also has `step_joint(actions)` (int32 (num_envs,
+NUM_PLAYERS): every player's action at once, a whole turn), `legal_action_masks()` (bool
+(num_envs, NUM_PLAYERS, NUM_ACTIONS)), `sample_joint_actions(seed)` and `observe_all(i)`.
+
 Module `gym`: `GymVectorEnv` (Gymnasium's `VectorEnv`, self-play or against an opponent),
 `GymEnv` (one `gymnasium.Env`, registered on import as `envc/connect4-v0`), `AECEnv`
 (PettingZoo's AEC API); masks are int8 in `info["action_mask"]`.
 """
 
 from ._native import (ACTION_KINDS, FAULT_SITES, INVARIANT_NAMES, NAME, NUM_ACTIONS, NUM_PLAYERS,  # noqa: F401
-                      TURN_LIMIT, SpecRuntimeError, VecEnv)
+                      SIMULTANEOUS, TURN_LIMIT, SpecRuntimeError, VecEnv)
 from .gym import GYM_ID, AECEnv, GymEnv, GymVectorEnv, register  # noqa: F401
 
 register()  # gymnasium.make(GYM_ID) works once this package is imported

@@ -1,0 +1,280 @@
+"""Simultaneous turns (`simultaneous`, `resolve`): the lowering to sequential commits
+(`envc.compiler.passes.simultaneous`), the joint API of every backend (`step_joint`,
+`legal_action_masks`, `observe_all`), `envc verify --joint`, and the PettingZoo parallel
+adapter, on the test spec `tests/specs/duel.envspec`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envc.compiler.check import load
+from envc.compiler.interp import Interpreter, SpecRuntimeError
+from envc.compiler.passes import simultaneous
+from envc.verify import first_difference, jax_state_arrays, to_arrays, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+DUEL = str(ROOT / "tests" / "specs" / "duel.envspec")
+
+
+@pytest.fixture(scope="module")
+def duel():
+    return load(DUEL)
+
+
+@pytest.fixture(scope="module")
+def it(duel):
+    return Interpreter(duel)
+
+
+@pytest.fixture(scope="module")
+def duel_jax(duel):
+    from envc.verify import load_jax
+
+    return load_jax(duel)
+
+
+def _random_turns(it, seed: int, turns: int = 100):
+    """(states at each turn start, joint actions) of a random game of the interpreter."""
+    rng = np.random.default_rng(seed)
+    s = it.init(seed)
+    states, actions = [s], []
+    while not (s.terminated or s.truncated) and len(actions) < turns:
+        acts = [int(rng.choice(np.flatnonzero(row))) for row in it.legal_action_masks(s)]
+        s = it.step_joint(s, acts)
+        states.append(s)
+        actions.append(acts)
+    return states, actions
+
+
+def test_lowering_gives_a_sequential_game_with_the_same_actions(duel, it):
+    sim = duel.simultaneous
+    assert sim.lowered and sim.resolve == [] and sim.turn_limit == 30
+    assert duel.turn_limit is None  # turns are counted by the epilogue, not per step
+    fields = {f.name: f for f in duel.state}
+    assert fields[simultaneous.CHOICE].visibility == "hidden"
+    assert [k.name for k in it.actions.kinds] == ["strike", "guard", "rest"]
+    assert it.actions.format(5) == "strike(power=3, stance=high)"
+    assert duel.epilogue, "the turn is resolved after the last commit"
+    assert simultaneous.run(duel) is duel  # lowering twice changes nothing
+
+
+def test_a_turn_is_one_commit_per_player(it):
+    s = it.init(7)
+    assert s.current_player == 0
+    a0, a1 = it.actions.encode("strike", power=2, stance="high"), it.actions.encode("guard", hard=True)
+    after0 = it.step(s, a0)
+    assert after0.current_player == 1 and after0.fields["hp"] == s.fields["hp"], "a commit changes nothing visible"
+    assert after0.fields[simultaneous.CHOICE][0] == a0
+    both = it.step(after0, a1)
+    assert both.current_player == 0 and both.fields[simultaneous.TURN] == 1 and both.step_count == 2
+    joint = it.step_joint(s, [a0, a1])
+    assert to_arrays(it.module, joint).keys() == to_arrays(it.module, both).keys()
+    assert first_difference(to_arrays(it.module, joint), to_arrays(it.module, both)) is None
+    # guards first: player 1 guarded, so the power-2 high strike does at most 1 damage
+    assert [f["guarding"] for f in both.fields["fighters"]] == [False, True]
+    assert both.fields["hp"][1] >= 12 - 1 - 1  # the hard guard costs 1, the strike at most 1
+    with pytest.raises(ValueError, match="middle of a turn"):
+        it.step_joint(after0, [a0, a1])
+    # the spec reads `step_count` as the number of resolved turns
+    assert both.observation[4] == both.fields["secret"][0] + 1
+
+
+def test_masks_are_per_player(it):
+    for seed in range(40):
+        s = it.init(seed)
+        masks = it.legal_action_masks(s)
+        strong = it.actions.encode("strike", power=3, stance="low")
+        rest = it.actions.encode("rest")
+        for p in range(2):
+            assert masks[p][strong] == (s.fields["secret"][p] > 4)
+            assert masks[p][rest] is False  # full hit points
+        assert s.legal_action_mask == masks[0]
+
+
+def test_a_pending_choice_is_private(it):
+    """After player 0 commits, nothing player 1 observes or may choose depends on it."""
+    s = it.init(11)
+    seen = set()
+    for a0 in np.flatnonzero(it.legal_action_masks(s)[0]):
+        after = it.step(s, int(a0))
+        seen.add((repr(after.observation), tuple(after.legal_action_mask)))
+        assert after.observation == it.observe(s, 1)
+    assert len(seen) == 1
+
+
+def test_observation_hides_the_other_players_secret(it):
+    s = it.init(4)
+    other = s.copy()
+    other.fields["secret"] = [s.fields["secret"][0], (s.fields["secret"][1] + 3) % 10]
+    assert it.observe(s, 0) == it.observe(other, 0)
+    assert it.observe(s, 1) != it.observe(other, 1)
+
+
+def test_turn_limit_counts_turns(it):
+    s = it.init(0)
+    guard = it.actions.encode("guard", hard=False)
+    turns = 0
+    while not (s.terminated or s.truncated):
+        s = it.step_joint(s, [guard, guard])
+        turns += 1
+    assert (turns, s.truncated, s.terminated, s.step_count) == (30, True, False, 60)
+
+
+def test_an_illegal_joint_action_loses_for_the_first_player_in_order(it):
+    s = it.init(0)  # full hit points: `rest` is illegal for both
+    rest, guard = it.actions.encode("rest"), it.actions.encode("guard", hard=False)
+    one = it.step_joint(s, [guard, rest])
+    assert one.terminated and one.rewards == [1.0, -1.0]
+    both = it.step_joint(s, [rest, rest])
+    assert both.terminated and both.rewards == [-1.0, 1.0]
+
+
+def test_jax_joint_api_equals_the_interpreter(it, duel, duel_jax):
+    import jax
+    import jax.numpy as jnp
+
+    step_joint = jax.jit(jax.vmap(duel_jax.step_joint))
+    masks = jax.jit(jax.vmap(duel_jax.legal_action_masks))
+    observe_all = jax.jit(jax.vmap(duel_jax.observe_all))
+    games = [_random_turns(it, seed) for seed in range(16)]
+    longest = max(len(a) for _, a in games)
+    state = jax.jit(jax.vmap(duel_jax.init_from_seed))(jnp.arange(16, dtype=jnp.uint32))
+    for t in range(longest + 1):
+        got_masks, got_obs = np.asarray(masks(state)), np.asarray(observe_all(state))
+        for j, (states, _) in enumerate(games):
+            if t >= len(states):
+                continue  # that game is over (its lane then steps a finished state)
+            s = states[t]
+            theirs = jax.tree_util.tree_map(lambda x, j=j: np.asarray(x[j]), jax_state_arrays(state))
+            assert first_difference(to_arrays(duel, s), theirs) is None, (j, t)
+            assert (got_masks[j] == np.array(it.legal_action_masks(s))).all()
+            assert (got_obs[j] == np.array(it.observe_all(s))).all()
+        if t < longest:
+            acts = np.array([a[t] if t < len(a) else [0, 0] for _, a in games], dtype=np.int32)
+            state = step_joint(state, jnp.asarray(acts))
+
+
+def test_jax_joint_step_handles_illegal_actions_like_the_commits(it, duel, duel_jax):
+    import jax
+
+    s = it.init(0)
+    rest, guard = it.actions.encode("rest"), it.actions.encode("guard", hard=True)
+    js = jax.jit(duel_jax.init_from_seed)(0)
+    for acts in ([guard, rest], [rest, guard], [rest, rest], [guard, 999]):
+        ours = it.step_joint(s, acts) if max(acts) < it.num_actions else it.step(it.step(s, acts[0]), 0)
+        theirs = jax_state_arrays(jax.jit(duel_jax.step_joint)(js, np.array(acts, dtype=np.int32)))
+        if max(acts) < it.num_actions:
+            assert first_difference(to_arrays(duel, ours), theirs) is None, acts
+        else:  # out of range: player 1 loses, as for an illegal action
+            assert bool(theirs["terminated"]) and theirs["rewards"].tolist() == [1.0, -1.0]
+
+
+def test_verify_joint(duel, duel_jax):
+    report = verify(duel, ["python", "jax"], episodes=24, seed=5, chunk=12, joint=True, jax_env=duel_jax)
+    assert report.ok and report.episodes == 24, (report.divergences, report.faults)
+
+
+def test_verify_joint_catches_a_wrong_joint_step(duel, duel_jax):
+    """A joint step that forgets to resolve player 1's choice diverges at the first turn."""
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(duel_jax, name)
+
+        @staticmethod
+        def step_joint(state, actions, masks=None):
+            return duel_jax.step_joint(state, actions.at[1].set(actions[0]), masks)
+
+    report = verify(duel, ["python", "jax"], episodes=6, seed=5, joint=True, jax_env=Broken())
+    assert report.divergences and report.divergences[0].step % 2 == 0
+
+
+def test_joint_needs_a_simultaneous_spec(specs):
+    with pytest.raises(ValueError, match="not a simultaneous spec"):
+        verify(specs("tictactoe"), ["python"], episodes=1, joint=True)
+    with pytest.raises(ValueError, match="not a simultaneous spec"):
+        Interpreter(specs("tictactoe")).step_joint(Interpreter(specs("tictactoe")).init(0), [0])
+
+
+def test_pettingzoo_parallel_api(duel):
+    from pettingzoo.test import parallel_api_test
+
+    from envc.pettingzoo_parallel import ParallelEnv
+
+    env = ParallelEnv(duel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=120)
+    obs, _ = env.reset(seed=2)
+    assert obs["player_0"]["observation"].tolist() == Interpreter(duel).observe(Interpreter(duel).init(2), 0)
+    with pytest.raises(ValueError, match="no action for player_1"):
+        env.step({"player_0": 0})
+
+
+def test_pettingzoo_backends_agree(duel, duel_jax, monkeypatch):
+    from envc import pettingzoo_parallel as pz
+
+    monkeypatch.setattr("envc.verify.load_jax", lambda m: duel_jax)
+    envs = [pz.ParallelEnv(duel, backend=b) for b in ("python", "jax")]
+    rng = np.random.default_rng(0)
+    obs = [e.reset(seed=9)[0] for e in envs]
+    while envs[0].agents:
+        acts = {a: int(rng.choice(np.flatnonzero(obs[0][a]["action_mask"]))) for a in envs[0].agents}
+        outs = [e.step(acts) for e in envs]
+        obs = [o[0] for o in outs]
+        for k in range(5):
+            a, b = outs[0][k], outs[1][k]
+            assert a.keys() == b.keys()
+            for agent in a:
+                if k == 0:
+                    assert (a[agent]["observation"] == b[agent]["observation"]).all()
+                    assert (a[agent]["action_mask"] == b[agent]["action_mask"]).all()
+                else:
+                    assert a[agent] == b[agent]
+    assert not envs[1].agents
+
+
+def test_pettingzoo_refuses_a_sequential_spec(specs):
+    from envc.pettingzoo_parallel import ParallelEnv
+
+    with pytest.raises(ValueError, match="not a simultaneous spec"):
+        ParallelEnv(specs("tictactoe"))
+
+
+def test_runtime_fault_in_resolve_is_reported(tmp_path):
+    spec = tmp_path / "faulty.envspec"
+    spec.write_text(Path(DUEL).read_text().replace("fighters[p].guarding = false",
+                                                   "fighters[p].guarding = false\n        if step_count == 2 { fail(\"turn 2\") }"))
+    it2 = Interpreter(load(str(spec)))
+    s = it2.init(0)
+    g = it2.actions.encode("guard", hard=False)
+    s = it2.step_joint(s, [g, g])  # `step_count` is 1 while turn 1 resolves
+    with pytest.raises(SpecRuntimeError, match="turn 2"):  # ... and 2 in turn 2
+        it2.step_joint(s, [g, g])
+
+
+@pytest.mark.slow
+def test_rust_joint_api_equals_the_interpreter(duel, it):
+    from envc.verify import load_rust
+
+    native = load_rust(duel)
+    report = verify(duel, ["python", "rust"], episodes=40, seed=3, joint=True, rust_env=native)
+    assert report.ok, (report.divergences, report.faults)
+    env = native.VecEnv(8, threads=1, autoreset=False)
+    env.reset_seeds(np.arange(8, dtype=np.uint32))
+    states = [it.init(i) for i in range(8)]
+    for _ in range(12):
+        masks = np.array(env.legal_action_masks())
+        assert (masks == np.array([it.legal_action_masks(s) for s in states])).all()
+        acts = np.array(env.sample_joint_actions(7))
+        assert all(masks[i, p, acts[i, p]] for i in range(8) for p in range(2))
+        env.step_joint(acts)
+        states = [it.step_joint(s, list(a)) for s, a in zip(states, acts)]
+        for i, s in enumerate(states):
+            assert first_difference(to_arrays(duel, s), env.get_state(i)) is None
+    with pytest.raises(ValueError, match="shape"):
+        env.step_joint(np.zeros((8, 3), dtype=np.int32))
