@@ -491,7 +491,11 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
             stage = "verify jax"
             from envc.verify import verify
 
-            report = verify(module, ["jax"], episodes=2, max_steps=12, chunk=2, level2_samples=1, jax_env=env)
+            # float specs: the tolerance their tests use (tests/test_jax_backend.py, cartpole 1e-3);
+            # integers, booleans and RNG words stay exact whatever the tolerance
+            tol = FLOAT_TOLERANCE if _has_floats(module) else 0.0
+            report = verify(module, ["jax"], episodes=2, max_steps=12, chunk=2, level2_samples=1, jax_env=env,
+                            float_tolerance=tol)
             counts["jax verified"] += 1
             if report.divergences:
                 fail("wrong exits", f"JAX diverges from the interpreter: {report.divergences[0]}")
@@ -549,6 +553,17 @@ def parallel(inputs: int, seed: int, timeout: float, jax_runs: int, rust_builds:
         for k, v in ex.items():
             examples.setdefault(k, []).extend(v)
     return counts, examples
+
+
+FLOAT_TOLERANCE = 1e-3
+
+
+def _has_floats(module) -> bool:
+    """True when a state field or the observation of `module` holds a float."""
+    from envc.compiler import ir
+
+    types = [f.type for f in module.state if not f.builtin] + [module.observe.type]  # not `rewards`
+    return any(isinstance(n, ir.FloatT) for t in types for n in ir.walk(t, types=True))
 
 
 def campaign(inputs: int, seed: int = 0, timeout: float = 60.0, jax_runs: int = 0, rust_builds: int = 0,
