@@ -518,7 +518,7 @@ class LanguageChecks:
                          fault=fault, site=self.choose_sites, span=span)
         if read is None:
             ctx.scopes[-1][target] = t
-            return [ir.Let(name=target, type=t, value=irutil.zero_const(None, t), span=span), stmt]
+            return [ir.Let(name=target, type=t, value=ir.Const(type=t, value=self.zero_value(t)), span=span), stmt]
         return [stmt] + self.lasting_after(place, None, ctx, span)
 
     def pending_choice(self, e: ast.Call, ctx) -> ir.Expr:

@@ -119,6 +119,21 @@ def _restore(env: dict, saved: dict[str, Any]) -> None:
             env[name] = value
 
 
+def _legal_values(env: dict, var: str, steps: range, cond: Callable[[dict], Any]) -> list[int]:
+    """The values of `var` in `steps` for which `cond` holds, in increasing order (the options
+    of a `choose` and of a `random.pick`); `env`'s binding of `var` is put back after."""
+    outer = env.get(var, _MISSING)
+    try:
+        legal = []
+        for v in steps:
+            env[var] = v
+            if cond(env):
+                legal.append(v)
+    finally:
+        _restore(env, {var: outer})
+    return legal
+
+
 def copy_value(v: Any) -> Any:
     """A deep copy of an interpreter value (lists and dicts copied, scalars shared).
 
@@ -587,15 +602,7 @@ class Evaluator:
         cond, orelse = self._compile(e.cond), self._compile(e.orelse)
 
         def random_pick(env):
-            outer = env.get(var, _MISSING)
-            try:
-                legal = []
-                for v in steps:
-                    env[var] = v
-                    if cond(env):
-                        legal.append(v)
-            finally:
-                _restore(env, {var: outer})
+            legal = _legal_values(env, var, steps, cond)
             s = self.state
             if s is None:
                 raise ConstEvalError("draws a random number")
@@ -784,15 +791,7 @@ class Evaluator:
 
         def choose(env):
             who = chooser(env)
-            outer = env.get(var, _MISSING)
-            try:
-                legal = []
-                for v in steps:
-                    env[var] = v
-                    if cond(env):
-                        legal.append(v)
-            finally:
-                _restore(env, {var: outer})
+            legal = _legal_values(env, var, steps, cond)
             if not legal:
                 if orelse is None:
                     raise SpecRuntimeError(f"fail: {s.fault}", span)

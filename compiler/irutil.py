@@ -1,7 +1,7 @@
 """Small helpers over IR trees, shared by the checker's desugarings and the passes.
 
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
-`local_refs(node)` (the local names a node reads or assigns), `zero_const(module_or_none, t)`,
+`local_refs(node)` (the local names a node reads or assigns), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
 `map_blocks(stmts, fn)`.
 
@@ -89,27 +89,9 @@ def or_(*parts: ir.Expr) -> ir.Expr:
     return out
 
 
-def zero_const(module: ir.Module | None, t: ir.Type, records: dict[str, ir.RecordDef] | None = None) -> ir.Const:
+def zero_const(module: ir.Module, t: ir.Type) -> ir.Const:
     """A constant of type `t` holding its zero value (`ir.zero_value`)."""
-    if module is not None:
-        return ir.Const(type=t, value=ir.zero_value(module, t))
-    return ir.Const(type=t, value=_zero(t, records or {}))
-
-
-def _zero(t: ir.Type, records: dict[str, ir.RecordDef]) -> Any:
-    if isinstance(t, ir.BoolT):
-        return False
-    if isinstance(t, ir.IntT):
-        return min(max(0, t.lo), t.hi)
-    if isinstance(t, ir.FloatT):
-        return 0.0
-    if isinstance(t, (ir.EnumT, ir.RowT)):
-        return 0
-    if isinstance(t, ir.ArrayT):
-        return [_zero(t.elem, records) for _ in range(t.size)]
-    if isinstance(t, ir.ListT):
-        return []
-    return {f.name: f.default for f in records[t.name].fields}
+    return ir.Const(type=t, value=ir.zero_value(module, t))
 
 
 # ------------------------------------------------------------------ locals
