@@ -34,7 +34,7 @@ import numpy as np
 
 from envc.compiler import budget, builtins, decklist, ir, ranges
 from envc.compiler import check_simultaneous as sim
-from envc.compiler.check_lang import BUILTIN_NAMES, RESERVED_PREFIX, LanguageChecks, selection_kind
+from envc.compiler.check_lang import BUILTIN_NAMES, LanguageChecks, selection_kind
 from envc.compiler.datafiles import DataFileError, line_col, read_text
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, Sources, Span, did_you_mean
 from envc.dsl import ast
@@ -159,8 +159,7 @@ class Checker(LanguageChecks):
         return src[span.start:span.end]
 
     def declare_global(self, name: str, span: Span, what: str) -> bool:
-        if name.startswith(RESERVED_PREFIX):
-            self.check_reserved(name, self.name_span(span, name))
+        if not self.check_reserved(name, self.name_span(span, name)):
             return False
         if name in self.global_names or name in BUILTIN_FIELDS or name in ("random",):
             prev = self.global_names.get(name)
@@ -1243,6 +1242,8 @@ class Checker(LanguageChecks):
                          help="action names must be unique: rename one")
                 continue
             seen[d.name] = d.span
+            if not self.check_reserved(d.name, self.name_span(d.span, d.name)):
+                continue
             if d.name == "choose":
                 self.err("E0101", "`choose` is the action kind envc generates for decisions", self.name_span(d.span, d.name),
                          "reserved", help="rename the action")

@@ -52,6 +52,7 @@ from typing import Any
 from envc.compiler import ir, irutil
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
+from envc.dsl.parser import RESERVED_WORDS
 
 RESERVED_PREFIX = "_envc_"
 #: built-in names of the constructs above: no spec declaration may take them
@@ -149,10 +150,18 @@ class LanguageChecks:
         self._fresh += 1
         return f"{RESERVED_PREFIX}{what}{self._fresh}"
 
-    def check_reserved(self, name: str, span: Span) -> None:
+    def check_reserved(self, name: str, span: Span) -> bool:
+        """Report (E0101) a declared name that envc keeps: the generated prefix or a word of the
+        grammar (`envc.dsl.parser.RESERVED_WORDS`). True when the name is free."""
         if name.startswith(RESERVED_PREFIX):
             self.err("E0101", f"`{name}` begins with `{RESERVED_PREFIX}`, which is reserved", span,
                      "reserved name", help=f"names beginning with `{RESERVED_PREFIX}` are what envc generates: rename it")
+            return False
+        if name in RESERVED_WORDS:
+            self.err("E0101", f"`{name}` is a keyword of the language and cannot be a name", span, "keyword",
+                     help=f"rename it, e.g. `{name}_`")
+            return False
+        return True
 
     # ------------------------------------------------------------ declarations
     def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:

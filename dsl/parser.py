@@ -590,6 +590,48 @@ def _point(path: str, text: str, line: int, col: int, pos: int, width: int = 1) 
 _TOP_KEYWORDS = ("env", "players", "turn_limit", "illegal_action", "simultaneous", "const", "enum", "record", "table",
                  "state", "init", "resolve", "action", "fn", "proc", "observe", "invariant", "hole", "fill", "texts")
 
+#: Words of the grammar that cannot be names. Decision: lark's contextual lexer lets a keyword
+#: through as a NAME where only a name can follow (`proc init(...)`), but where a statement or an
+#: expression may also begin with that keyword (`init(0)` after another statement) it lexes as the
+#: keyword, so such a name declares fine and then fails at its first use. The checker therefore
+#: refuses these words wherever a name is declared (E0101). The grammar's other words are
+#: contextual (`a`, `name`, `of`, `when`, ...) and stay usable as names; `tests/test_keywords.py`
+#: reads every word of the grammar and holds each to one of the two lists.
+RESERVED_WORDS = frozenset({
+    "action", "and", "boundary", "break", "const", "context", "draws", "else", "ensures", "enum", "env",
+    "false", "fill", "fn", "for", "hole", "if", "illegal_action", "init", "invariant", "let", "match", "max",
+    "mentions", "modifies", "not", "observe", "or", "players", "proc", "record", "resolve", "return",
+    "scenario", "simultaneous", "state", "symbol", "table", "text", "texts", "then", "true", "turn_limit",
+    "until", "where", "while",
+})
+#: Words of the grammar that stay usable as names (see RESERVED_WORDS).
+CONTEXTUAL_WORDS = frozenset({
+    "a", "an", "any", "at", "bool", "by", "count", "default", "elif", "from", "given", "in", "int", "least",
+    "list", "name", "of", "one", "per", "when",
+})
+
+
+def _keyword_declared_as_name(text: str, pos: int) -> str | None:
+    """The help for a syntax error at offset `pos` caused by a keyword the spec declares as a
+    name (`proc init(...)` parses, `init(0)` as a statement does not), or None. Candidates: the
+    word at `pos`, the last word before it, and the first word of that word's line; one counts when the
+    spec declares it (`fn`/`proc`/`action`/`let` NAME, or `NAME:` as a field or parameter)."""
+    prev_end = len(text[:pos].rstrip())  # the line of the last token before the error
+    line_start = text.rfind("\n", 0, prev_end) + 1
+    before = re.search(r"([A-Za-z_][A-Za-z_0-9]*)\W*$", text[line_start:prev_end])
+    candidates = [m.group(1) for m in (re.match(r"([A-Za-z_][A-Za-z_0-9]*)", text[pos:]), before,
+                                       re.match(r"\s*([A-Za-z_][A-Za-z_0-9]*)", text[line_start:])) if m]
+    for word in candidates:
+        if word not in RESERVED_WORDS:
+            continue
+        decl = re.search(rf"(\b(fn|proc|action|let)\s+{word}\b|[({{,]\s*{word}\s*:)", text)
+        if decl is None:
+            continue
+        line = text.count("\n", 0, decl.start(2) if decl.group(2) else decl.start()) + 1
+        return (f"`{word}` is a keyword of the language and cannot be a name (it is declared at line {line}): "
+                f"rename it there and here, e.g. `{word}_`")
+    return None
+
 
 def _code_chars(text: str, end: int | None = None):
     """(offset, character) of every character of `text` before `end` that is code: comments
@@ -706,6 +748,8 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help_text = "use the words `and`, `or` and `not`"
         elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
             help_text = "this `}` closes no block: remove it, or add the `{` it should close"
+        elif (declared := _keyword_declared_as_name(text, tok.start_pos)) is not None:
+            help_text = declared
         elif "ACTION" in (err.accepts or err.expected):  # at the top level
             looks_like_stmt = tok.type in ("LET", "IF", "FOR", "MATCH", "RETURN") or (
                 tok.type == "NAME" and re.match(r"[ \t]*(=|\+=|-=|\(|\.|\[)", text[tok.end_pos:]))
