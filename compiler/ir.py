@@ -481,6 +481,29 @@ def raw_zero(module: Module, t: Type) -> Any:
     return {f.name: raw_zero(module, f.type) for f in module.record(t.name).fields}
 
 
+def storage_dtype(t: Type) -> str:
+    """The numpy dtype name ("bool", "float32", "int8", "int16", "int32") in which every backend
+    stores a value of scalar type `t`: ints in the narrowest signed type holding their range
+    (`IntT.dtype`), enums in int8 (int16 past 127 members), table rows as `int[0..rows-1]`.
+    Computation widens to int32 (README, "Semantics"); this is the layout of state arrays,
+    observations and the numpy values `envc verify` compares.
+
+    Raises:
+        TypeError: `t` is not a scalar (an array, a record or a list).
+    """
+    if isinstance(t, BoolT):
+        return "bool"
+    if isinstance(t, FloatT):
+        return "float32"
+    if isinstance(t, IntT):
+        return t.dtype
+    if isinstance(t, EnumT):
+        return "int8" if t.size <= 127 else "int16"
+    if isinstance(t, RowT):
+        return IntT(lo=0, hi=max(0, t.rows - 1)).dtype
+    raise TypeError(f"{t} is not a scalar type")
+
+
 def dims(t: Type) -> tuple[int, ...]:
     """The array dimensions of type `t`, outermost first (`()` for a non-array)."""
     out = []

@@ -219,14 +219,8 @@ def _leaf(t: ir.Type) -> ir.Type:
 
 def _obs_dtype(module: ir.Module):
     leaf = _leaf(module.observe.type)
-    if isinstance(leaf, ir.BoolT):
-        return np.bool_
-    if isinstance(leaf, ir.FloatT):
-        return np.float32
-    if isinstance(leaf, ir.IntT):
-        return np.dtype(leaf.dtype)
-    if isinstance(leaf, (ir.EnumT, ir.RowT)):
-        return np.int32
+    if isinstance(leaf, (ir.BoolT, ir.FloatT, ir.IntT, ir.EnumT, ir.RowT)):
+        return np.dtype(ir.storage_dtype(leaf))  # as every backend stores the observation
     raise ValueError(f"`{module.name}` observes `{module.observe.type}`: the PettingZoo adapter needs an array "
                      "of ints, bools or float32")
 

@@ -58,17 +58,7 @@ from envc.run_jax import label_values, matchup_fields
 # ------------------------------------------------------------------ representation
 
 def _np_dtype(t: ir.Type):
-    if isinstance(t, ir.BoolT):
-        return np.bool_
-    if isinstance(t, ir.FloatT):
-        return np.float32
-    if isinstance(t, ir.IntT):
-        return np.dtype(t.dtype)
-    if isinstance(t, ir.EnumT):
-        return np.int8 if t.size <= 127 else np.int16
-    if isinstance(t, ir.RowT):
-        return np.dtype(ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype)
-    raise TypeError(t)
+    return np.dtype(ir.storage_dtype(t))
 
 
 _SCALARS = (ir.BoolT, ir.FloatT, ir.IntT, ir.EnumT, ir.RowT)

@@ -142,17 +142,8 @@ class Lowering:
 
     @staticmethod
     def leaf_dtype(t: ir.Type) -> str:
-        if isinstance(t, ir.BoolT):
-            return "jnp.bool_"
-        if isinstance(t, ir.FloatT):
-            return "jnp.float32"
-        if isinstance(t, ir.IntT):
-            return f"jnp.{t.dtype}"
-        if isinstance(t, ir.EnumT):
-            return "jnp.int8" if t.size <= 127 else "jnp.int16"
-        if isinstance(t, ir.RowT):
-            return f"jnp.{ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype}"
-        raise TypeError(t)
+        dtype = ir.storage_dtype(t)
+        return "jnp.bool_" if dtype == "bool" else f"jnp.{dtype}"
 
     def dtypes(self, t: ir.Type) -> str:
         """Code of the pytree of dtypes of a value of type `t` (for `_cast`)."""

@@ -88,15 +88,9 @@ class LoweringError(Exception):
 
 def int_rty(t: ir.Type) -> str:
     """The storage type of an integer-like scalar (int, enum, table row)."""
-    if isinstance(t, ir.IntT):
-        dtype = t.dtype
-    elif isinstance(t, ir.EnumT):
-        dtype = "int8" if t.size <= 127 else "int16"
-    elif isinstance(t, ir.RowT):
-        dtype = ir.IntT(lo=0, hi=max(0, t.rows - 1)).dtype
-    else:
+    if not is_intlike(t):
         raise TypeError(t)
-    return {"int8": "i8", "int16": "i16", "int32": "i32"}[dtype]
+    return {"int8": "i8", "int16": "i16", "int32": "i32"}[ir.storage_dtype(t)]
 
 
 def is_intlike(t: ir.Type) -> bool:
