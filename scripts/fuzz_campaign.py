@@ -409,7 +409,13 @@ def run_one(case: dict, counts: collections.Counter, examples: dict, timeout: fl
 
     def fail(kind: str, detail: str) -> None:
         counts[kind] += 1
-        examples.setdefault(kind, []).append(f"{case['from']} {case['ops']} {case['special']}: {detail}")
+        line = f"{case['from']} {case['ops']} {case['special']}: {detail}"
+        examples.setdefault(kind, []).append(line)
+        print(f"[{kind}] {line}", file=sys.stderr, flush=True)
+        if KEEP is not None:  # the input's files, to reproduce it after the run
+            dest = KEEP / f"{kind.replace(' ', '_')}-{os.getpid()}-{counts['inputs']}"
+            shutil.copytree(Path(case["spec"]).parent, dest, dirs_exist_ok=True)
+            (dest / "failure.txt").write_text(line + "\n", encoding="utf-8")
 
     counts["inputs"] += 1
     clock = [time.perf_counter()]
@@ -556,6 +562,8 @@ def parallel(inputs: int, seed: int, timeout: float, jax_runs: int, rust_builds:
 
 
 FLOAT_TOLERANCE = 1e-3
+#: where each failing input's files are copied (`--keep`); set before the workers fork
+KEEP: Path | None = None
 
 
 def _has_floats(module) -> bool:
@@ -615,7 +623,13 @@ def main() -> int:
     parser.add_argument("--import-every", type=int, default=1,
                         help="import (run) every k-th generated JAX module; every one is parsed and scanned")
     parser.add_argument("--rust-every", type=int, default=1, help="generate the Rust crate of every k-th accepted input")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="copy each failing input's files to this folder (and print each failure as it happens)")
     args = parser.parse_args()
+    global KEEP
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        KEEP = args.keep
     start = time.time()
     counts, examples = parallel(args.inputs, args.seed, args.timeout, args.jax_runs, args.rust_builds,
                                 max(1, args.workers), max(1, args.import_every), max(1, args.rust_every),
