@@ -87,7 +87,7 @@ class Cost:
                     item = item[1]
                 if isinstance(item, ir.MatchArm):
                     out.append((1, item.body, f"an arm at {_where(item.span)}"))
-                elif isinstance(item, ir.Node) and not isinstance(item, _TYPES):
+                elif isinstance(item, ir.Node) and not isinstance(item, ir.TYPE_NODES):
                     out.append((1, item, ""))
         return out
 
@@ -129,7 +129,6 @@ class Cost:
         return head + self.explain(p, depth + 1)
 
 
-_TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
 
 
 def step_cost(module: ir.Module) -> dict[str, int]:

@@ -1098,26 +1098,14 @@ def _reads_state(e: Any) -> bool:
         return True
     if isinstance(e, ir.Builtin) and e.name == "pending_choice":
         return True
-    return any(_reads_state(x) for x in ir.children(e) if not isinstance(x, irutil._TYPES))
+    return any(_reads_state(x) for x in ir.children(e) if not isinstance(x, ir.TYPE_NODES))
 
 
 def _sets_flag(s: ir.Node, flag: str) -> bool:
-    for n in _ir_nodes(s):
+    for n in ir.walk_all(s):
         if isinstance(n, ir.Assign) and n.place.root == "local" and n.place.name == flag:
             return True
     return False
-
-
-def _ir_nodes(node: Any):
-    if isinstance(node, (list, tuple)):
-        for x in node:
-            yield from _ir_nodes(x)
-        return
-    if not isinstance(node, ir.Node) or isinstance(node, irutil._TYPES):
-        return
-    yield node
-    for name in type(node).model_fields:
-        yield from _ir_nodes(getattr(node, name))
 
 
 def _guard_after(stmts: list[ir.Stmt], flag: str) -> list[ir.Stmt]:

@@ -540,6 +540,34 @@ def walk(node: Node, types: bool = False) -> Iterator[Node]:
         stack.extend(reversed(list(children(item))))
 
 
+def walk_all(x: Any) -> Iterator[Node]:
+    """`walk` over `x`, which may also be a list or tuple (nested) of nodes: every node in it,
+    pre-order, type nodes skipped; anything that is not a node is ignored."""
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            yield from walk_all(item)
+        return
+    if isinstance(x, Node):
+        yield from walk(x)
+
+
+def transform(x: Any, fn: Callable[[Node], Node | None]) -> Any:
+    """`x` (a node, or a list or tuple of them) rebuilt bottom-up: every node's children are
+    transformed first, then the node is replaced by `fn(node)` unless that is None. Type nodes
+    are left alone; unchanged parts are shared (`x` itself is returned when nothing changed)."""
+    if isinstance(x, list):
+        out = [transform(item, fn) for item in x]
+        return x if all(a is b for a, b in zip(out, x, strict=True)) else out
+    if isinstance(x, tuple):
+        tup = tuple(transform(item, fn) for item in x)
+        return x if all(a is b for a, b in zip(tup, x, strict=True)) else tup
+    if not isinstance(x, Node) or isinstance(x, TYPE_NODES):
+        return x
+    node = map_children(x, lambda child: transform(child, fn))
+    new = fn(node)
+    return node if new is None else new
+
+
 def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
     """A copy of `node` whose direct child nodes (expressions, statements, places, steps, arms;
     not types) are replaced by `fn(child)`; `node` itself is returned when nothing changed.

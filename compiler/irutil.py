@@ -16,8 +16,6 @@ from typing import Any
 
 from envc.compiler import ir
 
-_TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
-
 
 def int_const(v: int) -> ir.Const:
     """The integer constant `v`, typed `int[v..v]`."""
@@ -103,23 +101,15 @@ def local_refs(node: Any, out: set[str] | None = None) -> set[str]:
     included where they are read (callers that care remove the binders themselves)."""
     if out is None:
         out = set()
-    if isinstance(node, list):
+    if isinstance(node, (list, tuple)):
         for x in node:
             local_refs(x, out)
         return out
-    if isinstance(node, tuple):
-        for x in node:
-            local_refs(x, out)
+    if not isinstance(node, ir.Node):
         return out
-    if not isinstance(node, ir.Node) or isinstance(node, _TYPES):
-        return out
-    if isinstance(node, ir.Local):
-        out.add(node.name)
-        return out
-    if isinstance(node, ir.Place) and node.root == "local":
-        out.add(node.name)
-    for name in type(node).model_fields:
-        local_refs(getattr(node, name), out)
+    for n in ir.walk(node):
+        if isinstance(n, ir.Local) or (isinstance(n, ir.Place) and n.root == "local"):
+            out.add(n.name)
     return out
 
 
@@ -159,7 +149,7 @@ def _subst(node: Any, mapping: dict[str, Any], fresh) -> Any:
         return [_subst(x, mapping, fresh) for x in node]
     if isinstance(node, tuple):
         return tuple(_subst(x, mapping, fresh) for x in node)
-    if not isinstance(node, ir.Node) or isinstance(node, _TYPES) or not mapping:
+    if not isinstance(node, ir.Node) or isinstance(node, ir.TYPE_NODES) or not mapping:
         return node
     if isinstance(node, ir.Local):
         value = mapping.get(node.name)
@@ -180,16 +170,9 @@ def _subst(node: Any, mapping: dict[str, Any], fresh) -> Any:
         return node.model_copy(update={
             "var": var, "cond": _subst(node.cond, inner, fresh), "place": _subst(node.place, mapping, fresh),
             "chooser": _subst(node.chooser, mapping, fresh), "orelse": _subst(node.orelse, mapping, fresh)})
-    update = {}
     if isinstance(node, ir.Place) and node.root == "local" and isinstance(mapping.get(node.name), str):
-        update["name"] = mapping[node.name]
-    for name in type(node).model_fields:
-        value = getattr(node, name)
-        if isinstance(value, (list, tuple)) or (isinstance(value, ir.Node) and not isinstance(value, _TYPES)):
-            new = _subst(value, mapping, fresh)
-            if new is not value:
-                update[name] = new
-    return node.model_copy(update=update) if update else node
+        node = node.model_copy(update={"name": mapping[node.name]})
+    return ir.map_children(node, lambda child: _subst(child, mapping, fresh))
 
 
 # ------------------------------------------------------------------ statements

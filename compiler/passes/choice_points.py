@@ -285,32 +285,16 @@ def _rename_body(params: list[ir.ParamDef], body: list[ir.Stmt]) -> list[ir.Stmt
 
 def _replace_pending(node: Any, value: ir.Expr) -> Any:
     """`node` with every `pending_choice()` replaced by `value` (an expression of the state)."""
-    if isinstance(node, list):
-        return [_replace_pending(x, value) for x in node]
-    if isinstance(node, tuple):
-        return tuple(_replace_pending(x, value) for x in node)
-    if not isinstance(node, ir.Node) or isinstance(node, irutil._TYPES):
-        return node
-    if isinstance(node, ir.Builtin) and node.name == "pending_choice":
-        return value.model_copy(update={"type": node.type, "span": node.span})
-    update = {}
-    for name in type(node).model_fields:
-        v = getattr(node, name)
-        if isinstance(v, (list, tuple)) or (isinstance(v, ir.Node) and not isinstance(v, irutil._TYPES)):
-            new = _replace_pending(v, value)
-            if new is not v:
-                update[name] = new
-    return node.model_copy(update=update) if update else node
+    def swap(n: ir.Node) -> ir.Node | None:
+        if isinstance(n, ir.Builtin) and n.name == "pending_choice":
+            return value.model_copy(update={"type": n.type, "span": n.span})
+        return None
+
+    return ir.transform(node, swap)
 
 
 def _mentions_pending(node: Any) -> bool:
-    if isinstance(node, (list, tuple)):
-        return any(_mentions_pending(x) for x in node)
-    if not isinstance(node, ir.Node) or isinstance(node, irutil._TYPES):
-        return False
-    if isinstance(node, ir.Builtin) and node.name == "pending_choice":
-        return True
-    return any(_mentions_pending(getattr(node, n)) for n in type(node).model_fields)
+    return any(isinstance(n, ir.Builtin) and n.name == "pending_choice" for n in ir.walk_all(node))
 
 
 def _pending_value(pl: Plan) -> ir.Expr:

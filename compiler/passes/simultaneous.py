@@ -35,7 +35,7 @@ This pass defines what a simultaneous spec means (the interpreter runs its outpu
 
 from __future__ import annotations
 
-from envc.compiler import ir
+from envc.compiler import ir, irutil
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError
 
@@ -183,7 +183,7 @@ class _Lowering:
     def commit_action(self, a: ir.ActionDef, kind) -> ir.ActionDef:
         """The action as a commit: its guard with `player` = `current_player`; its body
         stores the flat index in `simultaneous__choice[current_player]`."""
-        guard = _substitute(a.guard, PLAYER, self.current()) if a.guard is not None else None
+        guard = irutil.substitute(a.guard, {PLAYER: self.current()}) if a.guard is not None else None
         flat = self.const(kind.offset)
         hi = kind.offset
         stride = kind.size
@@ -231,7 +231,7 @@ class _Lowering:
 
     def rewrite(self, node):
         """`node` with `act`, `chose`, `chosen` and reads of `step_count` lowered."""
-        return _map(node, self._lower_node)
+        return ir.transform(node, self._lower_node)
 
     def _lower_node(self, x):
         if isinstance(x, ir.StateGet) and x.name == "step_count":
@@ -254,51 +254,3 @@ class _Lowering:
             kind = self.space.kinds[x.args[1].value]
             return self.decode(self.choice_of(x.args[0]), kind, x.args[2].value)
         return None
-
-
-def _map(node, fn):
-    """`node` rebuilt bottom-up with every IR node `x` inside it replaced by `fn(x)` when
-    that is not None (lists and `(name, node)` pairs are walked; unchanged parts are shared)."""
-    if isinstance(node, list):
-        out = [_map(x, fn) for x in node]
-        return node if all(a is b for a, b in zip(out, node)) else out
-    if isinstance(node, tuple):
-        out = tuple(_map(x, fn) for x in node)
-        return node if all(a is b for a, b in zip(out, node)) else out
-    if not isinstance(node, ir.Node) or isinstance(node, _TYPES):
-        return node
-    updates = {}
-    for name in type(node).model_fields:
-        value = getattr(node, name)
-        new = _map(value, fn)
-        if new is not value:
-            updates[name] = new
-    if updates:
-        node = node.model_copy(update=updates)
-    out = fn(node)
-    return node if out is None else out
-
-
-_TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
-
-
-def _substitute(e, name: str, value: ir.Expr):
-    """Expression `e` with reads of local `name` replaced by `value`, except where a
-    comprehension or reduction binds `name` again."""
-    if isinstance(e, ir.Local):
-        return value if e.name == name else e
-    if isinstance(e, (ir.Reduce, ir.ArrayBuild)) and e.var == name:
-        return e
-    if isinstance(e, list):
-        return [_substitute(x, name, value) for x in e]
-    if isinstance(e, tuple):
-        return tuple(_substitute(x, name, value) for x in e)
-    if not isinstance(e, ir.Node) or isinstance(e, _TYPES):
-        return e
-    updates = {}
-    for field_name in type(e).model_fields:
-        v = getattr(e, field_name)
-        new = _substitute(v, name, value)
-        if new is not v:
-            updates[field_name] = new
-    return e.model_copy(update=updates) if updates else e
