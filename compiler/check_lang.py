@@ -47,6 +47,7 @@ expansion means on the reference interpreter):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from envc.compiler import ir, irutil
@@ -67,16 +68,25 @@ def _c():
 
 
 def _ast_nodes(node: Any):
-    """Every syntax-tree node inside `node` (dataclasses, lists, tuples), in pre-order."""
-    if isinstance(node, (list, tuple)):
-        for x in node:
-            yield from _ast_nodes(x)
-        return
-    if not dataclasses.is_dataclass(node) or isinstance(node, Span):
-        return
-    yield node
-    for f in dataclasses.fields(node):
-        yield from _ast_nodes(getattr(node, f.name))
+    """Every syntax-tree node inside `node` (dataclasses, lists, tuples), in pre-order.
+
+    Iterative: a recursive generator costs its depth per node yielded, and expressions and
+    blocks may nest 1,000 deep (the fuzz campaign's deep specs took minutes to check)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+            continue
+        if not dataclasses.is_dataclass(item) or isinstance(item, Span):
+            continue
+        yield item
+        stack.extend(getattr(item, name) for name in reversed(_field_names(type(item))))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _is_call_of(e: Any, name: str) -> bool:
@@ -98,12 +108,31 @@ def count_choose_sites(*modules: ast.Module | None) -> int:
     return sum(1 for m in modules if m is not None for n in _ast_nodes(m.decls) if _is_call_of(n, "choose"))
 
 
-def _assigned_names(stmts: list[ast.Stmt]) -> tuple[set[str], bool]:
+def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str], bool]]) -> tuple[set[str], bool]:
     """The root names a block assigns, declares or mutates (lists, `choose` targets), and
-    whether it calls anything that may change the state (a statement call)."""
+    whether it calls anything that may change the state (a statement call).
+
+    `memo` keeps the answer of every block met (by identity), so that the blocks of an `if`
+    nested n deep are each walked once, not n times."""
+    hit = memo.get(id(stmts))
+    if hit is not None and hit[0] is stmts:
+        return hit[1], hit[2]
     names: set[str] = set()
     calls = False
-    for n in _ast_nodes(stmts):
+    stack: list[Any] = list(reversed(stmts))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (list, tuple)):
+            if n and all(isinstance(x, ast.Stmt) for x in n):  # a nested block: memoized
+                inner, inner_calls = _assigned_names(n, memo)  # type: ignore[arg-type]
+                names |= inner
+                calls = calls or inner_calls
+            else:
+                stack.extend(reversed(n))
+            continue
+        if not dataclasses.is_dataclass(n) or isinstance(n, Span):
+            continue
+        stack.extend(getattr(n, name) for name in reversed(_field_names(type(n))))
         if isinstance(n, ast.Assign):
             names.add(_root_name(n.target))
         elif isinstance(n, (ast.Let, ast.For)):
@@ -115,6 +144,7 @@ def _assigned_names(stmts: list[ast.Stmt]) -> tuple[set[str], bool]:
                 names.add(_root_name(f.base))
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Field) and n.func.name in ("draw", "pop"):
             names.add(_root_name(n.func.base))
+    memo[id(stmts)] = (stmts, names, calls)
     return names, calls
 
 
@@ -145,6 +175,7 @@ class LanguageChecks:
         self.fn_slot_params: dict[str, set[int]] = {}
         self._generic_ok = False
         self._fresh = 0
+        self._assigned_memo: dict[int, tuple[list, set[str], bool]] = {}
 
     def fresh_name(self, what: str) -> str:
         self._fresh += 1
@@ -990,8 +1021,8 @@ class LanguageChecks:
     def push_facts(self, ctx, facts: dict, stmts: list[ast.Stmt] | None = None) -> None:
         """Narrow by `facts` until `pop_facts`; for a block `stmts`, not the names it assigns
         (nor state fields when it calls anything)."""
-        if stmts is not None:
-            names, calls = _assigned_names(stmts)
+        if stmts is not None and facts:
+            names, calls = _assigned_names(stmts, self._assigned_memo)
             facts = {k: v for k, v in facts.items()
                      if k[1] not in names and not (k[0] == "state" and calls)}
         ctx.narrow.append(facts)

@@ -541,3 +541,29 @@ def test_hostile_strings_and_names_anywhere(tmp_path_factory, text, kind, name):
     assert any(rust_literal_value(x.strip().rstrip(",")).endswith("fail: " + _surrogates_replaced(text))
                for x in sites.split("\n"))
     assert not marker.exists()
+
+
+def test_deeply_nested_blocks_are_checked_in_linear_work(tmp_path, monkeypatch):
+    """The fuzz campaign's deep specs took minutes to check: narrowing ranges under each `if`
+    walked the whole block below it, for every level (quadratic in the depth, with a
+    recursive generator that cost the depth again per node). Each block is now walked once:
+    the number of assignments visited is linear in the depth, not quadratic (counted, not
+    timed)."""
+    from envc.compiler import check_lang
+
+    depth = 300
+    body = "".join(f"{'    ' * (i + 1)}if x < {9 - i % 9} {{\n{'    ' * (i + 2)}x = {i % 9}\n" for i in range(depth))
+    body += "".join(f"{'    ' * (i + 1)}}}\n" for i in reversed(range(depth)))
+    spec = tmp_path / "deep.envspec"
+    spec.write_text('env deep "nested ifs"\nplayers 1\nstate { x: int[0..9] = 0 }\n'
+                    "observe(p) -> int[0..9] { return x }\n" f"action go() {{\n{body}}}\n")
+    visits = [0]
+    real = check_lang._root_name
+
+    def counting(e):
+        visits[0] += 1
+        return real(e)
+
+    monkeypatch.setattr(check_lang, "_root_name", counting)
+    load(str(spec))
+    assert 0 < visits[0] <= 2 * depth, f"{visits[0]} assignments visited for {depth} nested blocks"
