@@ -726,6 +726,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["move_seen"], buf, &[2, 6, 4], batch)?;
     }
     {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_move_used);
+        }
+        put(py, &root, &["move_used"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f_fx.f_high_crit);
@@ -747,18 +754,32 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["fx", "hits_max"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f_fx.f_drain);
+            buf.push(st.f_fx.f_drain_num);
         }
-        put(py, &root, &["fx", "drain"], buf, &[], batch)?;
+        put(py, &root, &["fx", "drain_num"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f_fx.f_recoil);
+            buf.push(st.f_fx.f_drain_den);
         }
-        put(py, &root, &["fx", "recoil"], buf, &[], batch)?;
+        put(py, &root, &["fx", "drain_den"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_fx.f_recoil_num);
+        }
+        put(py, &root, &["fx", "recoil_num"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_fx.f_recoil_den);
+        }
+        put(py, &root, &["fx", "recoil_den"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1462,6 +1483,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["move_used"], &[], 0, 164)?;
+        let mut k = 0usize;
+        s.f_move_used = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_bools(d, &["fx", "high_crit"], &[])?;
         let mut k = 0usize;
         s.f_fx.f_high_crit = a[k]; k += 1;
@@ -1480,15 +1507,27 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_bools(d, &["fx", "drain"], &[])?;
+        let a = take_ints(d, &["fx", "drain_num"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f_fx.f_drain = a[k]; k += 1;
+        s.f_fx.f_drain_num = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["fx", "recoil"], &[], 0, 4)?;
+        let a = take_ints(d, &["fx", "drain_den"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f_fx.f_recoil = a[k] as i8; k += 1;
+        s.f_fx.f_drain_den = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["fx", "recoil_num"], &[], 0, 4)?;
+        let mut k = 0usize;
+        s.f_fx.f_recoil_num = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["fx", "recoil_den"], &[], 0, 8)?;
+        let mut k = 0usize;
+        s.f_fx.f_recoil_den = a[k] as i8; k += 1;
         let _ = k;
     }
     {
