@@ -3498,16 +3498,17 @@ pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLA
     Ok(out)
 }
 
-/// Play a whole turn in place: player p plays `actions[p]` (each < NUM_ACTIONS), from a state
-/// at the start of a turn. Equal to `step` for each player's commit in index order; the
-/// first player whose action is illegal (in index order) ends the game as `step` does.
+/// Play a whole turn in place: player p plays `actions[p]`, from a state at the start of a
+/// turn. Equal to `step` for each player's commit in index order; the first player whose
+/// action is illegal (in index order; an action outside 0..NUM_ACTIONS-1 is illegal, as in
+/// `step`) ends the game as `step` does.
 pub fn step_joint(s: &mut State, actions: &[usize; NUM_PLAYERS]) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         return step(s, actions[0]);
     }
     let masks = legal_action_masks(s)?;
     let mut p = 0;
-    while p + 1 < NUM_PLAYERS && masks[p][actions[p]] {
+    while p + 1 < NUM_PLAYERS && actions[p] < NUM_ACTIONS && masks[p][actions[p]] {
         p += 1;
     }
     for q in 0..p {
