@@ -328,3 +328,10 @@ def test_a_bad_where_clause_is_reported_at_its_place(tmp_path, what, rule, code,
     line = text.splitlines().index("    " + HEAL_RULE) + 1
     assert d.span.line == line and rule[d.span.col - 5:].startswith(caret), out
     assert f"printed.envspec:{line}:{d.span.col}" in out
+
+
+def test_the_prompt_says_which_numbers_come_from_data():
+    result = envc("fill", str(PRINTED), "--model", "x", "--dry-run", "--only", "heal 30", "--force",
+                  "--max-examples", "20")
+    assert result.exit_code == 0, result.output
+    assert "- it must read the text's `30` (`Card.heals`) from the data of the text's row" in result.stdout
