@@ -29,6 +29,7 @@ UNSUPPORTED = {"Bide", "Metronome", "Mirror Move", "Mimic", "Transform", "Conver
 
 
 def move_id(name: str) -> str:
+    """Showdown's id of a name: lower case, letters and digits only."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -46,6 +47,7 @@ def ignore_immunity(showdown: Path) -> dict[str, bool]:
 
 
 def lowest(fraction: list[int]) -> list[int]:
+    """`fraction` ([numerator, denominator]) in lowest terms ([0, 0] stays)."""
     g = math.gcd(*fraction) or 1
     return [fraction[0] // g, fraction[1] // g]
 
@@ -64,6 +66,7 @@ def numbers(m: dict) -> dict:
 
 
 def main(showdown: Path) -> None:
+    """Write the four derived files beside this script (see the module docstring)."""
     tables = json.loads((HERE / "gen1_showdown_tables.json").read_text(encoding="utf-8"))
     species = []
     for s in tables["species"]:
