@@ -41,6 +41,15 @@ What one text gets (`ir.Contract`):
 * the printed numbers (`\\d+`) and symbols that no rule covers: a number inside a kept
   match (or any number, for a text with a `text` rule) is the rule's business; the others
   must be used by the fill (the judge varies them);
+* the numbers that come from data (`ir.DataNumber`): a rule's `where N = Table.column, ...`
+  says that capture `N` is printed from that integer column of the text's row (the rows of
+  the family's table whose text column holds the text). Data tables often print what the
+  spec reads from them (a move's recoil 1/4, its 2-5 hits), so the fill does not write the
+  number: it must read the column, and the judge changes the column's value in the text's
+  rows and wants some outcome to change (`llm_fill/textchecks.py`). Errors: E0165 for an
+  item whose `N` is not a captured number, whose table is not the text's (a plain hole has
+  no row), or whose column is not an integer column; E0166 for a row of the text whose
+  column does not hold the printed number;
 * scenarios, and the block's `context`.
 
 Errors (file:line:col): E0165 for a pattern that does not compile (an unclosed `<`, an
@@ -329,6 +338,8 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
                             "or write a number")
             if bad:
                 continue
+            if not _data_ok(checker, rule, pattern, names):
+                continue
             _unused_captures(checker, rule, pattern)
             for name in names:
                 targets[name].rules.append(_Rule(rule, pattern, order, d))
@@ -395,11 +406,83 @@ def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
     used: set[str] = set()
     _names_in([rule.ensures, rule.modifies, rule.scenarios], used)
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
+    used |= {x.name for x in rule.data}
     for c in pattern.captures:
         if c.name not in used:
             checker.err("E0166", f"capture `{c.name}` is used by no clause of the rule", c.span, "never used",
-                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws` or `scenario` clause, or write "
-                        "the text literally")
+                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws`, `scenario` or `where` clause, "
+                        "or write the text literally")
+
+
+def _data_ok(checker, rule: ast.TextRule, pattern: Pattern, names: list[str]) -> bool:
+    """Whether the `where N = Table.column` items of `rule` are well formed (E0165 for each
+    that is not): `N` a number the pattern captures, `Table` the table whose text column
+    holds the texts of every target (a hole family's), `column` an integer column of it."""
+    ok = True
+    captures = {c.name: c for c in pattern.captures}
+    for item in rule.data:
+        cap = captures.get(item.name)
+        if cap is None or cap.kind not in ("int", "count"):
+            checker.err("E0165", f"`where {item.name} = ...` names no number captured by the pattern", item.name_span,
+                        "not a captured number" if cap is not None else "unknown capture",
+                        help=f"capture the printed number in the pattern (`<{item.name}>` or `<{item.name}: count>`)"
+                        if cap is None else "only a number (`<N>`, `<N: count>`) can come from a data column")
+            ok = False
+            continue
+        tables = {checker.families[n].table for n in names if n in checker.families}
+        plain = [n for n in names if n not in checker.families]
+        if plain or tables != {item.table}:
+            where = f"the texts of `{plain[0]}` are no table's" if plain else \
+                f"the texts of {', '.join(f'`{n}`' for n in names)} are in table `{'`, `'.join(sorted(tables))}`"
+            checker.err("E0165", f"`{item.table}.{item.column}` is not a column of the text's row", item.column_span,
+                        where, help="a number can come from a column of the row whose text column holds the text "
+                        "(a hole family `hole F(...) per Table.column` and its table); else write it in an `ensures`")
+            ok = False
+            continue
+        table = checker.tables[item.table]
+        col = next((c for c in table.columns if c.name == item.column), None)
+        if (item.table, item.column) in checker.text_columns:
+            col = None  # (a text column holds the number of its text, not a printed number)
+        if col is None or not isinstance(col.type, ir.IntT):
+            checker.err("E0165", f"table `{item.table}` has no integer column `{item.column}`", item.column_span,
+                        "unknown column" if col is None else f"a column of type `{col.type}`",
+                        help=did_you_mean(item.column, [c.name for c in table.columns if isinstance(c.type, ir.IntT)
+                                                        and (item.table, c.name) not in checker.text_columns])
+                        or "name an `int[lo..hi]` column of the table")
+            ok = False
+    return ok
+
+
+def _data_numbers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DataNumber]:
+    """The printed numbers of `h`'s text that `where N = Table.column` items say come from the
+    text's rows; E0166 where a row that carries the text holds another value."""
+    fam = checker.families.get(h.family) if h.family is not None else None
+    if fam is None:
+        return []
+    table = checker.tables[fam.table]
+    num = fam.members.index(h.name) + 1
+    text_cols = [c for c in table.columns if c.name in fam.columns]
+    rows = [r for r in range(table.rows) if any(c.values[r] == num for c in text_cols)]
+    out: list[ir.DataNumber] = []
+    for m in chosen:
+        for item in m.rule.decl.data:
+            value = m.values[item.name]
+            col = next(c for c in table.columns if c.name == item.column)
+            wrong = [r for r in rows if col.values[r] != value]
+            for r in wrong[:1]:
+                label = f"{table.labels[r]} ({table.name}#{r})" if table.labels else f"{table.name}#{r}"
+                checker.err("E0166", f"the text prints {value} as `{item.name}`, and `{table.name}.{item.column}` of "
+                            f"{label} is {col.values[r]}", item.column_span, "not the printed number",
+                            notes=[f"text: \"{h.prose[:120]}\""] + ([f"{len(wrong) - 1} more row(s) of the text differ"]
+                                                                     if len(wrong) > 1 else []),
+                            help="name the column that holds the printed number, or fix the data")
+            if wrong:
+                continue
+            rule = f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} " \
+                   f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\""
+            out.append(ir.DataNumber(capture=item.name, value=value, table=table.name, column=item.column, rows=rows,
+                                     rule=rule))
+    return out
 
 
 def _no_match(checker, r: _Rule, texts: list[str]) -> None:
@@ -482,10 +565,11 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     frame = _frame(checker, h, t, exact, kept)
     draws = _draws(checker, t, exact, kept)
     numbers, symbols = _uncovered(text, t, exact, kept)
+    data = _data_numbers(checker, h, chosen)
     described = [f"{m.rule.decl.pattern_span.file}:{m.rule.decl.pattern_span.line} "
                  f"{'text' if m.rule.decl.whole else 'mentions'} \"{m.rule.decl.pattern}\"" for m in chosen]
     return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
-                       draws=draws, numbers=numbers, symbols=symbols, scenarios=scenarios,
+                       draws=draws, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
                        context=t.context_def.name if t is not None and t.context_def is not None else None,
                        rules=described)
 

@@ -799,12 +799,27 @@ class SymbolUse(Node):
     type: Type
 
 
+class DataNumber(Node):
+    """A printed number of a text that comes from data (`where N = Table.column` of a text
+    rule): `value` was captured as `capture`, and column `column` of `table` holds it in each
+    of `rows` (the rows whose text column holds the text). The fill must read that column.
+    `rule`: the rule, as `file:line "pattern"`."""
+
+    capture: str
+    value: int
+    table: str
+    column: str
+    rows: list[int]
+    rule: str
+
+
 class Contract(Node):
     """What the spec's text rules (`texts of ...`) and a fill's own clauses say about one
     hole's text: checks of a fill that do not come from the model. `exact`: a `text` rule
     matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
     may change (None: any). `draws`: (least, most or None) random draws of one call (None:
-    no rule says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them).
+    no rule says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
+    numbers that come from a column of the text's rows (a fill must read it).
     `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
     matched, as `file:line "pattern"`."""
 
@@ -814,6 +829,7 @@ class Contract(Node):
     draws: tuple[int, int | None] | None = None
     numbers: list[int] = []
     symbols: list[SymbolUse] = []
+    data: list[DataNumber] = []
     scenarios: list[ScenarioDef] = []
     context: str | None = None
     rules: list[str] = []

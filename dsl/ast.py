@@ -476,6 +476,18 @@ class Draws(Decl):
 
 
 @dataclass
+class DataFrom(Decl):
+    """`N = Table.column` of a `where` clause: capture `N` is printed from that column of the
+    text's row. Spans: `name_span` the capture's name, `column_span` `Table.column`."""
+
+    name: str
+    table: str
+    column: str
+    name_span: Span
+    column_span: Span
+
+
+@dataclass
 class TextRule(Decl):
     """`text "PATTERN" ...` (whole: the pattern matches a whole text) or `mentions
     "PATTERN" ...` (anywhere in a text), with its clauses. `pattern_span` is the string's."""
@@ -487,6 +499,7 @@ class TextRule(Decl):
     modifies: list[Modifies] = field(default_factory=list)
     draws: list[Draws] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    data: list[DataFrom] = field(default_factory=list)
 
 
 @dataclass

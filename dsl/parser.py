@@ -266,6 +266,8 @@ class _Builder(Transformer):
                 rule.draws.append(clause)
             elif isinstance(clause, ast.Scenario):
                 rule.scenarios.append(clause)
+            elif isinstance(clause, list):
+                rule.data += clause
             else:
                 rule.ensures.append(clause)
         return rule
@@ -317,6 +319,16 @@ class _Builder(Transformer):
         given = [g for g in c[1:] if isinstance(g, tuple)]
         then = [e for e in c[1:] if isinstance(e, ast.Expr)]
         return ast.Scenario(self._span(meta), name, given, then)
+
+    def data_clause(self, c):
+        return list(c)
+
+    @v_args(meta=True)
+    def data_item(self, meta, c):
+        name, table, column = c
+        col_span = Span(file=self.path, start=table.start_pos, end=column.end_pos, line=table.line, col=table.column,
+                        end_line=column.end_line, end_col=column.end_column)
+        return ast.DataFrom(self._span(meta), str(name), str(table), str(column), self._tok(name), col_span)
 
     def given_item(self, c):
         if str(c[1]) != "=":

@@ -237,8 +237,9 @@ def _judged(loaded: Loaded, hole: str, test_states: int) -> dict:
     frame = None if c.frame is None else [f.source + (f" for {f.var} in {f.lo}..{f.hi}" if f.var else "")
                                           for f in c.frame]
     numbers = [f"`{n}`" for n in c.numbers] + [f"`{s.symbol}`" for s in c.symbols]
+    data = [f"`{d.value}` (`{d.table}.{d.column}`)" for d in c.data]
     return {"states": test_states, "exact": c.exact, "ensures": [e.source for e in c.ensures],
-            "frame": frame, "draws": draws, "numbers": numbers, "scenarios": len(c.scenarios),
+            "frame": frame, "draws": draws, "numbers": numbers, "data": data, "scenarios": len(c.scenarios),
             "context": c.context is not None}
 
 

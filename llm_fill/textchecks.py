@@ -3,7 +3,7 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`number_problems`, `first_difference`, `set_coins`, `assign`, `Example`.
+`number_problems`, `data_problems`, `reads_column`, `with_column`, `first_difference`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
 
@@ -17,7 +17,12 @@ On the examples of a passing run (`number_problems`): every printed number and s
 no rule covers is *behaviourally used*: the fill's literals equal to it are changed (a
 number to 0, n+1, n-1 and 2n; a symbol to every other member) and at least one change
 must change the outcome of some example. A text number that the fill never writes fails
-at once.
+at once. A number that comes from data (`where N = Table.column` of a rule,
+`ir.DataNumber`) is not a literal of the fill: the fill must read the column (directly or
+through the `fn`s and procs it calls; one that never does fails at once), and changing the
+column's value in the text's rows (to 0, n+1, n-1 and 2n, within the column's type) must
+change the outcome of some example; a fill that writes the number, or reads another column,
+is refused.
 
 `props.run_scenarios` runs the scenarios (`scenario given ... then ...`) from states of the
 fill's context (`set_coins`, `assign`); `first_difference` compares two fills on identical
@@ -365,14 +370,83 @@ def _same(ex: Example, out) -> bool:
             and all(values_equal(after.fields[k], ex.after.fields[k]) for k in ex.after.fields))
 
 
-def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
-    """The printed numbers and symbols of the text (those no rule covers) that the fill does
-    not use behaviourally (see the module docstring)."""
+def reads_column(module: ir.Module, fn: ir.FnDef, table: str, column: str) -> bool:
+    """Whether `fn`'s body, or a `fn` or proc it calls (transitively), reads `table.column`."""
+    seen: set[str] = set()
+    todo = [fn]
+    found = False
+
+    def visit(n: ir.Node) -> None:
+        nonlocal found
+        if isinstance(n, ir.TableGet) and n.table == table and n.column == column:
+            found = True
+        callee = n.fn if isinstance(n, ir.CallFn) else n.proc if isinstance(n, ir.CallProc) else None
+        if callee is not None and callee not in seen:
+            seen.add(callee)
+            f = next((x for x in module.fns if x.name == callee), None)
+            if f is not None:
+                todo.append(f)
+
+    while todo and not found:
+        _walk(todo.pop().body, visit)
+    return found
+
+
+def with_column(module: ir.Module, table: str, column: str, rows: list[int], value: int) -> ir.Module:
+    """`module` whose `table.column` holds `value` in `rows`."""
+    tables = []
+    for t in module.tables:
+        if t.name == table:
+            cols = [c.model_copy(update={"values": [value if r in rows else v for r, v in enumerate(c.values)]})
+                    if c.name == column else c for c in t.columns]
+            t = t.model_copy(update={"columns": cols})
+        tables.append(t)
+    return module.model_copy(update={"tables": tables})
+
+
+def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """The printed numbers that come from data (`ir.Contract.data`) that the fill does not
+    read behaviourally (see the module docstring)."""
     c = hole.contract
-    if c is None or not (c.numbers or c.symbols) or hole.fill is None:
+    if c is None or not c.data or hole.fill is None:
         return []
     fn = module.fn(hole.fill)
     out = []
+    for d in c.data:
+        where = f"`{d.table}.{d.column}`"
+        if not reads_column(module, fn, d.table, d.column):
+            out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill never "
+                       f"reads {where}: read the number from the row (a literal or another column is refused)")
+            continue
+        if not examples:
+            continue
+        t = module.table(d.table)
+        col_t = next(x.type for x in t.columns if x.name == d.column)
+        variants = [v for v in dict.fromkeys((0, d.value + 1, d.value - 1, 2 * d.value))
+                    if v != d.value and col_t.lo <= v <= col_t.hi]
+        if not any(_changes_module(with_column(module, d.table, d.column, d.rows, v), hole, examples)
+                   for v in variants):
+            tried = ", ".join(str(v) for v in variants)
+            out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill does "
+                       f"not use it: setting {where} of the text's rows to {tried} changes nothing on the "
+                       f"{len(examples)} states tried")
+    return out
+
+
+def _changes_module(mod: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> bool:
+    it = Interpreter(mod)
+    return any(not _same(ex, _outcome(it, hole.name, ex)) for ex in examples)
+
+
+def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[str]:
+    """The printed numbers and symbols of the text (those no rule covers) that the fill does
+    not use behaviourally, and the numbers from data that it does not read (see the module
+    docstring)."""
+    c = hole.contract
+    if c is None or not (c.numbers or c.symbols or c.data) or hole.fill is None:
+        return []
+    fn = module.fn(hole.fill)
+    out = data_problems(module, hole, examples)
     wanted: list[tuple[str, int, str | None, list[int]]] = []
     for n in c.numbers:
         wanted.append((f"`{n}`", n, None, list(dict.fromkeys(v for v in (0, n + 1, n - 1, 2 * n) if v >= 0 and v != n))))

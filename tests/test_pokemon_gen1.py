@@ -345,12 +345,11 @@ def test_a_team_with_a_move_the_spec_does_not_implement_is_refused(tmp_path, mon
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the fill judge's printed-number check (issue 12) wants every number a text prints written as a "
-    "literal of the fill; Gen 1 descriptions print numbers the spec reads from the move table (drain "
-    "and recoil fractions, hit counts, 65535), and a `texts of` block cannot yet say so: 25 of the 72 "
-    "hand fills are refused for that alone"))
 def test_the_hand_fills_pass_the_judge():
+    """Every hand fill passes `envc fill`'s judge. The texts print numbers of the move table
+    (hits, drain and recoil fractions: `where N = Move.column` in `texts of move_effect`), which
+    the fills read from `move_used`, and numbers of the engine's own rules (65535, "turn 1",
+    1/16), which `text` rules cover with a contract naming the rule the fill must choose."""
     from envc.llm_fill.judge import Judge
 
     judge = Judge(str(SPEC), max_examples=10)
@@ -359,6 +358,41 @@ def test_the_hand_fills_pass_the_judge():
     assert len(verdicts) == 72
     failed = {n: v.feedback for n, v in verdicts.items() if not v.ok}
     assert not failed, "\n\n".join(f"{n}:\n{f}" for n, f in failed.items())
+
+
+# (text, wrong body, stage, what the feedback says): a number written instead of read from the
+# move table, the wrong column, the wrong engine rule
+WRONG_FILLS = [
+    ("Has 1/4 recoil.", "recoil(1, 4)", "text", "which is `Move.recoil_num` of its row"),
+    ("Has 1/4 recoil.", "recoil(move_used.recoil_num, move_used.hits_max)", "property",
+     "`ensures fx.recoil_num == 1 and fx.recoil_den == 4 and fx.drain_num == 0` does not hold"),
+    ("User recovers 50% of the damage dealt.", "drain(1, 2)", "text",
+     "and the fill never reads `Move.drain_percent`"),
+    ("Hits 2-5 times in one turn.", "multi_hit(2, 5)", "text", "and the fill never reads `Move.hits_min`"),
+    ("Hits 2 times in one turn.", "multi_hit(move_used.hits_min, 3)", "property",
+     "`ensures fx.hits_min == 2 and fx.hits_max == 2` does not hold"),
+    ("Charges turn 1. Hits turn 2.", "charge(true)", "property", "`ensures fx.charge and not fx.fly` does not hold"),
+    ("Deals 65535 damage. Fails if target is faster.", "fixed_damage(40)", "property",
+     "`ensures fx.ohko` does not hold"),
+]
+
+
+@pytest.fixture(scope="module")
+def poke_judge():
+    from envc.llm_fill.judge import Judge
+
+    judge = Judge(str(SPEC), max_examples=10)
+    text = (ROOT / "specs" / "pokemon_gen1.fills").read_text(encoding="utf-8")
+    return judge, text, {h.prose: h.name for h in judge.load(text).module.holes}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text,body,stage,expected", WRONG_FILLS, ids=[f"{t[:20]}-{b[:20]}" for t, b, _, _ in WRONG_FILLS])
+def test_wrong_fills_of_move_texts_are_refused(poke_judge, text, body, stage, expected):
+    judge, fills, holes = poke_judge
+    verdict = judge.judge_body(holes[text], body, fills)
+    assert (verdict.ok, verdict.stage) == (False, stage), verdict.feedback
+    assert expected in verdict.feedback, verdict.feedback
 
 
 @pytest.mark.slow

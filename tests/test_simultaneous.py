@@ -164,13 +164,31 @@ def test_jax_joint_step_handles_illegal_actions_like_the_commits(it, duel, duel_
     s = it.init(0)
     rest, guard = it.actions.encode("rest"), it.actions.encode("guard", hard=True)
     js = jax.jit(duel_jax.init_from_seed)(0)
-    for acts in ([guard, rest], [rest, guard], [rest, rest], [guard, 999]):
-        ours = it.step_joint(s, acts) if max(acts) < it.num_actions else it.step(it.step(s, acts[0]), 0)
+    # out of range (999, -1): an illegal action of its player, as in `step` (issues 13, 17)
+    for acts in ([guard, rest], [rest, guard], [rest, rest], [guard, 999], [-1, guard], [guard, -1], [999, 999]):
+        ours = it.step_joint(s, acts)
         theirs = jax_state_arrays(jax.jit(duel_jax.step_joint)(js, np.array(acts, dtype=np.int32)))
-        if max(acts) < it.num_actions:
-            assert first_difference(to_arrays(duel, ours), theirs) is None, acts
-        else:  # out of range: player 1 loses, as for an illegal action
-            assert bool(theirs["terminated"]) and theirs["rewards"].tolist() == [1.0, -1.0]
+        assert first_difference(to_arrays(duel, ours), theirs) is None, acts
+
+
+def _commits(it, s, acts):
+    """The turn as the players' commits, one `step` each, up to the one that ends the game."""
+    for a in acts:
+        s = it.step(s, a)
+        if s.terminated:
+            break
+    return s
+
+
+def test_an_out_of_range_joint_action_is_an_illegal_action(it, duel):
+    """`step_joint` treats an action outside 0..num_actions-1 as `step` does: an illegal
+    action of its player (the first such player, in index order, loses), never an error."""
+    s = it.init(3)
+    guard = it.actions.encode("guard", hard=True)
+    for acts, loser in (([guard, 999], 1), ([guard, -1], 1), ([-1, guard], 0), ([10**9, 999], 0)):
+        joint = it.step_joint(s, acts)
+        assert first_difference(to_arrays(duel, joint), to_arrays(duel, _commits(it, s, acts))) is None, acts
+        assert joint.terminated and joint.rewards[loser] == -1.0 and joint.rewards[1 - loser] == 1.0, acts
 
 
 def test_verify_joint(duel, duel_jax):
@@ -278,3 +296,15 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
             assert first_difference(to_arrays(duel, s), env.get_state(i)) is None
     with pytest.raises(ValueError, match="shape"):
         env.step_joint(np.zeros((8, 3), dtype=np.int32))
+    # an action out of range is an illegal action of its player, as in `step` and on the
+    # other backends (not a ValueError); int64 arrays are taken as they are
+    guard = it.actions.encode("guard", hard=True)
+    acts = np.array([[guard, 999], [-1, guard], [guard, -7], [2**31 - 1, 999]], dtype=np.int64)
+    env = native.VecEnv(4, threads=1, autoreset=False)
+    env.reset_seeds(np.arange(4, dtype=np.uint32))
+    env.step_joint(acts)
+    for i in range(4):
+        ours = it.step_joint(it.init(i), [int(a) for a in acts[i]])
+        assert ours.terminated and first_difference(to_arrays(duel, ours), env.get_state(i)) is None, i
+    with pytest.raises(ValueError, match="outside"):
+        env.step_joint(np.full((4, 2), 2**40, dtype=np.int64))

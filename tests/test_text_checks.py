@@ -243,3 +243,95 @@ def test_holes_counts_exact_contracts():
     assert re.search(r"card_effect__6\s+│\s+filled\s+│\s+exact\s+│\s+hand", result.stdout)  # its fill's own ensures
     assert re.search(r"card_effect__3\s+│\s+filled\s+│\s+rules\s+│", result.stdout) is None
     assert re.search(r"card_effect__3\s+│\s+filled\s+│\s+-\s+│", result.stdout)
+
+
+# ------------------------------------------------------------------ numbers printed from data
+
+PRINTED = ROOT / "tests" / "specs" / "printed.envspec"
+MEND = "Heal 30 damage from this Pokémon."
+FLURRY = "Attacks 3 times."
+HEAL_RULE = 'mentions "Heal <N> damage" where N = Card.heals'
+
+
+@pytest.fixture(scope="module")
+def printed():
+    """(judge, fill file text, {text: member hole}) of tests/specs/printed.envspec, whose texts
+    print numbers of the card table (`where N = Card.column`)."""
+    judge = Judge(str(PRINTED), max_examples=EXAMPLES)
+    fills = PRINTED.with_suffix(".fills").read_text(encoding="utf-8")
+    loaded = judge.load(fills)
+    return judge, fills, {h.prose: h.name for h in loaded.module.holes}
+
+
+def test_a_number_printed_from_data_is_read_from_the_row(printed):
+    judge, fills, holes = printed
+    c = judge.load(fills).module.holes[0].contract
+    assert [(d.capture, d.value, d.table, d.column, d.rows) for d in c.data] == [("N", 30, "Card", "heals", [0, 1])]
+    assert c.numbers == []  # (the number is the rule's: no literal is asked for)
+    written = judge.judge_written(fills)
+    assert len(written) == 3 and all(v.ok for v in written.values()), {n: v.feedback for n, v in written.items()}
+    for text, body in ((MEND, "damage[p] = max(damage[p] - active[p].heals, 0)"), (FLURRY, "repeat(active[p].hits)")):
+        verdict = judge.judge_body(holes[text], body, fills)
+        assert verdict.ok, verdict.feedback
+
+
+# (what the wrong fill does, text, body, what the feedback says)
+DATA_WRONG = [
+    ("writes the right number", MEND, "heal(p, 30)", "and the fill never reads `Card.heals`"),
+    ("writes a wrong number", MEND, "heal(p, 20)", "and the fill never reads `Card.heals`"),
+    ("reads the wrong column", MEND, "heal(p, active[p].power)", "and the fill never reads `Card.heals`"),
+    ("reads the column and writes the number", MEND, "let h = active[p].heals\nheal(p, 30)",
+     "and the fill does not use it: setting `Card.heals` of the text's rows to 0, 31, 29 changes nothing on the"),
+    ("writes the hit count", FLURRY, "repeat(3)", "the text prints `3`, which is `Card.hits` of its row"),
+]
+
+
+@pytest.mark.parametrize("what,text,body,expected", DATA_WRONG, ids=[w[0] for w in DATA_WRONG])
+def test_a_fill_that_does_not_read_the_printed_number_from_data_is_refused(printed, what, text, body, expected):
+    judge, fills, holes = printed
+    verdict = judge.judge_body(holes[text], body, fills)
+    assert (verdict.ok, verdict.stage) == (False, "text"), verdict.feedback
+    assert expected in verdict.feedback, verdict.feedback
+
+
+# (what is wrong, the rule written instead of HEAL_RULE, code, message, the caret's text)
+BAD_DATA = [
+    ("a capture the pattern lacks", 'mentions "Heal <N> damage" where M = Card.heals', "E0165",
+     "`where M = ...` names no number captured by the pattern", "M"),
+    ("another table", 'mentions "Heal <N> damage" where N = Deck.heals', "E0165",
+     "`Deck.heals` is not a column of the text's row", "Deck.heals"),
+    ("an unknown column", 'mentions "Heal <N> damage" where N = Card.heal', "E0165",
+     "table `Card` has no integer column `heal`", "Card.heal"),
+    ("the text column", 'mentions "Heal <N> damage" where N = Card.effect', "E0165",
+     "table `Card` has no integer column `effect`", "Card.effect"),
+    ("a column that holds another number", 'mentions "Heal <N> damage" where N = Card.power', "E0166",
+     "the text prints 30 as `N`, and `Card.power` of Mend (Card#0) is 10", "Card.power"),
+]
+
+
+@pytest.mark.parametrize("what,rule,code,message,caret", BAD_DATA, ids=[b[0] for b in BAD_DATA])
+def test_a_bad_where_clause_is_reported_at_its_place(tmp_path, what, rule, code, message, caret):
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError, render_all
+
+    text = PRINTED.read_text(encoding="utf-8")
+    assert HEAL_RULE in text
+    spec = tmp_path / "printed.envspec"
+    spec.write_text(text.replace(HEAL_RULE, rule), encoding="utf-8")
+    shutil.copy(PRINTED.with_suffix(".fills"), tmp_path / "printed.fills")
+    shutil.copytree(ROOT / "tests" / "specs" / "data", tmp_path / "data")
+    with pytest.raises(DiagnosticError) as err:
+        load(str(spec))
+    d = err.value.diagnostics[0]
+    out = render_all(err.value.diagnostics)
+    assert (d.code, d.message) == (code, message), out
+    line = text.splitlines().index("    " + HEAL_RULE) + 1
+    assert d.span.line == line and rule[d.span.col - 5:].startswith(caret), out
+    assert f"printed.envspec:{line}:{d.span.col}" in out
+
+
+def test_the_prompt_says_which_numbers_come_from_data():
+    result = envc("fill", str(PRINTED), "--model", "x", "--dry-run", "--only", "heal 30", "--force",
+                  "--max-examples", "20")
+    assert result.exit_code == 0, result.output
+    assert "- it must read the text's `30` (`Card.heals`) from the data of the text's row" in result.stdout

@@ -12,6 +12,7 @@ dump, see README.md) and, from a checkout of smogon/pokemon-showdown, `data/move
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ UNSUPPORTED = {"Bide", "Metronome", "Mirror Move", "Mimic", "Transform", "Conver
 
 
 def move_id(name: str) -> str:
+    """Showdown's id of a name: lower case, letters and digits only."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -44,7 +46,27 @@ def ignore_immunity(showdown: Path) -> dict[str, bool]:
     return out
 
 
+def lowest(fraction: list[int]) -> list[int]:
+    """`fraction` ([numerator, denominator]) in lowest terms ([0, 0] stays)."""
+    g = math.gcd(*fraction) or 1
+    return [fraction[0] // g, fraction[1] // g]
+
+
+def numbers(m: dict) -> dict:
+    """The numbers a move's effect text prints from Showdown's data: its hits (`multihit`,
+    a count or [least, most]; 1 when absent), its drain and recoil fractions ([numerator,
+    denominator] in lowest terms, as the texts print them: Double-Edge's [25, 100] is 1/4;
+    0 and 0 when absent) and the drain as a percentage (floor)."""
+    hits = m["multihit"] if isinstance(m["multihit"], list) else [m["multihit"] or 1] * 2
+    drain = lowest(m["drain"] or [0, 0])
+    recoil = lowest(m["recoil"] or [0, 0])
+    return {"hits_min": hits[0], "hits_max": hits[1], "drain_num": drain[0], "drain_den": drain[1],
+            "drain_percent": 100 * drain[0] // drain[1] if drain[1] else 0, "recoil_num": recoil[0],
+            "recoil_den": recoil[1]}
+
+
 def main(showdown: Path) -> None:
+    """Write the four derived files beside this script (see the module docstring)."""
     tables = json.loads((HERE / "gen1_showdown_tables.json").read_text(encoding="utf-8"))
     species = []
     for s in tables["species"]:
@@ -59,7 +81,7 @@ def main(showdown: Path) -> None:
         moves.append({"num": m["num"], "name": m["name"], "type": m["type"], "category": m["category"],
                       "power": m["basePower"], "accuracy": 0 if m["accuracy"] is True else m["accuracy"],
                       "pp": m["pp"], "priority": m["priority"], "self_target": m["target"] == "self",
-                      "immunity": not ignores, "shortDesc": m["shortDesc"], "desc": m["desc"],
+                      "immunity": not ignores, **numbers(m), "shortDesc": m["shortDesc"], "desc": m["desc"],
                       "implemented": m["name"] not in UNSUPPORTED})
     # one row per attacking type (and `???`, neutral against everything), one entry per defending type
     chart = [{"attack": a, "eff": [TAKEN[tables["typechart"][d][a]] for d in TYPES] + [10]} for a in TYPES]

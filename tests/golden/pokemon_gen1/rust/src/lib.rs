@@ -20,7 +20,7 @@
 use numpy::ndarray::IxDyn;
 use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
             PyArrayMethods, PyUntypedArrayMethods};
-use numpy::{PyArray3, PyArrayLike2};
+use numpy::PyArray3;
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -726,6 +726,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["move_seen"], buf, &[2, 6, 4], batch)?;
     }
     {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_move_used);
+        }
+        put(py, &root, &["move_used"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f_fx.f_high_crit);
@@ -747,18 +754,32 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["fx", "hits_max"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f_fx.f_drain);
+            buf.push(st.f_fx.f_drain_num);
         }
-        put(py, &root, &["fx", "drain"], buf, &[], batch)?;
+        put(py, &root, &["fx", "drain_num"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f_fx.f_recoil);
+            buf.push(st.f_fx.f_drain_den);
         }
-        put(py, &root, &["fx", "recoil"], buf, &[], batch)?;
+        put(py, &root, &["fx", "drain_den"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_fx.f_recoil_num);
+        }
+        put(py, &root, &["fx", "recoil_num"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_fx.f_recoil_den);
+        }
+        put(py, &root, &["fx", "recoil_den"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1462,6 +1483,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["move_used"], &[], 0, 164)?;
+        let mut k = 0usize;
+        s.f_move_used = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_bools(d, &["fx", "high_crit"], &[])?;
         let mut k = 0usize;
         s.f_fx.f_high_crit = a[k]; k += 1;
@@ -1480,15 +1507,27 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_bools(d, &["fx", "drain"], &[])?;
+        let a = take_ints(d, &["fx", "drain_num"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f_fx.f_drain = a[k]; k += 1;
+        s.f_fx.f_drain_num = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["fx", "recoil"], &[], 0, 4)?;
+        let a = take_ints(d, &["fx", "drain_den"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f_fx.f_recoil = a[k] as i8; k += 1;
+        s.f_fx.f_drain_den = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["fx", "recoil_num"], &[], 0, 4)?;
+        let mut k = 0usize;
+        s.f_fx.f_recoil_num = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["fx", "recoil_den"], &[], 0, 8)?;
+        let mut k = 0usize;
+        s.f_fx.f_recoil_den = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1971,6 +2010,127 @@ impl VecEnv {
         self.raise_faults()
     }
 
+    fn joint_all(&mut self, py: Python<'_>, flat: &[i32]) -> PyResult<()> {
+        let n = self.n();
+        let mut mask_rw = self.mask.bind(py).readwrite();
+        let mut rewards_rw = self.rewards.bind(py).readwrite();
+        let mut terminated_rw = self.terminated.bind(py).readwrite();
+        let mut truncated_rw = self.truncated.bind(py).readwrite();
+        let mut current_player_rw = self.current_player.bind(py).readwrite();
+        let mut obs0_rw = self.obs0.bind(py).readwrite();
+        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
+        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
+        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
+        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
+        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
+        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
+        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let states = &mut self.states;
+        let seeds = &mut self.seeds;
+        let faults = &mut self.faults;
+        let actions = flat;
+        let stride = n as u32;
+        let autoreset = self.autoreset;
+        let pool = self.pool.as_ref().filter(|_| n >= PAR_MIN_ENVS);
+        if let Some(pool) = pool {
+            let min_len = (n / (4 * pool.current_num_threads())).max(1);
+            py.allow_threads(|| pool.install(|| {
+                states.par_iter_mut()
+                            .zip(seeds.par_iter_mut())
+                            .zip(faults.par_iter_mut())
+                            .zip(actions.par_chunks(NUM_PLAYERS))
+                            .zip(mask.par_chunks_mut(NUM_ACTIONS))
+                            .zip(rewards.par_chunks_mut(NUM_PLAYERS))
+                            .zip(terminated.par_iter_mut())
+                            .zip(truncated.par_iter_mut())
+                            .zip(current_player.par_iter_mut())
+                            .zip(obs0.par_chunks_mut(163))
+                            .zip(final_obs0.par_chunks_mut(163))
+                    .with_min_len(min_len)
+                    .for_each(|item| joint_item(item, stride, autoreset))
+            }));
+        } else {
+            states.iter_mut()
+                        .zip(seeds.iter_mut())
+                        .zip(faults.iter_mut())
+                        .zip(actions.chunks(NUM_PLAYERS))
+                        .zip(mask.chunks_mut(NUM_ACTIONS))
+                        .zip(rewards.chunks_mut(NUM_PLAYERS))
+                        .zip(terminated.iter_mut())
+                        .zip(truncated.iter_mut())
+                        .zip(current_player.iter_mut())
+                        .zip(obs0.chunks_mut(163))
+                        .zip(final_obs0.chunks_mut(163))
+                .for_each(|item| joint_item(item, stride, autoreset));
+        }
+        self.raise_faults()
+    }
+
+    fn joint_masks(&mut self, py: Python<'_>) -> PyResult<Py<PyArray3<bool>>> {
+        {
+            let mut out_rw = self.joint_mask.bind(py).readwrite();
+            let out = out_rw.as_slice_mut().map_err(slice_error)?;
+            let states = &mut self.states;
+            let faults = &mut self.faults;
+            let fill = |((s, f), m): ((&mut State, &mut Option<Fault>), &mut [bool])| {
+                match env::legal_action_masks(s) {
+                    Ok(rows) => {
+                        for p in 0..NUM_PLAYERS {
+                            m[p * NUM_ACTIONS..(p + 1) * NUM_ACTIONS].copy_from_slice(&rows[p]);
+                        }
+                    }
+                    Err(e) => *f = Some(e),
+                }
+            };
+            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
+                Some(pool) => py.allow_threads(|| pool.install(|| {
+                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
+                        .with_min_len(64).for_each(fill)
+                })),
+                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
+                    .for_each(fill),
+            }
+        }
+        self.raise_faults()?;
+        Ok(self.joint_mask.clone_ref(py))
+    }
+
+    fn sample_joint(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray2<i32>>> {
+        {
+            let mut out_rw = self.joint_sampled.bind(py).readwrite();
+            let out = out_rw.as_slice_mut().map_err(slice_error)?;
+            let states = &mut self.states;
+            let faults = &mut self.faults;
+            let base = seed as u32;
+            let pick = |(i, ((s, f), a)): (usize, ((&mut State, &mut Option<Fault>), &mut [i32]))| {
+                let rows = match env::legal_action_masks(s) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        *f = Some(e);
+                        return;
+                    }
+                };
+                let key = runtime::seed_key(base.wrapping_add(i as u32));
+                for p in 0..NUM_PLAYERS {
+                    let legal = rows[p].iter().filter(|&&b| b).count() as u32;
+                    let r = runtime::bits(key, p as u32) % legal.max(1);
+                    a[p] = rows[p].iter().enumerate().filter(|(_, &b)| b).nth(r as usize).map_or(0, |(k, _)| k as i32);
+                }
+            };
+            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
+                Some(pool) => py.allow_threads(|| pool.install(|| {
+                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS)).enumerate()
+                        .with_min_len(64).for_each(pick)
+                })),
+                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS)).enumerate()
+                    .for_each(pick),
+            }
+        }
+        self.raise_faults()?;
+        Ok(self.joint_sampled.clone_ref(py))
+    }
+
     fn sample(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
         {
             let mut out_rw = self.sampled.bind(py).readwrite();
@@ -2145,112 +2305,24 @@ impl VecEnv {
         guarded(|| self.reset_rows(py, &rows))
     }
 
-    /// Play a whole turn in every environment: `actions[i, p]` (int32, shape (num_envs,
+    /// Play a whole turn in every environment: `actions[i, p]` (integers, shape (num_envs,
     /// NUM_PLAYERS)) is player p's action in environment i, all chosen at once (the spec is
     /// simultaneous). Writes the outputs as `step` does; each environment must be at the start
-    /// of a turn (`reset` and `step_joint` leave it there). Equal to NUM_PLAYERS `step`s.
-    fn step_joint(&mut self, py: Python<'_>, actions: PyArrayLike2<'_, i32, AllowTypeChange>) -> PyResult<()> {
+    /// of a turn (`reset` and `step_joint` leave it there). Equal to NUM_PLAYERS `step`s: an
+    /// action outside 0..NUM_ACTIONS-1 is an illegal action of its player, as in `step`.
+    fn step_joint(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
         let n = self.n();
-        let shape = actions.shape().to_vec();
-        if shape != [n, NUM_PLAYERS] {
-            return Err(PyValueError::new_err(format!(
-                "actions have shape {:?}, expected ({}, {})", shape, n, NUM_PLAYERS)));
-        }
-        let mut flat: Vec<i32> = Vec::with_capacity(n * NUM_PLAYERS);
-        for (k, a) in actions.as_array().iter().enumerate() {
-            if *a < 0 || *a as usize >= NUM_ACTIONS {
-                return Err(PyValueError::new_err(format!(
-                    "action {} of player {} in env {} is outside 0..{}", a, k % NUM_PLAYERS, k / NUM_PLAYERS,
-                    NUM_ACTIONS - 1)));
-            }
-            flat.push(*a);
-        }
-        drop(actions);
-        let mut mask_rw = self.mask.bind(py).readwrite();
-        let mut rewards_rw = self.rewards.bind(py).readwrite();
-        let mut terminated_rw = self.terminated.bind(py).readwrite();
-        let mut truncated_rw = self.truncated.bind(py).readwrite();
-        let mut current_player_rw = self.current_player.bind(py).readwrite();
-        let mut obs0_rw = self.obs0.bind(py).readwrite();
-        let mut final_obs0_rw = self.final_obs0.bind(py).readwrite();
-        let mask = mask_rw.as_slice_mut().map_err(slice_error)?;
-        let rewards = rewards_rw.as_slice_mut().map_err(slice_error)?;
-        let terminated = terminated_rw.as_slice_mut().map_err(slice_error)?;
-        let truncated = truncated_rw.as_slice_mut().map_err(slice_error)?;
-        let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
-        let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
-        let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
-        let states = &mut self.states;
-        let seeds = &mut self.seeds;
-        let faults = &mut self.faults;
-        let actions = &flat;
-        let stride = n as u32;
-        let autoreset = self.autoreset;
-        let pool = self.pool.as_ref().filter(|_| n >= PAR_MIN_ENVS);
-        if let Some(pool) = pool {
-            let min_len = (n / (4 * pool.current_num_threads())).max(1);
-            py.allow_threads(|| pool.install(|| {
-                states.par_iter_mut()
-                            .zip(seeds.par_iter_mut())
-                            .zip(faults.par_iter_mut())
-                            .zip(actions.par_chunks(NUM_PLAYERS))
-                            .zip(mask.par_chunks_mut(NUM_ACTIONS))
-                            .zip(rewards.par_chunks_mut(NUM_PLAYERS))
-                            .zip(terminated.par_iter_mut())
-                            .zip(truncated.par_iter_mut())
-                            .zip(current_player.par_iter_mut())
-                            .zip(obs0.par_chunks_mut(163))
-                            .zip(final_obs0.par_chunks_mut(163))
-                    .with_min_len(min_len)
-                    .for_each(|item| joint_item(item, stride, autoreset))
-            }));
-        } else {
-            states.iter_mut()
-                        .zip(seeds.iter_mut())
-                        .zip(faults.iter_mut())
-                        .zip(actions.chunks(NUM_PLAYERS))
-                        .zip(mask.chunks_mut(NUM_ACTIONS))
-                        .zip(rewards.chunks_mut(NUM_PLAYERS))
-                        .zip(terminated.iter_mut())
-                        .zip(truncated.iter_mut())
-                        .zip(current_player.iter_mut())
-                        .zip(obs0.chunks_mut(163))
-                        .zip(final_obs0.chunks_mut(163))
-                .for_each(|item| joint_item(item, stride, autoreset));
-        }
-        self.raise_faults()
+        let arr = checked_array(actions, "actions", "iu", Some(&[n, NUM_PLAYERS]))?;
+        let flat: Vec<i32> = ints_in(&arr, "actions", i32::MIN as i64, i32::MAX as i64)?.iter().map(|&a| a as i32)
+            .collect();
+        guarded(|| self.joint_all(py, &flat))
     }
 
     /// Every player's legal actions in every environment, bool (num_envs, NUM_PLAYERS,
     /// NUM_ACTIONS), computed now into one preallocated array that every call overwrites and
     /// returns (all true on a terminated state).
     fn legal_action_masks(&mut self, py: Python<'_>) -> PyResult<Py<PyArray3<bool>>> {
-        {
-            let mut out_rw = self.joint_mask.bind(py).readwrite();
-            let out = out_rw.as_slice_mut().map_err(slice_error)?;
-            let states = &mut self.states;
-            let faults = &mut self.faults;
-            let fill = |((s, f), m): ((&mut State, &mut Option<Fault>), &mut [bool])| {
-                match env::legal_action_masks(s) {
-                    Ok(rows) => {
-                        for p in 0..NUM_PLAYERS {
-                            m[p * NUM_ACTIONS..(p + 1) * NUM_ACTIONS].copy_from_slice(&rows[p]);
-                        }
-                    }
-                    Err(e) => *f = Some(e),
-                }
-            };
-            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
-                Some(pool) => py.allow_threads(|| pool.install(|| {
-                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
-                        .with_min_len(64).for_each(fill)
-                })),
-                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS * NUM_ACTIONS))
-                    .for_each(fill),
-            }
-        }
-        self.raise_faults()?;
-        Ok(self.joint_mask.clone_ref(py))
+        guarded(|| self.joint_masks(py))
     }
 
     /// A uniformly random legal action of every player in every environment (int32,
@@ -2258,43 +2330,12 @@ impl VecEnv {
     /// with key `seed_key(seed + i)`, player p its counter p), written into one preallocated
     /// array that every call overwrites and returns.
     fn sample_joint_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray2<i32>>> {
-        {
-            let mut out_rw = self.joint_sampled.bind(py).readwrite();
-            let out = out_rw.as_slice_mut().map_err(slice_error)?;
-            let states = &mut self.states;
-            let faults = &mut self.faults;
-            let base = seed as u32;
-            let pick = |(i, ((s, f), a)): (usize, ((&mut State, &mut Option<Fault>), &mut [i32]))| {
-                let rows = match env::legal_action_masks(s) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        *f = Some(e);
-                        return;
-                    }
-                };
-                let key = runtime::seed_key(base.wrapping_add(i as u32));
-                for p in 0..NUM_PLAYERS {
-                    let legal = rows[p].iter().filter(|&&b| b).count() as u32;
-                    let r = runtime::bits(key, p as u32) % legal.max(1);
-                    a[p] = rows[p].iter().enumerate().filter(|(_, &b)| b).nth(r as usize).map_or(0, |(k, _)| k as i32);
-                }
-            };
-            match self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS) {
-                Some(pool) => py.allow_threads(|| pool.install(|| {
-                    states.par_iter_mut().zip(faults.par_iter_mut()).zip(out.par_chunks_mut(NUM_PLAYERS)).enumerate()
-                        .with_min_len(64).for_each(pick)
-                })),
-                None => states.iter_mut().zip(faults.iter_mut()).zip(out.chunks_mut(NUM_PLAYERS)).enumerate()
-                    .for_each(pick),
-            }
-        }
-        self.raise_faults()?;
-        Ok(self.joint_sampled.clone_ref(py))
+        guarded(|| self.sample_joint(py, seed))
     }
 
     /// The observation of every player in environment `i` (a list, player by player).
     fn observe_all<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        (0..NUM_PLAYERS).map(|p| self.observe(py, i, p)).collect()
+        guarded(|| (0..NUM_PLAYERS).map(|p| self.observe(py, i, p)).collect())
     }
 
     /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
