@@ -1295,7 +1295,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:948)"""
+    """proc `deal` (tcg.envspec:949)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["b"] = _cast(jnp.sum(jax.vmap(lambda i285: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -1948,7 +1948,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1036)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1037)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
@@ -2018,7 +2018,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1083)"""
+    """proc `_envc_run_attack` (tcg.envspec:1084)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -2127,7 +2127,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:977): index in 0..9"""
+    """action `setup_active` (tcg.envspec:978): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -2146,7 +2146,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:984): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:985): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -2165,7 +2165,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:992): index in 0..0"""
+    """action `setup_done` (tcg.envspec:993): index in 0..0"""
     st = dict(st)
     lv = {}
     _c509 = (_i32(st["current_player"]) == _i32(st["first"]))
@@ -2189,7 +2189,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1001): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1002): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -2208,7 +2208,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1009): index in 0..39"""
+    """action `evolve` (tcg.envspec:1010): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
@@ -2241,7 +2241,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1023): index in 0..3"""
+    """action `attach` (tcg.envspec:1024): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -2263,7 +2263,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1036): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1037): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -2279,7 +2279,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1052): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1053): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -2300,7 +2300,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1063): index in 0..2"""
+    """action `retreat` (tcg.envspec:1064): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -2362,7 +2362,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1083): index in 0..1"""
+    """action `attack` (tcg.envspec:1084): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -2377,7 +2377,7 @@ def m_attack(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1106): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1107): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p_finish_turn(st)
@@ -2391,7 +2391,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1111): index in 0..2"""
+    """action `promote` (tcg.envspec:1112): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}

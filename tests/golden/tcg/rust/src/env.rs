@@ -53,31 +53,29 @@ pub static FAULT_SITES: [&str; 56] = [
     "tcg.envspec:839:41: random.int({a}, {b}) has an empty range",
     "tcg.envspec:897:20: random.int({a}, {b}) has an empty range",
     "tcg.envspec:902:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:949:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:951:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:959:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:961:13: push onto a full list (capacity 10)",
-    "tcg.envspec:964:13: push onto a full list (capacity 10)",
-    "tcg.envspec:967:13: push onto a full list (capacity 20)",
+    "tcg.envspec:950:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:952:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:960:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:962:13: push onto a full list (capacity 10)",
+    "tcg.envspec:965:13: push onto a full list (capacity 10)",
+    "tcg.envspec:968:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
     "tcg.fills:151:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1040:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1041:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1042:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1089:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:980:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:981:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:988:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:989:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1004:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1005:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1014:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1015:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1010:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1037:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1038:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1132:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1132:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1041:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1042:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1043:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1090:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:981:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:982:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:989:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:990:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1005:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1006:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1015:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1016:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1011:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1038:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1039:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1133:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1133:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1134:38: index {a} is past the end of a list of length {b}",
@@ -86,9 +84,11 @@ pub static FAULT_SITES: [&str; 56] = [
     "tcg.envspec:1135:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1136:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1136:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:935:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:937:13: push onto a full list (capacity 20)",
-    "tcg.envspec:943:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1137:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1137:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:936:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:938:13: push onto a full list (capacity 20)",
+    "tcg.envspec:944:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -1475,21 +1475,21 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:948:1)
+/// proc `deal` (tcg.envspec:949:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:949:5
+    // @ tcg.envspec:950:5
     let mut _acc71: i32 = 0;
     for v_i in 0i32..20 {
         _acc71 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 20)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc71;
-    // @ tcg.envspec:950:5
-    let mut v_hands: i32 = ((K1[20 as usize][5 as usize] as i32) - (K1[(20 - v_b) as usize][5 as usize] as i32));
     // @ tcg.envspec:951:5
+    let mut v_hands: i32 = ((K1[20 as usize][5 as usize] as i32) - (K1[(20 - v_b) as usize][5 as usize] as i32));
+    // @ tcg.envspec:952:5
     let _hi72: i32 = imax((v_hands - 1), 0);
     let _r73: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi72, 21)?;
     let mut v_r: i32 = _r73;
-    // @ tcg.envspec:953:5
+    // @ tcg.envspec:954:5
     let mut _acc74: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc75: i32 = 0;
@@ -1499,33 +1499,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc74 += (_acc75 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc74);
-    // @ tcg.envspec:955:5
-    let mut v_rest: List<i16, 20> = K2;
     // @ tcg.envspec:956:5
-    let mut v_basics: i32 = 0;
+    let mut v_rest: List<i16, 20> = K2;
     // @ tcg.envspec:957:5
-    let mut v_others: i32 = 0;
+    let mut v_basics: i32 = 0;
     // @ tcg.envspec:958:5
+    let mut v_others: i32 = 0;
+    // @ tcg.envspec:959:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:959:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 22)? as i32);
         // @ tcg.envspec:960:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 22)? as i32);
+        // @ tcg.envspec:961:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:961:13
-            s.f_hand[v_p as usize].push((v_c as i16), 23)?;
             // @ tcg.envspec:962:13
+            s.f_hand[v_p as usize].push((v_c as i16), 23)?;
+            // @ tcg.envspec:963:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:964:13
-            s.f_hand[v_p as usize].push((v_c as i16), 24)?;
             // @ tcg.envspec:965:13
+            s.f_hand[v_p as usize].push((v_c as i16), 24)?;
+            // @ tcg.envspec:966:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:967:13
+            // @ tcg.envspec:968:13
             v_rest.push((v_c as i16), 25)?;
         }
     }
-    // @ tcg.envspec:970:5
+    // @ tcg.envspec:971:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -1946,109 +1946,109 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1036:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1037:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1039:5
-    let mut v_p: i32 = 0;
     // @ tcg.envspec:1040:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1041:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1039:5
+    // @ tcg.envspec:1040:5
     if v__envc_run {
-        // @ tcg.envspec:1039:5
-        v_p = (s.current_player as i32);
         // @ tcg.envspec:1040:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
+        v_p = (s.current_player as i32);
         // @ tcg.envspec:1041:5
-        s.f_hand[v_p as usize].remove_at(v_h, 29)?;
+        v_c = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
         // @ tcg.envspec:1042:5
-        s.f_discard[v_p as usize].push((v_c as i16), 30)?;
+        s.f_hand[v_p as usize].remove_at(v_h, 29)?;
         // @ tcg.envspec:1043:5
+        s.f_discard[v_p as usize].push((v_c as i16), 30)?;
+        // @ tcg.envspec:1044:5
         if ((T11_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1044:9
+            // @ tcg.envspec:1045:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1046:5
+    // @ tcg.envspec:1047:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1046:5
+    // @ tcg.envspec:1047:5
     if v__envc_run {
         v__envc_arg1 = (T20_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1046:5
+    // @ tcg.envspec:1047:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1046:5
+    // @ tcg.envspec:1047:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1046:5
+    // @ tcg.envspec:1047:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1047:5
-        p_knock_outs(s)?;
         // @ tcg.envspec:1048:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1049:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1083:1)
+/// proc `_envc_run_attack` (tcg.envspec:1084:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1084:5
-    let mut v_p: i32 = 0;
     // @ tcg.envspec:1085:5
-    let mut v_q: i32 = 0;
+    let mut v_p: i32 = 0;
     // @ tcg.envspec:1086:5
-    let mut v_c: i32 = 0;
+    let mut v_q: i32 = 0;
     // @ tcg.envspec:1087:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:1088:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1084:5
+    // @ tcg.envspec:1085:5
     if v__envc_run {
-        // @ tcg.envspec:1084:5
-        v_p = (s.current_player as i32);
         // @ tcg.envspec:1085:5
-        v_q = (1 - v_p);
+        v_p = (s.current_player as i32);
         // @ tcg.envspec:1086:5
+        v_q = (1 - v_p);
+        // @ tcg.envspec:1087:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1088:5
+        // @ tcg.envspec:1089:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1089:9
+            // @ tcg.envspec:1090:9
             let _r86: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 31)?;
             v_hits = (_r86 == 1);
         }
     }
-    // @ tcg.envspec:1091:5
+    // @ tcg.envspec:1092:5
     if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:1092:9
+        // @ tcg.envspec:1093:9
         if v__envc_run {
-            // @ tcg.envspec:1092:9
+            // @ tcg.envspec:1093:9
             s.f_dmg = (imax((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }), 0) as i16);
         }
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1094:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1094:9
         if v__envc_run {
             v__envc_arg1 = (if (v_a == 0) { (T17_Card__effect0[v_c as usize] as i32) } else { (T18_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1094:9
         if v__envc_seek {
             v_q = (s.f__envc_frame_a_attack__q as i32);
             v_c = (s.f__envc_frame_a_attack__c as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1094:9
         p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1094:9
         if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attack__q = (v_q as i8);
             s.f__envc_frame_a_attack__c = (v_c as i16);
@@ -2056,39 +2056,39 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1094:9
+            // @ tcg.envspec:1095:9
             if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
-                // @ tcg.envspec:1095:13
-                let mut v_weak: i32 = (if ((T8_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T7_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
                 // @ tcg.envspec:1096:13
+                let mut v_weak: i32 = (if ((T8_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T7_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
+                // @ tcg.envspec:1097:13
                 let _v87: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v87 as i16);
             }
-            // @ tcg.envspec:1098:9
+            // @ tcg.envspec:1099:9
             s.f_dmg = (0 as i16);
         }
     }
-    // @ tcg.envspec:1100:5
+    // @ tcg.envspec:1101:5
     if v__envc_run {
-        // @ tcg.envspec:1100:5
-        p_knock_outs(s)?;
         // @ tcg.envspec:1101:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1102:5
         if (!s.terminated) {
-            // @ tcg.envspec:1102:9
+            // @ tcg.envspec:1103:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:977:1)
+/// action `setup_active` (tcg.envspec:978:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:979:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:980:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:981:5
     let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
     p_put_in_play(s, v_p, 0, _a88)?;
-    // @ tcg.envspec:981:5
+    // @ tcg.envspec:982:5
     s.f_hand[v_p as usize].remove_at(v_h, 33)?;
     Ok(())
 }
@@ -2098,15 +2098,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:984:1)
+/// action `setup_bench` (tcg.envspec:985:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:987:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:988:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:989:5
     let _a89: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a90: i32 = (s.f_hand[v_p as usize].get(v_h, 34)? as i32);
     p_put_in_play(s, v_p, _a89, _a90)?;
-    // @ tcg.envspec:989:5
+    // @ tcg.envspec:990:5
     s.f_hand[v_p as usize].remove_at(v_h, 35)?;
     Ok(())
 }
@@ -2116,14 +2116,14 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:992:1)
+/// action `setup_done` (tcg.envspec:993:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:993:5
+    // @ tcg.envspec:994:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:994:9
+        // @ tcg.envspec:995:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:996:9
+        // @ tcg.envspec:997:9
         let _a91: i32 = (s.f_first as i32);
         p_begin_turn(s, _a91)?;
     }
@@ -2135,15 +2135,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1001:1)
+/// action `play_basic` (tcg.envspec:1002:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1003:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1004:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:1005:5
     let _a92: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a93: i32 = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
     p_put_in_play(s, v_p, _a92, _a93)?;
-    // @ tcg.envspec:1005:5
+    // @ tcg.envspec:1006:5
     s.f_hand[v_p as usize].remove_at(v_h, 37)?;
     Ok(())
 }
@@ -2153,28 +2153,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1009:1)
+/// action `evolve` (tcg.envspec:1010:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1011:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1012:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:1013:5
     let _v94: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     let _i95: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
     s.f_below[v_p as usize][v_s as usize][_i95] = (_v94 as i16);
-    // @ tcg.envspec:1013:5
+    // @ tcg.envspec:1014:5
     let _v96: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.f_evolutions[v_p as usize][v_s as usize] = (_v96 as i8);
-    // @ tcg.envspec:1014:5
+    // @ tcg.envspec:1015:5
     let _v97: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
     s.f_card[v_p as usize][v_s as usize] = (_v97 as i16);
-    // @ tcg.envspec:1015:5
-    s.f_hand[v_p as usize].remove_at(v_h, 39)?;
     // @ tcg.envspec:1016:5
+    s.f_hand[v_p as usize].remove_at(v_h, 39)?;
+    // @ tcg.envspec:1017:5
     let _v98: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v98 as i8);
-    // @ tcg.envspec:1017:5
+    // @ tcg.envspec:1018:5
     if (v_s == 0) {
-        // @ tcg.envspec:1018:9
+        // @ tcg.envspec:1019:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -2185,17 +2185,17 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 40)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1023:1)
+/// action `attach` (tcg.envspec:1024:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1025:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1026:5
+    let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:1027:5
     let _v99: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
     let _i100: usize = (s.f_zone[v_p as usize] as i32) as usize;
     s.f_energy[v_p as usize][v_s as usize][_i100] = (_v99 as i8);
-    // @ tcg.envspec:1027:5
-    s.f_zone[v_p as usize] = (10 as i8);
     // @ tcg.envspec:1028:5
+    s.f_zone[v_p as usize] = (10 as i8);
+    // @ tcg.envspec:1029:5
     s.f_attached = true;
     Ok(())
 }
@@ -2205,9 +2205,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1036:1)
+/// action `play_trainer` (tcg.envspec:1037:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1036:1
+    // @ tcg.envspec:1037:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -2217,18 +2217,18 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 41)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 42)? as i32), v_target)?) } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1052:1)
+/// action `use_ability` (tcg.envspec:1053:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1054:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1055:5
-    s.f_ability_used[v_p as usize][v_s as usize] = true;
+    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1056:5
+    s.f_ability_used[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:1057:5
     let _a101: i32 = (T19_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     p_ability_effect__dispatch(s, _a101, v_p, v_s)?;
-    // @ tcg.envspec:1057:5
-    p_knock_outs(s)?;
     // @ tcg.envspec:1058:5
+    p_knock_outs(s)?;
+    // @ tcg.envspec:1059:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -2238,33 +2238,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T19_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1063:1)
+/// action `retreat` (tcg.envspec:1064:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1066:5
-    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1067:5
-    let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
+    let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1068:5
+    let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
+    // @ tcg.envspec:1069:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1069:9
+        // @ tcg.envspec:1070:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1070:13
+            // @ tcg.envspec:1071:13
             let mut _acc102: i32 = 0;
             for v_u in 0i32..11 {
                 let _x103: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc102 = if v_u == 0 { _x103 } else { imin(_acc102, _x103) };
             }
             let mut v_t: i32 = _acc102;
-            // @ tcg.envspec:1071:13
+            // @ tcg.envspec:1072:13
             let _v104: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v104 as i8);
         }
     }
-    // @ tcg.envspec:1074:5
-    p_clear_conditions(s, v_p)?;
     // @ tcg.envspec:1075:5
-    p_swap_slots(s, v_p, 0, v_b)?;
+    p_clear_conditions(s, v_p)?;
     // @ tcg.envspec:1076:5
+    p_swap_slots(s, v_p, 0, v_b)?;
+    // @ tcg.envspec:1077:5
     s.f_retreated = true;
     Ok(())
 }
@@ -2274,9 +2274,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1083:1)
+/// action `attack` (tcg.envspec:1084:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1083:1
+    // @ tcg.envspec:1084:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -2286,9 +2286,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1106:1)
+/// action `end_turn` (tcg.envspec:1107:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1107:5
+    // @ tcg.envspec:1108:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -2298,12 +2298,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1111:1)
+/// action `promote` (tcg.envspec:1112:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1113:5
+    // @ tcg.envspec:1114:5
     let _a105: i32 = (s.current_player as i32);
     p_swap_slots(s, _a105, 0, v_b)?;
-    // @ tcg.envspec:1114:5
+    // @ tcg.envspec:1115:5
     let _a106: i32 = (s.f_promote_next as i32);
     let _a107: bool = s.f_promote_resume;
     p_continue_game(s, _a106, _a107)?;
@@ -2318,12 +2318,12 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1036:1
+    // @ tcg.envspec:1037:1
     if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:1036:1
+        // @ tcg.envspec:1037:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1083:1
-        // @ tcg.envspec:1083:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1084:1
+        // @ tcg.envspec:1084:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -2334,9 +2334,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((s.f__envc_at_p_attack_effect__34 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attack_effect__34__p as i32) as usize][v_option as usize]) || ((((s.f__envc_at_p_trainer_effect__8 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(1 - (s.f__envc_frame_p_trainer_effect__8__p as i32)) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1120:1)
+/// the spec's `observe` (tcg.envspec:1121:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1121:5
+    // @ tcg.envspec:1122:5
     let mut v_q: i32 = (1 - v_p);
     let _arr108: [i16; 164] = [
         ((s.f_phase as i32) as i16),
@@ -2509,28 +2509,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:934:5
+    // @ tcg.envspec:935:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:935:9
+        // @ tcg.envspec:936:9
         let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 53)?;
         s.f_decks[v_p as usize] = (_r109 as i8);
-        // @ tcg.envspec:936:9
+        // @ tcg.envspec:937:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:937:13
+            // @ tcg.envspec:938:13
             let _a110: i32 = (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a110 as i16), 54)?;
         }
-        // @ tcg.envspec:939:9
-        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
         // @ tcg.envspec:940:9
-        p_deal(s, v_p)?;
+        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
         // @ tcg.envspec:941:9
+        p_deal(s, v_p)?;
+        // @ tcg.envspec:942:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:943:5
+    // @ tcg.envspec:944:5
     let _r111: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
     s.f_first = ((if (_r111 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:944:5
+    // @ tcg.envspec:945:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
