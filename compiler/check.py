@@ -1341,6 +1341,7 @@ class Checker(LanguageChecks):
                 continue
             for r, row in enumerate(self.raw_rows.get(d.name, [])):
                 env = {n: copy_value(c.values[r]) for n, c in cols.items()}
+                ev._const_work = 0  # each row gets the loop budget of a constant (interp.CONST_WORK)
                 try:
                     item = _failing_item(ev, e, env)
                 except (ConstEvalError, SpecRuntimeError) as err:
