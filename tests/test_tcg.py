@@ -510,3 +510,17 @@ def test_a_trainer_for_one_type_targets_only_that_type(tcg, jax_step):
     assert trainer_targets(g, 0) == [0, 2]
     g.act("play_trainer(h=0, target=2)")
     assert g.f["damage"][0][2] == 0 and g.f["damage"][0][0] == 20
+
+
+def test_every_trainer_that_names_one_of_your_pokemon_takes_a_target():
+    """`data/tcg-pocket/trainer-targets.json` lists every Trainer text of the data that names
+    "1 of your ... Pokémon" (the others are one action), with the type the text names."""
+    with open(os.path.join(ROOT, "specs", "data", "tcg-pocket", "trainer-targets.json"), encoding="utf-8") as fh:
+        rows = json.load(fh)
+    listed = {r["effect"]: r.get("type") for r in rows if r.get("targets")}
+    naming = {c["effect"] for c in CARDS if c["category"] == "Trainer" and "1 of your" in (c.get("effect") or "")}
+    assert set(listed) == naming
+    symbols = {"{G}": "Grass", "{W}": "Water", "{R}": "Fire", "{L}": "Lightning", "{P}": "Psychic", "{F}": "Fighting"}
+    for text, kind in listed.items():
+        named = [name for sym, name in symbols.items() if f"1 of your {sym} Pokémon" in text]
+        assert kind == (named[0] if named else None), text
