@@ -233,6 +233,8 @@ class Checker(LanguageChecks):
         observe = self._observe(by_kind.get(ast.ObserveDecl, []))
         invariants = self._invariants(by_kind.get(ast.InvariantDecl, []))
         fns.extend(self.instances)
+        for d in by_kind.get(ast.TableDecl, []):
+            self._row_invariants(d, fns)
         self.check_observe_shows_choice(observe.span if by_kind.get(ast.ObserveDecl) else None)
         if env[2] == "pgx" and self.choose_sites:
             d = by_kind[ast.IllegalActionDecl][-1]
@@ -701,13 +703,15 @@ class Checker(LanguageChecks):
         item = raw
         for k in index:
             item = item[k] if isinstance(item, list) and k < len(item) else None
-        shown = item if isinstance(item, str) else None
+        shown = item if isinstance(item, str) and not getattr(problem, "whole", False) else None
         src_line = text.split("\n")[line - 1] if line <= len(text.split("\n")) else ""
         col = src_line.find(shown) + 1 if shown and shown in src_line else 1
         width = len(shown) if shown and col > 1 else max(1, len(src_line.rstrip()))
         start = sum(len(x) + 1 for x in text.split("\n")[:line - 1]) + col - 1
         span = Span(file=path, start=start, end=start + width, line=line, col=col, end_line=line, end_col=col + width)
         what = f"`{shown}` {problem}" if shown else f"`{source}` {problem}"
+        if getattr(problem, "whole", False) and index:
+            what = f"the list `{source}` {problem} (item {index[0] + 1} is on this line)"
         close = None
         if shown and c.mode is not None and c.mode[0] == "by" and c.mode[1] in self.raw_rows:
             keys = [str(_dig(r, c.mode[2])) for r in self.raw_rows[c.mode[1]] if _dig(r, c.mode[2]) is not None]
@@ -836,7 +840,7 @@ class Checker(LanguageChecks):
             if (isinstance(t, ir.ArrayT) and len(raw) != limit) or len(raw) > limit:
                 at = (min(limit, len(raw) - 1),) if raw else ()  # the first item too many (or the last)
                 return None, decklist.Problem(f"has {len(raw)} items, not "
-                                              f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at)
+                                              f"{'exactly' if isinstance(t, ir.ArrayT) else 'at most'} {limit}", at, whole=True)
             out = []
             for i, item in enumerate(raw):
                 v, problem = self._convert(item, t.elem, leaf)
@@ -1310,6 +1314,68 @@ class Checker(LanguageChecks):
             if inv is not None:
                 out.append(inv)
         return out
+
+    def _row_invariants(self, d: ast.TableDecl, fns: list[ir.FnDef]) -> None:
+        """Check every row of table `d` against the table's `invariant`s (rules of the data, e.g.
+        a deck's "at most 2 cards with the same name"), E0153 at the row's file and line.
+
+        An invariant reads the row's columns by name, constants and `fn`s (never the state).
+        When it is `all(body for i in lo..hi)`, the first `i` whose body is false names the
+        item: the line of a deck list that holds `col[i]` (a column the body indexes with `i`);
+        otherwise the line of the first value of the first column it reads."""
+        table = self.tables.get(d.name)
+        if (not d.invariants or table is None or d.name in self.broken
+                or any(f"{d.name}.{c.name}" in self.broken for c in d.columns)):
+            return  # a column the data broke was reported: its rules cannot be checked
+        from envc.compiler.interp import ConstEvalError, Evaluator, SpecRuntimeError, copy_value
+        cols = {c.name: c for c in table.columns}
+        scope: dict[str, ir.Type] = {n: c.type for n, c in cols.items()}
+        ev = Evaluator(None, self.tables)
+        ev.fns = {f.name: f for f in fns}
+        sources = {c.name: c.source or c.name for c in d.columns}
+        for inv in d.invariants:
+            try:
+                e = self.expr(inv.expr, Ctx("table invariant", pure=True, scopes=[dict(scope)]))
+                self.require_type(e, ir.BOOL, inv.expr.span, "an invariant")
+            except _Poison:
+                continue
+            for r, row in enumerate(self.raw_rows.get(d.name, [])):
+                env = {n: copy_value(c.values[r]) for n, c in cols.items()}
+                ev._const_work = 0  # each row gets the loop budget of a constant (interp.CONST_WORK)
+                try:
+                    item = _failing_item(ev, e, env)
+                except (ConstEvalError, SpecRuntimeError) as err:
+                    self.err("E0153", f"invariant `{inv.name}` of table `{d.name}` cannot be checked on its data: {err}",
+                             inv.expr.span, "not a rule of the row", help="a table's invariant reads only the row's "
+                             "columns, constants and `fn`s")
+                    break
+                if item is None:
+                    continue
+                self._row_problem(d, inv, row, r, item, sources)
+
+    def _row_problem(self, d: ast.TableDecl, inv: ast.InvariantDecl, row: dict, r: int,
+                     item: tuple[str | None, int | None], sources: dict[str, str]) -> None:
+        """E0153: row `r` of table `d` breaks `inv`; `item` = (column, index) of the value at fault."""
+        rule = f"invariant `{inv.name}`" + (f" (\"{inv.doc}\")" if inv.doc else "")
+        notes = [f"the rule: {rule} of table `{d.name}` ({_at(inv.span)})"]
+        column, index = item
+        source = decklist.source_of(row)
+        label = row.get("name") if isinstance(row, dict) else None
+        if source is None or column is None:
+            self.err("E0153", f"row {r + 1}{f' `{label}`' if label else ''} of `{d.path}` breaks {rule}", d.path_span,
+                     "a row breaks the table's rule", notes=notes, help="fix the data file")
+            return
+        path, text = source
+        line = decklist.line_of(row, sources.get(column, column), () if index is None else (index,)) or 1
+        lines = text.split("\n")
+        src_line = lines[line - 1] if line <= len(lines) else ""
+        start = sum(len(x) + 1 for x in lines[:line - 1])
+        width = max(1, len(src_line.rstrip()))
+        span = Span(file=path, start=start, end=start + width, line=line, col=1, end_line=line, end_col=1 + width)
+        self.err("E0153", f"{os.path.basename(path)} breaks {rule}", span,
+                 f"item {index + 1} of `{column}`, the first to break it" if index is not None
+                 else f"the list `{column}` breaks it",
+                 notes=notes, help="fix the file so that it obeys the rule")
 
     def _invariant(self, d: ast.InvariantDecl) -> ir.InvariantDef | None:
         try:
@@ -2407,6 +2473,29 @@ def _flat(value: Any, index: tuple[int, ...] = ()):
         return
     for i, item in enumerate(value):
         yield from _flat(item, index + (i,))
+
+
+def _failing_item(ev: Any, e: ir.Expr, env: dict) -> tuple[str | None, int | None] | None:
+    """None when the row invariant `e` holds on the row `env`; else (column, index) of the value
+    at fault: for `all(body for i in lo..hi)`, the first `i` whose body fails and a column the
+    body indexes with `i`; otherwise the first column `e` reads (index None)."""
+    if ev.eval(e, env):
+        return None
+    nodes = [e]
+    reads: list[str] = []
+    for n in nodes:
+        nodes.extend(ir.children(n))
+        if isinstance(n, ir.Local) and n.name in env and n.name not in reads:
+            reads.append(n.name)
+    first = reads[0] if reads else None
+    if not (isinstance(e, ir.Reduce) and e.op == "all"):
+        return first, None
+    bad = next(i for i in range(e.lo, e.hi) if not ev.eval(e.body, {**env, e.var: i}))
+    for n in nodes:
+        if (isinstance(n, ir.GetIndex) and isinstance(n.base, ir.Local) and n.base.name in env
+                and isinstance(n.index, ir.Local) and n.index.name == e.var):
+            return n.base.name, bad
+    return first, None
 
 
 def _at_line(row: dict, line: int | None) -> str:

@@ -40,10 +40,12 @@ class Problem(str):
     """A problem with a data value, and the index path (into nested lists) of the item at fault."""
 
     at: tuple[int, ...] = ()
+    whole: bool = False  # a problem of the whole list (its size); `at` is the item where it shows
 
-    def __new__(cls, text: str, at: tuple[int, ...] = ()):
+    def __new__(cls, text: str, at: tuple[int, ...] = (), whole: bool = False):
         obj = super().__new__(cls, text)
         obj.at = at
+        obj.whole = whole
         return obj
 
 

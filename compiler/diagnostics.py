@@ -52,6 +52,7 @@ ERROR_CODES: dict[str, str] = {
     "E0150": "missing data file",
     "E0151": "malformed data file",
     "E0152": "bad column in a data file",
+    "E0153": "a row of a data file breaks its table's invariant",
     "E0160": "hole has no fill",
     "E0161": "malformed fill file",
     "E0162": "stale fill",

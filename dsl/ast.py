@@ -342,6 +342,8 @@ class TableDecl(Decl):
     path: str
     path_span: Span
     columns: list[ColumnDecl]
+    # `invariant name "rule": expr` inside the table: each row must obey it (row invariants)
+    invariants: list[InvariantDecl] = field(default_factory=list)
 
 
 @dataclass

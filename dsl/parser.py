@@ -150,7 +150,9 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def table_decl(self, meta, c):
-        return ast.TableDecl(self._span(meta), str(c[0]), _unescape(c[1]), self._tok(c[1]), list(c[2:]))
+        columns = [x for x in c[2:] if isinstance(x, ast.ColumnDecl)]
+        rules = [x for x in c[2:] if isinstance(x, ast.InvariantDecl)]
+        return ast.TableDecl(self._span(meta), str(c[0]), _unescape(c[1]), self._tok(c[1]), columns, rules)
 
     @v_args(meta=True)
     def column_decl(self, meta, c):

@@ -244,8 +244,8 @@ def _domain(t: ir.Type, limit: int) -> list[list[int]] | None:
 def all_matchups(module: ir.Module, limit: int = 4096) -> list[tuple[int, ...]] | None:
     """Every possible match-up key (`envc.run_jax.label_values`), sorted: the cartesian product
     of the values the `@matchup` fields' types allow (table rows, enum members, booleans,
-    integer ranges; arrays of them slot by slot). tcg's `decks: Deck[2]` over 5 decks gives
-    25. `[()]` without `@matchup` fields; None when a type is not enumerable (a float, a
+    integer ranges; arrays of them slot by slot). tcg's `decks: Deck[2]` over 22 decks gives
+    484. `[()]` without `@matchup` fields; None when a type is not enumerable (a float, a
     list, a record) or the product has more than `limit` keys."""
     domains: list[list[int]] = []
     for f in matchup_fields(module):

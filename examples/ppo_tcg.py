@@ -8,7 +8,7 @@ What it does, all in JAX on the generated environment (`envc.verify.load_jax`):
    the opponent's moves are played inside the environment step (`lax.while_loop`) until the
    agent is to move again or the game ends; the reward is the agent's (+1 win, -1 loss, 0 draw);
    finished games restart at once (auto-reset), with the opponent's opening moves if it starts;
-   the deck pair of each game is drawn by the spec's `init` (all 25 match-ups of the five decks);
+   the deck pair of each game is drawn by the spec's `init` (every match-up of the decks);
 2. PPO (Schulman et al. 2017) as in PureJaxRL's `ppo.py` (Lu et al. 2022): an actor-critic MLP
    (flax), logits of illegal actions set to -1e9 (the mask is the state's
    `legal_action_mask`), GAE, clipped surrogate, several epochs of minibatches (optax Adam,

@@ -359,21 +359,50 @@ def test_opponent_hand_and_decks_are_hidden(tcg, jax_step):
     assert it.observe(t, q) != it.observe(s, q)
 
 
-def test_verify_python_jax_every_deck_pair(tcg, jax_step):
-    """Seeded games until every ordered deck pair was played, trajectories identical, every
-    invariant on every reached state (a short CI run of `envc verify`; bench/RESULTS.md
-    records the long one)."""
+def test_verify_python_jax_every_deck_on_both_sides(tcg, jax_step):
+    """Seeded games until every deck was played by each player, trajectories identical, every
+    invariant on every reached state (a short CI run of `envc verify`; with 22 decks, every
+    one of the 484 ordered pairs would take thousands of games: bench/RESULTS.md records the
+    long runs per match-up)."""
     module, it = tcg
-    pairs = {}
+    sides: set = set()
     seed = 0
-    while len(pairs) < len(DECKS) ** 2:
-        d = tuple(it.init(seed).fields["decks"])
-        pairs.setdefault(d, seed)
+    while len(sides) < 2 * len(DECKS):
+        sides.update((p, d) for p, d in enumerate(it.init(seed).fields["decks"]))
         seed += 1
     report = verify(module, ["jax"], episodes=seed, seed=0, level2_samples=20, jax_env=jax_step[0])
     problems = [d.render() for d in report.divergences] + report.faults
     assert report.ok, "\n".join(problems)
     assert report.episodes == seed and report.invariant_checks == report.steps > 0
+
+
+def test_deck_lists_say_their_archetype_and_pending_ones_lack_only_fills(tmp_path):
+    """Every deck list (`specs/data/decks/*.txt`, and `pending/*.txt`: archetypes that need
+    cards whose texts have no fill yet) says its archetype on its first line. Loaded as the
+    spec's decks, the pending lists obey every deck-building rule (20 cards, at most 2 of a
+    name, a Basic Pokémon, known card ids): the only errors are E0163, a card with an unfilled
+    text, for every one of them."""
+    import shutil
+
+    from envc.compiler.check import load
+    from envc.compiler.diagnostics import DiagnosticError
+
+    folder = os.path.join(ROOT, "specs", "data", "decks")
+    pending = sorted(f for f in os.listdir(os.path.join(folder, "pending")) if f.endswith(".txt"))
+    for path in [os.path.join(folder, f"{d}.txt") for d in DECKS] + [os.path.join(folder, "pending", f) for f in pending]:
+        with open(path, encoding="utf-8") as fh:
+            assert fh.readline().startswith("# Archetype: "), path
+    assert len(DECKS) >= 20 and len(pending) >= 1
+    shutil.copy(os.path.join(ROOT, "specs", "tcg.envspec"), tmp_path)
+    shutil.copy(os.path.join(ROOT, "specs", "tcg.fills"), tmp_path)
+    shutil.copytree(os.path.join(ROOT, "specs", "data", "tcg-pocket"), tmp_path / "data" / "tcg-pocket")
+    shutil.copytree(os.path.join(folder, "pending"), tmp_path / "data" / "decks")
+    with pytest.raises(DiagnosticError) as e:
+        load(str(tmp_path / "tcg.envspec"))
+    codes = {d.code for d in e.value.diagnostics}
+    assert codes == {"E0163"}, "\n".join(d.message for d in e.value.diagnostics if d.code != "E0163")
+    named = " ".join(n for d in e.value.diagnostics for n in d.notes)
+    assert all(f"`{f[:-4]}`" in named for f in pending), named
 
 
 def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
@@ -400,3 +429,98 @@ def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
         action = int(rng.choice(np.flatnonzero(b.legal_action_mask)))
         a, b = env.step(a, action), it.step(b, action)
     assert env.invariants(a) == []
+
+
+def _opening_hand_moments(basics: int) -> tuple[float, float]:
+    """Exact mean and variance of the number of Basic Pokémon in a 5-card hand of a 20-card
+    deck with `basics` Basics, given that the hand holds at least one (hypergeometric,
+    conditioned on k >= 1): the distribution of redrawing until a hand holds a Basic."""
+    from math import comb
+
+    weights = {k: comb(basics, k) * comb(20 - basics, 5 - k) for k in range(1, 6)}
+    total = sum(weights.values())
+    mean = sum(k * w for k, w in weights.items()) / total
+    return mean, sum(k * k * w for k, w in weights.items()) / total - mean * mean
+
+
+def test_opening_hand_has_the_distribution_of_redrawing_until_a_basic(tcg):
+    """Rule: a 5-card opening hand with at least one Basic Pokémon, every such hand equally
+    likely. Over 3,000 seeded games (6,000 hands, every deck), the number of Basics in the
+    hand matches the exact conditioned hypergeometric mean per deck (pooled z-score < 4);
+    "the first Basic of the deck, then the next 4" (the rule before) is 1.63 against 1.72 on
+    a deck of 6 Basics, and far outside that bound."""
+    module, it = tcg
+    card = module.table("Card")
+    col = {c.name: c.values for c in card.columns}
+    basic = [col["category"][r] == 0 and col["stage"][r] == 0 for r in range(card.rows)]
+    lists = module.table("Deck").columns[0].values
+    assert _opening_hand_moments(6)[0] == pytest.approx(1.7224, abs=1e-4)
+    diff = var = 0.0
+    for seed in range(3000):
+        f = it.init(seed).fields
+        for p in range(2):
+            hand = f["hand"][p]
+            got = sum(basic[c] for c in hand)
+            assert len(hand) == 5 and got >= 1, (seed, p, hand)
+            mean, v = _opening_hand_moments(sum(basic[c] for c in lists[f["decks"][p]]))
+            diff += got - mean
+            var += v
+    z = diff / var ** 0.5
+    assert abs(z) < 4, f"the hands hold {diff:+.1f} Basics against the exact mean (z = {z:.1f})"
+
+
+def trainer_targets(g: Game, h: int) -> list[int]:
+    """The targets `play_trainer(h=h, target=...)` is legal with."""
+    return [s for s in range(4) if g.legal(f"play_trainer(h={h}, target={s})")]
+
+
+def test_a_trainer_without_a_target_is_one_action(tcg, jax_step):
+    # Rule (the cards' texts): X Speed, Giovanni, Poké Ball name none of the player's Pokémon:
+    # each is one action (target=0), not one per occupied slot; Potion ("1 of your Pokémon")
+    # is played on any of them.
+    g = Game(tcg, jax_step, decks=("pikachu-zapdos", "mewtwo-gardevoir"))
+    g.place(0, 0, "A1-096", damage=30)  # Pikachu ex
+    g.place(0, 1, "A1-099")  # Voltorb
+    g.place(0, 3, "A1-112", damage=10)  # Pincurchin
+    g.place(1, 0, "A1-130")
+    g.hand(0, "P-A-002", "A1-223", "P-A-005", "P-A-001")  # X Speed, Giovanni, Poké Ball, Potion
+    g.ready()
+    assert [trainer_targets(g, h) for h in range(4)] == [[0], [0], [0], [0, 1, 3]]
+    assert sum(g.s.legal_action_mask[g.it.actions.parse(f"play_trainer(h=0, target={s})")] for s in range(4)) == 1
+    g.act("play_trainer(h=1, target=0)")  # Giovanni: +10 this turn
+    assert g.f["attack_bonus"] == 10 and g.f["supporter"]
+    assert [trainer_targets(g, h) for h in range(3)] == [[0], [0], [0, 1, 3]]
+    g.act("play_trainer(h=2, target=3)")  # Potion on Pincurchin (a Benched target)
+    assert g.f["damage"][0] == [30, 0, 0, 0] and g.f["discard"][0] == [ROW["A1-223"], ROW["P-A-001"]]
+
+
+def test_a_trainer_for_one_type_targets_only_that_type(tcg, jax_step):
+    # Erika: "Heal 50 damage from 1 of your {G} Pokémon." Only the Grass Pokémon are targets.
+    g = Game(tcg, jax_step, decks=("venusaur-exeggutor", "mewtwo-gardevoir"))
+    g.place(0, 0, "A1-016", damage=20)  # Venonat (Grass)
+    g.place(0, 2, "A1-021", damage=40)  # Exeggcute (Grass)
+    # a Psychic Pokémon on the Bench: no Erika deck holds one, so it is taken from the opponent's
+    # deck (card conservation no longer holds here; the test checks the guard and the JAX step)
+    g.f["card"][0][1] = g.take(1, "A1-130")
+    g.f["occupied"][0][1] = True
+    g.f["placed"][0][1] = 1
+    g.place(1, 0, "A1-115")
+    g.hand(0, "A1-219")  # Erika
+    g.ready()
+    assert trainer_targets(g, 0) == [0, 2]
+    g.act("play_trainer(h=0, target=2)")
+    assert g.f["damage"][0][2] == 0 and g.f["damage"][0][0] == 20
+
+
+def test_every_trainer_that_names_one_of_your_pokemon_takes_a_target():
+    """`data/tcg-pocket/trainer-targets.json` lists every Trainer text of the data that names
+    "1 of your ... Pokémon" (the others are one action), with the type the text names."""
+    with open(os.path.join(ROOT, "specs", "data", "tcg-pocket", "trainer-targets.json"), encoding="utf-8") as fh:
+        rows = json.load(fh)
+    listed = {r["effect"]: r.get("type") for r in rows if r.get("targets")}
+    naming = {c["effect"] for c in CARDS if c["category"] == "Trainer" and "1 of your" in (c.get("effect") or "")}
+    assert set(listed) == naming
+    symbols = {"{G}": "Grass", "{W}": "Water", "{R}": "Fire", "{L}": "Lightning", "{P}": "Psychic", "{F}": "Fighting"}
+    for text, kind in listed.items():
+        named = [name for sym, name in symbols.items() if f"1 of your {sym} Pokémon" in text]
+        assert kind == (named[0] if named else None), text

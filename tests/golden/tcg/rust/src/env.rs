@@ -32,60 +32,63 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 53] = [
-    "tcg.envspec:110:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:173:26: `draw()` from an empty list",
-    "tcg.envspec:173:13: push onto a full list (capacity 10)",
-    "tcg.envspec:198:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:208:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:240:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:284:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:286:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:287:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:288:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:291:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:291:9: push onto a full list (capacity 10)",
-    "tcg.envspec:292:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:301:26: `pop()` from an empty list",
-    "tcg.envspec:301:13: push onto a full list (capacity 20)",
-    "tcg.envspec:722:5: push onto a full list (capacity 20)",
-    "tcg.envspec:725:13: push onto a full list (capacity 20)",
-    "tcg.envspec:790:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:848:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:853:20: random.int({a}, {b}) has an empty range",
+pub static FAULT_SITES: [&str; 56] = [
+    "tcg.envspec:151:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:222:26: `draw()` from an empty list",
+    "tcg.envspec:222:13: push onto a full list (capacity 10)",
+    "tcg.envspec:247:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:257:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:289:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:333:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:335:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:336:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:337:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:340:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:340:9: push onto a full list (capacity 10)",
+    "tcg.envspec:341:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:350:26: `pop()` from an empty list",
+    "tcg.envspec:350:13: push onto a full list (capacity 20)",
+    "tcg.envspec:771:5: push onto a full list (capacity 20)",
+    "tcg.envspec:774:13: push onto a full list (capacity 20)",
+    "tcg.envspec:839:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:897:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:902:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:950:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:952:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:960:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:962:13: push onto a full list (capacity 10)",
+    "tcg.envspec:965:13: push onto a full list (capacity 10)",
+    "tcg.envspec:968:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
     "tcg.fills:151:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:959:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:960:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:961:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1008:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:902:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:903:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:910:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:911:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:926:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:927:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:936:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:937:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:932:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:956:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1051:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1051:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1052:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1052:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1053:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1053:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1054:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1054:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1055:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1055:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:880:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:882:13: push onto a full list (capacity 20)",
-    "tcg.envspec:885:34: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:886:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:886:9: push onto a full list (capacity 10)",
-    "tcg.envspec:887:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:891:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1041:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1042:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1043:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1090:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:981:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:982:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:989:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:990:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1005:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1006:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1015:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1016:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1011:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1038:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1039:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1133:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1133:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1134:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1134:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1135:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1135:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1136:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1136:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1137:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1137:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:936:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:938:13: push onto a full list (capacity 20)",
+    "tcg.envspec:944:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -152,7 +155,17 @@ pub struct State {
 
 // ---- constants and tables
 static K0: [i8; 2] = [0; 2];
-static K1: [[i8; 1]; 101] = [
+static K1: [[i16; 6]; 21] = [
+    [1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0],
+    [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21],
+    [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252],
+    [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287],
+    [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368],
+    [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628],
+    [1, 20, 190, 1140, 4845, 15504],
+];
+static K2: List<i16, 20> = List { items: [0; 20], len: 0 };
+static K3: [[i8; 1]; 101] = [
     [0], [1], [0], [2], [3], [0], [4], [0], [0], [0], [0], [5], [5], [0], [0], [0], [10], [0], [0],
     [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [11], [0], [12], [0],
     [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -160,7 +173,7 @@ static K1: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K2: [[i8; 1]; 101] = [
+static K4: [[i8; 1]; 101] = [
     [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -168,7 +181,7 @@ static K2: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K3: [[i8; 1]; 101] = [
+static K5: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [1], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [4], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -176,7 +189,7 @@ static K3: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K4: [[i8; 1]; 101] = [
+static K6: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
@@ -184,13 +197,15 @@ static K4: [[i8; 1]; 101] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
     [0], [0], [0], [0], [0], [0],
 ];
-static K5: [[i8; 1]; 19] = [
+static K7: [[i8; 1]; 19] = [
     [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0],
 ];
-static K6: [[i8; 1]; 17] = [
+static K8: [[i8; 1]; 17] = [
     [0], [0], [1], [8], [0], [0], [2], [0], [9], [0], [3], [4], [0], [0], [5], [6], [7],
 ];
-static T0_Card__category: [i8; 386] = [
+static T0_TrainerTarget__targets: [bool; 4] = [false, true, true, true];
+static T1_TrainerTarget__type: [i8; 4] = [10, 10, 0, 2];
+static T2_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -205,7 +220,7 @@ static T0_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T1_Card__stage: [i8; 386] = [
+static T3_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -220,7 +235,7 @@ static T1_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T2_Card__species: [i16; 386] = [
+static T4_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -241,7 +256,7 @@ static T2_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T3_Card__evolves_from: [i16; 386] = [
+static T5_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -260,7 +275,7 @@ static T3_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T4_Card__hp: [i16; 386] = [
+static T6_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -280,7 +295,7 @@ static T4_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T5_Card__type: [i8; 386] = [
+static T7_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -295,7 +310,7 @@ static T5_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T6_Card__weakness: [i8; 386] = [
+static T8_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -310,7 +325,7 @@ static T6_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T7_Card__retreat: [i8; 386] = [
+static T9_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -325,7 +340,7 @@ static T7_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T8_Card__is_ex: [bool; 386] = [
+static T10_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -355,7 +370,7 @@ static T8_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T9_Card__trainer: [i8; 386] = [
+static T11_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -370,7 +385,7 @@ static T9_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T10_Card__damage0: [i16; 386] = [
+static T12_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -389,7 +404,7 @@ static T10_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T11_Card__damage1: [i16; 386] = [
+static T13_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -408,7 +423,7 @@ static T11_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T12_Card__cost0: [[i8; 11]; 386] = [
+static T14_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -591,7 +606,7 @@ static T12_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T13_Card__cost1: [[i8; 11]; 386] = [
+static T15_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -640,7 +655,22 @@ static T13_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T14_Card__effect0: [i8; 386] = [
+static T16_Card__target: [i8; 386] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0,
+];
+static T17_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -656,7 +686,7 @@ static T14_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T15_Card__effect1: [i8; 386] = [
+static T18_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -671,7 +701,7 @@ static T15_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T16_Card__ability: [i8; 386] = [
+static T19_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -686,7 +716,7 @@ static T16_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T17_Card__trainer_effect: [i8; 386] = [
+static T20_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -701,37 +731,69 @@ static T17_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T18_Deck__cards: [[i16; 20]; 5] = [
+static T21_Deck__cards: [[i16; 20]; 22] = [
+    [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
+    [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222],
+    [32, 32, 33, 33, 35, 35, 41, 41, 42, 42, 43, 43, 292, 292, 290, 290, 286, 286, 222, 222],
+    [112, 112, 113, 113, 132, 132, 133, 133, 129, 129, 130, 130, 292, 292, 290, 290, 286, 286, 222, 222],
+    [63, 63, 64, 64, 83, 83, 65, 65, 89, 89, 292, 292, 290, 290, 286, 286, 219, 219, 287, 287],
+    [106, 106, 107, 107, 108, 108, 109, 109, 110, 110, 104, 104, 292, 292, 290, 290, 286, 286, 222, 222],
+    [98, 98, 99, 99, 93, 93, 96, 96, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 224, 224],
+    [154, 154, 149, 149, 140, 140, 161, 161, 138, 138, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
+    [142, 142, 143, 143, 145, 145, 154, 154, 140, 140, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125],
+    [168, 168, 169, 169, 170, 170, 171, 171, 172, 172, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
+    [188, 188, 189, 189, 190, 190, 198, 198, 199, 199, 292, 292, 290, 290, 287, 287, 291, 291, 222, 222],
+    [155, 155, 156, 156, 136, 136, 137, 137, 146, 146, 147, 147, 292, 292, 290, 290, 286, 286, 222, 222],
+    [117, 117, 118, 118, 125, 125, 127, 127, 123, 123, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
+    [210, 210, 201, 201, 197, 197, 205, 205, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291],
+    [73, 73, 75, 75, 86, 86, 87, 87, 69, 69, 292, 292, 290, 290, 219, 219, 287, 287, 224, 224],
     [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290],
+    [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218],
+    [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
 ];
-static T19_Deck__energy: [[i8; 11]; 5] = [
-    [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+static T22_Deck__energy: [[i8; 11]; 22] = [
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+    [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
 ];
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:104:1)
+/// fn `is_basic` (tcg.envspec:145:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T0_Card__category[v_c as usize] as i32) == 0) && ((T1_Card__stage[v_c as usize] as i32) == 0)))
+    Ok((((T2_Card__category[v_c as usize] as i32) == 0) && ((T3_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:109:1)
+/// fn `basic_in_hand` (tcg.envspec:150:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:114:1)
+/// fn `playable_trainer` (tcg.envspec:155:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T0_Card__category[v_c as usize] as i32) == 1) && ((T17_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T9_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
+    Ok(((((T2_Card__category[v_c as usize] as i32) == 1) && ((T20_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T11_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
 }
 
-/// fn `free_bench` (tcg.envspec:119:1)
+/// fn `trainer_target_ok` (tcg.envspec:162:1)
+fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
+    // @ tcg.envspec:163:5
+    let mut v_r: i32 = (T16_Card__target[v_c as usize] as i32);
+    return Ok((if T0_TrainerTarget__targets[v_r as usize] { (s.f_occupied[v_p as usize][v_s as usize] && (((T1_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T1_TrainerTarget__type[v_r as usize] as i32)))) } else { ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) }));
+}
+
+/// fn `free_bench` (tcg.envspec:168:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_s in 1i32..4 {
@@ -741,7 +803,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc1)
 }
 
-/// fn `energy_total` (tcg.envspec:123:1)
+/// fn `energy_total` (tcg.envspec:172:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc3: i32 = 0;
     for v_t in 0i32..11 {
@@ -750,14 +812,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc3)
 }
 
-/// fn `cost` (tcg.envspec:127:1)
+/// fn `cost` (tcg.envspec:176:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T12_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T13_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T14_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T15_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:132:1)
+/// fn `can_pay` (tcg.envspec:181:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:133:5
+    // @ tcg.envspec:182:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc4: bool = true;
     for v_t in 0i32..9 {
@@ -774,37 +836,37 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b5);
 }
 
-/// fn `can_act` (tcg.envspec:139:1)
+/// fn `can_act` (tcg.envspec:188:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:143:1)
+/// fn `can_attack` (tcg.envspec:192:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:144:5
+    // @ tcg.envspec:193:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:148:1)
+/// fn `retreat_cost` (tcg.envspec:197:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T7_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
+    Ok(imax(((T9_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:154:1)
+/// fn `can_evolve` (tcg.envspec:203:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T0_Card__category[v_c as usize] as i32) == 0)) && ((T1_Card__stage[v_c as usize] as i32) != 0)) && ((T3_Card__evolves_from[v_c as usize] as i32) == (T2_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T2_Card__category[v_c as usize] as i32) == 0)) && ((T3_Card__stage[v_c as usize] as i32) != 0)) && ((T5_Card__evolves_from[v_c as usize] as i32) == (T4_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:160:1)
+/// fn `nth_energy` (tcg.envspec:209:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b8: bool = ((T19_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b8: bool = ((T22_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
         if _b8 {
             let mut _acc9: i32 = 0;
             for v_u in 0i32..11 {
-                _acc9 = _acc9 + (if (v_u < v_t) { (T19_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc9 = _acc9 + (if (v_u < v_t) { (T22_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
             }
             _b8 = (_acc9 == v_r);
         }
@@ -814,13 +876,13 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// proc `draw_cards` (tcg.envspec:170:1)
+/// proc `draw_cards` (tcg.envspec:219:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:171:5
+    // @ tcg.envspec:220:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:172:9
+        // @ tcg.envspec:221:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:173:13
+            // @ tcg.envspec:222:13
             let _v11 = s.f_deck[v_p as usize].take_front(1)?;
             let _a12: i32 = (_v11 as i32);
             s.f_hand[v_p as usize].push((_a12 as i16), 2)?;
@@ -829,144 +891,144 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:178:1)
+/// proc `heal` (tcg.envspec:227:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:179:5
+    // @ tcg.envspec:228:5
     let _v13: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v13 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:183:1)
+/// proc `heal_type` (tcg.envspec:232:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:184:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:185:9
+    // @ tcg.envspec:233:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
+        // @ tcg.envspec:234:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:189:1)
+/// proc `add_damage` (tcg.envspec:238:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:190:5
+    // @ tcg.envspec:239:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:194:1)
+/// proc `damage_per_heads` (tcg.envspec:243:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:195:5
+    // @ tcg.envspec:244:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:196:5
+    // @ tcg.envspec:245:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:197:9
+        // @ tcg.envspec:246:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:198:13
+            // @ tcg.envspec:247:13
             let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r14 == 1) {
-                // @ tcg.envspec:199:17
+                // @ tcg.envspec:248:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:203:5
+    // @ tcg.envspec:252:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:207:1)
+/// proc `bonus_on_heads` (tcg.envspec:256:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:208:5
+    // @ tcg.envspec:257:5
     let _r15: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r15 == 1) {
-        // @ tcg.envspec:209:9
+        // @ tcg.envspec:258:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:214:1)
+/// proc `damage_per_bench_type` (tcg.envspec:263:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:215:5
+    // @ tcg.envspec:264:5
     let mut _acc16: i32 = 0;
     for v_s in 1i32..4 {
-        _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
+        _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
     }
     s.f_dmg = (imin((v_each * _acc16), 300) as i16);
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:219:1)
+/// proc `discard_energy` (tcg.envspec:268:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:220:5
+    // @ tcg.envspec:269:5
     let _v17: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:225:1)
+/// proc `attach_from_zone` (tcg.envspec:274:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:226:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:227:9
+    // @ tcg.envspec:275:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
+        // @ tcg.envspec:276:9
         let _v18: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:233:1)
+/// proc `afflict_opponent` (tcg.envspec:282:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:234:5
+    // @ tcg.envspec:283:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:235:9
+        // @ tcg.envspec:284:9
         let _i19: usize = (1 - v_p) as usize;
         s.f_condition[_i19] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:239:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:288:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:240:5
+    // @ tcg.envspec:289:5
     let _r20: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r20 == 1) {
-        // @ tcg.envspec:241:9
+        // @ tcg.envspec:290:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:245:1)
+/// proc `poison_opponent` (tcg.envspec:294:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:246:5
+    // @ tcg.envspec:295:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:247:9
+        // @ tcg.envspec:296:9
         let _i21: usize = (1 - v_p) as usize;
         s.f_poisoned[_i21] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:251:1)
+/// proc `burn_opponent` (tcg.envspec:300:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:252:5
+    // @ tcg.envspec:301:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:253:9
+        // @ tcg.envspec:302:9
         let _i22: usize = (1 - v_p) as usize;
         s.f_burned[_i22] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:258:1)
+/// proc `damage_opponent_bench` (tcg.envspec:307:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:259:5
+    // @ tcg.envspec:308:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:260:9
+        // @ tcg.envspec:309:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:261:13
+            // @ tcg.envspec:310:13
             let _v23: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i24: usize = (1 - v_p) as usize;
             s.f_damage[_i24][v_s as usize] = (_v23 as i16);
@@ -975,18 +1037,18 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `attach_to_bench_type` (tcg.envspec:267:1)
+/// proc `attach_to_bench_type` (tcg.envspec:316:1)
 fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:268:5
+    // @ tcg.envspec:317:5
     let mut _acc25: i32 = 0;
     for v_s in 1i32..4 {
-        let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T5_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
+        let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
         _acc25 = if v_s == 1 { _x26 } else { imin(_acc25, _x26) };
     }
     let mut v_s: i32 = _acc25;
-    // @ tcg.envspec:269:5
+    // @ tcg.envspec:318:5
     if (v_s < 4) {
-        // @ tcg.envspec:270:9
+        // @ tcg.envspec:319:9
         let _v27: i32 = imin(((s.f_energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
         let _i28: usize = imin(v_s, 3) as usize;
         s.f_energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
@@ -994,35 +1056,35 @@ fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:274:1)
+/// proc `add_attack_bonus` (tcg.envspec:323:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:275:5
+    // @ tcg.envspec:324:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:278:1)
+/// proc `add_retreat_discount` (tcg.envspec:327:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:279:5
+    // @ tcg.envspec:328:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:283:1)
+/// proc `basic_from_deck` (tcg.envspec:332:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:284:5
+    // @ tcg.envspec:333:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:285:5
+    // @ tcg.envspec:334:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:286:9
+        // @ tcg.envspec:335:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:287:9
+        // @ tcg.envspec:336:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1037,188 +1099,188 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:291:9
+        // @ tcg.envspec:340:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:292:9
+        // @ tcg.envspec:341:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:297:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:346:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:298:5
+    // @ tcg.envspec:347:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:299:5
+    // @ tcg.envspec:348:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:300:9
+        // @ tcg.envspec:349:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:301:13
+            // @ tcg.envspec:350:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:304:5
+    // @ tcg.envspec:353:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:305:5
+    // @ tcg.envspec:354:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:702:1)
+/// proc `put_in_play` (tcg.envspec:751:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:703:5
+    // @ tcg.envspec:752:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:753:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:705:5
+    // @ tcg.envspec:754:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:755:5
     let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr39[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr39;
-    // @ tcg.envspec:707:5
+    // @ tcg.envspec:756:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:708:5
+    // @ tcg.envspec:757:5
     let _v40: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v40 as i8);
-    // @ tcg.envspec:709:5
+    // @ tcg.envspec:758:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:713:1)
+/// proc `clear_conditions` (tcg.envspec:762:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:714:5
+    // @ tcg.envspec:763:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:715:5
+    // @ tcg.envspec:764:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:716:5
+    // @ tcg.envspec:765:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:717:5
+    // @ tcg.envspec:766:5
     s.f_barrier[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:721:1)
+/// proc `clear_slot` (tcg.envspec:770:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:722:5
+    // @ tcg.envspec:771:5
     let _a41: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a41 as i16), 15)?;
-    // @ tcg.envspec:723:5
+    // @ tcg.envspec:772:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:724:9
+        // @ tcg.envspec:773:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:725:13
+            // @ tcg.envspec:774:13
             let _a42: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a42 as i16), 16)?;
         }
     }
-    // @ tcg.envspec:728:5
+    // @ tcg.envspec:777:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:729:5
+    // @ tcg.envspec:778:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:730:5
+    // @ tcg.envspec:779:5
     let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr43[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr43;
-    // @ tcg.envspec:731:5
+    // @ tcg.envspec:780:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:732:5
+    // @ tcg.envspec:781:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:733:5
+    // @ tcg.envspec:782:5
     if (v_s == 0) {
-        // @ tcg.envspec:734:9
+        // @ tcg.envspec:783:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:738:1)
+/// proc `swap_slots` (tcg.envspec:787:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:739:5
+    // @ tcg.envspec:788:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:740:5
+    // @ tcg.envspec:789:5
     let _v44: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v44 as i16);
-    // @ tcg.envspec:741:5
+    // @ tcg.envspec:790:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:742:5
+    // @ tcg.envspec:791:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:743:5
+    // @ tcg.envspec:792:5
     let _v45: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v45;
-    // @ tcg.envspec:744:5
+    // @ tcg.envspec:793:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:745:5
+    // @ tcg.envspec:794:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:746:5
+    // @ tcg.envspec:795:5
     let _v46: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v46;
-    // @ tcg.envspec:747:5
+    // @ tcg.envspec:796:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:748:5
+    // @ tcg.envspec:797:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:749:5
+    // @ tcg.envspec:798:5
     let _v47: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
-    // @ tcg.envspec:750:5
+    // @ tcg.envspec:799:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:751:5
+    // @ tcg.envspec:800:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:752:5
+    // @ tcg.envspec:801:5
     let _v48: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v48 as i16);
-    // @ tcg.envspec:753:5
+    // @ tcg.envspec:802:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:754:5
+    // @ tcg.envspec:803:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:755:5
+    // @ tcg.envspec:804:5
     let _v49: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v49;
-    // @ tcg.envspec:756:5
+    // @ tcg.envspec:805:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:757:5
+    // @ tcg.envspec:806:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:758:5
+    // @ tcg.envspec:807:5
     let _v50: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v50 as i8);
-    // @ tcg.envspec:759:5
+    // @ tcg.envspec:808:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:760:5
+    // @ tcg.envspec:809:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:761:5
+    // @ tcg.envspec:810:5
     let _v51: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v51;
-    // @ tcg.envspec:762:5
+    // @ tcg.envspec:811:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:768:1)
+/// proc `knock_outs` (tcg.envspec:817:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:818:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:770:9
+        // @ tcg.envspec:819:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:771:13
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T4_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:772:17
-                let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T8_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+            // @ tcg.envspec:820:13
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T6_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
+                // @ tcg.envspec:821:17
+                let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T10_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i53: usize = (1 - v_q) as usize;
                 s.f_points[_i53] = (_v52 as i8);
-                // @ tcg.envspec:773:17
+                // @ tcg.envspec:822:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:777:5
+    // @ tcg.envspec:826:5
     let mut _b54: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b54 {
         let mut _acc55: bool = false;
@@ -1228,7 +1290,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b54 = (!_acc55);
     }
     let mut v_won0: bool = _b54;
-    // @ tcg.envspec:778:5
+    // @ tcg.envspec:827:5
     let mut _b56: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b56 {
         let mut _acc57: bool = false;
@@ -1238,32 +1300,32 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b56 = (!_acc57);
     }
     let mut v_won1: bool = _b56;
-    // @ tcg.envspec:779:5
+    // @ tcg.envspec:828:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:780:9
+        // @ tcg.envspec:829:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:782:9
+        // @ tcg.envspec:831:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:784:9
+        // @ tcg.envspec:833:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:788:1)
+/// proc `random_zone_energy` (tcg.envspec:837:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:789:5
+    // @ tcg.envspec:838:5
     let mut _acc58: i32 = 0;
     for v_t in 0i32..11 {
-        _acc58 = _acc58 + (T19_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc58 = _acc58 + (T22_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc58;
-    // @ tcg.envspec:790:5
+    // @ tcg.envspec:839:5
     let _t59: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi60: i32 = iclamp((v_n - 1), 0, 10);
     let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
@@ -1272,112 +1334,112 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:795:1)
+/// proc `begin_turn` (tcg.envspec:844:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:796:5
+    // @ tcg.envspec:845:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:797:9
+        // @ tcg.envspec:846:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:799:9
+        // @ tcg.envspec:848:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:800:9
+        // @ tcg.envspec:849:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:801:9
+        // @ tcg.envspec:850:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:802:9
+        // @ tcg.envspec:851:9
         s.f_attached = false;
-        // @ tcg.envspec:803:9
+        // @ tcg.envspec:852:9
         s.f_supporter = false;
-        // @ tcg.envspec:804:9
+        // @ tcg.envspec:853:9
         s.f_retreated = false;
-        // @ tcg.envspec:805:9
+        // @ tcg.envspec:854:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:806:9
+        // @ tcg.envspec:855:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:807:9
+        // @ tcg.envspec:856:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:808:13
+            // @ tcg.envspec:857:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:810:9
+        // @ tcg.envspec:859:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:811:13
+            // @ tcg.envspec:860:13
             let _v63: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v63 as i8);
-            // @ tcg.envspec:812:13
+            // @ tcg.envspec:861:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:814:9
+        // @ tcg.envspec:863:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:820:1)
+/// proc `continue_game` (tcg.envspec:869:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:821:5
+    // @ tcg.envspec:870:5
     if (!s.terminated) {
-        // @ tcg.envspec:822:9
+        // @ tcg.envspec:871:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:823:13
+            // @ tcg.envspec:872:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:824:13
+            // @ tcg.envspec:873:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:825:13
+            // @ tcg.envspec:874:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:826:13
+            // @ tcg.envspec:875:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:828:13
+            // @ tcg.envspec:877:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:829:13
+            // @ tcg.envspec:878:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:831:13
+            // @ tcg.envspec:880:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:839:1)
+/// proc `checkup` (tcg.envspec:888:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:840:5
+    // @ tcg.envspec:889:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:841:9
+        // @ tcg.envspec:890:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:842:9
+        // @ tcg.envspec:891:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:843:13
+            // @ tcg.envspec:892:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:844:17
+                // @ tcg.envspec:893:17
                 let _v64: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v64 as i16);
             }
-            // @ tcg.envspec:846:13
+            // @ tcg.envspec:895:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:847:17
+                // @ tcg.envspec:896:17
                 let _v65: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v65 as i16);
-                // @ tcg.envspec:848:17
+                // @ tcg.envspec:897:17
                 let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
                 if (_r66 == 1) {
-                    // @ tcg.envspec:849:21
+                    // @ tcg.envspec:898:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:852:13
+            // @ tcg.envspec:901:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:853:17
+                // @ tcg.envspec:902:17
                 let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
                 if (_r67 == 1) {
-                    // @ tcg.envspec:854:21
+                    // @ tcg.envspec:903:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:857:17
+                // @ tcg.envspec:906:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -1385,31 +1447,86 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:864:1)
+/// proc `finish_turn` (tcg.envspec:913:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:865:5
+    // @ tcg.envspec:914:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:866:5
+    // @ tcg.envspec:915:5
     let mut _arr68: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i10 in 0i32..2 {
         _arr68[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i10 as usize] as i32) } else { (s.f_barrier[v__envc_i10 as usize] as i32) }) as i8);
     }
     s.f_barrier = _arr68;
-    // @ tcg.envspec:866:5
+    // @ tcg.envspec:915:5
     let mut _arr69: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i10 in 0i32..2 {
         _arr69[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i10 as usize] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr69;
-    // @ tcg.envspec:867:5
+    // @ tcg.envspec:916:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:868:5
+    // @ tcg.envspec:917:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:869:5
+    // @ tcg.envspec:918:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:870:5
+    // @ tcg.envspec:919:5
     let _a70: i32 = (1 - v_p);
     p_continue_game(s, _a70, false)?;
+    Ok(())
+}
+
+/// proc `deal` (tcg.envspec:949:1)
+fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:950:5
+    let mut _acc71: i32 = 0;
+    for v_i in 0i32..20 {
+        _acc71 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 20)? as i32))? as i32;
+    }
+    let mut v_b: i32 = _acc71;
+    // @ tcg.envspec:951:5
+    let mut v_hands: i32 = ((K1[20 as usize][5 as usize] as i32) - (K1[(20 - v_b) as usize][5 as usize] as i32));
+    // @ tcg.envspec:952:5
+    let _hi72: i32 = imax((v_hands - 1), 0);
+    let _r73: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi72, 21)?;
+    let mut v_r: i32 = _r73;
+    // @ tcg.envspec:954:5
+    let mut _acc74: i32 = 0;
+    for v_m in 1i32..5 {
+        let mut _acc75: i32 = 0;
+        for v_j in 1i32..5 {
+            _acc75 = _acc75 + (if (v_j <= v_m) { ((K1[v_b as usize][v_j as usize] as i32) * (K1[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+        }
+        _acc74 += (_acc75 <= v_r) as i32;
+    }
+    let mut v_k: i32 = (1 + _acc74);
+    // @ tcg.envspec:956:5
+    let mut v_rest: List<i16, 20> = K2;
+    // @ tcg.envspec:957:5
+    let mut v_basics: i32 = 0;
+    // @ tcg.envspec:958:5
+    let mut v_others: i32 = 0;
+    // @ tcg.envspec:959:5
+    for v_i in 0i32..20 {
+        // @ tcg.envspec:960:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 22)? as i32);
+        // @ tcg.envspec:961:9
+        if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
+            // @ tcg.envspec:962:13
+            s.f_hand[v_p as usize].push((v_c as i16), 23)?;
+            // @ tcg.envspec:963:13
+            v_basics = imin((v_basics + 1), 20);
+        } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
+            // @ tcg.envspec:965:13
+            s.f_hand[v_p as usize].push((v_c as i16), 24)?;
+            // @ tcg.envspec:966:13
+            v_others = imin((v_others + 1), 20);
+        } else {
+            // @ tcg.envspec:968:13
+            v_rest.push((v_c as i16), 25)?;
+        }
+    }
+    // @ tcg.envspec:971:5
+    s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
 
@@ -1460,8 +1577,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:50:5
     for v_k in 0i32..3 {
         // @ tcg.fills:51:9
-        let _r71: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
-        if (_r71 == 1) {
+        let _r76: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 26)?;
+        if (_r76 == 1) {
             // @ tcg.fills:52:13
             p_attach_to_bench_type(s, v_p, 1)?;
         }
@@ -1508,11 +1625,11 @@ fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.fills:60:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.fills:60:5
-        let mut _acc72: bool = false;
+        let mut _acc77: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc72 = true; break; }
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc77 = true; break; }
         }
-        if _acc72 {
+        if _acc77 {
             s.f__envc_frame_p_attack_effect__34__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__34 = (1 as i8);
             v__envc_run = false;
@@ -1549,8 +1666,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:70:5
     s.f_barrier[v_p as usize] = (20 as i8);
     // @ tcg.fills:70:5
-    let _v73: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v73 as i8);
+    let _v78: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v78 as i8);
     Ok(())
 }
 
@@ -1591,8 +1708,8 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:150:9
         if v_going {
             // @ tcg.fills:151:13
-            let _r74: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
-            if (_r74 == 1) {
+            let _r79: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 27)?;
+            if (_r79 == 1) {
                 // @ tcg.fills:152:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
@@ -1622,11 +1739,11 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:163:5
         let mut v__envc_who1: i32 = (1 - v_p);
         // @ tcg.fills:163:5
-        let mut _acc75: bool = false;
+        let mut _acc80: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[(1 - v_p) as usize][v_s as usize] { _acc75 = true; break; }
+            if s.f_occupied[(1 - v_p) as usize][v_s as usize] { _acc80 = true; break; }
         }
-        if _acc75 {
+        if _acc80 {
             s.f__envc_frame_p_trainer_effect__8__p = (v_p as i8);
             s.f__envc_at_p_trainer_effect__8 = (1 as i8);
             v__envc_run = false;
@@ -1650,11 +1767,11 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:164:5
         if (v_b > 0) {
             // @ tcg.fills:165:9
-            let _a76: i32 = (1 - v_p);
-            p_clear_conditions(s, _a76)?;
+            let _a81: i32 = (1 - v_p);
+            p_clear_conditions(s, _a81)?;
             // @ tcg.fills:166:9
-            let _a77: i32 = (1 - v_p);
-            p_swap_slots(s, _a77, 0, v_b)?;
+            let _a82: i32 = (1 - v_p);
+            p_swap_slots(s, _a82, 0, v_b)?;
         }
     }
     Ok(())
@@ -1695,60 +1812,60 @@ fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Resul
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:312:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:361:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:312:1
+    // @ tcg.envspec:361:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:312:1
+    // @ tcg.envspec:361:1
     if v__envc_run {
-        // @ tcg.envspec:312:1
-        v_op_0 = (K1[v_effect as usize][0 as usize] as i32);
+        // @ tcg.envspec:361:1
+        v_op_0 = (K3[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:312:1
+    // @ tcg.envspec:361:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_heal(s, v_p, 0, 30)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:312:1
-        let _a78: i32 = (K2[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a78)?;
+        // @ tcg.envspec:361:1
+        let _a83: i32 = (K4[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a83)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_bonus_on_heads(s, 40)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:312:1
-        let _a79: i32 = (K3[v_effect as usize][0 as usize] as i32);
-        let _a80: i32 = (K4[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a79, _a80)?;
+        // @ tcg.envspec:361:1
+        let _a84: i32 = (K5[v_effect as usize][0 as usize] as i32);
+        let _a85: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a84, _a85)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_damage_opponent_bench(s, v_p, 10)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_damage_per_bench_type(s, v_p, 3, 30)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_damage_per_heads(s, 4, 50)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_attack_effect__16(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 11)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_attack_effect__34(s, v_p)?;
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         if ((s.f__envc_at_p_attack_effect__34 as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -1756,69 +1873,69 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:312:1
+        // @ tcg.envspec:361:1
         p_attack_effect__36(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:320:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:369:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:320:1
-    let mut v_op_0: i32 = (K5[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:320:1
+    // @ tcg.envspec:369:1
+    let mut v_op_0: i32 = (K7[v_effect as usize][0 as usize] as i32);
+    // @ tcg.envspec:369:1
     if (v_op_0 == 1) {
-        // @ tcg.envspec:320:1
+        // @ tcg.envspec:369:1
         p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     }
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:327:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:376:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:327:1
+    // @ tcg.envspec:376:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:327:1
+    // @ tcg.envspec:376:1
     if v__envc_run {
-        // @ tcg.envspec:327:1
-        v_op_0 = (K6[v_effect as usize][0 as usize] as i32);
+        // @ tcg.envspec:376:1
+        v_op_0 = (K8[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:327:1
+    // @ tcg.envspec:376:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_add_retreat_discount(s, 1)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_basic_from_deck(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_trainer_effect__3(s, v_p, v_target)?;
     } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         p_trainer_effect__8(s, v_p, v_target)?;
-        // @ tcg.envspec:327:1
+        // @ tcg.envspec:376:1
         if ((s.f__envc_at_p_trainer_effect__8 as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -1829,109 +1946,109 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:955:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1037:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:958:5
+    // @ tcg.envspec:1040:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:959:5
+    // @ tcg.envspec:1041:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:958:5
+    // @ tcg.envspec:1040:5
     if v__envc_run {
-        // @ tcg.envspec:958:5
+        // @ tcg.envspec:1040:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:959:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 22)? as i32);
-        // @ tcg.envspec:960:5
-        s.f_hand[v_p as usize].remove_at(v_h, 23)?;
-        // @ tcg.envspec:961:5
-        s.f_discard[v_p as usize].push((v_c as i16), 24)?;
-        // @ tcg.envspec:962:5
-        if ((T9_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:963:9
+        // @ tcg.envspec:1041:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
+        // @ tcg.envspec:1042:5
+        s.f_hand[v_p as usize].remove_at(v_h, 29)?;
+        // @ tcg.envspec:1043:5
+        s.f_discard[v_p as usize].push((v_c as i16), 30)?;
+        // @ tcg.envspec:1044:5
+        if ((T11_Card__trainer[v_c as usize] as i32) == 1) {
+            // @ tcg.envspec:1045:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1047:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1047:5
     if v__envc_run {
-        v__envc_arg1 = (T17_Card__trainer_effect[v_c as usize] as i32);
+        v__envc_arg1 = (T20_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1047:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1047:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1047:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:966:5
+        // @ tcg.envspec:1048:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:967:5
+        // @ tcg.envspec:1049:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1002:1)
+/// proc `_envc_run_attack` (tcg.envspec:1084:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1003:5
+    // @ tcg.envspec:1085:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1004:5
+    // @ tcg.envspec:1086:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:1005:5
+    // @ tcg.envspec:1087:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1006:5
+    // @ tcg.envspec:1088:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1003:5
+    // @ tcg.envspec:1085:5
     if v__envc_run {
-        // @ tcg.envspec:1003:5
+        // @ tcg.envspec:1085:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1004:5
+        // @ tcg.envspec:1086:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:1005:5
+        // @ tcg.envspec:1087:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1007:5
+        // @ tcg.envspec:1089:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1008:9
-            let _r81: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 25)?;
-            v_hits = (_r81 == 1);
+            // @ tcg.envspec:1090:9
+            let _r86: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 31)?;
+            v_hits = (_r86 == 1);
         }
     }
-    // @ tcg.envspec:1010:5
+    // @ tcg.envspec:1092:5
     if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:1011:9
+        // @ tcg.envspec:1093:9
         if v__envc_run {
-            // @ tcg.envspec:1011:9
-            s.f_dmg = (imax((if (v_a == 0) { (T10_Card__damage0[v_c as usize] as i32) } else { (T11_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1093:9
+            s.f_dmg = (imax((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }), 0) as i16);
         }
-        // @ tcg.envspec:1012:9
+        // @ tcg.envspec:1094:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1012:9
+        // @ tcg.envspec:1094:9
         if v__envc_run {
-            v__envc_arg1 = (if (v_a == 0) { (T14_Card__effect0[v_c as usize] as i32) } else { (T15_Card__effect1[v_c as usize] as i32) });
+            v__envc_arg1 = (if (v_a == 0) { (T17_Card__effect0[v_c as usize] as i32) } else { (T18_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1012:9
+        // @ tcg.envspec:1094:9
         if v__envc_seek {
             v_q = (s.f__envc_frame_a_attack__q as i32);
             v_c = (s.f__envc_frame_a_attack__c as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1012:9
+        // @ tcg.envspec:1094:9
         p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-        // @ tcg.envspec:1012:9
+        // @ tcg.envspec:1094:9
         if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attack__q = (v_q as i8);
             s.f__envc_frame_a_attack__c = (v_c as i16);
@@ -1939,40 +2056,40 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1013:9
+            // @ tcg.envspec:1095:9
             if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
-                // @ tcg.envspec:1014:13
-                let mut v_weak: i32 = (if ((T6_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T5_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
-                // @ tcg.envspec:1015:13
-                let _v82: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v82 as i16);
+                // @ tcg.envspec:1096:13
+                let mut v_weak: i32 = (if ((T8_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T7_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
+                // @ tcg.envspec:1097:13
+                let _v87: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v87 as i16);
             }
-            // @ tcg.envspec:1017:9
+            // @ tcg.envspec:1099:9
             s.f_dmg = (0 as i16);
         }
     }
-    // @ tcg.envspec:1019:5
+    // @ tcg.envspec:1101:5
     if v__envc_run {
-        // @ tcg.envspec:1019:5
+        // @ tcg.envspec:1101:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1020:5
+        // @ tcg.envspec:1102:5
         if (!s.terminated) {
-            // @ tcg.envspec:1021:9
+            // @ tcg.envspec:1103:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:899:1)
+/// action `setup_active` (tcg.envspec:978:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:901:5
+    // @ tcg.envspec:980:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:902:5
-    let _a83: i32 = (s.f_hand[v_p as usize].get(v_h, 26)? as i32);
-    p_put_in_play(s, v_p, 0, _a83)?;
-    // @ tcg.envspec:903:5
-    s.f_hand[v_p as usize].remove_at(v_h, 27)?;
+    // @ tcg.envspec:981:5
+    let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
+    p_put_in_play(s, v_p, 0, _a88)?;
+    // @ tcg.envspec:982:5
+    s.f_hand[v_p as usize].remove_at(v_h, 33)?;
     Ok(())
 }
 
@@ -1981,16 +2098,16 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:906:1)
+/// action `setup_bench` (tcg.envspec:985:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:909:5
+    // @ tcg.envspec:988:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:910:5
-    let _a84: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a85: i32 = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
-    p_put_in_play(s, v_p, _a84, _a85)?;
-    // @ tcg.envspec:911:5
-    s.f_hand[v_p as usize].remove_at(v_h, 29)?;
+    // @ tcg.envspec:989:5
+    let _a89: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a90: i32 = (s.f_hand[v_p as usize].get(v_h, 34)? as i32);
+    p_put_in_play(s, v_p, _a89, _a90)?;
+    // @ tcg.envspec:990:5
+    s.f_hand[v_p as usize].remove_at(v_h, 35)?;
     Ok(())
 }
 
@@ -1999,16 +2116,16 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:914:1)
+/// action `setup_done` (tcg.envspec:993:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:915:5
+    // @ tcg.envspec:994:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:916:9
+        // @ tcg.envspec:995:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:918:9
-        let _a86: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a86)?;
+        // @ tcg.envspec:997:9
+        let _a91: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a91)?;
     }
     Ok(())
 }
@@ -2018,16 +2135,16 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:923:1)
+/// action `play_basic` (tcg.envspec:1002:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:925:5
+    // @ tcg.envspec:1004:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:926:5
-    let _a87: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 30)? as i32);
-    p_put_in_play(s, v_p, _a87, _a88)?;
-    // @ tcg.envspec:927:5
-    s.f_hand[v_p as usize].remove_at(v_h, 31)?;
+    // @ tcg.envspec:1005:5
+    let _a92: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a93: i32 = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
+    p_put_in_play(s, v_p, _a92, _a93)?;
+    // @ tcg.envspec:1006:5
+    s.f_hand[v_p as usize].remove_at(v_h, 37)?;
     Ok(())
 }
 
@@ -2036,28 +2153,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:931:1)
+/// action `evolve` (tcg.envspec:1010:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:933:5
+    // @ tcg.envspec:1012:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:934:5
-    let _v89: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i90: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i90] = (_v89 as i16);
-    // @ tcg.envspec:935:5
-    let _v91: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v91 as i8);
-    // @ tcg.envspec:936:5
-    let _v92: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v92 as i16);
-    // @ tcg.envspec:937:5
-    s.f_hand[v_p as usize].remove_at(v_h, 33)?;
-    // @ tcg.envspec:938:5
-    let _v93: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v93 as i8);
-    // @ tcg.envspec:939:5
+    // @ tcg.envspec:1013:5
+    let _v94: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i95: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i95] = (_v94 as i16);
+    // @ tcg.envspec:1014:5
+    let _v96: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v96 as i8);
+    // @ tcg.envspec:1015:5
+    let _v97: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v97 as i16);
+    // @ tcg.envspec:1016:5
+    s.f_hand[v_p as usize].remove_at(v_h, 39)?;
+    // @ tcg.envspec:1017:5
+    let _v98: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v98 as i8);
+    // @ tcg.envspec:1018:5
     if (v_s == 0) {
-        // @ tcg.envspec:940:9
+        // @ tcg.envspec:1019:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -2065,20 +2182,20 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 34)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 40)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:945:1)
+/// action `attach` (tcg.envspec:1024:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:947:5
+    // @ tcg.envspec:1026:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:948:5
-    let _v94: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-    let _i95: usize = (s.f_zone[v_p as usize] as i32) as usize;
-    s.f_energy[v_p as usize][v_s as usize][_i95] = (_v94 as i8);
-    // @ tcg.envspec:949:5
+    // @ tcg.envspec:1027:5
+    let _v99: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+    let _i100: usize = (s.f_zone[v_p as usize] as i32) as usize;
+    s.f_energy[v_p as usize][v_s as usize][_i100] = (_v99 as i8);
+    // @ tcg.envspec:1028:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:950:5
+    // @ tcg.envspec:1029:5
     s.f_attached = true;
     Ok(())
 }
@@ -2088,66 +2205,66 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:955:1)
+/// action `play_trainer` (tcg.envspec:1037:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:955:1
+    // @ tcg.envspec:1037:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 35)? as i32))? } else { false })) && s.f_occupied[(s.current_player as i32) as usize][v_target as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 41)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 42)? as i32), v_target)?) } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:971:1)
+/// action `use_ability` (tcg.envspec:1053:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:973:5
+    // @ tcg.envspec:1055:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:974:5
+    // @ tcg.envspec:1056:5
     s.f_ability_used[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:975:5
-    let _a96: i32 = (T16_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
-    p_ability_effect__dispatch(s, _a96, v_p, v_s)?;
-    // @ tcg.envspec:976:5
+    // @ tcg.envspec:1057:5
+    let _a101: i32 = (T19_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+    p_ability_effect__dispatch(s, _a101, v_p, v_s)?;
+    // @ tcg.envspec:1058:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:977:5
+    // @ tcg.envspec:1059:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T16_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T19_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:982:1)
+/// action `retreat` (tcg.envspec:1064:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:985:5
+    // @ tcg.envspec:1067:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:986:5
+    // @ tcg.envspec:1068:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:987:5
+    // @ tcg.envspec:1069:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:988:9
+        // @ tcg.envspec:1070:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:989:13
-            let mut _acc97: i32 = 0;
+            // @ tcg.envspec:1071:13
+            let mut _acc102: i32 = 0;
             for v_u in 0i32..11 {
-                let _x98: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc97 = if v_u == 0 { _x98 } else { imin(_acc97, _x98) };
+                let _x103: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc102 = if v_u == 0 { _x103 } else { imin(_acc102, _x103) };
             }
-            let mut v_t: i32 = _acc97;
-            // @ tcg.envspec:990:13
-            let _v99: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v99 as i8);
+            let mut v_t: i32 = _acc102;
+            // @ tcg.envspec:1072:13
+            let _v104: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v104 as i8);
         }
     }
-    // @ tcg.envspec:993:5
+    // @ tcg.envspec:1075:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:994:5
+    // @ tcg.envspec:1076:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:995:5
+    // @ tcg.envspec:1077:5
     s.f_retreated = true;
     Ok(())
 }
@@ -2157,9 +2274,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1002:1)
+/// action `attack` (tcg.envspec:1084:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1002:1
+    // @ tcg.envspec:1084:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -2169,9 +2286,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1025:1)
+/// action `end_turn` (tcg.envspec:1107:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1026:5
+    // @ tcg.envspec:1108:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -2181,15 +2298,15 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1030:1)
+/// action `promote` (tcg.envspec:1112:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1032:5
-    let _a100: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a100, 0, v_b)?;
-    // @ tcg.envspec:1033:5
-    let _a101: i32 = (s.f_promote_next as i32);
-    let _a102: bool = s.f_promote_resume;
-    p_continue_game(s, _a101, _a102)?;
+    // @ tcg.envspec:1114:5
+    let _a105: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a105, 0, v_b)?;
+    // @ tcg.envspec:1115:5
+    let _a106: i32 = (s.f_promote_next as i32);
+    let _a107: bool = s.f_promote_resume;
+    p_continue_game(s, _a106, _a107)?;
     Ok(())
 }
 
@@ -2201,12 +2318,12 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:955:1
+    // @ tcg.envspec:1037:1
     if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:955:1
+        // @ tcg.envspec:1037:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1002:1
-        // @ tcg.envspec:1002:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1084:1
+        // @ tcg.envspec:1084:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -2217,11 +2334,11 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((s.f__envc_at_p_attack_effect__34 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attack_effect__34__p as i32) as usize][v_option as usize]) || ((((s.f__envc_at_p_trainer_effect__8 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(1 - (s.f__envc_frame_p_trainer_effect__8__p as i32)) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1039:1)
+/// the spec's `observe` (tcg.envspec:1121:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1040:5
+    // @ tcg.envspec:1122:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr103: [i16; 164] = [
+    let _arr108: [i16; 164] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -2252,16 +2369,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 36)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 37)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 38)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 39)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 40)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 41)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 42)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 43)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 44)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 45)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 43)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 44)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 45)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 46)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 47)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 48)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 49)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 50)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 51)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 52)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -2387,102 +2504,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_promote_resume as i32) as i16),
         ((if ((s.f__envc_at_p_attack_effect__34 as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_trainer_effect__8 as i32) == 1) { 2 } else { 0 }) }) as i16),
     ];
-    return Ok(_arr103);
+    return Ok(_arr108);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:879:5
+    // @ tcg.envspec:935:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:880:9
-        let _r104: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 4, 46)?;
-        s.f_decks[v_p as usize] = (_r104 as i8);
-        // @ tcg.envspec:881:9
+        // @ tcg.envspec:936:9
+        let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 53)?;
+        s.f_decks[v_p as usize] = (_r109 as i8);
+        // @ tcg.envspec:937:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:882:13
-            let _a105: i32 = (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a105 as i16), 47)?;
+            // @ tcg.envspec:938:13
+            let _a110: i32 = (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a110 as i16), 54)?;
         }
-        // @ tcg.envspec:884:9
+        // @ tcg.envspec:940:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:885:9
-        let mut _acc106: i32 = 0;
-        for v_i in 0i32..20 {
-            let _x107: i32 = (if f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 48)? as i32))? { v_i } else { 19 });
-            _acc106 = if v_i == 0 { _x107 } else { imin(_acc106, _x107) };
-        }
-        let mut v_at: i32 = _acc106;
-        // @ tcg.envspec:886:9
-        let _a108: i32 = (s.f_deck[v_p as usize].get(v_at, 49)? as i32);
-        s.f_hand[v_p as usize].push((_a108 as i16), 50)?;
-        // @ tcg.envspec:887:9
-        s.f_deck[v_p as usize].remove_at(v_at, 51)?;
-        // @ tcg.envspec:888:9
-        p_draw_cards(s, v_p, 4)?;
-        // @ tcg.envspec:889:9
+        // @ tcg.envspec:941:9
+        p_deal(s, v_p)?;
+        // @ tcg.envspec:942:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:891:5
-    let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
-    s.f_first = ((if (_r109 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:892:5
+    // @ tcg.envspec:944:5
+    let _r111: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
+    s.f_first = ((if (_r111 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:945:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc110: bool = true;
+    let mut _acc112: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc111: bool = true;
+        let mut _acc113: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc115: i32 = 0;
+            let mut _acc117: i32 = 0;
             for v_s in 0i32..4 {
-                _acc115 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc117 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc116: i32 = 0;
+            let mut _acc118: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc117: i32 = 0;
+                let mut _acc119: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc117 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc119 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc116 = _acc116 + _acc117;
+                _acc118 = _acc118 + _acc119;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y112| (_y112 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y113| (_y113 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y114| (_y114 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc115) + _acc116) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y118| (_y118 as i32) == (T18_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc111 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y114| (_y114 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y115| (_y115 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y116| (_y116 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc117) + _acc118) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y120| (_y120 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc113 = false; break; }
         }
-        if !_acc111 { _acc110 = false; break; }
+        if !_acc113 { _acc112 = false; break; }
     }
-    Ok(_acc110)
+    Ok(_acc112)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b119: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b119 {
-        let mut _acc120: bool = true;
+    let mut _b121: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b121 {
+        let mut _acc122: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc121: bool = true;
+            let mut _acc123: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T4_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc121 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T6_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc123 = false; break; }
             }
-            if !_acc121 { _acc120 = false; break; }
+            if !_acc123 { _acc122 = false; break; }
         }
-        _b119 = _acc120;
+        _b121 = _acc122;
     }
-    Ok(_b119)
+    Ok(_b121)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b122: bool = s.terminated;
-    if !_b122 {
-        let mut _acc123: bool = true;
+    let mut _b124: bool = s.terminated;
+    if !_b124 {
+        let mut _acc125: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc123 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc125 = false; break; }
         }
-        _b122 = _acc123;
+        _b124 = _acc125;
     }
-    Ok(_b122)
+    Ok(_b124)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -2492,28 +2597,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b124: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b124 {
-        let mut _acc125: bool = true;
+    let mut _b126: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b126 {
+        let mut _acc127: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc125 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc127 = false; break; }
         }
-        _b124 = _acc125;
+        _b126 = _acc127;
     }
-    Ok(_b124)
+    Ok(_b126)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc126: bool = true;
+    let mut _acc128: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc127: i32 = 0;
+        let mut _acc129: i32 = 0;
         for v_s in 0i32..4 {
-            _acc127 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc129 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc127 <= 4) { _acc126 = false; break; }
+        if !(_acc129 <= 4) { _acc128 = false; break; }
     }
-    Ok(_acc126)
+    Ok(_acc128)
 }
 
 // ---- the environment

@@ -805,7 +805,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["decks"], &[2], 0, 4)?;
+        let a = take_ints(d, &["decks"], &[2], 0, 21)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.f_decks[i0] = a[k] as i8; k += 1;
