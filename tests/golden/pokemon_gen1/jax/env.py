@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -660,50 +681,44 @@ def p_before_move(st, v_u):
         _a68 = False
         st["go"] = _cast(_a68, jnp.bool_)
         return st, _scope(lv, ("u", "a", "cond", ))
-    _r69 = (st, lv)
-    _r69 = _select(_c56, _then66(st, lv), _r69)
-    _r69 = _select(_c55, _then64(st, lv), _r69)
-    _r69 = _select(_c54, _then62(st, lv), _r69)
-    _r69 = _select(_c53, _then59(st, lv), _r69)
-    _r69 = _select(_c52, _then57(st, lv), _r69)
-    st, lv = _r69
-    _c70 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
-    def _then71(st, lv):
+    st, lv = _select_first((_c52, _c53, _c54, _c55, _c56, ), (st, lv), (_then57(st, lv), _then59(st, lv), _then62(st, lv), _then64(st, lv), _then66(st, lv), ), (st, lv))
+    _c69 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
+    def _then70(st, lv):
         st, lv = dict(st), dict(lv)
-        _a72 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a72, jnp.int8))
-        st, _r73 = _randint(st, 0, 1)
-        lv["self_hit"] = _cast((_r73 == 1), jnp.bool_)
-        _c74 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
-        def _then75(st, lv):
+        _a71 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a71, jnp.int8))
+        st, _r72 = _randint(st, 0, 1)
+        lv["self_hit"] = _cast((_r72 == 1), jnp.bool_)
+        _c73 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
+        def _then74(st, lv):
             st, lv = dict(st), dict(lv)
             lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
             lv["hurt"] = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["lv"]) * 2), 5) + 2) * _i32(st["mstat"][_i32(lv["u"])][0])) * 40), _i32(st["mstat"][_i32(lv["u"])][1])), 50) + 2), jnp.int32)
-            _a76 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a76, jnp.int16))}
-            _a77 = False
-            st["go"] = _cast(_a77, jnp.bool_)
+            _a75 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a75, jnp.int16))}
+            _a76 = False
+            st["go"] = _cast(_a76, jnp.bool_)
             st = p_drop_locks(st, lv["u"])
             lv = _scope(lv, ("u", "a", "cond", "self_hit", ))
             return st, _scope(lv, ("u", "a", "cond", "self_hit", ))
-        st, lv = _select(_c74, _then75(st, lv), (st, lv))
+        st, lv = _select(_c73, _then74(st, lv), (st, lv))
         lv = _scope(lv, ("u", "a", "cond", ))
         return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c70, _then71(st, lv), (st, lv))
-    _c78 = jnp.logical_and(st["go"], (lv["cond"] == 5))
-    def _then79(st, lv):
+    st, lv = _select(_c69, _then70(st, lv), (st, lv))
+    _c77 = jnp.logical_and(st["go"], (lv["cond"] == 5))
+    def _then78(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r81 = _randint(st, 0, 255)
-        _c80 = (_r81 < 63)
-        def _then82(st, lv):
+        st, _r80 = _randint(st, 0, 255)
+        _c79 = (_r80 < 63)
+        def _then81(st, lv):
             st, lv = dict(st), dict(lv)
-            _a83 = False
-            st["go"] = _cast(_a83, jnp.bool_)
+            _a82 = False
+            st["go"] = _cast(_a82, jnp.bool_)
             st = p_drop_locks(st, lv["u"])
             return st, _scope(lv, ("u", "a", "cond", ))
-        st, lv = _select(_c80, _then82(st, lv), (st, lv))
+        st, lv = _select(_c79, _then81(st, lv), (st, lv))
         return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c78, _then79(st, lv), (st, lv))
+    st, lv = _select(_c77, _then78(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -712,21 +727,21 @@ def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:422)"""
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8)}
+    _a83 = False
+    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a83, jnp.bool_))
     _a84 = False
-    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
-    _a85 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a85, jnp.bool_))
-    _a86 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a86, jnp.int8))
-    _c87 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then88(st, lv):
+    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
+    _a85 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a85, jnp.int8))
+    _c86 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+    def _then87(st, lv):
         st, lv = dict(st), dict(lv)
-        _a89 = 0
-        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a89, jnp.int8))
-        _a90 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a90, jnp.bool_))
+        _a88 = 0
+        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a88, jnp.int8))
+        _a89 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a89, jnp.bool_))
         return st, _scope(lv, ("u", ))
-    st, lv = _select(_c87, _then88(st, lv), (st, lv))
+    st, lv = _select(_c86, _then87(st, lv), (st, lv))
     return st
 
 
@@ -735,75 +750,75 @@ def p_use_move(st, v_u, v_slot):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c91 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then92(st, lv):
+    _c90 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
+    def _then91(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = _cast(jnp.where(f_locked(st, lv["u"]), _i32(st["lock_slot"][_i32(lv["u"])]), _i32(lv["slot"])), jnp.int8)
         lv["struggle"] = _cast(jnp.logical_and(f_no_pp(st, lv["u"]), jnp.logical_not(f_locked(st, lv["u"]))), jnp.bool_)
         lv["m"] = _cast(st["team"]["moves"][(lv["u"], lv["a"], lv["s"])], jnp.int16)
-        _c93 = lv["struggle"]
-        def _then94(st, lv):
+        _c92 = lv["struggle"]
+        def _then93(st, lv):
             st, lv = dict(st), dict(lv)
-            _a95 = 164
-            lv["m"] = _cast(_a95, jnp.int16)
+            _a94 = 164
+            lv["m"] = _cast(_a94, jnp.int16)
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", ))
-        st, lv = _select(_c93, _then94(st, lv), (st, lv))
+        st, lv = _select(_c92, _then93(st, lv), (st, lv))
         lv["foe_was_up"] = _cast((_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) > 0), jnp.bool_)
         st = p_before_move(st, lv["u"])
-        _c96 = st["go"]
-        def _then97(st, lv):
+        _c95 = st["go"]
+        def _then96(st, lv):
             st, lv = dict(st), dict(lv)
-            _a98 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain": _cast(False, jnp.bool_), "recoil": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
-            st["fx"] = _cast(_a98, _DT4)
+            _a97 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain": _cast(False, jnp.bool_), "recoil": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
+            st["fx"] = _cast(_a97, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(lv["m"])])
             lv["charge_turn"] = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(lv["u"])])), jnp.bool_)
-            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
-            def _then100(st, lv):
+            _c98 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
+            def _then99(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a101 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a101, jnp.int8))}
+                _a100 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a100, jnp.int8))}
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c99, _then100(st, lv), (st, lv))
-            _c102 = jnp.logical_not(lv["struggle"])
-            def _then103(st, lv):
+            st, lv = _select(_c98, _then99(st, lv), (st, lv))
+            _c101 = jnp.logical_not(lv["struggle"])
+            def _then102(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a104 = True
-                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a104, jnp.bool_))
+                _a103 = True
+                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a103, jnp.bool_))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c102, _then103(st, lv), (st, lv))
-            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a105, jnp.bool_))
-            _c106 = lv["charge_turn"]
-            def _then107(st, lv):
+            st, lv = _select(_c101, _then102(st, lv), (st, lv))
+            _a104 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a104, jnp.bool_))
+            _c105 = lv["charge_turn"]
+            def _then106(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a108 = True
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a108, jnp.bool_))
-                _a109 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a109, jnp.bool_))
-                _a110 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a110, jnp.int8))
+                _a107 = True
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a107, jnp.bool_))
+                _a108 = st["fx"]["fly"]
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a108, jnp.bool_))
+                _a109 = lv["s"]
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a109, jnp.int8))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            def _else111(st, lv):
+            def _else110(st, lv):
                 st, lv = dict(st), dict(lv)
+                _a111 = False
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a111, jnp.bool_))
                 _a112 = False
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a112, jnp.bool_))
-                _a113 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a113, jnp.bool_))
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a112, jnp.bool_))
                 st = p_carry_out(st, lv["u"], lv["m"], lv["s"])
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c106, _then107(st, lv), _else111(st, lv))
+            st, lv = _select(_c105, _then106(st, lv), _else110(st, lv))
             lv = _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c96, _then97(st, lv), (st, lv))
-        _c114 = jnp.logical_not(jnp.logical_and(lv["foe_was_up"], (_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) == 0)))
-        def _then115(st, lv):
+        st, lv = _select(_c95, _then96(st, lv), (st, lv))
+        _c113 = jnp.logical_not(jnp.logical_and(lv["foe_was_up"], (_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) == 0)))
+        def _then114(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_residual(st, lv["u"])
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c114, _then115(st, lv), (st, lv))
+        st, lv = _select(_c113, _then114(st, lv), (st, lv))
         lv = _scope(lv, ("u", "slot", "a", ))
         return st, _scope(lv, ("u", "slot", "a", ))
-    st, lv = _select(_c91, _then92(st, lv), (st, lv))
+    st, lv = _select(_c90, _then91(st, lv), (st, lv))
     lv = _scope(lv, ("u", "slot", ))
     return st
 
@@ -814,68 +829,68 @@ def p_carry_out(st, v_u, v_m, v_s):
     lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c116 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
-    def _then117(st, lv):
+    _c115 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
+    def _then116(st, lv):
         st, lv = dict(st), dict(lv)
-        _c118 = st["fx"]["trap"]
-        def _then119(st, lv):
+        _c117 = st["fx"]["trap"]
+        def _then118(st, lv):
             st, lv = dict(st), dict(lv)
-            _a120 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a120, jnp.bool_))
+            _a119 = False
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a119, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c118, _then119(st, lv), (st, lv))
-        _c121 = (_K9[_i32(lv["m"])] != 2)
-        def _then122(st, lv):
+        st, lv = _select(_c117, _then118(st, lv), (st, lv))
+        _c120 = (_K9[_i32(lv["m"])] != 2)
+        def _then121(st, lv):
             st, lv = dict(st), dict(lv)
-            _a123 = 0
-            st["last_damage"] = _cast(_a123, jnp.int16)
+            _a122 = 0
+            st["last_damage"] = _cast(_a122, jnp.int16)
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c121, _then122(st, lv), (st, lv))
-        _c124 = st["fx"]["thrash"]
-        def _then125(st, lv):
+        st, lv = _select(_c120, _then121(st, lv), (st, lv))
+        _c123 = st["fx"]["thrash"]
+        def _then124(st, lv):
             st, lv = dict(st), dict(lv)
-            _c126 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
-            def _then127(st, lv):
+            _c125 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
+            def _then126(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a128, jnp.int8))
-                _c129 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
-                def _then130(st, lv):
+                _a127 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a127, jnp.int8))
+                _c128 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
+                def _then129(st, lv):
                     st, lv = dict(st), dict(lv)
-                    st, _r131 = _randint(st, 2, 5)
-                    _a132 = _r131
-                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a132, jnp.int8))
+                    st, _r130 = _randint(st, 2, 5)
+                    _a131 = _r130
+                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a131, jnp.int8))
                     return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-                st, lv = _select(_c129, _then130(st, lv), (st, lv))
+                st, lv = _select(_c128, _then129(st, lv), (st, lv))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            def _else133(st, lv):
+            def _else132(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r134 = _randint(st, 2, 3)
-                _a135 = _r134
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a135, jnp.int8))
-                _a136 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a136, jnp.int8))
+                st, _r133 = _randint(st, 2, 3)
+                _a134 = _r133
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a134, jnp.int8))
+                _a135 = lv["s"]
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a135, jnp.int8))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            st, lv = _select(_c126, _then127(st, lv), _else133(st, lv))
+            st, lv = _select(_c125, _then126(st, lv), _else132(st, lv))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c124, _then125(st, lv), (st, lv))
+        st, lv = _select(_c123, _then124(st, lv), (st, lv))
         st = p_check_hit(st, lv["u"], lv["m"])
+        _a136 = False
+        st["broke_sub"] = _cast(_a136, jnp.bool_)
         _a137 = False
-        st["broke_sub"] = _cast(_a137, jnp.bool_)
-        _a138 = False
-        st["hit_sub"] = _cast(_a138, jnp.bool_)
-        _c139 = st["go"]
-        def _then140(st, lv):
+        st["hit_sub"] = _cast(_a137, jnp.bool_)
+        _c138 = st["go"]
+        def _then139(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_land(st, lv["u"], lv["m"], lv["s"])
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        def _else141(st, lv):
+        def _else140(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_missed(st, lv["u"])
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c139, _then140(st, lv), _else141(st, lv))
+        st, lv = _select(_c138, _then139(st, lv), _else140(st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-    st, lv = _select(_c116, _then117(st, lv), (st, lv))
+    st, lv = _select(_c115, _then116(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -887,56 +902,56 @@ def p_check_hit(st, v_u, v_m):
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["sp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _a142 = True
-    st["go"] = _cast(_a142, jnp.bool_)
-    _c143 = jnp.logical_not(_K8[_i32(lv["m"])])
-    def _then144(st, lv):
+    _a141 = True
+    st["go"] = _cast(_a141, jnp.bool_)
+    _c142 = jnp.logical_not(_K8[_i32(lv["m"])])
+    def _then143(st, lv):
         st, lv = dict(st), dict(lv)
-        _c145 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
-        def _then146(st, lv):
+        _c144 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
+        def _then145(st, lv):
             st, lv = dict(st), dict(lv)
-            _a147 = False
-            st["go"] = _cast(_a147, jnp.bool_)
+            _a146 = False
+            st["go"] = _cast(_a146, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c145, _then146(st, lv), (st, lv))
-        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
-        def _then149(st, lv):
+        st, lv = _select(_c144, _then145(st, lv), (st, lv))
+        _c147 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
+        def _then148(st, lv):
             st, lv = dict(st), dict(lv)
-            _a150 = False
-            st["go"] = _cast(_a150, jnp.bool_)
+            _a149 = False
+            st["go"] = _cast(_a149, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c148, _then149(st, lv), (st, lv))
-        _c151 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, lv["t"])) > _i32(f_speed(st, lv["u"]))))
-        def _then152(st, lv):
+        st, lv = _select(_c147, _then148(st, lv), (st, lv))
+        _c150 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, lv["t"])) > _i32(f_speed(st, lv["u"]))))
+        def _then151(st, lv):
             st, lv = dict(st), dict(lv)
-            _a153 = False
-            st["go"] = _cast(_a153, jnp.bool_)
+            _a152 = False
+            st["go"] = _cast(_a152, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c151, _then152(st, lv), (st, lv))
-        _c154 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(lv["t"], lv["ta"])] != 1))
-        def _then155(st, lv):
+        st, lv = _select(_c150, _then151(st, lv), (st, lv))
+        _c153 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(lv["t"], lv["ta"])] != 1))
+        def _then154(st, lv):
             st, lv = dict(st), dict(lv)
-            _a156 = False
-            st["go"] = _cast(_a156, jnp.bool_)
+            _a155 = False
+            st["go"] = _cast(_a155, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c154, _then155(st, lv), (st, lv))
+        st, lv = _select(_c153, _then154(st, lv), (st, lv))
         lv["sure"] = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(lv["t"])]), jnp.bool_)
-        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
-        def _then158(st, lv):
+        _c156 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
+        def _then157(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r160 = _randint(st, 0, 255)
-            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
-            def _then161(st, lv):
+            st, _r159 = _randint(st, 0, 255)
+            _c158 = (_r159 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
+            def _then160(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a162 = False
-                st["go"] = _cast(_a162, jnp.bool_)
+                _a161 = False
+                st["go"] = _cast(_a161, jnp.bool_)
                 return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-            st, lv = _select(_c159, _then161(st, lv), (st, lv))
+            st, lv = _select(_c158, _then160(st, lv), (st, lv))
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-        st, lv = _select(_c157, _then158(st, lv), (st, lv))
+        st, lv = _select(_c156, _then157(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "sp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-    st, lv = _select(_c143, _then144(st, lv), (st, lv))
+    st, lv = _select(_c142, _then143(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -946,29 +961,29 @@ def p_missed(st, v_u):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c163 = st["fx"]["explode"]
-    def _then164(st, lv):
+    _c162 = st["fx"]["explode"]
+    def _then163(st, lv):
         st, lv = dict(st), dict(lv)
-        _a165 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a165, jnp.int16))}
+        _a164 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a164, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c163, _then164(st, lv), (st, lv))
-    _c166 = st["fx"]["crash"]
-    def _then167(st, lv):
+    st, lv = _select(_c162, _then163(st, lv), (st, lv))
+    _c165 = st["fx"]["crash"]
+    def _then166(st, lv):
         st, lv = dict(st), dict(lv)
-        _a168 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a168, jnp.int16))}
+        _a167 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a167, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c166, _then167(st, lv), (st, lv))
-    _c169 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then170(st, lv):
+    st, lv = _select(_c165, _then166(st, lv), (st, lv))
+    _c168 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+    def _then169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a171 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a171, jnp.bool_))
+        _a170 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a170, jnp.bool_))
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c169, _then170(st, lv), (st, lv))
-    _a172 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a172, jnp.int8))
+    st, lv = _select(_c168, _then169(st, lv), (st, lv))
+    _a171 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a171, jnp.int8))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -981,59 +996,59 @@ def p_land(st, v_u, v_m, v_s):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["damaging"] = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(lv["m"])]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
-    _c173 = lv["damaging"]
-    def _then174(st, lv):
+    _c172 = lv["damaging"]
+    def _then173(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_compute_damage(st, lv["u"], lv["m"])
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c173, _then174(st, lv), (st, lv))
-    _c175 = jnp.logical_and(lv["damaging"], st["go"])
-    def _then176(st, lv):
+    st, lv = _select(_c172, _then173(st, lv), (st, lv))
+    _c174 = jnp.logical_and(lv["damaging"], st["go"])
+    def _then175(st, lv):
         st, lv = dict(st), dict(lv)
         lv["many"] = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
-        st, _r177 = _randint(st, 0, 7)
-        lv["draw"] = _cast(_r177, jnp.int8)
+        st, _r176 = _randint(st, 0, 7)
+        lv["draw"] = _cast(_r176, jnp.int8)
         lv["hits"] = _cast(jnp.where(lv["many"], _i32(_K14[_i32(lv["draw"])]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, lv["u"], lv["hits"])
         lv = _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c175, _then176(st, lv), (st, lv))
-    _c178 = st["go"]
-    def _then179(st, lv):
+    st, lv = _select(_c174, _then175(st, lv), (st, lv))
+    _c177 = st["go"]
+    def _then178(st, lv):
         st, lv = dict(st), dict(lv)
-        _a180 = False
-        st["give_stat"] = _cast(_a180, jnp.bool_)
-        _a181 = 0
-        st["give_status"] = _cast(_a181, jnp.int8)
+        _a179 = False
+        st["give_stat"] = _cast(_a179, jnp.bool_)
+        _a180 = 0
+        st["give_status"] = _cast(_a180, jnp.int8)
         st = p_primary_effects(st, lv["u"], lv["m"])
         st = p_after_hit(st, lv["u"], lv["m"], lv["s"])
-        _c182 = jnp.logical_and((_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0), jnp.logical_not(st["hit_sub"]))
-        def _then183(st, lv):
+        _c181 = jnp.logical_and((_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0), jnp.logical_not(st["hit_sub"]))
+        def _then182(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_secondary_effects(st, lv["u"], lv["m"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c182, _then183(st, lv), (st, lv))
-        _c184 = st["give_stat"]
-        def _then185(st, lv):
+        st, lv = _select(_c181, _then182(st, lv), (st, lv))
+        _c183 = st["give_stat"]
+        def _then184(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(lv["u"]), _i32(lv["t"])), st["fx"]["stat"], st["fx"]["stages"], lv["u"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c184, _then185(st, lv), (st, lv))
-        _c186 = (st["give_status"] != 0)
-        def _then187(st, lv):
+        st, lv = _select(_c183, _then184(st, lv), (st, lv))
+        _c185 = (st["give_status"] != 0)
+        def _then186(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_inflict(st, lv["t"], st["give_status"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c186, _then187(st, lv), (st, lv))
+        st, lv = _select(_c185, _then186(st, lv), (st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c178, _then179(st, lv), (st, lv))
-    _c188 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
-    def _then189(st, lv):
+    st, lv = _select(_c177, _then178(st, lv), (st, lv))
+    _c187 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
+    def _then188(st, lv):
         st, lv = dict(st), dict(lv)
-        _a190 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a190, jnp.int16))}
+        _a189 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a189, jnp.int16))}
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c188, _then189(st, lv), (st, lv))
+    st, lv = _select(_c187, _then188(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -1048,72 +1063,72 @@ def p_compute_damage(st, v_u, v_m):
     lv["sp"] = _cast(st["team"]["species"][(lv["u"], lv["a"])], jnp.int16)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
-    _c191 = st["fx"]["ohko"]
-    _c192 = st["fx"]["counter"]
-    _c193 = st["fx"]["level_damage"]
-    _c194 = (_i32(st["fx"]["fixed"]) > 0)
-    _c195 = st["fx"]["psywave"]
-    _c196 = st["fx"]["half_hp"]
-    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
-    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
-    def _then199(st, lv):
+    _c190 = st["fx"]["ohko"]
+    _c191 = st["fx"]["counter"]
+    _c192 = st["fx"]["level_damage"]
+    _c193 = (_i32(st["fx"]["fixed"]) > 0)
+    _c194 = st["fx"]["psywave"]
+    _c195 = st["fx"]["half_hp"]
+    _c196 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
+    _c197 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
+    def _then198(st, lv):
         st, lv = dict(st), dict(lv)
-        _a200 = st["team"]["hp"][(lv["t"], lv["ta"])]
-        st["dmg"] = _cast(_a200, jnp.int16)
+        _a199 = st["team"]["hp"][(lv["t"], lv["ta"])]
+        st["dmg"] = _cast(_a199, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then201(st, lv):
+    def _then200(st, lv):
         st, lv = dict(st), dict(lv)
-        _c202 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
-        def _then203(st, lv):
+        _c201 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
+        def _then202(st, lv):
             st, lv = dict(st), dict(lv)
-            _a204 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
-            st["dmg"] = _cast(_a204, jnp.int16)
+            _a203 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
+            st["dmg"] = _cast(_a203, jnp.int16)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        def _else205(st, lv):
+        def _else204(st, lv):
             st, lv = dict(st), dict(lv)
-            _a206 = False
-            st["go"] = _cast(_a206, jnp.bool_)
+            _a205 = False
+            st["go"] = _cast(_a205, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        st, lv = _select(_c202, _then203(st, lv), _else205(st, lv))
+        st, lv = _select(_c201, _then202(st, lv), _else204(st, lv))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then207(st, lv):
+    def _then206(st, lv):
         st, lv = dict(st), dict(lv)
-        _a208 = lv["lv"]
-        st["dmg"] = _cast(_a208, jnp.int16)
+        _a207 = lv["lv"]
+        st["dmg"] = _cast(_a207, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then209(st, lv):
+    def _then208(st, lv):
         st, lv = dict(st), dict(lv)
-        _a210 = st["fx"]["fixed"]
-        st["dmg"] = _cast(_a210, jnp.int16)
+        _a209 = st["fx"]["fixed"]
+        st["dmg"] = _cast(_a209, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then211(st, lv):
+    def _then210(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r212 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(lv["lv"]) * 3), 2) - 1), 1))
-        _a213 = _r212
-        st["dmg"] = _cast(_a213, jnp.int16)
+        st, _r211 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(lv["lv"]) * 3), 2) - 1), 1))
+        _a212 = _r211
+        st["dmg"] = _cast(_a212, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then214(st, lv):
+    def _then213(st, lv):
         st, lv = dict(st), dict(lv)
-        _a215 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(lv["t"], lv["ta"])]), 2), 1)
-        st["dmg"] = _cast(_a215, jnp.int16)
+        _a214 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(lv["t"], lv["ta"])]), 2), 1)
+        st["dmg"] = _cast(_a214, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then216(st, lv):
+    def _then215(st, lv):
         st, lv = dict(st), dict(lv)
-        _a217 = st["trap_damage"][_i32(lv["u"])]
-        st["dmg"] = _cast(_a217, jnp.int16)
+        _a216 = st["trap_damage"][_i32(lv["u"])]
+        st["dmg"] = _cast(_a216, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then218(st, lv):
+    def _then217(st, lv):
         st, lv = dict(st), dict(lv)
-        _a219 = 0
-        st["dmg"] = _cast(_a219, jnp.int16)
+        _a218 = 0
+        st["dmg"] = _cast(_a218, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _else220(st, lv):
+    def _else219(st, lv):
         st, lv = dict(st), dict(lv)
         lv["phys"] = _cast((_K9[_i32(lv["m"])] == 0), jnp.bool_)
         lv["k"] = _cast(jnp.where(lv["phys"], 0, 2), jnp.int8)
         lv["kd"] = _cast(jnp.where(lv["phys"], 1, 2), jnp.int8)
-        st, _r221 = _randint(st, 0, 255)
-        lv["crit_draw"] = _cast(_r221, jnp.int16)
+        st, _r220 = _randint(st, 0, 255)
+        lv["crit_draw"] = _cast(_r220, jnp.int16)
         lv["crit"] = _cast((_i32(lv["crit_draw"]) < _i32(f_crit_chance(st, _K15[_i32(lv["sp"])], st["focus"][_i32(lv["u"])], st["fx"]["high_crit"]))), jnp.bool_)
         lv["atk"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["u"], lv["a"], lv["k"])]), _i32(st["mstat"][_i32(lv["u"])][_i32(lv["k"])])), jnp.int16)
         lv["def0"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["t"], lv["ta"], lv["kd"])]), _i32(st["mstat"][_i32(lv["t"])][_i32(lv["kd"])])), jnp.int16)
@@ -1121,33 +1136,24 @@ def p_compute_damage(st, v_u, v_m):
         lv["def1"] = _cast(jnp.where(lv["screened"], (_i32(lv["def0"]) * 2), _i32(lv["def0"])), jnp.int16)
         lv["stab"] = _cast(jnp.logical_or((_K6[_i32(lv["m"])] == _K12[_i32(lv["sp"])]), (_K6[_i32(lv["m"])] == _K13[_i32(lv["sp"])])), jnp.bool_)
         lv["raw"] = _cast(f_formula(st, jnp.where(lv["crit"], (2 * _i32(lv["lv"])), _i32(lv["lv"])), _K7[_i32(lv["m"])], lv["atk"], lv["def1"], jnp.logical_and(st["fx"]["explode"], lv["phys"]), lv["stab"], _K6[_i32(lv["m"])], _K12[_i32(lv["tsp"])], _K13[_i32(lv["tsp"])]), jnp.int16)
-        _c222 = (_i32(lv["raw"]) > 1)
-        def _then223(st, lv):
+        _c221 = (_i32(lv["raw"]) > 1)
+        def _then222(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r224 = _randint(st, 217, 255)
-            lv["roll"] = _cast(_r224, jnp.int16)
-            _a225 = jnp.minimum(jnp.floor_divide((_i32(lv["raw"]) * _i32(lv["roll"])), 255), 999)
-            st["dmg"] = _cast(_a225, jnp.int16)
+            st, _r223 = _randint(st, 217, 255)
+            lv["roll"] = _cast(_r223, jnp.int16)
+            _a224 = jnp.minimum(jnp.floor_divide((_i32(lv["raw"]) * _i32(lv["roll"])), 255), 999)
+            st["dmg"] = _cast(_a224, jnp.int16)
             lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        def _else226(st, lv):
+        def _else225(st, lv):
             st, lv = dict(st), dict(lv)
-            _a227 = jnp.minimum(_i32(lv["raw"]), 999)
-            st["dmg"] = _cast(_a227, jnp.int16)
+            _a226 = jnp.minimum(_i32(lv["raw"]), 999)
+            st["dmg"] = _cast(_a226, jnp.int16)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        st, lv = _select(_c222, _then223(st, lv), _else226(st, lv))
+        st, lv = _select(_c221, _then222(st, lv), _else225(st, lv))
         lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    _r228 = _else220(st, lv)
-    _r228 = _select(_c198, _then218(st, lv), _r228)
-    _r228 = _select(_c197, _then216(st, lv), _r228)
-    _r228 = _select(_c196, _then214(st, lv), _r228)
-    _r228 = _select(_c195, _then211(st, lv), _r228)
-    _r228 = _select(_c194, _then209(st, lv), _r228)
-    _r228 = _select(_c193, _then207(st, lv), _r228)
-    _r228 = _select(_c192, _then201(st, lv), _r228)
-    _r228 = _select(_c191, _then199(st, lv), _r228)
-    st, lv = _r228
+    st, lv = _select_first((_c190, _c191, _c192, _c193, _c194, _c195, _c196, _c197, ), (st, lv), (_then198(st, lv), _then200(st, lv), _then206(st, lv), _then208(st, lv), _then210(st, lv), _then213(st, lv), _then215(st, lv), _then217(st, lv), ), _else219(st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1175,13 +1181,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     lv = {"accuracy": _cast(v_accuracy, jnp.int8), "acc_stage": _cast(v_acc_stage, jnp.int8), "eva_stage": _cast(v_eva_stage, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(1)
-    _c229 = (_i32(lv["accuracy"]) == 0)
-    def _then230(st, lv):
+    _c227 = (_i32(lv["accuracy"]) == 0)
+    def _then228(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(256, jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
-    st, lv = _select(_c229, _then230(st, lv), (st, lv))
+    st, lv = _select(_c227, _then228(st, lv), (st, lv))
     lv["a1"] = _cast(jnp.floor_divide((_i32(lv["accuracy"]) * 255), 100), jnp.int16)
     lv["a2"] = _cast(jnp.floor_divide((_i32(lv["a1"]) * _i32(_K16[(_i32(lv["acc_stage"]) + 6)])), 100), jnp.int16)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.clip(jnp.floor_divide((_i32(lv["a2"]) * _i32(_K16[(6 - _i32(lv["eva_stage"]))])), 100), 1, 255), jnp.int16))
@@ -1209,47 +1215,47 @@ def p_hit(st, v_u, v_n):
     lv = {"u": _cast(v_u, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c231 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
-    def _then232(st, lv):
+    _c229 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
+    def _then230(st, lv):
         st, lv = dict(st), dict(lv)
-        _a233 = True
-        st["hit_sub"] = _cast(_a233, jnp.bool_)
-        _a234 = st["dmg"]
-        st["last_damage"] = _cast(_a234, jnp.int16)
-        _c235 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
-        def _then236(st, lv):
+        _a231 = True
+        st["hit_sub"] = _cast(_a231, jnp.bool_)
+        _a232 = st["dmg"]
+        st["last_damage"] = _cast(_a232, jnp.int16)
+        _c233 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
+        def _then234(st, lv):
             st, lv = dict(st), dict(lv)
-            _a237 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a237, jnp.int16))
-            _a238 = True
-            st["broke_sub"] = _cast(_a238, jnp.bool_)
+            _a235 = 0
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a235, jnp.int16))
+            _a236 = True
+            st["broke_sub"] = _cast(_a236, jnp.bool_)
             return st, _scope(lv, ("u", "n", "t", "ta", ))
-        def _else239(st, lv):
+        def _else237(st, lv):
             st, lv = dict(st), dict(lv)
-            _a240 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a240, jnp.int16))
+            _a238 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a238, jnp.int16))
             st = p_recoil_and_drain(st, lv["u"], st["dmg"])
             return st, _scope(lv, ("u", "n", "t", "ta", ))
-        st, lv = _select(_c235, _then236(st, lv), _else239(st, lv))
+        st, lv = _select(_c233, _then234(st, lv), _else237(st, lv))
         return st, _scope(lv, ("u", "n", "t", "ta", ))
-    def _else241(st, lv):
+    def _else239(st, lv):
         st, lv = dict(st), dict(lv)
         lv["hp"] = _cast(st["team"]["hp"][(lv["t"], lv["ta"])], jnp.int16)
         lv["total"] = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(lv["n"])), _i32(lv["hp"])), jnp.int16)
         lv["done"] = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(lv["n"]), jnp.minimum(_i32(lv["n"]), jnp.floor_divide(((_i32(lv["hp"]) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
-        _a242 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a242, jnp.int16))}
-        _a243 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
-        st["last_damage"] = _cast(_a243, jnp.int16)
-        _c244 = (_i32(lv["total"]) > 0)
-        def _then245(st, lv):
+        _a240 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a240, jnp.int16))}
+        _a241 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
+        st["last_damage"] = _cast(_a241, jnp.int16)
+        _c242 = (_i32(lv["total"]) > 0)
+        def _then243(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_recoil_and_drain(st, lv["u"], jnp.minimum(_i32(lv["total"]), 999))
             return st, _scope(lv, ("u", "n", "t", "ta", "hp", "total", "done", ))
-        st, lv = _select(_c244, _then245(st, lv), (st, lv))
+        st, lv = _select(_c242, _then243(st, lv), (st, lv))
         lv = _scope(lv, ("u", "n", "t", "ta", ))
         return st, _scope(lv, ("u", "n", "t", "ta", ))
-    st, lv = _select(_c231, _then232(st, lv), _else241(st, lv))
+    st, lv = _select(_c229, _then230(st, lv), _else239(st, lv))
     lv = _scope(lv, ("u", "n", ))
     return st
 
@@ -1259,25 +1265,25 @@ def p_recoil_and_drain(st, v_u, v_d):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8), "d": _cast(v_d, jnp.int16)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c246 = (_i32(st["fx"]["recoil"]) > 0)
-    def _then247(st, lv):
+    _c244 = (_i32(st["fx"]["recoil"]) > 0)
+    def _then245(st, lv):
         st, lv = dict(st), dict(lv)
         lv["n"] = _cast(jnp.maximum(_i32(st["fx"]["recoil"]), 1), jnp.int8)
         lv["r"] = _cast(jnp.maximum(jnp.floor_divide(((2 * _i32(lv["d"])) + _i32(lv["n"])), (2 * _i32(lv["n"]))), 1), jnp.int16)
-        _a248 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a248, jnp.int16))}
+        _a246 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a246, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c246, _then247(st, lv), (st, lv))
-    _c249 = st["fx"]["drain"]
-    def _then250(st, lv):
+    st, lv = _select(_c244, _then245(st, lv), (st, lv))
+    _c247 = st["fx"]["drain"]
+    def _then248(st, lv):
         st, lv = dict(st), dict(lv)
         lv["gain"] = _cast(jnp.maximum(jnp.floor_divide(_i32(lv["d"]), 2), 1), jnp.int16)
-        _a251 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a251, jnp.int16))}
+        _a249 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a249, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c249, _then250(st, lv), (st, lv))
+    st, lv = _select(_c247, _then248(st, lv), (st, lv))
     lv = _scope(lv, ("u", "d", ))
     return st
 
@@ -1290,105 +1296,99 @@ def p_primary_effects(st, v_u, v_m):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["shielded"] = _cast((_i32(st["sub_hp"][_i32(lv["t"])]) > 0), jnp.bool_)
-    _c252 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
-    def _then253(st, lv):
+    _c250 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
+    def _then251(st, lv):
         st, lv = dict(st), dict(lv)
-        _a254 = True
-        st["give_stat"] = _cast(_a254, jnp.bool_)
+        _a252 = True
+        st["give_stat"] = _cast(_a252, jnp.bool_)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", ))
-    st, lv = _select(_c252, _then253(st, lv), (st, lv))
+    st, lv = _select(_c250, _then251(st, lv), (st, lv))
     lv["cond"] = _cast(st["fx"]["status"], jnp.int8)
-    _c255 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
-    _c256 = (lv["cond"] != 0)
-    def _then257(st, lv):
+    _c253 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
+    _c254 = (lv["cond"] != 0)
+    def _then255(st, lv):
         st, lv = dict(st), dict(lv)
-        _a258 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a258, jnp.int8))}
-        _a259 = 1
-        st["give_status"] = _cast(_a259, jnp.int8)
-        _a260 = False
-        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a260, jnp.bool_))
+        _a256 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a256, jnp.int8))}
+        _a257 = 1
+        st["give_status"] = _cast(_a257, jnp.int8)
+        _a258 = False
+        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a258, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    def _then261(st, lv):
+    def _then259(st, lv):
         st, lv = dict(st), dict(lv)
         lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
-        _c262 = jnp.logical_not(jnp.logical_and(lv["poison"], lv["shielded"]))
-        def _then263(st, lv):
+        _c260 = jnp.logical_not(jnp.logical_and(lv["poison"], lv["shielded"]))
+        def _then261(st, lv):
             st, lv = dict(st), dict(lv)
-            _a264 = lv["cond"]
-            st["give_status"] = _cast(_a264, jnp.int8)
+            _a262 = lv["cond"]
+            st["give_status"] = _cast(_a262, jnp.int8)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "poison", ))
-        st, lv = _select(_c262, _then263(st, lv), (st, lv))
+        st, lv = _select(_c260, _then261(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    _r265 = (st, lv)
-    _r265 = _select(_c256, _then261(st, lv), _r265)
-    _r265 = _select(_c255, _then257(st, lv), _r265)
-    st, lv = _r265
-    _c266 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-    def _then267(st, lv):
+    st, lv = _select_first((_c253, _c254, ), (st, lv), (_then255(st, lv), _then259(st, lv), ), (st, lv))
+    _c263 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
+    def _then264(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r268 = _randint(st, 2, 5)
-        _a269 = _r268
-        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a269, jnp.int8))
+        st, _r265 = _randint(st, 2, 5)
+        _a266 = _r265
+        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a266, jnp.int8))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    st, lv = _select(_c266, _then267(st, lv), (st, lv))
+    st, lv = _select(_c263, _then264(st, lv), (st, lv))
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c270 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
-    def _then271(st, lv):
+    _c267 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
+    def _then268(st, lv):
         st, lv = dict(st), dict(lv)
-        _a272 = True
-        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a272, jnp.bool_))
+        _a269 = True
+        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a269, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c270, _then271(st, lv), (st, lv))
-    _c273 = st["fx"]["substitute"]
-    def _then274(st, lv):
+    st, lv = _select(_c267, _then268(st, lv), (st, lv))
+    _c270 = st["fx"]["substitute"]
+    def _then271(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_make_substitute(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c273, _then274(st, lv), (st, lv))
-    _c275 = (_i32(st["fx"]["screen"]) == 1)
-    _c276 = (_i32(st["fx"]["screen"]) == 2)
-    def _then277(st, lv):
+    st, lv = _select(_c270, _then271(st, lv), (st, lv))
+    _c272 = (_i32(st["fx"]["screen"]) == 1)
+    _c273 = (_i32(st["fx"]["screen"]) == 2)
+    def _then274(st, lv):
         st, lv = dict(st), dict(lv)
-        _a278 = True
-        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a278, jnp.bool_))
+        _a275 = True
+        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a275, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
+    def _then276(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a277 = True
+        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a277, jnp.bool_))
+        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
+    st, lv = _select_first((_c272, _c273, ), (st, lv), (_then274(st, lv), _then276(st, lv), ), (st, lv))
+    _c278 = st["fx"]["focus"]
     def _then279(st, lv):
         st, lv = dict(st), dict(lv)
         _a280 = True
-        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a280, jnp.bool_))
+        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a280, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    _r281 = (st, lv)
-    _r281 = _select(_c276, _then279(st, lv), _r281)
-    _r281 = _select(_c275, _then277(st, lv), _r281)
-    st, lv = _r281
-    _c282 = st["fx"]["focus"]
-    def _then283(st, lv):
+    st, lv = _select(_c278, _then279(st, lv), (st, lv))
+    _c281 = st["fx"]["mist"]
+    def _then282(st, lv):
         st, lv = dict(st), dict(lv)
-        _a284 = True
-        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a284, jnp.bool_))
+        _a283 = True
+        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a283, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c282, _then283(st, lv), (st, lv))
-    _c285 = st["fx"]["mist"]
-    def _then286(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a287 = True
-        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a287, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c285, _then286(st, lv), (st, lv))
-    _c288 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
-    def _then289(st, lv):
+    st, lv = _select(_c281, _then282(st, lv), (st, lv))
+    _c284 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
+    def _then285(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recover(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c288, _then289(st, lv), (st, lv))
-    _c290 = st["fx"]["haze"]
-    def _then291(st, lv):
+    st, lv = _select(_c284, _then285(st, lv), (st, lv))
+    _c286 = st["fx"]["haze"]
+    def _then287(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_do_haze(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c290, _then291(st, lv), (st, lv))
+    st, lv = _select(_c286, _then287(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1406,27 +1406,27 @@ def p_recover(st, v_u):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["hp"] = _cast(st["team"]["hp"][(lv["u"], lv["a"])], jnp.int16)
     lv["full"] = _cast(st["team"]["maxhp"][(lv["u"], lv["a"])], jnp.int16)
-    _c292 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
-    def _then293(st, lv):
+    _c288 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
+    def _then289(st, lv):
         st, lv = dict(st), dict(lv)
-        _c294 = st["fx"]["rest"]
-        def _then295(st, lv):
+        _c290 = st["fx"]["rest"]
+        def _then291(st, lv):
             st, lv = dict(st), dict(lv)
-            _a296 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a296, jnp.int8))}
-            _a297 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a297, jnp.int8))}
-            _a298 = lv["full"]
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a298, jnp.int16))}
+            _a292 = 1
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a292, jnp.int8))}
+            _a293 = 2
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a293, jnp.int8))}
+            _a294 = lv["full"]
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a294, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
-        def _else299(st, lv):
+        def _else295(st, lv):
             st, lv = dict(st), dict(lv)
-            _a300 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a300, jnp.int16))}
+            _a296 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a296, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
-        st, lv = _select(_c294, _then295(st, lv), _else299(st, lv))
+        st, lv = _select(_c290, _then291(st, lv), _else295(st, lv))
         return st, _scope(lv, ("u", "a", "hp", "full", ))
-    st, lv = _select(_c292, _then293(st, lv), (st, lv))
+    st, lv = _select(_c288, _then289(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1437,29 +1437,29 @@ def p_make_substitute(st, v_u):
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["quarter"] = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 4), jnp.int16)
-    _c301 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
-    def _then302(st, lv):
+    _c297 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
+    def _then298(st, lv):
         st, lv = dict(st), dict(lv)
-        _c303 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
+        _c299 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
+        def _then300(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a301 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a301, jnp.int16))}
+            return st, _scope(lv, ("u", "a", "quarter", ))
+        st, lv = _select(_c299, _then300(st, lv), (st, lv))
+        _a302 = (_i32(lv["quarter"]) + 1)
+        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a302, jnp.int16))
+        _c303 = st["trapped"][_i32(lv["u"])]
         def _then304(st, lv):
             st, lv = dict(st), dict(lv)
-            _a305 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a305, jnp.int16))}
+            _a305 = 0
+            st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a305, jnp.int8))
+            _a306 = False
+            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a306, jnp.bool_))
             return st, _scope(lv, ("u", "a", "quarter", ))
         st, lv = _select(_c303, _then304(st, lv), (st, lv))
-        _a306 = (_i32(lv["quarter"]) + 1)
-        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a306, jnp.int16))
-        _c307 = st["trapped"][_i32(lv["u"])]
-        def _then308(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a309 = 0
-            st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a309, jnp.int8))
-            _a310 = False
-            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a310, jnp.bool_))
-            return st, _scope(lv, ("u", "a", "quarter", ))
-        st, lv = _select(_c307, _then308(st, lv), (st, lv))
         return st, _scope(lv, ("u", "a", "quarter", ))
-    st, lv = _select(_c301, _then302(st, lv), (st, lv))
+    st, lv = _select(_c297, _then298(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1470,85 +1470,85 @@ def p_do_haze(st, v_u):
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["p"] = jnp.int32(0)
     lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    _a311 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a311, jnp.int8))
+    _a307 = _K3
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a307, jnp.int8))
     lv["k"] = jnp.int32(0)
-    _a312 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a312, jnp.int16))
+    _a308 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a308, jnp.int16))
     lv["k"] = jnp.int32(1)
-    _a313 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a313, jnp.int16))
+    _a309 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a309, jnp.int16))
     lv["k"] = jnp.int32(2)
-    _a314 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a314, jnp.int16))
+    _a310 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a310, jnp.int16))
     lv["k"] = jnp.int32(3)
-    _a315 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a315, jnp.int16))
+    _a311 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a311, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
-    _a316 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a316, jnp.int8))
+    _a312 = 0
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a312, jnp.int8))
+    _a313 = False
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a313, jnp.bool_))
+    _a314 = False
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a314, jnp.bool_))
+    _a315 = False
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a315, jnp.bool_))
+    _a316 = False
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a316, jnp.bool_))
     _a317 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a317, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a317, jnp.bool_))
     _a318 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
-    _a319 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a319, jnp.bool_))
-    _a320 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a320, jnp.bool_))
-    _a321 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a321, jnp.bool_))
-    _a322 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a322, jnp.bool_))
-    _a323 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a323, jnp.int8))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
+    _a319 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a319, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv["p"] = jnp.int32(1)
     lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    _a324 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a324, jnp.int8))
+    _a320 = _K3
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a320, jnp.int8))
     lv["k"] = jnp.int32(0)
-    _a325 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a325, jnp.int16))
+    _a321 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a321, jnp.int16))
     lv["k"] = jnp.int32(1)
-    _a326 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a326, jnp.int16))
+    _a322 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a322, jnp.int16))
     lv["k"] = jnp.int32(2)
-    _a327 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a327, jnp.int16))
+    _a323 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a323, jnp.int16))
     lv["k"] = jnp.int32(3)
-    _a328 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a328, jnp.int16))
+    _a324 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a324, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
-    _a329 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a329, jnp.int8))
+    _a325 = 0
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a325, jnp.int8))
+    _a326 = False
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a326, jnp.bool_))
+    _a327 = False
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a327, jnp.bool_))
+    _a328 = False
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a328, jnp.bool_))
+    _a329 = False
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a329, jnp.bool_))
     _a330 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a330, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a330, jnp.bool_))
     _a331 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
-    _a332 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a332, jnp.bool_))
-    _a333 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a333, jnp.bool_))
-    _a334 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a334, jnp.bool_))
-    _a335 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a335, jnp.bool_))
-    _a336 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a336, jnp.int8))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
+    _a332 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a332, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv = _scope(lv, ("u", ))
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    _a337 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a337, jnp.int8))}
-    _a338 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a338, jnp.int8))}
-    _c339 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
-    def _then340(st, lv):
+    _a333 = 0
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a333, jnp.int8))}
+    _a334 = 0
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a334, jnp.int8))}
+    _c335 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
+    def _then336(st, lv):
         st, lv = dict(st), dict(lv)
-        _a341 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a341, jnp.int8))}
+        _a337 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a337, jnp.int8))}
         return st, _scope(lv, ("u", "t", ))
-    st, lv = _select(_c339, _then340(st, lv), (st, lv))
+    st, lv = _select(_c335, _then336(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1561,44 +1561,44 @@ def p_inflict(st, v_t, v_cond):
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
     lv["immune"] = _cast(jnp.logical_and(lv["poison"], jnp.logical_or((_K12[_i32(lv["tsp"])] == 7), (_K13[_i32(lv["tsp"])] == 7))), jnp.bool_)
-    _c342 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
-    def _then343(st, lv):
+    _c338 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
+    def _then339(st, lv):
         st, lv = dict(st), dict(lv)
-        _a344 = lv["cond"]
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a344, jnp.int8))}
-        _c345 = (lv["cond"] == 1)
+        _a340 = lv["cond"]
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a340, jnp.int8))}
+        _c341 = (lv["cond"] == 1)
+        def _then342(st, lv):
+            st, lv = dict(st), dict(lv)
+            st, _r343 = _randint(st, 1, 7)
+            _a344 = _r343
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a344, jnp.int8))}
+            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
+        st, lv = _select(_c341, _then342(st, lv), (st, lv))
+        _c345 = (lv["cond"] == 5)
         def _then346(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r347 = _randint(st, 1, 7)
-            _a348 = _r347
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a348, jnp.int8))}
+            _a347 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a347, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c345, _then346(st, lv), (st, lv))
-        _c349 = (lv["cond"] == 5)
-        def _then350(st, lv):
+        _c348 = (lv["cond"] == 3)
+        def _then349(st, lv):
             st, lv = dict(st), dict(lv)
-            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a351, jnp.int16))
+            _a350 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a350, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c349, _then350(st, lv), (st, lv))
-        _c352 = (lv["cond"] == 3)
-        def _then353(st, lv):
+        st, lv = _select(_c348, _then349(st, lv), (st, lv))
+        _c351 = (lv["cond"] == 6)
+        def _then352(st, lv):
             st, lv = dict(st), dict(lv)
-            _a354 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a354, jnp.int16))
+            _a353 = True
+            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a353, jnp.bool_))
+            _a354 = 0
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a354, jnp.int8))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c352, _then353(st, lv), (st, lv))
-        _c355 = (lv["cond"] == 6)
-        def _then356(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a357 = True
-            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a357, jnp.bool_))
-            _a358 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a358, jnp.int8))
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c355, _then356(st, lv), (st, lv))
+        st, lv = _select(_c351, _then352(st, lv), (st, lv))
         return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-    st, lv = _select(_c342, _then343(st, lv), (st, lv))
+    st, lv = _select(_c338, _then339(st, lv), (st, lv))
     lv = _scope(lv, ("t", "cond", ))
     return st
 
@@ -1611,82 +1611,78 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     lv["j"] = _cast(jnp.minimum(_i32(lv["i"]), 3), jnp.int8)
     lv["b"] = _cast(st["boosts"][_i32(lv["s"])][_i32(lv["i"])], jnp.int8)
     lv["counts"] = _cast(False, jnp.bool_)
-    _c359 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
-    def _then360(st, lv):
+    _c355 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
+    def _then356(st, lv):
         st, lv = dict(st), dict(lv)
-        _c361 = (_i32(lv["i"]) >= 4)
-        _c362 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
-        _c363 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
-        def _then364(st, lv):
+        _c357 = (_i32(lv["i"]) >= 4)
+        _c358 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
+        _c359 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
+        def _then360(st, lv):
             st, lv = dict(st), dict(lv)
-            _a365 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a365, jnp.int8))
-            _a366 = True
-            lv["counts"] = _cast(_a366, jnp.bool_)
+            _a361 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a361, jnp.int8))
+            _a362 = True
+            lv["counts"] = _cast(_a362, jnp.bool_)
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then367(st, lv):
+        def _then363(st, lv):
             st, lv = dict(st), dict(lv)
-            _a368 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a368, jnp.int8))
+            _a364 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a364, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then369(st, lv):
+        def _then365(st, lv):
             st, lv = dict(st), dict(lv)
-            _a370 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a370, jnp.int8))
+            _a366 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a366, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _else371(st, lv):
+        def _else367(st, lv):
             st, lv = dict(st), dict(lv)
             lv["nb"] = _cast(jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6), jnp.int8)
-            _a372 = lv["nb"]
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a372, jnp.int8))
-            _a373 = True
-            lv["counts"] = _cast(_a373, jnp.bool_)
+            _a368 = lv["nb"]
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a368, jnp.int8))
+            _a369 = True
+            lv["counts"] = _cast(_a369, jnp.bool_)
             lv["stored"] = _cast(st["team"]["stats"][(lv["s"], st["active"][_i32(lv["s"])], lv["j"])], jnp.int16)
-            _c374 = (_i32(lv["nb"]) >= 0)
-            def _then375(st, lv):
+            _c370 = (_i32(lv["nb"]) >= 0)
+            def _then371(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["raised"] = _cast(jnp.floor_divide((_i32(lv["stored"]) * (2 + _i32(lv["nb"]))), 2), jnp.int16)
-                _a376 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a376, jnp.int16))
+                _a372 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a372, jnp.int16))
                 lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            def _else377(st, lv):
+            def _else373(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a378 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a378, jnp.int16))
+                _a374 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a374, jnp.int16))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            st, lv = _select(_c374, _then375(st, lv), _else377(st, lv))
+            st, lv = _select(_c370, _then371(st, lv), _else373(st, lv))
             lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        _r379 = _else371(st, lv)
-        _r379 = _select(_c363, _then369(st, lv), _r379)
-        _r379 = _select(_c362, _then367(st, lv), _r379)
-        _r379 = _select(_c361, _then364(st, lv), _r379)
-        st, lv = _r379
+        st, lv = _select_first((_c357, _c358, _c359, ), (st, lv), (_then360(st, lv), _then363(st, lv), _then365(st, lv), ), _else367(st, lv))
         return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c359, _then360(st, lv), (st, lv))
-    _c380 = lv["counts"]
-    def _then381(st, lv):
+    st, lv = _select(_c355, _then356(st, lv), (st, lv))
+    _c375 = lv["counts"]
+    def _then376(st, lv):
         st, lv = dict(st), dict(lv)
         lv["f"] = _cast((1 - _i32(lv["user"])), jnp.int8)
         lv["fs"] = _cast(st["team"]["status"][(lv["f"], st["active"][_i32(lv["f"])])], jnp.int8)
-        _c382 = (lv["fs"] == 5)
-        def _then383(st, lv):
+        _c377 = (lv["fs"] == 5)
+        def _then378(st, lv):
             st, lv = dict(st), dict(lv)
-            _a384 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a384, jnp.int16))
+            _a379 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a379, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c382, _then383(st, lv), (st, lv))
-        _c385 = (lv["fs"] == 3)
-        def _then386(st, lv):
+        st, lv = _select(_c377, _then378(st, lv), (st, lv))
+        _c380 = (lv["fs"] == 3)
+        def _then381(st, lv):
             st, lv = dict(st), dict(lv)
-            _a387 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a387, jnp.int16))
+            _a382 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a382, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c385, _then386(st, lv), (st, lv))
+        st, lv = _select(_c380, _then381(st, lv), (st, lv))
         lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
         return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c380, _then381(st, lv), (st, lv))
+    st, lv = _select(_c375, _then376(st, lv), (st, lv))
     lv = _scope(lv, ("s", "k", "delta", "user", ))
     return st
 
@@ -1697,52 +1693,49 @@ def p_after_hit(st, v_u, v_m, v_s):
     lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["up"] = _cast((_i32(st["team"]["hp"][(lv["t"], st["active"][_i32(lv["t"])])]) > 0), jnp.bool_)
-    _c388 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
-    def _then389(st, lv):
+    _c383 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
+    def _then384(st, lv):
         st, lv = dict(st), dict(lv)
-        _a390 = True
-        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a390, jnp.bool_))
-        _a391 = lv["s"]
-        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a391, jnp.int8))
+        _a385 = True
+        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a385, jnp.bool_))
+        _a386 = lv["s"]
+        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a386, jnp.int8))
         return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c388, _then389(st, lv), (st, lv))
-    _c392 = st["fx"]["trap"]
-    def _then393(st, lv):
+    st, lv = _select(_c383, _then384(st, lv), (st, lv))
+    _c387 = st["fx"]["trap"]
+    def _then388(st, lv):
         st, lv = dict(st), dict(lv)
-        _c394 = jnp.logical_not(lv["up"])
-        _c395 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-        def _then396(st, lv):
+        _c389 = jnp.logical_not(lv["up"])
+        _c390 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+        def _then391(st, lv):
             st, lv = dict(st), dict(lv)
-            _a397 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a397, jnp.int8))
+            _a392 = 0
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a392, jnp.int8))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _then398(st, lv):
+        def _then393(st, lv):
             st, lv = dict(st), dict(lv)
-            _a399 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a399, jnp.int8))
-            _a400 = True
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a400, jnp.bool_))
+            _a394 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a394, jnp.int8))
+            _a395 = True
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a395, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _else401(st, lv):
+        def _else396(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r402 = _randint(st, 0, 7)
-            lv["turns_drawn"] = _cast(_K14[_r402], jnp.int8)
-            _a403 = (_i32(lv["turns_drawn"]) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a403, jnp.int8))
-            _a404 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a404, jnp.int16))
-            _a405 = lv["s"]
-            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a405, jnp.int8))
-            _a406 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a406, jnp.bool_))
+            st, _r397 = _randint(st, 0, 7)
+            lv["turns_drawn"] = _cast(_K14[_r397], jnp.int8)
+            _a398 = (_i32(lv["turns_drawn"]) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a398, jnp.int8))
+            _a399 = st["dmg"]
+            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a399, jnp.int16))
+            _a400 = lv["s"]
+            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a400, jnp.int8))
+            _a401 = jnp.logical_not(st["hit_sub"])
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a401, jnp.bool_))
             lv = _scope(lv, ("u", "m", "s", "t", "up", ))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        _r407 = _else401(st, lv)
-        _r407 = _select(_c395, _then398(st, lv), _r407)
-        _r407 = _select(_c394, _then396(st, lv), _r407)
-        st, lv = _r407
+        st, lv = _select_first((_c389, _c390, ), (st, lv), (_then391(st, lv), _then393(st, lv), ), _else396(st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c392, _then393(st, lv), (st, lv))
+    st, lv = _select(_c387, _then388(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -1754,78 +1747,78 @@ def p_secondary_effects(st, v_u, v_m):
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c408 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
-    def _then409(st, lv):
+    _c402 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
+    def _then403(st, lv):
         st, lv = dict(st), dict(lv)
-        _a410 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a410, jnp.int8))}
+        _a404 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a404, jnp.int8))}
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c408, _then409(st, lv), (st, lv))
-    _c411 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then412(st, lv):
+    st, lv = _select(_c402, _then403(st, lv), (st, lv))
+    _c405 = (_i32(st["fx"]["sec_chance"]) > 0)
+    def _then406(st, lv):
         st, lv = dict(st), dict(lv)
         lv["cond"] = _cast(st["fx"]["sec_status"], jnp.int8)
         lv["same"] = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((lv["cond"] == 5), (lv["cond"] == 3)), (lv["cond"] == 4)), jnp.logical_or((_K12[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]), (_K13[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]))), jnp.bool_)
+        st, _r407 = _randint(st, 0, 255)
+        lv["roll"] = _cast(_r407, jnp.int16)
+        _c408 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then409(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a410 = lv["cond"]
+            st["give_status"] = _cast(_a410, jnp.int8)
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "cond", "same", "roll", ))
+        st, lv = _select(_c408, _then409(st, lv), (st, lv))
+        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
+        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
+    st, lv = _select(_c405, _then406(st, lv), (st, lv))
+    _c411 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    def _then412(st, lv):
+        st, lv = dict(st), dict(lv)
         st, _r413 = _randint(st, 0, 255)
-        lv["roll"] = _cast(_r413, jnp.int16)
-        _c414 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        lv["roll2"] = _cast(_r413, jnp.int16)
+        _c414 = (_i32(lv["roll2"]) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
         def _then415(st, lv):
             st, lv = dict(st), dict(lv)
-            _a416 = lv["cond"]
-            st["give_status"] = _cast(_a416, jnp.int8)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "cond", "same", "roll", ))
+            _a416 = True
+            st["give_stat"] = _cast(_a416, jnp.bool_)
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll2", ))
         st, lv = _select(_c414, _then415(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
     st, lv = _select(_c411, _then412(st, lv), (st, lv))
-    _c417 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    _c417 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
     def _then418(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r419 = _randint(st, 0, 255)
-        lv["roll2"] = _cast(_r419, jnp.int16)
-        _c420 = (_i32(lv["roll2"]) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        lv["roll3"] = _cast(_r419, jnp.int16)
+        _c420 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
         def _then421(st, lv):
             st, lv = dict(st), dict(lv)
-            _a422 = True
-            st["give_stat"] = _cast(_a422, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll2", ))
+            st, _r422 = _randint(st, 2, 5)
+            _a423 = _r422
+            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a423, jnp.int8))
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
         st, lv = _select(_c420, _then421(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
     st, lv = _select(_c417, _then418(st, lv), (st, lv))
-    _c423 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then424(st, lv):
+    _c424 = (_i32(st["fx"]["flinch"]) > 0)
+    def _then425(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r425 = _randint(st, 0, 255)
-        lv["roll3"] = _cast(_r425, jnp.int16)
-        _c426 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-        def _then427(st, lv):
+        st, _r426 = _randint(st, 0, 255)
+        lv["roll4"] = _cast(_r426, jnp.int16)
+        _c427 = (_i32(lv["roll4"]) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then428(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r428 = _randint(st, 2, 5)
-            _a429 = _r428
-            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a429, jnp.int8))
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
-        st, lv = _select(_c426, _then427(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c423, _then424(st, lv), (st, lv))
-    _c430 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then431(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r432 = _randint(st, 0, 255)
-        lv["roll4"] = _cast(_r432, jnp.int16)
-        _c433 = (_i32(lv["roll4"]) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        def _then434(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a435 = True
-            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a435, jnp.bool_))
-            _a436 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a436, jnp.bool_))
+            _a429 = True
+            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a429, jnp.bool_))
+            _a430 = False
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a430, jnp.bool_))
             return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll4", ))
-        st, lv = _select(_c433, _then434(st, lv), (st, lv))
+        st, lv = _select(_c427, _then428(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c430, _then431(st, lv), (st, lv))
+    st, lv = _select(_c424, _then425(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1837,62 +1830,62 @@ def p_residual(st, v_u):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
     lv["hurts"] = _cast(jnp.logical_or(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), (lv["cond"] == 3)), jnp.bool_)
-    _c437 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then438(st, lv):
+    _c431 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
+    def _then432(st, lv):
         st, lv = dict(st), dict(lv)
         lv["unit"] = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 16), 1), jnp.int8)
-        _c439 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
+        _c433 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
+        def _then434(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a435 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a435, jnp.int8))
+            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
+        st, lv = _select(_c433, _then434(st, lv), (st, lv))
+        _c436 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
+        def _then437(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a438 = 0
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a438, jnp.int8))}
+            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
+        st, lv = _select(_c436, _then437(st, lv), (st, lv))
+        _c439 = lv["hurts"]
         def _then440(st, lv):
             st, lv = dict(st), dict(lv)
-            _a441 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a441, jnp.int8))
+            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
+            _a441 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a441, jnp.int16))}
+            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
         st, lv = _select(_c439, _then440(st, lv), (st, lv))
-        _c442 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
+        _c442 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
         def _then443(st, lv):
             st, lv = dict(st), dict(lv)
-            _a444 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a444, jnp.int8))}
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c442, _then443(st, lv), (st, lv))
-        _c445 = lv["hurts"]
-        def _then446(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
-            _a447 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a447, jnp.int16))}
-            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c445, _then446(st, lv), (st, lv))
-        _c448 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
-        def _then449(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c450 = st["toxic"][_i32(lv["u"])]
-            def _then451(st, lv):
+            _c444 = st["toxic"][_i32(lv["u"])]
+            def _then445(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a452 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a452, jnp.int8))
+                _a446 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a446, jnp.int8))
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            st, lv = _select(_c450, _then451(st, lv), (st, lv))
+            st, lv = _select(_c444, _then445(st, lv), (st, lv))
             lv["times2"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
             lv["sap"] = _cast(jnp.minimum((_i32(lv["unit"]) * _i32(lv["times2"])), 999), jnp.int16)
-            _a453 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a453, jnp.int16))}
+            _a447 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a447, jnp.int16))}
             lv["f"] = _cast((1 - _i32(lv["u"])), jnp.int8)
             lv["fa"] = _cast(st["active"][_i32(lv["f"])], jnp.int8)
-            _c454 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
-            def _then455(st, lv):
+            _c448 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
+            def _then449(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a456 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a456, jnp.int16))}
+                _a450 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a450, jnp.int16))}
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", "times2", "sap", "f", "fa", ))
-            st, lv = _select(_c454, _then455(st, lv), (st, lv))
+            st, lv = _select(_c448, _then449(st, lv), (st, lv))
             lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c448, _then449(st, lv), (st, lv))
+        st, lv = _select(_c442, _then443(st, lv), (st, lv))
         lv = _scope(lv, ("u", "a", "cond", "hurts", ))
         return st, _scope(lv, ("u", "a", "cond", "hurts", ))
-    st, lv = _select(_c437, _then438(st, lv), (st, lv))
+    st, lv = _select(_c431, _then432(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1901,70 +1894,65 @@ def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1049)"""
     st = dict(st)
     lv = {}
-    _a457 = _K18
-    st["flinched"] = _cast(_a457, jnp.bool_)
+    _a451 = _K18
+    st["flinched"] = _cast(_a451, jnp.bool_)
     lv["p"] = jnp.int32(0)
-    _c458 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then459(st, lv):
+    _c452 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
+    def _then453(st, lv):
         st, lv = dict(st), dict(lv)
-        _a460 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a460, jnp.bool_))
+        _a454 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a454, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c458, _then459(st, lv), (st, lv))
+    st, lv = _select(_c452, _then453(st, lv), (st, lv))
     lv["p"] = jnp.int32(1)
-    _c461 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then462(st, lv):
+    _c455 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
+    def _then456(st, lv):
         st, lv = dict(st), dict(lv)
-        _a463 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a463, jnp.bool_))
+        _a457 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a457, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c461, _then462(st, lv), (st, lv))
+    st, lv = _select(_c455, _then456(st, lv), (st, lv))
     lv = _scope(lv, ())
     lv["out0"] = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     lv["out1"] = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c464 = jnp.logical_and(lv["out0"], lv["out1"])
-    _c465 = lv["out0"]
-    _c466 = lv["out1"]
-    _c467 = (_i32(st["turns"]) >= 1000)
-    def _then468(st, lv):
+    _c458 = jnp.logical_and(lv["out0"], lv["out1"])
+    _c459 = lv["out0"]
+    _c460 = lv["out1"]
+    _c461 = (_i32(st["turns"]) >= 1000)
+    def _then462(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then469(st, lv):
+    def _then463(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then470(st, lv):
+    def _then464(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then471(st, lv):
+    def _then465(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("out0", "out1", ))
-    def _else472(st, lv):
+    def _else466(st, lv):
         st, lv = dict(st), dict(lv)
         lv["p"] = jnp.int32(0)
-        _a473 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a473, jnp.bool_))
+        _a467 = f_fainted(st, lv["p"])
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a467, jnp.bool_))
         lv["p"] = jnp.int32(1)
-        _a474 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a474, jnp.bool_))
+        _a468 = f_fainted(st, lv["p"])
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a468, jnp.bool_))
         lv = _scope(lv, ("out0", "out1", ))
-        _c475 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then476(st, lv):
+        _c469 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+        def _then470(st, lv):
             st, lv = dict(st), dict(lv)
-            _a477 = 1
-            st["phase"] = _cast(_a477, jnp.int8)
+            _a471 = 1
+            st["phase"] = _cast(_a471, jnp.int8)
             return st, _scope(lv, ("out0", "out1", ))
-        st, lv = _select(_c475, _then476(st, lv), (st, lv))
+        st, lv = _select(_c469, _then470(st, lv), (st, lv))
         return st, _scope(lv, ("out0", "out1", ))
-    _r478 = _else472(st, lv)
-    _r478 = _select(_c467, _then471(st, lv), _r478)
-    _r478 = _select(_c466, _then470(st, lv), _r478)
-    _r478 = _select(_c465, _then469(st, lv), _r478)
-    _r478 = _select(_c464, _then468(st, lv), _r478)
-    st, lv = _r478
+    st, lv = _select_first((_c458, _c459, _c460, _c461, ), (st, lv), (_then462(st, lv), _then463(st, lv), _then464(st, lv), _then465(st, lv), ), _else466(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -1973,16 +1961,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     """proc `build_mon` (pokemon_gen1.envspec:1092)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "sp": _cast(v_sp, jnp.int16), "level": _cast(v_level, jnp.int8)}
-    _a479 = lv["sp"]
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a479, jnp.int16))}
-    _a480 = lv["level"]
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a480, jnp.int8))}
-    _a481 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a481, jnp.int16))}
-    _a482 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a482, jnp.int16))}
-    _a483 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a483, jnp.int16))}
+    _a472 = lv["sp"]
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a472, jnp.int16))}
+    _a473 = lv["level"]
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a473, jnp.int8))}
+    _a474 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a474, jnp.int16))}
+    _a475 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a475, jnp.int16))}
+    _a476 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a476, jnp.int16))}
     return st
 
 
@@ -1990,10 +1978,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     """proc `set_move` (pokemon_gen1.envspec:1102)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8), "mv": _cast(v_mv, jnp.int16)}
-    _a484 = lv["mv"]
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a484, jnp.int16))}
-    _a485 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a485, jnp.int8))}
+    _a477 = lv["mv"]
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a477, jnp.int16))}
+    _a478 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a478, jnp.int8))}
     return st
 
 
@@ -2003,50 +1991,50 @@ def p_fixed_team(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["l"] = _cast(st["lineup"][_i32(lv["p"])], jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop486(i, carry):
+    def _loop479(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _c487 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
-        def _then488(st, lv):
+        _c480 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
+        def _then481(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_i32(lv["i"])], _K26[_i32(lv["l"])])
             lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _i32(lv["i"])), _DT29)
             lv["k"] = jnp.int32(0)
-            _c489 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then490(st, lv):
+            _c482 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then483(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c489, _then490(st, lv), (st, lv))
+            st, lv = _select(_c482, _then483(st, lv), (st, lv))
             lv["k"] = jnp.int32(1)
-            _c491 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then492(st, lv):
+            _c484 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then485(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c491, _then492(st, lv), (st, lv))
+            st, lv = _select(_c484, _then485(st, lv), (st, lv))
             lv["k"] = jnp.int32(2)
-            _c493 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then494(st, lv):
+            _c486 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then487(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c493, _then494(st, lv), (st, lv))
+            st, lv = _select(_c486, _then487(st, lv), (st, lv))
             lv["k"] = jnp.int32(3)
-            _c495 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then496(st, lv):
+            _c488 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then489(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c495, _then496(st, lv), (st, lv))
+            st, lv = _select(_c488, _then489(st, lv), (st, lv))
             lv = _scope(lv, ("p", "l", "i", "moves", ))
-            _a497 = lv["moves"]["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a497, jnp.int8))}
+            _a490 = lv["moves"]["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a490, jnp.int8))}
             lv = _scope(lv, ("p", "l", "i", ))
             return st, _scope(lv, ("p", "l", "i", ))
-        st, lv = _select(_c487, _then488(st, lv), (st, lv))
+        st, lv = _select(_c480, _then481(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop486, (st, lv))
+    st, lv = lax.fori_loop(0, 6, _loop479, (st, lv))
     lv = _scope(lv, ("p", "l", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2056,104 +2044,104 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1129)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["picked"] = _cast(jax.vmap(lambda i498: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    lv["picked"] = _cast(jax.vmap(lambda i491: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     lv["k"] = jnp.int32(0)
-    def _loop499(i, carry):
+    def _loop492(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        st, _r500 = _randint(st, 0, ((145 - 1) - _i32(lv["k"])))
-        lv["r"] = _cast(_r500, jnp.int16)
+        st, _r493 = _randint(st, 0, ((145 - 1) - _i32(lv["k"])))
+        lv["r"] = _cast(_r493, jnp.int16)
         lv["x"] = _cast(lv["r"], jnp.int16)
         lv["j"] = jnp.int32(0)
-        _c501 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then502(st, lv):
+        _c494 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then495(st, lv):
             st, lv = dict(st), dict(lv)
-            _a503 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a503, jnp.int16)
+            _a496 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a496, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c501, _then502(st, lv), (st, lv))
+        st, lv = _select(_c494, _then495(st, lv), (st, lv))
         lv["j"] = jnp.int32(1)
-        _c504 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then505(st, lv):
+        _c497 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then498(st, lv):
             st, lv = dict(st), dict(lv)
-            _a506 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a506, jnp.int16)
+            _a499 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a499, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c504, _then505(st, lv), (st, lv))
+        st, lv = _select(_c497, _then498(st, lv), (st, lv))
         lv["j"] = jnp.int32(2)
-        _c507 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then508(st, lv):
+        _c500 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then501(st, lv):
             st, lv = dict(st), dict(lv)
-            _a509 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a509, jnp.int16)
+            _a502 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a502, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c507, _then508(st, lv), (st, lv))
+        st, lv = _select(_c500, _then501(st, lv), (st, lv))
         lv["j"] = jnp.int32(3)
-        _c510 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then511(st, lv):
+        _c503 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then504(st, lv):
             st, lv = dict(st), dict(lv)
-            _a512 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a512, jnp.int16)
+            _a505 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a505, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c510, _then511(st, lv), (st, lv))
+        st, lv = _select(_c503, _then504(st, lv), (st, lv))
         lv["j"] = jnp.int32(4)
-        _c513 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then514(st, lv):
+        _c506 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then507(st, lv):
             st, lv = dict(st), dict(lv)
-            _a515 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a515, jnp.int16)
+            _a508 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a508, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c513, _then514(st, lv), (st, lv))
+        st, lv = _select(_c506, _then507(st, lv), (st, lv))
         lv["j"] = jnp.int32(5)
-        _c516 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then517(st, lv):
+        _c509 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then510(st, lv):
             st, lv = dict(st), dict(lv)
-            _a518 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a518, jnp.int16)
+            _a511 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a511, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c516, _then517(st, lv), (st, lv))
+        st, lv = _select(_c509, _then510(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", ))
-        _a522 = jax.vmap(lambda i519, _h520, _h521: jnp.asarray(_i32(jnp.where((_i32(_h520) < _i32(lv["x"])), _i32(_h520), _i32(jnp.where(jnp.logical_or((i519 == 0), (_i32(_h521) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h521))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
-        lv["picked"] = _cast(_a522, jnp.int16)
+        _a515 = jax.vmap(lambda i512, _h513, _h514: jnp.asarray(_i32(jnp.where((_i32(_h513) < _i32(lv["x"])), _i32(_h513), _i32(jnp.where(jnp.logical_or((i512 == 0), (_i32(_h514) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h514))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
+        lv["picked"] = _cast(_a515, jnp.int16)
         lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), (145 - 1)), jnp.int16)
         st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
         lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
-        st, _l523 = _shuffle(st, lv["pool"])
-        lv["pool"] = _l523
+        st, _l516 = _shuffle(st, lv["pool"])
+        lv["pool"] = _l516
         lv["i"] = jnp.int32(0)
-        _c524 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then525(st, lv):
+        _c517 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then518(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c524, _then525(st, lv), (st, lv))
+        st, lv = _select(_c517, _then518(st, lv), (st, lv))
         lv["i"] = jnp.int32(1)
-        _c526 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then527(st, lv):
+        _c519 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then520(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c526, _then527(st, lv), (st, lv))
+        st, lv = _select(_c519, _then520(st, lv), (st, lv))
         lv["i"] = jnp.int32(2)
-        _c528 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then529(st, lv):
+        _c521 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then522(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c528, _then529(st, lv), (st, lv))
+        st, lv = _select(_c521, _then522(st, lv), (st, lv))
         lv["i"] = jnp.int32(3)
-        _c530 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then531(st, lv):
+        _c523 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then524(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c530, _then531(st, lv), (st, lv))
+        st, lv = _select(_c523, _then524(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", ))
-        _a532 = jnp.minimum(lv["pool"]["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a532, jnp.int8))}
+        _a525 = jnp.minimum(lv["pool"]["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a525, jnp.int8))}
         lv = _scope(lv, ("p", "picked", "k", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop499, (st, lv))
+    st, lv = lax.fori_loop(0, 6, _loop492, (st, lv))
     lv = _scope(lv, ("p", "picked", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2165,50 +2153,50 @@ def f_own_info(st, v_p, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(lv["i"])), _DT1)
-    _c533 = (_i32(lv["k"]) == 0)
-    def _then534(st, lv):
+    _c526 = (_i32(lv["k"]) == 0)
+    def _then527(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c533, _then534(st, lv), (st, lv))
-    _c535 = (_i32(lv["k"]) == 1)
-    def _then536(st, lv):
+    st, lv = _select(_c526, _then527(st, lv), (st, lv))
+    _c528 = (_i32(lv["k"]) == 1)
+    def _then529(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["hp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c535, _then536(st, lv), (st, lv))
-    _c537 = (_i32(lv["k"]) == 2)
-    def _then538(st, lv):
+    st, lv = _select(_c528, _then529(st, lv), (st, lv))
+    _c530 = (_i32(lv["k"]) == 2)
+    def _then531(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["maxhp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c537, _then538(st, lv), (st, lv))
-    _c539 = (_i32(lv["k"]) == 3)
-    def _then540(st, lv):
+    st, lv = _select(_c530, _then531(st, lv), (st, lv))
+    _c532 = (_i32(lv["k"]) == 3)
+    def _then533(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c539, _then540(st, lv), (st, lv))
-    _c541 = (_i32(lv["k"]) == 4)
-    def _then542(st, lv):
+    st, lv = _select(_c532, _then533(st, lv), (st, lv))
+    _c534 = (_i32(lv["k"]) == 4)
+    def _then535(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["sleep"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c541, _then542(st, lv), (st, lv))
-    _c543 = (_i32(lv["k"]) < 9)
-    def _then544(st, lv):
+    st, lv = _select(_c534, _then535(st, lv), (st, lv))
+    _c536 = (_i32(lv["k"]) < 9)
+    def _then537(st, lv):
         st, lv = dict(st), dict(lv)
         lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 5), 0, 3), jnp.int8)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         lv = _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c543, _then544(st, lv), (st, lv))
+    st, lv = _select(_c536, _then537(st, lv), (st, lv))
     lv["slot2"] = _cast(jnp.clip((_i32(lv["k"]) - 9), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][_i32(lv["slot2"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2222,34 +2210,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["f"])), _i32(lv["i"])), _DT1)
-    _c545 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
-    def _then546(st, lv):
+    _c538 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
+    def _then539(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(-1, jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c545, _then546(st, lv), (st, lv))
-    _c547 = (_i32(lv["k"]) == 0)
-    def _then548(st, lv):
+    st, lv = _select(_c538, _then539(st, lv), (st, lv))
+    _c540 = (_i32(lv["k"]) == 0)
+    def _then541(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c547, _then548(st, lv), (st, lv))
-    _c549 = (_i32(lv["k"]) == 1)
-    def _then550(st, lv):
+    st, lv = _select(_c540, _then541(st, lv), (st, lv))
+    _c542 = (_i32(lv["k"]) == 1)
+    def _then543(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c549, _then550(st, lv), (st, lv))
-    _c551 = (_i32(lv["k"]) == 2)
-    def _then552(st, lv):
+    st, lv = _select(_c542, _then543(st, lv), (st, lv))
+    _c544 = (_i32(lv["k"]) == 2)
+    def _then545(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c551, _then552(st, lv), (st, lv))
+    st, lv = _select(_c544, _then545(st, lv), (st, lv))
     lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 3), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(lv["f"])][_i32(lv["i"])][_i32(lv["slot"])], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2262,13 +2250,13 @@ def f_volatile_info(st, v_p, v_k):
     lv = {"p": _cast(v_p, jnp.int8), "k": _cast(v_k, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int8(0)
-    _c553 = (_i32(lv["k"]) < 6)
-    def _then554(st, lv):
+    _c546 = (_i32(lv["k"]) < 6)
+    def _then547(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(st["boosts"][_i32(lv["p"])][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "k", "#done", "#ret", ))
-    st, lv = _select(_c553, _then554(st, lv), (st, lv))
+    st, lv = _select(_c546, _then547(st, lv), (st, lv))
     lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["light_screen"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["seeded"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["recharging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["trapped"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["charging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(lv["p"])], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["mist"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["toxic"][_i32(lv["p"])], jnp.bool_)]), jnp.bool_)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
     lv["#done"] = jnp.bool_(True)
@@ -2280,8 +2268,8 @@ def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1249)"""
     st = dict(st)
     lv = {}
-    _a555 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a555, jnp.bool_)}
+    _a548 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a548, jnp.bool_)}
     return st
 
 
@@ -2289,10 +2277,10 @@ def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1253)"""
     st = dict(st)
     lv = {"lo": _cast(v_lo, jnp.int8), "hi": _cast(v_hi, jnp.int8)}
-    _a556 = lv["lo"]
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a556, jnp.int8)}
-    _a557 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a557, jnp.int8)}
+    _a549 = lv["lo"]
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a549, jnp.int8)}
+    _a550 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a550, jnp.int8)}
     return st
 
 
@@ -2300,8 +2288,8 @@ def p_drain(st):
     """proc `drain` (pokemon_gen1.envspec:1258)"""
     st = dict(st)
     lv = {}
-    _a558 = True
-    st["fx"] = {**st["fx"], "drain": _cast(_a558, jnp.bool_)}
+    _a551 = True
+    st["fx"] = {**st["fx"], "drain": _cast(_a551, jnp.bool_)}
     return st
 
 
@@ -2309,8 +2297,8 @@ def p_recoil(st, v_n):
     """proc `recoil` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
-    _a559 = lv["n"]
-    st["fx"] = {**st["fx"], "recoil": _cast(_a559, jnp.int8)}
+    _a552 = lv["n"]
+    st["fx"] = {**st["fx"], "recoil": _cast(_a552, jnp.int8)}
     return st
 
 
@@ -2318,8 +2306,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1268)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8)}
-    _a560 = lv["cond"]
-    st["fx"] = {**st["fx"], "status": _cast(_a560, jnp.int8)}
+    _a553 = lv["cond"]
+    st["fx"] = {**st["fx"], "status": _cast(_a553, jnp.int8)}
     return st
 
 
@@ -2327,10 +2315,10 @@ def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1272)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a561 = lv["cond"]
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a561, jnp.int8)}
-    _a562 = lv["chance"]
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a562, jnp.int8)}
+    _a554 = lv["cond"]
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a554, jnp.int8)}
+    _a555 = lv["chance"]
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a555, jnp.int8)}
     return st
 
 
@@ -2338,14 +2326,14 @@ def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1277)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a563 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a563, jnp.int8)}
-    _a564 = lv["n"]
-    st["fx"] = {**st["fx"], "stages": _cast(_a564, jnp.int8)}
-    _a565 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a565, jnp.bool_)}
-    _a566 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a566, jnp.int8)}
+    _a556 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a556, jnp.int8)}
+    _a557 = lv["n"]
+    st["fx"] = {**st["fx"], "stages": _cast(_a557, jnp.int8)}
+    _a558 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a558, jnp.bool_)}
+    _a559 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a559, jnp.int8)}
     return st
 
 
@@ -2353,12 +2341,12 @@ def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1284)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a567 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a567, jnp.int8)}
-    _a568 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a568, jnp.int8)}
-    _a569 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a569, jnp.int8)}
+    _a560 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a560, jnp.int8)}
+    _a561 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a561, jnp.int8)}
+    _a562 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a562, jnp.int8)}
     return st
 
 
@@ -2366,12 +2354,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1290)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a570 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a570, jnp.int8)}
-    _a571 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a571, jnp.int8)}
-    _a572 = lv["chance"]
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a572, jnp.int8)}
+    _a563 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a563, jnp.int8)}
+    _a564 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a564, jnp.int8)}
+    _a565 = lv["chance"]
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a565, jnp.int8)}
     return st
 
 
@@ -2379,8 +2367,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1296)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a573 = lv["chance"]
-    st["fx"] = {**st["fx"], "confuse": _cast(_a573, jnp.int8)}
+    _a566 = lv["chance"]
+    st["fx"] = {**st["fx"], "confuse": _cast(_a566, jnp.int8)}
     return st
 
 
@@ -2388,8 +2376,8 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1300)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a574 = lv["chance"]
-    st["fx"] = {**st["fx"], "flinch": _cast(_a574, jnp.int8)}
+    _a567 = lv["chance"]
+    st["fx"] = {**st["fx"], "flinch": _cast(_a567, jnp.int8)}
     return st
 
 
@@ -2397,8 +2385,8 @@ def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1304)"""
     st = dict(st)
     lv = {}
-    _a575 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a575, jnp.bool_)}
+    _a568 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a568, jnp.bool_)}
     return st
 
 
@@ -2406,8 +2394,8 @@ def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1308)"""
     st = dict(st)
     lv = {}
-    _a576 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a576, jnp.bool_)}
+    _a569 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a569, jnp.bool_)}
     return st
 
 
@@ -2415,8 +2403,8 @@ def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1312)"""
     st = dict(st)
     lv = {}
-    _a577 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a577, jnp.bool_)}
+    _a570 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a570, jnp.bool_)}
     return st
 
 
@@ -2424,8 +2412,8 @@ def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1316)"""
     st = dict(st)
     lv = {}
-    _a578 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a578, jnp.bool_)}
+    _a571 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a571, jnp.bool_)}
     return st
 
 
@@ -2433,8 +2421,8 @@ def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1320)"""
     st = dict(st)
     lv = {}
-    _a579 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a579, jnp.bool_)}
+    _a572 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a572, jnp.bool_)}
     return st
 
 
@@ -2442,10 +2430,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1324)"""
     st = dict(st)
     lv = {"semi_invulnerable": _cast(v_semi_invulnerable, jnp.bool_)}
-    _a580 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a580, jnp.bool_)}
-    _a581 = lv["semi_invulnerable"]
-    st["fx"] = {**st["fx"], "fly": _cast(_a581, jnp.bool_)}
+    _a573 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a573, jnp.bool_)}
+    _a574 = lv["semi_invulnerable"]
+    st["fx"] = {**st["fx"], "fly": _cast(_a574, jnp.bool_)}
     return st
 
 
@@ -2453,8 +2441,8 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
     lv = {"hp": _cast(v_hp, jnp.int8)}
-    _a582 = lv["hp"]
-    st["fx"] = {**st["fx"], "fixed": _cast(_a582, jnp.int8)}
+    _a575 = lv["hp"]
+    st["fx"] = {**st["fx"], "fixed": _cast(_a575, jnp.int8)}
     return st
 
 
@@ -2462,8 +2450,8 @@ def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
     lv = {}
-    _a583 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a583, jnp.bool_)}
+    _a576 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a576, jnp.bool_)}
     return st
 
 
@@ -2471,8 +2459,8 @@ def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
     lv = {}
-    _a584 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a584, jnp.bool_)}
+    _a577 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a577, jnp.bool_)}
     return st
 
 
@@ -2480,8 +2468,8 @@ def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     lv = {}
-    _a585 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a585, jnp.bool_)}
+    _a578 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a578, jnp.bool_)}
     return st
 
 
@@ -2489,8 +2477,8 @@ def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1345)"""
     st = dict(st)
     lv = {}
-    _a586 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a586, jnp.bool_)}
+    _a579 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a579, jnp.bool_)}
     return st
 
 
@@ -2498,8 +2486,8 @@ def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1349)"""
     st = dict(st)
     lv = {}
-    _a587 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a587, jnp.bool_)}
+    _a580 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a580, jnp.bool_)}
     return st
 
 
@@ -2507,8 +2495,8 @@ def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1353)"""
     st = dict(st)
     lv = {}
-    _a588 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a588, jnp.bool_)}
+    _a581 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a581, jnp.bool_)}
     return st
 
 
@@ -2516,8 +2504,8 @@ def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1357)"""
     st = dict(st)
     lv = {}
-    _a589 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a589, jnp.bool_)}
+    _a582 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a582, jnp.bool_)}
     return st
 
 
@@ -2525,8 +2513,8 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
     lv = {"kind": _cast(v_kind, jnp.int8)}
-    _a590 = lv["kind"]
-    st["fx"] = {**st["fx"], "screen": _cast(_a590, jnp.int8)}
+    _a583 = lv["kind"]
+    st["fx"] = {**st["fx"], "screen": _cast(_a583, jnp.int8)}
     return st
 
 
@@ -2534,8 +2522,8 @@ def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
     lv = {}
-    _a591 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a591, jnp.bool_)}
+    _a584 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a584, jnp.bool_)}
     return st
 
 
@@ -2543,8 +2531,8 @@ def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
     lv = {}
-    _a592 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a592, jnp.bool_)}
+    _a585 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a585, jnp.bool_)}
     return st
 
 
@@ -2552,8 +2540,8 @@ def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
     lv = {}
-    _a593 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a593, jnp.bool_)}
+    _a586 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a586, jnp.bool_)}
     return st
 
 
@@ -2561,8 +2549,8 @@ def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1378)"""
     st = dict(st)
     lv = {}
-    _a594 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a594, jnp.bool_)}
+    _a587 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a587, jnp.bool_)}
     return st
 
 
@@ -2570,8 +2558,8 @@ def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1382)"""
     st = dict(st)
     lv = {}
-    _a595 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a595, jnp.bool_)}
+    _a588 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a588, jnp.bool_)}
     return st
 
 
@@ -2579,8 +2567,8 @@ def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1386)"""
     st = dict(st)
     lv = {}
-    _a596 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a596, jnp.bool_)}
+    _a589 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a589, jnp.bool_)}
     return st
 
 
@@ -3161,209 +3149,174 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8)}
     lv["op_0"] = _cast(_K35[_i32(lv["effect"])][0], jnp.int8)
-    _c597 = (_i32(lv["op_0"]) == 1)
-    _c598 = (_i32(lv["op_0"]) == 2)
-    _c599 = (_i32(lv["op_0"]) == 3)
-    _c600 = (_i32(lv["op_0"]) == 4)
-    _c601 = (_i32(lv["op_0"]) == 5)
-    _c602 = (_i32(lv["op_0"]) == 6)
-    _c603 = (_i32(lv["op_0"]) == 7)
-    _c604 = (_i32(lv["op_0"]) == 8)
-    _c605 = (_i32(lv["op_0"]) == 9)
-    _c606 = (_i32(lv["op_0"]) == 10)
-    _c607 = (_i32(lv["op_0"]) == 11)
-    _c608 = (_i32(lv["op_0"]) == 12)
-    _c609 = (_i32(lv["op_0"]) == 13)
-    _c610 = (_i32(lv["op_0"]) == 14)
-    _c611 = (_i32(lv["op_0"]) == 15)
-    _c612 = (_i32(lv["op_0"]) == 16)
-    _c613 = (_i32(lv["op_0"]) == 17)
-    _c614 = (_i32(lv["op_0"]) == 18)
-    _c615 = (_i32(lv["op_0"]) == 19)
-    _c616 = (_i32(lv["op_0"]) == 20)
-    _c617 = (_i32(lv["op_0"]) == 21)
-    _c618 = (_i32(lv["op_0"]) == 22)
-    _c619 = (_i32(lv["op_0"]) == 23)
-    _c620 = (_i32(lv["op_0"]) == 24)
-    _c621 = (_i32(lv["op_0"]) == 25)
-    _c622 = (_i32(lv["op_0"]) == 26)
-    _c623 = (_i32(lv["op_0"]) == 27)
-    _c624 = (_i32(lv["op_0"]) == 29)
-    _c625 = (_i32(lv["op_0"]) == 30)
-    _c626 = (_i32(lv["op_0"]) == 31)
-    _c627 = (_i32(lv["op_0"]) == 32)
-    def _then628(st, lv):
+    _c590 = (_i32(lv["op_0"]) == 1)
+    _c591 = (_i32(lv["op_0"]) == 2)
+    _c592 = (_i32(lv["op_0"]) == 3)
+    _c593 = (_i32(lv["op_0"]) == 4)
+    _c594 = (_i32(lv["op_0"]) == 5)
+    _c595 = (_i32(lv["op_0"]) == 6)
+    _c596 = (_i32(lv["op_0"]) == 7)
+    _c597 = (_i32(lv["op_0"]) == 8)
+    _c598 = (_i32(lv["op_0"]) == 9)
+    _c599 = (_i32(lv["op_0"]) == 10)
+    _c600 = (_i32(lv["op_0"]) == 11)
+    _c601 = (_i32(lv["op_0"]) == 12)
+    _c602 = (_i32(lv["op_0"]) == 13)
+    _c603 = (_i32(lv["op_0"]) == 14)
+    _c604 = (_i32(lv["op_0"]) == 15)
+    _c605 = (_i32(lv["op_0"]) == 16)
+    _c606 = (_i32(lv["op_0"]) == 17)
+    _c607 = (_i32(lv["op_0"]) == 18)
+    _c608 = (_i32(lv["op_0"]) == 19)
+    _c609 = (_i32(lv["op_0"]) == 20)
+    _c610 = (_i32(lv["op_0"]) == 21)
+    _c611 = (_i32(lv["op_0"]) == 22)
+    _c612 = (_i32(lv["op_0"]) == 23)
+    _c613 = (_i32(lv["op_0"]) == 24)
+    _c614 = (_i32(lv["op_0"]) == 25)
+    _c615 = (_i32(lv["op_0"]) == 26)
+    _c616 = (_i32(lv["op_0"]) == 27)
+    _c617 = (_i32(lv["op_0"]) == 29)
+    _c618 = (_i32(lv["op_0"]) == 30)
+    _c619 = (_i32(lv["op_0"]) == 31)
+    _c620 = (_i32(lv["op_0"]) == 32)
+    def _then621(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_high_crit(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then629(st, lv):
+    def _then622(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_multi_hit(st, 2, _K36[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then630(st, lv):
+    def _then623(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_status(st, _K37[_i32(lv["effect"])][0], _K38[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then631(st, lv):
+    def _then624(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_one_hit_ko(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then632(st, lv):
+    def _then625(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_charge(st, _K39[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then633(st, lv):
+    def _then626(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_raise_user(st, _K40[_i32(lv["effect"])][0], _K41[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then634(st, lv):
+    def _then627(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_partial_trap(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then635(st, lv):
+    def _then628(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_flinch_target(st, _K42[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then636(st, lv):
+    def _then629(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_crash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then637(st, lv):
+    def _then630(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_lower_target(st, _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then638(st, lv):
+    def _then631(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recoil(st, _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then639(st, lv):
+    def _then632(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_thrash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then640(st, lv):
+    def _then633(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_inflict_status(st, _K46[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then641(st, lv):
+    def _then634(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_confuse_target(st, _K47[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then642(st, lv):
+    def _then635(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_fixed_damage(st, _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then643(st, lv):
+    def _then636(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_lower(st, _K49[_i32(lv["effect"])][0], 1, 33)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then644(st, lv):
+    def _then637(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_protect_stats(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then645(st, lv):
+    def _then638(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recharge(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then646(st, lv):
+    def _then639(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_counter(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then647(st, lv):
+    def _then640(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_level_damage(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then648(st, lv):
+    def _then641(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_drain(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then649(st, lv):
+    def _then642(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_leech_seed(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then650(st, lv):
+    def _then643(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_half(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then651(st, lv):
+    def _then644(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_screen(st, _K50[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then652(st, lv):
+    def _then645(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_reset_stages(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then653(st, lv):
+    def _then646(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_focus_energy(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then654(st, lv):
+    def _then647(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_explode(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then655(st, lv):
+    def _then648(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_psywave(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then656(st, lv):
+    def _then649(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_rest(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then657(st, lv):
+    def _then650(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_halve_hp(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then658(st, lv):
+    def _then651(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_substitute(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    _r659 = (st, lv)
-    _r659 = _select(_c627, _then658(st, lv), _r659)
-    _r659 = _select(_c626, _then657(st, lv), _r659)
-    _r659 = _select(_c625, _then656(st, lv), _r659)
-    _r659 = _select(_c624, _then655(st, lv), _r659)
-    _r659 = _select(_c623, _then654(st, lv), _r659)
-    _r659 = _select(_c622, _then653(st, lv), _r659)
-    _r659 = _select(_c621, _then652(st, lv), _r659)
-    _r659 = _select(_c620, _then651(st, lv), _r659)
-    _r659 = _select(_c619, _then650(st, lv), _r659)
-    _r659 = _select(_c618, _then649(st, lv), _r659)
-    _r659 = _select(_c617, _then648(st, lv), _r659)
-    _r659 = _select(_c616, _then647(st, lv), _r659)
-    _r659 = _select(_c615, _then646(st, lv), _r659)
-    _r659 = _select(_c614, _then645(st, lv), _r659)
-    _r659 = _select(_c613, _then644(st, lv), _r659)
-    _r659 = _select(_c612, _then643(st, lv), _r659)
-    _r659 = _select(_c611, _then642(st, lv), _r659)
-    _r659 = _select(_c610, _then641(st, lv), _r659)
-    _r659 = _select(_c609, _then640(st, lv), _r659)
-    _r659 = _select(_c608, _then639(st, lv), _r659)
-    _r659 = _select(_c607, _then638(st, lv), _r659)
-    _r659 = _select(_c606, _then637(st, lv), _r659)
-    _r659 = _select(_c605, _then636(st, lv), _r659)
-    _r659 = _select(_c604, _then635(st, lv), _r659)
-    _r659 = _select(_c603, _then634(st, lv), _r659)
-    _r659 = _select(_c602, _then633(st, lv), _r659)
-    _r659 = _select(_c601, _then632(st, lv), _r659)
-    _r659 = _select(_c600, _then631(st, lv), _r659)
-    _r659 = _select(_c599, _then630(st, lv), _r659)
-    _r659 = _select(_c598, _then629(st, lv), _r659)
-    _r659 = _select(_c597, _then628(st, lv), _r659)
-    st, lv = _r659
+    st, lv = _select_first((_c590, _c591, _c592, _c593, _c594, _c595, _c596, _c597, _c598, _c599, _c600, _c601, _c602, _c603, _c604, _c605, _c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, ), (st, lv), (_then621(st, lv), _then622(st, lv), _then623(st, lv), _then624(st, lv), _then625(st, lv), _then626(st, lv), _then627(st, lv), _then628(st, lv), _then629(st, lv), _then630(st, lv), _then631(st, lv), _then632(st, lv), _then633(st, lv), _then634(st, lv), _then635(st, lv), _then636(st, lv), _then637(st, lv), _then638(st, lv), _then639(st, lv), _then640(st, lv), _then641(st, lv), _then642(st, lv), _then643(st, lv), _then644(st, lv), _then645(st, lv), _then646(st, lv), _then647(st, lv), _then648(st, lv), _then649(st, lv), _then650(st, lv), _then651(st, lv), ), (st, lv))
     lv["op_1"] = _cast(_K35[_i32(lv["effect"])][1], jnp.int8)
-    _c660 = (_i32(lv["op_1"]) == 3)
-    _c661 = (_i32(lv["op_1"]) == 28)
-    def _then662(st, lv):
+    _c652 = (_i32(lv["op_1"]) == 3)
+    _c653 = (_i32(lv["op_1"]) == 28)
+    def _then654(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_status(st, _K37[_i32(lv["effect"])][1], _K38[_i32(lv["effect"])][1])
         return st, _scope(lv, ("effect", "op_0", "op_1", ))
-    def _then663(st, lv):
+    def _then655(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_sleeping_target_only(st)
         return st, _scope(lv, ("effect", "op_0", "op_1", ))
-    _r664 = (st, lv)
-    _r664 = _select(_c661, _then663(st, lv), _r664)
-    _r664 = _select(_c660, _then662(st, lv), _r664)
-    st, lv = _r664
+    st, lv = _select_first((_c652, _c653, ), (st, lv), (_then654(st, lv), _then655(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", ))
     return st
 
@@ -3395,24 +3348,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c665 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
-    _c666 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
-    def _then667(st, lv):
+    _c656 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
+    _c657 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
+    def _then658(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 0), 4))
         return st, _scope(lv, ("p", ))
-    def _then668(st, lv):
+    def _then659(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
         return st, _scope(lv, ("p", ))
-    def _else669(st, lv):
+    def _else660(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_wait(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    _r670 = _else669(st, lv)
-    _r670 = _select(_c666, _then668(st, lv), _r670)
-    _r670 = _select(_c665, _then667(st, lv), _r670)
-    st, lv = _r670
+    st, lv = _select_first((_c656, _c657, ), (st, lv), (_then658(st, lv), _then659(st, lv), ), _else660(st, lv))
     return st
 
 
@@ -3421,15 +3371,15 @@ def a_move(st, index):
     st = dict(st)
     v_slot = (index // 1) % 4
     lv = {"slot": _cast(v_slot, jnp.int8)}
-    _a671 = (0 + _i32(lv["slot"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a671, jnp.int8))
+    _a661 = (0 + _i32(lv["slot"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a661, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i672: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i672, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i662: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i662, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_switch_to(st, index):
@@ -3437,30 +3387,30 @@ def a_switch_to(st, index):
     st = dict(st)
     v_to = (index // 1) % 6
     lv = {"to": _cast(v_to, jnp.int8)}
-    _a673 = (4 + _i32(lv["to"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a673, jnp.int8))
+    _a663 = (4 + _i32(lv["to"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a663, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     lv = {}
-    return jax.vmap(lambda i674: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i674, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i674, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
+    return jax.vmap(lambda i664: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i664, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i664, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:273): index in 0..0"""
     st = dict(st)
     lv = {}
-    _a675 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a675, jnp.int8))
+    _a665 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a665, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i676: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i666: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -3470,10 +3420,10 @@ def _observe(st, v_p):
     lv["#ret"] = _K51
     lv["f"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["active"][_i32(lv["f"])], jnp.int32)]), jnp.int16)
-    lv["own"] = _cast(jax.vmap(lambda i677: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i677, 13), jnp.remainder(i677, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
-    lv["foe"] = _cast(jax.vmap(lambda i678: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i678, 7), jnp.remainder(i678, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
-    lv["vol"] = _cast(jax.vmap(lambda i679: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i679 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i679, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i680, _h681, _h682, _h683, _h684: jnp.asarray(_i32(jnp.where((i680 < 5), _i32(_h681), _i32(jnp.where((i680 < 83), _i32(_h682), _i32(jnp.where((i680 < 125), _i32(_h683), _i32(_h684))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K52], lv["own"][_K53], lv["foe"][_K54], lv["vol"][_K55]), jnp.int16))
+    lv["own"] = _cast(jax.vmap(lambda i667: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i667, 13), jnp.remainder(i667, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
+    lv["foe"] = _cast(jax.vmap(lambda i668: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i668, 7), jnp.remainder(i668, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
+    lv["vol"] = _cast(jax.vmap(lambda i669: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i669 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i669, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i670, _h671, _h672, _h673, _h674: jnp.asarray(_i32(jnp.where((i670 < 5), _i32(_h671), _i32(jnp.where((i670 < 83), _i32(_h672), _i32(jnp.where((i670 < 125), _i32(_h673), _i32(_h674))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K52], lv["own"][_K53], lv["foe"][_K54], lv["vol"][_K55]), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "#done", "#ret", ))
     return lv["#ret"]
@@ -3484,25 +3434,25 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop685(i, carry):
+    def _loop675(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r686 = _randint(st, 0, (4 - 1))
-        _a687 = _r686
-        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a687, jnp.int8))
-        _c688 = _K56[_i32(st["lineup"][_i32(lv["p"])])]
-        def _then689(st, lv):
+        st, _r676 = _randint(st, 0, (4 - 1))
+        _a677 = _r676
+        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a677, jnp.int8))
+        _c678 = _K56[_i32(st["lineup"][_i32(lv["p"])])]
+        def _then679(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_random_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        def _else690(st, lv):
+        def _else680(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_fixed_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c688, _then689(st, lv), _else690(st, lv))
+        st, lv = _select(_c678, _then679(st, lv), _else680(st, lv))
         st = p_enter(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop685, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop675, (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -3511,75 +3461,75 @@ def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
     lv = {}
-    _c691 = (_i32(st["current_player"]) == 1)
-    def _then692(st, lv):
+    _c681 = (_i32(st["current_player"]) == 1)
+    def _then682(st, lv):
         st, lv = dict(st), dict(lv)
-        _a693 = 0
-        st["current_player"] = _cast(_a693, jnp.int8)
-        _a694 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a694, jnp.int32)
-        _c695 = (st["phase"] == 1)
-        def _then696(st, lv):
+        _a683 = 0
+        st["current_player"] = _cast(_a683, jnp.int8)
+        _a684 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a684, jnp.int32)
+        _c685 = (st["phase"] == 1)
+        def _then686(st, lv):
             st, lv = dict(st), dict(lv)
             lv["p"] = jnp.int32(0)
-            def _loop697(i, carry):
+            def _loop687(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["p"] = i
-                _c698 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
-                def _then699(st, lv):
+                _c688 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
+                def _then689(st, lv):
                     st, lv = dict(st), dict(lv)
                     st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
                     return st, _scope(lv, ("p", ))
-                st, lv = _select(_c698, _then699(st, lv), (st, lv))
+                st, lv = _select(_c688, _then689(st, lv), (st, lv))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop697, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop687, (st, lv))
             lv = _scope(lv, ())
-            _a700 = 0
-            st["phase"] = _cast(_a700, jnp.int8)
+            _a690 = 0
+            st["phase"] = _cast(_a690, jnp.int8)
             return st, _scope(lv, ())
-        def _else701(st, lv):
+        def _else691(st, lv):
             st, lv = dict(st), dict(lv)
             lv["r0"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
             lv["r1"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
-            st, _r702 = _randint(st, 0, 1)
-            lv["tie"] = _cast((_r702 == 1), jnp.bool_)
+            st, _r692 = _randint(st, 0, 1)
+            lv["tie"] = _cast((_r692 == 1), jnp.bool_)
             lv["s0"] = _cast(f_speed(st, 0), jnp.int16)
             lv["s1"] = _cast(f_speed(st, 1), jnp.int16)
             lv["first"] = _cast(jnp.where(jnp.logical_or((_i32(lv["r0"]) > _i32(lv["r1"])), jnp.logical_and((_i32(lv["r0"]) == _i32(lv["r1"])), jnp.logical_or((_i32(lv["s0"]) > _i32(lv["s1"])), jnp.logical_and((_i32(lv["s0"]) == _i32(lv["s1"])), lv["tie"])))), 0, 1), jnp.int8)
             lv["i"] = jnp.int32(0)
-            def _loop703(i, carry):
+            def _loop693(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["i"] = i
                 st = p_simultaneous__act(st, jnp.where((_i32(lv["i"]) == 0), _i32(lv["first"]), (1 - _i32(lv["first"]))))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop703, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop693, (st, lv))
             lv = _scope(lv, ("r0", "r1", "tie", "s0", "s1", "first", ))
-            _a704 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a704, jnp.int16)
+            _a694 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a694, jnp.int16)
             lv = _scope(lv, ())
             return st, _scope(lv, ())
-        st, lv = _select(_c695, _then696(st, lv), _else701(st, lv))
+        st, lv = _select(_c685, _then686(st, lv), _else691(st, lv))
         st = p_end_of_turn(st)
         return st, _scope(lv, ())
-    def _else705(st, lv):
+    def _else695(st, lv):
         st, lv = dict(st), dict(lv)
-        _a706 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a706, jnp.int8)
+        _a696 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a696, jnp.int8)
         return st, _scope(lv, ())
-    st, lv = _select(_c691, _then692(st, lv), _else705(st, lv))
+    st, lv = _select(_c681, _then682(st, lv), _else695(st, lv))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i707: jnp.all(jax.vmap(lambda i708: (_i32(st["team"]["hp"][(i707, i708)]) <= _i32(st["team"]["maxhp"][(i707, i708)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i697: jnp.all(jax.vmap(lambda i698: (_i32(st["team"]["hp"][(i697, i698)]) <= _i32(st["team"]["maxhp"][(i697, i698)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i709, _h710: (_i32(st["team"]["hp"][(i709, _h710)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i699, _h700: (_i32(st["team"]["hp"][(i699, _h700)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3591,13 +3541,13 @@ def inv_one_result(st):
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
     lv = {}
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i711, _h713: jnp.all(jax.vmap(lambda i712, _h714: jnp.logical_and((_i32(_h714) >= -6), (_i32(_h714) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h713)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i715: (_i32(jnp.sum(jax.vmap(lambda i716: (_i32(st["team"]["hp"][(i715, i716)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
+    return jnp.logical_and(jnp.all(jax.vmap(lambda i701, _h703: jnp.all(jax.vmap(lambda i702, _h704: jnp.logical_and((_i32(_h704) >= -6), (_i32(_h704) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h703)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i705: (_i32(jnp.sum(jax.vmap(lambda i706: (_i32(st["team"]["hp"][(i705, i706)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i717: jnp.all(jax.vmap(lambda i718: jnp.logical_or((st["team"]["status"][(i717, i718)] == 1), (_i32(st["team"]["sleep"][(i717, i718)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i707: jnp.all(jax.vmap(lambda i708: jnp.logical_or((st["team"]["status"][(i707, i708)] == 1), (_i32(st["team"]["sleep"][(i707, i708)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 # ---- the environment

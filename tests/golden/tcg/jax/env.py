@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -1032,11 +1053,7 @@ def p_knock_outs(st):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    _r195 = (st, lv)
-    _r195 = _select(_c191, _then194(st, lv), _r195)
-    _r195 = _select(_c190, _then193(st, lv), _r195)
-    _r195 = _select(_c189, _then192(st, lv), _r195)
-    st, lv = _r195
+    st, lv = _select_first((_c189, _c190, _c191, ), (st, lv), (_then192(st, lv), _then193(st, lv), _then194(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -1045,10 +1062,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:788)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i196, _h197: _i32(_h197))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r198 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a199 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r198)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a199, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a198 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r197)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a198, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1057,53 +1074,53 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:795)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c200 = (_i32(st["turn"]) >= 50)
-    def _then201(st, lv):
+    _c199 = (_i32(st["turn"]) >= 50)
+    def _then200(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else202(st, lv):
+    def _else201(st, lv):
         st, lv = dict(st), dict(lv)
-        _a203 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a203, jnp.int8)
-        _a204 = lv["p"]
-        st["current_player"] = _cast(_a204, jnp.int8)
-        _a205 = 1
-        st["phase"] = _cast(_a205, jnp.int8)
+        _a202 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a202, jnp.int8)
+        _a203 = lv["p"]
+        st["current_player"] = _cast(_a203, jnp.int8)
+        _a204 = 1
+        st["phase"] = _cast(_a204, jnp.int8)
+        _a205 = False
+        st["attached"] = _cast(_a205, jnp.bool_)
         _a206 = False
-        st["attached"] = _cast(_a206, jnp.bool_)
+        st["supporter"] = _cast(_a206, jnp.bool_)
         _a207 = False
-        st["supporter"] = _cast(_a207, jnp.bool_)
-        _a208 = False
-        st["retreated"] = _cast(_a208, jnp.bool_)
+        st["retreated"] = _cast(_a207, jnp.bool_)
+        _a208 = 0
+        st["retreat_discount"] = _cast(_a208, jnp.int8)
         _a209 = 0
-        st["retreat_discount"] = _cast(_a209, jnp.int8)
-        _a210 = 0
-        st["attack_bonus"] = _cast(_a210, jnp.int8)
+        st["attack_bonus"] = _cast(_a209, jnp.int8)
         lv["s"] = jnp.int32(0)
+        _a210 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a210, jnp.bool_))
+        lv["s"] = jnp.int32(1)
         _a211 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a211, jnp.bool_))
-        lv["s"] = jnp.int32(1)
+        lv["s"] = jnp.int32(2)
         _a212 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a212, jnp.bool_))
-        lv["s"] = jnp.int32(2)
+        lv["s"] = jnp.int32(3)
         _a213 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a213, jnp.bool_))
-        lv["s"] = jnp.int32(3)
-        _a214 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a214, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c215 = (_i32(st["turn"]) > 1)
-        def _then216(st, lv):
+        _c214 = (_i32(st["turn"]) > 1)
+        def _then215(st, lv):
             st, lv = dict(st), dict(lv)
-            _a217 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a217, jnp.int8))
+            _a216 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a216, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c215, _then216(st, lv), (st, lv))
+        st, lv = _select(_c214, _then215(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c200, _then201(st, lv), _else202(st, lv))
+    st, lv = _select(_c199, _then200(st, lv), _else201(st, lv))
     return st
 
 
@@ -1111,39 +1128,36 @@ def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:820)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c218 = jnp.logical_not(st["terminated"])
-    def _then219(st, lv):
+    _c217 = jnp.logical_not(st["terminated"])
+    def _then218(st, lv):
         st, lv = dict(st), dict(lv)
-        _c220 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c221 = lv["resume"]
-        def _then222(st, lv):
+        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c220 = lv["resume"]
+        def _then221(st, lv):
             st, lv = dict(st), dict(lv)
-            _a223 = 2
-            st["phase"] = _cast(_a223, jnp.int8)
-            _a224 = lv["next"]
-            st["promote_next"] = _cast(_a224, jnp.int8)
-            _a225 = lv["resume"]
-            st["promote_resume"] = _cast(_a225, jnp.bool_)
-            _a226 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a226, jnp.int8)
+            _a222 = 2
+            st["phase"] = _cast(_a222, jnp.int8)
+            _a223 = lv["next"]
+            st["promote_next"] = _cast(_a223, jnp.int8)
+            _a224 = lv["resume"]
+            st["promote_resume"] = _cast(_a224, jnp.bool_)
+            _a225 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a225, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then227(st, lv):
+        def _then226(st, lv):
             st, lv = dict(st), dict(lv)
-            _a228 = 1
-            st["phase"] = _cast(_a228, jnp.int8)
-            _a229 = lv["next"]
-            st["current_player"] = _cast(_a229, jnp.int8)
+            _a227 = 1
+            st["phase"] = _cast(_a227, jnp.int8)
+            _a228 = lv["next"]
+            st["current_player"] = _cast(_a228, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else230(st, lv):
+        def _else229(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        _r231 = _else230(st, lv)
-        _r231 = _select(_c221, _then227(st, lv), _r231)
-        _r231 = _select(_c220, _then222(st, lv), _r231)
-        st, lv = _r231
+        st, lv = _select_first((_c219, _c220, ), (st, lv), (_then221(st, lv), _then226(st, lv), ), _else229(st, lv))
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c218, _then219(st, lv), (st, lv))
+    st, lv = _select(_c217, _then218(st, lv), (st, lv))
     return st
 
 
@@ -1153,107 +1167,101 @@ def p_checkup(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c232 = st["occupied"][_i32(lv["q"])][0]
-    def _then233(st, lv):
+    _c230 = st["occupied"][_i32(lv["q"])][0]
+    def _then231(st, lv):
         st, lv = dict(st), dict(lv)
-        _c234 = st["poisoned"][_i32(lv["q"])]
-        def _then235(st, lv):
+        _c232 = st["poisoned"][_i32(lv["q"])]
+        def _then233(st, lv):
             st, lv = dict(st), dict(lv)
-            _a236 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a236, jnp.int16))
+            _a234 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a234, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c234, _then235(st, lv), (st, lv))
-        _c237 = st["burned"][_i32(lv["q"])]
-        def _then238(st, lv):
+        st, lv = _select(_c232, _then233(st, lv), (st, lv))
+        _c235 = st["burned"][_i32(lv["q"])]
+        def _then236(st, lv):
             st, lv = dict(st), dict(lv)
-            _a239 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a239, jnp.int16))
-            st, _r241 = _randint(st, 0, 1)
-            _c240 = (_r241 == 1)
-            def _then242(st, lv):
+            _a237 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a237, jnp.int16))
+            st, _r239 = _randint(st, 0, 1)
+            _c238 = (_r239 == 1)
+            def _then240(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a243 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a243, jnp.bool_))
+                _a241 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a241, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c240, _then242(st, lv), (st, lv))
+            st, lv = _select(_c238, _then240(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c237, _then238(st, lv), (st, lv))
-        _c244 = (st["condition"][_i32(lv["q"])] == 1)
-        _c245 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then246(st, lv):
+        st, lv = _select(_c235, _then236(st, lv), (st, lv))
+        _c242 = (st["condition"][_i32(lv["q"])] == 1)
+        _c243 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then244(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r248 = _randint(st, 0, 1)
-            _c247 = (_r248 == 1)
-            def _then249(st, lv):
+            st, _r246 = _randint(st, 0, 1)
+            _c245 = (_r246 == 1)
+            def _then247(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a250 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
+                _a248 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a248, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c247, _then249(st, lv), (st, lv))
+            st, lv = _select(_c245, _then247(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then251(st, lv):
+        def _then249(st, lv):
             st, lv = dict(st), dict(lv)
-            _a252 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a252, jnp.int8))
+            _a250 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r253 = (st, lv)
-        _r253 = _select(_c245, _then251(st, lv), _r253)
-        _r253 = _select(_c244, _then246(st, lv), _r253)
-        st, lv = _r253
+        st, lv = _select_first((_c242, _c243, ), (st, lv), (_then244(st, lv), _then249(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c232, _then233(st, lv), (st, lv))
+    st, lv = _select(_c230, _then231(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c254 = st["occupied"][_i32(lv["q"])][0]
-    def _then255(st, lv):
+    _c251 = st["occupied"][_i32(lv["q"])][0]
+    def _then252(st, lv):
         st, lv = dict(st), dict(lv)
-        _c256 = st["poisoned"][_i32(lv["q"])]
+        _c253 = st["poisoned"][_i32(lv["q"])]
+        def _then254(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a255 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a255, jnp.int16))
+            return st, _scope(lv, ("p", "k", "q", ))
+        st, lv = _select(_c253, _then254(st, lv), (st, lv))
+        _c256 = st["burned"][_i32(lv["q"])]
         def _then257(st, lv):
             st, lv = dict(st), dict(lv)
-            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
             st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a258, jnp.int16))
+            st, _r260 = _randint(st, 0, 1)
+            _c259 = (_r260 == 1)
+            def _then261(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a262 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a262, jnp.bool_))
+                return st, _scope(lv, ("p", "k", "q", ))
+            st, lv = _select(_c259, _then261(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c256, _then257(st, lv), (st, lv))
-        _c259 = st["burned"][_i32(lv["q"])]
-        def _then260(st, lv):
+        _c263 = (st["condition"][_i32(lv["q"])] == 1)
+        _c264 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then265(st, lv):
             st, lv = dict(st), dict(lv)
-            _a261 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a261, jnp.int16))
-            st, _r263 = _randint(st, 0, 1)
-            _c262 = (_r263 == 1)
-            def _then264(st, lv):
+            st, _r267 = _randint(st, 0, 1)
+            _c266 = (_r267 == 1)
+            def _then268(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a265 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a265, jnp.bool_))
+                _a269 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a269, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c262, _then264(st, lv), (st, lv))
+            st, lv = _select(_c266, _then268(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c259, _then260(st, lv), (st, lv))
-        _c266 = (st["condition"][_i32(lv["q"])] == 1)
-        _c267 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then268(st, lv):
+        def _then270(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r270 = _randint(st, 0, 1)
-            _c269 = (_r270 == 1)
-            def _then271(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a272 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a272, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c269, _then271(st, lv), (st, lv))
+            _a271 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a271, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then273(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a274 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a274, jnp.int8))
-            return st, _scope(lv, ("p", "k", "q", ))
-        _r275 = (st, lv)
-        _r275 = _select(_c267, _then273(st, lv), _r275)
-        _r275 = _select(_c266, _then268(st, lv), _r275)
-        st, lv = _r275
+        st, lv = _select_first((_c263, _c264, ), (st, lv), (_then265(st, lv), _then270(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c254, _then255(st, lv), (st, lv))
+    st, lv = _select(_c251, _then252(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -1264,12 +1272,12 @@ def p_finish_turn(st):
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a280 = jax.vmap(lambda i276, _h277, _h278, _h279: jnp.asarray(_i32(jnp.where((_i32(_h277) == (1 + _i32(lv["p"]))), _i32(_h278), _i32(_h279))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K15, st["barrier"])
-    st["barrier"] = _cast(_a280, jnp.int8)
-    _a283 = jax.vmap(lambda i281, _h282: jnp.asarray(_i32(jnp.where((_i32(_h282) == (1 + _i32(lv["p"]))), 0, _i32(_h282))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    st["_envc_until_barrier"] = _cast(_a283, jnp.int8)
-    _a284 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a284, jnp.int8))
+    _a276 = jax.vmap(lambda i272, _h273, _h274, _h275: jnp.asarray(_i32(jnp.where((_i32(_h273) == (1 + _i32(lv["p"]))), _i32(_h274), _i32(_h275))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K15, st["barrier"])
+    st["barrier"] = _cast(_a276, jnp.int8)
+    _a279 = jax.vmap(lambda i277, _h278: jnp.asarray(_i32(jnp.where((_i32(_h278) == (1 + _i32(lv["p"]))), 0, _i32(_h278))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    st["_envc_until_barrier"] = _cast(_a279, jnp.int8)
+    _a280 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a280, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1330,29 +1338,29 @@ def p_attack_effect__16(st, v_p):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r286 = _randint(st, 0, 1)
-    _c285 = (_r286 == 1)
-    def _then287(st, lv):
+    st, _r282 = _randint(st, 0, 1)
+    _c281 = (_r282 == 1)
+    def _then283(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c285, _then287(st, lv), (st, lv))
+    st, lv = _select(_c281, _then283(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r289 = _randint(st, 0, 1)
-    _c288 = (_r289 == 1)
-    def _then290(st, lv):
+    st, _r285 = _randint(st, 0, 1)
+    _c284 = (_r285 == 1)
+    def _then286(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c288, _then290(st, lv), (st, lv))
+    st, lv = _select(_c284, _then286(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r292 = _randint(st, 0, 1)
-    _c291 = (_r292 == 1)
-    def _then293(st, lv):
+    st, _r288 = _randint(st, 0, 1)
+    _c287 = (_r288 == 1)
+    def _then289(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c291, _then293(st, lv), (st, lv))
+    st, lv = _select(_c287, _then289(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1396,64 +1404,61 @@ def p_attack_effect__34(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c294 = lv["_envc_run"]
-    _c295 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
-    def _then296(st, lv):
+    _c290 = lv["_envc_run"]
+    _c291 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
+    def _then292(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c297 = jnp.any(jax.vmap(lambda i298: st["occupied"][_i32(lv["p"])][i298])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then299(st, lv):
+        _c293 = jnp.any(jax.vmap(lambda i294: st["occupied"][_i32(lv["p"])][i294])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then295(st, lv):
             st, lv = dict(st), dict(lv)
-            _a300 = lv["p"]
-            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a300, jnp.int8)
-            _a301 = 1
-            st["_envc_at_p_attack_effect__34"] = _cast(_a301, jnp.int8)
-            _a302 = False
-            lv["_envc_run"] = _cast(_a302, jnp.bool_)
-            _a303 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a303, jnp.int8)
-            _a304 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a304, jnp.int8)
+            _a296 = lv["p"]
+            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a296, jnp.int8)
+            _a297 = 1
+            st["_envc_at_p_attack_effect__34"] = _cast(_a297, jnp.int8)
+            _a298 = False
+            lv["_envc_run"] = _cast(_a298, jnp.bool_)
+            _a299 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a299, jnp.int8)
+            _a300 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a300, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else305(st, lv):
+        def _else301(st, lv):
             st, lv = dict(st), dict(lv)
-            _a306 = 0
-            lv["b"] = _cast(_a306, jnp.int8)
+            _a302 = 0
+            lv["b"] = _cast(_a302, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c297, _then299(st, lv), _else305(st, lv))
+        st, lv = _select(_c293, _then295(st, lv), _else301(st, lv))
         lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then307(st, lv):
+    def _then303(st, lv):
         st, lv = dict(st), dict(lv)
-        _a308 = st["_envc_frame_p_attack_effect__34__p"]
-        lv["p"] = _cast(_a308, jnp.int8)
-        _a309 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a309, jnp.int8)
-        _a310 = False
-        lv["_envc_seek"] = _cast(_a310, jnp.bool_)
-        _a311 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a311, jnp.int8)
-        _a312 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a312, jnp.int8)
-        _a313 = True
-        lv["_envc_run"] = _cast(_a313, jnp.bool_)
+        _a304 = st["_envc_frame_p_attack_effect__34__p"]
+        lv["p"] = _cast(_a304, jnp.int8)
+        _a305 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a305, jnp.int8)
+        _a306 = False
+        lv["_envc_seek"] = _cast(_a306, jnp.bool_)
+        _a307 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a307, jnp.int8)
+        _a308 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a308, jnp.int8)
+        _a309 = True
+        lv["_envc_run"] = _cast(_a309, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    _r314 = (st, lv)
-    _r314 = _select(_c295, _then307(st, lv), _r314)
-    _r314 = _select(_c294, _then296(st, lv), _r314)
-    st, lv = _r314
-    _c315 = lv["_envc_run"]
-    def _then316(st, lv):
+    st, lv = _select_first((_c290, _c291, ), (st, lv), (_then292(st, lv), _then303(st, lv), ), (st, lv))
+    _c310 = lv["_envc_run"]
+    def _then311(st, lv):
         st, lv = dict(st), dict(lv)
-        _c317 = (_i32(lv["b"]) > 0)
-        def _then318(st, lv):
+        _c312 = (_i32(lv["b"]) > 0)
+        def _then313(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, lv["p"])
             st = p_swap_slots(st, lv["p"], 0, lv["b"])
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c317, _then318(st, lv), (st, lv))
+        st, lv = _select(_c312, _then313(st, lv), (st, lv))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c315, _then316(st, lv), (st, lv))
+    st, lv = _select(_c310, _then311(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1462,10 +1467,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:68)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a319 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a319, jnp.int8))
-    _a320 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a320, jnp.int8))
+    _a314 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a314, jnp.int8))
+    _a315 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a315, jnp.int8))
     return st
 
 
@@ -1507,28 +1512,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop321(i, carry):
+    def _loop316(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c322 = lv["going"]
-        def _then323(st, lv):
+        _c317 = lv["going"]
+        def _then318(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r325 = _randint(st, 0, 1)
-            _c324 = (_r325 == 1)
-            def _then326(st, lv):
+            st, _r320 = _randint(st, 0, 1)
+            _c319 = (_r320 == 1)
+            def _then321(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else327(st, lv):
+            def _else322(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a328 = False
-                lv["going"] = _cast(_a328, jnp.bool_)
+                _a323 = False
+                lv["going"] = _cast(_a323, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c324, _then326(st, lv), _else327(st, lv))
+            st, lv = _select(_c319, _then321(st, lv), _else322(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c322, _then323(st, lv), (st, lv))
+        st, lv = _select(_c317, _then318(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop321, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop316, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -1549,64 +1554,61 @@ def p_trainer_effect__8(st, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c329 = lv["_envc_run"]
-    _c330 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
-    def _then331(st, lv):
+    _c324 = lv["_envc_run"]
+    _c325 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
+    def _then326(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-        _c332 = jnp.any(jax.vmap(lambda i333: st["occupied"][(1 - _i32(lv["p"]))][i333])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then334(st, lv):
+        _c327 = jnp.any(jax.vmap(lambda i328: st["occupied"][(1 - _i32(lv["p"]))][i328])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then329(st, lv):
             st, lv = dict(st), dict(lv)
-            _a335 = lv["p"]
-            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a335, jnp.int8)
-            _a336 = 1
-            st["_envc_at_p_trainer_effect__8"] = _cast(_a336, jnp.int8)
-            _a337 = False
-            lv["_envc_run"] = _cast(_a337, jnp.bool_)
-            _a338 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a338, jnp.int8)
-            _a339 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a339, jnp.int8)
+            _a330 = lv["p"]
+            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a330, jnp.int8)
+            _a331 = 1
+            st["_envc_at_p_trainer_effect__8"] = _cast(_a331, jnp.int8)
+            _a332 = False
+            lv["_envc_run"] = _cast(_a332, jnp.bool_)
+            _a333 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a333, jnp.int8)
+            _a334 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a334, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else340(st, lv):
+        def _else335(st, lv):
             st, lv = dict(st), dict(lv)
-            _a341 = 0
-            lv["b"] = _cast(_a341, jnp.int8)
+            _a336 = 0
+            lv["b"] = _cast(_a336, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c332, _then334(st, lv), _else340(st, lv))
+        st, lv = _select(_c327, _then329(st, lv), _else335(st, lv))
         lv = _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    def _then342(st, lv):
+    def _then337(st, lv):
         st, lv = dict(st), dict(lv)
-        _a343 = st["_envc_frame_p_trainer_effect__8__p"]
-        lv["p"] = _cast(_a343, jnp.int8)
-        _a344 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a344, jnp.int8)
-        _a345 = False
-        lv["_envc_seek"] = _cast(_a345, jnp.bool_)
-        _a346 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a346, jnp.int8)
-        _a347 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a347, jnp.int8)
-        _a348 = True
-        lv["_envc_run"] = _cast(_a348, jnp.bool_)
+        _a338 = st["_envc_frame_p_trainer_effect__8__p"]
+        lv["p"] = _cast(_a338, jnp.int8)
+        _a339 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a339, jnp.int8)
+        _a340 = False
+        lv["_envc_seek"] = _cast(_a340, jnp.bool_)
+        _a341 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a341, jnp.int8)
+        _a342 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a342, jnp.int8)
+        _a343 = True
+        lv["_envc_run"] = _cast(_a343, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    _r349 = (st, lv)
-    _r349 = _select(_c330, _then342(st, lv), _r349)
-    _r349 = _select(_c329, _then331(st, lv), _r349)
-    st, lv = _r349
-    _c350 = lv["_envc_run"]
-    def _then351(st, lv):
+    st, lv = _select_first((_c324, _c325, ), (st, lv), (_then326(st, lv), _then337(st, lv), ), (st, lv))
+    _c344 = lv["_envc_run"]
+    def _then345(st, lv):
         st, lv = dict(st), dict(lv)
-        _c352 = (_i32(lv["b"]) > 0)
-        def _then353(st, lv):
+        _c346 = (_i32(lv["b"]) > 0)
+        def _then347(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, (1 - _i32(lv["p"])))
             st = p_swap_slots(st, (1 - _i32(lv["p"])), 0, lv["b"])
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c352, _then353(st, lv), (st, lv))
+        st, lv = _select(_c346, _then347(st, lv), (st, lv))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c350, _then351(st, lv), (st, lv))
+    st, lv = _select(_c344, _then345(st, lv), (st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
@@ -1658,110 +1660,97 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c354 = lv["_envc_run"]
-    def _then355(st, lv):
+    _c348 = lv["_envc_run"]
+    def _then349(st, lv):
         st, lv = dict(st), dict(lv)
-        _a356 = _K16[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a356, jnp.int8)
+        _a350 = _K16[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a350, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c354, _then355(st, lv), (st, lv))
-    _c357 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c361 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c362 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c363 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c364 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c365 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c367 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c368 = (_i32(lv["op_0"]) == 12)
-    def _then369(st, lv):
+    st, lv = _select(_c348, _then349(st, lv), (st, lv))
+    _c351 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c352 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c353 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c354 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c355 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c356 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c357 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c361 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c362 = (_i32(lv["op_0"]) == 12)
+    def _then363(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then370(st, lv):
+    def _then364(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K17[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then371(st, lv):
+    def _then365(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then372(st, lv):
+    def _then366(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, 40)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then373(st, lv):
+    def _then367(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K18[_i32(lv["effect"])][0], _K19[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then374(st, lv):
+    def _then368(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then375(st, lv):
+    def _then369(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], 10)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then376(st, lv):
+    def _then370(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], 3, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then377(st, lv):
+    def _then371(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, 4, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then378(st, lv):
+    def _then372(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__16(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then379(st, lv):
+    def _then373(st, lv):
         st, lv = dict(st), dict(lv)
-        _c380 = lv["_envc_seek"]
-        def _then381(st, lv):
+        _c374 = lv["_envc_seek"]
+        def _then375(st, lv):
             st, lv = dict(st), dict(lv)
-            _a382 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a382, jnp.int8)
-            _a383 = False
-            lv["_envc_seek"] = _cast(_a383, jnp.bool_)
+            _a376 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a376, jnp.int8)
+            _a377 = False
+            lv["_envc_seek"] = _cast(_a377, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c380, _then381(st, lv), (st, lv))
+        st, lv = _select(_c374, _then375(st, lv), (st, lv))
         st = p_attack_effect__34(st, lv["p"])
-        _c384 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
-        def _then385(st, lv):
+        _c378 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
+        def _then379(st, lv):
             st, lv = dict(st), dict(lv)
-            _a386 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a386, jnp.int8)
-            _a387 = False
-            lv["_envc_run"] = _cast(_a387, jnp.bool_)
+            _a380 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a380, jnp.int8)
+            _a381 = False
+            lv["_envc_run"] = _cast(_a381, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else388(st, lv):
+        def _else382(st, lv):
             st, lv = dict(st), dict(lv)
-            _a389 = True
-            lv["_envc_run"] = _cast(_a389, jnp.bool_)
+            _a383 = True
+            lv["_envc_run"] = _cast(_a383, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c384, _then385(st, lv), _else388(st, lv))
+        st, lv = _select(_c378, _then379(st, lv), _else382(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then390(st, lv):
+    def _then384(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__36(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    _r391 = (st, lv)
-    _r391 = _select(_c368, _then390(st, lv), _r391)
-    _r391 = _select(_c367, _then379(st, lv), _r391)
-    _r391 = _select(_c366, _then378(st, lv), _r391)
-    _r391 = _select(_c365, _then377(st, lv), _r391)
-    _r391 = _select(_c364, _then376(st, lv), _r391)
-    _r391 = _select(_c363, _then375(st, lv), _r391)
-    _r391 = _select(_c362, _then374(st, lv), _r391)
-    _r391 = _select(_c361, _then373(st, lv), _r391)
-    _r391 = _select(_c360, _then372(st, lv), _r391)
-    _r391 = _select(_c359, _then371(st, lv), _r391)
-    _r391 = _select(_c358, _then370(st, lv), _r391)
-    _r391 = _select(_c357, _then369(st, lv), _r391)
-    st, lv = _r391
+    st, lv = _select_first((_c351, _c352, _c353, _c354, _c355, _c356, _c357, _c358, _c359, _c360, _c361, _c362, ), (st, lv), (_then363(st, lv), _then364(st, lv), _then365(st, lv), _then366(st, lv), _then367(st, lv), _then368(st, lv), _then369(st, lv), _then370(st, lv), _then371(st, lv), _then372(st, lv), _then373(st, lv), _then384(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -1771,12 +1760,12 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["op_0"] = _cast(_K20[_i32(lv["effect"])][0], jnp.int8)
-    _c392 = (_i32(lv["op_0"]) == 1)
-    def _then393(st, lv):
+    _c385 = (_i32(lv["op_0"]) == 1)
+    def _then386(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c392, _then393(st, lv), (st, lv))
+    st, lv = _select(_c385, _then386(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -1788,92 +1777,82 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c394 = lv["_envc_run"]
-    def _then395(st, lv):
+    _c387 = lv["_envc_run"]
+    def _then388(st, lv):
         st, lv = dict(st), dict(lv)
-        _a396 = _K21[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a396, jnp.int8)
+        _a389 = _K21[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a389, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c394, _then395(st, lv), (st, lv))
-    _c397 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c398 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c399 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c400 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c401 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c402 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c403 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c404 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c405 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    def _then406(st, lv):
+    st, lv = _select(_c387, _then388(st, lv), (st, lv))
+    _c390 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c391 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c392 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c393 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c394 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c395 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c396 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c397 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c398 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    def _then399(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then407(st, lv):
+    def _then400(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then408(st, lv):
+    def _then401(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then409(st, lv):
+    def _then402(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then410(st, lv):
+    def _then403(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then411(st, lv):
+    def _then404(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then412(st, lv):
+    def _then405(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then413(st, lv):
+    def _then406(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then414(st, lv):
+    def _then407(st, lv):
         st, lv = dict(st), dict(lv)
-        _c415 = lv["_envc_seek"]
-        def _then416(st, lv):
+        _c408 = lv["_envc_seek"]
+        def _then409(st, lv):
             st, lv = dict(st), dict(lv)
-            _a417 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a417, jnp.int8)
-            _a418 = False
-            lv["_envc_seek"] = _cast(_a418, jnp.bool_)
+            _a410 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a410, jnp.int8)
+            _a411 = False
+            lv["_envc_seek"] = _cast(_a411, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c415, _then416(st, lv), (st, lv))
+        st, lv = _select(_c408, _then409(st, lv), (st, lv))
         st = p_trainer_effect__8(st, lv["p"], lv["target"])
-        _c419 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
-        def _then420(st, lv):
+        _c412 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
+        def _then413(st, lv):
             st, lv = dict(st), dict(lv)
-            _a421 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a421, jnp.int8)
-            _a422 = False
-            lv["_envc_run"] = _cast(_a422, jnp.bool_)
+            _a414 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a414, jnp.int8)
+            _a415 = False
+            lv["_envc_run"] = _cast(_a415, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else423(st, lv):
+        def _else416(st, lv):
             st, lv = dict(st), dict(lv)
-            _a424 = True
-            lv["_envc_run"] = _cast(_a424, jnp.bool_)
+            _a417 = True
+            lv["_envc_run"] = _cast(_a417, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c419, _then420(st, lv), _else423(st, lv))
+        st, lv = _select(_c412, _then413(st, lv), _else416(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    _r425 = (st, lv)
-    _r425 = _select(_c405, _then414(st, lv), _r425)
-    _r425 = _select(_c404, _then413(st, lv), _r425)
-    _r425 = _select(_c403, _then412(st, lv), _r425)
-    _r425 = _select(_c402, _then411(st, lv), _r425)
-    _r425 = _select(_c401, _then410(st, lv), _r425)
-    _r425 = _select(_c400, _then409(st, lv), _r425)
-    _r425 = _select(_c399, _then408(st, lv), _r425)
-    _r425 = _select(_c398, _then407(st, lv), _r425)
-    _r425 = _select(_c397, _then406(st, lv), _r425)
-    st, lv = _r425
+    st, lv = _select_first((_c390, _c391, _c392, _c393, _c394, _c395, _c396, _c397, _c398, ), (st, lv), (_then399(st, lv), _then400(st, lv), _then401(st, lv), _then402(st, lv), _then403(st, lv), _then404(st, lv), _then405(st, lv), _then406(st, lv), _then407(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
@@ -1886,64 +1865,64 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c426 = lv["_envc_run"]
-    def _then427(st, lv):
+    _c418 = lv["_envc_run"]
+    def _then419(st, lv):
         st, lv = dict(st), dict(lv)
-        _a428 = st["current_player"]
-        lv["p"] = _cast(_a428, jnp.int8)
-        _a429 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a429, jnp.int16)
-        _l430 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l430)
-        _l431 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l431)
-        _c432 = (_K3[_i32(lv["c"])] == 1)
-        def _then433(st, lv):
+        _a420 = st["current_player"]
+        lv["p"] = _cast(_a420, jnp.int8)
+        _a421 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a421, jnp.int16)
+        _l422 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l422)
+        _l423 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l423)
+        _c424 = (_K3[_i32(lv["c"])] == 1)
+        def _then425(st, lv):
             st, lv = dict(st), dict(lv)
-            _a434 = True
-            st["supporter"] = _cast(_a434, jnp.bool_)
+            _a426 = True
+            st["supporter"] = _cast(_a426, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c432, _then433(st, lv), (st, lv))
+        st, lv = _select(_c424, _then425(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c426, _then427(st, lv), (st, lv))
+    st, lv = _select(_c418, _then419(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c435 = lv["_envc_run"]
+    _c427 = lv["_envc_run"]
+    def _then428(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a429 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a429, jnp.int8)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c427, _then428(st, lv), (st, lv))
+    _c430 = lv["_envc_seek"]
+    def _then431(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a432 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a432, jnp.int8)
+        _a433 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a433, jnp.int8)
+        _a434 = False
+        lv["_envc_seek"] = _cast(_a434, jnp.bool_)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c430, _then431(st, lv), (st, lv))
+    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
+    _c435 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
     def _then436(st, lv):
         st, lv = dict(st), dict(lv)
-        _a437 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a437, jnp.int8)
+        _a437 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a437, jnp.int8)
+        _a438 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a438, jnp.int8)
+        _a439 = False
+        lv["_envc_run"] = _cast(_a439, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c435, _then436(st, lv), (st, lv))
-    _c438 = lv["_envc_seek"]
-    def _then439(st, lv):
+    def _else440(st, lv):
         st, lv = dict(st), dict(lv)
-        _a440 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a440, jnp.int8)
-        _a441 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a441, jnp.int8)
-        _a442 = False
-        lv["_envc_seek"] = _cast(_a442, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c438, _then439(st, lv), (st, lv))
-    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c443 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then444(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a445 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a445, jnp.int8)
-        _a446 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a446, jnp.int8)
-        _a447 = False
-        lv["_envc_run"] = _cast(_a447, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else448(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a449 = True
-        lv["_envc_run"] = _cast(_a449, jnp.bool_)
+        _a441 = True
+        lv["_envc_run"] = _cast(_a441, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c443, _then444(st, lv), _else448(st, lv))
+    st, lv = _select(_c435, _then436(st, lv), _else440(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
@@ -1958,101 +1937,101 @@ def p__envc_run_attack(st, v_a):
     lv["q"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c450 = lv["_envc_run"]
-    def _then451(st, lv):
+    _c442 = lv["_envc_run"]
+    def _then443(st, lv):
         st, lv = dict(st), dict(lv)
-        _a452 = st["current_player"]
-        lv["p"] = _cast(_a452, jnp.int8)
-        _a453 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a453, jnp.int8)
-        _a454 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a454, jnp.int16)
-        _c455 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then456(st, lv):
+        _a444 = st["current_player"]
+        lv["p"] = _cast(_a444, jnp.int8)
+        _a445 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a445, jnp.int8)
+        _a446 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a446, jnp.int16)
+        _c447 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then448(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r457 = _randint(st, 0, 1)
-            _a458 = (_r457 == 1)
-            lv["hits"] = _cast(_a458, jnp.bool_)
+            st, _r449 = _randint(st, 0, 1)
+            _a450 = (_r449 == 1)
+            lv["hits"] = _cast(_a450, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c455, _then456(st, lv), (st, lv))
+        st, lv = _select(_c447, _then448(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c450, _then451(st, lv), (st, lv))
-    _c459 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then460(st, lv):
+    st, lv = _select(_c442, _then443(st, lv), (st, lv))
+    _c451 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then452(st, lv):
         st, lv = dict(st), dict(lv)
-        _c461 = lv["_envc_run"]
-        def _then462(st, lv):
+        _c453 = lv["_envc_run"]
+        def _then454(st, lv):
             st, lv = dict(st), dict(lv)
-            _a463 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a463, jnp.int16)
+            _a455 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K6[_i32(lv["c"])]), _i32(_K7[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a455, jnp.int16)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c461, _then462(st, lv), (st, lv))
+        st, lv = _select(_c453, _then454(st, lv), (st, lv))
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c464 = lv["_envc_run"]
-        def _then465(st, lv):
+        _c456 = lv["_envc_run"]
+        def _then457(st, lv):
             st, lv = dict(st), dict(lv)
-            _a466 = jnp.where((_i32(lv["a"]) == 0), _i32(_K22[_i32(lv["c"])]), _i32(_K23[_i32(lv["c"])]))
-            lv["_envc_arg1"] = _cast(_a466, jnp.int8)
+            _a458 = jnp.where((_i32(lv["a"]) == 0), _i32(_K22[_i32(lv["c"])]), _i32(_K23[_i32(lv["c"])]))
+            lv["_envc_arg1"] = _cast(_a458, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c464, _then465(st, lv), (st, lv))
-        _c467 = lv["_envc_seek"]
-        def _then468(st, lv):
+        st, lv = _select(_c456, _then457(st, lv), (st, lv))
+        _c459 = lv["_envc_seek"]
+        def _then460(st, lv):
             st, lv = dict(st), dict(lv)
-            _a469 = st["_envc_frame_a_attack__q"]
-            lv["q"] = _cast(_a469, jnp.int8)
-            _a470 = st["_envc_frame_a_attack__c"]
-            lv["c"] = _cast(_a470, jnp.int16)
-            _a471 = 0
-            st["_envc_at_a_attack"] = _cast(_a471, jnp.int8)
-            _a472 = False
-            lv["_envc_seek"] = _cast(_a472, jnp.bool_)
+            _a461 = st["_envc_frame_a_attack__q"]
+            lv["q"] = _cast(_a461, jnp.int8)
+            _a462 = st["_envc_frame_a_attack__c"]
+            lv["c"] = _cast(_a462, jnp.int16)
+            _a463 = 0
+            st["_envc_at_a_attack"] = _cast(_a463, jnp.int8)
+            _a464 = False
+            lv["_envc_seek"] = _cast(_a464, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c467, _then468(st, lv), (st, lv))
+        st, lv = _select(_c459, _then460(st, lv), (st, lv))
         st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
-        _c473 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-        def _then474(st, lv):
+        _c465 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+        def _then466(st, lv):
             st, lv = dict(st), dict(lv)
-            _a475 = lv["q"]
-            st["_envc_frame_a_attack__q"] = _cast(_a475, jnp.int8)
-            _a476 = lv["c"]
-            st["_envc_frame_a_attack__c"] = _cast(_a476, jnp.int16)
-            _a477 = 1
-            st["_envc_at_a_attack"] = _cast(_a477, jnp.int8)
-            _a478 = False
-            lv["_envc_run"] = _cast(_a478, jnp.bool_)
+            _a467 = lv["q"]
+            st["_envc_frame_a_attack__q"] = _cast(_a467, jnp.int8)
+            _a468 = lv["c"]
+            st["_envc_frame_a_attack__c"] = _cast(_a468, jnp.int16)
+            _a469 = 1
+            st["_envc_at_a_attack"] = _cast(_a469, jnp.int8)
+            _a470 = False
+            lv["_envc_run"] = _cast(_a470, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        def _else479(st, lv):
+        def _else471(st, lv):
             st, lv = dict(st), dict(lv)
-            _a480 = True
-            lv["_envc_run"] = _cast(_a480, jnp.bool_)
-            _c481 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
-            def _then482(st, lv):
+            _a472 = True
+            lv["_envc_run"] = _cast(_a472, jnp.bool_)
+            _c473 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
+            def _then474(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["weak"] = _cast(jnp.where((_K24[_i32(st["card"][_i32(lv["q"])][0])] == _K12[_i32(lv["c"])]), 20, 0), jnp.int8)
-                _a483 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
-                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a483, jnp.int16))
+                _a475 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
+                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a475, jnp.int16))
                 lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-            st, lv = _select(_c481, _then482(st, lv), (st, lv))
-            _a484 = 0
-            st["dmg"] = _cast(_a484, jnp.int16)
+            st, lv = _select(_c473, _then474(st, lv), (st, lv))
+            _a476 = 0
+            st["dmg"] = _cast(_a476, jnp.int16)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c473, _then474(st, lv), _else479(st, lv))
+        st, lv = _select(_c465, _then466(st, lv), _else471(st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c459, _then460(st, lv), (st, lv))
-    _c485 = lv["_envc_run"]
-    def _then486(st, lv):
+    st, lv = _select(_c451, _then452(st, lv), (st, lv))
+    _c477 = lv["_envc_run"]
+    def _then478(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
-        _c487 = jnp.logical_not(st["terminated"])
-        def _then488(st, lv):
+        _c479 = jnp.logical_not(st["terminated"])
+        def _then480(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_finish_turn(st)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c487, _then488(st, lv), (st, lv))
+        st, lv = _select(_c479, _then480(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c485, _then486(st, lv), (st, lv))
+    st, lv = _select(_c477, _then478(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
@@ -2064,8 +2043,8 @@ def a_setup_active(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l489 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l489)
+    _l481 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l481)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2073,7 +2052,7 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i490: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i490, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i490, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i490, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i482: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i482, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i482, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i482, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
@@ -2083,8 +2062,8 @@ def a_setup_bench(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l491 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l491)
+    _l483 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l483)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2092,31 +2071,31 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i492: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i492, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i492, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i492, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i484: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i484, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i484, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i484, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:914): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c493 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then494(st, lv):
+    _c485 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then486(st, lv):
         st, lv = dict(st), dict(lv)
-        _a495 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a495, jnp.int8)
+        _a487 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a487, jnp.int8)
         return st, _scope(lv, ())
-    def _else496(st, lv):
+    def _else488(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c493, _then494(st, lv), _else496(st, lv))
+    st, lv = _select(_c485, _then486(st, lv), _else488(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i497: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i489: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
@@ -2126,8 +2105,8 @@ def a_play_basic(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l498 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l498)
+    _l490 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l490)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2135,7 +2114,7 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i499: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i499, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i491: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i491, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i491, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i491, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
@@ -2145,22 +2124,22 @@ def a_evolve(st, index):
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a500 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a500, jnp.int16))
-    _a501 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a501, jnp.int8))
-    _a502 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a502, jnp.int16))
-    _l503 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l503)
-    _a504 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a504, jnp.int8))
-    _c505 = (_i32(lv["s"]) == 0)
-    def _then506(st, lv):
+    _a492 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a492, jnp.int16))
+    _a493 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a493, jnp.int8))
+    _a494 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a494, jnp.int16))
+    _l495 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l495)
+    _a496 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a496, jnp.int8))
+    _c497 = (_i32(lv["s"]) == 0)
+    def _then498(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c505, _then506(st, lv), (st, lv))
+    st, lv = _select(_c497, _then498(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -2168,7 +2147,7 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i507: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i507, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])] != 0)), (_i32(_K9[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i507, 4), 10)])]) == _i32(_K10[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i507, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i499: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i499, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i499, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i499, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 4), 10)])] != 0)), (_i32(_K9[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 4), 10)])]) == _i32(_K10[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i499, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
@@ -2177,12 +2156,12 @@ def a_attach(st, index):
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a508 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a508, jnp.int8))
-    _a509 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a509, jnp.int8))
-    _a510 = True
-    st["attached"] = _cast(_a510, jnp.bool_)
+    _a500 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a500, jnp.int8))
+    _a501 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a501, jnp.int8))
+    _a502 = True
+    st["attached"] = _cast(_a502, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
@@ -2190,7 +2169,7 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i511: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i511, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i503: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i503, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
@@ -2206,7 +2185,7 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i512: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i512, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i512, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i512, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i504: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i504, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i504, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i504, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i504, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), False)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i504, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
@@ -2215,8 +2194,8 @@ def a_use_ability(st, index):
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a513 = True
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a513, jnp.bool_))
+    _a505 = True
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a505, jnp.bool_))
     st = p_ability_effect__dispatch(st, _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -2227,7 +2206,7 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i514: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]), (_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i506: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i506, 1), 4)]), (_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i506, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i506, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
@@ -2238,6 +2217,26 @@ def a_retreat(st, index):
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
+    _c507 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then508(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i509: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i509]) > 0), i509, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a510 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a510, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c507, _then508(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c511 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then512(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i513: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i513]) > 0), i513, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a514 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a514, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c511, _then512(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
     _c515 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then516(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2247,7 +2246,7 @@ def a_retreat(st, index):
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c515, _then516(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
+    lv["k"] = jnp.int32(3)
     _c519 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then520(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2257,31 +2256,11 @@ def a_retreat(st, index):
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c519, _then520(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c523 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then524(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i525: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i525]) > 0), i525, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a526 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a526, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c523, _then524(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c527 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then528(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i529: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i529]) > 0), i529, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a530 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a530, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c527, _then528(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a531 = True
-    st["retreated"] = _cast(_a531, jnp.bool_)
+    _a523 = True
+    st["retreated"] = _cast(_a523, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -2289,7 +2268,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i532: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i532, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i524: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i524, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
@@ -2304,7 +2283,7 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i533: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i533, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i525: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i525, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
@@ -2318,7 +2297,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i534: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i526: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
@@ -2334,13 +2313,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i535: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i535, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i527: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i527, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i536: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i536, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i528: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i528, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -2360,6 +2339,29 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
+    st, _r529 = _randint(st, 0, (5 - 1))
+    _a530 = _r529
+    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a530, jnp.int8))
+    lv["i"] = jnp.int32(0)
+    def _loop531(i, carry):
+        st, lv = dict(carry[0]), dict(carry[1])
+        lv["i"] = i
+        _l532 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K27[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l532)
+        return st, lv
+    st, lv = lax.fori_loop(0, 20, _loop531, (st, lv))
+    lv = _scope(lv, ("p", ))
+    st, _l533 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l533)
+    lv["at"] = _cast(jnp.min(jax.vmap(lambda i534: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i534])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i534])] == 0)), i534, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+    _l535 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l535)
+    _l536 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l536)
+    st = p_draw_cards(st, lv["p"], 4)
+    st = p_random_zone_energy(st, lv["p"])
+    lv = _scope(lv, ("p", ))
+    lv["p"] = jnp.int32(1)
     st, _r537 = _randint(st, 0, (5 - 1))
     _a538 = _r537
     st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a538, jnp.int8))
@@ -2382,54 +2384,31 @@ def _init_body(st):
     st = p_draw_cards(st, lv["p"], 4)
     st = p_random_zone_energy(st, lv["p"])
     lv = _scope(lv, ("p", ))
-    lv["p"] = jnp.int32(1)
-    st, _r545 = _randint(st, 0, (5 - 1))
-    _a546 = _r545
-    st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a546, jnp.int8))
-    lv["i"] = jnp.int32(0)
-    def _loop547(i, carry):
-        st, lv = dict(carry[0]), dict(carry[1])
-        lv["i"] = i
-        _l548 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K27[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l548)
-        return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop547, (st, lv))
-    lv = _scope(lv, ("p", ))
-    st, _l549 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l549)
-    lv["at"] = _cast(jnp.min(jax.vmap(lambda i550: _i32(jnp.where(jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i550])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i550])] == 0)), i550, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-    _l551 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l551)
-    _l552 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _l552)
-    st = p_draw_cards(st, lv["p"], 4)
-    st = p_random_zone_energy(st, lv["p"])
-    lv = _scope(lv, ("p", ))
     lv = _scope(lv, ())
-    st, _r553 = _randint(st, 0, 1)
-    _a554 = jnp.where((_r553 == 1), 1, 0)
-    st["first"] = _cast(_a554, jnp.int8)
-    _a555 = st["first"]
-    st["current_player"] = _cast(_a555, jnp.int8)
+    st, _r545 = _randint(st, 0, 1)
+    _a546 = jnp.where((_r545 == 1), 1, 0)
+    st["first"] = _cast(_a546, jnp.int8)
+    _a547 = st["first"]
+    st["current_player"] = _cast(_a547, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i556, _h558, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575, _h576, _h577, _h578: jnp.all(jax.vmap(lambda i557: (((((_lcount(_get(st["deck"], i556), _K27[_i32(_h558)][i557]) + _lcount(_get(st["hand"], i556), _K27[_i32(_h558)][i557])) + _lcount(_get(st["discard"], i556), _K27[_i32(_h558)][i557])) + (((_i32(jnp.logical_and(_h559, (_h560 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(_h561, (_h562 == _K27[_i32(_h558)][i557])))) + _i32(jnp.logical_and(_h563, (_h564 == _K27[_i32(_h558)][i557])))) + _i32(jnp.logical_and(_h565, (_h566 == _K27[_i32(_h558)][i557]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h559, (0 < _i32(_h567))), (_h568 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h559, (1 < _i32(_h567))), (_h569 == _K27[_i32(_h558)][i557]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h561, (0 < _i32(_h570))), (_h571 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h561, (1 < _i32(_h570))), (_h572 == _K27[_i32(_h558)][i557])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h563, (0 < _i32(_h573))), (_h574 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h563, (1 < _i32(_h573))), (_h575 == _K27[_i32(_h558)][i557])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h565, (0 < _i32(_h576))), (_h577 == _K27[_i32(_h558)][i557]))) + _i32(jnp.logical_and(jnp.logical_and(_h565, (1 < _i32(_h576))), (_h578 == _K27[_i32(_h558)][i557]))))))) == jnp.sum(_wide(_K27[_i32(_h558)]) == _K27[_i32(_h558)][i557], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i548, _h550, _h551, _h552, _h553, _h554, _h555, _h556, _h557, _h558, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570: jnp.all(jax.vmap(lambda i549: (((((_lcount(_get(st["deck"], i548), _K27[_i32(_h550)][i549]) + _lcount(_get(st["hand"], i548), _K27[_i32(_h550)][i549])) + _lcount(_get(st["discard"], i548), _K27[_i32(_h550)][i549])) + (((_i32(jnp.logical_and(_h551, (_h552 == _K27[_i32(_h550)][i549]))) + _i32(jnp.logical_and(_h553, (_h554 == _K27[_i32(_h550)][i549])))) + _i32(jnp.logical_and(_h555, (_h556 == _K27[_i32(_h550)][i549])))) + _i32(jnp.logical_and(_h557, (_h558 == _K27[_i32(_h550)][i549]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h551, (0 < _i32(_h559))), (_h560 == _K27[_i32(_h550)][i549]))) + _i32(jnp.logical_and(jnp.logical_and(_h551, (1 < _i32(_h559))), (_h561 == _K27[_i32(_h550)][i549]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h553, (0 < _i32(_h562))), (_h563 == _K27[_i32(_h550)][i549]))) + _i32(jnp.logical_and(jnp.logical_and(_h553, (1 < _i32(_h562))), (_h564 == _K27[_i32(_h550)][i549])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h555, (0 < _i32(_h565))), (_h566 == _K27[_i32(_h550)][i549]))) + _i32(jnp.logical_and(jnp.logical_and(_h555, (1 < _i32(_h565))), (_h567 == _K27[_i32(_h550)][i549])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h557, (0 < _i32(_h568))), (_h569 == _K27[_i32(_h550)][i549]))) + _i32(jnp.logical_and(jnp.logical_and(_h557, (1 < _i32(_h568))), (_h570 == _K27[_i32(_h550)][i549]))))))) == jnp.sum(_wide(_K27[_i32(_h550)]) == _K27[_i32(_h550)][i549], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i579, _h580, _h581, _h582, _h583, _h584, _h585, _h586, _h587, _h588, _h589, _h590, _h591: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h580), (_i32(_h581) < _i32(_K13[_i32(_h582)]))), jnp.logical_or(jnp.logical_not(_h583), (_i32(_h584) < _i32(_K13[_i32(_h585)])))), jnp.logical_or(jnp.logical_not(_h586), (_i32(_h587) < _i32(_K13[_i32(_h588)])))), jnp.logical_or(jnp.logical_not(_h589), (_i32(_h590) < _i32(_K13[_i32(_h591)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i571, _h572, _h573, _h574, _h575, _h576, _h577, _h578, _h579, _h580, _h581, _h582, _h583: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h572), (_i32(_h573) < _i32(_K13[_i32(_h574)]))), jnp.logical_or(jnp.logical_not(_h575), (_i32(_h576) < _i32(_K13[_i32(_h577)])))), jnp.logical_or(jnp.logical_not(_h578), (_i32(_h579) < _i32(_K13[_i32(_h580)])))), jnp.logical_or(jnp.logical_not(_h581), (_i32(_h582) < _i32(_K13[_i32(_h583)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i592, _h593: (_i32(_h593) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i584, _h585: (_i32(_h585) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -2441,13 +2420,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i594, _h595: _h595)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i586, _h587: _h587)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i596, _h597, _h598, _h599, _h600: ((((_i32(_h597) + _i32(_h598)) + _i32(_h599)) + _i32(_h600)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i588, _h589, _h590, _h591, _h592: ((((_i32(_h589) + _i32(_h590)) + _i32(_h591)) + _i32(_h592)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
