@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs: list[list[float]] = [[], []]
                 for _ in range(args.repeats):
                     for side, pkg in enumerate((before, after)):
-                        runs[side].append(_time_rust(pkg, b, 1, 1, args.seconds))
+                        runs[side].append(_time_rust(pkg, b, 1, 1, args.seconds)[0])  # (SPS, episodes/s)
                 ma, mb = statistics.median(runs[0]), statistics.median(runs[1])
                 print(f"rust batch {b} (1 thread): before {ma:,.0f} SPS, after {mb:,.0f} SPS, after/before "
                       f"{mb / ma:.3f}; runs before {[round(x) for x in runs[0]]}, after {[round(x) for x in runs[1]]}; "
