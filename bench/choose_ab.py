@@ -2,10 +2,12 @@
 use them (Abra's Teleport, Sabrina, Mr. Mime's Barrier Attack), interleaved in one process.
 
     python bench/choose_ab.py [--base COMMIT] [--batches 1024,8192] [--repeats 5] [--targets jax,rust]
+                              [--spec PATH]
 
 "Before" is the generated TCG of commit `--base` (its golden files `tests/golden/tcg/{jax,rust}`,
 which are exactly what `envc compile specs/tcg.envspec` wrote then); "after" is what the
-working tree generates now. Both sides run the same harness:
+working tree generates now (from `--spec`, default `specs/tcg.envspec`: a variant of the spec,
+e.g. with other fills or decks, is timed against the same "before"). Both sides run the same harness:
 
 * JAX: `rollout` (random legal policy, auto-reset, one jitted `lax.scan`) compiled for both,
   then timed a, b, a, b, ... (`envc.bench.compare_rollouts`); SPS is the median;
@@ -87,13 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--targets", default="jax,rust")
     ap.add_argument("--seconds", type=float, default=1.0, help="Rust: seconds per timed run")
+    ap.add_argument("--spec", default=str(ROOT / "specs" / "tcg.envspec"),
+                    help="the spec whose generated code is `after` (default: specs/tcg.envspec)")
     args = ap.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
     targets = args.targets.split(",")
     sys.path.insert(0, str(ROOT))
     from envc.compiler.check import load
 
-    module = load(str(ROOT / "specs" / "tcg.envspec"))
+    module = load(args.spec)
     tmp = Path(tempfile.mkdtemp(prefix="envc-choose-ab-"))
     print(f"load: {os.getloadavg()}")
     try:
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs: list[list[float]] = [[], []]
                 for _ in range(args.repeats):
                     for side, pkg in enumerate((before, after)):
-                        runs[side].append(_time_rust(pkg, b, 1, 1, args.seconds))
+                        runs[side].append(_time_rust(pkg, b, 1, 1, args.seconds)[0])  # (SPS, episodes/s)
                 ma, mb = statistics.median(runs[0]), statistics.median(runs[1])
                 print(f"rust batch {b} (1 thread): before {ma:,.0f} SPS, after {mb:,.0f} SPS, after/before "
                       f"{mb / ma:.3f}; runs before {[round(x) for x in runs[0]]}, after {[round(x) for x in runs[1]]}; "

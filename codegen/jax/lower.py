@@ -9,8 +9,8 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   back with `_cast`; floats are float32;
 - `if`/`else` becomes two traced branch functions whose results are merged by `_select`
   (`jnp.where` per changed leaf): no Python branching on traced values; an `elif` chain or
-  a `match` becomes one branch function per arm at the same depth, selected from the last
-  arm back (`chain`), unless a condition draws (then each `elif` nests in the `else`);
+  a `match` becomes one branch function per arm at the same depth, merged by one
+  `_select_first` (`chain`), unless a condition draws (then each `elif` nests in the `else`);
 - `for` loops of at most `UNROLL` iterations unroll, longer ones and those whose body weighs
   more than `HEAVY_BODY` IR nodes (called functions included) become `lax.fori_loop`;
 - comprehensions and reductions over `lo..hi` become `jax.vmap` over `jnp.arange`
@@ -886,16 +886,17 @@ class Lowering:
     def chain(self, conds: list[str], bodies: list[list[ir.Stmt]], orelse: list[ir.Stmt]) -> None:
         """`if c1 {b1} elif c2 {b2} ... else {e}` without nesting: every branch is a function at
         this depth, run on the same state, and the first true condition's result is selected
-        (built from the last branch backwards). Only for conditions that do not draw: each is
+        (`_select_first`). Only for conditions that do not draw: each is
         evaluated on the state before the chain, which is what the interpreter sees when it
         reaches it. A nested form would need one indentation level per `elif`, and Python
         refuses to compile about a hundred."""
         names = [self.arm(body, "_then") for body in bodies] + [self.arm(orelse, "_else")]
-        result = self.fresh("_r")
-        self.emit(f"{result} = {names[-1]}")
-        for cond, call in reversed(list(zip(conds, names))):
-            self.emit(f"{result} = _select({cond}, {call}, {result})")
-        self.emit(f"st, lv = {result}")
+        # one `_select_first` rather than a `_select` per arm: a leaf that a single arm writes
+        # (a dispatch whose ops touch different fields) is then selected once, not once per
+        # arm from that one back (the chain's running result differs from the state everywhere)
+        arms = "".join(f"{call}, " for call in names[:-1])
+        conds_ = "".join(f"{c}, " for c in conds)
+        self.emit(f"st, lv = _select_first(({conds_}), (st, lv), ({arms}), {names[-1]})")
 
     def weight(self, node, seen: frozenset = frozenset()) -> int:
         """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""

@@ -79,6 +79,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))

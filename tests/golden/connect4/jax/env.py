@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -341,12 +362,9 @@ def a_drop(st, index):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("column", "row", ))
-    _r31 = (st, lv)
-    _r31 = _select(_c24, _then30(st, lv), _r31)
-    _r31 = _select(_c23, _then29(st, lv), _r31)
-    st, lv = _r31
-    _a32 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a32, jnp.int8)
+    st, lv = _select_first((_c23, _c24, ), (st, lv), (_then29(st, lv), _then30(st, lv), ), (st, lv))
+    _a31 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a31, jnp.int8)
     lv = _scope(lv, ("column", ))
     return st
 
@@ -354,35 +372,35 @@ def a_drop(st, index):
 def m_drop(st):
     """guard of `drop` at each of its 7 flat indices (bool[7])"""
     lv = {}
-    return jax.vmap(lambda i33, _h35: (_i32(jnp.sum(jax.vmap(lambda i34, _h36: (_i32(_h36) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
+    return jax.vmap(lambda i32, _h34: (_i32(jnp.sum(jax.vmap(lambda i33, _h35: (_i32(_h35) != -1))(jnp.arange(0, 6, dtype=jnp.int32), _h34), dtype=jnp.int32)) < 6))(jnp.arange(0, 7, dtype=jnp.int32), st["board"].reshape((6, 7)).transpose((1, 0)))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i37, _h40: jax.vmap(lambda i38, _h41: jax.vmap(lambda i39: (_i32(_h41) == _i32(jnp.where((i39 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h40))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
+    return jax.vmap(lambda i36, _h39: jax.vmap(lambda i37, _h40: jax.vmap(lambda i38: (_i32(_h40) == _i32(jnp.where((i38 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 7, dtype=jnp.int32), _h39))(jnp.arange(0, 6, dtype=jnp.int32), st["board"].reshape((6, 7)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r42 = _randint(st, 0, 1)
-    _a43 = _r42
-    st["current_player"] = _cast(_a43, jnp.int8)
+    st, _r41 = _randint(st, 0, 1)
+    _a42 = _r41
+    st["current_player"] = _cast(_a42, jnp.int8)
     return st
 
 
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i44, _h45, _h46: jnp.logical_or((_i32(_h45) == -1), (_i32(_h46) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
+    return jnp.all(jax.vmap(lambda i43, _h44, _h45: jnp.logical_or((_i32(_h44) == -1), (_i32(_h45) != -1)))(jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]))
 
 
 def inv_balanced(st):
     """invariant `balanced`: the two players' disc counts differ by at most one"""
     lv = {}
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i47, _h48: (_i32(_h48) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i49, _h50: (_i32(_h50) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i46, _h47: (_i32(_h47) == 0))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i48, _h49: (_i32(_h49) == 1))(jnp.arange(0, 42, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 # ---- the environment

@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -543,10 +564,7 @@ def p_finish(st):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("mine", "theirs", ))
-    _r81 = _else80(st, lv)
-    _r81 = _select(_c77, _then79(st, lv), _r81)
-    _r81 = _select(_c76, _then78(st, lv), _r81)
-    st, lv = _r81
+    st, lv = _select_first((_c76, _c77, ), (st, lv), (_then78(st, lv), _then79(st, lv), ), _else80(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -560,432 +578,432 @@ def a_place(st, index):
     lv["d"] = jnp.int32(0)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c82 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then83(st, lv):
+    _c81 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then82(st, lv):
         st, lv = dict(st), dict(lv)
-        _a84 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a84, jnp.int8))
+        _a83 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a83, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c82, _then83(st, lv), (st, lv))
+    st, lv = _select(_c81, _then82(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c85 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then86(st, lv):
+    _c84 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then85(st, lv):
         st, lv = dict(st), dict(lv)
-        _a87 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a87, jnp.int8))
+        _a86 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a86, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c85, _then86(st, lv), (st, lv))
+    st, lv = _select(_c84, _then85(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c88 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then89(st, lv):
+    _c87 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then88(st, lv):
         st, lv = dict(st), dict(lv)
-        _a90 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a90, jnp.int8))
+        _a89 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a89, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c88, _then89(st, lv), (st, lv))
+    st, lv = _select(_c87, _then88(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c91 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then92(st, lv):
+    _c90 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then91(st, lv):
         st, lv = dict(st), dict(lv)
-        _a93 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a93, jnp.int8))
+        _a92 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a92, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c91, _then92(st, lv), (st, lv))
+    st, lv = _select(_c90, _then91(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c94 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then95(st, lv):
+    _c93 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then94(st, lv):
         st, lv = dict(st), dict(lv)
-        _a96 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a96, jnp.int8))
+        _a95 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a95, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c94, _then95(st, lv), (st, lv))
+    st, lv = _select(_c93, _then94(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c97 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then98(st, lv):
+    _c96 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then97(st, lv):
         st, lv = dict(st), dict(lv)
-        _a99 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a99, jnp.int8))
+        _a98 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a98, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c97, _then98(st, lv), (st, lv))
+    st, lv = _select(_c96, _then97(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(1)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c100 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then101(st, lv):
+    _c99 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then100(st, lv):
         st, lv = dict(st), dict(lv)
-        _a102 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a102, jnp.int8))
+        _a101 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a101, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c100, _then101(st, lv), (st, lv))
+    st, lv = _select(_c99, _then100(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c103 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then104(st, lv):
+    _c102 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then103(st, lv):
         st, lv = dict(st), dict(lv)
-        _a105 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a105, jnp.int8))
+        _a104 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a104, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c103, _then104(st, lv), (st, lv))
+    st, lv = _select(_c102, _then103(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c106 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then107(st, lv):
+    _c105 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then106(st, lv):
         st, lv = dict(st), dict(lv)
-        _a108 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a108, jnp.int8))
+        _a107 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a107, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c106, _then107(st, lv), (st, lv))
+    st, lv = _select(_c105, _then106(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c109 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then110(st, lv):
+    _c108 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then109(st, lv):
         st, lv = dict(st), dict(lv)
-        _a111 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a111, jnp.int8))
+        _a110 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a110, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c109, _then110(st, lv), (st, lv))
+    st, lv = _select(_c108, _then109(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c112 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then113(st, lv):
+    _c111 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then112(st, lv):
         st, lv = dict(st), dict(lv)
-        _a114 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a114, jnp.int8))
+        _a113 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a113, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c112, _then113(st, lv), (st, lv))
+    st, lv = _select(_c111, _then112(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c115 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then116(st, lv):
+    _c114 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then115(st, lv):
         st, lv = dict(st), dict(lv)
-        _a117 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a117, jnp.int8))
+        _a116 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a116, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c115, _then116(st, lv), (st, lv))
+    st, lv = _select(_c114, _then115(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(2)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c118 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then119(st, lv):
+    _c117 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then118(st, lv):
         st, lv = dict(st), dict(lv)
-        _a120 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a120, jnp.int8))
+        _a119 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a119, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c118, _then119(st, lv), (st, lv))
+    st, lv = _select(_c117, _then118(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c121 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then122(st, lv):
+    _c120 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then121(st, lv):
         st, lv = dict(st), dict(lv)
-        _a123 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a123, jnp.int8))
+        _a122 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a122, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c121, _then122(st, lv), (st, lv))
+    st, lv = _select(_c120, _then121(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c124 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then125(st, lv):
+    _c123 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then124(st, lv):
         st, lv = dict(st), dict(lv)
-        _a126 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a126, jnp.int8))
+        _a125 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a125, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c124, _then125(st, lv), (st, lv))
+    st, lv = _select(_c123, _then124(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c127 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then128(st, lv):
+    _c126 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then127(st, lv):
         st, lv = dict(st), dict(lv)
-        _a129 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a129, jnp.int8))
+        _a128 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a128, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c127, _then128(st, lv), (st, lv))
+    st, lv = _select(_c126, _then127(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c130 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then131(st, lv):
+    _c129 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then130(st, lv):
         st, lv = dict(st), dict(lv)
-        _a132 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a132, jnp.int8))
+        _a131 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a131, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c130, _then131(st, lv), (st, lv))
+    st, lv = _select(_c129, _then130(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c133 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then134(st, lv):
+    _c132 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then133(st, lv):
         st, lv = dict(st), dict(lv)
-        _a135 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a135, jnp.int8))
+        _a134 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a134, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c133, _then134(st, lv), (st, lv))
+    st, lv = _select(_c132, _then133(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(3)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c136 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then137(st, lv):
+    _c135 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then136(st, lv):
         st, lv = dict(st), dict(lv)
-        _a138 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a138, jnp.int8))
+        _a137 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a137, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c136, _then137(st, lv), (st, lv))
+    st, lv = _select(_c135, _then136(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c139 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then140(st, lv):
+    _c138 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then139(st, lv):
         st, lv = dict(st), dict(lv)
-        _a141 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a141, jnp.int8))
+        _a140 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a140, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c139, _then140(st, lv), (st, lv))
+    st, lv = _select(_c138, _then139(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c142 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then143(st, lv):
+    _c141 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then142(st, lv):
         st, lv = dict(st), dict(lv)
-        _a144 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a144, jnp.int8))
+        _a143 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a143, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c142, _then143(st, lv), (st, lv))
+    st, lv = _select(_c141, _then142(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c145 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then146(st, lv):
+    _c144 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then145(st, lv):
         st, lv = dict(st), dict(lv)
-        _a147 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a147, jnp.int8))
+        _a146 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a146, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c145, _then146(st, lv), (st, lv))
+    st, lv = _select(_c144, _then145(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c148 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then149(st, lv):
+    _c147 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then148(st, lv):
         st, lv = dict(st), dict(lv)
-        _a150 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a150, jnp.int8))
+        _a149 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a149, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c148, _then149(st, lv), (st, lv))
+    st, lv = _select(_c147, _then148(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c151 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then152(st, lv):
+    _c150 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then151(st, lv):
         st, lv = dict(st), dict(lv)
-        _a153 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a153, jnp.int8))
+        _a152 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a152, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c151, _then152(st, lv), (st, lv))
+    st, lv = _select(_c150, _then151(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(4)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c154 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then155(st, lv):
+    _c153 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then154(st, lv):
         st, lv = dict(st), dict(lv)
-        _a156 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a156, jnp.int8))
+        _a155 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a155, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c154, _then155(st, lv), (st, lv))
+    st, lv = _select(_c153, _then154(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c157 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then158(st, lv):
+    _c156 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then157(st, lv):
         st, lv = dict(st), dict(lv)
-        _a159 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a159, jnp.int8))
+        _a158 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a158, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c157, _then158(st, lv), (st, lv))
+    st, lv = _select(_c156, _then157(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c160 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then161(st, lv):
+    _c159 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then160(st, lv):
         st, lv = dict(st), dict(lv)
-        _a162 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a162, jnp.int8))
+        _a161 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a161, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c160, _then161(st, lv), (st, lv))
+    st, lv = _select(_c159, _then160(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c163 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then164(st, lv):
+    _c162 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then163(st, lv):
         st, lv = dict(st), dict(lv)
-        _a165 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a165, jnp.int8))
+        _a164 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a164, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c163, _then164(st, lv), (st, lv))
+    st, lv = _select(_c162, _then163(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c166 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then167(st, lv):
+    _c165 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then166(st, lv):
         st, lv = dict(st), dict(lv)
-        _a168 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a168, jnp.int8))
+        _a167 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a167, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c166, _then167(st, lv), (st, lv))
+    st, lv = _select(_c165, _then166(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c169 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then170(st, lv):
+    _c168 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a171 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a171, jnp.int8))
+        _a170 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a170, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c169, _then170(st, lv), (st, lv))
+    st, lv = _select(_c168, _then169(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(5)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c172 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then173(st, lv):
+    _c171 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then172(st, lv):
         st, lv = dict(st), dict(lv)
-        _a174 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a174, jnp.int8))
+        _a173 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a173, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c172, _then173(st, lv), (st, lv))
+    st, lv = _select(_c171, _then172(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c175 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then176(st, lv):
+    _c174 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then175(st, lv):
         st, lv = dict(st), dict(lv)
-        _a177 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a177, jnp.int8))
+        _a176 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a176, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c175, _then176(st, lv), (st, lv))
+    st, lv = _select(_c174, _then175(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c178 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then179(st, lv):
+    _c177 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then178(st, lv):
         st, lv = dict(st), dict(lv)
-        _a180 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a180, jnp.int8))
+        _a179 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a179, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c178, _then179(st, lv), (st, lv))
+    st, lv = _select(_c177, _then178(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c181 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then182(st, lv):
+    _c180 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then181(st, lv):
         st, lv = dict(st), dict(lv)
-        _a183 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a183, jnp.int8))
+        _a182 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a182, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c181, _then182(st, lv), (st, lv))
+    st, lv = _select(_c180, _then181(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c184 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then185(st, lv):
+    _c183 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then184(st, lv):
         st, lv = dict(st), dict(lv)
-        _a186 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a186, jnp.int8))
+        _a185 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a185, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c184, _then185(st, lv), (st, lv))
+    st, lv = _select(_c183, _then184(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c187 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then188(st, lv):
+    _c186 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then187(st, lv):
         st, lv = dict(st), dict(lv)
-        _a189 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a189, jnp.int8))
+        _a188 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a188, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c187, _then188(st, lv), (st, lv))
+    st, lv = _select(_c186, _then187(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(6)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c190 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then191(st, lv):
+    _c189 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then190(st, lv):
         st, lv = dict(st), dict(lv)
-        _a192 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a192, jnp.int8))
+        _a191 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a191, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c190, _then191(st, lv), (st, lv))
+    st, lv = _select(_c189, _then190(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c193 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then194(st, lv):
+    _c192 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then193(st, lv):
         st, lv = dict(st), dict(lv)
-        _a195 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a195, jnp.int8))
+        _a194 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a194, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c193, _then194(st, lv), (st, lv))
+    st, lv = _select(_c192, _then193(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c196 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then197(st, lv):
+    _c195 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then196(st, lv):
         st, lv = dict(st), dict(lv)
-        _a198 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a198, jnp.int8))
+        _a197 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a197, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c196, _then197(st, lv), (st, lv))
+    st, lv = _select(_c195, _then196(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c199 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then200(st, lv):
+    _c198 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then199(st, lv):
         st, lv = dict(st), dict(lv)
-        _a201 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a201, jnp.int8))
+        _a200 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a200, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c199, _then200(st, lv), (st, lv))
+    st, lv = _select(_c198, _then199(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c202 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then203(st, lv):
+    _c201 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then202(st, lv):
         st, lv = dict(st), dict(lv)
-        _a204 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a204, jnp.int8))
+        _a203 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a203, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c202, _then203(st, lv), (st, lv))
+    st, lv = _select(_c201, _then202(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c205 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then206(st, lv):
+    _c204 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then205(st, lv):
         st, lv = dict(st), dict(lv)
-        _a207 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a207, jnp.int8))
+        _a206 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a206, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c205, _then206(st, lv), (st, lv))
+    st, lv = _select(_c204, _then205(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(7)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c208 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then209(st, lv):
+    _c207 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then208(st, lv):
         st, lv = dict(st), dict(lv)
-        _a210 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a210, jnp.int8))
+        _a209 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a209, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c208, _then209(st, lv), (st, lv))
+    st, lv = _select(_c207, _then208(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c211 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then212(st, lv):
+    _c210 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then211(st, lv):
         st, lv = dict(st), dict(lv)
-        _a213 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a213, jnp.int8))
+        _a212 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a212, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c211, _then212(st, lv), (st, lv))
+    st, lv = _select(_c210, _then211(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c214 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then215(st, lv):
+    _c213 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then214(st, lv):
         st, lv = dict(st), dict(lv)
-        _a216 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a216, jnp.int8))
+        _a215 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a215, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c214, _then215(st, lv), (st, lv))
+    st, lv = _select(_c213, _then214(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c217 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then218(st, lv):
+    _c216 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then217(st, lv):
         st, lv = dict(st), dict(lv)
-        _a219 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a219, jnp.int8))
+        _a218 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a218, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c217, _then218(st, lv), (st, lv))
+    st, lv = _select(_c216, _then217(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c220 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then221(st, lv):
+    _c219 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then220(st, lv):
         st, lv = dict(st), dict(lv)
-        _a222 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a222, jnp.int8))
+        _a221 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a221, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c220, _then221(st, lv), (st, lv))
+    st, lv = _select(_c219, _then220(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c223 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then224(st, lv):
+    _c222 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then223(st, lv):
         st, lv = dict(st), dict(lv)
-        _a225 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a225, jnp.int8))
+        _a224 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a224, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c223, _then224(st, lv), (st, lv))
+    st, lv = _select(_c222, _then223(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv = _scope(lv, ("cell", "p", ))
-    _a226 = lv["p"]
-    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a226, jnp.int8))
-    _a227 = False
-    st["passed"] = _cast(_a227, jnp.bool_)
-    _c228 = jnp.logical_or(jnp.all(jax.vmap(lambda i229, _h230: (_i32(_h230) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i231, _h232: (_i32(_h232) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
-    def _then233(st, lv):
+    _a225 = lv["p"]
+    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a225, jnp.int8))
+    _a226 = False
+    st["passed"] = _cast(_a226, jnp.bool_)
+    _c227 = jnp.logical_or(jnp.all(jax.vmap(lambda i228, _h229: (_i32(_h229) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i230, _h231: (_i32(_h231) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    def _then232(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ("cell", "p", ))
-    st, lv = _select(_c228, _then233(st, lv), (st, lv))
-    _a234 = (1 - _i32(lv["p"]))
-    st["current_player"] = _cast(_a234, jnp.int8)
+    st, lv = _select(_c227, _then232(st, lv), (st, lv))
+    _a233 = (1 - _i32(lv["p"]))
+    st["current_player"] = _cast(_a233, jnp.int8)
     lv = _scope(lv, ("cell", ))
     return st
 
@@ -993,53 +1011,53 @@ def a_place(st, index):
 def m_place(st):
     """guard of `place` at each of its 64 flat indices (bool[64])"""
     lv = {}
-    return jax.vmap(lambda i235, _h236: jnp.logical_and((_i32(_h236) == -1), jnp.any(jax.vmap(lambda i237: (_i32(f_flips(st, jnp.remainder(jnp.floor_divide(i235, 1), 64), i237, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i234, _h235: jnp.logical_and((_i32(_h235) == -1), jnp.any(jax.vmap(lambda i236: (_i32(f_flips(st, jnp.remainder(jnp.floor_divide(i234, 1), 64), i236, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])
 
 
 def a_pass(st, index):
     """action `pass` (othello.envspec:110): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c238 = st["passed"]
-    def _then239(st, lv):
+    _c237 = st["passed"]
+    def _then238(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ())
-    st, lv = _select(_c238, _then239(st, lv), (st, lv))
-    _a240 = True
-    st["passed"] = _cast(_a240, jnp.bool_)
-    _a241 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a241, jnp.int8)
+    st, lv = _select(_c237, _then238(st, lv), (st, lv))
+    _a239 = True
+    st["passed"] = _cast(_a239, jnp.bool_)
+    _a240 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a240, jnp.int8)
     return st
 
 
 def m_pass(st):
     """guard of `pass` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i242: jnp.logical_not(jnp.any(jax.vmap(lambda i243, _h244: jnp.logical_and((_i32(_h244) == -1), jnp.any(jax.vmap(lambda i245: (_i32(f_flips(st, i243, i245, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i241: jnp.logical_not(jnp.any(jax.vmap(lambda i242, _h243: jnp.logical_and((_i32(_h243) == -1), jnp.any(jax.vmap(lambda i244: (_i32(f_flips(st, i242, i244, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i246, _h249: jax.vmap(lambda i247, _h250: jax.vmap(lambda i248: (_i32(_h250) == _i32(jnp.where((i248 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h249))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
+    return jax.vmap(lambda i245, _h248: jax.vmap(lambda i246, _h249: jax.vmap(lambda i247: (_i32(_h249) == _i32(jnp.where((i247 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h248))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r251 = _randint(st, 0, 1)
-    _a252 = _r251
-    st["current_player"] = _cast(_a252, jnp.int8)
+    st, _r250 = _randint(st, 0, 1)
+    _a251 = _r250
+    st["current_player"] = _cast(_a251, jnp.int8)
+    _a252 = st["current_player"]
+    st["board"] = st["board"].at[28].set(_cast(_a252, jnp.int8))
     _a253 = st["current_player"]
-    st["board"] = st["board"].at[28].set(_cast(_a253, jnp.int8))
-    _a254 = st["current_player"]
-    st["board"] = st["board"].at[35].set(_cast(_a254, jnp.int8))
+    st["board"] = st["board"].at[35].set(_cast(_a253, jnp.int8))
+    _a254 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[27].set(_cast(_a254, jnp.int8))
     _a255 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[27].set(_cast(_a255, jnp.int8))
-    _a256 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[36].set(_cast(_a256, jnp.int8))
+    st["board"] = st["board"].at[36].set(_cast(_a255, jnp.int8))
     return st
 
 
@@ -1052,7 +1070,7 @@ def inv_centre(st):
 def inv_both_present(st):
     """invariant `both_present`: a game still running has discs of both players"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i257, _h258: (_i32(_h258) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i259, _h260: (_i32(_h260) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i256, _h257: (_i32(_h257) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i258, _h259: (_i32(_h259) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
 
 
 # ---- the environment

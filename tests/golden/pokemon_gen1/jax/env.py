@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -665,50 +686,44 @@ def p_before_move(st, v_u):
         _a68 = False
         st["go"] = _cast(_a68, jnp.bool_)
         return st, _scope(lv, ("u", "a", "cond", ))
-    _r69 = (st, lv)
-    _r69 = _select(_c56, _then66(st, lv), _r69)
-    _r69 = _select(_c55, _then64(st, lv), _r69)
-    _r69 = _select(_c54, _then62(st, lv), _r69)
-    _r69 = _select(_c53, _then59(st, lv), _r69)
-    _r69 = _select(_c52, _then57(st, lv), _r69)
-    st, lv = _r69
-    _c70 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
-    def _then71(st, lv):
+    st, lv = _select_first((_c52, _c53, _c54, _c55, _c56, ), (st, lv), (_then57(st, lv), _then59(st, lv), _then62(st, lv), _then64(st, lv), _then66(st, lv), ), (st, lv))
+    _c69 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(lv["u"])]) > 0))
+    def _then70(st, lv):
         st, lv = dict(st), dict(lv)
-        _a72 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a72, jnp.int8))
-        st, _r73 = _randint(st, 0, 1)
-        lv["self_hit"] = _cast((_r73 == 1), jnp.bool_)
-        _c74 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
-        def _then75(st, lv):
+        _a71 = jnp.maximum((_i32(st["confused"][_i32(lv["u"])]) - 1), 0)
+        st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a71, jnp.int8))
+        st, _r72 = _randint(st, 0, 1)
+        lv["self_hit"] = _cast((_r72 == 1), jnp.bool_)
+        _c73 = jnp.logical_and((_i32(st["confused"][_i32(lv["u"])]) > 0), lv["self_hit"])
+        def _then74(st, lv):
             st, lv = dict(st), dict(lv)
             lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
             lv["hurt"] = _cast((jnp.floor_divide(jnp.floor_divide((((jnp.floor_divide((_i32(lv["lv"]) * 2), 5) + 2) * _i32(st["mstat"][_i32(lv["u"])][0])) * 40), _i32(st["mstat"][_i32(lv["u"])][1])), 50) + 2), jnp.int32)
-            _a76 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a76, jnp.int16))}
-            _a77 = False
-            st["go"] = _cast(_a77, jnp.bool_)
+            _a75 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["hurt"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a75, jnp.int16))}
+            _a76 = False
+            st["go"] = _cast(_a76, jnp.bool_)
             st = p_drop_locks(st, lv["u"])
             lv = _scope(lv, ("u", "a", "cond", "self_hit", ))
             return st, _scope(lv, ("u", "a", "cond", "self_hit", ))
-        st, lv = _select(_c74, _then75(st, lv), (st, lv))
+        st, lv = _select(_c73, _then74(st, lv), (st, lv))
         lv = _scope(lv, ("u", "a", "cond", ))
         return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c70, _then71(st, lv), (st, lv))
-    _c78 = jnp.logical_and(st["go"], (lv["cond"] == 5))
-    def _then79(st, lv):
+    st, lv = _select(_c69, _then70(st, lv), (st, lv))
+    _c77 = jnp.logical_and(st["go"], (lv["cond"] == 5))
+    def _then78(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r81 = _randint(st, 0, 255)
-        _c80 = (_r81 < 63)
-        def _then82(st, lv):
+        st, _r80 = _randint(st, 0, 255)
+        _c79 = (_r80 < 63)
+        def _then81(st, lv):
             st, lv = dict(st), dict(lv)
-            _a83 = False
-            st["go"] = _cast(_a83, jnp.bool_)
+            _a82 = False
+            st["go"] = _cast(_a82, jnp.bool_)
             st = p_drop_locks(st, lv["u"])
             return st, _scope(lv, ("u", "a", "cond", ))
-        st, lv = _select(_c80, _then82(st, lv), (st, lv))
+        st, lv = _select(_c79, _then81(st, lv), (st, lv))
         return st, _scope(lv, ("u", "a", "cond", ))
-    st, lv = _select(_c78, _then79(st, lv), (st, lv))
+    st, lv = _select(_c77, _then78(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -717,21 +732,21 @@ def p_drop_locks(st, v_u):
     """proc `drop_locks` (pokemon_gen1.envspec:435)"""
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8)}
+    _a83 = False
+    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a83, jnp.bool_))
     _a84 = False
-    st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
-    _a85 = False
-    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a85, jnp.bool_))
-    _a86 = 0
-    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a86, jnp.int8))
-    _c87 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then88(st, lv):
+    st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a84, jnp.bool_))
+    _a85 = 0
+    st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a85, jnp.int8))
+    _c86 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+    def _then87(st, lv):
         st, lv = dict(st), dict(lv)
-        _a89 = 0
-        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a89, jnp.int8))
-        _a90 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a90, jnp.bool_))
+        _a88 = 0
+        st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a88, jnp.int8))
+        _a89 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a89, jnp.bool_))
         return st, _scope(lv, ("u", ))
-    st, lv = _select(_c87, _then88(st, lv), (st, lv))
+    st, lv = _select(_c86, _then87(st, lv), (st, lv))
     return st
 
 
@@ -740,77 +755,77 @@ def p_use_move(st, v_u, v_slot):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8), "slot": _cast(v_slot, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c91 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then92(st, lv):
+    _c90 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
+    def _then91(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = _cast(jnp.where(f_locked(st, lv["u"]), _i32(st["lock_slot"][_i32(lv["u"])]), _i32(lv["slot"])), jnp.int8)
         lv["struggle"] = _cast(jnp.logical_and(f_no_pp(st, lv["u"]), jnp.logical_not(f_locked(st, lv["u"]))), jnp.bool_)
         lv["m"] = _cast(st["team"]["moves"][(lv["u"], lv["a"], lv["s"])], jnp.int16)
-        _c93 = lv["struggle"]
-        def _then94(st, lv):
+        _c92 = lv["struggle"]
+        def _then93(st, lv):
             st, lv = dict(st), dict(lv)
-            _a95 = 164
-            lv["m"] = _cast(_a95, jnp.int16)
+            _a94 = 164
+            lv["m"] = _cast(_a94, jnp.int16)
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", ))
-        st, lv = _select(_c93, _then94(st, lv), (st, lv))
+        st, lv = _select(_c92, _then93(st, lv), (st, lv))
         lv["foe_was_up"] = _cast((_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) > 0), jnp.bool_)
         st = p_before_move(st, lv["u"])
-        _c96 = st["go"]
-        def _then97(st, lv):
+        _c95 = st["go"]
+        def _then96(st, lv):
             st, lv = dict(st), dict(lv)
-            _a98 = lv["m"]
-            st["move_used"] = _cast(_a98, jnp.int16)
-            _a99 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
-            st["fx"] = _cast(_a99, _DT4)
+            _a97 = lv["m"]
+            st["move_used"] = _cast(_a97, jnp.int16)
+            _a98 = {"high_crit": _cast(False, jnp.bool_), "hits_min": _cast(1, jnp.int8), "hits_max": _cast(1, jnp.int8), "drain_num": _cast(0, jnp.int8), "drain_den": _cast(0, jnp.int8), "recoil_num": _cast(0, jnp.int8), "recoil_den": _cast(0, jnp.int8), "status": _cast(0, jnp.int8), "sec_status": _cast(0, jnp.int8), "sec_chance": _cast(0, jnp.int8), "stat": _cast(0, jnp.int8), "stages": _cast(0, jnp.int8), "on_user": _cast(False, jnp.bool_), "stat_chance": _cast(0, jnp.int8), "confuse": _cast(0, jnp.int8), "flinch": _cast(0, jnp.int8), "recharge": _cast(False, jnp.bool_), "trap": _cast(False, jnp.bool_), "thrash": _cast(False, jnp.bool_), "explode": _cast(False, jnp.bool_), "ohko": _cast(False, jnp.bool_), "charge": _cast(False, jnp.bool_), "fly": _cast(False, jnp.bool_), "fixed": _cast(0, jnp.int8), "level_damage": _cast(False, jnp.bool_), "psywave": _cast(False, jnp.bool_), "half_hp": _cast(False, jnp.bool_), "crash": _cast(False, jnp.bool_), "heal": _cast(False, jnp.bool_), "rest": _cast(False, jnp.bool_), "haze": _cast(False, jnp.bool_), "screen": _cast(0, jnp.int8), "seed": _cast(False, jnp.bool_), "substitute": _cast(False, jnp.bool_), "counter": _cast(False, jnp.bool_), "focus": _cast(False, jnp.bool_), "mist": _cast(False, jnp.bool_), "sleeping_target": _cast(False, jnp.bool_)}
+            st["fx"] = _cast(_a98, _DT4)
             st = p_move_effect__dispatch(st, _K5[_i32(lv["m"])])
             lv["charge_turn"] = _cast(jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(lv["u"])])), jnp.bool_)
-            _c100 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
-            def _then101(st, lv):
+            _c99 = jnp.logical_or(jnp.logical_and(jnp.logical_and(jnp.logical_not(f_locked(st, lv["u"])), jnp.logical_not(st["fx"]["charge"])), jnp.logical_not(lv["struggle"])), st["charging"][_i32(lv["u"])])
+            def _then100(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a102 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
-                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a102, jnp.int8))}
+                _a101 = jnp.maximum((_i32(st["team"]["pp"][(lv["u"], lv["a"], lv["s"])]) - 1), 0)
+                st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a101, jnp.int8))}
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c100, _then101(st, lv), (st, lv))
-            _c103 = jnp.logical_not(lv["struggle"])
-            def _then104(st, lv):
+            st, lv = _select(_c99, _then100(st, lv), (st, lv))
+            _c102 = jnp.logical_not(lv["struggle"])
+            def _then103(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a105 = True
-                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a105, jnp.bool_))
+                _a104 = True
+                st["move_seen"] = st["move_seen"].at[(_i32(lv["u"]), _i32(lv["a"]), _i32(lv["s"]))].set(_cast(_a104, jnp.bool_))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c103, _then104(st, lv), (st, lv))
-            _a106 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
-            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a106, jnp.bool_))
-            _c107 = lv["charge_turn"]
-            def _then108(st, lv):
+            st, lv = _select(_c102, _then103(st, lv), (st, lv))
+            _a105 = jnp.logical_and(jnp.logical_and(jnp.logical_or((_K6[_i32(lv["m"])] == 0), (_K6[_i32(lv["m"])] == 6)), (_i32(_K7[_i32(lv["m"])]) > 0)), jnp.logical_not(st["fx"]["counter"]))
+            st["counterable"] = st["counterable"].at[_i32(lv["u"])].set(_cast(_a105, jnp.bool_))
+            _c106 = lv["charge_turn"]
+            def _then107(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a109 = True
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a109, jnp.bool_))
-                _a110 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a110, jnp.bool_))
-                _a111 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a111, jnp.int8))
+                _a108 = True
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a108, jnp.bool_))
+                _a109 = st["fx"]["fly"]
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a109, jnp.bool_))
+                _a110 = lv["s"]
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a110, jnp.int8))
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            def _else112(st, lv):
+            def _else111(st, lv):
                 st, lv = dict(st), dict(lv)
+                _a112 = False
+                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a112, jnp.bool_))
                 _a113 = False
-                st["charging"] = st["charging"].at[_i32(lv["u"])].set(_cast(_a113, jnp.bool_))
-                _a114 = False
-                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a114, jnp.bool_))
+                st["invulnerable"] = st["invulnerable"].at[_i32(lv["u"])].set(_cast(_a113, jnp.bool_))
                 st = p_carry_out(st, lv["u"], lv["m"], lv["s"])
                 return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", "charge_turn", ))
-            st, lv = _select(_c107, _then108(st, lv), _else112(st, lv))
+            st, lv = _select(_c106, _then107(st, lv), _else111(st, lv))
             lv = _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c96, _then97(st, lv), (st, lv))
-        _c115 = jnp.logical_not(jnp.logical_and(lv["foe_was_up"], (_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) == 0)))
-        def _then116(st, lv):
+        st, lv = _select(_c95, _then96(st, lv), (st, lv))
+        _c114 = jnp.logical_not(jnp.logical_and(lv["foe_was_up"], (_i32(st["team"]["hp"][((1 - _i32(lv["u"])), st["active"][(1 - _i32(lv["u"]))])]) == 0)))
+        def _then115(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_residual(st, lv["u"])
             return st, _scope(lv, ("u", "slot", "a", "s", "struggle", "m", "foe_was_up", ))
-        st, lv = _select(_c115, _then116(st, lv), (st, lv))
+        st, lv = _select(_c114, _then115(st, lv), (st, lv))
         lv = _scope(lv, ("u", "slot", "a", ))
         return st, _scope(lv, ("u", "slot", "a", ))
-    st, lv = _select(_c91, _then92(st, lv), (st, lv))
+    st, lv = _select(_c90, _then91(st, lv), (st, lv))
     lv = _scope(lv, ("u", "slot", ))
     return st
 
@@ -821,68 +836,68 @@ def p_carry_out(st, v_u, v_m, v_s):
     lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c117 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
-    def _then118(st, lv):
+    _c116 = jnp.logical_or(_K8[_i32(lv["m"])], (_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0))
+    def _then117(st, lv):
         st, lv = dict(st), dict(lv)
-        _c119 = st["fx"]["trap"]
-        def _then120(st, lv):
+        _c118 = st["fx"]["trap"]
+        def _then119(st, lv):
             st, lv = dict(st), dict(lv)
-            _a121 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a121, jnp.bool_))
+            _a120 = False
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a120, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c119, _then120(st, lv), (st, lv))
-        _c122 = (_K9[_i32(lv["m"])] != 2)
-        def _then123(st, lv):
+        st, lv = _select(_c118, _then119(st, lv), (st, lv))
+        _c121 = (_K9[_i32(lv["m"])] != 2)
+        def _then122(st, lv):
             st, lv = dict(st), dict(lv)
-            _a124 = 0
-            st["last_damage"] = _cast(_a124, jnp.int16)
+            _a123 = 0
+            st["last_damage"] = _cast(_a123, jnp.int16)
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c122, _then123(st, lv), (st, lv))
-        _c125 = st["fx"]["thrash"]
-        def _then126(st, lv):
+        st, lv = _select(_c121, _then122(st, lv), (st, lv))
+        _c124 = st["fx"]["thrash"]
+        def _then125(st, lv):
             st, lv = dict(st), dict(lv)
-            _c127 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
-            def _then128(st, lv):
+            _c126 = (_i32(st["thrash_left"][_i32(lv["u"])]) > 0)
+            def _then127(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a129 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a129, jnp.int8))
-                _c130 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
-                def _then131(st, lv):
+                _a128 = jnp.maximum((_i32(st["thrash_left"][_i32(lv["u"])]) - 1), 0)
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a128, jnp.int8))
+                _c129 = (_i32(st["thrash_left"][_i32(lv["u"])]) == 0)
+                def _then130(st, lv):
                     st, lv = dict(st), dict(lv)
-                    st, _r132 = _randint(st, 2, 5)
-                    _a133 = _r132
-                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a133, jnp.int8))
+                    st, _r131 = _randint(st, 2, 5)
+                    _a132 = _r131
+                    st["confused"] = st["confused"].at[_i32(lv["u"])].set(_cast(_a132, jnp.int8))
                     return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-                st, lv = _select(_c130, _then131(st, lv), (st, lv))
+                st, lv = _select(_c129, _then130(st, lv), (st, lv))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            def _else134(st, lv):
+            def _else133(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r135 = _randint(st, 2, 3)
-                _a136 = _r135
-                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a136, jnp.int8))
-                _a137 = lv["s"]
-                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a137, jnp.int8))
+                st, _r134 = _randint(st, 2, 3)
+                _a135 = _r134
+                st["thrash_left"] = st["thrash_left"].at[_i32(lv["u"])].set(_cast(_a135, jnp.int8))
+                _a136 = lv["s"]
+                st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a136, jnp.int8))
                 return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-            st, lv = _select(_c127, _then128(st, lv), _else134(st, lv))
+            st, lv = _select(_c126, _then127(st, lv), _else133(st, lv))
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c125, _then126(st, lv), (st, lv))
+        st, lv = _select(_c124, _then125(st, lv), (st, lv))
         st = p_check_hit(st, lv["u"], lv["m"])
+        _a137 = False
+        st["broke_sub"] = _cast(_a137, jnp.bool_)
         _a138 = False
-        st["broke_sub"] = _cast(_a138, jnp.bool_)
-        _a139 = False
-        st["hit_sub"] = _cast(_a139, jnp.bool_)
-        _c140 = st["go"]
-        def _then141(st, lv):
+        st["hit_sub"] = _cast(_a138, jnp.bool_)
+        _c139 = st["go"]
+        def _then140(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_land(st, lv["u"], lv["m"], lv["s"])
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        def _else142(st, lv):
+        def _else141(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_missed(st, lv["u"])
             return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-        st, lv = _select(_c140, _then141(st, lv), _else142(st, lv))
+        st, lv = _select(_c139, _then140(st, lv), _else141(st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "ta", ))
-    st, lv = _select(_c117, _then118(st, lv), (st, lv))
+    st, lv = _select(_c116, _then117(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -894,56 +909,56 @@ def p_check_hit(st, v_u, v_m):
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["sp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _a143 = True
-    st["go"] = _cast(_a143, jnp.bool_)
-    _c144 = jnp.logical_not(_K8[_i32(lv["m"])])
-    def _then145(st, lv):
+    _a142 = True
+    st["go"] = _cast(_a142, jnp.bool_)
+    _c143 = jnp.logical_not(_K8[_i32(lv["m"])])
+    def _then144(st, lv):
         st, lv = dict(st), dict(lv)
-        _c146 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
-        def _then147(st, lv):
+        _c145 = jnp.logical_and(st["invulnerable"][_i32(lv["t"])], (_i32(_K10[_i32(lv["m"])]) != 0))
+        def _then146(st, lv):
             st, lv = dict(st), dict(lv)
-            _a148 = False
-            st["go"] = _cast(_a148, jnp.bool_)
+            _a147 = False
+            st["go"] = _cast(_a147, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c146, _then147(st, lv), (st, lv))
-        _c149 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
-        def _then150(st, lv):
+        st, lv = _select(_c145, _then146(st, lv), (st, lv))
+        _c148 = jnp.logical_and(jnp.logical_and(st["go"], _K11[_i32(lv["m"])]), jnp.logical_or((_i32(f_eff(st, _K6[_i32(lv["m"])], _K12[_i32(lv["sp"])])) == 0), (_i32(f_eff(st, _K6[_i32(lv["m"])], _K13[_i32(lv["sp"])])) == 0)))
+        def _then149(st, lv):
             st, lv = dict(st), dict(lv)
-            _a151 = False
-            st["go"] = _cast(_a151, jnp.bool_)
+            _a150 = False
+            st["go"] = _cast(_a150, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c149, _then150(st, lv), (st, lv))
-        _c152 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, lv["t"])) > _i32(f_speed(st, lv["u"]))))
-        def _then153(st, lv):
+        st, lv = _select(_c148, _then149(st, lv), (st, lv))
+        _c151 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["ohko"]), (_i32(f_speed(st, lv["t"])) > _i32(f_speed(st, lv["u"]))))
+        def _then152(st, lv):
             st, lv = dict(st), dict(lv)
-            _a154 = False
-            st["go"] = _cast(_a154, jnp.bool_)
+            _a153 = False
+            st["go"] = _cast(_a153, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c152, _then153(st, lv), (st, lv))
-        _c155 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(lv["t"], lv["ta"])] != 1))
-        def _then156(st, lv):
+        st, lv = _select(_c151, _then152(st, lv), (st, lv))
+        _c154 = jnp.logical_and(jnp.logical_and(st["go"], st["fx"]["sleeping_target"]), (st["team"]["status"][(lv["t"], lv["ta"])] != 1))
+        def _then155(st, lv):
             st, lv = dict(st), dict(lv)
-            _a157 = False
-            st["go"] = _cast(_a157, jnp.bool_)
+            _a156 = False
+            st["go"] = _cast(_a156, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-        st, lv = _select(_c155, _then156(st, lv), (st, lv))
+        st, lv = _select(_c154, _then155(st, lv), (st, lv))
         lv["sure"] = _cast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(lv["t"])]), jnp.bool_)
-        _c158 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
-        def _then159(st, lv):
+        _c157 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(lv["m"])]) != 0)), jnp.logical_not(lv["sure"]))
+        def _then158(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r161 = _randint(st, 0, 255)
-            _c160 = (_r161 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
-            def _then162(st, lv):
+            st, _r160 = _randint(st, 0, 255)
+            _c159 = (_r160 >= _i32(f_hit_chance(st, _K10[_i32(lv["m"])], st["boosts"][_i32(lv["u"])][4], st["boosts"][_i32(lv["t"])][5])))
+            def _then161(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a163 = False
-                st["go"] = _cast(_a163, jnp.bool_)
+                _a162 = False
+                st["go"] = _cast(_a162, jnp.bool_)
                 return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-            st, lv = _select(_c160, _then162(st, lv), (st, lv))
+            st, lv = _select(_c159, _then161(st, lv), (st, lv))
             return st, _scope(lv, ("u", "m", "t", "ta", "sp", "sure", ))
-        st, lv = _select(_c158, _then159(st, lv), (st, lv))
+        st, lv = _select(_c157, _then158(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "sp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "sp", ))
-    st, lv = _select(_c144, _then145(st, lv), (st, lv))
+    st, lv = _select(_c143, _then144(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -953,29 +968,29 @@ def p_missed(st, v_u):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c164 = st["fx"]["explode"]
-    def _then165(st, lv):
+    _c163 = st["fx"]["explode"]
+    def _then164(st, lv):
         st, lv = dict(st), dict(lv)
-        _a166 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a166, jnp.int16))}
+        _a165 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a165, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c164, _then165(st, lv), (st, lv))
-    _c167 = st["fx"]["crash"]
-    def _then168(st, lv):
+    st, lv = _select(_c163, _then164(st, lv), (st, lv))
+    _c166 = st["fx"]["crash"]
+    def _then167(st, lv):
         st, lv = dict(st), dict(lv)
-        _a169 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a169, jnp.int16))}
+        _a168 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - 1), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a168, jnp.int16))}
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c167, _then168(st, lv), (st, lv))
-    _c170 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-    def _then171(st, lv):
+    st, lv = _select(_c166, _then167(st, lv), (st, lv))
+    _c169 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+    def _then170(st, lv):
         st, lv = dict(st), dict(lv)
-        _a172 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a172, jnp.bool_))
+        _a171 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["u"]))].set(_cast(_a171, jnp.bool_))
         return st, _scope(lv, ("u", "a", ))
-    st, lv = _select(_c170, _then171(st, lv), (st, lv))
-    _a173 = 0
-    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a173, jnp.int8))
+    st, lv = _select(_c169, _then170(st, lv), (st, lv))
+    _a172 = 0
+    st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a172, jnp.int8))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -988,59 +1003,59 @@ def p_land(st, v_u, v_m, v_s):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["damaging"] = _cast(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(_K7[_i32(lv["m"])]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]), st["fx"]["level_damage"]), (_i32(st["fx"]["fixed"]) > 0)), st["fx"]["psywave"]), st["fx"]["half_hp"]), jnp.bool_)
-    _c174 = lv["damaging"]
-    def _then175(st, lv):
+    _c173 = lv["damaging"]
+    def _then174(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_compute_damage(st, lv["u"], lv["m"])
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c174, _then175(st, lv), (st, lv))
-    _c176 = jnp.logical_and(lv["damaging"], st["go"])
-    def _then177(st, lv):
+    st, lv = _select(_c173, _then174(st, lv), (st, lv))
+    _c175 = jnp.logical_and(lv["damaging"], st["go"])
+    def _then176(st, lv):
         st, lv = dict(st), dict(lv)
         lv["many"] = _cast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
-        st, _r178 = _randint(st, 0, 7)
-        lv["draw"] = _cast(_r178, jnp.int8)
+        st, _r177 = _randint(st, 0, 7)
+        lv["draw"] = _cast(_r177, jnp.int8)
         lv["hits"] = _cast(jnp.where(lv["many"], _i32(_K14[_i32(lv["draw"])]), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, lv["u"], lv["hits"])
         lv = _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c176, _then177(st, lv), (st, lv))
-    _c179 = st["go"]
-    def _then180(st, lv):
+    st, lv = _select(_c175, _then176(st, lv), (st, lv))
+    _c178 = st["go"]
+    def _then179(st, lv):
         st, lv = dict(st), dict(lv)
-        _a181 = False
-        st["give_stat"] = _cast(_a181, jnp.bool_)
-        _a182 = 0
-        st["give_status"] = _cast(_a182, jnp.int8)
+        _a180 = False
+        st["give_stat"] = _cast(_a180, jnp.bool_)
+        _a181 = 0
+        st["give_status"] = _cast(_a181, jnp.int8)
         st = p_primary_effects(st, lv["u"], lv["m"])
         st = p_after_hit(st, lv["u"], lv["m"], lv["s"])
-        _c183 = jnp.logical_and((_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0), jnp.logical_not(st["hit_sub"]))
-        def _then184(st, lv):
+        _c182 = jnp.logical_and((_i32(st["team"]["hp"][(lv["t"], lv["ta"])]) > 0), jnp.logical_not(st["hit_sub"]))
+        def _then183(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_secondary_effects(st, lv["u"], lv["m"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c183, _then184(st, lv), (st, lv))
-        _c185 = st["give_stat"]
-        def _then186(st, lv):
+        st, lv = _select(_c182, _then183(st, lv), (st, lv))
+        _c184 = st["give_stat"]
+        def _then185(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_change_stat(st, jnp.where(st["fx"]["on_user"], _i32(lv["u"]), _i32(lv["t"])), st["fx"]["stat"], st["fx"]["stages"], lv["u"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c185, _then186(st, lv), (st, lv))
-        _c187 = (st["give_status"] != 0)
-        def _then188(st, lv):
+        st, lv = _select(_c184, _then185(st, lv), (st, lv))
+        _c186 = (st["give_status"] != 0)
+        def _then187(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_inflict(st, lv["t"], st["give_status"])
             return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-        st, lv = _select(_c187, _then188(st, lv), (st, lv))
+        st, lv = _select(_c186, _then187(st, lv), (st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c179, _then180(st, lv), (st, lv))
-    _c189 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
-    def _then190(st, lv):
+    st, lv = _select(_c178, _then179(st, lv), (st, lv))
+    _c188 = jnp.logical_and(st["fx"]["explode"], jnp.logical_not(st["broke_sub"]))
+    def _then189(st, lv):
         st, lv = dict(st), dict(lv)
-        _a191 = 0
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a191, jnp.int16))}
+        _a190 = 0
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a190, jnp.int16))}
         return st, _scope(lv, ("u", "m", "s", "t", "a", "ta", "damaging", ))
-    st, lv = _select(_c189, _then190(st, lv), (st, lv))
+    st, lv = _select(_c188, _then189(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -1055,72 +1070,72 @@ def p_compute_damage(st, v_u, v_m):
     lv["sp"] = _cast(st["team"]["species"][(lv["u"], lv["a"])], jnp.int16)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["lv"] = _cast(st["team"]["level"][(lv["u"], lv["a"])], jnp.int8)
-    _c192 = st["fx"]["ohko"]
-    _c193 = st["fx"]["counter"]
-    _c194 = st["fx"]["level_damage"]
-    _c195 = (_i32(st["fx"]["fixed"]) > 0)
-    _c196 = st["fx"]["psywave"]
-    _c197 = st["fx"]["half_hp"]
-    _c198 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
-    _c199 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
-    def _then200(st, lv):
+    _c191 = st["fx"]["ohko"]
+    _c192 = st["fx"]["counter"]
+    _c193 = st["fx"]["level_damage"]
+    _c194 = (_i32(st["fx"]["fixed"]) > 0)
+    _c195 = st["fx"]["psywave"]
+    _c196 = st["fx"]["half_hp"]
+    _c197 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(lv["u"])]) > 0))
+    _c198 = jnp.logical_and(jnp.logical_and(st["fx"]["trap"], (_K6[_i32(lv["m"])] == 0)), jnp.logical_or((_K12[_i32(lv["tsp"])] == 13), (_K13[_i32(lv["tsp"])] == 13)))
+    def _then199(st, lv):
         st, lv = dict(st), dict(lv)
-        _a201 = st["team"]["hp"][(lv["t"], lv["ta"])]
-        st["dmg"] = _cast(_a201, jnp.int16)
+        _a200 = st["team"]["hp"][(lv["t"], lv["ta"])]
+        st["dmg"] = _cast(_a200, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then202(st, lv):
+    def _then201(st, lv):
         st, lv = dict(st), dict(lv)
-        _c203 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
-        def _then204(st, lv):
+        _c202 = jnp.logical_and(st["counterable"][_i32(lv["t"])], (_i32(st["last_damage"]) > 0))
+        def _then203(st, lv):
             st, lv = dict(st), dict(lv)
-            _a205 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
-            st["dmg"] = _cast(_a205, jnp.int16)
+            _a204 = jnp.minimum((2 * _i32(st["last_damage"])), 999)
+            st["dmg"] = _cast(_a204, jnp.int16)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        def _else206(st, lv):
+        def _else205(st, lv):
             st, lv = dict(st), dict(lv)
-            _a207 = False
-            st["go"] = _cast(_a207, jnp.bool_)
+            _a206 = False
+            st["go"] = _cast(_a206, jnp.bool_)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-        st, lv = _select(_c203, _then204(st, lv), _else206(st, lv))
+        st, lv = _select(_c202, _then203(st, lv), _else205(st, lv))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then208(st, lv):
+    def _then207(st, lv):
         st, lv = dict(st), dict(lv)
-        _a209 = lv["lv"]
-        st["dmg"] = _cast(_a209, jnp.int16)
+        _a208 = lv["lv"]
+        st["dmg"] = _cast(_a208, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then210(st, lv):
+    def _then209(st, lv):
         st, lv = dict(st), dict(lv)
-        _a211 = st["fx"]["fixed"]
-        st["dmg"] = _cast(_a211, jnp.int16)
+        _a210 = st["fx"]["fixed"]
+        st["dmg"] = _cast(_a210, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then212(st, lv):
+    def _then211(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r213 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(lv["lv"]) * 3), 2) - 1), 1))
-        _a214 = _r213
-        st["dmg"] = _cast(_a214, jnp.int16)
+        st, _r212 = _randint(st, 1, jnp.maximum((jnp.floor_divide((_i32(lv["lv"]) * 3), 2) - 1), 1))
+        _a213 = _r212
+        st["dmg"] = _cast(_a213, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then215(st, lv):
+    def _then214(st, lv):
         st, lv = dict(st), dict(lv)
-        _a216 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(lv["t"], lv["ta"])]), 2), 1)
-        st["dmg"] = _cast(_a216, jnp.int16)
+        _a215 = jnp.maximum(jnp.floor_divide(_i32(st["team"]["hp"][(lv["t"], lv["ta"])]), 2), 1)
+        st["dmg"] = _cast(_a215, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then217(st, lv):
+    def _then216(st, lv):
         st, lv = dict(st), dict(lv)
-        _a218 = st["trap_damage"][_i32(lv["u"])]
-        st["dmg"] = _cast(_a218, jnp.int16)
+        _a217 = st["trap_damage"][_i32(lv["u"])]
+        st["dmg"] = _cast(_a217, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _then219(st, lv):
+    def _then218(st, lv):
         st, lv = dict(st), dict(lv)
-        _a220 = 0
-        st["dmg"] = _cast(_a220, jnp.int16)
+        _a219 = 0
+        st["dmg"] = _cast(_a219, jnp.int16)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    def _else221(st, lv):
+    def _else220(st, lv):
         st, lv = dict(st), dict(lv)
         lv["phys"] = _cast((_K9[_i32(lv["m"])] == 0), jnp.bool_)
         lv["k"] = _cast(jnp.where(lv["phys"], 0, 2), jnp.int8)
         lv["kd"] = _cast(jnp.where(lv["phys"], 1, 2), jnp.int8)
-        st, _r222 = _randint(st, 0, 255)
-        lv["crit_draw"] = _cast(_r222, jnp.int16)
+        st, _r221 = _randint(st, 0, 255)
+        lv["crit_draw"] = _cast(_r221, jnp.int16)
         lv["crit"] = _cast((_i32(lv["crit_draw"]) < _i32(f_crit_chance(st, _K15[_i32(lv["sp"])], st["focus"][_i32(lv["u"])], st["fx"]["high_crit"]))), jnp.bool_)
         lv["atk"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["u"], lv["a"], lv["k"])]), _i32(st["mstat"][_i32(lv["u"])][_i32(lv["k"])])), jnp.int16)
         lv["def0"] = _cast(jnp.where(lv["crit"], _i32(st["team"]["stats"][(lv["t"], lv["ta"], lv["kd"])]), _i32(st["mstat"][_i32(lv["t"])][_i32(lv["kd"])])), jnp.int16)
@@ -1128,33 +1143,24 @@ def p_compute_damage(st, v_u, v_m):
         lv["def1"] = _cast(jnp.where(lv["screened"], (_i32(lv["def0"]) * 2), _i32(lv["def0"])), jnp.int16)
         lv["stab"] = _cast(jnp.logical_or((_K6[_i32(lv["m"])] == _K12[_i32(lv["sp"])]), (_K6[_i32(lv["m"])] == _K13[_i32(lv["sp"])])), jnp.bool_)
         lv["raw"] = _cast(f_formula(st, jnp.where(lv["crit"], (2 * _i32(lv["lv"])), _i32(lv["lv"])), _K7[_i32(lv["m"])], lv["atk"], lv["def1"], jnp.logical_and(st["fx"]["explode"], lv["phys"]), lv["stab"], _K6[_i32(lv["m"])], _K12[_i32(lv["tsp"])], _K13[_i32(lv["tsp"])]), jnp.int16)
-        _c223 = (_i32(lv["raw"]) > 1)
-        def _then224(st, lv):
+        _c222 = (_i32(lv["raw"]) > 1)
+        def _then223(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r225 = _randint(st, 217, 255)
-            lv["roll"] = _cast(_r225, jnp.int16)
-            _a226 = jnp.minimum(jnp.floor_divide((_i32(lv["raw"]) * _i32(lv["roll"])), 255), 999)
-            st["dmg"] = _cast(_a226, jnp.int16)
+            st, _r224 = _randint(st, 217, 255)
+            lv["roll"] = _cast(_r224, jnp.int16)
+            _a225 = jnp.minimum(jnp.floor_divide((_i32(lv["raw"]) * _i32(lv["roll"])), 255), 999)
+            st["dmg"] = _cast(_a225, jnp.int16)
             lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        def _else227(st, lv):
+        def _else226(st, lv):
             st, lv = dict(st), dict(lv)
-            _a228 = jnp.minimum(_i32(lv["raw"]), 999)
-            st["dmg"] = _cast(_a228, jnp.int16)
+            _a227 = jnp.minimum(_i32(lv["raw"]), 999)
+            st["dmg"] = _cast(_a227, jnp.int16)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", "phys", "k", "kd", "crit_draw", "crit", "atk", "def0", "screened", "def1", "stab", "raw", ))
-        st, lv = _select(_c223, _then224(st, lv), _else227(st, lv))
+        st, lv = _select(_c222, _then223(st, lv), _else226(st, lv))
         lv = _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "sp", "tsp", "lv", ))
-    _r229 = _else221(st, lv)
-    _r229 = _select(_c199, _then219(st, lv), _r229)
-    _r229 = _select(_c198, _then217(st, lv), _r229)
-    _r229 = _select(_c197, _then215(st, lv), _r229)
-    _r229 = _select(_c196, _then212(st, lv), _r229)
-    _r229 = _select(_c195, _then210(st, lv), _r229)
-    _r229 = _select(_c194, _then208(st, lv), _r229)
-    _r229 = _select(_c193, _then202(st, lv), _r229)
-    _r229 = _select(_c192, _then200(st, lv), _r229)
-    st, lv = _r229
+    st, lv = _select_first((_c191, _c192, _c193, _c194, _c195, _c196, _c197, _c198, ), (st, lv), (_then199(st, lv), _then201(st, lv), _then207(st, lv), _then209(st, lv), _then211(st, lv), _then214(st, lv), _then216(st, lv), _then218(st, lv), ), _else220(st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1182,13 +1188,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
     lv = {"accuracy": _cast(v_accuracy, jnp.int8), "acc_stage": _cast(v_acc_stage, jnp.int8), "eva_stage": _cast(v_eva_stage, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(1)
-    _c230 = (_i32(lv["accuracy"]) == 0)
-    def _then231(st, lv):
+    _c228 = (_i32(lv["accuracy"]) == 0)
+    def _then229(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(256, jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("accuracy", "acc_stage", "eva_stage", "#done", "#ret", ))
-    st, lv = _select(_c230, _then231(st, lv), (st, lv))
+    st, lv = _select(_c228, _then229(st, lv), (st, lv))
     lv["a1"] = _cast(jnp.floor_divide((_i32(lv["accuracy"]) * 255), 100), jnp.int16)
     lv["a2"] = _cast(jnp.floor_divide((_i32(lv["a1"]) * _i32(_K16[(_i32(lv["acc_stage"]) + 6)])), 100), jnp.int16)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.clip(jnp.floor_divide((_i32(lv["a2"]) * _i32(_K16[(6 - _i32(lv["eva_stage"]))])), 100), 1, 255), jnp.int16))
@@ -1216,47 +1222,47 @@ def p_hit(st, v_u, v_n):
     lv = {"u": _cast(v_u, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
-    _c232 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
-    def _then233(st, lv):
+    _c230 = (_i32(st["sub_hp"][_i32(lv["t"])]) > 0)
+    def _then231(st, lv):
         st, lv = dict(st), dict(lv)
-        _a234 = True
-        st["hit_sub"] = _cast(_a234, jnp.bool_)
-        _a235 = st["dmg"]
-        st["last_damage"] = _cast(_a235, jnp.int16)
-        _c236 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
-        def _then237(st, lv):
+        _a232 = True
+        st["hit_sub"] = _cast(_a232, jnp.bool_)
+        _a233 = st["dmg"]
+        st["last_damage"] = _cast(_a233, jnp.int16)
+        _c234 = ((_i32(st["dmg"]) * _i32(lv["n"])) >= _i32(st["sub_hp"][_i32(lv["t"])]))
+        def _then235(st, lv):
             st, lv = dict(st), dict(lv)
-            _a238 = 0
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a238, jnp.int16))
-            _a239 = True
-            st["broke_sub"] = _cast(_a239, jnp.bool_)
+            _a236 = 0
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a236, jnp.int16))
+            _a237 = True
+            st["broke_sub"] = _cast(_a237, jnp.bool_)
             return st, _scope(lv, ("u", "n", "t", "ta", ))
-        def _else240(st, lv):
+        def _else238(st, lv):
             st, lv = dict(st), dict(lv)
-            _a241 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a241, jnp.int16))
+            _a239 = jnp.maximum((_i32(st["sub_hp"][_i32(lv["t"])]) - (_i32(st["dmg"]) * _i32(lv["n"]))), 0)
+            st["sub_hp"] = st["sub_hp"].at[_i32(lv["t"])].set(_cast(_a239, jnp.int16))
             st = p_recoil_and_drain(st, lv["u"], st["dmg"])
             return st, _scope(lv, ("u", "n", "t", "ta", ))
-        st, lv = _select(_c236, _then237(st, lv), _else240(st, lv))
+        st, lv = _select(_c234, _then235(st, lv), _else238(st, lv))
         return st, _scope(lv, ("u", "n", "t", "ta", ))
-    def _else242(st, lv):
+    def _else240(st, lv):
         st, lv = dict(st), dict(lv)
         lv["hp"] = _cast(st["team"]["hp"][(lv["t"], lv["ta"])], jnp.int16)
         lv["total"] = _cast(jnp.minimum((_i32(st["dmg"]) * _i32(lv["n"])), _i32(lv["hp"])), jnp.int16)
         lv["done"] = _cast(jnp.where((_i32(st["dmg"]) == 0), _i32(lv["n"]), jnp.minimum(_i32(lv["n"]), jnp.floor_divide(((_i32(lv["hp"]) + _i32(st["dmg"])) - 1), jnp.maximum(_i32(st["dmg"]), 1)))), jnp.int8)
-        _a243 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a243, jnp.int16))}
-        _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
-        st["last_damage"] = _cast(_a244, jnp.int16)
-        _c245 = (_i32(lv["total"]) > 0)
-        def _then246(st, lv):
+        _a241 = jnp.maximum((_i32(lv["hp"]) - _i32(lv["total"])), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a241, jnp.int16))}
+        _a242 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(lv["hp"]) - ((_i32(lv["done"]) - 1) * _i32(st["dmg"])))), 0, 999)
+        st["last_damage"] = _cast(_a242, jnp.int16)
+        _c243 = (_i32(lv["total"]) > 0)
+        def _then244(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_recoil_and_drain(st, lv["u"], jnp.minimum(_i32(lv["total"]), 999))
             return st, _scope(lv, ("u", "n", "t", "ta", "hp", "total", "done", ))
-        st, lv = _select(_c245, _then246(st, lv), (st, lv))
+        st, lv = _select(_c243, _then244(st, lv), (st, lv))
         lv = _scope(lv, ("u", "n", "t", "ta", ))
         return st, _scope(lv, ("u", "n", "t", "ta", ))
-    st, lv = _select(_c232, _then233(st, lv), _else242(st, lv))
+    st, lv = _select(_c230, _then231(st, lv), _else240(st, lv))
     lv = _scope(lv, ("u", "n", ))
     return st
 
@@ -1266,25 +1272,25 @@ def p_recoil_and_drain(st, v_u, v_d):
     st = dict(st)
     lv = {"u": _cast(v_u, jnp.int8), "d": _cast(v_d, jnp.int16)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
-    _c247 = (_i32(st["fx"]["recoil_num"]) > 0)
-    def _then248(st, lv):
+    _c245 = (_i32(st["fx"]["recoil_num"]) > 0)
+    def _then246(st, lv):
         st, lv = dict(st), dict(lv)
         lv["n"] = _cast(jnp.maximum(_i32(st["fx"]["recoil_den"]), 1), jnp.int8)
         lv["r"] = _cast(jnp.maximum(jnp.floor_divide((((2 * _i32(lv["d"])) * _i32(st["fx"]["recoil_num"])) + _i32(lv["n"])), (2 * _i32(lv["n"]))), 1), jnp.int16)
-        _a249 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a249, jnp.int16))}
+        _a247 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["r"])), 0)
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a247, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c247, _then248(st, lv), (st, lv))
-    _c250 = (_i32(st["fx"]["drain_num"]) > 0)
-    def _then251(st, lv):
+    st, lv = _select(_c245, _then246(st, lv), (st, lv))
+    _c248 = (_i32(st["fx"]["drain_num"]) > 0)
+    def _then249(st, lv):
         st, lv = dict(st), dict(lv)
         lv["gain"] = _cast(jnp.maximum(jnp.floor_divide((_i32(lv["d"]) * _i32(st["fx"]["drain_num"])), jnp.maximum(_i32(st["fx"]["drain_den"]), 1)), 1), jnp.int32)
-        _a252 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a252, jnp.int16))}
+        _a250 = jnp.minimum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) + _i32(lv["gain"])), _i32(st["team"]["maxhp"][(lv["u"], lv["a"])]))
+        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a250, jnp.int16))}
         lv = _scope(lv, ("u", "d", "a", ))
         return st, _scope(lv, ("u", "d", "a", ))
-    st, lv = _select(_c250, _then251(st, lv), (st, lv))
+    st, lv = _select(_c248, _then249(st, lv), (st, lv))
     lv = _scope(lv, ("u", "d", ))
     return st
 
@@ -1297,105 +1303,99 @@ def p_primary_effects(st, v_u, v_m):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["shielded"] = _cast((_i32(st["sub_hp"][_i32(lv["t"])]) > 0), jnp.bool_)
-    _c253 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
-    def _then254(st, lv):
+    _c251 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)), jnp.logical_or(st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(lv["shielded"]), jnp.logical_not(st["mist"][_i32(lv["t"])]))))
+    def _then252(st, lv):
         st, lv = dict(st), dict(lv)
-        _a255 = True
-        st["give_stat"] = _cast(_a255, jnp.bool_)
+        _a253 = True
+        st["give_stat"] = _cast(_a253, jnp.bool_)
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", ))
-    st, lv = _select(_c253, _then254(st, lv), (st, lv))
+    st, lv = _select(_c251, _then252(st, lv), (st, lv))
     lv["cond"] = _cast(st["fx"]["status"], jnp.int8)
-    _c256 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
-    _c257 = (lv["cond"] != 0)
-    def _then258(st, lv):
+    _c254 = jnp.logical_and((lv["cond"] == 1), st["recharging"][_i32(lv["t"])])
+    _c255 = (lv["cond"] != 0)
+    def _then256(st, lv):
         st, lv = dict(st), dict(lv)
-        _a259 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a259, jnp.int8))}
-        _a260 = 1
-        st["give_status"] = _cast(_a260, jnp.int8)
-        _a261 = False
-        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a261, jnp.bool_))
+        _a257 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a257, jnp.int8))}
+        _a258 = 1
+        st["give_status"] = _cast(_a258, jnp.int8)
+        _a259 = False
+        st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a259, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    def _then262(st, lv):
+    def _then260(st, lv):
         st, lv = dict(st), dict(lv)
         lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
-        _c263 = jnp.logical_not(jnp.logical_and(lv["poison"], lv["shielded"]))
-        def _then264(st, lv):
+        _c261 = jnp.logical_not(jnp.logical_and(lv["poison"], lv["shielded"]))
+        def _then262(st, lv):
             st, lv = dict(st), dict(lv)
-            _a265 = lv["cond"]
-            st["give_status"] = _cast(_a265, jnp.int8)
+            _a263 = lv["cond"]
+            st["give_status"] = _cast(_a263, jnp.int8)
             return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "poison", ))
-        st, lv = _select(_c263, _then264(st, lv), (st, lv))
+        st, lv = _select(_c261, _then262(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    _r266 = (st, lv)
-    _r266 = _select(_c257, _then262(st, lv), _r266)
-    _r266 = _select(_c256, _then258(st, lv), _r266)
-    st, lv = _r266
-    _c267 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-    def _then268(st, lv):
+    st, lv = _select_first((_c254, _c255, ), (st, lv), (_then256(st, lv), _then260(st, lv), ), (st, lv))
+    _c264 = jnp.logical_and(jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(lv["shielded"])), (_i32(st["confused"][_i32(lv["t"])]) == 0))
+    def _then265(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r269 = _randint(st, 2, 5)
-        _a270 = _r269
-        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a270, jnp.int8))
+        st, _r266 = _randint(st, 2, 5)
+        _a267 = _r266
+        st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a267, jnp.int8))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", ))
-    st, lv = _select(_c267, _then268(st, lv), (st, lv))
+    st, lv = _select(_c264, _then265(st, lv), (st, lv))
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c271 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
-    def _then272(st, lv):
+    _c268 = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["fx"]["seed"], jnp.logical_not(lv["shielded"])), jnp.logical_not(st["seeded"][_i32(lv["t"])])), (_K12[_i32(lv["tsp"])] != 4)), (_K13[_i32(lv["tsp"])] != 4))
+    def _then269(st, lv):
         st, lv = dict(st), dict(lv)
-        _a273 = True
-        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a273, jnp.bool_))
+        _a270 = True
+        st["seeded"] = st["seeded"].at[_i32(lv["t"])].set(_cast(_a270, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c271, _then272(st, lv), (st, lv))
-    _c274 = st["fx"]["substitute"]
-    def _then275(st, lv):
+    st, lv = _select(_c268, _then269(st, lv), (st, lv))
+    _c271 = st["fx"]["substitute"]
+    def _then272(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_make_substitute(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c274, _then275(st, lv), (st, lv))
-    _c276 = (_i32(st["fx"]["screen"]) == 1)
-    _c277 = (_i32(st["fx"]["screen"]) == 2)
-    def _then278(st, lv):
+    st, lv = _select(_c271, _then272(st, lv), (st, lv))
+    _c273 = (_i32(st["fx"]["screen"]) == 1)
+    _c274 = (_i32(st["fx"]["screen"]) == 2)
+    def _then275(st, lv):
         st, lv = dict(st), dict(lv)
-        _a279 = True
-        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a279, jnp.bool_))
+        _a276 = True
+        st["reflect"] = st["reflect"].at[_i32(lv["u"])].set(_cast(_a276, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
+    def _then277(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a278 = True
+        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a278, jnp.bool_))
+        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
+    st, lv = _select_first((_c273, _c274, ), (st, lv), (_then275(st, lv), _then277(st, lv), ), (st, lv))
+    _c279 = st["fx"]["focus"]
     def _then280(st, lv):
         st, lv = dict(st), dict(lv)
         _a281 = True
-        st["light_screen"] = st["light_screen"].at[_i32(lv["u"])].set(_cast(_a281, jnp.bool_))
+        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a281, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    _r282 = (st, lv)
-    _r282 = _select(_c277, _then280(st, lv), _r282)
-    _r282 = _select(_c276, _then278(st, lv), _r282)
-    st, lv = _r282
-    _c283 = st["fx"]["focus"]
-    def _then284(st, lv):
+    st, lv = _select(_c279, _then280(st, lv), (st, lv))
+    _c282 = st["fx"]["mist"]
+    def _then283(st, lv):
         st, lv = dict(st), dict(lv)
-        _a285 = True
-        st["focus"] = st["focus"].at[_i32(lv["u"])].set(_cast(_a285, jnp.bool_))
+        _a284 = True
+        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a284, jnp.bool_))
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c283, _then284(st, lv), (st, lv))
-    _c286 = st["fx"]["mist"]
-    def _then287(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a288 = True
-        st["mist"] = st["mist"].at[_i32(lv["u"])].set(_cast(_a288, jnp.bool_))
-        return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c286, _then287(st, lv), (st, lv))
-    _c289 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
-    def _then290(st, lv):
+    st, lv = _select(_c282, _then283(st, lv), (st, lv))
+    _c285 = jnp.logical_or(st["fx"]["heal"], st["fx"]["rest"])
+    def _then286(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recover(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c289, _then290(st, lv), (st, lv))
-    _c291 = st["fx"]["haze"]
-    def _then292(st, lv):
+    st, lv = _select(_c285, _then286(st, lv), (st, lv))
+    _c287 = st["fx"]["haze"]
+    def _then288(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_do_haze(st, lv["u"])
         return st, _scope(lv, ("u", "m", "t", "a", "ta", "shielded", "cond", "tsp", ))
-    st, lv = _select(_c291, _then292(st, lv), (st, lv))
+    st, lv = _select(_c287, _then288(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1413,27 +1413,27 @@ def p_recover(st, v_u):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["hp"] = _cast(st["team"]["hp"][(lv["u"], lv["a"])], jnp.int16)
     lv["full"] = _cast(st["team"]["maxhp"][(lv["u"], lv["a"])], jnp.int16)
-    _c293 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
-    def _then294(st, lv):
+    _c289 = jnp.logical_not(f_heal_fails(st, lv["hp"], lv["full"]))
+    def _then290(st, lv):
         st, lv = dict(st), dict(lv)
-        _c295 = st["fx"]["rest"]
-        def _then296(st, lv):
+        _c291 = st["fx"]["rest"]
+        def _then292(st, lv):
             st, lv = dict(st), dict(lv)
-            _a297 = 1
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a297, jnp.int8))}
-            _a298 = 2
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a298, jnp.int8))}
-            _a299 = lv["full"]
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a299, jnp.int16))}
+            _a293 = 1
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a293, jnp.int8))}
+            _a294 = 2
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a294, jnp.int8))}
+            _a295 = lv["full"]
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a295, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
-        def _else300(st, lv):
+        def _else296(st, lv):
             st, lv = dict(st), dict(lv)
-            _a301 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a301, jnp.int16))}
+            _a297 = jnp.minimum((_i32(lv["hp"]) + jnp.floor_divide(_i32(lv["full"]), 2)), _i32(lv["full"]))
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a297, jnp.int16))}
             return st, _scope(lv, ("u", "a", "hp", "full", ))
-        st, lv = _select(_c295, _then296(st, lv), _else300(st, lv))
+        st, lv = _select(_c291, _then292(st, lv), _else296(st, lv))
         return st, _scope(lv, ("u", "a", "hp", "full", ))
-    st, lv = _select(_c293, _then294(st, lv), (st, lv))
+    st, lv = _select(_c289, _then290(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1444,29 +1444,29 @@ def p_make_substitute(st, v_u):
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["quarter"] = _cast(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 4), jnp.int16)
-    _c302 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
-    def _then303(st, lv):
+    _c298 = jnp.logical_and((_i32(st["sub_hp"][_i32(lv["u"])]) == 0), ((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) * 4) >= _i32(st["team"]["maxhp"][(lv["u"], lv["a"])])))
+    def _then299(st, lv):
         st, lv = dict(st), dict(lv)
-        _c304 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
+        _c300 = (_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]) > 3)
+        def _then301(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a302 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a302, jnp.int16))}
+            return st, _scope(lv, ("u", "a", "quarter", ))
+        st, lv = _select(_c300, _then301(st, lv), (st, lv))
+        _a303 = (_i32(lv["quarter"]) + 1)
+        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a303, jnp.int16))
+        _c304 = st["trapped"][_i32(lv["u"])]
         def _then305(st, lv):
             st, lv = dict(st), dict(lv)
-            _a306 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["quarter"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a306, jnp.int16))}
+            _a306 = 0
+            st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a306, jnp.int8))
+            _a307 = False
+            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a307, jnp.bool_))
             return st, _scope(lv, ("u", "a", "quarter", ))
         st, lv = _select(_c304, _then305(st, lv), (st, lv))
-        _a307 = (_i32(lv["quarter"]) + 1)
-        st["sub_hp"] = st["sub_hp"].at[_i32(lv["u"])].set(_cast(_a307, jnp.int16))
-        _c308 = st["trapped"][_i32(lv["u"])]
-        def _then309(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a310 = 0
-            st["trap_left"] = st["trap_left"].at[(1 - _i32(lv["u"]))].set(_cast(_a310, jnp.int8))
-            _a311 = False
-            st["trapped"] = st["trapped"].at[_i32(lv["u"])].set(_cast(_a311, jnp.bool_))
-            return st, _scope(lv, ("u", "a", "quarter", ))
-        st, lv = _select(_c308, _then309(st, lv), (st, lv))
         return st, _scope(lv, ("u", "a", "quarter", ))
-    st, lv = _select(_c302, _then303(st, lv), (st, lv))
+    st, lv = _select(_c298, _then299(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1477,85 +1477,85 @@ def p_do_haze(st, v_u):
     lv = {"u": _cast(v_u, jnp.int8)}
     lv["p"] = jnp.int32(0)
     lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    _a312 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a312, jnp.int8))
+    _a308 = _K3
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a308, jnp.int8))
     lv["k"] = jnp.int32(0)
-    _a313 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a313, jnp.int16))
+    _a309 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a309, jnp.int16))
     lv["k"] = jnp.int32(1)
-    _a314 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a314, jnp.int16))
+    _a310 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a310, jnp.int16))
     lv["k"] = jnp.int32(2)
-    _a315 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a315, jnp.int16))
+    _a311 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a311, jnp.int16))
     lv["k"] = jnp.int32(3)
-    _a316 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a316, jnp.int16))
+    _a312 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a312, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
-    _a317 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a317, jnp.int8))
+    _a313 = 0
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a313, jnp.int8))
+    _a314 = False
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a314, jnp.bool_))
+    _a315 = False
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a315, jnp.bool_))
+    _a316 = False
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a316, jnp.bool_))
+    _a317 = False
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a317, jnp.bool_))
     _a318 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a318, jnp.bool_))
     _a319 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a319, jnp.bool_))
-    _a320 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a320, jnp.bool_))
-    _a321 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a321, jnp.bool_))
-    _a322 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a322, jnp.bool_))
-    _a323 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a323, jnp.bool_))
-    _a324 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a324, jnp.int8))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a319, jnp.bool_))
+    _a320 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a320, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv["p"] = jnp.int32(1)
     lv["a"] = _cast(st["active"][_i32(lv["p"])], jnp.int8)
-    _a325 = _K3
-    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a325, jnp.int8))
+    _a321 = _K3
+    st["boosts"] = st["boosts"].at[_i32(lv["p"])].set(_cast(_a321, jnp.int8))
     lv["k"] = jnp.int32(0)
-    _a326 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a326, jnp.int16))
+    _a322 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a322, jnp.int16))
     lv["k"] = jnp.int32(1)
-    _a327 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a327, jnp.int16))
+    _a323 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a323, jnp.int16))
     lv["k"] = jnp.int32(2)
-    _a328 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a328, jnp.int16))
+    _a324 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a324, jnp.int16))
     lv["k"] = jnp.int32(3)
-    _a329 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
-    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a329, jnp.int16))
+    _a325 = st["team"]["stats"][(lv["p"], lv["a"], lv["k"])]
+    st["mstat"] = st["mstat"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a325, jnp.int16))
     lv = _scope(lv, ("u", "p", "a", ))
-    _a330 = 0
-    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a330, jnp.int8))
+    _a326 = 0
+    st["confused"] = st["confused"].at[_i32(lv["p"])].set(_cast(_a326, jnp.int8))
+    _a327 = False
+    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a327, jnp.bool_))
+    _a328 = False
+    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a328, jnp.bool_))
+    _a329 = False
+    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a329, jnp.bool_))
+    _a330 = False
+    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a330, jnp.bool_))
     _a331 = False
-    st["mist"] = st["mist"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
+    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a331, jnp.bool_))
     _a332 = False
-    st["focus"] = st["focus"].at[_i32(lv["p"])].set(_cast(_a332, jnp.bool_))
-    _a333 = False
-    st["seeded"] = st["seeded"].at[_i32(lv["p"])].set(_cast(_a333, jnp.bool_))
-    _a334 = False
-    st["reflect"] = st["reflect"].at[_i32(lv["p"])].set(_cast(_a334, jnp.bool_))
-    _a335 = False
-    st["light_screen"] = st["light_screen"].at[_i32(lv["p"])].set(_cast(_a335, jnp.bool_))
-    _a336 = False
-    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a336, jnp.bool_))
-    _a337 = 0
-    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a337, jnp.int8))
+    st["toxic"] = st["toxic"].at[_i32(lv["p"])].set(_cast(_a332, jnp.bool_))
+    _a333 = 0
+    st["toxic_n"] = st["toxic_n"].at[_i32(lv["p"])].set(_cast(_a333, jnp.int8))
     lv = _scope(lv, ("u", "p", ))
     lv = _scope(lv, ("u", ))
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
-    _a338 = 0
-    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a338, jnp.int8))}
-    _a339 = 0
-    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a339, jnp.int8))}
-    _c340 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
-    def _then341(st, lv):
+    _a334 = 0
+    st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a334, jnp.int8))}
+    _a335 = 0
+    st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(st["active"][_i32(lv["t"])]))].set(_cast(_a335, jnp.int8))}
+    _c336 = (st["team"]["status"][(lv["u"], st["active"][_i32(lv["u"])])] == 6)
+    def _then337(st, lv):
         st, lv = dict(st), dict(lv)
-        _a342 = 2
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a342, jnp.int8))}
+        _a338 = 2
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(st["active"][_i32(lv["u"])]))].set(_cast(_a338, jnp.int8))}
         return st, _scope(lv, ("u", "t", ))
-    st, lv = _select(_c340, _then341(st, lv), (st, lv))
+    st, lv = _select(_c336, _then337(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1568,44 +1568,44 @@ def p_inflict(st, v_t, v_cond):
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
     lv["poison"] = _cast(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), jnp.bool_)
     lv["immune"] = _cast(jnp.logical_and(lv["poison"], jnp.logical_or((_K12[_i32(lv["tsp"])] == 7), (_K13[_i32(lv["tsp"])] == 7))), jnp.bool_)
-    _c343 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
-    def _then344(st, lv):
+    _c339 = jnp.logical_and((st["team"]["status"][(lv["t"], lv["ta"])] == 0), jnp.logical_not(lv["immune"]))
+    def _then340(st, lv):
         st, lv = dict(st), dict(lv)
-        _a345 = lv["cond"]
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a345, jnp.int8))}
-        _c346 = (lv["cond"] == 1)
+        _a341 = lv["cond"]
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a341, jnp.int8))}
+        _c342 = (lv["cond"] == 1)
+        def _then343(st, lv):
+            st, lv = dict(st), dict(lv)
+            st, _r344 = _randint(st, 1, 7)
+            _a345 = _r344
+            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a345, jnp.int8))}
+            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
+        st, lv = _select(_c342, _then343(st, lv), (st, lv))
+        _c346 = (lv["cond"] == 5)
         def _then347(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r348 = _randint(st, 1, 7)
-            _a349 = _r348
-            st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a349, jnp.int8))}
+            _a348 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a348, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
         st, lv = _select(_c346, _then347(st, lv), (st, lv))
-        _c350 = (lv["cond"] == 5)
-        def _then351(st, lv):
+        _c349 = (lv["cond"] == 3)
+        def _then350(st, lv):
             st, lv = dict(st), dict(lv)
-            _a352 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 3)].set(_cast(_a352, jnp.int16))
+            _a351 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a351, jnp.int16))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c350, _then351(st, lv), (st, lv))
-        _c353 = (lv["cond"] == 3)
-        def _then354(st, lv):
+        st, lv = _select(_c349, _then350(st, lv), (st, lv))
+        _c352 = (lv["cond"] == 6)
+        def _then353(st, lv):
             st, lv = dict(st), dict(lv)
-            _a355 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["t"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["t"]), 0)].set(_cast(_a355, jnp.int16))
+            _a354 = True
+            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a354, jnp.bool_))
+            _a355 = 0
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a355, jnp.int8))
             return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c353, _then354(st, lv), (st, lv))
-        _c356 = (lv["cond"] == 6)
-        def _then357(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a358 = True
-            st["toxic"] = st["toxic"].at[_i32(lv["t"])].set(_cast(_a358, jnp.bool_))
-            _a359 = 0
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["t"])].set(_cast(_a359, jnp.int8))
-            return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-        st, lv = _select(_c356, _then357(st, lv), (st, lv))
+        st, lv = _select(_c352, _then353(st, lv), (st, lv))
         return st, _scope(lv, ("t", "cond", "ta", "tsp", "poison", "immune", ))
-    st, lv = _select(_c343, _then344(st, lv), (st, lv))
+    st, lv = _select(_c339, _then340(st, lv), (st, lv))
     lv = _scope(lv, ("t", "cond", ))
     return st
 
@@ -1618,82 +1618,78 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     lv["j"] = _cast(jnp.minimum(_i32(lv["i"]), 3), jnp.int8)
     lv["b"] = _cast(st["boosts"][_i32(lv["s"])][_i32(lv["i"])], jnp.int8)
     lv["counts"] = _cast(False, jnp.bool_)
-    _c360 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
-    def _then361(st, lv):
+    _c356 = jnp.logical_or(jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(lv["b"]) < 6)), jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(lv["b"]) > -6)))
+    def _then357(st, lv):
         st, lv = dict(st), dict(lv)
-        _c362 = (_i32(lv["i"]) >= 4)
-        _c363 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
-        _c364 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
-        def _then365(st, lv):
+        _c358 = (_i32(lv["i"]) >= 4)
+        _c359 = jnp.logical_and((_i32(lv["delta"]) > 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 999))
+        _c360 = jnp.logical_and((_i32(lv["delta"]) < 0), (_i32(st["mstat"][_i32(lv["s"])][_i32(lv["j"])]) == 1))
+        def _then361(st, lv):
             st, lv = dict(st), dict(lv)
-            _a366 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a366, jnp.int8))
-            _a367 = True
-            lv["counts"] = _cast(_a367, jnp.bool_)
+            _a362 = jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a362, jnp.int8))
+            _a363 = True
+            lv["counts"] = _cast(_a363, jnp.bool_)
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then368(st, lv):
+        def _then364(st, lv):
             st, lv = dict(st), dict(lv)
-            _a369 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a369, jnp.int8))
+            _a365 = jnp.maximum((jnp.minimum((_i32(lv["b"]) + _i32(lv["delta"])), 6) - 1), -6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a365, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _then370(st, lv):
+        def _then366(st, lv):
             st, lv = dict(st), dict(lv)
-            _a371 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a371, jnp.int8))
+            _a367 = jnp.minimum((jnp.maximum((_i32(lv["b"]) + _i32(lv["delta"])), -6) + 1), 6)
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a367, jnp.int8))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        def _else372(st, lv):
+        def _else368(st, lv):
             st, lv = dict(st), dict(lv)
             lv["nb"] = _cast(jnp.clip((_i32(lv["b"]) + _i32(lv["delta"])), -6, 6), jnp.int8)
-            _a373 = lv["nb"]
-            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a373, jnp.int8))
-            _a374 = True
-            lv["counts"] = _cast(_a374, jnp.bool_)
+            _a369 = lv["nb"]
+            st["boosts"] = st["boosts"].at[(_i32(lv["s"]), _i32(lv["i"]))].set(_cast(_a369, jnp.int8))
+            _a370 = True
+            lv["counts"] = _cast(_a370, jnp.bool_)
             lv["stored"] = _cast(st["team"]["stats"][(lv["s"], st["active"][_i32(lv["s"])], lv["j"])], jnp.int16)
-            _c375 = (_i32(lv["nb"]) >= 0)
-            def _then376(st, lv):
+            _c371 = (_i32(lv["nb"]) >= 0)
+            def _then372(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["raised"] = _cast(jnp.floor_divide((_i32(lv["stored"]) * (2 + _i32(lv["nb"]))), 2), jnp.int16)
-                _a377 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a377, jnp.int16))
+                _a373 = jnp.clip(_i32(jnp.where((_i32(lv["delta"]) > 0), jnp.minimum(_i32(lv["raised"]), 999), _i32(lv["raised"]))), 1, 2500)
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a373, jnp.int16))
                 lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            def _else378(st, lv):
+            def _else374(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a379 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
-                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a379, jnp.int16))
+                _a375 = jnp.maximum(jnp.floor_divide((_i32(lv["stored"]) * _i32(_K17[jnp.clip((0 - _i32(lv["nb"])), 0, 6)])), 100), 1)
+                st["mstat"] = st["mstat"].at[(_i32(lv["s"]), _i32(lv["j"]))].set(_cast(_a375, jnp.int16))
                 return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "nb", "stored", ))
-            st, lv = _select(_c375, _then376(st, lv), _else378(st, lv))
+            st, lv = _select(_c371, _then372(st, lv), _else374(st, lv))
             lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-        _r380 = _else372(st, lv)
-        _r380 = _select(_c364, _then370(st, lv), _r380)
-        _r380 = _select(_c363, _then368(st, lv), _r380)
-        _r380 = _select(_c362, _then365(st, lv), _r380)
-        st, lv = _r380
+        st, lv = _select_first((_c358, _c359, _c360, ), (st, lv), (_then361(st, lv), _then364(st, lv), _then366(st, lv), ), _else368(st, lv))
         return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c360, _then361(st, lv), (st, lv))
-    _c381 = lv["counts"]
-    def _then382(st, lv):
+    st, lv = _select(_c356, _then357(st, lv), (st, lv))
+    _c376 = lv["counts"]
+    def _then377(st, lv):
         st, lv = dict(st), dict(lv)
         lv["f"] = _cast((1 - _i32(lv["user"])), jnp.int8)
         lv["fs"] = _cast(st["team"]["status"][(lv["f"], st["active"][_i32(lv["f"])])], jnp.int8)
-        _c383 = (lv["fs"] == 5)
-        def _then384(st, lv):
+        _c378 = (lv["fs"] == 5)
+        def _then379(st, lv):
             st, lv = dict(st), dict(lv)
-            _a385 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a385, jnp.int16))
+            _a380 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][3]), 4), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 3)].set(_cast(_a380, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c383, _then384(st, lv), (st, lv))
-        _c386 = (lv["fs"] == 3)
-        def _then387(st, lv):
+        st, lv = _select(_c378, _then379(st, lv), (st, lv))
+        _c381 = (lv["fs"] == 3)
+        def _then382(st, lv):
             st, lv = dict(st), dict(lv)
-            _a388 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a388, jnp.int16))
+            _a383 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(lv["f"])][0]), 2), 1)
+            st["mstat"] = st["mstat"].at[(_i32(lv["f"]), 0)].set(_cast(_a383, jnp.int16))
             return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", "f", "fs", ))
-        st, lv = _select(_c386, _then387(st, lv), (st, lv))
+        st, lv = _select(_c381, _then382(st, lv), (st, lv))
         lv = _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
         return st, _scope(lv, ("s", "k", "delta", "user", "i", "j", "b", "counts", ))
-    st, lv = _select(_c381, _then382(st, lv), (st, lv))
+    st, lv = _select(_c376, _then377(st, lv), (st, lv))
     lv = _scope(lv, ("s", "k", "delta", "user", ))
     return st
 
@@ -1704,52 +1700,49 @@ def p_after_hit(st, v_u, v_m, v_s):
     lv = {"u": _cast(v_u, jnp.int8), "m": _cast(v_m, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["up"] = _cast((_i32(st["team"]["hp"][(lv["t"], st["active"][_i32(lv["t"])])]) > 0), jnp.bool_)
-    _c389 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
-    def _then390(st, lv):
+    _c384 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], lv["up"]), jnp.logical_not(st["broke_sub"]))
+    def _then385(st, lv):
         st, lv = dict(st), dict(lv)
-        _a391 = True
-        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a391, jnp.bool_))
-        _a392 = lv["s"]
-        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a392, jnp.int8))
+        _a386 = True
+        st["recharging"] = st["recharging"].at[_i32(lv["u"])].set(_cast(_a386, jnp.bool_))
+        _a387 = lv["s"]
+        st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a387, jnp.int8))
         return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c389, _then390(st, lv), (st, lv))
-    _c393 = st["fx"]["trap"]
-    def _then394(st, lv):
+    st, lv = _select(_c384, _then385(st, lv), (st, lv))
+    _c388 = st["fx"]["trap"]
+    def _then389(st, lv):
         st, lv = dict(st), dict(lv)
-        _c395 = jnp.logical_not(lv["up"])
-        _c396 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
-        def _then397(st, lv):
+        _c390 = jnp.logical_not(lv["up"])
+        _c391 = (_i32(st["trap_left"][_i32(lv["u"])]) > 0)
+        def _then392(st, lv):
             st, lv = dict(st), dict(lv)
-            _a398 = 0
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a398, jnp.int8))
+            _a393 = 0
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a393, jnp.int8))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _then399(st, lv):
+        def _then394(st, lv):
             st, lv = dict(st), dict(lv)
-            _a400 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a400, jnp.int8))
-            _a401 = True
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a401, jnp.bool_))
+            _a395 = jnp.maximum((_i32(st["trap_left"][_i32(lv["u"])]) - 1), 0)
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a395, jnp.int8))
+            _a396 = True
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a396, jnp.bool_))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        def _else402(st, lv):
+        def _else397(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r403 = _randint(st, 0, 7)
-            lv["turns_drawn"] = _cast(_K14[_r403], jnp.int8)
-            _a404 = (_i32(lv["turns_drawn"]) - 1)
-            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a404, jnp.int8))
-            _a405 = st["dmg"]
-            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a405, jnp.int16))
-            _a406 = lv["s"]
-            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a406, jnp.int8))
-            _a407 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a407, jnp.bool_))
+            st, _r398 = _randint(st, 0, 7)
+            lv["turns_drawn"] = _cast(_K14[_r398], jnp.int8)
+            _a399 = (_i32(lv["turns_drawn"]) - 1)
+            st["trap_left"] = st["trap_left"].at[_i32(lv["u"])].set(_cast(_a399, jnp.int8))
+            _a400 = st["dmg"]
+            st["trap_damage"] = st["trap_damage"].at[_i32(lv["u"])].set(_cast(_a400, jnp.int16))
+            _a401 = lv["s"]
+            st["lock_slot"] = st["lock_slot"].at[_i32(lv["u"])].set(_cast(_a401, jnp.int8))
+            _a402 = jnp.logical_not(st["hit_sub"])
+            st["trapped"] = st["trapped"].at[_i32(lv["t"])].set(_cast(_a402, jnp.bool_))
             lv = _scope(lv, ("u", "m", "s", "t", "up", ))
             return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-        _r408 = _else402(st, lv)
-        _r408 = _select(_c396, _then399(st, lv), _r408)
-        _r408 = _select(_c395, _then397(st, lv), _r408)
-        st, lv = _r408
+        st, lv = _select_first((_c390, _c391, ), (st, lv), (_then392(st, lv), _then394(st, lv), ), _else397(st, lv))
         return st, _scope(lv, ("u", "m", "s", "t", "up", ))
-    st, lv = _select(_c393, _then394(st, lv), (st, lv))
+    st, lv = _select(_c388, _then389(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", "s", ))
     return st
 
@@ -1761,78 +1754,78 @@ def p_secondary_effects(st, v_u, v_m):
     lv["t"] = _cast((1 - _i32(lv["u"])), jnp.int8)
     lv["ta"] = _cast(st["active"][_i32(lv["t"])], jnp.int8)
     lv["tsp"] = _cast(st["team"]["species"][(lv["t"], lv["ta"])], jnp.int16)
-    _c409 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
-    def _then410(st, lv):
+    _c403 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(lv["t"], lv["ta"])] == 4))
+    def _then404(st, lv):
         st, lv = dict(st), dict(lv)
-        _a411 = 0
-        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a411, jnp.int8))}
+        _a405 = 0
+        st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["t"]), _i32(lv["ta"]))].set(_cast(_a405, jnp.int8))}
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c409, _then410(st, lv), (st, lv))
-    _c412 = (_i32(st["fx"]["sec_chance"]) > 0)
-    def _then413(st, lv):
+    st, lv = _select(_c403, _then404(st, lv), (st, lv))
+    _c406 = (_i32(st["fx"]["sec_chance"]) > 0)
+    def _then407(st, lv):
         st, lv = dict(st), dict(lv)
         lv["cond"] = _cast(st["fx"]["sec_status"], jnp.int8)
         lv["same"] = _cast(jnp.logical_and(jnp.logical_or(jnp.logical_or((lv["cond"] == 5), (lv["cond"] == 3)), (lv["cond"] == 4)), jnp.logical_or((_K12[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]), (_K13[_i32(lv["tsp"])] == _K6[_i32(lv["m"])]))), jnp.bool_)
+        st, _r408 = _randint(st, 0, 255)
+        lv["roll"] = _cast(_r408, jnp.int16)
+        _c409 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        def _then410(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a411 = lv["cond"]
+            st["give_status"] = _cast(_a411, jnp.int8)
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "cond", "same", "roll", ))
+        st, lv = _select(_c409, _then410(st, lv), (st, lv))
+        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
+        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
+    st, lv = _select(_c406, _then407(st, lv), (st, lv))
+    _c412 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    def _then413(st, lv):
+        st, lv = dict(st), dict(lv)
         st, _r414 = _randint(st, 0, 255)
-        lv["roll"] = _cast(_r414, jnp.int16)
-        _c415 = jnp.logical_and(jnp.logical_not(lv["same"]), (_i32(lv["roll"]) < jnp.floor_divide(((_i32(st["fx"]["sec_chance"]) * 256) + 99), 100)))
+        lv["roll2"] = _cast(_r414, jnp.int16)
+        _c415 = (_i32(lv["roll2"]) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
         def _then416(st, lv):
             st, lv = dict(st), dict(lv)
-            _a417 = lv["cond"]
-            st["give_status"] = _cast(_a417, jnp.int8)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "cond", "same", "roll", ))
+            _a417 = True
+            st["give_stat"] = _cast(_a417, jnp.bool_)
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll2", ))
         st, lv = _select(_c415, _then416(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
     st, lv = _select(_c412, _then413(st, lv), (st, lv))
-    _c418 = jnp.logical_and((_i32(st["fx"]["stat_chance"]) > 0), (_i32(st["fx"]["stat_chance"]) < 100))
+    _c418 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
     def _then419(st, lv):
         st, lv = dict(st), dict(lv)
         st, _r420 = _randint(st, 0, 255)
-        lv["roll2"] = _cast(_r420, jnp.int16)
-        _c421 = (_i32(lv["roll2"]) < jnp.floor_divide(((_i32(st["fx"]["stat_chance"]) * 256) + 99), 100))
+        lv["roll3"] = _cast(_r420, jnp.int16)
+        _c421 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
         def _then422(st, lv):
             st, lv = dict(st), dict(lv)
-            _a423 = True
-            st["give_stat"] = _cast(_a423, jnp.bool_)
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll2", ))
+            st, _r423 = _randint(st, 2, 5)
+            _a424 = _r423
+            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a424, jnp.int8))
+            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
         st, lv = _select(_c421, _then422(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
     st, lv = _select(_c418, _then419(st, lv), (st, lv))
-    _c424 = jnp.logical_and((_i32(st["fx"]["confuse"]) > 0), (_i32(st["fx"]["confuse"]) < 100))
-    def _then425(st, lv):
+    _c425 = (_i32(st["fx"]["flinch"]) > 0)
+    def _then426(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r426 = _randint(st, 0, 255)
-        lv["roll3"] = _cast(_r426, jnp.int16)
-        _c427 = jnp.logical_and((_i32(lv["roll3"]) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)), (_i32(st["confused"][_i32(lv["t"])]) == 0))
-        def _then428(st, lv):
+        st, _r427 = _randint(st, 0, 255)
+        lv["roll4"] = _cast(_r427, jnp.int16)
+        _c428 = (_i32(lv["roll4"]) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
+        def _then429(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r429 = _randint(st, 2, 5)
-            _a430 = _r429
-            st["confused"] = st["confused"].at[_i32(lv["t"])].set(_cast(_a430, jnp.int8))
-            return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll3", ))
-        st, lv = _select(_c427, _then428(st, lv), (st, lv))
-        lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-        return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c424, _then425(st, lv), (st, lv))
-    _c431 = (_i32(st["fx"]["flinch"]) > 0)
-    def _then432(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r433 = _randint(st, 0, 255)
-        lv["roll4"] = _cast(_r433, jnp.int16)
-        _c434 = (_i32(lv["roll4"]) < jnp.floor_divide(((_i32(st["fx"]["flinch"]) * 256) + 99), 100))
-        def _then435(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a436 = True
-            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a436, jnp.bool_))
-            _a437 = False
-            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a437, jnp.bool_))
+            _a430 = True
+            st["flinched"] = st["flinched"].at[_i32(lv["t"])].set(_cast(_a430, jnp.bool_))
+            _a431 = False
+            st["recharging"] = st["recharging"].at[_i32(lv["t"])].set(_cast(_a431, jnp.bool_))
             return st, _scope(lv, ("u", "m", "t", "ta", "tsp", "roll4", ))
-        st, lv = _select(_c434, _then435(st, lv), (st, lv))
+        st, lv = _select(_c428, _then429(st, lv), (st, lv))
         lv = _scope(lv, ("u", "m", "t", "ta", "tsp", ))
         return st, _scope(lv, ("u", "m", "t", "ta", "tsp", ))
-    st, lv = _select(_c431, _then432(st, lv), (st, lv))
+    st, lv = _select(_c425, _then426(st, lv), (st, lv))
     lv = _scope(lv, ("u", "m", ))
     return st
 
@@ -1844,62 +1837,62 @@ def p_residual(st, v_u):
     lv["a"] = _cast(st["active"][_i32(lv["u"])], jnp.int8)
     lv["cond"] = _cast(st["team"]["status"][(lv["u"], lv["a"])], jnp.int8)
     lv["hurts"] = _cast(jnp.logical_or(jnp.logical_or((lv["cond"] == 2), (lv["cond"] == 6)), (lv["cond"] == 3)), jnp.bool_)
-    _c438 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
-    def _then439(st, lv):
+    _c432 = (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0)
+    def _then433(st, lv):
         st, lv = dict(st), dict(lv)
         lv["unit"] = _cast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(lv["u"], lv["a"])]), 16), 1), jnp.int8)
-        _c440 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
+        _c434 = jnp.logical_and(st["toxic"][_i32(lv["u"])], lv["hurts"])
+        def _then435(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a436 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a436, jnp.int8))
+            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
+        st, lv = _select(_c434, _then435(st, lv), (st, lv))
+        _c437 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
+        def _then438(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a439 = 0
+            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a439, jnp.int8))}
+            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
+        st, lv = _select(_c437, _then438(st, lv), (st, lv))
+        _c440 = lv["hurts"]
         def _then441(st, lv):
             st, lv = dict(st), dict(lv)
-            _a442 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a442, jnp.int8))
+            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
+            _a442 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a442, jnp.int16))}
+            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
         st, lv = _select(_c440, _then441(st, lv), (st, lv))
-        _c443 = jnp.logical_and((lv["cond"] == 1), (_i32(st["team"]["sleep"][(lv["u"], lv["a"])]) == 0))
+        _c443 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
         def _then444(st, lv):
             st, lv = dict(st), dict(lv)
-            _a445 = 0
-            st["team"] = {**st["team"], "status": st["team"]["status"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a445, jnp.int8))}
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c443, _then444(st, lv), (st, lv))
-        _c446 = lv["hurts"]
-        def _then447(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["times"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
-            _a448 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - (_i32(lv["unit"]) * _i32(lv["times"]))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a448, jnp.int16))}
-            lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c446, _then447(st, lv), (st, lv))
-        _c449 = jnp.logical_and(st["seeded"][_i32(lv["u"])], (_i32(st["team"]["hp"][(lv["u"], lv["a"])]) > 0))
-        def _then450(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c451 = st["toxic"][_i32(lv["u"])]
-            def _then452(st, lv):
+            _c445 = st["toxic"][_i32(lv["u"])]
+            def _then446(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a453 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a453, jnp.int8))
+                _a447 = jnp.minimum((_i32(st["toxic_n"][_i32(lv["u"])]) + 1), 15)
+                st["toxic_n"] = st["toxic_n"].at[_i32(lv["u"])].set(_cast(_a447, jnp.int8))
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-            st, lv = _select(_c451, _then452(st, lv), (st, lv))
+            st, lv = _select(_c445, _then446(st, lv), (st, lv))
             lv["times2"] = _cast(jnp.where(st["toxic"][_i32(lv["u"])], _i32(st["toxic_n"][_i32(lv["u"])]), 1), jnp.int8)
             lv["sap"] = _cast(jnp.minimum((_i32(lv["unit"]) * _i32(lv["times2"])), 999), jnp.int16)
-            _a454 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a454, jnp.int16))}
+            _a448 = jnp.maximum((_i32(st["team"]["hp"][(lv["u"], lv["a"])]) - _i32(lv["sap"])), 0)
+            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["u"]), _i32(lv["a"]))].set(_cast(_a448, jnp.int16))}
             lv["f"] = _cast((1 - _i32(lv["u"])), jnp.int8)
             lv["fa"] = _cast(st["active"][_i32(lv["f"])], jnp.int8)
-            _c455 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
-            def _then456(st, lv):
+            _c449 = (_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) > 0)
+            def _then450(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a457 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
-                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a457, jnp.int16))}
+                _a451 = jnp.minimum((_i32(st["team"]["hp"][(lv["f"], lv["fa"])]) + _i32(lv["sap"])), _i32(st["team"]["maxhp"][(lv["f"], lv["fa"])]))
+                st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["f"]), _i32(lv["fa"]))].set(_cast(_a451, jnp.int16))}
                 return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", "times2", "sap", "f", "fa", ))
-            st, lv = _select(_c455, _then456(st, lv), (st, lv))
+            st, lv = _select(_c449, _then450(st, lv), (st, lv))
             lv = _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
             return st, _scope(lv, ("u", "a", "cond", "hurts", "unit", ))
-        st, lv = _select(_c449, _then450(st, lv), (st, lv))
+        st, lv = _select(_c443, _then444(st, lv), (st, lv))
         lv = _scope(lv, ("u", "a", "cond", "hurts", ))
         return st, _scope(lv, ("u", "a", "cond", "hurts", ))
-    st, lv = _select(_c438, _then439(st, lv), (st, lv))
+    st, lv = _select(_c432, _then433(st, lv), (st, lv))
     lv = _scope(lv, ("u", ))
     return st
 
@@ -1908,70 +1901,65 @@ def p_end_of_turn(st):
     """proc `end_of_turn` (pokemon_gen1.envspec:1063)"""
     st = dict(st)
     lv = {}
-    _a458 = _K18
-    st["flinched"] = _cast(_a458, jnp.bool_)
+    _a452 = _K18
+    st["flinched"] = _cast(_a452, jnp.bool_)
     lv["p"] = jnp.int32(0)
-    _c459 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then460(st, lv):
+    _c453 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
+    def _then454(st, lv):
         st, lv = dict(st), dict(lv)
-        _a461 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a461, jnp.bool_))
+        _a455 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a455, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c459, _then460(st, lv), (st, lv))
+    st, lv = _select(_c453, _then454(st, lv), (st, lv))
     lv["p"] = jnp.int32(1)
-    _c462 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
-    def _then463(st, lv):
+    _c456 = (_i32(st["trap_left"][_i32(lv["p"])]) == 0)
+    def _then457(st, lv):
         st, lv = dict(st), dict(lv)
-        _a464 = False
-        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a464, jnp.bool_))
+        _a458 = False
+        st["trapped"] = st["trapped"].at[(1 - _i32(lv["p"]))].set(_cast(_a458, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c462, _then463(st, lv), (st, lv))
+    st, lv = _select(_c456, _then457(st, lv), (st, lv))
     lv = _scope(lv, ())
     lv["out0"] = _cast((_i32(f_alive_count(st, 0)) == 0), jnp.bool_)
     lv["out1"] = _cast((_i32(f_alive_count(st, 1)) == 0), jnp.bool_)
-    _c465 = jnp.logical_and(lv["out0"], lv["out1"])
-    _c466 = lv["out0"]
-    _c467 = lv["out1"]
-    _c468 = (_i32(st["turns"]) >= 1000)
-    def _then469(st, lv):
+    _c459 = jnp.logical_and(lv["out0"], lv["out1"])
+    _c460 = lv["out0"]
+    _c461 = lv["out1"]
+    _c462 = (_i32(st["turns"]) >= 1000)
+    def _then463(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then470(st, lv):
+    def _then464(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then471(st, lv):
+    def _then465(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("out0", "out1", ))
-    def _then472(st, lv):
+    def _then466(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("out0", "out1", ))
-    def _else473(st, lv):
+    def _else467(st, lv):
         st, lv = dict(st), dict(lv)
         lv["p"] = jnp.int32(0)
-        _a474 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a474, jnp.bool_))
+        _a468 = f_fainted(st, lv["p"])
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a468, jnp.bool_))
         lv["p"] = jnp.int32(1)
-        _a475 = f_fainted(st, lv["p"])
-        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a475, jnp.bool_))
+        _a469 = f_fainted(st, lv["p"])
+        st["must_replace"] = st["must_replace"].at[_i32(lv["p"])].set(_cast(_a469, jnp.bool_))
         lv = _scope(lv, ("out0", "out1", ))
-        _c476 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
-        def _then477(st, lv):
+        _c470 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
+        def _then471(st, lv):
             st, lv = dict(st), dict(lv)
-            _a478 = 1
-            st["phase"] = _cast(_a478, jnp.int8)
+            _a472 = 1
+            st["phase"] = _cast(_a472, jnp.int8)
             return st, _scope(lv, ("out0", "out1", ))
-        st, lv = _select(_c476, _then477(st, lv), (st, lv))
+        st, lv = _select(_c470, _then471(st, lv), (st, lv))
         return st, _scope(lv, ("out0", "out1", ))
-    _r479 = _else473(st, lv)
-    _r479 = _select(_c468, _then472(st, lv), _r479)
-    _r479 = _select(_c467, _then471(st, lv), _r479)
-    _r479 = _select(_c466, _then470(st, lv), _r479)
-    _r479 = _select(_c465, _then469(st, lv), _r479)
-    st, lv = _r479
+    st, lv = _select_first((_c459, _c460, _c461, _c462, ), (st, lv), (_then463(st, lv), _then464(st, lv), _then465(st, lv), _then466(st, lv), ), _else467(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -1980,16 +1968,16 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     """proc `build_mon` (pokemon_gen1.envspec:1106)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "sp": _cast(v_sp, jnp.int16), "level": _cast(v_level, jnp.int8)}
-    _a480 = lv["sp"]
-    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a480, jnp.int16))}
-    _a481 = lv["level"]
-    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a481, jnp.int8))}
-    _a482 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a482, jnp.int16))}
-    _a483 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a483, jnp.int16))}
-    _a484 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a484, jnp.int16))}
+    _a473 = lv["sp"]
+    st["team"] = {**st["team"], "species": st["team"]["species"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a473, jnp.int16))}
+    _a474 = lv["level"]
+    st["team"] = {**st["team"], "level": st["team"]["level"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a474, jnp.int8))}
+    _a475 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a475, jnp.int16))}
+    _a476 = f_hp_of(st, _K19[_i32(lv["sp"])], lv["level"])
+    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a476, jnp.int16))}
+    _a477 = jnp.stack([jnp.asarray(f_stat_of(st, _K20[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K21[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K22[_i32(lv["sp"])], lv["level"]), jnp.int32), jnp.asarray(f_stat_of(st, _K15[_i32(lv["sp"])], lv["level"]), jnp.int32)])
+    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a477, jnp.int16))}
     return st
 
 
@@ -1997,10 +1985,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
     """proc `set_move` (pokemon_gen1.envspec:1116)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "k": _cast(v_k, jnp.int8), "mv": _cast(v_mv, jnp.int16)}
-    _a485 = lv["mv"]
-    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a485, jnp.int16))}
-    _a486 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
-    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a486, jnp.int8))}
+    _a478 = lv["mv"]
+    st["team"] = {**st["team"], "moves": st["team"]["moves"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a478, jnp.int16))}
+    _a479 = jnp.floor_divide((_i32(_K23[_i32(lv["mv"])]) * 8), 5)
+    st["team"] = {**st["team"], "pp": st["team"]["pp"].at[(_i32(lv["p"]), _i32(lv["i"]), _i32(lv["k"]))].set(_cast(_a479, jnp.int8))}
     return st
 
 
@@ -2010,50 +1998,50 @@ def p_fixed_team(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["l"] = _cast(st["lineup"][_i32(lv["p"])], jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop487(i, carry):
+    def _loop480(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _c488 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
-        def _then489(st, lv):
+        _c481 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
+        def _then482(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_i32(lv["i"])], _K26[_i32(lv["l"])])
             lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _i32(lv["i"])), _DT29)
             lv["k"] = jnp.int32(0)
-            _c490 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then491(st, lv):
+            _c483 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then484(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c490, _then491(st, lv), (st, lv))
+            st, lv = _select(_c483, _then484(st, lv), (st, lv))
             lv["k"] = jnp.int32(1)
-            _c492 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then493(st, lv):
+            _c485 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then486(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c492, _then493(st, lv), (st, lv))
+            st, lv = _select(_c485, _then486(st, lv), (st, lv))
             lv["k"] = jnp.int32(2)
-            _c494 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then495(st, lv):
+            _c487 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then488(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c494, _then495(st, lv), (st, lv))
+            st, lv = _select(_c487, _then488(st, lv), (st, lv))
             lv["k"] = jnp.int32(3)
-            _c496 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then497(st, lv):
+            _c489 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then490(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c496, _then497(st, lv), (st, lv))
+            st, lv = _select(_c489, _then490(st, lv), (st, lv))
             lv = _scope(lv, ("p", "l", "i", "moves", ))
-            _a498 = lv["moves"]["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a498, jnp.int8))}
+            _a491 = lv["moves"]["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a491, jnp.int8))}
             lv = _scope(lv, ("p", "l", "i", ))
             return st, _scope(lv, ("p", "l", "i", ))
-        st, lv = _select(_c488, _then489(st, lv), (st, lv))
+        st, lv = _select(_c481, _then482(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop487, (st, lv))
+    st, lv = lax.fori_loop(0, 6, _loop480, (st, lv))
     lv = _scope(lv, ("p", "l", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2063,104 +2051,104 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["picked"] = _cast(jax.vmap(lambda i499: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    lv["picked"] = _cast(jax.vmap(lambda i492: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     lv["k"] = jnp.int32(0)
-    def _loop500(i, carry):
+    def _loop493(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        st, _r501 = _randint(st, 0, ((145 - 1) - _i32(lv["k"])))
-        lv["r"] = _cast(_r501, jnp.int16)
+        st, _r494 = _randint(st, 0, ((145 - 1) - _i32(lv["k"])))
+        lv["r"] = _cast(_r494, jnp.int16)
         lv["x"] = _cast(lv["r"], jnp.int16)
         lv["j"] = jnp.int32(0)
-        _c502 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then503(st, lv):
+        _c495 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then496(st, lv):
             st, lv = dict(st), dict(lv)
-            _a504 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a504, jnp.int16)
+            _a497 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a497, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c502, _then503(st, lv), (st, lv))
+        st, lv = _select(_c495, _then496(st, lv), (st, lv))
         lv["j"] = jnp.int32(1)
-        _c505 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then506(st, lv):
+        _c498 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then499(st, lv):
             st, lv = dict(st), dict(lv)
-            _a507 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a507, jnp.int16)
+            _a500 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a500, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c505, _then506(st, lv), (st, lv))
+        st, lv = _select(_c498, _then499(st, lv), (st, lv))
         lv["j"] = jnp.int32(2)
-        _c508 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then509(st, lv):
+        _c501 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then502(st, lv):
             st, lv = dict(st), dict(lv)
-            _a510 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a510, jnp.int16)
+            _a503 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a503, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c508, _then509(st, lv), (st, lv))
+        st, lv = _select(_c501, _then502(st, lv), (st, lv))
         lv["j"] = jnp.int32(3)
-        _c511 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then512(st, lv):
+        _c504 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then505(st, lv):
             st, lv = dict(st), dict(lv)
-            _a513 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a513, jnp.int16)
+            _a506 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a506, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c511, _then512(st, lv), (st, lv))
+        st, lv = _select(_c504, _then505(st, lv), (st, lv))
         lv["j"] = jnp.int32(4)
-        _c514 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then515(st, lv):
+        _c507 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then508(st, lv):
             st, lv = dict(st), dict(lv)
-            _a516 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a516, jnp.int16)
+            _a509 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a509, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c514, _then515(st, lv), (st, lv))
+        st, lv = _select(_c507, _then508(st, lv), (st, lv))
         lv["j"] = jnp.int32(5)
-        _c517 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then518(st, lv):
+        _c510 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then511(st, lv):
             st, lv = dict(st), dict(lv)
-            _a519 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a519, jnp.int16)
+            _a512 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a512, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c517, _then518(st, lv), (st, lv))
+        st, lv = _select(_c510, _then511(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", ))
-        _a523 = jax.vmap(lambda i520, _h521, _h522: jnp.asarray(_i32(jnp.where((_i32(_h521) < _i32(lv["x"])), _i32(_h521), _i32(jnp.where(jnp.logical_or((i520 == 0), (_i32(_h522) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h522))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
-        lv["picked"] = _cast(_a523, jnp.int16)
+        _a516 = jax.vmap(lambda i513, _h514, _h515: jnp.asarray(_i32(jnp.where((_i32(_h514) < _i32(lv["x"])), _i32(_h514), _i32(jnp.where(jnp.logical_or((i513 == 0), (_i32(_h515) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h515))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
+        lv["picked"] = _cast(_a516, jnp.int16)
         lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), (145 - 1)), jnp.int16)
         st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
         lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
-        st, _l524 = _shuffle(st, lv["pool"])
-        lv["pool"] = _l524
+        st, _l517 = _shuffle(st, lv["pool"])
+        lv["pool"] = _l517
         lv["i"] = jnp.int32(0)
-        _c525 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then526(st, lv):
+        _c518 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then519(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c525, _then526(st, lv), (st, lv))
+        st, lv = _select(_c518, _then519(st, lv), (st, lv))
         lv["i"] = jnp.int32(1)
-        _c527 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then528(st, lv):
+        _c520 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then521(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c527, _then528(st, lv), (st, lv))
+        st, lv = _select(_c520, _then521(st, lv), (st, lv))
         lv["i"] = jnp.int32(2)
-        _c529 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then530(st, lv):
+        _c522 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then523(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c529, _then530(st, lv), (st, lv))
+        st, lv = _select(_c522, _then523(st, lv), (st, lv))
         lv["i"] = jnp.int32(3)
-        _c531 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then532(st, lv):
+        _c524 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then525(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c531, _then532(st, lv), (st, lv))
+        st, lv = _select(_c524, _then525(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", ))
-        _a533 = jnp.minimum(lv["pool"]["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a533, jnp.int8))}
+        _a526 = jnp.minimum(lv["pool"]["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a526, jnp.int8))}
         lv = _scope(lv, ("p", "picked", "k", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop500, (st, lv))
+    st, lv = lax.fori_loop(0, 6, _loop493, (st, lv))
     lv = _scope(lv, ("p", "picked", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2172,50 +2160,50 @@ def f_own_info(st, v_p, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(lv["i"])), _DT1)
-    _c534 = (_i32(lv["k"]) == 0)
-    def _then535(st, lv):
+    _c527 = (_i32(lv["k"]) == 0)
+    def _then528(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c534, _then535(st, lv), (st, lv))
-    _c536 = (_i32(lv["k"]) == 1)
-    def _then537(st, lv):
+    st, lv = _select(_c527, _then528(st, lv), (st, lv))
+    _c529 = (_i32(lv["k"]) == 1)
+    def _then530(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["hp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c536, _then537(st, lv), (st, lv))
-    _c538 = (_i32(lv["k"]) == 2)
-    def _then539(st, lv):
+    st, lv = _select(_c529, _then530(st, lv), (st, lv))
+    _c531 = (_i32(lv["k"]) == 2)
+    def _then532(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["maxhp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c538, _then539(st, lv), (st, lv))
-    _c540 = (_i32(lv["k"]) == 3)
-    def _then541(st, lv):
+    st, lv = _select(_c531, _then532(st, lv), (st, lv))
+    _c533 = (_i32(lv["k"]) == 3)
+    def _then534(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c540, _then541(st, lv), (st, lv))
-    _c542 = (_i32(lv["k"]) == 4)
-    def _then543(st, lv):
+    st, lv = _select(_c533, _then534(st, lv), (st, lv))
+    _c535 = (_i32(lv["k"]) == 4)
+    def _then536(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["sleep"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c542, _then543(st, lv), (st, lv))
-    _c544 = (_i32(lv["k"]) < 9)
-    def _then545(st, lv):
+    st, lv = _select(_c535, _then536(st, lv), (st, lv))
+    _c537 = (_i32(lv["k"]) < 9)
+    def _then538(st, lv):
         st, lv = dict(st), dict(lv)
         lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 5), 0, 3), jnp.int8)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         lv = _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c544, _then545(st, lv), (st, lv))
+    st, lv = _select(_c537, _then538(st, lv), (st, lv))
     lv["slot2"] = _cast(jnp.clip((_i32(lv["k"]) - 9), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][_i32(lv["slot2"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2229,34 +2217,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["f"])), _i32(lv["i"])), _DT1)
-    _c546 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
-    def _then547(st, lv):
+    _c539 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
+    def _then540(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(-1, jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c546, _then547(st, lv), (st, lv))
-    _c548 = (_i32(lv["k"]) == 0)
-    def _then549(st, lv):
+    st, lv = _select(_c539, _then540(st, lv), (st, lv))
+    _c541 = (_i32(lv["k"]) == 0)
+    def _then542(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c548, _then549(st, lv), (st, lv))
-    _c550 = (_i32(lv["k"]) == 1)
-    def _then551(st, lv):
+    st, lv = _select(_c541, _then542(st, lv), (st, lv))
+    _c543 = (_i32(lv["k"]) == 1)
+    def _then544(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c550, _then551(st, lv), (st, lv))
-    _c552 = (_i32(lv["k"]) == 2)
-    def _then553(st, lv):
+    st, lv = _select(_c543, _then544(st, lv), (st, lv))
+    _c545 = (_i32(lv["k"]) == 2)
+    def _then546(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c552, _then553(st, lv), (st, lv))
+    st, lv = _select(_c545, _then546(st, lv), (st, lv))
     lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 3), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(lv["f"])][_i32(lv["i"])][_i32(lv["slot"])], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2269,13 +2257,13 @@ def f_volatile_info(st, v_p, v_k):
     lv = {"p": _cast(v_p, jnp.int8), "k": _cast(v_k, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int8(0)
-    _c554 = (_i32(lv["k"]) < 6)
-    def _then555(st, lv):
+    _c547 = (_i32(lv["k"]) < 6)
+    def _then548(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(st["boosts"][_i32(lv["p"])][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "k", "#done", "#ret", ))
-    st, lv = _select(_c554, _then555(st, lv), (st, lv))
+    st, lv = _select(_c547, _then548(st, lv), (st, lv))
     lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["light_screen"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["seeded"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["recharging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["trapped"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["charging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(lv["p"])], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["mist"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["toxic"][_i32(lv["p"])], jnp.bool_)]), jnp.bool_)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
     lv["#done"] = jnp.bool_(True)
@@ -2287,8 +2275,8 @@ def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
     lv = {}
-    _a556 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a556, jnp.bool_)}
+    _a549 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a549, jnp.bool_)}
     return st
 
 
@@ -2296,10 +2284,10 @@ def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1267)"""
     st = dict(st)
     lv = {"lo": _cast(v_lo, jnp.int8), "hi": _cast(v_hi, jnp.int8)}
-    _a557 = lv["lo"]
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a557, jnp.int8)}
-    _a558 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a558, jnp.int8)}
+    _a550 = lv["lo"]
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a550, jnp.int8)}
+    _a551 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a551, jnp.int8)}
     return st
 
 
@@ -2307,10 +2295,10 @@ def p_drain(st, v_num, v_den):
     """proc `drain` (pokemon_gen1.envspec:1273)"""
     st = dict(st)
     lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a559 = lv["num"]
-    st["fx"] = {**st["fx"], "drain_num": _cast(_a559, jnp.int8)}
-    _a560 = lv["den"]
-    st["fx"] = {**st["fx"], "drain_den": _cast(_a560, jnp.int8)}
+    _a552 = lv["num"]
+    st["fx"] = {**st["fx"], "drain_num": _cast(_a552, jnp.int8)}
+    _a553 = lv["den"]
+    st["fx"] = {**st["fx"], "drain_den": _cast(_a553, jnp.int8)}
     return st
 
 
@@ -2318,10 +2306,10 @@ def p_recoil(st, v_num, v_den):
     """proc `recoil` (pokemon_gen1.envspec:1279)"""
     st = dict(st)
     lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a561 = lv["num"]
-    st["fx"] = {**st["fx"], "recoil_num": _cast(_a561, jnp.int8)}
-    _a562 = lv["den"]
-    st["fx"] = {**st["fx"], "recoil_den": _cast(_a562, jnp.int8)}
+    _a554 = lv["num"]
+    st["fx"] = {**st["fx"], "recoil_num": _cast(_a554, jnp.int8)}
+    _a555 = lv["den"]
+    st["fx"] = {**st["fx"], "recoil_den": _cast(_a555, jnp.int8)}
     return st
 
 
@@ -2329,8 +2317,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8)}
-    _a563 = lv["cond"]
-    st["fx"] = {**st["fx"], "status": _cast(_a563, jnp.int8)}
+    _a556 = lv["cond"]
+    st["fx"] = {**st["fx"], "status": _cast(_a556, jnp.int8)}
     return st
 
 
@@ -2338,10 +2326,10 @@ def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1289)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a564 = lv["cond"]
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a564, jnp.int8)}
-    _a565 = lv["chance"]
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a565, jnp.int8)}
+    _a557 = lv["cond"]
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a557, jnp.int8)}
+    _a558 = lv["chance"]
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a558, jnp.int8)}
     return st
 
 
@@ -2349,14 +2337,14 @@ def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1294)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a566 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a566, jnp.int8)}
-    _a567 = lv["n"]
-    st["fx"] = {**st["fx"], "stages": _cast(_a567, jnp.int8)}
-    _a568 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a568, jnp.bool_)}
-    _a569 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a569, jnp.int8)}
+    _a559 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a559, jnp.int8)}
+    _a560 = lv["n"]
+    st["fx"] = {**st["fx"], "stages": _cast(_a560, jnp.int8)}
+    _a561 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a561, jnp.bool_)}
+    _a562 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a562, jnp.int8)}
     return st
 
 
@@ -2364,12 +2352,12 @@ def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1301)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a570 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a570, jnp.int8)}
-    _a571 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a571, jnp.int8)}
-    _a572 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a572, jnp.int8)}
+    _a563 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a563, jnp.int8)}
+    _a564 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a564, jnp.int8)}
+    _a565 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a565, jnp.int8)}
     return st
 
 
@@ -2377,12 +2365,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1307)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a573 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a573, jnp.int8)}
-    _a574 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a574, jnp.int8)}
-    _a575 = lv["chance"]
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a575, jnp.int8)}
+    _a566 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a566, jnp.int8)}
+    _a567 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a567, jnp.int8)}
+    _a568 = lv["chance"]
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a568, jnp.int8)}
     return st
 
 
@@ -2390,8 +2378,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a576 = lv["chance"]
-    st["fx"] = {**st["fx"], "confuse": _cast(_a576, jnp.int8)}
+    _a569 = lv["chance"]
+    st["fx"] = {**st["fx"], "confuse": _cast(_a569, jnp.int8)}
     return st
 
 
@@ -2399,8 +2387,8 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a577 = lv["chance"]
-    st["fx"] = {**st["fx"], "flinch": _cast(_a577, jnp.int8)}
+    _a570 = lv["chance"]
+    st["fx"] = {**st["fx"], "flinch": _cast(_a570, jnp.int8)}
     return st
 
 
@@ -2408,8 +2396,8 @@ def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
     lv = {}
-    _a578 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a578, jnp.bool_)}
+    _a571 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a571, jnp.bool_)}
     return st
 
 
@@ -2417,8 +2405,8 @@ def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
     lv = {}
-    _a579 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a579, jnp.bool_)}
+    _a572 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a572, jnp.bool_)}
     return st
 
 
@@ -2426,8 +2414,8 @@ def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
     lv = {}
-    _a580 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a580, jnp.bool_)}
+    _a573 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a573, jnp.bool_)}
     return st
 
 
@@ -2435,8 +2423,8 @@ def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
     lv = {}
-    _a581 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a581, jnp.bool_)}
+    _a574 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a574, jnp.bool_)}
     return st
 
 
@@ -2444,8 +2432,8 @@ def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
     lv = {}
-    _a582 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a582, jnp.bool_)}
+    _a575 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a575, jnp.bool_)}
     return st
 
 
@@ -2453,10 +2441,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     lv = {"semi_invulnerable": _cast(v_semi_invulnerable, jnp.bool_)}
-    _a583 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a583, jnp.bool_)}
-    _a584 = lv["semi_invulnerable"]
-    st["fx"] = {**st["fx"], "fly": _cast(_a584, jnp.bool_)}
+    _a576 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a576, jnp.bool_)}
+    _a577 = lv["semi_invulnerable"]
+    st["fx"] = {**st["fx"], "fly": _cast(_a577, jnp.bool_)}
     return st
 
 
@@ -2464,8 +2452,8 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
     lv = {"hp": _cast(v_hp, jnp.int8)}
-    _a585 = lv["hp"]
-    st["fx"] = {**st["fx"], "fixed": _cast(_a585, jnp.int8)}
+    _a578 = lv["hp"]
+    st["fx"] = {**st["fx"], "fixed": _cast(_a578, jnp.int8)}
     return st
 
 
@@ -2473,8 +2461,8 @@ def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
     lv = {}
-    _a586 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a586, jnp.bool_)}
+    _a579 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a579, jnp.bool_)}
     return st
 
 
@@ -2482,8 +2470,8 @@ def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
     lv = {}
-    _a587 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a587, jnp.bool_)}
+    _a580 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a580, jnp.bool_)}
     return st
 
 
@@ -2491,8 +2479,8 @@ def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
     lv = {}
-    _a588 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a588, jnp.bool_)}
+    _a581 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a581, jnp.bool_)}
     return st
 
 
@@ -2500,8 +2488,8 @@ def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
     lv = {}
-    _a589 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a589, jnp.bool_)}
+    _a582 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a582, jnp.bool_)}
     return st
 
 
@@ -2509,8 +2497,8 @@ def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
     lv = {}
-    _a590 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a590, jnp.bool_)}
+    _a583 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a583, jnp.bool_)}
     return st
 
 
@@ -2518,8 +2506,8 @@ def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
     lv = {}
-    _a591 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a591, jnp.bool_)}
+    _a584 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a584, jnp.bool_)}
     return st
 
 
@@ -2527,8 +2515,8 @@ def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
     lv = {}
-    _a592 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a592, jnp.bool_)}
+    _a585 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a585, jnp.bool_)}
     return st
 
 
@@ -2536,8 +2524,8 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
     lv = {"kind": _cast(v_kind, jnp.int8)}
-    _a593 = lv["kind"]
-    st["fx"] = {**st["fx"], "screen": _cast(_a593, jnp.int8)}
+    _a586 = lv["kind"]
+    st["fx"] = {**st["fx"], "screen": _cast(_a586, jnp.int8)}
     return st
 
 
@@ -2545,8 +2533,8 @@ def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
     lv = {}
-    _a594 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a594, jnp.bool_)}
+    _a587 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a587, jnp.bool_)}
     return st
 
 
@@ -2554,8 +2542,8 @@ def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
     lv = {}
-    _a595 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a595, jnp.bool_)}
+    _a588 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a588, jnp.bool_)}
     return st
 
 
@@ -2563,8 +2551,8 @@ def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
     lv = {}
-    _a596 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a596, jnp.bool_)}
+    _a589 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a589, jnp.bool_)}
     return st
 
 
@@ -2572,8 +2560,8 @@ def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
     lv = {}
-    _a597 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a597, jnp.bool_)}
+    _a590 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a590, jnp.bool_)}
     return st
 
 
@@ -2581,8 +2569,8 @@ def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
     lv = {}
-    _a598 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a598, jnp.bool_)}
+    _a591 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a591, jnp.bool_)}
     return st
 
 
@@ -2590,8 +2578,8 @@ def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
     lv = {}
-    _a599 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a599, jnp.bool_)}
+    _a592 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a592, jnp.bool_)}
     return st
 
 
@@ -3172,218 +3160,182 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8)}
     lv["op_0"] = _cast(_K42[_i32(lv["effect"])][0], jnp.int8)
-    _c600 = (_i32(lv["op_0"]) == 1)
-    _c601 = (_i32(lv["op_0"]) == 2)
-    _c602 = (_i32(lv["op_0"]) == 3)
-    _c603 = (_i32(lv["op_0"]) == 4)
-    _c604 = (_i32(lv["op_0"]) == 5)
-    _c605 = (_i32(lv["op_0"]) == 6)
-    _c606 = (_i32(lv["op_0"]) == 7)
-    _c607 = (_i32(lv["op_0"]) == 8)
-    _c608 = (_i32(lv["op_0"]) == 9)
-    _c609 = (_i32(lv["op_0"]) == 10)
-    _c610 = (_i32(lv["op_0"]) == 11)
-    _c611 = (_i32(lv["op_0"]) == 12)
-    _c612 = (_i32(lv["op_0"]) == 13)
-    _c613 = (_i32(lv["op_0"]) == 14)
-    _c614 = (_i32(lv["op_0"]) == 15)
-    _c615 = (_i32(lv["op_0"]) == 16)
-    _c616 = (_i32(lv["op_0"]) == 17)
-    _c617 = (_i32(lv["op_0"]) == 18)
-    _c618 = (_i32(lv["op_0"]) == 19)
-    _c619 = (_i32(lv["op_0"]) == 20)
-    _c620 = (_i32(lv["op_0"]) == 21)
-    _c621 = (_i32(lv["op_0"]) == 22)
-    _c622 = (_i32(lv["op_0"]) == 23)
-    _c623 = (_i32(lv["op_0"]) == 24)
-    _c624 = (_i32(lv["op_0"]) == 25)
-    _c625 = (_i32(lv["op_0"]) == 26)
-    _c626 = (_i32(lv["op_0"]) == 27)
-    _c627 = (_i32(lv["op_0"]) == 28)
-    _c628 = (_i32(lv["op_0"]) == 29)
-    _c629 = (_i32(lv["op_0"]) == 30)
-    _c630 = (_i32(lv["op_0"]) == 31)
-    _c631 = (_i32(lv["op_0"]) == 32)
-    _c632 = (_i32(lv["op_0"]) == 33)
-    _c633 = (_i32(lv["op_0"]) == 34)
-    _c634 = (_i32(lv["op_0"]) == 35)
-    def _then635(st, lv):
+    _c593 = (_i32(lv["op_0"]) == 1)
+    _c594 = (_i32(lv["op_0"]) == 2)
+    _c595 = (_i32(lv["op_0"]) == 3)
+    _c596 = (_i32(lv["op_0"]) == 4)
+    _c597 = (_i32(lv["op_0"]) == 5)
+    _c598 = (_i32(lv["op_0"]) == 6)
+    _c599 = (_i32(lv["op_0"]) == 7)
+    _c600 = (_i32(lv["op_0"]) == 8)
+    _c601 = (_i32(lv["op_0"]) == 9)
+    _c602 = (_i32(lv["op_0"]) == 10)
+    _c603 = (_i32(lv["op_0"]) == 11)
+    _c604 = (_i32(lv["op_0"]) == 12)
+    _c605 = (_i32(lv["op_0"]) == 13)
+    _c606 = (_i32(lv["op_0"]) == 14)
+    _c607 = (_i32(lv["op_0"]) == 15)
+    _c608 = (_i32(lv["op_0"]) == 16)
+    _c609 = (_i32(lv["op_0"]) == 17)
+    _c610 = (_i32(lv["op_0"]) == 18)
+    _c611 = (_i32(lv["op_0"]) == 19)
+    _c612 = (_i32(lv["op_0"]) == 20)
+    _c613 = (_i32(lv["op_0"]) == 21)
+    _c614 = (_i32(lv["op_0"]) == 22)
+    _c615 = (_i32(lv["op_0"]) == 23)
+    _c616 = (_i32(lv["op_0"]) == 24)
+    _c617 = (_i32(lv["op_0"]) == 25)
+    _c618 = (_i32(lv["op_0"]) == 26)
+    _c619 = (_i32(lv["op_0"]) == 27)
+    _c620 = (_i32(lv["op_0"]) == 28)
+    _c621 = (_i32(lv["op_0"]) == 29)
+    _c622 = (_i32(lv["op_0"]) == 30)
+    _c623 = (_i32(lv["op_0"]) == 31)
+    _c624 = (_i32(lv["op_0"]) == 32)
+    _c625 = (_i32(lv["op_0"]) == 33)
+    _c626 = (_i32(lv["op_0"]) == 34)
+    _c627 = (_i32(lv["op_0"]) == 35)
+    def _then628(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_high_crit(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then636(st, lv):
+    def _then629(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_status(st, _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then637(st, lv):
+    def _then630(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_one_hit_ko(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then638(st, lv):
+    def _then631(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_charge(st, _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then639(st, lv):
+    def _then632(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_raise_user(st, _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then640(st, lv):
+    def _then633(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_partial_trap(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then641(st, lv):
+    def _then634(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_flinch_target(st, _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then642(st, lv):
+    def _then635(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_crash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then643(st, lv):
+    def _then636(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_lower_target(st, _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then644(st, lv):
+    def _then637(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_thrash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then645(st, lv):
+    def _then638(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_inflict_status(st, _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then646(st, lv):
+    def _then639(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_confuse_target(st, _K52[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then647(st, lv):
+    def _then640(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_fixed_damage(st, _K53[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then648(st, lv):
+    def _then641(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_lower(st, _K54[_i32(lv["effect"])][0], 1, 33)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then649(st, lv):
+    def _then642(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_protect_stats(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then650(st, lv):
+    def _then643(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recharge(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then651(st, lv):
+    def _then644(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_counter(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then652(st, lv):
+    def _then645(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_level_damage(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then653(st, lv):
+    def _then646(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_leech_seed(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then654(st, lv):
+    def _then647(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_half(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then655(st, lv):
+    def _then648(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_screen(st, _K55[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then656(st, lv):
+    def _then649(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_reset_stages(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then657(st, lv):
+    def _then650(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_focus_energy(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then658(st, lv):
+    def _then651(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_explode(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then659(st, lv):
+    def _then652(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_psywave(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then660(st, lv):
+    def _then653(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_rest(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then661(st, lv):
+    def _then654(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_halve_hp(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then662(st, lv):
+    def _then655(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_substitute(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then663(st, lv):
+    def _then656(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__3(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then664(st, lv):
+    def _then657(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__15(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then665(st, lv):
+    def _then658(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__19(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then666(st, lv):
+    def _then659(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__23(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then667(st, lv):
+    def _then660(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__38(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then668(st, lv):
+    def _then661(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__73(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then669(st, lv):
+    def _then662(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__80(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    _r670 = (st, lv)
-    _r670 = _select(_c634, _then669(st, lv), _r670)
-    _r670 = _select(_c633, _then668(st, lv), _r670)
-    _r670 = _select(_c632, _then667(st, lv), _r670)
-    _r670 = _select(_c631, _then666(st, lv), _r670)
-    _r670 = _select(_c630, _then665(st, lv), _r670)
-    _r670 = _select(_c629, _then664(st, lv), _r670)
-    _r670 = _select(_c628, _then663(st, lv), _r670)
-    _r670 = _select(_c627, _then662(st, lv), _r670)
-    _r670 = _select(_c626, _then661(st, lv), _r670)
-    _r670 = _select(_c625, _then660(st, lv), _r670)
-    _r670 = _select(_c624, _then659(st, lv), _r670)
-    _r670 = _select(_c623, _then658(st, lv), _r670)
-    _r670 = _select(_c622, _then657(st, lv), _r670)
-    _r670 = _select(_c621, _then656(st, lv), _r670)
-    _r670 = _select(_c620, _then655(st, lv), _r670)
-    _r670 = _select(_c619, _then654(st, lv), _r670)
-    _r670 = _select(_c618, _then653(st, lv), _r670)
-    _r670 = _select(_c617, _then652(st, lv), _r670)
-    _r670 = _select(_c616, _then651(st, lv), _r670)
-    _r670 = _select(_c615, _then650(st, lv), _r670)
-    _r670 = _select(_c614, _then649(st, lv), _r670)
-    _r670 = _select(_c613, _then648(st, lv), _r670)
-    _r670 = _select(_c612, _then647(st, lv), _r670)
-    _r670 = _select(_c611, _then646(st, lv), _r670)
-    _r670 = _select(_c610, _then645(st, lv), _r670)
-    _r670 = _select(_c609, _then644(st, lv), _r670)
-    _r670 = _select(_c608, _then643(st, lv), _r670)
-    _r670 = _select(_c607, _then642(st, lv), _r670)
-    _r670 = _select(_c606, _then641(st, lv), _r670)
-    _r670 = _select(_c605, _then640(st, lv), _r670)
-    _r670 = _select(_c604, _then639(st, lv), _r670)
-    _r670 = _select(_c603, _then638(st, lv), _r670)
-    _r670 = _select(_c602, _then637(st, lv), _r670)
-    _r670 = _select(_c601, _then636(st, lv), _r670)
-    _r670 = _select(_c600, _then635(st, lv), _r670)
-    st, lv = _r670
+    st, lv = _select_first((_c593, _c594, _c595, _c596, _c597, _c598, _c599, _c600, _c601, _c602, _c603, _c604, _c605, _c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, ), (st, lv), (_then628(st, lv), _then629(st, lv), _then630(st, lv), _then631(st, lv), _then632(st, lv), _then633(st, lv), _then634(st, lv), _then635(st, lv), _then636(st, lv), _then637(st, lv), _then638(st, lv), _then639(st, lv), _then640(st, lv), _then641(st, lv), _then642(st, lv), _then643(st, lv), _then644(st, lv), _then645(st, lv), _then646(st, lv), _then647(st, lv), _then648(st, lv), _then649(st, lv), _then650(st, lv), _then651(st, lv), _then652(st, lv), _then653(st, lv), _then654(st, lv), _then655(st, lv), _then656(st, lv), _then657(st, lv), _then658(st, lv), _then659(st, lv), _then660(st, lv), _then661(st, lv), _then662(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", ))
     return st
 
@@ -3415,24 +3367,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c671 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
-    _c672 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
-    def _then673(st, lv):
+    _c663 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
+    _c664 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
+    def _then665(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 0), 4))
         return st, _scope(lv, ("p", ))
-    def _then674(st, lv):
+    def _then666(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
         return st, _scope(lv, ("p", ))
-    def _else675(st, lv):
+    def _else667(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_wait(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    _r676 = _else675(st, lv)
-    _r676 = _select(_c672, _then674(st, lv), _r676)
-    _r676 = _select(_c671, _then673(st, lv), _r676)
-    st, lv = _r676
+    st, lv = _select_first((_c663, _c664, ), (st, lv), (_then665(st, lv), _then666(st, lv), ), _else667(st, lv))
     return st
 
 
@@ -3441,15 +3390,15 @@ def a_move(st, index):
     st = dict(st)
     v_slot = (index // 1) % 4
     lv = {"slot": _cast(v_slot, jnp.int8)}
-    _a677 = (0 + _i32(lv["slot"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a677, jnp.int8))
+    _a668 = (0 + _i32(lv["slot"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a668, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i678: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i678, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i669: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i669, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_switch_to(st, index):
@@ -3457,30 +3406,30 @@ def a_switch_to(st, index):
     st = dict(st)
     v_to = (index // 1) % 6
     lv = {"to": _cast(v_to, jnp.int8)}
-    _a679 = (4 + _i32(lv["to"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a679, jnp.int8))
+    _a670 = (4 + _i32(lv["to"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a670, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     lv = {}
-    return jax.vmap(lambda i680: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i680, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i680, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
+    return jax.vmap(lambda i671: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i671, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i671, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
     lv = {}
-    _a681 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a681, jnp.int8))
+    _a672 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a672, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i682: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i673: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -3490,10 +3439,10 @@ def _observe(st, v_p):
     lv["#ret"] = _K56
     lv["f"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["active"][_i32(lv["f"])], jnp.int32)]), jnp.int16)
-    lv["own"] = _cast(jax.vmap(lambda i683: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i683, 13), jnp.remainder(i683, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
-    lv["foe"] = _cast(jax.vmap(lambda i684: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i684, 7), jnp.remainder(i684, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
-    lv["vol"] = _cast(jax.vmap(lambda i685: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i685 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i685, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i686, _h687, _h688, _h689, _h690: jnp.asarray(_i32(jnp.where((i686 < 5), _i32(_h687), _i32(jnp.where((i686 < 83), _i32(_h688), _i32(jnp.where((i686 < 125), _i32(_h689), _i32(_h690))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K57], lv["own"][_K58], lv["foe"][_K59], lv["vol"][_K60]), jnp.int16))
+    lv["own"] = _cast(jax.vmap(lambda i674: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i674, 13), jnp.remainder(i674, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
+    lv["foe"] = _cast(jax.vmap(lambda i675: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i675, 7), jnp.remainder(i675, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
+    lv["vol"] = _cast(jax.vmap(lambda i676: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i676 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i676, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i677, _h678, _h679, _h680, _h681: jnp.asarray(_i32(jnp.where((i677 < 5), _i32(_h678), _i32(jnp.where((i677 < 83), _i32(_h679), _i32(jnp.where((i677 < 125), _i32(_h680), _i32(_h681))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K57], lv["own"][_K58], lv["foe"][_K59], lv["vol"][_K60]), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "#done", "#ret", ))
     return lv["#ret"]
@@ -3504,25 +3453,25 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop691(i, carry):
+    def _loop682(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r692 = _randint(st, 0, (4 - 1))
-        _a693 = _r692
-        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a693, jnp.int8))
-        _c694 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
-        def _then695(st, lv):
+        st, _r683 = _randint(st, 0, (4 - 1))
+        _a684 = _r683
+        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a684, jnp.int8))
+        _c685 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
+        def _then686(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_random_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        def _else696(st, lv):
+        def _else687(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_fixed_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c694, _then695(st, lv), _else696(st, lv))
+        st, lv = _select(_c685, _then686(st, lv), _else687(st, lv))
         st = p_enter(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop691, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop682, (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -3531,75 +3480,75 @@ def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
     lv = {}
-    _c697 = (_i32(st["current_player"]) == 1)
-    def _then698(st, lv):
+    _c688 = (_i32(st["current_player"]) == 1)
+    def _then689(st, lv):
         st, lv = dict(st), dict(lv)
-        _a699 = 0
-        st["current_player"] = _cast(_a699, jnp.int8)
-        _a700 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a700, jnp.int32)
-        _c701 = (st["phase"] == 1)
-        def _then702(st, lv):
+        _a690 = 0
+        st["current_player"] = _cast(_a690, jnp.int8)
+        _a691 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a691, jnp.int32)
+        _c692 = (st["phase"] == 1)
+        def _then693(st, lv):
             st, lv = dict(st), dict(lv)
             lv["p"] = jnp.int32(0)
-            def _loop703(i, carry):
+            def _loop694(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["p"] = i
-                _c704 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
-                def _then705(st, lv):
+                _c695 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
+                def _then696(st, lv):
                     st, lv = dict(st), dict(lv)
                     st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
                     return st, _scope(lv, ("p", ))
-                st, lv = _select(_c704, _then705(st, lv), (st, lv))
+                st, lv = _select(_c695, _then696(st, lv), (st, lv))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop703, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop694, (st, lv))
             lv = _scope(lv, ())
-            _a706 = 0
-            st["phase"] = _cast(_a706, jnp.int8)
+            _a697 = 0
+            st["phase"] = _cast(_a697, jnp.int8)
             return st, _scope(lv, ())
-        def _else707(st, lv):
+        def _else698(st, lv):
             st, lv = dict(st), dict(lv)
             lv["r0"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
             lv["r1"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
-            st, _r708 = _randint(st, 0, 1)
-            lv["tie"] = _cast((_r708 == 1), jnp.bool_)
+            st, _r699 = _randint(st, 0, 1)
+            lv["tie"] = _cast((_r699 == 1), jnp.bool_)
             lv["s0"] = _cast(f_speed(st, 0), jnp.int16)
             lv["s1"] = _cast(f_speed(st, 1), jnp.int16)
             lv["first"] = _cast(jnp.where(jnp.logical_or((_i32(lv["r0"]) > _i32(lv["r1"])), jnp.logical_and((_i32(lv["r0"]) == _i32(lv["r1"])), jnp.logical_or((_i32(lv["s0"]) > _i32(lv["s1"])), jnp.logical_and((_i32(lv["s0"]) == _i32(lv["s1"])), lv["tie"])))), 0, 1), jnp.int8)
             lv["i"] = jnp.int32(0)
-            def _loop709(i, carry):
+            def _loop700(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["i"] = i
                 st = p_simultaneous__act(st, jnp.where((_i32(lv["i"]) == 0), _i32(lv["first"]), (1 - _i32(lv["first"]))))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop709, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop700, (st, lv))
             lv = _scope(lv, ("r0", "r1", "tie", "s0", "s1", "first", ))
-            _a710 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a710, jnp.int16)
+            _a701 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a701, jnp.int16)
             lv = _scope(lv, ())
             return st, _scope(lv, ())
-        st, lv = _select(_c701, _then702(st, lv), _else707(st, lv))
+        st, lv = _select(_c692, _then693(st, lv), _else698(st, lv))
         st = p_end_of_turn(st)
         return st, _scope(lv, ())
-    def _else711(st, lv):
+    def _else702(st, lv):
         st, lv = dict(st), dict(lv)
-        _a712 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a712, jnp.int8)
+        _a703 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a703, jnp.int8)
         return st, _scope(lv, ())
-    st, lv = _select(_c697, _then698(st, lv), _else711(st, lv))
+    st, lv = _select(_c688, _then689(st, lv), _else702(st, lv))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i713: jnp.all(jax.vmap(lambda i714: (_i32(st["team"]["hp"][(i713, i714)]) <= _i32(st["team"]["maxhp"][(i713, i714)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i704: jnp.all(jax.vmap(lambda i705: (_i32(st["team"]["hp"][(i704, i705)]) <= _i32(st["team"]["maxhp"][(i704, i705)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i715, _h716: (_i32(st["team"]["hp"][(i715, _h716)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i706, _h707: (_i32(st["team"]["hp"][(i706, _h707)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3611,13 +3560,13 @@ def inv_one_result(st):
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
     lv = {}
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i717, _h719: jnp.all(jax.vmap(lambda i718, _h720: jnp.logical_and((_i32(_h720) >= -6), (_i32(_h720) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h719)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i721: (_i32(jnp.sum(jax.vmap(lambda i722: (_i32(st["team"]["hp"][(i721, i722)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
+    return jnp.logical_and(jnp.all(jax.vmap(lambda i708, _h710: jnp.all(jax.vmap(lambda i709, _h711: jnp.logical_and((_i32(_h711) >= -6), (_i32(_h711) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h710)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i712: (_i32(jnp.sum(jax.vmap(lambda i713: (_i32(st["team"]["hp"][(i712, i713)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i723: jnp.all(jax.vmap(lambda i724: jnp.logical_or((st["team"]["status"][(i723, i724)] == 1), (_i32(st["team"]["sleep"][(i723, i724)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i714: jnp.all(jax.vmap(lambda i715: jnp.logical_or((st["team"]["status"][(i714, i715)] == 1), (_i32(st["team"]["sleep"][(i714, i715)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 # ---- the environment

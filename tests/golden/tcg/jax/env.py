@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -1049,11 +1070,7 @@ def p_knock_outs(st):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    _r195 = (st, lv)
-    _r195 = _select(_c191, _then194(st, lv), _r195)
-    _r195 = _select(_c190, _then193(st, lv), _r195)
-    _r195 = _select(_c189, _then192(st, lv), _r195)
-    st, lv = _r195
+    st, lv = _select_first((_c189, _c190, _c191, ), (st, lv), (_then192(st, lv), _then193(st, lv), _then194(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -1062,10 +1079,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:837)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i196, _h197: _i32(_h197))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r198 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a199 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r198)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a199, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a198 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r197)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a198, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1074,53 +1091,53 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:844)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c200 = (_i32(st["turn"]) >= 50)
-    def _then201(st, lv):
+    _c199 = (_i32(st["turn"]) >= 50)
+    def _then200(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else202(st, lv):
+    def _else201(st, lv):
         st, lv = dict(st), dict(lv)
-        _a203 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a203, jnp.int8)
-        _a204 = lv["p"]
-        st["current_player"] = _cast(_a204, jnp.int8)
-        _a205 = 1
-        st["phase"] = _cast(_a205, jnp.int8)
+        _a202 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a202, jnp.int8)
+        _a203 = lv["p"]
+        st["current_player"] = _cast(_a203, jnp.int8)
+        _a204 = 1
+        st["phase"] = _cast(_a204, jnp.int8)
+        _a205 = False
+        st["attached"] = _cast(_a205, jnp.bool_)
         _a206 = False
-        st["attached"] = _cast(_a206, jnp.bool_)
+        st["supporter"] = _cast(_a206, jnp.bool_)
         _a207 = False
-        st["supporter"] = _cast(_a207, jnp.bool_)
-        _a208 = False
-        st["retreated"] = _cast(_a208, jnp.bool_)
+        st["retreated"] = _cast(_a207, jnp.bool_)
+        _a208 = 0
+        st["retreat_discount"] = _cast(_a208, jnp.int8)
         _a209 = 0
-        st["retreat_discount"] = _cast(_a209, jnp.int8)
-        _a210 = 0
-        st["attack_bonus"] = _cast(_a210, jnp.int8)
+        st["attack_bonus"] = _cast(_a209, jnp.int8)
         lv["s"] = jnp.int32(0)
+        _a210 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a210, jnp.bool_))
+        lv["s"] = jnp.int32(1)
         _a211 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a211, jnp.bool_))
-        lv["s"] = jnp.int32(1)
+        lv["s"] = jnp.int32(2)
         _a212 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a212, jnp.bool_))
-        lv["s"] = jnp.int32(2)
+        lv["s"] = jnp.int32(3)
         _a213 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a213, jnp.bool_))
-        lv["s"] = jnp.int32(3)
-        _a214 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a214, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c215 = (_i32(st["turn"]) > 1)
-        def _then216(st, lv):
+        _c214 = (_i32(st["turn"]) > 1)
+        def _then215(st, lv):
             st, lv = dict(st), dict(lv)
-            _a217 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a217, jnp.int8))
+            _a216 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a216, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c215, _then216(st, lv), (st, lv))
+        st, lv = _select(_c214, _then215(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c200, _then201(st, lv), _else202(st, lv))
+    st, lv = _select(_c199, _then200(st, lv), _else201(st, lv))
     return st
 
 
@@ -1128,39 +1145,36 @@ def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:869)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c218 = jnp.logical_not(st["terminated"])
-    def _then219(st, lv):
+    _c217 = jnp.logical_not(st["terminated"])
+    def _then218(st, lv):
         st, lv = dict(st), dict(lv)
-        _c220 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c221 = lv["resume"]
-        def _then222(st, lv):
+        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c220 = lv["resume"]
+        def _then221(st, lv):
             st, lv = dict(st), dict(lv)
-            _a223 = 2
-            st["phase"] = _cast(_a223, jnp.int8)
-            _a224 = lv["next"]
-            st["promote_next"] = _cast(_a224, jnp.int8)
-            _a225 = lv["resume"]
-            st["promote_resume"] = _cast(_a225, jnp.bool_)
-            _a226 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a226, jnp.int8)
+            _a222 = 2
+            st["phase"] = _cast(_a222, jnp.int8)
+            _a223 = lv["next"]
+            st["promote_next"] = _cast(_a223, jnp.int8)
+            _a224 = lv["resume"]
+            st["promote_resume"] = _cast(_a224, jnp.bool_)
+            _a225 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a225, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then227(st, lv):
+        def _then226(st, lv):
             st, lv = dict(st), dict(lv)
-            _a228 = 1
-            st["phase"] = _cast(_a228, jnp.int8)
-            _a229 = lv["next"]
-            st["current_player"] = _cast(_a229, jnp.int8)
+            _a227 = 1
+            st["phase"] = _cast(_a227, jnp.int8)
+            _a228 = lv["next"]
+            st["current_player"] = _cast(_a228, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else230(st, lv):
+        def _else229(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        _r231 = _else230(st, lv)
-        _r231 = _select(_c221, _then227(st, lv), _r231)
-        _r231 = _select(_c220, _then222(st, lv), _r231)
-        st, lv = _r231
+        st, lv = _select_first((_c219, _c220, ), (st, lv), (_then221(st, lv), _then226(st, lv), ), _else229(st, lv))
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c218, _then219(st, lv), (st, lv))
+    st, lv = _select(_c217, _then218(st, lv), (st, lv))
     return st
 
 
@@ -1170,107 +1184,101 @@ def p_checkup(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c232 = st["occupied"][_i32(lv["q"])][0]
-    def _then233(st, lv):
+    _c230 = st["occupied"][_i32(lv["q"])][0]
+    def _then231(st, lv):
         st, lv = dict(st), dict(lv)
-        _c234 = st["poisoned"][_i32(lv["q"])]
-        def _then235(st, lv):
+        _c232 = st["poisoned"][_i32(lv["q"])]
+        def _then233(st, lv):
             st, lv = dict(st), dict(lv)
-            _a236 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a236, jnp.int16))
+            _a234 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a234, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c234, _then235(st, lv), (st, lv))
-        _c237 = st["burned"][_i32(lv["q"])]
-        def _then238(st, lv):
+        st, lv = _select(_c232, _then233(st, lv), (st, lv))
+        _c235 = st["burned"][_i32(lv["q"])]
+        def _then236(st, lv):
             st, lv = dict(st), dict(lv)
-            _a239 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a239, jnp.int16))
-            st, _r241 = _randint(st, 0, 1)
-            _c240 = (_r241 == 1)
-            def _then242(st, lv):
+            _a237 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a237, jnp.int16))
+            st, _r239 = _randint(st, 0, 1)
+            _c238 = (_r239 == 1)
+            def _then240(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a243 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a243, jnp.bool_))
+                _a241 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a241, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c240, _then242(st, lv), (st, lv))
+            st, lv = _select(_c238, _then240(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c237, _then238(st, lv), (st, lv))
-        _c244 = (st["condition"][_i32(lv["q"])] == 1)
-        _c245 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then246(st, lv):
+        st, lv = _select(_c235, _then236(st, lv), (st, lv))
+        _c242 = (st["condition"][_i32(lv["q"])] == 1)
+        _c243 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then244(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r248 = _randint(st, 0, 1)
-            _c247 = (_r248 == 1)
-            def _then249(st, lv):
+            st, _r246 = _randint(st, 0, 1)
+            _c245 = (_r246 == 1)
+            def _then247(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a250 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
+                _a248 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a248, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c247, _then249(st, lv), (st, lv))
+            st, lv = _select(_c245, _then247(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then251(st, lv):
+        def _then249(st, lv):
             st, lv = dict(st), dict(lv)
-            _a252 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a252, jnp.int8))
+            _a250 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        _r253 = (st, lv)
-        _r253 = _select(_c245, _then251(st, lv), _r253)
-        _r253 = _select(_c244, _then246(st, lv), _r253)
-        st, lv = _r253
+        st, lv = _select_first((_c242, _c243, ), (st, lv), (_then244(st, lv), _then249(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c232, _then233(st, lv), (st, lv))
+    st, lv = _select(_c230, _then231(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c254 = st["occupied"][_i32(lv["q"])][0]
-    def _then255(st, lv):
+    _c251 = st["occupied"][_i32(lv["q"])][0]
+    def _then252(st, lv):
         st, lv = dict(st), dict(lv)
-        _c256 = st["poisoned"][_i32(lv["q"])]
+        _c253 = st["poisoned"][_i32(lv["q"])]
+        def _then254(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a255 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a255, jnp.int16))
+            return st, _scope(lv, ("p", "k", "q", ))
+        st, lv = _select(_c253, _then254(st, lv), (st, lv))
+        _c256 = st["burned"][_i32(lv["q"])]
         def _then257(st, lv):
             st, lv = dict(st), dict(lv)
-            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
             st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a258, jnp.int16))
+            st, _r260 = _randint(st, 0, 1)
+            _c259 = (_r260 == 1)
+            def _then261(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a262 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a262, jnp.bool_))
+                return st, _scope(lv, ("p", "k", "q", ))
+            st, lv = _select(_c259, _then261(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
         st, lv = _select(_c256, _then257(st, lv), (st, lv))
-        _c259 = st["burned"][_i32(lv["q"])]
-        def _then260(st, lv):
+        _c263 = (st["condition"][_i32(lv["q"])] == 1)
+        _c264 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then265(st, lv):
             st, lv = dict(st), dict(lv)
-            _a261 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a261, jnp.int16))
-            st, _r263 = _randint(st, 0, 1)
-            _c262 = (_r263 == 1)
-            def _then264(st, lv):
+            st, _r267 = _randint(st, 0, 1)
+            _c266 = (_r267 == 1)
+            def _then268(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a265 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a265, jnp.bool_))
+                _a269 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a269, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c262, _then264(st, lv), (st, lv))
+            st, lv = _select(_c266, _then268(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c259, _then260(st, lv), (st, lv))
-        _c266 = (st["condition"][_i32(lv["q"])] == 1)
-        _c267 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then268(st, lv):
+        def _then270(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r270 = _randint(st, 0, 1)
-            _c269 = (_r270 == 1)
-            def _then271(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a272 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a272, jnp.int8))
-                return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c269, _then271(st, lv), (st, lv))
+            _a271 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a271, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then273(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a274 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a274, jnp.int8))
-            return st, _scope(lv, ("p", "k", "q", ))
-        _r275 = (st, lv)
-        _r275 = _select(_c267, _then273(st, lv), _r275)
-        _r275 = _select(_c266, _then268(st, lv), _r275)
-        st, lv = _r275
+        st, lv = _select_first((_c263, _c264, ), (st, lv), (_then265(st, lv), _then270(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c254, _then255(st, lv), (st, lv))
+    st, lv = _select(_c251, _then252(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -1281,12 +1289,12 @@ def p_finish_turn(st):
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a280 = jax.vmap(lambda i276, _h277, _h278, _h279: jnp.asarray(_i32(jnp.where((_i32(_h277) == (1 + _i32(lv["p"]))), _i32(_h278), _i32(_h279))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K18, st["barrier"])
-    st["barrier"] = _cast(_a280, jnp.int8)
-    _a283 = jax.vmap(lambda i281, _h282: jnp.asarray(_i32(jnp.where((_i32(_h282) == (1 + _i32(lv["p"]))), 0, _i32(_h282))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    st["_envc_until_barrier"] = _cast(_a283, jnp.int8)
-    _a284 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a284, jnp.int8))
+    _a276 = jax.vmap(lambda i272, _h273, _h274, _h275: jnp.asarray(_i32(jnp.where((_i32(_h273) == (1 + _i32(lv["p"]))), _i32(_h274), _i32(_h275))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K18, st["barrier"])
+    st["barrier"] = _cast(_a276, jnp.int8)
+    _a279 = jax.vmap(lambda i277, _h278: jnp.asarray(_i32(jnp.where((_i32(_h278) == (1 + _i32(lv["p"]))), 0, _i32(_h278))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    st["_envc_until_barrier"] = _cast(_a279, jnp.int8)
+    _a280 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a280, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1298,50 +1306,47 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:949)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i285: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i281: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i281])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i281])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K19[20][5]) - _i32(_K19[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r286 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r286, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i287: ((((_i32(jnp.where((1 <= i287), (_i32(_K19[_i32(lv["b"])][1]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i287), (_i32(_K19[_i32(lv["b"])][2]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i287), (_i32(_K19[_i32(lv["b"])][3]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i287), (_i32(_K19[_i32(lv["b"])][4]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r282 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r282, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i283: ((((_i32(jnp.where((1 <= i283), (_i32(_K19[_i32(lv["b"])][1]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i283), (_i32(_K19[_i32(lv["b"])][2]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i283), (_i32(_K19[_i32(lv["b"])][3]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i283), (_i32(_K19[_i32(lv["b"])][4]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K20, "len": jnp.int32(0)}, _DT21)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop288(i, carry):
+    def _loop284(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c289 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c290 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then291(st, lv):
+        _c285 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c286 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then287(st, lv):
             st, lv = dict(st), dict(lv)
-            _l292 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l292)
-            _a293 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a293, jnp.int8)
+            _l288 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l288)
+            _a289 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a289, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then294(st, lv):
+        def _then290(st, lv):
             st, lv = dict(st), dict(lv)
-            _l295 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l295)
-            _a296 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a296, jnp.int8)
+            _l291 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l291)
+            _a292 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a292, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else297(st, lv):
+        def _else293(st, lv):
             st, lv = dict(st), dict(lv)
-            _l298 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l298
+            _l294 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l294
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        _r299 = _else297(st, lv)
-        _r299 = _select(_c290, _then294(st, lv), _r299)
-        _r299 = _select(_c289, _then291(st, lv), _r299)
-        st, lv = _r299
+        st, lv = _select_first((_c285, _c286, ), (st, lv), (_then287(st, lv), _then290(st, lv), ), _else293(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop288, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop284, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a300 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a300, _DT21))
+    _a295 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a295, _DT21))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1399,29 +1404,29 @@ def p_attack_effect__16(st, v_p):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r302 = _randint(st, 0, 1)
-    _c301 = (_r302 == 1)
-    def _then303(st, lv):
+    st, _r297 = _randint(st, 0, 1)
+    _c296 = (_r297 == 1)
+    def _then298(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c301, _then303(st, lv), (st, lv))
+    st, lv = _select(_c296, _then298(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r305 = _randint(st, 0, 1)
-    _c304 = (_r305 == 1)
-    def _then306(st, lv):
+    st, _r300 = _randint(st, 0, 1)
+    _c299 = (_r300 == 1)
+    def _then301(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c304, _then306(st, lv), (st, lv))
+    st, lv = _select(_c299, _then301(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r308 = _randint(st, 0, 1)
-    _c307 = (_r308 == 1)
-    def _then309(st, lv):
+    st, _r303 = _randint(st, 0, 1)
+    _c302 = (_r303 == 1)
+    def _then304(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c307, _then309(st, lv), (st, lv))
+    st, lv = _select(_c302, _then304(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1465,64 +1470,61 @@ def p_attack_effect__34(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c310 = lv["_envc_run"]
-    _c311 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
-    def _then312(st, lv):
+    _c305 = lv["_envc_run"]
+    _c306 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
+    def _then307(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c313 = jnp.any(jax.vmap(lambda i314: st["occupied"][_i32(lv["p"])][i314])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then315(st, lv):
+        _c308 = jnp.any(jax.vmap(lambda i309: st["occupied"][_i32(lv["p"])][i309])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then310(st, lv):
             st, lv = dict(st), dict(lv)
-            _a316 = lv["p"]
-            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a316, jnp.int8)
-            _a317 = 1
-            st["_envc_at_p_attack_effect__34"] = _cast(_a317, jnp.int8)
-            _a318 = False
-            lv["_envc_run"] = _cast(_a318, jnp.bool_)
-            _a319 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a319, jnp.int8)
-            _a320 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a320, jnp.int8)
+            _a311 = lv["p"]
+            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a311, jnp.int8)
+            _a312 = 1
+            st["_envc_at_p_attack_effect__34"] = _cast(_a312, jnp.int8)
+            _a313 = False
+            lv["_envc_run"] = _cast(_a313, jnp.bool_)
+            _a314 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a314, jnp.int8)
+            _a315 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a315, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else321(st, lv):
+        def _else316(st, lv):
             st, lv = dict(st), dict(lv)
-            _a322 = 0
-            lv["b"] = _cast(_a322, jnp.int8)
+            _a317 = 0
+            lv["b"] = _cast(_a317, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c313, _then315(st, lv), _else321(st, lv))
+        st, lv = _select(_c308, _then310(st, lv), _else316(st, lv))
         lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then323(st, lv):
+    def _then318(st, lv):
         st, lv = dict(st), dict(lv)
-        _a324 = st["_envc_frame_p_attack_effect__34__p"]
-        lv["p"] = _cast(_a324, jnp.int8)
-        _a325 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a325, jnp.int8)
-        _a326 = False
-        lv["_envc_seek"] = _cast(_a326, jnp.bool_)
-        _a327 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a327, jnp.int8)
-        _a328 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a328, jnp.int8)
-        _a329 = True
-        lv["_envc_run"] = _cast(_a329, jnp.bool_)
+        _a319 = st["_envc_frame_p_attack_effect__34__p"]
+        lv["p"] = _cast(_a319, jnp.int8)
+        _a320 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a320, jnp.int8)
+        _a321 = False
+        lv["_envc_seek"] = _cast(_a321, jnp.bool_)
+        _a322 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a322, jnp.int8)
+        _a323 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a323, jnp.int8)
+        _a324 = True
+        lv["_envc_run"] = _cast(_a324, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    _r330 = (st, lv)
-    _r330 = _select(_c311, _then323(st, lv), _r330)
-    _r330 = _select(_c310, _then312(st, lv), _r330)
-    st, lv = _r330
-    _c331 = lv["_envc_run"]
-    def _then332(st, lv):
+    st, lv = _select_first((_c305, _c306, ), (st, lv), (_then307(st, lv), _then318(st, lv), ), (st, lv))
+    _c325 = lv["_envc_run"]
+    def _then326(st, lv):
         st, lv = dict(st), dict(lv)
-        _c333 = (_i32(lv["b"]) > 0)
-        def _then334(st, lv):
+        _c327 = (_i32(lv["b"]) > 0)
+        def _then328(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, lv["p"])
             st = p_swap_slots(st, lv["p"], 0, lv["b"])
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c333, _then334(st, lv), (st, lv))
+        st, lv = _select(_c327, _then328(st, lv), (st, lv))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c331, _then332(st, lv), (st, lv))
+    st, lv = _select(_c325, _then326(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1531,10 +1533,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:68)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a335 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a335, jnp.int8))
-    _a336 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a336, jnp.int8))
+    _a329 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a329, jnp.int8))
+    _a330 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a330, jnp.int8))
     return st
 
 
@@ -1576,28 +1578,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop337(i, carry):
+    def _loop331(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c338 = lv["going"]
-        def _then339(st, lv):
+        _c332 = lv["going"]
+        def _then333(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r341 = _randint(st, 0, 1)
-            _c340 = (_r341 == 1)
-            def _then342(st, lv):
+            st, _r335 = _randint(st, 0, 1)
+            _c334 = (_r335 == 1)
+            def _then336(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else343(st, lv):
+            def _else337(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a344 = False
-                lv["going"] = _cast(_a344, jnp.bool_)
+                _a338 = False
+                lv["going"] = _cast(_a338, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c340, _then342(st, lv), _else343(st, lv))
+            st, lv = _select(_c334, _then336(st, lv), _else337(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c338, _then339(st, lv), (st, lv))
+        st, lv = _select(_c332, _then333(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop337, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop331, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -1618,64 +1620,61 @@ def p_trainer_effect__8(st, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c345 = lv["_envc_run"]
-    _c346 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
-    def _then347(st, lv):
+    _c339 = lv["_envc_run"]
+    _c340 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
+    def _then341(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-        _c348 = jnp.any(jax.vmap(lambda i349: st["occupied"][(1 - _i32(lv["p"]))][i349])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then350(st, lv):
+        _c342 = jnp.any(jax.vmap(lambda i343: st["occupied"][(1 - _i32(lv["p"]))][i343])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then344(st, lv):
             st, lv = dict(st), dict(lv)
-            _a351 = lv["p"]
-            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a351, jnp.int8)
-            _a352 = 1
-            st["_envc_at_p_trainer_effect__8"] = _cast(_a352, jnp.int8)
-            _a353 = False
-            lv["_envc_run"] = _cast(_a353, jnp.bool_)
-            _a354 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a354, jnp.int8)
-            _a355 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a355, jnp.int8)
+            _a345 = lv["p"]
+            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a345, jnp.int8)
+            _a346 = 1
+            st["_envc_at_p_trainer_effect__8"] = _cast(_a346, jnp.int8)
+            _a347 = False
+            lv["_envc_run"] = _cast(_a347, jnp.bool_)
+            _a348 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a348, jnp.int8)
+            _a349 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a349, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else356(st, lv):
+        def _else350(st, lv):
             st, lv = dict(st), dict(lv)
-            _a357 = 0
-            lv["b"] = _cast(_a357, jnp.int8)
+            _a351 = 0
+            lv["b"] = _cast(_a351, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c348, _then350(st, lv), _else356(st, lv))
+        st, lv = _select(_c342, _then344(st, lv), _else350(st, lv))
         lv = _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    def _then358(st, lv):
+    def _then352(st, lv):
         st, lv = dict(st), dict(lv)
-        _a359 = st["_envc_frame_p_trainer_effect__8__p"]
-        lv["p"] = _cast(_a359, jnp.int8)
-        _a360 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a360, jnp.int8)
-        _a361 = False
-        lv["_envc_seek"] = _cast(_a361, jnp.bool_)
-        _a362 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a362, jnp.int8)
-        _a363 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a363, jnp.int8)
-        _a364 = True
-        lv["_envc_run"] = _cast(_a364, jnp.bool_)
+        _a353 = st["_envc_frame_p_trainer_effect__8__p"]
+        lv["p"] = _cast(_a353, jnp.int8)
+        _a354 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a354, jnp.int8)
+        _a355 = False
+        lv["_envc_seek"] = _cast(_a355, jnp.bool_)
+        _a356 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a356, jnp.int8)
+        _a357 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a357, jnp.int8)
+        _a358 = True
+        lv["_envc_run"] = _cast(_a358, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    _r365 = (st, lv)
-    _r365 = _select(_c346, _then358(st, lv), _r365)
-    _r365 = _select(_c345, _then347(st, lv), _r365)
-    st, lv = _r365
-    _c366 = lv["_envc_run"]
-    def _then367(st, lv):
+    st, lv = _select_first((_c339, _c340, ), (st, lv), (_then341(st, lv), _then352(st, lv), ), (st, lv))
+    _c359 = lv["_envc_run"]
+    def _then360(st, lv):
         st, lv = dict(st), dict(lv)
-        _c368 = (_i32(lv["b"]) > 0)
-        def _then369(st, lv):
+        _c361 = (_i32(lv["b"]) > 0)
+        def _then362(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, (1 - _i32(lv["p"])))
             st = p_swap_slots(st, (1 - _i32(lv["p"])), 0, lv["b"])
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c368, _then369(st, lv), (st, lv))
+        st, lv = _select(_c361, _then362(st, lv), (st, lv))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c366, _then367(st, lv), (st, lv))
+    st, lv = _select(_c359, _then360(st, lv), (st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
@@ -1727,110 +1726,97 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c370 = lv["_envc_run"]
-    def _then371(st, lv):
+    _c363 = lv["_envc_run"]
+    def _then364(st, lv):
         st, lv = dict(st), dict(lv)
-        _a372 = _K22[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a372, jnp.int8)
+        _a365 = _K22[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a365, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c370, _then371(st, lv), (st, lv))
-    _c373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c376 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c377 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c378 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c379 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c380 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c381 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c382 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c383 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c384 = (_i32(lv["op_0"]) == 12)
-    def _then385(st, lv):
+    st, lv = _select(_c363, _then364(st, lv), (st, lv))
+    _c366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c367 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c368 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c369 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c370 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c371 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c376 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c377 = (_i32(lv["op_0"]) == 12)
+    def _then378(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then386(st, lv):
+    def _then379(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K23[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then387(st, lv):
+    def _then380(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then388(st, lv):
+    def _then381(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, 40)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then389(st, lv):
+    def _then382(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K24[_i32(lv["effect"])][0], _K25[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then390(st, lv):
+    def _then383(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then391(st, lv):
+    def _then384(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], 10)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then392(st, lv):
+    def _then385(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], 3, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then393(st, lv):
+    def _then386(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, 4, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then394(st, lv):
+    def _then387(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__16(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then395(st, lv):
+    def _then388(st, lv):
         st, lv = dict(st), dict(lv)
-        _c396 = lv["_envc_seek"]
-        def _then397(st, lv):
+        _c389 = lv["_envc_seek"]
+        def _then390(st, lv):
             st, lv = dict(st), dict(lv)
-            _a398 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a398, jnp.int8)
-            _a399 = False
-            lv["_envc_seek"] = _cast(_a399, jnp.bool_)
+            _a391 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a391, jnp.int8)
+            _a392 = False
+            lv["_envc_seek"] = _cast(_a392, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c396, _then397(st, lv), (st, lv))
+        st, lv = _select(_c389, _then390(st, lv), (st, lv))
         st = p_attack_effect__34(st, lv["p"])
-        _c400 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
-        def _then401(st, lv):
+        _c393 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
+        def _then394(st, lv):
             st, lv = dict(st), dict(lv)
-            _a402 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a402, jnp.int8)
-            _a403 = False
-            lv["_envc_run"] = _cast(_a403, jnp.bool_)
+            _a395 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a395, jnp.int8)
+            _a396 = False
+            lv["_envc_run"] = _cast(_a396, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else404(st, lv):
+        def _else397(st, lv):
             st, lv = dict(st), dict(lv)
-            _a405 = True
-            lv["_envc_run"] = _cast(_a405, jnp.bool_)
+            _a398 = True
+            lv["_envc_run"] = _cast(_a398, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c400, _then401(st, lv), _else404(st, lv))
+        st, lv = _select(_c393, _then394(st, lv), _else397(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then406(st, lv):
+    def _then399(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__36(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    _r407 = (st, lv)
-    _r407 = _select(_c384, _then406(st, lv), _r407)
-    _r407 = _select(_c383, _then395(st, lv), _r407)
-    _r407 = _select(_c382, _then394(st, lv), _r407)
-    _r407 = _select(_c381, _then393(st, lv), _r407)
-    _r407 = _select(_c380, _then392(st, lv), _r407)
-    _r407 = _select(_c379, _then391(st, lv), _r407)
-    _r407 = _select(_c378, _then390(st, lv), _r407)
-    _r407 = _select(_c377, _then389(st, lv), _r407)
-    _r407 = _select(_c376, _then388(st, lv), _r407)
-    _r407 = _select(_c375, _then387(st, lv), _r407)
-    _r407 = _select(_c374, _then386(st, lv), _r407)
-    _r407 = _select(_c373, _then385(st, lv), _r407)
-    st, lv = _r407
+    st, lv = _select_first((_c366, _c367, _c368, _c369, _c370, _c371, _c372, _c373, _c374, _c375, _c376, _c377, ), (st, lv), (_then378(st, lv), _then379(st, lv), _then380(st, lv), _then381(st, lv), _then382(st, lv), _then383(st, lv), _then384(st, lv), _then385(st, lv), _then386(st, lv), _then387(st, lv), _then388(st, lv), _then399(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -1840,12 +1826,12 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["op_0"] = _cast(_K26[_i32(lv["effect"])][0], jnp.int8)
-    _c408 = (_i32(lv["op_0"]) == 1)
-    def _then409(st, lv):
+    _c400 = (_i32(lv["op_0"]) == 1)
+    def _then401(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c408, _then409(st, lv), (st, lv))
+    st, lv = _select(_c400, _then401(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -1857,92 +1843,82 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c410 = lv["_envc_run"]
-    def _then411(st, lv):
+    _c402 = lv["_envc_run"]
+    def _then403(st, lv):
         st, lv = dict(st), dict(lv)
-        _a412 = _K27[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a412, jnp.int8)
+        _a404 = _K27[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a404, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c410, _then411(st, lv), (st, lv))
-    _c413 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c414 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c415 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c416 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c417 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c418 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c419 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c420 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c421 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    def _then422(st, lv):
+    st, lv = _select(_c402, _then403(st, lv), (st, lv))
+    _c405 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c406 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c413 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    def _then414(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then423(st, lv):
+    def _then415(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then424(st, lv):
+    def _then416(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then425(st, lv):
+    def _then417(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then426(st, lv):
+    def _then418(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then427(st, lv):
+    def _then419(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then428(st, lv):
+    def _then420(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then429(st, lv):
+    def _then421(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then430(st, lv):
+    def _then422(st, lv):
         st, lv = dict(st), dict(lv)
-        _c431 = lv["_envc_seek"]
-        def _then432(st, lv):
+        _c423 = lv["_envc_seek"]
+        def _then424(st, lv):
             st, lv = dict(st), dict(lv)
-            _a433 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a433, jnp.int8)
-            _a434 = False
-            lv["_envc_seek"] = _cast(_a434, jnp.bool_)
+            _a425 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a425, jnp.int8)
+            _a426 = False
+            lv["_envc_seek"] = _cast(_a426, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c431, _then432(st, lv), (st, lv))
+        st, lv = _select(_c423, _then424(st, lv), (st, lv))
         st = p_trainer_effect__8(st, lv["p"], lv["target"])
-        _c435 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
-        def _then436(st, lv):
+        _c427 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
+        def _then428(st, lv):
             st, lv = dict(st), dict(lv)
-            _a437 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a437, jnp.int8)
-            _a438 = False
-            lv["_envc_run"] = _cast(_a438, jnp.bool_)
+            _a429 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a429, jnp.int8)
+            _a430 = False
+            lv["_envc_run"] = _cast(_a430, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else439(st, lv):
+        def _else431(st, lv):
             st, lv = dict(st), dict(lv)
-            _a440 = True
-            lv["_envc_run"] = _cast(_a440, jnp.bool_)
+            _a432 = True
+            lv["_envc_run"] = _cast(_a432, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c435, _then436(st, lv), _else439(st, lv))
+        st, lv = _select(_c427, _then428(st, lv), _else431(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    _r441 = (st, lv)
-    _r441 = _select(_c421, _then430(st, lv), _r441)
-    _r441 = _select(_c420, _then429(st, lv), _r441)
-    _r441 = _select(_c419, _then428(st, lv), _r441)
-    _r441 = _select(_c418, _then427(st, lv), _r441)
-    _r441 = _select(_c417, _then426(st, lv), _r441)
-    _r441 = _select(_c416, _then425(st, lv), _r441)
-    _r441 = _select(_c415, _then424(st, lv), _r441)
-    _r441 = _select(_c414, _then423(st, lv), _r441)
-    _r441 = _select(_c413, _then422(st, lv), _r441)
-    st, lv = _r441
+    st, lv = _select_first((_c405, _c406, _c407, _c408, _c409, _c410, _c411, _c412, _c413, ), (st, lv), (_then414(st, lv), _then415(st, lv), _then416(st, lv), _then417(st, lv), _then418(st, lv), _then419(st, lv), _then420(st, lv), _then421(st, lv), _then422(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
@@ -1955,64 +1931,64 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
+    _c433 = lv["_envc_run"]
+    def _then434(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a435 = st["current_player"]
+        lv["p"] = _cast(_a435, jnp.int8)
+        _a436 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a436, jnp.int16)
+        _l437 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l437)
+        _l438 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l438)
+        _c439 = (_K3[_i32(lv["c"])] == 1)
+        def _then440(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a441 = True
+            st["supporter"] = _cast(_a441, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
+        st, lv = _select(_c439, _then440(st, lv), (st, lv))
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
+    st, lv = _select(_c433, _then434(st, lv), (st, lv))
+    lv["_envc_arg1"] = _cast(0, jnp.int8)
     _c442 = lv["_envc_run"]
     def _then443(st, lv):
         st, lv = dict(st), dict(lv)
-        _a444 = st["current_player"]
-        lv["p"] = _cast(_a444, jnp.int8)
-        _a445 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a445, jnp.int16)
-        _l446 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l446)
-        _l447 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l447)
-        _c448 = (_K3[_i32(lv["c"])] == 1)
-        def _then449(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a450 = True
-            st["supporter"] = _cast(_a450, jnp.bool_)
-            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c448, _then449(st, lv), (st, lv))
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
+        _a444 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a444, jnp.int8)
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
     st, lv = _select(_c442, _then443(st, lv), (st, lv))
-    lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c451 = lv["_envc_run"]
-    def _then452(st, lv):
+    _c445 = lv["_envc_seek"]
+    def _then446(st, lv):
         st, lv = dict(st), dict(lv)
-        _a453 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a453, jnp.int8)
+        _a447 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a447, jnp.int8)
+        _a448 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a448, jnp.int8)
+        _a449 = False
+        lv["_envc_seek"] = _cast(_a449, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c451, _then452(st, lv), (st, lv))
-    _c454 = lv["_envc_seek"]
-    def _then455(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a456 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a456, jnp.int8)
-        _a457 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a457, jnp.int8)
-        _a458 = False
-        lv["_envc_seek"] = _cast(_a458, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c454, _then455(st, lv), (st, lv))
+    st, lv = _select(_c445, _then446(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c459 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then460(st, lv):
+    _c450 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then451(st, lv):
         st, lv = dict(st), dict(lv)
-        _a461 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a461, jnp.int8)
-        _a462 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a462, jnp.int8)
-        _a463 = False
-        lv["_envc_run"] = _cast(_a463, jnp.bool_)
+        _a452 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a452, jnp.int8)
+        _a453 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a453, jnp.int8)
+        _a454 = False
+        lv["_envc_run"] = _cast(_a454, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else464(st, lv):
+    def _else455(st, lv):
         st, lv = dict(st), dict(lv)
-        _a465 = True
-        lv["_envc_run"] = _cast(_a465, jnp.bool_)
+        _a456 = True
+        lv["_envc_run"] = _cast(_a456, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c459, _then460(st, lv), _else464(st, lv))
+    st, lv = _select(_c450, _then451(st, lv), _else455(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
@@ -2027,101 +2003,101 @@ def p__envc_run_attack(st, v_a):
     lv["q"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c466 = lv["_envc_run"]
+    _c457 = lv["_envc_run"]
+    def _then458(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a459 = st["current_player"]
+        lv["p"] = _cast(_a459, jnp.int8)
+        _a460 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a460, jnp.int8)
+        _a461 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a461, jnp.int16)
+        _c462 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then463(st, lv):
+            st, lv = dict(st), dict(lv)
+            st, _r464 = _randint(st, 0, 1)
+            _a465 = (_r464 == 1)
+            lv["hits"] = _cast(_a465, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        st, lv = _select(_c462, _then463(st, lv), (st, lv))
+        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+    st, lv = _select(_c457, _then458(st, lv), (st, lv))
+    _c466 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
     def _then467(st, lv):
         st, lv = dict(st), dict(lv)
-        _a468 = st["current_player"]
-        lv["p"] = _cast(_a468, jnp.int8)
-        _a469 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a469, jnp.int8)
-        _a470 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a470, jnp.int16)
-        _c471 = (st["condition"][_i32(lv["p"])] == 3)
+        _c468 = lv["_envc_run"]
+        def _then469(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a470 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K10[_i32(lv["c"])]), _i32(_K11[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a470, jnp.int16)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+        st, lv = _select(_c468, _then469(st, lv), (st, lv))
+        lv["_envc_arg1"] = _cast(0, jnp.int8)
+        _c471 = lv["_envc_run"]
         def _then472(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r473 = _randint(st, 0, 1)
-            _a474 = (_r473 == 1)
-            lv["hits"] = _cast(_a474, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
+            _a473 = jnp.where((_i32(lv["a"]) == 0), _i32(_K28[_i32(lv["c"])]), _i32(_K29[_i32(lv["c"])]))
+            lv["_envc_arg1"] = _cast(_a473, jnp.int8)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
         st, lv = _select(_c471, _then472(st, lv), (st, lv))
-        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c466, _then467(st, lv), (st, lv))
-    _c475 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then476(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c477 = lv["_envc_run"]
-        def _then478(st, lv):
+        _c474 = lv["_envc_seek"]
+        def _then475(st, lv):
             st, lv = dict(st), dict(lv)
-            _a479 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K10[_i32(lv["c"])]), _i32(_K11[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a479, jnp.int16)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c477, _then478(st, lv), (st, lv))
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c480 = lv["_envc_run"]
+            _a476 = st["_envc_frame_a_attack__q"]
+            lv["q"] = _cast(_a476, jnp.int8)
+            _a477 = st["_envc_frame_a_attack__c"]
+            lv["c"] = _cast(_a477, jnp.int16)
+            _a478 = 0
+            st["_envc_at_a_attack"] = _cast(_a478, jnp.int8)
+            _a479 = False
+            lv["_envc_seek"] = _cast(_a479, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
+        st, lv = _select(_c474, _then475(st, lv), (st, lv))
+        st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
+        _c480 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
         def _then481(st, lv):
             st, lv = dict(st), dict(lv)
-            _a482 = jnp.where((_i32(lv["a"]) == 0), _i32(_K28[_i32(lv["c"])]), _i32(_K29[_i32(lv["c"])]))
-            lv["_envc_arg1"] = _cast(_a482, jnp.int8)
+            _a482 = lv["q"]
+            st["_envc_frame_a_attack__q"] = _cast(_a482, jnp.int8)
+            _a483 = lv["c"]
+            st["_envc_frame_a_attack__c"] = _cast(_a483, jnp.int16)
+            _a484 = 1
+            st["_envc_at_a_attack"] = _cast(_a484, jnp.int8)
+            _a485 = False
+            lv["_envc_run"] = _cast(_a485, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c480, _then481(st, lv), (st, lv))
-        _c483 = lv["_envc_seek"]
-        def _then484(st, lv):
+        def _else486(st, lv):
             st, lv = dict(st), dict(lv)
-            _a485 = st["_envc_frame_a_attack__q"]
-            lv["q"] = _cast(_a485, jnp.int8)
-            _a486 = st["_envc_frame_a_attack__c"]
-            lv["c"] = _cast(_a486, jnp.int16)
-            _a487 = 0
-            st["_envc_at_a_attack"] = _cast(_a487, jnp.int8)
-            _a488 = False
-            lv["_envc_seek"] = _cast(_a488, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c483, _then484(st, lv), (st, lv))
-        st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
-        _c489 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-        def _then490(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a491 = lv["q"]
-            st["_envc_frame_a_attack__q"] = _cast(_a491, jnp.int8)
-            _a492 = lv["c"]
-            st["_envc_frame_a_attack__c"] = _cast(_a492, jnp.int16)
-            _a493 = 1
-            st["_envc_at_a_attack"] = _cast(_a493, jnp.int8)
-            _a494 = False
-            lv["_envc_run"] = _cast(_a494, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        def _else495(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a496 = True
-            lv["_envc_run"] = _cast(_a496, jnp.bool_)
-            _c497 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
-            def _then498(st, lv):
+            _a487 = True
+            lv["_envc_run"] = _cast(_a487, jnp.bool_)
+            _c488 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
+            def _then489(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["weak"] = _cast(jnp.where((_K30[_i32(st["card"][_i32(lv["q"])][0])] == _K7[_i32(lv["c"])]), 20, 0), jnp.int8)
-                _a499 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
-                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a499, jnp.int16))
+                _a490 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
+                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a490, jnp.int16))
                 lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-            st, lv = _select(_c497, _then498(st, lv), (st, lv))
-            _a500 = 0
-            st["dmg"] = _cast(_a500, jnp.int16)
+            st, lv = _select(_c488, _then489(st, lv), (st, lv))
+            _a491 = 0
+            st["dmg"] = _cast(_a491, jnp.int16)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c489, _then490(st, lv), _else495(st, lv))
+        st, lv = _select(_c480, _then481(st, lv), _else486(st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c475, _then476(st, lv), (st, lv))
-    _c501 = lv["_envc_run"]
-    def _then502(st, lv):
+    st, lv = _select(_c466, _then467(st, lv), (st, lv))
+    _c492 = lv["_envc_run"]
+    def _then493(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
-        _c503 = jnp.logical_not(st["terminated"])
-        def _then504(st, lv):
+        _c494 = jnp.logical_not(st["terminated"])
+        def _then495(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_finish_turn(st)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c503, _then504(st, lv), (st, lv))
+        st, lv = _select(_c494, _then495(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c501, _then502(st, lv), (st, lv))
+    st, lv = _select(_c492, _then493(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
@@ -2133,8 +2109,8 @@ def a_setup_active(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l505 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l505)
+    _l496 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l496)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2142,7 +2118,7 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i506: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i506, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i497: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i497, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i497, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i497, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
@@ -2152,8 +2128,8 @@ def a_setup_bench(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l507 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l507)
+    _l498 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l498)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2161,31 +2137,31 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i508: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i508, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i508, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i508, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i499: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i499, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:993): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c509 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then510(st, lv):
+    _c500 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then501(st, lv):
         st, lv = dict(st), dict(lv)
-        _a511 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a511, jnp.int8)
+        _a502 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a502, jnp.int8)
         return st, _scope(lv, ())
-    def _else512(st, lv):
+    def _else503(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c509, _then510(st, lv), _else512(st, lv))
+    st, lv = _select(_c500, _then501(st, lv), _else503(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i513: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i504: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
@@ -2195,8 +2171,8 @@ def a_play_basic(st, index):
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l514 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l514)
+    _l505 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l505)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2204,7 +2180,7 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i515: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i515, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i515, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i515, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i506: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i506, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
@@ -2214,22 +2190,22 @@ def a_evolve(st, index):
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a516 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a516, jnp.int16))
-    _a517 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a517, jnp.int8))
-    _a518 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a518, jnp.int16))
-    _l519 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l519)
-    _a520 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a520, jnp.int8))
-    _c521 = (_i32(lv["s"]) == 0)
-    def _then522(st, lv):
+    _a507 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a507, jnp.int16))
+    _a508 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a508, jnp.int8))
+    _a509 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a509, jnp.int16))
+    _l510 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l510)
+    _a511 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a511, jnp.int8))
+    _c512 = (_i32(lv["s"]) == 0)
+    def _then513(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c521, _then522(st, lv), (st, lv))
+    st, lv = _select(_c512, _then513(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -2237,7 +2213,7 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i523: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i523, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i523, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i523, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])] != 0)), (_i32(_K13[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])]) == _i32(_K14[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i523, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i514: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i514, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])] != 0)), (_i32(_K13[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])]) == _i32(_K14[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
@@ -2246,12 +2222,12 @@ def a_attach(st, index):
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a524 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a524, jnp.int8))
-    _a525 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a525, jnp.int8))
-    _a526 = True
-    st["attached"] = _cast(_a526, jnp.bool_)
+    _a515 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a515, jnp.int8))
+    _a516 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a516, jnp.int8))
+    _a517 = True
+    st["attached"] = _cast(_a517, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
@@ -2259,7 +2235,7 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i527: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i527, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i518: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i518, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
@@ -2275,7 +2251,7 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i528: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i528, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i528, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i528, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i528, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i528, 4), 10)], jnp.remainder(jnp.floor_divide(i528, 1), 4))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i519: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i519, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)], jnp.remainder(jnp.floor_divide(i519, 1), 4))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
@@ -2284,8 +2260,8 @@ def a_use_ability(st, index):
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a529 = True
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a529, jnp.bool_))
+    _a520 = True
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a520, jnp.bool_))
     st = p_ability_effect__dispatch(st, _K31[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -2296,7 +2272,7 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i530: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i530, 1), 4)]), (_i32(_K31[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i530, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i530, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i521: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)]), (_i32(_K31[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
@@ -2307,50 +2283,50 @@ def a_retreat(st, index):
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c531 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then532(st, lv):
+    _c522 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then523(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i533: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i533]) > 0), i533, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a534 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a534, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i524: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i524]) > 0), i524, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a525 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a525, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c531, _then532(st, lv), (st, lv))
+    st, lv = _select(_c522, _then523(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c535 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then536(st, lv):
+    _c526 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then527(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i537: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i537]) > 0), i537, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a538 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a538, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i528: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i528]) > 0), i528, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a529 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a529, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c535, _then536(st, lv), (st, lv))
+    st, lv = _select(_c526, _then527(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c539 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then540(st, lv):
+    _c530 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then531(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i541: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i541]) > 0), i541, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a542 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a542, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i532: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i532]) > 0), i532, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a533 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a533, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c539, _then540(st, lv), (st, lv))
+    st, lv = _select(_c530, _then531(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c543 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then544(st, lv):
+    _c534 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then535(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i545: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i545]) > 0), i545, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a546 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a546, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i536: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i536]) > 0), i536, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a537 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a537, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c543, _then544(st, lv), (st, lv))
+    st, lv = _select(_c534, _then535(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a547 = True
-    st["retreated"] = _cast(_a547, jnp.bool_)
+    _a538 = True
+    st["retreated"] = _cast(_a538, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -2358,7 +2334,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i548: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i548, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i539: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i539, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
@@ -2373,7 +2349,7 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i549: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i549, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i540: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i540, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
@@ -2387,7 +2363,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i550: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i541: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
@@ -2403,13 +2379,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i551: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i551, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i542: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i542, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i552: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i552, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i543: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -2429,52 +2405,52 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop553(i, carry):
+    def _loop544(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r554 = _randint(st, 0, (22 - 1))
-        _a555 = _r554
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a555, jnp.int8))
+        st, _r545 = _randint(st, 0, (22 - 1))
+        _a546 = _r545
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a546, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop556(i, carry):
+        def _loop547(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l557 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K33[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l557)
+            _l548 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K33[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l548)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop556, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop547, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l558 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l558)
+        st, _l549 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l549)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop553, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop544, (st, lv))
     lv = _scope(lv, ())
-    st, _r559 = _randint(st, 0, 1)
-    _a560 = jnp.where((_r559 == 1), 1, 0)
-    st["first"] = _cast(_a560, jnp.int8)
-    _a561 = st["first"]
-    st["current_player"] = _cast(_a561, jnp.int8)
+    st, _r550 = _randint(st, 0, 1)
+    _a551 = jnp.where((_r550 == 1), 1, 0)
+    st["first"] = _cast(_a551, jnp.int8)
+    _a552 = st["first"]
+    st["current_player"] = _cast(_a552, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i562, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575, _h576, _h577, _h578, _h579, _h580, _h581, _h582, _h583, _h584: jnp.all(jax.vmap(lambda i563: (((((_lcount(_get(st["deck"], i562), _K33[_i32(_h564)][i563]) + _lcount(_get(st["hand"], i562), _K33[_i32(_h564)][i563])) + _lcount(_get(st["discard"], i562), _K33[_i32(_h564)][i563])) + (((_i32(jnp.logical_and(_h565, (_h566 == _K33[_i32(_h564)][i563]))) + _i32(jnp.logical_and(_h567, (_h568 == _K33[_i32(_h564)][i563])))) + _i32(jnp.logical_and(_h569, (_h570 == _K33[_i32(_h564)][i563])))) + _i32(jnp.logical_and(_h571, (_h572 == _K33[_i32(_h564)][i563]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h565, (0 < _i32(_h573))), (_h574 == _K33[_i32(_h564)][i563]))) + _i32(jnp.logical_and(jnp.logical_and(_h565, (1 < _i32(_h573))), (_h575 == _K33[_i32(_h564)][i563]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h567, (0 < _i32(_h576))), (_h577 == _K33[_i32(_h564)][i563]))) + _i32(jnp.logical_and(jnp.logical_and(_h567, (1 < _i32(_h576))), (_h578 == _K33[_i32(_h564)][i563])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h569, (0 < _i32(_h579))), (_h580 == _K33[_i32(_h564)][i563]))) + _i32(jnp.logical_and(jnp.logical_and(_h569, (1 < _i32(_h579))), (_h581 == _K33[_i32(_h564)][i563])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h571, (0 < _i32(_h582))), (_h583 == _K33[_i32(_h564)][i563]))) + _i32(jnp.logical_and(jnp.logical_and(_h571, (1 < _i32(_h582))), (_h584 == _K33[_i32(_h564)][i563]))))))) == jnp.sum(_wide(_K33[_i32(_h564)]) == _K33[_i32(_h564)][i563], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i553, _h555, _h556, _h557, _h558, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575: jnp.all(jax.vmap(lambda i554: (((((_lcount(_get(st["deck"], i553), _K33[_i32(_h555)][i554]) + _lcount(_get(st["hand"], i553), _K33[_i32(_h555)][i554])) + _lcount(_get(st["discard"], i553), _K33[_i32(_h555)][i554])) + (((_i32(jnp.logical_and(_h556, (_h557 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(_h558, (_h559 == _K33[_i32(_h555)][i554])))) + _i32(jnp.logical_and(_h560, (_h561 == _K33[_i32(_h555)][i554])))) + _i32(jnp.logical_and(_h562, (_h563 == _K33[_i32(_h555)][i554]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h556, (0 < _i32(_h564))), (_h565 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h556, (1 < _i32(_h564))), (_h566 == _K33[_i32(_h555)][i554]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h558, (0 < _i32(_h567))), (_h568 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h558, (1 < _i32(_h567))), (_h569 == _K33[_i32(_h555)][i554])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h560, (0 < _i32(_h570))), (_h571 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h560, (1 < _i32(_h570))), (_h572 == _K33[_i32(_h555)][i554])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h562, (0 < _i32(_h573))), (_h574 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h562, (1 < _i32(_h573))), (_h575 == _K33[_i32(_h555)][i554]))))))) == jnp.sum(_wide(_K33[_i32(_h555)]) == _K33[_i32(_h555)][i554], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i585, _h586, _h587, _h588, _h589, _h590, _h591, _h592, _h593, _h594, _h595, _h596, _h597: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h586), (_i32(_h587) < _i32(_K16[_i32(_h588)]))), jnp.logical_or(jnp.logical_not(_h589), (_i32(_h590) < _i32(_K16[_i32(_h591)])))), jnp.logical_or(jnp.logical_not(_h592), (_i32(_h593) < _i32(_K16[_i32(_h594)])))), jnp.logical_or(jnp.logical_not(_h595), (_i32(_h596) < _i32(_K16[_i32(_h597)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i576, _h577, _h578, _h579, _h580, _h581, _h582, _h583, _h584, _h585, _h586, _h587, _h588: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h577), (_i32(_h578) < _i32(_K16[_i32(_h579)]))), jnp.logical_or(jnp.logical_not(_h580), (_i32(_h581) < _i32(_K16[_i32(_h582)])))), jnp.logical_or(jnp.logical_not(_h583), (_i32(_h584) < _i32(_K16[_i32(_h585)])))), jnp.logical_or(jnp.logical_not(_h586), (_i32(_h587) < _i32(_K16[_i32(_h588)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i598, _h599: (_i32(_h599) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i589, _h590: (_i32(_h590) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -2486,13 +2462,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i600, _h601: _h601)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i591, _h592: _h592)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i602, _h603, _h604, _h605, _h606: ((((_i32(_h603) + _i32(_h604)) + _i32(_h605)) + _i32(_h606)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i593, _h594, _h595, _h596, _h597: ((((_i32(_h594) + _i32(_h595)) + _i32(_h596)) + _i32(_h597)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment

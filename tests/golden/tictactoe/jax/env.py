@@ -93,6 +93,27 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
 
 
+def _select_first(conds, orig, arms, orelse):
+    """Branchless `if c1 {a1} elif c2 {a2} ... else {orelse}`: the pytree of the arm whose
+    condition is the first to hold (`orelse` when none does); `orig` is the pytree before the
+    chain. Each leaf is selected only among the arms that change it (a leaf identical to
+    `orig`'s is unchanged), on exclusive conditions (`ci and not c1..ci-1`): a leaf that one
+    arm of many writes costs one `where`, not one per arm as a chain of `_select`s does."""
+    firsts, taken = [], None
+    for c in conds:
+        firsts.append(c if taken is None else jnp.logical_and(c, jnp.logical_not(taken)))
+        taken = c if taken is None else jnp.logical_or(taken, c)
+
+    def leaf(o, e, *xs):
+        r = e if e is o else jnp.where(taken, o, e)
+        for f, x in zip(firsts, xs):
+            if x is not o:
+                r = jnp.where(f, x, r)
+        return r
+
+    return jax.tree_util.tree_map(leaf, orig, orelse, *arms)
+
+
 def _pick(mask, r, lo, orelse):
     """`random.pick`: the r-th (from 0) index where `mask` holds, plus `lo`; `orelse` when none does."""
     csum = jnp.cumsum(mask.astype(jnp.int32))
@@ -337,41 +358,38 @@ def a_place(st, index):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("cell", ))
-    _r12 = (st, lv)
-    _r12 = _select(_c7, _then11(st, lv), _r12)
-    _r12 = _select(_c6, _then10(st, lv), _r12)
-    st, lv = _r12
-    _a13 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a13, jnp.int8)
+    st, lv = _select_first((_c6, _c7, ), (st, lv), (_then10(st, lv), _then11(st, lv), ), (st, lv))
+    _a12 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a12, jnp.int8)
     return st
 
 
 def m_place(st):
     """guard of `place` at each of its 9 flat indices (bool[9])"""
     lv = {}
-    return jax.vmap(lambda i14, _h15: (_i32(_h15) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i13, _h14: (_i32(_h14) == -1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i16, _h19: jax.vmap(lambda i17, _h20: jax.vmap(lambda i18: (_i32(_h20) == _i32(jnp.where((i18 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h19))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
+    return jax.vmap(lambda i15, _h18: jax.vmap(lambda i16, _h19: jax.vmap(lambda i17: (_i32(_h19) == _i32(jnp.where((i17 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 3, dtype=jnp.int32), _h18))(jnp.arange(0, 3, dtype=jnp.int32), st["board"].reshape((3, 3)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r21 = _randint(st, 0, 1)
-    _a22 = _r21
-    st["current_player"] = _cast(_a22, jnp.int8)
+    st, _r20 = _randint(st, 0, 1)
+    _a21 = _r20
+    st["current_player"] = _cast(_a21, jnp.int8)
     return st
 
 
 def inv_marks_balanced(st):
     """invariant `marks_balanced`: the two players' mark counts differ by at most one"""
     lv = {}
-    return (jnp.abs((jnp.sum(jax.vmap(lambda i23, _h24: (_i32(_h24) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i25, _h26: (_i32(_h26) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
+    return (jnp.abs((jnp.sum(jax.vmap(lambda i22, _h23: (_i32(_h23) == 0))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32) - jnp.sum(jax.vmap(lambda i24, _h25: (_i32(_h25) == 1))(jnp.arange(0, 9, dtype=jnp.int32), st["board"]), dtype=jnp.int32))) <= 1)
 
 
 def inv_one_winner(st):
