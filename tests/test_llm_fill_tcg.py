@@ -249,8 +249,8 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
     assert "134 holes: 25 filled, 0 stale, 109 unfilled" in holes.stdout
     assert "family attack_effect (per Card.effect0, Card.effect1): 15/100 texts filled" in holes.stdout
     (cards,) = playable_cards(loaded.module)
-    assert (cards.rows, cards.needed, cards.needed_playable) == (386, 40, 40)
-    assert (f"cards fully playable (every text filled): {cards.playable}/386; of the 40 the data uses: 40/40"
+    assert (cards.rows, cards.needed, cards.needed_playable) == (386, 109, 109)  # the 22 decks of #16 use 109 cards, all playable
+    assert (f"cards fully playable (every text filled): {cards.playable}/386; of the 109 the data uses: 109/109"
             in holes.stdout)
 
     fake_model.script = [
@@ -304,7 +304,7 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
     assert re.search(rf"{name}\s+│\s+stale\s+│\s+exact\s+│\s+model: openai/test-model\s+│\s+3\s+│\s+360\s+│",
                      stale.stdout)
     assert "134 holes: 10 filled, 16 stale, 108 unfilled" in stale.stdout
-    assert "of the 40 the data uses: 40/40" not in stale.stdout  # the decks need stale texts
+    assert "of the 109 the data uses: 109/109" not in stale.stdout  # the decks need stale texts
 
 
 def test_dry_run_prompt_of_a_family_member(tcg):
