@@ -2481,13 +2481,8 @@ def _failing_item(ev: Any, e: ir.Expr, env: dict) -> tuple[str | None, int | Non
     body indexes with `i`; otherwise the first column `e` reads (index None)."""
     if ev.eval(e, env):
         return None
-    nodes = [e]
-    reads: list[str] = []
-    for n in nodes:
-        nodes.extend(ir.children(n))
-        if isinstance(n, ir.Local) and n.name in env and n.name not in reads:
-            reads.append(n.name)
-    first = reads[0] if reads else None
+    nodes = list(ir.walk(e))
+    first = next((n.name for n in nodes if isinstance(n, ir.Local) and n.name in env), None)
     if not (isinstance(e, ir.Reduce) and e.op == "all"):
         return first, None
     bad = next(i for i in range(e.lo, e.hi) if not ev.eval(e.body, {**env, e.var: i}))

@@ -296,16 +296,15 @@ def _short(v: Any) -> str:
 
 
 def _walk(x: Any, visit) -> None:
-    if isinstance(x, (list, tuple)):
-        for y in x:
-            _walk(y, visit)
-        return
-    if not isinstance(x, ir.Node):
-        return
-    visit(x)
-    for k in type(x).model_fields:
-        if k not in ("type", "span"):
-            _walk(getattr(x, k), visit)
+    """`visit` every IR node in `x` (a node or a list of them), pre-order (`ir.walk_all`)."""
+    for n in ir.walk_all(x):
+        visit(n)
+
+
+def _variants(n: int, lo: int, hi: int | None = None) -> list[int]:
+    """The values a printed number `n` is changed to, to see that it is used: 0, n+1, n-1 and
+    2n, those within `lo..hi` and not `n` itself, without repeats."""
+    return [v for v in dict.fromkeys((0, n + 1, n - 1, 2 * n)) if v != n and lo <= v and (hi is None or v <= hi)]
 
 
 def literal_sites(fn: ir.FnDef, value: int, enum: str | None = None) -> int:
@@ -422,8 +421,7 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
             continue
         t = module.table(d.table)
         col_t = next(x.type for x in t.columns if x.name == d.column)
-        variants = [v for v in dict.fromkeys((0, d.value + 1, d.value - 1, 2 * d.value))
-                    if v != d.value and col_t.lo <= v <= col_t.hi]
+        variants = _variants(d.value, col_t.lo, col_t.hi)
         if not any(_changes_module(with_column(module, d.table, d.column, d.rows, v), hole, examples)
                    for v in variants):
             tried = ", ".join(str(v) for v in variants)
@@ -449,7 +447,7 @@ def number_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]
     out = data_problems(module, hole, examples)
     wanted: list[tuple[str, int, str | None, list[int]]] = []
     for n in c.numbers:
-        wanted.append((f"`{n}`", n, None, list(dict.fromkeys(v for v in (0, n + 1, n - 1, 2 * n) if v >= 0 and v != n))))
+        wanted.append((f"`{n}`", n, None, _variants(n, 0)))
     for s in c.symbols:
         if not isinstance(s.value, int) or isinstance(s.value, bool):
             continue
