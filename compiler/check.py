@@ -886,8 +886,9 @@ class Checker(LanguageChecks):
                              help=f"declare it as `T[{self.num_players}]`: slot p is seen only by player p")
                 default = self.default_value(t, f.default, f.span)
                 self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
-                                                 matchup=matchup, span=f.span)
+                                                 matchup=matchup, outcome=anns[f.name]["outcome"], span=f.span)
         self.check_reveal_flags(anns)
+        self.single_outcome([f for f in d.fields if anns.get(f.name, {}).get("outcome")])
         self.lasting_fields([name for name, a in anns.items() if a["lasting"] and name in self.state])
 
     # ------------------------------------------------------------ functions

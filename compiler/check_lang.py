@@ -196,13 +196,14 @@ class LanguageChecks:
 
     # ------------------------------------------------------------ declarations
     def field_annotations(self, f: ast.FieldDecl, t: ir.Type) -> dict:
-        """The meaning of a state field's annotations: visibility, matchup, reveal flags, lasting."""
+        """The meaning of a state field's annotations: visibility, matchup, outcome, reveal flags, lasting."""
         C = _c()
-        out = {"visibility": "public", "matchup": False, "reveal": None, "reveal_to": None, "lasting": False}
+        out = {"visibility": "public", "matchup": False, "outcome": False, "reveal": None, "reveal_to": None,
+               "lasting": False}
         seen_vis: list[tuple[str, Span]] = []
         for ann in f.annotations:
             name, span, arg = (ann + (None,))[:3]
-            if name in ("reveal", "reveal_to", "lasting", "hidden", "private", "matchup") and (
+            if name in ("reveal", "reveal_to", "lasting", "hidden", "private", "matchup", "outcome") and (
                     (arg is None) != (name not in ("reveal", "reveal_to"))):
                 self.err("E0172", f"`@{name}` {'takes a field name' if arg is None else 'takes no argument'}", span,
                          help="write `@reveal(flag)`: `flag` is a state field of bools" if arg is None else
@@ -217,6 +218,12 @@ class LanguageChecks:
                     self.err("E0110", "a `@matchup` field must hold bools, integers, enums or table rows",
                              span, f"`{f.name}` is `{t}`", help="mark a field that names the match-up, "
                              "e.g. `decks: Deck[2] @matchup`")
+            elif name == "outcome":  # `envc run` reports how episodes ended: this field's final value
+                out["outcome"] = isinstance(t, (ir.BoolT, ir.IntT, ir.EnumT))
+                if not out["outcome"]:
+                    self.err("E0110", "an `@outcome` field must be one bool, integer or enum", span,
+                             f"`{f.name}` is `{t}`", help="mark a field that the rules set when the game "
+                             "ends, e.g. `ended_by: End = End.playing @outcome`")
             elif name in ("reveal", "reveal_to"):
                 out[name] = (arg, span)
             elif name == "lasting":
@@ -229,8 +236,10 @@ class LanguageChecks:
                     out["lasting"] = False
             else:
                 self.err("E0180", f"unknown annotation `@{name}`", span, "not an annotation",
-                         help=did_you_mean(name, ["hidden", "private", "matchup", "lasting", "reveal", "reveal_to"])
-                         or "use `@hidden`, `@private`, `@matchup`, `@lasting`, `@reveal(flag)` or `@reveal_to(flag)`")
+                         help=did_you_mean(name, ["hidden", "private", "matchup", "outcome", "lasting", "reveal",
+                                                  "reveal_to"])
+                         or "use `@hidden`, `@private`, `@matchup`, `@outcome`, `@lasting`, `@reveal(flag)` or "
+                         "`@reveal_to(flag)`")
         if len({n for n, _ in seen_vis}) > 1:
             self.err("E0172", f"`{f.name}` is both `@private` and `@hidden`", seen_vis[-1][1], "second visibility",
                      help="keep one: `@private` (player p sees slot p) or `@hidden` (nobody sees it)")
@@ -239,6 +248,12 @@ class LanguageChecks:
             self.err("E0172", f"`{f.name}` is public: it needs no `@reveal`", span,
                      help="mark the field `@hidden` or `@private`, or drop the `@reveal`")
         return out
+
+    def single_outcome(self, fields: list[ast.FieldDecl]) -> None:
+        """At most one state field is `@outcome`: an episode ends one way (`envc run` counts them)."""
+        for extra in fields[1:]:
+            self.err("E0110", f"a second `@outcome` field: `{extra.name}`", extra.span,
+                     help=f"keep `@outcome` on `{fields[0].name}` only: its final value says how an episode ended")
 
     def check_reveal_flags(self, field_anns: dict[str, dict]) -> None:
         """Each `@reveal(flag)`/`@reveal_to(flag)` names a public bool field of the right shape."""

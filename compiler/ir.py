@@ -670,6 +670,7 @@ class FieldDef(Node):
     visibility: Literal["public", "hidden", "private"] = "public"
     builtin: bool = False
     matchup: bool = False  # `@matchup`: `envc run` reports episodes per value of this field
+    outcome: bool = False  # `@outcome`: `envc run` reports how episodes ended by this field's final value
     # `@reveal(flag)`: cell [i..] is seen by every player while the public field `flag[i..]`
     # holds; `@reveal_to(flag)`: by player q while `flag[q][i..]` holds (`revealed(...)`)
     reveal: str | None = None

@@ -276,7 +276,8 @@ class _Printer:
             self.block("epilogue", m.epilogue)
 
     def field(self, f: ir.FieldDef) -> str:
-        notes = "".join(f" @{n}" for n, on in (("builtin", f.builtin), ("matchup", f.matchup)) if on)
+        notes = "".join(f" @{n}" for n, on in (("builtin", f.builtin), ("matchup", f.matchup),
+                                                              ("outcome", f.outcome)) if on)
         vis = "" if f.visibility == "public" else f" @{f.visibility}"
         return f"{f.name}: {f.type} = {self.value(f.type, f.default)}{vis}{notes}"
 

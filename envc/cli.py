@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -577,6 +578,13 @@ def run(
                                                  "[default: 1024]", show_default=False)] = None,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
+    matchups: Annotated[Optional[Path], typer.Option(
+        "--matchups", metavar="FILE.csv", show_default=False, dir_okay=False,
+        help="also write the per-match-up table as CSV to FILE.csv, and (two players, one entrant per player, "
+             "e.g. a deck each) a heatmap of scores beside it, FILE.png (needs matplotlib)")] = None,
+    heatmap: Annotated[Optional[Path], typer.Option(
+        "--heatmap", metavar="FILE.png", show_default=False, dir_okay=False,
+        help="where the heatmap goes [default: the --matchups file with .png]")] = None,
 ):
     """Play episodes with a uniformly random legal policy and print statistics per match-up.
 
@@ -584,29 +592,39 @@ def run(
     episode, e.g. `mewtwo-gardevoir vs pikachu-zapdos`; one row `all` without them): the
     episodes, mean length, each player's win rate, draws and truncations; then steps per
     second (SPS, loading and compiling excluded). `--target jax` also prints the JIT compile
-    time, measured separately.
+    time, measured separately. Under the table: the best and worst entrants (decks) by score
+    against the other entrants in both seats (wins + half the draws, / games; see
+    envc/matchups.py), draws, mean length, and how the
+    episodes ended (the final value of the spec's `@outcome` field, e.g. the TCG's points / no
+    Pokémon in play / turn limit). `--matchups FILE.csv` writes the table as CSV and a heatmap of
+    each entrant's score against each other (FILE.png, matplotlib).
 
     `--target jax` runs `--batch` environments with auto-reset in `lax.scan` chunks and counts
     the first `ceil(episodes / batch)` episodes of each environment (exactly `--episodes`;
     see envc/run_jax.py); SPS counts every step played.
 
-    Example: `envc run specs/tcg.envspec --target jax --batch 4096 --episodes 100000`
+    Example: `envc run specs/tcg.envspec --target jax --batch 4096 --episodes 100000 --matchups tcg.csv`
     """
     if target not in ("python", "jax"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="`envc run` runs `--target python` or `jax`")])
+    if heatmap is not None and matchups is None:
+        _fail([Diagnostic("E0180", "`--heatmap` needs `--matchups`", None,
+                          help="write `--matchups FILE.csv` (the heatmap goes beside it as FILE.png unless "
+                               "`--heatmap` says where)")])
     m = _load_or_exit(spec, _pass_context(disable_pass))
+    report = _MatchupFiles(m, matchups, heatmap)
     if target == "jax":
         if verbose:
             err.print("note: `--verbose` applies to `--target python`; ignored")
         _jax_cache(jax_cache)
-        _run_jax(m, episodes, batch or 1024, seed, max_steps)
+        _run_jax(m, episodes, batch or 1024, seed, max_steps, report)
         return
     if batch is not None:
         err.print("note: `--batch` applies to `--target jax`; the interpreter plays one game at a time")
     import numpy as np
 
     from envc.compiler.interp import Interpreter, SpecRuntimeError
-    from envc.run_jax import Episodes, label_text, label_values, matchup_fields, outcome_code
+    from envc.run_jax import Episodes, label_text, label_values, matchup_fields, outcome_code, outcome_field
 
     it = Interpreter(m)
     policy = np.random.default_rng(seed)
@@ -614,6 +632,8 @@ def run(
     codes: list[int] = []
     lengths: list[int] = []
     returns: list[list[float]] = []
+    endings: list[int] = []
+    ending = outcome_field(m)
     steps = 0
     start = time.perf_counter()
     progress = Progress(TextColumn("[bold]playing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -642,14 +662,16 @@ def run(
             codes.append(outcome_code(s.terminated, s.truncated, s.rewards, m.num_players))
             labels.append(label_values(m, s.fields))
             returns.append(list(ret))
+            endings.append(int(s.fields[ending.name]) if ending is not None else 0)
             if verbose:
                 where = f"{label_text(m, labels[-1])}, " if matchup_fields(m) else ""
                 out.print(f"episode {ep}: seed {seed + ep}, {where}{n} steps, {_outcome_text(codes[-1])}, "
                           f"rewards {list(map(float, s.rewards))}")
             progress.advance(task)
     elapsed = time.perf_counter() - start
-    eps = Episodes.from_lists(labels, codes, lengths, returns, len(labels[0]), m.num_players)
-    _print_matchups(m, eps, f"{m.name}: {episodes} episodes, random legal policy, reference interpreter")
+    eps = Episodes.from_lists(labels, codes, lengths, returns, len(labels[0]), m.num_players, endings)
+    title = f"{m.name}: {episodes} episodes, random legal policy, reference interpreter"
+    report.write(eps, title, _print_matchups(m, eps, title))
     _wide().print(f"steps: {steps:,} in {elapsed:.2f} s: {steps / elapsed if elapsed > 0 else float('nan'):,.0f} SPS "
               "(reference interpreter, one game at a time, loading excluded)")
 
@@ -662,7 +684,7 @@ def _outcome_text(code: int) -> str:
     return names[code] if code < 0 else f"player {code} wins"
 
 
-def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
+def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int, report: _MatchupFiles) -> None:
     """`envc run --target jax`: envc/run_jax.py plays, this prints."""
     try:
         import jax  # noqa: F401
@@ -676,8 +698,8 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
         task = progress.add_task("playing", total=episodes)
         r = run_jax(m, episodes, batch, seed=seed, max_steps=max_steps, progress=lambda k: progress.advance(task, k),
                     phase=lambda text: progress.update(task, description=text))
-    _print_matchups(m, r.episodes, f"{m.name}: {episodes} episodes, random legal policy, JAX ({r.platform}), "
-                                   f"batch {r.batch}")
+    title = f"{m.name}: {episodes} episodes, random legal policy, JAX ({r.platform}), batch {r.batch}"
+    report.write(r.episodes, title, _print_matchups(m, r.episodes, title))
     wide = _wide()
     wide.print(f"steps: {r.steps:,} in {r.elapsed_s:.2f} s: {r.sps:,.0f} SPS (every step played, "
               f"{r.calls} calls of {r.chunk} steps x {r.batch} environments; compile excluded)")
@@ -690,8 +712,58 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int) -> None:
               f"(environment e's k-th episode has id k*{r.batch}+e)")
 
 
-def _print_matchups(m, eps, title: str) -> None:
-    """The per-match-up table (envc.run_jax.summarize): rates are fractions of the row's episodes."""
+class _MatchupFiles:
+    """`envc run --matchups FILE.csv [--heatmap FILE.png]`: where the match-up files go, checked
+    before any game is played (a run of hours must not end on an unwritable path)."""
+
+    def __init__(self, m, csv_path: Optional[Path], png_path: Optional[Path]):
+        from envc.run_jax import entrant_type
+
+        self.m, self.csv, self.png = m, csv_path, None
+        if csv_path is None:
+            return
+        for folder in {csv_path.parent, (png_path or csv_path).parent}:
+            if not folder.is_dir():
+                _fail([Diagnostic("E0180", f"no folder `{folder}` for the match-up files", None,
+                                  help="create it first, or name a file in an existing folder")])
+        if m.num_players != 2 or entrant_type(m) is None:
+            if png_path is not None:
+                err.print(f"note: no heatmap: {m.name}'s match-up is not one entrant per player of two players")
+            return
+        self.png = png_path or csv_path.with_suffix(".png")
+
+    def write(self, eps, title: str, rows) -> None:
+        """Write the CSV and the heatmap (if asked) and print the summary lines."""
+        from envc.matchups import standings, summary_lines, write_csv, write_heatmap
+
+        table = standings(self.m, eps)
+        for line in summary_lines(self.m, rows, table):
+            _wide().print(line)
+        if self.csv is None:
+            return
+        try:
+            write_csv(self.csv, self.m, rows)
+        except OSError as e:
+            _fail([Diagnostic("E0180", f"cannot write `{self.csv}`: {e.strerror}", None,
+                              help="the table above holds the results; name a writable file with `--matchups`")])
+        out.print(f"match-ups: {self.csv}")
+        if self.png is None or table is None:
+            return
+        try:
+            write_heatmap(self.png, table, title)
+        except ImportError:
+            err.print("note: no heatmap: matplotlib is not installed (`pip install 'envc[plot]'`)")
+            return
+        except OSError as e:
+            _fail([Diagnostic("E0180", f"cannot write `{self.png}`: {e.strerror}", None,
+                              help="the CSV and the table above hold the results; name a writable file with "
+                                   "`--heatmap`")])
+        out.print(f"heatmap: {self.png}")
+
+
+def _print_matchups(m, eps, title: str) -> list:
+    """Print the per-match-up table (envc.run_jax.summarize; rates are fractions of the row's
+    episodes) and return its rows."""
     from envc.run_jax import summarize
 
     rows = summarize(m, eps)
@@ -720,6 +792,7 @@ def _print_matchups(m, eps, title: str) -> None:
             cells.append(f"{r.cut:.3f}")
         table.add_row(*cells, end_section=k == len(rows) - 2 and len(rows) > 1)
     _wide().print(table)
+    return rows
 
 
 def _wide() -> Console:

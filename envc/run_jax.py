@@ -2,8 +2,10 @@
 
 Public surface: `run_jax(module, episodes, batch, seed, max_steps, chunk, progress) -> RunResult`,
 `Episodes` (finished episodes as arrays), `summarize(module, episodes) -> list[MatchupRow]`,
-`label_values(module, fields)`, `label_text(module, values)`, `outcome_code(...)`,
-`matchup_fields(module)` and the outcome codes `DRAW`, `TERMINATED`, `TRUNCATED`, `CUT`.
+`label_values(module, fields)`, `label_text(module, values)`, `entrants(module, values)`,
+`entrant_type(module)`, `entrant_text(module, values)`,
+`outcome_code(...)`, `matchup_fields(module)`, `outcome_field(module)`, `ending_text(module, v)` and
+the outcome codes `DRAW`, `TERMINATED`, `TRUNCATED`, `CUT`.
 The summary half (`Episodes`, `summarize`, the labels) is shared with the interpreter path
 of `envc run` (envc/cli.py), so both targets print the same table.
 
@@ -11,6 +13,11 @@ Match-ups: state fields marked `@matchup` name the match-up of an episode; its l
 their value at the end of the episode (`decks: Deck[2] @matchup` with decks = [1, 3] prints
 `mewtwo-gardevoir vs pikachu-zapdos`, player 0 first). Without `@matchup` every episode has
 the same, empty label and the report has one row.
+
+Endings: the state field marked `@outcome` (at most one: a bool, integer or enum) says how an
+episode ended; the report gives, per match-up, the fraction of episodes by its final value
+(the TCG's `ended_by: End @outcome` = points, no Pokémon in play, turn limit). Without it
+`Episodes.endings` is all 0 and no row has endings.
 
 Method (`--target jax`): `batch` environments play the uniformly random legal policy with
 auto-reset inside `lax.scan` chunks of `chunk` steps, one jitted call per chunk; the host
@@ -28,7 +35,7 @@ the JIT compile time (lower + compile of the init and of the chunk) is reported 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +56,24 @@ CUT = -4  # reached `max_steps` without ending
 def matchup_fields(module: ir.Module) -> list[ir.FieldDef]:
     """The state fields marked `@matchup`, in declaration order."""
     return [f for f in module.state if f.matchup]
+
+
+def outcome_field(module: ir.Module) -> ir.FieldDef | None:
+    """The state field marked `@outcome` (the checker allows at most one), or None."""
+    return next((f for f in module.state if f.outcome), None)
+
+
+def ending_text(module: ir.Module, v: int) -> str:
+    """How a final value of the `@outcome` field prints: an enum member by its text (`no_pokemon
+    "no Pokémon in play"` prints the text), a bool as true/false, an integer as itself."""
+    f = outcome_field(module)
+    if f is None:
+        raise ValueError(f"{module.name} has no `@outcome` field")
+    if isinstance(f.type, ir.EnumT):
+        e = module.enum(f.type.name)
+        if 0 <= v < len(e.members):
+            return e.aliases[v] or e.members[v]
+    return _scalar_text(module, f.type, v)
 
 
 def _size(t: ir.Type) -> int:
@@ -84,6 +109,16 @@ def _scalar_text(module: ir.Module, t: ir.Type, v: int) -> str:
     return str(v)
 
 
+def _text(module: ir.Module, t: ir.Type, values: Iterator[int], outer: bool) -> str:
+    """The text of one value of type `t`, reading its ints from `values` (row-major)."""
+    if not isinstance(t, ir.ArrayT):
+        return _scalar_text(module, t, next(values))
+    parts = [_text(module, t.elem, values, False) for _ in range(t.size)]
+    if outer and t.size == module.num_players > 1:
+        return " vs ".join(parts)
+    return "[" + ", ".join(parts) + "]"
+
+
 def label_text(module: ir.Module, values: tuple[int, ...]) -> str:
     """How a match-up key prints: table rows by their data file's `name` (or `id`), enum
     members by name; an outermost array with one slot per player joins its slots with
@@ -92,21 +127,39 @@ def label_text(module: ir.Module, values: tuple[int, ...]) -> str:
     fields = matchup_fields(module)
     if not fields:
         return "all"
-    pos = 0
-
-    def text(t: ir.Type, outer: bool) -> str:
-        nonlocal pos
-        if isinstance(t, ir.ArrayT):
-            parts = [text(t.elem, False) for _ in range(t.size)]
-            if outer and t.size == module.num_players > 1:
-                return " vs ".join(parts)
-            return "[" + ", ".join(parts) + "]"
-        v = values[pos]
-        pos += 1
-        return _scalar_text(module, t, v)
-
-    parts = [text(f.type, True) for f in fields]
+    it = iter(values)
+    parts = [_text(module, f.type, it, True) for f in fields]
     return parts[0] if len(parts) == 1 else "; ".join(f"{f.name}={p}" for f, p in zip(fields, parts))
+
+
+def entrant_type(module: ir.Module) -> ir.Type | None:
+    """The type of what each player brings to a match-up (a deck, a team, a side): the element
+    type when the only `@matchup` field is an array with one slot per player and there are
+    several players; None otherwise."""
+    fields = matchup_fields(module)
+    t = fields[0].type if len(fields) == 1 else None
+    if module.num_players < 2 or not (isinstance(t, ir.ArrayT) and t.size == module.num_players):
+        return None
+    return t.elem
+
+
+def entrant_text(module: ir.Module, values: tuple[int, ...]) -> str:
+    """How one player's slot of the match-up prints (`mewtwo-gardevoir`); `values` are that
+    slot's ints. Raises ValueError when the spec has no entrants (see `entrant_type`)."""
+    t = entrant_type(module)
+    if t is None:
+        raise ValueError(f"the match-up of {module.name} is not one entrant per player")
+    return _text(module, t, iter(values), False)
+
+
+def entrants(module: ir.Module, values: tuple[int, ...]) -> list[str] | None:
+    """What each player brings to a match-up key, player 0 first (`["mewtwo-gardevoir",
+    "pikachu-zapdos"]`), or None when the spec has no entrants (see `entrant_type`)."""
+    t = entrant_type(module)
+    if t is None:
+        return None
+    one = _size(t)
+    return [entrant_text(module, values[k * one:(k + 1) * one]) for k in range(module.num_players)]
 
 
 def outcome_code(terminated: bool, truncated: bool, rewards, num_players: int) -> int:
@@ -133,13 +186,17 @@ class Episodes:
     outcomes: np.ndarray  # int8 [n]: winner index or DRAW / TERMINATED / TRUNCATED / CUT
     lengths: np.ndarray  # int32 [n]: steps
     returns: np.ndarray  # float64 [n, num_players]: sum of each player's rewards
+    endings: np.ndarray  # int32 [n]: the `@outcome` field's final value (0 without one)
 
     @staticmethod
     def from_lists(labels: list[tuple[int, ...]], outcomes: list[int], lengths: list[int],
-                   returns: list[list[float]], width: int, num_players: int) -> Episodes:
+                   returns: list[list[float]], width: int, num_players: int,
+                   endings: list[int] | None = None) -> Episodes:
+        """Episodes from per-episode lists (`endings` default: all 0, for a spec without `@outcome`)."""
         n = len(outcomes)
         return Episodes(np.asarray(labels, np.int32).reshape(n, width), np.asarray(outcomes, np.int8),
-                        np.asarray(lengths, np.int32), np.asarray(returns, np.float64).reshape(n, num_players))
+                        np.asarray(lengths, np.int32), np.asarray(returns, np.float64).reshape(n, num_players),
+                        np.asarray(endings if endings is not None else [0] * n, np.int32))
 
 
 @dataclass
@@ -155,10 +212,17 @@ class MatchupRow:
     truncated: float
     cut: float
     mean_return: list[float]  # per player
+    endings: dict[str, float]  # `@outcome` value text -> fraction of episodes (empty without `@outcome`)
+    entrants: list[str] | None = None  # each player's entrant (see `entrants`); None for `all`
 
 
-def _row(label: str, num_players: int, outcomes: np.ndarray, lengths: np.ndarray, returns: np.ndarray) -> MatchupRow:
-    n = len(outcomes)
+def _row(module: ir.Module, key: tuple[int, ...] | None, outcomes: np.ndarray, lengths: np.ndarray,
+         returns: np.ndarray, endings: np.ndarray) -> MatchupRow:
+    """The statistics of the episodes of match-up `key` (None: all of them)."""
+    label = "all" if key is None else label_text(module, key)
+    n, num_players = len(outcomes), module.num_players
+    values, counts = np.unique(endings, return_counts=True)
+    ended = {ending_text(module, int(v)): int(c) / n for v, c in zip(values, counts)} if outcome_field(module) else {}
 
     def rate(code: int) -> float:
         return float(np.count_nonzero(outcomes == code)) / n if n else 0.0
@@ -166,22 +230,23 @@ def _row(label: str, num_players: int, outcomes: np.ndarray, lengths: np.ndarray
     return MatchupRow(label, n, float(lengths.mean()) if n else 0.0,
                       [rate(p) for p in range(num_players)] if num_players > 1 else [],
                       rate(DRAW), rate(TERMINATED), rate(TRUNCATED), rate(CUT),
-                      [float(x) for x in returns.mean(axis=0)] if n else [0.0] * num_players)
+                      [float(x) for x in returns.mean(axis=0)] if n else [0.0] * num_players, ended,
+                      None if key is None else entrants(module, key))
 
 
 def summarize(module: ir.Module, episodes: Episodes) -> list[MatchupRow]:
     """One row per match-up (sorted by key, i.e. by table row / enum member / value), then,
     when there are several, a row `all`; without `@matchup`, the single row `all`.
-    Per row, the rates (wins + draws + terminated + truncated + cut) sum to 1."""
-    p = module.num_players
+    Per row, the rates (wins + draws + terminated + truncated + cut) sum to 1, and so do the
+    endings (when the spec has an `@outcome` field)."""
     rows = []
     keys = sorted({tuple(int(x) for x in k) for k in episodes.labels}) if matchup_fields(module) else []
     for key in keys:
         sel = np.all(episodes.labels == np.asarray(key, np.int32), axis=1)
-        rows.append(_row(label_text(module, key), p, episodes.outcomes[sel], episodes.lengths[sel],
-                         episodes.returns[sel]))
+        rows.append(_row(module, key, episodes.outcomes[sel], episodes.lengths[sel],
+                         episodes.returns[sel], episodes.endings[sel]))
     if len(rows) != 1:
-        rows.append(_row("all", p, episodes.outcomes, episodes.lengths, episodes.returns))
+        rows.append(_row(module, None, episodes.outcomes, episodes.lengths, episodes.returns, episodes.endings))
     return rows
 
 
@@ -239,6 +304,7 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     p = module.num_players
     fields = matchup_fields(module)
     width = sum(_size(f.type) for f in fields)
+    ending = outcome_field(module)
 
     def one(state, length, ret, key):
         """One environment, one step: act, step, and on an end record it and reset."""
@@ -258,9 +324,10 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
         code = jnp.where(nxt.terminated, by_rules, jnp.where(nxt.truncated, TRUNCATED, CUT)).astype(jnp.int8)
         label = (jnp.concatenate([jnp.ravel(nxt._x[f.name]).astype(jnp.int32) for f in fields])
                  if fields else jnp.zeros((0,), jnp.int32))
+        how = nxt._x[ending.name].astype(jnp.int32) if ending is not None else jnp.int32(0)
         fresh = env.init(k_reset)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
-        record = (done, code, length, ret, label)
+        record = (done, code, length, ret, label, how)
         return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
 
     def play(carry):
@@ -301,14 +368,14 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     while True:
         carry, following = play_c(carry)  # dispatched (asynchronously) before reading `pending`
         calls += 1
-        done, code, length, ret, label = (np.asarray(x) for x in pending)
+        done, code, length, ret, label, how = (np.asarray(x) for x in pending)
         number = count[None, :] + np.cumsum(done, axis=0) - done  # the k of each finished episode
         count += done.sum(axis=0)
         finished += int(done.sum())
         keep = done & (number < needed[None, :])
         t, e = np.nonzero(keep)
         if len(t):
-            got.append((number[t, e] * batch + e, code[t, e], length[t, e], ret[t, e], label[t, e]))
+            got.append((number[t, e] * batch + e, code[t, e], length[t, e], ret[t, e], label[t, e], how[t, e]))
             counted += len(t)
             if progress:
                 progress(len(t))
@@ -318,10 +385,10 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
         pending = following
     elapsed = time.perf_counter() - start
 
-    ids, codes, lengths, rets, labels = (np.concatenate(parts) for parts in zip(*got))
+    ids, codes, lengths, rets, labels, hows = (np.concatenate(parts) for parts in zip(*got))
     order = np.argsort(ids, kind="stable")
     eps = Episodes(labels[order].reshape(len(ids), width).astype(np.int32), codes[order].astype(np.int8),
-                   lengths[order].astype(np.int32), rets[order].astype(np.float64))
+                   lengths[order].astype(np.int32), rets[order].astype(np.float64), hows[order].astype(np.int32))
     assert len(ids) == episodes and (np.sort(ids) == np.arange(episodes)).all()
     return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
                      jax.devices()[0].platform)

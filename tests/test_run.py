@@ -140,10 +140,16 @@ def test_cli_errors_and_notes():
 
 
 @pytest.mark.slow
-def test_cli_tcg_matchups():
+def test_cli_tcg_matchups(tmp_path):
     py = _invoke("specs/tcg.envspec", "--episodes", "2", "--seed", "0")
-    jx = _invoke("specs/tcg.envspec", "--target", "jax", "--batch", "8", "--episodes", "8", "--seed", "0")
+    jx = _invoke("specs/tcg.envspec", "--target", "jax", "--batch", "8", "--episodes", "8", "--seed", "0",
+                 "--matchups", str(tmp_path / "m.csv"))
     assert py.exit_code == 0 and jx.exit_code == 0, py.output + jx.output
+    # the JAX runner records the `@outcome` field's final value of every counted episode
+    total = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()[-1].split(",")
+    header = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    ends = {h: float(v) for h, v in zip(header, total) if h.startswith("ended: ")}
+    assert ends and sum(ends.values()) == pytest.approx(1.0, abs=1e-5) and "ended: not ended" not in ends
     (h_py, r_py), (h_jx, r_jx) = _table(py.stdout), _table(jx.stdout)
     assert h_py == h_jx
     for header, rows, n in ((h_py, r_py, 2), (h_jx, r_jx, 8)):

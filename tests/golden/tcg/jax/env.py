@@ -376,25 +376,25 @@ _K44 = jnp.asarray(np.array([10, 10], dtype=np.int8))
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_is_basic(st, v_c):
-    """fn `is_basic` (tcg.envspec:145)"""
+    """fn `is_basic` (tcg.envspec:148)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K1[_i32(lv["c"])] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:150)"""
+    """fn `basic_in_hand` (tcg.envspec:153)"""
     lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
     return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
 def f_playable_trainer(st, v_c):
-    """fn `playable_trainer` (tcg.envspec:155)"""
+    """fn `playable_trainer` (tcg.envspec:158)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(st["supporter"])))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
-    """fn `trainer_target_ok` (tcg.envspec:162)"""
+    """fn `trainer_target_ok` (tcg.envspec:165)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -406,25 +406,25 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 
 
 def f_free_bench(st, v_p):
-    """fn `free_bench` (tcg.envspec:168)"""
+    """fn `free_bench` (tcg.envspec:171)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.min(jax.vmap(lambda i1: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i1], 4, i1)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
-    """fn `energy_total` (tcg.envspec:172)"""
+    """fn `energy_total` (tcg.envspec:175)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i2: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i2]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
-    """fn `cost` (tcg.envspec:176)"""
+    """fn `cost` (tcg.envspec:179)"""
     lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["a"]) == 0), _i32(_K8[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K9[_i32(lv["c"])][_i32(lv["t"])]))
 
 
 def f_can_pay(st, v_p, v_a):
-    """fn `can_pay` (tcg.envspec:181)"""
+    """fn `can_pay` (tcg.envspec:184)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -436,13 +436,13 @@ def f_can_pay(st, v_p, v_a):
 
 
 def f_can_act(st, v_p):
-    """fn `can_act` (tcg.envspec:188)"""
+    """fn `can_act` (tcg.envspec:191)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
-    """fn `can_attack` (tcg.envspec:192)"""
+    """fn `can_attack` (tcg.envspec:195)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -454,25 +454,25 @@ def f_can_attack(st, v_p, v_a):
 
 
 def f_retreat_cost(st, v_p):
-    """fn `retreat_cost` (tcg.envspec:197)"""
+    """fn `retreat_cost` (tcg.envspec:200)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.maximum((_i32(_K12[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
-    """fn `can_evolve` (tcg.envspec:203)"""
+    """fn `can_evolve` (tcg.envspec:206)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K1[_i32(lv["c"])] != 0)), (_i32(_K13[_i32(lv["c"])]) == _i32(_K14[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
 def f_nth_energy(st, v_d, v_r):
-    """fn `nth_energy` (tcg.envspec:209)"""
+    """fn `nth_energy` (tcg.envspec:212)"""
     lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
     return jnp.min(jax.vmap(lambda i9, _h10: _i32(jnp.where(jnp.logical_and((_i32(_h10) == 1), (jnp.sum(jax.vmap(lambda i11, _h12: _i32(jnp.where((i11 < i9), _i32(_h12), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i9, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(lv["d"])]))
 
 
 def p_draw_cards(st, v_p, v_n):
-    """proc `draw_cards` (tcg.envspec:219)"""
+    """proc `draw_cards` (tcg.envspec:222)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -530,7 +530,7 @@ def p_draw_cards(st, v_p, v_n):
 
 
 def p_heal(st, v_p, v_s, v_amount):
-    """proc `heal` (tcg.envspec:227)"""
+    """proc `heal` (tcg.envspec:230)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a38 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
@@ -539,7 +539,7 @@ def p_heal(st, v_p, v_s, v_amount):
 
 
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_type` (tcg.envspec:232)"""
+    """proc `heal_type` (tcg.envspec:235)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c39 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
@@ -552,7 +552,7 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
 
 
 def p_add_damage(st, v_amount):
-    """proc `add_damage` (tcg.envspec:238)"""
+    """proc `add_damage` (tcg.envspec:241)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     _a41 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
@@ -561,7 +561,7 @@ def p_add_damage(st, v_amount):
 
 
 def p_damage_per_heads(st, v_coins, v_each):
-    """proc `damage_per_heads` (tcg.envspec:243)"""
+    """proc `damage_per_heads` (tcg.envspec:246)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -629,7 +629,7 @@ def p_damage_per_heads(st, v_coins, v_each):
 
 
 def p_bonus_on_heads(st, v_amount):
-    """proc `bonus_on_heads` (tcg.envspec:256)"""
+    """proc `bonus_on_heads` (tcg.envspec:259)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r68 = _randint(st, 0, 1)
@@ -643,7 +643,7 @@ def p_bonus_on_heads(st, v_amount):
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
-    """proc `damage_per_bench_type` (tcg.envspec:263)"""
+    """proc `damage_per_bench_type` (tcg.envspec:266)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a71 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i70: jnp.logical_and(st["occupied"][_i32(lv["p"])][i70], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i70])]) == _i32(lv["t"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
@@ -652,7 +652,7 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 
 
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
-    """proc `discard_energy` (tcg.envspec:268)"""
+    """proc `discard_energy` (tcg.envspec:271)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a72 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
@@ -661,7 +661,7 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
 
 
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
-    """proc `attach_from_zone` (tcg.envspec:274)"""
+    """proc `attach_from_zone` (tcg.envspec:277)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
     _c73 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
@@ -675,7 +675,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
 
 
 def p_afflict_opponent(st, v_p, v_c):
-    """proc `afflict_opponent` (tcg.envspec:282)"""
+    """proc `afflict_opponent` (tcg.envspec:285)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c76 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -689,7 +689,7 @@ def p_afflict_opponent(st, v_p, v_c):
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
-    """proc `afflict_opponent_on_heads` (tcg.envspec:288)"""
+    """proc `afflict_opponent_on_heads` (tcg.envspec:291)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r80 = _randint(st, 0, 1)
@@ -703,7 +703,7 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
 
 
 def p_poison_opponent(st, v_p):
-    """proc `poison_opponent` (tcg.envspec:294)"""
+    """proc `poison_opponent` (tcg.envspec:297)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c82 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -717,7 +717,7 @@ def p_poison_opponent(st, v_p):
 
 
 def p_burn_opponent(st, v_p):
-    """proc `burn_opponent` (tcg.envspec:300)"""
+    """proc `burn_opponent` (tcg.envspec:303)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c85 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -731,7 +731,7 @@ def p_burn_opponent(st, v_p):
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
-    """proc `damage_opponent_bench` (tcg.envspec:307)"""
+    """proc `damage_opponent_bench` (tcg.envspec:310)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
@@ -763,7 +763,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
 
 
 def p_attach_to_bench_type(st, v_p, v_t):
-    """proc `attach_to_bench_type` (tcg.envspec:316)"""
+    """proc `attach_to_bench_type` (tcg.envspec:319)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = _cast(jnp.min(jax.vmap(lambda i97: _i32(jnp.where(jnp.logical_and(st["occupied"][_i32(lv["p"])][i97], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i97])]) == _i32(lv["t"]))), i97, 4)))(jnp.arange(1, 4, dtype=jnp.int32))), jnp.int8)
@@ -779,7 +779,7 @@ def p_attach_to_bench_type(st, v_p, v_t):
 
 
 def p_add_attack_bonus(st, v_amount):
-    """proc `add_attack_bonus` (tcg.envspec:323)"""
+    """proc `add_attack_bonus` (tcg.envspec:326)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int8)}
     _a101 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
@@ -788,7 +788,7 @@ def p_add_attack_bonus(st, v_amount):
 
 
 def p_add_retreat_discount(st, v_n):
-    """proc `add_retreat_discount` (tcg.envspec:327)"""
+    """proc `add_retreat_discount` (tcg.envspec:330)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
@@ -797,7 +797,7 @@ def p_add_retreat_discount(st, v_n):
 
 
 def p_basic_from_deck(st, v_p):
-    """proc `basic_from_deck` (tcg.envspec:332)"""
+    """proc `basic_from_deck` (tcg.envspec:335)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -819,7 +819,7 @@ def p_basic_from_deck(st, v_p):
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
-    """proc `opponent_hand_into_deck` (tcg.envspec:346)"""
+    """proc `opponent_hand_into_deck` (tcg.envspec:349)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -847,7 +847,7 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:751)"""
+    """proc `put_in_play` (tcg.envspec:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a118 = lv["c"]
@@ -868,7 +868,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:762)"""
+    """proc `clear_conditions` (tcg.envspec:765)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a126 = False
@@ -883,7 +883,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:770)"""
+    """proc `clear_slot` (tcg.envspec:773)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _l130 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
@@ -925,7 +925,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:787)"""
+    """proc `swap_slots` (tcg.envspec:790)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
@@ -973,7 +973,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:817)"""
+    """proc `knock_outs` (tcg.envspec:820)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -1055,246 +1055,255 @@ def p_knock_outs(st):
     lv = _scope(lv, ())
     lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i185, _h186: _h186)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
     lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i187, _h188: _h188)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c189 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c190 = lv["won0"]
-    _c191 = lv["won1"]
-    def _then192(st, lv):
+    _c189 = jnp.logical_or(lv["won0"], lv["won1"])
+    def _then190(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a191 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a191, jnp.int8)
+        return st, _scope(lv, ("won0", "won1", ))
+    st, lv = _select(_c189, _then190(st, lv), (st, lv))
+    _c192 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c193 = lv["won0"]
+    _c194 = lv["won1"]
+    def _then195(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then193(st, lv):
+    def _then196(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then194(st, lv):
+    def _then197(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c189, _c190, _c191, ), (st, lv), (_then192(st, lv), _then193(st, lv), _then194(st, lv), ), (st, lv))
+    st, lv = _select_first((_c192, _c193, _c194, ), (st, lv), (_then195(st, lv), _then196(st, lv), _then197(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:837)"""
+    """proc `random_zone_energy` (tcg.envspec:843)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i195, _h196: _i32(_h196))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r197 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a198 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r197)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a198, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i198, _h199: _i32(_h199))(jnp.arange(0, 11, dtype=jnp.int32), _K15[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r200 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a201 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r200)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a201, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:844)"""
+    """proc `begin_turn` (tcg.envspec:850)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c199 = (_i32(st["turn"]) >= 50)
-    def _then200(st, lv):
+    _c202 = (_i32(st["turn"]) >= 50)
+    def _then203(st, lv):
         st, lv = dict(st), dict(lv)
+        _a204 = 3
+        st["ended_by"] = _cast(_a204, jnp.int8)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else201(st, lv):
+    def _else205(st, lv):
         st, lv = dict(st), dict(lv)
-        _a202 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a202, jnp.int8)
-        _a203 = lv["p"]
-        st["current_player"] = _cast(_a203, jnp.int8)
-        _a204 = 1
-        st["phase"] = _cast(_a204, jnp.int8)
-        _a205 = False
-        st["attached"] = _cast(_a205, jnp.bool_)
-        _a206 = False
-        st["supporter"] = _cast(_a206, jnp.bool_)
-        _a207 = False
-        st["retreated"] = _cast(_a207, jnp.bool_)
-        _a208 = 0
-        st["retreat_discount"] = _cast(_a208, jnp.int8)
-        _a209 = 0
-        st["attack_bonus"] = _cast(_a209, jnp.int8)
-        lv["s"] = jnp.int32(0)
+        _a206 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a206, jnp.int8)
+        _a207 = lv["p"]
+        st["current_player"] = _cast(_a207, jnp.int8)
+        _a208 = 1
+        st["phase"] = _cast(_a208, jnp.int8)
+        _a209 = False
+        st["attached"] = _cast(_a209, jnp.bool_)
         _a210 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a210, jnp.bool_))
-        lv["s"] = jnp.int32(1)
+        st["supporter"] = _cast(_a210, jnp.bool_)
         _a211 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a211, jnp.bool_))
+        st["retreated"] = _cast(_a211, jnp.bool_)
+        _a212 = 0
+        st["retreat_discount"] = _cast(_a212, jnp.int8)
+        _a213 = 0
+        st["attack_bonus"] = _cast(_a213, jnp.int8)
+        lv["s"] = jnp.int32(0)
+        _a214 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a214, jnp.bool_))
+        lv["s"] = jnp.int32(1)
+        _a215 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a215, jnp.bool_))
         lv["s"] = jnp.int32(2)
-        _a212 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a212, jnp.bool_))
+        _a216 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a216, jnp.bool_))
         lv["s"] = jnp.int32(3)
-        _a213 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a213, jnp.bool_))
+        _a217 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a217, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c214 = (_i32(st["turn"]) > 1)
-        def _then215(st, lv):
+        _c218 = (_i32(st["turn"]) > 1)
+        def _then219(st, lv):
             st, lv = dict(st), dict(lv)
-            _a216 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a216, jnp.int8))
+            _a220 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a220, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c214, _then215(st, lv), (st, lv))
+        st, lv = _select(_c218, _then219(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c199, _then200(st, lv), _else201(st, lv))
+    st, lv = _select(_c202, _then203(st, lv), _else205(st, lv))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:869)"""
+    """proc `continue_game` (tcg.envspec:876)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c217 = jnp.logical_not(st["terminated"])
-    def _then218(st, lv):
+    _c221 = jnp.logical_not(st["terminated"])
+    def _then222(st, lv):
         st, lv = dict(st), dict(lv)
-        _c219 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c220 = lv["resume"]
-        def _then221(st, lv):
+        _c223 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c224 = lv["resume"]
+        def _then225(st, lv):
             st, lv = dict(st), dict(lv)
-            _a222 = 2
-            st["phase"] = _cast(_a222, jnp.int8)
-            _a223 = lv["next"]
-            st["promote_next"] = _cast(_a223, jnp.int8)
-            _a224 = lv["resume"]
-            st["promote_resume"] = _cast(_a224, jnp.bool_)
-            _a225 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a225, jnp.int8)
+            _a226 = 2
+            st["phase"] = _cast(_a226, jnp.int8)
+            _a227 = lv["next"]
+            st["promote_next"] = _cast(_a227, jnp.int8)
+            _a228 = lv["resume"]
+            st["promote_resume"] = _cast(_a228, jnp.bool_)
+            _a229 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a229, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then226(st, lv):
+        def _then230(st, lv):
             st, lv = dict(st), dict(lv)
-            _a227 = 1
-            st["phase"] = _cast(_a227, jnp.int8)
-            _a228 = lv["next"]
-            st["current_player"] = _cast(_a228, jnp.int8)
+            _a231 = 1
+            st["phase"] = _cast(_a231, jnp.int8)
+            _a232 = lv["next"]
+            st["current_player"] = _cast(_a232, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else229(st, lv):
+        def _else233(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select_first((_c219, _c220, ), (st, lv), (_then221(st, lv), _then226(st, lv), ), _else229(st, lv))
+        st, lv = _select_first((_c223, _c224, ), (st, lv), (_then225(st, lv), _then230(st, lv), ), _else233(st, lv))
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c217, _then218(st, lv), (st, lv))
+    st, lv = _select(_c221, _then222(st, lv), (st, lv))
     return st
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:888)"""
+    """proc `checkup` (tcg.envspec:895)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c230 = st["occupied"][_i32(lv["q"])][0]
-    def _then231(st, lv):
+    _c234 = st["occupied"][_i32(lv["q"])][0]
+    def _then235(st, lv):
         st, lv = dict(st), dict(lv)
-        _c232 = st["poisoned"][_i32(lv["q"])]
-        def _then233(st, lv):
+        _c236 = st["poisoned"][_i32(lv["q"])]
+        def _then237(st, lv):
             st, lv = dict(st), dict(lv)
-            _a234 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a234, jnp.int16))
+            _a238 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a238, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c232, _then233(st, lv), (st, lv))
-        _c235 = st["burned"][_i32(lv["q"])]
-        def _then236(st, lv):
+        st, lv = _select(_c236, _then237(st, lv), (st, lv))
+        _c239 = st["burned"][_i32(lv["q"])]
+        def _then240(st, lv):
             st, lv = dict(st), dict(lv)
-            _a237 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a237, jnp.int16))
-            st, _r239 = _randint(st, 0, 1)
-            _c238 = (_r239 == 1)
-            def _then240(st, lv):
+            _a241 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a241, jnp.int16))
+            st, _r243 = _randint(st, 0, 1)
+            _c242 = (_r243 == 1)
+            def _then244(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a241 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a241, jnp.bool_))
+                _a245 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a245, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c238, _then240(st, lv), (st, lv))
+            st, lv = _select(_c242, _then244(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c235, _then236(st, lv), (st, lv))
-        _c242 = (st["condition"][_i32(lv["q"])] == 1)
-        _c243 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then244(st, lv):
+        st, lv = _select(_c239, _then240(st, lv), (st, lv))
+        _c246 = (st["condition"][_i32(lv["q"])] == 1)
+        _c247 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then248(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r246 = _randint(st, 0, 1)
-            _c245 = (_r246 == 1)
-            def _then247(st, lv):
+            st, _r250 = _randint(st, 0, 1)
+            _c249 = (_r250 == 1)
+            def _then251(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a248 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a248, jnp.int8))
+                _a252 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a252, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c245, _then247(st, lv), (st, lv))
+            st, lv = _select(_c249, _then251(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then249(st, lv):
+        def _then253(st, lv):
             st, lv = dict(st), dict(lv)
-            _a250 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a250, jnp.int8))
+            _a254 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a254, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c242, _c243, ), (st, lv), (_then244(st, lv), _then249(st, lv), ), (st, lv))
+        st, lv = _select_first((_c246, _c247, ), (st, lv), (_then248(st, lv), _then253(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c230, _then231(st, lv), (st, lv))
+    st, lv = _select(_c234, _then235(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c251 = st["occupied"][_i32(lv["q"])][0]
-    def _then252(st, lv):
+    _c255 = st["occupied"][_i32(lv["q"])][0]
+    def _then256(st, lv):
         st, lv = dict(st), dict(lv)
-        _c253 = st["poisoned"][_i32(lv["q"])]
-        def _then254(st, lv):
+        _c257 = st["poisoned"][_i32(lv["q"])]
+        def _then258(st, lv):
             st, lv = dict(st), dict(lv)
-            _a255 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a255, jnp.int16))
+            _a259 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a259, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c253, _then254(st, lv), (st, lv))
-        _c256 = st["burned"][_i32(lv["q"])]
-        def _then257(st, lv):
+        st, lv = _select(_c257, _then258(st, lv), (st, lv))
+        _c260 = st["burned"][_i32(lv["q"])]
+        def _then261(st, lv):
             st, lv = dict(st), dict(lv)
-            _a258 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a258, jnp.int16))
-            st, _r260 = _randint(st, 0, 1)
-            _c259 = (_r260 == 1)
-            def _then261(st, lv):
+            _a262 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a262, jnp.int16))
+            st, _r264 = _randint(st, 0, 1)
+            _c263 = (_r264 == 1)
+            def _then265(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a262 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a262, jnp.bool_))
+                _a266 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a266, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c259, _then261(st, lv), (st, lv))
+            st, lv = _select(_c263, _then265(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c256, _then257(st, lv), (st, lv))
-        _c263 = (st["condition"][_i32(lv["q"])] == 1)
-        _c264 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then265(st, lv):
+        st, lv = _select(_c260, _then261(st, lv), (st, lv))
+        _c267 = (st["condition"][_i32(lv["q"])] == 1)
+        _c268 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then269(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r267 = _randint(st, 0, 1)
-            _c266 = (_r267 == 1)
-            def _then268(st, lv):
+            st, _r271 = _randint(st, 0, 1)
+            _c270 = (_r271 == 1)
+            def _then272(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a269 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a269, jnp.int8))
+                _a273 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a273, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c266, _then268(st, lv), (st, lv))
+            st, lv = _select(_c270, _then272(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then270(st, lv):
+        def _then274(st, lv):
             st, lv = dict(st), dict(lv)
-            _a271 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a271, jnp.int8))
+            _a275 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a275, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c263, _c264, ), (st, lv), (_then265(st, lv), _then270(st, lv), ), (st, lv))
+        st, lv = _select_first((_c267, _c268, ), (st, lv), (_then269(st, lv), _then274(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c251, _then252(st, lv), (st, lv))
+    st, lv = _select(_c255, _then256(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:913)"""
+    """proc `finish_turn` (tcg.envspec:920)"""
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a276 = jax.vmap(lambda i272, _h273, _h274, _h275: jnp.asarray(_i32(jnp.where((_i32(_h273) == (1 + _i32(lv["p"]))), _i32(_h274), _i32(_h275))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K18, st["barrier"])
-    st["barrier"] = _cast(_a276, jnp.int8)
-    _a279 = jax.vmap(lambda i277, _h278: jnp.asarray(_i32(jnp.where((_i32(_h278) == (1 + _i32(lv["p"]))), 0, _i32(_h278))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    st["_envc_until_barrier"] = _cast(_a279, jnp.int8)
-    _a280 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a280, jnp.int8))
+    _a280 = jax.vmap(lambda i276, _h277, _h278, _h279: jnp.asarray(_i32(jnp.where((_i32(_h277) == (1 + _i32(lv["p"]))), _i32(_h278), _i32(_h279))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K18, st["barrier"])
+    st["barrier"] = _cast(_a280, jnp.int8)
+    _a283 = jax.vmap(lambda i281, _h282: jnp.asarray(_i32(jnp.where((_i32(_h282) == (1 + _i32(lv["p"]))), 0, _i32(_h282))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    st["_envc_until_barrier"] = _cast(_a283, jnp.int8)
+    _a284 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a284, jnp.int8))
     st = p_checkup(st, lv["p"])
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(lv["p"])), False)
@@ -1303,50 +1312,50 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:949)"""
+    """proc `deal` (tcg.envspec:956)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i281: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i281])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i281])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i285: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i285])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K19[20][5]) - _i32(_K19[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r282 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r282, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i283: ((((_i32(jnp.where((1 <= i283), (_i32(_K19[_i32(lv["b"])][1]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i283), (_i32(_K19[_i32(lv["b"])][2]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i283), (_i32(_K19[_i32(lv["b"])][3]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i283), (_i32(_K19[_i32(lv["b"])][4]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r286 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r286, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i287: ((((_i32(jnp.where((1 <= i287), (_i32(_K19[_i32(lv["b"])][1]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i287), (_i32(_K19[_i32(lv["b"])][2]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i287), (_i32(_K19[_i32(lv["b"])][3]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i287), (_i32(_K19[_i32(lv["b"])][4]) * _i32(_K19[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K20, "len": jnp.int32(0)}, _DT21)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop284(i, carry):
+    def _loop288(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c285 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c286 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then287(st, lv):
+        _c289 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c290 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then291(st, lv):
             st, lv = dict(st), dict(lv)
-            _l288 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l288)
-            _a289 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a289, jnp.int8)
+            _l292 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l292)
+            _a293 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a293, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then290(st, lv):
+        def _then294(st, lv):
             st, lv = dict(st), dict(lv)
-            _l291 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l291)
-            _a292 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a292, jnp.int8)
+            _l295 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l295)
+            _a296 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a296, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else293(st, lv):
+        def _else297(st, lv):
             st, lv = dict(st), dict(lv)
-            _l294 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l294
+            _l298 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l298
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c285, _c286, ), (st, lv), (_then287(st, lv), _then290(st, lv), ), _else293(st, lv))
+        st, lv = _select_first((_c289, _c290, ), (st, lv), (_then291(st, lv), _then294(st, lv), ), _else297(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop284, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop288, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a295 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a295, _DT21))
+    _a299 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a299, _DT21))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1404,29 +1413,29 @@ def p_attack_effect__16(st, v_p):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    st, _r297 = _randint(st, 0, 1)
-    _c296 = (_r297 == 1)
-    def _then298(st, lv):
+    st, _r301 = _randint(st, 0, 1)
+    _c300 = (_r301 == 1)
+    def _then302(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c296, _then298(st, lv), (st, lv))
+    st, lv = _select(_c300, _then302(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    st, _r300 = _randint(st, 0, 1)
-    _c299 = (_r300 == 1)
-    def _then301(st, lv):
+    st, _r304 = _randint(st, 0, 1)
+    _c303 = (_r304 == 1)
+    def _then305(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c299, _then301(st, lv), (st, lv))
+    st, lv = _select(_c303, _then305(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    st, _r303 = _randint(st, 0, 1)
-    _c302 = (_r303 == 1)
-    def _then304(st, lv):
+    st, _r307 = _randint(st, 0, 1)
+    _c306 = (_r307 == 1)
+    def _then308(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_to_bench_type(st, lv["p"], 1)
         return st, _scope(lv, ("p", "k", ))
-    st, lv = _select(_c302, _then304(st, lv), (st, lv))
+    st, lv = _select(_c306, _then308(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1470,61 +1479,61 @@ def p_attack_effect__34(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c305 = lv["_envc_run"]
-    _c306 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
-    def _then307(st, lv):
+    _c309 = lv["_envc_run"]
+    _c310 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__34"]) == 1))
+    def _then311(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c308 = jnp.any(jax.vmap(lambda i309: st["occupied"][_i32(lv["p"])][i309])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then310(st, lv):
+        _c312 = jnp.any(jax.vmap(lambda i313: st["occupied"][_i32(lv["p"])][i313])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then314(st, lv):
             st, lv = dict(st), dict(lv)
-            _a311 = lv["p"]
-            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a311, jnp.int8)
-            _a312 = 1
-            st["_envc_at_p_attack_effect__34"] = _cast(_a312, jnp.int8)
-            _a313 = False
-            lv["_envc_run"] = _cast(_a313, jnp.bool_)
-            _a314 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a314, jnp.int8)
-            _a315 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a315, jnp.int8)
+            _a315 = lv["p"]
+            st["_envc_frame_p_attack_effect__34__p"] = _cast(_a315, jnp.int8)
+            _a316 = 1
+            st["_envc_at_p_attack_effect__34"] = _cast(_a316, jnp.int8)
+            _a317 = False
+            lv["_envc_run"] = _cast(_a317, jnp.bool_)
+            _a318 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a318, jnp.int8)
+            _a319 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a319, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else316(st, lv):
+        def _else320(st, lv):
             st, lv = dict(st), dict(lv)
-            _a317 = 0
-            lv["b"] = _cast(_a317, jnp.int8)
+            _a321 = 0
+            lv["b"] = _cast(_a321, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c308, _then310(st, lv), _else316(st, lv))
+        st, lv = _select(_c312, _then314(st, lv), _else320(st, lv))
         lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then318(st, lv):
+    def _then322(st, lv):
         st, lv = dict(st), dict(lv)
-        _a319 = st["_envc_frame_p_attack_effect__34__p"]
-        lv["p"] = _cast(_a319, jnp.int8)
-        _a320 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a320, jnp.int8)
-        _a321 = False
-        lv["_envc_seek"] = _cast(_a321, jnp.bool_)
-        _a322 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a322, jnp.int8)
-        _a323 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a323, jnp.int8)
-        _a324 = True
-        lv["_envc_run"] = _cast(_a324, jnp.bool_)
+        _a323 = st["_envc_frame_p_attack_effect__34__p"]
+        lv["p"] = _cast(_a323, jnp.int8)
+        _a324 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a324, jnp.int8)
+        _a325 = False
+        lv["_envc_seek"] = _cast(_a325, jnp.bool_)
+        _a326 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a326, jnp.int8)
+        _a327 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a327, jnp.int8)
+        _a328 = True
+        lv["_envc_run"] = _cast(_a328, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select_first((_c305, _c306, ), (st, lv), (_then307(st, lv), _then318(st, lv), ), (st, lv))
-    _c325 = lv["_envc_run"]
-    def _then326(st, lv):
+    st, lv = _select_first((_c309, _c310, ), (st, lv), (_then311(st, lv), _then322(st, lv), ), (st, lv))
+    _c329 = lv["_envc_run"]
+    def _then330(st, lv):
         st, lv = dict(st), dict(lv)
-        _c327 = (_i32(lv["b"]) > 0)
-        def _then328(st, lv):
+        _c331 = (_i32(lv["b"]) > 0)
+        def _then332(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, lv["p"])
             st = p_swap_slots(st, lv["p"], 0, lv["b"])
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c327, _then328(st, lv), (st, lv))
+        st, lv = _select(_c331, _then332(st, lv), (st, lv))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c325, _then326(st, lv), (st, lv))
+    st, lv = _select(_c329, _then330(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1533,10 +1542,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:68)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a329 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a329, jnp.int8))
-    _a330 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a330, jnp.int8))
+    _a333 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a333, jnp.int8))
+    _a334 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a334, jnp.int8))
     return st
 
 
@@ -1578,28 +1587,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop331(i, carry):
+    def _loop335(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c332 = lv["going"]
-        def _then333(st, lv):
+        _c336 = lv["going"]
+        def _then337(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r335 = _randint(st, 0, 1)
-            _c334 = (_r335 == 1)
-            def _then336(st, lv):
+            st, _r339 = _randint(st, 0, 1)
+            _c338 = (_r339 == 1)
+            def _then340(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else337(st, lv):
+            def _else341(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a338 = False
-                lv["going"] = _cast(_a338, jnp.bool_)
+                _a342 = False
+                lv["going"] = _cast(_a342, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c334, _then336(st, lv), _else337(st, lv))
+            st, lv = _select(_c338, _then340(st, lv), _else341(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c332, _then333(st, lv), (st, lv))
+        st, lv = _select(_c336, _then337(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop331, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop335, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -1620,61 +1629,61 @@ def p_trainer_effect__8(st, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c339 = lv["_envc_run"]
-    _c340 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
-    def _then341(st, lv):
+    _c343 = lv["_envc_run"]
+    _c344 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__8"]) == 1))
+    def _then345(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-        _c342 = jnp.any(jax.vmap(lambda i343: st["occupied"][(1 - _i32(lv["p"]))][i343])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then344(st, lv):
+        _c346 = jnp.any(jax.vmap(lambda i347: st["occupied"][(1 - _i32(lv["p"]))][i347])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then348(st, lv):
             st, lv = dict(st), dict(lv)
-            _a345 = lv["p"]
-            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a345, jnp.int8)
-            _a346 = 1
-            st["_envc_at_p_trainer_effect__8"] = _cast(_a346, jnp.int8)
-            _a347 = False
-            lv["_envc_run"] = _cast(_a347, jnp.bool_)
-            _a348 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a348, jnp.int8)
-            _a349 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a349, jnp.int8)
+            _a349 = lv["p"]
+            st["_envc_frame_p_trainer_effect__8__p"] = _cast(_a349, jnp.int8)
+            _a350 = 1
+            st["_envc_at_p_trainer_effect__8"] = _cast(_a350, jnp.int8)
+            _a351 = False
+            lv["_envc_run"] = _cast(_a351, jnp.bool_)
+            _a352 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a352, jnp.int8)
+            _a353 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a353, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else350(st, lv):
+        def _else354(st, lv):
             st, lv = dict(st), dict(lv)
-            _a351 = 0
-            lv["b"] = _cast(_a351, jnp.int8)
+            _a355 = 0
+            lv["b"] = _cast(_a355, jnp.int8)
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c342, _then344(st, lv), _else350(st, lv))
+        st, lv = _select(_c346, _then348(st, lv), _else354(st, lv))
         lv = _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    def _then352(st, lv):
+    def _then356(st, lv):
         st, lv = dict(st), dict(lv)
-        _a353 = st["_envc_frame_p_trainer_effect__8__p"]
-        lv["p"] = _cast(_a353, jnp.int8)
-        _a354 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a354, jnp.int8)
-        _a355 = False
-        lv["_envc_seek"] = _cast(_a355, jnp.bool_)
-        _a356 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a356, jnp.int8)
-        _a357 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a357, jnp.int8)
-        _a358 = True
-        lv["_envc_run"] = _cast(_a358, jnp.bool_)
+        _a357 = st["_envc_frame_p_trainer_effect__8__p"]
+        lv["p"] = _cast(_a357, jnp.int8)
+        _a358 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a358, jnp.int8)
+        _a359 = False
+        lv["_envc_seek"] = _cast(_a359, jnp.bool_)
+        _a360 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a360, jnp.int8)
+        _a361 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a361, jnp.int8)
+        _a362 = True
+        lv["_envc_run"] = _cast(_a362, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select_first((_c339, _c340, ), (st, lv), (_then341(st, lv), _then352(st, lv), ), (st, lv))
-    _c359 = lv["_envc_run"]
-    def _then360(st, lv):
+    st, lv = _select_first((_c343, _c344, ), (st, lv), (_then345(st, lv), _then356(st, lv), ), (st, lv))
+    _c363 = lv["_envc_run"]
+    def _then364(st, lv):
         st, lv = dict(st), dict(lv)
-        _c361 = (_i32(lv["b"]) > 0)
-        def _then362(st, lv):
+        _c365 = (_i32(lv["b"]) > 0)
+        def _then366(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, (1 - _i32(lv["p"])))
             st = p_swap_slots(st, (1 - _i32(lv["p"])), 0, lv["b"])
             return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c361, _then362(st, lv), (st, lv))
+        st, lv = _select(_c365, _then366(st, lv), (st, lv))
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c359, _then360(st, lv), (st, lv))
+    st, lv = _select(_c363, _then364(st, lv), (st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
@@ -1720,281 +1729,281 @@ def p_trainer_effect__16(st, v_p, v_target):
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
-    """proc `attack_effect__dispatch` (tcg.envspec:361)"""
+    """proc `attack_effect__dispatch` (tcg.envspec:364)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c363 = lv["_envc_run"]
-    def _then364(st, lv):
+    _c367 = lv["_envc_run"]
+    def _then368(st, lv):
         st, lv = dict(st), dict(lv)
-        _a365 = _K22[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a365, jnp.int8)
+        _a369 = _K22[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a369, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c363, _then364(st, lv), (st, lv))
-    _c366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c367 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c368 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c369 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c370 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c371 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c376 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c377 = (_i32(lv["op_0"]) == 12)
-    def _then378(st, lv):
+    st, lv = _select(_c367, _then368(st, lv), (st, lv))
+    _c370 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c371 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c376 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c377 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c378 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c379 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c380 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c381 = (_i32(lv["op_0"]) == 12)
+    def _then382(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then379(st, lv):
+    def _then383(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K23[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then380(st, lv):
+    def _then384(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then381(st, lv):
+    def _then385(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, 40)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then382(st, lv):
+    def _then386(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K24[_i32(lv["effect"])][0], _K25[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then383(st, lv):
+    def _then387(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then384(st, lv):
+    def _then388(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], 10)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then385(st, lv):
+    def _then389(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], 3, 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then386(st, lv):
+    def _then390(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, 4, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then387(st, lv):
+    def _then391(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__16(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then388(st, lv):
+    def _then392(st, lv):
         st, lv = dict(st), dict(lv)
-        _c389 = lv["_envc_seek"]
-        def _then390(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a391 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a391, jnp.int8)
-            _a392 = False
-            lv["_envc_seek"] = _cast(_a392, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c389, _then390(st, lv), (st, lv))
-        st = p_attack_effect__34(st, lv["p"])
-        _c393 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
+        _c393 = lv["_envc_seek"]
         def _then394(st, lv):
             st, lv = dict(st), dict(lv)
-            _a395 = 1
+            _a395 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a395, jnp.int8)
             _a396 = False
-            lv["_envc_run"] = _cast(_a396, jnp.bool_)
+            lv["_envc_seek"] = _cast(_a396, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else397(st, lv):
+        st, lv = _select(_c393, _then394(st, lv), (st, lv))
+        st = p_attack_effect__34(st, lv["p"])
+        _c397 = (_i32(st["_envc_at_p_attack_effect__34"]) != 0)
+        def _then398(st, lv):
             st, lv = dict(st), dict(lv)
-            _a398 = True
-            lv["_envc_run"] = _cast(_a398, jnp.bool_)
+            _a399 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a399, jnp.int8)
+            _a400 = False
+            lv["_envc_run"] = _cast(_a400, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c393, _then394(st, lv), _else397(st, lv))
+        def _else401(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a402 = True
+            lv["_envc_run"] = _cast(_a402, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c397, _then398(st, lv), _else401(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then399(st, lv):
+    def _then403(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attack_effect__36(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c366, _c367, _c368, _c369, _c370, _c371, _c372, _c373, _c374, _c375, _c376, _c377, ), (st, lv), (_then378(st, lv), _then379(st, lv), _then380(st, lv), _then381(st, lv), _then382(st, lv), _then383(st, lv), _then384(st, lv), _then385(st, lv), _then386(st, lv), _then387(st, lv), _then388(st, lv), _then399(st, lv), ), (st, lv))
+    st, lv = _select_first((_c370, _c371, _c372, _c373, _c374, _c375, _c376, _c377, _c378, _c379, _c380, _c381, ), (st, lv), (_then382(st, lv), _then383(st, lv), _then384(st, lv), _then385(st, lv), _then386(st, lv), _then387(st, lv), _then388(st, lv), _then389(st, lv), _then390(st, lv), _then391(st, lv), _then392(st, lv), _then403(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
-    """proc `ability_effect__dispatch` (tcg.envspec:369)"""
+    """proc `ability_effect__dispatch` (tcg.envspec:372)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["op_0"] = _cast(_K26[_i32(lv["effect"])][0], jnp.int8)
-    _c400 = (_i32(lv["op_0"]) == 1)
-    def _then401(st, lv):
+    _c404 = (_i32(lv["op_0"]) == 1)
+    def _then405(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
         return st, _scope(lv, ("effect", "p", "s", "op_0", ))
-    st, lv = _select(_c400, _then401(st, lv), (st, lv))
+    st, lv = _select(_c404, _then405(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:376)"""
+    """proc `trainer_effect__dispatch` (tcg.envspec:379)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c402 = lv["_envc_run"]
-    def _then403(st, lv):
+    _c406 = lv["_envc_run"]
+    def _then407(st, lv):
         st, lv = dict(st), dict(lv)
-        _a404 = _K27[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a404, jnp.int8)
+        _a408 = _K27[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a408, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c402, _then403(st, lv), (st, lv))
-    _c405 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c406 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c413 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    def _then414(st, lv):
+    st, lv = _select(_c406, _then407(st, lv), (st, lv))
+    _c409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c413 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c414 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c415 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c416 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c417 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    def _then418(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then415(st, lv):
+    def _then419(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then416(st, lv):
+    def _then420(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then417(st, lv):
+    def _then421(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then418(st, lv):
+    def _then422(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then419(st, lv):
+    def _then423(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then420(st, lv):
+    def _then424(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then421(st, lv):
+    def _then425(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then422(st, lv):
+    def _then426(st, lv):
         st, lv = dict(st), dict(lv)
-        _c423 = lv["_envc_seek"]
-        def _then424(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a425 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a425, jnp.int8)
-            _a426 = False
-            lv["_envc_seek"] = _cast(_a426, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c423, _then424(st, lv), (st, lv))
-        st = p_trainer_effect__8(st, lv["p"], lv["target"])
-        _c427 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
+        _c427 = lv["_envc_seek"]
         def _then428(st, lv):
             st, lv = dict(st), dict(lv)
-            _a429 = 1
+            _a429 = 0
             st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a429, jnp.int8)
             _a430 = False
-            lv["_envc_run"] = _cast(_a430, jnp.bool_)
+            lv["_envc_seek"] = _cast(_a430, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else431(st, lv):
+        st, lv = _select(_c427, _then428(st, lv), (st, lv))
+        st = p_trainer_effect__8(st, lv["p"], lv["target"])
+        _c431 = (_i32(st["_envc_at_p_trainer_effect__8"]) != 0)
+        def _then432(st, lv):
             st, lv = dict(st), dict(lv)
-            _a432 = True
-            lv["_envc_run"] = _cast(_a432, jnp.bool_)
+            _a433 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a433, jnp.int8)
+            _a434 = False
+            lv["_envc_run"] = _cast(_a434, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c427, _then428(st, lv), _else431(st, lv))
+        def _else435(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a436 = True
+            lv["_envc_run"] = _cast(_a436, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c431, _then432(st, lv), _else435(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c405, _c406, _c407, _c408, _c409, _c410, _c411, _c412, _c413, ), (st, lv), (_then414(st, lv), _then415(st, lv), _then416(st, lv), _then417(st, lv), _then418(st, lv), _then419(st, lv), _then420(st, lv), _then421(st, lv), _then422(st, lv), ), (st, lv))
+    st, lv = _select_first((_c409, _c410, _c411, _c412, _c413, _c414, _c415, _c416, _c417, ), (st, lv), (_then418(st, lv), _then419(st, lv), _then420(st, lv), _then421(st, lv), _then422(st, lv), _then423(st, lv), _then424(st, lv), _then425(st, lv), _then426(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1037)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1044)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c433 = lv["_envc_run"]
-    def _then434(st, lv):
+    _c437 = lv["_envc_run"]
+    def _then438(st, lv):
         st, lv = dict(st), dict(lv)
-        _a435 = st["current_player"]
-        lv["p"] = _cast(_a435, jnp.int8)
-        _a436 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a436, jnp.int16)
-        _l437 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l437)
-        _l438 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l438)
-        _c439 = (_K3[_i32(lv["c"])] == 1)
-        def _then440(st, lv):
+        _a439 = st["current_player"]
+        lv["p"] = _cast(_a439, jnp.int8)
+        _a440 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a440, jnp.int16)
+        _l441 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l441)
+        _l442 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l442)
+        _c443 = (_K3[_i32(lv["c"])] == 1)
+        def _then444(st, lv):
             st, lv = dict(st), dict(lv)
-            _a441 = True
-            st["supporter"] = _cast(_a441, jnp.bool_)
+            _a445 = True
+            st["supporter"] = _cast(_a445, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c439, _then440(st, lv), (st, lv))
+        st, lv = _select(_c443, _then444(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c433, _then434(st, lv), (st, lv))
+    st, lv = _select(_c437, _then438(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c442 = lv["_envc_run"]
-    def _then443(st, lv):
+    _c446 = lv["_envc_run"]
+    def _then447(st, lv):
         st, lv = dict(st), dict(lv)
-        _a444 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a444, jnp.int8)
+        _a448 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a448, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c442, _then443(st, lv), (st, lv))
-    _c445 = lv["_envc_seek"]
-    def _then446(st, lv):
+    st, lv = _select(_c446, _then447(st, lv), (st, lv))
+    _c449 = lv["_envc_seek"]
+    def _then450(st, lv):
         st, lv = dict(st), dict(lv)
-        _a447 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a447, jnp.int8)
-        _a448 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a448, jnp.int8)
-        _a449 = False
-        lv["_envc_seek"] = _cast(_a449, jnp.bool_)
+        _a451 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a451, jnp.int8)
+        _a452 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a452, jnp.int8)
+        _a453 = False
+        lv["_envc_seek"] = _cast(_a453, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c445, _then446(st, lv), (st, lv))
+    st, lv = _select(_c449, _then450(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c450 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then451(st, lv):
+    _c454 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then455(st, lv):
         st, lv = dict(st), dict(lv)
-        _a452 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a452, jnp.int8)
-        _a453 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a453, jnp.int8)
-        _a454 = False
-        lv["_envc_run"] = _cast(_a454, jnp.bool_)
+        _a456 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a456, jnp.int8)
+        _a457 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a457, jnp.int8)
+        _a458 = False
+        lv["_envc_run"] = _cast(_a458, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else455(st, lv):
+    def _else459(st, lv):
         st, lv = dict(st), dict(lv)
-        _a456 = True
-        lv["_envc_run"] = _cast(_a456, jnp.bool_)
+        _a460 = True
+        lv["_envc_run"] = _cast(_a460, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c450, _then451(st, lv), _else455(st, lv))
+    st, lv = _select(_c454, _then455(st, lv), _else459(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1084)"""
+    """proc `_envc_run_attack` (tcg.envspec:1091)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -2003,114 +2012,114 @@ def p__envc_run_attack(st, v_a):
     lv["q"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c457 = lv["_envc_run"]
-    def _then458(st, lv):
+    _c461 = lv["_envc_run"]
+    def _then462(st, lv):
         st, lv = dict(st), dict(lv)
-        _a459 = st["current_player"]
-        lv["p"] = _cast(_a459, jnp.int8)
-        _a460 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a460, jnp.int8)
-        _a461 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a461, jnp.int16)
-        _c462 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then463(st, lv):
+        _a463 = st["current_player"]
+        lv["p"] = _cast(_a463, jnp.int8)
+        _a464 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a464, jnp.int8)
+        _a465 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a465, jnp.int16)
+        _c466 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then467(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r464 = _randint(st, 0, 1)
-            _a465 = (_r464 == 1)
-            lv["hits"] = _cast(_a465, jnp.bool_)
+            st, _r468 = _randint(st, 0, 1)
+            _a469 = (_r468 == 1)
+            lv["hits"] = _cast(_a469, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c462, _then463(st, lv), (st, lv))
+        st, lv = _select(_c466, _then467(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c457, _then458(st, lv), (st, lv))
-    _c466 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-    def _then467(st, lv):
+    st, lv = _select(_c461, _then462(st, lv), (st, lv))
+    _c470 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+    def _then471(st, lv):
         st, lv = dict(st), dict(lv)
-        _c468 = lv["_envc_run"]
-        def _then469(st, lv):
+        _c472 = lv["_envc_run"]
+        def _then473(st, lv):
             st, lv = dict(st), dict(lv)
-            _a470 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K10[_i32(lv["c"])]), _i32(_K11[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a470, jnp.int16)
+            _a474 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K10[_i32(lv["c"])]), _i32(_K11[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a474, jnp.int16)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c468, _then469(st, lv), (st, lv))
+        st, lv = _select(_c472, _then473(st, lv), (st, lv))
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c471 = lv["_envc_run"]
-        def _then472(st, lv):
+        _c475 = lv["_envc_run"]
+        def _then476(st, lv):
             st, lv = dict(st), dict(lv)
-            _a473 = jnp.where((_i32(lv["a"]) == 0), _i32(_K28[_i32(lv["c"])]), _i32(_K29[_i32(lv["c"])]))
-            lv["_envc_arg1"] = _cast(_a473, jnp.int8)
+            _a477 = jnp.where((_i32(lv["a"]) == 0), _i32(_K28[_i32(lv["c"])]), _i32(_K29[_i32(lv["c"])]))
+            lv["_envc_arg1"] = _cast(_a477, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c471, _then472(st, lv), (st, lv))
-        _c474 = lv["_envc_seek"]
-        def _then475(st, lv):
+        st, lv = _select(_c475, _then476(st, lv), (st, lv))
+        _c478 = lv["_envc_seek"]
+        def _then479(st, lv):
             st, lv = dict(st), dict(lv)
-            _a476 = st["_envc_frame_a_attack__q"]
-            lv["q"] = _cast(_a476, jnp.int8)
-            _a477 = st["_envc_frame_a_attack__c"]
-            lv["c"] = _cast(_a477, jnp.int16)
-            _a478 = 0
-            st["_envc_at_a_attack"] = _cast(_a478, jnp.int8)
-            _a479 = False
-            lv["_envc_seek"] = _cast(_a479, jnp.bool_)
+            _a480 = st["_envc_frame_a_attack__q"]
+            lv["q"] = _cast(_a480, jnp.int8)
+            _a481 = st["_envc_frame_a_attack__c"]
+            lv["c"] = _cast(_a481, jnp.int16)
+            _a482 = 0
+            st["_envc_at_a_attack"] = _cast(_a482, jnp.int8)
+            _a483 = False
+            lv["_envc_seek"] = _cast(_a483, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c474, _then475(st, lv), (st, lv))
+        st, lv = _select(_c478, _then479(st, lv), (st, lv))
         st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
-        _c480 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-        def _then481(st, lv):
+        _c484 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+        def _then485(st, lv):
             st, lv = dict(st), dict(lv)
-            _a482 = lv["q"]
-            st["_envc_frame_a_attack__q"] = _cast(_a482, jnp.int8)
-            _a483 = lv["c"]
-            st["_envc_frame_a_attack__c"] = _cast(_a483, jnp.int16)
-            _a484 = 1
-            st["_envc_at_a_attack"] = _cast(_a484, jnp.int8)
-            _a485 = False
-            lv["_envc_run"] = _cast(_a485, jnp.bool_)
+            _a486 = lv["q"]
+            st["_envc_frame_a_attack__q"] = _cast(_a486, jnp.int8)
+            _a487 = lv["c"]
+            st["_envc_frame_a_attack__c"] = _cast(_a487, jnp.int16)
+            _a488 = 1
+            st["_envc_at_a_attack"] = _cast(_a488, jnp.int8)
+            _a489 = False
+            lv["_envc_run"] = _cast(_a489, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        def _else486(st, lv):
+        def _else490(st, lv):
             st, lv = dict(st), dict(lv)
-            _a487 = True
-            lv["_envc_run"] = _cast(_a487, jnp.bool_)
-            _c488 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
-            def _then489(st, lv):
+            _a491 = True
+            lv["_envc_run"] = _cast(_a491, jnp.bool_)
+            _c492 = jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0])
+            def _then493(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["weak"] = _cast(jnp.where((_K30[_i32(st["card"][_i32(lv["q"])][0])] == _K7[_i32(lv["c"])]), 20, 0), jnp.int8)
-                _a490 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
-                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a490, jnp.int16))
+                _a494 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + jnp.maximum((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])), 0)), 300)
+                st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a494, jnp.int16))
                 lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-            st, lv = _select(_c488, _then489(st, lv), (st, lv))
-            _a491 = 0
-            st["dmg"] = _cast(_a491, jnp.int16)
+            st, lv = _select(_c492, _then493(st, lv), (st, lv))
+            _a495 = 0
+            st["dmg"] = _cast(_a495, jnp.int16)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", "_envc_arg1", ))
-        st, lv = _select(_c480, _then481(st, lv), _else486(st, lv))
+        st, lv = _select(_c484, _then485(st, lv), _else490(st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c466, _then467(st, lv), (st, lv))
-    _c492 = lv["_envc_run"]
-    def _then493(st, lv):
+    st, lv = _select(_c470, _then471(st, lv), (st, lv))
+    _c496 = lv["_envc_run"]
+    def _then497(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
-        _c494 = jnp.logical_not(st["terminated"])
-        def _then495(st, lv):
+        _c498 = jnp.logical_not(st["terminated"])
+        def _then499(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_finish_turn(st)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-        st, lv = _select(_c494, _then495(st, lv), (st, lv))
+        st, lv = _select(_c498, _then499(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "q", "c", "hits", ))
-    st, lv = _select(_c492, _then493(st, lv), (st, lv))
+    st, lv = _select(_c496, _then497(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:978): index in 0..9"""
+    """action `setup_active` (tcg.envspec:985): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l496 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l496)
+    _l500 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l500)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2118,18 +2127,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i497: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i497, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i497, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i497, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i501: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i501, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i501, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i501, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:985): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:992): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l498 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l498)
+    _l502 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l502)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2137,42 +2146,42 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i499: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i499, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i499, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i503: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i503, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i503, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i503, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:993): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1000): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c500 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then501(st, lv):
+    _c504 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then505(st, lv):
         st, lv = dict(st), dict(lv)
-        _a502 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a502, jnp.int8)
+        _a506 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a506, jnp.int8)
         return st, _scope(lv, ())
-    def _else503(st, lv):
+    def _else507(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c500, _then501(st, lv), _else503(st, lv))
+    st, lv = _select(_c504, _then505(st, lv), _else507(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i504: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i508: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1002): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1009): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l505 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l505)
+    _l509 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l509)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -2180,32 +2189,32 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i506: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i506, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i506, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i510: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i510, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i510, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i510, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1010): index in 0..39"""
+    """action `evolve` (tcg.envspec:1017): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a507 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a507, jnp.int16))
-    _a508 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a508, jnp.int8))
-    _a509 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a509, jnp.int16))
-    _l510 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l510)
-    _a511 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a511, jnp.int8))
-    _c512 = (_i32(lv["s"]) == 0)
-    def _then513(st, lv):
+    _a511 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a511, jnp.int16))
+    _a512 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a512, jnp.int8))
+    _a513 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a513, jnp.int16))
+    _l514 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l514)
+    _a515 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a515, jnp.int8))
+    _c516 = (_i32(lv["s"]) == 0)
+    def _then517(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c512, _then513(st, lv), (st, lv))
+    st, lv = _select(_c516, _then517(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -2213,21 +2222,21 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i514: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i514, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])] != 0)), (_i32(_K13[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i514, 4), 10)])]) == _i32(_K14[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i514, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i518: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i518, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i518, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i518, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i518, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i518, 4), 10)])] != 0)), (_i32(_K13[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i518, 4), 10)])]) == _i32(_K14[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i518, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1024): index in 0..3"""
+    """action `attach` (tcg.envspec:1031): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a515 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a515, jnp.int8))
-    _a516 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a516, jnp.int8))
-    _a517 = True
-    st["attached"] = _cast(_a517, jnp.bool_)
+    _a519 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a519, jnp.int8))
+    _a520 = 10
+    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a520, jnp.int8))
+    _a521 = True
+    st["attached"] = _cast(_a521, jnp.bool_)
     lv = _scope(lv, ("s", ))
     return st
 
@@ -2235,11 +2244,11 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i518: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i518, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i522: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i522, 1), 4)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1037): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1044): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -2251,17 +2260,17 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i519: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i519, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i519, 4), 10)], jnp.remainder(jnp.floor_divide(i519, 1), 4))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i523: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i523, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)])] != 1), jnp.logical_not(st["supporter"]))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i523, 4), 10)], jnp.remainder(jnp.floor_divide(i523, 1), 4))), False)), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1053): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1060): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a520 = True
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a520, jnp.bool_))
+    _a524 = True
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a524, jnp.bool_))
     st = p_ability_effect__dispatch(st, _K31[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])], lv["p"], lv["s"])
     st = p_knock_outs(st)
     st = p_continue_game(st, lv["p"], True)
@@ -2272,27 +2281,17 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i521: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)]), (_i32(_K31[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i521, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i525: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i525, 1), 4)]), (_i32(_K31[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i525, 1), 4)])]) != 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i525, 1), 4)])), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1064): index in 0..2"""
+    """action `retreat` (tcg.envspec:1071): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c522 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then523(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i524: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i524]) > 0), i524, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a525 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a525, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c522, _then523(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
     _c526 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then527(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2302,7 +2301,7 @@ def a_retreat(st, index):
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c526, _then527(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
+    lv["k"] = jnp.int32(1)
     _c530 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then531(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2312,7 +2311,7 @@ def a_retreat(st, index):
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c530, _then531(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
+    lv["k"] = jnp.int32(2)
     _c534 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then535(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2322,11 +2321,21 @@ def a_retreat(st, index):
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
     st, lv = _select(_c534, _then535(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c538 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then539(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i540: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i540]) > 0), i540, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a541 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a541, jnp.int8))
+        lv = _scope(lv, ("b", "p", "pay", "k", ))
+        return st, _scope(lv, ("b", "p", "pay", "k", ))
+    st, lv = _select(_c538, _then539(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a538 = True
-    st["retreated"] = _cast(_a538, jnp.bool_)
+    _a542 = True
+    st["retreated"] = _cast(_a542, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -2334,11 +2343,11 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i539: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i539, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i543: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1084): index in 0..1"""
+    """action `attack` (tcg.envspec:1091): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -2349,11 +2358,11 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i540: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i540, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i544: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i544, 1), 2))), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1107): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1114): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p_finish_turn(st)
@@ -2363,11 +2372,11 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i541: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i545: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1112): index in 0..2"""
+    """action `promote` (tcg.envspec:1119): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -2379,13 +2388,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i542: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i542, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i546: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i546, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or((_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i543: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i543, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i547: jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attack_effect__34"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1) < 4))), st["occupied"][_i32(st["_envc_frame_p_attack_effect__34__p"])][(jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1)]), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_trainer_effect__8"]) == 1), jnp.logical_and(((jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1) >= 1), ((jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1) < 4))), st["occupied"][(1 - _i32(st["_envc_frame_p_trainer_effect__8__p"]))][(jnp.remainder(jnp.floor_divide(i547, 1), 3) + 1)])))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -2405,52 +2414,52 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop544(i, carry):
+    def _loop548(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r545 = _randint(st, 0, (22 - 1))
-        _a546 = _r545
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a546, jnp.int8))
+        st, _r549 = _randint(st, 0, (22 - 1))
+        _a550 = _r549
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a550, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop547(i, carry):
+        def _loop551(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l548 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K33[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l548)
+            _l552 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K33[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l552)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop547, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop551, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l549 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l549)
+        st, _l553 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l553)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop544, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop548, (st, lv))
     lv = _scope(lv, ())
-    st, _r550 = _randint(st, 0, 1)
-    _a551 = jnp.where((_r550 == 1), 1, 0)
-    st["first"] = _cast(_a551, jnp.int8)
-    _a552 = st["first"]
-    st["current_player"] = _cast(_a552, jnp.int8)
+    st, _r554 = _randint(st, 0, 1)
+    _a555 = jnp.where((_r554 == 1), 1, 0)
+    st["first"] = _cast(_a555, jnp.int8)
+    _a556 = st["first"]
+    st["current_player"] = _cast(_a556, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i553, _h555, _h556, _h557, _h558, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575: jnp.all(jax.vmap(lambda i554: (((((_lcount(_get(st["deck"], i553), _K33[_i32(_h555)][i554]) + _lcount(_get(st["hand"], i553), _K33[_i32(_h555)][i554])) + _lcount(_get(st["discard"], i553), _K33[_i32(_h555)][i554])) + (((_i32(jnp.logical_and(_h556, (_h557 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(_h558, (_h559 == _K33[_i32(_h555)][i554])))) + _i32(jnp.logical_and(_h560, (_h561 == _K33[_i32(_h555)][i554])))) + _i32(jnp.logical_and(_h562, (_h563 == _K33[_i32(_h555)][i554]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h556, (0 < _i32(_h564))), (_h565 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h556, (1 < _i32(_h564))), (_h566 == _K33[_i32(_h555)][i554]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h558, (0 < _i32(_h567))), (_h568 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h558, (1 < _i32(_h567))), (_h569 == _K33[_i32(_h555)][i554])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h560, (0 < _i32(_h570))), (_h571 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h560, (1 < _i32(_h570))), (_h572 == _K33[_i32(_h555)][i554])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h562, (0 < _i32(_h573))), (_h574 == _K33[_i32(_h555)][i554]))) + _i32(jnp.logical_and(jnp.logical_and(_h562, (1 < _i32(_h573))), (_h575 == _K33[_i32(_h555)][i554]))))))) == jnp.sum(_wide(_K33[_i32(_h555)]) == _K33[_i32(_h555)][i554], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i557, _h559, _h560, _h561, _h562, _h563, _h564, _h565, _h566, _h567, _h568, _h569, _h570, _h571, _h572, _h573, _h574, _h575, _h576, _h577, _h578, _h579: jnp.all(jax.vmap(lambda i558: (((((_lcount(_get(st["deck"], i557), _K33[_i32(_h559)][i558]) + _lcount(_get(st["hand"], i557), _K33[_i32(_h559)][i558])) + _lcount(_get(st["discard"], i557), _K33[_i32(_h559)][i558])) + (((_i32(jnp.logical_and(_h560, (_h561 == _K33[_i32(_h559)][i558]))) + _i32(jnp.logical_and(_h562, (_h563 == _K33[_i32(_h559)][i558])))) + _i32(jnp.logical_and(_h564, (_h565 == _K33[_i32(_h559)][i558])))) + _i32(jnp.logical_and(_h566, (_h567 == _K33[_i32(_h559)][i558]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h560, (0 < _i32(_h568))), (_h569 == _K33[_i32(_h559)][i558]))) + _i32(jnp.logical_and(jnp.logical_and(_h560, (1 < _i32(_h568))), (_h570 == _K33[_i32(_h559)][i558]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h562, (0 < _i32(_h571))), (_h572 == _K33[_i32(_h559)][i558]))) + _i32(jnp.logical_and(jnp.logical_and(_h562, (1 < _i32(_h571))), (_h573 == _K33[_i32(_h559)][i558])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h564, (0 < _i32(_h574))), (_h575 == _K33[_i32(_h559)][i558]))) + _i32(jnp.logical_and(jnp.logical_and(_h564, (1 < _i32(_h574))), (_h576 == _K33[_i32(_h559)][i558])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h566, (0 < _i32(_h577))), (_h578 == _K33[_i32(_h559)][i558]))) + _i32(jnp.logical_and(jnp.logical_and(_h566, (1 < _i32(_h577))), (_h579 == _K33[_i32(_h559)][i558]))))))) == jnp.sum(_wide(_K33[_i32(_h559)]) == _K33[_i32(_h559)][i558], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i576, _h577, _h578, _h579, _h580, _h581, _h582, _h583, _h584, _h585, _h586, _h587, _h588: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h577), (_i32(_h578) < _i32(_K16[_i32(_h579)]))), jnp.logical_or(jnp.logical_not(_h580), (_i32(_h581) < _i32(_K16[_i32(_h582)])))), jnp.logical_or(jnp.logical_not(_h583), (_i32(_h584) < _i32(_K16[_i32(_h585)])))), jnp.logical_or(jnp.logical_not(_h586), (_i32(_h587) < _i32(_K16[_i32(_h588)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i580, _h581, _h582, _h583, _h584, _h585, _h586, _h587, _h588, _h589, _h590, _h591, _h592: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h581), (_i32(_h582) < _i32(_K16[_i32(_h583)]))), jnp.logical_or(jnp.logical_not(_h584), (_i32(_h585) < _i32(_K16[_i32(_h586)])))), jnp.logical_or(jnp.logical_not(_h587), (_i32(_h588) < _i32(_K16[_i32(_h589)])))), jnp.logical_or(jnp.logical_not(_h590), (_i32(_h591) < _i32(_K16[_i32(_h592)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i589, _h590: (_i32(_h590) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i593, _h594: (_i32(_h594) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -2462,13 +2471,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i591, _h592: _h592)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i595, _h596: _h596)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i593, _h594, _h595, _h596, _h597: ((((_i32(_h594) + _i32(_h595)) + _i32(_h596)) + _i32(_h597)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i597, _h598, _h599, _h600, _h601: ((((_i32(_h598) + _i32(_h599)) + _i32(_h600)) + _i32(_h601)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -2477,7 +2486,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (164,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume', '_envc_until_barrier', '_envc_at_p_attack_effect__34', '_envc_frame_p_attack_effect__34__p', '_envc_at_p_trainer_effect__8', '_envc_frame_p_trainer_effect__8__p', '_envc_at_p_attack_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_attack', '_envc_frame_a_attack__q', '_envc_frame_a_attack__c', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'attack_bonus', 'dmg', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_at_p_attack_effect__34', '_envc_frame_p_attack_effect__34__p', '_envc_at_p_trainer_effect__8', '_envc_frame_p_trainer_effect__8__p', '_envc_at_p_attack_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_attack', '_envc_frame_a_attack__q', '_envc_frame_a_attack__c', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -2578,6 +2587,7 @@ def _defaults():
         "dmg": _cast(jnp.int16(0), jnp.int16),
         "promote_next": _cast(jnp.int8(0), jnp.int8),
         "promote_resume": _cast(jnp.bool_(False), jnp.bool_),
+        "ended_by": _cast(jnp.int8(0), jnp.int8),
         "_envc_until_barrier": _cast(_K18, jnp.int8),
         "_envc_at_p_attack_effect__34": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_effect__34__p": _cast(jnp.int8(0), jnp.int8),

@@ -29,66 +29,67 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Stage: 0 = basic, 1 = stage1, 2 = stage2, 3 = none
 // enum TrainerKind: 0 = item, 1 = supporter, 2 = none
 // enum Phase: 0 = setup, 1 = main, 2 = promote
+// enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
 pub static FAULT_SITES: [&str; 56] = [
-    "tcg.envspec:151:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:222:26: `draw()` from an empty list",
-    "tcg.envspec:222:13: push onto a full list (capacity 10)",
-    "tcg.envspec:247:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:257:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:289:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:333:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:335:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:336:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:337:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:340:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:340:9: push onto a full list (capacity 10)",
-    "tcg.envspec:341:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:350:26: `pop()` from an empty list",
-    "tcg.envspec:350:13: push onto a full list (capacity 20)",
-    "tcg.envspec:771:5: push onto a full list (capacity 20)",
-    "tcg.envspec:774:13: push onto a full list (capacity 20)",
-    "tcg.envspec:839:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:897:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:902:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:950:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:952:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:960:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:962:13: push onto a full list (capacity 10)",
-    "tcg.envspec:965:13: push onto a full list (capacity 10)",
-    "tcg.envspec:968:13: push onto a full list (capacity 20)",
+    "tcg.envspec:154:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:225:26: `draw()` from an empty list",
+    "tcg.envspec:225:13: push onto a full list (capacity 10)",
+    "tcg.envspec:250:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:260:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:292:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:336:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:338:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:339:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:340:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:343:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:343:9: push onto a full list (capacity 10)",
+    "tcg.envspec:344:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:353:26: `pop()` from an empty list",
+    "tcg.envspec:353:13: push onto a full list (capacity 20)",
+    "tcg.envspec:774:5: push onto a full list (capacity 20)",
+    "tcg.envspec:777:13: push onto a full list (capacity 20)",
+    "tcg.envspec:845:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:904:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:909:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:957:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:959:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:967:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:969:13: push onto a full list (capacity 10)",
+    "tcg.envspec:972:13: push onto a full list (capacity 10)",
+    "tcg.envspec:975:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
     "tcg.fills:151:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1041:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1042:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1043:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1090:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:981:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:982:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:989:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:990:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1005:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1006:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1015:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1016:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1011:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1038:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1039:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1133:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1133:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1134:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1134:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1135:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1135:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1136:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1136:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1137:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1137:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:936:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:938:13: push onto a full list (capacity 20)",
-    "tcg.envspec:944:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1048:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1049:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1050:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1097:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:988:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:989:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:996:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:997:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1012:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1013:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1022:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1023:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1018:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1045:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1046:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1140:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1140:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1141:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1141:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1142:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1142:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1143:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1143:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1144:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1144:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:943:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:945:13: push onto a full list (capacity 20)",
+    "tcg.envspec:951:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -133,6 +134,7 @@ pub struct State {
     pub f_dmg: i16,
     pub f_promote_next: i8,
     pub f_promote_resume: bool,
+    pub f_ended_by: i8,
     pub f__envc_until_barrier: [i8; 2],
     pub f__envc_at_p_attack_effect__34: i8,
     pub f__envc_frame_p_attack_effect__34__p: i8,
@@ -771,29 +773,29 @@ static T22_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:145:1)
+/// fn `is_basic` (tcg.envspec:148:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok((((T2_Card__category[v_c as usize] as i32) == 0) && ((T3_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:150:1)
+/// fn `basic_in_hand` (tcg.envspec:153:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:155:1)
+/// fn `playable_trainer` (tcg.envspec:158:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok(((((T2_Card__category[v_c as usize] as i32) == 1) && ((T20_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T11_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:162:1)
+/// fn `trainer_target_ok` (tcg.envspec:165:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:163:5
+    // @ tcg.envspec:166:5
     let mut v_r: i32 = (T16_Card__target[v_c as usize] as i32);
     return Ok((if T0_TrainerTarget__targets[v_r as usize] { (s.f_occupied[v_p as usize][v_s as usize] && (((T1_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T1_TrainerTarget__type[v_r as usize] as i32)))) } else { ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) }));
 }
 
-/// fn `free_bench` (tcg.envspec:168:1)
+/// fn `free_bench` (tcg.envspec:171:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc1: i32 = 0;
     for v_s in 1i32..4 {
@@ -803,7 +805,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc1)
 }
 
-/// fn `energy_total` (tcg.envspec:172:1)
+/// fn `energy_total` (tcg.envspec:175:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc3: i32 = 0;
     for v_t in 0i32..11 {
@@ -812,14 +814,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc3)
 }
 
-/// fn `cost` (tcg.envspec:176:1)
+/// fn `cost` (tcg.envspec:179:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
     Ok((if (v_a == 0) { (T14_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T15_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:181:1)
+/// fn `can_pay` (tcg.envspec:184:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:182:5
+    // @ tcg.envspec:185:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc4: bool = true;
     for v_t in 0i32..9 {
@@ -836,29 +838,29 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b5);
 }
 
-/// fn `can_act` (tcg.envspec:188:1)
+/// fn `can_act` (tcg.envspec:191:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:192:1)
+/// fn `can_attack` (tcg.envspec:195:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:193:5
+    // @ tcg.envspec:196:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:197:1)
+/// fn `retreat_cost` (tcg.envspec:200:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(imax(((T9_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:203:1)
+/// fn `can_evolve` (tcg.envspec:206:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T2_Card__category[v_c as usize] as i32) == 0)) && ((T3_Card__stage[v_c as usize] as i32) != 0)) && ((T5_Card__evolves_from[v_c as usize] as i32) == (T4_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:209:1)
+/// fn `nth_energy` (tcg.envspec:212:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -876,13 +878,13 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// proc `draw_cards` (tcg.envspec:219:1)
+/// proc `draw_cards` (tcg.envspec:222:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:220:5
+    // @ tcg.envspec:223:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:221:9
+        // @ tcg.envspec:224:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:222:13
+            // @ tcg.envspec:225:13
             let _v11 = s.f_deck[v_p as usize].take_front(1)?;
             let _a12: i32 = (_v11 as i32);
             s.f_hand[v_p as usize].push((_a12 as i16), 2)?;
@@ -891,66 +893,66 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:227:1)
+/// proc `heal` (tcg.envspec:230:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:228:5
+    // @ tcg.envspec:231:5
     let _v13: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v13 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:232:1)
+/// proc `heal_type` (tcg.envspec:235:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:233:5
+    // @ tcg.envspec:236:5
     if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:234:9
+        // @ tcg.envspec:237:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:238:1)
+/// proc `add_damage` (tcg.envspec:241:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:239:5
+    // @ tcg.envspec:242:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:243:1)
+/// proc `damage_per_heads` (tcg.envspec:246:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:244:5
+    // @ tcg.envspec:247:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:245:5
+    // @ tcg.envspec:248:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:246:9
+        // @ tcg.envspec:249:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:247:13
+            // @ tcg.envspec:250:13
             let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r14 == 1) {
-                // @ tcg.envspec:248:17
+                // @ tcg.envspec:251:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:252:5
+    // @ tcg.envspec:255:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:256:1)
+/// proc `bonus_on_heads` (tcg.envspec:259:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:257:5
+    // @ tcg.envspec:260:5
     let _r15: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r15 == 1) {
-        // @ tcg.envspec:258:9
+        // @ tcg.envspec:261:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:263:1)
+/// proc `damage_per_bench_type` (tcg.envspec:266:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:264:5
+    // @ tcg.envspec:267:5
     let mut _acc16: i32 = 0;
     for v_s in 1i32..4 {
         _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
@@ -959,76 +961,76 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:268:1)
+/// proc `discard_energy` (tcg.envspec:271:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:269:5
+    // @ tcg.envspec:272:5
     let _v17: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:274:1)
+/// proc `attach_from_zone` (tcg.envspec:277:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:275:5
+    // @ tcg.envspec:278:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:276:9
+        // @ tcg.envspec:279:9
         let _v18: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:282:1)
+/// proc `afflict_opponent` (tcg.envspec:285:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:283:5
+    // @ tcg.envspec:286:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:284:9
+        // @ tcg.envspec:287:9
         let _i19: usize = (1 - v_p) as usize;
         s.f_condition[_i19] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:288:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:291:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:289:5
+    // @ tcg.envspec:292:5
     let _r20: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r20 == 1) {
-        // @ tcg.envspec:290:9
+        // @ tcg.envspec:293:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:294:1)
+/// proc `poison_opponent` (tcg.envspec:297:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:295:5
+    // @ tcg.envspec:298:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:296:9
+        // @ tcg.envspec:299:9
         let _i21: usize = (1 - v_p) as usize;
         s.f_poisoned[_i21] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:300:1)
+/// proc `burn_opponent` (tcg.envspec:303:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:301:5
+    // @ tcg.envspec:304:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:302:9
+        // @ tcg.envspec:305:9
         let _i22: usize = (1 - v_p) as usize;
         s.f_burned[_i22] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:307:1)
+/// proc `damage_opponent_bench` (tcg.envspec:310:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:308:5
+    // @ tcg.envspec:311:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:309:9
+        // @ tcg.envspec:312:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:310:13
+            // @ tcg.envspec:313:13
             let _v23: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i24: usize = (1 - v_p) as usize;
             s.f_damage[_i24][v_s as usize] = (_v23 as i16);
@@ -1037,18 +1039,18 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `attach_to_bench_type` (tcg.envspec:316:1)
+/// proc `attach_to_bench_type` (tcg.envspec:319:1)
 fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:317:5
+    // @ tcg.envspec:320:5
     let mut _acc25: i32 = 0;
     for v_s in 1i32..4 {
         let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
         _acc25 = if v_s == 1 { _x26 } else { imin(_acc25, _x26) };
     }
     let mut v_s: i32 = _acc25;
-    // @ tcg.envspec:318:5
+    // @ tcg.envspec:321:5
     if (v_s < 4) {
-        // @ tcg.envspec:319:9
+        // @ tcg.envspec:322:9
         let _v27: i32 = imin(((s.f_energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
         let _i28: usize = imin(v_s, 3) as usize;
         s.f_energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
@@ -1056,35 +1058,35 @@ fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:323:1)
+/// proc `add_attack_bonus` (tcg.envspec:326:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:324:5
+    // @ tcg.envspec:327:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:327:1)
+/// proc `add_retreat_discount` (tcg.envspec:330:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:328:5
+    // @ tcg.envspec:331:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:332:1)
+/// proc `basic_from_deck` (tcg.envspec:335:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:333:5
+    // @ tcg.envspec:336:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:334:5
+    // @ tcg.envspec:337:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:335:9
+        // @ tcg.envspec:338:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:336:9
+        // @ tcg.envspec:339:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1099,188 +1101,188 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:340:9
+        // @ tcg.envspec:343:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:341:9
+        // @ tcg.envspec:344:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:346:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:349:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:347:5
+    // @ tcg.envspec:350:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:348:5
+    // @ tcg.envspec:351:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:349:9
+        // @ tcg.envspec:352:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:350:13
+            // @ tcg.envspec:353:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:353:5
+    // @ tcg.envspec:356:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:354:5
+    // @ tcg.envspec:357:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:751:1)
+/// proc `put_in_play` (tcg.envspec:754:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:752:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:753:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:754:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
     // @ tcg.envspec:755:5
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
+    // @ tcg.envspec:756:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:757:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:758:5
     let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr39[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr39;
-    // @ tcg.envspec:756:5
+    // @ tcg.envspec:759:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:757:5
+    // @ tcg.envspec:760:5
     let _v40: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v40 as i8);
-    // @ tcg.envspec:758:5
+    // @ tcg.envspec:761:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:762:1)
+/// proc `clear_conditions` (tcg.envspec:765:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:763:5
-    s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:764:5
-    s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:765:5
-    s.f_condition[v_p as usize] = (0 as i8);
     // @ tcg.envspec:766:5
+    s.f_poisoned[v_p as usize] = false;
+    // @ tcg.envspec:767:5
+    s.f_burned[v_p as usize] = false;
+    // @ tcg.envspec:768:5
+    s.f_condition[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:769:5
     s.f_barrier[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:770:1)
+/// proc `clear_slot` (tcg.envspec:773:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:771:5
+    // @ tcg.envspec:774:5
     let _a41: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a41 as i16), 15)?;
-    // @ tcg.envspec:772:5
+    // @ tcg.envspec:775:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:773:9
+        // @ tcg.envspec:776:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:774:13
+            // @ tcg.envspec:777:13
             let _a42: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a42 as i16), 16)?;
         }
     }
-    // @ tcg.envspec:777:5
+    // @ tcg.envspec:780:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:778:5
+    // @ tcg.envspec:781:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:779:5
+    // @ tcg.envspec:782:5
     let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr43[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr43;
-    // @ tcg.envspec:780:5
+    // @ tcg.envspec:783:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:781:5
+    // @ tcg.envspec:784:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:782:5
+    // @ tcg.envspec:785:5
     if (v_s == 0) {
-        // @ tcg.envspec:783:9
+        // @ tcg.envspec:786:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:787:1)
+/// proc `swap_slots` (tcg.envspec:790:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:788:5
+    // @ tcg.envspec:791:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:789:5
+    // @ tcg.envspec:792:5
     let _v44: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v44 as i16);
-    // @ tcg.envspec:790:5
+    // @ tcg.envspec:793:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:791:5
+    // @ tcg.envspec:794:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:792:5
+    // @ tcg.envspec:795:5
     let _v45: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v45;
-    // @ tcg.envspec:793:5
+    // @ tcg.envspec:796:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:794:5
+    // @ tcg.envspec:797:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:795:5
+    // @ tcg.envspec:798:5
     let _v46: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v46;
-    // @ tcg.envspec:796:5
+    // @ tcg.envspec:799:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:797:5
+    // @ tcg.envspec:800:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:798:5
+    // @ tcg.envspec:801:5
     let _v47: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
-    // @ tcg.envspec:799:5
+    // @ tcg.envspec:802:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:800:5
+    // @ tcg.envspec:803:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:801:5
+    // @ tcg.envspec:804:5
     let _v48: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v48 as i16);
-    // @ tcg.envspec:802:5
+    // @ tcg.envspec:805:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:803:5
+    // @ tcg.envspec:806:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:804:5
+    // @ tcg.envspec:807:5
     let _v49: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v49;
-    // @ tcg.envspec:805:5
+    // @ tcg.envspec:808:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:806:5
+    // @ tcg.envspec:809:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:807:5
+    // @ tcg.envspec:810:5
     let _v50: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v50 as i8);
-    // @ tcg.envspec:808:5
+    // @ tcg.envspec:811:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:809:5
+    // @ tcg.envspec:812:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:810:5
+    // @ tcg.envspec:813:5
     let _v51: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v51;
-    // @ tcg.envspec:811:5
+    // @ tcg.envspec:814:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:817:1)
+/// proc `knock_outs` (tcg.envspec:820:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:818:5
+    // @ tcg.envspec:821:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:819:9
+        // @ tcg.envspec:822:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:820:13
+            // @ tcg.envspec:823:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T6_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:821:17
+                // @ tcg.envspec:824:17
                 let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T10_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i53: usize = (1 - v_q) as usize;
                 s.f_points[_i53] = (_v52 as i8);
-                // @ tcg.envspec:822:17
+                // @ tcg.envspec:825:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:826:5
+    // @ tcg.envspec:829:5
     let mut _b54: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b54 {
         let mut _acc55: bool = false;
@@ -1290,7 +1292,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b54 = (!_acc55);
     }
     let mut v_won0: bool = _b54;
-    // @ tcg.envspec:827:5
+    // @ tcg.envspec:830:5
     let mut _b56: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b56 {
         let mut _acc57: bool = false;
@@ -1300,32 +1302,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b56 = (!_acc57);
     }
     let mut v_won1: bool = _b56;
-    // @ tcg.envspec:828:5
+    // @ tcg.envspec:831:5
+    if (v_won0 || v_won1) {
+        // @ tcg.envspec:832:9
+        s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
+    }
+    // @ tcg.envspec:834:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:829:9
+        // @ tcg.envspec:835:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:831:9
+        // @ tcg.envspec:837:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:833:9
+        // @ tcg.envspec:839:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:837:1)
+/// proc `random_zone_energy` (tcg.envspec:843:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:838:5
+    // @ tcg.envspec:844:5
     let mut _acc58: i32 = 0;
     for v_t in 0i32..11 {
         _acc58 = _acc58 + (T22_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc58;
-    // @ tcg.envspec:839:5
+    // @ tcg.envspec:845:5
     let _t59: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi60: i32 = iclamp((v_n - 1), 0, 10);
     let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
@@ -1334,112 +1341,114 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:844:1)
+/// proc `begin_turn` (tcg.envspec:850:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:845:5
+    // @ tcg.envspec:851:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:846:9
+        // @ tcg.envspec:852:9
+        s.f_ended_by = (3 as i8);
+        // @ tcg.envspec:853:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:848:9
-        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:849:9
-        s.current_player = (v_p as i8);
-        // @ tcg.envspec:850:9
-        s.f_phase = (1 as i8);
-        // @ tcg.envspec:851:9
-        s.f_attached = false;
-        // @ tcg.envspec:852:9
-        s.f_supporter = false;
-        // @ tcg.envspec:853:9
-        s.f_retreated = false;
-        // @ tcg.envspec:854:9
-        s.f_retreat_discount = (0 as i8);
         // @ tcg.envspec:855:9
-        s.f_attack_bonus = (0 as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:856:9
+        s.current_player = (v_p as i8);
+        // @ tcg.envspec:857:9
+        s.f_phase = (1 as i8);
+        // @ tcg.envspec:858:9
+        s.f_attached = false;
+        // @ tcg.envspec:859:9
+        s.f_supporter = false;
+        // @ tcg.envspec:860:9
+        s.f_retreated = false;
+        // @ tcg.envspec:861:9
+        s.f_retreat_discount = (0 as i8);
+        // @ tcg.envspec:862:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:863:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:857:13
+            // @ tcg.envspec:864:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:859:9
+        // @ tcg.envspec:866:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:860:13
+            // @ tcg.envspec:867:13
             let _v63: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v63 as i8);
-            // @ tcg.envspec:861:13
+            // @ tcg.envspec:868:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:863:9
+        // @ tcg.envspec:870:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:869:1)
+/// proc `continue_game` (tcg.envspec:876:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:870:5
+    // @ tcg.envspec:877:5
     if (!s.terminated) {
-        // @ tcg.envspec:871:9
+        // @ tcg.envspec:878:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:872:13
+            // @ tcg.envspec:879:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:873:13
+            // @ tcg.envspec:880:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:874:13
+            // @ tcg.envspec:881:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:875:13
+            // @ tcg.envspec:882:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:877:13
+            // @ tcg.envspec:884:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:878:13
+            // @ tcg.envspec:885:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:880:13
+            // @ tcg.envspec:887:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:888:1)
+/// proc `checkup` (tcg.envspec:895:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:889:5
+    // @ tcg.envspec:896:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:890:9
+        // @ tcg.envspec:897:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:891:9
+        // @ tcg.envspec:898:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:892:13
+            // @ tcg.envspec:899:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:893:17
+                // @ tcg.envspec:900:17
                 let _v64: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v64 as i16);
             }
-            // @ tcg.envspec:895:13
+            // @ tcg.envspec:902:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:896:17
+                // @ tcg.envspec:903:17
                 let _v65: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v65 as i16);
-                // @ tcg.envspec:897:17
+                // @ tcg.envspec:904:17
                 let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
                 if (_r66 == 1) {
-                    // @ tcg.envspec:898:21
+                    // @ tcg.envspec:905:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:901:13
+            // @ tcg.envspec:908:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:902:17
+                // @ tcg.envspec:909:17
                 let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
                 if (_r67 == 1) {
-                    // @ tcg.envspec:903:21
+                    // @ tcg.envspec:910:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:906:17
+                // @ tcg.envspec:913:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -1447,49 +1456,49 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:913:1)
+/// proc `finish_turn` (tcg.envspec:920:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:914:5
+    // @ tcg.envspec:921:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:915:5
+    // @ tcg.envspec:922:5
     let mut _arr68: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i10 in 0i32..2 {
         _arr68[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i10 as usize] as i32) } else { (s.f_barrier[v__envc_i10 as usize] as i32) }) as i8);
     }
     s.f_barrier = _arr68;
-    // @ tcg.envspec:915:5
+    // @ tcg.envspec:922:5
     let mut _arr69: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i10 in 0i32..2 {
         _arr69[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i10 as usize] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr69;
-    // @ tcg.envspec:916:5
+    // @ tcg.envspec:923:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:917:5
+    // @ tcg.envspec:924:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:918:5
+    // @ tcg.envspec:925:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:919:5
+    // @ tcg.envspec:926:5
     let _a70: i32 = (1 - v_p);
     p_continue_game(s, _a70, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:949:1)
+/// proc `deal` (tcg.envspec:956:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:950:5
+    // @ tcg.envspec:957:5
     let mut _acc71: i32 = 0;
     for v_i in 0i32..20 {
         _acc71 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 20)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc71;
-    // @ tcg.envspec:951:5
+    // @ tcg.envspec:958:5
     let mut v_hands: i32 = ((K1[20 as usize][5 as usize] as i32) - (K1[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:952:5
+    // @ tcg.envspec:959:5
     let _hi72: i32 = imax((v_hands - 1), 0);
     let _r73: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi72, 21)?;
     let mut v_r: i32 = _r73;
-    // @ tcg.envspec:954:5
+    // @ tcg.envspec:961:5
     let mut _acc74: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc75: i32 = 0;
@@ -1499,33 +1508,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc74 += (_acc75 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc74);
-    // @ tcg.envspec:956:5
+    // @ tcg.envspec:963:5
     let mut v_rest: List<i16, 20> = K2;
-    // @ tcg.envspec:957:5
+    // @ tcg.envspec:964:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:958:5
+    // @ tcg.envspec:965:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:959:5
+    // @ tcg.envspec:966:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:960:9
+        // @ tcg.envspec:967:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 22)? as i32);
-        // @ tcg.envspec:961:9
+        // @ tcg.envspec:968:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:962:13
+            // @ tcg.envspec:969:13
             s.f_hand[v_p as usize].push((v_c as i16), 23)?;
-            // @ tcg.envspec:963:13
+            // @ tcg.envspec:970:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:965:13
+            // @ tcg.envspec:972:13
             s.f_hand[v_p as usize].push((v_c as i16), 24)?;
-            // @ tcg.envspec:966:13
+            // @ tcg.envspec:973:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:968:13
+            // @ tcg.envspec:975:13
             v_rest.push((v_c as i16), 25)?;
         }
     }
-    // @ tcg.envspec:971:5
+    // @ tcg.envspec:978:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -1812,60 +1821,60 @@ fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Resul
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:361:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:364:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:361:1
+    // @ tcg.envspec:364:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:361:1
+    // @ tcg.envspec:364:1
     if v__envc_run {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         v_op_0 = (K3[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:361:1
+    // @ tcg.envspec:364:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_heal(s, v_p, 0, 30)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         let _a83: i32 = (K4[v_effect as usize][0 as usize] as i32);
         p_afflict_opponent(s, v_p, _a83)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_bonus_on_heads(s, 40)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         let _a84: i32 = (K5[v_effect as usize][0 as usize] as i32);
         let _a85: i32 = (K6[v_effect as usize][0 as usize] as i32);
         p_discard_energy(s, v_p, 0, _a84, _a85)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_damage_opponent_bench(s, v_p, 10)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_damage_per_bench_type(s, v_p, 3, 30)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_damage_per_heads(s, 4, 50)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_attack_effect__16(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 11)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_attack_effect__34(s, v_p)?;
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         if ((s.f__envc_at_p_attack_effect__34 as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -1873,69 +1882,69 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:361:1
+        // @ tcg.envspec:364:1
         p_attack_effect__36(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:369:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:372:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:369:1
+    // @ tcg.envspec:372:1
     let mut v_op_0: i32 = (K7[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:369:1
+    // @ tcg.envspec:372:1
     if (v_op_0 == 1) {
-        // @ tcg.envspec:369:1
+        // @ tcg.envspec:372:1
         p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     }
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:376:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:379:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:376:1
+    // @ tcg.envspec:379:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:376:1
+    // @ tcg.envspec:379:1
     if v__envc_run {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         v_op_0 = (K8[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:376:1
+    // @ tcg.envspec:379:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_add_retreat_discount(s, 1)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_basic_from_deck(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_trainer_effect__3(s, v_p, v_target)?;
     } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         p_trainer_effect__8(s, v_p, v_target)?;
-        // @ tcg.envspec:376:1
+        // @ tcg.envspec:379:1
         if ((s.f__envc_at_p_trainer_effect__8 as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -1946,109 +1955,109 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1037:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1044:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1040:5
+    // @ tcg.envspec:1047:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1041:5
+    // @ tcg.envspec:1048:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1040:5
+    // @ tcg.envspec:1047:5
     if v__envc_run {
-        // @ tcg.envspec:1040:5
+        // @ tcg.envspec:1047:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1041:5
+        // @ tcg.envspec:1048:5
         v_c = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
-        // @ tcg.envspec:1042:5
+        // @ tcg.envspec:1049:5
         s.f_hand[v_p as usize].remove_at(v_h, 29)?;
-        // @ tcg.envspec:1043:5
+        // @ tcg.envspec:1050:5
         s.f_discard[v_p as usize].push((v_c as i16), 30)?;
-        // @ tcg.envspec:1044:5
+        // @ tcg.envspec:1051:5
         if ((T11_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1045:9
+            // @ tcg.envspec:1052:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1054:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1054:5
     if v__envc_run {
         v__envc_arg1 = (T20_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1054:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1054:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1054:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1048:5
+        // @ tcg.envspec:1055:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1049:5
+        // @ tcg.envspec:1056:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1084:1)
+/// proc `_envc_run_attack` (tcg.envspec:1091:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1085:5
+    // @ tcg.envspec:1092:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1086:5
+    // @ tcg.envspec:1093:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:1087:5
+    // @ tcg.envspec:1094:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1088:5
+    // @ tcg.envspec:1095:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1085:5
+    // @ tcg.envspec:1092:5
     if v__envc_run {
-        // @ tcg.envspec:1085:5
+        // @ tcg.envspec:1092:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1086:5
+        // @ tcg.envspec:1093:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:1087:5
+        // @ tcg.envspec:1094:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1089:5
+        // @ tcg.envspec:1096:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1090:9
+            // @ tcg.envspec:1097:9
             let _r86: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 31)?;
             v_hits = (_r86 == 1);
         }
     }
-    // @ tcg.envspec:1092:5
+    // @ tcg.envspec:1099:5
     if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:1093:9
+        // @ tcg.envspec:1100:9
         if v__envc_run {
-            // @ tcg.envspec:1093:9
+            // @ tcg.envspec:1100:9
             s.f_dmg = (imax((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }), 0) as i16);
         }
-        // @ tcg.envspec:1094:9
+        // @ tcg.envspec:1101:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1094:9
+        // @ tcg.envspec:1101:9
         if v__envc_run {
             v__envc_arg1 = (if (v_a == 0) { (T17_Card__effect0[v_c as usize] as i32) } else { (T18_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1094:9
+        // @ tcg.envspec:1101:9
         if v__envc_seek {
             v_q = (s.f__envc_frame_a_attack__q as i32);
             v_c = (s.f__envc_frame_a_attack__c as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1094:9
+        // @ tcg.envspec:1101:9
         p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-        // @ tcg.envspec:1094:9
+        // @ tcg.envspec:1101:9
         if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attack__q = (v_q as i8);
             s.f__envc_frame_a_attack__c = (v_c as i16);
@@ -2056,39 +2065,39 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1095:9
+            // @ tcg.envspec:1102:9
             if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
-                // @ tcg.envspec:1096:13
+                // @ tcg.envspec:1103:13
                 let mut v_weak: i32 = (if ((T8_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T7_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
-                // @ tcg.envspec:1097:13
+                // @ tcg.envspec:1104:13
                 let _v87: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v87 as i16);
             }
-            // @ tcg.envspec:1099:9
+            // @ tcg.envspec:1106:9
             s.f_dmg = (0 as i16);
         }
     }
-    // @ tcg.envspec:1101:5
+    // @ tcg.envspec:1108:5
     if v__envc_run {
-        // @ tcg.envspec:1101:5
+        // @ tcg.envspec:1108:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1102:5
+        // @ tcg.envspec:1109:5
         if (!s.terminated) {
-            // @ tcg.envspec:1103:9
+            // @ tcg.envspec:1110:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:978:1)
+/// action `setup_active` (tcg.envspec:985:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:980:5
+    // @ tcg.envspec:987:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:981:5
+    // @ tcg.envspec:988:5
     let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
     p_put_in_play(s, v_p, 0, _a88)?;
-    // @ tcg.envspec:982:5
+    // @ tcg.envspec:989:5
     s.f_hand[v_p as usize].remove_at(v_h, 33)?;
     Ok(())
 }
@@ -2098,15 +2107,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:985:1)
+/// action `setup_bench` (tcg.envspec:992:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:988:5
+    // @ tcg.envspec:995:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:989:5
+    // @ tcg.envspec:996:5
     let _a89: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a90: i32 = (s.f_hand[v_p as usize].get(v_h, 34)? as i32);
     p_put_in_play(s, v_p, _a89, _a90)?;
-    // @ tcg.envspec:990:5
+    // @ tcg.envspec:997:5
     s.f_hand[v_p as usize].remove_at(v_h, 35)?;
     Ok(())
 }
@@ -2116,14 +2125,14 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:993:1)
+/// action `setup_done` (tcg.envspec:1000:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:994:5
+    // @ tcg.envspec:1001:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:995:9
+        // @ tcg.envspec:1002:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:997:9
+        // @ tcg.envspec:1004:9
         let _a91: i32 = (s.f_first as i32);
         p_begin_turn(s, _a91)?;
     }
@@ -2135,15 +2144,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1002:1)
+/// action `play_basic` (tcg.envspec:1009:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1004:5
+    // @ tcg.envspec:1011:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1005:5
+    // @ tcg.envspec:1012:5
     let _a92: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a93: i32 = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
     p_put_in_play(s, v_p, _a92, _a93)?;
-    // @ tcg.envspec:1006:5
+    // @ tcg.envspec:1013:5
     s.f_hand[v_p as usize].remove_at(v_h, 37)?;
     Ok(())
 }
@@ -2153,28 +2162,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1010:1)
+/// action `evolve` (tcg.envspec:1017:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1012:5
+    // @ tcg.envspec:1019:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1013:5
+    // @ tcg.envspec:1020:5
     let _v94: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     let _i95: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
     s.f_below[v_p as usize][v_s as usize][_i95] = (_v94 as i16);
-    // @ tcg.envspec:1014:5
+    // @ tcg.envspec:1021:5
     let _v96: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.f_evolutions[v_p as usize][v_s as usize] = (_v96 as i8);
-    // @ tcg.envspec:1015:5
+    // @ tcg.envspec:1022:5
     let _v97: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
     s.f_card[v_p as usize][v_s as usize] = (_v97 as i16);
-    // @ tcg.envspec:1016:5
+    // @ tcg.envspec:1023:5
     s.f_hand[v_p as usize].remove_at(v_h, 39)?;
-    // @ tcg.envspec:1017:5
+    // @ tcg.envspec:1024:5
     let _v98: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v98 as i8);
-    // @ tcg.envspec:1018:5
+    // @ tcg.envspec:1025:5
     if (v_s == 0) {
-        // @ tcg.envspec:1019:9
+        // @ tcg.envspec:1026:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -2185,17 +2194,17 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 40)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1024:1)
+/// action `attach` (tcg.envspec:1031:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1026:5
+    // @ tcg.envspec:1033:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1027:5
+    // @ tcg.envspec:1034:5
     let _v99: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
     let _i100: usize = (s.f_zone[v_p as usize] as i32) as usize;
     s.f_energy[v_p as usize][v_s as usize][_i100] = (_v99 as i8);
-    // @ tcg.envspec:1028:5
+    // @ tcg.envspec:1035:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:1029:5
+    // @ tcg.envspec:1036:5
     s.f_attached = true;
     Ok(())
 }
@@ -2205,9 +2214,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1037:1)
+/// action `play_trainer` (tcg.envspec:1044:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1037:1
+    // @ tcg.envspec:1044:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -2217,18 +2226,18 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 41)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 42)? as i32), v_target)?) } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1053:1)
+/// action `use_ability` (tcg.envspec:1060:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1055:5
+    // @ tcg.envspec:1062:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1056:5
+    // @ tcg.envspec:1063:5
     s.f_ability_used[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1057:5
+    // @ tcg.envspec:1064:5
     let _a101: i32 = (T19_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     p_ability_effect__dispatch(s, _a101, v_p, v_s)?;
-    // @ tcg.envspec:1058:5
+    // @ tcg.envspec:1065:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:1059:5
+    // @ tcg.envspec:1066:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -2238,33 +2247,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T19_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1064:1)
+/// action `retreat` (tcg.envspec:1071:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1067:5
+    // @ tcg.envspec:1074:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1068:5
+    // @ tcg.envspec:1075:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1069:5
+    // @ tcg.envspec:1076:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1070:9
+        // @ tcg.envspec:1077:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1071:13
+            // @ tcg.envspec:1078:13
             let mut _acc102: i32 = 0;
             for v_u in 0i32..11 {
                 let _x103: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc102 = if v_u == 0 { _x103 } else { imin(_acc102, _x103) };
             }
             let mut v_t: i32 = _acc102;
-            // @ tcg.envspec:1072:13
+            // @ tcg.envspec:1079:13
             let _v104: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v104 as i8);
         }
     }
-    // @ tcg.envspec:1075:5
+    // @ tcg.envspec:1082:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1076:5
+    // @ tcg.envspec:1083:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1077:5
+    // @ tcg.envspec:1084:5
     s.f_retreated = true;
     Ok(())
 }
@@ -2274,9 +2283,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1084:1)
+/// action `attack` (tcg.envspec:1091:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1084:1
+    // @ tcg.envspec:1091:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -2286,9 +2295,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1107:1)
+/// action `end_turn` (tcg.envspec:1114:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1108:5
+    // @ tcg.envspec:1115:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -2298,12 +2307,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1112:1)
+/// action `promote` (tcg.envspec:1119:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1114:5
+    // @ tcg.envspec:1121:5
     let _a105: i32 = (s.current_player as i32);
     p_swap_slots(s, _a105, 0, v_b)?;
-    // @ tcg.envspec:1115:5
+    // @ tcg.envspec:1122:5
     let _a106: i32 = (s.f_promote_next as i32);
     let _a107: bool = s.f_promote_resume;
     p_continue_game(s, _a106, _a107)?;
@@ -2318,12 +2327,12 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1037:1
+    // @ tcg.envspec:1044:1
     if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:1037:1
+        // @ tcg.envspec:1044:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1084:1
-        // @ tcg.envspec:1084:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1091:1
+        // @ tcg.envspec:1091:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -2334,9 +2343,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((s.f__envc_at_p_attack_effect__34 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attack_effect__34__p as i32) as usize][v_option as usize]) || ((((s.f__envc_at_p_trainer_effect__8 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(1 - (s.f__envc_frame_p_trainer_effect__8__p as i32)) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1121:1)
+/// the spec's `observe` (tcg.envspec:1128:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1122:5
+    // @ tcg.envspec:1129:5
     let mut v_q: i32 = (1 - v_p);
     let _arr108: [i16; 164] = [
         ((s.f_phase as i32) as i16),
@@ -2509,28 +2518,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:935:5
+    // @ tcg.envspec:942:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:936:9
+        // @ tcg.envspec:943:9
         let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 53)?;
         s.f_decks[v_p as usize] = (_r109 as i8);
-        // @ tcg.envspec:937:9
+        // @ tcg.envspec:944:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:938:13
+            // @ tcg.envspec:945:13
             let _a110: i32 = (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a110 as i16), 54)?;
         }
-        // @ tcg.envspec:940:9
+        // @ tcg.envspec:947:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:941:9
+        // @ tcg.envspec:948:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:942:9
+        // @ tcg.envspec:949:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:944:5
+    // @ tcg.envspec:951:5
     let _r111: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
     s.f_first = ((if (_r111 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:945:5
+    // @ tcg.envspec:952:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
@@ -2661,6 +2670,7 @@ pub fn default_state() -> State {
         f_dmg: 0,
         f_promote_next: 0,
         f_promote_resume: false,
+        f_ended_by: 0,
         f__envc_until_barrier: [0; 2],
         f__envc_at_p_attack_effect__34: 0,
         f__envc_frame_p_attack_effect__34__p: 0,

@@ -621,6 +621,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["promote_resume"], buf, &[], batch)?;
     }
     {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_ended_by);
+        }
+        put(py, &root, &["ended_by"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
@@ -1070,6 +1077,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_bools(d, &["promote_resume"], &[])?;
         let mut k = 0usize;
         s.f_promote_resume = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["ended_by"], &[], 0, 3)?;
+        let mut k = 0usize;
+        s.f_ended_by = a[k] as i8; k += 1;
         let _ = k;
     }
     {
