@@ -162,7 +162,7 @@ def _moves(module: ir.Module):
         n = biggest if draw(st.booleans()) else draw(st.integers(min_value=1, max_value=biggest))
         front = draw(st.booleans())
 
-        def apply(values: dict) -> None:
+        def apply(values: dict) -> set[str]:
             src, dst = _at(values, slots[a][0]), _at(values, slots[b][0])
             k = min(n, len(src), slots[b][1].cap - len(dst))
             for _ in range(k):
@@ -315,7 +315,7 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
     by_name = {f.name: f for f in module.state}
     reached = starts is not None and starts.available
     moves = _moves(module) if reached else None
-    free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if reached else []
+    free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if starts is not None and reached else []
     kinds = ["typed"]
     if reached:
         kinds = ["reached", "reached", "perturbed"] + (["moved", "moved"] if moves is not None else [])
@@ -951,7 +951,9 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
     except _Falsified:
         return seen[-1]
     except Unsatisfiable:
-        raise NoContext(f"no state could be put in the text's context: the guard of `{setup.name}` was false on "
+        # (Unsatisfiable comes from the context's `assume`: `setup` is not None here)
+        name = setup.name if setup is not None else "?"
+        raise NoContext(f"no state could be put in the text's context: the guard of `{name}` was false on "
                         "every state tried") from None
     except Exception:  # hypothesis gave up (e.g. flaky, or every state skipped): report what was seen
         if seen:
@@ -989,7 +991,7 @@ def work_bound(module: ir.Module, fn: str) -> int:
             return 1 + (x.hi - x.lo) * (node(x.body) + 1)
         if isinstance(x, ir.CallFn):
             return 1 + node(x.args) + call_cost(x.fn)
-        if isinstance(x, ir.ListOp) and x.op == "shuffle":
+        if isinstance(x, ir.ListOp) and x.op == "shuffle" and isinstance(x.place.type, ir.ListT):
             return 1 + node(x.place) + x.place.type.cap
         return 1 + sum(node(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span"))
 
