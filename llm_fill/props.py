@@ -323,13 +323,14 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
             kinds.append("typed")
 
     @st.composite
-    def states(draw):
+    def states(draw: st.DrawFn) -> Start:
         kind = draw(st.sampled_from(kinds))
         if kind == "typed":
             values = {f.name: copy_value(to_value(f.type, f.default)) if f.name in big else
                       draw(_builtin_strategy(module, f) if f.builtin else value_strategy(module, f.type))
                       for f in module.state}
             return Start(State(values, draw(UINT32), draw(UINT32)), "drawn from the types")
+        assert starts is not None  # (every kind but "typed" needs reached states)
         seed = draw(st.integers(min_value=0, max_value=starts.seeds - 1))
         at = draw(st.integers(min_value=0, max_value=POSITIONS - 1))
         base, k = starts.get(seed, at)
@@ -343,7 +344,7 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
                 values[name] = draw(value_strategy(module, by_name[name].type))
             touched |= set(names)
             origin += ", then " + " and ".join(f"`{n}`" for n in names) + " redrawn"
-        if kind == "moved":
+        if kind == "moved" and moves is not None:  # (a kind "moved" only when there are moves)
             for apply in draw(moves):
                 touched |= apply(values)
             origin += ", then elements moved between " + ", ".join(f"`{n}`" for n in sorted(touched))
