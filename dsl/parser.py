@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -227,7 +228,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def fill_decl(self, meta, c):
-        attrs = dict(a for a in c[1:-1] if isinstance(a, tuple))
+        attrs: dict[str, Any] = dict(a for a in c[1:-1] if isinstance(a, tuple))
         scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
         ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
         return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)

@@ -915,6 +915,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
         if start.touched is None:
             held = None
         else:
+            assert starts is not None  # (a start with touched fields was reached from `starts`)
             held = dict(starts.held(start.seed, start.steps))
             again = {name for name in held if reads.get(name, set()) & start.touched}
             if again:
@@ -923,6 +924,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
         if setup is not None:
             before = text.setup(it, start.state, list(args), pair, list(extras))
             assume(before is not None)
+            assert before is not None  # (`assume` has rejected the example otherwise)
             held = _invariants(it, start.state) if held is None else held
             valid = all(held.values())
             moved = {f.name for f in module.state if not values_equal(start.state.fields[f.name], before.fields[f.name])}

@@ -62,6 +62,13 @@ def run(module: ir.Module, ctx=None) -> ir.Module:
     return _Lowering(module, sim).run()
 
 
+def _const_int(e: ir.Expr) -> int:
+    """The value of a constant argument of `sim.chose`/`sim.chosen` (the checker makes them
+    constants: the action kind's index, the parameter's index)."""
+    assert isinstance(e, ir.Const), e
+    return e.value
+
+
 class _Lowering:
     def __init__(self, module: ir.Module, sim: ir.SimultaneousDef):
         self.m = module
@@ -240,7 +247,7 @@ class _Lowering:
         if isinstance(x, ir.CallProc) and x.proc == "sim.act":
             return ir.CallProc(proc=ACT, args=x.args, span=x.span)
         if isinstance(x, ir.Builtin) and x.name == "sim.chose":
-            kind = self.space.kinds[x.args[1].value]
+            kind = self.space.kinds[_const_int(x.args[1])]
             c = self.choice_of(x.args[0])
             lo, hi = kind.offset, kind.offset + kind.size
             parts = []
@@ -252,6 +259,6 @@ class _Lowering:
                 return ir.Const(type=ir.BOOL, value=True, span=x.span)
             return parts[0] if len(parts) == 1 else self.binary("and", parts[0], parts[1], ir.BOOL)
         if isinstance(x, ir.Builtin) and x.name == "sim.chosen":
-            kind = self.space.kinds[x.args[1].value]
-            return self.decode(self.choice_of(x.args[0]), kind, x.args[2].value)
+            kind = self.space.kinds[_const_int(x.args[1])]
+            return self.decode(self.choice_of(x.args[0]), kind, _const_int(x.args[2]))
         return None
