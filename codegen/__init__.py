@@ -44,7 +44,7 @@ class Heights:
     """Heights of IR expressions (0 for a leaf, 1 + the highest child otherwise, types not
     counted), computed without recursion and cached per node object."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cache: dict[int, int] = {}
         self._keep: list = []  # the nodes measured stay alive, so that their ids stay theirs
 

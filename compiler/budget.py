@@ -25,7 +25,7 @@ import os
 
 from envc.compiler import ir
 from envc.compiler.actions import ActionSpace
-from envc.compiler.diagnostics import Diagnostic
+from envc.compiler.diagnostics import Diagnostic, Span
 
 WORK_BUDGET = 10_000_000
 
@@ -78,7 +78,7 @@ class Cost:
             return [(n.hi - n.lo, n.body, f"`{n.var}` in {n.lo}..{n.hi} at {_where(n.span)}")]
         if isinstance(n, ir.For):
             return [(n.hi - n.lo, n.body, f"`for {n.var} in {n.lo}..{n.hi}` at {_where(n.span)}")]
-        out = []
+        out: list[tuple[int, object, str]] = []
         for name in type(n).model_fields:
             value = getattr(n, name)
             items = value if isinstance(value, list) else [value]
@@ -156,7 +156,7 @@ def check(module: ir.Module) -> list[Diagnostic]:
     cost = Cost(module)
     space = ActionSpace(module)
     diags = []
-    blocks = []  # (what, cost, node or statements, span)
+    blocks: list[tuple[str, int, object, Span | None, int]] = []  # (what, cost, node or statements, span, repeats)
     mask = 0
     for kind in space.kinds:
         a = module.actions[kind.index]

@@ -28,7 +28,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -138,8 +138,10 @@ class Checker(LanguageChecks):
             notes: list[str] | None = None) -> None:
         self.diags.append(Diagnostic(code, message, span, label, help, notes or []))
 
-    def fail(self, *args, **kwargs):
-        self.err(*args, **kwargs)
+    def fail(self, code: str, message: str, span: Span | None, label: str = "", help: str | None = None,
+             notes: list[str] | None = None) -> NoReturn:
+        """Report an error (as `err`) and abandon the construct being checked (`_Poison`)."""
+        self.err(code, message, span, label, help, notes)
         raise _Poison()
 
     def name_span(self, span: Span, name: str) -> Span:
@@ -363,7 +365,7 @@ class Checker(LanguageChecks):
                       help="NaN and the infinities have no literal in every backend: keep constants finite")
         return value
 
-    def _const_tables(self):
+    def _const_tables(self) -> dict[str, ir.TableDef]:
         return self.tables
 
     def const_int(self, e: ast.Expr, what: str) -> int:

@@ -24,9 +24,14 @@ The lowering to a sequential game is `envc.compiler.passes.simultaneous`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from envc.compiler import ir
 from envc.compiler.diagnostics import Span, did_you_mean
 from envc.dsl import ast
+
+if TYPE_CHECKING:
+    from envc.compiler.check import Checker
 
 PLAYER = "player"
 #: names that are built-ins in a simultaneous spec
@@ -38,7 +43,7 @@ _HELP = ("in a simultaneous spec every player chooses each turn: use `player` in
          "and `p` of `chose(p, kind)` in `resolve`")
 
 
-def header(ch, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.ResolveDecl | None]:
+def header(ch: Checker, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.ResolveDecl | None]:
     """Read the `simultaneous` and `resolve` declarations (reporting duplicates and a
     `resolve` without `simultaneous` or the reverse, E0192)."""
     sims = by_kind.get(ast.SimultaneousDecl, [])
@@ -59,7 +64,7 @@ def header(ch, by_kind) -> tuple[ast.SimultaneousDecl | None, ast.ResolveDecl | 
     return sim, resolve
 
 
-def action_kinds(ch, decls: list[ast.ActionDecl]) -> dict[str, tuple[int, list[ir.ParamDef]]]:
+def action_kinds(ch: Checker, decls: list[ast.ActionDecl]) -> dict[str, tuple[int, list[ir.ParamDef]]]:
     """Each action kind's index and parameters (for `chose`/`chosen`, read before the
     actions themselves are checked); kinds whose parameters do not resolve are left out
     (their errors are reported once, by `Checker._actions`)."""
@@ -68,27 +73,26 @@ def action_kinds(ch, decls: list[ast.ActionDecl]) -> dict[str, tuple[int, list[i
     for d in decls:
         if d.name in kinds:
             continue
-        params = []
+        params: list[ir.ParamDef] = []
         for p in d.params:
             t = ch.resolve_type(p.type)
             if t is None:
-                params = None
                 break
             params.append(ir.ParamDef(name=p.name, type=t, span=p.span))
-        if params is not None:
+        else:  # every parameter's type resolved
             kinds[d.name] = (index, params)
         index += 1
     return kinds
 
 
-def check_resolve(ch, d: ast.ResolveDecl | None, ctx_cls) -> list[ir.Stmt]:
+def check_resolve(ch: Checker, d: ast.ResolveDecl | None, ctx_cls) -> list[ir.Stmt]:
     """The `resolve` block, checked like an action's body (it may change the state and draw)."""
     if d is None:
         return []
     return ch.block(d.body, ctx_cls("resolve", pure=False))
 
 
-def reads_builtin(ch, name: str, span: Span, ctx=None) -> None:
+def reads_builtin(ch: Checker, name: str, span: Span, ctx=None) -> None:
     """Report a simultaneous spec's use of `current_player` (anywhere) or of `rewards` where it
     would make the legal actions or the observations differ between the players' commits of
     one turn: in a guard, a `fn` or `observe` (E0192)."""
@@ -100,7 +104,7 @@ def reads_builtin(ch, name: str, span: Span, ctx=None) -> None:
             "rewards are what a step gives: give them with `win(p)`, `draw()` or `reward(p, r)`")
 
 
-def act_call(ch, e: ast.Call, ctx, span: Span) -> ir.Stmt:
+def act_call(ch: Checker, e: ast.Call, ctx, span: Span) -> ir.Stmt:
     """`act(p)` in `resolve`: run the action player `p` chose."""
     if ctx.what != "resolve":
         ch.fail("E0192", "`act(p)` runs a chosen action: only `resolve` may call it", e.func.span,
@@ -110,7 +114,7 @@ def act_call(ch, e: ast.Call, ctx, span: Span) -> ir.Stmt:
     return ir.CallProc(proc="sim.act", args=args, span=span)
 
 
-def choice_call(ch, name: str, e: ast.Call, ctx) -> ir.Expr:
+def choice_call(ch: Checker, name: str, e: ast.Call, ctx) -> ir.Expr:
     """`chose(p, kind)` (bool) or `chosen(p, kind.param)` (the parameter's type)."""
     if ctx.pure:
         ch.fail("E0192", f"`{name}` reads a pending choice, which {_where(ctx)} may not see", e.func.span,
@@ -125,13 +129,13 @@ def choice_call(ch, name: str, e: ast.Call, ctx) -> ir.Expr:
             ch.fail("E0111", "the second argument of `chose` names an action kind", target.span,
                     help=f"write `chose(p, {next(iter(kinds), 'move')})`")
         kind, param = target.name, None
-        kind_span = target.span
+        kind_span = param_span = target.span
     else:
         if not (isinstance(target, ast.Field) and isinstance(target.base, ast.Name)):
             ch.fail("E0111", "the second argument of `chosen` names an action's parameter", target.span,
                     help="write `chosen(p, kind.param)`")
         kind, param = target.base.name, target.name
-        kind_span = target.base.span
+        kind_span, param_span = target.base.span, target.name_span
     if kind not in kinds:
         ch.fail("E0100", f"unknown action `{kind}`", kind_span, "not an action of this spec",
                 help=did_you_mean(kind, list(kinds)) or f"the actions are {', '.join(f'`{k}`' for k in kinds)}")
@@ -143,11 +147,11 @@ def choice_call(ch, name: str, e: ast.Call, ctx) -> ir.Expr:
         return ir.Builtin(name="sim.chose", args=[p, k], type=ir.BOOL, span=e.span)
     names = [q.name for q in params]
     if param not in names:
-        ch.fail("E0103", f"action `{kind}` has no parameter `{param}`", target.name_span, "unknown parameter",
+        ch.fail("E0103", f"action `{kind}` has no parameter `{param}`", param_span, "unknown parameter",
                 help=did_you_mean(param, names) or (f"its parameters are {', '.join(f'`{n}`' for n in names)}"
                                                     if names else f"`{kind}` takes no parameters"))
     j = names.index(param)
-    jc = ir.Const(type=ir.IntT(lo=j, hi=j), value=j, span=target.name_span)
+    jc = ir.Const(type=ir.IntT(lo=j, hi=j), value=j, span=param_span)
     return ir.Builtin(name="sim.chosen", args=[p, k, jc], type=params[j].type, span=e.span)
 
 

@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from envc.compiler import ir
 from envc.compiler.diagnostics import Span, did_you_mean
@@ -363,8 +363,8 @@ def build(checker, decls: list, holes: list[ir.HoleDef], fill_decls: dict[str, a
             if id(r.decl) in used or id(r.decl) in reported:
                 continue
             reported.add(id(r.decl))
-            names = {n for n, _ in r.block.targets}
-            _no_match(checker, r, [h.prose for h in holes if (h.family or h.name) in names])
+            target_names = {n for n, _ in r.block.targets}
+            _no_match(checker, r, [h.prose for h in holes if (h.family or h.name) in target_names])
     return out, contexts
 
 
@@ -536,8 +536,8 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
         checker.err("E0166", "two `text` rules match the same text", extra.decl.pattern_span, "matches it too",
                     notes=[f"text: \"{text[:120]}\"", f"the first rule is at {first.file}:{first.line}:{first.col}"],
                     help="make the patterns tell the texts apart, or keep one rule")
-    exact = [_Match(whole[0], 0, len(text), _values(whole[0].pattern, whole[0].pattern.regex.fullmatch(text)))] \
-        if whole else []
+    found = whole[0].pattern.regex.fullmatch(text) if whole else None  # (not None when `whole` has a rule)
+    exact = [_Match(whole[0], 0, len(text), _values(whole[0].pattern, found))] if found is not None else []
     kept = _kept([m for r in rules if not r.decl.whole for m in _matches(r, text)])
     for m in exact + kept:
         m.rule.used = True
@@ -638,12 +638,12 @@ def _memo(checker, kind: str, node, h: ir.HoleDef, values: dict[str, Any], make)
     return memo[key][1]
 
 
-def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
+def _clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: Literal["text", "mentions", "fill"],
             pattern: Pattern | None = None) -> ir.TextClause | None:
     return _memo(checker, origin, e, h, values, lambda: _make_clause(checker, h, e, values, origin, pattern))
 
 
-def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: str,
+def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], origin: Literal["text", "mentions", "fill"],
                  pattern: Pattern | None = None) -> ir.TextClause | None:
     from envc.compiler.check import _Poison
 
@@ -684,6 +684,7 @@ def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:
 def _frame(checker, h: ir.HoleDef, t: _Target | None, exact: list[_Match], kept: list[_Match]
            ) -> list[ir.FrameItem] | None:
     """The places the text may change (None: any); see the module docstring."""
+    sources: list[tuple[ast.Modifies, _Match | None]]
     if exact and exact[0].rule.decl.modifies:
         sources = [(m, exact[0]) for m in exact[0].rule.decl.modifies]
     elif any(m.rule.decl.modifies for m in kept):
@@ -707,6 +708,7 @@ def _frame_items(checker, h: ir.HoleDef, mod: ast.Modifies, values: dict[str, An
                  ) -> list[ir.FrameItem]:
     out = []
     types = _types(values, pattern)
+    assert mod.items is not None  # (`_frame` returns None first when a `modifies` has no items)
     for item in mod.items:
         ctx = _ctx(h, types)
         lo = hi = 0
@@ -739,7 +741,8 @@ def _draws(checker, t: _Target | None, exact: list[_Match], kept: list[_Match]) 
         chosen = [(d, m) for m in kept for d in m.rule.decl.draws]
     else:
         return None
-    lo, hi = 0, 0
+    lo = 0
+    hi: int | None = 0
     for d, m in chosen:
         a = _bound(checker, d.lo, m.values, d.span)
         b = _bound(checker, d.hi, m.values, d.span) if d.hi is not None else None
@@ -794,7 +797,8 @@ def _make_scenario(checker, h: ir.HoleDef, s: ast.Scenario, values: dict[str, An
             ok = ok and coins is not None
             continue
         if isinstance(target, ast.Name) and target.name in params:
-            place = ir.Place(root="local", name=target.name, type=params[target.name].type, span=target.span)
+            place: ir.Place | None = ir.Place(root="local", name=target.name, type=params[target.name].type,
+                                              span=target.span)
         else:
             place = _state_place(checker, target, ctx, "a scenario's `given`")
         if place is None:
@@ -847,7 +851,7 @@ def _coins(checker, value: ast.Expr) -> list[bool] | None:
         checker.err("E0110", "`coins` is given as a list of at most 16 coins, heads `true`", value.span,
                     help="e.g. `given coins = [true, false]` (heads, then tails)")
         return None
-    return [x.value for x in items]
+    return [x.value for x in items if isinstance(x, ast.BoolLit)]  # (all of them: checked above)
 
 
 def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | None:
@@ -856,6 +860,8 @@ def _context(checker, t: _Target, holes: list[ir.HoleDef]) -> ir.ContextDef | No
     from envc.compiler.check import Ctx, _Poison
 
     c = t.context
+    if c is None:  # (the caller calls for targets with a context)
+        return None
     hole = next(h for h in holes if (h.family or h.name) == t.name)
     fam = checker.families.get(t.name)
     untyped = [p for p in c.params if p.type is None]

@@ -127,6 +127,10 @@ FLOAT = FloatT()
 # ------------------------------------------------------------------ expressions
 
 
+#: the operators of `Binary`
+BinaryOp = Literal["add", "sub", "mul", "div", "mod", "eq", "ne", "lt", "le", "gt", "ge", "and", "or"]
+
+
 class ExprNode(Node):
     type: Type
     span: Span = NO_SPAN
@@ -183,7 +187,7 @@ class Binary(ExprNode):
     modulo, as in Python), comparisons, and `and`/`or` on bools (both sides are evaluated when the right one draws)."""
 
     kind: Literal["binary"] = "binary"
-    op: Literal["add", "sub", "mul", "div", "mod", "eq", "ne", "lt", "le", "gt", "ge", "and", "or"]
+    op: BinaryOp
     left: Expr
     right: Expr
 
@@ -513,6 +517,24 @@ def dims(t: Type) -> tuple[int, ...]:
     return tuple(out)
 
 
+def elem_of(t: Type) -> Type:
+    """The element type of an array or list type `t`.
+
+    For code that reads the element of a type the checker has made an array or a list.
+    Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, (ArrayT, ListT)):
+        return t.elem
+    raise TypeError(f"`{t}` is not an array or a list")
+
+
+def int_of(t: Type) -> IntT:
+    """`t` as an integer type, for code that reads the range of a type the checker has made an
+    integer. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, IntT):
+        return t
+    raise TypeError(f"`{t}` is not an integer type")
+
+
 def children(e: Node):
     """The nodes directly inside `e`, in field order (a list's items in order; of a
     `(name, node)` pair, the node): the order an expression is evaluated in."""
@@ -638,7 +660,7 @@ def first_draw(e: Node) -> Expr | None:
     hit = _FIRST_DRAW.get(id(e))
     if hit is not None and hit[0] is e:
         return hit[1]
-    found = None
+    found: Expr | None = None
     if isinstance(e, (RandomInt, RandomPick, ListTake)):
         found = e
     else:

@@ -41,6 +41,7 @@ class IRVerifyError(Exception):
         super().__init__(f"{len(problems)} IR invariant(s) broken:\n{shown}{more}")
 
 
+@ir.handles_all("x_", "s_")
 class _Verifier:
     def __init__(self, module: ir.Module):
         self.m = module
@@ -361,9 +362,6 @@ class _Verifier:
 
 def _params(params: list[ir.ParamDef]) -> dict[str, ir.Type]:
     return {p.name: p.type for p in params}
-
-
-_Verifier = ir.handles_all("x_", "s_")(_Verifier)
 
 
 def verify(module: ir.Module) -> None:

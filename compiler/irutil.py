@@ -37,7 +37,7 @@ def state(name: str, t: ir.Type) -> ir.StateGet:
     return ir.StateGet(name=name, type=t)
 
 
-def binop(op: str, a: ir.Expr, b: ir.Expr) -> ir.Binary:
+def binop(op: ir.BinaryOp, a: ir.Expr, b: ir.Expr) -> ir.Binary:
     """`a op b` for comparisons and `and`/`or` (type bool), or integer `add`/`sub` (the range
     of the result computed here)."""
     if op in ("eq", "ne", "lt", "le", "gt", "ge", "and", "or"):
@@ -131,7 +131,7 @@ def substitute(node: Any, mapping: dict[str, Any], fresh: Callable[[str], str] |
 
 def _binder_renamed(var: str, mapping: dict[str, Any], fresh) -> tuple[str, dict[str, Any]]:
     inner = {k: v for k, v in mapping.items() if k != var}
-    free = set()
+    free: set[str] = set()
     for v in inner.values():
         if isinstance(v, ir.Node):
             local_refs(v, free)

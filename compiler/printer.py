@@ -245,10 +245,10 @@ class _Printer:
         self.depth -= 1
         self.line("}")
         self.block("init", m.init)
-        for f in m.fns:
-            head = f"fn {f.name}({self.params(f.params)}) -> {f.ret}" if f.ret is not None else \
-                f"proc {f.name}({self.params(f.params)})"
-            self.block(head, f.body)
+        for fn in m.fns:
+            head = f"fn {fn.name}({self.params(fn.params)}) -> {fn.ret}" if fn.ret is not None else \
+                f"proc {fn.name}({self.params(fn.params)})"
+            self.block(head, fn.body)
         for a in m.actions:
             guard = f" when {self.expr(a.guard)}" if a.guard is not None else ""
             self.block(f"action {a.name}({self.params(a.params)}){guard}", a.body)

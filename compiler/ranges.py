@@ -68,8 +68,8 @@ def builtin(name: str, args: list[ir.IntT]) -> ir.IntT:
     """
     if name == "abs":
         t = args[0]
-        lo = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
-        return ir.IntT(lo=lo, hi=max(abs(t.lo), abs(t.hi)))
+        least = 0 if t.lo <= 0 <= t.hi else min(abs(t.lo), abs(t.hi))
+        return ir.IntT(lo=least, hi=max(abs(t.lo), abs(t.hi)))
     if name == "min":
         return ir.IntT(lo=min(x.lo for x in args), hi=min(x.hi for x in args))
     if name == "max":

@@ -54,6 +54,11 @@ def _redraw(module: ir.Module, t: ir.Type, v: Any, rng: np.random.Generator, vis
     return _random(module, t, rng)
 
 
+def _of_player(shown: Visible, q: int) -> Visible:
+    """`shown` for the cells of player `q`'s slot of a `@private` field (indexed without it)."""
+    return lambda at: shown((q,) + at)
+
+
 def _flag(state_fields: dict, fd: ir.FieldDef, player: int) -> Visible:
     """Which cells of field `fd` its `@reveal`/`@reveal_to` flag shows to `player`."""
     if fd.reveal is not None:
@@ -83,8 +88,7 @@ def perturb(module: ir.Module, state, player: int, rng: np.random.Generator, fie
             continue
         shown = _flag(state.fields, fd, player)
         if fd.visibility == "private":
-            # _redraw calls `shown` before this iteration ends and keeps no reference (B023 cannot see it)
-            f[fd.name] = [v if q == player else _redraw(module, fd.type.elem, v, rng, lambda at, q=q: shown((q,) + at))  # noqa: B023
+            f[fd.name] = [v if q == player else _redraw(module, ir.elem_of(fd.type), v, rng, _of_player(shown, q))
                           for q, v in enumerate(f[fd.name])]
         else:
             f[fd.name] = _redraw(module, fd.type, f[fd.name], rng, shown)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -74,14 +75,16 @@ class _Builder(Transformer):
         )
 
     def _tok(self, tok: Token) -> Span:
+        # lark sets every position of a token it lexes; its types allow None for tokens made by
+        # hand, which take position 0 here (lark's own idiom, `pos_in_stream or 0`)
         return Span(
             file=self.path,
-            start=tok.start_pos,
-            end=tok.end_pos,
-            line=tok.line,
-            col=tok.column,
-            end_line=tok.end_line,
-            end_col=tok.end_column,
+            start=tok.start_pos or 0,
+            end=tok.end_pos or 0,
+            line=tok.line or 0,
+            col=tok.column or 0,
+            end_line=tok.end_line or 0,
+            end_col=tok.end_column or 0,
         )
 
     def _int(self, tok: Token) -> int:
@@ -225,7 +228,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def fill_decl(self, meta, c):
-        attrs = dict(a for a in c[1:-1] if isinstance(a, tuple))
+        attrs: dict[str, Any] = dict(a for a in c[1:-1] if isinstance(a, tuple))
         scenarios = [a for a in c[1:-1] if isinstance(a, ast.Scenario)]
         ensures = [a for a in c[1:-1] if isinstance(a, ast.Expr)]
         return ast.FillDecl(self._span(meta), str(c[0]), attrs, c[-1], ensures, scenarios)
@@ -700,9 +703,8 @@ _MISSING = {
 def _missing_construct(text: str, pos: int) -> tuple[str, int] | None:
     """The construct of `_MISSING` at offset `pos` of `text` (the token or character the
     parser stopped at, or the one before it), and its offset; None when there is none."""
-    if text.startswith("if", pos) and re.search(r"\belse\s*$", text[:pos]):
-        start = re.search(r"\belse\s*$", text[:pos]).start()
-        return "else if", start
+    if text.startswith("if", pos) and (found := re.search(r"\belse\s*$", text[:pos])):
+        return "else if", found.start()
     for op in ("**", "++", "*=", "/=", "%=", "<<", ">>"):
         for start in (pos - 1, pos):
             if start >= 0 and text.startswith(op, start):
@@ -731,7 +733,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             lines.pop()
         last = len(lines)
         col = len(lines[-1].removesuffix("\r")) + 1  # a CRLF line ends before its \r
-        expected = getattr(err, "expected", None) or err.accepts or []
+        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or []
         unclosed = _unclosed_brace(text)
         if "RBRACE" in expected and unclosed is not None:
             line, column = unclosed
@@ -757,7 +759,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             return missing
         width = max(1, len(str(tok)))
         shown = str(tok).replace("\n", "\\n")
-        help_text = f"expected {_expected_text(err.accepts or err.expected)}"
+        help_text: str | None = f"expected {_expected_text(err.accepts or err.expected)}"
         if str(tok) == "|" and text.startswith("||", tok.start_pos):
             help_text = "use the words `and`, `or` and `not`"
         elif str(tok) == "}" and _unclosed_brace(text, tok.start_pos) is None:
@@ -781,10 +783,11 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             help=help_text,
         )
     assert isinstance(err, UnexpectedCharacters)
-    missing = _missing_diagnostic(path, text, err.pos_in_stream, err.line, err.column)
+    pos = err.pos_in_stream or 0  # always set by the lexer (lark types the attribute as None)
+    missing = _missing_diagnostic(path, text, pos, err.line, err.column)
     if missing is not None:
         return missing
-    ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+    ch = text[pos] if pos < len(text) else ""
     help_text = None
     if ch == '"':
         help_text = "strings end on the same line with a closing `\"`"
@@ -797,7 +800,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
     return Diagnostic(
         "E0002",
         f"unexpected character `{ch}`" if ch.strip() else "unexpected character",
-        _point(path, text, err.line, err.column, err.pos_in_stream),
+        _point(path, text, err.line, err.column, pos),
         label="not part of the language",
         help=help_text,
     )

@@ -87,8 +87,9 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
             start = time.perf_counter()
             jax.block_until_ready(compiled[side](jax.random.PRNGKey(r + 1)))
             runs[side].append(batch * n_steps / (time.perf_counter() - start))
-    return tuple(BenchRow(name, batch, n_steps, statistics.median(runs[i]), runs[i], compile_s[i], state_bytes[i],
-                          peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
+    first, second = (BenchRow(name, batch, n_steps, statistics.median(runs[i]), runs[i], compile_s[i], state_bytes[i],
+                              peak_rss_mib()) for i, (name, _) in enumerate((a, b)))
+    return first, second
 
 
 def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -110,7 +110,7 @@ def _load_or_exit(path: str, ctx=None):
         _fail(e.diagnostics)
 
 
-def _fail(diags: list[Diagnostic]) -> None:
+def _fail(diags: list[Diagnostic]) -> NoReturn:
     sys.stderr.write(render_all(diags))
     raise typer.Exit(1)
 
@@ -347,6 +347,7 @@ def verify(
             err.print(f"error: {e}", markup=False)
             raise typer.Exit(2) from None
     keys = all_matchups(m) if per_matchup is not None else None
+    total: int | None
     if per_matchup is None:
         total = episodes or 100
     else:  # unknown (None) when the match-ups cannot be enumerated
@@ -503,7 +504,7 @@ def bench(
                         for r in rows if r["backend"] == "rust"]
             per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
                          for r in rows if r["backend"] == "jax"]
-            _print_peer(m, peer_mod, per_core)
+            _print_peer(m, peer_mod, peer, per_core)
         return
     if target == "python":
         runs = bench_mod.bench_python(m, steps=steps, repeats=repeats)
@@ -515,47 +516,52 @@ def bench(
     progress = _phased_progress()
     with progress:
         task = progress.add_task("batches", total=len(sizes))
-        rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
+        jax_rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
                                    phase=lambda text: progress.update(task, description=text))
     import jax
 
-    cache = jax.config.jax_compilation_cache_dir
+    cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
     table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset",
                   caption=f"compile: lower + compile, with JAX's compilation cache in {cache}" if cache else
                   "compile: lower + compile, JAX's compilation cache off")
     for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "state (KiB)", "peak RSS (MiB)"):
         table.add_column(col, justify="right")
-    for r in rows:
+    for r in jax_rows:
         table.add_row(str(r.batch), str(r.n_steps), f"{r.sps:,.0f}", " ".join(f"{x:,.0f}" for x in r.sps_runs),
                       f"{r.compile_s:.2f}", f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     out.print(table)
     if peer:
-        _print_peer(m, peer_mod, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1)) for r in rows])
+        _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1))
+                                        for r in jax_rows])
 
 
 def _load_peer(path: str):
     """The module of the peer file `path` (a user's own Python file, run as given), which must
     define `peer_speed(module, seconds, progress)`; E0150 when it is missing, E0180 when it
     defines no `peer_speed`."""
+    import importlib.machinery
     import importlib.util
 
     if not os.path.isfile(path):
         _fail([Diagnostic("E0150", f"peer file `{path}` not found", None, help="give a Python file defining "
                           "`peer_speed(module, seconds, progress)`, e.g. `--peer bench/pokemon_vs_poke_engine.py`")])
-    spec = importlib.util.spec_from_file_location("envc_bench_peer", path)
+    # an explicit loader: the file is Python whatever its suffix (without one, a `.txt` file
+    # has no spec and was an internal error)
+    loader = importlib.machinery.SourceFileLoader("envc_bench_peer", path)
+    spec = importlib.util.spec_from_file_location("envc_bench_peer", path, loader=loader)
+    assert spec is not None  # never None with an explicit loader
     peer_mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(peer_mod)
+    loader.exec_module(peer_mod)
     if not callable(getattr(peer_mod, "peer_speed", None)):
         _fail([Diagnostic("E0180", f"`{path}` defines no `peer_speed(module, seconds, progress)`", None)])
-    peer_mod.__envc_path__ = path
     return peer_mod
 
 
-def _print_peer(m, peer_mod, ours: list[tuple[str, float]]) -> None:
+def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
     """Time the peer engine (`peer_mod.peer_speed(module, seconds, progress)` -> {label,
     episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes per
-    second per core: `ours` is [(label, envc's episodes per second per core)]."""
-    path = peer_mod.__envc_path__
+    second per core: `ours` is [(label, envc's episodes per second per core)]; `path`: the peer
+    file (its name labels the peer's figures when it gives no label)."""
     result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
     label = result.get("label", os.path.basename(path))
     out.print(f"peer {label}: {result['episodes_per_s']:,.0f} episodes/s, {result['steps_per_s']:,.0f} steps/s on one "
@@ -705,7 +711,7 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int, report: _M
               f"{r.calls} calls of {r.chunk} steps x {r.batch} environments; compile excluded)")
     import jax
 
-    cache = jax.config.jax_compilation_cache_dir
+    cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
     where = f"JAX's compilation cache: {cache}" if cache else "JAX's compilation cache off"
     wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {where})")
     wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "

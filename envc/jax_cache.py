@@ -50,7 +50,7 @@ def enable(option: str | None = None) -> str | None:
         from jax.experimental.compilation_cache import compilation_cache
     except ImportError:
         return None
-    if jax.config.jax_compilation_cache_dir != path:
+    if jax.config.values["jax_compilation_cache_dir"] != path:  # (`values`: the typed read of an option)
         jax.config.update("jax_compilation_cache_dir", path)
         compilation_cache.reset_cache()  # a compile before this call found no cache: look again
     return path

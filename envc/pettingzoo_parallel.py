@@ -159,7 +159,8 @@ class ParallelEnv(_PZParallelEnv):
             "observation": self._obs_space,
             "action_mask": gymnasium.spaces.Box(0, 1, (self.num_actions,), np.int8),
         }) for a in self.possible_agents}
-        self._action_spaces = {a: gymnasium.spaces.Discrete(self.num_actions) for a in self.possible_agents}
+        self._action_spaces: dict[str, gymnasium.spaces.Discrete] = {
+            a: gymnasium.spaces.Discrete(self.num_actions) for a in self.possible_agents}
         self._seed = 0
         self.state = None
         self.turns = 0
@@ -198,8 +199,9 @@ class ParallelEnv(_PZParallelEnv):
         truncated = truncated or (self.max_turns is not None and self.turns >= self.max_turns and not terminated)
         obs = self._observations()
         agents = self.possible_agents
+        infos: dict[str, dict] = {a: {} for a in agents}
         out = (obs, {a: float(rewards[p]) for p, a in enumerate(agents)}, {a: terminated for a in agents},
-               {a: truncated for a in agents}, {a: {} for a in agents})
+               {a: truncated for a in agents}, infos)
         if terminated or truncated:
             self.agents = []
         return out
@@ -235,5 +237,6 @@ def _observation_space(module: ir.Module) -> gymnasium.spaces.Box:
         return gymnasium.spaces.Box(-np.inf, np.inf, shape, dtype)
     if isinstance(leaf, ir.IntT):
         return gymnasium.spaces.Box(leaf.lo, leaf.hi, shape, dtype)
+    assert isinstance(leaf, (ir.EnumT, ir.RowT)), leaf  # `_obs_dtype` refused every other leaf
     hi = leaf.size - 1 if isinstance(leaf, ir.EnumT) else leaf.rows - 1
     return gymnasium.spaces.Box(0, hi, shape, dtype)

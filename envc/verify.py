@@ -37,9 +37,11 @@ dropped, so memory is bounded by one chunk whatever the number of episodes. See 
 from __future__ import annotations
 
 import atexit
+import importlib.machinery
 import importlib.util
 import itertools
 import math
+import operator
 import shutil
 import sys
 import tempfile
@@ -47,7 +49,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,7 +89,7 @@ def _build(module: ir.Module, t: ir.Type, depth: int) -> Callable[[Any], Any]:
         subs = [(f.name, _build(module, f.type, depth)) for f in module.record(t.name).fields]
         if depth == 0:
             return lambda v: {name: sub(v[name]) for name, sub in subs}
-        return lambda v: {name: sub(_nested_map(v, lambda r, n=name: r[n], depth)) for name, sub in subs}
+        return lambda v: {name: sub(_nested_map(v, operator.itemgetter(name), depth)) for name, sub in subs}
     if isinstance(t, ir.ListT):
         zero, cap = ir.raw_zero(module, t.elem), t.cap
         items = _build(module, t.elem, depth + 1)
@@ -220,7 +222,10 @@ def first_difference(a: Any, b: Any, float_tolerance: float = 0.0) -> tuple[str,
 def _rows_differ(x: np.ndarray, y: np.ndarray, float_tolerance: float) -> np.ndarray:
     """Per row of the leading axis: does any element differ (as `first_difference` judges)?"""
     bad = _bad(x, y, float_tolerance)
-    return bad.reshape(len(bad), -1).any(axis=1) if bad.ndim > 1 else bad
+    if bad.ndim <= 1:
+        return bad
+    # an array: numpy's stubs type `.any(axis=...)` as a scalar or an array
+    return cast(np.ndarray, bad.reshape(len(bad), -1).any(axis=1))
 
 
 # ------------------------------------------------------------------ match-ups
@@ -271,6 +276,7 @@ def load_jax(module: ir.Module):
     write(module, f"{folder}/{name}")
     spec = importlib.util.spec_from_file_location(name, f"{folder}/{name}/__init__.py",
                                                   submodule_search_locations=[f"{folder}/{name}"])
+    assert spec is not None and spec.loader is not None  # a `.py` file always has both
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
@@ -346,7 +352,8 @@ class Report:
 def _episode(it: Interpreter, s: State, seed: int, policy: np.random.Generator, max_steps: int,
              report: Report) -> tuple[list[State], list[int]]:
     """Play from the initial state `s` of `seed` (level 1 on the interpreter)."""
-    states, actions = [s], []
+    states: list[State] = [s]
+    actions: list[int] = []
     while not (s.terminated or s.truncated) and len(actions) < max_steps:
         legal = np.flatnonzero(s.legal_action_mask)
         if len(legal) == 0:
@@ -538,7 +545,7 @@ class _BackendCheck:
         self.joint = joint
         self.samples, self.planned_chunks, self.lanes, self.env = level2_samples, planned_chunks, lanes, env
         self.rng = np.random.default_rng(seed + 1)
-        self.backend = None
+        self.backend: _JaxBackend | _FlatBackend | _RustBackend | None = None
         self.k = 0  # chunks seen
         self.dead = False  # the backend faulted
         self.level2_done = False  # level 2 found a divergence
@@ -905,10 +912,14 @@ def load_policy(ref: str) -> Callable:
             path = Path(module_ref)
             if not path.is_file():
                 raise ValueError(f"no file `{module_ref}`")
-            spec = importlib.util.spec_from_file_location(f"envc_policy_{path.stem}", path)
+            # an explicit loader: the file is Python whatever its suffix (without one, a file
+            # not ending in `.py` has no spec and was an AttributeError)
+            loader = importlib.machinery.SourceFileLoader(f"envc_policy_{path.stem}", str(path))
+            spec = importlib.util.spec_from_file_location(loader.name, path, loader=loader)
+            assert spec is not None  # never None with an explicit loader
             mod = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = mod
-            spec.loader.exec_module(mod)
+            loader.exec_module(mod)
         else:
             mod = importlib.import_module(module_ref)
     except ImportError as e:

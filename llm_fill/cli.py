@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -36,7 +36,7 @@ def _err() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _fail(diags: list[Diagnostic]) -> None:
+def _fail(diags: list[Diagnostic]) -> NoReturn:
     sys.stderr.write(render_all(diags))
     raise typer.Exit(1)
 

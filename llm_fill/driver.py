@@ -348,6 +348,7 @@ def _accept(judge: Judge, run: HoleRun, verdict: Verdict, model: str, date: str,
              "attempts": run.attempts, "tokens": run.tokens, "cost": run.cost if run.cost_known else None,
              "date": date}
     placed = judge.place(base, current, run.name, judge.item(base, run.name, attrs, verdict.body or ""))
+    status: str
     try:
         status = judge.load(placed.text).hole(run.name).status
     except DiagnosticError as e:  # pragma: no cover - the same text was judged a moment ago

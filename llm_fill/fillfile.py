@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from envc.dsl import ast
@@ -162,6 +163,11 @@ def _comment_block_start(text: str, pos: int) -> int:
     return start
 
 
+def _hash_setter(digest: str) -> Callable[[re.Match[str]], str]:
+    """A `re.sub` replacement for `(hash )"old"` that writes `digest` instead of the old hash."""
+    return lambda m: f'{m.group(1)}"{digest}"'
+
+
 def upsert(text: str | None, path: str, name: str, item: str, order: list[str], key=None,
            group: str | None = None) -> Upsert:
     """Put `item` (from `item_text`) into fill file text `text` (None: a new file).
@@ -219,7 +225,7 @@ def rehash(text: str, path: str, hashes: dict[str, str], key=None) -> str:
         item = out[d.span.start:d.span.end]
         head_end = _head_end(item, len(f"fill {d.name}"))
         digest = hashes[name]
-        head = re.sub(r'(\bhash\s+)"[^"]*"', lambda m, h=digest: f'{m.group(1)}"{h}"', item[:head_end], count=1)
+        head = re.sub(r'(\bhash\s+)"[^"]*"', _hash_setter(digest), item[:head_end], count=1)
         out = out[:d.span.start] + head + item[head_end:] + out[d.span.end:]
     return out
 

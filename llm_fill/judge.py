@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from envc.compiler.check import fill_path
 from envc.compiler.diagnostics import DiagnosticError, render_all
 from envc.compiler.interp import Interpreter
+from envc.dsl import ast
 from envc.dsl.parser import parse_file, parse_fill_body
 from envc.llm_fill import props
 from envc.llm_fill.answer import AnswerError, extract_body
@@ -144,7 +145,7 @@ class Judge:
         clauses = ""
         if loaded.fills_ast is not None and loaded.fills_text is not None:
             key = fill_key(loaded.module)
-            mine = next((d for d in loaded.fills_ast.decls if key(d) == hole), None)
+            mine = next((d for d in loaded.fills_ast.decls if isinstance(d, ast.FillDecl) and key(d) == hole), None)
             clauses = clauses_of(loaded.fills_text, mine) if mine is not None else ""
         if h.family is not None:
             return item_text(h.family, {"text": h.prose, **attrs}, body, clauses)
@@ -187,6 +188,7 @@ class Judge:
         except DiagnosticError as e:
             stage = "syntax" if all(d.code in ("E0001", "E0002", "E0003") for d in e.diagnostics) else "check"
             return Verdict(False, stage, render_all(e.diagnostics), body)
+        assert loaded.fills_ast is not None  # the answer was spliced into the fill file
         key = fill_key(loaded.module)
         mine = [d for d in loaded.fills_ast.decls if key(d) == hole]
         expected = len(before) + (0 if placed.replaced else 1)
@@ -206,15 +208,19 @@ class Judge:
 
         loaded = self.load(fills_text)
         key = fill_key(loaded.module)
-        items = {key(d): d for d in (loaded.fills_ast.decls if loaded.fills_ast is not None else [])}
+        items = {key(d): d for d in (loaded.fills_ast.decls if loaded.fills_ast is not None else [])
+                 if isinstance(d, ast.FillDecl)}  # (a fill file holds only fill items: E0161)
         names = holes if holes is not None else [h.name for h in loaded.module.holes if h.status == "filled"]
         out = {}
         for name in names:
             d = items.get(name)
-            body = body_of(fills_text, d) if d is not None else None
+            if d is None:
+                out[name] = Verdict(False, "check", f"`{name}` has no fresh fill in the file", None)
+                continue
+            body = body_of(fills_text, d)
             inside = [p for p in loaded.pending if p.span is not None and p.span.file == self.fill_path
-                      and d is not None and d.span.start <= p.span.start < d.span.end]
-            if d is None or loaded.hole(name).status != "filled":
+                      and d.span.start <= p.span.start < d.span.end]
+            if loaded.hole(name).status != "filled":
                 out[name] = Verdict(False, "check", f"`{name}` has no fresh fill in the file", body)
             elif inside:
                 out[name] = Verdict(False, "check", render_all(inside), body)

@@ -162,7 +162,7 @@ def _moves(module: ir.Module):
         n = biggest if draw(st.booleans()) else draw(st.integers(min_value=1, max_value=biggest))
         front = draw(st.booleans())
 
-        def apply(values: dict) -> None:
+        def apply(values: dict) -> set[str]:
             src, dst = _at(values, slots[a][0]), _at(values, slots[b][0])
             k = min(n, len(src), slots[b][1].cap - len(dst))
             for _ in range(k):
@@ -315,7 +315,7 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
     by_name = {f.name: f for f in module.state}
     reached = starts is not None and starts.available
     moves = _moves(module) if reached else None
-    free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if reached else []
+    free = [n for n in starts.free_fields() if n in {f.name for f in fields}] if starts is not None and reached else []
     kinds = ["typed"]
     if reached:
         kinds = ["reached", "reached", "perturbed"] + (["moved", "moved"] if moves is not None else [])
@@ -323,13 +323,14 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
             kinds.append("typed")
 
     @st.composite
-    def states(draw):
+    def states(draw: st.DrawFn) -> Start:
         kind = draw(st.sampled_from(kinds))
         if kind == "typed":
             values = {f.name: copy_value(to_value(f.type, f.default)) if f.name in big else
                       draw(_builtin_strategy(module, f) if f.builtin else value_strategy(module, f.type))
                       for f in module.state}
             return Start(State(values, draw(UINT32), draw(UINT32)), "drawn from the types")
+        assert starts is not None  # (every kind but "typed" needs reached states)
         seed = draw(st.integers(min_value=0, max_value=starts.seeds - 1))
         at = draw(st.integers(min_value=0, max_value=POSITIONS - 1))
         base, k = starts.get(seed, at)
@@ -343,7 +344,7 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
                 values[name] = draw(value_strategy(module, by_name[name].type))
             touched |= set(names)
             origin += ", then " + " and ".join(f"`{n}`" for n in names) + " redrawn"
-        if kind == "moved":
+        if kind == "moved" and moves is not None:  # (a kind "moved" only when there are moves)
             for apply in draw(moves):
                 touched |= apply(values)
             origin += ", then elements moved between " + ", ".join(f"`{n}`" for n in sorted(touched))
@@ -914,6 +915,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
         if start.touched is None:
             held = None
         else:
+            assert starts is not None  # (a start with touched fields was reached from `starts`)
             held = dict(starts.held(start.seed, start.steps))
             again = {name for name in held if reads.get(name, set()) & start.touched}
             if again:
@@ -922,6 +924,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
         if setup is not None:
             before = text.setup(it, start.state, list(args), pair, list(extras))
             assume(before is not None)
+            assert before is not None  # (`assume` has rejected the example otherwise)
             held = _invariants(it, start.state) if held is None else held
             valid = all(held.values())
             moved = {f.name for f in module.state if not values_equal(start.state.fields[f.name], before.fields[f.name])}
@@ -951,7 +954,9 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
     except _Falsified:
         return seen[-1]
     except Unsatisfiable:
-        raise NoContext(f"no state could be put in the text's context: the guard of `{setup.name}` was false on "
+        # (Unsatisfiable comes from the context's `assume`: `setup` is not None here)
+        name = setup.name if setup is not None else "?"
+        raise NoContext(f"no state could be put in the text's context: the guard of `{name}` was false on "
                         "every state tried") from None
     except Exception:  # hypothesis gave up (e.g. flaky, or every state skipped): report what was seen
         if seen:
@@ -989,7 +994,7 @@ def work_bound(module: ir.Module, fn: str) -> int:
             return 1 + (x.hi - x.lo) * (node(x.body) + 1)
         if isinstance(x, ir.CallFn):
             return 1 + node(x.args) + call_cost(x.fn)
-        if isinstance(x, ir.ListOp) and x.op == "shuffle":
+        if isinstance(x, ir.ListOp) and x.op == "shuffle" and isinstance(x.place.type, ir.ListT):
             return 1 + node(x.place) + x.place.type.cap
         return 1 + sum(node(getattr(x, k)) for k in type(x).model_fields if k not in ("type", "span"))
 

@@ -80,8 +80,9 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
     mod = spec_ast if spec_ast is not None else parse_file(spec_path)
     fpath = fill_path(spec_path)
     if fills_text is None and os.path.exists(fpath):
-        fills = parse_file(fpath)  # a folder, a FIFO or bad UTF-8 is an E0150 diagnostic, not a crash
-        fills_text = fills.source
+        found = parse_file(fpath)  # a folder, a FIFO or bad UTF-8 is an E0150 diagnostic, not a crash
+        fills: ast.Module | None = found
+        fills_text = found.source
     else:
         fills = parse(fills_text, fpath) if fills_text is not None else None
     if fills is not None:
@@ -92,7 +93,8 @@ def load_lenient(spec_path: str, fills_text: str | None = None, strict: tuple[st
         if splice is not None:
             at, stmts = splice
             fills = ast.Module(fills.path, fills.source, [
-                dataclasses.replace(d, body=stmts) if d.span.start == at else d for d in fills.decls])
+                dataclasses.replace(d, body=stmts) if d.span.start == at and isinstance(d, ast.FillDecl) else d
+                for d in fills.decls])
     pending: list[Diagnostic] = []
 
     def tolerate(d: Diagnostic) -> bool:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envc.compiler import ir, rng
-from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
+from envc.compiler.interp import Evaluator, Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
 
 
 def with_contexts(module: ir.Module) -> ir.Module:
@@ -123,7 +123,7 @@ class TextChecks:
         self.context = next((c for c in module.contexts if c.name == self.contract.context), None)
         self.pairs: list[tuple[int, int]] = []
         self.labels: list[str] | None = None
-        self._ev = None  # an evaluator for the frame's index expressions (made on first use)
+        self._ev: Evaluator | None = None  # an evaluator for the frame's index expressions (made on first use)
         fam = next((f for f in module.families if f.name == hole.family), None)
         if fam is not None:
             table = module.table(fam.table)
@@ -245,8 +245,6 @@ class TextChecks:
         return out
 
     def _path(self, place: ir.Place, env: dict, state: State) -> tuple | None:
-        from envc.compiler.interp import Evaluator
-
         if self._ev is None:
             self._ev = Evaluator(self.module)
         ev = self._ev
@@ -420,7 +418,7 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
         if not examples:
             continue
         t = module.table(d.table)
-        col_t = next(x.type for x in t.columns if x.name == d.column)
+        col_t = ir.int_of(next(x.type for x in t.columns if x.name == d.column))  # E0165 refused others
         variants = _variants(d.value, col_t.lo, col_t.hi)
         if not any(_changes_module(with_column(module, d.table, d.column, d.rows, v), hole, examples)
                    for v in variants):

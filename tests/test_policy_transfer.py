@@ -57,6 +57,13 @@ def test_tost_decides_by_the_margin():
     assert _tost(np.zeros(10), 0.1, 0.05).equivalent and not _tost(np.full(10, 0.2), 0.1, 0.05).equivalent
 
 
+def test_load_policy_from_a_file_of_any_name(tmp_path):
+    """`PATH:FUNCTION` imports PATH as Python whatever its suffix (without `.py` the import
+    system finds no loader: this was an AttributeError, found by mypy)."""
+    (tmp_path / "my_policy").write_text("def first(obs, mask):\n    return 0\n", encoding="utf-8")
+    assert callable(load_policy(f"{tmp_path / 'my_policy'}:first"))
+
+
 def test_load_policy_errors():
     for ref in ("no_colon", "tests/policies.py:missing", "tests/nowhere.py:f", "envc_no_such_module:f"):
         with pytest.raises(ValueError):

@@ -206,6 +206,18 @@ def test_cli_bench_refuses_a_missing_peer_file_before_timing_anything(tmp_path):
     assert result.exit_code != 0 and "E0180" in result.output and "peer_speed" in result.output, result.output
 
 
+def test_cli_bench_reads_a_peer_file_of_any_name(tmp_path):
+    """The peer file is Python whatever its suffix (the import system finds no loader for a
+    `.txt`: this was an internal error, found by mypy)."""
+    from envc.cli import app
+
+    (tmp_path / "peer.txt").write_text("x = 1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "jax", "--peer", str(tmp_path / "peer.txt")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "E0180" in result.output and "peer_speed" in result.output, result.output
+    assert "internal error" not in result.output
+
+
 def test_cli_bench_prints_episodes_per_core_beside_the_peer(tmp_path):
     """`--peer FILE`: the peer's figures, then envc's finished episodes per second per core and
     their ratio to the peer's (checked against each other, not against a speed)."""

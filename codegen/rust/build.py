@@ -208,6 +208,7 @@ def _import_as(folder: Path, name: str):
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
                                                   submodule_search_locations=[str(folder)])
+    assert spec is not None and spec.loader is not None  # a `.py` file always has both
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     try:

@@ -17,7 +17,7 @@ Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lay
 from __future__ import annotations
 
 from envc.codegen.escape import rust_str
-from envc.codegen.rust.lower import Leaf, Lowering, is_intlike, is_scalar, leaves
+from envc.codegen.rust.lower import Leaf, Lowering, is_scalar, leaves
 from envc.compiler import ir
 
 
@@ -198,6 +198,6 @@ def _bounds(t: ir.Type) -> tuple[str, str]:
         return (str(t.lo), str(t.hi))
     if isinstance(t, ir.EnumT):
         return ("0", str(t.size - 1))
-    if is_intlike(t):
+    if isinstance(t, ir.RowT):
         return ("0", str(max(0, t.rows - 1)))
     raise TypeError(t)

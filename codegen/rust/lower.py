@@ -251,6 +251,7 @@ class Lowering:
         return self.records[t.name].fields
 
     def field_type(self, t: ir.Type, name: str) -> ir.Type:
+        assert isinstance(t, ir.RecordT), t  # (a field step reads a record)
         return next(f.type for f in self.record_fields(t) if f.name == name)
 
     @staticmethod
@@ -277,10 +278,12 @@ class Lowering:
             return code
         x, k = self.fresh("_src"), self.fresh("_k")
         if isinstance(dst, ir.ArrayT):
-            item = self.narrow(self.convert(self.load(f"{x}[{k}]", src.elem), src.elem, dst.elem), dst.elem)
+            s_elem = ir.elem_of(src)
+            item = self.narrow(self.convert(self.load(f"{x}[{k}]", s_elem), s_elem, dst.elem), dst.elem)
             return f"{{ let {x} = {code}; core::array::from_fn(|{k}| {item}) }}"
         if isinstance(dst, ir.ListT):
-            item = self.narrow(self.convert(self.load(f"{x}.items[{k}]", src.elem), src.elem, dst.elem), dst.elem)
+            s_elem = ir.elem_of(src)
+            item = self.narrow(self.convert(self.load(f"{x}.items[{k}]", s_elem), s_elem, dst.elem), dst.elem)
             return f"{{ let {x} = {code}; List {{ items: core::array::from_fn(|{k}| {item}), len: {x}.len }} }}"
         raise LoweringError(f"cannot convert `{src}` to `{dst}`")
 
@@ -540,7 +543,7 @@ class Lowering:
     def _contains_count(self, e: ir.Builtin) -> str:
         coll_t = e.args[0].type
         coll, x = self.ex_seq(e.args)
-        elem = coll_t.elem
+        elem = ir.elem_of(coll_t)
         items = f"{coll}.live()" if isinstance(coll_t, ir.ListT) else f"{coll}"
         y = self.fresh("_y")
         if is_intlike(elem):
@@ -598,7 +601,7 @@ class Lowering:
         arr = self.fresh("_arr")
         self.emit(f"let mut {arr}: {self.rty(e.type)} = {self.zero(e.type)};")
         self._loop_open(e.var, e.lo, e.hi)
-        v = self.to_slot(self.ex(e.body), e.body.type, e.type.elem)
+        v = self.to_slot(self.ex(e.body), e.body.type, ir.elem_of(e.type))
         index = local(e.var) if e.lo == 0 else f"({local(e.var)} - {e.lo})"
         self.emit(f"{arr}[{index} as usize] = {v};")
         self._loop_close()
@@ -606,7 +609,7 @@ class Lowering:
 
     def x_array_lit(self, e: ir.ArrayLit) -> str:
         codes = self.ex_seq(e.items)
-        items = [self.to_slot(c, x.type, e.type.elem) for c, x in zip(codes, e.items)]
+        items = [self.to_slot(c, x.type, ir.elem_of(e.type)) for c, x in zip(codes, e.items)]
         if not _long_literal(e):
             return "[" + ", ".join(items) + "]"
         arr = self.fresh("_arr")  # one item a line (an observation of 163 numbers)
@@ -706,7 +709,7 @@ class Lowering:
                     code = f"{code}[{k}]"
                 else:
                     code = f"{code}[{idx} as usize]"
-            t = t.elem
+            t = ir.elem_of(t)
         return code
 
     def _state_type(self, name: str) -> ir.Type:
@@ -796,6 +799,7 @@ class Lowering:
         self.emit(f"return Ok({v});")
 
     def ret_value(self, value: ir.Expr) -> str:
+        assert self._ret is not None  # (called for the `return` of a fn: it has a return type)
         code = self.ex(value)
         if self._ret_storage:
             return self.to_slot(code, value.type, self._ret)
@@ -808,7 +812,8 @@ class Lowering:
 
     def s_list_op(self, s: ir.ListOp) -> None:
         place = self.place(s.place)
-        lt: ir.ListT = s.place.type
+        lt = s.place.type
+        assert isinstance(lt, ir.ListT), lt  # (list operations act on lists)
         args = [self.bind(c, a.type, "_a") for c, a in zip(self.ex_seq(s.args), s.args)]
         op = s.op
         if op == "push":
@@ -954,8 +959,9 @@ class Lowering:
                                                 "the module's epilogue: run after every legal action's body"))
         sim = None
         if m.simultaneous is not None:
+            assert m.simultaneous.choice is not None  # (set by the lowering pass, which ran)
             choice = self._state_type(m.simultaneous.choice)
-            sim = {"choice": field_ident(m.simultaneous.choice), "choice_rty": self.rty(choice.elem),
+            sim = {"choice": field_ident(m.simultaneous.choice), "choice_rty": self.rty(ir.elem_of(choice)),
                    "player_rty": self.rty(self._state_type("current_player"))}
         invariants = []
         for inv in m.invariants:
@@ -985,7 +991,7 @@ class Lowering:
             functions=self.functions,
             fault_sites=self.fault_sites, mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
             obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
-            turn_limit=m.turn_limit, step_max=step_t.hi, step_count_rty=self.rty(step_t),
+            turn_limit=m.turn_limit, step_max=ir.int_of(step_t).hi, step_count_rty=self.rty(step_t),
             illegal_is_error=m.illegal_action == "error", illegal_site=illegal_site,
             enums=[(e.name, list(e.members)) for e in m.enums], has_epilogue=bool(m.epilogue), simultaneous=sim,
         )

@@ -54,7 +54,7 @@ statements with the flags (bench/RESULTS.md, "choose").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from envc.compiler import ir, irutil
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError
@@ -79,7 +79,7 @@ class Point:
 class BodyPlan:
     """A body that can pause: its `at` field, points and frame (see the module docstring)."""
 
-    kind: str  # "action" or "proc"
+    kind: Literal["action", "proc"]
     name: str
     index: int | None  # the action's index (actions only)
     params: list[ir.ParamDef]
@@ -143,7 +143,7 @@ def _field_part(kind: str, name: str) -> str:
     return f"{'a' if kind == 'action' else 'p'}_{name}"
 
 
-def body_plan(kind: str, name: str, index: int | None, params: list[ir.ParamDef], body: list[ir.Stmt],
+def body_plan(kind: Literal["action", "proc"], name: str, index: int | None, params: list[ir.ParamDef], body: list[ir.Stmt],
               procs: set[str]) -> BodyPlan:
     """The points, live locals and frame fields of one body (names as they are: run the
     pass's renaming first)."""
@@ -256,7 +256,7 @@ def _rename_body(params: list[ir.ParamDef], body: list[ir.Stmt]) -> list[ir.Stmt
 
     def block(stmts: list[ir.Stmt], env: dict[str, str]) -> list[ir.Stmt]:
         env = dict(env)
-        out = []
+        out: list[ir.Stmt] = []
         for s in stmts:
             mapping = {k: v for k, v in env.items() if k != v}
             if isinstance(s, ir.Let):

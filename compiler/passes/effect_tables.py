@@ -217,6 +217,7 @@ def build(module: ir.Module, dispatch: str) -> EffectTable | None:
     rows: list[list[tuple[int, tuple[Arg, ...]]]] = []
     for e in range(rows_n):
         seq = programs.get(e, [])
+        steps: list[tuple[int, tuple[Arg, ...]]]
         if seq is None:  # a fallback: one step calling the member with the dispatch's parameters
             steps = [(op_of[members[e]], tuple(ParamArg(i) for i in range(len(hole_params))))]
         else:
@@ -234,7 +235,7 @@ def _array_type(elem: ir.Type, rows: int, length: int) -> ir.ArrayT:
 
 
 def _gather(table: ir.Const, effect: ir.Local, k: int, elem: ir.Type, span) -> ir.Expr:
-    row = ir.GetIndex(base=table, index=effect, type=table.type.elem, span=span)
+    row = ir.GetIndex(base=table, index=effect, type=ir.elem_of(table.type), span=span)
     return ir.GetIndex(base=row, index=ir.Const(value=k, type=ir.IntT(lo=k, hi=k), span=span), type=elem, span=span)
 
 
@@ -277,7 +278,7 @@ def _lower(module: ir.Module, t: EffectTable, d: ir.FnDef) -> list[ir.Stmt]:
             else:
                 out, chosen = locals_[params_used[-1]], params_used[:-1]
             for i in reversed(chosen):
-                src = _gather(src_t, effect, k, src_t.type.elem.elem, span)
+                src = _gather(src_t, effect, k, ir.elem_of(ir.elem_of(src_t.type)), span)
                 one = ir.Const(value=i + 1, type=ir.IntT(lo=i + 1, hi=i + 1), span=span)
                 cond = ir.Binary(op="eq", left=src, right=one, type=ir.BOOL, span=span)
                 out = ir.Cond(cond=cond, then=locals_[i], orelse=out, type=ptype, span=span)

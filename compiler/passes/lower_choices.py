@@ -192,9 +192,11 @@ class _Body:
         """A statement with points inside (and whether it took the group `follow` after it)."""
         j = self.bp.point_of.get(id(s))
         if isinstance(s, ir.Choose):
+            assert j is not None  # (a `choose` is a pause point)
             out, after = self.choose(s, j, modes)
             return out, after, False
         if isinstance(s, ir.CallProc):
+            assert j is not None  # (a call with points inside calls a proc that can pause: a pause point)
             return self.call(s, j, modes, follow)
         if isinstance(s, ir.If):
             out, after = self.if_(s, modes)
@@ -245,6 +247,7 @@ class _Body:
     def for_(self, s: ir.For, modes: _Modes) -> tuple[list[ir.Stmt], _Modes]:
         bp = self.bp
         rng = bp.range_of(s.body)
+        assert rng is not None  # (the loop has points inside)
         var = irutil.local(s.var, bp.types[s.var])
         again = irutil.and_(self.seek_in(rng, modes),
                             irutil.binop("eq", var, ir.StateGet(name=bp.slot[s.var], type=bp.types[s.var])))
@@ -258,7 +261,7 @@ class _Body:
     def match(self, s: ir.Match, modes: _Modes) -> tuple[list[ir.Stmt], _Modes]:
         m = self.fresh("m")
         t = s.subject.type
-        pre = [ir.Let(name=m, type=t, value=self.zero(t), span=s.span)]
+        pre: list[ir.Stmt] = [ir.Let(name=m, type=t, value=self.zero(t), span=s.span)]
         pre += self.when(self.running(modes), [self.set_local(m, t, s.subject)], span=s.span)
         subject = irutil.local(m, t)
         rest: list[ir.Stmt] = []
@@ -293,10 +296,10 @@ class _Body:
             fallback: list[ir.Stmt] = [ir.Assign(place=s.place, value=s.orelse, span=s.span)]
         else:
             fallback = [ir.Fault(message=s.fault or "no legal option", span=s.span)]
-        running = [ir.Let(name=who, type=player, value=s.chooser, span=s.span),
-                   ir.If(cond=legal, then=pause, orelse=fallback, span=s.span)]
+        running: list[ir.Stmt] = [ir.Let(name=who, type=player, value=s.chooser, span=s.span),
+                                  ir.If(cond=legal, then=pause, orelse=fallback, span=s.span)]
         option = ir.StateGet(name=cp.OPTION, type=self.option_type())
-        back = self.restore(j) + [
+        back: list[ir.Stmt] = self.restore(j) + [
             ir.Assign(place=s.place, value=option, span=s.span),
             self.set_state("current_player", player, ir.StateGet(name=cp.MOVER, type=player)),
             self.set_local(RUN, ir.BOOL, irutil.bool_const(True)),
@@ -334,7 +337,7 @@ class _Body:
         # the `else` of that test (one select for both)
         alone = not modes.susp and modes.seek <= {j}
         took = alone and follow is not None
-        head, rest = self.hoist(follow) if took else ([], [])
+        head, rest = self.hoist(follow) if took and follow is not None else ([], [])  # (took: follow is not None)
         restore = (self.restore(j) if not modes.run else self.when(self.seek, self.restore(j), span=s.span)) \
             if sought else []
         inner = restore + [
@@ -376,6 +379,7 @@ def run(module: ir.Module) -> ir.Module:
         while run_name in names:
             run_name += "_"
         names.add(run_name)
+        assert b.action is not None  # (an action's body has its index)
         a = actions[b.action]
         fns.append(ir.FnDef(name=run_name, params=a.params, ret=None, body=_Body(module, bp, procs).body(), pure=False,
                             span=a.span))
@@ -388,6 +392,7 @@ def run(module: ir.Module) -> ir.Module:
     option_t = choose.params[0].type
     resume: list[ir.Stmt] = []
     for b, run_name in reversed(runs):
+        assert b.action is not None  # (an action's body has its index)
         a = actions[b.action]
         waiting = irutil.binop("ne", ir.StateGet(name=b.at, type=ir.IntT(lo=0, hi=len(pl.bodies[("action", b.name)].points))),
                                irutil.int_const(0))

@@ -59,12 +59,20 @@ def run(module: ir.Module, ctx=None) -> ir.Module:
     sim = module.simultaneous
     if sim is None or sim.lowered:
         return module
-    return _Lowering(module).run()
+    return _Lowering(module, sim).run()
+
+
+def _const_int(e: ir.Expr) -> int:
+    """The value of a constant argument of `sim.chose`/`sim.chosen` (the checker makes them
+    constants: the action kind's index, the parameter's index)."""
+    assert isinstance(e, ir.Const), e
+    return e.value
 
 
 class _Lowering:
-    def __init__(self, module: ir.Module):
+    def __init__(self, module: ir.Module, sim: ir.SimultaneousDef):
         self.m = module
+        self.sim = sim  # module.simultaneous
         self.space = ActionSpace(module)
         self.p = module.num_players
         self.n = self.space.n
@@ -73,13 +81,13 @@ class _Lowering:
         self.choice_t = ir.IntT(lo=0, hi=max(self.n - 1, 0))
         self.player_t = ir.IntT(lo=0, hi=self.p - 1)
         self.turn_t = ir.IntT(lo=0, hi=self.turn_max)
-        self.span = module.simultaneous.span
+        self.span = sim.span
 
     # ------------------------------------------------------------ small builders
     def const(self, v: int) -> ir.Const:
         return ir.Const(type=ir.IntT(lo=v, hi=v), value=v, span=self.span)
 
-    def binary(self, op: str, a: ir.Expr, b: ir.Expr, t: ir.Type) -> ir.Binary:
+    def binary(self, op: ir.BinaryOp, a: ir.Expr, b: ir.Expr, t: ir.Type) -> ir.Binary:
         return ir.Binary(op=op, left=a, right=b, type=t, span=self.span)
 
     def state(self, name: str, t: ir.Type) -> ir.StateGet:
@@ -134,7 +142,7 @@ class _Lowering:
 
     def epilogue(self) -> list[ir.Stmt]:
         """After each commit: pass the turn on, or (after the last player's) resolve it."""
-        sim = self.m.simultaneous
+        sim = self.sim
         last = self.binary("eq", self.current(), self.const(self.p - 1), ir.BOOL)
         nxt = ir.Builtin(name="min", args=[self.binary("add", self.current(), self.const(1),
                                                            ir.IntT(lo=1, hi=self.p)), self.const(self.p - 1)],
@@ -144,7 +152,7 @@ class _Lowering:
                                                           ir.IntT(lo=1, hi=self.turn_max + 1)),
                                               self.const(self.turn_max)],
                             type=ir.IntT(lo=1, hi=self.turn_max), span=self.span)
-        resolve = [self.assign_state("current_player", self.player_t, self.const(0)),
+        resolve: list[ir.Stmt] = [self.assign_state("current_player", self.player_t, self.const(0)),
                    self.assign_state(TURN, self.turn_t, bumped)]
         resolve += self.rewrite(sim.resolve)
         if self.limit is not None:
@@ -184,12 +192,12 @@ class _Lowering:
         """The action as a commit: its guard with `player` = `current_player`; its body
         stores the flat index in `simultaneous__choice[current_player]`."""
         guard = irutil.substitute(a.guard, {PLAYER: self.current()}) if a.guard is not None else None
-        flat = self.const(kind.offset)
+        flat: ir.Expr = self.const(kind.offset)
         hi = kind.offset
         stride = kind.size
         for p, dom in zip(a.params, kind.domains):
             stride //= len(dom)
-            v = ir.Local(name=p.name, type=p.type, span=self.span)
+            v: ir.Expr = ir.Local(name=p.name, type=p.type, span=self.span)
             if not isinstance(p.type, ir.IntT):
                 v = ir.Builtin(name="int", args=[v], type=ir.IntT(lo=0, hi=len(dom) - 1), span=self.span)
             elif dom[0] != 0:
@@ -211,7 +219,7 @@ class _Lowering:
         n = len(kind.domains[j])
         rel = self.binary("sub", c, self.const(kind.offset), ir.IntT(lo=-kind.offset, hi=self.n - 1 - kind.offset))
         if stride != 1:
-            lo, hi = rel.type.lo // stride, rel.type.hi // stride
+            lo, hi = ir.int_of(rel.type).lo // stride, ir.int_of(rel.type).hi // stride
             rel = self.binary("div", rel, self.const(stride), ir.IntT(lo=lo, hi=hi))
         idx = self.binary("mod", rel, self.const(n), ir.IntT(lo=0, hi=n - 1))
         t = p.type
@@ -239,7 +247,7 @@ class _Lowering:
         if isinstance(x, ir.CallProc) and x.proc == "sim.act":
             return ir.CallProc(proc=ACT, args=x.args, span=x.span)
         if isinstance(x, ir.Builtin) and x.name == "sim.chose":
-            kind = self.space.kinds[x.args[1].value]
+            kind = self.space.kinds[_const_int(x.args[1])]
             c = self.choice_of(x.args[0])
             lo, hi = kind.offset, kind.offset + kind.size
             parts = []
@@ -251,6 +259,6 @@ class _Lowering:
                 return ir.Const(type=ir.BOOL, value=True, span=x.span)
             return parts[0] if len(parts) == 1 else self.binary("and", parts[0], parts[1], ir.BOOL)
         if isinstance(x, ir.Builtin) and x.name == "sim.chosen":
-            kind = self.space.kinds[x.args[1].value]
-            return self.decode(self.choice_of(x.args[0]), kind, x.args[2].value)
+            kind = self.space.kinds[_const_int(x.args[1])]
+            return self.decode(self.choice_of(x.args[0]), kind, _const_int(x.args[2]))
         return None
