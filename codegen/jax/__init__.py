@@ -58,7 +58,7 @@ def generate(module: ir.Module) -> dict[str, str]:
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),
-        fields=low.state_fields, actions=low.actions,
+        fields=low.state_fields, actions=low.actions, mask_lets=low.mask_lets,
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
         has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,
         resume=low.resume, illegal_pgx=module.illegal_action == "pgx",

@@ -1031,33 +1031,33 @@ def a_pass(st, index):
     return st
 
 
-def m_pass(st):
-    """guard of `pass` at each of its 1 flat indices (bool[1])"""
+def m_pass(st, mv_place):
+    """guard of `pass` at each of its 1 flat indices (bool[1]); reads the masks of `place` (`mv_` arguments)"""
     lv = {}
-    return jax.vmap(lambda i241: jnp.logical_not(jnp.any(jax.vmap(lambda i242, _h243: jnp.logical_and((_i32(_h243) == -1), jnp.any(jax.vmap(lambda i244: (_i32(f_flips(st, i242, i244, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i241: jnp.logical_not(jnp.any(jax.vmap(lambda i242: mv_place[i242])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i245, _h248: jax.vmap(lambda i246, _h249: jax.vmap(lambda i247: (_i32(_h249) == _i32(jnp.where((i247 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h248))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
+    return jax.vmap(lambda i243, _h246: jax.vmap(lambda i244, _h247: jax.vmap(lambda i245: (_i32(_h247) == _i32(jnp.where((i245 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h246))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r250 = _randint(st, 0, 1)
-    _a251 = _r250
-    st["current_player"] = _cast(_a251, jnp.int8)
-    _a252 = st["current_player"]
-    st["board"] = st["board"].at[28].set(_cast(_a252, jnp.int8))
-    _a253 = st["current_player"]
-    st["board"] = st["board"].at[35].set(_cast(_a253, jnp.int8))
-    _a254 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[27].set(_cast(_a254, jnp.int8))
-    _a255 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[36].set(_cast(_a255, jnp.int8))
+    st, _r248 = _randint(st, 0, 1)
+    _a249 = _r248
+    st["current_player"] = _cast(_a249, jnp.int8)
+    _a250 = st["current_player"]
+    st["board"] = st["board"].at[28].set(_cast(_a250, jnp.int8))
+    _a251 = st["current_player"]
+    st["board"] = st["board"].at[35].set(_cast(_a251, jnp.int8))
+    _a252 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[27].set(_cast(_a252, jnp.int8))
+    _a253 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[36].set(_cast(_a253, jnp.int8))
     return st
 
 
@@ -1070,7 +1070,7 @@ def inv_centre(st):
 def inv_both_present(st):
     """invariant `both_present`: a game still running has discs of both players"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i256, _h257: (_i32(_h257) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i258, _h259: (_i32(_h259) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i254, _h255: (_i32(_h255) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i256, _h257: (_i32(_h257) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
 
 
 # ---- the environment
@@ -1178,9 +1178,10 @@ def _state(st, observation, mask) -> State:
 
 
 def _legal_action_mask(st):
+    mv_place = m_place(st)
     parts = [
-        m_place(st),
-        m_pass(st),
+        mv_place,
+        m_pass(st, mv_place),
     ]
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
