@@ -38,6 +38,26 @@ def constant(module: ir.Module) -> list[bool] | None:
     sizes = _draw_sizes(module)
     if sizes is None:
         return None
+    seeds = _seeds(sizes)
+    if seeds is None:
+        return None
+    from envc.compiler.interp import Interpreter, SpecRuntimeError
+
+    it = Interpreter(module)
+    masks = set()
+    for seed in seeds:
+        try:
+            masks.add(tuple(it.legal_action_mask(it.init(seed))))
+        except SpecRuntimeError:
+            return None
+        if len(masks) > 1:
+            return None
+    return [bool(b) for b in masks.pop()]
+
+
+def _seeds(sizes: list[int]) -> list[int] | None:
+    """One seed for each combination of values of draws with `sizes` values (draw k reads
+    counter k), or None when there are more than `MAX_OUTCOMES` or some is not found."""
     total = 1
     for n in sizes:
         total *= n
@@ -48,21 +68,8 @@ def constant(module: ir.Module) -> list[bool] | None:
         key = rng.seed_key(seed)
         seeds.setdefault(tuple(rng.bits(key, k) % n for k, n in enumerate(sizes)), seed)
         if len(seeds) == total:
-            break
-    if len(seeds) < total:
-        return None
-    from envc.compiler.interp import Interpreter, SpecRuntimeError
-
-    it = Interpreter(module)
-    masks = set()
-    for seed in seeds.values():
-        try:
-            masks.add(tuple(it.legal_action_mask(it.init(seed))))
-        except SpecRuntimeError:
-            return None
-        if len(masks) > 1:
-            return None
-    return [bool(b) for b in masks.pop()]
+            return list(seeds.values())
+    return None
 
 
 def _draw_sizes(module: ir.Module) -> list[int] | None:

@@ -134,16 +134,22 @@ def _fits(param: ir.Type, arg: ir.Type) -> bool:
     return param == arg
 
 
+def _bind(name: str, t, params: dict[str, ir.Type], binds: dict, bound_t: set[str]) -> bool:
+    """Parameter `name` of the pattern is argument `t`: a draw-free expression in the
+    parameter's range that reads no variable bound inside the match, the same every time."""
+    if not isinstance(t, ir.ExprNode) or ir.first_draw(t) is not None or not _fits(params[name], t.type):
+        return False
+    if _reads_any(t, bound_t):
+        return False
+    if name in binds:
+        return _unify(binds[name], t, {}, {}, {}, set())
+    binds[name] = t
+    return True
+
+
 def _unify(p, t, params: dict[str, ir.Type], binds: dict, ren: dict[str, str], bound_t: set[str]) -> bool:
     if isinstance(p, ir.Local) and p.name in params and p.name not in ren:
-        if not isinstance(t, ir.ExprNode) or ir.first_draw(t) is not None or not _fits(params[p.name], t.type):
-            return False
-        if _reads_any(t, bound_t):
-            return False
-        if p.name in binds:
-            return _unify(binds[p.name], t, {}, {}, {}, set())
-        binds[p.name] = t
-        return True
+        return _bind(p.name, t, params, binds, bound_t)
     if type(p) is not type(t):
         return False
     if isinstance(p, ir.Local):
