@@ -107,7 +107,27 @@ def test_a_spec_without_reuse_is_unchanged():
 
 def test_jax_masks_with_reuse_are_the_interpreters():
     pytest.importorskip("jax")
-    report = verify(_module(), ["python", "jax"], episodes=30, seed=3)
+    report = verify(_pass_first(), ["python", "jax"], episodes=30, seed=3)
     assert report.faults == [], report.faults
     assert [d.render() for d in report.divergences] == []
     assert report.level2_transitions > 10
+
+
+def _pass_first():
+    """The test game with `pass` declared before the `place` whose mask it reads."""
+    text = GAME.replace("GUARD_PASS", "not any(legal(place(c)) for c in 0..9)").replace(
+        "GUARD_PAIR", "board[a] != -1 and legal(place((a + 1) % 9))")
+    head, rest = text.split("action place", 1)
+    place, tail = rest.split("action pair", 1)
+    pair, passing = tail.split("action pass", 1)
+    passing, observe = passing.split("observe", 1)
+    return check(parse(head + "action pass" + passing + "action place" + place + "action pair" + pair + "observe"
+                       + observe, "<test>"))
+
+
+def test_a_kind_declared_first_may_read_a_later_kinds_mask():
+    m = _pass_first()
+    k = _kinds(m)
+    assert k["pass"] < k["place"]
+    plan = mask_reuse.plan(m)
+    assert plan.order.index(k["place"]) < plan.order.index(k["pass"]) and plan.deps[k["pass"]] == [k["place"]]
