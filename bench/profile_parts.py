@@ -31,6 +31,7 @@ need not add up to 100%. The names are those of the generated module (see its do
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import sys
@@ -71,7 +72,12 @@ def parts(env, state, key):
     out = {}
     for kind, first, n in gen.ACTION_KINDS:
         if hasattr(gen, f"m_{kind}"):  # a kind without a guard has no mask function
-            out[f"mask {kind}"] = (jax.vmap(getattr(gen, f"m_{kind}")), (st,))
+            # a mask that reuses other kinds' masks (`mv_<kind>` arguments, issue 18) gets them
+            # computed beforehand: its part is what it adds
+            fn = getattr(gen, f"m_{kind}")
+            deps = [name for name in inspect.signature(fn).parameters if name.startswith("mv_")]
+            args = (st, *(jax.vmap(getattr(gen, "m_" + d[3:]))(st) for d in deps))
+            out[f"mask {kind}"] = (jax.vmap(fn), args)
         index = jnp.where((actions >= first) & (actions < first + n), actions - first, 0)
         out[f"body {kind}"] = (jax.vmap(getattr(gen, f"a_{kind}")), (st, index))
     out["observe"] = (jax.vmap(lambda s: gen._observe(s, s["current_player"])), (st,))

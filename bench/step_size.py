@@ -1,7 +1,7 @@
 """The size of a generated JAX environment's `step`, in measures that do not depend on the
 machine's load: what XLA has to compute, not how fast it ran.
 
-    python bench/step_size.py NAME=SOURCE [NAME=SOURCE ...] [--batch 1024] [--no-hlo]
+    python bench/step_size.py NAME=SOURCE [NAME=SOURCE ...] [--batch 1024] [--no-hlo] [--fn step_autoreset_from_seed]
 
 SOURCE is a spec file (`specs/tcg.envspec`, or a variant of it in a scratch folder) or
 `golden:SPEC@COMMIT`, the golden JAX module of `SPEC` at a commit (what `envc compile` wrote
@@ -61,19 +61,23 @@ def _equations(jaxpr, counts: collections.Counter) -> int:
     return n
 
 
-def measure(env, batch: int, hlo: bool) -> dict:
-    """The measures of the module docstring for `env.step` under `vmap` at `batch`."""
+def measure(env, batch: int, hlo: bool, fn: str = "step") -> dict:
+    """The measures of the module docstring for `env.<fn>` under `vmap` at `batch` (`fn`:
+    `step`, or `step_autoreset_from_seed`, what `rollout` runs: the step, then the fresh
+    state of a seed where the game ended)."""
     import jax
     import jax.numpy as jnp
 
     state = jax.vmap(env.init_from_seed)(jnp.arange(batch, dtype=jnp.uint32))
-    actions = jnp.zeros(batch, jnp.int32)
-    step = jax.vmap(env.step)
-    out = {"jaxpr": _equations(jax.make_jaxpr(step)(state, actions).jaxpr, collections.Counter())}
+    args = (state, jnp.zeros(batch, jnp.int32))
+    if fn == "step_autoreset_from_seed":
+        args = (*args, jnp.arange(batch, dtype=jnp.uint32))
+    step = jax.vmap(getattr(env, fn))
+    out = {"jaxpr": _equations(jax.make_jaxpr(step)(*args).jaxpr, collections.Counter())}
     if not hlo:
         return out
     start = time.perf_counter()
-    compiled = jax.jit(step).lower(state, actions).compile()
+    compiled = jax.jit(step).lower(*args).compile()
     out["compile_s"] = time.perf_counter() - start
     lines = compiled.as_text().splitlines()
     out["hlo"] = sum(1 for line in lines if re.match(r"\s+(ROOT )?%?\S+ = ", line))
@@ -90,13 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sources", nargs="+", metavar="NAME=SOURCE")
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--no-hlo", action="store_true", help="count the jaxpr only (no XLA compile)")
+    ap.add_argument("--fn", choices=("step", "step_autoreset_from_seed"), default="step",
+                    help="the function measured (default `step`; `rollout` runs `step_autoreset_from_seed`)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     print("| module | jaxpr equations | HLO instructions | fusions | XLA flops/env | bytes/env | compile s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for item in args.sources:
         name, _, source = item.partition("=")
-        r = measure(load_env(source), args.batch, not args.no_hlo)
+        r = measure(load_env(source), args.batch, not args.no_hlo, args.fn)
         if args.no_hlo:
             print(f"| {name} | {r['jaxpr']:,} | | | | | |", flush=True)
             continue

@@ -51,6 +51,7 @@ PY_PREFIXES = {
     "proc": "p_",
     "action": "a_",
     "mask": "m_",  # the legal-action mask of one action kind
+    "mask_value": "mv_",  # that mask computed, passed to the masks that reuse it
     "invariant": "inv_",
 }
 

@@ -110,7 +110,7 @@ def test_rust_literals_and_comments(text):
 def test_identifiers_have_a_prefix_per_namespace(name):
     import keyword
 
-    for ns in ("local", "fn", "proc", "action", "mask", "invariant"):
+    for ns in ("local", "fn", "proc", "action", "mask", "mask_value", "invariant"):
         code = py_ident(ns, name)
         assert code.isidentifier() and not keyword.iskeyword(code) and not code.startswith("_")
     assert rust_ident("local", name) == "v_" + name and rust_ident("field", name) == "f_" + name

@@ -43,10 +43,11 @@ def generate(module: ir.Module) -> dict[str, str]:
     """The generated package's files for a checked module. The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
-    from envc.compiler.passes import lower_choices
+    from envc.compiler.passes import init_mask, lower_choices
 
     module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
     low = Lowering(module).run()
+    fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
     dtype_of = {name: dtypes for name, dtypes, _ in low.state_fields}
@@ -58,7 +59,8 @@ def generate(module: ir.Module) -> dict[str, str]:
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),
-        fields=low.state_fields, actions=low.actions,
+        fields=low.state_fields, actions=low.actions, mask_lets=low.mask_lets,
+        init_mask=None if fresh_mask is None else "[" + ", ".join(str(b) for b in fresh_mask) + "]",
         observation_dtypes=low.observation_dtypes, invariants=low.invariants, step_max=low.step_max,
         has_epilogue=low.has_epilogue, simultaneous=low.simultaneous,
         resume=low.resume, illegal_pgx=module.illegal_action == "pgx",

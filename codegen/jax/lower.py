@@ -27,7 +27,9 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   (the checker keeps draws out of conditional expressions and generator bodies);
 - actions dispatch with `lax.switch` on the action kind; the legal-action mask of a kind
   is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
-  parameter replaced by its decoding (`decoded_guard`).
+  parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
+  kind's guard (`legal(place(c))`) reads that kind's mask, computed once before
+  (`envc.compiler.passes.mask_reuse`, `mask_read`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
+from envc.compiler.passes import mask_reuse
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -87,6 +90,8 @@ class LoweredModule:
     # a lowered simultaneous spec: (the state field of the chosen actions, of the turn count)
     simultaneous: tuple[str, str] | None = None
     resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
+    # masks read by other kinds' masks (`mask_reuse`): (variable, call), computed first in this order
+    mask_lets: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -348,11 +353,33 @@ class Lowering:
         return f"_select({c}, {a}, {b})"
 
     def x_call_fn(self, e: ir.CallFn) -> str:
+        if e.fn.startswith(mask_reuse.PREFIX):
+            return self.mask_read(e)
         inlined = self.inline_call(e)
         if inlined is not None:
             return self.ex(inlined)
         args = "".join(", " + self.ex(a) for a in e.args)
         return f"{py_ident('fn', e.fn)}(st{args})"
+
+    def mask_read(self, e: ir.CallFn) -> str:
+        """`#legal_<kind>(args)` (`envc.compiler.passes.mask_reuse`): the kind's mask, passed
+        to this mask function as `mv_<kind>`, at the flat index of `args` (the layout of
+        `envc.compiler.actions.ActionSpace`; the pass only matches arguments whose ranges lie
+        in the parameters', so the index is in range)."""
+        name = e.fn[len(mask_reuse.PREFIX):]
+        kind = next(k for k in self.space.kinds if k.name == name)
+        terms, stride = [], kind.size
+        for p, dom, a in zip(kind.params, kind.domains, e.args):
+            stride //= len(dom)
+            code = self.ex(a)
+            if isinstance(p.type, ir.BoolT):
+                code = f"_i32({code})"
+            elif dom[0]:
+                code = f"({self.int32(a, code)} - {dom[0]})"
+            else:
+                code = self.int32(a, code)
+            terms.append(f"{code} * {stride}" if stride != 1 else code)
+        return f"{py_ident('mask_value', name)}[{' + '.join(terms) or '0'}]"
 
     def inline_call(self, e: ir.CallFn) -> ir.Expr | None:
         """The body of `fn` call `e` with its arguments substituted, when the call sits in a
@@ -1047,7 +1074,7 @@ class Lowering:
                 self.emit("return st")
         return "\n".join(self.out.lines) + "".join("\n\n\n" + f for f in self._lifted)
 
-    def decoded_guard(self, a: ir.ActionDef, kind) -> ir.Expr:
+    def decoded_guard(self, a: ir.ActionDef, kind, guard: ir.Expr | None = None) -> ir.Expr:
         """`a`'s guard as an expression of the kind's flat index (`#index`): each parameter
         replaced by its decoding, `(index // stride) % n + first` (the layout of
         `envc.compiler.actions.ActionSpace`), so that the mask lowers as one comprehension
@@ -1071,7 +1098,36 @@ class Lowering:
                 else:
                     code = code.model_copy(update={"type": p.type})
             mapping[p.name] = code
-        return self._substitute(a.guard, mapping)
+        return self._substitute(a.guard if guard is None else guard, mapping)
+
+    def mask_function(self, a: ir.ActionDef, kind, plan: mask_reuse.MaskPlan) -> str:
+        """`m_<kind>(st, mv_<dep>...)`: the guard of `a` at each of its flat indices, reading
+        the masks of the kinds it reuses (`mask_reuse`) from its extra arguments."""
+        deps = [self.space.kinds[d].name for d in plan.deps.get(kind.index, [])]
+        mask = ir.ArrayBuild(var=_INDEX, lo=0, hi=kind.size, body=self.decoded_guard(a, kind, plan.guards[kind.index]),
+                             type=ir.ArrayT(elem=ir.BOOL, size=kind.size))
+        args = "".join(", " + py_ident("mask_value", d) for d in deps)
+        doc = f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"
+        if deps:
+            doc += "; reads the masks of " + ", ".join(f"`{d}`" for d in deps) + " (`mv_` arguments)"
+        return self.function(f"def {py_ident('mask', a.name)}(st{args}):", [], [ir.Return(value=mask)], mask.type,
+                             False, doc)
+
+    def mask_calls(self, plan: mask_reuse.MaskPlan) -> tuple[list[tuple[str, str]], dict[int, str]]:
+        """How `_legal_action_mask` computes each kind's mask: the `(variable, call)` pairs of
+        the masks another kind reads, in dependency order, and each kind's code in the
+        concatenation (its variable, or its call)."""
+        needed = {d for deps in plan.deps.values() for d in deps}
+        lets, code = [], {}
+        for k in plan.order:
+            name = self.space.kinds[k].name
+            call = f"{py_ident('mask', name)}(st" + "".join(
+                ", " + py_ident("mask_value", self.space.kinds[d].name) for d in plan.deps.get(k, [])) + ")"
+            if k in needed:
+                lets.append((py_ident("mask_value", name), call))
+                call = py_ident("mask_value", name)
+            code[k] = call
+        return lets, code
 
     def run(self) -> LoweredModule:
         m = self.m
@@ -1084,16 +1140,15 @@ class Lowering:
                                                 f.ret is None, doc, prologue=prologue))
         actions = []
         resume = self.resume_info()
+        plan = mask_reuse.plan(m)
+        mask_lets, mask_code = self.mask_calls(plan)
         for kind in self.space.kinds:
             a = m.actions[kind.index]
             fn_name, mask_name = py_ident("action", a.name), py_ident("mask", a.name)
             if resume is not None and kind.index == resume["kind"]:  # its steps run the paused action's branch
                 actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": True, "resumes": True,
-                                "fn": fn_name, "mask": mask_name})
-                self.functions.append(self.function(f"def {mask_name}(st):", [], [ir.Return(value=ir.ArrayBuild(
-                    var=_INDEX, lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
-                    type=ir.ArrayT(elem=ir.BOOL, size=kind.size)))], ir.ArrayT(elem=ir.BOOL, size=kind.size), False,
-                    f"guard of `{a.name}` at each of its {kind.size} flat indices (bool[{kind.size}])"))
+                                "fn": fn_name, "mask": mask_name, "mask_call": mask_code[kind.index]})
+                self.functions.append(self.mask_function(a, kind, plan))
                 continue
             decode = []
             stride = kind.size
@@ -1110,13 +1165,9 @@ class Lowering:
                                  prologue=["st = dict(st)"] + decode)
             self.functions.append(body)
             if a.guard is not None:
-                mask = ir.ArrayBuild(var=_INDEX, lo=0, hi=kind.size, body=self.decoded_guard(a, kind),
-                                     type=ir.ArrayT(elem=ir.BOOL, size=kind.size))
-                self.functions.append(self.function(f"def {mask_name}(st):", [], [ir.Return(value=mask)],
-                                                    mask.type, False, f"guard of `{a.name}` at each of its "
-                                                    f"{kind.size} flat indices (bool[{kind.size}])"))
+                self.functions.append(self.mask_function(a, kind, plan))
             actions.append({"name": a.name, "offset": kind.offset, "size": kind.size, "guard": a.guard is not None,
-                            "resumes": False, "fn": fn_name, "mask": mask_name})
+                            "resumes": False, "fn": fn_name, "mask": mask_name, "mask_call": mask_code.get(kind.index)})
         obs = m.observe
         self.functions.append(self.function(f"def _observe(st, {ident(obs.player)}):",
                                             [ir.ParamDef(name=obs.player, type=ir.IntT(lo=0, hi=m.num_players - 1))],
@@ -1141,7 +1192,7 @@ class Lowering:
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
-            observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume,
+            observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
             simultaneous=(m.simultaneous.choice, m.simultaneous.turn) if m.simultaneous is not None else None,
         )

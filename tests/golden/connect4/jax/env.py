@@ -327,6 +327,7 @@ TURN_LIMIT = None
 ACTION_KINDS = (('drop', 0, 7),)  # (name, first flat index, number of flat actions)
 
 # ---- constants
+INIT_LEGAL_ACTION_MASK = jnp.asarray(np.array([True, True, True, True, True, True, True], dtype=np.bool_))  # every initial state's guards
 _K0 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
 _K1 = jnp.asarray(np.array([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.int8))
 
@@ -526,7 +527,12 @@ def init_from_seed(seed) -> State:
     st["_rng_key"] = _seed_key(seed)
     st["_rng_counter"] = jnp.uint32(0)
     st = _init_body(st)
-    return _finish(st)
+    # the legal-action mask after `init` is the same for every seed (proved when compiling,
+    # over every value of the init's draws: envc.compiler.passes.init_mask), so it is a
+    # constant, not the guards evaluated again on every auto-reset
+    mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), INIT_LEGAL_ACTION_MASK)
+    obs = _cast(_observe(st, st["current_player"]), jnp.bool_)
+    return _state(st, obs, mask)
 
 
 def init(key) -> State:
