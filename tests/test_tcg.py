@@ -236,7 +236,7 @@ def test_retreat_and_paralysis(tcg, jax_step):
     assert not z.legal("retreat(b=1)")
 
 
-TELEPORT, SABRINA = 1, 2  # `pending_choice()` (the `choose` sites of specs/tcg.fills, in order)
+TELEPORT, SABRINA = 7, 6  # `pending_choice()`: the `choose` sites of `switch_self` and `switch_opponent` (`envc actions`)
 
 
 def options(g) -> list[int]:
