@@ -16,13 +16,13 @@
 use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 2;
-pub const NUM_ACTIONS: usize = 131;
+pub const NUM_ACTIONS: usize = 132;
 /// `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(2000);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 2000;
 /// (name, first flat index, number of flat actions) of each action kind.
-pub const ACTION_KINDS: [(&str, usize, usize); 13] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3), ("choose", 128, 3)];
+pub const ACTION_KINDS: [(&str, usize, usize); 13] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3), ("choose", 128, 4)];
 pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_bounds", "one_result", "active_in_play", "bench_size"];
 // enum Energy: 0 = grass, 1 = fire, 2 = water, 3 = lightning, 4 = psychic, 5 = fighting, 6 = darkness, 7 = metal, 8 = dragon, 9 = colorless, 10 = none
 // enum Category: 0 = pokemon, 1 = trainer
@@ -31,69 +31,100 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Phase: 0 = setup, 1 = main, 2 = promote
 // enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
+// enum When: 0 = opponent_damaged, 1 = self_damaged, 2 = opponent_poisoned, 3 = opponent_evolved, 4 = evolved_this_turn
+// enum Trigger: 0 = use, 1 = attacked, 2 = attach
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 56] = [
-    "tcg.envspec:154:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:225:26: `draw()` from an empty list",
-    "tcg.envspec:225:13: push onto a full list (capacity 10)",
-    "tcg.envspec:250:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:260:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:292:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:336:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:338:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:339:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:340:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:343:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:343:9: push onto a full list (capacity 10)",
-    "tcg.envspec:344:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:353:26: `pop()` from an empty list",
-    "tcg.envspec:353:13: push onto a full list (capacity 20)",
-    "tcg.envspec:774:5: push onto a full list (capacity 20)",
-    "tcg.envspec:777:13: push onto a full list (capacity 20)",
-    "tcg.envspec:845:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:904:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:909:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:957:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:959:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:967:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:969:13: push onto a full list (capacity 10)",
-    "tcg.envspec:972:13: push onto a full list (capacity 10)",
-    "tcg.envspec:975:13: push onto a full list (capacity 20)",
+pub static FAULT_SITES: [&str; 85] = [
+    "tcg.envspec:209:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:284:26: `draw()` from an empty list",
+    "tcg.envspec:284:13: push onto a full list (capacity 10)",
+    "tcg.envspec:309:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:319:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:351:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:394:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:396:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:397:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:398:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:401:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:401:9: push onto a full list (capacity 10)",
+    "tcg.envspec:402:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:411:26: `pop()` from an empty list",
+    "tcg.envspec:411:13: push onto a full list (capacity 20)",
+    "tcg.envspec:430:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:437:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:451:12: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:461:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:479:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:492:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:536:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:540:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:554:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:557:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:558:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:558:9: push onto a full list (capacity 20)",
+    "tcg.envspec:559:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:565:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:566:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:574:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:576:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:576:13: push onto a full list (capacity 10)",
+    "tcg.envspec:577:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:587:33: `draw()` from an empty list",
+    "tcg.envspec:587:17: push onto a full list (capacity 20)",
+    "tcg.envspec:598:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:707:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:737:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:751:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:826:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:835:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:850:21: push onto a full list (capacity 10)",
+    "tcg.envspec:852:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1380:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1383:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1451:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1511:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1516:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1564:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1566:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1574:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1576:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1579:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1582:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:151:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1048:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1049:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1050:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1097:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:988:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:989:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:996:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:997:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1012:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1013:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1022:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1023:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1018:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1045:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1046:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1140:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1140:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1141:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1141:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1142:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1142:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1143:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1143:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1144:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1144:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:943:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:945:13: push onto a full list (capacity 20)",
-    "tcg.envspec:951:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:708:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1662:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1663:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1664:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1712:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1595:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1596:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1603:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1604:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1619:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1620:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1629:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1630:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1625:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1659:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1660:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1755:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1755:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1756:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1756:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1757:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1757:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1758:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1758:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1759:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1759:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1550:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1552:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1558:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
-pub type Observation = [i16; 164];
+pub type Observation = [i16; 195];
 
 /// One environment's state: the spec's fields (built-ins first), the legal-action mask,
 /// the current player's observation, and envc's RNG words.
@@ -129,23 +160,97 @@ pub struct State {
     pub f_supporter: bool,
     pub f_retreated: bool,
     pub f_retreat_discount: i8,
-    pub f_barrier: [i8; 2],
+    pub f_barrier: [i16; 2],
+    pub f_no_attack: [bool; 2],
+    pub f_no_retreat: [bool; 2],
+    pub f_weakened: [i8; 2],
+    pub f_spiky: [i8; 2],
+    pub f_no_supporter: [bool; 2],
+    pub f_relays: [i8; 2],
+    pub f_relay_turn: [i8; 2],
+    pub f_boost_turn: [i8; 2],
+    pub f_seen_hand: [[i16; 10]; 2],
+    pub f_seen_hand_turn: [i8; 2],
+    pub f_seen_deck: [[i16; 3]; 2],
+    pub f_seen_deck_turn: [i8; 2],
     pub f_attack_bonus: i8,
+    pub f_named_bonus: i8,
+    pub f_bonus_named: [i8; 3],
     pub f_dmg: i16,
+    pub f_passive_cut: i16,
+    pub f_passive_spiky: i8,
+    pub f_last_attached: i8,
+    pub f_attack_index: i8,
     pub f_promote_next: i8,
     pub f_promote_resume: bool,
     pub f_ended_by: i8,
     pub f__envc_until_barrier: [i8; 2],
+    pub f__envc_until_no_attack: [i8; 2],
+    pub f__envc_until_no_retreat: [i8; 2],
+    pub f__envc_until_weakened: [i8; 2],
+    pub f__envc_until_spiky: [i8; 2],
+    pub f__envc_until_no_supporter: [i8; 2],
+    pub f__envc_at_p_damage_opponent_choice: i8,
+    pub f__envc_frame_p_damage_opponent_choice__amount: i16,
+    pub f__envc_frame_p_damage_opponent_choice__bench_only: bool,
+    pub f__envc_frame_p_damage_opponent_choice__attack: bool,
+    pub f__envc_frame_p_damage_opponent_choice__q: i8,
+    pub f__envc_frame_p_damage_opponent_choice__s: i8,
+    pub f__envc_at_p_damage_own_choice: i8,
+    pub f__envc_frame_p_damage_own_choice__p: i8,
+    pub f__envc_frame_p_damage_own_choice__amount: i16,
+    pub f__envc_frame_p_damage_own_choice__bench_only: bool,
+    pub f__envc_frame_p_damage_own_choice__s: i8,
+    pub f__envc_at_p_attach_to_bench_choice: i8,
+    pub f__envc_frame_p_attach_to_bench_choice__p: i8,
+    pub f__envc_frame_p_attach_to_bench_choice__t: i8,
+    pub f__envc_frame_p_attach_to_bench_choice__s: i8,
+    pub f__envc_at_p_attach_to_benched_choices: i8,
+    pub f__envc_frame_p_attach_to_benched_choices__p: i8,
+    pub f__envc_frame_p_attach_to_benched_choices__t: i8,
+    pub f__envc_frame_p_attach_to_benched_choices__n: i8,
+    pub f__envc_frame_p_attach_to_benched_choices__a: i8,
+    pub f__envc_at_p_switch_opponent: i8,
+    pub f__envc_frame_p_switch_opponent__p: i8,
+    pub f__envc_frame_p_switch_opponent__basic_only: bool,
+    pub f__envc_frame_p_switch_opponent__q: i8,
+    pub f__envc_at_p_switch_self: i8,
+    pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_attack_effect__9: i8,
+    pub f__envc_at_p_attack_effect__16: i8,
+    pub f__envc_frame_p_attack_effect__16__p: i8,
+    pub f__envc_frame_p_attack_effect__16__k: i8,
+    pub f__envc_at_p_attack_effect__20: i8,
+    pub f__envc_at_p_attack_effect__31: i8,
+    pub f__envc_at_p_attack_effect__33: i8,
     pub f__envc_at_p_attack_effect__34: i8,
-    pub f__envc_frame_p_attack_effect__34__p: i8,
+    pub f__envc_at_p_attack_effect__45: i8,
+    pub f__envc_at_p_attack_effect__47: i8,
+    pub f__envc_at_p_attack_effect__65: i8,
+    pub f__envc_at_p_attack_effect__70: i8,
+    pub f__envc_at_p_attack_effect__72: i8,
+    pub f__envc_at_p_attack_effect__76: i8,
+    pub f__envc_at_p_attack_effect__80: i8,
+    pub f__envc_at_p_attack_effect__96: i8,
+    pub f__envc_at_p_attack_effect__97: i8,
+    pub f__envc_at_p_ability_effect__2: i8,
+    pub f__envc_at_p_ability_effect__5: i8,
+    pub f__envc_at_p_ability_effect__12: i8,
     pub f__envc_at_p_trainer_effect__8: i8,
-    pub f__envc_frame_p_trainer_effect__8__p: i8,
     pub f__envc_at_p_attack_effect__dispatch: i8,
+    pub f__envc_frame_p_attack_effect__dispatch__effect: i8,
+    pub f__envc_frame_p_attack_effect__dispatch__p: i8,
+    pub f__envc_at_p_ability_effect__dispatch: i8,
     pub f__envc_at_p_trainer_effect__dispatch: i8,
+    pub f__envc_at_a_attach: i8,
+    pub f__envc_frame_a_attach__p: i8,
     pub f__envc_at_a_play_trainer: i8,
     pub f__envc_frame_a_play_trainer__p: i8,
+    pub f__envc_at_a_use_ability: i8,
+    pub f__envc_frame_a_use_ability__p: i8,
     pub f__envc_at_a_attack: i8,
-    pub f__envc_frame_a_attack__q: i8,
+    pub f__envc_frame_a_attack__a: i8,
+    pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
@@ -156,8 +261,10 @@ pub struct State {
 }
 
 // ---- constants and tables
-static K0: [i8; 2] = [0; 2];
-static K1: [[i16; 6]; 21] = [
+static K0: [i16; 2] = [0; 2];
+static K1: [bool; 2] = [false; 2];
+static K2: [i8; 2] = [0; 2];
+static K3: [[i16; 6]; 21] = [
     [1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0],
     [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21],
     [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252],
@@ -166,48 +273,493 @@ static K1: [[i16; 6]; 21] = [
     [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628],
     [1, 20, 190, 1140, 4845, 15504],
 ];
-static K2: List<i16, 20> = List { items: [0; 20], len: 0 };
-static K3: [[i8; 1]; 101] = [
-    [0], [1], [0], [2], [3], [0], [4], [0], [0], [0], [0], [5], [5], [0], [0], [0], [10], [0], [0],
-    [0], [0], [0], [0], [0], [6], [7], [0], [0], [8], [0], [0], [0], [9], [0], [11], [0], [12], [0],
-    [5], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0],
+static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
+static K5: [[i8; 2]; 101] = [
+    [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [45, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
+    [24, 0], [25, 0], [46, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
+    [15, 0], [26, 0], [27, 0], [10, 0], [0; 2], [28, 0], [19, 0], [16, 0], [29, 0], [30, 0],
+    [31, 0], [32, 0], [33, 0], [6, 0], [0; 2], [0; 2], [21, 0], [34, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [35, 0], [36, 0], [37, 0], [38, 0], [12, 0], [7, 0],
+    [29, 0], [33, 0], [30, 0], [23, 0], [18, 0], [39, 0], [11, 0], [11, 0], [9, 0], [35, 0],
+    [40, 0], [6, 0], [29, 0], [41, 0], [19, 0], [42, 0], [43, 0], [0; 2], [2, 0], [15, 0], [27, 0],
+    [32, 0], [19, 0], [44, 0],
 ];
-static K4: [[i8; 1]; 101] = [
-    [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [3], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0],
+static K6: [[i16; 2]; 101] = [
+    [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
 ];
-static K5: [[i8; 1]; 101] = [
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [1], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [4], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0],
+static K7: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
 ];
-static K6: [[i8; 1]; 101] = [
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [2], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
-    [0], [0], [0], [0], [0], [0],
+static K8: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
 ];
-static K7: [[i8; 1]; 19] = [
-    [0], [0], [0], [0], [0], [0], [0], [0], [0], [1], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+static K9: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0], [40, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
 ];
-static K8: [[i8; 1]; 17] = [
-    [0], [0], [1], [8], [0], [0], [2], [0], [9], [0], [3], [4], [0], [0], [5], [6], [7],
+static K10: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [4, 0], [0; 2], [4, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
 ];
-static T0_TrainerTarget__targets: [bool; 4] = [false, true, true, true];
-static T1_TrainerTarget__type: [i8; 4] = [10, 10, 0, 2];
-static T2_Card__category: [i8; 386] = [
+static K11: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [40, 0], [0; 2], [50, 0], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [100, 0], [0; 2], [0; 2], [0; 2], [0; 2], [80, 0], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K12: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K13: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [1, 0],
+    [1, 0], [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [4, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [7, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K14: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [1, 0],
+    [2, 0], [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K15: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [true, false], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K16: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [true, false], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K17: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K18: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K19: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [70, 0],
+    [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K20: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [5, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K21: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K22: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [60, 0], [0; 2], [0; 2], [0; 2], [0; 2], [70, 0],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [80, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K23: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0, 80], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [10, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K24: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [true, false], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K25: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [true, false], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K26: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [10, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K27: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [1, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [2, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [4, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [3, 0], [0; 2],
+];
+static K28: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [60, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [60, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [40, 0], [0; 2],
+];
+static K29: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [10, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K30: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K31: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K32: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0],
+    [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K33: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [true, false], [false; 2], [false; 2], [false; 2],
+];
+static K34: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K35: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [7, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [3, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K36: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [50, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [40, 0], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K37: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K38: [[i8; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [60, 0], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K39: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [true, false],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K40: [[i16; 2]; 101] = [
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [300, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [20, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+    [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2],
+];
+static K41: [[bool; 2]; 101] = [
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [true, false], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+    [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
+];
+static K42: [[i8; 1]; 19] = [
+    [0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3],
+    [0],
+];
+static K43: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0],
+];
+static K44: [[i16; 1]; 19] = [
+    [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30],
+    [0],
+];
+static K45: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+];
+static K46: [[i8; 1]; 19] = [[0]; 19];
+static K47: [[i8; 1]; 19] = [
+    [0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+];
+static K48: [[bool; 1]; 19] = [
+    [false], [false], [false], [false], [false], [false], [true], [false], [false], [false],
+    [false], [false], [false], [false], [false], [false], [false], [false], [false],
+];
+static K49: [[i8; 1]; 17] = [
+    [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
+];
+static T0_AbilityKind__on: [i8; 7] = [0, 1, 1, 1, 1, 2, 2];
+static T1_Named__text_names: [i8; 12] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
+static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
+static T4_TrainerTarget__names: [[i8; 3]; 7] = [
+    [0; 3], [0; 3], [0; 3], [0; 3], [1, 2, 0], [3, 4, 0], [5, 6, 7],
+];
+static T5_TrainerTarget__active: [bool; 7] = [false, false, false, false, false, true, true];
+static T6_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -222,7 +774,7 @@ static T2_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T3_Card__stage: [i8; 386] = [
+static T7_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -237,7 +789,7 @@ static T3_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T4_Card__species: [i16; 386] = [
+static T8_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -258,7 +810,7 @@ static T4_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T5_Card__evolves_from: [i16; 386] = [
+static T9_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -277,7 +829,7 @@ static T5_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T6_Card__hp: [i16; 386] = [
+static T10_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -297,7 +849,7 @@ static T6_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T7_Card__type: [i8; 386] = [
+static T11_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -312,7 +864,7 @@ static T7_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T8_Card__weakness: [i8; 386] = [
+static T12_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -327,7 +879,7 @@ static T8_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T9_Card__retreat: [i8; 386] = [
+static T13_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -342,7 +894,7 @@ static T9_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T10_Card__is_ex: [bool; 386] = [
+static T14_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -372,7 +924,7 @@ static T10_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T11_Card__trainer: [i8; 386] = [
+static T15_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -387,7 +939,7 @@ static T11_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T12_Card__damage0: [i16; 386] = [
+static T16_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -406,7 +958,7 @@ static T12_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T13_Card__damage1: [i16; 386] = [
+static T17_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -425,7 +977,7 @@ static T13_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T14_Card__cost0: [[i8; 11]; 386] = [
+static T18_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -608,7 +1160,7 @@ static T14_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T15_Card__cost1: [[i8; 11]; 386] = [
+static T19_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -657,22 +1209,52 @@ static T15_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T16_Card__target: [i8; 386] = [
+static T20_Card__ability_kind: [i8; 386] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 5, 0, 0, 0, 0, 6, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0,
+];
+static T21_Card__target: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4,
+    0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T17_Card__effect0: [i8; 386] = [
+static T22_Card__named: [i8; 386] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
+    0, 0, 0, 0, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 8, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0,
+];
+static T23_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -688,7 +1270,7 @@ static T17_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T18_Card__effect1: [i8; 386] = [
+static T24_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -703,7 +1285,7 @@ static T18_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T19_Card__ability: [i8; 386] = [
+static T25_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -718,7 +1300,7 @@ static T19_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T20_Card__trainer_effect: [i8; 386] = [
+static T26_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -733,7 +1315,8 @@ static T20_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T21_Deck__cards: [[i16; 20]; 22] = [
+static T27_NamedCard__first: [i16; 12] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43];
+static T28_Deck__cards: [[i16; 20]; 22] = [
     [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
     [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222],
@@ -757,7 +1340,7 @@ static T21_Deck__cards: [[i16; 20]; 22] = [
     [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218],
     [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
 ];
-static T22_Deck__energy: [[i8; 11]; 22] = [
+static T29_Deck__energy: [[i8; 11]; 22] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -773,320 +1356,328 @@ static T22_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:148:1)
+/// fn `is_basic` (tcg.envspec:203:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T2_Card__category[v_c as usize] as i32) == 0) && ((T3_Card__stage[v_c as usize] as i32) == 0)))
+    Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:153:1)
+/// fn `basic_in_hand` (tcg.envspec:208:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:158:1)
+/// fn `playable_trainer` (tcg.envspec:214:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T2_Card__category[v_c as usize] as i32) == 1) && ((T20_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T11_Card__trainer[v_c as usize] as i32) != 1) || (!s.f_supporter))))
+    Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!(s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:165:1)
+/// fn `trainer_target_ok` (tcg.envspec:221:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:166:5
-    let mut v_r: i32 = (T16_Card__target[v_c as usize] as i32);
-    return Ok((if T0_TrainerTarget__targets[v_r as usize] { (s.f_occupied[v_p as usize][v_s as usize] && (((T1_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T1_TrainerTarget__type[v_r as usize] as i32)))) } else { ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) }));
-}
-
-/// fn `free_bench` (tcg.envspec:171:1)
-fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    let mut _acc1: i32 = 0;
-    for v_s in 1i32..4 {
-        let _x2: i32 = (if s.f_occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
-        _acc1 = if v_s == 1 { _x2 } else { imin(_acc1, _x2) };
-    }
-    Ok(_acc1)
-}
-
-/// fn `energy_total` (tcg.envspec:175:1)
-fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
-    let mut _acc3: i32 = 0;
-    for v_t in 0i32..11 {
-        _acc3 = _acc3 + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32);
-    }
-    Ok(_acc3)
-}
-
-/// fn `cost` (tcg.envspec:179:1)
-fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T14_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T15_Card__cost1[v_c as usize][v_t as usize] as i32) }))
-}
-
-/// fn `can_pay` (tcg.envspec:184:1)
-fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:185:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    let mut _acc4: bool = true;
-    for v_t in 0i32..9 {
-        if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc4 = false; break; }
-    }
-    let mut _b5: bool = _acc4;
-    if _b5 {
-        let mut _acc6: i32 = 0;
-        for v_t in 0i32..11 {
-            _acc6 = _acc6 + f_cost(s, v_c, v_a, v_t)?;
+    // @ tcg.envspec:222:5
+    let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
+    let _c1: bool;
+    if T2_TrainerTarget__targets[v_r as usize] {
+        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
+        if _b2 {
+            let mut _b3: bool = ((T4_TrainerTarget__names[v_r as usize][0 as usize] as i32) == 0);
+            if !_b3 {
+                let mut _acc4: bool = false;
+                for v_i in 0i32..3 {
+                    if ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
+                }
+                _b3 = _acc4;
+            }
+            _b2 = _b3;
         }
-        _b5 = (f_energy_total(s, v_p, 0)? >= _acc6);
+        _c1 = _b2;
+    } else {
+        _c1 = ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]);
     }
-    return Ok(_b5);
+    return Ok(_c1);
 }
 
-/// fn `can_act` (tcg.envspec:191:1)
-fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
-    Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
+/// fn `free_bench` (tcg.envspec:229:1)
+fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
+    let mut _acc5: i32 = 0;
+    for v_s in 1i32..4 {
+        let _x6: i32 = (if s.f_occupied[v_p as usize][v_s as usize] { 4 } else { v_s });
+        _acc5 = if v_s == 1 { _x6 } else { imin(_acc5, _x6) };
+    }
+    Ok(_acc5)
 }
 
-/// fn `can_attack` (tcg.envspec:195:1)
-fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:196:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && ((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
-}
-
-/// fn `retreat_cost` (tcg.envspec:200:1)
-fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T9_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
-}
-
-/// fn `can_evolve` (tcg.envspec:206:1)
-fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T2_Card__category[v_c as usize] as i32) == 0)) && ((T3_Card__stage[v_c as usize] as i32) != 0)) && ((T5_Card__evolves_from[v_c as usize] as i32) == (T4_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
-}
-
-/// fn `nth_energy` (tcg.envspec:212:1)
-fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
+/// fn `energy_total` (tcg.envspec:233:1)
+fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b8: bool = ((T22_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
-        if _b8 {
-            let mut _acc9: i32 = 0;
-            for v_u in 0i32..11 {
-                _acc9 = _acc9 + (if (v_u < v_t) { (T22_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
-            }
-            _b8 = (_acc9 == v_r);
-        }
-        let _x10: i32 = (if _b8 { v_t } else { 10 });
-        _acc7 = if v_t == 0 { _x10 } else { imin(_acc7, _x10) };
+        _acc7 = _acc7 + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32);
     }
     Ok(_acc7)
 }
 
-/// proc `draw_cards` (tcg.envspec:222:1)
+/// fn `cost` (tcg.envspec:237:1)
+fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
+    Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+}
+
+/// fn `can_pay` (tcg.envspec:242:1)
+fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
+    // @ tcg.envspec:243:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+    let mut _acc8: bool = true;
+    for v_t in 0i32..9 {
+        if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc8 = false; break; }
+    }
+    let mut _b9: bool = _acc8;
+    if _b9 {
+        let mut _acc10: i32 = 0;
+        for v_t in 0i32..11 {
+            _acc10 = _acc10 + f_cost(s, v_c, v_a, v_t)?;
+        }
+        _b9 = (f_energy_total(s, v_p, 0)? >= _acc10);
+    }
+    return Ok(_b9);
+}
+
+/// fn `can_act` (tcg.envspec:249:1)
+fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
+    Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
+}
+
+/// fn `can_attack` (tcg.envspec:253:1)
+fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
+    // @ tcg.envspec:254:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+}
+
+/// fn `retreat_cost` (tcg.envspec:259:1)
+fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
+    Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
+}
+
+/// fn `can_evolve` (tcg.envspec:265:1)
+fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+}
+
+/// fn `nth_energy` (tcg.envspec:271:1)
+fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
+    let mut _acc11: i32 = 0;
+    for v_t in 0i32..11 {
+        let mut _b12: bool = ((T29_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        if _b12 {
+            let mut _acc13: i32 = 0;
+            for v_u in 0i32..11 {
+                _acc13 = _acc13 + (if (v_u < v_t) { (T29_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+            }
+            _b12 = (_acc13 == v_r);
+        }
+        let _x14: i32 = (if _b12 { v_t } else { 10 });
+        _acc11 = if v_t == 0 { _x14 } else { imin(_acc11, _x14) };
+    }
+    Ok(_acc11)
+}
+
+/// proc `draw_cards` (tcg.envspec:281:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:223:5
+    // @ tcg.envspec:282:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:224:9
+        // @ tcg.envspec:283:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:225:13
-            let _v11 = s.f_deck[v_p as usize].take_front(1)?;
-            let _a12: i32 = (_v11 as i32);
-            s.f_hand[v_p as usize].push((_a12 as i16), 2)?;
+            // @ tcg.envspec:284:13
+            let _v15 = s.f_deck[v_p as usize].take_front(1)?;
+            let _a16: i32 = (_v15 as i32);
+            s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
         }
     }
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:230:1)
+/// proc `heal` (tcg.envspec:289:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:231:5
-    let _v13: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
-    s.f_damage[v_p as usize][v_s as usize] = (_v13 as i16);
+    // @ tcg.envspec:290:5
+    let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
+    s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:235:1)
+/// proc `heal_type` (tcg.envspec:294:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:236:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:237:9
+    // @ tcg.envspec:295:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
+        // @ tcg.envspec:296:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:241:1)
+/// proc `add_damage` (tcg.envspec:300:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:242:5
+    // @ tcg.envspec:301:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:246:1)
+/// proc `damage_per_heads` (tcg.envspec:305:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:247:5
+    // @ tcg.envspec:306:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:248:5
+    // @ tcg.envspec:307:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:249:9
+        // @ tcg.envspec:308:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:250:13
-            let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
-            if (_r14 == 1) {
-                // @ tcg.envspec:251:17
+            // @ tcg.envspec:309:13
+            let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
+            if (_r18 == 1) {
+                // @ tcg.envspec:310:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:255:5
+    // @ tcg.envspec:314:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:259:1)
+/// proc `bonus_on_heads` (tcg.envspec:318:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:260:5
-    let _r15: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
-    if (_r15 == 1) {
-        // @ tcg.envspec:261:9
+    // @ tcg.envspec:319:5
+    let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
+    if (_r19 == 1) {
+        // @ tcg.envspec:320:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:266:1)
+/// proc `damage_per_bench_type` (tcg.envspec:325:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:267:5
-    let mut _acc16: i32 = 0;
+    // @ tcg.envspec:326:5
+    let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
-        _acc16 += (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) as i32;
+        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
     }
-    s.f_dmg = (imin((v_each * _acc16), 300) as i16);
+    s.f_dmg = (imin((v_each * _acc20), 300) as i16);
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:271:1)
+/// proc `discard_energy` (tcg.envspec:330:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:272:5
-    let _v17: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
-    s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v17 as i8);
+    // @ tcg.envspec:331:5
+    let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
+    s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:277:1)
+/// proc `attach_from_zone` (tcg.envspec:336:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:278:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:279:9
-        let _v18: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
-        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v18 as i8);
+    // @ tcg.envspec:337:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
+        // @ tcg.envspec:338:9
+        let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
+        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:285:1)
+/// proc `afflict_opponent` (tcg.envspec:344:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:286:5
+    // @ tcg.envspec:345:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:287:9
-        let _i19: usize = (1 - v_p) as usize;
-        s.f_condition[_i19] = (v_c as i8);
+        // @ tcg.envspec:346:9
+        let _i23: usize = (1 - v_p) as usize;
+        s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:291:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:350:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:292:5
-    let _r20: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
-    if (_r20 == 1) {
-        // @ tcg.envspec:293:9
+    // @ tcg.envspec:351:5
+    let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
+    if (_r24 == 1) {
+        // @ tcg.envspec:352:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:297:1)
+/// proc `poison_opponent` (tcg.envspec:356:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:298:5
+    // @ tcg.envspec:357:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:299:9
-        let _i21: usize = (1 - v_p) as usize;
-        s.f_poisoned[_i21] = true;
+        // @ tcg.envspec:358:9
+        let _i25: usize = (1 - v_p) as usize;
+        s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:303:1)
+/// proc `burn_opponent` (tcg.envspec:362:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:304:5
+    // @ tcg.envspec:363:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:305:9
-        let _i22: usize = (1 - v_p) as usize;
-        s.f_burned[_i22] = true;
+        // @ tcg.envspec:364:9
+        let _i26: usize = (1 - v_p) as usize;
+        s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:310:1)
+/// proc `damage_opponent_bench` (tcg.envspec:369:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:311:5
+    // @ tcg.envspec:370:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:312:9
+        // @ tcg.envspec:371:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:313:13
-            let _v23: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
-            let _i24: usize = (1 - v_p) as usize;
-            s.f_damage[_i24][v_s as usize] = (_v23 as i16);
+            // @ tcg.envspec:372:13
+            let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
+            let _i28: usize = (1 - v_p) as usize;
+            s.f_damage[_i28][v_s as usize] = (_v27 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_bench_type` (tcg.envspec:319:1)
-fn p_attach_to_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:320:5
-    let mut _acc25: i32 = 0;
-    for v_s in 1i32..4 {
-        let _x26: i32 = (if (s.f_occupied[v_p as usize][v_s as usize] && ((T7_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) { v_s } else { 4 });
-        _acc25 = if v_s == 1 { _x26 } else { imin(_acc25, _x26) };
-    }
-    let mut v_s: i32 = _acc25;
-    // @ tcg.envspec:321:5
-    if (v_s < 4) {
-        // @ tcg.envspec:322:9
-        let _v27: i32 = imin(((s.f_energy[v_p as usize][imin(v_s, 3) as usize][v_t as usize] as i32) + 1), 12);
-        let _i28: usize = imin(v_s, 3) as usize;
-        s.f_energy[v_p as usize][_i28][v_t as usize] = (_v27 as i8);
-    }
-    Ok(())
-}
-
-/// proc `add_attack_bonus` (tcg.envspec:326:1)
+/// proc `add_attack_bonus` (tcg.envspec:377:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:327:5
+    // @ tcg.envspec:378:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:330:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:383:1)
+fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:384:5
+    s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
+    // @ tcg.envspec:385:5
+    s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
+    Ok(())
+}
+
+/// proc `add_retreat_discount` (tcg.envspec:388:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:331:5
+    // @ tcg.envspec:389:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:335:1)
+/// proc `basic_from_deck` (tcg.envspec:393:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:336:5
+    // @ tcg.envspec:394:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:337:5
+    // @ tcg.envspec:395:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:338:9
+        // @ tcg.envspec:396:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:339:9
+        // @ tcg.envspec:397:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1101,354 +1692,1405 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:343:9
+        // @ tcg.envspec:401:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:344:9
+        // @ tcg.envspec:402:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:349:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:407:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:350:5
+    // @ tcg.envspec:408:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:351:5
+    // @ tcg.envspec:409:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:352:9
+        // @ tcg.envspec:410:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:353:13
+            // @ tcg.envspec:411:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:356:5
+    // @ tcg.envspec:414:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:357:5
+    // @ tcg.envspec:415:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:754:1)
-fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:755:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:756:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:757:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:758:5
-    let mut _arr39: [i8; 11] = <[i8; 11] as Zero>::ZERO;
-    for v_t in 0i32..11 {
-        _arr39[v_t as usize] = (0 as i8);
+/// proc `damage_self` (tcg.envspec:420:1)
+fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:421:5
+    let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
+    s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
+    Ok(())
+}
+
+/// proc `afflict_self` (tcg.envspec:425:1)
+fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:426:5
+    s.f_condition[v_p as usize] = (v_c as i8);
+    Ok(())
+}
+
+/// proc `burn_opponent_on_heads` (tcg.envspec:429:1)
+fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:430:5
+    let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
+    if (_r40 == 1) {
+        // @ tcg.envspec:431:9
+        p_burn_opponent(s, v_p)?;
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr39;
-    // @ tcg.envspec:759:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:760:5
-    let _v40: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v40 as i8);
-    // @ tcg.envspec:761:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:765:1)
-fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:766:5
-    s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:767:5
-    s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:768:5
-    s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:769:5
-    s.f_barrier[v_p as usize] = (0 as i8);
+/// proc `heal_on_heads` (tcg.envspec:436:1)
+fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:437:5
+    let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
+    if (_r41 == 1) {
+        // @ tcg.envspec:438:9
+        p_heal(s, v_p, v_s, v_amount)?;
+    }
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:773:1)
-fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:774:5
-    let _a41: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a41 as i16), 15)?;
-    // @ tcg.envspec:775:5
-    for v_k in 0i32..2 {
-        // @ tcg.envspec:776:9
-        if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:777:13
-            let _a42: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a42 as i16), 16)?;
+/// proc `heal_all` (tcg.envspec:443:1)
+fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:444:5
+    for v_s in 0i32..4 {
+        // @ tcg.envspec:445:9
+        p_heal(s, v_p, v_s, v_amount)?;
+    }
+    Ok(())
+}
+
+/// proc `nothing_on_tails` (tcg.envspec:450:1)
+fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
+    // @ tcg.envspec:451:5
+    let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
+    if (!(_r42 == 1)) {
+        // @ tcg.envspec:452:9
+        s.f_dmg = (0 as i16);
+    }
+    Ok(())
+}
+
+/// proc `bonus_if_all_heads` (tcg.envspec:457:1)
+fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:458:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:459:5
+    for v_k in 0i32..4 {
+        // @ tcg.envspec:460:9
+        if (v_k < v_coins) {
+            // @ tcg.envspec:461:13
+            let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
+            if (_r43 == 1) {
+                // @ tcg.envspec:462:17
+                v_heads = imin((v_heads + 1), 4);
+            }
         }
     }
-    // @ tcg.envspec:780:5
-    s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:781:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:782:5
-    let mut _arr43: [i8; 11] = <[i8; 11] as Zero>::ZERO;
-    for v_t in 0i32..11 {
-        _arr43[v_t as usize] = (0 as i8);
+    // @ tcg.envspec:466:5
+    if (v_heads == v_coins) {
+        // @ tcg.envspec:467:9
+        p_add_damage(s, v_amount)?;
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr43;
-    // @ tcg.envspec:783:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:784:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:785:5
+    Ok(())
+}
+
+/// proc `damage_until_tails` (tcg.envspec:474:1)
+fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:475:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:476:5
+    let mut v_going: bool = true;
+    // @ tcg.envspec:477:5
+    for v_k in 0i32..12 {
+        // @ tcg.envspec:478:9
+        if v_going {
+            // @ tcg.envspec:479:13
+            let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
+            if (_r44 == 1) {
+                // @ tcg.envspec:480:17
+                v_heads = imin((v_heads + 1), 12);
+            } else {
+                // @ tcg.envspec:482:17
+                v_going = false;
+            }
+        }
+    }
+    // @ tcg.envspec:486:5
+    s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
+    Ok(())
+}
+
+/// proc `bonus_or_recoil` (tcg.envspec:491:1)
+fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:492:5
+    let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
+    if (_r45 == 1) {
+        // @ tcg.envspec:493:9
+        p_add_damage(s, v_amount)?;
+    } else {
+        // @ tcg.envspec:495:9
+        p_damage_self(s, v_p, v_recoil)?;
+    }
+    Ok(())
+}
+
+/// proc `bonus_per_bench_named` (tcg.envspec:501:1)
+fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:502:5
+    let mut _acc46: i32 = 0;
+    for v_s in 1i32..4 {
+        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
+    }
+    s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc46)), 300) as i16);
+    Ok(())
+}
+
+/// proc `bonus_per_opponent_energy` (tcg.envspec:506:1)
+fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:507:5
+    s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
+    Ok(())
+}
+
+/// fn `attack_condition` (tcg.envspec:511:1)
+fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
+    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
+}
+
+/// proc `bonus_if` (tcg.envspec:520:1)
+fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:521:5
+    if f_attack_condition(s, v_p, v_w)? {
+        // @ tcg.envspec:522:9
+        p_add_damage(s, v_amount)?;
+    }
+    Ok(())
+}
+
+/// proc `discard_all_energy` (tcg.envspec:526:1)
+fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:527:5
+    let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    for v_t in 0i32..11 {
+        _arr47[v_t as usize] = (0 as i8);
+    }
+    s.f_energy[v_p as usize][v_s as usize] = _arr47;
+    Ok(())
+}
+
+/// proc `discard_opponent_energy` (tcg.envspec:532:1)
+fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:533:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:534:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:535:5
+    if v_coin {
+        // @ tcg.envspec:536:9
+        let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
+        v_go = (_r48 == 1);
+    }
+    // @ tcg.envspec:538:5
+    let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
+    // @ tcg.envspec:539:5
+    if (v_go && (v_n > 0)) {
+        // @ tcg.envspec:540:9
+        let _hi49: i32 = imax((v_n - 1), 0);
+        let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
+        let mut v_r: i32 = _r50;
+        // @ tcg.envspec:542:9
+        let mut _acc51: i32 = 0;
+        for v_v in 0i32..11 {
+            let mut _acc52: i32 = 0;
+            for v_u in 0i32..11 {
+                _acc52 = _acc52 + (if (v_u <= v_v) { (s.f_energy[v_q as usize][0 as usize][v_u as usize] as i32) } else { 0 });
+            }
+            let _x53: i32 = (if (_acc52 > v_r) { v_v } else { 10 });
+            _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
+        }
+        let mut v_t: i32 = _acc51;
+        // @ tcg.envspec:544:9
+        let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+        s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+    }
+    Ok(())
+}
+
+/// proc `discard_opponent_hand_card` (tcg.envspec:550:1)
+fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:551:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:552:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:553:5
+    if v_coin {
+        // @ tcg.envspec:554:9
+        let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
+        v_go = (_r55 == 1);
+    }
+    // @ tcg.envspec:556:5
+    if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
+        // @ tcg.envspec:557:9
+        let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
+        let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
+        let mut v_h: i32 = _r57;
+        // @ tcg.envspec:558:9
+        let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
+        s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
+        // @ tcg.envspec:559:9
+        s.f_hand[v_q as usize].remove_at(v_h, 27)?;
+    }
+    Ok(())
+}
+
+/// fn `pokemon_in_deck` (tcg.envspec:564:1)
+fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
+}
+
+/// proc `pokemon_from_deck` (tcg.envspec:572:1)
+fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:573:5
+    if ((s.f_hand[v_p as usize].len as i32) < 10) {
+        // @ tcg.envspec:574:9
+        let mut _pm59: [bool; 20] = [false; 20];
+        let mut _pn60: i32 = 0;
+        for v_i in 0i32..20 {
+            let _b64: bool = f_pokemon_in_deck(s, v_p, v_i, v_t)?;
+            _pm59[v_i as usize] = _b64;
+            if _b64 { _pn60 += 1; }
+        }
+        let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn60 - 1, 0), 30)?;
+        let _pk62: i32;
+        if _pn60 == 0 {
+            _pk62 = (-1);
+        } else {
+            let mut _pc63: i32 = 0;
+            let mut _found: i32 = 0;
+            for k in 0..20usize { if _pm59[k] { if _pc63 == _r61 { _found = k as i32 + 0; } _pc63 += 1; } }
+            _pk62 = _found;
+        }
+        let mut v_at: i32 = _pk62;
+        // @ tcg.envspec:575:9
+        if (v_at >= 0) {
+            // @ tcg.envspec:576:13
+            let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
+            s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
+            // @ tcg.envspec:577:13
+            s.f_deck[v_p as usize].remove_at(v_at, 33)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `discard_deck_tops` (tcg.envspec:583:1)
+fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:584:5
+    for v_q in 0i32..2 {
+        // @ tcg.envspec:585:9
+        for v_k in 0i32..5 {
+            // @ tcg.envspec:586:13
+            if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
+                // @ tcg.envspec:587:17
+                let _v66 = s.f_deck[v_q as usize].take_front(34)?;
+                let _a67: i32 = (_v66 as i32);
+                s.f_discard[v_q as usize].push((_a67 as i16), 35)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `random_hits` (tcg.envspec:595:1)
+fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:596:5
+    for v_k in 0i32..4 {
+        // @ tcg.envspec:597:9
+        if (v_k < v_times) {
+            // @ tcg.envspec:598:13
+            let mut _pm68: [bool; 4] = [false; 4];
+            let mut _pn69: i32 = 0;
+            for v_s in 0i32..4 {
+                let _b73: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
+                _pm68[v_s as usize] = _b73;
+                if _b73 { _pn69 += 1; }
+            }
+            let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn69 - 1, 0), 36)?;
+            let _pk71: i32;
+            if _pn69 == 0 {
+                _pk71 = (-1);
+            } else {
+                let mut _pc72: i32 = 0;
+                let mut _found: i32 = 0;
+                for k in 0..4usize { if _pm68[k] { if _pc72 == _r70 { _found = k as i32 + 0; } _pc72 += 1; } }
+                _pk71 = _found;
+            }
+            let mut v_s: i32 = _pk71;
+            // @ tcg.envspec:599:13
+            if (v_s >= 0) {
+                // @ tcg.envspec:600:17
+                let _v74: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
+                let _i75: usize = (1 - v_p) as usize;
+                s.f_damage[_i75][v_s as usize] = (_v74 as i16);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `poison_opponent_from` (tcg.envspec:607:1)
+fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:608:5
     if (v_s == 0) {
-        // @ tcg.envspec:786:9
+        // @ tcg.envspec:609:9
+        p_poison_opponent(s, v_p)?;
+    }
+    Ok(())
+}
+
+/// fn `attack_damage` (tcg.envspec:616:1)
+fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
+    // @ tcg.envspec:617:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:618:5
+    let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
+    // @ tcg.envspec:619:5
+    let mut _b76: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    if _b76 {
+        let mut _acc77: bool = false;
+        for v_i in 0i32..3 {
+            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc77 = true; break; }
+        }
+        _b76 = _acc77;
+    }
+    let mut v_named: i32 = (if _b76 { (s.f_named_bonus as i32) } else { 0 });
+    return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
+}
+
+/// proc `hit_active` (tcg.envspec:631:1)
+fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:632:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:633:5
+    let mut v_done: i32 = f_attack_damage(s, v_p)?;
+    // @ tcg.envspec:634:5
+    let _v78: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
+    s.f_damage[v_q as usize][0 as usize] = (_v78 as i16);
+    // @ tcg.envspec:635:5
+    if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
+        // @ tcg.envspec:636:9
+        let _v79: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
+        s.f_damage[v_p as usize][0 as usize] = (_v79 as i16);
+    }
+    // @ tcg.envspec:638:5
+    s.f_dmg = (0 as i16);
+    // @ tcg.envspec:639:5
+    s.f_passive_cut = (0 as i16);
+    // @ tcg.envspec:640:5
+    s.f_passive_spiky = (0 as i8);
+    Ok(())
+}
+
+/// proc `drain` (tcg.envspec:645:1)
+fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:646:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:647:5
+    let _a80: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
+    p_heal(s, v_p, 0, _a80)?;
+    Ok(())
+}
+
+/// proc `damage_opponent_choice` (tcg.envspec:655:1)
+fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
+    // @ tcg.envspec:656:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:657:5
+    let mut v_s: i32 = 0;
+    // @ tcg.envspec:656:5
+    if v__envc_run {
+        // @ tcg.envspec:656:5
+        v_q = (1 - v_p);
+    }
+    // @ tcg.envspec:657:5
+    if v__envc_run {
+        // @ tcg.envspec:657:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.envspec:657:5
+        let mut _acc81: bool = false;
+        for v_s in 0i32..4 {
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc81 = true; break; }
+        }
+        if _acc81 {
+            s.f__envc_frame_p_damage_opponent_choice__amount = (v_amount as i16);
+            s.f__envc_frame_p_damage_opponent_choice__bench_only = v_bench_only;
+            s.f__envc_frame_p_damage_opponent_choice__attack = v_attack;
+            s.f__envc_frame_p_damage_opponent_choice__q = (v_q as i8);
+            s.f__envc_frame_p_damage_opponent_choice__s = (v_s as i8);
+            s.f__envc_at_p_damage_opponent_choice = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.envspec:657:5
+            v_s = (-1);
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
+        v_amount = (s.f__envc_frame_p_damage_opponent_choice__amount as i32);
+        v_bench_only = s.f__envc_frame_p_damage_opponent_choice__bench_only;
+        v_attack = s.f__envc_frame_p_damage_opponent_choice__attack;
+        v_q = (s.f__envc_frame_p_damage_opponent_choice__q as i32);
+        v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
+        s.f__envc_at_p_damage_opponent_choice = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.envspec:657:5
+        v_s = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.envspec:658:5
+    if v__envc_run {
+        // @ tcg.envspec:658:5
+        if ((v_s == 0) && v_attack) {
+            // @ tcg.envspec:659:9
+            p_add_damage(s, v_amount)?;
+        } else if (v_s >= 0) {
+            // @ tcg.envspec:661:9
+            let _v82: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_q as usize][v_s as usize] = (_v82 as i16);
+        }
+    }
+    Ok(())
+}
+
+/// proc `damage_own_choice` (tcg.envspec:666:1)
+fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
+    // @ tcg.envspec:667:5
+    let mut v_s: i32 = 0;
+    // @ tcg.envspec:667:5
+    if v__envc_run {
+        // @ tcg.envspec:667:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.envspec:667:5
+        let mut _acc83: bool = false;
+        for v_s in 0i32..4 {
+            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc83 = true; break; }
+        }
+        if _acc83 {
+            s.f__envc_frame_p_damage_own_choice__p = (v_p as i8);
+            s.f__envc_frame_p_damage_own_choice__amount = (v_amount as i16);
+            s.f__envc_frame_p_damage_own_choice__bench_only = v_bench_only;
+            s.f__envc_frame_p_damage_own_choice__s = (v_s as i8);
+            s.f__envc_at_p_damage_own_choice = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.envspec:667:5
+            v_s = (-1);
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_damage_own_choice__p as i32);
+        v_amount = (s.f__envc_frame_p_damage_own_choice__amount as i32);
+        v_bench_only = s.f__envc_frame_p_damage_own_choice__bench_only;
+        v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
+        s.f__envc_at_p_damage_own_choice = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.envspec:667:5
+        v_s = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.envspec:668:5
+    if v__envc_run {
+        // @ tcg.envspec:668:5
+        if (v_s >= 0) {
+            // @ tcg.envspec:669:9
+            let _v84: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_p as usize][v_s as usize] = (_v84 as i16);
+        }
+    }
+    Ok(())
+}
+
+/// proc `attach_to_bench_choice` (tcg.envspec:675:1)
+fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
+    // @ tcg.envspec:676:5
+    let mut v_s: i32 = 0;
+    // @ tcg.envspec:676:5
+    if v__envc_run {
+        // @ tcg.envspec:676:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.envspec:676:5
+        let mut _acc85: bool = false;
+        for v_s in 1i32..4 {
+            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc85 = true; break; }
+        }
+        if _acc85 {
+            s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
+            s.f__envc_frame_p_attach_to_bench_choice__t = (v_t as i8);
+            s.f__envc_frame_p_attach_to_bench_choice__s = (v_s as i8);
+            s.f__envc_at_p_attach_to_bench_choice = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.envspec:676:5
+            v_s = 0;
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_attach_to_bench_choice__p as i32);
+        v_t = (s.f__envc_frame_p_attach_to_bench_choice__t as i32);
+        v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
+        s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.envspec:676:5
+        v_s = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.envspec:678:5
+    if v__envc_run {
+        // @ tcg.envspec:678:5
+        if (v_s > 0) {
+            // @ tcg.envspec:679:9
+            p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `attach_to_benched_choices` (tcg.envspec:685:1)
+fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
+    // @ tcg.envspec:686:5
+    let mut v_a: i32 = 0;
+    // @ tcg.envspec:686:5
+    if v__envc_run {
+        // @ tcg.envspec:686:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.envspec:686:5
+        let mut _acc86: bool = false;
+        for v_s in 1i32..4 {
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc86 = true; break; }
+        }
+        if _acc86 {
+            s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
+            s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
+            s.f__envc_frame_p_attach_to_benched_choices__n = (v_n as i8);
+            s.f__envc_at_p_attach_to_benched_choices = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.envspec:686:5
+            v_a = 0;
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_attach_to_benched_choices__p as i32);
+        v_t = (s.f__envc_frame_p_attach_to_benched_choices__t as i32);
+        v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
+        s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.envspec:686:5
+        v_a = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.envspec:687:5
+    if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
+        // @ tcg.envspec:688:9
+        if v__envc_run {
+            // @ tcg.envspec:688:9
+            p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
+        }
+        // @ tcg.envspec:689:9
+        if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
+            // @ tcg.envspec:690:13
+            let mut v_b: i32 = 0;
+            // @ tcg.envspec:690:13
+            if v__envc_run {
+                // @ tcg.envspec:690:13
+                let mut v__envc_who2: i32 = v_p;
+                // @ tcg.envspec:690:13
+                let mut _acc87: bool = false;
+                for v_s in 1i32..4 {
+                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc87 = true; break; }
+                }
+                if _acc87 {
+                    s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
+                    s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
+                    s.f__envc_frame_p_attach_to_benched_choices__a = (v_a as i8);
+                    s.f__envc_at_p_attach_to_benched_choices = (2 as i8);
+                    v__envc_run = false;
+                    s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                    s.current_player = (v__envc_who2 as i8);
+                } else {
+                    // @ tcg.envspec:690:13
+                    v_b = 0;
+                }
+            } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
+                v_p = (s.f__envc_frame_p_attach_to_benched_choices__p as i32);
+                v_t = (s.f__envc_frame_p_attach_to_benched_choices__t as i32);
+                v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
+                s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
+                v__envc_seek = false;
+                // @ tcg.envspec:690:13
+                v_b = (s.f__envc_choice_option as i32);
+                s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+                v__envc_run = true;
+            }
+            // @ tcg.envspec:691:13
+            if v__envc_run {
+                // @ tcg.envspec:691:13
+                if (v_b > 0) {
+                    // @ tcg.envspec:692:17
+                    p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `switch_opponent` (tcg.envspec:703:1)
+fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
+    // @ tcg.envspec:704:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:705:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:704:5
+    if v__envc_run {
+        // @ tcg.envspec:704:5
+        v_q = (1 - v_p);
+        // @ tcg.envspec:706:5
+        if v_coin {
+            // @ tcg.envspec:707:9
+            let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 37)?;
+            v_go = (_r88 == 1);
+        }
+    }
+    // @ tcg.envspec:709:5
+    if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
+        // @ tcg.envspec:710:9
+        let mut v_b: i32 = 0;
+        // @ tcg.envspec:710:9
+        if v__envc_run {
+            // @ tcg.envspec:710:9
+            let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
+            // @ tcg.envspec:710:9
+            let mut _acc89: bool = false;
+            for v_s in 1i32..4 {
+                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc89 = true; break; }
+            }
+            if _acc89 {
+                s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
+                s.f__envc_frame_p_switch_opponent__basic_only = v_basic_only;
+                s.f__envc_frame_p_switch_opponent__q = (v_q as i8);
+                s.f__envc_at_p_switch_opponent = (1 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            } else {
+                // @ tcg.envspec:710:9
+                v_b = 0;
+            }
+        } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
+            v_p = (s.f__envc_frame_p_switch_opponent__p as i32);
+            v_basic_only = s.f__envc_frame_p_switch_opponent__basic_only;
+            v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
+            s.f__envc_at_p_switch_opponent = (0 as i8);
+            v__envc_seek = false;
+            // @ tcg.envspec:710:9
+            v_b = (s.f__envc_choice_option as i32);
+            s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+            v__envc_run = true;
+        }
+        // @ tcg.envspec:712:9
+        if v__envc_run {
+            // @ tcg.envspec:712:9
+            if (v_b > 0) {
+                // @ tcg.envspec:713:13
+                p_hit_active(s, v_p)?;
+                // @ tcg.envspec:714:13
+                p_clear_conditions(s, v_q)?;
+                // @ tcg.envspec:715:13
+                p_swap_slots(s, v_q, 0, v_b)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `switch_self` (tcg.envspec:722:1)
+fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
+    // @ tcg.envspec:723:5
+    let mut v_b: i32 = 0;
+    // @ tcg.envspec:723:5
+    if v__envc_run {
+        // @ tcg.envspec:723:5
+        let mut v__envc_who1: i32 = v_p;
+        // @ tcg.envspec:723:5
+        let mut _acc90: bool = false;
+        for v_s in 1i32..4 {
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc90 = true; break; }
+        }
+        if _acc90 {
+            s.f__envc_frame_p_switch_self__p = (v_p as i8);
+            s.f__envc_at_p_switch_self = (1 as i8);
+            v__envc_run = false;
+            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+            s.current_player = (v__envc_who1 as i8);
+        } else {
+            // @ tcg.envspec:723:5
+            v_b = 0;
+        }
+    } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
+        v_p = (s.f__envc_frame_p_switch_self__p as i32);
+        s.f__envc_at_p_switch_self = (0 as i8);
+        v__envc_seek = false;
+        // @ tcg.envspec:723:5
+        v_b = (s.f__envc_choice_option as i32);
+        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+        v__envc_run = true;
+    }
+    // @ tcg.envspec:724:5
+    if v__envc_run {
+        // @ tcg.envspec:724:5
+        if (v_b > 0) {
+            // @ tcg.envspec:725:9
+            p_hit_active(s, v_p)?;
+            // @ tcg.envspec:726:9
+            p_clear_conditions(s, v_p)?;
+            // @ tcg.envspec:727:9
+            p_swap_slots(s, v_p, 0, v_b)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `protect` (tcg.envspec:734:1)
+fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:735:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:736:5
+    if v_coin {
+        // @ tcg.envspec:737:9
+        let _r91: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 38)?;
+        v_go = (_r91 == 1);
+    }
+    // @ tcg.envspec:739:5
+    if v_go {
+        // @ tcg.envspec:740:9
+        s.f_barrier[v_p as usize] = (v_amount as i16);
+        // @ tcg.envspec:740:9
+        let _v92: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[v_p as usize] = (_v92 as i8);
+    }
+    Ok(())
+}
+
+/// proc `hinder_defending` (tcg.envspec:747:1)
+fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:748:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:749:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:750:5
+    if v_coin {
+        // @ tcg.envspec:751:9
+        let _r93: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 39)?;
+        v_go = (_r93 == 1);
+    }
+    // @ tcg.envspec:753:5
+    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
+        // @ tcg.envspec:754:9
+        if v_attack {
+            // @ tcg.envspec:755:13
+            s.f_no_attack[v_q as usize] = true;
+            // @ tcg.envspec:755:13
+            let _v94: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[v_q as usize] = (_v94 as i8);
+        }
+        // @ tcg.envspec:757:9
+        if v_retreat {
+            // @ tcg.envspec:758:13
+            s.f_no_retreat[v_q as usize] = true;
+            // @ tcg.envspec:758:13
+            let _v95: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[v_q as usize] = (_v95 as i8);
+        }
+        // @ tcg.envspec:760:9
+        if (v_less > 0) {
+            // @ tcg.envspec:761:13
+            s.f_weakened[v_q as usize] = (v_less as i8);
+            // @ tcg.envspec:761:13
+            let _v96: i32 = (1 + v_q);
+            s.f__envc_until_weakened[v_q as usize] = (_v96 as i8);
+        }
+    }
+    Ok(())
+}
+
+/// proc `counter_damage` (tcg.envspec:768:1)
+fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:769:5
+    s.f_spiky[v_p as usize] = (v_amount as i8);
+    // @ tcg.envspec:769:5
+    let _v97: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[v_p as usize] = (_v97 as i8);
+    Ok(())
+}
+
+/// proc `block_supporters` (tcg.envspec:773:1)
+fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:774:5
+    let _i98: usize = (1 - v_p) as usize;
+    s.f_no_supporter[_i98] = true;
+    // @ tcg.envspec:774:5
+    let _v99: i32 = (1 + (1 - v_p));
+    let _i100: usize = (1 - v_p) as usize;
+    s.f__envc_until_no_supporter[_i100] = (_v99 as i8);
+    Ok(())
+}
+
+/// fn `extra_energy` (tcg.envspec:780:1)
+fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
+    // @ tcg.envspec:781:5
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+    // @ tcg.envspec:782:5
+    let mut v_a: i32 = (s.f_attack_index as i32);
+    // @ tcg.envspec:783:5
+    let mut _acc101: i32 = 0;
+    for v_u in 0i32..11 {
+        _acc101 = _acc101 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+    }
+    let mut v_others: i32 = (_acc101 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
+    return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
+}
+
+/// proc `bonus_if_extra_energy` (tcg.envspec:789:1)
+fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:790:5
+    if (f_extra_energy(s, v_p, v_t)? >= v_n) {
+        // @ tcg.envspec:791:9
+        p_add_damage(s, v_amount)?;
+    }
+    Ok(())
+}
+
+/// proc `sweets_relay` (tcg.envspec:798:1)
+fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:799:5
+    if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
+        // @ tcg.envspec:800:9
+        p_add_damage(s, v_amount)?;
+    }
+    // @ tcg.envspec:802:5
+    let _v102: i32 = (s.f_turn as i32);
+    s.f_relay_turn[v_p as usize] = (_v102 as i8);
+    // @ tcg.envspec:803:5
+    let _v103: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
+    s.f_relays[v_p as usize] = (_v103 as i8);
+    Ok(())
+}
+
+/// proc `damage_per_relay` (tcg.envspec:807:1)
+fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:808:5
+    s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
+    Ok(())
+}
+
+/// proc `boost_next_turn` (tcg.envspec:815:1)
+fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:816:5
+    if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
+        // @ tcg.envspec:817:9
+        p_add_damage(s, v_amount)?;
+    }
+    // @ tcg.envspec:819:5
+    let _v104: i32 = (s.f_turn as i32);
+    s.f_boost_turn[v_p as usize] = (_v104 as i8);
+    Ok(())
+}
+
+/// proc `see_opponent_hand` (tcg.envspec:823:1)
+fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:824:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:825:5
+    for v_i in 0i32..10 {
+        // @ tcg.envspec:826:9
+        let _v105: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 40)? as i32) } else { (-1) });
+        s.f_seen_hand[v_p as usize][v_i as usize] = (_v105 as i16);
+    }
+    // @ tcg.envspec:828:5
+    let _v106: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[v_p as usize] = (_v106 as i8);
+    Ok(())
+}
+
+/// proc `look_at_deck` (tcg.envspec:833:1)
+fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:834:5
+    for v_i in 0i32..3 {
+        // @ tcg.envspec:835:9
+        let _v107: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 41)? as i32) } else { (-1) });
+        s.f_seen_deck[v_p as usize][v_i as usize] = (_v107 as i16);
+    }
+    // @ tcg.envspec:837:5
+    let _v108: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[v_p as usize] = (_v108 as i8);
+    Ok(())
+}
+
+/// proc `active_to_hand` (tcg.envspec:844:1)
+fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:845:5
+    if s.f_occupied[v_p as usize][0 as usize] {
+        // @ tcg.envspec:846:9
+        for v_k in 0i32..3 {
+            // @ tcg.envspec:847:13
+            let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+            // @ tcg.envspec:848:13
+            if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
+                // @ tcg.envspec:849:17
+                if ((s.f_hand[v_p as usize].len as i32) < 10) {
+                    // @ tcg.envspec:850:21
+                    s.f_hand[v_p as usize].push((v_c as i16), 42)?;
+                } else {
+                    // @ tcg.envspec:852:21
+                    s.f_discard[v_p as usize].push((v_c as i16), 43)?;
+                }
+            }
+        }
+        // @ tcg.envspec:856:9
+        s.f_occupied[v_p as usize][0 as usize] = false;
+        // @ tcg.envspec:857:9
+        s.f_damage[v_p as usize][0 as usize] = (0 as i16);
+        // @ tcg.envspec:858:9
+        let mut _arr109: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        for v_t in 0i32..11 {
+            _arr109[v_t as usize] = (0 as i8);
+        }
+        s.f_energy[v_p as usize][0 as usize] = _arr109;
+        // @ tcg.envspec:859:9
+        s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
+        // @ tcg.envspec:860:9
+        s.f_ability_used[v_p as usize][0 as usize] = false;
+        // @ tcg.envspec:861:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:790:1)
+/// proc `move_bench_energy` (tcg.envspec:867:1)
+fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:868:5
+    for v_s in 1i32..4 {
+        // @ tcg.envspec:869:9
+        let _v110: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v110 as i8);
+        // @ tcg.envspec:870:9
+        s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
+    }
+    Ok(())
+}
+
+/// proc `cut_damage` (tcg.envspec:877:1)
+fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:878:5
+    if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
+        // @ tcg.envspec:879:9
+        s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
+    }
+    Ok(())
+}
+
+/// proc `strike_back` (tcg.envspec:885:1)
+fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:886:5
+    if (v_s == 0) {
+        // @ tcg.envspec:887:9
+        s.f_passive_spiky = (v_amount as i8);
+    }
+    Ok(())
+}
+
+/// proc `heal_on_attach` (tcg.envspec:893:1)
+fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:894:5
+    if ((s.f_last_attached as i32) == v_t) {
+        // @ tcg.envspec:895:9
+        p_heal(s, v_p, v_s, v_amount)?;
+    }
+    Ok(())
+}
+
+/// proc `hit_on_attach` (tcg.envspec:901:1)
+fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:902:5
+    if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
+        // @ tcg.envspec:903:9
+        let _v111: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i112: usize = (1 - v_p) as usize;
+        s.f_damage[_i112][0 as usize] = (_v111 as i16);
+    }
+    Ok(())
+}
+
+/// proc `put_in_play` (tcg.envspec:1355:1)
+fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1356:5
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
+    // @ tcg.envspec:1357:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:1358:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1359:5
+    let mut _arr113: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    for v_t in 0i32..11 {
+        _arr113[v_t as usize] = (0 as i8);
+    }
+    s.f_energy[v_p as usize][v_s as usize] = _arr113;
+    // @ tcg.envspec:1360:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:1361:5
+    let _v114: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v114 as i8);
+    // @ tcg.envspec:1362:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    Ok(())
+}
+
+/// proc `clear_conditions` (tcg.envspec:1366:1)
+fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1367:5
+    s.f_poisoned[v_p as usize] = false;
+    // @ tcg.envspec:1368:5
+    s.f_burned[v_p as usize] = false;
+    // @ tcg.envspec:1369:5
+    s.f_condition[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1370:5
+    s.f_barrier[v_p as usize] = (0 as i16);
+    // @ tcg.envspec:1371:5
+    s.f_no_attack[v_p as usize] = false;
+    // @ tcg.envspec:1372:5
+    s.f_no_retreat[v_p as usize] = false;
+    // @ tcg.envspec:1373:5
+    s.f_weakened[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1374:5
+    s.f_spiky[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1375:5
+    s.f_boost_turn[v_p as usize] = (0 as i8);
+    Ok(())
+}
+
+/// proc `clear_slot` (tcg.envspec:1379:1)
+fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1380:5
+    let _a115: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a115 as i16), 44)?;
+    // @ tcg.envspec:1381:5
+    for v_k in 0i32..2 {
+        // @ tcg.envspec:1382:9
+        if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
+            // @ tcg.envspec:1383:13
+            let _a116: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a116 as i16), 45)?;
+        }
+    }
+    // @ tcg.envspec:1386:5
+    s.f_occupied[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1387:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1388:5
+    let mut _arr117: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    for v_t in 0i32..11 {
+        _arr117[v_t as usize] = (0 as i8);
+    }
+    s.f_energy[v_p as usize][v_s as usize] = _arr117;
+    // @ tcg.envspec:1389:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:1390:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1391:5
+    if (v_s == 0) {
+        // @ tcg.envspec:1392:9
+        p_clear_conditions(s, v_p)?;
+    }
+    Ok(())
+}
+
+/// proc `swap_slots` (tcg.envspec:1396:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:791:5
+    // @ tcg.envspec:1397:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:792:5
-    let _v44: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v44 as i16);
-    // @ tcg.envspec:793:5
+    // @ tcg.envspec:1398:5
+    let _v118: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v118 as i16);
+    // @ tcg.envspec:1399:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:794:5
+    // @ tcg.envspec:1400:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:795:5
-    let _v45: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v45;
-    // @ tcg.envspec:796:5
+    // @ tcg.envspec:1401:5
+    let _v119: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v119;
+    // @ tcg.envspec:1402:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:797:5
+    // @ tcg.envspec:1403:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:798:5
-    let _v46: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v46;
-    // @ tcg.envspec:799:5
+    // @ tcg.envspec:1404:5
+    let _v120: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v120;
+    // @ tcg.envspec:1405:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:800:5
+    // @ tcg.envspec:1406:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:801:5
-    let _v47: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v47 as i8);
-    // @ tcg.envspec:802:5
+    // @ tcg.envspec:1407:5
+    let _v121: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v121 as i8);
+    // @ tcg.envspec:1408:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:803:5
+    // @ tcg.envspec:1409:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:804:5
-    let _v48: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v48 as i16);
-    // @ tcg.envspec:805:5
+    // @ tcg.envspec:1410:5
+    let _v122: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v122 as i16);
+    // @ tcg.envspec:1411:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:806:5
+    // @ tcg.envspec:1412:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:807:5
-    let _v49: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v49;
-    // @ tcg.envspec:808:5
+    // @ tcg.envspec:1413:5
+    let _v123: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v123;
+    // @ tcg.envspec:1414:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:809:5
+    // @ tcg.envspec:1415:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:810:5
-    let _v50: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v50 as i8);
-    // @ tcg.envspec:811:5
+    // @ tcg.envspec:1416:5
+    let _v124: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v124 as i8);
+    // @ tcg.envspec:1417:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:812:5
+    // @ tcg.envspec:1418:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:813:5
-    let _v51: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v51;
-    // @ tcg.envspec:814:5
+    // @ tcg.envspec:1419:5
+    let _v125: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v125;
+    // @ tcg.envspec:1420:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:820:1)
+/// proc `knock_outs` (tcg.envspec:1426:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:821:5
+    // @ tcg.envspec:1427:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:822:9
+        // @ tcg.envspec:1428:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:823:13
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T6_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:824:17
-                let _v52: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T10_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i53: usize = (1 - v_q) as usize;
-                s.f_points[_i53] = (_v52 as i8);
-                // @ tcg.envspec:825:17
+            // @ tcg.envspec:1429:13
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
+                // @ tcg.envspec:1430:17
+                let _v126: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i127: usize = (1 - v_q) as usize;
+                s.f_points[_i127] = (_v126 as i8);
+                // @ tcg.envspec:1431:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:829:5
-    let mut _b54: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b54 {
-        let mut _acc55: bool = false;
+    // @ tcg.envspec:1435:5
+    let mut _b128: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b128 {
+        let mut _acc129: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc55 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc129 = true; break; }
         }
-        _b54 = (!_acc55);
+        _b128 = (!_acc129);
     }
-    let mut v_won0: bool = _b54;
-    // @ tcg.envspec:830:5
-    let mut _b56: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b56 {
-        let mut _acc57: bool = false;
+    let mut v_won0: bool = _b128;
+    // @ tcg.envspec:1436:5
+    let mut _b130: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b130 {
+        let mut _acc131: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc57 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc131 = true; break; }
         }
-        _b56 = (!_acc57);
+        _b130 = (!_acc131);
     }
-    let mut v_won1: bool = _b56;
-    // @ tcg.envspec:831:5
+    let mut v_won1: bool = _b130;
+    // @ tcg.envspec:1437:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:832:9
+        // @ tcg.envspec:1438:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:834:5
+    // @ tcg.envspec:1440:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:835:9
+        // @ tcg.envspec:1441:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:837:9
+        // @ tcg.envspec:1443:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:839:9
+        // @ tcg.envspec:1445:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:843:1)
+/// proc `random_zone_energy` (tcg.envspec:1449:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:844:5
-    let mut _acc58: i32 = 0;
+    // @ tcg.envspec:1450:5
+    let mut _acc132: i32 = 0;
     for v_t in 0i32..11 {
-        _acc58 = _acc58 + (T22_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc132 = _acc132 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc58;
-    // @ tcg.envspec:845:5
-    let _t59: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi60: i32 = iclamp((v_n - 1), 0, 10);
-    let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi60, 17)?;
-    let _v62: i32 = f_nth_energy(s, _t59, _r61)?;
-    s.f_zone_next[v_p as usize] = (_v62 as i8);
+    let mut v_n: i32 = _acc132;
+    // @ tcg.envspec:1451:5
+    let _t133: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi134: i32 = iclamp((v_n - 1), 0, 10);
+    let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi134, 46)?;
+    let _v136: i32 = f_nth_energy(s, _t133, _r135)?;
+    s.f_zone_next[v_p as usize] = (_v136 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:850:1)
+/// proc `begin_turn` (tcg.envspec:1456:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:851:5
+    // @ tcg.envspec:1457:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:852:9
+        // @ tcg.envspec:1458:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:853:9
+        // @ tcg.envspec:1459:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:855:9
+        // @ tcg.envspec:1461:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:856:9
+        // @ tcg.envspec:1462:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:857:9
+        // @ tcg.envspec:1463:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:858:9
+        // @ tcg.envspec:1464:9
         s.f_attached = false;
-        // @ tcg.envspec:859:9
+        // @ tcg.envspec:1465:9
         s.f_supporter = false;
-        // @ tcg.envspec:860:9
+        // @ tcg.envspec:1466:9
         s.f_retreated = false;
-        // @ tcg.envspec:861:9
+        // @ tcg.envspec:1467:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:862:9
+        // @ tcg.envspec:1468:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:863:9
+        // @ tcg.envspec:1469:9
+        s.f_named_bonus = (0 as i8);
+        // @ tcg.envspec:1470:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:864:13
+            // @ tcg.envspec:1471:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:866:9
+        // @ tcg.envspec:1473:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:867:13
-            let _v63: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v63 as i8);
-            // @ tcg.envspec:868:13
+            // @ tcg.envspec:1474:13
+            let _v137: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v137 as i8);
+            // @ tcg.envspec:1475:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:870:9
+        // @ tcg.envspec:1477:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:876:1)
+/// proc `continue_game` (tcg.envspec:1483:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:877:5
+    // @ tcg.envspec:1484:5
     if (!s.terminated) {
-        // @ tcg.envspec:878:9
+        // @ tcg.envspec:1485:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:879:13
+            // @ tcg.envspec:1486:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:880:13
+            // @ tcg.envspec:1487:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:881:13
+            // @ tcg.envspec:1488:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:882:13
+            // @ tcg.envspec:1489:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:884:13
+            // @ tcg.envspec:1491:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:885:13
+            // @ tcg.envspec:1492:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:887:13
+            // @ tcg.envspec:1494:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:895:1)
+/// proc `checkup` (tcg.envspec:1502:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:896:5
+    // @ tcg.envspec:1503:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:897:9
+        // @ tcg.envspec:1504:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:898:9
+        // @ tcg.envspec:1505:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:899:13
+            // @ tcg.envspec:1506:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:900:17
-                let _v64: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v64 as i16);
+                // @ tcg.envspec:1507:17
+                let _v138: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v138 as i16);
             }
-            // @ tcg.envspec:902:13
+            // @ tcg.envspec:1509:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:903:17
-                let _v65: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v65 as i16);
-                // @ tcg.envspec:904:17
-                let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
-                if (_r66 == 1) {
-                    // @ tcg.envspec:905:21
+                // @ tcg.envspec:1510:17
+                let _v139: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v139 as i16);
+                // @ tcg.envspec:1511:17
+                let _r140: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 47)?;
+                if (_r140 == 1) {
+                    // @ tcg.envspec:1512:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:908:13
+            // @ tcg.envspec:1515:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:909:17
-                let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
-                if (_r67 == 1) {
-                    // @ tcg.envspec:910:21
+                // @ tcg.envspec:1516:17
+                let _r141: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
+                if (_r141 == 1) {
+                    // @ tcg.envspec:1517:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:913:17
+                // @ tcg.envspec:1520:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -1456,114 +3098,230 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:920:1)
+/// proc `finish_turn` (tcg.envspec:1527:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:921:5
+    // @ tcg.envspec:1528:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:922:5
-    let mut _arr68: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i10 in 0i32..2 {
-        _arr68[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i10 as usize] as i32) } else { (s.f_barrier[v__envc_i10 as usize] as i32) }) as i8);
+    // @ tcg.envspec:1529:5
+    let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+    for v__envc_i20 in 0i32..2 {
+        _arr142[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i20 as usize] as i32) } else { (s.f_barrier[v__envc_i20 as usize] as i32) }) as i16);
     }
-    s.f_barrier = _arr68;
-    // @ tcg.envspec:922:5
-    let mut _arr69: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i10 in 0i32..2 {
-        _arr69[v__envc_i10 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i10 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i10 as usize] as i32) }) as i8);
+    s.f_barrier = _arr142;
+    // @ tcg.envspec:1529:5
+    let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i20 in 0i32..2 {
+        _arr143[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i20 as usize] as i32) }) as i8);
     }
-    s.f__envc_until_barrier = _arr69;
-    // @ tcg.envspec:923:5
+    s.f__envc_until_barrier = _arr143;
+    // @ tcg.envspec:1529:5
+    let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i21 in 0i32..2 {
+        _arr144[v__envc_i21 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { K1[v__envc_i21 as usize] } else { s.f_no_attack[v__envc_i21 as usize] });
+    }
+    s.f_no_attack = _arr144;
+    // @ tcg.envspec:1529:5
+    let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i21 in 0i32..2 {
+        _arr145[v__envc_i21 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_attack = _arr145;
+    // @ tcg.envspec:1529:5
+    let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i22 in 0i32..2 {
+        _arr146[v__envc_i22 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_retreat[v__envc_i22 as usize] });
+    }
+    s.f_no_retreat = _arr146;
+    // @ tcg.envspec:1529:5
+    let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i22 in 0i32..2 {
+        _arr147[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_retreat = _arr147;
+    // @ tcg.envspec:1529:5
+    let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i23 in 0i32..2 {
+        _arr148[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i23 as usize] as i32) } else { (s.f_weakened[v__envc_i23 as usize] as i32) }) as i8);
+    }
+    s.f_weakened = _arr148;
+    // @ tcg.envspec:1529:5
+    let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i23 in 0i32..2 {
+        _arr149[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i23 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_weakened = _arr149;
+    // @ tcg.envspec:1529:5
+    let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i24 in 0i32..2 {
+        _arr150[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_spiky[v__envc_i24 as usize] as i32) }) as i8);
+    }
+    s.f_spiky = _arr150;
+    // @ tcg.envspec:1529:5
+    let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i24 in 0i32..2 {
+        _arr151[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i24 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_spiky = _arr151;
+    // @ tcg.envspec:1529:5
+    let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr152[v__envc_i25 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_supporter[v__envc_i25 as usize] });
+    }
+    s.f_no_supporter = _arr152;
+    // @ tcg.envspec:1529:5
+    let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr153[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) }) as i8);
+    }
+    s.f__envc_until_no_supporter = _arr153;
+    // @ tcg.envspec:1530:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:924:5
+    // @ tcg.envspec:1531:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:925:5
+    // @ tcg.envspec:1532:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:926:5
-    let _a70: i32 = (1 - v_p);
-    p_continue_game(s, _a70, false)?;
+    // @ tcg.envspec:1533:5
+    let _a154: i32 = (1 - v_p);
+    p_continue_game(s, _a154, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:956:1)
+/// proc `deal` (tcg.envspec:1563:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:957:5
-    let mut _acc71: i32 = 0;
+    // @ tcg.envspec:1564:5
+    let mut _acc155: i32 = 0;
     for v_i in 0i32..20 {
-        _acc71 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 20)? as i32))? as i32;
+        _acc155 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 49)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc71;
-    // @ tcg.envspec:958:5
-    let mut v_hands: i32 = ((K1[20 as usize][5 as usize] as i32) - (K1[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:959:5
-    let _hi72: i32 = imax((v_hands - 1), 0);
-    let _r73: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi72, 21)?;
-    let mut v_r: i32 = _r73;
-    // @ tcg.envspec:961:5
-    let mut _acc74: i32 = 0;
+    let mut v_b: i32 = _acc155;
+    // @ tcg.envspec:1565:5
+    let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
+    // @ tcg.envspec:1566:5
+    let _hi156: i32 = imax((v_hands - 1), 0);
+    let _r157: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi156, 50)?;
+    let mut v_r: i32 = _r157;
+    // @ tcg.envspec:1568:5
+    let mut _acc158: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc75: i32 = 0;
+        let mut _acc159: i32 = 0;
         for v_j in 1i32..5 {
-            _acc75 = _acc75 + (if (v_j <= v_m) { ((K1[v_b as usize][v_j as usize] as i32) * (K1[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc159 = _acc159 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc74 += (_acc75 <= v_r) as i32;
+        _acc158 += (_acc159 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc74);
-    // @ tcg.envspec:963:5
-    let mut v_rest: List<i16, 20> = K2;
-    // @ tcg.envspec:964:5
+    let mut v_k: i32 = (1 + _acc158);
+    // @ tcg.envspec:1570:5
+    let mut v_rest: List<i16, 20> = K4;
+    // @ tcg.envspec:1571:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:965:5
+    // @ tcg.envspec:1572:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:966:5
+    // @ tcg.envspec:1573:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:967:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 22)? as i32);
-        // @ tcg.envspec:968:9
+        // @ tcg.envspec:1574:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 51)? as i32);
+        // @ tcg.envspec:1575:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:969:13
-            s.f_hand[v_p as usize].push((v_c as i16), 23)?;
-            // @ tcg.envspec:970:13
+            // @ tcg.envspec:1576:13
+            s.f_hand[v_p as usize].push((v_c as i16), 52)?;
+            // @ tcg.envspec:1577:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:972:13
-            s.f_hand[v_p as usize].push((v_c as i16), 24)?;
-            // @ tcg.envspec:973:13
+            // @ tcg.envspec:1579:13
+            s.f_hand[v_p as usize].push((v_c as i16), 53)?;
+            // @ tcg.envspec:1580:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:975:13
-            v_rest.push((v_c as i16), 25)?;
+            // @ tcg.envspec:1582:13
+            v_rest.push((v_c as i16), 54)?;
         }
     }
-    // @ tcg.envspec:978:5
+    // @ tcg.envspec:1585:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
 
-/// proc `attack_effect__1` (tcg.fills:74:1)
+/// proc `attack_effect__1` (tcg.fills:70:1)
 fn p_attack_effect__1(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:76:5
+    // @ tcg.fills:72:5
     p_heal(s, v_p, 0, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__3` (tcg.fills:98:1)
+/// proc `attack_effect__2` (tcg.fills:322:1)
+fn p_attack_effect__2(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:324:5
+    p_pokemon_from_deck(s, v_p, 0)?;
+    Ok(())
+}
+
+/// proc `attack_effect__3` (tcg.fills:94:1)
 fn p_attack_effect__3(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:100:5
+    // @ tcg.fills:96:5
     p_afflict_opponent(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__4` (tcg.fills:86:1)
+/// proc `attack_effect__4` (tcg.fills:82:1)
 fn p_attack_effect__4(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:88:5
+    // @ tcg.fills:84:5
     p_poison_opponent(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__6` (tcg.fills:80:1)
+/// proc `attack_effect__5` (tcg.fills:100:1)
+fn p_attack_effect__5(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:102:5
+    p_bonus_on_heads(s, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__6` (tcg.fills:76:1)
 fn p_attack_effect__6(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:82:5
+    // @ tcg.fills:78:5
     p_bonus_on_heads(s, 40)?;
+    Ok(())
+}
+
+/// proc `attack_effect__7` (tcg.fills:106:1)
+fn p_attack_effect__7(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:108:5
+    p_heal(s, v_p, 0, 10)?;
+    Ok(())
+}
+
+/// proc `attack_effect__8` (tcg.fills:124:1)
+fn p_attack_effect__8(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:126:5
+    p_damage_per_heads(s, 2, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__9` (tcg.fills:455:1)
+fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__9 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__9 as i32) != 0);
+    // @ tcg.fills:457:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__9 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:457:5
+    p_attach_to_bench_choice(s, v_p, 0)?;
+    // @ tcg.fills:457:5
+    if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__9 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__10` (tcg.fills:160:1)
+fn p_attack_effect__10(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:162:5
+    p_nothing_on_tails(s)?;
     Ok(())
 }
 
@@ -1581,17 +3339,127 @@ fn p_attack_effect__12(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__13` (tcg.fills:503:1)
+fn p_attack_effect__13(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:505:5
+    p_hinder_defending(s, v_p, true, true, false, 0)?;
+    Ok(())
+}
+
+/// proc `attack_effect__14` (tcg.fills:166:1)
+fn p_attack_effect__14(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:168:5
+    p_discard_energy(s, v_p, 0, 1, 1)?;
+    Ok(())
+}
+
+/// proc `attack_effect__15` (tcg.fills:184:1)
+fn p_attack_effect__15(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:186:5
+    p_damage_self(s, v_p, 20)?;
+    Ok(())
+}
+
 /// proc `attack_effect__16` (tcg.fills:48:1)
 fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__16 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__16 as i32) != 0);
     // @ tcg.fills:50:5
     for v_k in 0i32..3 {
-        // @ tcg.fills:51:9
-        let _r76: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 26)?;
-        if (_r76 == 1) {
-            // @ tcg.fills:52:13
-            p_attach_to_bench_type(s, v_p, 1)?;
+        // @ tcg.fills:50:5
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1)) && (v_k == (s.f__envc_frame_p_attack_effect__16__k as i32)))) {
+            // @ tcg.fills:51:9
+            let mut v__envc_c1: bool = false;
+            // @ tcg.fills:51:9
+            if v__envc_run {
+                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
+                v__envc_c1 = (_r160 == 1);
+            }
+            // @ tcg.fills:51:9
+            if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
+                // @ tcg.fills:52:13
+                if v__envc_seek {
+                    v_p = (s.f__envc_frame_p_attack_effect__16__p as i32);
+                    s.f__envc_at_p_attack_effect__16 = (0 as i8);
+                    v__envc_seek = false;
+                }
+                // @ tcg.fills:52:13
+                p_attach_to_bench_choice(s, v_p, 1)?;
+                // @ tcg.fills:52:13
+                if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
+                    s.f__envc_frame_p_attack_effect__16__p = (v_p as i8);
+                    s.f__envc_frame_p_attack_effect__16__k = (v_k as i8);
+                    s.f__envc_at_p_attack_effect__16 = (1 as i8);
+                    v__envc_run = false;
+                } else {
+                    v__envc_run = true;
+                }
+            }
         }
     }
+    Ok(())
+}
+
+/// proc `attack_effect__17` (tcg.fills:382:1)
+fn p_attack_effect__17(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:384:5
+    p_bonus_if_extra_energy(s, v_p, 2, 2, 60)?;
+    Ok(())
+}
+
+/// proc `attack_effect__18` (tcg.fills:533:1)
+fn p_attack_effect__18(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:535:5
+    p_block_supporters(s, v_p)?;
+    Ok(())
+}
+
+/// proc `attack_effect__19` (tcg.fills:226:1)
+fn p_attack_effect__19(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:228:5
+    p_bonus_if_all_heads(s, 2, 80)?;
+    Ok(())
+}
+
+/// proc `attack_effect__20` (tcg.fills:406:1)
+fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__20 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__20 as i32) != 0);
+    // @ tcg.fills:408:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__20 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:408:5
+    p_damage_opponent_choice(s, v_p, 50, false, true)?;
+    // @ tcg.fills:408:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__20 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__21` (tcg.fills:298:1)
+fn p_attack_effect__21(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:300:5
+    p_discard_opponent_energy(s, v_p, false)?;
+    Ok(())
+}
+
+/// proc `attack_effect__22` (tcg.fills:388:1)
+fn p_attack_effect__22(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:390:5
+    p_bonus_if_extra_energy(s, v_p, 2, 3, 70)?;
+    Ok(())
+}
+
+/// proc `attack_effect__23` (tcg.fills:509:1)
+fn p_attack_effect__23(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:511:5
+    p_hinder_defending(s, v_p, false, true, false, 0)?;
     Ok(())
 }
 
@@ -1602,10 +3470,24 @@ fn p_attack_effect__24(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__25` (tcg.fills:92:1)
+/// proc `attack_effect__25` (tcg.fills:88:1)
 fn p_attack_effect__25(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:94:5
+    // @ tcg.fills:90:5
     p_damage_opponent_bench(s, v_p, 10)?;
+    Ok(())
+}
+
+/// proc `attack_effect__26` (tcg.fills:262:1)
+fn p_attack_effect__26(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:264:5
+    p_bonus_if(s, v_p, 0, 60)?;
+    Ok(())
+}
+
+/// proc `attack_effect__27` (tcg.fills:178:1)
+fn p_attack_effect__27(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:180:5
+    p_discard_all_energy(s, v_p, 0)?;
     Ok(())
 }
 
@@ -1616,10 +3498,66 @@ fn p_attack_effect__28(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__29` (tcg.fills:244:1)
+fn p_attack_effect__29(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:246:5
+    p_bonus_or_recoil(s, v_p, 40, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__30` (tcg.fills:154:1)
+fn p_attack_effect__30(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:156:5
+    p_damage_per_heads(s, 4, 40)?;
+    Ok(())
+}
+
+/// proc `attack_effect__31` (tcg.fills:443:1)
+fn p_attack_effect__31(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__31 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__31 as i32) != 0);
+    // @ tcg.fills:445:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__31 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:445:5
+    p_damage_own_choice(s, v_p, 30, true)?;
+    // @ tcg.fills:445:5
+    if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__31 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
 /// proc `attack_effect__32` (tcg.fills:24:1)
 fn p_attack_effect__32(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:26:5
     p_damage_per_heads(s, 4, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__33` (tcg.fills:412:1)
+fn p_attack_effect__33(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__33 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__33 as i32) != 0);
+    // @ tcg.fills:414:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__33 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:414:5
+    p_damage_opponent_choice(s, v_p, 30, false, true)?;
+    // @ tcg.fills:414:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__33 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
     Ok(())
 }
 
@@ -1628,55 +3566,43 @@ fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__34 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__34 as i32) != 0);
     // @ tcg.fills:60:5
-    let mut v_b: i32 = 0;
-    // @ tcg.fills:60:5
-    if v__envc_run {
-        // @ tcg.fills:60:5
-        let mut v__envc_who1: i32 = v_p;
-        // @ tcg.fills:60:5
-        let mut _acc77: bool = false;
-        for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc77 = true; break; }
-        }
-        if _acc77 {
-            s.f__envc_frame_p_attack_effect__34__p = (v_p as i8);
-            s.f__envc_at_p_attack_effect__34 = (1 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
-        } else {
-            // @ tcg.fills:60:5
-            v_b = 0;
-        }
-    } else if (v__envc_seek && ((s.f__envc_at_p_attack_effect__34 as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_attack_effect__34__p as i32);
+    if v__envc_seek {
         s.f__envc_at_p_attack_effect__34 = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.fills:60:5
-        v_b = (s.f__envc_choice_option as i32);
-        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
-        v__envc_run = true;
     }
-    // @ tcg.fills:61:5
-    if v__envc_run {
-        // @ tcg.fills:61:5
-        if (v_b > 0) {
-            // @ tcg.fills:62:9
-            p_clear_conditions(s, v_p)?;
-            // @ tcg.fills:63:9
-            p_swap_slots(s, v_p, 0, v_b)?;
-        }
+    // @ tcg.fills:60:5
+    p_switch_self(s, v_p)?;
+    // @ tcg.fills:60:5
+    if ((s.f__envc_at_p_switch_self as i32) != 0) {
+        s.f__envc_at_p_attack_effect__34 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
     }
     Ok(())
 }
 
-/// proc `attack_effect__36` (tcg.fills:68:1)
+/// proc `attack_effect__35` (tcg.fills:250:1)
+fn p_attack_effect__35(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:252:5
+    p_bonus_per_opponent_energy(s, v_p, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__36` (tcg.fills:64:1)
 fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:70:5
-    s.f_barrier[v_p as usize] = (20 as i8);
-    // @ tcg.fills:70:5
-    let _v78: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v78 as i8);
+    // @ tcg.fills:66:5
+    s.f_barrier[v_p as usize] = (20 as i16);
+    // @ tcg.fills:66:5
+    let _v161: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v161 as i8);
+    Ok(())
+}
+
+/// proc `attack_effect__37` (tcg.fills:256:1)
+fn p_attack_effect__37(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:258:5
+    p_bonus_per_opponent_energy(s, v_p, 20)?;
     Ok(())
 }
 
@@ -1687,6 +3613,228 @@ fn p_attack_effect__38(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__39` (tcg.fills:130:1)
+fn p_attack_effect__39(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:132:5
+    p_damage_per_heads(s, 2, 100)?;
+    Ok(())
+}
+
+/// proc `attack_effect__41` (tcg.fills:268:1)
+fn p_attack_effect__41(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:270:5
+    p_bonus_if(s, v_p, 1, 60)?;
+    Ok(())
+}
+
+/// proc `attack_effect__42` (tcg.fills:190:1)
+fn p_attack_effect__42(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:192:5
+    p_damage_self(s, v_p, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__43` (tcg.fills:521:1)
+fn p_attack_effect__43(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:523:5
+    p_hinder_defending(s, v_p, false, false, false, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__44` (tcg.fills:136:1)
+fn p_attack_effect__44(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:138:5
+    p_damage_per_heads(s, 2, 80)?;
+    Ok(())
+}
+
+/// proc `attack_effect__45` (tcg.fills:424:1)
+fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__45 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__45 as i32) != 0);
+    // @ tcg.fills:426:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__45 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:426:5
+    p_damage_opponent_choice(s, v_p, 30, true, true)?;
+    // @ tcg.fills:426:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__45 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__46` (tcg.fills:485:1)
+fn p_attack_effect__46(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:487:5
+    p_drain(s, v_p)?;
+    Ok(())
+}
+
+/// proc `attack_effect__47` (tcg.fills:473:1)
+fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__47 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__47 as i32) != 0);
+    // @ tcg.fills:475:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__47 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:475:5
+    p_switch_opponent(s, v_p, false, true, false)?;
+    // @ tcg.fills:475:5
+    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+        s.f__envc_at_p_attack_effect__47 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__48` (tcg.fills:515:1)
+fn p_attack_effect__48(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:517:5
+    p_hinder_defending(s, v_p, false, false, true, 0)?;
+    Ok(())
+}
+
+/// proc `attack_effect__50` (tcg.fills:569:1)
+fn p_attack_effect__50(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:571:5
+    p_bonus_per_bench_named(s, v_p, 8, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__51` (tcg.fills:274:1)
+fn p_attack_effect__51(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:276:5
+    p_bonus_if(s, v_p, 2, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__52` (tcg.fills:304:1)
+fn p_attack_effect__52(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:306:5
+    p_discard_opponent_energy(s, v_p, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__53` (tcg.fills:364:1)
+fn p_attack_effect__53(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:366:5
+    p_attach_from_zone(s, v_p, 0, 7, 1, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__54` (tcg.fills:346:1)
+fn p_attack_effect__54(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:348:5
+    p_random_hits(s, v_p, 4, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__55` (tcg.fills:334:1)
+fn p_attack_effect__55(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:336:5
+    p_draw_cards(s, v_p, 1)?;
+    Ok(())
+}
+
+/// proc `attack_effect__56` (tcg.fills:316:1)
+fn p_attack_effect__56(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:318:5
+    p_discard_opponent_hand_card(s, v_p, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__57` (tcg.fills:232:1)
+fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:234:5
+    p_damage_until_tails(s, 60, false)?;
+    Ok(())
+}
+
+/// proc `attack_effect__58` (tcg.fills:142:1)
+fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:144:5
+    p_damage_per_heads(s, 2, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__61` (tcg.fills:292:1)
+fn p_attack_effect__61(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:294:5
+    p_damage_per_bench_type(s, v_p, 10, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__62` (tcg.fills:557:1)
+fn p_attack_effect__62(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:559:5
+    p_see_opponent_hand(s, v_p)?;
+    Ok(())
+}
+
+/// proc `attack_effect__63` (tcg.fills:112:1)
+fn p_attack_effect__63(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:114:5
+    p_heal(s, v_p, 0, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__64` (tcg.fills:196:1)
+fn p_attack_effect__64(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:198:5
+    p_damage_self(s, v_p, 10)?;
+    Ok(())
+}
+
+/// proc `attack_effect__65` (tcg.fills:436:1)
+fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__65 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__65 as i32) != 0);
+    // @ tcg.fills:438:5
+    if v__envc_run {
+        // @ tcg.fills:438:5
+        p_discard_energy(s, v_p, 0, 1, 2)?;
+    }
+    // @ tcg.fills:439:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__65 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:439:5
+    p_damage_opponent_choice(s, v_p, 80, false, true)?;
+    // @ tcg.fills:439:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__65 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__66` (tcg.fills:527:1)
+fn p_attack_effect__66(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:529:5
+    p_hinder_defending(s, v_p, false, false, false, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__67` (tcg.fills:394:1)
+fn p_attack_effect__67(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:396:5
+    p_bonus_if_extra_energy(s, v_p, 3, 2, 80)?;
+    Ok(())
+}
+
 /// proc `attack_effect__68` (tcg.fills:12:1)
 fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:14:5
@@ -1694,35 +3842,472 @@ fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:104:1)
+/// proc `attack_effect__70` (tcg.fills:430:1)
+fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__70 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__70 as i32) != 0);
+    // @ tcg.fills:432:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__70 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:432:5
+    p_damage_opponent_choice(s, v_p, 20, true, true)?;
+    // @ tcg.fills:432:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__70 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__71` (tcg.fills:497:1)
+fn p_attack_effect__71(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:499:5
+    p_protect(s, v_p, 300, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__72` (tcg.fills:467:1)
+fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__72 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__72 as i32) != 0);
+    // @ tcg.fills:469:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__72 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:469:5
+    p_attach_to_benched_choices(s, v_p, 2, 2)?;
+    // @ tcg.fills:469:5
+    if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
+        s.f__envc_at_p_attack_effect__72 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__73` (tcg.fills:214:1)
+fn p_attack_effect__73(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:216:5
+    p_afflict_self(s, v_p, 1)?;
+    Ok(())
+}
+
+/// proc `attack_effect__74` (tcg.fills:551:1)
+fn p_attack_effect__74(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:553:5
+    p_boost_next_turn(s, v_p, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__75` (tcg.fills:400:1)
+fn p_attack_effect__75(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:402:5
+    p_bonus_if_extra_energy(s, v_p, 5, 2, 50)?;
+    Ok(())
+}
+
+/// proc `attack_effect__76` (tcg.fills:461:1)
+fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__76 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__76 as i32) != 0);
+    // @ tcg.fills:463:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__76 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:463:5
+    p_attach_to_bench_choice(s, v_p, 3)?;
+    // @ tcg.fills:463:5
+    if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__76 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__77` (tcg.fills:370:1)
+fn p_attack_effect__77(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:372:5
+    p_attach_from_zone(s, v_p, 0, 0, 1, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__78` (tcg.fills:238:1)
+fn p_attack_effect__78(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:240:5
+    p_damage_until_tails(s, 30, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__79` (tcg.fills:352:1)
+fn p_attack_effect__79(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:354:5
+    p_random_hits(s, v_p, 4, 40)?;
+    Ok(())
+}
+
+/// proc `attack_effect__80` (tcg.fills:449:1)
+fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__80 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__80 as i32) != 0);
+    // @ tcg.fills:451:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__80 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:451:5
+    p_damage_own_choice(s, v_p, 20, false)?;
+    // @ tcg.fills:451:5
+    if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__80 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__81` (tcg.fills:358:1)
+fn p_attack_effect__81(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:360:5
+    p_damage_opponent_bench(s, v_p, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__82` (tcg.fills:220:1)
+fn p_attack_effect__82(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:222:5
+    p_burn_opponent_on_heads(s, v_p)?;
+    Ok(())
+}
+
+/// proc `attack_effect__83` (tcg.fills:202:1)
+fn p_attack_effect__83(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:204:5
+    p_damage_self(s, v_p, 70)?;
+    Ok(())
+}
+
+/// proc `attack_effect__84` (tcg.fills:208:1)
+fn p_attack_effect__84(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:210:5
+    p_damage_self(s, v_p, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__85` (tcg.fills:172:1)
+fn p_attack_effect__85(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:174:5
+    p_discard_energy(s, v_p, 0, 7, 1)?;
+    Ok(())
+}
+
+/// proc `attack_effect__86` (tcg.fills:491:1)
+fn p_attack_effect__86(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:493:5
+    p_protect(s, v_p, 20, false)?;
+    Ok(())
+}
+
+/// proc `attack_effect__87` (tcg.fills:340:1)
+fn p_attack_effect__87(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:342:5
+    p_discard_deck_tops(s, 5)?;
+    Ok(())
+}
+
+/// proc `attack_effect__88` (tcg.fills:148:1)
+fn p_attack_effect__88(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:150:5
+    p_damage_per_heads(s, 2, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__89` (tcg.fills:376:1)
+fn p_attack_effect__89(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:378:5
+    p_attach_from_zone(s, v_p, 0, 3, 1, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__90` (tcg.fills:539:1)
+fn p_attack_effect__90(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:541:5
+    p_sweets_relay(s, v_p, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__91` (tcg.fills:286:1)
+fn p_attack_effect__91(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:288:5
+    p_bonus_if(s, v_p, 4, 20)?;
+    Ok(())
+}
+
+/// proc `attack_effect__92` (tcg.fills:545:1)
+fn p_attack_effect__92(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:547:5
+    p_damage_per_relay(s, v_p, 40)?;
+    Ok(())
+}
+
+/// proc `attack_effect__93` (tcg.fills:563:1)
+fn p_attack_effect__93(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:565:5
+    p_counter_damage(s, v_p, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__95` (tcg.fills:328:1)
+fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:330:5
+    p_pokemon_from_deck(s, v_p, 10)?;
+    Ok(())
+}
+
+/// proc `attack_effect__96` (tcg.fills:418:1)
+fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__96 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__96 as i32) != 0);
+    // @ tcg.fills:420:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__96 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:420:5
+    p_damage_opponent_choice(s, v_p, 10, false, true)?;
+    // @ tcg.fills:420:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_attack_effect__96 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__97` (tcg.fills:479:1)
+fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__97 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__97 as i32) != 0);
+    // @ tcg.fills:481:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__97 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:481:5
+    p_switch_opponent(s, v_p, true, false, false)?;
+    // @ tcg.fills:481:5
+    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+        s.f__envc_at_p_attack_effect__97 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `attack_effect__98` (tcg.fills:310:1)
+fn p_attack_effect__98(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:312:5
+    p_discard_opponent_hand_card(s, v_p, false)?;
+    Ok(())
+}
+
+/// proc `attack_effect__99` (tcg.fills:280:1)
+fn p_attack_effect__99(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:282:5
+    p_bonus_if(s, v_p, 3, 40)?;
+    Ok(())
+}
+
+/// proc `attack_effect__100` (tcg.fills:118:1)
+fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:120:5
+    p_heal_on_heads(s, v_p, 0, 60)?;
+    Ok(())
+}
+
+/// proc `ability_effect__1` (tcg.fills:581:1)
+fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:583:5
+    p_heal_all(s, v_p, 20)?;
+    Ok(())
+}
+
+/// proc `ability_effect__2` (tcg.fills:617:1)
+fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
+    // @ tcg.fills:619:5
+    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
+        // @ tcg.fills:620:9
+        if v__envc_seek {
+            s.f__envc_at_p_ability_effect__2 = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.fills:620:9
+        p_switch_opponent(s, v_p, false, false, true)?;
+        // @ tcg.fills:620:9
+        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+            s.f__envc_at_p_ability_effect__2 = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__3` (tcg.fills:649:1)
+fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:651:5
+    p_strike_back(s, v_s, 20)?;
+    Ok(())
+}
+
+/// proc `ability_effect__4` (tcg.fills:631:1)
+fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:633:5
+    p_cut_damage(s, v_p, 10, 10)?;
+    Ok(())
+}
+
+/// proc `ability_effect__5` (tcg.fills:605:1)
+fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
+    // @ tcg.fills:607:5
+    if v__envc_seek {
+        s.f__envc_at_p_ability_effect__5 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:607:5
+    p_damage_opponent_choice(s, v_p, 20, false, false)?;
+    // @ tcg.fills:607:5
+    if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+        s.f__envc_at_p_ability_effect__5 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__6` (tcg.fills:587:1)
+fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:589:5
+    p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
+    Ok(())
+}
+
+/// proc `ability_effect__8` (tcg.fills:593:1)
+fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:595:5
+    p_afflict_opponent_on_heads(s, v_p, 1)?;
+    Ok(())
+}
+
+/// proc `ability_effect__9` (tcg.fills:575:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:106:5
+    // @ tcg.fills:577:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:140:1)
+/// proc `ability_effect__10` (tcg.fills:599:1)
+fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:601:5
+    p_poison_opponent_from(s, v_p, v_s)?;
+    Ok(())
+}
+
+/// proc `ability_effect__11` (tcg.fills:637:1)
+fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:639:5
+    p_cut_damage(s, v_p, 10, 20)?;
+    Ok(())
+}
+
+/// proc `ability_effect__12` (tcg.fills:611:1)
+fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
+    // @ tcg.fills:613:5
+    if v__envc_seek {
+        s.f__envc_at_p_ability_effect__12 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:613:5
+    p_switch_opponent(s, v_p, false, true, false)?;
+    // @ tcg.fills:613:5
+    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+        s.f__envc_at_p_ability_effect__12 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `ability_effect__13` (tcg.fills:625:1)
+fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:627:5
+    p_look_at_deck(s, v_p, 1)?;
+    Ok(())
+}
+
+/// proc `ability_effect__14` (tcg.fills:655:1)
+fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:657:5
+    p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+    Ok(())
+}
+
+/// proc `ability_effect__15` (tcg.fills:661:1)
+fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:663:5
+    p_hit_on_attach(s, v_p, 6, 20)?;
+    Ok(())
+}
+
+/// proc `ability_effect__17` (tcg.fills:643:1)
+fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:645:5
+    p_cut_damage(s, v_p, 5, 30)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__2` (tcg.fills:697:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:142:5
+    // @ tcg.fills:699:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:146:1)
+/// proc `trainer_effect__3` (tcg.fills:703:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:148:5
+    // @ tcg.fills:705:5
     let mut v_going: bool = true;
-    // @ tcg.fills:149:5
+    // @ tcg.fills:706:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:150:9
+        // @ tcg.fills:707:9
         if v_going {
-            // @ tcg.fills:151:13
-            let _r79: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 27)?;
-            if (_r79 == 1) {
-                // @ tcg.fills:152:17
+            // @ tcg.fills:708:13
+            let _r162: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
+            if (_r162 == 1) {
+                // @ tcg.fills:709:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:154:17
+                // @ tcg.fills:711:17
                 v_going = false;
             }
         }
@@ -1730,223 +4315,467 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:134:1)
+/// proc `trainer_effect__4` (tcg.fills:760:1)
+fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:762:5
+    p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__5` (tcg.fills:748:1)
+fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:750:5
+    p_active_to_hand(s, v_p)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__6` (tcg.fills:691:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:136:5
+    // @ tcg.fills:693:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:161:1)
+/// proc `trainer_effect__7` (tcg.fills:742:1)
+fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:744:5
+    p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__8` (tcg.fills:718:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:163:5
-    let mut v_b: i32 = 0;
-    // @ tcg.fills:163:5
-    if v__envc_run {
-        // @ tcg.fills:163:5
-        let mut v__envc_who1: i32 = (1 - v_p);
-        // @ tcg.fills:163:5
-        let mut _acc80: bool = false;
-        for v_s in 1i32..4 {
-            if s.f_occupied[(1 - v_p) as usize][v_s as usize] { _acc80 = true; break; }
-        }
-        if _acc80 {
-            s.f__envc_frame_p_trainer_effect__8__p = (v_p as i8);
-            s.f__envc_at_p_trainer_effect__8 = (1 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
-        } else {
-            // @ tcg.fills:163:5
-            v_b = 0;
-        }
-    } else if (v__envc_seek && ((s.f__envc_at_p_trainer_effect__8 as i32) == 1)) {
-        v_p = (s.f__envc_frame_p_trainer_effect__8__p as i32);
+    // @ tcg.fills:720:5
+    if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.fills:163:5
-        v_b = (s.f__envc_choice_option as i32);
-        s.current_player = ((s.f__envc_choice_mover as i32) as i8);
-        v__envc_run = true;
     }
-    // @ tcg.fills:164:5
-    if v__envc_run {
-        // @ tcg.fills:164:5
-        if (v_b > 0) {
-            // @ tcg.fills:165:9
-            let _a81: i32 = (1 - v_p);
-            p_clear_conditions(s, _a81)?;
-            // @ tcg.fills:166:9
-            let _a82: i32 = (1 - v_p);
-            p_swap_slots(s, _a82, 0, v_b)?;
-        }
+    // @ tcg.fills:720:5
+    p_switch_opponent(s, v_p, false, true, false)?;
+    // @ tcg.fills:720:5
+    if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+        s.f__envc_at_p_trainer_effect__8 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
     }
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:122:1)
+/// proc `trainer_effect__9` (tcg.fills:754:1)
+fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:756:5
+    p_move_bench_energy(s, v_p, 3)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__10` (tcg.fills:679:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:124:5
+    // @ tcg.fills:681:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:128:1)
+/// proc `trainer_effect__11` (tcg.fills:685:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:130:5
+    // @ tcg.fills:687:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:116:1)
+/// proc `trainer_effect__12` (tcg.fills:730:1)
+fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:732:5
+    p_see_opponent_hand(s, v_p)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__13` (tcg.fills:736:1)
+fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:738:5
+    p_look_at_deck(s, v_p, 3)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__14` (tcg.fills:673:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:118:5
+    // @ tcg.fills:675:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:171:1)
+/// proc `trainer_effect__15` (tcg.fills:724:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:173:5
+    // @ tcg.fills:726:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:110:1)
+/// proc `trainer_effect__16` (tcg.fills:667:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:112:5
+    // @ tcg.fills:669:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:364:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:911:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:364:1
+    // @ tcg.envspec:911:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:364:1
+    // @ tcg.envspec:911:1
     if v__envc_run {
-        // @ tcg.envspec:364:1
-        v_op_0 = (K3[v_effect as usize][0 as usize] as i32);
+        // @ tcg.envspec:911:1
+        v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:364:1
+    // @ tcg.envspec:911:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:364:1
-        p_heal(s, v_p, 0, 30)?;
+        // @ tcg.envspec:911:1
+        let _a163: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a163)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:364:1
-        let _a83: i32 = (K4[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a83)?;
+        // @ tcg.envspec:911:1
+        let _a164: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a164)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:364:1
-        p_poison_opponent(s, v_p)?;
+        // @ tcg.envspec:911:1
+        let _a165: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a165)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:364:1
-        p_bonus_on_heads(s, 40)?;
+        // @ tcg.envspec:911:1
+        p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:364:1
-        let _a84: i32 = (K5[v_effect as usize][0 as usize] as i32);
-        let _a85: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a84, _a85)?;
+        // @ tcg.envspec:911:1
+        let _a166: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a166)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:364:1
-        p_afflict_opponent_on_heads(s, v_p, 2)?;
-    } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:364:1
-        p_damage_opponent_bench(s, v_p, 10)?;
-    } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:364:1
-        p_damage_per_bench_type(s, v_p, 3, 30)?;
-    } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:364:1
-        p_damage_per_heads(s, 4, 50)?;
-    } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:364:1
-        p_attack_effect__16(s, v_p)?;
-    } else if ((v__envc_run && (v_op_0 == 11)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:364:1
+        // @ tcg.envspec:911:1
+        let _a167: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a168: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a167, _a168)?;
+    } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg1: i32 = 0;
+        // @ tcg.envspec:911:1
+        if v__envc_run {
+            v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
+        }
+        // @ tcg.envspec:911:1
         if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:364:1
-        p_attack_effect__34(s, v_p)?;
-        // @ tcg.envspec:364:1
-        if ((s.f__envc_at_p_attack_effect__34 as i32) != 0) {
+        // @ tcg.envspec:911:1
+        p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
         }
-    } else if (v_op_0 == 12) {
-        // @ tcg.envspec:364:1
-        p_attack_effect__36(s, v_p)?;
-    }
-    Ok(())
-}
-
-/// proc `ability_effect__dispatch` (tcg.envspec:372:1)
-fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:372:1
-    let mut v_op_0: i32 = (K7[v_effect as usize][0 as usize] as i32);
-    // @ tcg.envspec:372:1
-    if (v_op_0 == 1) {
-        // @ tcg.envspec:372:1
-        p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
-    }
-    Ok(())
-}
-
-/// proc `trainer_effect__dispatch` (tcg.envspec:379:1)
-fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:379:1
-    let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:379:1
-    if v__envc_run {
-        // @ tcg.envspec:379:1
-        v_op_0 = (K8[v_effect as usize][0 as usize] as i32);
-    }
-    // @ tcg.envspec:379:1
-    if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:379:1
-        p_heal_type(s, v_p, v_target, 0, 50)?;
-    } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:379:1
-        p_add_attack_bonus(s, 10)?;
-    } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:379:1
-        p_heal(s, v_p, v_target, 20)?;
-    } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:379:1
-        p_add_retreat_discount(s, 1)?;
-    } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:379:1
-        p_basic_from_deck(s, v_p)?;
-    } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:379:1
-        p_opponent_hand_into_deck(s, v_p, 3)?;
-    } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:379:1
-        p_draw_cards(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:379:1
-        p_trainer_effect__3(s, v_p, v_target)?;
-    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:379:1
+        // @ tcg.envspec:911:1
+        p_nothing_on_tails(s)?;
+    } else if (v__envc_run && (v_op_0 == 9)) {
+        // @ tcg.envspec:911:1
+        let _a169: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a170: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a169, _a170)?;
+    } else if (v__envc_run && (v_op_0 == 10)) {
+        // @ tcg.envspec:911:1
+        let _a171: bool = K15[v_effect as usize][0 as usize];
+        let _a172: bool = K16[v_effect as usize][0 as usize];
+        let _a173: bool = K17[v_effect as usize][0 as usize];
+        let _a174: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a171, _a172, _a173, _a174)?;
+    } else if (v__envc_run && (v_op_0 == 11)) {
+        // @ tcg.envspec:911:1
+        let _a175: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a175)?;
+    } else if (v__envc_run && (v_op_0 == 12)) {
+        // @ tcg.envspec:911:1
+        let _a176: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a177: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a178: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a176, _a177, _a178)?;
+    } else if (v__envc_run && (v_op_0 == 13)) {
+        // @ tcg.envspec:911:1
+        p_block_supporters(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 14)) {
+        // @ tcg.envspec:911:1
+        p_bonus_if_all_heads(s, 2, 80)?;
+    } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg2: i32 = 0;
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg3: bool = false;
+        // @ tcg.envspec:911:1
+        if v__envc_run {
+            v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
+            v__envc_arg3 = K24[v_effect as usize][0 as usize];
+        }
+        // @ tcg.envspec:911:1
         if v__envc_seek {
-            s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:379:1
-        p_trainer_effect__8(s, v_p, v_target)?;
-        // @ tcg.envspec:379:1
-        if ((s.f__envc_at_p_trainer_effect__8 as i32) != 0) {
-            s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
+        // @ tcg.envspec:911:1
+        p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 16)) {
+        // @ tcg.envspec:911:1
+        let _a179: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a179)?;
+    } else if (v__envc_run && (v_op_0 == 17)) {
+        // @ tcg.envspec:911:1
+        p_afflict_opponent_on_heads(s, v_p, 2)?;
+    } else if (v__envc_run && (v_op_0 == 18)) {
+        // @ tcg.envspec:911:1
+        let _a180: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a180)?;
+    } else if (v__envc_run && (v_op_0 == 19)) {
+        // @ tcg.envspec:911:1
+        let _a181: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a182: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a181, _a182)?;
+    } else if (v__envc_run && (v_op_0 == 20)) {
+        // @ tcg.envspec:911:1
+        p_discard_all_energy(s, v_p, 0)?;
+    } else if (v__envc_run && (v_op_0 == 21)) {
+        // @ tcg.envspec:911:1
+        let _a183: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a183, 30)?;
+    } else if (v__envc_run && (v_op_0 == 22)) {
+        // @ tcg.envspec:911:1
+        p_bonus_or_recoil(s, v_p, 40, 20)?;
+    } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg4: i32 = 0;
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg5: bool = false;
+        // @ tcg.envspec:911:1
+        if v__envc_run {
+            v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
+            v__envc_arg5 = K31[v_effect as usize][0 as usize];
+        }
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (3 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_switch_self(s, v_p)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_switch_self as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (4 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 25)) {
+        // @ tcg.envspec:911:1
+        let _a184: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a184)?;
+    } else if (v__envc_run && (v_op_0 == 26)) {
+        // @ tcg.envspec:911:1
+        p_drain(s, v_p)?;
+    } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg6: bool = false;
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg7: bool = false;
+        // @ tcg.envspec:911:1
+        if v__envc_run {
+            v__envc_arg6 = K33[v_effect as usize][0 as usize];
+            v__envc_arg7 = K34[v_effect as usize][0 as usize];
+        }
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (5 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 28)) {
+        // @ tcg.envspec:911:1
+        p_bonus_per_bench_named(s, v_p, 8, 50)?;
+    } else if (v__envc_run && (v_op_0 == 29)) {
+        // @ tcg.envspec:911:1
+        let _a185: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a185, 1, true)?;
+    } else if (v__envc_run && (v_op_0 == 30)) {
+        // @ tcg.envspec:911:1
+        let _a186: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a186)?;
+    } else if (v__envc_run && (v_op_0 == 31)) {
+        // @ tcg.envspec:911:1
+        p_draw_cards(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 32)) {
+        // @ tcg.envspec:911:1
+        let _a187: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a187)?;
+    } else if (v__envc_run && (v_op_0 == 33)) {
+        // @ tcg.envspec:911:1
+        let _a188: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a189: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a188, _a189)?;
+    } else if (v__envc_run && (v_op_0 == 34)) {
+        // @ tcg.envspec:911:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 35)) {
+        // @ tcg.envspec:911:1
+        let _a190: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a191: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a190, _a191)?;
+    } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_attach_to_benched_choices(s, v_p, 2, 2)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (6 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 37)) {
+        // @ tcg.envspec:911:1
+        p_afflict_self(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 38)) {
+        // @ tcg.envspec:911:1
+        p_boost_next_turn(s, v_p, 20)?;
+    } else if (v__envc_run && (v_op_0 == 39)) {
+        // @ tcg.envspec:911:1
+        p_burn_opponent_on_heads(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 40)) {
+        // @ tcg.envspec:911:1
+        p_discard_deck_tops(s, 5)?;
+    } else if (v__envc_run && (v_op_0 == 41)) {
+        // @ tcg.envspec:911:1
+        p_sweets_relay(s, v_p, 20)?;
+    } else if (v__envc_run && (v_op_0 == 42)) {
+        // @ tcg.envspec:911:1
+        p_damage_per_relay(s, v_p, 40)?;
+    } else if (v__envc_run && (v_op_0 == 43)) {
+        // @ tcg.envspec:911:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 44)) {
+        // @ tcg.envspec:911:1
+        p_heal_on_heads(s, v_p, 0, 60)?;
+    } else if ((v__envc_run && (v_op_0 == 45)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_attack_effect__16(s, v_p)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (7 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if v__envc_run {
+        // @ tcg.envspec:911:1
+        if (v_op_0 == 46) {
+            // @ tcg.envspec:911:1
+            p_attack_effect__36(s, v_p)?;
+        }
+    }
+    // @ tcg.envspec:911:1
+    let mut v_op_1: i32 = 0;
+    // @ tcg.envspec:911:1
+    if v__envc_run {
+        // @ tcg.envspec:911:1
+        v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
+    }
+    // @ tcg.envspec:911:1
+    if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg8: i32 = 0;
+        // @ tcg.envspec:911:1
+        let mut v__envc_arg9: bool = false;
+        // @ tcg.envspec:911:1
+        if v__envc_run {
+            v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
+            v__envc_arg9 = K24[v_effect as usize][1 as usize];
+        }
+        // @ tcg.envspec:911:1
+        if v__envc_seek {
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:911:1
+        p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
+        // @ tcg.envspec:911:1
+        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+            s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -1955,235 +4784,522 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1044:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:919:1)
+fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
+    // @ tcg.envspec:919:1
+    let mut v_op_0: i32 = 0;
+    // @ tcg.envspec:919:1
+    if v__envc_run {
+        // @ tcg.envspec:919:1
+        v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
+    }
+    // @ tcg.envspec:919:1
+    if (v__envc_run && (v_op_0 == 1)) {
+        // @ tcg.envspec:919:1
+        p_heal_all(s, v_p, 20)?;
+    } else if (v__envc_run && (v_op_0 == 2)) {
+        // @ tcg.envspec:919:1
+        p_strike_back(s, v_s, 20)?;
+    } else if (v__envc_run && (v_op_0 == 3)) {
+        // @ tcg.envspec:919:1
+        let _a192: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a193: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a192, _a193)?;
+    } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:919:1
+        if v__envc_seek {
+            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:919:1
+        p_damage_opponent_choice(s, v_p, 20, false, false)?;
+        // @ tcg.envspec:919:1
+        if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
+            s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 5)) {
+        // @ tcg.envspec:919:1
+        let _a194: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a195: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a196: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a194, _a195, 1, _a196)?;
+    } else if (v__envc_run && (v_op_0 == 6)) {
+        // @ tcg.envspec:919:1
+        p_afflict_opponent_on_heads(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 7)) {
+        // @ tcg.envspec:919:1
+        p_poison_opponent_from(s, v_p, v_s)?;
+    } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
+        // @ tcg.envspec:919:1
+        if v__envc_seek {
+            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:919:1
+        p_switch_opponent(s, v_p, false, true, false)?;
+        // @ tcg.envspec:919:1
+        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+            s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v__envc_run && (v_op_0 == 9)) {
+        // @ tcg.envspec:919:1
+        p_look_at_deck(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 10)) {
+        // @ tcg.envspec:919:1
+        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+    } else if (v__envc_run && (v_op_0 == 11)) {
+        // @ tcg.envspec:919:1
+        p_hit_on_attach(s, v_p, 6, 20)?;
+    } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
+        // @ tcg.envspec:919:1
+        if v__envc_seek {
+            s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:919:1
+        p_ability_effect__2(s, v_p, v_s)?;
+        // @ tcg.envspec:919:1
+        if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
+            s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    }
+    Ok(())
+}
+
+/// proc `trainer_effect__dispatch` (tcg.envspec:926:1)
+fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
+    // @ tcg.envspec:926:1
+    let mut v_op_0: i32 = 0;
+    // @ tcg.envspec:926:1
+    if v__envc_run {
+        // @ tcg.envspec:926:1
+        v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
+    }
+    // @ tcg.envspec:926:1
+    if (v__envc_run && (v_op_0 == 1)) {
+        // @ tcg.envspec:926:1
+        p_heal_type(s, v_p, v_target, 0, 50)?;
+    } else if (v__envc_run && (v_op_0 == 2)) {
+        // @ tcg.envspec:926:1
+        p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
+    } else if (v__envc_run && (v_op_0 == 3)) {
+        // @ tcg.envspec:926:1
+        p_active_to_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 4)) {
+        // @ tcg.envspec:926:1
+        p_add_attack_bonus(s, 10)?;
+    } else if (v__envc_run && (v_op_0 == 5)) {
+        // @ tcg.envspec:926:1
+        p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
+    } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:926:1
+        if v__envc_seek {
+            s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:926:1
+        p_switch_opponent(s, v_p, false, true, false)?;
+        // @ tcg.envspec:926:1
+        if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
+            s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    } else if (v_op_0 == 7) {
+        // @ tcg.envspec:926:1
+        p_move_bench_energy(s, v_p, 3)?;
+    } else if (v_op_0 == 8) {
+        // @ tcg.envspec:926:1
+        p_heal(s, v_p, v_target, 20)?;
+    } else if (v_op_0 == 9) {
+        // @ tcg.envspec:926:1
+        p_add_retreat_discount(s, 1)?;
+    } else if (v_op_0 == 10) {
+        // @ tcg.envspec:926:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v_op_0 == 11) {
+        // @ tcg.envspec:926:1
+        p_look_at_deck(s, v_p, 3)?;
+    } else if (v_op_0 == 12) {
+        // @ tcg.envspec:926:1
+        p_basic_from_deck(s, v_p)?;
+    } else if (v_op_0 == 13) {
+        // @ tcg.envspec:926:1
+        p_opponent_hand_into_deck(s, v_p, 3)?;
+    } else if (v_op_0 == 14) {
+        // @ tcg.envspec:926:1
+        p_draw_cards(s, v_p, 2)?;
+    } else if (v_op_0 == 15) {
+        // @ tcg.envspec:926:1
+        p_trainer_effect__3(s, v_p, v_target)?;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attach` (tcg.envspec:1639:1)
+fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
+    // @ tcg.envspec:1641:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1641:5
+    if v__envc_run {
+        // @ tcg.envspec:1641:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1642:5
+        let _v197: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i198: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i198] = (_v197 as i8);
+        // @ tcg.envspec:1643:5
+        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+        // @ tcg.envspec:1644:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1645:5
+        s.f_attached = true;
+    }
+    // @ tcg.envspec:1646:5
+    if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
+        // @ tcg.envspec:1647:9
+        let mut v__envc_arg1: i32 = 0;
+        // @ tcg.envspec:1647:9
+        if v__envc_run {
+            v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        }
+        // @ tcg.envspec:1647:9
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_attach__p as i32);
+            s.f__envc_at_a_attach = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1647:9
+        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+        // @ tcg.envspec:1647:9
+        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_attach__p = (v_p as i8);
+            s.f__envc_at_a_attach = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+            // @ tcg.envspec:1648:9
+            p_knock_outs(s)?;
+            // @ tcg.envspec:1649:9
+            p_continue_game(s, v_p, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_play_trainer` (tcg.envspec:1658:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1661:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1048:5
+    // @ tcg.envspec:1662:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1047:5
+    // @ tcg.envspec:1661:5
     if v__envc_run {
-        // @ tcg.envspec:1047:5
+        // @ tcg.envspec:1661:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1048:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 28)? as i32);
-        // @ tcg.envspec:1049:5
-        s.f_hand[v_p as usize].remove_at(v_h, 29)?;
-        // @ tcg.envspec:1050:5
-        s.f_discard[v_p as usize].push((v_c as i16), 30)?;
-        // @ tcg.envspec:1051:5
-        if ((T11_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1052:9
+        // @ tcg.envspec:1662:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 57)? as i32);
+        // @ tcg.envspec:1663:5
+        s.f_hand[v_p as usize].remove_at(v_h, 58)?;
+        // @ tcg.envspec:1664:5
+        s.f_discard[v_p as usize].push((v_c as i16), 59)?;
+        // @ tcg.envspec:1665:5
+        if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
+            // @ tcg.envspec:1666:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1054:5
+    // @ tcg.envspec:1668:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1054:5
+    // @ tcg.envspec:1668:5
     if v__envc_run {
-        v__envc_arg1 = (T20_Card__trainer_effect[v_c as usize] as i32);
+        v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1054:5
+    // @ tcg.envspec:1668:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1054:5
+    // @ tcg.envspec:1668:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1054:5
+    // @ tcg.envspec:1668:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1055:5
+        // @ tcg.envspec:1669:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1056:5
+        // @ tcg.envspec:1670:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1091:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1674:1)
+fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
+    // @ tcg.envspec:1677:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1677:5
+    if v__envc_run {
+        // @ tcg.envspec:1677:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1678:5
+        s.f_ability_used[v_p as usize][v_s as usize] = true;
+    }
+    // @ tcg.envspec:1679:5
+    let mut v__envc_arg1: i32 = 0;
+    // @ tcg.envspec:1679:5
+    if v__envc_run {
+        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+    }
+    // @ tcg.envspec:1679:5
+    if v__envc_seek {
+        v_p = (s.f__envc_frame_a_use_ability__p as i32);
+        s.f__envc_at_a_use_ability = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1679:5
+    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+    // @ tcg.envspec:1679:5
+    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+        s.f__envc_frame_a_use_ability__p = (v_p as i8);
+        s.f__envc_at_a_use_ability = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+        // @ tcg.envspec:1680:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1681:5
+        p_continue_game(s, v_p, true)?;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attack` (tcg.envspec:1707:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1092:5
+    // @ tcg.envspec:1708:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1093:5
-    let mut v_q: i32 = 0;
-    // @ tcg.envspec:1094:5
+    // @ tcg.envspec:1709:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1095:5
+    // @ tcg.envspec:1710:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1092:5
+    // @ tcg.envspec:1708:5
     if v__envc_run {
-        // @ tcg.envspec:1092:5
+        // @ tcg.envspec:1708:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1093:5
-        v_q = (1 - v_p);
-        // @ tcg.envspec:1094:5
+        // @ tcg.envspec:1709:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1096:5
+        // @ tcg.envspec:1711:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1097:9
-            let _r86: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 31)?;
-            v_hits = (_r86 == 1);
+            // @ tcg.envspec:1712:9
+            let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
+            v_hits = (_r199 == 1);
         }
     }
-    // @ tcg.envspec:1099:5
-    if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:1100:9
+    // @ tcg.envspec:1714:5
+    if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
+        // @ tcg.envspec:1715:9
         if v__envc_run {
-            // @ tcg.envspec:1100:9
-            s.f_dmg = (imax((if (v_a == 0) { (T12_Card__damage0[v_c as usize] as i32) } else { (T13_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1715:9
+            s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1716:9
+            s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1101:9
-        let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1101:9
-        if v__envc_run {
-            v__envc_arg1 = (if (v_a == 0) { (T17_Card__effect0[v_c as usize] as i32) } else { (T18_Card__effect1[v_c as usize] as i32) });
-        }
-        // @ tcg.envspec:1101:9
-        if v__envc_seek {
-            v_q = (s.f__envc_frame_a_attack__q as i32);
-            v_c = (s.f__envc_frame_a_attack__c as i32);
-            s.f__envc_at_a_attack = (0 as i8);
-            v__envc_seek = false;
-        }
-        // @ tcg.envspec:1101:9
-        p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-        // @ tcg.envspec:1101:9
-        if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
-            s.f__envc_frame_a_attack__q = (v_q as i8);
-            s.f__envc_frame_a_attack__c = (v_c as i16);
-            s.f__envc_at_a_attack = (1 as i8);
-            v__envc_run = false;
-        } else {
-            v__envc_run = true;
-            // @ tcg.envspec:1102:9
-            if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) {
-                // @ tcg.envspec:1103:13
-                let mut v_weak: i32 = (if ((T8_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T7_Card__type[v_c as usize] as i32)) { 20 } else { 0 });
-                // @ tcg.envspec:1104:13
-                let _v87: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + imax(((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_weak) - (s.f_barrier[v_q as usize] as i32)), 0)), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v87 as i16);
+        // @ tcg.envspec:1717:9
+        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
+            // @ tcg.envspec:1718:13
+            let mut v__envc_arg1: i32 = 0;
+            // @ tcg.envspec:1718:13
+            let mut v__envc_arg2: i32 = 0;
+            // @ tcg.envspec:1718:13
+            if v__envc_run {
+                v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
+                v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1106:9
-            s.f_dmg = (0 as i16);
+            // @ tcg.envspec:1718:13
+            if v__envc_seek {
+                v_a = (s.f__envc_frame_a_attack__a as i32);
+                v_p = (s.f__envc_frame_a_attack__p as i32);
+                v_c = (s.f__envc_frame_a_attack__c as i32);
+                s.f__envc_at_a_attack = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1718:13
+            p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
+            // @ tcg.envspec:1718:13
+            if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                s.f__envc_frame_a_attack__a = (v_a as i8);
+                s.f__envc_frame_a_attack__p = (v_p as i8);
+                s.f__envc_frame_a_attack__c = (v_c as i16);
+                s.f__envc_at_a_attack = (1 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+        // @ tcg.envspec:1720:9
+        let mut v__envc_arg3: i32 = 0;
+        // @ tcg.envspec:1720:9
+        if v__envc_run {
+            v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
+        }
+        // @ tcg.envspec:1720:9
+        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
+            // @ tcg.envspec:1720:9
+            if v__envc_seek {
+                v_p = (s.f__envc_frame_a_attack__p as i32);
+                s.f__envc_at_a_attack = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1720:9
+            p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
+            // @ tcg.envspec:1720:9
+            if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
+                s.f__envc_frame_a_attack__p = (v_p as i8);
+                s.f__envc_at_a_attack = (2 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+        // @ tcg.envspec:1721:9
+        if v__envc_run {
+            // @ tcg.envspec:1721:9
+            p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1108:5
+    // @ tcg.envspec:1723:5
     if v__envc_run {
-        // @ tcg.envspec:1108:5
+        // @ tcg.envspec:1723:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1109:5
+        // @ tcg.envspec:1724:5
         if (!s.terminated) {
-            // @ tcg.envspec:1110:9
+            // @ tcg.envspec:1725:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:985:1)
+/// action `setup_active` (tcg.envspec:1592:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:987:5
+    // @ tcg.envspec:1594:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:988:5
-    let _a88: i32 = (s.f_hand[v_p as usize].get(v_h, 32)? as i32);
-    p_put_in_play(s, v_p, 0, _a88)?;
-    // @ tcg.envspec:989:5
-    s.f_hand[v_p as usize].remove_at(v_h, 33)?;
+    // @ tcg.envspec:1595:5
+    let _a200: i32 = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
+    p_put_in_play(s, v_p, 0, _a200)?;
+    // @ tcg.envspec:1596:5
+    s.f_hand[v_p as usize].remove_at(v_h, 62)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:992:1)
+/// action `setup_bench` (tcg.envspec:1599:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:995:5
+    // @ tcg.envspec:1602:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:996:5
-    let _a89: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a90: i32 = (s.f_hand[v_p as usize].get(v_h, 34)? as i32);
-    p_put_in_play(s, v_p, _a89, _a90)?;
-    // @ tcg.envspec:997:5
-    s.f_hand[v_p as usize].remove_at(v_h, 35)?;
+    // @ tcg.envspec:1603:5
+    let _a201: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a202: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
+    p_put_in_play(s, v_p, _a201, _a202)?;
+    // @ tcg.envspec:1604:5
+    s.f_hand[v_p as usize].remove_at(v_h, 64)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1000:1)
+/// action `setup_done` (tcg.envspec:1607:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1001:5
+    // @ tcg.envspec:1608:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1002:9
+        // @ tcg.envspec:1609:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1004:9
-        let _a91: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a91)?;
+        // @ tcg.envspec:1611:9
+        let _a203: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a203)?;
     }
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1009:1)
+/// action `play_basic` (tcg.envspec:1616:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1011:5
+    // @ tcg.envspec:1618:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1012:5
-    let _a92: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a93: i32 = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
-    p_put_in_play(s, v_p, _a92, _a93)?;
-    // @ tcg.envspec:1013:5
-    s.f_hand[v_p as usize].remove_at(v_h, 37)?;
+    // @ tcg.envspec:1619:5
+    let _a204: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a205: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
+    p_put_in_play(s, v_p, _a204, _a205)?;
+    // @ tcg.envspec:1620:5
+    s.f_hand[v_p as usize].remove_at(v_h, 66)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1017:1)
+/// action `evolve` (tcg.envspec:1624:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1019:5
+    // @ tcg.envspec:1626:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1020:5
-    let _v94: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i95: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i95] = (_v94 as i16);
-    // @ tcg.envspec:1021:5
-    let _v96: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v96 as i8);
-    // @ tcg.envspec:1022:5
-    let _v97: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v97 as i16);
-    // @ tcg.envspec:1023:5
-    s.f_hand[v_p as usize].remove_at(v_h, 39)?;
-    // @ tcg.envspec:1024:5
-    let _v98: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v98 as i8);
-    // @ tcg.envspec:1025:5
+    // @ tcg.envspec:1627:5
+    let _v206: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i207: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i207] = (_v206 as i16);
+    // @ tcg.envspec:1628:5
+    let _v208: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v208 as i8);
+    // @ tcg.envspec:1629:5
+    let _v209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v209 as i16);
+    // @ tcg.envspec:1630:5
+    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
+    // @ tcg.envspec:1631:5
+    let _v210: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v210 as i8);
+    // @ tcg.envspec:1632:5
     if (v_s == 0) {
-        // @ tcg.envspec:1026:9
+        // @ tcg.envspec:1633:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -2191,148 +5307,137 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 40)? as i32), v_s)? } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1031:1)
+/// action `attach` (tcg.envspec:1639:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1033:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1034:5
-    let _v99: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-    let _i100: usize = (s.f_zone[v_p as usize] as i32) as usize;
-    s.f_energy[v_p as usize][v_s as usize][_i100] = (_v99 as i8);
-    // @ tcg.envspec:1035:5
-    s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:1036:5
-    s.f_attached = true;
+    // @ tcg.envspec:1639:1
+    p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1044:1)
+/// action `play_trainer` (tcg.envspec:1658:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1044:1
+    // @ tcg.envspec:1658:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 41)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 42)? as i32), v_target)?) } else { false })) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1060:1)
+/// action `use_ability` (tcg.envspec:1674:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1062:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1063:5
-    s.f_ability_used[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1064:5
-    let _a101: i32 = (T19_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
-    p_ability_effect__dispatch(s, _a101, v_p, v_s)?;
-    // @ tcg.envspec:1065:5
-    p_knock_outs(s)?;
-    // @ tcg.envspec:1066:5
-    p_continue_game(s, v_p, true)?;
+    // @ tcg.envspec:1674:1
+    p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T19_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1071:1)
+/// action `retreat` (tcg.envspec:1686:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1074:5
+    // @ tcg.envspec:1689:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1075:5
+    // @ tcg.envspec:1690:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1076:5
+    // @ tcg.envspec:1691:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1077:9
+        // @ tcg.envspec:1692:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1078:13
-            let mut _acc102: i32 = 0;
+            // @ tcg.envspec:1693:13
+            let mut _acc211: i32 = 0;
             for v_u in 0i32..11 {
-                let _x103: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc102 = if v_u == 0 { _x103 } else { imin(_acc102, _x103) };
+                let _x212: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc211 = if v_u == 0 { _x212 } else { imin(_acc211, _x212) };
             }
-            let mut v_t: i32 = _acc102;
-            // @ tcg.envspec:1079:13
-            let _v104: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v104 as i8);
+            let mut v_t: i32 = _acc211;
+            // @ tcg.envspec:1694:13
+            let _v213: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v213 as i8);
         }
     }
-    // @ tcg.envspec:1082:5
+    // @ tcg.envspec:1697:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1083:5
+    // @ tcg.envspec:1698:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1084:5
+    // @ tcg.envspec:1699:5
     s.f_retreated = true;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok(((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1091:1)
+/// action `attack` (tcg.envspec:1707:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1091:1
+    // @ tcg.envspec:1707:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1114:1)
+/// action `end_turn` (tcg.envspec:1729:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1115:5
+    // @ tcg.envspec:1730:5
     p_finish_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1119:1)
+/// action `promote` (tcg.envspec:1734:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1121:5
-    let _a105: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a105, 0, v_b)?;
-    // @ tcg.envspec:1122:5
-    let _a106: i32 = (s.f_promote_next as i32);
-    let _a107: bool = s.f_promote_resume;
-    p_continue_game(s, _a106, _a107)?;
+    // @ tcg.envspec:1736:5
+    let _a214: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a214, 0, v_b)?;
+    // @ tcg.envspec:1737:5
+    let _a215: i32 = (s.f_promote_next as i32);
+    let _a216: bool = s.f_promote_resume;
+    p_continue_game(s, _a215, _a216)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1044:1
-    if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:1044:1
+    // @ tcg.envspec:1639:1
+    if ((s.f__envc_at_a_attach as i32) != 0) {
+        // @ tcg.envspec:1639:1
+        p__envc_run_attach(s, 0)?;
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1658:1
+        // @ tcg.envspec:1658:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1091:1
-        // @ tcg.envspec:1091:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1674:1
+        // @ tcg.envspec:1674:1
+        p__envc_run_use_ability(s, 0)?;
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1707:1
+        // @ tcg.envspec:1707:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -2340,14 +5445,14 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok((((((s.f__envc_at_p_attack_effect__34 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attack_effect__34__p as i32) as usize][v_option as usize]) || ((((s.f__envc_at_p_trainer_effect__8 as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(1 - (s.f__envc_frame_p_trainer_effect__8__p as i32)) as usize][v_option as usize])))
+    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1128:1)
+/// the spec's `observe` (tcg.envspec:1743:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1129:5
+    // @ tcg.envspec:1744:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr108: [i16; 164] = [
+    let _arr217: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -2378,16 +5483,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 43)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 44)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 45)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 46)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 47)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 48)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 49)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 50)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 51)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 52)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 72)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 73)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 74)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 75)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 76)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 77)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 78)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 79)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 80)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 81)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -2511,92 +5616,123 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.current_player as i32) as i16),
         ((s.f_promote_next as i32) as i16),
         ((s.f_promote_resume as i32) as i16),
-        ((if ((s.f__envc_at_p_attack_effect__34 as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_trainer_effect__8 as i32) == 1) { 2 } else { 0 }) }) as i16),
+        ((if ((s.f__envc_at_p_damage_opponent_choice as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_damage_own_choice as i32) == 1) { 2 } else { (if ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) { 3 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) { 4 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) { 5 } else { (if ((s.f__envc_at_p_switch_opponent as i32) == 1) { 6 } else { (if ((s.f__envc_at_p_switch_self as i32) == 1) { 7 } else { 0 }) }) }) }) }) }) }) as i16),
+        ((s.f_no_attack[v_p as usize] as i32) as i16),
+        ((s.f_no_retreat[v_p as usize] as i32) as i16),
+        ((s.f_weakened[v_p as usize] as i32) as i16),
+        ((s.f_no_supporter[v_p as usize] as i32) as i16),
+        ((s.f_no_attack[v_q as usize] as i32) as i16),
+        ((s.f_no_retreat[v_q as usize] as i32) as i16),
+        ((s.f_weakened[v_q as usize] as i32) as i16),
+        ((s.f_no_supporter[v_q as usize] as i32) as i16),
+        ((s.f_relays[v_p as usize] as i32) as i16),
+        ((s.f_relay_turn[v_p as usize] as i32) as i16),
+        ((s.f_boost_turn[v_p as usize] as i32) as i16),
+        ((s.f_relays[v_q as usize] as i32) as i16),
+        ((s.f_relay_turn[v_q as usize] as i32) as i16),
+        ((s.f_boost_turn[v_q as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][3 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][4 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][5 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][6 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][7 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][8 as usize] as i32) as i16),
+        ((s.f_seen_hand[v_p as usize][9 as usize] as i32) as i16),
+        ((s.f_seen_deck[v_p as usize][0 as usize] as i32) as i16),
+        ((s.f_seen_deck[v_p as usize][1 as usize] as i32) as i16),
+        ((s.f_seen_deck[v_p as usize][2 as usize] as i32) as i16),
+        ((s.f_seen_hand_turn[v_p as usize] as i32) as i16),
+        ((s.f_seen_deck_turn[v_p as usize] as i32) as i16),
+        ((s.f_spiky[v_p as usize] as i32) as i16),
+        ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr108);
+    return Ok(_arr217);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:942:5
+    // @ tcg.envspec:1549:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:943:9
-        let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 53)?;
-        s.f_decks[v_p as usize] = (_r109 as i8);
-        // @ tcg.envspec:944:9
+        // @ tcg.envspec:1550:9
+        let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 82)?;
+        s.f_decks[v_p as usize] = (_r218 as i8);
+        // @ tcg.envspec:1551:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:945:13
-            let _a110: i32 = (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a110 as i16), 54)?;
+            // @ tcg.envspec:1552:13
+            let _a219: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a219 as i16), 83)?;
         }
-        // @ tcg.envspec:947:9
+        // @ tcg.envspec:1554:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:948:9
+        // @ tcg.envspec:1555:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:949:9
+        // @ tcg.envspec:1556:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:951:5
-    let _r111: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
-    s.f_first = ((if (_r111 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:952:5
+    // @ tcg.envspec:1558:5
+    let _r220: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 84)?;
+    s.f_first = ((if (_r220 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1559:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc112: bool = true;
+    let mut _acc221: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc113: bool = true;
+        let mut _acc222: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc117: i32 = 0;
+            let mut _acc226: i32 = 0;
             for v_s in 0i32..4 {
-                _acc117 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc226 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc118: i32 = 0;
+            let mut _acc227: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc119: i32 = 0;
+                let mut _acc228: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc119 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc228 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc118 = _acc118 + _acc119;
+                _acc227 = _acc227 + _acc228;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y114| (_y114 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y115| (_y115 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y116| (_y116 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc117) + _acc118) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y120| (_y120 as i32) == (T21_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc113 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y223| (_y223 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y224| (_y224 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y225| (_y225 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc226) + _acc227) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y229| (_y229 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc222 = false; break; }
         }
-        if !_acc113 { _acc112 = false; break; }
+        if !_acc222 { _acc221 = false; break; }
     }
-    Ok(_acc112)
+    Ok(_acc221)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b121: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b121 {
-        let mut _acc122: bool = true;
+    let mut _b230: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b230 {
+        let mut _acc231: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc123: bool = true;
+            let mut _acc232: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T6_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc123 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc232 = false; break; }
             }
-            if !_acc123 { _acc122 = false; break; }
+            if !_acc232 { _acc231 = false; break; }
         }
-        _b121 = _acc122;
+        _b230 = _acc231;
     }
-    Ok(_b121)
+    Ok(_b230)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b124: bool = s.terminated;
-    if !_b124 {
-        let mut _acc125: bool = true;
+    let mut _b233: bool = s.terminated;
+    if !_b233 {
+        let mut _acc234: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc125 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc234 = false; break; }
         }
-        _b124 = _acc125;
+        _b233 = _acc234;
     }
-    Ok(_b124)
+    Ok(_b233)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -2606,28 +5742,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b126: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b126 {
-        let mut _acc127: bool = true;
+    let mut _b235: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b235 {
+        let mut _acc236: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc127 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc236 = false; break; }
         }
-        _b126 = _acc127;
+        _b235 = _acc236;
     }
-    Ok(_b126)
+    Ok(_b235)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc128: bool = true;
+    let mut _acc237: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc129: i32 = 0;
+        let mut _acc238: i32 = 0;
         for v_s in 0i32..4 {
-            _acc129 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc238 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc129 <= 4) { _acc128 = false; break; }
+        if !(_acc238 <= 4) { _acc237 = false; break; }
     }
-    Ok(_acc128)
+    Ok(_acc237)
 }
 
 // ---- the environment
@@ -2666,25 +5802,99 @@ pub fn default_state() -> State {
         f_retreated: false,
         f_retreat_discount: 0,
         f_barrier: [0; 2],
+        f_no_attack: [false; 2],
+        f_no_retreat: [false; 2],
+        f_weakened: [0; 2],
+        f_spiky: [0; 2],
+        f_no_supporter: [false; 2],
+        f_relays: [0; 2],
+        f_relay_turn: [0; 2],
+        f_boost_turn: [0; 2],
+        f_seen_hand: [[-1; 10]; 2],
+        f_seen_hand_turn: [0; 2],
+        f_seen_deck: [[-1; 3]; 2],
+        f_seen_deck_turn: [0; 2],
         f_attack_bonus: 0,
+        f_named_bonus: 0,
+        f_bonus_named: [0; 3],
         f_dmg: 0,
+        f_passive_cut: 0,
+        f_passive_spiky: 0,
+        f_last_attached: 10,
+        f_attack_index: 0,
         f_promote_next: 0,
         f_promote_resume: false,
         f_ended_by: 0,
         f__envc_until_barrier: [0; 2],
+        f__envc_until_no_attack: [0; 2],
+        f__envc_until_no_retreat: [0; 2],
+        f__envc_until_weakened: [0; 2],
+        f__envc_until_spiky: [0; 2],
+        f__envc_until_no_supporter: [0; 2],
+        f__envc_at_p_damage_opponent_choice: 0,
+        f__envc_frame_p_damage_opponent_choice__amount: 0,
+        f__envc_frame_p_damage_opponent_choice__bench_only: false,
+        f__envc_frame_p_damage_opponent_choice__attack: false,
+        f__envc_frame_p_damage_opponent_choice__q: 0,
+        f__envc_frame_p_damage_opponent_choice__s: 0,
+        f__envc_at_p_damage_own_choice: 0,
+        f__envc_frame_p_damage_own_choice__p: 0,
+        f__envc_frame_p_damage_own_choice__amount: 0,
+        f__envc_frame_p_damage_own_choice__bench_only: false,
+        f__envc_frame_p_damage_own_choice__s: 0,
+        f__envc_at_p_attach_to_bench_choice: 0,
+        f__envc_frame_p_attach_to_bench_choice__p: 0,
+        f__envc_frame_p_attach_to_bench_choice__t: 0,
+        f__envc_frame_p_attach_to_bench_choice__s: 0,
+        f__envc_at_p_attach_to_benched_choices: 0,
+        f__envc_frame_p_attach_to_benched_choices__p: 0,
+        f__envc_frame_p_attach_to_benched_choices__t: 0,
+        f__envc_frame_p_attach_to_benched_choices__n: 1,
+        f__envc_frame_p_attach_to_benched_choices__a: 0,
+        f__envc_at_p_switch_opponent: 0,
+        f__envc_frame_p_switch_opponent__p: 0,
+        f__envc_frame_p_switch_opponent__basic_only: false,
+        f__envc_frame_p_switch_opponent__q: 0,
+        f__envc_at_p_switch_self: 0,
+        f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_attack_effect__9: 0,
+        f__envc_at_p_attack_effect__16: 0,
+        f__envc_frame_p_attack_effect__16__p: 0,
+        f__envc_frame_p_attack_effect__16__k: 0,
+        f__envc_at_p_attack_effect__20: 0,
+        f__envc_at_p_attack_effect__31: 0,
+        f__envc_at_p_attack_effect__33: 0,
         f__envc_at_p_attack_effect__34: 0,
-        f__envc_frame_p_attack_effect__34__p: 0,
+        f__envc_at_p_attack_effect__45: 0,
+        f__envc_at_p_attack_effect__47: 0,
+        f__envc_at_p_attack_effect__65: 0,
+        f__envc_at_p_attack_effect__70: 0,
+        f__envc_at_p_attack_effect__72: 0,
+        f__envc_at_p_attack_effect__76: 0,
+        f__envc_at_p_attack_effect__80: 0,
+        f__envc_at_p_attack_effect__96: 0,
+        f__envc_at_p_attack_effect__97: 0,
+        f__envc_at_p_ability_effect__2: 0,
+        f__envc_at_p_ability_effect__5: 0,
+        f__envc_at_p_ability_effect__12: 0,
         f__envc_at_p_trainer_effect__8: 0,
-        f__envc_frame_p_trainer_effect__8__p: 0,
         f__envc_at_p_attack_effect__dispatch: 0,
+        f__envc_frame_p_attack_effect__dispatch__effect: 0,
+        f__envc_frame_p_attack_effect__dispatch__p: 0,
+        f__envc_at_p_ability_effect__dispatch: 0,
         f__envc_at_p_trainer_effect__dispatch: 0,
+        f__envc_at_a_attach: 0,
+        f__envc_frame_a_attach__p: 0,
         f__envc_at_a_play_trainer: 0,
         f__envc_frame_a_play_trainer__p: 0,
+        f__envc_at_a_use_ability: 0,
+        f__envc_frame_a_use_ability__p: 0,
         f__envc_at_a_attack: 0,
-        f__envc_frame_a_attack__q: 0,
+        f__envc_frame_a_attack__a: 0,
+        f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
         f__envc_choice_mover: 0,
-        f__envc_choice_option: 1,
+        f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],
         observation: <Observation as Zero>::ZERO,
         _rng_key: 0,
@@ -2743,8 +5953,8 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
         let v_b: i32 = (k % 3) as i32 + 1;
         m[125 + k] = g_promote(s, v_b)?;
     }
-    for k in 0..3usize {
-        let v_option: i32 = (k % 3) as i32 + 1;
+    for k in 0..4usize {
+        let v_option: i32 = (k % 4) as i32;
         m[128 + k] = g_choose(s, v_option)?;
     }
     Ok(m)
@@ -2821,9 +6031,9 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
         let v_b: i32 = (k % 3) as i32 + 1;
         return a_promote(s, v_b);
     }
-    if action < 131 {
+    if action < 132 {
         let k = action - 128;
-        let v_option: i32 = (k % 3) as i32 + 1;
+        let v_option: i32 = (k % 4) as i32;
         return a_choose(s, v_option);
     }
     unreachable!("action {} is outside the action space", action)

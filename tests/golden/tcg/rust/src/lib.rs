@@ -58,7 +58,7 @@ struct Out<'a> {
 fn write_obs(o: &Observation, obs0: &mut [i16]) {
     {
         let mut k = 0usize;
-        for i0 in 0..164usize {
+        for i0 in 0..195usize {
             obs0[k] = o[i0]; k += 1;
         }
         let _ = k;
@@ -116,8 +116,8 @@ fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminate
         terminated: &mut terminated[i],
         truncated: &mut truncated[i],
         current_player: &mut current_player[i],
-        obs0: &mut obs0[i * 164..(i + 1) * 164],
-        final_obs0: &mut final_obs0[i * 164..(i + 1) * 164],
+        obs0: &mut obs0[i * 195..(i + 1) * 195],
+        final_obs0: &mut final_obs0[i * 195..(i + 1) * 195],
     }
 }
 
@@ -584,13 +584,125 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["retreat_discount"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
                 buf.push(st.f_barrier[i0]);
             }
         }
         put(py, &root, &["barrier"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_no_attack[i0]);
+            }
+        }
+        put(py, &root, &["no_attack"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_no_retreat[i0]);
+            }
+        }
+        put(py, &root, &["no_retreat"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_weakened[i0]);
+            }
+        }
+        put(py, &root, &["weakened"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_spiky[i0]);
+            }
+        }
+        put(py, &root, &["spiky"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_no_supporter[i0]);
+            }
+        }
+        put(py, &root, &["no_supporter"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_relays[i0]);
+            }
+        }
+        put(py, &root, &["relays"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_relay_turn[i0]);
+            }
+        }
+        put(py, &root, &["relay_turn"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_boost_turn[i0]);
+            }
+        }
+        put(py, &root, &["boost_turn"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 20);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..10usize {
+                    buf.push(st.f_seen_hand[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["seen_hand"], buf, &[2, 10], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_seen_hand_turn[i0]);
+            }
+        }
+        put(py, &root, &["seen_hand_turn"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 6);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..3usize {
+                    buf.push(st.f_seen_deck[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["seen_deck"], buf, &[2, 3], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_seen_deck_turn[i0]);
+            }
+        }
+        put(py, &root, &["seen_deck_turn"], buf, &[2], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -600,11 +712,55 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["attack_bonus"], buf, &[], batch)?;
     }
     {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_named_bonus);
+        }
+        put(py, &root, &["named_bonus"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 3);
+        for st in states.iter().copied() {
+            for i0 in 0..3usize {
+                buf.push(st.f_bonus_named[i0]);
+            }
+        }
+        put(py, &root, &["bonus_named"], buf, &[3], batch)?;
+    }
+    {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f_dmg);
         }
         put(py, &root, &["dmg"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_passive_cut);
+        }
+        put(py, &root, &["passive_cut"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_passive_spiky);
+        }
+        put(py, &root, &["passive_spiky"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_last_attached);
+        }
+        put(py, &root, &["last_attached"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_attack_index);
+        }
+        put(py, &root, &["attack_index"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -637,6 +793,282 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_until_barrier"], buf, &[2], batch)?;
     }
     {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_no_attack[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_no_attack"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_no_retreat[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_no_retreat"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_weakened[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_weakened"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_spiky[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_spiky"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_no_supporter[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_no_supporter"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_damage_opponent_choice);
+        }
+        put(py, &root, &["_envc_at_p_damage_opponent_choice"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_opponent_choice__amount);
+        }
+        put(py, &root, &["_envc_frame_p_damage_opponent_choice__amount"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_opponent_choice__bench_only);
+        }
+        put(py, &root, &["_envc_frame_p_damage_opponent_choice__bench_only"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_opponent_choice__attack);
+        }
+        put(py, &root, &["_envc_frame_p_damage_opponent_choice__attack"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_opponent_choice__q);
+        }
+        put(py, &root, &["_envc_frame_p_damage_opponent_choice__q"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_opponent_choice__s);
+        }
+        put(py, &root, &["_envc_frame_p_damage_opponent_choice__s"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_damage_own_choice);
+        }
+        put(py, &root, &["_envc_at_p_damage_own_choice"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_own_choice__p);
+        }
+        put(py, &root, &["_envc_frame_p_damage_own_choice__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_own_choice__amount);
+        }
+        put(py, &root, &["_envc_frame_p_damage_own_choice__amount"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_own_choice__bench_only);
+        }
+        put(py, &root, &["_envc_frame_p_damage_own_choice__bench_only"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_damage_own_choice__s);
+        }
+        put(py, &root, &["_envc_frame_p_damage_own_choice__s"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attach_to_bench_choice);
+        }
+        put(py, &root, &["_envc_at_p_attach_to_bench_choice"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_bench_choice__p);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_bench_choice__t);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__t"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_bench_choice__s);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_bench_choice__s"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attach_to_benched_choices);
+        }
+        put(py, &root, &["_envc_at_p_attach_to_benched_choices"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_benched_choices__p);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_benched_choices__t);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__t"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_benched_choices__n);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__n"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attach_to_benched_choices__a);
+        }
+        put(py, &root, &["_envc_frame_p_attach_to_benched_choices__a"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_switch_opponent);
+        }
+        put(py, &root, &["_envc_at_p_switch_opponent"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_switch_opponent__p);
+        }
+        put(py, &root, &["_envc_frame_p_switch_opponent__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_switch_opponent__basic_only);
+        }
+        put(py, &root, &["_envc_frame_p_switch_opponent__basic_only"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_switch_opponent__q);
+        }
+        put(py, &root, &["_envc_frame_p_switch_opponent__q"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_switch_self);
+        }
+        put(py, &root, &["_envc_at_p_switch_self"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_switch_self__p);
+        }
+        put(py, &root, &["_envc_frame_p_switch_self__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__9);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__9"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__16);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__16"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_effect__16__p);
+        }
+        put(py, &root, &["_envc_frame_p_attack_effect__16__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_effect__16__k);
+        }
+        put(py, &root, &["_envc_frame_p_attack_effect__16__k"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__20);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__20"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__31);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__31"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__33);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__33"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_attack_effect__34);
@@ -646,9 +1078,86 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_attack_effect__34__p);
+            buf.push(st.f__envc_at_p_attack_effect__45);
         }
-        put(py, &root, &["_envc_frame_p_attack_effect__34__p"], buf, &[], batch)?;
+        put(py, &root, &["_envc_at_p_attack_effect__45"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__47);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__47"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__65);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__65"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__70);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__70"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__72);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__72"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__76);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__76"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__80);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__80"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__96);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__96"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__97);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__97"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_ability_effect__2);
+        }
+        put(py, &root, &["_envc_at_p_ability_effect__2"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_ability_effect__5);
+        }
+        put(py, &root, &["_envc_at_p_ability_effect__5"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_ability_effect__12);
+        }
+        put(py, &root, &["_envc_at_p_ability_effect__12"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -660,13 +1169,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_p_trainer_effect__8__p);
-        }
-        put(py, &root, &["_envc_frame_p_trainer_effect__8__p"], buf, &[], batch)?;
-    }
-    {
-        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_attack_effect__dispatch);
         }
         put(py, &root, &["_envc_at_p_attack_effect__dispatch"], buf, &[], batch)?;
@@ -674,9 +1176,44 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_effect__dispatch__effect);
+        }
+        put(py, &root, &["_envc_frame_p_attack_effect__dispatch__effect"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_effect__dispatch__p);
+        }
+        put(py, &root, &["_envc_frame_p_attack_effect__dispatch__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_ability_effect__dispatch);
+        }
+        put(py, &root, &["_envc_at_p_ability_effect__dispatch"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_trainer_effect__dispatch);
         }
         put(py, &root, &["_envc_at_p_trainer_effect__dispatch"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_attach);
+        }
+        put(py, &root, &["_envc_at_a_attach"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_attach__p);
+        }
+        put(py, &root, &["_envc_frame_a_attach__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -695,6 +1232,20 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_use_ability);
+        }
+        put(py, &root, &["_envc_at_a_use_ability"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_use_ability__p);
+        }
+        put(py, &root, &["_envc_frame_a_use_ability__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attack);
         }
         put(py, &root, &["_envc_at_a_attack"], buf, &[], batch)?;
@@ -702,9 +1253,16 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_attack__q);
+            buf.push(st.f__envc_frame_a_attack__a);
         }
-        put(py, &root, &["_envc_frame_a_attack__q"], buf, &[], batch)?;
+        put(py, &root, &["_envc_frame_a_attack__a"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_a_attack__p);
+        }
+        put(py, &root, &["_envc_frame_a_attack__p"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
@@ -728,22 +1286,22 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 131);
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 132);
         for st in states.iter().copied() {
-            for i0 in 0..131usize {
+            for i0 in 0..132usize {
                 buf.push(st.legal_action_mask[i0]);
             }
         }
-        put(py, &root, &["legal_action_mask"], buf, &[131], batch)?;
+        put(py, &root, &["legal_action_mask"], buf, &[132], batch)?;
     }
     {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 164);
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 195);
         for st in states.iter().copied() {
-            for i0 in 0..164usize {
+            for i0 in 0..195usize {
                 buf.push(st.observation[i0]);
             }
         }
-        put(py, &root, &["observation"], buf, &[164], batch)?;
+        put(py, &root, &["observation"], buf, &[195], batch)?;
     }
     {
         let mut buf: Vec<u32> = Vec::with_capacity(states.len() * 1);
@@ -766,13 +1324,13 @@ fn export_observation<'py>(py: Python<'py>, states: &[&Observation]) -> PyResult
     let root = PyDict::new(py);
     let batch: Option<usize> = None;
     {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 164);
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 195);
         for st in states.iter().copied() {
-            for i0 in 0..164usize {
+            for i0 in 0..195usize {
                 buf.push(st[i0]);
             }
         }
-        put(py, &root, &["observation"], buf, &[164], batch)?;
+        put(py, &root, &["observation"], buf, &[195], batch)?;
     }
     Ok(root.get_item("observation")?.expect("observation"))
 }
@@ -1048,10 +1606,110 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["barrier"], &[2], 0, 20)?;
+        let a = take_ints(d, &["barrier"], &[2], 0, 300)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
-            s.f_barrier[i0] = a[k] as i8; k += 1;
+            s.f_barrier[i0] = a[k] as i16; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["no_attack"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_no_attack[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["no_retreat"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_no_retreat[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["weakened"], &[2], 0, 20)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_weakened[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["spiky"], &[2], 0, 30)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_spiky[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["no_supporter"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_no_supporter[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["relays"], &[2], 0, 50)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_relays[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["relay_turn"], &[2], 0, 50)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_relay_turn[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["boost_turn"], &[2], 0, 50)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_boost_turn[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["seen_hand"], &[2, 10], -1, 511)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..10usize {
+                s.f_seen_hand[i0][i1] = a[k] as i16; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["seen_hand_turn"], &[2], 0, 50)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_seen_hand_turn[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["seen_deck"], &[2, 3], -1, 511)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..3usize {
+                s.f_seen_deck[i0][i1] = a[k] as i16; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["seen_deck_turn"], &[2], 0, 50)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_seen_deck_turn[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
@@ -1062,9 +1720,47 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["named_bonus"], &[], 0, 60)?;
+        let mut k = 0usize;
+        s.f_named_bonus = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["bonus_named"], &[3], 0, 15)?;
+        let mut k = 0usize;
+        for i0 in 0..3usize {
+            s.f_bonus_named[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["dmg"], &[], 0, 300)?;
         let mut k = 0usize;
         s.f_dmg = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["passive_cut"], &[], 0, 300)?;
+        let mut k = 0usize;
+        s.f_passive_cut = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["passive_spiky"], &[], 0, 30)?;
+        let mut k = 0usize;
+        s.f_passive_spiky = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["last_attached"], &[], 0, 10)?;
+        let mut k = 0usize;
+        s.f_last_attached = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["attack_index"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f_attack_index = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1094,15 +1790,319 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["_envc_until_no_attack"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_no_attack[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_no_retreat"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_no_retreat[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_weakened"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_weakened[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_spiky"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_spiky[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_no_supporter"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_no_supporter[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_damage_opponent_choice"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_damage_opponent_choice = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__amount"], &[], 0, 300)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_opponent_choice__amount = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["_envc_frame_p_damage_opponent_choice__bench_only"], &[])?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_opponent_choice__bench_only = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["_envc_frame_p_damage_opponent_choice__attack"], &[])?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_opponent_choice__attack = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_opponent_choice__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_opponent_choice__s"], &[], -1, 3)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_opponent_choice__s = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_damage_own_choice"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_damage_own_choice = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_own_choice__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__amount"], &[], 0, 300)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_own_choice__amount = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["_envc_frame_p_damage_own_choice__bench_only"], &[])?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_own_choice__bench_only = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_damage_own_choice__s"], &[], -1, 3)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_damage_own_choice__s = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attach_to_bench_choice"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attach_to_bench_choice = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_bench_choice__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__t"], &[], 0, 10)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_bench_choice__t = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_bench_choice__s"], &[], 0, 3)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_bench_choice__s = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attach_to_benched_choices"], &[], 0, 2)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attach_to_benched_choices = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_benched_choices__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__t"], &[], 0, 10)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_benched_choices__t = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__n"], &[], 1, 2)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_benched_choices__n = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attach_to_benched_choices__a"], &[], 0, 3)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attach_to_benched_choices__a = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_switch_opponent"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_switch_opponent = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_switch_opponent__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_switch_opponent__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["_envc_frame_p_switch_opponent__basic_only"], &[])?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_switch_opponent__basic_only = a[k]; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_switch_opponent__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_switch_opponent__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_switch_self"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_switch_self = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_switch_self__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_switch_self__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__9"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__9 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__16"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__16 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_effect__16__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_effect__16__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_effect__16__k"], &[], 0, 2)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_effect__16__k = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__20"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__20 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__31"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__31 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__33"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__33 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["_envc_at_p_attack_effect__34"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_attack_effect__34 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_attack_effect__34__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_p_attack_effect__45"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_attack_effect__34__p = a[k] as i8; k += 1;
+        s.f__envc_at_p_attack_effect__45 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__47"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__47 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__65"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__65 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__70"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__70 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__72"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__72 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__76"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__76 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__80"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__80 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__96"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__96 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__97"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__97 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_ability_effect__2"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_ability_effect__2 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_ability_effect__5"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_ability_effect__5 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_ability_effect__12"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_ability_effect__12 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1112,21 +2112,45 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_p_trainer_effect__8__p"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_p_attack_effect__dispatch"], &[], 0, 8)?;
         let mut k = 0usize;
-        s.f__envc_frame_p_trainer_effect__8__p = a[k] as i8; k += 1;
+        s.f__envc_at_p_attack_effect__dispatch = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__dispatch"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_p_attack_effect__dispatch__effect"], &[], 0, 100)?;
         let mut k = 0usize;
-        s.f__envc_at_p_attack_effect__dispatch = a[k] as i8; k += 1;
+        s.f__envc_frame_p_attack_effect__dispatch__effect = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_effect__dispatch__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_effect__dispatch__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_ability_effect__dispatch"], &[], 0, 3)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_ability_effect__dispatch = a[k] as i8; k += 1;
         let _ = k;
     }
     {
         let a = take_ints(d, &["_envc_at_p_trainer_effect__dispatch"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_trainer_effect__dispatch = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_attach = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_attach__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_attach__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1142,15 +2166,33 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_use_ability = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_use_ability__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_use_ability__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_attack = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_a_attack__q"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_frame_a_attack__a"], &[], 0, 1)?;
         let mut k = 0usize;
-        s.f__envc_frame_a_attack__q = a[k] as i8; k += 1;
+        s.f__envc_frame_a_attack__a = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_a_attack__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_a_attack__p = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -1166,23 +2208,23 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_choice_option"], &[], 1, 3)?;
+        let a = take_ints(d, &["_envc_choice_option"], &[], 0, 3)?;
         let mut k = 0usize;
         s.f__envc_choice_option = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_bools(d, &["legal_action_mask"], &[131])?;
+        let a = take_bools(d, &["legal_action_mask"], &[132])?;
         let mut k = 0usize;
-        for i0 in 0..131usize {
+        for i0 in 0..132usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
         }
         let _ = k;
     }
     {
-        let a = take_ints(d, &["observation"], &[164], -1, 511)?;
+        let a = take_ints(d, &["observation"], &[195], -1, 511)?;
         let mut k = 0usize;
-        for i0 in 0..164usize {
+        for i0 in 0..195usize {
             s.observation[i0] = a[k] as i16; k += 1;
         }
         let _ = k;
@@ -1286,8 +2328,8 @@ impl VecEnv {
                             .zip(terminated.par_iter_mut())
                             .zip(truncated.par_iter_mut())
                             .zip(current_player.par_iter_mut())
-                            .zip(obs0.par_chunks_mut(164))
-                            .zip(final_obs0.par_chunks_mut(164))
+                            .zip(obs0.par_chunks_mut(195))
+                            .zip(final_obs0.par_chunks_mut(195))
                     .for_each(reset_item)
             }),
             None => {
@@ -1299,8 +2341,8 @@ impl VecEnv {
                             .zip(terminated.iter_mut())
                             .zip(truncated.iter_mut())
                             .zip(current_player.iter_mut())
-                            .zip(obs0.chunks_mut(164))
-                            .zip(final_obs0.chunks_mut(164))
+                            .zip(obs0.chunks_mut(195))
+                            .zip(final_obs0.chunks_mut(195))
                     .for_each(reset_item)
             }
         });
@@ -1339,8 +2381,8 @@ impl VecEnv {
             terminated: PyArray1::zeros(py, n, false).unbind(),
             truncated: PyArray1::zeros(py, n, false).unbind(),
             current_player: PyArray1::zeros(py, n, false).unbind(),
-            obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 164]), false).unbind(),
-            final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 164]), false).unbind(),
+            obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 195]), false).unbind(),
+            final_obs0: PyArrayDyn::zeros(py, IxDyn(&[n, 195]), false).unbind(),
         };
         env.reset_from(py, seed)?;
         Ok(env)
@@ -1389,8 +2431,8 @@ impl VecEnv {
                             .zip(terminated.par_iter_mut())
                             .zip(truncated.par_iter_mut())
                             .zip(current_player.par_iter_mut())
-                            .zip(obs0.par_chunks_mut(164))
-                            .zip(final_obs0.par_chunks_mut(164))
+                            .zip(obs0.par_chunks_mut(195))
+                            .zip(final_obs0.par_chunks_mut(195))
                     .with_min_len(min_len)
                     .for_each(|item| step_item(item, stride, autoreset))
             }));
@@ -1404,8 +2446,8 @@ impl VecEnv {
                         .zip(terminated.iter_mut())
                         .zip(truncated.iter_mut())
                         .zip(current_player.iter_mut())
-                        .zip(obs0.chunks_mut(164))
-                        .zip(final_obs0.chunks_mut(164))
+                        .zip(obs0.chunks_mut(195))
+                        .zip(final_obs0.chunks_mut(195))
                 .for_each(|item| step_item(item, stride, autoreset));
         }
         self.raise_faults()
@@ -1503,8 +2545,8 @@ impl VecEnv {
             terminated: &mut terminated_rw.as_slice_mut().map_err(slice_error)?[i],
             truncated: &mut truncated_rw.as_slice_mut().map_err(slice_error)?[i],
             current_player: &mut current_player_rw.as_slice_mut().map_err(slice_error)?[i],
-            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 164..(i + 1) * 164],
-            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 164..(i + 1) * 164],
+            obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 195..(i + 1) * 195],
+            final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 195..(i + 1) * 195],
         };
         write_state(&self.states[i], &mut out, true);
         Ok(())

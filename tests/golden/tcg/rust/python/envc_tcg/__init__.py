@@ -10,7 +10,7 @@ Pokemon TCG Pocket (A1, P-A): 20-card decks, Energy Zone, 3 points to win
     env.obs, env.mask, env.rewards, env.terminated, env.truncated   # written in place
 
 `VecEnv(num_envs, threads=1, autoreset=True, seed=0)` owns its NumPy output arrays:
-`obs` (num_envs, 164) int16, `mask` (num_envs, NUM_ACTIONS) bool,
+`obs` (num_envs, 195) int16, `mask` (num_envs, NUM_ACTIONS) bool,
 `rewards` (num_envs, NUM_PLAYERS) float32, `terminated`/`truncated` (num_envs,) bool,
 `current_player` (num_envs,) int32 and `final_obs` (like `obs`). Each call writes them in
 place (the same array objects every time: copy what you keep). `threads` is the size of
@@ -48,7 +48,7 @@ from .gym import GYM_ID, AECEnv, GymEnv, GymVectorEnv, register  # noqa: F401
 register()  # gymnasium.make(GYM_ID) works once this package is imported
 
 #: the shape and dtype of one observation (None when it is a record or holds lists: a dict of arrays)
-OBSERVATION_SHAPE = (164,)
+OBSERVATION_SHAPE = (195,)
 OBSERVATION_DTYPE = "int16"
 SPEC = "specs/tcg.envspec"
 ENVC_VERSION = "0.1.0"

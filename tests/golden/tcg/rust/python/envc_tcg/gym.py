@@ -55,7 +55,7 @@ except ImportError:  # pragma: no cover - exercised only without pettingzoo
     pettingzoo = None
 
 GYM_ID = "envc/tcg-v0"
-_OBS_SHAPE = (164,)
+_OBS_SHAPE = (195,)
 _OBS_DTYPE = "int16"
 _OBS_BOUNDS = (-1, 511)
 
