@@ -24,6 +24,7 @@ whose guards contain each other, i.e. the same guard) is not taken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from envc.compiler import ir
 
@@ -59,7 +60,7 @@ def plan(module: ir.Module) -> MaskPlan:
     # a dependency that closes a cycle is undone: that kind keeps its own guard
     for i in list(out.deps):
         if any(_reaches(out.deps, j, i) for j in out.deps[i]):
-            out.guards[i] = actions[i].guard
+            out.guards[i] = cast(ir.Expr, actions[i].guard)  # only kinds with a guard are in deps
             out.deps[i] = []
     out.order = _topological(sorted(out.guards), out.deps)
     return out
@@ -112,7 +113,8 @@ def _rewrite(e, candidates, used: list[int]) -> ir.Expr:
             continue
         used.append(j)
         return ir.CallFn(fn=PREFIX + a.name, args=[args[p.name] for p in a.params], type=ir.BOOL, span=e.span)
-    return ir.map_children(e, lambda c: _rewrite(c, candidates, used) if isinstance(c, ir.ExprNode) else c)
+    rewritten = ir.map_children(e, lambda c: _rewrite(c, candidates, used) if isinstance(c, ir.ExprNode) else c)
+    return cast(ir.Expr, rewritten)
 
 
 def match(pattern: ir.Expr, target: ir.Expr, params: dict[str, ir.Type]) -> dict[str, ir.Expr] | None:
@@ -178,7 +180,7 @@ def _same_value(a, b, params, binds, ren, bound_t) -> bool:
     return a == b
 
 
-def _reads_any(e: ir.Expr, names: set[str]) -> bool:
+def _reads_any(e: ir.ExprNode, names: set[str]) -> bool:
     if not names:
         return False
     return any(isinstance(n, ir.Local) and n.name in names for n in ir.walk(e))
