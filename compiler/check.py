@@ -890,7 +890,7 @@ class Checker(LanguageChecks):
                 self.state[f.name] = ir.FieldDef(name=f.name, type=t, default=default, visibility=visibility,
                                                  matchup=matchup, outcome=anns[f.name]["outcome"], span=f.span)
         self.check_reveal_flags(anns)
-        self.single_outcome([f for f in d.fields if anns.get(f.name, {}).get("outcome")])
+        self.single_outcome([f for d in decls[:1] for f in d.fields if anns.get(f.name, {}).get("outcome")])
         self.lasting_fields([name for name, a in anns.items() if a["lasting"] and name in self.state])
 
     # ------------------------------------------------------------ functions
