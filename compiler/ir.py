@@ -527,6 +527,14 @@ def elem_of(t: Type) -> Type:
     raise TypeError(f"`{t}` is not an array or a list")
 
 
+def list_of(t: Type) -> ListT:
+    """`t` as a list type, for code that reads the capacity of a type the checker has made a
+    list. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, ListT):
+        return t
+    raise TypeError(f"`{t}` is not a list type")
+
+
 def int_of(t: Type) -> IntT:
     """`t` as an integer type, for code that reads the range of a type the checker has made an
     integer. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
