@@ -535,6 +535,14 @@ def list_of(t: Type) -> ListT:
     raise TypeError(f"`{t}` is not a list type")
 
 
+def record_of(t: Type) -> RecordT:
+    """`t` as a record type, for code that reads a field of a type the checker has made a record.
+    Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, RecordT):
+        return t
+    raise TypeError(f"`{t}` is not a record type")
+
+
 def int_of(t: Type) -> IntT:
     """`t` as an integer type, for code that reads the range of a type the checker has made an
     integer. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
