@@ -19,7 +19,8 @@ from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
 from envc.codegen.jax.lower import Lowering
-from envc.compiler import ir
+from envc.compiler import ir, pipeline
+from envc.compiler.pipeline import PassContext
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 
@@ -39,13 +40,14 @@ def _runtime() -> str:
     return text.split(_MARKER, 1)[1]
 
 
-def generate(module: ir.Module) -> dict[str, str]:
-    """The generated package's files for a checked module. The spec's state fields live in
+def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str]:
+    """The generated package's files for a module after the pipeline's `PASSES` (`ctx`: the
+    options of the `LOWERING` passes this runs first, `--disable-pass`). The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
     from envc.compiler.passes import init_mask, lower_choices
 
-    module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
+    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
     low = Lowering(module).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
@@ -97,6 +99,6 @@ def _observation_box(t: ir.Type) -> tuple[str, str]:
     return "None", "None"
 
 
-def write(module: ir.Module, out_dir: str) -> list[str]:
+def write(module: ir.Module, out_dir: str, ctx: PassContext | None = None) -> list[str]:
     """Write the generated package into `out_dir` (created if needed); returns the paths written."""
-    return write_files(generate(module), out_dir)
+    return write_files(generate(module, ctx), out_dir)

@@ -350,7 +350,7 @@ def a_drop(st, index):
     st = dict(st)
     v_column = (index // 1) % 7
     lv = {"column": _cast(v_column, jnp.int8)}
-    lv["row"] = _cast(jnp.maximum(((6 - 1) - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
+    lv["row"] = _cast(jnp.maximum((5 - _i32(f_filled(st, lv["column"]))), 0), jnp.int8)
     _a22 = st["current_player"]
     st["board"] = st["board"].at[((_i32(lv["row"]) * 7) + _i32(lv["column"]))].set(_cast(_a22, jnp.int8))
     _c23 = f_wins(st, st["current_player"])
