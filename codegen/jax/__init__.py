@@ -23,6 +23,8 @@ from envc.compiler import ir, pipeline
 from envc.compiler.pipeline import PassContext
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
+_LISTS_START = "# ---- list runtime (pasted only into the module of a spec with a list type) ----\n"
+_LISTS_END = "# ---- end of the list runtime ----\n"
 
 
 @functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
@@ -35,9 +37,22 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _runtime() -> str:
+@functools.lru_cache(maxsize=2)
+def _runtime(lists: bool) -> str:
+    """The runtime helpers pasted into a generated module: all of them when `lists`, else all
+    but the list helpers (the block between the list markers of runtime.py, which only the
+    lowering of list types and list operations calls)."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
-    return text.split(_MARKER, 1)[1]
+    text = text.split(_MARKER, 1)[1]
+    before, rest = text.split(_LISTS_START, 1)
+    block, after = rest.split(_LISTS_END, 1)
+    parts = [before, block, after] if lists else [before, after]
+    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+def uses_lists(module: ir.Module) -> bool:
+    """Whether any type in `module` (state, locals, parameters, expressions) is a list type."""
+    return any(isinstance(n, ir.ListT) for n in ir.walk(module, types=True))
 
 
 def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str]:
@@ -57,7 +72,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(), num_players=low.num_players, num_actions=low.num_actions,
+        runtime=_runtime(uses_lists(module)), num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),

@@ -126,6 +126,12 @@ def _scope(lv, keys):
     return {k: lv[k] for k in keys}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _zeros_like_item(items):
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
 
@@ -202,12 +208,6 @@ def _shuffle(st, lst):
     st = dict(st)
     st["_rng_counter"] = c0 + jnp.maximum(n - 1, 0).astype(_U32)
     return st, {"items": items, "len": lst["len"]}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
 def _lcontains(lst, v):
