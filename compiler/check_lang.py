@@ -85,7 +85,8 @@ def _ast_nodes(node: Any):
         if not dataclasses.is_dataclass(item) or isinstance(item, Span):
             continue
         yield item
-        stack.extend(getattr(item, name) for name in reversed(_field_names(type(item))))
+        cls: type = type(item)
+        stack.extend(getattr(item, name) for name in reversed(_field_names(cls)))
 
 
 @functools.cache
@@ -136,7 +137,8 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
             continue
         if not dataclasses.is_dataclass(n) or isinstance(n, Span):
             continue
-        stack.extend(getattr(n, name) for name in reversed(_field_names(type(n))))
+        cls: type = type(n)
+        stack.extend(getattr(n, name) for name in reversed(_field_names(cls)))
         if isinstance(n, ast.Assign):
             names.add(_root_name(n.target))
         elif isinstance(n, (ast.Let, ast.For)):
@@ -447,14 +449,14 @@ class LanguageChecks:
         if any(isinstance(step, ir.FieldStep) or getattr(step, "is_list", False) for step in place.path):
             self.fail("E0191", "a `@lasting` field is assigned by index only", span)  # pragma: no cover
         for step in place.path:
-            self.no_draws(step.index, "an index of a `@lasting` field")
+            if isinstance(step, ir.IndexStep):  # every step is one (checked above)
+                self.no_draws(step.index, "an index of a `@lasting` field")
         xd = self.state[expiry]
         t: ir.Type = xd.type
         for _ in place.path:
             t = ir.elem_of(t)
-        if until is None:
-            value: ir.Expr = irutil.int_const(0)
-        else:
+        code: ir.Expr = irutil.int_const(0)  # the expiry: 0 (none) without `until`
+        if until is not None:
             if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
                     and until.func.name in self.boundaries):
                 self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
@@ -463,11 +465,10 @@ class LanguageChecks:
             args = self.call_args(until, self.boundaries[until.func.name][0], until.func.name, ctx)
             for a in args:
                 self.no_draws(a, "an argument of `until`")
-            value = self.boundary_code(until.func.name, args)
+            code = self.boundary_code(until.func.name, args)
         names = [self.fresh_name("i") for _ in ir.dims(t)]
-        value = _build_all(value, names, t)
         target = ir.Place(root="state", name=expiry, path=place.path, type=t, span=span)
-        return [ir.Assign(place=target, value=value, span=span)]
+        return [ir.Assign(place=target, value=_build_all(code, names, t), span=span)]
 
     # ------------------------------------------------------------ local arrays and lists
     def let_initialised(self, s: ast.Let, ctx) -> list[ir.Stmt] | None:
