@@ -85,7 +85,8 @@ def _ast_nodes(node: Any):
         if not dataclasses.is_dataclass(item) or isinstance(item, Span):
             continue
         yield item
-        stack.extend(getattr(item, name) for name in reversed(_field_names(type(item))))
+        cls: type = type(item)
+        stack.extend(getattr(item, name) for name in reversed(_field_names(cls)))
 
 
 @functools.cache
@@ -136,7 +137,8 @@ def _assigned_names(stmts: list[ast.Stmt], memo: dict[int, tuple[list, set[str],
             continue
         if not dataclasses.is_dataclass(n) or isinstance(n, Span):
             continue
-        stack.extend(getattr(n, name) for name in reversed(_field_names(type(n))))
+        cls: type = type(n)
+        stack.extend(getattr(n, name) for name in reversed(_field_names(cls)))
         if isinstance(n, ast.Assign):
             names.add(_root_name(n.target))
         elif isinstance(n, (ast.Let, ast.For)):
@@ -447,14 +449,14 @@ class LanguageChecks:
         if any(isinstance(step, ir.FieldStep) or getattr(step, "is_list", False) for step in place.path):
             self.fail("E0191", "a `@lasting` field is assigned by index only", span)  # pragma: no cover
         for step in place.path:
-            self.no_draws(step.index, "an index of a `@lasting` field")
+            if isinstance(step, ir.IndexStep):  # every step is one (checked above)
+                self.no_draws(step.index, "an index of a `@lasting` field")
         xd = self.state[expiry]
         t: ir.Type = xd.type
         for _ in place.path:
-            t = t.elem
-        if until is None:
-            value: ir.Expr = irutil.int_const(0)
-        else:
+            t = ir.elem_of(t)
+        code: ir.Expr = irutil.int_const(0)  # the expiry: 0 (none) without `until`
+        if until is not None:
             if not (isinstance(until, ast.Call) and isinstance(until.func, ast.Name)
                     and until.func.name in self.boundaries):
                 self.fail("E0191", "`until` names a boundary: `until turn_end(p)`", until.span, "not a boundary",
@@ -463,11 +465,10 @@ class LanguageChecks:
             args = self.call_args(until, self.boundaries[until.func.name][0], until.func.name, ctx)
             for a in args:
                 self.no_draws(a, "an argument of `until`")
-            value = self.boundary_code(until.func.name, args)
+            code = self.boundary_code(until.func.name, args)
         names = [self.fresh_name("i") for _ in ir.dims(t)]
-        value = _build_all(value, names, t)
         target = ir.Place(root="state", name=expiry, path=place.path, type=t, span=span)
-        return [ir.Assign(place=target, value=value, span=span)]
+        return [ir.Assign(place=target, value=_build_all(code, names, t), span=span)]
 
     # ------------------------------------------------------------ local arrays and lists
     def let_initialised(self, s: ast.Let, ctx) -> list[ir.Stmt] | None:
@@ -585,7 +586,9 @@ class LanguageChecks:
                 self.fail("E0110", f"the `else` of `{what}` must be an integer", orelse.span, f"this is `{other.type}`")
             self.no_draws(other, f"the `else` of `{what}`")
         options = ir.IntT(lo=lo, hi=hi - 1)
-        t = options if other is None else ir.IntT(lo=min(lo, other.type.lo), hi=max(hi - 1, other.type.hi))
+        t: ir.Type = options
+        if other is not None:  # an integer, checked above
+            t = ir.IntT(lo=min(lo, ir.int_of(other.type).lo), hi=max(hi - 1, ir.int_of(other.type).hi))
         if declared is not None:
             d = self.resolve_type(declared)
             if d is None:
@@ -603,7 +606,7 @@ class LanguageChecks:
             read = None
         else:
             place, _ = self.place_and_read(target, ctx)
-            probe = ir.Const(type=t, value=t.lo, span=value.span)
+            probe = ir.Const(type=t, value=ir.int_of(t).lo, span=value.span)
             if not self.require_fits(probe, place.type, value.span, f"`{C._place_text(target)}: {place.type}`"):
                 raise C._Poison()
             read = place
@@ -749,25 +752,26 @@ class LanguageChecks:
                 self.fail("E0110", "`concat` joins arrays", a.value.span, f"this is `{p.type}`",
                           help="wrap a single value in brackets: `[x]`")
             self.no_draws(p, "an argument of `concat`")
-        elem = parts[0].type.elem
-        for p, a in zip(parts[1:], e.args[1:]):
-            elem = self.unify_types(elem, p.type.elem, a.value.span)
-        total = sum(p.type.size for p in parts)
+        arrays = [ir.array_of(p.type) for p in parts]  # each one checked above
+        elem = arrays[0].elem
+        for at_, a in zip(arrays[1:], e.args[1:]):
+            elem = self.unify_types(elem, at_.elem, a.value.span)
+        total = sum(at_.size for at_ in arrays)
         self.require_cells(ir.ArrayT(elem=elem, size=total), e.span)
         j = self.fresh_name("j")
         var = irutil.local(j, ir.IntT(lo=0, hi=total - 1))
         starts = []
         at = 0
-        for p in parts:
+        for at_ in arrays:
             starts.append(at)
-            at += p.type.size
+            at += at_.size
         body: ir.Expr | None = None
-        for p, start in reversed(list(zip(parts, starts))):
-            size = p.type.size
+        for p, at_, start in reversed(list(zip(parts, arrays, starts))):
+            size = at_.size
             idx: ir.Expr = var if start == 0 else irutil.binop("sub", var, irutil.int_const(start))
             idx = ir.Builtin(name="clamp", args=[idx, irutil.int_const(0), irutil.int_const(size - 1)],
                              type=ir.IntT(lo=0, hi=size - 1))
-            item = ir.GetIndex(base=p, index=idx, type=p.type.elem, span=p.span)
+            item = ir.GetIndex(base=p, index=idx, type=at_.elem, span=p.span)
             if body is None:
                 body = item
             else:
@@ -853,7 +857,7 @@ class LanguageChecks:
         flag_t = self.state[flag_name].type
         flag: ir.Expr = ir.StateGet(name=flag_name, type=flag_t)
         for x in lead + indices:
-            flag_t = flag_t.elem
+            flag_t = ir.elem_of(flag_t)
             flag = ir.GetIndex(base=flag, index=x, type=flag_t)
         fallback = self.expr(e.args[1].value, ctx)
         t = self.unify(cell, fallback, e.span)
@@ -869,11 +873,12 @@ class LanguageChecks:
             if not isinstance(x.type, ir.IntT):
                 self.fail("E0110", "the arguments of `random.bernoulli` are integers", a.value.span, f"this is `{x.type}`")
             self.no_draws(x, "an argument of `random.bernoulli`")
-        if den.type.lo < 1:
+        den_t = ir.int_of(den.type)  # checked above
+        if den_t.lo < 1:
             self.fail("E0122", "the denominator of `random.bernoulli` may be below 1", e.args[1].value.span,
-                      f"has range {den.type.lo}..{den.type.hi}", help="keep it at least 1, e.g. `max(den, 1)`")
+                      f"has range {den_t.lo}..{den_t.hi}", help="keep it at least 1, e.g. `max(den, 1)`")
         hi = irutil.binop("sub", den, irutil.int_const(1))
-        draw = ir.RandomInt(lo=irutil.int_const(0), hi=hi, type=ir.IntT(lo=0, hi=den.type.hi - 1), span=e.span)
+        draw = ir.RandomInt(lo=irutil.int_const(0), hi=hi, type=ir.IntT(lo=0, hi=den_t.hi - 1), span=e.span)
         return ir.Binary(op="lt", left=draw, right=num, type=ir.BOOL, span=e.span)
 
     def win_stake(self, e: ast.Call, ctx) -> list[ir.Stmt]:
@@ -1152,7 +1157,9 @@ def _domain_size(t: ir.Type) -> int:
         return 2
     if isinstance(t, ir.EnumT):
         return t.size
-    return t.rows
+    if isinstance(t, ir.RowT):
+        return t.rows
+    raise TypeError(f"`{t}` is not a domain type")  # pragma: no cover (the checker allows only these)
 
 
 def _domain_offset(t: ir.Type, a: ir.Expr) -> ir.Expr:
@@ -1163,15 +1170,16 @@ def _domain_offset(t: ir.Type, a: ir.Expr) -> ir.Expr:
         if isinstance(a.type, ir.IntT):
             return a
         return ir.Builtin(name="int", args=[a], type=ir.IntT(lo=0, hi=_domain_size(t) - 1))
-    if t.lo == 0:
+    lo = ir.int_of(t).lo
+    if lo == 0:
         return a
-    return irutil.binop("sub", a, irutil.int_const(t.lo))
+    return irutil.binop("sub", a, irutil.int_const(lo))
 
 
 def _index_all(base: ir.Expr, names: list[str], t: ir.Type) -> ir.Expr:
     for n in names:
-        size = t.size
-        t = t.elem
+        arr = ir.array_of(t)
+        size, t = arr.size, arr.elem
         base = ir.GetIndex(base=base, index=irutil.local(n, ir.IntT(lo=0, hi=size - 1)), type=t)
     return base
 

@@ -218,7 +218,8 @@ class Evaluator:
         # called as `call_hook(proc, args)` before each `proc` call statement runs (the fill
         # judge watches which hole members a game asks for)
         self.call_hook: Callable[[str, dict], None] | None = None
-        self._code: dict[int, Callable[[dict], Any]] = {}  # id(expression node or block) -> its closure
+        # id(expression node or block), or ("stmt", id(statement)) -> its closure
+        self._code: dict[Any, Callable[[dict], Any]] = {}
         self._nodes: list = []  # the compiled nodes and blocks, kept alive
         # `choose` (see `envc.compiler.passes.choice_points`): id(point statement) -> (its body's
         # plan, point number); `pausable` while an action's body runs in `Interpreter.step`;
@@ -285,6 +286,15 @@ class Evaluator:
                 raise ConstEvalError(f"reads state field `{name}`")
             return s.fields[name]
         return state
+
+    def live(self) -> State:
+        """The state the module's code runs on (`Interpreter` sets `state` around each run).
+
+        Raises ConstEvalError when there is none: code evaluated as a constant reads no state."""
+        s = self.state
+        if s is None:
+            raise ConstEvalError("reads the state")
+        return s
 
     def _access(self, e: ir.Expr) -> Callable[[dict], Any] | None:
         """A place read such as `occupied[p][s]` or `decks[p].cards[i]` (array indices that
@@ -465,13 +475,15 @@ class Evaluator:
             return lambda env: np.float32(x(env))
         if name == "len":
             return lambda env: len(x(env))
-        y = args[1] if len(args) > 1 else None
         if name == "contains":
+            y = args[1]
+
             def contains(env):
                 seq = x(env)
                 return y(env) in seq
             return contains
         if name == "count":
+            y = args[1]
             if _holds_float(e.args[0].type):  # `==`, so NaN counts as different from itself
                 def count_eq(env):
                     seq, v = x(env), y(env)
@@ -484,6 +496,8 @@ class Evaluator:
             return count
         if name in builtins.FLOAT_MATH:
             math_fn = builtins.BUILTINS[name].numpy
+            if math_fn is None:  # pragma: no cover (every FLOAT_MATH entry names its ufunc)
+                raise AssertionError(name)
             return lambda env: np.float32(math_fn(np.float32(x(env))))
         raise AssertionError(name)  # pragma: no cover
 
@@ -493,7 +507,8 @@ class Evaluator:
         random numbers drawn since (from the counters of both states). Draw k is
         `heads(key, counter + k)` whatever the fill does with it."""
         name, span = e.name, e.span
-        arg = self._compile(e.args[0]) if e.args else None
+        # `draws()` and `heads_until_tails()` take no argument and never call `arg`
+        arg = self._compile(e.args[0]) if e.args else (lambda env: 0)
 
         def coins(env):
             s = self.old_state
@@ -501,7 +516,7 @@ class Evaluator:
                 raise SpecRuntimeError(f"`{name}(...)` is evaluated only in a hole's checks", span)
             key, counter = s.rng_key, s.rng_counter
             if name == "draws":  # the draws between the state before the call and now
-                return (self.state.rng_counter - counter) & rng.MASK32
+                return (self.live().rng_counter - counter) & rng.MASK32
             if name == "flip":
                 return heads(key, (counter + arg(env)) & rng.MASK32)
             if name == "heads":
@@ -626,7 +641,7 @@ class Evaluator:
     # --------------------------------------------------------------- places
     def resolve(self, place: ir.Place, env: dict) -> Any:
         """The container value at `place` (for list operations, which mutate in place)."""
-        container = env if place.root == "local" else self.state.fields
+        container = env if place.root == "local" else self.live().fields
         key: Any = place.name
         for step in place.path:
             container = container[key]
@@ -640,7 +655,7 @@ class Evaluator:
         return container[key]
 
     def assign(self, place: ir.Place, value: Any, env: dict) -> None:
-        container = env if place.root == "local" else self.state.fields
+        container = env if place.root == "local" else self.live().fields
         key: Any = place.name
         for step in place.path:
             container = container[key]
@@ -772,13 +787,13 @@ class Evaluator:
 
     def _save(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
         """Body `bp` pauses at its point j: its live locals go to their frame fields."""
-        f = self.state.fields
+        f = self.live().fields
         for name in bp.points[j - 1].live:
             f[bp.slot[name]] = copy_value(env[name])
         f[bp.at] = j
 
     def _restore_frame(self, bp: choice_points.BodyPlan, j: int, env: dict) -> None:
-        f = self.state.fields
+        f = self.live().fields
         for name in bp.points[j - 1].live:
             env[name] = copy_value(f[bp.slot[name]])
         f[bp.at] = 0
@@ -805,7 +820,7 @@ class Evaluator:
                 return
             bp, j = point
             self._save(bp, j, env)
-            f = self.state.fields
+            f = self.live().fields
             f[choice_points.MOVER] = f["current_player"]
             f["current_player"] = who
             raise _Pause()
@@ -815,11 +830,11 @@ class Evaluator:
         """Continue body `bp` from the point its `at` field names (the choice's value is in
         `_envc_choice_option`): back down to the point through its loops and branches, then
         on as usual (`choice_points`, module docstring)."""
-        j = self.state.fields[bp.at]
+        j = self.live().fields[bp.at]
         self._resume_block(bp, j, bp.body, env)
 
     def _resume_block(self, bp: choice_points.BodyPlan, j: int, stmts: list[ir.Stmt], env: dict) -> None:
-        f = self.state.fields
+        f = self.live().fields
         i = next(k for k, s in enumerate(stmts) if id(s) in bp.span and bp.span[id(s)][0] <= j <= bp.span[id(s)][1])
         s = stmts[i]
         if bp.point_of.get(id(s)) == j:
@@ -828,7 +843,7 @@ class Evaluator:
                 self.assign(s.place, f[choice_points.OPTION], env)
                 f["current_player"] = f[choice_points.MOVER]
             else:
-                callee = self.points_plan.proc(s.proc)
+                callee = self._pausing_proc(s)
                 try:
                     self.resume(callee, {})
                 except _Pause:
@@ -852,6 +867,15 @@ class Evaluator:
         for rest in stmts[i + 1:]:
             self._stmt(rest)(env)
 
+    def _pausing_proc(self, s: ir.Stmt) -> choice_points.BodyPlan:
+        """The plan of the proc a point that is not a `choose` calls (`choice_points`: a point is a
+        `choose` or a call of a proc that can pause)."""
+        plan = self.points_plan
+        callee = plan.proc(s.proc) if plan is not None and isinstance(s, ir.CallProc) else None
+        if callee is None:
+            raise AssertionError(f"a point that is neither a `choose` nor a pausing call: {s.kind}")
+        return callee
+
     def _stmt(self, s: ir.Stmt) -> Callable[[dict], None]:
         key = ("stmt", id(s))
         f = self._code.get(key)
@@ -862,7 +886,7 @@ class Evaluator:
 
     def s_list_op(self, s: ir.ListOp):
         place, op, span = s.place, s.op, s.span
-        cap = place.type.cap
+        cap = ir.list_of(place.type).cap
         args_f = [self._compile(a) for a in s.args]
 
         def list_op(env):
@@ -884,7 +908,7 @@ class Evaluator:
             elif op == "clear":
                 lst.clear()
             elif op == "shuffle":
-                st = self.state
+                st = self.live()
                 for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
                     lst[i], lst[j] = lst[j], lst[i]
                 st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32
@@ -898,7 +922,7 @@ class Evaluator:
         name, args_f = s.name, [self._compile(a) for a in s.args]
 
         def effect(env):
-            f = self.state.fields
+            f = self.live().fields
             args = [a(env) for a in args_f]
             if name == "win":
                 f["rewards"] = [np.float32(1.0 if p == args[0] else -1.0) for p in range(len(f["rewards"]))]
@@ -970,7 +994,7 @@ class Interpreter:
                 for pt in bp.points:
                     self.ev.points[id(pt.stmt)] = (bp, pt.j)
         self._defaults = {f.name: to_value(f.type, f.default) for f in module.state}
-        self._step_max = next(f.type.hi for f in module.state if f.name == "step_count")
+        self._step_max = next(ir.int_of(f.type).hi for f in module.state if f.name == "step_count")
         self._mask_plan = self._plan_mask()
 
     # ------------------------------------------------------------------ API
@@ -1016,8 +1040,9 @@ class Interpreter:
         f["step_count"] = min(f["step_count"] + 1, self._step_max)
         kind, values = self.actions.decode(action)
         a = self.module.actions[kind.index]
-        if self._plan is not None and kind.index == self.module.choice.action:
-            self._resume(s, values[0])
+        plan, choice = self._plan, self.module.choice  # a plan only when the module has a `choose` kind
+        if plan is not None and choice is not None and kind.index == choice.action:
+            self._resume(plan, s, values[0])
         else:
             self._run(s, a.body, {p.name: v for p, v in zip(a.params, values)}, pausable=True)
         if self.module.epilogue:
@@ -1100,7 +1125,7 @@ class Interpreter:
         other operands, one environment per parameter value). A guard `A and B(h)` is then
         `A` once and `B(h)` per `h`, the same values: a guard cannot draw or change the state,
         so the quiet short circuit of `and` applies (see the module docstring)."""
-        plan = []
+        plan: list[tuple[list[Callable] | None, list[Callable], list[dict]]] = []
         for kind in self.actions.kinds:
             guard = self.module.actions[kind.index].guard
             envs = []
@@ -1193,10 +1218,10 @@ class Interpreter:
             ev.state = None
             ev.pausable = False
 
-    def _resume(self, s: State, option: int) -> None:
+    def _resume(self, plan: choice_points.Plan, s: State, option: int) -> None:
         """Step `choose(option)`: store the option, continue the paused action's body."""
         s.fields[choice_points.OPTION] = option
-        bp = next(b for b in self._plan.bodies.values() if b.kind == "action" and s.fields[b.at] != 0)
+        bp = next(b for b in plan.bodies.values() if b.kind == "action" and s.fields[b.at] != 0)
         ev = self.ev
         ev.state = s
         ev.pausable = True

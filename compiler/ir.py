@@ -527,6 +527,30 @@ def elem_of(t: Type) -> Type:
     raise TypeError(f"`{t}` is not an array or a list")
 
 
+def array_of(t: Type) -> ArrayT:
+    """`t` as an array type, for code that reads the size of a type the checker has made an
+    array. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, ArrayT):
+        return t
+    raise TypeError(f"`{t}` is not an array type")
+
+
+def list_of(t: Type) -> ListT:
+    """`t` as a list type, for code that reads the capacity of a type the checker has made a
+    list. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, ListT):
+        return t
+    raise TypeError(f"`{t}` is not a list type")
+
+
+def record_of(t: Type) -> RecordT:
+    """`t` as a record type, for code that reads a field of a type the checker has made a record.
+    Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
+    if isinstance(t, RecordT):
+        return t
+    raise TypeError(f"`{t}` is not a record type")
+
+
 def int_of(t: Type) -> IntT:
     """`t` as an integer type, for code that reads the range of a type the checker has made an
     integer. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""

@@ -1,9 +1,10 @@
 """The compiler pipeline: parse, check, then the passes in order (DESIGN.md, decision 8).
 
-Public surface: `PASSES` (the pass list), `PassContext`, `pass_names()`, `load(path, ctx)`,
-`run(module, ctx)`, `UnknownPassError`.
+Public surface: `PASSES` and `LOWERING` (the pass lists), `PassContext`, `pass_names()`,
+`load(path, ctx)`, `run(module, ctx)`, `lower(module, ctx)`, `UnknownPassError`.
 
-    spec.envspec --parse--> syntax tree --check--> typed IR --PASSES--> IR every backend consumes
+    spec.envspec --parse--> syntax tree --check--> typed IR --PASSES--> IR the interpreter runs
+                 --LOWERING--> IR both array backends (JAX, Rust) consume
 
 Each pass is a module `envc.compiler.passes.<verb_noun>` with a docstring that states
 what it guarantees, a `NAME` and one entry point `run(module, ctx) -> Module`. The list
@@ -12,6 +13,10 @@ here in the order it must run. A pass never changes meaning: the interpreter giv
 same trajectories on the module before and after it (tests check that for every shipped
 spec), and `envc.compiler.ir.verify` holds after each pass (`PassContext.verify`, on in
 tests).
+
+`LOWERING` holds the passes that only the generated code needs ("lower once, emit twice"):
+the interpreter stays on the IR of `PASSES`, the definition of meaning, and the backends'
+trajectories are compared with it. Each backend's `generate` calls `lower`.
 
 Passes are switched on and off by `PassContext.disabled` (`--disable-pass NAME` on the
 command line), never by environment variables read inside the library.
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from envc.compiler import ir
-from envc.compiler.passes import choice_points, effect_tables, simultaneous
+from envc.compiler.passes import choice_points, effect_tables, fold_constants, simultaneous
 
 # The pipeline, in order. `check` (the checker's output) comes before every entry.
 # `choice_points` runs after `effect_tables` (the dispatch it rewrites holds no `choose`
@@ -39,6 +44,12 @@ PASSES: list[ModuleType] = [
     choice_points,
 ]
 
+# After `PASSES`, for the array backends only (`lower`). `fold_constants` once here instead
+# of each backend folding in its own way (the Rust backend used to fold its generated text).
+LOWERING: list[ModuleType] = [
+    fold_constants,
+]
+
 
 class UnknownPassError(ValueError):
     """A pass name that is not in `PASSES` (the message lists the known ones)."""
@@ -52,11 +63,14 @@ class PassContext:
         disabled: names of passes to skip (`--disable-pass`).
         verify: run `ir.verify` after each pass (tests turn it on; it costs a walk of the IR).
         after: stop after this pass (`check` stops after the checker), for `--emit ir --after`.
+        lower: run `LOWERING` after `PASSES` (the IR the backends consume, `--emit ir`); implied
+            when `after` names a pass of `LOWERING`.
     """
 
     disabled: frozenset[str] = frozenset()
     verify: bool = False
     after: str | None = None
+    lower: bool = False
 
     def __post_init__(self) -> None:
         known = set(pass_names())
@@ -67,7 +81,7 @@ class PassContext:
 
 def pass_names() -> list[str]:
     """`check` followed by the name of every pass, in pipeline order."""
-    return ["check", *(p.NAME for p in PASSES)]
+    return ["check", *(p.NAME for p in [*PASSES, *LOWERING])]
 
 
 def run(module: ir.Module, ctx: PassContext | None = None) -> ir.Module:
@@ -83,7 +97,23 @@ def run(module: ir.Module, ctx: PassContext | None = None) -> ir.Module:
         _verified(module, "check")
     if ctx.after == "check":
         return module
-    for p in PASSES:
+    lowering = ctx.lower or ctx.after in {p.NAME for p in LOWERING}
+    return _run_list([*PASSES, *(LOWERING if lowering else [])], module, ctx)
+
+
+def lower(module: ir.Module, ctx: PassContext | None = None) -> ir.Module:
+    """Run the passes of `LOWERING` on a module that has been through `PASSES`: the IR the
+    array backends consume. Running it twice gives the same module as running it once.
+
+    Raises:
+        envc.compiler.ir_verify.IRVerifyError: with `ctx.verify`, when a pass breaks an IR
+            invariant (the message names the pass).
+    """
+    return _run_list(LOWERING, module, ctx or PassContext())
+
+
+def _run_list(passes: list[ModuleType], module: ir.Module, ctx: PassContext) -> ir.Module:
+    for p in passes:
         if p.NAME not in ctx.disabled:
             module = p.run(module, ctx)
             if ctx.verify:

@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -229,7 +230,8 @@ def compile(
     if target not in ("jax", "rust", "python"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None,
                           help="available targets: `jax`, `rust`, `python`")])
-    m = _load_or_exit(spec, _pass_context(disable_pass, after))
+    ctx = _pass_context(disable_pass, after)
+    m = _load_or_exit(spec, replace(ctx, lower=emit == "ir"))  # `--emit ir`: the IR the backends consume
     if emit == "ir":
         from envc.compiler.printer import print_module
 
@@ -239,17 +241,15 @@ def compile(
         from envc.codegen.rust.build import compile_command
 
         code = compile_command(m, out_dir or os.path.join("build", f"{m.name}-{target}"), build,
-                               Console(highlight=False, markup=False).print)
+                               Console(highlight=False, markup=False).print, ctx)
         raise typer.Exit(code)
-    if target == "python":
-        from envc.codegen.python import write
-    else:
-        from envc.codegen.jax import write
+    from envc.codegen.jax import write as write_jax
+    from envc.codegen.python import write as write_python
 
     out = out_dir or os.path.join("build", f"{m.name}-{target}")
     start = time.perf_counter()
-    try:
-        paths = write(m, out)
+    try:  # the Python target is the interpreter on the IR of `PASSES`: no `LOWERING` passes
+        paths = write_python(m, out) if target == "python" else write_jax(m, out, ctx)
     except DiagnosticError as e:  # a name the backend cannot expose (`envc.codegen.jax.check_state_names`)
         _fail(e.diagnostics)
     elapsed = time.perf_counter() - start

@@ -19,6 +19,7 @@ from envc.compiler import ir, pipeline
 from envc.compiler.check import load_checked
 from envc.compiler.interp import Evaluator, Interpreter
 from envc.compiler.ir_verify import IRVerifyError, _Verifier
+from envc.compiler.passes import fold_constants
 from envc.compiler.pipeline import PassContext
 from envc.compiler.printer import _Printer, print_module
 
@@ -68,6 +69,32 @@ def test_every_pass_keeps_the_interpreters_trajectories(specs):
         for p in pipeline.PASSES:
             off = pipeline.load(str(ROOT / "specs" / f"{name}.envspec"), PassContext(disabled=frozenset({p.NAME})))
             _same_games(Interpreter(on), Interpreter(off), episodes=4 if name == "tcg" else 20)
+
+
+def test_fold_constants_keeps_the_interpreters_trajectories(specs):
+    """The backends' pass `fold_constants` folds something in these specs (`ROWS - 1`, `20 - 1`),
+    leaves nothing to fold (a second run is the identity), and the interpreter plays the same
+    games on the folded IR as on the IR of `PASSES`."""
+    for name in ("connect4", "tcg"):
+        on = specs(name)
+        folded = pipeline.lower(on, PassContext(verify=True))
+        assert folded is not on
+        assert fold_constants.run(folded) is folded
+        left = [n for n in ir.walk_all(folded.actions) if isinstance(n, ir.Binary)
+                and isinstance(n.left, ir.Const) and isinstance(n.right, ir.Const) and isinstance(n.type, ir.IntT)
+                and n.op in ("add", "sub", "mul")]
+        assert left == []
+        _same_games(Interpreter(on), Interpreter(folded), episodes=4 if name == "tcg" else 20)
+
+
+def test_disable_pass_keeps_the_backends_from_folding(specs):
+    """`--disable-pass fold_constants` reaches the backends: the JAX module keeps `(6 - 1)`."""
+    from envc.codegen.jax import generate
+
+    module = specs("connect4")
+    folded = generate(module)["env.py"]
+    kept = generate(module, PassContext(disabled=frozenset({"fold_constants"})))["env.py"]
+    assert "(6 - 1)" in kept and "(6 - 1)" not in folded
 
 
 def _same_games(a: Interpreter, b: Interpreter, episodes: int) -> None:

@@ -19,9 +19,12 @@ from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
 from envc.codegen.jax.lower import Lowering
-from envc.compiler import ir
+from envc.compiler import ir, pipeline
+from envc.compiler.pipeline import PassContext
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
+_LISTS_START = "# ---- list runtime (pasted only into the module of a spec with a list type) ----\n"
+_LISTS_END = "# ---- end of the list runtime ----\n"
 
 
 @functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
@@ -34,18 +37,32 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _runtime() -> str:
+@functools.lru_cache(maxsize=2)
+def _runtime(lists: bool) -> str:
+    """The runtime helpers pasted into a generated module: all of them when `lists`, else all
+    but the list helpers (the block between the list markers of runtime.py, which only the
+    lowering of list types and list operations calls)."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
-    return text.split(_MARKER, 1)[1]
+    text = text.split(_MARKER, 1)[1]
+    before, rest = text.split(_LISTS_START, 1)
+    block, after = rest.split(_LISTS_END, 1)
+    parts = [before, block, after] if lists else [before, after]
+    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
 
 
-def generate(module: ir.Module) -> dict[str, str]:
-    """The generated package's files for a checked module. The spec's state fields live in
+def uses_lists(module: ir.Module) -> bool:
+    """Whether any type in `module` (state, locals, parameters, expressions) is a list type."""
+    return any(isinstance(n, ir.ListT) for n in ir.walk(module, types=True))
+
+
+def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str]:
+    """The generated package's files for a module after the pipeline's `PASSES` (`ctx`: the
+    options of the `LOWERING` passes this runs first, `--disable-pass`). The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
     from envc.compiler.passes import init_mask, lower_choices
 
-    module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
+    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
     low = Lowering(module).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
@@ -55,7 +72,7 @@ def generate(module: ir.Module) -> dict[str, str]:
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(), num_players=low.num_players, num_actions=low.num_actions,
+        runtime=_runtime(uses_lists(module)), num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),
@@ -97,6 +114,6 @@ def _observation_box(t: ir.Type) -> tuple[str, str]:
     return "None", "None"
 
 
-def write(module: ir.Module, out_dir: str) -> list[str]:
+def write(module: ir.Module, out_dir: str, ctx: PassContext | None = None) -> list[str]:
     """Write the generated package into `out_dir` (created if needed); returns the paths written."""
-    return write_files(generate(module), out_dir)
+    return write_files(generate(module, ctx), out_dir)

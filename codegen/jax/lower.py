@@ -254,7 +254,9 @@ class Lowering:
             chain.append(node)
             node = node.base
         chain.reverse()
-        fields, index_steps, record_in_array = [], [], False
+        fields: list[str] = []
+        index_steps: list[ir.GetIndex] = []
+        record_in_array = False
         for step in chain:  # decide before emitting anything: an index may draw
             if isinstance(step, ir.GetField):
                 record_in_array = record_in_array or bool(index_steps)
@@ -524,6 +526,7 @@ class Lowering:
             return f"jnp.{e.op}({stacked})"
         if self._unroll_small(e):
             terms = self.unrolled(e.var, e.lo, e.hi, e.body)
+            fn: str | None
             if e.op in ("all", "any"):
                 fn = "jnp.logical_and" if e.op == "all" else "jnp.logical_or"
             else:
@@ -567,10 +570,11 @@ class Lowering:
         return self._vmap(level, body)
 
     def x_array_lit(self, e: ir.ArrayLit) -> str:
-        if all(isinstance(x, ir.Const) for x in e.items):
-            return self.value_code(e.type, [x.value for x in e.items])
+        consts = [x for x in e.items if isinstance(x, ir.Const)]
+        if len(consts) == len(e.items):
+            return self.value_code(e.type, [x.value for x in consts])
         items = [self.ex(x) for x in e.items]
-        if self.is_leaf(e.type.elem):
+        if self.is_leaf(ir.elem_of(e.type)):
             dt = self.leaf_dtype(_leaf(e.type))
             dt = "jnp.int32" if isinstance(_leaf(e.type), ir.IntT) else dt
             return "jnp.stack([" + ", ".join(f"jnp.asarray({x}, {dt})" for x in items) + "])"
@@ -765,14 +769,14 @@ class Lowering:
         for step in p.path:
             if step.kind == "field":
                 code = f"{code}[{py_str(step.name)}]"
-                t = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
+                t = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
             else:
                 idx = self.index(step.index)
                 if isinstance(t, ir.ListT):
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
                 else:
                     code = f"{code}[{idx}]" if self.is_leaf(t) else f"_get({code}, {idx})"
-                t = t.elem
+                t = ir.elem_of(t)
         return code
 
     def _root_type(self, p: ir.Place) -> ir.Type:
@@ -803,7 +807,7 @@ class Lowering:
             return f"{base}.at[{at}].set({value})" if self.is_leaf(t) else f"_set({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":
-            ft = next(f.type for f in self.m.record(t.name).fields if f.name == step.name)
+            ft = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
             inner = self._update(f"{base}[{py_str(step.name)}]", ft, rest, value, pending)
             return f"{{**{base}, {py_str(step.name)}: {inner}}}"
         if isinstance(t, ir.ListT):
@@ -812,7 +816,7 @@ class Lowering:
                 return f"_set({base}, {at}, {self._update(f'_get({base}, {at})', t, steps, value)})"
             getter = f"_lget({base}, {idx})"
             return f"_lset({base}, {idx}, {self._update(getter, t.elem, rest, value)})"
-        return self._update(base, t.elem, rest, value, pending + (idx,))
+        return self._update(base, ir.elem_of(t), rest, value, pending + (idx,))
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ir.Stmt]) -> None:
@@ -989,6 +993,8 @@ class Lowering:
 
     def s_return(self, s: ir.Return) -> None:
         v = self.ex(s.value)
+        if self._ret_type is None:  # pragma: no cover (the checker allows `return x` only in a `fn`)
+            raise AssertionError("`return` with a value outside a `fn`")
         dt = self.dtypes(self._ret_type)
         ret, done = lv(self.key(_RET)), lv(self.key(_DONE))
         self.emit(f"{ret} = _select({done}, {ret}, _cast({v}, {dt}))")
@@ -1003,7 +1009,7 @@ class Lowering:
         if s.op in ("insert", "remove_at"):
             args[0] = self.int32(s.args[0], args[0])  # a position, as `index` says
         lst = self.read_place(s.place)
-        elem_dt = self.dtypes(s.place.type.elem)
+        elem_dt = self.dtypes(ir.elem_of(s.place.type))
         tmp = self.fresh("_l")
         if s.op == "push":
             self.emit(f"{tmp} = _push({lst}, _cast({args[0]}, {elem_dt}))")
@@ -1058,9 +1064,9 @@ class Lowering:
             parts.append(f"{py_str(p.name)}: _cast({ident(p.name)}, {self.dtypes(p.type)})")
             self.declare(p.name, p.type)
         self.emit("lv = {" + ", ".join(parts) + "}")
-        simple_return = ret is not None and len(body) == 1 and isinstance(body[0], ir.Return)
-        if simple_return:
-            self.emit(f"return {self.ex(body[0].value)}")
+        only = body[0] if len(body) == 1 else None
+        if ret is not None and isinstance(only, ir.Return):  # a body that is one `return`
+            self.emit(f"return {self.ex(only.value)}")
         else:
             if ret is not None:
                 done = self.declare(_DONE, ir.BOOL)
@@ -1133,10 +1139,10 @@ class Lowering:
         m = self.m
         for f in m.fns:
             params = "".join(", " + ident(p.name) for p in f.params)
-            kind = "fn" if f.ret is not None else "proc"
-            doc = f"{kind} `{f.name}`{where(f.span)}"
+            what = "fn" if f.ret is not None else "proc"
+            doc = f"{what} `{f.name}`{where(f.span)}"
             prologue = ["st = dict(st)"] if f.ret is None else []
-            self.functions.append(self.function(f"def {py_ident(kind, f.name)}(st{params}):", f.params, f.body, f.ret,
+            self.functions.append(self.function(f"def {py_ident(what, f.name)}(st{params}):", f.params, f.body, f.ret,
                                                 f.ret is None, doc, prologue=prologue))
         actions = []
         resume = self.resume_info()
@@ -1186,15 +1192,15 @@ class Lowering:
                                                 False, f"invariant `{inv.name}`: {inv.doc or ''}".strip()))
             invariants.append((inv.name, name))
         fields = []
-        for f in m.state:
-            fields.append((f.name, self.dtypes(f.type), self.value_code(f.type, f.default)))
-        step_max = next(f.type.hi for f in m.state if f.name == "step_count")
+        for sf in m.state:
+            fields.append((sf.name, self.dtypes(sf.type), self.value_code(sf.type, sf.default)))
+        step_max = next(ir.int_of(sf.type).hi for sf in m.state if sf.name == "step_count")
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
-            simultaneous=(m.simultaneous.choice, m.simultaneous.turn) if m.simultaneous is not None else None,
+            simultaneous=_simultaneous_fields(m),
         )
 
 
@@ -1238,9 +1244,20 @@ _NP_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "eq": np.equal
            "and": np.logical_and, "or": np.logical_or}
 
 
+def _simultaneous_fields(m: ir.Module) -> tuple[str, str] | None:
+    """(the choice field, the turn field) of a simultaneous spec the `simultaneous` pass has
+    lowered; None for a sequential spec."""
+    s = m.simultaneous
+    if s is None:
+        return None
+    if s.choice is None or s.turn is None:  # pragma: no cover (the pipeline runs that pass first)
+        raise AssertionError("a simultaneous spec reaches the JAX backend before the `simultaneous` pass")
+    return s.choice, s.turn
+
+
 def _chain(e: ir.Expr) -> tuple[list[ir.Expr], ir.Expr]:
     """`x[i][j]...` as ([i, j, ...], x): the indices of a read of array `x`, outermost first."""
-    indices = []
+    indices: list[ir.Expr] = []
     while isinstance(e, ir.GetIndex) and isinstance(e.base.type, ir.ArrayT):
         indices.insert(0, e.index)
         e = e.base

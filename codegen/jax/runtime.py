@@ -2,7 +2,9 @@
 
 This file is not imported by generated code: `envc.codegen.jax.generate` pastes its
 text (below the marker line) into the generated module, so that the output imports
-only jax and numpy. It is kept as a real module so that it is linted and tested.
+only jax and numpy. It is kept as a real module so that it is linted and tested. The
+helpers between the list markers are pasted only when the spec has a list type (decided on
+the IR, `envc.codegen.jax.uses_lists`): no other code calls them.
 
 Representation of values (a pytree per IR type):
 - `bool`, `int[lo..hi]`, enums, table rows, `float32`: 0-d arrays (ints stored in the
@@ -112,6 +114,13 @@ def _scope(lv, keys):
     return {k: lv[k] for k in keys}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
+# ---- list runtime (pasted only into the module of a spec with a list type) ----
 def _zeros_like_item(items):
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
 
@@ -190,12 +199,6 @@ def _shuffle(st, lst):
     return st, {"items": items, "len": lst["len"]}
 
 
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
 def _lcontains(lst, v):
     cap = lst["items"].shape[0]
     return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
@@ -204,6 +207,9 @@ def _lcontains(lst, v):
 def _lcount(lst, v):
     cap = lst["items"].shape[0]
     return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
+
+
+# ---- end of the list runtime ----
 
 
 def _win(st, p, num_players):

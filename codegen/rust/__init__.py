@@ -28,7 +28,8 @@ from envc.codegen import write_files
 from envc.codegen.escape import FILTERS
 from envc.codegen.rust.glue import Glue
 from envc.codegen.rust.lower import Lowering, LoweringError  # noqa: F401
-from envc.compiler import ir
+from envc.compiler import ir, pipeline
+from envc.compiler.pipeline import PassContext
 
 
 def package_name(module: ir.Module) -> str:
@@ -57,15 +58,16 @@ def _spec_path(module: ir.Module) -> str:
     return (rel if not rel.startswith("..") else os.path.basename(module.path)).replace(os.sep, "/")
 
 
-def generate(module: ir.Module) -> dict[str, str]:
-    """The generated crate's files for a checked module (relative path -> text).
+def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str]:
+    """The generated crate's files for a module after the pipeline's `PASSES` (relative path ->
+    text; `ctx`: the options of the `LOWERING` passes this runs first, `--disable-pass`).
 
     Raises:
         LoweringError: the module uses something this backend cannot lower.
     """
     from envc.compiler.passes import lower_choices
 
-    module = lower_choices.run(module)  # `choose`: paused effects as state machines (identity without)
+    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
     low = Lowering(module)
     lowered = low.run()
     glue = Glue(low).build()
@@ -107,7 +109,7 @@ def generate(module: ir.Module) -> dict[str, str]:
     return files
 
 
-def write(module: ir.Module, out_dir: str) -> list[str]:
+def write(module: ir.Module, out_dir: str, ctx: PassContext | None = None) -> list[str]:
     """Write the generated crate into `out_dir` (created if needed); returns the paths written.
     Files of an earlier generation that are no longer generated are left alone."""
-    return write_files(generate(module), out_dir)
+    return write_files(generate(module, ctx), out_dir)

@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 
 from envc.compiler import ir
+from envc.compiler.pipeline import PassContext
 
 _LOADED: dict[str, object] = {}
 
@@ -219,14 +220,15 @@ def _import_as(folder: Path, name: str):
     return mod
 
 
-def compile_command(module: ir.Module, out_dir: str, build: bool, echo) -> int:
+def compile_command(module: ir.Module, out_dir: str, build: bool, echo, ctx: PassContext | None = None) -> int:
     """`envc compile SPEC --target rust -o DIR [--build]`: write the crate, optionally build its
     wheel and install it into the running Python. Returns the exit code (2: a build failure,
-    which is an envc bug). `echo(text)` prints a line."""
+    which is an envc bug). `echo(text)` prints a line; `ctx`: the options of the pipeline's
+    `LOWERING` passes (`--disable-pass`)."""
     from envc.codegen.rust import package_name, write
 
     start = time.perf_counter()
-    paths = write(module, out_dir)
+    paths = write(module, out_dir, ctx)
     echo(f"wrote {len(paths)} files into {out_dir} ({time.perf_counter() - start:.2f}s): "
          + ", ".join(os.path.relpath(p, out_dir) for p in paths))
     if not build:

@@ -34,7 +34,8 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
   `a_` actions, `g_` guards, `inv_` invariants, `Rec` records, `T<i>_` table columns), so
   no spec name can be a keyword (`self`, `type`) or clash with another generated name;
   text (doc comments, fault messages, names in strings) goes through `envc.codegen.escape`;
-- readability: arithmetic on two integer literals is folded (`DECK - 1` is `19`), array
+- readability: arithmetic on two integer constants arrives folded (`DECK - 1` is `19`: the
+  pipeline's `fold_constants`, shared with the JAX backend), array
   literals of more than 8 items are bound to a temporary one item a line (an
   observation), long constant tables are wrapped at 100 columns, procedure arguments
   that are locals or literals are passed as they are.
@@ -455,9 +456,6 @@ class Lowering:
             return f"({a} {sym} {b})"
         if isinstance(e.type, ir.FloatT):
             return f"({a} {({'add': '+', 'sub': '-', 'mul': '*', 'div': '/'})[op]} {b})"
-        folded = _fold_int(op, a, b)
-        if folded is not None:
-            return folded
         if op == "div":
             return f"fdiv({a}, {b})"
         if op == "mod":
@@ -1083,25 +1081,6 @@ def _literal(code: str) -> bool:
 def _long_literal(node) -> bool:
     """An array literal laid out one item a line, bound to a temporary (a statement)."""
     return isinstance(node, ir.ArrayLit) and len(node.items) > 8
-
-
-def _int_literal(code: str) -> int | None:
-    c = code.strip("()")
-    try:
-        return int(c)
-    except ValueError:
-        return None
-
-
-def _fold_int(op: str, a: str, b: str) -> str | None:
-    """`a op b` on two integer literals (`DECK - 1` from a spec constant), as the literal of
-    its value (floor division and modulo, as Python); None otherwise."""
-    x, y = _int_literal(a), _int_literal(b)
-    if x is None or y is None or (op in ("div", "mod") and y == 0):
-        return None
-    v = {"add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y, "div": lambda: x // y,
-         "mod": lambda: x % y}[op]()
-    return str(v) if v >= 0 else f"({v})"
 
 
 def _is_number(c: str) -> bool:

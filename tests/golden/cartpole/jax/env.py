@@ -126,98 +126,10 @@ def _scope(lv, keys):
     return {k: lv[k] for k in keys}
 
 
-def _zeros_like_item(items):
-    return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
-
-
-def _lget(lst, i):
-    return _get(lst["items"], i)
-
-
-def _lset(lst, i, v):
-    return {"items": _set(lst["items"], i, v), "len": lst["len"]}
-
-
-def _push(lst, v):
-    return {"items": _set(lst["items"], lst["len"], v), "len": lst["len"] + 1}
-
-
-def _gather_items(items, src, keep):
-    zero = _zeros_like_item(items)
-    return jax.tree_util.tree_map(
-        lambda a, z: jnp.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a[src], z), items, zero)
-
-
-def _remove_at(lst, i):
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    idx = jnp.arange(cap)
-    src = jnp.where(idx >= i, jnp.minimum(idx + 1, cap - 1), idx)
-    n = lst["len"] - 1
-    return {"items": _gather_items(items, src, idx < n), "len": n}
-
-
-def _insert(lst, i, v):
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    idx = jnp.arange(cap)
-    src = jnp.where(idx > i, jnp.maximum(idx - 1, 0), idx)
-    n = lst["len"] + 1
-    moved = _gather_items(items, src, idx < n)
-    return {"items": _set(moved, i, v), "len": n}
-
-
-def _take_front(lst):
-    return _lget(lst, 0), _remove_at(lst, 0)
-
-
-def _take_back(lst):
-    n = lst["len"] - 1
-    value = _lget(lst, n)
-    cleared = _set(lst["items"], n, _zeros_like_item(lst["items"]))
-    return value, {"items": cleared, "len": n}
-
-
-def _clear(lst):
-    return {"items": jax.tree_util.tree_map(jnp.zeros_like, lst["items"]), "len": jnp.zeros_like(lst["len"])}
-
-
-def _shuffle(st, lst):
-    """Fisher-Yates as envc.compiler.rng.shuffle_swaps, for a list of dynamic length."""
-    items = lst["items"]
-    cap = jax.tree_util.tree_leaves(items)[0].shape[0]
-    n = lst["len"].astype(jnp.int32)
-    key, c0 = st["_rng_key"], st["_rng_counter"]
-
-    def body(k, items):
-        i = cap - 1 - k
-        active = i < n
-        draw = c0 + (n - 1 - i).astype(_U32)
-        j = (_bits(key, draw) % (i + 1).astype(_U32)).astype(jnp.int32)
-        a, b = _get(items, i), _get(items, j)
-        swapped = _set(_set(items, i, b), j, a)
-        return _select(active, swapped, items)
-
-    items = lax.fori_loop(0, cap - 1, body, items)
-    st = dict(st)
-    st["_rng_counter"] = c0 + jnp.maximum(n - 1, 0).astype(_U32)
-    return st, {"items": items, "len": lst["len"]}
-
-
 def _wide(x):
     """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
     x = jnp.asarray(x)
     return x.astype(jnp.promote_types(x.dtype, jnp.int32))
-
-
-def _lcontains(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.any((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"]))
-
-
-def _lcount(lst, v):
-    cap = lst["items"].shape[0]
-    return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
 def _win(st, p, num_players):

@@ -126,6 +126,12 @@ def _scope(lv, keys):
     return {k: lv[k] for k in keys}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _zeros_like_item(items):
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
 
@@ -202,12 +208,6 @@ def _shuffle(st, lst):
     st = dict(st)
     st["_rng_counter"] = c0 + jnp.maximum(n - 1, 0).astype(_U32)
     return st, {"items": items, "len": lst["len"]}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
 def _lcontains(lst, v):
@@ -2056,7 +2056,7 @@ def p_random_team(st, v_p):
     def _loop493(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        st, _r494 = _randint(st, 0, ((145 - 1) - _i32(lv["k"])))
+        st, _r494 = _randint(st, 0, (144 - _i32(lv["k"])))
         lv["r"] = _cast(_r494, jnp.int16)
         lv["x"] = _cast(lv["r"], jnp.int16)
         lv["j"] = jnp.int32(0)
@@ -2110,7 +2110,7 @@ def p_random_team(st, v_p):
         lv = _scope(lv, ("p", "picked", "k", "r", "x", ))
         _a516 = jax.vmap(lambda i513, _h514, _h515: jnp.asarray(_i32(jnp.where((_i32(_h514) < _i32(lv["x"])), _i32(_h514), _i32(jnp.where(jnp.logical_or((i513 == 0), (_i32(_h515) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h515))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
         lv["picked"] = _cast(_a516, jnp.int16)
-        lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), (145 - 1)), jnp.int16)
+        lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), 144), jnp.int16)
         st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
         lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
         st, _l517 = _shuffle(st, lv["pool"])
@@ -3456,7 +3456,7 @@ def _init_body(st):
     def _loop682(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r683 = _randint(st, 0, (4 - 1))
+        st, _r683 = _randint(st, 0, 3)
         _a684 = _r683
         st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a684, jnp.int8))
         _c685 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
