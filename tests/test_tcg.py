@@ -80,6 +80,18 @@ class Game:
             f["below"][p][slot][k] = self.take(p, cid)
         f["evolutions"][p][slot] = len(under)
 
+    def place_outside(self, p: int, slot: int, card_id: str, energy: dict | None = None) -> None:
+        """Put `card_id` in play although no deck list of the game holds it (as the judge's
+        contexts do): the rule under test does not read `cards_conserved`, which such a
+        position breaks."""
+        f = self.s.fields
+        f["card"][p][slot] = ROW[card_id]
+        f["occupied"][p][slot] = True
+        f["damage"][p][slot] = 0
+        f["energy"][p][slot] = [(energy or {}).get(t, 0) for t in range(11)]
+        f["placed"][p][slot] = 1
+        f["evolutions"][p][slot] = 0
+
     def hand(self, p: int, *card_ids: str) -> None:
         for cid in card_ids:
             self.s.fields["hand"][p].append(self.take(p, cid))
@@ -535,3 +547,23 @@ def test_every_trainer_that_names_one_of_your_pokemon_takes_a_target():
         names = [n for n in listed[text]["names"] if n != "-"]
         assert names and all(n in named_rows and n in text for n in names), text
         assert listed[text].get("active", False) == ("in the Active Spot" in text), text
+
+
+def test_no_pokemon_tool_and_no_arceus_in_the_pool(tcg, jax_step):
+    # The pool (A1, P-A) has no Pokémon Tool and no Arceus: Skarmory's Metal Arms (20, "If this
+    # Pokémon has a Pokémon Tool attached, this attack does 30 more damage.") does its printed
+    # damage, and Raichu's Resilience Link (P-A-044, "If you have Arceus or Arceus ex in play,
+    # this Pokémon takes -30 damage from attacks.") runs as the attack begins (Trigger.attacked)
+    # and cuts nothing; it is not an ability to use.
+    assert not [c["id"] for c in CARDS if c["category"] == "Trainer" and c.get("trainer_type") not in
+                ("Item", "Supporter")], "a Pokémon Tool in the pool: the Tool texts need a rule"
+    assert not [c["id"] for c in CARDS if c["name"].startswith("Arceus")], "Arceus in the pool"
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.place_outside(0, 0, "P-A-039", energy={7: 1})  # Skarmory, {M}
+    g.place_outside(1, 0, "P-A-044")  # Raichu (90 HP, Weakness Fighting)
+    g.ready()
+    assert not g.legal("use_ability(s=0)")
+    g.act("attack(a=0)")
+    assert g.f["damage"][1][0] == 20 and g.f["passive_cut"] == 0
+    assert not g.legal("use_ability(s=0)"), "Raichu's ability is not used by its player either"
+

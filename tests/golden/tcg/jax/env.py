@@ -400,8 +400,8 @@ _K69 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [
 _K70 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
 _K71 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False]], dtype=np.bool_))
 _K72 = jnp.asarray(np.array([[0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14]], dtype=np.int8))
-_K73 = jnp.asarray(np.array([0, 1, 1, 1, 1, 2, 2], dtype=np.int8))
-_K74 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 6, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K73 = jnp.asarray(np.array([0, 1, 1, 1, 1, 1, 2, 2], dtype=np.int8))
+_K74 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
 _K75 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
 _K76 = jnp.asarray(np.array([0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0, 11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0, 26, 0, 3, 0, 27, 28, 0, 0, 0, 0, 29, 30, 31, 0, 0, 33, 0, 0, 24, 0, 6, 24, 0, 0, 34, 0, 35, 0, 0, 0, 0, 18, 0, 0, 0, 36, 37, 38, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 40, 0, 41, 0, 0, 0, 0, 0, 0, 42, 0, 43, 0, 44, 45, 0, 0, 0, 0, 46, 0, 0, 0, 47, 0, 48, 49, 0, 50, 0, 0, 4, 0, 0, 4, 51, 0, 0, 52, 0, 0, 53, 0, 0, 0, 54, 0, 0, 0, 0, 0, 0, 52, 0, 0, 3, 55, 56, 0, 0, 0, 57, 0, 58, 0, 59, 0, 0, 0, 0, 60, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 11, 0, 0, 21, 22, 0, 35, 0, 0, 43, 50, 4, 0, 0, 54, 0, 55, 59, 0, 0, 0, 0, 6, 0, 15, 16, 0, 0, 0, 28, 0, 0, 0, 0, 44, 3, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 28, 0, 62, 0, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 55, 0, 63, 0, 0, 64, 1, 0, 10, 0, 3, 0, 0, 16, 0, 0, 65, 17, 66, 61, 11, 0, 63, 0, 67, 0, 68, 69, 0, 0, 0, 63, 70, 71, 0, 0, 72, 73, 0, 74, 2, 26, 0, 75, 4, 0, 76, 0, 77, 0, 0, 78, 79, 79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93, 94, 0, 95, 96, 97, 98, 99, 100, 0, 0], dtype=np.int8))
 _K77 = jnp.asarray(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 0, 0, 17, 0, 25, 0, 32, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 32, 0, 0, 0, 12, 0, 38, 0, 12, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
@@ -2401,7 +2401,7 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1355)"""
+    """proc `put_in_play` (tcg.envspec:1371)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a610 = lv["c"]
@@ -2422,7 +2422,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1366)"""
+    """proc `clear_conditions` (tcg.envspec:1382)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a618 = False
@@ -2447,7 +2447,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1379)"""
+    """proc `clear_slot` (tcg.envspec:1395)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _l627 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
@@ -2489,7 +2489,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1396)"""
+    """proc `swap_slots` (tcg.envspec:1412)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
@@ -2537,7 +2537,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1426)"""
+    """proc `knock_outs` (tcg.envspec:1442)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -2647,7 +2647,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1449)"""
+    """proc `random_zone_energy` (tcg.envspec:1465)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i695, _h696: _i32(_h696))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
@@ -2659,7 +2659,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1456)"""
+    """proc `begin_turn` (tcg.envspec:1472)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c699 = (_i32(st["turn"]) >= 50)
@@ -2717,7 +2717,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1483)"""
+    """proc `continue_game` (tcg.envspec:1499)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     _c719 = jnp.logical_not(st["terminated"])
@@ -2754,7 +2754,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1502)"""
+    """proc `checkup` (tcg.envspec:1518)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -2860,7 +2860,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1527)"""
+    """proc `finish_turn` (tcg.envspec:1543)"""
     st = dict(st)
     lv = {}
     lv["p"] = _cast(st["current_player"], jnp.int8)
@@ -2898,7 +2898,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1563)"""
+    """proc `deal` (tcg.envspec:1579)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["b"] = _cast(jnp.sum(jax.vmap(lambda i823: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i823])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i823])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -3734,6 +3734,13 @@ def p_attack_effect__68(st, v_p):
     return st
 
 
+def p_attack_effect__69(st, v_p):
+    """proc `attack_effect__69` (tcg.fills:575)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return st
+
+
 def p_attack_effect__70(st, v_p):
     """proc `attack_effect__70` (tcg.fills:430)"""
     st = dict(st)
@@ -4030,6 +4037,13 @@ def p_attack_effect__93(st, v_p):
     return st
 
 
+def p_attack_effect__94(st, v_p):
+    """proc `attack_effect__94` (tcg.fills:581)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    return st
+
+
 def p_attack_effect__95(st, v_p):
     """proc `attack_effect__95` (tcg.fills:328)"""
     st = dict(st)
@@ -4131,7 +4145,7 @@ def p_attack_effect__100(st, v_p):
 
 
 def p_ability_effect__1(st, v_p, v_s):
-    """proc `ability_effect__1` (tcg.fills:581)"""
+    """proc `ability_effect__1` (tcg.fills:593)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_all(st, lv["p"], 20)
@@ -4139,7 +4153,7 @@ def p_ability_effect__1(st, v_p, v_s):
 
 
 def p_ability_effect__2(st, v_p, v_s):
-    """proc `ability_effect__2` (tcg.fills:617)"""
+    """proc `ability_effect__2` (tcg.fills:629)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
@@ -4178,7 +4192,7 @@ def p_ability_effect__2(st, v_p, v_s):
 
 
 def p_ability_effect__3(st, v_p, v_s):
-    """proc `ability_effect__3` (tcg.fills:649)"""
+    """proc `ability_effect__3` (tcg.fills:661)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_strike_back(st, lv["s"], 20)
@@ -4186,7 +4200,7 @@ def p_ability_effect__3(st, v_p, v_s):
 
 
 def p_ability_effect__4(st, v_p, v_s):
-    """proc `ability_effect__4` (tcg.fills:631)"""
+    """proc `ability_effect__4` (tcg.fills:643)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 10)
@@ -4194,7 +4208,7 @@ def p_ability_effect__4(st, v_p, v_s):
 
 
 def p_ability_effect__5(st, v_p, v_s):
-    """proc `ability_effect__5` (tcg.fills:605)"""
+    """proc `ability_effect__5` (tcg.fills:617)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
@@ -4228,7 +4242,7 @@ def p_ability_effect__5(st, v_p, v_s):
 
 
 def p_ability_effect__6(st, v_p, v_s):
-    """proc `ability_effect__6` (tcg.fills:587)"""
+    """proc `ability_effect__6` (tcg.fills:599)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
@@ -4236,7 +4250,7 @@ def p_ability_effect__6(st, v_p, v_s):
 
 
 def p_ability_effect__8(st, v_p, v_s):
-    """proc `ability_effect__8` (tcg.fills:593)"""
+    """proc `ability_effect__8` (tcg.fills:605)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 1)
@@ -4244,7 +4258,7 @@ def p_ability_effect__8(st, v_p, v_s):
 
 
 def p_ability_effect__9(st, v_p, v_s):
-    """proc `ability_effect__9` (tcg.fills:575)"""
+    """proc `ability_effect__9` (tcg.fills:587)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
@@ -4252,7 +4266,7 @@ def p_ability_effect__9(st, v_p, v_s):
 
 
 def p_ability_effect__10(st, v_p, v_s):
-    """proc `ability_effect__10` (tcg.fills:599)"""
+    """proc `ability_effect__10` (tcg.fills:611)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_poison_opponent_from(st, lv["p"], lv["s"])
@@ -4260,7 +4274,7 @@ def p_ability_effect__10(st, v_p, v_s):
 
 
 def p_ability_effect__11(st, v_p, v_s):
-    """proc `ability_effect__11` (tcg.fills:637)"""
+    """proc `ability_effect__11` (tcg.fills:649)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 20)
@@ -4268,7 +4282,7 @@ def p_ability_effect__11(st, v_p, v_s):
 
 
 def p_ability_effect__12(st, v_p, v_s):
-    """proc `ability_effect__12` (tcg.fills:611)"""
+    """proc `ability_effect__12` (tcg.fills:623)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
@@ -4302,7 +4316,7 @@ def p_ability_effect__12(st, v_p, v_s):
 
 
 def p_ability_effect__13(st, v_p, v_s):
-    """proc `ability_effect__13` (tcg.fills:625)"""
+    """proc `ability_effect__13` (tcg.fills:637)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 1)
@@ -4310,7 +4324,7 @@ def p_ability_effect__13(st, v_p, v_s):
 
 
 def p_ability_effect__14(st, v_p, v_s):
-    """proc `ability_effect__14` (tcg.fills:655)"""
+    """proc `ability_effect__14` (tcg.fills:667)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
@@ -4318,15 +4332,22 @@ def p_ability_effect__14(st, v_p, v_s):
 
 
 def p_ability_effect__15(st, v_p, v_s):
-    """proc `ability_effect__15` (tcg.fills:661)"""
+    """proc `ability_effect__15` (tcg.fills:673)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_hit_on_attach(st, lv["p"], 6, 20)
     return st
 
 
+def p_ability_effect__16(st, v_p, v_s):
+    """proc `ability_effect__16` (tcg.fills:679)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    return st
+
+
 def p_ability_effect__17(st, v_p, v_s):
-    """proc `ability_effect__17` (tcg.fills:643)"""
+    """proc `ability_effect__17` (tcg.fills:655)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 5, 30)
@@ -4334,7 +4355,7 @@ def p_ability_effect__17(st, v_p, v_s):
 
 
 def p_trainer_effect__2(st, v_p, v_target):
-    """proc `trainer_effect__2` (tcg.fills:697)"""
+    """proc `trainer_effect__2` (tcg.fills:715)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
@@ -4342,7 +4363,7 @@ def p_trainer_effect__2(st, v_p, v_target):
 
 
 def p_trainer_effect__3(st, v_p, v_target):
-    """proc `trainer_effect__3` (tcg.fills:703)"""
+    """proc `trainer_effect__3` (tcg.fills:721)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
@@ -4375,7 +4396,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
 
 def p_trainer_effect__4(st, v_p, v_target):
-    """proc `trainer_effect__4` (tcg.fills:760)"""
+    """proc `trainer_effect__4` (tcg.fills:778)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
@@ -4383,7 +4404,7 @@ def p_trainer_effect__4(st, v_p, v_target):
 
 
 def p_trainer_effect__5(st, v_p, v_target):
-    """proc `trainer_effect__5` (tcg.fills:748)"""
+    """proc `trainer_effect__5` (tcg.fills:766)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_active_to_hand(st, lv["p"])
@@ -4391,7 +4412,7 @@ def p_trainer_effect__5(st, v_p, v_target):
 
 
 def p_trainer_effect__6(st, v_p, v_target):
-    """proc `trainer_effect__6` (tcg.fills:691)"""
+    """proc `trainer_effect__6` (tcg.fills:709)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
@@ -4399,7 +4420,7 @@ def p_trainer_effect__6(st, v_p, v_target):
 
 
 def p_trainer_effect__7(st, v_p, v_target):
-    """proc `trainer_effect__7` (tcg.fills:742)"""
+    """proc `trainer_effect__7` (tcg.fills:760)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
@@ -4407,7 +4428,7 @@ def p_trainer_effect__7(st, v_p, v_target):
 
 
 def p_trainer_effect__8(st, v_p, v_target):
-    """proc `trainer_effect__8` (tcg.fills:718)"""
+    """proc `trainer_effect__8` (tcg.fills:736)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
@@ -4441,7 +4462,7 @@ def p_trainer_effect__8(st, v_p, v_target):
 
 
 def p_trainer_effect__9(st, v_p, v_target):
-    """proc `trainer_effect__9` (tcg.fills:754)"""
+    """proc `trainer_effect__9` (tcg.fills:772)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_move_bench_energy(st, lv["p"], 3)
@@ -4449,7 +4470,7 @@ def p_trainer_effect__9(st, v_p, v_target):
 
 
 def p_trainer_effect__10(st, v_p, v_target):
-    """proc `trainer_effect__10` (tcg.fills:679)"""
+    """proc `trainer_effect__10` (tcg.fills:697)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
@@ -4457,7 +4478,7 @@ def p_trainer_effect__10(st, v_p, v_target):
 
 
 def p_trainer_effect__11(st, v_p, v_target):
-    """proc `trainer_effect__11` (tcg.fills:685)"""
+    """proc `trainer_effect__11` (tcg.fills:703)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
@@ -4465,7 +4486,7 @@ def p_trainer_effect__11(st, v_p, v_target):
 
 
 def p_trainer_effect__12(st, v_p, v_target):
-    """proc `trainer_effect__12` (tcg.fills:730)"""
+    """proc `trainer_effect__12` (tcg.fills:748)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_see_opponent_hand(st, lv["p"])
@@ -4473,7 +4494,7 @@ def p_trainer_effect__12(st, v_p, v_target):
 
 
 def p_trainer_effect__13(st, v_p, v_target):
-    """proc `trainer_effect__13` (tcg.fills:736)"""
+    """proc `trainer_effect__13` (tcg.fills:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 3)
@@ -4481,7 +4502,7 @@ def p_trainer_effect__13(st, v_p, v_target):
 
 
 def p_trainer_effect__14(st, v_p, v_target):
-    """proc `trainer_effect__14` (tcg.fills:673)"""
+    """proc `trainer_effect__14` (tcg.fills:691)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
@@ -4489,7 +4510,7 @@ def p_trainer_effect__14(st, v_p, v_target):
 
 
 def p_trainer_effect__15(st, v_p, v_target):
-    """proc `trainer_effect__15` (tcg.fills:724)"""
+    """proc `trainer_effect__15` (tcg.fills:742)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
@@ -4497,7 +4518,7 @@ def p_trainer_effect__15(st, v_p, v_target):
 
 
 def p_trainer_effect__16(st, v_p, v_target):
-    """proc `trainer_effect__16` (tcg.fills:667)"""
+    """proc `trainer_effect__16` (tcg.fills:685)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
@@ -5335,7 +5356,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1639)"""
+    """proc `_envc_run_attach` (tcg.envspec:1655)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
@@ -5405,7 +5426,7 @@ def p__envc_run_attach(st, v_s):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1658)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1674)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
@@ -5475,7 +5496,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1674)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:1690)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -5533,7 +5554,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1707)"""
+    """proc `_envc_run_attack` (tcg.envspec:1723)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -5690,7 +5711,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1592): index in 0..9"""
+    """action `setup_active` (tcg.envspec:1608): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -5709,7 +5730,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1599): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:1615): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -5728,7 +5749,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1607): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1623): index in 0..0"""
     st = dict(st)
     lv = {}
     _c1513 = (_i32(st["current_player"]) == _i32(st["first"]))
@@ -5752,7 +5773,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1616): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1632): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -5771,7 +5792,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1624): index in 0..39"""
+    """action `evolve` (tcg.envspec:1640): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
@@ -5804,7 +5825,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1639): index in 0..3"""
+    """action `attach` (tcg.envspec:1655): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -5819,7 +5840,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1658): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1674): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -5835,7 +5856,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1674): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1690): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -5850,7 +5871,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1686): index in 0..2"""
+    """action `retreat` (tcg.envspec:1702): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -5912,7 +5933,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1707): index in 0..1"""
+    """action `attack` (tcg.envspec:1723): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -5927,7 +5948,7 @@ def m_attack(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1729): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1745): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p_finish_turn(st)
@@ -5941,7 +5962,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1734): index in 0..2"""
+    """action `promote` (tcg.envspec:1750): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}

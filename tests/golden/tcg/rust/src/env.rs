@@ -80,47 +80,47 @@ pub static FAULT_SITES: [&str; 85] = [
     "tcg.envspec:835:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:850:21: push onto a full list (capacity 10)",
     "tcg.envspec:852:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1380:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1383:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1451:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1511:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1516:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1564:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1566:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1574:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1576:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1579:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1582:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1396:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1399:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1467:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1527:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1532:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1580:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1582:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1590:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1592:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1595:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1598:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:708:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1662:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1663:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1664:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1712:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1595:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1596:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1603:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1604:5: remove_at({a}) on a list of length {b}",
+    "tcg.fills:726:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1678:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1679:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1680:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1728:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1611:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1612:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:1619:43: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1620:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1629:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1630:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1625:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1659:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1660:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1755:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1755:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1756:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1756:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1757:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1757:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1758:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1758:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1759:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1759:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1550:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1552:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1558:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1635:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1636:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1645:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1646:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1641:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1675:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1676:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1771:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1771:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1772:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1772:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1774:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1774:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1775:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1775:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1566:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1568:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1574:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -751,7 +751,7 @@ static K48: [[bool; 1]; 19] = [
 static K49: [[i8; 1]; 17] = [
     [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
 ];
-static T0_AbilityKind__on: [i8; 7] = [0, 1, 1, 1, 1, 2, 2];
+static T0_AbilityKind__on: [i8; 8] = [0, 1, 1, 1, 1, 1, 2, 2];
 static T1_Named__text_names: [i8; 12] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
 static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
@@ -1211,7 +1211,7 @@ static T19_Card__cost1: [[i8; 11]; 386] = [
 ];
 static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1220,7 +1220,7 @@ static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 5, 0, 0, 0, 0, 6, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
@@ -2761,168 +2761,168 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1355:1)
+/// proc `put_in_play` (tcg.envspec:1371:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1356:5
+    // @ tcg.envspec:1372:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1357:5
+    // @ tcg.envspec:1373:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1358:5
+    // @ tcg.envspec:1374:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1359:5
+    // @ tcg.envspec:1375:5
     let mut _arr113: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr113[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr113;
-    // @ tcg.envspec:1360:5
+    // @ tcg.envspec:1376:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1361:5
+    // @ tcg.envspec:1377:5
     let _v114: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v114 as i8);
-    // @ tcg.envspec:1362:5
+    // @ tcg.envspec:1378:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1366:1)
+/// proc `clear_conditions` (tcg.envspec:1382:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1367:5
+    // @ tcg.envspec:1383:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1368:5
+    // @ tcg.envspec:1384:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1369:5
+    // @ tcg.envspec:1385:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1370:5
+    // @ tcg.envspec:1386:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1371:5
+    // @ tcg.envspec:1387:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1372:5
+    // @ tcg.envspec:1388:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1373:5
+    // @ tcg.envspec:1389:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1374:5
+    // @ tcg.envspec:1390:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1375:5
+    // @ tcg.envspec:1391:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1379:1)
+/// proc `clear_slot` (tcg.envspec:1395:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1380:5
+    // @ tcg.envspec:1396:5
     let _a115: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a115 as i16), 44)?;
-    // @ tcg.envspec:1381:5
+    // @ tcg.envspec:1397:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1382:9
+        // @ tcg.envspec:1398:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1383:13
+            // @ tcg.envspec:1399:13
             let _a116: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a116 as i16), 45)?;
         }
     }
-    // @ tcg.envspec:1386:5
+    // @ tcg.envspec:1402:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1387:5
+    // @ tcg.envspec:1403:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1388:5
+    // @ tcg.envspec:1404:5
     let mut _arr117: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr117[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr117;
-    // @ tcg.envspec:1389:5
+    // @ tcg.envspec:1405:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1390:5
+    // @ tcg.envspec:1406:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1391:5
+    // @ tcg.envspec:1407:5
     if (v_s == 0) {
-        // @ tcg.envspec:1392:9
+        // @ tcg.envspec:1408:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1396:1)
+/// proc `swap_slots` (tcg.envspec:1412:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1397:5
+    // @ tcg.envspec:1413:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1398:5
+    // @ tcg.envspec:1414:5
     let _v118: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v118 as i16);
-    // @ tcg.envspec:1399:5
+    // @ tcg.envspec:1415:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1400:5
+    // @ tcg.envspec:1416:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1401:5
+    // @ tcg.envspec:1417:5
     let _v119: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v119;
-    // @ tcg.envspec:1402:5
+    // @ tcg.envspec:1418:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1403:5
+    // @ tcg.envspec:1419:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1404:5
+    // @ tcg.envspec:1420:5
     let _v120: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v120;
-    // @ tcg.envspec:1405:5
+    // @ tcg.envspec:1421:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1406:5
+    // @ tcg.envspec:1422:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1407:5
+    // @ tcg.envspec:1423:5
     let _v121: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v121 as i8);
-    // @ tcg.envspec:1408:5
+    // @ tcg.envspec:1424:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1409:5
+    // @ tcg.envspec:1425:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1410:5
+    // @ tcg.envspec:1426:5
     let _v122: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v122 as i16);
-    // @ tcg.envspec:1411:5
+    // @ tcg.envspec:1427:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1412:5
+    // @ tcg.envspec:1428:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1413:5
+    // @ tcg.envspec:1429:5
     let _v123: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v123;
-    // @ tcg.envspec:1414:5
+    // @ tcg.envspec:1430:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1415:5
+    // @ tcg.envspec:1431:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1416:5
+    // @ tcg.envspec:1432:5
     let _v124: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v124 as i8);
-    // @ tcg.envspec:1417:5
+    // @ tcg.envspec:1433:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1418:5
+    // @ tcg.envspec:1434:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1419:5
+    // @ tcg.envspec:1435:5
     let _v125: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v125;
-    // @ tcg.envspec:1420:5
+    // @ tcg.envspec:1436:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1426:1)
+/// proc `knock_outs` (tcg.envspec:1442:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1427:5
+    // @ tcg.envspec:1443:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1428:9
+        // @ tcg.envspec:1444:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1429:13
+            // @ tcg.envspec:1445:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1430:17
+                // @ tcg.envspec:1446:17
                 let _v126: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i127: usize = (1 - v_q) as usize;
                 s.f_points[_i127] = (_v126 as i8);
-                // @ tcg.envspec:1431:17
+                // @ tcg.envspec:1447:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1435:5
+    // @ tcg.envspec:1451:5
     let mut _b128: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b128 {
         let mut _acc129: bool = false;
@@ -2932,7 +2932,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b128 = (!_acc129);
     }
     let mut v_won0: bool = _b128;
-    // @ tcg.envspec:1436:5
+    // @ tcg.envspec:1452:5
     let mut _b130: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b130 {
         let mut _acc131: bool = false;
@@ -2942,37 +2942,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b130 = (!_acc131);
     }
     let mut v_won1: bool = _b130;
-    // @ tcg.envspec:1437:5
+    // @ tcg.envspec:1453:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1438:9
+        // @ tcg.envspec:1454:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1440:5
+    // @ tcg.envspec:1456:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1441:9
+        // @ tcg.envspec:1457:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1443:9
+        // @ tcg.envspec:1459:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1445:9
+        // @ tcg.envspec:1461:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1449:1)
+/// proc `random_zone_energy` (tcg.envspec:1465:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1450:5
+    // @ tcg.envspec:1466:5
     let mut _acc132: i32 = 0;
     for v_t in 0i32..11 {
         _acc132 = _acc132 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc132;
-    // @ tcg.envspec:1451:5
+    // @ tcg.envspec:1467:5
     let _t133: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi134: i32 = iclamp((v_n - 1), 0, 10);
     let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi134, 46)?;
@@ -2981,116 +2981,116 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1456:1)
+/// proc `begin_turn` (tcg.envspec:1472:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1457:5
+    // @ tcg.envspec:1473:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1458:9
+        // @ tcg.envspec:1474:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1459:9
+        // @ tcg.envspec:1475:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1461:9
+        // @ tcg.envspec:1477:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1462:9
+        // @ tcg.envspec:1478:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1463:9
+        // @ tcg.envspec:1479:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1464:9
+        // @ tcg.envspec:1480:9
         s.f_attached = false;
-        // @ tcg.envspec:1465:9
+        // @ tcg.envspec:1481:9
         s.f_supporter = false;
-        // @ tcg.envspec:1466:9
+        // @ tcg.envspec:1482:9
         s.f_retreated = false;
-        // @ tcg.envspec:1467:9
+        // @ tcg.envspec:1483:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1468:9
+        // @ tcg.envspec:1484:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1469:9
+        // @ tcg.envspec:1485:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1470:9
+        // @ tcg.envspec:1486:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1471:13
+            // @ tcg.envspec:1487:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1473:9
+        // @ tcg.envspec:1489:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1474:13
+            // @ tcg.envspec:1490:13
             let _v137: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v137 as i8);
-            // @ tcg.envspec:1475:13
+            // @ tcg.envspec:1491:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1477:9
+        // @ tcg.envspec:1493:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1483:1)
+/// proc `continue_game` (tcg.envspec:1499:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1484:5
+    // @ tcg.envspec:1500:5
     if (!s.terminated) {
-        // @ tcg.envspec:1485:9
+        // @ tcg.envspec:1501:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1486:13
+            // @ tcg.envspec:1502:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:1487:13
+            // @ tcg.envspec:1503:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1488:13
+            // @ tcg.envspec:1504:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1489:13
+            // @ tcg.envspec:1505:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:1491:13
+            // @ tcg.envspec:1507:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:1492:13
+            // @ tcg.envspec:1508:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:1494:13
+            // @ tcg.envspec:1510:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1502:1)
+/// proc `checkup` (tcg.envspec:1518:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1503:5
+    // @ tcg.envspec:1519:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1504:9
+        // @ tcg.envspec:1520:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1505:9
+        // @ tcg.envspec:1521:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1506:13
+            // @ tcg.envspec:1522:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1507:17
+                // @ tcg.envspec:1523:17
                 let _v138: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v138 as i16);
             }
-            // @ tcg.envspec:1509:13
+            // @ tcg.envspec:1525:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1510:17
+                // @ tcg.envspec:1526:17
                 let _v139: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v139 as i16);
-                // @ tcg.envspec:1511:17
+                // @ tcg.envspec:1527:17
                 let _r140: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 47)?;
                 if (_r140 == 1) {
-                    // @ tcg.envspec:1512:21
+                    // @ tcg.envspec:1528:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1515:13
+            // @ tcg.envspec:1531:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1516:17
+                // @ tcg.envspec:1532:17
                 let _r141: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
                 if (_r141 == 1) {
-                    // @ tcg.envspec:1517:21
+                    // @ tcg.envspec:1533:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1520:17
+                // @ tcg.envspec:1536:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3098,109 +3098,109 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1527:1)
+/// proc `finish_turn` (tcg.envspec:1543:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1528:5
+    // @ tcg.envspec:1544:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i20 in 0i32..2 {
         _arr142[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i20 as usize] as i32) } else { (s.f_barrier[v__envc_i20 as usize] as i32) }) as i16);
     }
     s.f_barrier = _arr142;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i20 in 0i32..2 {
         _arr143[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i20 as usize] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr143;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i21 in 0i32..2 {
         _arr144[v__envc_i21 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { K1[v__envc_i21 as usize] } else { s.f_no_attack[v__envc_i21 as usize] });
     }
     s.f_no_attack = _arr144;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i21 in 0i32..2 {
         _arr145[v__envc_i21 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) }) as i8);
     }
     s.f__envc_until_no_attack = _arr145;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i22 in 0i32..2 {
         _arr146[v__envc_i22 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_retreat[v__envc_i22 as usize] });
     }
     s.f_no_retreat = _arr146;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i22 in 0i32..2 {
         _arr147[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) }) as i8);
     }
     s.f__envc_until_no_retreat = _arr147;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i23 in 0i32..2 {
         _arr148[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i23 as usize] as i32) } else { (s.f_weakened[v__envc_i23 as usize] as i32) }) as i8);
     }
     s.f_weakened = _arr148;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i23 in 0i32..2 {
         _arr149[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i23 as usize] as i32) }) as i8);
     }
     s.f__envc_until_weakened = _arr149;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr150[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_spiky[v__envc_i24 as usize] as i32) }) as i8);
     }
     s.f_spiky = _arr150;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr151[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i24 as usize] as i32) }) as i8);
     }
     s.f__envc_until_spiky = _arr151;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr152[v__envc_i25 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_supporter[v__envc_i25 as usize] });
     }
     s.f_no_supporter = _arr152;
-    // @ tcg.envspec:1529:5
+    // @ tcg.envspec:1545:5
     let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr153[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) }) as i8);
     }
     s.f__envc_until_no_supporter = _arr153;
-    // @ tcg.envspec:1530:5
+    // @ tcg.envspec:1546:5
     s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:1531:5
+    // @ tcg.envspec:1547:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:1532:5
+    // @ tcg.envspec:1548:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:1533:5
+    // @ tcg.envspec:1549:5
     let _a154: i32 = (1 - v_p);
     p_continue_game(s, _a154, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1563:1)
+/// proc `deal` (tcg.envspec:1579:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1564:5
+    // @ tcg.envspec:1580:5
     let mut _acc155: i32 = 0;
     for v_i in 0i32..20 {
         _acc155 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 49)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc155;
-    // @ tcg.envspec:1565:5
+    // @ tcg.envspec:1581:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1566:5
+    // @ tcg.envspec:1582:5
     let _hi156: i32 = imax((v_hands - 1), 0);
     let _r157: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi156, 50)?;
     let mut v_r: i32 = _r157;
-    // @ tcg.envspec:1568:5
+    // @ tcg.envspec:1584:5
     let mut _acc158: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc159: i32 = 0;
@@ -3210,33 +3210,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc158 += (_acc159 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc158);
-    // @ tcg.envspec:1570:5
+    // @ tcg.envspec:1586:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1571:5
+    // @ tcg.envspec:1587:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1572:5
+    // @ tcg.envspec:1588:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1573:5
+    // @ tcg.envspec:1589:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1574:9
+        // @ tcg.envspec:1590:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 51)? as i32);
-        // @ tcg.envspec:1575:9
+        // @ tcg.envspec:1591:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1576:13
+            // @ tcg.envspec:1592:13
             s.f_hand[v_p as usize].push((v_c as i16), 52)?;
-            // @ tcg.envspec:1577:13
+            // @ tcg.envspec:1593:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1579:13
+            // @ tcg.envspec:1595:13
             s.f_hand[v_p as usize].push((v_c as i16), 53)?;
-            // @ tcg.envspec:1580:13
+            // @ tcg.envspec:1596:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1582:13
+            // @ tcg.envspec:1598:13
             v_rest.push((v_c as i16), 54)?;
         }
     }
-    // @ tcg.envspec:1585:5
+    // @ tcg.envspec:1601:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -3842,6 +3842,11 @@ fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__69` (tcg.fills:575:1)
+fn p_attack_effect__69(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    Ok(())
+}
+
 /// proc `attack_effect__70` (tcg.fills:430:1)
 fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__70 as i32) == 0);
@@ -4066,6 +4071,11 @@ fn p_attack_effect__93(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__94` (tcg.fills:581:1)
+fn p_attack_effect__94(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    Ok(())
+}
+
 /// proc `attack_effect__95` (tcg.fills:328:1)
 fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:330:5
@@ -4136,27 +4146,27 @@ fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:581:1)
+/// proc `ability_effect__1` (tcg.fills:593:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:583:5
+    // @ tcg.fills:595:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:617:1)
+/// proc `ability_effect__2` (tcg.fills:629:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:619:5
+    // @ tcg.fills:631:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:620:9
+        // @ tcg.fills:632:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:620:9
+        // @ tcg.fills:632:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:620:9
+        // @ tcg.fills:632:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4167,32 +4177,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:649:1)
+/// proc `ability_effect__3` (tcg.fills:661:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:663:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:631:1)
+/// proc `ability_effect__4` (tcg.fills:643:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:633:5
+    // @ tcg.fills:645:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:605:1)
+/// proc `ability_effect__5` (tcg.fills:617:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:607:5
+    // @ tcg.fills:619:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:607:5
+    // @ tcg.fills:619:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:607:5
+    // @ tcg.fills:619:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4202,53 +4212,53 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:587:1)
+/// proc `ability_effect__6` (tcg.fills:599:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:589:5
+    // @ tcg.fills:601:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:593:1)
+/// proc `ability_effect__8` (tcg.fills:605:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:607:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:575:1)
+/// proc `ability_effect__9` (tcg.fills:587:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:577:5
+    // @ tcg.fills:589:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:599:1)
+/// proc `ability_effect__10` (tcg.fills:611:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:613:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:637:1)
+/// proc `ability_effect__11` (tcg.fills:649:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:639:5
+    // @ tcg.fills:651:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:611:1)
+/// proc `ability_effect__12` (tcg.fills:623:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:613:5
+    // @ tcg.fills:625:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:613:5
+    // @ tcg.fills:625:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:613:5
+    // @ tcg.fills:625:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4258,56 +4268,61 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:625:1)
+/// proc `ability_effect__13` (tcg.fills:637:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:627:5
+    // @ tcg.fills:639:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:655:1)
+/// proc `ability_effect__14` (tcg.fills:667:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:669:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:661:1)
+/// proc `ability_effect__15` (tcg.fills:673:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:675:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:643:1)
+/// proc `ability_effect__16` (tcg.fills:679:1)
+fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    Ok(())
+}
+
+/// proc `ability_effect__17` (tcg.fills:655:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:645:5
+    // @ tcg.fills:657:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:697:1)
+/// proc `trainer_effect__2` (tcg.fills:715:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:717:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:703:1)
+/// proc `trainer_effect__3` (tcg.fills:721:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:723:5
     let mut v_going: bool = true;
-    // @ tcg.fills:706:5
+    // @ tcg.fills:724:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:707:9
+        // @ tcg.fills:725:9
         if v_going {
-            // @ tcg.fills:708:13
+            // @ tcg.fills:726:13
             let _r162: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
             if (_r162 == 1) {
-                // @ tcg.fills:709:17
+                // @ tcg.fills:727:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:711:17
+                // @ tcg.fills:729:17
                 v_going = false;
             }
         }
@@ -4315,46 +4330,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:760:1)
+/// proc `trainer_effect__4` (tcg.fills:778:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:780:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:748:1)
+/// proc `trainer_effect__5` (tcg.fills:766:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:750:5
+    // @ tcg.fills:768:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:691:1)
+/// proc `trainer_effect__6` (tcg.fills:709:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:693:5
+    // @ tcg.fills:711:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:742:1)
+/// proc `trainer_effect__7` (tcg.fills:760:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:744:5
+    // @ tcg.fills:762:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:718:1)
+/// proc `trainer_effect__8` (tcg.fills:736:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:720:5
+    // @ tcg.fills:738:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:720:5
+    // @ tcg.fills:738:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:720:5
+    // @ tcg.fills:738:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4364,58 +4379,58 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:754:1)
+/// proc `trainer_effect__9` (tcg.fills:772:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:756:5
+    // @ tcg.fills:774:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:679:1)
+/// proc `trainer_effect__10` (tcg.fills:697:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:681:5
+    // @ tcg.fills:699:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:685:1)
+/// proc `trainer_effect__11` (tcg.fills:703:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:705:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:730:1)
+/// proc `trainer_effect__12` (tcg.fills:748:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:732:5
+    // @ tcg.fills:750:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:736:1)
+/// proc `trainer_effect__13` (tcg.fills:754:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:738:5
+    // @ tcg.fills:756:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:673:1)
+/// proc `trainer_effect__14` (tcg.fills:691:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:693:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:724:1)
+/// proc `trainer_effect__15` (tcg.fills:742:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:726:5
+    // @ tcg.fills:744:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:667:1)
+/// proc `trainer_effect__16` (tcg.fills:685:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:687:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
@@ -4950,198 +4965,198 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1639:1)
+/// proc `_envc_run_attach` (tcg.envspec:1655:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1641:5
+    // @ tcg.envspec:1657:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1641:5
+    // @ tcg.envspec:1657:5
     if v__envc_run {
-        // @ tcg.envspec:1641:5
+        // @ tcg.envspec:1657:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1642:5
+        // @ tcg.envspec:1658:5
         let _v197: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
         let _i198: usize = (s.f_zone[v_p as usize] as i32) as usize;
         s.f_energy[v_p as usize][v_s as usize][_i198] = (_v197 as i8);
-        // @ tcg.envspec:1643:5
+        // @ tcg.envspec:1659:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1644:5
+        // @ tcg.envspec:1660:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1645:5
+        // @ tcg.envspec:1661:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1646:5
+    // @ tcg.envspec:1662:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1663:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1663:9
         if v__envc_run {
             v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1663:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_attach__p as i32);
             s.f__envc_at_a_attach = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1663:9
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1663:9
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attach__p = (v_p as i8);
             s.f__envc_at_a_attach = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1648:9
+            // @ tcg.envspec:1664:9
             p_knock_outs(s)?;
-            // @ tcg.envspec:1649:9
+            // @ tcg.envspec:1665:9
             p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1658:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1674:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1661:5
+    // @ tcg.envspec:1677:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1662:5
+    // @ tcg.envspec:1678:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1661:5
+    // @ tcg.envspec:1677:5
     if v__envc_run {
-        // @ tcg.envspec:1661:5
+        // @ tcg.envspec:1677:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1662:5
+        // @ tcg.envspec:1678:5
         v_c = (s.f_hand[v_p as usize].get(v_h, 57)? as i32);
-        // @ tcg.envspec:1663:5
+        // @ tcg.envspec:1679:5
         s.f_hand[v_p as usize].remove_at(v_h, 58)?;
-        // @ tcg.envspec:1664:5
+        // @ tcg.envspec:1680:5
         s.f_discard[v_p as usize].push((v_c as i16), 59)?;
-        // @ tcg.envspec:1665:5
+        // @ tcg.envspec:1681:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1666:9
+            // @ tcg.envspec:1682:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1684:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1684:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1684:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1684:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1684:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1669:5
+        // @ tcg.envspec:1685:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1670:5
+        // @ tcg.envspec:1686:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1674:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1690:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1693:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1693:5
     if v__envc_run {
-        // @ tcg.envspec:1677:5
+        // @ tcg.envspec:1693:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1678:5
+        // @ tcg.envspec:1694:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1695:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1695:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1695:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1695:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1695:5
     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1680:5
+        // @ tcg.envspec:1696:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1681:5
+        // @ tcg.envspec:1697:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1707:1)
+/// proc `_envc_run_attack` (tcg.envspec:1723:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1724:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1709:5
+    // @ tcg.envspec:1725:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1726:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1724:5
     if v__envc_run {
-        // @ tcg.envspec:1708:5
+        // @ tcg.envspec:1724:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1709:5
+        // @ tcg.envspec:1725:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1711:5
+        // @ tcg.envspec:1727:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1712:9
+            // @ tcg.envspec:1728:9
             let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
             v_hits = (_r199 == 1);
         }
     }
-    // @ tcg.envspec:1714:5
+    // @ tcg.envspec:1730:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1715:9
+        // @ tcg.envspec:1731:9
         if v__envc_run {
-            // @ tcg.envspec:1715:9
+            // @ tcg.envspec:1731:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1716:9
+            // @ tcg.envspec:1732:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1717:9
+        // @ tcg.envspec:1733:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5149,9 +5164,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1734:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5162,23 +5177,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1736:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1736:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1736:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1736:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1736:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1736:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5187,33 +5202,33 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1721:9
+        // @ tcg.envspec:1737:9
         if v__envc_run {
-            // @ tcg.envspec:1721:9
+            // @ tcg.envspec:1737:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1723:5
+    // @ tcg.envspec:1739:5
     if v__envc_run {
-        // @ tcg.envspec:1723:5
+        // @ tcg.envspec:1739:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1724:5
+        // @ tcg.envspec:1740:5
         if (!s.terminated) {
-            // @ tcg.envspec:1725:9
+            // @ tcg.envspec:1741:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1592:1)
+/// action `setup_active` (tcg.envspec:1608:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1594:5
+    // @ tcg.envspec:1610:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1595:5
+    // @ tcg.envspec:1611:5
     let _a200: i32 = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
     p_put_in_play(s, v_p, 0, _a200)?;
-    // @ tcg.envspec:1596:5
+    // @ tcg.envspec:1612:5
     s.f_hand[v_p as usize].remove_at(v_h, 62)?;
     Ok(())
 }
@@ -5223,15 +5238,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1599:1)
+/// action `setup_bench` (tcg.envspec:1615:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1602:5
+    // @ tcg.envspec:1618:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1603:5
+    // @ tcg.envspec:1619:5
     let _a201: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a202: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
     p_put_in_play(s, v_p, _a201, _a202)?;
-    // @ tcg.envspec:1604:5
+    // @ tcg.envspec:1620:5
     s.f_hand[v_p as usize].remove_at(v_h, 64)?;
     Ok(())
 }
@@ -5241,14 +5256,14 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1607:1)
+/// action `setup_done` (tcg.envspec:1623:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1608:5
+    // @ tcg.envspec:1624:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1609:9
+        // @ tcg.envspec:1625:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1611:9
+        // @ tcg.envspec:1627:9
         let _a203: i32 = (s.f_first as i32);
         p_begin_turn(s, _a203)?;
     }
@@ -5260,15 +5275,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1616:1)
+/// action `play_basic` (tcg.envspec:1632:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1618:5
+    // @ tcg.envspec:1634:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1619:5
+    // @ tcg.envspec:1635:5
     let _a204: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a205: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
     p_put_in_play(s, v_p, _a204, _a205)?;
-    // @ tcg.envspec:1620:5
+    // @ tcg.envspec:1636:5
     s.f_hand[v_p as usize].remove_at(v_h, 66)?;
     Ok(())
 }
@@ -5278,28 +5293,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1624:1)
+/// action `evolve` (tcg.envspec:1640:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1626:5
+    // @ tcg.envspec:1642:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1627:5
+    // @ tcg.envspec:1643:5
     let _v206: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     let _i207: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
     s.f_below[v_p as usize][v_s as usize][_i207] = (_v206 as i16);
-    // @ tcg.envspec:1628:5
+    // @ tcg.envspec:1644:5
     let _v208: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.f_evolutions[v_p as usize][v_s as usize] = (_v208 as i8);
-    // @ tcg.envspec:1629:5
+    // @ tcg.envspec:1645:5
     let _v209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
     s.f_card[v_p as usize][v_s as usize] = (_v209 as i16);
-    // @ tcg.envspec:1630:5
+    // @ tcg.envspec:1646:5
     s.f_hand[v_p as usize].remove_at(v_h, 68)?;
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1647:5
     let _v210: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v210 as i8);
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1648:5
     if (v_s == 0) {
-        // @ tcg.envspec:1633:9
+        // @ tcg.envspec:1649:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -5310,9 +5325,9 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1639:1)
+/// action `attach` (tcg.envspec:1655:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1639:1
+    // @ tcg.envspec:1655:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -5322,9 +5337,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1658:1)
+/// action `play_trainer` (tcg.envspec:1674:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1658:1
+    // @ tcg.envspec:1674:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -5334,9 +5349,9 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1674:1)
+/// action `use_ability` (tcg.envspec:1690:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:1
+    // @ tcg.envspec:1690:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -5346,33 +5361,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1686:1)
+/// action `retreat` (tcg.envspec:1702:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1689:5
+    // @ tcg.envspec:1705:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1690:5
+    // @ tcg.envspec:1706:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1691:5
+    // @ tcg.envspec:1707:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1692:9
+        // @ tcg.envspec:1708:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1693:13
+            // @ tcg.envspec:1709:13
             let mut _acc211: i32 = 0;
             for v_u in 0i32..11 {
                 let _x212: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc211 = if v_u == 0 { _x212 } else { imin(_acc211, _x212) };
             }
             let mut v_t: i32 = _acc211;
-            // @ tcg.envspec:1694:13
+            // @ tcg.envspec:1710:13
             let _v213: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v213 as i8);
         }
     }
-    // @ tcg.envspec:1697:5
+    // @ tcg.envspec:1713:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1698:5
+    // @ tcg.envspec:1714:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1715:5
     s.f_retreated = true;
     Ok(())
 }
@@ -5382,9 +5397,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1707:1)
+/// action `attack` (tcg.envspec:1723:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1707:1
+    // @ tcg.envspec:1723:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -5394,9 +5409,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1729:1)
+/// action `end_turn` (tcg.envspec:1745:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1730:5
+    // @ tcg.envspec:1746:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -5406,12 +5421,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1734:1)
+/// action `promote` (tcg.envspec:1750:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1736:5
+    // @ tcg.envspec:1752:5
     let _a214: i32 = (s.current_player as i32);
     p_swap_slots(s, _a214, 0, v_b)?;
-    // @ tcg.envspec:1737:5
+    // @ tcg.envspec:1753:5
     let _a215: i32 = (s.f_promote_next as i32);
     let _a216: bool = s.f_promote_resume;
     p_continue_game(s, _a215, _a216)?;
@@ -5426,18 +5441,18 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1639:1
+    // @ tcg.envspec:1655:1
     if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1639:1
+        // @ tcg.envspec:1655:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1658:1
-        // @ tcg.envspec:1658:1
-        p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1674:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1674:1
         // @ tcg.envspec:1674:1
+        p__envc_run_play_trainer(s, 0, 0)?;
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1690:1
+        // @ tcg.envspec:1690:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1707:1
-        // @ tcg.envspec:1707:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1723:1
+        // @ tcg.envspec:1723:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -5448,9 +5463,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1743:1)
+/// the spec's `observe` (tcg.envspec:1759:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1744:5
+    // @ tcg.envspec:1760:5
     let mut v_q: i32 = (1 - v_p);
     let _arr217: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -5654,28 +5669,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1549:5
+    // @ tcg.envspec:1565:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1550:9
+        // @ tcg.envspec:1566:9
         let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 82)?;
         s.f_decks[v_p as usize] = (_r218 as i8);
-        // @ tcg.envspec:1551:9
+        // @ tcg.envspec:1567:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1552:13
+            // @ tcg.envspec:1568:13
             let _a219: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a219 as i16), 83)?;
         }
-        // @ tcg.envspec:1554:9
+        // @ tcg.envspec:1570:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1555:9
+        // @ tcg.envspec:1571:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1556:9
+        // @ tcg.envspec:1572:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1558:5
+    // @ tcg.envspec:1574:5
     let _r220: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 84)?;
     s.f_first = ((if (_r220 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1559:5
+    // @ tcg.envspec:1575:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
