@@ -567,3 +567,19 @@ def test_no_pokemon_tool_and_no_arceus_in_the_pool(tcg, jax_step):
     assert g.f["damage"][1][0] == 20 and g.f["passive_cut"] == 0
     assert not g.legal("use_ability(s=0)"), "Raichu's ability is not used by its player either"
 
+
+@pytest.mark.parametrize("first,turn,gets", [(0, 1, 1), (1, 2, 1), (0, 3, 0), (1, 4, 0)])
+def test_an_ability_at_the_end_of_the_first_turn(tcg, jax_step, first, turn, gets):
+    # Zeraora's Thunderclap Flash ("At the end of your first turn, take a {L} Energy from your
+    # Energy Zone and attach it to this Pokémon.", Trigger.first_turn_end), on the Bench of
+    # player 0: one Lightning Energy as player 0's first turn ends (turn 1 going first, 2 going
+    # second), none at the end of a later turn.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.f.update(turn=turn, first=first, current_player=0)
+    g.place(0, 0, "A1-130")  # Ralts
+    g.place_outside(0, 1, "P-A-074")  # Zeraora
+    g.place(1, 0, "A1-096")
+    g.ready().act("end_turn()")
+    assert g.f["energy"][0][1][LIGHTNING] == gets
+    assert g.f["energy"][0][0] == [0] * 11, "only the Pokémon with the ability"
+

@@ -349,60 +349,60 @@ _K18 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 
 _K19 = jnp.asarray(np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 1, 1, 10, 10, 10, 3, 3, 3, 5, 5, 3, 3, 5, 5, 5, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 5, 5, 5, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 1, 1, 1, 2, 2, 3, 3, 3, 5, 6, 6, 0, 0, 5, 5, 5, 5, 10, 3, 5, 5, 5, 5, 5, 1, 1, 2, 2, 3, 3, 3, 3, 5, 3, 6, 6, 4, 0, 5, 10, 10, 10, 10, 10, 10, 10, 10, 3, 3, 3, 6, 4, 5, 2, 5, 6, 6, 2, 5, 6, 10, 10, 10, 10, 10, 10, 10, 10, 5, 6, 5, 5, 1, 3, 5, 7, 4, 1, 3, 6, 0, 5, 1, 5, 3, 5, 1, 2, 3, 5, 5, 2, 3, 3, 1, 5, 6, 6, 3, 2, 7, 0, 1, 5, 0, 0, 3, 3, 5, 6, 5, 1, 3, 5, 4, 5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7, 10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0], dtype=np.int8))
 _K20 = jnp.asarray(np.array([70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130, 160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80, 120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60, 120, 70, 120, 60, 70, 60, 100, 50, 90, 130, 30, 150, 100, 130, 90, 140, 100, 140, 50, 90, 60, 80, 120, 70, 90, 50, 90, 60, 100, 120, 60, 80, 60, 80, 70, 90, 100, 130, 60, 90, 30, 80, 140, 60, 90, 70, 60, 100, 60, 80, 130, 70, 130, 60, 80, 130, 170, 70, 100, 80, 80, 120, 150, 60, 80, 110, 60, 90, 90, 140, 70, 100, 50, 70, 60, 90, 70, 100, 150, 180, 70, 100, 160, 110, 60, 100, 140, 80, 80, 80, 120, 90, 140, 60, 80, 80, 130, 60, 100, 60, 80, 140, 60, 90, 150, 50, 70, 70, 130, 70, 110, 70, 50, 90, 60, 130, 70, 100, 160, 60, 80, 130, 40, 80, 60, 100, 60, 100, 140, 60, 90, 60, 60, 80, 90, 120, 100, 100, 70, 60, 60, 60, 50, 100, 150, 60, 90, 70, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 80, 90, 60, 100, 60, 150, 100, 80, 130, 70, 50, 60, 140, 150, 70, 110, 160, 130, 60, 70, 60, 50, 150, 190, 160, 180, 150, 140, 180, 130, 140, 120, 130, 170, 150, 180, 140, 140, 0, 0, 0, 0, 0, 0, 0, 0, 140, 140, 130, 170, 180, 140, 180, 120, 150, 60, 180, 120, 150, 0, 0, 0, 0, 0, 0, 0, 0, 60, 120, 120, 60, 120, 140, 60, 60, 50, 160, 120, 70, 110, 50, 70, 60, 140, 60, 60, 120, 150, 60, 90, 60, 60, 60, 80, 120, 140, 60, 80, 60, 50, 140, 80, 90, 60, 60, 140, 50, 140, 150, 80, 60, 100, 140, 150, 60, 70, 70, 70, 50, 60, 60, 100, 140, 140, 70, 60, 100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100, 100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80], dtype=np.int16))
 _K21 = jnp.asarray(np.array([False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, False, True, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False], dtype=np.bool_))
-_K22 = jnp.asarray(np.array([0, 0], dtype=np.int16))
-_K23 = jnp.asarray(np.array([False, False], dtype=np.bool_))
-_K24 = jnp.asarray(np.array([0, 0], dtype=np.int8))
-_K25 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0], [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21], [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252], [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287], [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368], [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628], [1, 20, 190, 1140, 4845, 15504]], dtype=np.int16))
-_K26 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
-_DT27 = {"items": jnp.int16, "len": jnp.int32}
-_K28 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [45, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [46, 0], [25, 0], [9, 0], [6, 0], [0, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [26, 0], [27, 0], [10, 0], [0, 0], [28, 0], [19, 0], [16, 0], [29, 0], [30, 0], [31, 0], [32, 0], [33, 0], [6, 0], [0, 0], [0, 0], [21, 0], [34, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [35, 0], [36, 0], [37, 0], [38, 0], [12, 0], [7, 0], [29, 0], [33, 0], [30, 0], [23, 0], [18, 0], [39, 0], [11, 0], [11, 0], [9, 0], [35, 0], [40, 0], [6, 0], [29, 0], [41, 0], [19, 0], [42, 0], [43, 0], [0, 0], [2, 0], [15, 0], [27, 0], [32, 0], [19, 0], [44, 0]], dtype=np.int8))
-_K29 = jnp.asarray(np.array([[0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K30 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K31 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K32 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K33 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K34 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [100, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K35 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K36 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K37 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [2, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K38 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K39 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K40 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K41 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K42 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K43 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [5, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K44 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K45 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K46 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 80], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K47 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K48 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K49 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K50 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0]], dtype=np.int8))
-_K51 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0]], dtype=np.int16))
-_K52 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K53 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K54 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K55 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K56 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K57 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K58 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K59 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K60 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K61 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K62 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K63 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [300, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K64 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K65 = jnp.asarray(np.array([[0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3], [0]], dtype=np.int8))
-_K66 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0]], dtype=np.int8))
-_K67 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30], [0]], dtype=np.int16))
-_K68 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K69 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K70 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K71 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False]], dtype=np.bool_))
-_K72 = jnp.asarray(np.array([[0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14]], dtype=np.int8))
-_K73 = jnp.asarray(np.array([0, 1, 1, 1, 1, 1, 2, 2], dtype=np.int8))
-_K74 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K75 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K22 = jnp.asarray(np.array([0, 1, 1, 1, 1, 1, 2, 2, 3], dtype=np.int8))
+_K23 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K24 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K25 = jnp.asarray(np.array([0, 0], dtype=np.int16))
+_K26 = jnp.asarray(np.array([False, False], dtype=np.bool_))
+_K27 = jnp.asarray(np.array([0, 0], dtype=np.int8))
+_K28 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0], [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21], [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252], [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287], [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368], [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628], [1, 20, 190, 1140, 4845, 15504]], dtype=np.int16))
+_K29 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
+_DT30 = {"items": jnp.int16, "len": jnp.int32}
+_K31 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [45, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [46, 0], [25, 0], [9, 0], [6, 0], [0, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [26, 0], [27, 0], [10, 0], [0, 0], [28, 0], [19, 0], [16, 0], [29, 0], [30, 0], [31, 0], [32, 0], [33, 0], [6, 0], [0, 0], [0, 0], [21, 0], [34, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [35, 0], [36, 0], [37, 0], [38, 0], [12, 0], [7, 0], [29, 0], [33, 0], [30, 0], [23, 0], [18, 0], [39, 0], [11, 0], [11, 0], [9, 0], [35, 0], [40, 0], [6, 0], [29, 0], [41, 0], [19, 0], [42, 0], [43, 0], [0, 0], [2, 0], [15, 0], [27, 0], [32, 0], [19, 0], [44, 0]], dtype=np.int8))
+_K32 = jnp.asarray(np.array([[0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K33 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K34 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K35 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K36 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K37 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [100, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K38 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K39 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K40 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [2, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K41 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K42 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K43 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K44 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K45 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K46 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [5, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K47 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K48 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K49 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 80], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K50 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K51 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K52 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K53 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0]], dtype=np.int8))
+_K54 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0]], dtype=np.int16))
+_K55 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K56 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K57 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K58 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K59 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K60 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K61 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K62 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K63 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K64 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K65 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K66 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [300, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K67 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K68 = jnp.asarray(np.array([[0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3], [5]], dtype=np.int8))
+_K69 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0]], dtype=np.int8))
+_K70 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30], [0]], dtype=np.int16))
+_K71 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2]], dtype=np.int8))
+_K72 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K73 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3]], dtype=np.int8))
+_K74 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True]], dtype=np.bool_))
+_K75 = jnp.asarray(np.array([[0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14]], dtype=np.int8))
 _K76 = jnp.asarray(np.array([0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0, 11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0, 26, 0, 3, 0, 27, 28, 0, 0, 0, 0, 29, 30, 31, 0, 0, 33, 0, 0, 24, 0, 6, 24, 0, 0, 34, 0, 35, 0, 0, 0, 0, 18, 0, 0, 0, 36, 37, 38, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 40, 0, 41, 0, 0, 0, 0, 0, 0, 42, 0, 43, 0, 44, 45, 0, 0, 0, 0, 46, 0, 0, 0, 47, 0, 48, 49, 0, 50, 0, 0, 4, 0, 0, 4, 51, 0, 0, 52, 0, 0, 53, 0, 0, 0, 54, 0, 0, 0, 0, 0, 0, 52, 0, 0, 3, 55, 56, 0, 0, 0, 57, 0, 58, 0, 59, 0, 0, 0, 0, 60, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 11, 0, 0, 21, 22, 0, 35, 0, 0, 43, 50, 4, 0, 0, 54, 0, 55, 59, 0, 0, 0, 0, 6, 0, 15, 16, 0, 0, 0, 28, 0, 0, 0, 0, 44, 3, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 28, 0, 62, 0, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 55, 0, 63, 0, 0, 64, 1, 0, 10, 0, 3, 0, 0, 16, 0, 0, 65, 17, 66, 61, 11, 0, 63, 0, 67, 0, 68, 69, 0, 0, 0, 63, 70, 71, 0, 0, 72, 73, 0, 74, 2, 26, 0, 75, 4, 0, 76, 0, 77, 0, 0, 78, 79, 79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93, 94, 0, 95, 96, 97, 98, 99, 100, 0, 0], dtype=np.int8))
 _K77 = jnp.asarray(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 0, 0, 17, 0, 25, 0, 32, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 32, 0, 0, 0, 12, 0, 38, 0, 12, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
 _K78 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
@@ -424,25 +424,25 @@ _K92 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_is_basic(st, v_c):
-    """fn `is_basic` (tcg.envspec:203)"""
+    """fn `is_basic` (tcg.envspec:204)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K1[_i32(lv["c"])] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:208)"""
+    """fn `basic_in_hand` (tcg.envspec:209)"""
     lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
     return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
 def f_playable_trainer(st, v_c):
-    """fn `playable_trainer` (tcg.envspec:214)"""
+    """fn `playable_trainer` (tcg.envspec:215)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]))))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
-    """fn `trainer_target_ok` (tcg.envspec:221)"""
+    """fn `trainer_target_ok` (tcg.envspec:222)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -454,25 +454,25 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 
 
 def f_free_bench(st, v_p):
-    """fn `free_bench` (tcg.envspec:229)"""
+    """fn `free_bench` (tcg.envspec:230)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
-    """fn `energy_total` (tcg.envspec:233)"""
+    """fn `energy_total` (tcg.envspec:234)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
-    """fn `cost` (tcg.envspec:237)"""
+    """fn `cost` (tcg.envspec:238)"""
     lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["a"]) == 0), _i32(_K11[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K12[_i32(lv["c"])][_i32(lv["t"])]))
 
 
 def f_can_pay(st, v_p, v_a):
-    """fn `can_pay` (tcg.envspec:242)"""
+    """fn `can_pay` (tcg.envspec:243)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -484,13 +484,13 @@ def f_can_pay(st, v_p, v_a):
 
 
 def f_can_act(st, v_p):
-    """fn `can_act` (tcg.envspec:249)"""
+    """fn `can_act` (tcg.envspec:250)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
-    """fn `can_attack` (tcg.envspec:253)"""
+    """fn `can_attack` (tcg.envspec:254)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -502,25 +502,25 @@ def f_can_attack(st, v_p, v_a):
 
 
 def f_retreat_cost(st, v_p):
-    """fn `retreat_cost` (tcg.envspec:259)"""
+    """fn `retreat_cost` (tcg.envspec:260)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.maximum((_i32(_K15[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
-    """fn `can_evolve` (tcg.envspec:265)"""
+    """fn `can_evolve` (tcg.envspec:266)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K1[_i32(lv["c"])] != 0)), (_i32(_K16[_i32(lv["c"])]) == _i32(_K17[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
 def f_nth_energy(st, v_d, v_r):
-    """fn `nth_energy` (tcg.envspec:271)"""
+    """fn `nth_energy` (tcg.envspec:272)"""
     lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
     return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(lv["d"])]))
 
 
 def p_draw_cards(st, v_p, v_n):
-    """proc `draw_cards` (tcg.envspec:281)"""
+    """proc `draw_cards` (tcg.envspec:282)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -578,7 +578,7 @@ def p_draw_cards(st, v_p, v_n):
 
 
 def p_heal(st, v_p, v_s, v_amount):
-    """proc `heal` (tcg.envspec:289)"""
+    """proc `heal` (tcg.envspec:290)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a40 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
@@ -587,7 +587,7 @@ def p_heal(st, v_p, v_s, v_amount):
 
 
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_type` (tcg.envspec:294)"""
+    """proc `heal_type` (tcg.envspec:295)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c41 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
@@ -600,7 +600,7 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
 
 
 def p_add_damage(st, v_amount):
-    """proc `add_damage` (tcg.envspec:300)"""
+    """proc `add_damage` (tcg.envspec:301)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     _a43 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
@@ -609,7 +609,7 @@ def p_add_damage(st, v_amount):
 
 
 def p_damage_per_heads(st, v_coins, v_each):
-    """proc `damage_per_heads` (tcg.envspec:305)"""
+    """proc `damage_per_heads` (tcg.envspec:306)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -677,7 +677,7 @@ def p_damage_per_heads(st, v_coins, v_each):
 
 
 def p_bonus_on_heads(st, v_amount):
-    """proc `bonus_on_heads` (tcg.envspec:318)"""
+    """proc `bonus_on_heads` (tcg.envspec:319)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r70 = _randint(st, 0, 1)
@@ -691,7 +691,7 @@ def p_bonus_on_heads(st, v_amount):
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
-    """proc `damage_per_bench_type` (tcg.envspec:325)"""
+    """proc `damage_per_bench_type` (tcg.envspec:326)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a73 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i72: jnp.logical_and(st["occupied"][_i32(lv["p"])][i72], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i72])]) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
@@ -700,7 +700,7 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 
 
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
-    """proc `discard_energy` (tcg.envspec:330)"""
+    """proc `discard_energy` (tcg.envspec:331)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a74 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
@@ -709,7 +709,7 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
 
 
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
-    """proc `attach_from_zone` (tcg.envspec:336)"""
+    """proc `attach_from_zone` (tcg.envspec:337)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
     _c75 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
@@ -723,7 +723,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
 
 
 def p_afflict_opponent(st, v_p, v_c):
-    """proc `afflict_opponent` (tcg.envspec:344)"""
+    """proc `afflict_opponent` (tcg.envspec:345)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c78 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -737,7 +737,7 @@ def p_afflict_opponent(st, v_p, v_c):
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
-    """proc `afflict_opponent_on_heads` (tcg.envspec:350)"""
+    """proc `afflict_opponent_on_heads` (tcg.envspec:351)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r82 = _randint(st, 0, 1)
@@ -751,7 +751,7 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
 
 
 def p_poison_opponent(st, v_p):
-    """proc `poison_opponent` (tcg.envspec:356)"""
+    """proc `poison_opponent` (tcg.envspec:357)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c84 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -765,7 +765,7 @@ def p_poison_opponent(st, v_p):
 
 
 def p_burn_opponent(st, v_p):
-    """proc `burn_opponent` (tcg.envspec:362)"""
+    """proc `burn_opponent` (tcg.envspec:363)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c87 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -779,7 +779,7 @@ def p_burn_opponent(st, v_p):
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
-    """proc `damage_opponent_bench` (tcg.envspec:369)"""
+    """proc `damage_opponent_bench` (tcg.envspec:370)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
@@ -811,7 +811,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
 
 
 def p_add_attack_bonus(st, v_amount):
-    """proc `add_attack_bonus` (tcg.envspec:377)"""
+    """proc `add_attack_bonus` (tcg.envspec:378)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int8)}
     _a99 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
@@ -820,7 +820,7 @@ def p_add_attack_bonus(st, v_amount):
 
 
 def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
-    """proc `add_named_attack_bonus` (tcg.envspec:383)"""
+    """proc `add_named_attack_bonus` (tcg.envspec:384)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8), "c": _cast(v_c, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _a100 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
@@ -831,7 +831,7 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
 
 
 def p_add_retreat_discount(st, v_n):
-    """proc `add_retreat_discount` (tcg.envspec:388)"""
+    """proc `add_retreat_discount` (tcg.envspec:389)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
@@ -840,7 +840,7 @@ def p_add_retreat_discount(st, v_n):
 
 
 def p_basic_from_deck(st, v_p):
-    """proc `basic_from_deck` (tcg.envspec:393)"""
+    """proc `basic_from_deck` (tcg.envspec:394)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -862,7 +862,7 @@ def p_basic_from_deck(st, v_p):
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
-    """proc `opponent_hand_into_deck` (tcg.envspec:407)"""
+    """proc `opponent_hand_into_deck` (tcg.envspec:408)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -890,7 +890,7 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
 
 
 def p_damage_self(st, v_p, v_amount):
-    """proc `damage_self` (tcg.envspec:420)"""
+    """proc `damage_self` (tcg.envspec:421)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a118 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
@@ -899,7 +899,7 @@ def p_damage_self(st, v_p, v_amount):
 
 
 def p_afflict_self(st, v_p, v_c):
-    """proc `afflict_self` (tcg.envspec:425)"""
+    """proc `afflict_self` (tcg.envspec:426)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _a119 = lv["c"]
@@ -908,7 +908,7 @@ def p_afflict_self(st, v_p, v_c):
 
 
 def p_burn_opponent_on_heads(st, v_p):
-    """proc `burn_opponent_on_heads` (tcg.envspec:429)"""
+    """proc `burn_opponent_on_heads` (tcg.envspec:430)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     st, _r121 = _randint(st, 0, 1)
@@ -922,7 +922,7 @@ def p_burn_opponent_on_heads(st, v_p):
 
 
 def p_heal_on_heads(st, v_p, v_s, v_amount):
-    """proc `heal_on_heads` (tcg.envspec:436)"""
+    """proc `heal_on_heads` (tcg.envspec:437)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     st, _r124 = _randint(st, 0, 1)
@@ -936,7 +936,7 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
 
 
 def p_heal_all(st, v_p, v_amount):
-    """proc `heal_all` (tcg.envspec:443)"""
+    """proc `heal_all` (tcg.envspec:444)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(0)
@@ -952,7 +952,7 @@ def p_heal_all(st, v_p, v_amount):
 
 
 def p_nothing_on_tails(st):
-    """proc `nothing_on_tails` (tcg.envspec:450)"""
+    """proc `nothing_on_tails` (tcg.envspec:451)"""
     st = dict(st)
     lv = {}
     st, _r127 = _randint(st, 0, 1)
@@ -967,7 +967,7 @@ def p_nothing_on_tails(st):
 
 
 def p_bonus_if_all_heads(st, v_coins, v_amount):
-    """proc `bonus_if_all_heads` (tcg.envspec:457)"""
+    """proc `bonus_if_all_heads` (tcg.envspec:458)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1039,7 +1039,7 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
 
 
 def p_damage_until_tails(st, v_each, v_more):
-    """proc `damage_until_tails` (tcg.envspec:474)"""
+    """proc `damage_until_tails` (tcg.envspec:475)"""
     st = dict(st)
     lv = {"each": _cast(v_each, jnp.int8), "more": _cast(v_more, jnp.bool_)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1076,7 +1076,7 @@ def p_damage_until_tails(st, v_each, v_more):
 
 
 def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
-    """proc `bonus_or_recoil` (tcg.envspec:491)"""
+    """proc `bonus_or_recoil` (tcg.envspec:492)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "recoil": _cast(v_recoil, jnp.int16)}
     st, _r167 = _randint(st, 0, 1)
@@ -1094,7 +1094,7 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
 
 
 def p_bonus_per_bench_named(st, v_p, v_n, v_each):
-    """proc `bonus_per_bench_named` (tcg.envspec:501)"""
+    """proc `bonus_per_bench_named` (tcg.envspec:502)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a171 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i170: jnp.logical_and(st["occupied"][_i32(lv["p"])][i170], (_i32(_K10[_i32(st["card"][_i32(lv["p"])][i170])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
@@ -1103,7 +1103,7 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
 
 
 def p_bonus_per_opponent_energy(st, v_p, v_each):
-    """proc `bonus_per_opponent_energy` (tcg.envspec:506)"""
+    """proc `bonus_per_opponent_energy` (tcg.envspec:507)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a172 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
@@ -1112,13 +1112,13 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
 
 
 def f_attack_condition(st, v_p, v_w):
-    """fn `attack_condition` (tcg.envspec:511)"""
+    """fn `attack_condition` (tcg.envspec:512)"""
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8)}
     return jnp.where((lv["w"] == 0), (_i32(st["damage"][(1 - _i32(lv["p"]))][0]) > 0), jnp.where((lv["w"] == 1), (_i32(st["damage"][_i32(lv["p"])][0]) > 0), jnp.where((lv["w"] == 2), st["poisoned"][(1 - _i32(lv["p"]))], jnp.where((lv["w"] == 3), (_K1[_i32(st["card"][(1 - _i32(lv["p"]))][0])] != 0), jnp.logical_and((_i32(st["placed"][_i32(lv["p"])][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(lv["p"])][0]) > 0))))))
 
 
 def p_bonus_if(st, v_p, v_w, v_amount):
-    """proc `bonus_if` (tcg.envspec:520)"""
+    """proc `bonus_if` (tcg.envspec:521)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c173 = f_attack_condition(st, lv["p"], lv["w"])
@@ -1131,7 +1131,7 @@ def p_bonus_if(st, v_p, v_w, v_amount):
 
 
 def p_discard_all_energy(st, v_p, v_s):
-    """proc `discard_all_energy` (tcg.envspec:526)"""
+    """proc `discard_all_energy` (tcg.envspec:527)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _a176 = jax.vmap(lambda i175: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
@@ -1140,7 +1140,7 @@ def p_discard_all_energy(st, v_p, v_s):
 
 
 def p_discard_opponent_energy(st, v_p, v_coin):
-    """proc `discard_opponent_energy` (tcg.envspec:532)"""
+    """proc `discard_opponent_energy` (tcg.envspec:533)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1170,7 +1170,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
 
 
 def p_discard_opponent_hand_card(st, v_p, v_coin):
-    """proc `discard_opponent_hand_card` (tcg.envspec:550)"""
+    """proc `discard_opponent_hand_card` (tcg.envspec:551)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1200,13 +1200,13 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
-    """fn `pokemon_in_deck` (tcg.envspec:564)"""
+    """fn `pokemon_in_deck` (tcg.envspec:565)"""
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["t"])))), False)
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
-    """proc `pokemon_from_deck` (tcg.envspec:572)"""
+    """proc `pokemon_from_deck` (tcg.envspec:573)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     _c196 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
@@ -1231,7 +1231,7 @@ def p_pokemon_from_deck(st, v_p, v_t):
 
 
 def p_discard_deck_tops(st, v_n):
-    """proc `discard_deck_tops` (tcg.envspec:583)"""
+    """proc `discard_deck_tops` (tcg.envspec:584)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     lv["q"] = jnp.int32(0)
@@ -1343,7 +1343,7 @@ def p_discard_deck_tops(st, v_n):
 
 
 def p_random_hits(st, v_p, v_times, v_each):
-    """proc `random_hits` (tcg.envspec:595)"""
+    """proc `random_hits` (tcg.envspec:596)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "times": _cast(v_times, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -1419,7 +1419,7 @@ def p_random_hits(st, v_p, v_times, v_each):
 
 
 def p_poison_opponent_from(st, v_p, v_s):
-    """proc `poison_opponent_from` (tcg.envspec:607)"""
+    """proc `poison_opponent_from` (tcg.envspec:608)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _c287 = (_i32(lv["s"]) == 0)
@@ -1432,7 +1432,7 @@ def p_poison_opponent_from(st, v_p, v_s):
 
 
 def f_attack_damage(st, v_p):
-    """fn `attack_damage` (tcg.envspec:616)"""
+    """fn `attack_damage` (tcg.envspec:617)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
@@ -1446,7 +1446,7 @@ def f_attack_damage(st, v_p):
 
 
 def p_hit_active(st, v_p):
-    """proc `hit_active` (tcg.envspec:631)"""
+    """proc `hit_active` (tcg.envspec:632)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1471,7 +1471,7 @@ def p_hit_active(st, v_p):
 
 
 def p_drain(st, v_p):
-    """proc `drain` (tcg.envspec:645)"""
+    """proc `drain` (tcg.envspec:646)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1481,7 +1481,7 @@ def p_drain(st, v_p):
 
 
 def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
-    """proc `damage_opponent_choice` (tcg.envspec:655)"""
+    """proc `damage_opponent_choice` (tcg.envspec:656)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_), "attack": _cast(v_attack, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
@@ -1576,7 +1576,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
 
 
 def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
-    """proc `damage_own_choice` (tcg.envspec:666)"""
+    """proc `damage_own_choice` (tcg.envspec:667)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
@@ -1654,7 +1654,7 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
 
 
 def p_attach_to_bench_choice(st, v_p, v_t):
-    """proc `attach_to_bench_choice` (tcg.envspec:675)"""
+    """proc `attach_to_bench_choice` (tcg.envspec:676)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
@@ -1727,7 +1727,7 @@ def p_attach_to_bench_choice(st, v_p, v_t):
 
 
 def p_attach_to_benched_choices(st, v_p, v_t, v_n):
-    """proc `attach_to_benched_choices` (tcg.envspec:685)"""
+    """proc `attach_to_benched_choices` (tcg.envspec:686)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
@@ -1869,7 +1869,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
 
 
 def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
-    """proc `switch_opponent` (tcg.envspec:703)"""
+    """proc `switch_opponent` (tcg.envspec:704)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "opponent_chooses": _cast(v_opponent_chooses, jnp.bool_), "basic_only": _cast(v_basic_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
@@ -1967,7 +1967,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
 
 def p_switch_self(st, v_p):
-    """proc `switch_self` (tcg.envspec:722)"""
+    """proc `switch_self` (tcg.envspec:723)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
@@ -2034,7 +2034,7 @@ def p_switch_self(st, v_p):
 
 
 def p_protect(st, v_p, v_amount, v_coin):
-    """proc `protect` (tcg.envspec:734)"""
+    """proc `protect` (tcg.envspec:735)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "coin": _cast(v_coin, jnp.bool_)}
     lv["go"] = _cast(True, jnp.bool_)
@@ -2060,7 +2060,7 @@ def p_protect(st, v_p, v_amount, v_coin):
 
 
 def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
-    """proc `hinder_defending` (tcg.envspec:747)"""
+    """proc `hinder_defending` (tcg.envspec:748)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "attack": _cast(v_attack, jnp.bool_), "retreat": _cast(v_retreat, jnp.bool_), "less": _cast(v_less, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -2110,7 +2110,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
 
 
 def p_counter_damage(st, v_p, v_amount):
-    """proc `counter_damage` (tcg.envspec:768)"""
+    """proc `counter_damage` (tcg.envspec:769)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _a540 = lv["amount"]
@@ -2121,7 +2121,7 @@ def p_counter_damage(st, v_p, v_amount):
 
 
 def p_block_supporters(st, v_p):
-    """proc `block_supporters` (tcg.envspec:773)"""
+    """proc `block_supporters` (tcg.envspec:774)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a542 = True
@@ -2132,7 +2132,7 @@ def p_block_supporters(st, v_p):
 
 
 def f_extra_energy(st, v_p, v_t):
-    """fn `extra_energy` (tcg.envspec:780)"""
+    """fn `extra_energy` (tcg.envspec:781)"""
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
@@ -2146,7 +2146,7 @@ def f_extra_energy(st, v_p, v_t):
 
 
 def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
-    """proc `bonus_if_extra_energy` (tcg.envspec:789)"""
+    """proc `bonus_if_extra_energy` (tcg.envspec:790)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c547 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
@@ -2159,7 +2159,7 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
 
 
 def p_sweets_relay(st, v_p, v_amount):
-    """proc `sweets_relay` (tcg.envspec:798)"""
+    """proc `sweets_relay` (tcg.envspec:799)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c549 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
@@ -2176,7 +2176,7 @@ def p_sweets_relay(st, v_p, v_amount):
 
 
 def p_damage_per_relay(st, v_p, v_each):
-    """proc `damage_per_relay` (tcg.envspec:807)"""
+    """proc `damage_per_relay` (tcg.envspec:808)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a553 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
@@ -2185,7 +2185,7 @@ def p_damage_per_relay(st, v_p, v_each):
 
 
 def p_boost_next_turn(st, v_p, v_amount):
-    """proc `boost_next_turn` (tcg.envspec:815)"""
+    """proc `boost_next_turn` (tcg.envspec:816)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c554 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
@@ -2200,7 +2200,7 @@ def p_boost_next_turn(st, v_p, v_amount):
 
 
 def p_see_opponent_hand(st, v_p):
-    """proc `see_opponent_hand` (tcg.envspec:823)"""
+    """proc `see_opponent_hand` (tcg.envspec:824)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -2220,7 +2220,7 @@ def p_see_opponent_hand(st, v_p):
 
 
 def p_look_at_deck(st, v_p, v_n):
-    """proc `look_at_deck` (tcg.envspec:833)"""
+    """proc `look_at_deck` (tcg.envspec:834)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["i"] = jnp.int32(0)
@@ -2239,7 +2239,7 @@ def p_look_at_deck(st, v_p, v_n):
 
 
 def p_active_to_hand(st, v_p):
-    """proc `active_to_hand` (tcg.envspec:844)"""
+    """proc `active_to_hand` (tcg.envspec:845)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c564 = st["occupied"][_i32(lv["p"])][0]
@@ -2323,7 +2323,7 @@ def p_active_to_hand(st, v_p):
 
 
 def p_move_bench_energy(st, v_p, v_t):
-    """proc `move_bench_energy` (tcg.envspec:867)"""
+    """proc `move_bench_energy` (tcg.envspec:868)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = jnp.int32(1)
@@ -2346,7 +2346,7 @@ def p_move_bench_energy(st, v_p, v_t):
 
 
 def p_cut_damage(st, v_p, v_t, v_amount):
-    """proc `cut_damage` (tcg.envspec:877)"""
+    """proc `cut_damage` (tcg.envspec:878)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c599 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
@@ -2360,7 +2360,7 @@ def p_cut_damage(st, v_p, v_t, v_amount):
 
 
 def p_strike_back(st, v_s, v_amount):
-    """proc `strike_back` (tcg.envspec:885)"""
+    """proc `strike_back` (tcg.envspec:886)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _c602 = (_i32(lv["s"]) == 0)
@@ -2374,7 +2374,7 @@ def p_strike_back(st, v_s, v_amount):
 
 
 def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_on_attach` (tcg.envspec:893)"""
+    """proc `heal_on_attach` (tcg.envspec:894)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c605 = (_i32(st["last_attached"]) == _i32(lv["t"]))
@@ -2387,7 +2387,7 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
 
 
 def p_hit_on_attach(st, v_p, v_t, v_amount):
-    """proc `hit_on_attach` (tcg.envspec:901)"""
+    """proc `hit_on_attach` (tcg.envspec:902)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c607 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
@@ -2401,7 +2401,7 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1371)"""
+    """proc `put_in_play` (tcg.envspec:1377)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a610 = lv["c"]
@@ -2422,7 +2422,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1382)"""
+    """proc `clear_conditions` (tcg.envspec:1388)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a618 = False
@@ -2447,7 +2447,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1395)"""
+    """proc `clear_slot` (tcg.envspec:1401)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _l627 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
@@ -2489,7 +2489,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1412)"""
+    """proc `swap_slots` (tcg.envspec:1418)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
@@ -2537,7 +2537,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1442)"""
+    """proc `knock_outs` (tcg.envspec:1448)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -2647,7 +2647,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1465)"""
+    """proc `random_zone_energy` (tcg.envspec:1471)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i695, _h696: _i32(_h696))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
@@ -2659,7 +2659,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1472)"""
+    """proc `begin_turn` (tcg.envspec:1478)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c699 = (_i32(st["turn"]) >= 50)
@@ -2717,7 +2717,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1499)"""
+    """proc `continue_game` (tcg.envspec:1505)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     _c719 = jnp.logical_not(st["terminated"])
@@ -2754,7 +2754,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1518)"""
+    """proc `checkup` (tcg.envspec:1524)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -2860,88 +2860,163 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1543)"""
+    """proc `finish_turn` (tcg.envspec:1551)"""
     st = dict(st)
     lv = {}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a778 = jax.vmap(lambda i774, _h775, _h776, _h777: jnp.asarray(_i32(jnp.where((_i32(_h775) == (1 + _i32(lv["p"]))), _i32(_h776), _i32(_h777))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K22, st["barrier"])
-    st["barrier"] = _cast(_a778, jnp.int16)
-    _a781 = jax.vmap(lambda i779, _h780: jnp.asarray(_i32(jnp.where((_i32(_h780) == (1 + _i32(lv["p"]))), 0, _i32(_h780))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    st["_envc_until_barrier"] = _cast(_a781, jnp.int8)
-    _a786 = jax.vmap(lambda i782, _h783, _h784, _h785: jnp.where((_i32(_h783) == (1 + _i32(lv["p"]))), _h784, _h785))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    st["no_attack"] = _cast(_a786, jnp.bool_)
-    _a789 = jax.vmap(lambda i787, _h788: jnp.asarray(_i32(jnp.where((_i32(_h788) == (1 + _i32(lv["p"]))), 0, _i32(_h788))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    st["_envc_until_no_attack"] = _cast(_a789, jnp.int8)
-    _a794 = jax.vmap(lambda i790, _h791, _h792, _h793: jnp.where((_i32(_h791) == (1 + _i32(lv["p"]))), _h792, _h793))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    st["no_retreat"] = _cast(_a794, jnp.bool_)
-    _a797 = jax.vmap(lambda i795, _h796: jnp.asarray(_i32(jnp.where((_i32(_h796) == (1 + _i32(lv["p"]))), 0, _i32(_h796))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    st["_envc_until_no_retreat"] = _cast(_a797, jnp.int8)
-    _a802 = jax.vmap(lambda i798, _h799, _h800, _h801: jnp.asarray(_i32(jnp.where((_i32(_h799) == (1 + _i32(lv["p"]))), _i32(_h800), _i32(_h801))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K24, st["weakened"])
-    st["weakened"] = _cast(_a802, jnp.int8)
-    _a805 = jax.vmap(lambda i803, _h804: jnp.asarray(_i32(jnp.where((_i32(_h804) == (1 + _i32(lv["p"]))), 0, _i32(_h804))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    st["_envc_until_weakened"] = _cast(_a805, jnp.int8)
-    _a810 = jax.vmap(lambda i806, _h807, _h808, _h809: jnp.asarray(_i32(jnp.where((_i32(_h807) == (1 + _i32(lv["p"]))), _i32(_h808), _i32(_h809))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K24, st["spiky"])
-    st["spiky"] = _cast(_a810, jnp.int8)
-    _a813 = jax.vmap(lambda i811, _h812: jnp.asarray(_i32(jnp.where((_i32(_h812) == (1 + _i32(lv["p"]))), 0, _i32(_h812))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    st["_envc_until_spiky"] = _cast(_a813, jnp.int8)
-    _a818 = jax.vmap(lambda i814, _h815, _h816, _h817: jnp.where((_i32(_h815) == (1 + _i32(lv["p"]))), _h816, _h817))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    st["no_supporter"] = _cast(_a818, jnp.bool_)
-    _a821 = jax.vmap(lambda i819, _h820: jnp.asarray(_i32(jnp.where((_i32(_h820) == (1 + _i32(lv["p"]))), 0, _i32(_h820))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    st["_envc_until_no_supporter"] = _cast(_a821, jnp.int8)
-    _a822 = 10
-    st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a822, jnp.int8))
-    st = p_checkup(st, lv["p"])
-    st = p_knock_outs(st)
-    st = p_continue_game(st, (1 - _i32(lv["p"])), False)
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
+    lv["p"] = _cast(0, jnp.int8)
+    _c774 = lv["_envc_run"]
+    def _then775(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a776 = st["current_player"]
+        lv["p"] = _cast(_a776, jnp.int8)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
+    st, lv = _select(_c774, _then775(st, lv), (st, lv))
+    _c777 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+    def _then778(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["s"] = jnp.int32(0)
+        def _loop779(i, carry):
+            st, lv = dict(carry[0]), dict(carry[1])
+            lv["s"] = i
+            _c780 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
+            def _then781(st, lv):
+                st, lv = dict(st), dict(lv)
+                _c782 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+                def _then783(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    lv["_envc_arg1"] = _cast(0, jnp.int8)
+                    _c784 = lv["_envc_run"]
+                    def _then785(st, lv):
+                        st, lv = dict(st), dict(lv)
+                        _a786 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+                        lv["_envc_arg1"] = _cast(_a786, jnp.int8)
+                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
+                    st, lv = _select(_c784, _then785(st, lv), (st, lv))
+                    _c787 = lv["_envc_seek"]
+                    def _then788(st, lv):
+                        st, lv = dict(st), dict(lv)
+                        _a789 = st["_envc_frame_p_finish_turn__p"]
+                        lv["p"] = _cast(_a789, jnp.int8)
+                        _a790 = 0
+                        st["_envc_at_p_finish_turn"] = _cast(_a790, jnp.int8)
+                        _a791 = False
+                        lv["_envc_seek"] = _cast(_a791, jnp.bool_)
+                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
+                    st, lv = _select(_c787, _then788(st, lv), (st, lv))
+                    st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
+                    _c792 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                    def _then793(st, lv):
+                        st, lv = dict(st), dict(lv)
+                        _a794 = lv["p"]
+                        st["_envc_frame_p_finish_turn__p"] = _cast(_a794, jnp.int8)
+                        _a795 = lv["s"]
+                        st["_envc_frame_p_finish_turn__s"] = _cast(_a795, jnp.int8)
+                        _a796 = 1
+                        st["_envc_at_p_finish_turn"] = _cast(_a796, jnp.int8)
+                        _a797 = False
+                        lv["_envc_run"] = _cast(_a797, jnp.bool_)
+                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
+                    def _else798(st, lv):
+                        st, lv = dict(st), dict(lv)
+                        _a799 = True
+                        lv["_envc_run"] = _cast(_a799, jnp.bool_)
+                        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
+                    st, lv = _select(_c792, _then793(st, lv), _else798(st, lv))
+                    lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
+                    return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
+                st, lv = _select(_c782, _then783(st, lv), (st, lv))
+                return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
+            st, lv = _select(_c780, _then781(st, lv), (st, lv))
+            return st, lv
+        st, lv = lax.fori_loop(0, 4, _loop779, (st, lv))
+        lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
+        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
+    st, lv = _select(_c777, _then778(st, lv), (st, lv))
+    _c800 = lv["_envc_run"]
+    def _then801(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a806 = jax.vmap(lambda i802, _h803, _h804, _h805: jnp.asarray(_i32(jnp.where((_i32(_h803) == (1 + _i32(lv["p"]))), _i32(_h804), _i32(_h805))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
+        st["barrier"] = _cast(_a806, jnp.int16)
+        _a809 = jax.vmap(lambda i807, _h808: jnp.asarray(_i32(jnp.where((_i32(_h808) == (1 + _i32(lv["p"]))), 0, _i32(_h808))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+        st["_envc_until_barrier"] = _cast(_a809, jnp.int8)
+        _a814 = jax.vmap(lambda i810, _h811, _h812, _h813: jnp.where((_i32(_h811) == (1 + _i32(lv["p"]))), _h812, _h813))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
+        st["no_attack"] = _cast(_a814, jnp.bool_)
+        _a817 = jax.vmap(lambda i815, _h816: jnp.asarray(_i32(jnp.where((_i32(_h816) == (1 + _i32(lv["p"]))), 0, _i32(_h816))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+        st["_envc_until_no_attack"] = _cast(_a817, jnp.int8)
+        _a822 = jax.vmap(lambda i818, _h819, _h820, _h821: jnp.where((_i32(_h819) == (1 + _i32(lv["p"]))), _h820, _h821))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
+        st["no_retreat"] = _cast(_a822, jnp.bool_)
+        _a825 = jax.vmap(lambda i823, _h824: jnp.asarray(_i32(jnp.where((_i32(_h824) == (1 + _i32(lv["p"]))), 0, _i32(_h824))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+        st["_envc_until_no_retreat"] = _cast(_a825, jnp.int8)
+        _a830 = jax.vmap(lambda i826, _h827, _h828, _h829: jnp.asarray(_i32(jnp.where((_i32(_h827) == (1 + _i32(lv["p"]))), _i32(_h828), _i32(_h829))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
+        st["weakened"] = _cast(_a830, jnp.int8)
+        _a833 = jax.vmap(lambda i831, _h832: jnp.asarray(_i32(jnp.where((_i32(_h832) == (1 + _i32(lv["p"]))), 0, _i32(_h832))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+        st["_envc_until_weakened"] = _cast(_a833, jnp.int8)
+        _a838 = jax.vmap(lambda i834, _h835, _h836, _h837: jnp.asarray(_i32(jnp.where((_i32(_h835) == (1 + _i32(lv["p"]))), _i32(_h836), _i32(_h837))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
+        st["spiky"] = _cast(_a838, jnp.int8)
+        _a841 = jax.vmap(lambda i839, _h840: jnp.asarray(_i32(jnp.where((_i32(_h840) == (1 + _i32(lv["p"]))), 0, _i32(_h840))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+        st["_envc_until_spiky"] = _cast(_a841, jnp.int8)
+        _a846 = jax.vmap(lambda i842, _h843, _h844, _h845: jnp.where((_i32(_h843) == (1 + _i32(lv["p"]))), _h844, _h845))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
+        st["no_supporter"] = _cast(_a846, jnp.bool_)
+        _a849 = jax.vmap(lambda i847, _h848: jnp.asarray(_i32(jnp.where((_i32(_h848) == (1 + _i32(lv["p"]))), 0, _i32(_h848))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+        st["_envc_until_no_supporter"] = _cast(_a849, jnp.int8)
+        _a850 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a850, jnp.int8))
+        st = p_checkup(st, lv["p"])
+        st = p_knock_outs(st)
+        st = p_continue_game(st, (1 - _i32(lv["p"])), False)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
+    st, lv = _select(_c800, _then801(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1579)"""
+    """proc `deal` (tcg.envspec:1594)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i823: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i823])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i823])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    lv["hands"] = _cast((_i32(_K25[20][5]) - _i32(_K25[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r824 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r824, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i825: ((((_i32(jnp.where((1 <= i825), (_i32(_K25[_i32(lv["b"])][1]) * _i32(_K25[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i825), (_i32(_K25[_i32(lv["b"])][2]) * _i32(_K25[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i825), (_i32(_K25[_i32(lv["b"])][3]) * _i32(_K25[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i825), (_i32(_K25[_i32(lv["b"])][4]) * _i32(_K25[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
-    lv["rest"] = _cast({"items": _K26, "len": jnp.int32(0)}, _DT27)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i851: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i851])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i851])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["hands"] = _cast((_i32(_K28[20][5]) - _i32(_K28[(20 - _i32(lv["b"]))][5])), jnp.int16)
+    st, _r852 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r852, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i853: ((((_i32(jnp.where((1 <= i853), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i853), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i853), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i853), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    lv["rest"] = _cast({"items": _K29, "len": jnp.int32(0)}, _DT30)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop826(i, carry):
+    def _loop854(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c827 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c828 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then829(st, lv):
+        _c855 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c856 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then857(st, lv):
             st, lv = dict(st), dict(lv)
-            _l830 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l830)
-            _a831 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a831, jnp.int8)
+            _l858 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l858)
+            _a859 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a859, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then832(st, lv):
+        def _then860(st, lv):
             st, lv = dict(st), dict(lv)
-            _l833 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l833)
-            _a834 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a834, jnp.int8)
+            _l861 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l861)
+            _a862 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a862, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else835(st, lv):
+        def _else863(st, lv):
             st, lv = dict(st), dict(lv)
-            _l836 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l836
+            _l864 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l864
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c827, _c828, ), (st, lv), (_then829(st, lv), _then832(st, lv), ), _else835(st, lv))
+        st, lv = _select_first((_c855, _c856, ), (st, lv), (_then857(st, lv), _then860(st, lv), ), _else863(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop826, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop854, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a837 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a837, _DT27))
+    _a865 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a865, _DT30))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3016,30 +3091,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c838 = lv["_envc_seek"]
-    def _then839(st, lv):
+    _c866 = lv["_envc_seek"]
+    def _then867(st, lv):
         st, lv = dict(st), dict(lv)
-        _a840 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a840, jnp.int8)
-        _a841 = False
-        lv["_envc_seek"] = _cast(_a841, jnp.bool_)
+        _a868 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a868, jnp.int8)
+        _a869 = False
+        lv["_envc_seek"] = _cast(_a869, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c838, _then839(st, lv), (st, lv))
+    st, lv = _select(_c866, _then867(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c842 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then843(st, lv):
+    _c870 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then871(st, lv):
         st, lv = dict(st), dict(lv)
-        _a844 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a844, jnp.int8)
-        _a845 = False
-        lv["_envc_run"] = _cast(_a845, jnp.bool_)
+        _a872 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a872, jnp.int8)
+        _a873 = False
+        lv["_envc_run"] = _cast(_a873, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else846(st, lv):
+    def _else874(st, lv):
         st, lv = dict(st), dict(lv)
-        _a847 = True
-        lv["_envc_run"] = _cast(_a847, jnp.bool_)
+        _a875 = True
+        lv["_envc_run"] = _cast(_a875, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c842, _then843(st, lv), _else846(st, lv))
+    st, lv = _select(_c870, _then871(st, lv), _else874(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3099,61 +3174,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop848(i, carry):
+    def _loop876(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c849 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then850(st, lv):
+        _c877 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then878(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c851 = lv["_envc_run"]
-            def _then852(st, lv):
+            _c879 = lv["_envc_run"]
+            def _then880(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r853 = _randint(st, 0, 1)
-                _a854 = (_r853 == 1)
-                lv["_envc_c1"] = _cast(_a854, jnp.bool_)
+                st, _r881 = _randint(st, 0, 1)
+                _a882 = (_r881 == 1)
+                lv["_envc_c1"] = _cast(_a882, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c851, _then852(st, lv), (st, lv))
-            _c855 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then856(st, lv):
+            st, lv = _select(_c879, _then880(st, lv), (st, lv))
+            _c883 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then884(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c857 = lv["_envc_seek"]
-                def _then858(st, lv):
+                _c885 = lv["_envc_seek"]
+                def _then886(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a859 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a859, jnp.int8)
-                    _a860 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a860, jnp.int8)
-                    _a861 = False
-                    lv["_envc_seek"] = _cast(_a861, jnp.bool_)
+                    _a887 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a887, jnp.int8)
+                    _a888 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a888, jnp.int8)
+                    _a889 = False
+                    lv["_envc_seek"] = _cast(_a889, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c857, _then858(st, lv), (st, lv))
+                st, lv = _select(_c885, _then886(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c862 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then863(st, lv):
+                _c890 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then891(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a864 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a864, jnp.int8)
-                    _a865 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a865, jnp.int8)
-                    _a866 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a866, jnp.int8)
-                    _a867 = False
-                    lv["_envc_run"] = _cast(_a867, jnp.bool_)
+                    _a892 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a892, jnp.int8)
+                    _a893 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a893, jnp.int8)
+                    _a894 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a894, jnp.int8)
+                    _a895 = False
+                    lv["_envc_run"] = _cast(_a895, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else868(st, lv):
+                def _else896(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a869 = True
-                    lv["_envc_run"] = _cast(_a869, jnp.bool_)
+                    _a897 = True
+                    lv["_envc_run"] = _cast(_a897, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c862, _then863(st, lv), _else868(st, lv))
+                st, lv = _select(_c890, _then891(st, lv), _else896(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c855, _then856(st, lv), (st, lv))
+            st, lv = _select(_c883, _then884(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c849, _then850(st, lv), (st, lv))
+        st, lv = _select(_c877, _then878(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop848, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop876, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3189,30 +3264,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c870 = lv["_envc_seek"]
-    def _then871(st, lv):
+    _c898 = lv["_envc_seek"]
+    def _then899(st, lv):
         st, lv = dict(st), dict(lv)
-        _a872 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a872, jnp.int8)
-        _a873 = False
-        lv["_envc_seek"] = _cast(_a873, jnp.bool_)
+        _a900 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a900, jnp.int8)
+        _a901 = False
+        lv["_envc_seek"] = _cast(_a901, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c870, _then871(st, lv), (st, lv))
+    st, lv = _select(_c898, _then899(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c874 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then875(st, lv):
+    _c902 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then903(st, lv):
         st, lv = dict(st), dict(lv)
-        _a876 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a876, jnp.int8)
-        _a877 = False
-        lv["_envc_run"] = _cast(_a877, jnp.bool_)
+        _a904 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a904, jnp.int8)
+        _a905 = False
+        lv["_envc_run"] = _cast(_a905, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else878(st, lv):
+    def _else906(st, lv):
         st, lv = dict(st), dict(lv)
-        _a879 = True
-        lv["_envc_run"] = _cast(_a879, jnp.bool_)
+        _a907 = True
+        lv["_envc_run"] = _cast(_a907, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c874, _then875(st, lv), _else878(st, lv))
+    st, lv = _select(_c902, _then903(st, lv), _else906(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3303,30 +3378,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c880 = lv["_envc_seek"]
-    def _then881(st, lv):
+    _c908 = lv["_envc_seek"]
+    def _then909(st, lv):
         st, lv = dict(st), dict(lv)
-        _a882 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a882, jnp.int8)
-        _a883 = False
-        lv["_envc_seek"] = _cast(_a883, jnp.bool_)
+        _a910 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a910, jnp.int8)
+        _a911 = False
+        lv["_envc_seek"] = _cast(_a911, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c880, _then881(st, lv), (st, lv))
+    st, lv = _select(_c908, _then909(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c884 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then885(st, lv):
+    _c912 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then913(st, lv):
         st, lv = dict(st), dict(lv)
-        _a886 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a886, jnp.int8)
-        _a887 = False
-        lv["_envc_run"] = _cast(_a887, jnp.bool_)
+        _a914 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a914, jnp.int8)
+        _a915 = False
+        lv["_envc_run"] = _cast(_a915, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else888(st, lv):
+    def _else916(st, lv):
         st, lv = dict(st), dict(lv)
-        _a889 = True
-        lv["_envc_run"] = _cast(_a889, jnp.bool_)
+        _a917 = True
+        lv["_envc_run"] = _cast(_a917, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c884, _then885(st, lv), _else888(st, lv))
+    st, lv = _select(_c912, _then913(st, lv), _else916(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3345,30 +3420,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c890 = lv["_envc_seek"]
-    def _then891(st, lv):
+    _c918 = lv["_envc_seek"]
+    def _then919(st, lv):
         st, lv = dict(st), dict(lv)
-        _a892 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a892, jnp.int8)
-        _a893 = False
-        lv["_envc_seek"] = _cast(_a893, jnp.bool_)
+        _a920 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a920, jnp.int8)
+        _a921 = False
+        lv["_envc_seek"] = _cast(_a921, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c890, _then891(st, lv), (st, lv))
+    st, lv = _select(_c918, _then919(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c894 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then895(st, lv):
+    _c922 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then923(st, lv):
         st, lv = dict(st), dict(lv)
-        _a896 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a896, jnp.int8)
-        _a897 = False
-        lv["_envc_run"] = _cast(_a897, jnp.bool_)
+        _a924 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a924, jnp.int8)
+        _a925 = False
+        lv["_envc_run"] = _cast(_a925, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else898(st, lv):
+    def _else926(st, lv):
         st, lv = dict(st), dict(lv)
-        _a899 = True
-        lv["_envc_run"] = _cast(_a899, jnp.bool_)
+        _a927 = True
+        lv["_envc_run"] = _cast(_a927, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c894, _then895(st, lv), _else898(st, lv))
+    st, lv = _select(_c922, _then923(st, lv), _else926(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3379,30 +3454,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c900 = lv["_envc_seek"]
-    def _then901(st, lv):
+    _c928 = lv["_envc_seek"]
+    def _then929(st, lv):
         st, lv = dict(st), dict(lv)
-        _a902 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a902, jnp.int8)
-        _a903 = False
-        lv["_envc_seek"] = _cast(_a903, jnp.bool_)
+        _a930 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a930, jnp.int8)
+        _a931 = False
+        lv["_envc_seek"] = _cast(_a931, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c900, _then901(st, lv), (st, lv))
+    st, lv = _select(_c928, _then929(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c904 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then905(st, lv):
+    _c932 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then933(st, lv):
         st, lv = dict(st), dict(lv)
-        _a906 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a906, jnp.int8)
-        _a907 = False
-        lv["_envc_run"] = _cast(_a907, jnp.bool_)
+        _a934 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a934, jnp.int8)
+        _a935 = False
+        lv["_envc_run"] = _cast(_a935, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else908(st, lv):
+    def _else936(st, lv):
         st, lv = dict(st), dict(lv)
-        _a909 = True
-        lv["_envc_run"] = _cast(_a909, jnp.bool_)
+        _a937 = True
+        lv["_envc_run"] = _cast(_a937, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c904, _then905(st, lv), _else908(st, lv))
+    st, lv = _select(_c932, _then933(st, lv), _else936(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3419,10 +3494,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a910 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a910, jnp.int16))
-    _a911 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a911, jnp.int8))
+    _a938 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a938, jnp.int16))
+    _a939 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a939, jnp.int8))
     return st
 
 
@@ -3488,30 +3563,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c912 = lv["_envc_seek"]
-    def _then913(st, lv):
+    _c940 = lv["_envc_seek"]
+    def _then941(st, lv):
         st, lv = dict(st), dict(lv)
-        _a914 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a914, jnp.int8)
-        _a915 = False
-        lv["_envc_seek"] = _cast(_a915, jnp.bool_)
+        _a942 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a942, jnp.int8)
+        _a943 = False
+        lv["_envc_seek"] = _cast(_a943, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c912, _then913(st, lv), (st, lv))
+    st, lv = _select(_c940, _then941(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c916 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then917(st, lv):
+    _c944 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then945(st, lv):
         st, lv = dict(st), dict(lv)
-        _a918 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a918, jnp.int8)
-        _a919 = False
-        lv["_envc_run"] = _cast(_a919, jnp.bool_)
+        _a946 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a946, jnp.int8)
+        _a947 = False
+        lv["_envc_run"] = _cast(_a947, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else920(st, lv):
+    def _else948(st, lv):
         st, lv = dict(st), dict(lv)
-        _a921 = True
-        lv["_envc_run"] = _cast(_a921, jnp.bool_)
+        _a949 = True
+        lv["_envc_run"] = _cast(_a949, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c916, _then917(st, lv), _else920(st, lv))
+    st, lv = _select(_c944, _then945(st, lv), _else948(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3530,30 +3605,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c922 = lv["_envc_seek"]
-    def _then923(st, lv):
+    _c950 = lv["_envc_seek"]
+    def _then951(st, lv):
         st, lv = dict(st), dict(lv)
-        _a924 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a924, jnp.int8)
-        _a925 = False
-        lv["_envc_seek"] = _cast(_a925, jnp.bool_)
+        _a952 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a952, jnp.int8)
+        _a953 = False
+        lv["_envc_seek"] = _cast(_a953, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c922, _then923(st, lv), (st, lv))
+    st, lv = _select(_c950, _then951(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c926 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then927(st, lv):
+    _c954 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then955(st, lv):
         st, lv = dict(st), dict(lv)
-        _a928 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a928, jnp.int8)
-        _a929 = False
-        lv["_envc_run"] = _cast(_a929, jnp.bool_)
+        _a956 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a956, jnp.int8)
+        _a957 = False
+        lv["_envc_run"] = _cast(_a957, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else930(st, lv):
+    def _else958(st, lv):
         st, lv = dict(st), dict(lv)
-        _a931 = True
-        lv["_envc_run"] = _cast(_a931, jnp.bool_)
+        _a959 = True
+        lv["_envc_run"] = _cast(_a959, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c926, _then927(st, lv), _else930(st, lv))
+    st, lv = _select(_c954, _then955(st, lv), _else958(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3676,36 +3751,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c932 = lv["_envc_run"]
-    def _then933(st, lv):
+    _c960 = lv["_envc_run"]
+    def _then961(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c932, _then933(st, lv), (st, lv))
-    _c934 = lv["_envc_seek"]
-    def _then935(st, lv):
+    st, lv = _select(_c960, _then961(st, lv), (st, lv))
+    _c962 = lv["_envc_seek"]
+    def _then963(st, lv):
         st, lv = dict(st), dict(lv)
-        _a936 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a936, jnp.int8)
-        _a937 = False
-        lv["_envc_seek"] = _cast(_a937, jnp.bool_)
+        _a964 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a964, jnp.int8)
+        _a965 = False
+        lv["_envc_seek"] = _cast(_a965, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c934, _then935(st, lv), (st, lv))
+    st, lv = _select(_c962, _then963(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c938 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then939(st, lv):
+    _c966 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then967(st, lv):
         st, lv = dict(st), dict(lv)
-        _a940 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a940, jnp.int8)
-        _a941 = False
-        lv["_envc_run"] = _cast(_a941, jnp.bool_)
+        _a968 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a968, jnp.int8)
+        _a969 = False
+        lv["_envc_run"] = _cast(_a969, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else942(st, lv):
+    def _else970(st, lv):
         st, lv = dict(st), dict(lv)
-        _a943 = True
-        lv["_envc_run"] = _cast(_a943, jnp.bool_)
+        _a971 = True
+        lv["_envc_run"] = _cast(_a971, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c938, _then939(st, lv), _else942(st, lv))
+    st, lv = _select(_c966, _then967(st, lv), _else970(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3747,30 +3822,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c944 = lv["_envc_seek"]
-    def _then945(st, lv):
+    _c972 = lv["_envc_seek"]
+    def _then973(st, lv):
         st, lv = dict(st), dict(lv)
-        _a946 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a946, jnp.int8)
-        _a947 = False
-        lv["_envc_seek"] = _cast(_a947, jnp.bool_)
+        _a974 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a974, jnp.int8)
+        _a975 = False
+        lv["_envc_seek"] = _cast(_a975, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c944, _then945(st, lv), (st, lv))
+    st, lv = _select(_c972, _then973(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c948 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then949(st, lv):
+    _c976 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then977(st, lv):
         st, lv = dict(st), dict(lv)
-        _a950 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a950, jnp.int8)
-        _a951 = False
-        lv["_envc_run"] = _cast(_a951, jnp.bool_)
+        _a978 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a978, jnp.int8)
+        _a979 = False
+        lv["_envc_run"] = _cast(_a979, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else952(st, lv):
+    def _else980(st, lv):
         st, lv = dict(st), dict(lv)
-        _a953 = True
-        lv["_envc_run"] = _cast(_a953, jnp.bool_)
+        _a981 = True
+        lv["_envc_run"] = _cast(_a981, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c948, _then949(st, lv), _else952(st, lv))
+    st, lv = _select(_c976, _then977(st, lv), _else980(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3789,30 +3864,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c954 = lv["_envc_seek"]
-    def _then955(st, lv):
+    _c982 = lv["_envc_seek"]
+    def _then983(st, lv):
         st, lv = dict(st), dict(lv)
-        _a956 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a956, jnp.int8)
-        _a957 = False
-        lv["_envc_seek"] = _cast(_a957, jnp.bool_)
+        _a984 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a984, jnp.int8)
+        _a985 = False
+        lv["_envc_seek"] = _cast(_a985, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c954, _then955(st, lv), (st, lv))
+    st, lv = _select(_c982, _then983(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c958 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then959(st, lv):
+    _c986 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then987(st, lv):
         st, lv = dict(st), dict(lv)
-        _a960 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a960, jnp.int8)
-        _a961 = False
-        lv["_envc_run"] = _cast(_a961, jnp.bool_)
+        _a988 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a988, jnp.int8)
+        _a989 = False
+        lv["_envc_run"] = _cast(_a989, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else962(st, lv):
+    def _else990(st, lv):
         st, lv = dict(st), dict(lv)
-        _a963 = True
-        lv["_envc_run"] = _cast(_a963, jnp.bool_)
+        _a991 = True
+        lv["_envc_run"] = _cast(_a991, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c958, _then959(st, lv), _else962(st, lv))
+    st, lv = _select(_c986, _then987(st, lv), _else990(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3847,30 +3922,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c964 = lv["_envc_seek"]
-    def _then965(st, lv):
+    _c992 = lv["_envc_seek"]
+    def _then993(st, lv):
         st, lv = dict(st), dict(lv)
-        _a966 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a966, jnp.int8)
-        _a967 = False
-        lv["_envc_seek"] = _cast(_a967, jnp.bool_)
+        _a994 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a994, jnp.int8)
+        _a995 = False
+        lv["_envc_seek"] = _cast(_a995, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c964, _then965(st, lv), (st, lv))
+    st, lv = _select(_c992, _then993(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c968 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then969(st, lv):
+    _c996 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then997(st, lv):
         st, lv = dict(st), dict(lv)
-        _a970 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a970, jnp.int8)
-        _a971 = False
-        lv["_envc_run"] = _cast(_a971, jnp.bool_)
+        _a998 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a998, jnp.int8)
+        _a999 = False
+        lv["_envc_run"] = _cast(_a999, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else972(st, lv):
+    def _else1000(st, lv):
         st, lv = dict(st), dict(lv)
-        _a973 = True
-        lv["_envc_run"] = _cast(_a973, jnp.bool_)
+        _a1001 = True
+        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c968, _then969(st, lv), _else972(st, lv))
+    st, lv = _select(_c996, _then997(st, lv), _else1000(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3905,30 +3980,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c974 = lv["_envc_seek"]
-    def _then975(st, lv):
+    _c1002 = lv["_envc_seek"]
+    def _then1003(st, lv):
         st, lv = dict(st), dict(lv)
-        _a976 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a976, jnp.int8)
-        _a977 = False
-        lv["_envc_seek"] = _cast(_a977, jnp.bool_)
+        _a1004 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1004, jnp.int8)
+        _a1005 = False
+        lv["_envc_seek"] = _cast(_a1005, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c974, _then975(st, lv), (st, lv))
+    st, lv = _select(_c1002, _then1003(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c978 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then979(st, lv):
+    _c1006 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1007(st, lv):
         st, lv = dict(st), dict(lv)
-        _a980 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a980, jnp.int8)
-        _a981 = False
-        lv["_envc_run"] = _cast(_a981, jnp.bool_)
+        _a1008 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1008, jnp.int8)
+        _a1009 = False
+        lv["_envc_run"] = _cast(_a1009, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else982(st, lv):
+    def _else1010(st, lv):
         st, lv = dict(st), dict(lv)
-        _a983 = True
-        lv["_envc_run"] = _cast(_a983, jnp.bool_)
+        _a1011 = True
+        lv["_envc_run"] = _cast(_a1011, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c978, _then979(st, lv), _else982(st, lv))
+    st, lv = _select(_c1006, _then1007(st, lv), _else1010(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4058,30 +4133,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c984 = lv["_envc_seek"]
-    def _then985(st, lv):
+    _c1012 = lv["_envc_seek"]
+    def _then1013(st, lv):
         st, lv = dict(st), dict(lv)
-        _a986 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a986, jnp.int8)
-        _a987 = False
-        lv["_envc_seek"] = _cast(_a987, jnp.bool_)
+        _a1014 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1014, jnp.int8)
+        _a1015 = False
+        lv["_envc_seek"] = _cast(_a1015, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c984, _then985(st, lv), (st, lv))
+    st, lv = _select(_c1012, _then1013(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c988 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then989(st, lv):
+    _c1016 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1017(st, lv):
         st, lv = dict(st), dict(lv)
-        _a990 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a990, jnp.int8)
-        _a991 = False
-        lv["_envc_run"] = _cast(_a991, jnp.bool_)
+        _a1018 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1018, jnp.int8)
+        _a1019 = False
+        lv["_envc_run"] = _cast(_a1019, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else992(st, lv):
+    def _else1020(st, lv):
         st, lv = dict(st), dict(lv)
-        _a993 = True
-        lv["_envc_run"] = _cast(_a993, jnp.bool_)
+        _a1021 = True
+        lv["_envc_run"] = _cast(_a1021, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c988, _then989(st, lv), _else992(st, lv))
+    st, lv = _select(_c1016, _then1017(st, lv), _else1020(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4092,30 +4167,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c994 = lv["_envc_seek"]
-    def _then995(st, lv):
+    _c1022 = lv["_envc_seek"]
+    def _then1023(st, lv):
         st, lv = dict(st), dict(lv)
-        _a996 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a996, jnp.int8)
-        _a997 = False
-        lv["_envc_seek"] = _cast(_a997, jnp.bool_)
+        _a1024 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1024, jnp.int8)
+        _a1025 = False
+        lv["_envc_seek"] = _cast(_a1025, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c994, _then995(st, lv), (st, lv))
+    st, lv = _select(_c1022, _then1023(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c998 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then999(st, lv):
+    _c1026 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1027(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1000 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1000, jnp.int8)
-        _a1001 = False
-        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
+        _a1028 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1028, jnp.int8)
+        _a1029 = False
+        lv["_envc_run"] = _cast(_a1029, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1002(st, lv):
+    def _else1030(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1003 = True
-        lv["_envc_run"] = _cast(_a1003, jnp.bool_)
+        _a1031 = True
+        lv["_envc_run"] = _cast(_a1031, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c998, _then999(st, lv), _else1002(st, lv))
+    st, lv = _select(_c1026, _then1027(st, lv), _else1030(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4158,35 +4233,35 @@ def p_ability_effect__2(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1004 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1005(st, lv):
+    _c1032 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1033(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1006 = lv["_envc_seek"]
-        def _then1007(st, lv):
+        _c1034 = lv["_envc_seek"]
+        def _then1035(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1008 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1008, jnp.int8)
-            _a1009 = False
-            lv["_envc_seek"] = _cast(_a1009, jnp.bool_)
+            _a1036 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1036, jnp.int8)
+            _a1037 = False
+            lv["_envc_seek"] = _cast(_a1037, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1006, _then1007(st, lv), (st, lv))
+        st, lv = _select(_c1034, _then1035(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1010 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1011(st, lv):
+        _c1038 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1039(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1012 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1012, jnp.int8)
-            _a1013 = False
-            lv["_envc_run"] = _cast(_a1013, jnp.bool_)
+            _a1040 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1040, jnp.int8)
+            _a1041 = False
+            lv["_envc_run"] = _cast(_a1041, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1014(st, lv):
+        def _else1042(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1015 = True
-            lv["_envc_run"] = _cast(_a1015, jnp.bool_)
+            _a1043 = True
+            lv["_envc_run"] = _cast(_a1043, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1010, _then1011(st, lv), _else1014(st, lv))
+        st, lv = _select(_c1038, _then1039(st, lv), _else1042(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1004, _then1005(st, lv), (st, lv))
+    st, lv = _select(_c1032, _then1033(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4213,30 +4288,30 @@ def p_ability_effect__5(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1016 = lv["_envc_seek"]
-    def _then1017(st, lv):
+    _c1044 = lv["_envc_seek"]
+    def _then1045(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1018 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1018, jnp.int8)
-        _a1019 = False
-        lv["_envc_seek"] = _cast(_a1019, jnp.bool_)
+        _a1046 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1046, jnp.int8)
+        _a1047 = False
+        lv["_envc_seek"] = _cast(_a1047, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1016, _then1017(st, lv), (st, lv))
+    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1020 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1021(st, lv):
+    _c1048 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1049(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1022 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1022, jnp.int8)
-        _a1023 = False
-        lv["_envc_run"] = _cast(_a1023, jnp.bool_)
+        _a1050 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1050, jnp.int8)
+        _a1051 = False
+        lv["_envc_run"] = _cast(_a1051, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1024(st, lv):
+    def _else1052(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1025 = True
-        lv["_envc_run"] = _cast(_a1025, jnp.bool_)
+        _a1053 = True
+        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1020, _then1021(st, lv), _else1024(st, lv))
+    st, lv = _select(_c1048, _then1049(st, lv), _else1052(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4287,30 +4362,30 @@ def p_ability_effect__12(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1026 = lv["_envc_seek"]
-    def _then1027(st, lv):
+    _c1054 = lv["_envc_seek"]
+    def _then1055(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1028 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1028, jnp.int8)
-        _a1029 = False
-        lv["_envc_seek"] = _cast(_a1029, jnp.bool_)
+        _a1056 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1056, jnp.int8)
+        _a1057 = False
+        lv["_envc_seek"] = _cast(_a1057, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1026, _then1027(st, lv), (st, lv))
+    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1030 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1031(st, lv):
+    _c1058 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1059(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1032 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1032, jnp.int8)
-        _a1033 = False
-        lv["_envc_run"] = _cast(_a1033, jnp.bool_)
+        _a1060 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1060, jnp.int8)
+        _a1061 = False
+        lv["_envc_run"] = _cast(_a1061, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1034(st, lv):
+    def _else1062(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1035 = True
-        lv["_envc_run"] = _cast(_a1035, jnp.bool_)
+        _a1063 = True
+        lv["_envc_run"] = _cast(_a1063, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1030, _then1031(st, lv), _else1034(st, lv))
+    st, lv = _select(_c1058, _then1059(st, lv), _else1062(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4354,8 +4429,16 @@ def p_ability_effect__17(st, v_p, v_s):
     return st
 
 
+def p_ability_effect__18(st, v_p, v_s):
+    """proc `ability_effect__18` (tcg.fills:685)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
+    return st
+
+
 def p_trainer_effect__2(st, v_p, v_target):
-    """proc `trainer_effect__2` (tcg.fills:715)"""
+    """proc `trainer_effect__2` (tcg.fills:721)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
@@ -4363,40 +4446,40 @@ def p_trainer_effect__2(st, v_p, v_target):
 
 
 def p_trainer_effect__3(st, v_p, v_target):
-    """proc `trainer_effect__3` (tcg.fills:721)"""
+    """proc `trainer_effect__3` (tcg.fills:727)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1036(i, carry):
+    def _loop1064(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1037 = lv["going"]
-        def _then1038(st, lv):
+        _c1065 = lv["going"]
+        def _then1066(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1040 = _randint(st, 0, 1)
-            _c1039 = (_r1040 == 1)
-            def _then1041(st, lv):
+            st, _r1068 = _randint(st, 0, 1)
+            _c1067 = (_r1068 == 1)
+            def _then1069(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1042(st, lv):
+            def _else1070(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1043 = False
-                lv["going"] = _cast(_a1043, jnp.bool_)
+                _a1071 = False
+                lv["going"] = _cast(_a1071, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1039, _then1041(st, lv), _else1042(st, lv))
+            st, lv = _select(_c1067, _then1069(st, lv), _else1070(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1037, _then1038(st, lv), (st, lv))
+        st, lv = _select(_c1065, _then1066(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1036, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1064, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__4(st, v_p, v_target):
-    """proc `trainer_effect__4` (tcg.fills:778)"""
+    """proc `trainer_effect__4` (tcg.fills:784)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
@@ -4404,7 +4487,7 @@ def p_trainer_effect__4(st, v_p, v_target):
 
 
 def p_trainer_effect__5(st, v_p, v_target):
-    """proc `trainer_effect__5` (tcg.fills:766)"""
+    """proc `trainer_effect__5` (tcg.fills:772)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_active_to_hand(st, lv["p"])
@@ -4412,7 +4495,7 @@ def p_trainer_effect__5(st, v_p, v_target):
 
 
 def p_trainer_effect__6(st, v_p, v_target):
-    """proc `trainer_effect__6` (tcg.fills:709)"""
+    """proc `trainer_effect__6` (tcg.fills:715)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
@@ -4420,7 +4503,7 @@ def p_trainer_effect__6(st, v_p, v_target):
 
 
 def p_trainer_effect__7(st, v_p, v_target):
-    """proc `trainer_effect__7` (tcg.fills:760)"""
+    """proc `trainer_effect__7` (tcg.fills:766)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
@@ -4428,41 +4511,41 @@ def p_trainer_effect__7(st, v_p, v_target):
 
 
 def p_trainer_effect__8(st, v_p, v_target):
-    """proc `trainer_effect__8` (tcg.fills:736)"""
+    """proc `trainer_effect__8` (tcg.fills:742)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1044 = lv["_envc_seek"]
-    def _then1045(st, lv):
+    _c1072 = lv["_envc_seek"]
+    def _then1073(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1046 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1046, jnp.int8)
-        _a1047 = False
-        lv["_envc_seek"] = _cast(_a1047, jnp.bool_)
+        _a1074 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1074, jnp.int8)
+        _a1075 = False
+        lv["_envc_seek"] = _cast(_a1075, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
+    st, lv = _select(_c1072, _then1073(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1048 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1049(st, lv):
+    _c1076 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1077(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1050 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1050, jnp.int8)
-        _a1051 = False
-        lv["_envc_run"] = _cast(_a1051, jnp.bool_)
+        _a1078 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1078, jnp.int8)
+        _a1079 = False
+        lv["_envc_run"] = _cast(_a1079, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1052(st, lv):
+    def _else1080(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1053 = True
-        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
+        _a1081 = True
+        lv["_envc_run"] = _cast(_a1081, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1048, _then1049(st, lv), _else1052(st, lv))
+    st, lv = _select(_c1076, _then1077(st, lv), _else1080(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
-    """proc `trainer_effect__9` (tcg.fills:772)"""
+    """proc `trainer_effect__9` (tcg.fills:778)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_move_bench_energy(st, lv["p"], 3)
@@ -4470,7 +4553,7 @@ def p_trainer_effect__9(st, v_p, v_target):
 
 
 def p_trainer_effect__10(st, v_p, v_target):
-    """proc `trainer_effect__10` (tcg.fills:697)"""
+    """proc `trainer_effect__10` (tcg.fills:703)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
@@ -4478,7 +4561,7 @@ def p_trainer_effect__10(st, v_p, v_target):
 
 
 def p_trainer_effect__11(st, v_p, v_target):
-    """proc `trainer_effect__11` (tcg.fills:703)"""
+    """proc `trainer_effect__11` (tcg.fills:709)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
@@ -4486,7 +4569,7 @@ def p_trainer_effect__11(st, v_p, v_target):
 
 
 def p_trainer_effect__12(st, v_p, v_target):
-    """proc `trainer_effect__12` (tcg.fills:748)"""
+    """proc `trainer_effect__12` (tcg.fills:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_see_opponent_hand(st, lv["p"])
@@ -4494,7 +4577,7 @@ def p_trainer_effect__12(st, v_p, v_target):
 
 
 def p_trainer_effect__13(st, v_p, v_target):
-    """proc `trainer_effect__13` (tcg.fills:754)"""
+    """proc `trainer_effect__13` (tcg.fills:760)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 3)
@@ -4502,7 +4585,7 @@ def p_trainer_effect__13(st, v_p, v_target):
 
 
 def p_trainer_effect__14(st, v_p, v_target):
-    """proc `trainer_effect__14` (tcg.fills:691)"""
+    """proc `trainer_effect__14` (tcg.fills:697)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
@@ -4510,7 +4593,7 @@ def p_trainer_effect__14(st, v_p, v_target):
 
 
 def p_trainer_effect__15(st, v_p, v_target):
-    """proc `trainer_effect__15` (tcg.fills:742)"""
+    """proc `trainer_effect__15` (tcg.fills:748)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
@@ -4518,7 +4601,7 @@ def p_trainer_effect__15(st, v_p, v_target):
 
 
 def p_trainer_effect__16(st, v_p, v_target):
-    """proc `trainer_effect__16` (tcg.fills:685)"""
+    """proc `trainer_effect__16` (tcg.fills:691)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
@@ -4526,685 +4609,607 @@ def p_trainer_effect__16(st, v_p, v_target):
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
-    """proc `attack_effect__dispatch` (tcg.envspec:911)"""
+    """proc `attack_effect__dispatch` (tcg.envspec:912)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1054 = lv["_envc_run"]
-    def _then1055(st, lv):
+    _c1082 = lv["_envc_run"]
+    def _then1083(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1056 = _K28[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1056, jnp.int8)
+        _a1084 = _K31[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1084, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
-    _c1057 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1058 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1059 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1060 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1061 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1062 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1063 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1064 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1065 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1066 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1067 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1068 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1069 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1070 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1071 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1072 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1073 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1074 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1075 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1076 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1077 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1078 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1079 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1080 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1081 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1082 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1083 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1084 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
-    _c1085 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1086 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1087 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1088 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1089 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1090 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1091 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1092 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1093 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1094 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
-    _c1095 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1096 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
-    _c1097 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1098 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1099 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1100 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1101 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1102 = lv["_envc_run"]
-    def _then1103(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], 0, _K29[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1104(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_pokemon_from_deck(st, lv["p"], _K30[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1105(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], _K31[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1106(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_poison_opponent(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1107(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_on_heads(st, _K32[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1108(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_heads(st, _K33[_i32(lv["effect"])][0], _K34[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1109(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1110 = lv["_envc_run"]
-        def _then1111(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1112 = _K35[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1112, jnp.int8)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1110, _then1111(st, lv), (st, lv))
-        _c1113 = lv["_envc_seek"]
-        def _then1114(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1115 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1115, jnp.int8)
-            _a1116 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1116, jnp.int8)
-            _a1117 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1117, jnp.int8)
-            _a1118 = False
-            lv["_envc_seek"] = _cast(_a1118, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1113, _then1114(st, lv), (st, lv))
-        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1119 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1120(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1121 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1121, jnp.int8)
-            _a1122 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1122, jnp.int8)
-            _a1123 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1123, jnp.int8)
-            _a1124 = False
-            lv["_envc_run"] = _cast(_a1124, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1125(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1126 = True
-            lv["_envc_run"] = _cast(_a1126, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1119, _then1120(st, lv), _else1125(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1127(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_nothing_on_tails(st)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1128(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K36[_i32(lv["effect"])][0], _K37[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1129(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hinder_defending(st, lv["p"], _K38[_i32(lv["effect"])][0], _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0], _K41[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1130(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], _K42[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    st, lv = _select(_c1082, _then1083(st, lv), (st, lv))
+    _c1085 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1086 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1087 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1088 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1089 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1090 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1091 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1092 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1093 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1094 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1095 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1096 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1097 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1098 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1099 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1100 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1101 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1102 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1103 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1104 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1105 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1106 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1107 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1108 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1109 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1110 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1111 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1112 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
+    _c1113 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1114 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1115 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1116 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1117 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1118 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1119 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1120 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1121 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1122 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
+    _c1123 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1124 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
+    _c1125 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1126 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1127 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1128 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1129 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1130 = lv["_envc_run"]
     def _then1131(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_if_extra_energy(st, lv["p"], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0], _K45[_i32(lv["effect"])][0])
+        st = p_heal(st, lv["p"], 0, _K32[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1132(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_block_supporters(st, lv["p"])
+        st = p_pokemon_from_deck(st, lv["p"], _K33[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1133(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_if_all_heads(st, 2, 80)
+        st = p_afflict_opponent(st, lv["p"], _K34[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1134(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_envc_arg2"] = _cast(0, jnp.int16)
-        lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1135 = lv["_envc_run"]
-        def _then1136(st, lv):
+        st = p_poison_opponent(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1135(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_on_heads(st, _K35[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1136(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_heads(st, _K36[_i32(lv["effect"])][0], _K37[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1137(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg1"] = _cast(0, jnp.int8)
+        _c1138 = lv["_envc_run"]
+        def _then1139(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1137 = _K46[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1137, jnp.int16)
-            _a1138 = _K47[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1138, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1135, _then1136(st, lv), (st, lv))
-        _c1139 = lv["_envc_seek"]
-        def _then1140(st, lv):
+            _a1140 = _K38[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1140, jnp.int8)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1138, _then1139(st, lv), (st, lv))
+        _c1141 = lv["_envc_seek"]
+        def _then1142(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1141 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1141, jnp.int8)
-            _a1142 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1142, jnp.int8)
-            _a1143 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1143, jnp.int8)
-            _a1144 = False
-            lv["_envc_seek"] = _cast(_a1144, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1139, _then1140(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1145 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1146(st, lv):
+            _a1143 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1143, jnp.int8)
+            _a1144 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1144, jnp.int8)
+            _a1145 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1145, jnp.int8)
+            _a1146 = False
+            lv["_envc_seek"] = _cast(_a1146, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1141, _then1142(st, lv), (st, lv))
+        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
+        _c1147 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1148(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1147 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1147, jnp.int8)
-            _a1148 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1148, jnp.int8)
-            _a1149 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1149, jnp.int8)
-            _a1150 = False
-            lv["_envc_run"] = _cast(_a1150, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1151(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1152 = True
+            _a1149 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1149, jnp.int8)
+            _a1150 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1150, jnp.int8)
+            _a1151 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1151, jnp.int8)
+            _a1152 = False
             lv["_envc_run"] = _cast(_a1152, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1145, _then1146(st, lv), _else1151(st, lv))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        def _else1153(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1154 = True
+            lv["_envc_run"] = _cast(_a1154, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1147, _then1148(st, lv), _else1153(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1153(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_energy(st, lv["p"], _K48[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1154(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1155(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_opponent_bench(st, lv["p"], _K49[_i32(lv["effect"])][0])
+        st = p_nothing_on_tails(st)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1156(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_if(st, lv["p"], _K50[_i32(lv["effect"])][0], _K51[_i32(lv["effect"])][0])
+        st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1157(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_all_energy(st, lv["p"], 0)
+        st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1158(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_per_bench_type(st, lv["p"], _K52[_i32(lv["effect"])][0], 30)
+        st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1159(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
+        st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1160(st, lv):
         st, lv = dict(st), dict(lv)
+        st = p_block_supporters(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1161(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_if_all_heads(st, 2, 80)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1162(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg2"] = _cast(0, jnp.int16)
+        lv["_envc_arg3"] = _cast(False, jnp.bool_)
+        _c1163 = lv["_envc_run"]
+        def _then1164(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1165 = _K49[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1165, jnp.int16)
+            _a1166 = _K50[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1166, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1163, _then1164(st, lv), (st, lv))
+        _c1167 = lv["_envc_seek"]
+        def _then1168(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1169 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1169, jnp.int8)
+            _a1170 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1170, jnp.int8)
+            _a1171 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1171, jnp.int8)
+            _a1172 = False
+            lv["_envc_seek"] = _cast(_a1172, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1167, _then1168(st, lv), (st, lv))
+        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
+        _c1173 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1174(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1175 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1175, jnp.int8)
+            _a1176 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1176, jnp.int8)
+            _a1177 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1177, jnp.int8)
+            _a1178 = False
+            lv["_envc_run"] = _cast(_a1178, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        def _else1179(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1180 = True
+            lv["_envc_run"] = _cast(_a1180, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1173, _then1174(st, lv), _else1179(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1181(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1182(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1183(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1184(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1185(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_all_energy(st, lv["p"], 0)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1186(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1187(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1188(st, lv):
+        st, lv = dict(st), dict(lv)
         lv["_envc_arg4"] = _cast(0, jnp.int16)
         lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1161 = lv["_envc_run"]
-        def _then1162(st, lv):
+        _c1189 = lv["_envc_run"]
+        def _then1190(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1163 = _K53[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1163, jnp.int16)
-            _a1164 = _K54[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1164, jnp.bool_)
+            _a1191 = _K56[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1191, jnp.int16)
+            _a1192 = _K57[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1192, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1161, _then1162(st, lv), (st, lv))
-        _c1165 = lv["_envc_seek"]
-        def _then1166(st, lv):
+        st, lv = _select(_c1189, _then1190(st, lv), (st, lv))
+        _c1193 = lv["_envc_seek"]
+        def _then1194(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1167 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1167, jnp.int8)
-            _a1168 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1168, jnp.int8)
-            _a1169 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1169, jnp.int8)
-            _a1170 = False
-            lv["_envc_seek"] = _cast(_a1170, jnp.bool_)
+            _a1195 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1195, jnp.int8)
+            _a1196 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1196, jnp.int8)
+            _a1197 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1197, jnp.int8)
+            _a1198 = False
+            lv["_envc_seek"] = _cast(_a1198, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1165, _then1166(st, lv), (st, lv))
+        st, lv = _select(_c1193, _then1194(st, lv), (st, lv))
         st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1171 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1172(st, lv):
+        _c1199 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1200(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1173 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1173, jnp.int8)
-            _a1174 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1174, jnp.int8)
-            _a1175 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1175, jnp.int8)
-            _a1176 = False
-            lv["_envc_run"] = _cast(_a1176, jnp.bool_)
+            _a1201 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1201, jnp.int8)
+            _a1202 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1202, jnp.int8)
+            _a1203 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1203, jnp.int8)
+            _a1204 = False
+            lv["_envc_run"] = _cast(_a1204, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1177(st, lv):
+        def _else1205(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1178 = True
-            lv["_envc_run"] = _cast(_a1178, jnp.bool_)
+            _a1206 = True
+            lv["_envc_run"] = _cast(_a1206, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1171, _then1172(st, lv), _else1177(st, lv))
+        st, lv = _select(_c1199, _then1200(st, lv), _else1205(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1179(st, lv):
+    def _then1207(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1180 = lv["_envc_seek"]
-        def _then1181(st, lv):
+        _c1208 = lv["_envc_seek"]
+        def _then1209(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1182 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1182, jnp.int8)
-            _a1183 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1183, jnp.int8)
-            _a1184 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1184, jnp.int8)
-            _a1185 = False
-            lv["_envc_seek"] = _cast(_a1185, jnp.bool_)
+            _a1210 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1210, jnp.int8)
+            _a1211 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1211, jnp.int8)
+            _a1212 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1212, jnp.int8)
+            _a1213 = False
+            lv["_envc_seek"] = _cast(_a1213, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1180, _then1181(st, lv), (st, lv))
+        st, lv = _select(_c1208, _then1209(st, lv), (st, lv))
         st = p_switch_self(st, lv["p"])
-        _c1186 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1187(st, lv):
+        _c1214 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1215(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1188 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1188, jnp.int8)
-            _a1189 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1189, jnp.int8)
-            _a1190 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1190, jnp.int8)
-            _a1191 = False
-            lv["_envc_run"] = _cast(_a1191, jnp.bool_)
+            _a1216 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1216, jnp.int8)
+            _a1217 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1217, jnp.int8)
+            _a1218 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1218, jnp.int8)
+            _a1219 = False
+            lv["_envc_run"] = _cast(_a1219, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1192(st, lv):
+        def _else1220(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1193 = True
-            lv["_envc_run"] = _cast(_a1193, jnp.bool_)
+            _a1221 = True
+            lv["_envc_run"] = _cast(_a1221, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1186, _then1187(st, lv), _else1192(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1194(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K55[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1195(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1196(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1197 = lv["_envc_run"]
-        def _then1198(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1199 = _K56[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1199, jnp.bool_)
-            _a1200 = _K57[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1200, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1197, _then1198(st, lv), (st, lv))
-        _c1201 = lv["_envc_seek"]
-        def _then1202(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1203 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1203, jnp.int8)
-            _a1204 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1204, jnp.int8)
-            _a1205 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1205, jnp.int8)
-            _a1206 = False
-            lv["_envc_seek"] = _cast(_a1206, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1201, _then1202(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1207 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1208(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1209 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1209, jnp.int8)
-            _a1210 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1210, jnp.int8)
-            _a1211 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1211, jnp.int8)
-            _a1212 = False
-            lv["_envc_run"] = _cast(_a1212, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1213(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1214 = True
-            lv["_envc_run"] = _cast(_a1214, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1207, _then1208(st, lv), _else1213(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1215(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1216(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K58[_i32(lv["effect"])][0], 1, True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1217(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K59[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1218(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1219(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K60[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1220(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K61[_i32(lv["effect"])][0], _K62[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1221(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
+        st, lv = _select(_c1214, _then1215(st, lv), _else1220(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1222(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K63[_i32(lv["effect"])][0], _K64[_i32(lv["effect"])][0])
+        st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1223(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1224 = lv["_envc_seek"]
-        def _then1225(st, lv):
+        st = p_drain(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1224(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg6"] = _cast(False, jnp.bool_)
+        lv["_envc_arg7"] = _cast(False, jnp.bool_)
+        _c1225 = lv["_envc_run"]
+        def _then1226(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1226 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1226, jnp.int8)
-            _a1227 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1227, jnp.int8)
-            _a1228 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1228, jnp.int8)
-            _a1229 = False
-            lv["_envc_seek"] = _cast(_a1229, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1224, _then1225(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1230 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1231(st, lv):
+            _a1227 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1227, jnp.bool_)
+            _a1228 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1228, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1225, _then1226(st, lv), (st, lv))
+        _c1229 = lv["_envc_seek"]
+        def _then1230(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1232 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1232, jnp.int8)
-            _a1233 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1233, jnp.int8)
-            _a1234 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1234, jnp.int8)
-            _a1235 = False
-            lv["_envc_run"] = _cast(_a1235, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1236(st, lv):
+            _a1231 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1231, jnp.int8)
+            _a1232 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1232, jnp.int8)
+            _a1233 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1233, jnp.int8)
+            _a1234 = False
+            lv["_envc_seek"] = _cast(_a1234, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1229, _then1230(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+        _c1235 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1236(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1237 = True
-            lv["_envc_run"] = _cast(_a1237, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1230, _then1231(st, lv), _else1236(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1238(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1239(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1240(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1241(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_deck_tops(st, 5)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1242(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_sweets_relay(st, lv["p"], 20)
+            _a1237 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1237, jnp.int8)
+            _a1238 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1238, jnp.int8)
+            _a1239 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1239, jnp.int8)
+            _a1240 = False
+            lv["_envc_run"] = _cast(_a1240, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        def _else1241(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1242 = True
+            lv["_envc_run"] = _cast(_a1242, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1235, _then1236(st, lv), _else1241(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1243(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_per_relay(st, lv["p"], 40)
+        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1244(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_counter_damage(st, lv["p"], 30)
+        st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1245(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1246(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1247 = lv["_envc_seek"]
-        def _then1248(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1249 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1249, jnp.int8)
-            _a1250 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1250, jnp.int8)
-            _a1251 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1251, jnp.int8)
-            _a1252 = False
-            lv["_envc_seek"] = _cast(_a1252, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1247, _then1248(st, lv), (st, lv))
-        st = p_attack_effect__16(st, lv["p"])
-        _c1253 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1254(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1255 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1255, jnp.int8)
-            _a1256 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1256, jnp.int8)
-            _a1257 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1257, jnp.int8)
-            _a1258 = False
-            lv["_envc_run"] = _cast(_a1258, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1259(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1260 = True
-            lv["_envc_run"] = _cast(_a1260, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1253, _then1254(st, lv), _else1259(st, lv))
+        st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1261(st, lv):
+    def _then1247(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1262 = (_i32(lv["op_0"]) == 46)
-        def _then1263(st, lv):
+        st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1248(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1249(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_see_opponent_hand(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1250(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1251(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1252 = lv["_envc_seek"]
+        def _then1253(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1254 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1254, jnp.int8)
+            _a1255 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1255, jnp.int8)
+            _a1256 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1256, jnp.int8)
+            _a1257 = False
+            lv["_envc_seek"] = _cast(_a1257, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1252, _then1253(st, lv), (st, lv))
+        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        _c1258 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1259(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1260 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1260, jnp.int8)
+            _a1261 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1261, jnp.int8)
+            _a1262 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1262, jnp.int8)
+            _a1263 = False
+            lv["_envc_run"] = _cast(_a1263, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1264(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1265 = True
+            lv["_envc_run"] = _cast(_a1265, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1258, _then1259(st, lv), _else1264(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1266(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_self(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1267(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_boost_next_turn(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1268(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_burn_opponent_on_heads(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1269(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_deck_tops(st, 5)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1270(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_sweets_relay(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1271(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_relay(st, lv["p"], 40)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1272(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_counter_damage(st, lv["p"], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1273(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1274(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1275 = lv["_envc_seek"]
+        def _then1276(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1277 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1277, jnp.int8)
+            _a1278 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1278, jnp.int8)
+            _a1279 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1279, jnp.int8)
+            _a1280 = False
+            lv["_envc_seek"] = _cast(_a1280, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1275, _then1276(st, lv), (st, lv))
+        st = p_attack_effect__16(st, lv["p"])
+        _c1281 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1282(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1283 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1283, jnp.int8)
+            _a1284 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1284, jnp.int8)
+            _a1285 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1285, jnp.int8)
+            _a1286 = False
+            lv["_envc_run"] = _cast(_a1286, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1287(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1288 = True
+            lv["_envc_run"] = _cast(_a1288, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1281, _then1282(st, lv), _else1287(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1289(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1290 = (_i32(lv["op_0"]) == 46)
+        def _then1291(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attack_effect__36(st, lv["p"])
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
+        st, lv = _select(_c1290, _then1291(st, lv), (st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1057, _c1058, _c1059, _c1060, _c1061, _c1062, _c1063, _c1064, _c1065, _c1066, _c1067, _c1068, _c1069, _c1070, _c1071, _c1072, _c1073, _c1074, _c1075, _c1076, _c1077, _c1078, _c1079, _c1080, _c1081, _c1082, _c1083, _c1084, _c1085, _c1086, _c1087, _c1088, _c1089, _c1090, _c1091, _c1092, _c1093, _c1094, _c1095, _c1096, _c1097, _c1098, _c1099, _c1100, _c1101, _c1102, ), (st, lv), (_then1103(st, lv), _then1104(st, lv), _then1105(st, lv), _then1106(st, lv), _then1107(st, lv), _then1108(st, lv), _then1109(st, lv), _then1127(st, lv), _then1128(st, lv), _then1129(st, lv), _then1130(st, lv), _then1131(st, lv), _then1132(st, lv), _then1133(st, lv), _then1134(st, lv), _then1153(st, lv), _then1154(st, lv), _then1155(st, lv), _then1156(st, lv), _then1157(st, lv), _then1158(st, lv), _then1159(st, lv), _then1160(st, lv), _then1179(st, lv), _then1194(st, lv), _then1195(st, lv), _then1196(st, lv), _then1215(st, lv), _then1216(st, lv), _then1217(st, lv), _then1218(st, lv), _then1219(st, lv), _then1220(st, lv), _then1221(st, lv), _then1222(st, lv), _then1223(st, lv), _then1238(st, lv), _then1239(st, lv), _then1240(st, lv), _then1241(st, lv), _then1242(st, lv), _then1243(st, lv), _then1244(st, lv), _then1245(st, lv), _then1246(st, lv), _then1261(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1085, _c1086, _c1087, _c1088, _c1089, _c1090, _c1091, _c1092, _c1093, _c1094, _c1095, _c1096, _c1097, _c1098, _c1099, _c1100, _c1101, _c1102, _c1103, _c1104, _c1105, _c1106, _c1107, _c1108, _c1109, _c1110, _c1111, _c1112, _c1113, _c1114, _c1115, _c1116, _c1117, _c1118, _c1119, _c1120, _c1121, _c1122, _c1123, _c1124, _c1125, _c1126, _c1127, _c1128, _c1129, _c1130, ), (st, lv), (_then1131(st, lv), _then1132(st, lv), _then1133(st, lv), _then1134(st, lv), _then1135(st, lv), _then1136(st, lv), _then1137(st, lv), _then1155(st, lv), _then1156(st, lv), _then1157(st, lv), _then1158(st, lv), _then1159(st, lv), _then1160(st, lv), _then1161(st, lv), _then1162(st, lv), _then1181(st, lv), _then1182(st, lv), _then1183(st, lv), _then1184(st, lv), _then1185(st, lv), _then1186(st, lv), _then1187(st, lv), _then1188(st, lv), _then1207(st, lv), _then1222(st, lv), _then1223(st, lv), _then1224(st, lv), _then1243(st, lv), _then1244(st, lv), _then1245(st, lv), _then1246(st, lv), _then1247(st, lv), _then1248(st, lv), _then1249(st, lv), _then1250(st, lv), _then1251(st, lv), _then1266(st, lv), _then1267(st, lv), _then1268(st, lv), _then1269(st, lv), _then1270(st, lv), _then1271(st, lv), _then1272(st, lv), _then1273(st, lv), _then1274(st, lv), _then1289(st, lv), ), (st, lv))
     lv["op_1"] = _cast(0, jnp.int8)
-    _c1264 = lv["_envc_run"]
-    def _then1265(st, lv):
+    _c1292 = lv["_envc_run"]
+    def _then1293(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1266 = _K28[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1266, jnp.int8)
+        _a1294 = _K31[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1294, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1264, _then1265(st, lv), (st, lv))
-    _c1267 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    def _then1268(st, lv):
+    st, lv = _select(_c1292, _then1293(st, lv), (st, lv))
+    _c1295 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    def _then1296(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg8"] = _cast(0, jnp.int16)
         lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1269 = lv["_envc_run"]
-        def _then1270(st, lv):
+        _c1297 = lv["_envc_run"]
+        def _then1298(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1271 = _K46[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1271, jnp.int16)
-            _a1272 = _K47[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1272, jnp.bool_)
+            _a1299 = _K49[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1299, jnp.int16)
+            _a1300 = _K50[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1300, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1269, _then1270(st, lv), (st, lv))
-        _c1273 = lv["_envc_seek"]
-        def _then1274(st, lv):
+        st, lv = _select(_c1297, _then1298(st, lv), (st, lv))
+        _c1301 = lv["_envc_seek"]
+        def _then1302(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1275 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1275, jnp.int8)
-            _a1276 = False
-            lv["_envc_seek"] = _cast(_a1276, jnp.bool_)
+            _a1303 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1303, jnp.int8)
+            _a1304 = False
+            lv["_envc_seek"] = _cast(_a1304, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1273, _then1274(st, lv), (st, lv))
+        st, lv = _select(_c1301, _then1302(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1277 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1278(st, lv):
+        _c1305 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1306(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1279 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1279, jnp.int8)
-            _a1280 = False
-            lv["_envc_run"] = _cast(_a1280, jnp.bool_)
+            _a1307 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1307, jnp.int8)
+            _a1308 = False
+            lv["_envc_run"] = _cast(_a1308, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1281(st, lv):
+        def _else1309(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1282 = True
-            lv["_envc_run"] = _cast(_a1282, jnp.bool_)
+            _a1310 = True
+            lv["_envc_run"] = _cast(_a1310, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1277, _then1278(st, lv), _else1281(st, lv))
+        st, lv = _select(_c1305, _then1306(st, lv), _else1309(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1267, _then1268(st, lv), (st, lv))
+    st, lv = _select(_c1295, _then1296(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
-    """proc `ability_effect__dispatch` (tcg.envspec:919)"""
+    """proc `ability_effect__dispatch` (tcg.envspec:920)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1283 = lv["_envc_run"]
-    def _then1284(st, lv):
+    _c1311 = lv["_envc_run"]
+    def _then1312(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1285 = _K65[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1285, jnp.int8)
+        _a1313 = _K68[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1313, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1283, _then1284(st, lv), (st, lv))
-    _c1286 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1287 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1288 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1289 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1290 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1291 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1292 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1293 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1294 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1295 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1296 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1297 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1298(st, lv):
+    st, lv = _select(_c1311, _then1312(st, lv), (st, lv))
+    _c1314 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1315 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1316 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1317 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1318 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1319 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1320 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1321 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1322 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1323 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1324 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1325 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1326(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1299(st, lv):
+    def _then1327(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1300(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_cut_damage(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1301(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1302 = lv["_envc_seek"]
-        def _then1303(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1304 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1304, jnp.int8)
-            _a1305 = False
-            lv["_envc_seek"] = _cast(_a1305, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1302, _then1303(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1306 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1307(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1308 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1308, jnp.int8)
-            _a1309 = False
-            lv["_envc_run"] = _cast(_a1309, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1310(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1311 = True
-            lv["_envc_run"] = _cast(_a1311, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1306, _then1307(st, lv), _else1310(st, lv))
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1312(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K68[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K69[_i32(lv["effect"])][0])), _K70[_i32(lv["effect"])][0], 1, _K71[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1313(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1314(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_poison_opponent_from(st, lv["p"], lv["s"])
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1315(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1316 = lv["_envc_seek"]
-        def _then1317(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1318 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1318, jnp.int8)
-            _a1319 = False
-            lv["_envc_seek"] = _cast(_a1319, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1316, _then1317(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1320 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1321(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1322 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1322, jnp.int8)
-            _a1323 = False
-            lv["_envc_run"] = _cast(_a1323, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1324(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1325 = True
-            lv["_envc_run"] = _cast(_a1325, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1320, _then1321(st, lv), _else1324(st, lv))
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1326(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_look_at_deck(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1327(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
-        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
     def _then1328(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_hit_on_attach(st, lv["p"], 6, 20)
+        st = p_cut_damage(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
     def _then1329(st, lv):
         st, lv = dict(st), dict(lv)
@@ -5217,11 +5222,11 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             lv["_envc_seek"] = _cast(_a1333, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
         st, lv = _select(_c1330, _then1331(st, lv), (st, lv))
-        st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1334 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
+        _c1334 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
         def _then1335(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1336 = 3
+            _a1336 = 1
             st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1336, jnp.int8)
             _a1337 = False
             lv["_envc_run"] = _cast(_a1337, jnp.bool_)
@@ -5233,328 +5238,406 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
         st, lv = _select(_c1334, _then1335(st, lv), _else1338(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1286, _c1287, _c1288, _c1289, _c1290, _c1291, _c1292, _c1293, _c1294, _c1295, _c1296, _c1297, ), (st, lv), (_then1298(st, lv), _then1299(st, lv), _then1300(st, lv), _then1301(st, lv), _then1312(st, lv), _then1313(st, lv), _then1314(st, lv), _then1315(st, lv), _then1326(st, lv), _then1327(st, lv), _then1328(st, lv), _then1329(st, lv), ), (st, lv))
+    def _then1340(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K71[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K72[_i32(lv["effect"])][0])), _K73[_i32(lv["effect"])][0], 1, _K74[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1341(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1342(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_poison_opponent_from(st, lv["p"], lv["s"])
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1343(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1344 = lv["_envc_seek"]
+        def _then1345(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1346 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1346, jnp.int8)
+            _a1347 = False
+            lv["_envc_seek"] = _cast(_a1347, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1344, _then1345(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], False, True, False)
+        _c1348 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1349(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1350 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1350, jnp.int8)
+            _a1351 = False
+            lv["_envc_run"] = _cast(_a1351, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1352(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1353 = True
+            lv["_envc_run"] = _cast(_a1353, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1348, _then1349(st, lv), _else1352(st, lv))
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1354(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_look_at_deck(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1355(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1356(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_hit_on_attach(st, lv["p"], 6, 20)
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1357(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1358 = lv["_envc_seek"]
+        def _then1359(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1360 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1360, jnp.int8)
+            _a1361 = False
+            lv["_envc_seek"] = _cast(_a1361, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1358, _then1359(st, lv), (st, lv))
+        st = p_ability_effect__2(st, lv["p"], lv["s"])
+        _c1362 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1363(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1364 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1364, jnp.int8)
+            _a1365 = False
+            lv["_envc_run"] = _cast(_a1365, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1366(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1367 = True
+            lv["_envc_run"] = _cast(_a1367, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1362, _then1363(st, lv), _else1366(st, lv))
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    st, lv = _select_first((_c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, ), (st, lv), (_then1326(st, lv), _then1327(st, lv), _then1328(st, lv), _then1329(st, lv), _then1340(st, lv), _then1341(st, lv), _then1342(st, lv), _then1343(st, lv), _then1354(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:926)"""
+    """proc `trainer_effect__dispatch` (tcg.envspec:927)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1340 = lv["_envc_run"]
-    def _then1341(st, lv):
+    _c1368 = lv["_envc_run"]
+    def _then1369(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1342 = _K72[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1342, jnp.int8)
+        _a1370 = _K75[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1370, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1340, _then1341(st, lv), (st, lv))
-    _c1343 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1344 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1345 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1346 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1347 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1348 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1349 = (_i32(lv["op_0"]) == 7)
-    _c1350 = (_i32(lv["op_0"]) == 8)
-    _c1351 = (_i32(lv["op_0"]) == 9)
-    _c1352 = (_i32(lv["op_0"]) == 10)
-    _c1353 = (_i32(lv["op_0"]) == 11)
-    _c1354 = (_i32(lv["op_0"]) == 12)
-    _c1355 = (_i32(lv["op_0"]) == 13)
-    _c1356 = (_i32(lv["op_0"]) == 14)
-    _c1357 = (_i32(lv["op_0"]) == 15)
-    def _then1358(st, lv):
+    st, lv = _select(_c1368, _then1369(st, lv), (st, lv))
+    _c1371 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1376 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1377 = (_i32(lv["op_0"]) == 7)
+    _c1378 = (_i32(lv["op_0"]) == 8)
+    _c1379 = (_i32(lv["op_0"]) == 9)
+    _c1380 = (_i32(lv["op_0"]) == 10)
+    _c1381 = (_i32(lv["op_0"]) == 11)
+    _c1382 = (_i32(lv["op_0"]) == 12)
+    _c1383 = (_i32(lv["op_0"]) == 13)
+    _c1384 = (_i32(lv["op_0"]) == 14)
+    _c1385 = (_i32(lv["op_0"]) == 15)
+    def _then1386(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1359(st, lv):
+    def _then1387(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1360(st, lv):
+    def _then1388(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1361(st, lv):
+    def _then1389(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1362(st, lv):
+    def _then1390(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1363(st, lv):
+    def _then1391(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1364 = lv["_envc_seek"]
-        def _then1365(st, lv):
+        _c1392 = lv["_envc_seek"]
+        def _then1393(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1366 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1366, jnp.int8)
-            _a1367 = False
-            lv["_envc_seek"] = _cast(_a1367, jnp.bool_)
+            _a1394 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1394, jnp.int8)
+            _a1395 = False
+            lv["_envc_seek"] = _cast(_a1395, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1364, _then1365(st, lv), (st, lv))
+        st, lv = _select(_c1392, _then1393(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1368 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1369(st, lv):
+        _c1396 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1397(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1370 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1370, jnp.int8)
-            _a1371 = False
-            lv["_envc_run"] = _cast(_a1371, jnp.bool_)
+            _a1398 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1398, jnp.int8)
+            _a1399 = False
+            lv["_envc_run"] = _cast(_a1399, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1372(st, lv):
+        def _else1400(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1373 = True
-            lv["_envc_run"] = _cast(_a1373, jnp.bool_)
+            _a1401 = True
+            lv["_envc_run"] = _cast(_a1401, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1368, _then1369(st, lv), _else1372(st, lv))
+        st, lv = _select(_c1396, _then1397(st, lv), _else1400(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1374(st, lv):
+    def _then1402(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1375(st, lv):
+    def _then1403(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1376(st, lv):
+    def _then1404(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1377(st, lv):
+    def _then1405(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1378(st, lv):
+    def _then1406(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1379(st, lv):
+    def _then1407(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1380(st, lv):
+    def _then1408(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1381(st, lv):
+    def _then1409(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1382(st, lv):
+    def _then1410(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1343, _c1344, _c1345, _c1346, _c1347, _c1348, _c1349, _c1350, _c1351, _c1352, _c1353, _c1354, _c1355, _c1356, _c1357, ), (st, lv), (_then1358(st, lv), _then1359(st, lv), _then1360(st, lv), _then1361(st, lv), _then1362(st, lv), _then1363(st, lv), _then1374(st, lv), _then1375(st, lv), _then1376(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1380(st, lv), _then1381(st, lv), _then1382(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1371, _c1372, _c1373, _c1374, _c1375, _c1376, _c1377, _c1378, _c1379, _c1380, _c1381, _c1382, _c1383, _c1384, _c1385, ), (st, lv), (_then1386(st, lv), _then1387(st, lv), _then1388(st, lv), _then1389(st, lv), _then1390(st, lv), _then1391(st, lv), _then1402(st, lv), _then1403(st, lv), _then1404(st, lv), _then1405(st, lv), _then1406(st, lv), _then1407(st, lv), _then1408(st, lv), _then1409(st, lv), _then1410(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1655)"""
+    """proc `_envc_run_attach` (tcg.envspec:1670)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1383 = lv["_envc_run"]
-    def _then1384(st, lv):
+    _c1411 = lv["_envc_run"]
+    def _then1412(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1385 = st["current_player"]
-        lv["p"] = _cast(_a1385, jnp.int8)
-        _a1386 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1386, jnp.int8))
-        _a1387 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1387, jnp.int8)
-        _a1388 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1388, jnp.int8))
-        _a1389 = True
-        st["attached"] = _cast(_a1389, jnp.bool_)
+        _a1413 = st["current_player"]
+        lv["p"] = _cast(_a1413, jnp.int8)
+        _a1414 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1414, jnp.int8))
+        _a1415 = st["zone"][_i32(lv["p"])]
+        st["last_attached"] = _cast(_a1415, jnp.int8)
+        _a1416 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1416, jnp.int8))
+        _a1417 = True
+        st["attached"] = _cast(_a1417, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1383, _then1384(st, lv), (st, lv))
-    _c1390 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K73[_i32(_K74[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-    def _then1391(st, lv):
+    st, lv = _select(_c1411, _then1412(st, lv), (st, lv))
+    _c1418 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
+    def _then1419(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1392 = lv["_envc_run"]
-        def _then1393(st, lv):
+        _c1420 = lv["_envc_run"]
+        def _then1421(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1394 = _K75[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1394, jnp.int8)
+            _a1422 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+            lv["_envc_arg1"] = _cast(_a1422, jnp.int8)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1392, _then1393(st, lv), (st, lv))
-        _c1395 = lv["_envc_seek"]
-        def _then1396(st, lv):
+        st, lv = _select(_c1420, _then1421(st, lv), (st, lv))
+        _c1423 = lv["_envc_seek"]
+        def _then1424(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1397 = st["_envc_frame_a_attach__p"]
-            lv["p"] = _cast(_a1397, jnp.int8)
-            _a1398 = 0
-            st["_envc_at_a_attach"] = _cast(_a1398, jnp.int8)
-            _a1399 = False
-            lv["_envc_seek"] = _cast(_a1399, jnp.bool_)
+            _a1425 = st["_envc_frame_a_attach__p"]
+            lv["p"] = _cast(_a1425, jnp.int8)
+            _a1426 = 0
+            st["_envc_at_a_attach"] = _cast(_a1426, jnp.int8)
+            _a1427 = False
+            lv["_envc_seek"] = _cast(_a1427, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1395, _then1396(st, lv), (st, lv))
+        st, lv = _select(_c1423, _then1424(st, lv), (st, lv))
         st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1400 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1401(st, lv):
+        _c1428 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+        def _then1429(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1402 = lv["p"]
-            st["_envc_frame_a_attach__p"] = _cast(_a1402, jnp.int8)
-            _a1403 = 1
-            st["_envc_at_a_attach"] = _cast(_a1403, jnp.int8)
-            _a1404 = False
-            lv["_envc_run"] = _cast(_a1404, jnp.bool_)
+            _a1430 = lv["p"]
+            st["_envc_frame_a_attach__p"] = _cast(_a1430, jnp.int8)
+            _a1431 = 1
+            st["_envc_at_a_attach"] = _cast(_a1431, jnp.int8)
+            _a1432 = False
+            lv["_envc_run"] = _cast(_a1432, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1405(st, lv):
+        def _else1433(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1406 = True
-            lv["_envc_run"] = _cast(_a1406, jnp.bool_)
+            _a1434 = True
+            lv["_envc_run"] = _cast(_a1434, jnp.bool_)
             st = p_knock_outs(st)
             st = p_continue_game(st, lv["p"], True)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1400, _then1401(st, lv), _else1405(st, lv))
+        st, lv = _select(_c1428, _then1429(st, lv), _else1433(st, lv))
         lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1390, _then1391(st, lv), (st, lv))
+    st, lv = _select(_c1418, _then1419(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1674)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1689)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1407 = lv["_envc_run"]
-    def _then1408(st, lv):
+    _c1435 = lv["_envc_run"]
+    def _then1436(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1409 = st["current_player"]
-        lv["p"] = _cast(_a1409, jnp.int8)
-        _a1410 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a1410, jnp.int16)
-        _l1411 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1411)
-        _l1412 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1412)
-        _c1413 = (_K3[_i32(lv["c"])] == 1)
-        def _then1414(st, lv):
+        _a1437 = st["current_player"]
+        lv["p"] = _cast(_a1437, jnp.int8)
+        _a1438 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a1438, jnp.int16)
+        _l1439 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1439)
+        _l1440 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1440)
+        _c1441 = (_K3[_i32(lv["c"])] == 1)
+        def _then1442(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1415 = True
-            st["supporter"] = _cast(_a1415, jnp.bool_)
+            _a1443 = True
+            st["supporter"] = _cast(_a1443, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1413, _then1414(st, lv), (st, lv))
+        st, lv = _select(_c1441, _then1442(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1407, _then1408(st, lv), (st, lv))
+    st, lv = _select(_c1435, _then1436(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1416 = lv["_envc_run"]
-    def _then1417(st, lv):
+    _c1444 = lv["_envc_run"]
+    def _then1445(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1418 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1418, jnp.int8)
+        _a1446 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1446, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1416, _then1417(st, lv), (st, lv))
-    _c1419 = lv["_envc_seek"]
-    def _then1420(st, lv):
+    st, lv = _select(_c1444, _then1445(st, lv), (st, lv))
+    _c1447 = lv["_envc_seek"]
+    def _then1448(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1421 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a1421, jnp.int8)
-        _a1422 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1422, jnp.int8)
-        _a1423 = False
-        lv["_envc_seek"] = _cast(_a1423, jnp.bool_)
+        _a1449 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a1449, jnp.int8)
+        _a1450 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1450, jnp.int8)
+        _a1451 = False
+        lv["_envc_seek"] = _cast(_a1451, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1419, _then1420(st, lv), (st, lv))
+    st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c1424 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1425(st, lv):
+    _c1452 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1453(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1426 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1426, jnp.int8)
-        _a1427 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1427, jnp.int8)
-        _a1428 = False
-        lv["_envc_run"] = _cast(_a1428, jnp.bool_)
+        _a1454 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1454, jnp.int8)
+        _a1455 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1455, jnp.int8)
+        _a1456 = False
+        lv["_envc_run"] = _cast(_a1456, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else1429(st, lv):
+    def _else1457(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1430 = True
-        lv["_envc_run"] = _cast(_a1430, jnp.bool_)
+        _a1458 = True
+        lv["_envc_run"] = _cast(_a1458, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1424, _then1425(st, lv), _else1429(st, lv))
+    st, lv = _select(_c1452, _then1453(st, lv), _else1457(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1690)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:1705)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1431 = lv["_envc_run"]
-    def _then1432(st, lv):
+    _c1459 = lv["_envc_run"]
+    def _then1460(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1433 = st["current_player"]
-        lv["p"] = _cast(_a1433, jnp.int8)
-        _a1434 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1434, jnp.bool_))
+        _a1461 = st["current_player"]
+        lv["p"] = _cast(_a1461, jnp.int8)
+        _a1462 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1462, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1431, _then1432(st, lv), (st, lv))
+    st, lv = _select(_c1459, _then1460(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1435 = lv["_envc_run"]
-    def _then1436(st, lv):
+    _c1463 = lv["_envc_run"]
+    def _then1464(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1437 = _K75[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1437, jnp.int8)
+        _a1465 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1465, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1435, _then1436(st, lv), (st, lv))
-    _c1438 = lv["_envc_seek"]
-    def _then1439(st, lv):
+    st, lv = _select(_c1463, _then1464(st, lv), (st, lv))
+    _c1466 = lv["_envc_seek"]
+    def _then1467(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1440 = st["_envc_frame_a_use_ability__p"]
-        lv["p"] = _cast(_a1440, jnp.int8)
-        _a1441 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1441, jnp.int8)
-        _a1442 = False
-        lv["_envc_seek"] = _cast(_a1442, jnp.bool_)
+        _a1468 = st["_envc_frame_a_use_ability__p"]
+        lv["p"] = _cast(_a1468, jnp.int8)
+        _a1469 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1469, jnp.int8)
+        _a1470 = False
+        lv["_envc_seek"] = _cast(_a1470, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1438, _then1439(st, lv), (st, lv))
+    st, lv = _select(_c1466, _then1467(st, lv), (st, lv))
     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-    _c1443 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1444(st, lv):
+    _c1471 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1472(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1445 = lv["p"]
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1445, jnp.int8)
-        _a1446 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1446, jnp.int8)
-        _a1447 = False
-        lv["_envc_run"] = _cast(_a1447, jnp.bool_)
+        _a1473 = lv["p"]
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1473, jnp.int8)
+        _a1474 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1474, jnp.int8)
+        _a1475 = False
+        lv["_envc_run"] = _cast(_a1475, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    def _else1448(st, lv):
+    def _else1476(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1449 = True
-        lv["_envc_run"] = _cast(_a1449, jnp.bool_)
+        _a1477 = True
+        lv["_envc_run"] = _cast(_a1477, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1443, _then1444(st, lv), _else1448(st, lv))
+    st, lv = _select(_c1471, _then1472(st, lv), _else1476(st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1723)"""
+    """proc `_envc_run_attack` (tcg.envspec:1738)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -5562,163 +5645,220 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1450 = lv["_envc_run"]
-    def _then1451(st, lv):
+    _c1478 = lv["_envc_run"]
+    def _then1479(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1452 = st["current_player"]
-        lv["p"] = _cast(_a1452, jnp.int8)
-        _a1453 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1453, jnp.int16)
-        _c1454 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1455(st, lv):
+        _a1480 = st["current_player"]
+        lv["p"] = _cast(_a1480, jnp.int8)
+        _a1481 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1481, jnp.int16)
+        _c1482 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1483(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1456 = _randint(st, 0, 1)
-            _a1457 = (_r1456 == 1)
-            lv["hits"] = _cast(_a1457, jnp.bool_)
+            st, _r1484 = _randint(st, 0, 1)
+            _a1485 = (_r1484 == 1)
+            lv["hits"] = _cast(_a1485, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
+        st, lv = _select(_c1482, _then1483(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1450, _then1451(st, lv), (st, lv))
-    _c1458 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1459(st, lv):
+    st, lv = _select(_c1478, _then1479(st, lv), (st, lv))
+    _c1486 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
+    def _then1487(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1460 = lv["_envc_run"]
-        def _then1461(st, lv):
+        _c1488 = lv["_envc_run"]
+        def _then1489(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1462 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a1462, jnp.int16)
-            _a1463 = lv["a"]
-            st["attack_index"] = _cast(_a1463, jnp.int8)
+            _a1490 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a1490, jnp.int16)
+            _a1491 = lv["a"]
+            st["attack_index"] = _cast(_a1491, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1460, _then1461(st, lv), (st, lv))
-        _c1464 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K73[_i32(_K74[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1465(st, lv):
+        st, lv = _select(_c1488, _then1489(st, lv), (st, lv))
+        _c1492 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+        def _then1493(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_arg1"] = _cast(0, jnp.int8)
             lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1466 = lv["_envc_run"]
-            def _then1467(st, lv):
+            _c1494 = lv["_envc_run"]
+            def _then1495(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1468 = _K75[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1468, jnp.int8)
-                _a1469 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1469, jnp.int8)
+                _a1496 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
+                lv["_envc_arg1"] = _cast(_a1496, jnp.int8)
+                _a1497 = (1 - _i32(lv["p"]))
+                lv["_envc_arg2"] = _cast(_a1497, jnp.int8)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1466, _then1467(st, lv), (st, lv))
-            _c1470 = lv["_envc_seek"]
-            def _then1471(st, lv):
+            st, lv = _select(_c1494, _then1495(st, lv), (st, lv))
+            _c1498 = lv["_envc_seek"]
+            def _then1499(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1472 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1472, jnp.int8)
-                _a1473 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1473, jnp.int8)
-                _a1474 = st["_envc_frame_a_attack__c"]
-                lv["c"] = _cast(_a1474, jnp.int16)
-                _a1475 = 0
-                st["_envc_at_a_attack"] = _cast(_a1475, jnp.int8)
-                _a1476 = False
-                lv["_envc_seek"] = _cast(_a1476, jnp.bool_)
+                _a1500 = st["_envc_frame_a_attack__a"]
+                lv["a"] = _cast(_a1500, jnp.int8)
+                _a1501 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1501, jnp.int8)
+                _a1502 = st["_envc_frame_a_attack__c"]
+                lv["c"] = _cast(_a1502, jnp.int16)
+                _a1503 = 0
+                st["_envc_at_a_attack"] = _cast(_a1503, jnp.int8)
+                _a1504 = False
+                lv["_envc_seek"] = _cast(_a1504, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1470, _then1471(st, lv), (st, lv))
+            st, lv = _select(_c1498, _then1499(st, lv), (st, lv))
             st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1477 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1478(st, lv):
+            _c1505 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1506(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1479 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1479, jnp.int8)
-                _a1480 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1480, jnp.int8)
-                _a1481 = lv["c"]
-                st["_envc_frame_a_attack__c"] = _cast(_a1481, jnp.int16)
-                _a1482 = 1
-                st["_envc_at_a_attack"] = _cast(_a1482, jnp.int8)
-                _a1483 = False
-                lv["_envc_run"] = _cast(_a1483, jnp.bool_)
+                _a1507 = lv["a"]
+                st["_envc_frame_a_attack__a"] = _cast(_a1507, jnp.int8)
+                _a1508 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1508, jnp.int8)
+                _a1509 = lv["c"]
+                st["_envc_frame_a_attack__c"] = _cast(_a1509, jnp.int16)
+                _a1510 = 1
+                st["_envc_at_a_attack"] = _cast(_a1510, jnp.int8)
+                _a1511 = False
+                lv["_envc_run"] = _cast(_a1511, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1484(st, lv):
+            def _else1512(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1485 = True
-                lv["_envc_run"] = _cast(_a1485, jnp.bool_)
+                _a1513 = True
+                lv["_envc_run"] = _cast(_a1513, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1477, _then1478(st, lv), _else1484(st, lv))
+            st, lv = _select(_c1505, _then1506(st, lv), _else1512(st, lv))
             lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1464, _then1465(st, lv), (st, lv))
+        st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
         lv["_envc_arg3"] = _cast(0, jnp.int8)
-        _c1486 = lv["_envc_run"]
-        def _then1487(st, lv):
+        _c1514 = lv["_envc_run"]
+        def _then1515(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1488 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
-            lv["_envc_arg3"] = _cast(_a1488, jnp.int8)
+            _a1516 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
+            lv["_envc_arg3"] = _cast(_a1516, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1486, _then1487(st, lv), (st, lv))
-        _c1489 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1490(st, lv):
+        st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
+        _c1517 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
+        def _then1518(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1491 = lv["_envc_seek"]
-            def _then1492(st, lv):
+            _c1519 = lv["_envc_seek"]
+            def _then1520(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1493 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1493, jnp.int8)
-                _a1494 = 0
-                st["_envc_at_a_attack"] = _cast(_a1494, jnp.int8)
-                _a1495 = False
-                lv["_envc_seek"] = _cast(_a1495, jnp.bool_)
+                _a1521 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1521, jnp.int8)
+                _a1522 = 0
+                st["_envc_at_a_attack"] = _cast(_a1522, jnp.int8)
+                _a1523 = False
+                lv["_envc_seek"] = _cast(_a1523, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1491, _then1492(st, lv), (st, lv))
+            st, lv = _select(_c1519, _then1520(st, lv), (st, lv))
             st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
-            _c1496 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-            def _then1497(st, lv):
+            _c1524 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+            def _then1525(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1498 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1498, jnp.int8)
-                _a1499 = 2
-                st["_envc_at_a_attack"] = _cast(_a1499, jnp.int8)
-                _a1500 = False
-                lv["_envc_run"] = _cast(_a1500, jnp.bool_)
+                _a1526 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1526, jnp.int8)
+                _a1527 = 2
+                st["_envc_at_a_attack"] = _cast(_a1527, jnp.int8)
+                _a1528 = False
+                lv["_envc_run"] = _cast(_a1528, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            def _else1501(st, lv):
+            def _else1529(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1502 = True
-                lv["_envc_run"] = _cast(_a1502, jnp.bool_)
+                _a1530 = True
+                lv["_envc_run"] = _cast(_a1530, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1496, _then1497(st, lv), _else1501(st, lv))
+            st, lv = _select(_c1524, _then1525(st, lv), _else1529(st, lv))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1489, _then1490(st, lv), (st, lv))
-        _c1503 = lv["_envc_run"]
-        def _then1504(st, lv):
+        st, lv = _select(_c1517, _then1518(st, lv), (st, lv))
+        _c1531 = lv["_envc_run"]
+        def _then1532(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1503, _then1504(st, lv), (st, lv))
+        st, lv = _select(_c1531, _then1532(st, lv), (st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1458, _then1459(st, lv), (st, lv))
-    _c1505 = lv["_envc_run"]
-    def _then1506(st, lv):
+    st, lv = _select(_c1486, _then1487(st, lv), (st, lv))
+    _c1533 = lv["_envc_run"]
+    def _then1534(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
-        _c1507 = jnp.logical_not(st["terminated"])
-        def _then1508(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_finish_turn(st)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1507, _then1508(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1505, _then1506(st, lv), (st, lv))
+    st, lv = _select(_c1533, _then1534(st, lv), (st, lv))
+    _c1535 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
+    def _then1536(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1537 = lv["_envc_seek"]
+        def _then1538(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1539 = 0
+            st["_envc_at_a_attack"] = _cast(_a1539, jnp.int8)
+            _a1540 = False
+            lv["_envc_seek"] = _cast(_a1540, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1537, _then1538(st, lv), (st, lv))
+        st = p_finish_turn(st)
+        _c1541 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+        def _then1542(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1543 = 3
+            st["_envc_at_a_attack"] = _cast(_a1543, jnp.int8)
+            _a1544 = False
+            lv["_envc_run"] = _cast(_a1544, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        def _else1545(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1546 = True
+            lv["_envc_run"] = _cast(_a1546, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1541, _then1542(st, lv), _else1545(st, lv))
+        return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+    st, lv = _select(_c1535, _then1536(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
+def p__envc_run_end_turn(st):
+    """proc `_envc_run_end_turn` (tcg.envspec:1760)"""
+    st = dict(st)
+    lv = {}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
+    _c1547 = lv["_envc_seek"]
+    def _then1548(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1549 = 0
+        st["_envc_at_a_end_turn"] = _cast(_a1549, jnp.int8)
+        _a1550 = False
+        lv["_envc_seek"] = _cast(_a1550, jnp.bool_)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1547, _then1548(st, lv), (st, lv))
+    st = p_finish_turn(st)
+    _c1551 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+    def _then1552(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1553 = 1
+        st["_envc_at_a_end_turn"] = _cast(_a1553, jnp.int8)
+        _a1554 = False
+        lv["_envc_run"] = _cast(_a1554, jnp.bool_)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    def _else1555(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1556 = True
+        lv["_envc_run"] = _cast(_a1556, jnp.bool_)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1551, _then1552(st, lv), _else1555(st, lv))
+    lv = _scope(lv, ())
+    return st
+
+
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1608): index in 0..9"""
+    """action `setup_active` (tcg.envspec:1623): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1509 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1509)
+    _l1557 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1557)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5726,18 +5866,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1510: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1510, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1510, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1510, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1558: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1558, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1558, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1558, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1615): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:1630): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1511 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1511)
+    _l1559 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1559)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5745,42 +5885,42 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1512: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1512, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1512, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1512, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1560: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1560, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1560, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1560, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1623): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1638): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c1513 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1514(st, lv):
+    _c1561 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1562(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1515 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1515, jnp.int8)
+        _a1563 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1563, jnp.int8)
         return st, _scope(lv, ())
-    def _else1516(st, lv):
+    def _else1564(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c1513, _then1514(st, lv), _else1516(st, lv))
+    st, lv = _select(_c1561, _then1562(st, lv), _else1564(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1517: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1565: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1632): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1647): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1518 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1518)
+    _l1566 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1566)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5788,32 +5928,32 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1519: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1519, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1519, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1519, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1567: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1567, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1567, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1567, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1640): index in 0..39"""
+    """action `evolve` (tcg.envspec:1655): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1520 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1520, jnp.int16))
-    _a1521 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1521, jnp.int8))
-    _a1522 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1522, jnp.int16))
-    _l1523 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1523)
-    _a1524 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1524, jnp.int8))
-    _c1525 = (_i32(lv["s"]) == 0)
-    def _then1526(st, lv):
+    _a1568 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1568, jnp.int16))
+    _a1569 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1569, jnp.int8))
+    _a1570 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1570, jnp.int16))
+    _l1571 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1571)
+    _a1572 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1572, jnp.int8))
+    _c1573 = (_i32(lv["s"]) == 0)
+    def _then1574(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c1525, _then1526(st, lv), (st, lv))
+    st, lv = _select(_c1573, _then1574(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -5821,11 +5961,11 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1527: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1527, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1527, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1527, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1527, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1527, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1527, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1527, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1575: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1575, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1575, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1575, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1575, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1575, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1575, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1575, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1655): index in 0..3"""
+    """action `attach` (tcg.envspec:1670): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -5836,11 +5976,11 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1528: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1528, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1576: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1576, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1674): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1689): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -5852,11 +5992,11 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1529: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1529, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1529, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1529, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1529, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1529, 4), 10)], jnp.remainder(jnp.floor_divide(i1529, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1577: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1577, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 4), 10)], jnp.remainder(jnp.floor_divide(i1577, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1690): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1705): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -5867,61 +6007,61 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1530: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1530, 1), 4)]), (_i32(_K75[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1530, 1), 4)])]) != 0)), (_K73[_i32(_K74[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1530, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1530, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1578: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1578, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1578, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1578, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1578, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1702): index in 0..2"""
+    """action `retreat` (tcg.envspec:1717): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c1531 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1532(st, lv):
+    _c1579 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1580(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1533: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1533]) > 0), i1533, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1534 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1534, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1581: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1581]) > 0), i1581, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1582 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1582, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1531, _then1532(st, lv), (st, lv))
+    st, lv = _select(_c1579, _then1580(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c1535 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1536(st, lv):
+    _c1583 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1584(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1537: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1537]) > 0), i1537, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1538 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1538, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1585: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1585]) > 0), i1585, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1586 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1586, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1535, _then1536(st, lv), (st, lv))
+    st, lv = _select(_c1583, _then1584(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c1539 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1540(st, lv):
+    _c1587 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1588(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1541: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1541]) > 0), i1541, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1542 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1542, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1589: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1589]) > 0), i1589, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1590 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1590, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1539, _then1540(st, lv), (st, lv))
+    st, lv = _select(_c1587, _then1588(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c1543 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1544(st, lv):
+    _c1591 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1592(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1545: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1545]) > 0), i1545, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1546 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1546, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1593: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1593]) > 0), i1593, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1594 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1594, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1543, _then1544(st, lv), (st, lv))
+    st, lv = _select(_c1591, _then1592(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a1547 = True
-    st["retreated"] = _cast(_a1547, jnp.bool_)
+    _a1595 = True
+    st["retreated"] = _cast(_a1595, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -5929,11 +6069,11 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1548: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1548, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1596: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1596, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1723): index in 0..1"""
+    """action `attack` (tcg.envspec:1738): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -5944,25 +6084,25 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i1549: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1549, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i1597: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1597, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1745): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1760): index in 0..0"""
     st = dict(st)
     lv = {}
-    st = p_finish_turn(st)
+    st = p__envc_run_end_turn(st)
     return st
 
 
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1550: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1598: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1750): index in 0..2"""
+    """action `promote` (tcg.envspec:1765): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -5974,13 +6114,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1551: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1551, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1599: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1599, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1552: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1552, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1552, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)], (jnp.remainder(jnp.floor_divide(i1552, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1552, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1552, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1552, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1600: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1600, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1600, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)], (jnp.remainder(jnp.floor_divide(i1600, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1600, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1600, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1600, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -6000,52 +6140,52 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop1553(i, carry):
+    def _loop1601(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1554 = _randint(st, 0, (22 - 1))
-        _a1555 = _r1554
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1555, jnp.int8))
+        st, _r1602 = _randint(st, 0, (22 - 1))
+        _a1603 = _r1602
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1603, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop1556(i, carry):
+        def _loop1604(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l1557 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1557)
+            _l1605 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1605)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1556, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop1604, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l1558 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1558)
+        st, _l1606 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1606)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1553, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1601, (st, lv))
     lv = _scope(lv, ())
-    st, _r1559 = _randint(st, 0, 1)
-    _a1560 = jnp.where((_r1559 == 1), 1, 0)
-    st["first"] = _cast(_a1560, jnp.int8)
-    _a1561 = st["first"]
-    st["current_player"] = _cast(_a1561, jnp.int8)
+    st, _r1607 = _randint(st, 0, 1)
+    _a1608 = jnp.where((_r1607 == 1), 1, 0)
+    st["first"] = _cast(_a1608, jnp.int8)
+    _a1609 = st["first"]
+    st["current_player"] = _cast(_a1609, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1562, _h1564, _h1565, _h1566, _h1567, _h1568, _h1569, _h1570, _h1571, _h1572, _h1573, _h1574, _h1575, _h1576, _h1577, _h1578, _h1579, _h1580, _h1581, _h1582, _h1583, _h1584: jnp.all(jax.vmap(lambda i1563: (((((_lcount(_get(st["deck"], i1562), _K79[_i32(_h1564)][i1563]) + _lcount(_get(st["hand"], i1562), _K79[_i32(_h1564)][i1563])) + _lcount(_get(st["discard"], i1562), _K79[_i32(_h1564)][i1563])) + (((_i32(jnp.logical_and(_h1565, (_h1566 == _K79[_i32(_h1564)][i1563]))) + _i32(jnp.logical_and(_h1567, (_h1568 == _K79[_i32(_h1564)][i1563])))) + _i32(jnp.logical_and(_h1569, (_h1570 == _K79[_i32(_h1564)][i1563])))) + _i32(jnp.logical_and(_h1571, (_h1572 == _K79[_i32(_h1564)][i1563]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1565, (0 < _i32(_h1573))), (_h1574 == _K79[_i32(_h1564)][i1563]))) + _i32(jnp.logical_and(jnp.logical_and(_h1565, (1 < _i32(_h1573))), (_h1575 == _K79[_i32(_h1564)][i1563]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1567, (0 < _i32(_h1576))), (_h1577 == _K79[_i32(_h1564)][i1563]))) + _i32(jnp.logical_and(jnp.logical_and(_h1567, (1 < _i32(_h1576))), (_h1578 == _K79[_i32(_h1564)][i1563])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1569, (0 < _i32(_h1579))), (_h1580 == _K79[_i32(_h1564)][i1563]))) + _i32(jnp.logical_and(jnp.logical_and(_h1569, (1 < _i32(_h1579))), (_h1581 == _K79[_i32(_h1564)][i1563])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1571, (0 < _i32(_h1582))), (_h1583 == _K79[_i32(_h1564)][i1563]))) + _i32(jnp.logical_and(jnp.logical_and(_h1571, (1 < _i32(_h1582))), (_h1584 == _K79[_i32(_h1564)][i1563]))))))) == jnp.sum(_wide(_K79[_i32(_h1564)]) == _K79[_i32(_h1564)][i1563], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i1610, _h1612, _h1613, _h1614, _h1615, _h1616, _h1617, _h1618, _h1619, _h1620, _h1621, _h1622, _h1623, _h1624, _h1625, _h1626, _h1627, _h1628, _h1629, _h1630, _h1631, _h1632: jnp.all(jax.vmap(lambda i1611: (((((_lcount(_get(st["deck"], i1610), _K79[_i32(_h1612)][i1611]) + _lcount(_get(st["hand"], i1610), _K79[_i32(_h1612)][i1611])) + _lcount(_get(st["discard"], i1610), _K79[_i32(_h1612)][i1611])) + (((_i32(jnp.logical_and(_h1613, (_h1614 == _K79[_i32(_h1612)][i1611]))) + _i32(jnp.logical_and(_h1615, (_h1616 == _K79[_i32(_h1612)][i1611])))) + _i32(jnp.logical_and(_h1617, (_h1618 == _K79[_i32(_h1612)][i1611])))) + _i32(jnp.logical_and(_h1619, (_h1620 == _K79[_i32(_h1612)][i1611]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1613, (0 < _i32(_h1621))), (_h1622 == _K79[_i32(_h1612)][i1611]))) + _i32(jnp.logical_and(jnp.logical_and(_h1613, (1 < _i32(_h1621))), (_h1623 == _K79[_i32(_h1612)][i1611]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1615, (0 < _i32(_h1624))), (_h1625 == _K79[_i32(_h1612)][i1611]))) + _i32(jnp.logical_and(jnp.logical_and(_h1615, (1 < _i32(_h1624))), (_h1626 == _K79[_i32(_h1612)][i1611])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1617, (0 < _i32(_h1627))), (_h1628 == _K79[_i32(_h1612)][i1611]))) + _i32(jnp.logical_and(jnp.logical_and(_h1617, (1 < _i32(_h1627))), (_h1629 == _K79[_i32(_h1612)][i1611])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1619, (0 < _i32(_h1630))), (_h1631 == _K79[_i32(_h1612)][i1611]))) + _i32(jnp.logical_and(jnp.logical_and(_h1619, (1 < _i32(_h1630))), (_h1632 == _K79[_i32(_h1612)][i1611]))))))) == jnp.sum(_wide(_K79[_i32(_h1612)]) == _K79[_i32(_h1612)][i1611], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1585, _h1586, _h1587, _h1588, _h1589, _h1590, _h1591, _h1592, _h1593, _h1594, _h1595, _h1596, _h1597: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1586), (_i32(_h1587) < _i32(_K20[_i32(_h1588)]))), jnp.logical_or(jnp.logical_not(_h1589), (_i32(_h1590) < _i32(_K20[_i32(_h1591)])))), jnp.logical_or(jnp.logical_not(_h1592), (_i32(_h1593) < _i32(_K20[_i32(_h1594)])))), jnp.logical_or(jnp.logical_not(_h1595), (_i32(_h1596) < _i32(_K20[_i32(_h1597)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1633, _h1634, _h1635, _h1636, _h1637, _h1638, _h1639, _h1640, _h1641, _h1642, _h1643, _h1644, _h1645: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1634), (_i32(_h1635) < _i32(_K20[_i32(_h1636)]))), jnp.logical_or(jnp.logical_not(_h1637), (_i32(_h1638) < _i32(_K20[_i32(_h1639)])))), jnp.logical_or(jnp.logical_not(_h1640), (_i32(_h1641) < _i32(_K20[_i32(_h1642)])))), jnp.logical_or(jnp.logical_not(_h1643), (_i32(_h1644) < _i32(_K20[_i32(_h1645)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1598, _h1599: (_i32(_h1599) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1646, _h1647: (_i32(_h1647) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -6057,13 +6197,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1600, _h1601: _h1601)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1648, _h1649: _h1649)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1602, _h1603, _h1604, _h1605, _h1606: ((((_i32(_h1603) + _i32(_h1604)) + _i32(_h1605)) + _i32(_h1606)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i1650, _h1651, _h1652, _h1653, _h1654: ((((_i32(_h1651) + _i32(_h1652)) + _i32(_h1653)) + _i32(_h1654)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -6072,7 +6212,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_frame_a_attack__c', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_frame_a_attack__c', '_envc_at_a_end_turn', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -6143,10 +6283,10 @@ def _defaults():
         "terminated": _cast(jnp.bool_(False), jnp.bool_),
         "truncated": _cast(jnp.bool_(False), jnp.bool_),
         "step_count": _cast(jnp.int16(0), jnp.int16),
-        "decks": _cast(_K24, jnp.int8),
-        "deck": _cast({"items": _K81, "len": _K82}, _DT27),
-        "hand": _cast({"items": _K83, "len": _K82}, _DT27),
-        "discard": _cast({"items": _K81, "len": _K82}, _DT27),
+        "decks": _cast(_K27, jnp.int8),
+        "deck": _cast({"items": _K81, "len": _K82}, _DT30),
+        "hand": _cast({"items": _K83, "len": _K82}, _DT30),
+        "discard": _cast({"items": _K81, "len": _K82}, _DT30),
         "card": _cast(_K84, jnp.int16),
         "occupied": _cast(_K85, jnp.bool_),
         "below": _cast(_K86, jnp.int16),
@@ -6155,10 +6295,10 @@ def _defaults():
         "energy": _cast(_K88, jnp.int8),
         "placed": _cast(_K87, jnp.int8),
         "ability_used": _cast(_K85, jnp.bool_),
-        "poisoned": _cast(_K23, jnp.bool_),
-        "burned": _cast(_K23, jnp.bool_),
-        "condition": _cast(_K24, jnp.int8),
-        "points": _cast(_K24, jnp.int8),
+        "poisoned": _cast(_K26, jnp.bool_),
+        "burned": _cast(_K26, jnp.bool_),
+        "condition": _cast(_K27, jnp.int8),
+        "points": _cast(_K27, jnp.int8),
         "zone": _cast(_K89, jnp.int8),
         "zone_next": _cast(_K89, jnp.int8),
         "turn": _cast(jnp.int8(0), jnp.int8),
@@ -6168,19 +6308,19 @@ def _defaults():
         "supporter": _cast(jnp.bool_(False), jnp.bool_),
         "retreated": _cast(jnp.bool_(False), jnp.bool_),
         "retreat_discount": _cast(jnp.int8(0), jnp.int8),
-        "barrier": _cast(_K22, jnp.int16),
-        "no_attack": _cast(_K23, jnp.bool_),
-        "no_retreat": _cast(_K23, jnp.bool_),
-        "weakened": _cast(_K24, jnp.int8),
-        "spiky": _cast(_K24, jnp.int8),
-        "no_supporter": _cast(_K23, jnp.bool_),
-        "relays": _cast(_K24, jnp.int8),
-        "relay_turn": _cast(_K24, jnp.int8),
-        "boost_turn": _cast(_K24, jnp.int8),
+        "barrier": _cast(_K25, jnp.int16),
+        "no_attack": _cast(_K26, jnp.bool_),
+        "no_retreat": _cast(_K26, jnp.bool_),
+        "weakened": _cast(_K27, jnp.int8),
+        "spiky": _cast(_K27, jnp.int8),
+        "no_supporter": _cast(_K26, jnp.bool_),
+        "relays": _cast(_K27, jnp.int8),
+        "relay_turn": _cast(_K27, jnp.int8),
+        "boost_turn": _cast(_K27, jnp.int8),
         "seen_hand": _cast(_K90, jnp.int16),
-        "seen_hand_turn": _cast(_K24, jnp.int8),
+        "seen_hand_turn": _cast(_K27, jnp.int8),
         "seen_deck": _cast(_K91, jnp.int16),
-        "seen_deck_turn": _cast(_K24, jnp.int8),
+        "seen_deck_turn": _cast(_K27, jnp.int8),
         "attack_bonus": _cast(jnp.int8(0), jnp.int8),
         "named_bonus": _cast(jnp.int8(0), jnp.int8),
         "bonus_named": _cast(_K92, jnp.int8),
@@ -6192,12 +6332,12 @@ def _defaults():
         "promote_next": _cast(jnp.int8(0), jnp.int8),
         "promote_resume": _cast(jnp.bool_(False), jnp.bool_),
         "ended_by": _cast(jnp.int8(0), jnp.int8),
-        "_envc_until_barrier": _cast(_K24, jnp.int8),
-        "_envc_until_no_attack": _cast(_K24, jnp.int8),
-        "_envc_until_no_retreat": _cast(_K24, jnp.int8),
-        "_envc_until_weakened": _cast(_K24, jnp.int8),
-        "_envc_until_spiky": _cast(_K24, jnp.int8),
-        "_envc_until_no_supporter": _cast(_K24, jnp.int8),
+        "_envc_until_barrier": _cast(_K27, jnp.int8),
+        "_envc_until_no_attack": _cast(_K27, jnp.int8),
+        "_envc_until_no_retreat": _cast(_K27, jnp.int8),
+        "_envc_until_weakened": _cast(_K27, jnp.int8),
+        "_envc_until_spiky": _cast(_K27, jnp.int8),
+        "_envc_until_no_supporter": _cast(_K27, jnp.int8),
         "_envc_at_p_damage_opponent_choice": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_damage_opponent_choice__amount": _cast(jnp.int16(0), jnp.int16),
         "_envc_frame_p_damage_opponent_choice__bench_only": _cast(jnp.bool_(False), jnp.bool_),
@@ -6224,6 +6364,9 @@ def _defaults():
         "_envc_frame_p_switch_opponent__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_switch_self": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_switch_self__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_finish_turn": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_finish_turn__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_finish_turn__s": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__9": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__16": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_effect__16__p": _cast(jnp.int8(0), jnp.int8),
@@ -6260,6 +6403,7 @@ def _defaults():
         "_envc_frame_a_attack__a": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__c": _cast(jnp.int16(0), jnp.int16),
+        "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
     }
@@ -6337,7 +6481,7 @@ def _step_legal(st, action):
     # action's branch: the kind has no branch of its own
     resuming = kind == 12
     st["_envc_choice_option"] = jnp.where(resuming, action - 128 + 0, st["_envc_choice_option"]).astype(jnp.int8)
-    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_attach"] != 0, 5, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_attack"] != 0, 9, 0)))), kind)
+    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_attach"] != 0, 5, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_attack"] != 0, 9, jnp.where(st["_envc_at_a_end_turn"] != 0, 10, 0))))), kind)
     branches = [
         lambda st, action: a_setup_active(st, action - 0),
         lambda st, action: a_setup_bench(st, action - 10),

@@ -32,95 +32,95 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 // enum When: 0 = opponent_damaged, 1 = self_damaged, 2 = opponent_poisoned, 3 = opponent_evolved, 4 = evolved_this_turn
-// enum Trigger: 0 = use, 1 = attacked, 2 = attach
+// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
 pub static FAULT_SITES: [&str; 85] = [
-    "tcg.envspec:209:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:284:26: `draw()` from an empty list",
-    "tcg.envspec:284:13: push onto a full list (capacity 10)",
-    "tcg.envspec:309:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:319:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:351:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:394:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:396:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:397:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:398:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:401:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:401:9: push onto a full list (capacity 10)",
-    "tcg.envspec:402:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:411:26: `pop()` from an empty list",
-    "tcg.envspec:411:13: push onto a full list (capacity 20)",
-    "tcg.envspec:430:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:437:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:451:12: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:461:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:479:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:492:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:536:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:540:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:554:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:557:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:558:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:558:9: push onto a full list (capacity 20)",
-    "tcg.envspec:559:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:565:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:566:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:574:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:576:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:576:13: push onto a full list (capacity 10)",
-    "tcg.envspec:577:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:587:33: `draw()` from an empty list",
-    "tcg.envspec:587:17: push onto a full list (capacity 20)",
-    "tcg.envspec:598:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:707:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:737:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:751:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:826:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:835:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:850:21: push onto a full list (capacity 10)",
-    "tcg.envspec:852:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1396:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1399:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1467:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1527:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1532:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1580:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1582:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1590:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1592:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1595:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1598:13: push onto a full list (capacity 20)",
+    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:285:26: `draw()` from an empty list",
+    "tcg.envspec:285:13: push onto a full list (capacity 10)",
+    "tcg.envspec:310:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:320:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:352:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:397:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:9: push onto a full list (capacity 10)",
+    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:412:26: `pop()` from an empty list",
+    "tcg.envspec:412:13: push onto a full list (capacity 20)",
+    "tcg.envspec:431:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:438:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:452:12: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:462:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:480:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:493:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:537:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:541:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:555:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:558:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:559:9: push onto a full list (capacity 20)",
+    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:575:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:577:13: push onto a full list (capacity 10)",
+    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:588:33: `draw()` from an empty list",
+    "tcg.envspec:588:17: push onto a full list (capacity 20)",
+    "tcg.envspec:599:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:708:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:738:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:752:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:827:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:836:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:851:21: push onto a full list (capacity 10)",
+    "tcg.envspec:853:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1402:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1405:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1473:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1533:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1538:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1595:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1597:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1605:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1607:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1610:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1613:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:726:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1678:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1679:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1680:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1728:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1611:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1612:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1619:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1620:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1635:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1636:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1645:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1646:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1641:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1675:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1676:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1771:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1771:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1772:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1772:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1773:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1773:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1774:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1774:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1775:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1775:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1566:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1568:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1574:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:732:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1693:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1694:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1695:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1743:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1626:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1627:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1634:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1635:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1650:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1651:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1660:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1661:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1656:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1690:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1691:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1786:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1786:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1787:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1787:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1788:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1788:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1789:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1789:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1790:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1790:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1581:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1583:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1589:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -216,6 +216,9 @@ pub struct State {
     pub f__envc_frame_p_switch_opponent__q: i8,
     pub f__envc_at_p_switch_self: i8,
     pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_finish_turn: i8,
+    pub f__envc_frame_p_finish_turn__p: i8,
+    pub f__envc_frame_p_finish_turn__s: i8,
     pub f__envc_at_p_attack_effect__9: i8,
     pub f__envc_at_p_attack_effect__16: i8,
     pub f__envc_frame_p_attack_effect__16__p: i8,
@@ -252,6 +255,7 @@ pub struct State {
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
+    pub f__envc_at_a_end_turn: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -728,7 +732,7 @@ static K41: [[bool; 2]; 101] = [
 ];
 static K42: [[i8; 1]; 19] = [
     [0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3],
-    [0],
+    [5],
 ];
 static K43: [[i8; 1]; 19] = [
     [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0],
@@ -738,20 +742,20 @@ static K44: [[i16; 1]; 19] = [
     [0],
 ];
 static K45: [[i8; 1]; 19] = [
-    [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+    [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2],
 ];
 static K46: [[i8; 1]; 19] = [[0]; 19];
 static K47: [[i8; 1]; 19] = [
-    [0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+    [0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3],
 ];
 static K48: [[bool; 1]; 19] = [
     [false], [false], [false], [false], [false], [false], [true], [false], [false], [false],
-    [false], [false], [false], [false], [false], [false], [false], [false], [false],
+    [false], [false], [false], [false], [false], [false], [false], [false], [true],
 ];
 static K49: [[i8; 1]; 17] = [
     [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
 ];
-static T0_AbilityKind__on: [i8; 8] = [0, 1, 1, 1, 1, 1, 2, 2];
+static T0_AbilityKind__on: [i8; 9] = [0, 1, 1, 1, 1, 1, 2, 2, 3];
 static T1_Named__text_names: [i8; 12] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
 static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
@@ -1221,7 +1225,7 @@ static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
 static T21_Card__target: [i8; 386] = [
@@ -1356,24 +1360,24 @@ static T29_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:203:1)
+/// fn `is_basic` (tcg.envspec:204:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:208:1)
+/// fn `basic_in_hand` (tcg.envspec:209:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:214:1)
+/// fn `playable_trainer` (tcg.envspec:215:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!(s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:221:1)
+/// fn `trainer_target_ok` (tcg.envspec:222:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:222:5
+    // @ tcg.envspec:223:5
     let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
@@ -1396,7 +1400,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:229:1)
+/// fn `free_bench` (tcg.envspec:230:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1406,7 +1410,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:233:1)
+/// fn `energy_total` (tcg.envspec:234:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1415,14 +1419,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:237:1)
+/// fn `cost` (tcg.envspec:238:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
     Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:242:1)
+/// fn `can_pay` (tcg.envspec:243:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:243:5
+    // @ tcg.envspec:244:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
@@ -1439,29 +1443,29 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b9);
 }
 
-/// fn `can_act` (tcg.envspec:249:1)
+/// fn `can_act` (tcg.envspec:250:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:253:1)
+/// fn `can_attack` (tcg.envspec:254:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:254:5
+    // @ tcg.envspec:255:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:259:1)
+/// fn `retreat_cost` (tcg.envspec:260:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:265:1)
+/// fn `can_evolve` (tcg.envspec:266:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:271:1)
+/// fn `nth_energy` (tcg.envspec:272:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
@@ -1479,13 +1483,13 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// proc `draw_cards` (tcg.envspec:281:1)
+/// proc `draw_cards` (tcg.envspec:282:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:282:5
+    // @ tcg.envspec:283:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:283:9
+        // @ tcg.envspec:284:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:284:13
+            // @ tcg.envspec:285:13
             let _v15 = s.f_deck[v_p as usize].take_front(1)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
@@ -1494,66 +1498,66 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:289:1)
+/// proc `heal` (tcg.envspec:290:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:290:5
+    // @ tcg.envspec:291:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:294:1)
+/// proc `heal_type` (tcg.envspec:295:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:295:5
+    // @ tcg.envspec:296:5
     if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:296:9
+        // @ tcg.envspec:297:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:300:1)
+/// proc `add_damage` (tcg.envspec:301:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:301:5
+    // @ tcg.envspec:302:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:305:1)
+/// proc `damage_per_heads` (tcg.envspec:306:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:306:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:307:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:308:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:308:9
+        // @ tcg.envspec:309:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:309:13
+            // @ tcg.envspec:310:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:310:17
+                // @ tcg.envspec:311:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:314:5
+    // @ tcg.envspec:315:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:318:1)
+/// proc `bonus_on_heads` (tcg.envspec:319:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:319:5
+    // @ tcg.envspec:320:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:320:9
+        // @ tcg.envspec:321:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:325:1)
+/// proc `damage_per_bench_type` (tcg.envspec:326:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:326:5
+    // @ tcg.envspec:327:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
         _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
@@ -1562,76 +1566,76 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:330:1)
+/// proc `discard_energy` (tcg.envspec:331:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:331:5
+    // @ tcg.envspec:332:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:336:1)
+/// proc `attach_from_zone` (tcg.envspec:337:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:337:5
+    // @ tcg.envspec:338:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:338:9
+        // @ tcg.envspec:339:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:344:1)
+/// proc `afflict_opponent` (tcg.envspec:345:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:345:5
+    // @ tcg.envspec:346:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:346:9
+        // @ tcg.envspec:347:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:350:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:351:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:351:5
+    // @ tcg.envspec:352:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:352:9
+        // @ tcg.envspec:353:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:356:1)
+/// proc `poison_opponent` (tcg.envspec:357:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:357:5
+    // @ tcg.envspec:358:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:358:9
+        // @ tcg.envspec:359:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:362:1)
+/// proc `burn_opponent` (tcg.envspec:363:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:363:5
+    // @ tcg.envspec:364:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:364:9
+        // @ tcg.envspec:365:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:369:1)
+/// proc `damage_opponent_bench` (tcg.envspec:370:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:370:5
+    // @ tcg.envspec:371:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:371:9
+        // @ tcg.envspec:372:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:372:13
+            // @ tcg.envspec:373:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1640,44 +1644,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:377:1)
+/// proc `add_attack_bonus` (tcg.envspec:378:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:378:5
+    // @ tcg.envspec:379:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:383:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:384:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:384:5
-    s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
     // @ tcg.envspec:385:5
+    s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
+    // @ tcg.envspec:386:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:388:1)
+/// proc `add_retreat_discount` (tcg.envspec:389:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:389:5
+    // @ tcg.envspec:390:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:393:1)
+/// proc `basic_from_deck` (tcg.envspec:394:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:394:5
+    // @ tcg.envspec:395:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:395:5
+    // @ tcg.envspec:396:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:396:9
+        // @ tcg.envspec:397:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:397:9
+        // @ tcg.envspec:398:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1692,161 +1696,161 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:401:9
+        // @ tcg.envspec:402:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:402:9
+        // @ tcg.envspec:403:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:407:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:408:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:408:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:409:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:410:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:410:9
+        // @ tcg.envspec:411:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:411:13
+            // @ tcg.envspec:412:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:414:5
-    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
     // @ tcg.envspec:415:5
+    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+    // @ tcg.envspec:416:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:420:1)
+/// proc `damage_self` (tcg.envspec:421:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:421:5
+    // @ tcg.envspec:422:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:425:1)
+/// proc `afflict_self` (tcg.envspec:426:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:426:5
+    // @ tcg.envspec:427:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:429:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:430:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:430:5
+    // @ tcg.envspec:431:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:431:9
+        // @ tcg.envspec:432:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:436:1)
+/// proc `heal_on_heads` (tcg.envspec:437:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:437:5
+    // @ tcg.envspec:438:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:438:9
+        // @ tcg.envspec:439:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:443:1)
+/// proc `heal_all` (tcg.envspec:444:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:444:5
+    // @ tcg.envspec:445:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:445:9
+        // @ tcg.envspec:446:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:450:1)
+/// proc `nothing_on_tails` (tcg.envspec:451:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:451:5
+    // @ tcg.envspec:452:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:452:9
+        // @ tcg.envspec:453:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:457:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:458:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:458:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:459:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:460:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:460:9
+        // @ tcg.envspec:461:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:461:13
+            // @ tcg.envspec:462:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:462:17
+                // @ tcg.envspec:463:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:466:5
+    // @ tcg.envspec:467:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:467:9
+        // @ tcg.envspec:468:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:474:1)
+/// proc `damage_until_tails` (tcg.envspec:475:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:475:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:476:5
-    let mut v_going: bool = true;
+    let mut v_heads: i32 = 0;
     // @ tcg.envspec:477:5
+    let mut v_going: bool = true;
+    // @ tcg.envspec:478:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:478:9
+        // @ tcg.envspec:479:9
         if v_going {
-            // @ tcg.envspec:479:13
+            // @ tcg.envspec:480:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:480:17
+                // @ tcg.envspec:481:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:482:17
+                // @ tcg.envspec:483:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:486:5
+    // @ tcg.envspec:487:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:491:1)
+/// proc `bonus_or_recoil` (tcg.envspec:492:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:492:5
+    // @ tcg.envspec:493:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:493:9
+        // @ tcg.envspec:494:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:495:9
+        // @ tcg.envspec:496:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:501:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:502:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:502:5
+    // @ tcg.envspec:503:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
         _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
@@ -1855,31 +1859,31 @@ fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:506:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:507:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:507:5
+    // @ tcg.envspec:508:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:511:1)
+/// fn `attack_condition` (tcg.envspec:512:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
     Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:520:1)
+/// proc `bonus_if` (tcg.envspec:521:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:521:5
+    // @ tcg.envspec:522:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:522:9
+        // @ tcg.envspec:523:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:526:1)
+/// proc `discard_all_energy` (tcg.envspec:527:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:527:5
+    // @ tcg.envspec:528:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1888,27 +1892,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:532:1)
+/// proc `discard_opponent_energy` (tcg.envspec:533:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:533:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:534:5
-    let mut v_go: bool = true;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:535:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:536:5
     if v_coin {
-        // @ tcg.envspec:536:9
+        // @ tcg.envspec:537:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:538:5
-    let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
     // @ tcg.envspec:539:5
+    let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
+    // @ tcg.envspec:540:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:540:9
+        // @ tcg.envspec:541:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:542:9
+        // @ tcg.envspec:543:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1919,50 +1923,50 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:544:9
+        // @ tcg.envspec:545:9
         let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
         s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
     }
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:550:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:551:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:551:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:552:5
-    let mut v_go: bool = true;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:553:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:554:5
     if v_coin {
-        // @ tcg.envspec:554:9
+        // @ tcg.envspec:555:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:556:5
+    // @ tcg.envspec:557:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:557:9
+        // @ tcg.envspec:558:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:558:9
+        // @ tcg.envspec:559:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
-        // @ tcg.envspec:559:9
+        // @ tcg.envspec:560:9
         s.f_hand[v_q as usize].remove_at(v_h, 27)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:564:1)
+/// fn `pokemon_in_deck` (tcg.envspec:565:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:572:1)
+/// proc `pokemon_from_deck` (tcg.envspec:573:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:573:5
+    // @ tcg.envspec:574:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:574:9
+        // @ tcg.envspec:575:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -1981,27 +1985,27 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:575:9
+        // @ tcg.envspec:576:9
         if (v_at >= 0) {
-            // @ tcg.envspec:576:13
+            // @ tcg.envspec:577:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
-            // @ tcg.envspec:577:13
+            // @ tcg.envspec:578:13
             s.f_deck[v_p as usize].remove_at(v_at, 33)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:583:1)
+/// proc `discard_deck_tops` (tcg.envspec:584:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:584:5
+    // @ tcg.envspec:585:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:585:9
+        // @ tcg.envspec:586:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:586:13
+            // @ tcg.envspec:587:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:587:17
+                // @ tcg.envspec:588:17
                 let _v66 = s.f_deck[v_q as usize].take_front(34)?;
                 let _a67: i32 = (_v66 as i32);
                 s.f_discard[v_q as usize].push((_a67 as i16), 35)?;
@@ -2011,13 +2015,13 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:595:1)
+/// proc `random_hits` (tcg.envspec:596:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:596:5
+    // @ tcg.envspec:597:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:597:9
+        // @ tcg.envspec:598:9
         if (v_k < v_times) {
-            // @ tcg.envspec:598:13
+            // @ tcg.envspec:599:13
             let mut _pm68: [bool; 4] = [false; 4];
             let mut _pn69: i32 = 0;
             for v_s in 0i32..4 {
@@ -2036,9 +2040,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pk71 = _found;
             }
             let mut v_s: i32 = _pk71;
-            // @ tcg.envspec:599:13
+            // @ tcg.envspec:600:13
             if (v_s >= 0) {
-                // @ tcg.envspec:600:17
+                // @ tcg.envspec:601:17
                 let _v74: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
                 let _i75: usize = (1 - v_p) as usize;
                 s.f_damage[_i75][v_s as usize] = (_v74 as i16);
@@ -2048,23 +2052,23 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:607:1)
+/// proc `poison_opponent_from` (tcg.envspec:608:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:608:5
+    // @ tcg.envspec:609:5
     if (v_s == 0) {
-        // @ tcg.envspec:609:9
+        // @ tcg.envspec:610:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:616:1)
+/// fn `attack_damage` (tcg.envspec:617:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:617:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:618:5
-    let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:619:5
+    let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
+    // @ tcg.envspec:620:5
     let mut _b76: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
     if _b76 {
         let mut _acc77: bool = false;
@@ -2077,58 +2081,58 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:631:1)
+/// proc `hit_active` (tcg.envspec:632:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:632:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:633:5
-    let mut v_done: i32 = f_attack_damage(s, v_p)?;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:634:5
+    let mut v_done: i32 = f_attack_damage(s, v_p)?;
+    // @ tcg.envspec:635:5
     let _v78: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
     s.f_damage[v_q as usize][0 as usize] = (_v78 as i16);
-    // @ tcg.envspec:635:5
+    // @ tcg.envspec:636:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:636:9
+        // @ tcg.envspec:637:9
         let _v79: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
         s.f_damage[v_p as usize][0 as usize] = (_v79 as i16);
     }
-    // @ tcg.envspec:638:5
-    s.f_dmg = (0 as i16);
     // @ tcg.envspec:639:5
-    s.f_passive_cut = (0 as i16);
+    s.f_dmg = (0 as i16);
     // @ tcg.envspec:640:5
+    s.f_passive_cut = (0 as i16);
+    // @ tcg.envspec:641:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:645:1)
+/// proc `drain` (tcg.envspec:646:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:646:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:647:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:648:5
     let _a80: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
     p_heal(s, v_p, 0, _a80)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:655:1)
+/// proc `damage_opponent_choice` (tcg.envspec:656:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:656:5
-    let mut v_q: i32 = 0;
     // @ tcg.envspec:657:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:658:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:656:5
+    // @ tcg.envspec:657:5
     if v__envc_run {
-        // @ tcg.envspec:656:5
+        // @ tcg.envspec:657:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:657:5
+    // @ tcg.envspec:658:5
     if v__envc_run {
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:658:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:658:5
         let mut _acc81: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc81 = true; break; }
@@ -2144,7 +2148,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:657:5
+            // @ tcg.envspec:658:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2155,19 +2159,19 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:658:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:659:5
     if v__envc_run {
-        // @ tcg.envspec:658:5
+        // @ tcg.envspec:659:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:659:9
+            // @ tcg.envspec:660:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:661:9
+            // @ tcg.envspec:662:9
             let _v82: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_q as usize][v_s as usize] = (_v82 as i16);
         }
@@ -2175,17 +2179,17 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:666:1)
+/// proc `damage_own_choice` (tcg.envspec:667:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:668:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:668:5
     if v__envc_run {
-        // @ tcg.envspec:667:5
+        // @ tcg.envspec:668:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:667:5
+        // @ tcg.envspec:668:5
         let mut _acc83: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc83 = true; break; }
@@ -2200,7 +2204,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:667:5
+            // @ tcg.envspec:668:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2210,16 +2214,16 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:667:5
+        // @ tcg.envspec:668:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:669:5
     if v__envc_run {
-        // @ tcg.envspec:668:5
+        // @ tcg.envspec:669:5
         if (v_s >= 0) {
-            // @ tcg.envspec:669:9
+            // @ tcg.envspec:670:9
             let _v84: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_p as usize][v_s as usize] = (_v84 as i16);
         }
@@ -2227,17 +2231,17 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:675:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:676:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:677:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:677:5
     if v__envc_run {
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:677:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:677:5
         let mut _acc85: bool = false;
         for v_s in 1i32..4 {
             if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc85 = true; break; }
@@ -2251,7 +2255,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:676:5
+            // @ tcg.envspec:677:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2260,33 +2264,33 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:677:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:678:5
+    // @ tcg.envspec:679:5
     if v__envc_run {
-        // @ tcg.envspec:678:5
+        // @ tcg.envspec:679:5
         if (v_s > 0) {
-            // @ tcg.envspec:679:9
+            // @ tcg.envspec:680:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:685:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:686:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:687:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:687:5
     if v__envc_run {
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:687:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:687:5
         let mut _acc86: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc86 = true; break; }
@@ -2300,7 +2304,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:686:5
+            // @ tcg.envspec:687:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2309,27 +2313,27 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:687:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:688:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:688:9
+        // @ tcg.envspec:689:9
         if v__envc_run {
-            // @ tcg.envspec:688:9
+            // @ tcg.envspec:689:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:689:9
+        // @ tcg.envspec:690:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:690:13
+            // @ tcg.envspec:691:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:690:13
+            // @ tcg.envspec:691:13
             if v__envc_run {
-                // @ tcg.envspec:690:13
+                // @ tcg.envspec:691:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:690:13
+                // @ tcg.envspec:691:13
                 let mut _acc87: bool = false;
                 for v_s in 1i32..4 {
                     if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc87 = true; break; }
@@ -2343,7 +2347,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:690:13
+                    // @ tcg.envspec:691:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2352,16 +2356,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:690:13
+                // @ tcg.envspec:691:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:691:13
+            // @ tcg.envspec:692:13
             if v__envc_run {
-                // @ tcg.envspec:691:13
+                // @ tcg.envspec:692:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:692:17
+                    // @ tcg.envspec:693:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2370,34 +2374,34 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:703:1)
+/// proc `switch_opponent` (tcg.envspec:704:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:704:5
-    let mut v_q: i32 = 0;
     // @ tcg.envspec:705:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:706:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:705:5
     if v__envc_run {
-        // @ tcg.envspec:704:5
+        // @ tcg.envspec:705:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:707:5
         if v_coin {
-            // @ tcg.envspec:707:9
+            // @ tcg.envspec:708:9
             let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 37)?;
             v_go = (_r88 == 1);
         }
     }
-    // @ tcg.envspec:709:5
+    // @ tcg.envspec:710:5
     if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:710:9
+        // @ tcg.envspec:711:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:710:9
+        // @ tcg.envspec:711:9
         if v__envc_run {
-            // @ tcg.envspec:710:9
+            // @ tcg.envspec:711:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:710:9
+            // @ tcg.envspec:711:9
             let mut _acc89: bool = false;
             for v_s in 1i32..4 {
                 if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc89 = true; break; }
@@ -2411,7 +2415,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:710:9
+                // @ tcg.envspec:711:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2420,20 +2424,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:710:9
+            // @ tcg.envspec:711:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:712:9
+        // @ tcg.envspec:713:9
         if v__envc_run {
-            // @ tcg.envspec:712:9
+            // @ tcg.envspec:713:9
             if (v_b > 0) {
-                // @ tcg.envspec:713:13
-                p_hit_active(s, v_p)?;
                 // @ tcg.envspec:714:13
-                p_clear_conditions(s, v_q)?;
+                p_hit_active(s, v_p)?;
                 // @ tcg.envspec:715:13
+                p_clear_conditions(s, v_q)?;
+                // @ tcg.envspec:716:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2441,17 +2445,17 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:722:1)
+/// proc `switch_self` (tcg.envspec:723:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:723:5
+    // @ tcg.envspec:724:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:723:5
+    // @ tcg.envspec:724:5
     if v__envc_run {
-        // @ tcg.envspec:723:5
+        // @ tcg.envspec:724:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:723:5
+        // @ tcg.envspec:724:5
         let mut _acc90: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc90 = true; break; }
@@ -2463,89 +2467,89 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:723:5
+            // @ tcg.envspec:724:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:723:5
+        // @ tcg.envspec:724:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:725:5
     if v__envc_run {
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:725:5
         if (v_b > 0) {
-            // @ tcg.envspec:725:9
-            p_hit_active(s, v_p)?;
             // @ tcg.envspec:726:9
-            p_clear_conditions(s, v_p)?;
+            p_hit_active(s, v_p)?;
             // @ tcg.envspec:727:9
+            p_clear_conditions(s, v_p)?;
+            // @ tcg.envspec:728:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:734:1)
+/// proc `protect` (tcg.envspec:735:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:735:5
-    let mut v_go: bool = true;
     // @ tcg.envspec:736:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:737:5
     if v_coin {
-        // @ tcg.envspec:737:9
+        // @ tcg.envspec:738:9
         let _r91: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 38)?;
         v_go = (_r91 == 1);
     }
-    // @ tcg.envspec:739:5
+    // @ tcg.envspec:740:5
     if v_go {
-        // @ tcg.envspec:740:9
+        // @ tcg.envspec:741:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:740:9
+        // @ tcg.envspec:741:9
         let _v92: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v92 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:747:1)
+/// proc `hinder_defending` (tcg.envspec:748:1)
 fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:748:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:749:5
-    let mut v_go: bool = true;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:750:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:751:5
     if v_coin {
-        // @ tcg.envspec:751:9
+        // @ tcg.envspec:752:9
         let _r93: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 39)?;
         v_go = (_r93 == 1);
     }
-    // @ tcg.envspec:753:5
+    // @ tcg.envspec:754:5
     if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:754:9
+        // @ tcg.envspec:755:9
         if v_attack {
-            // @ tcg.envspec:755:13
+            // @ tcg.envspec:756:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:755:13
+            // @ tcg.envspec:756:13
             let _v94: i32 = (1 + v_q);
             s.f__envc_until_no_attack[v_q as usize] = (_v94 as i8);
         }
-        // @ tcg.envspec:757:9
+        // @ tcg.envspec:758:9
         if v_retreat {
-            // @ tcg.envspec:758:13
+            // @ tcg.envspec:759:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:758:13
+            // @ tcg.envspec:759:13
             let _v95: i32 = (1 + v_q);
             s.f__envc_until_no_retreat[v_q as usize] = (_v95 as i8);
         }
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:761:9
         if (v_less > 0) {
-            // @ tcg.envspec:761:13
+            // @ tcg.envspec:762:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:761:13
+            // @ tcg.envspec:762:13
             let _v96: i32 = (1 + v_q);
             s.f__envc_until_weakened[v_q as usize] = (_v96 as i8);
         }
@@ -2553,35 +2557,35 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:768:1)
+/// proc `counter_damage` (tcg.envspec:769:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:770:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:770:5
     let _v97: i32 = (1 + (1 - v_p));
     s.f__envc_until_spiky[v_p as usize] = (_v97 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:773:1)
+/// proc `block_supporters` (tcg.envspec:774:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:774:5
+    // @ tcg.envspec:775:5
     let _i98: usize = (1 - v_p) as usize;
     s.f_no_supporter[_i98] = true;
-    // @ tcg.envspec:774:5
+    // @ tcg.envspec:775:5
     let _v99: i32 = (1 + (1 - v_p));
     let _i100: usize = (1 - v_p) as usize;
     s.f__envc_until_no_supporter[_i100] = (_v99 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:780:1)
+/// fn `extra_energy` (tcg.envspec:781:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:781:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     // @ tcg.envspec:782:5
-    let mut v_a: i32 = (s.f_attack_index as i32);
+    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     // @ tcg.envspec:783:5
+    let mut v_a: i32 = (s.f_attack_index as i32);
+    // @ tcg.envspec:784:5
     let mut _acc101: i32 = 0;
     for v_u in 0i32..11 {
         _acc101 = _acc101 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
@@ -2590,170 +2594,170 @@ fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:789:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:790:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:790:5
+    // @ tcg.envspec:791:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:791:9
+        // @ tcg.envspec:792:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:798:1)
+/// proc `sweets_relay` (tcg.envspec:799:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:799:5
+    // @ tcg.envspec:800:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:800:9
+        // @ tcg.envspec:801:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:802:5
+    // @ tcg.envspec:803:5
     let _v102: i32 = (s.f_turn as i32);
     s.f_relay_turn[v_p as usize] = (_v102 as i8);
-    // @ tcg.envspec:803:5
+    // @ tcg.envspec:804:5
     let _v103: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
     s.f_relays[v_p as usize] = (_v103 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:807:1)
+/// proc `damage_per_relay` (tcg.envspec:808:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:808:5
+    // @ tcg.envspec:809:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:815:1)
+/// proc `boost_next_turn` (tcg.envspec:816:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:816:5
+    // @ tcg.envspec:817:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:817:9
+        // @ tcg.envspec:818:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:819:5
+    // @ tcg.envspec:820:5
     let _v104: i32 = (s.f_turn as i32);
     s.f_boost_turn[v_p as usize] = (_v104 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:823:1)
+/// proc `see_opponent_hand` (tcg.envspec:824:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:824:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:825:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:826:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:826:9
+        // @ tcg.envspec:827:9
         let _v105: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 40)? as i32) } else { (-1) });
         s.f_seen_hand[v_p as usize][v_i as usize] = (_v105 as i16);
     }
-    // @ tcg.envspec:828:5
+    // @ tcg.envspec:829:5
     let _v106: i32 = (s.f_turn as i32);
     s.f_seen_hand_turn[v_p as usize] = (_v106 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:833:1)
+/// proc `look_at_deck` (tcg.envspec:834:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:834:5
+    // @ tcg.envspec:835:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:835:9
+        // @ tcg.envspec:836:9
         let _v107: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 41)? as i32) } else { (-1) });
         s.f_seen_deck[v_p as usize][v_i as usize] = (_v107 as i16);
     }
-    // @ tcg.envspec:837:5
+    // @ tcg.envspec:838:5
     let _v108: i32 = (s.f_turn as i32);
     s.f_seen_deck_turn[v_p as usize] = (_v108 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:844:1)
+/// proc `active_to_hand` (tcg.envspec:845:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:845:5
+    // @ tcg.envspec:846:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:846:9
+        // @ tcg.envspec:847:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:847:13
-            let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
             // @ tcg.envspec:848:13
+            let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+            // @ tcg.envspec:849:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:849:17
+                // @ tcg.envspec:850:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:850:21
+                    // @ tcg.envspec:851:21
                     s.f_hand[v_p as usize].push((v_c as i16), 42)?;
                 } else {
-                    // @ tcg.envspec:852:21
+                    // @ tcg.envspec:853:21
                     s.f_discard[v_p as usize].push((v_c as i16), 43)?;
                 }
             }
         }
-        // @ tcg.envspec:856:9
-        s.f_occupied[v_p as usize][0 as usize] = false;
         // @ tcg.envspec:857:9
-        s.f_damage[v_p as usize][0 as usize] = (0 as i16);
+        s.f_occupied[v_p as usize][0 as usize] = false;
         // @ tcg.envspec:858:9
+        s.f_damage[v_p as usize][0 as usize] = (0 as i16);
+        // @ tcg.envspec:859:9
         let mut _arr109: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
             _arr109[v_t as usize] = (0 as i8);
         }
         s.f_energy[v_p as usize][0 as usize] = _arr109;
-        // @ tcg.envspec:859:9
-        s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
         // @ tcg.envspec:860:9
-        s.f_ability_used[v_p as usize][0 as usize] = false;
+        s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
         // @ tcg.envspec:861:9
+        s.f_ability_used[v_p as usize][0 as usize] = false;
+        // @ tcg.envspec:862:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:867:1)
+/// proc `move_bench_energy` (tcg.envspec:868:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:868:5
+    // @ tcg.envspec:869:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:869:9
+        // @ tcg.envspec:870:9
         let _v110: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
         s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v110 as i8);
-        // @ tcg.envspec:870:9
+        // @ tcg.envspec:871:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:877:1)
+/// proc `cut_damage` (tcg.envspec:878:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:878:5
+    // @ tcg.envspec:879:5
     if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:879:9
+        // @ tcg.envspec:880:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:885:1)
+/// proc `strike_back` (tcg.envspec:886:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:886:5
+    // @ tcg.envspec:887:5
     if (v_s == 0) {
-        // @ tcg.envspec:887:9
+        // @ tcg.envspec:888:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:893:1)
+/// proc `heal_on_attach` (tcg.envspec:894:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:894:5
+    // @ tcg.envspec:895:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:895:9
+        // @ tcg.envspec:896:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:901:1)
+/// proc `hit_on_attach` (tcg.envspec:902:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:902:5
+    // @ tcg.envspec:903:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:903:9
+        // @ tcg.envspec:904:9
         let _v111: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
         let _i112: usize = (1 - v_p) as usize;
         s.f_damage[_i112][0 as usize] = (_v111 as i16);
@@ -2761,168 +2765,168 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1371:1)
+/// proc `put_in_play` (tcg.envspec:1377:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1372:5
+    // @ tcg.envspec:1378:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1373:5
+    // @ tcg.envspec:1379:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1374:5
+    // @ tcg.envspec:1380:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1375:5
+    // @ tcg.envspec:1381:5
     let mut _arr113: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr113[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr113;
-    // @ tcg.envspec:1376:5
+    // @ tcg.envspec:1382:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1377:5
+    // @ tcg.envspec:1383:5
     let _v114: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v114 as i8);
-    // @ tcg.envspec:1378:5
+    // @ tcg.envspec:1384:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1382:1)
+/// proc `clear_conditions` (tcg.envspec:1388:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1383:5
-    s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1384:5
-    s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1385:5
-    s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1386:5
-    s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1387:5
-    s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1388:5
-    s.f_no_retreat[v_p as usize] = false;
     // @ tcg.envspec:1389:5
-    s.f_weakened[v_p as usize] = (0 as i8);
+    s.f_poisoned[v_p as usize] = false;
     // @ tcg.envspec:1390:5
-    s.f_spiky[v_p as usize] = (0 as i8);
+    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:1391:5
+    s.f_condition[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1392:5
+    s.f_barrier[v_p as usize] = (0 as i16);
+    // @ tcg.envspec:1393:5
+    s.f_no_attack[v_p as usize] = false;
+    // @ tcg.envspec:1394:5
+    s.f_no_retreat[v_p as usize] = false;
+    // @ tcg.envspec:1395:5
+    s.f_weakened[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1396:5
+    s.f_spiky[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1397:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1395:1)
+/// proc `clear_slot` (tcg.envspec:1401:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1396:5
+    // @ tcg.envspec:1402:5
     let _a115: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a115 as i16), 44)?;
-    // @ tcg.envspec:1397:5
+    // @ tcg.envspec:1403:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1398:9
+        // @ tcg.envspec:1404:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1399:13
+            // @ tcg.envspec:1405:13
             let _a116: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a116 as i16), 45)?;
         }
     }
-    // @ tcg.envspec:1402:5
+    // @ tcg.envspec:1408:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1403:5
+    // @ tcg.envspec:1409:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1404:5
+    // @ tcg.envspec:1410:5
     let mut _arr117: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr117[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr117;
-    // @ tcg.envspec:1405:5
+    // @ tcg.envspec:1411:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1406:5
+    // @ tcg.envspec:1412:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1407:5
+    // @ tcg.envspec:1413:5
     if (v_s == 0) {
-        // @ tcg.envspec:1408:9
+        // @ tcg.envspec:1414:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1412:1)
+/// proc `swap_slots` (tcg.envspec:1418:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1413:5
+    // @ tcg.envspec:1419:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1414:5
+    // @ tcg.envspec:1420:5
     let _v118: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v118 as i16);
-    // @ tcg.envspec:1415:5
+    // @ tcg.envspec:1421:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1416:5
+    // @ tcg.envspec:1422:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1417:5
+    // @ tcg.envspec:1423:5
     let _v119: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v119;
-    // @ tcg.envspec:1418:5
+    // @ tcg.envspec:1424:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1419:5
+    // @ tcg.envspec:1425:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1420:5
+    // @ tcg.envspec:1426:5
     let _v120: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v120;
-    // @ tcg.envspec:1421:5
+    // @ tcg.envspec:1427:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1422:5
+    // @ tcg.envspec:1428:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1423:5
+    // @ tcg.envspec:1429:5
     let _v121: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v121 as i8);
-    // @ tcg.envspec:1424:5
+    // @ tcg.envspec:1430:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1425:5
+    // @ tcg.envspec:1431:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1426:5
+    // @ tcg.envspec:1432:5
     let _v122: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v122 as i16);
-    // @ tcg.envspec:1427:5
+    // @ tcg.envspec:1433:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1428:5
+    // @ tcg.envspec:1434:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1429:5
+    // @ tcg.envspec:1435:5
     let _v123: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v123;
-    // @ tcg.envspec:1430:5
+    // @ tcg.envspec:1436:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1431:5
+    // @ tcg.envspec:1437:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1432:5
+    // @ tcg.envspec:1438:5
     let _v124: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v124 as i8);
-    // @ tcg.envspec:1433:5
+    // @ tcg.envspec:1439:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1434:5
+    // @ tcg.envspec:1440:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1435:5
+    // @ tcg.envspec:1441:5
     let _v125: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v125;
-    // @ tcg.envspec:1436:5
+    // @ tcg.envspec:1442:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1442:1)
+/// proc `knock_outs` (tcg.envspec:1448:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1443:5
+    // @ tcg.envspec:1449:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1444:9
+        // @ tcg.envspec:1450:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1445:13
+            // @ tcg.envspec:1451:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1446:17
+                // @ tcg.envspec:1452:17
                 let _v126: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i127: usize = (1 - v_q) as usize;
                 s.f_points[_i127] = (_v126 as i8);
-                // @ tcg.envspec:1447:17
+                // @ tcg.envspec:1453:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1451:5
+    // @ tcg.envspec:1457:5
     let mut _b128: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b128 {
         let mut _acc129: bool = false;
@@ -2932,7 +2936,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b128 = (!_acc129);
     }
     let mut v_won0: bool = _b128;
-    // @ tcg.envspec:1452:5
+    // @ tcg.envspec:1458:5
     let mut _b130: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b130 {
         let mut _acc131: bool = false;
@@ -2942,37 +2946,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b130 = (!_acc131);
     }
     let mut v_won1: bool = _b130;
-    // @ tcg.envspec:1453:5
+    // @ tcg.envspec:1459:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1454:9
+        // @ tcg.envspec:1460:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1456:5
+    // @ tcg.envspec:1462:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1457:9
+        // @ tcg.envspec:1463:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1459:9
+        // @ tcg.envspec:1465:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1461:9
+        // @ tcg.envspec:1467:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1465:1)
+/// proc `random_zone_energy` (tcg.envspec:1471:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1466:5
+    // @ tcg.envspec:1472:5
     let mut _acc132: i32 = 0;
     for v_t in 0i32..11 {
         _acc132 = _acc132 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc132;
-    // @ tcg.envspec:1467:5
+    // @ tcg.envspec:1473:5
     let _t133: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi134: i32 = iclamp((v_n - 1), 0, 10);
     let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi134, 46)?;
@@ -2981,116 +2985,116 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1472:1)
+/// proc `begin_turn` (tcg.envspec:1478:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1473:5
+    // @ tcg.envspec:1479:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1474:9
+        // @ tcg.envspec:1480:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1475:9
+        // @ tcg.envspec:1481:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1477:9
-        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1478:9
-        s.current_player = (v_p as i8);
-        // @ tcg.envspec:1479:9
-        s.f_phase = (1 as i8);
-        // @ tcg.envspec:1480:9
-        s.f_attached = false;
-        // @ tcg.envspec:1481:9
-        s.f_supporter = false;
-        // @ tcg.envspec:1482:9
-        s.f_retreated = false;
         // @ tcg.envspec:1483:9
-        s.f_retreat_discount = (0 as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:1484:9
-        s.f_attack_bonus = (0 as i8);
+        s.current_player = (v_p as i8);
         // @ tcg.envspec:1485:9
-        s.f_named_bonus = (0 as i8);
+        s.f_phase = (1 as i8);
         // @ tcg.envspec:1486:9
+        s.f_attached = false;
+        // @ tcg.envspec:1487:9
+        s.f_supporter = false;
+        // @ tcg.envspec:1488:9
+        s.f_retreated = false;
+        // @ tcg.envspec:1489:9
+        s.f_retreat_discount = (0 as i8);
+        // @ tcg.envspec:1490:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:1491:9
+        s.f_named_bonus = (0 as i8);
+        // @ tcg.envspec:1492:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1487:13
+            // @ tcg.envspec:1493:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1489:9
+        // @ tcg.envspec:1495:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1490:13
+            // @ tcg.envspec:1496:13
             let _v137: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v137 as i8);
-            // @ tcg.envspec:1491:13
+            // @ tcg.envspec:1497:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1493:9
+        // @ tcg.envspec:1499:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1499:1)
+/// proc `continue_game` (tcg.envspec:1505:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1500:5
+    // @ tcg.envspec:1506:5
     if (!s.terminated) {
-        // @ tcg.envspec:1501:9
+        // @ tcg.envspec:1507:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1502:13
+            // @ tcg.envspec:1508:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:1503:13
+            // @ tcg.envspec:1509:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1504:13
+            // @ tcg.envspec:1510:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1505:13
+            // @ tcg.envspec:1511:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:1507:13
+            // @ tcg.envspec:1513:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:1508:13
+            // @ tcg.envspec:1514:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:1510:13
+            // @ tcg.envspec:1516:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1518:1)
+/// proc `checkup` (tcg.envspec:1524:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1519:5
+    // @ tcg.envspec:1525:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1520:9
+        // @ tcg.envspec:1526:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1521:9
+        // @ tcg.envspec:1527:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1522:13
+            // @ tcg.envspec:1528:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1523:17
+                // @ tcg.envspec:1529:17
                 let _v138: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v138 as i16);
             }
-            // @ tcg.envspec:1525:13
+            // @ tcg.envspec:1531:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1526:17
+                // @ tcg.envspec:1532:17
                 let _v139: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v139 as i16);
-                // @ tcg.envspec:1527:17
+                // @ tcg.envspec:1533:17
                 let _r140: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 47)?;
                 if (_r140 == 1) {
-                    // @ tcg.envspec:1528:21
+                    // @ tcg.envspec:1534:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1531:13
+            // @ tcg.envspec:1537:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1532:17
+                // @ tcg.envspec:1538:17
                 let _r141: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
                 if (_r141 == 1) {
-                    // @ tcg.envspec:1533:21
+                    // @ tcg.envspec:1539:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1536:17
+                // @ tcg.envspec:1542:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3098,109 +3102,154 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1543:1)
+/// proc `finish_turn` (tcg.envspec:1551:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1544:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1545:5
-    let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-    for v__envc_i20 in 0i32..2 {
-        _arr142[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i20 as usize] as i32) } else { (s.f_barrier[v__envc_i20 as usize] as i32) }) as i16);
+    let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
+    // @ tcg.envspec:1552:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1552:5
+    if v__envc_run {
+        // @ tcg.envspec:1552:5
+        v_p = (s.current_player as i32);
     }
-    s.f_barrier = _arr142;
-    // @ tcg.envspec:1545:5
-    let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i20 in 0i32..2 {
-        _arr143[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i20 as usize] as i32) }) as i8);
+    // @ tcg.envspec:1553:5
+    if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+        // @ tcg.envspec:1554:9
+        for v_s in 0i32..4 {
+            // @ tcg.envspec:1554:9
+            if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
+                // @ tcg.envspec:1555:13
+                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+                    // @ tcg.envspec:1556:17
+                    let mut v__envc_arg1: i32 = 0;
+                    // @ tcg.envspec:1556:17
+                    if v__envc_run {
+                        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                    }
+                    // @ tcg.envspec:1556:17
+                    if v__envc_seek {
+                        v_p = (s.f__envc_frame_p_finish_turn__p as i32);
+                        s.f__envc_at_p_finish_turn = (0 as i8);
+                        v__envc_seek = false;
+                    }
+                    // @ tcg.envspec:1556:17
+                    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+                    // @ tcg.envspec:1556:17
+                    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                        s.f__envc_frame_p_finish_turn__p = (v_p as i8);
+                        s.f__envc_frame_p_finish_turn__s = (v_s as i8);
+                        s.f__envc_at_p_finish_turn = (1 as i8);
+                        v__envc_run = false;
+                    } else {
+                        v__envc_run = true;
+                    }
+                }
+            }
+        }
     }
-    s.f__envc_until_barrier = _arr143;
-    // @ tcg.envspec:1545:5
-    let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i21 in 0i32..2 {
-        _arr144[v__envc_i21 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { K1[v__envc_i21 as usize] } else { s.f_no_attack[v__envc_i21 as usize] });
+    // @ tcg.envspec:1560:5
+    if v__envc_run {
+        // @ tcg.envspec:1560:5
+        let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+        for v__envc_i21 in 0i32..2 {
+            _arr142[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i21 as usize] as i32) } else { (s.f_barrier[v__envc_i21 as usize] as i32) }) as i16);
+        }
+        s.f_barrier = _arr142;
+        // @ tcg.envspec:1560:5
+        let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i21 in 0i32..2 {
+            _arr143[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i21 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_barrier = _arr143;
+        // @ tcg.envspec:1560:5
+        let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr144[v__envc_i22 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_attack[v__envc_i22 as usize] });
+        }
+        s.f_no_attack = _arr144;
+        // @ tcg.envspec:1560:5
+        let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr145[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_attack = _arr145;
+        // @ tcg.envspec:1560:5
+        let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr146[v__envc_i23 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_retreat[v__envc_i23 as usize] });
+        }
+        s.f_no_retreat = _arr146;
+        // @ tcg.envspec:1560:5
+        let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr147[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_retreat = _arr147;
+        // @ tcg.envspec:1560:5
+        let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr148[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_weakened[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f_weakened = _arr148;
+        // @ tcg.envspec:1560:5
+        let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr149[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_weakened = _arr149;
+        // @ tcg.envspec:1560:5
+        let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr150[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_spiky[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f_spiky = _arr150;
+        // @ tcg.envspec:1560:5
+        let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr151[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_spiky = _arr151;
+        // @ tcg.envspec:1560:5
+        let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr152[v__envc_i26 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { K1[v__envc_i26 as usize] } else { s.f_no_supporter[v__envc_i26 as usize] });
+        }
+        s.f_no_supporter = _arr152;
+        // @ tcg.envspec:1560:5
+        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr153[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_supporter = _arr153;
+        // @ tcg.envspec:1561:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1562:5
+        p_checkup(s, v_p)?;
+        // @ tcg.envspec:1563:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1564:5
+        let _a154: i32 = (1 - v_p);
+        p_continue_game(s, _a154, false)?;
     }
-    s.f_no_attack = _arr144;
-    // @ tcg.envspec:1545:5
-    let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i21 in 0i32..2 {
-        _arr145[v__envc_i21 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_attack = _arr145;
-    // @ tcg.envspec:1545:5
-    let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i22 in 0i32..2 {
-        _arr146[v__envc_i22 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_retreat[v__envc_i22 as usize] });
-    }
-    s.f_no_retreat = _arr146;
-    // @ tcg.envspec:1545:5
-    let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i22 in 0i32..2 {
-        _arr147[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_retreat = _arr147;
-    // @ tcg.envspec:1545:5
-    let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr148[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i23 as usize] as i32) } else { (s.f_weakened[v__envc_i23 as usize] as i32) }) as i8);
-    }
-    s.f_weakened = _arr148;
-    // @ tcg.envspec:1545:5
-    let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr149[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i23 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_weakened = _arr149;
-    // @ tcg.envspec:1545:5
-    let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr150[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_spiky[v__envc_i24 as usize] as i32) }) as i8);
-    }
-    s.f_spiky = _arr150;
-    // @ tcg.envspec:1545:5
-    let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr151[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i24 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_spiky = _arr151;
-    // @ tcg.envspec:1545:5
-    let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr152[v__envc_i25 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_supporter[v__envc_i25 as usize] });
-    }
-    s.f_no_supporter = _arr152;
-    // @ tcg.envspec:1545:5
-    let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr153[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_supporter = _arr153;
-    // @ tcg.envspec:1546:5
-    s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:1547:5
-    p_checkup(s, v_p)?;
-    // @ tcg.envspec:1548:5
-    p_knock_outs(s)?;
-    // @ tcg.envspec:1549:5
-    let _a154: i32 = (1 - v_p);
-    p_continue_game(s, _a154, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1579:1)
+/// proc `deal` (tcg.envspec:1594:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1580:5
+    // @ tcg.envspec:1595:5
     let mut _acc155: i32 = 0;
     for v_i in 0i32..20 {
         _acc155 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 49)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc155;
-    // @ tcg.envspec:1581:5
+    // @ tcg.envspec:1596:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1582:5
+    // @ tcg.envspec:1597:5
     let _hi156: i32 = imax((v_hands - 1), 0);
     let _r157: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi156, 50)?;
     let mut v_r: i32 = _r157;
-    // @ tcg.envspec:1584:5
+    // @ tcg.envspec:1599:5
     let mut _acc158: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc159: i32 = 0;
@@ -3210,33 +3259,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc158 += (_acc159 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc158);
-    // @ tcg.envspec:1586:5
+    // @ tcg.envspec:1601:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1587:5
+    // @ tcg.envspec:1602:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1588:5
+    // @ tcg.envspec:1603:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1589:5
+    // @ tcg.envspec:1604:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1590:9
+        // @ tcg.envspec:1605:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 51)? as i32);
-        // @ tcg.envspec:1591:9
+        // @ tcg.envspec:1606:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1592:13
+            // @ tcg.envspec:1607:13
             s.f_hand[v_p as usize].push((v_c as i16), 52)?;
-            // @ tcg.envspec:1593:13
+            // @ tcg.envspec:1608:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1595:13
+            // @ tcg.envspec:1610:13
             s.f_hand[v_p as usize].push((v_c as i16), 53)?;
-            // @ tcg.envspec:1596:13
+            // @ tcg.envspec:1611:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1598:13
+            // @ tcg.envspec:1613:13
             v_rest.push((v_c as i16), 54)?;
         }
     }
-    // @ tcg.envspec:1601:5
+    // @ tcg.envspec:1616:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -4301,28 +4350,35 @@ fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:715:1)
+/// proc `ability_effect__18` (tcg.fills:685:1)
+fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:687:5
+    p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__2` (tcg.fills:721:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:717:5
+    // @ tcg.fills:723:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:721:1)
+/// proc `trainer_effect__3` (tcg.fills:727:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:723:5
+    // @ tcg.fills:729:5
     let mut v_going: bool = true;
-    // @ tcg.fills:724:5
+    // @ tcg.fills:730:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:725:9
+        // @ tcg.fills:731:9
         if v_going {
-            // @ tcg.fills:726:13
+            // @ tcg.fills:732:13
             let _r162: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
             if (_r162 == 1) {
-                // @ tcg.fills:727:17
+                // @ tcg.fills:733:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:729:17
+                // @ tcg.fills:735:17
                 v_going = false;
             }
         }
@@ -4330,46 +4386,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:778:1)
+/// proc `trainer_effect__4` (tcg.fills:784:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:780:5
+    // @ tcg.fills:786:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:766:1)
+/// proc `trainer_effect__5` (tcg.fills:772:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:768:5
+    // @ tcg.fills:774:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:709:1)
+/// proc `trainer_effect__6` (tcg.fills:715:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:711:5
+    // @ tcg.fills:717:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:760:1)
+/// proc `trainer_effect__7` (tcg.fills:766:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:768:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:736:1)
+/// proc `trainer_effect__8` (tcg.fills:742:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:738:5
+    // @ tcg.fills:744:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:738:5
+    // @ tcg.fills:744:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:738:5
+    // @ tcg.fills:744:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4379,115 +4435,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:772:1)
+/// proc `trainer_effect__9` (tcg.fills:778:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:774:5
+    // @ tcg.fills:780:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:697:1)
+/// proc `trainer_effect__10` (tcg.fills:703:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:705:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:703:1)
+/// proc `trainer_effect__11` (tcg.fills:709:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:711:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:748:1)
+/// proc `trainer_effect__12` (tcg.fills:754:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:750:5
+    // @ tcg.fills:756:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:754:1)
+/// proc `trainer_effect__13` (tcg.fills:760:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:756:5
+    // @ tcg.fills:762:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:691:1)
+/// proc `trainer_effect__14` (tcg.fills:697:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:693:5
+    // @ tcg.fills:699:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:742:1)
+/// proc `trainer_effect__15` (tcg.fills:748:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:744:5
+    // @ tcg.fills:750:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:685:1)
+/// proc `trainer_effect__16` (tcg.fills:691:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:693:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:911:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:912:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     if v__envc_run {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a163: i32 = (K6[v_effect as usize][0 as usize] as i32);
         p_heal(s, v_p, 0, _a163)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a164: i32 = (K7[v_effect as usize][0 as usize] as i32);
         p_pokemon_from_deck(s, v_p, _a164)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a165: i32 = (K8[v_effect as usize][0 as usize] as i32);
         p_afflict_opponent(s, v_p, _a165)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a166: i32 = (K9[v_effect as usize][0 as usize] as i32);
         p_bonus_on_heads(s, _a166)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a167: i32 = (K10[v_effect as usize][0 as usize] as i32);
         let _a168: i32 = (K11[v_effect as usize][0 as usize] as i32);
         p_damage_per_heads(s, _a167, _a168)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4497,56 +4553,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a169: i32 = (K13[v_effect as usize][0 as usize] as i32);
         let _a170: i32 = (K14[v_effect as usize][0 as usize] as i32);
         p_discard_energy(s, v_p, 0, _a169, _a170)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a171: bool = K15[v_effect as usize][0 as usize];
         let _a172: bool = K16[v_effect as usize][0 as usize];
         let _a173: bool = K17[v_effect as usize][0 as usize];
         let _a174: i32 = (K18[v_effect as usize][0 as usize] as i32);
         p_hinder_defending(s, v_p, _a171, _a172, _a173, _a174)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a175: i32 = (K19[v_effect as usize][0 as usize] as i32);
         p_damage_self(s, v_p, _a175)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a176: i32 = (K20[v_effect as usize][0 as usize] as i32);
         let _a177: i32 = (K21[v_effect as usize][0 as usize] as i32);
         let _a178: i32 = (K22[v_effect as usize][0 as usize] as i32);
         p_bonus_if_extra_energy(s, v_p, _a176, _a177, _a178)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4556,51 +4612,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a179: bool = K25[v_effect as usize][0 as usize];
         p_discard_opponent_energy(s, v_p, _a179)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a180: i32 = (K26[v_effect as usize][0 as usize] as i32);
         p_damage_opponent_bench(s, v_p, _a180)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a181: i32 = (K27[v_effect as usize][0 as usize] as i32);
         let _a182: i32 = (K28[v_effect as usize][0 as usize] as i32);
         p_bonus_if(s, v_p, _a181, _a182)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a183: i32 = (K29[v_effect as usize][0 as usize] as i32);
         p_damage_per_bench_type(s, v_p, _a183, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4610,16 +4666,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4629,32 +4685,32 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a184: i32 = (K32[v_effect as usize][0 as usize] as i32);
         p_bonus_per_opponent_energy(s, v_p, _a184)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4664,47 +4720,47 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a185: i32 = (K35[v_effect as usize][0 as usize] as i32);
         p_attach_from_zone(s, v_p, 0, _a185, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a186: i32 = (K36[v_effect as usize][0 as usize] as i32);
         p_random_hits(s, v_p, 4, _a186)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a187: bool = K37[v_effect as usize][0 as usize];
         p_discard_opponent_hand_card(s, v_p, _a187)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a188: i32 = (K38[v_effect as usize][0 as usize] as i32);
         let _a189: bool = K39[v_effect as usize][0 as usize];
         p_damage_until_tails(s, _a188, _a189)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let _a190: i32 = (K40[v_effect as usize][0 as usize] as i32);
         let _a191: bool = K41[v_effect as usize][0 as usize];
         p_protect(s, v_p, _a190, _a191)?;
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4714,40 +4770,40 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 38)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_counter_damage(s, v_p, 30)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_heal_on_heads(s, v_p, 0, 60)?;
     } else if ((v__envc_run && (v_op_0 == 45)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4757,38 +4813,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if (v_op_0 == 46) {
-            // @ tcg.envspec:911:1
+            // @ tcg.envspec:912:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     if v__envc_run {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:912:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:912:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4799,38 +4855,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:919:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:920:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:920:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:920:1
     if v__envc_run {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:920:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         let _a192: i32 = (K43[v_effect as usize][0 as usize] as i32);
         let _a193: i32 = (K44[v_effect as usize][0 as usize] as i32);
         p_cut_damage(s, v_p, _a192, _a193)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4838,26 +4894,26 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         let _a194: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
         let _a195: i32 = (K47[v_effect as usize][0 as usize] as i32);
         let _a196: bool = K48[v_effect as usize][0 as usize];
         p_attach_from_zone(s, v_p, _a194, _a195, 1, _a196)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -4865,23 +4921,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:920:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -4892,42 +4948,42 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:926:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:927:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:927:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:927:1
     if v__envc_run {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:927:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4935,228 +4991,228 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 7) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:927:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1655:1)
+/// proc `_envc_run_attach` (tcg.envspec:1670:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1657:5
+    // @ tcg.envspec:1672:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1657:5
+    // @ tcg.envspec:1672:5
     if v__envc_run {
-        // @ tcg.envspec:1657:5
+        // @ tcg.envspec:1672:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1658:5
+        // @ tcg.envspec:1673:5
         let _v197: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
         let _i198: usize = (s.f_zone[v_p as usize] as i32) as usize;
         s.f_energy[v_p as usize][v_s as usize][_i198] = (_v197 as i8);
-        // @ tcg.envspec:1659:5
+        // @ tcg.envspec:1674:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1660:5
+        // @ tcg.envspec:1675:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1661:5
+        // @ tcg.envspec:1676:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1662:5
+    // @ tcg.envspec:1677:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1663:9
+        // @ tcg.envspec:1678:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1663:9
+        // @ tcg.envspec:1678:9
         if v__envc_run {
             v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1663:9
+        // @ tcg.envspec:1678:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_attach__p as i32);
             s.f__envc_at_a_attach = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1663:9
+        // @ tcg.envspec:1678:9
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1663:9
+        // @ tcg.envspec:1678:9
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attach__p = (v_p as i8);
             s.f__envc_at_a_attach = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1664:9
+            // @ tcg.envspec:1679:9
             p_knock_outs(s)?;
-            // @ tcg.envspec:1665:9
+            // @ tcg.envspec:1680:9
             p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1674:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1689:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1692:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1678:5
+    // @ tcg.envspec:1693:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1692:5
     if v__envc_run {
-        // @ tcg.envspec:1677:5
+        // @ tcg.envspec:1692:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1678:5
+        // @ tcg.envspec:1693:5
         v_c = (s.f_hand[v_p as usize].get(v_h, 57)? as i32);
-        // @ tcg.envspec:1679:5
+        // @ tcg.envspec:1694:5
         s.f_hand[v_p as usize].remove_at(v_h, 58)?;
-        // @ tcg.envspec:1680:5
+        // @ tcg.envspec:1695:5
         s.f_discard[v_p as usize].push((v_c as i16), 59)?;
-        // @ tcg.envspec:1681:5
+        // @ tcg.envspec:1696:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1682:9
+            // @ tcg.envspec:1697:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1699:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1699:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1699:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1699:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1699:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1685:5
+        // @ tcg.envspec:1700:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1686:5
+        // @ tcg.envspec:1701:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1690:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1705:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1693:5
+    // @ tcg.envspec:1708:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1693:5
+    // @ tcg.envspec:1708:5
     if v__envc_run {
-        // @ tcg.envspec:1693:5
+        // @ tcg.envspec:1708:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1694:5
+        // @ tcg.envspec:1709:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1710:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1710:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1710:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1710:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1710:5
     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1696:5
+        // @ tcg.envspec:1711:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1697:5
+        // @ tcg.envspec:1712:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1723:1)
+/// proc `_envc_run_attack` (tcg.envspec:1738:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1724:5
+    // @ tcg.envspec:1739:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1725:5
+    // @ tcg.envspec:1740:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1726:5
+    // @ tcg.envspec:1741:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1724:5
+    // @ tcg.envspec:1739:5
     if v__envc_run {
-        // @ tcg.envspec:1724:5
+        // @ tcg.envspec:1739:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1725:5
+        // @ tcg.envspec:1740:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1727:5
+        // @ tcg.envspec:1742:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1728:9
+            // @ tcg.envspec:1743:9
             let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
             v_hits = (_r199 == 1);
         }
     }
-    // @ tcg.envspec:1730:5
+    // @ tcg.envspec:1745:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1731:9
+        // @ tcg.envspec:1746:9
         if v__envc_run {
-            // @ tcg.envspec:1731:9
+            // @ tcg.envspec:1746:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1732:9
+            // @ tcg.envspec:1747:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1733:9
+        // @ tcg.envspec:1748:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5164,9 +5220,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1734:13
+            // @ tcg.envspec:1749:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5177,23 +5233,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1736:9
+        // @ tcg.envspec:1751:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1736:9
+        // @ tcg.envspec:1751:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1736:9
+        // @ tcg.envspec:1751:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1736:9
+            // @ tcg.envspec:1751:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1736:9
+            // @ tcg.envspec:1751:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1736:9
+            // @ tcg.envspec:1751:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5202,68 +5258,101 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1737:9
+        // @ tcg.envspec:1752:9
         if v__envc_run {
-            // @ tcg.envspec:1737:9
+            // @ tcg.envspec:1752:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1739:5
+    // @ tcg.envspec:1754:5
     if v__envc_run {
-        // @ tcg.envspec:1739:5
+        // @ tcg.envspec:1754:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1740:5
-        if (!s.terminated) {
-            // @ tcg.envspec:1741:9
-            p_finish_turn(s)?;
+    }
+    // @ tcg.envspec:1755:5
+    if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
+        // @ tcg.envspec:1756:9
+        if v__envc_seek {
+            s.f__envc_at_a_attack = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1756:9
+        p_finish_turn(s)?;
+        // @ tcg.envspec:1756:9
+        if ((s.f__envc_at_p_finish_turn as i32) != 0) {
+            s.f__envc_at_a_attack = (3 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1608:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:1760:1)
+fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
+    // @ tcg.envspec:1761:5
+    if v__envc_seek {
+        s.f__envc_at_a_end_turn = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1761:5
+    p_finish_turn(s)?;
+    // @ tcg.envspec:1761:5
+    if ((s.f__envc_at_p_finish_turn as i32) != 0) {
+        s.f__envc_at_a_end_turn = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// action `setup_active` (tcg.envspec:1623:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1610:5
+    // @ tcg.envspec:1625:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1611:5
+    // @ tcg.envspec:1626:5
     let _a200: i32 = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
     p_put_in_play(s, v_p, 0, _a200)?;
-    // @ tcg.envspec:1612:5
+    // @ tcg.envspec:1627:5
     s.f_hand[v_p as usize].remove_at(v_h, 62)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1615:1)
+/// action `setup_bench` (tcg.envspec:1630:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1618:5
+    // @ tcg.envspec:1633:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1619:5
+    // @ tcg.envspec:1634:5
     let _a201: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a202: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
     p_put_in_play(s, v_p, _a201, _a202)?;
-    // @ tcg.envspec:1620:5
+    // @ tcg.envspec:1635:5
     s.f_hand[v_p as usize].remove_at(v_h, 64)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1623:1)
+/// action `setup_done` (tcg.envspec:1638:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1624:5
+    // @ tcg.envspec:1639:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1625:9
+        // @ tcg.envspec:1640:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1627:9
+        // @ tcg.envspec:1642:9
         let _a203: i32 = (s.f_first as i32);
         p_begin_turn(s, _a203)?;
     }
@@ -5272,49 +5361,49 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1632:1)
+/// action `play_basic` (tcg.envspec:1647:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1634:5
+    // @ tcg.envspec:1649:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1635:5
+    // @ tcg.envspec:1650:5
     let _a204: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a205: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
     p_put_in_play(s, v_p, _a204, _a205)?;
-    // @ tcg.envspec:1636:5
+    // @ tcg.envspec:1651:5
     s.f_hand[v_p as usize].remove_at(v_h, 66)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1640:1)
+/// action `evolve` (tcg.envspec:1655:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1642:5
+    // @ tcg.envspec:1657:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1643:5
+    // @ tcg.envspec:1658:5
     let _v206: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     let _i207: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
     s.f_below[v_p as usize][v_s as usize][_i207] = (_v206 as i16);
-    // @ tcg.envspec:1644:5
+    // @ tcg.envspec:1659:5
     let _v208: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.f_evolutions[v_p as usize][v_s as usize] = (_v208 as i8);
-    // @ tcg.envspec:1645:5
+    // @ tcg.envspec:1660:5
     let _v209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
     s.f_card[v_p as usize][v_s as usize] = (_v209 as i16);
-    // @ tcg.envspec:1646:5
+    // @ tcg.envspec:1661:5
     s.f_hand[v_p as usize].remove_at(v_h, 68)?;
-    // @ tcg.envspec:1647:5
+    // @ tcg.envspec:1662:5
     let _v210: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v210 as i8);
-    // @ tcg.envspec:1648:5
+    // @ tcg.envspec:1663:5
     if (v_s == 0) {
-        // @ tcg.envspec:1649:9
+        // @ tcg.envspec:1664:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -5322,111 +5411,111 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1655:1)
+/// action `attach` (tcg.envspec:1670:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1655:1
+    // @ tcg.envspec:1670:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1674:1)
+/// action `play_trainer` (tcg.envspec:1689:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:1
+    // @ tcg.envspec:1689:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1690:1)
+/// action `use_ability` (tcg.envspec:1705:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1690:1
+    // @ tcg.envspec:1705:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1702:1)
+/// action `retreat` (tcg.envspec:1717:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1705:5
+    // @ tcg.envspec:1720:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1706:5
+    // @ tcg.envspec:1721:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1707:5
+    // @ tcg.envspec:1722:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1708:9
+        // @ tcg.envspec:1723:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1709:13
+            // @ tcg.envspec:1724:13
             let mut _acc211: i32 = 0;
             for v_u in 0i32..11 {
                 let _x212: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                 _acc211 = if v_u == 0 { _x212 } else { imin(_acc211, _x212) };
             }
             let mut v_t: i32 = _acc211;
-            // @ tcg.envspec:1710:13
+            // @ tcg.envspec:1725:13
             let _v213: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v213 as i8);
         }
     }
-    // @ tcg.envspec:1713:5
+    // @ tcg.envspec:1728:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1714:5
+    // @ tcg.envspec:1729:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1715:5
+    // @ tcg.envspec:1730:5
     s.f_retreated = true;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1723:1)
+/// action `attack` (tcg.envspec:1738:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1723:1
+    // @ tcg.envspec:1738:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1745:1)
+/// action `end_turn` (tcg.envspec:1760:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1746:5
-    p_finish_turn(s)?;
+    // @ tcg.envspec:1760:1
+    p__envc_run_end_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1750:1)
+/// action `promote` (tcg.envspec:1765:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1752:5
+    // @ tcg.envspec:1767:5
     let _a214: i32 = (s.current_player as i32);
     p_swap_slots(s, _a214, 0, v_b)?;
-    // @ tcg.envspec:1753:5
+    // @ tcg.envspec:1768:5
     let _a215: i32 = (s.f_promote_next as i32);
     let _a216: bool = s.f_promote_resume;
     p_continue_game(s, _a215, _a216)?;
@@ -5435,25 +5524,28 @@ fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1655:1
+    // @ tcg.envspec:1670:1
     if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1655:1
+        // @ tcg.envspec:1670:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1674:1
-        // @ tcg.envspec:1674:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1689:1
+        // @ tcg.envspec:1689:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1690:1
-        // @ tcg.envspec:1690:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1705:1
+        // @ tcg.envspec:1705:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1723:1
-        // @ tcg.envspec:1723:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1738:1
+        // @ tcg.envspec:1738:1
         p__envc_run_attack(s, 0)?;
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1760:1
+        // @ tcg.envspec:1760:1
+        p__envc_run_end_turn(s)?;
     }
     Ok(())
 }
@@ -5463,9 +5555,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1759:1)
+/// the spec's `observe` (tcg.envspec:1774:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1760:5
+    // @ tcg.envspec:1775:5
     let mut v_q: i32 = (1 - v_p);
     let _arr217: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -5669,28 +5761,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1565:5
+    // @ tcg.envspec:1580:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1566:9
+        // @ tcg.envspec:1581:9
         let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 82)?;
         s.f_decks[v_p as usize] = (_r218 as i8);
-        // @ tcg.envspec:1567:9
+        // @ tcg.envspec:1582:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1568:13
+            // @ tcg.envspec:1583:13
             let _a219: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a219 as i16), 83)?;
         }
-        // @ tcg.envspec:1570:9
+        // @ tcg.envspec:1585:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1571:9
+        // @ tcg.envspec:1586:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1572:9
+        // @ tcg.envspec:1587:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1574:5
+    // @ tcg.envspec:1589:5
     let _r220: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 84)?;
     s.f_first = ((if (_r220 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1575:5
+    // @ tcg.envspec:1590:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
@@ -5872,6 +5964,9 @@ pub fn default_state() -> State {
         f__envc_frame_p_switch_opponent__q: 0,
         f__envc_at_p_switch_self: 0,
         f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_finish_turn: 0,
+        f__envc_frame_p_finish_turn__p: 0,
+        f__envc_frame_p_finish_turn__s: 0,
         f__envc_at_p_attack_effect__9: 0,
         f__envc_at_p_attack_effect__16: 0,
         f__envc_frame_p_attack_effect__16__p: 0,
@@ -5908,6 +6003,7 @@ pub fn default_state() -> State {
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
+        f__envc_at_a_end_turn: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],
