@@ -583,3 +583,27 @@ def test_an_ability_at_the_end_of_the_first_turn(tcg, jax_step, first, turn, get
     assert g.f["energy"][0][1][LIGHTNING] == gets
     assert g.f["energy"][0][0] == [0] * 11, "only the Pokémon with the ability"
 
+
+@pytest.mark.parametrize("bench_full", [False, True])
+def test_a_random_named_card_from_the_deck_onto_the_bench(tcg, jax_step, bench_full):
+    # Nidoran♀'s Call for Family ("Put 1 random Nidoran♂ from your deck onto your Bench."): one
+    # of the deck's two Nidoran♂ goes onto the first free Bench slot, as if played (no damage, no
+    # Energy, placed this turn); with a full Bench nothing happens.
+    g = Game(tcg, jax_step, decks=("nidoking", "pikachu-zapdos"))
+    g.place_outside(0, 0, "A1-166", energy={6: 1})  # Nidoran♀, {D}
+    if bench_full:
+        for slot in (1, 2, 3):
+            g.place(0, slot, ("A1-170", "A1-172", "A1-173")[slot - 1])
+    g.place(1, 0, "A1-096")
+    g.ready()
+    deck = list(g.f["deck"][0])
+    g.act("attack(a=0)")
+    nidoran_m = ROW["A1-169"]
+    if bench_full:
+        assert g.f["deck"][0] == deck
+        return
+    assert g.f["occupied"][0][1:] == [True, False, False] and g.f["card"][0][1] == nidoran_m
+    assert (g.f["damage"][0][1], g.f["energy"][0][1], g.f["placed"][0][1]) == (0, [0] * 11, 5)
+    assert len(g.f["deck"][0]) == len(deck) - 1 and deck.count(nidoran_m) == 2
+    assert g.f["deck"][0].count(nidoran_m) == 1
+

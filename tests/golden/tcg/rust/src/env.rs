@@ -35,7 +35,7 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 85] = [
+pub static FAULT_SITES: [&str; 89] = [
     "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
     "tcg.envspec:285:26: `draw()` from an empty list",
     "tcg.envspec:285:13: push onto a full list (capacity 10)",
@@ -70,57 +70,61 @@ pub static FAULT_SITES: [&str; 85] = [
     "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
     "tcg.envspec:577:13: push onto a full list (capacity 10)",
     "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:588:33: `draw()` from an empty list",
-    "tcg.envspec:588:17: push onto a full list (capacity 20)",
-    "tcg.envspec:599:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:708:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:738:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:752:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:827:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:836:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:851:21: push onto a full list (capacity 10)",
-    "tcg.envspec:853:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1402:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1405:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1473:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1533:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1538:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1595:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1597:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1605:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1607:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1610:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1613:13: push onto a full list (capacity 20)",
+    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:594:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:607:33: `draw()` from an empty list",
+    "tcg.envspec:607:17: push onto a full list (capacity 20)",
+    "tcg.envspec:618:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:727:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:757:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:771:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:870:21: push onto a full list (capacity 10)",
+    "tcg.envspec:872:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1437:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1440:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1508:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1568:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1573:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1630:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1632:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1640:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1642:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1645:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1648:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:732:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1693:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1694:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1695:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1743:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1626:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1627:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1634:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1635:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1650:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1651:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1660:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1661:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1656:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1690:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1691:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1786:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1786:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1787:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1787:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1788:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1788:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1789:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1789:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1790:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1790:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1581:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1583:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1589:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:738:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1728:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1729:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1730:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1778:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1661:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1662:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1669:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1670:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1685:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1686:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1695:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1696:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1691:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1725:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1726:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1821:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1821:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1822:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1822:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1823:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1823:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1824:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1824:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1825:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1825:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1616:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1618:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1624:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -280,15 +284,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [45, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [46, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [46, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
-    [15, 0], [26, 0], [27, 0], [10, 0], [0; 2], [28, 0], [19, 0], [16, 0], [29, 0], [30, 0],
-    [31, 0], [32, 0], [33, 0], [6, 0], [0; 2], [0; 2], [21, 0], [34, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [35, 0], [36, 0], [37, 0], [38, 0], [12, 0], [7, 0],
-    [29, 0], [33, 0], [30, 0], [23, 0], [18, 0], [39, 0], [11, 0], [11, 0], [9, 0], [35, 0],
-    [40, 0], [6, 0], [29, 0], [41, 0], [19, 0], [42, 0], [43, 0], [0; 2], [2, 0], [15, 0], [27, 0],
-    [32, 0], [19, 0], [44, 0],
+    [24, 0], [25, 0], [47, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
+    [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0],
+    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [0; 2], [21, 0], [35, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [36, 0], [37, 0], [38, 0], [39, 0], [12, 0], [7, 0],
+    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [40, 0], [11, 0], [11, 0], [9, 0], [36, 0],
+    [41, 0], [6, 0], [30, 0], [42, 0], [19, 0], [43, 0], [44, 0], [0; 2], [2, 0], [15, 0], [27, 0],
+    [33, 0], [19, 0], [45, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -756,7 +760,7 @@ static K49: [[i8; 1]; 17] = [
     [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
 ];
 static T0_AbilityKind__on: [i8; 9] = [0, 1, 1, 1, 1, 1, 2, 2, 3];
-static T1_Named__text_names: [i8; 12] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+static T1_Named__text_names: [i8; 13] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
 static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
 static T4_TrainerTarget__names: [[i8; 3]; 7] = [
@@ -1249,7 +1253,7 @@ static T22_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
     0, 0, 0, 0, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 8, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1319,7 +1323,7 @@ static T26_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T27_NamedCard__first: [i16; 12] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43];
+static T27_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
 static T28_Deck__cards: [[i16; 20]; 22] = [
     [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
     [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
@@ -1997,147 +2001,189 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:584:1)
+/// fn `named_in_deck` (tcg.envspec:584:1)
+fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
+}
+
+/// proc `named_from_deck_to_bench` (tcg.envspec:591:1)
+fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:592:5
+    let mut v_s: i32 = f_free_bench(s, v_p)?;
+    // @ tcg.envspec:593:5
+    if (v_s < 4) {
+        // @ tcg.envspec:594:9
+        let mut _pm66: [bool; 20] = [false; 20];
+        let mut _pn67: i32 = 0;
+        for v_i in 0i32..20 {
+            let _b71: bool = f_named_in_deck(s, v_p, v_i, v_n)?;
+            _pm66[v_i as usize] = _b71;
+            if _b71 { _pn67 += 1; }
+        }
+        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn67 - 1, 0), 35)?;
+        let _pk69: i32;
+        if _pn67 == 0 {
+            _pk69 = (-1);
+        } else {
+            let mut _pc70: i32 = 0;
+            let mut _found: i32 = 0;
+            for k in 0..20usize { if _pm66[k] { if _pc70 == _r68 { _found = k as i32 + 0; } _pc70 += 1; } }
+            _pk69 = _found;
+        }
+        let mut v_at: i32 = _pk69;
+        // @ tcg.envspec:595:9
+        if (v_at >= 0) {
+            // @ tcg.envspec:596:13
+            let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 36)? as i32);
+            p_put_in_play(s, v_p, v_s, _a72)?;
+            // @ tcg.envspec:597:13
+            s.f_deck[v_p as usize].remove_at(v_at, 37)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `discard_deck_tops` (tcg.envspec:603:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:585:5
+    // @ tcg.envspec:604:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:586:9
+        // @ tcg.envspec:605:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:587:13
+            // @ tcg.envspec:606:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:588:17
-                let _v66 = s.f_deck[v_q as usize].take_front(34)?;
-                let _a67: i32 = (_v66 as i32);
-                s.f_discard[v_q as usize].push((_a67 as i16), 35)?;
+                // @ tcg.envspec:607:17
+                let _v73 = s.f_deck[v_q as usize].take_front(38)?;
+                let _a74: i32 = (_v73 as i32);
+                s.f_discard[v_q as usize].push((_a74 as i16), 39)?;
             }
         }
     }
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:596:1)
+/// proc `random_hits` (tcg.envspec:615:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:597:5
+    // @ tcg.envspec:616:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:598:9
+        // @ tcg.envspec:617:9
         if (v_k < v_times) {
-            // @ tcg.envspec:599:13
-            let mut _pm68: [bool; 4] = [false; 4];
-            let mut _pn69: i32 = 0;
+            // @ tcg.envspec:618:13
+            let mut _pm75: [bool; 4] = [false; 4];
+            let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
-                let _b73: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
-                _pm68[v_s as usize] = _b73;
-                if _b73 { _pn69 += 1; }
+                let _b80: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
+                _pm75[v_s as usize] = _b80;
+                if _b80 { _pn76 += 1; }
             }
-            let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn69 - 1, 0), 36)?;
-            let _pk71: i32;
-            if _pn69 == 0 {
-                _pk71 = (-1);
+            let _r77: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn76 - 1, 0), 40)?;
+            let _pk78: i32;
+            if _pn76 == 0 {
+                _pk78 = (-1);
             } else {
-                let mut _pc72: i32 = 0;
+                let mut _pc79: i32 = 0;
                 let mut _found: i32 = 0;
-                for k in 0..4usize { if _pm68[k] { if _pc72 == _r70 { _found = k as i32 + 0; } _pc72 += 1; } }
-                _pk71 = _found;
+                for k in 0..4usize { if _pm75[k] { if _pc79 == _r77 { _found = k as i32 + 0; } _pc79 += 1; } }
+                _pk78 = _found;
             }
-            let mut v_s: i32 = _pk71;
-            // @ tcg.envspec:600:13
+            let mut v_s: i32 = _pk78;
+            // @ tcg.envspec:619:13
             if (v_s >= 0) {
-                // @ tcg.envspec:601:17
-                let _v74: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
-                let _i75: usize = (1 - v_p) as usize;
-                s.f_damage[_i75][v_s as usize] = (_v74 as i16);
+                // @ tcg.envspec:620:17
+                let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
+                let _i82: usize = (1 - v_p) as usize;
+                s.f_damage[_i82][v_s as usize] = (_v81 as i16);
             }
         }
     }
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:608:1)
+/// proc `poison_opponent_from` (tcg.envspec:627:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:609:5
+    // @ tcg.envspec:628:5
     if (v_s == 0) {
-        // @ tcg.envspec:610:9
+        // @ tcg.envspec:629:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:617:1)
+/// fn `attack_damage` (tcg.envspec:636:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:618:5
+    // @ tcg.envspec:637:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:619:5
+    // @ tcg.envspec:638:5
     let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
-    // @ tcg.envspec:620:5
-    let mut _b76: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
-    if _b76 {
-        let mut _acc77: bool = false;
+    // @ tcg.envspec:639:5
+    let mut _b83: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    if _b83 {
+        let mut _acc84: bool = false;
         for v_i in 0i32..3 {
-            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc77 = true; break; }
+            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
         }
-        _b76 = _acc77;
+        _b83 = _acc84;
     }
-    let mut v_named: i32 = (if _b76 { (s.f_named_bonus as i32) } else { 0 });
+    let mut v_named: i32 = (if _b83 { (s.f_named_bonus as i32) } else { 0 });
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:632:1)
+/// proc `hit_active` (tcg.envspec:651:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:633:5
+    // @ tcg.envspec:652:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:634:5
+    // @ tcg.envspec:653:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:635:5
-    let _v78: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
-    s.f_damage[v_q as usize][0 as usize] = (_v78 as i16);
-    // @ tcg.envspec:636:5
+    // @ tcg.envspec:654:5
+    let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
+    s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
+    // @ tcg.envspec:655:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:637:9
-        let _v79: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
-        s.f_damage[v_p as usize][0 as usize] = (_v79 as i16);
+        // @ tcg.envspec:656:9
+        let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
+        s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:639:5
+    // @ tcg.envspec:658:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:640:5
+    // @ tcg.envspec:659:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:641:5
+    // @ tcg.envspec:660:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:646:1)
+/// proc `drain` (tcg.envspec:665:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:647:5
+    // @ tcg.envspec:666:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:648:5
-    let _a80: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
-    p_heal(s, v_p, 0, _a80)?;
+    // @ tcg.envspec:667:5
+    let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
+    p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:656:1)
+/// proc `damage_opponent_choice` (tcg.envspec:675:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:657:5
+    // @ tcg.envspec:676:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:677:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:657:5
+    // @ tcg.envspec:676:5
     if v__envc_run {
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:676:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:677:5
     if v__envc_run {
-        // @ tcg.envspec:658:5
+        // @ tcg.envspec:677:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:658:5
-        let mut _acc81: bool = false;
+        // @ tcg.envspec:677:5
+        let mut _acc88: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc81 = true; break; }
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
         }
-        if _acc81 {
+        if _acc88 {
             s.f__envc_frame_p_damage_opponent_choice__amount = (v_amount as i16);
             s.f__envc_frame_p_damage_opponent_choice__bench_only = v_bench_only;
             s.f__envc_frame_p_damage_opponent_choice__attack = v_attack;
@@ -2148,7 +2194,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:658:5
+            // @ tcg.envspec:677:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2159,42 +2205,42 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:658:5
+        // @ tcg.envspec:677:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:659:5
+    // @ tcg.envspec:678:5
     if v__envc_run {
-        // @ tcg.envspec:659:5
+        // @ tcg.envspec:678:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:660:9
+            // @ tcg.envspec:679:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:662:9
-            let _v82: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_q as usize][v_s as usize] = (_v82 as i16);
+            // @ tcg.envspec:681:9
+            let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:667:1)
+/// proc `damage_own_choice` (tcg.envspec:686:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:687:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:687:5
     if v__envc_run {
-        // @ tcg.envspec:668:5
+        // @ tcg.envspec:687:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:668:5
-        let mut _acc83: bool = false;
+        // @ tcg.envspec:687:5
+        let mut _acc90: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc83 = true; break; }
+            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
         }
-        if _acc83 {
+        if _acc90 {
             s.f__envc_frame_p_damage_own_choice__p = (v_p as i8);
             s.f__envc_frame_p_damage_own_choice__amount = (v_amount as i16);
             s.f__envc_frame_p_damage_own_choice__bench_only = v_bench_only;
@@ -2204,7 +2250,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:668:5
+            // @ tcg.envspec:687:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2214,39 +2260,39 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:668:5
+        // @ tcg.envspec:687:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:669:5
+    // @ tcg.envspec:688:5
     if v__envc_run {
-        // @ tcg.envspec:669:5
+        // @ tcg.envspec:688:5
         if (v_s >= 0) {
-            // @ tcg.envspec:670:9
-            let _v84: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_p as usize][v_s as usize] = (_v84 as i16);
+            // @ tcg.envspec:689:9
+            let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:676:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:695:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:696:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:696:5
     if v__envc_run {
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:696:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:677:5
-        let mut _acc85: bool = false;
+        // @ tcg.envspec:696:5
+        let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc85 = true; break; }
+            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
         }
-        if _acc85 {
+        if _acc92 {
             s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
             s.f__envc_frame_p_attach_to_bench_choice__t = (v_t as i8);
             s.f__envc_frame_p_attach_to_bench_choice__s = (v_s as i8);
@@ -2255,7 +2301,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:677:5
+            // @ tcg.envspec:696:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2264,38 +2310,38 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:696:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:679:5
+    // @ tcg.envspec:698:5
     if v__envc_run {
-        // @ tcg.envspec:679:5
+        // @ tcg.envspec:698:5
         if (v_s > 0) {
-            // @ tcg.envspec:680:9
+            // @ tcg.envspec:699:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:686:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:705:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:706:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:706:5
     if v__envc_run {
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:706:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:687:5
-        let mut _acc86: bool = false;
+        // @ tcg.envspec:706:5
+        let mut _acc93: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc86 = true; break; }
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
         }
-        if _acc86 {
+        if _acc93 {
             s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
             s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
             s.f__envc_frame_p_attach_to_benched_choices__n = (v_n as i8);
@@ -2304,7 +2350,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:687:5
+            // @ tcg.envspec:706:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2313,32 +2359,32 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:706:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:688:5
+    // @ tcg.envspec:707:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:689:9
+        // @ tcg.envspec:708:9
         if v__envc_run {
-            // @ tcg.envspec:689:9
+            // @ tcg.envspec:708:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:690:9
+        // @ tcg.envspec:709:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:691:13
+            // @ tcg.envspec:710:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:691:13
+            // @ tcg.envspec:710:13
             if v__envc_run {
-                // @ tcg.envspec:691:13
+                // @ tcg.envspec:710:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:691:13
-                let mut _acc87: bool = false;
+                // @ tcg.envspec:710:13
+                let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
-                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc87 = true; break; }
+                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
                 }
-                if _acc87 {
+                if _acc94 {
                     s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
                     s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
                     s.f__envc_frame_p_attach_to_benched_choices__a = (v_a as i8);
@@ -2347,7 +2393,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:691:13
+                    // @ tcg.envspec:710:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2356,16 +2402,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:691:13
+                // @ tcg.envspec:710:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:692:13
+            // @ tcg.envspec:711:13
             if v__envc_run {
-                // @ tcg.envspec:692:13
+                // @ tcg.envspec:711:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:693:17
+                    // @ tcg.envspec:712:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2374,39 +2420,39 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:704:1)
+/// proc `switch_opponent` (tcg.envspec:723:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:705:5
+    // @ tcg.envspec:724:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:725:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:705:5
+    // @ tcg.envspec:724:5
     if v__envc_run {
-        // @ tcg.envspec:705:5
+        // @ tcg.envspec:724:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:707:5
+        // @ tcg.envspec:726:5
         if v_coin {
-            // @ tcg.envspec:708:9
-            let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 37)?;
-            v_go = (_r88 == 1);
+            // @ tcg.envspec:727:9
+            let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 41)?;
+            v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:710:5
+    // @ tcg.envspec:729:5
     if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:711:9
+        // @ tcg.envspec:730:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:711:9
+        // @ tcg.envspec:730:9
         if v__envc_run {
-            // @ tcg.envspec:711:9
+            // @ tcg.envspec:730:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:711:9
-            let mut _acc89: bool = false;
+            // @ tcg.envspec:730:9
+            let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc89 = true; break; }
+                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc96 = true; break; }
             }
-            if _acc89 {
+            if _acc96 {
                 s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
                 s.f__envc_frame_p_switch_opponent__basic_only = v_basic_only;
                 s.f__envc_frame_p_switch_opponent__q = (v_q as i8);
@@ -2415,7 +2461,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:711:9
+                // @ tcg.envspec:730:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2424,20 +2470,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:711:9
+            // @ tcg.envspec:730:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:713:9
+        // @ tcg.envspec:732:9
         if v__envc_run {
-            // @ tcg.envspec:713:9
+            // @ tcg.envspec:732:9
             if (v_b > 0) {
-                // @ tcg.envspec:714:13
+                // @ tcg.envspec:733:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:715:13
+                // @ tcg.envspec:734:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:716:13
+                // @ tcg.envspec:735:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2445,656 +2491,656 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:723:1)
+/// proc `switch_self` (tcg.envspec:742:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:743:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:743:5
     if v__envc_run {
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:743:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:724:5
-        let mut _acc90: bool = false;
+        // @ tcg.envspec:743:5
+        let mut _acc97: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc90 = true; break; }
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
         }
-        if _acc90 {
+        if _acc97 {
             s.f__envc_frame_p_switch_self__p = (v_p as i8);
             s.f__envc_at_p_switch_self = (1 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:724:5
+            // @ tcg.envspec:743:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:743:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:725:5
+    // @ tcg.envspec:744:5
     if v__envc_run {
-        // @ tcg.envspec:725:5
+        // @ tcg.envspec:744:5
         if (v_b > 0) {
-            // @ tcg.envspec:726:9
+            // @ tcg.envspec:745:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:727:9
+            // @ tcg.envspec:746:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:728:9
+            // @ tcg.envspec:747:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:735:1)
+/// proc `protect` (tcg.envspec:754:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:736:5
+    // @ tcg.envspec:755:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:737:5
+    // @ tcg.envspec:756:5
     if v_coin {
-        // @ tcg.envspec:738:9
-        let _r91: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 38)?;
-        v_go = (_r91 == 1);
+        // @ tcg.envspec:757:9
+        let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 42)?;
+        v_go = (_r98 == 1);
     }
-    // @ tcg.envspec:740:5
+    // @ tcg.envspec:759:5
     if v_go {
-        // @ tcg.envspec:741:9
+        // @ tcg.envspec:760:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:741:9
-        let _v92: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[v_p as usize] = (_v92 as i8);
+        // @ tcg.envspec:760:9
+        let _v99: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:748:1)
+/// proc `hinder_defending` (tcg.envspec:767:1)
 fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:749:5
+    // @ tcg.envspec:768:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:750:5
+    // @ tcg.envspec:769:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:751:5
+    // @ tcg.envspec:770:5
     if v_coin {
-        // @ tcg.envspec:752:9
-        let _r93: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 39)?;
-        v_go = (_r93 == 1);
+        // @ tcg.envspec:771:9
+        let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 43)?;
+        v_go = (_r100 == 1);
     }
-    // @ tcg.envspec:754:5
+    // @ tcg.envspec:773:5
     if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:755:9
+        // @ tcg.envspec:774:9
         if v_attack {
-            // @ tcg.envspec:756:13
+            // @ tcg.envspec:775:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:756:13
-            let _v94: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[v_q as usize] = (_v94 as i8);
+            // @ tcg.envspec:775:13
+            let _v101: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[v_q as usize] = (_v101 as i8);
         }
-        // @ tcg.envspec:758:9
+        // @ tcg.envspec:777:9
         if v_retreat {
-            // @ tcg.envspec:759:13
+            // @ tcg.envspec:778:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:759:13
-            let _v95: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[v_q as usize] = (_v95 as i8);
+            // @ tcg.envspec:778:13
+            let _v102: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[v_q as usize] = (_v102 as i8);
         }
-        // @ tcg.envspec:761:9
+        // @ tcg.envspec:780:9
         if (v_less > 0) {
-            // @ tcg.envspec:762:13
+            // @ tcg.envspec:781:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:762:13
-            let _v96: i32 = (1 + v_q);
-            s.f__envc_until_weakened[v_q as usize] = (_v96 as i8);
+            // @ tcg.envspec:781:13
+            let _v103: i32 = (1 + v_q);
+            s.f__envc_until_weakened[v_q as usize] = (_v103 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:769:1)
+/// proc `counter_damage` (tcg.envspec:788:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:770:5
+    // @ tcg.envspec:789:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:770:5
-    let _v97: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[v_p as usize] = (_v97 as i8);
+    // @ tcg.envspec:789:5
+    let _v104: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[v_p as usize] = (_v104 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:774:1)
+/// proc `block_supporters` (tcg.envspec:793:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:775:5
-    let _i98: usize = (1 - v_p) as usize;
-    s.f_no_supporter[_i98] = true;
-    // @ tcg.envspec:775:5
-    let _v99: i32 = (1 + (1 - v_p));
-    let _i100: usize = (1 - v_p) as usize;
-    s.f__envc_until_no_supporter[_i100] = (_v99 as i8);
+    // @ tcg.envspec:794:5
+    let _i105: usize = (1 - v_p) as usize;
+    s.f_no_supporter[_i105] = true;
+    // @ tcg.envspec:794:5
+    let _v106: i32 = (1 + (1 - v_p));
+    let _i107: usize = (1 - v_p) as usize;
+    s.f__envc_until_no_supporter[_i107] = (_v106 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:781:1)
+/// fn `extra_energy` (tcg.envspec:800:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:782:5
+    // @ tcg.envspec:801:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:783:5
+    // @ tcg.envspec:802:5
     let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:784:5
-    let mut _acc101: i32 = 0;
+    // @ tcg.envspec:803:5
+    let mut _acc108: i32 = 0;
     for v_u in 0i32..11 {
-        _acc101 = _acc101 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+        _acc108 = _acc108 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc101 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc108 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:790:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:809:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:791:5
+    // @ tcg.envspec:810:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:792:9
+        // @ tcg.envspec:811:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:799:1)
+/// proc `sweets_relay` (tcg.envspec:818:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:800:5
+    // @ tcg.envspec:819:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:801:9
+        // @ tcg.envspec:820:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:803:5
-    let _v102: i32 = (s.f_turn as i32);
-    s.f_relay_turn[v_p as usize] = (_v102 as i8);
-    // @ tcg.envspec:804:5
-    let _v103: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
-    s.f_relays[v_p as usize] = (_v103 as i8);
+    // @ tcg.envspec:822:5
+    let _v109: i32 = (s.f_turn as i32);
+    s.f_relay_turn[v_p as usize] = (_v109 as i8);
+    // @ tcg.envspec:823:5
+    let _v110: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
+    s.f_relays[v_p as usize] = (_v110 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:808:1)
+/// proc `damage_per_relay` (tcg.envspec:827:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:809:5
+    // @ tcg.envspec:828:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:816:1)
+/// proc `boost_next_turn` (tcg.envspec:835:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:817:5
+    // @ tcg.envspec:836:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:818:9
+        // @ tcg.envspec:837:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:820:5
-    let _v104: i32 = (s.f_turn as i32);
-    s.f_boost_turn[v_p as usize] = (_v104 as i8);
+    // @ tcg.envspec:839:5
+    let _v111: i32 = (s.f_turn as i32);
+    s.f_boost_turn[v_p as usize] = (_v111 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:824:1)
+/// proc `see_opponent_hand` (tcg.envspec:843:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:825:5
+    // @ tcg.envspec:844:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:826:5
+    // @ tcg.envspec:845:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:827:9
-        let _v105: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 40)? as i32) } else { (-1) });
-        s.f_seen_hand[v_p as usize][v_i as usize] = (_v105 as i16);
+        // @ tcg.envspec:846:9
+        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 44)? as i32) } else { (-1) });
+        s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
     }
-    // @ tcg.envspec:829:5
-    let _v106: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[v_p as usize] = (_v106 as i8);
+    // @ tcg.envspec:848:5
+    let _v113: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[v_p as usize] = (_v113 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:834:1)
+/// proc `look_at_deck` (tcg.envspec:853:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:835:5
+    // @ tcg.envspec:854:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:836:9
-        let _v107: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 41)? as i32) } else { (-1) });
-        s.f_seen_deck[v_p as usize][v_i as usize] = (_v107 as i16);
+        // @ tcg.envspec:855:9
+        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 45)? as i32) } else { (-1) });
+        s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
     }
-    // @ tcg.envspec:838:5
-    let _v108: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[v_p as usize] = (_v108 as i8);
+    // @ tcg.envspec:857:5
+    let _v115: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[v_p as usize] = (_v115 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:845:1)
+/// proc `active_to_hand` (tcg.envspec:864:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:846:5
+    // @ tcg.envspec:865:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:847:9
+        // @ tcg.envspec:866:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:848:13
+            // @ tcg.envspec:867:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:849:13
+            // @ tcg.envspec:868:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:850:17
+                // @ tcg.envspec:869:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:851:21
-                    s.f_hand[v_p as usize].push((v_c as i16), 42)?;
+                    // @ tcg.envspec:870:21
+                    s.f_hand[v_p as usize].push((v_c as i16), 46)?;
                 } else {
-                    // @ tcg.envspec:853:21
-                    s.f_discard[v_p as usize].push((v_c as i16), 43)?;
+                    // @ tcg.envspec:872:21
+                    s.f_discard[v_p as usize].push((v_c as i16), 47)?;
                 }
             }
         }
-        // @ tcg.envspec:857:9
+        // @ tcg.envspec:876:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:858:9
+        // @ tcg.envspec:877:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:859:9
-        let mut _arr109: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        // @ tcg.envspec:878:9
+        let mut _arr116: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr109[v_t as usize] = (0 as i8);
+            _arr116[v_t as usize] = (0 as i8);
         }
-        s.f_energy[v_p as usize][0 as usize] = _arr109;
-        // @ tcg.envspec:860:9
+        s.f_energy[v_p as usize][0 as usize] = _arr116;
+        // @ tcg.envspec:879:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:861:9
+        // @ tcg.envspec:880:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:862:9
+        // @ tcg.envspec:881:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:868:1)
+/// proc `move_bench_energy` (tcg.envspec:887:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:869:5
+    // @ tcg.envspec:888:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:870:9
-        let _v110: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v110 as i8);
-        // @ tcg.envspec:871:9
+        // @ tcg.envspec:889:9
+        let _v117: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v117 as i8);
+        // @ tcg.envspec:890:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:878:1)
+/// proc `cut_damage` (tcg.envspec:897:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:879:5
+    // @ tcg.envspec:898:5
     if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:880:9
+        // @ tcg.envspec:899:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:886:1)
+/// proc `strike_back` (tcg.envspec:905:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:887:5
+    // @ tcg.envspec:906:5
     if (v_s == 0) {
-        // @ tcg.envspec:888:9
+        // @ tcg.envspec:907:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:894:1)
+/// proc `heal_on_attach` (tcg.envspec:913:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:895:5
+    // @ tcg.envspec:914:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:896:9
+        // @ tcg.envspec:915:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:902:1)
+/// proc `hit_on_attach` (tcg.envspec:921:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:903:5
+    // @ tcg.envspec:922:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:904:9
-        let _v111: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i112: usize = (1 - v_p) as usize;
-        s.f_damage[_i112][0 as usize] = (_v111 as i16);
+        // @ tcg.envspec:923:9
+        let _v118: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i119: usize = (1 - v_p) as usize;
+        s.f_damage[_i119][0 as usize] = (_v118 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1377:1)
+/// proc `put_in_play` (tcg.envspec:1412:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1378:5
+    // @ tcg.envspec:1413:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1379:5
+    // @ tcg.envspec:1414:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1380:5
+    // @ tcg.envspec:1415:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1381:5
-    let mut _arr113: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1416:5
+    let mut _arr120: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr113[v_t as usize] = (0 as i8);
+        _arr120[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr113;
-    // @ tcg.envspec:1382:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr120;
+    // @ tcg.envspec:1417:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1383:5
-    let _v114: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v114 as i8);
-    // @ tcg.envspec:1384:5
+    // @ tcg.envspec:1418:5
+    let _v121: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v121 as i8);
+    // @ tcg.envspec:1419:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1388:1)
+/// proc `clear_conditions` (tcg.envspec:1423:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1389:5
+    // @ tcg.envspec:1424:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1390:5
+    // @ tcg.envspec:1425:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1391:5
+    // @ tcg.envspec:1426:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1392:5
+    // @ tcg.envspec:1427:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1393:5
+    // @ tcg.envspec:1428:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1394:5
+    // @ tcg.envspec:1429:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1395:5
+    // @ tcg.envspec:1430:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1396:5
+    // @ tcg.envspec:1431:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1397:5
+    // @ tcg.envspec:1432:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1401:1)
+/// proc `clear_slot` (tcg.envspec:1436:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1402:5
-    let _a115: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a115 as i16), 44)?;
-    // @ tcg.envspec:1403:5
+    // @ tcg.envspec:1437:5
+    let _a122: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a122 as i16), 48)?;
+    // @ tcg.envspec:1438:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1404:9
+        // @ tcg.envspec:1439:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1405:13
-            let _a116: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a116 as i16), 45)?;
+            // @ tcg.envspec:1440:13
+            let _a123: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a123 as i16), 49)?;
         }
     }
-    // @ tcg.envspec:1408:5
+    // @ tcg.envspec:1443:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1409:5
+    // @ tcg.envspec:1444:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1410:5
-    let mut _arr117: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1445:5
+    let mut _arr124: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr117[v_t as usize] = (0 as i8);
+        _arr124[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr117;
-    // @ tcg.envspec:1411:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr124;
+    // @ tcg.envspec:1446:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1412:5
+    // @ tcg.envspec:1447:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1413:5
+    // @ tcg.envspec:1448:5
     if (v_s == 0) {
-        // @ tcg.envspec:1414:9
+        // @ tcg.envspec:1449:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1418:1)
+/// proc `swap_slots` (tcg.envspec:1453:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1419:5
+    // @ tcg.envspec:1454:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1420:5
-    let _v118: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v118 as i16);
-    // @ tcg.envspec:1421:5
+    // @ tcg.envspec:1455:5
+    let _v125: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v125 as i16);
+    // @ tcg.envspec:1456:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1422:5
+    // @ tcg.envspec:1457:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1423:5
-    let _v119: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v119;
-    // @ tcg.envspec:1424:5
+    // @ tcg.envspec:1458:5
+    let _v126: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v126;
+    // @ tcg.envspec:1459:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1425:5
+    // @ tcg.envspec:1460:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1426:5
-    let _v120: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v120;
-    // @ tcg.envspec:1427:5
+    // @ tcg.envspec:1461:5
+    let _v127: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v127;
+    // @ tcg.envspec:1462:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1428:5
+    // @ tcg.envspec:1463:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1429:5
-    let _v121: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v121 as i8);
-    // @ tcg.envspec:1430:5
+    // @ tcg.envspec:1464:5
+    let _v128: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v128 as i8);
+    // @ tcg.envspec:1465:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1431:5
+    // @ tcg.envspec:1466:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1432:5
-    let _v122: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v122 as i16);
-    // @ tcg.envspec:1433:5
+    // @ tcg.envspec:1467:5
+    let _v129: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v129 as i16);
+    // @ tcg.envspec:1468:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1434:5
+    // @ tcg.envspec:1469:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1435:5
-    let _v123: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v123;
-    // @ tcg.envspec:1436:5
+    // @ tcg.envspec:1470:5
+    let _v130: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v130;
+    // @ tcg.envspec:1471:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1437:5
+    // @ tcg.envspec:1472:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1438:5
-    let _v124: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v124 as i8);
-    // @ tcg.envspec:1439:5
+    // @ tcg.envspec:1473:5
+    let _v131: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v131 as i8);
+    // @ tcg.envspec:1474:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1440:5
+    // @ tcg.envspec:1475:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1441:5
-    let _v125: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v125;
-    // @ tcg.envspec:1442:5
+    // @ tcg.envspec:1476:5
+    let _v132: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v132;
+    // @ tcg.envspec:1477:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1448:1)
+/// proc `knock_outs` (tcg.envspec:1483:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1449:5
+    // @ tcg.envspec:1484:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1450:9
+        // @ tcg.envspec:1485:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1451:13
+            // @ tcg.envspec:1486:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1452:17
-                let _v126: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i127: usize = (1 - v_q) as usize;
-                s.f_points[_i127] = (_v126 as i8);
-                // @ tcg.envspec:1453:17
+                // @ tcg.envspec:1487:17
+                let _v133: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i134: usize = (1 - v_q) as usize;
+                s.f_points[_i134] = (_v133 as i8);
+                // @ tcg.envspec:1488:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1457:5
-    let mut _b128: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b128 {
-        let mut _acc129: bool = false;
+    // @ tcg.envspec:1492:5
+    let mut _b135: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b135 {
+        let mut _acc136: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc129 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc136 = true; break; }
         }
-        _b128 = (!_acc129);
+        _b135 = (!_acc136);
     }
-    let mut v_won0: bool = _b128;
-    // @ tcg.envspec:1458:5
-    let mut _b130: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b130 {
-        let mut _acc131: bool = false;
+    let mut v_won0: bool = _b135;
+    // @ tcg.envspec:1493:5
+    let mut _b137: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b137 {
+        let mut _acc138: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc131 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc138 = true; break; }
         }
-        _b130 = (!_acc131);
+        _b137 = (!_acc138);
     }
-    let mut v_won1: bool = _b130;
-    // @ tcg.envspec:1459:5
+    let mut v_won1: bool = _b137;
+    // @ tcg.envspec:1494:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1460:9
+        // @ tcg.envspec:1495:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1462:5
+    // @ tcg.envspec:1497:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1463:9
+        // @ tcg.envspec:1498:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1465:9
+        // @ tcg.envspec:1500:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1467:9
+        // @ tcg.envspec:1502:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1471:1)
+/// proc `random_zone_energy` (tcg.envspec:1506:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1472:5
-    let mut _acc132: i32 = 0;
+    // @ tcg.envspec:1507:5
+    let mut _acc139: i32 = 0;
     for v_t in 0i32..11 {
-        _acc132 = _acc132 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc139 = _acc139 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc132;
-    // @ tcg.envspec:1473:5
-    let _t133: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi134: i32 = iclamp((v_n - 1), 0, 10);
-    let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi134, 46)?;
-    let _v136: i32 = f_nth_energy(s, _t133, _r135)?;
-    s.f_zone_next[v_p as usize] = (_v136 as i8);
+    let mut v_n: i32 = _acc139;
+    // @ tcg.envspec:1508:5
+    let _t140: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi141: i32 = iclamp((v_n - 1), 0, 10);
+    let _r142: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi141, 50)?;
+    let _v143: i32 = f_nth_energy(s, _t140, _r142)?;
+    s.f_zone_next[v_p as usize] = (_v143 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1478:1)
+/// proc `begin_turn` (tcg.envspec:1513:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1479:5
+    // @ tcg.envspec:1514:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1480:9
+        // @ tcg.envspec:1515:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1481:9
+        // @ tcg.envspec:1516:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1483:9
+        // @ tcg.envspec:1518:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1484:9
+        // @ tcg.envspec:1519:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1485:9
+        // @ tcg.envspec:1520:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1486:9
+        // @ tcg.envspec:1521:9
         s.f_attached = false;
-        // @ tcg.envspec:1487:9
+        // @ tcg.envspec:1522:9
         s.f_supporter = false;
-        // @ tcg.envspec:1488:9
+        // @ tcg.envspec:1523:9
         s.f_retreated = false;
-        // @ tcg.envspec:1489:9
+        // @ tcg.envspec:1524:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1490:9
+        // @ tcg.envspec:1525:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1491:9
+        // @ tcg.envspec:1526:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1492:9
+        // @ tcg.envspec:1527:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1493:13
+            // @ tcg.envspec:1528:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1495:9
+        // @ tcg.envspec:1530:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1496:13
-            let _v137: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v137 as i8);
-            // @ tcg.envspec:1497:13
+            // @ tcg.envspec:1531:13
+            let _v144: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v144 as i8);
+            // @ tcg.envspec:1532:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1499:9
+        // @ tcg.envspec:1534:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1505:1)
+/// proc `continue_game` (tcg.envspec:1540:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1506:5
+    // @ tcg.envspec:1541:5
     if (!s.terminated) {
-        // @ tcg.envspec:1507:9
+        // @ tcg.envspec:1542:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1508:13
+            // @ tcg.envspec:1543:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:1509:13
+            // @ tcg.envspec:1544:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1510:13
+            // @ tcg.envspec:1545:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1511:13
+            // @ tcg.envspec:1546:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:1513:13
+            // @ tcg.envspec:1548:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:1514:13
+            // @ tcg.envspec:1549:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:1516:13
+            // @ tcg.envspec:1551:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1524:1)
+/// proc `checkup` (tcg.envspec:1559:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1525:5
+    // @ tcg.envspec:1560:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1526:9
+        // @ tcg.envspec:1561:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1527:9
+        // @ tcg.envspec:1562:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1528:13
+            // @ tcg.envspec:1563:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1529:17
-                let _v138: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v138 as i16);
+                // @ tcg.envspec:1564:17
+                let _v145: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v145 as i16);
             }
-            // @ tcg.envspec:1531:13
+            // @ tcg.envspec:1566:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1532:17
-                let _v139: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v139 as i16);
-                // @ tcg.envspec:1533:17
-                let _r140: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 47)?;
-                if (_r140 == 1) {
-                    // @ tcg.envspec:1534:21
+                // @ tcg.envspec:1567:17
+                let _v146: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v146 as i16);
+                // @ tcg.envspec:1568:17
+                let _r147: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 51)?;
+                if (_r147 == 1) {
+                    // @ tcg.envspec:1569:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1537:13
+            // @ tcg.envspec:1572:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1538:17
-                let _r141: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
-                if (_r141 == 1) {
-                    // @ tcg.envspec:1539:21
+                // @ tcg.envspec:1573:17
+                let _r148: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
+                if (_r148 == 1) {
+                    // @ tcg.envspec:1574:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1542:17
+                // @ tcg.envspec:1577:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3102,40 +3148,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1551:1)
+/// proc `finish_turn` (tcg.envspec:1586:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1552:5
+    // @ tcg.envspec:1587:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1552:5
+    // @ tcg.envspec:1587:5
     if v__envc_run {
-        // @ tcg.envspec:1552:5
+        // @ tcg.envspec:1587:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1553:5
+    // @ tcg.envspec:1588:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1554:9
+        // @ tcg.envspec:1589:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1554:9
+            // @ tcg.envspec:1589:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1555:13
+                // @ tcg.envspec:1590:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1556:17
+                    // @ tcg.envspec:1591:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1556:17
+                    // @ tcg.envspec:1591:17
                     if v__envc_run {
                         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1556:17
+                    // @ tcg.envspec:1591:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1556:17
+                    // @ tcg.envspec:1591:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1556:17
+                    // @ tcg.envspec:1591:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3148,144 +3194,144 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1560:5
+    // @ tcg.envspec:1595:5
     if v__envc_run {
-        // @ tcg.envspec:1560:5
-        let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+        // @ tcg.envspec:1595:5
+        let mut _arr149: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i21 in 0i32..2 {
-            _arr142[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i21 as usize] as i32) } else { (s.f_barrier[v__envc_i21 as usize] as i32) }) as i16);
+            _arr149[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i21 as usize] as i32) } else { (s.f_barrier[v__envc_i21 as usize] as i32) }) as i16);
         }
-        s.f_barrier = _arr142;
-        // @ tcg.envspec:1560:5
-        let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i21 in 0i32..2 {
-            _arr143[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i21 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr143;
-        // @ tcg.envspec:1560:5
-        let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr144[v__envc_i22 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_attack[v__envc_i22 as usize] });
-        }
-        s.f_no_attack = _arr144;
-        // @ tcg.envspec:1560:5
-        let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr145[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_attack = _arr145;
-        // @ tcg.envspec:1560:5
-        let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr146[v__envc_i23 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_retreat[v__envc_i23 as usize] });
-        }
-        s.f_no_retreat = _arr146;
-        // @ tcg.envspec:1560:5
-        let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr147[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr147;
-        // @ tcg.envspec:1560:5
-        let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr148[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_weakened[v__envc_i24 as usize] as i32) }) as i8);
-        }
-        s.f_weakened = _arr148;
-        // @ tcg.envspec:1560:5
-        let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr149[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i24 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_weakened = _arr149;
-        // @ tcg.envspec:1560:5
+        s.f_barrier = _arr149;
+        // @ tcg.envspec:1595:5
         let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i21 in 0i32..2 {
+            _arr150[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i21 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_barrier = _arr150;
+        // @ tcg.envspec:1595:5
+        let mut _arr151: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr151[v__envc_i22 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_attack[v__envc_i22 as usize] });
+        }
+        s.f_no_attack = _arr151;
+        // @ tcg.envspec:1595:5
+        let mut _arr152: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_attack = _arr152;
+        // @ tcg.envspec:1595:5
+        let mut _arr153: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr153[v__envc_i23 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_retreat[v__envc_i23 as usize] });
+        }
+        s.f_no_retreat = _arr153;
+        // @ tcg.envspec:1595:5
+        let mut _arr154: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr154[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_retreat = _arr154;
+        // @ tcg.envspec:1595:5
+        let mut _arr155: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr155[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_weakened[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f_weakened = _arr155;
+        // @ tcg.envspec:1595:5
+        let mut _arr156: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr156[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_weakened = _arr156;
+        // @ tcg.envspec:1595:5
+        let mut _arr157: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
-            _arr150[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_spiky[v__envc_i25 as usize] as i32) }) as i8);
+            _arr157[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_spiky[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f_spiky = _arr150;
-        // @ tcg.envspec:1560:5
-        let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_spiky = _arr157;
+        // @ tcg.envspec:1595:5
+        let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
-            _arr151[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i25 as usize] as i32) }) as i8);
+            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_spiky = _arr151;
-        // @ tcg.envspec:1560:5
-        let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_spiky = _arr158;
+        // @ tcg.envspec:1595:5
+        let mut _arr159: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
-            _arr152[v__envc_i26 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { K1[v__envc_i26 as usize] } else { s.f_no_supporter[v__envc_i26 as usize] });
+            _arr159[v__envc_i26 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { K1[v__envc_i26 as usize] } else { s.f_no_supporter[v__envc_i26 as usize] });
         }
-        s.f_no_supporter = _arr152;
-        // @ tcg.envspec:1560:5
-        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_no_supporter = _arr159;
+        // @ tcg.envspec:1595:5
+        let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
-            _arr153[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) }) as i8);
+            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr153;
-        // @ tcg.envspec:1561:5
+        s.f__envc_until_no_supporter = _arr160;
+        // @ tcg.envspec:1596:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1562:5
+        // @ tcg.envspec:1597:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1563:5
+        // @ tcg.envspec:1598:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1564:5
-        let _a154: i32 = (1 - v_p);
-        p_continue_game(s, _a154, false)?;
+        // @ tcg.envspec:1599:5
+        let _a161: i32 = (1 - v_p);
+        p_continue_game(s, _a161, false)?;
     }
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1594:1)
+/// proc `deal` (tcg.envspec:1629:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1595:5
-    let mut _acc155: i32 = 0;
+    // @ tcg.envspec:1630:5
+    let mut _acc162: i32 = 0;
     for v_i in 0i32..20 {
-        _acc155 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 49)? as i32))? as i32;
+        _acc162 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 53)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc155;
-    // @ tcg.envspec:1596:5
+    let mut v_b: i32 = _acc162;
+    // @ tcg.envspec:1631:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1597:5
-    let _hi156: i32 = imax((v_hands - 1), 0);
-    let _r157: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi156, 50)?;
-    let mut v_r: i32 = _r157;
-    // @ tcg.envspec:1599:5
-    let mut _acc158: i32 = 0;
+    // @ tcg.envspec:1632:5
+    let _hi163: i32 = imax((v_hands - 1), 0);
+    let _r164: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi163, 54)?;
+    let mut v_r: i32 = _r164;
+    // @ tcg.envspec:1634:5
+    let mut _acc165: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc159: i32 = 0;
+        let mut _acc166: i32 = 0;
         for v_j in 1i32..5 {
-            _acc159 = _acc159 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc166 = _acc166 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc158 += (_acc159 <= v_r) as i32;
+        _acc165 += (_acc166 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc158);
-    // @ tcg.envspec:1601:5
+    let mut v_k: i32 = (1 + _acc165);
+    // @ tcg.envspec:1636:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1602:5
+    // @ tcg.envspec:1637:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1603:5
+    // @ tcg.envspec:1638:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1604:5
+    // @ tcg.envspec:1639:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1605:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 51)? as i32);
-        // @ tcg.envspec:1606:9
+        // @ tcg.envspec:1640:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 55)? as i32);
+        // @ tcg.envspec:1641:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1607:13
-            s.f_hand[v_p as usize].push((v_c as i16), 52)?;
-            // @ tcg.envspec:1608:13
+            // @ tcg.envspec:1642:13
+            s.f_hand[v_p as usize].push((v_c as i16), 56)?;
+            // @ tcg.envspec:1643:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1610:13
-            s.f_hand[v_p as usize].push((v_c as i16), 53)?;
-            // @ tcg.envspec:1611:13
+            // @ tcg.envspec:1645:13
+            s.f_hand[v_p as usize].push((v_c as i16), 57)?;
+            // @ tcg.envspec:1646:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1613:13
-            v_rest.push((v_c as i16), 54)?;
+            // @ tcg.envspec:1648:13
+            v_rest.push((v_c as i16), 58)?;
         }
     }
-    // @ tcg.envspec:1616:5
+    // @ tcg.envspec:1651:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -3421,8 +3467,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
-                v__envc_c1 = (_r160 == 1);
+                let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 59)?;
+                v__envc_c1 = (_r167 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3643,8 +3689,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v161: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v161 as i8);
+    let _v168: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v168 as i8);
     Ok(())
 }
 
@@ -3750,6 +3796,13 @@ fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_attack_effect__48(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:517:5
     p_hinder_defending(s, v_p, false, false, true, 0)?;
+    Ok(())
+}
+
+/// proc `attack_effect__49` (tcg.fills:587:1)
+fn p_attack_effect__49(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:589:5
+    p_named_from_deck_to_bench(s, v_p, 12)?;
     Ok(())
 }
 
@@ -4195,27 +4248,27 @@ fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:593:1)
+/// proc `ability_effect__1` (tcg.fills:599:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:601:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:629:1)
+/// proc `ability_effect__2` (tcg.fills:635:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:631:5
+    // @ tcg.fills:637:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:632:9
+        // @ tcg.fills:638:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:632:9
+        // @ tcg.fills:638:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:632:9
+        // @ tcg.fills:638:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4226,32 +4279,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:661:1)
+/// proc `ability_effect__3` (tcg.fills:667:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:669:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:643:1)
+/// proc `ability_effect__4` (tcg.fills:649:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:645:5
+    // @ tcg.fills:651:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:617:1)
+/// proc `ability_effect__5` (tcg.fills:623:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:619:5
+    // @ tcg.fills:625:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:619:5
+    // @ tcg.fills:625:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:619:5
+    // @ tcg.fills:625:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4261,53 +4314,53 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:599:1)
+/// proc `ability_effect__6` (tcg.fills:605:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:607:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:605:1)
+/// proc `ability_effect__8` (tcg.fills:611:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:607:5
+    // @ tcg.fills:613:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:587:1)
+/// proc `ability_effect__9` (tcg.fills:593:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:589:5
+    // @ tcg.fills:595:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:611:1)
+/// proc `ability_effect__10` (tcg.fills:617:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:613:5
+    // @ tcg.fills:619:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:649:1)
+/// proc `ability_effect__11` (tcg.fills:655:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:657:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:623:1)
+/// proc `ability_effect__12` (tcg.fills:629:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4317,68 +4370,68 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:637:1)
+/// proc `ability_effect__13` (tcg.fills:643:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:639:5
+    // @ tcg.fills:645:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:667:1)
+/// proc `ability_effect__14` (tcg.fills:673:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:675:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:673:1)
+/// proc `ability_effect__15` (tcg.fills:679:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:681:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__16` (tcg.fills:679:1)
+/// proc `ability_effect__16` (tcg.fills:685:1)
 fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:655:1)
+/// proc `ability_effect__17` (tcg.fills:661:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:663:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `ability_effect__18` (tcg.fills:685:1)
+/// proc `ability_effect__18` (tcg.fills:691:1)
 fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:693:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:721:1)
+/// proc `trainer_effect__2` (tcg.fills:727:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:723:5
+    // @ tcg.fills:729:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:727:1)
+/// proc `trainer_effect__3` (tcg.fills:733:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:729:5
+    // @ tcg.fills:735:5
     let mut v_going: bool = true;
-    // @ tcg.fills:730:5
+    // @ tcg.fills:736:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:731:9
+        // @ tcg.fills:737:9
         if v_going {
-            // @ tcg.fills:732:13
-            let _r162: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
-            if (_r162 == 1) {
-                // @ tcg.fills:733:17
+            // @ tcg.fills:738:13
+            let _r169: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
+            if (_r169 == 1) {
+                // @ tcg.fills:739:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:735:17
+                // @ tcg.fills:741:17
                 v_going = false;
             }
         }
@@ -4386,46 +4439,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:784:1)
+/// proc `trainer_effect__4` (tcg.fills:790:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:786:5
+    // @ tcg.fills:792:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:772:1)
+/// proc `trainer_effect__5` (tcg.fills:778:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:774:5
+    // @ tcg.fills:780:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:715:1)
+/// proc `trainer_effect__6` (tcg.fills:721:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:717:5
+    // @ tcg.fills:723:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:766:1)
+/// proc `trainer_effect__7` (tcg.fills:772:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:768:5
+    // @ tcg.fills:774:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:742:1)
+/// proc `trainer_effect__8` (tcg.fills:748:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:744:5
+    // @ tcg.fills:750:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:744:5
+    // @ tcg.fills:750:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:744:5
+    // @ tcg.fills:750:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4435,115 +4488,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:778:1)
+/// proc `trainer_effect__9` (tcg.fills:784:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:780:5
+    // @ tcg.fills:786:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:703:1)
+/// proc `trainer_effect__10` (tcg.fills:709:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:711:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:709:1)
+/// proc `trainer_effect__11` (tcg.fills:715:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:711:5
+    // @ tcg.fills:717:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:754:1)
+/// proc `trainer_effect__12` (tcg.fills:760:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:756:5
+    // @ tcg.fills:762:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:760:1)
+/// proc `trainer_effect__13` (tcg.fills:766:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:768:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:697:1)
+/// proc `trainer_effect__14` (tcg.fills:703:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:705:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:748:1)
+/// proc `trainer_effect__15` (tcg.fills:754:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:750:5
+    // @ tcg.fills:756:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:691:1)
+/// proc `trainer_effect__16` (tcg.fills:697:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:693:5
+    // @ tcg.fills:699:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:912:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:931:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     if v__envc_run {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:912:1
-        let _a163: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a163)?;
+        // @ tcg.envspec:931:1
+        let _a170: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a170)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:912:1
-        let _a164: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a164)?;
+        // @ tcg.envspec:931:1
+        let _a171: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a171)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:912:1
-        let _a165: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a165)?;
+        // @ tcg.envspec:931:1
+        let _a172: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a172)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:912:1
-        let _a166: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a166)?;
+        // @ tcg.envspec:931:1
+        let _a173: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a173)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:912:1
-        let _a167: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a168: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a167, _a168)?;
+        // @ tcg.envspec:931:1
+        let _a174: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a175: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a174, _a175)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4553,56 +4606,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:912:1
-        let _a169: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a170: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a169, _a170)?;
+        // @ tcg.envspec:931:1
+        let _a176: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a177: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a176, _a177)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:912:1
-        let _a171: bool = K15[v_effect as usize][0 as usize];
-        let _a172: bool = K16[v_effect as usize][0 as usize];
-        let _a173: bool = K17[v_effect as usize][0 as usize];
-        let _a174: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a171, _a172, _a173, _a174)?;
+        // @ tcg.envspec:931:1
+        let _a178: bool = K15[v_effect as usize][0 as usize];
+        let _a179: bool = K16[v_effect as usize][0 as usize];
+        let _a180: bool = K17[v_effect as usize][0 as usize];
+        let _a181: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a178, _a179, _a180, _a181)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:912:1
-        let _a175: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a175)?;
+        // @ tcg.envspec:931:1
+        let _a182: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a182)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:912:1
-        let _a176: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a177: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a178: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a176, _a177, _a178)?;
+        // @ tcg.envspec:931:1
+        let _a183: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a184: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a185: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a183, _a184, _a185)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4612,51 +4665,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:912:1
-        let _a179: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a179)?;
+        // @ tcg.envspec:931:1
+        let _a186: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a186)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:912:1
-        let _a180: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a180)?;
+        // @ tcg.envspec:931:1
+        let _a187: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a187)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:912:1
-        let _a181: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a182: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a181, _a182)?;
+        // @ tcg.envspec:931:1
+        let _a188: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a189: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a188, _a189)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:912:1
-        let _a183: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a183, 30)?;
+        // @ tcg.envspec:931:1
+        let _a190: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a190, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4666,16 +4719,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4685,32 +4738,32 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:912:1
-        let _a184: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a184)?;
+        // @ tcg.envspec:931:1
+        let _a191: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a191)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4720,47 +4773,50 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:912:1
-        p_bonus_per_bench_named(s, v_p, 8, 50)?;
+        // @ tcg.envspec:931:1
+        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:912:1
-        let _a185: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a185, 1, true)?;
+        // @ tcg.envspec:931:1
+        p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:912:1
-        let _a186: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a186)?;
+        // @ tcg.envspec:931:1
+        let _a192: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a192, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:912:1
-        p_draw_cards(s, v_p, 1)?;
+        // @ tcg.envspec:931:1
+        let _a193: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a193)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:912:1
-        let _a187: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a187)?;
+        // @ tcg.envspec:931:1
+        p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:912:1
-        let _a188: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a189: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a188, _a189)?;
+        // @ tcg.envspec:931:1
+        let _a194: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:912:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:931:1
+        let _a195: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a196: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a195, _a196)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:912:1
-        let _a190: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a191: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a190, _a191)?;
-    } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 36)) {
+        // @ tcg.envspec:931:1
+        let _a197: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a198: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a197, _a198)?;
+    } else if ((v__envc_run && (v_op_0 == 37)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4769,41 +4825,41 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:912:1
-        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 38)) {
-        // @ tcg.envspec:912:1
-        p_boost_next_turn(s, v_p, 20)?;
+        // @ tcg.envspec:931:1
+        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:912:1
-        p_burn_opponent_on_heads(s, v_p)?;
+        // @ tcg.envspec:931:1
+        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:912:1
-        p_discard_deck_tops(s, 5)?;
+        // @ tcg.envspec:931:1
+        p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:912:1
-        p_sweets_relay(s, v_p, 20)?;
+        // @ tcg.envspec:931:1
+        p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:912:1
-        p_damage_per_relay(s, v_p, 40)?;
+        // @ tcg.envspec:931:1
+        p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:912:1
-        p_counter_damage(s, v_p, 30)?;
+        // @ tcg.envspec:931:1
+        p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 45)) {
+        // @ tcg.envspec:931:1
         p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 45)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:912:1
+    } else if ((v__envc_run && (v_op_0 == 46)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4813,38 +4869,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:912:1
-        if (v_op_0 == 46) {
-            // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
+        if (v_op_0 == 47) {
+            // @ tcg.envspec:931:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     if v__envc_run {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:912:1
+    // @ tcg.envspec:931:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:912:1
+        // @ tcg.envspec:931:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4855,38 +4911,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:920:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:942:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:920:1
+    // @ tcg.envspec:942:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:920:1
+    // @ tcg.envspec:942:1
     if v__envc_run {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:920:1
+    // @ tcg.envspec:942:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:920:1
-        let _a192: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a193: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a192, _a193)?;
+        // @ tcg.envspec:942:1
+        let _a199: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a200: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a199, _a200)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4894,26 +4950,26 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:920:1
-        let _a194: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a195: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a196: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a194, _a195, 1, _a196)?;
+        // @ tcg.envspec:942:1
+        let _a201: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a202: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a203: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a201, _a202, 1, _a203)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -4921,23 +4977,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:920:1
+        // @ tcg.envspec:942:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -4948,42 +5004,42 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:927:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:949:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:927:1
+    // @ tcg.envspec:949:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:927:1
+    // @ tcg.envspec:949:1
     if v__envc_run {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:927:1
+    // @ tcg.envspec:949:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4991,228 +5047,228 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 7) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:927:1
+        // @ tcg.envspec:949:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1670:1)
+/// proc `_envc_run_attach` (tcg.envspec:1705:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1672:5
+    // @ tcg.envspec:1707:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1672:5
+    // @ tcg.envspec:1707:5
     if v__envc_run {
-        // @ tcg.envspec:1672:5
+        // @ tcg.envspec:1707:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1673:5
-        let _v197: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i198: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i198] = (_v197 as i8);
-        // @ tcg.envspec:1674:5
+        // @ tcg.envspec:1708:5
+        let _v204: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i205: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i205] = (_v204 as i8);
+        // @ tcg.envspec:1709:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1675:5
+        // @ tcg.envspec:1710:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1676:5
+        // @ tcg.envspec:1711:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1712:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1678:9
+        // @ tcg.envspec:1713:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1678:9
+        // @ tcg.envspec:1713:9
         if v__envc_run {
             v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1678:9
+        // @ tcg.envspec:1713:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_attach__p as i32);
             s.f__envc_at_a_attach = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1678:9
+        // @ tcg.envspec:1713:9
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1678:9
+        // @ tcg.envspec:1713:9
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attach__p = (v_p as i8);
             s.f__envc_at_a_attach = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1679:9
+            // @ tcg.envspec:1714:9
             p_knock_outs(s)?;
-            // @ tcg.envspec:1680:9
+            // @ tcg.envspec:1715:9
             p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1689:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1724:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1692:5
+    // @ tcg.envspec:1727:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1693:5
+    // @ tcg.envspec:1728:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1692:5
+    // @ tcg.envspec:1727:5
     if v__envc_run {
-        // @ tcg.envspec:1692:5
+        // @ tcg.envspec:1727:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1693:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 57)? as i32);
-        // @ tcg.envspec:1694:5
-        s.f_hand[v_p as usize].remove_at(v_h, 58)?;
-        // @ tcg.envspec:1695:5
-        s.f_discard[v_p as usize].push((v_c as i16), 59)?;
-        // @ tcg.envspec:1696:5
+        // @ tcg.envspec:1728:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
+        // @ tcg.envspec:1729:5
+        s.f_hand[v_p as usize].remove_at(v_h, 62)?;
+        // @ tcg.envspec:1730:5
+        s.f_discard[v_p as usize].push((v_c as i16), 63)?;
+        // @ tcg.envspec:1731:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1697:9
+            // @ tcg.envspec:1732:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1734:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1734:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1734:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1734:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1734:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1700:5
+        // @ tcg.envspec:1735:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1701:5
+        // @ tcg.envspec:1736:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1705:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1740:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1743:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1743:5
     if v__envc_run {
-        // @ tcg.envspec:1708:5
+        // @ tcg.envspec:1743:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1709:5
+        // @ tcg.envspec:1744:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1745:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1745:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1745:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1745:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1745:5
     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1711:5
+        // @ tcg.envspec:1746:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1712:5
+        // @ tcg.envspec:1747:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1738:1)
+/// proc `_envc_run_attack` (tcg.envspec:1773:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1739:5
+    // @ tcg.envspec:1774:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1740:5
+    // @ tcg.envspec:1775:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1741:5
+    // @ tcg.envspec:1776:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1739:5
+    // @ tcg.envspec:1774:5
     if v__envc_run {
-        // @ tcg.envspec:1739:5
+        // @ tcg.envspec:1774:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1740:5
+        // @ tcg.envspec:1775:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1742:5
+        // @ tcg.envspec:1777:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1743:9
-            let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
-            v_hits = (_r199 == 1);
+            // @ tcg.envspec:1778:9
+            let _r206: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 64)?;
+            v_hits = (_r206 == 1);
         }
     }
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1780:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1746:9
+        // @ tcg.envspec:1781:9
         if v__envc_run {
-            // @ tcg.envspec:1746:9
+            // @ tcg.envspec:1781:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1747:9
+            // @ tcg.envspec:1782:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1748:9
+        // @ tcg.envspec:1783:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5220,9 +5276,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1749:13
+            // @ tcg.envspec:1784:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5233,23 +5289,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1751:9
+        // @ tcg.envspec:1786:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1751:9
+        // @ tcg.envspec:1786:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1751:9
+        // @ tcg.envspec:1786:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1751:9
+            // @ tcg.envspec:1786:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1751:9
+            // @ tcg.envspec:1786:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1751:9
+            // @ tcg.envspec:1786:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5258,27 +5314,27 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1752:9
+        // @ tcg.envspec:1787:9
         if v__envc_run {
-            // @ tcg.envspec:1752:9
+            // @ tcg.envspec:1787:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1754:5
+    // @ tcg.envspec:1789:5
     if v__envc_run {
-        // @ tcg.envspec:1754:5
+        // @ tcg.envspec:1789:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1755:5
+    // @ tcg.envspec:1790:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1756:9
+        // @ tcg.envspec:1791:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1756:9
+        // @ tcg.envspec:1791:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1756:9
+        // @ tcg.envspec:1791:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5289,18 +5345,18 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:1760:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:1795:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:1761:5
+    // @ tcg.envspec:1796:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1761:5
+    // @ tcg.envspec:1796:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:1761:5
+    // @ tcg.envspec:1796:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5310,15 +5366,15 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1623:1)
+/// action `setup_active` (tcg.envspec:1658:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1625:5
+    // @ tcg.envspec:1660:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1626:5
-    let _a200: i32 = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
-    p_put_in_play(s, v_p, 0, _a200)?;
-    // @ tcg.envspec:1627:5
-    s.f_hand[v_p as usize].remove_at(v_h, 62)?;
+    // @ tcg.envspec:1661:5
+    let _a207: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
+    p_put_in_play(s, v_p, 0, _a207)?;
+    // @ tcg.envspec:1662:5
+    s.f_hand[v_p as usize].remove_at(v_h, 66)?;
     Ok(())
 }
 
@@ -5327,16 +5383,16 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1630:1)
+/// action `setup_bench` (tcg.envspec:1665:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1633:5
+    // @ tcg.envspec:1668:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1634:5
-    let _a201: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a202: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
-    p_put_in_play(s, v_p, _a201, _a202)?;
-    // @ tcg.envspec:1635:5
-    s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+    // @ tcg.envspec:1669:5
+    let _a208: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
+    p_put_in_play(s, v_p, _a208, _a209)?;
+    // @ tcg.envspec:1670:5
+    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
     Ok(())
 }
 
@@ -5345,16 +5401,16 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1638:1)
+/// action `setup_done` (tcg.envspec:1673:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1639:5
+    // @ tcg.envspec:1674:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1640:9
+        // @ tcg.envspec:1675:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1642:9
-        let _a203: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a203)?;
+        // @ tcg.envspec:1677:9
+        let _a210: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a210)?;
     }
     Ok(())
 }
@@ -5364,16 +5420,16 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1647:1)
+/// action `play_basic` (tcg.envspec:1682:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1649:5
+    // @ tcg.envspec:1684:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1650:5
-    let _a204: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a205: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
-    p_put_in_play(s, v_p, _a204, _a205)?;
-    // @ tcg.envspec:1651:5
-    s.f_hand[v_p as usize].remove_at(v_h, 66)?;
+    // @ tcg.envspec:1685:5
+    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
+    p_put_in_play(s, v_p, _a211, _a212)?;
+    // @ tcg.envspec:1686:5
+    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
     Ok(())
 }
 
@@ -5382,28 +5438,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1655:1)
+/// action `evolve` (tcg.envspec:1690:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1657:5
+    // @ tcg.envspec:1692:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1658:5
-    let _v206: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i207: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i207] = (_v206 as i16);
-    // @ tcg.envspec:1659:5
-    let _v208: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v208 as i8);
-    // @ tcg.envspec:1660:5
-    let _v209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v209 as i16);
-    // @ tcg.envspec:1661:5
-    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
-    // @ tcg.envspec:1662:5
-    let _v210: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v210 as i8);
-    // @ tcg.envspec:1663:5
+    // @ tcg.envspec:1693:5
+    let _v213: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i214: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i214] = (_v213 as i16);
+    // @ tcg.envspec:1694:5
+    let _v215: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v215 as i8);
+    // @ tcg.envspec:1695:5
+    let _v216: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v216 as i16);
+    // @ tcg.envspec:1696:5
+    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
+    // @ tcg.envspec:1697:5
+    let _v217: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v217 as i8);
+    // @ tcg.envspec:1698:5
     if (v_s == 0) {
-        // @ tcg.envspec:1664:9
+        // @ tcg.envspec:1699:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -5411,12 +5467,12 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 73)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1670:1)
+/// action `attach` (tcg.envspec:1705:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1670:1
+    // @ tcg.envspec:1705:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -5426,21 +5482,21 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1689:1)
+/// action `play_trainer` (tcg.envspec:1724:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1689:1
+    // @ tcg.envspec:1724:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 74)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1705:1)
+/// action `use_ability` (tcg.envspec:1740:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1705:1
+    // @ tcg.envspec:1740:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -5450,33 +5506,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1717:1)
+/// action `retreat` (tcg.envspec:1752:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1720:5
+    // @ tcg.envspec:1755:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1721:5
+    // @ tcg.envspec:1756:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1722:5
+    // @ tcg.envspec:1757:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1723:9
+        // @ tcg.envspec:1758:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1724:13
-            let mut _acc211: i32 = 0;
+            // @ tcg.envspec:1759:13
+            let mut _acc218: i32 = 0;
             for v_u in 0i32..11 {
-                let _x212: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc211 = if v_u == 0 { _x212 } else { imin(_acc211, _x212) };
+                let _x219: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc218 = if v_u == 0 { _x219 } else { imin(_acc218, _x219) };
             }
-            let mut v_t: i32 = _acc211;
-            // @ tcg.envspec:1725:13
-            let _v213: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v213 as i8);
+            let mut v_t: i32 = _acc218;
+            // @ tcg.envspec:1760:13
+            let _v220: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v220 as i8);
         }
     }
-    // @ tcg.envspec:1728:5
+    // @ tcg.envspec:1763:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1729:5
+    // @ tcg.envspec:1764:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1730:5
+    // @ tcg.envspec:1765:5
     s.f_retreated = true;
     Ok(())
 }
@@ -5486,9 +5542,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1738:1)
+/// action `attack` (tcg.envspec:1773:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1738:1
+    // @ tcg.envspec:1773:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -5498,9 +5554,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1760:1)
+/// action `end_turn` (tcg.envspec:1795:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1760:1
+    // @ tcg.envspec:1795:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
@@ -5510,15 +5566,15 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1765:1)
+/// action `promote` (tcg.envspec:1800:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1767:5
-    let _a214: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a214, 0, v_b)?;
-    // @ tcg.envspec:1768:5
-    let _a215: i32 = (s.f_promote_next as i32);
-    let _a216: bool = s.f_promote_resume;
-    p_continue_game(s, _a215, _a216)?;
+    // @ tcg.envspec:1802:5
+    let _a221: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a221, 0, v_b)?;
+    // @ tcg.envspec:1803:5
+    let _a222: i32 = (s.f_promote_next as i32);
+    let _a223: bool = s.f_promote_resume;
+    p_continue_game(s, _a222, _a223)?;
     Ok(())
 }
 
@@ -5530,21 +5586,21 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1670:1
+    // @ tcg.envspec:1705:1
     if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1670:1
-        p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1689:1
-        // @ tcg.envspec:1689:1
-        p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1705:1
         // @ tcg.envspec:1705:1
+        p__envc_run_attach(s, 0)?;
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1724:1
+        // @ tcg.envspec:1724:1
+        p__envc_run_play_trainer(s, 0, 0)?;
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1740:1
+        // @ tcg.envspec:1740:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1738:1
-        // @ tcg.envspec:1738:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1773:1
+        // @ tcg.envspec:1773:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1760:1
-        // @ tcg.envspec:1760:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1795:1
+        // @ tcg.envspec:1795:1
         p__envc_run_end_turn(s)?;
     }
     Ok(())
@@ -5555,11 +5611,11 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1774:1)
+/// the spec's `observe` (tcg.envspec:1809:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1775:5
+    // @ tcg.envspec:1810:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr217: [i16; 195] = [
+    let _arr224: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -5590,16 +5646,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 72)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 73)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 74)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 75)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 76)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 77)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 78)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 79)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 80)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 81)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 76)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 77)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 78)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 79)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 80)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 81)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 82)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 83)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 84)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 85)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -5756,90 +5812,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr217);
+    return Ok(_arr224);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1580:5
+    // @ tcg.envspec:1615:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1581:9
-        let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 82)?;
-        s.f_decks[v_p as usize] = (_r218 as i8);
-        // @ tcg.envspec:1582:9
+        // @ tcg.envspec:1616:9
+        let _r225: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 86)?;
+        s.f_decks[v_p as usize] = (_r225 as i8);
+        // @ tcg.envspec:1617:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1583:13
-            let _a219: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a219 as i16), 83)?;
+            // @ tcg.envspec:1618:13
+            let _a226: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a226 as i16), 87)?;
         }
-        // @ tcg.envspec:1585:9
+        // @ tcg.envspec:1620:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1586:9
+        // @ tcg.envspec:1621:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1587:9
+        // @ tcg.envspec:1622:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1589:5
-    let _r220: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 84)?;
-    s.f_first = ((if (_r220 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1590:5
+    // @ tcg.envspec:1624:5
+    let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 88)?;
+    s.f_first = ((if (_r227 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1625:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc221: bool = true;
+    let mut _acc228: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc222: bool = true;
+        let mut _acc229: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc226: i32 = 0;
+            let mut _acc233: i32 = 0;
             for v_s in 0i32..4 {
-                _acc226 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc233 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc227: i32 = 0;
+            let mut _acc234: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc228: i32 = 0;
+                let mut _acc235: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc228 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc235 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc227 = _acc227 + _acc228;
+                _acc234 = _acc234 + _acc235;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y223| (_y223 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y224| (_y224 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y225| (_y225 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc226) + _acc227) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y229| (_y229 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc222 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y230| (_y230 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y231| (_y231 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y232| (_y232 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc233) + _acc234) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y236| (_y236 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc229 = false; break; }
         }
-        if !_acc222 { _acc221 = false; break; }
+        if !_acc229 { _acc228 = false; break; }
     }
-    Ok(_acc221)
+    Ok(_acc228)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b230: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b230 {
-        let mut _acc231: bool = true;
+    let mut _b237: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b237 {
+        let mut _acc238: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc232: bool = true;
+            let mut _acc239: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc232 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc239 = false; break; }
             }
-            if !_acc232 { _acc231 = false; break; }
+            if !_acc239 { _acc238 = false; break; }
         }
-        _b230 = _acc231;
+        _b237 = _acc238;
     }
-    Ok(_b230)
+    Ok(_b237)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b233: bool = s.terminated;
-    if !_b233 {
-        let mut _acc234: bool = true;
+    let mut _b240: bool = s.terminated;
+    if !_b240 {
+        let mut _acc241: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc234 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc241 = false; break; }
         }
-        _b233 = _acc234;
+        _b240 = _acc241;
     }
-    Ok(_b233)
+    Ok(_b240)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -5849,28 +5905,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b235: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b235 {
-        let mut _acc236: bool = true;
+    let mut _b242: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b242 {
+        let mut _acc243: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc236 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc243 = false; break; }
         }
-        _b235 = _acc236;
+        _b242 = _acc243;
     }
-    Ok(_b235)
+    Ok(_b242)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc237: bool = true;
+    let mut _acc244: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc238: i32 = 0;
+        let mut _acc245: i32 = 0;
         for v_s in 0i32..4 {
-            _acc238 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc245 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc238 <= 4) { _acc237 = false; break; }
+        if !(_acc245 <= 4) { _acc244 = false; break; }
     }
-    Ok(_acc237)
+    Ok(_acc244)
 }
 
 // ---- the environment
