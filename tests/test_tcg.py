@@ -607,3 +607,33 @@ def test_a_random_named_card_from_the_deck_onto_the_bench(tcg, jax_step, bench_f
     assert len(g.f["deck"][0]) == len(deck) - 1 and deck.count(nidoran_m) == 2
     assert g.f["deck"][0].count(nidoran_m) == 1
 
+
+def test_the_opponent_shuffles_their_active_pokemon_into_their_deck(tcg, jax_step):
+    # Aerodactyl's Primal Wingbeat ("Flip a coin. If heads, your opponent shuffles their Active
+    # Pokémon into their deck."): heads, the Kirlia in the Active Spot and the Ralts under it go
+    # into the deck, its Energy and damage go, and its player promotes a Benched Pokémon; tails,
+    # nothing happens. Seeds are tried until both sides of the coin were seen.
+    seen = set()
+    for seed in range(12):
+        g = Game(tcg, jax_step, decks=("pikachu-zapdos", "mewtwo-gardevoir"), seed=seed)
+        g.place_outside(0, 0, "A1-210", energy={LIGHTNING: 2})  # Aerodactyl, {C}{C}
+        g.place(1, 0, "A1-131", damage=30, energy={PSYCHIC: 1}, under=("A1-130",))  # Kirlia on Ralts
+        g.place(1, 1, "A1-130")
+        g.ready()
+        deck = len(g.f["deck"][1])
+        g.act("attack(a=0)")
+        heads = not g.f["occupied"][1][0]
+        seen.add(heads)
+        if not heads:
+            assert g.f["damage"][1][0] == 30 and len(g.f["deck"][1]) == deck - 1  # the turn's draw
+            continue
+        assert len(g.f["deck"][1]) == deck + 2
+        assert g.f["deck"][1].count(ROW["A1-131"]) == 2 and g.f["deck"][1].count(ROW["A1-130"]) == 1
+        assert (g.f["damage"][1][0], g.f["energy"][1][0], g.f["evolutions"][1][0]) == (0, [0] * 11, 0)
+        assert g.f["phase"] == PROMOTE and g.f["current_player"] == 1
+        g.act("promote(b=1)")
+        assert g.f["phase"] == MAIN and g.f["card"][1][0] == ROW["A1-130"] and g.f["turn"] == 6
+        if len(seen) == 2:
+            break
+    assert seen == {True, False}
+

@@ -358,7 +358,7 @@ _K27 = jnp.asarray(np.array([0, 0], dtype=np.int8))
 _K28 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0], [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21], [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252], [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287], [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368], [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628], [1, 20, 190, 1140, 4845, 15504]], dtype=np.int16))
 _K29 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
 _DT30 = {"items": jnp.int16, "len": jnp.int32}
-_K31 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [46, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [47, 0], [25, 0], [9, 0], [6, 0], [0, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0], [32, 0], [33, 0], [34, 0], [6, 0], [0, 0], [0, 0], [21, 0], [35, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [36, 0], [37, 0], [38, 0], [39, 0], [12, 0], [7, 0], [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [40, 0], [11, 0], [11, 0], [9, 0], [36, 0], [41, 0], [6, 0], [30, 0], [42, 0], [19, 0], [43, 0], [44, 0], [0, 0], [2, 0], [15, 0], [27, 0], [33, 0], [19, 0], [45, 0]], dtype=np.int8))
+_K31 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [47, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [48, 0], [25, 0], [9, 0], [6, 0], [0, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0], [32, 0], [33, 0], [34, 0], [6, 0], [0, 0], [35, 0], [21, 0], [36, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [37, 0], [38, 0], [39, 0], [40, 0], [12, 0], [7, 0], [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [41, 0], [11, 0], [11, 0], [9, 0], [37, 0], [42, 0], [6, 0], [30, 0], [43, 0], [19, 0], [44, 0], [45, 0], [0, 0], [2, 0], [15, 0], [27, 0], [33, 0], [19, 0], [46, 0]], dtype=np.int8))
 _K32 = jnp.asarray(np.array([[0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
 _K33 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
 _K34 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
@@ -2354,701 +2354,768 @@ def p_active_to_hand(st, v_p):
     return st
 
 
+def p_opponent_active_to_deck(st, v_p, v_coin):
+    """proc `opponent_active_to_deck` (tcg.envspec:891)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
+    lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
+    lv["go"] = _cast(True, jnp.bool_)
+    _c601 = lv["coin"]
+    def _then602(st, lv):
+        st, lv = dict(st), dict(lv)
+        st, _r603 = _randint(st, 0, 1)
+        _a604 = (_r603 == 1)
+        lv["go"] = _cast(_a604, jnp.bool_)
+        return st, _scope(lv, ("p", "coin", "q", "go", ))
+    st, lv = _select(_c601, _then602(st, lv), (st, lv))
+    _c605 = jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0])
+    def _then606(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_hit_active(st, lv["p"])
+        _c607 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(_K20[_i32(st["card"][_i32(lv["q"])][0])]))
+        def _then608(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["k"] = jnp.int32(0)
+            _c609 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then610(st, lv):
+                st, lv = dict(st), dict(lv)
+                _l611 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l611)
+                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
+            st, lv = _select(_c609, _then610(st, lv), (st, lv))
+            lv["k"] = jnp.int32(1)
+            _c612 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then613(st, lv):
+                st, lv = dict(st), dict(lv)
+                _l614 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l614)
+                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
+            st, lv = _select(_c612, _then613(st, lv), (st, lv))
+            lv["k"] = jnp.int32(2)
+            _c615 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then616(st, lv):
+                st, lv = dict(st), dict(lv)
+                _l617 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l617)
+                return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
+            st, lv = _select(_c615, _then616(st, lv), (st, lv))
+            lv = _scope(lv, ("p", "coin", "q", "go", ))
+            st, _l618 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l618)
+            _a619 = False
+            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a619, jnp.bool_))
+            _a620 = 0
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a620, jnp.int16))
+            _a622 = jax.vmap(lambda i621: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a622, jnp.int8))
+            _a623 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a623, jnp.int8))
+            _a624 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a624, jnp.bool_))
+            st = p_clear_conditions(st, lv["q"])
+            return st, _scope(lv, ("p", "coin", "q", "go", ))
+        st, lv = _select(_c607, _then608(st, lv), (st, lv))
+        return st, _scope(lv, ("p", "coin", "q", "go", ))
+    st, lv = _select(_c605, _then606(st, lv), (st, lv))
+    lv = _scope(lv, ("p", "coin", ))
+    return st
+
+
 def p_move_bench_energy(st, v_p, v_t):
-    """proc `move_bench_energy` (tcg.envspec:887)"""
+    """proc `move_bench_energy` (tcg.envspec:918)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = jnp.int32(1)
-    _a601 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a601, jnp.int8))
-    _a602 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a602, jnp.int8))
+    _a625 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a625, jnp.int8))
+    _a626 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a626, jnp.int8))
     lv["s"] = jnp.int32(2)
-    _a603 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a603, jnp.int8))
-    _a604 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a604, jnp.int8))
+    _a627 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a627, jnp.int8))
+    _a628 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a628, jnp.int8))
     lv["s"] = jnp.int32(3)
-    _a605 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a605, jnp.int8))
-    _a606 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a606, jnp.int8))
+    _a629 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a629, jnp.int8))
+    _a630 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a630, jnp.int8))
     lv = _scope(lv, ("p", "t", ))
     return st
 
 
 def p_cut_damage(st, v_p, v_t, v_amount):
-    """proc `cut_damage` (tcg.envspec:897)"""
+    """proc `cut_damage` (tcg.envspec:928)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c607 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
-    def _then608(st, lv):
+    _c631 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
+    def _then632(st, lv):
         st, lv = dict(st), dict(lv)
-        _a609 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
-        st["passive_cut"] = _cast(_a609, jnp.int16)
+        _a633 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
+        st["passive_cut"] = _cast(_a633, jnp.int16)
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c607, _then608(st, lv), (st, lv))
+    st, lv = _select(_c631, _then632(st, lv), (st, lv))
     return st
 
 
 def p_strike_back(st, v_s, v_amount):
-    """proc `strike_back` (tcg.envspec:905)"""
+    """proc `strike_back` (tcg.envspec:936)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _c610 = (_i32(lv["s"]) == 0)
-    def _then611(st, lv):
+    _c634 = (_i32(lv["s"]) == 0)
+    def _then635(st, lv):
         st, lv = dict(st), dict(lv)
-        _a612 = lv["amount"]
-        st["passive_spiky"] = _cast(_a612, jnp.int8)
+        _a636 = lv["amount"]
+        st["passive_spiky"] = _cast(_a636, jnp.int8)
         return st, _scope(lv, ("s", "amount", ))
-    st, lv = _select(_c610, _then611(st, lv), (st, lv))
+    st, lv = _select(_c634, _then635(st, lv), (st, lv))
     return st
 
 
 def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_on_attach` (tcg.envspec:913)"""
+    """proc `heal_on_attach` (tcg.envspec:944)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c613 = (_i32(st["last_attached"]) == _i32(lv["t"]))
-    def _then614(st, lv):
+    _c637 = (_i32(st["last_attached"]) == _i32(lv["t"]))
+    def _then638(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c613, _then614(st, lv), (st, lv))
+    st, lv = _select(_c637, _then638(st, lv), (st, lv))
     return st
 
 
 def p_hit_on_attach(st, v_p, v_t, v_amount):
-    """proc `hit_on_attach` (tcg.envspec:921)"""
+    """proc `hit_on_attach` (tcg.envspec:952)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c615 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
-    def _then616(st, lv):
+    _c639 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
+    def _then640(st, lv):
         st, lv = dict(st), dict(lv)
-        _a617 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a617, jnp.int16))
+        _a641 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a641, jnp.int16))
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c615, _then616(st, lv), (st, lv))
+    st, lv = _select(_c639, _then640(st, lv), (st, lv))
     return st
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1412)"""
+    """proc `put_in_play` (tcg.envspec:1456)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
-    _a618 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a618, jnp.int16))
-    _a619 = True
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a619, jnp.bool_))
-    _a620 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a620, jnp.int16))
-    _a622 = jax.vmap(lambda i621: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a622, jnp.int8))
-    _a623 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a623, jnp.int8))
-    _a624 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a624, jnp.int8))
-    _a625 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a625, jnp.bool_))
+    _a642 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a642, jnp.int16))
+    _a643 = True
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a643, jnp.bool_))
+    _a644 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a644, jnp.int16))
+    _a646 = jax.vmap(lambda i645: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a646, jnp.int8))
+    _a647 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a647, jnp.int8))
+    _a648 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a648, jnp.int8))
+    _a649 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a649, jnp.bool_))
     return st
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1423)"""
+    """proc `clear_conditions` (tcg.envspec:1467)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a626 = False
-    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a626, jnp.bool_))
-    _a627 = False
-    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a627, jnp.bool_))
-    _a628 = 0
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a628, jnp.int8))
-    _a629 = 0
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a629, jnp.int16))
-    _a630 = False
-    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a630, jnp.bool_))
-    _a631 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a631, jnp.bool_))
-    _a632 = 0
-    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a632, jnp.int8))
-    _a633 = 0
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a633, jnp.int8))
-    _a634 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a634, jnp.int8))
+    _a650 = False
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a650, jnp.bool_))
+    _a651 = False
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a651, jnp.bool_))
+    _a652 = 0
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a652, jnp.int8))
+    _a653 = 0
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a653, jnp.int16))
+    _a654 = False
+    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a654, jnp.bool_))
+    _a655 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a655, jnp.bool_))
+    _a656 = 0
+    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a656, jnp.int8))
+    _a657 = 0
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a657, jnp.int8))
+    _a658 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a658, jnp.int8))
     return st
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1436)"""
+    """proc `clear_slot` (tcg.envspec:1480)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _l635 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l635)
+    _l659 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l659)
     lv["k"] = jnp.int32(0)
-    _c636 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then637(st, lv):
+    _c660 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then661(st, lv):
         st, lv = dict(st), dict(lv)
-        _l638 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l638)
+        _l662 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l662)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c636, _then637(st, lv), (st, lv))
+    st, lv = _select(_c660, _then661(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c639 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then640(st, lv):
+    _c663 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then664(st, lv):
         st, lv = dict(st), dict(lv)
-        _l641 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l641)
+        _l665 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c639, _then640(st, lv), (st, lv))
+    st, lv = _select(_c663, _then664(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a642 = False
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a642, jnp.bool_))
-    _a643 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a643, jnp.int16))
-    _a645 = jax.vmap(lambda i644: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a645, jnp.int8))
-    _a646 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a646, jnp.int8))
-    _a647 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a647, jnp.bool_))
-    _c648 = (_i32(lv["s"]) == 0)
-    def _then649(st, lv):
+    _a666 = False
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a666, jnp.bool_))
+    _a667 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a667, jnp.int16))
+    _a669 = jax.vmap(lambda i668: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a669, jnp.int8))
+    _a670 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a670, jnp.int8))
+    _a671 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a671, jnp.bool_))
+    _c672 = (_i32(lv["s"]) == 0)
+    def _then673(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c648, _then649(st, lv), (st, lv))
+    st, lv = _select(_c672, _then673(st, lv), (st, lv))
     return st
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1453)"""
+    """proc `swap_slots` (tcg.envspec:1497)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a650 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a650, jnp.int16))
-    _a651 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a651, jnp.int16))
+    _a674 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a674, jnp.int16))
+    _a675 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a675, jnp.int16))
     lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a652 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a652, jnp.bool_))
-    _a653 = lv["o"]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a653, jnp.bool_))
+    _a676 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a676, jnp.bool_))
+    _a677 = lv["o"]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a677, jnp.bool_))
     lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a654 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a654, jnp.int16))
-    _a655 = lv["u"]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a655, jnp.int16))
+    _a678 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a678, jnp.int16))
+    _a679 = lv["u"]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a679, jnp.int16))
     lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a656 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a656, jnp.int8))
-    _a657 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a657, jnp.int8))
+    _a680 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a680, jnp.int8))
+    _a681 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a681, jnp.int8))
     lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a658 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a658, jnp.int16))
-    _a659 = lv["d"]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a659, jnp.int16))
+    _a682 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a682, jnp.int16))
+    _a683 = lv["d"]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a683, jnp.int16))
     lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a660 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a660, jnp.int8))
-    _a661 = lv["e"]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a661, jnp.int8))
+    _a684 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a684, jnp.int8))
+    _a685 = lv["e"]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a685, jnp.int8))
     lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a662 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a662, jnp.int8))
-    _a663 = lv["t"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a663, jnp.int8))
+    _a686 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a686, jnp.int8))
+    _a687 = lv["t"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a687, jnp.int8))
     lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a664 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a664, jnp.bool_))
-    _a665 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a665, jnp.bool_))
+    _a688 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a688, jnp.bool_))
+    _a689 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a689, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1483)"""
+    """proc `knock_outs` (tcg.envspec:1527)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c666 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then667(st, lv):
+    _c690 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then691(st, lv):
         st, lv = dict(st), dict(lv)
-        _a668 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a668, jnp.int8))
+        _a692 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a692, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c666, _then667(st, lv), (st, lv))
+    st, lv = _select(_c690, _then691(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c669 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then670(st, lv):
+    _c693 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then694(st, lv):
         st, lv = dict(st), dict(lv)
-        _a671 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a671, jnp.int8))
+        _a695 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a695, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c669, _then670(st, lv), (st, lv))
+    st, lv = _select(_c693, _then694(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c672 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then673(st, lv):
+    _c696 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then697(st, lv):
         st, lv = dict(st), dict(lv)
-        _a674 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a674, jnp.int8))
+        _a698 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a698, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c672, _then673(st, lv), (st, lv))
+    st, lv = _select(_c696, _then697(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c675 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then676(st, lv):
+    _c699 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then700(st, lv):
         st, lv = dict(st), dict(lv)
-        _a677 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a677, jnp.int8))
+        _a701 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a701, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c675, _then676(st, lv), (st, lv))
+    st, lv = _select(_c699, _then700(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv["q"] = jnp.int32(1)
     lv["s"] = jnp.int32(0)
-    _c678 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then679(st, lv):
+    _c702 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then703(st, lv):
         st, lv = dict(st), dict(lv)
-        _a680 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a680, jnp.int8))
+        _a704 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a704, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c678, _then679(st, lv), (st, lv))
+    st, lv = _select(_c702, _then703(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c681 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then682(st, lv):
+    _c705 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then706(st, lv):
         st, lv = dict(st), dict(lv)
-        _a683 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a683, jnp.int8))
+        _a707 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a707, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c681, _then682(st, lv), (st, lv))
+    st, lv = _select(_c705, _then706(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c684 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then685(st, lv):
+    _c708 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then709(st, lv):
         st, lv = dict(st), dict(lv)
-        _a686 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a686, jnp.int8))
+        _a710 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a710, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c684, _then685(st, lv), (st, lv))
+    st, lv = _select(_c708, _then709(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c687 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then688(st, lv):
+    _c711 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then712(st, lv):
         st, lv = dict(st), dict(lv)
-        _a689 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a689, jnp.int8))
+        _a713 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a713, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c687, _then688(st, lv), (st, lv))
+    st, lv = _select(_c711, _then712(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i690, _h691: _h691)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i692, _h693: _h693)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c694 = jnp.logical_or(lv["won0"], lv["won1"])
-    def _then695(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i714, _h715: _h715)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i716, _h717: _h717)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c718 = jnp.logical_or(lv["won0"], lv["won1"])
+    def _then719(st, lv):
         st, lv = dict(st), dict(lv)
-        _a696 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a696, jnp.int8)
+        _a720 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a720, jnp.int8)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c694, _then695(st, lv), (st, lv))
-    _c697 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c698 = lv["won0"]
-    _c699 = lv["won1"]
-    def _then700(st, lv):
+    st, lv = _select(_c718, _then719(st, lv), (st, lv))
+    _c721 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c722 = lv["won0"]
+    _c723 = lv["won1"]
+    def _then724(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then701(st, lv):
+    def _then725(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then702(st, lv):
+    def _then726(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c697, _c698, _c699, ), (st, lv), (_then700(st, lv), _then701(st, lv), _then702(st, lv), ), (st, lv))
+    st, lv = _select_first((_c721, _c722, _c723, ), (st, lv), (_then724(st, lv), _then725(st, lv), _then726(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1506)"""
+    """proc `random_zone_energy` (tcg.envspec:1550)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i703, _h704: _i32(_h704))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r705 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a706 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r705)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a706, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i727, _h728: _i32(_h728))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r729 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a730 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r729)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a730, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1513)"""
+    """proc `begin_turn` (tcg.envspec:1557)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c707 = (_i32(st["turn"]) >= 50)
-    def _then708(st, lv):
+    _c731 = (_i32(st["turn"]) >= 50)
+    def _then732(st, lv):
         st, lv = dict(st), dict(lv)
-        _a709 = 3
-        st["ended_by"] = _cast(_a709, jnp.int8)
+        _a733 = 3
+        st["ended_by"] = _cast(_a733, jnp.int8)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else710(st, lv):
+    def _else734(st, lv):
         st, lv = dict(st), dict(lv)
-        _a711 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a711, jnp.int8)
-        _a712 = lv["p"]
-        st["current_player"] = _cast(_a712, jnp.int8)
-        _a713 = 1
-        st["phase"] = _cast(_a713, jnp.int8)
-        _a714 = False
-        st["attached"] = _cast(_a714, jnp.bool_)
-        _a715 = False
-        st["supporter"] = _cast(_a715, jnp.bool_)
-        _a716 = False
-        st["retreated"] = _cast(_a716, jnp.bool_)
-        _a717 = 0
-        st["retreat_discount"] = _cast(_a717, jnp.int8)
-        _a718 = 0
-        st["attack_bonus"] = _cast(_a718, jnp.int8)
-        _a719 = 0
-        st["named_bonus"] = _cast(_a719, jnp.int8)
+        _a735 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a735, jnp.int8)
+        _a736 = lv["p"]
+        st["current_player"] = _cast(_a736, jnp.int8)
+        _a737 = 1
+        st["phase"] = _cast(_a737, jnp.int8)
+        _a738 = False
+        st["attached"] = _cast(_a738, jnp.bool_)
+        _a739 = False
+        st["supporter"] = _cast(_a739, jnp.bool_)
+        _a740 = False
+        st["retreated"] = _cast(_a740, jnp.bool_)
+        _a741 = 0
+        st["retreat_discount"] = _cast(_a741, jnp.int8)
+        _a742 = 0
+        st["attack_bonus"] = _cast(_a742, jnp.int8)
+        _a743 = 0
+        st["named_bonus"] = _cast(_a743, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a720 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a720, jnp.bool_))
+        _a744 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a744, jnp.bool_))
         lv["s"] = jnp.int32(1)
-        _a721 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a721, jnp.bool_))
+        _a745 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a745, jnp.bool_))
         lv["s"] = jnp.int32(2)
-        _a722 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a722, jnp.bool_))
+        _a746 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a746, jnp.bool_))
         lv["s"] = jnp.int32(3)
-        _a723 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a723, jnp.bool_))
+        _a747 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a747, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c724 = (_i32(st["turn"]) > 1)
-        def _then725(st, lv):
+        _c748 = (_i32(st["turn"]) > 1)
+        def _then749(st, lv):
             st, lv = dict(st), dict(lv)
-            _a726 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a726, jnp.int8))
+            _a750 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a750, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c724, _then725(st, lv), (st, lv))
+        st, lv = _select(_c748, _then749(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c707, _then708(st, lv), _else710(st, lv))
+    st, lv = _select(_c731, _then732(st, lv), _else734(st, lv))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1540)"""
+    """proc `continue_game` (tcg.envspec:1584)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c727 = jnp.logical_not(st["terminated"])
-    def _then728(st, lv):
+    _c751 = jnp.logical_not(st["terminated"])
+    def _then752(st, lv):
         st, lv = dict(st), dict(lv)
-        _c729 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c730 = lv["resume"]
-        def _then731(st, lv):
+        _c753 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c754 = lv["resume"]
+        def _then755(st, lv):
             st, lv = dict(st), dict(lv)
-            _a732 = 2
-            st["phase"] = _cast(_a732, jnp.int8)
-            _a733 = lv["next"]
-            st["promote_next"] = _cast(_a733, jnp.int8)
-            _a734 = lv["resume"]
-            st["promote_resume"] = _cast(_a734, jnp.bool_)
-            _a735 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a735, jnp.int8)
+            _a756 = 2
+            st["phase"] = _cast(_a756, jnp.int8)
+            _a757 = lv["next"]
+            st["promote_next"] = _cast(_a757, jnp.int8)
+            _a758 = lv["resume"]
+            st["promote_resume"] = _cast(_a758, jnp.bool_)
+            _a759 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a759, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then736(st, lv):
+        def _then760(st, lv):
             st, lv = dict(st), dict(lv)
-            _a737 = 1
-            st["phase"] = _cast(_a737, jnp.int8)
-            _a738 = lv["next"]
-            st["current_player"] = _cast(_a738, jnp.int8)
+            _a761 = 1
+            st["phase"] = _cast(_a761, jnp.int8)
+            _a762 = lv["next"]
+            st["current_player"] = _cast(_a762, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else739(st, lv):
+        def _else763(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select_first((_c729, _c730, ), (st, lv), (_then731(st, lv), _then736(st, lv), ), _else739(st, lv))
+        st, lv = _select_first((_c753, _c754, ), (st, lv), (_then755(st, lv), _then760(st, lv), ), _else763(st, lv))
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c727, _then728(st, lv), (st, lv))
+    st, lv = _select(_c751, _then752(st, lv), (st, lv))
     return st
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1559)"""
+    """proc `checkup` (tcg.envspec:1603)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c740 = st["occupied"][_i32(lv["q"])][0]
-    def _then741(st, lv):
+    _c764 = st["occupied"][_i32(lv["q"])][0]
+    def _then765(st, lv):
         st, lv = dict(st), dict(lv)
-        _c742 = st["poisoned"][_i32(lv["q"])]
-        def _then743(st, lv):
+        _c766 = st["poisoned"][_i32(lv["q"])]
+        def _then767(st, lv):
             st, lv = dict(st), dict(lv)
-            _a744 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a744, jnp.int16))
+            _a768 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a768, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c742, _then743(st, lv), (st, lv))
-        _c745 = st["burned"][_i32(lv["q"])]
-        def _then746(st, lv):
+        st, lv = _select(_c766, _then767(st, lv), (st, lv))
+        _c769 = st["burned"][_i32(lv["q"])]
+        def _then770(st, lv):
             st, lv = dict(st), dict(lv)
-            _a747 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a747, jnp.int16))
-            st, _r749 = _randint(st, 0, 1)
-            _c748 = (_r749 == 1)
-            def _then750(st, lv):
+            _a771 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a771, jnp.int16))
+            st, _r773 = _randint(st, 0, 1)
+            _c772 = (_r773 == 1)
+            def _then774(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a751 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a751, jnp.bool_))
+                _a775 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a775, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c748, _then750(st, lv), (st, lv))
+            st, lv = _select(_c772, _then774(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c745, _then746(st, lv), (st, lv))
-        _c752 = (st["condition"][_i32(lv["q"])] == 1)
-        _c753 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then754(st, lv):
+        st, lv = _select(_c769, _then770(st, lv), (st, lv))
+        _c776 = (st["condition"][_i32(lv["q"])] == 1)
+        _c777 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then778(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r756 = _randint(st, 0, 1)
-            _c755 = (_r756 == 1)
-            def _then757(st, lv):
+            st, _r780 = _randint(st, 0, 1)
+            _c779 = (_r780 == 1)
+            def _then781(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a758 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a758, jnp.int8))
+                _a782 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a782, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c755, _then757(st, lv), (st, lv))
+            st, lv = _select(_c779, _then781(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then759(st, lv):
+        def _then783(st, lv):
             st, lv = dict(st), dict(lv)
-            _a760 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a760, jnp.int8))
+            _a784 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a784, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c752, _c753, ), (st, lv), (_then754(st, lv), _then759(st, lv), ), (st, lv))
+        st, lv = _select_first((_c776, _c777, ), (st, lv), (_then778(st, lv), _then783(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c740, _then741(st, lv), (st, lv))
+    st, lv = _select(_c764, _then765(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c761 = st["occupied"][_i32(lv["q"])][0]
-    def _then762(st, lv):
+    _c785 = st["occupied"][_i32(lv["q"])][0]
+    def _then786(st, lv):
         st, lv = dict(st), dict(lv)
-        _c763 = st["poisoned"][_i32(lv["q"])]
-        def _then764(st, lv):
+        _c787 = st["poisoned"][_i32(lv["q"])]
+        def _then788(st, lv):
             st, lv = dict(st), dict(lv)
-            _a765 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a765, jnp.int16))
+            _a789 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a789, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c763, _then764(st, lv), (st, lv))
-        _c766 = st["burned"][_i32(lv["q"])]
-        def _then767(st, lv):
+        st, lv = _select(_c787, _then788(st, lv), (st, lv))
+        _c790 = st["burned"][_i32(lv["q"])]
+        def _then791(st, lv):
             st, lv = dict(st), dict(lv)
-            _a768 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a768, jnp.int16))
-            st, _r770 = _randint(st, 0, 1)
-            _c769 = (_r770 == 1)
-            def _then771(st, lv):
+            _a792 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a792, jnp.int16))
+            st, _r794 = _randint(st, 0, 1)
+            _c793 = (_r794 == 1)
+            def _then795(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a772 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a772, jnp.bool_))
+                _a796 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a796, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c769, _then771(st, lv), (st, lv))
+            st, lv = _select(_c793, _then795(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c766, _then767(st, lv), (st, lv))
-        _c773 = (st["condition"][_i32(lv["q"])] == 1)
-        _c774 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then775(st, lv):
+        st, lv = _select(_c790, _then791(st, lv), (st, lv))
+        _c797 = (st["condition"][_i32(lv["q"])] == 1)
+        _c798 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then799(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r777 = _randint(st, 0, 1)
-            _c776 = (_r777 == 1)
-            def _then778(st, lv):
+            st, _r801 = _randint(st, 0, 1)
+            _c800 = (_r801 == 1)
+            def _then802(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a779 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a779, jnp.int8))
+                _a803 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a803, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c776, _then778(st, lv), (st, lv))
+            st, lv = _select(_c800, _then802(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then780(st, lv):
+        def _then804(st, lv):
             st, lv = dict(st), dict(lv)
-            _a781 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a781, jnp.int8))
+            _a805 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a805, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c773, _c774, ), (st, lv), (_then775(st, lv), _then780(st, lv), ), (st, lv))
+        st, lv = _select_first((_c797, _c798, ), (st, lv), (_then799(st, lv), _then804(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c761, _then762(st, lv), (st, lv))
+    st, lv = _select(_c785, _then786(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1586)"""
+    """proc `finish_turn` (tcg.envspec:1630)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c782 = lv["_envc_run"]
-    def _then783(st, lv):
+    _c806 = lv["_envc_run"]
+    def _then807(st, lv):
         st, lv = dict(st), dict(lv)
-        _a784 = st["current_player"]
-        lv["p"] = _cast(_a784, jnp.int8)
+        _a808 = st["current_player"]
+        lv["p"] = _cast(_a808, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c782, _then783(st, lv), (st, lv))
-    _c785 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-    def _then786(st, lv):
+    st, lv = _select(_c806, _then807(st, lv), (st, lv))
+    _c809 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+    def _then810(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = jnp.int32(0)
-        def _loop787(i, carry):
+        def _loop811(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["s"] = i
-            _c788 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
-            def _then789(st, lv):
+            _c812 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
+            def _then813(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c790 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-                def _then791(st, lv):
+                _c814 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+                def _then815(st, lv):
                     st, lv = dict(st), dict(lv)
                     lv["_envc_arg1"] = _cast(0, jnp.int8)
-                    _c792 = lv["_envc_run"]
-                    def _then793(st, lv):
+                    _c816 = lv["_envc_run"]
+                    def _then817(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a794 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-                        lv["_envc_arg1"] = _cast(_a794, jnp.int8)
+                        _a818 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+                        lv["_envc_arg1"] = _cast(_a818, jnp.int8)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c792, _then793(st, lv), (st, lv))
-                    _c795 = lv["_envc_seek"]
-                    def _then796(st, lv):
+                    st, lv = _select(_c816, _then817(st, lv), (st, lv))
+                    _c819 = lv["_envc_seek"]
+                    def _then820(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a797 = st["_envc_frame_p_finish_turn__p"]
-                        lv["p"] = _cast(_a797, jnp.int8)
-                        _a798 = 0
-                        st["_envc_at_p_finish_turn"] = _cast(_a798, jnp.int8)
-                        _a799 = False
-                        lv["_envc_seek"] = _cast(_a799, jnp.bool_)
+                        _a821 = st["_envc_frame_p_finish_turn__p"]
+                        lv["p"] = _cast(_a821, jnp.int8)
+                        _a822 = 0
+                        st["_envc_at_p_finish_turn"] = _cast(_a822, jnp.int8)
+                        _a823 = False
+                        lv["_envc_seek"] = _cast(_a823, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c795, _then796(st, lv), (st, lv))
+                    st, lv = _select(_c819, _then820(st, lv), (st, lv))
                     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-                    _c800 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                    def _then801(st, lv):
+                    _c824 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                    def _then825(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a802 = lv["p"]
-                        st["_envc_frame_p_finish_turn__p"] = _cast(_a802, jnp.int8)
-                        _a803 = lv["s"]
-                        st["_envc_frame_p_finish_turn__s"] = _cast(_a803, jnp.int8)
-                        _a804 = 1
-                        st["_envc_at_p_finish_turn"] = _cast(_a804, jnp.int8)
-                        _a805 = False
-                        lv["_envc_run"] = _cast(_a805, jnp.bool_)
+                        _a826 = lv["p"]
+                        st["_envc_frame_p_finish_turn__p"] = _cast(_a826, jnp.int8)
+                        _a827 = lv["s"]
+                        st["_envc_frame_p_finish_turn__s"] = _cast(_a827, jnp.int8)
+                        _a828 = 1
+                        st["_envc_at_p_finish_turn"] = _cast(_a828, jnp.int8)
+                        _a829 = False
+                        lv["_envc_run"] = _cast(_a829, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    def _else806(st, lv):
+                    def _else830(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a807 = True
-                        lv["_envc_run"] = _cast(_a807, jnp.bool_)
+                        _a831 = True
+                        lv["_envc_run"] = _cast(_a831, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c800, _then801(st, lv), _else806(st, lv))
+                    st, lv = _select(_c824, _then825(st, lv), _else830(st, lv))
                     lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                st, lv = _select(_c790, _then791(st, lv), (st, lv))
+                st, lv = _select(_c814, _then815(st, lv), (st, lv))
                 return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-            st, lv = _select(_c788, _then789(st, lv), (st, lv))
+            st, lv = _select(_c812, _then813(st, lv), (st, lv))
             return st, lv
-        st, lv = lax.fori_loop(0, 4, _loop787, (st, lv))
+        st, lv = lax.fori_loop(0, 4, _loop811, (st, lv))
         lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c785, _then786(st, lv), (st, lv))
-    _c808 = lv["_envc_run"]
-    def _then809(st, lv):
+    st, lv = _select(_c809, _then810(st, lv), (st, lv))
+    _c832 = lv["_envc_run"]
+    def _then833(st, lv):
         st, lv = dict(st), dict(lv)
-        _a814 = jax.vmap(lambda i810, _h811, _h812, _h813: jnp.asarray(_i32(jnp.where((_i32(_h811) == (1 + _i32(lv["p"]))), _i32(_h812), _i32(_h813))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
-        st["barrier"] = _cast(_a814, jnp.int16)
-        _a817 = jax.vmap(lambda i815, _h816: jnp.asarray(_i32(jnp.where((_i32(_h816) == (1 + _i32(lv["p"]))), 0, _i32(_h816))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-        st["_envc_until_barrier"] = _cast(_a817, jnp.int8)
-        _a822 = jax.vmap(lambda i818, _h819, _h820, _h821: jnp.where((_i32(_h819) == (1 + _i32(lv["p"]))), _h820, _h821))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
-        st["no_attack"] = _cast(_a822, jnp.bool_)
-        _a825 = jax.vmap(lambda i823, _h824: jnp.asarray(_i32(jnp.where((_i32(_h824) == (1 + _i32(lv["p"]))), 0, _i32(_h824))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-        st["_envc_until_no_attack"] = _cast(_a825, jnp.int8)
-        _a830 = jax.vmap(lambda i826, _h827, _h828, _h829: jnp.where((_i32(_h827) == (1 + _i32(lv["p"]))), _h828, _h829))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
-        st["no_retreat"] = _cast(_a830, jnp.bool_)
-        _a833 = jax.vmap(lambda i831, _h832: jnp.asarray(_i32(jnp.where((_i32(_h832) == (1 + _i32(lv["p"]))), 0, _i32(_h832))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-        st["_envc_until_no_retreat"] = _cast(_a833, jnp.int8)
-        _a838 = jax.vmap(lambda i834, _h835, _h836, _h837: jnp.asarray(_i32(jnp.where((_i32(_h835) == (1 + _i32(lv["p"]))), _i32(_h836), _i32(_h837))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
-        st["weakened"] = _cast(_a838, jnp.int8)
-        _a841 = jax.vmap(lambda i839, _h840: jnp.asarray(_i32(jnp.where((_i32(_h840) == (1 + _i32(lv["p"]))), 0, _i32(_h840))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-        st["_envc_until_weakened"] = _cast(_a841, jnp.int8)
-        _a846 = jax.vmap(lambda i842, _h843, _h844, _h845: jnp.asarray(_i32(jnp.where((_i32(_h843) == (1 + _i32(lv["p"]))), _i32(_h844), _i32(_h845))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
-        st["spiky"] = _cast(_a846, jnp.int8)
-        _a849 = jax.vmap(lambda i847, _h848: jnp.asarray(_i32(jnp.where((_i32(_h848) == (1 + _i32(lv["p"]))), 0, _i32(_h848))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-        st["_envc_until_spiky"] = _cast(_a849, jnp.int8)
-        _a854 = jax.vmap(lambda i850, _h851, _h852, _h853: jnp.where((_i32(_h851) == (1 + _i32(lv["p"]))), _h852, _h853))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
-        st["no_supporter"] = _cast(_a854, jnp.bool_)
-        _a857 = jax.vmap(lambda i855, _h856: jnp.asarray(_i32(jnp.where((_i32(_h856) == (1 + _i32(lv["p"]))), 0, _i32(_h856))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-        st["_envc_until_no_supporter"] = _cast(_a857, jnp.int8)
-        _a858 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a858, jnp.int8))
+        _a838 = jax.vmap(lambda i834, _h835, _h836, _h837: jnp.asarray(_i32(jnp.where((_i32(_h835) == (1 + _i32(lv["p"]))), _i32(_h836), _i32(_h837))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
+        st["barrier"] = _cast(_a838, jnp.int16)
+        _a841 = jax.vmap(lambda i839, _h840: jnp.asarray(_i32(jnp.where((_i32(_h840) == (1 + _i32(lv["p"]))), 0, _i32(_h840))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+        st["_envc_until_barrier"] = _cast(_a841, jnp.int8)
+        _a846 = jax.vmap(lambda i842, _h843, _h844, _h845: jnp.where((_i32(_h843) == (1 + _i32(lv["p"]))), _h844, _h845))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
+        st["no_attack"] = _cast(_a846, jnp.bool_)
+        _a849 = jax.vmap(lambda i847, _h848: jnp.asarray(_i32(jnp.where((_i32(_h848) == (1 + _i32(lv["p"]))), 0, _i32(_h848))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+        st["_envc_until_no_attack"] = _cast(_a849, jnp.int8)
+        _a854 = jax.vmap(lambda i850, _h851, _h852, _h853: jnp.where((_i32(_h851) == (1 + _i32(lv["p"]))), _h852, _h853))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
+        st["no_retreat"] = _cast(_a854, jnp.bool_)
+        _a857 = jax.vmap(lambda i855, _h856: jnp.asarray(_i32(jnp.where((_i32(_h856) == (1 + _i32(lv["p"]))), 0, _i32(_h856))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+        st["_envc_until_no_retreat"] = _cast(_a857, jnp.int8)
+        _a862 = jax.vmap(lambda i858, _h859, _h860, _h861: jnp.asarray(_i32(jnp.where((_i32(_h859) == (1 + _i32(lv["p"]))), _i32(_h860), _i32(_h861))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
+        st["weakened"] = _cast(_a862, jnp.int8)
+        _a865 = jax.vmap(lambda i863, _h864: jnp.asarray(_i32(jnp.where((_i32(_h864) == (1 + _i32(lv["p"]))), 0, _i32(_h864))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+        st["_envc_until_weakened"] = _cast(_a865, jnp.int8)
+        _a870 = jax.vmap(lambda i866, _h867, _h868, _h869: jnp.asarray(_i32(jnp.where((_i32(_h867) == (1 + _i32(lv["p"]))), _i32(_h868), _i32(_h869))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
+        st["spiky"] = _cast(_a870, jnp.int8)
+        _a873 = jax.vmap(lambda i871, _h872: jnp.asarray(_i32(jnp.where((_i32(_h872) == (1 + _i32(lv["p"]))), 0, _i32(_h872))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+        st["_envc_until_spiky"] = _cast(_a873, jnp.int8)
+        _a878 = jax.vmap(lambda i874, _h875, _h876, _h877: jnp.where((_i32(_h875) == (1 + _i32(lv["p"]))), _h876, _h877))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
+        st["no_supporter"] = _cast(_a878, jnp.bool_)
+        _a881 = jax.vmap(lambda i879, _h880: jnp.asarray(_i32(jnp.where((_i32(_h880) == (1 + _i32(lv["p"]))), 0, _i32(_h880))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+        st["_envc_until_no_supporter"] = _cast(_a881, jnp.int8)
+        _a882 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a882, jnp.int8))
         st = p_checkup(st, lv["p"])
         st = p_knock_outs(st)
         st = p_continue_game(st, (1 - _i32(lv["p"])), False)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c808, _then809(st, lv), (st, lv))
+    st, lv = _select(_c832, _then833(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1629)"""
+    """proc `deal` (tcg.envspec:1673)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i859: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i859])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i859])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i883: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K28[20][5]) - _i32(_K28[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r860 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r860, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i861: ((((_i32(jnp.where((1 <= i861), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i861), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i861), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i861), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r884 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r884, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i885: ((((_i32(jnp.where((1 <= i885), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i885), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i885), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i885), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K29, "len": jnp.int32(0)}, _DT30)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop862(i, carry):
+    def _loop886(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c863 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c864 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then865(st, lv):
+        _c887 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c888 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then889(st, lv):
             st, lv = dict(st), dict(lv)
-            _l866 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l866)
-            _a867 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a867, jnp.int8)
+            _l890 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l890)
+            _a891 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a891, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then868(st, lv):
+        def _then892(st, lv):
             st, lv = dict(st), dict(lv)
-            _l869 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l869)
-            _a870 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a870, jnp.int8)
+            _l893 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l893)
+            _a894 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a894, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else871(st, lv):
+        def _else895(st, lv):
             st, lv = dict(st), dict(lv)
-            _l872 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l872
+            _l896 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l896
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c863, _c864, ), (st, lv), (_then865(st, lv), _then868(st, lv), ), _else871(st, lv))
+        st, lv = _select_first((_c887, _c888, ), (st, lv), (_then889(st, lv), _then892(st, lv), ), _else895(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop862, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop886, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a873 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a873, _DT30))
+    _a897 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a897, _DT30))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3123,30 +3190,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c874 = lv["_envc_seek"]
-    def _then875(st, lv):
+    _c898 = lv["_envc_seek"]
+    def _then899(st, lv):
         st, lv = dict(st), dict(lv)
-        _a876 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a876, jnp.int8)
-        _a877 = False
-        lv["_envc_seek"] = _cast(_a877, jnp.bool_)
+        _a900 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a900, jnp.int8)
+        _a901 = False
+        lv["_envc_seek"] = _cast(_a901, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c874, _then875(st, lv), (st, lv))
+    st, lv = _select(_c898, _then899(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c878 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then879(st, lv):
+    _c902 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then903(st, lv):
         st, lv = dict(st), dict(lv)
-        _a880 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a880, jnp.int8)
-        _a881 = False
-        lv["_envc_run"] = _cast(_a881, jnp.bool_)
+        _a904 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a904, jnp.int8)
+        _a905 = False
+        lv["_envc_run"] = _cast(_a905, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else882(st, lv):
+    def _else906(st, lv):
         st, lv = dict(st), dict(lv)
-        _a883 = True
-        lv["_envc_run"] = _cast(_a883, jnp.bool_)
+        _a907 = True
+        lv["_envc_run"] = _cast(_a907, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c878, _then879(st, lv), _else882(st, lv))
+    st, lv = _select(_c902, _then903(st, lv), _else906(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3206,61 +3273,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop884(i, carry):
+    def _loop908(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c885 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then886(st, lv):
+        _c909 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then910(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c887 = lv["_envc_run"]
-            def _then888(st, lv):
+            _c911 = lv["_envc_run"]
+            def _then912(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r889 = _randint(st, 0, 1)
-                _a890 = (_r889 == 1)
-                lv["_envc_c1"] = _cast(_a890, jnp.bool_)
+                st, _r913 = _randint(st, 0, 1)
+                _a914 = (_r913 == 1)
+                lv["_envc_c1"] = _cast(_a914, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c887, _then888(st, lv), (st, lv))
-            _c891 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then892(st, lv):
+            st, lv = _select(_c911, _then912(st, lv), (st, lv))
+            _c915 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then916(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c893 = lv["_envc_seek"]
-                def _then894(st, lv):
+                _c917 = lv["_envc_seek"]
+                def _then918(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a895 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a895, jnp.int8)
-                    _a896 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a896, jnp.int8)
-                    _a897 = False
-                    lv["_envc_seek"] = _cast(_a897, jnp.bool_)
+                    _a919 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a919, jnp.int8)
+                    _a920 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a920, jnp.int8)
+                    _a921 = False
+                    lv["_envc_seek"] = _cast(_a921, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c893, _then894(st, lv), (st, lv))
+                st, lv = _select(_c917, _then918(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c898 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then899(st, lv):
+                _c922 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then923(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a900 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a900, jnp.int8)
-                    _a901 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a901, jnp.int8)
-                    _a902 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a902, jnp.int8)
-                    _a903 = False
-                    lv["_envc_run"] = _cast(_a903, jnp.bool_)
+                    _a924 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a924, jnp.int8)
+                    _a925 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a925, jnp.int8)
+                    _a926 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a926, jnp.int8)
+                    _a927 = False
+                    lv["_envc_run"] = _cast(_a927, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else904(st, lv):
+                def _else928(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a905 = True
-                    lv["_envc_run"] = _cast(_a905, jnp.bool_)
+                    _a929 = True
+                    lv["_envc_run"] = _cast(_a929, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c898, _then899(st, lv), _else904(st, lv))
+                st, lv = _select(_c922, _then923(st, lv), _else928(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c891, _then892(st, lv), (st, lv))
+            st, lv = _select(_c915, _then916(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c885, _then886(st, lv), (st, lv))
+        st, lv = _select(_c909, _then910(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop884, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop908, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3296,30 +3363,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c906 = lv["_envc_seek"]
-    def _then907(st, lv):
+    _c930 = lv["_envc_seek"]
+    def _then931(st, lv):
         st, lv = dict(st), dict(lv)
-        _a908 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a908, jnp.int8)
-        _a909 = False
-        lv["_envc_seek"] = _cast(_a909, jnp.bool_)
+        _a932 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a932, jnp.int8)
+        _a933 = False
+        lv["_envc_seek"] = _cast(_a933, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c906, _then907(st, lv), (st, lv))
+    st, lv = _select(_c930, _then931(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c910 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then911(st, lv):
+    _c934 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then935(st, lv):
         st, lv = dict(st), dict(lv)
-        _a912 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a912, jnp.int8)
-        _a913 = False
-        lv["_envc_run"] = _cast(_a913, jnp.bool_)
+        _a936 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a936, jnp.int8)
+        _a937 = False
+        lv["_envc_run"] = _cast(_a937, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else914(st, lv):
+    def _else938(st, lv):
         st, lv = dict(st), dict(lv)
-        _a915 = True
-        lv["_envc_run"] = _cast(_a915, jnp.bool_)
+        _a939 = True
+        lv["_envc_run"] = _cast(_a939, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c910, _then911(st, lv), _else914(st, lv))
+    st, lv = _select(_c934, _then935(st, lv), _else938(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3410,30 +3477,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c916 = lv["_envc_seek"]
-    def _then917(st, lv):
+    _c940 = lv["_envc_seek"]
+    def _then941(st, lv):
         st, lv = dict(st), dict(lv)
-        _a918 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a918, jnp.int8)
-        _a919 = False
-        lv["_envc_seek"] = _cast(_a919, jnp.bool_)
+        _a942 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a942, jnp.int8)
+        _a943 = False
+        lv["_envc_seek"] = _cast(_a943, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c916, _then917(st, lv), (st, lv))
+    st, lv = _select(_c940, _then941(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c920 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then921(st, lv):
+    _c944 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then945(st, lv):
         st, lv = dict(st), dict(lv)
-        _a922 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a922, jnp.int8)
-        _a923 = False
-        lv["_envc_run"] = _cast(_a923, jnp.bool_)
+        _a946 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a946, jnp.int8)
+        _a947 = False
+        lv["_envc_run"] = _cast(_a947, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else924(st, lv):
+    def _else948(st, lv):
         st, lv = dict(st), dict(lv)
-        _a925 = True
-        lv["_envc_run"] = _cast(_a925, jnp.bool_)
+        _a949 = True
+        lv["_envc_run"] = _cast(_a949, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c920, _then921(st, lv), _else924(st, lv))
+    st, lv = _select(_c944, _then945(st, lv), _else948(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3452,30 +3519,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c926 = lv["_envc_seek"]
-    def _then927(st, lv):
+    _c950 = lv["_envc_seek"]
+    def _then951(st, lv):
         st, lv = dict(st), dict(lv)
-        _a928 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a928, jnp.int8)
-        _a929 = False
-        lv["_envc_seek"] = _cast(_a929, jnp.bool_)
+        _a952 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a952, jnp.int8)
+        _a953 = False
+        lv["_envc_seek"] = _cast(_a953, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c926, _then927(st, lv), (st, lv))
+    st, lv = _select(_c950, _then951(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c930 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then931(st, lv):
+    _c954 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then955(st, lv):
         st, lv = dict(st), dict(lv)
-        _a932 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a932, jnp.int8)
-        _a933 = False
-        lv["_envc_run"] = _cast(_a933, jnp.bool_)
+        _a956 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a956, jnp.int8)
+        _a957 = False
+        lv["_envc_run"] = _cast(_a957, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else934(st, lv):
+    def _else958(st, lv):
         st, lv = dict(st), dict(lv)
-        _a935 = True
-        lv["_envc_run"] = _cast(_a935, jnp.bool_)
+        _a959 = True
+        lv["_envc_run"] = _cast(_a959, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c930, _then931(st, lv), _else934(st, lv))
+    st, lv = _select(_c954, _then955(st, lv), _else958(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3486,30 +3553,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c936 = lv["_envc_seek"]
-    def _then937(st, lv):
+    _c960 = lv["_envc_seek"]
+    def _then961(st, lv):
         st, lv = dict(st), dict(lv)
-        _a938 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a938, jnp.int8)
-        _a939 = False
-        lv["_envc_seek"] = _cast(_a939, jnp.bool_)
+        _a962 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a962, jnp.int8)
+        _a963 = False
+        lv["_envc_seek"] = _cast(_a963, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c936, _then937(st, lv), (st, lv))
+    st, lv = _select(_c960, _then961(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c940 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then941(st, lv):
+    _c964 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then965(st, lv):
         st, lv = dict(st), dict(lv)
-        _a942 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a942, jnp.int8)
-        _a943 = False
-        lv["_envc_run"] = _cast(_a943, jnp.bool_)
+        _a966 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a966, jnp.int8)
+        _a967 = False
+        lv["_envc_run"] = _cast(_a967, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else944(st, lv):
+    def _else968(st, lv):
         st, lv = dict(st), dict(lv)
-        _a945 = True
-        lv["_envc_run"] = _cast(_a945, jnp.bool_)
+        _a969 = True
+        lv["_envc_run"] = _cast(_a969, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c940, _then941(st, lv), _else944(st, lv))
+    st, lv = _select(_c964, _then965(st, lv), _else968(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3526,10 +3593,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a946 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a946, jnp.int16))
-    _a947 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a947, jnp.int8))
+    _a970 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a970, jnp.int16))
+    _a971 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a971, jnp.int8))
     return st
 
 
@@ -3595,30 +3662,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c948 = lv["_envc_seek"]
-    def _then949(st, lv):
+    _c972 = lv["_envc_seek"]
+    def _then973(st, lv):
         st, lv = dict(st), dict(lv)
-        _a950 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a950, jnp.int8)
-        _a951 = False
-        lv["_envc_seek"] = _cast(_a951, jnp.bool_)
+        _a974 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a974, jnp.int8)
+        _a975 = False
+        lv["_envc_seek"] = _cast(_a975, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c948, _then949(st, lv), (st, lv))
+    st, lv = _select(_c972, _then973(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c952 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then953(st, lv):
+    _c976 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then977(st, lv):
         st, lv = dict(st), dict(lv)
-        _a954 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a954, jnp.int8)
-        _a955 = False
-        lv["_envc_run"] = _cast(_a955, jnp.bool_)
+        _a978 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a978, jnp.int8)
+        _a979 = False
+        lv["_envc_run"] = _cast(_a979, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else956(st, lv):
+    def _else980(st, lv):
         st, lv = dict(st), dict(lv)
-        _a957 = True
-        lv["_envc_run"] = _cast(_a957, jnp.bool_)
+        _a981 = True
+        lv["_envc_run"] = _cast(_a981, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c952, _then953(st, lv), _else956(st, lv))
+    st, lv = _select(_c976, _then977(st, lv), _else980(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3637,30 +3704,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c958 = lv["_envc_seek"]
-    def _then959(st, lv):
+    _c982 = lv["_envc_seek"]
+    def _then983(st, lv):
         st, lv = dict(st), dict(lv)
-        _a960 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a960, jnp.int8)
-        _a961 = False
-        lv["_envc_seek"] = _cast(_a961, jnp.bool_)
+        _a984 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a984, jnp.int8)
+        _a985 = False
+        lv["_envc_seek"] = _cast(_a985, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c958, _then959(st, lv), (st, lv))
+    st, lv = _select(_c982, _then983(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c962 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then963(st, lv):
+    _c986 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then987(st, lv):
         st, lv = dict(st), dict(lv)
-        _a964 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a964, jnp.int8)
-        _a965 = False
-        lv["_envc_run"] = _cast(_a965, jnp.bool_)
+        _a988 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a988, jnp.int8)
+        _a989 = False
+        lv["_envc_run"] = _cast(_a989, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else966(st, lv):
+    def _else990(st, lv):
         st, lv = dict(st), dict(lv)
-        _a967 = True
-        lv["_envc_run"] = _cast(_a967, jnp.bool_)
+        _a991 = True
+        lv["_envc_run"] = _cast(_a991, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c962, _then963(st, lv), _else966(st, lv))
+    st, lv = _select(_c986, _then987(st, lv), _else990(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3753,6 +3820,14 @@ def p_attack_effect__58(st, v_p):
     return st
 
 
+def p_attack_effect__60(st, v_p):
+    """proc `attack_effect__60` (tcg.fills:593)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    st = p_opponent_active_to_deck(st, lv["p"], True)
+    return st
+
+
 def p_attack_effect__61(st, v_p):
     """proc `attack_effect__61` (tcg.fills:292)"""
     st = dict(st)
@@ -3791,36 +3866,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c968 = lv["_envc_run"]
-    def _then969(st, lv):
+    _c992 = lv["_envc_run"]
+    def _then993(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c968, _then969(st, lv), (st, lv))
-    _c970 = lv["_envc_seek"]
-    def _then971(st, lv):
+    st, lv = _select(_c992, _then993(st, lv), (st, lv))
+    _c994 = lv["_envc_seek"]
+    def _then995(st, lv):
         st, lv = dict(st), dict(lv)
-        _a972 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a972, jnp.int8)
-        _a973 = False
-        lv["_envc_seek"] = _cast(_a973, jnp.bool_)
+        _a996 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a996, jnp.int8)
+        _a997 = False
+        lv["_envc_seek"] = _cast(_a997, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c970, _then971(st, lv), (st, lv))
+    st, lv = _select(_c994, _then995(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c974 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then975(st, lv):
+    _c998 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then999(st, lv):
         st, lv = dict(st), dict(lv)
-        _a976 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a976, jnp.int8)
-        _a977 = False
-        lv["_envc_run"] = _cast(_a977, jnp.bool_)
+        _a1000 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1000, jnp.int8)
+        _a1001 = False
+        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else978(st, lv):
+    def _else1002(st, lv):
         st, lv = dict(st), dict(lv)
-        _a979 = True
-        lv["_envc_run"] = _cast(_a979, jnp.bool_)
+        _a1003 = True
+        lv["_envc_run"] = _cast(_a1003, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c974, _then975(st, lv), _else978(st, lv))
+    st, lv = _select(_c998, _then999(st, lv), _else1002(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3862,30 +3937,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c980 = lv["_envc_seek"]
-    def _then981(st, lv):
+    _c1004 = lv["_envc_seek"]
+    def _then1005(st, lv):
         st, lv = dict(st), dict(lv)
-        _a982 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a982, jnp.int8)
-        _a983 = False
-        lv["_envc_seek"] = _cast(_a983, jnp.bool_)
+        _a1006 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1006, jnp.int8)
+        _a1007 = False
+        lv["_envc_seek"] = _cast(_a1007, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c980, _then981(st, lv), (st, lv))
+    st, lv = _select(_c1004, _then1005(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c984 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then985(st, lv):
+    _c1008 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1009(st, lv):
         st, lv = dict(st), dict(lv)
-        _a986 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a986, jnp.int8)
-        _a987 = False
-        lv["_envc_run"] = _cast(_a987, jnp.bool_)
+        _a1010 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1010, jnp.int8)
+        _a1011 = False
+        lv["_envc_run"] = _cast(_a1011, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else988(st, lv):
+    def _else1012(st, lv):
         st, lv = dict(st), dict(lv)
-        _a989 = True
-        lv["_envc_run"] = _cast(_a989, jnp.bool_)
+        _a1013 = True
+        lv["_envc_run"] = _cast(_a1013, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c984, _then985(st, lv), _else988(st, lv))
+    st, lv = _select(_c1008, _then1009(st, lv), _else1012(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3904,30 +3979,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c990 = lv["_envc_seek"]
-    def _then991(st, lv):
+    _c1014 = lv["_envc_seek"]
+    def _then1015(st, lv):
         st, lv = dict(st), dict(lv)
-        _a992 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a992, jnp.int8)
-        _a993 = False
-        lv["_envc_seek"] = _cast(_a993, jnp.bool_)
+        _a1016 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1016, jnp.int8)
+        _a1017 = False
+        lv["_envc_seek"] = _cast(_a1017, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c990, _then991(st, lv), (st, lv))
+    st, lv = _select(_c1014, _then1015(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c994 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then995(st, lv):
+    _c1018 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1019(st, lv):
         st, lv = dict(st), dict(lv)
-        _a996 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a996, jnp.int8)
-        _a997 = False
-        lv["_envc_run"] = _cast(_a997, jnp.bool_)
+        _a1020 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1020, jnp.int8)
+        _a1021 = False
+        lv["_envc_run"] = _cast(_a1021, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else998(st, lv):
+    def _else1022(st, lv):
         st, lv = dict(st), dict(lv)
-        _a999 = True
-        lv["_envc_run"] = _cast(_a999, jnp.bool_)
+        _a1023 = True
+        lv["_envc_run"] = _cast(_a1023, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c994, _then995(st, lv), _else998(st, lv))
+    st, lv = _select(_c1018, _then1019(st, lv), _else1022(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3962,30 +4037,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1000 = lv["_envc_seek"]
-    def _then1001(st, lv):
+    _c1024 = lv["_envc_seek"]
+    def _then1025(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1002 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1002, jnp.int8)
-        _a1003 = False
-        lv["_envc_seek"] = _cast(_a1003, jnp.bool_)
+        _a1026 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1026, jnp.int8)
+        _a1027 = False
+        lv["_envc_seek"] = _cast(_a1027, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1000, _then1001(st, lv), (st, lv))
+    st, lv = _select(_c1024, _then1025(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c1004 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1005(st, lv):
+    _c1028 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1029(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1006 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1006, jnp.int8)
-        _a1007 = False
-        lv["_envc_run"] = _cast(_a1007, jnp.bool_)
+        _a1030 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1030, jnp.int8)
+        _a1031 = False
+        lv["_envc_run"] = _cast(_a1031, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1008(st, lv):
+    def _else1032(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1009 = True
-        lv["_envc_run"] = _cast(_a1009, jnp.bool_)
+        _a1033 = True
+        lv["_envc_run"] = _cast(_a1033, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1004, _then1005(st, lv), _else1008(st, lv))
+    st, lv = _select(_c1028, _then1029(st, lv), _else1032(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4020,30 +4095,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1010 = lv["_envc_seek"]
-    def _then1011(st, lv):
+    _c1034 = lv["_envc_seek"]
+    def _then1035(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1012 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1012, jnp.int8)
-        _a1013 = False
-        lv["_envc_seek"] = _cast(_a1013, jnp.bool_)
+        _a1036 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1036, jnp.int8)
+        _a1037 = False
+        lv["_envc_seek"] = _cast(_a1037, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1010, _then1011(st, lv), (st, lv))
+    st, lv = _select(_c1034, _then1035(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c1014 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1015(st, lv):
+    _c1038 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1039(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1016 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1016, jnp.int8)
-        _a1017 = False
-        lv["_envc_run"] = _cast(_a1017, jnp.bool_)
+        _a1040 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1040, jnp.int8)
+        _a1041 = False
+        lv["_envc_run"] = _cast(_a1041, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1018(st, lv):
+    def _else1042(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1019 = True
-        lv["_envc_run"] = _cast(_a1019, jnp.bool_)
+        _a1043 = True
+        lv["_envc_run"] = _cast(_a1043, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1014, _then1015(st, lv), _else1018(st, lv))
+    st, lv = _select(_c1038, _then1039(st, lv), _else1042(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4173,30 +4248,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1020 = lv["_envc_seek"]
-    def _then1021(st, lv):
+    _c1044 = lv["_envc_seek"]
+    def _then1045(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1022 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1022, jnp.int8)
-        _a1023 = False
-        lv["_envc_seek"] = _cast(_a1023, jnp.bool_)
+        _a1046 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1046, jnp.int8)
+        _a1047 = False
+        lv["_envc_seek"] = _cast(_a1047, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1020, _then1021(st, lv), (st, lv))
+    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c1024 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1025(st, lv):
+    _c1048 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1049(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1026 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1026, jnp.int8)
-        _a1027 = False
-        lv["_envc_run"] = _cast(_a1027, jnp.bool_)
+        _a1050 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1050, jnp.int8)
+        _a1051 = False
+        lv["_envc_run"] = _cast(_a1051, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1028(st, lv):
+    def _else1052(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1029 = True
-        lv["_envc_run"] = _cast(_a1029, jnp.bool_)
+        _a1053 = True
+        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1024, _then1025(st, lv), _else1028(st, lv))
+    st, lv = _select(_c1048, _then1049(st, lv), _else1052(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4207,30 +4282,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1030 = lv["_envc_seek"]
-    def _then1031(st, lv):
+    _c1054 = lv["_envc_seek"]
+    def _then1055(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1032 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1032, jnp.int8)
-        _a1033 = False
-        lv["_envc_seek"] = _cast(_a1033, jnp.bool_)
+        _a1056 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1056, jnp.int8)
+        _a1057 = False
+        lv["_envc_seek"] = _cast(_a1057, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1030, _then1031(st, lv), (st, lv))
+    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c1034 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1035(st, lv):
+    _c1058 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1059(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1036 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1036, jnp.int8)
-        _a1037 = False
-        lv["_envc_run"] = _cast(_a1037, jnp.bool_)
+        _a1060 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1060, jnp.int8)
+        _a1061 = False
+        lv["_envc_run"] = _cast(_a1061, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1038(st, lv):
+    def _else1062(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1039 = True
-        lv["_envc_run"] = _cast(_a1039, jnp.bool_)
+        _a1063 = True
+        lv["_envc_run"] = _cast(_a1063, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1034, _then1035(st, lv), _else1038(st, lv))
+    st, lv = _select(_c1058, _then1059(st, lv), _else1062(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4260,7 +4335,7 @@ def p_attack_effect__100(st, v_p):
 
 
 def p_ability_effect__1(st, v_p, v_s):
-    """proc `ability_effect__1` (tcg.fills:599)"""
+    """proc `ability_effect__1` (tcg.fills:605)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_all(st, lv["p"], 20)
@@ -4268,46 +4343,46 @@ def p_ability_effect__1(st, v_p, v_s):
 
 
 def p_ability_effect__2(st, v_p, v_s):
-    """proc `ability_effect__2` (tcg.fills:635)"""
+    """proc `ability_effect__2` (tcg.fills:641)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1040 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1041(st, lv):
+    _c1064 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1065(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1042 = lv["_envc_seek"]
-        def _then1043(st, lv):
+        _c1066 = lv["_envc_seek"]
+        def _then1067(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1044 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1044, jnp.int8)
-            _a1045 = False
-            lv["_envc_seek"] = _cast(_a1045, jnp.bool_)
+            _a1068 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1068, jnp.int8)
+            _a1069 = False
+            lv["_envc_seek"] = _cast(_a1069, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1042, _then1043(st, lv), (st, lv))
+        st, lv = _select(_c1066, _then1067(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1046 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1047(st, lv):
+        _c1070 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1071(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1048 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1048, jnp.int8)
-            _a1049 = False
-            lv["_envc_run"] = _cast(_a1049, jnp.bool_)
+            _a1072 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1072, jnp.int8)
+            _a1073 = False
+            lv["_envc_run"] = _cast(_a1073, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1050(st, lv):
+        def _else1074(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1051 = True
-            lv["_envc_run"] = _cast(_a1051, jnp.bool_)
+            _a1075 = True
+            lv["_envc_run"] = _cast(_a1075, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1046, _then1047(st, lv), _else1050(st, lv))
+        st, lv = _select(_c1070, _then1071(st, lv), _else1074(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1040, _then1041(st, lv), (st, lv))
+    st, lv = _select(_c1064, _then1065(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__3(st, v_p, v_s):
-    """proc `ability_effect__3` (tcg.fills:667)"""
+    """proc `ability_effect__3` (tcg.fills:673)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_strike_back(st, lv["s"], 20)
@@ -4315,7 +4390,7 @@ def p_ability_effect__3(st, v_p, v_s):
 
 
 def p_ability_effect__4(st, v_p, v_s):
-    """proc `ability_effect__4` (tcg.fills:649)"""
+    """proc `ability_effect__4` (tcg.fills:655)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 10)
@@ -4323,41 +4398,41 @@ def p_ability_effect__4(st, v_p, v_s):
 
 
 def p_ability_effect__5(st, v_p, v_s):
-    """proc `ability_effect__5` (tcg.fills:623)"""
+    """proc `ability_effect__5` (tcg.fills:629)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1052 = lv["_envc_seek"]
-    def _then1053(st, lv):
+    _c1076 = lv["_envc_seek"]
+    def _then1077(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1054 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1054, jnp.int8)
-        _a1055 = False
-        lv["_envc_seek"] = _cast(_a1055, jnp.bool_)
+        _a1078 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1078, jnp.int8)
+        _a1079 = False
+        lv["_envc_seek"] = _cast(_a1079, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1052, _then1053(st, lv), (st, lv))
+    st, lv = _select(_c1076, _then1077(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1056 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1057(st, lv):
+    _c1080 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1081(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1058 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1058, jnp.int8)
-        _a1059 = False
-        lv["_envc_run"] = _cast(_a1059, jnp.bool_)
+        _a1082 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1082, jnp.int8)
+        _a1083 = False
+        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1060(st, lv):
+    def _else1084(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1061 = True
-        lv["_envc_run"] = _cast(_a1061, jnp.bool_)
+        _a1085 = True
+        lv["_envc_run"] = _cast(_a1085, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1056, _then1057(st, lv), _else1060(st, lv))
+    st, lv = _select(_c1080, _then1081(st, lv), _else1084(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__6(st, v_p, v_s):
-    """proc `ability_effect__6` (tcg.fills:605)"""
+    """proc `ability_effect__6` (tcg.fills:611)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
@@ -4365,7 +4440,7 @@ def p_ability_effect__6(st, v_p, v_s):
 
 
 def p_ability_effect__8(st, v_p, v_s):
-    """proc `ability_effect__8` (tcg.fills:611)"""
+    """proc `ability_effect__8` (tcg.fills:617)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 1)
@@ -4373,7 +4448,7 @@ def p_ability_effect__8(st, v_p, v_s):
 
 
 def p_ability_effect__9(st, v_p, v_s):
-    """proc `ability_effect__9` (tcg.fills:593)"""
+    """proc `ability_effect__9` (tcg.fills:599)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
@@ -4381,7 +4456,7 @@ def p_ability_effect__9(st, v_p, v_s):
 
 
 def p_ability_effect__10(st, v_p, v_s):
-    """proc `ability_effect__10` (tcg.fills:617)"""
+    """proc `ability_effect__10` (tcg.fills:623)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_poison_opponent_from(st, lv["p"], lv["s"])
@@ -4389,7 +4464,7 @@ def p_ability_effect__10(st, v_p, v_s):
 
 
 def p_ability_effect__11(st, v_p, v_s):
-    """proc `ability_effect__11` (tcg.fills:655)"""
+    """proc `ability_effect__11` (tcg.fills:661)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 20)
@@ -4397,41 +4472,41 @@ def p_ability_effect__11(st, v_p, v_s):
 
 
 def p_ability_effect__12(st, v_p, v_s):
-    """proc `ability_effect__12` (tcg.fills:629)"""
+    """proc `ability_effect__12` (tcg.fills:635)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1062 = lv["_envc_seek"]
-    def _then1063(st, lv):
+    _c1086 = lv["_envc_seek"]
+    def _then1087(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1064 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1064, jnp.int8)
-        _a1065 = False
-        lv["_envc_seek"] = _cast(_a1065, jnp.bool_)
+        _a1088 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1088, jnp.int8)
+        _a1089 = False
+        lv["_envc_seek"] = _cast(_a1089, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1062, _then1063(st, lv), (st, lv))
+    st, lv = _select(_c1086, _then1087(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1066 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1067(st, lv):
+    _c1090 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1091(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1068 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1068, jnp.int8)
-        _a1069 = False
-        lv["_envc_run"] = _cast(_a1069, jnp.bool_)
+        _a1092 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1092, jnp.int8)
+        _a1093 = False
+        lv["_envc_run"] = _cast(_a1093, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1070(st, lv):
+    def _else1094(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1071 = True
-        lv["_envc_run"] = _cast(_a1071, jnp.bool_)
+        _a1095 = True
+        lv["_envc_run"] = _cast(_a1095, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1066, _then1067(st, lv), _else1070(st, lv))
+    st, lv = _select(_c1090, _then1091(st, lv), _else1094(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__13(st, v_p, v_s):
-    """proc `ability_effect__13` (tcg.fills:643)"""
+    """proc `ability_effect__13` (tcg.fills:649)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 1)
@@ -4439,7 +4514,7 @@ def p_ability_effect__13(st, v_p, v_s):
 
 
 def p_ability_effect__14(st, v_p, v_s):
-    """proc `ability_effect__14` (tcg.fills:673)"""
+    """proc `ability_effect__14` (tcg.fills:679)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
@@ -4447,7 +4522,7 @@ def p_ability_effect__14(st, v_p, v_s):
 
 
 def p_ability_effect__15(st, v_p, v_s):
-    """proc `ability_effect__15` (tcg.fills:679)"""
+    """proc `ability_effect__15` (tcg.fills:685)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_hit_on_attach(st, lv["p"], 6, 20)
@@ -4455,14 +4530,14 @@ def p_ability_effect__15(st, v_p, v_s):
 
 
 def p_ability_effect__16(st, v_p, v_s):
-    """proc `ability_effect__16` (tcg.fills:685)"""
+    """proc `ability_effect__16` (tcg.fills:691)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return st
 
 
 def p_ability_effect__17(st, v_p, v_s):
-    """proc `ability_effect__17` (tcg.fills:661)"""
+    """proc `ability_effect__17` (tcg.fills:667)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 5, 30)
@@ -4470,7 +4545,7 @@ def p_ability_effect__17(st, v_p, v_s):
 
 
 def p_ability_effect__18(st, v_p, v_s):
-    """proc `ability_effect__18` (tcg.fills:691)"""
+    """proc `ability_effect__18` (tcg.fills:697)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
@@ -4478,7 +4553,7 @@ def p_ability_effect__18(st, v_p, v_s):
 
 
 def p_trainer_effect__2(st, v_p, v_target):
-    """proc `trainer_effect__2` (tcg.fills:727)"""
+    """proc `trainer_effect__2` (tcg.fills:733)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
@@ -4486,40 +4561,40 @@ def p_trainer_effect__2(st, v_p, v_target):
 
 
 def p_trainer_effect__3(st, v_p, v_target):
-    """proc `trainer_effect__3` (tcg.fills:733)"""
+    """proc `trainer_effect__3` (tcg.fills:739)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1072(i, carry):
+    def _loop1096(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1073 = lv["going"]
-        def _then1074(st, lv):
+        _c1097 = lv["going"]
+        def _then1098(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1076 = _randint(st, 0, 1)
-            _c1075 = (_r1076 == 1)
-            def _then1077(st, lv):
+            st, _r1100 = _randint(st, 0, 1)
+            _c1099 = (_r1100 == 1)
+            def _then1101(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1078(st, lv):
+            def _else1102(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1079 = False
-                lv["going"] = _cast(_a1079, jnp.bool_)
+                _a1103 = False
+                lv["going"] = _cast(_a1103, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1075, _then1077(st, lv), _else1078(st, lv))
+            st, lv = _select(_c1099, _then1101(st, lv), _else1102(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1073, _then1074(st, lv), (st, lv))
+        st, lv = _select(_c1097, _then1098(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1072, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1096, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__4(st, v_p, v_target):
-    """proc `trainer_effect__4` (tcg.fills:790)"""
+    """proc `trainer_effect__4` (tcg.fills:796)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
@@ -4527,7 +4602,7 @@ def p_trainer_effect__4(st, v_p, v_target):
 
 
 def p_trainer_effect__5(st, v_p, v_target):
-    """proc `trainer_effect__5` (tcg.fills:778)"""
+    """proc `trainer_effect__5` (tcg.fills:784)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_active_to_hand(st, lv["p"])
@@ -4535,7 +4610,7 @@ def p_trainer_effect__5(st, v_p, v_target):
 
 
 def p_trainer_effect__6(st, v_p, v_target):
-    """proc `trainer_effect__6` (tcg.fills:721)"""
+    """proc `trainer_effect__6` (tcg.fills:727)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
@@ -4543,7 +4618,7 @@ def p_trainer_effect__6(st, v_p, v_target):
 
 
 def p_trainer_effect__7(st, v_p, v_target):
-    """proc `trainer_effect__7` (tcg.fills:772)"""
+    """proc `trainer_effect__7` (tcg.fills:778)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
@@ -4551,41 +4626,41 @@ def p_trainer_effect__7(st, v_p, v_target):
 
 
 def p_trainer_effect__8(st, v_p, v_target):
-    """proc `trainer_effect__8` (tcg.fills:748)"""
+    """proc `trainer_effect__8` (tcg.fills:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1080 = lv["_envc_seek"]
-    def _then1081(st, lv):
+    _c1104 = lv["_envc_seek"]
+    def _then1105(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1082 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1082, jnp.int8)
-        _a1083 = False
-        lv["_envc_seek"] = _cast(_a1083, jnp.bool_)
+        _a1106 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1106, jnp.int8)
+        _a1107 = False
+        lv["_envc_seek"] = _cast(_a1107, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1080, _then1081(st, lv), (st, lv))
+    st, lv = _select(_c1104, _then1105(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1084 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1085(st, lv):
+    _c1108 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1109(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1086 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1086, jnp.int8)
-        _a1087 = False
-        lv["_envc_run"] = _cast(_a1087, jnp.bool_)
+        _a1110 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1110, jnp.int8)
+        _a1111 = False
+        lv["_envc_run"] = _cast(_a1111, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1088(st, lv):
+    def _else1112(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1089 = True
-        lv["_envc_run"] = _cast(_a1089, jnp.bool_)
+        _a1113 = True
+        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1084, _then1085(st, lv), _else1088(st, lv))
+    st, lv = _select(_c1108, _then1109(st, lv), _else1112(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
-    """proc `trainer_effect__9` (tcg.fills:784)"""
+    """proc `trainer_effect__9` (tcg.fills:790)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_move_bench_energy(st, lv["p"], 3)
@@ -4593,7 +4668,7 @@ def p_trainer_effect__9(st, v_p, v_target):
 
 
 def p_trainer_effect__10(st, v_p, v_target):
-    """proc `trainer_effect__10` (tcg.fills:709)"""
+    """proc `trainer_effect__10` (tcg.fills:715)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
@@ -4601,7 +4676,7 @@ def p_trainer_effect__10(st, v_p, v_target):
 
 
 def p_trainer_effect__11(st, v_p, v_target):
-    """proc `trainer_effect__11` (tcg.fills:715)"""
+    """proc `trainer_effect__11` (tcg.fills:721)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
@@ -4609,7 +4684,7 @@ def p_trainer_effect__11(st, v_p, v_target):
 
 
 def p_trainer_effect__12(st, v_p, v_target):
-    """proc `trainer_effect__12` (tcg.fills:760)"""
+    """proc `trainer_effect__12` (tcg.fills:766)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_see_opponent_hand(st, lv["p"])
@@ -4617,7 +4692,7 @@ def p_trainer_effect__12(st, v_p, v_target):
 
 
 def p_trainer_effect__13(st, v_p, v_target):
-    """proc `trainer_effect__13` (tcg.fills:766)"""
+    """proc `trainer_effect__13` (tcg.fills:772)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 3)
@@ -4625,7 +4700,7 @@ def p_trainer_effect__13(st, v_p, v_target):
 
 
 def p_trainer_effect__14(st, v_p, v_target):
-    """proc `trainer_effect__14` (tcg.fills:703)"""
+    """proc `trainer_effect__14` (tcg.fills:709)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
@@ -4633,7 +4708,7 @@ def p_trainer_effect__14(st, v_p, v_target):
 
 
 def p_trainer_effect__15(st, v_p, v_target):
-    """proc `trainer_effect__15` (tcg.fills:754)"""
+    """proc `trainer_effect__15` (tcg.fills:760)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
@@ -4641,7 +4716,7 @@ def p_trainer_effect__15(st, v_p, v_target):
 
 
 def p_trainer_effect__16(st, v_p, v_target):
-    """proc `trainer_effect__16` (tcg.fills:697)"""
+    """proc `trainer_effect__16` (tcg.fills:703)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
@@ -4649,1040 +4724,1045 @@ def p_trainer_effect__16(st, v_p, v_target):
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
-    """proc `attack_effect__dispatch` (tcg.envspec:931)"""
+    """proc `attack_effect__dispatch` (tcg.envspec:962)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1090 = lv["_envc_run"]
-    def _then1091(st, lv):
+    _c1114 = lv["_envc_run"]
+    def _then1115(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1092 = _K31[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1092, jnp.int8)
+        _a1116 = _K31[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1116, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1090, _then1091(st, lv), (st, lv))
-    _c1093 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1094 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1095 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1096 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1097 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1098 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1099 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1100 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1101 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1102 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1103 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1104 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1105 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1106 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1107 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1108 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1109 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1110 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1111 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1112 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1113 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1114 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1115 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1116 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1117 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1118 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1119 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1120 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
-    _c1121 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1122 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1123 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1124 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1125 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1126 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1127 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1128 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
-    _c1129 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1130 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
-    _c1131 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1132 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
-    _c1133 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1134 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1135 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1136 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1137 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1138 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1139 = lv["_envc_run"]
-    def _then1140(st, lv):
+    st, lv = _select(_c1114, _then1115(st, lv), (st, lv))
+    _c1117 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1118 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1119 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1120 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1121 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1122 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1123 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1124 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1125 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1126 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1127 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1128 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1129 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1130 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1131 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1132 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1133 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1134 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1135 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1136 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1137 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1138 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1139 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1140 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1141 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1142 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1143 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1144 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
+    _c1145 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1146 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1147 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1148 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1149 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1150 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1151 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1152 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
+    _c1153 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1154 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1155 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1156 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
+    _c1157 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1158 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1159 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1160 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1161 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
+    _c1162 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
+    _c1163 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1164 = lv["_envc_run"]
+    def _then1165(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, _K32[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1141(st, lv):
+    def _then1166(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_pokemon_from_deck(st, lv["p"], _K33[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1142(st, lv):
+    def _then1167(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K34[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1143(st, lv):
+    def _then1168(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1144(st, lv):
+    def _then1169(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, _K35[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1145(st, lv):
+    def _then1170(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, _K36[_i32(lv["effect"])][0], _K37[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1146(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1147 = lv["_envc_run"]
-        def _then1148(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1149 = _K38[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1149, jnp.int8)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1147, _then1148(st, lv), (st, lv))
-        _c1150 = lv["_envc_seek"]
-        def _then1151(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1152 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1152, jnp.int8)
-            _a1153 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1153, jnp.int8)
-            _a1154 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1154, jnp.int8)
-            _a1155 = False
-            lv["_envc_seek"] = _cast(_a1155, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1150, _then1151(st, lv), (st, lv))
-        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1156 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1157(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1158 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1158, jnp.int8)
-            _a1159 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1159, jnp.int8)
-            _a1160 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1160, jnp.int8)
-            _a1161 = False
-            lv["_envc_run"] = _cast(_a1161, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1162(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1163 = True
-            lv["_envc_run"] = _cast(_a1163, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1156, _then1157(st, lv), _else1162(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1164(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_nothing_on_tails(st)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1165(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1166(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1167(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1168(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1169(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_block_supporters(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1170(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_all_heads(st, 2, 80)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1171(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_envc_arg2"] = _cast(0, jnp.int16)
-        lv["_envc_arg3"] = _cast(False, jnp.bool_)
+        lv["_envc_arg1"] = _cast(0, jnp.int8)
         _c1172 = lv["_envc_run"]
         def _then1173(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1174 = _K49[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1174, jnp.int16)
-            _a1175 = _K50[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1175, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+            _a1174 = _K38[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1174, jnp.int8)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
         st, lv = _select(_c1172, _then1173(st, lv), (st, lv))
-        _c1176 = lv["_envc_seek"]
-        def _then1177(st, lv):
+        _c1175 = lv["_envc_seek"]
+        def _then1176(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1178 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1178, jnp.int8)
-            _a1179 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1179, jnp.int8)
-            _a1180 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1180, jnp.int8)
-            _a1181 = False
-            lv["_envc_seek"] = _cast(_a1181, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1176, _then1177(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1182 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1183(st, lv):
+            _a1177 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1177, jnp.int8)
+            _a1178 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1178, jnp.int8)
+            _a1179 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1179, jnp.int8)
+            _a1180 = False
+            lv["_envc_seek"] = _cast(_a1180, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1175, _then1176(st, lv), (st, lv))
+        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
+        _c1181 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1182(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1184 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1184, jnp.int8)
-            _a1185 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1185, jnp.int8)
-            _a1186 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1186, jnp.int8)
-            _a1187 = False
-            lv["_envc_run"] = _cast(_a1187, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1188(st, lv):
+            _a1183 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1183, jnp.int8)
+            _a1184 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1184, jnp.int8)
+            _a1185 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1185, jnp.int8)
+            _a1186 = False
+            lv["_envc_run"] = _cast(_a1186, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        def _else1187(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1189 = True
-            lv["_envc_run"] = _cast(_a1189, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1182, _then1183(st, lv), _else1188(st, lv))
+            _a1188 = True
+            lv["_envc_run"] = _cast(_a1188, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1181, _then1182(st, lv), _else1187(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1189(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_nothing_on_tails(st)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1190(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
+        st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1191(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+        st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1192(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
+        st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1193(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
+        st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1194(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_all_energy(st, lv["p"], 0)
+        st = p_block_supporters(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1195(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
+        st = p_bonus_if_all_heads(st, 2, 80)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1196(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1197(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg4"] = _cast(0, jnp.int16)
-        lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1198 = lv["_envc_run"]
-        def _then1199(st, lv):
+        lv["_envc_arg2"] = _cast(0, jnp.int16)
+        lv["_envc_arg3"] = _cast(False, jnp.bool_)
+        _c1197 = lv["_envc_run"]
+        def _then1198(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1200 = _K56[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1200, jnp.int16)
-            _a1201 = _K57[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1201, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1198, _then1199(st, lv), (st, lv))
-        _c1202 = lv["_envc_seek"]
-        def _then1203(st, lv):
+            _a1199 = _K49[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1199, jnp.int16)
+            _a1200 = _K50[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1200, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1197, _then1198(st, lv), (st, lv))
+        _c1201 = lv["_envc_seek"]
+        def _then1202(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1204 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1204, jnp.int8)
-            _a1205 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1205, jnp.int8)
-            _a1206 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1206, jnp.int8)
-            _a1207 = False
-            lv["_envc_seek"] = _cast(_a1207, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1202, _then1203(st, lv), (st, lv))
-        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1208 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1209(st, lv):
+            _a1203 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1203, jnp.int8)
+            _a1204 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1204, jnp.int8)
+            _a1205 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1205, jnp.int8)
+            _a1206 = False
+            lv["_envc_seek"] = _cast(_a1206, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1201, _then1202(st, lv), (st, lv))
+        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
+        _c1207 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1208(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1210 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1210, jnp.int8)
-            _a1211 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1211, jnp.int8)
-            _a1212 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1212, jnp.int8)
-            _a1213 = False
-            lv["_envc_run"] = _cast(_a1213, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1214(st, lv):
+            _a1209 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1209, jnp.int8)
+            _a1210 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1210, jnp.int8)
+            _a1211 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1211, jnp.int8)
+            _a1212 = False
+            lv["_envc_run"] = _cast(_a1212, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        def _else1213(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1215 = True
-            lv["_envc_run"] = _cast(_a1215, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1208, _then1209(st, lv), _else1214(st, lv))
+            _a1214 = True
+            lv["_envc_run"] = _cast(_a1214, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1207, _then1208(st, lv), _else1213(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1215(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1216(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1217 = lv["_envc_seek"]
-        def _then1218(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1219 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1219, jnp.int8)
-            _a1220 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1220, jnp.int8)
-            _a1221 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1221, jnp.int8)
-            _a1222 = False
-            lv["_envc_seek"] = _cast(_a1222, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1217, _then1218(st, lv), (st, lv))
-        st = p_switch_self(st, lv["p"])
-        _c1223 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1217(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1218(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1219(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_all_energy(st, lv["p"], 0)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1220(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1221(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1222(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg4"] = _cast(0, jnp.int16)
+        lv["_envc_arg5"] = _cast(False, jnp.bool_)
+        _c1223 = lv["_envc_run"]
         def _then1224(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1225 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1225, jnp.int8)
-            _a1226 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1226, jnp.int8)
-            _a1227 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1227, jnp.int8)
-            _a1228 = False
-            lv["_envc_run"] = _cast(_a1228, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1229(st, lv):
+            _a1225 = _K56[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1225, jnp.int16)
+            _a1226 = _K57[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1226, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1223, _then1224(st, lv), (st, lv))
+        _c1227 = lv["_envc_seek"]
+        def _then1228(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1230 = True
-            lv["_envc_run"] = _cast(_a1230, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1223, _then1224(st, lv), _else1229(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1231(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1232(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1233(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1234 = lv["_envc_run"]
-        def _then1235(st, lv):
+            _a1229 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1229, jnp.int8)
+            _a1230 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1230, jnp.int8)
+            _a1231 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1231, jnp.int8)
+            _a1232 = False
+            lv["_envc_seek"] = _cast(_a1232, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1227, _then1228(st, lv), (st, lv))
+        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
+        _c1233 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1234(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1236 = _K59[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1236, jnp.bool_)
-            _a1237 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1237, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1234, _then1235(st, lv), (st, lv))
-        _c1238 = lv["_envc_seek"]
-        def _then1239(st, lv):
+            _a1235 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1235, jnp.int8)
+            _a1236 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1236, jnp.int8)
+            _a1237 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1237, jnp.int8)
+            _a1238 = False
+            lv["_envc_run"] = _cast(_a1238, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        def _else1239(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1240 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1240, jnp.int8)
-            _a1241 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1241, jnp.int8)
-            _a1242 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1242, jnp.int8)
-            _a1243 = False
-            lv["_envc_seek"] = _cast(_a1243, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1238, _then1239(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1244 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1245(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1246 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1246, jnp.int8)
-            _a1247 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1247, jnp.int8)
-            _a1248 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1248, jnp.int8)
-            _a1249 = False
-            lv["_envc_run"] = _cast(_a1249, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1250(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1251 = True
-            lv["_envc_run"] = _cast(_a1251, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1244, _then1245(st, lv), _else1250(st, lv))
+            _a1240 = True
+            lv["_envc_run"] = _cast(_a1240, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1233, _then1234(st, lv), _else1239(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1252(st, lv):
+    def _then1241(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_named_from_deck_to_bench(st, lv["p"], 12)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1253(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1254(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1255(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
+        _c1242 = lv["_envc_seek"]
+        def _then1243(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1244 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1244, jnp.int8)
+            _a1245 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1245, jnp.int8)
+            _a1246 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1246, jnp.int8)
+            _a1247 = False
+            lv["_envc_seek"] = _cast(_a1247, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1242, _then1243(st, lv), (st, lv))
+        st = p_switch_self(st, lv["p"])
+        _c1248 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1249(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1250 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1250, jnp.int8)
+            _a1251 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1251, jnp.int8)
+            _a1252 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1252, jnp.int8)
+            _a1253 = False
+            lv["_envc_run"] = _cast(_a1253, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1254(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1255 = True
+            lv["_envc_run"] = _cast(_a1255, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1248, _then1249(st, lv), _else1254(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1256(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
+        st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1257(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
+        st = p_drain(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1258(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1259(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1260(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1261(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1262 = lv["_envc_seek"]
-        def _then1263(st, lv):
+        lv["_envc_arg6"] = _cast(False, jnp.bool_)
+        lv["_envc_arg7"] = _cast(False, jnp.bool_)
+        _c1259 = lv["_envc_run"]
+        def _then1260(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1264 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1264, jnp.int8)
-            _a1265 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1265, jnp.int8)
-            _a1266 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1266, jnp.int8)
-            _a1267 = False
-            lv["_envc_seek"] = _cast(_a1267, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1268 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1269(st, lv):
+            _a1261 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1261, jnp.bool_)
+            _a1262 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1262, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1259, _then1260(st, lv), (st, lv))
+        _c1263 = lv["_envc_seek"]
+        def _then1264(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1270 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1270, jnp.int8)
-            _a1271 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1271, jnp.int8)
-            _a1272 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1272, jnp.int8)
-            _a1273 = False
-            lv["_envc_run"] = _cast(_a1273, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1274(st, lv):
+            _a1265 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1265, jnp.int8)
+            _a1266 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1266, jnp.int8)
+            _a1267 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1267, jnp.int8)
+            _a1268 = False
+            lv["_envc_seek"] = _cast(_a1268, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1263, _then1264(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+        _c1269 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1270(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1275 = True
-            lv["_envc_run"] = _cast(_a1275, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1268, _then1269(st, lv), _else1274(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1276(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
+            _a1271 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1271, jnp.int8)
+            _a1272 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1272, jnp.int8)
+            _a1273 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1273, jnp.int8)
+            _a1274 = False
+            lv["_envc_run"] = _cast(_a1274, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        def _else1275(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1276 = True
+            lv["_envc_run"] = _cast(_a1276, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1269, _then1270(st, lv), _else1275(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1277(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
+        st = p_named_from_deck_to_bench(st, lv["p"], 12)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1278(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
+        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1279(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_deck_tops(st, 5)
+        st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1280(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_sweets_relay(st, lv["p"], 20)
+        st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1281(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_per_relay(st, lv["p"], 40)
+        st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1282(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_counter_damage(st, lv["p"], 30)
+        st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1283(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1284(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1285 = lv["_envc_seek"]
-        def _then1286(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1287 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1287, jnp.int8)
-            _a1288 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1288, jnp.int8)
-            _a1289 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1289, jnp.int8)
-            _a1290 = False
-            lv["_envc_seek"] = _cast(_a1290, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1285, _then1286(st, lv), (st, lv))
-        st = p_attack_effect__16(st, lv["p"])
-        _c1291 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1292(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1293 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1293, jnp.int8)
-            _a1294 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1294, jnp.int8)
-            _a1295 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1295, jnp.int8)
-            _a1296 = False
-            lv["_envc_run"] = _cast(_a1296, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1297(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1298 = True
-            lv["_envc_run"] = _cast(_a1298, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1291, _then1292(st, lv), _else1297(st, lv))
+        st = p_opponent_active_to_deck(st, lv["p"], True)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1299(st, lv):
+    def _then1285(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1300 = (_i32(lv["op_0"]) == 47)
-        def _then1301(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_attack_effect__36(st, lv["p"])
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1300, _then1301(st, lv), (st, lv))
+        st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1093, _c1094, _c1095, _c1096, _c1097, _c1098, _c1099, _c1100, _c1101, _c1102, _c1103, _c1104, _c1105, _c1106, _c1107, _c1108, _c1109, _c1110, _c1111, _c1112, _c1113, _c1114, _c1115, _c1116, _c1117, _c1118, _c1119, _c1120, _c1121, _c1122, _c1123, _c1124, _c1125, _c1126, _c1127, _c1128, _c1129, _c1130, _c1131, _c1132, _c1133, _c1134, _c1135, _c1136, _c1137, _c1138, _c1139, ), (st, lv), (_then1140(st, lv), _then1141(st, lv), _then1142(st, lv), _then1143(st, lv), _then1144(st, lv), _then1145(st, lv), _then1146(st, lv), _then1164(st, lv), _then1165(st, lv), _then1166(st, lv), _then1167(st, lv), _then1168(st, lv), _then1169(st, lv), _then1170(st, lv), _then1171(st, lv), _then1190(st, lv), _then1191(st, lv), _then1192(st, lv), _then1193(st, lv), _then1194(st, lv), _then1195(st, lv), _then1196(st, lv), _then1197(st, lv), _then1216(st, lv), _then1231(st, lv), _then1232(st, lv), _then1233(st, lv), _then1252(st, lv), _then1253(st, lv), _then1254(st, lv), _then1255(st, lv), _then1256(st, lv), _then1257(st, lv), _then1258(st, lv), _then1259(st, lv), _then1260(st, lv), _then1261(st, lv), _then1276(st, lv), _then1277(st, lv), _then1278(st, lv), _then1279(st, lv), _then1280(st, lv), _then1281(st, lv), _then1282(st, lv), _then1283(st, lv), _then1284(st, lv), _then1299(st, lv), ), (st, lv))
-    lv["op_1"] = _cast(0, jnp.int8)
-    _c1302 = lv["_envc_run"]
+    def _then1286(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1287(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1288 = lv["_envc_seek"]
+        def _then1289(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1290 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1290, jnp.int8)
+            _a1291 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1291, jnp.int8)
+            _a1292 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1292, jnp.int8)
+            _a1293 = False
+            lv["_envc_seek"] = _cast(_a1293, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1288, _then1289(st, lv), (st, lv))
+        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        _c1294 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1295(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1296 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1296, jnp.int8)
+            _a1297 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1297, jnp.int8)
+            _a1298 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1298, jnp.int8)
+            _a1299 = False
+            lv["_envc_run"] = _cast(_a1299, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1300(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1301 = True
+            lv["_envc_run"] = _cast(_a1301, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1294, _then1295(st, lv), _else1300(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1302(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_self(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1303(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1304 = _K31[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1304, jnp.int8)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1302, _then1303(st, lv), (st, lv))
-    _c1305 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+        st = p_boost_next_turn(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1304(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_burn_opponent_on_heads(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1305(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_deck_tops(st, 5)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1306(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_envc_arg8"] = _cast(0, jnp.int16)
-        lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1307 = lv["_envc_run"]
-        def _then1308(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1309 = _K49[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1309, jnp.int16)
-            _a1310 = _K50[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1310, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1307, _then1308(st, lv), (st, lv))
+        st = p_sweets_relay(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1307(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_relay(st, lv["p"], 40)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1308(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_counter_damage(st, lv["p"], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1309(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1310(st, lv):
+        st, lv = dict(st), dict(lv)
         _c1311 = lv["_envc_seek"]
         def _then1312(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1313 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1313, jnp.int8)
-            _a1314 = False
-            lv["_envc_seek"] = _cast(_a1314, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
+            _a1313 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1313, jnp.int8)
+            _a1314 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1314, jnp.int8)
+            _a1315 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1315, jnp.int8)
+            _a1316 = False
+            lv["_envc_seek"] = _cast(_a1316, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         st, lv = _select(_c1311, _then1312(st, lv), (st, lv))
+        st = p_attack_effect__16(st, lv["p"])
+        _c1317 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1318(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1319 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1319, jnp.int8)
+            _a1320 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1320, jnp.int8)
+            _a1321 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1321, jnp.int8)
+            _a1322 = False
+            lv["_envc_run"] = _cast(_a1322, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1323(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1324 = True
+            lv["_envc_run"] = _cast(_a1324, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1317, _then1318(st, lv), _else1323(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1325(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1326 = (_i32(lv["op_0"]) == 48)
+        def _then1327(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_attack_effect__36(st, lv["p"])
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1326, _then1327(st, lv), (st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    st, lv = _select_first((_c1117, _c1118, _c1119, _c1120, _c1121, _c1122, _c1123, _c1124, _c1125, _c1126, _c1127, _c1128, _c1129, _c1130, _c1131, _c1132, _c1133, _c1134, _c1135, _c1136, _c1137, _c1138, _c1139, _c1140, _c1141, _c1142, _c1143, _c1144, _c1145, _c1146, _c1147, _c1148, _c1149, _c1150, _c1151, _c1152, _c1153, _c1154, _c1155, _c1156, _c1157, _c1158, _c1159, _c1160, _c1161, _c1162, _c1163, _c1164, ), (st, lv), (_then1165(st, lv), _then1166(st, lv), _then1167(st, lv), _then1168(st, lv), _then1169(st, lv), _then1170(st, lv), _then1171(st, lv), _then1189(st, lv), _then1190(st, lv), _then1191(st, lv), _then1192(st, lv), _then1193(st, lv), _then1194(st, lv), _then1195(st, lv), _then1196(st, lv), _then1215(st, lv), _then1216(st, lv), _then1217(st, lv), _then1218(st, lv), _then1219(st, lv), _then1220(st, lv), _then1221(st, lv), _then1222(st, lv), _then1241(st, lv), _then1256(st, lv), _then1257(st, lv), _then1258(st, lv), _then1277(st, lv), _then1278(st, lv), _then1279(st, lv), _then1280(st, lv), _then1281(st, lv), _then1282(st, lv), _then1283(st, lv), _then1284(st, lv), _then1285(st, lv), _then1286(st, lv), _then1287(st, lv), _then1302(st, lv), _then1303(st, lv), _then1304(st, lv), _then1305(st, lv), _then1306(st, lv), _then1307(st, lv), _then1308(st, lv), _then1309(st, lv), _then1310(st, lv), _then1325(st, lv), ), (st, lv))
+    lv["op_1"] = _cast(0, jnp.int8)
+    _c1328 = lv["_envc_run"]
+    def _then1329(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1330 = _K31[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1330, jnp.int8)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
+    st, lv = _select(_c1328, _then1329(st, lv), (st, lv))
+    _c1331 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    def _then1332(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg8"] = _cast(0, jnp.int16)
+        lv["_envc_arg9"] = _cast(False, jnp.bool_)
+        _c1333 = lv["_envc_run"]
+        def _then1334(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1335 = _K49[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1335, jnp.int16)
+            _a1336 = _K50[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1336, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
+        st, lv = _select(_c1333, _then1334(st, lv), (st, lv))
+        _c1337 = lv["_envc_seek"]
+        def _then1338(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1339 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1339, jnp.int8)
+            _a1340 = False
+            lv["_envc_seek"] = _cast(_a1340, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
+        st, lv = _select(_c1337, _then1338(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1315 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1316(st, lv):
+        _c1341 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1342(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1317 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1317, jnp.int8)
-            _a1318 = False
-            lv["_envc_run"] = _cast(_a1318, jnp.bool_)
+            _a1343 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1343, jnp.int8)
+            _a1344 = False
+            lv["_envc_run"] = _cast(_a1344, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1319(st, lv):
+        def _else1345(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1320 = True
-            lv["_envc_run"] = _cast(_a1320, jnp.bool_)
+            _a1346 = True
+            lv["_envc_run"] = _cast(_a1346, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1315, _then1316(st, lv), _else1319(st, lv))
+        st, lv = _select(_c1341, _then1342(st, lv), _else1345(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1305, _then1306(st, lv), (st, lv))
+    st, lv = _select(_c1331, _then1332(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
-    """proc `ability_effect__dispatch` (tcg.envspec:942)"""
+    """proc `ability_effect__dispatch` (tcg.envspec:974)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1321 = lv["_envc_run"]
-    def _then1322(st, lv):
+    _c1347 = lv["_envc_run"]
+    def _then1348(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1323 = _K68[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1323, jnp.int8)
+        _a1349 = _K68[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1349, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1321, _then1322(st, lv), (st, lv))
-    _c1324 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1325 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1326 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1327 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1328 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1329 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1330 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1331 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1332 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1333 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1334 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1335 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1336(st, lv):
+    st, lv = _select(_c1347, _then1348(st, lv), (st, lv))
+    _c1350 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1351 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1352 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1353 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1354 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1355 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1356 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1357 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1361 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1362(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1337(st, lv):
+    def _then1363(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1338(st, lv):
+    def _then1364(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_cut_damage(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1339(st, lv):
+    def _then1365(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1340 = lv["_envc_seek"]
-        def _then1341(st, lv):
+        _c1366 = lv["_envc_seek"]
+        def _then1367(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1342 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1342, jnp.int8)
-            _a1343 = False
-            lv["_envc_seek"] = _cast(_a1343, jnp.bool_)
+            _a1368 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1368, jnp.int8)
+            _a1369 = False
+            lv["_envc_seek"] = _cast(_a1369, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1340, _then1341(st, lv), (st, lv))
+        st, lv = _select(_c1366, _then1367(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1344 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1345(st, lv):
+        _c1370 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1371(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1346 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1346, jnp.int8)
-            _a1347 = False
-            lv["_envc_run"] = _cast(_a1347, jnp.bool_)
+            _a1372 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1372, jnp.int8)
+            _a1373 = False
+            lv["_envc_run"] = _cast(_a1373, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1348(st, lv):
+        def _else1374(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1349 = True
-            lv["_envc_run"] = _cast(_a1349, jnp.bool_)
+            _a1375 = True
+            lv["_envc_run"] = _cast(_a1375, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1344, _then1345(st, lv), _else1348(st, lv))
+        st, lv = _select(_c1370, _then1371(st, lv), _else1374(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1350(st, lv):
+    def _then1376(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K71[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K72[_i32(lv["effect"])][0])), _K73[_i32(lv["effect"])][0], 1, _K74[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1351(st, lv):
+    def _then1377(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1352(st, lv):
+    def _then1378(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent_from(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1353(st, lv):
+    def _then1379(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1354 = lv["_envc_seek"]
-        def _then1355(st, lv):
+        _c1380 = lv["_envc_seek"]
+        def _then1381(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1356 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1356, jnp.int8)
-            _a1357 = False
-            lv["_envc_seek"] = _cast(_a1357, jnp.bool_)
+            _a1382 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1382, jnp.int8)
+            _a1383 = False
+            lv["_envc_seek"] = _cast(_a1383, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1354, _then1355(st, lv), (st, lv))
+        st, lv = _select(_c1380, _then1381(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1358 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1359(st, lv):
+        _c1384 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1385(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1360 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1360, jnp.int8)
-            _a1361 = False
-            lv["_envc_run"] = _cast(_a1361, jnp.bool_)
+            _a1386 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1386, jnp.int8)
+            _a1387 = False
+            lv["_envc_run"] = _cast(_a1387, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1362(st, lv):
+        def _else1388(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1363 = True
-            lv["_envc_run"] = _cast(_a1363, jnp.bool_)
+            _a1389 = True
+            lv["_envc_run"] = _cast(_a1389, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1358, _then1359(st, lv), _else1362(st, lv))
+        st, lv = _select(_c1384, _then1385(st, lv), _else1388(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1364(st, lv):
+    def _then1390(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1365(st, lv):
+    def _then1391(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1366(st, lv):
+    def _then1392(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_on_attach(st, lv["p"], 6, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1367(st, lv):
+    def _then1393(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1368 = lv["_envc_seek"]
-        def _then1369(st, lv):
+        _c1394 = lv["_envc_seek"]
+        def _then1395(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1370 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1370, jnp.int8)
-            _a1371 = False
-            lv["_envc_seek"] = _cast(_a1371, jnp.bool_)
+            _a1396 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1396, jnp.int8)
+            _a1397 = False
+            lv["_envc_seek"] = _cast(_a1397, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1368, _then1369(st, lv), (st, lv))
+        st, lv = _select(_c1394, _then1395(st, lv), (st, lv))
         st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1372 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1373(st, lv):
+        _c1398 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1399(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1374 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1374, jnp.int8)
-            _a1375 = False
-            lv["_envc_run"] = _cast(_a1375, jnp.bool_)
+            _a1400 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1400, jnp.int8)
+            _a1401 = False
+            lv["_envc_run"] = _cast(_a1401, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1376(st, lv):
+        def _else1402(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1377 = True
-            lv["_envc_run"] = _cast(_a1377, jnp.bool_)
+            _a1403 = True
+            lv["_envc_run"] = _cast(_a1403, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1372, _then1373(st, lv), _else1376(st, lv))
+        st, lv = _select(_c1398, _then1399(st, lv), _else1402(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1324, _c1325, _c1326, _c1327, _c1328, _c1329, _c1330, _c1331, _c1332, _c1333, _c1334, _c1335, ), (st, lv), (_then1336(st, lv), _then1337(st, lv), _then1338(st, lv), _then1339(st, lv), _then1350(st, lv), _then1351(st, lv), _then1352(st, lv), _then1353(st, lv), _then1364(st, lv), _then1365(st, lv), _then1366(st, lv), _then1367(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1350, _c1351, _c1352, _c1353, _c1354, _c1355, _c1356, _c1357, _c1358, _c1359, _c1360, _c1361, ), (st, lv), (_then1362(st, lv), _then1363(st, lv), _then1364(st, lv), _then1365(st, lv), _then1376(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1390(st, lv), _then1391(st, lv), _then1392(st, lv), _then1393(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:949)"""
+    """proc `trainer_effect__dispatch` (tcg.envspec:981)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1378 = lv["_envc_run"]
-    def _then1379(st, lv):
+    _c1404 = lv["_envc_run"]
+    def _then1405(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1380 = _K75[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1380, jnp.int8)
+        _a1406 = _K75[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1406, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1378, _then1379(st, lv), (st, lv))
-    _c1381 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1382 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1383 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1384 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1385 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1386 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1387 = (_i32(lv["op_0"]) == 7)
-    _c1388 = (_i32(lv["op_0"]) == 8)
-    _c1389 = (_i32(lv["op_0"]) == 9)
-    _c1390 = (_i32(lv["op_0"]) == 10)
-    _c1391 = (_i32(lv["op_0"]) == 11)
-    _c1392 = (_i32(lv["op_0"]) == 12)
-    _c1393 = (_i32(lv["op_0"]) == 13)
-    _c1394 = (_i32(lv["op_0"]) == 14)
-    _c1395 = (_i32(lv["op_0"]) == 15)
-    def _then1396(st, lv):
+    st, lv = _select(_c1404, _then1405(st, lv), (st, lv))
+    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1412 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1413 = (_i32(lv["op_0"]) == 7)
+    _c1414 = (_i32(lv["op_0"]) == 8)
+    _c1415 = (_i32(lv["op_0"]) == 9)
+    _c1416 = (_i32(lv["op_0"]) == 10)
+    _c1417 = (_i32(lv["op_0"]) == 11)
+    _c1418 = (_i32(lv["op_0"]) == 12)
+    _c1419 = (_i32(lv["op_0"]) == 13)
+    _c1420 = (_i32(lv["op_0"]) == 14)
+    _c1421 = (_i32(lv["op_0"]) == 15)
+    def _then1422(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1397(st, lv):
+    def _then1423(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1398(st, lv):
+    def _then1424(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1399(st, lv):
+    def _then1425(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1400(st, lv):
+    def _then1426(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1401(st, lv):
+    def _then1427(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1402 = lv["_envc_seek"]
-        def _then1403(st, lv):
+        _c1428 = lv["_envc_seek"]
+        def _then1429(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1404 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1404, jnp.int8)
-            _a1405 = False
-            lv["_envc_seek"] = _cast(_a1405, jnp.bool_)
+            _a1430 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1430, jnp.int8)
+            _a1431 = False
+            lv["_envc_seek"] = _cast(_a1431, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1402, _then1403(st, lv), (st, lv))
+        st, lv = _select(_c1428, _then1429(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1406 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1407(st, lv):
+        _c1432 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1433(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1408 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1408, jnp.int8)
-            _a1409 = False
-            lv["_envc_run"] = _cast(_a1409, jnp.bool_)
+            _a1434 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1434, jnp.int8)
+            _a1435 = False
+            lv["_envc_run"] = _cast(_a1435, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1410(st, lv):
+        def _else1436(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1411 = True
-            lv["_envc_run"] = _cast(_a1411, jnp.bool_)
+            _a1437 = True
+            lv["_envc_run"] = _cast(_a1437, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1406, _then1407(st, lv), _else1410(st, lv))
+        st, lv = _select(_c1432, _then1433(st, lv), _else1436(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1412(st, lv):
+    def _then1438(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1413(st, lv):
+    def _then1439(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1414(st, lv):
+    def _then1440(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1415(st, lv):
+    def _then1441(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1416(st, lv):
+    def _then1442(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1417(st, lv):
+    def _then1443(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1418(st, lv):
+    def _then1444(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1419(st, lv):
+    def _then1445(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1420(st, lv):
+    def _then1446(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1381, _c1382, _c1383, _c1384, _c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, ), (st, lv), (_then1396(st, lv), _then1397(st, lv), _then1398(st, lv), _then1399(st, lv), _then1400(st, lv), _then1401(st, lv), _then1412(st, lv), _then1413(st, lv), _then1414(st, lv), _then1415(st, lv), _then1416(st, lv), _then1417(st, lv), _then1418(st, lv), _then1419(st, lv), _then1420(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, ), (st, lv), (_then1422(st, lv), _then1423(st, lv), _then1424(st, lv), _then1425(st, lv), _then1426(st, lv), _then1427(st, lv), _then1438(st, lv), _then1439(st, lv), _then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1705)"""
+    """proc `_envc_run_attach` (tcg.envspec:1749)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1421 = lv["_envc_run"]
-    def _then1422(st, lv):
+    _c1447 = lv["_envc_run"]
+    def _then1448(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1423 = st["current_player"]
-        lv["p"] = _cast(_a1423, jnp.int8)
-        _a1424 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1424, jnp.int8))
-        _a1425 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1425, jnp.int8)
-        _a1426 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1426, jnp.int8))
-        _a1427 = True
-        st["attached"] = _cast(_a1427, jnp.bool_)
+        _a1449 = st["current_player"]
+        lv["p"] = _cast(_a1449, jnp.int8)
+        _a1450 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1450, jnp.int8))
+        _a1451 = st["zone"][_i32(lv["p"])]
+        st["last_attached"] = _cast(_a1451, jnp.int8)
+        _a1452 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1452, jnp.int8))
+        _a1453 = True
+        st["attached"] = _cast(_a1453, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1421, _then1422(st, lv), (st, lv))
-    _c1428 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-    def _then1429(st, lv):
+    st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
+    _c1454 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
+    def _then1455(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1430 = lv["_envc_run"]
-        def _then1431(st, lv):
+        _c1456 = lv["_envc_run"]
+        def _then1457(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1432 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1432, jnp.int8)
+            _a1458 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+            lv["_envc_arg1"] = _cast(_a1458, jnp.int8)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1430, _then1431(st, lv), (st, lv))
-        _c1433 = lv["_envc_seek"]
-        def _then1434(st, lv):
+        st, lv = _select(_c1456, _then1457(st, lv), (st, lv))
+        _c1459 = lv["_envc_seek"]
+        def _then1460(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1435 = st["_envc_frame_a_attach__p"]
-            lv["p"] = _cast(_a1435, jnp.int8)
-            _a1436 = 0
-            st["_envc_at_a_attach"] = _cast(_a1436, jnp.int8)
-            _a1437 = False
-            lv["_envc_seek"] = _cast(_a1437, jnp.bool_)
+            _a1461 = st["_envc_frame_a_attach__p"]
+            lv["p"] = _cast(_a1461, jnp.int8)
+            _a1462 = 0
+            st["_envc_at_a_attach"] = _cast(_a1462, jnp.int8)
+            _a1463 = False
+            lv["_envc_seek"] = _cast(_a1463, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1433, _then1434(st, lv), (st, lv))
+        st, lv = _select(_c1459, _then1460(st, lv), (st, lv))
         st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1438 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1439(st, lv):
+        _c1464 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+        def _then1465(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1440 = lv["p"]
-            st["_envc_frame_a_attach__p"] = _cast(_a1440, jnp.int8)
-            _a1441 = 1
-            st["_envc_at_a_attach"] = _cast(_a1441, jnp.int8)
-            _a1442 = False
-            lv["_envc_run"] = _cast(_a1442, jnp.bool_)
+            _a1466 = lv["p"]
+            st["_envc_frame_a_attach__p"] = _cast(_a1466, jnp.int8)
+            _a1467 = 1
+            st["_envc_at_a_attach"] = _cast(_a1467, jnp.int8)
+            _a1468 = False
+            lv["_envc_run"] = _cast(_a1468, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1443(st, lv):
+        def _else1469(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1444 = True
-            lv["_envc_run"] = _cast(_a1444, jnp.bool_)
+            _a1470 = True
+            lv["_envc_run"] = _cast(_a1470, jnp.bool_)
             st = p_knock_outs(st)
             st = p_continue_game(st, lv["p"], True)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1438, _then1439(st, lv), _else1443(st, lv))
+        st, lv = _select(_c1464, _then1465(st, lv), _else1469(st, lv))
         lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1428, _then1429(st, lv), (st, lv))
+    st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1724)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1768)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1445 = lv["_envc_run"]
-    def _then1446(st, lv):
+    _c1471 = lv["_envc_run"]
+    def _then1472(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1447 = st["current_player"]
-        lv["p"] = _cast(_a1447, jnp.int8)
-        _a1448 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a1448, jnp.int16)
-        _l1449 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1449)
-        _l1450 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1450)
-        _c1451 = (_K3[_i32(lv["c"])] == 1)
-        def _then1452(st, lv):
+        _a1473 = st["current_player"]
+        lv["p"] = _cast(_a1473, jnp.int8)
+        _a1474 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a1474, jnp.int16)
+        _l1475 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1475)
+        _l1476 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1476)
+        _c1477 = (_K3[_i32(lv["c"])] == 1)
+        def _then1478(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1453 = True
-            st["supporter"] = _cast(_a1453, jnp.bool_)
+            _a1479 = True
+            st["supporter"] = _cast(_a1479, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1451, _then1452(st, lv), (st, lv))
+        st, lv = _select(_c1477, _then1478(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1445, _then1446(st, lv), (st, lv))
+    st, lv = _select(_c1471, _then1472(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1454 = lv["_envc_run"]
-    def _then1455(st, lv):
+    _c1480 = lv["_envc_run"]
+    def _then1481(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1456 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1456, jnp.int8)
+        _a1482 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1482, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
-    _c1457 = lv["_envc_seek"]
-    def _then1458(st, lv):
+    st, lv = _select(_c1480, _then1481(st, lv), (st, lv))
+    _c1483 = lv["_envc_seek"]
+    def _then1484(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1459 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a1459, jnp.int8)
-        _a1460 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1460, jnp.int8)
-        _a1461 = False
-        lv["_envc_seek"] = _cast(_a1461, jnp.bool_)
+        _a1485 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a1485, jnp.int8)
+        _a1486 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1486, jnp.int8)
+        _a1487 = False
+        lv["_envc_seek"] = _cast(_a1487, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1457, _then1458(st, lv), (st, lv))
+    st, lv = _select(_c1483, _then1484(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c1462 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1463(st, lv):
+    _c1488 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1489(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1464 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1464, jnp.int8)
-        _a1465 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1465, jnp.int8)
-        _a1466 = False
-        lv["_envc_run"] = _cast(_a1466, jnp.bool_)
+        _a1490 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1490, jnp.int8)
+        _a1491 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1491, jnp.int8)
+        _a1492 = False
+        lv["_envc_run"] = _cast(_a1492, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else1467(st, lv):
+    def _else1493(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1468 = True
-        lv["_envc_run"] = _cast(_a1468, jnp.bool_)
+        _a1494 = True
+        lv["_envc_run"] = _cast(_a1494, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1462, _then1463(st, lv), _else1467(st, lv))
+    st, lv = _select(_c1488, _then1489(st, lv), _else1493(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1740)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:1784)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1469 = lv["_envc_run"]
-    def _then1470(st, lv):
+    _c1495 = lv["_envc_run"]
+    def _then1496(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1471 = st["current_player"]
-        lv["p"] = _cast(_a1471, jnp.int8)
-        _a1472 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1472, jnp.bool_))
+        _a1497 = st["current_player"]
+        lv["p"] = _cast(_a1497, jnp.int8)
+        _a1498 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1498, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1469, _then1470(st, lv), (st, lv))
+    st, lv = _select(_c1495, _then1496(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1473 = lv["_envc_run"]
-    def _then1474(st, lv):
+    _c1499 = lv["_envc_run"]
+    def _then1500(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1475 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1475, jnp.int8)
+        _a1501 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1501, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1473, _then1474(st, lv), (st, lv))
-    _c1476 = lv["_envc_seek"]
-    def _then1477(st, lv):
+    st, lv = _select(_c1499, _then1500(st, lv), (st, lv))
+    _c1502 = lv["_envc_seek"]
+    def _then1503(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1478 = st["_envc_frame_a_use_ability__p"]
-        lv["p"] = _cast(_a1478, jnp.int8)
-        _a1479 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1479, jnp.int8)
-        _a1480 = False
-        lv["_envc_seek"] = _cast(_a1480, jnp.bool_)
+        _a1504 = st["_envc_frame_a_use_ability__p"]
+        lv["p"] = _cast(_a1504, jnp.int8)
+        _a1505 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1505, jnp.int8)
+        _a1506 = False
+        lv["_envc_seek"] = _cast(_a1506, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1476, _then1477(st, lv), (st, lv))
+    st, lv = _select(_c1502, _then1503(st, lv), (st, lv))
     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-    _c1481 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1482(st, lv):
+    _c1507 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1508(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1483 = lv["p"]
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1483, jnp.int8)
-        _a1484 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1484, jnp.int8)
-        _a1485 = False
-        lv["_envc_run"] = _cast(_a1485, jnp.bool_)
+        _a1509 = lv["p"]
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1509, jnp.int8)
+        _a1510 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1510, jnp.int8)
+        _a1511 = False
+        lv["_envc_run"] = _cast(_a1511, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    def _else1486(st, lv):
+    def _else1512(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1487 = True
-        lv["_envc_run"] = _cast(_a1487, jnp.bool_)
+        _a1513 = True
+        lv["_envc_run"] = _cast(_a1513, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1481, _then1482(st, lv), _else1486(st, lv))
+    st, lv = _select(_c1507, _then1508(st, lv), _else1512(st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1773)"""
+    """proc `_envc_run_attack` (tcg.envspec:1817)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -5690,220 +5770,220 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1488 = lv["_envc_run"]
-    def _then1489(st, lv):
+    _c1514 = lv["_envc_run"]
+    def _then1515(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1490 = st["current_player"]
-        lv["p"] = _cast(_a1490, jnp.int8)
-        _a1491 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1491, jnp.int16)
-        _c1492 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1493(st, lv):
+        _a1516 = st["current_player"]
+        lv["p"] = _cast(_a1516, jnp.int8)
+        _a1517 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1517, jnp.int16)
+        _c1518 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1519(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1494 = _randint(st, 0, 1)
-            _a1495 = (_r1494 == 1)
-            lv["hits"] = _cast(_a1495, jnp.bool_)
+            st, _r1520 = _randint(st, 0, 1)
+            _a1521 = (_r1520 == 1)
+            lv["hits"] = _cast(_a1521, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
+        st, lv = _select(_c1518, _then1519(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1488, _then1489(st, lv), (st, lv))
-    _c1496 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1497(st, lv):
+    st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
+    _c1522 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
+    def _then1523(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1498 = lv["_envc_run"]
-        def _then1499(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1500 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a1500, jnp.int16)
-            _a1501 = lv["a"]
-            st["attack_index"] = _cast(_a1501, jnp.int8)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1498, _then1499(st, lv), (st, lv))
-        _c1502 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1503(st, lv):
-            st, lv = dict(st), dict(lv)
-            lv["_envc_arg1"] = _cast(0, jnp.int8)
-            lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1504 = lv["_envc_run"]
-            def _then1505(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1506 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1506, jnp.int8)
-                _a1507 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1507, jnp.int8)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1504, _then1505(st, lv), (st, lv))
-            _c1508 = lv["_envc_seek"]
-            def _then1509(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1510 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1510, jnp.int8)
-                _a1511 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1511, jnp.int8)
-                _a1512 = st["_envc_frame_a_attack__c"]
-                lv["c"] = _cast(_a1512, jnp.int16)
-                _a1513 = 0
-                st["_envc_at_a_attack"] = _cast(_a1513, jnp.int8)
-                _a1514 = False
-                lv["_envc_seek"] = _cast(_a1514, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1508, _then1509(st, lv), (st, lv))
-            st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1515 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1516(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1517 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1517, jnp.int8)
-                _a1518 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1518, jnp.int8)
-                _a1519 = lv["c"]
-                st["_envc_frame_a_attack__c"] = _cast(_a1519, jnp.int16)
-                _a1520 = 1
-                st["_envc_at_a_attack"] = _cast(_a1520, jnp.int8)
-                _a1521 = False
-                lv["_envc_run"] = _cast(_a1521, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1522(st, lv):
-                st, lv = dict(st), dict(lv)
-                _a1523 = True
-                lv["_envc_run"] = _cast(_a1523, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1515, _then1516(st, lv), _else1522(st, lv))
-            lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1502, _then1503(st, lv), (st, lv))
-        lv["_envc_arg3"] = _cast(0, jnp.int8)
         _c1524 = lv["_envc_run"]
         def _then1525(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1526 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
-            lv["_envc_arg3"] = _cast(_a1526, jnp.int8)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
+            _a1526 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a1526, jnp.int16)
+            _a1527 = lv["a"]
+            st["attack_index"] = _cast(_a1527, jnp.int8)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
         st, lv = _select(_c1524, _then1525(st, lv), (st, lv))
-        _c1527 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1528(st, lv):
+        _c1528 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+        def _then1529(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1529 = lv["_envc_seek"]
-            def _then1530(st, lv):
+            lv["_envc_arg1"] = _cast(0, jnp.int8)
+            lv["_envc_arg2"] = _cast(0, jnp.int8)
+            _c1530 = lv["_envc_run"]
+            def _then1531(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1531 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1531, jnp.int8)
-                _a1532 = 0
-                st["_envc_at_a_attack"] = _cast(_a1532, jnp.int8)
-                _a1533 = False
-                lv["_envc_seek"] = _cast(_a1533, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1529, _then1530(st, lv), (st, lv))
-            st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
-            _c1534 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                _a1532 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
+                lv["_envc_arg1"] = _cast(_a1532, jnp.int8)
+                _a1533 = (1 - _i32(lv["p"]))
+                lv["_envc_arg2"] = _cast(_a1533, jnp.int8)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
+            st, lv = _select(_c1530, _then1531(st, lv), (st, lv))
+            _c1534 = lv["_envc_seek"]
             def _then1535(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1536 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1536, jnp.int8)
-                _a1537 = 2
-                st["_envc_at_a_attack"] = _cast(_a1537, jnp.int8)
-                _a1538 = False
-                lv["_envc_run"] = _cast(_a1538, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            def _else1539(st, lv):
+                _a1536 = st["_envc_frame_a_attack__a"]
+                lv["a"] = _cast(_a1536, jnp.int8)
+                _a1537 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1537, jnp.int8)
+                _a1538 = st["_envc_frame_a_attack__c"]
+                lv["c"] = _cast(_a1538, jnp.int16)
+                _a1539 = 0
+                st["_envc_at_a_attack"] = _cast(_a1539, jnp.int8)
+                _a1540 = False
+                lv["_envc_seek"] = _cast(_a1540, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
+            st, lv = _select(_c1534, _then1535(st, lv), (st, lv))
+            st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
+            _c1541 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1542(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1540 = True
-                lv["_envc_run"] = _cast(_a1540, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1534, _then1535(st, lv), _else1539(st, lv))
+                _a1543 = lv["a"]
+                st["_envc_frame_a_attack__a"] = _cast(_a1543, jnp.int8)
+                _a1544 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1544, jnp.int8)
+                _a1545 = lv["c"]
+                st["_envc_frame_a_attack__c"] = _cast(_a1545, jnp.int16)
+                _a1546 = 1
+                st["_envc_at_a_attack"] = _cast(_a1546, jnp.int8)
+                _a1547 = False
+                lv["_envc_run"] = _cast(_a1547, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
+            def _else1548(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1549 = True
+                lv["_envc_run"] = _cast(_a1549, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
+            st, lv = _select(_c1541, _then1542(st, lv), _else1548(st, lv))
+            lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1528, _then1529(st, lv), (st, lv))
+        lv["_envc_arg3"] = _cast(0, jnp.int8)
+        _c1550 = lv["_envc_run"]
+        def _then1551(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1552 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
+            lv["_envc_arg3"] = _cast(_a1552, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1527, _then1528(st, lv), (st, lv))
-        _c1541 = lv["_envc_run"]
-        def _then1542(st, lv):
+        st, lv = _select(_c1550, _then1551(st, lv), (st, lv))
+        _c1553 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
+        def _then1554(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c1555 = lv["_envc_seek"]
+            def _then1556(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1557 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1557, jnp.int8)
+                _a1558 = 0
+                st["_envc_at_a_attack"] = _cast(_a1558, jnp.int8)
+                _a1559 = False
+                lv["_envc_seek"] = _cast(_a1559, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
+            st, lv = _select(_c1555, _then1556(st, lv), (st, lv))
+            st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
+            _c1560 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+            def _then1561(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1562 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1562, jnp.int8)
+                _a1563 = 2
+                st["_envc_at_a_attack"] = _cast(_a1563, jnp.int8)
+                _a1564 = False
+                lv["_envc_run"] = _cast(_a1564, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
+            def _else1565(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1566 = True
+                lv["_envc_run"] = _cast(_a1566, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
+            st, lv = _select(_c1560, _then1561(st, lv), _else1565(st, lv))
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
+        st, lv = _select(_c1553, _then1554(st, lv), (st, lv))
+        _c1567 = lv["_envc_run"]
+        def _then1568(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1541, _then1542(st, lv), (st, lv))
+        st, lv = _select(_c1567, _then1568(st, lv), (st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1496, _then1497(st, lv), (st, lv))
-    _c1543 = lv["_envc_run"]
-    def _then1544(st, lv):
+    st, lv = _select(_c1522, _then1523(st, lv), (st, lv))
+    _c1569 = lv["_envc_run"]
+    def _then1570(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1543, _then1544(st, lv), (st, lv))
-    _c1545 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
-    def _then1546(st, lv):
+    st, lv = _select(_c1569, _then1570(st, lv), (st, lv))
+    _c1571 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
+    def _then1572(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1547 = lv["_envc_seek"]
-        def _then1548(st, lv):
+        _c1573 = lv["_envc_seek"]
+        def _then1574(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1549 = 0
-            st["_envc_at_a_attack"] = _cast(_a1549, jnp.int8)
-            _a1550 = False
-            lv["_envc_seek"] = _cast(_a1550, jnp.bool_)
+            _a1575 = 0
+            st["_envc_at_a_attack"] = _cast(_a1575, jnp.int8)
+            _a1576 = False
+            lv["_envc_seek"] = _cast(_a1576, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1547, _then1548(st, lv), (st, lv))
+        st, lv = _select(_c1573, _then1574(st, lv), (st, lv))
         st = p_finish_turn(st)
-        _c1551 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-        def _then1552(st, lv):
+        _c1577 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+        def _then1578(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1553 = 3
-            st["_envc_at_a_attack"] = _cast(_a1553, jnp.int8)
-            _a1554 = False
-            lv["_envc_run"] = _cast(_a1554, jnp.bool_)
+            _a1579 = 3
+            st["_envc_at_a_attack"] = _cast(_a1579, jnp.int8)
+            _a1580 = False
+            lv["_envc_run"] = _cast(_a1580, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1555(st, lv):
+        def _else1581(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1556 = True
-            lv["_envc_run"] = _cast(_a1556, jnp.bool_)
+            _a1582 = True
+            lv["_envc_run"] = _cast(_a1582, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1551, _then1552(st, lv), _else1555(st, lv))
+        st, lv = _select(_c1577, _then1578(st, lv), _else1581(st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1545, _then1546(st, lv), (st, lv))
+    st, lv = _select(_c1571, _then1572(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
 def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:1795)"""
+    """proc `_envc_run_end_turn` (tcg.envspec:1839)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
-    _c1557 = lv["_envc_seek"]
-    def _then1558(st, lv):
+    _c1583 = lv["_envc_seek"]
+    def _then1584(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1559 = 0
-        st["_envc_at_a_end_turn"] = _cast(_a1559, jnp.int8)
-        _a1560 = False
-        lv["_envc_seek"] = _cast(_a1560, jnp.bool_)
+        _a1585 = 0
+        st["_envc_at_a_end_turn"] = _cast(_a1585, jnp.int8)
+        _a1586 = False
+        lv["_envc_seek"] = _cast(_a1586, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1557, _then1558(st, lv), (st, lv))
+    st, lv = _select(_c1583, _then1584(st, lv), (st, lv))
     st = p_finish_turn(st)
-    _c1561 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-    def _then1562(st, lv):
+    _c1587 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+    def _then1588(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1563 = 1
-        st["_envc_at_a_end_turn"] = _cast(_a1563, jnp.int8)
-        _a1564 = False
-        lv["_envc_run"] = _cast(_a1564, jnp.bool_)
+        _a1589 = 1
+        st["_envc_at_a_end_turn"] = _cast(_a1589, jnp.int8)
+        _a1590 = False
+        lv["_envc_run"] = _cast(_a1590, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1565(st, lv):
+    def _else1591(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1566 = True
-        lv["_envc_run"] = _cast(_a1566, jnp.bool_)
+        _a1592 = True
+        lv["_envc_run"] = _cast(_a1592, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1561, _then1562(st, lv), _else1565(st, lv))
+    st, lv = _select(_c1587, _then1588(st, lv), _else1591(st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1658): index in 0..9"""
+    """action `setup_active` (tcg.envspec:1702): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1567 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1567)
+    _l1593 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1593)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5911,18 +5991,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1568: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1568, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1568, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1568, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1594: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1594, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1665): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:1709): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1569 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1569)
+    _l1595 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1595)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5930,42 +6010,42 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1570: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1570, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1570, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1570, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1596: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1596, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1673): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1717): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c1571 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1572(st, lv):
+    _c1597 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1598(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1573 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1573, jnp.int8)
+        _a1599 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1599, jnp.int8)
         return st, _scope(lv, ())
-    def _else1574(st, lv):
+    def _else1600(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c1571, _then1572(st, lv), _else1574(st, lv))
+    st, lv = _select(_c1597, _then1598(st, lv), _else1600(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1575: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1601: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1682): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1726): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1576 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1576)
+    _l1602 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1602)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5973,32 +6053,32 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1577: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1577, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1577, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1603: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1603, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1690): index in 0..39"""
+    """action `evolve` (tcg.envspec:1734): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1578 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1578, jnp.int16))
-    _a1579 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1579, jnp.int8))
-    _a1580 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1580, jnp.int16))
-    _l1581 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1581)
-    _a1582 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1582, jnp.int8))
-    _c1583 = (_i32(lv["s"]) == 0)
-    def _then1584(st, lv):
+    _a1604 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1604, jnp.int16))
+    _a1605 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1605, jnp.int8))
+    _a1606 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1606, jnp.int16))
+    _l1607 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1607)
+    _a1608 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1608, jnp.int8))
+    _c1609 = (_i32(lv["s"]) == 0)
+    def _then1610(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c1583, _then1584(st, lv), (st, lv))
+    st, lv = _select(_c1609, _then1610(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -6006,11 +6086,11 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1585: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1585, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1585, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1585, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1585, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1585, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1585, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1585, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1611: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1611, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1705): index in 0..3"""
+    """action `attach` (tcg.envspec:1749): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6021,11 +6101,11 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1586: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1586, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1612: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1612, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1724): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1768): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -6037,11 +6117,11 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1587: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1587, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1587, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1587, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1587, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1587, 4), 10)], jnp.remainder(jnp.floor_divide(i1587, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1613: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1613, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)], jnp.remainder(jnp.floor_divide(i1613, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1740): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1784): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6052,61 +6132,61 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1588: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1588, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1588, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1588, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1588, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1614: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1752): index in 0..2"""
+    """action `retreat` (tcg.envspec:1796): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c1589 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1590(st, lv):
+    _c1615 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1616(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1591: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1591]) > 0), i1591, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1592 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1592, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1617: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1617]) > 0), i1617, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1618 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1618, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1589, _then1590(st, lv), (st, lv))
+    st, lv = _select(_c1615, _then1616(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c1593 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1594(st, lv):
+    _c1619 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1620(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1595: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1595]) > 0), i1595, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1596 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1596, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1621: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1621]) > 0), i1621, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1622 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1622, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1593, _then1594(st, lv), (st, lv))
+    st, lv = _select(_c1619, _then1620(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c1597 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1598(st, lv):
+    _c1623 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1624(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1599: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1599]) > 0), i1599, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1600 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1600, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1625: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1625]) > 0), i1625, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1626 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1626, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1597, _then1598(st, lv), (st, lv))
+    st, lv = _select(_c1623, _then1624(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c1601 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1602(st, lv):
+    _c1627 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1628(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1603: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1603]) > 0), i1603, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1604 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1604, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1629: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1629]) > 0), i1629, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1630 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1630, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1601, _then1602(st, lv), (st, lv))
+    st, lv = _select(_c1627, _then1628(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a1605 = True
-    st["retreated"] = _cast(_a1605, jnp.bool_)
+    _a1631 = True
+    st["retreated"] = _cast(_a1631, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -6114,11 +6194,11 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1606: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1606, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1632: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1632, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1773): index in 0..1"""
+    """action `attack` (tcg.envspec:1817): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -6129,11 +6209,11 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i1607: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1607, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i1633: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1633, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1795): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1839): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_end_turn(st)
@@ -6143,11 +6223,11 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1608: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1634: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1800): index in 0..2"""
+    """action `promote` (tcg.envspec:1844): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -6159,13 +6239,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1609: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1609, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1635: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1635, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1610: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1610, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1610, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)], (jnp.remainder(jnp.floor_divide(i1610, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1610, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1610, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1610, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1636: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (jnp.remainder(jnp.floor_divide(i1636, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -6185,52 +6265,52 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop1611(i, carry):
+    def _loop1637(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1612 = _randint(st, 0, (22 - 1))
-        _a1613 = _r1612
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1613, jnp.int8))
+        st, _r1638 = _randint(st, 0, (22 - 1))
+        _a1639 = _r1638
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1639, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop1614(i, carry):
+        def _loop1640(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l1615 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1615)
+            _l1641 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1641)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1614, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop1640, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l1616 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1616)
+        st, _l1642 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1642)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1611, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1637, (st, lv))
     lv = _scope(lv, ())
-    st, _r1617 = _randint(st, 0, 1)
-    _a1618 = jnp.where((_r1617 == 1), 1, 0)
-    st["first"] = _cast(_a1618, jnp.int8)
-    _a1619 = st["first"]
-    st["current_player"] = _cast(_a1619, jnp.int8)
+    st, _r1643 = _randint(st, 0, 1)
+    _a1644 = jnp.where((_r1643 == 1), 1, 0)
+    st["first"] = _cast(_a1644, jnp.int8)
+    _a1645 = st["first"]
+    st["current_player"] = _cast(_a1645, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1620, _h1622, _h1623, _h1624, _h1625, _h1626, _h1627, _h1628, _h1629, _h1630, _h1631, _h1632, _h1633, _h1634, _h1635, _h1636, _h1637, _h1638, _h1639, _h1640, _h1641, _h1642: jnp.all(jax.vmap(lambda i1621: (((((_lcount(_get(st["deck"], i1620), _K79[_i32(_h1622)][i1621]) + _lcount(_get(st["hand"], i1620), _K79[_i32(_h1622)][i1621])) + _lcount(_get(st["discard"], i1620), _K79[_i32(_h1622)][i1621])) + (((_i32(jnp.logical_and(_h1623, (_h1624 == _K79[_i32(_h1622)][i1621]))) + _i32(jnp.logical_and(_h1625, (_h1626 == _K79[_i32(_h1622)][i1621])))) + _i32(jnp.logical_and(_h1627, (_h1628 == _K79[_i32(_h1622)][i1621])))) + _i32(jnp.logical_and(_h1629, (_h1630 == _K79[_i32(_h1622)][i1621]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1623, (0 < _i32(_h1631))), (_h1632 == _K79[_i32(_h1622)][i1621]))) + _i32(jnp.logical_and(jnp.logical_and(_h1623, (1 < _i32(_h1631))), (_h1633 == _K79[_i32(_h1622)][i1621]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1625, (0 < _i32(_h1634))), (_h1635 == _K79[_i32(_h1622)][i1621]))) + _i32(jnp.logical_and(jnp.logical_and(_h1625, (1 < _i32(_h1634))), (_h1636 == _K79[_i32(_h1622)][i1621])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1627, (0 < _i32(_h1637))), (_h1638 == _K79[_i32(_h1622)][i1621]))) + _i32(jnp.logical_and(jnp.logical_and(_h1627, (1 < _i32(_h1637))), (_h1639 == _K79[_i32(_h1622)][i1621])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1629, (0 < _i32(_h1640))), (_h1641 == _K79[_i32(_h1622)][i1621]))) + _i32(jnp.logical_and(jnp.logical_and(_h1629, (1 < _i32(_h1640))), (_h1642 == _K79[_i32(_h1622)][i1621]))))))) == jnp.sum(_wide(_K79[_i32(_h1622)]) == _K79[_i32(_h1622)][i1621], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i1646, _h1648, _h1649, _h1650, _h1651, _h1652, _h1653, _h1654, _h1655, _h1656, _h1657, _h1658, _h1659, _h1660, _h1661, _h1662, _h1663, _h1664, _h1665, _h1666, _h1667, _h1668: jnp.all(jax.vmap(lambda i1647: (((((_lcount(_get(st["deck"], i1646), _K79[_i32(_h1648)][i1647]) + _lcount(_get(st["hand"], i1646), _K79[_i32(_h1648)][i1647])) + _lcount(_get(st["discard"], i1646), _K79[_i32(_h1648)][i1647])) + (((_i32(jnp.logical_and(_h1649, (_h1650 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(_h1651, (_h1652 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1653, (_h1654 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1655, (_h1656 == _K79[_i32(_h1648)][i1647]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1649, (0 < _i32(_h1657))), (_h1658 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1649, (1 < _i32(_h1657))), (_h1659 == _K79[_i32(_h1648)][i1647]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1651, (0 < _i32(_h1660))), (_h1661 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1651, (1 < _i32(_h1660))), (_h1662 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1653, (0 < _i32(_h1663))), (_h1664 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1653, (1 < _i32(_h1663))), (_h1665 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1655, (0 < _i32(_h1666))), (_h1667 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1655, (1 < _i32(_h1666))), (_h1668 == _K79[_i32(_h1648)][i1647]))))))) == jnp.sum(_wide(_K79[_i32(_h1648)]) == _K79[_i32(_h1648)][i1647], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1643, _h1644, _h1645, _h1646, _h1647, _h1648, _h1649, _h1650, _h1651, _h1652, _h1653, _h1654, _h1655: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1644), (_i32(_h1645) < _i32(_K20[_i32(_h1646)]))), jnp.logical_or(jnp.logical_not(_h1647), (_i32(_h1648) < _i32(_K20[_i32(_h1649)])))), jnp.logical_or(jnp.logical_not(_h1650), (_i32(_h1651) < _i32(_K20[_i32(_h1652)])))), jnp.logical_or(jnp.logical_not(_h1653), (_i32(_h1654) < _i32(_K20[_i32(_h1655)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1669, _h1670, _h1671, _h1672, _h1673, _h1674, _h1675, _h1676, _h1677, _h1678, _h1679, _h1680, _h1681: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1670), (_i32(_h1671) < _i32(_K20[_i32(_h1672)]))), jnp.logical_or(jnp.logical_not(_h1673), (_i32(_h1674) < _i32(_K20[_i32(_h1675)])))), jnp.logical_or(jnp.logical_not(_h1676), (_i32(_h1677) < _i32(_K20[_i32(_h1678)])))), jnp.logical_or(jnp.logical_not(_h1679), (_i32(_h1680) < _i32(_K20[_i32(_h1681)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1656, _h1657: (_i32(_h1657) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1682, _h1683: (_i32(_h1683) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -6242,13 +6322,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1658, _h1659: _h1659)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1684, _h1685: _h1685)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1660, _h1661, _h1662, _h1663, _h1664: ((((_i32(_h1661) + _i32(_h1662)) + _i32(_h1663)) + _i32(_h1664)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i1686, _h1687, _h1688, _h1689, _h1690: ((((_i32(_h1687) + _i32(_h1688)) + _i32(_h1689)) + _i32(_h1690)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment

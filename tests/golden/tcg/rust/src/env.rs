@@ -35,7 +35,7 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 89] = [
+pub static FAULT_SITES: [&str; 91] = [
     "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
     "tcg.envspec:285:26: `draw()` from an empty list",
     "tcg.envspec:285:13: push onto a full list (capacity 10)",
@@ -84,47 +84,49 @@ pub static FAULT_SITES: [&str; 89] = [
     "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:870:21: push onto a full list (capacity 10)",
     "tcg.envspec:872:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1437:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1440:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1508:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1568:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1573:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1630:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1632:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1640:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1642:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1645:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1648:13: push onto a full list (capacity 20)",
+    "tcg.envspec:895:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:902:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1552:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1612:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1617:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1676:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:738:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1728:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1729:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1730:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1778:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1661:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1662:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1669:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1670:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1685:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1686:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1695:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1696:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1691:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1725:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1726:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1821:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1821:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1822:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1822:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1823:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1823:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1824:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1824:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1825:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1825:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1616:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1618:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1624:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:744:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1822:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1660:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1668:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -284,15 +286,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [46, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [47, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [47, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
+    [24, 0], [25, 0], [48, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
     [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0],
-    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [0; 2], [21, 0], [35, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [36, 0], [37, 0], [38, 0], [39, 0], [12, 0], [7, 0],
-    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [40, 0], [11, 0], [11, 0], [9, 0], [36, 0],
-    [41, 0], [6, 0], [30, 0], [42, 0], [19, 0], [43, 0], [44, 0], [0; 2], [2, 0], [15, 0], [27, 0],
-    [33, 0], [19, 0], [45, 0],
+    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [35, 0], [21, 0], [36, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [37, 0], [38, 0], [39, 0], [40, 0], [12, 0], [7, 0],
+    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [41, 0], [11, 0], [11, 0], [9, 0], [37, 0],
+    [42, 0], [6, 0], [30, 0], [43, 0], [19, 0], [44, 0], [45, 0], [0; 2], [2, 0], [15, 0], [27, 0],
+    [33, 0], [19, 0], [46, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -2756,391 +2758,441 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:887:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:891:1)
+fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:892:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:893:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:894:5
+    if v_coin {
+        // @ tcg.envspec:895:9
+        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
+        v_go = (_r117 == 1);
+    }
+    // @ tcg.envspec:897:5
+    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
+        // @ tcg.envspec:898:9
+        p_hit_active(s, v_p)?;
+        // @ tcg.envspec:899:9
+        if ((s.f_damage[v_q as usize][0 as usize] as i32) < (T10_Card__hp[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32)) {
+            // @ tcg.envspec:900:13
+            for v_k in 0i32..3 {
+                // @ tcg.envspec:901:17
+                if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
+                    // @ tcg.envspec:902:21
+                    let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+                    s.f_deck[v_q as usize].push((_a118 as i16), 49)?;
+                }
+            }
+            // @ tcg.envspec:905:13
+            s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+            // @ tcg.envspec:906:13
+            s.f_occupied[v_q as usize][0 as usize] = false;
+            // @ tcg.envspec:907:13
+            s.f_damage[v_q as usize][0 as usize] = (0 as i16);
+            // @ tcg.envspec:908:13
+            let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            for v_t in 0i32..11 {
+                _arr119[v_t as usize] = (0 as i8);
+            }
+            s.f_energy[v_q as usize][0 as usize] = _arr119;
+            // @ tcg.envspec:909:13
+            s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
+            // @ tcg.envspec:910:13
+            s.f_ability_used[v_q as usize][0 as usize] = false;
+            // @ tcg.envspec:911:13
+            p_clear_conditions(s, v_q)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `move_bench_energy` (tcg.envspec:918:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:888:5
+    // @ tcg.envspec:919:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:889:9
-        let _v117: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v117 as i8);
-        // @ tcg.envspec:890:9
+        // @ tcg.envspec:920:9
+        let _v120: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v120 as i8);
+        // @ tcg.envspec:921:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:897:1)
+/// proc `cut_damage` (tcg.envspec:928:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:898:5
+    // @ tcg.envspec:929:5
     if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:899:9
+        // @ tcg.envspec:930:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:905:1)
+/// proc `strike_back` (tcg.envspec:936:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:906:5
+    // @ tcg.envspec:937:5
     if (v_s == 0) {
-        // @ tcg.envspec:907:9
+        // @ tcg.envspec:938:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:913:1)
+/// proc `heal_on_attach` (tcg.envspec:944:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:914:5
+    // @ tcg.envspec:945:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:915:9
+        // @ tcg.envspec:946:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:921:1)
+/// proc `hit_on_attach` (tcg.envspec:952:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:922:5
+    // @ tcg.envspec:953:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:923:9
-        let _v118: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i119: usize = (1 - v_p) as usize;
-        s.f_damage[_i119][0 as usize] = (_v118 as i16);
+        // @ tcg.envspec:954:9
+        let _v121: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i122: usize = (1 - v_p) as usize;
+        s.f_damage[_i122][0 as usize] = (_v121 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1412:1)
+/// proc `put_in_play` (tcg.envspec:1456:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1413:5
+    // @ tcg.envspec:1457:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1414:5
+    // @ tcg.envspec:1458:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1415:5
+    // @ tcg.envspec:1459:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1416:5
-    let mut _arr120: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1460:5
+    let mut _arr123: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr120[v_t as usize] = (0 as i8);
+        _arr123[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr120;
-    // @ tcg.envspec:1417:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr123;
+    // @ tcg.envspec:1461:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1418:5
-    let _v121: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v121 as i8);
-    // @ tcg.envspec:1419:5
+    // @ tcg.envspec:1462:5
+    let _v124: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v124 as i8);
+    // @ tcg.envspec:1463:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1423:1)
+/// proc `clear_conditions` (tcg.envspec:1467:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1424:5
+    // @ tcg.envspec:1468:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1425:5
+    // @ tcg.envspec:1469:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1426:5
+    // @ tcg.envspec:1470:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1427:5
+    // @ tcg.envspec:1471:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1428:5
+    // @ tcg.envspec:1472:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1429:5
+    // @ tcg.envspec:1473:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1430:5
+    // @ tcg.envspec:1474:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1431:5
+    // @ tcg.envspec:1475:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1432:5
+    // @ tcg.envspec:1476:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1436:1)
+/// proc `clear_slot` (tcg.envspec:1480:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1437:5
-    let _a122: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a122 as i16), 48)?;
-    // @ tcg.envspec:1438:5
+    // @ tcg.envspec:1481:5
+    let _a125: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a125 as i16), 50)?;
+    // @ tcg.envspec:1482:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1439:9
+        // @ tcg.envspec:1483:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1440:13
-            let _a123: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a123 as i16), 49)?;
+            // @ tcg.envspec:1484:13
+            let _a126: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a126 as i16), 51)?;
         }
     }
-    // @ tcg.envspec:1443:5
+    // @ tcg.envspec:1487:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1444:5
+    // @ tcg.envspec:1488:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1445:5
-    let mut _arr124: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1489:5
+    let mut _arr127: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr124[v_t as usize] = (0 as i8);
+        _arr127[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr124;
-    // @ tcg.envspec:1446:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr127;
+    // @ tcg.envspec:1490:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1447:5
+    // @ tcg.envspec:1491:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1448:5
+    // @ tcg.envspec:1492:5
     if (v_s == 0) {
-        // @ tcg.envspec:1449:9
+        // @ tcg.envspec:1493:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1453:1)
+/// proc `swap_slots` (tcg.envspec:1497:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1454:5
+    // @ tcg.envspec:1498:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1455:5
-    let _v125: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v125 as i16);
-    // @ tcg.envspec:1456:5
+    // @ tcg.envspec:1499:5
+    let _v128: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v128 as i16);
+    // @ tcg.envspec:1500:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1457:5
+    // @ tcg.envspec:1501:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1458:5
-    let _v126: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v126;
-    // @ tcg.envspec:1459:5
+    // @ tcg.envspec:1502:5
+    let _v129: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v129;
+    // @ tcg.envspec:1503:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1460:5
+    // @ tcg.envspec:1504:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1461:5
-    let _v127: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v127;
-    // @ tcg.envspec:1462:5
+    // @ tcg.envspec:1505:5
+    let _v130: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v130;
+    // @ tcg.envspec:1506:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1463:5
+    // @ tcg.envspec:1507:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1464:5
-    let _v128: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v128 as i8);
-    // @ tcg.envspec:1465:5
+    // @ tcg.envspec:1508:5
+    let _v131: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v131 as i8);
+    // @ tcg.envspec:1509:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1466:5
+    // @ tcg.envspec:1510:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1467:5
-    let _v129: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v129 as i16);
-    // @ tcg.envspec:1468:5
+    // @ tcg.envspec:1511:5
+    let _v132: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v132 as i16);
+    // @ tcg.envspec:1512:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1469:5
+    // @ tcg.envspec:1513:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1470:5
-    let _v130: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v130;
-    // @ tcg.envspec:1471:5
+    // @ tcg.envspec:1514:5
+    let _v133: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v133;
+    // @ tcg.envspec:1515:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1472:5
+    // @ tcg.envspec:1516:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1473:5
-    let _v131: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v131 as i8);
-    // @ tcg.envspec:1474:5
+    // @ tcg.envspec:1517:5
+    let _v134: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v134 as i8);
+    // @ tcg.envspec:1518:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1475:5
+    // @ tcg.envspec:1519:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1476:5
-    let _v132: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v132;
-    // @ tcg.envspec:1477:5
+    // @ tcg.envspec:1520:5
+    let _v135: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v135;
+    // @ tcg.envspec:1521:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1483:1)
+/// proc `knock_outs` (tcg.envspec:1527:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1484:5
+    // @ tcg.envspec:1528:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1485:9
+        // @ tcg.envspec:1529:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1486:13
+            // @ tcg.envspec:1530:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1487:17
-                let _v133: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i134: usize = (1 - v_q) as usize;
-                s.f_points[_i134] = (_v133 as i8);
-                // @ tcg.envspec:1488:17
+                // @ tcg.envspec:1531:17
+                let _v136: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i137: usize = (1 - v_q) as usize;
+                s.f_points[_i137] = (_v136 as i8);
+                // @ tcg.envspec:1532:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1492:5
-    let mut _b135: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b135 {
-        let mut _acc136: bool = false;
+    // @ tcg.envspec:1536:5
+    let mut _b138: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b138 {
+        let mut _acc139: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc136 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc139 = true; break; }
         }
-        _b135 = (!_acc136);
+        _b138 = (!_acc139);
     }
-    let mut v_won0: bool = _b135;
-    // @ tcg.envspec:1493:5
-    let mut _b137: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b137 {
-        let mut _acc138: bool = false;
+    let mut v_won0: bool = _b138;
+    // @ tcg.envspec:1537:5
+    let mut _b140: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b140 {
+        let mut _acc141: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc138 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc141 = true; break; }
         }
-        _b137 = (!_acc138);
+        _b140 = (!_acc141);
     }
-    let mut v_won1: bool = _b137;
-    // @ tcg.envspec:1494:5
+    let mut v_won1: bool = _b140;
+    // @ tcg.envspec:1538:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1495:9
+        // @ tcg.envspec:1539:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1497:5
+    // @ tcg.envspec:1541:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1498:9
+        // @ tcg.envspec:1542:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1500:9
+        // @ tcg.envspec:1544:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1502:9
+        // @ tcg.envspec:1546:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1506:1)
+/// proc `random_zone_energy` (tcg.envspec:1550:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1507:5
-    let mut _acc139: i32 = 0;
+    // @ tcg.envspec:1551:5
+    let mut _acc142: i32 = 0;
     for v_t in 0i32..11 {
-        _acc139 = _acc139 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc142 = _acc142 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc139;
-    // @ tcg.envspec:1508:5
-    let _t140: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi141: i32 = iclamp((v_n - 1), 0, 10);
-    let _r142: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi141, 50)?;
-    let _v143: i32 = f_nth_energy(s, _t140, _r142)?;
-    s.f_zone_next[v_p as usize] = (_v143 as i8);
+    let mut v_n: i32 = _acc142;
+    // @ tcg.envspec:1552:5
+    let _t143: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi144: i32 = iclamp((v_n - 1), 0, 10);
+    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, 52)?;
+    let _v146: i32 = f_nth_energy(s, _t143, _r145)?;
+    s.f_zone_next[v_p as usize] = (_v146 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1513:1)
+/// proc `begin_turn` (tcg.envspec:1557:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1514:5
+    // @ tcg.envspec:1558:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1515:9
+        // @ tcg.envspec:1559:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1516:9
+        // @ tcg.envspec:1560:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1518:9
+        // @ tcg.envspec:1562:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1519:9
+        // @ tcg.envspec:1563:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1520:9
+        // @ tcg.envspec:1564:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1521:9
+        // @ tcg.envspec:1565:9
         s.f_attached = false;
-        // @ tcg.envspec:1522:9
+        // @ tcg.envspec:1566:9
         s.f_supporter = false;
-        // @ tcg.envspec:1523:9
+        // @ tcg.envspec:1567:9
         s.f_retreated = false;
-        // @ tcg.envspec:1524:9
+        // @ tcg.envspec:1568:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1525:9
+        // @ tcg.envspec:1569:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1526:9
+        // @ tcg.envspec:1570:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1527:9
+        // @ tcg.envspec:1571:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1528:13
+            // @ tcg.envspec:1572:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1530:9
+        // @ tcg.envspec:1574:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1531:13
-            let _v144: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v144 as i8);
-            // @ tcg.envspec:1532:13
+            // @ tcg.envspec:1575:13
+            let _v147: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v147 as i8);
+            // @ tcg.envspec:1576:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1534:9
+        // @ tcg.envspec:1578:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1540:1)
+/// proc `continue_game` (tcg.envspec:1584:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1541:5
+    // @ tcg.envspec:1585:5
     if (!s.terminated) {
-        // @ tcg.envspec:1542:9
+        // @ tcg.envspec:1586:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1543:13
+            // @ tcg.envspec:1587:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:1544:13
+            // @ tcg.envspec:1588:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1545:13
+            // @ tcg.envspec:1589:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1546:13
+            // @ tcg.envspec:1590:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:1548:13
+            // @ tcg.envspec:1592:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:1549:13
+            // @ tcg.envspec:1593:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:1551:13
+            // @ tcg.envspec:1595:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1559:1)
+/// proc `checkup` (tcg.envspec:1603:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1560:5
+    // @ tcg.envspec:1604:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1561:9
+        // @ tcg.envspec:1605:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1562:9
+        // @ tcg.envspec:1606:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1563:13
+            // @ tcg.envspec:1607:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1564:17
-                let _v145: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v145 as i16);
+                // @ tcg.envspec:1608:17
+                let _v148: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v148 as i16);
             }
-            // @ tcg.envspec:1566:13
+            // @ tcg.envspec:1610:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1567:17
-                let _v146: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v146 as i16);
-                // @ tcg.envspec:1568:17
-                let _r147: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 51)?;
-                if (_r147 == 1) {
-                    // @ tcg.envspec:1569:21
+                // @ tcg.envspec:1611:17
+                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
+                // @ tcg.envspec:1612:17
+                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
+                if (_r150 == 1) {
+                    // @ tcg.envspec:1613:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1572:13
+            // @ tcg.envspec:1616:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1573:17
-                let _r148: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 52)?;
-                if (_r148 == 1) {
-                    // @ tcg.envspec:1574:21
+                // @ tcg.envspec:1617:17
+                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
+                if (_r151 == 1) {
+                    // @ tcg.envspec:1618:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1577:17
+                // @ tcg.envspec:1621:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3148,40 +3200,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1586:1)
+/// proc `finish_turn` (tcg.envspec:1630:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1587:5
+    // @ tcg.envspec:1631:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1587:5
+    // @ tcg.envspec:1631:5
     if v__envc_run {
-        // @ tcg.envspec:1587:5
+        // @ tcg.envspec:1631:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1588:5
+    // @ tcg.envspec:1632:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1589:9
+        // @ tcg.envspec:1633:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1589:9
+            // @ tcg.envspec:1633:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1590:13
+                // @ tcg.envspec:1634:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1591:17
+                    // @ tcg.envspec:1635:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1591:17
+                    // @ tcg.envspec:1635:17
                     if v__envc_run {
                         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1591:17
+                    // @ tcg.envspec:1635:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1591:17
+                    // @ tcg.envspec:1635:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1591:17
+                    // @ tcg.envspec:1635:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3194,144 +3246,144 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1595:5
+    // @ tcg.envspec:1639:5
     if v__envc_run {
-        // @ tcg.envspec:1595:5
-        let mut _arr149: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-        for v__envc_i21 in 0i32..2 {
-            _arr149[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i21 as usize] as i32) } else { (s.f_barrier[v__envc_i21 as usize] as i32) }) as i16);
-        }
-        s.f_barrier = _arr149;
-        // @ tcg.envspec:1595:5
-        let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i21 in 0i32..2 {
-            _arr150[v__envc_i21 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i21 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr150;
-        // @ tcg.envspec:1595:5
-        let mut _arr151: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        // @ tcg.envspec:1639:5
+        let mut _arr152: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i22 in 0i32..2 {
-            _arr151[v__envc_i22 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_attack[v__envc_i22 as usize] });
+            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i22 as usize] as i32) } else { (s.f_barrier[v__envc_i22 as usize] as i32) }) as i16);
         }
-        s.f_no_attack = _arr151;
-        // @ tcg.envspec:1595:5
-        let mut _arr152: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_barrier = _arr152;
+        // @ tcg.envspec:1639:5
+        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i22 in 0i32..2 {
-            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i22 as usize] as i32) }) as i8);
+            _arr153[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i22 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_attack = _arr152;
-        // @ tcg.envspec:1595:5
-        let mut _arr153: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_barrier = _arr153;
+        // @ tcg.envspec:1639:5
+        let mut _arr154: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr153[v__envc_i23 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_retreat[v__envc_i23 as usize] });
+            _arr154[v__envc_i23 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_attack[v__envc_i23 as usize] });
         }
-        s.f_no_retreat = _arr153;
-        // @ tcg.envspec:1595:5
-        let mut _arr154: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr154[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i23 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr154;
-        // @ tcg.envspec:1595:5
+        s.f_no_attack = _arr154;
+        // @ tcg.envspec:1639:5
         let mut _arr155: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr155[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_weakened[v__envc_i24 as usize] as i32) }) as i8);
+        for v__envc_i23 in 0i32..2 {
+            _arr155[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) }) as i8);
         }
-        s.f_weakened = _arr155;
-        // @ tcg.envspec:1595:5
-        let mut _arr156: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f__envc_until_no_attack = _arr155;
+        // @ tcg.envspec:1639:5
+        let mut _arr156: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
-            _arr156[v__envc_i24 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i24 as usize] as i32) }) as i8);
+            _arr156[v__envc_i24 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_retreat[v__envc_i24 as usize] });
         }
-        s.f__envc_until_weakened = _arr156;
-        // @ tcg.envspec:1595:5
+        s.f_no_retreat = _arr156;
+        // @ tcg.envspec:1639:5
         let mut _arr157: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr157[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_spiky[v__envc_i25 as usize] as i32) }) as i8);
+        for v__envc_i24 in 0i32..2 {
+            _arr157[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) }) as i8);
         }
-        s.f_spiky = _arr157;
-        // @ tcg.envspec:1595:5
+        s.f__envc_until_no_retreat = _arr157;
+        // @ tcg.envspec:1639:5
         let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
-            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i25 as usize] as i32) }) as i8);
+            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_weakened[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_spiky = _arr158;
-        // @ tcg.envspec:1595:5
-        let mut _arr159: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr159[v__envc_i26 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { K1[v__envc_i26 as usize] } else { s.f_no_supporter[v__envc_i26 as usize] });
+        s.f_weakened = _arr158;
+        // @ tcg.envspec:1639:5
+        let mut _arr159: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr159[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f_no_supporter = _arr159;
-        // @ tcg.envspec:1595:5
+        s.f__envc_until_weakened = _arr159;
+        // @ tcg.envspec:1639:5
         let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
-            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i26 as usize] as i32) }) as i8);
+            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_spiky[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr160;
-        // @ tcg.envspec:1596:5
+        s.f_spiky = _arr160;
+        // @ tcg.envspec:1639:5
+        let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr161[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_spiky = _arr161;
+        // @ tcg.envspec:1639:5
+        let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr162[v__envc_i27 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { K1[v__envc_i27 as usize] } else { s.f_no_supporter[v__envc_i27 as usize] });
+        }
+        s.f_no_supporter = _arr162;
+        // @ tcg.envspec:1639:5
+        let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr163[v__envc_i27 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_supporter = _arr163;
+        // @ tcg.envspec:1640:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1597:5
+        // @ tcg.envspec:1641:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1598:5
+        // @ tcg.envspec:1642:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1599:5
-        let _a161: i32 = (1 - v_p);
-        p_continue_game(s, _a161, false)?;
+        // @ tcg.envspec:1643:5
+        let _a164: i32 = (1 - v_p);
+        p_continue_game(s, _a164, false)?;
     }
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1629:1)
+/// proc `deal` (tcg.envspec:1673:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1630:5
-    let mut _acc162: i32 = 0;
-    for v_i in 0i32..20 {
-        _acc162 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 53)? as i32))? as i32;
-    }
-    let mut v_b: i32 = _acc162;
-    // @ tcg.envspec:1631:5
-    let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1632:5
-    let _hi163: i32 = imax((v_hands - 1), 0);
-    let _r164: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi163, 54)?;
-    let mut v_r: i32 = _r164;
-    // @ tcg.envspec:1634:5
+    // @ tcg.envspec:1674:5
     let mut _acc165: i32 = 0;
-    for v_m in 1i32..5 {
-        let mut _acc166: i32 = 0;
-        for v_j in 1i32..5 {
-            _acc166 = _acc166 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
-        }
-        _acc165 += (_acc166 <= v_r) as i32;
-    }
-    let mut v_k: i32 = (1 + _acc165);
-    // @ tcg.envspec:1636:5
-    let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1637:5
-    let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1638:5
-    let mut v_others: i32 = 0;
-    // @ tcg.envspec:1639:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1640:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 55)? as i32);
-        // @ tcg.envspec:1641:9
+        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 55)? as i32))? as i32;
+    }
+    let mut v_b: i32 = _acc165;
+    // @ tcg.envspec:1675:5
+    let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
+    // @ tcg.envspec:1676:5
+    let _hi166: i32 = imax((v_hands - 1), 0);
+    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, 56)?;
+    let mut v_r: i32 = _r167;
+    // @ tcg.envspec:1678:5
+    let mut _acc168: i32 = 0;
+    for v_m in 1i32..5 {
+        let mut _acc169: i32 = 0;
+        for v_j in 1i32..5 {
+            _acc169 = _acc169 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+        }
+        _acc168 += (_acc169 <= v_r) as i32;
+    }
+    let mut v_k: i32 = (1 + _acc168);
+    // @ tcg.envspec:1680:5
+    let mut v_rest: List<i16, 20> = K4;
+    // @ tcg.envspec:1681:5
+    let mut v_basics: i32 = 0;
+    // @ tcg.envspec:1682:5
+    let mut v_others: i32 = 0;
+    // @ tcg.envspec:1683:5
+    for v_i in 0i32..20 {
+        // @ tcg.envspec:1684:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 57)? as i32);
+        // @ tcg.envspec:1685:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1642:13
-            s.f_hand[v_p as usize].push((v_c as i16), 56)?;
-            // @ tcg.envspec:1643:13
+            // @ tcg.envspec:1686:13
+            s.f_hand[v_p as usize].push((v_c as i16), 58)?;
+            // @ tcg.envspec:1687:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1645:13
-            s.f_hand[v_p as usize].push((v_c as i16), 57)?;
-            // @ tcg.envspec:1646:13
+            // @ tcg.envspec:1689:13
+            s.f_hand[v_p as usize].push((v_c as i16), 59)?;
+            // @ tcg.envspec:1690:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1648:13
-            v_rest.push((v_c as i16), 58)?;
+            // @ tcg.envspec:1692:13
+            v_rest.push((v_c as i16), 60)?;
         }
     }
-    // @ tcg.envspec:1651:5
+    // @ tcg.envspec:1695:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -3467,8 +3519,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 59)?;
-                v__envc_c1 = (_r167 == 1);
+                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 61)?;
+                v__envc_c1 = (_r170 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3689,8 +3741,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v168: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v168 as i8);
+    let _v171: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v171 as i8);
     Ok(())
 }
 
@@ -3866,6 +3918,13 @@ fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:144:5
     p_damage_per_heads(s, 2, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__60` (tcg.fills:593:1)
+fn p_attack_effect__60(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:595:5
+    p_opponent_active_to_deck(s, v_p, true)?;
     Ok(())
 }
 
@@ -4248,27 +4307,27 @@ fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:599:1)
+/// proc `ability_effect__1` (tcg.fills:605:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:607:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:635:1)
+/// proc `ability_effect__2` (tcg.fills:641:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:637:5
+    // @ tcg.fills:643:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:638:9
+        // @ tcg.fills:644:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:638:9
+        // @ tcg.fills:644:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:638:9
+        // @ tcg.fills:644:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4279,32 +4338,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:667:1)
+/// proc `ability_effect__3` (tcg.fills:673:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:675:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:649:1)
+/// proc `ability_effect__4` (tcg.fills:655:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:657:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:623:1)
+/// proc `ability_effect__5` (tcg.fills:629:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:625:5
+    // @ tcg.fills:631:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4314,53 +4373,53 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:605:1)
+/// proc `ability_effect__6` (tcg.fills:611:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:607:5
+    // @ tcg.fills:613:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:611:1)
+/// proc `ability_effect__8` (tcg.fills:617:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:613:5
+    // @ tcg.fills:619:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:593:1)
+/// proc `ability_effect__9` (tcg.fills:599:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:601:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:617:1)
+/// proc `ability_effect__10` (tcg.fills:623:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:619:5
+    // @ tcg.fills:625:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:655:1)
+/// proc `ability_effect__11` (tcg.fills:661:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:663:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:629:1)
+/// proc `ability_effect__12` (tcg.fills:635:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:631:5
+    // @ tcg.fills:637:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:631:5
+    // @ tcg.fills:637:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:631:5
+    // @ tcg.fills:637:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4370,68 +4429,68 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:643:1)
+/// proc `ability_effect__13` (tcg.fills:649:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:645:5
+    // @ tcg.fills:651:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:673:1)
+/// proc `ability_effect__14` (tcg.fills:679:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:681:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:679:1)
+/// proc `ability_effect__15` (tcg.fills:685:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:681:5
+    // @ tcg.fills:687:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__16` (tcg.fills:685:1)
+/// proc `ability_effect__16` (tcg.fills:691:1)
 fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:661:1)
+/// proc `ability_effect__17` (tcg.fills:667:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:669:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `ability_effect__18` (tcg.fills:691:1)
+/// proc `ability_effect__18` (tcg.fills:697:1)
 fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:693:5
+    // @ tcg.fills:699:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:727:1)
+/// proc `trainer_effect__2` (tcg.fills:733:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:729:5
+    // @ tcg.fills:735:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:733:1)
+/// proc `trainer_effect__3` (tcg.fills:739:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:735:5
+    // @ tcg.fills:741:5
     let mut v_going: bool = true;
-    // @ tcg.fills:736:5
+    // @ tcg.fills:742:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:737:9
+        // @ tcg.fills:743:9
         if v_going {
-            // @ tcg.fills:738:13
-            let _r169: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
-            if (_r169 == 1) {
-                // @ tcg.fills:739:17
+            // @ tcg.fills:744:13
+            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 62)?;
+            if (_r172 == 1) {
+                // @ tcg.fills:745:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:741:17
+                // @ tcg.fills:747:17
                 v_going = false;
             }
         }
@@ -4439,46 +4498,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:790:1)
+/// proc `trainer_effect__4` (tcg.fills:796:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:792:5
+    // @ tcg.fills:798:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:778:1)
+/// proc `trainer_effect__5` (tcg.fills:784:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:780:5
+    // @ tcg.fills:786:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:721:1)
+/// proc `trainer_effect__6` (tcg.fills:727:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:723:5
+    // @ tcg.fills:729:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:772:1)
+/// proc `trainer_effect__7` (tcg.fills:778:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:774:5
+    // @ tcg.fills:780:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:748:1)
+/// proc `trainer_effect__8` (tcg.fills:754:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:750:5
+    // @ tcg.fills:756:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:750:5
+    // @ tcg.fills:756:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:750:5
+    // @ tcg.fills:756:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4488,115 +4547,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:784:1)
+/// proc `trainer_effect__9` (tcg.fills:790:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:786:5
+    // @ tcg.fills:792:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:709:1)
+/// proc `trainer_effect__10` (tcg.fills:715:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:711:5
+    // @ tcg.fills:717:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:715:1)
+/// proc `trainer_effect__11` (tcg.fills:721:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:717:5
+    // @ tcg.fills:723:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:760:1)
+/// proc `trainer_effect__12` (tcg.fills:766:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:768:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:766:1)
+/// proc `trainer_effect__13` (tcg.fills:772:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:768:5
+    // @ tcg.fills:774:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:703:1)
+/// proc `trainer_effect__14` (tcg.fills:709:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:711:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:754:1)
+/// proc `trainer_effect__15` (tcg.fills:760:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:756:5
+    // @ tcg.fills:762:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:697:1)
+/// proc `trainer_effect__16` (tcg.fills:703:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:705:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:931:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:962:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     if v__envc_run {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:931:1
-        let _a170: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a170)?;
+        // @ tcg.envspec:962:1
+        let _a173: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a173)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:931:1
-        let _a171: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a171)?;
+        // @ tcg.envspec:962:1
+        let _a174: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a174)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:931:1
-        let _a172: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a172)?;
+        // @ tcg.envspec:962:1
+        let _a175: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a175)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:931:1
-        let _a173: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a173)?;
+        // @ tcg.envspec:962:1
+        let _a176: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a176)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:931:1
-        let _a174: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a175: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a174, _a175)?;
+        // @ tcg.envspec:962:1
+        let _a177: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a178: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a177, _a178)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4606,56 +4665,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:931:1
-        let _a176: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a177: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a176, _a177)?;
+        // @ tcg.envspec:962:1
+        let _a179: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a180: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a179, _a180)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:931:1
-        let _a178: bool = K15[v_effect as usize][0 as usize];
-        let _a179: bool = K16[v_effect as usize][0 as usize];
-        let _a180: bool = K17[v_effect as usize][0 as usize];
-        let _a181: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a178, _a179, _a180, _a181)?;
+        // @ tcg.envspec:962:1
+        let _a181: bool = K15[v_effect as usize][0 as usize];
+        let _a182: bool = K16[v_effect as usize][0 as usize];
+        let _a183: bool = K17[v_effect as usize][0 as usize];
+        let _a184: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a181, _a182, _a183, _a184)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:931:1
-        let _a182: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a182)?;
+        // @ tcg.envspec:962:1
+        let _a185: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a185)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:931:1
-        let _a183: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a184: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a185: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a183, _a184, _a185)?;
+        // @ tcg.envspec:962:1
+        let _a186: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a187: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a188: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a186, _a187, _a188)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4665,51 +4724,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:931:1
-        let _a186: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a186)?;
+        // @ tcg.envspec:962:1
+        let _a189: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a189)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:931:1
-        let _a187: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a187)?;
+        // @ tcg.envspec:962:1
+        let _a190: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a190)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:931:1
-        let _a188: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a189: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a188, _a189)?;
+        // @ tcg.envspec:962:1
+        let _a191: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a192: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a191, _a192)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:931:1
-        let _a190: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a190, 30)?;
+        // @ tcg.envspec:962:1
+        let _a193: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a193, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4719,16 +4778,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4738,32 +4797,32 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:931:1
-        let _a191: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a191)?;
+        // @ tcg.envspec:962:1
+        let _a194: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4773,50 +4832,53 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:931:1
-        let _a192: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a192, 1, true)?;
+        // @ tcg.envspec:962:1
+        let _a195: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a195, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:931:1
-        let _a193: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a193)?;
+        // @ tcg.envspec:962:1
+        let _a196: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a196)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:931:1
-        let _a194: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a194)?;
+        // @ tcg.envspec:962:1
+        let _a197: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a197)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:931:1
-        let _a195: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a196: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a195, _a196)?;
+        // @ tcg.envspec:962:1
+        let _a198: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a199: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a198, _a199)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:931:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:962:1
+        p_opponent_active_to_deck(s, v_p, true)?;
     } else if (v__envc_run && (v_op_0 == 36)) {
-        // @ tcg.envspec:931:1
-        let _a197: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a198: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a197, _a198)?;
-    } else if ((v__envc_run && (v_op_0 == 37)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 37)) {
+        // @ tcg.envspec:962:1
+        let _a200: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a201: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a200, _a201)?;
+    } else if ((v__envc_run && (v_op_0 == 38)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4825,41 +4887,41 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 38)) {
-        // @ tcg.envspec:931:1
-        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:931:1
-        p_boost_next_turn(s, v_p, 20)?;
+        // @ tcg.envspec:962:1
+        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:931:1
-        p_burn_opponent_on_heads(s, v_p)?;
+        // @ tcg.envspec:962:1
+        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:931:1
-        p_discard_deck_tops(s, 5)?;
+        // @ tcg.envspec:962:1
+        p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:931:1
-        p_sweets_relay(s, v_p, 20)?;
+        // @ tcg.envspec:962:1
+        p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:931:1
-        p_damage_per_relay(s, v_p, 40)?;
+        // @ tcg.envspec:962:1
+        p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:931:1
-        p_counter_damage(s, v_p, 30)?;
+        // @ tcg.envspec:962:1
+        p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 45)) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 46)) {
+        // @ tcg.envspec:962:1
         p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 46)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:931:1
+    } else if ((v__envc_run && (v_op_0 == 47)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4869,38 +4931,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:931:1
-        if (v_op_0 == 47) {
-            // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
+        if (v_op_0 == 48) {
+            // @ tcg.envspec:962:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     if v__envc_run {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:931:1
+    // @ tcg.envspec:962:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:931:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4911,38 +4973,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:942:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:974:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:942:1
+    // @ tcg.envspec:974:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:942:1
+    // @ tcg.envspec:974:1
     if v__envc_run {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:942:1
+    // @ tcg.envspec:974:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:942:1
-        let _a199: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a200: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a199, _a200)?;
+        // @ tcg.envspec:974:1
+        let _a202: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a203: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a202, _a203)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4950,26 +5012,26 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:942:1
-        let _a201: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a202: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a203: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a201, _a202, 1, _a203)?;
+        // @ tcg.envspec:974:1
+        let _a204: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a205: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a206: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a204, _a205, 1, _a206)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -4977,23 +5039,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:942:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -5004,42 +5066,42 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:949:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:981:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:949:1
+    // @ tcg.envspec:981:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:949:1
+    // @ tcg.envspec:981:1
     if v__envc_run {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:949:1
+    // @ tcg.envspec:981:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5047,228 +5109,228 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 7) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:949:1
+        // @ tcg.envspec:981:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1705:1)
+/// proc `_envc_run_attach` (tcg.envspec:1749:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1707:5
+    // @ tcg.envspec:1751:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1707:5
+    // @ tcg.envspec:1751:5
     if v__envc_run {
-        // @ tcg.envspec:1707:5
+        // @ tcg.envspec:1751:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1708:5
-        let _v204: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i205: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i205] = (_v204 as i8);
-        // @ tcg.envspec:1709:5
+        // @ tcg.envspec:1752:5
+        let _v207: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i208: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i208] = (_v207 as i8);
+        // @ tcg.envspec:1753:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1710:5
+        // @ tcg.envspec:1754:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1711:5
+        // @ tcg.envspec:1755:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1712:5
+    // @ tcg.envspec:1756:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1713:9
+        // @ tcg.envspec:1757:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1713:9
+        // @ tcg.envspec:1757:9
         if v__envc_run {
             v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1713:9
+        // @ tcg.envspec:1757:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_attach__p as i32);
             s.f__envc_at_a_attach = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1713:9
+        // @ tcg.envspec:1757:9
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1713:9
+        // @ tcg.envspec:1757:9
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attach__p = (v_p as i8);
             s.f__envc_at_a_attach = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1714:9
+            // @ tcg.envspec:1758:9
             p_knock_outs(s)?;
-            // @ tcg.envspec:1715:9
+            // @ tcg.envspec:1759:9
             p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1724:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1768:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1727:5
+    // @ tcg.envspec:1771:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1728:5
+    // @ tcg.envspec:1772:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1727:5
+    // @ tcg.envspec:1771:5
     if v__envc_run {
-        // @ tcg.envspec:1727:5
+        // @ tcg.envspec:1771:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1728:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
-        // @ tcg.envspec:1729:5
-        s.f_hand[v_p as usize].remove_at(v_h, 62)?;
-        // @ tcg.envspec:1730:5
-        s.f_discard[v_p as usize].push((v_c as i16), 63)?;
-        // @ tcg.envspec:1731:5
+        // @ tcg.envspec:1772:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
+        // @ tcg.envspec:1773:5
+        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+        // @ tcg.envspec:1774:5
+        s.f_discard[v_p as usize].push((v_c as i16), 65)?;
+        // @ tcg.envspec:1775:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1732:9
+            // @ tcg.envspec:1776:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1778:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1778:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1778:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1778:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1778:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1735:5
+        // @ tcg.envspec:1779:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1736:5
+        // @ tcg.envspec:1780:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1740:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1784:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1743:5
+    // @ tcg.envspec:1787:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1743:5
+    // @ tcg.envspec:1787:5
     if v__envc_run {
-        // @ tcg.envspec:1743:5
+        // @ tcg.envspec:1787:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1744:5
+        // @ tcg.envspec:1788:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1789:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1789:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1789:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1789:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1789:5
     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1746:5
+        // @ tcg.envspec:1790:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1747:5
+        // @ tcg.envspec:1791:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1773:1)
+/// proc `_envc_run_attack` (tcg.envspec:1817:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1774:5
+    // @ tcg.envspec:1818:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1775:5
+    // @ tcg.envspec:1819:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1776:5
+    // @ tcg.envspec:1820:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1774:5
+    // @ tcg.envspec:1818:5
     if v__envc_run {
-        // @ tcg.envspec:1774:5
+        // @ tcg.envspec:1818:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1775:5
+        // @ tcg.envspec:1819:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1777:5
+        // @ tcg.envspec:1821:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1778:9
-            let _r206: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 64)?;
-            v_hits = (_r206 == 1);
+            // @ tcg.envspec:1822:9
+            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 66)?;
+            v_hits = (_r209 == 1);
         }
     }
-    // @ tcg.envspec:1780:5
+    // @ tcg.envspec:1824:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1781:9
+        // @ tcg.envspec:1825:9
         if v__envc_run {
-            // @ tcg.envspec:1781:9
+            // @ tcg.envspec:1825:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1782:9
+            // @ tcg.envspec:1826:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1783:9
+        // @ tcg.envspec:1827:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5276,9 +5338,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1784:13
+            // @ tcg.envspec:1828:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5289,23 +5351,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1786:9
+        // @ tcg.envspec:1830:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1786:9
+        // @ tcg.envspec:1830:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1786:9
+        // @ tcg.envspec:1830:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1786:9
+            // @ tcg.envspec:1830:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1786:9
+            // @ tcg.envspec:1830:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1786:9
+            // @ tcg.envspec:1830:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5314,27 +5376,27 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1787:9
+        // @ tcg.envspec:1831:9
         if v__envc_run {
-            // @ tcg.envspec:1787:9
+            // @ tcg.envspec:1831:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1789:5
+    // @ tcg.envspec:1833:5
     if v__envc_run {
-        // @ tcg.envspec:1789:5
+        // @ tcg.envspec:1833:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1790:5
+    // @ tcg.envspec:1834:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1791:9
+        // @ tcg.envspec:1835:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1791:9
+        // @ tcg.envspec:1835:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1791:9
+        // @ tcg.envspec:1835:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5345,18 +5407,18 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:1795:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:1839:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:1796:5
+    // @ tcg.envspec:1840:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1796:5
+    // @ tcg.envspec:1840:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:1796:5
+    // @ tcg.envspec:1840:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5366,15 +5428,15 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1658:1)
+/// action `setup_active` (tcg.envspec:1702:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1660:5
+    // @ tcg.envspec:1704:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1661:5
-    let _a207: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
-    p_put_in_play(s, v_p, 0, _a207)?;
-    // @ tcg.envspec:1662:5
-    s.f_hand[v_p as usize].remove_at(v_h, 66)?;
+    // @ tcg.envspec:1705:5
+    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
+    p_put_in_play(s, v_p, 0, _a210)?;
+    // @ tcg.envspec:1706:5
+    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
     Ok(())
 }
 
@@ -5383,16 +5445,16 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1665:1)
+/// action `setup_bench` (tcg.envspec:1709:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1712:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1669:5
-    let _a208: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
-    p_put_in_play(s, v_p, _a208, _a209)?;
-    // @ tcg.envspec:1670:5
-    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
+    // @ tcg.envspec:1713:5
+    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
+    p_put_in_play(s, v_p, _a211, _a212)?;
+    // @ tcg.envspec:1714:5
+    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
     Ok(())
 }
 
@@ -5401,16 +5463,16 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1673:1)
+/// action `setup_done` (tcg.envspec:1717:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:5
+    // @ tcg.envspec:1718:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1675:9
+        // @ tcg.envspec:1719:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1677:9
-        let _a210: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a210)?;
+        // @ tcg.envspec:1721:9
+        let _a213: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a213)?;
     }
     Ok(())
 }
@@ -5420,16 +5482,16 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1682:1)
+/// action `play_basic` (tcg.envspec:1726:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1728:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1685:5
-    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
-    p_put_in_play(s, v_p, _a211, _a212)?;
-    // @ tcg.envspec:1686:5
-    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
+    // @ tcg.envspec:1729:5
+    let _a214: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
+    p_put_in_play(s, v_p, _a214, _a215)?;
+    // @ tcg.envspec:1730:5
+    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
     Ok(())
 }
 
@@ -5438,28 +5500,28 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1690:1)
+/// action `evolve` (tcg.envspec:1734:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1692:5
+    // @ tcg.envspec:1736:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1693:5
-    let _v213: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i214: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i214] = (_v213 as i16);
-    // @ tcg.envspec:1694:5
-    let _v215: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v215 as i8);
-    // @ tcg.envspec:1695:5
-    let _v216: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v216 as i16);
-    // @ tcg.envspec:1696:5
-    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
-    // @ tcg.envspec:1697:5
-    let _v217: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v217 as i8);
-    // @ tcg.envspec:1698:5
+    // @ tcg.envspec:1737:5
+    let _v216: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i217: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i217] = (_v216 as i16);
+    // @ tcg.envspec:1738:5
+    let _v218: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v218 as i8);
+    // @ tcg.envspec:1739:5
+    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v219 as i16);
+    // @ tcg.envspec:1740:5
+    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
+    // @ tcg.envspec:1741:5
+    let _v220: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v220 as i8);
+    // @ tcg.envspec:1742:5
     if (v_s == 0) {
-        // @ tcg.envspec:1699:9
+        // @ tcg.envspec:1743:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -5467,12 +5529,12 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 73)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1705:1)
+/// action `attach` (tcg.envspec:1749:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1705:1
+    // @ tcg.envspec:1749:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -5482,21 +5544,21 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1724:1)
+/// action `play_trainer` (tcg.envspec:1768:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1724:1
+    // @ tcg.envspec:1768:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 74)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1740:1)
+/// action `use_ability` (tcg.envspec:1784:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1740:1
+    // @ tcg.envspec:1784:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -5506,33 +5568,33 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1752:1)
+/// action `retreat` (tcg.envspec:1796:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1755:5
+    // @ tcg.envspec:1799:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1756:5
+    // @ tcg.envspec:1800:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1757:5
+    // @ tcg.envspec:1801:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1758:9
+        // @ tcg.envspec:1802:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1759:13
-            let mut _acc218: i32 = 0;
+            // @ tcg.envspec:1803:13
+            let mut _acc221: i32 = 0;
             for v_u in 0i32..11 {
-                let _x219: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc218 = if v_u == 0 { _x219 } else { imin(_acc218, _x219) };
+                let _x222: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc221 = if v_u == 0 { _x222 } else { imin(_acc221, _x222) };
             }
-            let mut v_t: i32 = _acc218;
-            // @ tcg.envspec:1760:13
-            let _v220: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v220 as i8);
+            let mut v_t: i32 = _acc221;
+            // @ tcg.envspec:1804:13
+            let _v223: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v223 as i8);
         }
     }
-    // @ tcg.envspec:1763:5
+    // @ tcg.envspec:1807:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1764:5
+    // @ tcg.envspec:1808:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1765:5
+    // @ tcg.envspec:1809:5
     s.f_retreated = true;
     Ok(())
 }
@@ -5542,9 +5604,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1773:1)
+/// action `attack` (tcg.envspec:1817:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1773:1
+    // @ tcg.envspec:1817:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -5554,9 +5616,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1795:1)
+/// action `end_turn` (tcg.envspec:1839:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1795:1
+    // @ tcg.envspec:1839:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
@@ -5566,15 +5628,15 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1800:1)
+/// action `promote` (tcg.envspec:1844:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1802:5
-    let _a221: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a221, 0, v_b)?;
-    // @ tcg.envspec:1803:5
-    let _a222: i32 = (s.f_promote_next as i32);
-    let _a223: bool = s.f_promote_resume;
-    p_continue_game(s, _a222, _a223)?;
+    // @ tcg.envspec:1846:5
+    let _a224: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a224, 0, v_b)?;
+    // @ tcg.envspec:1847:5
+    let _a225: i32 = (s.f_promote_next as i32);
+    let _a226: bool = s.f_promote_resume;
+    p_continue_game(s, _a225, _a226)?;
     Ok(())
 }
 
@@ -5586,21 +5648,21 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1705:1
+    // @ tcg.envspec:1749:1
     if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1705:1
+        // @ tcg.envspec:1749:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1724:1
-        // @ tcg.envspec:1724:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1768:1
+        // @ tcg.envspec:1768:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1740:1
-        // @ tcg.envspec:1740:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1784:1
+        // @ tcg.envspec:1784:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1773:1
-        // @ tcg.envspec:1773:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1817:1
+        // @ tcg.envspec:1817:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1795:1
-        // @ tcg.envspec:1795:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1839:1
+        // @ tcg.envspec:1839:1
         p__envc_run_end_turn(s)?;
     }
     Ok(())
@@ -5611,11 +5673,11 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1809:1)
+/// the spec's `observe` (tcg.envspec:1853:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1810:5
+    // @ tcg.envspec:1854:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr224: [i16; 195] = [
+    let _arr227: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -5646,16 +5708,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 76)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 77)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 78)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 79)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 80)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 81)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 82)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 83)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 84)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 85)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 78)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 79)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 80)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 81)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 82)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 83)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 84)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 85)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 86)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 87)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -5812,90 +5874,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr224);
+    return Ok(_arr227);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1615:5
+    // @ tcg.envspec:1659:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1616:9
-        let _r225: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 86)?;
-        s.f_decks[v_p as usize] = (_r225 as i8);
-        // @ tcg.envspec:1617:9
+        // @ tcg.envspec:1660:9
+        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
+        s.f_decks[v_p as usize] = (_r228 as i8);
+        // @ tcg.envspec:1661:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1618:13
-            let _a226: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a226 as i16), 87)?;
+            // @ tcg.envspec:1662:13
+            let _a229: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a229 as i16), 89)?;
         }
-        // @ tcg.envspec:1620:9
+        // @ tcg.envspec:1664:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1621:9
+        // @ tcg.envspec:1665:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1622:9
+        // @ tcg.envspec:1666:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1624:5
-    let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 88)?;
-    s.f_first = ((if (_r227 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1625:5
+    // @ tcg.envspec:1668:5
+    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
+    s.f_first = ((if (_r230 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1669:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc228: bool = true;
+    let mut _acc231: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc229: bool = true;
+        let mut _acc232: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc233: i32 = 0;
+            let mut _acc236: i32 = 0;
             for v_s in 0i32..4 {
-                _acc233 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc236 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc234: i32 = 0;
+            let mut _acc237: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc235: i32 = 0;
+                let mut _acc238: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc235 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc238 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc234 = _acc234 + _acc235;
+                _acc237 = _acc237 + _acc238;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y230| (_y230 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y231| (_y231 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y232| (_y232 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc233) + _acc234) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y236| (_y236 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc229 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y234| (_y234 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y235| (_y235 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc236) + _acc237) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y239| (_y239 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc232 = false; break; }
         }
-        if !_acc229 { _acc228 = false; break; }
+        if !_acc232 { _acc231 = false; break; }
     }
-    Ok(_acc228)
+    Ok(_acc231)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b237: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b237 {
-        let mut _acc238: bool = true;
-        for v_p in 0i32..2 {
-            let mut _acc239: bool = true;
-            for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc239 = false; break; }
-            }
-            if !_acc239 { _acc238 = false; break; }
-        }
-        _b237 = _acc238;
-    }
-    Ok(_b237)
-}
-
-/// invariant `points_bounds`: points are 0..3 while the game goes on
-fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b240: bool = s.terminated;
+    let mut _b240: bool = (s.terminated || ((s.f_phase as i32) == 0));
     if !_b240 {
         let mut _acc241: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc241 = false; break; }
+            let mut _acc242: bool = true;
+            for v_s in 0i32..4 {
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc242 = false; break; }
+            }
+            if !_acc242 { _acc241 = false; break; }
         }
         _b240 = _acc241;
     }
     Ok(_b240)
+}
+
+/// invariant `points_bounds`: points are 0..3 while the game goes on
+fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
+    let mut _b243: bool = s.terminated;
+    if !_b243 {
+        let mut _acc244: bool = true;
+        for v_p in 0i32..2 {
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc244 = false; break; }
+        }
+        _b243 = _acc244;
+    }
+    Ok(_b243)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -5905,28 +5967,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b242: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b242 {
-        let mut _acc243: bool = true;
+    let mut _b245: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b245 {
+        let mut _acc246: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc243 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc246 = false; break; }
         }
-        _b242 = _acc243;
+        _b245 = _acc246;
     }
-    Ok(_b242)
+    Ok(_b245)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc244: bool = true;
+    let mut _acc247: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc245: i32 = 0;
+        let mut _acc248: i32 = 0;
         for v_s in 0i32..4 {
-            _acc245 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc248 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc245 <= 4) { _acc244 = false; break; }
+        if !(_acc248 <= 4) { _acc247 = false; break; }
     }
-    Ok(_acc244)
+    Ok(_acc247)
 }
 
 // ---- the environment
