@@ -80,6 +80,18 @@ class Game:
             f["below"][p][slot][k] = self.take(p, cid)
         f["evolutions"][p][slot] = len(under)
 
+    def place_outside(self, p: int, slot: int, card_id: str, energy: dict | None = None) -> None:
+        """Put `card_id` in play although no deck list of the game holds it (as the judge's
+        contexts do): the rule under test does not read `cards_conserved`, which such a
+        position breaks."""
+        f = self.s.fields
+        f["card"][p][slot] = ROW[card_id]
+        f["occupied"][p][slot] = True
+        f["damage"][p][slot] = 0
+        f["energy"][p][slot] = [(energy or {}).get(t, 0) for t in range(11)]
+        f["placed"][p][slot] = 1
+        f["evolutions"][p][slot] = 0
+
     def hand(self, p: int, *card_ids: str) -> None:
         for cid in card_ids:
             self.s.fields["hand"][p].append(self.take(p, cid))
@@ -535,3 +547,93 @@ def test_every_trainer_that_names_one_of_your_pokemon_takes_a_target():
         names = [n for n in listed[text]["names"] if n != "-"]
         assert names and all(n in named_rows and n in text for n in names), text
         assert listed[text].get("active", False) == ("in the Active Spot" in text), text
+
+
+def test_no_pokemon_tool_and_no_arceus_in_the_pool(tcg, jax_step):
+    # The pool (A1, P-A) has no Pokémon Tool and no Arceus: Skarmory's Metal Arms (20, "If this
+    # Pokémon has a Pokémon Tool attached, this attack does 30 more damage.") does its printed
+    # damage, and Raichu's Resilience Link (P-A-044, "If you have Arceus or Arceus ex in play,
+    # this Pokémon takes -30 damage from attacks.") runs as the attack begins (Trigger.attacked)
+    # and cuts nothing; it is not an ability to use.
+    assert not [c["id"] for c in CARDS if c["category"] == "Trainer" and c.get("trainer_type") not in
+                ("Item", "Supporter")], "a Pokémon Tool in the pool: the Tool texts need a rule"
+    assert not [c["id"] for c in CARDS if c["name"].startswith("Arceus")], "Arceus in the pool"
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.place_outside(0, 0, "P-A-039", energy={7: 1})  # Skarmory, {M}
+    g.place_outside(1, 0, "P-A-044")  # Raichu (90 HP, Weakness Fighting)
+    g.ready()
+    assert not g.legal("use_ability(s=0)")
+    g.act("attack(a=0)")
+    assert g.f["damage"][1][0] == 20 and g.f["passive_cut"] == 0
+    assert not g.legal("use_ability(s=0)"), "Raichu's ability is not used by its player either"
+
+
+@pytest.mark.parametrize("first,turn,gets", [(0, 1, 1), (1, 2, 1), (0, 3, 0), (1, 4, 0)])
+def test_an_ability_at_the_end_of_the_first_turn(tcg, jax_step, first, turn, gets):
+    # Zeraora's Thunderclap Flash ("At the end of your first turn, take a {L} Energy from your
+    # Energy Zone and attach it to this Pokémon.", Trigger.first_turn_end), on the Bench of
+    # player 0: one Lightning Energy as player 0's first turn ends (turn 1 going first, 2 going
+    # second), none at the end of a later turn.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.f.update(turn=turn, first=first, current_player=0)
+    g.place(0, 0, "A1-130")  # Ralts
+    g.place_outside(0, 1, "P-A-074")  # Zeraora
+    g.place(1, 0, "A1-096")
+    g.ready().act("end_turn()")
+    assert g.f["energy"][0][1][LIGHTNING] == gets
+    assert g.f["energy"][0][0] == [0] * 11, "only the Pokémon with the ability"
+
+
+@pytest.mark.parametrize("bench_full", [False, True])
+def test_a_random_named_card_from_the_deck_onto_the_bench(tcg, jax_step, bench_full):
+    # Nidoran♀'s Call for Family ("Put 1 random Nidoran♂ from your deck onto your Bench."): one
+    # of the deck's two Nidoran♂ goes onto the first free Bench slot, as if played (no damage, no
+    # Energy, placed this turn); with a full Bench nothing happens.
+    g = Game(tcg, jax_step, decks=("nidoking", "pikachu-zapdos"))
+    g.place_outside(0, 0, "A1-166", energy={6: 1})  # Nidoran♀, {D}
+    if bench_full:
+        for slot in (1, 2, 3):
+            g.place(0, slot, ("A1-170", "A1-172", "A1-173")[slot - 1])
+    g.place(1, 0, "A1-096")
+    g.ready()
+    deck = list(g.f["deck"][0])
+    g.act("attack(a=0)")
+    nidoran_m = ROW["A1-169"]
+    if bench_full:
+        assert g.f["deck"][0] == deck
+        return
+    assert g.f["occupied"][0][1:] == [True, False, False] and g.f["card"][0][1] == nidoran_m
+    assert (g.f["damage"][0][1], g.f["energy"][0][1], g.f["placed"][0][1]) == (0, [0] * 11, 5)
+    assert len(g.f["deck"][0]) == len(deck) - 1 and deck.count(nidoran_m) == 2
+    assert g.f["deck"][0].count(nidoran_m) == 1
+
+
+def test_the_opponent_shuffles_their_active_pokemon_into_their_deck(tcg, jax_step):
+    # Aerodactyl's Primal Wingbeat ("Flip a coin. If heads, your opponent shuffles their Active
+    # Pokémon into their deck."): heads, the Kirlia in the Active Spot and the Ralts under it go
+    # into the deck, its Energy and damage go, and its player promotes a Benched Pokémon; tails,
+    # nothing happens. Seeds are tried until both sides of the coin were seen.
+    seen = set()
+    for seed in range(12):
+        g = Game(tcg, jax_step, decks=("pikachu-zapdos", "mewtwo-gardevoir"), seed=seed)
+        g.place_outside(0, 0, "A1-210", energy={LIGHTNING: 2})  # Aerodactyl, {C}{C}
+        g.place(1, 0, "A1-131", damage=30, energy={PSYCHIC: 1}, under=("A1-130",))  # Kirlia on Ralts
+        g.place(1, 1, "A1-130")
+        g.ready()
+        deck = len(g.f["deck"][1])
+        g.act("attack(a=0)")
+        heads = not g.f["occupied"][1][0]
+        seen.add(heads)
+        if not heads:
+            assert g.f["damage"][1][0] == 30 and len(g.f["deck"][1]) == deck - 1  # the turn's draw
+            continue
+        assert len(g.f["deck"][1]) == deck + 2
+        assert g.f["deck"][1].count(ROW["A1-131"]) == 2 and g.f["deck"][1].count(ROW["A1-130"]) == 1
+        assert (g.f["damage"][1][0], g.f["energy"][1][0], g.f["evolutions"][1][0]) == (0, [0] * 11, 0)
+        assert g.f["phase"] == PROMOTE and g.f["current_player"] == 1
+        g.act("promote(b=1)")
+        assert g.f["phase"] == MAIN and g.f["card"][1][0] == ROW["A1-130"] and g.f["turn"] == 6
+        if len(seen) == 2:
+            break
+    assert seen == {True, False}
+

@@ -32,95 +32,101 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 // enum When: 0 = opponent_damaged, 1 = self_damaged, 2 = opponent_poisoned, 3 = opponent_evolved, 4 = evolved_this_turn
-// enum Trigger: 0 = use, 1 = attacked, 2 = attach
+// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 85] = [
-    "tcg.envspec:209:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:284:26: `draw()` from an empty list",
-    "tcg.envspec:284:13: push onto a full list (capacity 10)",
-    "tcg.envspec:309:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:319:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:351:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:394:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:396:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:397:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:398:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:401:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:401:9: push onto a full list (capacity 10)",
-    "tcg.envspec:402:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:411:26: `pop()` from an empty list",
-    "tcg.envspec:411:13: push onto a full list (capacity 20)",
-    "tcg.envspec:430:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:437:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:451:12: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:461:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:479:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:492:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:536:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:540:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:554:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:557:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:558:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:558:9: push onto a full list (capacity 20)",
-    "tcg.envspec:559:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:565:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:566:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:574:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:576:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:576:13: push onto a full list (capacity 10)",
-    "tcg.envspec:577:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:587:33: `draw()` from an empty list",
-    "tcg.envspec:587:17: push onto a full list (capacity 20)",
-    "tcg.envspec:598:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:707:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:737:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:751:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:826:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:835:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:850:21: push onto a full list (capacity 10)",
-    "tcg.envspec:852:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1380:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1383:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1451:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1511:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1516:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1564:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1566:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1574:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1576:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1579:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1582:13: push onto a full list (capacity 20)",
+pub static FAULT_SITES: [&str; 91] = [
+    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:285:26: `draw()` from an empty list",
+    "tcg.envspec:285:13: push onto a full list (capacity 10)",
+    "tcg.envspec:310:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:320:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:352:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:397:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:9: push onto a full list (capacity 10)",
+    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:412:26: `pop()` from an empty list",
+    "tcg.envspec:412:13: push onto a full list (capacity 20)",
+    "tcg.envspec:431:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:438:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:452:12: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:462:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:480:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:493:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:537:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:541:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:555:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:558:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:559:9: push onto a full list (capacity 20)",
+    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:575:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:577:13: push onto a full list (capacity 10)",
+    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:594:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:607:33: `draw()` from an empty list",
+    "tcg.envspec:607:17: push onto a full list (capacity 20)",
+    "tcg.envspec:618:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:727:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:757:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:771:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:870:21: push onto a full list (capacity 10)",
+    "tcg.envspec:872:21: push onto a full list (capacity 20)",
+    "tcg.envspec:895:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:902:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1552:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1612:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1617:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1676:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:708:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1662:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1663:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1664:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1712:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1595:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1596:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1603:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1604:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1619:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1620:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1629:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1630:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1625:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1659:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1660:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1755:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1755:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1756:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1756:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1757:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1757:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1758:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1758:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1759:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1759:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1550:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1552:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1558:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:744:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1822:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1660:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1668:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -216,6 +222,9 @@ pub struct State {
     pub f__envc_frame_p_switch_opponent__q: i8,
     pub f__envc_at_p_switch_self: i8,
     pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_finish_turn: i8,
+    pub f__envc_frame_p_finish_turn__p: i8,
+    pub f__envc_frame_p_finish_turn__s: i8,
     pub f__envc_at_p_attack_effect__9: i8,
     pub f__envc_at_p_attack_effect__16: i8,
     pub f__envc_frame_p_attack_effect__16__p: i8,
@@ -252,6 +261,7 @@ pub struct State {
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
+    pub f__envc_at_a_end_turn: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -276,15 +286,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [45, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [47, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [46, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
-    [15, 0], [26, 0], [27, 0], [10, 0], [0; 2], [28, 0], [19, 0], [16, 0], [29, 0], [30, 0],
-    [31, 0], [32, 0], [33, 0], [6, 0], [0; 2], [0; 2], [21, 0], [34, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [35, 0], [36, 0], [37, 0], [38, 0], [12, 0], [7, 0],
-    [29, 0], [33, 0], [30, 0], [23, 0], [18, 0], [39, 0], [11, 0], [11, 0], [9, 0], [35, 0],
-    [40, 0], [6, 0], [29, 0], [41, 0], [19, 0], [42, 0], [43, 0], [0; 2], [2, 0], [15, 0], [27, 0],
-    [32, 0], [19, 0], [44, 0],
+    [24, 0], [25, 0], [48, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
+    [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0],
+    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [35, 0], [21, 0], [36, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [37, 0], [38, 0], [39, 0], [40, 0], [12, 0], [7, 0],
+    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [41, 0], [11, 0], [11, 0], [9, 0], [37, 0],
+    [42, 0], [6, 0], [30, 0], [43, 0], [19, 0], [44, 0], [45, 0], [0; 2], [2, 0], [15, 0], [27, 0],
+    [33, 0], [19, 0], [46, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -728,7 +738,7 @@ static K41: [[bool; 2]; 101] = [
 ];
 static K42: [[i8; 1]; 19] = [
     [0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3],
-    [0],
+    [5],
 ];
 static K43: [[i8; 1]; 19] = [
     [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0],
@@ -738,21 +748,21 @@ static K44: [[i16; 1]; 19] = [
     [0],
 ];
 static K45: [[i8; 1]; 19] = [
-    [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+    [0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2],
 ];
 static K46: [[i8; 1]; 19] = [[0]; 19];
 static K47: [[i8; 1]; 19] = [
-    [0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [0],
+    [0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3],
 ];
 static K48: [[bool; 1]; 19] = [
     [false], [false], [false], [false], [false], [false], [true], [false], [false], [false],
-    [false], [false], [false], [false], [false], [false], [false], [false], [false],
+    [false], [false], [false], [false], [false], [false], [false], [false], [true],
 ];
 static K49: [[i8; 1]; 17] = [
     [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
 ];
-static T0_AbilityKind__on: [i8; 7] = [0, 1, 1, 1, 1, 2, 2];
-static T1_Named__text_names: [i8; 12] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+static T0_AbilityKind__on: [i8; 9] = [0, 1, 1, 1, 1, 1, 2, 2, 3];
+static T1_Named__text_names: [i8; 13] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
 static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
 static T4_TrainerTarget__names: [[i8; 3]; 7] = [
@@ -1211,7 +1221,7 @@ static T19_Card__cost1: [[i8; 11]; 386] = [
 ];
 static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1220,8 +1230,8 @@ static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 5, 0, 0, 0, 0, 6, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
 static T21_Card__target: [i8; 386] = [
@@ -1245,7 +1255,7 @@ static T22_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
     0, 0, 0, 0, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 8, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1315,7 +1325,7 @@ static T26_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T27_NamedCard__first: [i16; 12] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43];
+static T27_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
 static T28_Deck__cards: [[i16; 20]; 22] = [
     [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
     [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
@@ -1356,24 +1366,24 @@ static T29_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:203:1)
+/// fn `is_basic` (tcg.envspec:204:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:208:1)
+/// fn `basic_in_hand` (tcg.envspec:209:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:214:1)
+/// fn `playable_trainer` (tcg.envspec:215:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!(s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:221:1)
+/// fn `trainer_target_ok` (tcg.envspec:222:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:222:5
+    // @ tcg.envspec:223:5
     let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
@@ -1396,7 +1406,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:229:1)
+/// fn `free_bench` (tcg.envspec:230:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1406,7 +1416,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:233:1)
+/// fn `energy_total` (tcg.envspec:234:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1415,14 +1425,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:237:1)
+/// fn `cost` (tcg.envspec:238:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
     Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:242:1)
+/// fn `can_pay` (tcg.envspec:243:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:243:5
+    // @ tcg.envspec:244:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
@@ -1439,29 +1449,29 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b9);
 }
 
-/// fn `can_act` (tcg.envspec:249:1)
+/// fn `can_act` (tcg.envspec:250:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:253:1)
+/// fn `can_attack` (tcg.envspec:254:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:254:5
+    // @ tcg.envspec:255:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:259:1)
+/// fn `retreat_cost` (tcg.envspec:260:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:265:1)
+/// fn `can_evolve` (tcg.envspec:266:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:271:1)
+/// fn `nth_energy` (tcg.envspec:272:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
@@ -1479,13 +1489,13 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// proc `draw_cards` (tcg.envspec:281:1)
+/// proc `draw_cards` (tcg.envspec:282:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:282:5
+    // @ tcg.envspec:283:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:283:9
+        // @ tcg.envspec:284:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:284:13
+            // @ tcg.envspec:285:13
             let _v15 = s.f_deck[v_p as usize].take_front(1)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
@@ -1494,66 +1504,66 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:289:1)
+/// proc `heal` (tcg.envspec:290:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:290:5
+    // @ tcg.envspec:291:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:294:1)
+/// proc `heal_type` (tcg.envspec:295:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:295:5
+    // @ tcg.envspec:296:5
     if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:296:9
+        // @ tcg.envspec:297:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:300:1)
+/// proc `add_damage` (tcg.envspec:301:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:301:5
+    // @ tcg.envspec:302:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:305:1)
+/// proc `damage_per_heads` (tcg.envspec:306:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:306:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:307:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:308:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:308:9
+        // @ tcg.envspec:309:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:309:13
+            // @ tcg.envspec:310:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:310:17
+                // @ tcg.envspec:311:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:314:5
+    // @ tcg.envspec:315:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:318:1)
+/// proc `bonus_on_heads` (tcg.envspec:319:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:319:5
+    // @ tcg.envspec:320:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:320:9
+        // @ tcg.envspec:321:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:325:1)
+/// proc `damage_per_bench_type` (tcg.envspec:326:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:326:5
+    // @ tcg.envspec:327:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
         _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
@@ -1562,76 +1572,76 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:330:1)
+/// proc `discard_energy` (tcg.envspec:331:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:331:5
+    // @ tcg.envspec:332:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:336:1)
+/// proc `attach_from_zone` (tcg.envspec:337:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:337:5
+    // @ tcg.envspec:338:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:338:9
+        // @ tcg.envspec:339:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:344:1)
+/// proc `afflict_opponent` (tcg.envspec:345:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:345:5
+    // @ tcg.envspec:346:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:346:9
+        // @ tcg.envspec:347:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:350:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:351:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:351:5
+    // @ tcg.envspec:352:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:352:9
+        // @ tcg.envspec:353:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:356:1)
+/// proc `poison_opponent` (tcg.envspec:357:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:357:5
+    // @ tcg.envspec:358:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:358:9
+        // @ tcg.envspec:359:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:362:1)
+/// proc `burn_opponent` (tcg.envspec:363:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:363:5
+    // @ tcg.envspec:364:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:364:9
+        // @ tcg.envspec:365:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:369:1)
+/// proc `damage_opponent_bench` (tcg.envspec:370:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:370:5
+    // @ tcg.envspec:371:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:371:9
+        // @ tcg.envspec:372:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:372:13
+            // @ tcg.envspec:373:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1640,44 +1650,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:377:1)
+/// proc `add_attack_bonus` (tcg.envspec:378:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:378:5
+    // @ tcg.envspec:379:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:383:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:384:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:384:5
-    s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
     // @ tcg.envspec:385:5
+    s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
+    // @ tcg.envspec:386:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:388:1)
+/// proc `add_retreat_discount` (tcg.envspec:389:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:389:5
+    // @ tcg.envspec:390:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:393:1)
+/// proc `basic_from_deck` (tcg.envspec:394:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:394:5
+    // @ tcg.envspec:395:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:395:5
+    // @ tcg.envspec:396:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:396:9
+        // @ tcg.envspec:397:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:397:9
+        // @ tcg.envspec:398:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1692,161 +1702,161 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:401:9
+        // @ tcg.envspec:402:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:402:9
+        // @ tcg.envspec:403:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:407:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:408:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:408:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:409:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:410:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:410:9
+        // @ tcg.envspec:411:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:411:13
+            // @ tcg.envspec:412:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:414:5
-    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
     // @ tcg.envspec:415:5
+    s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+    // @ tcg.envspec:416:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:420:1)
+/// proc `damage_self` (tcg.envspec:421:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:421:5
+    // @ tcg.envspec:422:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:425:1)
+/// proc `afflict_self` (tcg.envspec:426:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:426:5
+    // @ tcg.envspec:427:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:429:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:430:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:430:5
+    // @ tcg.envspec:431:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:431:9
+        // @ tcg.envspec:432:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:436:1)
+/// proc `heal_on_heads` (tcg.envspec:437:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:437:5
+    // @ tcg.envspec:438:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:438:9
+        // @ tcg.envspec:439:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:443:1)
+/// proc `heal_all` (tcg.envspec:444:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:444:5
+    // @ tcg.envspec:445:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:445:9
+        // @ tcg.envspec:446:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:450:1)
+/// proc `nothing_on_tails` (tcg.envspec:451:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:451:5
+    // @ tcg.envspec:452:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:452:9
+        // @ tcg.envspec:453:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:457:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:458:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:458:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:459:5
+    let mut v_heads: i32 = 0;
+    // @ tcg.envspec:460:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:460:9
+        // @ tcg.envspec:461:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:461:13
+            // @ tcg.envspec:462:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:462:17
+                // @ tcg.envspec:463:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:466:5
+    // @ tcg.envspec:467:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:467:9
+        // @ tcg.envspec:468:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:474:1)
+/// proc `damage_until_tails` (tcg.envspec:475:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:475:5
-    let mut v_heads: i32 = 0;
     // @ tcg.envspec:476:5
-    let mut v_going: bool = true;
+    let mut v_heads: i32 = 0;
     // @ tcg.envspec:477:5
+    let mut v_going: bool = true;
+    // @ tcg.envspec:478:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:478:9
+        // @ tcg.envspec:479:9
         if v_going {
-            // @ tcg.envspec:479:13
+            // @ tcg.envspec:480:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:480:17
+                // @ tcg.envspec:481:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:482:17
+                // @ tcg.envspec:483:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:486:5
+    // @ tcg.envspec:487:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:491:1)
+/// proc `bonus_or_recoil` (tcg.envspec:492:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:492:5
+    // @ tcg.envspec:493:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:493:9
+        // @ tcg.envspec:494:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:495:9
+        // @ tcg.envspec:496:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:501:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:502:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:502:5
+    // @ tcg.envspec:503:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
         _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
@@ -1855,31 +1865,31 @@ fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:506:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:507:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:507:5
+    // @ tcg.envspec:508:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:511:1)
+/// fn `attack_condition` (tcg.envspec:512:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
     Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:520:1)
+/// proc `bonus_if` (tcg.envspec:521:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:521:5
+    // @ tcg.envspec:522:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:522:9
+        // @ tcg.envspec:523:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:526:1)
+/// proc `discard_all_energy` (tcg.envspec:527:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:527:5
+    // @ tcg.envspec:528:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1888,27 +1898,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:532:1)
+/// proc `discard_opponent_energy` (tcg.envspec:533:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:533:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:534:5
-    let mut v_go: bool = true;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:535:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:536:5
     if v_coin {
-        // @ tcg.envspec:536:9
+        // @ tcg.envspec:537:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:538:5
-    let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
     // @ tcg.envspec:539:5
+    let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
+    // @ tcg.envspec:540:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:540:9
+        // @ tcg.envspec:541:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:542:9
+        // @ tcg.envspec:543:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1919,50 +1929,50 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:544:9
+        // @ tcg.envspec:545:9
         let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
         s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
     }
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:550:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:551:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:551:5
-    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:552:5
-    let mut v_go: bool = true;
+    let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:553:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:554:5
     if v_coin {
-        // @ tcg.envspec:554:9
+        // @ tcg.envspec:555:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:556:5
+    // @ tcg.envspec:557:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:557:9
+        // @ tcg.envspec:558:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:558:9
+        // @ tcg.envspec:559:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
-        // @ tcg.envspec:559:9
+        // @ tcg.envspec:560:9
         s.f_hand[v_q as usize].remove_at(v_h, 27)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:564:1)
+/// fn `pokemon_in_deck` (tcg.envspec:565:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:572:1)
+/// proc `pokemon_from_deck` (tcg.envspec:573:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:573:5
+    // @ tcg.envspec:574:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:574:9
+        // @ tcg.envspec:575:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -1981,159 +1991,201 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:575:9
+        // @ tcg.envspec:576:9
         if (v_at >= 0) {
-            // @ tcg.envspec:576:13
+            // @ tcg.envspec:577:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
-            // @ tcg.envspec:577:13
+            // @ tcg.envspec:578:13
             s.f_deck[v_p as usize].remove_at(v_at, 33)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:583:1)
+/// fn `named_in_deck` (tcg.envspec:584:1)
+fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
+}
+
+/// proc `named_from_deck_to_bench` (tcg.envspec:591:1)
+fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:592:5
+    let mut v_s: i32 = f_free_bench(s, v_p)?;
+    // @ tcg.envspec:593:5
+    if (v_s < 4) {
+        // @ tcg.envspec:594:9
+        let mut _pm66: [bool; 20] = [false; 20];
+        let mut _pn67: i32 = 0;
+        for v_i in 0i32..20 {
+            let _b71: bool = f_named_in_deck(s, v_p, v_i, v_n)?;
+            _pm66[v_i as usize] = _b71;
+            if _b71 { _pn67 += 1; }
+        }
+        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn67 - 1, 0), 35)?;
+        let _pk69: i32;
+        if _pn67 == 0 {
+            _pk69 = (-1);
+        } else {
+            let mut _pc70: i32 = 0;
+            let mut _found: i32 = 0;
+            for k in 0..20usize { if _pm66[k] { if _pc70 == _r68 { _found = k as i32 + 0; } _pc70 += 1; } }
+            _pk69 = _found;
+        }
+        let mut v_at: i32 = _pk69;
+        // @ tcg.envspec:595:9
+        if (v_at >= 0) {
+            // @ tcg.envspec:596:13
+            let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 36)? as i32);
+            p_put_in_play(s, v_p, v_s, _a72)?;
+            // @ tcg.envspec:597:13
+            s.f_deck[v_p as usize].remove_at(v_at, 37)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `discard_deck_tops` (tcg.envspec:603:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:584:5
+    // @ tcg.envspec:604:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:585:9
+        // @ tcg.envspec:605:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:586:13
+            // @ tcg.envspec:606:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:587:17
-                let _v66 = s.f_deck[v_q as usize].take_front(34)?;
-                let _a67: i32 = (_v66 as i32);
-                s.f_discard[v_q as usize].push((_a67 as i16), 35)?;
+                // @ tcg.envspec:607:17
+                let _v73 = s.f_deck[v_q as usize].take_front(38)?;
+                let _a74: i32 = (_v73 as i32);
+                s.f_discard[v_q as usize].push((_a74 as i16), 39)?;
             }
         }
     }
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:595:1)
+/// proc `random_hits` (tcg.envspec:615:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:596:5
+    // @ tcg.envspec:616:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:597:9
+        // @ tcg.envspec:617:9
         if (v_k < v_times) {
-            // @ tcg.envspec:598:13
-            let mut _pm68: [bool; 4] = [false; 4];
-            let mut _pn69: i32 = 0;
+            // @ tcg.envspec:618:13
+            let mut _pm75: [bool; 4] = [false; 4];
+            let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
-                let _b73: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
-                _pm68[v_s as usize] = _b73;
-                if _b73 { _pn69 += 1; }
+                let _b80: bool = s.f_occupied[(1 - v_p) as usize][v_s as usize];
+                _pm75[v_s as usize] = _b80;
+                if _b80 { _pn76 += 1; }
             }
-            let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn69 - 1, 0), 36)?;
-            let _pk71: i32;
-            if _pn69 == 0 {
-                _pk71 = (-1);
+            let _r77: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn76 - 1, 0), 40)?;
+            let _pk78: i32;
+            if _pn76 == 0 {
+                _pk78 = (-1);
             } else {
-                let mut _pc72: i32 = 0;
+                let mut _pc79: i32 = 0;
                 let mut _found: i32 = 0;
-                for k in 0..4usize { if _pm68[k] { if _pc72 == _r70 { _found = k as i32 + 0; } _pc72 += 1; } }
-                _pk71 = _found;
+                for k in 0..4usize { if _pm75[k] { if _pc79 == _r77 { _found = k as i32 + 0; } _pc79 += 1; } }
+                _pk78 = _found;
             }
-            let mut v_s: i32 = _pk71;
-            // @ tcg.envspec:599:13
+            let mut v_s: i32 = _pk78;
+            // @ tcg.envspec:619:13
             if (v_s >= 0) {
-                // @ tcg.envspec:600:17
-                let _v74: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
-                let _i75: usize = (1 - v_p) as usize;
-                s.f_damage[_i75][v_s as usize] = (_v74 as i16);
+                // @ tcg.envspec:620:17
+                let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
+                let _i82: usize = (1 - v_p) as usize;
+                s.f_damage[_i82][v_s as usize] = (_v81 as i16);
             }
         }
     }
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:607:1)
+/// proc `poison_opponent_from` (tcg.envspec:627:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:608:5
+    // @ tcg.envspec:628:5
     if (v_s == 0) {
-        // @ tcg.envspec:609:9
+        // @ tcg.envspec:629:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:616:1)
+/// fn `attack_damage` (tcg.envspec:636:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:617:5
+    // @ tcg.envspec:637:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:618:5
+    // @ tcg.envspec:638:5
     let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
-    // @ tcg.envspec:619:5
-    let mut _b76: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
-    if _b76 {
-        let mut _acc77: bool = false;
+    // @ tcg.envspec:639:5
+    let mut _b83: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    if _b83 {
+        let mut _acc84: bool = false;
         for v_i in 0i32..3 {
-            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc77 = true; break; }
+            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
         }
-        _b76 = _acc77;
+        _b83 = _acc84;
     }
-    let mut v_named: i32 = (if _b76 { (s.f_named_bonus as i32) } else { 0 });
+    let mut v_named: i32 = (if _b83 { (s.f_named_bonus as i32) } else { 0 });
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:631:1)
+/// proc `hit_active` (tcg.envspec:651:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:632:5
+    // @ tcg.envspec:652:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:633:5
+    // @ tcg.envspec:653:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:634:5
-    let _v78: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
-    s.f_damage[v_q as usize][0 as usize] = (_v78 as i16);
-    // @ tcg.envspec:635:5
+    // @ tcg.envspec:654:5
+    let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
+    s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
+    // @ tcg.envspec:655:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:636:9
-        let _v79: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
-        s.f_damage[v_p as usize][0 as usize] = (_v79 as i16);
+        // @ tcg.envspec:656:9
+        let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
+        s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:638:5
+    // @ tcg.envspec:658:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:639:5
+    // @ tcg.envspec:659:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:640:5
+    // @ tcg.envspec:660:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:645:1)
+/// proc `drain` (tcg.envspec:665:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:646:5
+    // @ tcg.envspec:666:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:647:5
-    let _a80: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
-    p_heal(s, v_p, 0, _a80)?;
+    // @ tcg.envspec:667:5
+    let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
+    p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:655:1)
+/// proc `damage_opponent_choice` (tcg.envspec:675:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:656:5
+    // @ tcg.envspec:676:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:657:5
+    // @ tcg.envspec:677:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:656:5
+    // @ tcg.envspec:676:5
     if v__envc_run {
-        // @ tcg.envspec:656:5
+        // @ tcg.envspec:676:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:657:5
+    // @ tcg.envspec:677:5
     if v__envc_run {
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:677:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:657:5
-        let mut _acc81: bool = false;
+        // @ tcg.envspec:677:5
+        let mut _acc88: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc81 = true; break; }
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
         }
-        if _acc81 {
+        if _acc88 {
             s.f__envc_frame_p_damage_opponent_choice__amount = (v_amount as i16);
             s.f__envc_frame_p_damage_opponent_choice__bench_only = v_bench_only;
             s.f__envc_frame_p_damage_opponent_choice__attack = v_attack;
@@ -2144,7 +2196,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:657:5
+            // @ tcg.envspec:677:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2155,42 +2207,42 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:657:5
+        // @ tcg.envspec:677:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:678:5
     if v__envc_run {
-        // @ tcg.envspec:658:5
+        // @ tcg.envspec:678:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:659:9
+            // @ tcg.envspec:679:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:661:9
-            let _v82: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_q as usize][v_s as usize] = (_v82 as i16);
+            // @ tcg.envspec:681:9
+            let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:666:1)
+/// proc `damage_own_choice` (tcg.envspec:686:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:687:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:687:5
     if v__envc_run {
-        // @ tcg.envspec:667:5
+        // @ tcg.envspec:687:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:667:5
-        let mut _acc83: bool = false;
+        // @ tcg.envspec:687:5
+        let mut _acc90: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc83 = true; break; }
+            if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
         }
-        if _acc83 {
+        if _acc90 {
             s.f__envc_frame_p_damage_own_choice__p = (v_p as i8);
             s.f__envc_frame_p_damage_own_choice__amount = (v_amount as i16);
             s.f__envc_frame_p_damage_own_choice__bench_only = v_bench_only;
@@ -2200,7 +2252,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:667:5
+            // @ tcg.envspec:687:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2210,39 +2262,39 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:667:5
+        // @ tcg.envspec:687:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:688:5
     if v__envc_run {
-        // @ tcg.envspec:668:5
+        // @ tcg.envspec:688:5
         if (v_s >= 0) {
-            // @ tcg.envspec:669:9
-            let _v84: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
-            s.f_damage[v_p as usize][v_s as usize] = (_v84 as i16);
+            // @ tcg.envspec:689:9
+            let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
+            s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:675:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:695:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:696:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:696:5
     if v__envc_run {
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:696:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:676:5
-        let mut _acc85: bool = false;
+        // @ tcg.envspec:696:5
+        let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc85 = true; break; }
+            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
         }
-        if _acc85 {
+        if _acc92 {
             s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
             s.f__envc_frame_p_attach_to_bench_choice__t = (v_t as i8);
             s.f__envc_frame_p_attach_to_bench_choice__s = (v_s as i8);
@@ -2251,7 +2303,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:676:5
+            // @ tcg.envspec:696:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2260,38 +2312,38 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:696:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:678:5
+    // @ tcg.envspec:698:5
     if v__envc_run {
-        // @ tcg.envspec:678:5
+        // @ tcg.envspec:698:5
         if (v_s > 0) {
-            // @ tcg.envspec:679:9
+            // @ tcg.envspec:699:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:685:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:705:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:706:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:706:5
     if v__envc_run {
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:706:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:686:5
-        let mut _acc86: bool = false;
+        // @ tcg.envspec:706:5
+        let mut _acc93: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc86 = true; break; }
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
         }
-        if _acc86 {
+        if _acc93 {
             s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
             s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
             s.f__envc_frame_p_attach_to_benched_choices__n = (v_n as i8);
@@ -2300,7 +2352,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:686:5
+            // @ tcg.envspec:706:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2309,32 +2361,32 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:706:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:707:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:688:9
+        // @ tcg.envspec:708:9
         if v__envc_run {
-            // @ tcg.envspec:688:9
+            // @ tcg.envspec:708:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:689:9
+        // @ tcg.envspec:709:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:690:13
+            // @ tcg.envspec:710:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:690:13
+            // @ tcg.envspec:710:13
             if v__envc_run {
-                // @ tcg.envspec:690:13
+                // @ tcg.envspec:710:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:690:13
-                let mut _acc87: bool = false;
+                // @ tcg.envspec:710:13
+                let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
-                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc87 = true; break; }
+                    if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
                 }
-                if _acc87 {
+                if _acc94 {
                     s.f__envc_frame_p_attach_to_benched_choices__p = (v_p as i8);
                     s.f__envc_frame_p_attach_to_benched_choices__t = (v_t as i8);
                     s.f__envc_frame_p_attach_to_benched_choices__a = (v_a as i8);
@@ -2343,7 +2395,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:690:13
+                    // @ tcg.envspec:710:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2352,16 +2404,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:690:13
+                // @ tcg.envspec:710:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:691:13
+            // @ tcg.envspec:711:13
             if v__envc_run {
-                // @ tcg.envspec:691:13
+                // @ tcg.envspec:711:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:692:17
+                    // @ tcg.envspec:712:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2370,39 +2422,39 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:703:1)
+/// proc `switch_opponent` (tcg.envspec:723:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:724:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:705:5
+    // @ tcg.envspec:725:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:724:5
     if v__envc_run {
-        // @ tcg.envspec:704:5
+        // @ tcg.envspec:724:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:726:5
         if v_coin {
-            // @ tcg.envspec:707:9
-            let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 37)?;
-            v_go = (_r88 == 1);
+            // @ tcg.envspec:727:9
+            let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 41)?;
+            v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:709:5
+    // @ tcg.envspec:729:5
     if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:710:9
+        // @ tcg.envspec:730:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:710:9
+        // @ tcg.envspec:730:9
         if v__envc_run {
-            // @ tcg.envspec:710:9
+            // @ tcg.envspec:730:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:710:9
-            let mut _acc89: bool = false;
+            // @ tcg.envspec:730:9
+            let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc89 = true; break; }
+                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc96 = true; break; }
             }
-            if _acc89 {
+            if _acc96 {
                 s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
                 s.f__envc_frame_p_switch_opponent__basic_only = v_basic_only;
                 s.f__envc_frame_p_switch_opponent__q = (v_q as i8);
@@ -2411,7 +2463,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:710:9
+                // @ tcg.envspec:730:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2420,20 +2472,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:710:9
+            // @ tcg.envspec:730:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:712:9
+        // @ tcg.envspec:732:9
         if v__envc_run {
-            // @ tcg.envspec:712:9
+            // @ tcg.envspec:732:9
             if (v_b > 0) {
-                // @ tcg.envspec:713:13
+                // @ tcg.envspec:733:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:714:13
+                // @ tcg.envspec:734:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:715:13
+                // @ tcg.envspec:735:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2441,656 +2493,706 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:722:1)
+/// proc `switch_self` (tcg.envspec:742:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:723:5
+    // @ tcg.envspec:743:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:723:5
+    // @ tcg.envspec:743:5
     if v__envc_run {
-        // @ tcg.envspec:723:5
+        // @ tcg.envspec:743:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:723:5
-        let mut _acc90: bool = false;
+        // @ tcg.envspec:743:5
+        let mut _acc97: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[v_p as usize][v_s as usize] { _acc90 = true; break; }
+            if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
         }
-        if _acc90 {
+        if _acc97 {
             s.f__envc_frame_p_switch_self__p = (v_p as i8);
             s.f__envc_at_p_switch_self = (1 as i8);
             v__envc_run = false;
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:723:5
+            // @ tcg.envspec:743:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:723:5
+        // @ tcg.envspec:743:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:744:5
     if v__envc_run {
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:744:5
         if (v_b > 0) {
-            // @ tcg.envspec:725:9
+            // @ tcg.envspec:745:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:726:9
+            // @ tcg.envspec:746:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:727:9
+            // @ tcg.envspec:747:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:734:1)
+/// proc `protect` (tcg.envspec:754:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:735:5
+    // @ tcg.envspec:755:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:736:5
+    // @ tcg.envspec:756:5
     if v_coin {
-        // @ tcg.envspec:737:9
-        let _r91: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 38)?;
-        v_go = (_r91 == 1);
-    }
-    // @ tcg.envspec:739:5
-    if v_go {
-        // @ tcg.envspec:740:9
-        s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:740:9
-        let _v92: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[v_p as usize] = (_v92 as i8);
-    }
-    Ok(())
-}
-
-/// proc `hinder_defending` (tcg.envspec:747:1)
-fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:748:5
-    let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:749:5
-    let mut v_go: bool = true;
-    // @ tcg.envspec:750:5
-    if v_coin {
-        // @ tcg.envspec:751:9
-        let _r93: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 39)?;
-        v_go = (_r93 == 1);
-    }
-    // @ tcg.envspec:753:5
-    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:754:9
-        if v_attack {
-            // @ tcg.envspec:755:13
-            s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:755:13
-            let _v94: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[v_q as usize] = (_v94 as i8);
-        }
         // @ tcg.envspec:757:9
-        if v_retreat {
-            // @ tcg.envspec:758:13
-            s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:758:13
-            let _v95: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[v_q as usize] = (_v95 as i8);
-        }
+        let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 42)?;
+        v_go = (_r98 == 1);
+    }
+    // @ tcg.envspec:759:5
+    if v_go {
         // @ tcg.envspec:760:9
+        s.f_barrier[v_p as usize] = (v_amount as i16);
+        // @ tcg.envspec:760:9
+        let _v99: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
+    }
+    Ok(())
+}
+
+/// proc `hinder_defending` (tcg.envspec:767:1)
+fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:768:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:769:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:770:5
+    if v_coin {
+        // @ tcg.envspec:771:9
+        let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 43)?;
+        v_go = (_r100 == 1);
+    }
+    // @ tcg.envspec:773:5
+    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
+        // @ tcg.envspec:774:9
+        if v_attack {
+            // @ tcg.envspec:775:13
+            s.f_no_attack[v_q as usize] = true;
+            // @ tcg.envspec:775:13
+            let _v101: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[v_q as usize] = (_v101 as i8);
+        }
+        // @ tcg.envspec:777:9
+        if v_retreat {
+            // @ tcg.envspec:778:13
+            s.f_no_retreat[v_q as usize] = true;
+            // @ tcg.envspec:778:13
+            let _v102: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[v_q as usize] = (_v102 as i8);
+        }
+        // @ tcg.envspec:780:9
         if (v_less > 0) {
-            // @ tcg.envspec:761:13
+            // @ tcg.envspec:781:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:761:13
-            let _v96: i32 = (1 + v_q);
-            s.f__envc_until_weakened[v_q as usize] = (_v96 as i8);
+            // @ tcg.envspec:781:13
+            let _v103: i32 = (1 + v_q);
+            s.f__envc_until_weakened[v_q as usize] = (_v103 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:768:1)
+/// proc `counter_damage` (tcg.envspec:788:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:789:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:769:5
-    let _v97: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[v_p as usize] = (_v97 as i8);
+    // @ tcg.envspec:789:5
+    let _v104: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[v_p as usize] = (_v104 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:773:1)
+/// proc `block_supporters` (tcg.envspec:793:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:774:5
-    let _i98: usize = (1 - v_p) as usize;
-    s.f_no_supporter[_i98] = true;
-    // @ tcg.envspec:774:5
-    let _v99: i32 = (1 + (1 - v_p));
-    let _i100: usize = (1 - v_p) as usize;
-    s.f__envc_until_no_supporter[_i100] = (_v99 as i8);
+    // @ tcg.envspec:794:5
+    let _i105: usize = (1 - v_p) as usize;
+    s.f_no_supporter[_i105] = true;
+    // @ tcg.envspec:794:5
+    let _v106: i32 = (1 + (1 - v_p));
+    let _i107: usize = (1 - v_p) as usize;
+    s.f__envc_until_no_supporter[_i107] = (_v106 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:780:1)
+/// fn `extra_energy` (tcg.envspec:800:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:781:5
+    // @ tcg.envspec:801:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:782:5
+    // @ tcg.envspec:802:5
     let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:783:5
-    let mut _acc101: i32 = 0;
+    // @ tcg.envspec:803:5
+    let mut _acc108: i32 = 0;
     for v_u in 0i32..11 {
-        _acc101 = _acc101 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+        _acc108 = _acc108 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc101 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc108 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:789:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:809:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:790:5
+    // @ tcg.envspec:810:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:791:9
+        // @ tcg.envspec:811:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:798:1)
+/// proc `sweets_relay` (tcg.envspec:818:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:799:5
+    // @ tcg.envspec:819:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:800:9
+        // @ tcg.envspec:820:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:802:5
-    let _v102: i32 = (s.f_turn as i32);
-    s.f_relay_turn[v_p as usize] = (_v102 as i8);
-    // @ tcg.envspec:803:5
-    let _v103: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
-    s.f_relays[v_p as usize] = (_v103 as i8);
+    // @ tcg.envspec:822:5
+    let _v109: i32 = (s.f_turn as i32);
+    s.f_relay_turn[v_p as usize] = (_v109 as i8);
+    // @ tcg.envspec:823:5
+    let _v110: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
+    s.f_relays[v_p as usize] = (_v110 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:807:1)
+/// proc `damage_per_relay` (tcg.envspec:827:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:808:5
+    // @ tcg.envspec:828:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:815:1)
+/// proc `boost_next_turn` (tcg.envspec:835:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:816:5
+    // @ tcg.envspec:836:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:817:9
+        // @ tcg.envspec:837:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:819:5
-    let _v104: i32 = (s.f_turn as i32);
-    s.f_boost_turn[v_p as usize] = (_v104 as i8);
+    // @ tcg.envspec:839:5
+    let _v111: i32 = (s.f_turn as i32);
+    s.f_boost_turn[v_p as usize] = (_v111 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:823:1)
+/// proc `see_opponent_hand` (tcg.envspec:843:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:824:5
+    // @ tcg.envspec:844:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:825:5
-    for v_i in 0i32..10 {
-        // @ tcg.envspec:826:9
-        let _v105: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 40)? as i32) } else { (-1) });
-        s.f_seen_hand[v_p as usize][v_i as usize] = (_v105 as i16);
-    }
-    // @ tcg.envspec:828:5
-    let _v106: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[v_p as usize] = (_v106 as i8);
-    Ok(())
-}
-
-/// proc `look_at_deck` (tcg.envspec:833:1)
-fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:834:5
-    for v_i in 0i32..3 {
-        // @ tcg.envspec:835:9
-        let _v107: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 41)? as i32) } else { (-1) });
-        s.f_seen_deck[v_p as usize][v_i as usize] = (_v107 as i16);
-    }
-    // @ tcg.envspec:837:5
-    let _v108: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[v_p as usize] = (_v108 as i8);
-    Ok(())
-}
-
-/// proc `active_to_hand` (tcg.envspec:844:1)
-fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:845:5
-    if s.f_occupied[v_p as usize][0 as usize] {
+    for v_i in 0i32..10 {
         // @ tcg.envspec:846:9
+        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 44)? as i32) } else { (-1) });
+        s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
+    }
+    // @ tcg.envspec:848:5
+    let _v113: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[v_p as usize] = (_v113 as i8);
+    Ok(())
+}
+
+/// proc `look_at_deck` (tcg.envspec:853:1)
+fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:854:5
+    for v_i in 0i32..3 {
+        // @ tcg.envspec:855:9
+        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 45)? as i32) } else { (-1) });
+        s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
+    }
+    // @ tcg.envspec:857:5
+    let _v115: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[v_p as usize] = (_v115 as i8);
+    Ok(())
+}
+
+/// proc `active_to_hand` (tcg.envspec:864:1)
+fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:865:5
+    if s.f_occupied[v_p as usize][0 as usize] {
+        // @ tcg.envspec:866:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:847:13
+            // @ tcg.envspec:867:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:848:13
+            // @ tcg.envspec:868:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:849:17
+                // @ tcg.envspec:869:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:850:21
-                    s.f_hand[v_p as usize].push((v_c as i16), 42)?;
+                    // @ tcg.envspec:870:21
+                    s.f_hand[v_p as usize].push((v_c as i16), 46)?;
                 } else {
-                    // @ tcg.envspec:852:21
-                    s.f_discard[v_p as usize].push((v_c as i16), 43)?;
+                    // @ tcg.envspec:872:21
+                    s.f_discard[v_p as usize].push((v_c as i16), 47)?;
                 }
             }
         }
-        // @ tcg.envspec:856:9
+        // @ tcg.envspec:876:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:857:9
+        // @ tcg.envspec:877:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:858:9
-        let mut _arr109: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        // @ tcg.envspec:878:9
+        let mut _arr116: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr109[v_t as usize] = (0 as i8);
+            _arr116[v_t as usize] = (0 as i8);
         }
-        s.f_energy[v_p as usize][0 as usize] = _arr109;
-        // @ tcg.envspec:859:9
+        s.f_energy[v_p as usize][0 as usize] = _arr116;
+        // @ tcg.envspec:879:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:860:9
+        // @ tcg.envspec:880:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:861:9
+        // @ tcg.envspec:881:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:867:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:891:1)
+fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:892:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:893:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:894:5
+    if v_coin {
+        // @ tcg.envspec:895:9
+        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
+        v_go = (_r117 == 1);
+    }
+    // @ tcg.envspec:897:5
+    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
+        // @ tcg.envspec:898:9
+        p_hit_active(s, v_p)?;
+        // @ tcg.envspec:899:9
+        if ((s.f_damage[v_q as usize][0 as usize] as i32) < (T10_Card__hp[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32)) {
+            // @ tcg.envspec:900:13
+            for v_k in 0i32..3 {
+                // @ tcg.envspec:901:17
+                if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
+                    // @ tcg.envspec:902:21
+                    let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+                    s.f_deck[v_q as usize].push((_a118 as i16), 49)?;
+                }
+            }
+            // @ tcg.envspec:905:13
+            s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
+            // @ tcg.envspec:906:13
+            s.f_occupied[v_q as usize][0 as usize] = false;
+            // @ tcg.envspec:907:13
+            s.f_damage[v_q as usize][0 as usize] = (0 as i16);
+            // @ tcg.envspec:908:13
+            let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            for v_t in 0i32..11 {
+                _arr119[v_t as usize] = (0 as i8);
+            }
+            s.f_energy[v_q as usize][0 as usize] = _arr119;
+            // @ tcg.envspec:909:13
+            s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
+            // @ tcg.envspec:910:13
+            s.f_ability_used[v_q as usize][0 as usize] = false;
+            // @ tcg.envspec:911:13
+            p_clear_conditions(s, v_q)?;
+        }
+    }
+    Ok(())
+}
+
+/// proc `move_bench_energy` (tcg.envspec:918:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:868:5
+    // @ tcg.envspec:919:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:869:9
-        let _v110: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v110 as i8);
-        // @ tcg.envspec:870:9
+        // @ tcg.envspec:920:9
+        let _v120: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v120 as i8);
+        // @ tcg.envspec:921:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:877:1)
+/// proc `cut_damage` (tcg.envspec:928:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:878:5
+    // @ tcg.envspec:929:5
     if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:879:9
+        // @ tcg.envspec:930:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:885:1)
+/// proc `strike_back` (tcg.envspec:936:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:886:5
+    // @ tcg.envspec:937:5
     if (v_s == 0) {
-        // @ tcg.envspec:887:9
+        // @ tcg.envspec:938:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:893:1)
+/// proc `heal_on_attach` (tcg.envspec:944:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:894:5
+    // @ tcg.envspec:945:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:895:9
+        // @ tcg.envspec:946:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:901:1)
+/// proc `hit_on_attach` (tcg.envspec:952:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:902:5
+    // @ tcg.envspec:953:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:903:9
-        let _v111: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i112: usize = (1 - v_p) as usize;
-        s.f_damage[_i112][0 as usize] = (_v111 as i16);
+        // @ tcg.envspec:954:9
+        let _v121: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i122: usize = (1 - v_p) as usize;
+        s.f_damage[_i122][0 as usize] = (_v121 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1355:1)
+/// proc `put_in_play` (tcg.envspec:1456:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1356:5
+    // @ tcg.envspec:1457:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1357:5
+    // @ tcg.envspec:1458:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1358:5
+    // @ tcg.envspec:1459:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1359:5
-    let mut _arr113: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1460:5
+    let mut _arr123: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr113[v_t as usize] = (0 as i8);
+        _arr123[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr113;
-    // @ tcg.envspec:1360:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr123;
+    // @ tcg.envspec:1461:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1361:5
-    let _v114: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v114 as i8);
-    // @ tcg.envspec:1362:5
+    // @ tcg.envspec:1462:5
+    let _v124: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v124 as i8);
+    // @ tcg.envspec:1463:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1366:1)
+/// proc `clear_conditions` (tcg.envspec:1467:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1367:5
+    // @ tcg.envspec:1468:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1368:5
+    // @ tcg.envspec:1469:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1369:5
+    // @ tcg.envspec:1470:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1370:5
+    // @ tcg.envspec:1471:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1371:5
+    // @ tcg.envspec:1472:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1372:5
+    // @ tcg.envspec:1473:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1373:5
+    // @ tcg.envspec:1474:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1374:5
+    // @ tcg.envspec:1475:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1375:5
+    // @ tcg.envspec:1476:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1379:1)
+/// proc `clear_slot` (tcg.envspec:1480:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1380:5
-    let _a115: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a115 as i16), 44)?;
-    // @ tcg.envspec:1381:5
+    // @ tcg.envspec:1481:5
+    let _a125: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a125 as i16), 50)?;
+    // @ tcg.envspec:1482:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1382:9
+        // @ tcg.envspec:1483:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1383:13
-            let _a116: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a116 as i16), 45)?;
+            // @ tcg.envspec:1484:13
+            let _a126: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a126 as i16), 51)?;
         }
     }
-    // @ tcg.envspec:1386:5
+    // @ tcg.envspec:1487:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1387:5
+    // @ tcg.envspec:1488:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1388:5
-    let mut _arr117: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1489:5
+    let mut _arr127: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr117[v_t as usize] = (0 as i8);
+        _arr127[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr117;
-    // @ tcg.envspec:1389:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr127;
+    // @ tcg.envspec:1490:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1390:5
+    // @ tcg.envspec:1491:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1391:5
+    // @ tcg.envspec:1492:5
     if (v_s == 0) {
-        // @ tcg.envspec:1392:9
+        // @ tcg.envspec:1493:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1396:1)
+/// proc `swap_slots` (tcg.envspec:1497:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1397:5
+    // @ tcg.envspec:1498:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1398:5
-    let _v118: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v118 as i16);
-    // @ tcg.envspec:1399:5
+    // @ tcg.envspec:1499:5
+    let _v128: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v128 as i16);
+    // @ tcg.envspec:1500:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1400:5
+    // @ tcg.envspec:1501:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1401:5
-    let _v119: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v119;
-    // @ tcg.envspec:1402:5
+    // @ tcg.envspec:1502:5
+    let _v129: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v129;
+    // @ tcg.envspec:1503:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1403:5
+    // @ tcg.envspec:1504:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1404:5
-    let _v120: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v120;
-    // @ tcg.envspec:1405:5
+    // @ tcg.envspec:1505:5
+    let _v130: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v130;
+    // @ tcg.envspec:1506:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1406:5
+    // @ tcg.envspec:1507:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1407:5
-    let _v121: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v121 as i8);
-    // @ tcg.envspec:1408:5
+    // @ tcg.envspec:1508:5
+    let _v131: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v131 as i8);
+    // @ tcg.envspec:1509:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1409:5
+    // @ tcg.envspec:1510:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1410:5
-    let _v122: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v122 as i16);
-    // @ tcg.envspec:1411:5
+    // @ tcg.envspec:1511:5
+    let _v132: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v132 as i16);
+    // @ tcg.envspec:1512:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1412:5
+    // @ tcg.envspec:1513:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1413:5
-    let _v123: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v123;
-    // @ tcg.envspec:1414:5
+    // @ tcg.envspec:1514:5
+    let _v133: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v133;
+    // @ tcg.envspec:1515:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1415:5
+    // @ tcg.envspec:1516:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1416:5
-    let _v124: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v124 as i8);
-    // @ tcg.envspec:1417:5
+    // @ tcg.envspec:1517:5
+    let _v134: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v134 as i8);
+    // @ tcg.envspec:1518:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1418:5
+    // @ tcg.envspec:1519:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1419:5
-    let _v125: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v125;
-    // @ tcg.envspec:1420:5
+    // @ tcg.envspec:1520:5
+    let _v135: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v135;
+    // @ tcg.envspec:1521:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1426:1)
+/// proc `knock_outs` (tcg.envspec:1527:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1427:5
+    // @ tcg.envspec:1528:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1428:9
+        // @ tcg.envspec:1529:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1429:13
+            // @ tcg.envspec:1530:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1430:17
-                let _v126: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i127: usize = (1 - v_q) as usize;
-                s.f_points[_i127] = (_v126 as i8);
-                // @ tcg.envspec:1431:17
+                // @ tcg.envspec:1531:17
+                let _v136: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i137: usize = (1 - v_q) as usize;
+                s.f_points[_i137] = (_v136 as i8);
+                // @ tcg.envspec:1532:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1435:5
-    let mut _b128: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b128 {
-        let mut _acc129: bool = false;
+    // @ tcg.envspec:1536:5
+    let mut _b138: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b138 {
+        let mut _acc139: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc129 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc139 = true; break; }
         }
-        _b128 = (!_acc129);
+        _b138 = (!_acc139);
     }
-    let mut v_won0: bool = _b128;
-    // @ tcg.envspec:1436:5
-    let mut _b130: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b130 {
-        let mut _acc131: bool = false;
+    let mut v_won0: bool = _b138;
+    // @ tcg.envspec:1537:5
+    let mut _b140: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b140 {
+        let mut _acc141: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc131 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc141 = true; break; }
         }
-        _b130 = (!_acc131);
+        _b140 = (!_acc141);
     }
-    let mut v_won1: bool = _b130;
-    // @ tcg.envspec:1437:5
+    let mut v_won1: bool = _b140;
+    // @ tcg.envspec:1538:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1438:9
+        // @ tcg.envspec:1539:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1440:5
+    // @ tcg.envspec:1541:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1441:9
+        // @ tcg.envspec:1542:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1443:9
+        // @ tcg.envspec:1544:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1445:9
+        // @ tcg.envspec:1546:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1449:1)
+/// proc `random_zone_energy` (tcg.envspec:1550:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1450:5
-    let mut _acc132: i32 = 0;
+    // @ tcg.envspec:1551:5
+    let mut _acc142: i32 = 0;
     for v_t in 0i32..11 {
-        _acc132 = _acc132 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc142 = _acc142 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc132;
-    // @ tcg.envspec:1451:5
-    let _t133: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi134: i32 = iclamp((v_n - 1), 0, 10);
-    let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi134, 46)?;
-    let _v136: i32 = f_nth_energy(s, _t133, _r135)?;
-    s.f_zone_next[v_p as usize] = (_v136 as i8);
+    let mut v_n: i32 = _acc142;
+    // @ tcg.envspec:1552:5
+    let _t143: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi144: i32 = iclamp((v_n - 1), 0, 10);
+    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, 52)?;
+    let _v146: i32 = f_nth_energy(s, _t143, _r145)?;
+    s.f_zone_next[v_p as usize] = (_v146 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1456:1)
+/// proc `begin_turn` (tcg.envspec:1557:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1457:5
+    // @ tcg.envspec:1558:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1458:9
+        // @ tcg.envspec:1559:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1459:9
+        // @ tcg.envspec:1560:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1461:9
+        // @ tcg.envspec:1562:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1462:9
+        // @ tcg.envspec:1563:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1463:9
+        // @ tcg.envspec:1564:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1464:9
+        // @ tcg.envspec:1565:9
         s.f_attached = false;
-        // @ tcg.envspec:1465:9
+        // @ tcg.envspec:1566:9
         s.f_supporter = false;
-        // @ tcg.envspec:1466:9
+        // @ tcg.envspec:1567:9
         s.f_retreated = false;
-        // @ tcg.envspec:1467:9
+        // @ tcg.envspec:1568:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1468:9
+        // @ tcg.envspec:1569:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1469:9
+        // @ tcg.envspec:1570:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1470:9
+        // @ tcg.envspec:1571:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1471:13
+            // @ tcg.envspec:1572:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1473:9
+        // @ tcg.envspec:1574:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1474:13
-            let _v137: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v137 as i8);
-            // @ tcg.envspec:1475:13
+            // @ tcg.envspec:1575:13
+            let _v147: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v147 as i8);
+            // @ tcg.envspec:1576:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1477:9
+        // @ tcg.envspec:1578:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1483:1)
+/// proc `continue_game` (tcg.envspec:1584:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1484:5
+    // @ tcg.envspec:1585:5
     if (!s.terminated) {
-        // @ tcg.envspec:1485:9
+        // @ tcg.envspec:1586:9
         if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1486:13
+            // @ tcg.envspec:1587:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:1487:13
+            // @ tcg.envspec:1588:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1488:13
+            // @ tcg.envspec:1589:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1489:13
+            // @ tcg.envspec:1590:13
             s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:1491:13
+            // @ tcg.envspec:1592:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:1492:13
+            // @ tcg.envspec:1593:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:1494:13
+            // @ tcg.envspec:1595:13
             p_begin_turn(s, v_next)?;
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1502:1)
+/// proc `checkup` (tcg.envspec:1603:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1503:5
+    // @ tcg.envspec:1604:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1504:9
+        // @ tcg.envspec:1605:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1505:9
+        // @ tcg.envspec:1606:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1506:13
+            // @ tcg.envspec:1607:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1507:17
-                let _v138: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v138 as i16);
+                // @ tcg.envspec:1608:17
+                let _v148: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v148 as i16);
             }
-            // @ tcg.envspec:1509:13
+            // @ tcg.envspec:1610:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1510:17
-                let _v139: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v139 as i16);
-                // @ tcg.envspec:1511:17
-                let _r140: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 47)?;
-                if (_r140 == 1) {
-                    // @ tcg.envspec:1512:21
+                // @ tcg.envspec:1611:17
+                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
+                // @ tcg.envspec:1612:17
+                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
+                if (_r150 == 1) {
+                    // @ tcg.envspec:1613:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1515:13
+            // @ tcg.envspec:1616:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1516:17
-                let _r141: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
-                if (_r141 == 1) {
-                    // @ tcg.envspec:1517:21
+                // @ tcg.envspec:1617:17
+                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
+                if (_r151 == 1) {
+                    // @ tcg.envspec:1618:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1520:17
+                // @ tcg.envspec:1621:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3098,145 +3200,190 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1527:1)
+/// proc `finish_turn` (tcg.envspec:1630:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1528:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1529:5
-    let mut _arr142: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-    for v__envc_i20 in 0i32..2 {
-        _arr142[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i20 as usize] as i32) } else { (s.f_barrier[v__envc_i20 as usize] as i32) }) as i16);
+    let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
+    // @ tcg.envspec:1631:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1631:5
+    if v__envc_run {
+        // @ tcg.envspec:1631:5
+        v_p = (s.current_player as i32);
     }
-    s.f_barrier = _arr142;
-    // @ tcg.envspec:1529:5
-    let mut _arr143: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i20 in 0i32..2 {
-        _arr143[v__envc_i20 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i20 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i20 as usize] as i32) }) as i8);
+    // @ tcg.envspec:1632:5
+    if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+        // @ tcg.envspec:1633:9
+        for v_s in 0i32..4 {
+            // @ tcg.envspec:1633:9
+            if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
+                // @ tcg.envspec:1634:13
+                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+                    // @ tcg.envspec:1635:17
+                    let mut v__envc_arg1: i32 = 0;
+                    // @ tcg.envspec:1635:17
+                    if v__envc_run {
+                        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                    }
+                    // @ tcg.envspec:1635:17
+                    if v__envc_seek {
+                        v_p = (s.f__envc_frame_p_finish_turn__p as i32);
+                        s.f__envc_at_p_finish_turn = (0 as i8);
+                        v__envc_seek = false;
+                    }
+                    // @ tcg.envspec:1635:17
+                    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+                    // @ tcg.envspec:1635:17
+                    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                        s.f__envc_frame_p_finish_turn__p = (v_p as i8);
+                        s.f__envc_frame_p_finish_turn__s = (v_s as i8);
+                        s.f__envc_at_p_finish_turn = (1 as i8);
+                        v__envc_run = false;
+                    } else {
+                        v__envc_run = true;
+                    }
+                }
+            }
+        }
     }
-    s.f__envc_until_barrier = _arr143;
-    // @ tcg.envspec:1529:5
-    let mut _arr144: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i21 in 0i32..2 {
-        _arr144[v__envc_i21 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { K1[v__envc_i21 as usize] } else { s.f_no_attack[v__envc_i21 as usize] });
+    // @ tcg.envspec:1639:5
+    if v__envc_run {
+        // @ tcg.envspec:1639:5
+        let mut _arr152: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i22 as usize] as i32) } else { (s.f_barrier[v__envc_i22 as usize] as i32) }) as i16);
+        }
+        s.f_barrier = _arr152;
+        // @ tcg.envspec:1639:5
+        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i22 in 0i32..2 {
+            _arr153[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i22 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_barrier = _arr153;
+        // @ tcg.envspec:1639:5
+        let mut _arr154: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr154[v__envc_i23 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_attack[v__envc_i23 as usize] });
+        }
+        s.f_no_attack = _arr154;
+        // @ tcg.envspec:1639:5
+        let mut _arr155: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr155[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_attack = _arr155;
+        // @ tcg.envspec:1639:5
+        let mut _arr156: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr156[v__envc_i24 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_retreat[v__envc_i24 as usize] });
+        }
+        s.f_no_retreat = _arr156;
+        // @ tcg.envspec:1639:5
+        let mut _arr157: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr157[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_retreat = _arr157;
+        // @ tcg.envspec:1639:5
+        let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_weakened[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f_weakened = _arr158;
+        // @ tcg.envspec:1639:5
+        let mut _arr159: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr159[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_weakened = _arr159;
+        // @ tcg.envspec:1639:5
+        let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_spiky[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f_spiky = _arr160;
+        // @ tcg.envspec:1639:5
+        let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr161[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_spiky = _arr161;
+        // @ tcg.envspec:1639:5
+        let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr162[v__envc_i27 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { K1[v__envc_i27 as usize] } else { s.f_no_supporter[v__envc_i27 as usize] });
+        }
+        s.f_no_supporter = _arr162;
+        // @ tcg.envspec:1639:5
+        let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr163[v__envc_i27 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_supporter = _arr163;
+        // @ tcg.envspec:1640:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1641:5
+        p_checkup(s, v_p)?;
+        // @ tcg.envspec:1642:5
+        p_knock_outs(s)?;
+        // @ tcg.envspec:1643:5
+        let _a164: i32 = (1 - v_p);
+        p_continue_game(s, _a164, false)?;
     }
-    s.f_no_attack = _arr144;
-    // @ tcg.envspec:1529:5
-    let mut _arr145: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i21 in 0i32..2 {
-        _arr145[v__envc_i21 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i21 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_attack = _arr145;
-    // @ tcg.envspec:1529:5
-    let mut _arr146: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i22 in 0i32..2 {
-        _arr146[v__envc_i22 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { K1[v__envc_i22 as usize] } else { s.f_no_retreat[v__envc_i22 as usize] });
-    }
-    s.f_no_retreat = _arr146;
-    // @ tcg.envspec:1529:5
-    let mut _arr147: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i22 in 0i32..2 {
-        _arr147[v__envc_i22 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i22 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_retreat = _arr147;
-    // @ tcg.envspec:1529:5
-    let mut _arr148: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr148[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i23 as usize] as i32) } else { (s.f_weakened[v__envc_i23 as usize] as i32) }) as i8);
-    }
-    s.f_weakened = _arr148;
-    // @ tcg.envspec:1529:5
-    let mut _arr149: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i23 in 0i32..2 {
-        _arr149[v__envc_i23 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i23 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_weakened = _arr149;
-    // @ tcg.envspec:1529:5
-    let mut _arr150: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr150[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i24 as usize] as i32) } else { (s.f_spiky[v__envc_i24 as usize] as i32) }) as i8);
-    }
-    s.f_spiky = _arr150;
-    // @ tcg.envspec:1529:5
-    let mut _arr151: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr151[v__envc_i24 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i24 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_spiky = _arr151;
-    // @ tcg.envspec:1529:5
-    let mut _arr152: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr152[v__envc_i25 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_supporter[v__envc_i25 as usize] });
-    }
-    s.f_no_supporter = _arr152;
-    // @ tcg.envspec:1529:5
-    let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr153[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i25 as usize] as i32) }) as i8);
-    }
-    s.f__envc_until_no_supporter = _arr153;
-    // @ tcg.envspec:1530:5
-    s.f_zone[v_p as usize] = (10 as i8);
-    // @ tcg.envspec:1531:5
-    p_checkup(s, v_p)?;
-    // @ tcg.envspec:1532:5
-    p_knock_outs(s)?;
-    // @ tcg.envspec:1533:5
-    let _a154: i32 = (1 - v_p);
-    p_continue_game(s, _a154, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1563:1)
+/// proc `deal` (tcg.envspec:1673:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1564:5
-    let mut _acc155: i32 = 0;
+    // @ tcg.envspec:1674:5
+    let mut _acc165: i32 = 0;
     for v_i in 0i32..20 {
-        _acc155 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 49)? as i32))? as i32;
+        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 55)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc155;
-    // @ tcg.envspec:1565:5
+    let mut v_b: i32 = _acc165;
+    // @ tcg.envspec:1675:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1566:5
-    let _hi156: i32 = imax((v_hands - 1), 0);
-    let _r157: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi156, 50)?;
-    let mut v_r: i32 = _r157;
-    // @ tcg.envspec:1568:5
-    let mut _acc158: i32 = 0;
+    // @ tcg.envspec:1676:5
+    let _hi166: i32 = imax((v_hands - 1), 0);
+    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, 56)?;
+    let mut v_r: i32 = _r167;
+    // @ tcg.envspec:1678:5
+    let mut _acc168: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc159: i32 = 0;
+        let mut _acc169: i32 = 0;
         for v_j in 1i32..5 {
-            _acc159 = _acc159 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc169 = _acc169 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc158 += (_acc159 <= v_r) as i32;
+        _acc168 += (_acc169 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc158);
-    // @ tcg.envspec:1570:5
+    let mut v_k: i32 = (1 + _acc168);
+    // @ tcg.envspec:1680:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1571:5
+    // @ tcg.envspec:1681:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1572:5
+    // @ tcg.envspec:1682:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1573:5
+    // @ tcg.envspec:1683:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1574:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 51)? as i32);
-        // @ tcg.envspec:1575:9
+        // @ tcg.envspec:1684:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 57)? as i32);
+        // @ tcg.envspec:1685:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1576:13
-            s.f_hand[v_p as usize].push((v_c as i16), 52)?;
-            // @ tcg.envspec:1577:13
+            // @ tcg.envspec:1686:13
+            s.f_hand[v_p as usize].push((v_c as i16), 58)?;
+            // @ tcg.envspec:1687:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1579:13
-            s.f_hand[v_p as usize].push((v_c as i16), 53)?;
-            // @ tcg.envspec:1580:13
+            // @ tcg.envspec:1689:13
+            s.f_hand[v_p as usize].push((v_c as i16), 59)?;
+            // @ tcg.envspec:1690:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1582:13
-            v_rest.push((v_c as i16), 54)?;
+            // @ tcg.envspec:1692:13
+            v_rest.push((v_c as i16), 60)?;
         }
     }
-    // @ tcg.envspec:1585:5
+    // @ tcg.envspec:1695:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -3372,8 +3519,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 55)?;
-                v__envc_c1 = (_r160 == 1);
+                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 61)?;
+                v__envc_c1 = (_r170 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3594,8 +3741,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v161: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v161 as i8);
+    let _v171: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v171 as i8);
     Ok(())
 }
 
@@ -3704,6 +3851,13 @@ fn p_attack_effect__48(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__49` (tcg.fills:587:1)
+fn p_attack_effect__49(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:589:5
+    p_named_from_deck_to_bench(s, v_p, 12)?;
+    Ok(())
+}
+
 /// proc `attack_effect__50` (tcg.fills:569:1)
 fn p_attack_effect__50(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:571:5
@@ -3764,6 +3918,13 @@ fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:144:5
     p_damage_per_heads(s, 2, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__60` (tcg.fills:593:1)
+fn p_attack_effect__60(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:595:5
+    p_opponent_active_to_deck(s, v_p, true)?;
     Ok(())
 }
 
@@ -3839,6 +4000,11 @@ fn p_attack_effect__67(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:14:5
     p_afflict_opponent(s, v_p, 3)?;
+    Ok(())
+}
+
+/// proc `attack_effect__69` (tcg.fills:575:1)
+fn p_attack_effect__69(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
@@ -4066,6 +4232,11 @@ fn p_attack_effect__93(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
+/// proc `attack_effect__94` (tcg.fills:581:1)
+fn p_attack_effect__94(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    Ok(())
+}
+
 /// proc `attack_effect__95` (tcg.fills:328:1)
 fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:330:5
@@ -4136,27 +4307,27 @@ fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:581:1)
+/// proc `ability_effect__1` (tcg.fills:605:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:583:5
+    // @ tcg.fills:607:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:617:1)
+/// proc `ability_effect__2` (tcg.fills:641:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:619:5
+    // @ tcg.fills:643:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:620:9
+        // @ tcg.fills:644:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:620:9
+        // @ tcg.fills:644:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:620:9
+        // @ tcg.fills:644:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4167,32 +4338,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:649:1)
+/// proc `ability_effect__3` (tcg.fills:673:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:675:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:631:1)
+/// proc `ability_effect__4` (tcg.fills:655:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:633:5
+    // @ tcg.fills:657:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:605:1)
+/// proc `ability_effect__5` (tcg.fills:629:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:607:5
+    // @ tcg.fills:631:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:607:5
+    // @ tcg.fills:631:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:607:5
+    // @ tcg.fills:631:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4202,53 +4373,53 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:587:1)
+/// proc `ability_effect__6` (tcg.fills:611:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:589:5
+    // @ tcg.fills:613:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:593:1)
+/// proc `ability_effect__8` (tcg.fills:617:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:619:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:575:1)
+/// proc `ability_effect__9` (tcg.fills:599:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:577:5
+    // @ tcg.fills:601:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:599:1)
+/// proc `ability_effect__10` (tcg.fills:623:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:625:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:637:1)
+/// proc `ability_effect__11` (tcg.fills:661:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:639:5
+    // @ tcg.fills:663:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:611:1)
+/// proc `ability_effect__12` (tcg.fills:635:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:613:5
+    // @ tcg.fills:637:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:613:5
+    // @ tcg.fills:637:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:613:5
+    // @ tcg.fills:637:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4258,56 +4429,68 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:625:1)
+/// proc `ability_effect__13` (tcg.fills:649:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:627:5
+    // @ tcg.fills:651:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:655:1)
+/// proc `ability_effect__14` (tcg.fills:679:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:681:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:661:1)
+/// proc `ability_effect__15` (tcg.fills:685:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:687:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:643:1)
+/// proc `ability_effect__16` (tcg.fills:691:1)
+fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    Ok(())
+}
+
+/// proc `ability_effect__17` (tcg.fills:667:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:645:5
+    // @ tcg.fills:669:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:697:1)
-fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+/// proc `ability_effect__18` (tcg.fills:697:1)
+fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.fills:699:5
+    p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__2` (tcg.fills:733:1)
+fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:735:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:703:1)
+/// proc `trainer_effect__3` (tcg.fills:739:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:741:5
     let mut v_going: bool = true;
-    // @ tcg.fills:706:5
+    // @ tcg.fills:742:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:707:9
+        // @ tcg.fills:743:9
         if v_going {
-            // @ tcg.fills:708:13
-            let _r162: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
-            if (_r162 == 1) {
-                // @ tcg.fills:709:17
+            // @ tcg.fills:744:13
+            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 62)?;
+            if (_r172 == 1) {
+                // @ tcg.fills:745:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:711:17
+                // @ tcg.fills:747:17
                 v_going = false;
             }
         }
@@ -4315,46 +4498,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:760:1)
+/// proc `trainer_effect__4` (tcg.fills:796:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:798:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:748:1)
+/// proc `trainer_effect__5` (tcg.fills:784:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:750:5
+    // @ tcg.fills:786:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:691:1)
+/// proc `trainer_effect__6` (tcg.fills:727:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:693:5
+    // @ tcg.fills:729:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:742:1)
+/// proc `trainer_effect__7` (tcg.fills:778:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:744:5
+    // @ tcg.fills:780:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:718:1)
+/// proc `trainer_effect__8` (tcg.fills:754:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:720:5
+    // @ tcg.fills:756:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:720:5
+    // @ tcg.fills:756:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:720:5
+    // @ tcg.fills:756:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4364,115 +4547,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:754:1)
+/// proc `trainer_effect__9` (tcg.fills:790:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:756:5
+    // @ tcg.fills:792:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:679:1)
+/// proc `trainer_effect__10` (tcg.fills:715:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:681:5
+    // @ tcg.fills:717:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:685:1)
+/// proc `trainer_effect__11` (tcg.fills:721:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:723:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:730:1)
+/// proc `trainer_effect__12` (tcg.fills:766:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:732:5
+    // @ tcg.fills:768:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:736:1)
+/// proc `trainer_effect__13` (tcg.fills:772:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:738:5
+    // @ tcg.fills:774:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:673:1)
+/// proc `trainer_effect__14` (tcg.fills:709:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:711:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:724:1)
+/// proc `trainer_effect__15` (tcg.fills:760:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:726:5
+    // @ tcg.fills:762:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:667:1)
+/// proc `trainer_effect__16` (tcg.fills:703:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:705:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:911:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:962:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     if v__envc_run {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:911:1
-        let _a163: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a163)?;
+        // @ tcg.envspec:962:1
+        let _a173: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a173)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:911:1
-        let _a164: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a164)?;
+        // @ tcg.envspec:962:1
+        let _a174: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a174)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:911:1
-        let _a165: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a165)?;
+        // @ tcg.envspec:962:1
+        let _a175: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a175)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:911:1
-        let _a166: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a166)?;
+        // @ tcg.envspec:962:1
+        let _a176: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a176)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:911:1
-        let _a167: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a168: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a167, _a168)?;
+        // @ tcg.envspec:962:1
+        let _a177: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a178: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a177, _a178)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4482,56 +4665,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:911:1
-        let _a169: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a170: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a169, _a170)?;
+        // @ tcg.envspec:962:1
+        let _a179: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a180: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a179, _a180)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:911:1
-        let _a171: bool = K15[v_effect as usize][0 as usize];
-        let _a172: bool = K16[v_effect as usize][0 as usize];
-        let _a173: bool = K17[v_effect as usize][0 as usize];
-        let _a174: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a171, _a172, _a173, _a174)?;
+        // @ tcg.envspec:962:1
+        let _a181: bool = K15[v_effect as usize][0 as usize];
+        let _a182: bool = K16[v_effect as usize][0 as usize];
+        let _a183: bool = K17[v_effect as usize][0 as usize];
+        let _a184: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a181, _a182, _a183, _a184)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:911:1
-        let _a175: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a175)?;
+        // @ tcg.envspec:962:1
+        let _a185: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a185)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:911:1
-        let _a176: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a177: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a178: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a176, _a177, _a178)?;
+        // @ tcg.envspec:962:1
+        let _a186: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a187: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a188: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a186, _a187, _a188)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4541,51 +4724,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:911:1
-        let _a179: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a179)?;
+        // @ tcg.envspec:962:1
+        let _a189: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a189)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:911:1
-        let _a180: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a180)?;
+        // @ tcg.envspec:962:1
+        let _a190: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a190)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:911:1
-        let _a181: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a182: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a181, _a182)?;
+        // @ tcg.envspec:962:1
+        let _a191: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a192: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a191, _a192)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:911:1
-        let _a183: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a183, 30)?;
+        // @ tcg.envspec:962:1
+        let _a193: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a193, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4595,16 +4778,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4614,32 +4797,32 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:911:1
-        let _a184: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a184)?;
+        // @ tcg.envspec:962:1
+        let _a194: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4649,47 +4832,53 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:911:1
-        p_bonus_per_bench_named(s, v_p, 8, 50)?;
+        // @ tcg.envspec:962:1
+        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:911:1
-        let _a185: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a185, 1, true)?;
+        // @ tcg.envspec:962:1
+        p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:911:1
-        let _a186: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a186)?;
+        // @ tcg.envspec:962:1
+        let _a195: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a195, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:911:1
-        p_draw_cards(s, v_p, 1)?;
+        // @ tcg.envspec:962:1
+        let _a196: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a196)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:911:1
-        let _a187: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a187)?;
+        // @ tcg.envspec:962:1
+        p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:911:1
-        let _a188: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a189: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a188, _a189)?;
+        // @ tcg.envspec:962:1
+        let _a197: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a197)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:911:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:962:1
+        let _a198: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a199: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a198, _a199)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:911:1
-        let _a190: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a191: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a190, _a191)?;
-    } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
+        p_opponent_active_to_deck(s, v_p, true)?;
+    } else if (v__envc_run && (v_op_0 == 36)) {
+        // @ tcg.envspec:962:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 37)) {
+        // @ tcg.envspec:962:1
+        let _a200: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a201: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a200, _a201)?;
+    } else if ((v__envc_run && (v_op_0 == 38)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4698,41 +4887,41 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:911:1
-        p_afflict_self(s, v_p, 1)?;
-    } else if (v__envc_run && (v_op_0 == 38)) {
-        // @ tcg.envspec:911:1
-        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:911:1
-        p_burn_opponent_on_heads(s, v_p)?;
+        // @ tcg.envspec:962:1
+        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:911:1
-        p_discard_deck_tops(s, 5)?;
+        // @ tcg.envspec:962:1
+        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:911:1
-        p_sweets_relay(s, v_p, 20)?;
+        // @ tcg.envspec:962:1
+        p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:911:1
-        p_damage_per_relay(s, v_p, 40)?;
+        // @ tcg.envspec:962:1
+        p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:911:1
-        p_counter_damage(s, v_p, 30)?;
+        // @ tcg.envspec:962:1
+        p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
+        p_damage_per_relay(s, v_p, 40)?;
+    } else if (v__envc_run && (v_op_0 == 45)) {
+        // @ tcg.envspec:962:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 46)) {
+        // @ tcg.envspec:962:1
         p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 45)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:911:1
+    } else if ((v__envc_run && (v_op_0 == 47)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4742,38 +4931,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:911:1
-        if (v_op_0 == 46) {
-            // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
+        if (v_op_0 == 48) {
+            // @ tcg.envspec:962:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     if v__envc_run {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:911:1
+    // @ tcg.envspec:962:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:911:1
+        // @ tcg.envspec:962:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4784,38 +4973,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:919:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:974:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:974:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:974:1
     if v__envc_run {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:919:1
+    // @ tcg.envspec:974:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:919:1
-        let _a192: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a193: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a192, _a193)?;
+        // @ tcg.envspec:974:1
+        let _a202: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a203: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a202, _a203)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4823,26 +5012,26 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:919:1
-        let _a194: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a195: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a196: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a194, _a195, 1, _a196)?;
+        // @ tcg.envspec:974:1
+        let _a204: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a205: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a206: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a204, _a205, 1, _a206)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -4850,23 +5039,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:919:1
+        // @ tcg.envspec:974:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -4877,42 +5066,42 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:926:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:981:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:981:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:981:1
     if v__envc_run {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:926:1
+    // @ tcg.envspec:981:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4920,228 +5109,228 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 7) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:926:1
+        // @ tcg.envspec:981:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1639:1)
+/// proc `_envc_run_attach` (tcg.envspec:1749:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1641:5
+    // @ tcg.envspec:1751:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1641:5
+    // @ tcg.envspec:1751:5
     if v__envc_run {
-        // @ tcg.envspec:1641:5
+        // @ tcg.envspec:1751:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1642:5
-        let _v197: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i198: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i198] = (_v197 as i8);
-        // @ tcg.envspec:1643:5
+        // @ tcg.envspec:1752:5
+        let _v207: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i208: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i208] = (_v207 as i8);
+        // @ tcg.envspec:1753:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1644:5
+        // @ tcg.envspec:1754:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1645:5
+        // @ tcg.envspec:1755:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1646:5
+    // @ tcg.envspec:1756:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1757:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1757:9
         if v__envc_run {
             v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1757:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_attach__p as i32);
             s.f__envc_at_a_attach = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1757:9
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1647:9
+        // @ tcg.envspec:1757:9
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_attach__p = (v_p as i8);
             s.f__envc_at_a_attach = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1648:9
+            // @ tcg.envspec:1758:9
             p_knock_outs(s)?;
-            // @ tcg.envspec:1649:9
+            // @ tcg.envspec:1759:9
             p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1658:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1768:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1661:5
+    // @ tcg.envspec:1771:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1662:5
+    // @ tcg.envspec:1772:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1661:5
+    // @ tcg.envspec:1771:5
     if v__envc_run {
-        // @ tcg.envspec:1661:5
+        // @ tcg.envspec:1771:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1662:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 57)? as i32);
-        // @ tcg.envspec:1663:5
-        s.f_hand[v_p as usize].remove_at(v_h, 58)?;
-        // @ tcg.envspec:1664:5
-        s.f_discard[v_p as usize].push((v_c as i16), 59)?;
-        // @ tcg.envspec:1665:5
+        // @ tcg.envspec:1772:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
+        // @ tcg.envspec:1773:5
+        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+        // @ tcg.envspec:1774:5
+        s.f_discard[v_p as usize].push((v_c as i16), 65)?;
+        // @ tcg.envspec:1775:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1666:9
+            // @ tcg.envspec:1776:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1778:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1778:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1778:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1778:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1668:5
+    // @ tcg.envspec:1778:5
     if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1669:5
+        // @ tcg.envspec:1779:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1670:5
+        // @ tcg.envspec:1780:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1674:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1784:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1787:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1787:5
     if v__envc_run {
-        // @ tcg.envspec:1677:5
+        // @ tcg.envspec:1787:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1678:5
+        // @ tcg.envspec:1788:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1789:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1789:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1789:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1789:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1679:5
+    // @ tcg.envspec:1789:5
     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
         s.f__envc_frame_a_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:1680:5
+        // @ tcg.envspec:1790:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1681:5
+        // @ tcg.envspec:1791:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1707:1)
+/// proc `_envc_run_attack` (tcg.envspec:1817:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1818:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1709:5
+    // @ tcg.envspec:1819:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1710:5
+    // @ tcg.envspec:1820:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1818:5
     if v__envc_run {
-        // @ tcg.envspec:1708:5
+        // @ tcg.envspec:1818:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1709:5
+        // @ tcg.envspec:1819:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1711:5
+        // @ tcg.envspec:1821:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1712:9
-            let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 60)?;
-            v_hits = (_r199 == 1);
+            // @ tcg.envspec:1822:9
+            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 66)?;
+            v_hits = (_r209 == 1);
         }
     }
-    // @ tcg.envspec:1714:5
+    // @ tcg.envspec:1824:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1715:9
+        // @ tcg.envspec:1825:9
         if v__envc_run {
-            // @ tcg.envspec:1715:9
+            // @ tcg.envspec:1825:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1716:9
+            // @ tcg.envspec:1826:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1717:9
+        // @ tcg.envspec:1827:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5149,9 +5338,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1718:13
+            // @ tcg.envspec:1828:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5162,23 +5351,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1830:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1830:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1720:9
+        // @ tcg.envspec:1830:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1830:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1830:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1720:9
+            // @ tcg.envspec:1830:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5187,119 +5376,152 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1721:9
+        // @ tcg.envspec:1831:9
         if v__envc_run {
-            // @ tcg.envspec:1721:9
+            // @ tcg.envspec:1831:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1723:5
+    // @ tcg.envspec:1833:5
     if v__envc_run {
-        // @ tcg.envspec:1723:5
+        // @ tcg.envspec:1833:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1724:5
-        if (!s.terminated) {
-            // @ tcg.envspec:1725:9
-            p_finish_turn(s)?;
+    }
+    // @ tcg.envspec:1834:5
+    if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
+        // @ tcg.envspec:1835:9
+        if v__envc_seek {
+            s.f__envc_at_a_attack = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1835:9
+        p_finish_turn(s)?;
+        // @ tcg.envspec:1835:9
+        if ((s.f__envc_at_p_finish_turn as i32) != 0) {
+            s.f__envc_at_a_attack = (3 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1592:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:1839:1)
+fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
+    // @ tcg.envspec:1840:5
+    if v__envc_seek {
+        s.f__envc_at_a_end_turn = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1840:5
+    p_finish_turn(s)?;
+    // @ tcg.envspec:1840:5
+    if ((s.f__envc_at_p_finish_turn as i32) != 0) {
+        s.f__envc_at_a_end_turn = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// action `setup_active` (tcg.envspec:1702:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1594:5
+    // @ tcg.envspec:1704:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1595:5
-    let _a200: i32 = (s.f_hand[v_p as usize].get(v_h, 61)? as i32);
-    p_put_in_play(s, v_p, 0, _a200)?;
-    // @ tcg.envspec:1596:5
-    s.f_hand[v_p as usize].remove_at(v_h, 62)?;
+    // @ tcg.envspec:1705:5
+    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
+    p_put_in_play(s, v_p, 0, _a210)?;
+    // @ tcg.envspec:1706:5
+    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1599:1)
+/// action `setup_bench` (tcg.envspec:1709:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1602:5
+    // @ tcg.envspec:1712:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1603:5
-    let _a201: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a202: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
-    p_put_in_play(s, v_p, _a201, _a202)?;
-    // @ tcg.envspec:1604:5
-    s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+    // @ tcg.envspec:1713:5
+    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
+    p_put_in_play(s, v_p, _a211, _a212)?;
+    // @ tcg.envspec:1714:5
+    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1607:1)
+/// action `setup_done` (tcg.envspec:1717:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1608:5
+    // @ tcg.envspec:1718:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1609:9
+        // @ tcg.envspec:1719:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1611:9
-        let _a203: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a203)?;
+        // @ tcg.envspec:1721:9
+        let _a213: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a213)?;
     }
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1616:1)
+/// action `play_basic` (tcg.envspec:1726:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1618:5
+    // @ tcg.envspec:1728:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1619:5
-    let _a204: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a205: i32 = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
-    p_put_in_play(s, v_p, _a204, _a205)?;
-    // @ tcg.envspec:1620:5
-    s.f_hand[v_p as usize].remove_at(v_h, 66)?;
+    // @ tcg.envspec:1729:5
+    let _a214: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
+    p_put_in_play(s, v_p, _a214, _a215)?;
+    // @ tcg.envspec:1730:5
+    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1624:1)
+/// action `evolve` (tcg.envspec:1734:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1626:5
+    // @ tcg.envspec:1736:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1627:5
-    let _v206: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i207: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i207] = (_v206 as i16);
-    // @ tcg.envspec:1628:5
-    let _v208: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v208 as i8);
-    // @ tcg.envspec:1629:5
-    let _v209: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v209 as i16);
-    // @ tcg.envspec:1630:5
-    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
-    // @ tcg.envspec:1631:5
-    let _v210: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v210 as i8);
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1737:5
+    let _v216: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    let _i217: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+    s.f_below[v_p as usize][v_s as usize][_i217] = (_v216 as i16);
+    // @ tcg.envspec:1738:5
+    let _v218: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+    s.f_evolutions[v_p as usize][v_s as usize] = (_v218 as i8);
+    // @ tcg.envspec:1739:5
+    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
+    s.f_card[v_p as usize][v_s as usize] = (_v219 as i16);
+    // @ tcg.envspec:1740:5
+    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
+    // @ tcg.envspec:1741:5
+    let _v220: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v220 as i8);
+    // @ tcg.envspec:1742:5
     if (v_s == 0) {
-        // @ tcg.envspec:1633:9
+        // @ tcg.envspec:1743:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
@@ -5307,138 +5529,141 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 69)? as i32), v_s)? } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1639:1)
+/// action `attach` (tcg.envspec:1749:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1639:1
+    // @ tcg.envspec:1749:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1658:1)
+/// action `play_trainer` (tcg.envspec:1768:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1658:1
+    // @ tcg.envspec:1768:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 70)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 71)? as i32), v_target)?) } else { false })) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1674:1)
+/// action `use_ability` (tcg.envspec:1784:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:1
+    // @ tcg.envspec:1784:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1686:1)
+/// action `retreat` (tcg.envspec:1796:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1689:5
+    // @ tcg.envspec:1799:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1690:5
+    // @ tcg.envspec:1800:5
     let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1691:5
+    // @ tcg.envspec:1801:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:1692:9
+        // @ tcg.envspec:1802:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:1693:13
-            let mut _acc211: i32 = 0;
+            // @ tcg.envspec:1803:13
+            let mut _acc221: i32 = 0;
             for v_u in 0i32..11 {
-                let _x212: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc211 = if v_u == 0 { _x212 } else { imin(_acc211, _x212) };
+                let _x222: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                _acc221 = if v_u == 0 { _x222 } else { imin(_acc221, _x222) };
             }
-            let mut v_t: i32 = _acc211;
-            // @ tcg.envspec:1694:13
-            let _v213: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v213 as i8);
+            let mut v_t: i32 = _acc221;
+            // @ tcg.envspec:1804:13
+            let _v223: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v223 as i8);
         }
     }
-    // @ tcg.envspec:1697:5
+    // @ tcg.envspec:1807:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1698:5
+    // @ tcg.envspec:1808:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1699:5
+    // @ tcg.envspec:1809:5
     s.f_retreated = true;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1707:1)
+/// action `attack` (tcg.envspec:1817:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1707:1
+    // @ tcg.envspec:1817:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1729:1)
+/// action `end_turn` (tcg.envspec:1839:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1730:5
-    p_finish_turn(s)?;
+    // @ tcg.envspec:1839:1
+    p__envc_run_end_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1734:1)
+/// action `promote` (tcg.envspec:1844:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1736:5
-    let _a214: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a214, 0, v_b)?;
-    // @ tcg.envspec:1737:5
-    let _a215: i32 = (s.f_promote_next as i32);
-    let _a216: bool = s.f_promote_resume;
-    p_continue_game(s, _a215, _a216)?;
+    // @ tcg.envspec:1846:5
+    let _a224: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a224, 0, v_b)?;
+    // @ tcg.envspec:1847:5
+    let _a225: i32 = (s.f_promote_next as i32);
+    let _a226: bool = s.f_promote_resume;
+    p_continue_game(s, _a225, _a226)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1639:1
+    // @ tcg.envspec:1749:1
     if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1639:1
+        // @ tcg.envspec:1749:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1658:1
-        // @ tcg.envspec:1658:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1768:1
+        // @ tcg.envspec:1768:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1674:1
-        // @ tcg.envspec:1674:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1784:1
+        // @ tcg.envspec:1784:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1707:1
-        // @ tcg.envspec:1707:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1817:1
+        // @ tcg.envspec:1817:1
         p__envc_run_attack(s, 0)?;
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1839:1
+        // @ tcg.envspec:1839:1
+        p__envc_run_end_turn(s)?;
     }
     Ok(())
 }
@@ -5448,11 +5673,11 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1743:1)
+/// the spec's `observe` (tcg.envspec:1853:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1744:5
+    // @ tcg.envspec:1854:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr217: [i16; 195] = [
+    let _arr227: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -5483,16 +5708,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 72)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 73)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 74)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 75)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 76)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 77)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 78)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 79)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 80)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 81)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 78)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 79)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 80)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 81)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 82)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 83)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 84)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 85)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 86)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 87)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -5649,90 +5874,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr217);
+    return Ok(_arr227);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1549:5
+    // @ tcg.envspec:1659:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1550:9
-        let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 82)?;
-        s.f_decks[v_p as usize] = (_r218 as i8);
-        // @ tcg.envspec:1551:9
+        // @ tcg.envspec:1660:9
+        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
+        s.f_decks[v_p as usize] = (_r228 as i8);
+        // @ tcg.envspec:1661:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1552:13
-            let _a219: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a219 as i16), 83)?;
+            // @ tcg.envspec:1662:13
+            let _a229: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a229 as i16), 89)?;
         }
-        // @ tcg.envspec:1554:9
+        // @ tcg.envspec:1664:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1555:9
+        // @ tcg.envspec:1665:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1556:9
+        // @ tcg.envspec:1666:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1558:5
-    let _r220: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 84)?;
-    s.f_first = ((if (_r220 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1559:5
+    // @ tcg.envspec:1668:5
+    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
+    s.f_first = ((if (_r230 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1669:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc221: bool = true;
+    let mut _acc231: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc222: bool = true;
+        let mut _acc232: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc226: i32 = 0;
+            let mut _acc236: i32 = 0;
             for v_s in 0i32..4 {
-                _acc226 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc236 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc227: i32 = 0;
+            let mut _acc237: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc228: i32 = 0;
+                let mut _acc238: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc228 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc238 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc227 = _acc227 + _acc228;
+                _acc237 = _acc237 + _acc238;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y223| (_y223 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y224| (_y224 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y225| (_y225 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc226) + _acc227) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y229| (_y229 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc222 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y234| (_y234 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y235| (_y235 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc236) + _acc237) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y239| (_y239 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc232 = false; break; }
         }
-        if !_acc222 { _acc221 = false; break; }
+        if !_acc232 { _acc231 = false; break; }
     }
-    Ok(_acc221)
+    Ok(_acc231)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b230: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b230 {
-        let mut _acc231: bool = true;
+    let mut _b240: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b240 {
+        let mut _acc241: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc232: bool = true;
+            let mut _acc242: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc232 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc242 = false; break; }
             }
-            if !_acc232 { _acc231 = false; break; }
+            if !_acc242 { _acc241 = false; break; }
         }
-        _b230 = _acc231;
+        _b240 = _acc241;
     }
-    Ok(_b230)
+    Ok(_b240)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b233: bool = s.terminated;
-    if !_b233 {
-        let mut _acc234: bool = true;
+    let mut _b243: bool = s.terminated;
+    if !_b243 {
+        let mut _acc244: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc234 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc244 = false; break; }
         }
-        _b233 = _acc234;
+        _b243 = _acc244;
     }
-    Ok(_b233)
+    Ok(_b243)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -5742,28 +5967,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b235: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b235 {
-        let mut _acc236: bool = true;
+    let mut _b245: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b245 {
+        let mut _acc246: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc236 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc246 = false; break; }
         }
-        _b235 = _acc236;
+        _b245 = _acc246;
     }
-    Ok(_b235)
+    Ok(_b245)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc237: bool = true;
+    let mut _acc247: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc238: i32 = 0;
+        let mut _acc248: i32 = 0;
         for v_s in 0i32..4 {
-            _acc238 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc248 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc238 <= 4) { _acc237 = false; break; }
+        if !(_acc248 <= 4) { _acc247 = false; break; }
     }
-    Ok(_acc237)
+    Ok(_acc247)
 }
 
 // ---- the environment
@@ -5857,6 +6082,9 @@ pub fn default_state() -> State {
         f__envc_frame_p_switch_opponent__q: 0,
         f__envc_at_p_switch_self: 0,
         f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_finish_turn: 0,
+        f__envc_frame_p_finish_turn__p: 0,
+        f__envc_frame_p_finish_turn__s: 0,
         f__envc_at_p_attack_effect__9: 0,
         f__envc_at_p_attack_effect__16: 0,
         f__envc_frame_p_attack_effect__16__p: 0,
@@ -5893,6 +6121,7 @@ pub fn default_state() -> State {
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
+        f__envc_at_a_end_turn: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],

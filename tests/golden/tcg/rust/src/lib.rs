@@ -1022,6 +1022,27 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_finish_turn);
+        }
+        put(py, &root, &["_envc_at_p_finish_turn"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_finish_turn__p);
+        }
+        put(py, &root, &["_envc_frame_p_finish_turn__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_finish_turn__s);
+        }
+        put(py, &root, &["_envc_frame_p_finish_turn__s"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_attack_effect__9);
         }
         put(py, &root, &["_envc_at_p_attack_effect__9"], buf, &[], batch)?;
@@ -1270,6 +1291,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_frame_a_attack__c);
         }
         put(py, &root, &["_envc_frame_a_attack__c"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_end_turn);
+        }
+        put(py, &root, &["_envc_at_a_end_turn"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1986,6 +2014,24 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_finish_turn = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_finish_turn__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_finish_turn__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_finish_turn__s"], &[], 0, 3)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_finish_turn__s = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["_envc_at_p_attack_effect__9"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_attack_effect__9 = a[k] as i8; k += 1;
@@ -2178,7 +2224,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 2)?;
+        let a = take_ints(d, &["_envc_at_a_attack"], &[], 0, 3)?;
         let mut k = 0usize;
         s.f__envc_at_a_attack = a[k] as i8; k += 1;
         let _ = k;
@@ -2199,6 +2245,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_frame_a_attack__c"], &[], 0, 385)?;
         let mut k = 0usize;
         s.f__envc_frame_a_attack__c = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_end_turn"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_end_turn = a[k] as i8; k += 1;
         let _ = k;
     }
     {
