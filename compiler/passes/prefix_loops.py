@@ -16,6 +16,11 @@ The check, per loop (anything else refuses it, the reason recorded):
 - a local the loop assigns is read in the loop only when every assignment to it is a
   function of the loop variable and of values the loop does not assign (a "step" local such
   as `run = k + 1`, whose value at step k is that function at the last continuing step).
+
+Not checked yet, needed before a rewrite relies on it: that a step local is assigned on every
+continuing step (not only under a further `if`), and that an exit local is assigned only on
+the step that sets the flag false (in a block that also runs `flag = false`), so that the
+one-hot at the exit step picks its value.
 """
 
 from __future__ import annotations
