@@ -79,3 +79,10 @@ def test_othello_flips_is_accepted_and_other_specs_have_no_such_loop():
     assert (loop.fn, loop.flag, loop.step_locals, loop.exit_locals, loop.reason) == ("flips", "walking", ["run"], ["flipped"], None)
     for name in ("connect4", "tictactoe"):
         assert prefix_loops.find(load(str(ROOT / "specs" / f"{name}.envspec"))) == []
+
+
+def test_a_step_local_written_only_sometimes_or_an_exit_local_on_a_continuing_step_is_refused():
+    [loop] = _loops(OK_BODY.replace("run = k + 1", "if k > 2 {\n                run = k + 1\n            }"))
+    assert loop.reason == "`run` is not assigned on every continuing step"
+    [loop] = _loops(OK_BODY.replace("run = k + 1", "run = k + 1\n            last = min(run, 9)"))
+    assert loop.reason == "`last` is assigned on a step that keeps `walking`"

@@ -16,11 +16,15 @@ The check, per loop (anything else refuses it, the reason recorded):
 - a local the loop assigns is read in the loop only when every assignment to it is a
   function of the loop variable and of values the loop does not assign (a "step" local such
   as `run = k + 1`, whose value at step k is that function at the last continuing step).
+- a step local is assigned on every continuing step: at each `if` around the assignment, the
+  other branch sets the flag false (directly in its block), and no block around it does;
+- a local that is not a step local (an "exit" local) is assigned only where a block around
+  the assignment sets the flag false, so the one-hot at the exit step picks its value.
 
-Not checked yet, needed before a rewrite relies on it: that a step local is assigned on every
-continuing step (not only under a further `if`), and that an exit local is assigned only on
-the step that sets the flag false (in a block that also runs `flag = false`), so that the
-one-hot at the exit step picks its value.
+Not checked: a step where the guard's other conjuncts are false runs nothing and keeps the
+flag, so a step local's value at the exit is that of the last step that ran, not always of
+`k - 1`; a rewrite must take it at the last running step (or require those conjuncts to be
+monotone in k, as othello's `k < REACH[c][d]` is).
 """
 
 from __future__ import annotations
@@ -115,6 +119,12 @@ def _writes_reason(loop: ir.For, flag: str, res: PrefixLoop) -> str | None:
     bad = sorted((reads & set(writes)) - set(step))
     if bad:
         return f"the loop reads `{bad[0]}`, a value it writes that is not a function of `{loop.var}`"
+    where = _places(irutil.sub_blocks(loop.body[0])[0], flag, exiting=False, covered=True)
+    for name, exiting, covered in where:
+        if name in step and (exiting or not covered):
+            return f"`{name}` is not assigned on every continuing step"
+        if name in writes and name not in step and not exiting:
+            return f"`{name}` is assigned on a step that keeps `{flag}`"
     res.step_locals = step
     res.exit_locals = sorted(set(writes) - set(step))
     return None
@@ -134,3 +144,24 @@ def _exprs(s: ir.Stmt) -> list[ir.Node]:
     if isinstance(s, ir.Assign):
         return [s.value, *s.place.path]
     return [c for c in ir.children(s) if isinstance(c, ir.ExprNode)]
+
+
+def _sets_flag(block: list[ir.Stmt], flag: str) -> bool:
+    return any(isinstance(s, ir.Assign) and s.place.root == "local" and s.place.name == flag for s in block)
+
+
+def _places(block: list[ir.Stmt], flag: str, exiting: bool, covered: bool) -> list[tuple[str, bool, bool]]:
+    """For each local assignment in `block` (nested), its name, whether a block around it sets
+    `flag` false, and whether every `if` around it has the flag set false on its other branch."""
+    exiting = exiting or _sets_flag(block, flag)
+    out: list[tuple[str, bool, bool]] = []
+    for s in block:
+        if isinstance(s, ir.Assign) and s.place.root == "local":
+            out.append((s.place.name, exiting, covered))
+        elif isinstance(s, ir.If):
+            out += _places(s.then, flag, exiting, covered and _sets_flag(s.orelse, flag))
+            out += _places(s.orelse, flag, exiting, covered and _sets_flag(s.then, flag))
+        else:
+            for sub in irutil.sub_blocks(s):
+                out += _places(sub, flag, exiting, False)
+    return out
