@@ -126,6 +126,12 @@ def _scope(lv, keys):
     return {k: lv[k] for k in keys}
 
 
+def _wide(x):
+    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
+
+
 def _zeros_like_item(items):
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape[1:], a.dtype), items)
 
@@ -202,12 +208,6 @@ def _shuffle(st, lst):
     st = dict(st)
     st["_rng_counter"] = c0 + jnp.maximum(n - 1, 0).astype(_U32)
     return st, {"items": items, "len": lst["len"]}
-
-
-def _wide(x):
-    """`x` in a dtype that holds int32 (int8 items compared with 300 must not wrap)."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
 def _lcontains(lst, v):
@@ -849,7 +849,7 @@ def p_basic_from_deck(st, v_p):
         st, lv = dict(st), dict(lv)
         st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
         lv["r"] = _cast(_r106, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, (20 - 1))))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
         _l109 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l109)
         _l110 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
@@ -1159,7 +1159,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
         st, lv = dict(st), dict(lv)
         st, _r183 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
         lv["r"] = _cast(_r183, jnp.int16)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i184: _i32(jnp.where((jnp.sum(jax.vmap(lambda i185: _i32(jnp.where((i185 <= i184), _i32(st["energy"][_i32(lv["q"])][0][i185]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(lv["r"])), i184, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i184: _i32(jnp.where((jnp.sum(jax.vmap(lambda i185: _i32(jnp.where((i185 <= i184), _i32(st["energy"][_i32(lv["q"])][0][i185]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(lv["r"])), i184, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a186 = jnp.maximum((_i32(st["energy"][_i32(lv["q"])][0][_i32(lv["t"])]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(lv["q"]), 0, _i32(lv["t"]))].set(_cast(_a186, jnp.int8))
         lv = _scope(lv, ("p", "coin", "q", "go", "n", ))
@@ -6146,7 +6146,7 @@ def a_retreat(st, index):
     _c1615 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then1616(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1617: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1617]) > 0), i1617, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1617: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1617]) > 0), i1617, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a1618 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1618, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
@@ -6156,7 +6156,7 @@ def a_retreat(st, index):
     _c1619 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then1620(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1621: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1621]) > 0), i1621, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1621: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1621]) > 0), i1621, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a1622 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1622, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
@@ -6166,7 +6166,7 @@ def a_retreat(st, index):
     _c1623 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then1624(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1625: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1625]) > 0), i1625, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1625: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1625]) > 0), i1625, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a1626 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1626, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
@@ -6176,7 +6176,7 @@ def a_retreat(st, index):
     _c1627 = (_i32(lv["k"]) < _i32(lv["pay"]))
     def _then1628(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1629: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1629]) > 0), i1629, (11 - 1))))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1629: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1629]) > 0), i1629, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
         _a1630 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
         st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1630, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
@@ -6268,7 +6268,7 @@ def _init_body(st):
     def _loop1637(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1638 = _randint(st, 0, (22 - 1))
+        st, _r1638 = _randint(st, 0, 21)
         _a1639 = _r1638
         st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1639, jnp.int8))
         lv["i"] = jnp.int32(0)
