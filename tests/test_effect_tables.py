@@ -133,4 +133,7 @@ def test_shipped_tcg_fills_are_tabulable_except_loops(specs):
         assert t is not None, fam.name
         for member in t.fallbacks:  # only bodies that are more than verb calls fall back
             assert any(not isinstance(s, ir.CallProc) for s in m.fn(member).body), member
-        assert _calls(specs("tcg").fn(fam.dispatch).body) == t.ops
+        # each step of the table dispatches only the ops some row uses at that step, so an op
+        # used at two steps (damage_opponent_choice, first and second) is called twice
+        calls = _calls(specs("tcg").fn(fam.dispatch).body)
+        assert list(dict.fromkeys(calls)) == t.ops
