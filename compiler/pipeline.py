@@ -55,6 +55,17 @@ class UnknownPassError(ValueError):
     """A pass name that is not in `PASSES` (the message lists the known ones)."""
 
 
+class RequiredPassError(UnknownPassError):
+    """`disabled` names a pass that defines the meaning of some specs (`REQUIRED = True` in
+    its module: without it a `choose` or a simultaneous turn means something else), so it
+    cannot be switched off."""
+
+
+def required_pass_names() -> list[str]:
+    """The passes that cannot be disabled: those whose module sets `REQUIRED = True`."""
+    return [p.NAME for p in [*PASSES, *LOWERING] if getattr(p, "REQUIRED", False)]
+
+
 @dataclass(frozen=True)
 class PassContext:
     """Options of one run of the pipeline.
@@ -77,6 +88,9 @@ class PassContext:
         for name in [*self.disabled, *([self.after] if self.after else [])]:
             if name not in known:
                 raise UnknownPassError(f"unknown pass `{name}`; the passes are: {', '.join(pass_names())}")
+        required = sorted(self.disabled & set(required_pass_names()))
+        if required:
+            raise RequiredPassError(f"pass `{required[0]}` defines what the spec means and cannot be disabled")
 
 
 def pass_names() -> list[str]:

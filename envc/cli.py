@@ -85,10 +85,13 @@ DisablePass = Annotated[Optional[list[str]], typer.Option(
 
 def _pass_context(disabled: list[str] | None = None, after: str | None = None):
     """The pipeline options of a command, or a diagnostic and exit 1 for an unknown pass."""
-    from envc.compiler.pipeline import PassContext, UnknownPassError, pass_names
+    from envc.compiler.pipeline import PassContext, RequiredPassError, UnknownPassError, pass_names
 
     try:
         return PassContext(disabled=frozenset(disabled or ()), after=after)
+    except RequiredPassError as e:
+        _fail([Diagnostic("E0180", str(e), None,
+                          help="leave it on; `--after PASS` shows the IR before a later pass")])
     except UnknownPassError:
         name = next(n for n in [*(disabled or ()), after] if n and n not in pass_names())
         _fail([Diagnostic("E0180", f"unknown pass `{name}`", None,

@@ -328,6 +328,9 @@ def _site_guard(bp: BodyPlan, j: int, s: ir.Choose, option: ir.Local) -> ir.Expr
 
 
 NAME = "choice_points"
+# Decision: this pass defines what `choose` means (the generated `choose` action, the pause
+# and the resume); without it the spec is another game, so it cannot be disabled.
+REQUIRED = True
 
 
 def run(module: ir.Module, ctx=None) -> ir.Module:

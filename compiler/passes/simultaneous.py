@@ -47,6 +47,9 @@ _NO_LIMIT = ir.INT32_MAX - 1  # `simultaneous__turn + 1` must stay inside int32
 
 
 NAME = "simultaneous"
+# Decision: this pass defines what a simultaneous turn means (private commits, then one
+# resolution); without it the spec is another game, so it cannot be disabled.
+REQUIRED = True
 
 
 def run(module: ir.Module, ctx=None) -> ir.Module:
