@@ -257,8 +257,15 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
     # the 22 decks of #16 use 109 cards, and the table NamedCard names 6 more (the first card of
     # each name that a text names): all playable
     assert (cards.rows, cards.needed, cards.needed_playable) == (386, 115, 115)
-    assert (f"cards fully playable (every text filled): {cards.playable}/386; of the 115 the data uses: 115/115"
-            in holes.stdout)
+    # the copy lacks Heal 10's fill: the cards that print it are not fully playable there
+    fam = next(f for f in loaded.module.families if name in f.members)
+    table = next(t for t in loaded.module.tables if t.name == fam.table)
+    cols = {c.name: c.values for c in table.columns}
+    heal_10 = fam.members.index(name) + 1
+    with_heal_10 = sum(any(cols[c][r] == heal_10 for c in fam.columns) for r in range(table.rows))
+    assert with_heal_10 >= 1
+    assert (f"cards fully playable (every text filled): {cards.playable - with_heal_10}/386; "
+            "of the 115 the data uses: 115/115") in holes.stdout
 
     fake_model.script = [
         "Sure! Heal the Pokémon by ten, that's all there is to it.",  # garbage
@@ -299,7 +306,7 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
                      holes.stdout)
     assert "134 holes: 130 filled, 0 stale, 4 unfilled" in holes.stdout
     assert "family attack_effect (per Card.effect0, Card.effect1): 98/100 texts filled" in holes.stdout
-    assert f"cards fully playable (every text filled): {cards.playable}/386" not in holes.stdout  # more now
+    assert f"cards fully playable (every text filled): {cards.playable}/386" in holes.stdout  # as in the spec
 
     # the family's rule changes: every fill of an attack text is stale, the new one too
     spec_text = tcg_copy.read_text(encoding="utf-8").replace(
@@ -317,7 +324,8 @@ def test_fill_a_real_tcg_text_through_the_scripted_model(tcg_copy, fake_model, t
 def test_dry_run_prompt_of_a_family_member(tcg):
     _, _, loaded = tcg
     name = member(loaded, HEAL_10)
-    result = envc("fill", str(SPEC), "--model", "x", "--dry-run", "--only", "heal 10 damage")
+    # Heal 10 is filled in specs/tcg.fills (issue 16): --force shows the prompt a refill would send
+    result = envc("fill", str(SPEC), "--model", "x", "--dry-run", "--force", "--only", "heal 10 damage")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert f'===== hole `{name}` (attack_effect "{HEAL_10}"): user message =====' in out
@@ -328,7 +336,8 @@ def test_dry_run_prompt_of_a_family_member(tcg):
     assert ("// Rule: draw a card (none when the deck is empty or the hand holds 10 cards).\n"
             "proc draw_cards(p: int[0..1], n: int[0..5])") in task  # the effect verbs, documented
     similar = task.split("## Accepted fills of similar texts (for style)", 1)[1]
-    assert similar.index("Heal 30 damage from this Pokémon.") < similar.index("fill attack_effect text \"Discard")
+    shown = re.findall(r'fill attack_effect text "([^"]*)"', similar.split("# Your task", 1)[0])
+    assert shown[0] == "Heal 30 damage from this Pokémon." and all("heal" in t.lower() for t in shown), shown
     assert "## Other holes" not in task  # the other texts are not for it to call
     assert f'Answer with the body of `fill attack_effect text "{HEAL_10}"`' in task
     assert "skipping" not in result.stderr
