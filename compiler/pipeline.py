@@ -1,7 +1,8 @@
 """The compiler pipeline: parse, check, then the passes in order (DESIGN.md, decision 8).
 
 Public surface: `PASSES` and `LOWERING` (the pass lists), `PassContext`, `pass_names()`,
-`load(path, ctx)`, `run(module, ctx)`, `lower(module, ctx)`, `UnknownPassError`.
+`load(path, ctx)`, `run(module, ctx)`, `lower(module, ctx)`, `required_pass_names()`,
+`UnknownPassError`, `RequiredPassError`.
 
     spec.envspec --parse--> syntax tree --check--> typed IR --PASSES--> IR the interpreter runs
                  --LOWERING--> IR both array backends (JAX, Rust) consume
@@ -9,10 +10,11 @@ Public surface: `PASSES` and `LOWERING` (the pass lists), `PassContext`, `pass_n
 Each pass is a module `envc.compiler.passes.<verb_noun>` with a docstring that states
 what it guarantees, a `NAME` and one entry point `run(module, ctx) -> Module`. The list
 below is the pipeline: to add a pass, copy a pass module, give it a new `NAME`, and add it
-here in the order it must run. A pass never changes meaning: the interpreter gives the
-same trajectories on the module before and after it (tests check that for every shipped
-spec), and `envc.compiler.ir.verify` holds after each pass (`PassContext.verify`, on in
-tests).
+here in the order it must run. A pass that may be disabled never changes meaning: the
+interpreter gives the same trajectories with and without it (tests check that); a pass
+whose module sets `REQUIRED = True` defines what some construct means (`choose`, a
+simultaneous turn) and cannot be disabled. `envc.compiler.ir.verify` holds after each pass
+(`PassContext.verify`, on in tests).
 
 `LOWERING` holds the passes that only the generated code needs ("lower once, emit twice"):
 the interpreter stays on the IR of `PASSES`, the definition of meaning, and the backends'
