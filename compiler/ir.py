@@ -15,7 +15,7 @@ narrowest integer dtype (`IntT.dtype`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -527,36 +527,39 @@ def elem_of(t: Type) -> Type:
     raise TypeError(f"`{t}` is not an array or a list")
 
 
+_T = TypeVar("_T")
+
+
+def _narrowed(t: Type, cls: type[_T], what: str) -> _T:
+    """`t` if it is a `cls`, else TypeError naming `what` it should have been (the checker or a
+    pass made it so: a failure is a bug in envc, not in the spec)."""
+    if isinstance(t, cls):
+        return t
+    raise TypeError(f"`{t}` is not {what}")
+
+
 def array_of(t: Type) -> ArrayT:
     """`t` as an array type, for code that reads the size of a type the checker has made an
     array. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
-    if isinstance(t, ArrayT):
-        return t
-    raise TypeError(f"`{t}` is not an array type")
+    return _narrowed(t, ArrayT, "an array type")
 
 
 def list_of(t: Type) -> ListT:
     """`t` as a list type, for code that reads the capacity of a type the checker has made a
     list. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
-    if isinstance(t, ListT):
-        return t
-    raise TypeError(f"`{t}` is not a list type")
+    return _narrowed(t, ListT, "a list type")
 
 
 def record_of(t: Type) -> RecordT:
     """`t` as a record type, for code that reads a field of a type the checker has made a record.
     Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
-    if isinstance(t, RecordT):
-        return t
-    raise TypeError(f"`{t}` is not a record type")
+    return _narrowed(t, RecordT, "a record type")
 
 
 def int_of(t: Type) -> IntT:
     """`t` as an integer type, for code that reads the range of a type the checker has made an
     integer. Raises TypeError for any other type (a bug in the checker or a pass, not in the spec)."""
-    if isinstance(t, IntT):
-        return t
-    raise TypeError(f"`{t}` is not an integer type")
+    return _narrowed(t, IntT, "an integer type")
 
 
 def children(e: Node):
