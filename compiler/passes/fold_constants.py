@@ -27,16 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 from envc.compiler import ir
+from envc.compiler.interp import eval_const
 
 NAME = "fold_constants"
 
-_INT_OPS = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a // b,
-    "mod": lambda a, b: a % b,
-}
+# The integer arithmetic that folds; the value comes from the reference interpreter
+# (`eval_const`), so the pass cannot disagree with the definition of meaning (floor division).
+_INT_OPS = frozenset({"add", "sub", "mul", "div", "mod"})
 
 
 def run(module: ir.Module, ctx: Any = None) -> ir.Module:
@@ -58,7 +55,7 @@ def _folded(node: ir.Node) -> ir.Node | None:
     a, b = _int_value(node.left), _int_value(node.right)
     if a is None or b is None or (node.op in ("div", "mod") and b == 0):
         return None
-    return ir.Const(value=_INT_OPS[node.op](a, b), type=node.type, span=node.span)
+    return ir.Const(value=int(eval_const(node)), type=node.type, span=node.span)
 
 
 def _int_value(e: ir.Expr) -> int | None:
