@@ -104,7 +104,9 @@ def _public(arrays: dict) -> dict:
     """The state without the frames of paused bodies (`_envc_at_*`, `_envc_frame_*`): which
     bodies can pause depends on the passes (with effect tables the dispatch pauses, without
     them each member), so their layout may differ while the game is the same."""
-    return {k: v for k, v in arrays.items() if not k.startswith(("_envc_at_", "_envc_frame_"))}
+    from envc.compiler.passes.choice_points import PREFIX
+
+    return {k: v for k, v in arrays.items() if not k.startswith((f"{PREFIX}at_", f"{PREFIX}frame_"))}
 
 
 def _same_games(a: Interpreter, b: Interpreter, episodes: int) -> None:
