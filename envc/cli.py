@@ -463,6 +463,9 @@ def bench(
                                              "printed beside envc's, with episodes per second per core as ratios "
                                              "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
                                              show_default=False)] = None,
+    observations: Annotated[bool, typer.Option(help="`--target rust`: compute and write observations every step; "
+                                               "`--no-observations` measures the loop of a search or random "
+                                               "rollout, which reads none (`VecEnv(..., observations=False)`)")] = True,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
 ):
@@ -484,6 +487,9 @@ def bench(
     """
     if target not in ("jax", "python", "rust"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="targets are `jax`, `rust` and `python`")])
+    if not observations and target != "rust":
+        _fail([Diagnostic("E0180", f"`--no-observations` is an option of `--target rust`, not `{target}`", None,
+                          help="drop it, or use `--target rust`")])
     try:
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
@@ -500,8 +506,9 @@ def bench(
             counts = [int(x) for x in threads.split(",") if x.strip()]
         except ValueError:
             _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
-        rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False))
-        out.print(rust_table(m, rows, build_s, repeats), markup=False)
+        rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False),
+                                   observations=observations)
+        out.print(rust_table(m, rows, build_s, repeats, observations), markup=False)
         if peer:
             per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
                         for r in rows if r["backend"] == "rust"]

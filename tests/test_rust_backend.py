@@ -323,6 +323,33 @@ def test_thread_counts_give_identical_results(rust_envs):
 
 
 @pytest.mark.slow
+def test_without_observations_only_the_observations_are_skipped(rust_envs):
+    """`VecEnv(..., observations=False)`: every output but `obs`/`final_obs` (never written,
+    still zeros) and every state field but `observation` equal a batch with observations;
+    `observe(i, player)` still evaluates the spec on demand."""
+    pkg = rust_envs("kitchen_sink")
+    n = 40
+    on, off = pkg.VecEnv(n, threads=1, seed=5), pkg.VecEnv(n, threads=1, seed=5, observations=False)
+    assert off.observations is False and "observations=False" in repr(off)
+    for t in range(50):
+        a = on.sample_actions(t)
+        np.testing.assert_array_equal(a, off.sample_actions(t))
+        on.step(a)
+        off.step(a)
+        for name in ("mask", "rewards", "terminated", "truncated", "current_player"):
+            np.testing.assert_array_equal(getattr(on, name), getattr(off, name), err_msg=name)
+    assert not np.any(off.obs) and not np.any(off.final_obs)
+    assert np.any(on.obs), "the spec's observations are not all zero: the comparison above can fail"
+    for i in range(n):
+        ours, theirs = on.get_state(i), off.get_state(i)
+        ours.pop("observation")
+        theirs.pop("observation")
+        assert first_difference(ours, theirs) is None
+        player = int(on.current_player[i])
+        np.testing.assert_array_equal(np.asarray(off.observe(i, player)), on.obs[i])
+
+
+@pytest.mark.slow
 def test_autoreset_follows_step_autoreset(rust_modules, rust_envs):
     """Against the interpreter: the step's rewards/flags and final observation, then a new
     episode from seed (previous seed + num_envs) at once."""

@@ -285,12 +285,18 @@ def test_rust_joint_api_equals_the_interpreter(duel, it):
     env = native.VecEnv(8, threads=1, autoreset=False)
     env.reset_seeds(np.arange(8, dtype=np.uint32))
     states = [it.init(i) for i in range(8)]
+    blind = native.VecEnv(8, threads=1, autoreset=False, observations=False)  # the same turns, no `observe`
+    blind.reset_seeds(np.arange(8, dtype=np.uint32))
     for _ in range(12):
         masks = np.array(env.legal_action_masks())
         assert (masks == np.array([it.legal_action_masks(s) for s in states])).all()
         acts = np.array(env.sample_joint_actions(7))
         assert all(masks[i, p, acts[i, p]] for i in range(8) for p in range(2))
+        np.testing.assert_array_equal(acts, blind.sample_joint_actions(7))
         env.step_joint(acts)
+        blind.step_joint(acts)
+        for name in ("mask", "rewards", "terminated", "truncated", "current_player"):
+            np.testing.assert_array_equal(getattr(env, name), getattr(blind, name), err_msg=name)
         states = [it.step_joint(s, list(a)) for s, a in zip(states, acts)]
         for i, s in enumerate(states):
             assert first_difference(to_arrays(duel, s), env.get_state(i)) is None

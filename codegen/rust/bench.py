@@ -27,10 +27,13 @@ import time
 import numpy as np
 
 
-def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float) -> tuple[float, float]:
+def _time_rust(pkg, batch: int, threads: int, runs: int, seconds: float,
+               observations: bool = True) -> tuple[float, float]:
     """(SPS, finished episodes per second), medians of `runs`. A simultaneous spec plays
-    whole turns (`step_joint` with `sample_joint_actions`): its SPS counts turns."""
-    env = pkg.VecEnv(batch, threads=threads, autoreset=True, seed=0)
+    whole turns (`step_joint` with `sample_joint_actions`): its SPS counts turns. With
+    `observations=False` the batch runs without the spec's `observe` (`VecEnv(...,
+    observations=False)`): the loop of a search or a random rollout, which reads no observation."""
+    env = pkg.VecEnv(batch, threads=threads, autoreset=True, seed=0, observations=observations)
     joint = getattr(pkg, "SIMULTANEOUS", False)
 
     def one(t: int) -> None:
@@ -88,8 +91,10 @@ def _time_interpreter(module, runs: int, seconds: float) -> float:
 
 
 def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, seconds: float = 0.5,
-          progress=print, with_jax: bool = True) -> tuple[list[dict], float]:
-    """Rows of {backend, threads, batch, sps} (the interpreter first) and the build time in seconds."""
+          progress=print, with_jax: bool = True, observations: bool = True) -> tuple[list[dict], float]:
+    """Rows of {backend, threads, batch, sps, eps} (the interpreter first) and the build time in
+    seconds. `observations=False`: the Rust rows run without observations (see `_time_rust`);
+    the interpreter and JAX rows always compute them."""
     from envc.verify import load_rust
 
     start = time.perf_counter()
@@ -100,7 +105,7 @@ def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, se
     progress(f"interpreter: {rows[0]['sps']:,.0f} SPS")
     for th in threads:
         for b in batches:
-            sps, eps = _time_rust(pkg, b, th, runs, seconds)
+            sps, eps = _time_rust(pkg, b, th, runs, seconds, observations)
             rows.append({"backend": "rust", "threads": th, "batch": b, "sps": sps, "eps": eps})
             progress(f"rust threads={th} batch={b}: {sps:,.0f} SPS, {eps:,.0f} episodes/s")
     if with_jax:
@@ -114,12 +119,14 @@ def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, se
     return rows, build_s
 
 
-def table(module, rows: list[dict], build_s: float, runs: int) -> str:
-    """The rows as a Markdown table with the Rust/interpreter and Rust/JAX ratios."""
+def table(module, rows: list[dict], build_s: float, runs: int, observations: bool = True) -> str:
+    """The rows as a Markdown table with the Rust/interpreter and Rust/JAX ratios; the title
+    says when the Rust rows ran without observations."""
     interp = rows[0]["sps"]
     jax = {r["batch"]: r["sps"] for r in rows if r["backend"] == "jax"}
+    mode = "" if observations else "; Rust rows without observations"
     lines = [f"{module.name}: random legal actions, SPS = environment steps per second, median of {runs} runs "
-             f"({os.cpu_count()} CPUs; Rust build/load {build_s:.1f}s, not included)", "",
+             f"({os.cpu_count()} CPUs; Rust build/load {build_s:.1f}s, not included{mode})", "",
              "| backend | threads | batch | SPS | x interpreter | rust / jax |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{r['sps'] / jax[r['batch']]:.2f}" if r["backend"] == "rust" and r["batch"] in jax else ""

@@ -2,7 +2,7 @@
 //!
 //! Do not edit: regenerate with `envc compile specs/acrobot.envspec --target rust`.
 //!
-//! `VecEnv(num_envs, threads=1, autoreset=True, seed=0)` holds `num_envs` environments
+//! `VecEnv(num_envs, threads=1, autoreset=True, seed=0, observations=True)` holds `num_envs` environments
 //! and steps them all in one call, in parallel on a local rayon pool of `threads`
 //! threads (0: one per core; 1: no pool, the calling thread; batches of fewer than
 //! `PAR_MIN_ENVS` environments always run on the calling thread). It owns its output
@@ -16,6 +16,10 @@
 //! new episode's. Environment `i` starts with seed `seed + i` (mod 2^32) at `reset(seed)`
 //! and every new episode adds `num_envs` to its seed. With `autoreset=False` a finished
 //! environment stays finished (a step only resets its rewards), as the interpreter.
+//!
+//! `observations=False`: `step`/`reset` do not run the spec's `observe` and leave `obs` and
+//! `final_obs` as they are (`env::finish_with`), for loops that never read them (search,
+//! random rollouts), where the observation can be most of a step's work.
 
 use numpy::ndarray::IxDyn;
 use numpy::{AllowTypeChange, Element, PyArray1, PyArray2, PyArrayDyn, PyArrayLikeDyn,
@@ -65,32 +69,47 @@ fn write_obs(o: &Observation, obs0: &mut [f32]) {
     }
 }
 
-/// Write the state's mask, player and observation (and its rewards and flags when `flags`).
-fn write_state(s: &State, out: &mut Out<'_>, flags: bool) {
+/// How a batch call steps its environments (the `VecEnv`'s settings): the seed stride of
+/// auto-reset, auto-reset on or off, and whether observations are computed and written.
+#[derive(Clone, Copy)]
+struct Mode {
+    stride: u32,
+    autoreset: bool,
+    observe: bool,
+}
+
+/// Write the state's mask, player and observation (and its rewards and flags when `flags`);
+/// the observation only when `observe` (else `obs`/`final_obs` keep what they hold).
+fn write_state(s: &State, out: &mut Out<'_>, flags: bool, observe: bool) {
     if flags {
         out.rewards.copy_from_slice(&s.rewards);
         *out.terminated = s.terminated;
         *out.truncated = s.truncated;
-        write_obs(&s.observation, out.final_obs0);
+        if observe {
+            write_obs(&s.observation, out.final_obs0);
+        }
     }
     out.mask.copy_from_slice(&s.legal_action_mask);
     *out.current_player = s.current_player as i32;
-    write_obs(&s.observation, out.obs0);
+    if observe {
+        write_obs(&s.observation, out.obs0);
+    }
 }
 
-fn step_env(s: &mut State, seed: &mut u32, stride: u32, autoreset: bool, action: usize, mut out: Out<'_>)
-            -> Result<(), Fault> {
+fn step_env(s: &mut State, seed: &mut u32, mode: Mode, action: usize, mut out: Out<'_>) -> Result<(), Fault> {
     let live = !(s.terminated || s.truncated);
-    env::step(s, action)?;
+    env::step_with(s, action, mode.observe)?;
     out.rewards.copy_from_slice(&s.rewards);
     *out.terminated = s.terminated;
     *out.truncated = reported_truncated(s, live);
-    write_obs(&s.observation, out.final_obs0);
-    if autoreset && (s.terminated || s.truncated) {
-        *seed = seed.wrapping_add(stride);
-        env::reset(s, *seed)?;
+    if mode.observe {
+        write_obs(&s.observation, out.final_obs0);
     }
-    write_state(s, &mut out, false);
+    if mode.autoreset && (s.terminated || s.truncated) {
+        *seed = seed.wrapping_add(mode.stride);
+        env::reset_with(s, *seed, mode.observe)?;
+    }
+    write_state(s, &mut out, false, mode.observe);
     Ok(())
 }
 
@@ -124,18 +143,18 @@ fn row_out<'a>(i: usize, mask: &'a mut [bool], rewards: &'a mut [f32], terminate
 type StepItem<'a> = ((((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a i32), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [f32]), &'a mut [f32]);
 type ResetItem<'a> = (((((((((&'a mut State, &'a mut u32), &'a mut Option<Fault>), &'a mut [bool]), &'a mut [f32]), &'a mut bool), &'a mut bool), &'a mut i32), &'a mut [f32]), &'a mut [f32]);
 
-fn step_item(item: StepItem<'_>, stride: u32, autoreset: bool) {
+fn step_item(item: StepItem<'_>, mode: Mode) {
     let ((((((((((s, seed), fault), action), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
     let out = Out { mask, rewards, terminated, truncated, current_player, obs0, final_obs0, };
-    *fault = step_env(s, seed, stride, autoreset, *action as usize, out).err();
+    *fault = step_env(s, seed, mode, *action as usize, out).err();
 }
 
-fn reset_item(item: ResetItem<'_>) {
+fn reset_item(item: ResetItem<'_>, observe: bool) {
     let (((((((((s, seed), fault), mask), rewards), terminated), truncated), current_player), obs0), final_obs0) = item;
     let mut out = Out { mask, rewards, terminated, truncated, current_player, obs0, final_obs0, };
-    *fault = env::reset(s, *seed).err();
+    *fault = env::reset_with(s, *seed, observe).err();
     if fault.is_none() {
-        write_state(s, &mut out, true);
+        write_state(s, &mut out, true, observe);
     }
 }
 
@@ -499,6 +518,7 @@ pub struct VecEnv {
     pool: Option<rayon::ThreadPool>,
     threads: usize,
     autoreset: bool,
+    observations: bool,
     mask: Py<PyArray2<bool>>,
     rewards: Py<PyArray2<f32>>,
     terminated: Py<PyArray1<bool>>,
@@ -519,6 +539,10 @@ fn slice_error<E: std::fmt::Display>(e: E) -> PyErr {
 impl VecEnv {
     fn n(&self) -> usize {
         self.states.len()
+    }
+
+    fn mode(&self) -> Mode {
+        Mode { stride: self.n() as u32, autoreset: self.autoreset, observe: self.observations }
     }
 
     fn check_index(&self, i: usize) -> PyResult<()> {
@@ -559,6 +583,7 @@ impl VecEnv {
         let states = &mut self.states;
         let seeds = &mut self.seeds;
         let faults = &mut self.faults;
+        let observe = self.observations;
         let pool = self.pool.as_ref().filter(|_| states.len() >= PAR_MIN_ENVS);
         py.allow_threads(|| match pool {
             Some(pool) => pool.install(|| {
@@ -572,7 +597,7 @@ impl VecEnv {
                             .zip(current_player.par_iter_mut())
                             .zip(obs0.par_chunks_mut(6))
                             .zip(final_obs0.par_chunks_mut(6))
-                    .for_each(reset_item)
+                    .for_each(|item| reset_item(item, observe))
             }),
             None => {
                 states.iter_mut()
@@ -585,12 +610,13 @@ impl VecEnv {
                             .zip(current_player.iter_mut())
                             .zip(obs0.chunks_mut(6))
                             .zip(final_obs0.chunks_mut(6))
-                    .for_each(reset_item)
+                    .for_each(|item| reset_item(item, observe))
             }
         });
         self.raise_faults()
     }
-    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
+    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64, observations: bool)
+              -> PyResult<Self> {
         if num_envs == 0 || num_envs > MAX_ENVS {
             return Err(PyValueError::new_err(format!("num_envs must be in 1..{}, not {}", MAX_ENVS, num_envs)));
         }
@@ -618,6 +644,7 @@ impl VecEnv {
             threads: pool.as_ref().map_or(1, |p| p.current_num_threads()),
             pool,
             autoreset,
+            observations,
             mask: PyArray2::zeros(py, [n, NUM_ACTIONS], false).unbind(),
             rewards: PyArray2::zeros(py, [n, NUM_PLAYERS], false).unbind(),
             terminated: PyArray1::zeros(py, n, false).unbind(),
@@ -654,12 +681,11 @@ impl VecEnv {
         let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
         let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
         let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
+        let mode = self.mode();
         let states = &mut self.states;
         let seeds = &mut self.seeds;
         let faults = &mut self.faults;
         let actions = &self.actions;
-        let stride = n as u32;
-        let autoreset = self.autoreset;
         let pool = self.pool.as_ref().filter(|_| n >= PAR_MIN_ENVS);
         if let Some(pool) = pool {
             let min_len = (n / (4 * pool.current_num_threads())).max(1);
@@ -676,7 +702,7 @@ impl VecEnv {
                             .zip(obs0.par_chunks_mut(6))
                             .zip(final_obs0.par_chunks_mut(6))
                     .with_min_len(min_len)
-                    .for_each(|item| step_item(item, stride, autoreset))
+                    .for_each(|item| step_item(item, mode))
             }));
         } else {
             states.iter_mut()
@@ -690,7 +716,7 @@ impl VecEnv {
                         .zip(current_player.iter_mut())
                         .zip(obs0.chunks_mut(6))
                         .zip(final_obs0.chunks_mut(6))
-                .for_each(|item| step_item(item, stride, autoreset));
+                .for_each(|item| step_item(item, mode));
         }
         self.raise_faults()
     }
@@ -719,7 +745,7 @@ impl VecEnv {
     /// Step environment `i` with action `a` for each `(i, a)` of `rows`, in order, on the
     /// calling thread, writing only their outputs (`step_envs`).
     fn step_rows(&mut self, py: Python<'_>, rows: &[(usize, i32)]) -> PyResult<()> {
-        let n = self.n();
+        let mode = self.mode();
         let mut mask_rw = self.mask.bind(py).readwrite();
         let mut rewards_rw = self.rewards.bind(py).readwrite();
         let mut terminated_rw = self.terminated.bind(py).readwrite();
@@ -734,10 +760,9 @@ impl VecEnv {
         let current_player = current_player_rw.as_slice_mut().map_err(slice_error)?;
         let obs0 = obs0_rw.as_slice_mut().map_err(slice_error)?;
         let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
-        let stride = n as u32;
         for &(i, a) in rows {
             let out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
-            step_env(&mut self.states[i], &mut self.seeds[i], stride, self.autoreset, a as usize, out)
+            step_env(&mut self.states[i], &mut self.seeds[i], mode, a as usize, out)
                 .map_err(|f| fault_error(i, f))?;
         }
         Ok(())
@@ -762,9 +787,9 @@ impl VecEnv {
         let final_obs0 = final_obs0_rw.as_slice_mut().map_err(slice_error)?;
         for &(i, seed) in rows {
             self.seeds[i] = seed;
-            env::reset(&mut self.states[i], seed).map_err(|f| fault_error(i, f))?;
+            env::reset_with(&mut self.states[i], seed, self.observations).map_err(|f| fault_error(i, f))?;
             let mut out = row_out(i, mask, rewards, terminated, truncated, current_player, obs0, final_obs0);
-            write_state(&self.states[i], &mut out, true);
+            write_state(&self.states[i], &mut out, true, self.observations);
         }
         Ok(())
     }
@@ -790,7 +815,7 @@ impl VecEnv {
             obs0: &mut obs0_rw.as_slice_mut().map_err(slice_error)?[i * 6..(i + 1) * 6],
             final_obs0: &mut final_obs0_rw.as_slice_mut().map_err(slice_error)?[i * 6..(i + 1) * 6],
         };
-        write_state(&self.states[i], &mut out, true);
+        write_state(&self.states[i], &mut out, true, true);
         Ok(())
     }
 }
@@ -798,9 +823,10 @@ impl VecEnv {
 #[pymethods]
 impl VecEnv {
     #[new]
-    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0))]
-    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64) -> PyResult<Self> {
-        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed))
+    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0, observations = true))]
+    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64, observations: bool)
+           -> PyResult<Self> {
+        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed, observations))
     }
 
     /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
@@ -977,13 +1003,19 @@ impl VecEnv {
         self.autoreset
     }
 
+    #[getter]
+    fn observations(&self) -> bool {
+        self.observations
+    }
+
     fn __len__(&self) -> usize {
         self.n()
     }
 
     fn __repr__(&self) -> String {
-        format!("VecEnv({}, num_envs={}, threads={}, autoreset={})", "acrobot", self.n(), self.threads,
-                if self.autoreset { "True" } else { "False" })
+        format!("VecEnv({}, num_envs={}, threads={}, autoreset={}, observations={})", "acrobot", self.n(),
+                self.threads, if self.autoreset { "True" } else { "False" },
+                if self.observations { "True" } else { "False" })
     }
 }
 

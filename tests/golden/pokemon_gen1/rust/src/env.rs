@@ -3416,22 +3416,37 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
 
 /// Compute the mask (all true once terminated) and the current player's observation.
 pub fn finish(s: &mut State) -> Result<(), Fault> {
+    finish_with(s, true)
+}
+
+/// `finish`, computing the observation only when `observe`. With `observe = false`,
+/// `s.observation` keeps its last value: for loops that never read it (search, random
+/// rollouts; `VecEnv(..., observations=False)`), where the spec's `observe` can be most
+/// of a step's work. Nothing else in the state depends on it.
+pub fn finish_with(s: &mut State, observe: bool) -> Result<(), Fault> {
     if s.terminated {
         s.legal_action_mask = [true; NUM_ACTIONS];
     } else {
         s.legal_action_mask = legal_action_mask(s)?;
     }
-    s.observation = observe_body(s, s.current_player as i32)?;
+    if observe {
+        s.observation = observe_body(s, s.current_player as i32)?;
+    }
     Ok(())
 }
 
 /// Overwrite `s` with the initial state for `seed` (the interpreter's `init(seed)`).
 pub fn reset(s: &mut State, seed: u32) -> Result<(), Fault> {
+    reset_with(s, seed, true)
+}
+
+/// `reset`, computing the observation only when `observe` (see `finish_with`).
+pub fn reset_with(s: &mut State, seed: u32, observe: bool) -> Result<(), Fault> {
     *s = default_state();
     s._rng_key = seed_key(seed);
     s._rng_counter = 0;
     init_body(s)?;
-    finish(s)
+    finish_with(s, observe)
 }
 
 /// The initial state for `seed` (an integer mod 2^32).
@@ -3449,6 +3464,11 @@ fn bump_step_count(s: &mut State) {
 /// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
 /// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
+    step_with(s, action, true)
+}
+
+/// `step`, computing the observation only when `observe` (see `finish_with`).
+pub fn step_with(s: &mut State, action: usize, observe: bool) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
@@ -3460,7 +3480,7 @@ pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
             s.rewards[p] = if p == mover { -1.0 } else { (NUM_PLAYERS - 1) as f32 };
         }
         s.terminated = true;
-        return finish(s);
+        return finish_with(s, observe);
     }
     s.rewards = [0.0; NUM_PLAYERS];
     bump_step_count(s);
@@ -3471,7 +3491,7 @@ pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
             s.truncated = true;
         }
     }
-    finish(s)
+    finish_with(s, observe)
 }
 
 // ---- simultaneous turns (envc.compiler.passes.simultaneous): every player chooses at once.
@@ -3479,7 +3499,9 @@ pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
 // resolves the turn); `step_joint` plays a whole turn, equal to NUM_PLAYERS commits.
 
 /// The legal actions of every player at the start of a turn (all true once terminated):
-/// each player's guards with that player choosing.
+/// each player's guards with that player choosing. The current player's row is the state's
+/// `legal_action_mask` (what `finish` computed after the last change, and what `step` checks
+/// legality against), so only the other players' guards run here.
 pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLAYERS], Fault> {
     let mut out = [[true; NUM_ACTIONS]; NUM_PLAYERS];
     if s.terminated {
@@ -3487,6 +3509,10 @@ pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLA
     }
     let saved = s.current_player;
     for p in 0..NUM_PLAYERS {
+        if p == saved as usize {
+            out[p] = s.legal_action_mask;
+            continue;
+        }
         s.current_player = p as i8;
         let row = legal_action_mask(s);
         if row.is_err() {
@@ -3503,8 +3529,13 @@ pub fn legal_action_masks(s: &mut State) -> Result<[[bool; NUM_ACTIONS]; NUM_PLA
 /// action is illegal (in index order; an action outside 0..NUM_ACTIONS-1 is illegal, as in
 /// `step`) ends the game as `step` does.
 pub fn step_joint(s: &mut State, actions: &[usize; NUM_PLAYERS]) -> Result<(), Fault> {
+    step_joint_with(s, actions, true)
+}
+
+/// `step_joint`, computing the observation only when `observe` (see `finish_with`).
+pub fn step_joint_with(s: &mut State, actions: &[usize; NUM_PLAYERS], observe: bool) -> Result<(), Fault> {
     if s.terminated || s.truncated {
-        return step(s, actions[0]);
+        return step_with(s, actions[0], observe);
     }
     let masks = legal_action_masks(s)?;
     let mut p = 0;
@@ -3521,5 +3552,5 @@ pub fn step_joint(s: &mut State, actions: &[usize; NUM_PLAYERS]) -> Result<(), F
         s.step_count = next as i32;
     }
     s.legal_action_mask = masks[p];
-    step(s, actions[p])
+    step_with(s, actions[p], observe)
 }

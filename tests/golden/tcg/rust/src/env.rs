@@ -6270,22 +6270,37 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
 
 /// Compute the mask (all true once terminated) and the current player's observation.
 pub fn finish(s: &mut State) -> Result<(), Fault> {
+    finish_with(s, true)
+}
+
+/// `finish`, computing the observation only when `observe`. With `observe = false`,
+/// `s.observation` keeps its last value: for loops that never read it (search, random
+/// rollouts; `VecEnv(..., observations=False)`), where the spec's `observe` can be most
+/// of a step's work. Nothing else in the state depends on it.
+pub fn finish_with(s: &mut State, observe: bool) -> Result<(), Fault> {
     if s.terminated {
         s.legal_action_mask = [true; NUM_ACTIONS];
     } else {
         s.legal_action_mask = legal_action_mask(s)?;
     }
-    s.observation = observe_body(s, s.current_player as i32)?;
+    if observe {
+        s.observation = observe_body(s, s.current_player as i32)?;
+    }
     Ok(())
 }
 
 /// Overwrite `s` with the initial state for `seed` (the interpreter's `init(seed)`).
 pub fn reset(s: &mut State, seed: u32) -> Result<(), Fault> {
+    reset_with(s, seed, true)
+}
+
+/// `reset`, computing the observation only when `observe` (see `finish_with`).
+pub fn reset_with(s: &mut State, seed: u32, observe: bool) -> Result<(), Fault> {
     *s = default_state();
     s._rng_key = seed_key(seed);
     s._rng_counter = 0;
     init_body(s)?;
-    finish(s)
+    finish_with(s, observe)
 }
 
 /// The initial state for `seed` (an integer mod 2^32).
@@ -6303,6 +6318,11 @@ fn bump_step_count(s: &mut State) {
 /// Play flat action `action` in place. An action outside 0..NUM_ACTIONS-1 is an illegal
 /// action, like one whose mask entry is false (never played as another action).
 pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
+    step_with(s, action, true)
+}
+
+/// `step`, computing the observation only when `observe` (see `finish_with`).
+pub fn step_with(s: &mut State, action: usize, observe: bool) -> Result<(), Fault> {
     if s.terminated || s.truncated {
         s.rewards = [0.0; NUM_PLAYERS];
         return Ok(());
@@ -6314,7 +6334,7 @@ pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
             s.rewards[p] = if p == mover { -1.0 } else { (NUM_PLAYERS - 1) as f32 };
         }
         s.terminated = true;
-        return finish(s);
+        return finish_with(s, observe);
     }
     s.rewards = [0.0; NUM_PLAYERS];
     bump_step_count(s);
@@ -6324,5 +6344,5 @@ pub fn step(s: &mut State, action: usize) -> Result<(), Fault> {
             s.truncated = true;
         }
     }
-    finish(s)
+    finish_with(s, observe)
 }

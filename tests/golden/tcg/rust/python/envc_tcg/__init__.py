@@ -9,7 +9,7 @@ Pokemon TCG Pocket (A1, P-A): 20-card decks, Energy Zone, 3 points to win
     env.step(actions)                      # actions: int32[1024]; one call steps them all
     env.obs, env.mask, env.rewards, env.terminated, env.truncated   # written in place
 
-`VecEnv(num_envs, threads=1, autoreset=True, seed=0)` owns its NumPy output arrays:
+`VecEnv(num_envs, threads=1, autoreset=True, seed=0, observations=True)` owns its NumPy output arrays:
 `obs` (num_envs, 195) int16, `mask` (num_envs, NUM_ACTIONS) bool,
 `rewards` (num_envs, NUM_PLAYERS) float32, `terminated`/`truncated` (num_envs,) bool,
 `current_player` (num_envs,) int32 and `final_obs` (like `obs`). Each call writes them in
@@ -23,6 +23,9 @@ ends an episode reports that step's `rewards`, `terminated`, `truncated` and, in
 next episode. `reset(seed)` starts environment `i` from seed `seed + i` (mod 2^32);
 `reset_seeds(seeds)` gives each its own; every new episode adds `num_envs` to the seed.
 With `autoreset=False` finished environments stay finished, as in the interpreter.
+With `observations=False` the spec's `observe` is not run by `step`/`reset` and `obs`/`final_obs`
+are not written (they keep their last contents), for loops that never read them (search, random
+rollouts); `observe(i, player)` still computes one on demand. Everything else is unchanged.
 
 Step rules are the reference interpreter's (envc.compiler.interp), bit for bit: Pgx's
 terminal and illegal-action rules, envc's counter-based RNG. `get_state(i)` /
