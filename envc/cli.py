@@ -466,6 +466,8 @@ def bench(
     observations: Annotated[bool, typer.Option(help="`--target rust`: compute and write observations every step; "
                                                "`--no-observations` measures the loop of a search or random "
                                                "rollout, which reads none (`VecEnv(..., observations=False)`)")] = True,
+    with_jax: Annotated[bool, typer.Option("--jax/--no-jax", help="`--target rust`: also time the JAX backend in the "
+                                      "same run (its compile takes a while on big specs)")] = True,
     disable_pass: DisablePass = None,
     jax_cache: JaxCacheOpt = None,
 ):
@@ -507,7 +509,7 @@ def bench(
         except ValueError:
             _fail([Diagnostic("E0180", f"`--threads {threads}` is not a list of integers", None, help="e.g. `--threads 1,2`")])
         rows, build_s = bench_rust(m, sizes, counts, runs=repeats, progress=lambda text: err.print(text, markup=False),
-                                   observations=observations)
+                                   observations=observations, with_jax=with_jax)
         out.print(rust_table(m, rows, build_s, repeats, observations), markup=False)
         if peer:
             per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
