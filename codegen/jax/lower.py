@@ -44,7 +44,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
-from envc.compiler.passes import mask_reuse
+from envc.compiler.passes import mask_reuse, prefix_loops
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -92,6 +92,7 @@ class LoweredModule:
     resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
     # masks read by other kinds' masks (`mask_reuse`): (variable, call), computed first in this order
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
+    prefix_walks: bool = False  # some loop is lowered by `_prefix_walk` (its runtime block is pasted)
 
 
 @dataclass
@@ -127,6 +128,9 @@ class Lowering:
         self._inline_depth = 0
         self._heights = Heights()
         self._lifted: list[str] = []  # branch and loop functions defined at module level
+        # loops that walk until a flag goes false (issue 18, mechanism 1), by the loop's id
+        self._walks = {id(w.loop): w for w in prefix_loops.find(module) if w.reason is None and w.loop is not None}
+        self._walked = False  # some loop was lowered by `prefix_walk`
 
     # ------------------------------------------------------------ helpers
     def fresh(self, prefix: str) -> str:
@@ -946,6 +950,10 @@ class Lowering:
         return n
 
     def s_for(self, s: ir.For) -> None:
+        walk = self._walks.get(id(s))
+        if walk is not None:
+            self.prefix_walk(s, walk)
+            return
         if s.hi - s.lo <= UNROLL and self.weight(s.body) <= HEAVY_BODY:
             for i in range(s.lo, s.hi):
                 key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
@@ -969,6 +977,41 @@ class Lowering:
         self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
         self.scope.pop()
         self.emit(f"lv = _scope(lv, {self.keys()})")
+
+    def prefix_walk(self, s: ir.For, walk: prefix_loops.PrefixLoop) -> None:
+        """A loop of the prefix-AND shape (`prefix_loops`: `for k { if flag and G { ... flag =
+        false ... } }`) as every step at once: its body becomes a function of one step, `def
+        _walkN(st, lv, k, prev)`, run with the flag true and the step locals set to `prev`,
+        which `_prefix_walk` maps over all k twice (`jax.vmap`) and combines with a cumulative
+        `and` and one-hot picks. Why: unrolled, each step selects every local of the whole
+        `lv` at two nesting levels on the result of the step before (othello's `flips`: 7
+        dependent steps of about 13 operations, under a `vmap` of 64 cells x 8 directions);
+        mapped, the steps are one vector of 7 each, and XLA sees no chain between them."""
+        self._walked = True
+        body = s.body[0]
+        if not isinstance(body, ir.If):  # pragma: no cover (`prefix_loops` accepts only this shape)
+            raise AssertionError("a prefix walk's body is one `if`")
+        key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+        name = self.fresh("_walk")
+        saved = self._lift_open()
+        self.emit(f"def {name}(st, lv, k, prev):")
+        self.out.depth += 1
+        self.emit("lv = dict(lv)")
+        self.emit(f"{lv(key)} = k")
+        self.emit(f"{lv(self.key(walk.flag))} = jnp.bool_(True)")
+        for i, local in enumerate(walk.step_locals):
+            self.emit(f"{lv(self.key(local))} = prev[{i}]")
+        guard = self.fresh("_g")
+        self.emit(f"{guard} = {self.ex(body.cond)}")
+        self.branch(guard, body.then, [])  # the loop's one `if` (no `else`: `prefix_loops`)
+        outs = "".join(lv(self.key(n)) + ", " for n in walk.step_locals + walk.exit_locals)
+        self.emit(f"return {guard}, {lv(self.key(walk.flag))}, ({outs})")
+        self.out.depth -= 1
+        self._lift_close(saved)
+        self.scope.pop()
+        steps = "".join(py_str(self.key(n)) + ", " for n in walk.step_locals)
+        exits = "".join(py_str(self.key(n)) + ", " for n in walk.exit_locals)
+        self.emit(f"lv = _prefix_walk({name}, st, lv, {s.lo}, {s.hi}, {py_str(self.key(walk.flag))}, ({steps}), ({exits}))")
 
     def s_match(self, s: ir.Match) -> None:
         subject = self.fresh("_m")
@@ -1200,7 +1243,7 @@ class Lowering:
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
-            simultaneous=_simultaneous_fields(m),
+            simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
         )
 
 

@@ -212,6 +212,60 @@ def _lcount(lst, v):
 # ---- end of the list runtime ----
 
 
+# ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag goes false) ----
+def _onehot_pick(hot, x):
+    """The row of `x` (leading axis n) where the bool vector `hot` (n) holds, for a `hot` with
+    at most one true entry (zeros when none): a one-hot sum, not a gather (a gather with an
+    index computed under `vmap` is a general gather in XLA). Float rows are taken by index,
+    so that a -0.0 stays -0.0."""
+    def leaf(a):
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            return a[jnp.argmax(hot)]
+        h = hot.reshape(hot.shape + (1,) * (a.ndim - 1))
+        if a.dtype == jnp.bool_:
+            return jnp.any(h & a, axis=0)
+        return jnp.sum(jnp.where(h, a, jnp.zeros_like(a)), axis=0, dtype=a.dtype)
+    return jax.tree_util.tree_map(leaf, x)
+
+
+def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
+    """`for k in lo..hi { if flag and G { ... } }` with every step computed at once (issue 18,
+    mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, lv, k,
+    prev)` runs step k with the flag true and the step locals `steps` (keys of `lv`) set to
+    `prev`; it returns (G, the flag after the step, the values of `steps + exits` after it).
+    Step k runs iff G_k and every earlier running step kept the flag (`alive`: a cumulative
+    `and`). The first pass gives G, the flag and the step locals' values, which by the shape
+    do not depend on `prev`; the second runs every step on the step locals' values of the
+    last running step before it (a cumulative max of the running indices, one-hot picked);
+    the locals after the loop are those of the last running step (or as before the loop)."""
+    ks = jnp.arange(lo, hi, dtype=jnp.int32)
+    n = hi - lo
+    init = tuple(lv[k] for k in steps)
+    g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, lv, ks, init)
+    kept = lax.associative_scan(jnp.logical_and, cont)  # a step whose G is false keeps the flag
+    alive = jnp.concatenate([jnp.ones((1,), jnp.bool_), kept[:-1]])
+    ran = jnp.logical_and(alive, g)
+    last = lax.cummax(jnp.where(ran, jnp.arange(n, dtype=jnp.int32), -1), axis=0)
+    before = jnp.concatenate([jnp.full((1,), -1, jnp.int32), last[:-1]])
+    hot = before[:, None] == jnp.arange(n, dtype=jnp.int32)[None, :]
+    prev = tuple(
+        jax.tree_util.tree_map(
+            lambda a, i: jnp.where((before >= 0).reshape((n,) + (1,) * (a.ndim - 1)),
+                                   jax.vmap(lambda h: _onehot_pick(h, a))(hot), i),
+            first[j], init[j])
+        for j in range(len(steps)))
+    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, prev)
+    final = jnp.arange(n, dtype=jnp.int32) == last[-1]
+    lv = dict(lv)
+    lv[flag] = kept[-1]
+    for key, out in zip(steps + exits, outs):
+        lv[key] = jax.tree_util.tree_map(lambda a, o: jnp.where(last[-1] >= 0, _onehot_pick(final, a), o), out, lv[key])
+    return lv
+
+
+# ---- end of the prefix-walk runtime ----
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
