@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from envc.compiler.check import check, load
 from envc.compiler.passes import prefix_loops
 from envc.dsl.parser import parse
@@ -174,13 +176,13 @@ observe(p) -> int[-1..1][9] {
 """
 
 
-def test_the_jax_lowering_walks_every_step_at_once_and_equals_the_interpreter(tmp_path):
-    """Both loops of WALKS are lowered by `_prefix_walk` (a skipped step that keeps the flag,
-    an exit that reads the step local of the same step or of the step before, the flag read
-    after the loop), and the generated environment plays exactly as the interpreter; a spec
-    without such a loop does not get the helper. (Shown to fail: with `alive` inclusive
-    instead of exclusive, or without the step locals of the step before, `verify` reports
-    23-41 divergences.)"""
+@pytest.mark.parametrize("mode", ["vmap", "predicated"])
+def test_the_opt_in_walk_lowerings_equal_the_interpreter(mode, tmp_path, monkeypatch):
+    """With `ENVC_PREFIX_WALK` set, both loops of WALKS (a skipped step that keeps the flag, an
+    exit that reads the step local of the same step or of the step before, the flag read
+    after the loop) are lowered by that mechanism-1 form, and the generated environment plays
+    exactly as the interpreter. (Shown to fail: with `alive` inclusive instead of exclusive,
+    or without the step locals of the step before, `verify` reports 23-41 divergences.)"""
     from envc.codegen.jax import generate
     from envc.verify import load_jax, verify
 
@@ -188,9 +190,23 @@ def test_the_jax_lowering_walks_every_step_at_once_and_equals_the_interpreter(tm
     path.write_text(WALKS)
     module = load(str(path))
     assert [(w.fn, w.reason) for w in prefix_loops.find(module)] == [("run_length", None), ("flank", None)]
+    plain = generate(module)["env.py"]
+    monkeypatch.setenv("ENVC_PREFIX_WALK", mode)
     text = generate(module)["env.py"]
-    assert text.count("= _prefix_walk(_walk") == 2 and "def _prefix_walk(" in text
-    assert "def _prefix_walk(" not in generate(load(str(ROOT / "specs" / "tictactoe.envspec")))["env.py"]
+    assert text != plain and ("def _prefix_walk(" in text) is (mode == "vmap")
+    if mode == "vmap":
+        assert text.count("= _prefix_walk(_walk") == 2
     report = verify(module, ["python", "jax"], episodes=40, seed=0, max_steps=40, jax_env=load_jax(module))
     assert report.ok, [d.render() for d in report.divergences] + report.faults
     assert report.level2_transitions > 0
+
+
+def test_by_default_a_walk_is_lowered_as_any_loop(tmp_path):
+    """Both opt-in forms were slower than the plain lowering on CPU (bench/RESULTS.md, issue
+    18, mechanism 1): by default nothing changes and no module gets their helper."""
+    from envc.codegen.jax import generate
+
+    path = tmp_path / "walk.envspec"
+    path.write_text(WALKS)
+    text = generate(load(str(path)))["env.py"]
+    assert "def _prefix_walk(" not in text and "def _walk" not in text

@@ -213,53 +213,40 @@ def _lcount(lst, v):
 
 
 # ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag goes false) ----
-def _onehot_pick(hot, x):
-    """The row of `x` (leading axis n) where the bool vector `hot` (n) holds, for a `hot` with
-    at most one true entry (zeros when none): a one-hot sum, not a gather (a gather with an
-    index computed under `vmap` is a general gather in XLA). Float rows are taken by index,
-    so that a -0.0 stays -0.0."""
-    def leaf(a):
-        if jnp.issubdtype(a.dtype, jnp.floating):
-            return a[jnp.argmax(hot)]
-        h = hot.reshape(hot.shape + (1,) * (a.ndim - 1))
-        if a.dtype == jnp.bool_:
-            return jnp.any(h & a, axis=0)
-        return jnp.sum(jnp.where(h, a, jnp.zeros_like(a)), axis=0, dtype=a.dtype)
-    return jax.tree_util.tree_map(leaf, x)
-
-
 def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
     """`for k in lo..hi { if flag and G { ... } }` with every step computed at once (issue 18,
     mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, lv, k,
     prev)` runs step k with the flag true and the step locals `steps` (keys of `lv`) set to
     `prev`; it returns (G, the flag after the step, the values of `steps + exits` after it).
     Step k runs iff G_k and every earlier running step kept the flag (`alive`: a cumulative
-    `and`). The first pass gives G, the flag and the step locals' values, which by the shape
-    do not depend on `prev`; the second runs every step on the step locals' values of the
-    last running step before it (a cumulative max of the running indices, one-hot picked);
-    the locals after the loop are those of the last running step (or as before the loop)."""
+    `and`). The first `vmap` over k gives G, the flag and the step locals' values, which by
+    the shape do not depend on `prev`; the second runs every step on the step locals' values
+    of the last running step before it; the locals after the loop are those of the last
+    running step, or as before the loop when no step ran.
+
+    The combinations over k (the cumulative `and`, the values carried to the next running
+    step) are unrolled, one `and` or `where` per step on the steps' vectors: measured on
+    othello, `lax.associative_scan` and a one-hot matrix over k made XLA materialize their
+    pads and slices (4x the flops and 1,000x the bytes of the unrolled walk per mask).
+    Opt-in only (`ENVC_PREFIX_WALK=vmap`): slower than the plain lowering on CPU
+    (bench/RESULTS.md, issue 18, mechanism 1)."""
     ks = jnp.arange(lo, hi, dtype=jnp.int32)
-    n = hi - lo
     init = tuple(lv[k] for k in steps)
     g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, lv, ks, init)
-    kept = lax.associative_scan(jnp.logical_and, cont)  # a step whose G is false keeps the flag
-    alive = jnp.concatenate([jnp.ones((1,), jnp.bool_), kept[:-1]])
-    ran = jnp.logical_and(alive, g)
-    last = lax.cummax(jnp.where(ran, jnp.arange(n, dtype=jnp.int32), -1), axis=0)
-    before = jnp.concatenate([jnp.full((1,), -1, jnp.int32), last[:-1]])
-    hot = before[:, None] == jnp.arange(n, dtype=jnp.int32)[None, :]
-    prev = tuple(
-        jax.tree_util.tree_map(
-            lambda a, i: jnp.where((before >= 0).reshape((n,) + (1,) * (a.ndim - 1)),
-                                   jax.vmap(lambda h: _onehot_pick(h, a))(hot), i),
-            first[j], init[j])
-        for j in range(len(steps)))
-    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, prev)
-    final = jnp.arange(n, dtype=jnp.int32) == last[-1]
+    ran, prev, alive, carry = [], [], jnp.bool_(True), init
+    for k in range(hi - lo):
+        ran.append(jnp.logical_and(alive, g[k]))
+        prev.append(carry)
+        alive = jnp.logical_and(alive, cont[k])  # a step whose G is false keeps the flag
+        carry = _select(ran[k], tuple(x[k] for x in first[:len(steps)]), carry)
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *prev) if steps else ()
+    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, stacked)
+    after = tuple(lv[k] for k in steps + exits)
+    for k in range(hi - lo):
+        after = _select(ran[k], jax.tree_util.tree_map(lambda x, k=k: x[k], outs), after)
     lv = dict(lv)
-    lv[flag] = kept[-1]
-    for key, out in zip(steps + exits, outs):
-        lv[key] = jax.tree_util.tree_map(lambda a, o: jnp.where(last[-1] >= 0, _onehot_pick(final, a), o), out, lv[key])
+    lv[flag] = alive
+    lv.update(zip(steps + exits, after))
     return lv
 
 

@@ -5,9 +5,12 @@
 is `true` before the loop and only ever assigned `false`, only inside the loop, is a
 prefix-AND: step k runs iff every earlier step kept the flag. Its per-step values can then be
 computed for all k at once, `alive` by a cumulative `and`, and the exit step's writes picked
-by a one-hot. `find(module)` reports the loops of that shape; it rewrites no IR: the JAX
-backend lowers each accepted loop that way (`envc.codegen.jax.lower`, `Lowering.prefix_walk`);
-the interpreter stays the definition.
+by a one-hot. `find(module)` reports the loops of that shape; it rewrites no IR. The JAX
+backend can lower each accepted loop that way (`Lowering.prefix_walk`, every step under one
+`vmap`) or as predicated straight-line steps (`Lowering.predicated_walk`), both opt-in
+(`ENVC_PREFIX_WALK=vmap|predicated`): both are exact, neither was faster than the default
+lowering on CPU (bench/RESULTS.md, issue 18, mechanism 1). The interpreter stays the
+definition.
 
 The check, per loop (anything else refuses it, the reason recorded):
 - the body is one `if` whose condition is a conjunction with `flag` as one part;
@@ -21,8 +24,9 @@ The check, per loop (anything else refuses it, the reason recorded):
   other branch sets the flag false (directly in its block), and no block around it does;
 - a local that is not a step local (an "exit" local) is assigned only where a block around
   the assignment sets the flag false, so the one-hot at the exit step picks its value;
-- the loop's statements are `let`, assignments, `if` and `match` only (no call of a `proc`,
-  effect, list operation, `return` or nested loop: those write state or leave the loop), it
+- the loop's statements are `let`, assignments and `if` only (no call of a `proc`, effect,
+  list operation, `return` or nested loop: those write state or leave the loop; no `match`,
+  which the JAX lowering's straight-line form of a step does not take yet), it
   draws no random number, and no `let` in it shadows a local the loop assigns;
 - a step local is read only in the value of an assignment to an exit local (not in the
   guard, a condition, a `let` or a step local's value), so the guard, the flag's fate and the
@@ -177,7 +181,7 @@ def _places(block: list[ir.Stmt], flag: str, exiting: bool, covered: bool) -> li
     return out
 
 
-_PLAIN = ("let", "assign", "if", "match")
+_PLAIN = ("let", "assign", "if")
 
 
 def _body_reason(loop: ir.For, flag: str, res: PrefixLoop) -> str | None:

@@ -132,56 +132,6 @@ def _wide(x):
     return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
-def _onehot_pick(hot, x):
-    """The row of `x` (leading axis n) where the bool vector `hot` (n) holds, for a `hot` with
-    at most one true entry (zeros when none): a one-hot sum, not a gather (a gather with an
-    index computed under `vmap` is a general gather in XLA). Float rows are taken by index,
-    so that a -0.0 stays -0.0."""
-    def leaf(a):
-        if jnp.issubdtype(a.dtype, jnp.floating):
-            return a[jnp.argmax(hot)]
-        h = hot.reshape(hot.shape + (1,) * (a.ndim - 1))
-        if a.dtype == jnp.bool_:
-            return jnp.any(h & a, axis=0)
-        return jnp.sum(jnp.where(h, a, jnp.zeros_like(a)), axis=0, dtype=a.dtype)
-    return jax.tree_util.tree_map(leaf, x)
-
-
-def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
-    """`for k in lo..hi { if flag and G { ... } }` with every step computed at once (issue 18,
-    mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, lv, k,
-    prev)` runs step k with the flag true and the step locals `steps` (keys of `lv`) set to
-    `prev`; it returns (G, the flag after the step, the values of `steps + exits` after it).
-    Step k runs iff G_k and every earlier running step kept the flag (`alive`: a cumulative
-    `and`). The first pass gives G, the flag and the step locals' values, which by the shape
-    do not depend on `prev`; the second runs every step on the step locals' values of the
-    last running step before it (a cumulative max of the running indices, one-hot picked);
-    the locals after the loop are those of the last running step (or as before the loop)."""
-    ks = jnp.arange(lo, hi, dtype=jnp.int32)
-    n = hi - lo
-    init = tuple(lv[k] for k in steps)
-    g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, lv, ks, init)
-    kept = lax.associative_scan(jnp.logical_and, cont)  # a step whose G is false keeps the flag
-    alive = jnp.concatenate([jnp.ones((1,), jnp.bool_), kept[:-1]])
-    ran = jnp.logical_and(alive, g)
-    last = lax.cummax(jnp.where(ran, jnp.arange(n, dtype=jnp.int32), -1), axis=0)
-    before = jnp.concatenate([jnp.full((1,), -1, jnp.int32), last[:-1]])
-    hot = before[:, None] == jnp.arange(n, dtype=jnp.int32)[None, :]
-    prev = tuple(
-        jax.tree_util.tree_map(
-            lambda a, i: jnp.where((before >= 0).reshape((n,) + (1,) * (a.ndim - 1)),
-                                   jax.vmap(lambda h: _onehot_pick(h, a))(hot), i),
-            first[j], init[j])
-        for j in range(len(steps)))
-    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, prev)
-    final = jnp.arange(n, dtype=jnp.int32) == last[-1]
-    lv = dict(lv)
-    lv[flag] = kept[-1]
-    for key, out in zip(steps + exits, outs):
-        lv[key] = jax.tree_util.tree_map(lambda a, o: jnp.where(last[-1] >= 0, _onehot_pick(final, a), o), out, lv[key])
-    return lv
-
-
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -305,39 +255,196 @@ def f_flips(st, v_c, v_d, v_p):
     lv["run"] = _cast(0, jnp.int8)
     lv["walking"] = _cast(True, jnp.bool_)
     lv["flipped"] = _cast(0, jnp.int8)
-    def _walk1(st, lv, k, prev):
-        lv = dict(lv)
-        lv["k"] = k
-        lv["walking"] = jnp.bool_(True)
-        lv["run"] = prev[0]
-        _g2 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
-        def _then3(st, lv):
+    lv["k"] = jnp.int32(0)
+    _c1 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then2(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c3 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then4(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
-            _c4 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
-            def _then5(st, lv):
+            _a5 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a5, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else6(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c7 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then8(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a6 = (_i32(lv["k"]) + 1)
-                lv["run"] = _cast(_a6, jnp.int8)
+                _a9 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a9, jnp.int8)
                 return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            def _else7(st, lv):
+            st, lv = _select(_c7, _then8(st, lv), (st, lv))
+            _a10 = False
+            lv["walking"] = _cast(_a10, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c3, _then4(st, lv), _else6(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c1, _then2(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c11 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then12(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c13 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then14(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a15 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a15, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else16(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c17 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then18(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c8 = (_i32(lv["here"]) == _i32(lv["p"]))
-                def _then9(st, lv):
-                    st, lv = dict(st), dict(lv)
-                    _a10 = jnp.minimum(_i32(lv["run"]), 6)
-                    lv["flipped"] = _cast(_a10, jnp.int8)
-                    return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-                st, lv = _select(_c8, _then9(st, lv), (st, lv))
-                _a11 = False
-                lv["walking"] = _cast(_a11, jnp.bool_)
+                _a19 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a19, jnp.int8)
                 return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
-            st, lv = _select(_c4, _then5(st, lv), _else7(st, lv))
-            lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
-        st, lv = _select(_g2, _then3(st, lv), (st, lv))
-        return _g2, lv["walking"], (lv["run"], lv["flipped"], )
-    lv = _prefix_walk(_walk1, st, lv, 0, 7, "walking", ("run", ), ("flipped", ))
+            st, lv = _select(_c17, _then18(st, lv), (st, lv))
+            _a20 = False
+            lv["walking"] = _cast(_a20, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c13, _then14(st, lv), _else16(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c11, _then12(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c21 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then22(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c23 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then24(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a25 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a25, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else26(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c27 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then28(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a29 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a29, jnp.int8)
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+            st, lv = _select(_c27, _then28(st, lv), (st, lv))
+            _a30 = False
+            lv["walking"] = _cast(_a30, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c23, _then24(st, lv), _else26(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c21, _then22(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c31 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then32(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c33 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then34(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a35 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a35, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else36(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c37 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then38(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a39 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a39, jnp.int8)
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+            st, lv = _select(_c37, _then38(st, lv), (st, lv))
+            _a40 = False
+            lv["walking"] = _cast(_a40, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c33, _then34(st, lv), _else36(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c31, _then32(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c41 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then42(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c43 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then44(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a45 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a45, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else46(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c47 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then48(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a49 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a49, jnp.int8)
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+            st, lv = _select(_c47, _then48(st, lv), (st, lv))
+            _a50 = False
+            lv["walking"] = _cast(_a50, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c43, _then44(st, lv), _else46(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c41, _then42(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c51 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then52(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c53 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then54(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a55 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a55, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else56(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c57 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then58(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a59 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a59, jnp.int8)
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+            st, lv = _select(_c57, _then58(st, lv), (st, lv))
+            _a60 = False
+            lv["walking"] = _cast(_a60, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c53, _then54(st, lv), _else56(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c51, _then52(st, lv), (st, lv))
+    lv["k"] = jnp.int32(6)
+    _c61 = jnp.logical_and(lv["walking"], (_i32(lv["k"]) < _i32(_K0[_i32(lv["c"])][_i32(lv["d"])])))
+    def _then62(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["here"] = _cast(st["board"][_i32(_K1[_i32(lv["c"])][_i32(lv["d"])][_i32(lv["k"])])], jnp.int8)
+        _c63 = (_i32(lv["here"]) == (1 - _i32(lv["p"])))
+        def _then64(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a65 = (_i32(lv["k"]) + 1)
+            lv["run"] = _cast(_a65, jnp.int8)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        def _else66(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c67 = (_i32(lv["here"]) == _i32(lv["p"]))
+            def _then68(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a69 = jnp.minimum(_i32(lv["run"]), 6)
+                lv["flipped"] = _cast(_a69, jnp.int8)
+                return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+            st, lv = _select(_c67, _then68(st, lv), (st, lv))
+            _a70 = False
+            lv["walking"] = _cast(_a70, jnp.bool_)
+            return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", "here", ))
+        st, lv = _select(_c63, _then64(st, lv), _else66(st, lv))
+        lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+        return st, _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", "k", ))
+    st, lv = _select(_c61, _then62(st, lv), (st, lv))
+    lv = _scope(lv, ("c", "d", "p", "#done", "#ret", "run", "walking", "flipped", ))
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["flipped"], jnp.int8))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("c", "d", "p", "#done", "#ret", ))
@@ -347,30 +454,30 @@ def f_flips(st, v_c, v_d, v_p):
 def f_can_place(st, v_c, v_p):
     """fn `can_place` (othello.envspec:67)"""
     lv = {"c": _cast(v_c, jnp.int8), "p": _cast(v_p, jnp.int8)}
-    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i12: (_i32(f_flips(st, lv["c"], i12, lv["p"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32))))
+    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i71: (_i32(f_flips(st, lv["c"], i71, lv["p"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32))))
 
 
 def p_finish(st):
     """proc `finish` (othello.envspec:73)"""
     st = dict(st)
     lv = {}
-    lv["mine"] = _cast(jnp.sum(jax.vmap(lambda i13, _h14: (_i32(_h14) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    lv["theirs"] = _cast(jnp.sum(jax.vmap(lambda i15, _h16: (_i32(_h16) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    _c17 = (_i32(lv["mine"]) > _i32(lv["theirs"]))
-    _c18 = (_i32(lv["theirs"]) > _i32(lv["mine"]))
-    def _then19(st, lv):
+    lv["mine"] = _cast(jnp.sum(jax.vmap(lambda i72, _h73: (_i32(_h73) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    lv["theirs"] = _cast(jnp.sum(jax.vmap(lambda i74, _h75: (_i32(_h75) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    _c76 = (_i32(lv["mine"]) > _i32(lv["theirs"]))
+    _c77 = (_i32(lv["theirs"]) > _i32(lv["mine"]))
+    def _then78(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("mine", "theirs", ))
-    def _then20(st, lv):
+    def _then79(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, (1 - _i32(st["current_player"])), NUM_PLAYERS)
         return st, _scope(lv, ("mine", "theirs", ))
-    def _else21(st, lv):
+    def _else80(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("mine", "theirs", ))
-    st, lv = _select_first((_c17, _c18, ), (st, lv), (_then19(st, lv), _then20(st, lv), ), _else21(st, lv))
+    st, lv = _select_first((_c76, _c77, ), (st, lv), (_then78(st, lv), _then79(st, lv), ), _else80(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -384,432 +491,432 @@ def a_place(st, index):
     lv["d"] = jnp.int32(0)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c22 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then23(st, lv):
+    _c81 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then82(st, lv):
         st, lv = dict(st), dict(lv)
-        _a24 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a24, jnp.int8))
+        _a83 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a83, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c22, _then23(st, lv), (st, lv))
+    st, lv = _select(_c81, _then82(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c25 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then26(st, lv):
+    _c84 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then85(st, lv):
         st, lv = dict(st), dict(lv)
-        _a27 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a27, jnp.int8))
+        _a86 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a86, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c25, _then26(st, lv), (st, lv))
+    st, lv = _select(_c84, _then85(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c28 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then29(st, lv):
+    _c87 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then88(st, lv):
         st, lv = dict(st), dict(lv)
-        _a30 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a30, jnp.int8))
+        _a89 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a89, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c28, _then29(st, lv), (st, lv))
+    st, lv = _select(_c87, _then88(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c31 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then32(st, lv):
+    _c90 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then91(st, lv):
         st, lv = dict(st), dict(lv)
-        _a33 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a33, jnp.int8))
+        _a92 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a92, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c31, _then32(st, lv), (st, lv))
+    st, lv = _select(_c90, _then91(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c34 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then35(st, lv):
+    _c93 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then94(st, lv):
         st, lv = dict(st), dict(lv)
-        _a36 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a36, jnp.int8))
+        _a95 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a95, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c34, _then35(st, lv), (st, lv))
+    st, lv = _select(_c93, _then94(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c37 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then38(st, lv):
+    _c96 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then97(st, lv):
         st, lv = dict(st), dict(lv)
-        _a39 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a39, jnp.int8))
+        _a98 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a98, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c37, _then38(st, lv), (st, lv))
+    st, lv = _select(_c96, _then97(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(1)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c40 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then41(st, lv):
+    _c99 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then100(st, lv):
         st, lv = dict(st), dict(lv)
-        _a42 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a42, jnp.int8))
+        _a101 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a101, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c40, _then41(st, lv), (st, lv))
+    st, lv = _select(_c99, _then100(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c43 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then44(st, lv):
+    _c102 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then103(st, lv):
         st, lv = dict(st), dict(lv)
-        _a45 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a45, jnp.int8))
+        _a104 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a104, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c43, _then44(st, lv), (st, lv))
+    st, lv = _select(_c102, _then103(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c46 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then47(st, lv):
+    _c105 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then106(st, lv):
         st, lv = dict(st), dict(lv)
-        _a48 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a48, jnp.int8))
+        _a107 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a107, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c46, _then47(st, lv), (st, lv))
+    st, lv = _select(_c105, _then106(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c49 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then50(st, lv):
+    _c108 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then109(st, lv):
         st, lv = dict(st), dict(lv)
-        _a51 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a51, jnp.int8))
+        _a110 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a110, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c49, _then50(st, lv), (st, lv))
+    st, lv = _select(_c108, _then109(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c52 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then53(st, lv):
+    _c111 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then112(st, lv):
         st, lv = dict(st), dict(lv)
-        _a54 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a54, jnp.int8))
+        _a113 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a113, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c52, _then53(st, lv), (st, lv))
+    st, lv = _select(_c111, _then112(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c55 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then56(st, lv):
+    _c114 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then115(st, lv):
         st, lv = dict(st), dict(lv)
-        _a57 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a57, jnp.int8))
+        _a116 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a116, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c55, _then56(st, lv), (st, lv))
+    st, lv = _select(_c114, _then115(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(2)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c58 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then59(st, lv):
+    _c117 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then118(st, lv):
         st, lv = dict(st), dict(lv)
-        _a60 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a60, jnp.int8))
+        _a119 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a119, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c58, _then59(st, lv), (st, lv))
+    st, lv = _select(_c117, _then118(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c61 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then62(st, lv):
+    _c120 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then121(st, lv):
         st, lv = dict(st), dict(lv)
-        _a63 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a63, jnp.int8))
+        _a122 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a122, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c61, _then62(st, lv), (st, lv))
+    st, lv = _select(_c120, _then121(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c64 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then65(st, lv):
+    _c123 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then124(st, lv):
         st, lv = dict(st), dict(lv)
-        _a66 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a66, jnp.int8))
+        _a125 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a125, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c64, _then65(st, lv), (st, lv))
+    st, lv = _select(_c123, _then124(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c67 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then68(st, lv):
+    _c126 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then127(st, lv):
         st, lv = dict(st), dict(lv)
-        _a69 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a69, jnp.int8))
+        _a128 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a128, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c67, _then68(st, lv), (st, lv))
+    st, lv = _select(_c126, _then127(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c70 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then71(st, lv):
+    _c129 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then130(st, lv):
         st, lv = dict(st), dict(lv)
-        _a72 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a72, jnp.int8))
+        _a131 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a131, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c70, _then71(st, lv), (st, lv))
+    st, lv = _select(_c129, _then130(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c73 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then74(st, lv):
+    _c132 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then133(st, lv):
         st, lv = dict(st), dict(lv)
-        _a75 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a75, jnp.int8))
+        _a134 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a134, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c73, _then74(st, lv), (st, lv))
+    st, lv = _select(_c132, _then133(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(3)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c76 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then77(st, lv):
+    _c135 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then136(st, lv):
         st, lv = dict(st), dict(lv)
-        _a78 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a78, jnp.int8))
+        _a137 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a137, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c76, _then77(st, lv), (st, lv))
+    st, lv = _select(_c135, _then136(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c79 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then80(st, lv):
+    _c138 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then139(st, lv):
         st, lv = dict(st), dict(lv)
-        _a81 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a81, jnp.int8))
+        _a140 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a140, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c79, _then80(st, lv), (st, lv))
+    st, lv = _select(_c138, _then139(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c82 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then83(st, lv):
+    _c141 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then142(st, lv):
         st, lv = dict(st), dict(lv)
-        _a84 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a84, jnp.int8))
+        _a143 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a143, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c82, _then83(st, lv), (st, lv))
+    st, lv = _select(_c141, _then142(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c85 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then86(st, lv):
+    _c144 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then145(st, lv):
         st, lv = dict(st), dict(lv)
-        _a87 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a87, jnp.int8))
+        _a146 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a146, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c85, _then86(st, lv), (st, lv))
+    st, lv = _select(_c144, _then145(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c88 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then89(st, lv):
+    _c147 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then148(st, lv):
         st, lv = dict(st), dict(lv)
-        _a90 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a90, jnp.int8))
+        _a149 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a149, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c88, _then89(st, lv), (st, lv))
+    st, lv = _select(_c147, _then148(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c91 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then92(st, lv):
+    _c150 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then151(st, lv):
         st, lv = dict(st), dict(lv)
-        _a93 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a93, jnp.int8))
+        _a152 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a152, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c91, _then92(st, lv), (st, lv))
+    st, lv = _select(_c150, _then151(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(4)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c94 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then95(st, lv):
+    _c153 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then154(st, lv):
         st, lv = dict(st), dict(lv)
-        _a96 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a96, jnp.int8))
+        _a155 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a155, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c94, _then95(st, lv), (st, lv))
+    st, lv = _select(_c153, _then154(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c97 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then98(st, lv):
+    _c156 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then157(st, lv):
         st, lv = dict(st), dict(lv)
-        _a99 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a99, jnp.int8))
+        _a158 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a158, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c97, _then98(st, lv), (st, lv))
+    st, lv = _select(_c156, _then157(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c100 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then101(st, lv):
+    _c159 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then160(st, lv):
         st, lv = dict(st), dict(lv)
-        _a102 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a102, jnp.int8))
+        _a161 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a161, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c100, _then101(st, lv), (st, lv))
+    st, lv = _select(_c159, _then160(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c103 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then104(st, lv):
+    _c162 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then163(st, lv):
         st, lv = dict(st), dict(lv)
-        _a105 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a105, jnp.int8))
+        _a164 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a164, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c103, _then104(st, lv), (st, lv))
+    st, lv = _select(_c162, _then163(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c106 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then107(st, lv):
+    _c165 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then166(st, lv):
         st, lv = dict(st), dict(lv)
-        _a108 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a108, jnp.int8))
+        _a167 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a167, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c106, _then107(st, lv), (st, lv))
+    st, lv = _select(_c165, _then166(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c109 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then110(st, lv):
+    _c168 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a111 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a111, jnp.int8))
+        _a170 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a170, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c109, _then110(st, lv), (st, lv))
+    st, lv = _select(_c168, _then169(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(5)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c112 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then113(st, lv):
+    _c171 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then172(st, lv):
         st, lv = dict(st), dict(lv)
-        _a114 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a114, jnp.int8))
+        _a173 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a173, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c112, _then113(st, lv), (st, lv))
+    st, lv = _select(_c171, _then172(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c115 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then116(st, lv):
+    _c174 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then175(st, lv):
         st, lv = dict(st), dict(lv)
-        _a117 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a117, jnp.int8))
+        _a176 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a176, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c115, _then116(st, lv), (st, lv))
+    st, lv = _select(_c174, _then175(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c118 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then119(st, lv):
+    _c177 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then178(st, lv):
         st, lv = dict(st), dict(lv)
-        _a120 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a120, jnp.int8))
+        _a179 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a179, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c118, _then119(st, lv), (st, lv))
+    st, lv = _select(_c177, _then178(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c121 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then122(st, lv):
+    _c180 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then181(st, lv):
         st, lv = dict(st), dict(lv)
-        _a123 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a123, jnp.int8))
+        _a182 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a182, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c121, _then122(st, lv), (st, lv))
+    st, lv = _select(_c180, _then181(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c124 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then125(st, lv):
+    _c183 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then184(st, lv):
         st, lv = dict(st), dict(lv)
-        _a126 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a126, jnp.int8))
+        _a185 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a185, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c124, _then125(st, lv), (st, lv))
+    st, lv = _select(_c183, _then184(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c127 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then128(st, lv):
+    _c186 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then187(st, lv):
         st, lv = dict(st), dict(lv)
-        _a129 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a129, jnp.int8))
+        _a188 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a188, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c127, _then128(st, lv), (st, lv))
+    st, lv = _select(_c186, _then187(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(6)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c130 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then131(st, lv):
+    _c189 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then190(st, lv):
         st, lv = dict(st), dict(lv)
-        _a132 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a132, jnp.int8))
+        _a191 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a191, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c130, _then131(st, lv), (st, lv))
+    st, lv = _select(_c189, _then190(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c133 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then134(st, lv):
+    _c192 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then193(st, lv):
         st, lv = dict(st), dict(lv)
-        _a135 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a135, jnp.int8))
+        _a194 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a194, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c133, _then134(st, lv), (st, lv))
+    st, lv = _select(_c192, _then193(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c136 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then137(st, lv):
+    _c195 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then196(st, lv):
         st, lv = dict(st), dict(lv)
-        _a138 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a138, jnp.int8))
+        _a197 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a197, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c136, _then137(st, lv), (st, lv))
+    st, lv = _select(_c195, _then196(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c139 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then140(st, lv):
+    _c198 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then199(st, lv):
         st, lv = dict(st), dict(lv)
-        _a141 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a141, jnp.int8))
+        _a200 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a200, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c139, _then140(st, lv), (st, lv))
+    st, lv = _select(_c198, _then199(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c142 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then143(st, lv):
+    _c201 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then202(st, lv):
         st, lv = dict(st), dict(lv)
-        _a144 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a144, jnp.int8))
+        _a203 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a203, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c142, _then143(st, lv), (st, lv))
+    st, lv = _select(_c201, _then202(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c145 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then146(st, lv):
+    _c204 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then205(st, lv):
         st, lv = dict(st), dict(lv)
-        _a147 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a147, jnp.int8))
+        _a206 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a206, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c145, _then146(st, lv), (st, lv))
+    st, lv = _select(_c204, _then205(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv["d"] = jnp.int32(7)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c148 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then149(st, lv):
+    _c207 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then208(st, lv):
         st, lv = dict(st), dict(lv)
-        _a150 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a150, jnp.int8))
+        _a209 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a209, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c148, _then149(st, lv), (st, lv))
+    st, lv = _select(_c207, _then208(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c151 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then152(st, lv):
+    _c210 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then211(st, lv):
         st, lv = dict(st), dict(lv)
-        _a153 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a153, jnp.int8))
+        _a212 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a212, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c151, _then152(st, lv), (st, lv))
+    st, lv = _select(_c210, _then211(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c154 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then155(st, lv):
+    _c213 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then214(st, lv):
         st, lv = dict(st), dict(lv)
-        _a156 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a156, jnp.int8))
+        _a215 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a215, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c154, _then155(st, lv), (st, lv))
+    st, lv = _select(_c213, _then214(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c157 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then158(st, lv):
+    _c216 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then217(st, lv):
         st, lv = dict(st), dict(lv)
-        _a159 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a159, jnp.int8))
+        _a218 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a218, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c157, _then158(st, lv), (st, lv))
+    st, lv = _select(_c216, _then217(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c160 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then161(st, lv):
+    _c219 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then220(st, lv):
         st, lv = dict(st), dict(lv)
-        _a162 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a162, jnp.int8))
+        _a221 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a221, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c160, _then161(st, lv), (st, lv))
+    st, lv = _select(_c219, _then220(st, lv), (st, lv))
     lv["k"] = jnp.int32(5)
-    _c163 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then164(st, lv):
+    _c222 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then223(st, lv):
         st, lv = dict(st), dict(lv)
-        _a165 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a165, jnp.int8))
+        _a224 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a224, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c163, _then164(st, lv), (st, lv))
+    st, lv = _select(_c222, _then223(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv = _scope(lv, ("cell", "p", ))
-    _a166 = lv["p"]
-    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a166, jnp.int8))
-    _a167 = False
-    st["passed"] = _cast(_a167, jnp.bool_)
-    _c168 = jnp.logical_or(jnp.all(jax.vmap(lambda i169, _h170: (_i32(_h170) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i171, _h172: (_i32(_h172) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
-    def _then173(st, lv):
+    _a225 = lv["p"]
+    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a225, jnp.int8))
+    _a226 = False
+    st["passed"] = _cast(_a226, jnp.bool_)
+    _c227 = jnp.logical_or(jnp.all(jax.vmap(lambda i228, _h229: (_i32(_h229) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i230, _h231: (_i32(_h231) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    def _then232(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ("cell", "p", ))
-    st, lv = _select(_c168, _then173(st, lv), (st, lv))
-    _a174 = (1 - _i32(lv["p"]))
-    st["current_player"] = _cast(_a174, jnp.int8)
+    st, lv = _select(_c227, _then232(st, lv), (st, lv))
+    _a233 = (1 - _i32(lv["p"]))
+    st["current_player"] = _cast(_a233, jnp.int8)
     lv = _scope(lv, ("cell", ))
     return st
 
@@ -817,53 +924,53 @@ def a_place(st, index):
 def m_place(st):
     """guard of `place` at each of its 64 flat indices (bool[64])"""
     lv = {}
-    return jax.vmap(lambda i175, _h176: jnp.logical_and((_i32(_h176) == -1), jnp.any(jax.vmap(lambda i177: (_i32(f_flips(st, jnp.remainder(jnp.floor_divide(i175, 1), 64), i177, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i234, _h235: jnp.logical_and((_i32(_h235) == -1), jnp.any(jax.vmap(lambda i236: (_i32(f_flips(st, jnp.remainder(jnp.floor_divide(i234, 1), 64), i236, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])
 
 
 def a_pass(st, index):
     """action `pass` (othello.envspec:110): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c178 = st["passed"]
-    def _then179(st, lv):
+    _c237 = st["passed"]
+    def _then238(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ())
-    st, lv = _select(_c178, _then179(st, lv), (st, lv))
-    _a180 = True
-    st["passed"] = _cast(_a180, jnp.bool_)
-    _a181 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a181, jnp.int8)
+    st, lv = _select(_c237, _then238(st, lv), (st, lv))
+    _a239 = True
+    st["passed"] = _cast(_a239, jnp.bool_)
+    _a240 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a240, jnp.int8)
     return st
 
 
 def m_pass(st, mv_place):
     """guard of `pass` at each of its 1 flat indices (bool[1]); reads the masks of `place` (`mv_` arguments)"""
     lv = {}
-    return jax.vmap(lambda i182: jnp.logical_not(jnp.any(jax.vmap(lambda i183: mv_place[i183])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i241: jnp.logical_not(jnp.any(jax.vmap(lambda i242: mv_place[i242])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i184, _h187: jax.vmap(lambda i185, _h188: jax.vmap(lambda i186: (_i32(_h188) == _i32(jnp.where((i186 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h187))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
+    return jax.vmap(lambda i243, _h246: jax.vmap(lambda i244, _h247: jax.vmap(lambda i245: (_i32(_h247) == _i32(jnp.where((i245 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h246))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r189 = _randint(st, 0, 1)
-    _a190 = _r189
-    st["current_player"] = _cast(_a190, jnp.int8)
-    _a191 = st["current_player"]
-    st["board"] = st["board"].at[28].set(_cast(_a191, jnp.int8))
-    _a192 = st["current_player"]
-    st["board"] = st["board"].at[35].set(_cast(_a192, jnp.int8))
-    _a193 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[27].set(_cast(_a193, jnp.int8))
-    _a194 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[36].set(_cast(_a194, jnp.int8))
+    st, _r248 = _randint(st, 0, 1)
+    _a249 = _r248
+    st["current_player"] = _cast(_a249, jnp.int8)
+    _a250 = st["current_player"]
+    st["board"] = st["board"].at[28].set(_cast(_a250, jnp.int8))
+    _a251 = st["current_player"]
+    st["board"] = st["board"].at[35].set(_cast(_a251, jnp.int8))
+    _a252 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[27].set(_cast(_a252, jnp.int8))
+    _a253 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[36].set(_cast(_a253, jnp.int8))
     return st
 
 
@@ -876,7 +983,7 @@ def inv_centre(st):
 def inv_both_present(st):
     """invariant `both_present`: a game still running has discs of both players"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i195, _h196: (_i32(_h196) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i197, _h198: (_i32(_h198) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i254, _h255: (_i32(_h255) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i256, _h257: (_i32(_h257) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
 
 
 # ---- the environment
