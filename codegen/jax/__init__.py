@@ -25,6 +25,9 @@ from envc.compiler.pipeline import PassContext
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 _LISTS_START = "# ---- list runtime (pasted only into the module of a spec with a list type) ----\n"
 _LISTS_END = "# ---- end of the list runtime ----\n"
+_WALKS_START = ("# ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag "
+                "goes false) ----\n")
+_WALKS_END = "# ---- end of the prefix-walk runtime ----\n"
 
 
 @functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
@@ -37,17 +40,20 @@ def _env() -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=2)
-def _runtime(lists: bool) -> str:
-    """The runtime helpers pasted into a generated module: all of them when `lists`, else all
-    but the list helpers (the block between the list markers of runtime.py, which only the
-    lowering of list types and list operations calls)."""
+@functools.lru_cache(maxsize=4)
+def _runtime(lists: bool, walks: bool = False) -> str:
+    """The runtime helpers pasted into a generated module: the list helpers (the block between
+    the list markers of runtime.py, which only the lowering of list types and list operations
+    calls) only when `lists`, the prefix-walk helpers (`Lowering.prefix_walk`) only when
+    `walks`, and all the others always."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
     text = text.split(_MARKER, 1)[1]
     before, rest = text.split(_LISTS_START, 1)
-    block, after = rest.split(_LISTS_END, 1)
-    parts = [before, block, after] if lists else [before, after]
-    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+    lists_block, rest = rest.split(_LISTS_END, 1)
+    middle, rest = rest.split(_WALKS_START, 1)
+    walks_block, after = rest.split(_WALKS_END, 1)
+    parts = [before] + ([lists_block] if lists else []) + [middle] + ([walks_block] if walks else []) + [after]
+    return "\n\n\n".join(part.strip("\n") for part in parts if part.strip("\n")) + "\n"
 
 
 def uses_lists(module: ir.Module) -> bool:
@@ -63,7 +69,9 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     from envc.compiler.passes import init_mask, lower_choices
 
     module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
-    low = Lowering(module).run()
+    # ENVC_PREFIX_WALK=vmap|predicated: issue 18's mechanism 1 lowerings, opt-in measurements
+    # (slower than the default on CPU: bench/RESULTS.md); the default output does not change
+    low = Lowering(module, os.environ.get("ENVC_PREFIX_WALK", "off")).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
@@ -72,7 +80,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(uses_lists(module)), num_players=low.num_players, num_actions=low.num_actions,
+        runtime=_runtime(uses_lists(module), low.prefix_walks), num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),

@@ -44,7 +44,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
-from envc.compiler.passes import mask_reuse
+from envc.compiler.passes import mask_reuse, prefix_loops
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -72,6 +72,9 @@ def lv(key: str) -> str:
 # spec name, so these never equal a spec local
 _RET, _DONE, _INDEX = "#ret", "#done", "#index"
 
+# how `Lowering` lowers loops of the prefix-AND shape (issue 18, mechanism 1; `Lowering.__init__`)
+WALK_MODES = ("off", "vmap", "predicated")
+
 
 @dataclass
 class LoweredModule:
@@ -92,6 +95,7 @@ class LoweredModule:
     resume: dict | None = None  # `choose`: how a decision resumes its action (`Lowering.resume_info`)
     # masks read by other kinds' masks (`mask_reuse`): (variable, call), computed first in this order
     mask_lets: list[tuple[str, str]] = field(default_factory=list)
+    prefix_walks: bool = False  # some loop is lowered by `_prefix_walk` (its runtime block is pasted)
 
 
 @dataclass
@@ -111,8 +115,14 @@ class _Level:
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
-    def __init__(self, module: ir.Module):
+    def __init__(self, module: ir.Module, walks: str = "off"):
+        """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
+        any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
+        are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md)."""
+        if walks not in WALK_MODES:
+            raise ValueError(f"walks must be one of {WALK_MODES}, not {walks!r}")
         self.m = module
+        self._walk_mode = walks
         self.space = ActionSpace(module)
         self.constants: list[tuple[str, str]] = []
         self._const_names: dict[str, str] = {}
@@ -127,6 +137,10 @@ class Lowering:
         self._inline_depth = 0
         self._heights = Heights()
         self._lifted: list[str] = []  # branch and loop functions defined at module level
+        # loops that walk until a flag goes false (issue 18, mechanism 1), by the loop's id
+        found = prefix_loops.find(module) if walks != "off" else []
+        self._walks = {id(w.loop): w for w in found if w.reason is None and w.loop is not None}
+        self._walked = False  # some loop was lowered by `prefix_walk`
 
     # ------------------------------------------------------------ helpers
     def fresh(self, prefix: str) -> str:
@@ -946,6 +960,13 @@ class Lowering:
         return n
 
     def s_for(self, s: ir.For) -> None:
+        walk = self._walks.get(id(s))
+        if walk is not None and self._walk_mode == "vmap":
+            self.prefix_walk(s, walk)
+            return
+        if walk is not None:
+            self.predicated_walk(s)
+            return
         if s.hi - s.lo <= UNROLL and self.weight(s.body) <= HEAVY_BODY:
             for i in range(s.lo, s.hi):
                 key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
@@ -969,6 +990,87 @@ class Lowering:
         self.emit(f"st, lv = lax.fori_loop({s.lo}, {s.hi}, {name}, (st, lv))")
         self.scope.pop()
         self.emit(f"lv = _scope(lv, {self.keys()})")
+
+    def prefix_walk(self, s: ir.For, walk: prefix_loops.PrefixLoop) -> None:
+        """A loop of the prefix-AND shape (`prefix_loops`: `for k { if flag and G { ... flag =
+        false ... } }`) as every step at once: its body becomes a function of one step, `def
+        _walkN(st, lv, k, prev)`, run with the flag true and the step locals set to `prev`,
+        which `_prefix_walk` maps over all k twice (`jax.vmap`) and combines with a cumulative
+        `and` over k. Opt-in (`ENVC_PREFIX_WALK=vmap`): it is exact, but measured on othello
+        at batch 1024 the mask took 10x as long as the plain unrolled walk (XLA on CPU gathers
+        the board for the k-mapped indices one element at a time), 0.09-0.15x the rollout SPS
+        (bench/RESULTS.md, issue 18, mechanism 1)."""
+        self._walked = True
+        body = s.body[0]
+        if not isinstance(body, ir.If):  # pragma: no cover (`prefix_loops` accepts only this shape)
+            raise AssertionError("a prefix walk's body is one `if`")
+        key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+        name = self.fresh("_walk")
+        saved = self._lift_open()
+        self.emit(f"def {name}(st, lv, k, prev):")
+        self.out.depth += 1
+        self.emit("lv = dict(lv)")
+        self.emit(f"{lv(key)} = k")
+        self.emit(f"{lv(self.key(walk.flag))} = jnp.bool_(True)")
+        for i, local in enumerate(walk.step_locals):
+            self.emit(f"{lv(self.key(local))} = prev[{i}]")
+        guard = self.fresh("_g")
+        self.emit(f"{guard} = {self.ex(body.cond)}")
+        self.predicated(body.then, guard)  # the loop's one `if` (no `else`: `prefix_loops`)
+        outs = "".join(lv(self.key(n)) + ", " for n in walk.step_locals + walk.exit_locals)
+        self.emit(f"return {guard}, {lv(self.key(walk.flag))}, ({outs})")
+        self.out.depth -= 1
+        self._lift_close(saved)
+        self.scope.pop()
+        steps = "".join(py_str(self.key(n)) + ", " for n in walk.step_locals)
+        exits = "".join(py_str(self.key(n)) + ", " for n in walk.exit_locals)
+        self.emit(f"lv = _prefix_walk({name}, st, lv, {s.lo}, {s.hi}, {py_str(self.key(walk.flag))}, ({steps}), ({exits}))")
+
+    def predicated_walk(self, s: ir.For) -> None:
+        """A loop of the prefix-AND shape unrolled with each step as straight-line predicated code
+        (`predicated`): the flag is `and`ed into the predicate of every write, no branch
+        function, no selection of the whole `lv`. Opt-in (`ENVC_PREFIX_WALK=predicated`):
+        measured on othello at batch 1024, 0.94x the rollout SPS of the plain lowering
+        (bench/RESULTS.md, issue 18, mechanism 1)."""
+        body = s.body[0]
+        if not isinstance(body, ir.If):  # pragma: no cover (`prefix_loops` accepts only this shape)
+            raise AssertionError("a prefix walk's body is one `if`")
+        for i in range(s.lo, s.hi):
+            key = self.declare(s.var, ir.IntT(lo=s.lo, hi=s.hi - 1))
+            self.emit(f"{lv(key)} = jnp.int32({i})")
+            guard = self.fresh("_g")
+            self.emit(f"{guard} = {self.ex(body.cond)}")
+            self.predicated(body.then, guard)  # the loop's one `if` (no `else`: `prefix_loops`)
+            self.scope.pop()
+        self.emit(f"lv = _scope(lv, {self.keys()})")
+
+    def predicated(self, stmts: list[ir.Stmt], pred: str) -> None:
+        """`stmts` (`let`, local assignments and `if` only: `prefix_loops`) run where the bool
+        `pred` holds, as straight-line code: every `let` is computed unconditionally (an
+        expression neither faults nor draws in JAX), every assignment is `_select(pred_here,
+        value, old)` on the one local, and an `if` splits the predicate in two (its condition
+        is read before either arm runs; an arm's assignments are the identity on the other
+        arm's path). Unlike `branch`, no arm function returns the whole `st` and `lv` to be
+        selected: a step of othello's walk is its few comparisons and one `where` per local
+        it writes."""
+        mark = len(self.scope)
+        for s in stmts:
+            if isinstance(s, ir.Let):
+                self.s_let(s)
+            elif isinstance(s, ir.Assign):
+                value, key = self.ex(s.value), self.key(s.place.name)
+                self.emit(f"{lv(key)} = _select({pred}, _cast({value}, {self.dtypes(s.place.type)}), {lv(key)})")
+            elif isinstance(s, ir.If):
+                c, then, orelse = self.fresh("_c"), self.fresh("_p"), self.fresh("_p")
+                self.emit(f"{c} = {self.ex(s.cond)}")
+                self.emit(f"{then}, {orelse} = jnp.logical_and({pred}, {c}), jnp.logical_and({pred}, jnp.logical_not({c}))")
+                self.predicated(s.then, then)
+                self.predicated(s.orelse, orelse)
+            else:  # pragma: no cover (`prefix_loops` refuses the other statements)
+                raise AssertionError(f"a `{s.kind}` statement in a prefix walk")
+        if len(self.scope) > mark:
+            del self.scope[mark:]
+            self.emit(f"lv = _scope(lv, {self.keys()})")
 
     def s_match(self, s: ir.Match) -> None:
         subject = self.fresh("_m")
@@ -1200,7 +1302,7 @@ class Lowering:
             num_actions=self.space.n, num_players=m.num_players, turn_limit=m.turn_limit, step_max=step_max,
             observation_dtypes=self.dtypes(obs.type), invariants=invariants, resume=resume, mask_lets=mask_lets,
             has_epilogue=bool(m.epilogue),
-            simultaneous=_simultaneous_fields(m),
+            simultaneous=_simultaneous_fields(m), prefix_walks=self._walked,
         )
 
 

@@ -212,6 +212,47 @@ def _lcount(lst, v):
 # ---- end of the list runtime ----
 
 
+# ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag goes false) ----
+def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
+    """`for k in lo..hi { if flag and G { ... } }` with every step computed at once (issue 18,
+    mechanism 1; the shape is checked by envc.compiler.passes.prefix_loops). `step(st, lv, k,
+    prev)` runs step k with the flag true and the step locals `steps` (keys of `lv`) set to
+    `prev`; it returns (G, the flag after the step, the values of `steps + exits` after it).
+    Step k runs iff G_k and every earlier running step kept the flag (`alive`: a cumulative
+    `and`). The first `vmap` over k gives G, the flag and the step locals' values, which by
+    the shape do not depend on `prev`; the second runs every step on the step locals' values
+    of the last running step before it; the locals after the loop are those of the last
+    running step, or as before the loop when no step ran.
+
+    The combinations over k (the cumulative `and`, the values carried to the next running
+    step) are unrolled, one `and` or `where` per step on the steps' vectors: measured on
+    othello, `lax.associative_scan` and a one-hot matrix over k made XLA materialize their
+    pads and slices (4x the flops and 1,000x the bytes of the unrolled walk per mask).
+    Opt-in only (`ENVC_PREFIX_WALK=vmap`): slower than the plain lowering on CPU
+    (bench/RESULTS.md, issue 18, mechanism 1)."""
+    ks = jnp.arange(lo, hi, dtype=jnp.int32)
+    init = tuple(lv[k] for k in steps)
+    g, cont, first = jax.vmap(step, in_axes=(None, None, 0, None))(st, lv, ks, init)
+    ran, prev, alive, carry = [], [], jnp.bool_(True), init
+    for k in range(hi - lo):
+        ran.append(jnp.logical_and(alive, g[k]))
+        prev.append(carry)
+        alive = jnp.logical_and(alive, cont[k])  # a step whose G is false keeps the flag
+        carry = _select(ran[k], tuple(x[k] for x in first[:len(steps)]), carry)
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *prev) if steps else ()
+    _, _, outs = jax.vmap(step, in_axes=(None, None, 0, 0))(st, lv, ks, stacked)
+    after = tuple(lv[k] for k in steps + exits)
+    for k in range(hi - lo):
+        after = _select(ran[k], jax.tree_util.tree_map(lambda x, k=k: x[k], outs), after)
+    lv = dict(lv)
+    lv[flag] = alive
+    lv.update(zip(steps + exits, after))
+    return lv
+
+
+# ---- end of the prefix-walk runtime ----
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)

@@ -5,8 +5,12 @@
 is `true` before the loop and only ever assigned `false`, only inside the loop, is a
 prefix-AND: step k runs iff every earlier step kept the flag. Its per-step values can then be
 computed for all k at once, `alive` by a cumulative `and`, and the exit step's writes picked
-by a one-hot. `find(module)` reports the loops of that shape; it rewrites nothing yet (the
-JAX lowering that uses it is not written; the interpreter stays the definition).
+by a one-hot. `find(module)` reports the loops of that shape; it rewrites no IR. The JAX
+backend can lower each accepted loop that way (`Lowering.prefix_walk`, every step under one
+`vmap`) or as predicated straight-line steps (`Lowering.predicated_walk`), both opt-in
+(`ENVC_PREFIX_WALK=vmap|predicated`): both are exact, neither was faster than the default
+lowering on CPU (bench/RESULTS.md, issue 18, mechanism 1). The interpreter stays the
+definition.
 
 The check, per loop (anything else refuses it, the reason recorded):
 - the body is one `if` whose condition is a conjunction with `flag` as one part;
@@ -19,12 +23,20 @@ The check, per loop (anything else refuses it, the reason recorded):
 - a step local is assigned on every continuing step: at each `if` around the assignment, the
   other branch sets the flag false (directly in its block), and no block around it does;
 - a local that is not a step local (an "exit" local) is assigned only where a block around
-  the assignment sets the flag false, so the one-hot at the exit step picks its value.
+  the assignment sets the flag false, so the one-hot at the exit step picks its value;
+- the loop's statements are `let`, assignments and `if` only (no call of a `proc`, effect,
+  list operation, `return` or nested loop: those write state or leave the loop; no `match`,
+  which the JAX lowering's straight-line form of a step does not take yet), it
+  draws no random number, and no `let` in it shadows a local the loop assigns;
+- a step local is read only in the value of an assignment to an exit local (not in the
+  guard, a condition, a `let` or a step local's value), so the guard, the flag's fate and the
+  step locals' values at step k do not depend on earlier steps: the lowering computes them
+  for every k at once, then the exit locals from the step locals' values at the step before.
 
-Not checked: a step where the guard's other conjuncts are false runs nothing and keeps the
+Skipped steps: a step where the guard's other conjuncts are false runs nothing and keeps the
 flag, so a step local's value at the exit is that of the last step that ran, not always of
-`k - 1`; a rewrite must take it at the last running step (or require those conjuncts to be
-monotone in k, as othello's `k < REACH[c][d]` is).
+`k - 1`; the lowering takes it at the last running step (a cumulative max of the running
+steps' indices), so no monotonicity of those conjuncts in k is needed.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ class PrefixLoop:
     step_locals: list[str] = field(default_factory=list)
     exit_locals: list[str] = field(default_factory=list)
     reason: str | None = None
+    loop: ir.For | None = field(default=None, repr=False, compare=False)  # the loop itself
 
 
 def find(module: ir.Module) -> list[PrefixLoop]:
@@ -86,8 +99,9 @@ def _assigns(stmts: list[ir.Stmt]) -> list[ir.Assign]:
 
 
 def _check(fn: ir.FnDef, before: list[ir.Stmt], loop: ir.For, flag: str) -> PrefixLoop:
-    res = PrefixLoop(fn=fn.name, var=loop.var, flag=flag)
-    res.reason = _flag_reason(fn, before, loop, flag) or _writes_reason(loop, flag, res)
+    res = PrefixLoop(fn=fn.name, var=loop.var, flag=flag, loop=loop)
+    res.reason = _flag_reason(fn, before, loop, flag) or _writes_reason(loop, flag, res) \
+        or _body_reason(loop, flag, res)
     return res
 
 
@@ -165,3 +179,25 @@ def _places(block: list[ir.Stmt], flag: str, exiting: bool, covered: bool) -> li
             for sub in irutil.sub_blocks(s):
                 out += _places(sub, flag, exiting, False)
     return out
+
+
+_PLAIN = ("let", "assign", "if")
+
+
+def _body_reason(loop: ir.For, flag: str, res: PrefixLoop) -> str | None:
+    """Why the loop's steps cannot be computed independently of each other (see the module
+    docstring's last three checks), or None."""
+    assigned = set(res.step_locals) | set(res.exit_locals) | {flag}
+    for s in irutil.walk_stmts(loop.body):
+        if s.kind not in _PLAIN:
+            return f"the loop runs a `{s.kind}` statement"
+        if any(ir.first_draw(e) is not None for e in _exprs(s) if isinstance(e, ir.ExprNode)):
+            return "the loop draws a random number"
+        if isinstance(s, ir.Let) and s.name in assigned:
+            return f"a `let` in the loop shadows `{s.name}`"
+        if isinstance(s, ir.Assign) and s.place.name in res.exit_locals:
+            continue
+        read = sorted(set(res.step_locals) & {n.name for e in _exprs(s) for n in ir.walk(e) if isinstance(n, ir.Local)})
+        if read:
+            return f"the loop reads `{read[0]}` outside the value of an exit local"
+    return None
