@@ -32,12 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="1024,8192")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--steps", type=int, default=0, help="steps per scan (default: envc.bench.steps_for)")
+    ap.add_argument("--prefix-walk", default="off", choices=("off", "vmap", "predicated"),
+                    help="how `after` lowers prefix-AND loops (PassContext.prefix_walk)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "bench"))
     from choose_ab import _git_files, _import
 
     from envc.bench import compare_rollouts, steps_for
     from envc.compiler.check import load
+    from envc.compiler.pipeline import PassContext
     from envc.verify import load_jax
 
     tmp = Path(tempfile.mkdtemp(prefix="envc-golden-ab-"))
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         pkg = tmp / f"envc_{args.spec}_before"
         _git_files(args.base, f"tests/golden/{args.spec}/jax", pkg)
         before = _import(pkg, pkg.name)
-        after = load_jax(load(str(ROOT / "specs" / f"{args.spec}.envspec")))
+        after = load_jax(load(str(ROOT / "specs" / f"{args.spec}.envspec")), PassContext(prefix_walk=args.prefix_walk))
         for b in (int(x) for x in args.batches.split(",")):
             steps = args.steps or steps_for(b)
             ra, rb = compare_rollouts(("before", before.rollout), ("after", after.rollout), b, steps, args.repeats)

@@ -32,8 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_env(source: str):
-    """The generated JAX package of `source` (a spec path or `golden:SPEC@COMMIT`)."""
+def load_env(source: str, prefix_walk: str = "off"):
+    """The generated JAX package of `source` (a spec path, generated with `prefix_walk`, or
+    `golden:SPEC@COMMIT`)."""
     sys.path.insert(0, str(ROOT / "bench"))
     if source.startswith("golden:"):
         from choose_ab import _git_files, _import
@@ -43,9 +44,10 @@ def load_env(source: str):
         _git_files(commit, f"tests/golden/{spec}/jax", pkg)
         return _import(pkg, pkg.name)
     from envc.compiler.check import load
+    from envc.compiler.pipeline import PassContext
     from envc.verify import load_jax
 
-    return load_jax(load(source))
+    return load_jax(load(source), PassContext(prefix_walk=prefix_walk))
 
 
 def _equations(jaxpr, counts: collections.Counter) -> int:
@@ -96,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-hlo", action="store_true", help="count the jaxpr only (no XLA compile)")
     ap.add_argument("--fn", choices=("step", "step_autoreset_from_seed"), default="step",
                     help="the function measured (default `step`; `rollout` runs `step_autoreset_from_seed`)")
+    ap.add_argument("--prefix-walk", default="off", choices=("off", "vmap", "predicated"),
+                    help="how spec sources lower prefix-AND loops (PassContext.prefix_walk)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     print("| module | jaxpr equations | HLO instructions | fusions | XLA flops/env | bytes/env | compile s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for item in args.sources:
         name, _, source = item.partition("=")
-        r = measure(load_env(source), args.batch, not args.no_hlo, args.fn)
+        r = measure(load_env(source, args.prefix_walk), args.batch, not args.no_hlo, args.fn)
         if args.no_hlo:
             print(f"| {name} | {r['jaxpr']:,} | | | | | |", flush=True)
             continue

@@ -6,7 +6,7 @@ forms, timed interleaved in one process.
 
 * `per_k`: one read per step k, each under `vmap` over cells and directions (the default
   lowering of `flips`: the index is traced, XLA gathers);
-* `vmap_k`: one read under `vmap` over cells, directions and k (`ENVC_PREFIX_WALK=vmap`);
+* `vmap_k`: one read under `vmap` over cells, directions and k (`--prefix-walk vmap`);
 * `const`: one gather with the whole index table as a constant;
 * `shifted`: every (direction, k) as a slice of the board padded by 7 (Pgx's shifts; what
   mechanism 2 of bench/RESULTS.md would emit): no gather.

@@ -53,6 +53,10 @@ LOWERING: list[ModuleType] = [
 ]
 
 
+#: the lowerings of a prefix-AND loop the JAX backend offers (`PassContext.prefix_walk`)
+PREFIX_WALKS = ("off", "vmap", "predicated")
+
+
 class UnknownPassError(ValueError):
     """A pass name that is not in `PASSES` (the message lists the known ones)."""
 
@@ -78,18 +82,24 @@ class PassContext:
         after: stop after this pass (`check` stops after the checker), for `--emit ir --after`.
         lower: run `LOWERING` after `PASSES` (the IR the backends consume, `--emit ir`); implied
             when `after` names a pass of `LOWERING`.
+        prefix_walk: how the JAX backend lowers a loop of the prefix-AND shape
+            (`passes.prefix_loops`, `--prefix-walk`): "off" (as any loop, the default), "vmap"
+            or "predicated" (issue 18's mechanism 1; exact, not faster on CPU: bench/RESULTS.md).
     """
 
     disabled: frozenset[str] = frozenset()
     verify: bool = False
     after: str | None = None
     lower: bool = False
+    prefix_walk: str = "off"
 
     def __post_init__(self) -> None:
         known = set(pass_names())
         for name in [*self.disabled, *([self.after] if self.after else [])]:
             if name not in known:
                 raise UnknownPassError(f"unknown pass `{name}`; the passes are: {', '.join(pass_names())}")
+        if self.prefix_walk not in PREFIX_WALKS:
+            raise ValueError(f"prefix_walk must be one of {', '.join(PREFIX_WALKS)}, not `{self.prefix_walk}`")
         required = sorted(self.disabled & set(required_pass_names()))
         if required:
             raise RequiredPassError(f"pass `{required[0]}` defines what the spec means and cannot be disabled")

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from envc.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean, render, render_all
-from envc.compiler.pipeline import pass_names
+from envc.compiler.pipeline import PREFIX_WALKS, pass_names
 
 app = typer.Typer(
     name="envc",
@@ -204,6 +204,11 @@ def compile(
         help="with `--emit ir`: stop the pipeline after this pass, one of: "
              f"{', '.join(pass_names())} (`check` is the checker's output, before any pass)")] = None,
     disable_pass: DisablePass = None,
+    prefix_walk: Annotated[str, typer.Option(
+        "--prefix-walk", metavar="MODE",
+        help="`--target jax`: how a loop that walks until a flag goes false is lowered: `off` (as any loop), "
+             "`vmap` (every step at once) or `predicated` (straight-line steps); the last two are exact but "
+             "were not faster on CPU (bench/RESULTS.md, issue 18)")] = "off",
 ):
     """Compile a spec into a self-contained environment package.
 
@@ -233,7 +238,10 @@ def compile(
     if target not in ("jax", "rust", "python"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None,
                           help="available targets: `jax`, `rust`, `python`")])
-    ctx = _pass_context(disable_pass, after)
+    if prefix_walk not in PREFIX_WALKS:
+        _fail([Diagnostic("E0180", f"unknown `--prefix-walk {prefix_walk}`", None,
+                          help=f"one of: {', '.join(PREFIX_WALKS)}")])
+    ctx = replace(_pass_context(disable_pass, after), prefix_walk=prefix_walk)
     m = _load_or_exit(spec, replace(ctx, lower=emit == "ir"))  # `--emit ir`: the IR the backends consume
     if emit == "ir":
         from envc.compiler.printer import print_module

@@ -265,15 +265,16 @@ def all_matchups(module: ir.Module, limit: int = 4096) -> list[tuple[int, ...]] 
 
 # ------------------------------------------------------------------ backends
 
-def load_jax(module: ir.Module):
-    """Generate the JAX package for `module` into a temporary folder and import it. The
-    folder is removed when the process exits (the module stays importable until then)."""
+def load_jax(module: ir.Module, ctx=None):
+    """Generate the JAX package for `module` into a temporary folder and import it (`ctx`: the
+    pipeline's options, `envc.compiler.pipeline.PassContext`). The folder is removed when the
+    process exits (the module stays importable until then)."""
     from envc.codegen.jax import write
 
     folder = tempfile.mkdtemp(prefix="envc-jax-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     name = f"envc_gen_{module.name}_{abs(hash(folder)) % 10**8}"
-    write(module, f"{folder}/{name}")
+    write(module, f"{folder}/{name}", ctx)
     spec = importlib.util.spec_from_file_location(name, f"{folder}/{name}/__init__.py",
                                                   submodule_search_locations=[f"{folder}/{name}"])
     assert spec is not None and spec.loader is not None  # a `.py` file always has both

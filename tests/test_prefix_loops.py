@@ -9,6 +9,7 @@ import pytest
 
 from envc.compiler.check import check, load
 from envc.compiler.passes import prefix_loops
+from envc.compiler.pipeline import PassContext
 from envc.dsl.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,8 +178,8 @@ observe(p) -> int[-1..1][9] {
 
 
 @pytest.mark.parametrize("mode", ["vmap", "predicated"])
-def test_the_opt_in_walk_lowerings_equal_the_interpreter(mode, tmp_path, monkeypatch):
-    """With `ENVC_PREFIX_WALK` set, both loops of WALKS (a skipped step that keeps the flag, an
+def test_the_opt_in_walk_lowerings_equal_the_interpreter(mode, tmp_path):
+    """With `PassContext(prefix_walk=mode)` (`--prefix-walk`), both loops of WALKS (a skipped step that keeps the flag, an
     exit that reads the step local of the same step or of the step before, the flag read
     after the loop) are lowered by that mechanism-1 form, and the generated environment plays
     exactly as the interpreter. (Shown to fail: with `alive` inclusive instead of exclusive,
@@ -191,12 +192,12 @@ def test_the_opt_in_walk_lowerings_equal_the_interpreter(mode, tmp_path, monkeyp
     module = load(str(path))
     assert [(w.fn, w.reason) for w in prefix_loops.find(module)] == [("run_length", None), ("flank", None)]
     plain = generate(module)["env.py"]
-    monkeypatch.setenv("ENVC_PREFIX_WALK", mode)
-    text = generate(module)["env.py"]
+    ctx = PassContext(prefix_walk=mode)
+    text = generate(module, ctx)["env.py"]
     assert text != plain and ("def _prefix_walk(" in text) is (mode == "vmap")
     if mode == "vmap":
         assert text.count("= _prefix_walk(_walk") == 2
-    report = verify(module, ["python", "jax"], episodes=40, seed=0, max_steps=40, jax_env=load_jax(module))
+    report = verify(module, ["python", "jax"], episodes=40, seed=0, max_steps=40, jax_env=load_jax(module, ctx))
     assert report.ok, [d.render() for d in report.divergences] + report.faults
     assert report.level2_transitions > 0
 
@@ -210,3 +211,24 @@ def test_by_default_a_walk_is_lowered_as_any_loop(tmp_path):
     path.write_text(WALKS)
     text = generate(load(str(path)))["env.py"]
     assert "def _prefix_walk(" not in text and "def _walk" not in text
+
+
+def test_the_walk_lowering_is_a_compile_option_not_an_environment_variable(tmp_path):
+    """`envc compile --prefix-walk MODE` (issue 15: passes are switched by options); an unknown
+    mode is E0180 and writes nothing."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    spec = str(Path(__file__).resolve().parent.parent / "specs" / "othello.envspec")
+    bad = CliRunner().invoke(app, ["compile", spec, "--prefix-walk", "nope", "-o", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "E0180" in bad.output and "vmap" in bad.output, bad.output
+    assert not (tmp_path / "bad").exists()
+    outs = {}
+    for mode in ("off", "predicated"):
+        result = CliRunner().invoke(app, ["compile", spec, "--prefix-walk", mode, "-o", str(tmp_path / mode)])
+        assert result.exit_code == 0, result.output
+        outs[mode] = (tmp_path / mode / "env.py").read_text(encoding="utf-8")
+    assert outs["off"] != outs["predicated"]
+    with pytest.raises(ValueError, match="prefix_walk"):
+        PassContext(prefix_walk="nope")

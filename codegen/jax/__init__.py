@@ -69,9 +69,9 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     from envc.compiler.passes import init_mask, lower_choices
 
     module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
-    # ENVC_PREFIX_WALK=vmap|predicated: issue 18's mechanism 1 lowerings, opt-in measurements
+    # `--prefix-walk vmap|predicated`: issue 18's mechanism 1 lowerings, opt-in measurements
     # (slower than the default on CPU: bench/RESULTS.md); the default output does not change
-    low = Lowering(module, os.environ.get("ENVC_PREFIX_WALK", "off")).run()
+    low = Lowering(module, (ctx or PassContext()).prefix_walk).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")

@@ -45,6 +45,7 @@ from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
 from envc.compiler.passes import mask_reuse, prefix_loops
+from envc.compiler.pipeline import PREFIX_WALKS
 
 UNROLL = 8
 # a loop body weighing more than this (IR nodes, called functions included) is not unrolled:
@@ -73,7 +74,7 @@ def lv(key: str) -> str:
 _RET, _DONE, _INDEX = "#ret", "#done", "#index"
 
 # how `Lowering` lowers loops of the prefix-AND shape (issue 18, mechanism 1; `Lowering.__init__`)
-WALK_MODES = ("off", "vmap", "predicated")
+WALK_MODES = PREFIX_WALKS
 
 
 @dataclass
@@ -996,7 +997,7 @@ class Lowering:
         false ... } }`) as every step at once: its body becomes a function of one step, `def
         _walkN(st, lv, k, prev)`, run with the flag true and the step locals set to `prev`,
         which `_prefix_walk` maps over all k twice (`jax.vmap`) and combines with a cumulative
-        `and` over k. Opt-in (`ENVC_PREFIX_WALK=vmap`): it is exact, but measured on othello
+        `and` over k. Opt-in (`--prefix-walk vmap`): it is exact, but measured on othello
         at batch 1024 the mask took 10x as long as the plain unrolled walk (XLA on CPU gathers
         the board for the k-mapped indices one element at a time), 0.09-0.15x the rollout SPS
         (bench/RESULTS.md, issue 18, mechanism 1)."""
@@ -1029,7 +1030,7 @@ class Lowering:
     def predicated_walk(self, s: ir.For) -> None:
         """A loop of the prefix-AND shape unrolled with each step as straight-line predicated code
         (`predicated`): the flag is `and`ed into the predicate of every write, no branch
-        function, no selection of the whole `lv`. Opt-in (`ENVC_PREFIX_WALK=predicated`):
+        function, no selection of the whole `lv`. Opt-in (`--prefix-walk predicated`):
         measured on othello at batch 1024, 0.94x the rollout SPS of the plain lowering
         (bench/RESULTS.md, issue 18, mechanism 1)."""
         body = s.body[0]

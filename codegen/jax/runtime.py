@@ -228,7 +228,7 @@ def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
     step) are unrolled, one `and` or `where` per step on the steps' vectors: measured on
     othello, `lax.associative_scan` and a one-hot matrix over k made XLA materialize their
     pads and slices (4x the flops and 1,000x the bytes of the unrolled walk per mask).
-    Opt-in only (`ENVC_PREFIX_WALK=vmap`): slower than the plain lowering on CPU
+    Opt-in only (`--prefix-walk vmap`): slower than the plain lowering on CPU
     (bench/RESULTS.md, issue 18, mechanism 1)."""
     ks = jnp.arange(lo, hi, dtype=jnp.int32)
     init = tuple(lv[k] for k in steps)

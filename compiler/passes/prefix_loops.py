@@ -8,7 +8,7 @@ computed for all k at once, `alive` by a cumulative `and`, and the exit step's w
 by a one-hot. `find(module)` reports the loops of that shape; it rewrites no IR. The JAX
 backend can lower each accepted loop that way (`Lowering.prefix_walk`, every step under one
 `vmap`) or as predicated straight-line steps (`Lowering.predicated_walk`), both opt-in
-(`ENVC_PREFIX_WALK=vmap|predicated`): both are exact, neither was faster than the default
+(`--prefix-walk vmap|predicated`, `PassContext.prefix_walk`): both are exact, neither was faster than the default
 lowering on CPU (bench/RESULTS.md, issue 18, mechanism 1). The interpreter stays the
 definition.
 
