@@ -18,13 +18,16 @@ import jinja2
 from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
-from envc.codegen.jax.lower import Lowering
+from envc.codegen.jax.lower import FAULT_FIELD, Lowering
 from envc.compiler import ir, pipeline
+from envc.compiler.passes import number_faults
 from envc.compiler.pipeline import PassContext
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
 _LISTS_START = "# ---- list runtime (pasted only into the module of a spec with a list type) ----\n"
 _LISTS_END = "# ---- end of the list runtime ----\n"
+_FAULTS_START = "# ---- fault runtime (pasted only into the module of a spec with a fault site) ----\n"
+_FAULTS_END = "# ---- end of the fault runtime ----\n"
 
 
 @functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
@@ -37,17 +40,21 @@ def _env() -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=2)
-def _runtime(lists: bool) -> str:
-    """The runtime helpers pasted into a generated module: all of them when `lists`, else all
-    but the list helpers (the block between the list markers of runtime.py, which only the
-    lowering of list types and list operations calls)."""
+@functools.lru_cache(maxsize=4)
+def _runtime(lists: bool, faults: bool = False) -> str:
+    """The runtime helpers pasted into a generated module: the list helpers (the block between
+    the list markers of runtime.py, which only the lowering of list types and list operations
+    calls) only when `lists`, the fault helper (between the fault markers) only when `faults`
+    (the module has a fault site), every other helper always."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
     text = text.split(_MARKER, 1)[1]
-    before, rest = text.split(_LISTS_START, 1)
-    block, after = rest.split(_LISTS_END, 1)
-    parts = [before, block, after] if lists else [before, after]
-    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+    parts = []
+    for (start, end), keep in (((_LISTS_START, _LISTS_END), lists), ((_FAULTS_START, _FAULTS_END), faults)):
+        before, rest = text.split(start, 1)
+        block, text = rest.split(end, 1)
+        parts += [before, block] if keep else [before]
+    parts.append(text)
+    return "\n\n\n".join(part.strip("\n") for part in parts if part.strip("\n")) + "\n"
 
 
 def uses_lists(module: ir.Module) -> bool:
@@ -60,19 +67,23 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     options of the `LOWERING` passes this runs first, `--disable-pass`). The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
-    from envc.compiler.passes import init_mask, lower_choices
+    from envc.compiler.passes import init_mask
 
-    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
+    module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
     low = Lowering(module).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
     dtype_of = {name: dtypes for name, dtypes, _ in low.state_fields}
-    user = tuple(name for name, _, _ in low.state_fields if name not in builtin)
+    user = tuple(name for name, _, _ in low.state_fields if name not in builtin and name != FAULT_FIELD)
+    sites = [number_faults.site_text(x) for x in module.fault_sites]
+    illegal = number_faults.site_id(module, number_faults.illegal_site()) + 1 \
+        if module.illegal_action == "error" else None
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(uses_lists(module)), num_players=low.num_players, num_actions=low.num_actions,
+        runtime=_runtime(uses_lists(module), bool(sites)), fault_sites=sites, illegal_site=illegal,
+        num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),

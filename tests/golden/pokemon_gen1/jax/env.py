@@ -220,6 +220,15 @@ def _lcount(lst, v):
     return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
+def _fault_at(st, cond, code, a, b):
+    """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
+    where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
+    new = cond & (st["_fault"][0] == 0)
+    st = dict(st)
+    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    return st
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -325,6 +334,14 @@ NUM_PLAYERS = 2
 NUM_ACTIONS = 11
 TURN_LIMIT = None
 ACTION_KINDS = (('move', 0, 4), ('switch_to', 4, 6), ('wait', 10, 1))  # (name, first flat index, number of flat actions)
+# the spec location and message of every fault site (`{a}`, `{b}`: values of the fault), numbered
+# by envc's pass `number_faults` as in every backend; `State._fault[0]` is 1 + the site
+FAULT_SITES = (
+    "pokemon_gen1.envspec:1125:29: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1126:25: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1129:39: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1160:35: index {a} is past the end of a list of length {b}",
+)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([[10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 5, 0, 10, 10], [10, 5, 5, 10, 20, 20, 10, 10, 10, 10, 10, 20, 5, 10, 5, 10], [10, 20, 5, 10, 5, 10, 10, 10, 20, 10, 10, 10, 20, 10, 5, 10], [10, 10, 20, 5, 5, 10, 10, 10, 0, 20, 10, 10, 10, 10, 5, 10], [10, 5, 20, 10, 5, 10, 10, 5, 20, 5, 10, 5, 20, 10, 5, 10], [10, 10, 5, 10, 20, 5, 10, 10, 20, 20, 10, 10, 10, 10, 20, 10], [20, 10, 10, 10, 10, 20, 10, 5, 10, 5, 5, 5, 20, 0, 10, 10], [10, 10, 10, 10, 20, 10, 10, 5, 5, 10, 10, 20, 5, 5, 10, 10], [10, 20, 10, 20, 5, 10, 10, 20, 10, 0, 10, 5, 20, 10, 10, 10], [10, 10, 10, 5, 20, 10, 20, 10, 10, 10, 10, 20, 5, 10, 10, 10], [10, 10, 10, 10, 10, 10, 20, 20, 10, 10, 5, 10, 10, 10, 10, 10], [10, 5, 10, 10, 20, 10, 5, 20, 10, 5, 20, 10, 10, 5, 10, 10], [10, 20, 10, 10, 10, 20, 5, 10, 5, 20, 10, 20, 10, 10, 10, 10], [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 10, 10, 20, 10, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]], dtype=np.int8))
@@ -2004,12 +2021,15 @@ def p_fixed_team(st, v_p):
         _c481 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
         def _then482(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["i"]) >= _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"]), 1, _i32(lv["i"]), _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
             st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_i32(lv["i"])], _K26[_i32(lv["l"])])
+            st = _fault_at(st, (_i32(lv["i"]) >= _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"]))["len"]), 2, _i32(lv["i"]), _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"]))["len"])
             lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _i32(lv["i"])), _DT29)
             lv["k"] = jnp.int32(0)
             _c483 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then484(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_i32(lv["k"]) >= lv["moves"]["len"]), 3, _i32(lv["k"]), lv["moves"]["len"])
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c483, _then484(st, lv), (st, lv))
@@ -2017,6 +2037,7 @@ def p_fixed_team(st, v_p):
             _c485 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then486(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_i32(lv["k"]) >= lv["moves"]["len"]), 3, _i32(lv["k"]), lv["moves"]["len"])
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c485, _then486(st, lv), (st, lv))
@@ -2024,6 +2045,7 @@ def p_fixed_team(st, v_p):
             _c487 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then488(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_i32(lv["k"]) >= lv["moves"]["len"]), 3, _i32(lv["k"]), lv["moves"]["len"])
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c487, _then488(st, lv), (st, lv))
@@ -2031,6 +2053,7 @@ def p_fixed_team(st, v_p):
             _c489 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then490(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_i32(lv["k"]) >= lv["moves"]["len"]), 3, _i32(lv["k"]), lv["moves"]["len"])
                 st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c489, _then490(st, lv), (st, lv))
@@ -2119,6 +2142,7 @@ def p_random_team(st, v_p):
         _c518 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then519(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["i"]) >= lv["pool"]["len"]), 4, _i32(lv["i"]), lv["pool"]["len"])
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c518, _then519(st, lv), (st, lv))
@@ -2126,6 +2150,7 @@ def p_random_team(st, v_p):
         _c520 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then521(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["i"]) >= lv["pool"]["len"]), 4, _i32(lv["i"]), lv["pool"]["len"])
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c520, _then521(st, lv), (st, lv))
@@ -2133,6 +2158,7 @@ def p_random_team(st, v_p):
         _c522 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then523(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["i"]) >= lv["pool"]["len"]), 4, _i32(lv["i"]), lv["pool"]["len"])
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c522, _then523(st, lv), (st, lv))
@@ -2140,6 +2166,7 @@ def p_random_team(st, v_p):
         _c524 = (_i32(lv["i"]) < lv["pool"]["len"])
         def _then525(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["i"]) >= lv["pool"]["len"]), 4, _i32(lv["i"]), lv["pool"]["len"])
             st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
         st, lv = _select(_c524, _then525(st, lv), (st, lv))
@@ -3580,7 +3607,7 @@ _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter", "_fault"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -3592,6 +3619,10 @@ class State:
     narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
     `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
     can clash with an attribute of `State` (`replace`, `observation`, ...).
+    `_fault` (int32[3]): the first runtime fault of the spec this environment met, `[0, 0, 0]`
+    for none, else `[1 + site, a, b]` (`FAULT_SITES[site]` with its values `{a}`, `{b}`); once
+    set it stays set, across auto-resets too. The state after a fault is unspecified; a jitted
+    loop reads `_fault` from the state, `raise_fault(state)` raises it outside `jit`.
     """
 
     current_player: jax.Array
@@ -3604,6 +3635,7 @@ class State:
     _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
+    _fault: jax.Array
 
     @property
     def env_id(self) -> str:
@@ -3626,6 +3658,7 @@ class State:
         """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
         observation are taken from them, not recomputed."""
         st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        st.setdefault("_fault", jnp.zeros(3, jnp.int32))  # (the interpreter's arrays have no fault)
         return _state(st, st["observation"], st["legal_action_mask"])
 
     def to_svg(self) -> str:
@@ -3686,6 +3719,7 @@ def _defaults():
         "give_status": _cast(jnp.int8(0), jnp.int8),
         "simultaneous__choice": _cast(_K63, jnp.int8),
         "simultaneous__turn": _cast(jnp.int32(0), jnp.int32),
+        "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
     }
 
 
@@ -3700,6 +3734,7 @@ def _to_dict(state):
     st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
+    st["_fault"] = state._fault
     return st
 
 
@@ -3708,7 +3743,7 @@ def _state(st, observation, mask) -> State:
     return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
                  terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
                  _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], _fault=st["_fault"])
 
 
 def _legal_action_mask(st):
@@ -3784,6 +3819,31 @@ def step(state: State, action, key=None) -> State:
     return _finish(_select(done, finished, played))
 
 
+class SpecRuntimeError(Exception):
+    """A runtime fault of the spec (the interpreter's `envc.compiler.interp.SpecRuntimeError`)."""
+
+
+def fault_message(state: State) -> str | None:
+    """The message of the first environment of `state` (one state or a batch, outside `jit`)
+    whose `_fault` is set: `env I: file.envspec:LINE:COL: message` (`env I: ` for a batch
+    only), the interpreter's location and message; None when no environment faulted."""
+    fault = np.asarray(jax.device_get(state._fault)).reshape(-1, 3)
+    hit = np.flatnonzero(fault[:, 0])
+    if not len(hit):
+        return None
+    i = int(hit[0])
+    code, a, b = (int(x) for x in fault[i])
+    text = FAULT_SITES[code - 1].replace("{a}", str(a)).replace("{b}", str(b))
+    return text if np.ndim(state._fault) == 1 else f"env {i}: {text}"
+
+
+def raise_fault(state: State) -> None:
+    """Raise `SpecRuntimeError(fault_message(state))` when an environment of `state` faulted."""
+    message = fault_message(state)
+    if message is not None:
+        raise SpecRuntimeError(message)
+
+
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
     return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.int16)
@@ -3824,6 +3884,7 @@ def step_autoreset_from_seed(state: State, action, seed):
     truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
+    fresh = fresh.replace(_fault=nxt._fault)  # a fault stays visible after the reset
     return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
@@ -3949,7 +4010,7 @@ def step_joint_autoreset_from_seed(state: State, actions, seed, masks=None):
     Returns `(state, rewards, done)` of the turn taken."""
     nxt = step_joint(state, actions, masks)
     done = nxt.terminated | nxt.truncated
-    return _select(done, init_from_seed(seed), nxt), nxt.rewards, done
+    return _select(done, init_from_seed(seed).replace(_fault=nxt._fault), nxt), nxt.rewards, done
 
 
 def rollout_joint(key, n_turns: int, batch: int):

@@ -220,6 +220,15 @@ def _lcount(lst, v):
     return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
+def _fault_at(st, cond, code, a, b):
+    """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
+    where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
+    new = cond & (st["_fault"][0] == 0)
+    st = dict(st)
+    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    return st
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -325,6 +334,71 @@ NUM_PLAYERS = 2
 NUM_ACTIONS = 132
 TURN_LIMIT = 2000
 ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('end_turn', 124, 1), ('promote', 125, 3), ('choose', 128, 4))  # (name, first flat index, number of flat actions)
+# the spec location and message of every fault site (`{a}`, `{b}`: values of the fault), numbered
+# by envc's pass `number_faults` as in every backend; `State._fault[0]` is 1 + the site
+FAULT_SITES = (
+    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:285:13: push onto a full list (capacity 10)",
+    "tcg.envspec:285:26: `draw()` from an empty list",
+    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:9: push onto a full list (capacity 10)",
+    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:412:13: push onto a full list (capacity 20)",
+    "tcg.envspec:412:26: `pop()` from an empty list",
+    "tcg.envspec:559:9: push onto a full list (capacity 20)",
+    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:577:13: push onto a full list (capacity 10)",
+    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:607:17: push onto a full list (capacity 20)",
+    "tcg.envspec:607:33: `draw()` from an empty list",
+    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:870:21: push onto a full list (capacity 10)",
+    "tcg.envspec:872:21: push onto a full list (capacity 20)",
+    "tcg.envspec:902:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
+)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
@@ -527,8 +601,10 @@ def p_draw_cards(st, v_p, v_n):
     _c15 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then16(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] == 0), 3, 0, 0)
         _v17, _l18 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l18)
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 2, 0, 0)
         _l19 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v17, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l19)
         return st, _scope(lv, ("p", "n", "k", ))
@@ -537,8 +613,10 @@ def p_draw_cards(st, v_p, v_n):
     _c20 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then21(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] == 0), 3, 0, 0)
         _v22, _l23 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l23)
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 2, 0, 0)
         _l24 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v22, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l24)
         return st, _scope(lv, ("p", "n", "k", ))
@@ -547,8 +625,10 @@ def p_draw_cards(st, v_p, v_n):
     _c25 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then26(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] == 0), 3, 0, 0)
         _v27, _l28 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l28)
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 2, 0, 0)
         _l29 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v27, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l29)
         return st, _scope(lv, ("p", "n", "k", ))
@@ -557,8 +637,10 @@ def p_draw_cards(st, v_p, v_n):
     _c30 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then31(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] == 0), 3, 0, 0)
         _v32, _l33 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l33)
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 2, 0, 0)
         _l34 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v32, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l34)
         return st, _scope(lv, ("p", "n", "k", ))
@@ -567,8 +649,10 @@ def p_draw_cards(st, v_p, v_n):
     _c35 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then36(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] == 0), 3, 0, 0)
         _v37, _l38 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l38)
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 2, 0, 0)
         _l39 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v37, jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l39)
         return st, _scope(lv, ("p", "n", "k", ))
@@ -850,8 +934,11 @@ def p_basic_from_deck(st, v_p):
         st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
         lv["r"] = _cast(_r106, jnp.int8)
         lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 8, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
+        st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 7, 0, 0)
         _l109 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l109)
+        st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 9, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
         _l110 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l110)
         lv = _scope(lv, ("p", "n", ))
@@ -873,8 +960,10 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
         _c112 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
         def _then113(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_get(st["hand"], _i32(lv["q"]))["len"] == 0), 11, 0, 0)
             _v114, _l115 = _take_back(_get(st["hand"], _i32(lv["q"])))
             st["hand"] = _set(st["hand"], _i32(lv["q"]), _l115)
+            st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] >= 20), 10, 0, 0)
             _l116 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v114, jnp.int16))
             st["deck"] = _set(st["deck"], _i32(lv["q"]), _l116)
             return st, _scope(lv, ("p", "n", "q", "k", ))
@@ -1188,8 +1277,11 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
         st, lv = dict(st), dict(lv)
         st, _r193 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(lv["q"]))["len"] - 1), 0))
         lv["h"] = _cast(_r193, jnp.int8)
+        st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["q"]))["len"]), 13, _i32(lv["h"]), _get(st["hand"], _i32(lv["q"]))["len"])
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 12, 0, 0)
         _l194 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_get(st["hand"], _i32(lv["q"]))["items"][_i32(lv["h"])], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l194)
+        st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["q"]))["len"]), 14, _i32(lv["h"]), _get(st["hand"], _i32(lv["q"]))["len"])
         _l195 = _remove_at(_get(st["hand"], _i32(lv["q"])), _i32(lv["h"]))
         st["hand"] = _set(st["hand"], _i32(lv["q"]), _l195)
         lv = _scope(lv, ("p", "coin", "q", "go", ))
@@ -1218,8 +1310,11 @@ def p_pokemon_from_deck(st, v_p, v_t):
         _c201 = (_i32(lv["at"]) >= 0)
         def _then202(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 18, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
+            st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 17, 0, 0)
             _l203 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
             st["hand"] = _set(st["hand"], _i32(lv["p"]), _l203)
+            st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 19, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
             _l204 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
             st["deck"] = _set(st["deck"], _i32(lv["p"]), _l204)
             return st, _scope(lv, ("p", "t", "at", ))
@@ -1250,7 +1345,9 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
         _c210 = (_i32(lv["at"]) >= 0)
         def _then211(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 21, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
             st = p_put_in_play(st, lv["p"], lv["s"], _get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])])
+            st = _fault_at(st, (_i32(lv["at"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 22, _i32(lv["at"]), _get(st["deck"], _i32(lv["p"]))["len"])
             _l212 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
             st["deck"] = _set(st["deck"], _i32(lv["p"]), _l212)
             return st, _scope(lv, ("p", "n", "s", "at", ))
@@ -1271,8 +1368,10 @@ def p_discard_deck_tops(st, v_n):
     _c213 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then214(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v215, _l216 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l216)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l217 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v215, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l217)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1281,8 +1380,10 @@ def p_discard_deck_tops(st, v_n):
     _c218 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then219(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v220, _l221 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l221)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l222 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v220, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l222)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1291,8 +1392,10 @@ def p_discard_deck_tops(st, v_n):
     _c223 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then224(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v225, _l226 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l226)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l227 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v225, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l227)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1301,8 +1404,10 @@ def p_discard_deck_tops(st, v_n):
     _c228 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then229(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v230, _l231 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l231)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l232 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v230, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l232)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1311,8 +1416,10 @@ def p_discard_deck_tops(st, v_n):
     _c233 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then234(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v235, _l236 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l236)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l237 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v235, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l237)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1323,8 +1430,10 @@ def p_discard_deck_tops(st, v_n):
     _c238 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then239(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v240, _l241 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l241)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l242 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v240, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l242)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1333,8 +1442,10 @@ def p_discard_deck_tops(st, v_n):
     _c243 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then244(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v245, _l246 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l246)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l247 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v245, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l247)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1343,8 +1454,10 @@ def p_discard_deck_tops(st, v_n):
     _c248 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then249(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v250, _l251 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l251)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l252 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v250, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l252)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1353,8 +1466,10 @@ def p_discard_deck_tops(st, v_n):
     _c253 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then254(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v255, _l256 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l256)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l257 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v255, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l257)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -1363,8 +1478,10 @@ def p_discard_deck_tops(st, v_n):
     _c258 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
     def _then259(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] == 0), 24, 0, 0)
         _v260, _l261 = _take_front(_get(st["deck"], _i32(lv["q"])))
         st["deck"] = _set(st["deck"], _i32(lv["q"]), _l261)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["q"]))["len"] >= 20), 23, 0, 0)
         _l262 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v260, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["q"]), _l262)
         return st, _scope(lv, ("n", "q", "k", ))
@@ -2240,6 +2357,7 @@ def p_see_opponent_hand(st, v_p):
     def _loop565(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
+        st = _fault_at(st, ((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"])) & (_i32(lv["i"]) >= _get(st["hand"], _i32(lv["q"]))["len"]), 25, _i32(lv["i"]), _get(st["hand"], _i32(lv["q"]))["len"])
         _a566 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_i32(lv["i"])]), -1)
         st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a566, jnp.int16))
         return st, lv
@@ -2256,12 +2374,15 @@ def p_look_at_deck(st, v_p, v_n):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["i"] = jnp.int32(0)
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_i32(lv["i"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 26, _i32(lv["i"]), _get(st["deck"], _i32(lv["p"]))["len"])
     _a568 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a568, jnp.int16))
     lv["i"] = jnp.int32(1)
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_i32(lv["i"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 26, _i32(lv["i"]), _get(st["deck"], _i32(lv["p"]))["len"])
     _a569 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a569, jnp.int16))
     lv["i"] = jnp.int32(2)
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_i32(lv["i"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 26, _i32(lv["i"]), _get(st["deck"], _i32(lv["p"]))["len"])
     _a570 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
     st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a570, jnp.int16))
     lv = _scope(lv, ("p", "n", ))
@@ -2285,11 +2406,13 @@ def p_active_to_hand(st, v_p):
             _c576 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
             def _then577(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 27, 0, 0)
                 _l578 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["hand"] = _set(st["hand"], _i32(lv["p"]), _l578)
                 return st, _scope(lv, ("p", "k", "c", ))
             def _else579(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 28, 0, 0)
                 _l580 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(lv["p"]), _l580)
                 return st, _scope(lv, ("p", "k", "c", ))
@@ -2305,11 +2428,13 @@ def p_active_to_hand(st, v_p):
             _c583 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
             def _then584(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 27, 0, 0)
                 _l585 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["hand"] = _set(st["hand"], _i32(lv["p"]), _l585)
                 return st, _scope(lv, ("p", "k", "c", ))
             def _else586(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 28, 0, 0)
                 _l587 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(lv["p"]), _l587)
                 return st, _scope(lv, ("p", "k", "c", ))
@@ -2325,11 +2450,13 @@ def p_active_to_hand(st, v_p):
             _c590 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
             def _then591(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 27, 0, 0)
                 _l592 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["hand"] = _set(st["hand"], _i32(lv["p"]), _l592)
                 return st, _scope(lv, ("p", "k", "c", ))
             def _else593(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 28, 0, 0)
                 _l594 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
                 st["discard"] = _set(st["discard"], _i32(lv["p"]), _l594)
                 return st, _scope(lv, ("p", "k", "c", ))
@@ -2379,6 +2506,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             _c609 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
             def _then610(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] >= 20), 29, 0, 0)
                 _l611 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(lv["q"]), _l611)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
@@ -2387,6 +2515,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             _c612 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
             def _then613(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] >= 20), 29, 0, 0)
                 _l614 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(lv["q"]), _l614)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
@@ -2395,6 +2524,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             _c615 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
             def _then616(st, lv):
                 st, lv = dict(st), dict(lv)
+                st = _fault_at(st, (_get(st["deck"], _i32(lv["q"]))["len"] >= 20), 29, 0, 0)
                 _l617 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
                 st["deck"] = _set(st["deck"], _i32(lv["q"]), _l617)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
@@ -2549,12 +2679,14 @@ def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:1480)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 30, 0, 0)
     _l659 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
     st["discard"] = _set(st["discard"], _i32(lv["p"]), _l659)
     lv["k"] = jnp.int32(0)
     _c660 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
     def _then661(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 31, 0, 0)
         _l662 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["p"]), _l662)
         return st, _scope(lv, ("p", "s", "k", ))
@@ -2563,6 +2695,7 @@ def p_clear_slot(st, v_p, v_s):
     _c663 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
     def _then664(st, lv):
         st, lv = dict(st), dict(lv)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 31, 0, 0)
         _l665 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
         return st, _scope(lv, ("p", "s", "k", ))
@@ -3087,11 +3220,13 @@ def p_deal(st, v_p):
     def _loop886(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
+        st = _fault_at(st, (_i32(lv["i"]) >= _get(st["deck"], _i32(lv["p"]))["len"]), 33, _i32(lv["i"]), _get(st["deck"], _i32(lv["p"]))["len"])
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
         _c887 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
         _c888 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
         def _then889(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 34, 0, 0)
             _l890 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
             st["hand"] = _set(st["hand"], _i32(lv["p"]), _l890)
             _a891 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
@@ -3099,6 +3234,7 @@ def p_deal(st, v_p):
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
         def _then892(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (_get(st["hand"], _i32(lv["p"]))["len"] >= 10), 35, 0, 0)
             _l893 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
             st["hand"] = _set(st["hand"], _i32(lv["p"]), _l893)
             _a894 = jnp.minimum((_i32(lv["others"]) + 1), 20)
@@ -3106,6 +3242,7 @@ def p_deal(st, v_p):
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
         def _else895(st, lv):
             st, lv = dict(st), dict(lv)
+            st = _fault_at(st, (lv["rest"]["len"] >= 20), 36, 0, 0)
             _l896 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
             lv["rest"] = _l896
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
@@ -5646,10 +5783,13 @@ def p__envc_run_play_trainer(st, v_h, v_target):
         st, lv = dict(st), dict(lv)
         _a1473 = st["current_player"]
         lv["p"] = _cast(_a1473, jnp.int8)
+        st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 37, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
         _a1474 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
         lv["c"] = _cast(_a1474, jnp.int16)
+        st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 38, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
         _l1475 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
         st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1475)
+        st = _fault_at(st, (_get(st["discard"], _i32(lv["p"]))["len"] >= 20), 39, 0, 0)
         _l1476 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
         st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1476)
         _c1477 = (_K3[_i32(lv["c"])] == 1)
@@ -5981,7 +6121,9 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 40, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 41, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     _l1593 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
     st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1593)
     lv = _scope(lv, ("h", ))
@@ -6000,7 +6142,9 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 42, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 43, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     _l1595 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
     st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1595)
     lv = _scope(lv, ("h", ))
@@ -6043,7 +6187,9 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 44, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 45, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     _l1602 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
     st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1602)
     lv = _scope(lv, ("h", ))
@@ -6067,8 +6213,10 @@ def a_evolve(st, index):
     st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1604, jnp.int16))
     _a1605 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
     st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1605, jnp.int8))
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 47, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     _a1606 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
     st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1606, jnp.int16))
+    st = _fault_at(st, (_i32(lv["h"]) >= _get(st["hand"], _i32(lv["p"]))["len"]), 48, _i32(lv["h"]), _get(st["hand"], _i32(lv["p"]))["len"])
     _l1607 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
     st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1607)
     _a1608 = st["turn"]
@@ -6275,6 +6423,7 @@ def _init_body(st):
         def _loop1640(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
+            st = _fault_at(st, (_get(st["deck"], _i32(lv["p"]))["len"] >= 20), 61, 0, 0)
             _l1641 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
             st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1641)
             return st, lv
@@ -6342,7 +6491,7 @@ _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter", "_fault"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -6354,6 +6503,10 @@ class State:
     narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
     `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
     can clash with an attribute of `State` (`replace`, `observation`, ...).
+    `_fault` (int32[3]): the first runtime fault of the spec this environment met, `[0, 0, 0]`
+    for none, else `[1 + site, a, b]` (`FAULT_SITES[site]` with its values `{a}`, `{b}`); once
+    set it stays set, across auto-resets too. The state after a fault is unspecified; a jitted
+    loop reads `_fault` from the state, `raise_fault(state)` raises it outside `jit`.
     """
 
     current_player: jax.Array
@@ -6366,6 +6519,7 @@ class State:
     _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
+    _fault: jax.Array
 
     @property
     def env_id(self) -> str:
@@ -6388,6 +6542,7 @@ class State:
         """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
         observation are taken from them, not recomputed."""
         st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        st.setdefault("_fault", jnp.zeros(3, jnp.int32))  # (the interpreter's arrays have no fault)
         return _state(st, st["observation"], st["legal_action_mask"])
 
     def to_svg(self) -> str:
@@ -6531,6 +6686,7 @@ def _defaults():
         "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
+        "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
     }
 
 
@@ -6545,6 +6701,7 @@ def _to_dict(state):
     st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
+    st["_fault"] = state._fault
     return st
 
 
@@ -6553,7 +6710,7 @@ def _state(st, observation, mask) -> State:
     return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
                  terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
                  _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], _fault=st["_fault"])
 
 
 def _legal_action_mask(st):
@@ -6653,6 +6810,31 @@ def step(state: State, action, key=None) -> State:
     return _finish(_select(done, finished, played))
 
 
+class SpecRuntimeError(Exception):
+    """A runtime fault of the spec (the interpreter's `envc.compiler.interp.SpecRuntimeError`)."""
+
+
+def fault_message(state: State) -> str | None:
+    """The message of the first environment of `state` (one state or a batch, outside `jit`)
+    whose `_fault` is set: `env I: file.envspec:LINE:COL: message` (`env I: ` for a batch
+    only), the interpreter's location and message; None when no environment faulted."""
+    fault = np.asarray(jax.device_get(state._fault)).reshape(-1, 3)
+    hit = np.flatnonzero(fault[:, 0])
+    if not len(hit):
+        return None
+    i = int(hit[0])
+    code, a, b = (int(x) for x in fault[i])
+    text = FAULT_SITES[code - 1].replace("{a}", str(a)).replace("{b}", str(b))
+    return text if np.ndim(state._fault) == 1 else f"env {i}: {text}"
+
+
+def raise_fault(state: State) -> None:
+    """Raise `SpecRuntimeError(fault_message(state))` when an environment of `state` faulted."""
+    message = fault_message(state)
+    if message is not None:
+        raise SpecRuntimeError(message)
+
+
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
     return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.int16)
@@ -6693,6 +6875,7 @@ def step_autoreset_from_seed(state: State, action, seed):
     truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
+    fresh = fresh.replace(_fault=nxt._fault)  # a fault stays visible after the reset
     return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
