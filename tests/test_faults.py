@@ -142,3 +142,20 @@ def test_rust_raises_the_interpreters_fault(module, name):
             assert (t, str(err)) == (t_interp, f"env 0: {text}")
             return
     raise AssertionError(f"Rust raised no fault for `{name}`; the interpreter raised at step {t_interp}: {text}")
+
+
+@pytest.mark.parametrize("target", ["python", "jax"])
+def test_envc_run_reports_the_fault(target):
+    """`envc run` on a spec whose random play faults: the same diagnostic code on both targets,
+    the interpreter's location and message (JAX: read from `State._fault` after the run)."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    out = CliRunner().invoke(app, ["run", str(SPEC), "--target", target, "--episodes", "4",
+                                   *(["--batch", "2"] if target == "jax" else [])])
+    assert out.exit_code == 1, out.output
+    assert "R0001" in out.output and "runtime fault" in out.output
+    assert "Traceback" not in out.output
+    if target == "jax":
+        assert "faults.envspec:" in out.output

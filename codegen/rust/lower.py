@@ -20,7 +20,9 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
   the interpreter: a right side that cannot draw is skipped once the left side decides;
 - every generated function returns `Result<_, Fault>`: list faults, `fail(...)` and an
   empty `random.int` range become `Err(Fault)` with the spec location, like the
-  interpreter's `SpecRuntimeError`;
+  interpreter's `SpecRuntimeError`; the site's number in `FAULT_SITES` is the one the pass
+  `number_faults` gave it, shared with the JAX backend (a `randint` whose range the checker
+  proved passes `u16::MAX`: it cannot fault);
 - expressions are Rust expressions; reductions, comprehensions, random draws and list
   takes are emitted as statements before the expression that uses them, in the
   interpreter's evaluation order (earlier operands are bound to temporaries when a later
