@@ -155,11 +155,24 @@ class Lowering:
         Only where the lowered function threads `st` out (actions, procs, `init`, the epilogue)
         and outside comprehension bodies: a fault inside a `fn`, a guard, `observe`, an
         invariant or a comprehension's body is not recorded (the module docstring says so)."""
-        if not self.m.fault_sites or not self._returns_state or self.levels or site is None:
+        if not self.recording() or site is None:
             return
         code = number_faults.site_id(self.m, site) + 1
         where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
         self.emit(f"st = _fault_at(st, {where}, {code}, {a}, {b})")
+
+    def recording(self) -> bool:
+        """True where `record_fault` emits code (see there)."""
+        return bool(self.m.fault_sites) and self._returns_state and not self.levels
+
+    def fault_temp(self, code: str) -> str:
+        """`code` bound to a temporary when faults are recorded here (the check and the fault's
+        values read it, not a second copy of the code), else `code` itself."""
+        if not self.recording() or code.isidentifier() or code.lstrip("-").isdigit():
+            return code
+        name = self.fresh("_f")
+        self.emit(f"{name} = {code}")
+        return name
 
     def on_path(self, cond: str, e: ir.Expr) -> str:
         """`ex(e)` for an expression the interpreter evaluates only where `cond` holds."""
@@ -324,7 +337,7 @@ class Lowering:
         idx = self.index(e.index)
         bt = e.base.type
         if isinstance(bt, ir.ListT):
-            length = f'{base}["len"]'
+            idx, length = self.fault_temp(idx), self.fault_temp(f'{base}["len"]')
             self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
             if self.is_leaf(bt.elem):
                 return f'{base}["items"][{idx}]'
@@ -674,7 +687,8 @@ class Lowering:
         v = self.fresh("_v")
         lst = self.fresh("_l")
         src = self.read_place(e.place)
-        self.record_fault(number_faults.site_of(e), f'{src}["len"] == 0')
+        length = self.fault_temp(f'{src}["len"]')
+        self.record_fault(number_faults.site_of(e), f"{length} == 0")
         self.emit(f"{v}, {lst} = _take_{'front' if e.front else 'back'}({src})")
         self.store(e.place, lst, cast=False)
         return v
@@ -820,7 +834,7 @@ class Lowering:
             else:
                 idx = self.index(step.index)
                 if isinstance(t, ir.ListT):
-                    length = f'{code}["len"]'
+                    idx, length = self.fault_temp(idx), self.fault_temp(f'{code}["len"]')
                     self.record_fault(number_faults.site_of(p), f"{idx} >= {length}", idx, length)
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
                 else:
@@ -1058,7 +1072,7 @@ class Lowering:
     def s_list_op(self, s: ir.ListOp) -> None:
         args = [self.ex(a) for a in s.args]
         if s.op in ("insert", "remove_at"):
-            args[0] = self.int32(s.args[0], args[0])  # a position, as `index` says
+            args[0] = self.fault_temp(self.int32(s.args[0], args[0]))  # a position, as `index` says
         lst = self.read_place(s.place)
         self.list_op_fault(s, lst, args)
         elem_dt = self.dtypes(ir.elem_of(s.place.type))
@@ -1079,7 +1093,7 @@ class Lowering:
 
     def list_op_fault(self, s: ir.ListOp, lst: str, args: list[str]) -> None:
         """Record the fault of list operation `s` on list code `lst` (the interpreter's checks)."""
-        n, cap = f'{lst}["len"]', ir.list_of(s.place.type).cap
+        n, cap = self.fault_temp(f'{lst}["len"]'), ir.list_of(s.place.type).cap
         site = number_faults.site_of(s)
         if s.op == "push":
             self.record_fault(site, f"{n} >= {cap}")
