@@ -159,3 +159,19 @@ def test_envc_run_reports_the_fault(target):
     assert "Traceback" not in out.output
     if target == "jax":
         assert "faults.envspec:" in out.output
+
+
+def test_jax_records_an_illegal_action_under_illegal_action_error():
+    """`illegal_action error`: the interpreter raises, JAX records the site with the flat action
+    (Rust's text, `illegal action {a}`: tests/test_rust_backend.py)."""
+    from envc.verify import load_jax
+
+    module = load(str(ROOT / "tests" / "passes" / "number_faults" / "sites.envspec"))
+    it = Interpreter(module)
+    n = it.actions.n
+    with pytest.raises(SpecRuntimeError, match="illegal action"):
+        it.step(it.init(0), n)
+    env = load_jax(module)
+    state = env.init_from_seed(0)
+    assert env.fault_message(env.step(state, 0)) is None
+    assert env.fault_message(env.step(state, n)) == f"illegal action {n} (the spec says `illegal_action error`)"
