@@ -25,7 +25,7 @@ from envc.compiler.passes import number_faults
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "faults.envspec"
 FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
-            "fails"]
+            "fails", "draw_or_read"]
 STEPS = 4
 
 
@@ -62,9 +62,9 @@ def _interp_fault(module, name: str) -> tuple[int, str]:
 def test_every_fault_site_is_numbered_once(module):
     lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
     sites = lowered.fault_sites
-    assert len(sites) == len(set(sites)) == 10
+    assert len(sites) == len(set(sites)) == 11
     assert number_faults.run(lowered) is lowered  # a second run changes nothing
-    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 4
+    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 5
 
 
 def test_the_verifier_catches_an_unnumbered_or_doubled_site(module):

@@ -381,9 +381,9 @@ class Lowering:
     def x_binary(self, e: ir.Binary) -> str:
         a = self.ex(e.left)
         op = e.op
-        # the interpreter skips the right side once the left decides (when it cannot draw)
-        b = self.on_path(a if op == "and" else f"jnp.logical_not({a})", e.right) if op in ("and", "or") \
-            else self.ex(e.right)
+        # the interpreter skips the right side once the left decides, unless it draws
+        skipped = op in ("and", "or") and ir.first_draw(e.right) is None
+        b = self.on_path(a if op == "and" else f"jnp.logical_not({a})", e.right) if skipped else self.ex(e.right)
         if op in ("and", "or"):
             return f"jnp.logical_{op}({a}, {b})"
         sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)

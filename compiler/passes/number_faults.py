@@ -19,7 +19,7 @@ Guarantees, on the module it returns:
 * `module.fault_sites` lists every site of the module once, in the order of a walk of the
   functions, the actions (guard, then body), `observe`, `init`, the epilogue, the
   invariants, then the illegal action; site `i` is fault `i` of every backend (Rust's
-  `FAULT_SITES[i]`, JAX's state field `_fault == i + 1`);
+  `FAULT_SITES[i]`, JAX's `State._fault[0] == i + 1`);
 * `site_id(module, site_of(node))` holds for every node that can fault; a backend never
   numbers a site itself;
 * nothing else changes (the pass only adds the table), so `ir.verify` holds and the
