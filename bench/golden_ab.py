@@ -11,6 +11,8 @@ a, b, a, b, ... (`envc.bench.compare_rollouts`); SPS is the median of the runs. 
 shortens the scan (default `envc.bench.steps_for(batch)`) where one side is slow. Prints
 SPS of each side, the ratio after/before, the runs, and the compile times (cold unless the
 persistent cache has them: `ENVC_JAX_CACHE=off` for cold); quote `uptime` with the figures.
+When the new module records runtime faults (`State._fault`), also prints the fault of the
+first faulting environment of the first run (None: no environment faulted).
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         after = load_jax(load(str(ROOT / "specs" / f"{args.spec}.envspec")), PassContext(prefix_walk=args.prefix_walk))
         for b in (int(x) for x in args.batches.split(",")):
             steps = args.steps or steps_for(b)
-            ra, rb = compare_rollouts(("before", before.rollout), ("after", after.rollout), b, steps, args.repeats)
+            finals: list = []
+            ra, rb = compare_rollouts(("before", before.rollout), ("after", after.rollout), b, steps, args.repeats,
+                                      finals)
+            if hasattr(after, "fault_message"):  # the random legal policy never faults the interpreter
+                print(f"after: runtime faults recorded in the first run: {after.fault_message(finals[1])}")
             print(f"{args.spec} batch {b} x {steps} steps: before {ra.sps:,.0f} SPS, after {rb.sps:,.0f} SPS, "
                   f"after/before {rb.sps / ra.sps:.2f}; runs before {[round(x) for x in ra.sps_runs]}, after "
                   f"{[round(x) for x in rb.sps_runs]}; compile {ra.compile_s:.1f}s / {rb.compile_s:.1f}s; "

@@ -35,8 +35,14 @@ Semantics (every backend reproduces them exactly):
   decides, which yields the same value and state, and no fault from reading past a
   list's end there (compiled code reads padding that the result ignores).
 * Runtime faults (push onto a full list, draw from an empty one, index past a list's
-  length, `fail(...)`) raise `SpecRuntimeError` with the spec location: they are bugs of
-  the spec, which verification reports.
+  length, `insert`/`remove_at` out of range, `fail(...)`, an illegal action under
+  `illegal_action error`) raise `SpecRuntimeError` with the spec location: they are bugs of
+  the spec, which verification reports. This is the one behaviour every backend reproduces
+  (README, "Runtime faults"): the pass `number_faults` numbers each site, the Rust package
+  raises its `SpecRuntimeError` with the same location and message, and the JAX module,
+  which cannot raise inside `jit`, records the first fault in `State._fault` and raises it
+  with `raise_fault(state)` (not inside a `fn`, guard, `observe`, invariant or
+  comprehension body: a known gap).
 """
 
 from __future__ import annotations

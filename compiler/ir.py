@@ -1024,6 +1024,10 @@ class Module(Node):
     simultaneous: SimultaneousDef | None = None
     choice: ChoiceInfo | None = None  # set by the pass `choice_points` when a `choose` exists
     contexts: list[ContextDef] = []  # of `texts of ...` (the fill judge's; never lowered)
+    # every runtime fault site as (location, message with `{a}`, `{b}`), numbered by the pass
+    # `number_faults` (the last of `LOWERING`); empty before it. Plain data, not nodes: no walk
+    # visits them
+    fault_sites: list[tuple[str, str]] = []
 
     def enum(self, name: str) -> EnumDef:
         return next(e for e in self.enums if e.name == name)

@@ -18,7 +18,10 @@ verifier after each pass of `envc.compiler.pipeline` on every shipped and test s
   `min`, `max`, `clamp` and `if ... then ... else` contains the range `envc.compiler.ranges`
   infers from its operands (a pass may widen a type, never narrow it below what its operands
   allow); every stored value fits where it is stored (`let`, assignment, argument, return,
-  list element), and a constant index lies inside its array.
+  list element), and a constant index lies inside its array;
+* faults: once the pass `number_faults` has numbered the sites (`fault_sites` not empty),
+  the table lists each site once and holds every site of the module (a pass after it that
+  adds a fault would leave the backends unable to report it).
 
 It reports every violation found, each with the declaration it is in.
 """
@@ -372,5 +375,18 @@ def verify(module: ir.Module) -> None:
     """
     v = _Verifier(module)
     v.run()
-    if v.problems:
-        raise IRVerifyError(v.problems)
+    problems = v.problems + _fault_problems(module)
+    if problems:
+        raise IRVerifyError(problems)
+
+
+def _fault_problems(module: ir.Module) -> list[str]:
+    """The broken fault invariants (module docstring): none before `number_faults` runs."""
+    if not module.fault_sites:
+        return []
+    from envc.compiler.passes import number_faults
+
+    table = module.fault_sites
+    problems = [f"fault sites: {number_faults.site_text(s)!r} is numbered twice" for s in table if table.count(s) > 1]
+    missing = [s for s in number_faults.sites(module) if s not in table]
+    return problems + [f"fault sites: {number_faults.site_text(s)!r} has no number" for s in missing]

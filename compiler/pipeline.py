@@ -30,12 +30,19 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from envc.compiler import ir
-from envc.compiler.passes import choice_points, effect_tables, fold_constants, simultaneous
+from envc.compiler.passes import (
+    choice_points,
+    effect_tables,
+    fold_constants,
+    lower_choices,
+    number_faults,
+    simultaneous,
+)
 
 # The pipeline, in order. `check` (the checker's output) comes before every entry.
 # `choice_points` runs after `effect_tables` (the dispatch it rewrites holds no `choose`
 # yet, and paused effects need the final bodies). `lower_choices`, which turns paused
-# effects into state machines for the array backends, is run by those backends (and by
+# effects into state machines for the array backends, is in `LOWERING` (and run by
 # `envc verify --targets flat`), not here: the interpreter runs `choose` natively.
 # `simultaneous` comes first: it turns a simultaneous spec into a sequential game (private
 # commits, then the turn resolved in the module's epilogue), which every later pass and
@@ -48,8 +55,13 @@ PASSES: list[ModuleType] = [
 
 # After `PASSES`, for the array backends only (`lower`). `fold_constants` once here instead
 # of each backend folding in its own way (the Rust backend used to fold its generated text).
+# `lower_choices` after it, as the backends ran it before it moved here (the same IR).
+# `number_faults` last: it numbers every fault site of the final IR (`lower_choices` adds
+# some), the one numbering both backends report faults with.
 LOWERING: list[ModuleType] = [
     fold_constants,
+    lower_choices,
+    number_faults,
 ]
 
 

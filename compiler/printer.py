@@ -262,6 +262,12 @@ class _Printer:
         for fam in m.families:
             cols = ", ".join(f"{fam.table}.{c}" for c in fam.columns)
             self.line(f"family {fam.name} per {cols}: {len(fam.texts)} texts, dispatch {fam.dispatch}")
+        self.fault_sites(m)
+
+    def fault_sites(self, m: ir.Module) -> None:
+        """The numbered fault sites (the pass `number_faults`; none before it)."""
+        for i, (where, message) in enumerate(m.fault_sites):
+            self.line(f"fault {i} at {where or '-'}: {json.dumps(message, ensure_ascii=True)}")
 
     def turn_parts(self, m: ir.Module) -> None:
         """A simultaneous spec's `resolve` (before its pass) or where the pass keeps the turn

@@ -736,6 +736,10 @@ def _run_jax(m, episodes: int, batch: int, seed: int, max_steps: int, report: _M
     wide.print(f"JIT compile: {r.compile_s:.2f} s (code generation {r.codegen_s:.2f} s; {where})")
     wide.print(f"episodes: {r.finished:,} finished, the first {episodes:,} by id counted "
               f"(environment e's k-th episode has id k*{r.batch}+e)")
+    if r.fault is not None:  # (`State._fault`: the same site and message as the interpreter's)
+        _fail([Diagnostic("R0001", f"runtime fault: {r.fault}", None,
+                          help="the spec reached a state it cannot handle: fix the rule or add a guard; "
+                               "`envc run` on the interpreter (--target python) gives the seed and actions")])
 
 
 class _MatchupFiles:

@@ -264,6 +264,9 @@ class RunResult:
     chunk: int  # steps per jitted call
     calls: int
     platform: str  # jax's device platform: cpu, gpu, tpu
+    # the first runtime fault an environment recorded (`State._fault`, the interpreter's
+    # location and message: `env I: file:LINE:COL: ...`), or None
+    fault: str | None = None
 
     @property
     def sps(self) -> float:
@@ -326,6 +329,8 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
                  if fields else jnp.zeros((0,), jnp.int32))
         how = nxt._x[ending.name].astype(jnp.int32) if ending is not None else jnp.int32(0)
         fresh = env.init(k_reset)
+        if hasattr(nxt, "_fault"):  # a recorded fault stays visible after the reset
+            fresh = fresh.replace(_fault=nxt._fault)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
         record = (done, code, length, ret, label, how)
         return state, jnp.where(done, 0, length), jnp.where(done, jnp.zeros_like(ret), ret), record
@@ -390,5 +395,6 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     eps = Episodes(labels[order].reshape(len(ids), width).astype(np.int32), codes[order].astype(np.int8),
                    lengths[order].astype(np.int32), rets[order].astype(np.float64), hows[order].astype(np.int32))
     assert len(ids) == episodes and (np.sort(ids) == np.arange(episodes)).all()
+    fault = env.fault_message(carry[0]) if hasattr(env, "fault_message") else None
     return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
-                     jax.devices()[0].platform)
+                     jax.devices()[0].platform, fault)

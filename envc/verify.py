@@ -605,14 +605,20 @@ class _JaxBackend:
     def step(self, actions: np.ndarray) -> str | None:
         self.state = self._step(self.state, self.jax.numpy.asarray(actions))
         self._fetch()
-        return None
+        return self._fault(self.state)
 
     def step_joint(self, actions: np.ndarray) -> str | None:
         if not hasattr(self, "_step_joint"):
             self._step_joint = self.jax.jit(self.jax.vmap(self.env.step_joint))
         self.state = self._step_joint(self.state, self.jax.numpy.asarray(actions))
         self._fetch()
-        return None
+        return self._fault(self.state)
+
+    def _fault(self, state) -> str | None:
+        """The runtime fault a lane of `state` recorded (`State._fault`, as the interpreter's
+        `SpecRuntimeError` reads), or None; a module without fault sites has no `_fault`."""
+        message = getattr(self.env, "fault_message", None)
+        return None if message is None else message(state)
 
     def batch(self, keys, lanes: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The `_leaves` of the fields `keys` of the environments `lanes` (a leading axis)."""
@@ -631,7 +637,11 @@ class _JaxBackend:
         return [name for name, v in self.inv.items() if not bool(v[j])]
 
     def transition(self, arrays: dict, action: int) -> dict | str:
-        theirs = jax_state_arrays(self._step_one(from_arrays(self.env, arrays), action))
+        state = self._step_one(from_arrays(self.env, arrays), action)
+        fault = self._fault(state)
+        if fault is not None:
+            return f"runtime fault the interpreter does not raise: {fault}"
+        theirs = jax_state_arrays(state)
         return {k: theirs[k] for k in arrays}
 
 

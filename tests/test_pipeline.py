@@ -59,7 +59,7 @@ def test_every_pass_has_a_file_test():
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=_rel)
 def test_every_spec_verifies_after_every_pass(spec: Path):
-    pipeline.load(str(spec), PassContext(verify=True))
+    pipeline.load(str(spec), PassContext(verify=True, lower=True))  # `LOWERING` too
 
 
 def test_every_pass_keeps_the_interpreters_trajectories(specs):
@@ -275,7 +275,7 @@ def test_emit_ir_prints_the_ir_after_a_pass(monkeypatch):
 
 
 def test_a_required_pass_cannot_be_disabled():
-    assert set(pipeline.required_pass_names()) == {"simultaneous", "choice_points"}
+    assert set(pipeline.required_pass_names()) == {"simultaneous", "choice_points", "lower_choices", "number_faults"}
     with pytest.raises(pipeline.RequiredPassError, match="choice_points"):
         PassContext(disabled=frozenset({"choice_points"}))
     from envc.cli import app

@@ -18,8 +18,9 @@ import jinja2
 from envc import __version__
 from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
-from envc.codegen.jax.lower import Lowering
+from envc.codegen.jax.lower import FAULT_FIELD, Lowering
 from envc.compiler import ir, pipeline
+from envc.compiler.passes import number_faults
 from envc.compiler.pipeline import PassContext
 
 _MARKER = "# ---- runtime (pasted into generated code) ----\n"
@@ -28,6 +29,8 @@ _LISTS_END = "# ---- end of the list runtime ----\n"
 _WALKS_START = ("# ---- prefix-walk runtime (pasted only into the module of a spec with a loop that walks until a flag "
                 "goes false) ----\n")
 _WALKS_END = "# ---- end of the prefix-walk runtime ----\n"
+_FAULTS_START = "# ---- fault runtime (pasted only into the module of a spec with a fault site) ----\n"
+_FAULTS_END = "# ---- end of the fault runtime ----\n"
 
 
 @functools.lru_cache(maxsize=1)  # one environment: templates compile once per process
@@ -41,18 +44,22 @@ def _env() -> jinja2.Environment:
 
 
 @functools.lru_cache(maxsize=4)
-def _runtime(lists: bool, walks: bool = False) -> str:
+def _runtime(lists: bool, faults: bool = False, walks: bool = False) -> str:
     """The runtime helpers pasted into a generated module: the list helpers (the block between
     the list markers of runtime.py, which only the lowering of list types and list operations
     calls) only when `lists`, the prefix-walk helpers (`Lowering.prefix_walk`) only when
-    `walks`, and all the others always."""
+    `walks`, the fault helper (between the fault markers) only when `faults` (the module has a
+    fault site), every other helper always."""
     text = resources.files("envc.codegen.jax").joinpath("runtime.py").read_text(encoding="utf-8")
     text = text.split(_MARKER, 1)[1]
-    before, rest = text.split(_LISTS_START, 1)
-    lists_block, rest = rest.split(_LISTS_END, 1)
-    middle, rest = rest.split(_WALKS_START, 1)
-    walks_block, after = rest.split(_WALKS_END, 1)
-    parts = [before] + ([lists_block] if lists else []) + [middle] + ([walks_block] if walks else []) + [after]
+    parts = []
+    blocks = (((_LISTS_START, _LISTS_END), lists), ((_WALKS_START, _WALKS_END), walks),
+              ((_FAULTS_START, _FAULTS_END), faults))
+    for (start, end), keep in blocks:
+        before, rest = text.split(start, 1)
+        block, text = rest.split(end, 1)
+        parts += [before, block] if keep else [before]
+    parts.append(text)
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip("\n")) + "\n"
 
 
@@ -66,9 +73,9 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     options of the `LOWERING` passes this runs first, `--disable-pass`). The spec's state fields live in
     the dict `State._x` (keys are the spec's names), so no field name can clash with an
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
-    from envc.compiler.passes import init_mask, lower_choices
+    from envc.compiler.passes import init_mask
 
-    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
+    module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
     # `--prefix-walk vmap|predicated`: issue 18's mechanism 1 lowerings, opt-in measurements
     # (slower than the default on CPU: bench/RESULTS.md); the default output does not change
     low = Lowering(module, (ctx or PassContext()).prefix_walk).run()
@@ -76,11 +83,15 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
     dtype_of = {name: dtypes for name, dtypes, _ in low.state_fields}
-    user = tuple(name for name, _, _ in low.state_fields if name not in builtin)
+    user = tuple(name for name, _, _ in low.state_fields if name not in builtin and name != FAULT_FIELD)
+    sites = [number_faults.site_text(x) for x in module.fault_sites]
+    illegal = number_faults.site_id(module, number_faults.illegal_site()) + 1 \
+        if module.illegal_action == "error" else None
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",
-        runtime=_runtime(uses_lists(module), low.prefix_walks), num_players=low.num_players, num_actions=low.num_actions,
+        runtime=_runtime(uses_lists(module), bool(sites), low.prefix_walks), fault_sites=sites,
+        illegal_site=illegal, num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
         constants=low.constants, functions=low.functions, field_names=repr(user),

@@ -25,6 +25,16 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
 - `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
 - random draws thread the RNG counter through `st` in the interpreter's evaluation order
   (the checker keeps draws out of conditional expressions and generator bodies);
+- runtime faults (a list index past the length, a take from an empty list, a push onto a full
+  one, `insert`/`remove_at` out of range, `fail`) are recorded, not raised: where the
+  interpreter's check would fail, `st["_fault"]` (int32[3]) becomes `[1 + site, a, b]` with
+  the site numbered by the pass `number_faults`, unless a fault is already recorded (the first
+  wins), branchlessly (`_fault_at`, a `jnp.where`; a branch not taken, the untaken side of a
+  conditional expression and the skipped right side of `and`/`or` record nothing). Only in
+  functions that return `st` (actions, procs, `init`, the epilogue) and outside
+  comprehension bodies: a fault inside a `fn`, a guard, `observe`, an invariant or a
+  comprehension's body is not recorded, and JAX reads padding there. A module without fault
+  sites has no `_fault` field and no fault code;
 - actions dispatch with `lax.switch` on the action kind; the legal-action mask of a kind
   is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
   parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
@@ -44,7 +54,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import py_comment, py_doc, py_float, py_ident, py_str
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
-from envc.compiler.passes import mask_reuse, prefix_loops
+from envc.compiler.passes import mask_reuse, number_faults, prefix_loops
 from envc.compiler.pipeline import PREFIX_WALKS
 
 UNROLL = 8
@@ -56,6 +66,9 @@ MAX_INDENT = 40  # a branch or loop function deeper than this is defined at modu
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
 SMALL_REDUCE_UNROLL = 4
+# the state's record of the first runtime fault, `[1 + site, a, b]` (int32[3], zeros for none),
+# only in the state of a module with a fault site (`record_fault`)
+FAULT_FIELD = "_fault"
 
 
 def ident(name: str) -> str:
@@ -142,8 +155,48 @@ class Lowering:
         found = prefix_loops.find(module) if walks != "off" else []
         self._walks = {id(w.loop): w for w in found if w.reason is None and w.loop is not None}
         self._walked = False  # some loop was lowered by `prefix_walk`
+        # faults (`record_fault`): the function being lowered returns `st` (an action, proc,
+        # `init`, the epilogue), and the conditions under which the expression being lowered
+        # is evaluated by the interpreter (a `Cond`'s branch, the right side of `and`/`or`)
+        self._returns_state = False
+        self._path: list[str] = []
 
     # ------------------------------------------------------------ helpers
+    def record_fault(self, site: number_faults.Site | None, cond: str, a: str = "0", b: str = "0") -> None:
+        """Emit `st = _fault_at(st, cond, 1 + id, a, b)`: the state's `_fault` records fault site
+        `site` (numbered by the pass `number_faults`) with values `a`, `b` where `cond` holds,
+        the expression is on the interpreter's path (`_path`) and no fault is recorded yet.
+
+        Only where the lowered function threads `st` out (actions, procs, `init`, the epilogue)
+        and outside comprehension bodies: a fault inside a `fn`, a guard, `observe`, an
+        invariant or a comprehension's body is not recorded (the module docstring says so)."""
+        if not self.recording() or site is None:
+            return
+        code = number_faults.site_id(self.m, site) + 1
+        where = " & ".join([*(f"({c})" for c in self._path), f"({cond})"])
+        self.emit(f"st = _fault_at(st, {where}, {code}, {a}, {b})")
+
+    def recording(self) -> bool:
+        """True where `record_fault` emits code (see there)."""
+        return bool(self.m.fault_sites) and self._returns_state and not self.levels
+
+    def fault_temp(self, code: str) -> str:
+        """`code` bound to a temporary when faults are recorded here (the check and the fault's
+        values read it, not a second copy of the code), else `code` itself."""
+        if not self.recording() or code.isidentifier() or code.lstrip("-").isdigit():
+            return code
+        name = self.fresh("_f")
+        self.emit(f"{name} = {code}")
+        return name
+
+    def on_path(self, cond: str, e: ir.Expr) -> str:
+        """`ex(e)` for an expression the interpreter evaluates only where `cond` holds."""
+        self._path.append(cond)
+        try:
+            return self.ex(e)
+        finally:
+            self._path.pop()
+
     def fresh(self, prefix: str) -> str:
         self.n += 1
         return f"{prefix}{self.n}"
@@ -299,6 +352,8 @@ class Lowering:
         idx = self.index(e.index)
         bt = e.base.type
         if isinstance(bt, ir.ListT):
+            idx, length = self.fault_temp(idx), self.fault_temp(f'{base}["len"]')
+            self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
             if self.is_leaf(bt.elem):
                 return f'{base}["items"][{idx}]'
             return f"_lget({base}, {idx})"
@@ -340,8 +395,10 @@ class Lowering:
 
     def x_binary(self, e: ir.Binary) -> str:
         a = self.ex(e.left)
-        b = self.ex(e.right)
         op = e.op
+        # the interpreter skips the right side once the left decides, unless it draws
+        skipped = op in ("and", "or") and ir.first_draw(e.right) is None
+        b = self.on_path(a if op == "and" else f"jnp.logical_not({a})", e.right) if skipped else self.ex(e.right)
         if op in ("and", "or"):
             return f"jnp.logical_{op}({a}, {b})"
         sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)
@@ -361,8 +418,8 @@ class Lowering:
 
     def x_cond(self, e: ir.Cond) -> str:
         c = self.ex(e.cond)
-        a = self.ex(e.then)
-        b = self.ex(e.orelse)
+        a = self.on_path(c, e.then)
+        b = self.on_path(f"jnp.logical_not({c})", e.orelse)
         if self.is_leaf(e.type):
             if isinstance(e.type, ir.IntT):
                 a, b = self.int32(e.then, a), self.int32(e.orelse, b)
@@ -605,6 +662,7 @@ class Lowering:
     def x_random_int(self, e: ir.RandomInt) -> str:
         lo = self.ex(e.lo)
         hi = self.ex(e.hi)
+        self.record_fault(number_faults.site_of(e), f"{lo} > {hi}", lo, hi)
         r = self.fresh("_r")
         self.emit(f"st, {r} = _randint(st, {lo}, {hi})")
         return r
@@ -643,7 +701,10 @@ class Lowering:
     def x_list_take(self, e: ir.ListTake) -> str:
         v = self.fresh("_v")
         lst = self.fresh("_l")
-        self.emit(f"{v}, {lst} = _take_{'front' if e.front else 'back'}({self.read_place(e.place)})")
+        src = self.read_place(e.place)
+        length = self.fault_temp(f'{src}["len"]')
+        self.record_fault(number_faults.site_of(e), f"{length} == 0")
+        self.emit(f"{v}, {lst} = _take_{'front' if e.front else 'back'}({src})")
         self.store(e.place, lst, cast=False)
         return v
 
@@ -788,6 +849,8 @@ class Lowering:
             else:
                 idx = self.index(step.index)
                 if isinstance(t, ir.ListT):
+                    idx, length = self.fault_temp(idx), self.fault_temp(f'{code}["len"]')
+                    self.record_fault(number_faults.site_of(p), f"{idx} >= {length}", idx, length)
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"_lget({code}, {idx})"
                 else:
                     code = f"{code}[{idx}]" if self.is_leaf(t) else f"_get({code}, {idx})"
@@ -874,6 +937,8 @@ class Lowering:
         value = self.ex(s.value)
         tmp = self.fresh("_a")
         self.emit(f"{tmp} = {value}")
+        if number_faults.site_of(s.place) is not None:
+            self.read_place(s.place)  # (records a list index past the end, as the interpreter checks)
         self.store(s.place, tmp)
 
     def arm(self, body: list[ir.Stmt], prefix: str) -> str:
@@ -1110,8 +1175,9 @@ class Lowering:
     def s_list_op(self, s: ir.ListOp) -> None:
         args = [self.ex(a) for a in s.args]
         if s.op in ("insert", "remove_at"):
-            args[0] = self.int32(s.args[0], args[0])  # a position, as `index` says
+            args[0] = self.fault_temp(self.int32(s.args[0], args[0]))  # a position, as `index` says
         lst = self.read_place(s.place)
+        self.list_op_fault(s, lst, args)
         elem_dt = self.dtypes(ir.elem_of(s.place.type))
         tmp = self.fresh("_l")
         if s.op == "push":
@@ -1128,6 +1194,19 @@ class Lowering:
             self.emit(f"_, {tmp} = _take_{'front' if s.op == 'discard_front' else 'back'}({lst})")
         self.store(s.place, tmp, cast=False)
 
+    def list_op_fault(self, s: ir.ListOp, lst: str, args: list[str]) -> None:
+        """Record the fault of list operation `s` on list code `lst` (the interpreter's checks)."""
+        n, cap = self.fault_temp(f'{lst}["len"]'), ir.list_of(s.place.type).cap
+        site = number_faults.site_of(s)
+        if s.op == "push":
+            self.record_fault(site, f"{n} >= {cap}")
+        elif s.op == "insert":
+            self.record_fault(site, f"({n} >= {cap}) | ({args[0]} > {n})", args[0], n)
+        elif s.op == "remove_at":
+            self.record_fault(site, f"{args[0]} >= {n}", args[0], n)
+        elif s.op in ("discard_front", "discard_back"):
+            self.record_fault(site, f"{n} == 0")
+
     def s_effect(self, s: ir.Effect) -> None:
         args = [self.ex(a) for a in s.args]
         if s.name == "win":
@@ -1140,7 +1219,8 @@ class Lowering:
             self.emit(f"st = _reward(st, {args[0]}, {args[1]})")
 
     def s_fault(self, s: ir.Fault) -> None:
-        self.emit(f"pass  # fail({py_comment(py_str(s.message))}): a runtime fault; the interpreter raises, JAX goes on")
+        self.emit(f"# fail({py_comment(py_str(s.message))}): a runtime fault, recorded in `_fault`")
+        self.record_fault(number_faults.site_of(s), "jnp.bool_(True)")
 
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
         self.emit(f"_ = {self.ex(s.expr)}")
@@ -1156,6 +1236,7 @@ class Lowering:
         self.levels = []
         self._reads = {}
         self._ret_type = ret
+        self._returns_state = returns_state
         self.out.depth = 0
         self.emit(header)
         self.out.depth = 1
@@ -1297,6 +1378,8 @@ class Lowering:
         fields = []
         for sf in m.state:
             fields.append((sf.name, self.dtypes(sf.type), self.value_code(sf.type, sf.default)))
+        if m.fault_sites:
+            fields.append((FAULT_FIELD, "jnp.int32", "jnp.zeros(3, jnp.int32)"))
         step_max = next(ir.int_of(sf.type).hi for sf in m.state if sf.name == "step_count")
         return LoweredModule(
             constants=self.constants, functions=self.functions, state_fields=fields, actions=actions,

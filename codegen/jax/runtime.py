@@ -253,6 +253,19 @@ def _prefix_walk(step, st, lv, lo, hi, flag, steps, exits):
 # ---- end of the prefix-walk runtime ----
 
 
+# ---- fault runtime (pasted only into the module of a spec with a fault site) ----
+def _fault_at(st, cond, code, a, b):
+    """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
+    where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
+    new = cond & (st["_fault"][0] == 0)
+    st = dict(st)
+    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    return st
+
+
+# ---- end of the fault runtime ----
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)

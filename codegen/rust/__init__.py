@@ -65,9 +65,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     Raises:
         LoweringError: the module uses something this backend cannot lower.
     """
-    from envc.compiler.passes import lower_choices
-
-    module = lower_choices.run(pipeline.lower(module, ctx))  # `choose`: paused effects as state machines
+    module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
     low = Lowering(module)
     lowered = low.run()
     glue = Glue(low).build()

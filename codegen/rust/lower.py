@@ -20,7 +20,9 @@ How each construct lowers (decisions here, layout in `templates/*.j2`):
   the interpreter: a right side that cannot draw is skipped once the left side decides;
 - every generated function returns `Result<_, Fault>`: list faults, `fail(...)` and an
   empty `random.int` range become `Err(Fault)` with the spec location, like the
-  interpreter's `SpecRuntimeError`;
+  interpreter's `SpecRuntimeError`; the site's number in `FAULT_SITES` is the one the pass
+  `number_faults` gave it, shared with the JAX backend (a `randint` whose range the checker
+  proved passes `u16::MAX`: it cannot fault);
 - expressions are Rust expressions; reductions, comprehensions, random draws and list
   takes are emitted as statements before the expression that uses them, in the
   interpreter's evaluation order (earlier operands are bound to temporaries when a later
@@ -52,6 +54,7 @@ from envc.codegen import SPLIT_HEIGHT, Emitter, Heights
 from envc.codegen.escape import rust_comment, rust_doc, rust_ident
 from envc.compiler import builtins, ir
 from envc.compiler.actions import ActionSpace
+from envc.compiler.passes import number_faults
 
 #: fields of `State` that every environment has (the templates name them as they are)
 BUILTIN_FIELDS = frozenset(("current_player", "rewards", "terminated", "truncated", "step_count"))
@@ -78,6 +81,10 @@ def where(span) -> str:
     if span is None or not span.line:
         return ""
     return f"{os.path.basename(span.file)}:{span.line}:{span.col}"
+
+
+# the site argument of a `randint` that cannot fault (never read: `FAULT_SITES` has no entry for it)
+_UNREACHABLE_SITE = "u16::MAX"
 
 
 class LoweringError(Exception):
@@ -193,8 +200,6 @@ class Lowering:
         self.fns = {f.name: f for f in module.fns}
         self.statics: list[tuple[str, str, str]] = []
         self._static_names: dict[tuple[str, str], str] = {}
-        self.fault_sites: list[str] = []
-        self._site_index: dict[str, int] = {}
         self.functions: list[str] = []
         self.out = Emitter()
         self.n = 0
@@ -219,14 +224,16 @@ class Lowering:
     def emit(self, line: str) -> None:
         self.out.emit(line)
 
-    def site(self, span, message: str) -> int:
-        """The index of a fault site (location and message template) in `FAULT_SITES`."""
-        loc = where(span)
-        text = f"{loc}: {message}" if loc else message
-        if text not in self._site_index:
-            self._site_index[text] = len(self.fault_sites)
-            self.fault_sites.append(text)
-        return self._site_index[text]
+    def site(self, site: number_faults.Site | None) -> int:
+        """The number of a fault site in `FAULT_SITES`: the pass `number_faults` numbered it."""
+        assert site is not None  # (the caller lowers a node that can fault)
+        return number_faults.site_id(self.m, site)
+
+    def draw_site(self, e: ir.RandomInt) -> int | str:
+        """The fault site of a `random.int` whose range may be empty, else `_UNREACHABLE_SITE`
+        (the operands' ranges prove `lo <= hi`: `number_faults` numbers no site for it)."""
+        site = number_faults.site_of(e)
+        return _UNREACHABLE_SITE if site is None else self.site(site)
 
     def rty(self, t: ir.Type) -> str:
         """The storage type of `t`."""
@@ -361,7 +368,7 @@ class Lowering:
         if name not in self._fn_faults:
             self._fn_faults[name] = True  # no recursion in specs; conservative while computing
             f = self.fns[name]
-            self._fn_faults[name] = self.may_fault(f.body) or (f.ret is not None and not always_returns(f.body))
+            self._fn_faults[name] = self.may_fault(f.body) or (f.ret is not None and not number_faults.always_returns(f.body))
         return self._fn_faults[name]
 
     def needs_stmts(self, node) -> bool:
@@ -432,7 +439,7 @@ class Lowering:
     def x_get_index(self, e: ir.GetIndex) -> str:
         base, idx = self.ex_seq([e.base, e.index])
         if isinstance(e.base.type, ir.ListT):
-            site = self.site(e.span, "index {a} is past the end of a list of length {b}")
+            site = self.site(number_faults.site_of(e))
             return self.load(f"{base}.get({idx}, {site})?", e.type)
         return self.load(f"{base}[{idx} as usize]", e.type)
 
@@ -630,7 +637,7 @@ class Lowering:
         self._need_mutable(e.span)
         lo, hi = self.ex_seq([e.lo, e.hi])
         lo, hi = self.bind(lo, e.lo.type, "_lo"), self.bind(hi, e.hi.type, "_hi")
-        site = self.site(e.span, "random.int({a}, {b}) has an empty range")
+        site = self.draw_site(e)
         r = self.fresh("_r")
         self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, {lo}, {hi}, {site})?;")
         return r
@@ -649,7 +656,7 @@ class Lowering:
         self.emit(f"{mask}[{index} as usize] = {cond};")
         self.emit(f"if {cond} {{ {n} += 1; }}")
         self._loop_close()
-        site = self.site(e.span, "random.int({a}, {b}) has an empty range")
+        site = _UNREACHABLE_SITE  # the draw is in 0..max(n - 1, 0): never empty
         self.emit(f"let {r}: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax({n} - 1, 0), {site})?;")
         self.emit(f"let {out}: i32;")
         self.emit(f"if {n} == 0 {{")
@@ -672,7 +679,7 @@ class Lowering:
 
     def x_list_take(self, e: ir.ListTake) -> str:
         place = self.place(e.place)
-        site = self.site(e.span, f"`{'draw' if e.front else 'pop'}()` from an empty list")
+        site = self.site(number_faults.site_of(e))
         v = self.fresh("_v")
         self.emit(f"let {v} = {place}.take_{'front' if e.front else 'back'}({site})?;")
         return self.load(v, e.type)
@@ -696,7 +703,7 @@ class Lowering:
                 continue
             idx = self.ex(step.index)
             if isinstance(t, ir.ListT):
-                site = self.site(p.span, "index {a} is past the end of a list of length {b}")
+                site = self.site(number_faults.site_of(p))
                 k = self.fresh("_i")
                 self.emit(f"let {k}: usize = {code}.slot({idx}, {site})?;")
                 code = f"{code}.items[{k}]"
@@ -815,13 +822,13 @@ class Lowering:
         args = [self.bind(c, a.type, "_a") for c, a in zip(self.ex_seq(s.args), s.args)]
         op = s.op
         if op == "push":
-            site = self.site(s.span, f"push onto a full list (capacity {lt.cap})")
+            site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.push({self.to_slot(args[0], s.args[0].type, lt.elem)}, {site})?;")
         elif op == "insert":
-            site = self.site(s.span, "insert at {a} into a list of length {b} (capacity " + str(lt.cap) + ")")
+            site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.insert({args[0]}, {self.to_slot(args[1], s.args[1].type, lt.elem)}, {site})?;")
         elif op == "remove_at":
-            site = self.site(s.span, "remove_at({a}) on a list of length {b}")
+            site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.remove_at({args[0]}, {site})?;")
         elif op == "clear":
             self.emit(f"{place}.clear();")
@@ -829,7 +836,7 @@ class Lowering:
             self._need_mutable(s.span)
             self.emit(f"{place}.shuffle(s._rng_key, &mut s._rng_counter);")
         else:
-            site = self.site(s.span, "`draw()`/`pop()` from an empty list")
+            site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.take_{'front' if op == 'discard_front' else 'back'}({site})?;")
 
     def s_effect(self, s: ir.Effect) -> None:
@@ -850,7 +857,7 @@ class Lowering:
             self.emit(f"s.rewards[{p} as usize] = s.rewards[{p} as usize] + {r};")
 
     def s_fault(self, s: ir.Fault) -> None:
-        site = self.site(s.span, f"fail: {s.message}")
+        site = self.site(number_faults.site_of(s))
         self.emit(f"return Err(Fault::at({site}, 0, 0));")
 
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
@@ -879,8 +886,8 @@ class Lowering:
             self.block(body)
             if ret is None:
                 self.emit("Ok(())")
-            elif not always_returns(body):
-                site = self.site(fn_span, f"`{fn_name}` ended without a value")
+            elif not number_faults.always_returns(body):
+                site = self.site(number_faults.fn_end_site(fn_name, fn_span))
                 self.emit(f"Err(Fault::at({site}, 0, 0))")
         self.out.depth = 0
         self.emit("}")
@@ -980,14 +987,15 @@ class Lowering:
                                                                         for f in r.fields})})
         fields = [(field_ident(f.name), self.rty(f.type), self.lit(f.type, f.default)) for f in m.state]
         step_t = self._state_type("step_count")
-        illegal_site = (self.site(None, "illegal action {a} (the spec says `illegal_action error`)")
+        illegal_site = (self.site(number_faults.illegal_site())
                         if m.illegal_action == "error" else 0)
         return LoweredModule(
             records=records, state_fields=fields,
             statics=[(name, rty, wrap_literal(lit, len(f"static {name}: {rty} = ")))
                      for name, rty, lit in self.statics],
             functions=self.functions,
-            fault_sites=self.fault_sites, mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
+            fault_sites=[number_faults.site_text(x) for x in m.fault_sites],
+            mask_code=mask_code, dispatch_code=dispatch, invariants=invariants,
             obs_rty=self.rty(obs.type), num_actions=self.space.n, num_players=m.num_players,
             turn_limit=m.turn_limit, step_max=ir.int_of(step_t).hi, step_count_rty=self.rty(step_t),
             illegal_is_error=m.illegal_action == "error", illegal_site=illegal_site,
@@ -1089,18 +1097,3 @@ def _is_number(c: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def always_returns(body: list[ir.Stmt]) -> bool:
-    """True when every path through `body` ends in `return` (as Rust sees it: a `match`
-    needs a wildcard arm)."""
-    if not body:
-        return False
-    last = body[-1]
-    if isinstance(last, ir.Return):
-        return True
-    if isinstance(last, ir.If):
-        return bool(last.orelse) and always_returns(last.then) and always_returns(last.orelse)
-    if isinstance(last, ir.Match):
-        return any(not a.members for a in last.arms) and all(always_returns(a.body) for a in last.arms)
-    return False

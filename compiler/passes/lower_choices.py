@@ -1,7 +1,7 @@
 """The pass `lower_choices`: every body that can pause becomes a state machine of plain IR,
 the form the array backends (JAX, Rust) consume (DESIGN.md decisions 7 and 8).
 
-Public surface: `run(module) -> ir.Module` (identity without `choose`; runs
+Public surface: `NAME`, `REQUIRED`, `run(module, ctx=None) -> ir.Module` (identity without `choose`; runs
 `choice_points` first when it has not run), `RUN`, `SEEK`.
 
 Input: the IR of `choice_points` (its state fields, points and frames). Output: the same
@@ -354,8 +354,14 @@ class _Body:
         return out, after, took
 
 
-def run(module: ir.Module) -> ir.Module:
-    """The module with every body that can pause lowered to a state machine (docstring)."""
+NAME = "lower_choices"
+# A paused `choose` means nothing to the array backends until it is a state machine.
+REQUIRED = True
+
+
+def run(module: ir.Module, ctx: Any = None) -> ir.Module:
+    """The module with every body that can pause lowered to a state machine (docstring). `ctx`
+    (a `PassContext`) is unused: the pass has no options."""
     module = cp.run(module)
     info = module.choice
     if info is None or info.lowered:

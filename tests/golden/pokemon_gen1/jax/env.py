@@ -220,6 +220,15 @@ def _lcount(lst, v):
     return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
+def _fault_at(st, cond, code, a, b):
+    """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
+    where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
+    new = cond & (st["_fault"][0] == 0)
+    st = dict(st)
+    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    return st
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -325,6 +334,14 @@ NUM_PLAYERS = 2
 NUM_ACTIONS = 11
 TURN_LIMIT = None
 ACTION_KINDS = (('move', 0, 4), ('switch_to', 4, 6), ('wait', 10, 1))  # (name, first flat index, number of flat actions)
+# the spec location and message of every fault site (`{a}`, `{b}`: values of the fault), numbered
+# by envc's pass `number_faults` as in every backend; `State._fault[0]` is 1 + the site
+FAULT_SITES = (
+    "pokemon_gen1.envspec:1125:29: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1126:25: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1129:39: index {a} is past the end of a list of length {b}",
+    "pokemon_gen1.envspec:1160:35: index {a} is past the end of a list of length {b}",
+)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([[10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 5, 0, 10, 10], [10, 5, 5, 10, 20, 20, 10, 10, 10, 10, 10, 20, 5, 10, 5, 10], [10, 20, 5, 10, 5, 10, 10, 10, 20, 10, 10, 10, 20, 10, 5, 10], [10, 10, 20, 5, 5, 10, 10, 10, 0, 20, 10, 10, 10, 10, 5, 10], [10, 5, 20, 10, 5, 10, 10, 5, 20, 5, 10, 5, 20, 10, 5, 10], [10, 10, 5, 10, 20, 5, 10, 10, 20, 20, 10, 10, 10, 10, 20, 10], [20, 10, 10, 10, 10, 20, 10, 5, 10, 5, 5, 5, 20, 0, 10, 10], [10, 10, 10, 10, 20, 10, 10, 5, 5, 10, 10, 20, 5, 5, 10, 10], [10, 20, 10, 20, 5, 10, 10, 20, 10, 0, 10, 5, 20, 10, 10, 10], [10, 10, 10, 5, 20, 10, 20, 10, 10, 10, 10, 20, 5, 10, 10, 10], [10, 10, 10, 10, 10, 10, 20, 20, 10, 10, 5, 10, 10, 10, 10, 10], [10, 5, 10, 10, 20, 10, 5, 20, 10, 5, 20, 10, 10, 5, 10, 10], [10, 20, 10, 10, 10, 20, 5, 10, 5, 20, 10, 20, 10, 10, 10, 10], [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0, 10, 10, 20, 10, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 10], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]], dtype=np.int8))
@@ -2004,39 +2021,57 @@ def p_fixed_team(st, v_p):
         _c481 = (_i32(lv["i"]) < _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"])
         def _then482(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_i32(lv["i"])], _K26[_i32(lv["l"])])
-            lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _i32(lv["i"])), _DT29)
+            _f483 = _i32(lv["i"])
+            _f484 = _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["len"]
+            st = _fault_at(st, (_f483 >= _f484), 1, _f483, _f484)
+            st = p_build_mon(st, lv["p"], lv["i"], _get({"items": _K24, "len": _K25}, _i32(lv["l"]))["items"][_f483], _K26[_i32(lv["l"])])
+            _f485 = _i32(lv["i"])
+            _f486 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"]))["len"]
+            st = _fault_at(st, (_f485 >= _f486), 2, _f485, _f486)
+            lv["moves"] = _cast(_lget(_get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(lv["l"])), _f485), _DT29)
             lv["k"] = jnp.int32(0)
-            _c483 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then484(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c483, _then484(st, lv), (st, lv))
-            lv["k"] = jnp.int32(1)
-            _c485 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then486(st, lv):
-                st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
-                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c485, _then486(st, lv), (st, lv))
-            lv["k"] = jnp.int32(2)
             _c487 = (_i32(lv["k"]) < lv["moves"]["len"])
             def _then488(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
+                _f489 = _i32(lv["k"])
+                _f490 = lv["moves"]["len"]
+                st = _fault_at(st, (_f489 >= _f490), 3, _f489, _f490)
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f489])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
             st, lv = _select(_c487, _then488(st, lv), (st, lv))
-            lv["k"] = jnp.int32(3)
-            _c489 = (_i32(lv["k"]) < lv["moves"]["len"])
-            def _then490(st, lv):
+            lv["k"] = jnp.int32(1)
+            _c491 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then492(st, lv):
                 st, lv = dict(st), dict(lv)
-                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_i32(lv["k"])])
+                _f493 = _i32(lv["k"])
+                _f494 = lv["moves"]["len"]
+                st = _fault_at(st, (_f493 >= _f494), 3, _f493, _f494)
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f493])
                 return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
-            st, lv = _select(_c489, _then490(st, lv), (st, lv))
+            st, lv = _select(_c491, _then492(st, lv), (st, lv))
+            lv["k"] = jnp.int32(2)
+            _c495 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then496(st, lv):
+                st, lv = dict(st), dict(lv)
+                _f497 = _i32(lv["k"])
+                _f498 = lv["moves"]["len"]
+                st = _fault_at(st, (_f497 >= _f498), 3, _f497, _f498)
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f497])
+                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
+            st, lv = _select(_c495, _then496(st, lv), (st, lv))
+            lv["k"] = jnp.int32(3)
+            _c499 = (_i32(lv["k"]) < lv["moves"]["len"])
+            def _then500(st, lv):
+                st, lv = dict(st), dict(lv)
+                _f501 = _i32(lv["k"])
+                _f502 = lv["moves"]["len"]
+                st = _fault_at(st, (_f501 >= _f502), 3, _f501, _f502)
+                st = p_set_move(st, lv["p"], lv["i"], lv["k"], lv["moves"]["items"][_f501])
+                return st, _scope(lv, ("p", "l", "i", "moves", "k", ))
+            st, lv = _select(_c499, _then500(st, lv), (st, lv))
             lv = _scope(lv, ("p", "l", "i", "moves", ))
-            _a491 = lv["moves"]["len"]
-            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a491, jnp.int8))}
+            _a503 = lv["moves"]["len"]
+            st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a503, jnp.int8))}
             lv = _scope(lv, ("p", "l", "i", ))
             return st, _scope(lv, ("p", "l", "i", ))
         st, lv = _select(_c481, _then482(st, lv), (st, lv))
@@ -2051,47 +2086,15 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1143)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["picked"] = _cast(jax.vmap(lambda i492: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    lv["picked"] = _cast(jax.vmap(lambda i504: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     lv["k"] = jnp.int32(0)
-    def _loop493(i, carry):
+    def _loop505(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        st, _r494 = _randint(st, 0, (144 - _i32(lv["k"])))
-        lv["r"] = _cast(_r494, jnp.int16)
+        st, _r506 = _randint(st, 0, (144 - _i32(lv["k"])))
+        lv["r"] = _cast(_r506, jnp.int16)
         lv["x"] = _cast(lv["r"], jnp.int16)
         lv["j"] = jnp.int32(0)
-        _c495 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then496(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a497 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a497, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c495, _then496(st, lv), (st, lv))
-        lv["j"] = jnp.int32(1)
-        _c498 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then499(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a500 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a500, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c498, _then499(st, lv), (st, lv))
-        lv["j"] = jnp.int32(2)
-        _c501 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then502(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a503 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a503, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c501, _then502(st, lv), (st, lv))
-        lv["j"] = jnp.int32(3)
-        _c504 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
-        def _then505(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a506 = jnp.minimum((_i32(lv["x"]) + 1), 145)
-            lv["x"] = _cast(_a506, jnp.int16)
-            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
-        st, lv = _select(_c504, _then505(st, lv), (st, lv))
-        lv["j"] = jnp.int32(4)
         _c507 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then508(st, lv):
             st, lv = dict(st), dict(lv)
@@ -2099,7 +2102,7 @@ def p_random_team(st, v_p):
             lv["x"] = _cast(_a509, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c507, _then508(st, lv), (st, lv))
-        lv["j"] = jnp.int32(5)
+        lv["j"] = jnp.int32(1)
         _c510 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
         def _then511(st, lv):
             st, lv = dict(st), dict(lv)
@@ -2107,48 +2110,93 @@ def p_random_team(st, v_p):
             lv["x"] = _cast(_a512, jnp.int16)
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
         st, lv = _select(_c510, _then511(st, lv), (st, lv))
+        lv["j"] = jnp.int32(2)
+        _c513 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then514(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a515 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a515, jnp.int16)
+            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
+        st, lv = _select(_c513, _then514(st, lv), (st, lv))
+        lv["j"] = jnp.int32(3)
+        _c516 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then517(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a518 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a518, jnp.int16)
+            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
+        st, lv = _select(_c516, _then517(st, lv), (st, lv))
+        lv["j"] = jnp.int32(4)
+        _c519 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then520(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a521 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a521, jnp.int16)
+            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
+        st, lv = _select(_c519, _then520(st, lv), (st, lv))
+        lv["j"] = jnp.int32(5)
+        _c522 = (_i32(lv["picked"][_i32(lv["j"])]) <= _i32(lv["x"]))
+        def _then523(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a524 = jnp.minimum((_i32(lv["x"]) + 1), 145)
+            lv["x"] = _cast(_a524, jnp.int16)
+            return st, _scope(lv, ("p", "picked", "k", "r", "x", "j", ))
+        st, lv = _select(_c522, _then523(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", ))
-        _a516 = jax.vmap(lambda i513, _h514, _h515: jnp.asarray(_i32(jnp.where((_i32(_h514) < _i32(lv["x"])), _i32(_h514), _i32(jnp.where(jnp.logical_or((i513 == 0), (_i32(_h515) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h515))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
-        lv["picked"] = _cast(_a516, jnp.int16)
+        _a528 = jax.vmap(lambda i525, _h526, _h527: jnp.asarray(_i32(jnp.where((_i32(_h526) < _i32(lv["x"])), _i32(_h526), _i32(jnp.where(jnp.logical_or((i525 == 0), (_i32(_h527) < _i32(lv["x"]))), _i32(lv["x"]), _i32(_h527))))), jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32), lv["picked"], lv["picked"][_K30])
+        lv["picked"] = _cast(_a528, jnp.int16)
         lv["set"] = _cast(jnp.minimum(_i32(lv["x"]), 144), jnp.int16)
         st = p_build_mon(st, lv["p"], lv["k"], _K31[_i32(lv["set"])], _K32[_i32(lv["set"])])
         lv["pool"] = _cast(_get({"items": _K33, "len": _K34}, _i32(lv["set"])), _DT29)
-        st, _l517 = _shuffle(st, lv["pool"])
-        lv["pool"] = _l517
+        _f529 = lv["pool"]["len"]
+        st, _l530 = _shuffle(st, lv["pool"])
+        lv["pool"] = _l530
         lv["i"] = jnp.int32(0)
-        _c518 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then519(st, lv):
+        _c531 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then532(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
+            _f533 = _i32(lv["i"])
+            _f534 = lv["pool"]["len"]
+            st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f533])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c518, _then519(st, lv), (st, lv))
+        st, lv = _select(_c531, _then532(st, lv), (st, lv))
         lv["i"] = jnp.int32(1)
-        _c520 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then521(st, lv):
+        _c535 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then536(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
+            _f537 = _i32(lv["i"])
+            _f538 = lv["pool"]["len"]
+            st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f537])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c520, _then521(st, lv), (st, lv))
+        st, lv = _select(_c535, _then536(st, lv), (st, lv))
         lv["i"] = jnp.int32(2)
-        _c522 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then523(st, lv):
+        _c539 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then540(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
+            _f541 = _i32(lv["i"])
+            _f542 = lv["pool"]["len"]
+            st = _fault_at(st, (_f541 >= _f542), 4, _f541, _f542)
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f541])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c522, _then523(st, lv), (st, lv))
+        st, lv = _select(_c539, _then540(st, lv), (st, lv))
         lv["i"] = jnp.int32(3)
-        _c524 = (_i32(lv["i"]) < lv["pool"]["len"])
-        def _then525(st, lv):
+        _c543 = (_i32(lv["i"]) < lv["pool"]["len"])
+        def _then544(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_i32(lv["i"])])
+            _f545 = _i32(lv["i"])
+            _f546 = lv["pool"]["len"]
+            st = _fault_at(st, (_f545 >= _f546), 4, _f545, _f546)
+            st = p_set_move(st, lv["p"], lv["k"], lv["i"], lv["pool"]["items"][_f545])
             return st, _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", "i", ))
-        st, lv = _select(_c524, _then525(st, lv), (st, lv))
+        st, lv = _select(_c543, _then544(st, lv), (st, lv))
         lv = _scope(lv, ("p", "picked", "k", "r", "x", "set", "pool", ))
-        _a526 = jnp.minimum(lv["pool"]["len"], 4)
-        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a526, jnp.int8))}
+        _a547 = jnp.minimum(lv["pool"]["len"], 4)
+        st["team"] = {**st["team"], "nmoves": st["team"]["nmoves"].at[(_i32(lv["p"]), _i32(lv["k"]))].set(_cast(_a547, jnp.int8))}
         lv = _scope(lv, ("p", "picked", "k", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 6, _loop493, (st, lv))
+    st, lv = lax.fori_loop(0, 6, _loop505, (st, lv))
     lv = _scope(lv, ("p", "picked", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2160,50 +2208,50 @@ def f_own_info(st, v_p, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["p"])), _i32(lv["i"])), _DT1)
-    _c527 = (_i32(lv["k"]) == 0)
-    def _then528(st, lv):
+    _c548 = (_i32(lv["k"]) == 0)
+    def _then549(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c527, _then528(st, lv), (st, lv))
-    _c529 = (_i32(lv["k"]) == 1)
-    def _then530(st, lv):
+    st, lv = _select(_c548, _then549(st, lv), (st, lv))
+    _c550 = (_i32(lv["k"]) == 1)
+    def _then551(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["hp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c529, _then530(st, lv), (st, lv))
-    _c531 = (_i32(lv["k"]) == 2)
-    def _then532(st, lv):
+    st, lv = _select(_c550, _then551(st, lv), (st, lv))
+    _c552 = (_i32(lv["k"]) == 2)
+    def _then553(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["maxhp"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c531, _then532(st, lv), (st, lv))
-    _c533 = (_i32(lv["k"]) == 3)
-    def _then534(st, lv):
+    st, lv = _select(_c552, _then553(st, lv), (st, lv))
+    _c554 = (_i32(lv["k"]) == 3)
+    def _then555(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c533, _then534(st, lv), (st, lv))
-    _c535 = (_i32(lv["k"]) == 4)
-    def _then536(st, lv):
+    st, lv = _select(_c554, _then555(st, lv), (st, lv))
+    _c556 = (_i32(lv["k"]) == 4)
+    def _then557(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(lv["m"]["sleep"], jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c535, _then536(st, lv), (st, lv))
-    _c537 = (_i32(lv["k"]) < 9)
-    def _then538(st, lv):
+    st, lv = _select(_c556, _then557(st, lv), (st, lv))
+    _c558 = (_i32(lv["k"]) < 9)
+    def _then559(st, lv):
         st, lv = dict(st), dict(lv)
         lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 5), 0, 3), jnp.int8)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         lv = _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
         return st, _scope(lv, ("p", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c537, _then538(st, lv), (st, lv))
+    st, lv = _select(_c558, _then559(st, lv), (st, lv))
     lv["slot2"] = _cast(jnp.clip((_i32(lv["k"]) - 9), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["slot2"]) < _i32(lv["m"]["nmoves"])), _i32(lv["m"]["pp"][_i32(lv["slot2"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2217,34 +2265,34 @@ def f_foe_info(st, v_f, v_i, v_k):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
     lv["m"] = _cast(_get(_get(st["team"], _i32(lv["f"])), _i32(lv["i"])), _DT1)
-    _c539 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
-    def _then540(st, lv):
+    _c560 = jnp.logical_not(st["seen"][_i32(lv["f"])][_i32(lv["i"])])
+    def _then561(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(-1, jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c539, _then540(st, lv), (st, lv))
-    _c541 = (_i32(lv["k"]) == 0)
-    def _then542(st, lv):
+    st, lv = _select(_c560, _then561(st, lv), (st, lv))
+    _c562 = (_i32(lv["k"]) == 0)
+    def _then563(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["species"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c541, _then542(st, lv), (st, lv))
-    _c543 = (_i32(lv["k"]) == 1)
-    def _then544(st, lv):
+    st, lv = _select(_c562, _then563(st, lv), (st, lv))
+    _c564 = (_i32(lv["k"]) == 1)
+    def _then565(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where((_i32(lv["m"]["hp"]) == 0), 0, jnp.clip(jnp.floor_divide((_i32(lv["m"]["hp"]) * 100), _i32(lv["m"]["maxhp"])), 1, 100)), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c543, _then544(st, lv), (st, lv))
-    _c545 = (_i32(lv["k"]) == 2)
-    def _then546(st, lv):
+    st, lv = _select(_c564, _then565(st, lv), (st, lv))
+    _c566 = (_i32(lv["k"]) == 2)
+    def _then567(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["m"]["status"]), jnp.int16))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("f", "i", "k", "#done", "#ret", "m", ))
-    st, lv = _select(_c545, _then546(st, lv), (st, lv))
+    st, lv = _select(_c566, _then567(st, lv), (st, lv))
     lv["slot"] = _cast(jnp.clip((_i32(lv["k"]) - 3), 0, 3), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and(st["move_seen"][_i32(lv["f"])][_i32(lv["i"])][_i32(lv["slot"])], (_i32(lv["slot"]) < _i32(lv["m"]["nmoves"]))), _i32(lv["m"]["moves"][_i32(lv["slot"])]), -1), jnp.int16))
     lv["#done"] = jnp.bool_(True)
@@ -2257,13 +2305,13 @@ def f_volatile_info(st, v_p, v_k):
     lv = {"p": _cast(v_p, jnp.int8), "k": _cast(v_k, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int8(0)
-    _c547 = (_i32(lv["k"]) < 6)
-    def _then548(st, lv):
+    _c568 = (_i32(lv["k"]) < 6)
+    def _then569(st, lv):
         st, lv = dict(st), dict(lv)
         lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(st["boosts"][_i32(lv["p"])][jnp.minimum(_i32(lv["k"]), 5)], jnp.int8))
         lv["#done"] = jnp.bool_(True)
         return st, _scope(lv, ("p", "k", "#done", "#ret", ))
-    st, lv = _select(_c547, _then548(st, lv), (st, lv))
+    st, lv = _select(_c568, _then569(st, lv), (st, lv))
     lv["flags"] = _cast(jnp.stack([jnp.asarray((_i32(st["confused"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray((_i32(st["sub_hp"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["reflect"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["light_screen"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["seeded"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["recharging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["trapped"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["charging"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["invulnerable"][_i32(lv["p"])], jnp.bool_), jnp.asarray((_i32(st["thrash_left"][_i32(lv["p"])]) > 0), jnp.bool_), jnp.asarray(st["focus"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["mist"][_i32(lv["p"])], jnp.bool_), jnp.asarray(st["toxic"][_i32(lv["p"])], jnp.bool_)]), jnp.bool_)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(_i32(lv["flags"][jnp.clip((_i32(lv["k"]) - 6), 0, 12)]), jnp.int8))
     lv["#done"] = jnp.bool_(True)
@@ -2275,8 +2323,8 @@ def p_high_crit(st):
     """proc `high_crit` (pokemon_gen1.envspec:1263)"""
     st = dict(st)
     lv = {}
-    _a549 = True
-    st["fx"] = {**st["fx"], "high_crit": _cast(_a549, jnp.bool_)}
+    _a570 = True
+    st["fx"] = {**st["fx"], "high_crit": _cast(_a570, jnp.bool_)}
     return st
 
 
@@ -2284,10 +2332,10 @@ def p_multi_hit(st, v_lo, v_hi):
     """proc `multi_hit` (pokemon_gen1.envspec:1267)"""
     st = dict(st)
     lv = {"lo": _cast(v_lo, jnp.int8), "hi": _cast(v_hi, jnp.int8)}
-    _a550 = lv["lo"]
-    st["fx"] = {**st["fx"], "hits_min": _cast(_a550, jnp.int8)}
-    _a551 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
-    st["fx"] = {**st["fx"], "hits_max": _cast(_a551, jnp.int8)}
+    _a571 = lv["lo"]
+    st["fx"] = {**st["fx"], "hits_min": _cast(_a571, jnp.int8)}
+    _a572 = jnp.maximum(_i32(lv["lo"]), _i32(lv["hi"]))
+    st["fx"] = {**st["fx"], "hits_max": _cast(_a572, jnp.int8)}
     return st
 
 
@@ -2295,10 +2343,10 @@ def p_drain(st, v_num, v_den):
     """proc `drain` (pokemon_gen1.envspec:1273)"""
     st = dict(st)
     lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a552 = lv["num"]
-    st["fx"] = {**st["fx"], "drain_num": _cast(_a552, jnp.int8)}
-    _a553 = lv["den"]
-    st["fx"] = {**st["fx"], "drain_den": _cast(_a553, jnp.int8)}
+    _a573 = lv["num"]
+    st["fx"] = {**st["fx"], "drain_num": _cast(_a573, jnp.int8)}
+    _a574 = lv["den"]
+    st["fx"] = {**st["fx"], "drain_den": _cast(_a574, jnp.int8)}
     return st
 
 
@@ -2306,10 +2354,10 @@ def p_recoil(st, v_num, v_den):
     """proc `recoil` (pokemon_gen1.envspec:1279)"""
     st = dict(st)
     lv = {"num": _cast(v_num, jnp.int8), "den": _cast(v_den, jnp.int8)}
-    _a554 = lv["num"]
-    st["fx"] = {**st["fx"], "recoil_num": _cast(_a554, jnp.int8)}
-    _a555 = lv["den"]
-    st["fx"] = {**st["fx"], "recoil_den": _cast(_a555, jnp.int8)}
+    _a575 = lv["num"]
+    st["fx"] = {**st["fx"], "recoil_num": _cast(_a575, jnp.int8)}
+    _a576 = lv["den"]
+    st["fx"] = {**st["fx"], "recoil_den": _cast(_a576, jnp.int8)}
     return st
 
 
@@ -2317,8 +2365,8 @@ def p_inflict_status(st, v_cond):
     """proc `inflict_status` (pokemon_gen1.envspec:1285)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8)}
-    _a556 = lv["cond"]
-    st["fx"] = {**st["fx"], "status": _cast(_a556, jnp.int8)}
+    _a577 = lv["cond"]
+    st["fx"] = {**st["fx"], "status": _cast(_a577, jnp.int8)}
     return st
 
 
@@ -2326,10 +2374,10 @@ def p_secondary_status(st, v_cond, v_chance):
     """proc `secondary_status` (pokemon_gen1.envspec:1289)"""
     st = dict(st)
     lv = {"cond": _cast(v_cond, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a557 = lv["cond"]
-    st["fx"] = {**st["fx"], "sec_status": _cast(_a557, jnp.int8)}
-    _a558 = lv["chance"]
-    st["fx"] = {**st["fx"], "sec_chance": _cast(_a558, jnp.int8)}
+    _a578 = lv["cond"]
+    st["fx"] = {**st["fx"], "sec_status": _cast(_a578, jnp.int8)}
+    _a579 = lv["chance"]
+    st["fx"] = {**st["fx"], "sec_chance": _cast(_a579, jnp.int8)}
     return st
 
 
@@ -2337,14 +2385,14 @@ def p_raise_user(st, v_k, v_n):
     """proc `raise_user` (pokemon_gen1.envspec:1294)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a559 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a559, jnp.int8)}
-    _a560 = lv["n"]
-    st["fx"] = {**st["fx"], "stages": _cast(_a560, jnp.int8)}
-    _a561 = True
-    st["fx"] = {**st["fx"], "on_user": _cast(_a561, jnp.bool_)}
-    _a562 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a562, jnp.int8)}
+    _a580 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a580, jnp.int8)}
+    _a581 = lv["n"]
+    st["fx"] = {**st["fx"], "stages": _cast(_a581, jnp.int8)}
+    _a582 = True
+    st["fx"] = {**st["fx"], "on_user": _cast(_a582, jnp.bool_)}
+    _a583 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a583, jnp.int8)}
     return st
 
 
@@ -2352,12 +2400,12 @@ def p_lower_target(st, v_k, v_n):
     """proc `lower_target` (pokemon_gen1.envspec:1301)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a563 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a563, jnp.int8)}
-    _a564 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a564, jnp.int8)}
-    _a565 = 100
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a565, jnp.int8)}
+    _a584 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a584, jnp.int8)}
+    _a585 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a585, jnp.int8)}
+    _a586 = 100
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a586, jnp.int8)}
     return st
 
 
@@ -2365,12 +2413,12 @@ def p_secondary_lower(st, v_k, v_n, v_chance):
     """proc `secondary_lower` (pokemon_gen1.envspec:1307)"""
     st = dict(st)
     lv = {"k": _cast(v_k, jnp.int8), "n": _cast(v_n, jnp.int8), "chance": _cast(v_chance, jnp.int8)}
-    _a566 = lv["k"]
-    st["fx"] = {**st["fx"], "stat": _cast(_a566, jnp.int8)}
-    _a567 = (0 - _i32(lv["n"]))
-    st["fx"] = {**st["fx"], "stages": _cast(_a567, jnp.int8)}
-    _a568 = lv["chance"]
-    st["fx"] = {**st["fx"], "stat_chance": _cast(_a568, jnp.int8)}
+    _a587 = lv["k"]
+    st["fx"] = {**st["fx"], "stat": _cast(_a587, jnp.int8)}
+    _a588 = (0 - _i32(lv["n"]))
+    st["fx"] = {**st["fx"], "stages": _cast(_a588, jnp.int8)}
+    _a589 = lv["chance"]
+    st["fx"] = {**st["fx"], "stat_chance": _cast(_a589, jnp.int8)}
     return st
 
 
@@ -2378,8 +2426,8 @@ def p_confuse_target(st, v_chance):
     """proc `confuse_target` (pokemon_gen1.envspec:1313)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a569 = lv["chance"]
-    st["fx"] = {**st["fx"], "confuse": _cast(_a569, jnp.int8)}
+    _a590 = lv["chance"]
+    st["fx"] = {**st["fx"], "confuse": _cast(_a590, jnp.int8)}
     return st
 
 
@@ -2387,8 +2435,8 @@ def p_flinch_target(st, v_chance):
     """proc `flinch_target` (pokemon_gen1.envspec:1317)"""
     st = dict(st)
     lv = {"chance": _cast(v_chance, jnp.int8)}
-    _a570 = lv["chance"]
-    st["fx"] = {**st["fx"], "flinch": _cast(_a570, jnp.int8)}
+    _a591 = lv["chance"]
+    st["fx"] = {**st["fx"], "flinch": _cast(_a591, jnp.int8)}
     return st
 
 
@@ -2396,8 +2444,8 @@ def p_recharge(st):
     """proc `recharge` (pokemon_gen1.envspec:1321)"""
     st = dict(st)
     lv = {}
-    _a571 = True
-    st["fx"] = {**st["fx"], "recharge": _cast(_a571, jnp.bool_)}
+    _a592 = True
+    st["fx"] = {**st["fx"], "recharge": _cast(_a592, jnp.bool_)}
     return st
 
 
@@ -2405,8 +2453,8 @@ def p_partial_trap(st):
     """proc `partial_trap` (pokemon_gen1.envspec:1325)"""
     st = dict(st)
     lv = {}
-    _a572 = True
-    st["fx"] = {**st["fx"], "trap": _cast(_a572, jnp.bool_)}
+    _a593 = True
+    st["fx"] = {**st["fx"], "trap": _cast(_a593, jnp.bool_)}
     return st
 
 
@@ -2414,8 +2462,8 @@ def p_thrash(st):
     """proc `thrash` (pokemon_gen1.envspec:1329)"""
     st = dict(st)
     lv = {}
-    _a573 = True
-    st["fx"] = {**st["fx"], "thrash": _cast(_a573, jnp.bool_)}
+    _a594 = True
+    st["fx"] = {**st["fx"], "thrash": _cast(_a594, jnp.bool_)}
     return st
 
 
@@ -2423,8 +2471,8 @@ def p_explode(st):
     """proc `explode` (pokemon_gen1.envspec:1333)"""
     st = dict(st)
     lv = {}
-    _a574 = True
-    st["fx"] = {**st["fx"], "explode": _cast(_a574, jnp.bool_)}
+    _a595 = True
+    st["fx"] = {**st["fx"], "explode": _cast(_a595, jnp.bool_)}
     return st
 
 
@@ -2432,8 +2480,8 @@ def p_one_hit_ko(st):
     """proc `one_hit_ko` (pokemon_gen1.envspec:1337)"""
     st = dict(st)
     lv = {}
-    _a575 = True
-    st["fx"] = {**st["fx"], "ohko": _cast(_a575, jnp.bool_)}
+    _a596 = True
+    st["fx"] = {**st["fx"], "ohko": _cast(_a596, jnp.bool_)}
     return st
 
 
@@ -2441,10 +2489,10 @@ def p_charge(st, v_semi_invulnerable):
     """proc `charge` (pokemon_gen1.envspec:1341)"""
     st = dict(st)
     lv = {"semi_invulnerable": _cast(v_semi_invulnerable, jnp.bool_)}
-    _a576 = True
-    st["fx"] = {**st["fx"], "charge": _cast(_a576, jnp.bool_)}
-    _a577 = lv["semi_invulnerable"]
-    st["fx"] = {**st["fx"], "fly": _cast(_a577, jnp.bool_)}
+    _a597 = True
+    st["fx"] = {**st["fx"], "charge": _cast(_a597, jnp.bool_)}
+    _a598 = lv["semi_invulnerable"]
+    st["fx"] = {**st["fx"], "fly": _cast(_a598, jnp.bool_)}
     return st
 
 
@@ -2452,8 +2500,8 @@ def p_fixed_damage(st, v_hp):
     """proc `fixed_damage` (pokemon_gen1.envspec:1346)"""
     st = dict(st)
     lv = {"hp": _cast(v_hp, jnp.int8)}
-    _a578 = lv["hp"]
-    st["fx"] = {**st["fx"], "fixed": _cast(_a578, jnp.int8)}
+    _a599 = lv["hp"]
+    st["fx"] = {**st["fx"], "fixed": _cast(_a599, jnp.int8)}
     return st
 
 
@@ -2461,8 +2509,8 @@ def p_level_damage(st):
     """proc `level_damage` (pokemon_gen1.envspec:1350)"""
     st = dict(st)
     lv = {}
-    _a579 = True
-    st["fx"] = {**st["fx"], "level_damage": _cast(_a579, jnp.bool_)}
+    _a600 = True
+    st["fx"] = {**st["fx"], "level_damage": _cast(_a600, jnp.bool_)}
     return st
 
 
@@ -2470,8 +2518,8 @@ def p_psywave(st):
     """proc `psywave` (pokemon_gen1.envspec:1354)"""
     st = dict(st)
     lv = {}
-    _a580 = True
-    st["fx"] = {**st["fx"], "psywave": _cast(_a580, jnp.bool_)}
+    _a601 = True
+    st["fx"] = {**st["fx"], "psywave": _cast(_a601, jnp.bool_)}
     return st
 
 
@@ -2479,8 +2527,8 @@ def p_halve_hp(st):
     """proc `halve_hp` (pokemon_gen1.envspec:1358)"""
     st = dict(st)
     lv = {}
-    _a581 = True
-    st["fx"] = {**st["fx"], "half_hp": _cast(_a581, jnp.bool_)}
+    _a602 = True
+    st["fx"] = {**st["fx"], "half_hp": _cast(_a602, jnp.bool_)}
     return st
 
 
@@ -2488,8 +2536,8 @@ def p_crash(st):
     """proc `crash` (pokemon_gen1.envspec:1362)"""
     st = dict(st)
     lv = {}
-    _a582 = True
-    st["fx"] = {**st["fx"], "crash": _cast(_a582, jnp.bool_)}
+    _a603 = True
+    st["fx"] = {**st["fx"], "crash": _cast(_a603, jnp.bool_)}
     return st
 
 
@@ -2497,8 +2545,8 @@ def p_heal_half(st):
     """proc `heal_half` (pokemon_gen1.envspec:1366)"""
     st = dict(st)
     lv = {}
-    _a583 = True
-    st["fx"] = {**st["fx"], "heal": _cast(_a583, jnp.bool_)}
+    _a604 = True
+    st["fx"] = {**st["fx"], "heal": _cast(_a604, jnp.bool_)}
     return st
 
 
@@ -2506,8 +2554,8 @@ def p_rest(st):
     """proc `rest` (pokemon_gen1.envspec:1370)"""
     st = dict(st)
     lv = {}
-    _a584 = True
-    st["fx"] = {**st["fx"], "rest": _cast(_a584, jnp.bool_)}
+    _a605 = True
+    st["fx"] = {**st["fx"], "rest": _cast(_a605, jnp.bool_)}
     return st
 
 
@@ -2515,8 +2563,8 @@ def p_reset_stages(st):
     """proc `reset_stages` (pokemon_gen1.envspec:1374)"""
     st = dict(st)
     lv = {}
-    _a585 = True
-    st["fx"] = {**st["fx"], "haze": _cast(_a585, jnp.bool_)}
+    _a606 = True
+    st["fx"] = {**st["fx"], "haze": _cast(_a606, jnp.bool_)}
     return st
 
 
@@ -2524,8 +2572,8 @@ def p_screen(st, v_kind):
     """proc `screen` (pokemon_gen1.envspec:1379)"""
     st = dict(st)
     lv = {"kind": _cast(v_kind, jnp.int8)}
-    _a586 = lv["kind"]
-    st["fx"] = {**st["fx"], "screen": _cast(_a586, jnp.int8)}
+    _a607 = lv["kind"]
+    st["fx"] = {**st["fx"], "screen": _cast(_a607, jnp.int8)}
     return st
 
 
@@ -2533,8 +2581,8 @@ def p_leech_seed(st):
     """proc `leech_seed` (pokemon_gen1.envspec:1383)"""
     st = dict(st)
     lv = {}
-    _a587 = True
-    st["fx"] = {**st["fx"], "seed": _cast(_a587, jnp.bool_)}
+    _a608 = True
+    st["fx"] = {**st["fx"], "seed": _cast(_a608, jnp.bool_)}
     return st
 
 
@@ -2542,8 +2590,8 @@ def p_substitute(st):
     """proc `substitute` (pokemon_gen1.envspec:1387)"""
     st = dict(st)
     lv = {}
-    _a588 = True
-    st["fx"] = {**st["fx"], "substitute": _cast(_a588, jnp.bool_)}
+    _a609 = True
+    st["fx"] = {**st["fx"], "substitute": _cast(_a609, jnp.bool_)}
     return st
 
 
@@ -2551,8 +2599,8 @@ def p_counter(st):
     """proc `counter` (pokemon_gen1.envspec:1391)"""
     st = dict(st)
     lv = {}
-    _a589 = True
-    st["fx"] = {**st["fx"], "counter": _cast(_a589, jnp.bool_)}
+    _a610 = True
+    st["fx"] = {**st["fx"], "counter": _cast(_a610, jnp.bool_)}
     return st
 
 
@@ -2560,8 +2608,8 @@ def p_focus_energy(st):
     """proc `focus_energy` (pokemon_gen1.envspec:1395)"""
     st = dict(st)
     lv = {}
-    _a590 = True
-    st["fx"] = {**st["fx"], "focus": _cast(_a590, jnp.bool_)}
+    _a611 = True
+    st["fx"] = {**st["fx"], "focus": _cast(_a611, jnp.bool_)}
     return st
 
 
@@ -2569,8 +2617,8 @@ def p_protect_stats(st):
     """proc `protect_stats` (pokemon_gen1.envspec:1399)"""
     st = dict(st)
     lv = {}
-    _a591 = True
-    st["fx"] = {**st["fx"], "mist": _cast(_a591, jnp.bool_)}
+    _a612 = True
+    st["fx"] = {**st["fx"], "mist": _cast(_a612, jnp.bool_)}
     return st
 
 
@@ -2578,8 +2626,8 @@ def p_sleeping_target_only(st):
     """proc `sleeping_target_only` (pokemon_gen1.envspec:1403)"""
     st = dict(st)
     lv = {}
-    _a592 = True
-    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a592, jnp.bool_)}
+    _a613 = True
+    st["fx"] = {**st["fx"], "sleeping_target": _cast(_a613, jnp.bool_)}
     return st
 
 
@@ -3160,182 +3208,182 @@ def p_move_effect__dispatch(st, v_effect):
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8)}
     lv["op_0"] = _cast(_K42[_i32(lv["effect"])][0], jnp.int8)
-    _c593 = (_i32(lv["op_0"]) == 1)
-    _c594 = (_i32(lv["op_0"]) == 2)
-    _c595 = (_i32(lv["op_0"]) == 3)
-    _c596 = (_i32(lv["op_0"]) == 4)
-    _c597 = (_i32(lv["op_0"]) == 5)
-    _c598 = (_i32(lv["op_0"]) == 6)
-    _c599 = (_i32(lv["op_0"]) == 7)
-    _c600 = (_i32(lv["op_0"]) == 8)
-    _c601 = (_i32(lv["op_0"]) == 9)
-    _c602 = (_i32(lv["op_0"]) == 10)
-    _c603 = (_i32(lv["op_0"]) == 11)
-    _c604 = (_i32(lv["op_0"]) == 12)
-    _c605 = (_i32(lv["op_0"]) == 13)
-    _c606 = (_i32(lv["op_0"]) == 14)
-    _c607 = (_i32(lv["op_0"]) == 15)
-    _c608 = (_i32(lv["op_0"]) == 16)
-    _c609 = (_i32(lv["op_0"]) == 17)
-    _c610 = (_i32(lv["op_0"]) == 18)
-    _c611 = (_i32(lv["op_0"]) == 19)
-    _c612 = (_i32(lv["op_0"]) == 20)
-    _c613 = (_i32(lv["op_0"]) == 21)
-    _c614 = (_i32(lv["op_0"]) == 22)
-    _c615 = (_i32(lv["op_0"]) == 23)
-    _c616 = (_i32(lv["op_0"]) == 24)
-    _c617 = (_i32(lv["op_0"]) == 25)
-    _c618 = (_i32(lv["op_0"]) == 26)
-    _c619 = (_i32(lv["op_0"]) == 27)
-    _c620 = (_i32(lv["op_0"]) == 28)
-    _c621 = (_i32(lv["op_0"]) == 29)
-    _c622 = (_i32(lv["op_0"]) == 30)
-    _c623 = (_i32(lv["op_0"]) == 31)
-    _c624 = (_i32(lv["op_0"]) == 32)
-    _c625 = (_i32(lv["op_0"]) == 33)
-    _c626 = (_i32(lv["op_0"]) == 34)
-    _c627 = (_i32(lv["op_0"]) == 35)
-    def _then628(st, lv):
+    _c614 = (_i32(lv["op_0"]) == 1)
+    _c615 = (_i32(lv["op_0"]) == 2)
+    _c616 = (_i32(lv["op_0"]) == 3)
+    _c617 = (_i32(lv["op_0"]) == 4)
+    _c618 = (_i32(lv["op_0"]) == 5)
+    _c619 = (_i32(lv["op_0"]) == 6)
+    _c620 = (_i32(lv["op_0"]) == 7)
+    _c621 = (_i32(lv["op_0"]) == 8)
+    _c622 = (_i32(lv["op_0"]) == 9)
+    _c623 = (_i32(lv["op_0"]) == 10)
+    _c624 = (_i32(lv["op_0"]) == 11)
+    _c625 = (_i32(lv["op_0"]) == 12)
+    _c626 = (_i32(lv["op_0"]) == 13)
+    _c627 = (_i32(lv["op_0"]) == 14)
+    _c628 = (_i32(lv["op_0"]) == 15)
+    _c629 = (_i32(lv["op_0"]) == 16)
+    _c630 = (_i32(lv["op_0"]) == 17)
+    _c631 = (_i32(lv["op_0"]) == 18)
+    _c632 = (_i32(lv["op_0"]) == 19)
+    _c633 = (_i32(lv["op_0"]) == 20)
+    _c634 = (_i32(lv["op_0"]) == 21)
+    _c635 = (_i32(lv["op_0"]) == 22)
+    _c636 = (_i32(lv["op_0"]) == 23)
+    _c637 = (_i32(lv["op_0"]) == 24)
+    _c638 = (_i32(lv["op_0"]) == 25)
+    _c639 = (_i32(lv["op_0"]) == 26)
+    _c640 = (_i32(lv["op_0"]) == 27)
+    _c641 = (_i32(lv["op_0"]) == 28)
+    _c642 = (_i32(lv["op_0"]) == 29)
+    _c643 = (_i32(lv["op_0"]) == 30)
+    _c644 = (_i32(lv["op_0"]) == 31)
+    _c645 = (_i32(lv["op_0"]) == 32)
+    _c646 = (_i32(lv["op_0"]) == 33)
+    _c647 = (_i32(lv["op_0"]) == 34)
+    _c648 = (_i32(lv["op_0"]) == 35)
+    def _then649(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_high_crit(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then629(st, lv):
+    def _then650(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_status(st, _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then630(st, lv):
+    def _then651(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_one_hit_ko(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then631(st, lv):
+    def _then652(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_charge(st, _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then632(st, lv):
+    def _then653(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_raise_user(st, _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then633(st, lv):
+    def _then654(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_partial_trap(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then634(st, lv):
+    def _then655(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_flinch_target(st, _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then635(st, lv):
+    def _then656(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_crash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then636(st, lv):
+    def _then657(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_lower_target(st, _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then637(st, lv):
+    def _then658(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_thrash(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then638(st, lv):
+    def _then659(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_inflict_status(st, _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then639(st, lv):
+    def _then660(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_confuse_target(st, _K52[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then640(st, lv):
+    def _then661(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_fixed_damage(st, _K53[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then641(st, lv):
+    def _then662(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_secondary_lower(st, _K54[_i32(lv["effect"])][0], 1, 33)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then642(st, lv):
+    def _then663(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_protect_stats(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then643(st, lv):
+    def _then664(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_recharge(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then644(st, lv):
+    def _then665(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_counter(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then645(st, lv):
+    def _then666(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_level_damage(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then646(st, lv):
+    def _then667(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_leech_seed(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then647(st, lv):
+    def _then668(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_half(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then648(st, lv):
+    def _then669(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_screen(st, _K55[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then649(st, lv):
+    def _then670(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_reset_stages(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then650(st, lv):
+    def _then671(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_focus_energy(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then651(st, lv):
+    def _then672(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_explode(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then652(st, lv):
+    def _then673(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_psywave(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then653(st, lv):
+    def _then674(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_rest(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then654(st, lv):
+    def _then675(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_halve_hp(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then655(st, lv):
+    def _then676(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_substitute(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then656(st, lv):
+    def _then677(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__3(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then657(st, lv):
+    def _then678(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__15(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then658(st, lv):
+    def _then679(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__19(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then659(st, lv):
+    def _then680(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__23(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then660(st, lv):
+    def _then681(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__38(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then661(st, lv):
+    def _then682(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__73(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    def _then662(st, lv):
+    def _then683(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_effect__80(st)
         return st, _scope(lv, ("effect", "op_0", ))
-    st, lv = _select_first((_c593, _c594, _c595, _c596, _c597, _c598, _c599, _c600, _c601, _c602, _c603, _c604, _c605, _c606, _c607, _c608, _c609, _c610, _c611, _c612, _c613, _c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, ), (st, lv), (_then628(st, lv), _then629(st, lv), _then630(st, lv), _then631(st, lv), _then632(st, lv), _then633(st, lv), _then634(st, lv), _then635(st, lv), _then636(st, lv), _then637(st, lv), _then638(st, lv), _then639(st, lv), _then640(st, lv), _then641(st, lv), _then642(st, lv), _then643(st, lv), _then644(st, lv), _then645(st, lv), _then646(st, lv), _then647(st, lv), _then648(st, lv), _then649(st, lv), _then650(st, lv), _then651(st, lv), _then652(st, lv), _then653(st, lv), _then654(st, lv), _then655(st, lv), _then656(st, lv), _then657(st, lv), _then658(st, lv), _then659(st, lv), _then660(st, lv), _then661(st, lv), _then662(st, lv), ), (st, lv))
+    st, lv = _select_first((_c614, _c615, _c616, _c617, _c618, _c619, _c620, _c621, _c622, _c623, _c624, _c625, _c626, _c627, _c628, _c629, _c630, _c631, _c632, _c633, _c634, _c635, _c636, _c637, _c638, _c639, _c640, _c641, _c642, _c643, _c644, _c645, _c646, _c647, _c648, ), (st, lv), (_then649(st, lv), _then650(st, lv), _then651(st, lv), _then652(st, lv), _then653(st, lv), _then654(st, lv), _then655(st, lv), _then656(st, lv), _then657(st, lv), _then658(st, lv), _then659(st, lv), _then660(st, lv), _then661(st, lv), _then662(st, lv), _then663(st, lv), _then664(st, lv), _then665(st, lv), _then666(st, lv), _then667(st, lv), _then668(st, lv), _then669(st, lv), _then670(st, lv), _then671(st, lv), _then672(st, lv), _then673(st, lv), _then674(st, lv), _then675(st, lv), _then676(st, lv), _then677(st, lv), _then678(st, lv), _then679(st, lv), _then680(st, lv), _then681(st, lv), _then682(st, lv), _then683(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", ))
     return st
 
@@ -3367,21 +3415,21 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c663 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
-    _c664 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
-    def _then665(st, lv):
+    _c684 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 4)
+    _c685 = (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10)
+    def _then686(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_move(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 0), 4))
         return st, _scope(lv, ("p", ))
-    def _then666(st, lv):
+    def _then687(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_switch_to(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
         return st, _scope(lv, ("p", ))
-    def _else667(st, lv):
+    def _else688(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_simultaneous__act_wait(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    st, lv = _select_first((_c663, _c664, ), (st, lv), (_then665(st, lv), _then666(st, lv), ), _else667(st, lv))
+    st, lv = _select_first((_c684, _c685, ), (st, lv), (_then686(st, lv), _then687(st, lv), ), _else688(st, lv))
     return st
 
 
@@ -3390,15 +3438,15 @@ def a_move(st, index):
     st = dict(st)
     v_slot = (index // 1) % 4
     lv = {"slot": _cast(v_slot, jnp.int8)}
-    _a668 = (0 + _i32(lv["slot"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a668, jnp.int8))
+    _a689 = (0 + _i32(lv["slot"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a689, jnp.int8))
     return st
 
 
 def m_move(st):
     """guard of `move` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i669: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i669, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i690: jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(f_fainted(st, st["current_player"]))), f_move_ok(st, st["current_player"], jnp.remainder(jnp.floor_divide(i690, 1), 4))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_switch_to(st, index):
@@ -3406,30 +3454,30 @@ def a_switch_to(st, index):
     st = dict(st)
     v_to = (index // 1) % 6
     lv = {"to": _cast(v_to, jnp.int8)}
-    _a670 = (4 + _i32(lv["to"]))
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a670, jnp.int8))
+    _a691 = (4 + _i32(lv["to"]))
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a691, jnp.int8))
     return st
 
 
 def m_switch_to(st):
     """guard of `switch_to` at each of its 6 flat indices (bool[6])"""
     lv = {}
-    return jax.vmap(lambda i671: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i671, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i671, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
+    return jax.vmap(lambda i692: jnp.logical_and(jnp.logical_and((jnp.remainder(jnp.floor_divide(i692, 1), 6) != _i32(st["active"][_i32(st["current_player"])])), (_i32(st["team"]["hp"][(st["current_player"], jnp.remainder(jnp.floor_divide(i692, 1), 6))]) > 0)), jnp.where((st["phase"] == 1), st["must_replace"][_i32(st["current_player"])], jnp.logical_and(jnp.logical_not(f_fainted(st, st["current_player"])), jnp.logical_not(f_hard_locked(st, st["current_player"]))))))(jnp.arange(0, 6, dtype=jnp.int32))
 
 
 def a_wait(st, index):
     """action `wait` (pokemon_gen1.envspec:286): index in 0..0"""
     st = dict(st)
     lv = {}
-    _a672 = 10
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a672, jnp.int8))
+    _a693 = 10
+    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a693, jnp.int8))
     return st
 
 
 def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i673: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i694: jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])])))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -3439,10 +3487,10 @@ def _observe(st, v_p):
     lv["#ret"] = _K56
     lv["f"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["head"] = _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(_i32(st["must_replace"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["turns"], jnp.int32), jnp.asarray(st["active"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["active"][_i32(lv["f"])], jnp.int32)]), jnp.int16)
-    lv["own"] = _cast(jax.vmap(lambda i674: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i674, 13), jnp.remainder(i674, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
-    lv["foe"] = _cast(jax.vmap(lambda i675: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i675, 7), jnp.remainder(i675, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
-    lv["vol"] = _cast(jax.vmap(lambda i676: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i676 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i676, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i677, _h678, _h679, _h680, _h681: jnp.asarray(_i32(jnp.where((i677 < 5), _i32(_h678), _i32(jnp.where((i677 < 83), _i32(_h679), _i32(jnp.where((i677 < 125), _i32(_h680), _i32(_h681))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K57], lv["own"][_K58], lv["foe"][_K59], lv["vol"][_K60]), jnp.int16))
+    lv["own"] = _cast(jax.vmap(lambda i695: jnp.asarray(_i32(f_own_info(st, lv["p"], jnp.floor_divide(i695, 13), jnp.remainder(i695, 13))), jnp.int32))(jnp.arange(0, 78, dtype=jnp.int32)), jnp.int16)
+    lv["foe"] = _cast(jax.vmap(lambda i696: jnp.asarray(_i32(f_foe_info(st, lv["f"], jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32))(jnp.arange(0, 42, dtype=jnp.int32)), jnp.int16)
+    lv["vol"] = _cast(jax.vmap(lambda i697: jnp.asarray(_i32(f_volatile_info(st, jnp.where((i697 < 19), _i32(lv["p"]), _i32(lv["f"])), jnp.remainder(i697, 19))), jnp.int32))(jnp.arange(0, 38, dtype=jnp.int32)), jnp.int8)
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jax.vmap(lambda i698, _h699, _h700, _h701, _h702: jnp.asarray(_i32(jnp.where((i698 < 5), _i32(_h699), _i32(jnp.where((i698 < 83), _i32(_h700), _i32(jnp.where((i698 < 125), _i32(_h701), _i32(_h702))))))), jnp.int32))(jnp.arange(0, 163, dtype=jnp.int32), lv["head"][_K57], lv["own"][_K58], lv["foe"][_K59], lv["vol"][_K60]), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "#done", "#ret", ))
     return lv["#ret"]
@@ -3453,25 +3501,25 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop682(i, carry):
+    def _loop703(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r683 = _randint(st, 0, 3)
-        _a684 = _r683
-        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a684, jnp.int8))
-        _c685 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
-        def _then686(st, lv):
+        st, _r704 = _randint(st, 0, 3)
+        _a705 = _r704
+        st["lineup"] = st["lineup"].at[_i32(lv["p"])].set(_cast(_a705, jnp.int8))
+        _c706 = _K61[_i32(st["lineup"][_i32(lv["p"])])]
+        def _then707(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_random_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        def _else687(st, lv):
+        def _else708(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_fixed_team(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c685, _then686(st, lv), _else687(st, lv))
+        st, lv = _select(_c706, _then707(st, lv), _else708(st, lv))
         st = p_enter(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop682, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop703, (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -3480,75 +3528,75 @@ def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
     lv = {}
-    _c688 = (_i32(st["current_player"]) == 1)
-    def _then689(st, lv):
+    _c709 = (_i32(st["current_player"]) == 1)
+    def _then710(st, lv):
         st, lv = dict(st), dict(lv)
-        _a690 = 0
-        st["current_player"] = _cast(_a690, jnp.int8)
-        _a691 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a691, jnp.int32)
-        _c692 = (st["phase"] == 1)
-        def _then693(st, lv):
+        _a711 = 0
+        st["current_player"] = _cast(_a711, jnp.int8)
+        _a712 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a712, jnp.int32)
+        _c713 = (st["phase"] == 1)
+        def _then714(st, lv):
             st, lv = dict(st), dict(lv)
             lv["p"] = jnp.int32(0)
-            def _loop694(i, carry):
+            def _loop715(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["p"] = i
-                _c695 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
-                def _then696(st, lv):
+                _c716 = jnp.logical_and((_i32(st["simultaneous__choice"][_i32(lv["p"])]) >= 4), (_i32(st["simultaneous__choice"][_i32(lv["p"])]) < 10))
+                def _then717(st, lv):
                     st, lv = dict(st), dict(lv)
                     st = p_switch_in(st, lv["p"], jnp.remainder((_i32(st["simultaneous__choice"][_i32(lv["p"])]) - 4), 6))
                     return st, _scope(lv, ("p", ))
-                st, lv = _select(_c695, _then696(st, lv), (st, lv))
+                st, lv = _select(_c716, _then717(st, lv), (st, lv))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop694, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop715, (st, lv))
             lv = _scope(lv, ())
-            _a697 = 0
-            st["phase"] = _cast(_a697, jnp.int8)
+            _a718 = 0
+            st["phase"] = _cast(_a718, jnp.int8)
             return st, _scope(lv, ())
-        def _else698(st, lv):
+        def _else719(st, lv):
             st, lv = dict(st), dict(lv)
             lv["r0"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][0]) >= 4), (_i32(st["simultaneous__choice"][0]) < 10)), 3, _i32(f_rank(st, 0, jnp.remainder((_i32(st["simultaneous__choice"][0]) - 0), 4)))), jnp.int8)
             lv["r1"] = _cast(jnp.where(jnp.logical_and((_i32(st["simultaneous__choice"][1]) >= 4), (_i32(st["simultaneous__choice"][1]) < 10)), 3, _i32(f_rank(st, 1, jnp.remainder((_i32(st["simultaneous__choice"][1]) - 0), 4)))), jnp.int8)
-            st, _r699 = _randint(st, 0, 1)
-            lv["tie"] = _cast((_r699 == 1), jnp.bool_)
+            st, _r720 = _randint(st, 0, 1)
+            lv["tie"] = _cast((_r720 == 1), jnp.bool_)
             lv["s0"] = _cast(f_speed(st, 0), jnp.int16)
             lv["s1"] = _cast(f_speed(st, 1), jnp.int16)
             lv["first"] = _cast(jnp.where(jnp.logical_or((_i32(lv["r0"]) > _i32(lv["r1"])), jnp.logical_and((_i32(lv["r0"]) == _i32(lv["r1"])), jnp.logical_or((_i32(lv["s0"]) > _i32(lv["s1"])), jnp.logical_and((_i32(lv["s0"]) == _i32(lv["s1"])), lv["tie"])))), 0, 1), jnp.int8)
             lv["i"] = jnp.int32(0)
-            def _loop700(i, carry):
+            def _loop721(i, carry):
                 st, lv = dict(carry[0]), dict(carry[1])
                 lv["i"] = i
                 st = p_simultaneous__act(st, jnp.where((_i32(lv["i"]) == 0), _i32(lv["first"]), (1 - _i32(lv["first"]))))
                 return st, lv
-            st, lv = lax.fori_loop(0, 2, _loop700, (st, lv))
+            st, lv = lax.fori_loop(0, 2, _loop721, (st, lv))
             lv = _scope(lv, ("r0", "r1", "tie", "s0", "s1", "first", ))
-            _a701 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a701, jnp.int16)
+            _a722 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a722, jnp.int16)
             lv = _scope(lv, ())
             return st, _scope(lv, ())
-        st, lv = _select(_c692, _then693(st, lv), _else698(st, lv))
+        st, lv = _select(_c713, _then714(st, lv), _else719(st, lv))
         st = p_end_of_turn(st)
         return st, _scope(lv, ())
-    def _else702(st, lv):
+    def _else723(st, lv):
         st, lv = dict(st), dict(lv)
-        _a703 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a703, jnp.int8)
+        _a724 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a724, jnp.int8)
         return st, _scope(lv, ())
-    st, lv = _select(_c688, _then689(st, lv), _else702(st, lv))
+    st, lv = _select(_c709, _then710(st, lv), _else723(st, lv))
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i704: jnp.all(jax.vmap(lambda i705: (_i32(st["team"]["hp"][(i704, i705)]) <= _i32(st["team"]["maxhp"][(i704, i705)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i725: jnp.all(jax.vmap(lambda i726: (_i32(st["team"]["hp"][(i725, i726)]) <= _i32(st["team"]["maxhp"][(i725, i726)])))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 def inv_active_alive_or_replacing(st):
     """invariant `active_alive_or_replacing`: an active Pokémon that fainted is replaced before the next turn"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i706, _h707: (_i32(st["team"]["hp"][(i706, _h707)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
+    return jnp.logical_or(jnp.logical_or((st["phase"] == 1), st["terminated"]), jnp.all(jax.vmap(lambda i727, _h728: (_i32(st["team"]["hp"][(i727, _h728)]) > 0))(jnp.arange(0, 2, dtype=jnp.int32), st["active"])))
 
 
 def inv_one_result(st):
@@ -3560,13 +3608,13 @@ def inv_one_result(st):
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
     lv = {}
-    return jnp.logical_and(jnp.all(jax.vmap(lambda i708, _h710: jnp.all(jax.vmap(lambda i709, _h711: jnp.logical_and((_i32(_h711) >= -6), (_i32(_h711) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h710)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i712: (_i32(jnp.sum(jax.vmap(lambda i713: (_i32(st["team"]["hp"][(i712, i713)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
+    return jnp.logical_and(jnp.all(jax.vmap(lambda i729, _h731: jnp.all(jax.vmap(lambda i730, _h732: jnp.logical_and((_i32(_h732) >= -6), (_i32(_h732) <= 6)))(jnp.arange(0, 6, dtype=jnp.int32), _h731)))(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])), jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i733: (_i32(jnp.sum(jax.vmap(lambda i734: (_i32(st["team"]["hp"][(i733, i734)]) > 0))(jnp.arange(0, 6, dtype=jnp.int32)), dtype=jnp.int32)) > 0))(jnp.arange(0, 2, dtype=jnp.int32)))))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i714: jnp.all(jax.vmap(lambda i715: jnp.logical_or((st["team"]["status"][(i714, i715)] == 1), (_i32(st["team"]["sleep"][(i714, i715)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
+    return jnp.all(jax.vmap(lambda i735: jnp.all(jax.vmap(lambda i736: jnp.logical_or((st["team"]["status"][(i735, i736)] == 1), (_i32(st["team"]["sleep"][(i735, i736)]) == 0)))(jnp.arange(0, 6, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32)))
 
 
 # ---- the environment
@@ -3580,7 +3628,7 @@ _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int32
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter", "_fault"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -3592,6 +3640,10 @@ class State:
     narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
     `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
     can clash with an attribute of `State` (`replace`, `observation`, ...).
+    `_fault` (int32[3]): the first runtime fault of the spec this environment met, `[0, 0, 0]`
+    for none, else `[1 + site, a, b]` (`FAULT_SITES[site]` with its values `{a}`, `{b}`); once
+    set it stays set, across auto-resets too. The state after a fault is unspecified; a jitted
+    loop reads `_fault` from the state, `raise_fault(state)` raises it outside `jit`.
     """
 
     current_player: jax.Array
@@ -3604,6 +3656,7 @@ class State:
     _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
+    _fault: jax.Array
 
     @property
     def env_id(self) -> str:
@@ -3626,6 +3679,7 @@ class State:
         """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
         observation are taken from them, not recomputed."""
         st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        st.setdefault("_fault", jnp.zeros(3, jnp.int32))  # (the interpreter's arrays have no fault)
         return _state(st, st["observation"], st["legal_action_mask"])
 
     def to_svg(self) -> str:
@@ -3686,6 +3740,7 @@ def _defaults():
         "give_status": _cast(jnp.int8(0), jnp.int8),
         "simultaneous__choice": _cast(_K63, jnp.int8),
         "simultaneous__turn": _cast(jnp.int32(0), jnp.int32),
+        "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
     }
 
 
@@ -3700,6 +3755,7 @@ def _to_dict(state):
     st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
+    st["_fault"] = state._fault
     return st
 
 
@@ -3708,7 +3764,7 @@ def _state(st, observation, mask) -> State:
     return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
                  terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
                  _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], _fault=st["_fault"])
 
 
 def _legal_action_mask(st):
@@ -3784,6 +3840,31 @@ def step(state: State, action, key=None) -> State:
     return _finish(_select(done, finished, played))
 
 
+class SpecRuntimeError(Exception):
+    """A runtime fault of the spec (the interpreter's `envc.compiler.interp.SpecRuntimeError`)."""
+
+
+def fault_message(state: State) -> str | None:
+    """The message of the first environment of `state` (one state or a batch, outside `jit`)
+    whose `_fault` is set: `env I: file.envspec:LINE:COL: message` (`env I: ` for a batch
+    only), the interpreter's location and message; None when no environment faulted."""
+    fault = np.asarray(jax.device_get(state._fault)).reshape(-1, 3)
+    hit = np.flatnonzero(fault[:, 0])
+    if not len(hit):
+        return None
+    i = int(hit[0])
+    code, a, b = (int(x) for x in fault[i])
+    text = FAULT_SITES[code - 1].replace("{a}", str(a)).replace("{b}", str(b))
+    return text if np.ndim(state._fault) == 1 else f"env {i}: {text}"
+
+
+def raise_fault(state: State) -> None:
+    """Raise `SpecRuntimeError(fault_message(state))` when an environment of `state` faulted."""
+    message = fault_message(state)
+    if message is not None:
+        raise SpecRuntimeError(message)
+
+
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
     return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.int16)
@@ -3824,6 +3905,7 @@ def step_autoreset_from_seed(state: State, action, seed):
     truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
+    fresh = fresh.replace(_fault=nxt._fault)  # a fault stays visible after the reset
     return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 
@@ -3949,7 +4031,7 @@ def step_joint_autoreset_from_seed(state: State, actions, seed, masks=None):
     Returns `(state, rewards, done)` of the turn taken."""
     nxt = step_joint(state, actions, masks)
     done = nxt.terminated | nxt.truncated
-    return _select(done, init_from_seed(seed), nxt), nxt.rewards, done
+    return _select(done, init_from_seed(seed).replace(_fault=nxt._fault), nxt), nxt.rewards, done
 
 
 def rollout_joint(key, n_turns: int, batch: int):

@@ -220,6 +220,15 @@ def _lcount(lst, v):
     return jnp.sum((_wide(lst["items"]) == v) & (jnp.arange(cap) < lst["len"])).astype(jnp.int32)
 
 
+def _fault_at(st, cond, code, a, b):
+    """Record runtime fault `code` (1 + the site's number) with values `a`, `b` in `st["_fault"]`
+    where `cond` holds and no fault is recorded yet: the first fault wins, branchlessly."""
+    new = cond & (st["_fault"][0] == 0)
+    st = dict(st)
+    st["_fault"] = jnp.where(new, jnp.stack([jnp.int32(code), _i32(a), _i32(b)]), st["_fault"])
+    return st
+
+
 def _win(st, p, num_players):
     st = dict(st)
     st["rewards"] = jnp.where(jnp.arange(num_players) == p, 1.0, -1.0).astype(jnp.float32)
@@ -325,6 +334,71 @@ NUM_PLAYERS = 2
 NUM_ACTIONS = 132
 TURN_LIMIT = 2000
 ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('end_turn', 124, 1), ('promote', 125, 3), ('choose', 128, 4))  # (name, first flat index, number of flat actions)
+# the spec location and message of every fault site (`{a}`, `{b}`: values of the fault), numbered
+# by envc's pass `number_faults` as in every backend; `State._fault[0]` is 1 + the site
+FAULT_SITES = (
+    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:285:13: push onto a full list (capacity 10)",
+    "tcg.envspec:285:26: `draw()` from an empty list",
+    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:402:9: push onto a full list (capacity 10)",
+    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:412:13: push onto a full list (capacity 20)",
+    "tcg.envspec:412:26: `pop()` from an empty list",
+    "tcg.envspec:559:9: push onto a full list (capacity 20)",
+    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:577:13: push onto a full list (capacity 10)",
+    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:607:17: push onto a full list (capacity 20)",
+    "tcg.envspec:607:33: `draw()` from an empty list",
+    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:870:21: push onto a full list (capacity 10)",
+    "tcg.envspec:872:21: push onto a full list (capacity 20)",
+    "tcg.envspec:902:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
+)
 
 # ---- constants
 _K0 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
@@ -527,52 +601,72 @@ def p_draw_cards(st, v_p, v_n):
     _c15 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
     def _then16(st, lv):
         st, lv = dict(st), dict(lv)
+        _f19 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f19 == 0), 3, 0, 0)
         _v17, _l18 = _take_front(_get(st["deck"], _i32(lv["p"])))
         st["deck"] = _set(st["deck"], _i32(lv["p"]), _l18)
-        _l19 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v17, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l19)
+        _f20 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f20 >= 10), 2, 0, 0)
+        _l21 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v17, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l21)
         return st, _scope(lv, ("p", "n", "k", ))
     st, lv = _select(_c15, _then16(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c20 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then21(st, lv):
+    _c22 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
+    def _then23(st, lv):
         st, lv = dict(st), dict(lv)
-        _v22, _l23 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l23)
-        _l24 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v22, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l24)
+        _f26 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f26 == 0), 3, 0, 0)
+        _v24, _l25 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l25)
+        _f27 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f27 >= 10), 2, 0, 0)
+        _l28 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v24, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l28)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c20, _then21(st, lv), (st, lv))
+    st, lv = _select(_c22, _then23(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c25 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then26(st, lv):
+    _c29 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
+    def _then30(st, lv):
         st, lv = dict(st), dict(lv)
-        _v27, _l28 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l28)
-        _l29 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v27, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l29)
+        _f33 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f33 == 0), 3, 0, 0)
+        _v31, _l32 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l32)
+        _f34 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f34 >= 10), 2, 0, 0)
+        _l35 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v31, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l35)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c25, _then26(st, lv), (st, lv))
+    st, lv = _select(_c29, _then30(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c30 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then31(st, lv):
+    _c36 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
+    def _then37(st, lv):
         st, lv = dict(st), dict(lv)
-        _v32, _l33 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l33)
-        _l34 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v32, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l34)
+        _f40 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f40 == 0), 3, 0, 0)
+        _v38, _l39 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l39)
+        _f41 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f41 >= 10), 2, 0, 0)
+        _l42 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v38, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l42)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c30, _then31(st, lv), (st, lv))
+    st, lv = _select(_c36, _then37(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c35 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then36(st, lv):
+    _c43 = jnp.logical_and(jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["p"]))["len"] > 0)), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
+    def _then44(st, lv):
         st, lv = dict(st), dict(lv)
-        _v37, _l38 = _take_front(_get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l38)
-        _l39 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v37, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l39)
+        _f47 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f47 == 0), 3, 0, 0)
+        _v45, _l46 = _take_front(_get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l46)
+        _f48 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f48 >= 10), 2, 0, 0)
+        _l49 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_v45, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l49)
         return st, _scope(lv, ("p", "n", "k", ))
-    st, lv = _select(_c35, _then36(st, lv), (st, lv))
+    st, lv = _select(_c43, _then44(st, lv), (st, lv))
     lv = _scope(lv, ("p", "n", ))
     return st
 
@@ -581,8 +675,8 @@ def p_heal(st, v_p, v_s, v_amount):
     """proc `heal` (tcg.envspec:290)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _a40 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a40, jnp.int16))
+    _a50 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a50, jnp.int16))
     return st
 
 
@@ -590,12 +684,12 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     """proc `heal_type` (tcg.envspec:295)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c41 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
-    def _then42(st, lv):
+    _c51 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
+    def _then52(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c41, _then42(st, lv), (st, lv))
+    st, lv = _select(_c51, _then52(st, lv), (st, lv))
     return st
 
 
@@ -603,8 +697,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:301)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
-    _a43 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
-    st["dmg"] = _cast(_a43, jnp.int16)
+    _a53 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
+    st["dmg"] = _cast(_a53, jnp.int16)
     return st
 
 
@@ -614,64 +708,64 @@ def p_damage_per_heads(st, v_coins, v_each):
     lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c44 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then45(st, lv):
+    _c54 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then55(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r47 = _randint(st, 0, 1)
-        _c46 = (_r47 == 1)
-        def _then48(st, lv):
+        st, _r57 = _randint(st, 0, 1)
+        _c56 = (_r57 == 1)
+        def _then58(st, lv):
             st, lv = dict(st), dict(lv)
-            _a49 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a49, jnp.int8)
+            _a59 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a59, jnp.int8)
             return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c46, _then48(st, lv), (st, lv))
+        st, lv = _select(_c56, _then58(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c44, _then45(st, lv), (st, lv))
+    st, lv = _select(_c54, _then55(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c50 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then51(st, lv):
+    _c60 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then61(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r53 = _randint(st, 0, 1)
-        _c52 = (_r53 == 1)
-        def _then54(st, lv):
+        st, _r63 = _randint(st, 0, 1)
+        _c62 = (_r63 == 1)
+        def _then64(st, lv):
             st, lv = dict(st), dict(lv)
-            _a55 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a55, jnp.int8)
+            _a65 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a65, jnp.int8)
             return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c52, _then54(st, lv), (st, lv))
+        st, lv = _select(_c62, _then64(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c50, _then51(st, lv), (st, lv))
+    st, lv = _select(_c60, _then61(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c56 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then57(st, lv):
+    _c66 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then67(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r59 = _randint(st, 0, 1)
-        _c58 = (_r59 == 1)
-        def _then60(st, lv):
+        st, _r69 = _randint(st, 0, 1)
+        _c68 = (_r69 == 1)
+        def _then70(st, lv):
             st, lv = dict(st), dict(lv)
-            _a61 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a61, jnp.int8)
+            _a71 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a71, jnp.int8)
             return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c58, _then60(st, lv), (st, lv))
+        st, lv = _select(_c68, _then70(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c56, _then57(st, lv), (st, lv))
+    st, lv = _select(_c66, _then67(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c62 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then63(st, lv):
+    _c72 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then73(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r65 = _randint(st, 0, 1)
-        _c64 = (_r65 == 1)
-        def _then66(st, lv):
+        st, _r75 = _randint(st, 0, 1)
+        _c74 = (_r75 == 1)
+        def _then76(st, lv):
             st, lv = dict(st), dict(lv)
-            _a67 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a67, jnp.int8)
+            _a77 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a77, jnp.int8)
             return st, _scope(lv, ("coins", "each", "heads", "k", ))
-        st, lv = _select(_c64, _then66(st, lv), (st, lv))
+        st, lv = _select(_c74, _then76(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "each", "heads", "k", ))
-    st, lv = _select(_c62, _then63(st, lv), (st, lv))
+    st, lv = _select(_c72, _then73(st, lv), (st, lv))
     lv = _scope(lv, ("coins", "each", "heads", ))
-    _a68 = jnp.minimum((_i32(lv["heads"]) * _i32(lv["each"])), 300)
-    st["dmg"] = _cast(_a68, jnp.int16)
+    _a78 = jnp.minimum((_i32(lv["heads"]) * _i32(lv["each"])), 300)
+    st["dmg"] = _cast(_a78, jnp.int16)
     lv = _scope(lv, ("coins", "each", ))
     return st
 
@@ -680,13 +774,13 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:319)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
-    st, _r70 = _randint(st, 0, 1)
-    _c69 = (_r70 == 1)
-    def _then71(st, lv):
+    st, _r80 = _randint(st, 0, 1)
+    _c79 = (_r80 == 1)
+    def _then81(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("amount", ))
-    st, lv = _select(_c69, _then71(st, lv), (st, lv))
+    st, lv = _select(_c79, _then81(st, lv), (st, lv))
     return st
 
 
@@ -694,8 +788,8 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     """proc `damage_per_bench_type` (tcg.envspec:326)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a73 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i72: jnp.logical_and(st["occupied"][_i32(lv["p"])][i72], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i72])]) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a73, jnp.int16)
+    _a83 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i82: jnp.logical_and(st["occupied"][_i32(lv["p"])][i82], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i82])]) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a83, jnp.int16)
     return st
 
 
@@ -703,8 +797,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     """proc `discard_energy` (tcg.envspec:331)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
-    _a74 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a74, jnp.int8))
+    _a84 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a84, jnp.int8))
     return st
 
 
@@ -712,13 +806,13 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     """proc `attach_from_zone` (tcg.envspec:337)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
-    _c75 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
-    def _then76(st, lv):
+    _c85 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
+    def _then86(st, lv):
         st, lv = dict(st), dict(lv)
-        _a77 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a77, jnp.int8))
+        _a87 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) + _i32(lv["n"])), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a87, jnp.int8))
         return st, _scope(lv, ("p", "s", "t", "n", "any_type", ))
-    st, lv = _select(_c75, _then76(st, lv), (st, lv))
+    st, lv = _select(_c85, _then86(st, lv), (st, lv))
     return st
 
 
@@ -726,13 +820,13 @@ def p_afflict_opponent(st, v_p, v_c):
     """proc `afflict_opponent` (tcg.envspec:345)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
-    _c78 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then79(st, lv):
+    _c88 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then89(st, lv):
         st, lv = dict(st), dict(lv)
-        _a80 = lv["c"]
-        st["condition"] = st["condition"].at[(1 - _i32(lv["p"]))].set(_cast(_a80, jnp.int8))
+        _a90 = lv["c"]
+        st["condition"] = st["condition"].at[(1 - _i32(lv["p"]))].set(_cast(_a90, jnp.int8))
         return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c78, _then79(st, lv), (st, lv))
+    st, lv = _select(_c88, _then89(st, lv), (st, lv))
     return st
 
 
@@ -740,13 +834,13 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     """proc `afflict_opponent_on_heads` (tcg.envspec:351)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
-    st, _r82 = _randint(st, 0, 1)
-    _c81 = (_r82 == 1)
-    def _then83(st, lv):
+    st, _r92 = _randint(st, 0, 1)
+    _c91 = (_r92 == 1)
+    def _then93(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], lv["c"])
         return st, _scope(lv, ("p", "c", ))
-    st, lv = _select(_c81, _then83(st, lv), (st, lv))
+    st, lv = _select(_c91, _then93(st, lv), (st, lv))
     return st
 
 
@@ -754,13 +848,13 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:357)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c84 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then85(st, lv):
+    _c94 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then95(st, lv):
         st, lv = dict(st), dict(lv)
-        _a86 = True
-        st["poisoned"] = st["poisoned"].at[(1 - _i32(lv["p"]))].set(_cast(_a86, jnp.bool_))
+        _a96 = True
+        st["poisoned"] = st["poisoned"].at[(1 - _i32(lv["p"]))].set(_cast(_a96, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c84, _then85(st, lv), (st, lv))
+    st, lv = _select(_c94, _then95(st, lv), (st, lv))
     return st
 
 
@@ -768,13 +862,13 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:363)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c87 = st["occupied"][(1 - _i32(lv["p"]))][0]
-    def _then88(st, lv):
+    _c97 = st["occupied"][(1 - _i32(lv["p"]))][0]
+    def _then98(st, lv):
         st, lv = dict(st), dict(lv)
-        _a89 = True
-        st["burned"] = st["burned"].at[(1 - _i32(lv["p"]))].set(_cast(_a89, jnp.bool_))
+        _a99 = True
+        st["burned"] = st["burned"].at[(1 - _i32(lv["p"]))].set(_cast(_a99, jnp.bool_))
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c87, _then88(st, lv), (st, lv))
+    st, lv = _select(_c97, _then98(st, lv), (st, lv))
     return st
 
 
@@ -783,29 +877,29 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
-    _c90 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then91(st, lv):
+    _c100 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
+    def _then101(st, lv):
         st, lv = dict(st), dict(lv)
-        _a92 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a92, jnp.int16))
+        _a102 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a102, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c90, _then91(st, lv), (st, lv))
+    st, lv = _select(_c100, _then101(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c93 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then94(st, lv):
+    _c103 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
+    def _then104(st, lv):
         st, lv = dict(st), dict(lv)
-        _a95 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a95, jnp.int16))
+        _a105 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a105, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c93, _then94(st, lv), (st, lv))
+    st, lv = _select(_c103, _then104(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c96 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
-    def _then97(st, lv):
+    _c106 = st["occupied"][(1 - _i32(lv["p"]))][_i32(lv["s"])]
+    def _then107(st, lv):
         st, lv = dict(st), dict(lv)
-        _a98 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a98, jnp.int16))
+        _a108 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a108, jnp.int16))
         return st, _scope(lv, ("p", "amount", "s", ))
-    st, lv = _select(_c96, _then97(st, lv), (st, lv))
+    st, lv = _select(_c106, _then107(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", ))
     return st
 
@@ -814,8 +908,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:378)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int8)}
-    _a99 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
-    st["attack_bonus"] = _cast(_a99, jnp.int8)
+    _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
+    st["attack_bonus"] = _cast(_a109, jnp.int8)
     return st
 
 
@@ -823,10 +917,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     """proc `add_named_attack_bonus` (tcg.envspec:384)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8), "c": _cast(v_c, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _a100 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
-    st["bonus_named"] = _cast(_a100, jnp.int8)
-    _a101 = jnp.minimum((_i32(st["named_bonus"]) + _i32(lv["amount"])), 60)
-    st["named_bonus"] = _cast(_a101, jnp.int8)
+    _a110 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
+    st["bonus_named"] = _cast(_a110, jnp.int8)
+    _a111 = jnp.minimum((_i32(st["named_bonus"]) + _i32(lv["amount"])), 60)
+    st["named_bonus"] = _cast(_a111, jnp.int8)
     return st
 
 
@@ -834,8 +928,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:389)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
-    _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
-    st["retreat_discount"] = _cast(_a102, jnp.int8)
+    _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
+    st["retreat_discount"] = _cast(_a112, jnp.int8)
     return st
 
 
@@ -843,20 +937,28 @@ def p_basic_from_deck(st, v_p):
     """proc `basic_from_deck` (tcg.envspec:394)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
-    _c104 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
-    def _then105(st, lv):
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i113: jnp.where((i113 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    _c114 = jnp.logical_and((_i32(lv["n"]) > 0), (_get(st["hand"], _i32(lv["p"]))["len"] < 10))
+    def _then115(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r106 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
-        lv["r"] = _cast(_r106, jnp.int8)
-        lv["at"] = _cast(jnp.min(jax.vmap(lambda i107: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i107 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i107])] == 0)), False)), (jnp.sum(jax.vmap(lambda i108: jnp.logical_and((i108 < i107), jnp.where((i108 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i108])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i107, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
-        _l109 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l109)
-        _l110 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l110)
+        st, _r116 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
+        lv["r"] = _cast(_r116, jnp.int8)
+        lv["at"] = _cast(jnp.min(jax.vmap(lambda i117: _i32(jnp.where(jnp.logical_and(jnp.logical_and((i117 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.where((i117 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i117])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i117])] == 0)), False)), (jnp.sum(jax.vmap(lambda i118: jnp.logical_and((i118 < i117), jnp.where((i118 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i118])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i118])] == 0)), False)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32) == _i32(lv["r"]))), i117, 19)))(jnp.arange(0, 20, dtype=jnp.int32))), jnp.int8)
+        _f119 = _i32(lv["at"])
+        _f120 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f119 >= _f120), 8, _f119, _f120)
+        _f121 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f121 >= 10), 7, 0, 0)
+        _l122 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f119], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l122)
+        _f123 = _i32(lv["at"])
+        _f124 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f123 >= _f124), 9, _f123, _f124)
+        _l125 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f123)
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l125)
         lv = _scope(lv, ("p", "n", ))
         return st, _scope(lv, ("p", "n", ))
-    st, lv = _select(_c104, _then105(st, lv), (st, lv))
+    st, lv = _select(_c114, _then115(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -867,23 +969,28 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["k"] = jnp.int32(0)
-    def _loop111(i, carry):
+    def _loop126(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c112 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
-        def _then113(st, lv):
+        _c127 = (_get(st["hand"], _i32(lv["q"]))["len"] > 0)
+        def _then128(st, lv):
             st, lv = dict(st), dict(lv)
-            _v114, _l115 = _take_back(_get(st["hand"], _i32(lv["q"])))
-            st["hand"] = _set(st["hand"], _i32(lv["q"]), _l115)
-            _l116 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v114, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l116)
+            _f131 = _get(st["hand"], _i32(lv["q"]))["len"]
+            st = _fault_at(st, (_f131 == 0), 11, 0, 0)
+            _v129, _l130 = _take_back(_get(st["hand"], _i32(lv["q"])))
+            st["hand"] = _set(st["hand"], _i32(lv["q"]), _l130)
+            _f132 = _get(st["deck"], _i32(lv["q"]))["len"]
+            st = _fault_at(st, (_f132 >= 20), 10, 0, 0)
+            _l133 = _push(_get(st["deck"], _i32(lv["q"])), _cast(_v129, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l133)
             return st, _scope(lv, ("p", "n", "q", "k", ))
-        st, lv = _select(_c112, _then113(st, lv), (st, lv))
+        st, lv = _select(_c127, _then128(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop111, (st, lv))
+    st, lv = lax.fori_loop(0, 10, _loop126, (st, lv))
     lv = _scope(lv, ("p", "n", "q", ))
-    st, _l117 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
-    st["deck"] = _set(st["deck"], _i32(lv["q"]), _l117)
+    _f134 = _get(st["deck"], _i32(lv["q"]))["len"]
+    st, _l135 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+    st["deck"] = _set(st["deck"], _i32(lv["q"]), _l135)
     st = p_draw_cards(st, lv["q"], lv["n"])
     lv = _scope(lv, ("p", "n", ))
     return st
@@ -893,8 +1000,8 @@ def p_damage_self(st, v_p, v_amount):
     """proc `damage_self` (tcg.envspec:421)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _a118 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a118, jnp.int16))
+    _a136 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a136, jnp.int16))
     return st
 
 
@@ -902,8 +1009,8 @@ def p_afflict_self(st, v_p, v_c):
     """proc `afflict_self` (tcg.envspec:426)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
-    _a119 = lv["c"]
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a119, jnp.int8))
+    _a137 = lv["c"]
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a137, jnp.int8))
     return st
 
 
@@ -911,13 +1018,13 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:430)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    st, _r121 = _randint(st, 0, 1)
-    _c120 = (_r121 == 1)
-    def _then122(st, lv):
+    st, _r139 = _randint(st, 0, 1)
+    _c138 = (_r139 == 1)
+    def _then140(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_burn_opponent(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c120, _then122(st, lv), (st, lv))
+    st, lv = _select(_c138, _then140(st, lv), (st, lv))
     return st
 
 
@@ -925,13 +1032,13 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     """proc `heal_on_heads` (tcg.envspec:437)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    st, _r124 = _randint(st, 0, 1)
-    _c123 = (_r124 == 1)
-    def _then125(st, lv):
+    st, _r142 = _randint(st, 0, 1)
+    _c141 = (_r142 == 1)
+    def _then143(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "amount", ))
-    st, lv = _select(_c123, _then125(st, lv), (st, lv))
+    st, lv = _select(_c141, _then143(st, lv), (st, lv))
     return st
 
 
@@ -955,14 +1062,14 @@ def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:451)"""
     st = dict(st)
     lv = {}
-    st, _r127 = _randint(st, 0, 1)
-    _c126 = jnp.logical_not((_r127 == 1))
-    def _then128(st, lv):
+    st, _r145 = _randint(st, 0, 1)
+    _c144 = jnp.logical_not((_r145 == 1))
+    def _then146(st, lv):
         st, lv = dict(st), dict(lv)
-        _a129 = 0
-        st["dmg"] = _cast(_a129, jnp.int16)
+        _a147 = 0
+        st["dmg"] = _cast(_a147, jnp.int16)
         return st, _scope(lv, ())
-    st, lv = _select(_c126, _then128(st, lv), (st, lv))
+    st, lv = _select(_c144, _then146(st, lv), (st, lv))
     return st
 
 
@@ -972,48 +1079,6 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     lv = {"coins": _cast(v_coins, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["heads"] = _cast(0, jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c130 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then131(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r133 = _randint(st, 0, 1)
-        _c132 = (_r133 == 1)
-        def _then134(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a135 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a135, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c132, _then134(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c130, _then131(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c136 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then137(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r139 = _randint(st, 0, 1)
-        _c138 = (_r139 == 1)
-        def _then140(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a141 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a141, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c138, _then140(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c136, _then137(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c142 = (_i32(lv["k"]) < _i32(lv["coins"]))
-    def _then143(st, lv):
-        st, lv = dict(st), dict(lv)
-        st, _r145 = _randint(st, 0, 1)
-        _c144 = (_r145 == 1)
-        def _then146(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a147 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
-            lv["heads"] = _cast(_a147, jnp.int8)
-            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-        st, lv = _select(_c144, _then146(st, lv), (st, lv))
-        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
-    st, lv = _select(_c142, _then143(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
     _c148 = (_i32(lv["k"]) < _i32(lv["coins"]))
     def _then149(st, lv):
         st, lv = dict(st), dict(lv)
@@ -1027,13 +1092,55 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
         st, lv = _select(_c150, _then152(st, lv), (st, lv))
         return st, _scope(lv, ("coins", "amount", "heads", "k", ))
     st, lv = _select(_c148, _then149(st, lv), (st, lv))
-    lv = _scope(lv, ("coins", "amount", "heads", ))
-    _c154 = (_i32(lv["heads"]) == _i32(lv["coins"]))
+    lv["k"] = jnp.int32(1)
+    _c154 = (_i32(lv["k"]) < _i32(lv["coins"]))
     def _then155(st, lv):
+        st, lv = dict(st), dict(lv)
+        st, _r157 = _randint(st, 0, 1)
+        _c156 = (_r157 == 1)
+        def _then158(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a159 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a159, jnp.int8)
+            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+        st, lv = _select(_c156, _then158(st, lv), (st, lv))
+        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+    st, lv = _select(_c154, _then155(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c160 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then161(st, lv):
+        st, lv = dict(st), dict(lv)
+        st, _r163 = _randint(st, 0, 1)
+        _c162 = (_r163 == 1)
+        def _then164(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a165 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a165, jnp.int8)
+            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+        st, lv = _select(_c162, _then164(st, lv), (st, lv))
+        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+    st, lv = _select(_c160, _then161(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c166 = (_i32(lv["k"]) < _i32(lv["coins"]))
+    def _then167(st, lv):
+        st, lv = dict(st), dict(lv)
+        st, _r169 = _randint(st, 0, 1)
+        _c168 = (_r169 == 1)
+        def _then170(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a171 = jnp.minimum((_i32(lv["heads"]) + 1), 4)
+            lv["heads"] = _cast(_a171, jnp.int8)
+            return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+        st, lv = _select(_c168, _then170(st, lv), (st, lv))
+        return st, _scope(lv, ("coins", "amount", "heads", "k", ))
+    st, lv = _select(_c166, _then167(st, lv), (st, lv))
+    lv = _scope(lv, ("coins", "amount", "heads", ))
+    _c172 = (_i32(lv["heads"]) == _i32(lv["coins"]))
+    def _then173(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("coins", "amount", "heads", ))
-    st, lv = _select(_c154, _then155(st, lv), (st, lv))
+    st, lv = _select(_c172, _then173(st, lv), (st, lv))
     lv = _scope(lv, ("coins", "amount", ))
     return st
 
@@ -1045,32 +1152,32 @@ def p_damage_until_tails(st, v_each, v_more):
     lv["heads"] = _cast(0, jnp.int8)
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop156(i, carry):
+    def _loop174(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c157 = lv["going"]
-        def _then158(st, lv):
+        _c175 = lv["going"]
+        def _then176(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r160 = _randint(st, 0, 1)
-            _c159 = (_r160 == 1)
-            def _then161(st, lv):
+            st, _r178 = _randint(st, 0, 1)
+            _c177 = (_r178 == 1)
+            def _then179(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a162 = jnp.minimum((_i32(lv["heads"]) + 1), 12)
-                lv["heads"] = _cast(_a162, jnp.int8)
+                _a180 = jnp.minimum((_i32(lv["heads"]) + 1), 12)
+                lv["heads"] = _cast(_a180, jnp.int8)
                 return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-            def _else163(st, lv):
+            def _else181(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a164 = False
-                lv["going"] = _cast(_a164, jnp.bool_)
+                _a182 = False
+                lv["going"] = _cast(_a182, jnp.bool_)
                 return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-            st, lv = _select(_c159, _then161(st, lv), _else163(st, lv))
+            st, lv = _select(_c177, _then179(st, lv), _else181(st, lv))
             return st, _scope(lv, ("each", "more", "heads", "going", "k", ))
-        st, lv = _select(_c157, _then158(st, lv), (st, lv))
+        st, lv = _select(_c175, _then176(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop156, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop174, (st, lv))
     lv = _scope(lv, ("each", "more", "heads", "going", ))
-    _a165 = jnp.minimum((_i32(jnp.where(lv["more"], _i32(st["dmg"]), 0)) + (_i32(lv["heads"]) * _i32(lv["each"]))), 300)
-    st["dmg"] = _cast(_a165, jnp.int16)
+    _a183 = jnp.minimum((_i32(jnp.where(lv["more"], _i32(st["dmg"]), 0)) + (_i32(lv["heads"]) * _i32(lv["each"]))), 300)
+    st["dmg"] = _cast(_a183, jnp.int16)
     lv = _scope(lv, ("each", "more", ))
     return st
 
@@ -1079,17 +1186,17 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     """proc `bonus_or_recoil` (tcg.envspec:492)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "recoil": _cast(v_recoil, jnp.int16)}
-    st, _r167 = _randint(st, 0, 1)
-    _c166 = (_r167 == 1)
-    def _then168(st, lv):
+    st, _r185 = _randint(st, 0, 1)
+    _c184 = (_r185 == 1)
+    def _then186(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "amount", "recoil", ))
-    def _else169(st, lv):
+    def _else187(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_self(st, lv["p"], lv["recoil"])
         return st, _scope(lv, ("p", "amount", "recoil", ))
-    st, lv = _select(_c166, _then168(st, lv), _else169(st, lv))
+    st, lv = _select(_c184, _then186(st, lv), _else187(st, lv))
     return st
 
 
@@ -1097,8 +1204,8 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     """proc `bonus_per_bench_named` (tcg.envspec:502)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a171 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i170: jnp.logical_and(st["occupied"][_i32(lv["p"])][i170], (_i32(_K10[_i32(st["card"][_i32(lv["p"])][i170])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a171, jnp.int16)
+    _a189 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i188: jnp.logical_and(st["occupied"][_i32(lv["p"])][i188], (_i32(_K10[_i32(st["card"][_i32(lv["p"])][i188])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a189, jnp.int16)
     return st
 
 
@@ -1106,8 +1213,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     """proc `bonus_per_opponent_energy` (tcg.envspec:507)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a172 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
-    st["dmg"] = _cast(_a172, jnp.int16)
+    _a190 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
+    st["dmg"] = _cast(_a190, jnp.int16)
     return st
 
 
@@ -1121,12 +1228,12 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     """proc `bonus_if` (tcg.envspec:521)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c173 = f_attack_condition(st, lv["p"], lv["w"])
-    def _then174(st, lv):
+    _c191 = f_attack_condition(st, lv["p"], lv["w"])
+    def _then192(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "w", "amount", ))
-    st, lv = _select(_c173, _then174(st, lv), (st, lv))
+    st, lv = _select(_c191, _then192(st, lv), (st, lv))
     return st
 
 
@@ -1134,8 +1241,8 @@ def p_discard_all_energy(st, v_p, v_s):
     """proc `discard_all_energy` (tcg.envspec:527)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _a176 = jax.vmap(lambda i175: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a176, jnp.int8))
+    _a194 = jax.vmap(lambda i193: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a194, jnp.int8))
     return st
 
 
@@ -1145,26 +1252,26 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c177 = lv["coin"]
-    def _then178(st, lv):
+    _c195 = lv["coin"]
+    def _then196(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r179 = _randint(st, 0, 1)
-        _a180 = (_r179 == 1)
-        lv["go"] = _cast(_a180, jnp.bool_)
+        st, _r197 = _randint(st, 0, 1)
+        _a198 = (_r197 == 1)
+        lv["go"] = _cast(_a198, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c177, _then178(st, lv), (st, lv))
+    st, lv = _select(_c195, _then196(st, lv), (st, lv))
     lv["n"] = _cast(f_energy_total(st, lv["q"], 0), jnp.int16)
-    _c181 = jnp.logical_and(lv["go"], (_i32(lv["n"]) > 0))
-    def _then182(st, lv):
+    _c199 = jnp.logical_and(lv["go"], (_i32(lv["n"]) > 0))
+    def _then200(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r183 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
-        lv["r"] = _cast(_r183, jnp.int16)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i184: _i32(jnp.where((jnp.sum(jax.vmap(lambda i185: _i32(jnp.where((i185 <= i184), _i32(st["energy"][_i32(lv["q"])][0][i185]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(lv["r"])), i184, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a186 = jnp.maximum((_i32(st["energy"][_i32(lv["q"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["q"]), 0, _i32(lv["t"]))].set(_cast(_a186, jnp.int8))
+        st, _r201 = _randint(st, 0, jnp.maximum((_i32(lv["n"]) - 1), 0))
+        lv["r"] = _cast(_r201, jnp.int16)
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i202: _i32(jnp.where((jnp.sum(jax.vmap(lambda i203: _i32(jnp.where((i203 <= i202), _i32(st["energy"][_i32(lv["q"])][0][i203]), 0)))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32) > _i32(lv["r"])), i202, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a204 = jnp.maximum((_i32(st["energy"][_i32(lv["q"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["q"]), 0, _i32(lv["t"]))].set(_cast(_a204, jnp.int8))
         lv = _scope(lv, ("p", "coin", "q", "go", "n", ))
         return st, _scope(lv, ("p", "coin", "q", "go", "n", ))
-    st, lv = _select(_c181, _then182(st, lv), (st, lv))
+    st, lv = _select(_c199, _then200(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", ))
     return st
 
@@ -1175,26 +1282,34 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c187 = lv["coin"]
-    def _then188(st, lv):
+    _c205 = lv["coin"]
+    def _then206(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r189 = _randint(st, 0, 1)
-        _a190 = (_r189 == 1)
-        lv["go"] = _cast(_a190, jnp.bool_)
+        st, _r207 = _randint(st, 0, 1)
+        _a208 = (_r207 == 1)
+        lv["go"] = _cast(_a208, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c187, _then188(st, lv), (st, lv))
-    _c191 = jnp.logical_and(lv["go"], (_get(st["hand"], _i32(lv["q"]))["len"] > 0))
-    def _then192(st, lv):
+    st, lv = _select(_c205, _then206(st, lv), (st, lv))
+    _c209 = jnp.logical_and(lv["go"], (_get(st["hand"], _i32(lv["q"]))["len"] > 0))
+    def _then210(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r193 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(lv["q"]))["len"] - 1), 0))
-        lv["h"] = _cast(_r193, jnp.int8)
-        _l194 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_get(st["hand"], _i32(lv["q"]))["items"][_i32(lv["h"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l194)
-        _l195 = _remove_at(_get(st["hand"], _i32(lv["q"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["q"]), _l195)
+        st, _r211 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(lv["q"]))["len"] - 1), 0))
+        lv["h"] = _cast(_r211, jnp.int8)
+        _f212 = _i32(lv["h"])
+        _f213 = _get(st["hand"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f212 >= _f213), 13, _f212, _f213)
+        _f214 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f214 >= 20), 12, 0, 0)
+        _l215 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_get(st["hand"], _i32(lv["q"]))["items"][_f212], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l215)
+        _f216 = _i32(lv["h"])
+        _f217 = _get(st["hand"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f216 >= _f217), 14, _f216, _f217)
+        _l218 = _remove_at(_get(st["hand"], _i32(lv["q"])), _f216)
+        st["hand"] = _set(st["hand"], _i32(lv["q"]), _l218)
         lv = _scope(lv, ("p", "coin", "q", "go", ))
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c191, _then192(st, lv), (st, lv))
+    st, lv = _select(_c209, _then210(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", ))
     return st
 
@@ -1209,24 +1324,32 @@ def p_pokemon_from_deck(st, v_p, v_t):
     """proc `pokemon_from_deck` (tcg.envspec:573)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
-    _c196 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-    def _then197(st, lv):
+    _c219 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+    def _then220(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm199 = jax.vmap(lambda i198: jnp.where((i198 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i198])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i198])]) == _i32(lv["t"])))), False))(jnp.arange(0, 20, dtype=jnp.int32))
-        st, _r200 = _randint(st, 0, jnp.maximum(jnp.sum(_pm199, dtype=jnp.int32) - 1, 0))
-        lv["at"] = _cast(_pick(_pm199, _r200, 0, -1), jnp.int8)
-        _c201 = (_i32(lv["at"]) >= 0)
-        def _then202(st, lv):
+        _pm222 = jax.vmap(lambda i221: jnp.where((i221 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i221])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i221])]) == _i32(lv["t"])))), False))(jnp.arange(0, 20, dtype=jnp.int32))
+        st, _r223 = _randint(st, 0, jnp.maximum(jnp.sum(_pm222, dtype=jnp.int32) - 1, 0))
+        lv["at"] = _cast(_pick(_pm222, _r223, 0, -1), jnp.int8)
+        _c224 = (_i32(lv["at"]) >= 0)
+        def _then225(st, lv):
             st, lv = dict(st), dict(lv)
-            _l203 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l203)
-            _l204 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l204)
+            _f226 = _i32(lv["at"])
+            _f227 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f226 >= _f227), 18, _f226, _f227)
+            _f228 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f228 >= 10), 17, 0, 0)
+            _l229 = _push(_get(st["hand"], _i32(lv["p"])), _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f226], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l229)
+            _f230 = _i32(lv["at"])
+            _f231 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f230 >= _f231), 19, _f230, _f231)
+            _l232 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f230)
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l232)
             return st, _scope(lv, ("p", "t", "at", ))
-        st, lv = _select(_c201, _then202(st, lv), (st, lv))
+        st, lv = _select(_c224, _then225(st, lv), (st, lv))
         lv = _scope(lv, ("p", "t", ))
         return st, _scope(lv, ("p", "t", ))
-    st, lv = _select(_c196, _then197(st, lv), (st, lv))
+    st, lv = _select(_c219, _then220(st, lv), (st, lv))
     return st
 
 
@@ -1241,23 +1364,29 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
-    _c205 = (_i32(lv["s"]) < 4)
-    def _then206(st, lv):
+    _c233 = (_i32(lv["s"]) < 4)
+    def _then234(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm208 = jax.vmap(lambda i207: jnp.where((i207 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K10[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i207])]) == _i32(lv["n"]))), False))(jnp.arange(0, 20, dtype=jnp.int32))
-        st, _r209 = _randint(st, 0, jnp.maximum(jnp.sum(_pm208, dtype=jnp.int32) - 1, 0))
-        lv["at"] = _cast(_pick(_pm208, _r209, 0, -1), jnp.int8)
-        _c210 = (_i32(lv["at"]) >= 0)
-        def _then211(st, lv):
+        _pm236 = jax.vmap(lambda i235: jnp.where((i235 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K10[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i235])]) == _i32(lv["n"]))), False))(jnp.arange(0, 20, dtype=jnp.int32))
+        st, _r237 = _randint(st, 0, jnp.maximum(jnp.sum(_pm236, dtype=jnp.int32) - 1, 0))
+        lv["at"] = _cast(_pick(_pm236, _r237, 0, -1), jnp.int8)
+        _c238 = (_i32(lv["at"]) >= 0)
+        def _then239(st, lv):
             st, lv = dict(st), dict(lv)
-            st = p_put_in_play(st, lv["p"], lv["s"], _get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["at"])])
-            _l212 = _remove_at(_get(st["deck"], _i32(lv["p"])), _i32(lv["at"]))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l212)
+            _f240 = _i32(lv["at"])
+            _f241 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f240 >= _f241), 21, _f240, _f241)
+            st = p_put_in_play(st, lv["p"], lv["s"], _get(st["deck"], _i32(lv["p"]))["items"][_f240])
+            _f242 = _i32(lv["at"])
+            _f243 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f242 >= _f243), 22, _f242, _f243)
+            _l244 = _remove_at(_get(st["deck"], _i32(lv["p"])), _f242)
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l244)
             return st, _scope(lv, ("p", "n", "s", "at", ))
-        st, lv = _select(_c210, _then211(st, lv), (st, lv))
+        st, lv = _select(_c238, _then239(st, lv), (st, lv))
         lv = _scope(lv, ("p", "n", "s", ))
         return st, _scope(lv, ("p", "n", "s", ))
-    st, lv = _select(_c205, _then206(st, lv), (st, lv))
+    st, lv = _select(_c233, _then234(st, lv), (st, lv))
     lv = _scope(lv, ("p", "n", ))
     return st
 
@@ -1268,107 +1397,147 @@ def p_discard_deck_tops(st, v_n):
     lv = {"n": _cast(v_n, jnp.int8)}
     lv["q"] = jnp.int32(0)
     lv["k"] = jnp.int32(0)
-    _c213 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then214(st, lv):
+    _c245 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then246(st, lv):
         st, lv = dict(st), dict(lv)
-        _v215, _l216 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l216)
-        _l217 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v215, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l217)
+        _f249 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f249 == 0), 24, 0, 0)
+        _v247, _l248 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l248)
+        _f250 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f250 >= 20), 23, 0, 0)
+        _l251 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v247, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l251)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c213, _then214(st, lv), (st, lv))
+    st, lv = _select(_c245, _then246(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c218 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then219(st, lv):
+    _c252 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then253(st, lv):
         st, lv = dict(st), dict(lv)
-        _v220, _l221 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l221)
-        _l222 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v220, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l222)
+        _f256 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f256 == 0), 24, 0, 0)
+        _v254, _l255 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l255)
+        _f257 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f257 >= 20), 23, 0, 0)
+        _l258 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v254, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l258)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c218, _then219(st, lv), (st, lv))
+    st, lv = _select(_c252, _then253(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c223 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then224(st, lv):
+    _c259 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then260(st, lv):
         st, lv = dict(st), dict(lv)
-        _v225, _l226 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l226)
-        _l227 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v225, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l227)
+        _f263 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f263 == 0), 24, 0, 0)
+        _v261, _l262 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l262)
+        _f264 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f264 >= 20), 23, 0, 0)
+        _l265 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v261, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l265)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c223, _then224(st, lv), (st, lv))
+    st, lv = _select(_c259, _then260(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c228 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then229(st, lv):
+    _c266 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then267(st, lv):
         st, lv = dict(st), dict(lv)
-        _v230, _l231 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l231)
-        _l232 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v230, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l232)
+        _f270 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f270 == 0), 24, 0, 0)
+        _v268, _l269 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l269)
+        _f271 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f271 >= 20), 23, 0, 0)
+        _l272 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v268, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l272)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c228, _then229(st, lv), (st, lv))
+    st, lv = _select(_c266, _then267(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c233 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then234(st, lv):
+    _c273 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then274(st, lv):
         st, lv = dict(st), dict(lv)
-        _v235, _l236 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l236)
-        _l237 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v235, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l237)
+        _f277 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f277 == 0), 24, 0, 0)
+        _v275, _l276 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l276)
+        _f278 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f278 >= 20), 23, 0, 0)
+        _l279 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v275, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l279)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c233, _then234(st, lv), (st, lv))
+    st, lv = _select(_c273, _then274(st, lv), (st, lv))
     lv = _scope(lv, ("n", "q", ))
     lv["q"] = jnp.int32(1)
     lv["k"] = jnp.int32(0)
-    _c238 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then239(st, lv):
+    _c280 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then281(st, lv):
         st, lv = dict(st), dict(lv)
-        _v240, _l241 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l241)
-        _l242 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v240, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l242)
+        _f284 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f284 == 0), 24, 0, 0)
+        _v282, _l283 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l283)
+        _f285 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f285 >= 20), 23, 0, 0)
+        _l286 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v282, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l286)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c238, _then239(st, lv), (st, lv))
+    st, lv = _select(_c280, _then281(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c243 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then244(st, lv):
+    _c287 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then288(st, lv):
         st, lv = dict(st), dict(lv)
-        _v245, _l246 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l246)
-        _l247 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v245, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l247)
+        _f291 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f291 == 0), 24, 0, 0)
+        _v289, _l290 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l290)
+        _f292 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f292 >= 20), 23, 0, 0)
+        _l293 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v289, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l293)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c243, _then244(st, lv), (st, lv))
+    st, lv = _select(_c287, _then288(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c248 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then249(st, lv):
+    _c294 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then295(st, lv):
         st, lv = dict(st), dict(lv)
-        _v250, _l251 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l251)
-        _l252 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v250, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l252)
+        _f298 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f298 == 0), 24, 0, 0)
+        _v296, _l297 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l297)
+        _f299 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f299 >= 20), 23, 0, 0)
+        _l300 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v296, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l300)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c248, _then249(st, lv), (st, lv))
+    st, lv = _select(_c294, _then295(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c253 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then254(st, lv):
+    _c301 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then302(st, lv):
         st, lv = dict(st), dict(lv)
-        _v255, _l256 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l256)
-        _l257 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v255, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l257)
+        _f305 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f305 == 0), 24, 0, 0)
+        _v303, _l304 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l304)
+        _f306 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f306 >= 20), 23, 0, 0)
+        _l307 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v303, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l307)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c253, _then254(st, lv), (st, lv))
+    st, lv = _select(_c301, _then302(st, lv), (st, lv))
     lv["k"] = jnp.int32(4)
-    _c258 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
-    def _then259(st, lv):
+    _c308 = jnp.logical_and((_i32(lv["k"]) < _i32(lv["n"])), (_get(st["deck"], _i32(lv["q"]))["len"] > 0))
+    def _then309(st, lv):
         st, lv = dict(st), dict(lv)
-        _v260, _l261 = _take_front(_get(st["deck"], _i32(lv["q"])))
-        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l261)
-        _l262 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v260, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l262)
+        _f312 = _get(st["deck"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f312 == 0), 24, 0, 0)
+        _v310, _l311 = _take_front(_get(st["deck"], _i32(lv["q"])))
+        st["deck"] = _set(st["deck"], _i32(lv["q"]), _l311)
+        _f313 = _get(st["discard"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, (_f313 >= 20), 23, 0, 0)
+        _l314 = _push(_get(st["discard"], _i32(lv["q"])), _cast(_v310, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["q"]), _l314)
         return st, _scope(lv, ("n", "q", "k", ))
-    st, lv = _select(_c258, _then259(st, lv), (st, lv))
+    st, lv = _select(_c308, _then309(st, lv), (st, lv))
     lv = _scope(lv, ("n", "q", ))
     lv = _scope(lv, ("n", ))
     return st
@@ -1379,73 +1548,73 @@ def p_random_hits(st, v_p, v_times, v_each):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "times": _cast(v_times, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["k"] = jnp.int32(0)
-    _c263 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then264(st, lv):
+    _c315 = (_i32(lv["k"]) < _i32(lv["times"]))
+    def _then316(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm266 = jax.vmap(lambda i265: st["occupied"][(1 - _i32(lv["p"]))][i265])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r267 = _randint(st, 0, jnp.maximum(jnp.sum(_pm266, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm266, _r267, 0, -1), jnp.int8)
-        _c268 = (_i32(lv["s"]) >= 0)
-        def _then269(st, lv):
+        _pm318 = jax.vmap(lambda i317: st["occupied"][(1 - _i32(lv["p"]))][i317])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r319 = _randint(st, 0, jnp.maximum(jnp.sum(_pm318, dtype=jnp.int32) - 1, 0))
+        lv["s"] = _cast(_pick(_pm318, _r319, 0, -1), jnp.int8)
+        _c320 = (_i32(lv["s"]) >= 0)
+        def _then321(st, lv):
             st, lv = dict(st), dict(lv)
-            _a270 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a270, jnp.int16))
+            _a322 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a322, jnp.int16))
             return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c268, _then269(st, lv), (st, lv))
+        st, lv = _select(_c320, _then321(st, lv), (st, lv))
         lv = _scope(lv, ("p", "times", "each", "k", ))
         return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c263, _then264(st, lv), (st, lv))
+    st, lv = _select(_c315, _then316(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c271 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then272(st, lv):
+    _c323 = (_i32(lv["k"]) < _i32(lv["times"]))
+    def _then324(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm274 = jax.vmap(lambda i273: st["occupied"][(1 - _i32(lv["p"]))][i273])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r275 = _randint(st, 0, jnp.maximum(jnp.sum(_pm274, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm274, _r275, 0, -1), jnp.int8)
-        _c276 = (_i32(lv["s"]) >= 0)
-        def _then277(st, lv):
+        _pm326 = jax.vmap(lambda i325: st["occupied"][(1 - _i32(lv["p"]))][i325])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r327 = _randint(st, 0, jnp.maximum(jnp.sum(_pm326, dtype=jnp.int32) - 1, 0))
+        lv["s"] = _cast(_pick(_pm326, _r327, 0, -1), jnp.int8)
+        _c328 = (_i32(lv["s"]) >= 0)
+        def _then329(st, lv):
             st, lv = dict(st), dict(lv)
-            _a278 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a278, jnp.int16))
+            _a330 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a330, jnp.int16))
             return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c276, _then277(st, lv), (st, lv))
+        st, lv = _select(_c328, _then329(st, lv), (st, lv))
         lv = _scope(lv, ("p", "times", "each", "k", ))
         return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c271, _then272(st, lv), (st, lv))
+    st, lv = _select(_c323, _then324(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c279 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then280(st, lv):
+    _c331 = (_i32(lv["k"]) < _i32(lv["times"]))
+    def _then332(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm282 = jax.vmap(lambda i281: st["occupied"][(1 - _i32(lv["p"]))][i281])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r283 = _randint(st, 0, jnp.maximum(jnp.sum(_pm282, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm282, _r283, 0, -1), jnp.int8)
-        _c284 = (_i32(lv["s"]) >= 0)
-        def _then285(st, lv):
+        _pm334 = jax.vmap(lambda i333: st["occupied"][(1 - _i32(lv["p"]))][i333])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r335 = _randint(st, 0, jnp.maximum(jnp.sum(_pm334, dtype=jnp.int32) - 1, 0))
+        lv["s"] = _cast(_pick(_pm334, _r335, 0, -1), jnp.int8)
+        _c336 = (_i32(lv["s"]) >= 0)
+        def _then337(st, lv):
             st, lv = dict(st), dict(lv)
-            _a286 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a286, jnp.int16))
+            _a338 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a338, jnp.int16))
             return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c284, _then285(st, lv), (st, lv))
+        st, lv = _select(_c336, _then337(st, lv), (st, lv))
         lv = _scope(lv, ("p", "times", "each", "k", ))
         return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c279, _then280(st, lv), (st, lv))
+    st, lv = _select(_c331, _then332(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c287 = (_i32(lv["k"]) < _i32(lv["times"]))
-    def _then288(st, lv):
+    _c339 = (_i32(lv["k"]) < _i32(lv["times"]))
+    def _then340(st, lv):
         st, lv = dict(st), dict(lv)
-        _pm290 = jax.vmap(lambda i289: st["occupied"][(1 - _i32(lv["p"]))][i289])(jnp.arange(0, 4, dtype=jnp.int32))
-        st, _r291 = _randint(st, 0, jnp.maximum(jnp.sum(_pm290, dtype=jnp.int32) - 1, 0))
-        lv["s"] = _cast(_pick(_pm290, _r291, 0, -1), jnp.int8)
-        _c292 = (_i32(lv["s"]) >= 0)
-        def _then293(st, lv):
+        _pm342 = jax.vmap(lambda i341: st["occupied"][(1 - _i32(lv["p"]))][i341])(jnp.arange(0, 4, dtype=jnp.int32))
+        st, _r343 = _randint(st, 0, jnp.maximum(jnp.sum(_pm342, dtype=jnp.int32) - 1, 0))
+        lv["s"] = _cast(_pick(_pm342, _r343, 0, -1), jnp.int8)
+        _c344 = (_i32(lv["s"]) >= 0)
+        def _then345(st, lv):
             st, lv = dict(st), dict(lv)
-            _a294 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
-            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a294, jnp.int16))
+            _a346 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][_i32(lv["s"])]) + _i32(lv["each"])), 300)
+            st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), _i32(lv["s"]))].set(_cast(_a346, jnp.int16))
             return st, _scope(lv, ("p", "times", "each", "k", "s", ))
-        st, lv = _select(_c292, _then293(st, lv), (st, lv))
+        st, lv = _select(_c344, _then345(st, lv), (st, lv))
         lv = _scope(lv, ("p", "times", "each", "k", ))
         return st, _scope(lv, ("p", "times", "each", "k", ))
-    st, lv = _select(_c287, _then288(st, lv), (st, lv))
+    st, lv = _select(_c339, _then340(st, lv), (st, lv))
     lv = _scope(lv, ("p", "times", "each", ))
     return st
 
@@ -1454,12 +1623,12 @@ def p_poison_opponent_from(st, v_p, v_s):
     """proc `poison_opponent_from` (tcg.envspec:627)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _c295 = (_i32(lv["s"]) == 0)
-    def _then296(st, lv):
+    _c347 = (_i32(lv["s"]) == 0)
+    def _then348(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c295, _then296(st, lv), (st, lv))
+    st, lv = _select(_c347, _then348(st, lv), (st, lv))
     return st
 
 
@@ -1470,7 +1639,7 @@ def f_attack_damage(st, v_p):
     lv["#ret"] = jnp.int16(0)
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["weak"] = _cast(jnp.where((_K19[_i32(st["card"][_i32(lv["q"])][0])] == _K7[_i32(st["card"][_i32(lv["p"])][0])]), 20, 0), jnp.int8)
-    lv["named"] = _cast(jnp.where(jnp.logical_and((_i32(_K10[_i32(st["card"][_i32(lv["p"])][0])]) != 0), jnp.any(jax.vmap(lambda i297, _h298: (_i32(_K10[_i32(st["card"][_i32(lv["p"])][0])]) == _i32(_h298)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
+    lv["named"] = _cast(jnp.where(jnp.logical_and((_i32(_K10[_i32(st["card"][_i32(lv["p"])][0])]) != 0), jnp.any(jax.vmap(lambda i349, _h350: (_i32(_K10[_i32(st["card"][_i32(lv["p"])][0])]) == _i32(_h350)))(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]))), _i32(st["named_bonus"]), 0), jnp.int8)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.where(jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(lv["q"])][0]), jnp.clip(((((((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(lv["named"])) + _i32(lv["weak"])) - _i32(st["barrier"][_i32(lv["q"])])) - _i32(st["weakened"][_i32(lv["p"])])) - _i32(st["passive_cut"])), 0, 300), 0), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "#done", "#ret", ))
@@ -1483,21 +1652,21 @@ def p_hit_active(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["done"] = _cast(f_attack_damage(st, lv["p"]), jnp.int16)
-    _a299 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + _i32(lv["done"])), 300)
-    st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a299, jnp.int16))
-    _c300 = jnp.logical_and((_i32(lv["done"]) > 0), ((_i32(st["spiky"][_i32(lv["q"])]) + _i32(st["passive_spiky"])) > 0))
-    def _then301(st, lv):
+    _a351 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + _i32(lv["done"])), 300)
+    st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a351, jnp.int16))
+    _c352 = jnp.logical_and((_i32(lv["done"]) > 0), ((_i32(st["spiky"][_i32(lv["q"])]) + _i32(st["passive_spiky"])) > 0))
+    def _then353(st, lv):
         st, lv = dict(st), dict(lv)
-        _a302 = jnp.minimum(((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(st["spiky"][_i32(lv["q"])])) + _i32(st["passive_spiky"])), 300)
-        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a302, jnp.int16))
+        _a354 = jnp.minimum(((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(st["spiky"][_i32(lv["q"])])) + _i32(st["passive_spiky"])), 300)
+        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a354, jnp.int16))
         return st, _scope(lv, ("p", "q", "done", ))
-    st, lv = _select(_c300, _then301(st, lv), (st, lv))
-    _a303 = 0
-    st["dmg"] = _cast(_a303, jnp.int16)
-    _a304 = 0
-    st["passive_cut"] = _cast(_a304, jnp.int16)
-    _a305 = 0
-    st["passive_spiky"] = _cast(_a305, jnp.int8)
+    st, lv = _select(_c352, _then353(st, lv), (st, lv))
+    _a355 = 0
+    st["dmg"] = _cast(_a355, jnp.int16)
+    _a356 = 0
+    st["passive_cut"] = _cast(_a356, jnp.int16)
+    _a357 = 0
+    st["passive_spiky"] = _cast(_a357, jnp.int8)
     lv = _scope(lv, ("p", ))
     return st
 
@@ -1520,89 +1689,89 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) != 0), jnp.bool_)
     lv["q"] = _cast(0, jnp.int8)
     lv["s"] = _cast(0, jnp.int8)
-    _c306 = lv["_envc_run"]
-    def _then307(st, lv):
+    _c358 = lv["_envc_run"]
+    def _then359(st, lv):
         st, lv = dict(st), dict(lv)
-        _a308 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a308, jnp.int8)
+        _a360 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a360, jnp.int8)
         return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select(_c306, _then307(st, lv), (st, lv))
-    _c309 = lv["_envc_run"]
-    _c310 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
-    def _then311(st, lv):
+    st, lv = _select(_c358, _then359(st, lv), (st, lv))
+    _c361 = lv["_envc_run"]
+    _c362 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_opponent_choice"]) == 1))
+    def _then363(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c312 = jnp.any(jax.vmap(lambda i313: jnp.logical_and(st["occupied"][_i32(lv["q"])][i313], jnp.logical_or((i313 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then314(st, lv):
+        _c364 = jnp.any(jax.vmap(lambda i365: jnp.logical_and(st["occupied"][_i32(lv["q"])][i365], jnp.logical_or((i365 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
+        def _then366(st, lv):
             st, lv = dict(st), dict(lv)
-            _a315 = lv["amount"]
-            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a315, jnp.int16)
-            _a316 = lv["bench_only"]
-            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a316, jnp.bool_)
-            _a317 = lv["attack"]
-            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a317, jnp.bool_)
-            _a318 = lv["q"]
-            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a318, jnp.int8)
-            _a319 = lv["s"]
-            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a319, jnp.int8)
-            _a320 = 1
-            st["_envc_at_p_damage_opponent_choice"] = _cast(_a320, jnp.int8)
-            _a321 = False
-            lv["_envc_run"] = _cast(_a321, jnp.bool_)
-            _a322 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a322, jnp.int8)
-            _a323 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a323, jnp.int8)
+            _a367 = lv["amount"]
+            st["_envc_frame_p_damage_opponent_choice__amount"] = _cast(_a367, jnp.int16)
+            _a368 = lv["bench_only"]
+            st["_envc_frame_p_damage_opponent_choice__bench_only"] = _cast(_a368, jnp.bool_)
+            _a369 = lv["attack"]
+            st["_envc_frame_p_damage_opponent_choice__attack"] = _cast(_a369, jnp.bool_)
+            _a370 = lv["q"]
+            st["_envc_frame_p_damage_opponent_choice__q"] = _cast(_a370, jnp.int8)
+            _a371 = lv["s"]
+            st["_envc_frame_p_damage_opponent_choice__s"] = _cast(_a371, jnp.int8)
+            _a372 = 1
+            st["_envc_at_p_damage_opponent_choice"] = _cast(_a372, jnp.int8)
+            _a373 = False
+            lv["_envc_run"] = _cast(_a373, jnp.bool_)
+            _a374 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a374, jnp.int8)
+            _a375 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a375, jnp.int8)
             return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", "_envc_who1", ))
-        def _else324(st, lv):
+        def _else376(st, lv):
             st, lv = dict(st), dict(lv)
-            _a325 = -1
-            lv["s"] = _cast(_a325, jnp.int8)
+            _a377 = -1
+            lv["s"] = _cast(_a377, jnp.int8)
             return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", "_envc_who1", ))
-        st, lv = _select(_c312, _then314(st, lv), _else324(st, lv))
+        st, lv = _select(_c364, _then366(st, lv), _else376(st, lv))
         lv = _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
         return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    def _then326(st, lv):
+    def _then378(st, lv):
         st, lv = dict(st), dict(lv)
-        _a327 = st["_envc_frame_p_damage_opponent_choice__amount"]
-        lv["amount"] = _cast(_a327, jnp.int16)
-        _a328 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
-        lv["bench_only"] = _cast(_a328, jnp.bool_)
-        _a329 = st["_envc_frame_p_damage_opponent_choice__attack"]
-        lv["attack"] = _cast(_a329, jnp.bool_)
-        _a330 = st["_envc_frame_p_damage_opponent_choice__q"]
-        lv["q"] = _cast(_a330, jnp.int8)
-        _a331 = st["_envc_frame_p_damage_opponent_choice__s"]
-        lv["s"] = _cast(_a331, jnp.int8)
-        _a332 = 0
-        st["_envc_at_p_damage_opponent_choice"] = _cast(_a332, jnp.int8)
-        _a333 = False
-        lv["_envc_seek"] = _cast(_a333, jnp.bool_)
-        _a334 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a334, jnp.int8)
-        _a335 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a335, jnp.int8)
-        _a336 = True
-        lv["_envc_run"] = _cast(_a336, jnp.bool_)
+        _a379 = st["_envc_frame_p_damage_opponent_choice__amount"]
+        lv["amount"] = _cast(_a379, jnp.int16)
+        _a380 = st["_envc_frame_p_damage_opponent_choice__bench_only"]
+        lv["bench_only"] = _cast(_a380, jnp.bool_)
+        _a381 = st["_envc_frame_p_damage_opponent_choice__attack"]
+        lv["attack"] = _cast(_a381, jnp.bool_)
+        _a382 = st["_envc_frame_p_damage_opponent_choice__q"]
+        lv["q"] = _cast(_a382, jnp.int8)
+        _a383 = st["_envc_frame_p_damage_opponent_choice__s"]
+        lv["s"] = _cast(_a383, jnp.int8)
+        _a384 = 0
+        st["_envc_at_p_damage_opponent_choice"] = _cast(_a384, jnp.int8)
+        _a385 = False
+        lv["_envc_seek"] = _cast(_a385, jnp.bool_)
+        _a386 = st["_envc_choice_option"]
+        lv["s"] = _cast(_a386, jnp.int8)
+        _a387 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a387, jnp.int8)
+        _a388 = True
+        lv["_envc_run"] = _cast(_a388, jnp.bool_)
         return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select_first((_c309, _c310, ), (st, lv), (_then311(st, lv), _then326(st, lv), ), (st, lv))
-    _c337 = lv["_envc_run"]
-    def _then338(st, lv):
+    st, lv = _select_first((_c361, _c362, ), (st, lv), (_then363(st, lv), _then378(st, lv), ), (st, lv))
+    _c389 = lv["_envc_run"]
+    def _then390(st, lv):
         st, lv = dict(st), dict(lv)
-        _c339 = jnp.logical_and((_i32(lv["s"]) == 0), lv["attack"])
-        _c340 = (_i32(lv["s"]) >= 0)
-        def _then341(st, lv):
+        _c391 = jnp.logical_and((_i32(lv["s"]) == 0), lv["attack"])
+        _c392 = (_i32(lv["s"]) >= 0)
+        def _then393(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_add_damage(st, lv["amount"])
             return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-        def _then342(st, lv):
+        def _then394(st, lv):
             st, lv = dict(st), dict(lv)
-            _a343 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), _i32(lv["s"]))].set(_cast(_a343, jnp.int16))
+            _a395 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), _i32(lv["s"]))].set(_cast(_a395, jnp.int16))
             return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-        st, lv = _select_first((_c339, _c340, ), (st, lv), (_then341(st, lv), _then342(st, lv), ), (st, lv))
+        st, lv = _select_first((_c391, _c392, ), (st, lv), (_then393(st, lv), _then394(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "amount", "bench_only", "attack", "_envc_run", "_envc_seek", "q", "s", ))
-    st, lv = _select(_c337, _then338(st, lv), (st, lv))
+    st, lv = _select(_c389, _then390(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", "bench_only", "attack", ))
     return st
 
@@ -1614,73 +1783,73 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) != 0), jnp.bool_)
     lv["s"] = _cast(0, jnp.int8)
-    _c344 = lv["_envc_run"]
-    _c345 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
-    def _then346(st, lv):
+    _c396 = lv["_envc_run"]
+    _c397 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_damage_own_choice"]) == 1))
+    def _then398(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c347 = jnp.any(jax.vmap(lambda i348: jnp.logical_and(st["occupied"][_i32(lv["p"])][i348], jnp.logical_or((i348 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
-        def _then349(st, lv):
+        _c399 = jnp.any(jax.vmap(lambda i400: jnp.logical_and(st["occupied"][_i32(lv["p"])][i400], jnp.logical_or((i400 > 0), jnp.logical_not(lv["bench_only"]))))(jnp.arange(0, 4, dtype=jnp.int32)))
+        def _then401(st, lv):
             st, lv = dict(st), dict(lv)
-            _a350 = lv["p"]
-            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a350, jnp.int8)
-            _a351 = lv["amount"]
-            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a351, jnp.int16)
-            _a352 = lv["bench_only"]
-            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a352, jnp.bool_)
-            _a353 = lv["s"]
-            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a353, jnp.int8)
-            _a354 = 1
-            st["_envc_at_p_damage_own_choice"] = _cast(_a354, jnp.int8)
-            _a355 = False
-            lv["_envc_run"] = _cast(_a355, jnp.bool_)
-            _a356 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a356, jnp.int8)
-            _a357 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a357, jnp.int8)
+            _a402 = lv["p"]
+            st["_envc_frame_p_damage_own_choice__p"] = _cast(_a402, jnp.int8)
+            _a403 = lv["amount"]
+            st["_envc_frame_p_damage_own_choice__amount"] = _cast(_a403, jnp.int16)
+            _a404 = lv["bench_only"]
+            st["_envc_frame_p_damage_own_choice__bench_only"] = _cast(_a404, jnp.bool_)
+            _a405 = lv["s"]
+            st["_envc_frame_p_damage_own_choice__s"] = _cast(_a405, jnp.int8)
+            _a406 = 1
+            st["_envc_at_p_damage_own_choice"] = _cast(_a406, jnp.int8)
+            _a407 = False
+            lv["_envc_run"] = _cast(_a407, jnp.bool_)
+            _a408 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a408, jnp.int8)
+            _a409 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a409, jnp.int8)
             return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        def _else358(st, lv):
+        def _else410(st, lv):
             st, lv = dict(st), dict(lv)
-            _a359 = -1
-            lv["s"] = _cast(_a359, jnp.int8)
+            _a411 = -1
+            lv["s"] = _cast(_a411, jnp.int8)
             return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        st, lv = _select(_c347, _then349(st, lv), _else358(st, lv))
+        st, lv = _select(_c399, _then401(st, lv), _else410(st, lv))
         lv = _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
         return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    def _then360(st, lv):
+    def _then412(st, lv):
         st, lv = dict(st), dict(lv)
-        _a361 = st["_envc_frame_p_damage_own_choice__p"]
-        lv["p"] = _cast(_a361, jnp.int8)
-        _a362 = st["_envc_frame_p_damage_own_choice__amount"]
-        lv["amount"] = _cast(_a362, jnp.int16)
-        _a363 = st["_envc_frame_p_damage_own_choice__bench_only"]
-        lv["bench_only"] = _cast(_a363, jnp.bool_)
-        _a364 = st["_envc_frame_p_damage_own_choice__s"]
-        lv["s"] = _cast(_a364, jnp.int8)
-        _a365 = 0
-        st["_envc_at_p_damage_own_choice"] = _cast(_a365, jnp.int8)
-        _a366 = False
-        lv["_envc_seek"] = _cast(_a366, jnp.bool_)
-        _a367 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a367, jnp.int8)
-        _a368 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a368, jnp.int8)
-        _a369 = True
-        lv["_envc_run"] = _cast(_a369, jnp.bool_)
+        _a413 = st["_envc_frame_p_damage_own_choice__p"]
+        lv["p"] = _cast(_a413, jnp.int8)
+        _a414 = st["_envc_frame_p_damage_own_choice__amount"]
+        lv["amount"] = _cast(_a414, jnp.int16)
+        _a415 = st["_envc_frame_p_damage_own_choice__bench_only"]
+        lv["bench_only"] = _cast(_a415, jnp.bool_)
+        _a416 = st["_envc_frame_p_damage_own_choice__s"]
+        lv["s"] = _cast(_a416, jnp.int8)
+        _a417 = 0
+        st["_envc_at_p_damage_own_choice"] = _cast(_a417, jnp.int8)
+        _a418 = False
+        lv["_envc_seek"] = _cast(_a418, jnp.bool_)
+        _a419 = st["_envc_choice_option"]
+        lv["s"] = _cast(_a419, jnp.int8)
+        _a420 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a420, jnp.int8)
+        _a421 = True
+        lv["_envc_run"] = _cast(_a421, jnp.bool_)
         return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select_first((_c344, _c345, ), (st, lv), (_then346(st, lv), _then360(st, lv), ), (st, lv))
-    _c370 = lv["_envc_run"]
-    def _then371(st, lv):
+    st, lv = _select_first((_c396, _c397, ), (st, lv), (_then398(st, lv), _then412(st, lv), ), (st, lv))
+    _c422 = lv["_envc_run"]
+    def _then423(st, lv):
         st, lv = dict(st), dict(lv)
-        _c372 = (_i32(lv["s"]) >= 0)
-        def _then373(st, lv):
+        _c424 = (_i32(lv["s"]) >= 0)
+        def _then425(st, lv):
             st, lv = dict(st), dict(lv)
-            _a374 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a374, jnp.int16))
+            _a426 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) + _i32(lv["amount"])), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a426, jnp.int16))
             return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-        st, lv = _select(_c372, _then373(st, lv), (st, lv))
+        st, lv = _select(_c424, _then425(st, lv), (st, lv))
         return st, _scope(lv, ("p", "amount", "bench_only", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select(_c370, _then371(st, lv), (st, lv))
+    st, lv = _select(_c422, _then423(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", "bench_only", ))
     return st
 
@@ -1692,68 +1861,68 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0), jnp.bool_)
     lv["s"] = _cast(0, jnp.int8)
-    _c375 = lv["_envc_run"]
-    _c376 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
-    def _then377(st, lv):
+    _c427 = lv["_envc_run"]
+    _c428 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1))
+    def _then429(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c378 = jnp.any(jax.vmap(lambda i379: jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][i379], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i379])]) == _i32(lv["t"]))), (_i32(st["energy"][_i32(lv["p"])][i379][_i32(lv["t"])]) < 12)))(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then380(st, lv):
+        _c430 = jnp.any(jax.vmap(lambda i431: jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][i431], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i431])]) == _i32(lv["t"]))), (_i32(st["energy"][_i32(lv["p"])][i431][_i32(lv["t"])]) < 12)))(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then432(st, lv):
             st, lv = dict(st), dict(lv)
-            _a381 = lv["p"]
-            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a381, jnp.int8)
-            _a382 = lv["t"]
-            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a382, jnp.int8)
-            _a383 = lv["s"]
-            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a383, jnp.int8)
-            _a384 = 1
-            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a384, jnp.int8)
-            _a385 = False
-            lv["_envc_run"] = _cast(_a385, jnp.bool_)
-            _a386 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a386, jnp.int8)
-            _a387 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a387, jnp.int8)
+            _a433 = lv["p"]
+            st["_envc_frame_p_attach_to_bench_choice__p"] = _cast(_a433, jnp.int8)
+            _a434 = lv["t"]
+            st["_envc_frame_p_attach_to_bench_choice__t"] = _cast(_a434, jnp.int8)
+            _a435 = lv["s"]
+            st["_envc_frame_p_attach_to_bench_choice__s"] = _cast(_a435, jnp.int8)
+            _a436 = 1
+            st["_envc_at_p_attach_to_bench_choice"] = _cast(_a436, jnp.int8)
+            _a437 = False
+            lv["_envc_run"] = _cast(_a437, jnp.bool_)
+            _a438 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a438, jnp.int8)
+            _a439 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a439, jnp.int8)
             return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        def _else388(st, lv):
+        def _else440(st, lv):
             st, lv = dict(st), dict(lv)
-            _a389 = 0
-            lv["s"] = _cast(_a389, jnp.int8)
+            _a441 = 0
+            lv["s"] = _cast(_a441, jnp.int8)
             return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", "_envc_who1", ))
-        st, lv = _select(_c378, _then380(st, lv), _else388(st, lv))
+        st, lv = _select(_c430, _then432(st, lv), _else440(st, lv))
         lv = _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
         return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    def _then390(st, lv):
+    def _then442(st, lv):
         st, lv = dict(st), dict(lv)
-        _a391 = st["_envc_frame_p_attach_to_bench_choice__p"]
-        lv["p"] = _cast(_a391, jnp.int8)
-        _a392 = st["_envc_frame_p_attach_to_bench_choice__t"]
-        lv["t"] = _cast(_a392, jnp.int8)
-        _a393 = st["_envc_frame_p_attach_to_bench_choice__s"]
-        lv["s"] = _cast(_a393, jnp.int8)
-        _a394 = 0
-        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a394, jnp.int8)
-        _a395 = False
-        lv["_envc_seek"] = _cast(_a395, jnp.bool_)
-        _a396 = st["_envc_choice_option"]
-        lv["s"] = _cast(_a396, jnp.int8)
-        _a397 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a397, jnp.int8)
-        _a398 = True
-        lv["_envc_run"] = _cast(_a398, jnp.bool_)
+        _a443 = st["_envc_frame_p_attach_to_bench_choice__p"]
+        lv["p"] = _cast(_a443, jnp.int8)
+        _a444 = st["_envc_frame_p_attach_to_bench_choice__t"]
+        lv["t"] = _cast(_a444, jnp.int8)
+        _a445 = st["_envc_frame_p_attach_to_bench_choice__s"]
+        lv["s"] = _cast(_a445, jnp.int8)
+        _a446 = 0
+        st["_envc_at_p_attach_to_bench_choice"] = _cast(_a446, jnp.int8)
+        _a447 = False
+        lv["_envc_seek"] = _cast(_a447, jnp.bool_)
+        _a448 = st["_envc_choice_option"]
+        lv["s"] = _cast(_a448, jnp.int8)
+        _a449 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a449, jnp.int8)
+        _a450 = True
+        lv["_envc_run"] = _cast(_a450, jnp.bool_)
         return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select_first((_c375, _c376, ), (st, lv), (_then377(st, lv), _then390(st, lv), ), (st, lv))
-    _c399 = lv["_envc_run"]
-    def _then400(st, lv):
+    st, lv = _select_first((_c427, _c428, ), (st, lv), (_then429(st, lv), _then442(st, lv), ), (st, lv))
+    _c451 = lv["_envc_run"]
+    def _then452(st, lv):
         st, lv = dict(st), dict(lv)
-        _c401 = (_i32(lv["s"]) > 0)
-        def _then402(st, lv):
+        _c453 = (_i32(lv["s"]) > 0)
+        def _then454(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attach_from_zone(st, lv["p"], lv["s"], lv["t"], 1, False)
             return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-        st, lv = _select(_c401, _then402(st, lv), (st, lv))
+        st, lv = _select(_c453, _then454(st, lv), (st, lv))
         return st, _scope(lv, ("p", "t", "_envc_run", "_envc_seek", "s", ))
-    st, lv = _select(_c399, _then400(st, lv), (st, lv))
+    st, lv = _select(_c451, _then452(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", ))
     return st
 
@@ -1765,137 +1934,137 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0), jnp.bool_)
     lv["a"] = _cast(0, jnp.int8)
-    _c403 = lv["_envc_run"]
-    _c404 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
-    def _then405(st, lv):
+    _c455 = lv["_envc_run"]
+    _c456 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1))
+    def _then457(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c406 = jnp.any(jax.vmap(lambda i407: st["occupied"][_i32(lv["p"])][i407])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then408(st, lv):
+        _c458 = jnp.any(jax.vmap(lambda i459: st["occupied"][_i32(lv["p"])][i459])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then460(st, lv):
             st, lv = dict(st), dict(lv)
-            _a409 = lv["p"]
-            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a409, jnp.int8)
-            _a410 = lv["t"]
-            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a410, jnp.int8)
-            _a411 = lv["n"]
-            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a411, jnp.int8)
-            _a412 = 1
-            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a412, jnp.int8)
-            _a413 = False
-            lv["_envc_run"] = _cast(_a413, jnp.bool_)
-            _a414 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a414, jnp.int8)
-            _a415 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a415, jnp.int8)
+            _a461 = lv["p"]
+            st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a461, jnp.int8)
+            _a462 = lv["t"]
+            st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a462, jnp.int8)
+            _a463 = lv["n"]
+            st["_envc_frame_p_attach_to_benched_choices__n"] = _cast(_a463, jnp.int8)
+            _a464 = 1
+            st["_envc_at_p_attach_to_benched_choices"] = _cast(_a464, jnp.int8)
+            _a465 = False
+            lv["_envc_run"] = _cast(_a465, jnp.bool_)
+            _a466 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a466, jnp.int8)
+            _a467 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a467, jnp.int8)
             return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "_envc_who1", ))
-        def _else416(st, lv):
+        def _else468(st, lv):
             st, lv = dict(st), dict(lv)
-            _a417 = 0
-            lv["a"] = _cast(_a417, jnp.int8)
+            _a469 = 0
+            lv["a"] = _cast(_a469, jnp.int8)
             return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "_envc_who1", ))
-        st, lv = _select(_c406, _then408(st, lv), _else416(st, lv))
+        st, lv = _select(_c458, _then460(st, lv), _else468(st, lv))
         lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
         return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    def _then418(st, lv):
+    def _then470(st, lv):
         st, lv = dict(st), dict(lv)
-        _a419 = st["_envc_frame_p_attach_to_benched_choices__p"]
-        lv["p"] = _cast(_a419, jnp.int8)
-        _a420 = st["_envc_frame_p_attach_to_benched_choices__t"]
-        lv["t"] = _cast(_a420, jnp.int8)
-        _a421 = st["_envc_frame_p_attach_to_benched_choices__n"]
-        lv["n"] = _cast(_a421, jnp.int8)
-        _a422 = 0
-        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a422, jnp.int8)
-        _a423 = False
-        lv["_envc_seek"] = _cast(_a423, jnp.bool_)
-        _a424 = st["_envc_choice_option"]
-        lv["a"] = _cast(_a424, jnp.int8)
-        _a425 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a425, jnp.int8)
-        _a426 = True
-        lv["_envc_run"] = _cast(_a426, jnp.bool_)
+        _a471 = st["_envc_frame_p_attach_to_benched_choices__p"]
+        lv["p"] = _cast(_a471, jnp.int8)
+        _a472 = st["_envc_frame_p_attach_to_benched_choices__t"]
+        lv["t"] = _cast(_a472, jnp.int8)
+        _a473 = st["_envc_frame_p_attach_to_benched_choices__n"]
+        lv["n"] = _cast(_a473, jnp.int8)
+        _a474 = 0
+        st["_envc_at_p_attach_to_benched_choices"] = _cast(_a474, jnp.int8)
+        _a475 = False
+        lv["_envc_seek"] = _cast(_a475, jnp.bool_)
+        _a476 = st["_envc_choice_option"]
+        lv["a"] = _cast(_a476, jnp.int8)
+        _a477 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a477, jnp.int8)
+        _a478 = True
+        lv["_envc_run"] = _cast(_a478, jnp.bool_)
         return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    st, lv = _select_first((_c403, _c404, ), (st, lv), (_then405(st, lv), _then418(st, lv), ), (st, lv))
-    _c427 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["a"]) > 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-    def _then428(st, lv):
+    st, lv = _select_first((_c455, _c456, ), (st, lv), (_then457(st, lv), _then470(st, lv), ), (st, lv))
+    _c479 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["a"]) > 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+    def _then480(st, lv):
         st, lv = dict(st), dict(lv)
-        _c429 = lv["_envc_run"]
-        def _then430(st, lv):
+        _c481 = lv["_envc_run"]
+        def _then482(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attach_from_zone(st, lv["p"], lv["a"], lv["t"], 1, True)
             return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-        st, lv = _select(_c429, _then430(st, lv), (st, lv))
-        _c431 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["n"]) > 1)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
-        def _then432(st, lv):
+        st, lv = _select(_c481, _then482(st, lv), (st, lv))
+        _c483 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["n"]) > 1)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2)))
+        def _then484(st, lv):
             st, lv = dict(st), dict(lv)
             lv["b"] = _cast(0, jnp.int8)
-            _c433 = lv["_envc_run"]
-            _c434 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
-            def _then435(st, lv):
+            _c485 = lv["_envc_run"]
+            _c486 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2))
+            def _then487(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["_envc_who2"] = _cast(lv["p"], jnp.int8)
-                _c436 = jnp.any(jax.vmap(lambda i437: jnp.logical_and(st["occupied"][_i32(lv["p"])][i437], (i437 != _i32(lv["a"]))))(jnp.arange(1, 4, dtype=jnp.int32)))
-                def _then438(st, lv):
+                _c488 = jnp.any(jax.vmap(lambda i489: jnp.logical_and(st["occupied"][_i32(lv["p"])][i489], (i489 != _i32(lv["a"]))))(jnp.arange(1, 4, dtype=jnp.int32)))
+                def _then490(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a439 = lv["p"]
-                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a439, jnp.int8)
-                    _a440 = lv["t"]
-                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a440, jnp.int8)
-                    _a441 = lv["a"]
-                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a441, jnp.int8)
-                    _a442 = 2
-                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a442, jnp.int8)
-                    _a443 = False
-                    lv["_envc_run"] = _cast(_a443, jnp.bool_)
-                    _a444 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a444, jnp.int8)
-                    _a445 = lv["_envc_who2"]
-                    st["current_player"] = _cast(_a445, jnp.int8)
+                    _a491 = lv["p"]
+                    st["_envc_frame_p_attach_to_benched_choices__p"] = _cast(_a491, jnp.int8)
+                    _a492 = lv["t"]
+                    st["_envc_frame_p_attach_to_benched_choices__t"] = _cast(_a492, jnp.int8)
+                    _a493 = lv["a"]
+                    st["_envc_frame_p_attach_to_benched_choices__a"] = _cast(_a493, jnp.int8)
+                    _a494 = 2
+                    st["_envc_at_p_attach_to_benched_choices"] = _cast(_a494, jnp.int8)
+                    _a495 = False
+                    lv["_envc_run"] = _cast(_a495, jnp.bool_)
+                    _a496 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a496, jnp.int8)
+                    _a497 = lv["_envc_who2"]
+                    st["current_player"] = _cast(_a497, jnp.int8)
                     return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", "_envc_who2", ))
-                def _else446(st, lv):
+                def _else498(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a447 = 0
-                    lv["b"] = _cast(_a447, jnp.int8)
+                    _a499 = 0
+                    lv["b"] = _cast(_a499, jnp.int8)
                     return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", "_envc_who2", ))
-                st, lv = _select(_c436, _then438(st, lv), _else446(st, lv))
+                st, lv = _select(_c488, _then490(st, lv), _else498(st, lv))
                 lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
                 return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            def _then448(st, lv):
+            def _then500(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a449 = st["_envc_frame_p_attach_to_benched_choices__p"]
-                lv["p"] = _cast(_a449, jnp.int8)
-                _a450 = st["_envc_frame_p_attach_to_benched_choices__t"]
-                lv["t"] = _cast(_a450, jnp.int8)
-                _a451 = st["_envc_frame_p_attach_to_benched_choices__a"]
-                lv["a"] = _cast(_a451, jnp.int8)
-                _a452 = 0
-                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a452, jnp.int8)
-                _a453 = False
-                lv["_envc_seek"] = _cast(_a453, jnp.bool_)
-                _a454 = st["_envc_choice_option"]
-                lv["b"] = _cast(_a454, jnp.int8)
-                _a455 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a455, jnp.int8)
-                _a456 = True
-                lv["_envc_run"] = _cast(_a456, jnp.bool_)
+                _a501 = st["_envc_frame_p_attach_to_benched_choices__p"]
+                lv["p"] = _cast(_a501, jnp.int8)
+                _a502 = st["_envc_frame_p_attach_to_benched_choices__t"]
+                lv["t"] = _cast(_a502, jnp.int8)
+                _a503 = st["_envc_frame_p_attach_to_benched_choices__a"]
+                lv["a"] = _cast(_a503, jnp.int8)
+                _a504 = 0
+                st["_envc_at_p_attach_to_benched_choices"] = _cast(_a504, jnp.int8)
+                _a505 = False
+                lv["_envc_seek"] = _cast(_a505, jnp.bool_)
+                _a506 = st["_envc_choice_option"]
+                lv["b"] = _cast(_a506, jnp.int8)
+                _a507 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a507, jnp.int8)
+                _a508 = True
+                lv["_envc_run"] = _cast(_a508, jnp.bool_)
                 return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            st, lv = _select_first((_c433, _c434, ), (st, lv), (_then435(st, lv), _then448(st, lv), ), (st, lv))
-            _c457 = lv["_envc_run"]
-            def _then458(st, lv):
+            st, lv = _select_first((_c485, _c486, ), (st, lv), (_then487(st, lv), _then500(st, lv), ), (st, lv))
+            _c509 = lv["_envc_run"]
+            def _then510(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c459 = (_i32(lv["b"]) > 0)
-                def _then460(st, lv):
+                _c511 = (_i32(lv["b"]) > 0)
+                def _then512(st, lv):
                     st, lv = dict(st), dict(lv)
                     st = p_attach_from_zone(st, lv["p"], lv["b"], lv["t"], 1, True)
                     return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-                st, lv = _select(_c459, _then460(st, lv), (st, lv))
+                st, lv = _select(_c511, _then512(st, lv), (st, lv))
                 return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", "b", ))
-            st, lv = _select(_c457, _then458(st, lv), (st, lv))
+            st, lv = _select(_c509, _then510(st, lv), (st, lv))
             lv = _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
             return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-        st, lv = _select(_c431, _then432(st, lv), (st, lv))
+        st, lv = _select(_c483, _then484(st, lv), (st, lv))
         return st, _scope(lv, ("p", "t", "n", "_envc_run", "_envc_seek", "a", ))
-    st, lv = _select(_c427, _then428(st, lv), (st, lv))
+    st, lv = _select(_c479, _then480(st, lv), (st, lv))
     lv = _scope(lv, ("p", "t", "n", ))
     return st
 
@@ -1908,92 +2077,92 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) != 0), jnp.bool_)
     lv["q"] = _cast(0, jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c461 = lv["_envc_run"]
-    def _then462(st, lv):
+    _c513 = lv["_envc_run"]
+    def _then514(st, lv):
         st, lv = dict(st), dict(lv)
-        _a463 = (1 - _i32(lv["p"]))
-        lv["q"] = _cast(_a463, jnp.int8)
-        _c464 = lv["coin"]
-        def _then465(st, lv):
+        _a515 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a515, jnp.int8)
+        _c516 = lv["coin"]
+        def _then517(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r466 = _randint(st, 0, 1)
-            _a467 = (_r466 == 1)
-            lv["go"] = _cast(_a467, jnp.bool_)
+            st, _r518 = _randint(st, 0, 1)
+            _a519 = (_r518 == 1)
+            lv["go"] = _cast(_a519, jnp.bool_)
             return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-        st, lv = _select(_c464, _then465(st, lv), (st, lv))
+        st, lv = _select(_c516, _then517(st, lv), (st, lv))
         return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-    st, lv = _select(_c461, _then462(st, lv), (st, lv))
-    _c468 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["go"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
-    def _then469(st, lv):
+    st, lv = _select(_c513, _then514(st, lv), (st, lv))
+    _c520 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["go"]), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1)))
+    def _then521(st, lv):
         st, lv = dict(st), dict(lv)
         lv["b"] = _cast(0, jnp.int8)
-        _c470 = lv["_envc_run"]
-        _c471 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1))
-        def _then472(st, lv):
+        _c522 = lv["_envc_run"]
+        _c523 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_opponent"]) == 1))
+        def _then524(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_who1"] = _cast(jnp.where(lv["opponent_chooses"], _i32(lv["q"]), _i32(lv["p"])), jnp.int8)
-            _c473 = jnp.any(jax.vmap(lambda i474: jnp.logical_and(st["occupied"][_i32(lv["q"])][i474], jnp.logical_or(jnp.logical_not(lv["basic_only"]), (_K1[_i32(st["card"][_i32(lv["q"])][i474])] == 0))))(jnp.arange(1, 4, dtype=jnp.int32)))
-            def _then475(st, lv):
+            _c525 = jnp.any(jax.vmap(lambda i526: jnp.logical_and(st["occupied"][_i32(lv["q"])][i526], jnp.logical_or(jnp.logical_not(lv["basic_only"]), (_K1[_i32(st["card"][_i32(lv["q"])][i526])] == 0))))(jnp.arange(1, 4, dtype=jnp.int32)))
+            def _then527(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a476 = lv["p"]
-                st["_envc_frame_p_switch_opponent__p"] = _cast(_a476, jnp.int8)
-                _a477 = lv["basic_only"]
-                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a477, jnp.bool_)
-                _a478 = lv["q"]
-                st["_envc_frame_p_switch_opponent__q"] = _cast(_a478, jnp.int8)
-                _a479 = 1
-                st["_envc_at_p_switch_opponent"] = _cast(_a479, jnp.int8)
-                _a480 = False
-                lv["_envc_run"] = _cast(_a480, jnp.bool_)
-                _a481 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a481, jnp.int8)
-                _a482 = lv["_envc_who1"]
-                st["current_player"] = _cast(_a482, jnp.int8)
+                _a528 = lv["p"]
+                st["_envc_frame_p_switch_opponent__p"] = _cast(_a528, jnp.int8)
+                _a529 = lv["basic_only"]
+                st["_envc_frame_p_switch_opponent__basic_only"] = _cast(_a529, jnp.bool_)
+                _a530 = lv["q"]
+                st["_envc_frame_p_switch_opponent__q"] = _cast(_a530, jnp.int8)
+                _a531 = 1
+                st["_envc_at_p_switch_opponent"] = _cast(_a531, jnp.int8)
+                _a532 = False
+                lv["_envc_run"] = _cast(_a532, jnp.bool_)
+                _a533 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a533, jnp.int8)
+                _a534 = lv["_envc_who1"]
+                st["current_player"] = _cast(_a534, jnp.int8)
                 return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", "_envc_who1", ))
-            def _else483(st, lv):
+            def _else535(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a484 = 0
-                lv["b"] = _cast(_a484, jnp.int8)
+                _a536 = 0
+                lv["b"] = _cast(_a536, jnp.int8)
                 return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", "_envc_who1", ))
-            st, lv = _select(_c473, _then475(st, lv), _else483(st, lv))
+            st, lv = _select(_c525, _then527(st, lv), _else535(st, lv))
             lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
             return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        def _then485(st, lv):
+        def _then537(st, lv):
             st, lv = dict(st), dict(lv)
-            _a486 = st["_envc_frame_p_switch_opponent__p"]
-            lv["p"] = _cast(_a486, jnp.int8)
-            _a487 = st["_envc_frame_p_switch_opponent__basic_only"]
-            lv["basic_only"] = _cast(_a487, jnp.bool_)
-            _a488 = st["_envc_frame_p_switch_opponent__q"]
-            lv["q"] = _cast(_a488, jnp.int8)
-            _a489 = 0
-            st["_envc_at_p_switch_opponent"] = _cast(_a489, jnp.int8)
-            _a490 = False
-            lv["_envc_seek"] = _cast(_a490, jnp.bool_)
-            _a491 = st["_envc_choice_option"]
-            lv["b"] = _cast(_a491, jnp.int8)
-            _a492 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a492, jnp.int8)
-            _a493 = True
-            lv["_envc_run"] = _cast(_a493, jnp.bool_)
+            _a538 = st["_envc_frame_p_switch_opponent__p"]
+            lv["p"] = _cast(_a538, jnp.int8)
+            _a539 = st["_envc_frame_p_switch_opponent__basic_only"]
+            lv["basic_only"] = _cast(_a539, jnp.bool_)
+            _a540 = st["_envc_frame_p_switch_opponent__q"]
+            lv["q"] = _cast(_a540, jnp.int8)
+            _a541 = 0
+            st["_envc_at_p_switch_opponent"] = _cast(_a541, jnp.int8)
+            _a542 = False
+            lv["_envc_seek"] = _cast(_a542, jnp.bool_)
+            _a543 = st["_envc_choice_option"]
+            lv["b"] = _cast(_a543, jnp.int8)
+            _a544 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a544, jnp.int8)
+            _a545 = True
+            lv["_envc_run"] = _cast(_a545, jnp.bool_)
             return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        st, lv = _select_first((_c470, _c471, ), (st, lv), (_then472(st, lv), _then485(st, lv), ), (st, lv))
-        _c494 = lv["_envc_run"]
-        def _then495(st, lv):
+        st, lv = _select_first((_c522, _c523, ), (st, lv), (_then524(st, lv), _then537(st, lv), ), (st, lv))
+        _c546 = lv["_envc_run"]
+        def _then547(st, lv):
             st, lv = dict(st), dict(lv)
-            _c496 = (_i32(lv["b"]) > 0)
-            def _then497(st, lv):
+            _c548 = (_i32(lv["b"]) > 0)
+            def _then549(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_hit_active(st, lv["p"])
                 st = p_clear_conditions(st, lv["q"])
                 st = p_swap_slots(st, lv["q"], 0, lv["b"])
                 return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-            st, lv = _select(_c496, _then497(st, lv), (st, lv))
+            st, lv = _select(_c548, _then549(st, lv), (st, lv))
             return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-        st, lv = _select(_c494, _then495(st, lv), (st, lv))
+        st, lv = _select(_c546, _then547(st, lv), (st, lv))
         lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
         return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
-    st, lv = _select(_c468, _then469(st, lv), (st, lv))
+    st, lv = _select(_c520, _then521(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", ))
     return st
 
@@ -2005,62 +2174,62 @@ def p_switch_self(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c498 = lv["_envc_run"]
-    _c499 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then500(st, lv):
+    _c550 = lv["_envc_run"]
+    _c551 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then552(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c501 = jnp.any(jax.vmap(lambda i502: st["occupied"][_i32(lv["p"])][i502])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then503(st, lv):
+        _c553 = jnp.any(jax.vmap(lambda i554: st["occupied"][_i32(lv["p"])][i554])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then555(st, lv):
             st, lv = dict(st), dict(lv)
-            _a504 = lv["p"]
-            st["_envc_frame_p_switch_self__p"] = _cast(_a504, jnp.int8)
-            _a505 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a505, jnp.int8)
-            _a506 = False
-            lv["_envc_run"] = _cast(_a506, jnp.bool_)
-            _a507 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a507, jnp.int8)
-            _a508 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a508, jnp.int8)
+            _a556 = lv["p"]
+            st["_envc_frame_p_switch_self__p"] = _cast(_a556, jnp.int8)
+            _a557 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a557, jnp.int8)
+            _a558 = False
+            lv["_envc_run"] = _cast(_a558, jnp.bool_)
+            _a559 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a559, jnp.int8)
+            _a560 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a560, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else509(st, lv):
+        def _else561(st, lv):
             st, lv = dict(st), dict(lv)
-            _a510 = 0
-            lv["b"] = _cast(_a510, jnp.int8)
+            _a562 = 0
+            lv["b"] = _cast(_a562, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c501, _then503(st, lv), _else509(st, lv))
+        st, lv = _select(_c553, _then555(st, lv), _else561(st, lv))
         lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then511(st, lv):
+    def _then563(st, lv):
         st, lv = dict(st), dict(lv)
-        _a512 = st["_envc_frame_p_switch_self__p"]
-        lv["p"] = _cast(_a512, jnp.int8)
-        _a513 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a513, jnp.int8)
-        _a514 = False
-        lv["_envc_seek"] = _cast(_a514, jnp.bool_)
-        _a515 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a515, jnp.int8)
-        _a516 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a516, jnp.int8)
-        _a517 = True
-        lv["_envc_run"] = _cast(_a517, jnp.bool_)
+        _a564 = st["_envc_frame_p_switch_self__p"]
+        lv["p"] = _cast(_a564, jnp.int8)
+        _a565 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a565, jnp.int8)
+        _a566 = False
+        lv["_envc_seek"] = _cast(_a566, jnp.bool_)
+        _a567 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a567, jnp.int8)
+        _a568 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a568, jnp.int8)
+        _a569 = True
+        lv["_envc_run"] = _cast(_a569, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select_first((_c498, _c499, ), (st, lv), (_then500(st, lv), _then511(st, lv), ), (st, lv))
-    _c518 = lv["_envc_run"]
-    def _then519(st, lv):
+    st, lv = _select_first((_c550, _c551, ), (st, lv), (_then552(st, lv), _then563(st, lv), ), (st, lv))
+    _c570 = lv["_envc_run"]
+    def _then571(st, lv):
         st, lv = dict(st), dict(lv)
-        _c520 = (_i32(lv["b"]) > 0)
-        def _then521(st, lv):
+        _c572 = (_i32(lv["b"]) > 0)
+        def _then573(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             st = p_clear_conditions(st, lv["p"])
             st = p_swap_slots(st, lv["p"], 0, lv["b"])
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c520, _then521(st, lv), (st, lv))
+        st, lv = _select(_c572, _then573(st, lv), (st, lv))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c518, _then519(st, lv), (st, lv))
+    st, lv = _select(_c570, _then571(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -2070,23 +2239,23 @@ def p_protect(st, v_p, v_amount, v_coin):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "coin": _cast(v_coin, jnp.bool_)}
     lv["go"] = _cast(True, jnp.bool_)
-    _c522 = lv["coin"]
-    def _then523(st, lv):
+    _c574 = lv["coin"]
+    def _then575(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r524 = _randint(st, 0, 1)
-        _a525 = (_r524 == 1)
-        lv["go"] = _cast(_a525, jnp.bool_)
+        st, _r576 = _randint(st, 0, 1)
+        _a577 = (_r576 == 1)
+        lv["go"] = _cast(_a577, jnp.bool_)
         return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c522, _then523(st, lv), (st, lv))
-    _c526 = lv["go"]
-    def _then527(st, lv):
+    st, lv = _select(_c574, _then575(st, lv), (st, lv))
+    _c578 = lv["go"]
+    def _then579(st, lv):
         st, lv = dict(st), dict(lv)
-        _a528 = lv["amount"]
-        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a528, jnp.int16))
-        _a529 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a529, jnp.int8))
+        _a580 = lv["amount"]
+        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a580, jnp.int16))
+        _a581 = (1 + (1 - _i32(lv["p"])))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a581, jnp.int8))
         return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c526, _then527(st, lv), (st, lv))
+    st, lv = _select(_c578, _then579(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", "coin", ))
     return st
 
@@ -2097,46 +2266,46 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "attack": _cast(v_attack, jnp.bool_), "retreat": _cast(v_retreat, jnp.bool_), "less": _cast(v_less, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c530 = lv["coin"]
-    def _then531(st, lv):
+    _c582 = lv["coin"]
+    def _then583(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r532 = _randint(st, 0, 1)
-        _a533 = (_r532 == 1)
-        lv["go"] = _cast(_a533, jnp.bool_)
+        st, _r584 = _randint(st, 0, 1)
+        _a585 = (_r584 == 1)
+        lv["go"] = _cast(_a585, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c530, _then531(st, lv), (st, lv))
-    _c534 = jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0])
-    def _then535(st, lv):
+    st, lv = _select(_c582, _then583(st, lv), (st, lv))
+    _c586 = jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0])
+    def _then587(st, lv):
         st, lv = dict(st), dict(lv)
-        _c536 = lv["attack"]
-        def _then537(st, lv):
+        _c588 = lv["attack"]
+        def _then589(st, lv):
             st, lv = dict(st), dict(lv)
-            _a538 = True
-            st["no_attack"] = st["no_attack"].at[_i32(lv["q"])].set(_cast(_a538, jnp.bool_))
-            _a539 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(lv["q"])].set(_cast(_a539, jnp.int8))
+            _a590 = True
+            st["no_attack"] = st["no_attack"].at[_i32(lv["q"])].set(_cast(_a590, jnp.bool_))
+            _a591 = (1 + _i32(lv["q"]))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(lv["q"])].set(_cast(_a591, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c536, _then537(st, lv), (st, lv))
-        _c540 = lv["retreat"]
-        def _then541(st, lv):
+        st, lv = _select(_c588, _then589(st, lv), (st, lv))
+        _c592 = lv["retreat"]
+        def _then593(st, lv):
             st, lv = dict(st), dict(lv)
-            _a542 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(lv["q"])].set(_cast(_a542, jnp.bool_))
-            _a543 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(lv["q"])].set(_cast(_a543, jnp.int8))
+            _a594 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(lv["q"])].set(_cast(_a594, jnp.bool_))
+            _a595 = (1 + _i32(lv["q"]))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(lv["q"])].set(_cast(_a595, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c540, _then541(st, lv), (st, lv))
-        _c544 = (_i32(lv["less"]) > 0)
-        def _then545(st, lv):
+        st, lv = _select(_c592, _then593(st, lv), (st, lv))
+        _c596 = (_i32(lv["less"]) > 0)
+        def _then597(st, lv):
             st, lv = dict(st), dict(lv)
-            _a546 = lv["less"]
-            st["weakened"] = st["weakened"].at[_i32(lv["q"])].set(_cast(_a546, jnp.int8))
-            _a547 = (1 + _i32(lv["q"]))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(lv["q"])].set(_cast(_a547, jnp.int8))
+            _a598 = lv["less"]
+            st["weakened"] = st["weakened"].at[_i32(lv["q"])].set(_cast(_a598, jnp.int8))
+            _a599 = (1 + _i32(lv["q"]))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(lv["q"])].set(_cast(_a599, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c544, _then545(st, lv), (st, lv))
+        st, lv = _select(_c596, _then597(st, lv), (st, lv))
         return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c534, _then535(st, lv), (st, lv))
+    st, lv = _select(_c586, _then587(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", "attack", "retreat", "less", ))
     return st
 
@@ -2145,10 +2314,10 @@ def p_counter_damage(st, v_p, v_amount):
     """proc `counter_damage` (tcg.envspec:788)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _a548 = lv["amount"]
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a548, jnp.int8))
-    _a549 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(lv["p"])].set(_cast(_a549, jnp.int8))
+    _a600 = lv["amount"]
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a600, jnp.int8))
+    _a601 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(lv["p"])].set(_cast(_a601, jnp.int8))
     return st
 
 
@@ -2156,10 +2325,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:793)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a550 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a550, jnp.bool_))
-    _a551 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a551, jnp.int8))
+    _a602 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a602, jnp.bool_))
+    _a603 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a603, jnp.int8))
     return st
 
 
@@ -2170,7 +2339,7 @@ def f_extra_energy(st, v_p, v_t):
     lv["#ret"] = jnp.int16(0)
     lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
     lv["a"] = _cast(st["attack_index"], jnp.int8)
-    lv["others"] = _cast((jnp.sum(jax.vmap(lambda i552, _h553, _h554: _i32(jnp.where(jnp.logical_and((i552 != _i32(lv["t"])), (i552 < 9)), jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][i552]) - _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h553), _i32(_h554)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["c"])], _K12[_i32(lv["c"])]), dtype=jnp.int32) + _i32(jnp.where((_i32(lv["t"]) != 9), _i32(st["energy"][_i32(lv["p"])][0][9]), 0))), jnp.int16)
+    lv["others"] = _cast((jnp.sum(jax.vmap(lambda i604, _h605, _h606: _i32(jnp.where(jnp.logical_and((i604 != _i32(lv["t"])), (i604 < 9)), jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][i604]) - _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h605), _i32(_h606)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K11[_i32(lv["c"])], _K12[_i32(lv["c"])]), dtype=jnp.int32) + _i32(jnp.where((_i32(lv["t"]) != 9), _i32(st["energy"][_i32(lv["p"])][0][9]), 0))), jnp.int16)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - _i32(f_cost(st, lv["c"], lv["a"], lv["t"]))) - jnp.maximum((_i32(f_cost(st, lv["c"], lv["a"], 9)) - _i32(lv["others"])), 0)), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "t", "#done", "#ret", ))
@@ -2181,12 +2350,12 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     """proc `bonus_if_extra_energy` (tcg.envspec:809)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c555 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
-    def _then556(st, lv):
+    _c607 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
+    def _then608(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "t", "n", "amount", ))
-    st, lv = _select(_c555, _then556(st, lv), (st, lv))
+    st, lv = _select(_c607, _then608(st, lv), (st, lv))
     return st
 
 
@@ -2194,16 +2363,16 @@ def p_sweets_relay(st, v_p, v_amount):
     """proc `sweets_relay` (tcg.envspec:818)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c557 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then558(st, lv):
+    _c609 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
+    def _then610(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c557, _then558(st, lv), (st, lv))
-    _a559 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(lv["p"])].set(_cast(_a559, jnp.int8))
-    _a560 = jnp.minimum((_i32(st["relays"][_i32(lv["p"])]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(lv["p"])].set(_cast(_a560, jnp.int8))
+    st, lv = _select(_c609, _then610(st, lv), (st, lv))
+    _a611 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(lv["p"])].set(_cast(_a611, jnp.int8))
+    _a612 = jnp.minimum((_i32(st["relays"][_i32(lv["p"])]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(lv["p"])].set(_cast(_a612, jnp.int8))
     return st
 
 
@@ -2211,8 +2380,8 @@ def p_damage_per_relay(st, v_p, v_each):
     """proc `damage_per_relay` (tcg.envspec:827)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a561 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
-    st["dmg"] = _cast(_a561, jnp.int16)
+    _a613 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
+    st["dmg"] = _cast(_a613, jnp.int16)
     return st
 
 
@@ -2220,14 +2389,14 @@ def p_boost_next_turn(st, v_p, v_amount):
     """proc `boost_next_turn` (tcg.envspec:835)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c562 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then563(st, lv):
+    _c614 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
+    def _then615(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c562, _then563(st, lv), (st, lv))
-    _a564 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a564, jnp.int8))
+    st, lv = _select(_c614, _then615(st, lv), (st, lv))
+    _a616 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a616, jnp.int8))
     return st
 
 
@@ -2237,16 +2406,19 @@ def p_see_opponent_hand(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop565(i, carry):
+    def _loop617(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _a566 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_i32(lv["i"])]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a566, jnp.int16))
+        _f618 = _i32(lv["i"])
+        _f619 = _get(st["hand"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, ((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"])) & (_f618 >= _f619), 25, _f618, _f619)
+        _a620 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_f618]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a620, jnp.int16))
         return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop565, (st, lv))
+    st, lv = lax.fori_loop(0, 10, _loop617, (st, lv))
     lv = _scope(lv, ("p", "q", ))
-    _a567 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(lv["p"])].set(_cast(_a567, jnp.int8))
+    _a621 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(lv["p"])].set(_cast(_a621, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -2256,17 +2428,26 @@ def p_look_at_deck(st, v_p, v_n):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["i"] = jnp.int32(0)
-    _a568 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a568, jnp.int16))
+    _f622 = _i32(lv["i"])
+    _f623 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f622 >= _f623), 26, _f622, _f623)
+    _a624 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f622]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a624, jnp.int16))
     lv["i"] = jnp.int32(1)
-    _a569 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a569, jnp.int16))
+    _f625 = _i32(lv["i"])
+    _f626 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f625 >= _f626), 26, _f625, _f626)
+    _a627 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f625]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a627, jnp.int16))
     lv["i"] = jnp.int32(2)
-    _a570 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a570, jnp.int16))
+    _f628 = _i32(lv["i"])
+    _f629 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f628 >= _f629), 26, _f628, _f629)
+    _a630 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f628]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a630, jnp.int16))
     lv = _scope(lv, ("p", "n", ))
-    _a571 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(lv["p"])].set(_cast(_a571, jnp.int8))
+    _a631 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(lv["p"])].set(_cast(_a631, jnp.int8))
     return st
 
 
@@ -2274,83 +2455,95 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:864)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c572 = st["occupied"][_i32(lv["p"])][0]
-    def _then573(st, lv):
+    _c632 = st["occupied"][_i32(lv["p"])][0]
+    def _then633(st, lv):
         st, lv = dict(st), dict(lv)
         lv["k"] = jnp.int32(0)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c574 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then575(st, lv):
+        _c634 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then635(st, lv):
             st, lv = dict(st), dict(lv)
-            _c576 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then577(st, lv):
+            _c636 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then637(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l578 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l578)
+                _f638 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f638 >= 10), 27, 0, 0)
+                _l639 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l639)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else579(st, lv):
+            def _else640(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l580 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l580)
+                _f641 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f641 >= 20), 28, 0, 0)
+                _l642 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l642)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c576, _then577(st, lv), _else579(st, lv))
+            st, lv = _select(_c636, _then637(st, lv), _else640(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c574, _then575(st, lv), (st, lv))
+        st, lv = _select(_c634, _then635(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv["k"] = jnp.int32(1)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c581 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then582(st, lv):
+        _c643 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then644(st, lv):
             st, lv = dict(st), dict(lv)
-            _c583 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then584(st, lv):
+            _c645 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then646(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l585 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l585)
+                _f647 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f647 >= 10), 27, 0, 0)
+                _l648 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l648)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else586(st, lv):
+            def _else649(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l587 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l587)
+                _f650 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f650 >= 20), 28, 0, 0)
+                _l651 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l651)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c583, _then584(st, lv), _else586(st, lv))
+            st, lv = _select(_c645, _then646(st, lv), _else649(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c581, _then582(st, lv), (st, lv))
+        st, lv = _select(_c643, _then644(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv["k"] = jnp.int32(2)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c588 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then589(st, lv):
+        _c652 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then653(st, lv):
             st, lv = dict(st), dict(lv)
-            _c590 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then591(st, lv):
+            _c654 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then655(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l592 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l592)
+                _f656 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f656 >= 10), 27, 0, 0)
+                _l657 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l657)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else593(st, lv):
+            def _else658(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l594 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l594)
+                _f659 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f659 >= 20), 28, 0, 0)
+                _l660 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l660)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c590, _then591(st, lv), _else593(st, lv))
+            st, lv = _select(_c654, _then655(st, lv), _else658(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c588, _then589(st, lv), (st, lv))
+        st, lv = _select(_c652, _then653(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv = _scope(lv, ("p", ))
-        _a595 = False
-        st["occupied"] = st["occupied"].at[(_i32(lv["p"]), 0)].set(_cast(_a595, jnp.bool_))
-        _a596 = 0
-        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a596, jnp.int16))
-        _a598 = jax.vmap(lambda i597: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0)].set(_cast(_a598, jnp.int8))
-        _a599 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), 0)].set(_cast(_a599, jnp.int8))
-        _a600 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), 0)].set(_cast(_a600, jnp.bool_))
+        _a661 = False
+        st["occupied"] = st["occupied"].at[(_i32(lv["p"]), 0)].set(_cast(_a661, jnp.bool_))
+        _a662 = 0
+        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a662, jnp.int16))
+        _a664 = jax.vmap(lambda i663: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0)].set(_cast(_a664, jnp.int8))
+        _a665 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), 0)].set(_cast(_a665, jnp.int8))
+        _a666 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), 0)].set(_cast(_a666, jnp.bool_))
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c572, _then573(st, lv), (st, lv))
+    st, lv = _select(_c632, _then633(st, lv), (st, lv))
     return st
 
 
@@ -2360,63 +2553,70 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c601 = lv["coin"]
-    def _then602(st, lv):
+    _c667 = lv["coin"]
+    def _then668(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r603 = _randint(st, 0, 1)
-        _a604 = (_r603 == 1)
-        lv["go"] = _cast(_a604, jnp.bool_)
+        st, _r669 = _randint(st, 0, 1)
+        _a670 = (_r669 == 1)
+        lv["go"] = _cast(_a670, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c601, _then602(st, lv), (st, lv))
-    _c605 = jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0])
-    def _then606(st, lv):
+    st, lv = _select(_c667, _then668(st, lv), (st, lv))
+    _c671 = jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0])
+    def _then672(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_active(st, lv["p"])
-        _c607 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(_K20[_i32(st["card"][_i32(lv["q"])][0])]))
-        def _then608(st, lv):
+        _c673 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(_K20[_i32(st["card"][_i32(lv["q"])][0])]))
+        def _then674(st, lv):
             st, lv = dict(st), dict(lv)
             lv["k"] = jnp.int32(0)
-            _c609 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then610(st, lv):
+            _c675 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then676(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l611 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l611)
+                _f677 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f677 >= 20), 29, 0, 0)
+                _l678 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l678)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c609, _then610(st, lv), (st, lv))
+            st, lv = _select(_c675, _then676(st, lv), (st, lv))
             lv["k"] = jnp.int32(1)
-            _c612 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then613(st, lv):
+            _c679 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then680(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l614 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l614)
+                _f681 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f681 >= 20), 29, 0, 0)
+                _l682 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l682)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c612, _then613(st, lv), (st, lv))
+            st, lv = _select(_c679, _then680(st, lv), (st, lv))
             lv["k"] = jnp.int32(2)
-            _c615 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then616(st, lv):
+            _c683 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then684(st, lv):
                 st, lv = dict(st), dict(lv)
-                _l617 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l617)
+                _f685 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f685 >= 20), 29, 0, 0)
+                _l686 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l686)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c615, _then616(st, lv), (st, lv))
+            st, lv = _select(_c683, _then684(st, lv), (st, lv))
             lv = _scope(lv, ("p", "coin", "q", "go", ))
-            st, _l618 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
-            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l618)
-            _a619 = False
-            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a619, jnp.bool_))
-            _a620 = 0
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a620, jnp.int16))
-            _a622 = jax.vmap(lambda i621: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a622, jnp.int8))
-            _a623 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a623, jnp.int8))
-            _a624 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a624, jnp.bool_))
+            _f687 = _get(st["deck"], _i32(lv["q"]))["len"]
+            st, _l688 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l688)
+            _a689 = False
+            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a689, jnp.bool_))
+            _a690 = 0
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a690, jnp.int16))
+            _a692 = jax.vmap(lambda i691: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a692, jnp.int8))
+            _a693 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a693, jnp.int8))
+            _a694 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a694, jnp.bool_))
             st = p_clear_conditions(st, lv["q"])
             return st, _scope(lv, ("p", "coin", "q", "go", ))
-        st, lv = _select(_c607, _then608(st, lv), (st, lv))
+        st, lv = _select(_c673, _then674(st, lv), (st, lv))
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c605, _then606(st, lv), (st, lv))
+    st, lv = _select(_c671, _then672(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", ))
     return st
 
@@ -2426,20 +2626,20 @@ def p_move_bench_energy(st, v_p, v_t):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = jnp.int32(1)
-    _a625 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a625, jnp.int8))
-    _a626 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a626, jnp.int8))
+    _a695 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a695, jnp.int8))
+    _a696 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a696, jnp.int8))
     lv["s"] = jnp.int32(2)
-    _a627 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a627, jnp.int8))
-    _a628 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a628, jnp.int8))
+    _a697 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a697, jnp.int8))
+    _a698 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a698, jnp.int8))
     lv["s"] = jnp.int32(3)
-    _a629 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a629, jnp.int8))
-    _a630 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a630, jnp.int8))
+    _a699 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a699, jnp.int8))
+    _a700 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a700, jnp.int8))
     lv = _scope(lv, ("p", "t", ))
     return st
 
@@ -2448,13 +2648,13 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     """proc `cut_damage` (tcg.envspec:928)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c631 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
-    def _then632(st, lv):
+    _c701 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
+    def _then702(st, lv):
         st, lv = dict(st), dict(lv)
-        _a633 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
-        st["passive_cut"] = _cast(_a633, jnp.int16)
+        _a703 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
+        st["passive_cut"] = _cast(_a703, jnp.int16)
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c631, _then632(st, lv), (st, lv))
+    st, lv = _select(_c701, _then702(st, lv), (st, lv))
     return st
 
 
@@ -2462,13 +2662,13 @@ def p_strike_back(st, v_s, v_amount):
     """proc `strike_back` (tcg.envspec:936)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _c634 = (_i32(lv["s"]) == 0)
-    def _then635(st, lv):
+    _c704 = (_i32(lv["s"]) == 0)
+    def _then705(st, lv):
         st, lv = dict(st), dict(lv)
-        _a636 = lv["amount"]
-        st["passive_spiky"] = _cast(_a636, jnp.int8)
+        _a706 = lv["amount"]
+        st["passive_spiky"] = _cast(_a706, jnp.int8)
         return st, _scope(lv, ("s", "amount", ))
-    st, lv = _select(_c634, _then635(st, lv), (st, lv))
+    st, lv = _select(_c704, _then705(st, lv), (st, lv))
     return st
 
 
@@ -2476,12 +2676,12 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     """proc `heal_on_attach` (tcg.envspec:944)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c637 = (_i32(st["last_attached"]) == _i32(lv["t"]))
-    def _then638(st, lv):
+    _c707 = (_i32(st["last_attached"]) == _i32(lv["t"]))
+    def _then708(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c637, _then638(st, lv), (st, lv))
+    st, lv = _select(_c707, _then708(st, lv), (st, lv))
     return st
 
 
@@ -2489,13 +2689,13 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     """proc `hit_on_attach` (tcg.envspec:952)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c639 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
-    def _then640(st, lv):
+    _c709 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
+    def _then710(st, lv):
         st, lv = dict(st), dict(lv)
-        _a641 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a641, jnp.int16))
+        _a711 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a711, jnp.int16))
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c639, _then640(st, lv), (st, lv))
+    st, lv = _select(_c709, _then710(st, lv), (st, lv))
     return st
 
 
@@ -2503,20 +2703,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     """proc `put_in_play` (tcg.envspec:1456)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
-    _a642 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a642, jnp.int16))
-    _a643 = True
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a643, jnp.bool_))
-    _a644 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a644, jnp.int16))
-    _a646 = jax.vmap(lambda i645: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a646, jnp.int8))
-    _a647 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a647, jnp.int8))
-    _a648 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a648, jnp.int8))
-    _a649 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a649, jnp.bool_))
+    _a712 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a712, jnp.int16))
+    _a713 = True
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a713, jnp.bool_))
+    _a714 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a714, jnp.int16))
+    _a716 = jax.vmap(lambda i715: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a716, jnp.int8))
+    _a717 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a717, jnp.int8))
+    _a718 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a718, jnp.int8))
+    _a719 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a719, jnp.bool_))
     return st
 
 
@@ -2524,24 +2724,24 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1467)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a650 = False
-    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a650, jnp.bool_))
-    _a651 = False
-    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a651, jnp.bool_))
-    _a652 = 0
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a652, jnp.int8))
-    _a653 = 0
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a653, jnp.int16))
-    _a654 = False
-    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a654, jnp.bool_))
-    _a655 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a655, jnp.bool_))
-    _a656 = 0
-    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a656, jnp.int8))
-    _a657 = 0
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a657, jnp.int8))
-    _a658 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a658, jnp.int8))
+    _a720 = False
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a720, jnp.bool_))
+    _a721 = False
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a721, jnp.bool_))
+    _a722 = 0
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a722, jnp.int8))
+    _a723 = 0
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a723, jnp.int16))
+    _a724 = False
+    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a724, jnp.bool_))
+    _a725 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a725, jnp.bool_))
+    _a726 = 0
+    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a726, jnp.int8))
+    _a727 = 0
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a727, jnp.int8))
+    _a728 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a728, jnp.int8))
     return st
 
 
@@ -2549,41 +2749,47 @@ def p_clear_slot(st, v_p, v_s):
     """proc `clear_slot` (tcg.envspec:1480)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _l659 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l659)
+    _f729 = _get(st["discard"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f729 >= 20), 30, 0, 0)
+    _l730 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l730)
     lv["k"] = jnp.int32(0)
-    _c660 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then661(st, lv):
+    _c731 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then732(st, lv):
         st, lv = dict(st), dict(lv)
-        _l662 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l662)
+        _f733 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f733 >= 20), 31, 0, 0)
+        _l734 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l734)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c660, _then661(st, lv), (st, lv))
+    st, lv = _select(_c731, _then732(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c663 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then664(st, lv):
+    _c735 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then736(st, lv):
         st, lv = dict(st), dict(lv)
-        _l665 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
+        _f737 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f737 >= 20), 31, 0, 0)
+        _l738 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l738)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c663, _then664(st, lv), (st, lv))
+    st, lv = _select(_c735, _then736(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a666 = False
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a666, jnp.bool_))
-    _a667 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a667, jnp.int16))
-    _a669 = jax.vmap(lambda i668: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a669, jnp.int8))
-    _a670 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a670, jnp.int8))
-    _a671 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a671, jnp.bool_))
-    _c672 = (_i32(lv["s"]) == 0)
-    def _then673(st, lv):
+    _a739 = False
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a739, jnp.bool_))
+    _a740 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a740, jnp.int16))
+    _a742 = jax.vmap(lambda i741: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a742, jnp.int8))
+    _a743 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a743, jnp.int8))
+    _a744 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a744, jnp.bool_))
+    _c745 = (_i32(lv["s"]) == 0)
+    def _then746(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c672, _then673(st, lv), (st, lv))
+    st, lv = _select(_c745, _then746(st, lv), (st, lv))
     return st
 
 
@@ -2592,45 +2798,45 @@ def p_swap_slots(st, v_p, v_a, v_b):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a674 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a674, jnp.int16))
-    _a675 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a675, jnp.int16))
+    _a747 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a747, jnp.int16))
+    _a748 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a748, jnp.int16))
     lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a676 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a676, jnp.bool_))
-    _a677 = lv["o"]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a677, jnp.bool_))
+    _a749 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a749, jnp.bool_))
+    _a750 = lv["o"]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a750, jnp.bool_))
     lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a678 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a678, jnp.int16))
-    _a679 = lv["u"]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a679, jnp.int16))
+    _a751 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a751, jnp.int16))
+    _a752 = lv["u"]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a752, jnp.int16))
     lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a680 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a680, jnp.int8))
-    _a681 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a681, jnp.int8))
+    _a753 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a753, jnp.int8))
+    _a754 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a754, jnp.int8))
     lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a682 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a682, jnp.int16))
-    _a683 = lv["d"]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a683, jnp.int16))
+    _a755 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a755, jnp.int16))
+    _a756 = lv["d"]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a756, jnp.int16))
     lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a684 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a684, jnp.int8))
-    _a685 = lv["e"]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a685, jnp.int8))
+    _a757 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a757, jnp.int8))
+    _a758 = lv["e"]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a758, jnp.int8))
     lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a686 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a686, jnp.int8))
-    _a687 = lv["t"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a687, jnp.int8))
+    _a759 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a759, jnp.int8))
+    _a760 = lv["t"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a760, jnp.int8))
     lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a688 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a688, jnp.bool_))
-    _a689 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a689, jnp.bool_))
+    _a761 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a761, jnp.bool_))
+    _a762 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a762, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
@@ -2641,106 +2847,106 @@ def p_knock_outs(st):
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c690 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then691(st, lv):
+    _c763 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then764(st, lv):
         st, lv = dict(st), dict(lv)
-        _a692 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a692, jnp.int8))
+        _a765 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a765, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c690, _then691(st, lv), (st, lv))
+    st, lv = _select(_c763, _then764(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c693 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then694(st, lv):
+    _c766 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then767(st, lv):
         st, lv = dict(st), dict(lv)
-        _a695 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a695, jnp.int8))
+        _a768 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a768, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c693, _then694(st, lv), (st, lv))
+    st, lv = _select(_c766, _then767(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c696 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then697(st, lv):
+    _c769 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then770(st, lv):
         st, lv = dict(st), dict(lv)
-        _a698 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a698, jnp.int8))
+        _a771 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a771, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c696, _then697(st, lv), (st, lv))
+    st, lv = _select(_c769, _then770(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c699 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then700(st, lv):
+    _c772 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then773(st, lv):
         st, lv = dict(st), dict(lv)
-        _a701 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a701, jnp.int8))
+        _a774 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a774, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c699, _then700(st, lv), (st, lv))
+    st, lv = _select(_c772, _then773(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv["q"] = jnp.int32(1)
     lv["s"] = jnp.int32(0)
-    _c702 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then703(st, lv):
+    _c775 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then776(st, lv):
         st, lv = dict(st), dict(lv)
-        _a704 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a704, jnp.int8))
+        _a777 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a777, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c702, _then703(st, lv), (st, lv))
+    st, lv = _select(_c775, _then776(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c705 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then706(st, lv):
+    _c778 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then779(st, lv):
         st, lv = dict(st), dict(lv)
-        _a707 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a707, jnp.int8))
+        _a780 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a780, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c705, _then706(st, lv), (st, lv))
+    st, lv = _select(_c778, _then779(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c708 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then709(st, lv):
+    _c781 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then782(st, lv):
         st, lv = dict(st), dict(lv)
-        _a710 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a710, jnp.int8))
+        _a783 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a783, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c708, _then709(st, lv), (st, lv))
+    st, lv = _select(_c781, _then782(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c711 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then712(st, lv):
+    _c784 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then785(st, lv):
         st, lv = dict(st), dict(lv)
-        _a713 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a713, jnp.int8))
+        _a786 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a786, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c711, _then712(st, lv), (st, lv))
+    st, lv = _select(_c784, _then785(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i714, _h715: _h715)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i716, _h717: _h717)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c718 = jnp.logical_or(lv["won0"], lv["won1"])
-    def _then719(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i787, _h788: _h788)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i789, _h790: _h790)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c791 = jnp.logical_or(lv["won0"], lv["won1"])
+    def _then792(st, lv):
         st, lv = dict(st), dict(lv)
-        _a720 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a720, jnp.int8)
+        _a793 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a793, jnp.int8)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c718, _then719(st, lv), (st, lv))
-    _c721 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c722 = lv["won0"]
-    _c723 = lv["won1"]
-    def _then724(st, lv):
+    st, lv = _select(_c791, _then792(st, lv), (st, lv))
+    _c794 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c795 = lv["won0"]
+    _c796 = lv["won1"]
+    def _then797(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then725(st, lv):
+    def _then798(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then726(st, lv):
+    def _then799(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c721, _c722, _c723, ), (st, lv), (_then724(st, lv), _then725(st, lv), _then726(st, lv), ), (st, lv))
+    st, lv = _select_first((_c794, _c795, _c796, ), (st, lv), (_then797(st, lv), _then798(st, lv), _then799(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -2749,10 +2955,10 @@ def p_random_zone_energy(st, v_p):
     """proc `random_zone_energy` (tcg.envspec:1550)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i727, _h728: _i32(_h728))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r729 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a730 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r729)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a730, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i800, _h801: _i32(_h801))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r802 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a803 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r802)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a803, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -2761,57 +2967,57 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:1557)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c731 = (_i32(st["turn"]) >= 50)
-    def _then732(st, lv):
+    _c804 = (_i32(st["turn"]) >= 50)
+    def _then805(st, lv):
         st, lv = dict(st), dict(lv)
-        _a733 = 3
-        st["ended_by"] = _cast(_a733, jnp.int8)
+        _a806 = 3
+        st["ended_by"] = _cast(_a806, jnp.int8)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else734(st, lv):
+    def _else807(st, lv):
         st, lv = dict(st), dict(lv)
-        _a735 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a735, jnp.int8)
-        _a736 = lv["p"]
-        st["current_player"] = _cast(_a736, jnp.int8)
-        _a737 = 1
-        st["phase"] = _cast(_a737, jnp.int8)
-        _a738 = False
-        st["attached"] = _cast(_a738, jnp.bool_)
-        _a739 = False
-        st["supporter"] = _cast(_a739, jnp.bool_)
-        _a740 = False
-        st["retreated"] = _cast(_a740, jnp.bool_)
-        _a741 = 0
-        st["retreat_discount"] = _cast(_a741, jnp.int8)
-        _a742 = 0
-        st["attack_bonus"] = _cast(_a742, jnp.int8)
-        _a743 = 0
-        st["named_bonus"] = _cast(_a743, jnp.int8)
+        _a808 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a808, jnp.int8)
+        _a809 = lv["p"]
+        st["current_player"] = _cast(_a809, jnp.int8)
+        _a810 = 1
+        st["phase"] = _cast(_a810, jnp.int8)
+        _a811 = False
+        st["attached"] = _cast(_a811, jnp.bool_)
+        _a812 = False
+        st["supporter"] = _cast(_a812, jnp.bool_)
+        _a813 = False
+        st["retreated"] = _cast(_a813, jnp.bool_)
+        _a814 = 0
+        st["retreat_discount"] = _cast(_a814, jnp.int8)
+        _a815 = 0
+        st["attack_bonus"] = _cast(_a815, jnp.int8)
+        _a816 = 0
+        st["named_bonus"] = _cast(_a816, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a744 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a744, jnp.bool_))
+        _a817 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a817, jnp.bool_))
         lv["s"] = jnp.int32(1)
-        _a745 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a745, jnp.bool_))
+        _a818 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a818, jnp.bool_))
         lv["s"] = jnp.int32(2)
-        _a746 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a746, jnp.bool_))
+        _a819 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a819, jnp.bool_))
         lv["s"] = jnp.int32(3)
-        _a747 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a747, jnp.bool_))
+        _a820 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a820, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c748 = (_i32(st["turn"]) > 1)
-        def _then749(st, lv):
+        _c821 = (_i32(st["turn"]) > 1)
+        def _then822(st, lv):
             st, lv = dict(st), dict(lv)
-            _a750 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a750, jnp.int8))
+            _a823 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a823, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c748, _then749(st, lv), (st, lv))
+        st, lv = _select(_c821, _then822(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c731, _then732(st, lv), _else734(st, lv))
+    st, lv = _select(_c804, _then805(st, lv), _else807(st, lv))
     return st
 
 
@@ -2819,36 +3025,36 @@ def p_continue_game(st, v_next, v_resume):
     """proc `continue_game` (tcg.envspec:1584)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c751 = jnp.logical_not(st["terminated"])
-    def _then752(st, lv):
+    _c824 = jnp.logical_not(st["terminated"])
+    def _then825(st, lv):
         st, lv = dict(st), dict(lv)
-        _c753 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c754 = lv["resume"]
-        def _then755(st, lv):
+        _c826 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+        _c827 = lv["resume"]
+        def _then828(st, lv):
             st, lv = dict(st), dict(lv)
-            _a756 = 2
-            st["phase"] = _cast(_a756, jnp.int8)
-            _a757 = lv["next"]
-            st["promote_next"] = _cast(_a757, jnp.int8)
-            _a758 = lv["resume"]
-            st["promote_resume"] = _cast(_a758, jnp.bool_)
-            _a759 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a759, jnp.int8)
+            _a829 = 2
+            st["phase"] = _cast(_a829, jnp.int8)
+            _a830 = lv["next"]
+            st["promote_next"] = _cast(_a830, jnp.int8)
+            _a831 = lv["resume"]
+            st["promote_resume"] = _cast(_a831, jnp.bool_)
+            _a832 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+            st["current_player"] = _cast(_a832, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _then760(st, lv):
+        def _then833(st, lv):
             st, lv = dict(st), dict(lv)
-            _a761 = 1
-            st["phase"] = _cast(_a761, jnp.int8)
-            _a762 = lv["next"]
-            st["current_player"] = _cast(_a762, jnp.int8)
+            _a834 = 1
+            st["phase"] = _cast(_a834, jnp.int8)
+            _a835 = lv["next"]
+            st["current_player"] = _cast(_a835, jnp.int8)
             return st, _scope(lv, ("next", "resume", ))
-        def _else763(st, lv):
+        def _else836(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, lv["next"])
             return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select_first((_c753, _c754, ), (st, lv), (_then755(st, lv), _then760(st, lv), ), _else763(st, lv))
+        st, lv = _select_first((_c826, _c827, ), (st, lv), (_then828(st, lv), _then833(st, lv), ), _else836(st, lv))
         return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c751, _then752(st, lv), (st, lv))
+    st, lv = _select(_c824, _then825(st, lv), (st, lv))
     return st
 
 
@@ -2858,101 +3064,101 @@ def p_checkup(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c764 = st["occupied"][_i32(lv["q"])][0]
-    def _then765(st, lv):
+    _c837 = st["occupied"][_i32(lv["q"])][0]
+    def _then838(st, lv):
         st, lv = dict(st), dict(lv)
-        _c766 = st["poisoned"][_i32(lv["q"])]
-        def _then767(st, lv):
+        _c839 = st["poisoned"][_i32(lv["q"])]
+        def _then840(st, lv):
             st, lv = dict(st), dict(lv)
-            _a768 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a768, jnp.int16))
+            _a841 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a841, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c766, _then767(st, lv), (st, lv))
-        _c769 = st["burned"][_i32(lv["q"])]
-        def _then770(st, lv):
+        st, lv = _select(_c839, _then840(st, lv), (st, lv))
+        _c842 = st["burned"][_i32(lv["q"])]
+        def _then843(st, lv):
             st, lv = dict(st), dict(lv)
-            _a771 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a771, jnp.int16))
-            st, _r773 = _randint(st, 0, 1)
-            _c772 = (_r773 == 1)
-            def _then774(st, lv):
+            _a844 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a844, jnp.int16))
+            st, _r846 = _randint(st, 0, 1)
+            _c845 = (_r846 == 1)
+            def _then847(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a775 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a775, jnp.bool_))
+                _a848 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a848, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c772, _then774(st, lv), (st, lv))
+            st, lv = _select(_c845, _then847(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c769, _then770(st, lv), (st, lv))
-        _c776 = (st["condition"][_i32(lv["q"])] == 1)
-        _c777 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then778(st, lv):
+        st, lv = _select(_c842, _then843(st, lv), (st, lv))
+        _c849 = (st["condition"][_i32(lv["q"])] == 1)
+        _c850 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then851(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r780 = _randint(st, 0, 1)
-            _c779 = (_r780 == 1)
-            def _then781(st, lv):
+            st, _r853 = _randint(st, 0, 1)
+            _c852 = (_r853 == 1)
+            def _then854(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a782 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a782, jnp.int8))
+                _a855 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a855, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c779, _then781(st, lv), (st, lv))
+            st, lv = _select(_c852, _then854(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then783(st, lv):
+        def _then856(st, lv):
             st, lv = dict(st), dict(lv)
-            _a784 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a784, jnp.int8))
+            _a857 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a857, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c776, _c777, ), (st, lv), (_then778(st, lv), _then783(st, lv), ), (st, lv))
+        st, lv = _select_first((_c849, _c850, ), (st, lv), (_then851(st, lv), _then856(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c764, _then765(st, lv), (st, lv))
+    st, lv = _select(_c837, _then838(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c785 = st["occupied"][_i32(lv["q"])][0]
-    def _then786(st, lv):
+    _c858 = st["occupied"][_i32(lv["q"])][0]
+    def _then859(st, lv):
         st, lv = dict(st), dict(lv)
-        _c787 = st["poisoned"][_i32(lv["q"])]
-        def _then788(st, lv):
+        _c860 = st["poisoned"][_i32(lv["q"])]
+        def _then861(st, lv):
             st, lv = dict(st), dict(lv)
-            _a789 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a789, jnp.int16))
+            _a862 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a862, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c787, _then788(st, lv), (st, lv))
-        _c790 = st["burned"][_i32(lv["q"])]
-        def _then791(st, lv):
+        st, lv = _select(_c860, _then861(st, lv), (st, lv))
+        _c863 = st["burned"][_i32(lv["q"])]
+        def _then864(st, lv):
             st, lv = dict(st), dict(lv)
-            _a792 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a792, jnp.int16))
-            st, _r794 = _randint(st, 0, 1)
-            _c793 = (_r794 == 1)
-            def _then795(st, lv):
+            _a865 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a865, jnp.int16))
+            st, _r867 = _randint(st, 0, 1)
+            _c866 = (_r867 == 1)
+            def _then868(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a796 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a796, jnp.bool_))
+                _a869 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a869, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c793, _then795(st, lv), (st, lv))
+            st, lv = _select(_c866, _then868(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c790, _then791(st, lv), (st, lv))
-        _c797 = (st["condition"][_i32(lv["q"])] == 1)
-        _c798 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then799(st, lv):
+        st, lv = _select(_c863, _then864(st, lv), (st, lv))
+        _c870 = (st["condition"][_i32(lv["q"])] == 1)
+        _c871 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then872(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r801 = _randint(st, 0, 1)
-            _c800 = (_r801 == 1)
-            def _then802(st, lv):
+            st, _r874 = _randint(st, 0, 1)
+            _c873 = (_r874 == 1)
+            def _then875(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a803 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a803, jnp.int8))
+                _a876 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a876, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c800, _then802(st, lv), (st, lv))
+            st, lv = _select(_c873, _then875(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then804(st, lv):
+        def _then877(st, lv):
             st, lv = dict(st), dict(lv)
-            _a805 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a805, jnp.int8))
+            _a878 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a878, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c797, _c798, ), (st, lv), (_then799(st, lv), _then804(st, lv), ), (st, lv))
+        st, lv = _select_first((_c870, _c871, ), (st, lv), (_then872(st, lv), _then877(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c785, _then786(st, lv), (st, lv))
+    st, lv = _select(_c858, _then859(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -2965,108 +3171,108 @@ def p_finish_turn(st):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c806 = lv["_envc_run"]
-    def _then807(st, lv):
+    _c879 = lv["_envc_run"]
+    def _then880(st, lv):
         st, lv = dict(st), dict(lv)
-        _a808 = st["current_player"]
-        lv["p"] = _cast(_a808, jnp.int8)
+        _a881 = st["current_player"]
+        lv["p"] = _cast(_a881, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c806, _then807(st, lv), (st, lv))
-    _c809 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-    def _then810(st, lv):
+    st, lv = _select(_c879, _then880(st, lv), (st, lv))
+    _c882 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+    def _then883(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = jnp.int32(0)
-        def _loop811(i, carry):
+        def _loop884(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["s"] = i
-            _c812 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
-            def _then813(st, lv):
+            _c885 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
+            def _then886(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c814 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-                def _then815(st, lv):
+                _c887 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+                def _then888(st, lv):
                     st, lv = dict(st), dict(lv)
                     lv["_envc_arg1"] = _cast(0, jnp.int8)
-                    _c816 = lv["_envc_run"]
-                    def _then817(st, lv):
+                    _c889 = lv["_envc_run"]
+                    def _then890(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a818 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-                        lv["_envc_arg1"] = _cast(_a818, jnp.int8)
+                        _a891 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+                        lv["_envc_arg1"] = _cast(_a891, jnp.int8)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c816, _then817(st, lv), (st, lv))
-                    _c819 = lv["_envc_seek"]
-                    def _then820(st, lv):
+                    st, lv = _select(_c889, _then890(st, lv), (st, lv))
+                    _c892 = lv["_envc_seek"]
+                    def _then893(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a821 = st["_envc_frame_p_finish_turn__p"]
-                        lv["p"] = _cast(_a821, jnp.int8)
-                        _a822 = 0
-                        st["_envc_at_p_finish_turn"] = _cast(_a822, jnp.int8)
-                        _a823 = False
-                        lv["_envc_seek"] = _cast(_a823, jnp.bool_)
+                        _a894 = st["_envc_frame_p_finish_turn__p"]
+                        lv["p"] = _cast(_a894, jnp.int8)
+                        _a895 = 0
+                        st["_envc_at_p_finish_turn"] = _cast(_a895, jnp.int8)
+                        _a896 = False
+                        lv["_envc_seek"] = _cast(_a896, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c819, _then820(st, lv), (st, lv))
+                    st, lv = _select(_c892, _then893(st, lv), (st, lv))
                     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-                    _c824 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                    def _then825(st, lv):
+                    _c897 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                    def _then898(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a826 = lv["p"]
-                        st["_envc_frame_p_finish_turn__p"] = _cast(_a826, jnp.int8)
-                        _a827 = lv["s"]
-                        st["_envc_frame_p_finish_turn__s"] = _cast(_a827, jnp.int8)
-                        _a828 = 1
-                        st["_envc_at_p_finish_turn"] = _cast(_a828, jnp.int8)
-                        _a829 = False
-                        lv["_envc_run"] = _cast(_a829, jnp.bool_)
+                        _a899 = lv["p"]
+                        st["_envc_frame_p_finish_turn__p"] = _cast(_a899, jnp.int8)
+                        _a900 = lv["s"]
+                        st["_envc_frame_p_finish_turn__s"] = _cast(_a900, jnp.int8)
+                        _a901 = 1
+                        st["_envc_at_p_finish_turn"] = _cast(_a901, jnp.int8)
+                        _a902 = False
+                        lv["_envc_run"] = _cast(_a902, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    def _else830(st, lv):
+                    def _else903(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a831 = True
-                        lv["_envc_run"] = _cast(_a831, jnp.bool_)
+                        _a904 = True
+                        lv["_envc_run"] = _cast(_a904, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c824, _then825(st, lv), _else830(st, lv))
+                    st, lv = _select(_c897, _then898(st, lv), _else903(st, lv))
                     lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                st, lv = _select(_c814, _then815(st, lv), (st, lv))
+                st, lv = _select(_c887, _then888(st, lv), (st, lv))
                 return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-            st, lv = _select(_c812, _then813(st, lv), (st, lv))
+            st, lv = _select(_c885, _then886(st, lv), (st, lv))
             return st, lv
-        st, lv = lax.fori_loop(0, 4, _loop811, (st, lv))
+        st, lv = lax.fori_loop(0, 4, _loop884, (st, lv))
         lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c809, _then810(st, lv), (st, lv))
-    _c832 = lv["_envc_run"]
-    def _then833(st, lv):
+    st, lv = _select(_c882, _then883(st, lv), (st, lv))
+    _c905 = lv["_envc_run"]
+    def _then906(st, lv):
         st, lv = dict(st), dict(lv)
-        _a838 = jax.vmap(lambda i834, _h835, _h836, _h837: jnp.asarray(_i32(jnp.where((_i32(_h835) == (1 + _i32(lv["p"]))), _i32(_h836), _i32(_h837))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
-        st["barrier"] = _cast(_a838, jnp.int16)
-        _a841 = jax.vmap(lambda i839, _h840: jnp.asarray(_i32(jnp.where((_i32(_h840) == (1 + _i32(lv["p"]))), 0, _i32(_h840))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-        st["_envc_until_barrier"] = _cast(_a841, jnp.int8)
-        _a846 = jax.vmap(lambda i842, _h843, _h844, _h845: jnp.where((_i32(_h843) == (1 + _i32(lv["p"]))), _h844, _h845))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
-        st["no_attack"] = _cast(_a846, jnp.bool_)
-        _a849 = jax.vmap(lambda i847, _h848: jnp.asarray(_i32(jnp.where((_i32(_h848) == (1 + _i32(lv["p"]))), 0, _i32(_h848))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-        st["_envc_until_no_attack"] = _cast(_a849, jnp.int8)
-        _a854 = jax.vmap(lambda i850, _h851, _h852, _h853: jnp.where((_i32(_h851) == (1 + _i32(lv["p"]))), _h852, _h853))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
-        st["no_retreat"] = _cast(_a854, jnp.bool_)
-        _a857 = jax.vmap(lambda i855, _h856: jnp.asarray(_i32(jnp.where((_i32(_h856) == (1 + _i32(lv["p"]))), 0, _i32(_h856))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-        st["_envc_until_no_retreat"] = _cast(_a857, jnp.int8)
-        _a862 = jax.vmap(lambda i858, _h859, _h860, _h861: jnp.asarray(_i32(jnp.where((_i32(_h859) == (1 + _i32(lv["p"]))), _i32(_h860), _i32(_h861))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
-        st["weakened"] = _cast(_a862, jnp.int8)
-        _a865 = jax.vmap(lambda i863, _h864: jnp.asarray(_i32(jnp.where((_i32(_h864) == (1 + _i32(lv["p"]))), 0, _i32(_h864))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-        st["_envc_until_weakened"] = _cast(_a865, jnp.int8)
-        _a870 = jax.vmap(lambda i866, _h867, _h868, _h869: jnp.asarray(_i32(jnp.where((_i32(_h867) == (1 + _i32(lv["p"]))), _i32(_h868), _i32(_h869))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
-        st["spiky"] = _cast(_a870, jnp.int8)
-        _a873 = jax.vmap(lambda i871, _h872: jnp.asarray(_i32(jnp.where((_i32(_h872) == (1 + _i32(lv["p"]))), 0, _i32(_h872))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-        st["_envc_until_spiky"] = _cast(_a873, jnp.int8)
-        _a878 = jax.vmap(lambda i874, _h875, _h876, _h877: jnp.where((_i32(_h875) == (1 + _i32(lv["p"]))), _h876, _h877))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
-        st["no_supporter"] = _cast(_a878, jnp.bool_)
-        _a881 = jax.vmap(lambda i879, _h880: jnp.asarray(_i32(jnp.where((_i32(_h880) == (1 + _i32(lv["p"]))), 0, _i32(_h880))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-        st["_envc_until_no_supporter"] = _cast(_a881, jnp.int8)
-        _a882 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a882, jnp.int8))
+        _a911 = jax.vmap(lambda i907, _h908, _h909, _h910: jnp.asarray(_i32(jnp.where((_i32(_h908) == (1 + _i32(lv["p"]))), _i32(_h909), _i32(_h910))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
+        st["barrier"] = _cast(_a911, jnp.int16)
+        _a914 = jax.vmap(lambda i912, _h913: jnp.asarray(_i32(jnp.where((_i32(_h913) == (1 + _i32(lv["p"]))), 0, _i32(_h913))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+        st["_envc_until_barrier"] = _cast(_a914, jnp.int8)
+        _a919 = jax.vmap(lambda i915, _h916, _h917, _h918: jnp.where((_i32(_h916) == (1 + _i32(lv["p"]))), _h917, _h918))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
+        st["no_attack"] = _cast(_a919, jnp.bool_)
+        _a922 = jax.vmap(lambda i920, _h921: jnp.asarray(_i32(jnp.where((_i32(_h921) == (1 + _i32(lv["p"]))), 0, _i32(_h921))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+        st["_envc_until_no_attack"] = _cast(_a922, jnp.int8)
+        _a927 = jax.vmap(lambda i923, _h924, _h925, _h926: jnp.where((_i32(_h924) == (1 + _i32(lv["p"]))), _h925, _h926))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
+        st["no_retreat"] = _cast(_a927, jnp.bool_)
+        _a930 = jax.vmap(lambda i928, _h929: jnp.asarray(_i32(jnp.where((_i32(_h929) == (1 + _i32(lv["p"]))), 0, _i32(_h929))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+        st["_envc_until_no_retreat"] = _cast(_a930, jnp.int8)
+        _a935 = jax.vmap(lambda i931, _h932, _h933, _h934: jnp.asarray(_i32(jnp.where((_i32(_h932) == (1 + _i32(lv["p"]))), _i32(_h933), _i32(_h934))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
+        st["weakened"] = _cast(_a935, jnp.int8)
+        _a938 = jax.vmap(lambda i936, _h937: jnp.asarray(_i32(jnp.where((_i32(_h937) == (1 + _i32(lv["p"]))), 0, _i32(_h937))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+        st["_envc_until_weakened"] = _cast(_a938, jnp.int8)
+        _a943 = jax.vmap(lambda i939, _h940, _h941, _h942: jnp.asarray(_i32(jnp.where((_i32(_h940) == (1 + _i32(lv["p"]))), _i32(_h941), _i32(_h942))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
+        st["spiky"] = _cast(_a943, jnp.int8)
+        _a946 = jax.vmap(lambda i944, _h945: jnp.asarray(_i32(jnp.where((_i32(_h945) == (1 + _i32(lv["p"]))), 0, _i32(_h945))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+        st["_envc_until_spiky"] = _cast(_a946, jnp.int8)
+        _a951 = jax.vmap(lambda i947, _h948, _h949, _h950: jnp.where((_i32(_h948) == (1 + _i32(lv["p"]))), _h949, _h950))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
+        st["no_supporter"] = _cast(_a951, jnp.bool_)
+        _a954 = jax.vmap(lambda i952, _h953: jnp.asarray(_i32(jnp.where((_i32(_h953) == (1 + _i32(lv["p"]))), 0, _i32(_h953))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+        st["_envc_until_no_supporter"] = _cast(_a954, jnp.int8)
+        _a955 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a955, jnp.int8))
         st = p_checkup(st, lv["p"])
         st = p_knock_outs(st)
         st = p_continue_game(st, (1 - _i32(lv["p"])), False)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c832, _then833(st, lv), (st, lv))
+    st, lv = _select(_c905, _then906(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -3075,47 +3281,56 @@ def p_deal(st, v_p):
     """proc `deal` (tcg.envspec:1673)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i883: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i956: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i956])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i956])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K28[20][5]) - _i32(_K28[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r884 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r884, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i885: ((((_i32(jnp.where((1 <= i885), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i885), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i885), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i885), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r957 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r957, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i958: ((((_i32(jnp.where((1 <= i958), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i958), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i958), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i958), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K29, "len": jnp.int32(0)}, _DT30)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop886(i, carry):
+    def _loop959(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c887 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c888 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then889(st, lv):
+        _f960 = _i32(lv["i"])
+        _f961 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f960 >= _f961), 33, _f960, _f961)
+        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f960], jnp.int16)
+        _c962 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c963 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then964(st, lv):
             st, lv = dict(st), dict(lv)
-            _l890 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l890)
-            _a891 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a891, jnp.int8)
+            _f965 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f965 >= 10), 34, 0, 0)
+            _l966 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l966)
+            _a967 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a967, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then892(st, lv):
+        def _then968(st, lv):
             st, lv = dict(st), dict(lv)
-            _l893 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l893)
-            _a894 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a894, jnp.int8)
+            _f969 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f969 >= 10), 35, 0, 0)
+            _l970 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l970)
+            _a971 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a971, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else895(st, lv):
+        def _else972(st, lv):
             st, lv = dict(st), dict(lv)
-            _l896 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l896
+            _f973 = lv["rest"]["len"]
+            st = _fault_at(st, (_f973 >= 20), 36, 0, 0)
+            _l974 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l974
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c887, _c888, ), (st, lv), (_then889(st, lv), _then892(st, lv), ), _else895(st, lv))
+        st, lv = _select_first((_c962, _c963, ), (st, lv), (_then964(st, lv), _then968(st, lv), ), _else972(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop886, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop959, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a897 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a897, _DT30))
+    _a975 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a975, _DT30))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3190,30 +3405,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c898 = lv["_envc_seek"]
-    def _then899(st, lv):
+    _c976 = lv["_envc_seek"]
+    def _then977(st, lv):
         st, lv = dict(st), dict(lv)
-        _a900 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a900, jnp.int8)
-        _a901 = False
-        lv["_envc_seek"] = _cast(_a901, jnp.bool_)
+        _a978 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a978, jnp.int8)
+        _a979 = False
+        lv["_envc_seek"] = _cast(_a979, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c898, _then899(st, lv), (st, lv))
+    st, lv = _select(_c976, _then977(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c902 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then903(st, lv):
+    _c980 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then981(st, lv):
         st, lv = dict(st), dict(lv)
-        _a904 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a904, jnp.int8)
-        _a905 = False
-        lv["_envc_run"] = _cast(_a905, jnp.bool_)
+        _a982 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a982, jnp.int8)
+        _a983 = False
+        lv["_envc_run"] = _cast(_a983, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else906(st, lv):
+    def _else984(st, lv):
         st, lv = dict(st), dict(lv)
-        _a907 = True
-        lv["_envc_run"] = _cast(_a907, jnp.bool_)
+        _a985 = True
+        lv["_envc_run"] = _cast(_a985, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c902, _then903(st, lv), _else906(st, lv))
+    st, lv = _select(_c980, _then981(st, lv), _else984(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3273,61 +3488,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop908(i, carry):
+    def _loop986(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c909 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then910(st, lv):
+        _c987 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then988(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c911 = lv["_envc_run"]
-            def _then912(st, lv):
+            _c989 = lv["_envc_run"]
+            def _then990(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r913 = _randint(st, 0, 1)
-                _a914 = (_r913 == 1)
-                lv["_envc_c1"] = _cast(_a914, jnp.bool_)
+                st, _r991 = _randint(st, 0, 1)
+                _a992 = (_r991 == 1)
+                lv["_envc_c1"] = _cast(_a992, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c911, _then912(st, lv), (st, lv))
-            _c915 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then916(st, lv):
+            st, lv = _select(_c989, _then990(st, lv), (st, lv))
+            _c993 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then994(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c917 = lv["_envc_seek"]
-                def _then918(st, lv):
+                _c995 = lv["_envc_seek"]
+                def _then996(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a919 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a919, jnp.int8)
-                    _a920 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a920, jnp.int8)
-                    _a921 = False
-                    lv["_envc_seek"] = _cast(_a921, jnp.bool_)
+                    _a997 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a997, jnp.int8)
+                    _a998 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a998, jnp.int8)
+                    _a999 = False
+                    lv["_envc_seek"] = _cast(_a999, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c917, _then918(st, lv), (st, lv))
+                st, lv = _select(_c995, _then996(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c922 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then923(st, lv):
+                _c1000 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1001(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a924 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a924, jnp.int8)
-                    _a925 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a925, jnp.int8)
-                    _a926 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a926, jnp.int8)
-                    _a927 = False
-                    lv["_envc_run"] = _cast(_a927, jnp.bool_)
+                    _a1002 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1002, jnp.int8)
+                    _a1003 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1003, jnp.int8)
+                    _a1004 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1004, jnp.int8)
+                    _a1005 = False
+                    lv["_envc_run"] = _cast(_a1005, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else928(st, lv):
+                def _else1006(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a929 = True
-                    lv["_envc_run"] = _cast(_a929, jnp.bool_)
+                    _a1007 = True
+                    lv["_envc_run"] = _cast(_a1007, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c922, _then923(st, lv), _else928(st, lv))
+                st, lv = _select(_c1000, _then1001(st, lv), _else1006(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c915, _then916(st, lv), (st, lv))
+            st, lv = _select(_c993, _then994(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c909, _then910(st, lv), (st, lv))
+        st, lv = _select(_c987, _then988(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop908, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop986, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3363,30 +3578,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c930 = lv["_envc_seek"]
-    def _then931(st, lv):
+    _c1008 = lv["_envc_seek"]
+    def _then1009(st, lv):
         st, lv = dict(st), dict(lv)
-        _a932 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a932, jnp.int8)
-        _a933 = False
-        lv["_envc_seek"] = _cast(_a933, jnp.bool_)
+        _a1010 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1010, jnp.int8)
+        _a1011 = False
+        lv["_envc_seek"] = _cast(_a1011, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c930, _then931(st, lv), (st, lv))
+    st, lv = _select(_c1008, _then1009(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c934 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then935(st, lv):
+    _c1012 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1013(st, lv):
         st, lv = dict(st), dict(lv)
-        _a936 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a936, jnp.int8)
-        _a937 = False
-        lv["_envc_run"] = _cast(_a937, jnp.bool_)
+        _a1014 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1014, jnp.int8)
+        _a1015 = False
+        lv["_envc_run"] = _cast(_a1015, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else938(st, lv):
+    def _else1016(st, lv):
         st, lv = dict(st), dict(lv)
-        _a939 = True
-        lv["_envc_run"] = _cast(_a939, jnp.bool_)
+        _a1017 = True
+        lv["_envc_run"] = _cast(_a1017, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c934, _then935(st, lv), _else938(st, lv))
+    st, lv = _select(_c1012, _then1013(st, lv), _else1016(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3477,30 +3692,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c940 = lv["_envc_seek"]
-    def _then941(st, lv):
+    _c1018 = lv["_envc_seek"]
+    def _then1019(st, lv):
         st, lv = dict(st), dict(lv)
-        _a942 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a942, jnp.int8)
-        _a943 = False
-        lv["_envc_seek"] = _cast(_a943, jnp.bool_)
+        _a1020 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1020, jnp.int8)
+        _a1021 = False
+        lv["_envc_seek"] = _cast(_a1021, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c940, _then941(st, lv), (st, lv))
+    st, lv = _select(_c1018, _then1019(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c944 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then945(st, lv):
+    _c1022 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1023(st, lv):
         st, lv = dict(st), dict(lv)
-        _a946 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a946, jnp.int8)
-        _a947 = False
-        lv["_envc_run"] = _cast(_a947, jnp.bool_)
+        _a1024 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1024, jnp.int8)
+        _a1025 = False
+        lv["_envc_run"] = _cast(_a1025, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else948(st, lv):
+    def _else1026(st, lv):
         st, lv = dict(st), dict(lv)
-        _a949 = True
-        lv["_envc_run"] = _cast(_a949, jnp.bool_)
+        _a1027 = True
+        lv["_envc_run"] = _cast(_a1027, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c944, _then945(st, lv), _else948(st, lv))
+    st, lv = _select(_c1022, _then1023(st, lv), _else1026(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3519,30 +3734,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c950 = lv["_envc_seek"]
-    def _then951(st, lv):
+    _c1028 = lv["_envc_seek"]
+    def _then1029(st, lv):
         st, lv = dict(st), dict(lv)
-        _a952 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a952, jnp.int8)
-        _a953 = False
-        lv["_envc_seek"] = _cast(_a953, jnp.bool_)
+        _a1030 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1030, jnp.int8)
+        _a1031 = False
+        lv["_envc_seek"] = _cast(_a1031, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c950, _then951(st, lv), (st, lv))
+    st, lv = _select(_c1028, _then1029(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c954 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then955(st, lv):
+    _c1032 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1033(st, lv):
         st, lv = dict(st), dict(lv)
-        _a956 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a956, jnp.int8)
-        _a957 = False
-        lv["_envc_run"] = _cast(_a957, jnp.bool_)
+        _a1034 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1034, jnp.int8)
+        _a1035 = False
+        lv["_envc_run"] = _cast(_a1035, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else958(st, lv):
+    def _else1036(st, lv):
         st, lv = dict(st), dict(lv)
-        _a959 = True
-        lv["_envc_run"] = _cast(_a959, jnp.bool_)
+        _a1037 = True
+        lv["_envc_run"] = _cast(_a1037, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c954, _then955(st, lv), _else958(st, lv))
+    st, lv = _select(_c1032, _then1033(st, lv), _else1036(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3553,30 +3768,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c960 = lv["_envc_seek"]
-    def _then961(st, lv):
+    _c1038 = lv["_envc_seek"]
+    def _then1039(st, lv):
         st, lv = dict(st), dict(lv)
-        _a962 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a962, jnp.int8)
-        _a963 = False
-        lv["_envc_seek"] = _cast(_a963, jnp.bool_)
+        _a1040 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1040, jnp.int8)
+        _a1041 = False
+        lv["_envc_seek"] = _cast(_a1041, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c960, _then961(st, lv), (st, lv))
+    st, lv = _select(_c1038, _then1039(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c964 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then965(st, lv):
+    _c1042 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1043(st, lv):
         st, lv = dict(st), dict(lv)
-        _a966 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a966, jnp.int8)
-        _a967 = False
-        lv["_envc_run"] = _cast(_a967, jnp.bool_)
+        _a1044 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1044, jnp.int8)
+        _a1045 = False
+        lv["_envc_run"] = _cast(_a1045, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else968(st, lv):
+    def _else1046(st, lv):
         st, lv = dict(st), dict(lv)
-        _a969 = True
-        lv["_envc_run"] = _cast(_a969, jnp.bool_)
+        _a1047 = True
+        lv["_envc_run"] = _cast(_a1047, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c964, _then965(st, lv), _else968(st, lv))
+    st, lv = _select(_c1042, _then1043(st, lv), _else1046(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3593,10 +3808,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a970 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a970, jnp.int16))
-    _a971 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a971, jnp.int8))
+    _a1048 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1048, jnp.int16))
+    _a1049 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1049, jnp.int8))
     return st
 
 
@@ -3662,30 +3877,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c972 = lv["_envc_seek"]
-    def _then973(st, lv):
+    _c1050 = lv["_envc_seek"]
+    def _then1051(st, lv):
         st, lv = dict(st), dict(lv)
-        _a974 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a974, jnp.int8)
-        _a975 = False
-        lv["_envc_seek"] = _cast(_a975, jnp.bool_)
+        _a1052 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1052, jnp.int8)
+        _a1053 = False
+        lv["_envc_seek"] = _cast(_a1053, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c972, _then973(st, lv), (st, lv))
+    st, lv = _select(_c1050, _then1051(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c976 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then977(st, lv):
+    _c1054 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1055(st, lv):
         st, lv = dict(st), dict(lv)
-        _a978 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a978, jnp.int8)
-        _a979 = False
-        lv["_envc_run"] = _cast(_a979, jnp.bool_)
+        _a1056 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1056, jnp.int8)
+        _a1057 = False
+        lv["_envc_run"] = _cast(_a1057, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else980(st, lv):
+    def _else1058(st, lv):
         st, lv = dict(st), dict(lv)
-        _a981 = True
-        lv["_envc_run"] = _cast(_a981, jnp.bool_)
+        _a1059 = True
+        lv["_envc_run"] = _cast(_a1059, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c976, _then977(st, lv), _else980(st, lv))
+    st, lv = _select(_c1054, _then1055(st, lv), _else1058(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3704,30 +3919,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c982 = lv["_envc_seek"]
-    def _then983(st, lv):
+    _c1060 = lv["_envc_seek"]
+    def _then1061(st, lv):
         st, lv = dict(st), dict(lv)
-        _a984 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a984, jnp.int8)
-        _a985 = False
-        lv["_envc_seek"] = _cast(_a985, jnp.bool_)
+        _a1062 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1062, jnp.int8)
+        _a1063 = False
+        lv["_envc_seek"] = _cast(_a1063, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c982, _then983(st, lv), (st, lv))
+    st, lv = _select(_c1060, _then1061(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c986 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then987(st, lv):
+    _c1064 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1065(st, lv):
         st, lv = dict(st), dict(lv)
-        _a988 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a988, jnp.int8)
-        _a989 = False
-        lv["_envc_run"] = _cast(_a989, jnp.bool_)
+        _a1066 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1066, jnp.int8)
+        _a1067 = False
+        lv["_envc_run"] = _cast(_a1067, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else990(st, lv):
+    def _else1068(st, lv):
         st, lv = dict(st), dict(lv)
-        _a991 = True
-        lv["_envc_run"] = _cast(_a991, jnp.bool_)
+        _a1069 = True
+        lv["_envc_run"] = _cast(_a1069, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c986, _then987(st, lv), _else990(st, lv))
+    st, lv = _select(_c1064, _then1065(st, lv), _else1068(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3866,36 +4081,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c992 = lv["_envc_run"]
-    def _then993(st, lv):
+    _c1070 = lv["_envc_run"]
+    def _then1071(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c992, _then993(st, lv), (st, lv))
-    _c994 = lv["_envc_seek"]
-    def _then995(st, lv):
+    st, lv = _select(_c1070, _then1071(st, lv), (st, lv))
+    _c1072 = lv["_envc_seek"]
+    def _then1073(st, lv):
         st, lv = dict(st), dict(lv)
-        _a996 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a996, jnp.int8)
-        _a997 = False
-        lv["_envc_seek"] = _cast(_a997, jnp.bool_)
+        _a1074 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1074, jnp.int8)
+        _a1075 = False
+        lv["_envc_seek"] = _cast(_a1075, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c994, _then995(st, lv), (st, lv))
+    st, lv = _select(_c1072, _then1073(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c998 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then999(st, lv):
+    _c1076 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1077(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1000 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1000, jnp.int8)
-        _a1001 = False
-        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
+        _a1078 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1078, jnp.int8)
+        _a1079 = False
+        lv["_envc_run"] = _cast(_a1079, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1002(st, lv):
+    def _else1080(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1003 = True
-        lv["_envc_run"] = _cast(_a1003, jnp.bool_)
+        _a1081 = True
+        lv["_envc_run"] = _cast(_a1081, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c998, _then999(st, lv), _else1002(st, lv))
+    st, lv = _select(_c1076, _then1077(st, lv), _else1080(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3937,30 +4152,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1004 = lv["_envc_seek"]
-    def _then1005(st, lv):
+    _c1082 = lv["_envc_seek"]
+    def _then1083(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1006 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1006, jnp.int8)
-        _a1007 = False
-        lv["_envc_seek"] = _cast(_a1007, jnp.bool_)
+        _a1084 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1084, jnp.int8)
+        _a1085 = False
+        lv["_envc_seek"] = _cast(_a1085, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1004, _then1005(st, lv), (st, lv))
+    st, lv = _select(_c1082, _then1083(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c1008 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1009(st, lv):
+    _c1086 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1087(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1010 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1010, jnp.int8)
-        _a1011 = False
-        lv["_envc_run"] = _cast(_a1011, jnp.bool_)
+        _a1088 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1088, jnp.int8)
+        _a1089 = False
+        lv["_envc_run"] = _cast(_a1089, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1012(st, lv):
+    def _else1090(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1013 = True
-        lv["_envc_run"] = _cast(_a1013, jnp.bool_)
+        _a1091 = True
+        lv["_envc_run"] = _cast(_a1091, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1008, _then1009(st, lv), _else1012(st, lv))
+    st, lv = _select(_c1086, _then1087(st, lv), _else1090(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3979,30 +4194,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1014 = lv["_envc_seek"]
-    def _then1015(st, lv):
+    _c1092 = lv["_envc_seek"]
+    def _then1093(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1016 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1016, jnp.int8)
-        _a1017 = False
-        lv["_envc_seek"] = _cast(_a1017, jnp.bool_)
+        _a1094 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1094, jnp.int8)
+        _a1095 = False
+        lv["_envc_seek"] = _cast(_a1095, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1014, _then1015(st, lv), (st, lv))
+    st, lv = _select(_c1092, _then1093(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c1018 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1019(st, lv):
+    _c1096 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1097(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1020 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1020, jnp.int8)
-        _a1021 = False
-        lv["_envc_run"] = _cast(_a1021, jnp.bool_)
+        _a1098 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1098, jnp.int8)
+        _a1099 = False
+        lv["_envc_run"] = _cast(_a1099, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1022(st, lv):
+    def _else1100(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1023 = True
-        lv["_envc_run"] = _cast(_a1023, jnp.bool_)
+        _a1101 = True
+        lv["_envc_run"] = _cast(_a1101, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1018, _then1019(st, lv), _else1022(st, lv))
+    st, lv = _select(_c1096, _then1097(st, lv), _else1100(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4037,30 +4252,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1024 = lv["_envc_seek"]
-    def _then1025(st, lv):
+    _c1102 = lv["_envc_seek"]
+    def _then1103(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1026 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1026, jnp.int8)
-        _a1027 = False
-        lv["_envc_seek"] = _cast(_a1027, jnp.bool_)
+        _a1104 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1104, jnp.int8)
+        _a1105 = False
+        lv["_envc_seek"] = _cast(_a1105, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1024, _then1025(st, lv), (st, lv))
+    st, lv = _select(_c1102, _then1103(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c1028 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1029(st, lv):
+    _c1106 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1107(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1030 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1030, jnp.int8)
-        _a1031 = False
-        lv["_envc_run"] = _cast(_a1031, jnp.bool_)
+        _a1108 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1108, jnp.int8)
+        _a1109 = False
+        lv["_envc_run"] = _cast(_a1109, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1032(st, lv):
+    def _else1110(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1033 = True
-        lv["_envc_run"] = _cast(_a1033, jnp.bool_)
+        _a1111 = True
+        lv["_envc_run"] = _cast(_a1111, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1028, _then1029(st, lv), _else1032(st, lv))
+    st, lv = _select(_c1106, _then1107(st, lv), _else1110(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4095,30 +4310,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1034 = lv["_envc_seek"]
-    def _then1035(st, lv):
+    _c1112 = lv["_envc_seek"]
+    def _then1113(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1036 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1036, jnp.int8)
-        _a1037 = False
-        lv["_envc_seek"] = _cast(_a1037, jnp.bool_)
+        _a1114 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1114, jnp.int8)
+        _a1115 = False
+        lv["_envc_seek"] = _cast(_a1115, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1034, _then1035(st, lv), (st, lv))
+    st, lv = _select(_c1112, _then1113(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c1038 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1039(st, lv):
+    _c1116 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1117(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1040 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1040, jnp.int8)
-        _a1041 = False
-        lv["_envc_run"] = _cast(_a1041, jnp.bool_)
+        _a1118 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1118, jnp.int8)
+        _a1119 = False
+        lv["_envc_run"] = _cast(_a1119, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1042(st, lv):
+    def _else1120(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1043 = True
-        lv["_envc_run"] = _cast(_a1043, jnp.bool_)
+        _a1121 = True
+        lv["_envc_run"] = _cast(_a1121, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1038, _then1039(st, lv), _else1042(st, lv))
+    st, lv = _select(_c1116, _then1117(st, lv), _else1120(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4248,30 +4463,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1044 = lv["_envc_seek"]
-    def _then1045(st, lv):
+    _c1122 = lv["_envc_seek"]
+    def _then1123(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1046 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1046, jnp.int8)
-        _a1047 = False
-        lv["_envc_seek"] = _cast(_a1047, jnp.bool_)
+        _a1124 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1124, jnp.int8)
+        _a1125 = False
+        lv["_envc_seek"] = _cast(_a1125, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
+    st, lv = _select(_c1122, _then1123(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c1048 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1049(st, lv):
+    _c1126 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1127(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1050 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1050, jnp.int8)
-        _a1051 = False
-        lv["_envc_run"] = _cast(_a1051, jnp.bool_)
+        _a1128 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1128, jnp.int8)
+        _a1129 = False
+        lv["_envc_run"] = _cast(_a1129, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1052(st, lv):
+    def _else1130(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1053 = True
-        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
+        _a1131 = True
+        lv["_envc_run"] = _cast(_a1131, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1048, _then1049(st, lv), _else1052(st, lv))
+    st, lv = _select(_c1126, _then1127(st, lv), _else1130(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4282,30 +4497,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1054 = lv["_envc_seek"]
-    def _then1055(st, lv):
+    _c1132 = lv["_envc_seek"]
+    def _then1133(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1056 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1056, jnp.int8)
-        _a1057 = False
-        lv["_envc_seek"] = _cast(_a1057, jnp.bool_)
+        _a1134 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1134, jnp.int8)
+        _a1135 = False
+        lv["_envc_seek"] = _cast(_a1135, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
+    st, lv = _select(_c1132, _then1133(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c1058 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1059(st, lv):
+    _c1136 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1137(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1060 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1060, jnp.int8)
-        _a1061 = False
-        lv["_envc_run"] = _cast(_a1061, jnp.bool_)
+        _a1138 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1138, jnp.int8)
+        _a1139 = False
+        lv["_envc_run"] = _cast(_a1139, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1062(st, lv):
+    def _else1140(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1063 = True
-        lv["_envc_run"] = _cast(_a1063, jnp.bool_)
+        _a1141 = True
+        lv["_envc_run"] = _cast(_a1141, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1058, _then1059(st, lv), _else1062(st, lv))
+    st, lv = _select(_c1136, _then1137(st, lv), _else1140(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4348,35 +4563,35 @@ def p_ability_effect__2(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1064 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1065(st, lv):
+    _c1142 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1143(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1066 = lv["_envc_seek"]
-        def _then1067(st, lv):
+        _c1144 = lv["_envc_seek"]
+        def _then1145(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1068 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1068, jnp.int8)
-            _a1069 = False
-            lv["_envc_seek"] = _cast(_a1069, jnp.bool_)
+            _a1146 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1146, jnp.int8)
+            _a1147 = False
+            lv["_envc_seek"] = _cast(_a1147, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1066, _then1067(st, lv), (st, lv))
+        st, lv = _select(_c1144, _then1145(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1070 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1071(st, lv):
+        _c1148 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1149(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1072 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1072, jnp.int8)
-            _a1073 = False
-            lv["_envc_run"] = _cast(_a1073, jnp.bool_)
+            _a1150 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1150, jnp.int8)
+            _a1151 = False
+            lv["_envc_run"] = _cast(_a1151, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1074(st, lv):
+        def _else1152(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1075 = True
-            lv["_envc_run"] = _cast(_a1075, jnp.bool_)
+            _a1153 = True
+            lv["_envc_run"] = _cast(_a1153, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1070, _then1071(st, lv), _else1074(st, lv))
+        st, lv = _select(_c1148, _then1149(st, lv), _else1152(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1064, _then1065(st, lv), (st, lv))
+    st, lv = _select(_c1142, _then1143(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4403,30 +4618,30 @@ def p_ability_effect__5(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1076 = lv["_envc_seek"]
-    def _then1077(st, lv):
+    _c1154 = lv["_envc_seek"]
+    def _then1155(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1078 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1078, jnp.int8)
-        _a1079 = False
-        lv["_envc_seek"] = _cast(_a1079, jnp.bool_)
+        _a1156 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1156, jnp.int8)
+        _a1157 = False
+        lv["_envc_seek"] = _cast(_a1157, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1076, _then1077(st, lv), (st, lv))
+    st, lv = _select(_c1154, _then1155(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1080 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1081(st, lv):
+    _c1158 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1159(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1082 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1082, jnp.int8)
-        _a1083 = False
-        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
+        _a1160 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1160, jnp.int8)
+        _a1161 = False
+        lv["_envc_run"] = _cast(_a1161, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1084(st, lv):
+    def _else1162(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1085 = True
-        lv["_envc_run"] = _cast(_a1085, jnp.bool_)
+        _a1163 = True
+        lv["_envc_run"] = _cast(_a1163, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1080, _then1081(st, lv), _else1084(st, lv))
+    st, lv = _select(_c1158, _then1159(st, lv), _else1162(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4477,30 +4692,30 @@ def p_ability_effect__12(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1086 = lv["_envc_seek"]
-    def _then1087(st, lv):
+    _c1164 = lv["_envc_seek"]
+    def _then1165(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1088 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1088, jnp.int8)
-        _a1089 = False
-        lv["_envc_seek"] = _cast(_a1089, jnp.bool_)
+        _a1166 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1166, jnp.int8)
+        _a1167 = False
+        lv["_envc_seek"] = _cast(_a1167, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1086, _then1087(st, lv), (st, lv))
+    st, lv = _select(_c1164, _then1165(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1090 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1091(st, lv):
+    _c1168 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1092 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1092, jnp.int8)
-        _a1093 = False
-        lv["_envc_run"] = _cast(_a1093, jnp.bool_)
+        _a1170 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1170, jnp.int8)
+        _a1171 = False
+        lv["_envc_run"] = _cast(_a1171, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1094(st, lv):
+    def _else1172(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1095 = True
-        lv["_envc_run"] = _cast(_a1095, jnp.bool_)
+        _a1173 = True
+        lv["_envc_run"] = _cast(_a1173, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1090, _then1091(st, lv), _else1094(st, lv))
+    st, lv = _select(_c1168, _then1169(st, lv), _else1172(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4566,28 +4781,28 @@ def p_trainer_effect__3(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1096(i, carry):
+    def _loop1174(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1097 = lv["going"]
-        def _then1098(st, lv):
+        _c1175 = lv["going"]
+        def _then1176(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1100 = _randint(st, 0, 1)
-            _c1099 = (_r1100 == 1)
-            def _then1101(st, lv):
+            st, _r1178 = _randint(st, 0, 1)
+            _c1177 = (_r1178 == 1)
+            def _then1179(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1102(st, lv):
+            def _else1180(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1103 = False
-                lv["going"] = _cast(_a1103, jnp.bool_)
+                _a1181 = False
+                lv["going"] = _cast(_a1181, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1099, _then1101(st, lv), _else1102(st, lv))
+            st, lv = _select(_c1177, _then1179(st, lv), _else1180(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1097, _then1098(st, lv), (st, lv))
+        st, lv = _select(_c1175, _then1176(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1096, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1174, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
@@ -4631,30 +4846,30 @@ def p_trainer_effect__8(st, v_p, v_target):
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1104 = lv["_envc_seek"]
-    def _then1105(st, lv):
+    _c1182 = lv["_envc_seek"]
+    def _then1183(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1106 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1106, jnp.int8)
-        _a1107 = False
-        lv["_envc_seek"] = _cast(_a1107, jnp.bool_)
+        _a1184 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1184, jnp.int8)
+        _a1185 = False
+        lv["_envc_seek"] = _cast(_a1185, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1104, _then1105(st, lv), (st, lv))
+    st, lv = _select(_c1182, _then1183(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1108 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1109(st, lv):
+    _c1186 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1187(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1110 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1110, jnp.int8)
-        _a1111 = False
-        lv["_envc_run"] = _cast(_a1111, jnp.bool_)
+        _a1188 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1188, jnp.int8)
+        _a1189 = False
+        lv["_envc_run"] = _cast(_a1189, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1112(st, lv):
+    def _else1190(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1113 = True
-        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
+        _a1191 = True
+        lv["_envc_run"] = _cast(_a1191, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1108, _then1109(st, lv), _else1112(st, lv))
+    st, lv = _select(_c1186, _then1187(st, lv), _else1190(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
@@ -4730,570 +4945,570 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1114 = lv["_envc_run"]
-    def _then1115(st, lv):
+    _c1192 = lv["_envc_run"]
+    def _then1193(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1116 = _K31[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1116, jnp.int8)
+        _a1194 = _K31[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1194, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1114, _then1115(st, lv), (st, lv))
-    _c1117 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1118 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1119 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1120 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1121 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1122 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1123 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1124 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1125 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1126 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1127 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1128 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1129 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1130 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1131 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1132 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1133 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1134 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1135 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1136 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1137 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1138 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1139 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1140 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1141 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1142 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1143 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1144 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
-    _c1145 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1146 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1147 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1148 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1149 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1150 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1151 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1152 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
-    _c1153 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1154 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1155 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1156 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
-    _c1157 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1158 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1159 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1160 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1161 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1162 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
-    _c1163 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1164 = lv["_envc_run"]
-    def _then1165(st, lv):
+    st, lv = _select(_c1192, _then1193(st, lv), (st, lv))
+    _c1195 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1196 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1197 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1198 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1199 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1200 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1201 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1202 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1203 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1204 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1205 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1206 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1207 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1208 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1209 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1210 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1211 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1212 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1213 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1214 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1215 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1216 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1217 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1218 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1219 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1220 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1221 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1222 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
+    _c1223 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1224 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1225 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1226 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1227 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1228 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1229 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1230 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
+    _c1231 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1232 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1233 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1234 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
+    _c1235 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1236 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1237 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1238 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1239 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
+    _c1240 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
+    _c1241 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1242 = lv["_envc_run"]
+    def _then1243(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, _K32[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1166(st, lv):
+    def _then1244(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_pokemon_from_deck(st, lv["p"], _K33[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1167(st, lv):
+    def _then1245(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K34[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1168(st, lv):
+    def _then1246(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1169(st, lv):
+    def _then1247(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, _K35[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1170(st, lv):
+    def _then1248(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, _K36[_i32(lv["effect"])][0], _K37[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1171(st, lv):
+    def _then1249(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1172 = lv["_envc_run"]
-        def _then1173(st, lv):
+        _c1250 = lv["_envc_run"]
+        def _then1251(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1174 = _K38[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1174, jnp.int8)
+            _a1252 = _K38[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1252, jnp.int8)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1172, _then1173(st, lv), (st, lv))
-        _c1175 = lv["_envc_seek"]
-        def _then1176(st, lv):
+        st, lv = _select(_c1250, _then1251(st, lv), (st, lv))
+        _c1253 = lv["_envc_seek"]
+        def _then1254(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1177 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1177, jnp.int8)
-            _a1178 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1178, jnp.int8)
-            _a1179 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1179, jnp.int8)
-            _a1180 = False
-            lv["_envc_seek"] = _cast(_a1180, jnp.bool_)
+            _a1255 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1255, jnp.int8)
+            _a1256 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1256, jnp.int8)
+            _a1257 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1257, jnp.int8)
+            _a1258 = False
+            lv["_envc_seek"] = _cast(_a1258, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1175, _then1176(st, lv), (st, lv))
+        st, lv = _select(_c1253, _then1254(st, lv), (st, lv))
         st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1181 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1182(st, lv):
+        _c1259 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1260(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1183 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1183, jnp.int8)
-            _a1184 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1184, jnp.int8)
-            _a1185 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1185, jnp.int8)
-            _a1186 = False
-            lv["_envc_run"] = _cast(_a1186, jnp.bool_)
+            _a1261 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1261, jnp.int8)
+            _a1262 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1262, jnp.int8)
+            _a1263 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1263, jnp.int8)
+            _a1264 = False
+            lv["_envc_run"] = _cast(_a1264, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1187(st, lv):
+        def _else1265(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1188 = True
-            lv["_envc_run"] = _cast(_a1188, jnp.bool_)
+            _a1266 = True
+            lv["_envc_run"] = _cast(_a1266, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1181, _then1182(st, lv), _else1187(st, lv))
+        st, lv = _select(_c1259, _then1260(st, lv), _else1265(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1189(st, lv):
+    def _then1267(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_nothing_on_tails(st)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1190(st, lv):
+    def _then1268(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1191(st, lv):
+    def _then1269(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1192(st, lv):
+    def _then1270(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1193(st, lv):
+    def _then1271(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1194(st, lv):
+    def _then1272(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_block_supporters(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1195(st, lv):
+    def _then1273(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1196(st, lv):
+    def _then1274(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg2"] = _cast(0, jnp.int16)
         lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1197 = lv["_envc_run"]
-        def _then1198(st, lv):
+        _c1275 = lv["_envc_run"]
+        def _then1276(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1199 = _K49[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1199, jnp.int16)
-            _a1200 = _K50[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1200, jnp.bool_)
+            _a1277 = _K49[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1277, jnp.int16)
+            _a1278 = _K50[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1278, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1197, _then1198(st, lv), (st, lv))
-        _c1201 = lv["_envc_seek"]
-        def _then1202(st, lv):
+        st, lv = _select(_c1275, _then1276(st, lv), (st, lv))
+        _c1279 = lv["_envc_seek"]
+        def _then1280(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1203 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1203, jnp.int8)
-            _a1204 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1204, jnp.int8)
-            _a1205 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1205, jnp.int8)
-            _a1206 = False
-            lv["_envc_seek"] = _cast(_a1206, jnp.bool_)
+            _a1281 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1281, jnp.int8)
+            _a1282 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1282, jnp.int8)
+            _a1283 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1283, jnp.int8)
+            _a1284 = False
+            lv["_envc_seek"] = _cast(_a1284, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1201, _then1202(st, lv), (st, lv))
+        st, lv = _select(_c1279, _then1280(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1207 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1208(st, lv):
+        _c1285 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1286(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1209 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1209, jnp.int8)
-            _a1210 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1210, jnp.int8)
-            _a1211 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1211, jnp.int8)
-            _a1212 = False
-            lv["_envc_run"] = _cast(_a1212, jnp.bool_)
+            _a1287 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1287, jnp.int8)
+            _a1288 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1288, jnp.int8)
+            _a1289 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1289, jnp.int8)
+            _a1290 = False
+            lv["_envc_run"] = _cast(_a1290, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1213(st, lv):
+        def _else1291(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1214 = True
-            lv["_envc_run"] = _cast(_a1214, jnp.bool_)
+            _a1292 = True
+            lv["_envc_run"] = _cast(_a1292, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1207, _then1208(st, lv), _else1213(st, lv))
+        st, lv = _select(_c1285, _then1286(st, lv), _else1291(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1215(st, lv):
+    def _then1293(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1216(st, lv):
+    def _then1294(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1217(st, lv):
+    def _then1295(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1218(st, lv):
+    def _then1296(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1219(st, lv):
+    def _then1297(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_all_energy(st, lv["p"], 0)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1220(st, lv):
+    def _then1298(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1221(st, lv):
+    def _then1299(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_or_recoil(st, lv["p"], 40, 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1222(st, lv):
+    def _then1300(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg4"] = _cast(0, jnp.int16)
         lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1223 = lv["_envc_run"]
-        def _then1224(st, lv):
+        _c1301 = lv["_envc_run"]
+        def _then1302(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1225 = _K56[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1225, jnp.int16)
-            _a1226 = _K57[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1226, jnp.bool_)
+            _a1303 = _K56[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1303, jnp.int16)
+            _a1304 = _K57[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1304, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1223, _then1224(st, lv), (st, lv))
-        _c1227 = lv["_envc_seek"]
-        def _then1228(st, lv):
+        st, lv = _select(_c1301, _then1302(st, lv), (st, lv))
+        _c1305 = lv["_envc_seek"]
+        def _then1306(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1229 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1229, jnp.int8)
-            _a1230 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1230, jnp.int8)
-            _a1231 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1231, jnp.int8)
-            _a1232 = False
-            lv["_envc_seek"] = _cast(_a1232, jnp.bool_)
+            _a1307 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1307, jnp.int8)
+            _a1308 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1308, jnp.int8)
+            _a1309 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1309, jnp.int8)
+            _a1310 = False
+            lv["_envc_seek"] = _cast(_a1310, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1227, _then1228(st, lv), (st, lv))
+        st, lv = _select(_c1305, _then1306(st, lv), (st, lv))
         st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1233 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1234(st, lv):
+        _c1311 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1312(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1235 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1235, jnp.int8)
-            _a1236 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1236, jnp.int8)
-            _a1237 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1237, jnp.int8)
-            _a1238 = False
-            lv["_envc_run"] = _cast(_a1238, jnp.bool_)
+            _a1313 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1313, jnp.int8)
+            _a1314 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1314, jnp.int8)
+            _a1315 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1315, jnp.int8)
+            _a1316 = False
+            lv["_envc_run"] = _cast(_a1316, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1239(st, lv):
+        def _else1317(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1240 = True
-            lv["_envc_run"] = _cast(_a1240, jnp.bool_)
+            _a1318 = True
+            lv["_envc_run"] = _cast(_a1318, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1233, _then1234(st, lv), _else1239(st, lv))
+        st, lv = _select(_c1311, _then1312(st, lv), _else1317(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1241(st, lv):
+    def _then1319(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1242 = lv["_envc_seek"]
-        def _then1243(st, lv):
+        _c1320 = lv["_envc_seek"]
+        def _then1321(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1244 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1244, jnp.int8)
-            _a1245 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1245, jnp.int8)
-            _a1246 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1246, jnp.int8)
-            _a1247 = False
-            lv["_envc_seek"] = _cast(_a1247, jnp.bool_)
+            _a1322 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1322, jnp.int8)
+            _a1323 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1323, jnp.int8)
+            _a1324 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1324, jnp.int8)
+            _a1325 = False
+            lv["_envc_seek"] = _cast(_a1325, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1242, _then1243(st, lv), (st, lv))
+        st, lv = _select(_c1320, _then1321(st, lv), (st, lv))
         st = p_switch_self(st, lv["p"])
-        _c1248 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1249(st, lv):
+        _c1326 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1327(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1250 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1250, jnp.int8)
-            _a1251 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1251, jnp.int8)
-            _a1252 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1252, jnp.int8)
-            _a1253 = False
-            lv["_envc_run"] = _cast(_a1253, jnp.bool_)
+            _a1328 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1328, jnp.int8)
+            _a1329 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1329, jnp.int8)
+            _a1330 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1330, jnp.int8)
+            _a1331 = False
+            lv["_envc_run"] = _cast(_a1331, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1254(st, lv):
+        def _else1332(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1255 = True
-            lv["_envc_run"] = _cast(_a1255, jnp.bool_)
+            _a1333 = True
+            lv["_envc_run"] = _cast(_a1333, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1248, _then1249(st, lv), _else1254(st, lv))
+        st, lv = _select(_c1326, _then1327(st, lv), _else1332(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1256(st, lv):
+    def _then1334(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1257(st, lv):
+    def _then1335(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_drain(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1258(st, lv):
+    def _then1336(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg6"] = _cast(False, jnp.bool_)
         lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1259 = lv["_envc_run"]
-        def _then1260(st, lv):
+        _c1337 = lv["_envc_run"]
+        def _then1338(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1261 = _K59[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1261, jnp.bool_)
-            _a1262 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1262, jnp.bool_)
+            _a1339 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1339, jnp.bool_)
+            _a1340 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1340, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1259, _then1260(st, lv), (st, lv))
-        _c1263 = lv["_envc_seek"]
-        def _then1264(st, lv):
+        st, lv = _select(_c1337, _then1338(st, lv), (st, lv))
+        _c1341 = lv["_envc_seek"]
+        def _then1342(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1265 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1265, jnp.int8)
-            _a1266 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1266, jnp.int8)
-            _a1267 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1267, jnp.int8)
-            _a1268 = False
-            lv["_envc_seek"] = _cast(_a1268, jnp.bool_)
+            _a1343 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1343, jnp.int8)
+            _a1344 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1344, jnp.int8)
+            _a1345 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1345, jnp.int8)
+            _a1346 = False
+            lv["_envc_seek"] = _cast(_a1346, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1263, _then1264(st, lv), (st, lv))
+        st, lv = _select(_c1341, _then1342(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1269 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1270(st, lv):
+        _c1347 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1348(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1271 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1271, jnp.int8)
-            _a1272 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1272, jnp.int8)
-            _a1273 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1273, jnp.int8)
-            _a1274 = False
-            lv["_envc_run"] = _cast(_a1274, jnp.bool_)
+            _a1349 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1349, jnp.int8)
+            _a1350 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1350, jnp.int8)
+            _a1351 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1351, jnp.int8)
+            _a1352 = False
+            lv["_envc_run"] = _cast(_a1352, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1275(st, lv):
+        def _else1353(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1276 = True
-            lv["_envc_run"] = _cast(_a1276, jnp.bool_)
+            _a1354 = True
+            lv["_envc_run"] = _cast(_a1354, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1269, _then1270(st, lv), _else1275(st, lv))
+        st, lv = _select(_c1347, _then1348(st, lv), _else1353(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1277(st, lv):
+    def _then1355(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_named_from_deck_to_bench(st, lv["p"], 12)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1278(st, lv):
+    def _then1356(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1279(st, lv):
+    def _then1357(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1280(st, lv):
+    def _then1358(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1281(st, lv):
+    def _then1359(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1282(st, lv):
+    def _then1360(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1283(st, lv):
+    def _then1361(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1284(st, lv):
+    def _then1362(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_active_to_deck(st, lv["p"], True)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1285(st, lv):
+    def _then1363(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1286(st, lv):
+    def _then1364(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1287(st, lv):
+    def _then1365(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1288 = lv["_envc_seek"]
-        def _then1289(st, lv):
+        _c1366 = lv["_envc_seek"]
+        def _then1367(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1290 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1290, jnp.int8)
-            _a1291 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1291, jnp.int8)
-            _a1292 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1292, jnp.int8)
-            _a1293 = False
-            lv["_envc_seek"] = _cast(_a1293, jnp.bool_)
+            _a1368 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1368, jnp.int8)
+            _a1369 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1369, jnp.int8)
+            _a1370 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1370, jnp.int8)
+            _a1371 = False
+            lv["_envc_seek"] = _cast(_a1371, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1288, _then1289(st, lv), (st, lv))
+        st, lv = _select(_c1366, _then1367(st, lv), (st, lv))
         st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1294 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1295(st, lv):
+        _c1372 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1373(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1296 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1296, jnp.int8)
-            _a1297 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1297, jnp.int8)
-            _a1298 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1298, jnp.int8)
-            _a1299 = False
-            lv["_envc_run"] = _cast(_a1299, jnp.bool_)
+            _a1374 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1374, jnp.int8)
+            _a1375 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1375, jnp.int8)
+            _a1376 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1376, jnp.int8)
+            _a1377 = False
+            lv["_envc_run"] = _cast(_a1377, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1300(st, lv):
+        def _else1378(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1301 = True
-            lv["_envc_run"] = _cast(_a1301, jnp.bool_)
+            _a1379 = True
+            lv["_envc_run"] = _cast(_a1379, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1294, _then1295(st, lv), _else1300(st, lv))
+        st, lv = _select(_c1372, _then1373(st, lv), _else1378(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1302(st, lv):
+    def _then1380(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_self(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1303(st, lv):
+    def _then1381(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_boost_next_turn(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1304(st, lv):
+    def _then1382(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_burn_opponent_on_heads(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1305(st, lv):
+    def _then1383(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_deck_tops(st, 5)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1306(st, lv):
+    def _then1384(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_sweets_relay(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1307(st, lv):
+    def _then1385(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_relay(st, lv["p"], 40)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1308(st, lv):
+    def _then1386(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_counter_damage(st, lv["p"], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1309(st, lv):
+    def _then1387(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_heads(st, lv["p"], 0, 60)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1310(st, lv):
+    def _then1388(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1311 = lv["_envc_seek"]
-        def _then1312(st, lv):
+        _c1389 = lv["_envc_seek"]
+        def _then1390(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1313 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1313, jnp.int8)
-            _a1314 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1314, jnp.int8)
-            _a1315 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1315, jnp.int8)
-            _a1316 = False
-            lv["_envc_seek"] = _cast(_a1316, jnp.bool_)
+            _a1391 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1391, jnp.int8)
+            _a1392 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1392, jnp.int8)
+            _a1393 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1393, jnp.int8)
+            _a1394 = False
+            lv["_envc_seek"] = _cast(_a1394, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1311, _then1312(st, lv), (st, lv))
+        st, lv = _select(_c1389, _then1390(st, lv), (st, lv))
         st = p_attack_effect__16(st, lv["p"])
-        _c1317 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1318(st, lv):
+        _c1395 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1396(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1319 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1319, jnp.int8)
-            _a1320 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1320, jnp.int8)
-            _a1321 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1321, jnp.int8)
-            _a1322 = False
-            lv["_envc_run"] = _cast(_a1322, jnp.bool_)
+            _a1397 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1397, jnp.int8)
+            _a1398 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1398, jnp.int8)
+            _a1399 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1399, jnp.int8)
+            _a1400 = False
+            lv["_envc_run"] = _cast(_a1400, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1323(st, lv):
+        def _else1401(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1324 = True
-            lv["_envc_run"] = _cast(_a1324, jnp.bool_)
+            _a1402 = True
+            lv["_envc_run"] = _cast(_a1402, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1317, _then1318(st, lv), _else1323(st, lv))
+        st, lv = _select(_c1395, _then1396(st, lv), _else1401(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1325(st, lv):
+    def _then1403(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1326 = (_i32(lv["op_0"]) == 48)
-        def _then1327(st, lv):
+        _c1404 = (_i32(lv["op_0"]) == 48)
+        def _then1405(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attack_effect__36(st, lv["p"])
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1326, _then1327(st, lv), (st, lv))
+        st, lv = _select(_c1404, _then1405(st, lv), (st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1117, _c1118, _c1119, _c1120, _c1121, _c1122, _c1123, _c1124, _c1125, _c1126, _c1127, _c1128, _c1129, _c1130, _c1131, _c1132, _c1133, _c1134, _c1135, _c1136, _c1137, _c1138, _c1139, _c1140, _c1141, _c1142, _c1143, _c1144, _c1145, _c1146, _c1147, _c1148, _c1149, _c1150, _c1151, _c1152, _c1153, _c1154, _c1155, _c1156, _c1157, _c1158, _c1159, _c1160, _c1161, _c1162, _c1163, _c1164, ), (st, lv), (_then1165(st, lv), _then1166(st, lv), _then1167(st, lv), _then1168(st, lv), _then1169(st, lv), _then1170(st, lv), _then1171(st, lv), _then1189(st, lv), _then1190(st, lv), _then1191(st, lv), _then1192(st, lv), _then1193(st, lv), _then1194(st, lv), _then1195(st, lv), _then1196(st, lv), _then1215(st, lv), _then1216(st, lv), _then1217(st, lv), _then1218(st, lv), _then1219(st, lv), _then1220(st, lv), _then1221(st, lv), _then1222(st, lv), _then1241(st, lv), _then1256(st, lv), _then1257(st, lv), _then1258(st, lv), _then1277(st, lv), _then1278(st, lv), _then1279(st, lv), _then1280(st, lv), _then1281(st, lv), _then1282(st, lv), _then1283(st, lv), _then1284(st, lv), _then1285(st, lv), _then1286(st, lv), _then1287(st, lv), _then1302(st, lv), _then1303(st, lv), _then1304(st, lv), _then1305(st, lv), _then1306(st, lv), _then1307(st, lv), _then1308(st, lv), _then1309(st, lv), _then1310(st, lv), _then1325(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1195, _c1196, _c1197, _c1198, _c1199, _c1200, _c1201, _c1202, _c1203, _c1204, _c1205, _c1206, _c1207, _c1208, _c1209, _c1210, _c1211, _c1212, _c1213, _c1214, _c1215, _c1216, _c1217, _c1218, _c1219, _c1220, _c1221, _c1222, _c1223, _c1224, _c1225, _c1226, _c1227, _c1228, _c1229, _c1230, _c1231, _c1232, _c1233, _c1234, _c1235, _c1236, _c1237, _c1238, _c1239, _c1240, _c1241, _c1242, ), (st, lv), (_then1243(st, lv), _then1244(st, lv), _then1245(st, lv), _then1246(st, lv), _then1247(st, lv), _then1248(st, lv), _then1249(st, lv), _then1267(st, lv), _then1268(st, lv), _then1269(st, lv), _then1270(st, lv), _then1271(st, lv), _then1272(st, lv), _then1273(st, lv), _then1274(st, lv), _then1293(st, lv), _then1294(st, lv), _then1295(st, lv), _then1296(st, lv), _then1297(st, lv), _then1298(st, lv), _then1299(st, lv), _then1300(st, lv), _then1319(st, lv), _then1334(st, lv), _then1335(st, lv), _then1336(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), _then1358(st, lv), _then1359(st, lv), _then1360(st, lv), _then1361(st, lv), _then1362(st, lv), _then1363(st, lv), _then1364(st, lv), _then1365(st, lv), _then1380(st, lv), _then1381(st, lv), _then1382(st, lv), _then1383(st, lv), _then1384(st, lv), _then1385(st, lv), _then1386(st, lv), _then1387(st, lv), _then1388(st, lv), _then1403(st, lv), ), (st, lv))
     lv["op_1"] = _cast(0, jnp.int8)
-    _c1328 = lv["_envc_run"]
-    def _then1329(st, lv):
+    _c1406 = lv["_envc_run"]
+    def _then1407(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1330 = _K31[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1330, jnp.int8)
+        _a1408 = _K31[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1408, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1328, _then1329(st, lv), (st, lv))
-    _c1331 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    def _then1332(st, lv):
+    st, lv = _select(_c1406, _then1407(st, lv), (st, lv))
+    _c1409 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    def _then1410(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg8"] = _cast(0, jnp.int16)
         lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1333 = lv["_envc_run"]
-        def _then1334(st, lv):
+        _c1411 = lv["_envc_run"]
+        def _then1412(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1335 = _K49[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1335, jnp.int16)
-            _a1336 = _K50[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1336, jnp.bool_)
+            _a1413 = _K49[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1413, jnp.int16)
+            _a1414 = _K50[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1414, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1333, _then1334(st, lv), (st, lv))
-        _c1337 = lv["_envc_seek"]
-        def _then1338(st, lv):
+        st, lv = _select(_c1411, _then1412(st, lv), (st, lv))
+        _c1415 = lv["_envc_seek"]
+        def _then1416(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1339 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1339, jnp.int8)
-            _a1340 = False
-            lv["_envc_seek"] = _cast(_a1340, jnp.bool_)
+            _a1417 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1417, jnp.int8)
+            _a1418 = False
+            lv["_envc_seek"] = _cast(_a1418, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1337, _then1338(st, lv), (st, lv))
+        st, lv = _select(_c1415, _then1416(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1341 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1342(st, lv):
+        _c1419 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1420(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1343 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1343, jnp.int8)
-            _a1344 = False
-            lv["_envc_run"] = _cast(_a1344, jnp.bool_)
+            _a1421 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1421, jnp.int8)
+            _a1422 = False
+            lv["_envc_run"] = _cast(_a1422, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1345(st, lv):
+        def _else1423(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1346 = True
-            lv["_envc_run"] = _cast(_a1346, jnp.bool_)
+            _a1424 = True
+            lv["_envc_run"] = _cast(_a1424, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1341, _then1342(st, lv), _else1345(st, lv))
+        st, lv = _select(_c1419, _then1420(st, lv), _else1423(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1331, _then1332(st, lv), (st, lv))
+    st, lv = _select(_c1409, _then1410(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
@@ -5305,143 +5520,143 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1347 = lv["_envc_run"]
-    def _then1348(st, lv):
+    _c1425 = lv["_envc_run"]
+    def _then1426(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1349 = _K68[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1349, jnp.int8)
+        _a1427 = _K68[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1427, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1347, _then1348(st, lv), (st, lv))
-    _c1350 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1351 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1352 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1353 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1354 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1355 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1356 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1357 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1361 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1362(st, lv):
+    st, lv = _select(_c1425, _then1426(st, lv), (st, lv))
+    _c1428 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1429 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1430 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1431 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1432 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1433 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1434 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1435 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1436 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1437 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1438 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1439 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1440(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1363(st, lv):
+    def _then1441(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1364(st, lv):
+    def _then1442(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_cut_damage(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1365(st, lv):
+    def _then1443(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1366 = lv["_envc_seek"]
-        def _then1367(st, lv):
+        _c1444 = lv["_envc_seek"]
+        def _then1445(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1368 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1368, jnp.int8)
-            _a1369 = False
-            lv["_envc_seek"] = _cast(_a1369, jnp.bool_)
+            _a1446 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1446, jnp.int8)
+            _a1447 = False
+            lv["_envc_seek"] = _cast(_a1447, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1366, _then1367(st, lv), (st, lv))
+        st, lv = _select(_c1444, _then1445(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1370 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1371(st, lv):
+        _c1448 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1449(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1372 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1372, jnp.int8)
-            _a1373 = False
-            lv["_envc_run"] = _cast(_a1373, jnp.bool_)
+            _a1450 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1450, jnp.int8)
+            _a1451 = False
+            lv["_envc_run"] = _cast(_a1451, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1374(st, lv):
+        def _else1452(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1375 = True
-            lv["_envc_run"] = _cast(_a1375, jnp.bool_)
+            _a1453 = True
+            lv["_envc_run"] = _cast(_a1453, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1370, _then1371(st, lv), _else1374(st, lv))
+        st, lv = _select(_c1448, _then1449(st, lv), _else1452(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1376(st, lv):
+    def _then1454(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K71[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K72[_i32(lv["effect"])][0])), _K73[_i32(lv["effect"])][0], 1, _K74[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1377(st, lv):
+    def _then1455(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1378(st, lv):
+    def _then1456(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent_from(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1379(st, lv):
+    def _then1457(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1380 = lv["_envc_seek"]
-        def _then1381(st, lv):
+        _c1458 = lv["_envc_seek"]
+        def _then1459(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1382 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1382, jnp.int8)
-            _a1383 = False
-            lv["_envc_seek"] = _cast(_a1383, jnp.bool_)
+            _a1460 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1460, jnp.int8)
+            _a1461 = False
+            lv["_envc_seek"] = _cast(_a1461, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1380, _then1381(st, lv), (st, lv))
+        st, lv = _select(_c1458, _then1459(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1384 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1385(st, lv):
+        _c1462 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1463(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1386 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1386, jnp.int8)
-            _a1387 = False
-            lv["_envc_run"] = _cast(_a1387, jnp.bool_)
+            _a1464 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1464, jnp.int8)
+            _a1465 = False
+            lv["_envc_run"] = _cast(_a1465, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1388(st, lv):
+        def _else1466(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1389 = True
-            lv["_envc_run"] = _cast(_a1389, jnp.bool_)
+            _a1467 = True
+            lv["_envc_run"] = _cast(_a1467, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1384, _then1385(st, lv), _else1388(st, lv))
+        st, lv = _select(_c1462, _then1463(st, lv), _else1466(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1390(st, lv):
+    def _then1468(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1391(st, lv):
+    def _then1469(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1392(st, lv):
+    def _then1470(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_on_attach(st, lv["p"], 6, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1393(st, lv):
+    def _then1471(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1394 = lv["_envc_seek"]
-        def _then1395(st, lv):
+        _c1472 = lv["_envc_seek"]
+        def _then1473(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1396 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1396, jnp.int8)
-            _a1397 = False
-            lv["_envc_seek"] = _cast(_a1397, jnp.bool_)
+            _a1474 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1474, jnp.int8)
+            _a1475 = False
+            lv["_envc_seek"] = _cast(_a1475, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1394, _then1395(st, lv), (st, lv))
+        st, lv = _select(_c1472, _then1473(st, lv), (st, lv))
         st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1398 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1399(st, lv):
+        _c1476 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1477(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1400 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1400, jnp.int8)
-            _a1401 = False
-            lv["_envc_run"] = _cast(_a1401, jnp.bool_)
+            _a1478 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1478, jnp.int8)
+            _a1479 = False
+            lv["_envc_run"] = _cast(_a1479, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1402(st, lv):
+        def _else1480(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1403 = True
-            lv["_envc_run"] = _cast(_a1403, jnp.bool_)
+            _a1481 = True
+            lv["_envc_run"] = _cast(_a1481, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1398, _then1399(st, lv), _else1402(st, lv))
+        st, lv = _select(_c1476, _then1477(st, lv), _else1480(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1350, _c1351, _c1352, _c1353, _c1354, _c1355, _c1356, _c1357, _c1358, _c1359, _c1360, _c1361, ), (st, lv), (_then1362(st, lv), _then1363(st, lv), _then1364(st, lv), _then1365(st, lv), _then1376(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1390(st, lv), _then1391(st, lv), _then1392(st, lv), _then1393(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1428, _c1429, _c1430, _c1431, _c1432, _c1433, _c1434, _c1435, _c1436, _c1437, _c1438, _c1439, ), (st, lv), (_then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1454(st, lv), _then1455(st, lv), _then1456(st, lv), _then1457(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
@@ -5453,112 +5668,112 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1404 = lv["_envc_run"]
-    def _then1405(st, lv):
+    _c1482 = lv["_envc_run"]
+    def _then1483(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1406 = _K75[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1406, jnp.int8)
+        _a1484 = _K75[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1484, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1404, _then1405(st, lv), (st, lv))
-    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1412 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1413 = (_i32(lv["op_0"]) == 7)
-    _c1414 = (_i32(lv["op_0"]) == 8)
-    _c1415 = (_i32(lv["op_0"]) == 9)
-    _c1416 = (_i32(lv["op_0"]) == 10)
-    _c1417 = (_i32(lv["op_0"]) == 11)
-    _c1418 = (_i32(lv["op_0"]) == 12)
-    _c1419 = (_i32(lv["op_0"]) == 13)
-    _c1420 = (_i32(lv["op_0"]) == 14)
-    _c1421 = (_i32(lv["op_0"]) == 15)
-    def _then1422(st, lv):
+    st, lv = _select(_c1482, _then1483(st, lv), (st, lv))
+    _c1485 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1486 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1487 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1488 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1489 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1490 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1491 = (_i32(lv["op_0"]) == 7)
+    _c1492 = (_i32(lv["op_0"]) == 8)
+    _c1493 = (_i32(lv["op_0"]) == 9)
+    _c1494 = (_i32(lv["op_0"]) == 10)
+    _c1495 = (_i32(lv["op_0"]) == 11)
+    _c1496 = (_i32(lv["op_0"]) == 12)
+    _c1497 = (_i32(lv["op_0"]) == 13)
+    _c1498 = (_i32(lv["op_0"]) == 14)
+    _c1499 = (_i32(lv["op_0"]) == 15)
+    def _then1500(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1423(st, lv):
+    def _then1501(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1424(st, lv):
+    def _then1502(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1425(st, lv):
+    def _then1503(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1426(st, lv):
+    def _then1504(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1427(st, lv):
+    def _then1505(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1428 = lv["_envc_seek"]
-        def _then1429(st, lv):
+        _c1506 = lv["_envc_seek"]
+        def _then1507(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1430 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1430, jnp.int8)
-            _a1431 = False
-            lv["_envc_seek"] = _cast(_a1431, jnp.bool_)
+            _a1508 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1508, jnp.int8)
+            _a1509 = False
+            lv["_envc_seek"] = _cast(_a1509, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1428, _then1429(st, lv), (st, lv))
+        st, lv = _select(_c1506, _then1507(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1432 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1433(st, lv):
+        _c1510 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1511(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1434 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1434, jnp.int8)
-            _a1435 = False
-            lv["_envc_run"] = _cast(_a1435, jnp.bool_)
+            _a1512 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1512, jnp.int8)
+            _a1513 = False
+            lv["_envc_run"] = _cast(_a1513, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1436(st, lv):
+        def _else1514(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1437 = True
-            lv["_envc_run"] = _cast(_a1437, jnp.bool_)
+            _a1515 = True
+            lv["_envc_run"] = _cast(_a1515, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1432, _then1433(st, lv), _else1436(st, lv))
+        st, lv = _select(_c1510, _then1511(st, lv), _else1514(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1438(st, lv):
+    def _then1516(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1439(st, lv):
+    def _then1517(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1440(st, lv):
+    def _then1518(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1441(st, lv):
+    def _then1519(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1442(st, lv):
+    def _then1520(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1443(st, lv):
+    def _then1521(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1444(st, lv):
+    def _then1522(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1445(st, lv):
+    def _then1523(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1446(st, lv):
+    def _then1524(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, ), (st, lv), (_then1422(st, lv), _then1423(st, lv), _then1424(st, lv), _then1425(st, lv), _then1426(st, lv), _then1427(st, lv), _then1438(st, lv), _then1439(st, lv), _then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1485, _c1486, _c1487, _c1488, _c1489, _c1490, _c1491, _c1492, _c1493, _c1494, _c1495, _c1496, _c1497, _c1498, _c1499, ), (st, lv), (_then1500(st, lv), _then1501(st, lv), _then1502(st, lv), _then1503(st, lv), _then1504(st, lv), _then1505(st, lv), _then1516(st, lv), _then1517(st, lv), _then1518(st, lv), _then1519(st, lv), _then1520(st, lv), _then1521(st, lv), _then1522(st, lv), _then1523(st, lv), _then1524(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
@@ -5570,65 +5785,65 @@ def p__envc_run_attach(st, v_s):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1447 = lv["_envc_run"]
-    def _then1448(st, lv):
+    _c1525 = lv["_envc_run"]
+    def _then1526(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1449 = st["current_player"]
-        lv["p"] = _cast(_a1449, jnp.int8)
-        _a1450 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1450, jnp.int8))
-        _a1451 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1451, jnp.int8)
-        _a1452 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1452, jnp.int8))
-        _a1453 = True
-        st["attached"] = _cast(_a1453, jnp.bool_)
+        _a1527 = st["current_player"]
+        lv["p"] = _cast(_a1527, jnp.int8)
+        _a1528 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1528, jnp.int8))
+        _a1529 = st["zone"][_i32(lv["p"])]
+        st["last_attached"] = _cast(_a1529, jnp.int8)
+        _a1530 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1530, jnp.int8))
+        _a1531 = True
+        st["attached"] = _cast(_a1531, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
-    _c1454 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-    def _then1455(st, lv):
+    st, lv = _select(_c1525, _then1526(st, lv), (st, lv))
+    _c1532 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
+    def _then1533(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1456 = lv["_envc_run"]
-        def _then1457(st, lv):
+        _c1534 = lv["_envc_run"]
+        def _then1535(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1458 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1458, jnp.int8)
+            _a1536 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+            lv["_envc_arg1"] = _cast(_a1536, jnp.int8)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1456, _then1457(st, lv), (st, lv))
-        _c1459 = lv["_envc_seek"]
-        def _then1460(st, lv):
+        st, lv = _select(_c1534, _then1535(st, lv), (st, lv))
+        _c1537 = lv["_envc_seek"]
+        def _then1538(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1461 = st["_envc_frame_a_attach__p"]
-            lv["p"] = _cast(_a1461, jnp.int8)
-            _a1462 = 0
-            st["_envc_at_a_attach"] = _cast(_a1462, jnp.int8)
-            _a1463 = False
-            lv["_envc_seek"] = _cast(_a1463, jnp.bool_)
+            _a1539 = st["_envc_frame_a_attach__p"]
+            lv["p"] = _cast(_a1539, jnp.int8)
+            _a1540 = 0
+            st["_envc_at_a_attach"] = _cast(_a1540, jnp.int8)
+            _a1541 = False
+            lv["_envc_seek"] = _cast(_a1541, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1459, _then1460(st, lv), (st, lv))
+        st, lv = _select(_c1537, _then1538(st, lv), (st, lv))
         st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1464 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1465(st, lv):
+        _c1542 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+        def _then1543(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1466 = lv["p"]
-            st["_envc_frame_a_attach__p"] = _cast(_a1466, jnp.int8)
-            _a1467 = 1
-            st["_envc_at_a_attach"] = _cast(_a1467, jnp.int8)
-            _a1468 = False
-            lv["_envc_run"] = _cast(_a1468, jnp.bool_)
+            _a1544 = lv["p"]
+            st["_envc_frame_a_attach__p"] = _cast(_a1544, jnp.int8)
+            _a1545 = 1
+            st["_envc_at_a_attach"] = _cast(_a1545, jnp.int8)
+            _a1546 = False
+            lv["_envc_run"] = _cast(_a1546, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1469(st, lv):
+        def _else1547(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1470 = True
-            lv["_envc_run"] = _cast(_a1470, jnp.bool_)
+            _a1548 = True
+            lv["_envc_run"] = _cast(_a1548, jnp.bool_)
             st = p_knock_outs(st)
             st = p_continue_game(st, lv["p"], True)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1464, _then1465(st, lv), _else1469(st, lv))
+        st, lv = _select(_c1542, _then1543(st, lv), _else1547(st, lv))
         lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
+    st, lv = _select(_c1532, _then1533(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
@@ -5641,64 +5856,72 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1471 = lv["_envc_run"]
-    def _then1472(st, lv):
+    _c1549 = lv["_envc_run"]
+    def _then1550(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1473 = st["current_player"]
-        lv["p"] = _cast(_a1473, jnp.int8)
-        _a1474 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a1474, jnp.int16)
-        _l1475 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1475)
-        _l1476 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1476)
-        _c1477 = (_K3[_i32(lv["c"])] == 1)
-        def _then1478(st, lv):
+        _a1551 = st["current_player"]
+        lv["p"] = _cast(_a1551, jnp.int8)
+        _f1552 = _i32(lv["h"])
+        _f1553 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1552 >= _f1553), 37, _f1552, _f1553)
+        _a1554 = _get(st["hand"], _i32(lv["p"]))["items"][_f1552]
+        lv["c"] = _cast(_a1554, jnp.int16)
+        _f1555 = _i32(lv["h"])
+        _f1556 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1555 >= _f1556), 38, _f1555, _f1556)
+        _l1557 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1555)
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1557)
+        _f1558 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1558 >= 20), 39, 0, 0)
+        _l1559 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1559)
+        _c1560 = (_K3[_i32(lv["c"])] == 1)
+        def _then1561(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1479 = True
-            st["supporter"] = _cast(_a1479, jnp.bool_)
+            _a1562 = True
+            st["supporter"] = _cast(_a1562, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1477, _then1478(st, lv), (st, lv))
+        st, lv = _select(_c1560, _then1561(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1471, _then1472(st, lv), (st, lv))
+    st, lv = _select(_c1549, _then1550(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1480 = lv["_envc_run"]
-    def _then1481(st, lv):
+    _c1563 = lv["_envc_run"]
+    def _then1564(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1482 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1482, jnp.int8)
+        _a1565 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1565, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1480, _then1481(st, lv), (st, lv))
-    _c1483 = lv["_envc_seek"]
-    def _then1484(st, lv):
+    st, lv = _select(_c1563, _then1564(st, lv), (st, lv))
+    _c1566 = lv["_envc_seek"]
+    def _then1567(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1485 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a1485, jnp.int8)
-        _a1486 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1486, jnp.int8)
-        _a1487 = False
-        lv["_envc_seek"] = _cast(_a1487, jnp.bool_)
+        _a1568 = st["_envc_frame_a_play_trainer__p"]
+        lv["p"] = _cast(_a1568, jnp.int8)
+        _a1569 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1569, jnp.int8)
+        _a1570 = False
+        lv["_envc_seek"] = _cast(_a1570, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1483, _then1484(st, lv), (st, lv))
+    st, lv = _select(_c1566, _then1567(st, lv), (st, lv))
     st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c1488 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1489(st, lv):
+    _c1571 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+    def _then1572(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1490 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1490, jnp.int8)
-        _a1491 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1491, jnp.int8)
-        _a1492 = False
-        lv["_envc_run"] = _cast(_a1492, jnp.bool_)
+        _a1573 = lv["p"]
+        st["_envc_frame_a_play_trainer__p"] = _cast(_a1573, jnp.int8)
+        _a1574 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1574, jnp.int8)
+        _a1575 = False
+        lv["_envc_run"] = _cast(_a1575, jnp.bool_)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else1493(st, lv):
+    def _else1576(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1494 = True
-        lv["_envc_run"] = _cast(_a1494, jnp.bool_)
+        _a1577 = True
+        lv["_envc_run"] = _cast(_a1577, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1488, _then1489(st, lv), _else1493(st, lv))
+    st, lv = _select(_c1571, _then1572(st, lv), _else1576(st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
@@ -5710,53 +5933,53 @@ def p__envc_run_use_ability(st, v_s):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1495 = lv["_envc_run"]
-    def _then1496(st, lv):
+    _c1578 = lv["_envc_run"]
+    def _then1579(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1497 = st["current_player"]
-        lv["p"] = _cast(_a1497, jnp.int8)
-        _a1498 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1498, jnp.bool_))
+        _a1580 = st["current_player"]
+        lv["p"] = _cast(_a1580, jnp.int8)
+        _a1581 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1581, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1495, _then1496(st, lv), (st, lv))
+    st, lv = _select(_c1578, _then1579(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1499 = lv["_envc_run"]
-    def _then1500(st, lv):
+    _c1582 = lv["_envc_run"]
+    def _then1583(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1501 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1501, jnp.int8)
+        _a1584 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1584, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1499, _then1500(st, lv), (st, lv))
-    _c1502 = lv["_envc_seek"]
-    def _then1503(st, lv):
+    st, lv = _select(_c1582, _then1583(st, lv), (st, lv))
+    _c1585 = lv["_envc_seek"]
+    def _then1586(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1504 = st["_envc_frame_a_use_ability__p"]
-        lv["p"] = _cast(_a1504, jnp.int8)
-        _a1505 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1505, jnp.int8)
-        _a1506 = False
-        lv["_envc_seek"] = _cast(_a1506, jnp.bool_)
+        _a1587 = st["_envc_frame_a_use_ability__p"]
+        lv["p"] = _cast(_a1587, jnp.int8)
+        _a1588 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1588, jnp.int8)
+        _a1589 = False
+        lv["_envc_seek"] = _cast(_a1589, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1502, _then1503(st, lv), (st, lv))
+    st, lv = _select(_c1585, _then1586(st, lv), (st, lv))
     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-    _c1507 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1508(st, lv):
+    _c1590 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+    def _then1591(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1509 = lv["p"]
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1509, jnp.int8)
-        _a1510 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1510, jnp.int8)
-        _a1511 = False
-        lv["_envc_run"] = _cast(_a1511, jnp.bool_)
+        _a1592 = lv["p"]
+        st["_envc_frame_a_use_ability__p"] = _cast(_a1592, jnp.int8)
+        _a1593 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1593, jnp.int8)
+        _a1594 = False
+        lv["_envc_run"] = _cast(_a1594, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    def _else1512(st, lv):
+    def _else1595(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1513 = True
-        lv["_envc_run"] = _cast(_a1513, jnp.bool_)
+        _a1596 = True
+        lv["_envc_run"] = _cast(_a1596, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1507, _then1508(st, lv), _else1512(st, lv))
+    st, lv = _select(_c1590, _then1591(st, lv), _else1595(st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
@@ -5770,173 +5993,173 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1514 = lv["_envc_run"]
-    def _then1515(st, lv):
+    _c1597 = lv["_envc_run"]
+    def _then1598(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1516 = st["current_player"]
-        lv["p"] = _cast(_a1516, jnp.int8)
-        _a1517 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1517, jnp.int16)
-        _c1518 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1519(st, lv):
+        _a1599 = st["current_player"]
+        lv["p"] = _cast(_a1599, jnp.int8)
+        _a1600 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1600, jnp.int16)
+        _c1601 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1602(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1520 = _randint(st, 0, 1)
-            _a1521 = (_r1520 == 1)
-            lv["hits"] = _cast(_a1521, jnp.bool_)
+            st, _r1603 = _randint(st, 0, 1)
+            _a1604 = (_r1603 == 1)
+            lv["hits"] = _cast(_a1604, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1518, _then1519(st, lv), (st, lv))
+        st, lv = _select(_c1601, _then1602(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
-    _c1522 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1523(st, lv):
+    st, lv = _select(_c1597, _then1598(st, lv), (st, lv))
+    _c1605 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
+    def _then1606(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1524 = lv["_envc_run"]
-        def _then1525(st, lv):
+        _c1607 = lv["_envc_run"]
+        def _then1608(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1526 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a1526, jnp.int16)
-            _a1527 = lv["a"]
-            st["attack_index"] = _cast(_a1527, jnp.int8)
+            _a1609 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a1609, jnp.int16)
+            _a1610 = lv["a"]
+            st["attack_index"] = _cast(_a1610, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1524, _then1525(st, lv), (st, lv))
-        _c1528 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1529(st, lv):
+        st, lv = _select(_c1607, _then1608(st, lv), (st, lv))
+        _c1611 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+        def _then1612(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_arg1"] = _cast(0, jnp.int8)
             lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1530 = lv["_envc_run"]
-            def _then1531(st, lv):
+            _c1613 = lv["_envc_run"]
+            def _then1614(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1532 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1532, jnp.int8)
-                _a1533 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1533, jnp.int8)
+                _a1615 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
+                lv["_envc_arg1"] = _cast(_a1615, jnp.int8)
+                _a1616 = (1 - _i32(lv["p"]))
+                lv["_envc_arg2"] = _cast(_a1616, jnp.int8)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1530, _then1531(st, lv), (st, lv))
-            _c1534 = lv["_envc_seek"]
-            def _then1535(st, lv):
+            st, lv = _select(_c1613, _then1614(st, lv), (st, lv))
+            _c1617 = lv["_envc_seek"]
+            def _then1618(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1536 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1536, jnp.int8)
-                _a1537 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1537, jnp.int8)
-                _a1538 = st["_envc_frame_a_attack__c"]
-                lv["c"] = _cast(_a1538, jnp.int16)
-                _a1539 = 0
-                st["_envc_at_a_attack"] = _cast(_a1539, jnp.int8)
-                _a1540 = False
-                lv["_envc_seek"] = _cast(_a1540, jnp.bool_)
+                _a1619 = st["_envc_frame_a_attack__a"]
+                lv["a"] = _cast(_a1619, jnp.int8)
+                _a1620 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1620, jnp.int8)
+                _a1621 = st["_envc_frame_a_attack__c"]
+                lv["c"] = _cast(_a1621, jnp.int16)
+                _a1622 = 0
+                st["_envc_at_a_attack"] = _cast(_a1622, jnp.int8)
+                _a1623 = False
+                lv["_envc_seek"] = _cast(_a1623, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1534, _then1535(st, lv), (st, lv))
+            st, lv = _select(_c1617, _then1618(st, lv), (st, lv))
             st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1541 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1542(st, lv):
+            _c1624 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1625(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1543 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1543, jnp.int8)
-                _a1544 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1544, jnp.int8)
-                _a1545 = lv["c"]
-                st["_envc_frame_a_attack__c"] = _cast(_a1545, jnp.int16)
-                _a1546 = 1
-                st["_envc_at_a_attack"] = _cast(_a1546, jnp.int8)
-                _a1547 = False
-                lv["_envc_run"] = _cast(_a1547, jnp.bool_)
+                _a1626 = lv["a"]
+                st["_envc_frame_a_attack__a"] = _cast(_a1626, jnp.int8)
+                _a1627 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1627, jnp.int8)
+                _a1628 = lv["c"]
+                st["_envc_frame_a_attack__c"] = _cast(_a1628, jnp.int16)
+                _a1629 = 1
+                st["_envc_at_a_attack"] = _cast(_a1629, jnp.int8)
+                _a1630 = False
+                lv["_envc_run"] = _cast(_a1630, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1548(st, lv):
+            def _else1631(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1549 = True
-                lv["_envc_run"] = _cast(_a1549, jnp.bool_)
+                _a1632 = True
+                lv["_envc_run"] = _cast(_a1632, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1541, _then1542(st, lv), _else1548(st, lv))
+            st, lv = _select(_c1624, _then1625(st, lv), _else1631(st, lv))
             lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1528, _then1529(st, lv), (st, lv))
+        st, lv = _select(_c1611, _then1612(st, lv), (st, lv))
         lv["_envc_arg3"] = _cast(0, jnp.int8)
-        _c1550 = lv["_envc_run"]
-        def _then1551(st, lv):
+        _c1633 = lv["_envc_run"]
+        def _then1634(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1552 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
-            lv["_envc_arg3"] = _cast(_a1552, jnp.int8)
+            _a1635 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
+            lv["_envc_arg3"] = _cast(_a1635, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1550, _then1551(st, lv), (st, lv))
-        _c1553 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1554(st, lv):
+        st, lv = _select(_c1633, _then1634(st, lv), (st, lv))
+        _c1636 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
+        def _then1637(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1555 = lv["_envc_seek"]
-            def _then1556(st, lv):
+            _c1638 = lv["_envc_seek"]
+            def _then1639(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1557 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1557, jnp.int8)
-                _a1558 = 0
-                st["_envc_at_a_attack"] = _cast(_a1558, jnp.int8)
-                _a1559 = False
-                lv["_envc_seek"] = _cast(_a1559, jnp.bool_)
+                _a1640 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1640, jnp.int8)
+                _a1641 = 0
+                st["_envc_at_a_attack"] = _cast(_a1641, jnp.int8)
+                _a1642 = False
+                lv["_envc_seek"] = _cast(_a1642, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1555, _then1556(st, lv), (st, lv))
+            st, lv = _select(_c1638, _then1639(st, lv), (st, lv))
             st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
-            _c1560 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-            def _then1561(st, lv):
+            _c1643 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+            def _then1644(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1562 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1562, jnp.int8)
-                _a1563 = 2
-                st["_envc_at_a_attack"] = _cast(_a1563, jnp.int8)
-                _a1564 = False
-                lv["_envc_run"] = _cast(_a1564, jnp.bool_)
+                _a1645 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1645, jnp.int8)
+                _a1646 = 2
+                st["_envc_at_a_attack"] = _cast(_a1646, jnp.int8)
+                _a1647 = False
+                lv["_envc_run"] = _cast(_a1647, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            def _else1565(st, lv):
+            def _else1648(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1566 = True
-                lv["_envc_run"] = _cast(_a1566, jnp.bool_)
+                _a1649 = True
+                lv["_envc_run"] = _cast(_a1649, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1560, _then1561(st, lv), _else1565(st, lv))
+            st, lv = _select(_c1643, _then1644(st, lv), _else1648(st, lv))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1553, _then1554(st, lv), (st, lv))
-        _c1567 = lv["_envc_run"]
-        def _then1568(st, lv):
+        st, lv = _select(_c1636, _then1637(st, lv), (st, lv))
+        _c1650 = lv["_envc_run"]
+        def _then1651(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1567, _then1568(st, lv), (st, lv))
+        st, lv = _select(_c1650, _then1651(st, lv), (st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1522, _then1523(st, lv), (st, lv))
-    _c1569 = lv["_envc_run"]
-    def _then1570(st, lv):
+    st, lv = _select(_c1605, _then1606(st, lv), (st, lv))
+    _c1652 = lv["_envc_run"]
+    def _then1653(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1569, _then1570(st, lv), (st, lv))
-    _c1571 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
-    def _then1572(st, lv):
+    st, lv = _select(_c1652, _then1653(st, lv), (st, lv))
+    _c1654 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
+    def _then1655(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1573 = lv["_envc_seek"]
-        def _then1574(st, lv):
+        _c1656 = lv["_envc_seek"]
+        def _then1657(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1575 = 0
-            st["_envc_at_a_attack"] = _cast(_a1575, jnp.int8)
-            _a1576 = False
-            lv["_envc_seek"] = _cast(_a1576, jnp.bool_)
+            _a1658 = 0
+            st["_envc_at_a_attack"] = _cast(_a1658, jnp.int8)
+            _a1659 = False
+            lv["_envc_seek"] = _cast(_a1659, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1573, _then1574(st, lv), (st, lv))
+        st, lv = _select(_c1656, _then1657(st, lv), (st, lv))
         st = p_finish_turn(st)
-        _c1577 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-        def _then1578(st, lv):
+        _c1660 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+        def _then1661(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1579 = 3
-            st["_envc_at_a_attack"] = _cast(_a1579, jnp.int8)
-            _a1580 = False
-            lv["_envc_run"] = _cast(_a1580, jnp.bool_)
+            _a1662 = 3
+            st["_envc_at_a_attack"] = _cast(_a1662, jnp.int8)
+            _a1663 = False
+            lv["_envc_run"] = _cast(_a1663, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1581(st, lv):
+        def _else1664(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1582 = True
-            lv["_envc_run"] = _cast(_a1582, jnp.bool_)
+            _a1665 = True
+            lv["_envc_run"] = _cast(_a1665, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1577, _then1578(st, lv), _else1581(st, lv))
+        st, lv = _select(_c1660, _then1661(st, lv), _else1664(st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1571, _then1572(st, lv), (st, lv))
+    st, lv = _select(_c1654, _then1655(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
@@ -5947,30 +6170,30 @@ def p__envc_run_end_turn(st):
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
-    _c1583 = lv["_envc_seek"]
-    def _then1584(st, lv):
+    _c1666 = lv["_envc_seek"]
+    def _then1667(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1585 = 0
-        st["_envc_at_a_end_turn"] = _cast(_a1585, jnp.int8)
-        _a1586 = False
-        lv["_envc_seek"] = _cast(_a1586, jnp.bool_)
+        _a1668 = 0
+        st["_envc_at_a_end_turn"] = _cast(_a1668, jnp.int8)
+        _a1669 = False
+        lv["_envc_seek"] = _cast(_a1669, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1583, _then1584(st, lv), (st, lv))
+    st, lv = _select(_c1666, _then1667(st, lv), (st, lv))
     st = p_finish_turn(st)
-    _c1587 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-    def _then1588(st, lv):
+    _c1670 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+    def _then1671(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1589 = 1
-        st["_envc_at_a_end_turn"] = _cast(_a1589, jnp.int8)
-        _a1590 = False
-        lv["_envc_run"] = _cast(_a1590, jnp.bool_)
+        _a1672 = 1
+        st["_envc_at_a_end_turn"] = _cast(_a1672, jnp.int8)
+        _a1673 = False
+        lv["_envc_run"] = _cast(_a1673, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1591(st, lv):
+    def _else1674(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1592 = True
-        lv["_envc_run"] = _cast(_a1592, jnp.bool_)
+        _a1675 = True
+        lv["_envc_run"] = _cast(_a1675, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1587, _then1588(st, lv), _else1591(st, lv))
+    st, lv = _select(_c1670, _then1671(st, lv), _else1674(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -5981,9 +6204,15 @@ def a_setup_active(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1593 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1593)
+    _f1676 = _i32(lv["h"])
+    _f1677 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1676 >= _f1677), 40, _f1676, _f1677)
+    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f1676])
+    _f1678 = _i32(lv["h"])
+    _f1679 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1678 >= _f1679), 41, _f1678, _f1679)
+    _l1680 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1678)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1680)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5991,7 +6220,7 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1594: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1594, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1681: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1681, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1681, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1681, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
@@ -6000,9 +6229,15 @@ def a_setup_bench(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1595 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1595)
+    _f1682 = _i32(lv["h"])
+    _f1683 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1682 >= _f1683), 42, _f1682, _f1683)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1682])
+    _f1684 = _i32(lv["h"])
+    _f1685 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1684 >= _f1685), 43, _f1684, _f1685)
+    _l1686 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1684)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1686)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6010,31 +6245,31 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1596: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1596, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1687: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1687, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1687, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1687, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:1717): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c1597 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1598(st, lv):
+    _c1688 = (_i32(st["current_player"]) == _i32(st["first"]))
+    def _then1689(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1599 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1599, jnp.int8)
+        _a1690 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1690, jnp.int8)
         return st, _scope(lv, ())
-    def _else1600(st, lv):
+    def _else1691(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_begin_turn(st, st["first"])
         return st, _scope(lv, ())
-    st, lv = _select(_c1597, _then1598(st, lv), _else1600(st, lv))
+    st, lv = _select(_c1688, _then1689(st, lv), _else1691(st, lv))
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1601: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1692: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
@@ -6043,9 +6278,15 @@ def a_play_basic(st, index):
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1602 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1602)
+    _f1693 = _i32(lv["h"])
+    _f1694 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1693 >= _f1694), 44, _f1693, _f1694)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1693])
+    _f1695 = _i32(lv["h"])
+    _f1696 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1695 >= _f1696), 45, _f1695, _f1696)
+    _l1697 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1695)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1697)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6053,7 +6294,7 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1603: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1603, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1698: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1698, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1698, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1698, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
@@ -6063,22 +6304,28 @@ def a_evolve(st, index):
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1604 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1604, jnp.int16))
-    _a1605 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1605, jnp.int8))
-    _a1606 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1606, jnp.int16))
-    _l1607 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1607)
-    _a1608 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1608, jnp.int8))
-    _c1609 = (_i32(lv["s"]) == 0)
-    def _then1610(st, lv):
+    _a1699 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1699, jnp.int16))
+    _a1700 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1700, jnp.int8))
+    _f1701 = _i32(lv["h"])
+    _f1702 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1701 >= _f1702), 47, _f1701, _f1702)
+    _a1703 = _get(st["hand"], _i32(lv["p"]))["items"][_f1701]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1703, jnp.int16))
+    _f1704 = _i32(lv["h"])
+    _f1705 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f1704 >= _f1705), 48, _f1704, _f1705)
+    _l1706 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1704)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1706)
+    _a1707 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1707, jnp.int8))
+    _c1708 = (_i32(lv["s"]) == 0)
+    def _then1709(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c1609, _then1610(st, lv), (st, lv))
+    st, lv = _select(_c1708, _then1709(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
@@ -6086,7 +6333,7 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1611: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1611, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1710: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1710, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1710, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1710, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1710, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1710, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1710, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1710, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
@@ -6101,7 +6348,7 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1612: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1612, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1711: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1711, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
@@ -6117,7 +6364,7 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1613: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1613, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)], jnp.remainder(jnp.floor_divide(i1613, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1712: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1712, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1712, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1712, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1712, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1712, 4), 10)], jnp.remainder(jnp.floor_divide(i1712, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
@@ -6132,7 +6379,7 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1614: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1713: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1713, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1713, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1713, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1713, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
@@ -6143,50 +6390,50 @@ def a_retreat(st, index):
     lv["p"] = _cast(st["current_player"], jnp.int8)
     lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c1615 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1616(st, lv):
+    _c1714 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1715(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1617: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1617]) > 0), i1617, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1618 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1618, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1716: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1716]) > 0), i1716, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1717 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1717, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1615, _then1616(st, lv), (st, lv))
+    st, lv = _select(_c1714, _then1715(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c1619 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1620(st, lv):
+    _c1718 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1719(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1621: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1621]) > 0), i1621, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1622 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1622, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1720: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1720]) > 0), i1720, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1721 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1721, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1619, _then1620(st, lv), (st, lv))
+    st, lv = _select(_c1718, _then1719(st, lv), (st, lv))
     lv["k"] = jnp.int32(2)
-    _c1623 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1624(st, lv):
+    _c1722 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1723(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1625: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1625]) > 0), i1625, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1626 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1626, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1724: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1724]) > 0), i1724, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1725 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1725, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1623, _then1624(st, lv), (st, lv))
+    st, lv = _select(_c1722, _then1723(st, lv), (st, lv))
     lv["k"] = jnp.int32(3)
-    _c1627 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1628(st, lv):
+    _c1726 = (_i32(lv["k"]) < _i32(lv["pay"]))
+    def _then1727(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1629: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1629]) > 0), i1629, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1630 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1630, jnp.int8))
+        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1728: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1728]) > 0), i1728, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+        _a1729 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1729, jnp.int8))
         lv = _scope(lv, ("b", "p", "pay", "k", ))
         return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1627, _then1628(st, lv), (st, lv))
+    st, lv = _select(_c1726, _then1727(st, lv), (st, lv))
     lv = _scope(lv, ("b", "p", "pay", ))
     st = p_clear_conditions(st, lv["p"])
     st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a1631 = True
-    st["retreated"] = _cast(_a1631, jnp.bool_)
+    _a1730 = True
+    st["retreated"] = _cast(_a1730, jnp.bool_)
     lv = _scope(lv, ("b", ))
     return st
 
@@ -6194,7 +6441,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1632: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1632, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1731: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1731, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
@@ -6209,7 +6456,7 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i1633: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1633, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i1732: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1732, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
@@ -6223,7 +6470,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1634: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1733: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
@@ -6239,13 +6486,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1635: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1635, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1734: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1734, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1636: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (jnp.remainder(jnp.floor_divide(i1636, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1735: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1735, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1735, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)], (jnp.remainder(jnp.floor_divide(i1735, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1735, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1735, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1735, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -6265,52 +6512,55 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop1637(i, carry):
+    def _loop1736(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1638 = _randint(st, 0, 21)
-        _a1639 = _r1638
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1639, jnp.int8))
+        st, _r1737 = _randint(st, 0, 21)
+        _a1738 = _r1737
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1738, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop1640(i, carry):
+        def _loop1739(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l1641 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1641)
+            _f1740 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1740 >= 20), 61, 0, 0)
+            _l1741 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1741)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1640, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop1739, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l1642 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1642)
+        _f1742 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st, _l1743 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1743)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1637, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1736, (st, lv))
     lv = _scope(lv, ())
-    st, _r1643 = _randint(st, 0, 1)
-    _a1644 = jnp.where((_r1643 == 1), 1, 0)
-    st["first"] = _cast(_a1644, jnp.int8)
-    _a1645 = st["first"]
-    st["current_player"] = _cast(_a1645, jnp.int8)
+    st, _r1744 = _randint(st, 0, 1)
+    _a1745 = jnp.where((_r1744 == 1), 1, 0)
+    st["first"] = _cast(_a1745, jnp.int8)
+    _a1746 = st["first"]
+    st["current_player"] = _cast(_a1746, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1646, _h1648, _h1649, _h1650, _h1651, _h1652, _h1653, _h1654, _h1655, _h1656, _h1657, _h1658, _h1659, _h1660, _h1661, _h1662, _h1663, _h1664, _h1665, _h1666, _h1667, _h1668: jnp.all(jax.vmap(lambda i1647: (((((_lcount(_get(st["deck"], i1646), _K79[_i32(_h1648)][i1647]) + _lcount(_get(st["hand"], i1646), _K79[_i32(_h1648)][i1647])) + _lcount(_get(st["discard"], i1646), _K79[_i32(_h1648)][i1647])) + (((_i32(jnp.logical_and(_h1649, (_h1650 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(_h1651, (_h1652 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1653, (_h1654 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1655, (_h1656 == _K79[_i32(_h1648)][i1647]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1649, (0 < _i32(_h1657))), (_h1658 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1649, (1 < _i32(_h1657))), (_h1659 == _K79[_i32(_h1648)][i1647]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1651, (0 < _i32(_h1660))), (_h1661 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1651, (1 < _i32(_h1660))), (_h1662 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1653, (0 < _i32(_h1663))), (_h1664 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1653, (1 < _i32(_h1663))), (_h1665 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1655, (0 < _i32(_h1666))), (_h1667 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1655, (1 < _i32(_h1666))), (_h1668 == _K79[_i32(_h1648)][i1647]))))))) == jnp.sum(_wide(_K79[_i32(_h1648)]) == _K79[_i32(_h1648)][i1647], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i1747, _h1749, _h1750, _h1751, _h1752, _h1753, _h1754, _h1755, _h1756, _h1757, _h1758, _h1759, _h1760, _h1761, _h1762, _h1763, _h1764, _h1765, _h1766, _h1767, _h1768, _h1769: jnp.all(jax.vmap(lambda i1748: (((((_lcount(_get(st["deck"], i1747), _K79[_i32(_h1749)][i1748]) + _lcount(_get(st["hand"], i1747), _K79[_i32(_h1749)][i1748])) + _lcount(_get(st["discard"], i1747), _K79[_i32(_h1749)][i1748])) + (((_i32(jnp.logical_and(_h1750, (_h1751 == _K79[_i32(_h1749)][i1748]))) + _i32(jnp.logical_and(_h1752, (_h1753 == _K79[_i32(_h1749)][i1748])))) + _i32(jnp.logical_and(_h1754, (_h1755 == _K79[_i32(_h1749)][i1748])))) + _i32(jnp.logical_and(_h1756, (_h1757 == _K79[_i32(_h1749)][i1748]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1750, (0 < _i32(_h1758))), (_h1759 == _K79[_i32(_h1749)][i1748]))) + _i32(jnp.logical_and(jnp.logical_and(_h1750, (1 < _i32(_h1758))), (_h1760 == _K79[_i32(_h1749)][i1748]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1752, (0 < _i32(_h1761))), (_h1762 == _K79[_i32(_h1749)][i1748]))) + _i32(jnp.logical_and(jnp.logical_and(_h1752, (1 < _i32(_h1761))), (_h1763 == _K79[_i32(_h1749)][i1748])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1754, (0 < _i32(_h1764))), (_h1765 == _K79[_i32(_h1749)][i1748]))) + _i32(jnp.logical_and(jnp.logical_and(_h1754, (1 < _i32(_h1764))), (_h1766 == _K79[_i32(_h1749)][i1748])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1756, (0 < _i32(_h1767))), (_h1768 == _K79[_i32(_h1749)][i1748]))) + _i32(jnp.logical_and(jnp.logical_and(_h1756, (1 < _i32(_h1767))), (_h1769 == _K79[_i32(_h1749)][i1748]))))))) == jnp.sum(_wide(_K79[_i32(_h1749)]) == _K79[_i32(_h1749)][i1748], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1669, _h1670, _h1671, _h1672, _h1673, _h1674, _h1675, _h1676, _h1677, _h1678, _h1679, _h1680, _h1681: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1670), (_i32(_h1671) < _i32(_K20[_i32(_h1672)]))), jnp.logical_or(jnp.logical_not(_h1673), (_i32(_h1674) < _i32(_K20[_i32(_h1675)])))), jnp.logical_or(jnp.logical_not(_h1676), (_i32(_h1677) < _i32(_K20[_i32(_h1678)])))), jnp.logical_or(jnp.logical_not(_h1679), (_i32(_h1680) < _i32(_K20[_i32(_h1681)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1770, _h1771, _h1772, _h1773, _h1774, _h1775, _h1776, _h1777, _h1778, _h1779, _h1780, _h1781, _h1782: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1771), (_i32(_h1772) < _i32(_K20[_i32(_h1773)]))), jnp.logical_or(jnp.logical_not(_h1774), (_i32(_h1775) < _i32(_K20[_i32(_h1776)])))), jnp.logical_or(jnp.logical_not(_h1777), (_i32(_h1778) < _i32(_K20[_i32(_h1779)])))), jnp.logical_or(jnp.logical_not(_h1780), (_i32(_h1781) < _i32(_K20[_i32(_h1782)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1682, _h1683: (_i32(_h1683) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1783, _h1784: (_i32(_h1784) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -6322,13 +6572,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1684, _h1685: _h1685)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1785, _h1786: _h1786)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1686, _h1687, _h1688, _h1689, _h1690: ((((_i32(_h1687) + _i32(_h1688)) + _i32(_h1689)) + _i32(_h1690)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i1787, _h1788, _h1789, _h1790, _h1791: ((((_i32(_h1788) + _i32(_h1789)) + _i32(_h1790)) + _i32(_h1791)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -6342,7 +6592,7 @@ _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["current_player", "observation", "rewards", "terminated", "truncated", "legal_action_mask", "_step_count", "_x", "_rng_key", "_rng_counter", "_fault"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class State:
     """One environment's state, shaped like Pgx's `pgx.State` (pgx/core.py).
@@ -6354,6 +6604,10 @@ class State:
     narrowest dtype; a record is a dict, a list a dict `{"items", "len"}`), and envc's RNG words
     `_rng_key`, `_rng_counter` (uint32). The spec's fields live in `_x` so that no field name
     can clash with an attribute of `State` (`replace`, `observation`, ...).
+    `_fault` (int32[3]): the first runtime fault of the spec this environment met, `[0, 0, 0]`
+    for none, else `[1 + site, a, b]` (`FAULT_SITES[site]` with its values `{a}`, `{b}`); once
+    set it stays set, across auto-resets too. The state after a fault is unspecified; a jitted
+    loop reads `_fault` from the state, `raise_fault(state)` raises it outside `jit`.
     """
 
     current_player: jax.Array
@@ -6366,6 +6620,7 @@ class State:
     _x: dict
     _rng_key: jax.Array
     _rng_counter: jax.Array
+    _fault: jax.Array
 
     @property
     def env_id(self) -> str:
@@ -6388,6 +6643,7 @@ class State:
         """The `State` holding exactly `arrays` (the layout of `_to_arrays`), as is: the mask and
         observation are taken from them, not recomputed."""
         st = jax.tree_util.tree_map(jnp.asarray, dict(arrays))
+        st.setdefault("_fault", jnp.zeros(3, jnp.int32))  # (the interpreter's arrays have no fault)
         return _state(st, st["observation"], st["legal_action_mask"])
 
     def to_svg(self) -> str:
@@ -6531,6 +6787,7 @@ def _defaults():
         "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
+        "_fault": _cast(jnp.zeros(3, jnp.int32), jnp.int32),
     }
 
 
@@ -6545,6 +6802,7 @@ def _to_dict(state):
     st["step_count"] = state._step_count.astype(_STEP_COUNT_DTYPE)
     st["_rng_key"] = state._rng_key
     st["_rng_counter"] = state._rng_counter
+    st["_fault"] = state._fault
     return st
 
 
@@ -6553,7 +6811,7 @@ def _state(st, observation, mask) -> State:
     return State(current_player=_i32(st["current_player"]), observation=observation, rewards=st["rewards"],
                  terminated=st["terminated"], truncated=st["truncated"], legal_action_mask=mask,
                  _step_count=_i32(st["step_count"]), _x={name: st[name] for name in _FIELDS},
-                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"])
+                 _rng_key=st["_rng_key"], _rng_counter=st["_rng_counter"], _fault=st["_fault"])
 
 
 def _legal_action_mask(st):
@@ -6653,6 +6911,31 @@ def step(state: State, action, key=None) -> State:
     return _finish(_select(done, finished, played))
 
 
+class SpecRuntimeError(Exception):
+    """A runtime fault of the spec (the interpreter's `envc.compiler.interp.SpecRuntimeError`)."""
+
+
+def fault_message(state: State) -> str | None:
+    """The message of the first environment of `state` (one state or a batch, outside `jit`)
+    whose `_fault` is set: `env I: file.envspec:LINE:COL: message` (`env I: ` for a batch
+    only), the interpreter's location and message; None when no environment faulted."""
+    fault = np.asarray(jax.device_get(state._fault)).reshape(-1, 3)
+    hit = np.flatnonzero(fault[:, 0])
+    if not len(hit):
+        return None
+    i = int(hit[0])
+    code, a, b = (int(x) for x in fault[i])
+    text = FAULT_SITES[code - 1].replace("{a}", str(a)).replace("{b}", str(b))
+    return text if np.ndim(state._fault) == 1 else f"env {i}: {text}"
+
+
+def raise_fault(state: State) -> None:
+    """Raise `SpecRuntimeError(fault_message(state))` when an environment of `state` faulted."""
+    message = fault_message(state)
+    if message is not None:
+        raise SpecRuntimeError(message)
+
+
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
     return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.int16)
@@ -6693,6 +6976,7 @@ def step_autoreset_from_seed(state: State, action, seed):
     truncated = nxt.truncated | (nxt.terminated & live & time_limit_reached(nxt))
     done = nxt.terminated | nxt.truncated
     fresh = init_from_seed(seed)
+    fresh = fresh.replace(_fault=nxt._fault)  # a fault stays visible after the reset
     return _select(done, fresh, nxt), nxt.rewards, nxt.terminated, truncated, nxt.observation
 
 

@@ -26,11 +26,7 @@ pub const ACTION_KINDS: [(&str, usize, usize); 1] = [("torque", 0, 3)];
 pub const INVARIANT_NAMES: [&str; 2] = ["angles_wrapped", "velocities_bounded"];
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 4] = [
-    "acrobot.envspec:45:20: random.int({a}, {b}) has an empty range",
-    "acrobot.envspec:46:20: random.int({a}, {b}) has an empty range",
-    "acrobot.envspec:47:21: random.int({a}, {b}) has an empty range",
-    "acrobot.envspec:48:21: random.int({a}, {b}) has an empty range",
+pub static FAULT_SITES: [&str; 0] = [
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -157,16 +153,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ acrobot.envspec:45:5
-    let _r5: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 0)?;
+    let _r5: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_theta1 = ((((_r5 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:46:5
-    let _r6: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 1)?;
+    let _r6: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_theta2 = ((((_r6 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:47:5
-    let _r7: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 2)?;
+    let _r7: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_dtheta1 = ((((_r7 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     // @ acrobot.envspec:48:5
-    let _r8: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 3)?;
+    let _r8: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_dtheta2 = ((((_r8 as f32) / 1.6777216e07f32) * 0.2f32) - 0.1f32);
     Ok(())
 }

@@ -26,11 +26,7 @@ pub const ACTION_KINDS: [(&str, usize, usize); 1] = [("push", 0, 2)];
 pub const INVARIANT_NAMES: [&str; 0] = [];
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 4] = [
-    "cartpole.envspec:30:15: random.int({a}, {b}) has an empty range",
-    "cartpole.envspec:31:19: random.int({a}, {b}) has an empty range",
-    "cartpole.envspec:32:19: random.int({a}, {b}) has an empty range",
-    "cartpole.envspec:33:23: random.int({a}, {b}) has an empty range",
+pub static FAULT_SITES: [&str; 0] = [
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -97,16 +93,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ cartpole.envspec:30:5
-    let _r1: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 0)?;
+    let _r1: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_x = ((((_r1 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:31:5
-    let _r2: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 1)?;
+    let _r2: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_x_dot = ((((_r2 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:32:5
-    let _r3: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 2)?;
+    let _r3: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_theta = ((((_r3 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     // @ cartpole.envspec:33:5
-    let _r4: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, 3)?;
+    let _r4: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 16777215, u16::MAX)?;
     s.f_theta_dot = ((((_r4 as f32) / 1.6777216e07f32) * 0.1f32) - 0.05f32);
     Ok(())
 }

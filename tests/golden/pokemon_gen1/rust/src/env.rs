@@ -31,31 +31,11 @@ pub const INVARIANT_NAMES: [&str; 5] = ["hp_bounded", "active_alive_or_replacing
 // enum Phase: 0 = battle, 1 = replace
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 24] = [
-    "pokemon_gen1.envspec:418:24: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:428:12: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:512:35: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:515:34: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:559:16: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:594:20: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:653:15: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:664:25: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:674:24: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:787:23: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:892:33: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:969:43: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:994:20: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:1000:21: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:1006:21: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:1008:27: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:1012:21: random.int({a}, {b}) has an empty range",
+pub static FAULT_SITES: [&str; 4] = [
     "pokemon_gen1.envspec:1125:29: index {a} is past the end of a list of length {b}",
     "pokemon_gen1.envspec:1126:25: index {a} is past the end of a list of length {b}",
     "pokemon_gen1.envspec:1129:39: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1146:17: random.int({a}, {b}) has an empty range",
     "pokemon_gen1.envspec:1160:35: index {a} is past the end of a list of length {b}",
-    "pokemon_gen1.envspec:1096:21: random.int({a}, {b}) has an empty range",
-    "pokemon_gen1.envspec:304:19: random.int({a}, {b}) has an empty range",
 ];
 
 /// record `Mon`
@@ -923,7 +903,7 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
         let _v11: i32 = imax(((s.f_confused[v_u as usize] as i32) - 1), 0);
         s.f_confused[v_u as usize] = (_v11 as i8);
         // @ pokemon_gen1.envspec:418:9
-        let _r12: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 0)?;
+        let _r12: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         let mut v_self_hit: bool = (_r12 == 1);
         // @ pokemon_gen1.envspec:419:9
         if (((s.f_confused[v_u as usize] as i32) > 0) && v_self_hit) {
@@ -943,7 +923,7 @@ fn p_before_move(s: &mut State, mut v_u: i32) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:427:5
     if (s.f_go && (v_cond == 5)) {
         // @ pokemon_gen1.envspec:428:9
-        let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 1)?;
+        let _r14: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         if (_r14 < 63) {
             // @ pokemon_gen1.envspec:429:13
             s.f_go = false;
@@ -1074,12 +1054,12 @@ fn p_carry_out(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
                 // @ pokemon_gen1.envspec:511:17
                 if ((s.f_thrash_left[v_u as usize] as i32) == 0) {
                     // @ pokemon_gen1.envspec:512:21
-                    let _r21: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 2)?;
+                    let _r21: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
                     s.f_confused[v_u as usize] = (_r21 as i8);
                 }
             } else {
                 // @ pokemon_gen1.envspec:515:17
-                let _r22: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 3, 3)?;
+                let _r22: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 3, u16::MAX)?;
                 s.f_thrash_left[v_u as usize] = (_r22 as i8);
                 // @ pokemon_gen1.envspec:516:17
                 s.f_lock_slot[v_u as usize] = (v_s as i8);
@@ -1140,7 +1120,7 @@ fn p_check_hit(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:558:9
         if ((s.f_go && ((T10_Move__accuracy[v_m as usize] as i32) != 0)) && (!v_sure)) {
             // @ pokemon_gen1.envspec:559:13
-            let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 4)?;
+            let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
             if (_r23 >= f_hit_chance(s, (T10_Move__accuracy[v_m as usize] as i32), (s.f_boosts[v_u as usize][4 as usize] as i32), (s.f_boosts[v_t as usize][5 as usize] as i32))?) {
                 // @ pokemon_gen1.envspec:560:17
                 s.f_go = false;
@@ -1196,7 +1176,7 @@ fn p_land(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Result<(),
         // @ pokemon_gen1.envspec:593:9
         let mut v_many: bool = ((s.f_fx.f_hits_max as i32) > (s.f_fx.f_hits_min as i32));
         // @ pokemon_gen1.envspec:594:9
-        let _r26: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, 5)?;
+        let _r26: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
         let mut v_draw: i32 = _r26;
         // @ pokemon_gen1.envspec:595:9
         let mut v_hits: i32 = (if v_many { (K0[v_draw as usize] as i32) } else { (s.f_fx.f_hits_min as i32) });
@@ -1277,7 +1257,7 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
     } else if s.f_fx.f_psywave {
         // @ pokemon_gen1.envspec:653:9
         let _hi31: i32 = imax((fdiv((v_lv * 3), 2) - 1), 1);
-        let _r32: i32 = randint(s._rng_key, &mut s._rng_counter, 1, _hi31, 6)?;
+        let _r32: i32 = randint(s._rng_key, &mut s._rng_counter, 1, _hi31, u16::MAX)?;
         s.f_dmg = (_r32 as i16);
     } else if s.f_fx.f_half_hp {
         // @ pokemon_gen1.envspec:655:9
@@ -1296,7 +1276,7 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         // @ pokemon_gen1.envspec:663:9
         let mut v_kd: i32 = (if v_phys { 1 } else { 2 });
         // @ pokemon_gen1.envspec:664:9
-        let _r33: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 7)?;
+        let _r33: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_crit_draw: i32 = _r33;
         // @ pokemon_gen1.envspec:665:9
         let mut v_crit: bool = (v_crit_draw < f_crit_chance(s, (T6_Species__spe[v_sp as usize] as i32), s.f_focus[v_u as usize], s.f_fx.f_high_crit)?);
@@ -1315,7 +1295,7 @@ fn p_compute_damage(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fau
         // @ pokemon_gen1.envspec:673:9
         if (v_raw > 1) {
             // @ pokemon_gen1.envspec:674:13
-            let _r34: i32 = randint(s._rng_key, &mut s._rng_counter, 217, 255, 8)?;
+            let _r34: i32 = randint(s._rng_key, &mut s._rng_counter, 217, 255, u16::MAX)?;
             let mut v_roll: i32 = _r34;
             // @ pokemon_gen1.envspec:675:13
             s.f_dmg = (imin(fdiv((v_raw * v_roll), 255), 999) as i16);
@@ -1478,7 +1458,7 @@ fn p_primary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), Fa
     // @ pokemon_gen1.envspec:786:5
     if ((((s.f_fx.f_confuse as i32) == 100) && (!v_shielded)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
         // @ pokemon_gen1.envspec:787:9
-        let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 9)?;
+        let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
         s.f_confused[v_t as usize] = (_r41 as i8);
     }
     // @ pokemon_gen1.envspec:789:5
@@ -1651,7 +1631,7 @@ fn p_inflict(s: &mut State, mut v_t: i32, mut v_cond: i32) -> Result<(), Fault> 
         // @ pokemon_gen1.envspec:891:9
         if (v_cond == 1) {
             // @ pokemon_gen1.envspec:892:13
-            let _r51: i32 = randint(s._rng_key, &mut s._rng_counter, 1, 7, 10)?;
+            let _r51: i32 = randint(s._rng_key, &mut s._rng_counter, 1, 7, u16::MAX)?;
             s.f_team[v_t as usize][v_ta as usize].f_sleep = (_r51 as i8);
         }
         // @ pokemon_gen1.envspec:894:9
@@ -1776,7 +1756,7 @@ fn p_after_hit(s: &mut State, mut v_u: i32, mut v_m: i32, mut v_s: i32) -> Resul
             s.f_trapped[v_t as usize] = true;
         } else {
             // @ pokemon_gen1.envspec:969:13
-            let _r62: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, 11)?;
+            let _r62: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 7, u16::MAX)?;
             let mut v_turns_drawn: i32 = (K0[_r62 as usize] as i32);
             // @ pokemon_gen1.envspec:970:13
             let _v63: i32 = (v_turns_drawn - 1);
@@ -1814,7 +1794,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
         // @ pokemon_gen1.envspec:993:9
         let mut v_same: bool = ((((v_cond == 5) || (v_cond == 3)) || (v_cond == 4)) && (((T0_Species__type1[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32)) || ((T1_Species__type2[v_tsp as usize] as i32) == (T7_Move__type[v_m as usize] as i32))));
         // @ pokemon_gen1.envspec:994:9
-        let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 12)?;
+        let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll: i32 = _r66;
         // @ pokemon_gen1.envspec:995:9
         if ((!v_same) && (v_roll < fdiv((((s.f_fx.f_sec_chance as i32) * 256) + 99), 100))) {
@@ -1825,7 +1805,7 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
     // @ pokemon_gen1.envspec:999:5
     if (((s.f_fx.f_stat_chance as i32) > 0) && ((s.f_fx.f_stat_chance as i32) < 100)) {
         // @ pokemon_gen1.envspec:1000:9
-        let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 13)?;
+        let _r67: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll2: i32 = _r67;
         // @ pokemon_gen1.envspec:1001:9
         if (v_roll2 < fdiv((((s.f_fx.f_stat_chance as i32) * 256) + 99), 100)) {
@@ -1836,19 +1816,19 @@ fn p_secondary_effects(s: &mut State, mut v_u: i32, mut v_m: i32) -> Result<(), 
     // @ pokemon_gen1.envspec:1005:5
     if (((s.f_fx.f_confuse as i32) > 0) && ((s.f_fx.f_confuse as i32) < 100)) {
         // @ pokemon_gen1.envspec:1006:9
-        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 14)?;
+        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll3: i32 = _r68;
         // @ pokemon_gen1.envspec:1007:9
         if ((v_roll3 < (fdiv((((s.f_fx.f_confuse as i32) * 256) + 99), 100) - 1)) && ((s.f_confused[v_t as usize] as i32) == 0)) {
             // @ pokemon_gen1.envspec:1008:13
-            let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, 15)?;
+            let _r69: i32 = randint(s._rng_key, &mut s._rng_counter, 2, 5, u16::MAX)?;
             s.f_confused[v_t as usize] = (_r69 as i8);
         }
     }
     // @ pokemon_gen1.envspec:1011:5
     if ((s.f_fx.f_flinch as i32) > 0) {
         // @ pokemon_gen1.envspec:1012:9
-        let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, 16)?;
+        let _r70: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 255, u16::MAX)?;
         let mut v_roll4: i32 = _r70;
         // @ pokemon_gen1.envspec:1013:9
         if (v_roll4 < fdiv((((s.f_fx.f_flinch as i32) * 256) + 99), 100)) {
@@ -2009,17 +1989,17 @@ fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ pokemon_gen1.envspec:1124:9
         if (v_i < (T29_Lineup__species[v_l as usize].len as i32)) {
             // @ pokemon_gen1.envspec:1125:13
-            let _a82: i32 = (T29_Lineup__species[v_l as usize].get(v_i, 17)? as i32);
+            let _a82: i32 = (T29_Lineup__species[v_l as usize].get(v_i, 0)? as i32);
             let _a83: i32 = (T28_Lineup__level[v_l as usize] as i32);
             p_build_mon(s, v_p, v_i, _a82, _a83)?;
             // @ pokemon_gen1.envspec:1126:13
-            let mut v_moves: List<i16, 4> = T30_Lineup__moves[v_l as usize].get(v_i, 18)?;
+            let mut v_moves: List<i16, 4> = T30_Lineup__moves[v_l as usize].get(v_i, 1)?;
             // @ pokemon_gen1.envspec:1127:13
             for v_k in 0i32..4 {
                 // @ pokemon_gen1.envspec:1128:17
                 if (v_k < (v_moves.len as i32)) {
                     // @ pokemon_gen1.envspec:1129:21
-                    let _a84: i32 = (v_moves.get(v_k, 19)? as i32);
+                    let _a84: i32 = (v_moves.get(v_k, 2)? as i32);
                     p_set_move(s, v_p, v_i, v_k, _a84)?;
                 }
             }
@@ -2043,7 +2023,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     for v_k in 0i32..6 {
         // @ pokemon_gen1.envspec:1146:9
         let _hi87: i32 = (144 - v_k);
-        let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi87, 20)?;
+        let _r88: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi87, u16::MAX)?;
         let mut v_r: i32 = _r88;
         // @ pokemon_gen1.envspec:1147:9
         let mut v_x: i32 = v_r;
@@ -2076,7 +2056,7 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ pokemon_gen1.envspec:1159:13
             if (v_i < (v_pool.len as i32)) {
                 // @ pokemon_gen1.envspec:1160:17
-                let _a92: i32 = (v_pool.get(v_i, 21)? as i32);
+                let _a92: i32 = (v_pool.get(v_i, 3)? as i32);
                 p_set_move(s, v_p, v_k, v_i, _a92)?;
             }
         }
@@ -3174,7 +3154,7 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ pokemon_gen1.envspec:1095:5
     for v_p in 0i32..2 {
         // @ pokemon_gen1.envspec:1096:9
-        let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 3, 22)?;
+        let _r135: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 3, u16::MAX)?;
         s.f_lineup[v_p as usize] = (_r135 as i8);
         // @ pokemon_gen1.envspec:1097:9
         if T27_Lineup__generated[(s.f_lineup[v_p as usize] as i32) as usize] {
@@ -3217,7 +3197,7 @@ fn epilogue_body(s: &mut State) -> Result<(), Fault> {
             // @ pokemon_gen1.envspec:303:9
             let mut v_r1: i32 = (if (((s.f_simultaneous__choice[1 as usize] as i32) >= 4) && ((s.f_simultaneous__choice[1 as usize] as i32) < 10)) { 3 } else { f_rank(s, 1, fmod(((s.f_simultaneous__choice[1 as usize] as i32) - 0), 4))? });
             // @ pokemon_gen1.envspec:304:9
-            let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
+            let _r137: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             let mut v_tie: bool = (_r137 == 1);
             // @ pokemon_gen1.envspec:305:9
             let mut v_s0: i32 = f_speed(s, 0)?;

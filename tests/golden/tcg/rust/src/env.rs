@@ -35,83 +35,55 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 91] = [
+pub static FAULT_SITES: [&str; 61] = [
     "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:285:26: `draw()` from an empty list",
     "tcg.envspec:285:13: push onto a full list (capacity 10)",
-    "tcg.envspec:310:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:320:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:352:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:285:26: `draw()` from an empty list",
     "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:397:17: random.int({a}, {b}) has an empty range",
     "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
     "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
     "tcg.envspec:402:9: push onto a full list (capacity 10)",
+    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
     "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:412:26: `pop()` from an empty list",
     "tcg.envspec:412:13: push onto a full list (capacity 20)",
-    "tcg.envspec:431:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:438:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:452:12: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:462:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:480:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:493:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:537:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:541:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:555:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:558:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:412:26: `pop()` from an empty list",
     "tcg.envspec:559:9: push onto a full list (capacity 20)",
+    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
     "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
     "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
     "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:575:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
     "tcg.envspec:577:13: push onto a full list (capacity 10)",
+    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
     "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
     "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:594:18: random.int({a}, {b}) has an empty range",
     "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
     "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:607:33: `draw()` from an empty list",
     "tcg.envspec:607:17: push onto a full list (capacity 20)",
-    "tcg.envspec:618:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:727:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:757:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:771:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:607:33: `draw()` from an empty list",
     "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
     "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:870:21: push onto a full list (capacity 10)",
     "tcg.envspec:872:21: push onto a full list (capacity 20)",
-    "tcg.envspec:895:14: random.int({a}, {b}) has an empty range",
     "tcg.envspec:902:21: push onto a full list (capacity 20)",
     "tcg.envspec:1481:5: push onto a full list (capacity 20)",
     "tcg.envspec:1484:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1552:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1612:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1617:20: random.int({a}, {b}) has an empty range",
     "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1676:13: random.int({a}, {b}) has an empty range",
     "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1686:13: push onto a full list (capacity 10)",
     "tcg.envspec:1689:13: push onto a full list (capacity 10)",
     "tcg.envspec:1692:13: push onto a full list (capacity 20)",
-    "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:744:16: random.int({a}, {b}) has an empty range",
     "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:1774:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1822:16: random.int({a}, {b}) has an empty range",
     "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
     "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
@@ -124,9 +96,7 @@ pub static FAULT_SITES: [&str; 91] = [
     "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1660:20: random.int({a}, {b}) has an empty range",
     "tcg.envspec:1662:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1668:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -1496,9 +1466,9 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
         // @ tcg.envspec:284:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
             // @ tcg.envspec:285:13
-            let _v15 = s.f_deck[v_p as usize].take_front(1)?;
+            let _v15 = s.f_deck[v_p as usize].take_front(2)?;
             let _a16: i32 = (_v15 as i32);
-            s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
+            s.f_hand[v_p as usize].push((_a16 as i16), 1)?;
         }
     }
     Ok(())
@@ -1538,7 +1508,7 @@ fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Resul
         // @ tcg.envspec:309:9
         if (v_k < v_coins) {
             // @ tcg.envspec:310:13
-            let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
+            let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r18 == 1) {
                 // @ tcg.envspec:311:17
                 v_heads = imin((v_heads + 1), 4);
@@ -1553,7 +1523,7 @@ fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Resul
 /// proc `bonus_on_heads` (tcg.envspec:319:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:320:5
-    let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
+    let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r19 == 1) {
         // @ tcg.envspec:321:9
         p_add_damage(s, v_amount)?;
@@ -1605,7 +1575,7 @@ fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), F
 /// proc `afflict_opponent_on_heads` (tcg.envspec:351:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:352:5
-    let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
+    let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r24 == 1) {
         // @ tcg.envspec:353:9
         p_afflict_opponent(s, v_p, v_c)?;
@@ -1678,23 +1648,23 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:395:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
-        _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
+        _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 3)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
     // @ tcg.envspec:396:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
         // @ tcg.envspec:397:9
         let _hi30: i32 = imax((v_n - 1), 0);
-        let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
+        let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, u16::MAX)?;
         let mut v_r: i32 = _r31;
         // @ tcg.envspec:398:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
+            let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 4)? as i32))? } else { false }));
             if _b33 {
                 let mut _acc34: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_j, 9)? as i32))? } else { false })) as i32;
+                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_j, 5)? as i32))? } else { false })) as i32;
                 }
                 _b33 = (_acc34 == v_r);
             }
@@ -1703,10 +1673,10 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         let mut v_at: i32 = _acc32;
         // @ tcg.envspec:402:9
-        let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
-        s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
+        let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 7)? as i32);
+        s.f_hand[v_p as usize].push((_a36 as i16), 6)?;
         // @ tcg.envspec:403:9
-        s.f_deck[v_p as usize].remove_at(v_at, 12)?;
+        s.f_deck[v_p as usize].remove_at(v_at, 8)?;
     }
     Ok(())
 }
@@ -1720,9 +1690,9 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
         // @ tcg.envspec:411:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
             // @ tcg.envspec:412:13
-            let _v37 = s.f_hand[v_q as usize].take_back(13)?;
+            let _v37 = s.f_hand[v_q as usize].take_back(10)?;
             let _a38: i32 = (_v37 as i32);
-            s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
+            s.f_deck[v_q as usize].push((_a38 as i16), 9)?;
         }
     }
     // @ tcg.envspec:415:5
@@ -1750,7 +1720,7 @@ fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault
 /// proc `burn_opponent_on_heads` (tcg.envspec:430:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:431:5
-    let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
+    let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r40 == 1) {
         // @ tcg.envspec:432:9
         p_burn_opponent(s, v_p)?;
@@ -1761,7 +1731,7 @@ fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `heal_on_heads` (tcg.envspec:437:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:438:5
-    let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
+    let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r41 == 1) {
         // @ tcg.envspec:439:9
         p_heal(s, v_p, v_s, v_amount)?;
@@ -1782,7 +1752,7 @@ fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Faul
 /// proc `nothing_on_tails` (tcg.envspec:451:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:452:5
-    let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
+    let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (!(_r42 == 1)) {
         // @ tcg.envspec:453:9
         s.f_dmg = (0 as i16);
@@ -1799,7 +1769,7 @@ fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> R
         // @ tcg.envspec:461:9
         if (v_k < v_coins) {
             // @ tcg.envspec:462:13
-            let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
+            let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r43 == 1) {
                 // @ tcg.envspec:463:17
                 v_heads = imin((v_heads + 1), 4);
@@ -1825,7 +1795,7 @@ fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Res
         // @ tcg.envspec:479:9
         if v_going {
             // @ tcg.envspec:480:13
-            let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
+            let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r44 == 1) {
                 // @ tcg.envspec:481:17
                 v_heads = imin((v_heads + 1), 12);
@@ -1843,7 +1813,7 @@ fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Res
 /// proc `bonus_or_recoil` (tcg.envspec:492:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
     // @ tcg.envspec:493:5
-    let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
+    let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r45 == 1) {
         // @ tcg.envspec:494:9
         p_add_damage(s, v_amount)?;
@@ -1907,7 +1877,7 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     // @ tcg.envspec:536:5
     if v_coin {
         // @ tcg.envspec:537:9
-        let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
+        let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r48 == 1);
     }
     // @ tcg.envspec:539:5
@@ -1916,7 +1886,7 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     if (v_go && (v_n > 0)) {
         // @ tcg.envspec:541:9
         let _hi49: i32 = imax((v_n - 1), 0);
-        let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
+        let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, u16::MAX)?;
         let mut v_r: i32 = _r50;
         // @ tcg.envspec:543:9
         let mut _acc51: i32 = 0;
@@ -1945,27 +1915,27 @@ fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -
     // @ tcg.envspec:554:5
     if v_coin {
         // @ tcg.envspec:555:9
-        let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
+        let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r55 == 1);
     }
     // @ tcg.envspec:557:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
         // @ tcg.envspec:558:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
-        let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
+        let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, u16::MAX)?;
         let mut v_h: i32 = _r57;
         // @ tcg.envspec:559:9
-        let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
-        s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
+        let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 12)? as i32);
+        s.f_discard[v_q as usize].push((_a58 as i16), 11)?;
         // @ tcg.envspec:560:9
-        s.f_hand[v_q as usize].remove_at(v_h, 27)?;
+        s.f_hand[v_q as usize].remove_at(v_h, 13)?;
     }
     Ok(())
 }
 
 /// fn `pokemon_in_deck` (tcg.envspec:565:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 14)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 15)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
 /// proc `pokemon_from_deck` (tcg.envspec:573:1)
@@ -1980,7 +1950,7 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pm59[v_i as usize] = _b64;
             if _b64 { _pn60 += 1; }
         }
-        let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn60 - 1, 0), 30)?;
+        let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn60 - 1, 0), u16::MAX)?;
         let _pk62: i32;
         if _pn60 == 0 {
             _pk62 = (-1);
@@ -1994,10 +1964,10 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
         // @ tcg.envspec:576:9
         if (v_at >= 0) {
             // @ tcg.envspec:577:13
-            let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
-            s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
+            let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 17)? as i32);
+            s.f_hand[v_p as usize].push((_a65 as i16), 16)?;
             // @ tcg.envspec:578:13
-            s.f_deck[v_p as usize].remove_at(v_at, 33)?;
+            s.f_deck[v_p as usize].remove_at(v_at, 18)?;
         }
     }
     Ok(())
@@ -2005,7 +1975,7 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
 
 /// fn `named_in_deck` (tcg.envspec:584:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 19)? as i32) as usize] as i32) == v_n)) } else { false }))
 }
 
 /// proc `named_from_deck_to_bench` (tcg.envspec:591:1)
@@ -2022,7 +1992,7 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
             _pm66[v_i as usize] = _b71;
             if _b71 { _pn67 += 1; }
         }
-        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn67 - 1, 0), 35)?;
+        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn67 - 1, 0), u16::MAX)?;
         let _pk69: i32;
         if _pn67 == 0 {
             _pk69 = (-1);
@@ -2036,10 +2006,10 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
         // @ tcg.envspec:595:9
         if (v_at >= 0) {
             // @ tcg.envspec:596:13
-            let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 36)? as i32);
+            let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 20)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
             // @ tcg.envspec:597:13
-            s.f_deck[v_p as usize].remove_at(v_at, 37)?;
+            s.f_deck[v_p as usize].remove_at(v_at, 21)?;
         }
     }
     Ok(())
@@ -2054,9 +2024,9 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
             // @ tcg.envspec:606:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
                 // @ tcg.envspec:607:17
-                let _v73 = s.f_deck[v_q as usize].take_front(38)?;
+                let _v73 = s.f_deck[v_q as usize].take_front(23)?;
                 let _a74: i32 = (_v73 as i32);
-                s.f_discard[v_q as usize].push((_a74 as i16), 39)?;
+                s.f_discard[v_q as usize].push((_a74 as i16), 22)?;
             }
         }
     }
@@ -2077,7 +2047,7 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pm75[v_s as usize] = _b80;
                 if _b80 { _pn76 += 1; }
             }
-            let _r77: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn76 - 1, 0), 40)?;
+            let _r77: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn76 - 1, 0), u16::MAX)?;
             let _pk78: i32;
             if _pn76 == 0 {
                 _pk78 = (-1);
@@ -2437,7 +2407,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
         // @ tcg.envspec:726:5
         if v_coin {
             // @ tcg.envspec:727:9
-            let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 41)?;
+            let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_go = (_r95 == 1);
         }
     }
@@ -2549,7 +2519,7 @@ fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -
     // @ tcg.envspec:756:5
     if v_coin {
         // @ tcg.envspec:757:9
-        let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 42)?;
+        let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r98 == 1);
     }
     // @ tcg.envspec:759:5
@@ -2572,7 +2542,7 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     // @ tcg.envspec:770:5
     if v_coin {
         // @ tcg.envspec:771:9
-        let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 43)?;
+        let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r100 == 1);
     }
     // @ tcg.envspec:773:5
@@ -2695,7 +2665,7 @@ fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:845:5
     for v_i in 0i32..10 {
         // @ tcg.envspec:846:9
-        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 44)? as i32) } else { (-1) });
+        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 24)? as i32) } else { (-1) });
         s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
     }
     // @ tcg.envspec:848:5
@@ -2709,7 +2679,7 @@ fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault
     // @ tcg.envspec:854:5
     for v_i in 0i32..3 {
         // @ tcg.envspec:855:9
-        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 45)? as i32) } else { (-1) });
+        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 25)? as i32) } else { (-1) });
         s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
     }
     // @ tcg.envspec:857:5
@@ -2731,10 +2701,10 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 // @ tcg.envspec:869:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
                     // @ tcg.envspec:870:21
-                    s.f_hand[v_p as usize].push((v_c as i16), 46)?;
+                    s.f_hand[v_p as usize].push((v_c as i16), 26)?;
                 } else {
                     // @ tcg.envspec:872:21
-                    s.f_discard[v_p as usize].push((v_c as i16), 47)?;
+                    s.f_discard[v_p as usize].push((v_c as i16), 27)?;
                 }
             }
         }
@@ -2767,7 +2737,7 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     // @ tcg.envspec:894:5
     if v_coin {
         // @ tcg.envspec:895:9
-        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
+        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r117 == 1);
     }
     // @ tcg.envspec:897:5
@@ -2782,7 +2752,7 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
                     // @ tcg.envspec:902:21
                     let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-                    s.f_deck[v_q as usize].push((_a118 as i16), 49)?;
+                    s.f_deck[v_q as usize].push((_a118 as i16), 28)?;
                 }
             }
             // @ tcg.envspec:905:13
@@ -2914,14 +2884,14 @@ fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1481:5
     let _a125: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a125 as i16), 50)?;
+    s.f_discard[v_p as usize].push((_a125 as i16), 29)?;
     // @ tcg.envspec:1482:5
     for v_k in 0i32..2 {
         // @ tcg.envspec:1483:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
             // @ tcg.envspec:1484:13
             let _a126: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a126 as i16), 51)?;
+            s.f_discard[v_p as usize].push((_a126 as i16), 30)?;
         }
     }
     // @ tcg.envspec:1487:5
@@ -3077,7 +3047,7 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1552:5
     let _t143: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi144: i32 = iclamp((v_n - 1), 0, 10);
-    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, 52)?;
+    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, u16::MAX)?;
     let _v146: i32 = f_nth_energy(s, _t143, _r145)?;
     s.f_zone_next[v_p as usize] = (_v146 as i8);
     Ok(())
@@ -3177,7 +3147,7 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
                 // @ tcg.envspec:1612:17
-                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
+                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r150 == 1) {
                     // @ tcg.envspec:1613:21
                     s.f_burned[v_q as usize] = false;
@@ -3186,7 +3156,7 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:1616:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
                 // @ tcg.envspec:1617:17
-                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
+                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r151 == 1) {
                     // @ tcg.envspec:1618:21
                     s.f_condition[v_q as usize] = (0 as i8);
@@ -3338,14 +3308,14 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1674:5
     let mut _acc165: i32 = 0;
     for v_i in 0i32..20 {
-        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 55)? as i32))? as i32;
+        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 31)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc165;
     // @ tcg.envspec:1675:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
     // @ tcg.envspec:1676:5
     let _hi166: i32 = imax((v_hands - 1), 0);
-    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, 56)?;
+    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, u16::MAX)?;
     let mut v_r: i32 = _r167;
     // @ tcg.envspec:1678:5
     let mut _acc168: i32 = 0;
@@ -3366,21 +3336,21 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1683:5
     for v_i in 0i32..20 {
         // @ tcg.envspec:1684:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 57)? as i32);
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 32)? as i32);
         // @ tcg.envspec:1685:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
             // @ tcg.envspec:1686:13
-            s.f_hand[v_p as usize].push((v_c as i16), 58)?;
+            s.f_hand[v_p as usize].push((v_c as i16), 33)?;
             // @ tcg.envspec:1687:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
             // @ tcg.envspec:1689:13
-            s.f_hand[v_p as usize].push((v_c as i16), 59)?;
+            s.f_hand[v_p as usize].push((v_c as i16), 34)?;
             // @ tcg.envspec:1690:13
             v_others = imin((v_others + 1), 20);
         } else {
             // @ tcg.envspec:1692:13
-            v_rest.push((v_c as i16), 60)?;
+            v_rest.push((v_c as i16), 35)?;
         }
     }
     // @ tcg.envspec:1695:5
@@ -3519,7 +3489,7 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 61)?;
+                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 v__envc_c1 = (_r170 == 1);
             }
             // @ tcg.fills:51:9
@@ -4485,7 +4455,7 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:743:9
         if v_going {
             // @ tcg.fills:744:13
-            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 62)?;
+            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r172 == 1) {
                 // @ tcg.fills:745:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
@@ -5205,11 +5175,11 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
         // @ tcg.envspec:1771:5
         v_p = (s.current_player as i32);
         // @ tcg.envspec:1772:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
+        v_c = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
         // @ tcg.envspec:1773:5
-        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+        s.f_hand[v_p as usize].remove_at(v_h, 37)?;
         // @ tcg.envspec:1774:5
-        s.f_discard[v_p as usize].push((v_c as i16), 65)?;
+        s.f_discard[v_p as usize].push((v_c as i16), 38)?;
         // @ tcg.envspec:1775:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
             // @ tcg.envspec:1776:9
@@ -5306,7 +5276,7 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:1821:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
             // @ tcg.envspec:1822:9
-            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 66)?;
+            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_hits = (_r209 == 1);
         }
     }
@@ -5433,10 +5403,10 @@ fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1704:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1705:5
-    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
+    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 39)? as i32);
     p_put_in_play(s, v_p, 0, _a210)?;
     // @ tcg.envspec:1706:5
-    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 40)?;
     Ok(())
 }
 
@@ -5451,10 +5421,10 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1713:5
     let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
+    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 41)? as i32);
     p_put_in_play(s, v_p, _a211, _a212)?;
     // @ tcg.envspec:1714:5
-    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 42)?;
     Ok(())
 }
 
@@ -5488,10 +5458,10 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:1729:5
     let _a214: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
+    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
     p_put_in_play(s, v_p, _a214, _a215)?;
     // @ tcg.envspec:1730:5
-    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
     Ok(())
 }
 
@@ -5512,10 +5482,10 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     let _v218: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
     s.f_evolutions[v_p as usize][v_s as usize] = (_v218 as i8);
     // @ tcg.envspec:1739:5
-    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
+    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 46)? as i32);
     s.f_card[v_p as usize][v_s as usize] = (_v219 as i16);
     // @ tcg.envspec:1740:5
-    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
+    s.f_hand[v_p as usize].remove_at(v_h, 47)?;
     // @ tcg.envspec:1741:5
     let _v220: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v220 as i8);
@@ -5529,7 +5499,7 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 45)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
 /// action `attach` (tcg.envspec:1749:1)
@@ -5553,7 +5523,7 @@ fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), 
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 48)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
 }
 
 /// action `use_ability` (tcg.envspec:1784:1)
@@ -5708,16 +5678,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 78)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 79)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 80)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 81)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 82)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 83)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 84)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 85)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 86)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 87)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 50)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 51)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 52)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 53)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 54)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 55)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 56)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 57)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 58)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 59)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -5882,13 +5852,13 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:1659:5
     for v_p in 0i32..2 {
         // @ tcg.envspec:1660:9
-        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
+        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
         s.f_decks[v_p as usize] = (_r228 as i8);
         // @ tcg.envspec:1661:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:1662:13
             let _a229: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a229 as i16), 89)?;
+            s.f_deck[v_p as usize].push((_a229 as i16), 60)?;
         }
         // @ tcg.envspec:1664:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
@@ -5898,7 +5868,7 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
         p_random_zone_energy(s, v_p)?;
     }
     // @ tcg.envspec:1668:5
-    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
+    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     s.f_first = ((if (_r230 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:1669:5
     s.current_player = ((s.f_first as i32) as i8);

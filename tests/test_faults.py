@@ -1,0 +1,177 @@
+"""Runtime faults have one behaviour on every backend (issue #15): the interpreter raises
+`SpecRuntimeError`, Rust returns `Err(Fault)` (its Python class raises), JAX records the first
+fault in the state's `_fault` (`raise_fault` raises outside `jit`), all with the site that the
+pass `number_faults` numbered, the same location and the same message.
+
+tests/specs/faults.envspec has one action per kind of fault; each test plays one action until
+the interpreter raises and checks that the backend faults at the same step with the same text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envc.compiler import ir, pipeline
+from envc.compiler.check import load
+from envc.compiler.interp import Interpreter, SpecRuntimeError
+from envc.compiler.ir_verify import IRVerifyError
+from envc.compiler.passes import number_faults
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "tests" / "specs" / "faults.envspec"
+FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
+            "fails", "draw_or_read"]
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def module():
+    return load(str(SPEC))
+
+
+@pytest.fixture(scope="module")
+def jax_env(module):
+    from envc.verify import load_jax
+
+    return load_jax(module)
+
+
+def _action(module, name: str) -> int:
+    return Interpreter(module).actions.kinds[[a.name for a in module.actions].index(name)].offset
+
+
+def _interp_fault(module, name: str) -> tuple[int, str]:
+    """(the step that faults, `file.envspec:LINE:COL: message`) of playing `name` repeatedly."""
+    it = Interpreter(module)
+    s = it.init(0)
+    for t in range(STEPS):
+        try:
+            s = it.step(s, _action(module, name))
+        except SpecRuntimeError as err:
+            assert err.span is not None
+            full = str(err)
+            return t, full.replace(str(err.span.file), Path(err.span.file).name, 1)
+    raise AssertionError(f"`{name}` did not fault in {STEPS} steps")
+
+
+def test_every_fault_site_is_numbered_once(module):
+    lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
+    sites = lowered.fault_sites
+    assert len(sites) == len(set(sites)) == 11
+    assert number_faults.run(lowered) is lowered  # a second run changes nothing
+    assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 5
+
+
+def test_the_verifier_catches_an_unnumbered_or_doubled_site(module):
+    lowered = pipeline.lower(pipeline.run(module))
+    with pytest.raises(IRVerifyError, match="has no number"):
+        ir.verify(lowered.model_copy(update={"fault_sites": lowered.fault_sites[1:]}))
+    with pytest.raises(IRVerifyError, match="numbered twice"):
+        ir.verify(lowered.model_copy(update={"fault_sites": lowered.fault_sites + lowered.fault_sites[:1]}))
+
+
+@pytest.mark.parametrize("name", FAULTING)
+def test_jax_records_the_interpreters_fault(module, jax_env, name):
+    import jax
+
+    t_interp, text = _interp_fault(module, name)
+    step = jax.jit(jax_env.step)
+    state = jax_env.init_from_seed(0)
+    assert jax_env.fault_message(state) is None
+    for t in range(STEPS):
+        state = step(state, _action(module, name))
+        message = jax_env.fault_message(state)
+        if message is not None:
+            assert (t, message) == (t_interp, text)
+            with pytest.raises(jax_env.SpecRuntimeError, match="^" + re.escape(text) + "$"):
+                jax_env.raise_fault(state)
+            return
+    raise AssertionError(f"JAX recorded no fault for `{name}`; the interpreter raised at step {t_interp}: {text}")
+
+
+def test_jax_faults_are_per_environment_sticky_and_survive_a_reset(module, jax_env):
+    import jax
+    import jax.numpy as jnp
+
+    push, guarded = _action(module, "push_full"), _action(module, "guarded")
+    state = jax.vmap(jax_env.init_from_seed)(jnp.arange(2, dtype=jnp.uint32))
+    step = jax.jit(jax.vmap(jax_env.step_autoreset_from_seed))
+    first = None
+    for t in range(6):
+        state = step(state, jnp.array([guarded, push], jnp.int32), jnp.full(2, t, jnp.uint32))[0]
+        fault = np.asarray(state._fault)
+        assert fault[0].tolist() == [0, 0, 0], "`guarded` reads lists only on paths it takes"
+        if first is None and fault[1, 0]:
+            first = fault[1].tolist()
+        assert first is None or fault[1].tolist() == first
+    assert first is not None
+    assert jax_env.fault_message(state).startswith("env 1: faults.envspec:16:5: push onto a full list (capacity 2)")
+
+
+def specs_lowered_sites(name: str) -> list:
+    return pipeline.load(str(ROOT / "specs" / f"{name}.envspec"), pipeline.PassContext(lower=True)).fault_sites
+
+
+def test_no_fault_sites_no_fault_field(jax_envs):
+    """connect4 cannot fault (its one `random.int` has a proved range): its JAX state has no
+    `_fault` and its module no fault helpers (zero sites, no work)."""
+    env = jax_envs("connect4")
+    assert not specs_lowered_sites("connect4")
+    assert not hasattr(env, "FAULT_SITES")
+    assert "_fault" not in {f.name for f in dataclasses.fields(env.State)}
+    assert not hasattr(env.env, "_fault_at")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FAULTING)
+def test_rust_raises_the_interpreters_fault(module, name):
+    from envc.verify import load_rust
+
+    pkg = load_rust(module)
+    t_interp, text = _interp_fault(module, name)
+    env = pkg.VecEnv(1, autoreset=False, seed=0)
+    for t in range(STEPS):
+        try:
+            env.step([_action(module, name)])
+        except pkg.SpecRuntimeError as err:
+            assert (t, str(err)) == (t_interp, f"env 0: {text}")
+            return
+    raise AssertionError(f"Rust raised no fault for `{name}`; the interpreter raised at step {t_interp}: {text}")
+
+
+@pytest.mark.parametrize("target", ["python", "jax"])
+def test_envc_run_reports_the_fault(target):
+    """`envc run` on a spec whose random play faults: the same diagnostic code on both targets,
+    the interpreter's location and message (JAX: read from `State._fault` after the run)."""
+    from typer.testing import CliRunner
+
+    from envc.cli import app
+
+    out = CliRunner().invoke(app, ["run", str(SPEC), "--target", target, "--episodes", "4",
+                                   *(["--batch", "2"] if target == "jax" else [])])
+    assert out.exit_code == 1, out.output
+    assert "R0001" in out.output and "runtime fault" in out.output
+    assert "Traceback" not in out.output
+    if target == "jax":
+        assert "faults.envspec:" in out.output
+
+
+def test_jax_records_an_illegal_action_under_illegal_action_error():
+    """`illegal_action error`: the interpreter raises, JAX records the site with the flat action
+    (Rust's text, `illegal action {a}`: tests/test_rust_backend.py)."""
+    from envc.verify import load_jax
+
+    module = load(str(ROOT / "tests" / "passes" / "number_faults" / "sites.envspec"))
+    it = Interpreter(module)
+    n = it.actions.n
+    with pytest.raises(SpecRuntimeError, match="illegal action"):
+        it.step(it.init(0), n)
+    env = load_jax(module)
+    state = env.init_from_seed(0)
+    assert env.fault_message(env.step(state, 0)) is None
+    assert env.fault_message(env.step(state, n)) == f"illegal action {n} (the spec says `illegal_action error`)"
