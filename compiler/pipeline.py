@@ -97,6 +97,12 @@ class PassContext:
         prefix_walk: how the JAX backend lowers a loop of the prefix-AND shape
             (`passes.prefix_loops`, `--prefix-walk`): "off" (as any loop, the default), "vmap"
             or "predicated" (issue 18's mechanism 1; exact, not faster on CPU: bench/RESULTS.md).
+        record_faults: the JAX backend records runtime faults in `State._fault` (the default:
+            one behaviour on every backend, `number_faults`); False (`--no-record-faults`)
+            generates no fault code, as before that pass, for a spec already verified: a fault
+            then goes unnoticed and the state after it is unspecified. It costs the TCG about a
+            third of its JAX throughput on CPU (bench/RESULTS.md, "Runtime faults recorded in
+            JAX"). The interpreter and Rust always raise.
     """
 
     disabled: frozenset[str] = frozenset()
@@ -104,6 +110,7 @@ class PassContext:
     after: str | None = None
     lower: bool = False
     prefix_walk: str = "off"
+    record_faults: bool = True
 
     def __post_init__(self) -> None:
         known = set(pass_names())

@@ -96,14 +96,15 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
 
 
 def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,
-              phase: Callable[[str], None] | None = None) -> list[BenchRow]:
+              phase: Callable[[str], None] | None = None, ctx=None) -> list[BenchRow]:
     """Benchmark the generated JAX environment of `module` at each batch size. A simultaneous
     spec plays whole turns (`rollout_joint`: every player's action at once): its SPS counts
     turns (joint steps). `phase(text)` names the batch being compiled and timed, for a
-    progress display."""
+    progress display; `ctx` (`envc.compiler.pipeline.PassContext`) the generation's options
+    (`--no-record-faults`)."""
     from envc.verify import load_jax
 
-    env = load_jax(module)
+    env = load_jax(module, ctx)
     rollout = env.rollout_joint if module.simultaneous is not None else env.rollout
     rows = []
     for b in batches:

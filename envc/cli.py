@@ -209,6 +209,10 @@ def compile(
         help="`--target jax`: how a loop that walks until a flag goes false is lowered: `off` (as any loop), "
              "`vmap` (every step at once) or `predicated` (straight-line steps); the last two are exact but "
              "were not faster on CPU (bench/RESULTS.md, issue 18)")] = "off",
+    record_faults: Annotated[bool, typer.Option(
+        help="`--target jax`: record runtime faults in `State._fault` (the interpreter and Rust raise them); "
+             "`--no-record-faults` drops that code for a spec already verified (faster: the TCG about 1.5x on "
+             "CPU; a fault then goes unnoticed)")] = True,
 ):
     """Compile a spec into a self-contained environment package.
 
@@ -241,7 +245,7 @@ def compile(
     if prefix_walk not in PREFIX_WALKS:
         _fail([Diagnostic("E0180", f"unknown `--prefix-walk {prefix_walk}`", None,
                           help=f"one of: {', '.join(PREFIX_WALKS)}")])
-    ctx = replace(_pass_context(disable_pass, after), prefix_walk=prefix_walk)
+    ctx = replace(_pass_context(disable_pass, after), prefix_walk=prefix_walk, record_faults=record_faults)
     m = _load_or_exit(spec, replace(ctx, lower=emit == "ir"))  # `--emit ir`: the IR the backends consume
     if emit == "ir":
         from envc.compiler.printer import print_module
@@ -474,6 +478,9 @@ def bench(
     observations: Annotated[bool, typer.Option(help="`--target rust`: compute and write observations every step; "
                                                "`--no-observations` measures the loop of a search or random "
                                                "rollout, which reads none (`VecEnv(..., observations=False)`)")] = True,
+    record_faults: Annotated[bool, typer.Option(
+        help="`--target jax`: time the module that records runtime faults (the default) or, with "
+             "`--no-record-faults`, the one without that code (`envc compile --no-record-faults`)")] = True,
     with_jax: Annotated[bool, typer.Option("--jax/--no-jax", help="`--target rust`: also time the JAX backend in the "
                                       "same run (its compile takes a while on big specs)")] = True,
     disable_pass: DisablePass = None,
@@ -537,11 +544,14 @@ def bench(
     with progress:
         task = progress.add_task("batches", total=len(sizes))
         jax_rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
-                                   phase=lambda text: progress.update(task, description=text))
+                                   phase=lambda text: progress.update(task, description=text),
+                                   ctx=replace(_pass_context(disable_pass), record_faults=record_faults))
     import jax
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
-    table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset",
+    faults = "" if record_faults else ", no fault recording"
+    table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset"
+                        f"{faults}",
                   caption=f"compile: lower + compile, with JAX's compilation cache in {cache}" if cache else
                   "compile: lower + compile, JAX's compilation cache off")
     for col in ("batch", "steps/scan", "SPS (median)", "runs", "compile (s)", "state (KiB)", "peak RSS (MiB)"):

@@ -175,3 +175,16 @@ def test_jax_records_an_illegal_action_under_illegal_action_error():
     state = env.init_from_seed(0)
     assert env.fault_message(env.step(state, 0)) is None
     assert env.fault_message(env.step(state, n)) == f"illegal action {n} (the spec says `illegal_action error`)"
+
+
+def test_without_fault_recording_the_jax_module_has_no_fault_code(module):
+    """`PassContext(record_faults=False)` (`envc compile --no-record-faults`): the same spec,
+    no `_fault` field, no `_fault_at` call and no site table in the generated module, which then
+    plays on where the recording module records (the interpreter still raises)."""
+    from envc.codegen.jax import generate
+    from envc.compiler.pipeline import PassContext
+
+    recording = generate(module)["env.py"]
+    plain = generate(module, PassContext(record_faults=False))["env.py"]
+    assert "_fault_at(st," in recording and "FAULT_SITES" in recording
+    assert "_fault_at" not in plain and "FAULT_SITES" not in plain and '"_fault"' not in plain

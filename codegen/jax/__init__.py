@@ -75,10 +75,13 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     attribute of `State` (`replace`, `observation`) or be an invalid Python attribute."""
     from envc.compiler.passes import init_mask
 
+    ctx = ctx or PassContext()
     module = pipeline.lower(module, ctx)  # `LOWERING`: folded, `choose` as state machines, faults numbered
+    if not ctx.record_faults:  # `--no-record-faults`: no fault site reaches the lowering (no `_fault`)
+        module = module.model_copy(update={"fault_sites": []})
     # `--prefix-walk vmap|predicated`: issue 18's mechanism 1 lowerings, opt-in measurements
     # (slower than the default on CPU: bench/RESULTS.md); the default output does not change
-    low = Lowering(module, (ctx or PassContext()).prefix_walk).run()
+    low = Lowering(module, ctx.prefix_walk).run()
     fresh_mask = init_mask.constant(module)  # None unless proved the same for every seed
     spec = os.path.relpath(module.path).replace(os.sep, "/") if module.path else module.name
     builtin = ("current_player", "rewards", "terminated", "truncated", "step_count")
@@ -86,7 +89,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
     user = tuple(name for name, _, _ in low.state_fields if name not in builtin and name != FAULT_FIELD)
     sites = [number_faults.site_text(x) for x in module.fault_sites]
     illegal = number_faults.site_id(module, number_faults.illegal_site()) + 1 \
-        if module.illegal_action == "error" else None
+        if module.illegal_action == "error" and sites else None
     shape, bounds = _observation_box(module.observe.type)
     text = _env().get_template("env.py.j2").render(
         name=module.name, version=__version__, spec=spec, doc=module.doc or "",

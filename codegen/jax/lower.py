@@ -937,7 +937,7 @@ class Lowering:
         value = self.ex(s.value)
         tmp = self.fresh("_a")
         self.emit(f"{tmp} = {value}")
-        if number_faults.site_of(s.place) is not None:
+        if self.recording() and number_faults.site_of(s.place) is not None:
             self.read_place(s.place)  # (records a list index past the end, as the interpreter checks)
         self.store(s.place, tmp)
 
