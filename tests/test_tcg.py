@@ -637,3 +637,33 @@ def test_the_opponent_shuffles_their_active_pokemon_into_their_deck(tcg, jax_ste
             break
     assert seen == {True, False}
 
+
+
+def test_an_ability_that_holds_while_its_pokemon_is_active(tcg, jax_step):
+    # Gengar ex's Shadowy Spellbind ("As long as this Pokémon is in the Active Spot, your opponent
+    # can't use any Supporter cards from their hand.", Trigger.active): computed from who is
+    # Active, so it follows the Pokémon in and out of the Active Spot. Player 1 retreats Pikachu ex
+    # for the Gengar ex: player 0 can't play Professor's Research, a Poké Ball still; player 1,
+    # whose Pokémon it is, can; Gengar ex retreats again: player 0 can play Supporters again.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.f.update(current_player=1)
+    g.place(0, 0, "A1-130")  # Ralts
+    g.hand(0, "P-A-007", "P-A-005")  # Professor's Research, Poké Ball
+    g.place(1, 0, "A1-096", energy={LIGHTNING: 2})  # Pikachu ex, retreat 1
+    g.place_outside(1, 1, "A1-123", energy={PSYCHIC: 2})  # Gengar ex, retreat 2
+    g.hand(1, "P-A-007")
+    g.ready()
+    assert g.legal("play_trainer(h=0, target=0)"), "Gengar ex on the Bench locks nothing"
+    g.act("retreat(b=1)")
+    assert g.f["locked_supporters"] == [True, False]
+    assert g.legal("play_trainer(h=0, target=0)"), "its own player's Supporters are not locked"
+    g.act("end_turn()")
+    assert g.f["current_player"] == 0 and g.f["locked_supporters"] == [True, False]
+    assert not g.legal("play_trainer(h=0, target=0)"), "player 0 can't play Professor's Research"
+    assert g.legal("play_trainer(h=1, target=0)"), "Items are not locked"
+    g.act("end_turn()")
+    g.act("retreat(b=1)")  # Gengar ex goes back to the Bench
+    assert g.f["locked_supporters"] == [False, False]
+    g.act("end_turn()")
+    assert g.f["current_player"] == 0
+    assert g.legal("play_trainer(h=0, target=0)"), "the lock ended with Gengar ex leaving the Active Spot"

@@ -349,11 +349,11 @@ _K18 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 
 _K19 = jnp.asarray(np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 1, 1, 10, 10, 10, 3, 3, 3, 5, 5, 3, 3, 5, 5, 5, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 3, 5, 5, 5, 5, 5, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 1, 1, 1, 2, 2, 3, 3, 3, 5, 6, 6, 0, 0, 5, 5, 5, 5, 10, 3, 5, 5, 5, 5, 5, 1, 1, 2, 2, 3, 3, 3, 3, 5, 3, 6, 6, 4, 0, 5, 10, 10, 10, 10, 10, 10, 10, 10, 3, 3, 3, 6, 4, 5, 2, 5, 6, 6, 2, 5, 6, 10, 10, 10, 10, 10, 10, 10, 10, 5, 6, 5, 5, 1, 3, 5, 7, 4, 1, 3, 6, 0, 5, 1, 5, 3, 5, 1, 2, 3, 5, 5, 2, 3, 3, 1, 5, 6, 6, 3, 2, 7, 0, 1, 5, 0, 0, 3, 3, 5, 6, 5, 1, 3, 5, 4, 5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7, 10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0], dtype=np.int8))
 _K20 = jnp.asarray(np.array([70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130, 160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80, 120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60, 120, 70, 120, 60, 70, 60, 100, 50, 90, 130, 30, 150, 100, 130, 90, 140, 100, 140, 50, 90, 60, 80, 120, 70, 90, 50, 90, 60, 100, 120, 60, 80, 60, 80, 70, 90, 100, 130, 60, 90, 30, 80, 140, 60, 90, 70, 60, 100, 60, 80, 130, 70, 130, 60, 80, 130, 170, 70, 100, 80, 80, 120, 150, 60, 80, 110, 60, 90, 90, 140, 70, 100, 50, 70, 60, 90, 70, 100, 150, 180, 70, 100, 160, 110, 60, 100, 140, 80, 80, 80, 120, 90, 140, 60, 80, 80, 130, 60, 100, 60, 80, 140, 60, 90, 150, 50, 70, 70, 130, 70, 110, 70, 50, 90, 60, 130, 70, 100, 160, 60, 80, 130, 40, 80, 60, 100, 60, 100, 140, 60, 90, 60, 60, 80, 90, 120, 100, 100, 70, 60, 60, 60, 50, 100, 150, 60, 90, 70, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 80, 90, 60, 100, 60, 150, 100, 80, 130, 70, 50, 60, 140, 150, 70, 110, 160, 130, 60, 70, 60, 50, 150, 190, 160, 180, 150, 140, 180, 130, 140, 120, 130, 170, 150, 180, 140, 140, 0, 0, 0, 0, 0, 0, 0, 0, 140, 140, 130, 170, 180, 140, 180, 120, 150, 60, 180, 120, 150, 0, 0, 0, 0, 0, 0, 0, 0, 60, 120, 120, 60, 120, 140, 60, 60, 50, 160, 120, 70, 110, 50, 70, 60, 140, 60, 60, 120, 150, 60, 90, 60, 60, 60, 80, 120, 140, 60, 80, 60, 50, 140, 80, 90, 60, 60, 140, 50, 140, 150, 80, 60, 100, 140, 150, 60, 70, 70, 70, 50, 60, 60, 100, 140, 140, 70, 60, 100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100, 100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80], dtype=np.int16))
 _K21 = jnp.asarray(np.array([False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, True, True, True, True, True, True, False, False, False, False, False, False, False, False, True, True, True, True, True, True, True, True, True, False, True, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, True, False, False, False, False, True, False, False, False, False, False, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, True, False, False, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False, True, False, False, False, False, False, False, False, False, False, False, False, False, False, True, False, False], dtype=np.bool_))
-_K22 = jnp.asarray(np.array([0, 1, 1, 1, 1, 1, 2, 2, 3], dtype=np.int8))
-_K23 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K24 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
-_K25 = jnp.asarray(np.array([0, 0], dtype=np.int16))
-_K26 = jnp.asarray(np.array([False, False], dtype=np.bool_))
+_K22 = jnp.asarray(np.array([False, False], dtype=np.bool_))
+_K23 = jnp.asarray(np.array([0, 1, 1, 1, 1, 1, 2, 2, 3, 4], dtype=np.int8))
+_K24 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K25 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 8, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 12, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 15, 0, 16, 0, 0, 17, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K26 = jnp.asarray(np.array([0, 0], dtype=np.int16))
 _K27 = jnp.asarray(np.array([0, 0], dtype=np.int8))
 _K28 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0], [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21], [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252], [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287], [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368], [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628], [1, 20, 190, 1140, 4845, 15504]], dtype=np.int16))
 _K29 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
@@ -395,7 +395,7 @@ _K64 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0,
 _K65 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
 _K66 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [300, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
 _K67 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K68 = jnp.asarray(np.array([[0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3], [5]], dtype=np.int8))
+_K68 = jnp.asarray(np.array([[0], [1], [13], [2], [3], [4], [5], [6], [7], [5], [8], [3], [9], [10], [11], [12], [0], [3], [5]], dtype=np.int8))
 _K69 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0]], dtype=np.int8))
 _K70 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30], [0]], dtype=np.int16))
 _K71 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2]], dtype=np.int8))
@@ -424,25 +424,25 @@ _K92 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_is_basic(st, v_c):
-    """fn `is_basic` (tcg.envspec:204)"""
+    """fn `is_basic` (tcg.envspec:210)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K1[_i32(lv["c"])] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:209)"""
+    """fn `basic_in_hand` (tcg.envspec:215)"""
     lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
     return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
 def f_playable_trainer(st, v_c):
-    """fn `playable_trainer` (tcg.envspec:215)"""
+    """fn `playable_trainer` (tcg.envspec:222)"""
     lv = {"c": _cast(v_c, jnp.int16)}
-    return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]))))
+    return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K2[_i32(lv["c"])]) != 0)), jnp.logical_or((_K3[_i32(lv["c"])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
-    """fn `trainer_target_ok` (tcg.envspec:222)"""
+    """fn `trainer_target_ok` (tcg.envspec:230)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -454,25 +454,25 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 
 
 def f_free_bench(st, v_p):
-    """fn `free_bench` (tcg.envspec:230)"""
+    """fn `free_bench` (tcg.envspec:238)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
-    """fn `energy_total` (tcg.envspec:234)"""
+    """fn `energy_total` (tcg.envspec:242)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
-    """fn `cost` (tcg.envspec:238)"""
+    """fn `cost` (tcg.envspec:246)"""
     lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["a"]) == 0), _i32(_K11[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K12[_i32(lv["c"])][_i32(lv["t"])]))
 
 
 def f_can_pay(st, v_p, v_a):
-    """fn `can_pay` (tcg.envspec:243)"""
+    """fn `can_pay` (tcg.envspec:251)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -484,13 +484,13 @@ def f_can_pay(st, v_p, v_a):
 
 
 def f_can_act(st, v_p):
-    """fn `can_act` (tcg.envspec:250)"""
+    """fn `can_act` (tcg.envspec:258)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
-    """fn `can_attack` (tcg.envspec:254)"""
+    """fn `can_attack` (tcg.envspec:262)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -502,25 +502,25 @@ def f_can_attack(st, v_p, v_a):
 
 
 def f_retreat_cost(st, v_p):
-    """fn `retreat_cost` (tcg.envspec:260)"""
+    """fn `retreat_cost` (tcg.envspec:268)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.maximum((_i32(_K15[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
-    """fn `can_evolve` (tcg.envspec:266)"""
+    """fn `can_evolve` (tcg.envspec:274)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K1[_i32(lv["c"])] != 0)), (_i32(_K16[_i32(lv["c"])]) == _i32(_K17[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
 def f_nth_energy(st, v_d, v_r):
-    """fn `nth_energy` (tcg.envspec:272)"""
+    """fn `nth_energy` (tcg.envspec:280)"""
     lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
     return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(lv["d"])]))
 
 
 def p_draw_cards(st, v_p, v_n):
-    """proc `draw_cards` (tcg.envspec:282)"""
+    """proc `draw_cards` (tcg.envspec:290)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -578,7 +578,7 @@ def p_draw_cards(st, v_p, v_n):
 
 
 def p_heal(st, v_p, v_s, v_amount):
-    """proc `heal` (tcg.envspec:290)"""
+    """proc `heal` (tcg.envspec:298)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a40 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
@@ -587,7 +587,7 @@ def p_heal(st, v_p, v_s, v_amount):
 
 
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_type` (tcg.envspec:295)"""
+    """proc `heal_type` (tcg.envspec:303)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c41 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"])))
@@ -600,7 +600,7 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
 
 
 def p_add_damage(st, v_amount):
-    """proc `add_damage` (tcg.envspec:301)"""
+    """proc `add_damage` (tcg.envspec:309)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     _a43 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
@@ -609,7 +609,7 @@ def p_add_damage(st, v_amount):
 
 
 def p_damage_per_heads(st, v_coins, v_each):
-    """proc `damage_per_heads` (tcg.envspec:306)"""
+    """proc `damage_per_heads` (tcg.envspec:314)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -677,7 +677,7 @@ def p_damage_per_heads(st, v_coins, v_each):
 
 
 def p_bonus_on_heads(st, v_amount):
-    """proc `bonus_on_heads` (tcg.envspec:319)"""
+    """proc `bonus_on_heads` (tcg.envspec:327)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r70 = _randint(st, 0, 1)
@@ -691,7 +691,7 @@ def p_bonus_on_heads(st, v_amount):
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
-    """proc `damage_per_bench_type` (tcg.envspec:326)"""
+    """proc `damage_per_bench_type` (tcg.envspec:334)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a73 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i72: jnp.logical_and(st["occupied"][_i32(lv["p"])][i72], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][_i32(lv["p"])][i72])]) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
@@ -700,7 +700,7 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 
 
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
-    """proc `discard_energy` (tcg.envspec:331)"""
+    """proc `discard_energy` (tcg.envspec:339)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a74 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
@@ -709,7 +709,7 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
 
 
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
-    """proc `attach_from_zone` (tcg.envspec:337)"""
+    """proc `attach_from_zone` (tcg.envspec:345)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
     _c75 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(_K7[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]) == _i32(lv["t"]))))
@@ -723,7 +723,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
 
 
 def p_afflict_opponent(st, v_p, v_c):
-    """proc `afflict_opponent` (tcg.envspec:345)"""
+    """proc `afflict_opponent` (tcg.envspec:353)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c78 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -737,7 +737,7 @@ def p_afflict_opponent(st, v_p, v_c):
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
-    """proc `afflict_opponent_on_heads` (tcg.envspec:351)"""
+    """proc `afflict_opponent_on_heads` (tcg.envspec:359)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r82 = _randint(st, 0, 1)
@@ -751,7 +751,7 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
 
 
 def p_poison_opponent(st, v_p):
-    """proc `poison_opponent` (tcg.envspec:357)"""
+    """proc `poison_opponent` (tcg.envspec:365)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c84 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -765,7 +765,7 @@ def p_poison_opponent(st, v_p):
 
 
 def p_burn_opponent(st, v_p):
-    """proc `burn_opponent` (tcg.envspec:363)"""
+    """proc `burn_opponent` (tcg.envspec:371)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c87 = st["occupied"][(1 - _i32(lv["p"]))][0]
@@ -779,7 +779,7 @@ def p_burn_opponent(st, v_p):
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
-    """proc `damage_opponent_bench` (tcg.envspec:370)"""
+    """proc `damage_opponent_bench` (tcg.envspec:378)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
@@ -811,7 +811,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
 
 
 def p_add_attack_bonus(st, v_amount):
-    """proc `add_attack_bonus` (tcg.envspec:378)"""
+    """proc `add_attack_bonus` (tcg.envspec:386)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int8)}
     _a99 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
@@ -820,7 +820,7 @@ def p_add_attack_bonus(st, v_amount):
 
 
 def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
-    """proc `add_named_attack_bonus` (tcg.envspec:384)"""
+    """proc `add_named_attack_bonus` (tcg.envspec:392)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8), "c": _cast(v_c, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _a100 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
@@ -831,7 +831,7 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
 
 
 def p_add_retreat_discount(st, v_n):
-    """proc `add_retreat_discount` (tcg.envspec:389)"""
+    """proc `add_retreat_discount` (tcg.envspec:397)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     _a102 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
@@ -840,7 +840,7 @@ def p_add_retreat_discount(st, v_n):
 
 
 def p_basic_from_deck(st, v_p):
-    """proc `basic_from_deck` (tcg.envspec:394)"""
+    """proc `basic_from_deck` (tcg.envspec:402)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i103: jnp.where((i103 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i103])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -862,7 +862,7 @@ def p_basic_from_deck(st, v_p):
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
-    """proc `opponent_hand_into_deck` (tcg.envspec:408)"""
+    """proc `opponent_hand_into_deck` (tcg.envspec:416)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -890,7 +890,7 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
 
 
 def p_damage_self(st, v_p, v_amount):
-    """proc `damage_self` (tcg.envspec:421)"""
+    """proc `damage_self` (tcg.envspec:429)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a118 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
@@ -899,7 +899,7 @@ def p_damage_self(st, v_p, v_amount):
 
 
 def p_afflict_self(st, v_p, v_c):
-    """proc `afflict_self` (tcg.envspec:426)"""
+    """proc `afflict_self` (tcg.envspec:434)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _a119 = lv["c"]
@@ -908,7 +908,7 @@ def p_afflict_self(st, v_p, v_c):
 
 
 def p_burn_opponent_on_heads(st, v_p):
-    """proc `burn_opponent_on_heads` (tcg.envspec:430)"""
+    """proc `burn_opponent_on_heads` (tcg.envspec:438)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     st, _r121 = _randint(st, 0, 1)
@@ -922,7 +922,7 @@ def p_burn_opponent_on_heads(st, v_p):
 
 
 def p_heal_on_heads(st, v_p, v_s, v_amount):
-    """proc `heal_on_heads` (tcg.envspec:437)"""
+    """proc `heal_on_heads` (tcg.envspec:445)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     st, _r124 = _randint(st, 0, 1)
@@ -936,7 +936,7 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
 
 
 def p_heal_all(st, v_p, v_amount):
-    """proc `heal_all` (tcg.envspec:444)"""
+    """proc `heal_all` (tcg.envspec:452)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(0)
@@ -952,7 +952,7 @@ def p_heal_all(st, v_p, v_amount):
 
 
 def p_nothing_on_tails(st):
-    """proc `nothing_on_tails` (tcg.envspec:451)"""
+    """proc `nothing_on_tails` (tcg.envspec:459)"""
     st = dict(st)
     lv = {}
     st, _r127 = _randint(st, 0, 1)
@@ -967,7 +967,7 @@ def p_nothing_on_tails(st):
 
 
 def p_bonus_if_all_heads(st, v_coins, v_amount):
-    """proc `bonus_if_all_heads` (tcg.envspec:458)"""
+    """proc `bonus_if_all_heads` (tcg.envspec:466)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1039,7 +1039,7 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
 
 
 def p_damage_until_tails(st, v_each, v_more):
-    """proc `damage_until_tails` (tcg.envspec:475)"""
+    """proc `damage_until_tails` (tcg.envspec:483)"""
     st = dict(st)
     lv = {"each": _cast(v_each, jnp.int8), "more": _cast(v_more, jnp.bool_)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1076,7 +1076,7 @@ def p_damage_until_tails(st, v_each, v_more):
 
 
 def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
-    """proc `bonus_or_recoil` (tcg.envspec:492)"""
+    """proc `bonus_or_recoil` (tcg.envspec:500)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "recoil": _cast(v_recoil, jnp.int16)}
     st, _r167 = _randint(st, 0, 1)
@@ -1094,7 +1094,7 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
 
 
 def p_bonus_per_bench_named(st, v_p, v_n, v_each):
-    """proc `bonus_per_bench_named` (tcg.envspec:502)"""
+    """proc `bonus_per_bench_named` (tcg.envspec:510)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a171 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i170: jnp.logical_and(st["occupied"][_i32(lv["p"])][i170], (_i32(_K10[_i32(st["card"][_i32(lv["p"])][i170])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
@@ -1103,7 +1103,7 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
 
 
 def p_bonus_per_opponent_energy(st, v_p, v_each):
-    """proc `bonus_per_opponent_energy` (tcg.envspec:507)"""
+    """proc `bonus_per_opponent_energy` (tcg.envspec:515)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a172 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
@@ -1112,13 +1112,13 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
 
 
 def f_attack_condition(st, v_p, v_w):
-    """fn `attack_condition` (tcg.envspec:512)"""
+    """fn `attack_condition` (tcg.envspec:520)"""
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8)}
     return jnp.where((lv["w"] == 0), (_i32(st["damage"][(1 - _i32(lv["p"]))][0]) > 0), jnp.where((lv["w"] == 1), (_i32(st["damage"][_i32(lv["p"])][0]) > 0), jnp.where((lv["w"] == 2), st["poisoned"][(1 - _i32(lv["p"]))], jnp.where((lv["w"] == 3), (_K1[_i32(st["card"][(1 - _i32(lv["p"]))][0])] != 0), jnp.logical_and((_i32(st["placed"][_i32(lv["p"])][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(lv["p"])][0]) > 0))))))
 
 
 def p_bonus_if(st, v_p, v_w, v_amount):
-    """proc `bonus_if` (tcg.envspec:521)"""
+    """proc `bonus_if` (tcg.envspec:529)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c173 = f_attack_condition(st, lv["p"], lv["w"])
@@ -1131,7 +1131,7 @@ def p_bonus_if(st, v_p, v_w, v_amount):
 
 
 def p_discard_all_energy(st, v_p, v_s):
-    """proc `discard_all_energy` (tcg.envspec:527)"""
+    """proc `discard_all_energy` (tcg.envspec:535)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _a176 = jax.vmap(lambda i175: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
@@ -1140,7 +1140,7 @@ def p_discard_all_energy(st, v_p, v_s):
 
 
 def p_discard_opponent_energy(st, v_p, v_coin):
-    """proc `discard_opponent_energy` (tcg.envspec:533)"""
+    """proc `discard_opponent_energy` (tcg.envspec:541)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1170,7 +1170,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
 
 
 def p_discard_opponent_hand_card(st, v_p, v_coin):
-    """proc `discard_opponent_hand_card` (tcg.envspec:551)"""
+    """proc `discard_opponent_hand_card` (tcg.envspec:559)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1200,13 +1200,13 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
-    """fn `pokemon_in_deck` (tcg.envspec:565)"""
+    """fn `pokemon_in_deck` (tcg.envspec:573)"""
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["t"])))), False)
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
-    """proc `pokemon_from_deck` (tcg.envspec:573)"""
+    """proc `pokemon_from_deck` (tcg.envspec:581)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     _c196 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
@@ -1231,13 +1231,13 @@ def p_pokemon_from_deck(st, v_p, v_t):
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
-    """fn `named_in_deck` (tcg.envspec:584)"""
+    """fn `named_in_deck` (tcg.envspec:592)"""
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "n": _cast(v_n, jnp.int8)}
     return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K10[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["n"]))), False)
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
-    """proc `named_from_deck_to_bench` (tcg.envspec:591)"""
+    """proc `named_from_deck_to_bench` (tcg.envspec:599)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
@@ -1263,7 +1263,7 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
 
 
 def p_discard_deck_tops(st, v_n):
-    """proc `discard_deck_tops` (tcg.envspec:603)"""
+    """proc `discard_deck_tops` (tcg.envspec:611)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     lv["q"] = jnp.int32(0)
@@ -1375,7 +1375,7 @@ def p_discard_deck_tops(st, v_n):
 
 
 def p_random_hits(st, v_p, v_times, v_each):
-    """proc `random_hits` (tcg.envspec:615)"""
+    """proc `random_hits` (tcg.envspec:623)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "times": _cast(v_times, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -1451,7 +1451,7 @@ def p_random_hits(st, v_p, v_times, v_each):
 
 
 def p_poison_opponent_from(st, v_p, v_s):
-    """proc `poison_opponent_from` (tcg.envspec:627)"""
+    """proc `poison_opponent_from` (tcg.envspec:635)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _c295 = (_i32(lv["s"]) == 0)
@@ -1464,7 +1464,7 @@ def p_poison_opponent_from(st, v_p, v_s):
 
 
 def f_attack_damage(st, v_p):
-    """fn `attack_damage` (tcg.envspec:636)"""
+    """fn `attack_damage` (tcg.envspec:644)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
@@ -1478,7 +1478,7 @@ def f_attack_damage(st, v_p):
 
 
 def p_hit_active(st, v_p):
-    """proc `hit_active` (tcg.envspec:651)"""
+    """proc `hit_active` (tcg.envspec:659)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1503,7 +1503,7 @@ def p_hit_active(st, v_p):
 
 
 def p_drain(st, v_p):
-    """proc `drain` (tcg.envspec:665)"""
+    """proc `drain` (tcg.envspec:673)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1513,7 +1513,7 @@ def p_drain(st, v_p):
 
 
 def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
-    """proc `damage_opponent_choice` (tcg.envspec:675)"""
+    """proc `damage_opponent_choice` (tcg.envspec:683)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_), "attack": _cast(v_attack, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
@@ -1608,7 +1608,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
 
 
 def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
-    """proc `damage_own_choice` (tcg.envspec:686)"""
+    """proc `damage_own_choice` (tcg.envspec:694)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
@@ -1686,7 +1686,7 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
 
 
 def p_attach_to_bench_choice(st, v_p, v_t):
-    """proc `attach_to_bench_choice` (tcg.envspec:695)"""
+    """proc `attach_to_bench_choice` (tcg.envspec:703)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
@@ -1759,7 +1759,7 @@ def p_attach_to_bench_choice(st, v_p, v_t):
 
 
 def p_attach_to_benched_choices(st, v_p, v_t, v_n):
-    """proc `attach_to_benched_choices` (tcg.envspec:705)"""
+    """proc `attach_to_benched_choices` (tcg.envspec:713)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
@@ -1901,7 +1901,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
 
 
 def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
-    """proc `switch_opponent` (tcg.envspec:723)"""
+    """proc `switch_opponent` (tcg.envspec:731)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "opponent_chooses": _cast(v_opponent_chooses, jnp.bool_), "basic_only": _cast(v_basic_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
@@ -1999,7 +1999,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
 
 def p_switch_self(st, v_p):
-    """proc `switch_self` (tcg.envspec:742)"""
+    """proc `switch_self` (tcg.envspec:750)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
@@ -2066,7 +2066,7 @@ def p_switch_self(st, v_p):
 
 
 def p_protect(st, v_p, v_amount, v_coin):
-    """proc `protect` (tcg.envspec:754)"""
+    """proc `protect` (tcg.envspec:762)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "coin": _cast(v_coin, jnp.bool_)}
     lv["go"] = _cast(True, jnp.bool_)
@@ -2092,7 +2092,7 @@ def p_protect(st, v_p, v_amount, v_coin):
 
 
 def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
-    """proc `hinder_defending` (tcg.envspec:767)"""
+    """proc `hinder_defending` (tcg.envspec:775)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "attack": _cast(v_attack, jnp.bool_), "retreat": _cast(v_retreat, jnp.bool_), "less": _cast(v_less, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -2142,7 +2142,7 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
 
 
 def p_counter_damage(st, v_p, v_amount):
-    """proc `counter_damage` (tcg.envspec:788)"""
+    """proc `counter_damage` (tcg.envspec:796)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _a548 = lv["amount"]
@@ -2153,7 +2153,7 @@ def p_counter_damage(st, v_p, v_amount):
 
 
 def p_block_supporters(st, v_p):
-    """proc `block_supporters` (tcg.envspec:793)"""
+    """proc `block_supporters` (tcg.envspec:801)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a550 = True
@@ -2164,7 +2164,7 @@ def p_block_supporters(st, v_p):
 
 
 def f_extra_energy(st, v_p, v_t):
-    """fn `extra_energy` (tcg.envspec:800)"""
+    """fn `extra_energy` (tcg.envspec:808)"""
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
@@ -2178,7 +2178,7 @@ def f_extra_energy(st, v_p, v_t):
 
 
 def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
-    """proc `bonus_if_extra_energy` (tcg.envspec:809)"""
+    """proc `bonus_if_extra_energy` (tcg.envspec:817)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c555 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
@@ -2191,7 +2191,7 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
 
 
 def p_sweets_relay(st, v_p, v_amount):
-    """proc `sweets_relay` (tcg.envspec:818)"""
+    """proc `sweets_relay` (tcg.envspec:826)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c557 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
@@ -2208,7 +2208,7 @@ def p_sweets_relay(st, v_p, v_amount):
 
 
 def p_damage_per_relay(st, v_p, v_each):
-    """proc `damage_per_relay` (tcg.envspec:827)"""
+    """proc `damage_per_relay` (tcg.envspec:835)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a561 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
@@ -2217,7 +2217,7 @@ def p_damage_per_relay(st, v_p, v_each):
 
 
 def p_boost_next_turn(st, v_p, v_amount):
-    """proc `boost_next_turn` (tcg.envspec:835)"""
+    """proc `boost_next_turn` (tcg.envspec:843)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c562 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
@@ -2232,7 +2232,7 @@ def p_boost_next_turn(st, v_p, v_amount):
 
 
 def p_see_opponent_hand(st, v_p):
-    """proc `see_opponent_hand` (tcg.envspec:843)"""
+    """proc `see_opponent_hand` (tcg.envspec:851)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -2252,7 +2252,7 @@ def p_see_opponent_hand(st, v_p):
 
 
 def p_look_at_deck(st, v_p, v_n):
-    """proc `look_at_deck` (tcg.envspec:853)"""
+    """proc `look_at_deck` (tcg.envspec:861)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["i"] = jnp.int32(0)
@@ -2271,7 +2271,7 @@ def p_look_at_deck(st, v_p, v_n):
 
 
 def p_active_to_hand(st, v_p):
-    """proc `active_to_hand` (tcg.envspec:864)"""
+    """proc `active_to_hand` (tcg.envspec:872)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c572 = st["occupied"][_i32(lv["p"])][0]
@@ -2355,7 +2355,7 @@ def p_active_to_hand(st, v_p):
 
 
 def p_opponent_active_to_deck(st, v_p, v_coin):
-    """proc `opponent_active_to_deck` (tcg.envspec:891)"""
+    """proc `opponent_active_to_deck` (tcg.envspec:899)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -2422,7 +2422,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
 
 
 def p_move_bench_energy(st, v_p, v_t):
-    """proc `move_bench_energy` (tcg.envspec:918)"""
+    """proc `move_bench_energy` (tcg.envspec:926)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = jnp.int32(1)
@@ -2444,122 +2444,128 @@ def p_move_bench_energy(st, v_p, v_t):
     return st
 
 
-def p_cut_damage(st, v_p, v_t, v_amount):
-    """proc `cut_damage` (tcg.envspec:928)"""
+def p_lock_opponent_supporters(st, v_p, v_s):
+    """proc `lock_opponent_supporters` (tcg.envspec:936)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c631 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    _c631 = jnp.logical_and((_i32(lv["s"]) == 0), st["occupied"][_i32(lv["p"])][0])
     def _then632(st, lv):
         st, lv = dict(st), dict(lv)
-        _a633 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
-        st["passive_cut"] = _cast(_a633, jnp.int16)
-        return st, _scope(lv, ("p", "t", "amount", ))
+        _a633 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(lv["p"]))].set(_cast(_a633, jnp.bool_))
+        return st, _scope(lv, ("p", "s", ))
     st, lv = _select(_c631, _then632(st, lv), (st, lv))
     return st
 
 
-def p_strike_back(st, v_s, v_amount):
-    """proc `strike_back` (tcg.envspec:936)"""
+def p_cut_damage(st, v_p, v_t, v_amount):
+    """proc `cut_damage` (tcg.envspec:945)"""
     st = dict(st)
-    lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _c634 = (_i32(lv["s"]) == 0)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _c634 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K7[_i32(st["card"][(1 - _i32(lv["p"]))][0])]) == _i32(lv["t"])))
     def _then635(st, lv):
         st, lv = dict(st), dict(lv)
-        _a636 = lv["amount"]
-        st["passive_spiky"] = _cast(_a636, jnp.int8)
-        return st, _scope(lv, ("s", "amount", ))
+        _a636 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
+        st["passive_cut"] = _cast(_a636, jnp.int16)
+        return st, _scope(lv, ("p", "t", "amount", ))
     st, lv = _select(_c634, _then635(st, lv), (st, lv))
     return st
 
 
-def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_on_attach` (tcg.envspec:944)"""
+def p_strike_back(st, v_s, v_amount):
+    """proc `strike_back` (tcg.envspec:953)"""
     st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c637 = (_i32(st["last_attached"]) == _i32(lv["t"]))
+    lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
+    _c637 = (_i32(lv["s"]) == 0)
     def _then638(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], lv["s"], lv["amount"])
-        return st, _scope(lv, ("p", "s", "t", "amount", ))
+        _a639 = lv["amount"]
+        st["passive_spiky"] = _cast(_a639, jnp.int8)
+        return st, _scope(lv, ("s", "amount", ))
     st, lv = _select(_c637, _then638(st, lv), (st, lv))
     return st
 
 
+def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
+    """proc `heal_on_attach` (tcg.envspec:961)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _c640 = (_i32(st["last_attached"]) == _i32(lv["t"]))
+    def _then641(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal(st, lv["p"], lv["s"], lv["amount"])
+        return st, _scope(lv, ("p", "s", "t", "amount", ))
+    st, lv = _select(_c640, _then641(st, lv), (st, lv))
+    return st
+
+
 def p_hit_on_attach(st, v_p, v_t, v_amount):
-    """proc `hit_on_attach` (tcg.envspec:952)"""
+    """proc `hit_on_attach` (tcg.envspec:969)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c639 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
-    def _then640(st, lv):
+    _c642 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
+    def _then643(st, lv):
         st, lv = dict(st), dict(lv)
-        _a641 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a641, jnp.int16))
+        _a644 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a644, jnp.int16))
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c639, _then640(st, lv), (st, lv))
+    st, lv = _select(_c642, _then643(st, lv), (st, lv))
     return st
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1456)"""
+    """proc `put_in_play` (tcg.envspec:1480)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
-    _a642 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a642, jnp.int16))
-    _a643 = True
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a643, jnp.bool_))
-    _a644 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a644, jnp.int16))
-    _a646 = jax.vmap(lambda i645: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a646, jnp.int8))
+    _a645 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a645, jnp.int16))
+    _a646 = True
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a646, jnp.bool_))
     _a647 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a647, jnp.int8))
-    _a648 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a648, jnp.int8))
-    _a649 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a649, jnp.bool_))
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a647, jnp.int16))
+    _a649 = jax.vmap(lambda i648: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a649, jnp.int8))
+    _a650 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a650, jnp.int8))
+    _a651 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a651, jnp.int8))
+    _a652 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a652, jnp.bool_))
     return st
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1467)"""
+    """proc `clear_conditions` (tcg.envspec:1491)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a650 = False
-    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a650, jnp.bool_))
-    _a651 = False
-    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a651, jnp.bool_))
-    _a652 = 0
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a652, jnp.int8))
-    _a653 = 0
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a653, jnp.int16))
+    _a653 = False
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a653, jnp.bool_))
     _a654 = False
-    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a654, jnp.bool_))
-    _a655 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a655, jnp.bool_))
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a654, jnp.bool_))
+    _a655 = 0
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a655, jnp.int8))
     _a656 = 0
-    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a656, jnp.int8))
-    _a657 = 0
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a657, jnp.int8))
-    _a658 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a658, jnp.int8))
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a656, jnp.int16))
+    _a657 = False
+    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a657, jnp.bool_))
+    _a658 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a658, jnp.bool_))
+    _a659 = 0
+    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a659, jnp.int8))
+    _a660 = 0
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a660, jnp.int8))
+    _a661 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a661, jnp.int8))
     return st
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1480)"""
+    """proc `clear_slot` (tcg.envspec:1504)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _l659 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l659)
+    _l662 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l662)
     lv["k"] = jnp.int32(0)
-    _c660 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then661(st, lv):
-        st, lv = dict(st), dict(lv)
-        _l662 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l662)
-        return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c660, _then661(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
     _c663 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
     def _then664(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2567,89 +2573,88 @@ def p_clear_slot(st, v_p, v_s):
         st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
         return st, _scope(lv, ("p", "s", "k", ))
     st, lv = _select(_c663, _then664(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c666 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then667(st, lv):
+        st, lv = dict(st), dict(lv)
+        _l668 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l668)
+        return st, _scope(lv, ("p", "s", "k", ))
+    st, lv = _select(_c666, _then667(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a666 = False
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a666, jnp.bool_))
-    _a667 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a667, jnp.int16))
-    _a669 = jax.vmap(lambda i668: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a669, jnp.int8))
+    _a669 = False
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a669, jnp.bool_))
     _a670 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a670, jnp.int8))
-    _a671 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a671, jnp.bool_))
-    _c672 = (_i32(lv["s"]) == 0)
-    def _then673(st, lv):
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a670, jnp.int16))
+    _a672 = jax.vmap(lambda i671: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a672, jnp.int8))
+    _a673 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a673, jnp.int8))
+    _a674 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a674, jnp.bool_))
+    _c675 = (_i32(lv["s"]) == 0)
+    def _then676(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c672, _then673(st, lv), (st, lv))
+    st, lv = _select(_c675, _then676(st, lv), (st, lv))
     return st
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1497)"""
+    """proc `swap_slots` (tcg.envspec:1521)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a674 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a674, jnp.int16))
-    _a675 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a675, jnp.int16))
+    _a677 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a677, jnp.int16))
+    _a678 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a678, jnp.int16))
     lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a676 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a676, jnp.bool_))
-    _a677 = lv["o"]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a677, jnp.bool_))
+    _a679 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a679, jnp.bool_))
+    _a680 = lv["o"]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a680, jnp.bool_))
     lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a678 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a678, jnp.int16))
-    _a679 = lv["u"]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a679, jnp.int16))
+    _a681 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a681, jnp.int16))
+    _a682 = lv["u"]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a682, jnp.int16))
     lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a680 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a680, jnp.int8))
-    _a681 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a681, jnp.int8))
+    _a683 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a683, jnp.int8))
+    _a684 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a684, jnp.int8))
     lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a682 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a682, jnp.int16))
-    _a683 = lv["d"]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a683, jnp.int16))
+    _a685 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a685, jnp.int16))
+    _a686 = lv["d"]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a686, jnp.int16))
     lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a684 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a684, jnp.int8))
-    _a685 = lv["e"]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a685, jnp.int8))
+    _a687 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a687, jnp.int8))
+    _a688 = lv["e"]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a688, jnp.int8))
     lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a686 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a686, jnp.int8))
-    _a687 = lv["t"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a687, jnp.int8))
+    _a689 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a689, jnp.int8))
+    _a690 = lv["t"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a690, jnp.int8))
     lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a688 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a688, jnp.bool_))
-    _a689 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a689, jnp.bool_))
+    _a691 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a691, jnp.bool_))
+    _a692 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a692, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1527)"""
+    """proc `knock_outs` (tcg.envspec:1551)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c690 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
-    def _then691(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a692 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a692, jnp.int8))
-        st = p_clear_slot(st, lv["q"], lv["s"])
-        return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c690, _then691(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
     _c693 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then694(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2658,7 +2663,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c693, _then694(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
+    lv["s"] = jnp.int32(1)
     _c696 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then697(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2667,7 +2672,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c696, _then697(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
+    lv["s"] = jnp.int32(2)
     _c699 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then700(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2676,9 +2681,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c699, _then700(st, lv), (st, lv))
-    lv = _scope(lv, ("q", ))
-    lv["q"] = jnp.int32(1)
-    lv["s"] = jnp.int32(0)
+    lv["s"] = jnp.int32(3)
     _c702 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then703(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2687,7 +2690,9 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c702, _then703(st, lv), (st, lv))
-    lv["s"] = jnp.int32(1)
+    lv = _scope(lv, ("q", ))
+    lv["q"] = jnp.int32(1)
+    lv["s"] = jnp.int32(0)
     _c705 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then706(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2696,7 +2701,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c705, _then706(st, lv), (st, lv))
-    lv["s"] = jnp.int32(2)
+    lv["s"] = jnp.int32(1)
     _c708 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then709(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2705,7 +2710,7 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c708, _then709(st, lv), (st, lv))
-    lv["s"] = jnp.int32(3)
+    lv["s"] = jnp.int32(2)
     _c711 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
     def _then712(st, lv):
         st, lv = dict(st), dict(lv)
@@ -2714,408 +2719,554 @@ def p_knock_outs(st):
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
     st, lv = _select(_c711, _then712(st, lv), (st, lv))
+    lv["s"] = jnp.int32(3)
+    _c714 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(_K20[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])])))
+    def _then715(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a716 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K21[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a716, jnp.int8))
+        st = p_clear_slot(st, lv["q"], lv["s"])
+        return st, _scope(lv, ("q", "s", ))
+    st, lv = _select(_c714, _then715(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i714, _h715: _h715)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i716, _h717: _h717)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c718 = jnp.logical_or(lv["won0"], lv["won1"])
-    def _then719(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i717, _h718: _h718)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i719, _h720: _h720)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c721 = jnp.logical_or(lv["won0"], lv["won1"])
+    def _then722(st, lv):
         st, lv = dict(st), dict(lv)
-        _a720 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a720, jnp.int8)
+        _a723 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a723, jnp.int8)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c718, _then719(st, lv), (st, lv))
-    _c721 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c722 = lv["won0"]
-    _c723 = lv["won1"]
-    def _then724(st, lv):
+    st, lv = _select(_c721, _then722(st, lv), (st, lv))
+    _c724 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c725 = lv["won0"]
+    _c726 = lv["won1"]
+    def _then727(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then725(st, lv):
+    def _then728(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then726(st, lv):
+    def _then729(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c721, _c722, _c723, ), (st, lv), (_then724(st, lv), _then725(st, lv), _then726(st, lv), ), (st, lv))
+    st, lv = _select_first((_c724, _c725, _c726, ), (st, lv), (_then727(st, lv), _then728(st, lv), _then729(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1550)"""
+    """proc `random_zone_energy` (tcg.envspec:1574)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i727, _h728: _i32(_h728))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r729 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a730 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r729)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a730, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i730, _h731: _i32(_h731))(jnp.arange(0, 11, dtype=jnp.int32), _K18[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r732 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a733 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r732)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a733, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1557)"""
+    """proc `begin_turn` (tcg.envspec:1581)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c731 = (_i32(st["turn"]) >= 50)
-    def _then732(st, lv):
+    _c734 = (_i32(st["turn"]) >= 50)
+    def _then735(st, lv):
         st, lv = dict(st), dict(lv)
-        _a733 = 3
-        st["ended_by"] = _cast(_a733, jnp.int8)
+        _a736 = 3
+        st["ended_by"] = _cast(_a736, jnp.int8)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else734(st, lv):
+    def _else737(st, lv):
         st, lv = dict(st), dict(lv)
-        _a735 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a735, jnp.int8)
-        _a736 = lv["p"]
-        st["current_player"] = _cast(_a736, jnp.int8)
-        _a737 = 1
-        st["phase"] = _cast(_a737, jnp.int8)
-        _a738 = False
-        st["attached"] = _cast(_a738, jnp.bool_)
-        _a739 = False
-        st["supporter"] = _cast(_a739, jnp.bool_)
-        _a740 = False
-        st["retreated"] = _cast(_a740, jnp.bool_)
-        _a741 = 0
-        st["retreat_discount"] = _cast(_a741, jnp.int8)
-        _a742 = 0
-        st["attack_bonus"] = _cast(_a742, jnp.int8)
-        _a743 = 0
-        st["named_bonus"] = _cast(_a743, jnp.int8)
+        _a738 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a738, jnp.int8)
+        _a739 = lv["p"]
+        st["current_player"] = _cast(_a739, jnp.int8)
+        _a740 = 1
+        st["phase"] = _cast(_a740, jnp.int8)
+        _a741 = False
+        st["attached"] = _cast(_a741, jnp.bool_)
+        _a742 = False
+        st["supporter"] = _cast(_a742, jnp.bool_)
+        _a743 = False
+        st["retreated"] = _cast(_a743, jnp.bool_)
+        _a744 = 0
+        st["retreat_discount"] = _cast(_a744, jnp.int8)
+        _a745 = 0
+        st["attack_bonus"] = _cast(_a745, jnp.int8)
+        _a746 = 0
+        st["named_bonus"] = _cast(_a746, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a744 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a744, jnp.bool_))
-        lv["s"] = jnp.int32(1)
-        _a745 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a745, jnp.bool_))
-        lv["s"] = jnp.int32(2)
-        _a746 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a746, jnp.bool_))
-        lv["s"] = jnp.int32(3)
         _a747 = False
         st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a747, jnp.bool_))
+        lv["s"] = jnp.int32(1)
+        _a748 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a748, jnp.bool_))
+        lv["s"] = jnp.int32(2)
+        _a749 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a749, jnp.bool_))
+        lv["s"] = jnp.int32(3)
+        _a750 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a750, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c748 = (_i32(st["turn"]) > 1)
-        def _then749(st, lv):
+        _c751 = (_i32(st["turn"]) > 1)
+        def _then752(st, lv):
             st, lv = dict(st), dict(lv)
-            _a750 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a750, jnp.int8))
+            _a753 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a753, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c748, _then749(st, lv), (st, lv))
+        st, lv = _select(_c751, _then752(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c731, _then732(st, lv), _else734(st, lv))
+    st, lv = _select(_c734, _then735(st, lv), _else737(st, lv))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1584)"""
+    """proc `continue_game` (tcg.envspec:1608)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
-    _c751 = jnp.logical_not(st["terminated"])
-    def _then752(st, lv):
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_continue_game"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_continue_game"]) != 0), jnp.bool_)
+    _c754 = lv["_envc_run"]
+    def _then755(st, lv):
         st, lv = dict(st), dict(lv)
-        _c753 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-        _c754 = lv["resume"]
-        def _then755(st, lv):
+        _c756 = jnp.logical_not(st["terminated"])
+        def _then757(st, lv):
             st, lv = dict(st), dict(lv)
-            _a756 = 2
-            st["phase"] = _cast(_a756, jnp.int8)
-            _a757 = lv["next"]
-            st["promote_next"] = _cast(_a757, jnp.int8)
-            _a758 = lv["resume"]
-            st["promote_resume"] = _cast(_a758, jnp.bool_)
-            _a759 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-            st["current_player"] = _cast(_a759, jnp.int8)
-            return st, _scope(lv, ("next", "resume", ))
-        def _then760(st, lv):
+            _c758 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+            _c759 = lv["resume"]
+            def _then760(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a761 = 2
+                st["phase"] = _cast(_a761, jnp.int8)
+                _a762 = lv["next"]
+                st["promote_next"] = _cast(_a762, jnp.int8)
+                _a763 = lv["resume"]
+                st["promote_resume"] = _cast(_a763, jnp.bool_)
+                _a764 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+                st["current_player"] = _cast(_a764, jnp.int8)
+                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+            def _then765(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a766 = 1
+                st["phase"] = _cast(_a766, jnp.int8)
+                _a767 = lv["next"]
+                st["current_player"] = _cast(_a767, jnp.int8)
+                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+            def _else768(st, lv):
+                st, lv = dict(st), dict(lv)
+                st = p_begin_turn(st, lv["next"])
+                return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+            st, lv = _select_first((_c758, _c759, ), (st, lv), (_then760(st, lv), _then765(st, lv), ), _else768(st, lv))
+            return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+        st, lv = _select(_c756, _then757(st, lv), (st, lv))
+        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c754, _then755(st, lv), (st, lv))
+    _c769 = lv["_envc_seek"]
+    def _then770(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a771 = 0
+        st["_envc_at_p_continue_game"] = _cast(_a771, jnp.int8)
+        _a772 = False
+        lv["_envc_seek"] = _cast(_a772, jnp.bool_)
+        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c769, _then770(st, lv), (st, lv))
+    st = p_active_abilities(st)
+    _c773 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+    def _then774(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a775 = 1
+        st["_envc_at_p_continue_game"] = _cast(_a775, jnp.int8)
+        _a776 = False
+        lv["_envc_run"] = _cast(_a776, jnp.bool_)
+        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+    def _else777(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a778 = True
+        lv["_envc_run"] = _cast(_a778, jnp.bool_)
+        return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c773, _then774(st, lv), _else777(st, lv))
+    lv = _scope(lv, ("next", "resume", ))
+    return st
+
+
+def p_active_abilities(st):
+    """proc `active_abilities` (tcg.envspec:1630)"""
+    st = dict(st)
+    lv = {}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_active_abilities"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_active_abilities"]) != 0), jnp.bool_)
+    _c779 = lv["_envc_run"]
+    def _then780(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a781 = _K22
+        st["locked_supporters"] = _cast(_a781, jnp.bool_)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    st, lv = _select(_c779, _then780(st, lv), (st, lv))
+    lv["q"] = jnp.int32(0)
+    def _loop782(i, carry):
+        st, lv = dict(carry[0]), dict(carry[1])
+        lv["q"] = i
+        _c783 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)), (_i32(lv["q"]) == _i32(st["_envc_frame_p_active_abilities__q"]))))
+        def _then784(st, lv):
             st, lv = dict(st), dict(lv)
-            _a761 = 1
-            st["phase"] = _cast(_a761, jnp.int8)
-            _a762 = lv["next"]
-            st["current_player"] = _cast(_a762, jnp.int8)
-            return st, _scope(lv, ("next", "resume", ))
-        def _else763(st, lv):
-            st, lv = dict(st), dict(lv)
-            st = p_begin_turn(st, lv["next"])
-            return st, _scope(lv, ("next", "resume", ))
-        st, lv = _select_first((_c753, _c754, ), (st, lv), (_then755(st, lv), _then760(st, lv), ), _else763(st, lv))
-        return st, _scope(lv, ("next", "resume", ))
-    st, lv = _select(_c751, _then752(st, lv), (st, lv))
+            _c785 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K23[_i32(_K24[_i32(st["card"][_i32(lv["q"])][0])])] == 4))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)))
+            def _then786(st, lv):
+                st, lv = dict(st), dict(lv)
+                lv["_envc_arg1"] = _cast(0, jnp.int8)
+                _c787 = lv["_envc_run"]
+                def _then788(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a789 = _K25[_i32(st["card"][_i32(lv["q"])][0])]
+                    lv["_envc_arg1"] = _cast(_a789, jnp.int8)
+                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
+                st, lv = _select(_c787, _then788(st, lv), (st, lv))
+                _c790 = lv["_envc_seek"]
+                def _then791(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a792 = 0
+                    st["_envc_at_p_active_abilities"] = _cast(_a792, jnp.int8)
+                    _a793 = False
+                    lv["_envc_seek"] = _cast(_a793, jnp.bool_)
+                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
+                st, lv = _select(_c790, _then791(st, lv), (st, lv))
+                st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["q"], 0)
+                _c794 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                def _then795(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a796 = lv["q"]
+                    st["_envc_frame_p_active_abilities__q"] = _cast(_a796, jnp.int8)
+                    _a797 = 1
+                    st["_envc_at_p_active_abilities"] = _cast(_a797, jnp.int8)
+                    _a798 = False
+                    lv["_envc_run"] = _cast(_a798, jnp.bool_)
+                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
+                def _else799(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a800 = True
+                    lv["_envc_run"] = _cast(_a800, jnp.bool_)
+                    return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
+                st, lv = _select(_c794, _then795(st, lv), _else799(st, lv))
+                lv = _scope(lv, ("_envc_run", "_envc_seek", "q", ))
+                return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
+            st, lv = _select(_c785, _then786(st, lv), (st, lv))
+            return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
+        st, lv = _select(_c783, _then784(st, lv), (st, lv))
+        return st, lv
+    st, lv = lax.fori_loop(0, 2, _loop782, (st, lv))
+    lv = _scope(lv, ("_envc_run", "_envc_seek", ))
+    lv = _scope(lv, ())
     return st
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1603)"""
+    """proc `checkup` (tcg.envspec:1642)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c764 = st["occupied"][_i32(lv["q"])][0]
-    def _then765(st, lv):
+    _c801 = st["occupied"][_i32(lv["q"])][0]
+    def _then802(st, lv):
         st, lv = dict(st), dict(lv)
-        _c766 = st["poisoned"][_i32(lv["q"])]
-        def _then767(st, lv):
+        _c803 = st["poisoned"][_i32(lv["q"])]
+        def _then804(st, lv):
             st, lv = dict(st), dict(lv)
-            _a768 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a768, jnp.int16))
+            _a805 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a805, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c766, _then767(st, lv), (st, lv))
-        _c769 = st["burned"][_i32(lv["q"])]
-        def _then770(st, lv):
+        st, lv = _select(_c803, _then804(st, lv), (st, lv))
+        _c806 = st["burned"][_i32(lv["q"])]
+        def _then807(st, lv):
             st, lv = dict(st), dict(lv)
-            _a771 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a771, jnp.int16))
-            st, _r773 = _randint(st, 0, 1)
-            _c772 = (_r773 == 1)
-            def _then774(st, lv):
+            _a808 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a808, jnp.int16))
+            st, _r810 = _randint(st, 0, 1)
+            _c809 = (_r810 == 1)
+            def _then811(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a775 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a775, jnp.bool_))
+                _a812 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a812, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c772, _then774(st, lv), (st, lv))
+            st, lv = _select(_c809, _then811(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c769, _then770(st, lv), (st, lv))
-        _c776 = (st["condition"][_i32(lv["q"])] == 1)
-        _c777 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then778(st, lv):
+        st, lv = _select(_c806, _then807(st, lv), (st, lv))
+        _c813 = (st["condition"][_i32(lv["q"])] == 1)
+        _c814 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then815(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r780 = _randint(st, 0, 1)
-            _c779 = (_r780 == 1)
-            def _then781(st, lv):
+            st, _r817 = _randint(st, 0, 1)
+            _c816 = (_r817 == 1)
+            def _then818(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a782 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a782, jnp.int8))
+                _a819 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a819, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c779, _then781(st, lv), (st, lv))
+            st, lv = _select(_c816, _then818(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then783(st, lv):
+        def _then820(st, lv):
             st, lv = dict(st), dict(lv)
-            _a784 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a784, jnp.int8))
+            _a821 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a821, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c776, _c777, ), (st, lv), (_then778(st, lv), _then783(st, lv), ), (st, lv))
+        st, lv = _select_first((_c813, _c814, ), (st, lv), (_then815(st, lv), _then820(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c764, _then765(st, lv), (st, lv))
+    st, lv = _select(_c801, _then802(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c785 = st["occupied"][_i32(lv["q"])][0]
-    def _then786(st, lv):
+    _c822 = st["occupied"][_i32(lv["q"])][0]
+    def _then823(st, lv):
         st, lv = dict(st), dict(lv)
-        _c787 = st["poisoned"][_i32(lv["q"])]
-        def _then788(st, lv):
+        _c824 = st["poisoned"][_i32(lv["q"])]
+        def _then825(st, lv):
             st, lv = dict(st), dict(lv)
-            _a789 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a789, jnp.int16))
+            _a826 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a826, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c787, _then788(st, lv), (st, lv))
-        _c790 = st["burned"][_i32(lv["q"])]
-        def _then791(st, lv):
+        st, lv = _select(_c824, _then825(st, lv), (st, lv))
+        _c827 = st["burned"][_i32(lv["q"])]
+        def _then828(st, lv):
             st, lv = dict(st), dict(lv)
-            _a792 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a792, jnp.int16))
-            st, _r794 = _randint(st, 0, 1)
-            _c793 = (_r794 == 1)
-            def _then795(st, lv):
+            _a829 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a829, jnp.int16))
+            st, _r831 = _randint(st, 0, 1)
+            _c830 = (_r831 == 1)
+            def _then832(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a796 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a796, jnp.bool_))
+                _a833 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a833, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c793, _then795(st, lv), (st, lv))
+            st, lv = _select(_c830, _then832(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c790, _then791(st, lv), (st, lv))
-        _c797 = (st["condition"][_i32(lv["q"])] == 1)
-        _c798 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then799(st, lv):
+        st, lv = _select(_c827, _then828(st, lv), (st, lv))
+        _c834 = (st["condition"][_i32(lv["q"])] == 1)
+        _c835 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then836(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r801 = _randint(st, 0, 1)
-            _c800 = (_r801 == 1)
-            def _then802(st, lv):
+            st, _r838 = _randint(st, 0, 1)
+            _c837 = (_r838 == 1)
+            def _then839(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a803 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a803, jnp.int8))
+                _a840 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a840, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c800, _then802(st, lv), (st, lv))
+            st, lv = _select(_c837, _then839(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then804(st, lv):
+        def _then841(st, lv):
             st, lv = dict(st), dict(lv)
-            _a805 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a805, jnp.int8))
+            _a842 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a842, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c797, _c798, ), (st, lv), (_then799(st, lv), _then804(st, lv), ), (st, lv))
+        st, lv = _select_first((_c834, _c835, ), (st, lv), (_then836(st, lv), _then841(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c785, _then786(st, lv), (st, lv))
+    st, lv = _select(_c822, _then823(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1630)"""
+    """proc `finish_turn` (tcg.envspec:1669)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c806 = lv["_envc_run"]
-    def _then807(st, lv):
+    _c843 = lv["_envc_run"]
+    def _then844(st, lv):
         st, lv = dict(st), dict(lv)
-        _a808 = st["current_player"]
-        lv["p"] = _cast(_a808, jnp.int8)
+        _a845 = st["current_player"]
+        lv["p"] = _cast(_a845, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c806, _then807(st, lv), (st, lv))
-    _c809 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-    def _then810(st, lv):
+    st, lv = _select(_c843, _then844(st, lv), (st, lv))
+    _c846 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+    def _then847(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = jnp.int32(0)
-        def _loop811(i, carry):
+        def _loop848(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["s"] = i
-            _c812 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
-            def _then813(st, lv):
+            _c849 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
+            def _then850(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c814 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-                def _then815(st, lv):
+                _c851 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K23[_i32(_K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+                def _then852(st, lv):
                     st, lv = dict(st), dict(lv)
                     lv["_envc_arg1"] = _cast(0, jnp.int8)
-                    _c816 = lv["_envc_run"]
-                    def _then817(st, lv):
+                    _c853 = lv["_envc_run"]
+                    def _then854(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a818 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-                        lv["_envc_arg1"] = _cast(_a818, jnp.int8)
+                        _a855 = _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+                        lv["_envc_arg1"] = _cast(_a855, jnp.int8)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c816, _then817(st, lv), (st, lv))
-                    _c819 = lv["_envc_seek"]
-                    def _then820(st, lv):
+                    st, lv = _select(_c853, _then854(st, lv), (st, lv))
+                    _c856 = lv["_envc_seek"]
+                    def _then857(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a821 = st["_envc_frame_p_finish_turn__p"]
-                        lv["p"] = _cast(_a821, jnp.int8)
-                        _a822 = 0
-                        st["_envc_at_p_finish_turn"] = _cast(_a822, jnp.int8)
-                        _a823 = False
-                        lv["_envc_seek"] = _cast(_a823, jnp.bool_)
+                        _a858 = st["_envc_frame_p_finish_turn__p"]
+                        lv["p"] = _cast(_a858, jnp.int8)
+                        _a859 = 0
+                        st["_envc_at_p_finish_turn"] = _cast(_a859, jnp.int8)
+                        _a860 = False
+                        lv["_envc_seek"] = _cast(_a860, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c819, _then820(st, lv), (st, lv))
+                    st, lv = _select(_c856, _then857(st, lv), (st, lv))
                     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-                    _c824 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                    def _then825(st, lv):
+                    _c861 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                    def _then862(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a826 = lv["p"]
-                        st["_envc_frame_p_finish_turn__p"] = _cast(_a826, jnp.int8)
-                        _a827 = lv["s"]
-                        st["_envc_frame_p_finish_turn__s"] = _cast(_a827, jnp.int8)
-                        _a828 = 1
-                        st["_envc_at_p_finish_turn"] = _cast(_a828, jnp.int8)
-                        _a829 = False
-                        lv["_envc_run"] = _cast(_a829, jnp.bool_)
+                        _a863 = lv["p"]
+                        st["_envc_frame_p_finish_turn__p"] = _cast(_a863, jnp.int8)
+                        _a864 = lv["s"]
+                        st["_envc_frame_p_finish_turn__s"] = _cast(_a864, jnp.int8)
+                        _a865 = 1
+                        st["_envc_at_p_finish_turn"] = _cast(_a865, jnp.int8)
+                        _a866 = False
+                        lv["_envc_run"] = _cast(_a866, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    def _else830(st, lv):
+                    def _else867(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a831 = True
-                        lv["_envc_run"] = _cast(_a831, jnp.bool_)
+                        _a868 = True
+                        lv["_envc_run"] = _cast(_a868, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c824, _then825(st, lv), _else830(st, lv))
+                    st, lv = _select(_c861, _then862(st, lv), _else867(st, lv))
                     lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                st, lv = _select(_c814, _then815(st, lv), (st, lv))
+                st, lv = _select(_c851, _then852(st, lv), (st, lv))
                 return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-            st, lv = _select(_c812, _then813(st, lv), (st, lv))
+            st, lv = _select(_c849, _then850(st, lv), (st, lv))
             return st, lv
-        st, lv = lax.fori_loop(0, 4, _loop811, (st, lv))
+        st, lv = lax.fori_loop(0, 4, _loop848, (st, lv))
         lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c809, _then810(st, lv), (st, lv))
-    _c832 = lv["_envc_run"]
-    def _then833(st, lv):
+    st, lv = _select(_c846, _then847(st, lv), (st, lv))
+    _c869 = lv["_envc_run"]
+    def _then870(st, lv):
         st, lv = dict(st), dict(lv)
-        _a838 = jax.vmap(lambda i834, _h835, _h836, _h837: jnp.asarray(_i32(jnp.where((_i32(_h835) == (1 + _i32(lv["p"]))), _i32(_h836), _i32(_h837))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K25, st["barrier"])
-        st["barrier"] = _cast(_a838, jnp.int16)
-        _a841 = jax.vmap(lambda i839, _h840: jnp.asarray(_i32(jnp.where((_i32(_h840) == (1 + _i32(lv["p"]))), 0, _i32(_h840))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-        st["_envc_until_barrier"] = _cast(_a841, jnp.int8)
-        _a846 = jax.vmap(lambda i842, _h843, _h844, _h845: jnp.where((_i32(_h843) == (1 + _i32(lv["p"]))), _h844, _h845))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K26, st["no_attack"])
-        st["no_attack"] = _cast(_a846, jnp.bool_)
-        _a849 = jax.vmap(lambda i847, _h848: jnp.asarray(_i32(jnp.where((_i32(_h848) == (1 + _i32(lv["p"]))), 0, _i32(_h848))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-        st["_envc_until_no_attack"] = _cast(_a849, jnp.int8)
-        _a854 = jax.vmap(lambda i850, _h851, _h852, _h853: jnp.where((_i32(_h851) == (1 + _i32(lv["p"]))), _h852, _h853))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K26, st["no_retreat"])
-        st["no_retreat"] = _cast(_a854, jnp.bool_)
-        _a857 = jax.vmap(lambda i855, _h856: jnp.asarray(_i32(jnp.where((_i32(_h856) == (1 + _i32(lv["p"]))), 0, _i32(_h856))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-        st["_envc_until_no_retreat"] = _cast(_a857, jnp.int8)
-        _a862 = jax.vmap(lambda i858, _h859, _h860, _h861: jnp.asarray(_i32(jnp.where((_i32(_h859) == (1 + _i32(lv["p"]))), _i32(_h860), _i32(_h861))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
-        st["weakened"] = _cast(_a862, jnp.int8)
-        _a865 = jax.vmap(lambda i863, _h864: jnp.asarray(_i32(jnp.where((_i32(_h864) == (1 + _i32(lv["p"]))), 0, _i32(_h864))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-        st["_envc_until_weakened"] = _cast(_a865, jnp.int8)
-        _a870 = jax.vmap(lambda i866, _h867, _h868, _h869: jnp.asarray(_i32(jnp.where((_i32(_h867) == (1 + _i32(lv["p"]))), _i32(_h868), _i32(_h869))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
-        st["spiky"] = _cast(_a870, jnp.int8)
-        _a873 = jax.vmap(lambda i871, _h872: jnp.asarray(_i32(jnp.where((_i32(_h872) == (1 + _i32(lv["p"]))), 0, _i32(_h872))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-        st["_envc_until_spiky"] = _cast(_a873, jnp.int8)
-        _a878 = jax.vmap(lambda i874, _h875, _h876, _h877: jnp.where((_i32(_h875) == (1 + _i32(lv["p"]))), _h876, _h877))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K26, st["no_supporter"])
-        st["no_supporter"] = _cast(_a878, jnp.bool_)
-        _a881 = jax.vmap(lambda i879, _h880: jnp.asarray(_i32(jnp.where((_i32(_h880) == (1 + _i32(lv["p"]))), 0, _i32(_h880))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-        st["_envc_until_no_supporter"] = _cast(_a881, jnp.int8)
-        _a882 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a882, jnp.int8))
+        _a875 = jax.vmap(lambda i871, _h872, _h873, _h874: jnp.asarray(_i32(jnp.where((_i32(_h872) == (1 + _i32(lv["p"]))), _i32(_h873), _i32(_h874))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K26, st["barrier"])
+        st["barrier"] = _cast(_a875, jnp.int16)
+        _a878 = jax.vmap(lambda i876, _h877: jnp.asarray(_i32(jnp.where((_i32(_h877) == (1 + _i32(lv["p"]))), 0, _i32(_h877))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+        st["_envc_until_barrier"] = _cast(_a878, jnp.int8)
+        _a883 = jax.vmap(lambda i879, _h880, _h881, _h882: jnp.where((_i32(_h880) == (1 + _i32(lv["p"]))), _h881, _h882))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K22, st["no_attack"])
+        st["no_attack"] = _cast(_a883, jnp.bool_)
+        _a886 = jax.vmap(lambda i884, _h885: jnp.asarray(_i32(jnp.where((_i32(_h885) == (1 + _i32(lv["p"]))), 0, _i32(_h885))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+        st["_envc_until_no_attack"] = _cast(_a886, jnp.int8)
+        _a891 = jax.vmap(lambda i887, _h888, _h889, _h890: jnp.where((_i32(_h888) == (1 + _i32(lv["p"]))), _h889, _h890))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K22, st["no_retreat"])
+        st["no_retreat"] = _cast(_a891, jnp.bool_)
+        _a894 = jax.vmap(lambda i892, _h893: jnp.asarray(_i32(jnp.where((_i32(_h893) == (1 + _i32(lv["p"]))), 0, _i32(_h893))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+        st["_envc_until_no_retreat"] = _cast(_a894, jnp.int8)
+        _a899 = jax.vmap(lambda i895, _h896, _h897, _h898: jnp.asarray(_i32(jnp.where((_i32(_h896) == (1 + _i32(lv["p"]))), _i32(_h897), _i32(_h898))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K27, st["weakened"])
+        st["weakened"] = _cast(_a899, jnp.int8)
+        _a902 = jax.vmap(lambda i900, _h901: jnp.asarray(_i32(jnp.where((_i32(_h901) == (1 + _i32(lv["p"]))), 0, _i32(_h901))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+        st["_envc_until_weakened"] = _cast(_a902, jnp.int8)
+        _a907 = jax.vmap(lambda i903, _h904, _h905, _h906: jnp.asarray(_i32(jnp.where((_i32(_h904) == (1 + _i32(lv["p"]))), _i32(_h905), _i32(_h906))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K27, st["spiky"])
+        st["spiky"] = _cast(_a907, jnp.int8)
+        _a910 = jax.vmap(lambda i908, _h909: jnp.asarray(_i32(jnp.where((_i32(_h909) == (1 + _i32(lv["p"]))), 0, _i32(_h909))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+        st["_envc_until_spiky"] = _cast(_a910, jnp.int8)
+        _a915 = jax.vmap(lambda i911, _h912, _h913, _h914: jnp.where((_i32(_h912) == (1 + _i32(lv["p"]))), _h913, _h914))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K22, st["no_supporter"])
+        st["no_supporter"] = _cast(_a915, jnp.bool_)
+        _a918 = jax.vmap(lambda i916, _h917: jnp.asarray(_i32(jnp.where((_i32(_h917) == (1 + _i32(lv["p"]))), 0, _i32(_h917))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+        st["_envc_until_no_supporter"] = _cast(_a918, jnp.int8)
+        _a919 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a919, jnp.int8))
         st = p_checkup(st, lv["p"])
         st = p_knock_outs(st)
-        st = p_continue_game(st, (1 - _i32(lv["p"])), False)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c832, _then833(st, lv), (st, lv))
+    st, lv = _select(_c869, _then870(st, lv), (st, lv))
+    lv["_envc_arg2"] = _cast(0, jnp.int8)
+    _c920 = lv["_envc_run"]
+    def _then921(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a922 = (1 - _i32(lv["p"]))
+        lv["_envc_arg2"] = _cast(_a922, jnp.int8)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
+    st, lv = _select(_c920, _then921(st, lv), (st, lv))
+    _c923 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 2)))
+    def _then924(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c925 = lv["_envc_seek"]
+        def _then926(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a927 = 0
+            st["_envc_at_p_finish_turn"] = _cast(_a927, jnp.int8)
+            _a928 = False
+            lv["_envc_seek"] = _cast(_a928, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
+        st, lv = _select(_c925, _then926(st, lv), (st, lv))
+        st = p_continue_game(st, lv["_envc_arg2"], False)
+        _c929 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then930(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a931 = 2
+            st["_envc_at_p_finish_turn"] = _cast(_a931, jnp.int8)
+            _a932 = False
+            lv["_envc_run"] = _cast(_a932, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
+        def _else933(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a934 = True
+            lv["_envc_run"] = _cast(_a934, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
+        st, lv = _select(_c929, _then930(st, lv), _else933(st, lv))
+        return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
+    st, lv = _select(_c923, _then924(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1673)"""
+    """proc `deal` (tcg.envspec:1712)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i883: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i883])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i935: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i935])] == 0), (_K1[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i935])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K28[20][5]) - _i32(_K28[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r884 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r884, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i885: ((((_i32(jnp.where((1 <= i885), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i885), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i885), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i885), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r936 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r936, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i937: ((((_i32(jnp.where((1 <= i937), (_i32(_K28[_i32(lv["b"])][1]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i937), (_i32(_K28[_i32(lv["b"])][2]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i937), (_i32(_K28[_i32(lv["b"])][3]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i937), (_i32(_K28[_i32(lv["b"])][4]) * _i32(_K28[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K29, "len": jnp.int32(0)}, _DT30)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop886(i, carry):
+    def _loop938(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
         lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])], jnp.int16)
-        _c887 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c888 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then889(st, lv):
+        _c939 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c940 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then941(st, lv):
             st, lv = dict(st), dict(lv)
-            _l890 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l890)
-            _a891 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a891, jnp.int8)
+            _l942 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l942)
+            _a943 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a943, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then892(st, lv):
+        def _then944(st, lv):
             st, lv = dict(st), dict(lv)
-            _l893 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l893)
-            _a894 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a894, jnp.int8)
+            _l945 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l945)
+            _a946 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a946, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else895(st, lv):
+        def _else947(st, lv):
             st, lv = dict(st), dict(lv)
-            _l896 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l896
+            _l948 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l948
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c887, _c888, ), (st, lv), (_then889(st, lv), _then892(st, lv), ), _else895(st, lv))
+        st, lv = _select_first((_c939, _c940, ), (st, lv), (_then941(st, lv), _then944(st, lv), ), _else947(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop886, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop938, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a897 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a897, _DT30))
+    _a949 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a949, _DT30))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3190,30 +3341,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c898 = lv["_envc_seek"]
-    def _then899(st, lv):
+    _c950 = lv["_envc_seek"]
+    def _then951(st, lv):
         st, lv = dict(st), dict(lv)
-        _a900 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a900, jnp.int8)
-        _a901 = False
-        lv["_envc_seek"] = _cast(_a901, jnp.bool_)
+        _a952 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a952, jnp.int8)
+        _a953 = False
+        lv["_envc_seek"] = _cast(_a953, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c898, _then899(st, lv), (st, lv))
+    st, lv = _select(_c950, _then951(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c902 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then903(st, lv):
+    _c954 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then955(st, lv):
         st, lv = dict(st), dict(lv)
-        _a904 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a904, jnp.int8)
-        _a905 = False
-        lv["_envc_run"] = _cast(_a905, jnp.bool_)
+        _a956 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a956, jnp.int8)
+        _a957 = False
+        lv["_envc_run"] = _cast(_a957, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else906(st, lv):
+    def _else958(st, lv):
         st, lv = dict(st), dict(lv)
-        _a907 = True
-        lv["_envc_run"] = _cast(_a907, jnp.bool_)
+        _a959 = True
+        lv["_envc_run"] = _cast(_a959, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c902, _then903(st, lv), _else906(st, lv))
+    st, lv = _select(_c954, _then955(st, lv), _else958(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3273,61 +3424,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop908(i, carry):
+    def _loop960(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c909 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then910(st, lv):
+        _c961 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then962(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c911 = lv["_envc_run"]
-            def _then912(st, lv):
+            _c963 = lv["_envc_run"]
+            def _then964(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r913 = _randint(st, 0, 1)
-                _a914 = (_r913 == 1)
-                lv["_envc_c1"] = _cast(_a914, jnp.bool_)
+                st, _r965 = _randint(st, 0, 1)
+                _a966 = (_r965 == 1)
+                lv["_envc_c1"] = _cast(_a966, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c911, _then912(st, lv), (st, lv))
-            _c915 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then916(st, lv):
+            st, lv = _select(_c963, _then964(st, lv), (st, lv))
+            _c967 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then968(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c917 = lv["_envc_seek"]
-                def _then918(st, lv):
+                _c969 = lv["_envc_seek"]
+                def _then970(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a919 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a919, jnp.int8)
-                    _a920 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a920, jnp.int8)
-                    _a921 = False
-                    lv["_envc_seek"] = _cast(_a921, jnp.bool_)
+                    _a971 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a971, jnp.int8)
+                    _a972 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a972, jnp.int8)
+                    _a973 = False
+                    lv["_envc_seek"] = _cast(_a973, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c917, _then918(st, lv), (st, lv))
+                st, lv = _select(_c969, _then970(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c922 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then923(st, lv):
+                _c974 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then975(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a924 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a924, jnp.int8)
-                    _a925 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a925, jnp.int8)
-                    _a926 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a926, jnp.int8)
-                    _a927 = False
-                    lv["_envc_run"] = _cast(_a927, jnp.bool_)
+                    _a976 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a976, jnp.int8)
+                    _a977 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a977, jnp.int8)
+                    _a978 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a978, jnp.int8)
+                    _a979 = False
+                    lv["_envc_run"] = _cast(_a979, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else928(st, lv):
+                def _else980(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a929 = True
-                    lv["_envc_run"] = _cast(_a929, jnp.bool_)
+                    _a981 = True
+                    lv["_envc_run"] = _cast(_a981, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c922, _then923(st, lv), _else928(st, lv))
+                st, lv = _select(_c974, _then975(st, lv), _else980(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c915, _then916(st, lv), (st, lv))
+            st, lv = _select(_c967, _then968(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c909, _then910(st, lv), (st, lv))
+        st, lv = _select(_c961, _then962(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop908, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop960, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3363,30 +3514,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c930 = lv["_envc_seek"]
-    def _then931(st, lv):
+    _c982 = lv["_envc_seek"]
+    def _then983(st, lv):
         st, lv = dict(st), dict(lv)
-        _a932 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a932, jnp.int8)
-        _a933 = False
-        lv["_envc_seek"] = _cast(_a933, jnp.bool_)
+        _a984 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a984, jnp.int8)
+        _a985 = False
+        lv["_envc_seek"] = _cast(_a985, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c930, _then931(st, lv), (st, lv))
+    st, lv = _select(_c982, _then983(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c934 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then935(st, lv):
+    _c986 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then987(st, lv):
         st, lv = dict(st), dict(lv)
-        _a936 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a936, jnp.int8)
-        _a937 = False
-        lv["_envc_run"] = _cast(_a937, jnp.bool_)
+        _a988 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a988, jnp.int8)
+        _a989 = False
+        lv["_envc_run"] = _cast(_a989, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else938(st, lv):
+    def _else990(st, lv):
         st, lv = dict(st), dict(lv)
-        _a939 = True
-        lv["_envc_run"] = _cast(_a939, jnp.bool_)
+        _a991 = True
+        lv["_envc_run"] = _cast(_a991, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c934, _then935(st, lv), _else938(st, lv))
+    st, lv = _select(_c986, _then987(st, lv), _else990(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3477,30 +3628,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c940 = lv["_envc_seek"]
-    def _then941(st, lv):
+    _c992 = lv["_envc_seek"]
+    def _then993(st, lv):
         st, lv = dict(st), dict(lv)
-        _a942 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a942, jnp.int8)
-        _a943 = False
-        lv["_envc_seek"] = _cast(_a943, jnp.bool_)
+        _a994 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a994, jnp.int8)
+        _a995 = False
+        lv["_envc_seek"] = _cast(_a995, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c940, _then941(st, lv), (st, lv))
+    st, lv = _select(_c992, _then993(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c944 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then945(st, lv):
+    _c996 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then997(st, lv):
         st, lv = dict(st), dict(lv)
-        _a946 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a946, jnp.int8)
-        _a947 = False
-        lv["_envc_run"] = _cast(_a947, jnp.bool_)
+        _a998 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a998, jnp.int8)
+        _a999 = False
+        lv["_envc_run"] = _cast(_a999, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else948(st, lv):
+    def _else1000(st, lv):
         st, lv = dict(st), dict(lv)
-        _a949 = True
-        lv["_envc_run"] = _cast(_a949, jnp.bool_)
+        _a1001 = True
+        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c944, _then945(st, lv), _else948(st, lv))
+    st, lv = _select(_c996, _then997(st, lv), _else1000(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3519,30 +3670,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c950 = lv["_envc_seek"]
-    def _then951(st, lv):
+    _c1002 = lv["_envc_seek"]
+    def _then1003(st, lv):
         st, lv = dict(st), dict(lv)
-        _a952 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a952, jnp.int8)
-        _a953 = False
-        lv["_envc_seek"] = _cast(_a953, jnp.bool_)
+        _a1004 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1004, jnp.int8)
+        _a1005 = False
+        lv["_envc_seek"] = _cast(_a1005, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c950, _then951(st, lv), (st, lv))
+    st, lv = _select(_c1002, _then1003(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c954 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then955(st, lv):
+    _c1006 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1007(st, lv):
         st, lv = dict(st), dict(lv)
-        _a956 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a956, jnp.int8)
-        _a957 = False
-        lv["_envc_run"] = _cast(_a957, jnp.bool_)
+        _a1008 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1008, jnp.int8)
+        _a1009 = False
+        lv["_envc_run"] = _cast(_a1009, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else958(st, lv):
+    def _else1010(st, lv):
         st, lv = dict(st), dict(lv)
-        _a959 = True
-        lv["_envc_run"] = _cast(_a959, jnp.bool_)
+        _a1011 = True
+        lv["_envc_run"] = _cast(_a1011, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c954, _then955(st, lv), _else958(st, lv))
+    st, lv = _select(_c1006, _then1007(st, lv), _else1010(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3553,30 +3704,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c960 = lv["_envc_seek"]
-    def _then961(st, lv):
+    _c1012 = lv["_envc_seek"]
+    def _then1013(st, lv):
         st, lv = dict(st), dict(lv)
-        _a962 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a962, jnp.int8)
-        _a963 = False
-        lv["_envc_seek"] = _cast(_a963, jnp.bool_)
+        _a1014 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1014, jnp.int8)
+        _a1015 = False
+        lv["_envc_seek"] = _cast(_a1015, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c960, _then961(st, lv), (st, lv))
+    st, lv = _select(_c1012, _then1013(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c964 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then965(st, lv):
+    _c1016 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1017(st, lv):
         st, lv = dict(st), dict(lv)
-        _a966 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a966, jnp.int8)
-        _a967 = False
-        lv["_envc_run"] = _cast(_a967, jnp.bool_)
+        _a1018 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1018, jnp.int8)
+        _a1019 = False
+        lv["_envc_run"] = _cast(_a1019, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else968(st, lv):
+    def _else1020(st, lv):
         st, lv = dict(st), dict(lv)
-        _a969 = True
-        lv["_envc_run"] = _cast(_a969, jnp.bool_)
+        _a1021 = True
+        lv["_envc_run"] = _cast(_a1021, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c964, _then965(st, lv), _else968(st, lv))
+    st, lv = _select(_c1016, _then1017(st, lv), _else1020(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3593,10 +3744,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a970 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a970, jnp.int16))
-    _a971 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a971, jnp.int8))
+    _a1022 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1022, jnp.int16))
+    _a1023 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1023, jnp.int8))
     return st
 
 
@@ -3662,30 +3813,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c972 = lv["_envc_seek"]
-    def _then973(st, lv):
+    _c1024 = lv["_envc_seek"]
+    def _then1025(st, lv):
         st, lv = dict(st), dict(lv)
-        _a974 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a974, jnp.int8)
-        _a975 = False
-        lv["_envc_seek"] = _cast(_a975, jnp.bool_)
+        _a1026 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1026, jnp.int8)
+        _a1027 = False
+        lv["_envc_seek"] = _cast(_a1027, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c972, _then973(st, lv), (st, lv))
+    st, lv = _select(_c1024, _then1025(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c976 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then977(st, lv):
+    _c1028 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1029(st, lv):
         st, lv = dict(st), dict(lv)
-        _a978 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a978, jnp.int8)
-        _a979 = False
-        lv["_envc_run"] = _cast(_a979, jnp.bool_)
+        _a1030 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1030, jnp.int8)
+        _a1031 = False
+        lv["_envc_run"] = _cast(_a1031, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else980(st, lv):
+    def _else1032(st, lv):
         st, lv = dict(st), dict(lv)
-        _a981 = True
-        lv["_envc_run"] = _cast(_a981, jnp.bool_)
+        _a1033 = True
+        lv["_envc_run"] = _cast(_a1033, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c976, _then977(st, lv), _else980(st, lv))
+    st, lv = _select(_c1028, _then1029(st, lv), _else1032(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3704,30 +3855,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c982 = lv["_envc_seek"]
-    def _then983(st, lv):
+    _c1034 = lv["_envc_seek"]
+    def _then1035(st, lv):
         st, lv = dict(st), dict(lv)
-        _a984 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a984, jnp.int8)
-        _a985 = False
-        lv["_envc_seek"] = _cast(_a985, jnp.bool_)
+        _a1036 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1036, jnp.int8)
+        _a1037 = False
+        lv["_envc_seek"] = _cast(_a1037, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c982, _then983(st, lv), (st, lv))
+    st, lv = _select(_c1034, _then1035(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c986 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then987(st, lv):
+    _c1038 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1039(st, lv):
         st, lv = dict(st), dict(lv)
-        _a988 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a988, jnp.int8)
-        _a989 = False
-        lv["_envc_run"] = _cast(_a989, jnp.bool_)
+        _a1040 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1040, jnp.int8)
+        _a1041 = False
+        lv["_envc_run"] = _cast(_a1041, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else990(st, lv):
+    def _else1042(st, lv):
         st, lv = dict(st), dict(lv)
-        _a991 = True
-        lv["_envc_run"] = _cast(_a991, jnp.bool_)
+        _a1043 = True
+        lv["_envc_run"] = _cast(_a1043, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c986, _then987(st, lv), _else990(st, lv))
+    st, lv = _select(_c1038, _then1039(st, lv), _else1042(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3866,36 +4017,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c992 = lv["_envc_run"]
-    def _then993(st, lv):
+    _c1044 = lv["_envc_run"]
+    def _then1045(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c992, _then993(st, lv), (st, lv))
-    _c994 = lv["_envc_seek"]
-    def _then995(st, lv):
+    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
+    _c1046 = lv["_envc_seek"]
+    def _then1047(st, lv):
         st, lv = dict(st), dict(lv)
-        _a996 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a996, jnp.int8)
-        _a997 = False
-        lv["_envc_seek"] = _cast(_a997, jnp.bool_)
+        _a1048 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1048, jnp.int8)
+        _a1049 = False
+        lv["_envc_seek"] = _cast(_a1049, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c994, _then995(st, lv), (st, lv))
+    st, lv = _select(_c1046, _then1047(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c998 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then999(st, lv):
+    _c1050 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1051(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1000 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1000, jnp.int8)
-        _a1001 = False
-        lv["_envc_run"] = _cast(_a1001, jnp.bool_)
+        _a1052 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1052, jnp.int8)
+        _a1053 = False
+        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1002(st, lv):
+    def _else1054(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1003 = True
-        lv["_envc_run"] = _cast(_a1003, jnp.bool_)
+        _a1055 = True
+        lv["_envc_run"] = _cast(_a1055, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c998, _then999(st, lv), _else1002(st, lv))
+    st, lv = _select(_c1050, _then1051(st, lv), _else1054(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3937,30 +4088,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1004 = lv["_envc_seek"]
-    def _then1005(st, lv):
+    _c1056 = lv["_envc_seek"]
+    def _then1057(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1006 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1006, jnp.int8)
-        _a1007 = False
-        lv["_envc_seek"] = _cast(_a1007, jnp.bool_)
+        _a1058 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1058, jnp.int8)
+        _a1059 = False
+        lv["_envc_seek"] = _cast(_a1059, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1004, _then1005(st, lv), (st, lv))
+    st, lv = _select(_c1056, _then1057(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c1008 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1009(st, lv):
+    _c1060 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1061(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1010 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1010, jnp.int8)
-        _a1011 = False
-        lv["_envc_run"] = _cast(_a1011, jnp.bool_)
+        _a1062 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1062, jnp.int8)
+        _a1063 = False
+        lv["_envc_run"] = _cast(_a1063, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1012(st, lv):
+    def _else1064(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1013 = True
-        lv["_envc_run"] = _cast(_a1013, jnp.bool_)
+        _a1065 = True
+        lv["_envc_run"] = _cast(_a1065, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1008, _then1009(st, lv), _else1012(st, lv))
+    st, lv = _select(_c1060, _then1061(st, lv), _else1064(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3979,30 +4130,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1014 = lv["_envc_seek"]
-    def _then1015(st, lv):
+    _c1066 = lv["_envc_seek"]
+    def _then1067(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1016 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1016, jnp.int8)
-        _a1017 = False
-        lv["_envc_seek"] = _cast(_a1017, jnp.bool_)
+        _a1068 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1068, jnp.int8)
+        _a1069 = False
+        lv["_envc_seek"] = _cast(_a1069, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1014, _then1015(st, lv), (st, lv))
+    st, lv = _select(_c1066, _then1067(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c1018 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1019(st, lv):
+    _c1070 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1071(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1020 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1020, jnp.int8)
-        _a1021 = False
-        lv["_envc_run"] = _cast(_a1021, jnp.bool_)
+        _a1072 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1072, jnp.int8)
+        _a1073 = False
+        lv["_envc_run"] = _cast(_a1073, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1022(st, lv):
+    def _else1074(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1023 = True
-        lv["_envc_run"] = _cast(_a1023, jnp.bool_)
+        _a1075 = True
+        lv["_envc_run"] = _cast(_a1075, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1018, _then1019(st, lv), _else1022(st, lv))
+    st, lv = _select(_c1070, _then1071(st, lv), _else1074(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4037,30 +4188,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1024 = lv["_envc_seek"]
-    def _then1025(st, lv):
+    _c1076 = lv["_envc_seek"]
+    def _then1077(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1026 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1026, jnp.int8)
-        _a1027 = False
-        lv["_envc_seek"] = _cast(_a1027, jnp.bool_)
+        _a1078 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1078, jnp.int8)
+        _a1079 = False
+        lv["_envc_seek"] = _cast(_a1079, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1024, _then1025(st, lv), (st, lv))
+    st, lv = _select(_c1076, _then1077(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c1028 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1029(st, lv):
+    _c1080 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1081(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1030 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1030, jnp.int8)
-        _a1031 = False
-        lv["_envc_run"] = _cast(_a1031, jnp.bool_)
+        _a1082 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1082, jnp.int8)
+        _a1083 = False
+        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1032(st, lv):
+    def _else1084(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1033 = True
-        lv["_envc_run"] = _cast(_a1033, jnp.bool_)
+        _a1085 = True
+        lv["_envc_run"] = _cast(_a1085, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1028, _then1029(st, lv), _else1032(st, lv))
+    st, lv = _select(_c1080, _then1081(st, lv), _else1084(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4095,30 +4246,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1034 = lv["_envc_seek"]
-    def _then1035(st, lv):
+    _c1086 = lv["_envc_seek"]
+    def _then1087(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1036 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1036, jnp.int8)
-        _a1037 = False
-        lv["_envc_seek"] = _cast(_a1037, jnp.bool_)
+        _a1088 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1088, jnp.int8)
+        _a1089 = False
+        lv["_envc_seek"] = _cast(_a1089, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1034, _then1035(st, lv), (st, lv))
+    st, lv = _select(_c1086, _then1087(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c1038 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1039(st, lv):
+    _c1090 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1091(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1040 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1040, jnp.int8)
-        _a1041 = False
-        lv["_envc_run"] = _cast(_a1041, jnp.bool_)
+        _a1092 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1092, jnp.int8)
+        _a1093 = False
+        lv["_envc_run"] = _cast(_a1093, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1042(st, lv):
+    def _else1094(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1043 = True
-        lv["_envc_run"] = _cast(_a1043, jnp.bool_)
+        _a1095 = True
+        lv["_envc_run"] = _cast(_a1095, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1038, _then1039(st, lv), _else1042(st, lv))
+    st, lv = _select(_c1090, _then1091(st, lv), _else1094(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4248,30 +4399,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1044 = lv["_envc_seek"]
-    def _then1045(st, lv):
+    _c1096 = lv["_envc_seek"]
+    def _then1097(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1046 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1046, jnp.int8)
-        _a1047 = False
-        lv["_envc_seek"] = _cast(_a1047, jnp.bool_)
+        _a1098 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1098, jnp.int8)
+        _a1099 = False
+        lv["_envc_seek"] = _cast(_a1099, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1044, _then1045(st, lv), (st, lv))
+    st, lv = _select(_c1096, _then1097(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c1048 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1049(st, lv):
+    _c1100 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1101(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1050 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1050, jnp.int8)
-        _a1051 = False
-        lv["_envc_run"] = _cast(_a1051, jnp.bool_)
+        _a1102 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1102, jnp.int8)
+        _a1103 = False
+        lv["_envc_run"] = _cast(_a1103, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1052(st, lv):
+    def _else1104(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1053 = True
-        lv["_envc_run"] = _cast(_a1053, jnp.bool_)
+        _a1105 = True
+        lv["_envc_run"] = _cast(_a1105, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1048, _then1049(st, lv), _else1052(st, lv))
+    st, lv = _select(_c1100, _then1101(st, lv), _else1104(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4282,30 +4433,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1054 = lv["_envc_seek"]
-    def _then1055(st, lv):
+    _c1106 = lv["_envc_seek"]
+    def _then1107(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1056 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1056, jnp.int8)
-        _a1057 = False
-        lv["_envc_seek"] = _cast(_a1057, jnp.bool_)
+        _a1108 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1108, jnp.int8)
+        _a1109 = False
+        lv["_envc_seek"] = _cast(_a1109, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1054, _then1055(st, lv), (st, lv))
+    st, lv = _select(_c1106, _then1107(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c1058 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1059(st, lv):
+    _c1110 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1111(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1060 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1060, jnp.int8)
-        _a1061 = False
-        lv["_envc_run"] = _cast(_a1061, jnp.bool_)
+        _a1112 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1112, jnp.int8)
+        _a1113 = False
+        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1062(st, lv):
+    def _else1114(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1063 = True
-        lv["_envc_run"] = _cast(_a1063, jnp.bool_)
+        _a1115 = True
+        lv["_envc_run"] = _cast(_a1115, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1058, _then1059(st, lv), _else1062(st, lv))
+    st, lv = _select(_c1110, _then1111(st, lv), _else1114(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4348,35 +4499,35 @@ def p_ability_effect__2(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1064 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1065(st, lv):
+    _c1116 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1117(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1066 = lv["_envc_seek"]
-        def _then1067(st, lv):
+        _c1118 = lv["_envc_seek"]
+        def _then1119(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1068 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1068, jnp.int8)
-            _a1069 = False
-            lv["_envc_seek"] = _cast(_a1069, jnp.bool_)
+            _a1120 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1120, jnp.int8)
+            _a1121 = False
+            lv["_envc_seek"] = _cast(_a1121, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1066, _then1067(st, lv), (st, lv))
+        st, lv = _select(_c1118, _then1119(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1070 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1071(st, lv):
+        _c1122 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1123(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1072 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1072, jnp.int8)
-            _a1073 = False
-            lv["_envc_run"] = _cast(_a1073, jnp.bool_)
+            _a1124 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1124, jnp.int8)
+            _a1125 = False
+            lv["_envc_run"] = _cast(_a1125, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1074(st, lv):
+        def _else1126(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1075 = True
-            lv["_envc_run"] = _cast(_a1075, jnp.bool_)
+            _a1127 = True
+            lv["_envc_run"] = _cast(_a1127, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1070, _then1071(st, lv), _else1074(st, lv))
+        st, lv = _select(_c1122, _then1123(st, lv), _else1126(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1064, _then1065(st, lv), (st, lv))
+    st, lv = _select(_c1116, _then1117(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4403,30 +4554,30 @@ def p_ability_effect__5(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1076 = lv["_envc_seek"]
-    def _then1077(st, lv):
+    _c1128 = lv["_envc_seek"]
+    def _then1129(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1078 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1078, jnp.int8)
-        _a1079 = False
-        lv["_envc_seek"] = _cast(_a1079, jnp.bool_)
+        _a1130 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1130, jnp.int8)
+        _a1131 = False
+        lv["_envc_seek"] = _cast(_a1131, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1076, _then1077(st, lv), (st, lv))
+    st, lv = _select(_c1128, _then1129(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1080 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1081(st, lv):
+    _c1132 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1133(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1082 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1082, jnp.int8)
-        _a1083 = False
-        lv["_envc_run"] = _cast(_a1083, jnp.bool_)
+        _a1134 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1134, jnp.int8)
+        _a1135 = False
+        lv["_envc_run"] = _cast(_a1135, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1084(st, lv):
+    def _else1136(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1085 = True
-        lv["_envc_run"] = _cast(_a1085, jnp.bool_)
+        _a1137 = True
+        lv["_envc_run"] = _cast(_a1137, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1080, _then1081(st, lv), _else1084(st, lv))
+    st, lv = _select(_c1132, _then1133(st, lv), _else1136(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4436,6 +4587,14 @@ def p_ability_effect__6(st, v_p, v_s):
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
+    return st
+
+
+def p_ability_effect__7(st, v_p, v_s):
+    """proc `ability_effect__7` (tcg.fills:704)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
     return st
 
 
@@ -4477,30 +4636,30 @@ def p_ability_effect__12(st, v_p, v_s):
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1086 = lv["_envc_seek"]
-    def _then1087(st, lv):
+    _c1138 = lv["_envc_seek"]
+    def _then1139(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1088 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1088, jnp.int8)
-        _a1089 = False
-        lv["_envc_seek"] = _cast(_a1089, jnp.bool_)
+        _a1140 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1140, jnp.int8)
+        _a1141 = False
+        lv["_envc_seek"] = _cast(_a1141, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1086, _then1087(st, lv), (st, lv))
+    st, lv = _select(_c1138, _then1139(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1090 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1091(st, lv):
+    _c1142 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1143(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1092 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1092, jnp.int8)
-        _a1093 = False
-        lv["_envc_run"] = _cast(_a1093, jnp.bool_)
+        _a1144 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1144, jnp.int8)
+        _a1145 = False
+        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1094(st, lv):
+    def _else1146(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1095 = True
-        lv["_envc_run"] = _cast(_a1095, jnp.bool_)
+        _a1147 = True
+        lv["_envc_run"] = _cast(_a1147, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1090, _then1091(st, lv), _else1094(st, lv))
+    st, lv = _select(_c1142, _then1143(st, lv), _else1146(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
@@ -4553,7 +4712,7 @@ def p_ability_effect__18(st, v_p, v_s):
 
 
 def p_trainer_effect__2(st, v_p, v_target):
-    """proc `trainer_effect__2` (tcg.fills:733)"""
+    """proc `trainer_effect__2` (tcg.fills:740)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
@@ -4561,40 +4720,40 @@ def p_trainer_effect__2(st, v_p, v_target):
 
 
 def p_trainer_effect__3(st, v_p, v_target):
-    """proc `trainer_effect__3` (tcg.fills:739)"""
+    """proc `trainer_effect__3` (tcg.fills:746)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1096(i, carry):
+    def _loop1148(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1097 = lv["going"]
-        def _then1098(st, lv):
+        _c1149 = lv["going"]
+        def _then1150(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1100 = _randint(st, 0, 1)
-            _c1099 = (_r1100 == 1)
-            def _then1101(st, lv):
+            st, _r1152 = _randint(st, 0, 1)
+            _c1151 = (_r1152 == 1)
+            def _then1153(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1102(st, lv):
+            def _else1154(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1103 = False
-                lv["going"] = _cast(_a1103, jnp.bool_)
+                _a1155 = False
+                lv["going"] = _cast(_a1155, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1099, _then1101(st, lv), _else1102(st, lv))
+            st, lv = _select(_c1151, _then1153(st, lv), _else1154(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1097, _then1098(st, lv), (st, lv))
+        st, lv = _select(_c1149, _then1150(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1096, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1148, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__4(st, v_p, v_target):
-    """proc `trainer_effect__4` (tcg.fills:796)"""
+    """proc `trainer_effect__4` (tcg.fills:803)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
@@ -4602,7 +4761,7 @@ def p_trainer_effect__4(st, v_p, v_target):
 
 
 def p_trainer_effect__5(st, v_p, v_target):
-    """proc `trainer_effect__5` (tcg.fills:784)"""
+    """proc `trainer_effect__5` (tcg.fills:791)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_active_to_hand(st, lv["p"])
@@ -4610,7 +4769,7 @@ def p_trainer_effect__5(st, v_p, v_target):
 
 
 def p_trainer_effect__6(st, v_p, v_target):
-    """proc `trainer_effect__6` (tcg.fills:727)"""
+    """proc `trainer_effect__6` (tcg.fills:734)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
@@ -4618,7 +4777,7 @@ def p_trainer_effect__6(st, v_p, v_target):
 
 
 def p_trainer_effect__7(st, v_p, v_target):
-    """proc `trainer_effect__7` (tcg.fills:778)"""
+    """proc `trainer_effect__7` (tcg.fills:785)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
@@ -4626,41 +4785,41 @@ def p_trainer_effect__7(st, v_p, v_target):
 
 
 def p_trainer_effect__8(st, v_p, v_target):
-    """proc `trainer_effect__8` (tcg.fills:754)"""
+    """proc `trainer_effect__8` (tcg.fills:761)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1104 = lv["_envc_seek"]
-    def _then1105(st, lv):
+    _c1156 = lv["_envc_seek"]
+    def _then1157(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1106 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1106, jnp.int8)
-        _a1107 = False
-        lv["_envc_seek"] = _cast(_a1107, jnp.bool_)
+        _a1158 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        lv["_envc_seek"] = _cast(_a1159, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1104, _then1105(st, lv), (st, lv))
+    st, lv = _select(_c1156, _then1157(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1108 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1109(st, lv):
+    _c1160 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1161(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1110 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1110, jnp.int8)
-        _a1111 = False
-        lv["_envc_run"] = _cast(_a1111, jnp.bool_)
+        _a1162 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1162, jnp.int8)
+        _a1163 = False
+        lv["_envc_run"] = _cast(_a1163, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1112(st, lv):
+    def _else1164(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1113 = True
-        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
+        _a1165 = True
+        lv["_envc_run"] = _cast(_a1165, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1108, _then1109(st, lv), _else1112(st, lv))
+    st, lv = _select(_c1160, _then1161(st, lv), _else1164(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
-    """proc `trainer_effect__9` (tcg.fills:790)"""
+    """proc `trainer_effect__9` (tcg.fills:797)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_move_bench_energy(st, lv["p"], 3)
@@ -4668,7 +4827,7 @@ def p_trainer_effect__9(st, v_p, v_target):
 
 
 def p_trainer_effect__10(st, v_p, v_target):
-    """proc `trainer_effect__10` (tcg.fills:715)"""
+    """proc `trainer_effect__10` (tcg.fills:722)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
@@ -4676,7 +4835,7 @@ def p_trainer_effect__10(st, v_p, v_target):
 
 
 def p_trainer_effect__11(st, v_p, v_target):
-    """proc `trainer_effect__11` (tcg.fills:721)"""
+    """proc `trainer_effect__11` (tcg.fills:728)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
@@ -4684,7 +4843,7 @@ def p_trainer_effect__11(st, v_p, v_target):
 
 
 def p_trainer_effect__12(st, v_p, v_target):
-    """proc `trainer_effect__12` (tcg.fills:766)"""
+    """proc `trainer_effect__12` (tcg.fills:773)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_see_opponent_hand(st, lv["p"])
@@ -4692,7 +4851,7 @@ def p_trainer_effect__12(st, v_p, v_target):
 
 
 def p_trainer_effect__13(st, v_p, v_target):
-    """proc `trainer_effect__13` (tcg.fills:772)"""
+    """proc `trainer_effect__13` (tcg.fills:779)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 3)
@@ -4700,7 +4859,7 @@ def p_trainer_effect__13(st, v_p, v_target):
 
 
 def p_trainer_effect__14(st, v_p, v_target):
-    """proc `trainer_effect__14` (tcg.fills:709)"""
+    """proc `trainer_effect__14` (tcg.fills:716)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
@@ -4708,7 +4867,7 @@ def p_trainer_effect__14(st, v_p, v_target):
 
 
 def p_trainer_effect__15(st, v_p, v_target):
-    """proc `trainer_effect__15` (tcg.fills:760)"""
+    """proc `trainer_effect__15` (tcg.fills:767)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
@@ -4716,7 +4875,7 @@ def p_trainer_effect__15(st, v_p, v_target):
 
 
 def p_trainer_effect__16(st, v_p, v_target):
-    """proc `trainer_effect__16` (tcg.fills:703)"""
+    """proc `trainer_effect__16` (tcg.fills:710)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
@@ -4724,251 +4883,101 @@ def p_trainer_effect__16(st, v_p, v_target):
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
-    """proc `attack_effect__dispatch` (tcg.envspec:962)"""
+    """proc `attack_effect__dispatch` (tcg.envspec:979)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1114 = lv["_envc_run"]
-    def _then1115(st, lv):
+    _c1166 = lv["_envc_run"]
+    def _then1167(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1116 = _K31[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1116, jnp.int8)
+        _a1168 = _K31[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1168, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1114, _then1115(st, lv), (st, lv))
-    _c1117 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1118 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1119 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1120 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1121 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1122 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1123 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1124 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1125 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1126 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1127 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1128 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1129 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1130 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1131 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1132 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1133 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1134 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1135 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1136 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1137 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1138 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1139 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1140 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1141 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1142 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1143 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1144 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
-    _c1145 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1146 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1147 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1148 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1149 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1150 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1151 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1152 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
-    _c1153 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1154 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1155 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
-    _c1156 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
-    _c1157 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1158 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1159 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1160 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1161 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1162 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
-    _c1163 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1164 = lv["_envc_run"]
-    def _then1165(st, lv):
+    st, lv = _select(_c1166, _then1167(st, lv), (st, lv))
+    _c1169 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1170 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1171 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1172 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1173 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1174 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1175 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1176 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1177 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1178 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1179 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1180 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1181 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1182 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1183 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1184 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1185 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1186 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1187 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1188 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1189 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1190 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1191 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1192 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1193 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1194 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1195 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1196 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28))
+    _c1197 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1198 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1199 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1200 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1201 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1202 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1203 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1204 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
+    _c1205 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1206 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1207 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1208 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
+    _c1209 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1210 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1211 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1212 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1213 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
+    _c1214 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
+    _c1215 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1216 = lv["_envc_run"]
+    def _then1217(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], 0, _K32[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1166(st, lv):
+    def _then1218(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_pokemon_from_deck(st, lv["p"], _K33[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1167(st, lv):
+    def _then1219(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent(st, lv["p"], _K34[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1168(st, lv):
+    def _then1220(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1169(st, lv):
+    def _then1221(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_bonus_on_heads(st, _K35[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1170(st, lv):
+    def _then1222(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_damage_per_heads(st, _K36[_i32(lv["effect"])][0], _K37[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1171(st, lv):
+    def _then1223(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1172 = lv["_envc_run"]
-        def _then1173(st, lv):
+        _c1224 = lv["_envc_run"]
+        def _then1225(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1174 = _K38[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1174, jnp.int8)
+            _a1226 = _K38[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1226, jnp.int8)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1172, _then1173(st, lv), (st, lv))
-        _c1175 = lv["_envc_seek"]
-        def _then1176(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1177 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1177, jnp.int8)
-            _a1178 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1178, jnp.int8)
-            _a1179 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1179, jnp.int8)
-            _a1180 = False
-            lv["_envc_seek"] = _cast(_a1180, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1175, _then1176(st, lv), (st, lv))
-        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1181 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1182(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1183 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1183, jnp.int8)
-            _a1184 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1184, jnp.int8)
-            _a1185 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1185, jnp.int8)
-            _a1186 = False
-            lv["_envc_run"] = _cast(_a1186, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1187(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1188 = True
-            lv["_envc_run"] = _cast(_a1188, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1181, _then1182(st, lv), _else1187(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1189(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_nothing_on_tails(st)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1190(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1191(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1192(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1193(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1194(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_block_supporters(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1195(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_all_heads(st, 2, 80)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1196(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg2"] = _cast(0, jnp.int16)
-        lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1197 = lv["_envc_run"]
-        def _then1198(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1199 = _K49[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1199, jnp.int16)
-            _a1200 = _K50[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1200, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1197, _then1198(st, lv), (st, lv))
-        _c1201 = lv["_envc_seek"]
-        def _then1202(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1203 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1203, jnp.int8)
-            _a1204 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1204, jnp.int8)
-            _a1205 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1205, jnp.int8)
-            _a1206 = False
-            lv["_envc_seek"] = _cast(_a1206, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1201, _then1202(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1207 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1208(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1209 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1209, jnp.int8)
-            _a1210 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1210, jnp.int8)
-            _a1211 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1211, jnp.int8)
-            _a1212 = False
-            lv["_envc_run"] = _cast(_a1212, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1213(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1214 = True
-            lv["_envc_run"] = _cast(_a1214, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1207, _then1208(st, lv), _else1213(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1215(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1216(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1217(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1218(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1219(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_all_energy(st, lv["p"], 0)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1220(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1221(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1222(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg4"] = _cast(0, jnp.int16)
-        lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1223 = lv["_envc_run"]
-        def _then1224(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1225 = _K56[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1225, jnp.int16)
-            _a1226 = _K57[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1226, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1223, _then1224(st, lv), (st, lv))
+        st, lv = _select(_c1224, _then1225(st, lv), (st, lv))
         _c1227 = lv["_envc_seek"]
         def _then1228(st, lv):
             st, lv = dict(st), dict(lv)
@@ -4980,789 +4989,1261 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1231, jnp.int8)
             _a1232 = False
             lv["_envc_seek"] = _cast(_a1232, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
         st, lv = _select(_c1227, _then1228(st, lv), (st, lv))
-        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1233 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
+        _c1233 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
         def _then1234(st, lv):
             st, lv = dict(st), dict(lv)
             _a1235 = lv["effect"]
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1235, jnp.int8)
             _a1236 = lv["p"]
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1236, jnp.int8)
-            _a1237 = 3
+            _a1237 = 1
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1237, jnp.int8)
             _a1238 = False
             lv["_envc_run"] = _cast(_a1238, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
         def _else1239(st, lv):
             st, lv = dict(st), dict(lv)
             _a1240 = True
             lv["_envc_run"] = _cast(_a1240, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
         st, lv = _select(_c1233, _then1234(st, lv), _else1239(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1241(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1242 = lv["_envc_seek"]
-        def _then1243(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1244 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1244, jnp.int8)
-            _a1245 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1245, jnp.int8)
-            _a1246 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1246, jnp.int8)
-            _a1247 = False
-            lv["_envc_seek"] = _cast(_a1247, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1242, _then1243(st, lv), (st, lv))
-        st = p_switch_self(st, lv["p"])
-        _c1248 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1249(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1250 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1250, jnp.int8)
-            _a1251 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1251, jnp.int8)
-            _a1252 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1252, jnp.int8)
-            _a1253 = False
-            lv["_envc_run"] = _cast(_a1253, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1254(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1255 = True
-            lv["_envc_run"] = _cast(_a1255, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1248, _then1249(st, lv), _else1254(st, lv))
+        st = p_nothing_on_tails(st)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1256(st, lv):
+    def _then1242(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
+        st = p_discard_energy(st, lv["p"], 0, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1257(st, lv):
+    def _then1243(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
+        st = p_hinder_defending(st, lv["p"], _K41[_i32(lv["effect"])][0], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1258(st, lv):
+    def _then1244(st, lv):
         st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1259 = lv["_envc_run"]
+        st = p_damage_self(st, lv["p"], _K45[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1245(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_if_extra_energy(st, lv["p"], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1246(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_block_supporters(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1247(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_if_all_heads(st, 2, 80)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1248(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg2"] = _cast(0, jnp.int16)
+        lv["_envc_arg3"] = _cast(False, jnp.bool_)
+        _c1249 = lv["_envc_run"]
+        def _then1250(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1251 = _K49[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1251, jnp.int16)
+            _a1252 = _K50[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1252, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1249, _then1250(st, lv), (st, lv))
+        _c1253 = lv["_envc_seek"]
+        def _then1254(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1255 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1255, jnp.int8)
+            _a1256 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1256, jnp.int8)
+            _a1257 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1257, jnp.int8)
+            _a1258 = False
+            lv["_envc_seek"] = _cast(_a1258, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1253, _then1254(st, lv), (st, lv))
+        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
+        _c1259 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
         def _then1260(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1261 = _K59[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1261, jnp.bool_)
-            _a1262 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1262, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1259, _then1260(st, lv), (st, lv))
-        _c1263 = lv["_envc_seek"]
-        def _then1264(st, lv):
+            _a1261 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1261, jnp.int8)
+            _a1262 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1262, jnp.int8)
+            _a1263 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1263, jnp.int8)
+            _a1264 = False
+            lv["_envc_run"] = _cast(_a1264, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        def _else1265(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1265 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1265, jnp.int8)
-            _a1266 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1266, jnp.int8)
-            _a1267 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1267, jnp.int8)
-            _a1268 = False
-            lv["_envc_seek"] = _cast(_a1268, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1263, _then1264(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1269 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1270(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1271 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1271, jnp.int8)
-            _a1272 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1272, jnp.int8)
-            _a1273 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1273, jnp.int8)
-            _a1274 = False
-            lv["_envc_run"] = _cast(_a1274, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1275(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1276 = True
-            lv["_envc_run"] = _cast(_a1276, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1269, _then1270(st, lv), _else1275(st, lv))
+            _a1266 = True
+            lv["_envc_run"] = _cast(_a1266, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1259, _then1260(st, lv), _else1265(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1277(st, lv):
+    def _then1267(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_named_from_deck_to_bench(st, lv["p"], 12)
+        st = p_discard_opponent_energy(st, lv["p"], _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1278(st, lv):
+    def _then1268(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1279(st, lv):
+    def _then1269(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
+        st = p_damage_opponent_bench(st, lv["p"], _K52[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1280(st, lv):
+    def _then1270(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
+        st = p_bonus_if(st, lv["p"], _K53[_i32(lv["effect"])][0], _K54[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1281(st, lv):
+    def _then1271(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
+        st = p_discard_all_energy(st, lv["p"], 0)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1282(st, lv):
+    def _then1272(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
+        st = p_damage_per_bench_type(st, lv["p"], _K55[_i32(lv["effect"])][0], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1283(st, lv):
+    def _then1273(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
+        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1284(st, lv):
+    def _then1274(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_opponent_active_to_deck(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1285(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1286(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1287(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1288 = lv["_envc_seek"]
-        def _then1289(st, lv):
+        lv["_envc_arg4"] = _cast(0, jnp.int16)
+        lv["_envc_arg5"] = _cast(False, jnp.bool_)
+        _c1275 = lv["_envc_run"]
+        def _then1276(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1290 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1290, jnp.int8)
-            _a1291 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1291, jnp.int8)
-            _a1292 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1292, jnp.int8)
-            _a1293 = False
-            lv["_envc_seek"] = _cast(_a1293, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1288, _then1289(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1294 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+            _a1277 = _K56[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1277, jnp.int16)
+            _a1278 = _K57[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1278, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1275, _then1276(st, lv), (st, lv))
+        _c1279 = lv["_envc_seek"]
+        def _then1280(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1281 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1281, jnp.int8)
+            _a1282 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1282, jnp.int8)
+            _a1283 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1283, jnp.int8)
+            _a1284 = False
+            lv["_envc_seek"] = _cast(_a1284, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1279, _then1280(st, lv), (st, lv))
+        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
+        _c1285 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+        def _then1286(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1287 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1287, jnp.int8)
+            _a1288 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1288, jnp.int8)
+            _a1289 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1289, jnp.int8)
+            _a1290 = False
+            lv["_envc_run"] = _cast(_a1290, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        def _else1291(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1292 = True
+            lv["_envc_run"] = _cast(_a1292, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1285, _then1286(st, lv), _else1291(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1293(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1294 = lv["_envc_seek"]
         def _then1295(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1296 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1296, jnp.int8)
-            _a1297 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1297, jnp.int8)
-            _a1298 = 6
+            _a1296 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1296, jnp.int8)
+            _a1297 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1297, jnp.int8)
+            _a1298 = 0
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1298, jnp.int8)
             _a1299 = False
-            lv["_envc_run"] = _cast(_a1299, jnp.bool_)
+            lv["_envc_seek"] = _cast(_a1299, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1300(st, lv):
+        st, lv = _select(_c1294, _then1295(st, lv), (st, lv))
+        st = p_switch_self(st, lv["p"])
+        _c1300 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1301(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1301 = True
-            lv["_envc_run"] = _cast(_a1301, jnp.bool_)
+            _a1302 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1302, jnp.int8)
+            _a1303 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1303, jnp.int8)
+            _a1304 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1304, jnp.int8)
+            _a1305 = False
+            lv["_envc_run"] = _cast(_a1305, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1294, _then1295(st, lv), _else1300(st, lv))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1302(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1303(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1304(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1305(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_deck_tops(st, 5)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1306(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_sweets_relay(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1307(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_relay(st, lv["p"], 40)
+        def _else1306(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1307 = True
+            lv["_envc_run"] = _cast(_a1307, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1300, _then1301(st, lv), _else1306(st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1308(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_counter_damage(st, lv["p"], 30)
+        st = p_bonus_per_opponent_energy(st, lv["p"], _K58[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1309(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        st = p_drain(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1310(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1311 = lv["_envc_seek"]
+        lv["_envc_arg6"] = _cast(False, jnp.bool_)
+        lv["_envc_arg7"] = _cast(False, jnp.bool_)
+        _c1311 = lv["_envc_run"]
         def _then1312(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1313 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1313, jnp.int8)
-            _a1314 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1314, jnp.int8)
-            _a1315 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1315, jnp.int8)
-            _a1316 = False
-            lv["_envc_seek"] = _cast(_a1316, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+            _a1313 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1313, jnp.bool_)
+            _a1314 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1314, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
         st, lv = _select(_c1311, _then1312(st, lv), (st, lv))
-        st = p_attack_effect__16(st, lv["p"])
-        _c1317 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
-        def _then1318(st, lv):
+        _c1315 = lv["_envc_seek"]
+        def _then1316(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1319 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1319, jnp.int8)
-            _a1320 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1320, jnp.int8)
-            _a1321 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1321, jnp.int8)
-            _a1322 = False
-            lv["_envc_run"] = _cast(_a1322, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1323(st, lv):
+            _a1317 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1317, jnp.int8)
+            _a1318 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1318, jnp.int8)
+            _a1319 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1319, jnp.int8)
+            _a1320 = False
+            lv["_envc_seek"] = _cast(_a1320, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1315, _then1316(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+        _c1321 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1322(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1324 = True
-            lv["_envc_run"] = _cast(_a1324, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1317, _then1318(st, lv), _else1323(st, lv))
+            _a1323 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1323, jnp.int8)
+            _a1324 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1324, jnp.int8)
+            _a1325 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1325, jnp.int8)
+            _a1326 = False
+            lv["_envc_run"] = _cast(_a1326, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        def _else1327(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1328 = True
+            lv["_envc_run"] = _cast(_a1328, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1321, _then1322(st, lv), _else1327(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1325(st, lv):
+    def _then1329(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1326 = (_i32(lv["op_0"]) == 48)
-        def _then1327(st, lv):
+        st = p_named_from_deck_to_bench(st, lv["p"], 12)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1330(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1331(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attach_from_zone(st, lv["p"], 0, _K61[_i32(lv["effect"])][0], 1, True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1332(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_random_hits(st, lv["p"], 4, _K62[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1333(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_draw_cards(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1334(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_hand_card(st, lv["p"], _K63[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1335(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_until_tails(st, _K64[_i32(lv["effect"])][0], _K65[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1336(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_opponent_active_to_deck(st, lv["p"], True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1337(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_see_opponent_hand(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1338(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect(st, lv["p"], _K66[_i32(lv["effect"])][0], _K67[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1339(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1340 = lv["_envc_seek"]
+        def _then1341(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1342 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1342, jnp.int8)
+            _a1343 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1343, jnp.int8)
+            _a1344 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1344, jnp.int8)
+            _a1345 = False
+            lv["_envc_seek"] = _cast(_a1345, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1340, _then1341(st, lv), (st, lv))
+        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        _c1346 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1347(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1348 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1348, jnp.int8)
+            _a1349 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1349, jnp.int8)
+            _a1350 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1350, jnp.int8)
+            _a1351 = False
+            lv["_envc_run"] = _cast(_a1351, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1352(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1353 = True
+            lv["_envc_run"] = _cast(_a1353, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1346, _then1347(st, lv), _else1352(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1354(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_self(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1355(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_boost_next_turn(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1356(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_burn_opponent_on_heads(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1357(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_deck_tops(st, 5)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1358(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_sweets_relay(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1359(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_relay(st, lv["p"], 40)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1360(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_counter_damage(st, lv["p"], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1361(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1362(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1363 = lv["_envc_seek"]
+        def _then1364(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1365 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1365, jnp.int8)
+            _a1366 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1366, jnp.int8)
+            _a1367 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1367, jnp.int8)
+            _a1368 = False
+            lv["_envc_seek"] = _cast(_a1368, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1363, _then1364(st, lv), (st, lv))
+        st = p_attack_effect__16(st, lv["p"])
+        _c1369 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1370(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1371 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1371, jnp.int8)
+            _a1372 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1372, jnp.int8)
+            _a1373 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1373, jnp.int8)
+            _a1374 = False
+            lv["_envc_run"] = _cast(_a1374, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1375(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1376 = True
+            lv["_envc_run"] = _cast(_a1376, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1369, _then1370(st, lv), _else1375(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1377(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1378 = (_i32(lv["op_0"]) == 48)
+        def _then1379(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attack_effect__36(st, lv["p"])
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1326, _then1327(st, lv), (st, lv))
+        st, lv = _select(_c1378, _then1379(st, lv), (st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1117, _c1118, _c1119, _c1120, _c1121, _c1122, _c1123, _c1124, _c1125, _c1126, _c1127, _c1128, _c1129, _c1130, _c1131, _c1132, _c1133, _c1134, _c1135, _c1136, _c1137, _c1138, _c1139, _c1140, _c1141, _c1142, _c1143, _c1144, _c1145, _c1146, _c1147, _c1148, _c1149, _c1150, _c1151, _c1152, _c1153, _c1154, _c1155, _c1156, _c1157, _c1158, _c1159, _c1160, _c1161, _c1162, _c1163, _c1164, ), (st, lv), (_then1165(st, lv), _then1166(st, lv), _then1167(st, lv), _then1168(st, lv), _then1169(st, lv), _then1170(st, lv), _then1171(st, lv), _then1189(st, lv), _then1190(st, lv), _then1191(st, lv), _then1192(st, lv), _then1193(st, lv), _then1194(st, lv), _then1195(st, lv), _then1196(st, lv), _then1215(st, lv), _then1216(st, lv), _then1217(st, lv), _then1218(st, lv), _then1219(st, lv), _then1220(st, lv), _then1221(st, lv), _then1222(st, lv), _then1241(st, lv), _then1256(st, lv), _then1257(st, lv), _then1258(st, lv), _then1277(st, lv), _then1278(st, lv), _then1279(st, lv), _then1280(st, lv), _then1281(st, lv), _then1282(st, lv), _then1283(st, lv), _then1284(st, lv), _then1285(st, lv), _then1286(st, lv), _then1287(st, lv), _then1302(st, lv), _then1303(st, lv), _then1304(st, lv), _then1305(st, lv), _then1306(st, lv), _then1307(st, lv), _then1308(st, lv), _then1309(st, lv), _then1310(st, lv), _then1325(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1169, _c1170, _c1171, _c1172, _c1173, _c1174, _c1175, _c1176, _c1177, _c1178, _c1179, _c1180, _c1181, _c1182, _c1183, _c1184, _c1185, _c1186, _c1187, _c1188, _c1189, _c1190, _c1191, _c1192, _c1193, _c1194, _c1195, _c1196, _c1197, _c1198, _c1199, _c1200, _c1201, _c1202, _c1203, _c1204, _c1205, _c1206, _c1207, _c1208, _c1209, _c1210, _c1211, _c1212, _c1213, _c1214, _c1215, _c1216, ), (st, lv), (_then1217(st, lv), _then1218(st, lv), _then1219(st, lv), _then1220(st, lv), _then1221(st, lv), _then1222(st, lv), _then1223(st, lv), _then1241(st, lv), _then1242(st, lv), _then1243(st, lv), _then1244(st, lv), _then1245(st, lv), _then1246(st, lv), _then1247(st, lv), _then1248(st, lv), _then1267(st, lv), _then1268(st, lv), _then1269(st, lv), _then1270(st, lv), _then1271(st, lv), _then1272(st, lv), _then1273(st, lv), _then1274(st, lv), _then1293(st, lv), _then1308(st, lv), _then1309(st, lv), _then1310(st, lv), _then1329(st, lv), _then1330(st, lv), _then1331(st, lv), _then1332(st, lv), _then1333(st, lv), _then1334(st, lv), _then1335(st, lv), _then1336(st, lv), _then1337(st, lv), _then1338(st, lv), _then1339(st, lv), _then1354(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), _then1358(st, lv), _then1359(st, lv), _then1360(st, lv), _then1361(st, lv), _then1362(st, lv), _then1377(st, lv), ), (st, lv))
     lv["op_1"] = _cast(0, jnp.int8)
-    _c1328 = lv["_envc_run"]
-    def _then1329(st, lv):
+    _c1380 = lv["_envc_run"]
+    def _then1381(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1330 = _K31[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1330, jnp.int8)
+        _a1382 = _K31[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1382, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1328, _then1329(st, lv), (st, lv))
-    _c1331 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    def _then1332(st, lv):
+    st, lv = _select(_c1380, _then1381(st, lv), (st, lv))
+    _c1383 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    def _then1384(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg8"] = _cast(0, jnp.int16)
         lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1333 = lv["_envc_run"]
-        def _then1334(st, lv):
+        _c1385 = lv["_envc_run"]
+        def _then1386(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1335 = _K49[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1335, jnp.int16)
-            _a1336 = _K50[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1336, jnp.bool_)
+            _a1387 = _K49[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1387, jnp.int16)
+            _a1388 = _K50[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1388, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1333, _then1334(st, lv), (st, lv))
-        _c1337 = lv["_envc_seek"]
-        def _then1338(st, lv):
+        st, lv = _select(_c1385, _then1386(st, lv), (st, lv))
+        _c1389 = lv["_envc_seek"]
+        def _then1390(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1339 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1339, jnp.int8)
-            _a1340 = False
-            lv["_envc_seek"] = _cast(_a1340, jnp.bool_)
+            _a1391 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1391, jnp.int8)
+            _a1392 = False
+            lv["_envc_seek"] = _cast(_a1392, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1337, _then1338(st, lv), (st, lv))
+        st, lv = _select(_c1389, _then1390(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1341 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1342(st, lv):
+        _c1393 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1394(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1343 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1343, jnp.int8)
-            _a1344 = False
-            lv["_envc_run"] = _cast(_a1344, jnp.bool_)
+            _a1395 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1395, jnp.int8)
+            _a1396 = False
+            lv["_envc_run"] = _cast(_a1396, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1345(st, lv):
+        def _else1397(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1346 = True
-            lv["_envc_run"] = _cast(_a1346, jnp.bool_)
+            _a1398 = True
+            lv["_envc_run"] = _cast(_a1398, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1341, _then1342(st, lv), _else1345(st, lv))
+        st, lv = _select(_c1393, _then1394(st, lv), _else1397(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1331, _then1332(st, lv), (st, lv))
+    st, lv = _select(_c1383, _then1384(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
-    """proc `ability_effect__dispatch` (tcg.envspec:974)"""
+    """proc `ability_effect__dispatch` (tcg.envspec:991)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1347 = lv["_envc_run"]
-    def _then1348(st, lv):
+    _c1399 = lv["_envc_run"]
+    def _then1400(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1349 = _K68[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1349, jnp.int8)
+        _a1401 = _K68[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1401, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1347, _then1348(st, lv), (st, lv))
-    _c1350 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1351 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1352 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1353 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1354 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1355 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1356 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1357 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1358 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1359 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1360 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1361 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1362(st, lv):
+    st, lv = _select(_c1399, _then1400(st, lv), (st, lv))
+    _c1402 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1403 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1404 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1405 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1406 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1410 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1413 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1414 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1415(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1363(st, lv):
+    def _then1416(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1364(st, lv):
+    def _then1417(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_cut_damage(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1365(st, lv):
+    def _then1418(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1366 = lv["_envc_seek"]
-        def _then1367(st, lv):
+        _c1419 = lv["_envc_seek"]
+        def _then1420(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1368 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1368, jnp.int8)
-            _a1369 = False
-            lv["_envc_seek"] = _cast(_a1369, jnp.bool_)
+            _a1421 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1421, jnp.int8)
+            _a1422 = False
+            lv["_envc_seek"] = _cast(_a1422, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1366, _then1367(st, lv), (st, lv))
+        st, lv = _select(_c1419, _then1420(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1370 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1371(st, lv):
+        _c1423 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1424(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1372 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1372, jnp.int8)
-            _a1373 = False
-            lv["_envc_run"] = _cast(_a1373, jnp.bool_)
+            _a1425 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1425, jnp.int8)
+            _a1426 = False
+            lv["_envc_run"] = _cast(_a1426, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1374(st, lv):
+        def _else1427(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1375 = True
-            lv["_envc_run"] = _cast(_a1375, jnp.bool_)
+            _a1428 = True
+            lv["_envc_run"] = _cast(_a1428, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1370, _then1371(st, lv), _else1374(st, lv))
+        st, lv = _select(_c1423, _then1424(st, lv), _else1427(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1376(st, lv):
+    def _then1429(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K71[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K72[_i32(lv["effect"])][0])), _K73[_i32(lv["effect"])][0], 1, _K74[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1377(st, lv):
+    def _then1430(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
+        return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1431(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1378(st, lv):
+    def _then1432(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent_from(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1379(st, lv):
+    def _then1433(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1380 = lv["_envc_seek"]
-        def _then1381(st, lv):
+        _c1434 = lv["_envc_seek"]
+        def _then1435(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1382 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1382, jnp.int8)
-            _a1383 = False
-            lv["_envc_seek"] = _cast(_a1383, jnp.bool_)
+            _a1436 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1436, jnp.int8)
+            _a1437 = False
+            lv["_envc_seek"] = _cast(_a1437, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1380, _then1381(st, lv), (st, lv))
+        st, lv = _select(_c1434, _then1435(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1384 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1385(st, lv):
+        _c1438 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1439(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1386 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1386, jnp.int8)
-            _a1387 = False
-            lv["_envc_run"] = _cast(_a1387, jnp.bool_)
+            _a1440 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1440, jnp.int8)
+            _a1441 = False
+            lv["_envc_run"] = _cast(_a1441, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1388(st, lv):
+        def _else1442(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1389 = True
-            lv["_envc_run"] = _cast(_a1389, jnp.bool_)
+            _a1443 = True
+            lv["_envc_run"] = _cast(_a1443, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1384, _then1385(st, lv), _else1388(st, lv))
+        st, lv = _select(_c1438, _then1439(st, lv), _else1442(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1390(st, lv):
+    def _then1444(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1391(st, lv):
+    def _then1445(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1392(st, lv):
+    def _then1446(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_on_attach(st, lv["p"], 6, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1393(st, lv):
+    def _then1447(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1394 = lv["_envc_seek"]
-        def _then1395(st, lv):
+        _c1448 = lv["_envc_seek"]
+        def _then1449(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1396 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1396, jnp.int8)
-            _a1397 = False
-            lv["_envc_seek"] = _cast(_a1397, jnp.bool_)
+            _a1450 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1450, jnp.int8)
+            _a1451 = False
+            lv["_envc_seek"] = _cast(_a1451, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1394, _then1395(st, lv), (st, lv))
+        st, lv = _select(_c1448, _then1449(st, lv), (st, lv))
         st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1398 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1399(st, lv):
+        _c1452 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1453(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1400 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1400, jnp.int8)
-            _a1401 = False
-            lv["_envc_run"] = _cast(_a1401, jnp.bool_)
+            _a1454 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1454, jnp.int8)
+            _a1455 = False
+            lv["_envc_run"] = _cast(_a1455, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1402(st, lv):
+        def _else1456(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1403 = True
-            lv["_envc_run"] = _cast(_a1403, jnp.bool_)
+            _a1457 = True
+            lv["_envc_run"] = _cast(_a1457, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1398, _then1399(st, lv), _else1402(st, lv))
+        st, lv = _select(_c1452, _then1453(st, lv), _else1456(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1350, _c1351, _c1352, _c1353, _c1354, _c1355, _c1356, _c1357, _c1358, _c1359, _c1360, _c1361, ), (st, lv), (_then1362(st, lv), _then1363(st, lv), _then1364(st, lv), _then1365(st, lv), _then1376(st, lv), _then1377(st, lv), _then1378(st, lv), _then1379(st, lv), _then1390(st, lv), _then1391(st, lv), _then1392(st, lv), _then1393(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, ), (st, lv), (_then1415(st, lv), _then1416(st, lv), _then1417(st, lv), _then1418(st, lv), _then1429(st, lv), _then1430(st, lv), _then1431(st, lv), _then1432(st, lv), _then1433(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1447(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:981)"""
+    """proc `trainer_effect__dispatch` (tcg.envspec:998)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1404 = lv["_envc_run"]
-    def _then1405(st, lv):
+    _c1458 = lv["_envc_run"]
+    def _then1459(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1406 = _K75[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1406, jnp.int8)
+        _a1460 = _K75[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1460, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1404, _then1405(st, lv), (st, lv))
-    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1412 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1413 = (_i32(lv["op_0"]) == 7)
-    _c1414 = (_i32(lv["op_0"]) == 8)
-    _c1415 = (_i32(lv["op_0"]) == 9)
-    _c1416 = (_i32(lv["op_0"]) == 10)
-    _c1417 = (_i32(lv["op_0"]) == 11)
-    _c1418 = (_i32(lv["op_0"]) == 12)
-    _c1419 = (_i32(lv["op_0"]) == 13)
-    _c1420 = (_i32(lv["op_0"]) == 14)
-    _c1421 = (_i32(lv["op_0"]) == 15)
-    def _then1422(st, lv):
+    st, lv = _select(_c1458, _then1459(st, lv), (st, lv))
+    _c1461 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1462 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1463 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1464 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1465 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1466 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1467 = (_i32(lv["op_0"]) == 7)
+    _c1468 = (_i32(lv["op_0"]) == 8)
+    _c1469 = (_i32(lv["op_0"]) == 9)
+    _c1470 = (_i32(lv["op_0"]) == 10)
+    _c1471 = (_i32(lv["op_0"]) == 11)
+    _c1472 = (_i32(lv["op_0"]) == 12)
+    _c1473 = (_i32(lv["op_0"]) == 13)
+    _c1474 = (_i32(lv["op_0"]) == 14)
+    _c1475 = (_i32(lv["op_0"]) == 15)
+    def _then1476(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1423(st, lv):
+    def _then1477(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1424(st, lv):
+    def _then1478(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1425(st, lv):
+    def _then1479(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1426(st, lv):
+    def _then1480(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1427(st, lv):
+    def _then1481(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1428 = lv["_envc_seek"]
-        def _then1429(st, lv):
+        _c1482 = lv["_envc_seek"]
+        def _then1483(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1430 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1430, jnp.int8)
-            _a1431 = False
-            lv["_envc_seek"] = _cast(_a1431, jnp.bool_)
+            _a1484 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1484, jnp.int8)
+            _a1485 = False
+            lv["_envc_seek"] = _cast(_a1485, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1428, _then1429(st, lv), (st, lv))
+        st, lv = _select(_c1482, _then1483(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1432 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1433(st, lv):
+        _c1486 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1487(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1434 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1434, jnp.int8)
-            _a1435 = False
-            lv["_envc_run"] = _cast(_a1435, jnp.bool_)
+            _a1488 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1488, jnp.int8)
+            _a1489 = False
+            lv["_envc_run"] = _cast(_a1489, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1436(st, lv):
+        def _else1490(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1437 = True
-            lv["_envc_run"] = _cast(_a1437, jnp.bool_)
+            _a1491 = True
+            lv["_envc_run"] = _cast(_a1491, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1432, _then1433(st, lv), _else1436(st, lv))
+        st, lv = _select(_c1486, _then1487(st, lv), _else1490(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1438(st, lv):
+    def _then1492(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1439(st, lv):
+    def _then1493(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1440(st, lv):
+    def _then1494(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1441(st, lv):
+    def _then1495(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1442(st, lv):
+    def _then1496(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1443(st, lv):
+    def _then1497(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1444(st, lv):
+    def _then1498(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1445(st, lv):
+    def _then1499(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1446(st, lv):
+    def _then1500(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, _c1415, _c1416, _c1417, _c1418, _c1419, _c1420, _c1421, ), (st, lv), (_then1422(st, lv), _then1423(st, lv), _then1424(st, lv), _then1425(st, lv), _then1426(st, lv), _then1427(st, lv), _then1438(st, lv), _then1439(st, lv), _then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1461, _c1462, _c1463, _c1464, _c1465, _c1466, _c1467, _c1468, _c1469, _c1470, _c1471, _c1472, _c1473, _c1474, _c1475, ), (st, lv), (_then1476(st, lv), _then1477(st, lv), _then1478(st, lv), _then1479(st, lv), _then1480(st, lv), _then1481(st, lv), _then1492(st, lv), _then1493(st, lv), _then1494(st, lv), _then1495(st, lv), _then1496(st, lv), _then1497(st, lv), _then1498(st, lv), _then1499(st, lv), _then1500(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
+def p__envc_run_setup_done(st):
+    """proc `_envc_run_setup_done` (tcg.envspec:1756)"""
+    st = dict(st)
+    lv = {}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_setup_done"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_setup_done"]) != 0), jnp.bool_)
+    _c1501 = jnp.logical_and(lv["_envc_run"], (_i32(st["current_player"]) == _i32(st["first"])))
+    def _then1502(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1503 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1503, jnp.int8)
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    def _else1504(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1505 = lv["_envc_run"]
+        def _then1506(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_begin_turn(st, st["first"])
+            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+        st, lv = _select(_c1505, _then1506(st, lv), (st, lv))
+        _c1507 = lv["_envc_seek"]
+        def _then1508(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1509 = 0
+            st["_envc_at_a_setup_done"] = _cast(_a1509, jnp.int8)
+            _a1510 = False
+            lv["_envc_seek"] = _cast(_a1510, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+        st, lv = _select(_c1507, _then1508(st, lv), (st, lv))
+        st = p_active_abilities(st)
+        _c1511 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+        def _then1512(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1513 = 1
+            st["_envc_at_a_setup_done"] = _cast(_a1513, jnp.int8)
+            _a1514 = False
+            lv["_envc_run"] = _cast(_a1514, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+        def _else1515(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1516 = True
+            lv["_envc_run"] = _cast(_a1516, jnp.bool_)
+            return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+        st, lv = _select(_c1511, _then1512(st, lv), _else1515(st, lv))
+        return st, _scope(lv, ("_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1501, _then1502(st, lv), _else1504(st, lv))
+    lv = _scope(lv, ())
+    return st
+
+
+def p__envc_run_evolve(st, v_h, v_s):
+    """proc `_envc_run_evolve` (tcg.envspec:1774)"""
+    st = dict(st)
+    lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_evolve"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_evolve"]) != 0), jnp.bool_)
+    lv["p"] = _cast(0, jnp.int8)
+    _c1517 = lv["_envc_run"]
+    def _then1518(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1519 = st["current_player"]
+        lv["p"] = _cast(_a1519, jnp.int8)
+        _a1520 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+        st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1520, jnp.int16))
+        _a1521 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1521, jnp.int8))
+        _a1522 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1522, jnp.int16))
+        _l1523 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1523)
+        _a1524 = st["turn"]
+        st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1524, jnp.int8))
+        return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+    st, lv = _select(_c1517, _then1518(st, lv), (st, lv))
+    _c1525 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_evolve"]) == 1)))
+    def _then1526(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1527 = lv["_envc_run"]
+        def _then1528(st, lv):
+            st, lv = dict(st), dict(lv)
+            st = p_clear_conditions(st, lv["p"])
+            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+        st, lv = _select(_c1527, _then1528(st, lv), (st, lv))
+        _c1529 = lv["_envc_seek"]
+        def _then1530(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1531 = 0
+            st["_envc_at_a_evolve"] = _cast(_a1531, jnp.int8)
+            _a1532 = False
+            lv["_envc_seek"] = _cast(_a1532, jnp.bool_)
+            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+        st, lv = _select(_c1529, _then1530(st, lv), (st, lv))
+        st = p_active_abilities(st)
+        _c1533 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+        def _then1534(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1535 = 1
+            st["_envc_at_a_evolve"] = _cast(_a1535, jnp.int8)
+            _a1536 = False
+            lv["_envc_run"] = _cast(_a1536, jnp.bool_)
+            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+        def _else1537(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1538 = True
+            lv["_envc_run"] = _cast(_a1538, jnp.bool_)
+            return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+        st, lv = _select(_c1533, _then1534(st, lv), _else1537(st, lv))
+        return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
+    st, lv = _select(_c1525, _then1526(st, lv), (st, lv))
+    lv = _scope(lv, ("h", "s", ))
+    return st
+
+
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1749)"""
+    """proc `_envc_run_attach` (tcg.envspec:1790)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1447 = lv["_envc_run"]
-    def _then1448(st, lv):
+    _c1539 = lv["_envc_run"]
+    def _then1540(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1449 = st["current_player"]
-        lv["p"] = _cast(_a1449, jnp.int8)
-        _a1450 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1450, jnp.int8))
-        _a1451 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1451, jnp.int8)
-        _a1452 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1452, jnp.int8))
-        _a1453 = True
-        st["attached"] = _cast(_a1453, jnp.bool_)
+        _a1541 = st["current_player"]
+        lv["p"] = _cast(_a1541, jnp.int8)
+        _a1542 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1542, jnp.int8))
+        _a1543 = st["zone"][_i32(lv["p"])]
+        st["last_attached"] = _cast(_a1543, jnp.int8)
+        _a1544 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1544, jnp.int8))
+        _a1545 = True
+        st["attached"] = _cast(_a1545, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
-    _c1454 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K22[_i32(_K23[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-    def _then1455(st, lv):
+    st, lv = _select(_c1539, _then1540(st, lv), (st, lv))
+    _c1546 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K23[_i32(_K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) >= 1)), (_i32(st["_envc_at_a_attach"]) <= 2)))
+    def _then1547(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1456 = lv["_envc_run"]
-        def _then1457(st, lv):
+        _c1548 = lv["_envc_run"]
+        def _then1549(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1458 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1458, jnp.int8)
+            _a1550 = _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+            lv["_envc_arg1"] = _cast(_a1550, jnp.int8)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1456, _then1457(st, lv), (st, lv))
-        _c1459 = lv["_envc_seek"]
-        def _then1460(st, lv):
+        st, lv = _select(_c1548, _then1549(st, lv), (st, lv))
+        _c1551 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
+        def _then1552(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1461 = st["_envc_frame_a_attach__p"]
-            lv["p"] = _cast(_a1461, jnp.int8)
-            _a1462 = 0
-            st["_envc_at_a_attach"] = _cast(_a1462, jnp.int8)
-            _a1463 = False
-            lv["_envc_seek"] = _cast(_a1463, jnp.bool_)
+            _c1553 = lv["_envc_seek"]
+            def _then1554(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1555 = st["_envc_frame_a_attach__p"]
+                lv["p"] = _cast(_a1555, jnp.int8)
+                _a1556 = 0
+                st["_envc_at_a_attach"] = _cast(_a1556, jnp.int8)
+                _a1557 = False
+                lv["_envc_seek"] = _cast(_a1557, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            st, lv = _select(_c1553, _then1554(st, lv), (st, lv))
+            st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
+            _c1558 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1559(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1560 = lv["p"]
+                st["_envc_frame_a_attach__p"] = _cast(_a1560, jnp.int8)
+                _a1561 = 1
+                st["_envc_at_a_attach"] = _cast(_a1561, jnp.int8)
+                _a1562 = False
+                lv["_envc_run"] = _cast(_a1562, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            def _else1563(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1564 = True
+                lv["_envc_run"] = _cast(_a1564, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            st, lv = _select(_c1558, _then1559(st, lv), _else1563(st, lv))
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1459, _then1460(st, lv), (st, lv))
-        st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1464 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1465(st, lv):
+        st, lv = _select(_c1551, _then1552(st, lv), (st, lv))
+        _c1565 = lv["_envc_run"]
+        def _then1566(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1466 = lv["p"]
-            st["_envc_frame_a_attach__p"] = _cast(_a1466, jnp.int8)
-            _a1467 = 1
-            st["_envc_at_a_attach"] = _cast(_a1467, jnp.int8)
-            _a1468 = False
-            lv["_envc_run"] = _cast(_a1468, jnp.bool_)
-            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1469(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1470 = True
-            lv["_envc_run"] = _cast(_a1470, jnp.bool_)
             st = p_knock_outs(st)
-            st = p_continue_game(st, lv["p"], True)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1464, _then1465(st, lv), _else1469(st, lv))
+        st, lv = _select(_c1565, _then1566(st, lv), (st, lv))
+        _c1567 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 2)))
+        def _then1568(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c1569 = lv["_envc_seek"]
+            def _then1570(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1571 = 0
+                st["_envc_at_a_attach"] = _cast(_a1571, jnp.int8)
+                _a1572 = False
+                lv["_envc_seek"] = _cast(_a1572, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            st, lv = _select(_c1569, _then1570(st, lv), (st, lv))
+            st = p_continue_game(st, lv["p"], True)
+            _c1573 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+            def _then1574(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1575 = 2
+                st["_envc_at_a_attach"] = _cast(_a1575, jnp.int8)
+                _a1576 = False
+                lv["_envc_run"] = _cast(_a1576, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            def _else1577(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a1578 = True
+                lv["_envc_run"] = _cast(_a1578, jnp.bool_)
+                return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+            st, lv = _select(_c1573, _then1574(st, lv), _else1577(st, lv))
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        st, lv = _select(_c1567, _then1568(st, lv), (st, lv))
         lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
+    st, lv = _select(_c1546, _then1547(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1768)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1809)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1471 = lv["_envc_run"]
-    def _then1472(st, lv):
+    _c1579 = lv["_envc_run"]
+    def _then1580(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1473 = st["current_player"]
-        lv["p"] = _cast(_a1473, jnp.int8)
-        _a1474 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-        lv["c"] = _cast(_a1474, jnp.int16)
-        _l1475 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1475)
-        _l1476 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1476)
-        _c1477 = (_K3[_i32(lv["c"])] == 1)
-        def _then1478(st, lv):
+        _a1581 = st["current_player"]
+        lv["p"] = _cast(_a1581, jnp.int8)
+        _a1582 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
+        lv["c"] = _cast(_a1582, jnp.int16)
+        _l1583 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1583)
+        _l1584 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1584)
+        _c1585 = (_K3[_i32(lv["c"])] == 1)
+        def _then1586(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1479 = True
-            st["supporter"] = _cast(_a1479, jnp.bool_)
+            _a1587 = True
+            st["supporter"] = _cast(_a1587, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1477, _then1478(st, lv), (st, lv))
+        st, lv = _select(_c1585, _then1586(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1471, _then1472(st, lv), (st, lv))
+    st, lv = _select(_c1579, _then1580(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1480 = lv["_envc_run"]
-    def _then1481(st, lv):
+    _c1588 = lv["_envc_run"]
+    def _then1589(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1482 = _K2[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1482, jnp.int8)
+        _a1590 = _K2[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1590, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1480, _then1481(st, lv), (st, lv))
-    _c1483 = lv["_envc_seek"]
-    def _then1484(st, lv):
+    st, lv = _select(_c1588, _then1589(st, lv), (st, lv))
+    _c1591 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 1)))
+    def _then1592(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1485 = st["_envc_frame_a_play_trainer__p"]
-        lv["p"] = _cast(_a1485, jnp.int8)
-        _a1486 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1486, jnp.int8)
-        _a1487 = False
-        lv["_envc_seek"] = _cast(_a1487, jnp.bool_)
+        _c1593 = lv["_envc_seek"]
+        def _then1594(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1595 = st["_envc_frame_a_play_trainer__p"]
+            lv["p"] = _cast(_a1595, jnp.int8)
+            _a1596 = 0
+            st["_envc_at_a_play_trainer"] = _cast(_a1596, jnp.int8)
+            _a1597 = False
+            lv["_envc_seek"] = _cast(_a1597, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        st, lv = _select(_c1593, _then1594(st, lv), (st, lv))
+        st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
+        _c1598 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+        def _then1599(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1600 = lv["p"]
+            st["_envc_frame_a_play_trainer__p"] = _cast(_a1600, jnp.int8)
+            _a1601 = 1
+            st["_envc_at_a_play_trainer"] = _cast(_a1601, jnp.int8)
+            _a1602 = False
+            lv["_envc_run"] = _cast(_a1602, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        def _else1603(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1604 = True
+            lv["_envc_run"] = _cast(_a1604, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        st, lv = _select(_c1598, _then1599(st, lv), _else1603(st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1483, _then1484(st, lv), (st, lv))
-    st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-    _c1488 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-    def _then1489(st, lv):
+    st, lv = _select(_c1591, _then1592(st, lv), (st, lv))
+    _c1605 = lv["_envc_run"]
+    def _then1606(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1490 = lv["p"]
-        st["_envc_frame_a_play_trainer__p"] = _cast(_a1490, jnp.int8)
-        _a1491 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1491, jnp.int8)
-        _a1492 = False
-        lv["_envc_run"] = _cast(_a1492, jnp.bool_)
-        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    def _else1493(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1494 = True
-        lv["_envc_run"] = _cast(_a1494, jnp.bool_)
         st = p_knock_outs(st)
-        st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1488, _then1489(st, lv), _else1493(st, lv))
+    st, lv = _select(_c1605, _then1606(st, lv), (st, lv))
+    _c1607 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 2)))
+    def _then1608(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1609 = lv["_envc_seek"]
+        def _then1610(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1611 = 0
+            st["_envc_at_a_play_trainer"] = _cast(_a1611, jnp.int8)
+            _a1612 = False
+            lv["_envc_seek"] = _cast(_a1612, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        st, lv = _select(_c1609, _then1610(st, lv), (st, lv))
+        st = p_continue_game(st, lv["p"], True)
+        _c1613 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then1614(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1615 = 2
+            st["_envc_at_a_play_trainer"] = _cast(_a1615, jnp.int8)
+            _a1616 = False
+            lv["_envc_run"] = _cast(_a1616, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        def _else1617(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1618 = True
+            lv["_envc_run"] = _cast(_a1618, jnp.bool_)
+            return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+        st, lv = _select(_c1613, _then1614(st, lv), _else1617(st, lv))
+        return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
+    st, lv = _select(_c1607, _then1608(st, lv), (st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1784)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:1825)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1495 = lv["_envc_run"]
-    def _then1496(st, lv):
+    _c1619 = lv["_envc_run"]
+    def _then1620(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1497 = st["current_player"]
-        lv["p"] = _cast(_a1497, jnp.int8)
-        _a1498 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1498, jnp.bool_))
+        _a1621 = st["current_player"]
+        lv["p"] = _cast(_a1621, jnp.int8)
+        _a1622 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1622, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1495, _then1496(st, lv), (st, lv))
+    st, lv = _select(_c1619, _then1620(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1499 = lv["_envc_run"]
-    def _then1500(st, lv):
+    _c1623 = lv["_envc_run"]
+    def _then1624(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1501 = _K24[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1501, jnp.int8)
+        _a1625 = _K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1625, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1499, _then1500(st, lv), (st, lv))
-    _c1502 = lv["_envc_seek"]
-    def _then1503(st, lv):
+    st, lv = _select(_c1623, _then1624(st, lv), (st, lv))
+    _c1626 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 1)))
+    def _then1627(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1504 = st["_envc_frame_a_use_ability__p"]
-        lv["p"] = _cast(_a1504, jnp.int8)
-        _a1505 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1505, jnp.int8)
-        _a1506 = False
-        lv["_envc_seek"] = _cast(_a1506, jnp.bool_)
+        _c1628 = lv["_envc_seek"]
+        def _then1629(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1630 = st["_envc_frame_a_use_ability__p"]
+            lv["p"] = _cast(_a1630, jnp.int8)
+            _a1631 = 0
+            st["_envc_at_a_use_ability"] = _cast(_a1631, jnp.int8)
+            _a1632 = False
+            lv["_envc_seek"] = _cast(_a1632, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        st, lv = _select(_c1628, _then1629(st, lv), (st, lv))
+        st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
+        _c1633 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+        def _then1634(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1635 = lv["p"]
+            st["_envc_frame_a_use_ability__p"] = _cast(_a1635, jnp.int8)
+            _a1636 = 1
+            st["_envc_at_a_use_ability"] = _cast(_a1636, jnp.int8)
+            _a1637 = False
+            lv["_envc_run"] = _cast(_a1637, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        def _else1638(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1639 = True
+            lv["_envc_run"] = _cast(_a1639, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        st, lv = _select(_c1633, _then1634(st, lv), _else1638(st, lv))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1502, _then1503(st, lv), (st, lv))
-    st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-    _c1507 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-    def _then1508(st, lv):
+    st, lv = _select(_c1626, _then1627(st, lv), (st, lv))
+    _c1640 = lv["_envc_run"]
+    def _then1641(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1509 = lv["p"]
-        st["_envc_frame_a_use_ability__p"] = _cast(_a1509, jnp.int8)
-        _a1510 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1510, jnp.int8)
-        _a1511 = False
-        lv["_envc_run"] = _cast(_a1511, jnp.bool_)
-        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    def _else1512(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1513 = True
-        lv["_envc_run"] = _cast(_a1513, jnp.bool_)
         st = p_knock_outs(st)
-        st = p_continue_game(st, lv["p"], True)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1507, _then1508(st, lv), _else1512(st, lv))
+    st, lv = _select(_c1640, _then1641(st, lv), (st, lv))
+    _c1642 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 2)))
+    def _then1643(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1644 = lv["_envc_seek"]
+        def _then1645(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1646 = 0
+            st["_envc_at_a_use_ability"] = _cast(_a1646, jnp.int8)
+            _a1647 = False
+            lv["_envc_seek"] = _cast(_a1647, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        st, lv = _select(_c1644, _then1645(st, lv), (st, lv))
+        st = p_continue_game(st, lv["p"], True)
+        _c1648 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then1649(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1650 = 2
+            st["_envc_at_a_use_ability"] = _cast(_a1650, jnp.int8)
+            _a1651 = False
+            lv["_envc_run"] = _cast(_a1651, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        def _else1652(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1653 = True
+            lv["_envc_run"] = _cast(_a1653, jnp.bool_)
+            return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+        st, lv = _select(_c1648, _then1649(st, lv), _else1652(st, lv))
+        return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
+    st, lv = _select(_c1642, _then1643(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
+def p__envc_run_retreat(st, v_b):
+    """proc `_envc_run_retreat` (tcg.envspec:1837)"""
+    st = dict(st)
+    lv = {"b": _cast(v_b, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_retreat"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_retreat"]) != 0), jnp.bool_)
+    lv["p"] = _cast(0, jnp.int8)
+    lv["pay"] = _cast(0, jnp.int8)
+    _c1654 = lv["_envc_run"]
+    def _then1655(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1656 = st["current_player"]
+        lv["p"] = _cast(_a1656, jnp.int8)
+        _a1657 = f_retreat_cost(st, lv["p"])
+        lv["pay"] = _cast(_a1657, jnp.int8)
+        lv["k"] = jnp.int32(0)
+        _c1658 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1659(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1660: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1660]) > 0), i1660, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1661 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1661, jnp.int8))
+            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+        st, lv = _select(_c1658, _then1659(st, lv), (st, lv))
+        lv["k"] = jnp.int32(1)
+        _c1662 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1663(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1664: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1664]) > 0), i1664, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1665 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1665, jnp.int8))
+            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+        st, lv = _select(_c1662, _then1663(st, lv), (st, lv))
+        lv["k"] = jnp.int32(2)
+        _c1666 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1667(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1668: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1668]) > 0), i1668, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1669 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1669, jnp.int8))
+            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+        st, lv = _select(_c1666, _then1667(st, lv), (st, lv))
+        lv["k"] = jnp.int32(3)
+        _c1670 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1671(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1672: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1672]) > 0), i1672, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1673 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1673, jnp.int8))
+            lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+            return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
+        st, lv = _select(_c1670, _then1671(st, lv), (st, lv))
+        lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
+        st = p_clear_conditions(st, lv["p"])
+        st = p_swap_slots(st, lv["p"], 0, lv["b"])
+        _a1674 = True
+        st["retreated"] = _cast(_a1674, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
+    st, lv = _select(_c1654, _then1655(st, lv), (st, lv))
+    _c1675 = lv["_envc_seek"]
+    def _then1676(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1677 = 0
+        st["_envc_at_a_retreat"] = _cast(_a1677, jnp.int8)
+        _a1678 = False
+        lv["_envc_seek"] = _cast(_a1678, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
+    st, lv = _select(_c1675, _then1676(st, lv), (st, lv))
+    st = p_active_abilities(st)
+    _c1679 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+    def _then1680(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1681 = 1
+        st["_envc_at_a_retreat"] = _cast(_a1681, jnp.int8)
+        _a1682 = False
+        lv["_envc_run"] = _cast(_a1682, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
+    def _else1683(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1684 = True
+        lv["_envc_run"] = _cast(_a1684, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
+    st, lv = _select(_c1679, _then1680(st, lv), _else1683(st, lv))
+    lv = _scope(lv, ("b", ))
+    return st
+
+
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1817)"""
+    """proc `_envc_run_attack` (tcg.envspec:1859)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -5770,220 +6251,271 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1514 = lv["_envc_run"]
-    def _then1515(st, lv):
+    _c1685 = lv["_envc_run"]
+    def _then1686(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1516 = st["current_player"]
-        lv["p"] = _cast(_a1516, jnp.int8)
-        _a1517 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1517, jnp.int16)
-        _c1518 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1519(st, lv):
+        _a1687 = st["current_player"]
+        lv["p"] = _cast(_a1687, jnp.int8)
+        _a1688 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1688, jnp.int16)
+        _c1689 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1690(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1520 = _randint(st, 0, 1)
-            _a1521 = (_r1520 == 1)
-            lv["hits"] = _cast(_a1521, jnp.bool_)
+            st, _r1691 = _randint(st, 0, 1)
+            _a1692 = (_r1691 == 1)
+            lv["hits"] = _cast(_a1692, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1518, _then1519(st, lv), (st, lv))
+        st, lv = _select(_c1689, _then1690(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
-    _c1522 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1523(st, lv):
+    st, lv = _select(_c1685, _then1686(st, lv), (st, lv))
+    _c1693 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
+    def _then1694(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1524 = lv["_envc_run"]
-        def _then1525(st, lv):
+        _c1695 = lv["_envc_run"]
+        def _then1696(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1526 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a1526, jnp.int16)
-            _a1527 = lv["a"]
-            st["attack_index"] = _cast(_a1527, jnp.int8)
+            _a1697 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])]), _i32(_K14[_i32(lv["c"])]))), 0)
+            st["dmg"] = _cast(_a1697, jnp.int16)
+            _a1698 = lv["a"]
+            st["attack_index"] = _cast(_a1698, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1524, _then1525(st, lv), (st, lv))
-        _c1528 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K22[_i32(_K23[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1529(st, lv):
+        st, lv = _select(_c1695, _then1696(st, lv), (st, lv))
+        _c1699 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K23[_i32(_K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+        def _then1700(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_arg1"] = _cast(0, jnp.int8)
             lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1530 = lv["_envc_run"]
-            def _then1531(st, lv):
+            _c1701 = lv["_envc_run"]
+            def _then1702(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1532 = _K24[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1532, jnp.int8)
-                _a1533 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1533, jnp.int8)
+                _a1703 = _K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
+                lv["_envc_arg1"] = _cast(_a1703, jnp.int8)
+                _a1704 = (1 - _i32(lv["p"]))
+                lv["_envc_arg2"] = _cast(_a1704, jnp.int8)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1530, _then1531(st, lv), (st, lv))
-            _c1534 = lv["_envc_seek"]
-            def _then1535(st, lv):
+            st, lv = _select(_c1701, _then1702(st, lv), (st, lv))
+            _c1705 = lv["_envc_seek"]
+            def _then1706(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1536 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1536, jnp.int8)
-                _a1537 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1537, jnp.int8)
-                _a1538 = st["_envc_frame_a_attack__c"]
-                lv["c"] = _cast(_a1538, jnp.int16)
-                _a1539 = 0
-                st["_envc_at_a_attack"] = _cast(_a1539, jnp.int8)
-                _a1540 = False
-                lv["_envc_seek"] = _cast(_a1540, jnp.bool_)
+                _a1707 = st["_envc_frame_a_attack__a"]
+                lv["a"] = _cast(_a1707, jnp.int8)
+                _a1708 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1708, jnp.int8)
+                _a1709 = st["_envc_frame_a_attack__c"]
+                lv["c"] = _cast(_a1709, jnp.int16)
+                _a1710 = 0
+                st["_envc_at_a_attack"] = _cast(_a1710, jnp.int8)
+                _a1711 = False
+                lv["_envc_seek"] = _cast(_a1711, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1534, _then1535(st, lv), (st, lv))
+            st, lv = _select(_c1705, _then1706(st, lv), (st, lv))
             st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1541 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1542(st, lv):
+            _c1712 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1713(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1543 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1543, jnp.int8)
-                _a1544 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1544, jnp.int8)
-                _a1545 = lv["c"]
-                st["_envc_frame_a_attack__c"] = _cast(_a1545, jnp.int16)
-                _a1546 = 1
-                st["_envc_at_a_attack"] = _cast(_a1546, jnp.int8)
-                _a1547 = False
-                lv["_envc_run"] = _cast(_a1547, jnp.bool_)
+                _a1714 = lv["a"]
+                st["_envc_frame_a_attack__a"] = _cast(_a1714, jnp.int8)
+                _a1715 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1715, jnp.int8)
+                _a1716 = lv["c"]
+                st["_envc_frame_a_attack__c"] = _cast(_a1716, jnp.int16)
+                _a1717 = 1
+                st["_envc_at_a_attack"] = _cast(_a1717, jnp.int8)
+                _a1718 = False
+                lv["_envc_run"] = _cast(_a1718, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1548(st, lv):
+            def _else1719(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1549 = True
-                lv["_envc_run"] = _cast(_a1549, jnp.bool_)
+                _a1720 = True
+                lv["_envc_run"] = _cast(_a1720, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1541, _then1542(st, lv), _else1548(st, lv))
+            st, lv = _select(_c1712, _then1713(st, lv), _else1719(st, lv))
             lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1528, _then1529(st, lv), (st, lv))
+        st, lv = _select(_c1699, _then1700(st, lv), (st, lv))
         lv["_envc_arg3"] = _cast(0, jnp.int8)
-        _c1550 = lv["_envc_run"]
-        def _then1551(st, lv):
+        _c1721 = lv["_envc_run"]
+        def _then1722(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1552 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
-            lv["_envc_arg3"] = _cast(_a1552, jnp.int8)
+            _a1723 = jnp.where((_i32(lv["a"]) == 0), _i32(_K76[_i32(lv["c"])]), _i32(_K77[_i32(lv["c"])]))
+            lv["_envc_arg3"] = _cast(_a1723, jnp.int8)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1550, _then1551(st, lv), (st, lv))
-        _c1553 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1554(st, lv):
+        st, lv = _select(_c1721, _then1722(st, lv), (st, lv))
+        _c1724 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
+        def _then1725(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1555 = lv["_envc_seek"]
-            def _then1556(st, lv):
+            _c1726 = lv["_envc_seek"]
+            def _then1727(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1557 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1557, jnp.int8)
-                _a1558 = 0
-                st["_envc_at_a_attack"] = _cast(_a1558, jnp.int8)
-                _a1559 = False
-                lv["_envc_seek"] = _cast(_a1559, jnp.bool_)
+                _a1728 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1728, jnp.int8)
+                _a1729 = 0
+                st["_envc_at_a_attack"] = _cast(_a1729, jnp.int8)
+                _a1730 = False
+                lv["_envc_seek"] = _cast(_a1730, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1555, _then1556(st, lv), (st, lv))
+            st, lv = _select(_c1726, _then1727(st, lv), (st, lv))
             st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
-            _c1560 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-            def _then1561(st, lv):
+            _c1731 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+            def _then1732(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1562 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1562, jnp.int8)
-                _a1563 = 2
-                st["_envc_at_a_attack"] = _cast(_a1563, jnp.int8)
-                _a1564 = False
-                lv["_envc_run"] = _cast(_a1564, jnp.bool_)
+                _a1733 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1733, jnp.int8)
+                _a1734 = 2
+                st["_envc_at_a_attack"] = _cast(_a1734, jnp.int8)
+                _a1735 = False
+                lv["_envc_run"] = _cast(_a1735, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            def _else1565(st, lv):
+            def _else1736(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1566 = True
-                lv["_envc_run"] = _cast(_a1566, jnp.bool_)
+                _a1737 = True
+                lv["_envc_run"] = _cast(_a1737, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1560, _then1561(st, lv), _else1565(st, lv))
+            st, lv = _select(_c1731, _then1732(st, lv), _else1736(st, lv))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1553, _then1554(st, lv), (st, lv))
-        _c1567 = lv["_envc_run"]
-        def _then1568(st, lv):
+        st, lv = _select(_c1724, _then1725(st, lv), (st, lv))
+        _c1738 = lv["_envc_run"]
+        def _then1739(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1567, _then1568(st, lv), (st, lv))
+        st, lv = _select(_c1738, _then1739(st, lv), (st, lv))
         lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1522, _then1523(st, lv), (st, lv))
-    _c1569 = lv["_envc_run"]
-    def _then1570(st, lv):
+    st, lv = _select(_c1693, _then1694(st, lv), (st, lv))
+    _c1740 = lv["_envc_run"]
+    def _then1741(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1569, _then1570(st, lv), (st, lv))
-    _c1571 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
-    def _then1572(st, lv):
+    st, lv = _select(_c1740, _then1741(st, lv), (st, lv))
+    _c1742 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
+    def _then1743(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1573 = lv["_envc_seek"]
-        def _then1574(st, lv):
+        _c1744 = lv["_envc_seek"]
+        def _then1745(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1575 = 0
-            st["_envc_at_a_attack"] = _cast(_a1575, jnp.int8)
-            _a1576 = False
-            lv["_envc_seek"] = _cast(_a1576, jnp.bool_)
+            _a1746 = 0
+            st["_envc_at_a_attack"] = _cast(_a1746, jnp.int8)
+            _a1747 = False
+            lv["_envc_seek"] = _cast(_a1747, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1573, _then1574(st, lv), (st, lv))
+        st, lv = _select(_c1744, _then1745(st, lv), (st, lv))
         st = p_finish_turn(st)
-        _c1577 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-        def _then1578(st, lv):
+        _c1748 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+        def _then1749(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1579 = 3
-            st["_envc_at_a_attack"] = _cast(_a1579, jnp.int8)
-            _a1580 = False
-            lv["_envc_run"] = _cast(_a1580, jnp.bool_)
+            _a1750 = 3
+            st["_envc_at_a_attack"] = _cast(_a1750, jnp.int8)
+            _a1751 = False
+            lv["_envc_run"] = _cast(_a1751, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1581(st, lv):
+        def _else1752(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1582 = True
-            lv["_envc_run"] = _cast(_a1582, jnp.bool_)
+            _a1753 = True
+            lv["_envc_run"] = _cast(_a1753, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1577, _then1578(st, lv), _else1581(st, lv))
+        st, lv = _select(_c1748, _then1749(st, lv), _else1752(st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1571, _then1572(st, lv), (st, lv))
+    st, lv = _select(_c1742, _then1743(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
 def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:1839)"""
+    """proc `_envc_run_end_turn` (tcg.envspec:1881)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
-    _c1583 = lv["_envc_seek"]
-    def _then1584(st, lv):
+    _c1754 = lv["_envc_seek"]
+    def _then1755(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1585 = 0
-        st["_envc_at_a_end_turn"] = _cast(_a1585, jnp.int8)
-        _a1586 = False
-        lv["_envc_seek"] = _cast(_a1586, jnp.bool_)
+        _a1756 = 0
+        st["_envc_at_a_end_turn"] = _cast(_a1756, jnp.int8)
+        _a1757 = False
+        lv["_envc_seek"] = _cast(_a1757, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1583, _then1584(st, lv), (st, lv))
+    st, lv = _select(_c1754, _then1755(st, lv), (st, lv))
     st = p_finish_turn(st)
-    _c1587 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-    def _then1588(st, lv):
+    _c1758 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+    def _then1759(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1589 = 1
-        st["_envc_at_a_end_turn"] = _cast(_a1589, jnp.int8)
-        _a1590 = False
-        lv["_envc_run"] = _cast(_a1590, jnp.bool_)
+        _a1760 = 1
+        st["_envc_at_a_end_turn"] = _cast(_a1760, jnp.int8)
+        _a1761 = False
+        lv["_envc_run"] = _cast(_a1761, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1591(st, lv):
+    def _else1762(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1592 = True
-        lv["_envc_run"] = _cast(_a1592, jnp.bool_)
+        _a1763 = True
+        lv["_envc_run"] = _cast(_a1763, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1587, _then1588(st, lv), _else1591(st, lv))
+    st, lv = _select(_c1758, _then1759(st, lv), _else1762(st, lv))
     lv = _scope(lv, ())
     return st
 
 
+def p__envc_run_promote(st, v_b):
+    """proc `_envc_run_promote` (tcg.envspec:1886)"""
+    st = dict(st)
+    lv = {"b": _cast(v_b, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_a_promote"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_promote"]) != 0), jnp.bool_)
+    _c1764 = lv["_envc_run"]
+    def _then1765(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_swap_slots(st, st["current_player"], 0, lv["b"])
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1764, _then1765(st, lv), (st, lv))
+    lv["_envc_arg1"] = _cast(0, jnp.int8)
+    lv["_envc_arg2"] = _cast(False, jnp.bool_)
+    _c1766 = lv["_envc_run"]
+    def _then1767(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1768 = st["promote_next"]
+        lv["_envc_arg1"] = _cast(_a1768, jnp.int8)
+        _a1769 = st["promote_resume"]
+        lv["_envc_arg2"] = _cast(_a1769, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
+    st, lv = _select(_c1766, _then1767(st, lv), (st, lv))
+    _c1770 = lv["_envc_seek"]
+    def _then1771(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1772 = 0
+        st["_envc_at_a_promote"] = _cast(_a1772, jnp.int8)
+        _a1773 = False
+        lv["_envc_seek"] = _cast(_a1773, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
+    st, lv = _select(_c1770, _then1771(st, lv), (st, lv))
+    st = p_continue_game(st, lv["_envc_arg1"], lv["_envc_arg2"])
+    _c1774 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+    def _then1775(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1776 = 1
+        st["_envc_at_a_promote"] = _cast(_a1776, jnp.int8)
+        _a1777 = False
+        lv["_envc_run"] = _cast(_a1777, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
+    def _else1778(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1779 = True
+        lv["_envc_run"] = _cast(_a1779, jnp.bool_)
+        return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
+    st, lv = _select(_c1774, _then1775(st, lv), _else1778(st, lv))
+    lv = _scope(lv, ("b", ))
+    return st
+
+
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1702): index in 0..9"""
+    """action `setup_active` (tcg.envspec:1741): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1593 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1593)
+    _l1780 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1780)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -5991,18 +6523,18 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1594: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1594, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1594, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1781: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1781, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1781, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1781, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1709): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:1748): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1595 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1595)
+    _l1782 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1782)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6010,42 +6542,32 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1596: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1596, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1596, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1783: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1783, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1783, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1783, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1717): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1756): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c1597 = (_i32(st["current_player"]) == _i32(st["first"]))
-    def _then1598(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a1599 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1599, jnp.int8)
-        return st, _scope(lv, ())
-    def _else1600(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_begin_turn(st, st["first"])
-        return st, _scope(lv, ())
-    st, lv = _select(_c1597, _then1598(st, lv), _else1600(st, lv))
+    st = p__envc_run_setup_done(st)
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1601: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1784: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1726): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1766): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
     st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])])
-    _l1602 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1602)
+    _l1785 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1785)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6053,44 +6575,27 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1603: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1603, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1603, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i1786: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1786, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1786, 1), 10)])] == 0), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1786, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1734): index in 0..39"""
+    """action `evolve` (tcg.envspec:1774): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    _a1604 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1604, jnp.int16))
-    _a1605 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1605, jnp.int8))
-    _a1606 = _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1606, jnp.int16))
-    _l1607 = _remove_at(_get(st["hand"], _i32(lv["p"])), _i32(lv["h"]))
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1607)
-    _a1608 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1608, jnp.int8))
-    _c1609 = (_i32(lv["s"]) == 0)
-    def _then1610(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_clear_conditions(st, lv["p"])
-        return st, _scope(lv, ("h", "s", "p", ))
-    st, lv = _select(_c1609, _then1610(st, lv), (st, lv))
-    lv = _scope(lv, ("h", "s", ))
+    st = p__envc_run_evolve(st, lv["h"], lv["s"])
     return st
 
 
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1611: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1611, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1611, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1611, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1787: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1787, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1787, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1787, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1787, 4), 10)])] == 0)), (_K1[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1787, 4), 10)])] != 0)), (_i32(_K16[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1787, 4), 10)])]) == _i32(_K17[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1787, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1749): index in 0..3"""
+    """action `attach` (tcg.envspec:1790): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6101,11 +6606,11 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1612: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1612, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1788: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1788, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1768): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1809): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -6117,11 +6622,11 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1613: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1613, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1613, 4), 10)], jnp.remainder(jnp.floor_divide(i1613, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i1789: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1789, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1789, 4), 10)])] == 1), (_i32(_K2[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1789, 4), 10)])]) != 0)), jnp.logical_or((_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1789, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1789, 4), 10)], jnp.remainder(jnp.floor_divide(i1789, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1784): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1825): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6132,73 +6637,26 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1614: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)]), (_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])]) != 0)), (_K22[_i32(_K23[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1614, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1790: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1790, 1), 4)]), (_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1790, 1), 4)])]) != 0)), (_K23[_i32(_K24[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1790, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1790, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1796): index in 0..2"""
+    """action `retreat` (tcg.envspec:1837): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
-    lv["p"] = _cast(st["current_player"], jnp.int8)
-    lv["pay"] = _cast(f_retreat_cost(st, lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c1615 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1616(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1617: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1617]) > 0), i1617, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1618 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1618, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1615, _then1616(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c1619 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1620(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1621: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1621]) > 0), i1621, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1622 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1622, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1619, _then1620(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c1623 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1624(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1625: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1625]) > 0), i1625, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1626 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1626, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1623, _then1624(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c1627 = (_i32(lv["k"]) < _i32(lv["pay"]))
-    def _then1628(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["t"] = _cast(jnp.min(jax.vmap(lambda i1629: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1629]) > 0), i1629, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-        _a1630 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1630, jnp.int8))
-        lv = _scope(lv, ("b", "p", "pay", "k", ))
-        return st, _scope(lv, ("b", "p", "pay", "k", ))
-    st, lv = _select(_c1627, _then1628(st, lv), (st, lv))
-    lv = _scope(lv, ("b", "p", "pay", ))
-    st = p_clear_conditions(st, lv["p"])
-    st = p_swap_slots(st, lv["p"], 0, lv["b"])
-    _a1631 = True
-    st["retreated"] = _cast(_a1631, jnp.bool_)
-    lv = _scope(lv, ("b", ))
+    st = p__envc_run_retreat(st, lv["b"])
     return st
 
 
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1632: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1632, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1791: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1791, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1817): index in 0..1"""
+    """action `attack` (tcg.envspec:1859): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -6209,11 +6667,11 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i1633: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1633, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i1792: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1792, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:1839): index in 0..0"""
+    """action `end_turn` (tcg.envspec:1881): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_end_turn(st)
@@ -6223,29 +6681,28 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1634: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i1793: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:1844): index in 0..2"""
+    """action `promote` (tcg.envspec:1886): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
-    st = p_swap_slots(st, st["current_player"], 0, lv["b"])
-    st = p_continue_game(st, st["promote_next"], st["promote_resume"])
+    st = p__envc_run_promote(st, lv["b"])
     return st
 
 
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1635: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1635, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_attach"]) != 0), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i1794: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1794, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
     """guard of `choose` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1636: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1636, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], (jnp.remainder(jnp.floor_divide(i1636, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1636, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1636, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1636, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i1795: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1795, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1795, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)], (_i32(_K7[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)])]) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)], (jnp.remainder(jnp.floor_divide(i1795, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (_K1[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)])] == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1795, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1795, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1795, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -6265,52 +6722,52 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop1637(i, carry):
+    def _loop1796(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1638 = _randint(st, 0, 21)
-        _a1639 = _r1638
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1639, jnp.int8))
+        st, _r1797 = _randint(st, 0, 21)
+        _a1798 = _r1797
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1798, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop1640(i, carry):
+        def _loop1799(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _l1641 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1641)
+            _l1800 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K79[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1800)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1640, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop1799, (st, lv))
         lv = _scope(lv, ("p", ))
-        st, _l1642 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1642)
+        st, _l1801 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1801)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1637, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop1796, (st, lv))
     lv = _scope(lv, ())
-    st, _r1643 = _randint(st, 0, 1)
-    _a1644 = jnp.where((_r1643 == 1), 1, 0)
-    st["first"] = _cast(_a1644, jnp.int8)
-    _a1645 = st["first"]
-    st["current_player"] = _cast(_a1645, jnp.int8)
+    st, _r1802 = _randint(st, 0, 1)
+    _a1803 = jnp.where((_r1802 == 1), 1, 0)
+    st["first"] = _cast(_a1803, jnp.int8)
+    _a1804 = st["first"]
+    st["current_player"] = _cast(_a1804, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1646, _h1648, _h1649, _h1650, _h1651, _h1652, _h1653, _h1654, _h1655, _h1656, _h1657, _h1658, _h1659, _h1660, _h1661, _h1662, _h1663, _h1664, _h1665, _h1666, _h1667, _h1668: jnp.all(jax.vmap(lambda i1647: (((((_lcount(_get(st["deck"], i1646), _K79[_i32(_h1648)][i1647]) + _lcount(_get(st["hand"], i1646), _K79[_i32(_h1648)][i1647])) + _lcount(_get(st["discard"], i1646), _K79[_i32(_h1648)][i1647])) + (((_i32(jnp.logical_and(_h1649, (_h1650 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(_h1651, (_h1652 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1653, (_h1654 == _K79[_i32(_h1648)][i1647])))) + _i32(jnp.logical_and(_h1655, (_h1656 == _K79[_i32(_h1648)][i1647]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1649, (0 < _i32(_h1657))), (_h1658 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1649, (1 < _i32(_h1657))), (_h1659 == _K79[_i32(_h1648)][i1647]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1651, (0 < _i32(_h1660))), (_h1661 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1651, (1 < _i32(_h1660))), (_h1662 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1653, (0 < _i32(_h1663))), (_h1664 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1653, (1 < _i32(_h1663))), (_h1665 == _K79[_i32(_h1648)][i1647])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1655, (0 < _i32(_h1666))), (_h1667 == _K79[_i32(_h1648)][i1647]))) + _i32(jnp.logical_and(jnp.logical_and(_h1655, (1 < _i32(_h1666))), (_h1668 == _K79[_i32(_h1648)][i1647]))))))) == jnp.sum(_wide(_K79[_i32(_h1648)]) == _K79[_i32(_h1648)][i1647], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i1805, _h1807, _h1808, _h1809, _h1810, _h1811, _h1812, _h1813, _h1814, _h1815, _h1816, _h1817, _h1818, _h1819, _h1820, _h1821, _h1822, _h1823, _h1824, _h1825, _h1826, _h1827: jnp.all(jax.vmap(lambda i1806: (((((_lcount(_get(st["deck"], i1805), _K79[_i32(_h1807)][i1806]) + _lcount(_get(st["hand"], i1805), _K79[_i32(_h1807)][i1806])) + _lcount(_get(st["discard"], i1805), _K79[_i32(_h1807)][i1806])) + (((_i32(jnp.logical_and(_h1808, (_h1809 == _K79[_i32(_h1807)][i1806]))) + _i32(jnp.logical_and(_h1810, (_h1811 == _K79[_i32(_h1807)][i1806])))) + _i32(jnp.logical_and(_h1812, (_h1813 == _K79[_i32(_h1807)][i1806])))) + _i32(jnp.logical_and(_h1814, (_h1815 == _K79[_i32(_h1807)][i1806]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1808, (0 < _i32(_h1816))), (_h1817 == _K79[_i32(_h1807)][i1806]))) + _i32(jnp.logical_and(jnp.logical_and(_h1808, (1 < _i32(_h1816))), (_h1818 == _K79[_i32(_h1807)][i1806]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1810, (0 < _i32(_h1819))), (_h1820 == _K79[_i32(_h1807)][i1806]))) + _i32(jnp.logical_and(jnp.logical_and(_h1810, (1 < _i32(_h1819))), (_h1821 == _K79[_i32(_h1807)][i1806])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1812, (0 < _i32(_h1822))), (_h1823 == _K79[_i32(_h1807)][i1806]))) + _i32(jnp.logical_and(jnp.logical_and(_h1812, (1 < _i32(_h1822))), (_h1824 == _K79[_i32(_h1807)][i1806])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1814, (0 < _i32(_h1825))), (_h1826 == _K79[_i32(_h1807)][i1806]))) + _i32(jnp.logical_and(jnp.logical_and(_h1814, (1 < _i32(_h1825))), (_h1827 == _K79[_i32(_h1807)][i1806]))))))) == jnp.sum(_wide(_K79[_i32(_h1807)]) == _K79[_i32(_h1807)][i1806], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1669, _h1670, _h1671, _h1672, _h1673, _h1674, _h1675, _h1676, _h1677, _h1678, _h1679, _h1680, _h1681: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1670), (_i32(_h1671) < _i32(_K20[_i32(_h1672)]))), jnp.logical_or(jnp.logical_not(_h1673), (_i32(_h1674) < _i32(_K20[_i32(_h1675)])))), jnp.logical_or(jnp.logical_not(_h1676), (_i32(_h1677) < _i32(_K20[_i32(_h1678)])))), jnp.logical_or(jnp.logical_not(_h1679), (_i32(_h1680) < _i32(_K20[_i32(_h1681)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1828, _h1829, _h1830, _h1831, _h1832, _h1833, _h1834, _h1835, _h1836, _h1837, _h1838, _h1839, _h1840: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1829), (_i32(_h1830) < _i32(_K20[_i32(_h1831)]))), jnp.logical_or(jnp.logical_not(_h1832), (_i32(_h1833) < _i32(_K20[_i32(_h1834)])))), jnp.logical_or(jnp.logical_not(_h1835), (_i32(_h1836) < _i32(_K20[_i32(_h1837)])))), jnp.logical_or(jnp.logical_not(_h1838), (_i32(_h1839) < _i32(_K20[_i32(_h1840)])))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1682, _h1683: (_i32(_h1683) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i1841, _h1842: (_i32(_h1842) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -6322,13 +6779,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1684, _h1685: _h1685)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i1843, _h1844: _h1844)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1686, _h1687, _h1688, _h1689, _h1690: ((((_i32(_h1687) + _i32(_h1688)) + _i32(_h1689)) + _i32(_h1690)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i1845, _h1846, _h1847, _h1848, _h1849: ((((_i32(_h1846) + _i32(_h1847)) + _i32(_h1848)) + _i32(_h1849)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -6337,7 +6794,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_frame_a_attack__c', '_envc_at_a_end_turn', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_continue_game', '_envc_at_p_active_abilities', '_envc_frame_p_active_abilities__q', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_setup_done', '_envc_at_a_evolve', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_retreat', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_frame_a_attack__c', '_envc_at_a_end_turn', '_envc_at_a_promote', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -6420,8 +6877,8 @@ def _defaults():
         "energy": _cast(_K88, jnp.int8),
         "placed": _cast(_K87, jnp.int8),
         "ability_used": _cast(_K85, jnp.bool_),
-        "poisoned": _cast(_K26, jnp.bool_),
-        "burned": _cast(_K26, jnp.bool_),
+        "poisoned": _cast(_K22, jnp.bool_),
+        "burned": _cast(_K22, jnp.bool_),
         "condition": _cast(_K27, jnp.int8),
         "points": _cast(_K27, jnp.int8),
         "zone": _cast(_K89, jnp.int8),
@@ -6433,12 +6890,13 @@ def _defaults():
         "supporter": _cast(jnp.bool_(False), jnp.bool_),
         "retreated": _cast(jnp.bool_(False), jnp.bool_),
         "retreat_discount": _cast(jnp.int8(0), jnp.int8),
-        "barrier": _cast(_K25, jnp.int16),
-        "no_attack": _cast(_K26, jnp.bool_),
-        "no_retreat": _cast(_K26, jnp.bool_),
+        "barrier": _cast(_K26, jnp.int16),
+        "no_attack": _cast(_K22, jnp.bool_),
+        "no_retreat": _cast(_K22, jnp.bool_),
         "weakened": _cast(_K27, jnp.int8),
         "spiky": _cast(_K27, jnp.int8),
-        "no_supporter": _cast(_K26, jnp.bool_),
+        "no_supporter": _cast(_K22, jnp.bool_),
+        "locked_supporters": _cast(_K22, jnp.bool_),
         "relays": _cast(_K27, jnp.int8),
         "relay_turn": _cast(_K27, jnp.int8),
         "boost_turn": _cast(_K27, jnp.int8),
@@ -6489,6 +6947,9 @@ def _defaults():
         "_envc_frame_p_switch_opponent__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_switch_self": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_switch_self__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_continue_game": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_active_abilities": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_active_abilities__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_finish_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_finish_turn__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_finish_turn__s": _cast(jnp.int8(0), jnp.int8),
@@ -6518,17 +6979,21 @@ def _defaults():
         "_envc_frame_p_attack_effect__dispatch__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_ability_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_trainer_effect__dispatch": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_setup_done": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_evolve": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_attach": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attach__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_play_trainer": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_play_trainer__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_use_ability": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_use_ability__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_retreat": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_attack": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__a": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__c": _cast(jnp.int16(0), jnp.int16),
         "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_a_promote": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_mover": _cast(jnp.int8(0), jnp.int8),
         "_envc_choice_option": _cast(jnp.int8(0), jnp.int8),
     }
@@ -6606,7 +7071,7 @@ def _step_legal(st, action):
     # action's branch: the kind has no branch of its own
     resuming = kind == 12
     st["_envc_choice_option"] = jnp.where(resuming, action - 128 + 0, st["_envc_choice_option"]).astype(jnp.int8)
-    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_attach"] != 0, 5, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_attack"] != 0, 9, jnp.where(st["_envc_at_a_end_turn"] != 0, 10, 0))))), kind)
+    kind = jnp.where(resuming, jnp.where(st["_envc_at_a_setup_done"] != 0, 2, jnp.where(st["_envc_at_a_evolve"] != 0, 4, jnp.where(st["_envc_at_a_attach"] != 0, 5, jnp.where(st["_envc_at_a_play_trainer"] != 0, 6, jnp.where(st["_envc_at_a_use_ability"] != 0, 7, jnp.where(st["_envc_at_a_retreat"] != 0, 8, jnp.where(st["_envc_at_a_attack"] != 0, 9, jnp.where(st["_envc_at_a_end_turn"] != 0, 10, jnp.where(st["_envc_at_a_promote"] != 0, 11, 0))))))))), kind)
     branches = [
         lambda st, action: a_setup_active(st, action - 0),
         lambda st, action: a_setup_bench(st, action - 10),

@@ -32,101 +32,101 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 // enum When: 0 = opponent_damaged, 1 = self_damaged, 2 = opponent_poisoned, 3 = opponent_evolved, 4 = evolved_this_turn
-// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
+// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end, 4 = active
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
 pub static FAULT_SITES: [&str; 91] = [
-    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:285:26: `draw()` from an empty list",
-    "tcg.envspec:285:13: push onto a full list (capacity 10)",
-    "tcg.envspec:310:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:320:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:352:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:397:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:402:9: push onto a full list (capacity 10)",
-    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:412:26: `pop()` from an empty list",
-    "tcg.envspec:412:13: push onto a full list (capacity 20)",
-    "tcg.envspec:431:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:438:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:452:12: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:462:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:480:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:493:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:537:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:541:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:555:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:558:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:559:9: push onto a full list (capacity 20)",
-    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:575:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:577:13: push onto a full list (capacity 10)",
-    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:594:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:607:33: `draw()` from an empty list",
-    "tcg.envspec:607:17: push onto a full list (capacity 20)",
-    "tcg.envspec:618:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:727:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:757:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:771:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:870:21: push onto a full list (capacity 10)",
-    "tcg.envspec:872:21: push onto a full list (capacity 20)",
-    "tcg.envspec:895:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:902:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1552:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1612:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1617:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1676:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
+    "tcg.envspec:216:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:293:26: `draw()` from an empty list",
+    "tcg.envspec:293:13: push onto a full list (capacity 10)",
+    "tcg.envspec:318:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:328:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:360:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:403:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:405:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:406:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:407:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:410:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:410:9: push onto a full list (capacity 10)",
+    "tcg.envspec:411:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:420:26: `pop()` from an empty list",
+    "tcg.envspec:420:13: push onto a full list (capacity 20)",
+    "tcg.envspec:439:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:446:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:460:12: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:470:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:488:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:501:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:545:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:549:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:563:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:566:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:567:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:567:9: push onto a full list (capacity 20)",
+    "tcg.envspec:568:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:574:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:575:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:583:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:585:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:585:13: push onto a full list (capacity 10)",
+    "tcg.envspec:586:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:593:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:602:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:604:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:605:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:615:33: `draw()` from an empty list",
+    "tcg.envspec:615:17: push onto a full list (capacity 20)",
+    "tcg.envspec:626:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:735:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:765:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:779:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:854:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:863:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:878:21: push onto a full list (capacity 10)",
+    "tcg.envspec:880:21: push onto a full list (capacity 20)",
+    "tcg.envspec:903:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:910:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1505:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1508:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1576:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1651:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1656:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1713:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1715:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1723:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1725:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1728:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1731:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:744:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1822:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1660:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1668:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:751:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1779:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1780:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1813:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1814:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1815:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1864:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1744:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1745:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1752:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1753:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1769:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1770:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1775:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1810:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1811:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1907:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1907:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1908:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1908:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1909:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1909:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1910:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1910:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1911:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1911:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1699:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1701:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1707:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -172,6 +172,7 @@ pub struct State {
     pub f_weakened: [i8; 2],
     pub f_spiky: [i8; 2],
     pub f_no_supporter: [bool; 2],
+    pub f_locked_supporters: [bool; 2],
     pub f_relays: [i8; 2],
     pub f_relay_turn: [i8; 2],
     pub f_boost_turn: [i8; 2],
@@ -222,6 +223,9 @@ pub struct State {
     pub f__envc_frame_p_switch_opponent__q: i8,
     pub f__envc_at_p_switch_self: i8,
     pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_continue_game: i8,
+    pub f__envc_at_p_active_abilities: i8,
+    pub f__envc_frame_p_active_abilities__q: i8,
     pub f__envc_at_p_finish_turn: i8,
     pub f__envc_frame_p_finish_turn__p: i8,
     pub f__envc_frame_p_finish_turn__s: i8,
@@ -251,17 +255,21 @@ pub struct State {
     pub f__envc_frame_p_attack_effect__dispatch__p: i8,
     pub f__envc_at_p_ability_effect__dispatch: i8,
     pub f__envc_at_p_trainer_effect__dispatch: i8,
+    pub f__envc_at_a_setup_done: i8,
+    pub f__envc_at_a_evolve: i8,
     pub f__envc_at_a_attach: i8,
     pub f__envc_frame_a_attach__p: i8,
     pub f__envc_at_a_play_trainer: i8,
     pub f__envc_frame_a_play_trainer__p: i8,
     pub f__envc_at_a_use_ability: i8,
     pub f__envc_frame_a_use_ability__p: i8,
+    pub f__envc_at_a_retreat: i8,
     pub f__envc_at_a_attack: i8,
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
     pub f__envc_at_a_end_turn: i8,
+    pub f__envc_at_a_promote: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -737,7 +745,7 @@ static K41: [[bool; 2]; 101] = [
     [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
 ];
 static K42: [[i8; 1]; 19] = [
-    [0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3],
+    [0], [1], [13], [2], [3], [4], [5], [6], [7], [5], [8], [3], [9], [10], [11], [12], [0], [3],
     [5],
 ];
 static K43: [[i8; 1]; 19] = [
@@ -761,7 +769,7 @@ static K48: [[bool; 1]; 19] = [
 static K49: [[i8; 1]; 17] = [
     [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
 ];
-static T0_AbilityKind__on: [i8; 9] = [0, 1, 1, 1, 1, 1, 2, 2, 3];
+static T0_AbilityKind__on: [i8; 10] = [0, 1, 1, 1, 1, 1, 2, 2, 3, 4];
 static T1_Named__text_names: [i8; 13] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
 static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
@@ -1223,12 +1231,12 @@ static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1366,24 +1374,24 @@ static T29_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:204:1)
+/// fn `is_basic` (tcg.envspec:210:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:209:1)
+/// fn `basic_in_hand` (tcg.envspec:215:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:215:1)
+/// fn `playable_trainer` (tcg.envspec:222:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!(s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize])))))
+    Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:222:1)
+/// fn `trainer_target_ok` (tcg.envspec:230:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:223:5
+    // @ tcg.envspec:231:5
     let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
@@ -1406,7 +1414,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:230:1)
+/// fn `free_bench` (tcg.envspec:238:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1416,7 +1424,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:234:1)
+/// fn `energy_total` (tcg.envspec:242:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1425,14 +1433,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:238:1)
+/// fn `cost` (tcg.envspec:246:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
     Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:243:1)
+/// fn `can_pay` (tcg.envspec:251:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:244:5
+    // @ tcg.envspec:252:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
@@ -1449,29 +1457,29 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b9);
 }
 
-/// fn `can_act` (tcg.envspec:250:1)
+/// fn `can_act` (tcg.envspec:258:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:254:1)
+/// fn `can_attack` (tcg.envspec:262:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:255:5
+    // @ tcg.envspec:263:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:260:1)
+/// fn `retreat_cost` (tcg.envspec:268:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:266:1)
+/// fn `can_evolve` (tcg.envspec:274:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:272:1)
+/// fn `nth_energy` (tcg.envspec:280:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
@@ -1489,13 +1497,13 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// proc `draw_cards` (tcg.envspec:282:1)
+/// proc `draw_cards` (tcg.envspec:290:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:283:5
+    // @ tcg.envspec:291:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:284:9
+        // @ tcg.envspec:292:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:285:13
+            // @ tcg.envspec:293:13
             let _v15 = s.f_deck[v_p as usize].take_front(1)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
@@ -1504,66 +1512,66 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:290:1)
+/// proc `heal` (tcg.envspec:298:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:291:5
+    // @ tcg.envspec:299:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:295:1)
+/// proc `heal_type` (tcg.envspec:303:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:296:5
+    // @ tcg.envspec:304:5
     if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:297:9
+        // @ tcg.envspec:305:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:301:1)
+/// proc `add_damage` (tcg.envspec:309:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:302:5
+    // @ tcg.envspec:310:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:306:1)
+/// proc `damage_per_heads` (tcg.envspec:314:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:307:5
+    // @ tcg.envspec:315:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:308:5
+    // @ tcg.envspec:316:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:309:9
+        // @ tcg.envspec:317:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:310:13
+            // @ tcg.envspec:318:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:311:17
+                // @ tcg.envspec:319:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:315:5
+    // @ tcg.envspec:323:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:319:1)
+/// proc `bonus_on_heads` (tcg.envspec:327:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:320:5
+    // @ tcg.envspec:328:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:321:9
+        // @ tcg.envspec:329:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:326:1)
+/// proc `damage_per_bench_type` (tcg.envspec:334:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:327:5
+    // @ tcg.envspec:335:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
         _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
@@ -1572,76 +1580,76 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:331:1)
+/// proc `discard_energy` (tcg.envspec:339:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:332:5
+    // @ tcg.envspec:340:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:337:1)
+/// proc `attach_from_zone` (tcg.envspec:345:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:338:5
+    // @ tcg.envspec:346:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:339:9
+        // @ tcg.envspec:347:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:345:1)
+/// proc `afflict_opponent` (tcg.envspec:353:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:346:5
+    // @ tcg.envspec:354:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:347:9
+        // @ tcg.envspec:355:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:351:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:359:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:352:5
+    // @ tcg.envspec:360:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:353:9
+        // @ tcg.envspec:361:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:357:1)
+/// proc `poison_opponent` (tcg.envspec:365:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:358:5
+    // @ tcg.envspec:366:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:359:9
+        // @ tcg.envspec:367:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:363:1)
+/// proc `burn_opponent` (tcg.envspec:371:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:364:5
+    // @ tcg.envspec:372:5
     if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:365:9
+        // @ tcg.envspec:373:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:370:1)
+/// proc `damage_opponent_bench` (tcg.envspec:378:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:371:5
+    // @ tcg.envspec:379:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:372:9
+        // @ tcg.envspec:380:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:373:13
+            // @ tcg.envspec:381:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1650,44 +1658,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:378:1)
+/// proc `add_attack_bonus` (tcg.envspec:386:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:379:5
+    // @ tcg.envspec:387:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:384:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:392:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:385:5
+    // @ tcg.envspec:393:5
     s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
-    // @ tcg.envspec:386:5
+    // @ tcg.envspec:394:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:389:1)
+/// proc `add_retreat_discount` (tcg.envspec:397:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:390:5
+    // @ tcg.envspec:398:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:394:1)
+/// proc `basic_from_deck` (tcg.envspec:402:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:395:5
+    // @ tcg.envspec:403:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:396:5
+    // @ tcg.envspec:404:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:397:9
+        // @ tcg.envspec:405:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:398:9
+        // @ tcg.envspec:406:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1702,161 +1710,161 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:402:9
+        // @ tcg.envspec:410:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:403:9
+        // @ tcg.envspec:411:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:408:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:416:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:409:5
+    // @ tcg.envspec:417:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:410:5
+    // @ tcg.envspec:418:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:411:9
+        // @ tcg.envspec:419:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:412:13
+            // @ tcg.envspec:420:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:415:5
+    // @ tcg.envspec:423:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:416:5
+    // @ tcg.envspec:424:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:421:1)
+/// proc `damage_self` (tcg.envspec:429:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:422:5
+    // @ tcg.envspec:430:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:426:1)
+/// proc `afflict_self` (tcg.envspec:434:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:427:5
+    // @ tcg.envspec:435:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:430:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:438:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:431:5
+    // @ tcg.envspec:439:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:432:9
+        // @ tcg.envspec:440:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:437:1)
+/// proc `heal_on_heads` (tcg.envspec:445:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:438:5
+    // @ tcg.envspec:446:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:439:9
+        // @ tcg.envspec:447:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:444:1)
+/// proc `heal_all` (tcg.envspec:452:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:445:5
+    // @ tcg.envspec:453:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:446:9
+        // @ tcg.envspec:454:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:451:1)
+/// proc `nothing_on_tails` (tcg.envspec:459:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:452:5
+    // @ tcg.envspec:460:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:453:9
+        // @ tcg.envspec:461:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:458:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:466:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:459:5
+    // @ tcg.envspec:467:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:460:5
+    // @ tcg.envspec:468:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:461:9
+        // @ tcg.envspec:469:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:462:13
+            // @ tcg.envspec:470:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:463:17
+                // @ tcg.envspec:471:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:467:5
+    // @ tcg.envspec:475:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:468:9
+        // @ tcg.envspec:476:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:475:1)
+/// proc `damage_until_tails` (tcg.envspec:483:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:476:5
+    // @ tcg.envspec:484:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:477:5
+    // @ tcg.envspec:485:5
     let mut v_going: bool = true;
-    // @ tcg.envspec:478:5
+    // @ tcg.envspec:486:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:479:9
+        // @ tcg.envspec:487:9
         if v_going {
-            // @ tcg.envspec:480:13
+            // @ tcg.envspec:488:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:481:17
+                // @ tcg.envspec:489:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:483:17
+                // @ tcg.envspec:491:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:487:5
+    // @ tcg.envspec:495:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:492:1)
+/// proc `bonus_or_recoil` (tcg.envspec:500:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:493:5
+    // @ tcg.envspec:501:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:494:9
+        // @ tcg.envspec:502:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:496:9
+        // @ tcg.envspec:504:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:502:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:510:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:503:5
+    // @ tcg.envspec:511:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
         _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
@@ -1865,31 +1873,31 @@ fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:507:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:515:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:508:5
+    // @ tcg.envspec:516:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:512:1)
+/// fn `attack_condition` (tcg.envspec:520:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
     Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:521:1)
+/// proc `bonus_if` (tcg.envspec:529:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:522:5
+    // @ tcg.envspec:530:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:523:9
+        // @ tcg.envspec:531:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:527:1)
+/// proc `discard_all_energy` (tcg.envspec:535:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:528:5
+    // @ tcg.envspec:536:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1898,27 +1906,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:533:1)
+/// proc `discard_opponent_energy` (tcg.envspec:541:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:534:5
+    // @ tcg.envspec:542:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:535:5
+    // @ tcg.envspec:543:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:536:5
+    // @ tcg.envspec:544:5
     if v_coin {
-        // @ tcg.envspec:537:9
+        // @ tcg.envspec:545:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:539:5
+    // @ tcg.envspec:547:5
     let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
-    // @ tcg.envspec:540:5
+    // @ tcg.envspec:548:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:541:9
+        // @ tcg.envspec:549:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:543:9
+        // @ tcg.envspec:551:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1929,50 +1937,50 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:545:9
+        // @ tcg.envspec:553:9
         let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
         s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
     }
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:551:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:559:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:552:5
+    // @ tcg.envspec:560:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:553:5
+    // @ tcg.envspec:561:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:554:5
+    // @ tcg.envspec:562:5
     if v_coin {
-        // @ tcg.envspec:555:9
+        // @ tcg.envspec:563:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:557:5
+    // @ tcg.envspec:565:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:558:9
+        // @ tcg.envspec:566:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:559:9
+        // @ tcg.envspec:567:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
-        // @ tcg.envspec:560:9
+        // @ tcg.envspec:568:9
         s.f_hand[v_q as usize].remove_at(v_h, 27)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:565:1)
+/// fn `pokemon_in_deck` (tcg.envspec:573:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:573:1)
+/// proc `pokemon_from_deck` (tcg.envspec:581:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:574:5
+    // @ tcg.envspec:582:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:575:9
+        // @ tcg.envspec:583:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -1991,30 +1999,30 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:576:9
+        // @ tcg.envspec:584:9
         if (v_at >= 0) {
-            // @ tcg.envspec:577:13
+            // @ tcg.envspec:585:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
-            // @ tcg.envspec:578:13
+            // @ tcg.envspec:586:13
             s.f_deck[v_p as usize].remove_at(v_at, 33)?;
         }
     }
     Ok(())
 }
 
-/// fn `named_in_deck` (tcg.envspec:584:1)
+/// fn `named_in_deck` (tcg.envspec:592:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
 }
 
-/// proc `named_from_deck_to_bench` (tcg.envspec:591:1)
+/// proc `named_from_deck_to_bench` (tcg.envspec:599:1)
 fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:592:5
+    // @ tcg.envspec:600:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
-    // @ tcg.envspec:593:5
+    // @ tcg.envspec:601:5
     if (v_s < 4) {
-        // @ tcg.envspec:594:9
+        // @ tcg.envspec:602:9
         let mut _pm66: [bool; 20] = [false; 20];
         let mut _pn67: i32 = 0;
         for v_i in 0i32..20 {
@@ -2033,27 +2041,27 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
             _pk69 = _found;
         }
         let mut v_at: i32 = _pk69;
-        // @ tcg.envspec:595:9
+        // @ tcg.envspec:603:9
         if (v_at >= 0) {
-            // @ tcg.envspec:596:13
+            // @ tcg.envspec:604:13
             let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 36)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
-            // @ tcg.envspec:597:13
+            // @ tcg.envspec:605:13
             s.f_deck[v_p as usize].remove_at(v_at, 37)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:603:1)
+/// proc `discard_deck_tops` (tcg.envspec:611:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:604:5
+    // @ tcg.envspec:612:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:605:9
+        // @ tcg.envspec:613:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:606:13
+            // @ tcg.envspec:614:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:607:17
+                // @ tcg.envspec:615:17
                 let _v73 = s.f_deck[v_q as usize].take_front(38)?;
                 let _a74: i32 = (_v73 as i32);
                 s.f_discard[v_q as usize].push((_a74 as i16), 39)?;
@@ -2063,13 +2071,13 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:615:1)
+/// proc `random_hits` (tcg.envspec:623:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:616:5
+    // @ tcg.envspec:624:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:617:9
+        // @ tcg.envspec:625:9
         if (v_k < v_times) {
-            // @ tcg.envspec:618:13
+            // @ tcg.envspec:626:13
             let mut _pm75: [bool; 4] = [false; 4];
             let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
@@ -2088,9 +2096,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pk78 = _found;
             }
             let mut v_s: i32 = _pk78;
-            // @ tcg.envspec:619:13
+            // @ tcg.envspec:627:13
             if (v_s >= 0) {
-                // @ tcg.envspec:620:17
+                // @ tcg.envspec:628:17
                 let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
                 let _i82: usize = (1 - v_p) as usize;
                 s.f_damage[_i82][v_s as usize] = (_v81 as i16);
@@ -2100,23 +2108,23 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:627:1)
+/// proc `poison_opponent_from` (tcg.envspec:635:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:628:5
+    // @ tcg.envspec:636:5
     if (v_s == 0) {
-        // @ tcg.envspec:629:9
+        // @ tcg.envspec:637:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:636:1)
+/// fn `attack_damage` (tcg.envspec:644:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:637:5
+    // @ tcg.envspec:645:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:638:5
+    // @ tcg.envspec:646:5
     let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
-    // @ tcg.envspec:639:5
+    // @ tcg.envspec:647:5
     let mut _b83: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
     if _b83 {
         let mut _acc84: bool = false;
@@ -2129,58 +2137,58 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:651:1)
+/// proc `hit_active` (tcg.envspec:659:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:652:5
+    // @ tcg.envspec:660:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:653:5
+    // @ tcg.envspec:661:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:654:5
+    // @ tcg.envspec:662:5
     let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
     s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
-    // @ tcg.envspec:655:5
+    // @ tcg.envspec:663:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:656:9
+        // @ tcg.envspec:664:9
         let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
         s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:666:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:659:5
+    // @ tcg.envspec:667:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:660:5
+    // @ tcg.envspec:668:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:665:1)
+/// proc `drain` (tcg.envspec:673:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:666:5
+    // @ tcg.envspec:674:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:675:5
     let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
     p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:675:1)
+/// proc `damage_opponent_choice` (tcg.envspec:683:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:684:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:685:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:684:5
     if v__envc_run {
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:684:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:685:5
     if v__envc_run {
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:685:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:685:5
         let mut _acc88: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
@@ -2196,7 +2204,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:677:5
+            // @ tcg.envspec:685:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2207,19 +2215,19 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:685:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:678:5
+    // @ tcg.envspec:686:5
     if v__envc_run {
-        // @ tcg.envspec:678:5
+        // @ tcg.envspec:686:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:679:9
+            // @ tcg.envspec:687:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:681:9
+            // @ tcg.envspec:689:9
             let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
@@ -2227,17 +2235,17 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:686:1)
+/// proc `damage_own_choice` (tcg.envspec:694:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:695:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:695:5
     if v__envc_run {
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:695:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:695:5
         let mut _acc90: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
@@ -2252,7 +2260,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:687:5
+            // @ tcg.envspec:695:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2262,16 +2270,16 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:695:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:688:5
+    // @ tcg.envspec:696:5
     if v__envc_run {
-        // @ tcg.envspec:688:5
+        // @ tcg.envspec:696:5
         if (v_s >= 0) {
-            // @ tcg.envspec:689:9
+            // @ tcg.envspec:697:9
             let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
@@ -2279,17 +2287,17 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:695:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:703:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:704:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:704:5
     if v__envc_run {
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:704:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:704:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
             if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
@@ -2303,7 +2311,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:696:5
+            // @ tcg.envspec:704:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2312,33 +2320,33 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:704:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:698:5
+    // @ tcg.envspec:706:5
     if v__envc_run {
-        // @ tcg.envspec:698:5
+        // @ tcg.envspec:706:5
         if (v_s > 0) {
-            // @ tcg.envspec:699:9
+            // @ tcg.envspec:707:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:705:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:713:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:714:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:714:5
     if v__envc_run {
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:714:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:714:5
         let mut _acc93: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
@@ -2352,7 +2360,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:706:5
+            // @ tcg.envspec:714:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2361,27 +2369,27 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:714:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:707:5
+    // @ tcg.envspec:715:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:708:9
+        // @ tcg.envspec:716:9
         if v__envc_run {
-            // @ tcg.envspec:708:9
+            // @ tcg.envspec:716:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:709:9
+        // @ tcg.envspec:717:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:710:13
+            // @ tcg.envspec:718:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:710:13
+            // @ tcg.envspec:718:13
             if v__envc_run {
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:718:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:718:13
                 let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
                     if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
@@ -2395,7 +2403,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:710:13
+                    // @ tcg.envspec:718:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2404,16 +2412,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:718:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:711:13
+            // @ tcg.envspec:719:13
             if v__envc_run {
-                // @ tcg.envspec:711:13
+                // @ tcg.envspec:719:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:712:17
+                    // @ tcg.envspec:720:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2422,34 +2430,34 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:723:1)
+/// proc `switch_opponent` (tcg.envspec:731:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:732:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:725:5
+    // @ tcg.envspec:733:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:732:5
     if v__envc_run {
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:732:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:726:5
+        // @ tcg.envspec:734:5
         if v_coin {
-            // @ tcg.envspec:727:9
+            // @ tcg.envspec:735:9
             let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 41)?;
             v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:729:5
+    // @ tcg.envspec:737:5
     if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:730:9
+        // @ tcg.envspec:738:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:730:9
+        // @ tcg.envspec:738:9
         if v__envc_run {
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:738:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:738:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
                 if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc96 = true; break; }
@@ -2463,7 +2471,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:730:9
+                // @ tcg.envspec:738:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2472,20 +2480,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:738:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:732:9
+        // @ tcg.envspec:740:9
         if v__envc_run {
-            // @ tcg.envspec:732:9
+            // @ tcg.envspec:740:9
             if (v_b > 0) {
-                // @ tcg.envspec:733:13
+                // @ tcg.envspec:741:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:734:13
+                // @ tcg.envspec:742:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:735:13
+                // @ tcg.envspec:743:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2493,17 +2501,17 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:742:1)
+/// proc `switch_self` (tcg.envspec:750:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:743:5
+    // @ tcg.envspec:751:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:743:5
+    // @ tcg.envspec:751:5
     if v__envc_run {
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:751:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:751:5
         let mut _acc97: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
@@ -2515,89 +2523,89 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:743:5
+            // @ tcg.envspec:751:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:751:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:744:5
+    // @ tcg.envspec:752:5
     if v__envc_run {
-        // @ tcg.envspec:744:5
+        // @ tcg.envspec:752:5
         if (v_b > 0) {
-            // @ tcg.envspec:745:9
+            // @ tcg.envspec:753:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:746:9
+            // @ tcg.envspec:754:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:747:9
+            // @ tcg.envspec:755:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:754:1)
+/// proc `protect` (tcg.envspec:762:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:755:5
+    // @ tcg.envspec:763:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:756:5
+    // @ tcg.envspec:764:5
     if v_coin {
-        // @ tcg.envspec:757:9
+        // @ tcg.envspec:765:9
         let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 42)?;
         v_go = (_r98 == 1);
     }
-    // @ tcg.envspec:759:5
+    // @ tcg.envspec:767:5
     if v_go {
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:768:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:768:9
         let _v99: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:767:1)
+/// proc `hinder_defending` (tcg.envspec:775:1)
 fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:768:5
+    // @ tcg.envspec:776:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:777:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:770:5
+    // @ tcg.envspec:778:5
     if v_coin {
-        // @ tcg.envspec:771:9
+        // @ tcg.envspec:779:9
         let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 43)?;
         v_go = (_r100 == 1);
     }
-    // @ tcg.envspec:773:5
+    // @ tcg.envspec:781:5
     if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:774:9
+        // @ tcg.envspec:782:9
         if v_attack {
-            // @ tcg.envspec:775:13
+            // @ tcg.envspec:783:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:775:13
+            // @ tcg.envspec:783:13
             let _v101: i32 = (1 + v_q);
             s.f__envc_until_no_attack[v_q as usize] = (_v101 as i8);
         }
-        // @ tcg.envspec:777:9
+        // @ tcg.envspec:785:9
         if v_retreat {
-            // @ tcg.envspec:778:13
+            // @ tcg.envspec:786:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:778:13
+            // @ tcg.envspec:786:13
             let _v102: i32 = (1 + v_q);
             s.f__envc_until_no_retreat[v_q as usize] = (_v102 as i8);
         }
-        // @ tcg.envspec:780:9
+        // @ tcg.envspec:788:9
         if (v_less > 0) {
-            // @ tcg.envspec:781:13
+            // @ tcg.envspec:789:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:781:13
+            // @ tcg.envspec:789:13
             let _v103: i32 = (1 + v_q);
             s.f__envc_until_weakened[v_q as usize] = (_v103 as i8);
         }
@@ -2605,35 +2613,35 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:788:1)
+/// proc `counter_damage` (tcg.envspec:796:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:789:5
+    // @ tcg.envspec:797:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:789:5
+    // @ tcg.envspec:797:5
     let _v104: i32 = (1 + (1 - v_p));
     s.f__envc_until_spiky[v_p as usize] = (_v104 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:793:1)
+/// proc `block_supporters` (tcg.envspec:801:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:794:5
+    // @ tcg.envspec:802:5
     let _i105: usize = (1 - v_p) as usize;
     s.f_no_supporter[_i105] = true;
-    // @ tcg.envspec:794:5
+    // @ tcg.envspec:802:5
     let _v106: i32 = (1 + (1 - v_p));
     let _i107: usize = (1 - v_p) as usize;
     s.f__envc_until_no_supporter[_i107] = (_v106 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:800:1)
+/// fn `extra_energy` (tcg.envspec:808:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:801:5
+    // @ tcg.envspec:809:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:802:5
+    // @ tcg.envspec:810:5
     let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:803:5
+    // @ tcg.envspec:811:5
     let mut _acc108: i32 = 0;
     for v_u in 0i32..11 {
         _acc108 = _acc108 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
@@ -2642,557 +2650,629 @@ fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:809:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:817:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:810:5
+    // @ tcg.envspec:818:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:811:9
+        // @ tcg.envspec:819:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:818:1)
+/// proc `sweets_relay` (tcg.envspec:826:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:819:5
+    // @ tcg.envspec:827:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:820:9
+        // @ tcg.envspec:828:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:822:5
+    // @ tcg.envspec:830:5
     let _v109: i32 = (s.f_turn as i32);
     s.f_relay_turn[v_p as usize] = (_v109 as i8);
-    // @ tcg.envspec:823:5
+    // @ tcg.envspec:831:5
     let _v110: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
     s.f_relays[v_p as usize] = (_v110 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:827:1)
+/// proc `damage_per_relay` (tcg.envspec:835:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:828:5
+    // @ tcg.envspec:836:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:835:1)
+/// proc `boost_next_turn` (tcg.envspec:843:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:836:5
+    // @ tcg.envspec:844:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:837:9
+        // @ tcg.envspec:845:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:839:5
+    // @ tcg.envspec:847:5
     let _v111: i32 = (s.f_turn as i32);
     s.f_boost_turn[v_p as usize] = (_v111 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:843:1)
+/// proc `see_opponent_hand` (tcg.envspec:851:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:844:5
+    // @ tcg.envspec:852:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:845:5
+    // @ tcg.envspec:853:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:846:9
+        // @ tcg.envspec:854:9
         let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 44)? as i32) } else { (-1) });
         s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
     }
-    // @ tcg.envspec:848:5
+    // @ tcg.envspec:856:5
     let _v113: i32 = (s.f_turn as i32);
     s.f_seen_hand_turn[v_p as usize] = (_v113 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:853:1)
+/// proc `look_at_deck` (tcg.envspec:861:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:854:5
+    // @ tcg.envspec:862:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:855:9
+        // @ tcg.envspec:863:9
         let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 45)? as i32) } else { (-1) });
         s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
     }
-    // @ tcg.envspec:857:5
+    // @ tcg.envspec:865:5
     let _v115: i32 = (s.f_turn as i32);
     s.f_seen_deck_turn[v_p as usize] = (_v115 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:864:1)
+/// proc `active_to_hand` (tcg.envspec:872:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:865:5
+    // @ tcg.envspec:873:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:866:9
+        // @ tcg.envspec:874:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:867:13
+            // @ tcg.envspec:875:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:868:13
+            // @ tcg.envspec:876:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:869:17
+                // @ tcg.envspec:877:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:870:21
+                    // @ tcg.envspec:878:21
                     s.f_hand[v_p as usize].push((v_c as i16), 46)?;
                 } else {
-                    // @ tcg.envspec:872:21
+                    // @ tcg.envspec:880:21
                     s.f_discard[v_p as usize].push((v_c as i16), 47)?;
                 }
             }
         }
-        // @ tcg.envspec:876:9
+        // @ tcg.envspec:884:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:877:9
+        // @ tcg.envspec:885:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:878:9
+        // @ tcg.envspec:886:9
         let mut _arr116: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
             _arr116[v_t as usize] = (0 as i8);
         }
         s.f_energy[v_p as usize][0 as usize] = _arr116;
-        // @ tcg.envspec:879:9
+        // @ tcg.envspec:887:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:880:9
+        // @ tcg.envspec:888:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:881:9
+        // @ tcg.envspec:889:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `opponent_active_to_deck` (tcg.envspec:891:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:899:1)
 fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:892:5
+    // @ tcg.envspec:900:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:893:5
+    // @ tcg.envspec:901:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:894:5
+    // @ tcg.envspec:902:5
     if v_coin {
-        // @ tcg.envspec:895:9
+        // @ tcg.envspec:903:9
         let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
         v_go = (_r117 == 1);
     }
-    // @ tcg.envspec:897:5
+    // @ tcg.envspec:905:5
     if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:898:9
+        // @ tcg.envspec:906:9
         p_hit_active(s, v_p)?;
-        // @ tcg.envspec:899:9
+        // @ tcg.envspec:907:9
         if ((s.f_damage[v_q as usize][0 as usize] as i32) < (T10_Card__hp[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32)) {
-            // @ tcg.envspec:900:13
+            // @ tcg.envspec:908:13
             for v_k in 0i32..3 {
-                // @ tcg.envspec:901:17
+                // @ tcg.envspec:909:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
-                    // @ tcg.envspec:902:21
+                    // @ tcg.envspec:910:21
                     let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
                     s.f_deck[v_q as usize].push((_a118 as i16), 49)?;
                 }
             }
-            // @ tcg.envspec:905:13
+            // @ tcg.envspec:913:13
             s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-            // @ tcg.envspec:906:13
+            // @ tcg.envspec:914:13
             s.f_occupied[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:907:13
+            // @ tcg.envspec:915:13
             s.f_damage[v_q as usize][0 as usize] = (0 as i16);
-            // @ tcg.envspec:908:13
+            // @ tcg.envspec:916:13
             let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
                 _arr119[v_t as usize] = (0 as i8);
             }
             s.f_energy[v_q as usize][0 as usize] = _arr119;
-            // @ tcg.envspec:909:13
+            // @ tcg.envspec:917:13
             s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
-            // @ tcg.envspec:910:13
+            // @ tcg.envspec:918:13
             s.f_ability_used[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:911:13
+            // @ tcg.envspec:919:13
             p_clear_conditions(s, v_q)?;
         }
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:918:1)
+/// proc `move_bench_energy` (tcg.envspec:926:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:919:5
+    // @ tcg.envspec:927:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:920:9
+        // @ tcg.envspec:928:9
         let _v120: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
         s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v120 as i8);
-        // @ tcg.envspec:921:9
+        // @ tcg.envspec:929:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:928:1)
+/// proc `lock_opponent_supporters` (tcg.envspec:936:1)
+fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:937:5
+    if ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) {
+        // @ tcg.envspec:938:9
+        let _i121: usize = (1 - v_p) as usize;
+        s.f_locked_supporters[_i121] = true;
+    }
+    Ok(())
+}
+
+/// proc `cut_damage` (tcg.envspec:945:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:929:5
+    // @ tcg.envspec:946:5
     if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:930:9
+        // @ tcg.envspec:947:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:936:1)
+/// proc `strike_back` (tcg.envspec:953:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:937:5
+    // @ tcg.envspec:954:5
     if (v_s == 0) {
-        // @ tcg.envspec:938:9
+        // @ tcg.envspec:955:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:944:1)
+/// proc `heal_on_attach` (tcg.envspec:961:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:945:5
+    // @ tcg.envspec:962:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:946:9
+        // @ tcg.envspec:963:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:952:1)
+/// proc `hit_on_attach` (tcg.envspec:969:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:953:5
+    // @ tcg.envspec:970:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:954:9
-        let _v121: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i122: usize = (1 - v_p) as usize;
-        s.f_damage[_i122][0 as usize] = (_v121 as i16);
+        // @ tcg.envspec:971:9
+        let _v122: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i123: usize = (1 - v_p) as usize;
+        s.f_damage[_i123][0 as usize] = (_v122 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1456:1)
+/// proc `put_in_play` (tcg.envspec:1480:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1457:5
+    // @ tcg.envspec:1481:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1458:5
+    // @ tcg.envspec:1482:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1459:5
+    // @ tcg.envspec:1483:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1460:5
-    let mut _arr123: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1484:5
+    let mut _arr124: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr123[v_t as usize] = (0 as i8);
+        _arr124[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr123;
-    // @ tcg.envspec:1461:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr124;
+    // @ tcg.envspec:1485:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1462:5
-    let _v124: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v124 as i8);
-    // @ tcg.envspec:1463:5
+    // @ tcg.envspec:1486:5
+    let _v125: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v125 as i8);
+    // @ tcg.envspec:1487:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1467:1)
+/// proc `clear_conditions` (tcg.envspec:1491:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1468:5
+    // @ tcg.envspec:1492:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1469:5
+    // @ tcg.envspec:1493:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1470:5
+    // @ tcg.envspec:1494:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1471:5
+    // @ tcg.envspec:1495:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1472:5
+    // @ tcg.envspec:1496:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1473:5
+    // @ tcg.envspec:1497:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1474:5
+    // @ tcg.envspec:1498:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1475:5
+    // @ tcg.envspec:1499:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1476:5
+    // @ tcg.envspec:1500:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1480:1)
+/// proc `clear_slot` (tcg.envspec:1504:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1481:5
-    let _a125: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a125 as i16), 50)?;
-    // @ tcg.envspec:1482:5
+    // @ tcg.envspec:1505:5
+    let _a126: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a126 as i16), 50)?;
+    // @ tcg.envspec:1506:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1483:9
+        // @ tcg.envspec:1507:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1484:13
-            let _a126: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a126 as i16), 51)?;
+            // @ tcg.envspec:1508:13
+            let _a127: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a127 as i16), 51)?;
         }
     }
-    // @ tcg.envspec:1487:5
+    // @ tcg.envspec:1511:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1488:5
+    // @ tcg.envspec:1512:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1489:5
-    let mut _arr127: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1513:5
+    let mut _arr128: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr127[v_t as usize] = (0 as i8);
+        _arr128[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr127;
-    // @ tcg.envspec:1490:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr128;
+    // @ tcg.envspec:1514:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1491:5
+    // @ tcg.envspec:1515:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1492:5
+    // @ tcg.envspec:1516:5
     if (v_s == 0) {
-        // @ tcg.envspec:1493:9
+        // @ tcg.envspec:1517:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1497:1)
+/// proc `swap_slots` (tcg.envspec:1521:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1498:5
+    // @ tcg.envspec:1522:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1499:5
-    let _v128: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v128 as i16);
-    // @ tcg.envspec:1500:5
+    // @ tcg.envspec:1523:5
+    let _v129: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v129 as i16);
+    // @ tcg.envspec:1524:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1501:5
+    // @ tcg.envspec:1525:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1502:5
-    let _v129: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v129;
-    // @ tcg.envspec:1503:5
+    // @ tcg.envspec:1526:5
+    let _v130: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v130;
+    // @ tcg.envspec:1527:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1504:5
+    // @ tcg.envspec:1528:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1505:5
-    let _v130: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v130;
-    // @ tcg.envspec:1506:5
+    // @ tcg.envspec:1529:5
+    let _v131: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v131;
+    // @ tcg.envspec:1530:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1507:5
+    // @ tcg.envspec:1531:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1508:5
-    let _v131: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v131 as i8);
-    // @ tcg.envspec:1509:5
+    // @ tcg.envspec:1532:5
+    let _v132: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v132 as i8);
+    // @ tcg.envspec:1533:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1510:5
+    // @ tcg.envspec:1534:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1511:5
-    let _v132: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v132 as i16);
-    // @ tcg.envspec:1512:5
+    // @ tcg.envspec:1535:5
+    let _v133: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v133 as i16);
+    // @ tcg.envspec:1536:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1513:5
+    // @ tcg.envspec:1537:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1514:5
-    let _v133: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v133;
-    // @ tcg.envspec:1515:5
+    // @ tcg.envspec:1538:5
+    let _v134: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v134;
+    // @ tcg.envspec:1539:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1516:5
+    // @ tcg.envspec:1540:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1517:5
-    let _v134: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v134 as i8);
-    // @ tcg.envspec:1518:5
+    // @ tcg.envspec:1541:5
+    let _v135: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v135 as i8);
+    // @ tcg.envspec:1542:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1519:5
+    // @ tcg.envspec:1543:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1520:5
-    let _v135: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v135;
-    // @ tcg.envspec:1521:5
+    // @ tcg.envspec:1544:5
+    let _v136: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v136;
+    // @ tcg.envspec:1545:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1527:1)
+/// proc `knock_outs` (tcg.envspec:1551:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1528:5
+    // @ tcg.envspec:1552:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1529:9
+        // @ tcg.envspec:1553:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1530:13
+            // @ tcg.envspec:1554:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1531:17
-                let _v136: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i137: usize = (1 - v_q) as usize;
-                s.f_points[_i137] = (_v136 as i8);
-                // @ tcg.envspec:1532:17
+                // @ tcg.envspec:1555:17
+                let _v137: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i138: usize = (1 - v_q) as usize;
+                s.f_points[_i138] = (_v137 as i8);
+                // @ tcg.envspec:1556:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1536:5
-    let mut _b138: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b138 {
-        let mut _acc139: bool = false;
+    // @ tcg.envspec:1560:5
+    let mut _b139: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b139 {
+        let mut _acc140: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc139 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc140 = true; break; }
         }
-        _b138 = (!_acc139);
+        _b139 = (!_acc140);
     }
-    let mut v_won0: bool = _b138;
-    // @ tcg.envspec:1537:5
-    let mut _b140: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b140 {
-        let mut _acc141: bool = false;
+    let mut v_won0: bool = _b139;
+    // @ tcg.envspec:1561:5
+    let mut _b141: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b141 {
+        let mut _acc142: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc141 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc142 = true; break; }
         }
-        _b140 = (!_acc141);
+        _b141 = (!_acc142);
     }
-    let mut v_won1: bool = _b140;
-    // @ tcg.envspec:1538:5
+    let mut v_won1: bool = _b141;
+    // @ tcg.envspec:1562:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1539:9
+        // @ tcg.envspec:1563:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1541:5
+    // @ tcg.envspec:1565:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1542:9
+        // @ tcg.envspec:1566:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1544:9
+        // @ tcg.envspec:1568:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1546:9
+        // @ tcg.envspec:1570:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1550:1)
+/// proc `random_zone_energy` (tcg.envspec:1574:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1551:5
-    let mut _acc142: i32 = 0;
+    // @ tcg.envspec:1575:5
+    let mut _acc143: i32 = 0;
     for v_t in 0i32..11 {
-        _acc142 = _acc142 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc143 = _acc143 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc142;
-    // @ tcg.envspec:1552:5
-    let _t143: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi144: i32 = iclamp((v_n - 1), 0, 10);
-    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, 52)?;
-    let _v146: i32 = f_nth_energy(s, _t143, _r145)?;
-    s.f_zone_next[v_p as usize] = (_v146 as i8);
+    let mut v_n: i32 = _acc143;
+    // @ tcg.envspec:1576:5
+    let _t144: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi145: i32 = iclamp((v_n - 1), 0, 10);
+    let _r146: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi145, 52)?;
+    let _v147: i32 = f_nth_energy(s, _t144, _r146)?;
+    s.f_zone_next[v_p as usize] = (_v147 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1557:1)
+/// proc `begin_turn` (tcg.envspec:1581:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1558:5
+    // @ tcg.envspec:1582:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1559:9
+        // @ tcg.envspec:1583:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1560:9
+        // @ tcg.envspec:1584:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1562:9
+        // @ tcg.envspec:1586:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1563:9
+        // @ tcg.envspec:1587:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1564:9
+        // @ tcg.envspec:1588:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1565:9
+        // @ tcg.envspec:1589:9
         s.f_attached = false;
-        // @ tcg.envspec:1566:9
+        // @ tcg.envspec:1590:9
         s.f_supporter = false;
-        // @ tcg.envspec:1567:9
+        // @ tcg.envspec:1591:9
         s.f_retreated = false;
-        // @ tcg.envspec:1568:9
+        // @ tcg.envspec:1592:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1569:9
+        // @ tcg.envspec:1593:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1570:9
+        // @ tcg.envspec:1594:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1571:9
+        // @ tcg.envspec:1595:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1572:13
+            // @ tcg.envspec:1596:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1574:9
+        // @ tcg.envspec:1598:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1575:13
-            let _v147: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v147 as i8);
-            // @ tcg.envspec:1576:13
+            // @ tcg.envspec:1599:13
+            let _v148: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v148 as i8);
+            // @ tcg.envspec:1600:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1578:9
+        // @ tcg.envspec:1602:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1584:1)
+/// proc `continue_game` (tcg.envspec:1608:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1585:5
-    if (!s.terminated) {
-        // @ tcg.envspec:1586:9
-        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1587:13
-            s.f_phase = (2 as i8);
-            // @ tcg.envspec:1588:13
-            s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1589:13
-            s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1590:13
-            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
-        } else if v_resume {
-            // @ tcg.envspec:1592:13
-            s.f_phase = (1 as i8);
-            // @ tcg.envspec:1593:13
-            s.current_player = (v_next as i8);
-        } else {
-            // @ tcg.envspec:1595:13
-            p_begin_turn(s, v_next)?;
+    let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
+    // @ tcg.envspec:1609:5
+    if v__envc_run {
+        // @ tcg.envspec:1609:5
+        if (!s.terminated) {
+            // @ tcg.envspec:1610:9
+            if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
+                // @ tcg.envspec:1611:13
+                s.f_phase = (2 as i8);
+                // @ tcg.envspec:1612:13
+                s.f_promote_next = (v_next as i8);
+                // @ tcg.envspec:1613:13
+                s.f_promote_resume = v_resume;
+                // @ tcg.envspec:1614:13
+                s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+            } else if v_resume {
+                // @ tcg.envspec:1616:13
+                s.f_phase = (1 as i8);
+                // @ tcg.envspec:1617:13
+                s.current_player = (v_next as i8);
+            } else {
+                // @ tcg.envspec:1619:13
+                p_begin_turn(s, v_next)?;
+            }
+        }
+    }
+    // @ tcg.envspec:1622:5
+    if v__envc_seek {
+        s.f__envc_at_p_continue_game = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1622:5
+    p_active_abilities(s)?;
+    // @ tcg.envspec:1622:5
+    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+        s.f__envc_at_p_continue_game = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `active_abilities` (tcg.envspec:1630:1)
+fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
+    // @ tcg.envspec:1631:5
+    if v__envc_run {
+        // @ tcg.envspec:1631:5
+        s.f_locked_supporters = [false, false];
+    }
+    // @ tcg.envspec:1632:5
+    for v_q in 0i32..2 {
+        // @ tcg.envspec:1632:5
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
+            // @ tcg.envspec:1633:9
+            if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
+                // @ tcg.envspec:1634:13
+                let mut v__envc_arg1: i32 = 0;
+                // @ tcg.envspec:1634:13
+                if v__envc_run {
+                    v__envc_arg1 = (T25_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
+                }
+                // @ tcg.envspec:1634:13
+                if v__envc_seek {
+                    s.f__envc_at_p_active_abilities = (0 as i8);
+                    v__envc_seek = false;
+                }
+                // @ tcg.envspec:1634:13
+                p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
+                // @ tcg.envspec:1634:13
+                if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                    s.f__envc_frame_p_active_abilities__q = (v_q as i8);
+                    s.f__envc_at_p_active_abilities = (1 as i8);
+                    v__envc_run = false;
+                } else {
+                    v__envc_run = true;
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1603:1)
+/// proc `checkup` (tcg.envspec:1642:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1604:5
+    // @ tcg.envspec:1643:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1605:9
+        // @ tcg.envspec:1644:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1606:9
+        // @ tcg.envspec:1645:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1607:13
+            // @ tcg.envspec:1646:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1608:17
-                let _v148: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v148 as i16);
-            }
-            // @ tcg.envspec:1610:13
-            if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1611:17
-                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                // @ tcg.envspec:1647:17
+                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
-                // @ tcg.envspec:1612:17
-                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
-                if (_r150 == 1) {
-                    // @ tcg.envspec:1613:21
+            }
+            // @ tcg.envspec:1649:13
+            if s.f_burned[v_q as usize] {
+                // @ tcg.envspec:1650:17
+                let _v150: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v150 as i16);
+                // @ tcg.envspec:1651:17
+                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
+                if (_r151 == 1) {
+                    // @ tcg.envspec:1652:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1616:13
+            // @ tcg.envspec:1655:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1617:17
-                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
-                if (_r151 == 1) {
-                    // @ tcg.envspec:1618:21
+                // @ tcg.envspec:1656:17
+                let _r152: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
+                if (_r152 == 1) {
+                    // @ tcg.envspec:1657:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1621:17
+                // @ tcg.envspec:1660:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3200,40 +3280,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1630:1)
+/// proc `finish_turn` (tcg.envspec:1669:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1670:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1670:5
     if v__envc_run {
-        // @ tcg.envspec:1631:5
+        // @ tcg.envspec:1670:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1671:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1633:9
+        // @ tcg.envspec:1672:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1633:9
+            // @ tcg.envspec:1672:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1634:13
+                // @ tcg.envspec:1673:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1674:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1674:17
                     if v__envc_run {
                         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1674:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1674:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1674:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3246,108 +3326,128 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1639:5
+    // @ tcg.envspec:1678:5
     if v__envc_run {
-        // @ tcg.envspec:1639:5
-        let mut _arr152: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i22 as usize] as i32) } else { (s.f_barrier[v__envc_i22 as usize] as i32) }) as i16);
-        }
-        s.f_barrier = _arr152;
-        // @ tcg.envspec:1639:5
-        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr153[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i22 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr153;
-        // @ tcg.envspec:1639:5
-        let mut _arr154: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        // @ tcg.envspec:1678:5
+        let mut _arr153: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr154[v__envc_i23 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_attack[v__envc_i23 as usize] });
+            _arr153[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
-        s.f_no_attack = _arr154;
-        // @ tcg.envspec:1639:5
-        let mut _arr155: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_barrier = _arr153;
+        // @ tcg.envspec:1678:5
+        let mut _arr154: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr155[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) }) as i8);
+            _arr154[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_attack = _arr155;
-        // @ tcg.envspec:1639:5
-        let mut _arr156: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_barrier = _arr154;
+        // @ tcg.envspec:1678:5
+        let mut _arr155: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
-            _arr156[v__envc_i24 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_retreat[v__envc_i24 as usize] });
+            _arr155[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
         }
-        s.f_no_retreat = _arr156;
-        // @ tcg.envspec:1639:5
-        let mut _arr157: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_no_attack = _arr155;
+        // @ tcg.envspec:1678:5
+        let mut _arr156: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
-            _arr157[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) }) as i8);
+            _arr156[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_retreat = _arr157;
-        // @ tcg.envspec:1639:5
+        s.f__envc_until_no_attack = _arr156;
+        // @ tcg.envspec:1678:5
+        let mut _arr157: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr157[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+        }
+        s.f_no_retreat = _arr157;
+        // @ tcg.envspec:1678:5
         let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
-            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_weakened[v__envc_i25 as usize] as i32) }) as i8);
+            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f_weakened = _arr158;
-        // @ tcg.envspec:1639:5
+        s.f__envc_until_no_retreat = _arr158;
+        // @ tcg.envspec:1678:5
         let mut _arr159: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr159[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i25 as usize] as i32) }) as i8);
+        for v__envc_i26 in 0i32..2 {
+            _arr159[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_weakened = _arr159;
-        // @ tcg.envspec:1639:5
+        s.f_weakened = _arr159;
+        // @ tcg.envspec:1678:5
         let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
-            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_spiky[v__envc_i26 as usize] as i32) }) as i8);
+            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f_spiky = _arr160;
-        // @ tcg.envspec:1639:5
+        s.f__envc_until_weakened = _arr160;
+        // @ tcg.envspec:1678:5
         let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr161[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_spiky = _arr161;
-        // @ tcg.envspec:1639:5
-        let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
-            _arr162[v__envc_i27 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { K1[v__envc_i27 as usize] } else { s.f_no_supporter[v__envc_i27 as usize] });
+            _arr161[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
-        s.f_no_supporter = _arr162;
-        // @ tcg.envspec:1639:5
-        let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_spiky = _arr161;
+        // @ tcg.envspec:1678:5
+        let mut _arr162: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
-            _arr163[v__envc_i27 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) }) as i8);
+            _arr162[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr163;
-        // @ tcg.envspec:1640:5
+        s.f__envc_until_spiky = _arr162;
+        // @ tcg.envspec:1678:5
+        let mut _arr163: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i28 in 0i32..2 {
+            _arr163[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+        }
+        s.f_no_supporter = _arr163;
+        // @ tcg.envspec:1678:5
+        let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i28 in 0i32..2 {
+            _arr164[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_supporter = _arr164;
+        // @ tcg.envspec:1679:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1641:5
+        // @ tcg.envspec:1680:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1642:5
+        // @ tcg.envspec:1681:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1643:5
-        let _a164: i32 = (1 - v_p);
-        p_continue_game(s, _a164, false)?;
+    }
+    // @ tcg.envspec:1682:5
+    let mut v__envc_arg2: i32 = 0;
+    // @ tcg.envspec:1682:5
+    if v__envc_run {
+        v__envc_arg2 = (1 - v_p);
+    }
+    // @ tcg.envspec:1682:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
+        // @ tcg.envspec:1682:5
+        if v__envc_seek {
+            s.f__envc_at_p_finish_turn = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1682:5
+        p_continue_game(s, v__envc_arg2, false)?;
+        // @ tcg.envspec:1682:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_p_finish_turn = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1673:1)
+/// proc `deal` (tcg.envspec:1712:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:5
+    // @ tcg.envspec:1713:5
     let mut _acc165: i32 = 0;
     for v_i in 0i32..20 {
         _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 55)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc165;
-    // @ tcg.envspec:1675:5
+    // @ tcg.envspec:1714:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1676:5
+    // @ tcg.envspec:1715:5
     let _hi166: i32 = imax((v_hands - 1), 0);
     let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, 56)?;
     let mut v_r: i32 = _r167;
-    // @ tcg.envspec:1678:5
+    // @ tcg.envspec:1717:5
     let mut _acc168: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc169: i32 = 0;
@@ -3357,33 +3457,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc168 += (_acc169 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc168);
-    // @ tcg.envspec:1680:5
+    // @ tcg.envspec:1719:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1681:5
+    // @ tcg.envspec:1720:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1682:5
+    // @ tcg.envspec:1721:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1683:5
+    // @ tcg.envspec:1722:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1684:9
+        // @ tcg.envspec:1723:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 57)? as i32);
-        // @ tcg.envspec:1685:9
+        // @ tcg.envspec:1724:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1686:13
+            // @ tcg.envspec:1725:13
             s.f_hand[v_p as usize].push((v_c as i16), 58)?;
-            // @ tcg.envspec:1687:13
+            // @ tcg.envspec:1726:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1689:13
+            // @ tcg.envspec:1728:13
             s.f_hand[v_p as usize].push((v_c as i16), 59)?;
-            // @ tcg.envspec:1690:13
+            // @ tcg.envspec:1729:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1692:13
+            // @ tcg.envspec:1731:13
             v_rest.push((v_c as i16), 60)?;
         }
     }
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1734:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -4380,6 +4480,13 @@ fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
+/// proc `ability_effect__7` (tcg.fills:704:1)
+fn p_ability_effect__7(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:706:5
+    p_lock_opponent_supporters(s, v_p, v_s)?;
+    Ok(())
+}
+
 /// proc `ability_effect__8` (tcg.fills:617:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.fills:619:5
@@ -4469,28 +4576,28 @@ fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:733:1)
+/// proc `trainer_effect__2` (tcg.fills:740:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:735:5
+    // @ tcg.fills:742:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:739:1)
+/// proc `trainer_effect__3` (tcg.fills:746:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:741:5
+    // @ tcg.fills:748:5
     let mut v_going: bool = true;
-    // @ tcg.fills:742:5
+    // @ tcg.fills:749:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:743:9
+        // @ tcg.fills:750:9
         if v_going {
-            // @ tcg.fills:744:13
+            // @ tcg.fills:751:13
             let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 62)?;
             if (_r172 == 1) {
-                // @ tcg.fills:745:17
+                // @ tcg.fills:752:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:747:17
+                // @ tcg.fills:754:17
                 v_going = false;
             }
         }
@@ -4498,46 +4605,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:796:1)
+/// proc `trainer_effect__4` (tcg.fills:803:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:798:5
+    // @ tcg.fills:805:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:784:1)
+/// proc `trainer_effect__5` (tcg.fills:791:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:786:5
+    // @ tcg.fills:793:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:727:1)
+/// proc `trainer_effect__6` (tcg.fills:734:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:729:5
+    // @ tcg.fills:736:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:778:1)
+/// proc `trainer_effect__7` (tcg.fills:785:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:780:5
+    // @ tcg.fills:787:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:754:1)
+/// proc `trainer_effect__8` (tcg.fills:761:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:756:5
+    // @ tcg.fills:763:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:756:5
+    // @ tcg.fills:763:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:756:5
+    // @ tcg.fills:763:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4547,115 +4654,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:790:1)
+/// proc `trainer_effect__9` (tcg.fills:797:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:792:5
+    // @ tcg.fills:799:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:715:1)
+/// proc `trainer_effect__10` (tcg.fills:722:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:717:5
+    // @ tcg.fills:724:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:721:1)
+/// proc `trainer_effect__11` (tcg.fills:728:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:723:5
+    // @ tcg.fills:730:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:766:1)
+/// proc `trainer_effect__12` (tcg.fills:773:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:768:5
+    // @ tcg.fills:775:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:772:1)
+/// proc `trainer_effect__13` (tcg.fills:779:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:774:5
+    // @ tcg.fills:781:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:709:1)
+/// proc `trainer_effect__14` (tcg.fills:716:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:711:5
+    // @ tcg.fills:718:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:760:1)
+/// proc `trainer_effect__15` (tcg.fills:767:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:769:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:703:1)
+/// proc `trainer_effect__16` (tcg.fills:710:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:712:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:962:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:979:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     if v__envc_run {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a173: i32 = (K6[v_effect as usize][0 as usize] as i32);
         p_heal(s, v_p, 0, _a173)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a174: i32 = (K7[v_effect as usize][0 as usize] as i32);
         p_pokemon_from_deck(s, v_p, _a174)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a175: i32 = (K8[v_effect as usize][0 as usize] as i32);
         p_afflict_opponent(s, v_p, _a175)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a176: i32 = (K9[v_effect as usize][0 as usize] as i32);
         p_bonus_on_heads(s, _a176)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a177: i32 = (K10[v_effect as usize][0 as usize] as i32);
         let _a178: i32 = (K11[v_effect as usize][0 as usize] as i32);
         p_damage_per_heads(s, _a177, _a178)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4665,56 +4772,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a179: i32 = (K13[v_effect as usize][0 as usize] as i32);
         let _a180: i32 = (K14[v_effect as usize][0 as usize] as i32);
         p_discard_energy(s, v_p, 0, _a179, _a180)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a181: bool = K15[v_effect as usize][0 as usize];
         let _a182: bool = K16[v_effect as usize][0 as usize];
         let _a183: bool = K17[v_effect as usize][0 as usize];
         let _a184: i32 = (K18[v_effect as usize][0 as usize] as i32);
         p_hinder_defending(s, v_p, _a181, _a182, _a183, _a184)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a185: i32 = (K19[v_effect as usize][0 as usize] as i32);
         p_damage_self(s, v_p, _a185)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a186: i32 = (K20[v_effect as usize][0 as usize] as i32);
         let _a187: i32 = (K21[v_effect as usize][0 as usize] as i32);
         let _a188: i32 = (K22[v_effect as usize][0 as usize] as i32);
         p_bonus_if_extra_energy(s, v_p, _a186, _a187, _a188)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4724,51 +4831,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a189: bool = K25[v_effect as usize][0 as usize];
         p_discard_opponent_energy(s, v_p, _a189)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a190: i32 = (K26[v_effect as usize][0 as usize] as i32);
         p_damage_opponent_bench(s, v_p, _a190)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a191: i32 = (K27[v_effect as usize][0 as usize] as i32);
         let _a192: i32 = (K28[v_effect as usize][0 as usize] as i32);
         p_bonus_if(s, v_p, _a191, _a192)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a193: i32 = (K29[v_effect as usize][0 as usize] as i32);
         p_damage_per_bench_type(s, v_p, _a193, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4778,16 +4885,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4797,32 +4904,32 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a194: i32 = (K32[v_effect as usize][0 as usize] as i32);
         p_bonus_per_opponent_energy(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4832,53 +4939,53 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a195: i32 = (K35[v_effect as usize][0 as usize] as i32);
         p_attach_from_zone(s, v_p, 0, _a195, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a196: i32 = (K36[v_effect as usize][0 as usize] as i32);
         p_random_hits(s, v_p, 4, _a196)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a197: bool = K37[v_effect as usize][0 as usize];
         p_discard_opponent_hand_card(s, v_p, _a197)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a198: i32 = (K38[v_effect as usize][0 as usize] as i32);
         let _a199: bool = K39[v_effect as usize][0 as usize];
         p_damage_until_tails(s, _a198, _a199)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_opponent_active_to_deck(s, v_p, true)?;
     } else if (v__envc_run && (v_op_0 == 36)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let _a200: i32 = (K40[v_effect as usize][0 as usize] as i32);
         let _a201: bool = K41[v_effect as usize][0 as usize];
         p_protect(s, v_p, _a200, _a201)?;
     } else if ((v__envc_run && (v_op_0 == 38)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4888,40 +4995,40 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 45)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_counter_damage(s, v_p, 30)?;
     } else if (v__envc_run && (v_op_0 == 46)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_heal_on_heads(s, v_p, 0, 60)?;
     } else if ((v__envc_run && (v_op_0 == 47)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4931,38 +5038,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if (v_op_0 == 48) {
-            // @ tcg.envspec:962:1
+            // @ tcg.envspec:979:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     if v__envc_run {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:979:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:979:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4973,38 +5080,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:974:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:991:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:991:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:991:1
     if v__envc_run {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:991:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         let _a202: i32 = (K43[v_effect as usize][0 as usize] as i32);
         let _a203: i32 = (K44[v_effect as usize][0 as usize] as i32);
         p_cut_damage(s, v_p, _a202, _a203)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5012,50 +5119,53 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         let _a204: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
         let _a205: i32 = (K47[v_effect as usize][0 as usize] as i32);
         let _a206: bool = K48[v_effect as usize][0 as usize];
         p_attach_from_zone(s, v_p, _a204, _a205, 1, _a206)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:974:1
-        p_afflict_opponent_on_heads(s, v_p, 1)?;
+        // @ tcg.envspec:991:1
+        p_lock_opponent_supporters(s, v_p, v_s)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
+        p_afflict_opponent_on_heads(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 8)) {
+        // @ tcg.envspec:991:1
         p_poison_opponent_from(s, v_p, v_s)?;
-    } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:974:1
+    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
+        // @ tcg.envspec:991:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:974:1
-        p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:974:1
-        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+        // @ tcg.envspec:991:1
+        p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
+        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+    } else if (v__envc_run && (v_op_0 == 12)) {
+        // @ tcg.envspec:991:1
         p_hit_on_attach(s, v_p, 6, 20)?;
-    } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:974:1
+    } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
+        // @ tcg.envspec:991:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:991:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -5066,42 +5176,42 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:981:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:998:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:998:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:998:1
     if v__envc_run {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:998:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5109,228 +5219,429 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 7) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:998:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1749:1)
-fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1751:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:1751:5
-    if v__envc_run {
-        // @ tcg.envspec:1751:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:1752:5
-        let _v207: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i208: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i208] = (_v207 as i8);
-        // @ tcg.envspec:1753:5
-        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1754:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1755:5
-        s.f_attached = true;
-    }
-    // @ tcg.envspec:1756:5
-    if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1757:9
-        let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1757:9
+/// proc `_envc_run_setup_done` (tcg.envspec:1756:1)
+fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
+    // @ tcg.envspec:1757:5
+    if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
+        // @ tcg.envspec:1758:9
+        s.current_player = ((1 - (s.f_first as i32)) as i8);
+    } else {
+        // @ tcg.envspec:1760:9
         if v__envc_run {
-            v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+            // @ tcg.envspec:1760:9
+            let _a207: i32 = (s.f_first as i32);
+            p_begin_turn(s, _a207)?;
         }
-        // @ tcg.envspec:1757:9
+        // @ tcg.envspec:1761:9
         if v__envc_seek {
-            v_p = (s.f__envc_frame_a_attach__p as i32);
-            s.f__envc_at_a_attach = (0 as i8);
+            s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1757:9
-        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1757:9
-        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-            s.f__envc_frame_a_attach__p = (v_p as i8);
-            s.f__envc_at_a_attach = (1 as i8);
+        // @ tcg.envspec:1761:9
+        p_active_abilities(s)?;
+        // @ tcg.envspec:1761:9
+        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+            s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1758:9
-            p_knock_outs(s)?;
-            // @ tcg.envspec:1759:9
-            p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1768:1)
+/// proc `_envc_run_evolve` (tcg.envspec:1774:1)
+fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
+    // @ tcg.envspec:1776:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1776:5
+    if v__envc_run {
+        // @ tcg.envspec:1776:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1777:5
+        let _v208: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+        let _i209: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+        s.f_below[v_p as usize][v_s as usize][_i209] = (_v208 as i16);
+        // @ tcg.envspec:1778:5
+        let _v210: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+        s.f_evolutions[v_p as usize][v_s as usize] = (_v210 as i8);
+        // @ tcg.envspec:1779:5
+        let _v211: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
+        s.f_card[v_p as usize][v_s as usize] = (_v211 as i16);
+        // @ tcg.envspec:1780:5
+        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
+        // @ tcg.envspec:1781:5
+        let _v212: i32 = (s.f_turn as i32);
+        s.f_placed[v_p as usize][v_s as usize] = (_v212 as i8);
+    }
+    // @ tcg.envspec:1782:5
+    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
+        // @ tcg.envspec:1783:9
+        if v__envc_run {
+            // @ tcg.envspec:1783:9
+            p_clear_conditions(s, v_p)?;
+        }
+        // @ tcg.envspec:1784:9
+        if v__envc_seek {
+            s.f__envc_at_a_evolve = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1784:9
+        p_active_abilities(s)?;
+        // @ tcg.envspec:1784:9
+        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+            s.f__envc_at_a_evolve = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attach` (tcg.envspec:1790:1)
+fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
+    // @ tcg.envspec:1792:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1792:5
+    if v__envc_run {
+        // @ tcg.envspec:1792:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1793:5
+        let _v213: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i214: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i214] = (_v213 as i8);
+        // @ tcg.envspec:1794:5
+        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+        // @ tcg.envspec:1795:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1796:5
+        s.f_attached = true;
+    }
+    // @ tcg.envspec:1797:5
+    if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
+        // @ tcg.envspec:1798:9
+        let mut v__envc_arg1: i32 = 0;
+        // @ tcg.envspec:1798:9
+        if v__envc_run {
+            v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        }
+        // @ tcg.envspec:1798:9
+        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
+            // @ tcg.envspec:1798:9
+            if v__envc_seek {
+                v_p = (s.f__envc_frame_a_attach__p as i32);
+                s.f__envc_at_a_attach = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1798:9
+            p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+            // @ tcg.envspec:1798:9
+            if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                s.f__envc_frame_a_attach__p = (v_p as i8);
+                s.f__envc_at_a_attach = (1 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+        // @ tcg.envspec:1799:9
+        if v__envc_run {
+            // @ tcg.envspec:1799:9
+            p_knock_outs(s)?;
+        }
+        // @ tcg.envspec:1800:9
+        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
+            // @ tcg.envspec:1800:9
+            if v__envc_seek {
+                s.f__envc_at_a_attach = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1800:9
+            p_continue_game(s, v_p, true)?;
+            // @ tcg.envspec:1800:9
+            if ((s.f__envc_at_p_continue_game as i32) != 0) {
+                s.f__envc_at_a_attach = (2 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_play_trainer` (tcg.envspec:1809:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1771:5
+    // @ tcg.envspec:1812:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1772:5
+    // @ tcg.envspec:1813:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1771:5
+    // @ tcg.envspec:1812:5
     if v__envc_run {
-        // @ tcg.envspec:1771:5
+        // @ tcg.envspec:1812:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1772:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
-        // @ tcg.envspec:1773:5
-        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
-        // @ tcg.envspec:1774:5
-        s.f_discard[v_p as usize].push((v_c as i16), 65)?;
-        // @ tcg.envspec:1775:5
+        // @ tcg.envspec:1813:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
+        // @ tcg.envspec:1814:5
+        s.f_hand[v_p as usize].remove_at(v_h, 66)?;
+        // @ tcg.envspec:1815:5
+        s.f_discard[v_p as usize].push((v_c as i16), 67)?;
+        // @ tcg.envspec:1816:5
         if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1776:9
+            // @ tcg.envspec:1817:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1778:5
+    // @ tcg.envspec:1819:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1778:5
+    // @ tcg.envspec:1819:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1778:5
-    if v__envc_seek {
-        v_p = (s.f__envc_frame_a_play_trainer__p as i32);
-        s.f__envc_at_a_play_trainer = (0 as i8);
-        v__envc_seek = false;
+    // @ tcg.envspec:1819:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
+        // @ tcg.envspec:1819:5
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_play_trainer__p as i32);
+            s.f__envc_at_a_play_trainer = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1819:5
+        p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
+        // @ tcg.envspec:1819:5
+        if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_play_trainer__p = (v_p as i8);
+            s.f__envc_at_a_play_trainer = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
-    // @ tcg.envspec:1778:5
-    p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1778:5
-    if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
-        s.f__envc_frame_a_play_trainer__p = (v_p as i8);
-        s.f__envc_at_a_play_trainer = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-        // @ tcg.envspec:1779:5
+    // @ tcg.envspec:1820:5
+    if v__envc_run {
+        // @ tcg.envspec:1820:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1780:5
+    }
+    // @ tcg.envspec:1821:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
+        // @ tcg.envspec:1821:5
+        if v__envc_seek {
+            s.f__envc_at_a_play_trainer = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1821:5
         p_continue_game(s, v_p, true)?;
+        // @ tcg.envspec:1821:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_a_play_trainer = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1784:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1825:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1787:5
+    // @ tcg.envspec:1828:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1787:5
+    // @ tcg.envspec:1828:5
     if v__envc_run {
-        // @ tcg.envspec:1787:5
+        // @ tcg.envspec:1828:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1788:5
+        // @ tcg.envspec:1829:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1789:5
+    // @ tcg.envspec:1830:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1789:5
+    // @ tcg.envspec:1830:5
     if v__envc_run {
         v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1789:5
-    if v__envc_seek {
-        v_p = (s.f__envc_frame_a_use_ability__p as i32);
-        s.f__envc_at_a_use_ability = (0 as i8);
-        v__envc_seek = false;
+    // @ tcg.envspec:1830:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
+        // @ tcg.envspec:1830:5
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_use_ability__p as i32);
+            s.f__envc_at_a_use_ability = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1830:5
+        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+        // @ tcg.envspec:1830:5
+        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_use_ability__p = (v_p as i8);
+            s.f__envc_at_a_use_ability = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
-    // @ tcg.envspec:1789:5
-    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1789:5
-    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-        s.f__envc_frame_a_use_ability__p = (v_p as i8);
-        s.f__envc_at_a_use_ability = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-        // @ tcg.envspec:1790:5
+    // @ tcg.envspec:1831:5
+    if v__envc_run {
+        // @ tcg.envspec:1831:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1791:5
+    }
+    // @ tcg.envspec:1832:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
+        // @ tcg.envspec:1832:5
+        if v__envc_seek {
+            s.f__envc_at_a_use_ability = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1832:5
         p_continue_game(s, v_p, true)?;
+        // @ tcg.envspec:1832:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_a_use_ability = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1817:1)
+/// proc `_envc_run_retreat` (tcg.envspec:1837:1)
+fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
+    // @ tcg.envspec:1840:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1841:5
+    let mut v_pay: i32 = 0;
+    // @ tcg.envspec:1840:5
+    if v__envc_run {
+        // @ tcg.envspec:1840:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1841:5
+        v_pay = f_retreat_cost(s, v_p)?;
+        // @ tcg.envspec:1842:5
+        for v_k in 0i32..4 {
+            // @ tcg.envspec:1843:9
+            if (v_k < v_pay) {
+                // @ tcg.envspec:1844:13
+                let mut _acc215: i32 = 0;
+                for v_u in 0i32..11 {
+                    let _x216: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                    _acc215 = if v_u == 0 { _x216 } else { imin(_acc215, _x216) };
+                }
+                let mut v_t: i32 = _acc215;
+                // @ tcg.envspec:1845:13
+                let _v217: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v217 as i8);
+            }
+        }
+        // @ tcg.envspec:1848:5
+        p_clear_conditions(s, v_p)?;
+        // @ tcg.envspec:1849:5
+        p_swap_slots(s, v_p, 0, v_b)?;
+        // @ tcg.envspec:1850:5
+        s.f_retreated = true;
+    }
+    // @ tcg.envspec:1851:5
+    if v__envc_seek {
+        s.f__envc_at_a_retreat = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1851:5
+    p_active_abilities(s)?;
+    // @ tcg.envspec:1851:5
+    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+        s.f__envc_at_a_retreat = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attack` (tcg.envspec:1859:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1818:5
+    // @ tcg.envspec:1860:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1861:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1820:5
+    // @ tcg.envspec:1862:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1818:5
+    // @ tcg.envspec:1860:5
     if v__envc_run {
-        // @ tcg.envspec:1818:5
+        // @ tcg.envspec:1860:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1819:5
+        // @ tcg.envspec:1861:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1821:5
+        // @ tcg.envspec:1863:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1822:9
-            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 66)?;
-            v_hits = (_r209 == 1);
+            // @ tcg.envspec:1864:9
+            let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 68)?;
+            v_hits = (_r218 == 1);
         }
     }
-    // @ tcg.envspec:1824:5
+    // @ tcg.envspec:1866:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1825:9
+        // @ tcg.envspec:1867:9
         if v__envc_run {
-            // @ tcg.envspec:1825:9
+            // @ tcg.envspec:1867:9
             s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1826:9
+            // @ tcg.envspec:1868:9
             s.f_attack_index = (v_a as i8);
         }
-        // @ tcg.envspec:1827:9
+        // @ tcg.envspec:1869:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             if v__envc_run {
                 v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5338,9 +5649,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1870:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5351,23 +5662,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1872:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1872:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1872:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1872:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1872:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1872:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5376,27 +5687,27 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1831:9
+        // @ tcg.envspec:1873:9
         if v__envc_run {
-            // @ tcg.envspec:1831:9
+            // @ tcg.envspec:1873:9
             p_hit_active(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1833:5
+    // @ tcg.envspec:1875:5
     if v__envc_run {
-        // @ tcg.envspec:1833:5
+        // @ tcg.envspec:1875:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1834:5
+    // @ tcg.envspec:1876:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1877:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1877:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1877:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5407,18 +5718,18 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:1839:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:1881:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:1882:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:1882:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:1882:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5428,242 +5739,234 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1702:1)
+/// proc `_envc_run_promote` (tcg.envspec:1886:1)
+fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
+    // @ tcg.envspec:1888:5
+    if v__envc_run {
+        // @ tcg.envspec:1888:5
+        let _a219: i32 = (s.current_player as i32);
+        p_swap_slots(s, _a219, 0, v_b)?;
+    }
+    // @ tcg.envspec:1889:5
+    let mut v__envc_arg1: i32 = 0;
+    // @ tcg.envspec:1889:5
+    let mut v__envc_arg2: bool = false;
+    // @ tcg.envspec:1889:5
+    if v__envc_run {
+        v__envc_arg1 = (s.f_promote_next as i32);
+        v__envc_arg2 = s.f_promote_resume;
+    }
+    // @ tcg.envspec:1889:5
+    if v__envc_seek {
+        s.f__envc_at_a_promote = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1889:5
+    p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
+    // @ tcg.envspec:1889:5
+    if ((s.f__envc_at_p_continue_game as i32) != 0) {
+        s.f__envc_at_a_promote = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// action `setup_active` (tcg.envspec:1741:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1704:5
+    // @ tcg.envspec:1743:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1705:5
-    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 67)? as i32);
-    p_put_in_play(s, v_p, 0, _a210)?;
-    // @ tcg.envspec:1706:5
-    s.f_hand[v_p as usize].remove_at(v_h, 68)?;
+    // @ tcg.envspec:1744:5
+    let _a220: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
+    p_put_in_play(s, v_p, 0, _a220)?;
+    // @ tcg.envspec:1745:5
+    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1709:1)
+/// action `setup_bench` (tcg.envspec:1748:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1712:5
+    // @ tcg.envspec:1751:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1713:5
-    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
-    p_put_in_play(s, v_p, _a211, _a212)?;
-    // @ tcg.envspec:1714:5
-    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
+    // @ tcg.envspec:1752:5
+    let _a221: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a222: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
+    p_put_in_play(s, v_p, _a221, _a222)?;
+    // @ tcg.envspec:1753:5
+    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1717:1)
+/// action `setup_done` (tcg.envspec:1756:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1718:5
-    if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1719:9
-        s.current_player = ((1 - (s.f_first as i32)) as i8);
-    } else {
-        // @ tcg.envspec:1721:9
-        let _a213: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a213)?;
-    }
+    // @ tcg.envspec:1756:1
+    p__envc_run_setup_done(s)?;
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1726:1)
+/// action `play_basic` (tcg.envspec:1766:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1728:5
+    // @ tcg.envspec:1768:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1729:5
-    let _a214: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
-    p_put_in_play(s, v_p, _a214, _a215)?;
-    // @ tcg.envspec:1730:5
-    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
+    // @ tcg.envspec:1769:5
+    let _a223: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a224: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
+    p_put_in_play(s, v_p, _a223, _a224)?;
+    // @ tcg.envspec:1770:5
+    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1734:1)
+/// action `evolve` (tcg.envspec:1774:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1736:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1737:5
-    let _v216: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i217: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i217] = (_v216 as i16);
-    // @ tcg.envspec:1738:5
-    let _v218: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v218 as i8);
-    // @ tcg.envspec:1739:5
-    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v219 as i16);
-    // @ tcg.envspec:1740:5
-    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
-    // @ tcg.envspec:1741:5
-    let _v220: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v220 as i8);
-    // @ tcg.envspec:1742:5
-    if (v_s == 0) {
-        // @ tcg.envspec:1743:9
-        p_clear_conditions(s, v_p)?;
-    }
+    // @ tcg.envspec:1774:1
+    p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1749:1)
+/// action `attach` (tcg.envspec:1790:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1749:1
+    // @ tcg.envspec:1790:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1768:1)
+/// action `play_trainer` (tcg.envspec:1809:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1768:1
+    // @ tcg.envspec:1809:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1784:1)
+/// action `use_ability` (tcg.envspec:1825:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1784:1
+    // @ tcg.envspec:1825:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1796:1)
+/// action `retreat` (tcg.envspec:1837:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1799:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1800:5
-    let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1801:5
-    for v_k in 0i32..4 {
-        // @ tcg.envspec:1802:9
-        if (v_k < v_pay) {
-            // @ tcg.envspec:1803:13
-            let mut _acc221: i32 = 0;
-            for v_u in 0i32..11 {
-                let _x222: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc221 = if v_u == 0 { _x222 } else { imin(_acc221, _x222) };
-            }
-            let mut v_t: i32 = _acc221;
-            // @ tcg.envspec:1804:13
-            let _v223: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v223 as i8);
-        }
-    }
-    // @ tcg.envspec:1807:5
-    p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1808:5
-    p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1809:5
-    s.f_retreated = true;
+    // @ tcg.envspec:1837:1
+    p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1817:1)
+/// action `attack` (tcg.envspec:1859:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1817:1
+    // @ tcg.envspec:1859:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1839:1)
+/// action `end_turn` (tcg.envspec:1881:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1839:1
+    // @ tcg.envspec:1881:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1844:1)
+/// action `promote` (tcg.envspec:1886:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1846:5
-    let _a224: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a224, 0, v_b)?;
-    // @ tcg.envspec:1847:5
-    let _a225: i32 = (s.f_promote_next as i32);
-    let _a226: bool = s.f_promote_resume;
-    p_continue_game(s, _a225, _a226)?;
+    // @ tcg.envspec:1886:1
+    p__envc_run_promote(s, v_b)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1749:1
-    if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1749:1
+    // @ tcg.envspec:1756:1
+    if ((s.f__envc_at_a_setup_done as i32) != 0) {
+        // @ tcg.envspec:1756:1
+        p__envc_run_setup_done(s)?;
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1774:1
+        // @ tcg.envspec:1774:1
+        p__envc_run_evolve(s, 0, 0)?;
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1790:1
+        // @ tcg.envspec:1790:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1768:1
-        // @ tcg.envspec:1768:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1809:1
+        // @ tcg.envspec:1809:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1784:1
-        // @ tcg.envspec:1784:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1825:1
+        // @ tcg.envspec:1825:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1817:1
-        // @ tcg.envspec:1817:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1837:1
+        // @ tcg.envspec:1837:1
+        p__envc_run_retreat(s, 1)?;
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1859:1
+        // @ tcg.envspec:1859:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1839:1
-        // @ tcg.envspec:1839:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1881:1
+        // @ tcg.envspec:1881:1
         p__envc_run_end_turn(s)?;
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:1886:1
+        // @ tcg.envspec:1886:1
+        p__envc_run_promote(s, 1)?;
     }
     Ok(())
 }
@@ -5673,11 +5976,11 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1853:1)
+/// the spec's `observe` (tcg.envspec:1895:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1854:5
+    // @ tcg.envspec:1896:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr227: [i16; 195] = [
+    let _arr225: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -5874,90 +6177,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr227);
+    return Ok(_arr225);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1659:5
+    // @ tcg.envspec:1698:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1660:9
-        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
-        s.f_decks[v_p as usize] = (_r228 as i8);
-        // @ tcg.envspec:1661:9
+        // @ tcg.envspec:1699:9
+        let _r226: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
+        s.f_decks[v_p as usize] = (_r226 as i8);
+        // @ tcg.envspec:1700:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1662:13
-            let _a229: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a229 as i16), 89)?;
+            // @ tcg.envspec:1701:13
+            let _a227: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a227 as i16), 89)?;
         }
-        // @ tcg.envspec:1664:9
+        // @ tcg.envspec:1703:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1665:9
+        // @ tcg.envspec:1704:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1666:9
+        // @ tcg.envspec:1705:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1668:5
-    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
-    s.f_first = ((if (_r230 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1669:5
+    // @ tcg.envspec:1707:5
+    let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
+    s.f_first = ((if (_r228 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1708:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc231: bool = true;
+    let mut _acc229: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc232: bool = true;
+        let mut _acc230: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc236: i32 = 0;
+            let mut _acc234: i32 = 0;
             for v_s in 0i32..4 {
-                _acc236 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc234 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc237: i32 = 0;
+            let mut _acc235: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc238: i32 = 0;
+                let mut _acc236: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc238 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc236 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc237 = _acc237 + _acc238;
+                _acc235 = _acc235 + _acc236;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y234| (_y234 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y235| (_y235 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc236) + _acc237) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y239| (_y239 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc232 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y231| (_y231 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y232| (_y232 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc234) + _acc235) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y237| (_y237 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc230 = false; break; }
         }
-        if !_acc232 { _acc231 = false; break; }
+        if !_acc230 { _acc229 = false; break; }
     }
-    Ok(_acc231)
+    Ok(_acc229)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b240: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b240 {
-        let mut _acc241: bool = true;
+    let mut _b238: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b238 {
+        let mut _acc239: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc242: bool = true;
+            let mut _acc240: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc242 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc240 = false; break; }
             }
-            if !_acc242 { _acc241 = false; break; }
+            if !_acc240 { _acc239 = false; break; }
         }
-        _b240 = _acc241;
+        _b238 = _acc239;
     }
-    Ok(_b240)
+    Ok(_b238)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b243: bool = s.terminated;
-    if !_b243 {
-        let mut _acc244: bool = true;
+    let mut _b241: bool = s.terminated;
+    if !_b241 {
+        let mut _acc242: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc244 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc242 = false; break; }
         }
-        _b243 = _acc244;
+        _b241 = _acc242;
     }
-    Ok(_b243)
+    Ok(_b241)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -5967,28 +6270,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b245: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b245 {
-        let mut _acc246: bool = true;
+    let mut _b243: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b243 {
+        let mut _acc244: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc246 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc244 = false; break; }
         }
-        _b245 = _acc246;
+        _b243 = _acc244;
     }
-    Ok(_b245)
+    Ok(_b243)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc247: bool = true;
+    let mut _acc245: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc248: i32 = 0;
+        let mut _acc246: i32 = 0;
         for v_s in 0i32..4 {
-            _acc248 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc246 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc248 <= 4) { _acc247 = false; break; }
+        if !(_acc246 <= 4) { _acc245 = false; break; }
     }
-    Ok(_acc247)
+    Ok(_acc245)
 }
 
 // ---- the environment
@@ -6032,6 +6335,7 @@ pub fn default_state() -> State {
         f_weakened: [0; 2],
         f_spiky: [0; 2],
         f_no_supporter: [false; 2],
+        f_locked_supporters: [false; 2],
         f_relays: [0; 2],
         f_relay_turn: [0; 2],
         f_boost_turn: [0; 2],
@@ -6082,6 +6386,9 @@ pub fn default_state() -> State {
         f__envc_frame_p_switch_opponent__q: 0,
         f__envc_at_p_switch_self: 0,
         f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_continue_game: 0,
+        f__envc_at_p_active_abilities: 0,
+        f__envc_frame_p_active_abilities__q: 0,
         f__envc_at_p_finish_turn: 0,
         f__envc_frame_p_finish_turn__p: 0,
         f__envc_frame_p_finish_turn__s: 0,
@@ -6111,17 +6418,21 @@ pub fn default_state() -> State {
         f__envc_frame_p_attack_effect__dispatch__p: 0,
         f__envc_at_p_ability_effect__dispatch: 0,
         f__envc_at_p_trainer_effect__dispatch: 0,
+        f__envc_at_a_setup_done: 0,
+        f__envc_at_a_evolve: 0,
         f__envc_at_a_attach: 0,
         f__envc_frame_a_attach__p: 0,
         f__envc_at_a_play_trainer: 0,
         f__envc_frame_a_play_trainer__p: 0,
         f__envc_at_a_use_ability: 0,
         f__envc_frame_a_use_ability__p: 0,
+        f__envc_at_a_retreat: 0,
         f__envc_at_a_attack: 0,
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
         f__envc_at_a_end_turn: 0,
+        f__envc_at_a_promote: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],

@@ -638,6 +638,15 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["no_supporter"], buf, &[2], batch)?;
     }
     {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_locked_supporters[i0]);
+            }
+        }
+        put(py, &root, &["locked_supporters"], buf, &[2], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
@@ -1022,6 +1031,27 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_continue_game);
+        }
+        put(py, &root, &["_envc_at_p_continue_game"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_active_abilities);
+        }
+        put(py, &root, &["_envc_at_p_active_abilities"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_active_abilities__q);
+        }
+        put(py, &root, &["_envc_frame_p_active_abilities__q"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_finish_turn);
         }
         put(py, &root, &["_envc_at_p_finish_turn"], buf, &[], batch)?;
@@ -1225,6 +1255,20 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_setup_done);
+        }
+        put(py, &root, &["_envc_at_a_setup_done"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_evolve);
+        }
+        put(py, &root, &["_envc_at_a_evolve"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attach);
         }
         put(py, &root, &["_envc_at_a_attach"], buf, &[], batch)?;
@@ -1267,6 +1311,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_retreat);
+        }
+        put(py, &root, &["_envc_at_a_retreat"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attack);
         }
         put(py, &root, &["_envc_at_a_attack"], buf, &[], batch)?;
@@ -1298,6 +1349,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_at_a_end_turn);
         }
         put(py, &root, &["_envc_at_a_end_turn"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_promote);
+        }
+        put(py, &root, &["_envc_at_a_promote"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1682,6 +1740,14 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_bools(d, &["locked_supporters"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_locked_supporters[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["relays"], &[2], 0, 50)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
@@ -2014,7 +2080,25 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_p_continue_game"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_continue_game = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_active_abilities"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_active_abilities = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_active_abilities__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_active_abilities__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_p_finish_turn = a[k] as i8; k += 1;
         let _ = k;
@@ -2188,7 +2272,19 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_setup_done"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_setup_done = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_evolve"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_evolve = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_attach = a[k] as i8; k += 1;
         let _ = k;
@@ -2200,7 +2296,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_play_trainer = a[k] as i8; k += 1;
         let _ = k;
@@ -2212,7 +2308,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_use_ability = a[k] as i8; k += 1;
         let _ = k;
@@ -2221,6 +2317,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_frame_a_use_ability__p"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_frame_a_use_ability__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_retreat"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_retreat = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2251,6 +2353,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_at_a_end_turn"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_end_turn = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_promote"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_promote = a[k] as i8; k += 1;
         let _ = k;
     }
     {
