@@ -16,13 +16,13 @@
 use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 2;
-pub const NUM_ACTIONS: usize = 132;
+pub const NUM_ACTIONS: usize = 136;
 /// `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(2000);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 2000;
 /// (name, first flat index, number of flat actions) of each action kind.
-pub const ACTION_KINDS: [(&str, usize, usize); 13] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3), ("choose", 128, 4)];
+pub const ACTION_KINDS: [(&str, usize, usize); 14] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("discard_from_play", 124, 4), ("end_turn", 128, 1), ("promote", 129, 3), ("choose", 132, 4)];
 pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_bounds", "one_result", "active_in_play", "bench_size"];
 // enum Energy: 0 = grass, 1 = fire, 2 = water, 3 = lightning, 4 = psychic, 5 = fighting, 6 = darkness, 7 = metal, 8 = dragon, 9 = colorless, 10 = none
 // enum Category: 0 = pokemon, 1 = trainer
@@ -35,98 +35,101 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end, 4 = active
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 91] = [
-    "tcg.envspec:216:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:293:26: `draw()` from an empty list",
-    "tcg.envspec:293:13: push onto a full list (capacity 10)",
-    "tcg.envspec:318:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:328:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:360:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:403:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:405:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:406:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:407:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:410:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:410:9: push onto a full list (capacity 10)",
-    "tcg.envspec:411:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:420:26: `pop()` from an empty list",
-    "tcg.envspec:420:13: push onto a full list (capacity 20)",
-    "tcg.envspec:439:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:446:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:460:12: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:470:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:488:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:501:8: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:545:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:549:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:563:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:566:17: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:567:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:567:9: push onto a full list (capacity 20)",
-    "tcg.envspec:568:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:574:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:575:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:583:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:585:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:585:13: push onto a full list (capacity 10)",
-    "tcg.envspec:586:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:593:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:602:18: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:604:31: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:605:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:615:33: `draw()` from an empty list",
-    "tcg.envspec:615:17: push onto a full list (capacity 20)",
-    "tcg.envspec:626:21: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:735:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:765:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:779:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:854:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:863:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:878:21: push onto a full list (capacity 10)",
-    "tcg.envspec:880:21: push onto a full list (capacity 20)",
-    "tcg.envspec:903:14: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:910:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1505:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1508:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1576:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1651:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1656:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1713:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1715:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1723:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1725:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1728:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1731:13: push onto a full list (capacity 20)",
+pub static FAULT_SITES: [&str; 94] = [
+    "tcg.envspec:241:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:327:26: `draw()` from an empty list",
+    "tcg.envspec:327:13: push onto a full list (capacity 10)",
+    "tcg.envspec:352:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:362:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:394:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:437:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:439:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:440:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:441:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:444:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:444:9: push onto a full list (capacity 10)",
+    "tcg.envspec:445:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:454:26: `pop()` from an empty list",
+    "tcg.envspec:454:13: push onto a full list (capacity 20)",
+    "tcg.envspec:473:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:480:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:494:12: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:504:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:522:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:535:8: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:579:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:583:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:599:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:602:17: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:603:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:603:9: push onto a full list (capacity 20)",
+    "tcg.envspec:604:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:610:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:611:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:619:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:621:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:621:13: push onto a full list (capacity 10)",
+    "tcg.envspec:622:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:629:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:638:18: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:640:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:641:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:651:33: `draw()` from an empty list",
+    "tcg.envspec:651:17: push onto a full list (capacity 20)",
+    "tcg.envspec:662:21: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:771:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:801:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:815:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:830:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:905:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:914:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:929:21: push onto a full list (capacity 10)",
+    "tcg.envspec:931:21: push onto a full list (capacity 20)",
+    "tcg.envspec:954:14: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:961:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1000:32: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1001:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1601:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1604:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1678:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1753:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1758:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1815:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1817:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1825:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1827:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1830:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1833:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
-    "tcg.fills:751:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1779:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1780:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1813:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1814:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1815:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1864:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1744:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1745:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1752:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1753:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1769:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1770:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1775:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1810:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1811:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1907:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1907:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1908:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1908:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1909:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1909:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1910:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1910:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1911:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1911:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1699:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1701:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1707:16: random.int({a}, {b}) has an empty range",
+    "tcg.fills:758:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1881:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1882:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1915:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1916:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1917:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1969:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1846:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1847:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1854:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1855:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1871:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1872:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1877:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1912:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1913:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2027:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2027:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2028:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2028:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2029:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2029:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2030:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2030:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2031:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2031:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1801:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1803:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1809:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -147,6 +150,9 @@ pub struct State {
     pub f_discard: [List<i16, 20>; 2],
     pub f_card: [[i16; 4]; 2],
     pub f_occupied: [[bool; 4]; 2],
+    pub f_played_hp: [[i16; 4]; 2],
+    pub f_played_type: [[i8; 4]; 2],
+    pub f_playing: i16,
     pub f_below: [[[i16; 2]; 4]; 2],
     pub f_evolutions: [[i8; 4]; 2],
     pub f_damage: [[i16; 4]; 2],
@@ -172,6 +178,7 @@ pub struct State {
     pub f_weakened: [i8; 2],
     pub f_spiky: [i8; 2],
     pub f_no_supporter: [bool; 2],
+    pub f_shielded: [bool; 2],
     pub f_locked_supporters: [bool; 2],
     pub f_relays: [i8; 2],
     pub f_relay_turn: [i8; 2],
@@ -188,6 +195,7 @@ pub struct State {
     pub f_passive_spiky: i8,
     pub f_last_attached: i8,
     pub f_attack_index: i8,
+    pub f_attacking: bool,
     pub f_promote_next: i8,
     pub f_promote_resume: bool,
     pub f_ended_by: i8,
@@ -197,6 +205,7 @@ pub struct State {
     pub f__envc_until_weakened: [i8; 2],
     pub f__envc_until_spiky: [i8; 2],
     pub f__envc_until_no_supporter: [i8; 2],
+    pub f__envc_until_shielded: [i8; 2],
     pub f__envc_at_p_damage_opponent_choice: i8,
     pub f__envc_frame_p_damage_opponent_choice__amount: i16,
     pub f__envc_frame_p_damage_opponent_choice__bench_only: bool,
@@ -268,6 +277,7 @@ pub struct State {
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
+    pub f__envc_at_a_discard_from_play: i8,
     pub f__envc_at_a_end_turn: i8,
     pub f__envc_at_a_promote: i8,
     pub f__envc_choice_mover: i8,
@@ -294,15 +304,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [47, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [48, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [48, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
-    [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0],
-    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [35, 0], [21, 0], [36, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [37, 0], [38, 0], [39, 0], [40, 0], [12, 0], [7, 0],
-    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [41, 0], [11, 0], [11, 0], [9, 0], [37, 0],
-    [42, 0], [6, 0], [30, 0], [43, 0], [19, 0], [44, 0], [45, 0], [0; 2], [2, 0], [15, 0], [27, 0],
-    [33, 0], [19, 0], [46, 0],
+    [24, 0], [25, 0], [49, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0],
+    [15, 0], [27, 0], [28, 0], [10, 0], [29, 0], [30, 0], [19, 0], [16, 0], [31, 0], [32, 0],
+    [33, 0], [34, 0], [35, 0], [6, 0], [0; 2], [36, 0], [21, 0], [37, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [38, 0], [39, 0], [40, 0], [41, 0], [12, 0], [7, 0],
+    [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [42, 0], [11, 0], [11, 0], [9, 0], [38, 0],
+    [43, 0], [6, 0], [31, 0], [44, 0], [19, 0], [45, 0], [46, 0], [0; 2], [2, 0], [15, 0], [28, 0],
+    [34, 0], [19, 0], [47, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -767,17 +777,18 @@ static K48: [[bool; 1]; 19] = [
     [false], [false], [false], [false], [false], [false], [false], [false], [true],
 ];
 static K49: [[i8; 1]; 17] = [
-    [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
+    [0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15],
 ];
 static T0_AbilityKind__on: [i8; 10] = [0, 1, 1, 1, 1, 1, 2, 2, 3, 4];
 static T1_Named__text_names: [i8; 13] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
-static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
-static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
-static T4_TrainerTarget__names: [[i8; 3]; 7] = [
-    [0; 3], [0; 3], [0; 3], [0; 3], [1, 2, 0], [3, 4, 0], [5, 6, 7],
+static T2_TrainerTarget__targets: [bool; 8] = [false, true, true, true, true, true, true, false];
+static T3_TrainerTarget__type: [i8; 8] = [10, 10, 0, 2, 10, 10, 10, 10];
+static T4_TrainerTarget__names: [[i8; 3]; 8] = [
+    [0; 3], [0; 3], [0; 3], [0; 3], [1, 2, 0], [3, 4, 0], [5, 6, 7], [0; 3],
 ];
-static T5_TrainerTarget__active: [bool; 7] = [false, false, false, false, false, true, true];
-static T6_Card__category: [i8; 386] = [
+static T5_TrainerTarget__active: [bool; 8] = [false, false, false, false, false, true, true, false];
+static T6_TrainerTarget__bench: [bool; 8] = [false, false, false, false, false, false, false, true];
+static T7_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -792,7 +803,7 @@ static T6_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T7_Card__stage: [i8; 386] = [
+static T8_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -807,7 +818,7 @@ static T7_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T8_Card__species: [i16; 386] = [
+static T9_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -828,7 +839,7 @@ static T8_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T9_Card__evolves_from: [i16; 386] = [
+static T10_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -847,7 +858,7 @@ static T9_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T10_Card__hp: [i16; 386] = [
+static T11_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -867,7 +878,7 @@ static T10_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T11_Card__type: [i8; 386] = [
+static T12_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -882,7 +893,7 @@ static T11_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T12_Card__weakness: [i8; 386] = [
+static T13_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -897,7 +908,7 @@ static T12_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T13_Card__retreat: [i8; 386] = [
+static T14_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -912,7 +923,7 @@ static T13_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T14_Card__is_ex: [bool; 386] = [
+static T15_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -942,7 +953,7 @@ static T14_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T15_Card__trainer: [i8; 386] = [
+static T16_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -957,7 +968,7 @@ static T15_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T16_Card__damage0: [i16; 386] = [
+static T17_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -976,7 +987,7 @@ static T16_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T17_Card__damage1: [i16; 386] = [
+static T18_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -995,7 +1006,7 @@ static T17_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T18_Card__cost0: [[i8; 11]; 386] = [
+static T19_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -1178,7 +1189,7 @@ static T18_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T19_Card__cost1: [[i8; 11]; 386] = [
+static T20_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -1227,7 +1238,7 @@ static T19_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T20_Card__ability_kind: [i8; 386] = [
+static T21_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1242,14 +1253,14 @@ static T20_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T21_Card__target: [i8; 386] = [
+static T22_Card__target: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 2, 3, 0, 5, 0, 4,
     0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1257,7 +1268,7 @@ static T21_Card__target: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T22_Card__named: [i8; 386] = [
+static T23_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
@@ -1272,7 +1283,7 @@ static T22_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0,
 ];
-static T23_Card__effect0: [i8; 386] = [
+static T24_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -1288,7 +1299,7 @@ static T23_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T24_Card__effect1: [i8; 386] = [
+static T25_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1303,7 +1314,7 @@ static T24_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T25_Card__ability: [i8; 386] = [
+static T26_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -1318,7 +1329,7 @@ static T25_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T26_Card__trainer_effect: [i8; 386] = [
+static T27_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1333,8 +1344,8 @@ static T26_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T27_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
-static T28_Deck__cards: [[i16; 20]; 22] = [
+static T28_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
+static T29_Deck__cards: [[i16; 20]; 22] = [
     [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
     [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222],
@@ -1358,7 +1369,7 @@ static T28_Deck__cards: [[i16; 20]; 22] = [
     [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218],
     [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
 ];
-static T29_Deck__energy: [[i8; 11]; 22] = [
+static T30_Deck__energy: [[i8; 11]; 22] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -1374,34 +1385,49 @@ static T29_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:210:1)
-fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
+/// fn `hp_of` (tcg.envspec:223:1)
+fn f_hp_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_hp[v_p as usize][v_s as usize] as i32) } else { (T11_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:215:1)
+/// fn `type_of` (tcg.envspec:227:1)
+fn f_type_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_type[v_p as usize][v_s as usize] as i32) } else { (T12_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+}
+
+/// fn `stage_of` (tcg.envspec:231:1)
+fn f_stage_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { 0 } else { (T8_Card__stage[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+}
+
+/// fn `is_basic` (tcg.envspec:235:1)
+fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
+    Ok((((T7_Card__category[v_c as usize] as i32) == 0) && ((T8_Card__stage[v_c as usize] as i32) == 0)))
+}
+
+/// fn `basic_in_hand` (tcg.envspec:240:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:222:1)
+/// fn `playable_trainer` (tcg.envspec:247:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
+    Ok(((((T7_Card__category[v_c as usize] as i32) == 1) && ((T27_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T16_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:230:1)
+/// fn `trainer_target_ok` (tcg.envspec:255:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:231:5
-    let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
+    // @ tcg.envspec:256:5
+    let mut v_r: i32 = (T22_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
-        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
+        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || (f_type_of(s, v_p, v_s)? == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
         if _b2 {
             let mut _b3: bool = ((T4_TrainerTarget__names[v_r as usize][0 as usize] as i32) == 0);
             if !_b3 {
                 let mut _acc4: bool = false;
                 for v_i in 0i32..3 {
-                    if ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
+                    if ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
                 }
                 _b3 = _acc4;
             }
@@ -1409,12 +1435,12 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
         }
         _c1 = _b2;
     } else {
-        _c1 = ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]);
+        _c1 = (((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) && ((!T6_TrainerTarget__bench[v_r as usize]) || (f_free_bench(s, v_p)? < 4)));
     }
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:238:1)
+/// fn `free_bench` (tcg.envspec:263:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1424,7 +1450,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:242:1)
+/// fn `energy_total` (tcg.envspec:267:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1433,14 +1459,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:246:1)
+/// fn `cost` (tcg.envspec:271:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T19_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T20_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:251:1)
+/// fn `can_pay` (tcg.envspec:276:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:252:5
+    // @ tcg.envspec:277:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
@@ -1457,37 +1483,37 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b9);
 }
 
-/// fn `can_act` (tcg.envspec:258:1)
+/// fn `can_act` (tcg.envspec:283:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:262:1)
+/// fn `can_attack` (tcg.envspec:287:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:263:5
+    // @ tcg.envspec:288:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:268:1)
+/// fn `retreat_cost` (tcg.envspec:293:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
+    Ok(imax(((T14_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:274:1)
+/// fn `can_evolve` (tcg.envspec:299:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T7_Card__category[v_c as usize] as i32) == 0)) && ((T8_Card__stage[v_c as usize] as i32) != 0)) && ((T10_Card__evolves_from[v_c as usize] as i32) == (T9_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:280:1)
+/// fn `nth_energy` (tcg.envspec:305:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b12: bool = ((T29_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b12: bool = ((T30_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
         if _b12 {
             let mut _acc13: i32 = 0;
             for v_u in 0i32..11 {
-                _acc13 = _acc13 + (if (v_u < v_t) { (T29_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc13 = _acc13 + (if (v_u < v_t) { (T30_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
             }
             _b12 = (_acc13 == v_r);
         }
@@ -1497,13 +1523,18 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// proc `draw_cards` (tcg.envspec:290:1)
+/// fn `defended` (tcg.envspec:315:1)
+fn f_defended(s: &State, mut v_p: i32) -> Result<bool, Fault> {
+    Ok((s.f_attacking && s.f_shielded[(1 - v_p) as usize]))
+}
+
+/// proc `draw_cards` (tcg.envspec:324:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:291:5
+    // @ tcg.envspec:325:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:292:9
+        // @ tcg.envspec:326:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:293:13
+            // @ tcg.envspec:327:13
             let _v15 = s.f_deck[v_p as usize].take_front(1)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 2)?;
@@ -1512,144 +1543,144 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:298:1)
+/// proc `heal` (tcg.envspec:332:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:299:5
+    // @ tcg.envspec:333:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:303:1)
+/// proc `heal_type` (tcg.envspec:337:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:304:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:305:9
+    // @ tcg.envspec:338:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) {
+        // @ tcg.envspec:339:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:309:1)
+/// proc `add_damage` (tcg.envspec:343:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:310:5
+    // @ tcg.envspec:344:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:314:1)
+/// proc `damage_per_heads` (tcg.envspec:348:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:315:5
+    // @ tcg.envspec:349:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:316:5
+    // @ tcg.envspec:350:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:317:9
+        // @ tcg.envspec:351:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:318:13
+            // @ tcg.envspec:352:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 3)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:319:17
+                // @ tcg.envspec:353:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:323:5
+    // @ tcg.envspec:357:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:327:1)
+/// proc `bonus_on_heads` (tcg.envspec:361:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:328:5
+    // @ tcg.envspec:362:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 4)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:329:9
+        // @ tcg.envspec:363:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:334:1)
+/// proc `damage_per_bench_type` (tcg.envspec:368:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:335:5
+    // @ tcg.envspec:369:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
-        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
+        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
     }
     s.f_dmg = (imin((v_each * _acc20), 300) as i16);
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:339:1)
+/// proc `discard_energy` (tcg.envspec:373:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:340:5
+    // @ tcg.envspec:374:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:345:1)
+/// proc `attach_from_zone` (tcg.envspec:379:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:346:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:347:9
+    // @ tcg.envspec:380:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
+        // @ tcg.envspec:381:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:353:1)
+/// proc `afflict_opponent` (tcg.envspec:387:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:354:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:355:9
+    // @ tcg.envspec:388:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:389:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:359:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:393:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:360:5
+    // @ tcg.envspec:394:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 5)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:361:9
+        // @ tcg.envspec:395:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:365:1)
+/// proc `poison_opponent` (tcg.envspec:399:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:366:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:367:9
+    // @ tcg.envspec:400:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:401:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:371:1)
+/// proc `burn_opponent` (tcg.envspec:405:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:372:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:373:9
+    // @ tcg.envspec:406:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:407:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:378:1)
+/// proc `damage_opponent_bench` (tcg.envspec:412:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:379:5
+    // @ tcg.envspec:413:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:380:9
+        // @ tcg.envspec:414:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:381:13
+            // @ tcg.envspec:415:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1658,44 +1689,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:386:1)
+/// proc `add_attack_bonus` (tcg.envspec:420:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:387:5
+    // @ tcg.envspec:421:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:392:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:426:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:393:5
+    // @ tcg.envspec:427:5
     s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
-    // @ tcg.envspec:394:5
+    // @ tcg.envspec:428:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:397:1)
+/// proc `add_retreat_discount` (tcg.envspec:431:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:398:5
+    // @ tcg.envspec:432:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:402:1)
+/// proc `basic_from_deck` (tcg.envspec:436:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:403:5
+    // @ tcg.envspec:437:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 6)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:404:5
+    // @ tcg.envspec:438:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:405:9
+        // @ tcg.envspec:439:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, 7)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:406:9
+        // @ tcg.envspec:440:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 8)? as i32))? } else { false }));
@@ -1710,194 +1741,194 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:410:9
+        // @ tcg.envspec:444:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 10)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 11)?;
-        // @ tcg.envspec:411:9
+        // @ tcg.envspec:445:9
         s.f_deck[v_p as usize].remove_at(v_at, 12)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:416:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:450:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:417:5
+    // @ tcg.envspec:451:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:418:5
+    // @ tcg.envspec:452:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:419:9
+        // @ tcg.envspec:453:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:420:13
+            // @ tcg.envspec:454:13
             let _v37 = s.f_hand[v_q as usize].take_back(13)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 14)?;
         }
     }
-    // @ tcg.envspec:423:5
+    // @ tcg.envspec:457:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:424:5
+    // @ tcg.envspec:458:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:429:1)
+/// proc `damage_self` (tcg.envspec:463:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:430:5
+    // @ tcg.envspec:464:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:434:1)
+/// proc `afflict_self` (tcg.envspec:468:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:435:5
+    // @ tcg.envspec:469:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:438:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:472:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:439:5
+    // @ tcg.envspec:473:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 15)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:440:9
+        // @ tcg.envspec:474:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:445:1)
+/// proc `heal_on_heads` (tcg.envspec:479:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:446:5
+    // @ tcg.envspec:480:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 16)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:447:9
+        // @ tcg.envspec:481:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:452:1)
+/// proc `heal_all` (tcg.envspec:486:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:453:5
+    // @ tcg.envspec:487:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:454:9
+        // @ tcg.envspec:488:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:459:1)
+/// proc `nothing_on_tails` (tcg.envspec:493:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:460:5
+    // @ tcg.envspec:494:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 17)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:461:9
+        // @ tcg.envspec:495:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:466:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:500:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:467:5
+    // @ tcg.envspec:501:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:468:5
+    // @ tcg.envspec:502:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:469:9
+        // @ tcg.envspec:503:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:470:13
+            // @ tcg.envspec:504:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 18)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:471:17
+                // @ tcg.envspec:505:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:475:5
+    // @ tcg.envspec:509:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:476:9
+        // @ tcg.envspec:510:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:483:1)
+/// proc `damage_until_tails` (tcg.envspec:517:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:484:5
+    // @ tcg.envspec:518:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:485:5
+    // @ tcg.envspec:519:5
     let mut v_going: bool = true;
-    // @ tcg.envspec:486:5
+    // @ tcg.envspec:520:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:487:9
+        // @ tcg.envspec:521:9
         if v_going {
-            // @ tcg.envspec:488:13
+            // @ tcg.envspec:522:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 19)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:489:17
+                // @ tcg.envspec:523:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:491:17
+                // @ tcg.envspec:525:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:495:5
+    // @ tcg.envspec:529:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:500:1)
+/// proc `bonus_or_recoil` (tcg.envspec:534:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:501:5
+    // @ tcg.envspec:535:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 20)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:502:9
+        // @ tcg.envspec:536:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:504:9
+        // @ tcg.envspec:538:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:510:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:544:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:511:5
+    // @ tcg.envspec:545:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
-        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
+        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
     }
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc46)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:515:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:549:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:516:5
+    // @ tcg.envspec:550:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:520:1)
+/// fn `attack_condition` (tcg.envspec:554:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
-    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
+    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { (f_stage_of(s, (1 - v_p), 0)? != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:529:1)
+/// proc `bonus_if` (tcg.envspec:563:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:530:5
+    // @ tcg.envspec:564:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:531:9
+        // @ tcg.envspec:565:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:535:1)
+/// proc `discard_all_energy` (tcg.envspec:569:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:536:5
+    // @ tcg.envspec:570:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1906,27 +1937,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:541:1)
+/// proc `discard_opponent_energy` (tcg.envspec:575:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:542:5
+    // @ tcg.envspec:576:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:543:5
+    // @ tcg.envspec:577:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:544:5
+    // @ tcg.envspec:578:5
     if v_coin {
-        // @ tcg.envspec:545:9
+        // @ tcg.envspec:579:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 21)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:547:5
+    // @ tcg.envspec:581:5
     let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
-    // @ tcg.envspec:548:5
+    // @ tcg.envspec:582:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:549:9
+        // @ tcg.envspec:583:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, 22)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:551:9
+        // @ tcg.envspec:585:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1937,50 +1968,53 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:553:9
-        let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-        s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+        // @ tcg.envspec:587:9
+        if (!f_defended(s, v_p)?) {
+            // @ tcg.envspec:588:13
+            let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+        }
     }
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:559:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:595:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:560:5
+    // @ tcg.envspec:596:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:561:5
+    // @ tcg.envspec:597:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:562:5
+    // @ tcg.envspec:598:5
     if v_coin {
-        // @ tcg.envspec:563:9
+        // @ tcg.envspec:599:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 23)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:565:5
+    // @ tcg.envspec:601:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:566:9
+        // @ tcg.envspec:602:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, 24)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:567:9
+        // @ tcg.envspec:603:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 25)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 26)?;
-        // @ tcg.envspec:568:9
+        // @ tcg.envspec:604:9
         s.f_hand[v_q as usize].remove_at(v_h, 27)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:573:1)
+/// fn `pokemon_in_deck` (tcg.envspec:609:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T7_Card__category[(s.f_deck[v_p as usize].get(v_i, 28)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[(s.f_deck[v_p as usize].get(v_i, 29)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:581:1)
+/// proc `pokemon_from_deck` (tcg.envspec:617:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:582:5
+    // @ tcg.envspec:618:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:583:9
+        // @ tcg.envspec:619:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -1999,30 +2033,30 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:584:9
+        // @ tcg.envspec:620:9
         if (v_at >= 0) {
-            // @ tcg.envspec:585:13
+            // @ tcg.envspec:621:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 31)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 32)?;
-            // @ tcg.envspec:586:13
+            // @ tcg.envspec:622:13
             s.f_deck[v_p as usize].remove_at(v_at, 33)?;
         }
     }
     Ok(())
 }
 
-/// fn `named_in_deck` (tcg.envspec:592:1)
+/// fn `named_in_deck` (tcg.envspec:628:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T23_Card__named[(s.f_deck[v_p as usize].get(v_i, 34)? as i32) as usize] as i32) == v_n)) } else { false }))
 }
 
-/// proc `named_from_deck_to_bench` (tcg.envspec:599:1)
+/// proc `named_from_deck_to_bench` (tcg.envspec:635:1)
 fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:600:5
+    // @ tcg.envspec:636:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
-    // @ tcg.envspec:601:5
+    // @ tcg.envspec:637:5
     if (v_s < 4) {
-        // @ tcg.envspec:602:9
+        // @ tcg.envspec:638:9
         let mut _pm66: [bool; 20] = [false; 20];
         let mut _pn67: i32 = 0;
         for v_i in 0i32..20 {
@@ -2041,27 +2075,27 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
             _pk69 = _found;
         }
         let mut v_at: i32 = _pk69;
-        // @ tcg.envspec:603:9
+        // @ tcg.envspec:639:9
         if (v_at >= 0) {
-            // @ tcg.envspec:604:13
+            // @ tcg.envspec:640:13
             let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 36)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
-            // @ tcg.envspec:605:13
+            // @ tcg.envspec:641:13
             s.f_deck[v_p as usize].remove_at(v_at, 37)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:611:1)
+/// proc `discard_deck_tops` (tcg.envspec:647:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:612:5
+    // @ tcg.envspec:648:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:613:9
+        // @ tcg.envspec:649:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:614:13
+            // @ tcg.envspec:650:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:615:17
+                // @ tcg.envspec:651:17
                 let _v73 = s.f_deck[v_q as usize].take_front(38)?;
                 let _a74: i32 = (_v73 as i32);
                 s.f_discard[v_q as usize].push((_a74 as i16), 39)?;
@@ -2071,13 +2105,13 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:623:1)
+/// proc `random_hits` (tcg.envspec:659:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:624:5
+    // @ tcg.envspec:660:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:625:9
+        // @ tcg.envspec:661:9
         if (v_k < v_times) {
-            // @ tcg.envspec:626:13
+            // @ tcg.envspec:662:13
             let mut _pm75: [bool; 4] = [false; 4];
             let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
@@ -2096,9 +2130,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pk78 = _found;
             }
             let mut v_s: i32 = _pk78;
-            // @ tcg.envspec:627:13
-            if (v_s >= 0) {
-                // @ tcg.envspec:628:17
+            // @ tcg.envspec:663:13
+            if ((v_s >= 0) && (!((v_s == 0) && f_defended(s, v_p)?))) {
+                // @ tcg.envspec:664:17
                 let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
                 let _i82: usize = (1 - v_p) as usize;
                 s.f_damage[_i82][v_s as usize] = (_v81 as i16);
@@ -2108,28 +2142,28 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:635:1)
+/// proc `poison_opponent_from` (tcg.envspec:671:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:636:5
+    // @ tcg.envspec:672:5
     if (v_s == 0) {
-        // @ tcg.envspec:637:9
+        // @ tcg.envspec:673:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:644:1)
+/// fn `attack_damage` (tcg.envspec:680:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:645:5
+    // @ tcg.envspec:681:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:646:5
-    let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
-    // @ tcg.envspec:647:5
-    let mut _b83: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    // @ tcg.envspec:682:5
+    let mut v_weak: i32 = (if ((T13_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
+    // @ tcg.envspec:683:5
+    let mut _b83: bool = ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
     if _b83 {
         let mut _acc84: bool = false;
         for v_i in 0i32..3 {
-            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
+            if ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
         }
         _b83 = _acc84;
     }
@@ -2137,58 +2171,58 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:659:1)
+/// proc `hit_active` (tcg.envspec:695:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:660:5
+    // @ tcg.envspec:696:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:661:5
+    // @ tcg.envspec:697:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:662:5
+    // @ tcg.envspec:698:5
     let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
     s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
-    // @ tcg.envspec:663:5
+    // @ tcg.envspec:699:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:664:9
+        // @ tcg.envspec:700:9
         let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
         s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:666:5
+    // @ tcg.envspec:702:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:703:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:668:5
+    // @ tcg.envspec:704:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:673:1)
+/// proc `drain` (tcg.envspec:709:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:674:5
+    // @ tcg.envspec:710:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:675:5
+    // @ tcg.envspec:711:5
     let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
     p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:683:1)
+/// proc `damage_opponent_choice` (tcg.envspec:719:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:684:5
+    // @ tcg.envspec:720:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:685:5
+    // @ tcg.envspec:721:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:684:5
+    // @ tcg.envspec:720:5
     if v__envc_run {
-        // @ tcg.envspec:684:5
+        // @ tcg.envspec:720:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:685:5
+    // @ tcg.envspec:721:5
     if v__envc_run {
-        // @ tcg.envspec:685:5
+        // @ tcg.envspec:721:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:685:5
+        // @ tcg.envspec:721:5
         let mut _acc88: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
@@ -2204,7 +2238,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:685:5
+            // @ tcg.envspec:721:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2215,19 +2249,19 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:685:5
+        // @ tcg.envspec:721:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:686:5
+    // @ tcg.envspec:722:5
     if v__envc_run {
-        // @ tcg.envspec:686:5
+        // @ tcg.envspec:722:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:687:9
+            // @ tcg.envspec:723:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:689:9
+            // @ tcg.envspec:725:9
             let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
@@ -2235,17 +2269,17 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:694:1)
+/// proc `damage_own_choice` (tcg.envspec:730:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:695:5
+    // @ tcg.envspec:731:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:695:5
+    // @ tcg.envspec:731:5
     if v__envc_run {
-        // @ tcg.envspec:695:5
+        // @ tcg.envspec:731:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:695:5
+        // @ tcg.envspec:731:5
         let mut _acc90: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
@@ -2260,7 +2294,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:695:5
+            // @ tcg.envspec:731:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2270,16 +2304,16 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:695:5
+        // @ tcg.envspec:731:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:732:5
     if v__envc_run {
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:732:5
         if (v_s >= 0) {
-            // @ tcg.envspec:697:9
+            // @ tcg.envspec:733:9
             let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
@@ -2287,20 +2321,20 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:703:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:739:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:740:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:740:5
     if v__envc_run {
-        // @ tcg.envspec:704:5
+        // @ tcg.envspec:740:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:704:5
+        // @ tcg.envspec:740:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
+            if ((s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
         }
         if _acc92 {
             s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
@@ -2311,7 +2345,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:704:5
+            // @ tcg.envspec:740:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2320,33 +2354,33 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:704:5
+        // @ tcg.envspec:740:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:742:5
     if v__envc_run {
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:742:5
         if (v_s > 0) {
-            // @ tcg.envspec:707:9
+            // @ tcg.envspec:743:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:713:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:749:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:714:5
+    // @ tcg.envspec:750:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:714:5
+    // @ tcg.envspec:750:5
     if v__envc_run {
-        // @ tcg.envspec:714:5
+        // @ tcg.envspec:750:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:714:5
+        // @ tcg.envspec:750:5
         let mut _acc93: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
@@ -2360,7 +2394,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:714:5
+            // @ tcg.envspec:750:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2369,27 +2403,27 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:714:5
+        // @ tcg.envspec:750:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:715:5
+    // @ tcg.envspec:751:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:716:9
+        // @ tcg.envspec:752:9
         if v__envc_run {
-            // @ tcg.envspec:716:9
+            // @ tcg.envspec:752:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:717:9
+        // @ tcg.envspec:753:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:718:13
+            // @ tcg.envspec:754:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:718:13
+            // @ tcg.envspec:754:13
             if v__envc_run {
-                // @ tcg.envspec:718:13
+                // @ tcg.envspec:754:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:718:13
+                // @ tcg.envspec:754:13
                 let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
                     if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
@@ -2403,7 +2437,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:718:13
+                    // @ tcg.envspec:754:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2412,16 +2446,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:718:13
+                // @ tcg.envspec:754:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:719:13
+            // @ tcg.envspec:755:13
             if v__envc_run {
-                // @ tcg.envspec:719:13
+                // @ tcg.envspec:755:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:720:17
+                    // @ tcg.envspec:756:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2430,37 +2464,37 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:731:1)
+/// proc `switch_opponent` (tcg.envspec:767:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:732:5
+    // @ tcg.envspec:768:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:733:5
+    // @ tcg.envspec:769:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:732:5
+    // @ tcg.envspec:768:5
     if v__envc_run {
-        // @ tcg.envspec:732:5
+        // @ tcg.envspec:768:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:734:5
+        // @ tcg.envspec:770:5
         if v_coin {
-            // @ tcg.envspec:735:9
+            // @ tcg.envspec:771:9
             let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 41)?;
             v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:737:5
-    if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:738:9
+    // @ tcg.envspec:773:5
+    if ((v__envc_run && (v_go && (!f_defended(s, v_p)?))) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
+        // @ tcg.envspec:774:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:738:9
+        // @ tcg.envspec:774:9
         if v__envc_run {
-            // @ tcg.envspec:738:9
+            // @ tcg.envspec:774:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:738:9
+            // @ tcg.envspec:774:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc96 = true; break; }
+                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
             }
             if _acc96 {
                 s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
@@ -2471,7 +2505,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:738:9
+                // @ tcg.envspec:774:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2480,20 +2514,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:738:9
+            // @ tcg.envspec:774:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:740:9
+        // @ tcg.envspec:776:9
         if v__envc_run {
-            // @ tcg.envspec:740:9
+            // @ tcg.envspec:776:9
             if (v_b > 0) {
-                // @ tcg.envspec:741:13
+                // @ tcg.envspec:777:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:742:13
+                // @ tcg.envspec:778:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:743:13
+                // @ tcg.envspec:779:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2501,17 +2535,17 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:750:1)
+/// proc `switch_self` (tcg.envspec:786:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:751:5
+    // @ tcg.envspec:787:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:751:5
+    // @ tcg.envspec:787:5
     if v__envc_run {
-        // @ tcg.envspec:751:5
+        // @ tcg.envspec:787:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:751:5
+        // @ tcg.envspec:787:5
         let mut _acc97: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
@@ -2523,669 +2557,733 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:751:5
+            // @ tcg.envspec:787:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:751:5
+        // @ tcg.envspec:787:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:752:5
+    // @ tcg.envspec:788:5
     if v__envc_run {
-        // @ tcg.envspec:752:5
+        // @ tcg.envspec:788:5
         if (v_b > 0) {
-            // @ tcg.envspec:753:9
+            // @ tcg.envspec:789:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:754:9
+            // @ tcg.envspec:790:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:755:9
+            // @ tcg.envspec:791:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:762:1)
+/// proc `protect` (tcg.envspec:798:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:763:5
+    // @ tcg.envspec:799:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:764:5
+    // @ tcg.envspec:800:5
     if v_coin {
-        // @ tcg.envspec:765:9
+        // @ tcg.envspec:801:9
         let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 42)?;
         v_go = (_r98 == 1);
     }
-    // @ tcg.envspec:767:5
+    // @ tcg.envspec:803:5
     if v_go {
-        // @ tcg.envspec:768:9
+        // @ tcg.envspec:804:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:768:9
+        // @ tcg.envspec:804:9
         let _v99: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:775:1)
-fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:776:5
-    let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:777:5
+/// proc `protect_all` (tcg.envspec:812:1)
+fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:813:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:778:5
+    // @ tcg.envspec:814:5
     if v_coin {
-        // @ tcg.envspec:779:9
+        // @ tcg.envspec:815:9
         let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 43)?;
         v_go = (_r100 == 1);
     }
-    // @ tcg.envspec:781:5
-    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:782:9
+    // @ tcg.envspec:817:5
+    if v_go {
+        // @ tcg.envspec:818:9
+        s.f_barrier[v_p as usize] = (300 as i16);
+        // @ tcg.envspec:818:9
+        let _v101: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[v_p as usize] = (_v101 as i8);
+        // @ tcg.envspec:819:9
+        s.f_shielded[v_p as usize] = true;
+        // @ tcg.envspec:819:9
+        let _v102: i32 = (1 + (1 - v_p));
+        s.f__envc_until_shielded[v_p as usize] = (_v102 as i8);
+    }
+    Ok(())
+}
+
+/// proc `hinder_defending` (tcg.envspec:826:1)
+fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:827:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:828:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:829:5
+    if v_coin {
+        // @ tcg.envspec:830:9
+        let _r103: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 44)?;
+        v_go = (_r103 == 1);
+    }
+    // @ tcg.envspec:832:5
+    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:833:9
         if v_attack {
-            // @ tcg.envspec:783:13
+            // @ tcg.envspec:834:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:783:13
-            let _v101: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[v_q as usize] = (_v101 as i8);
+            // @ tcg.envspec:834:13
+            let _v104: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[v_q as usize] = (_v104 as i8);
         }
-        // @ tcg.envspec:785:9
+        // @ tcg.envspec:836:9
         if v_retreat {
-            // @ tcg.envspec:786:13
+            // @ tcg.envspec:837:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:786:13
-            let _v102: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[v_q as usize] = (_v102 as i8);
+            // @ tcg.envspec:837:13
+            let _v105: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[v_q as usize] = (_v105 as i8);
         }
-        // @ tcg.envspec:788:9
+        // @ tcg.envspec:839:9
         if (v_less > 0) {
-            // @ tcg.envspec:789:13
+            // @ tcg.envspec:840:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:789:13
-            let _v103: i32 = (1 + v_q);
-            s.f__envc_until_weakened[v_q as usize] = (_v103 as i8);
+            // @ tcg.envspec:840:13
+            let _v106: i32 = (1 + v_q);
+            s.f__envc_until_weakened[v_q as usize] = (_v106 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:796:1)
+/// proc `counter_damage` (tcg.envspec:847:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:797:5
+    // @ tcg.envspec:848:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:797:5
-    let _v104: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[v_p as usize] = (_v104 as i8);
+    // @ tcg.envspec:848:5
+    let _v107: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[v_p as usize] = (_v107 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:801:1)
+/// proc `block_supporters` (tcg.envspec:852:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:802:5
-    let _i105: usize = (1 - v_p) as usize;
-    s.f_no_supporter[_i105] = true;
-    // @ tcg.envspec:802:5
-    let _v106: i32 = (1 + (1 - v_p));
-    let _i107: usize = (1 - v_p) as usize;
-    s.f__envc_until_no_supporter[_i107] = (_v106 as i8);
+    // @ tcg.envspec:853:5
+    let _i108: usize = (1 - v_p) as usize;
+    s.f_no_supporter[_i108] = true;
+    // @ tcg.envspec:853:5
+    let _v109: i32 = (1 + (1 - v_p));
+    let _i110: usize = (1 - v_p) as usize;
+    s.f__envc_until_no_supporter[_i110] = (_v109 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:808:1)
+/// fn `extra_energy` (tcg.envspec:859:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:809:5
+    // @ tcg.envspec:860:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:810:5
+    // @ tcg.envspec:861:5
     let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:811:5
-    let mut _acc108: i32 = 0;
+    // @ tcg.envspec:862:5
+    let mut _acc111: i32 = 0;
     for v_u in 0i32..11 {
-        _acc108 = _acc108 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+        _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc108 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc111 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:817:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:868:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:818:5
+    // @ tcg.envspec:869:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:819:9
+        // @ tcg.envspec:870:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:826:1)
+/// proc `sweets_relay` (tcg.envspec:877:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:827:5
+    // @ tcg.envspec:878:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:828:9
+        // @ tcg.envspec:879:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:830:5
-    let _v109: i32 = (s.f_turn as i32);
-    s.f_relay_turn[v_p as usize] = (_v109 as i8);
-    // @ tcg.envspec:831:5
-    let _v110: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
-    s.f_relays[v_p as usize] = (_v110 as i8);
+    // @ tcg.envspec:881:5
+    let _v112: i32 = (s.f_turn as i32);
+    s.f_relay_turn[v_p as usize] = (_v112 as i8);
+    // @ tcg.envspec:882:5
+    let _v113: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
+    s.f_relays[v_p as usize] = (_v113 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:835:1)
+/// proc `damage_per_relay` (tcg.envspec:886:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:836:5
+    // @ tcg.envspec:887:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:843:1)
+/// proc `boost_next_turn` (tcg.envspec:894:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:844:5
+    // @ tcg.envspec:895:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:845:9
+        // @ tcg.envspec:896:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:847:5
-    let _v111: i32 = (s.f_turn as i32);
-    s.f_boost_turn[v_p as usize] = (_v111 as i8);
+    // @ tcg.envspec:898:5
+    let _v114: i32 = (s.f_turn as i32);
+    s.f_boost_turn[v_p as usize] = (_v114 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:851:1)
+/// proc `see_opponent_hand` (tcg.envspec:902:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:852:5
+    // @ tcg.envspec:903:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:853:5
+    // @ tcg.envspec:904:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:854:9
-        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 44)? as i32) } else { (-1) });
-        s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
+        // @ tcg.envspec:905:9
+        let _v115: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 45)? as i32) } else { (-1) });
+        s.f_seen_hand[v_p as usize][v_i as usize] = (_v115 as i16);
     }
-    // @ tcg.envspec:856:5
-    let _v113: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[v_p as usize] = (_v113 as i8);
+    // @ tcg.envspec:907:5
+    let _v116: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[v_p as usize] = (_v116 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:861:1)
+/// proc `look_at_deck` (tcg.envspec:912:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:862:5
+    // @ tcg.envspec:913:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:863:9
-        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 45)? as i32) } else { (-1) });
-        s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
+        // @ tcg.envspec:914:9
+        let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 46)? as i32) } else { (-1) });
+        s.f_seen_deck[v_p as usize][v_i as usize] = (_v117 as i16);
     }
-    // @ tcg.envspec:865:5
-    let _v115: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[v_p as usize] = (_v115 as i8);
+    // @ tcg.envspec:916:5
+    let _v118: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[v_p as usize] = (_v118 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:872:1)
+/// proc `active_to_hand` (tcg.envspec:923:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:873:5
+    // @ tcg.envspec:924:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:874:9
+        // @ tcg.envspec:925:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:875:13
+            // @ tcg.envspec:926:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:876:13
+            // @ tcg.envspec:927:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:877:17
+                // @ tcg.envspec:928:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:878:21
-                    s.f_hand[v_p as usize].push((v_c as i16), 46)?;
+                    // @ tcg.envspec:929:21
+                    s.f_hand[v_p as usize].push((v_c as i16), 47)?;
                 } else {
-                    // @ tcg.envspec:880:21
-                    s.f_discard[v_p as usize].push((v_c as i16), 47)?;
+                    // @ tcg.envspec:931:21
+                    s.f_discard[v_p as usize].push((v_c as i16), 48)?;
                 }
             }
         }
-        // @ tcg.envspec:884:9
+        // @ tcg.envspec:935:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:885:9
+        // @ tcg.envspec:936:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:886:9
-        let mut _arr116: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        // @ tcg.envspec:937:9
+        let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr116[v_t as usize] = (0 as i8);
+            _arr119[v_t as usize] = (0 as i8);
         }
-        s.f_energy[v_p as usize][0 as usize] = _arr116;
-        // @ tcg.envspec:887:9
+        s.f_energy[v_p as usize][0 as usize] = _arr119;
+        // @ tcg.envspec:938:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:888:9
+        // @ tcg.envspec:939:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:889:9
+        // @ tcg.envspec:940:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `opponent_active_to_deck` (tcg.envspec:899:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:950:1)
 fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:900:5
+    // @ tcg.envspec:951:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:901:5
+    // @ tcg.envspec:952:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:902:5
+    // @ tcg.envspec:953:5
     if v_coin {
-        // @ tcg.envspec:903:9
-        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 48)?;
-        v_go = (_r117 == 1);
+        // @ tcg.envspec:954:9
+        let _r120: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 49)?;
+        v_go = (_r120 == 1);
     }
-    // @ tcg.envspec:905:5
-    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:906:9
+    // @ tcg.envspec:956:5
+    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:957:9
         p_hit_active(s, v_p)?;
-        // @ tcg.envspec:907:9
-        if ((s.f_damage[v_q as usize][0 as usize] as i32) < (T10_Card__hp[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32)) {
-            // @ tcg.envspec:908:13
+        // @ tcg.envspec:958:9
+        if ((s.f_damage[v_q as usize][0 as usize] as i32) < f_hp_of(s, v_q, 0)?) {
+            // @ tcg.envspec:959:13
             for v_k in 0i32..3 {
-                // @ tcg.envspec:909:17
+                // @ tcg.envspec:960:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
-                    // @ tcg.envspec:910:21
-                    let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-                    s.f_deck[v_q as usize].push((_a118 as i16), 49)?;
+                    // @ tcg.envspec:961:21
+                    let _a121: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+                    s.f_deck[v_q as usize].push((_a121 as i16), 50)?;
                 }
             }
-            // @ tcg.envspec:913:13
+            // @ tcg.envspec:964:13
             s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-            // @ tcg.envspec:914:13
+            // @ tcg.envspec:965:13
             s.f_occupied[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:915:13
+            // @ tcg.envspec:966:13
             s.f_damage[v_q as usize][0 as usize] = (0 as i16);
-            // @ tcg.envspec:916:13
-            let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            // @ tcg.envspec:967:13
+            let mut _arr122: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
-                _arr119[v_t as usize] = (0 as i8);
+                _arr122[v_t as usize] = (0 as i8);
             }
-            s.f_energy[v_q as usize][0 as usize] = _arr119;
-            // @ tcg.envspec:917:13
+            s.f_energy[v_q as usize][0 as usize] = _arr122;
+            // @ tcg.envspec:968:13
             s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
-            // @ tcg.envspec:918:13
+            // @ tcg.envspec:969:13
             s.f_ability_used[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:919:13
+            // @ tcg.envspec:970:13
             p_clear_conditions(s, v_q)?;
         }
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:926:1)
+/// proc `move_bench_energy` (tcg.envspec:977:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:927:5
+    // @ tcg.envspec:978:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:928:9
-        let _v120: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v120 as i8);
-        // @ tcg.envspec:929:9
+        // @ tcg.envspec:979:9
+        let _v123: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v123 as i8);
+        // @ tcg.envspec:980:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `lock_opponent_supporters` (tcg.envspec:936:1)
+/// proc `lock_opponent_supporters` (tcg.envspec:987:1)
 fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:937:5
+    // @ tcg.envspec:988:5
     if ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) {
-        // @ tcg.envspec:938:9
-        let _i121: usize = (1 - v_p) as usize;
-        s.f_locked_supporters[_i121] = true;
+        // @ tcg.envspec:989:9
+        let _i124: usize = (1 - v_p) as usize;
+        s.f_locked_supporters[_i124] = true;
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:945:1)
+/// proc `play_as_pokemon` (tcg.envspec:997:1)
+fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:998:5
+    let mut v_s: i32 = f_free_bench(s, v_p)?;
+    // @ tcg.envspec:999:5
+    let mut v_n: i32 = (s.f_discard[v_p as usize].len as i32);
+    // @ tcg.envspec:1000:5
+    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[v_p as usize].get(imax((v_n - 1), 0), 51)? as i32) == (s.f_playing as i32))) {
+        // @ tcg.envspec:1001:9
+        let _a125: i32 = imax((v_n - 1), 0);
+        s.f_discard[v_p as usize].remove_at(_a125, 52)?;
+        // @ tcg.envspec:1002:9
+        let _a126: i32 = (s.f_playing as i32);
+        p_put_in_play(s, v_p, v_s, _a126)?;
+        // @ tcg.envspec:1003:9
+        s.f_played_hp[v_p as usize][v_s as usize] = (v_hp as i16);
+        // @ tcg.envspec:1004:9
+        s.f_played_type[v_p as usize][v_s as usize] = (v_t as i8);
+    }
+    Ok(())
+}
+
+/// proc `cut_damage` (tcg.envspec:1011:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:946:5
-    if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:947:9
+    // @ tcg.envspec:1012:5
+    if ((v_t == 10) || (f_type_of(s, (1 - v_p), 0)? == v_t)) {
+        // @ tcg.envspec:1013:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:953:1)
+/// proc `strike_back` (tcg.envspec:1019:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:954:5
+    // @ tcg.envspec:1020:5
     if (v_s == 0) {
-        // @ tcg.envspec:955:9
+        // @ tcg.envspec:1021:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:961:1)
+/// proc `heal_on_attach` (tcg.envspec:1027:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:962:5
+    // @ tcg.envspec:1028:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:963:9
+        // @ tcg.envspec:1029:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:969:1)
+/// proc `hit_on_attach` (tcg.envspec:1035:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:970:5
+    // @ tcg.envspec:1036:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:971:9
-        let _v122: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i123: usize = (1 - v_p) as usize;
-        s.f_damage[_i123][0 as usize] = (_v122 as i16);
+        // @ tcg.envspec:1037:9
+        let _v127: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i128: usize = (1 - v_p) as usize;
+        s.f_damage[_i128][0 as usize] = (_v127 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1480:1)
+/// proc `put_in_play` (tcg.envspec:1575:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1481:5
+    // @ tcg.envspec:1576:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1482:5
+    // @ tcg.envspec:1577:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1483:5
+    // @ tcg.envspec:1578:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1484:5
-    let mut _arr124: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1579:5
+    let mut _arr129: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr124[v_t as usize] = (0 as i8);
+        _arr129[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr124;
-    // @ tcg.envspec:1485:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr129;
+    // @ tcg.envspec:1580:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1486:5
-    let _v125: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v125 as i8);
-    // @ tcg.envspec:1487:5
+    // @ tcg.envspec:1581:5
+    let _v130: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v130 as i8);
+    // @ tcg.envspec:1582:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1491:1)
+/// proc `clear_conditions` (tcg.envspec:1586:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1492:5
+    // @ tcg.envspec:1587:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1493:5
+    // @ tcg.envspec:1588:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1494:5
+    // @ tcg.envspec:1589:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1495:5
+    // @ tcg.envspec:1590:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1496:5
+    // @ tcg.envspec:1591:5
+    s.f_shielded[v_p as usize] = false;
+    // @ tcg.envspec:1592:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1497:5
+    // @ tcg.envspec:1593:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1498:5
+    // @ tcg.envspec:1594:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1499:5
+    // @ tcg.envspec:1595:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1500:5
+    // @ tcg.envspec:1596:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1504:1)
+/// proc `clear_slot` (tcg.envspec:1600:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1505:5
-    let _a126: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a126 as i16), 50)?;
-    // @ tcg.envspec:1506:5
+    // @ tcg.envspec:1601:5
+    let _a131: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a131 as i16), 53)?;
+    // @ tcg.envspec:1602:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1507:9
+        // @ tcg.envspec:1603:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1508:13
-            let _a127: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a127 as i16), 51)?;
+            // @ tcg.envspec:1604:13
+            let _a132: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a132 as i16), 54)?;
         }
     }
-    // @ tcg.envspec:1511:5
+    // @ tcg.envspec:1607:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1512:5
+    // @ tcg.envspec:1608:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1513:5
-    let mut _arr128: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1609:5
+    let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr128[v_t as usize] = (0 as i8);
+        _arr133[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr128;
-    // @ tcg.envspec:1514:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr133;
+    // @ tcg.envspec:1610:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1515:5
+    // @ tcg.envspec:1611:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1516:5
+    // @ tcg.envspec:1612:5
     if (v_s == 0) {
-        // @ tcg.envspec:1517:9
+        // @ tcg.envspec:1613:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1521:1)
+/// proc `swap_slots` (tcg.envspec:1617:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1522:5
+    // @ tcg.envspec:1618:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1523:5
-    let _v129: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v129 as i16);
-    // @ tcg.envspec:1524:5
+    // @ tcg.envspec:1619:5
+    let _v134: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v134 as i16);
+    // @ tcg.envspec:1620:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1525:5
+    // @ tcg.envspec:1621:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1526:5
-    let _v130: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v130;
-    // @ tcg.envspec:1527:5
+    // @ tcg.envspec:1622:5
+    let _v135: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v135;
+    // @ tcg.envspec:1623:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1528:5
+    // @ tcg.envspec:1624:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1529:5
-    let _v131: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v131;
-    // @ tcg.envspec:1530:5
+    // @ tcg.envspec:1625:5
+    let _v136: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v136;
+    // @ tcg.envspec:1626:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1531:5
+    // @ tcg.envspec:1627:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1532:5
-    let _v132: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v132 as i8);
-    // @ tcg.envspec:1533:5
+    // @ tcg.envspec:1628:5
+    let _v137: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v137 as i8);
+    // @ tcg.envspec:1629:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1534:5
+    // @ tcg.envspec:1630:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1535:5
-    let _v133: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v133 as i16);
-    // @ tcg.envspec:1536:5
+    // @ tcg.envspec:1631:5
+    let _v138: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v138 as i16);
+    // @ tcg.envspec:1632:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1537:5
+    // @ tcg.envspec:1633:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1538:5
-    let _v134: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v134;
-    // @ tcg.envspec:1539:5
+    // @ tcg.envspec:1634:5
+    let _v139: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v139;
+    // @ tcg.envspec:1635:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1540:5
+    // @ tcg.envspec:1636:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1541:5
-    let _v135: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v135 as i8);
-    // @ tcg.envspec:1542:5
+    // @ tcg.envspec:1637:5
+    let _v140: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v140 as i8);
+    // @ tcg.envspec:1638:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1543:5
+    // @ tcg.envspec:1639:5
+    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1640:5
+    let _v141: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
+    s.f_played_hp[v_p as usize][v_a as usize] = (_v141 as i16);
+    // @ tcg.envspec:1641:5
+    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
+    // @ tcg.envspec:1642:5
+    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1643:5
+    let _v142: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
+    s.f_played_type[v_p as usize][v_a as usize] = (_v142 as i8);
+    // @ tcg.envspec:1644:5
+    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
+    // @ tcg.envspec:1645:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1544:5
-    let _v136: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v136;
-    // @ tcg.envspec:1545:5
+    // @ tcg.envspec:1646:5
+    let _v143: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v143;
+    // @ tcg.envspec:1647:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1551:1)
+/// proc `knock_outs` (tcg.envspec:1653:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1552:5
+    // @ tcg.envspec:1654:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1553:9
+        // @ tcg.envspec:1655:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1554:13
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1555:17
-                let _v137: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i138: usize = (1 - v_q) as usize;
-                s.f_points[_i138] = (_v137 as i8);
-                // @ tcg.envspec:1556:17
+            // @ tcg.envspec:1656:13
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
+                // @ tcg.envspec:1657:17
+                let _v144: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i145: usize = (1 - v_q) as usize;
+                s.f_points[_i145] = (_v144 as i8);
+                // @ tcg.envspec:1658:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1560:5
-    let mut _b139: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b139 {
-        let mut _acc140: bool = false;
+    // @ tcg.envspec:1662:5
+    let mut _b146: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b146 {
+        let mut _acc147: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc140 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc147 = true; break; }
         }
-        _b139 = (!_acc140);
+        _b146 = (!_acc147);
     }
-    let mut v_won0: bool = _b139;
-    // @ tcg.envspec:1561:5
-    let mut _b141: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b141 {
-        let mut _acc142: bool = false;
+    let mut v_won0: bool = _b146;
+    // @ tcg.envspec:1663:5
+    let mut _b148: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b148 {
+        let mut _acc149: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc142 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc149 = true; break; }
         }
-        _b141 = (!_acc142);
+        _b148 = (!_acc149);
     }
-    let mut v_won1: bool = _b141;
-    // @ tcg.envspec:1562:5
+    let mut v_won1: bool = _b148;
+    // @ tcg.envspec:1664:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1563:9
+        // @ tcg.envspec:1665:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1565:5
+    // @ tcg.envspec:1667:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1566:9
+        // @ tcg.envspec:1668:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1568:9
+        // @ tcg.envspec:1670:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1570:9
+        // @ tcg.envspec:1672:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1574:1)
+/// proc `random_zone_energy` (tcg.envspec:1676:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1575:5
-    let mut _acc143: i32 = 0;
+    // @ tcg.envspec:1677:5
+    let mut _acc150: i32 = 0;
     for v_t in 0i32..11 {
-        _acc143 = _acc143 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc150 = _acc150 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc143;
-    // @ tcg.envspec:1576:5
-    let _t144: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi145: i32 = iclamp((v_n - 1), 0, 10);
-    let _r146: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi145, 52)?;
-    let _v147: i32 = f_nth_energy(s, _t144, _r146)?;
-    s.f_zone_next[v_p as usize] = (_v147 as i8);
+    let mut v_n: i32 = _acc150;
+    // @ tcg.envspec:1678:5
+    let _t151: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi152: i32 = iclamp((v_n - 1), 0, 10);
+    let _r153: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi152, 55)?;
+    let _v154: i32 = f_nth_energy(s, _t151, _r153)?;
+    s.f_zone_next[v_p as usize] = (_v154 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1581:1)
+/// proc `begin_turn` (tcg.envspec:1683:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1582:5
+    // @ tcg.envspec:1684:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1583:9
+        // @ tcg.envspec:1685:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1584:9
+        // @ tcg.envspec:1686:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1586:9
+        // @ tcg.envspec:1688:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1587:9
+        // @ tcg.envspec:1689:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1588:9
+        // @ tcg.envspec:1690:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1589:9
+        // @ tcg.envspec:1691:9
         s.f_attached = false;
-        // @ tcg.envspec:1590:9
+        // @ tcg.envspec:1692:9
         s.f_supporter = false;
-        // @ tcg.envspec:1591:9
+        // @ tcg.envspec:1693:9
         s.f_retreated = false;
-        // @ tcg.envspec:1592:9
+        // @ tcg.envspec:1694:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1593:9
+        // @ tcg.envspec:1695:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1594:9
+        // @ tcg.envspec:1696:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1595:9
+        // @ tcg.envspec:1697:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1596:13
+            // @ tcg.envspec:1698:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1598:9
+        // @ tcg.envspec:1700:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1599:13
-            let _v148: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v148 as i8);
-            // @ tcg.envspec:1600:13
+            // @ tcg.envspec:1701:13
+            let _v155: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v155 as i8);
+            // @ tcg.envspec:1702:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1602:9
+        // @ tcg.envspec:1704:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1608:1)
+/// proc `continue_game` (tcg.envspec:1710:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
-    // @ tcg.envspec:1609:5
+    // @ tcg.envspec:1711:5
     if v__envc_run {
-        // @ tcg.envspec:1609:5
+        // @ tcg.envspec:1711:5
         if (!s.terminated) {
-            // @ tcg.envspec:1610:9
+            // @ tcg.envspec:1712:9
             if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-                // @ tcg.envspec:1611:13
+                // @ tcg.envspec:1713:13
                 s.f_phase = (2 as i8);
-                // @ tcg.envspec:1612:13
+                // @ tcg.envspec:1714:13
                 s.f_promote_next = (v_next as i8);
-                // @ tcg.envspec:1613:13
+                // @ tcg.envspec:1715:13
                 s.f_promote_resume = v_resume;
-                // @ tcg.envspec:1614:13
+                // @ tcg.envspec:1716:13
                 s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
             } else if v_resume {
-                // @ tcg.envspec:1616:13
+                // @ tcg.envspec:1718:13
                 s.f_phase = (1 as i8);
-                // @ tcg.envspec:1617:13
+                // @ tcg.envspec:1719:13
                 s.current_player = (v_next as i8);
             } else {
-                // @ tcg.envspec:1619:13
+                // @ tcg.envspec:1721:13
                 p_begin_turn(s, v_next)?;
             }
         }
     }
-    // @ tcg.envspec:1622:5
+    // @ tcg.envspec:1724:5
     if v__envc_seek {
         s.f__envc_at_p_continue_game = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1622:5
+    // @ tcg.envspec:1724:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1622:5
+    // @ tcg.envspec:1724:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_p_continue_game = (1 as i8);
         v__envc_run = false;
@@ -3195,35 +3293,35 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:1630:1)
+/// proc `active_abilities` (tcg.envspec:1732:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1733:5
     if v__envc_run {
-        // @ tcg.envspec:1631:5
+        // @ tcg.envspec:1733:5
         s.f_locked_supporters = [false, false];
     }
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1734:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1632:5
+        // @ tcg.envspec:1734:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
-            // @ tcg.envspec:1633:9
-            if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
-                // @ tcg.envspec:1634:13
+            // @ tcg.envspec:1735:9
+            if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
+                // @ tcg.envspec:1736:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:1634:13
+                // @ tcg.envspec:1736:13
                 if v__envc_run {
-                    v__envc_arg1 = (T25_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
+                    v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
                 }
-                // @ tcg.envspec:1634:13
+                // @ tcg.envspec:1736:13
                 if v__envc_seek {
                     s.f__envc_at_p_active_abilities = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:1634:13
+                // @ tcg.envspec:1736:13
                 p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
-                // @ tcg.envspec:1634:13
+                // @ tcg.envspec:1736:13
                 if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_p_active_abilities__q = (v_q as i8);
                     s.f__envc_at_p_active_abilities = (1 as i8);
@@ -3237,42 +3335,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1642:1)
+/// proc `checkup` (tcg.envspec:1744:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1643:5
+    // @ tcg.envspec:1745:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1644:9
+        // @ tcg.envspec:1746:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1645:9
+        // @ tcg.envspec:1747:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1646:13
+            // @ tcg.envspec:1748:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1647:17
-                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
+                // @ tcg.envspec:1749:17
+                let _v156: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v156 as i16);
             }
-            // @ tcg.envspec:1649:13
+            // @ tcg.envspec:1751:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1650:17
-                let _v150: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v150 as i16);
-                // @ tcg.envspec:1651:17
-                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 53)?;
-                if (_r151 == 1) {
-                    // @ tcg.envspec:1652:21
+                // @ tcg.envspec:1752:17
+                let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
+                // @ tcg.envspec:1753:17
+                let _r158: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
+                if (_r158 == 1) {
+                    // @ tcg.envspec:1754:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1655:13
+            // @ tcg.envspec:1757:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1656:17
-                let _r152: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 54)?;
-                if (_r152 == 1) {
-                    // @ tcg.envspec:1657:21
+                // @ tcg.envspec:1758:17
+                let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 57)?;
+                if (_r159 == 1) {
+                    // @ tcg.envspec:1759:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1660:17
+                // @ tcg.envspec:1762:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3280,40 +3378,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1669:1)
+/// proc `finish_turn` (tcg.envspec:1771:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1670:5
+    // @ tcg.envspec:1772:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1670:5
+    // @ tcg.envspec:1772:5
     if v__envc_run {
-        // @ tcg.envspec:1670:5
+        // @ tcg.envspec:1772:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1671:5
+    // @ tcg.envspec:1773:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1672:9
+        // @ tcg.envspec:1774:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1672:9
+            // @ tcg.envspec:1774:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1673:13
-                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1674:17
+                // @ tcg.envspec:1775:13
+                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+                    // @ tcg.envspec:1776:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1674:17
+                    // @ tcg.envspec:1776:17
                     if v__envc_run {
-                        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1674:17
+                    // @ tcg.envspec:1776:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1674:17
+                    // @ tcg.envspec:1776:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1674:17
+                    // @ tcg.envspec:1776:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3326,103 +3424,115 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1678:5
+    // @ tcg.envspec:1780:5
     if v__envc_run {
-        // @ tcg.envspec:1678:5
-        let mut _arr153: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+        // @ tcg.envspec:1780:5
+        let mut _arr160: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr153[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
+            _arr160[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
-        s.f_barrier = _arr153;
-        // @ tcg.envspec:1678:5
-        let mut _arr154: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr154[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr154;
-        // @ tcg.envspec:1678:5
-        let mut _arr155: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr155[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
-        }
-        s.f_no_attack = _arr155;
-        // @ tcg.envspec:1678:5
-        let mut _arr156: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr156[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_attack = _arr156;
-        // @ tcg.envspec:1678:5
-        let mut _arr157: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr157[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
-        }
-        s.f_no_retreat = _arr157;
-        // @ tcg.envspec:1678:5
-        let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr158;
-        // @ tcg.envspec:1678:5
-        let mut _arr159: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr159[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f_weakened = _arr159;
-        // @ tcg.envspec:1678:5
-        let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_weakened = _arr160;
-        // @ tcg.envspec:1678:5
+        s.f_barrier = _arr160;
+        // @ tcg.envspec:1780:5
         let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i23 in 0i32..2 {
+            _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_barrier = _arr161;
+        // @ tcg.envspec:1780:5
+        let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr162[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
+        }
+        s.f_no_attack = _arr162;
+        // @ tcg.envspec:1780:5
+        let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i24 in 0i32..2 {
+            _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_attack = _arr163;
+        // @ tcg.envspec:1780:5
+        let mut _arr164: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr164[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+        }
+        s.f_no_retreat = _arr164;
+        // @ tcg.envspec:1780:5
+        let mut _arr165: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr165[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_retreat = _arr165;
+        // @ tcg.envspec:1780:5
+        let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr166[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f_weakened = _arr166;
+        // @ tcg.envspec:1780:5
+        let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_weakened = _arr167;
+        // @ tcg.envspec:1780:5
+        let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
-            _arr161[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
+            _arr168[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
-        s.f_spiky = _arr161;
-        // @ tcg.envspec:1678:5
-        let mut _arr162: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_spiky = _arr168;
+        // @ tcg.envspec:1780:5
+        let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
-            _arr162[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+            _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_spiky = _arr162;
-        // @ tcg.envspec:1678:5
-        let mut _arr163: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_spiky = _arr169;
+        // @ tcg.envspec:1780:5
+        let mut _arr170: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
-            _arr163[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+            _arr170[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
         }
-        s.f_no_supporter = _arr163;
-        // @ tcg.envspec:1678:5
-        let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_no_supporter = _arr170;
+        // @ tcg.envspec:1780:5
+        let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
-            _arr164[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+            _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr164;
-        // @ tcg.envspec:1679:5
+        s.f__envc_until_no_supporter = _arr171;
+        // @ tcg.envspec:1780:5
+        let mut _arr172: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i29 in 0i32..2 {
+            _arr172[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
+        }
+        s.f_shielded = _arr172;
+        // @ tcg.envspec:1780:5
+        let mut _arr173: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i29 in 0i32..2 {
+            _arr173[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_shielded = _arr173;
+        // @ tcg.envspec:1781:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1680:5
+        // @ tcg.envspec:1782:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1681:5
+        // @ tcg.envspec:1783:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1682:5
+    // @ tcg.envspec:1784:5
     let mut v__envc_arg2: i32 = 0;
-    // @ tcg.envspec:1682:5
+    // @ tcg.envspec:1784:5
     if v__envc_run {
         v__envc_arg2 = (1 - v_p);
     }
-    // @ tcg.envspec:1682:5
+    // @ tcg.envspec:1784:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
-        // @ tcg.envspec:1682:5
+        // @ tcg.envspec:1784:5
         if v__envc_seek {
             s.f__envc_at_p_finish_turn = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1682:5
+        // @ tcg.envspec:1784:5
         p_continue_game(s, v__envc_arg2, false)?;
-        // @ tcg.envspec:1682:5
+        // @ tcg.envspec:1784:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_p_finish_turn = (2 as i8);
             v__envc_run = false;
@@ -3433,129 +3543,129 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1712:1)
+/// proc `deal` (tcg.envspec:1814:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1713:5
-    let mut _acc165: i32 = 0;
+    // @ tcg.envspec:1815:5
+    let mut _acc174: i32 = 0;
     for v_i in 0i32..20 {
-        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 55)? as i32))? as i32;
+        _acc174 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 58)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc165;
-    // @ tcg.envspec:1714:5
+    let mut v_b: i32 = _acc174;
+    // @ tcg.envspec:1816:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1715:5
-    let _hi166: i32 = imax((v_hands - 1), 0);
-    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, 56)?;
-    let mut v_r: i32 = _r167;
-    // @ tcg.envspec:1717:5
-    let mut _acc168: i32 = 0;
+    // @ tcg.envspec:1817:5
+    let _hi175: i32 = imax((v_hands - 1), 0);
+    let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi175, 59)?;
+    let mut v_r: i32 = _r176;
+    // @ tcg.envspec:1819:5
+    let mut _acc177: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc169: i32 = 0;
+        let mut _acc178: i32 = 0;
         for v_j in 1i32..5 {
-            _acc169 = _acc169 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc178 = _acc178 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc168 += (_acc169 <= v_r) as i32;
+        _acc177 += (_acc178 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc168);
-    // @ tcg.envspec:1719:5
+    let mut v_k: i32 = (1 + _acc177);
+    // @ tcg.envspec:1821:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1720:5
+    // @ tcg.envspec:1822:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1721:5
+    // @ tcg.envspec:1823:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1722:5
+    // @ tcg.envspec:1824:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1723:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 57)? as i32);
-        // @ tcg.envspec:1724:9
+        // @ tcg.envspec:1825:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 60)? as i32);
+        // @ tcg.envspec:1826:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1725:13
-            s.f_hand[v_p as usize].push((v_c as i16), 58)?;
-            // @ tcg.envspec:1726:13
+            // @ tcg.envspec:1827:13
+            s.f_hand[v_p as usize].push((v_c as i16), 61)?;
+            // @ tcg.envspec:1828:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1728:13
-            s.f_hand[v_p as usize].push((v_c as i16), 59)?;
-            // @ tcg.envspec:1729:13
+            // @ tcg.envspec:1830:13
+            s.f_hand[v_p as usize].push((v_c as i16), 62)?;
+            // @ tcg.envspec:1831:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1731:13
-            v_rest.push((v_c as i16), 60)?;
+            // @ tcg.envspec:1833:13
+            v_rest.push((v_c as i16), 63)?;
         }
     }
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1836:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
 
-/// proc `attack_effect__1` (tcg.fills:70:1)
+/// proc `attack_effect__1` (tcg.fills:77:1)
 fn p_attack_effect__1(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:72:5
+    // @ tcg.fills:79:5
     p_heal(s, v_p, 0, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__2` (tcg.fills:322:1)
+/// proc `attack_effect__2` (tcg.fills:329:1)
 fn p_attack_effect__2(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:324:5
+    // @ tcg.fills:331:5
     p_pokemon_from_deck(s, v_p, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__3` (tcg.fills:94:1)
+/// proc `attack_effect__3` (tcg.fills:101:1)
 fn p_attack_effect__3(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:96:5
+    // @ tcg.fills:103:5
     p_afflict_opponent(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__4` (tcg.fills:82:1)
+/// proc `attack_effect__4` (tcg.fills:89:1)
 fn p_attack_effect__4(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:84:5
+    // @ tcg.fills:91:5
     p_poison_opponent(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__5` (tcg.fills:100:1)
+/// proc `attack_effect__5` (tcg.fills:107:1)
 fn p_attack_effect__5(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:102:5
+    // @ tcg.fills:109:5
     p_bonus_on_heads(s, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__6` (tcg.fills:76:1)
+/// proc `attack_effect__6` (tcg.fills:83:1)
 fn p_attack_effect__6(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:78:5
+    // @ tcg.fills:85:5
     p_bonus_on_heads(s, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__7` (tcg.fills:106:1)
+/// proc `attack_effect__7` (tcg.fills:113:1)
 fn p_attack_effect__7(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:108:5
+    // @ tcg.fills:115:5
     p_heal(s, v_p, 0, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__8` (tcg.fills:124:1)
+/// proc `attack_effect__8` (tcg.fills:131:1)
 fn p_attack_effect__8(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:126:5
+    // @ tcg.fills:133:5
     p_damage_per_heads(s, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__9` (tcg.fills:455:1)
+/// proc `attack_effect__9` (tcg.fills:462:1)
 fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__9 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__9 as i32) != 0);
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__9 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     p_attach_to_bench_choice(s, v_p, 0)?;
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__9 = (1 as i8);
         v__envc_run = false;
@@ -3565,9 +3675,9 @@ fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__10` (tcg.fills:160:1)
+/// proc `attack_effect__10` (tcg.fills:167:1)
 fn p_attack_effect__10(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:162:5
+    // @ tcg.fills:169:5
     p_nothing_on_tails(s)?;
     Ok(())
 }
@@ -3586,23 +3696,23 @@ fn p_attack_effect__12(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__13` (tcg.fills:503:1)
+/// proc `attack_effect__13` (tcg.fills:510:1)
 fn p_attack_effect__13(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:505:5
+    // @ tcg.fills:512:5
     p_hinder_defending(s, v_p, true, true, false, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__14` (tcg.fills:166:1)
+/// proc `attack_effect__14` (tcg.fills:173:1)
 fn p_attack_effect__14(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:168:5
+    // @ tcg.fills:175:5
     p_discard_energy(s, v_p, 0, 1, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__15` (tcg.fills:184:1)
+/// proc `attack_effect__15` (tcg.fills:191:1)
 fn p_attack_effect__15(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:186:5
+    // @ tcg.fills:193:5
     p_damage_self(s, v_p, 20)?;
     Ok(())
 }
@@ -3619,8 +3729,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 61)?;
-                v__envc_c1 = (_r170 == 1);
+                let _r179: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 64)?;
+                v__envc_c1 = (_r179 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3647,39 +3757,39 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__17` (tcg.fills:382:1)
+/// proc `attack_effect__17` (tcg.fills:389:1)
 fn p_attack_effect__17(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:384:5
+    // @ tcg.fills:391:5
     p_bonus_if_extra_energy(s, v_p, 2, 2, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__18` (tcg.fills:533:1)
+/// proc `attack_effect__18` (tcg.fills:540:1)
 fn p_attack_effect__18(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:535:5
+    // @ tcg.fills:542:5
     p_block_supporters(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__19` (tcg.fills:226:1)
+/// proc `attack_effect__19` (tcg.fills:233:1)
 fn p_attack_effect__19(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:228:5
+    // @ tcg.fills:235:5
     p_bonus_if_all_heads(s, 2, 80)?;
     Ok(())
 }
 
-/// proc `attack_effect__20` (tcg.fills:406:1)
+/// proc `attack_effect__20` (tcg.fills:413:1)
 fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__20 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__20 as i32) != 0);
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__20 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     p_damage_opponent_choice(s, v_p, 50, false, true)?;
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__20 = (1 as i8);
         v__envc_run = false;
@@ -3689,23 +3799,23 @@ fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__21` (tcg.fills:298:1)
+/// proc `attack_effect__21` (tcg.fills:305:1)
 fn p_attack_effect__21(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:300:5
+    // @ tcg.fills:307:5
     p_discard_opponent_energy(s, v_p, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__22` (tcg.fills:388:1)
+/// proc `attack_effect__22` (tcg.fills:395:1)
 fn p_attack_effect__22(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:390:5
+    // @ tcg.fills:397:5
     p_bonus_if_extra_energy(s, v_p, 2, 3, 70)?;
     Ok(())
 }
 
-/// proc `attack_effect__23` (tcg.fills:509:1)
+/// proc `attack_effect__23` (tcg.fills:516:1)
 fn p_attack_effect__23(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:511:5
+    // @ tcg.fills:518:5
     p_hinder_defending(s, v_p, false, true, false, 0)?;
     Ok(())
 }
@@ -3717,23 +3827,23 @@ fn p_attack_effect__24(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__25` (tcg.fills:88:1)
+/// proc `attack_effect__25` (tcg.fills:95:1)
 fn p_attack_effect__25(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:90:5
+    // @ tcg.fills:97:5
     p_damage_opponent_bench(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__26` (tcg.fills:262:1)
+/// proc `attack_effect__26` (tcg.fills:269:1)
 fn p_attack_effect__26(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:264:5
+    // @ tcg.fills:271:5
     p_bonus_if(s, v_p, 0, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__27` (tcg.fills:178:1)
+/// proc `attack_effect__27` (tcg.fills:185:1)
 fn p_attack_effect__27(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:180:5
+    // @ tcg.fills:187:5
     p_discard_all_energy(s, v_p, 0)?;
     Ok(())
 }
@@ -3745,32 +3855,32 @@ fn p_attack_effect__28(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__29` (tcg.fills:244:1)
+/// proc `attack_effect__29` (tcg.fills:251:1)
 fn p_attack_effect__29(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:246:5
+    // @ tcg.fills:253:5
     p_bonus_or_recoil(s, v_p, 40, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__30` (tcg.fills:154:1)
+/// proc `attack_effect__30` (tcg.fills:161:1)
 fn p_attack_effect__30(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:156:5
+    // @ tcg.fills:163:5
     p_damage_per_heads(s, 4, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__31` (tcg.fills:443:1)
+/// proc `attack_effect__31` (tcg.fills:450:1)
 fn p_attack_effect__31(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__31 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__31 as i32) != 0);
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__31 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     p_damage_own_choice(s, v_p, 30, true)?;
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__31 = (1 as i8);
         v__envc_run = false;
@@ -3787,18 +3897,18 @@ fn p_attack_effect__32(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__33` (tcg.fills:412:1)
+/// proc `attack_effect__33` (tcg.fills:419:1)
 fn p_attack_effect__33(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__33 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__33 as i32) != 0);
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__33 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     p_damage_opponent_choice(s, v_p, 30, false, true)?;
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__33 = (1 as i8);
         v__envc_run = false;
@@ -3829,9 +3939,9 @@ fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__35` (tcg.fills:250:1)
+/// proc `attack_effect__35` (tcg.fills:257:1)
 fn p_attack_effect__35(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:252:5
+    // @ tcg.fills:259:5
     p_bonus_per_opponent_energy(s, v_p, 30)?;
     Ok(())
 }
@@ -3841,14 +3951,14 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v171: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v171 as i8);
+    let _v180: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v180 as i8);
     Ok(())
 }
 
-/// proc `attack_effect__37` (tcg.fills:256:1)
+/// proc `attack_effect__37` (tcg.fills:263:1)
 fn p_attack_effect__37(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:258:5
+    // @ tcg.fills:265:5
     p_bonus_per_opponent_energy(s, v_p, 20)?;
     Ok(())
 }
@@ -3860,53 +3970,60 @@ fn p_attack_effect__38(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__39` (tcg.fills:130:1)
+/// proc `attack_effect__39` (tcg.fills:137:1)
 fn p_attack_effect__39(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:132:5
+    // @ tcg.fills:139:5
     p_damage_per_heads(s, 2, 100)?;
     Ok(())
 }
 
-/// proc `attack_effect__41` (tcg.fills:268:1)
+/// proc `attack_effect__40` (tcg.fills:71:1)
+fn p_attack_effect__40(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:73:5
+    p_protect_all(s, v_p, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__41` (tcg.fills:275:1)
 fn p_attack_effect__41(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:270:5
+    // @ tcg.fills:277:5
     p_bonus_if(s, v_p, 1, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__42` (tcg.fills:190:1)
+/// proc `attack_effect__42` (tcg.fills:197:1)
 fn p_attack_effect__42(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:192:5
+    // @ tcg.fills:199:5
     p_damage_self(s, v_p, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__43` (tcg.fills:521:1)
+/// proc `attack_effect__43` (tcg.fills:528:1)
 fn p_attack_effect__43(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:523:5
+    // @ tcg.fills:530:5
     p_hinder_defending(s, v_p, false, false, false, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__44` (tcg.fills:136:1)
+/// proc `attack_effect__44` (tcg.fills:143:1)
 fn p_attack_effect__44(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:138:5
+    // @ tcg.fills:145:5
     p_damage_per_heads(s, 2, 80)?;
     Ok(())
 }
 
-/// proc `attack_effect__45` (tcg.fills:424:1)
+/// proc `attack_effect__45` (tcg.fills:431:1)
 fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__45 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__45 as i32) != 0);
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__45 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     p_damage_opponent_choice(s, v_p, 30, true, true)?;
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__45 = (1 as i8);
         v__envc_run = false;
@@ -3916,25 +4033,25 @@ fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__46` (tcg.fills:485:1)
+/// proc `attack_effect__46` (tcg.fills:492:1)
 fn p_attack_effect__46(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:487:5
+    // @ tcg.fills:494:5
     p_drain(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__47` (tcg.fills:473:1)
+/// proc `attack_effect__47` (tcg.fills:480:1)
 fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__47 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__47 as i32) != 0);
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__47 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_attack_effect__47 = (1 as i8);
         v__envc_run = false;
@@ -3944,135 +4061,135 @@ fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__48` (tcg.fills:515:1)
+/// proc `attack_effect__48` (tcg.fills:522:1)
 fn p_attack_effect__48(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:517:5
+    // @ tcg.fills:524:5
     p_hinder_defending(s, v_p, false, false, true, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__49` (tcg.fills:587:1)
+/// proc `attack_effect__49` (tcg.fills:594:1)
 fn p_attack_effect__49(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:589:5
+    // @ tcg.fills:596:5
     p_named_from_deck_to_bench(s, v_p, 12)?;
     Ok(())
 }
 
-/// proc `attack_effect__50` (tcg.fills:569:1)
+/// proc `attack_effect__50` (tcg.fills:576:1)
 fn p_attack_effect__50(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:571:5
+    // @ tcg.fills:578:5
     p_bonus_per_bench_named(s, v_p, 8, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__51` (tcg.fills:274:1)
+/// proc `attack_effect__51` (tcg.fills:281:1)
 fn p_attack_effect__51(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:276:5
+    // @ tcg.fills:283:5
     p_bonus_if(s, v_p, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__52` (tcg.fills:304:1)
+/// proc `attack_effect__52` (tcg.fills:311:1)
 fn p_attack_effect__52(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:306:5
+    // @ tcg.fills:313:5
     p_discard_opponent_energy(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__53` (tcg.fills:364:1)
+/// proc `attack_effect__53` (tcg.fills:371:1)
 fn p_attack_effect__53(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:366:5
+    // @ tcg.fills:373:5
     p_attach_from_zone(s, v_p, 0, 7, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__54` (tcg.fills:346:1)
+/// proc `attack_effect__54` (tcg.fills:353:1)
 fn p_attack_effect__54(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:348:5
+    // @ tcg.fills:355:5
     p_random_hits(s, v_p, 4, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__55` (tcg.fills:334:1)
+/// proc `attack_effect__55` (tcg.fills:341:1)
 fn p_attack_effect__55(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:336:5
+    // @ tcg.fills:343:5
     p_draw_cards(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__56` (tcg.fills:316:1)
+/// proc `attack_effect__56` (tcg.fills:323:1)
 fn p_attack_effect__56(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:318:5
+    // @ tcg.fills:325:5
     p_discard_opponent_hand_card(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__57` (tcg.fills:232:1)
+/// proc `attack_effect__57` (tcg.fills:239:1)
 fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:234:5
+    // @ tcg.fills:241:5
     p_damage_until_tails(s, 60, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__58` (tcg.fills:142:1)
+/// proc `attack_effect__58` (tcg.fills:149:1)
 fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:144:5
+    // @ tcg.fills:151:5
     p_damage_per_heads(s, 2, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__60` (tcg.fills:593:1)
+/// proc `attack_effect__60` (tcg.fills:600:1)
 fn p_attack_effect__60(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:602:5
     p_opponent_active_to_deck(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__61` (tcg.fills:292:1)
+/// proc `attack_effect__61` (tcg.fills:299:1)
 fn p_attack_effect__61(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:294:5
+    // @ tcg.fills:301:5
     p_damage_per_bench_type(s, v_p, 10, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__62` (tcg.fills:557:1)
+/// proc `attack_effect__62` (tcg.fills:564:1)
 fn p_attack_effect__62(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:559:5
+    // @ tcg.fills:566:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__63` (tcg.fills:112:1)
+/// proc `attack_effect__63` (tcg.fills:119:1)
 fn p_attack_effect__63(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:114:5
+    // @ tcg.fills:121:5
     p_heal(s, v_p, 0, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__64` (tcg.fills:196:1)
+/// proc `attack_effect__64` (tcg.fills:203:1)
 fn p_attack_effect__64(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:198:5
+    // @ tcg.fills:205:5
     p_damage_self(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__65` (tcg.fills:436:1)
+/// proc `attack_effect__65` (tcg.fills:443:1)
 fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__65 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__65 as i32) != 0);
-    // @ tcg.fills:438:5
+    // @ tcg.fills:445:5
     if v__envc_run {
-        // @ tcg.fills:438:5
+        // @ tcg.fills:445:5
         p_discard_energy(s, v_p, 0, 1, 2)?;
     }
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__65 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     p_damage_opponent_choice(s, v_p, 80, false, true)?;
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__65 = (1 as i8);
         v__envc_run = false;
@@ -4082,16 +4199,16 @@ fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__66` (tcg.fills:527:1)
+/// proc `attack_effect__66` (tcg.fills:534:1)
 fn p_attack_effect__66(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:529:5
+    // @ tcg.fills:536:5
     p_hinder_defending(s, v_p, false, false, false, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__67` (tcg.fills:394:1)
+/// proc `attack_effect__67` (tcg.fills:401:1)
 fn p_attack_effect__67(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:396:5
+    // @ tcg.fills:403:5
     p_bonus_if_extra_energy(s, v_p, 3, 2, 80)?;
     Ok(())
 }
@@ -4103,23 +4220,23 @@ fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__69` (tcg.fills:575:1)
+/// proc `attack_effect__69` (tcg.fills:582:1)
 fn p_attack_effect__69(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__70` (tcg.fills:430:1)
+/// proc `attack_effect__70` (tcg.fills:437:1)
 fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__70 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__70 as i32) != 0);
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__70 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     p_damage_opponent_choice(s, v_p, 20, true, true)?;
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__70 = (1 as i8);
         v__envc_run = false;
@@ -4129,25 +4246,25 @@ fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__71` (tcg.fills:497:1)
+/// proc `attack_effect__71` (tcg.fills:504:1)
 fn p_attack_effect__71(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:499:5
+    // @ tcg.fills:506:5
     p_protect(s, v_p, 300, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__72` (tcg.fills:467:1)
+/// proc `attack_effect__72` (tcg.fills:474:1)
 fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__72 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__72 as i32) != 0);
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__72 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     p_attach_to_benched_choices(s, v_p, 2, 2)?;
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
         s.f__envc_at_p_attack_effect__72 = (1 as i8);
         v__envc_run = false;
@@ -4157,39 +4274,39 @@ fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__73` (tcg.fills:214:1)
+/// proc `attack_effect__73` (tcg.fills:221:1)
 fn p_attack_effect__73(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:216:5
+    // @ tcg.fills:223:5
     p_afflict_self(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__74` (tcg.fills:551:1)
+/// proc `attack_effect__74` (tcg.fills:558:1)
 fn p_attack_effect__74(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:553:5
+    // @ tcg.fills:560:5
     p_boost_next_turn(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__75` (tcg.fills:400:1)
+/// proc `attack_effect__75` (tcg.fills:407:1)
 fn p_attack_effect__75(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:402:5
+    // @ tcg.fills:409:5
     p_bonus_if_extra_energy(s, v_p, 5, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__76` (tcg.fills:461:1)
+/// proc `attack_effect__76` (tcg.fills:468:1)
 fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__76 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__76 as i32) != 0);
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__76 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     p_attach_to_bench_choice(s, v_p, 3)?;
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__76 = (1 as i8);
         v__envc_run = false;
@@ -4199,39 +4316,39 @@ fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__77` (tcg.fills:370:1)
+/// proc `attack_effect__77` (tcg.fills:377:1)
 fn p_attack_effect__77(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:372:5
+    // @ tcg.fills:379:5
     p_attach_from_zone(s, v_p, 0, 0, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__78` (tcg.fills:238:1)
+/// proc `attack_effect__78` (tcg.fills:245:1)
 fn p_attack_effect__78(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:240:5
+    // @ tcg.fills:247:5
     p_damage_until_tails(s, 30, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__79` (tcg.fills:352:1)
+/// proc `attack_effect__79` (tcg.fills:359:1)
 fn p_attack_effect__79(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:354:5
+    // @ tcg.fills:361:5
     p_random_hits(s, v_p, 4, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__80` (tcg.fills:449:1)
+/// proc `attack_effect__80` (tcg.fills:456:1)
 fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__80 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__80 as i32) != 0);
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__80 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     p_damage_own_choice(s, v_p, 20, false)?;
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__80 = (1 as i8);
         v__envc_run = false;
@@ -4241,121 +4358,121 @@ fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__81` (tcg.fills:358:1)
+/// proc `attack_effect__81` (tcg.fills:365:1)
 fn p_attack_effect__81(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:360:5
+    // @ tcg.fills:367:5
     p_damage_opponent_bench(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__82` (tcg.fills:220:1)
+/// proc `attack_effect__82` (tcg.fills:227:1)
 fn p_attack_effect__82(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:222:5
+    // @ tcg.fills:229:5
     p_burn_opponent_on_heads(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__83` (tcg.fills:202:1)
+/// proc `attack_effect__83` (tcg.fills:209:1)
 fn p_attack_effect__83(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:204:5
+    // @ tcg.fills:211:5
     p_damage_self(s, v_p, 70)?;
     Ok(())
 }
 
-/// proc `attack_effect__84` (tcg.fills:208:1)
+/// proc `attack_effect__84` (tcg.fills:215:1)
 fn p_attack_effect__84(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:210:5
+    // @ tcg.fills:217:5
     p_damage_self(s, v_p, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__85` (tcg.fills:172:1)
+/// proc `attack_effect__85` (tcg.fills:179:1)
 fn p_attack_effect__85(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:174:5
+    // @ tcg.fills:181:5
     p_discard_energy(s, v_p, 0, 7, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__86` (tcg.fills:491:1)
+/// proc `attack_effect__86` (tcg.fills:498:1)
 fn p_attack_effect__86(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:493:5
+    // @ tcg.fills:500:5
     p_protect(s, v_p, 20, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__87` (tcg.fills:340:1)
+/// proc `attack_effect__87` (tcg.fills:347:1)
 fn p_attack_effect__87(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:342:5
+    // @ tcg.fills:349:5
     p_discard_deck_tops(s, 5)?;
     Ok(())
 }
 
-/// proc `attack_effect__88` (tcg.fills:148:1)
+/// proc `attack_effect__88` (tcg.fills:155:1)
 fn p_attack_effect__88(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:150:5
+    // @ tcg.fills:157:5
     p_damage_per_heads(s, 2, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__89` (tcg.fills:376:1)
+/// proc `attack_effect__89` (tcg.fills:383:1)
 fn p_attack_effect__89(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:378:5
+    // @ tcg.fills:385:5
     p_attach_from_zone(s, v_p, 0, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__90` (tcg.fills:539:1)
+/// proc `attack_effect__90` (tcg.fills:546:1)
 fn p_attack_effect__90(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:541:5
+    // @ tcg.fills:548:5
     p_sweets_relay(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__91` (tcg.fills:286:1)
+/// proc `attack_effect__91` (tcg.fills:293:1)
 fn p_attack_effect__91(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:288:5
+    // @ tcg.fills:295:5
     p_bonus_if(s, v_p, 4, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__92` (tcg.fills:545:1)
+/// proc `attack_effect__92` (tcg.fills:552:1)
 fn p_attack_effect__92(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:547:5
+    // @ tcg.fills:554:5
     p_damage_per_relay(s, v_p, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__93` (tcg.fills:563:1)
+/// proc `attack_effect__93` (tcg.fills:570:1)
 fn p_attack_effect__93(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:565:5
+    // @ tcg.fills:572:5
     p_counter_damage(s, v_p, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__94` (tcg.fills:581:1)
+/// proc `attack_effect__94` (tcg.fills:588:1)
 fn p_attack_effect__94(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__95` (tcg.fills:328:1)
+/// proc `attack_effect__95` (tcg.fills:335:1)
 fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:330:5
+    // @ tcg.fills:337:5
     p_pokemon_from_deck(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__96` (tcg.fills:418:1)
+/// proc `attack_effect__96` (tcg.fills:425:1)
 fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__96 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__96 as i32) != 0);
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__96 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     p_damage_opponent_choice(s, v_p, 10, false, true)?;
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__96 = (1 as i8);
         v__envc_run = false;
@@ -4365,18 +4482,18 @@ fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__97` (tcg.fills:479:1)
+/// proc `attack_effect__97` (tcg.fills:486:1)
 fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__97 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__97 as i32) != 0);
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__97 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     p_switch_opponent(s, v_p, true, false, false)?;
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_attack_effect__97 = (1 as i8);
         v__envc_run = false;
@@ -4386,48 +4503,48 @@ fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__98` (tcg.fills:310:1)
+/// proc `attack_effect__98` (tcg.fills:317:1)
 fn p_attack_effect__98(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:312:5
+    // @ tcg.fills:319:5
     p_discard_opponent_hand_card(s, v_p, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__99` (tcg.fills:280:1)
+/// proc `attack_effect__99` (tcg.fills:287:1)
 fn p_attack_effect__99(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:282:5
+    // @ tcg.fills:289:5
     p_bonus_if(s, v_p, 3, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__100` (tcg.fills:118:1)
+/// proc `attack_effect__100` (tcg.fills:125:1)
 fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:120:5
+    // @ tcg.fills:127:5
     p_heal_on_heads(s, v_p, 0, 60)?;
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:605:1)
+/// proc `ability_effect__1` (tcg.fills:612:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:607:5
+    // @ tcg.fills:614:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:641:1)
+/// proc `ability_effect__2` (tcg.fills:648:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:643:5
+    // @ tcg.fills:650:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4438,32 +4555,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:673:1)
+/// proc `ability_effect__3` (tcg.fills:680:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:682:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:655:1)
+/// proc `ability_effect__4` (tcg.fills:662:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:664:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:629:1)
+/// proc `ability_effect__5` (tcg.fills:636:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4473,60 +4590,60 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:611:1)
+/// proc `ability_effect__6` (tcg.fills:618:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:613:5
+    // @ tcg.fills:620:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__7` (tcg.fills:704:1)
+/// proc `ability_effect__7` (tcg.fills:711:1)
 fn p_ability_effect__7(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:706:5
+    // @ tcg.fills:713:5
     p_lock_opponent_supporters(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:617:1)
+/// proc `ability_effect__8` (tcg.fills:624:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:619:5
+    // @ tcg.fills:626:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:599:1)
+/// proc `ability_effect__9` (tcg.fills:606:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:608:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:623:1)
+/// proc `ability_effect__10` (tcg.fills:630:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:625:5
+    // @ tcg.fills:632:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:661:1)
+/// proc `ability_effect__11` (tcg.fills:668:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:670:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:635:1)
+/// proc `ability_effect__12` (tcg.fills:642:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4536,68 +4653,75 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:649:1)
+/// proc `ability_effect__13` (tcg.fills:656:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:658:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:679:1)
+/// proc `ability_effect__14` (tcg.fills:686:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:681:5
+    // @ tcg.fills:688:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:685:1)
+/// proc `ability_effect__15` (tcg.fills:692:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:694:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__16` (tcg.fills:691:1)
+/// proc `ability_effect__16` (tcg.fills:698:1)
 fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:667:1)
+/// proc `ability_effect__17` (tcg.fills:674:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:676:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `ability_effect__18` (tcg.fills:697:1)
+/// proc `ability_effect__18` (tcg.fills:704:1)
 fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:706:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:740:1)
+/// proc `trainer_effect__1` (tcg.fills:817:1)
+fn p_trainer_effect__1(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:819:5
+    p_play_as_pokemon(s, v_p, 40, 9)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__2` (tcg.fills:747:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:742:5
+    // @ tcg.fills:749:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:746:1)
+/// proc `trainer_effect__3` (tcg.fills:753:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:748:5
+    // @ tcg.fills:755:5
     let mut v_going: bool = true;
-    // @ tcg.fills:749:5
+    // @ tcg.fills:756:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:750:9
+        // @ tcg.fills:757:9
         if v_going {
-            // @ tcg.fills:751:13
-            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 62)?;
-            if (_r172 == 1) {
-                // @ tcg.fills:752:17
+            // @ tcg.fills:758:13
+            let _r181: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 65)?;
+            if (_r181 == 1) {
+                // @ tcg.fills:759:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:754:17
+                // @ tcg.fills:761:17
                 v_going = false;
             }
         }
@@ -4605,46 +4729,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:803:1)
+/// proc `trainer_effect__4` (tcg.fills:810:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:805:5
+    // @ tcg.fills:812:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:791:1)
+/// proc `trainer_effect__5` (tcg.fills:798:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:793:5
+    // @ tcg.fills:800:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:734:1)
+/// proc `trainer_effect__6` (tcg.fills:741:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:736:5
+    // @ tcg.fills:743:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:785:1)
+/// proc `trainer_effect__7` (tcg.fills:792:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:787:5
+    // @ tcg.fills:794:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:761:1)
+/// proc `trainer_effect__8` (tcg.fills:768:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:763:5
+    // @ tcg.fills:770:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:763:5
+    // @ tcg.fills:770:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:763:5
+    // @ tcg.fills:770:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4654,115 +4778,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:797:1)
+/// proc `trainer_effect__9` (tcg.fills:804:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:799:5
+    // @ tcg.fills:806:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:722:1)
+/// proc `trainer_effect__10` (tcg.fills:729:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:724:5
+    // @ tcg.fills:731:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:728:1)
+/// proc `trainer_effect__11` (tcg.fills:735:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:730:5
+    // @ tcg.fills:737:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:773:1)
+/// proc `trainer_effect__12` (tcg.fills:780:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:775:5
+    // @ tcg.fills:782:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:779:1)
+/// proc `trainer_effect__13` (tcg.fills:786:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:781:5
+    // @ tcg.fills:788:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:716:1)
+/// proc `trainer_effect__14` (tcg.fills:723:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:718:5
+    // @ tcg.fills:725:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:767:1)
+/// proc `trainer_effect__15` (tcg.fills:774:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:769:5
+    // @ tcg.fills:776:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:710:1)
+/// proc `trainer_effect__16` (tcg.fills:717:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:712:5
+    // @ tcg.fills:719:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:979:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:1045:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     if v__envc_run {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:979:1
-        let _a173: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a173)?;
+        // @ tcg.envspec:1045:1
+        let _a182: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a182)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:979:1
-        let _a174: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a174)?;
+        // @ tcg.envspec:1045:1
+        let _a183: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a183)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:979:1
-        let _a175: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a175)?;
+        // @ tcg.envspec:1045:1
+        let _a184: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a184)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:979:1
-        let _a176: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a176)?;
+        // @ tcg.envspec:1045:1
+        let _a185: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a185)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:979:1
-        let _a177: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a178: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a177, _a178)?;
+        // @ tcg.envspec:1045:1
+        let _a186: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a187: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a186, _a187)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4772,56 +4896,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:979:1
-        let _a179: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a180: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a179, _a180)?;
+        // @ tcg.envspec:1045:1
+        let _a188: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a189: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a188, _a189)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:979:1
-        let _a181: bool = K15[v_effect as usize][0 as usize];
-        let _a182: bool = K16[v_effect as usize][0 as usize];
-        let _a183: bool = K17[v_effect as usize][0 as usize];
-        let _a184: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a181, _a182, _a183, _a184)?;
+        // @ tcg.envspec:1045:1
+        let _a190: bool = K15[v_effect as usize][0 as usize];
+        let _a191: bool = K16[v_effect as usize][0 as usize];
+        let _a192: bool = K17[v_effect as usize][0 as usize];
+        let _a193: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a190, _a191, _a192, _a193)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:979:1
-        let _a185: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a185)?;
+        // @ tcg.envspec:1045:1
+        let _a194: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:979:1
-        let _a186: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a187: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a188: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a186, _a187, _a188)?;
+        // @ tcg.envspec:1045:1
+        let _a195: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a196: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a197: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a195, _a196, _a197)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4831,51 +4955,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:979:1
-        let _a189: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a189)?;
+        // @ tcg.envspec:1045:1
+        let _a198: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a198)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:979:1
-        let _a190: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a190)?;
+        // @ tcg.envspec:1045:1
+        let _a199: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a199)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:979:1
-        let _a191: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a192: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a191, _a192)?;
+        // @ tcg.envspec:1045:1
+        let _a200: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a201: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a200, _a201)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:979:1
-        let _a193: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a193, 30)?;
+        // @ tcg.envspec:1045:1
+        let _a202: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a202, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4885,16 +5009,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4904,32 +5028,35 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:979:1
-        let _a194: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a194)?;
+        // @ tcg.envspec:1045:1
+        let _a203: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a203)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
+        p_protect_all(s, v_p, true)?;
+    } else if (v__envc_run && (v_op_0 == 27)) {
+        // @ tcg.envspec:1045:1
         p_drain(s, v_p)?;
-    } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:979:1
+    } else if ((v__envc_run && (v_op_0 == 28)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4938,54 +5065,54 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:979:1
-        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:979:1
-        p_bonus_per_bench_named(s, v_p, 8, 50)?;
+        // @ tcg.envspec:1045:1
+        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:979:1
-        let _a195: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a195, 1, true)?;
+        // @ tcg.envspec:1045:1
+        p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:979:1
-        let _a196: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a196)?;
+        // @ tcg.envspec:1045:1
+        let _a204: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a204, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:979:1
-        p_draw_cards(s, v_p, 1)?;
+        // @ tcg.envspec:1045:1
+        let _a205: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a205)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:979:1
-        let _a197: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a197)?;
+        // @ tcg.envspec:1045:1
+        p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:979:1
-        let _a198: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a199: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a198, _a199)?;
+        // @ tcg.envspec:1045:1
+        let _a206: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a206)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:979:1
-        p_opponent_active_to_deck(s, v_p, true)?;
+        // @ tcg.envspec:1045:1
+        let _a207: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a208: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a207, _a208)?;
     } else if (v__envc_run && (v_op_0 == 36)) {
-        // @ tcg.envspec:979:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:1045:1
+        p_opponent_active_to_deck(s, v_p, true)?;
     } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:979:1
-        let _a200: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a201: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a200, _a201)?;
-    } else if ((v__envc_run && (v_op_0 == 38)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 38)) {
+        // @ tcg.envspec:1045:1
+        let _a209: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a210: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a209, _a210)?;
+    } else if ((v__envc_run && (v_op_0 == 39)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4994,41 +5121,41 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:979:1
-        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:979:1
-        p_boost_next_turn(s, v_p, 20)?;
+        // @ tcg.envspec:1045:1
+        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:979:1
-        p_burn_opponent_on_heads(s, v_p)?;
+        // @ tcg.envspec:1045:1
+        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:979:1
-        p_discard_deck_tops(s, 5)?;
+        // @ tcg.envspec:1045:1
+        p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:979:1
-        p_sweets_relay(s, v_p, 20)?;
+        // @ tcg.envspec:1045:1
+        p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:979:1
-        p_damage_per_relay(s, v_p, 40)?;
+        // @ tcg.envspec:1045:1
+        p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 45)) {
-        // @ tcg.envspec:979:1
-        p_counter_damage(s, v_p, 30)?;
+        // @ tcg.envspec:1045:1
+        p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 46)) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 47)) {
+        // @ tcg.envspec:1045:1
         p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 47)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:979:1
+    } else if ((v__envc_run && (v_op_0 == 48)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -5038,38 +5165,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:979:1
-        if (v_op_0 == 48) {
-            // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
+        if (v_op_0 == 49) {
+            // @ tcg.envspec:1045:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     if v__envc_run {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:979:1
+    // @ tcg.envspec:1045:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:979:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -5080,38 +5207,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:991:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:1057:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:991:1
+    // @ tcg.envspec:1057:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:991:1
+    // @ tcg.envspec:1057:1
     if v__envc_run {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:991:1
+    // @ tcg.envspec:1057:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:991:1
-        let _a202: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a203: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a202, _a203)?;
+        // @ tcg.envspec:1057:1
+        let _a211: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a212: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a211, _a212)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5119,29 +5246,29 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:991:1
-        let _a204: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a205: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a206: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a204, _a205, 1, _a206)?;
+        // @ tcg.envspec:1057:1
+        let _a213: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a214: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a215: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a213, _a214, 1, _a215)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_lock_opponent_supporters(s, v_p, v_s)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -5149,23 +5276,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:991:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -5176,102 +5303,105 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:998:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:1064:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:998:1
+    // @ tcg.envspec:1064:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:998:1
+    // @ tcg.envspec:1064:1
     if v__envc_run {
-        // @ tcg.envspec:998:1
+        // @ tcg.envspec:1064:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:998:1
+    // @ tcg.envspec:1064:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:998:1
-        p_heal_type(s, v_p, v_target, 0, 50)?;
+        // @ tcg.envspec:1064:1
+        p_play_as_pokemon(s, v_p, 40, 9)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:998:1
-        p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
+        // @ tcg.envspec:1064:1
+        p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:998:1
-        p_active_to_hand(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:998:1
-        p_add_attack_bonus(s, 10)?;
+        // @ tcg.envspec:1064:1
+        p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:998:1
+        // @ tcg.envspec:1064:1
+        p_add_attack_bonus(s, 10)?;
+    } else if (v__envc_run && (v_op_0 == 6)) {
+        // @ tcg.envspec:1064:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
-    } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:998:1
+    } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:1064:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:998:1
+        // @ tcg.envspec:1064:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:998:1
+        // @ tcg.envspec:1064:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
         }
-    } else if (v_op_0 == 7) {
-        // @ tcg.envspec:998:1
-        p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:998:1
-        p_heal(s, v_p, v_target, 20)?;
+        // @ tcg.envspec:1064:1
+        p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:998:1
-        p_add_retreat_discount(s, 1)?;
+        // @ tcg.envspec:1064:1
+        p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:998:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:998:1
-        p_look_at_deck(s, v_p, 3)?;
+        // @ tcg.envspec:1064:1
+        p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:998:1
-        p_basic_from_deck(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:998:1
-        p_opponent_hand_into_deck(s, v_p, 3)?;
+        // @ tcg.envspec:1064:1
+        p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:998:1
-        p_draw_cards(s, v_p, 2)?;
+        // @ tcg.envspec:1064:1
+        p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:998:1
+        // @ tcg.envspec:1064:1
+        p_draw_cards(s, v_p, 2)?;
+    } else if (v_op_0 == 16) {
+        // @ tcg.envspec:1064:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_setup_done` (tcg.envspec:1756:1)
+/// proc `_envc_run_setup_done` (tcg.envspec:1858:1)
 fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
-    // @ tcg.envspec:1757:5
+    // @ tcg.envspec:1859:5
     if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
-        // @ tcg.envspec:1758:9
+        // @ tcg.envspec:1860:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1760:9
+        // @ tcg.envspec:1862:9
         if v__envc_run {
-            // @ tcg.envspec:1760:9
-            let _a207: i32 = (s.f_first as i32);
-            p_begin_turn(s, _a207)?;
+            // @ tcg.envspec:1862:9
+            let _a216: i32 = (s.f_first as i32);
+            p_begin_turn(s, _a216)?;
         }
-        // @ tcg.envspec:1761:9
+        // @ tcg.envspec:1863:9
         if v__envc_seek {
             s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1761:9
+        // @ tcg.envspec:1863:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1761:9
+        // @ tcg.envspec:1863:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
@@ -5282,47 +5412,47 @@ fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_evolve` (tcg.envspec:1774:1)
+/// proc `_envc_run_evolve` (tcg.envspec:1876:1)
 fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
-    // @ tcg.envspec:1776:5
+    // @ tcg.envspec:1878:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1776:5
+    // @ tcg.envspec:1878:5
     if v__envc_run {
-        // @ tcg.envspec:1776:5
+        // @ tcg.envspec:1878:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1777:5
-        let _v208: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-        let _i209: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-        s.f_below[v_p as usize][v_s as usize][_i209] = (_v208 as i16);
-        // @ tcg.envspec:1778:5
-        let _v210: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-        s.f_evolutions[v_p as usize][v_s as usize] = (_v210 as i8);
-        // @ tcg.envspec:1779:5
-        let _v211: i32 = (s.f_hand[v_p as usize].get(v_h, 63)? as i32);
-        s.f_card[v_p as usize][v_s as usize] = (_v211 as i16);
-        // @ tcg.envspec:1780:5
-        s.f_hand[v_p as usize].remove_at(v_h, 64)?;
-        // @ tcg.envspec:1781:5
-        let _v212: i32 = (s.f_turn as i32);
-        s.f_placed[v_p as usize][v_s as usize] = (_v212 as i8);
+        // @ tcg.envspec:1879:5
+        let _v217: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+        let _i218: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+        s.f_below[v_p as usize][v_s as usize][_i218] = (_v217 as i16);
+        // @ tcg.envspec:1880:5
+        let _v219: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+        s.f_evolutions[v_p as usize][v_s as usize] = (_v219 as i8);
+        // @ tcg.envspec:1881:5
+        let _v220: i32 = (s.f_hand[v_p as usize].get(v_h, 66)? as i32);
+        s.f_card[v_p as usize][v_s as usize] = (_v220 as i16);
+        // @ tcg.envspec:1882:5
+        s.f_hand[v_p as usize].remove_at(v_h, 67)?;
+        // @ tcg.envspec:1883:5
+        let _v221: i32 = (s.f_turn as i32);
+        s.f_placed[v_p as usize][v_s as usize] = (_v221 as i8);
     }
-    // @ tcg.envspec:1782:5
+    // @ tcg.envspec:1884:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
-        // @ tcg.envspec:1783:9
+        // @ tcg.envspec:1885:9
         if v__envc_run {
-            // @ tcg.envspec:1783:9
+            // @ tcg.envspec:1885:9
             p_clear_conditions(s, v_p)?;
         }
-        // @ tcg.envspec:1784:9
+        // @ tcg.envspec:1886:9
         if v__envc_seek {
             s.f__envc_at_a_evolve = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1784:9
+        // @ tcg.envspec:1886:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1784:9
+        // @ tcg.envspec:1886:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_evolve = (1 as i8);
             v__envc_run = false;
@@ -5333,46 +5463,46 @@ fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), F
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1790:1)
+/// proc `_envc_run_attach` (tcg.envspec:1892:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1792:5
+    // @ tcg.envspec:1894:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1792:5
+    // @ tcg.envspec:1894:5
     if v__envc_run {
-        // @ tcg.envspec:1792:5
+        // @ tcg.envspec:1894:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1793:5
-        let _v213: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i214: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i214] = (_v213 as i8);
-        // @ tcg.envspec:1794:5
+        // @ tcg.envspec:1895:5
+        let _v222: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i223: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i223] = (_v222 as i8);
+        // @ tcg.envspec:1896:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1795:5
+        // @ tcg.envspec:1897:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1796:5
+        // @ tcg.envspec:1898:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1797:5
-    if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
-        // @ tcg.envspec:1798:9
+    // @ tcg.envspec:1899:5
+    if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
+        // @ tcg.envspec:1900:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1798:9
+        // @ tcg.envspec:1900:9
         if v__envc_run {
-            v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+            v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1798:9
+        // @ tcg.envspec:1900:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-            // @ tcg.envspec:1798:9
+            // @ tcg.envspec:1900:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attach__p as i32);
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1798:9
+            // @ tcg.envspec:1900:9
             p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-            // @ tcg.envspec:1798:9
+            // @ tcg.envspec:1900:9
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attach__p = (v_p as i8);
                 s.f__envc_at_a_attach = (1 as i8);
@@ -5381,21 +5511,21 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1799:9
+        // @ tcg.envspec:1901:9
         if v__envc_run {
-            // @ tcg.envspec:1799:9
+            // @ tcg.envspec:1901:9
             p_knock_outs(s)?;
         }
-        // @ tcg.envspec:1800:9
+        // @ tcg.envspec:1902:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
-            // @ tcg.envspec:1800:9
+            // @ tcg.envspec:1902:9
             if v__envc_seek {
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1800:9
+            // @ tcg.envspec:1902:9
             p_continue_game(s, v_p, true)?;
-            // @ tcg.envspec:1800:9
+            // @ tcg.envspec:1902:9
             if ((s.f__envc_at_p_continue_game as i32) != 0) {
                 s.f__envc_at_a_attach = (2 as i8);
                 v__envc_run = false;
@@ -5407,47 +5537,49 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1809:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1911:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1812:5
+    // @ tcg.envspec:1914:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1813:5
+    // @ tcg.envspec:1915:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1812:5
+    // @ tcg.envspec:1914:5
     if v__envc_run {
-        // @ tcg.envspec:1812:5
+        // @ tcg.envspec:1914:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1813:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 65)? as i32);
-        // @ tcg.envspec:1814:5
-        s.f_hand[v_p as usize].remove_at(v_h, 66)?;
-        // @ tcg.envspec:1815:5
-        s.f_discard[v_p as usize].push((v_c as i16), 67)?;
-        // @ tcg.envspec:1816:5
-        if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1817:9
+        // @ tcg.envspec:1915:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 68)? as i32);
+        // @ tcg.envspec:1916:5
+        s.f_hand[v_p as usize].remove_at(v_h, 69)?;
+        // @ tcg.envspec:1917:5
+        s.f_discard[v_p as usize].push((v_c as i16), 70)?;
+        // @ tcg.envspec:1918:5
+        s.f_playing = (v_c as i16);
+        // @ tcg.envspec:1919:5
+        if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
+            // @ tcg.envspec:1920:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1922:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1922:5
     if v__envc_run {
-        v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
+        v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1922:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
-        // @ tcg.envspec:1819:5
+        // @ tcg.envspec:1922:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_play_trainer__p as i32);
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1819:5
+        // @ tcg.envspec:1922:5
         p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-        // @ tcg.envspec:1819:5
+        // @ tcg.envspec:1922:5
         if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_play_trainer__p = (v_p as i8);
             s.f__envc_at_a_play_trainer = (1 as i8);
@@ -5456,21 +5588,21 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1820:5
+    // @ tcg.envspec:1923:5
     if v__envc_run {
-        // @ tcg.envspec:1820:5
+        // @ tcg.envspec:1923:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1821:5
+    // @ tcg.envspec:1924:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
-        // @ tcg.envspec:1821:5
+        // @ tcg.envspec:1924:5
         if v__envc_seek {
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1821:5
+        // @ tcg.envspec:1924:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1821:5
+        // @ tcg.envspec:1924:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_play_trainer = (2 as i8);
             v__envc_run = false;
@@ -5481,36 +5613,36 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1825:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1928:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1828:5
+    // @ tcg.envspec:1931:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1828:5
+    // @ tcg.envspec:1931:5
     if v__envc_run {
-        // @ tcg.envspec:1828:5
+        // @ tcg.envspec:1931:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1829:5
+        // @ tcg.envspec:1932:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1830:5
+    // @ tcg.envspec:1933:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1830:5
+    // @ tcg.envspec:1933:5
     if v__envc_run {
-        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1830:5
+    // @ tcg.envspec:1933:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
-        // @ tcg.envspec:1830:5
+        // @ tcg.envspec:1933:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_use_ability__p as i32);
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1830:5
+        // @ tcg.envspec:1933:5
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1830:5
+        // @ tcg.envspec:1933:5
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_use_ability__p = (v_p as i8);
             s.f__envc_at_a_use_ability = (1 as i8);
@@ -5519,21 +5651,21 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1831:5
+    // @ tcg.envspec:1934:5
     if v__envc_run {
-        // @ tcg.envspec:1831:5
+        // @ tcg.envspec:1934:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1832:5
+    // @ tcg.envspec:1935:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
-        // @ tcg.envspec:1832:5
+        // @ tcg.envspec:1935:5
         if v__envc_seek {
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1832:5
+        // @ tcg.envspec:1935:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1832:5
+        // @ tcg.envspec:1935:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_use_ability = (2 as i8);
             v__envc_run = false;
@@ -5544,51 +5676,51 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_retreat` (tcg.envspec:1837:1)
+/// proc `_envc_run_retreat` (tcg.envspec:1941:1)
 fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:1945:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1841:5
+    // @ tcg.envspec:1946:5
     let mut v_pay: i32 = 0;
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:1945:5
     if v__envc_run {
-        // @ tcg.envspec:1840:5
+        // @ tcg.envspec:1945:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1841:5
+        // @ tcg.envspec:1946:5
         v_pay = f_retreat_cost(s, v_p)?;
-        // @ tcg.envspec:1842:5
+        // @ tcg.envspec:1947:5
         for v_k in 0i32..4 {
-            // @ tcg.envspec:1843:9
+            // @ tcg.envspec:1948:9
             if (v_k < v_pay) {
-                // @ tcg.envspec:1844:13
-                let mut _acc215: i32 = 0;
+                // @ tcg.envspec:1949:13
+                let mut _acc224: i32 = 0;
                 for v_u in 0i32..11 {
-                    let _x216: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                    _acc215 = if v_u == 0 { _x216 } else { imin(_acc215, _x216) };
+                    let _x225: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                    _acc224 = if v_u == 0 { _x225 } else { imin(_acc224, _x225) };
                 }
-                let mut v_t: i32 = _acc215;
-                // @ tcg.envspec:1845:13
-                let _v217: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v217 as i8);
+                let mut v_t: i32 = _acc224;
+                // @ tcg.envspec:1950:13
+                let _v226: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v226 as i8);
             }
         }
-        // @ tcg.envspec:1848:5
+        // @ tcg.envspec:1953:5
         p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:1849:5
+        // @ tcg.envspec:1954:5
         p_swap_slots(s, v_p, 0, v_b)?;
-        // @ tcg.envspec:1850:5
+        // @ tcg.envspec:1955:5
         s.f_retreated = true;
     }
-    // @ tcg.envspec:1851:5
+    // @ tcg.envspec:1956:5
     if v__envc_seek {
         s.f__envc_at_a_retreat = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1851:5
+    // @ tcg.envspec:1956:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1851:5
+    // @ tcg.envspec:1956:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_a_retreat = (1 as i8);
         v__envc_run = false;
@@ -5598,50 +5730,52 @@ fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1859:1)
+/// proc `_envc_run_attack` (tcg.envspec:1964:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1860:5
+    // @ tcg.envspec:1965:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1861:5
+    // @ tcg.envspec:1966:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1862:5
+    // @ tcg.envspec:1967:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1860:5
+    // @ tcg.envspec:1965:5
     if v__envc_run {
-        // @ tcg.envspec:1860:5
+        // @ tcg.envspec:1965:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1861:5
+        // @ tcg.envspec:1966:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1863:5
+        // @ tcg.envspec:1968:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1864:9
-            let _r218: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 68)?;
-            v_hits = (_r218 == 1);
+            // @ tcg.envspec:1969:9
+            let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 71)?;
+            v_hits = (_r227 == 1);
         }
     }
-    // @ tcg.envspec:1866:5
+    // @ tcg.envspec:1971:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1867:9
+        // @ tcg.envspec:1972:9
         if v__envc_run {
-            // @ tcg.envspec:1867:9
-            s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1868:9
+            // @ tcg.envspec:1972:9
+            s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1973:9
             s.f_attack_index = (v_a as i8);
+            // @ tcg.envspec:1974:9
+            s.f_attacking = true;
         }
-        // @ tcg.envspec:1869:9
-        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1870:13
+        // @ tcg.envspec:1975:9
+        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
+            // @ tcg.envspec:1976:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1870:13
+            // @ tcg.envspec:1976:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1870:13
+            // @ tcg.envspec:1976:13
             if v__envc_run {
-                v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
+                v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1870:13
+            // @ tcg.envspec:1976:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5649,9 +5783,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1870:13
+            // @ tcg.envspec:1976:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1870:13
+            // @ tcg.envspec:1976:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5662,23 +5796,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1872:9
+        // @ tcg.envspec:1978:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1872:9
+        // @ tcg.envspec:1978:9
         if v__envc_run {
-            v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
+            v__envc_arg3 = (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1872:9
+        // @ tcg.envspec:1978:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1872:9
+            // @ tcg.envspec:1978:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1872:9
+            // @ tcg.envspec:1978:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1872:9
+            // @ tcg.envspec:1978:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5687,27 +5821,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1873:9
+        // @ tcg.envspec:1979:9
         if v__envc_run {
-            // @ tcg.envspec:1873:9
+            // @ tcg.envspec:1979:9
             p_hit_active(s, v_p)?;
+            // @ tcg.envspec:1980:9
+            s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:1875:5
+    // @ tcg.envspec:1982:5
     if v__envc_run {
-        // @ tcg.envspec:1875:5
+        // @ tcg.envspec:1982:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1876:5
+    // @ tcg.envspec:1983:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1877:9
+        // @ tcg.envspec:1984:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1877:9
+        // @ tcg.envspec:1984:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1877:9
+        // @ tcg.envspec:1984:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5718,18 +5854,50 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:1881:1)
+/// proc `_envc_run_discard_from_play` (tcg.envspec:1993:1)
+fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
+    // @ tcg.envspec:1995:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1995:5
+    if v__envc_run {
+        // @ tcg.envspec:1995:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1996:5
+        p_clear_slot(s, v_p, v_s)?;
+        // @ tcg.envspec:1997:5
+        p_knock_outs(s)?;
+    }
+    // @ tcg.envspec:1998:5
+    if v__envc_seek {
+        s.f__envc_at_a_discard_from_play = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1998:5
+    p_continue_game(s, v_p, true)?;
+    // @ tcg.envspec:1998:5
+    if ((s.f__envc_at_p_continue_game as i32) != 0) {
+        s.f__envc_at_a_discard_from_play = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_end_turn` (tcg.envspec:2001:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:1882:5
+    // @ tcg.envspec:2002:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1882:5
+    // @ tcg.envspec:2002:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:1882:5
+    // @ tcg.envspec:2002:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5739,33 +5907,33 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_promote` (tcg.envspec:1886:1)
+/// proc `_envc_run_promote` (tcg.envspec:2006:1)
 fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
-    // @ tcg.envspec:1888:5
+    // @ tcg.envspec:2008:5
     if v__envc_run {
-        // @ tcg.envspec:1888:5
-        let _a219: i32 = (s.current_player as i32);
-        p_swap_slots(s, _a219, 0, v_b)?;
+        // @ tcg.envspec:2008:5
+        let _a228: i32 = (s.current_player as i32);
+        p_swap_slots(s, _a228, 0, v_b)?;
     }
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     let mut v__envc_arg2: bool = false;
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     if v__envc_run {
         v__envc_arg1 = (s.f_promote_next as i32);
         v__envc_arg2 = s.f_promote_resume;
     }
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     if v__envc_seek {
         s.f__envc_at_a_promote = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
-    // @ tcg.envspec:1889:5
+    // @ tcg.envspec:2009:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_promote = (1 as i8);
         v__envc_run = false;
@@ -5775,197 +5943,212 @@ fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1741:1)
+/// action `setup_active` (tcg.envspec:1843:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1743:5
+    // @ tcg.envspec:1845:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1744:5
-    let _a220: i32 = (s.f_hand[v_p as usize].get(v_h, 69)? as i32);
-    p_put_in_play(s, v_p, 0, _a220)?;
-    // @ tcg.envspec:1745:5
-    s.f_hand[v_p as usize].remove_at(v_h, 70)?;
+    // @ tcg.envspec:1846:5
+    let _a229: i32 = (s.f_hand[v_p as usize].get(v_h, 72)? as i32);
+    p_put_in_play(s, v_p, 0, _a229)?;
+    // @ tcg.envspec:1847:5
+    s.f_hand[v_p as usize].remove_at(v_h, 73)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1748:1)
+/// action `setup_bench` (tcg.envspec:1850:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1751:5
+    // @ tcg.envspec:1853:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1752:5
-    let _a221: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a222: i32 = (s.f_hand[v_p as usize].get(v_h, 71)? as i32);
-    p_put_in_play(s, v_p, _a221, _a222)?;
-    // @ tcg.envspec:1753:5
-    s.f_hand[v_p as usize].remove_at(v_h, 72)?;
+    // @ tcg.envspec:1854:5
+    let _a230: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a231: i32 = (s.f_hand[v_p as usize].get(v_h, 74)? as i32);
+    p_put_in_play(s, v_p, _a230, _a231)?;
+    // @ tcg.envspec:1855:5
+    s.f_hand[v_p as usize].remove_at(v_h, 75)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1756:1)
+/// action `setup_done` (tcg.envspec:1858:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1756:1
+    // @ tcg.envspec:1858:1
     p__envc_run_setup_done(s)?;
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1766:1)
+/// action `play_basic` (tcg.envspec:1868:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1768:5
+    // @ tcg.envspec:1870:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1769:5
-    let _a223: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a224: i32 = (s.f_hand[v_p as usize].get(v_h, 73)? as i32);
-    p_put_in_play(s, v_p, _a223, _a224)?;
-    // @ tcg.envspec:1770:5
-    s.f_hand[v_p as usize].remove_at(v_h, 74)?;
+    // @ tcg.envspec:1871:5
+    let _a232: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a233: i32 = (s.f_hand[v_p as usize].get(v_h, 76)? as i32);
+    p_put_in_play(s, v_p, _a232, _a233)?;
+    // @ tcg.envspec:1872:5
+    s.f_hand[v_p as usize].remove_at(v_h, 77)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1774:1)
+/// action `evolve` (tcg.envspec:1876:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1774:1
+    // @ tcg.envspec:1876:1
     p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 75)? as i32), v_s)? } else { false })) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 78)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1790:1)
+/// action `attach` (tcg.envspec:1892:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1790:1
+    // @ tcg.envspec:1892:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1809:1)
+/// action `play_trainer` (tcg.envspec:1911:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1809:1
+    // @ tcg.envspec:1911:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 76)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 77)? as i32), v_target)?) } else { false })) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 79)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 80)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1825:1)
+/// action `use_ability` (tcg.envspec:1928:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1825:1
+    // @ tcg.envspec:1928:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1837:1)
+/// action `retreat` (tcg.envspec:1941:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1837:1
+    // @ tcg.envspec:1941:1
     p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1859:1)
+/// action `attack` (tcg.envspec:1964:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1859:1
+    // @ tcg.envspec:1964:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1881:1)
+/// action `discard_from_play` (tcg.envspec:1993:1)
+fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1993:1
+    p__envc_run_discard_from_play(s, v_s)?;
+    Ok(())
+}
+
+/// guard of `discard_from_play`
+fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
+    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+}
+
+/// action `end_turn` (tcg.envspec:2001:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1881:1
+    // @ tcg.envspec:2001:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1886:1)
+/// action `promote` (tcg.envspec:2006:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1886:1
+    // @ tcg.envspec:2006:1
     p__envc_run_promote(s, v_b)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1756:1
+    // @ tcg.envspec:1858:1
     if ((s.f__envc_at_a_setup_done as i32) != 0) {
-        // @ tcg.envspec:1756:1
+        // @ tcg.envspec:1858:1
         p__envc_run_setup_done(s)?;
-    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1774:1
-        // @ tcg.envspec:1774:1
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1876:1
+        // @ tcg.envspec:1876:1
         p__envc_run_evolve(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1790:1
-        // @ tcg.envspec:1790:1
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1892:1
+        // @ tcg.envspec:1892:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1809:1
-        // @ tcg.envspec:1809:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1911:1
+        // @ tcg.envspec:1911:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1825:1
-        // @ tcg.envspec:1825:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1928:1
+        // @ tcg.envspec:1928:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1837:1
-        // @ tcg.envspec:1837:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1941:1
+        // @ tcg.envspec:1941:1
         p__envc_run_retreat(s, 1)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1859:1
-        // @ tcg.envspec:1859:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1964:1
+        // @ tcg.envspec:1964:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1881:1
-        // @ tcg.envspec:1881:1
+    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:1993:1
+        // @ tcg.envspec:1993:1
+        p__envc_run_discard_from_play(s, 0)?;
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2001:1
+        // @ tcg.envspec:2001:1
         p__envc_run_end_turn(s)?;
-    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:1886:1
-        // @ tcg.envspec:1886:1
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2006:1
+        // @ tcg.envspec:2006:1
         p__envc_run_promote(s, 1)?;
     }
     Ok(())
@@ -5973,14 +6156,14 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
+    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1895:1)
+/// the spec's `observe` (tcg.envspec:2015:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1896:5
+    // @ tcg.envspec:2016:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr225: [i16; 195] = [
+    let _arr234: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6011,16 +6194,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 78)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 79)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 80)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 81)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 82)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 83)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 84)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 85)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 86)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 87)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 81)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 82)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 83)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 84)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 85)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 86)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 87)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 88)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 89)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 90)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -6177,90 +6360,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr225);
+    return Ok(_arr234);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1698:5
+    // @ tcg.envspec:1800:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1699:9
-        let _r226: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 88)?;
-        s.f_decks[v_p as usize] = (_r226 as i8);
-        // @ tcg.envspec:1700:9
+        // @ tcg.envspec:1801:9
+        let _r235: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 91)?;
+        s.f_decks[v_p as usize] = (_r235 as i8);
+        // @ tcg.envspec:1802:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1701:13
-            let _a227: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a227 as i16), 89)?;
+            // @ tcg.envspec:1803:13
+            let _a236: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a236 as i16), 92)?;
         }
-        // @ tcg.envspec:1703:9
+        // @ tcg.envspec:1805:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1704:9
+        // @ tcg.envspec:1806:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1705:9
+        // @ tcg.envspec:1807:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1707:5
-    let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 90)?;
-    s.f_first = ((if (_r228 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1708:5
+    // @ tcg.envspec:1809:5
+    let _r237: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 93)?;
+    s.f_first = ((if (_r237 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1810:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc229: bool = true;
+    let mut _acc238: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc230: bool = true;
+        let mut _acc239: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc234: i32 = 0;
+            let mut _acc243: i32 = 0;
             for v_s in 0i32..4 {
-                _acc234 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc243 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc235: i32 = 0;
+            let mut _acc244: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc236: i32 = 0;
+                let mut _acc245: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc236 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc245 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc235 = _acc235 + _acc236;
+                _acc244 = _acc244 + _acc245;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y231| (_y231 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y232| (_y232 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc234) + _acc235) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y237| (_y237 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc230 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y240| (_y240 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y241| (_y241 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y242| (_y242 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc243) + _acc244) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y246| (_y246 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc239 = false; break; }
         }
-        if !_acc230 { _acc229 = false; break; }
+        if !_acc239 { _acc238 = false; break; }
     }
-    Ok(_acc229)
+    Ok(_acc238)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b238: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b238 {
-        let mut _acc239: bool = true;
+    let mut _b247: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b247 {
+        let mut _acc248: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc240: bool = true;
+            let mut _acc249: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc240 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc249 = false; break; }
             }
-            if !_acc240 { _acc239 = false; break; }
+            if !_acc249 { _acc248 = false; break; }
         }
-        _b238 = _acc239;
+        _b247 = _acc248;
     }
-    Ok(_b238)
+    Ok(_b247)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b241: bool = s.terminated;
-    if !_b241 {
-        let mut _acc242: bool = true;
+    let mut _b250: bool = s.terminated;
+    if !_b250 {
+        let mut _acc251: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc242 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc251 = false; break; }
         }
-        _b241 = _acc242;
+        _b250 = _acc251;
     }
-    Ok(_b241)
+    Ok(_b250)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6270,28 +6453,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b243: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b243 {
-        let mut _acc244: bool = true;
+    let mut _b252: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b252 {
+        let mut _acc253: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc244 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc253 = false; break; }
         }
-        _b243 = _acc244;
+        _b252 = _acc253;
     }
-    Ok(_b243)
+    Ok(_b252)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc245: bool = true;
+    let mut _acc254: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc246: i32 = 0;
+        let mut _acc255: i32 = 0;
         for v_s in 0i32..4 {
-            _acc246 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc255 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc246 <= 4) { _acc245 = false; break; }
+        if !(_acc255 <= 4) { _acc254 = false; break; }
     }
-    Ok(_acc245)
+    Ok(_acc254)
 }
 
 // ---- the environment
@@ -6310,6 +6493,9 @@ pub fn default_state() -> State {
         f_discard: [List { items: [0; 20], len: 0 }; 2],
         f_card: [[0; 4]; 2],
         f_occupied: [[false; 4]; 2],
+        f_played_hp: [[0; 4]; 2],
+        f_played_type: [[10; 4]; 2],
+        f_playing: 0,
         f_below: [[[0; 2]; 4]; 2],
         f_evolutions: [[0; 4]; 2],
         f_damage: [[0; 4]; 2],
@@ -6335,6 +6521,7 @@ pub fn default_state() -> State {
         f_weakened: [0; 2],
         f_spiky: [0; 2],
         f_no_supporter: [false; 2],
+        f_shielded: [false; 2],
         f_locked_supporters: [false; 2],
         f_relays: [0; 2],
         f_relay_turn: [0; 2],
@@ -6351,6 +6538,7 @@ pub fn default_state() -> State {
         f_passive_spiky: 0,
         f_last_attached: 10,
         f_attack_index: 0,
+        f_attacking: false,
         f_promote_next: 0,
         f_promote_resume: false,
         f_ended_by: 0,
@@ -6360,6 +6548,7 @@ pub fn default_state() -> State {
         f__envc_until_weakened: [0; 2],
         f__envc_until_spiky: [0; 2],
         f__envc_until_no_supporter: [0; 2],
+        f__envc_until_shielded: [0; 2],
         f__envc_at_p_damage_opponent_choice: 0,
         f__envc_frame_p_damage_opponent_choice__amount: 0,
         f__envc_frame_p_damage_opponent_choice__bench_only: false,
@@ -6431,6 +6620,7 @@ pub fn default_state() -> State {
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
+        f__envc_at_a_discard_from_play: 0,
         f__envc_at_a_end_turn: 0,
         f__envc_at_a_promote: 0,
         f__envc_choice_mover: 0,
@@ -6486,16 +6676,20 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
         let v_a: i32 = (k % 2) as i32;
         m[122 + k] = g_attack(s, v_a)?;
     }
+    for k in 0..4usize {
+        let v_s: i32 = (k % 4) as i32;
+        m[124 + k] = g_discard_from_play(s, v_s)?;
+    }
     for k in 0..1usize {
-        m[124 + k] = g_end_turn(s)?;
+        m[128 + k] = g_end_turn(s)?;
     }
     for k in 0..3usize {
         let v_b: i32 = (k % 3) as i32 + 1;
-        m[125 + k] = g_promote(s, v_b)?;
+        m[129 + k] = g_promote(s, v_b)?;
     }
     for k in 0..4usize {
         let v_option: i32 = (k % 4) as i32;
-        m[128 + k] = g_choose(s, v_option)?;
+        m[132 + k] = g_choose(s, v_option)?;
     }
     Ok(m)
 }
@@ -6562,17 +6756,22 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
         let v_a: i32 = (k % 2) as i32;
         return a_attack(s, v_a);
     }
-    if action < 125 {
+    if action < 128 {
         let k = action - 124;
+        let v_s: i32 = (k % 4) as i32;
+        return a_discard_from_play(s, v_s);
+    }
+    if action < 129 {
+        let k = action - 128;
         return a_end_turn(s);
     }
-    if action < 128 {
-        let k = action - 125;
+    if action < 132 {
+        let k = action - 129;
         let v_b: i32 = (k % 3) as i32 + 1;
         return a_promote(s, v_b);
     }
-    if action < 132 {
-        let k = action - 128;
+    if action < 136 {
+        let k = action - 132;
         let v_option: i32 = (k % 4) as i32;
         return a_choose(s, v_option);
     }

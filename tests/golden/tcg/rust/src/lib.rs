@@ -411,6 +411,35 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["occupied"], buf, &[2, 4], batch)?;
     }
     {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 8);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..4usize {
+                    buf.push(st.f_played_hp[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["played_hp"], buf, &[2, 4], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 8);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..4usize {
+                    buf.push(st.f_played_type[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["played_type"], buf, &[2, 4], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_playing);
+        }
+        put(py, &root, &["playing"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 16);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
@@ -641,6 +670,15 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
+                buf.push(st.f_shielded[i0]);
+            }
+        }
+        put(py, &root, &["shielded"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
                 buf.push(st.f_locked_supporters[i0]);
             }
         }
@@ -772,6 +810,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["attack_index"], buf, &[], batch)?;
     }
     {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_attacking);
+        }
+        put(py, &root, &["attacking"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f_promote_next);
@@ -845,6 +890,15 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             }
         }
         put(py, &root, &["_envc_until_no_supporter"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_shielded[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_shielded"], buf, &[2], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1346,6 +1400,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_discard_from_play);
+        }
+        put(py, &root, &["_envc_at_a_discard_from_play"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_end_turn);
         }
         put(py, &root, &["_envc_at_a_end_turn"], buf, &[], batch)?;
@@ -1372,13 +1433,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 132);
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 136);
         for st in states.iter().copied() {
-            for i0 in 0..132usize {
+            for i0 in 0..136usize {
                 buf.push(st.legal_action_mask[i0]);
             }
         }
-        put(py, &root, &["legal_action_mask"], buf, &[132], batch)?;
+        put(py, &root, &["legal_action_mask"], buf, &[136], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 195);
@@ -1535,6 +1596,32 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
                 s.f_occupied[i0][i1] = a[k]; k += 1;
             }
         }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["played_hp"], &[2, 4], 0, 250)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..4usize {
+                s.f_played_hp[i0][i1] = a[k] as i16; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["played_type"], &[2, 4], 0, 10)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..4usize {
+                s.f_played_type[i0][i1] = a[k] as i8; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["playing"], &[], 0, 385)?;
+        let mut k = 0usize;
+        s.f_playing = a[k] as i16; k += 1;
         let _ = k;
     }
     {
@@ -1740,6 +1827,14 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_bools(d, &["shielded"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_shielded[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
         let a = take_bools(d, &["locked_supporters"], &[2])?;
         let mut k = 0usize;
         for i0 in 0..2usize {
@@ -1858,6 +1953,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_bools(d, &["attacking"], &[])?;
+        let mut k = 0usize;
+        s.f_attacking = a[k]; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["promote_next"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f_promote_next = a[k] as i8; k += 1;
@@ -1920,6 +2021,14 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.f__envc_until_no_supporter[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_shielded"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_shielded[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
@@ -2350,6 +2459,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["_envc_at_a_discard_from_play"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_discard_from_play = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["_envc_at_a_end_turn"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_end_turn = a[k] as i8; k += 1;
@@ -2374,9 +2489,9 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_bools(d, &["legal_action_mask"], &[132])?;
+        let a = take_bools(d, &["legal_action_mask"], &[136])?;
         let mut k = 0usize;
-        for i0 in 0..132usize {
+        for i0 in 0..136usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
         }
         let _ = k;
