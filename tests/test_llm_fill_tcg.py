@@ -140,7 +140,7 @@ WRONG_FILLS = [
     # energy: Psy Shadow attaches Grass (to any type): the text's own contract says Psychic, and so
     # does its frame; or gives the energy to the opponent
     ("energy-wrong-type", PSY_SHADOW, "attach_from_zone(p, 0, 0, 1, true)", "property",
-     "the text's `ensures energy[p][0][Energy.psychic] == (if old(occupied[p][0]) and card[p][0].type == "
+     "the text's `ensures energy[p][0][Energy.psychic] == (if old(occupied[p][0]) and type_of(p, 0) == "
      "Energy.psychic"),
     ("energy-to-the-opponent", PSY_SHADOW, "attach_from_zone(1 - p, 0, 4, 1, true)", "property",
      "`ensures all(sum(energy[1 - p][k][t] for k in 0..SLOTS) <= old(sum(energy[1 - p][k][t] for k in 0..SLOTS))"),

@@ -2597,7 +2597,7 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1575)"""
+    """proc `put_in_play` (tcg.envspec:1577)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
     _a662 = lv["c"]
@@ -2618,7 +2618,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1586)"""
+    """proc `clear_conditions` (tcg.envspec:1588)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _a670 = False
@@ -2645,7 +2645,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1600)"""
+    """proc `clear_slot` (tcg.envspec:1602)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _l680 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
@@ -2687,7 +2687,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1617)"""
+    """proc `swap_slots` (tcg.envspec:1619)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
@@ -2745,7 +2745,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1653)"""
+    """proc `knock_outs` (tcg.envspec:1655)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
@@ -2855,7 +2855,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1676)"""
+    """proc `random_zone_energy` (tcg.envspec:1678)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i752, _h753: _i32(_h753))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
@@ -2867,7 +2867,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1683)"""
+    """proc `begin_turn` (tcg.envspec:1685)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c756 = (_i32(st["turn"]) >= 50)
@@ -2925,7 +2925,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1710)"""
+    """proc `continue_game` (tcg.envspec:1712)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_continue_game"]) == 0), jnp.bool_)
@@ -2994,7 +2994,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:1732)"""
+    """proc `active_abilities` (tcg.envspec:1734)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_active_abilities"]) == 0), jnp.bool_)
@@ -3063,7 +3063,7 @@ def p_active_abilities(st):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1744)"""
+    """proc `checkup` (tcg.envspec:1746)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -3169,7 +3169,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1771)"""
+    """proc `finish_turn` (tcg.envspec:1773)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
@@ -3322,7 +3322,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1814)"""
+    """proc `deal` (tcg.envspec:1816)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["b"] = _cast(jnp.sum(jax.vmap(lambda i965: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i965])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i965])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -5853,7 +5853,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_setup_done(st):
-    """proc `_envc_run_setup_done` (tcg.envspec:1858)"""
+    """proc `_envc_run_setup_done` (tcg.envspec:1860)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_setup_done"]) == 0), jnp.bool_)
@@ -5903,7 +5903,7 @@ def p__envc_run_setup_done(st):
 
 
 def p__envc_run_evolve(st, v_h, v_s):
-    """proc `_envc_run_evolve` (tcg.envspec:1876)"""
+    """proc `_envc_run_evolve` (tcg.envspec:1878)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_evolve"]) == 0), jnp.bool_)
@@ -5966,7 +5966,7 @@ def p__envc_run_evolve(st, v_h, v_s):
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1892)"""
+    """proc `_envc_run_attach` (tcg.envspec:1894)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
@@ -6074,7 +6074,7 @@ def p__envc_run_attach(st, v_s):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1911)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:1913)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
@@ -6184,7 +6184,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1928)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:1930)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -6280,7 +6280,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_retreat(st, v_b):
-    """proc `_envc_run_retreat` (tcg.envspec:1941)"""
+    """proc `_envc_run_retreat` (tcg.envspec:1943)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_retreat"]) == 0), jnp.bool_)
@@ -6370,7 +6370,7 @@ def p__envc_run_retreat(st, v_b):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1964)"""
+    """proc `_envc_run_attack` (tcg.envspec:1966)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -6554,7 +6554,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def p__envc_run_discard_from_play(st, v_s):
-    """proc `_envc_run_discard_from_play` (tcg.envspec:1993)"""
+    """proc `_envc_run_discard_from_play` (tcg.envspec:1995)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) == 0), jnp.bool_)
@@ -6598,7 +6598,7 @@ def p__envc_run_discard_from_play(st, v_s):
 
 
 def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:2001)"""
+    """proc `_envc_run_end_turn` (tcg.envspec:2003)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
@@ -6632,7 +6632,7 @@ def p__envc_run_end_turn(st):
 
 
 def p__envc_run_promote(st, v_b):
-    """proc `_envc_run_promote` (tcg.envspec:2006)"""
+    """proc `_envc_run_promote` (tcg.envspec:2008)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_promote"]) == 0), jnp.bool_)
@@ -6683,7 +6683,7 @@ def p__envc_run_promote(st, v_b):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1843): index in 0..9"""
+    """action `setup_active` (tcg.envspec:1845): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -6702,7 +6702,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1850): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:1852): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -6721,7 +6721,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1858): index in 0..0"""
+    """action `setup_done` (tcg.envspec:1860): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_setup_done(st)
@@ -6735,7 +6735,7 @@ def m_setup_done(st):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1868): index in 0..9"""
+    """action `play_basic` (tcg.envspec:1870): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
@@ -6754,7 +6754,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1876): index in 0..39"""
+    """action `evolve` (tcg.envspec:1878): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
@@ -6770,7 +6770,7 @@ def m_evolve(st):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1892): index in 0..3"""
+    """action `attach` (tcg.envspec:1894): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6785,7 +6785,7 @@ def m_attach(st):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1911): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:1913): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -6801,7 +6801,7 @@ def m_play_trainer(st):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1928): index in 0..3"""
+    """action `use_ability` (tcg.envspec:1930): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6816,7 +6816,7 @@ def m_use_ability(st):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1941): index in 0..2"""
+    """action `retreat` (tcg.envspec:1943): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -6831,7 +6831,7 @@ def m_retreat(st):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1964): index in 0..1"""
+    """action `attack` (tcg.envspec:1966): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -6846,7 +6846,7 @@ def m_attack(st):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:1993): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:1995): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -6861,7 +6861,7 @@ def m_discard_from_play(st):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2001): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2003): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_end_turn(st)
@@ -6875,7 +6875,7 @@ def m_end_turn(st):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2006): index in 0..2"""
+    """action `promote` (tcg.envspec:2008): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}

@@ -89,47 +89,47 @@ pub static FAULT_SITES: [&str; 94] = [
     "tcg.envspec:961:21: push onto a full list (capacity 20)",
     "tcg.envspec:1000:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1001:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1601:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1604:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1678:41: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1753:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1758:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1815:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1817:13: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1825:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1827:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1830:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1833:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1603:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1606:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1680:41: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1755:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1760:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1817:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1819:13: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1827:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1829:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1832:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1835:13: push onto a full list (capacity 20)",
     "tcg.fills:51:12: random.int({a}, {b}) has an empty range",
     "tcg.fills:758:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1881:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1882:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1915:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1916:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1917:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1969:16: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1846:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1847:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1854:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1855:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1871:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1872:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1877:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1912:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1913:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2027:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2027:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2028:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2028:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1883:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1884:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1917:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1918:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1971:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1848:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1849:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1856:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1857:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1873:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1874:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1879:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1914:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1915:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2029:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2029:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2030:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2030:88: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2031:38: index {a} is past the end of a list of length {b}",
     "tcg.envspec:2031:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1801:20: random.int({a}, {b}) has an empty range",
-    "tcg.envspec:1803:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1809:16: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:2032:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2032:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2033:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2033:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1803:20: random.int({a}, {b}) has an empty range",
+    "tcg.envspec:1805:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1811:16: random.int({a}, {b}) has an empty range",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -2964,184 +2964,184 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1575:1)
+/// proc `put_in_play` (tcg.envspec:1577:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1576:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1577:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
     // @ tcg.envspec:1578:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
     // @ tcg.envspec:1579:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:1580:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1581:5
     let mut _arr129: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr129[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr129;
-    // @ tcg.envspec:1580:5
+    // @ tcg.envspec:1582:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1581:5
+    // @ tcg.envspec:1583:5
     let _v130: i32 = (s.f_turn as i32);
     s.f_placed[v_p as usize][v_s as usize] = (_v130 as i8);
-    // @ tcg.envspec:1582:5
+    // @ tcg.envspec:1584:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1586:1)
+/// proc `clear_conditions` (tcg.envspec:1588:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1587:5
-    s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1588:5
-    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:1589:5
-    s.f_condition[v_p as usize] = (0 as i8);
+    s.f_poisoned[v_p as usize] = false;
     // @ tcg.envspec:1590:5
-    s.f_barrier[v_p as usize] = (0 as i16);
+    s.f_burned[v_p as usize] = false;
     // @ tcg.envspec:1591:5
-    s.f_shielded[v_p as usize] = false;
+    s.f_condition[v_p as usize] = (0 as i8);
     // @ tcg.envspec:1592:5
-    s.f_no_attack[v_p as usize] = false;
+    s.f_barrier[v_p as usize] = (0 as i16);
     // @ tcg.envspec:1593:5
-    s.f_no_retreat[v_p as usize] = false;
+    s.f_shielded[v_p as usize] = false;
     // @ tcg.envspec:1594:5
-    s.f_weakened[v_p as usize] = (0 as i8);
+    s.f_no_attack[v_p as usize] = false;
     // @ tcg.envspec:1595:5
-    s.f_spiky[v_p as usize] = (0 as i8);
+    s.f_no_retreat[v_p as usize] = false;
     // @ tcg.envspec:1596:5
+    s.f_weakened[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1597:5
+    s.f_spiky[v_p as usize] = (0 as i8);
+    // @ tcg.envspec:1598:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1600:1)
+/// proc `clear_slot` (tcg.envspec:1602:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1601:5
+    // @ tcg.envspec:1603:5
     let _a131: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
     s.f_discard[v_p as usize].push((_a131 as i16), 53)?;
-    // @ tcg.envspec:1602:5
+    // @ tcg.envspec:1604:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1603:9
+        // @ tcg.envspec:1605:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1604:13
+            // @ tcg.envspec:1606:13
             let _a132: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
             s.f_discard[v_p as usize].push((_a132 as i16), 54)?;
         }
     }
-    // @ tcg.envspec:1607:5
-    s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1608:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
     // @ tcg.envspec:1609:5
+    s.f_occupied[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1610:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1611:5
     let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr133[v_t as usize] = (0 as i8);
     }
     s.f_energy[v_p as usize][v_s as usize] = _arr133;
-    // @ tcg.envspec:1610:5
-    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1611:5
-    s.f_ability_used[v_p as usize][v_s as usize] = false;
     // @ tcg.envspec:1612:5
+    s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
+    // @ tcg.envspec:1613:5
+    s.f_ability_used[v_p as usize][v_s as usize] = false;
+    // @ tcg.envspec:1614:5
     if (v_s == 0) {
-        // @ tcg.envspec:1613:9
+        // @ tcg.envspec:1615:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1617:1)
+/// proc `swap_slots` (tcg.envspec:1619:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1618:5
+    // @ tcg.envspec:1620:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1619:5
+    // @ tcg.envspec:1621:5
     let _v134: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
     s.f_card[v_p as usize][v_a as usize] = (_v134 as i16);
-    // @ tcg.envspec:1620:5
-    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1621:5
-    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
     // @ tcg.envspec:1622:5
+    s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
+    // @ tcg.envspec:1623:5
+    let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1624:5
     let _v135: bool = s.f_occupied[v_p as usize][v_b as usize];
     s.f_occupied[v_p as usize][v_a as usize] = _v135;
-    // @ tcg.envspec:1623:5
-    s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1624:5
-    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
     // @ tcg.envspec:1625:5
+    s.f_occupied[v_p as usize][v_b as usize] = v_o;
+    // @ tcg.envspec:1626:5
+    let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1627:5
     let _v136: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
     s.f_below[v_p as usize][v_a as usize] = _v136;
-    // @ tcg.envspec:1626:5
-    s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1627:5
-    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1628:5
+    s.f_below[v_p as usize][v_b as usize] = v_u;
+    // @ tcg.envspec:1629:5
+    let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1630:5
     let _v137: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
     s.f_evolutions[v_p as usize][v_a as usize] = (_v137 as i8);
-    // @ tcg.envspec:1629:5
-    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1630:5
-    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1631:5
+    s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
+    // @ tcg.envspec:1632:5
+    let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1633:5
     let _v138: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
     s.f_damage[v_p as usize][v_a as usize] = (_v138 as i16);
-    // @ tcg.envspec:1632:5
-    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1633:5
-    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
     // @ tcg.envspec:1634:5
+    s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
+    // @ tcg.envspec:1635:5
+    let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1636:5
     let _v139: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
     s.f_energy[v_p as usize][v_a as usize] = _v139;
-    // @ tcg.envspec:1635:5
-    s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1636:5
-    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1637:5
+    s.f_energy[v_p as usize][v_b as usize] = v_e;
+    // @ tcg.envspec:1638:5
+    let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1639:5
     let _v140: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
     s.f_placed[v_p as usize][v_a as usize] = (_v140 as i8);
-    // @ tcg.envspec:1638:5
-    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1639:5
-    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1640:5
+    s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
+    // @ tcg.envspec:1641:5
+    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1642:5
     let _v141: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
     s.f_played_hp[v_p as usize][v_a as usize] = (_v141 as i16);
-    // @ tcg.envspec:1641:5
-    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
-    // @ tcg.envspec:1642:5
-    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
     // @ tcg.envspec:1643:5
+    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
+    // @ tcg.envspec:1644:5
+    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1645:5
     let _v142: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
     s.f_played_type[v_p as usize][v_a as usize] = (_v142 as i8);
-    // @ tcg.envspec:1644:5
-    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
-    // @ tcg.envspec:1645:5
-    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
     // @ tcg.envspec:1646:5
+    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
+    // @ tcg.envspec:1647:5
+    let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
+    // @ tcg.envspec:1648:5
     let _v143: bool = s.f_ability_used[v_p as usize][v_b as usize];
     s.f_ability_used[v_p as usize][v_a as usize] = _v143;
-    // @ tcg.envspec:1647:5
+    // @ tcg.envspec:1649:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1653:1)
+/// proc `knock_outs` (tcg.envspec:1655:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1654:5
+    // @ tcg.envspec:1656:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1655:9
+        // @ tcg.envspec:1657:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1656:13
+            // @ tcg.envspec:1658:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
-                // @ tcg.envspec:1657:17
+                // @ tcg.envspec:1659:17
                 let _v144: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
                 let _i145: usize = (1 - v_q) as usize;
                 s.f_points[_i145] = (_v144 as i8);
-                // @ tcg.envspec:1658:17
+                // @ tcg.envspec:1660:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1662:5
+    // @ tcg.envspec:1664:5
     let mut _b146: bool = ((s.f_points[0 as usize] as i32) >= 3);
     if !_b146 {
         let mut _acc147: bool = false;
@@ -3151,7 +3151,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b146 = (!_acc147);
     }
     let mut v_won0: bool = _b146;
-    // @ tcg.envspec:1663:5
+    // @ tcg.envspec:1665:5
     let mut _b148: bool = ((s.f_points[1 as usize] as i32) >= 3);
     if !_b148 {
         let mut _acc149: bool = false;
@@ -3161,37 +3161,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b148 = (!_acc149);
     }
     let mut v_won1: bool = _b148;
-    // @ tcg.envspec:1664:5
+    // @ tcg.envspec:1666:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1665:9
+        // @ tcg.envspec:1667:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1667:5
+    // @ tcg.envspec:1669:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1668:9
+        // @ tcg.envspec:1670:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1670:9
+        // @ tcg.envspec:1672:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1672:9
+        // @ tcg.envspec:1674:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1676:1)
+/// proc `random_zone_energy` (tcg.envspec:1678:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1677:5
+    // @ tcg.envspec:1679:5
     let mut _acc150: i32 = 0;
     for v_t in 0i32..11 {
         _acc150 = _acc150 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
     let mut v_n: i32 = _acc150;
-    // @ tcg.envspec:1678:5
+    // @ tcg.envspec:1680:5
     let _t151: i32 = (s.f_decks[v_p as usize] as i32);
     let _hi152: i32 = iclamp((v_n - 1), 0, 10);
     let _r153: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi152, 55)?;
@@ -3200,90 +3200,90 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1683:1)
+/// proc `begin_turn` (tcg.envspec:1685:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1684:5
+    // @ tcg.envspec:1686:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1685:9
+        // @ tcg.envspec:1687:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1686:9
+        // @ tcg.envspec:1688:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1688:9
-        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1689:9
-        s.current_player = (v_p as i8);
         // @ tcg.envspec:1690:9
-        s.f_phase = (1 as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:1691:9
-        s.f_attached = false;
+        s.current_player = (v_p as i8);
         // @ tcg.envspec:1692:9
-        s.f_supporter = false;
+        s.f_phase = (1 as i8);
         // @ tcg.envspec:1693:9
-        s.f_retreated = false;
+        s.f_attached = false;
         // @ tcg.envspec:1694:9
-        s.f_retreat_discount = (0 as i8);
+        s.f_supporter = false;
         // @ tcg.envspec:1695:9
-        s.f_attack_bonus = (0 as i8);
+        s.f_retreated = false;
         // @ tcg.envspec:1696:9
-        s.f_named_bonus = (0 as i8);
+        s.f_retreat_discount = (0 as i8);
         // @ tcg.envspec:1697:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:1698:9
+        s.f_named_bonus = (0 as i8);
+        // @ tcg.envspec:1699:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1698:13
+            // @ tcg.envspec:1700:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1700:9
+        // @ tcg.envspec:1702:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1701:13
+            // @ tcg.envspec:1703:13
             let _v155: i32 = (s.f_zone_next[v_p as usize] as i32);
             s.f_zone[v_p as usize] = (_v155 as i8);
-            // @ tcg.envspec:1702:13
+            // @ tcg.envspec:1704:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1704:9
+        // @ tcg.envspec:1706:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1710:1)
+/// proc `continue_game` (tcg.envspec:1712:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
-    // @ tcg.envspec:1711:5
+    // @ tcg.envspec:1713:5
     if v__envc_run {
-        // @ tcg.envspec:1711:5
+        // @ tcg.envspec:1713:5
         if (!s.terminated) {
-            // @ tcg.envspec:1712:9
+            // @ tcg.envspec:1714:9
             if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-                // @ tcg.envspec:1713:13
-                s.f_phase = (2 as i8);
-                // @ tcg.envspec:1714:13
-                s.f_promote_next = (v_next as i8);
                 // @ tcg.envspec:1715:13
-                s.f_promote_resume = v_resume;
+                s.f_phase = (2 as i8);
                 // @ tcg.envspec:1716:13
+                s.f_promote_next = (v_next as i8);
+                // @ tcg.envspec:1717:13
+                s.f_promote_resume = v_resume;
+                // @ tcg.envspec:1718:13
                 s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
             } else if v_resume {
-                // @ tcg.envspec:1718:13
+                // @ tcg.envspec:1720:13
                 s.f_phase = (1 as i8);
-                // @ tcg.envspec:1719:13
+                // @ tcg.envspec:1721:13
                 s.current_player = (v_next as i8);
             } else {
-                // @ tcg.envspec:1721:13
+                // @ tcg.envspec:1723:13
                 p_begin_turn(s, v_next)?;
             }
         }
     }
-    // @ tcg.envspec:1724:5
+    // @ tcg.envspec:1726:5
     if v__envc_seek {
         s.f__envc_at_p_continue_game = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1724:5
+    // @ tcg.envspec:1726:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1724:5
+    // @ tcg.envspec:1726:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_p_continue_game = (1 as i8);
         v__envc_run = false;
@@ -3293,35 +3293,35 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:1732:1)
+/// proc `active_abilities` (tcg.envspec:1734:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
-    // @ tcg.envspec:1733:5
+    // @ tcg.envspec:1735:5
     if v__envc_run {
-        // @ tcg.envspec:1733:5
+        // @ tcg.envspec:1735:5
         s.f_locked_supporters = [false, false];
     }
-    // @ tcg.envspec:1734:5
+    // @ tcg.envspec:1736:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1734:5
+        // @ tcg.envspec:1736:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
-            // @ tcg.envspec:1735:9
+            // @ tcg.envspec:1737:9
             if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
-                // @ tcg.envspec:1736:13
+                // @ tcg.envspec:1738:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:1736:13
+                // @ tcg.envspec:1738:13
                 if v__envc_run {
                     v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
                 }
-                // @ tcg.envspec:1736:13
+                // @ tcg.envspec:1738:13
                 if v__envc_seek {
                     s.f__envc_at_p_active_abilities = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:1736:13
+                // @ tcg.envspec:1738:13
                 p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
-                // @ tcg.envspec:1736:13
+                // @ tcg.envspec:1738:13
                 if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_p_active_abilities__q = (v_q as i8);
                     s.f__envc_at_p_active_abilities = (1 as i8);
@@ -3335,42 +3335,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1744:1)
+/// proc `checkup` (tcg.envspec:1746:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1745:5
+    // @ tcg.envspec:1747:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1746:9
+        // @ tcg.envspec:1748:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1747:9
+        // @ tcg.envspec:1749:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1748:13
+            // @ tcg.envspec:1750:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1749:17
+                // @ tcg.envspec:1751:17
                 let _v156: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v156 as i16);
             }
-            // @ tcg.envspec:1751:13
+            // @ tcg.envspec:1753:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1752:17
+                // @ tcg.envspec:1754:17
                 let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
-                // @ tcg.envspec:1753:17
+                // @ tcg.envspec:1755:17
                 let _r158: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 56)?;
                 if (_r158 == 1) {
-                    // @ tcg.envspec:1754:21
+                    // @ tcg.envspec:1756:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1757:13
+            // @ tcg.envspec:1759:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1758:17
+                // @ tcg.envspec:1760:17
                 let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 57)?;
                 if (_r159 == 1) {
-                    // @ tcg.envspec:1759:21
+                    // @ tcg.envspec:1761:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1762:17
+                // @ tcg.envspec:1764:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3378,40 +3378,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1771:1)
+/// proc `finish_turn` (tcg.envspec:1773:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1772:5
+    // @ tcg.envspec:1774:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1772:5
+    // @ tcg.envspec:1774:5
     if v__envc_run {
-        // @ tcg.envspec:1772:5
+        // @ tcg.envspec:1774:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1773:5
+    // @ tcg.envspec:1775:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1774:9
+        // @ tcg.envspec:1776:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1774:9
+            // @ tcg.envspec:1776:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1775:13
+                // @ tcg.envspec:1777:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1776:17
+                    // @ tcg.envspec:1778:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1776:17
+                    // @ tcg.envspec:1778:17
                     if v__envc_run {
                         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1776:17
+                    // @ tcg.envspec:1778:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1776:17
+                    // @ tcg.envspec:1778:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1776:17
+                    // @ tcg.envspec:1778:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3424,115 +3424,115 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1780:5
+    // @ tcg.envspec:1782:5
     if v__envc_run {
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr160: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
             _arr160[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
         s.f_barrier = _arr160;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
             _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
         }
         s.f__envc_until_barrier = _arr161;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
             _arr162[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
         }
         s.f_no_attack = _arr162;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
             _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_attack = _arr163;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr164: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
             _arr164[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
         }
         s.f_no_retreat = _arr164;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr165: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
             _arr165[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_retreat = _arr165;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
             _arr166[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
         s.f_weakened = _arr166;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
             _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
         s.f__envc_until_weakened = _arr167;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
             _arr168[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
         s.f_spiky = _arr168;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
             _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
         s.f__envc_until_spiky = _arr169;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr170: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
             _arr170[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
         }
         s.f_no_supporter = _arr170;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
             _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
         }
         s.f__envc_until_no_supporter = _arr171;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr172: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
             _arr172[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
         }
         s.f_shielded = _arr172;
-        // @ tcg.envspec:1780:5
+        // @ tcg.envspec:1782:5
         let mut _arr173: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
             _arr173[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
         }
         s.f__envc_until_shielded = _arr173;
-        // @ tcg.envspec:1781:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1782:5
-        p_checkup(s, v_p)?;
         // @ tcg.envspec:1783:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1784:5
+        p_checkup(s, v_p)?;
+        // @ tcg.envspec:1785:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1784:5
+    // @ tcg.envspec:1786:5
     let mut v__envc_arg2: i32 = 0;
-    // @ tcg.envspec:1784:5
+    // @ tcg.envspec:1786:5
     if v__envc_run {
         v__envc_arg2 = (1 - v_p);
     }
-    // @ tcg.envspec:1784:5
+    // @ tcg.envspec:1786:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
-        // @ tcg.envspec:1784:5
+        // @ tcg.envspec:1786:5
         if v__envc_seek {
             s.f__envc_at_p_finish_turn = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1784:5
+        // @ tcg.envspec:1786:5
         p_continue_game(s, v__envc_arg2, false)?;
-        // @ tcg.envspec:1784:5
+        // @ tcg.envspec:1786:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_p_finish_turn = (2 as i8);
             v__envc_run = false;
@@ -3543,21 +3543,21 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1814:1)
+/// proc `deal` (tcg.envspec:1816:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1815:5
+    // @ tcg.envspec:1817:5
     let mut _acc174: i32 = 0;
     for v_i in 0i32..20 {
         _acc174 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 58)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc174;
-    // @ tcg.envspec:1816:5
+    // @ tcg.envspec:1818:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1817:5
+    // @ tcg.envspec:1819:5
     let _hi175: i32 = imax((v_hands - 1), 0);
     let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi175, 59)?;
     let mut v_r: i32 = _r176;
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1821:5
     let mut _acc177: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc178: i32 = 0;
@@ -3567,33 +3567,33 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc177 += (_acc178 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc177);
-    // @ tcg.envspec:1821:5
-    let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1822:5
-    let mut v_basics: i32 = 0;
     // @ tcg.envspec:1823:5
-    let mut v_others: i32 = 0;
+    let mut v_rest: List<i16, 20> = K4;
     // @ tcg.envspec:1824:5
+    let mut v_basics: i32 = 0;
+    // @ tcg.envspec:1825:5
+    let mut v_others: i32 = 0;
+    // @ tcg.envspec:1826:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1825:9
+        // @ tcg.envspec:1827:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 60)? as i32);
-        // @ tcg.envspec:1826:9
+        // @ tcg.envspec:1828:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1827:13
+            // @ tcg.envspec:1829:13
             s.f_hand[v_p as usize].push((v_c as i16), 61)?;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1830:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1830:13
+            // @ tcg.envspec:1832:13
             s.f_hand[v_p as usize].push((v_c as i16), 62)?;
-            // @ tcg.envspec:1831:13
+            // @ tcg.envspec:1833:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1833:13
+            // @ tcg.envspec:1835:13
             v_rest.push((v_c as i16), 63)?;
         }
     }
-    // @ tcg.envspec:1836:5
+    // @ tcg.envspec:1838:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
@@ -5379,29 +5379,29 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_setup_done` (tcg.envspec:1858:1)
+/// proc `_envc_run_setup_done` (tcg.envspec:1860:1)
 fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
-    // @ tcg.envspec:1859:5
+    // @ tcg.envspec:1861:5
     if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
-        // @ tcg.envspec:1860:9
+        // @ tcg.envspec:1862:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1862:9
+        // @ tcg.envspec:1864:9
         if v__envc_run {
-            // @ tcg.envspec:1862:9
+            // @ tcg.envspec:1864:9
             let _a216: i32 = (s.f_first as i32);
             p_begin_turn(s, _a216)?;
         }
-        // @ tcg.envspec:1863:9
+        // @ tcg.envspec:1865:9
         if v__envc_seek {
             s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1863:9
+        // @ tcg.envspec:1865:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1863:9
+        // @ tcg.envspec:1865:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
@@ -5412,47 +5412,47 @@ fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_evolve` (tcg.envspec:1876:1)
+/// proc `_envc_run_evolve` (tcg.envspec:1878:1)
 fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
-    // @ tcg.envspec:1878:5
+    // @ tcg.envspec:1880:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1878:5
+    // @ tcg.envspec:1880:5
     if v__envc_run {
-        // @ tcg.envspec:1878:5
+        // @ tcg.envspec:1880:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1879:5
+        // @ tcg.envspec:1881:5
         let _v217: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
         let _i218: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
         s.f_below[v_p as usize][v_s as usize][_i218] = (_v217 as i16);
-        // @ tcg.envspec:1880:5
+        // @ tcg.envspec:1882:5
         let _v219: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
         s.f_evolutions[v_p as usize][v_s as usize] = (_v219 as i8);
-        // @ tcg.envspec:1881:5
+        // @ tcg.envspec:1883:5
         let _v220: i32 = (s.f_hand[v_p as usize].get(v_h, 66)? as i32);
         s.f_card[v_p as usize][v_s as usize] = (_v220 as i16);
-        // @ tcg.envspec:1882:5
+        // @ tcg.envspec:1884:5
         s.f_hand[v_p as usize].remove_at(v_h, 67)?;
-        // @ tcg.envspec:1883:5
+        // @ tcg.envspec:1885:5
         let _v221: i32 = (s.f_turn as i32);
         s.f_placed[v_p as usize][v_s as usize] = (_v221 as i8);
     }
-    // @ tcg.envspec:1884:5
+    // @ tcg.envspec:1886:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
-        // @ tcg.envspec:1885:9
+        // @ tcg.envspec:1887:9
         if v__envc_run {
-            // @ tcg.envspec:1885:9
+            // @ tcg.envspec:1887:9
             p_clear_conditions(s, v_p)?;
         }
-        // @ tcg.envspec:1886:9
+        // @ tcg.envspec:1888:9
         if v__envc_seek {
             s.f__envc_at_a_evolve = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1886:9
+        // @ tcg.envspec:1888:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1886:9
+        // @ tcg.envspec:1888:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_evolve = (1 as i8);
             v__envc_run = false;
@@ -5463,46 +5463,46 @@ fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), F
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1892:1)
+/// proc `_envc_run_attach` (tcg.envspec:1894:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1894:5
+    // @ tcg.envspec:1896:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1894:5
+    // @ tcg.envspec:1896:5
     if v__envc_run {
-        // @ tcg.envspec:1894:5
+        // @ tcg.envspec:1896:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1895:5
+        // @ tcg.envspec:1897:5
         let _v222: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
         let _i223: usize = (s.f_zone[v_p as usize] as i32) as usize;
         s.f_energy[v_p as usize][v_s as usize][_i223] = (_v222 as i8);
-        // @ tcg.envspec:1896:5
-        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1897:5
-        s.f_zone[v_p as usize] = (10 as i8);
         // @ tcg.envspec:1898:5
+        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+        // @ tcg.envspec:1899:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1900:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1899:5
+    // @ tcg.envspec:1901:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
-        // @ tcg.envspec:1900:9
+        // @ tcg.envspec:1902:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1900:9
+        // @ tcg.envspec:1902:9
         if v__envc_run {
             v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1900:9
+        // @ tcg.envspec:1902:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-            // @ tcg.envspec:1900:9
+            // @ tcg.envspec:1902:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attach__p as i32);
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1900:9
+            // @ tcg.envspec:1902:9
             p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-            // @ tcg.envspec:1900:9
+            // @ tcg.envspec:1902:9
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attach__p = (v_p as i8);
                 s.f__envc_at_a_attach = (1 as i8);
@@ -5511,21 +5511,21 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1901:9
+        // @ tcg.envspec:1903:9
         if v__envc_run {
-            // @ tcg.envspec:1901:9
+            // @ tcg.envspec:1903:9
             p_knock_outs(s)?;
         }
-        // @ tcg.envspec:1902:9
+        // @ tcg.envspec:1904:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:1904:9
             if v__envc_seek {
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:1904:9
             p_continue_game(s, v_p, true)?;
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:1904:9
             if ((s.f__envc_at_p_continue_game as i32) != 0) {
                 s.f__envc_at_a_attach = (2 as i8);
                 v__envc_run = false;
@@ -5537,49 +5537,49 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1911:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:1913:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1914:5
+    // @ tcg.envspec:1916:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1915:5
+    // @ tcg.envspec:1917:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1914:5
+    // @ tcg.envspec:1916:5
     if v__envc_run {
-        // @ tcg.envspec:1914:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:1915:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 68)? as i32);
         // @ tcg.envspec:1916:5
-        s.f_hand[v_p as usize].remove_at(v_h, 69)?;
+        v_p = (s.current_player as i32);
         // @ tcg.envspec:1917:5
-        s.f_discard[v_p as usize].push((v_c as i16), 70)?;
+        v_c = (s.f_hand[v_p as usize].get(v_h, 68)? as i32);
         // @ tcg.envspec:1918:5
-        s.f_playing = (v_c as i16);
+        s.f_hand[v_p as usize].remove_at(v_h, 69)?;
         // @ tcg.envspec:1919:5
+        s.f_discard[v_p as usize].push((v_c as i16), 70)?;
+        // @ tcg.envspec:1920:5
+        s.f_playing = (v_c as i16);
+        // @ tcg.envspec:1921:5
         if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1920:9
+            // @ tcg.envspec:1922:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1922:5
+    // @ tcg.envspec:1924:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1922:5
+    // @ tcg.envspec:1924:5
     if v__envc_run {
         v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1922:5
+    // @ tcg.envspec:1924:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
-        // @ tcg.envspec:1922:5
+        // @ tcg.envspec:1924:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_play_trainer__p as i32);
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1922:5
+        // @ tcg.envspec:1924:5
         p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-        // @ tcg.envspec:1922:5
+        // @ tcg.envspec:1924:5
         if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_play_trainer__p = (v_p as i8);
             s.f__envc_at_a_play_trainer = (1 as i8);
@@ -5588,21 +5588,21 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1923:5
+    // @ tcg.envspec:1925:5
     if v__envc_run {
-        // @ tcg.envspec:1923:5
+        // @ tcg.envspec:1925:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1924:5
+    // @ tcg.envspec:1926:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:1926:5
         if v__envc_seek {
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:1926:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:1926:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_play_trainer = (2 as i8);
             v__envc_run = false;
@@ -5613,36 +5613,36 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1928:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1930:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1931:5
+    // @ tcg.envspec:1933:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1931:5
+    // @ tcg.envspec:1933:5
     if v__envc_run {
-        // @ tcg.envspec:1931:5
+        // @ tcg.envspec:1933:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1932:5
+        // @ tcg.envspec:1934:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:1935:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:1935:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:1935:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
-        // @ tcg.envspec:1933:5
+        // @ tcg.envspec:1935:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_use_ability__p as i32);
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1933:5
+        // @ tcg.envspec:1935:5
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1933:5
+        // @ tcg.envspec:1935:5
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_use_ability__p = (v_p as i8);
             s.f__envc_at_a_use_ability = (1 as i8);
@@ -5651,21 +5651,21 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1934:5
+    // @ tcg.envspec:1936:5
     if v__envc_run {
-        // @ tcg.envspec:1934:5
+        // @ tcg.envspec:1936:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1935:5
+    // @ tcg.envspec:1937:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:1937:5
         if v__envc_seek {
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:1937:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:1937:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_use_ability = (2 as i8);
             v__envc_run = false;
@@ -5676,51 +5676,51 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_retreat` (tcg.envspec:1941:1)
+/// proc `_envc_run_retreat` (tcg.envspec:1943:1)
 fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
-    // @ tcg.envspec:1945:5
+    // @ tcg.envspec:1947:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1946:5
+    // @ tcg.envspec:1948:5
     let mut v_pay: i32 = 0;
-    // @ tcg.envspec:1945:5
+    // @ tcg.envspec:1947:5
     if v__envc_run {
-        // @ tcg.envspec:1945:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:1946:5
-        v_pay = f_retreat_cost(s, v_p)?;
         // @ tcg.envspec:1947:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1948:5
+        v_pay = f_retreat_cost(s, v_p)?;
+        // @ tcg.envspec:1949:5
         for v_k in 0i32..4 {
-            // @ tcg.envspec:1948:9
+            // @ tcg.envspec:1950:9
             if (v_k < v_pay) {
-                // @ tcg.envspec:1949:13
+                // @ tcg.envspec:1951:13
                 let mut _acc224: i32 = 0;
                 for v_u in 0i32..11 {
                     let _x225: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
                     _acc224 = if v_u == 0 { _x225 } else { imin(_acc224, _x225) };
                 }
                 let mut v_t: i32 = _acc224;
-                // @ tcg.envspec:1950:13
+                // @ tcg.envspec:1952:13
                 let _v226: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
                 s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v226 as i8);
             }
         }
-        // @ tcg.envspec:1953:5
-        p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:1954:5
-        p_swap_slots(s, v_p, 0, v_b)?;
         // @ tcg.envspec:1955:5
+        p_clear_conditions(s, v_p)?;
+        // @ tcg.envspec:1956:5
+        p_swap_slots(s, v_p, 0, v_b)?;
+        // @ tcg.envspec:1957:5
         s.f_retreated = true;
     }
-    // @ tcg.envspec:1956:5
+    // @ tcg.envspec:1958:5
     if v__envc_seek {
         s.f__envc_at_a_retreat = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1956:5
+    // @ tcg.envspec:1958:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1956:5
+    // @ tcg.envspec:1958:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_a_retreat = (1 as i8);
         v__envc_run = false;
@@ -5730,52 +5730,52 @@ fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1964:1)
+/// proc `_envc_run_attack` (tcg.envspec:1966:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1965:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:1966:5
-    let mut v_c: i32 = 0;
     // @ tcg.envspec:1967:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1968:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:1969:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1965:5
+    // @ tcg.envspec:1967:5
     if v__envc_run {
-        // @ tcg.envspec:1965:5
+        // @ tcg.envspec:1967:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1966:5
-        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
         // @ tcg.envspec:1968:5
+        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+        // @ tcg.envspec:1970:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1969:9
+            // @ tcg.envspec:1971:9
             let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 71)?;
             v_hits = (_r227 == 1);
         }
     }
-    // @ tcg.envspec:1971:5
+    // @ tcg.envspec:1973:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1972:9
+        // @ tcg.envspec:1974:9
         if v__envc_run {
-            // @ tcg.envspec:1972:9
-            s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1973:9
-            s.f_attack_index = (v_a as i8);
             // @ tcg.envspec:1974:9
+            s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1975:9
+            s.f_attack_index = (v_a as i8);
+            // @ tcg.envspec:1976:9
             s.f_attacking = true;
         }
-        // @ tcg.envspec:1975:9
+        // @ tcg.envspec:1977:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             if v__envc_run {
                 v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5783,9 +5783,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1976:13
+            // @ tcg.envspec:1978:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5796,23 +5796,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1978:9
+        // @ tcg.envspec:1980:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1978:9
+        // @ tcg.envspec:1980:9
         if v__envc_run {
             v__envc_arg3 = (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1978:9
+        // @ tcg.envspec:1980:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1978:9
+            // @ tcg.envspec:1980:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1978:9
+            // @ tcg.envspec:1980:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1978:9
+            // @ tcg.envspec:1980:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5821,29 +5821,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1979:9
+        // @ tcg.envspec:1981:9
         if v__envc_run {
-            // @ tcg.envspec:1979:9
+            // @ tcg.envspec:1981:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:1980:9
+            // @ tcg.envspec:1982:9
             s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:1982:5
+    // @ tcg.envspec:1984:5
     if v__envc_run {
-        // @ tcg.envspec:1982:5
+        // @ tcg.envspec:1984:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1983:5
+    // @ tcg.envspec:1985:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1984:9
+        // @ tcg.envspec:1986:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1984:9
+        // @ tcg.envspec:1986:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1984:9
+        // @ tcg.envspec:1986:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5854,29 +5854,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_discard_from_play` (tcg.envspec:1993:1)
+/// proc `_envc_run_discard_from_play` (tcg.envspec:1995:1)
 fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
-    // @ tcg.envspec:1995:5
+    // @ tcg.envspec:1997:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1995:5
+    // @ tcg.envspec:1997:5
     if v__envc_run {
-        // @ tcg.envspec:1995:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:1996:5
-        p_clear_slot(s, v_p, v_s)?;
         // @ tcg.envspec:1997:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1998:5
+        p_clear_slot(s, v_p, v_s)?;
+        // @ tcg.envspec:1999:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1998:5
+    // @ tcg.envspec:2000:5
     if v__envc_seek {
         s.f__envc_at_a_discard_from_play = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1998:5
+    // @ tcg.envspec:2000:5
     p_continue_game(s, v_p, true)?;
-    // @ tcg.envspec:1998:5
+    // @ tcg.envspec:2000:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_discard_from_play = (1 as i8);
         v__envc_run = false;
@@ -5886,18 +5886,18 @@ fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Faul
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:2001:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:2003:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:2002:5
+    // @ tcg.envspec:2004:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2002:5
+    // @ tcg.envspec:2004:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:2002:5
+    // @ tcg.envspec:2004:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5907,33 +5907,33 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_promote` (tcg.envspec:2006:1)
+/// proc `_envc_run_promote` (tcg.envspec:2008:1)
 fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
-    // @ tcg.envspec:2008:5
+    // @ tcg.envspec:2010:5
     if v__envc_run {
-        // @ tcg.envspec:2008:5
+        // @ tcg.envspec:2010:5
         let _a228: i32 = (s.current_player as i32);
         p_swap_slots(s, _a228, 0, v_b)?;
     }
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     let mut v__envc_arg2: bool = false;
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     if v__envc_run {
         v__envc_arg1 = (s.f_promote_next as i32);
         v__envc_arg2 = s.f_promote_resume;
     }
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     if v__envc_seek {
         s.f__envc_at_a_promote = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
-    // @ tcg.envspec:2009:5
+    // @ tcg.envspec:2011:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_promote = (1 as i8);
         v__envc_run = false;
@@ -5943,14 +5943,14 @@ fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1843:1)
+/// action `setup_active` (tcg.envspec:1845:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1845:5
+    // @ tcg.envspec:1847:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1846:5
+    // @ tcg.envspec:1848:5
     let _a229: i32 = (s.f_hand[v_p as usize].get(v_h, 72)? as i32);
     p_put_in_play(s, v_p, 0, _a229)?;
-    // @ tcg.envspec:1847:5
+    // @ tcg.envspec:1849:5
     s.f_hand[v_p as usize].remove_at(v_h, 73)?;
     Ok(())
 }
@@ -5960,15 +5960,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1850:1)
+/// action `setup_bench` (tcg.envspec:1852:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1853:5
+    // @ tcg.envspec:1855:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1854:5
+    // @ tcg.envspec:1856:5
     let _a230: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a231: i32 = (s.f_hand[v_p as usize].get(v_h, 74)? as i32);
     p_put_in_play(s, v_p, _a230, _a231)?;
-    // @ tcg.envspec:1855:5
+    // @ tcg.envspec:1857:5
     s.f_hand[v_p as usize].remove_at(v_h, 75)?;
     Ok(())
 }
@@ -5978,9 +5978,9 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1858:1)
+/// action `setup_done` (tcg.envspec:1860:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1858:1
+    // @ tcg.envspec:1860:1
     p__envc_run_setup_done(s)?;
     Ok(())
 }
@@ -5990,15 +5990,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1868:1)
+/// action `play_basic` (tcg.envspec:1870:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1870:5
+    // @ tcg.envspec:1872:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1871:5
+    // @ tcg.envspec:1873:5
     let _a232: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a233: i32 = (s.f_hand[v_p as usize].get(v_h, 76)? as i32);
     p_put_in_play(s, v_p, _a232, _a233)?;
-    // @ tcg.envspec:1872:5
+    // @ tcg.envspec:1874:5
     s.f_hand[v_p as usize].remove_at(v_h, 77)?;
     Ok(())
 }
@@ -6008,9 +6008,9 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1876:1)
+/// action `evolve` (tcg.envspec:1878:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1876:1
+    // @ tcg.envspec:1878:1
     p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
@@ -6020,9 +6020,9 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 78)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1892:1)
+/// action `attach` (tcg.envspec:1894:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1892:1
+    // @ tcg.envspec:1894:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -6032,9 +6032,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1911:1)
+/// action `play_trainer` (tcg.envspec:1913:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1911:1
+    // @ tcg.envspec:1913:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -6044,9 +6044,9 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 79)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 80)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1928:1)
+/// action `use_ability` (tcg.envspec:1930:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1928:1
+    // @ tcg.envspec:1930:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -6056,9 +6056,9 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1941:1)
+/// action `retreat` (tcg.envspec:1943:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1941:1
+    // @ tcg.envspec:1943:1
     p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
@@ -6068,9 +6068,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1964:1)
+/// action `attack` (tcg.envspec:1966:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1964:1
+    // @ tcg.envspec:1966:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -6080,9 +6080,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `discard_from_play` (tcg.envspec:1993:1)
+/// action `discard_from_play` (tcg.envspec:1995:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1993:1
+    // @ tcg.envspec:1995:1
     p__envc_run_discard_from_play(s, v_s)?;
     Ok(())
 }
@@ -6092,9 +6092,9 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:2001:1)
+/// action `end_turn` (tcg.envspec:2003:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2001:1
+    // @ tcg.envspec:2003:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
@@ -6104,9 +6104,9 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:2006:1)
+/// action `promote` (tcg.envspec:2008:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2006:1
+    // @ tcg.envspec:2008:1
     p__envc_run_promote(s, v_b)?;
     Ok(())
 }
@@ -6119,36 +6119,36 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1858:1
+    // @ tcg.envspec:1860:1
     if ((s.f__envc_at_a_setup_done as i32) != 0) {
-        // @ tcg.envspec:1858:1
+        // @ tcg.envspec:1860:1
         p__envc_run_setup_done(s)?;
-    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1876:1
-        // @ tcg.envspec:1876:1
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1878:1
+        // @ tcg.envspec:1878:1
         p__envc_run_evolve(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1892:1
-        // @ tcg.envspec:1892:1
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1894:1
+        // @ tcg.envspec:1894:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1911:1
-        // @ tcg.envspec:1911:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1913:1
+        // @ tcg.envspec:1913:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1928:1
-        // @ tcg.envspec:1928:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1930:1
+        // @ tcg.envspec:1930:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1941:1
-        // @ tcg.envspec:1941:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1943:1
+        // @ tcg.envspec:1943:1
         p__envc_run_retreat(s, 1)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1964:1
-        // @ tcg.envspec:1964:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1966:1
+        // @ tcg.envspec:1966:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:1993:1
-        // @ tcg.envspec:1993:1
+    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:1995:1
+        // @ tcg.envspec:1995:1
         p__envc_run_discard_from_play(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2001:1
-        // @ tcg.envspec:2001:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2003:1
+        // @ tcg.envspec:2003:1
         p__envc_run_end_turn(s)?;
-    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2006:1
-        // @ tcg.envspec:2006:1
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2008:1
+        // @ tcg.envspec:2008:1
         p__envc_run_promote(s, 1)?;
     }
     Ok(())
@@ -6159,9 +6159,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:2015:1)
+/// the spec's `observe` (tcg.envspec:2017:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:2016:5
+    // @ tcg.envspec:2018:5
     let mut v_q: i32 = (1 - v_p);
     let _arr234: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -6365,28 +6365,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1800:5
+    // @ tcg.envspec:1802:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1801:9
+        // @ tcg.envspec:1803:9
         let _r235: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, 91)?;
         s.f_decks[v_p as usize] = (_r235 as i8);
-        // @ tcg.envspec:1802:9
+        // @ tcg.envspec:1804:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1803:13
+            // @ tcg.envspec:1805:13
             let _a236: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
             s.f_deck[v_p as usize].push((_a236 as i16), 92)?;
         }
-        // @ tcg.envspec:1805:9
-        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1806:9
-        p_deal(s, v_p)?;
         // @ tcg.envspec:1807:9
+        s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
+        // @ tcg.envspec:1808:9
+        p_deal(s, v_p)?;
+        // @ tcg.envspec:1809:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1809:5
+    // @ tcg.envspec:1811:5
     let _r237: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, 93)?;
     s.f_first = ((if (_r237 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1810:5
+    // @ tcg.envspec:1812:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
