@@ -514,32 +514,39 @@ class Context:
     state) or a hole that no action runs."""
 
     MAX_TRIES = 8
+    MAX_STEPS = 32
 
     def __init__(self, module: ir.Module, hole: ir.HoleDef):
         self.hole = hole.name
         fns = {f.name: f for f in module.fns}
         fam = next((f for f in module.families if f.name == hole.family), None) if hole.family else None
         target = fam.dispatch if fam is not None and fam.dispatch in fns else hole.name
-        reach: dict[str, bool] = {}
+        depth: dict[str, int | None] = {}
 
-        def reaches(name: str, seen: frozenset = frozenset()) -> bool:
+        def distance(name: str, seen: frozenset = frozenset()) -> int | None:
+            """Calls from `name` down to the hole (0: it is the hole), None: it never calls it."""
             if name == target:
-                return True
-            if name not in reach:
+                return 0
+            if name not in depth:
                 f = fns.get(name)
                 if f is None or name in seen:
-                    return False
+                    return None
                 called: set[str] = set()
                 _calls(f.body, called)
-                reach[name] = any(reaches(c, seen | {name}) for c in called)
-            return reach[name]
+                found = [d for d in (distance(c, seen | {name}) for c in called) if d is not None]
+                depth[name] = 1 + min(found) if found else None
+            return depth[name]
 
-        kinds = set()
+        # each action kind that runs the hole, and through how many calls (fewest first: an
+        # action that calls the family itself runs it more often than one that reaches it
+        # through procedures every action calls, `tcg`'s `continue_game`)
+        kinds: dict[int, int] = {}
         for i, a in enumerate(module.actions):
             called: set[str] = set()
             _calls(a.body, called)
-            if any(reaches(c) for c in called):
-                kinds.add(i)
+            found = [d for d in (distance(c) for c in called) if d is not None]
+            if found:
+                kinds[i] = min(found)
         self.available = hole.ret is None and bool(kinds) and hole.fill is not None
         if not self.available:
             return
@@ -554,7 +561,9 @@ class Context:
         self.it_fill = Interpreter(module.model_copy(update={"fns": [run_it.get(f.name, f) for f in module.fns]}))
         self.it_noop = Interpreter(module.model_copy(update={"fns": [do_nothing.get(f.name, f) for f in module.fns]}))
         space = self.it_fill.actions
-        self.flat = [k.offset + i for k in space.kinds if k.index in kinds for i in range(k.size)]
+        tiers = sorted(set(kinds.values()))
+        self.flat = [[k.offset + i for k in space.kinds if kinds.get(k.index) == d for i in range(k.size)]
+                     for d in tiers]
         self.runs = 0
         ev = self.it_fill.ev
 
@@ -575,18 +584,26 @@ class Context:
         context may break an invariant the action relies on, e.g. a full discard pile): ([],
         a note), nothing is blamed on the fill."""
         mask = self.it_fill.legal_action_mask(before)
-        legal = [a for a in self.flat if mask[a]]
-        rest = [a for a in self.flat if not mask[a]]
-        order = [xs[(pick + i) % len(xs)] for xs in (legal, rest) if xs for i in range(len(xs))]
+        order = []
+        for tier in self.flat:  # the actions that call the hole most directly first
+            legal = [a for a in tier if mask[a]]
+            rest = [a for a in tier if not mask[a]]
+            order += [xs[(pick + i) % len(xs)] for xs in (legal, rest) if xs for i in range(len(xs))]
         everything = [True] * self.it_fill.num_actions
-        unrunnable = 0
-        for a in order[:self.MAX_TRIES]:
+        unrunnable = tried = stepped = 0
+        # an action in which the fill does not run (the spec calls the hole under a condition
+        # that fails here) does not count as a try; at most MAX_STEPS actions are stepped
+        for a in order[:self.MAX_STEPS]:
+            if tried >= self.MAX_TRIES:
+                break
             s = before.copy()
             s.legal_action_mask = everything
             self.runs = 0
+            stepped += 1
             try:
                 after = self.it_fill.step(s, a)
             except Exception:  # the action faults here (with or without the fill)
+                tried += 1
                 try:
                     self.it_noop.step(s, a)
                 except Exception:
@@ -594,6 +611,7 @@ class Context:
                 continue
             if not self.runs:
                 continue
+            tried += 1
             try:
                 quiet = self.it_noop.step(s, a)
                 held_quiet = _invariants(self.it_noop, quiet, set(broken))
@@ -602,7 +620,7 @@ class Context:
             now = _invariants(self.it_fill, after, set(broken))
             shown = f"`{self.it_fill.actions.format(a)}`" + ("" if mask[a] else " (run although its guard is false here)")
             return [n for n in broken if not now.get(n, False) and held_quiet.get(n, False)], shown
-        if order and unrunnable == len(order[:self.MAX_TRIES]):
+        if order and unrunnable == stepped:
             return [], "(no action can run from this state)"
         return None
 

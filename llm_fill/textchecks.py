@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envc.compiler import ir, rng
+from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Evaluator, Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
 
 
@@ -242,6 +243,18 @@ class TextChecks:
                 path = self._path(item.place, env, before)
                 if path is not None:
                     out.append(path)
+        return out + self._expiries(out)
+
+    def _expiries(self, paths: list[tuple]) -> list[tuple]:
+        """The hidden expiry cells of the `@lasting` cells among `paths`: a text that may change
+        a lasting cell may also say how long the value lasts (`x = v until b(args)` writes both;
+        compiler/check_lang.py `lasting_fields` names the expiry field)."""
+        names = {f.name for f in self.module.state}
+        out = []
+        for path in paths:
+            expiry = f"{RESERVED_PREFIX}until_{path[0]}"
+            if expiry in names:
+                out.append((expiry, *path[1:]))
         return out
 
     def _path(self, place: ir.Place, env: dict, state: State) -> tuple | None:

@@ -426,7 +426,7 @@ def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
     env = importlib.util.module_from_spec(spec)
     sys.modules["tcg_py"] = env
     spec.loader.exec_module(env)
-    assert env.NUM_ACTIONS == it.num_actions == 132  # 128 of the spec's actions, 4 of `choose` (slots 0..3)
+    assert env.NUM_ACTIONS == it.num_actions == 136  # 132 of the spec's actions (4 of discard_from_play), 4 of `choose`
     rng = np.random.default_rng(1)
     a, b = env.init(5), it.init(5)
     for _ in range(60):
@@ -637,3 +637,106 @@ def test_the_opponent_shuffles_their_active_pokemon_into_their_deck(tcg, jax_ste
             break
     assert seen == {True, False}
 
+
+
+def test_an_ability_that_holds_while_its_pokemon_is_active(tcg, jax_step):
+    # Gengar ex's Shadowy Spellbind ("As long as this Pokémon is in the Active Spot, your opponent
+    # can't use any Supporter cards from their hand.", Trigger.active): computed from who is
+    # Active, so it follows the Pokémon in and out of the Active Spot. Player 1 retreats Pikachu ex
+    # for the Gengar ex: player 0 can't play Professor's Research, a Poké Ball still; player 1,
+    # whose Pokémon it is, can; Gengar ex retreats again: player 0 can play Supporters again.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "pikachu-zapdos"))
+    g.f.update(current_player=1)
+    g.place(0, 0, "A1-130")  # Ralts
+    g.hand(0, "P-A-007", "P-A-005")  # Professor's Research, Poké Ball
+    g.place(1, 0, "A1-096", energy={LIGHTNING: 2})  # Pikachu ex, retreat 1
+    g.place_outside(1, 1, "A1-123", energy={PSYCHIC: 2})  # Gengar ex, retreat 2
+    g.hand(1, "P-A-007")
+    g.ready()
+    assert g.legal("play_trainer(h=0, target=0)"), "Gengar ex on the Bench locks nothing"
+    g.act("retreat(b=1)")
+    assert g.f["locked_supporters"] == [True, False]
+    assert g.legal("play_trainer(h=0, target=0)"), "its own player's Supporters are not locked"
+    g.act("end_turn()")
+    assert g.f["current_player"] == 0 and g.f["locked_supporters"] == [True, False]
+    assert not g.legal("play_trainer(h=0, target=0)"), "player 0 can't play Professor's Research"
+    assert g.legal("play_trainer(h=1, target=0)"), "Items are not locked"
+    g.act("end_turn()")
+    g.act("retreat(b=1)")  # Gengar ex goes back to the Bench
+    assert g.f["locked_supporters"] == [False, False]
+    g.act("end_turn()")
+    assert g.f["current_player"] == 0
+    assert g.legal("play_trainer(h=0, target=0)"), "the lock ended with Gengar ex leaving the Active Spot"
+
+
+def test_dig_prevents_the_damage_and_the_effects_of_the_next_attack(tcg, jax_step):
+    # Dugtrio's Dig ("Flip a coin. If heads, during your opponent's next turn, prevent all damage
+    # from—and effects of—attacks done to this Pokémon."): heads, Grimer's Poison Gas (10 damage,
+    # "Your opponent's Active Pokémon is now Poisoned.") does neither to Dugtrio, and the protection
+    # ends with the opponent's turn; tails, Dugtrio takes the 10 damage and is Poisoned (10 more at
+    # the checkup). Seeds are tried until both sides of the coin were seen.
+    fighting, darkness = 5, 6
+    seen = set()
+    for seed in range(12):
+        g = Game(tcg, jax_step, seed=seed)
+        g.place_outside(0, 0, "A1-140", energy={fighting: 1})  # Dugtrio
+        g.place_outside(1, 0, "A1-174", energy={darkness: 1})  # Grimer
+        g.ready().act("attack(a=0)")
+        heads = g.f["shielded"][0]
+        seen.add(heads)
+        assert g.f["barrier"][0] == (300 if heads else 0)
+        assert g.f["current_player"] == 1 and g.f["damage"][1][0] == 60  # 40, +20 Weakness
+        g.act("attack(a=0)")
+        assert (g.f["damage"][0][0], g.f["poisoned"][0]) == ((0, False) if heads else (20, True))
+        assert (g.f["shielded"][0], g.f["barrier"][0]) == (False, 0), "it lasts until the opponent's turn ends"
+        if len(seen) == 2:
+            break
+    assert seen == {True, False}
+
+
+OLD_AMBER = "Play this card as if it were a 40-HP Basic {C} Pokémon."  # the start of the Fossils' text
+COLORLESS = 9
+
+
+def test_a_fossil_is_played_onto_the_bench_as_a_40_hp_pokemon_and_evolves(tcg, jax_step):
+    # Old Amber ("Play this card as if it were a 40-HP Basic {C} Pokémon. ..."): played from the
+    # hand, it goes onto the first free Bench slot (not the discard pile) with 40 HP and type
+    # Colorless; it may be discarded from play; Aerodactyl evolves from it on a later turn.
+    g = Game(tcg, jax_step)
+    g.place(0, 0, "A1-130")  # Ralts
+    g.place(1, 0, "A1-096")  # Pikachu ex
+    g.f["hand"][0] = [ROW["A1-218"], ROW["A1-210"]]  # Old Amber, Aerodactyl (no deck list holds them)
+    g.ready()
+    assert CARDS[ROW["A1-218"]]["effect"].startswith(OLD_AMBER)
+    g.act("play_trainer(h=0, target=0)")
+    assert g.f["occupied"][0][1] and g.f["card"][0][1] == ROW["A1-218"] and ROW["A1-218"] not in g.f["discard"][0]
+    assert (g.f["played_hp"][0][1], g.f["played_type"][0][1], g.f["placed"][0][1]) == (40, COLORLESS, 5)
+    assert g.legal("discard_from_play(s=1)") and not g.legal("discard_from_play(s=0)")
+    assert not g.legal("evolve(h=0, s=1)"), "not on the turn it was played"
+    g.act("end_turn()").act("end_turn()")
+    assert g.f["turn"] == 7 and g.legal("evolve(h=0, s=1)")
+    g.act("evolve(h=0, s=1)")
+    assert g.f["card"][0][1] == ROW["A1-210"] and g.f["below"][0][1][0] == ROW["A1-218"]
+    assert not g.legal("discard_from_play(s=1)"), "Aerodactyl is a Pokémon card"
+
+
+@pytest.mark.parametrize("how", ["discard", "knock_out"])
+def test_a_fossil_in_the_active_spot(tcg, jax_step, how):
+    # An Old Amber played as a Pokémon can't retreat; discarded from play, it is no Knock Out (no
+    # point) and its player promotes; knocked out (its 40 HP), it gives the opponent a point.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "mewtwo-gardevoir"))
+    g.place_outside(0, 0, "A1-218", energy={PSYCHIC: 2})
+    g.f["played_hp"][0][0], g.f["played_type"][0][0] = 40, COLORLESS
+    g.f["damage"][0][0] = 30
+    g.place(0, 1, "A1-130")  # Ralts
+    g.place(1, 0, "A1-130", energy={PSYCHIC: 1})  # Ralts: 10 damage
+    g.ready()
+    assert not g.legal("retreat(b=1)"), "This card can't retreat."
+    if how == "discard":
+        g.act("discard_from_play(s=0)")
+        assert g.f["phase"] == PROMOTE and g.f["points"] == [0, 0] and ROW["A1-218"] in g.f["discard"][0]
+        g.act("promote(b=1)")
+        assert g.f["phase"] == MAIN and g.f["current_player"] == 0 and g.f["card"][0][0] == ROW["A1-130"]
+        return
+    g.act("end_turn()").act("attack(a=0)")
+    assert g.f["points"] == [0, 1] and not g.f["occupied"][0][0] and ROW["A1-218"] in g.f["discard"][0]

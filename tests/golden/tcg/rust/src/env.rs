@@ -16,13 +16,13 @@
 use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 2;
-pub const NUM_ACTIONS: usize = 132;
+pub const NUM_ACTIONS: usize = 136;
 /// `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(2000);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 2000;
 /// (name, first flat index, number of flat actions) of each action kind.
-pub const ACTION_KINDS: [(&str, usize, usize); 13] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("end_turn", 124, 1), ("promote", 125, 3), ("choose", 128, 4)];
+pub const ACTION_KINDS: [(&str, usize, usize); 14] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("discard_from_play", 124, 4), ("end_turn", 128, 1), ("promote", 129, 3), ("choose", 132, 4)];
 pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_bounds", "one_result", "active_in_play", "bench_size"];
 // enum Energy: 0 = grass, 1 = fire, 2 = water, 3 = lightning, 4 = psychic, 5 = fighting, 6 = darkness, 7 = metal, 8 = dragon, 9 = colorless, 10 = none
 // enum Category: 0 = pokemon, 1 = trainer
@@ -32,71 +32,73 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 // enum End: 0 = playing, 1 = points, 2 = no_pokemon, 3 = turn_limit
 // enum Condition: 0 = none, 1 = asleep, 2 = paralyzed, 3 = confused
 // enum When: 0 = opponent_damaged, 1 = self_damaged, 2 = opponent_poisoned, 3 = opponent_evolved, 4 = evolved_this_turn
-// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end
+// enum Trigger: 0 = use, 1 = attacked, 2 = attach, 3 = first_turn_end, 4 = active
 
 /// The spec location and message of every fault (`{a}`, `{b}`: values of the fault).
-pub static FAULT_SITES: [&str; 61] = [
-    "tcg.envspec:210:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:285:13: push onto a full list (capacity 10)",
-    "tcg.envspec:285:26: `draw()` from an empty list",
-    "tcg.envspec:395:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:398:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:399:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:402:9: push onto a full list (capacity 10)",
-    "tcg.envspec:402:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:403:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:412:13: push onto a full list (capacity 20)",
-    "tcg.envspec:412:26: `pop()` from an empty list",
-    "tcg.envspec:559:9: push onto a full list (capacity 20)",
-    "tcg.envspec:559:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:560:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:566:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:567:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:577:13: push onto a full list (capacity 10)",
-    "tcg.envspec:577:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:578:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:585:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:596:31: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:597:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:607:17: push onto a full list (capacity 20)",
-    "tcg.envspec:607:33: `draw()` from an empty list",
-    "tcg.envspec:846:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:855:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:870:21: push onto a full list (capacity 10)",
-    "tcg.envspec:872:21: push onto a full list (capacity 20)",
-    "tcg.envspec:902:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1481:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1484:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1674:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1684:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1686:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1689:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1692:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1772:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1773:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1774:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1705:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1706:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1713:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1714:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1729:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1730:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1735:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1739:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1740:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1769:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1770:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1865:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1865:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1866:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1866:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1867:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1867:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1868:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1868:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1869:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1869:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1662:13: push onto a full list (capacity 20)",
+pub static FAULT_SITES: [&str; 63] = [
+    "tcg.envspec:241:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:327:13: push onto a full list (capacity 10)",
+    "tcg.envspec:327:26: `draw()` from an empty list",
+    "tcg.envspec:437:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:440:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:441:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:444:9: push onto a full list (capacity 10)",
+    "tcg.envspec:444:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:445:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:454:13: push onto a full list (capacity 20)",
+    "tcg.envspec:454:26: `pop()` from an empty list",
+    "tcg.envspec:603:9: push onto a full list (capacity 20)",
+    "tcg.envspec:603:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:604:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:610:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:611:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:621:13: push onto a full list (capacity 10)",
+    "tcg.envspec:621:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:622:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:629:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:640:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:641:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:651:17: push onto a full list (capacity 20)",
+    "tcg.envspec:651:33: `draw()` from an empty list",
+    "tcg.envspec:905:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:914:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:929:21: push onto a full list (capacity 10)",
+    "tcg.envspec:931:21: push onto a full list (capacity 20)",
+    "tcg.envspec:961:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1000:32: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1001:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1603:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1606:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1817:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1827:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1829:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1832:13: push onto a full list (capacity 10)",
+    "tcg.envspec:1835:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1883:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1884:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1917:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1918:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1848:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1849:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1856:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1857:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1873:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1874:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1879:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1914:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1915:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2029:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2029:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2030:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2030:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2031:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2031:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2032:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2032:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2033:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2033:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1805:13: push onto a full list (capacity 20)",
 ];
 
 /// The observation type (the spec's `observe` return type).
@@ -117,6 +119,9 @@ pub struct State {
     pub f_discard: [List<i16, 20>; 2],
     pub f_card: [[i16; 4]; 2],
     pub f_occupied: [[bool; 4]; 2],
+    pub f_played_hp: [[i16; 4]; 2],
+    pub f_played_type: [[i8; 4]; 2],
+    pub f_playing: i16,
     pub f_below: [[[i16; 2]; 4]; 2],
     pub f_evolutions: [[i8; 4]; 2],
     pub f_damage: [[i16; 4]; 2],
@@ -142,6 +147,8 @@ pub struct State {
     pub f_weakened: [i8; 2],
     pub f_spiky: [i8; 2],
     pub f_no_supporter: [bool; 2],
+    pub f_shielded: [bool; 2],
+    pub f_locked_supporters: [bool; 2],
     pub f_relays: [i8; 2],
     pub f_relay_turn: [i8; 2],
     pub f_boost_turn: [i8; 2],
@@ -157,6 +164,7 @@ pub struct State {
     pub f_passive_spiky: i8,
     pub f_last_attached: i8,
     pub f_attack_index: i8,
+    pub f_attacking: bool,
     pub f_promote_next: i8,
     pub f_promote_resume: bool,
     pub f_ended_by: i8,
@@ -166,6 +174,7 @@ pub struct State {
     pub f__envc_until_weakened: [i8; 2],
     pub f__envc_until_spiky: [i8; 2],
     pub f__envc_until_no_supporter: [i8; 2],
+    pub f__envc_until_shielded: [i8; 2],
     pub f__envc_at_p_damage_opponent_choice: i8,
     pub f__envc_frame_p_damage_opponent_choice__amount: i16,
     pub f__envc_frame_p_damage_opponent_choice__bench_only: bool,
@@ -192,6 +201,9 @@ pub struct State {
     pub f__envc_frame_p_switch_opponent__q: i8,
     pub f__envc_at_p_switch_self: i8,
     pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_continue_game: i8,
+    pub f__envc_at_p_active_abilities: i8,
+    pub f__envc_frame_p_active_abilities__q: i8,
     pub f__envc_at_p_finish_turn: i8,
     pub f__envc_frame_p_finish_turn__p: i8,
     pub f__envc_frame_p_finish_turn__s: i8,
@@ -221,17 +233,22 @@ pub struct State {
     pub f__envc_frame_p_attack_effect__dispatch__p: i8,
     pub f__envc_at_p_ability_effect__dispatch: i8,
     pub f__envc_at_p_trainer_effect__dispatch: i8,
+    pub f__envc_at_a_setup_done: i8,
+    pub f__envc_at_a_evolve: i8,
     pub f__envc_at_a_attach: i8,
     pub f__envc_frame_a_attach__p: i8,
     pub f__envc_at_a_play_trainer: i8,
     pub f__envc_frame_a_play_trainer__p: i8,
     pub f__envc_at_a_use_ability: i8,
     pub f__envc_frame_a_use_ability__p: i8,
+    pub f__envc_at_a_retreat: i8,
     pub f__envc_at_a_attack: i8,
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
     pub f__envc_frame_a_attack__c: i16,
+    pub f__envc_at_a_discard_from_play: i8,
     pub f__envc_at_a_end_turn: i8,
+    pub f__envc_at_a_promote: i8,
     pub f__envc_choice_mover: i8,
     pub f__envc_choice_option: i8,
     pub legal_action_mask: [bool; NUM_ACTIONS],
@@ -256,15 +273,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [47, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [48, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [48, 0], [25, 0], [9, 0], [6, 0], [0; 2], [19, 0], [11, 0], [10, 0], [6, 0],
-    [15, 0], [26, 0], [27, 0], [10, 0], [28, 0], [29, 0], [19, 0], [16, 0], [30, 0], [31, 0],
-    [32, 0], [33, 0], [34, 0], [6, 0], [0; 2], [35, 0], [21, 0], [36, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [37, 0], [38, 0], [39, 0], [40, 0], [12, 0], [7, 0],
-    [30, 0], [34, 0], [31, 0], [23, 0], [18, 0], [41, 0], [11, 0], [11, 0], [9, 0], [37, 0],
-    [42, 0], [6, 0], [30, 0], [43, 0], [19, 0], [44, 0], [45, 0], [0; 2], [2, 0], [15, 0], [27, 0],
-    [33, 0], [19, 0], [46, 0],
+    [24, 0], [25, 0], [49, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0],
+    [15, 0], [27, 0], [28, 0], [10, 0], [29, 0], [30, 0], [19, 0], [16, 0], [31, 0], [32, 0],
+    [33, 0], [34, 0], [35, 0], [6, 0], [0; 2], [36, 0], [21, 0], [37, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [38, 0], [39, 0], [40, 0], [41, 0], [12, 0], [7, 0],
+    [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [42, 0], [11, 0], [11, 0], [9, 0], [38, 0],
+    [43, 0], [6, 0], [31, 0], [44, 0], [19, 0], [45, 0], [46, 0], [0; 2], [2, 0], [15, 0], [28, 0],
+    [34, 0], [19, 0], [47, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -707,7 +724,7 @@ static K41: [[bool; 2]; 101] = [
     [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2], [false; 2],
 ];
 static K42: [[i8; 1]; 19] = [
-    [0], [1], [12], [2], [3], [4], [5], [0], [6], [5], [7], [3], [8], [9], [10], [11], [0], [3],
+    [0], [1], [13], [2], [3], [4], [5], [6], [7], [5], [8], [3], [9], [10], [11], [12], [0], [3],
     [5],
 ];
 static K43: [[i8; 1]; 19] = [
@@ -729,17 +746,18 @@ static K48: [[bool; 1]; 19] = [
     [false], [false], [false], [false], [false], [false], [false], [false], [true],
 ];
 static K49: [[i8; 1]; 17] = [
-    [0], [0], [1], [15], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14],
+    [0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15],
 ];
-static T0_AbilityKind__on: [i8; 9] = [0, 1, 1, 1, 1, 1, 2, 2, 3];
+static T0_AbilityKind__on: [i8; 10] = [0, 1, 1, 1, 1, 1, 2, 2, 3, 4];
 static T1_Named__text_names: [i8; 13] = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
-static T2_TrainerTarget__targets: [bool; 7] = [false, true, true, true, true, true, true];
-static T3_TrainerTarget__type: [i8; 7] = [10, 10, 0, 2, 10, 10, 10];
-static T4_TrainerTarget__names: [[i8; 3]; 7] = [
-    [0; 3], [0; 3], [0; 3], [0; 3], [1, 2, 0], [3, 4, 0], [5, 6, 7],
+static T2_TrainerTarget__targets: [bool; 8] = [false, true, true, true, true, true, true, false];
+static T3_TrainerTarget__type: [i8; 8] = [10, 10, 0, 2, 10, 10, 10, 10];
+static T4_TrainerTarget__names: [[i8; 3]; 8] = [
+    [0; 3], [0; 3], [0; 3], [0; 3], [1, 2, 0], [3, 4, 0], [5, 6, 7], [0; 3],
 ];
-static T5_TrainerTarget__active: [bool; 7] = [false, false, false, false, false, true, true];
-static T6_Card__category: [i8; 386] = [
+static T5_TrainerTarget__active: [bool; 8] = [false, false, false, false, false, true, true, false];
+static T6_TrainerTarget__bench: [bool; 8] = [false, false, false, false, false, false, false, true];
+static T7_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -754,7 +772,7 @@ static T6_Card__category: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T7_Card__stage: [i8; 386] = [
+static T8_Card__stage: [i8; 386] = [
     0, 1, 2, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1, 2, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1,
     0, 1, 2, 2, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 2, 0, 1, 0, 1, 2, 0, 1, 0,
     1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 2, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0, 1, 0, 1, 0,
@@ -769,7 +787,7 @@ static T7_Card__stage: [i8; 386] = [
     0, 1, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1,
     0, 1,
 ];
-static T8_Card__species: [i16; 386] = [
+static T9_Card__species: [i16; 386] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
     50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73,
@@ -790,7 +808,7 @@ static T8_Card__species: [i16; 386] = [
     354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368, 369, 370, 101, 372,
     183, 374, 375, 376, 205, 378, 69, 380, 381, 202, 383, 384, 385,
 ];
-static T9_Card__evolves_from: [i16; 386] = [
+static T10_Card__evolves_from: [i16; 386] = [
     -1, 0, 1, 1, -1, 4, 5, -1, 7, 8, -1, 10, 11, -1, 13, -1, 15, -1, 17, 18, -1, 20, 20, -1, -1, -1,
     -1, 26, -1, 28, -1, 30, -1, 32, 33, 33, -1, 36, -1, 38, 38, -1, 41, -1, 205, -1, -1, -1, -1, 48,
     -1, 50, -1, 52, 53, 53, -1, 56, -1, 58, 59, -1, 61, -1, 63, -1, 65, -1, 67, -1, 69, -1, 71, -1,
@@ -809,7 +827,7 @@ static T9_Card__evolves_from: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, 205, -1, 182, -1, -1, -1, -1, -1, -1, -1, -1, -1, 201, -1, -1,
 ];
-static T10_Card__hp: [i16; 386] = [
+static T11_Card__hp: [i16; 386] = [
     70, 90, 160, 190, 50, 80, 120, 50, 80, 120, 60, 80, 140, 70, 120, 60, 80, 60, 90, 140, 50, 130,
     160, 80, 70, 90, 50, 80, 60, 100, 70, 120, 60, 90, 150, 180, 50, 90, 70, 130, 150, 60, 100, 80,
     120, 100, 140, 80, 60, 90, 60, 130, 60, 80, 150, 180, 60, 90, 60, 90, 150, 60, 110, 80, 120, 60,
@@ -829,7 +847,7 @@ static T10_Card__hp: [i16; 386] = [
     100, 150, 110, 70, 70, 140, 90, 60, 100, 100, 110, 110, 110, 150, 60, 70, 130, 60, 90, 80, 100,
     100, 80, 120, 60, 30, 60, 60, 110, 100, 180, 60, 80,
 ];
-static T11_Card__type: [i8; 386] = [
+static T12_Card__type: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
@@ -844,7 +862,7 @@ static T11_Card__type: [i8; 386] = [
     3, 5, 0, 2, 9, 9, 9, 9, 4, 4, 5, 0, 2, 5, 6, 9, 3, 0, 1, 3, 4, 7, 7, 8, 6, 9, 3, 2, 3, 4, 8, 9,
     7, 9, 9, 4, 2, 3, 6, 9, 9, 2, 6,
 ];
-static T12_Card__weakness: [i8; 386] = [
+static T13_Card__weakness: [i8; 386] = [
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 5, 5, 5,
@@ -859,7 +877,7 @@ static T12_Card__weakness: [i8; 386] = [
     5, 5, 5, 4, 1, 3, 3, 3, 3, 3, 6, 6, 0, 1, 7, 4, 5, 3, 5, 1, 2, 5, 6, 1, 1, 10, 5, 5, 5, 7, 5, 7,
     10, 5, 1, 5, 5, 10, 3, 5, 0, 5, 5, 3, 0,
 ];
-static T13_Card__retreat: [i8; 386] = [
+static T14_Card__retreat: [i8; 386] = [
     1, 2, 3, 3, 1, 2, 1, 1, 2, 1, 1, 2, 3, 1, 2, 1, 1, 1, 2, 2, 1, 3, 3, 2, 1, 2, 1, 1, 1, 1, 1, 2,
     1, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 1, 1, 1, 3, 1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 2, 2,
     3, 1, 3, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1, 4, 2, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -874,7 +892,7 @@ static T13_Card__retreat: [i8; 386] = [
     1, 1, 4, 1, 2, 2, 2, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 2, 3, 3,
     1, 0,
 ];
-static T14_Card__is_ex: [bool; 386] = [
+static T15_Card__is_ex: [bool; 386] = [
     false, false, false, true, false, false, false, false, false, false, false, false, false, false,
     false, false, false, false, false, false, false, false, true, false, false, false, false, false,
     false, false, false, false, false, false, false, true, false, false, false, false, true, false,
@@ -904,7 +922,7 @@ static T14_Card__is_ex: [bool; 386] = [
     false, false, false, false, false, false, false, true, false, false, true, false, false, false,
     false, false, false, false, false, false, false, false, false, false, true, false, false,
 ];
-static T15_Card__trainer: [i8; 386] = [
+static T16_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -919,7 +937,7 @@ static T15_Card__trainer: [i8; 386] = [
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2,
 ];
-static T16_Card__damage0: [i16; 386] = [
+static T17_Card__damage0: [i16; 386] = [
     40, 60, 80, 60, 0, 30, 60, 20, 30, 70, 20, 40, 80, 30, 80, 20, 30, 20, 40, 60, 20, 30, 40, 40,
     30, 50, 10, 40, 10, 50, 40, 70, 30, 60, 150, 60, 0, 90, 20, 100, 120, 20, 40, 50, 110, 130, 0,
     30, 20, 60, 10, 130, 20, 40, 80, 40, 10, 70, 10, 40, 80, 20, 50, 30, 90, 20, 70, 40, 80, 20, 0,
@@ -938,7 +956,7 @@ static T16_Card__damage0: [i16; 386] = [
     80, 50, 40, 130, 60, 100, 100, 40, 60, 20, 40, 20, 10, 40, 40, 0, 40, 30, 50, 20, 0, 0, 0, 70,
     20, 100, 10, 50,
 ];
-static T17_Card__damage1: [i16; 386] = [
+static T18_Card__damage1: [i16; 386] = [
     -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 200, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 70, -1,
     -1, -1, -1, -1, -1, -1, -1, 100, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -957,7 +975,7 @@ static T17_Card__damage1: [i16; 386] = [
     -1, -1, -1, -1, -1, -1, -1, -1, 120, -1, -1, 90, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     -1, -1, -1, -1,
 ];
-static T18_Card__cost0: [[i8; 11]; 386] = [
+static T19_Card__cost0: [[i8; 11]; 386] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
@@ -1140,7 +1158,7 @@ static T18_Card__cost0: [[i8; 11]; 386] = [
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
 ];
-static T19_Card__cost1: [[i8; 11]; 386] = [
+static T20_Card__cost1: [[i8; 11]; 386] = [
     [0; 11], [0; 11], [0; 11], [2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
@@ -1189,29 +1207,29 @@ static T19_Card__cost1: [[i8; 11]; 386] = [
     [0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
     [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11], [0; 11],
 ];
-static T20_Card__ability_kind: [i8; 386] = [
+static T21_Card__ability_kind: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 6, 0, 0, 0, 0, 7, 0, 4, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T21_Card__target: [i8; 386] = [
+static T22_Card__target: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 2, 3, 0, 5, 0, 4,
     0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 0, 5, 0, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1219,7 +1237,7 @@ static T21_Card__target: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0,
 ];
-static T22_Card__named: [i8; 386] = [
+static T23_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
@@ -1234,7 +1252,7 @@ static T22_Card__named: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0,
 ];
-static T23_Card__effect0: [i8; 386] = [
+static T24_Card__effect0: [i8; 386] = [
     0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0,
     11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0,
@@ -1250,7 +1268,7 @@ static T23_Card__effect0: [i8; 386] = [
     79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93,
     94, 0, 95, 96, 97, 98, 99, 100, 0, 0,
 ];
-static T24_Card__effect1: [i8; 386] = [
+static T25_Card__effect1: [i8; 386] = [
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1265,7 +1283,7 @@ static T24_Card__effect1: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0,
 ];
-static T25_Card__ability: [i8; 386] = [
+static T26_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,
     0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
@@ -1280,7 +1298,7 @@ static T25_Card__ability: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T26_Card__trainer_effect: [i8; 386] = [
+static T27_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1295,8 +1313,8 @@ static T26_Card__trainer_effect: [i8; 386] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0,
 ];
-static T27_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
-static T28_Deck__cards: [[i16; 20]; 22] = [
+static T28_NamedCard__first: [i16; 13] = [0, 148, 149, 174, 176, 94, 99, 100, 170, 37, 42, 43, 168];
+static T29_Deck__cards: [[i16; 20]; 22] = [
     [7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218],
     [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
     [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222],
@@ -1320,7 +1338,7 @@ static T28_Deck__cards: [[i16; 20]; 22] = [
     [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218],
     [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222],
 ];
-static T29_Deck__energy: [[i8; 11]; 22] = [
+static T30_Deck__energy: [[i8; 11]; 22] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -1336,34 +1354,49 @@ static T29_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `is_basic` (tcg.envspec:204:1)
-fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok((((T6_Card__category[v_c as usize] as i32) == 0) && ((T7_Card__stage[v_c as usize] as i32) == 0)))
+/// fn `hp_of` (tcg.envspec:223:1)
+fn f_hp_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_hp[v_p as usize][v_s as usize] as i32) } else { (T11_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:209:1)
+/// fn `type_of` (tcg.envspec:227:1)
+fn f_type_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_type[v_p as usize][v_s as usize] as i32) } else { (T12_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+}
+
+/// fn `stage_of` (tcg.envspec:231:1)
+fn f_stage_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
+    Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { 0 } else { (T8_Card__stage[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
+}
+
+/// fn `is_basic` (tcg.envspec:235:1)
+fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
+    Ok((((T7_Card__category[v_c as usize] as i32) == 0) && ((T8_Card__stage[v_c as usize] as i32) == 0)))
+}
+
+/// fn `basic_in_hand` (tcg.envspec:240:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:215:1)
+/// fn `playable_trainer` (tcg.envspec:247:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
-    Ok(((((T6_Card__category[v_c as usize] as i32) == 1) && ((T26_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T15_Card__trainer[v_c as usize] as i32) != 1) || (!(s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize])))))
+    Ok(((((T7_Card__category[v_c as usize] as i32) == 1) && ((T27_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T16_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:222:1)
+/// fn `trainer_target_ok` (tcg.envspec:255:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:223:5
-    let mut v_r: i32 = (T21_Card__target[v_c as usize] as i32);
+    // @ tcg.envspec:256:5
+    let mut v_r: i32 = (T22_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
-        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
+        let mut _b2: bool = ((s.f_occupied[v_p as usize][v_s as usize] && (((T3_TrainerTarget__type[v_r as usize] as i32) == 10) || (f_type_of(s, v_p, v_s)? == (T3_TrainerTarget__type[v_r as usize] as i32)))) && ((!T5_TrainerTarget__active[v_r as usize]) || (v_s == 0)));
         if _b2 {
             let mut _b3: bool = ((T4_TrainerTarget__names[v_r as usize][0 as usize] as i32) == 0);
             if !_b3 {
                 let mut _acc4: bool = false;
                 for v_i in 0i32..3 {
-                    if ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
+                    if ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == (T4_TrainerTarget__names[v_r as usize][v_i as usize] as i32)) { _acc4 = true; break; }
                 }
                 _b3 = _acc4;
             }
@@ -1371,12 +1404,12 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
         }
         _c1 = _b2;
     } else {
-        _c1 = ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]);
+        _c1 = (((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) && ((!T6_TrainerTarget__bench[v_r as usize]) || (f_free_bench(s, v_p)? < 4)));
     }
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:230:1)
+/// fn `free_bench` (tcg.envspec:263:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1386,7 +1419,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:234:1)
+/// fn `energy_total` (tcg.envspec:267:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1395,14 +1428,14 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:238:1)
+/// fn `cost` (tcg.envspec:271:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
-    Ok((if (v_a == 0) { (T18_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T19_Card__cost1[v_c as usize][v_t as usize] as i32) }))
+    Ok((if (v_a == 0) { (T19_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T20_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:243:1)
+/// fn `can_pay` (tcg.envspec:276:1)
 fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:244:5
+    // @ tcg.envspec:277:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
@@ -1419,37 +1452,37 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
     return Ok(_b9);
 }
 
-/// fn `can_act` (tcg.envspec:250:1)
+/// fn `can_act` (tcg.envspec:283:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:254:1)
+/// fn `can_attack` (tcg.envspec:287:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:255:5
+    // @ tcg.envspec:288:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:260:1)
+/// fn `retreat_cost` (tcg.envspec:293:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    Ok(imax(((T13_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
+    Ok(imax(((T14_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:266:1)
+/// fn `can_evolve` (tcg.envspec:299:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T6_Card__category[v_c as usize] as i32) == 0)) && ((T7_Card__stage[v_c as usize] as i32) != 0)) && ((T9_Card__evolves_from[v_c as usize] as i32) == (T8_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
+    Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T7_Card__category[v_c as usize] as i32) == 0)) && ((T8_Card__stage[v_c as usize] as i32) != 0)) && ((T10_Card__evolves_from[v_c as usize] as i32) == (T9_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:272:1)
+/// fn `nth_energy` (tcg.envspec:305:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
-        let mut _b12: bool = ((T29_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
+        let mut _b12: bool = ((T30_Deck__energy[v_d as usize][v_t as usize] as i32) == 1);
         if _b12 {
             let mut _acc13: i32 = 0;
             for v_u in 0i32..11 {
-                _acc13 = _acc13 + (if (v_u < v_t) { (T29_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
+                _acc13 = _acc13 + (if (v_u < v_t) { (T30_Deck__energy[v_d as usize][v_u as usize] as i32) } else { 0 });
             }
             _b12 = (_acc13 == v_r);
         }
@@ -1459,13 +1492,18 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// proc `draw_cards` (tcg.envspec:282:1)
+/// fn `defended` (tcg.envspec:315:1)
+fn f_defended(s: &State, mut v_p: i32) -> Result<bool, Fault> {
+    Ok((s.f_attacking && s.f_shielded[(1 - v_p) as usize]))
+}
+
+/// proc `draw_cards` (tcg.envspec:324:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:283:5
+    // @ tcg.envspec:325:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:284:9
+        // @ tcg.envspec:326:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:285:13
+            // @ tcg.envspec:327:13
             let _v15 = s.f_deck[v_p as usize].take_front(2)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 1)?;
@@ -1474,144 +1512,144 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:290:1)
+/// proc `heal` (tcg.envspec:332:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:291:5
+    // @ tcg.envspec:333:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:295:1)
+/// proc `heal_type` (tcg.envspec:337:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:296:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:297:9
+    // @ tcg.envspec:338:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) {
+        // @ tcg.envspec:339:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:301:1)
+/// proc `add_damage` (tcg.envspec:343:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:302:5
+    // @ tcg.envspec:344:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:306:1)
+/// proc `damage_per_heads` (tcg.envspec:348:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:307:5
+    // @ tcg.envspec:349:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:308:5
+    // @ tcg.envspec:350:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:309:9
+        // @ tcg.envspec:351:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:310:13
+            // @ tcg.envspec:352:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:311:17
+                // @ tcg.envspec:353:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:315:5
+    // @ tcg.envspec:357:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:319:1)
+/// proc `bonus_on_heads` (tcg.envspec:361:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:320:5
+    // @ tcg.envspec:362:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:321:9
+        // @ tcg.envspec:363:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:326:1)
+/// proc `damage_per_bench_type` (tcg.envspec:368:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:327:5
+    // @ tcg.envspec:369:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
-        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) as i32;
+        _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
     }
     s.f_dmg = (imin((v_each * _acc20), 300) as i16);
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:331:1)
+/// proc `discard_energy` (tcg.envspec:373:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:332:5
+    // @ tcg.envspec:374:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:337:1)
+/// proc `attach_from_zone` (tcg.envspec:379:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:338:5
-    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t))) {
-        // @ tcg.envspec:339:9
+    // @ tcg.envspec:380:5
+    if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
+        // @ tcg.envspec:381:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:345:1)
+/// proc `afflict_opponent` (tcg.envspec:387:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:346:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:347:9
+    // @ tcg.envspec:388:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:389:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:351:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:393:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:352:5
+    // @ tcg.envspec:394:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:353:9
+        // @ tcg.envspec:395:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:357:1)
+/// proc `poison_opponent` (tcg.envspec:399:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:358:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:359:9
+    // @ tcg.envspec:400:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:401:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:363:1)
+/// proc `burn_opponent` (tcg.envspec:405:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:364:5
-    if s.f_occupied[(1 - v_p) as usize][0 as usize] {
-        // @ tcg.envspec:365:9
+    // @ tcg.envspec:406:5
+    if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:407:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:370:1)
+/// proc `damage_opponent_bench` (tcg.envspec:412:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:371:5
+    // @ tcg.envspec:413:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:372:9
+        // @ tcg.envspec:414:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:373:13
+            // @ tcg.envspec:415:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1620,44 +1658,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:378:1)
+/// proc `add_attack_bonus` (tcg.envspec:420:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:379:5
+    // @ tcg.envspec:421:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:384:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:426:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:385:5
+    // @ tcg.envspec:427:5
     s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
-    // @ tcg.envspec:386:5
+    // @ tcg.envspec:428:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:389:1)
+/// proc `add_retreat_discount` (tcg.envspec:431:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:390:5
+    // @ tcg.envspec:432:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:394:1)
+/// proc `basic_from_deck` (tcg.envspec:436:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:395:5
+    // @ tcg.envspec:437:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 3)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:396:5
+    // @ tcg.envspec:438:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:397:9
+        // @ tcg.envspec:439:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, u16::MAX)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:398:9
+        // @ tcg.envspec:440:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 4)? as i32))? } else { false }));
@@ -1672,194 +1710,194 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:402:9
+        // @ tcg.envspec:444:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 7)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 6)?;
-        // @ tcg.envspec:403:9
+        // @ tcg.envspec:445:9
         s.f_deck[v_p as usize].remove_at(v_at, 8)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:408:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:450:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:409:5
+    // @ tcg.envspec:451:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:410:5
+    // @ tcg.envspec:452:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:411:9
+        // @ tcg.envspec:453:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:412:13
+            // @ tcg.envspec:454:13
             let _v37 = s.f_hand[v_q as usize].take_back(10)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 9)?;
         }
     }
-    // @ tcg.envspec:415:5
+    // @ tcg.envspec:457:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:416:5
+    // @ tcg.envspec:458:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:421:1)
+/// proc `damage_self` (tcg.envspec:463:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:422:5
+    // @ tcg.envspec:464:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:426:1)
+/// proc `afflict_self` (tcg.envspec:468:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:427:5
+    // @ tcg.envspec:469:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:430:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:472:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:431:5
+    // @ tcg.envspec:473:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:432:9
+        // @ tcg.envspec:474:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:437:1)
+/// proc `heal_on_heads` (tcg.envspec:479:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:438:5
+    // @ tcg.envspec:480:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:439:9
+        // @ tcg.envspec:481:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:444:1)
+/// proc `heal_all` (tcg.envspec:486:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:445:5
+    // @ tcg.envspec:487:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:446:9
+        // @ tcg.envspec:488:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:451:1)
+/// proc `nothing_on_tails` (tcg.envspec:493:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:452:5
+    // @ tcg.envspec:494:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:453:9
+        // @ tcg.envspec:495:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:458:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:500:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:459:5
+    // @ tcg.envspec:501:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:460:5
+    // @ tcg.envspec:502:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:461:9
+        // @ tcg.envspec:503:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:462:13
+            // @ tcg.envspec:504:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:463:17
+                // @ tcg.envspec:505:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:467:5
+    // @ tcg.envspec:509:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:468:9
+        // @ tcg.envspec:510:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:475:1)
+/// proc `damage_until_tails` (tcg.envspec:517:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:476:5
+    // @ tcg.envspec:518:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:477:5
+    // @ tcg.envspec:519:5
     let mut v_going: bool = true;
-    // @ tcg.envspec:478:5
+    // @ tcg.envspec:520:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:479:9
+        // @ tcg.envspec:521:9
         if v_going {
-            // @ tcg.envspec:480:13
+            // @ tcg.envspec:522:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:481:17
+                // @ tcg.envspec:523:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:483:17
+                // @ tcg.envspec:525:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:487:5
+    // @ tcg.envspec:529:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:492:1)
+/// proc `bonus_or_recoil` (tcg.envspec:534:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:493:5
+    // @ tcg.envspec:535:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:494:9
+        // @ tcg.envspec:536:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:496:9
+        // @ tcg.envspec:538:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:502:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:544:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:503:5
+    // @ tcg.envspec:545:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
-        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T22_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
+        _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
     }
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc46)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:507:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:549:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:508:5
+    // @ tcg.envspec:550:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:512:1)
+/// fn `attack_condition` (tcg.envspec:554:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
-    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { ((T7_Card__stage[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
+    Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { (f_stage_of(s, (1 - v_p), 0)? != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:521:1)
+/// proc `bonus_if` (tcg.envspec:563:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:522:5
+    // @ tcg.envspec:564:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:523:9
+        // @ tcg.envspec:565:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:527:1)
+/// proc `discard_all_energy` (tcg.envspec:569:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:528:5
+    // @ tcg.envspec:570:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1868,27 +1906,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:533:1)
+/// proc `discard_opponent_energy` (tcg.envspec:575:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:534:5
+    // @ tcg.envspec:576:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:535:5
+    // @ tcg.envspec:577:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:536:5
+    // @ tcg.envspec:578:5
     if v_coin {
-        // @ tcg.envspec:537:9
+        // @ tcg.envspec:579:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:539:5
+    // @ tcg.envspec:581:5
     let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
-    // @ tcg.envspec:540:5
+    // @ tcg.envspec:582:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:541:9
+        // @ tcg.envspec:583:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, u16::MAX)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:543:9
+        // @ tcg.envspec:585:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1899,50 +1937,53 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:545:9
-        let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-        s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+        // @ tcg.envspec:587:9
+        if (!f_defended(s, v_p)?) {
+            // @ tcg.envspec:588:13
+            let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+            s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
+        }
     }
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:551:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:595:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:552:5
+    // @ tcg.envspec:596:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:553:5
+    // @ tcg.envspec:597:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:554:5
+    // @ tcg.envspec:598:5
     if v_coin {
-        // @ tcg.envspec:555:9
+        // @ tcg.envspec:599:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:557:5
+    // @ tcg.envspec:601:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:558:9
+        // @ tcg.envspec:602:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, u16::MAX)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:559:9
+        // @ tcg.envspec:603:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 12)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 11)?;
-        // @ tcg.envspec:560:9
+        // @ tcg.envspec:604:9
         s.f_hand[v_q as usize].remove_at(v_h, 13)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:565:1)
+/// fn `pokemon_in_deck` (tcg.envspec:609:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T6_Card__category[(s.f_deck[v_p as usize].get(v_i, 14)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T11_Card__type[(s.f_deck[v_p as usize].get(v_i, 15)? as i32) as usize] as i32) == v_t))) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T7_Card__category[(s.f_deck[v_p as usize].get(v_i, 14)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[(s.f_deck[v_p as usize].get(v_i, 15)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:573:1)
+/// proc `pokemon_from_deck` (tcg.envspec:617:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:574:5
+    // @ tcg.envspec:618:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:575:9
+        // @ tcg.envspec:619:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -1961,30 +2002,30 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:576:9
+        // @ tcg.envspec:620:9
         if (v_at >= 0) {
-            // @ tcg.envspec:577:13
+            // @ tcg.envspec:621:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 17)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 16)?;
-            // @ tcg.envspec:578:13
+            // @ tcg.envspec:622:13
             s.f_deck[v_p as usize].remove_at(v_at, 18)?;
         }
     }
     Ok(())
 }
 
-/// fn `named_in_deck` (tcg.envspec:584:1)
+/// fn `named_in_deck` (tcg.envspec:628:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T22_Card__named[(s.f_deck[v_p as usize].get(v_i, 19)? as i32) as usize] as i32) == v_n)) } else { false }))
+    Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T23_Card__named[(s.f_deck[v_p as usize].get(v_i, 19)? as i32) as usize] as i32) == v_n)) } else { false }))
 }
 
-/// proc `named_from_deck_to_bench` (tcg.envspec:591:1)
+/// proc `named_from_deck_to_bench` (tcg.envspec:635:1)
 fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:592:5
+    // @ tcg.envspec:636:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
-    // @ tcg.envspec:593:5
+    // @ tcg.envspec:637:5
     if (v_s < 4) {
-        // @ tcg.envspec:594:9
+        // @ tcg.envspec:638:9
         let mut _pm66: [bool; 20] = [false; 20];
         let mut _pn67: i32 = 0;
         for v_i in 0i32..20 {
@@ -2003,27 +2044,27 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
             _pk69 = _found;
         }
         let mut v_at: i32 = _pk69;
-        // @ tcg.envspec:595:9
+        // @ tcg.envspec:639:9
         if (v_at >= 0) {
-            // @ tcg.envspec:596:13
+            // @ tcg.envspec:640:13
             let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 20)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
-            // @ tcg.envspec:597:13
+            // @ tcg.envspec:641:13
             s.f_deck[v_p as usize].remove_at(v_at, 21)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:603:1)
+/// proc `discard_deck_tops` (tcg.envspec:647:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:604:5
+    // @ tcg.envspec:648:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:605:9
+        // @ tcg.envspec:649:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:606:13
+            // @ tcg.envspec:650:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:607:17
+                // @ tcg.envspec:651:17
                 let _v73 = s.f_deck[v_q as usize].take_front(23)?;
                 let _a74: i32 = (_v73 as i32);
                 s.f_discard[v_q as usize].push((_a74 as i16), 22)?;
@@ -2033,13 +2074,13 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:615:1)
+/// proc `random_hits` (tcg.envspec:659:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:616:5
+    // @ tcg.envspec:660:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:617:9
+        // @ tcg.envspec:661:9
         if (v_k < v_times) {
-            // @ tcg.envspec:618:13
+            // @ tcg.envspec:662:13
             let mut _pm75: [bool; 4] = [false; 4];
             let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
@@ -2058,9 +2099,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pk78 = _found;
             }
             let mut v_s: i32 = _pk78;
-            // @ tcg.envspec:619:13
-            if (v_s >= 0) {
-                // @ tcg.envspec:620:17
+            // @ tcg.envspec:663:13
+            if ((v_s >= 0) && (!((v_s == 0) && f_defended(s, v_p)?))) {
+                // @ tcg.envspec:664:17
                 let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
                 let _i82: usize = (1 - v_p) as usize;
                 s.f_damage[_i82][v_s as usize] = (_v81 as i16);
@@ -2070,28 +2111,28 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:627:1)
+/// proc `poison_opponent_from` (tcg.envspec:671:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:628:5
+    // @ tcg.envspec:672:5
     if (v_s == 0) {
-        // @ tcg.envspec:629:9
+        // @ tcg.envspec:673:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:636:1)
+/// fn `attack_damage` (tcg.envspec:680:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:637:5
+    // @ tcg.envspec:681:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:638:5
-    let mut v_weak: i32 = (if ((T12_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == (T11_Card__type[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32)) { 20 } else { 0 });
-    // @ tcg.envspec:639:5
-    let mut _b83: bool = ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
+    // @ tcg.envspec:682:5
+    let mut v_weak: i32 = (if ((T13_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
+    // @ tcg.envspec:683:5
+    let mut _b83: bool = ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
     if _b83 {
         let mut _acc84: bool = false;
         for v_i in 0i32..3 {
-            if ((T22_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
+            if ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) == (s.f_bonus_named[v_i as usize] as i32)) { _acc84 = true; break; }
         }
         _b83 = _acc84;
     }
@@ -2099,58 +2140,58 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:651:1)
+/// proc `hit_active` (tcg.envspec:695:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:652:5
+    // @ tcg.envspec:696:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:653:5
+    // @ tcg.envspec:697:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:654:5
+    // @ tcg.envspec:698:5
     let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
     s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
-    // @ tcg.envspec:655:5
+    // @ tcg.envspec:699:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:656:9
+        // @ tcg.envspec:700:9
         let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
         s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:658:5
+    // @ tcg.envspec:702:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:659:5
+    // @ tcg.envspec:703:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:660:5
+    // @ tcg.envspec:704:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:665:1)
+/// proc `drain` (tcg.envspec:709:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:666:5
+    // @ tcg.envspec:710:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:667:5
+    // @ tcg.envspec:711:5
     let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
     p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:675:1)
+/// proc `damage_opponent_choice` (tcg.envspec:719:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:720:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:721:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:676:5
+    // @ tcg.envspec:720:5
     if v__envc_run {
-        // @ tcg.envspec:676:5
+        // @ tcg.envspec:720:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:677:5
+    // @ tcg.envspec:721:5
     if v__envc_run {
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:721:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:721:5
         let mut _acc88: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
@@ -2166,7 +2207,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:677:5
+            // @ tcg.envspec:721:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2177,19 +2218,19 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:677:5
+        // @ tcg.envspec:721:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:678:5
+    // @ tcg.envspec:722:5
     if v__envc_run {
-        // @ tcg.envspec:678:5
+        // @ tcg.envspec:722:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:679:9
+            // @ tcg.envspec:723:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:681:9
+            // @ tcg.envspec:725:9
             let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
@@ -2197,17 +2238,17 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:686:1)
+/// proc `damage_own_choice` (tcg.envspec:730:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:731:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:687:5
+    // @ tcg.envspec:731:5
     if v__envc_run {
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:731:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:731:5
         let mut _acc90: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
@@ -2222,7 +2263,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:687:5
+            // @ tcg.envspec:731:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2232,16 +2273,16 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:687:5
+        // @ tcg.envspec:731:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:688:5
+    // @ tcg.envspec:732:5
     if v__envc_run {
-        // @ tcg.envspec:688:5
+        // @ tcg.envspec:732:5
         if (v_s >= 0) {
-            // @ tcg.envspec:689:9
+            // @ tcg.envspec:733:9
             let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
@@ -2249,20 +2290,20 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:695:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:739:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:740:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:740:5
     if v__envc_run {
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:740:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:740:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[v_p as usize][v_s as usize] && ((T11_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
+            if ((s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
         }
         if _acc92 {
             s.f__envc_frame_p_attach_to_bench_choice__p = (v_p as i8);
@@ -2273,7 +2314,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:696:5
+            // @ tcg.envspec:740:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2282,33 +2323,33 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:696:5
+        // @ tcg.envspec:740:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:698:5
+    // @ tcg.envspec:742:5
     if v__envc_run {
-        // @ tcg.envspec:698:5
+        // @ tcg.envspec:742:5
         if (v_s > 0) {
-            // @ tcg.envspec:699:9
+            // @ tcg.envspec:743:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:705:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:749:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:750:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:706:5
+    // @ tcg.envspec:750:5
     if v__envc_run {
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:750:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:750:5
         let mut _acc93: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
@@ -2322,7 +2363,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:706:5
+            // @ tcg.envspec:750:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2331,27 +2372,27 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:706:5
+        // @ tcg.envspec:750:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:707:5
+    // @ tcg.envspec:751:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:708:9
+        // @ tcg.envspec:752:9
         if v__envc_run {
-            // @ tcg.envspec:708:9
+            // @ tcg.envspec:752:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:709:9
+        // @ tcg.envspec:753:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:710:13
+            // @ tcg.envspec:754:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:710:13
+            // @ tcg.envspec:754:13
             if v__envc_run {
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:754:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:754:13
                 let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
                     if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
@@ -2365,7 +2406,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:710:13
+                    // @ tcg.envspec:754:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2374,16 +2415,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:710:13
+                // @ tcg.envspec:754:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:711:13
+            // @ tcg.envspec:755:13
             if v__envc_run {
-                // @ tcg.envspec:711:13
+                // @ tcg.envspec:755:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:712:17
+                    // @ tcg.envspec:756:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2392,37 +2433,37 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:723:1)
+/// proc `switch_opponent` (tcg.envspec:767:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:768:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:725:5
+    // @ tcg.envspec:769:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:724:5
+    // @ tcg.envspec:768:5
     if v__envc_run {
-        // @ tcg.envspec:724:5
+        // @ tcg.envspec:768:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:726:5
+        // @ tcg.envspec:770:5
         if v_coin {
-            // @ tcg.envspec:727:9
+            // @ tcg.envspec:771:9
             let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:729:5
-    if ((v__envc_run && v_go) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:730:9
+    // @ tcg.envspec:773:5
+    if ((v__envc_run && (v_go && (!f_defended(s, v_p)?))) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
+        // @ tcg.envspec:774:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:730:9
+        // @ tcg.envspec:774:9
         if v__envc_run {
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:774:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:774:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || ((T7_Card__stage[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32) == 0))) { _acc96 = true; break; }
+                if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
             }
             if _acc96 {
                 s.f__envc_frame_p_switch_opponent__p = (v_p as i8);
@@ -2433,7 +2474,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:730:9
+                // @ tcg.envspec:774:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2442,20 +2483,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:730:9
+            // @ tcg.envspec:774:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:732:9
+        // @ tcg.envspec:776:9
         if v__envc_run {
-            // @ tcg.envspec:732:9
+            // @ tcg.envspec:776:9
             if (v_b > 0) {
-                // @ tcg.envspec:733:13
+                // @ tcg.envspec:777:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:734:13
+                // @ tcg.envspec:778:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:735:13
+                // @ tcg.envspec:779:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2463,17 +2504,17 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:742:1)
+/// proc `switch_self` (tcg.envspec:786:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:743:5
+    // @ tcg.envspec:787:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:743:5
+    // @ tcg.envspec:787:5
     if v__envc_run {
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:787:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:787:5
         let mut _acc97: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
@@ -2485,684 +2526,820 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:743:5
+            // @ tcg.envspec:787:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:743:5
+        // @ tcg.envspec:787:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:744:5
+    // @ tcg.envspec:788:5
     if v__envc_run {
-        // @ tcg.envspec:744:5
+        // @ tcg.envspec:788:5
         if (v_b > 0) {
-            // @ tcg.envspec:745:9
+            // @ tcg.envspec:789:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:746:9
+            // @ tcg.envspec:790:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:747:9
+            // @ tcg.envspec:791:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:754:1)
+/// proc `protect` (tcg.envspec:798:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:755:5
+    // @ tcg.envspec:799:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:756:5
+    // @ tcg.envspec:800:5
     if v_coin {
-        // @ tcg.envspec:757:9
+        // @ tcg.envspec:801:9
         let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r98 == 1);
     }
-    // @ tcg.envspec:759:5
+    // @ tcg.envspec:803:5
     if v_go {
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:804:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:760:9
+        // @ tcg.envspec:804:9
         let _v99: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:767:1)
-fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:768:5
-    let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:769:5
+/// proc `protect_all` (tcg.envspec:812:1)
+fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
+    // @ tcg.envspec:813:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:770:5
+    // @ tcg.envspec:814:5
     if v_coin {
-        // @ tcg.envspec:771:9
+        // @ tcg.envspec:815:9
         let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r100 == 1);
     }
-    // @ tcg.envspec:773:5
-    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:774:9
+    // @ tcg.envspec:817:5
+    if v_go {
+        // @ tcg.envspec:818:9
+        s.f_barrier[v_p as usize] = (300 as i16);
+        // @ tcg.envspec:818:9
+        let _v101: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[v_p as usize] = (_v101 as i8);
+        // @ tcg.envspec:819:9
+        s.f_shielded[v_p as usize] = true;
+        // @ tcg.envspec:819:9
+        let _v102: i32 = (1 + (1 - v_p));
+        s.f__envc_until_shielded[v_p as usize] = (_v102 as i8);
+    }
+    Ok(())
+}
+
+/// proc `hinder_defending` (tcg.envspec:826:1)
+fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:827:5
+    let mut v_q: i32 = (1 - v_p);
+    // @ tcg.envspec:828:5
+    let mut v_go: bool = true;
+    // @ tcg.envspec:829:5
+    if v_coin {
+        // @ tcg.envspec:830:9
+        let _r103: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r103 == 1);
+    }
+    // @ tcg.envspec:832:5
+    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:833:9
         if v_attack {
-            // @ tcg.envspec:775:13
+            // @ tcg.envspec:834:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:775:13
-            let _v101: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[v_q as usize] = (_v101 as i8);
+            // @ tcg.envspec:834:13
+            let _v104: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[v_q as usize] = (_v104 as i8);
         }
-        // @ tcg.envspec:777:9
+        // @ tcg.envspec:836:9
         if v_retreat {
-            // @ tcg.envspec:778:13
+            // @ tcg.envspec:837:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:778:13
-            let _v102: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[v_q as usize] = (_v102 as i8);
+            // @ tcg.envspec:837:13
+            let _v105: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[v_q as usize] = (_v105 as i8);
         }
-        // @ tcg.envspec:780:9
+        // @ tcg.envspec:839:9
         if (v_less > 0) {
-            // @ tcg.envspec:781:13
+            // @ tcg.envspec:840:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:781:13
-            let _v103: i32 = (1 + v_q);
-            s.f__envc_until_weakened[v_q as usize] = (_v103 as i8);
+            // @ tcg.envspec:840:13
+            let _v106: i32 = (1 + v_q);
+            s.f__envc_until_weakened[v_q as usize] = (_v106 as i8);
         }
     }
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:788:1)
+/// proc `counter_damage` (tcg.envspec:847:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:789:5
+    // @ tcg.envspec:848:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:789:5
-    let _v104: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[v_p as usize] = (_v104 as i8);
+    // @ tcg.envspec:848:5
+    let _v107: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[v_p as usize] = (_v107 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:793:1)
+/// proc `block_supporters` (tcg.envspec:852:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:794:5
-    let _i105: usize = (1 - v_p) as usize;
-    s.f_no_supporter[_i105] = true;
-    // @ tcg.envspec:794:5
-    let _v106: i32 = (1 + (1 - v_p));
-    let _i107: usize = (1 - v_p) as usize;
-    s.f__envc_until_no_supporter[_i107] = (_v106 as i8);
+    // @ tcg.envspec:853:5
+    let _i108: usize = (1 - v_p) as usize;
+    s.f_no_supporter[_i108] = true;
+    // @ tcg.envspec:853:5
+    let _v109: i32 = (1 + (1 - v_p));
+    let _i110: usize = (1 - v_p) as usize;
+    s.f__envc_until_no_supporter[_i110] = (_v109 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:800:1)
+/// fn `extra_energy` (tcg.envspec:859:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:801:5
+    // @ tcg.envspec:860:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:802:5
+    // @ tcg.envspec:861:5
     let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:803:5
-    let mut _acc108: i32 = 0;
+    // @ tcg.envspec:862:5
+    let mut _acc111: i32 = 0;
     for v_u in 0i32..11 {
-        _acc108 = _acc108 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
+        _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc108 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc111 + (if (v_t != 9) { (s.f_energy[v_p as usize][0 as usize][9 as usize] as i32) } else { 0 }));
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:809:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:868:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:810:5
+    // @ tcg.envspec:869:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:811:9
+        // @ tcg.envspec:870:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:818:1)
+/// proc `sweets_relay` (tcg.envspec:877:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:819:5
+    // @ tcg.envspec:878:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:820:9
+        // @ tcg.envspec:879:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:822:5
-    let _v109: i32 = (s.f_turn as i32);
-    s.f_relay_turn[v_p as usize] = (_v109 as i8);
-    // @ tcg.envspec:823:5
-    let _v110: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
-    s.f_relays[v_p as usize] = (_v110 as i8);
+    // @ tcg.envspec:881:5
+    let _v112: i32 = (s.f_turn as i32);
+    s.f_relay_turn[v_p as usize] = (_v112 as i8);
+    // @ tcg.envspec:882:5
+    let _v113: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
+    s.f_relays[v_p as usize] = (_v113 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:827:1)
+/// proc `damage_per_relay` (tcg.envspec:886:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:828:5
+    // @ tcg.envspec:887:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:835:1)
+/// proc `boost_next_turn` (tcg.envspec:894:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:836:5
+    // @ tcg.envspec:895:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:837:9
+        // @ tcg.envspec:896:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:839:5
-    let _v111: i32 = (s.f_turn as i32);
-    s.f_boost_turn[v_p as usize] = (_v111 as i8);
+    // @ tcg.envspec:898:5
+    let _v114: i32 = (s.f_turn as i32);
+    s.f_boost_turn[v_p as usize] = (_v114 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:843:1)
+/// proc `see_opponent_hand` (tcg.envspec:902:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:844:5
+    // @ tcg.envspec:903:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:845:5
+    // @ tcg.envspec:904:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:846:9
-        let _v112: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 24)? as i32) } else { (-1) });
-        s.f_seen_hand[v_p as usize][v_i as usize] = (_v112 as i16);
+        // @ tcg.envspec:905:9
+        let _v115: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 24)? as i32) } else { (-1) });
+        s.f_seen_hand[v_p as usize][v_i as usize] = (_v115 as i16);
     }
-    // @ tcg.envspec:848:5
-    let _v113: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[v_p as usize] = (_v113 as i8);
+    // @ tcg.envspec:907:5
+    let _v116: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[v_p as usize] = (_v116 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:853:1)
+/// proc `look_at_deck` (tcg.envspec:912:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:854:5
+    // @ tcg.envspec:913:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:855:9
-        let _v114: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 25)? as i32) } else { (-1) });
-        s.f_seen_deck[v_p as usize][v_i as usize] = (_v114 as i16);
+        // @ tcg.envspec:914:9
+        let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 25)? as i32) } else { (-1) });
+        s.f_seen_deck[v_p as usize][v_i as usize] = (_v117 as i16);
     }
-    // @ tcg.envspec:857:5
-    let _v115: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[v_p as usize] = (_v115 as i8);
+    // @ tcg.envspec:916:5
+    let _v118: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[v_p as usize] = (_v118 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:864:1)
+/// proc `active_to_hand` (tcg.envspec:923:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:865:5
+    // @ tcg.envspec:924:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:866:9
+        // @ tcg.envspec:925:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:867:13
+            // @ tcg.envspec:926:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:868:13
+            // @ tcg.envspec:927:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:869:17
+                // @ tcg.envspec:928:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:870:21
+                    // @ tcg.envspec:929:21
                     s.f_hand[v_p as usize].push((v_c as i16), 26)?;
                 } else {
-                    // @ tcg.envspec:872:21
+                    // @ tcg.envspec:931:21
                     s.f_discard[v_p as usize].push((v_c as i16), 27)?;
                 }
             }
         }
-        // @ tcg.envspec:876:9
+        // @ tcg.envspec:935:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:877:9
+        // @ tcg.envspec:936:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:878:9
-        let mut _arr116: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        // @ tcg.envspec:937:9
+        let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr116[v_t as usize] = (0 as i8);
+            _arr119[v_t as usize] = (0 as i8);
         }
-        s.f_energy[v_p as usize][0 as usize] = _arr116;
-        // @ tcg.envspec:879:9
+        s.f_energy[v_p as usize][0 as usize] = _arr119;
+        // @ tcg.envspec:938:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:880:9
+        // @ tcg.envspec:939:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:881:9
+        // @ tcg.envspec:940:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `opponent_active_to_deck` (tcg.envspec:891:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:950:1)
 fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:892:5
+    // @ tcg.envspec:951:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:893:5
+    // @ tcg.envspec:952:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:894:5
+    // @ tcg.envspec:953:5
     if v_coin {
-        // @ tcg.envspec:895:9
-        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r117 == 1);
+        // @ tcg.envspec:954:9
+        let _r120: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r120 == 1);
     }
-    // @ tcg.envspec:897:5
-    if (v_go && s.f_occupied[v_q as usize][0 as usize]) {
-        // @ tcg.envspec:898:9
+    // @ tcg.envspec:956:5
+    if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
+        // @ tcg.envspec:957:9
         p_hit_active(s, v_p)?;
-        // @ tcg.envspec:899:9
-        if ((s.f_damage[v_q as usize][0 as usize] as i32) < (T10_Card__hp[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32)) {
-            // @ tcg.envspec:900:13
+        // @ tcg.envspec:958:9
+        if ((s.f_damage[v_q as usize][0 as usize] as i32) < f_hp_of(s, v_q, 0)?) {
+            // @ tcg.envspec:959:13
             for v_k in 0i32..3 {
-                // @ tcg.envspec:901:17
+                // @ tcg.envspec:960:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
-                    // @ tcg.envspec:902:21
-                    let _a118: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-                    s.f_deck[v_q as usize].push((_a118 as i16), 28)?;
+                    // @ tcg.envspec:961:21
+                    let _a121: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
+                    s.f_deck[v_q as usize].push((_a121 as i16), 28)?;
                 }
             }
-            // @ tcg.envspec:905:13
+            // @ tcg.envspec:964:13
             s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-            // @ tcg.envspec:906:13
+            // @ tcg.envspec:965:13
             s.f_occupied[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:907:13
+            // @ tcg.envspec:966:13
             s.f_damage[v_q as usize][0 as usize] = (0 as i16);
-            // @ tcg.envspec:908:13
-            let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            // @ tcg.envspec:967:13
+            let mut _arr122: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
-                _arr119[v_t as usize] = (0 as i8);
+                _arr122[v_t as usize] = (0 as i8);
             }
-            s.f_energy[v_q as usize][0 as usize] = _arr119;
-            // @ tcg.envspec:909:13
+            s.f_energy[v_q as usize][0 as usize] = _arr122;
+            // @ tcg.envspec:968:13
             s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
-            // @ tcg.envspec:910:13
+            // @ tcg.envspec:969:13
             s.f_ability_used[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:911:13
+            // @ tcg.envspec:970:13
             p_clear_conditions(s, v_q)?;
         }
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:918:1)
+/// proc `move_bench_energy` (tcg.envspec:977:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:919:5
+    // @ tcg.envspec:978:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:920:9
-        let _v120: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
-        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v120 as i8);
-        // @ tcg.envspec:921:9
+        // @ tcg.envspec:979:9
+        let _v123: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
+        s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v123 as i8);
+        // @ tcg.envspec:980:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:928:1)
+/// proc `lock_opponent_supporters` (tcg.envspec:987:1)
+fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:988:5
+    if ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) {
+        // @ tcg.envspec:989:9
+        let _i124: usize = (1 - v_p) as usize;
+        s.f_locked_supporters[_i124] = true;
+    }
+    Ok(())
+}
+
+/// proc `play_as_pokemon` (tcg.envspec:997:1)
+fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:998:5
+    let mut v_s: i32 = f_free_bench(s, v_p)?;
+    // @ tcg.envspec:999:5
+    let mut v_n: i32 = (s.f_discard[v_p as usize].len as i32);
+    // @ tcg.envspec:1000:5
+    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[v_p as usize].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
+        // @ tcg.envspec:1001:9
+        let _a125: i32 = imax((v_n - 1), 0);
+        s.f_discard[v_p as usize].remove_at(_a125, 30)?;
+        // @ tcg.envspec:1002:9
+        let _a126: i32 = (s.f_playing as i32);
+        p_put_in_play(s, v_p, v_s, _a126)?;
+        // @ tcg.envspec:1003:9
+        s.f_played_hp[v_p as usize][v_s as usize] = (v_hp as i16);
+        // @ tcg.envspec:1004:9
+        s.f_played_type[v_p as usize][v_s as usize] = (v_t as i8);
+    }
+    Ok(())
+}
+
+/// proc `cut_damage` (tcg.envspec:1011:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:929:5
-    if ((v_t == 10) || ((T11_Card__type[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) == v_t)) {
-        // @ tcg.envspec:930:9
+    // @ tcg.envspec:1012:5
+    if ((v_t == 10) || (f_type_of(s, (1 - v_p), 0)? == v_t)) {
+        // @ tcg.envspec:1013:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:936:1)
+/// proc `strike_back` (tcg.envspec:1019:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:937:5
+    // @ tcg.envspec:1020:5
     if (v_s == 0) {
-        // @ tcg.envspec:938:9
+        // @ tcg.envspec:1021:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:944:1)
+/// proc `heal_on_attach` (tcg.envspec:1027:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:945:5
+    // @ tcg.envspec:1028:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:946:9
+        // @ tcg.envspec:1029:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:952:1)
+/// proc `hit_on_attach` (tcg.envspec:1035:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:953:5
+    // @ tcg.envspec:1036:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:954:9
-        let _v121: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
-        let _i122: usize = (1 - v_p) as usize;
-        s.f_damage[_i122][0 as usize] = (_v121 as i16);
+        // @ tcg.envspec:1037:9
+        let _v127: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
+        let _i128: usize = (1 - v_p) as usize;
+        s.f_damage[_i128][0 as usize] = (_v127 as i16);
     }
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1456:1)
+/// proc `put_in_play` (tcg.envspec:1577:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1457:5
+    // @ tcg.envspec:1578:5
     s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1458:5
+    // @ tcg.envspec:1579:5
     s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1459:5
+    // @ tcg.envspec:1580:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1460:5
-    let mut _arr123: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1581:5
+    let mut _arr129: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr123[v_t as usize] = (0 as i8);
+        _arr129[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr123;
-    // @ tcg.envspec:1461:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr129;
+    // @ tcg.envspec:1582:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1462:5
-    let _v124: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v124 as i8);
-    // @ tcg.envspec:1463:5
+    // @ tcg.envspec:1583:5
+    let _v130: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v130 as i8);
+    // @ tcg.envspec:1584:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1467:1)
+/// proc `clear_conditions` (tcg.envspec:1588:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1468:5
+    // @ tcg.envspec:1589:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1469:5
+    // @ tcg.envspec:1590:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1470:5
+    // @ tcg.envspec:1591:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1471:5
+    // @ tcg.envspec:1592:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1472:5
+    // @ tcg.envspec:1593:5
+    s.f_shielded[v_p as usize] = false;
+    // @ tcg.envspec:1594:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1473:5
+    // @ tcg.envspec:1595:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1474:5
+    // @ tcg.envspec:1596:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1475:5
+    // @ tcg.envspec:1597:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1476:5
+    // @ tcg.envspec:1598:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1480:1)
+/// proc `clear_slot` (tcg.envspec:1602:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1481:5
-    let _a125: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a125 as i16), 29)?;
-    // @ tcg.envspec:1482:5
+    // @ tcg.envspec:1603:5
+    let _a131: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a131 as i16), 31)?;
+    // @ tcg.envspec:1604:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1483:9
+        // @ tcg.envspec:1605:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1484:13
-            let _a126: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a126 as i16), 30)?;
+            // @ tcg.envspec:1606:13
+            let _a132: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a132 as i16), 32)?;
         }
     }
-    // @ tcg.envspec:1487:5
+    // @ tcg.envspec:1609:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1488:5
+    // @ tcg.envspec:1610:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1489:5
-    let mut _arr127: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1611:5
+    let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr127[v_t as usize] = (0 as i8);
+        _arr133[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr127;
-    // @ tcg.envspec:1490:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr133;
+    // @ tcg.envspec:1612:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1491:5
+    // @ tcg.envspec:1613:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1492:5
+    // @ tcg.envspec:1614:5
     if (v_s == 0) {
-        // @ tcg.envspec:1493:9
+        // @ tcg.envspec:1615:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1497:1)
+/// proc `swap_slots` (tcg.envspec:1619:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1498:5
+    // @ tcg.envspec:1620:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1499:5
-    let _v128: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v128 as i16);
-    // @ tcg.envspec:1500:5
+    // @ tcg.envspec:1621:5
+    let _v134: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v134 as i16);
+    // @ tcg.envspec:1622:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1501:5
+    // @ tcg.envspec:1623:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1502:5
-    let _v129: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v129;
-    // @ tcg.envspec:1503:5
+    // @ tcg.envspec:1624:5
+    let _v135: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v135;
+    // @ tcg.envspec:1625:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1504:5
+    // @ tcg.envspec:1626:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1505:5
-    let _v130: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v130;
-    // @ tcg.envspec:1506:5
+    // @ tcg.envspec:1627:5
+    let _v136: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v136;
+    // @ tcg.envspec:1628:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1507:5
+    // @ tcg.envspec:1629:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1508:5
-    let _v131: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v131 as i8);
-    // @ tcg.envspec:1509:5
+    // @ tcg.envspec:1630:5
+    let _v137: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v137 as i8);
+    // @ tcg.envspec:1631:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1510:5
+    // @ tcg.envspec:1632:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1511:5
-    let _v132: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v132 as i16);
-    // @ tcg.envspec:1512:5
+    // @ tcg.envspec:1633:5
+    let _v138: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v138 as i16);
+    // @ tcg.envspec:1634:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1513:5
+    // @ tcg.envspec:1635:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1514:5
-    let _v133: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v133;
-    // @ tcg.envspec:1515:5
+    // @ tcg.envspec:1636:5
+    let _v139: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v139;
+    // @ tcg.envspec:1637:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1516:5
+    // @ tcg.envspec:1638:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1517:5
-    let _v134: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v134 as i8);
-    // @ tcg.envspec:1518:5
+    // @ tcg.envspec:1639:5
+    let _v140: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v140 as i8);
+    // @ tcg.envspec:1640:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1519:5
+    // @ tcg.envspec:1641:5
+    let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1642:5
+    let _v141: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
+    s.f_played_hp[v_p as usize][v_a as usize] = (_v141 as i16);
+    // @ tcg.envspec:1643:5
+    s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
+    // @ tcg.envspec:1644:5
+    let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
+    // @ tcg.envspec:1645:5
+    let _v142: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
+    s.f_played_type[v_p as usize][v_a as usize] = (_v142 as i8);
+    // @ tcg.envspec:1646:5
+    s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
+    // @ tcg.envspec:1647:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1520:5
-    let _v135: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v135;
-    // @ tcg.envspec:1521:5
+    // @ tcg.envspec:1648:5
+    let _v143: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v143;
+    // @ tcg.envspec:1649:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1527:1)
+/// proc `knock_outs` (tcg.envspec:1655:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1528:5
+    // @ tcg.envspec:1656:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1529:9
+        // @ tcg.envspec:1657:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1530:13
-            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= (T10_Card__hp[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] as i32))) {
-                // @ tcg.envspec:1531:17
-                let _v136: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T14_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i137: usize = (1 - v_q) as usize;
-                s.f_points[_i137] = (_v136 as i8);
-                // @ tcg.envspec:1532:17
+            // @ tcg.envspec:1658:13
+            if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
+                // @ tcg.envspec:1659:17
+                let _v144: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i145: usize = (1 - v_q) as usize;
+                s.f_points[_i145] = (_v144 as i8);
+                // @ tcg.envspec:1660:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1536:5
-    let mut _b138: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b138 {
-        let mut _acc139: bool = false;
+    // @ tcg.envspec:1664:5
+    let mut _b146: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b146 {
+        let mut _acc147: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc139 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc147 = true; break; }
         }
-        _b138 = (!_acc139);
+        _b146 = (!_acc147);
     }
-    let mut v_won0: bool = _b138;
-    // @ tcg.envspec:1537:5
-    let mut _b140: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b140 {
-        let mut _acc141: bool = false;
+    let mut v_won0: bool = _b146;
+    // @ tcg.envspec:1665:5
+    let mut _b148: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b148 {
+        let mut _acc149: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc141 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc149 = true; break; }
         }
-        _b140 = (!_acc141);
+        _b148 = (!_acc149);
     }
-    let mut v_won1: bool = _b140;
-    // @ tcg.envspec:1538:5
+    let mut v_won1: bool = _b148;
+    // @ tcg.envspec:1666:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1539:9
+        // @ tcg.envspec:1667:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1541:5
+    // @ tcg.envspec:1669:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1542:9
+        // @ tcg.envspec:1670:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1544:9
+        // @ tcg.envspec:1672:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1546:9
+        // @ tcg.envspec:1674:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1550:1)
+/// proc `random_zone_energy` (tcg.envspec:1678:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1551:5
-    let mut _acc142: i32 = 0;
+    // @ tcg.envspec:1679:5
+    let mut _acc150: i32 = 0;
     for v_t in 0i32..11 {
-        _acc142 = _acc142 + (T29_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc150 = _acc150 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc142;
-    // @ tcg.envspec:1552:5
-    let _t143: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi144: i32 = iclamp((v_n - 1), 0, 10);
-    let _r145: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi144, u16::MAX)?;
-    let _v146: i32 = f_nth_energy(s, _t143, _r145)?;
-    s.f_zone_next[v_p as usize] = (_v146 as i8);
+    let mut v_n: i32 = _acc150;
+    // @ tcg.envspec:1680:5
+    let _t151: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi152: i32 = iclamp((v_n - 1), 0, 10);
+    let _r153: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi152, u16::MAX)?;
+    let _v154: i32 = f_nth_energy(s, _t151, _r153)?;
+    s.f_zone_next[v_p as usize] = (_v154 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1557:1)
+/// proc `begin_turn` (tcg.envspec:1685:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1558:5
+    // @ tcg.envspec:1686:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1559:9
+        // @ tcg.envspec:1687:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1560:9
+        // @ tcg.envspec:1688:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1562:9
+        // @ tcg.envspec:1690:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1563:9
+        // @ tcg.envspec:1691:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1564:9
+        // @ tcg.envspec:1692:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1565:9
+        // @ tcg.envspec:1693:9
         s.f_attached = false;
-        // @ tcg.envspec:1566:9
+        // @ tcg.envspec:1694:9
         s.f_supporter = false;
-        // @ tcg.envspec:1567:9
+        // @ tcg.envspec:1695:9
         s.f_retreated = false;
-        // @ tcg.envspec:1568:9
+        // @ tcg.envspec:1696:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1569:9
+        // @ tcg.envspec:1697:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1570:9
+        // @ tcg.envspec:1698:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1571:9
+        // @ tcg.envspec:1699:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1572:13
+            // @ tcg.envspec:1700:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1574:9
+        // @ tcg.envspec:1702:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1575:13
-            let _v147: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v147 as i8);
-            // @ tcg.envspec:1576:13
+            // @ tcg.envspec:1703:13
+            let _v155: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v155 as i8);
+            // @ tcg.envspec:1704:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1578:9
+        // @ tcg.envspec:1706:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1584:1)
+/// proc `continue_game` (tcg.envspec:1712:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:1585:5
-    if (!s.terminated) {
-        // @ tcg.envspec:1586:9
-        if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-            // @ tcg.envspec:1587:13
-            s.f_phase = (2 as i8);
-            // @ tcg.envspec:1588:13
-            s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:1589:13
-            s.f_promote_resume = v_resume;
-            // @ tcg.envspec:1590:13
-            s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
-        } else if v_resume {
-            // @ tcg.envspec:1592:13
-            s.f_phase = (1 as i8);
-            // @ tcg.envspec:1593:13
-            s.current_player = (v_next as i8);
-        } else {
-            // @ tcg.envspec:1595:13
-            p_begin_turn(s, v_next)?;
+    let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
+    // @ tcg.envspec:1713:5
+    if v__envc_run {
+        // @ tcg.envspec:1713:5
+        if (!s.terminated) {
+            // @ tcg.envspec:1714:9
+            if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
+                // @ tcg.envspec:1715:13
+                s.f_phase = (2 as i8);
+                // @ tcg.envspec:1716:13
+                s.f_promote_next = (v_next as i8);
+                // @ tcg.envspec:1717:13
+                s.f_promote_resume = v_resume;
+                // @ tcg.envspec:1718:13
+                s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
+            } else if v_resume {
+                // @ tcg.envspec:1720:13
+                s.f_phase = (1 as i8);
+                // @ tcg.envspec:1721:13
+                s.current_player = (v_next as i8);
+            } else {
+                // @ tcg.envspec:1723:13
+                p_begin_turn(s, v_next)?;
+            }
+        }
+    }
+    // @ tcg.envspec:1726:5
+    if v__envc_seek {
+        s.f__envc_at_p_continue_game = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1726:5
+    p_active_abilities(s)?;
+    // @ tcg.envspec:1726:5
+    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+        s.f__envc_at_p_continue_game = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `active_abilities` (tcg.envspec:1734:1)
+fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
+    // @ tcg.envspec:1735:5
+    if v__envc_run {
+        // @ tcg.envspec:1735:5
+        s.f_locked_supporters = [false, false];
+    }
+    // @ tcg.envspec:1736:5
+    for v_q in 0i32..2 {
+        // @ tcg.envspec:1736:5
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
+            // @ tcg.envspec:1737:9
+            if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
+                // @ tcg.envspec:1738:13
+                let mut v__envc_arg1: i32 = 0;
+                // @ tcg.envspec:1738:13
+                if v__envc_run {
+                    v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
+                }
+                // @ tcg.envspec:1738:13
+                if v__envc_seek {
+                    s.f__envc_at_p_active_abilities = (0 as i8);
+                    v__envc_seek = false;
+                }
+                // @ tcg.envspec:1738:13
+                p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
+                // @ tcg.envspec:1738:13
+                if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                    s.f__envc_frame_p_active_abilities__q = (v_q as i8);
+                    s.f__envc_at_p_active_abilities = (1 as i8);
+                    v__envc_run = false;
+                } else {
+                    v__envc_run = true;
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1603:1)
+/// proc `checkup` (tcg.envspec:1746:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1604:5
+    // @ tcg.envspec:1747:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1605:9
+        // @ tcg.envspec:1748:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1606:9
+        // @ tcg.envspec:1749:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1607:13
+            // @ tcg.envspec:1750:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1608:17
-                let _v148: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v148 as i16);
+                // @ tcg.envspec:1751:17
+                let _v156: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v156 as i16);
             }
-            // @ tcg.envspec:1610:13
+            // @ tcg.envspec:1753:13
             if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1611:17
-                let _v149: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v149 as i16);
-                // @ tcg.envspec:1612:17
-                let _r150: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r150 == 1) {
-                    // @ tcg.envspec:1613:21
+                // @ tcg.envspec:1754:17
+                let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
+                // @ tcg.envspec:1755:17
+                let _r158: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r158 == 1) {
+                    // @ tcg.envspec:1756:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1616:13
+            // @ tcg.envspec:1759:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1617:17
-                let _r151: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r151 == 1) {
-                    // @ tcg.envspec:1618:21
+                // @ tcg.envspec:1760:17
+                let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r159 == 1) {
+                    // @ tcg.envspec:1761:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1621:17
+                // @ tcg.envspec:1764:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3170,40 +3347,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1630:1)
+/// proc `finish_turn` (tcg.envspec:1773:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1774:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1774:5
     if v__envc_run {
-        // @ tcg.envspec:1631:5
+        // @ tcg.envspec:1774:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1775:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1633:9
+        // @ tcg.envspec:1776:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1633:9
+            // @ tcg.envspec:1776:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1634:13
-                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1635:17
+                // @ tcg.envspec:1777:13
+                if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
+                    // @ tcg.envspec:1778:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1778:17
                     if v__envc_run {
-                        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+                        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1778:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1778:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1635:17
+                    // @ tcg.envspec:1778:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3216,216 +3393,248 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1639:5
+    // @ tcg.envspec:1782:5
     if v__envc_run {
-        // @ tcg.envspec:1639:5
-        let mut _arr152: [i16; 2] = <[i16; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr152[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i22 as usize] as i32) } else { (s.f_barrier[v__envc_i22 as usize] as i32) }) as i16);
-        }
-        s.f_barrier = _arr152;
-        // @ tcg.envspec:1639:5
-        let mut _arr153: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i22 in 0i32..2 {
-            _arr153[v__envc_i22 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i22 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i22 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_barrier = _arr153;
-        // @ tcg.envspec:1639:5
-        let mut _arr154: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        // @ tcg.envspec:1782:5
+        let mut _arr160: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr154[v__envc_i23 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { K1[v__envc_i23 as usize] } else { s.f_no_attack[v__envc_i23 as usize] });
+            _arr160[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
-        s.f_no_attack = _arr154;
-        // @ tcg.envspec:1639:5
-        let mut _arr155: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i23 in 0i32..2 {
-            _arr155[v__envc_i23 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i23 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_attack = _arr155;
-        // @ tcg.envspec:1639:5
-        let mut _arr156: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr156[v__envc_i24 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_retreat[v__envc_i24 as usize] });
-        }
-        s.f_no_retreat = _arr156;
-        // @ tcg.envspec:1639:5
-        let mut _arr157: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i24 in 0i32..2 {
-            _arr157[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i24 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr157;
-        // @ tcg.envspec:1639:5
-        let mut _arr158: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr158[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i25 as usize] as i32) } else { (s.f_weakened[v__envc_i25 as usize] as i32) }) as i8);
-        }
-        s.f_weakened = _arr158;
-        // @ tcg.envspec:1639:5
-        let mut _arr159: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr159[v__envc_i25 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i25 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_weakened = _arr159;
-        // @ tcg.envspec:1639:5
-        let mut _arr160: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr160[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_spiky[v__envc_i26 as usize] as i32) }) as i8);
-        }
-        s.f_spiky = _arr160;
-        // @ tcg.envspec:1639:5
+        s.f_barrier = _arr160;
+        // @ tcg.envspec:1782:5
         let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr161[v__envc_i26 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i26 as usize] as i32) }) as i8);
+        for v__envc_i23 in 0i32..2 {
+            _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_spiky = _arr161;
-        // @ tcg.envspec:1639:5
+        s.f__envc_until_barrier = _arr161;
+        // @ tcg.envspec:1782:5
         let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-        for v__envc_i27 in 0i32..2 {
-            _arr162[v__envc_i27 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { K1[v__envc_i27 as usize] } else { s.f_no_supporter[v__envc_i27 as usize] });
+        for v__envc_i24 in 0i32..2 {
+            _arr162[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
         }
-        s.f_no_supporter = _arr162;
-        // @ tcg.envspec:1639:5
+        s.f_no_attack = _arr162;
+        // @ tcg.envspec:1782:5
         let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i27 in 0i32..2 {
-            _arr163[v__envc_i27 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i27 as usize] as i32) }) as i8);
+        for v__envc_i24 in 0i32..2 {
+            _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr163;
-        // @ tcg.envspec:1640:5
+        s.f__envc_until_no_attack = _arr163;
+        // @ tcg.envspec:1782:5
+        let mut _arr164: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr164[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+        }
+        s.f_no_retreat = _arr164;
+        // @ tcg.envspec:1782:5
+        let mut _arr165: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i25 in 0i32..2 {
+            _arr165[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_retreat = _arr165;
+        // @ tcg.envspec:1782:5
+        let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr166[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f_weakened = _arr166;
+        // @ tcg.envspec:1782:5
+        let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i26 in 0i32..2 {
+            _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_weakened = _arr167;
+        // @ tcg.envspec:1782:5
+        let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr168[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        }
+        s.f_spiky = _arr168;
+        // @ tcg.envspec:1782:5
+        let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_spiky = _arr169;
+        // @ tcg.envspec:1782:5
+        let mut _arr170: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i28 in 0i32..2 {
+            _arr170[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+        }
+        s.f_no_supporter = _arr170;
+        // @ tcg.envspec:1782:5
+        let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i28 in 0i32..2 {
+            _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_no_supporter = _arr171;
+        // @ tcg.envspec:1782:5
+        let mut _arr172: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        for v__envc_i29 in 0i32..2 {
+            _arr172[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
+        }
+        s.f_shielded = _arr172;
+        // @ tcg.envspec:1782:5
+        let mut _arr173: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i29 in 0i32..2 {
+            _arr173[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_shielded = _arr173;
+        // @ tcg.envspec:1783:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1641:5
+        // @ tcg.envspec:1784:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1642:5
+        // @ tcg.envspec:1785:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1643:5
-        let _a164: i32 = (1 - v_p);
-        p_continue_game(s, _a164, false)?;
+    }
+    // @ tcg.envspec:1786:5
+    let mut v__envc_arg2: i32 = 0;
+    // @ tcg.envspec:1786:5
+    if v__envc_run {
+        v__envc_arg2 = (1 - v_p);
+    }
+    // @ tcg.envspec:1786:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
+        // @ tcg.envspec:1786:5
+        if v__envc_seek {
+            s.f__envc_at_p_finish_turn = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1786:5
+        p_continue_game(s, v__envc_arg2, false)?;
+        // @ tcg.envspec:1786:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_p_finish_turn = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1673:1)
+/// proc `deal` (tcg.envspec:1816:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1674:5
-    let mut _acc165: i32 = 0;
+    // @ tcg.envspec:1817:5
+    let mut _acc174: i32 = 0;
     for v_i in 0i32..20 {
-        _acc165 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 31)? as i32))? as i32;
+        _acc174 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc165;
-    // @ tcg.envspec:1675:5
+    let mut v_b: i32 = _acc174;
+    // @ tcg.envspec:1818:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1676:5
-    let _hi166: i32 = imax((v_hands - 1), 0);
-    let _r167: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi166, u16::MAX)?;
-    let mut v_r: i32 = _r167;
-    // @ tcg.envspec:1678:5
-    let mut _acc168: i32 = 0;
+    // @ tcg.envspec:1819:5
+    let _hi175: i32 = imax((v_hands - 1), 0);
+    let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi175, u16::MAX)?;
+    let mut v_r: i32 = _r176;
+    // @ tcg.envspec:1821:5
+    let mut _acc177: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc169: i32 = 0;
+        let mut _acc178: i32 = 0;
         for v_j in 1i32..5 {
-            _acc169 = _acc169 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc178 = _acc178 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc168 += (_acc169 <= v_r) as i32;
+        _acc177 += (_acc178 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc168);
-    // @ tcg.envspec:1680:5
+    let mut v_k: i32 = (1 + _acc177);
+    // @ tcg.envspec:1823:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1681:5
+    // @ tcg.envspec:1824:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1682:5
+    // @ tcg.envspec:1825:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1683:5
+    // @ tcg.envspec:1826:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1684:9
-        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 32)? as i32);
-        // @ tcg.envspec:1685:9
+        // @ tcg.envspec:1827:9
+        let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 34)? as i32);
+        // @ tcg.envspec:1828:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1686:13
-            s.f_hand[v_p as usize].push((v_c as i16), 33)?;
-            // @ tcg.envspec:1687:13
+            // @ tcg.envspec:1829:13
+            s.f_hand[v_p as usize].push((v_c as i16), 35)?;
+            // @ tcg.envspec:1830:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1689:13
-            s.f_hand[v_p as usize].push((v_c as i16), 34)?;
-            // @ tcg.envspec:1690:13
+            // @ tcg.envspec:1832:13
+            s.f_hand[v_p as usize].push((v_c as i16), 36)?;
+            // @ tcg.envspec:1833:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1692:13
-            v_rest.push((v_c as i16), 35)?;
+            // @ tcg.envspec:1835:13
+            v_rest.push((v_c as i16), 37)?;
         }
     }
-    // @ tcg.envspec:1695:5
+    // @ tcg.envspec:1838:5
     s.f_deck[v_p as usize] = v_rest;
     Ok(())
 }
 
-/// proc `attack_effect__1` (tcg.fills:70:1)
+/// proc `attack_effect__1` (tcg.fills:77:1)
 fn p_attack_effect__1(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:72:5
+    // @ tcg.fills:79:5
     p_heal(s, v_p, 0, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__2` (tcg.fills:322:1)
+/// proc `attack_effect__2` (tcg.fills:329:1)
 fn p_attack_effect__2(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:324:5
+    // @ tcg.fills:331:5
     p_pokemon_from_deck(s, v_p, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__3` (tcg.fills:94:1)
+/// proc `attack_effect__3` (tcg.fills:101:1)
 fn p_attack_effect__3(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:96:5
+    // @ tcg.fills:103:5
     p_afflict_opponent(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__4` (tcg.fills:82:1)
+/// proc `attack_effect__4` (tcg.fills:89:1)
 fn p_attack_effect__4(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:84:5
+    // @ tcg.fills:91:5
     p_poison_opponent(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__5` (tcg.fills:100:1)
+/// proc `attack_effect__5` (tcg.fills:107:1)
 fn p_attack_effect__5(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:102:5
+    // @ tcg.fills:109:5
     p_bonus_on_heads(s, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__6` (tcg.fills:76:1)
+/// proc `attack_effect__6` (tcg.fills:83:1)
 fn p_attack_effect__6(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:78:5
+    // @ tcg.fills:85:5
     p_bonus_on_heads(s, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__7` (tcg.fills:106:1)
+/// proc `attack_effect__7` (tcg.fills:113:1)
 fn p_attack_effect__7(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:108:5
+    // @ tcg.fills:115:5
     p_heal(s, v_p, 0, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__8` (tcg.fills:124:1)
+/// proc `attack_effect__8` (tcg.fills:131:1)
 fn p_attack_effect__8(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:126:5
+    // @ tcg.fills:133:5
     p_damage_per_heads(s, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__9` (tcg.fills:455:1)
+/// proc `attack_effect__9` (tcg.fills:462:1)
 fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__9 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__9 as i32) != 0);
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__9 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     p_attach_to_bench_choice(s, v_p, 0)?;
-    // @ tcg.fills:457:5
+    // @ tcg.fills:464:5
     if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__9 = (1 as i8);
         v__envc_run = false;
@@ -3435,9 +3644,9 @@ fn p_attack_effect__9(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__10` (tcg.fills:160:1)
+/// proc `attack_effect__10` (tcg.fills:167:1)
 fn p_attack_effect__10(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:162:5
+    // @ tcg.fills:169:5
     p_nothing_on_tails(s)?;
     Ok(())
 }
@@ -3456,23 +3665,23 @@ fn p_attack_effect__12(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__13` (tcg.fills:503:1)
+/// proc `attack_effect__13` (tcg.fills:510:1)
 fn p_attack_effect__13(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:505:5
+    // @ tcg.fills:512:5
     p_hinder_defending(s, v_p, true, true, false, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__14` (tcg.fills:166:1)
+/// proc `attack_effect__14` (tcg.fills:173:1)
 fn p_attack_effect__14(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:168:5
+    // @ tcg.fills:175:5
     p_discard_energy(s, v_p, 0, 1, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__15` (tcg.fills:184:1)
+/// proc `attack_effect__15` (tcg.fills:191:1)
 fn p_attack_effect__15(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:186:5
+    // @ tcg.fills:193:5
     p_damage_self(s, v_p, 20)?;
     Ok(())
 }
@@ -3489,8 +3698,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                v__envc_c1 = (_r170 == 1);
+                let _r179: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                v__envc_c1 = (_r179 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3517,39 +3726,39 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__17` (tcg.fills:382:1)
+/// proc `attack_effect__17` (tcg.fills:389:1)
 fn p_attack_effect__17(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:384:5
+    // @ tcg.fills:391:5
     p_bonus_if_extra_energy(s, v_p, 2, 2, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__18` (tcg.fills:533:1)
+/// proc `attack_effect__18` (tcg.fills:540:1)
 fn p_attack_effect__18(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:535:5
+    // @ tcg.fills:542:5
     p_block_supporters(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__19` (tcg.fills:226:1)
+/// proc `attack_effect__19` (tcg.fills:233:1)
 fn p_attack_effect__19(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:228:5
+    // @ tcg.fills:235:5
     p_bonus_if_all_heads(s, 2, 80)?;
     Ok(())
 }
 
-/// proc `attack_effect__20` (tcg.fills:406:1)
+/// proc `attack_effect__20` (tcg.fills:413:1)
 fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__20 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__20 as i32) != 0);
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__20 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     p_damage_opponent_choice(s, v_p, 50, false, true)?;
-    // @ tcg.fills:408:5
+    // @ tcg.fills:415:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__20 = (1 as i8);
         v__envc_run = false;
@@ -3559,23 +3768,23 @@ fn p_attack_effect__20(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__21` (tcg.fills:298:1)
+/// proc `attack_effect__21` (tcg.fills:305:1)
 fn p_attack_effect__21(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:300:5
+    // @ tcg.fills:307:5
     p_discard_opponent_energy(s, v_p, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__22` (tcg.fills:388:1)
+/// proc `attack_effect__22` (tcg.fills:395:1)
 fn p_attack_effect__22(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:390:5
+    // @ tcg.fills:397:5
     p_bonus_if_extra_energy(s, v_p, 2, 3, 70)?;
     Ok(())
 }
 
-/// proc `attack_effect__23` (tcg.fills:509:1)
+/// proc `attack_effect__23` (tcg.fills:516:1)
 fn p_attack_effect__23(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:511:5
+    // @ tcg.fills:518:5
     p_hinder_defending(s, v_p, false, true, false, 0)?;
     Ok(())
 }
@@ -3587,23 +3796,23 @@ fn p_attack_effect__24(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__25` (tcg.fills:88:1)
+/// proc `attack_effect__25` (tcg.fills:95:1)
 fn p_attack_effect__25(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:90:5
+    // @ tcg.fills:97:5
     p_damage_opponent_bench(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__26` (tcg.fills:262:1)
+/// proc `attack_effect__26` (tcg.fills:269:1)
 fn p_attack_effect__26(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:264:5
+    // @ tcg.fills:271:5
     p_bonus_if(s, v_p, 0, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__27` (tcg.fills:178:1)
+/// proc `attack_effect__27` (tcg.fills:185:1)
 fn p_attack_effect__27(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:180:5
+    // @ tcg.fills:187:5
     p_discard_all_energy(s, v_p, 0)?;
     Ok(())
 }
@@ -3615,32 +3824,32 @@ fn p_attack_effect__28(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__29` (tcg.fills:244:1)
+/// proc `attack_effect__29` (tcg.fills:251:1)
 fn p_attack_effect__29(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:246:5
+    // @ tcg.fills:253:5
     p_bonus_or_recoil(s, v_p, 40, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__30` (tcg.fills:154:1)
+/// proc `attack_effect__30` (tcg.fills:161:1)
 fn p_attack_effect__30(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:156:5
+    // @ tcg.fills:163:5
     p_damage_per_heads(s, 4, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__31` (tcg.fills:443:1)
+/// proc `attack_effect__31` (tcg.fills:450:1)
 fn p_attack_effect__31(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__31 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__31 as i32) != 0);
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__31 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     p_damage_own_choice(s, v_p, 30, true)?;
-    // @ tcg.fills:445:5
+    // @ tcg.fills:452:5
     if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__31 = (1 as i8);
         v__envc_run = false;
@@ -3657,18 +3866,18 @@ fn p_attack_effect__32(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__33` (tcg.fills:412:1)
+/// proc `attack_effect__33` (tcg.fills:419:1)
 fn p_attack_effect__33(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__33 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__33 as i32) != 0);
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__33 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     p_damage_opponent_choice(s, v_p, 30, false, true)?;
-    // @ tcg.fills:414:5
+    // @ tcg.fills:421:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__33 = (1 as i8);
         v__envc_run = false;
@@ -3699,9 +3908,9 @@ fn p_attack_effect__34(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__35` (tcg.fills:250:1)
+/// proc `attack_effect__35` (tcg.fills:257:1)
 fn p_attack_effect__35(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:252:5
+    // @ tcg.fills:259:5
     p_bonus_per_opponent_energy(s, v_p, 30)?;
     Ok(())
 }
@@ -3711,14 +3920,14 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v171: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v171 as i8);
+    let _v180: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v180 as i8);
     Ok(())
 }
 
-/// proc `attack_effect__37` (tcg.fills:256:1)
+/// proc `attack_effect__37` (tcg.fills:263:1)
 fn p_attack_effect__37(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:258:5
+    // @ tcg.fills:265:5
     p_bonus_per_opponent_energy(s, v_p, 20)?;
     Ok(())
 }
@@ -3730,53 +3939,60 @@ fn p_attack_effect__38(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__39` (tcg.fills:130:1)
+/// proc `attack_effect__39` (tcg.fills:137:1)
 fn p_attack_effect__39(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:132:5
+    // @ tcg.fills:139:5
     p_damage_per_heads(s, 2, 100)?;
     Ok(())
 }
 
-/// proc `attack_effect__41` (tcg.fills:268:1)
+/// proc `attack_effect__40` (tcg.fills:71:1)
+fn p_attack_effect__40(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    // @ tcg.fills:73:5
+    p_protect_all(s, v_p, true)?;
+    Ok(())
+}
+
+/// proc `attack_effect__41` (tcg.fills:275:1)
 fn p_attack_effect__41(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:270:5
+    // @ tcg.fills:277:5
     p_bonus_if(s, v_p, 1, 60)?;
     Ok(())
 }
 
-/// proc `attack_effect__42` (tcg.fills:190:1)
+/// proc `attack_effect__42` (tcg.fills:197:1)
 fn p_attack_effect__42(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:192:5
+    // @ tcg.fills:199:5
     p_damage_self(s, v_p, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__43` (tcg.fills:521:1)
+/// proc `attack_effect__43` (tcg.fills:528:1)
 fn p_attack_effect__43(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:523:5
+    // @ tcg.fills:530:5
     p_hinder_defending(s, v_p, false, false, false, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__44` (tcg.fills:136:1)
+/// proc `attack_effect__44` (tcg.fills:143:1)
 fn p_attack_effect__44(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:138:5
+    // @ tcg.fills:145:5
     p_damage_per_heads(s, 2, 80)?;
     Ok(())
 }
 
-/// proc `attack_effect__45` (tcg.fills:424:1)
+/// proc `attack_effect__45` (tcg.fills:431:1)
 fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__45 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__45 as i32) != 0);
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__45 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     p_damage_opponent_choice(s, v_p, 30, true, true)?;
-    // @ tcg.fills:426:5
+    // @ tcg.fills:433:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__45 = (1 as i8);
         v__envc_run = false;
@@ -3786,25 +4002,25 @@ fn p_attack_effect__45(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__46` (tcg.fills:485:1)
+/// proc `attack_effect__46` (tcg.fills:492:1)
 fn p_attack_effect__46(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:487:5
+    // @ tcg.fills:494:5
     p_drain(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__47` (tcg.fills:473:1)
+/// proc `attack_effect__47` (tcg.fills:480:1)
 fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__47 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__47 as i32) != 0);
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__47 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:475:5
+    // @ tcg.fills:482:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_attack_effect__47 = (1 as i8);
         v__envc_run = false;
@@ -3814,135 +4030,135 @@ fn p_attack_effect__47(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__48` (tcg.fills:515:1)
+/// proc `attack_effect__48` (tcg.fills:522:1)
 fn p_attack_effect__48(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:517:5
+    // @ tcg.fills:524:5
     p_hinder_defending(s, v_p, false, false, true, 0)?;
     Ok(())
 }
 
-/// proc `attack_effect__49` (tcg.fills:587:1)
+/// proc `attack_effect__49` (tcg.fills:594:1)
 fn p_attack_effect__49(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:589:5
+    // @ tcg.fills:596:5
     p_named_from_deck_to_bench(s, v_p, 12)?;
     Ok(())
 }
 
-/// proc `attack_effect__50` (tcg.fills:569:1)
+/// proc `attack_effect__50` (tcg.fills:576:1)
 fn p_attack_effect__50(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:571:5
+    // @ tcg.fills:578:5
     p_bonus_per_bench_named(s, v_p, 8, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__51` (tcg.fills:274:1)
+/// proc `attack_effect__51` (tcg.fills:281:1)
 fn p_attack_effect__51(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:276:5
+    // @ tcg.fills:283:5
     p_bonus_if(s, v_p, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__52` (tcg.fills:304:1)
+/// proc `attack_effect__52` (tcg.fills:311:1)
 fn p_attack_effect__52(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:306:5
+    // @ tcg.fills:313:5
     p_discard_opponent_energy(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__53` (tcg.fills:364:1)
+/// proc `attack_effect__53` (tcg.fills:371:1)
 fn p_attack_effect__53(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:366:5
+    // @ tcg.fills:373:5
     p_attach_from_zone(s, v_p, 0, 7, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__54` (tcg.fills:346:1)
+/// proc `attack_effect__54` (tcg.fills:353:1)
 fn p_attack_effect__54(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:348:5
+    // @ tcg.fills:355:5
     p_random_hits(s, v_p, 4, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__55` (tcg.fills:334:1)
+/// proc `attack_effect__55` (tcg.fills:341:1)
 fn p_attack_effect__55(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:336:5
+    // @ tcg.fills:343:5
     p_draw_cards(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__56` (tcg.fills:316:1)
+/// proc `attack_effect__56` (tcg.fills:323:1)
 fn p_attack_effect__56(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:318:5
+    // @ tcg.fills:325:5
     p_discard_opponent_hand_card(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__57` (tcg.fills:232:1)
+/// proc `attack_effect__57` (tcg.fills:239:1)
 fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:234:5
+    // @ tcg.fills:241:5
     p_damage_until_tails(s, 60, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__58` (tcg.fills:142:1)
+/// proc `attack_effect__58` (tcg.fills:149:1)
 fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:144:5
+    // @ tcg.fills:151:5
     p_damage_per_heads(s, 2, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__60` (tcg.fills:593:1)
+/// proc `attack_effect__60` (tcg.fills:600:1)
 fn p_attack_effect__60(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:595:5
+    // @ tcg.fills:602:5
     p_opponent_active_to_deck(s, v_p, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__61` (tcg.fills:292:1)
+/// proc `attack_effect__61` (tcg.fills:299:1)
 fn p_attack_effect__61(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:294:5
+    // @ tcg.fills:301:5
     p_damage_per_bench_type(s, v_p, 10, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__62` (tcg.fills:557:1)
+/// proc `attack_effect__62` (tcg.fills:564:1)
 fn p_attack_effect__62(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:559:5
+    // @ tcg.fills:566:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__63` (tcg.fills:112:1)
+/// proc `attack_effect__63` (tcg.fills:119:1)
 fn p_attack_effect__63(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:114:5
+    // @ tcg.fills:121:5
     p_heal(s, v_p, 0, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__64` (tcg.fills:196:1)
+/// proc `attack_effect__64` (tcg.fills:203:1)
 fn p_attack_effect__64(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:198:5
+    // @ tcg.fills:205:5
     p_damage_self(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__65` (tcg.fills:436:1)
+/// proc `attack_effect__65` (tcg.fills:443:1)
 fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__65 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__65 as i32) != 0);
-    // @ tcg.fills:438:5
+    // @ tcg.fills:445:5
     if v__envc_run {
-        // @ tcg.fills:438:5
+        // @ tcg.fills:445:5
         p_discard_energy(s, v_p, 0, 1, 2)?;
     }
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__65 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     p_damage_opponent_choice(s, v_p, 80, false, true)?;
-    // @ tcg.fills:439:5
+    // @ tcg.fills:446:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__65 = (1 as i8);
         v__envc_run = false;
@@ -3952,16 +4168,16 @@ fn p_attack_effect__65(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__66` (tcg.fills:527:1)
+/// proc `attack_effect__66` (tcg.fills:534:1)
 fn p_attack_effect__66(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:529:5
+    // @ tcg.fills:536:5
     p_hinder_defending(s, v_p, false, false, false, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__67` (tcg.fills:394:1)
+/// proc `attack_effect__67` (tcg.fills:401:1)
 fn p_attack_effect__67(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:396:5
+    // @ tcg.fills:403:5
     p_bonus_if_extra_energy(s, v_p, 3, 2, 80)?;
     Ok(())
 }
@@ -3973,23 +4189,23 @@ fn p_attack_effect__68(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__69` (tcg.fills:575:1)
+/// proc `attack_effect__69` (tcg.fills:582:1)
 fn p_attack_effect__69(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__70` (tcg.fills:430:1)
+/// proc `attack_effect__70` (tcg.fills:437:1)
 fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__70 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__70 as i32) != 0);
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__70 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     p_damage_opponent_choice(s, v_p, 20, true, true)?;
-    // @ tcg.fills:432:5
+    // @ tcg.fills:439:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__70 = (1 as i8);
         v__envc_run = false;
@@ -3999,25 +4215,25 @@ fn p_attack_effect__70(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__71` (tcg.fills:497:1)
+/// proc `attack_effect__71` (tcg.fills:504:1)
 fn p_attack_effect__71(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:499:5
+    // @ tcg.fills:506:5
     p_protect(s, v_p, 300, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__72` (tcg.fills:467:1)
+/// proc `attack_effect__72` (tcg.fills:474:1)
 fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__72 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__72 as i32) != 0);
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__72 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     p_attach_to_benched_choices(s, v_p, 2, 2)?;
-    // @ tcg.fills:469:5
+    // @ tcg.fills:476:5
     if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
         s.f__envc_at_p_attack_effect__72 = (1 as i8);
         v__envc_run = false;
@@ -4027,39 +4243,39 @@ fn p_attack_effect__72(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__73` (tcg.fills:214:1)
+/// proc `attack_effect__73` (tcg.fills:221:1)
 fn p_attack_effect__73(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:216:5
+    // @ tcg.fills:223:5
     p_afflict_self(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__74` (tcg.fills:551:1)
+/// proc `attack_effect__74` (tcg.fills:558:1)
 fn p_attack_effect__74(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:553:5
+    // @ tcg.fills:560:5
     p_boost_next_turn(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__75` (tcg.fills:400:1)
+/// proc `attack_effect__75` (tcg.fills:407:1)
 fn p_attack_effect__75(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:402:5
+    // @ tcg.fills:409:5
     p_bonus_if_extra_energy(s, v_p, 5, 2, 50)?;
     Ok(())
 }
 
-/// proc `attack_effect__76` (tcg.fills:461:1)
+/// proc `attack_effect__76` (tcg.fills:468:1)
 fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__76 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__76 as i32) != 0);
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__76 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     p_attach_to_bench_choice(s, v_p, 3)?;
-    // @ tcg.fills:463:5
+    // @ tcg.fills:470:5
     if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__76 = (1 as i8);
         v__envc_run = false;
@@ -4069,39 +4285,39 @@ fn p_attack_effect__76(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__77` (tcg.fills:370:1)
+/// proc `attack_effect__77` (tcg.fills:377:1)
 fn p_attack_effect__77(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:372:5
+    // @ tcg.fills:379:5
     p_attach_from_zone(s, v_p, 0, 0, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__78` (tcg.fills:238:1)
+/// proc `attack_effect__78` (tcg.fills:245:1)
 fn p_attack_effect__78(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:240:5
+    // @ tcg.fills:247:5
     p_damage_until_tails(s, 30, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__79` (tcg.fills:352:1)
+/// proc `attack_effect__79` (tcg.fills:359:1)
 fn p_attack_effect__79(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:354:5
+    // @ tcg.fills:361:5
     p_random_hits(s, v_p, 4, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__80` (tcg.fills:449:1)
+/// proc `attack_effect__80` (tcg.fills:456:1)
 fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__80 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__80 as i32) != 0);
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__80 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     p_damage_own_choice(s, v_p, 20, false)?;
-    // @ tcg.fills:451:5
+    // @ tcg.fills:458:5
     if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__80 = (1 as i8);
         v__envc_run = false;
@@ -4111,121 +4327,121 @@ fn p_attack_effect__80(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__81` (tcg.fills:358:1)
+/// proc `attack_effect__81` (tcg.fills:365:1)
 fn p_attack_effect__81(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:360:5
+    // @ tcg.fills:367:5
     p_damage_opponent_bench(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__82` (tcg.fills:220:1)
+/// proc `attack_effect__82` (tcg.fills:227:1)
 fn p_attack_effect__82(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:222:5
+    // @ tcg.fills:229:5
     p_burn_opponent_on_heads(s, v_p)?;
     Ok(())
 }
 
-/// proc `attack_effect__83` (tcg.fills:202:1)
+/// proc `attack_effect__83` (tcg.fills:209:1)
 fn p_attack_effect__83(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:204:5
+    // @ tcg.fills:211:5
     p_damage_self(s, v_p, 70)?;
     Ok(())
 }
 
-/// proc `attack_effect__84` (tcg.fills:208:1)
+/// proc `attack_effect__84` (tcg.fills:215:1)
 fn p_attack_effect__84(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:210:5
+    // @ tcg.fills:217:5
     p_damage_self(s, v_p, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__85` (tcg.fills:172:1)
+/// proc `attack_effect__85` (tcg.fills:179:1)
 fn p_attack_effect__85(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:174:5
+    // @ tcg.fills:181:5
     p_discard_energy(s, v_p, 0, 7, 1)?;
     Ok(())
 }
 
-/// proc `attack_effect__86` (tcg.fills:491:1)
+/// proc `attack_effect__86` (tcg.fills:498:1)
 fn p_attack_effect__86(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:493:5
+    // @ tcg.fills:500:5
     p_protect(s, v_p, 20, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__87` (tcg.fills:340:1)
+/// proc `attack_effect__87` (tcg.fills:347:1)
 fn p_attack_effect__87(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:342:5
+    // @ tcg.fills:349:5
     p_discard_deck_tops(s, 5)?;
     Ok(())
 }
 
-/// proc `attack_effect__88` (tcg.fills:148:1)
+/// proc `attack_effect__88` (tcg.fills:155:1)
 fn p_attack_effect__88(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:150:5
+    // @ tcg.fills:157:5
     p_damage_per_heads(s, 2, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__89` (tcg.fills:376:1)
+/// proc `attack_effect__89` (tcg.fills:383:1)
 fn p_attack_effect__89(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:378:5
+    // @ tcg.fills:385:5
     p_attach_from_zone(s, v_p, 0, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `attack_effect__90` (tcg.fills:539:1)
+/// proc `attack_effect__90` (tcg.fills:546:1)
 fn p_attack_effect__90(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:541:5
+    // @ tcg.fills:548:5
     p_sweets_relay(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__91` (tcg.fills:286:1)
+/// proc `attack_effect__91` (tcg.fills:293:1)
 fn p_attack_effect__91(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:288:5
+    // @ tcg.fills:295:5
     p_bonus_if(s, v_p, 4, 20)?;
     Ok(())
 }
 
-/// proc `attack_effect__92` (tcg.fills:545:1)
+/// proc `attack_effect__92` (tcg.fills:552:1)
 fn p_attack_effect__92(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:547:5
+    // @ tcg.fills:554:5
     p_damage_per_relay(s, v_p, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__93` (tcg.fills:563:1)
+/// proc `attack_effect__93` (tcg.fills:570:1)
 fn p_attack_effect__93(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:565:5
+    // @ tcg.fills:572:5
     p_counter_damage(s, v_p, 30)?;
     Ok(())
 }
 
-/// proc `attack_effect__94` (tcg.fills:581:1)
+/// proc `attack_effect__94` (tcg.fills:588:1)
 fn p_attack_effect__94(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__95` (tcg.fills:328:1)
+/// proc `attack_effect__95` (tcg.fills:335:1)
 fn p_attack_effect__95(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:330:5
+    // @ tcg.fills:337:5
     p_pokemon_from_deck(s, v_p, 10)?;
     Ok(())
 }
 
-/// proc `attack_effect__96` (tcg.fills:418:1)
+/// proc `attack_effect__96` (tcg.fills:425:1)
 fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__96 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__96 as i32) != 0);
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__96 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     p_damage_opponent_choice(s, v_p, 10, false, true)?;
-    // @ tcg.fills:420:5
+    // @ tcg.fills:427:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_attack_effect__96 = (1 as i8);
         v__envc_run = false;
@@ -4235,18 +4451,18 @@ fn p_attack_effect__96(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__97` (tcg.fills:479:1)
+/// proc `attack_effect__97` (tcg.fills:486:1)
 fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__97 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__97 as i32) != 0);
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     if v__envc_seek {
         s.f__envc_at_p_attack_effect__97 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     p_switch_opponent(s, v_p, true, false, false)?;
-    // @ tcg.fills:481:5
+    // @ tcg.fills:488:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_attack_effect__97 = (1 as i8);
         v__envc_run = false;
@@ -4256,48 +4472,48 @@ fn p_attack_effect__97(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `attack_effect__98` (tcg.fills:310:1)
+/// proc `attack_effect__98` (tcg.fills:317:1)
 fn p_attack_effect__98(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:312:5
+    // @ tcg.fills:319:5
     p_discard_opponent_hand_card(s, v_p, false)?;
     Ok(())
 }
 
-/// proc `attack_effect__99` (tcg.fills:280:1)
+/// proc `attack_effect__99` (tcg.fills:287:1)
 fn p_attack_effect__99(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:282:5
+    // @ tcg.fills:289:5
     p_bonus_if(s, v_p, 3, 40)?;
     Ok(())
 }
 
-/// proc `attack_effect__100` (tcg.fills:118:1)
+/// proc `attack_effect__100` (tcg.fills:125:1)
 fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.fills:120:5
+    // @ tcg.fills:127:5
     p_heal_on_heads(s, v_p, 0, 60)?;
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:605:1)
+/// proc `ability_effect__1` (tcg.fills:612:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:607:5
+    // @ tcg.fills:614:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:641:1)
+/// proc `ability_effect__2` (tcg.fills:648:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:643:5
+    // @ tcg.fills:650:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:644:9
+        // @ tcg.fills:651:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4308,32 +4524,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:673:1)
+/// proc `ability_effect__3` (tcg.fills:680:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:675:5
+    // @ tcg.fills:682:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:655:1)
+/// proc `ability_effect__4` (tcg.fills:662:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:657:5
+    // @ tcg.fills:664:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:629:1)
+/// proc `ability_effect__5` (tcg.fills:636:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:631:5
+    // @ tcg.fills:638:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4343,53 +4559,60 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:611:1)
+/// proc `ability_effect__6` (tcg.fills:618:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:613:5
+    // @ tcg.fills:620:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:617:1)
+/// proc `ability_effect__7` (tcg.fills:711:1)
+fn p_ability_effect__7(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.fills:713:5
+    p_lock_opponent_supporters(s, v_p, v_s)?;
+    Ok(())
+}
+
+/// proc `ability_effect__8` (tcg.fills:624:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:619:5
+    // @ tcg.fills:626:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:599:1)
+/// proc `ability_effect__9` (tcg.fills:606:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:601:5
+    // @ tcg.fills:608:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:623:1)
+/// proc `ability_effect__10` (tcg.fills:630:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:625:5
+    // @ tcg.fills:632:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:661:1)
+/// proc `ability_effect__11` (tcg.fills:668:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:663:5
+    // @ tcg.fills:670:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:635:1)
+/// proc `ability_effect__12` (tcg.fills:642:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:637:5
+    // @ tcg.fills:644:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4399,68 +4622,75 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:649:1)
+/// proc `ability_effect__13` (tcg.fills:656:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:651:5
+    // @ tcg.fills:658:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:679:1)
+/// proc `ability_effect__14` (tcg.fills:686:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:681:5
+    // @ tcg.fills:688:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:685:1)
+/// proc `ability_effect__15` (tcg.fills:692:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:687:5
+    // @ tcg.fills:694:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__16` (tcg.fills:691:1)
+/// proc `ability_effect__16` (tcg.fills:698:1)
 fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:667:1)
+/// proc `ability_effect__17` (tcg.fills:674:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:669:5
+    // @ tcg.fills:676:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `ability_effect__18` (tcg.fills:697:1)
+/// proc `ability_effect__18` (tcg.fills:704:1)
 fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:699:5
+    // @ tcg.fills:706:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:733:1)
+/// proc `trainer_effect__1` (tcg.fills:817:1)
+fn p_trainer_effect__1(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
+    // @ tcg.fills:819:5
+    p_play_as_pokemon(s, v_p, 40, 9)?;
+    Ok(())
+}
+
+/// proc `trainer_effect__2` (tcg.fills:747:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:735:5
+    // @ tcg.fills:749:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:739:1)
+/// proc `trainer_effect__3` (tcg.fills:753:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:741:5
+    // @ tcg.fills:755:5
     let mut v_going: bool = true;
-    // @ tcg.fills:742:5
+    // @ tcg.fills:756:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:743:9
+        // @ tcg.fills:757:9
         if v_going {
-            // @ tcg.fills:744:13
-            let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r172 == 1) {
-                // @ tcg.fills:745:17
+            // @ tcg.fills:758:13
+            let _r181: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r181 == 1) {
+                // @ tcg.fills:759:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:747:17
+                // @ tcg.fills:761:17
                 v_going = false;
             }
         }
@@ -4468,46 +4698,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:796:1)
+/// proc `trainer_effect__4` (tcg.fills:810:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:798:5
+    // @ tcg.fills:812:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:784:1)
+/// proc `trainer_effect__5` (tcg.fills:798:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:786:5
+    // @ tcg.fills:800:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:727:1)
+/// proc `trainer_effect__6` (tcg.fills:741:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:729:5
+    // @ tcg.fills:743:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:778:1)
+/// proc `trainer_effect__7` (tcg.fills:792:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:780:5
+    // @ tcg.fills:794:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:754:1)
+/// proc `trainer_effect__8` (tcg.fills:768:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:756:5
+    // @ tcg.fills:770:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:756:5
+    // @ tcg.fills:770:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:756:5
+    // @ tcg.fills:770:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4517,115 +4747,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:790:1)
+/// proc `trainer_effect__9` (tcg.fills:804:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:792:5
+    // @ tcg.fills:806:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:715:1)
+/// proc `trainer_effect__10` (tcg.fills:729:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:717:5
+    // @ tcg.fills:731:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:721:1)
+/// proc `trainer_effect__11` (tcg.fills:735:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:723:5
+    // @ tcg.fills:737:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:766:1)
+/// proc `trainer_effect__12` (tcg.fills:780:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:768:5
+    // @ tcg.fills:782:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:772:1)
+/// proc `trainer_effect__13` (tcg.fills:786:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:774:5
+    // @ tcg.fills:788:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:709:1)
+/// proc `trainer_effect__14` (tcg.fills:723:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:711:5
+    // @ tcg.fills:725:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:760:1)
+/// proc `trainer_effect__15` (tcg.fills:774:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:762:5
+    // @ tcg.fills:776:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:703:1)
+/// proc `trainer_effect__16` (tcg.fills:717:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:705:5
+    // @ tcg.fills:719:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:962:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:1045:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     if v__envc_run {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:962:1
-        let _a173: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a173)?;
+        // @ tcg.envspec:1045:1
+        let _a182: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a182)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:962:1
-        let _a174: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a174)?;
+        // @ tcg.envspec:1045:1
+        let _a183: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a183)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:962:1
-        let _a175: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a175)?;
+        // @ tcg.envspec:1045:1
+        let _a184: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a184)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:962:1
-        let _a176: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a176)?;
+        // @ tcg.envspec:1045:1
+        let _a185: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a185)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:962:1
-        let _a177: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a178: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a177, _a178)?;
+        // @ tcg.envspec:1045:1
+        let _a186: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a187: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a186, _a187)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4635,56 +4865,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:962:1
-        let _a179: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a180: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a179, _a180)?;
+        // @ tcg.envspec:1045:1
+        let _a188: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a189: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a188, _a189)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:962:1
-        let _a181: bool = K15[v_effect as usize][0 as usize];
-        let _a182: bool = K16[v_effect as usize][0 as usize];
-        let _a183: bool = K17[v_effect as usize][0 as usize];
-        let _a184: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a181, _a182, _a183, _a184)?;
+        // @ tcg.envspec:1045:1
+        let _a190: bool = K15[v_effect as usize][0 as usize];
+        let _a191: bool = K16[v_effect as usize][0 as usize];
+        let _a192: bool = K17[v_effect as usize][0 as usize];
+        let _a193: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a190, _a191, _a192, _a193)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:962:1
-        let _a185: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a185)?;
+        // @ tcg.envspec:1045:1
+        let _a194: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a194)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:962:1
-        let _a186: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a187: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a188: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a186, _a187, _a188)?;
+        // @ tcg.envspec:1045:1
+        let _a195: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a196: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a197: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a195, _a196, _a197)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4694,51 +4924,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:962:1
-        let _a189: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a189)?;
+        // @ tcg.envspec:1045:1
+        let _a198: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a198)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:962:1
-        let _a190: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a190)?;
+        // @ tcg.envspec:1045:1
+        let _a199: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a199)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:962:1
-        let _a191: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a192: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a191, _a192)?;
+        // @ tcg.envspec:1045:1
+        let _a200: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a201: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a200, _a201)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:962:1
-        let _a193: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a193, 30)?;
+        // @ tcg.envspec:1045:1
+        let _a202: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a202, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4748,16 +4978,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4767,32 +4997,35 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:962:1
-        let _a194: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a194)?;
+        // @ tcg.envspec:1045:1
+        let _a203: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a203)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
+        p_protect_all(s, v_p, true)?;
+    } else if (v__envc_run && (v_op_0 == 27)) {
+        // @ tcg.envspec:1045:1
         p_drain(s, v_p)?;
-    } else if ((v__envc_run && (v_op_0 == 27)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:962:1
+    } else if ((v__envc_run && (v_op_0 == 28)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4801,54 +5034,54 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 28)) {
-        // @ tcg.envspec:962:1
-        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:962:1
-        p_bonus_per_bench_named(s, v_p, 8, 50)?;
+        // @ tcg.envspec:1045:1
+        p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:962:1
-        let _a195: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a195, 1, true)?;
+        // @ tcg.envspec:1045:1
+        p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:962:1
-        let _a196: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a196)?;
+        // @ tcg.envspec:1045:1
+        let _a204: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a204, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:962:1
-        p_draw_cards(s, v_p, 1)?;
+        // @ tcg.envspec:1045:1
+        let _a205: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a205)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:962:1
-        let _a197: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a197)?;
+        // @ tcg.envspec:1045:1
+        p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:962:1
-        let _a198: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a199: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a198, _a199)?;
+        // @ tcg.envspec:1045:1
+        let _a206: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a206)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:962:1
-        p_opponent_active_to_deck(s, v_p, true)?;
+        // @ tcg.envspec:1045:1
+        let _a207: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a208: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a207, _a208)?;
     } else if (v__envc_run && (v_op_0 == 36)) {
-        // @ tcg.envspec:962:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:1045:1
+        p_opponent_active_to_deck(s, v_p, true)?;
     } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:962:1
-        let _a200: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a201: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a200, _a201)?;
-    } else if ((v__envc_run && (v_op_0 == 38)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 38)) {
+        // @ tcg.envspec:1045:1
+        let _a209: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a210: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a209, _a210)?;
+    } else if ((v__envc_run && (v_op_0 == 39)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4857,41 +5090,41 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 39)) {
-        // @ tcg.envspec:962:1
-        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:962:1
-        p_boost_next_turn(s, v_p, 20)?;
+        // @ tcg.envspec:1045:1
+        p_afflict_self(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:962:1
-        p_burn_opponent_on_heads(s, v_p)?;
+        // @ tcg.envspec:1045:1
+        p_boost_next_turn(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:962:1
-        p_discard_deck_tops(s, 5)?;
+        // @ tcg.envspec:1045:1
+        p_burn_opponent_on_heads(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:962:1
-        p_sweets_relay(s, v_p, 20)?;
+        // @ tcg.envspec:1045:1
+        p_discard_deck_tops(s, 5)?;
     } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:962:1
-        p_damage_per_relay(s, v_p, 40)?;
+        // @ tcg.envspec:1045:1
+        p_sweets_relay(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 45)) {
-        // @ tcg.envspec:962:1
-        p_counter_damage(s, v_p, 30)?;
+        // @ tcg.envspec:1045:1
+        p_damage_per_relay(s, v_p, 40)?;
     } else if (v__envc_run && (v_op_0 == 46)) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 47)) {
+        // @ tcg.envspec:1045:1
         p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 47)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:962:1
+    } else if ((v__envc_run && (v_op_0 == 48)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4901,38 +5134,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if v__envc_run {
-        // @ tcg.envspec:962:1
-        if (v_op_0 == 48) {
-            // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
+        if (v_op_0 == 49) {
+            // @ tcg.envspec:1045:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     if v__envc_run {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:962:1
+    // @ tcg.envspec:1045:1
     if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:962:1
+        // @ tcg.envspec:1045:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
             v__envc_run = false;
@@ -4943,38 +5176,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:974:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:1057:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:1057:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:1057:1
     if v__envc_run {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:974:1
+    // @ tcg.envspec:1057:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:974:1
-        let _a202: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a203: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a202, _a203)?;
+        // @ tcg.envspec:1057:1
+        let _a211: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a212: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a211, _a212)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -4982,50 +5215,53 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:974:1
-        let _a204: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a205: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a206: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a204, _a205, 1, _a206)?;
+        // @ tcg.envspec:1057:1
+        let _a213: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a214: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a215: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a213, _a214, 1, _a215)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:974:1
-        p_afflict_opponent_on_heads(s, v_p, 1)?;
+        // @ tcg.envspec:1057:1
+        p_lock_opponent_supporters(s, v_p, v_s)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
+        p_afflict_opponent_on_heads(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 8)) {
+        // @ tcg.envspec:1057:1
         p_poison_opponent_from(s, v_p, v_s)?;
-    } else if ((v__envc_run && (v_op_0 == 8)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:974:1
+    } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:974:1
-        p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:974:1
-        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+        // @ tcg.envspec:1057:1
+        p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
+        p_heal_on_attach(s, v_p, v_s, 4, 20)?;
+    } else if (v__envc_run && (v_op_0 == 12)) {
+        // @ tcg.envspec:1057:1
         p_hit_on_attach(s, v_p, 6, 20)?;
-    } else if ((v__envc_run && (v_op_0 == 12)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:974:1
+    } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
+        // @ tcg.envspec:1057:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:974:1
+        // @ tcg.envspec:1057:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -5036,271 +5272,479 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:981:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:1064:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:1064:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:1064:1
     if v__envc_run {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:1064:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:981:1
+    // @ tcg.envspec:1064:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:981:1
-        p_heal_type(s, v_p, v_target, 0, 50)?;
+        // @ tcg.envspec:1064:1
+        p_play_as_pokemon(s, v_p, 40, 9)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:981:1
-        p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
+        // @ tcg.envspec:1064:1
+        p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:981:1
-        p_active_to_hand(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:981:1
-        p_add_attack_bonus(s, 10)?;
+        // @ tcg.envspec:1064:1
+        p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:1064:1
+        p_add_attack_bonus(s, 10)?;
+    } else if (v__envc_run && (v_op_0 == 6)) {
+        // @ tcg.envspec:1064:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
-    } else if ((v__envc_run && (v_op_0 == 6)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:981:1
+    } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
+        // @ tcg.envspec:1064:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:1064:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:1064:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
         }
-    } else if (v_op_0 == 7) {
-        // @ tcg.envspec:981:1
-        p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:981:1
-        p_heal(s, v_p, v_target, 20)?;
+        // @ tcg.envspec:1064:1
+        p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:981:1
-        p_add_retreat_discount(s, 1)?;
+        // @ tcg.envspec:1064:1
+        p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:981:1
-        p_see_opponent_hand(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:981:1
-        p_look_at_deck(s, v_p, 3)?;
+        // @ tcg.envspec:1064:1
+        p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:981:1
-        p_basic_from_deck(s, v_p)?;
+        // @ tcg.envspec:1064:1
+        p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:981:1
-        p_opponent_hand_into_deck(s, v_p, 3)?;
+        // @ tcg.envspec:1064:1
+        p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:981:1
-        p_draw_cards(s, v_p, 2)?;
+        // @ tcg.envspec:1064:1
+        p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:981:1
+        // @ tcg.envspec:1064:1
+        p_draw_cards(s, v_p, 2)?;
+    } else if (v_op_0 == 16) {
+        // @ tcg.envspec:1064:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1749:1)
-fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
-    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1751:5
-    let mut v_p: i32 = 0;
-    // @ tcg.envspec:1751:5
-    if v__envc_run {
-        // @ tcg.envspec:1751:5
-        v_p = (s.current_player as i32);
-        // @ tcg.envspec:1752:5
-        let _v207: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i208: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i208] = (_v207 as i8);
-        // @ tcg.envspec:1753:5
-        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1754:5
-        s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1755:5
-        s.f_attached = true;
-    }
-    // @ tcg.envspec:1756:5
-    if ((v__envc_run && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-        // @ tcg.envspec:1757:9
-        let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1757:9
+/// proc `_envc_run_setup_done` (tcg.envspec:1860:1)
+fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
+    // @ tcg.envspec:1861:5
+    if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
+        // @ tcg.envspec:1862:9
+        s.current_player = ((1 - (s.f_first as i32)) as i8);
+    } else {
+        // @ tcg.envspec:1864:9
         if v__envc_run {
-            v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+            // @ tcg.envspec:1864:9
+            let _a216: i32 = (s.f_first as i32);
+            p_begin_turn(s, _a216)?;
         }
-        // @ tcg.envspec:1757:9
+        // @ tcg.envspec:1865:9
         if v__envc_seek {
-            v_p = (s.f__envc_frame_a_attach__p as i32);
-            s.f__envc_at_a_attach = (0 as i8);
+            s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1757:9
-        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1757:9
-        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-            s.f__envc_frame_a_attach__p = (v_p as i8);
-            s.f__envc_at_a_attach = (1 as i8);
+        // @ tcg.envspec:1865:9
+        p_active_abilities(s)?;
+        // @ tcg.envspec:1865:9
+        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+            s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:1758:9
-            p_knock_outs(s)?;
-            // @ tcg.envspec:1759:9
-            p_continue_game(s, v_p, true)?;
         }
     }
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1768:1)
+/// proc `_envc_run_evolve` (tcg.envspec:1878:1)
+fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
+    // @ tcg.envspec:1880:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1880:5
+    if v__envc_run {
+        // @ tcg.envspec:1880:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1881:5
+        let _v217: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+        let _i218: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+        s.f_below[v_p as usize][v_s as usize][_i218] = (_v217 as i16);
+        // @ tcg.envspec:1882:5
+        let _v219: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+        s.f_evolutions[v_p as usize][v_s as usize] = (_v219 as i8);
+        // @ tcg.envspec:1883:5
+        let _v220: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
+        s.f_card[v_p as usize][v_s as usize] = (_v220 as i16);
+        // @ tcg.envspec:1884:5
+        s.f_hand[v_p as usize].remove_at(v_h, 39)?;
+        // @ tcg.envspec:1885:5
+        let _v221: i32 = (s.f_turn as i32);
+        s.f_placed[v_p as usize][v_s as usize] = (_v221 as i8);
+    }
+    // @ tcg.envspec:1886:5
+    if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
+        // @ tcg.envspec:1887:9
+        if v__envc_run {
+            // @ tcg.envspec:1887:9
+            p_clear_conditions(s, v_p)?;
+        }
+        // @ tcg.envspec:1888:9
+        if v__envc_seek {
+            s.f__envc_at_a_evolve = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1888:9
+        p_active_abilities(s)?;
+        // @ tcg.envspec:1888:9
+        if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+            s.f__envc_at_a_evolve = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attach` (tcg.envspec:1894:1)
+fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
+    // @ tcg.envspec:1896:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1896:5
+    if v__envc_run {
+        // @ tcg.envspec:1896:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1897:5
+        let _v222: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i223: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i223] = (_v222 as i8);
+        // @ tcg.envspec:1898:5
+        s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
+        // @ tcg.envspec:1899:5
+        s.f_zone[v_p as usize] = (10 as i8);
+        // @ tcg.envspec:1900:5
+        s.f_attached = true;
+    }
+    // @ tcg.envspec:1901:5
+    if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
+        // @ tcg.envspec:1902:9
+        let mut v__envc_arg1: i32 = 0;
+        // @ tcg.envspec:1902:9
+        if v__envc_run {
+            v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        }
+        // @ tcg.envspec:1902:9
+        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
+            // @ tcg.envspec:1902:9
+            if v__envc_seek {
+                v_p = (s.f__envc_frame_a_attach__p as i32);
+                s.f__envc_at_a_attach = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1902:9
+            p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+            // @ tcg.envspec:1902:9
+            if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+                s.f__envc_frame_a_attach__p = (v_p as i8);
+                s.f__envc_at_a_attach = (1 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+        // @ tcg.envspec:1903:9
+        if v__envc_run {
+            // @ tcg.envspec:1903:9
+            p_knock_outs(s)?;
+        }
+        // @ tcg.envspec:1904:9
+        if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
+            // @ tcg.envspec:1904:9
+            if v__envc_seek {
+                s.f__envc_at_a_attach = (0 as i8);
+                v__envc_seek = false;
+            }
+            // @ tcg.envspec:1904:9
+            p_continue_game(s, v_p, true)?;
+            // @ tcg.envspec:1904:9
+            if ((s.f__envc_at_p_continue_game as i32) != 0) {
+                s.f__envc_at_a_attach = (2 as i8);
+                v__envc_run = false;
+            } else {
+                v__envc_run = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_play_trainer` (tcg.envspec:1913:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1771:5
+    // @ tcg.envspec:1916:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1772:5
+    // @ tcg.envspec:1917:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1771:5
+    // @ tcg.envspec:1916:5
     if v__envc_run {
-        // @ tcg.envspec:1771:5
+        // @ tcg.envspec:1916:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1772:5
-        v_c = (s.f_hand[v_p as usize].get(v_h, 36)? as i32);
-        // @ tcg.envspec:1773:5
-        s.f_hand[v_p as usize].remove_at(v_h, 37)?;
-        // @ tcg.envspec:1774:5
-        s.f_discard[v_p as usize].push((v_c as i16), 38)?;
-        // @ tcg.envspec:1775:5
-        if ((T15_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1776:9
+        // @ tcg.envspec:1917:5
+        v_c = (s.f_hand[v_p as usize].get(v_h, 40)? as i32);
+        // @ tcg.envspec:1918:5
+        s.f_hand[v_p as usize].remove_at(v_h, 41)?;
+        // @ tcg.envspec:1919:5
+        s.f_discard[v_p as usize].push((v_c as i16), 42)?;
+        // @ tcg.envspec:1920:5
+        s.f_playing = (v_c as i16);
+        // @ tcg.envspec:1921:5
+        if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
+            // @ tcg.envspec:1922:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1778:5
+    // @ tcg.envspec:1924:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1778:5
+    // @ tcg.envspec:1924:5
     if v__envc_run {
-        v__envc_arg1 = (T26_Card__trainer_effect[v_c as usize] as i32);
+        v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1778:5
-    if v__envc_seek {
-        v_p = (s.f__envc_frame_a_play_trainer__p as i32);
-        s.f__envc_at_a_play_trainer = (0 as i8);
-        v__envc_seek = false;
+    // @ tcg.envspec:1924:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
+        // @ tcg.envspec:1924:5
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_play_trainer__p as i32);
+            s.f__envc_at_a_play_trainer = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1924:5
+        p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
+        // @ tcg.envspec:1924:5
+        if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_play_trainer__p = (v_p as i8);
+            s.f__envc_at_a_play_trainer = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
-    // @ tcg.envspec:1778:5
-    p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:1778:5
-    if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
-        s.f__envc_frame_a_play_trainer__p = (v_p as i8);
-        s.f__envc_at_a_play_trainer = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-        // @ tcg.envspec:1779:5
+    // @ tcg.envspec:1925:5
+    if v__envc_run {
+        // @ tcg.envspec:1925:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1780:5
+    }
+    // @ tcg.envspec:1926:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
+        // @ tcg.envspec:1926:5
+        if v__envc_seek {
+            s.f__envc_at_a_play_trainer = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1926:5
         p_continue_game(s, v_p, true)?;
+        // @ tcg.envspec:1926:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_a_play_trainer = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1784:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:1930:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1787:5
+    // @ tcg.envspec:1933:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1787:5
+    // @ tcg.envspec:1933:5
     if v__envc_run {
-        // @ tcg.envspec:1787:5
+        // @ tcg.envspec:1933:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1788:5
+        // @ tcg.envspec:1934:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1789:5
+    // @ tcg.envspec:1935:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1789:5
+    // @ tcg.envspec:1935:5
     if v__envc_run {
-        v__envc_arg1 = (T25_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
+        v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1789:5
-    if v__envc_seek {
-        v_p = (s.f__envc_frame_a_use_ability__p as i32);
-        s.f__envc_at_a_use_ability = (0 as i8);
-        v__envc_seek = false;
+    // @ tcg.envspec:1935:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
+        // @ tcg.envspec:1935:5
+        if v__envc_seek {
+            v_p = (s.f__envc_frame_a_use_ability__p as i32);
+            s.f__envc_at_a_use_ability = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1935:5
+        p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
+        // @ tcg.envspec:1935:5
+        if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
+            s.f__envc_frame_a_use_ability__p = (v_p as i8);
+            s.f__envc_at_a_use_ability = (1 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
-    // @ tcg.envspec:1789:5
-    p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:1789:5
-    if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
-        s.f__envc_frame_a_use_ability__p = (v_p as i8);
-        s.f__envc_at_a_use_ability = (1 as i8);
-        v__envc_run = false;
-    } else {
-        v__envc_run = true;
-        // @ tcg.envspec:1790:5
+    // @ tcg.envspec:1936:5
+    if v__envc_run {
+        // @ tcg.envspec:1936:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:1791:5
+    }
+    // @ tcg.envspec:1937:5
+    if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
+        // @ tcg.envspec:1937:5
+        if v__envc_seek {
+            s.f__envc_at_a_use_ability = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1937:5
         p_continue_game(s, v_p, true)?;
+        // @ tcg.envspec:1937:5
+        if ((s.f__envc_at_p_continue_game as i32) != 0) {
+            s.f__envc_at_a_use_ability = (2 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1817:1)
+/// proc `_envc_run_retreat` (tcg.envspec:1943:1)
+fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
+    // @ tcg.envspec:1947:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1948:5
+    let mut v_pay: i32 = 0;
+    // @ tcg.envspec:1947:5
+    if v__envc_run {
+        // @ tcg.envspec:1947:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1948:5
+        v_pay = f_retreat_cost(s, v_p)?;
+        // @ tcg.envspec:1949:5
+        for v_k in 0i32..4 {
+            // @ tcg.envspec:1950:9
+            if (v_k < v_pay) {
+                // @ tcg.envspec:1951:13
+                let mut _acc224: i32 = 0;
+                for v_u in 0i32..11 {
+                    let _x225: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                    _acc224 = if v_u == 0 { _x225 } else { imin(_acc224, _x225) };
+                }
+                let mut v_t: i32 = _acc224;
+                // @ tcg.envspec:1952:13
+                let _v226: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v226 as i8);
+            }
+        }
+        // @ tcg.envspec:1955:5
+        p_clear_conditions(s, v_p)?;
+        // @ tcg.envspec:1956:5
+        p_swap_slots(s, v_p, 0, v_b)?;
+        // @ tcg.envspec:1957:5
+        s.f_retreated = true;
+    }
+    // @ tcg.envspec:1958:5
+    if v__envc_seek {
+        s.f__envc_at_a_retreat = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:1958:5
+    p_active_abilities(s)?;
+    // @ tcg.envspec:1958:5
+    if ((s.f__envc_at_p_active_abilities as i32) != 0) {
+        s.f__envc_at_a_retreat = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_attack` (tcg.envspec:1966:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1818:5
+    // @ tcg.envspec:1967:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1819:5
+    // @ tcg.envspec:1968:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1820:5
+    // @ tcg.envspec:1969:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1818:5
+    // @ tcg.envspec:1967:5
     if v__envc_run {
-        // @ tcg.envspec:1818:5
+        // @ tcg.envspec:1967:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1819:5
+        // @ tcg.envspec:1968:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1821:5
+        // @ tcg.envspec:1970:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1822:9
-            let _r209: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_hits = (_r209 == 1);
+            // @ tcg.envspec:1971:9
+            let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_hits = (_r227 == 1);
         }
     }
-    // @ tcg.envspec:1824:5
+    // @ tcg.envspec:1973:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1825:9
+        // @ tcg.envspec:1974:9
         if v__envc_run {
-            // @ tcg.envspec:1825:9
-            s.f_dmg = (imax((if (v_a == 0) { (T16_Card__damage0[v_c as usize] as i32) } else { (T17_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1826:9
+            // @ tcg.envspec:1974:9
+            s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }), 0) as i16);
+            // @ tcg.envspec:1975:9
             s.f_attack_index = (v_a as i8);
+            // @ tcg.envspec:1976:9
+            s.f_attacking = true;
         }
-        // @ tcg.envspec:1827:9
-        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1828:13
+        // @ tcg.envspec:1977:9
+        if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
+            // @ tcg.envspec:1978:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1978:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1978:13
             if v__envc_run {
-                v__envc_arg1 = (T25_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
+                v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1978:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
@@ -5308,9 +5752,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1978:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1828:13
+            // @ tcg.envspec:1978:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
@@ -5321,23 +5765,23 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1980:9
         let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1980:9
         if v__envc_run {
-            v__envc_arg3 = (if (v_a == 0) { (T23_Card__effect0[v_c as usize] as i32) } else { (T24_Card__effect1[v_c as usize] as i32) });
+            v__envc_arg3 = (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) });
         }
-        // @ tcg.envspec:1830:9
+        // @ tcg.envspec:1980:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1980:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1980:9
             p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1830:9
+            // @ tcg.envspec:1980:9
             if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
@@ -5346,27 +5790,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1831:9
+        // @ tcg.envspec:1981:9
         if v__envc_run {
-            // @ tcg.envspec:1831:9
+            // @ tcg.envspec:1981:9
             p_hit_active(s, v_p)?;
+            // @ tcg.envspec:1982:9
+            s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:1833:5
+    // @ tcg.envspec:1984:5
     if v__envc_run {
-        // @ tcg.envspec:1833:5
+        // @ tcg.envspec:1984:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1834:5
+    // @ tcg.envspec:1985:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1986:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1986:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1835:9
+        // @ tcg.envspec:1986:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5377,18 +5823,50 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:1839:1)
+/// proc `_envc_run_discard_from_play` (tcg.envspec:1995:1)
+fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
+    // @ tcg.envspec:1997:5
+    let mut v_p: i32 = 0;
+    // @ tcg.envspec:1997:5
+    if v__envc_run {
+        // @ tcg.envspec:1997:5
+        v_p = (s.current_player as i32);
+        // @ tcg.envspec:1998:5
+        p_clear_slot(s, v_p, v_s)?;
+        // @ tcg.envspec:1999:5
+        p_knock_outs(s)?;
+    }
+    // @ tcg.envspec:2000:5
+    if v__envc_seek {
+        s.f__envc_at_a_discard_from_play = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:2000:5
+    p_continue_game(s, v_p, true)?;
+    // @ tcg.envspec:2000:5
+    if ((s.f__envc_at_p_continue_game as i32) != 0) {
+        s.f__envc_at_a_discard_from_play = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// proc `_envc_run_end_turn` (tcg.envspec:2003:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:2004:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:2004:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:1840:5
+    // @ tcg.envspec:2004:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5398,256 +5876,263 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1702:1)
+/// proc `_envc_run_promote` (tcg.envspec:2008:1)
+fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
+    // @ tcg.envspec:2010:5
+    if v__envc_run {
+        // @ tcg.envspec:2010:5
+        let _a228: i32 = (s.current_player as i32);
+        p_swap_slots(s, _a228, 0, v_b)?;
+    }
+    // @ tcg.envspec:2011:5
+    let mut v__envc_arg1: i32 = 0;
+    // @ tcg.envspec:2011:5
+    let mut v__envc_arg2: bool = false;
+    // @ tcg.envspec:2011:5
+    if v__envc_run {
+        v__envc_arg1 = (s.f_promote_next as i32);
+        v__envc_arg2 = s.f_promote_resume;
+    }
+    // @ tcg.envspec:2011:5
+    if v__envc_seek {
+        s.f__envc_at_a_promote = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.envspec:2011:5
+    p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
+    // @ tcg.envspec:2011:5
+    if ((s.f__envc_at_p_continue_game as i32) != 0) {
+        s.f__envc_at_a_promote = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
+    Ok(())
+}
+
+/// action `setup_active` (tcg.envspec:1845:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1704:5
+    // @ tcg.envspec:1847:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1705:5
-    let _a210: i32 = (s.f_hand[v_p as usize].get(v_h, 39)? as i32);
-    p_put_in_play(s, v_p, 0, _a210)?;
-    // @ tcg.envspec:1706:5
-    s.f_hand[v_p as usize].remove_at(v_h, 40)?;
+    // @ tcg.envspec:1848:5
+    let _a229: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
+    p_put_in_play(s, v_p, 0, _a229)?;
+    // @ tcg.envspec:1849:5
+    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
     Ok(())
 }
 
 /// guard of `setup_active`
 fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1709:1)
+/// action `setup_bench` (tcg.envspec:1852:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1712:5
+    // @ tcg.envspec:1855:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1713:5
-    let _a211: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a212: i32 = (s.f_hand[v_p as usize].get(v_h, 41)? as i32);
-    p_put_in_play(s, v_p, _a211, _a212)?;
-    // @ tcg.envspec:1714:5
-    s.f_hand[v_p as usize].remove_at(v_h, 42)?;
+    // @ tcg.envspec:1856:5
+    let _a230: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a231: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
+    p_put_in_play(s, v_p, _a230, _a231)?;
+    // @ tcg.envspec:1857:5
+    s.f_hand[v_p as usize].remove_at(v_h, 46)?;
     Ok(())
 }
 
 /// guard of `setup_bench`
 fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1717:1)
+/// action `setup_done` (tcg.envspec:1860:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1718:5
-    if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:1719:9
-        s.current_player = ((1 - (s.f_first as i32)) as i8);
-    } else {
-        // @ tcg.envspec:1721:9
-        let _a213: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a213)?;
-    }
+    // @ tcg.envspec:1860:1
+    p__envc_run_setup_done(s)?;
     Ok(())
 }
 
 /// guard of `setup_done`
 fn g_setup_done(s: &State) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1726:1)
+/// action `play_basic` (tcg.envspec:1870:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1728:5
+    // @ tcg.envspec:1872:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1729:5
-    let _a214: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a215: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
-    p_put_in_play(s, v_p, _a214, _a215)?;
-    // @ tcg.envspec:1730:5
-    s.f_hand[v_p as usize].remove_at(v_h, 44)?;
+    // @ tcg.envspec:1873:5
+    let _a232: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a233: i32 = (s.f_hand[v_p as usize].get(v_h, 47)? as i32);
+    p_put_in_play(s, v_p, _a232, _a233)?;
+    // @ tcg.envspec:1874:5
+    s.f_hand[v_p as usize].remove_at(v_h, 48)?;
     Ok(())
 }
 
 /// guard of `play_basic`
 fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1734:1)
+/// action `evolve` (tcg.envspec:1878:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1736:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1737:5
-    let _v216: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    let _i217: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-    s.f_below[v_p as usize][v_s as usize][_i217] = (_v216 as i16);
-    // @ tcg.envspec:1738:5
-    let _v218: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-    s.f_evolutions[v_p as usize][v_s as usize] = (_v218 as i8);
-    // @ tcg.envspec:1739:5
-    let _v219: i32 = (s.f_hand[v_p as usize].get(v_h, 46)? as i32);
-    s.f_card[v_p as usize][v_s as usize] = (_v219 as i16);
-    // @ tcg.envspec:1740:5
-    s.f_hand[v_p as usize].remove_at(v_h, 47)?;
-    // @ tcg.envspec:1741:5
-    let _v220: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v220 as i8);
-    // @ tcg.envspec:1742:5
-    if (v_s == 0) {
-        // @ tcg.envspec:1743:9
-        p_clear_conditions(s, v_p)?;
-    }
+    // @ tcg.envspec:1878:1
+    p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 45)? as i32), v_s)? } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1749:1)
+/// action `attach` (tcg.envspec:1894:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1749:1
+    // @ tcg.envspec:1894:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
 
 /// guard of `attach`
 fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1768:1)
+/// action `play_trainer` (tcg.envspec:1913:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1768:1
+    // @ tcg.envspec:1913:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 48)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_target)?) } else { false })) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1784:1)
+/// action `use_ability` (tcg.envspec:1930:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1784:1
+    // @ tcg.envspec:1930:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
 
 /// guard of `use_ability`
 fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
-    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T25_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T20_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1796:1)
+/// action `retreat` (tcg.envspec:1943:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1799:5
-    let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1800:5
-    let mut v_pay: i32 = f_retreat_cost(s, v_p)?;
-    // @ tcg.envspec:1801:5
-    for v_k in 0i32..4 {
-        // @ tcg.envspec:1802:9
-        if (v_k < v_pay) {
-            // @ tcg.envspec:1803:13
-            let mut _acc221: i32 = 0;
-            for v_u in 0i32..11 {
-                let _x222: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                _acc221 = if v_u == 0 { _x222 } else { imin(_acc221, _x222) };
-            }
-            let mut v_t: i32 = _acc221;
-            // @ tcg.envspec:1804:13
-            let _v223: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-            s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v223 as i8);
-        }
-    }
-    // @ tcg.envspec:1807:5
-    p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:1808:5
-    p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:1809:5
-    s.f_retreated = true;
+    // @ tcg.envspec:1943:1
+    p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
 
 /// guard of `retreat`
 fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1817:1)
+/// action `attack` (tcg.envspec:1966:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1817:1
+    // @ tcg.envspec:1966:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
 
 /// guard of `attack`
 fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:1839:1)
+/// action `discard_from_play` (tcg.envspec:1995:1)
+fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1995:1
+    p__envc_run_discard_from_play(s, v_s)?;
+    Ok(())
+}
+
+/// guard of `discard_from_play`
+fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
+    Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
+}
+
+/// action `end_turn` (tcg.envspec:2003:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1839:1
+    // @ tcg.envspec:2003:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
 
 /// guard of `end_turn`
 fn g_end_turn(s: &State) -> Result<bool, Fault> {
-    Ok((((s.f_phase as i32) == 1) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:1844:1)
+/// action `promote` (tcg.envspec:2008:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1846:5
-    let _a224: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a224, 0, v_b)?;
-    // @ tcg.envspec:1847:5
-    let _a225: i32 = (s.f_promote_next as i32);
-    let _a226: bool = s.f_promote_resume;
-    p_continue_game(s, _a225, _a226)?;
+    // @ tcg.envspec:2008:1
+    p__envc_run_promote(s, v_b)?;
     Ok(())
 }
 
 /// guard of `promote`
 fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
-    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!((((((s.f__envc_at_a_attach as i32) != 0) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)))))
+    Ok((((((s.f_phase as i32) == 2) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1749:1
-    if ((s.f__envc_at_a_attach as i32) != 0) {
-        // @ tcg.envspec:1749:1
+    // @ tcg.envspec:1860:1
+    if ((s.f__envc_at_a_setup_done as i32) != 0) {
+        // @ tcg.envspec:1860:1
+        p__envc_run_setup_done(s)?;
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1878:1
+        // @ tcg.envspec:1878:1
+        p__envc_run_evolve(s, 0, 0)?;
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1894:1
+        // @ tcg.envspec:1894:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1768:1
-        // @ tcg.envspec:1768:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1913:1
+        // @ tcg.envspec:1913:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1784:1
-        // @ tcg.envspec:1784:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1930:1
+        // @ tcg.envspec:1930:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1817:1
-        // @ tcg.envspec:1817:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1943:1
+        // @ tcg.envspec:1943:1
+        p__envc_run_retreat(s, 1)?;
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1966:1
+        // @ tcg.envspec:1966:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:1839:1
-        // @ tcg.envspec:1839:1
+    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:1995:1
+        // @ tcg.envspec:1995:1
+        p__envc_run_discard_from_play(s, 0)?;
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2003:1
+        // @ tcg.envspec:2003:1
         p__envc_run_end_turn(s)?;
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2008:1
+        // @ tcg.envspec:2008:1
+        p__envc_run_promote(s, 1)?;
     }
     Ok(())
 }
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && ((T11_Card__type[(s.f_card[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] as i32) as usize] as i32) == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || ((T7_Card__stage[(s.f_card[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] as i32) as usize] as i32) == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
+    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
 }
 
-/// the spec's `observe` (tcg.envspec:1853:1)
+/// the spec's `observe` (tcg.envspec:2017:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:1854:5
+    // @ tcg.envspec:2018:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr227: [i16; 195] = [
+    let _arr234: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -5678,16 +6163,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[v_q as usize] as i32) as i16),
         ((s.f_condition[v_q as usize] as i32) as i16),
         ((s.f_barrier[v_q as usize] as i32) as i16),
-        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 50)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 51)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 52)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 53)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 54)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 55)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 56)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 57)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 58)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 59)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(0, 52)? as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(1, 53)? as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(2, 54)? as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(3, 55)? as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(4, 56)? as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(5, 57)? as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(6, 58)? as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(7, 59)? as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(8, 60)? as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[v_p as usize].len as i32)) { (s.f_hand[v_p as usize].get(9, 61)? as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[v_p as usize][0 as usize] { (s.f_card[v_p as usize][0 as usize] as i32) } else { (-1) }) as i16),
         ((s.f_damage[v_p as usize][0 as usize] as i32) as i16),
         ((s.f_placed[v_p as usize][0 as usize] as i32) as i16),
@@ -5844,90 +6329,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr227);
+    return Ok(_arr234);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1659:5
+    // @ tcg.envspec:1802:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1660:9
-        let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[v_p as usize] = (_r228 as i8);
-        // @ tcg.envspec:1661:9
+        // @ tcg.envspec:1803:9
+        let _r235: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[v_p as usize] = (_r235 as i8);
+        // @ tcg.envspec:1804:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1662:13
-            let _a229: i32 = (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a229 as i16), 60)?;
+            // @ tcg.envspec:1805:13
+            let _a236: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a236 as i16), 62)?;
         }
-        // @ tcg.envspec:1664:9
+        // @ tcg.envspec:1807:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1665:9
+        // @ tcg.envspec:1808:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1666:9
+        // @ tcg.envspec:1809:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1668:5
-    let _r230: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r230 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1669:5
+    // @ tcg.envspec:1811:5
+    let _r237: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r237 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:1812:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc231: bool = true;
+    let mut _acc238: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc232: bool = true;
+        let mut _acc239: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc236: i32 = 0;
+            let mut _acc243: i32 = 0;
             for v_s in 0i32..4 {
-                _acc236 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                _acc243 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            let mut _acc237: i32 = 0;
+            let mut _acc244: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc238: i32 = 0;
+                let mut _acc245: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc238 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                    _acc245 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
                 }
-                _acc237 = _acc237 + _acc238;
+                _acc244 = _acc244 + _acc245;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y233| (_y233 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y234| (_y234 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y235| (_y235 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc236) + _acc237) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y239| (_y239 as i32) == (T28_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc232 = false; break; }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y240| (_y240 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y241| (_y241 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y242| (_y242 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc243) + _acc244) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y246| (_y246 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc239 = false; break; }
         }
-        if !_acc232 { _acc231 = false; break; }
+        if !_acc239 { _acc238 = false; break; }
     }
-    Ok(_acc231)
+    Ok(_acc238)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b240: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b240 {
-        let mut _acc241: bool = true;
+    let mut _b247: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b247 {
+        let mut _acc248: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc242: bool = true;
+            let mut _acc249: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < (T10_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))) { _acc242 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc249 = false; break; }
             }
-            if !_acc242 { _acc241 = false; break; }
+            if !_acc249 { _acc248 = false; break; }
         }
-        _b240 = _acc241;
+        _b247 = _acc248;
     }
-    Ok(_b240)
+    Ok(_b247)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b243: bool = s.terminated;
-    if !_b243 {
-        let mut _acc244: bool = true;
+    let mut _b250: bool = s.terminated;
+    if !_b250 {
+        let mut _acc251: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc244 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc251 = false; break; }
         }
-        _b243 = _acc244;
+        _b250 = _acc251;
     }
-    Ok(_b243)
+    Ok(_b250)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -5937,28 +6422,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b245: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b245 {
-        let mut _acc246: bool = true;
+    let mut _b252: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b252 {
+        let mut _acc253: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc246 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc253 = false; break; }
         }
-        _b245 = _acc246;
+        _b252 = _acc253;
     }
-    Ok(_b245)
+    Ok(_b252)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc247: bool = true;
+    let mut _acc254: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc248: i32 = 0;
+        let mut _acc255: i32 = 0;
         for v_s in 0i32..4 {
-            _acc248 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc255 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc248 <= 4) { _acc247 = false; break; }
+        if !(_acc255 <= 4) { _acc254 = false; break; }
     }
-    Ok(_acc247)
+    Ok(_acc254)
 }
 
 // ---- the environment
@@ -5977,6 +6462,9 @@ pub fn default_state() -> State {
         f_discard: [List { items: [0; 20], len: 0 }; 2],
         f_card: [[0; 4]; 2],
         f_occupied: [[false; 4]; 2],
+        f_played_hp: [[0; 4]; 2],
+        f_played_type: [[10; 4]; 2],
+        f_playing: 0,
         f_below: [[[0; 2]; 4]; 2],
         f_evolutions: [[0; 4]; 2],
         f_damage: [[0; 4]; 2],
@@ -6002,6 +6490,8 @@ pub fn default_state() -> State {
         f_weakened: [0; 2],
         f_spiky: [0; 2],
         f_no_supporter: [false; 2],
+        f_shielded: [false; 2],
+        f_locked_supporters: [false; 2],
         f_relays: [0; 2],
         f_relay_turn: [0; 2],
         f_boost_turn: [0; 2],
@@ -6017,6 +6507,7 @@ pub fn default_state() -> State {
         f_passive_spiky: 0,
         f_last_attached: 10,
         f_attack_index: 0,
+        f_attacking: false,
         f_promote_next: 0,
         f_promote_resume: false,
         f_ended_by: 0,
@@ -6026,6 +6517,7 @@ pub fn default_state() -> State {
         f__envc_until_weakened: [0; 2],
         f__envc_until_spiky: [0; 2],
         f__envc_until_no_supporter: [0; 2],
+        f__envc_until_shielded: [0; 2],
         f__envc_at_p_damage_opponent_choice: 0,
         f__envc_frame_p_damage_opponent_choice__amount: 0,
         f__envc_frame_p_damage_opponent_choice__bench_only: false,
@@ -6052,6 +6544,9 @@ pub fn default_state() -> State {
         f__envc_frame_p_switch_opponent__q: 0,
         f__envc_at_p_switch_self: 0,
         f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_continue_game: 0,
+        f__envc_at_p_active_abilities: 0,
+        f__envc_frame_p_active_abilities__q: 0,
         f__envc_at_p_finish_turn: 0,
         f__envc_frame_p_finish_turn__p: 0,
         f__envc_frame_p_finish_turn__s: 0,
@@ -6081,17 +6576,22 @@ pub fn default_state() -> State {
         f__envc_frame_p_attack_effect__dispatch__p: 0,
         f__envc_at_p_ability_effect__dispatch: 0,
         f__envc_at_p_trainer_effect__dispatch: 0,
+        f__envc_at_a_setup_done: 0,
+        f__envc_at_a_evolve: 0,
         f__envc_at_a_attach: 0,
         f__envc_frame_a_attach__p: 0,
         f__envc_at_a_play_trainer: 0,
         f__envc_frame_a_play_trainer__p: 0,
         f__envc_at_a_use_ability: 0,
         f__envc_frame_a_use_ability__p: 0,
+        f__envc_at_a_retreat: 0,
         f__envc_at_a_attack: 0,
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
         f__envc_frame_a_attack__c: 0,
+        f__envc_at_a_discard_from_play: 0,
         f__envc_at_a_end_turn: 0,
+        f__envc_at_a_promote: 0,
         f__envc_choice_mover: 0,
         f__envc_choice_option: 0,
         legal_action_mask: [false; NUM_ACTIONS],
@@ -6145,16 +6645,20 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
         let v_a: i32 = (k % 2) as i32;
         m[122 + k] = g_attack(s, v_a)?;
     }
+    for k in 0..4usize {
+        let v_s: i32 = (k % 4) as i32;
+        m[124 + k] = g_discard_from_play(s, v_s)?;
+    }
     for k in 0..1usize {
-        m[124 + k] = g_end_turn(s)?;
+        m[128 + k] = g_end_turn(s)?;
     }
     for k in 0..3usize {
         let v_b: i32 = (k % 3) as i32 + 1;
-        m[125 + k] = g_promote(s, v_b)?;
+        m[129 + k] = g_promote(s, v_b)?;
     }
     for k in 0..4usize {
         let v_option: i32 = (k % 4) as i32;
-        m[128 + k] = g_choose(s, v_option)?;
+        m[132 + k] = g_choose(s, v_option)?;
     }
     Ok(m)
 }
@@ -6221,17 +6725,22 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
         let v_a: i32 = (k % 2) as i32;
         return a_attack(s, v_a);
     }
-    if action < 125 {
+    if action < 128 {
         let k = action - 124;
+        let v_s: i32 = (k % 4) as i32;
+        return a_discard_from_play(s, v_s);
+    }
+    if action < 129 {
+        let k = action - 128;
         return a_end_turn(s);
     }
-    if action < 128 {
-        let k = action - 125;
+    if action < 132 {
+        let k = action - 129;
         let v_b: i32 = (k % 3) as i32 + 1;
         return a_promote(s, v_b);
     }
-    if action < 132 {
-        let k = action - 128;
+    if action < 136 {
+        let k = action - 132;
         let v_option: i32 = (k % 4) as i32;
         return a_choose(s, v_option);
     }

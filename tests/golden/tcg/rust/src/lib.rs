@@ -430,6 +430,35 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["occupied"], buf, &[2, 4], batch)?;
     }
     {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 8);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..4usize {
+                    buf.push(st.f_played_hp[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["played_hp"], buf, &[2, 4], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 8);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                for i1 in 0..4usize {
+                    buf.push(st.f_played_type[i0][i1]);
+                }
+            }
+        }
+        put(py, &root, &["played_type"], buf, &[2, 4], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_playing);
+        }
+        put(py, &root, &["playing"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 16);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
@@ -657,6 +686,24 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["no_supporter"], buf, &[2], batch)?;
     }
     {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_shielded[i0]);
+            }
+        }
+        put(py, &root, &["shielded"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f_locked_supporters[i0]);
+            }
+        }
+        put(py, &root, &["locked_supporters"], buf, &[2], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
         for st in states.iter().copied() {
             for i0 in 0..2usize {
@@ -782,6 +829,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["attack_index"], buf, &[], batch)?;
     }
     {
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_attacking);
+        }
+        put(py, &root, &["attacking"], buf, &[], batch)?;
+    }
+    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f_promote_next);
@@ -855,6 +909,15 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             }
         }
         put(py, &root, &["_envc_until_no_supporter"], buf, &[2], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 2);
+        for st in states.iter().copied() {
+            for i0 in 0..2usize {
+                buf.push(st.f__envc_until_shielded[i0]);
+            }
+        }
+        put(py, &root, &["_envc_until_shielded"], buf, &[2], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1037,6 +1100,27 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_frame_p_switch_self__p);
         }
         put(py, &root, &["_envc_frame_p_switch_self__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_continue_game);
+        }
+        put(py, &root, &["_envc_at_p_continue_game"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_active_abilities);
+        }
+        put(py, &root, &["_envc_at_p_active_abilities"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_active_abilities__q);
+        }
+        put(py, &root, &["_envc_frame_p_active_abilities__q"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1244,6 +1328,20 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_setup_done);
+        }
+        put(py, &root, &["_envc_at_a_setup_done"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_evolve);
+        }
+        put(py, &root, &["_envc_at_a_evolve"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attach);
         }
         put(py, &root, &["_envc_at_a_attach"], buf, &[], batch)?;
@@ -1286,6 +1384,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_retreat);
+        }
+        put(py, &root, &["_envc_at_a_retreat"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_attack);
         }
         put(py, &root, &["_envc_at_a_attack"], buf, &[], batch)?;
@@ -1314,9 +1419,23 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_discard_from_play);
+        }
+        put(py, &root, &["_envc_at_a_discard_from_play"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_end_turn);
         }
         put(py, &root, &["_envc_at_a_end_turn"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_a_promote);
+        }
+        put(py, &root, &["_envc_at_a_promote"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1333,13 +1452,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 132);
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 136);
         for st in states.iter().copied() {
-            for i0 in 0..132usize {
+            for i0 in 0..136usize {
                 buf.push(st.legal_action_mask[i0]);
             }
         }
-        put(py, &root, &["legal_action_mask"], buf, &[132], batch)?;
+        put(py, &root, &["legal_action_mask"], buf, &[136], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 195);
@@ -1496,6 +1615,32 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
                 s.f_occupied[i0][i1] = a[k]; k += 1;
             }
         }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["played_hp"], &[2, 4], 0, 250)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..4usize {
+                s.f_played_hp[i0][i1] = a[k] as i16; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["played_type"], &[2, 4], 0, 10)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            for i1 in 0..4usize {
+                s.f_played_type[i0][i1] = a[k] as i8; k += 1;
+            }
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["playing"], &[], 0, 385)?;
+        let mut k = 0usize;
+        s.f_playing = a[k] as i16; k += 1;
         let _ = k;
     }
     {
@@ -1701,6 +1846,22 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_bools(d, &["shielded"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_shielded[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_bools(d, &["locked_supporters"], &[2])?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f_locked_supporters[i0] = a[k]; k += 1;
+        }
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["relays"], &[2], 0, 50)?;
         let mut k = 0usize;
         for i0 in 0..2usize {
@@ -1811,6 +1972,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_bools(d, &["attacking"], &[])?;
+        let mut k = 0usize;
+        s.f_attacking = a[k]; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["promote_next"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f_promote_next = a[k] as i8; k += 1;
@@ -1873,6 +2040,14 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let mut k = 0usize;
         for i0 in 0..2usize {
             s.f__envc_until_no_supporter[i0] = a[k] as i8; k += 1;
+        }
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_until_shielded"], &[2], 0, 2)?;
+        let mut k = 0usize;
+        for i0 in 0..2usize {
+            s.f__envc_until_shielded[i0] = a[k] as i8; k += 1;
         }
         let _ = k;
     }
@@ -2033,7 +2208,25 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_p_continue_game"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_continue_game = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_active_abilities"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_active_abilities = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_active_abilities__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_active_abilities__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_finish_turn"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_p_finish_turn = a[k] as i8; k += 1;
         let _ = k;
@@ -2207,7 +2400,19 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_setup_done"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_setup_done = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_evolve"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_evolve = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_attach"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_attach = a[k] as i8; k += 1;
         let _ = k;
@@ -2219,7 +2424,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_play_trainer"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_play_trainer = a[k] as i8; k += 1;
         let _ = k;
@@ -2231,7 +2436,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 1)?;
+        let a = take_ints(d, &["_envc_at_a_use_ability"], &[], 0, 2)?;
         let mut k = 0usize;
         s.f__envc_at_a_use_ability = a[k] as i8; k += 1;
         let _ = k;
@@ -2240,6 +2445,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_frame_a_use_ability__p"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_frame_a_use_ability__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_retreat"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_retreat = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2267,9 +2478,21 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["_envc_at_a_discard_from_play"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_discard_from_play = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["_envc_at_a_end_turn"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_end_turn = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_a_promote"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_a_promote = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2285,9 +2508,9 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_bools(d, &["legal_action_mask"], &[132])?;
+        let a = take_bools(d, &["legal_action_mask"], &[136])?;
         let mut k = 0usize;
-        for i0 in 0..132usize {
+        for i0 in 0..136usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
         }
         let _ = k;
