@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from envc.compiler.pipeline import PREFIX_WALKS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="1024,8192")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--steps", type=int, default=0, help="steps per scan (default: envc.bench.steps_for)")
-    ap.add_argument("--prefix-walk", default="off", choices=("off", "vmap", "predicated"),
+    ap.add_argument("--prefix-walk", default="off", choices=PREFIX_WALKS,
                     help="how `after` lowers prefix-AND loops (PassContext.prefix_walk)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "bench"))

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from envc.compiler.pipeline import PREFIX_WALKS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-hlo", action="store_true", help="count the jaxpr only (no XLA compile)")
     ap.add_argument("--fn", choices=("step", "step_autoreset_from_seed"), default="step",
                     help="the function measured (default `step`; `rollout` runs `step_autoreset_from_seed`)")
-    ap.add_argument("--prefix-walk", default="off", choices=("off", "vmap", "predicated"),
+    ap.add_argument("--prefix-walk", default="off", choices=PREFIX_WALKS,
                     help="how spec sources lower prefix-AND loops (PassContext.prefix_walk)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))

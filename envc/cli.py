@@ -511,7 +511,8 @@ def bench(
         sizes = [int(x) for x in batch.split(",") if x.strip()]
     except ValueError:
         _fail([Diagnostic("E0180", f"`--batch {batch}` is not a list of integers", None, help="e.g. `--batch 1,64,1024`")])
-    m = _load_or_exit(spec, _pass_context(disable_pass))
+    ctx = _pass_context(disable_pass)
+    m = _load_or_exit(spec, ctx)
     peer_mod = _load_peer(peer) if peer else None  # a bad peer file fails before anything is timed
     from envc import bench as bench_mod
 
@@ -545,7 +546,7 @@ def bench(
         task = progress.add_task("batches", total=len(sizes))
         jax_rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
                                    phase=lambda text: progress.update(task, description=text),
-                                   ctx=replace(_pass_context(disable_pass), record_faults=record_faults))
+                                   ctx=replace(ctx, record_faults=record_faults))
     import jax
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)

@@ -86,9 +86,6 @@ def lv(key: str) -> str:
 # spec name, so these never equal a spec local
 _RET, _DONE, _INDEX = "#ret", "#done", "#index"
 
-# how `Lowering` lowers loops of the prefix-AND shape (issue 18, mechanism 1; `Lowering.__init__`)
-WALK_MODES = PREFIX_WALKS
-
 
 @dataclass
 class LoweredModule:
@@ -133,8 +130,8 @@ class Lowering:
         """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
         any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
         are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md)."""
-        if walks not in WALK_MODES:
-            raise ValueError(f"walks must be one of {WALK_MODES}, not {walks!r}")
+        if walks not in PREFIX_WALKS:
+            raise ValueError(f"walks must be one of {PREFIX_WALKS}, not {walks!r}")
         self.m = module
         self._walk_mode = walks
         self.space = ActionSpace(module)
