@@ -2,12 +2,14 @@
 use them (Abra's Teleport, Sabrina, Mr. Mime's Barrier Attack), interleaved in one process.
 
     python bench/choose_ab.py [--base COMMIT] [--batches 1024,8192] [--repeats 5] [--targets jax,rust]
-                              [--spec PATH]
+                              [--spec PATH] [--no-record-faults]
 
 "Before" is the generated TCG of commit `--base` (its golden files `tests/golden/tcg/{jax,rust}`,
 which are exactly what `envc compile specs/tcg.envspec` wrote then); "after" is what the
 working tree generates now (from `--spec`, default `specs/tcg.envspec`: a variant of the spec,
-e.g. with other fills or decks, is timed against the same "before"). Both sides run the same harness:
+e.g. with other fills or decks, is timed against the same "before"; `--no-record-faults` generates
+its JAX without `State._fault`, as `envc compile --no-record-faults` does). Both sides run the same
+harness:
 
 * JAX: `rollout` (random legal policy, auto-reset, one jitted `lax.scan`) compiled for both,
   then timed a, b, a, b, ... (`envc.bench.compare_rollouts`); SPS is the median;
@@ -103,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "jax" in targets:
             from envc.bench import compare_rollouts, steps_for
+            from envc.compiler.pipeline import PassContext
             from envc.verify import load_jax
 
-            before, after = jax_before(args.base, tmp), load_jax(module)
+            ctx = PassContext(record_faults=not args.no_record_faults)
+            before, after = jax_before(args.base, tmp), load_jax(module, ctx)
             for b in batches:
                 ra, rb = compare_rollouts(("before", before.rollout), ("after", after.rollout), b, steps_for(b),
                                           args.repeats)

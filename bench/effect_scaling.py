@@ -2,6 +2,7 @@
 effect-table pass (compiler/passes/effect_tables.py) on and off (DESIGN.md, decision 6).
 
     python bench/effect_scaling.py [--scales 1,2] [--batch 1024] [--steps 200] [--repeats 3]
+                                   [--baseline COMMIT] [--pass on|off|both]
 
 Variants: `1x` is specs/tcg.envspec with specs/tcg.fills as they are; `Nx` adds fills for
 more distinct texts of each hole family (unfilled members in effect-number order, until a
@@ -9,7 +10,12 @@ family has N times its filled texts, or all of them), written into a temporary c
 spec. The added fills are stand-ins picked from the text by a few patterns (`heal(p, 0,
 10)` for "Heal 10 damage from this Pokémon.", `add_damage(10)` when nothing matches): they
 only need to type-check, since the branchless dispatch computes every filled member
-whether a deck uses it or not. The shipped fill file is never changed.
+whether a deck uses it or not. The shipped fill file is never changed. Scale `0` is the
+baseline of `--baseline COMMIT`: the shipped fills of only those texts that were filled at
+that commit (with today's bodies), every other filled text with an empty fill (the decks'
+cards need a fill to be played; an empty one does nothing and adds no op to the effect
+table), so that `--scales 0,1 --baseline 50e0fa5` times the texts of issue 16's start
+against every text filled today, on the same spec, decks and compiler.
 
 Each variant is compiled twice (pass on, pass off) and timed like `envc bench`: `batch`
 environments, `steps` steps of the random legal policy with auto-reset, fused into one
@@ -98,14 +104,25 @@ def stand_in(family: str, text: str) -> str:
     return default
 
 
+def escape(text: str) -> str:
+    """`text` as a string literal's inside in a .fills file."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def fill_item(family: str, hole: ir.HoleDef, body: str) -> str:
-    text = hole.prose.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    text = escape(hole.prose)
     return (f'// bench stand-in\nfill {family} text "{text}"\n    hash "{hole.signature_hash}" provenance "hand" {{\n'
             f"    {body}\n}}\n")
 
 
+def copy_data(folder: str) -> None:
+    """Copy specs/data into `folder` (a copy, not a link: a spec reads data files from its own
+    folder and below only, and a link out of it is refused, E0150)."""
+    shutil.copytree(os.path.join(ROOT, "specs", "data"), os.path.join(folder, "data"))
+
+
 def snapshot(folder: str) -> tuple[str, str]:
-    """Copy specs/tcg.envspec and specs/tcg.fills once (with a link to the data) into `folder`:
+    """Copy specs/tcg.envspec and specs/tcg.fills once (with a copy of the data) into `folder`:
     every variant is made from this copy, even if the shipped files change during the run."""
     texts = []
     os.makedirs(folder, exist_ok=True)
@@ -114,23 +131,62 @@ def snapshot(folder: str) -> tuple[str, str]:
             texts.append(f.read())
         with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
             f.write(texts[-1])
-    os.symlink(os.path.join(ROOT, "specs", "data"), os.path.join(folder, "data"))
+    copy_data(folder)
     return texts[0], texts[1]
 
 
-def make_variant(folder: str, scale: int, base: ir.Module, spec: tuple[str, str]) -> dict[str, int]:
+FILL_ITEM = re.compile(r'^fill (\w+) text "((?:[^"\\]|\\.)*)"$')
+
+
+def keep_fills(fills: str, kept: set[tuple[str, str]]) -> str:
+    """`fills` (a .fills file's text) without the items whose (family, text) is not in `kept`:
+    an item is its `fill F text "..."` line, the comment lines right above it, and the lines
+    down to its closing `}` at column 0."""
+    lines = fills.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = FILL_ITEM.match(lines[i])
+        if not m:
+            out.append(lines[i])
+            i += 1
+            continue
+        end = next(j for j in range(i, len(lines)) if lines[j] == "}")
+        if (m.group(1), m.group(2)) in kept:
+            out.extend(lines[i:end + 1])
+        else:
+            while out and out[-1].startswith("//"):
+                out.pop()
+        i = end + 1
+    return "\n".join(out)
+
+
+def filled_texts(fills: str) -> set[tuple[str, str]]:
+    """The (family, text) of every item of a .fills file's text."""
+    return {(m.group(1), m.group(2)) for m in map(FILL_ITEM.match, fills.split("\n")) if m}
+
+
+def make_variant(folder: str, scale: int, base: ir.Module, spec: tuple[str, str],
+                 kept: set[tuple[str, str]] | None = None) -> dict[str, int]:
     """Write the spec and its fills (`spec`, from `snapshot`) with stand-ins up to `scale` x
-    the filled texts per family, and a link to the data, into `folder`; returns the filled
-    texts per family."""
+    the filled texts per family, and a copy of the data, into `folder`; returns the filled
+    texts per family. Scale 0: only the fills of the texts in `kept` (`--baseline`), the other
+    filled texts emptied, no stand-in."""
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "tcg.envspec"), "w", encoding="utf-8") as f:
         f.write(spec[0])
-    os.symlink(os.path.join(ROOT, "specs", "data"), os.path.join(folder, "data"))
-    fills = spec[1]
+    copy_data(folder)
+    fills = spec[1] if scale > 0 else keep_fills(spec[1], kept)
     counts = {}
     for fam in base.families:
         holes = [h for h in base.holes if h.family == fam.name]
         filled = [h for h in holes if h.status == "filled"]
+        if scale == 0:
+            emptied = [h for h in filled if (fam.name, escape(h.prose)) not in kept]
+            for h in emptied:
+                fills += "\n" + fill_item(fam.name, h, "")
+            counts[fam.name] = len(filled) - len(emptied)
+            continue
         want = min(scale * len(filled), len(holes))
         extra = [h for h in holes if h.status != "filled"][:want - len(filled)]
         for h in extra:
@@ -200,8 +256,18 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--family", default="attack_effect", help="the family whose dispatch is also timed alone")
+    ap.add_argument("--baseline", help="scale 0 keeps the fills of the texts filled at this commit")
+    ap.add_argument("--pass", dest="passes", default="both", choices=("on", "off", "both"),
+                    help="time the effect-table pass on, off, or both (default)")
     args = ap.parse_args()
     scales = [int(x) for x in args.scales.split(",")]
+    if 0 in scales and not args.baseline:
+        ap.error("scale 0 is the baseline of --baseline COMMIT: give the commit")
+    kept: set[tuple[str, str]] = set()
+    if args.baseline:
+        kept = filled_texts(subprocess.run(["git", "show", f"{args.baseline}:specs/tcg.fills"], cwd=ROOT, check=True,
+                                           capture_output=True, text=True).stdout)
+    modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.passes]
 
     import jax
 
@@ -220,13 +286,13 @@ def main() -> None:
     failed: list[str] = []
     for scale in scales:
         folder = os.path.join(tmp, f"x{scale}")
-        counts = make_variant(folder, scale, base, spec)
-        for on in (True, False):
+        counts = make_variant(folder, scale, base, spec, kept)
+        for on in modes:
             name = f"{scale}x pass {'on' if on else 'off'}"
             m = load(os.path.join(folder, "tcg.envspec"), None if on else OFF)
             filled = {f: sum(h.family == f and h.status == "filled" for h in m.holes) for f in counts}
             assert filled == counts, f"{scale}x: filled texts {filled}, meant {counts} (a stand-in is stale?)"
-            if on:
+            if on and len(modes) == 2:
                 assert m != load(os.path.join(folder, "tcg.envspec"), OFF)
             try:
                 env = load_jax(m)
