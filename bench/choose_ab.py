@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0, help="Rust: seconds per timed run")
     ap.add_argument("--spec", default=str(ROOT / "specs" / "tcg.envspec"),
                     help="the spec whose generated code is `after` (default: specs/tcg.envspec)")
+    ap.add_argument("--no-record-faults", action="store_true",
+                    help="JAX `after` without the runtime-fault record (PassContext.record_faults)")
     args = ap.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
     targets = args.targets.split(",")
