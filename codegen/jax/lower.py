@@ -870,7 +870,7 @@ class Lowering:
         else:
             care = self.care()
             if care is not None:  # used where the conditions hold for some value of the other levels
-                care = care.any(axis=tuple(d for d in range(len(self.levels)) if d not in dep))
+                care = np.asarray(care.any(axis=tuple(d for d in range(len(self.levels)) if d not in dep)))
             ranges = [(self.levels[d].lo, self.levels[d].hi) for d in dep]
             code = self._take(self.ex(root), shape, vals, care, ranges, _fill(_leaf(root.type)))
         key = (code, tuple(self.levels[d].uid for d in dep))
@@ -961,8 +961,9 @@ class Lowering:
         element type's range: with them a read of shifted cells is `_shift_view`'s slices."""
         trailing = tuple(shape[len(vals):])
         if len(vals) == 1:
-            view = _affine_view(base, shape[0], vals[0], trailing) or _row_view(base, shape[0], vals[0], trailing) \
-                or (self.line_views and _shift_view(base, shape[0], vals[0], trailing, list(ranges), care, fill)) or None
+            view = _affine_view(base, shape[0], vals[0], trailing) or _row_view(base, shape[0], vals[0], trailing)
+            if view is None and self.line_views:
+                view = _shift_view(base, shape[0], vals[0], trailing, list(ranges), care, fill)
         else:
             view = _slice_view(base, shape, vals)
         if view is not None:

@@ -454,30 +454,30 @@ def f_flips(st, v_c, v_d, v_p):
 def f_can_place(st, v_c, v_p):
     """fn `can_place` (othello.envspec:67)"""
     lv = {"c": _cast(v_c, jnp.int8), "p": _cast(v_p, jnp.int8)}
-    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i71: (_i32(f_flips(st, lv["c"], i71, lv["p"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32))))
+    return jnp.logical_and((_i32(st["board"][_i32(lv["c"])]) == -1), jnp.any(jax.vmap(lambda i71: ((_e72 := jnp.logical_and(True, (0 < _i32(_K0[_i32(lv["c"])][i71])))), (_e73 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][0])])), (_e74 := (_e73 == (1 - _i32(lv["p"])))), (_e75 := jnp.logical_and(_e72, _e74)), (_e76 := (0 + 1)), (_e77 := jnp.where(_e75, _e76, 0)), (_e78 := jnp.logical_and(_e72, jnp.logical_not(_e74))), (_e79 := (_e73 == _i32(lv["p"]))), (_e80 := jnp.logical_and(_e78, _e79)), (_e81 := jnp.minimum(_e77, 6)), (_e82 := jnp.where(_e80, _e81, 0)), (_e83 := jnp.where(_e78, False, True)), (_e84 := jnp.logical_and(_e83, (1 < _i32(_K0[_i32(lv["c"])][i71])))), (_e85 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][1])])), (_e86 := (_e85 == (1 - _i32(lv["p"])))), (_e87 := jnp.logical_and(_e84, _e86)), (_e88 := (1 + 1)), (_e89 := jnp.where(_e87, _e88, _e77)), (_e90 := jnp.logical_and(_e84, jnp.logical_not(_e86))), (_e91 := (_e85 == _i32(lv["p"]))), (_e92 := jnp.logical_and(_e90, _e91)), (_e93 := jnp.minimum(_e89, 6)), (_e94 := jnp.where(_e92, _e93, _e82)), (_e95 := jnp.where(_e90, False, _e83)), (_e96 := jnp.logical_and(_e95, (2 < _i32(_K0[_i32(lv["c"])][i71])))), (_e97 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][2])])), (_e98 := (_e97 == (1 - _i32(lv["p"])))), (_e99 := jnp.logical_and(_e96, _e98)), (_e100 := (2 + 1)), (_e101 := jnp.where(_e99, _e100, _e89)), (_e102 := jnp.logical_and(_e96, jnp.logical_not(_e98))), (_e103 := (_e97 == _i32(lv["p"]))), (_e104 := jnp.logical_and(_e102, _e103)), (_e105 := jnp.minimum(_e101, 6)), (_e106 := jnp.where(_e104, _e105, _e94)), (_e107 := jnp.where(_e102, False, _e95)), (_e108 := jnp.logical_and(_e107, (3 < _i32(_K0[_i32(lv["c"])][i71])))), (_e109 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][3])])), (_e110 := (_e109 == (1 - _i32(lv["p"])))), (_e111 := jnp.logical_and(_e108, _e110)), (_e112 := (3 + 1)), (_e113 := jnp.where(_e111, _e112, _e101)), (_e114 := jnp.logical_and(_e108, jnp.logical_not(_e110))), (_e115 := (_e109 == _i32(lv["p"]))), (_e116 := jnp.logical_and(_e114, _e115)), (_e117 := jnp.minimum(_e113, 6)), (_e118 := jnp.where(_e116, _e117, _e106)), (_e119 := jnp.where(_e114, False, _e107)), (_e120 := jnp.logical_and(_e119, (4 < _i32(_K0[_i32(lv["c"])][i71])))), (_e121 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][4])])), (_e122 := (_e121 == (1 - _i32(lv["p"])))), (_e123 := jnp.logical_and(_e120, _e122)), (_e124 := (4 + 1)), (_e125 := jnp.where(_e123, _e124, _e113)), (_e126 := jnp.logical_and(_e120, jnp.logical_not(_e122))), (_e127 := (_e121 == _i32(lv["p"]))), (_e128 := jnp.logical_and(_e126, _e127)), (_e129 := jnp.minimum(_e125, 6)), (_e130 := jnp.where(_e128, _e129, _e118)), (_e131 := jnp.where(_e126, False, _e119)), (_e132 := jnp.logical_and(_e131, (5 < _i32(_K0[_i32(lv["c"])][i71])))), (_e133 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][5])])), (_e134 := (_e133 == (1 - _i32(lv["p"])))), (_e135 := jnp.logical_and(_e132, _e134)), (_e136 := (5 + 1)), (_e137 := jnp.where(_e135, _e136, _e125)), (_e138 := jnp.logical_and(_e132, jnp.logical_not(_e134))), (_e139 := (_e133 == _i32(lv["p"]))), (_e140 := jnp.logical_and(_e138, _e139)), (_e141 := jnp.minimum(_e137, 6)), (_e142 := jnp.where(_e140, _e141, _e130)), (_e143 := jnp.where(_e138, False, _e131)), (_e144 := jnp.logical_and(_e143, (6 < _i32(_K0[_i32(lv["c"])][i71])))), (_e145 := _i32(st["board"][_i32(_K1[_i32(lv["c"])][i71][6])])), (_e146 := (_e145 == (1 - _i32(lv["p"])))), (_e147 := jnp.logical_and(_e144, _e146)), (_e148 := (6 + 1)), (_e149 := jnp.where(_e147, _e148, _e137)), (_e150 := jnp.logical_and(_e144, jnp.logical_not(_e146))), (_e151 := (_e145 == _i32(lv["p"]))), (_e152 := jnp.logical_and(_e150, _e151)), (_e153 := jnp.minimum(_e149, 6)), (_e154 := jnp.where(_e152, _e153, _e142)), (_e155 := jnp.where(_e150, False, _e143)), (_i32(_e154) > 0))[-1])(jnp.arange(0, 8, dtype=jnp.int32))))
 
 
 def p_finish(st):
     """proc `finish` (othello.envspec:73)"""
     st = dict(st)
     lv = {}
-    lv["mine"] = _cast(jnp.sum(jax.vmap(lambda i72, _h73: (_i32(_h73) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    lv["theirs"] = _cast(jnp.sum(jax.vmap(lambda i74, _h75: (_i32(_h75) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
-    _c76 = (_i32(lv["mine"]) > _i32(lv["theirs"]))
-    _c77 = (_i32(lv["theirs"]) > _i32(lv["mine"]))
-    def _then78(st, lv):
+    lv["mine"] = _cast(jnp.sum(jax.vmap(lambda i156, _h157: (_i32(_h157) == _i32(st["current_player"])))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    lv["theirs"] = _cast(jnp.sum(jax.vmap(lambda i158, _h159: (_i32(_h159) == (1 - _i32(st["current_player"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]), dtype=jnp.int32), jnp.int8)
+    _c160 = (_i32(lv["mine"]) > _i32(lv["theirs"]))
+    _c161 = (_i32(lv["theirs"]) > _i32(lv["mine"]))
+    def _then162(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, st["current_player"], NUM_PLAYERS)
         return st, _scope(lv, ("mine", "theirs", ))
-    def _then79(st, lv):
+    def _then163(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, (1 - _i32(st["current_player"])), NUM_PLAYERS)
         return st, _scope(lv, ("mine", "theirs", ))
-    def _else80(st, lv):
+    def _else164(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("mine", "theirs", ))
-    st, lv = _select_first((_c76, _c77, ), (st, lv), (_then78(st, lv), _then79(st, lv), ), _else80(st, lv))
+    st, lv = _select_first((_c160, _c161, ), (st, lv), (_then162(st, lv), _then163(st, lv), ), _else164(st, lv))
     lv = _scope(lv, ())
     return st
 
@@ -491,246 +491,6 @@ def a_place(st, index):
     lv["d"] = jnp.int32(0)
     lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
     lv["k"] = jnp.int32(0)
-    _c81 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then82(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a83 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a83, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c81, _then82(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c84 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then85(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a86 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a86, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c84, _then85(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c87 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then88(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a89 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a89, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c87, _then88(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c90 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then91(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a92 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a92, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c90, _then91(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c93 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then94(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a95 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a95, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c93, _then94(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c96 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then97(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a98 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a98, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c96, _then97(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(1)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c99 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then100(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a101 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a101, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c99, _then100(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c102 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then103(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a104 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a104, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c102, _then103(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c105 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then106(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a107 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a107, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c105, _then106(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c108 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then109(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a110 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a110, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c108, _then109(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c111 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then112(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a113 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a113, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c111, _then112(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c114 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then115(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a116 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a116, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c114, _then115(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(2)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c117 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then118(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a119 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a119, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c117, _then118(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c120 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then121(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a122 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a122, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c120, _then121(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c123 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then124(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a125 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a125, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c123, _then124(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c126 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then127(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a128 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a128, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c126, _then127(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c129 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then130(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a131 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a131, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c129, _then130(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c132 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then133(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a134 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a134, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c132, _then133(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(3)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c135 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then136(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a137 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a137, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c135, _then136(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c138 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then139(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a140 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a140, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c138, _then139(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c141 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then142(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a143 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a143, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c141, _then142(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c144 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then145(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a146 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a146, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c144, _then145(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
-    _c147 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then148(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a149 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a149, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c147, _then148(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
-    _c150 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then151(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a152 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a152, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c150, _then151(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(4)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
-    _c153 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then154(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a155 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a155, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c153, _then154(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
-    _c156 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then157(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a158 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a158, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c156, _then157(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
-    _c159 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then160(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a161 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a161, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c159, _then160(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
-    _c162 = (_i32(lv["k"]) < _i32(lv["n"]))
-    def _then163(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a164 = lv["p"]
-        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a164, jnp.int8))
-        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
-    st, lv = _select(_c162, _then163(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
     _c165 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then166(st, lv):
         st, lv = dict(st), dict(lv)
@@ -738,7 +498,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a167, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c165, _then166(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
+    lv["k"] = jnp.int32(1)
     _c168 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then169(st, lv):
         st, lv = dict(st), dict(lv)
@@ -746,11 +506,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a170, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c168, _then169(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(5)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
+    lv["k"] = jnp.int32(2)
     _c171 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then172(st, lv):
         st, lv = dict(st), dict(lv)
@@ -758,7 +514,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a173, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c171, _then172(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
+    lv["k"] = jnp.int32(3)
     _c174 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then175(st, lv):
         st, lv = dict(st), dict(lv)
@@ -766,7 +522,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a176, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c174, _then175(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
+    lv["k"] = jnp.int32(4)
     _c177 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then178(st, lv):
         st, lv = dict(st), dict(lv)
@@ -774,7 +530,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a179, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c177, _then178(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
+    lv["k"] = jnp.int32(5)
     _c180 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then181(st, lv):
         st, lv = dict(st), dict(lv)
@@ -782,7 +538,11 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a182, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c180, _then181(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(1)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
     _c183 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then184(st, lv):
         st, lv = dict(st), dict(lv)
@@ -790,7 +550,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a185, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c183, _then184(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
+    lv["k"] = jnp.int32(1)
     _c186 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then187(st, lv):
         st, lv = dict(st), dict(lv)
@@ -798,11 +558,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a188, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c186, _then187(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(6)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
+    lv["k"] = jnp.int32(2)
     _c189 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then190(st, lv):
         st, lv = dict(st), dict(lv)
@@ -810,7 +566,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a191, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c189, _then190(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
+    lv["k"] = jnp.int32(3)
     _c192 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then193(st, lv):
         st, lv = dict(st), dict(lv)
@@ -818,7 +574,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a194, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c192, _then193(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
+    lv["k"] = jnp.int32(4)
     _c195 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then196(st, lv):
         st, lv = dict(st), dict(lv)
@@ -826,7 +582,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a197, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c195, _then196(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
+    lv["k"] = jnp.int32(5)
     _c198 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then199(st, lv):
         st, lv = dict(st), dict(lv)
@@ -834,7 +590,11 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a200, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c198, _then199(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(2)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
     _c201 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then202(st, lv):
         st, lv = dict(st), dict(lv)
@@ -842,7 +602,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a203, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c201, _then202(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
+    lv["k"] = jnp.int32(1)
     _c204 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then205(st, lv):
         st, lv = dict(st), dict(lv)
@@ -850,11 +610,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a206, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c204, _then205(st, lv), (st, lv))
-    lv = _scope(lv, ("cell", "p", "d", "n", ))
-    lv = _scope(lv, ("cell", "p", "d", ))
-    lv["d"] = jnp.int32(7)
-    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
-    lv["k"] = jnp.int32(0)
+    lv["k"] = jnp.int32(2)
     _c207 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then208(st, lv):
         st, lv = dict(st), dict(lv)
@@ -862,7 +618,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a209, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c207, _then208(st, lv), (st, lv))
-    lv["k"] = jnp.int32(1)
+    lv["k"] = jnp.int32(3)
     _c210 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then211(st, lv):
         st, lv = dict(st), dict(lv)
@@ -870,7 +626,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a212, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c210, _then211(st, lv), (st, lv))
-    lv["k"] = jnp.int32(2)
+    lv["k"] = jnp.int32(4)
     _c213 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then214(st, lv):
         st, lv = dict(st), dict(lv)
@@ -878,7 +634,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a215, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c213, _then214(st, lv), (st, lv))
-    lv["k"] = jnp.int32(3)
+    lv["k"] = jnp.int32(5)
     _c216 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then217(st, lv):
         st, lv = dict(st), dict(lv)
@@ -886,7 +642,11 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a218, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c216, _then217(st, lv), (st, lv))
-    lv["k"] = jnp.int32(4)
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(3)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
     _c219 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then220(st, lv):
         st, lv = dict(st), dict(lv)
@@ -894,7 +654,7 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a221, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c219, _then220(st, lv), (st, lv))
-    lv["k"] = jnp.int32(5)
+    lv["k"] = jnp.int32(1)
     _c222 = (_i32(lv["k"]) < _i32(lv["n"]))
     def _then223(st, lv):
         st, lv = dict(st), dict(lv)
@@ -902,21 +662,261 @@ def a_place(st, index):
         st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a224, jnp.int8))
         return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
     st, lv = _select(_c222, _then223(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c225 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then226(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a227 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a227, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c225, _then226(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c228 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then229(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a230 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a230, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c228, _then229(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c231 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then232(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a233 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a233, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c231, _then232(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c234 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then235(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a236 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a236, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c234, _then235(st, lv), (st, lv))
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(4)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
+    _c237 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then238(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a239 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a239, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c237, _then238(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c240 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then241(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a242 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a242, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c240, _then241(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c243 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then244(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a245 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a245, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c243, _then244(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c246 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then247(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a248 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a248, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c246, _then247(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c249 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then250(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a251 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a251, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c249, _then250(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c252 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then253(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a254 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a254, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c252, _then253(st, lv), (st, lv))
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(5)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
+    _c255 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then256(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a257 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a257, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c255, _then256(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c258 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then259(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a260 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a260, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c258, _then259(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c261 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then262(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a263 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a263, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c261, _then262(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c264 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then265(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a266 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a266, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c264, _then265(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c267 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then268(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a269 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a269, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c267, _then268(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c270 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then271(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a272 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a272, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c270, _then271(st, lv), (st, lv))
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(6)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
+    _c273 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then274(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a275 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a275, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c273, _then274(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c276 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then277(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a278 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a278, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c276, _then277(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c279 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then280(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a281 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a281, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c279, _then280(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c282 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then283(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a284 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a284, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c282, _then283(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c285 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then286(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a287 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a287, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c285, _then286(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c288 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then289(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a290 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a290, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c288, _then289(st, lv), (st, lv))
+    lv = _scope(lv, ("cell", "p", "d", "n", ))
+    lv = _scope(lv, ("cell", "p", "d", ))
+    lv["d"] = jnp.int32(7)
+    lv["n"] = _cast(f_flips(st, lv["cell"], lv["d"], lv["p"]), jnp.int8)
+    lv["k"] = jnp.int32(0)
+    _c291 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then292(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a293 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a293, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c291, _then292(st, lv), (st, lv))
+    lv["k"] = jnp.int32(1)
+    _c294 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then295(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a296 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a296, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c294, _then295(st, lv), (st, lv))
+    lv["k"] = jnp.int32(2)
+    _c297 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then298(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a299 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a299, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c297, _then298(st, lv), (st, lv))
+    lv["k"] = jnp.int32(3)
+    _c300 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then301(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a302 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a302, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c300, _then301(st, lv), (st, lv))
+    lv["k"] = jnp.int32(4)
+    _c303 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then304(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a305 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a305, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c303, _then304(st, lv), (st, lv))
+    lv["k"] = jnp.int32(5)
+    _c306 = (_i32(lv["k"]) < _i32(lv["n"]))
+    def _then307(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a308 = lv["p"]
+        st["board"] = st["board"].at[_i32(_K1[_i32(lv["cell"])][_i32(lv["d"])][_i32(lv["k"])])].set(_cast(_a308, jnp.int8))
+        return st, _scope(lv, ("cell", "p", "d", "n", "k", ))
+    st, lv = _select(_c306, _then307(st, lv), (st, lv))
     lv = _scope(lv, ("cell", "p", "d", "n", ))
     lv = _scope(lv, ("cell", "p", "d", ))
     lv = _scope(lv, ("cell", "p", ))
-    _a225 = lv["p"]
-    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a225, jnp.int8))
-    _a226 = False
-    st["passed"] = _cast(_a226, jnp.bool_)
-    _c227 = jnp.logical_or(jnp.all(jax.vmap(lambda i228, _h229: (_i32(_h229) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i230, _h231: (_i32(_h231) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
-    def _then232(st, lv):
+    _a309 = lv["p"]
+    st["board"] = st["board"].at[_i32(lv["cell"])].set(_cast(_a309, jnp.int8))
+    _a310 = False
+    st["passed"] = _cast(_a310, jnp.bool_)
+    _c311 = jnp.logical_or(jnp.all(jax.vmap(lambda i312, _h313: (_i32(_h313) != -1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.logical_not(jnp.any(jax.vmap(lambda i314, _h315: (_i32(_h315) == (1 - _i32(lv["p"]))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    def _then316(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ("cell", "p", ))
-    st, lv = _select(_c227, _then232(st, lv), (st, lv))
-    _a233 = (1 - _i32(lv["p"]))
-    st["current_player"] = _cast(_a233, jnp.int8)
+    st, lv = _select(_c311, _then316(st, lv), (st, lv))
+    _a317 = (1 - _i32(lv["p"]))
+    st["current_player"] = _cast(_a317, jnp.int8)
     lv = _scope(lv, ("cell", ))
     return st
 
@@ -924,53 +924,53 @@ def a_place(st, index):
 def m_place(st):
     """guard of `place` at each of its 64 flat indices (bool[64])"""
     lv = {}
-    return jax.vmap(lambda i234, _h235: jnp.logical_and((_i32(_h235) == -1), jnp.any(jax.vmap(lambda i236: (_i32(f_flips(st, jnp.remainder(jnp.floor_divide(i234, 1), 64), i236, st["current_player"])) > 0))(jnp.arange(0, 8, dtype=jnp.int32)))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])
+    return jax.vmap(lambda i318, _h319, _h321, _h324, _h338, _h352, _h366, _h380, _h394, _h408: jnp.logical_and((_i32(_h319) == -1), jnp.any(jax.vmap(lambda i320, _h322, _h325, _h339, _h353, _h367, _h381, _h395, _h409: ((_e323 := jnp.logical_and(True, (0 < _i32(_h322)))), (_e326 := _i32(_h325)), (_e327 := (_e326 == (1 - _i32(st["current_player"])))), (_e328 := jnp.logical_and(_e323, _e327)), (_e329 := (0 + 1)), (_e330 := jnp.where(_e328, _e329, 0)), (_e331 := jnp.logical_and(_e323, jnp.logical_not(_e327))), (_e332 := (_e326 == _i32(st["current_player"]))), (_e333 := jnp.logical_and(_e331, _e332)), (_e334 := jnp.minimum(_e330, 6)), (_e335 := jnp.where(_e333, _e334, 0)), (_e336 := jnp.where(_e331, False, True)), (_e337 := jnp.logical_and(_e336, (1 < _i32(_h322)))), (_e340 := _i32(_h339)), (_e341 := (_e340 == (1 - _i32(st["current_player"])))), (_e342 := jnp.logical_and(_e337, _e341)), (_e343 := (1 + 1)), (_e344 := jnp.where(_e342, _e343, _e330)), (_e345 := jnp.logical_and(_e337, jnp.logical_not(_e341))), (_e346 := (_e340 == _i32(st["current_player"]))), (_e347 := jnp.logical_and(_e345, _e346)), (_e348 := jnp.minimum(_e344, 6)), (_e349 := jnp.where(_e347, _e348, _e335)), (_e350 := jnp.where(_e345, False, _e336)), (_e351 := jnp.logical_and(_e350, (2 < _i32(_h322)))), (_e354 := _i32(_h353)), (_e355 := (_e354 == (1 - _i32(st["current_player"])))), (_e356 := jnp.logical_and(_e351, _e355)), (_e357 := (2 + 1)), (_e358 := jnp.where(_e356, _e357, _e344)), (_e359 := jnp.logical_and(_e351, jnp.logical_not(_e355))), (_e360 := (_e354 == _i32(st["current_player"]))), (_e361 := jnp.logical_and(_e359, _e360)), (_e362 := jnp.minimum(_e358, 6)), (_e363 := jnp.where(_e361, _e362, _e349)), (_e364 := jnp.where(_e359, False, _e350)), (_e365 := jnp.logical_and(_e364, (3 < _i32(_h322)))), (_e368 := _i32(_h367)), (_e369 := (_e368 == (1 - _i32(st["current_player"])))), (_e370 := jnp.logical_and(_e365, _e369)), (_e371 := (3 + 1)), (_e372 := jnp.where(_e370, _e371, _e358)), (_e373 := jnp.logical_and(_e365, jnp.logical_not(_e369))), (_e374 := (_e368 == _i32(st["current_player"]))), (_e375 := jnp.logical_and(_e373, _e374)), (_e376 := jnp.minimum(_e372, 6)), (_e377 := jnp.where(_e375, _e376, _e363)), (_e378 := jnp.where(_e373, False, _e364)), (_e379 := jnp.logical_and(_e378, (4 < _i32(_h322)))), (_e382 := _i32(_h381)), (_e383 := (_e382 == (1 - _i32(st["current_player"])))), (_e384 := jnp.logical_and(_e379, _e383)), (_e385 := (4 + 1)), (_e386 := jnp.where(_e384, _e385, _e372)), (_e387 := jnp.logical_and(_e379, jnp.logical_not(_e383))), (_e388 := (_e382 == _i32(st["current_player"]))), (_e389 := jnp.logical_and(_e387, _e388)), (_e390 := jnp.minimum(_e386, 6)), (_e391 := jnp.where(_e389, _e390, _e377)), (_e392 := jnp.where(_e387, False, _e378)), (_e393 := jnp.logical_and(_e392, (5 < _i32(_h322)))), (_e396 := _i32(_h395)), (_e397 := (_e396 == (1 - _i32(st["current_player"])))), (_e398 := jnp.logical_and(_e393, _e397)), (_e399 := (5 + 1)), (_e400 := jnp.where(_e398, _e399, _e386)), (_e401 := jnp.logical_and(_e393, jnp.logical_not(_e397))), (_e402 := (_e396 == _i32(st["current_player"]))), (_e403 := jnp.logical_and(_e401, _e402)), (_e404 := jnp.minimum(_e400, 6)), (_e405 := jnp.where(_e403, _e404, _e391)), (_e406 := jnp.where(_e401, False, _e392)), (_e407 := jnp.logical_and(_e406, (6 < _i32(_h322)))), (_e410 := _i32(_h409)), (_e411 := (_e410 == (1 - _i32(st["current_player"])))), (_e412 := jnp.logical_and(_e407, _e411)), (_e413 := (6 + 1)), (_e414 := jnp.where(_e412, _e413, _e400)), (_e415 := jnp.logical_and(_e407, jnp.logical_not(_e411))), (_e416 := (_e410 == _i32(st["current_player"]))), (_e417 := jnp.logical_and(_e415, _e416)), (_e418 := jnp.minimum(_e414, 6)), (_e419 := jnp.where(_e417, _e418, _e405)), (_e420 := jnp.where(_e415, False, _e406)), (_i32(_e419) > 0))[-1])(jnp.arange(0, 8, dtype=jnp.int32), _h321, _h324, _h338, _h352, _h366, _h380, _h394, _h408))))(jnp.arange(0, 64, dtype=jnp.int32), st["board"], _K0, (lambda _b: jnp.stack([_b[0:64], _b[1:65], _b[2:66], _b[8:72], _b[10:74], _b[16:80], _b[17:81], _b[18:82]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((9, 9),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[2:66], _b[4:68], _b[16:80], _b[20:84], _b[32:96], _b[34:98], _b[36:100]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((18, 18),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[3:67], _b[6:70], _b[24:88], _b[30:94], _b[48:112], _b[51:115], _b[54:118]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((27, 27),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[4:68], _b[8:72], _b[32:96], _b[40:104], _b[64:128], _b[68:132], _b[72:136]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((36, 36),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[5:69], _b[10:74], _b[40:104], _b[50:114], _b[80:144], _b[85:149], _b[90:154]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((45, 45),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[6:70], _b[12:76], _b[48:112], _b[60:124], _b[96:160], _b[102:166], _b[108:172]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((54, 54),), constant_values=-1)), (lambda _b: jnp.stack([_b[0:64], _b[7:71], _b[14:78], _b[56:120], _b[70:134], _b[112:176], _b[119:183], _b[126:190]], axis=1).reshape((64, 8)))(jnp.pad(st["board"], ((63, 63),), constant_values=-1)))
 
 
 def a_pass(st, index):
     """action `pass` (othello.envspec:110): index in 0..0"""
     st = dict(st)
     lv = {}
-    _c237 = st["passed"]
-    def _then238(st, lv):
+    _c421 = st["passed"]
+    def _then422(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_finish(st)
         return st, _scope(lv, ())
-    st, lv = _select(_c237, _then238(st, lv), (st, lv))
-    _a239 = True
-    st["passed"] = _cast(_a239, jnp.bool_)
-    _a240 = (1 - _i32(st["current_player"]))
-    st["current_player"] = _cast(_a240, jnp.int8)
+    st, lv = _select(_c421, _then422(st, lv), (st, lv))
+    _a423 = True
+    st["passed"] = _cast(_a423, jnp.bool_)
+    _a424 = (1 - _i32(st["current_player"]))
+    st["current_player"] = _cast(_a424, jnp.int8)
     return st
 
 
 def m_pass(st, mv_place):
     """guard of `pass` at each of its 1 flat indices (bool[1]); reads the masks of `place` (`mv_` arguments)"""
     lv = {}
-    return jax.vmap(lambda i241: jnp.logical_not(jnp.any(jax.vmap(lambda i242: mv_place[i242])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i425: jnp.logical_not(jnp.any(jax.vmap(lambda i426: mv_place[i426])(jnp.arange(0, 64, dtype=jnp.int32)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
     """the observation of player `p` (the spec's `observe`)"""
     lv = {"p": _cast(v_p, jnp.int8)}
-    return jax.vmap(lambda i243, _h246: jax.vmap(lambda i244, _h247: jax.vmap(lambda i245: (_i32(_h247) == _i32(jnp.where((i245 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h246))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
+    return jax.vmap(lambda i427, _h430: jax.vmap(lambda i428, _h431: jax.vmap(lambda i429: (_i32(_h431) == _i32(jnp.where((i429 == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))))))(jnp.arange(0, 2, dtype=jnp.int32)))(jnp.arange(0, 8, dtype=jnp.int32), _h430))(jnp.arange(0, 8, dtype=jnp.int32), st["board"].reshape((8, 8)))
 
 
 def _init_body(st):
     """the spec's `init` block"""
     st = dict(st)
     lv = {}
-    st, _r248 = _randint(st, 0, 1)
-    _a249 = _r248
-    st["current_player"] = _cast(_a249, jnp.int8)
-    _a250 = st["current_player"]
-    st["board"] = st["board"].at[28].set(_cast(_a250, jnp.int8))
-    _a251 = st["current_player"]
-    st["board"] = st["board"].at[35].set(_cast(_a251, jnp.int8))
-    _a252 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[27].set(_cast(_a252, jnp.int8))
-    _a253 = (1 - _i32(st["current_player"]))
-    st["board"] = st["board"].at[36].set(_cast(_a253, jnp.int8))
+    st, _r432 = _randint(st, 0, 1)
+    _a433 = _r432
+    st["current_player"] = _cast(_a433, jnp.int8)
+    _a434 = st["current_player"]
+    st["board"] = st["board"].at[28].set(_cast(_a434, jnp.int8))
+    _a435 = st["current_player"]
+    st["board"] = st["board"].at[35].set(_cast(_a435, jnp.int8))
+    _a436 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[27].set(_cast(_a436, jnp.int8))
+    _a437 = (1 - _i32(st["current_player"]))
+    st["board"] = st["board"].at[36].set(_cast(_a437, jnp.int8))
     return st
 
 
@@ -983,7 +983,7 @@ def inv_centre(st):
 def inv_both_present(st):
     """invariant `both_present`: a game still running has discs of both players"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i254, _h255: (_i32(_h255) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i256, _h257: (_i32(_h257) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
+    return jnp.logical_or(st["terminated"], jnp.logical_and(jnp.any(jax.vmap(lambda i438, _h439: (_i32(_h439) == 0))(jnp.arange(0, 64, dtype=jnp.int32), st["board"])), jnp.any(jax.vmap(lambda i440, _h441: (_i32(_h441) == 1))(jnp.arange(0, 64, dtype=jnp.int32), st["board"]))))
 
 
 # ---- the environment
