@@ -138,6 +138,8 @@ def test_walks_in_comprehensions_match_the_interpreter():
     code = "\n".join(Lowering(module).run().functions)
     assert "f_run(st" not in code[code.index("def m_put"):], "run is inlined in the guard and the observation"
     assert 'jnp.pad(st["a"]' in code and 'st["a"][_K' in code, "slices where the walk reads, gathers in the else arms"
+    observe = code[code.index("def _observe"):code.index("def _init_body")]
+    assert "jnp.stack([_b[" in observe, "run(c, d, 1) over the nest (c, d): slices stacked over d"
     report = verify(module, ["python", "jax"], episodes=6, max_steps=60, level2_samples=5, jax_env=load_jax(module))
     assert report.ok, [d.render() for d in report.divergences] + report.faults
     assert report.steps >= 200

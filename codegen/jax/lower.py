@@ -21,7 +21,10 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   with a comprehension variable is inlined first (`inline_call`), and a reduction of at most
   `SMALL_REDUCE_UNROLL` terms inside a comprehension that indexes with its variable is
   unrolled, so that each term's read is over the enclosing comprehension alone
-  (`_unroll_small`);
+  (`_unroll_small`); a fn with a loop called there runs inline, straight-line, with its
+  loops unrolled (`inline_walk`), and a read it makes only where static conditions hold
+  (othello's `board[RAY[c][d][k]]` where `k < REACH[c][d]`) becomes shifted slices of the
+  padded array when its indices are a shift of the nest's cell there (`_shift_view`);
 - `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
 - random draws thread the RNG counter through `st` in the interpreter's evaluation order
   (the checker keeps draws out of conditional expressions and generator bodies);
@@ -69,6 +72,7 @@ SMALL_REDUCE_UNROLL = 4
 # the most statements an inlined fn runs once its loops are unrolled (`inline_walk`); othello's
 # `flips` runs 7 steps of 6 statements
 WALK_INLINE_STEPS = 256
+WALK_REDUCE_UNROLL = 8  # a reduction calling such a fn with its variable unrolls up to this many terms
 # the state's record of the first runtime fault, `[1 + site, a, b]` (int32[3], zeros for none),
 # only in the state of a module with a fault site (`record_fault`)
 FAULT_FIELD = "_fault"
@@ -132,7 +136,11 @@ class Lowering:
     def __init__(self, module: ir.Module, walks: str = "off", line_views: bool = True):
         """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
         any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
-        are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md)."""
+        are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md).
+        `line_views` (default on; off only to measure against): a fn with a loop called in a
+        comprehension nest is run inline (`inline_walk`) and a read there that is a shift of
+        the nest's cell where it is used becomes slices of the padded array (`_shift_view`):
+        issue 18's mechanism 2, 1.33x othello's rollout SPS at batch 1024 (bench/RESULTS.md)."""
         if walks not in PREFIX_WALKS:
             raise ValueError(f"walks must be one of {PREFIX_WALKS}, not {walks!r}")
         self.m = module
@@ -747,11 +755,25 @@ class Lowering:
         read is a gather. Connect Four's `all(board[LINES[l][k]] == p for k in 0..4)` over
         `l` becomes four strided views `and`ed, where it was one gather of 4 x 21 cells
         (bench/RESULTS.md, session 4)."""
-        if not self.levels or e.hi - e.lo > SMALL_REDUCE_UNROLL or e.hi - e.lo < 1:
+        if not self.levels or e.hi - e.lo < 1:
             return False
         if isinstance(e.type, ir.FloatT) or isinstance(e.body.type, ir.FloatT):
             return False
-        return _indexes_with(e.body, e.var)
+        if e.hi - e.lo <= WALK_REDUCE_UNROLL and self.line_views and self._walks_with(e.body, e.var):
+            return True
+        return e.hi - e.lo <= SMALL_REDUCE_UNROLL and _indexes_with(e.body, e.var)
+
+    def _walks_with(self, e, var: str) -> bool:
+        """True when IR node `e` calls a fn with a top-level loop (one `inline_walk` runs
+        inline) with an argument that mentions `var`. Such a reduction of at most
+        `WALK_REDUCE_UNROLL` terms is unrolled: othello's `any(flips(c, d, p) > 0 for d in
+        0..8)` then reads each direction's ray as slices over `c` alone, not 8 slices
+        stacked into a `(64, 8)` array per step; measured 2.2 against 4.3 ms for
+        `jit(vmap(m_place))` at batch 1024 (bench/RESULTS.md, issue 18, mechanism 2)."""
+        if isinstance(e, ir.CallFn) and not e.fn.startswith(mask_reuse.PREFIX) \
+                and any(isinstance(s, ir.For) for s in self.m.fn(e.fn).body) and any(_mentions(a, var) for a in e.args):
+            return True
+        return any(self._walks_with(item, var) for item in ir.children(e) if not isinstance(item, _TYPES))
 
     def x_array_build(self, e: ir.ArrayBuild) -> str:
         if ir.first_draw(e.body) is not None:
