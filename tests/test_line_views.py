@@ -137,6 +137,7 @@ def test_walks_in_comprehensions_match_the_interpreter():
     module = load(spec)
     code = "\n".join(Lowering(module).run().functions)
     assert "f_run(st" not in code[code.index("def m_put"):], "run is inlined in the guard and the observation"
+    assert "f_pair(st" in code[code.index("def m_clear"):], "a fn with an array local stays a call"
     assert 'jnp.pad(st["a"]' in code and 'st["a"][_K' in code, "slices where the walk reads, gathers in the else arms"
     observe = code[code.index("def _observe"):code.index("def _init_body")]
     assert "jnp.stack([_b[" in observe, "run(c, d, 1) over the nest (c, d): slices stacked over d"

@@ -1661,12 +1661,14 @@ def _row_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
 
 def _walk_size(stmts: list, params: set[str], declared: frozenset[str] = frozenset()) -> int | None:
     """The number of statements `stmts` run once every `for` is unrolled, when they are
-    `let`s, assignments to a whole local declared in them or before them (`declared`; not
-    a parameter, one of `params`), `if`s and `for`s, and nothing in them draws; else None
-    (`inline_walk`)."""
+    `let`s of scalars, assignments to a whole local declared in them or before them
+    (`declared`; not a parameter, one of `params`), `if`s and `for`s, and nothing in them
+    draws; else None (`inline_walk`). Scalars only: an inlined local is a temporary bound
+    inside the `vmap` body, and `static_read` would hoist a read of an array local out of
+    it; `jnp.where` selects leaves, not records."""
     total = 0
     for s in stmts:
-        if isinstance(s, ir.Let) and ir.first_draw(s.value) is None:
+        if isinstance(s, ir.Let) and ir.first_draw(s.value) is None and isinstance(s.type, _SCALARS):
             declared |= {s.name}
             total += 1
             continue
@@ -1811,6 +1813,7 @@ def _slice_view(base: str, shape: tuple[int, ...], vals: list) -> str | None:
 
 
 _TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
+_SCALARS = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT)
 
 
 def _holds(param: ir.Type, arg: ir.Type) -> bool:
