@@ -21,7 +21,10 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   with a comprehension variable is inlined first (`inline_call`), and a reduction of at most
   `SMALL_REDUCE_UNROLL` terms inside a comprehension that indexes with its variable is
   unrolled, so that each term's read is over the enclosing comprehension alone
-  (`_unroll_small`);
+  (`_unroll_small`); a fn with a loop called there runs inline, straight-line, with its
+  loops unrolled (`inline_walk`), and a read it makes only where static conditions hold
+  (othello's `board[RAY[c][d][k]]` where `k < REACH[c][d]`) becomes shifted slices of the
+  padded array when its indices are a shift of the nest's cell there (`_shift_view`);
 - `return` in a `fn` becomes a (`_done`, `_ret`) pair in `lv`, so returns may sit in branches;
 - random draws thread the RNG counter through `st` in the interpreter's evaluation order
   (the checker keeps draws out of conditional expressions and generator bodies);
@@ -66,6 +69,10 @@ MAX_INDENT = 40  # a branch or loop function deeper than this is defined at modu
 CHAIN_SPLIT = 16  # a chain of `+`, `min`, `max` operands is bound to a temporary every this many terms
 FLOAT_SUM_UNROLL = 64
 SMALL_REDUCE_UNROLL = 4
+# the most statements an inlined fn runs once its loops are unrolled (`inline_walk`); othello's
+# `flips` runs 7 steps of 6 statements
+WALK_INLINE_STEPS = 256
+WALK_REDUCE_UNROLL = 8  # a reduction calling such a fn with its variable unrolls up to this many terms
 # the state's record of the first runtime fault, `[1 + site, a, b]` (int32[3], zeros for none),
 # only in the state of a module with a fault site (`record_fault`)
 FAULT_FIELD = "_fault"
@@ -126,14 +133,19 @@ class _Level:
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
 class Lowering:
-    def __init__(self, module: ir.Module, walks: str = "off"):
+    def __init__(self, module: ir.Module, walks: str = "off", line_views: bool = True):
         """`walks`: how loops of the prefix-AND shape (`prefix_loops`) are lowered: "off" (as
         any loop), "vmap" (`prefix_walk`) or "predicated" (`predicated_walk`); the last two
-        are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md)."""
+        are measurements of issue 18's mechanism 1, not faster on CPU (bench/RESULTS.md).
+        `line_views` (default on; off only to measure against): a fn with a loop called in a
+        comprehension nest is run inline (`inline_walk`) and a read there that is a shift of
+        the nest's cell where it is used becomes slices of the padded array (`_shift_view`):
+        issue 18's mechanism 2, 1.33x othello's rollout SPS at batch 1024 (bench/RESULTS.md)."""
         if walks not in PREFIX_WALKS:
             raise ValueError(f"walks must be one of {PREFIX_WALKS}, not {walks!r}")
         self.m = module
         self._walk_mode = walks
+        self.line_views = line_views
         self.space = ActionSpace(module)
         self.constants: list[tuple[str, str]] = []
         self._const_names: dict[str, str] = {}
@@ -146,6 +158,9 @@ class Lowering:
         self._reads: dict[tuple, str] = {}  # static reads already hoisted, per nest
         self._uid = 0
         self._inline_depth = 0
+        # static conjuncts of the conditions around an inlined fn's arm (`inline_walk`):
+        # (nest depth when pushed, bool arrays over the nest to that depth)
+        self._care: list[tuple[int, list]] = []
         self._heights = Heights()
         self._lifted: list[str] = []  # branch and loop functions defined at module level
         # loops that walk until a flag goes false (issue 18, mechanism 1), by the loop's id
@@ -429,6 +444,9 @@ class Lowering:
         inlined = self.inline_call(e)
         if inlined is not None:
             return self.ex(inlined)
+        walked = self.inline_walk(e) if self.line_views else None
+        if walked is not None:
+            return walked
         args = "".join(", " + self.ex(a) for a in e.args)
         return f"{py_ident('fn', e.fn)}(st{args})"
 
@@ -476,6 +494,123 @@ class Lowering:
             return self._substitute(body, {p.name: a for p, a in zip(fn.params, e.args)})
         finally:
             self._inline_depth -= 1
+
+    def inline_walk(self, e: ir.CallFn) -> str | None:
+        """The value of `fn` call `e` with the fn's body run here, straight-line, when the call
+        sits in a comprehension nest, an argument depends on the nest, every parameter's range
+        holds its argument, and the body is `let`s, assignments to its own locals, `if`s and
+        `for` loops (unrolled: at most `WALK_INLINE_STEPS` statements in all) before one final
+        `return`, none of them drawing (`_walk_size`), with a `for` at its top level (a walk).
+        Else None (the call is lowered as a
+        call). Issue 18, mechanism 2: othello's `flips(c, d, p)` under the mask's `c` and
+        `any(... for d in 0..8)`.
+
+        Each local is a Python temporary (`pyvars`): a `let` binds its value, an assignment
+        binds `jnp.where(pred, value, old)` where `pred` is the `and` of the enclosing `if`
+        conditions (an `if` splits it in two, its condition read once before either arm, as
+        `predicated` does), and a loop variable is the constant of its step. So each read of
+        the body whose indices depend only on constants and the nest, as
+        `board[RAY[c][d][k]]` at a constant `k`, is a `static_read` over the nest: one view
+        or gather per `k` outside the `vmap`s instead of a gather per element inside them.
+
+        Exactness: the interpreter runs each statement on its path only; here every `let` and
+        condition is computed on every path, and a value computed off the path reaches a
+        local only through `where(pred, ...)` with `pred` false. Evaluating an expression
+        off its path changes nothing in JAX: no draw (refused), and no fault is recorded
+        inside a comprehension (`record_fault`). While an arm is lowered, the conjuncts of
+        the enclosing conditions that depend only on constants and the nest are known over
+        the nest (`_care`): a static read there may return anything, in its type's range,
+        where they are false (`_shift_view`), since no such value is used."""
+        if not self.levels or self._inline_depth >= 8:
+            return None
+        fn = self.m.fn(e.fn)
+        if fn.ret is None or len(fn.body) < 2 or not isinstance(fn.body[-1], ir.Return):
+            return None
+        if any(ir.first_draw(a) is not None for a in e.args) or not any(self._mentions_nest(a) for a in e.args):
+            return None
+        if not all(_holds(p.type, a.type) for p, a in zip(fn.params, e.args)):
+            return None
+        params = {p.name for p in fn.params}
+        if not any(isinstance(s, ir.For) for s in fn.body):
+            return None  # no walk: a fn of `let`s and `if`s is left as a call (its cost is not measured)
+        size = _walk_size(fn.body[:-1], params)
+        if size is None or size > WALK_INLINE_STEPS or ir.first_draw(fn.body[-1].value) is not None:
+            return None
+        self._uid += 1
+        rename: dict[str, str] = {name: f"{name}#{self._uid}" for name in _locals_of(fn.body)}
+        mapping = {**rename, **{p.name: a for p, a in zip(fn.params, e.args)}}
+        saved = dict(self.pyvars)
+        self._inline_depth += 1
+        try:
+            body = [self._substitute(s, mapping) for s in fn.body]
+            self._walk_block(body[:-1], None, rename)
+            ret = body[-1].value
+            code = self.ex(ret)
+            return self.int32(ret, code) if isinstance(ret.type, ir.IntT) else code
+        finally:
+            self._inline_depth -= 1
+            self.pyvars.clear()
+            self.pyvars.update(saved)
+
+    def _walk_block(self, stmts: list, pred: str | None, rename: dict[str, str]) -> None:
+        """Run `stmts` of an inlined fn (`inline_walk`) where the bool code `pred` holds (None:
+        always), binding its locals in `pyvars` under their renamed names."""
+        for s in stmts:
+            if isinstance(s, ir.Let):
+                self.pyvars[rename[s.name]] = self._walk_value(s.value)
+            elif isinstance(s, ir.Assign):
+                name = rename[s.place.name]
+                value = self._walk_value(s.value)
+                self.pyvars[name] = value if pred is None else self.bind(f"jnp.where({pred}, {value}, {self.pyvars[name]})")
+            elif isinstance(s, ir.For):
+                for i in range(s.lo, s.hi):
+                    self.pyvars[rename[s.var]] = str(i)
+                    self._walk_block(s.body, pred, rename)
+            else:
+                self._walk_if(s, pred, rename)
+
+    def _walk_value(self, e: ir.Expr) -> str:
+        """The code of `e` (int32 if an integer), bound to a temporary unless it is one name."""
+        code = self.ex(e)
+        if isinstance(e.type, ir.IntT):
+            code = self.int32(e, code)
+        return code if _atom(code) else self.bind(code)
+
+    def _walk_if(self, s: ir.If, pred: str | None, rename: dict[str, str]) -> None:
+        """An `if` of an inlined fn: each arm under its predicate, with the condition's static
+        conjuncts (`then`) or the condition's negation when all of it is static (`else`) on
+        `_care` while the arm is lowered."""
+        c = self._walk_value(s.cond)
+        then = c if pred is None else self.bind(f"jnp.logical_and({pred}, {c})")
+        static = [v for v in (self._static(x) for x in _conjuncts(s.cond)) if v is not None]
+        self._care.append((len(self.levels), static))
+        try:
+            self._walk_block(s.then, then, rename)
+        finally:
+            self._care.pop()
+        if not s.orelse:
+            return
+        other = f"jnp.logical_not({c})" if pred is None else self.bind(f"jnp.logical_and({pred}, jnp.logical_not({c}))")
+        whole = self._static(s.cond)
+        self._care.append((len(self.levels), [] if whole is None else [whole == 0]))
+        try:
+            self._walk_block(s.orelse, other, rename)
+        finally:
+            self._care.pop()
+
+    def care(self) -> np.ndarray | None:
+        """Where, over the whole comprehension nest (a bool array, one axis per level), the
+        static conjuncts of the conditions around the expression being lowered hold (`_care`,
+        pushed by `_walk_if`); None when there are none (every element is used)."""
+        parts = [v for depth, vs in self._care for v in vs]
+        if not parts:
+            return None
+        shape = tuple(level.hi - level.lo for level in self.levels)
+        care = np.ones(shape, dtype=bool)
+        for depth, vs in self._care:
+            for v in vs:
+                care &= (v != 0).reshape(v.shape + (1,) * (len(shape) - depth))
+        return care
 
     def _substitute(self, e, mapping: dict):
         """A copy of IR node `e` with `Local(name)` replaced by `mapping[name]` (an expression,
@@ -620,11 +755,25 @@ class Lowering:
         read is a gather. Connect Four's `all(board[LINES[l][k]] == p for k in 0..4)` over
         `l` becomes four strided views `and`ed, where it was one gather of 4 x 21 cells
         (bench/RESULTS.md, session 4)."""
-        if not self.levels or e.hi - e.lo > SMALL_REDUCE_UNROLL or e.hi - e.lo < 1:
+        if not self.levels or e.hi - e.lo < 1:
             return False
         if isinstance(e.type, ir.FloatT) or isinstance(e.body.type, ir.FloatT):
             return False
-        return _indexes_with(e.body, e.var)
+        if e.hi - e.lo <= WALK_REDUCE_UNROLL and self.line_views and self._walks_with(e.body, e.var):
+            return True
+        return e.hi - e.lo <= SMALL_REDUCE_UNROLL and _indexes_with(e.body, e.var)
+
+    def _walks_with(self, e, var: str) -> bool:
+        """True when IR node `e` calls a fn with a top-level loop (one `inline_walk` runs
+        inline) with an argument that mentions `var`. Such a reduction of at most
+        `WALK_REDUCE_UNROLL` terms is unrolled: othello's `any(flips(c, d, p) > 0 for d in
+        0..8)` then reads each direction's ray as slices over `c` alone, not 8 slices
+        stacked into a `(64, 8)` array per step; measured 2.2 against 4.3 ms for
+        `jit(vmap(m_place))` at batch 1024 (bench/RESULTS.md, issue 18, mechanism 2)."""
+        if isinstance(e, ir.CallFn) and not e.fn.startswith(mask_reuse.PREFIX) \
+                and any(isinstance(s, ir.For) for s in self.m.fn(e.fn).body) and any(_mentions(a, var) for a in e.args):
+            return True
+        return any(self._walks_with(item, var) for item in ir.children(e) if not isinstance(item, _TYPES))
 
     def x_array_build(self, e: ir.ArrayBuild) -> str:
         if ir.first_draw(e.body) is not None:
@@ -741,7 +890,11 @@ class Lowering:
             leaf = _leaf(root.type)
             code = self._emit_soa((self.leaf_dtype(leaf), np.asarray(root.value)[tuple(vals)].tolist()))
         else:
-            code = self._take(self.ex(root), shape, vals)
+            care = self.care()
+            if care is not None:  # used where the conditions hold for some value of the other levels
+                care = np.asarray(care.any(axis=tuple(d for d in range(len(self.levels)) if d not in dep)))
+            ranges = [(self.levels[d].lo, self.levels[d].hi) for d in dep]
+            code = self._take(self.ex(root), shape, vals, care, ranges, _fill(_leaf(root.type)))
         key = (code, tuple(self.levels[d].uid for d in dep))
         if key in self._reads:
             return self._reads[key]
@@ -821,13 +974,18 @@ class Lowering:
             return None  # not static, or outside int32 (where the traced code would wrap)
         return v
 
-    def _take(self, base: str, shape: tuple[int, ...], vals: list) -> str:
+    def _take(self, base: str, shape: tuple[int, ...], vals: list, care=None, ranges=(), fill: str = "0") -> str:
         """Code for `base[vals[0], vals[1], ...]` (constant index arrays of the same shape,
         one per leading axis of `base`): a view (slice, reshape, transpose) when the indices
-        allow it, else a gather with the indices as module constants."""
+        allow it, else a gather with the indices as module constants. `care` (a bool array
+        of the indices' shape, or None: all) marks the elements that are used; `ranges` the
+        nest levels' (lo, hi), one per axis of the indices; `fill`, code of a value in the
+        element type's range: with them a read of shifted cells is `_shift_view`'s slices."""
         trailing = tuple(shape[len(vals):])
         if len(vals) == 1:
             view = _affine_view(base, shape[0], vals[0], trailing) or _row_view(base, shape[0], vals[0], trailing)
+            if view is None and self.line_views:
+                view = _shift_view(base, shape[0], vals[0], trailing, list(ranges), care, fill)
         else:
             view = _slice_view(base, shape, vals)
         if view is not None:
@@ -1501,6 +1659,116 @@ def _row_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
     return None
 
 
+def _walk_size(stmts: list, params: set[str], declared: frozenset[str] = frozenset()) -> int | None:
+    """The number of statements `stmts` run once every `for` is unrolled, when they are
+    `let`s of scalars, assignments to a whole local declared in them or before them
+    (`declared`; not a parameter, one of `params`), `if`s and `for`s, and nothing in them
+    draws; else None (`inline_walk`). Scalars only: an inlined local is a temporary bound
+    inside the `vmap` body, and `static_read` would hoist a read of an array local out of
+    it; `jnp.where` selects leaves, not records."""
+    total = 0
+    for s in stmts:
+        if isinstance(s, ir.Let) and ir.first_draw(s.value) is None and isinstance(s.type, _SCALARS):
+            declared |= {s.name}
+            total += 1
+            continue
+        if isinstance(s, ir.Assign):
+            p = s.place
+            if p.root != "local" or p.path or p.name in params or p.name not in declared \
+                    or ir.first_draw(s.value) is not None:
+                return None
+            total += 1
+            continue
+        if isinstance(s, ir.For):
+            inner = _walk_size(s.body, params, declared)
+            if inner is None:
+                return None
+            total += inner * (s.hi - s.lo)
+            continue
+        if not isinstance(s, ir.If) or ir.first_draw(s.cond) is not None:
+            return None
+        then, orelse = _walk_size(s.then, params, declared), _walk_size(s.orelse, params, declared)
+        if then is None or orelse is None:
+            return None
+        total += 1 + then + orelse
+    return total
+
+
+def _locals_of(stmts: list) -> list[str]:
+    """The names `stmts` declare (`let`, `for` variables), nested blocks included."""
+    names: list[str] = []
+    for s in stmts:
+        if isinstance(s, ir.Let):
+            names.append(s.name)
+        elif isinstance(s, ir.For):
+            names += [s.var, *_locals_of(s.body)]
+        elif isinstance(s, ir.If):
+            names += _locals_of(s.then) + _locals_of(s.orelse)
+    return names
+
+
+def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    """`a and b and ...` as [a, b, ...]; any other expression as [e]."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _shift_view(base: str, n: int, a, trailing: tuple[int, ...], ranges: list[tuple[int, int]], care,
+                fill: str) -> str | None:
+    """`base[a]` (`a`: constant indices over the nest levels whose ranges are `ranges`) as
+    shifted slices of `base` padded along its first axis with `fill`, where that is exact at
+    every element `care` marks (the others are never used: `Lowering.care`): when, for one
+    level `c` (the cell) and at each fixed value of the other levels, `a - c` is one
+    constant `s` wherever `care` holds, the read is `padded[P + c + s]` for every `c`: one
+    slice per value of the other levels, stacked. For a table of rays on a board of `R x C`
+    cells numbered row by row, a step `(dr, dc)` that stays on the board is `s = dr * C +
+    dc`: othello's `board[RAY[c][d][k]]` (clamped past the edge, where `k < REACH[c][d]`
+    is false) is 8 slices of the board padded by up to 63 per `k`, Pgx's shifted boards,
+    not 64 x 8 gathered elements. Else None (the read stays a gather).
+
+    The shifts are checked on the table's values, never assumed; where `care` is false the
+    slice reads a padded or some other cell, which is in the element type's range."""
+    if care is None or not care.any():
+        return None
+    for ax, (lo, hi) in enumerate(ranges):
+        cell = (lo + np.arange(hi - lo)).reshape([-1 if d == ax else 1 for d in range(a.ndim)])
+        shift = a - cell
+        rest = [d for d in range(a.ndim) if d != ax]
+        moved_s, moved_c = np.moveaxis(shift, ax, 0), np.moveaxis(care, ax, 0)
+        starts: list[int] = []
+        for j in np.ndindex(*moved_s.shape[1:]):
+            line, used = moved_s[(slice(None), *j)], moved_c[(slice(None), *j)]
+            found = np.unique(line[used])
+            if len(found) > 1:
+                break
+            starts.append(lo + (int(found[0]) if len(found) else 0))
+        else:
+            length = hi - lo
+            pad = max(0, -min(starts), max(x + length - n for x in starts))
+            widths = ((pad, pad),) + ((0, 0),) * len(trailing)
+            slices = [f"_b[{pad + x}:{pad + x + length}]" for x in starts]
+            if not rest:
+                return f"jnp.pad({base}, {widths}, constant_values={fill})[{pad + starts[0]}:{pad + starts[0] + length}]"
+            shape = (length,) + tuple(a.shape[d] for d in rest) + trailing
+            code = f"jnp.stack([{', '.join(slices)}], axis=1).reshape({shape})"
+            if ax:
+                code = f"jnp.moveaxis({code}, 0, {ax})"
+            return f"(lambda _b: {code})(jnp.pad({base}, {widths}, constant_values={fill}))"
+    return None
+
+
+def _fill(t: ir.Type) -> str:
+    """Code of a value of leaf type `t` (its least), for the padding of `_shift_view`."""
+    if isinstance(t, ir.BoolT):
+        return "False"
+    if isinstance(t, ir.IntT):
+        return str(t.lo)
+    if isinstance(t, ir.FloatT):
+        return "0.0"
+    return "0"
+
+
 def _indexes_with(e, var: str) -> bool:
     """True when IR node `e` holds an array read whose index mentions variable `var`."""
     if isinstance(e, ir.GetIndex) and _mentions(e.index, var):
@@ -1545,6 +1813,7 @@ def _slice_view(base: str, shape: tuple[int, ...], vals: list) -> str | None:
 
 
 _TYPES = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RecordT, ir.RowT, ir.ArrayT, ir.ListT)
+_SCALARS = (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT)
 
 
 def _holds(param: ir.Type, arg: ir.Type) -> bool:
