@@ -7604,7 +7604,7 @@ def fault_message(state: State) -> str | None:
 
 def _fault_text(code: int, a: int, b: int) -> str:
     """`FAULT_SITES[code - 1]` filled in one left-to-right pass (envc's `number_faults.fill`):
-    `{a}`, `{b}` by the values, `{action}` by `_format_action(a)`, `{{`/`}}` by one brace, so
+    `{a}`, `{b}` by the values, `{{`/`}}` by one brace, so
     the spec's own text (braces too) comes out as written."""
     names = {"{{": "{", "}}": "}", "{a}": str(a), "{b}": str(b)}
     return re.sub(r"\{\{|\}\}|\{a\}|\{b\}|\{action\}", lambda m: names[m.group()], FAULT_SITES[code - 1])
