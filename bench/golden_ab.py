@@ -13,6 +13,10 @@ SPS of each side, the ratio after/before, the runs, and the compile times (cold 
 persistent cache has them: `ENVC_JAX_CACHE=off` for cold); quote `uptime` with the figures.
 When the new module records runtime faults (`State._fault`), also prints the fault of the
 first faulting environment of the first run (None: no environment faulted).
+
+`--before no-record-faults` makes "before" the working tree's own module without fault
+recording (`PassContext(record_faults=False)`, `envc compile --no-record-faults`): the A/B
+then isolates what recording costs, with the spec and every other pass the same (issue #15).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", default="077aa8a", help="the commit whose golden module is `before`")
     ap.add_argument("--batches", default="1024,8192")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--before", default="golden", choices=["golden", "no-record-faults"],
+                    help="before: the golden at --base, or this tree's module without fault recording")
     ap.add_argument("--steps", type=int, default=0, help="steps per scan (default: envc.bench.steps_for)")
     ap.add_argument("--prefix-walk", default="off", choices=PREFIX_WALKS,
                     help="how `after` lowers prefix-AND loops (PassContext.prefix_walk)")
@@ -50,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="envc-golden-ab-"))
     print(f"load: {os.getloadavg()}", flush=True)
     try:
-        pkg = tmp / f"envc_{args.spec}_before"
-        _git_files(args.base, f"tests/golden/{args.spec}/jax", pkg)
-        before = _import(pkg, pkg.name)
-        after = load_jax(load(str(ROOT / "specs" / f"{args.spec}.envspec")), PassContext(prefix_walk=args.prefix_walk))
+        module = load(str(ROOT / "specs" / f"{args.spec}.envspec"))
+        if args.before == "golden":
+            pkg = tmp / f"envc_{args.spec}_before"
+            _git_files(args.base, f"tests/golden/{args.spec}/jax", pkg)
+            before = _import(pkg, pkg.name)
+        else:
+            before = load_jax(module, PassContext(prefix_walk=args.prefix_walk, record_faults=False))
+        after = load_jax(module, PassContext(prefix_walk=args.prefix_walk))
         for b in (int(x) for x in args.batches.split(",")):
             steps = args.steps or steps_for(b)
             finals: list = []

@@ -1,6 +1,6 @@
 """Action flattening: every action kind of a spec becomes one slice of a `Discrete(n)` space.
 
-Public surface: `ActionSpace` (`n`, `decode`, `encode`, `format`, `kinds`).
+Public surface: `ActionSpace` (`n`, `decode`, `encode`, `format`, `kinds`, `format_table`).
 
 The order is stable and documented: kinds in declaration order; within a kind,
 parameters vary in row-major order (the first parameter is the slowest, the last the
@@ -113,6 +113,25 @@ class ActionSpace:
                 v = "true" if v else "false"
             parts.append(f"{p.name}={v}")
         return f"{k.name}({', '.join(parts)})"
+
+    def format_table(self) -> list[tuple[str, int, int, list[tuple[str, int, int, tuple[str, ...]]]]]:
+        """What a backend needs to write `format(index)` itself (the fault text of an illegal
+        action, issue #15): per kind `(name, offset, size, params)`, per parameter `(name, lo,
+        count, labels)`: value `i` (0 <= i < count, row-major as the module docstring says) is
+        written `labels[i]` (an enum's members, `false`/`true`), or `lo + i` when `labels` is
+        empty (an int range, a table row)."""
+        table = []
+        for k in self.kinds:
+            params = []
+            for p, d in zip(k.params, k.domains):
+                labels: tuple[str, ...] = ()
+                if isinstance(p.type, ir.EnumT):
+                    labels = tuple(self.module.enum(p.type.name).members)
+                elif isinstance(p.type, ir.BoolT):
+                    labels = ("false", "true")
+                params.append((p.name, int(d[0]) if not labels else 0, len(d), labels))
+            table.append((k.name, k.offset, k.size, params))
+        return table
 
     def parse(self, text: str) -> int:
         """The flat index of `name(p=v, ...)` written as `format` writes it.

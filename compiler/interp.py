@@ -1029,7 +1029,8 @@ class Interpreter:
             return s
         if not (0 <= action < self.num_actions and state.legal_action_mask[action]):
             if self.module.illegal_action == "error":
-                raise SpecRuntimeError(f"illegal action {self.actions.format(action)}")
+                raise SpecRuntimeError(f"illegal action {self.actions.format(action)} (the spec says "
+                                       "`illegal_action error`)")
             mover = f["current_player"]
             f["step_count"] = min(f["step_count"] + 1, self._step_max)
             if self.module.illegal_action == "pgx":  # Pgx's `Env.step`: the action runs, then the penalty

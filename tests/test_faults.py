@@ -25,7 +25,8 @@ from envc.compiler.passes import number_faults
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "faults.envspec"
 FAULTING = ["push_full", "pop_empty", "draw_empty", "read_past", "write_past", "insert_past", "remove_past",
-            "fails", "draw_or_read"]
+            "fails", "fails_hostile", "draw_or_read"]
+HOSTILE = 'fail: bad {a} }{ {b}} {{a}} {action} "q" \'\' \\ end\nline 2 */ {}'  # fails_hostile's text
 STEPS = 4
 
 
@@ -62,9 +63,20 @@ def _interp_fault(module, name: str) -> tuple[int, str]:
 def test_every_fault_site_is_numbered_once(module):
     lowered = pipeline.lower(pipeline.run(module), pipeline.PassContext(verify=True))
     sites = lowered.fault_sites
-    assert len(sites) == len(set(sites)) == 11
+    assert len(sites) == len(set(sites)) == 12
     assert number_faults.run(lowered) is lowered  # a second run changes nothing
     assert [m for _, m in sites].count(number_faults.INDEX_PAST_END) == 5
+
+
+def test_a_specs_text_is_not_a_template(module):
+    """`fail("bad {a} }{ ...")`: the interpreter's text, literally, is what the site table's
+    template fills to (its braces escaped), whatever the fault's values; the placeholders of
+    the compiler's own templates are still filled."""
+    lowered = pipeline.lower(pipeline.run(module))
+    template = next(site for site in lowered.fault_sites if "bad" in site[1])
+    assert _interp_fault(module, "fails_hostile")[1].endswith(HOSTILE)
+    assert number_faults.fill(number_faults.site_text(template), 7, 8, str).endswith(HOSTILE)
+    assert number_faults.fill("i {a} n {b} {{a}} }{ {action}", 7, -8, lambda a: f"act{a}") == "i 7 n -8 {a} }{ act7"
 
 
 def test_the_verifier_catches_an_unnumbered_or_doubled_site(module):
@@ -162,19 +174,78 @@ def test_envc_run_reports_the_fault(target):
 
 
 def test_jax_records_an_illegal_action_under_illegal_action_error():
-    """`illegal_action error`: the interpreter raises, JAX records the site with the flat action
-    (Rust's text, `illegal action {a}`: tests/test_rust_backend.py)."""
+    """`illegal_action error`: the interpreter raises, JAX records the site with the action
+    named as the interpreter names it (Rust: tests/test_rust_backend.py)."""
     from envc.verify import load_jax
 
     module = load(str(ROOT / "tests" / "passes" / "number_faults" / "sites.envspec"))
     it = Interpreter(module)
     n = it.actions.n
-    with pytest.raises(SpecRuntimeError, match="illegal action"):
+    with pytest.raises(SpecRuntimeError, match="illegal action") as err:
         it.step(it.init(0), n)
+    assert str(err.value) == f"illegal action {n} (outside 0..{n - 1}) (the spec says `illegal_action error`)"
     env = load_jax(module)
     state = env.init_from_seed(0)
     assert env.fault_message(env.step(state, 0)) is None
-    assert env.fault_message(env.step(state, n)) == f"illegal action {n} (the spec says `illegal_action error`)"
+    assert env.fault_message(env.step(state, n)) == str(err.value)
+
+
+def _duel_error(tmp_path) -> ir.Module:
+    """tests/specs/duel.envspec (simultaneous, actions with int and enum parameters) under
+    `illegal_action error`."""
+    text = (ROOT / "tests" / "specs" / "duel.envspec").read_text(encoding="utf-8")
+    path = tmp_path / "duel_error.envspec"
+    path.write_text(text.replace("\nsimultaneous\n", "\nsimultaneous\nillegal_action error\n", 1), encoding="utf-8")
+    module = load(str(path))
+    assert module.illegal_action == "error"
+    return module
+
+
+def _illegal_joint(it: Interpreter) -> tuple[list[int], str]:
+    """A joint action from `init(0)` whose second player's action is illegal, and the
+    interpreter's fault text for it."""
+    s = it.init(0)
+    masks = it.legal_action_masks(s)
+    legal0 = int(np.flatnonzero(masks[0])[0])
+    illegal1 = int(np.flatnonzero(~np.asarray(masks[1]))[0])
+    with pytest.raises(SpecRuntimeError) as err:
+        it.step_joint(s, [legal0, illegal1])
+    assert str(err.value).startswith("illegal action ") and "(" in str(err.value).split()[2]
+    return [legal0, illegal1], str(err.value)
+
+
+def test_jax_step_joint_records_an_illegal_action_under_illegal_action_error(tmp_path):
+    """`step_joint` under `illegal_action error`: the first illegal commit is the interpreter's
+    fault on JAX too (it recorded nothing before, issue #15), named with its parameters;
+    out of range too, and a legal joint action records nothing."""
+    import jax.numpy as jnp
+
+    from envc.verify import load_jax
+
+    module = _duel_error(tmp_path)
+    it = Interpreter(module)
+    actions, text = _illegal_joint(it)
+    env = load_jax(module)
+    state = env.init_from_seed(0)
+    legal = [actions[0], actions[0]] if it.legal_action_masks(it.init(0))[1][actions[0]] else None
+    if legal is not None:
+        assert env.fault_message(env.step_joint(state, jnp.asarray(legal))) is None
+    assert env.fault_message(env.step_joint(state, jnp.asarray(actions))) == text
+    with pytest.raises(SpecRuntimeError) as err:
+        it.step_joint(it.init(0), [-1, actions[0]])
+    assert env.fault_message(env.step_joint(state, jnp.asarray([-1, actions[0]]))) == str(err.value)
+
+
+@pytest.mark.slow
+def test_rust_step_joint_raises_the_interpreters_illegal_action(tmp_path):
+    """Rust's `step_joint` under `illegal_action error`: the interpreter's text (the action by name)."""
+    from envc.verify import load_rust
+
+    module = _duel_error(tmp_path)
+    actions, text = _illegal_joint(Interpreter(module))
+    env = load_rust(module).VecEnv(1, autoreset=False, seed=0)
+    with pytest.raises(Exception, match="^" + re.escape(f"env 0: {text}") + "$"):
+        env.step_joint(np.asarray([actions], np.int32))
 
 
 def test_without_fault_recording_the_jax_module_has_no_fault_code(module):

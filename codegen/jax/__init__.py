@@ -20,6 +20,7 @@ from envc.codegen import write_files
 from envc.codegen.escape import FILTERS, py_doc
 from envc.codegen.jax.lower import FAULT_FIELD, Lowering
 from envc.compiler import ir, pipeline
+from envc.compiler.actions import ActionSpace
 from envc.compiler.passes import number_faults
 from envc.compiler.pipeline import PassContext
 
@@ -97,6 +98,7 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         illegal_site=illegal, num_players=low.num_players, num_actions=low.num_actions,
         turn_limit=low.turn_limit,
         action_kinds=repr(tuple((a["name"], a["offset"], a["size"]) for a in low.actions)),
+        action_params=repr(ActionSpace(module).format_table()) if illegal is not None else "",
         constants=low.constants, functions=low.functions, field_names=repr(user),
         fields=low.state_fields, actions=low.actions, mask_lets=low.mask_lets,
         init_mask=None if fresh_mask is None else "[" + ", ".join(str(b) for b in fresh_mask) + "]",

@@ -3,7 +3,7 @@ by every array backend (issue #15, "faults get one documented behaviour on every
 
 Public surface: `NAME`, `REQUIRED`, `run(module, ctx=None) -> ir.Module`, `sites(module)`,
 `site_of(node)`, `site_id(module, site)`, `fn_end_site(name, span)`, `illegal_site()`,
-`always_returns(body)`, `site_text(site)`.
+`always_returns(body)`, `site_text(site)`, `escape(text)`, `fill(template, a, b, action)`.
 
 A fault site is a place in the spec where a step can fault (the interpreter raises
 `SpecRuntimeError` there): a list read or write past the list's length, a `draw()`/`pop()`
@@ -11,8 +11,15 @@ from an empty list, a push onto a full one, `insert`/`remove_at` out of range, a
 `random.int` range (only where the operands' ranges do not prove `lo <= hi`, which the
 checker refuses, so never in a checked spec; `random.pick` draws in `0..max(n - 1, 0)`), `fail("...")`, a `fn` (or `observe`) that ends without a value, and an
 illegal action under `illegal_action error`. Its identity is `(location, message)`: the
-location `file.envspec:LINE:COL` (base name) and the interpreter's message with the
-fault's values as `{a}` and `{b}` (`index {a} is past the end of a list of length {b}`).
+location `file.envspec:LINE:COL` (base name) and the interpreter's message as a template
+(`index {a} is past the end of a list of length {b}`).
+
+The template language (`fill` is its definition; every backend's formatter does the same, in
+one left-to-right pass): `{a}` and `{b}` are the fault's two int32 values, `{action}` is the
+flat action `a` as the interpreter names it (`place(cell=4)`, `ActionSpace.format`), and `{{`,
+`}}` are one brace. Text that comes from the spec (a `fail("...")` message, a file name) is
+`escape`d, so it comes out literally on every backend: `fail("bad {a} }{")` says `fail: bad {a}
+}{` everywhere, never a value (decided here, issue #15: a spec's text is untrusted input).
 
 Guarantees, on the module it returns:
 
@@ -32,6 +39,8 @@ is a `fail`). It cannot be disabled (`REQUIRED`): both backends read the numberi
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from typing import Any
 
 from envc.compiler import ir
@@ -90,7 +99,7 @@ def site_of(node: ir.Node) -> Site | None:
     if isinstance(node, ir.ListTake):
         return _site(node.span, f"`{'draw' if node.front else 'pop'}()` from an empty list")
     if isinstance(node, ir.Fault):
-        return _site(node.span, f"fail: {node.message}")
+        return _site(node.span, "fail: " + escape(node.message))
     if isinstance(node, ir.ListOp):
         return _list_op_site(node)
     return None
@@ -122,14 +131,32 @@ def fn_end_site(name: str, span: ir.Span | None) -> Site:
 
 
 def illegal_site() -> Site:
-    """The site of an illegal action under `illegal_action error` (`{a}`: the flat action)."""
-    return ("", "illegal action {a} (the spec says `illegal_action error`)")
+    """The site of an illegal action under `illegal_action error` (`{action}`: the flat action
+    `a` named as the interpreter names it, `place(cell=4)`, or `7 (outside 0..6)`)."""
+    return ("", "illegal action {action} (the spec says `illegal_action error`)")
 
 
 def _site(span: ir.Span | None, message: str) -> Site:
     if span is None or not span.line:
         return ("", message)
-    return (f"{os.path.basename(span.file)}:{span.line}:{span.col}", message)
+    return (escape(f"{os.path.basename(span.file)}:{span.line}:{span.col}"), message)
+
+
+def escape(text: str) -> str:
+    """`text` as a literal part of a site template: each brace doubled (`fill` gives `text` back)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{a\}|\{b\}|\{action\}")
+
+
+def fill(template: str, a: int, b: int, action: Callable[[int], str]) -> str:
+    """`template` (a site's text) with its placeholders replaced in one left-to-right pass:
+    `{a}`, `{b}` by the values, `{action}` by `action(a)`, `{{`/`}}` by one brace; any other
+    character, a lone brace too, is kept. The reference for Rust's `Fault::message` and JAX's
+    `_fault_text` (tests/test_faults.py checks the three agree on hostile text)."""
+    values = {"{{": "{", "}}": "}", "{a}": str(a), "{b}": str(b)}
+    return _PLACEHOLDER.sub(lambda m: action(a) if m.group() == "{action}" else values[m.group()], template)
 
 
 def site_id(module: ir.Module, site: Site) -> int:
@@ -146,8 +173,8 @@ def site_id(module: ir.Module, site: Site) -> int:
 
 
 def site_text(site: Site) -> str:
-    """`location: message` (the message alone without a location): what a backend reports,
-    with `{a}`, `{b}` still to fill."""
+    """`location: message` (the message alone without a location): the template a backend
+    stores (its `FAULT_SITES`), with its placeholders still to `fill`."""
     where, message = site
     return f"{where}: {message}" if where else message
 

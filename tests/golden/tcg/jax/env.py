@@ -25,6 +25,7 @@ folder `$ENVC_JAX_CACHE`, default `~/.cache/envc/jax`; `ENVC_JAX_CACHE=off` leav
 settings alone, and so does a cache folder the program already chose)."""
 
 import dataclasses
+import re
 from functools import partial
 
 import numpy as np
@@ -334,8 +335,9 @@ NUM_PLAYERS = 2
 NUM_ACTIONS = 136
 TURN_LIMIT = 2000
 ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('discard_from_play', 124, 4), ('end_turn', 128, 1), ('promote', 129, 3), ('choose', 132, 4))  # (name, first flat index, number of flat actions)
-# the spec location and message of every fault site (`{a}`, `{b}`: values of the fault), numbered
-# by envc's pass `number_faults` as in every backend; `State._fault[0]` is 1 + the site
+# the spec location and message of every fault site, numbered by envc's pass `number_faults` as in
+# every backend; `State._fault[0]` is 1 + the site. A template: `{a}`, `{b}` are the fault's
+# values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
 FAULT_SITES = (
     "tcg.envspec:241:46: index {a} is past the end of a list of length {b}",
     "tcg.envspec:327:13: push onto a full list (capacity 10)",
@@ -7596,9 +7598,16 @@ def fault_message(state: State) -> str | None:
     if not len(hit):
         return None
     i = int(hit[0])
-    code, a, b = (int(x) for x in fault[i])
-    text = FAULT_SITES[code - 1].replace("{a}", str(a)).replace("{b}", str(b))
+    text = _fault_text(*(int(x) for x in fault[i]))
     return text if np.ndim(state._fault) == 1 else f"env {i}: {text}"
+
+
+def _fault_text(code: int, a: int, b: int) -> str:
+    """`FAULT_SITES[code - 1]` filled in one left-to-right pass (envc's `number_faults.fill`):
+    `{a}`, `{b}` by the values, `{{`/`}}` by one brace, so
+    the spec's own text (braces too) comes out as written."""
+    names = {"{{": "{", "}}": "}", "{a}": str(a), "{b}": str(b)}
+    return re.sub(r"\{\{|\}\}|\{a\}|\{b\}|\{action\}", lambda m: names[m.group()], FAULT_SITES[code - 1])
 
 
 def raise_fault(state: State) -> None:

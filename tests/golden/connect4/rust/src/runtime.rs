@@ -13,7 +13,7 @@
 
 #![allow(dead_code)]
 
-/// A runtime fault of the spec: `FAULT_SITES[site]` with `{a}` and `{b}` filled in.
+/// A runtime fault of the spec: `FAULT_SITES[site]` with `{a}` and `{b}` filled in (`message`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
     pub site: u16,
@@ -27,10 +27,35 @@ impl Fault {
         Fault { site, a, b }
     }
 
-    /// The message of the fault, given the table of sites (`location: template`).
-    pub fn message(&self, sites: &[&str]) -> String {
+    /// The message of the fault, given the table of sites (`location: template`) and how to
+    /// name a flat action: the template filled in one left-to-right pass, as envc's
+    /// `number_faults.fill` does: `{a}`, `{b}` become the values, `{action}` becomes
+    /// `action(a)`, `{{` and `}}` one brace, anything else (the spec's own text) stays.
+    pub fn message(&self, sites: &[&str], action: &dyn Fn(i32) -> String) -> String {
         let template = sites.get(self.site as usize).copied().unwrap_or("unknown fault");
-        template.replace("{a}", &self.a.to_string()).replace("{b}", &self.b.to_string())
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(i) = rest.find(|c| c == '{' || c == '}') {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            let (text, used) = if rest.starts_with("{{") {
+                ("{".to_string(), 2)
+            } else if rest.starts_with("}}") {
+                ("}".to_string(), 2)
+            } else if rest.starts_with("{a}") {
+                (self.a.to_string(), 3)
+            } else if rest.starts_with("{b}") {
+                (self.b.to_string(), 3)
+            } else if rest.starts_with("{action}") {
+                (action(self.a), 8)
+            } else {
+                (rest[..1].to_string(), 1)
+            };
+            out.push_str(&text);
+            rest = &rest[used..];
+        }
+        out.push_str(rest);
+        out
     }
 }
 

@@ -43,7 +43,7 @@ pyo3::create_exception!(
 );
 
 fn fault_error(env_index: usize, f: Fault) -> PyErr {
-    SpecRuntimeError::new_err(format!("env {}: {}", env_index, f.message(&env::FAULT_SITES)))
+    SpecRuntimeError::new_err(format!("env {}: {}", env_index, env::fault_message(&f)))
 }
 
 // ---------------------------------------------------------------- one environment
