@@ -645,9 +645,13 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
     after, result, fault = _call(it, hole, before, args)
     if fault is not None:
         return Outcome([fault] if valid else [])
-    changed = {f.name for f in module.state if not values_equal(before.fields[f.name], after.fields.get(f.name))}
+    # a field `before` lacks is one the answer brought (the frame of a `choose` in its body: the
+    # start states come from the spec with the fill being replaced), which the call neither
+    # changes nor sets: it is not the answer's to be judged on
+    fields = [f for f in module.state if f.name in before.fields]
+    changed = {f.name for f in fields if not values_equal(before.fields[f.name], after.fields.get(f.name))}
     problems: list[str] = []
-    for f in module.state:
+    for f in fields:
         if f.name in changed or f.name not in after.fields:
             problems += type_errors(module, f.type, after.fields.get(f.name), f.name)
     if hole.ret is not None:

@@ -430,7 +430,7 @@ def test_python_target_plays_like_the_interpreter(tcg, tmp_path):
     env = importlib.util.module_from_spec(spec)
     sys.modules["tcg_py"] = env
     spec.loader.exec_module(env)
-    assert env.NUM_ACTIONS == it.num_actions == 136  # 132 of the spec's actions (4 of discard_from_play), 4 of `choose`
+    assert env.NUM_ACTIONS == it.num_actions == 140  # 132 of the spec's actions (4 of discard_from_play), 8 of `choose`
     rng = np.random.default_rng(1)
     a, b = env.init(5), it.init(5)
     for _ in range(60):
@@ -744,3 +744,78 @@ def test_a_fossil_in_the_active_spot(tcg, jax_step, how):
         return
     g.act("end_turn()").act("attack(a=0)")
     assert g.f["points"] == [0, 1] and not g.f["occupied"][0][0] and ROW["A1-218"] in g.f["discard"][0]
+
+
+COPY = 8  # `pending_choice()`: the `choose` site of `copy_attack` (`envc actions`)
+FIGHTING = 5
+
+
+def copy_options(g) -> list[int]:
+    """The legal answers to Copy Anything's decision: `2 * slot + attack` of the opponent's Pokémon."""
+    return [v for v in range(8) if g.legal(f"choose(option={v})")]
+
+
+def ditto_against_charmander_and_moltres(tcg, jax_step, energy: dict) -> Game:
+    # Ditto (no deck list holds it; 70 HP, weak to Fighting) against Charmander (Ember, {R}, 30:
+    # "Discard a {R} Energy from this Pokémon.") and a Benched Moltres ex (Inferno Dance {R}, 0;
+    # Heat Blast {R}{C}{C}, 70)
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "charizard-moltres"))
+    g.place_outside(0, 0, "A1-205", energy=energy)
+    g.place(1, 0, "A1-033")  # Charmander
+    g.place(1, 2, "A1-047")  # Moltres ex
+    g.ready().act("attack(a=0)")
+    assert g.f["current_player"] == 0 and g.s.observation[163] == COPY, "Ditto's player decides, mid-attack"
+    assert copy_options(g) == [0, 4, 5], "every printed attack of every Pokémon in play, payable or not"
+    assert not g.legal("end_turn()") and g.f["turn"] == 5
+    return g
+
+
+def test_ditto_copies_an_attack_with_its_damage_and_its_effect(tcg, jax_step):
+    # Copy Anything: "Choose 1 of your opponent's Pokémon's attacks and use it as this attack."
+    # Ember does its printed 30 to the Defending Pokémon and its text discards a {R} Energy from
+    # this Pokémon (Ditto), as Ditto's own attack.
+    g = ditto_against_charmander_and_moltres(tcg, jax_step, energy={FIRE: 1, PSYCHIC: 1})
+    g.act("choose(option=0)")
+    assert g.f["damage"][1][0] == 30, "Ember's printed damage (Charmander is not weak to Colorless Ditto)"
+    assert g.f["energy"][0][0][FIRE] == 0 and g.f["energy"][0][0][PSYCHIC] == 1, "Ember's text, on Ditto"
+    assert g.f["copying"] == 0, "nothing is left to run"
+    assert g.f["turn"] == 6 and g.f["current_player"] == 1 and g.s.observation[163] == 0, "then the turn ends"
+
+
+def test_ditto_without_the_energy_of_the_copied_attack_does_nothing(tcg, jax_step):
+    # "If this Pokémon doesn't have the necessary Energy to use that attack, this attack does
+    # nothing.": Heat Blast costs {R}{C}{C}; Ditto has 2 Energy. Then the same with 3 that are not
+    # Fire: the typed cost is not paid either.
+    for energy in ({FIRE: 1, PSYCHIC: 1}, {PSYCHIC: 3}):
+        g = ditto_against_charmander_and_moltres(tcg, jax_step, energy=energy)
+        g.act("choose(option=5)")
+        assert g.f["damage"][1][0] == 0 and g.f["damage"][1][2] == 0, "no damage"
+        assert list(g.f["energy"][0][0][:5]) == [energy.get(t, 0) for t in range(5)], "no effect"
+        assert g.f["turn"] == 6 and g.f["current_player"] == 1
+    # with the Energy it needs, Heat Blast does its 70
+    g = ditto_against_charmander_and_moltres(tcg, jax_step, energy={FIRE: 1, PSYCHIC: 2})
+    g.act("choose(option=5)")
+    assert g.f["points"] == [1, 0] and ROW["A1-033"] in g.f["discard"][1], "70 knocks out Charmander (60 HP)"
+    assert g.f["phase"] == PROMOTE and g.f["current_player"] == 1
+
+
+def test_ditto_with_no_attack_to_copy_and_a_copy_of_a_copy(tcg, jax_step):
+    # No attack to choose (the opponent's only Pokémon is a Fossil played as a Pokémon): nothing
+    # is asked and the attack does nothing.
+    g = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "mewtwo-gardevoir"))
+    g.place_outside(0, 0, "A1-205", energy={PSYCHIC: 1})
+    g.place_outside(1, 0, "A1-216")  # Helix Fossil
+    g.f["played_hp"][1][0], g.f["played_type"][1][0] = 40, COLORLESS
+    g.ready().act("attack(a=0)")
+    assert g.f["damage"][1][0] == 0 and g.f["turn"] == 6 and g.s.observation[163] == 0
+    # envc (the `// Rule:` block of `copy_attack`): Ditto copying the opponent's Ditto copies
+    # Copy Anything, which, as a copy, does nothing
+    h = Game(tcg, jax_step, decks=("mewtwo-gardevoir", "mewtwo-gardevoir"))
+    h.place_outside(0, 0, "A1-205", energy={PSYCHIC: 1})
+    h.place_outside(1, 0, "A1-247", energy={PSYCHIC: 1})
+    h.place(1, 1, "A1-130")  # Ralts
+    h.ready().act("attack(a=0)")
+    assert copy_options(h) == [0, 2]
+    h.act("choose(option=0)")
+    assert h.f["damage"][1][0] == 0 and h.s.observation[163] == 0, "no second decision: a copy of a copy does nothing"
+    assert h.f["turn"] == 6 and h.f["current_player"] == 1

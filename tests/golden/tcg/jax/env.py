@@ -332,76 +332,76 @@ def _svg(env_id, state, cell=12, columns=4):
 _use_compilation_cache()
 
 NUM_PLAYERS = 2
-NUM_ACTIONS = 136
+NUM_ACTIONS = 140
 TURN_LIMIT = 2000
-ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('discard_from_play', 124, 4), ('end_turn', 128, 1), ('promote', 129, 3), ('choose', 132, 4))  # (name, first flat index, number of flat actions)
+ACTION_KINDS = (('setup_active', 0, 10), ('setup_bench', 10, 10), ('setup_done', 20, 1), ('play_basic', 21, 10), ('evolve', 31, 40), ('attach', 71, 4), ('play_trainer', 75, 40), ('use_ability', 115, 4), ('retreat', 119, 3), ('attack', 122, 2), ('discard_from_play', 124, 4), ('end_turn', 128, 1), ('promote', 129, 3), ('choose', 132, 8))  # (name, first flat index, number of flat actions)
 # the spec location and message of every fault site, numbered by envc's pass `number_faults` as in
 # every backend; `State._fault[0]` is 1 + the site. A template: `{a}`, `{b}` are the fault's
 # values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
 FAULT_SITES = (
-    "tcg.envspec:241:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:327:13: push onto a full list (capacity 10)",
-    "tcg.envspec:327:26: `draw()` from an empty list",
-    "tcg.envspec:437:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:440:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:441:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:444:9: push onto a full list (capacity 10)",
-    "tcg.envspec:444:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:445:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:454:13: push onto a full list (capacity 20)",
-    "tcg.envspec:454:26: `pop()` from an empty list",
-    "tcg.envspec:603:9: push onto a full list (capacity 20)",
-    "tcg.envspec:603:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:604:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:610:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:611:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:621:13: push onto a full list (capacity 10)",
-    "tcg.envspec:621:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:622:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:629:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:640:31: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:641:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:651:17: push onto a full list (capacity 20)",
-    "tcg.envspec:651:33: `draw()` from an empty list",
-    "tcg.envspec:905:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:914:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:929:21: push onto a full list (capacity 10)",
-    "tcg.envspec:931:21: push onto a full list (capacity 20)",
-    "tcg.envspec:961:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1000:32: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1001:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1603:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1606:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1817:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1827:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1829:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1832:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1835:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1883:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1884:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1917:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1918:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1848:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1849:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1856:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1857:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1873:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1874:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1879:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1914:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1915:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2029:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2029:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2030:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2030:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2031:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2031:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2032:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2032:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2033:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2033:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1805:13: push onto a full list (capacity 20)",
+    "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:342:13: push onto a full list (capacity 10)",
+    "tcg.envspec:342:26: `draw()` from an empty list",
+    "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:459:9: push onto a full list (capacity 10)",
+    "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:469:13: push onto a full list (capacity 20)",
+    "tcg.envspec:469:26: `pop()` from an empty list",
+    "tcg.envspec:618:9: push onto a full list (capacity 20)",
+    "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:636:13: push onto a full list (capacity 10)",
+    "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:666:17: push onto a full list (capacity 20)",
+    "tcg.envspec:666:33: `draw()` from an empty list",
+    "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:947:21: push onto a full list (capacity 10)",
+    "tcg.envspec:949:21: push onto a full list (capacity 20)",
+    "tcg.envspec:979:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1911:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1914:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2125:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2135:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2137:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2140:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2143:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2191:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2192:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2225:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2226:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2227:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2156:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2157:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2164:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2165:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2181:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2182:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2187:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2222:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2223:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2351:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2351:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2352:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2352:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2353:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2353:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2354:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2354:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2355:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2113:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -437,53 +437,53 @@ _K28 = jnp.asarray(np.array([0, 0], dtype=np.int8))
 _K29 = jnp.asarray(np.array([[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 2, 1, 0, 0, 0], [1, 3, 3, 1, 0, 0], [1, 4, 6, 4, 1, 0], [1, 5, 10, 10, 5, 1], [1, 6, 15, 20, 15, 6], [1, 7, 21, 35, 35, 21], [1, 8, 28, 56, 70, 56], [1, 9, 36, 84, 126, 126], [1, 10, 45, 120, 210, 252], [1, 11, 55, 165, 330, 462], [1, 12, 66, 220, 495, 792], [1, 13, 78, 286, 715, 1287], [1, 14, 91, 364, 1001, 2002], [1, 15, 105, 455, 1365, 3003], [1, 16, 120, 560, 1820, 4368], [1, 17, 136, 680, 2380, 6188], [1, 18, 153, 816, 3060, 8568], [1, 19, 171, 969, 3876, 11628], [1, 20, 190, 1140, 4845, 15504]], dtype=np.int16))
 _K30 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
 _DT31 = {"items": jnp.int16, "len": jnp.int32}
-_K32 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [48, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [49, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [27, 0], [28, 0], [10, 0], [29, 0], [30, 0], [19, 0], [16, 0], [31, 0], [32, 0], [33, 0], [34, 0], [35, 0], [6, 0], [0, 0], [36, 0], [21, 0], [37, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [38, 0], [39, 0], [40, 0], [41, 0], [12, 0], [7, 0], [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [42, 0], [11, 0], [11, 0], [9, 0], [38, 0], [43, 0], [6, 0], [31, 0], [44, 0], [19, 0], [45, 0], [46, 0], [0, 0], [2, 0], [15, 0], [28, 0], [34, 0], [19, 0], [47, 0]], dtype=np.int8))
-_K33 = jnp.asarray(np.array([[0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K34 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K35 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K36 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K37 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K38 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [100, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K39 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K40 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K41 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [2, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K42 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K43 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K44 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K45 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K46 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K47 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [5, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K48 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K49 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K50 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 80], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K51 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K52 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K53 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K54 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0]], dtype=np.int8))
-_K55 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0]], dtype=np.int16))
-_K56 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K57 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K58 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K59 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K60 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K61 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K62 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K63 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K64 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K65 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
-_K66 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K67 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [300, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
-_K68 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
-_K69 = jnp.asarray(np.array([[0], [1], [13], [2], [3], [4], [5], [6], [7], [5], [8], [3], [9], [10], [11], [12], [0], [3], [5]], dtype=np.int8))
-_K70 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0]], dtype=np.int8))
-_K71 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30], [0]], dtype=np.int16))
-_K72 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2]], dtype=np.int8))
-_K73 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
-_K74 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3]], dtype=np.int8))
-_K75 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True]], dtype=np.bool_))
-_K76 = jnp.asarray(np.array([[0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15]], dtype=np.int8))
-_K77 = jnp.asarray(np.array([0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0, 11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0, 26, 0, 3, 0, 27, 28, 0, 0, 0, 0, 29, 30, 31, 0, 0, 33, 0, 0, 24, 0, 6, 24, 0, 0, 34, 0, 35, 0, 0, 0, 0, 18, 0, 0, 0, 36, 37, 38, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 40, 0, 41, 0, 0, 0, 0, 0, 0, 42, 0, 43, 0, 44, 45, 0, 0, 0, 0, 46, 0, 0, 0, 47, 0, 48, 49, 0, 50, 0, 0, 4, 0, 0, 4, 51, 0, 0, 52, 0, 0, 53, 0, 0, 0, 54, 0, 0, 0, 0, 0, 0, 52, 0, 0, 3, 55, 56, 0, 0, 0, 57, 0, 58, 0, 59, 0, 0, 0, 0, 60, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 11, 0, 0, 21, 22, 0, 35, 0, 0, 43, 50, 4, 0, 0, 54, 0, 55, 59, 0, 0, 0, 0, 6, 0, 15, 16, 0, 0, 0, 28, 0, 0, 0, 0, 44, 3, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 28, 0, 62, 0, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 55, 0, 63, 0, 0, 64, 1, 0, 10, 0, 3, 0, 0, 16, 0, 0, 65, 17, 66, 61, 11, 0, 63, 0, 67, 0, 68, 69, 0, 0, 0, 63, 70, 71, 0, 0, 72, 73, 0, 74, 2, 26, 0, 75, 4, 0, 76, 0, 77, 0, 0, 78, 79, 79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93, 94, 0, 95, 96, 97, 98, 99, 100, 0, 0], dtype=np.int8))
-_K78 = jnp.asarray(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 0, 0, 17, 0, 25, 0, 32, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 32, 0, 0, 0, 12, 0, 38, 0, 12, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K32 = jnp.asarray(np.array([0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 0, 8, 0, 0, 7, 9, 10, 0, 11, 0, 12, 0, 13, 14, 0, 15, 15, 0, 0, 0, 14, 10, 16, 0, 0, 0, 0, 11, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 19, 0, 20, 0, 10, 0, 0, 0, 0, 21, 22, 1, 0, 23, 24, 0, 0, 0, 0, 0, 0, 0, 26, 0, 3, 0, 27, 28, 0, 0, 0, 0, 29, 30, 31, 0, 0, 33, 0, 0, 24, 0, 6, 24, 0, 0, 34, 0, 35, 0, 0, 0, 0, 18, 0, 0, 0, 36, 37, 38, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 40, 0, 41, 0, 0, 0, 0, 0, 0, 42, 0, 43, 0, 44, 45, 0, 0, 0, 0, 46, 0, 0, 0, 47, 0, 48, 49, 0, 50, 0, 0, 4, 0, 0, 4, 51, 0, 0, 52, 0, 0, 53, 0, 0, 0, 54, 0, 0, 0, 0, 0, 0, 52, 0, 0, 3, 55, 56, 0, 0, 0, 57, 0, 58, 0, 59, 0, 0, 0, 0, 60, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 11, 0, 0, 21, 22, 0, 35, 0, 0, 43, 50, 4, 0, 0, 54, 0, 55, 59, 0, 0, 0, 0, 6, 0, 15, 16, 0, 0, 0, 28, 0, 0, 0, 0, 44, 3, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 28, 0, 62, 0, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 55, 0, 63, 0, 0, 64, 1, 0, 10, 0, 3, 0, 0, 16, 0, 0, 65, 17, 66, 61, 11, 0, 63, 0, 67, 0, 68, 69, 0, 0, 0, 63, 70, 71, 0, 0, 72, 73, 0, 74, 2, 26, 0, 75, 4, 0, 76, 0, 77, 0, 0, 78, 79, 79, 80, 34, 52, 10, 81, 0, 4, 82, 0, 0, 83, 68, 84, 85, 86, 0, 88, 0, 89, 90, 91, 92, 1, 7, 93, 94, 0, 95, 96, 97, 98, 99, 100, 0, 0], dtype=np.int8))
+_K33 = jnp.asarray(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 0, 0, 17, 0, 25, 0, 32, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 32, 0, 0, 0, 12, 0, 38, 0, 12, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int8))
+_K34 = jnp.asarray(np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0], [9, 0], [10, 0], [9, 0], [11, 0], [49, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0], [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0], [24, 0], [25, 0], [50, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0], [15, 0], [27, 0], [28, 0], [10, 0], [29, 0], [30, 0], [19, 0], [16, 0], [31, 0], [32, 0], [33, 0], [34, 0], [35, 0], [6, 0], [36, 0], [37, 0], [21, 0], [38, 0], [1, 0], [11, 0], [9, 15], [10, 0], [12, 0], [3, 0], [0, 0], [15, 0], [39, 0], [40, 0], [41, 0], [42, 0], [12, 0], [7, 0], [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [43, 0], [11, 0], [11, 0], [9, 0], [39, 0], [44, 0], [6, 0], [31, 0], [45, 0], [19, 0], [46, 0], [47, 0], [0, 0], [2, 0], [15, 0], [28, 0], [34, 0], [19, 0], [48, 0]], dtype=np.int8))
+_K35 = jnp.asarray(np.array([[0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K36 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K37 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K38 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K39 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K40 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [100, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K41 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K42 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K43 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [2, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K44 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K45 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K46 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K47 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K48 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K49 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [5, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K50 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K51 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [70, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [80, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K52 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 80], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K53 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K54 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K55 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K56 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [2, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [4, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0]], dtype=np.int8))
+_K57 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0]], dtype=np.int16))
+_K58 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [10, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K59 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K60 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K61 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K62 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K63 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K64 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [7, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K65 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [50, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [40, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K66 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K67 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [60, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [30, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int8))
+_K68 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K69 = jnp.asarray(np.array([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [300, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [20, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int16))
+_K70 = jnp.asarray(np.array([[False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [True, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False], [False, False]], dtype=np.bool_))
+_K71 = jnp.asarray(np.array([[0], [1], [13], [2], [3], [4], [5], [6], [7], [5], [8], [3], [9], [10], [11], [12], [0], [3], [5]], dtype=np.int8))
+_K72 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [5], [0]], dtype=np.int8))
+_K73 = jnp.asarray(np.array([[0], [0], [0], [0], [10], [0], [0], [0], [0], [0], [0], [20], [0], [0], [0], [0], [0], [30], [0]], dtype=np.int16))
+_K74 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [2], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [2]], dtype=np.int8))
+_K75 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0], [0]], dtype=np.int8))
+_K76 = jnp.asarray(np.array([[0], [0], [0], [0], [0], [0], [3], [0], [0], [4], [0], [0], [0], [0], [0], [0], [0], [0], [3]], dtype=np.int8))
+_K77 = jnp.asarray(np.array([[False], [False], [False], [False], [False], [False], [True], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [False], [True]], dtype=np.bool_))
+_K78 = jnp.asarray(np.array([[0], [1], [2], [16], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12], [13], [14], [15]], dtype=np.int8))
 _K79 = jnp.asarray(np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int16))
 _K80 = jnp.asarray(np.array([[7, 7, 8, 8, 9, 9, 24, 24, 15, 15, 16, 16, 292, 292, 290, 290, 286, 286, 218, 218], [50, 50, 51, 51, 46, 46, 48, 48, 49, 49, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [32, 32, 33, 33, 35, 35, 46, 46, 41, 41, 42, 42, 292, 292, 290, 290, 224, 224, 222, 222], [32, 32, 33, 33, 35, 35, 41, 41, 42, 42, 43, 43, 292, 292, 290, 290, 286, 286, 222, 222], [112, 112, 113, 113, 132, 132, 133, 133, 129, 129, 130, 130, 292, 292, 290, 290, 286, 286, 222, 222], [63, 63, 64, 64, 83, 83, 65, 65, 89, 89, 292, 292, 290, 290, 286, 286, 219, 219, 287, 287], [106, 106, 107, 107, 108, 108, 109, 109, 110, 110, 104, 104, 292, 292, 290, 290, 286, 286, 222, 222], [98, 98, 99, 99, 93, 93, 96, 96, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 224, 224], [154, 154, 149, 149, 140, 140, 161, 161, 138, 138, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [142, 142, 143, 143, 145, 145, 154, 154, 140, 140, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [128, 128, 129, 129, 130, 130, 131, 131, 323, 323, 292, 292, 290, 290, 286, 286, 114, 114, 125, 125], [168, 168, 169, 169, 170, 170, 171, 171, 172, 172, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [95, 95, 103, 103, 98, 98, 99, 99, 111, 111, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [188, 188, 189, 189, 190, 190, 198, 198, 199, 199, 292, 292, 290, 290, 287, 287, 291, 291, 222, 222], [155, 155, 156, 156, 136, 136, 137, 137, 146, 146, 147, 147, 292, 292, 290, 290, 286, 286, 222, 222], [117, 117, 118, 118, 125, 125, 127, 127, 123, 123, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [210, 210, 201, 201, 197, 197, 205, 205, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222], [73, 73, 75, 75, 83, 83, 82, 82, 91, 91, 92, 92, 219, 219, 292, 292, 290, 290, 291, 291], [73, 73, 75, 75, 86, 86, 87, 87, 69, 69, 292, 292, 290, 290, 219, 219, 287, 287, 224, 224], [0, 0, 1, 1, 3, 3, 20, 20, 22, 22, 15, 15, 16, 16, 218, 218, 292, 292, 290, 290], [10, 10, 11, 11, 12, 12, 17, 17, 18, 18, 13, 13, 292, 292, 290, 290, 286, 286, 218, 218], [192, 192, 194, 194, 210, 210, 201, 201, 203, 203, 292, 292, 290, 290, 286, 286, 287, 287, 222, 222]], dtype=np.int16))
 _K81 = jnp.asarray(np.array([0.0, 0.0], dtype=np.float32))
@@ -504,43 +504,43 @@ _K94 = jnp.asarray(np.array([0, 0, 0], dtype=np.int8))
 
 # ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 def f_hp_of(st, v_p, v_s):
-    """fn `hp_of` (tcg.envspec:223)"""
+    """fn `hp_of` (tcg.envspec:229)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), _i32(st["played_hp"][_i32(lv["p"])][_i32(lv["s"])]), _i32(_K1[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]))
 
 
 def f_type_of(st, v_p, v_s):
-    """fn `type_of` (tcg.envspec:227)"""
+    """fn `type_of` (tcg.envspec:233)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), st["played_type"][_i32(lv["p"])][_i32(lv["s"])], _K2[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])
 
 
 def f_stage_of(st, v_p, v_s):
-    """fn `stage_of` (tcg.envspec:231)"""
+    """fn `stage_of` (tcg.envspec:237)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])] == 1), 0, _K3[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])
 
 
 def f_is_basic(st, v_c):
-    """fn `is_basic` (tcg.envspec:235)"""
+    """fn `is_basic` (tcg.envspec:241)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and((_K0[_i32(lv["c"])] == 0), (_K3[_i32(lv["c"])] == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:240)"""
+    """fn `basic_in_hand` (tcg.envspec:246)"""
     lv = {"p": _cast(v_p, jnp.int8), "h": _cast(v_h, jnp.int8)}
     return jnp.where((_i32(lv["h"]) < _get(st["hand"], _i32(lv["p"]))["len"]), f_is_basic(st, _get(st["hand"], _i32(lv["p"]))["items"][_i32(lv["h"])]), False)
 
 
 def f_playable_trainer(st, v_c):
-    """fn `playable_trainer` (tcg.envspec:247)"""
+    """fn `playable_trainer` (tcg.envspec:253)"""
     lv = {"c": _cast(v_c, jnp.int16)}
     return jnp.logical_and(jnp.logical_and((_K0[_i32(lv["c"])] == 1), (_i32(_K4[_i32(lv["c"])]) != 0)), jnp.logical_or((_K5[_i32(lv["c"])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])]))))
 
 
 def f_trainer_target_ok(st, v_p, v_c, v_s):
-    """fn `trainer_target_ok` (tcg.envspec:255)"""
+    """fn `trainer_target_ok` (tcg.envspec:261)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
@@ -552,79 +552,85 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 
 
 def f_free_bench(st, v_p):
-    """fn `free_bench` (tcg.envspec:263)"""
+    """fn `free_bench` (tcg.envspec:269)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.min(jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(lv["p"])][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32)))
 
 
 def f_energy_total(st, v_p, v_s):
-    """fn `energy_total` (tcg.envspec:267)"""
+    """fn `energy_total` (tcg.envspec:273)"""
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return jnp.sum(jax.vmap(lambda i4: _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][i4]))(jnp.arange(0, 11, dtype=jnp.int32)), dtype=jnp.int32)
 
 
 def f_cost(st, v_c, v_a, v_t):
-    """fn `cost` (tcg.envspec:271)"""
+    """fn `cost` (tcg.envspec:277)"""
     lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["a"]) == 0), _i32(_K13[_i32(lv["c"])][_i32(lv["t"])]), _i32(_K14[_i32(lv["c"])][_i32(lv["t"])]))
 
 
+def f_printed_damage(st, v_c, v_a):
+    """fn `printed_damage` (tcg.envspec:282)"""
+    lv = {"c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8)}
+    return jnp.where((_i32(lv["a"]) == 0), _i32(_K15[_i32(lv["c"])]), _i32(_K16[_i32(lv["c"])]))
+
+
+def f_pays(st, v_p, v_c, v_a):
+    """fn `pays` (tcg.envspec:288)"""
+    lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "a": _cast(v_a, jnp.int8)}
+    return jnp.logical_and(jnp.all(jax.vmap(lambda i5, _h6, _h7: (_i32(st["energy"][_i32(lv["p"])][0][i5]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h6), _i32(_h7)))))(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(lv["c"])][0:9], _K14[_i32(lv["c"])][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i8, _h9, _h10: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h9), _i32(_h10))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32)))
+
+
 def f_can_pay(st, v_p, v_a):
-    """fn `can_pay` (tcg.envspec:276)"""
+    """fn `can_pay` (tcg.envspec:293)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
-    lv["#done"] = jnp.bool_(False)
-    lv["#ret"] = jnp.bool_(False)
-    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.all(jax.vmap(lambda i5, _h6, _h7: (_i32(st["energy"][_i32(lv["p"])][0][i5]) >= _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h6), _i32(_h7)))))(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(lv["c"])][0:9], _K14[_i32(lv["c"])][0:9])), (_i32(f_energy_total(st, lv["p"], 0)) >= jnp.sum(jax.vmap(lambda i8, _h9, _h10: _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h9), _i32(_h10))))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32))), jnp.bool_))
-    lv["#done"] = jnp.bool_(True)
-    lv = _scope(lv, ("p", "a", "#done", "#ret", ))
-    return lv["#ret"]
+    return f_pays(st, lv["p"], st["card"][_i32(lv["p"])][0], lv["a"])
 
 
 def f_can_act(st, v_p):
-    """fn `can_act` (tcg.envspec:283)"""
+    """fn `can_act` (tcg.envspec:298)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and((st["condition"][_i32(lv["p"])] != 1), (st["condition"][_i32(lv["p"])] != 2))
 
 
 def f_can_attack(st, v_p, v_a):
-    """fn `can_attack` (tcg.envspec:287)"""
+    """fn `can_attack` (tcg.envspec:302)"""
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.bool_(False)
     lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][0], f_can_act(st, lv["p"])), jnp.logical_not(st["no_attack"][_i32(lv["p"])])), (_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K15[_i32(lv["c"])]), _i32(_K16[_i32(lv["c"])]))) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(st["occupied"][_i32(lv["p"])][0], f_can_act(st, lv["p"])), jnp.logical_not(st["no_attack"][_i32(lv["p"])])), (_i32(f_printed_damage(st, lv["c"], lv["a"])) >= 0)), f_can_pay(st, lv["p"], lv["a"])), jnp.bool_))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "a", "#done", "#ret", ))
     return lv["#ret"]
 
 
 def f_retreat_cost(st, v_p):
-    """fn `retreat_cost` (tcg.envspec:293)"""
+    """fn `retreat_cost` (tcg.envspec:308)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.maximum((_i32(_K17[_i32(st["card"][_i32(lv["p"])][0])]) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
-    """fn `can_evolve` (tcg.envspec:299)"""
+    """fn `can_evolve` (tcg.envspec:314)"""
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int16), "s": _cast(v_s, jnp.int8)}
     return jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(lv["p"])][_i32(lv["s"])]), (_i32(st["placed"][_i32(lv["p"])][_i32(lv["s"])]) < _i32(st["turn"]))), (_K0[_i32(lv["c"])] == 0)), (_K3[_i32(lv["c"])] != 0)), (_i32(_K18[_i32(lv["c"])]) == _i32(_K19[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])))
 
 
 def f_nth_energy(st, v_d, v_r):
-    """fn `nth_energy` (tcg.envspec:305)"""
+    """fn `nth_energy` (tcg.envspec:320)"""
     lv = {"d": _cast(v_d, jnp.int8), "r": _cast(v_r, jnp.int8)}
     return jnp.min(jax.vmap(lambda i11, _h12: _i32(jnp.where(jnp.logical_and((_i32(_h12) == 1), (jnp.sum(jax.vmap(lambda i13, _h14: _i32(jnp.where((i13 < i11), _i32(_h14), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(lv["d"])]), dtype=jnp.int32) == _i32(lv["r"]))), i11, 10)))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(lv["d"])]))
 
 
 def f_defended(st, v_p):
-    """fn `defended` (tcg.envspec:315)"""
+    """fn `defended` (tcg.envspec:330)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     return jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(lv["p"]))])
 
 
 def p_draw_cards(st, v_p, v_n):
-    """proc `draw_cards` (tcg.envspec:324)"""
+    """proc `draw_cards` (tcg.envspec:339)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -702,7 +708,7 @@ def p_draw_cards(st, v_p, v_n):
 
 
 def p_heal(st, v_p, v_s, v_amount):
-    """proc `heal` (tcg.envspec:332)"""
+    """proc `heal` (tcg.envspec:347)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a50 = jnp.maximum((_i32(st["damage"][_i32(lv["p"])][_i32(lv["s"])]) - _i32(lv["amount"])), 0)
@@ -711,7 +717,7 @@ def p_heal(st, v_p, v_s, v_amount):
 
 
 def p_heal_type(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_type` (tcg.envspec:337)"""
+    """proc `heal_type` (tcg.envspec:352)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c51 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_i32(f_type_of(st, lv["p"], lv["s"])) == _i32(lv["t"])))
@@ -724,7 +730,7 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
 
 
 def p_add_damage(st, v_amount):
-    """proc `add_damage` (tcg.envspec:343)"""
+    """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     _a53 = jnp.minimum((_i32(st["dmg"]) + _i32(lv["amount"])), 300)
@@ -733,7 +739,7 @@ def p_add_damage(st, v_amount):
 
 
 def p_damage_per_heads(st, v_coins, v_each):
-    """proc `damage_per_heads` (tcg.envspec:348)"""
+    """proc `damage_per_heads` (tcg.envspec:363)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -801,7 +807,7 @@ def p_damage_per_heads(st, v_coins, v_each):
 
 
 def p_bonus_on_heads(st, v_amount):
-    """proc `bonus_on_heads` (tcg.envspec:361)"""
+    """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int16)}
     st, _r80 = _randint(st, 0, 1)
@@ -815,7 +821,7 @@ def p_bonus_on_heads(st, v_amount):
 
 
 def p_damage_per_bench_type(st, v_p, v_t, v_each):
-    """proc `damage_per_bench_type` (tcg.envspec:368)"""
+    """proc `damage_per_bench_type` (tcg.envspec:383)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a83 = jnp.minimum((_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i82: jnp.logical_and(st["occupied"][_i32(lv["p"])][i82], jnp.logical_or((_i32(lv["t"]) == 10), (_i32(jnp.where((_K0[_i32(st["card"][_i32(lv["p"])][i82])] == 1), st["played_type"][_i32(lv["p"])][i82], _K2[_i32(st["card"][_i32(lv["p"])][i82])])) == _i32(lv["t"])))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32)), 300)
@@ -824,7 +830,7 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
 
 
 def p_discard_energy(st, v_p, v_s, v_t, v_n):
-    """proc `discard_energy` (tcg.envspec:373)"""
+    """proc `discard_energy` (tcg.envspec:388)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     _a84 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])]) - _i32(lv["n"])), 0)
@@ -833,7 +839,7 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
 
 
 def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
-    """proc `attach_from_zone` (tcg.envspec:379)"""
+    """proc `attach_from_zone` (tcg.envspec:394)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "any_type": _cast(v_any_type, jnp.bool_)}
     _c85 = jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], jnp.logical_or(lv["any_type"], (_i32(f_type_of(st, lv["p"], lv["s"])) == _i32(lv["t"]))))
@@ -847,7 +853,7 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
 
 
 def p_afflict_opponent(st, v_p, v_c):
-    """proc `afflict_opponent` (tcg.envspec:387)"""
+    """proc `afflict_opponent` (tcg.envspec:402)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _c88 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
@@ -861,7 +867,7 @@ def p_afflict_opponent(st, v_p, v_c):
 
 
 def p_afflict_opponent_on_heads(st, v_p, v_c):
-    """proc `afflict_opponent_on_heads` (tcg.envspec:393)"""
+    """proc `afflict_opponent_on_heads` (tcg.envspec:408)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     st, _r92 = _randint(st, 0, 1)
@@ -875,7 +881,7 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
 
 
 def p_poison_opponent(st, v_p):
-    """proc `poison_opponent` (tcg.envspec:399)"""
+    """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c94 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
@@ -889,7 +895,7 @@ def p_poison_opponent(st, v_p):
 
 
 def p_burn_opponent(st, v_p):
-    """proc `burn_opponent` (tcg.envspec:405)"""
+    """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     _c97 = jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], jnp.logical_not(f_defended(st, lv["p"])))
@@ -903,7 +909,7 @@ def p_burn_opponent(st, v_p):
 
 
 def p_damage_opponent_bench(st, v_p, v_amount):
-    """proc `damage_opponent_bench` (tcg.envspec:412)"""
+    """proc `damage_opponent_bench` (tcg.envspec:427)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(1)
@@ -935,7 +941,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
 
 
 def p_add_attack_bonus(st, v_amount):
-    """proc `add_attack_bonus` (tcg.envspec:420)"""
+    """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     lv = {"amount": _cast(v_amount, jnp.int8)}
     _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(lv["amount"])), 60)
@@ -944,7 +950,7 @@ def p_add_attack_bonus(st, v_amount):
 
 
 def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
-    """proc `add_named_attack_bonus` (tcg.envspec:426)"""
+    """proc `add_named_attack_bonus` (tcg.envspec:441)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8), "c": _cast(v_c, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
     _a110 = jnp.stack([jnp.asarray(lv["a"], jnp.int32), jnp.asarray(lv["b"], jnp.int32), jnp.asarray(lv["c"], jnp.int32)])
@@ -955,7 +961,7 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
 
 
 def p_add_retreat_discount(st, v_n):
-    """proc `add_retreat_discount` (tcg.envspec:431)"""
+    """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(lv["n"])), 3)
@@ -964,7 +970,7 @@ def p_add_retreat_discount(st, v_n):
 
 
 def p_basic_from_deck(st, v_p):
-    """proc `basic_from_deck` (tcg.envspec:436)"""
+    """proc `basic_from_deck` (tcg.envspec:451)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["n"] = _cast(jnp.sum(jax.vmap(lambda i113: jnp.where((i113 < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i113])] == 0)), False))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
@@ -994,7 +1000,7 @@ def p_basic_from_deck(st, v_p):
 
 
 def p_opponent_hand_into_deck(st, v_p, v_n):
-    """proc `opponent_hand_into_deck` (tcg.envspec:450)"""
+    """proc `opponent_hand_into_deck` (tcg.envspec:465)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1027,7 +1033,7 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
 
 
 def p_damage_self(st, v_p, v_amount):
-    """proc `damage_self` (tcg.envspec:463)"""
+    """proc `damage_self` (tcg.envspec:478)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _a136 = jnp.minimum((_i32(st["damage"][_i32(lv["p"])][0]) + _i32(lv["amount"])), 300)
@@ -1036,7 +1042,7 @@ def p_damage_self(st, v_p, v_amount):
 
 
 def p_afflict_self(st, v_p, v_c):
-    """proc `afflict_self` (tcg.envspec:468)"""
+    """proc `afflict_self` (tcg.envspec:483)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "c": _cast(v_c, jnp.int8)}
     _a137 = lv["c"]
@@ -1045,7 +1051,7 @@ def p_afflict_self(st, v_p, v_c):
 
 
 def p_burn_opponent_on_heads(st, v_p):
-    """proc `burn_opponent_on_heads` (tcg.envspec:472)"""
+    """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     st, _r139 = _randint(st, 0, 1)
@@ -1059,7 +1065,7 @@ def p_burn_opponent_on_heads(st, v_p):
 
 
 def p_heal_on_heads(st, v_p, v_s, v_amount):
-    """proc `heal_on_heads` (tcg.envspec:479)"""
+    """proc `heal_on_heads` (tcg.envspec:494)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     st, _r142 = _randint(st, 0, 1)
@@ -1073,7 +1079,7 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
 
 
 def p_heal_all(st, v_p, v_amount):
-    """proc `heal_all` (tcg.envspec:486)"""
+    """proc `heal_all` (tcg.envspec:501)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["s"] = jnp.int32(0)
@@ -1089,7 +1095,7 @@ def p_heal_all(st, v_p, v_amount):
 
 
 def p_nothing_on_tails(st):
-    """proc `nothing_on_tails` (tcg.envspec:493)"""
+    """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
     lv = {}
     st, _r145 = _randint(st, 0, 1)
@@ -1104,7 +1110,7 @@ def p_nothing_on_tails(st):
 
 
 def p_bonus_if_all_heads(st, v_coins, v_amount):
-    """proc `bonus_if_all_heads` (tcg.envspec:500)"""
+    """proc `bonus_if_all_heads` (tcg.envspec:515)"""
     st = dict(st)
     lv = {"coins": _cast(v_coins, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1176,7 +1182,7 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
 
 
 def p_damage_until_tails(st, v_each, v_more):
-    """proc `damage_until_tails` (tcg.envspec:517)"""
+    """proc `damage_until_tails` (tcg.envspec:532)"""
     st = dict(st)
     lv = {"each": _cast(v_each, jnp.int8), "more": _cast(v_more, jnp.bool_)}
     lv["heads"] = _cast(0, jnp.int8)
@@ -1213,7 +1219,7 @@ def p_damage_until_tails(st, v_each, v_more):
 
 
 def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
-    """proc `bonus_or_recoil` (tcg.envspec:534)"""
+    """proc `bonus_or_recoil` (tcg.envspec:549)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "recoil": _cast(v_recoil, jnp.int16)}
     st, _r185 = _randint(st, 0, 1)
@@ -1231,7 +1237,7 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
 
 
 def p_bonus_per_bench_named(st, v_p, v_n, v_each):
-    """proc `bonus_per_bench_named` (tcg.envspec:544)"""
+    """proc `bonus_per_bench_named` (tcg.envspec:559)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a189 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * jnp.sum(jax.vmap(lambda i188: jnp.logical_and(st["occupied"][_i32(lv["p"])][i188], (_i32(_K11[_i32(st["card"][_i32(lv["p"])][i188])]) == _i32(lv["n"]))))(jnp.arange(1, 4, dtype=jnp.int32)), dtype=jnp.int32))), 300)
@@ -1240,7 +1246,7 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
 
 
 def p_bonus_per_opponent_energy(st, v_p, v_each):
-    """proc `bonus_per_opponent_energy` (tcg.envspec:549)"""
+    """proc `bonus_per_opponent_energy` (tcg.envspec:564)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
     _a190 = jnp.minimum((_i32(st["dmg"]) + (_i32(lv["each"]) * _i32(f_energy_total(st, (1 - _i32(lv["p"])), 0)))), 300)
@@ -1249,13 +1255,13 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
 
 
 def f_attack_condition(st, v_p, v_w):
-    """fn `attack_condition` (tcg.envspec:554)"""
+    """fn `attack_condition` (tcg.envspec:569)"""
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8)}
     return jnp.where((lv["w"] == 0), (_i32(st["damage"][(1 - _i32(lv["p"]))][0]) > 0), jnp.where((lv["w"] == 1), (_i32(st["damage"][_i32(lv["p"])][0]) > 0), jnp.where((lv["w"] == 2), st["poisoned"][(1 - _i32(lv["p"]))], jnp.where((lv["w"] == 3), (f_stage_of(st, (1 - _i32(lv["p"])), 0) != 0), jnp.logical_and((_i32(st["placed"][_i32(lv["p"])][0]) == _i32(st["turn"])), (_i32(st["evolutions"][_i32(lv["p"])][0]) > 0))))))
 
 
 def p_bonus_if(st, v_p, v_w, v_amount):
-    """proc `bonus_if` (tcg.envspec:563)"""
+    """proc `bonus_if` (tcg.envspec:578)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "w": _cast(v_w, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
     _c191 = f_attack_condition(st, lv["p"], lv["w"])
@@ -1268,7 +1274,7 @@ def p_bonus_if(st, v_p, v_w, v_amount):
 
 
 def p_discard_all_energy(st, v_p, v_s):
-    """proc `discard_all_energy` (tcg.envspec:569)"""
+    """proc `discard_all_energy` (tcg.envspec:584)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _a194 = jax.vmap(lambda i193: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
@@ -1277,7 +1283,7 @@ def p_discard_all_energy(st, v_p, v_s):
 
 
 def p_discard_opponent_energy(st, v_p, v_coin):
-    """proc `discard_opponent_energy` (tcg.envspec:575)"""
+    """proc `discard_opponent_energy` (tcg.envspec:590)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1312,7 +1318,7 @@ def p_discard_opponent_energy(st, v_p, v_coin):
 
 
 def p_discard_opponent_hand_card(st, v_p, v_coin):
-    """proc `discard_opponent_hand_card` (tcg.envspec:595)"""
+    """proc `discard_opponent_hand_card` (tcg.envspec:610)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1350,13 +1356,13 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
-    """fn `pokemon_in_deck` (tcg.envspec:609)"""
+    """fn `pokemon_in_deck` (tcg.envspec:624)"""
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "t": _cast(v_t, jnp.int8)}
     return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])] == 0), jnp.logical_or((_i32(lv["t"]) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["t"])))), False)
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
-    """proc `pokemon_from_deck` (tcg.envspec:617)"""
+    """proc `pokemon_from_deck` (tcg.envspec:632)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     _c221 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
@@ -1389,13 +1395,13 @@ def p_pokemon_from_deck(st, v_p, v_t):
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
-    """fn `named_in_deck` (tcg.envspec:628)"""
+    """fn `named_in_deck` (tcg.envspec:643)"""
     lv = {"p": _cast(v_p, jnp.int8), "i": _cast(v_i, jnp.int8), "n": _cast(v_n, jnp.int8)}
     return jnp.where((_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]), jnp.logical_and((_i32(lv["n"]) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(lv["p"]))["items"][_i32(lv["i"])])]) == _i32(lv["n"]))), False)
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
-    """proc `named_from_deck_to_bench` (tcg.envspec:635)"""
+    """proc `named_from_deck_to_bench` (tcg.envspec:650)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
@@ -1427,7 +1433,7 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
 
 
 def p_discard_deck_tops(st, v_n):
-    """proc `discard_deck_tops` (tcg.envspec:647)"""
+    """proc `discard_deck_tops` (tcg.envspec:662)"""
     st = dict(st)
     lv = {"n": _cast(v_n, jnp.int8)}
     lv["q"] = jnp.int32(0)
@@ -1579,7 +1585,7 @@ def p_discard_deck_tops(st, v_n):
 
 
 def p_random_hits(st, v_p, v_times, v_each):
-    """proc `random_hits` (tcg.envspec:659)"""
+    """proc `random_hits` (tcg.envspec:674)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "times": _cast(v_times, jnp.int8), "each": _cast(v_each, jnp.int8)}
     lv["k"] = jnp.int32(0)
@@ -1655,7 +1661,7 @@ def p_random_hits(st, v_p, v_times, v_each):
 
 
 def p_poison_opponent_from(st, v_p, v_s):
-    """proc `poison_opponent_from` (tcg.envspec:671)"""
+    """proc `poison_opponent_from` (tcg.envspec:686)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     _c349 = (_i32(lv["s"]) == 0)
@@ -1668,7 +1674,7 @@ def p_poison_opponent_from(st, v_p, v_s):
 
 
 def f_attack_damage(st, v_p):
-    """fn `attack_damage` (tcg.envspec:680)"""
+    """fn `attack_damage` (tcg.envspec:695)"""
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
@@ -1682,7 +1688,7 @@ def f_attack_damage(st, v_p):
 
 
 def p_hit_active(st, v_p):
-    """proc `hit_active` (tcg.envspec:695)"""
+    """proc `hit_active` (tcg.envspec:710)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1707,7 +1713,7 @@ def p_hit_active(st, v_p):
 
 
 def p_drain(st, v_p):
-    """proc `drain` (tcg.envspec:709)"""
+    """proc `drain` (tcg.envspec:724)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
@@ -1717,7 +1723,7 @@ def p_drain(st, v_p):
 
 
 def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
-    """proc `damage_opponent_choice` (tcg.envspec:719)"""
+    """proc `damage_opponent_choice` (tcg.envspec:734)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_), "attack": _cast(v_attack, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_opponent_choice"]) == 0), jnp.bool_)
@@ -1812,7 +1818,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
 
 
 def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
-    """proc `damage_own_choice` (tcg.envspec:730)"""
+    """proc `damage_own_choice` (tcg.envspec:745)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "bench_only": _cast(v_bench_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_damage_own_choice"]) == 0), jnp.bool_)
@@ -1890,7 +1896,7 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
 
 
 def p_attach_to_bench_choice(st, v_p, v_t):
-    """proc `attach_to_bench_choice` (tcg.envspec:739)"""
+    """proc `attach_to_bench_choice` (tcg.envspec:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 0), jnp.bool_)
@@ -1963,7 +1969,7 @@ def p_attach_to_bench_choice(st, v_p, v_t):
 
 
 def p_attach_to_benched_choices(st, v_p, v_t, v_n):
-    """proc `attach_to_benched_choices` (tcg.envspec:749)"""
+    """proc `attach_to_benched_choices` (tcg.envspec:764)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 0), jnp.bool_)
@@ -2105,7 +2111,7 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
 
 
 def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
-    """proc `switch_opponent` (tcg.envspec:767)"""
+    """proc `switch_opponent` (tcg.envspec:783)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "opponent_chooses": _cast(v_opponent_chooses, jnp.bool_), "basic_only": _cast(v_basic_only, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_opponent"]) == 0), jnp.bool_)
@@ -2185,14 +2191,19 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         _c548 = lv["_envc_run"]
         def _then549(st, lv):
             st, lv = dict(st), dict(lv)
-            _c550 = (_i32(lv["b"]) > 0)
+            _c550 = jnp.logical_and((_i32(lv["b"]) > 0), st["attacking"])
             def _then551(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_hit_active(st, lv["p"])
+                return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
+            st, lv = _select(_c550, _then551(st, lv), (st, lv))
+            _c552 = (_i32(lv["b"]) > 0)
+            def _then553(st, lv):
+                st, lv = dict(st), dict(lv)
                 st = p_clear_conditions(st, lv["q"])
                 st = p_swap_slots(st, lv["q"], 0, lv["b"])
                 return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
-            st, lv = _select(_c550, _then551(st, lv), (st, lv))
+            st, lv = _select(_c552, _then553(st, lv), (st, lv))
             return st, _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", "b", ))
         st, lv = _select(_c548, _then549(st, lv), (st, lv))
         lv = _scope(lv, ("p", "coin", "opponent_chooses", "basic_only", "_envc_run", "_envc_seek", "q", "go", ))
@@ -2203,208 +2214,208 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
 
 def p_switch_self(st, v_p):
-    """proc `switch_self` (tcg.envspec:786)"""
+    """proc `switch_self` (tcg.envspec:804)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_switch_self"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_switch_self"]) != 0), jnp.bool_)
     lv["b"] = _cast(0, jnp.int8)
-    _c552 = lv["_envc_run"]
-    _c553 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_self"]) == 1))
-    def _then554(st, lv):
+    _c554 = lv["_envc_run"]
+    _c555 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_switch_self"]) == 1))
+    def _then556(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
-        _c555 = jnp.any(jax.vmap(lambda i556: st["occupied"][_i32(lv["p"])][i556])(jnp.arange(1, 4, dtype=jnp.int32)))
-        def _then557(st, lv):
+        _c557 = jnp.any(jax.vmap(lambda i558: st["occupied"][_i32(lv["p"])][i558])(jnp.arange(1, 4, dtype=jnp.int32)))
+        def _then559(st, lv):
             st, lv = dict(st), dict(lv)
-            _a558 = lv["p"]
-            st["_envc_frame_p_switch_self__p"] = _cast(_a558, jnp.int8)
-            _a559 = 1
-            st["_envc_at_p_switch_self"] = _cast(_a559, jnp.int8)
-            _a560 = False
-            lv["_envc_run"] = _cast(_a560, jnp.bool_)
-            _a561 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a561, jnp.int8)
-            _a562 = lv["_envc_who1"]
-            st["current_player"] = _cast(_a562, jnp.int8)
+            _a560 = lv["p"]
+            st["_envc_frame_p_switch_self__p"] = _cast(_a560, jnp.int8)
+            _a561 = 1
+            st["_envc_at_p_switch_self"] = _cast(_a561, jnp.int8)
+            _a562 = False
+            lv["_envc_run"] = _cast(_a562, jnp.bool_)
+            _a563 = st["current_player"]
+            st["_envc_choice_mover"] = _cast(_a563, jnp.int8)
+            _a564 = lv["_envc_who1"]
+            st["current_player"] = _cast(_a564, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        def _else563(st, lv):
+        def _else565(st, lv):
             st, lv = dict(st), dict(lv)
-            _a564 = 0
-            lv["b"] = _cast(_a564, jnp.int8)
+            _a566 = 0
+            lv["b"] = _cast(_a566, jnp.int8)
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", "_envc_who1", ))
-        st, lv = _select(_c555, _then557(st, lv), _else563(st, lv))
+        st, lv = _select(_c557, _then559(st, lv), _else565(st, lv))
         lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    def _then565(st, lv):
+    def _then567(st, lv):
         st, lv = dict(st), dict(lv)
-        _a566 = st["_envc_frame_p_switch_self__p"]
-        lv["p"] = _cast(_a566, jnp.int8)
-        _a567 = 0
-        st["_envc_at_p_switch_self"] = _cast(_a567, jnp.int8)
-        _a568 = False
-        lv["_envc_seek"] = _cast(_a568, jnp.bool_)
-        _a569 = st["_envc_choice_option"]
-        lv["b"] = _cast(_a569, jnp.int8)
-        _a570 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a570, jnp.int8)
-        _a571 = True
-        lv["_envc_run"] = _cast(_a571, jnp.bool_)
+        _a568 = st["_envc_frame_p_switch_self__p"]
+        lv["p"] = _cast(_a568, jnp.int8)
+        _a569 = 0
+        st["_envc_at_p_switch_self"] = _cast(_a569, jnp.int8)
+        _a570 = False
+        lv["_envc_seek"] = _cast(_a570, jnp.bool_)
+        _a571 = st["_envc_choice_option"]
+        lv["b"] = _cast(_a571, jnp.int8)
+        _a572 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a572, jnp.int8)
+        _a573 = True
+        lv["_envc_run"] = _cast(_a573, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select_first((_c552, _c553, ), (st, lv), (_then554(st, lv), _then565(st, lv), ), (st, lv))
-    _c572 = lv["_envc_run"]
-    def _then573(st, lv):
+    st, lv = _select_first((_c554, _c555, ), (st, lv), (_then556(st, lv), _then567(st, lv), ), (st, lv))
+    _c574 = lv["_envc_run"]
+    def _then575(st, lv):
         st, lv = dict(st), dict(lv)
-        _c574 = (_i32(lv["b"]) > 0)
-        def _then575(st, lv):
+        _c576 = (_i32(lv["b"]) > 0)
+        def _then577(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
             st = p_clear_conditions(st, lv["p"])
             st = p_swap_slots(st, lv["p"], 0, lv["b"])
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-        st, lv = _select(_c574, _then575(st, lv), (st, lv))
+        st, lv = _select(_c576, _then577(st, lv), (st, lv))
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "b", ))
-    st, lv = _select(_c572, _then573(st, lv), (st, lv))
+    st, lv = _select(_c574, _then575(st, lv), (st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_protect(st, v_p, v_amount, v_coin):
-    """proc `protect` (tcg.envspec:798)"""
+    """proc `protect` (tcg.envspec:816)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16), "coin": _cast(v_coin, jnp.bool_)}
     lv["go"] = _cast(True, jnp.bool_)
-    _c576 = lv["coin"]
-    def _then577(st, lv):
+    _c578 = lv["coin"]
+    def _then579(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r578 = _randint(st, 0, 1)
-        _a579 = (_r578 == 1)
-        lv["go"] = _cast(_a579, jnp.bool_)
+        st, _r580 = _randint(st, 0, 1)
+        _a581 = (_r580 == 1)
+        lv["go"] = _cast(_a581, jnp.bool_)
         return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c576, _then577(st, lv), (st, lv))
-    _c580 = lv["go"]
-    def _then581(st, lv):
+    st, lv = _select(_c578, _then579(st, lv), (st, lv))
+    _c582 = lv["go"]
+    def _then583(st, lv):
         st, lv = dict(st), dict(lv)
-        _a582 = lv["amount"]
-        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a582, jnp.int16))
-        _a583 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a583, jnp.int8))
+        _a584 = lv["amount"]
+        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a584, jnp.int16))
+        _a585 = (1 + (1 - _i32(lv["p"])))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a585, jnp.int8))
         return st, _scope(lv, ("p", "amount", "coin", "go", ))
-    st, lv = _select(_c580, _then581(st, lv), (st, lv))
+    st, lv = _select(_c582, _then583(st, lv), (st, lv))
     lv = _scope(lv, ("p", "amount", "coin", ))
     return st
 
 
 def p_protect_all(st, v_p, v_coin):
-    """proc `protect_all` (tcg.envspec:812)"""
+    """proc `protect_all` (tcg.envspec:830)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["go"] = _cast(True, jnp.bool_)
-    _c584 = lv["coin"]
-    def _then585(st, lv):
+    _c586 = lv["coin"]
+    def _then587(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r586 = _randint(st, 0, 1)
-        _a587 = (_r586 == 1)
-        lv["go"] = _cast(_a587, jnp.bool_)
+        st, _r588 = _randint(st, 0, 1)
+        _a589 = (_r588 == 1)
+        lv["go"] = _cast(_a589, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "go", ))
-    st, lv = _select(_c584, _then585(st, lv), (st, lv))
-    _c588 = lv["go"]
-    def _then589(st, lv):
+    st, lv = _select(_c586, _then587(st, lv), (st, lv))
+    _c590 = lv["go"]
+    def _then591(st, lv):
         st, lv = dict(st), dict(lv)
-        _a590 = 300
-        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a590, jnp.int16))
-        _a591 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a591, jnp.int8))
-        _a592 = True
-        st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a592, jnp.bool_))
+        _a592 = 300
+        st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a592, jnp.int16))
         _a593 = (1 + (1 - _i32(lv["p"])))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(lv["p"])].set(_cast(_a593, jnp.int8))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a593, jnp.int8))
+        _a594 = True
+        st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a594, jnp.bool_))
+        _a595 = (1 + (1 - _i32(lv["p"])))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(lv["p"])].set(_cast(_a595, jnp.int8))
         return st, _scope(lv, ("p", "coin", "go", ))
-    st, lv = _select(_c588, _then589(st, lv), (st, lv))
+    st, lv = _select(_c590, _then591(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", ))
     return st
 
 
 def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
-    """proc `hinder_defending` (tcg.envspec:826)"""
+    """proc `hinder_defending` (tcg.envspec:844)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_), "attack": _cast(v_attack, jnp.bool_), "retreat": _cast(v_retreat, jnp.bool_), "less": _cast(v_less, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c594 = lv["coin"]
-    def _then595(st, lv):
+    _c596 = lv["coin"]
+    def _then597(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r596 = _randint(st, 0, 1)
-        _a597 = (_r596 == 1)
-        lv["go"] = _cast(_a597, jnp.bool_)
+        st, _r598 = _randint(st, 0, 1)
+        _a599 = (_r598 == 1)
+        lv["go"] = _cast(_a599, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c594, _then595(st, lv), (st, lv))
-    _c598 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
-    def _then599(st, lv):
+    st, lv = _select(_c596, _then597(st, lv), (st, lv))
+    _c600 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
+    def _then601(st, lv):
         st, lv = dict(st), dict(lv)
-        _c600 = lv["attack"]
-        def _then601(st, lv):
+        _c602 = lv["attack"]
+        def _then603(st, lv):
             st, lv = dict(st), dict(lv)
-            _a602 = True
-            st["no_attack"] = st["no_attack"].at[_i32(lv["q"])].set(_cast(_a602, jnp.bool_))
-            _a603 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(lv["q"])].set(_cast(_a603, jnp.int8))
+            _a604 = True
+            st["no_attack"] = st["no_attack"].at[_i32(lv["q"])].set(_cast(_a604, jnp.bool_))
+            _a605 = (1 + _i32(lv["q"]))
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(lv["q"])].set(_cast(_a605, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c600, _then601(st, lv), (st, lv))
-        _c604 = lv["retreat"]
-        def _then605(st, lv):
+        st, lv = _select(_c602, _then603(st, lv), (st, lv))
+        _c606 = lv["retreat"]
+        def _then607(st, lv):
             st, lv = dict(st), dict(lv)
-            _a606 = True
-            st["no_retreat"] = st["no_retreat"].at[_i32(lv["q"])].set(_cast(_a606, jnp.bool_))
-            _a607 = (1 + _i32(lv["q"]))
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(lv["q"])].set(_cast(_a607, jnp.int8))
+            _a608 = True
+            st["no_retreat"] = st["no_retreat"].at[_i32(lv["q"])].set(_cast(_a608, jnp.bool_))
+            _a609 = (1 + _i32(lv["q"]))
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(lv["q"])].set(_cast(_a609, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c604, _then605(st, lv), (st, lv))
-        _c608 = (_i32(lv["less"]) > 0)
-        def _then609(st, lv):
+        st, lv = _select(_c606, _then607(st, lv), (st, lv))
+        _c610 = (_i32(lv["less"]) > 0)
+        def _then611(st, lv):
             st, lv = dict(st), dict(lv)
-            _a610 = lv["less"]
-            st["weakened"] = st["weakened"].at[_i32(lv["q"])].set(_cast(_a610, jnp.int8))
-            _a611 = (1 + _i32(lv["q"]))
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(lv["q"])].set(_cast(_a611, jnp.int8))
+            _a612 = lv["less"]
+            st["weakened"] = st["weakened"].at[_i32(lv["q"])].set(_cast(_a612, jnp.int8))
+            _a613 = (1 + _i32(lv["q"]))
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(lv["q"])].set(_cast(_a613, jnp.int8))
             return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-        st, lv = _select(_c608, _then609(st, lv), (st, lv))
+        st, lv = _select(_c610, _then611(st, lv), (st, lv))
         return st, _scope(lv, ("p", "coin", "attack", "retreat", "less", "q", "go", ))
-    st, lv = _select(_c598, _then599(st, lv), (st, lv))
+    st, lv = _select(_c600, _then601(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", "attack", "retreat", "less", ))
     return st
 
 
 def p_counter_damage(st, v_p, v_amount):
-    """proc `counter_damage` (tcg.envspec:847)"""
+    """proc `counter_damage` (tcg.envspec:865)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _a612 = lv["amount"]
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a612, jnp.int8))
-    _a613 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(lv["p"])].set(_cast(_a613, jnp.int8))
+    _a614 = lv["amount"]
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a614, jnp.int8))
+    _a615 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(lv["p"])].set(_cast(_a615, jnp.int8))
     return st
 
 
 def p_block_supporters(st, v_p):
-    """proc `block_supporters` (tcg.envspec:852)"""
+    """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a614 = True
-    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a614, jnp.bool_))
-    _a615 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a615, jnp.int8))
+    _a616 = True
+    st["no_supporter"] = st["no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a616, jnp.bool_))
+    _a617 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(lv["p"]))].set(_cast(_a617, jnp.int8))
     return st
 
 
 def f_extra_energy(st, v_p, v_t):
-    """fn `extra_energy` (tcg.envspec:859)"""
+    """fn `extra_energy` (tcg.envspec:877)"""
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = jnp.int16(0)
-    lv["c"] = _cast(st["card"][_i32(lv["p"])][0], jnp.int16)
-    lv["a"] = _cast(st["attack_index"], jnp.int8)
-    lv["others"] = _cast((jnp.sum(jax.vmap(lambda i616, _h617, _h618: _i32(jnp.where(jnp.logical_and((i616 != _i32(lv["t"])), (i616 < 9)), jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][i616]) - _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h617), _i32(_h618)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32) + _i32(jnp.where((_i32(lv["t"]) != 9), _i32(st["energy"][_i32(lv["p"])][0][9]), 0))), jnp.int16)
+    lv["c"] = _cast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(lv["p"])][0]), jnp.int16)
+    lv["a"] = _cast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
+    lv["others"] = _cast((jnp.sum(jax.vmap(lambda i618, _h619, _h620: _i32(jnp.where(jnp.logical_and((i618 != _i32(lv["t"])), (i618 < 9)), jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][i618]) - _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_h619), _i32(_h620)))), 0), 0)))(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(lv["c"])], _K14[_i32(lv["c"])]), dtype=jnp.int32) + _i32(jnp.where((_i32(lv["t"]) != 9), _i32(st["energy"][_i32(lv["p"])][0][9]), 0))), jnp.int16)
     lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - _i32(f_cost(st, lv["c"], lv["a"], lv["t"]))) - jnp.maximum((_i32(f_cost(st, lv["c"], lv["a"], 9)) - _i32(lv["others"])), 0)), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "t", "#done", "#ret", ))
@@ -2412,1186 +2423,1378 @@ def f_extra_energy(st, v_p, v_t):
 
 
 def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
-    """proc `bonus_if_extra_energy` (tcg.envspec:868)"""
+    """proc `bonus_if_extra_energy` (tcg.envspec:886)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "n": _cast(v_n, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c619 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
-    def _then620(st, lv):
+    _c621 = (_i32(f_extra_energy(st, lv["p"], lv["t"])) >= _i32(lv["n"]))
+    def _then622(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "t", "n", "amount", ))
-    st, lv = _select(_c619, _then620(st, lv), (st, lv))
+    st, lv = _select(_c621, _then622(st, lv), (st, lv))
     return st
 
 
 def p_sweets_relay(st, v_p, v_amount):
-    """proc `sweets_relay` (tcg.envspec:877)"""
+    """proc `sweets_relay` (tcg.envspec:895)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c621 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then622(st, lv):
+    _c623 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
+    def _then624(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c621, _then622(st, lv), (st, lv))
-    _a623 = st["turn"]
-    st["relay_turn"] = st["relay_turn"].at[_i32(lv["p"])].set(_cast(_a623, jnp.int8))
-    _a624 = jnp.minimum((_i32(st["relays"][_i32(lv["p"])]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(lv["p"])].set(_cast(_a624, jnp.int8))
+    st, lv = _select(_c623, _then624(st, lv), (st, lv))
+    _a625 = st["turn"]
+    st["relay_turn"] = st["relay_turn"].at[_i32(lv["p"])].set(_cast(_a625, jnp.int8))
+    _a626 = jnp.minimum((_i32(st["relays"][_i32(lv["p"])]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(lv["p"])].set(_cast(_a626, jnp.int8))
     return st
 
 
 def p_damage_per_relay(st, v_p, v_each):
-    """proc `damage_per_relay` (tcg.envspec:886)"""
+    """proc `damage_per_relay` (tcg.envspec:904)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "each": _cast(v_each, jnp.int8)}
-    _a625 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
-    st["dmg"] = _cast(_a625, jnp.int16)
+    _a627 = jnp.minimum((_i32(lv["each"]) * _i32(st["relays"][_i32(lv["p"])])), 300)
+    st["dmg"] = _cast(_a627, jnp.int16)
     return st
 
 
 def p_boost_next_turn(st, v_p, v_amount):
-    """proc `boost_next_turn` (tcg.envspec:894)"""
+    """proc `boost_next_turn` (tcg.envspec:912)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c626 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
-    def _then627(st, lv):
+    _c628 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(lv["p"])]) == (_i32(st["turn"]) - 2)))
+    def _then629(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_damage(st, lv["amount"])
         return st, _scope(lv, ("p", "amount", ))
-    st, lv = _select(_c626, _then627(st, lv), (st, lv))
-    _a628 = st["turn"]
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a628, jnp.int8))
+    st, lv = _select(_c628, _then629(st, lv), (st, lv))
+    _a630 = st["turn"]
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a630, jnp.int8))
     return st
 
 
 def p_see_opponent_hand(st, v_p):
-    """proc `see_opponent_hand` (tcg.envspec:902)"""
+    """proc `see_opponent_hand` (tcg.envspec:920)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop629(i, carry):
+    def _loop631(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _f630 = _i32(lv["i"])
-        _f631 = _get(st["hand"], _i32(lv["q"]))["len"]
-        st = _fault_at(st, ((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"])) & (_f630 >= _f631), 25, _f630, _f631)
-        _a632 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_f630]), -1)
-        st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a632, jnp.int16))
+        _f632 = _i32(lv["i"])
+        _f633 = _get(st["hand"], _i32(lv["q"]))["len"]
+        st = _fault_at(st, ((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"])) & (_f632 >= _f633), 25, _f632, _f633)
+        _a634 = jnp.where((_i32(lv["i"]) < _get(st["hand"], _i32(lv["q"]))["len"]), _i32(_get(st["hand"], _i32(lv["q"]))["items"][_f632]), -1)
+        st["seen_hand"] = st["seen_hand"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a634, jnp.int16))
         return st, lv
-    st, lv = lax.fori_loop(0, 10, _loop629, (st, lv))
+    st, lv = lax.fori_loop(0, 10, _loop631, (st, lv))
     lv = _scope(lv, ("p", "q", ))
-    _a633 = st["turn"]
-    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(lv["p"])].set(_cast(_a633, jnp.int8))
+    _a635 = st["turn"]
+    st["seen_hand_turn"] = st["seen_hand_turn"].at[_i32(lv["p"])].set(_cast(_a635, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_look_at_deck(st, v_p, v_n):
-    """proc `look_at_deck` (tcg.envspec:912)"""
+    """proc `look_at_deck` (tcg.envspec:930)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "n": _cast(v_n, jnp.int8)}
     lv["i"] = jnp.int32(0)
-    _f634 = _i32(lv["i"])
-    _f635 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f634 >= _f635), 26, _f634, _f635)
-    _a636 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f634]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a636, jnp.int16))
+    _f636 = _i32(lv["i"])
+    _f637 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f636 >= _f637), 26, _f636, _f637)
+    _a638 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f636]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a638, jnp.int16))
     lv["i"] = jnp.int32(1)
-    _f637 = _i32(lv["i"])
-    _f638 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f637 >= _f638), 26, _f637, _f638)
-    _a639 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f637]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a639, jnp.int16))
+    _f639 = _i32(lv["i"])
+    _f640 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f639 >= _f640), 26, _f639, _f640)
+    _a641 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f639]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a641, jnp.int16))
     lv["i"] = jnp.int32(2)
-    _f640 = _i32(lv["i"])
-    _f641 = _get(st["deck"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f640 >= _f641), 26, _f640, _f641)
-    _a642 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f640]), -1)
-    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a642, jnp.int16))
+    _f642 = _i32(lv["i"])
+    _f643 = _get(st["deck"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"]))) & (_f642 >= _f643), 26, _f642, _f643)
+    _a644 = jnp.where(jnp.logical_and((_i32(lv["i"]) < _i32(lv["n"])), (_i32(lv["i"]) < _get(st["deck"], _i32(lv["p"]))["len"])), _i32(_get(st["deck"], _i32(lv["p"]))["items"][_f642]), -1)
+    st["seen_deck"] = st["seen_deck"].at[(_i32(lv["p"]), _i32(lv["i"]))].set(_cast(_a644, jnp.int16))
     lv = _scope(lv, ("p", "n", ))
-    _a643 = st["turn"]
-    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(lv["p"])].set(_cast(_a643, jnp.int8))
+    _a645 = st["turn"]
+    st["seen_deck_turn"] = st["seen_deck_turn"].at[_i32(lv["p"])].set(_cast(_a645, jnp.int8))
     return st
 
 
 def p_active_to_hand(st, v_p):
-    """proc `active_to_hand` (tcg.envspec:923)"""
+    """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c644 = st["occupied"][_i32(lv["p"])][0]
-    def _then645(st, lv):
+    _c646 = st["occupied"][_i32(lv["p"])][0]
+    def _then647(st, lv):
         st, lv = dict(st), dict(lv)
         lv["k"] = jnp.int32(0)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c646 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then647(st, lv):
+        _c648 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then649(st, lv):
             st, lv = dict(st), dict(lv)
-            _c648 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then649(st, lv):
+            _c650 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then651(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f650 = _get(st["hand"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f650 >= 10), 27, 0, 0)
-                _l651 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l651)
+                _f652 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f652 >= 10), 27, 0, 0)
+                _l653 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l653)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else652(st, lv):
+            def _else654(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f653 = _get(st["discard"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f653 >= 20), 28, 0, 0)
-                _l654 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l654)
+                _f655 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f655 >= 20), 28, 0, 0)
+                _l656 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l656)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c648, _then649(st, lv), _else652(st, lv))
+            st, lv = _select(_c650, _then651(st, lv), _else654(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c646, _then647(st, lv), (st, lv))
+        st, lv = _select(_c648, _then649(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv["k"] = jnp.int32(1)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c655 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then656(st, lv):
+        _c657 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then658(st, lv):
             st, lv = dict(st), dict(lv)
-            _c657 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then658(st, lv):
+            _c659 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then660(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f659 = _get(st["hand"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f659 >= 10), 27, 0, 0)
-                _l660 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l660)
+                _f661 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f661 >= 10), 27, 0, 0)
+                _l662 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l662)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else661(st, lv):
+            def _else663(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f662 = _get(st["discard"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f662 >= 20), 28, 0, 0)
-                _l663 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l663)
+                _f664 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f664 >= 20), 28, 0, 0)
+                _l665 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l665)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c657, _then658(st, lv), _else661(st, lv))
+            st, lv = _select(_c659, _then660(st, lv), _else663(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c655, _then656(st, lv), (st, lv))
+        st, lv = _select(_c657, _then658(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv["k"] = jnp.int32(2)
         lv["c"] = _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["p"])][0], st["below"][_i32(lv["p"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16)
-        _c664 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
-        def _then665(st, lv):
+        _c666 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["p"])][0])))
+        def _then667(st, lv):
             st, lv = dict(st), dict(lv)
-            _c666 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
-            def _then667(st, lv):
+            _c668 = (_get(st["hand"], _i32(lv["p"]))["len"] < 10)
+            def _then669(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f668 = _get(st["hand"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f668 >= 10), 27, 0, 0)
-                _l669 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l669)
+                _f670 = _get(st["hand"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f670 >= 10), 27, 0, 0)
+                _l671 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["hand"] = _set(st["hand"], _i32(lv["p"]), _l671)
                 return st, _scope(lv, ("p", "k", "c", ))
-            def _else670(st, lv):
+            def _else672(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f671 = _get(st["discard"], _i32(lv["p"]))["len"]
-                st = _fault_at(st, (_f671 >= 20), 28, 0, 0)
-                _l672 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l672)
+                _f673 = _get(st["discard"], _i32(lv["p"]))["len"]
+                st = _fault_at(st, (_f673 >= 20), 28, 0, 0)
+                _l674 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+                st["discard"] = _set(st["discard"], _i32(lv["p"]), _l674)
                 return st, _scope(lv, ("p", "k", "c", ))
-            st, lv = _select(_c666, _then667(st, lv), _else670(st, lv))
+            st, lv = _select(_c668, _then669(st, lv), _else672(st, lv))
             return st, _scope(lv, ("p", "k", "c", ))
-        st, lv = _select(_c664, _then665(st, lv), (st, lv))
+        st, lv = _select(_c666, _then667(st, lv), (st, lv))
         lv = _scope(lv, ("p", "k", ))
         lv = _scope(lv, ("p", ))
-        _a673 = False
-        st["occupied"] = st["occupied"].at[(_i32(lv["p"]), 0)].set(_cast(_a673, jnp.bool_))
-        _a674 = 0
-        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a674, jnp.int16))
-        _a676 = jax.vmap(lambda i675: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0)].set(_cast(_a676, jnp.int8))
-        _a677 = 0
-        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), 0)].set(_cast(_a677, jnp.int8))
-        _a678 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), 0)].set(_cast(_a678, jnp.bool_))
+        _a675 = False
+        st["occupied"] = st["occupied"].at[(_i32(lv["p"]), 0)].set(_cast(_a675, jnp.bool_))
+        _a676 = 0
+        st["damage"] = st["damage"].at[(_i32(lv["p"]), 0)].set(_cast(_a676, jnp.int16))
+        _a678 = jax.vmap(lambda i677: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), 0)].set(_cast(_a678, jnp.int8))
+        _a679 = 0
+        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), 0)].set(_cast(_a679, jnp.int8))
+        _a680 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), 0)].set(_cast(_a680, jnp.bool_))
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c644, _then645(st, lv), (st, lv))
+    st, lv = _select(_c646, _then647(st, lv), (st, lv))
     return st
 
 
 def p_opponent_active_to_deck(st, v_p, v_coin):
-    """proc `opponent_active_to_deck` (tcg.envspec:950)"""
+    """proc `opponent_active_to_deck` (tcg.envspec:968)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "coin": _cast(v_coin, jnp.bool_)}
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
     lv["go"] = _cast(True, jnp.bool_)
-    _c679 = lv["coin"]
-    def _then680(st, lv):
+    _c681 = lv["coin"]
+    def _then682(st, lv):
         st, lv = dict(st), dict(lv)
-        st, _r681 = _randint(st, 0, 1)
-        _a682 = (_r681 == 1)
-        lv["go"] = _cast(_a682, jnp.bool_)
+        st, _r683 = _randint(st, 0, 1)
+        _a684 = (_r683 == 1)
+        lv["go"] = _cast(_a684, jnp.bool_)
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c679, _then680(st, lv), (st, lv))
-    _c683 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
-    def _then684(st, lv):
+    st, lv = _select(_c681, _then682(st, lv), (st, lv))
+    _c685 = jnp.logical_and(jnp.logical_and(lv["go"], st["occupied"][_i32(lv["q"])][0]), jnp.logical_not(f_defended(st, lv["p"])))
+    def _then686(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_active(st, lv["p"])
-        _c685 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(f_hp_of(st, lv["q"], 0)))
-        def _then686(st, lv):
+        _c687 = (_i32(st["damage"][_i32(lv["q"])][0]) < _i32(f_hp_of(st, lv["q"], 0)))
+        def _then688(st, lv):
             st, lv = dict(st), dict(lv)
             lv["k"] = jnp.int32(0)
-            _c687 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then688(st, lv):
+            _c689 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then690(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f689 = _get(st["deck"], _i32(lv["q"]))["len"]
-                st = _fault_at(st, (_f689 >= 20), 29, 0, 0)
-                _l690 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l690)
+                _f691 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f691 >= 20), 29, 0, 0)
+                _l692 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l692)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c687, _then688(st, lv), (st, lv))
+            st, lv = _select(_c689, _then690(st, lv), (st, lv))
             lv["k"] = jnp.int32(1)
-            _c691 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then692(st, lv):
+            _c693 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then694(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f693 = _get(st["deck"], _i32(lv["q"]))["len"]
-                st = _fault_at(st, (_f693 >= 20), 29, 0, 0)
-                _l694 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l694)
+                _f695 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f695 >= 20), 29, 0, 0)
+                _l696 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l696)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c691, _then692(st, lv), (st, lv))
+            st, lv = _select(_c693, _then694(st, lv), (st, lv))
             lv["k"] = jnp.int32(2)
-            _c695 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
-            def _then696(st, lv):
+            _c697 = jnp.logical_or((_i32(lv["k"]) == 0), ((_i32(lv["k"]) - 1) < _i32(st["evolutions"][_i32(lv["q"])][0])))
+            def _then698(st, lv):
                 st, lv = dict(st), dict(lv)
-                _f697 = _get(st["deck"], _i32(lv["q"]))["len"]
-                st = _fault_at(st, (_f697 >= 20), 29, 0, 0)
-                _l698 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
-                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l698)
+                _f699 = _get(st["deck"], _i32(lv["q"]))["len"]
+                st = _fault_at(st, (_f699 >= 20), 29, 0, 0)
+                _l700 = _push(_get(st["deck"], _i32(lv["q"])), _cast(jnp.where((_i32(lv["k"]) == 0), st["card"][_i32(lv["q"])][0], st["below"][_i32(lv["q"])][0][jnp.clip((_i32(lv["k"]) - 1), 0, 1)]), jnp.int16))
+                st["deck"] = _set(st["deck"], _i32(lv["q"]), _l700)
                 return st, _scope(lv, ("p", "coin", "q", "go", "k", ))
-            st, lv = _select(_c695, _then696(st, lv), (st, lv))
+            st, lv = _select(_c697, _then698(st, lv), (st, lv))
             lv = _scope(lv, ("p", "coin", "q", "go", ))
-            _f699 = _get(st["deck"], _i32(lv["q"]))["len"]
-            st, _l700 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
-            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l700)
-            _a701 = False
-            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a701, jnp.bool_))
-            _a702 = 0
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a702, jnp.int16))
-            _a704 = jax.vmap(lambda i703: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a704, jnp.int8))
-            _a705 = 0
-            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a705, jnp.int8))
-            _a706 = False
-            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a706, jnp.bool_))
+            _f701 = _get(st["deck"], _i32(lv["q"]))["len"]
+            st, _l702 = _shuffle(st, _get(st["deck"], _i32(lv["q"])))
+            st["deck"] = _set(st["deck"], _i32(lv["q"]), _l702)
+            _a703 = False
+            st["occupied"] = st["occupied"].at[(_i32(lv["q"]), 0)].set(_cast(_a703, jnp.bool_))
+            _a704 = 0
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a704, jnp.int16))
+            _a706 = jax.vmap(lambda i705: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(lv["q"]), 0)].set(_cast(_a706, jnp.int8))
+            _a707 = 0
+            st["evolutions"] = st["evolutions"].at[(_i32(lv["q"]), 0)].set(_cast(_a707, jnp.int8))
+            _a708 = False
+            st["ability_used"] = st["ability_used"].at[(_i32(lv["q"]), 0)].set(_cast(_a708, jnp.bool_))
             st = p_clear_conditions(st, lv["q"])
             return st, _scope(lv, ("p", "coin", "q", "go", ))
-        st, lv = _select(_c685, _then686(st, lv), (st, lv))
+        st, lv = _select(_c687, _then688(st, lv), (st, lv))
         return st, _scope(lv, ("p", "coin", "q", "go", ))
-    st, lv = _select(_c683, _then684(st, lv), (st, lv))
+    st, lv = _select(_c685, _then686(st, lv), (st, lv))
     lv = _scope(lv, ("p", "coin", ))
     return st
 
 
 def p_move_bench_energy(st, v_p, v_t):
-    """proc `move_bench_energy` (tcg.envspec:977)"""
+    """proc `move_bench_energy` (tcg.envspec:995)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8)}
     lv["s"] = jnp.int32(1)
-    _a707 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a707, jnp.int8))
-    _a708 = 0
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a708, jnp.int8))
-    lv["s"] = jnp.int32(2)
     _a709 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
     st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a709, jnp.int8))
     _a710 = 0
     st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a710, jnp.int8))
-    lv["s"] = jnp.int32(3)
+    lv["s"] = jnp.int32(2)
     _a711 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
     st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a711, jnp.int8))
     _a712 = 0
     st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a712, jnp.int8))
+    lv["s"] = jnp.int32(3)
+    _a713 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) + _i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["t"])])), 12)
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a713, jnp.int8))
+    _a714 = 0
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(lv["t"]))].set(_cast(_a714, jnp.int8))
     lv = _scope(lv, ("p", "t", ))
     return st
 
 
 def p_lock_opponent_supporters(st, v_p, v_s):
-    """proc `lock_opponent_supporters` (tcg.envspec:987)"""
+    """proc `lock_opponent_supporters` (tcg.envspec:1005)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _c713 = jnp.logical_and((_i32(lv["s"]) == 0), st["occupied"][_i32(lv["p"])][0])
-    def _then714(st, lv):
+    _c715 = jnp.logical_and((_i32(lv["s"]) == 0), st["occupied"][_i32(lv["p"])][0])
+    def _then716(st, lv):
         st, lv = dict(st), dict(lv)
-        _a715 = True
-        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(lv["p"]))].set(_cast(_a715, jnp.bool_))
+        _a717 = True
+        st["locked_supporters"] = st["locked_supporters"].at[(1 - _i32(lv["p"]))].set(_cast(_a717, jnp.bool_))
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c713, _then714(st, lv), (st, lv))
+    st, lv = _select(_c715, _then716(st, lv), (st, lv))
     return st
 
 
 def p_play_as_pokemon(st, v_p, v_hp, v_t):
-    """proc `play_as_pokemon` (tcg.envspec:997)"""
+    """proc `play_as_pokemon` (tcg.envspec:1015)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "hp": _cast(v_hp, jnp.int16), "t": _cast(v_t, jnp.int8)}
     lv["s"] = _cast(f_free_bench(st, lv["p"]), jnp.int8)
     lv["n"] = _cast(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int8)
-    _f717 = jnp.maximum((_i32(lv["n"]) - 1), 0)
-    _f718 = _get(st["discard"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0))) & (_f717 >= _f718), 30, _f717, _f718)
-    _c716 = jnp.logical_and(jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0)), (_get(st["discard"], _i32(lv["p"]))["items"][_f717] == st["playing"]))
-    def _then719(st, lv):
+    _f719 = jnp.maximum((_i32(lv["n"]) - 1), 0)
+    _f720 = _get(st["discard"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0))) & (_f719 >= _f720), 30, _f719, _f720)
+    _c718 = jnp.logical_and(jnp.logical_and((_i32(lv["s"]) < 4), (_i32(lv["n"]) > 0)), (_get(st["discard"], _i32(lv["p"]))["items"][_f719] == st["playing"]))
+    def _then721(st, lv):
         st, lv = dict(st), dict(lv)
-        _f720 = jnp.maximum((_i32(lv["n"]) - 1), 0)
-        _f721 = _get(st["discard"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f720 >= _f721), 31, _f720, _f721)
-        _l722 = _remove_at(_get(st["discard"], _i32(lv["p"])), _f720)
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l722)
+        _f722 = jnp.maximum((_i32(lv["n"]) - 1), 0)
+        _f723 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f722 >= _f723), 31, _f722, _f723)
+        _l724 = _remove_at(_get(st["discard"], _i32(lv["p"])), _f722)
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l724)
         st = p_put_in_play(st, lv["p"], lv["s"], st["playing"])
-        _a723 = lv["hp"]
-        st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a723, jnp.int16))
-        _a724 = lv["t"]
-        st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a724, jnp.int8))
+        _a725 = lv["hp"]
+        st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a725, jnp.int16))
+        _a726 = lv["t"]
+        st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a726, jnp.int8))
         return st, _scope(lv, ("p", "hp", "t", "s", "n", ))
-    st, lv = _select(_c716, _then719(st, lv), (st, lv))
+    st, lv = _select(_c718, _then721(st, lv), (st, lv))
     lv = _scope(lv, ("p", "hp", "t", ))
     return st
 
 
 def p_cut_damage(st, v_p, v_t, v_amount):
-    """proc `cut_damage` (tcg.envspec:1011)"""
+    """proc `cut_damage` (tcg.envspec:1029)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c725 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(f_type_of(st, (1 - _i32(lv["p"])), 0)) == _i32(lv["t"])))
-    def _then726(st, lv):
+    _c727 = jnp.logical_or((_i32(lv["t"]) == 10), (_i32(f_type_of(st, (1 - _i32(lv["p"])), 0)) == _i32(lv["t"])))
+    def _then728(st, lv):
         st, lv = dict(st), dict(lv)
-        _a727 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
-        st["passive_cut"] = _cast(_a727, jnp.int16)
+        _a729 = jnp.minimum((_i32(st["passive_cut"]) + _i32(lv["amount"])), 300)
+        st["passive_cut"] = _cast(_a729, jnp.int16)
         return st, _scope(lv, ("p", "t", "amount", ))
-    st, lv = _select(_c725, _then726(st, lv), (st, lv))
+    st, lv = _select(_c727, _then728(st, lv), (st, lv))
     return st
 
 
 def p_strike_back(st, v_s, v_amount):
-    """proc `strike_back` (tcg.envspec:1019)"""
+    """proc `strike_back` (tcg.envspec:1037)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8), "amount": _cast(v_amount, jnp.int8)}
-    _c728 = (_i32(lv["s"]) == 0)
-    def _then729(st, lv):
+    _c730 = (_i32(lv["s"]) == 0)
+    def _then731(st, lv):
         st, lv = dict(st), dict(lv)
-        _a730 = lv["amount"]
-        st["passive_spiky"] = _cast(_a730, jnp.int8)
+        _a732 = lv["amount"]
+        st["passive_spiky"] = _cast(_a732, jnp.int8)
         return st, _scope(lv, ("s", "amount", ))
-    st, lv = _select(_c728, _then729(st, lv), (st, lv))
+    st, lv = _select(_c730, _then731(st, lv), (st, lv))
     return st
 
 
 def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
-    """proc `heal_on_attach` (tcg.envspec:1027)"""
+    """proc `heal_on_attach` (tcg.envspec:1045)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c731 = (_i32(st["last_attached"]) == _i32(lv["t"]))
-    def _then732(st, lv):
+    _c733 = (_i32(st["last_attached"]) == _i32(lv["t"]))
+    def _then734(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["s"], lv["amount"])
         return st, _scope(lv, ("p", "s", "t", "amount", ))
-    st, lv = _select(_c731, _then732(st, lv), (st, lv))
-    return st
-
-
-def p_hit_on_attach(st, v_p, v_t, v_amount):
-    """proc `hit_on_attach` (tcg.envspec:1035)"""
-    st = dict(st)
-    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
-    _c733 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
-    def _then734(st, lv):
-        st, lv = dict(st), dict(lv)
-        _a735 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a735, jnp.int16))
-        return st, _scope(lv, ("p", "t", "amount", ))
     st, lv = _select(_c733, _then734(st, lv), (st, lv))
     return st
 
 
+def p_hit_on_attach(st, v_p, v_t, v_amount):
+    """proc `hit_on_attach` (tcg.envspec:1053)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "t": _cast(v_t, jnp.int8), "amount": _cast(v_amount, jnp.int16)}
+    _c735 = jnp.logical_and((_i32(st["last_attached"]) == _i32(lv["t"])), st["occupied"][(1 - _i32(lv["p"]))][0])
+    def _then736(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a737 = jnp.minimum((_i32(st["damage"][(1 - _i32(lv["p"]))][0]) + _i32(lv["amount"])), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(lv["p"])), 0)].set(_cast(_a737, jnp.int16))
+        return st, _scope(lv, ("p", "t", "amount", ))
+    st, lv = _select(_c735, _then736(st, lv), (st, lv))
+    return st
+
+
+def p_copy_attack(st, v_p):
+    """proc `copy_attack` (tcg.envspec:1071)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_copy_attack"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_copy_attack"]) != 0), jnp.bool_)
+    lv["q"] = _cast(0, jnp.int8)
+    _c738 = lv["_envc_run"]
+    def _then739(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a740 = (1 - _i32(lv["p"]))
+        lv["q"] = _cast(_a740, jnp.int8)
+        _a741 = 0
+        st["dmg"] = _cast(_a741, jnp.int16)
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
+    st, lv = _select(_c738, _then739(st, lv), (st, lv))
+    _c742 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["copying"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_copy_attack"]) == 1)))
+    def _then743(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["k"] = _cast(0, jnp.int8)
+        _c744 = lv["_envc_run"]
+        _c745 = jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_copy_attack"]) == 1))
+        def _then746(st, lv):
+            st, lv = dict(st), dict(lv)
+            lv["_envc_who1"] = _cast(lv["p"], jnp.int8)
+            _c747 = jnp.any(jax.vmap(lambda i748: jnp.logical_and(st["occupied"][_i32(lv["q"])][jnp.floor_divide(i748, 2)], (_i32(jnp.where((jnp.remainder(i748, 2) == 0), _i32(_K15[_i32(st["card"][_i32(lv["q"])][jnp.floor_divide(i748, 2)])]), _i32(_K16[_i32(st["card"][_i32(lv["q"])][jnp.floor_divide(i748, 2)])]))) >= 0)))(jnp.arange(0, 8, dtype=jnp.int32)))
+            def _then749(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a750 = lv["p"]
+                st["_envc_frame_p_copy_attack__p"] = _cast(_a750, jnp.int8)
+                _a751 = lv["q"]
+                st["_envc_frame_p_copy_attack__q"] = _cast(_a751, jnp.int8)
+                _a752 = lv["k"]
+                st["_envc_frame_p_copy_attack__k"] = _cast(_a752, jnp.int8)
+                _a753 = 1
+                st["_envc_at_p_copy_attack"] = _cast(_a753, jnp.int8)
+                _a754 = False
+                lv["_envc_run"] = _cast(_a754, jnp.bool_)
+                _a755 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a755, jnp.int8)
+                _a756 = lv["_envc_who1"]
+                st["current_player"] = _cast(_a756, jnp.int8)
+                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", "_envc_who1", ))
+            def _else757(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a758 = -1
+                lv["k"] = _cast(_a758, jnp.int8)
+                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", "_envc_who1", ))
+            st, lv = _select(_c747, _then749(st, lv), _else757(st, lv))
+            lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
+        def _then759(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a760 = st["_envc_frame_p_copy_attack__p"]
+            lv["p"] = _cast(_a760, jnp.int8)
+            _a761 = st["_envc_frame_p_copy_attack__q"]
+            lv["q"] = _cast(_a761, jnp.int8)
+            _a762 = st["_envc_frame_p_copy_attack__k"]
+            lv["k"] = _cast(_a762, jnp.int8)
+            _a763 = 0
+            st["_envc_at_p_copy_attack"] = _cast(_a763, jnp.int8)
+            _a764 = False
+            lv["_envc_seek"] = _cast(_a764, jnp.bool_)
+            _a765 = st["_envc_choice_option"]
+            lv["k"] = _cast(_a765, jnp.int8)
+            _a766 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a766, jnp.int8)
+            _a767 = True
+            lv["_envc_run"] = _cast(_a767, jnp.bool_)
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
+        st, lv = _select_first((_c744, _c745, ), (st, lv), (_then746(st, lv), _then759(st, lv), ), (st, lv))
+        _c768 = lv["_envc_run"]
+        def _then769(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c770 = jnp.logical_and((_i32(lv["k"]) >= 0), f_pays(st, lv["p"], st["card"][_i32(lv["q"])][jnp.floor_divide(jnp.maximum(_i32(lv["k"]), 0), 2)], jnp.remainder(jnp.maximum(_i32(lv["k"]), 0), 2)))
+            def _then771(st, lv):
+                st, lv = dict(st), dict(lv)
+                _a772 = st["card"][_i32(lv["q"])][jnp.floor_divide(_i32(lv["k"]), 2)]
+                st["copy_card"] = _cast(_a772, jnp.int16)
+                _a773 = jnp.remainder(_i32(lv["k"]), 2)
+                st["copy_index"] = _cast(_a773, jnp.int8)
+                _a774 = jnp.maximum(_i32(f_printed_damage(st, st["card"][_i32(lv["q"])][jnp.floor_divide(_i32(lv["k"]), 2)], jnp.remainder(_i32(lv["k"]), 2))), 0)
+                st["dmg"] = _cast(_a774, jnp.int16)
+                _a775 = 1
+                st["copying"] = _cast(_a775, jnp.int8)
+                return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
+            st, lv = _select(_c770, _then771(st, lv), (st, lv))
+            return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", "k", ))
+        st, lv = _select(_c768, _then769(st, lv), (st, lv))
+        lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "q", ))
+    st, lv = _select(_c742, _then743(st, lv), (st, lv))
+    lv = _scope(lv, ("p", ))
+    return st
+
+
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1577)"""
+    """proc `put_in_play` (tcg.envspec:1885)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8), "c": _cast(v_c, jnp.int16)}
-    _a736 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a736, jnp.int16))
-    _a737 = True
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a737, jnp.bool_))
-    _a738 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a738, jnp.int16))
-    _a740 = jax.vmap(lambda i739: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a740, jnp.int8))
-    _a741 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a741, jnp.int8))
-    _a742 = st["turn"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a742, jnp.int8))
-    _a743 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a743, jnp.bool_))
+    _a776 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a776, jnp.int16))
+    _a777 = True
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a777, jnp.bool_))
+    _a778 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a778, jnp.int16))
+    _a780 = jax.vmap(lambda i779: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a780, jnp.int8))
+    _a781 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a781, jnp.int8))
+    _a782 = st["turn"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a782, jnp.int8))
+    _a783 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a783, jnp.bool_))
     return st
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1588)"""
+    """proc `clear_conditions` (tcg.envspec:1896)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a744 = False
-    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a744, jnp.bool_))
-    _a745 = False
-    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a745, jnp.bool_))
-    _a746 = 0
-    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a746, jnp.int8))
-    _a747 = 0
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a747, jnp.int16))
-    _a748 = False
-    st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a748, jnp.bool_))
-    _a749 = False
-    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a749, jnp.bool_))
-    _a750 = False
-    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a750, jnp.bool_))
-    _a751 = 0
-    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a751, jnp.int8))
-    _a752 = 0
-    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a752, jnp.int8))
-    _a753 = 0
-    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a753, jnp.int8))
+    _a784 = False
+    st["poisoned"] = st["poisoned"].at[_i32(lv["p"])].set(_cast(_a784, jnp.bool_))
+    _a785 = False
+    st["burned"] = st["burned"].at[_i32(lv["p"])].set(_cast(_a785, jnp.bool_))
+    _a786 = 0
+    st["condition"] = st["condition"].at[_i32(lv["p"])].set(_cast(_a786, jnp.int8))
+    _a787 = 0
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a787, jnp.int16))
+    _a788 = False
+    st["shielded"] = st["shielded"].at[_i32(lv["p"])].set(_cast(_a788, jnp.bool_))
+    _a789 = False
+    st["no_attack"] = st["no_attack"].at[_i32(lv["p"])].set(_cast(_a789, jnp.bool_))
+    _a790 = False
+    st["no_retreat"] = st["no_retreat"].at[_i32(lv["p"])].set(_cast(_a790, jnp.bool_))
+    _a791 = 0
+    st["weakened"] = st["weakened"].at[_i32(lv["p"])].set(_cast(_a791, jnp.int8))
+    _a792 = 0
+    st["spiky"] = st["spiky"].at[_i32(lv["p"])].set(_cast(_a792, jnp.int8))
+    _a793 = 0
+    st["boost_turn"] = st["boost_turn"].at[_i32(lv["p"])].set(_cast(_a793, jnp.int8))
     return st
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1602)"""
+    """proc `clear_slot` (tcg.envspec:1910)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
-    _f754 = _get(st["discard"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f754 >= 20), 32, 0, 0)
-    _l755 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l755)
+    _f794 = _get(st["discard"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f794 >= 20), 32, 0, 0)
+    _l795 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["card"][_i32(lv["p"])][_i32(lv["s"])], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(lv["p"]), _l795)
     lv["k"] = jnp.int32(0)
-    _c756 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then757(st, lv):
+    _c796 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then797(st, lv):
         st, lv = dict(st), dict(lv)
-        _f758 = _get(st["discard"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f758 >= 20), 33, 0, 0)
-        _l759 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l759)
+        _f798 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f798 >= 20), 33, 0, 0)
+        _l799 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l799)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c756, _then757(st, lv), (st, lv))
+    st, lv = _select(_c796, _then797(st, lv), (st, lv))
     lv["k"] = jnp.int32(1)
-    _c760 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
-    def _then761(st, lv):
+    _c800 = (_i32(lv["k"]) < _i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]))
+    def _then801(st, lv):
         st, lv = dict(st), dict(lv)
-        _f762 = _get(st["discard"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f762 >= 20), 33, 0, 0)
-        _l763 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l763)
+        _f802 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f802 >= 20), 33, 0, 0)
+        _l803 = _push(_get(st["discard"], _i32(lv["p"])), _cast(st["below"][_i32(lv["p"])][_i32(lv["s"])][_i32(lv["k"])], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l803)
         return st, _scope(lv, ("p", "s", "k", ))
-    st, lv = _select(_c760, _then761(st, lv), (st, lv))
+    st, lv = _select(_c800, _then801(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
-    _a764 = False
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a764, jnp.bool_))
-    _a765 = 0
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a765, jnp.int16))
-    _a767 = jax.vmap(lambda i766: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a767, jnp.int8))
-    _a768 = 0
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a768, jnp.int8))
-    _a769 = False
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a769, jnp.bool_))
-    _c770 = (_i32(lv["s"]) == 0)
-    def _then771(st, lv):
+    _a804 = False
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a804, jnp.bool_))
+    _a805 = 0
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a805, jnp.int16))
+    _a807 = jax.vmap(lambda i806: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a807, jnp.int8))
+    _a808 = 0
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a808, jnp.int8))
+    _a809 = False
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a809, jnp.bool_))
+    _c810 = (_i32(lv["s"]) == 0)
+    def _then811(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_clear_conditions(st, lv["p"])
         return st, _scope(lv, ("p", "s", ))
-    st, lv = _select(_c770, _then771(st, lv), (st, lv))
+    st, lv = _select(_c810, _then811(st, lv), (st, lv))
     return st
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1619)"""
+    """proc `swap_slots` (tcg.envspec:1927)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8), "b": _cast(v_b, jnp.int8)}
     lv["c"] = _cast(st["card"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a772 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a772, jnp.int16))
-    _a773 = lv["c"]
-    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a773, jnp.int16))
+    _a812 = st["card"][_i32(lv["p"])][_i32(lv["b"])]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a812, jnp.int16))
+    _a813 = lv["c"]
+    st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a813, jnp.int16))
     lv["o"] = _cast(st["occupied"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a774 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a774, jnp.bool_))
-    _a775 = lv["o"]
-    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a775, jnp.bool_))
+    _a814 = st["occupied"][_i32(lv["p"])][_i32(lv["b"])]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a814, jnp.bool_))
+    _a815 = lv["o"]
+    st["occupied"] = st["occupied"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a815, jnp.bool_))
     lv["u"] = _cast(st["below"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a776 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a776, jnp.int16))
-    _a777 = lv["u"]
-    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a777, jnp.int16))
+    _a816 = st["below"][_i32(lv["p"])][_i32(lv["b"])]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a816, jnp.int16))
+    _a817 = lv["u"]
+    st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a817, jnp.int16))
     lv["v"] = _cast(st["evolutions"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a778 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a778, jnp.int8))
-    _a779 = lv["v"]
-    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a779, jnp.int8))
+    _a818 = st["evolutions"][_i32(lv["p"])][_i32(lv["b"])]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a818, jnp.int8))
+    _a819 = lv["v"]
+    st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a819, jnp.int8))
     lv["d"] = _cast(st["damage"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a780 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a780, jnp.int16))
-    _a781 = lv["d"]
-    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a781, jnp.int16))
+    _a820 = st["damage"][_i32(lv["p"])][_i32(lv["b"])]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a820, jnp.int16))
+    _a821 = lv["d"]
+    st["damage"] = st["damage"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a821, jnp.int16))
     lv["e"] = _cast(st["energy"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a782 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a782, jnp.int8))
-    _a783 = lv["e"]
-    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a783, jnp.int8))
+    _a822 = st["energy"][_i32(lv["p"])][_i32(lv["b"])]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a822, jnp.int8))
+    _a823 = lv["e"]
+    st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a823, jnp.int8))
     lv["t"] = _cast(st["placed"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a784 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a784, jnp.int8))
-    _a785 = lv["t"]
-    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a785, jnp.int8))
+    _a824 = st["placed"][_i32(lv["p"])][_i32(lv["b"])]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a824, jnp.int8))
+    _a825 = lv["t"]
+    st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a825, jnp.int8))
     lv["h"] = _cast(st["played_hp"][_i32(lv["p"])][_i32(lv["a"])], jnp.int16)
-    _a786 = st["played_hp"][_i32(lv["p"])][_i32(lv["b"])]
-    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a786, jnp.int16))
-    _a787 = lv["h"]
-    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a787, jnp.int16))
+    _a826 = st["played_hp"][_i32(lv["p"])][_i32(lv["b"])]
+    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a826, jnp.int16))
+    _a827 = lv["h"]
+    st["played_hp"] = st["played_hp"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a827, jnp.int16))
     lv["y"] = _cast(st["played_type"][_i32(lv["p"])][_i32(lv["a"])], jnp.int8)
-    _a788 = st["played_type"][_i32(lv["p"])][_i32(lv["b"])]
-    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a788, jnp.int8))
-    _a789 = lv["y"]
-    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a789, jnp.int8))
+    _a828 = st["played_type"][_i32(lv["p"])][_i32(lv["b"])]
+    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a828, jnp.int8))
+    _a829 = lv["y"]
+    st["played_type"] = st["played_type"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a829, jnp.int8))
     lv["x"] = _cast(st["ability_used"][_i32(lv["p"])][_i32(lv["a"])], jnp.bool_)
-    _a790 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a790, jnp.bool_))
-    _a791 = lv["x"]
-    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a791, jnp.bool_))
+    _a830 = st["ability_used"][_i32(lv["p"])][_i32(lv["b"])]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["a"]))].set(_cast(_a830, jnp.bool_))
+    _a831 = lv["x"]
+    st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["b"]))].set(_cast(_a831, jnp.bool_))
     lv = _scope(lv, ("p", "a", "b", ))
     return st
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:1655)"""
+    """proc `knock_outs` (tcg.envspec:1963)"""
     st = dict(st)
     lv = {}
     lv["q"] = jnp.int32(0)
     lv["s"] = jnp.int32(0)
-    _c792 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then793(st, lv):
+    _c832 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then833(st, lv):
         st, lv = dict(st), dict(lv)
-        _a794 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a794, jnp.int8))
+        _a834 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a834, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c792, _then793(st, lv), (st, lv))
+    st, lv = _select(_c832, _then833(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c795 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then796(st, lv):
+    _c835 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then836(st, lv):
         st, lv = dict(st), dict(lv)
-        _a797 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a797, jnp.int8))
+        _a837 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a837, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c795, _then796(st, lv), (st, lv))
+    st, lv = _select(_c835, _then836(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c798 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then799(st, lv):
+    _c838 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then839(st, lv):
         st, lv = dict(st), dict(lv)
-        _a800 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a800, jnp.int8))
+        _a840 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a840, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c798, _then799(st, lv), (st, lv))
+    st, lv = _select(_c838, _then839(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c801 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then802(st, lv):
+    _c841 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then842(st, lv):
         st, lv = dict(st), dict(lv)
-        _a803 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a803, jnp.int8))
+        _a843 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a843, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c801, _then802(st, lv), (st, lv))
+    st, lv = _select(_c841, _then842(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv["q"] = jnp.int32(1)
     lv["s"] = jnp.int32(0)
-    _c804 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then805(st, lv):
+    _c844 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then845(st, lv):
         st, lv = dict(st), dict(lv)
-        _a806 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a806, jnp.int8))
+        _a846 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a846, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c804, _then805(st, lv), (st, lv))
+    st, lv = _select(_c844, _then845(st, lv), (st, lv))
     lv["s"] = jnp.int32(1)
-    _c807 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then808(st, lv):
+    _c847 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then848(st, lv):
         st, lv = dict(st), dict(lv)
-        _a809 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a809, jnp.int8))
+        _a849 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a849, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c807, _then808(st, lv), (st, lv))
+    st, lv = _select(_c847, _then848(st, lv), (st, lv))
     lv["s"] = jnp.int32(2)
-    _c810 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then811(st, lv):
+    _c850 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then851(st, lv):
         st, lv = dict(st), dict(lv)
-        _a812 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a812, jnp.int8))
+        _a852 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a852, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c810, _then811(st, lv), (st, lv))
+    st, lv = _select(_c850, _then851(st, lv), (st, lv))
     lv["s"] = jnp.int32(3)
-    _c813 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
-    def _then814(st, lv):
+    _c853 = jnp.logical_and(st["occupied"][_i32(lv["q"])][_i32(lv["s"])], (_i32(st["damage"][_i32(lv["q"])][_i32(lv["s"])]) >= _i32(f_hp_of(st, lv["q"], lv["s"]))))
+    def _then854(st, lv):
         st, lv = dict(st), dict(lv)
-        _a815 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
-        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a815, jnp.int8))
+        _a855 = jnp.minimum((_i32(st["points"][(1 - _i32(lv["q"]))]) + _i32(jnp.where(_K22[_i32(st["card"][_i32(lv["q"])][_i32(lv["s"])])], 2, 1))), 4)
+        st["points"] = st["points"].at[(1 - _i32(lv["q"]))].set(_cast(_a855, jnp.int8))
         st = p_clear_slot(st, lv["q"], lv["s"])
         return st, _scope(lv, ("q", "s", ))
-    st, lv = _select(_c813, _then814(st, lv), (st, lv))
+    st, lv = _select(_c853, _then854(st, lv), (st, lv))
     lv = _scope(lv, ("q", ))
     lv = _scope(lv, ())
-    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i816, _h817: _h817)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
-    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i818, _h819: _h819)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
-    _c820 = jnp.logical_or(lv["won0"], lv["won1"])
-    def _then821(st, lv):
+    lv["won0"] = _cast(jnp.logical_or((_i32(st["points"][0]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i856, _h857: _h857)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :])))), jnp.bool_)
+    lv["won1"] = _cast(jnp.logical_or((_i32(st["points"][1]) >= 3), jnp.logical_not(jnp.any(jax.vmap(lambda i858, _h859: _h859)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :])))), jnp.bool_)
+    _c860 = jnp.logical_or(lv["won0"], lv["won1"])
+    def _then861(st, lv):
         st, lv = dict(st), dict(lv)
-        _a822 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a822, jnp.int8)
+        _a862 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a862, jnp.int8)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select(_c820, _then821(st, lv), (st, lv))
-    _c823 = jnp.logical_and(lv["won0"], lv["won1"])
-    _c824 = lv["won0"]
-    _c825 = lv["won1"]
-    def _then826(st, lv):
+    st, lv = _select(_c860, _then861(st, lv), (st, lv))
+    _c863 = jnp.logical_and(lv["won0"], lv["won1"])
+    _c864 = lv["won0"]
+    _c865 = lv["won1"]
+    def _then866(st, lv):
         st, lv = dict(st), dict(lv)
         st = _draw(st)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then827(st, lv):
+    def _then867(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 0, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    def _then828(st, lv):
+    def _then868(st, lv):
         st, lv = dict(st), dict(lv)
         st = _win(st, 1, NUM_PLAYERS)
         return st, _scope(lv, ("won0", "won1", ))
-    st, lv = _select_first((_c823, _c824, _c825, ), (st, lv), (_then826(st, lv), _then827(st, lv), _then828(st, lv), ), (st, lv))
+    st, lv = _select_first((_c863, _c864, _c865, ), (st, lv), (_then866(st, lv), _then867(st, lv), _then868(st, lv), ), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:1678)"""
+    """proc `random_zone_energy` (tcg.envspec:1986)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i829, _h830: _i32(_h830))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
-    st, _r831 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
-    _a832 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r831)
-    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a832, jnp.int8))
+    lv["n"] = _cast(jnp.sum(jax.vmap(lambda i869, _h870: _i32(_h870))(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(lv["p"])])]), dtype=jnp.int32), jnp.int8)
+    st, _r871 = _randint(st, 0, jnp.clip((_i32(lv["n"]) - 1), 0, 10))
+    _a872 = f_nth_energy(st, st["decks"][_i32(lv["p"])], _r871)
+    st["zone_next"] = st["zone_next"].at[_i32(lv["p"])].set(_cast(_a872, jnp.int8))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:1685)"""
+    """proc `begin_turn` (tcg.envspec:1993)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _c833 = (_i32(st["turn"]) >= 50)
-    def _then834(st, lv):
+    _c873 = (_i32(st["turn"]) >= 50)
+    def _then874(st, lv):
         st, lv = dict(st), dict(lv)
-        _a835 = 3
-        st["ended_by"] = _cast(_a835, jnp.int8)
+        _a875 = 3
+        st["ended_by"] = _cast(_a875, jnp.int8)
         st = _draw(st)
         return st, _scope(lv, ("p", ))
-    def _else836(st, lv):
+    def _else876(st, lv):
         st, lv = dict(st), dict(lv)
-        _a837 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a837, jnp.int8)
-        _a838 = lv["p"]
-        st["current_player"] = _cast(_a838, jnp.int8)
-        _a839 = 1
-        st["phase"] = _cast(_a839, jnp.int8)
-        _a840 = False
-        st["attached"] = _cast(_a840, jnp.bool_)
-        _a841 = False
-        st["supporter"] = _cast(_a841, jnp.bool_)
-        _a842 = False
-        st["retreated"] = _cast(_a842, jnp.bool_)
-        _a843 = 0
-        st["retreat_discount"] = _cast(_a843, jnp.int8)
-        _a844 = 0
-        st["attack_bonus"] = _cast(_a844, jnp.int8)
-        _a845 = 0
-        st["named_bonus"] = _cast(_a845, jnp.int8)
+        _a877 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a877, jnp.int8)
+        _a878 = lv["p"]
+        st["current_player"] = _cast(_a878, jnp.int8)
+        _a879 = 1
+        st["phase"] = _cast(_a879, jnp.int8)
+        _a880 = False
+        st["attached"] = _cast(_a880, jnp.bool_)
+        _a881 = False
+        st["supporter"] = _cast(_a881, jnp.bool_)
+        _a882 = False
+        st["retreated"] = _cast(_a882, jnp.bool_)
+        _a883 = 0
+        st["retreat_discount"] = _cast(_a883, jnp.int8)
+        _a884 = 0
+        st["attack_bonus"] = _cast(_a884, jnp.int8)
+        _a885 = 0
+        st["named_bonus"] = _cast(_a885, jnp.int8)
         lv["s"] = jnp.int32(0)
-        _a846 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a846, jnp.bool_))
+        _a886 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a886, jnp.bool_))
         lv["s"] = jnp.int32(1)
-        _a847 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a847, jnp.bool_))
+        _a887 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a887, jnp.bool_))
         lv["s"] = jnp.int32(2)
-        _a848 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a848, jnp.bool_))
+        _a888 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a888, jnp.bool_))
         lv["s"] = jnp.int32(3)
-        _a849 = False
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a849, jnp.bool_))
+        _a889 = False
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a889, jnp.bool_))
         lv = _scope(lv, ("p", ))
-        _c850 = (_i32(st["turn"]) > 1)
-        def _then851(st, lv):
+        _c890 = (_i32(st["turn"]) > 1)
+        def _then891(st, lv):
             st, lv = dict(st), dict(lv)
-            _a852 = st["zone_next"][_i32(lv["p"])]
-            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a852, jnp.int8))
+            _a892 = st["zone_next"][_i32(lv["p"])]
+            st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a892, jnp.int8))
             st = p_random_zone_energy(st, lv["p"])
             return st, _scope(lv, ("p", ))
-        st, lv = _select(_c850, _then851(st, lv), (st, lv))
+        st, lv = _select(_c890, _then891(st, lv), (st, lv))
         st = p_draw_cards(st, lv["p"], 1)
         return st, _scope(lv, ("p", ))
-    st, lv = _select(_c833, _then834(st, lv), _else836(st, lv))
+    st, lv = _select(_c873, _then874(st, lv), _else876(st, lv))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:1712)"""
+    """proc `continue_game` (tcg.envspec:2020)"""
     st = dict(st)
     lv = {"next": _cast(v_next, jnp.int8), "resume": _cast(v_resume, jnp.bool_)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_continue_game"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_continue_game"]) != 0), jnp.bool_)
-    _c853 = lv["_envc_run"]
-    def _then854(st, lv):
+    _c893 = lv["_envc_run"]
+    def _then894(st, lv):
         st, lv = dict(st), dict(lv)
-        _c855 = jnp.logical_not(st["terminated"])
-        def _then856(st, lv):
+        _c895 = jnp.logical_not(st["terminated"])
+        def _then896(st, lv):
             st, lv = dict(st), dict(lv)
-            _c857 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
-            _c858 = lv["resume"]
-            def _then859(st, lv):
+            _c897 = jnp.logical_or(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), jnp.logical_not(st["occupied"][(1 - _i32(lv["next"]))][0]))
+            _c898 = lv["resume"]
+            def _then899(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a860 = 2
-                st["phase"] = _cast(_a860, jnp.int8)
-                _a861 = lv["next"]
-                st["promote_next"] = _cast(_a861, jnp.int8)
-                _a862 = lv["resume"]
-                st["promote_resume"] = _cast(_a862, jnp.bool_)
-                _a863 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
-                st["current_player"] = _cast(_a863, jnp.int8)
+                _a900 = 2
+                st["phase"] = _cast(_a900, jnp.int8)
+                _a901 = lv["next"]
+                st["promote_next"] = _cast(_a901, jnp.int8)
+                _a902 = lv["resume"]
+                st["promote_resume"] = _cast(_a902, jnp.bool_)
+                _a903 = jnp.where(jnp.logical_not(st["occupied"][_i32(lv["next"])][0]), _i32(lv["next"]), (1 - _i32(lv["next"])))
+                st["current_player"] = _cast(_a903, jnp.int8)
                 return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            def _then864(st, lv):
+            def _then904(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a865 = 1
-                st["phase"] = _cast(_a865, jnp.int8)
-                _a866 = lv["next"]
-                st["current_player"] = _cast(_a866, jnp.int8)
+                _a905 = 1
+                st["phase"] = _cast(_a905, jnp.int8)
+                _a906 = lv["next"]
+                st["current_player"] = _cast(_a906, jnp.int8)
                 return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            def _else867(st, lv):
+            def _else907(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_begin_turn(st, lv["next"])
                 return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-            st, lv = _select_first((_c857, _c858, ), (st, lv), (_then859(st, lv), _then864(st, lv), ), _else867(st, lv))
+            st, lv = _select_first((_c897, _c898, ), (st, lv), (_then899(st, lv), _then904(st, lv), ), _else907(st, lv))
             return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c855, _then856(st, lv), (st, lv))
+        st, lv = _select(_c895, _then896(st, lv), (st, lv))
         return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c853, _then854(st, lv), (st, lv))
-    _c868 = lv["_envc_seek"]
-    def _then869(st, lv):
+    st, lv = _select(_c893, _then894(st, lv), (st, lv))
+    _c908 = lv["_envc_seek"]
+    def _then909(st, lv):
         st, lv = dict(st), dict(lv)
-        _a870 = 0
-        st["_envc_at_p_continue_game"] = _cast(_a870, jnp.int8)
-        _a871 = False
-        lv["_envc_seek"] = _cast(_a871, jnp.bool_)
+        _a910 = 0
+        st["_envc_at_p_continue_game"] = _cast(_a910, jnp.int8)
+        _a911 = False
+        lv["_envc_seek"] = _cast(_a911, jnp.bool_)
         return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c868, _then869(st, lv), (st, lv))
+    st, lv = _select(_c908, _then909(st, lv), (st, lv))
     st = p_active_abilities(st)
-    _c872 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-    def _then873(st, lv):
+    _c912 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+    def _then913(st, lv):
         st, lv = dict(st), dict(lv)
-        _a874 = 1
-        st["_envc_at_p_continue_game"] = _cast(_a874, jnp.int8)
-        _a875 = False
-        lv["_envc_run"] = _cast(_a875, jnp.bool_)
+        _a914 = 1
+        st["_envc_at_p_continue_game"] = _cast(_a914, jnp.int8)
+        _a915 = False
+        lv["_envc_run"] = _cast(_a915, jnp.bool_)
         return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    def _else876(st, lv):
+    def _else916(st, lv):
         st, lv = dict(st), dict(lv)
-        _a877 = True
-        lv["_envc_run"] = _cast(_a877, jnp.bool_)
+        _a917 = True
+        lv["_envc_run"] = _cast(_a917, jnp.bool_)
         return st, _scope(lv, ("next", "resume", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c872, _then873(st, lv), _else876(st, lv))
+    st, lv = _select(_c912, _then913(st, lv), _else916(st, lv))
     lv = _scope(lv, ("next", "resume", ))
     return st
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:1734)"""
+    """proc `active_abilities` (tcg.envspec:2042)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_active_abilities"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_active_abilities"]) != 0), jnp.bool_)
-    _c878 = lv["_envc_run"]
-    def _then879(st, lv):
+    _c918 = lv["_envc_run"]
+    def _then919(st, lv):
         st, lv = dict(st), dict(lv)
-        _a880 = _K23
-        st["locked_supporters"] = _cast(_a880, jnp.bool_)
+        _a920 = _K23
+        st["locked_supporters"] = _cast(_a920, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c878, _then879(st, lv), (st, lv))
+    st, lv = _select(_c918, _then919(st, lv), (st, lv))
     lv["q"] = jnp.int32(0)
-    def _loop881(i, carry):
+    def _loop921(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["q"] = i
-        _c882 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)), (_i32(lv["q"]) == _i32(st["_envc_frame_p_active_abilities__q"]))))
-        def _then883(st, lv):
+        _c922 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)), (_i32(lv["q"]) == _i32(st["_envc_frame_p_active_abilities__q"]))))
+        def _then923(st, lv):
             st, lv = dict(st), dict(lv)
-            _c884 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)))
-            def _then885(st, lv):
+            _c924 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["q"])][0], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["q"])][0])])] == 4))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_active_abilities"]) == 1)))
+            def _then925(st, lv):
                 st, lv = dict(st), dict(lv)
                 lv["_envc_arg1"] = _cast(0, jnp.int8)
-                _c886 = lv["_envc_run"]
-                def _then887(st, lv):
+                _c926 = lv["_envc_run"]
+                def _then927(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a888 = _K26[_i32(st["card"][_i32(lv["q"])][0])]
-                    lv["_envc_arg1"] = _cast(_a888, jnp.int8)
+                    _a928 = _K26[_i32(st["card"][_i32(lv["q"])][0])]
+                    lv["_envc_arg1"] = _cast(_a928, jnp.int8)
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c886, _then887(st, lv), (st, lv))
-                _c889 = lv["_envc_seek"]
-                def _then890(st, lv):
+                st, lv = _select(_c926, _then927(st, lv), (st, lv))
+                _c929 = lv["_envc_seek"]
+                def _then930(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a891 = 0
-                    st["_envc_at_p_active_abilities"] = _cast(_a891, jnp.int8)
-                    _a892 = False
-                    lv["_envc_seek"] = _cast(_a892, jnp.bool_)
+                    _a931 = 0
+                    st["_envc_at_p_active_abilities"] = _cast(_a931, jnp.int8)
+                    _a932 = False
+                    lv["_envc_seek"] = _cast(_a932, jnp.bool_)
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c889, _then890(st, lv), (st, lv))
+                st, lv = _select(_c929, _then930(st, lv), (st, lv))
                 st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["q"], 0)
-                _c893 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                def _then894(st, lv):
+                _c933 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                def _then934(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a895 = lv["q"]
-                    st["_envc_frame_p_active_abilities__q"] = _cast(_a895, jnp.int8)
-                    _a896 = 1
-                    st["_envc_at_p_active_abilities"] = _cast(_a896, jnp.int8)
-                    _a897 = False
-                    lv["_envc_run"] = _cast(_a897, jnp.bool_)
+                    _a935 = lv["q"]
+                    st["_envc_frame_p_active_abilities__q"] = _cast(_a935, jnp.int8)
+                    _a936 = 1
+                    st["_envc_at_p_active_abilities"] = _cast(_a936, jnp.int8)
+                    _a937 = False
+                    lv["_envc_run"] = _cast(_a937, jnp.bool_)
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                def _else898(st, lv):
+                def _else938(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a899 = True
-                    lv["_envc_run"] = _cast(_a899, jnp.bool_)
+                    _a939 = True
+                    lv["_envc_run"] = _cast(_a939, jnp.bool_)
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "q", "_envc_arg1", ))
-                st, lv = _select(_c893, _then894(st, lv), _else898(st, lv))
+                st, lv = _select(_c933, _then934(st, lv), _else938(st, lv))
                 lv = _scope(lv, ("_envc_run", "_envc_seek", "q", ))
                 return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
-            st, lv = _select(_c884, _then885(st, lv), (st, lv))
+            st, lv = _select(_c924, _then925(st, lv), (st, lv))
             return st, _scope(lv, ("_envc_run", "_envc_seek", "q", ))
-        st, lv = _select(_c882, _then883(st, lv), (st, lv))
+        st, lv = _select(_c922, _then923(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop881, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop921, (st, lv))
     lv = _scope(lv, ("_envc_run", "_envc_seek", ))
     lv = _scope(lv, ())
     return st
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:1746)"""
+    """proc `checkup` (tcg.envspec:2054)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["k"] = jnp.int32(0)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c900 = st["occupied"][_i32(lv["q"])][0]
-    def _then901(st, lv):
+    _c940 = st["occupied"][_i32(lv["q"])][0]
+    def _then941(st, lv):
         st, lv = dict(st), dict(lv)
-        _c902 = st["poisoned"][_i32(lv["q"])]
-        def _then903(st, lv):
+        _c942 = st["poisoned"][_i32(lv["q"])]
+        def _then943(st, lv):
             st, lv = dict(st), dict(lv)
-            _a904 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a904, jnp.int16))
+            _a944 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a944, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c902, _then903(st, lv), (st, lv))
-        _c905 = st["burned"][_i32(lv["q"])]
-        def _then906(st, lv):
+        st, lv = _select(_c942, _then943(st, lv), (st, lv))
+        _c945 = st["burned"][_i32(lv["q"])]
+        def _then946(st, lv):
             st, lv = dict(st), dict(lv)
-            _a907 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a907, jnp.int16))
-            st, _r909 = _randint(st, 0, 1)
-            _c908 = (_r909 == 1)
-            def _then910(st, lv):
+            _a947 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a947, jnp.int16))
+            st, _r949 = _randint(st, 0, 1)
+            _c948 = (_r949 == 1)
+            def _then950(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a911 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a911, jnp.bool_))
+                _a951 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a951, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c908, _then910(st, lv), (st, lv))
+            st, lv = _select(_c948, _then950(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c905, _then906(st, lv), (st, lv))
-        _c912 = (st["condition"][_i32(lv["q"])] == 1)
-        _c913 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then914(st, lv):
+        st, lv = _select(_c945, _then946(st, lv), (st, lv))
+        _c952 = (st["condition"][_i32(lv["q"])] == 1)
+        _c953 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then954(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r916 = _randint(st, 0, 1)
-            _c915 = (_r916 == 1)
-            def _then917(st, lv):
+            st, _r956 = _randint(st, 0, 1)
+            _c955 = (_r956 == 1)
+            def _then957(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a918 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a918, jnp.int8))
+                _a958 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a958, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c915, _then917(st, lv), (st, lv))
+            st, lv = _select(_c955, _then957(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then919(st, lv):
+        def _then959(st, lv):
             st, lv = dict(st), dict(lv)
-            _a920 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a920, jnp.int8))
+            _a960 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a960, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c912, _c913, ), (st, lv), (_then914(st, lv), _then919(st, lv), ), (st, lv))
+        st, lv = _select_first((_c952, _c953, ), (st, lv), (_then954(st, lv), _then959(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c900, _then901(st, lv), (st, lv))
+    st, lv = _select(_c940, _then941(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv["k"] = jnp.int32(1)
     lv["q"] = _cast(jnp.where((_i32(lv["k"]) == 0), _i32(lv["p"]), (1 - _i32(lv["p"]))), jnp.int8)
-    _c921 = st["occupied"][_i32(lv["q"])][0]
-    def _then922(st, lv):
+    _c961 = st["occupied"][_i32(lv["q"])][0]
+    def _then962(st, lv):
         st, lv = dict(st), dict(lv)
-        _c923 = st["poisoned"][_i32(lv["q"])]
-        def _then924(st, lv):
+        _c963 = st["poisoned"][_i32(lv["q"])]
+        def _then964(st, lv):
             st, lv = dict(st), dict(lv)
-            _a925 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a925, jnp.int16))
+            _a965 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 10), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a965, jnp.int16))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c923, _then924(st, lv), (st, lv))
-        _c926 = st["burned"][_i32(lv["q"])]
-        def _then927(st, lv):
+        st, lv = _select(_c963, _then964(st, lv), (st, lv))
+        _c966 = st["burned"][_i32(lv["q"])]
+        def _then967(st, lv):
             st, lv = dict(st), dict(lv)
-            _a928 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
-            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a928, jnp.int16))
-            st, _r930 = _randint(st, 0, 1)
-            _c929 = (_r930 == 1)
-            def _then931(st, lv):
+            _a968 = jnp.minimum((_i32(st["damage"][_i32(lv["q"])][0]) + 20), 300)
+            st["damage"] = st["damage"].at[(_i32(lv["q"]), 0)].set(_cast(_a968, jnp.int16))
+            st, _r970 = _randint(st, 0, 1)
+            _c969 = (_r970 == 1)
+            def _then971(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a932 = False
-                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a932, jnp.bool_))
+                _a972 = False
+                st["burned"] = st["burned"].at[_i32(lv["q"])].set(_cast(_a972, jnp.bool_))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c929, _then931(st, lv), (st, lv))
+            st, lv = _select(_c969, _then971(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select(_c926, _then927(st, lv), (st, lv))
-        _c933 = (st["condition"][_i32(lv["q"])] == 1)
-        _c934 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
-        def _then935(st, lv):
+        st, lv = _select(_c966, _then967(st, lv), (st, lv))
+        _c973 = (st["condition"][_i32(lv["q"])] == 1)
+        _c974 = jnp.logical_and((st["condition"][_i32(lv["q"])] == 2), (_i32(lv["q"]) == _i32(lv["p"])))
+        def _then975(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r937 = _randint(st, 0, 1)
-            _c936 = (_r937 == 1)
-            def _then938(st, lv):
+            st, _r977 = _randint(st, 0, 1)
+            _c976 = (_r977 == 1)
+            def _then978(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a939 = 0
-                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a939, jnp.int8))
+                _a979 = 0
+                st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a979, jnp.int8))
                 return st, _scope(lv, ("p", "k", "q", ))
-            st, lv = _select(_c936, _then938(st, lv), (st, lv))
+            st, lv = _select(_c976, _then978(st, lv), (st, lv))
             return st, _scope(lv, ("p", "k", "q", ))
-        def _then940(st, lv):
+        def _then980(st, lv):
             st, lv = dict(st), dict(lv)
-            _a941 = 0
-            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a941, jnp.int8))
+            _a981 = 0
+            st["condition"] = st["condition"].at[_i32(lv["q"])].set(_cast(_a981, jnp.int8))
             return st, _scope(lv, ("p", "k", "q", ))
-        st, lv = _select_first((_c933, _c934, ), (st, lv), (_then935(st, lv), _then940(st, lv), ), (st, lv))
+        st, lv = _select_first((_c973, _c974, ), (st, lv), (_then975(st, lv), _then980(st, lv), ), (st, lv))
         return st, _scope(lv, ("p", "k", "q", ))
-    st, lv = _select(_c921, _then922(st, lv), (st, lv))
+    st, lv = _select(_c961, _then962(st, lv), (st, lv))
     lv = _scope(lv, ("p", "k", ))
     lv = _scope(lv, ("p", ))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:1773)"""
+    """proc `finish_turn` (tcg.envspec:2081)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_finish_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_finish_turn"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c942 = lv["_envc_run"]
-    def _then943(st, lv):
+    _c982 = lv["_envc_run"]
+    def _then983(st, lv):
         st, lv = dict(st), dict(lv)
-        _a944 = st["current_player"]
-        lv["p"] = _cast(_a944, jnp.int8)
+        _a984 = st["current_player"]
+        lv["p"] = _cast(_a984, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c942, _then943(st, lv), (st, lv))
-    _c945 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-    def _then946(st, lv):
+    st, lv = _select(_c982, _then983(st, lv), (st, lv))
+    _c985 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(st["turn"]) == _i32(jnp.where((_i32(lv["p"]) == _i32(st["first"])), 1, 2)))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+    def _then986(st, lv):
         st, lv = dict(st), dict(lv)
         lv["s"] = jnp.int32(0)
-        def _loop947(i, carry):
+        def _loop987(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["s"] = i
-            _c948 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
-            def _then949(st, lv):
+            _c988 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)), (_i32(lv["s"]) == _i32(st["_envc_frame_p_finish_turn__s"]))))
+            def _then989(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c950 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
-                def _then951(st, lv):
+                _c990 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][_i32(lv["p"])][_i32(lv["s"])], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 3))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 1)))
+                def _then991(st, lv):
                     st, lv = dict(st), dict(lv)
                     lv["_envc_arg1"] = _cast(0, jnp.int8)
-                    _c952 = lv["_envc_run"]
-                    def _then953(st, lv):
+                    _c992 = lv["_envc_run"]
+                    def _then993(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a954 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-                        lv["_envc_arg1"] = _cast(_a954, jnp.int8)
+                        _a994 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+                        lv["_envc_arg1"] = _cast(_a994, jnp.int8)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c952, _then953(st, lv), (st, lv))
-                    _c955 = lv["_envc_seek"]
-                    def _then956(st, lv):
+                    st, lv = _select(_c992, _then993(st, lv), (st, lv))
+                    _c995 = lv["_envc_seek"]
+                    def _then996(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a957 = st["_envc_frame_p_finish_turn__p"]
-                        lv["p"] = _cast(_a957, jnp.int8)
-                        _a958 = 0
-                        st["_envc_at_p_finish_turn"] = _cast(_a958, jnp.int8)
-                        _a959 = False
-                        lv["_envc_seek"] = _cast(_a959, jnp.bool_)
+                        _a997 = st["_envc_frame_p_finish_turn__p"]
+                        lv["p"] = _cast(_a997, jnp.int8)
+                        _a998 = 0
+                        st["_envc_at_p_finish_turn"] = _cast(_a998, jnp.int8)
+                        _a999 = False
+                        lv["_envc_seek"] = _cast(_a999, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c955, _then956(st, lv), (st, lv))
+                    st, lv = _select(_c995, _then996(st, lv), (st, lv))
                     st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-                    _c960 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-                    def _then961(st, lv):
+                    _c1000 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+                    def _then1001(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a962 = lv["p"]
-                        st["_envc_frame_p_finish_turn__p"] = _cast(_a962, jnp.int8)
-                        _a963 = lv["s"]
-                        st["_envc_frame_p_finish_turn__s"] = _cast(_a963, jnp.int8)
-                        _a964 = 1
-                        st["_envc_at_p_finish_turn"] = _cast(_a964, jnp.int8)
-                        _a965 = False
-                        lv["_envc_run"] = _cast(_a965, jnp.bool_)
+                        _a1002 = lv["p"]
+                        st["_envc_frame_p_finish_turn__p"] = _cast(_a1002, jnp.int8)
+                        _a1003 = lv["s"]
+                        st["_envc_frame_p_finish_turn__s"] = _cast(_a1003, jnp.int8)
+                        _a1004 = 1
+                        st["_envc_at_p_finish_turn"] = _cast(_a1004, jnp.int8)
+                        _a1005 = False
+                        lv["_envc_run"] = _cast(_a1005, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    def _else966(st, lv):
+                    def _else1006(st, lv):
                         st, lv = dict(st), dict(lv)
-                        _a967 = True
-                        lv["_envc_run"] = _cast(_a967, jnp.bool_)
+                        _a1007 = True
+                        lv["_envc_run"] = _cast(_a1007, jnp.bool_)
                         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", "_envc_arg1", ))
-                    st, lv = _select(_c960, _then961(st, lv), _else966(st, lv))
+                    st, lv = _select(_c1000, _then1001(st, lv), _else1006(st, lv))
                     lv = _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
                     return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-                st, lv = _select(_c950, _then951(st, lv), (st, lv))
+                st, lv = _select(_c990, _then991(st, lv), (st, lv))
                 return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "s", ))
-            st, lv = _select(_c948, _then949(st, lv), (st, lv))
+            st, lv = _select(_c988, _then989(st, lv), (st, lv))
             return st, lv
-        st, lv = lax.fori_loop(0, 4, _loop947, (st, lv))
+        st, lv = lax.fori_loop(0, 4, _loop987, (st, lv))
         lv = _scope(lv, ("_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c945, _then946(st, lv), (st, lv))
-    _c968 = lv["_envc_run"]
-    def _then969(st, lv):
+    st, lv = _select(_c985, _then986(st, lv), (st, lv))
+    _c1008 = lv["_envc_run"]
+    def _then1009(st, lv):
         st, lv = dict(st), dict(lv)
-        _a974 = jax.vmap(lambda i970, _h971, _h972, _h973: jnp.asarray(_i32(jnp.where((_i32(_h971) == (1 + _i32(lv["p"]))), _i32(_h972), _i32(_h973))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-        st["barrier"] = _cast(_a974, jnp.int16)
-        _a977 = jax.vmap(lambda i975, _h976: jnp.asarray(_i32(jnp.where((_i32(_h976) == (1 + _i32(lv["p"]))), 0, _i32(_h976))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-        st["_envc_until_barrier"] = _cast(_a977, jnp.int8)
-        _a982 = jax.vmap(lambda i978, _h979, _h980, _h981: jnp.where((_i32(_h979) == (1 + _i32(lv["p"]))), _h980, _h981))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-        st["no_attack"] = _cast(_a982, jnp.bool_)
-        _a985 = jax.vmap(lambda i983, _h984: jnp.asarray(_i32(jnp.where((_i32(_h984) == (1 + _i32(lv["p"]))), 0, _i32(_h984))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-        st["_envc_until_no_attack"] = _cast(_a985, jnp.int8)
-        _a990 = jax.vmap(lambda i986, _h987, _h988, _h989: jnp.where((_i32(_h987) == (1 + _i32(lv["p"]))), _h988, _h989))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-        st["no_retreat"] = _cast(_a990, jnp.bool_)
-        _a993 = jax.vmap(lambda i991, _h992: jnp.asarray(_i32(jnp.where((_i32(_h992) == (1 + _i32(lv["p"]))), 0, _i32(_h992))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-        st["_envc_until_no_retreat"] = _cast(_a993, jnp.int8)
-        _a998 = jax.vmap(lambda i994, _h995, _h996, _h997: jnp.asarray(_i32(jnp.where((_i32(_h995) == (1 + _i32(lv["p"]))), _i32(_h996), _i32(_h997))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-        st["weakened"] = _cast(_a998, jnp.int8)
-        _a1001 = jax.vmap(lambda i999, _h1000: jnp.asarray(_i32(jnp.where((_i32(_h1000) == (1 + _i32(lv["p"]))), 0, _i32(_h1000))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-        st["_envc_until_weakened"] = _cast(_a1001, jnp.int8)
-        _a1006 = jax.vmap(lambda i1002, _h1003, _h1004, _h1005: jnp.asarray(_i32(jnp.where((_i32(_h1003) == (1 + _i32(lv["p"]))), _i32(_h1004), _i32(_h1005))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-        st["spiky"] = _cast(_a1006, jnp.int8)
-        _a1009 = jax.vmap(lambda i1007, _h1008: jnp.asarray(_i32(jnp.where((_i32(_h1008) == (1 + _i32(lv["p"]))), 0, _i32(_h1008))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-        st["_envc_until_spiky"] = _cast(_a1009, jnp.int8)
-        _a1014 = jax.vmap(lambda i1010, _h1011, _h1012, _h1013: jnp.where((_i32(_h1011) == (1 + _i32(lv["p"]))), _h1012, _h1013))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-        st["no_supporter"] = _cast(_a1014, jnp.bool_)
-        _a1017 = jax.vmap(lambda i1015, _h1016: jnp.asarray(_i32(jnp.where((_i32(_h1016) == (1 + _i32(lv["p"]))), 0, _i32(_h1016))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-        st["_envc_until_no_supporter"] = _cast(_a1017, jnp.int8)
-        _a1022 = jax.vmap(lambda i1018, _h1019, _h1020, _h1021: jnp.where((_i32(_h1019) == (1 + _i32(lv["p"]))), _h1020, _h1021))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-        st["shielded"] = _cast(_a1022, jnp.bool_)
-        _a1025 = jax.vmap(lambda i1023, _h1024: jnp.asarray(_i32(jnp.where((_i32(_h1024) == (1 + _i32(lv["p"]))), 0, _i32(_h1024))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-        st["_envc_until_shielded"] = _cast(_a1025, jnp.int8)
-        _a1026 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1026, jnp.int8))
+        _a1014 = jax.vmap(lambda i1010, _h1011, _h1012, _h1013: jnp.asarray(_i32(jnp.where((_i32(_h1011) == (1 + _i32(lv["p"]))), _i32(_h1012), _i32(_h1013))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+        st["barrier"] = _cast(_a1014, jnp.int16)
+        _a1017 = jax.vmap(lambda i1015, _h1016: jnp.asarray(_i32(jnp.where((_i32(_h1016) == (1 + _i32(lv["p"]))), 0, _i32(_h1016))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+        st["_envc_until_barrier"] = _cast(_a1017, jnp.int8)
+        _a1022 = jax.vmap(lambda i1018, _h1019, _h1020, _h1021: jnp.where((_i32(_h1019) == (1 + _i32(lv["p"]))), _h1020, _h1021))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+        st["no_attack"] = _cast(_a1022, jnp.bool_)
+        _a1025 = jax.vmap(lambda i1023, _h1024: jnp.asarray(_i32(jnp.where((_i32(_h1024) == (1 + _i32(lv["p"]))), 0, _i32(_h1024))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+        st["_envc_until_no_attack"] = _cast(_a1025, jnp.int8)
+        _a1030 = jax.vmap(lambda i1026, _h1027, _h1028, _h1029: jnp.where((_i32(_h1027) == (1 + _i32(lv["p"]))), _h1028, _h1029))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+        st["no_retreat"] = _cast(_a1030, jnp.bool_)
+        _a1033 = jax.vmap(lambda i1031, _h1032: jnp.asarray(_i32(jnp.where((_i32(_h1032) == (1 + _i32(lv["p"]))), 0, _i32(_h1032))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+        st["_envc_until_no_retreat"] = _cast(_a1033, jnp.int8)
+        _a1038 = jax.vmap(lambda i1034, _h1035, _h1036, _h1037: jnp.asarray(_i32(jnp.where((_i32(_h1035) == (1 + _i32(lv["p"]))), _i32(_h1036), _i32(_h1037))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+        st["weakened"] = _cast(_a1038, jnp.int8)
+        _a1041 = jax.vmap(lambda i1039, _h1040: jnp.asarray(_i32(jnp.where((_i32(_h1040) == (1 + _i32(lv["p"]))), 0, _i32(_h1040))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+        st["_envc_until_weakened"] = _cast(_a1041, jnp.int8)
+        _a1046 = jax.vmap(lambda i1042, _h1043, _h1044, _h1045: jnp.asarray(_i32(jnp.where((_i32(_h1043) == (1 + _i32(lv["p"]))), _i32(_h1044), _i32(_h1045))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+        st["spiky"] = _cast(_a1046, jnp.int8)
+        _a1049 = jax.vmap(lambda i1047, _h1048: jnp.asarray(_i32(jnp.where((_i32(_h1048) == (1 + _i32(lv["p"]))), 0, _i32(_h1048))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+        st["_envc_until_spiky"] = _cast(_a1049, jnp.int8)
+        _a1054 = jax.vmap(lambda i1050, _h1051, _h1052, _h1053: jnp.where((_i32(_h1051) == (1 + _i32(lv["p"]))), _h1052, _h1053))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+        st["no_supporter"] = _cast(_a1054, jnp.bool_)
+        _a1057 = jax.vmap(lambda i1055, _h1056: jnp.asarray(_i32(jnp.where((_i32(_h1056) == (1 + _i32(lv["p"]))), 0, _i32(_h1056))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+        st["_envc_until_no_supporter"] = _cast(_a1057, jnp.int8)
+        _a1062 = jax.vmap(lambda i1058, _h1059, _h1060, _h1061: jnp.where((_i32(_h1059) == (1 + _i32(lv["p"]))), _h1060, _h1061))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+        st["shielded"] = _cast(_a1062, jnp.bool_)
+        _a1065 = jax.vmap(lambda i1063, _h1064: jnp.asarray(_i32(jnp.where((_i32(_h1064) == (1 + _i32(lv["p"]))), 0, _i32(_h1064))), jnp.int32))(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+        st["_envc_until_shielded"] = _cast(_a1065, jnp.int8)
+        _a1066 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1066, jnp.int8))
         st = p_checkup(st, lv["p"])
         st = p_knock_outs(st)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c968, _then969(st, lv), (st, lv))
+    st, lv = _select(_c1008, _then1009(st, lv), (st, lv))
     lv["_envc_arg2"] = _cast(0, jnp.int8)
-    _c1027 = lv["_envc_run"]
-    def _then1028(st, lv):
+    _c1067 = lv["_envc_run"]
+    def _then1068(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1029 = (1 - _i32(lv["p"]))
-        lv["_envc_arg2"] = _cast(_a1029, jnp.int8)
+        _a1069 = (1 - _i32(lv["p"]))
+        lv["_envc_arg2"] = _cast(_a1069, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-    st, lv = _select(_c1027, _then1028(st, lv), (st, lv))
-    _c1030 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 2)))
-    def _then1031(st, lv):
+    st, lv = _select(_c1067, _then1068(st, lv), (st, lv))
+    _c1070 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_finish_turn"]) == 2)))
+    def _then1071(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1032 = lv["_envc_seek"]
-        def _then1033(st, lv):
+        _c1072 = lv["_envc_seek"]
+        def _then1073(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1034 = 0
-            st["_envc_at_p_finish_turn"] = _cast(_a1034, jnp.int8)
-            _a1035 = False
-            lv["_envc_seek"] = _cast(_a1035, jnp.bool_)
+            _a1074 = 0
+            st["_envc_at_p_finish_turn"] = _cast(_a1074, jnp.int8)
+            _a1075 = False
+            lv["_envc_seek"] = _cast(_a1075, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        st, lv = _select(_c1032, _then1033(st, lv), (st, lv))
+        st, lv = _select(_c1072, _then1073(st, lv), (st, lv))
         st = p_continue_game(st, lv["_envc_arg2"], False)
-        _c1036 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1037(st, lv):
+        _c1076 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then1077(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1038 = 2
-            st["_envc_at_p_finish_turn"] = _cast(_a1038, jnp.int8)
-            _a1039 = False
-            lv["_envc_run"] = _cast(_a1039, jnp.bool_)
+            _a1078 = 2
+            st["_envc_at_p_finish_turn"] = _cast(_a1078, jnp.int8)
+            _a1079 = False
+            lv["_envc_run"] = _cast(_a1079, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        def _else1040(st, lv):
+        def _else1080(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1041 = True
-            lv["_envc_run"] = _cast(_a1041, jnp.bool_)
+            _a1081 = True
+            lv["_envc_run"] = _cast(_a1081, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-        st, lv = _select(_c1036, _then1037(st, lv), _else1040(st, lv))
+        st, lv = _select(_c1076, _then1077(st, lv), _else1080(st, lv))
         return st, _scope(lv, ("_envc_run", "_envc_seek", "p", "_envc_arg2", ))
-    st, lv = _select(_c1030, _then1031(st, lv), (st, lv))
+    st, lv = _select(_c1070, _then1071(st, lv), (st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:1816)"""
+    """proc `deal` (tcg.envspec:2124)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1042: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1042])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1042])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
+    lv["b"] = _cast(jnp.sum(jax.vmap(lambda i1082: jnp.logical_and((_K0[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0), (_K3[_i32(_get(st["deck"], _i32(lv["p"]))["items"][i1082])] == 0)))(jnp.arange(0, 20, dtype=jnp.int32)), dtype=jnp.int32), jnp.int8)
     lv["hands"] = _cast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(lv["b"]))][5])), jnp.int16)
-    st, _r1043 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
-    lv["r"] = _cast(_r1043, jnp.int16)
-    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i1044: ((((_i32(jnp.where((1 <= i1044), (_i32(_K29[_i32(lv["b"])][1]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1044), (_i32(_K29[_i32(lv["b"])][2]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1044), (_i32(_K29[_i32(lv["b"])][3]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1044), (_i32(_K29[_i32(lv["b"])][4]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
+    st, _r1083 = _randint(st, 0, jnp.maximum((_i32(lv["hands"]) - 1), 0))
+    lv["r"] = _cast(_r1083, jnp.int16)
+    lv["k"] = _cast((1 + jnp.sum(jax.vmap(lambda i1084: ((((_i32(jnp.where((1 <= i1084), (_i32(_K29[_i32(lv["b"])][1]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 1)])), 0)) + _i32(jnp.where((2 <= i1084), (_i32(_K29[_i32(lv["b"])][2]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 2)])), 0))) + _i32(jnp.where((3 <= i1084), (_i32(_K29[_i32(lv["b"])][3]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 3)])), 0))) + _i32(jnp.where((4 <= i1084), (_i32(_K29[_i32(lv["b"])][4]) * _i32(_K29[(20 - _i32(lv["b"]))][(5 - 4)])), 0))) <= _i32(lv["r"])))(jnp.arange(1, 5, dtype=jnp.int32)), dtype=jnp.int32)), jnp.int8)
     lv["rest"] = _cast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     lv["basics"] = _cast(0, jnp.int8)
     lv["others"] = _cast(0, jnp.int8)
     lv["i"] = jnp.int32(0)
-    def _loop1045(i, carry):
+    def _loop1085(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["i"] = i
-        _f1046 = _i32(lv["i"])
-        _f1047 = _get(st["deck"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1046 >= _f1047), 35, _f1046, _f1047)
-        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f1046], jnp.int16)
-        _c1048 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
-        _c1049 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
-        def _then1050(st, lv):
+        _f1086 = _i32(lv["i"])
+        _f1087 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1086 >= _f1087), 35, _f1086, _f1087)
+        lv["c"] = _cast(_get(st["deck"], _i32(lv["p"]))["items"][_f1086], jnp.int16)
+        _c1088 = jnp.logical_and(f_is_basic(st, lv["c"]), (_i32(lv["basics"]) < _i32(lv["k"])))
+        _c1089 = jnp.logical_and(jnp.logical_not(f_is_basic(st, lv["c"])), (_i32(lv["others"]) < (5 - _i32(lv["k"]))))
+        def _then1090(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1051 = _get(st["hand"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f1051 >= 10), 36, 0, 0)
-            _l1052 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1052)
-            _a1053 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
-            lv["basics"] = _cast(_a1053, jnp.int8)
+            _f1091 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1091 >= 10), 36, 0, 0)
+            _l1092 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1092)
+            _a1093 = jnp.minimum((_i32(lv["basics"]) + 1), 20)
+            lv["basics"] = _cast(_a1093, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _then1054(st, lv):
+        def _then1094(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1055 = _get(st["hand"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f1055 >= 10), 37, 0, 0)
-            _l1056 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1056)
-            _a1057 = jnp.minimum((_i32(lv["others"]) + 1), 20)
-            lv["others"] = _cast(_a1057, jnp.int8)
+            _f1095 = _get(st["hand"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f1095 >= 10), 37, 0, 0)
+            _l1096 = _push(_get(st["hand"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1096)
+            _a1097 = jnp.minimum((_i32(lv["others"]) + 1), 20)
+            lv["others"] = _cast(_a1097, jnp.int8)
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        def _else1058(st, lv):
+        def _else1098(st, lv):
             st, lv = dict(st), dict(lv)
-            _f1059 = lv["rest"]["len"]
-            st = _fault_at(st, (_f1059 >= 20), 38, 0, 0)
-            _l1060 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
-            lv["rest"] = _l1060
+            _f1099 = lv["rest"]["len"]
+            st = _fault_at(st, (_f1099 >= 20), 38, 0, 0)
+            _l1100 = _push(lv["rest"], _cast(lv["c"], jnp.int16))
+            lv["rest"] = _l1100
             return st, _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", "c", ))
-        st, lv = _select_first((_c1048, _c1049, ), (st, lv), (_then1050(st, lv), _then1054(st, lv), ), _else1058(st, lv))
+        st, lv = _select_first((_c1088, _c1089, ), (st, lv), (_then1090(st, lv), _then1094(st, lv), ), _else1098(st, lv))
         lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", "i", ))
         return st, lv
-    st, lv = lax.fori_loop(0, 20, _loop1045, (st, lv))
+    st, lv = lax.fori_loop(0, 20, _loop1085, (st, lv))
     lv = _scope(lv, ("p", "b", "hands", "r", "k", "rest", "basics", "others", ))
-    _a1061 = lv["rest"]
-    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a1061, _DT31))
+    _a1101 = lv["rest"]
+    st["deck"] = _set(st["deck"], _i32(lv["p"]), _cast(_a1101, _DT31))
     lv = _scope(lv, ("p", ))
+    return st
+
+
+def p_attack_texts(st, v_p, v_a):
+    """proc `attack_texts` (tcg.envspec:2271)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8), "a": _cast(v_a, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_texts"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_texts"]) != 0), jnp.bool_)
+    lv["c"] = _cast(0, jnp.int16)
+    _c1102 = lv["_envc_run"]
+    def _then1103(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1104 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1104, jnp.int16)
+        return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
+    st, lv = _select(_c1102, _then1103(st, lv), (st, lv))
+    lv["r"] = jnp.int32(0)
+    def _loop1105(i, carry):
+        st, lv = dict(carry[0]), dict(carry[1])
+        lv["r"] = i
+        _c1106 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)), (_i32(lv["r"]) == _i32(st["_envc_frame_p_attack_texts__r"]))))
+        def _then1107(st, lv):
+            st, lv = dict(st), dict(lv)
+            _c1108 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_or((_i32(lv["r"]) == 0), (_i32(st["copying"]) == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_texts"]) == 1)))
+            def _then1109(st, lv):
+                st, lv = dict(st), dict(lv)
+                _c1110 = lv["_envc_run"]
+                def _then1111(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a1112 = (2 * _i32(lv["r"]))
+                    st["copying"] = _cast(_a1112, jnp.int8)
+                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
+                st, lv = _select(_c1110, _then1111(st, lv), (st, lv))
+                lv["_envc_arg1"] = _cast(0, jnp.int8)
+                _c1113 = lv["_envc_run"]
+                def _then1114(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a1115 = jnp.where((_i32(lv["r"]) == 0), _i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K32[_i32(lv["c"])]), _i32(_K33[_i32(lv["c"])]))), _i32(jnp.where((_i32(st["copy_index"]) == 0), _i32(_K32[_i32(st["copy_card"])]), _i32(_K33[_i32(st["copy_card"])]))))
+                    lv["_envc_arg1"] = _cast(_a1115, jnp.int8)
+                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
+                st, lv = _select(_c1113, _then1114(st, lv), (st, lv))
+                _c1116 = lv["_envc_seek"]
+                def _then1117(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a1118 = st["_envc_frame_p_attack_texts__p"]
+                    lv["p"] = _cast(_a1118, jnp.int8)
+                    _a1119 = st["_envc_frame_p_attack_texts__a"]
+                    lv["a"] = _cast(_a1119, jnp.int8)
+                    _a1120 = st["_envc_frame_p_attack_texts__c"]
+                    lv["c"] = _cast(_a1120, jnp.int16)
+                    _a1121 = 0
+                    st["_envc_at_p_attack_texts"] = _cast(_a1121, jnp.int8)
+                    _a1122 = False
+                    lv["_envc_seek"] = _cast(_a1122, jnp.bool_)
+                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
+                st, lv = _select(_c1116, _then1117(st, lv), (st, lv))
+                st = p_attack_effect__dispatch(st, lv["_envc_arg1"], lv["p"])
+                _c1123 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
+                def _then1124(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a1125 = lv["p"]
+                    st["_envc_frame_p_attack_texts__p"] = _cast(_a1125, jnp.int8)
+                    _a1126 = lv["a"]
+                    st["_envc_frame_p_attack_texts__a"] = _cast(_a1126, jnp.int8)
+                    _a1127 = lv["c"]
+                    st["_envc_frame_p_attack_texts__c"] = _cast(_a1127, jnp.int16)
+                    _a1128 = lv["r"]
+                    st["_envc_frame_p_attack_texts__r"] = _cast(_a1128, jnp.int8)
+                    _a1129 = 1
+                    st["_envc_at_p_attack_texts"] = _cast(_a1129, jnp.int8)
+                    _a1130 = False
+                    lv["_envc_run"] = _cast(_a1130, jnp.bool_)
+                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
+                def _else1131(st, lv):
+                    st, lv = dict(st), dict(lv)
+                    _a1132 = True
+                    lv["_envc_run"] = _cast(_a1132, jnp.bool_)
+                    return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", "_envc_arg1", ))
+                st, lv = _select(_c1123, _then1124(st, lv), _else1131(st, lv))
+                lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
+                return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
+            st, lv = _select(_c1108, _then1109(st, lv), (st, lv))
+            return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", "r", ))
+        st, lv = _select(_c1106, _then1107(st, lv), (st, lv))
+        return st, lv
+    st, lv = lax.fori_loop(0, 2, _loop1105, (st, lv))
+    lv = _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
+    _c1133 = lv["_envc_run"]
+    def _then1134(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1135 = 0
+        st["copying"] = _cast(_a1135, jnp.int8)
+        return st, _scope(lv, ("p", "a", "_envc_run", "_envc_seek", "c", ))
+    st, lv = _select(_c1133, _then1134(st, lv), (st, lv))
+    lv = _scope(lv, ("p", "a", ))
     return st
 
 
@@ -3665,30 +3868,30 @@ def p_attack_effect__9(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__9"]) != 0), jnp.bool_)
-    _c1062 = lv["_envc_seek"]
-    def _then1063(st, lv):
+    _c1136 = lv["_envc_seek"]
+    def _then1137(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1064 = 0
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1064, jnp.int8)
-        _a1065 = False
-        lv["_envc_seek"] = _cast(_a1065, jnp.bool_)
+        _a1138 = 0
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1138, jnp.int8)
+        _a1139 = False
+        lv["_envc_seek"] = _cast(_a1139, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1062, _then1063(st, lv), (st, lv))
+    st, lv = _select(_c1136, _then1137(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 0)
-    _c1066 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1067(st, lv):
+    _c1140 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1141(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1068 = 1
-        st["_envc_at_p_attack_effect__9"] = _cast(_a1068, jnp.int8)
-        _a1069 = False
-        lv["_envc_run"] = _cast(_a1069, jnp.bool_)
+        _a1142 = 1
+        st["_envc_at_p_attack_effect__9"] = _cast(_a1142, jnp.int8)
+        _a1143 = False
+        lv["_envc_run"] = _cast(_a1143, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1070(st, lv):
+    def _else1144(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1071 = True
-        lv["_envc_run"] = _cast(_a1071, jnp.bool_)
+        _a1145 = True
+        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1066, _then1067(st, lv), _else1070(st, lv))
+    st, lv = _select(_c1140, _then1141(st, lv), _else1144(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3748,61 +3951,61 @@ def p_attack_effect__16(st, v_p):
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__16"]) != 0), jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1072(i, carry):
+    def _loop1146(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1073 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
-        def _then1074(st, lv):
+        _c1147 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)), (_i32(lv["k"]) == _i32(st["_envc_frame_p_attack_effect__16__k"]))))
+        def _then1148(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_c1"] = _cast(False, jnp.bool_)
-            _c1075 = lv["_envc_run"]
-            def _then1076(st, lv):
+            _c1149 = lv["_envc_run"]
+            def _then1150(st, lv):
                 st, lv = dict(st), dict(lv)
-                st, _r1077 = _randint(st, 0, 1)
-                _a1078 = (_r1077 == 1)
-                lv["_envc_c1"] = _cast(_a1078, jnp.bool_)
+                st, _r1151 = _randint(st, 0, 1)
+                _a1152 = (_r1151 == 1)
+                lv["_envc_c1"] = _cast(_a1152, jnp.bool_)
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1075, _then1076(st, lv), (st, lv))
-            _c1079 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
-            def _then1080(st, lv):
+            st, lv = _select(_c1149, _then1150(st, lv), (st, lv))
+            _c1153 = jnp.logical_or(lv["_envc_c1"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__16"]) == 1)))
+            def _then1154(st, lv):
                 st, lv = dict(st), dict(lv)
-                _c1081 = lv["_envc_seek"]
-                def _then1082(st, lv):
+                _c1155 = lv["_envc_seek"]
+                def _then1156(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1083 = st["_envc_frame_p_attack_effect__16__p"]
-                    lv["p"] = _cast(_a1083, jnp.int8)
-                    _a1084 = 0
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1084, jnp.int8)
-                    _a1085 = False
-                    lv["_envc_seek"] = _cast(_a1085, jnp.bool_)
+                    _a1157 = st["_envc_frame_p_attack_effect__16__p"]
+                    lv["p"] = _cast(_a1157, jnp.int8)
+                    _a1158 = 0
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1158, jnp.int8)
+                    _a1159 = False
+                    lv["_envc_seek"] = _cast(_a1159, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1081, _then1082(st, lv), (st, lv))
+                st, lv = _select(_c1155, _then1156(st, lv), (st, lv))
                 st = p_attach_to_bench_choice(st, lv["p"], 1)
-                _c1086 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-                def _then1087(st, lv):
+                _c1160 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+                def _then1161(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1088 = lv["p"]
-                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1088, jnp.int8)
-                    _a1089 = lv["k"]
-                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1089, jnp.int8)
-                    _a1090 = 1
-                    st["_envc_at_p_attack_effect__16"] = _cast(_a1090, jnp.int8)
-                    _a1091 = False
-                    lv["_envc_run"] = _cast(_a1091, jnp.bool_)
+                    _a1162 = lv["p"]
+                    st["_envc_frame_p_attack_effect__16__p"] = _cast(_a1162, jnp.int8)
+                    _a1163 = lv["k"]
+                    st["_envc_frame_p_attack_effect__16__k"] = _cast(_a1163, jnp.int8)
+                    _a1164 = 1
+                    st["_envc_at_p_attack_effect__16"] = _cast(_a1164, jnp.int8)
+                    _a1165 = False
+                    lv["_envc_run"] = _cast(_a1165, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                def _else1092(st, lv):
+                def _else1166(st, lv):
                     st, lv = dict(st), dict(lv)
-                    _a1093 = True
-                    lv["_envc_run"] = _cast(_a1093, jnp.bool_)
+                    _a1167 = True
+                    lv["_envc_run"] = _cast(_a1167, jnp.bool_)
                     return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-                st, lv = _select(_c1086, _then1087(st, lv), _else1092(st, lv))
+                st, lv = _select(_c1160, _then1161(st, lv), _else1166(st, lv))
                 return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", "_envc_c1", ))
-            st, lv = _select(_c1079, _then1080(st, lv), (st, lv))
+            st, lv = _select(_c1153, _then1154(st, lv), (st, lv))
             lv = _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
             return st, _scope(lv, ("p", "_envc_run", "_envc_seek", "k", ))
-        st, lv = _select(_c1073, _then1074(st, lv), (st, lv))
+        st, lv = _select(_c1147, _then1148(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 3, _loop1072, (st, lv))
+    st, lv = lax.fori_loop(0, 3, _loop1146, (st, lv))
     lv = _scope(lv, ("p", "_envc_run", "_envc_seek", ))
     lv = _scope(lv, ("p", ))
     return st
@@ -3838,30 +4041,30 @@ def p_attack_effect__20(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__20"]) != 0), jnp.bool_)
-    _c1094 = lv["_envc_seek"]
-    def _then1095(st, lv):
+    _c1168 = lv["_envc_seek"]
+    def _then1169(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1096 = 0
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1096, jnp.int8)
-        _a1097 = False
-        lv["_envc_seek"] = _cast(_a1097, jnp.bool_)
+        _a1170 = 0
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1170, jnp.int8)
+        _a1171 = False
+        lv["_envc_seek"] = _cast(_a1171, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1094, _then1095(st, lv), (st, lv))
+    st, lv = _select(_c1168, _then1169(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 50, False, True)
-    _c1098 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1099(st, lv):
+    _c1172 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1173(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1100 = 1
-        st["_envc_at_p_attack_effect__20"] = _cast(_a1100, jnp.int8)
-        _a1101 = False
-        lv["_envc_run"] = _cast(_a1101, jnp.bool_)
+        _a1174 = 1
+        st["_envc_at_p_attack_effect__20"] = _cast(_a1174, jnp.int8)
+        _a1175 = False
+        lv["_envc_run"] = _cast(_a1175, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1102(st, lv):
+    def _else1176(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1103 = True
-        lv["_envc_run"] = _cast(_a1103, jnp.bool_)
+        _a1177 = True
+        lv["_envc_run"] = _cast(_a1177, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1098, _then1099(st, lv), _else1102(st, lv))
+    st, lv = _select(_c1172, _then1173(st, lv), _else1176(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3952,30 +4155,30 @@ def p_attack_effect__31(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__31"]) != 0), jnp.bool_)
-    _c1104 = lv["_envc_seek"]
-    def _then1105(st, lv):
+    _c1178 = lv["_envc_seek"]
+    def _then1179(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1106 = 0
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1106, jnp.int8)
-        _a1107 = False
-        lv["_envc_seek"] = _cast(_a1107, jnp.bool_)
+        _a1180 = 0
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1180, jnp.int8)
+        _a1181 = False
+        lv["_envc_seek"] = _cast(_a1181, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1104, _then1105(st, lv), (st, lv))
+    st, lv = _select(_c1178, _then1179(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 30, True)
-    _c1108 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1109(st, lv):
+    _c1182 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1183(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1110 = 1
-        st["_envc_at_p_attack_effect__31"] = _cast(_a1110, jnp.int8)
-        _a1111 = False
-        lv["_envc_run"] = _cast(_a1111, jnp.bool_)
+        _a1184 = 1
+        st["_envc_at_p_attack_effect__31"] = _cast(_a1184, jnp.int8)
+        _a1185 = False
+        lv["_envc_run"] = _cast(_a1185, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1112(st, lv):
+    def _else1186(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1113 = True
-        lv["_envc_run"] = _cast(_a1113, jnp.bool_)
+        _a1187 = True
+        lv["_envc_run"] = _cast(_a1187, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1108, _then1109(st, lv), _else1112(st, lv))
+    st, lv = _select(_c1182, _then1183(st, lv), _else1186(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -3994,30 +4197,30 @@ def p_attack_effect__33(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__33"]) != 0), jnp.bool_)
-    _c1114 = lv["_envc_seek"]
-    def _then1115(st, lv):
+    _c1188 = lv["_envc_seek"]
+    def _then1189(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1116 = 0
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1116, jnp.int8)
-        _a1117 = False
-        lv["_envc_seek"] = _cast(_a1117, jnp.bool_)
+        _a1190 = 0
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        lv["_envc_seek"] = _cast(_a1191, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1114, _then1115(st, lv), (st, lv))
+    st, lv = _select(_c1188, _then1189(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, False, True)
-    _c1118 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1119(st, lv):
+    _c1192 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1193(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1120 = 1
-        st["_envc_at_p_attack_effect__33"] = _cast(_a1120, jnp.int8)
-        _a1121 = False
-        lv["_envc_run"] = _cast(_a1121, jnp.bool_)
+        _a1194 = 1
+        st["_envc_at_p_attack_effect__33"] = _cast(_a1194, jnp.int8)
+        _a1195 = False
+        lv["_envc_run"] = _cast(_a1195, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1122(st, lv):
+    def _else1196(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1123 = True
-        lv["_envc_run"] = _cast(_a1123, jnp.bool_)
+        _a1197 = True
+        lv["_envc_run"] = _cast(_a1197, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1118, _then1119(st, lv), _else1122(st, lv))
+    st, lv = _select(_c1192, _then1193(st, lv), _else1196(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4028,30 +4231,30 @@ def p_attack_effect__34(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__34"]) != 0), jnp.bool_)
-    _c1124 = lv["_envc_seek"]
-    def _then1125(st, lv):
+    _c1198 = lv["_envc_seek"]
+    def _then1199(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1126 = 0
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1126, jnp.int8)
-        _a1127 = False
-        lv["_envc_seek"] = _cast(_a1127, jnp.bool_)
+        _a1200 = 0
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1200, jnp.int8)
+        _a1201 = False
+        lv["_envc_seek"] = _cast(_a1201, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1124, _then1125(st, lv), (st, lv))
+    st, lv = _select(_c1198, _then1199(st, lv), (st, lv))
     st = p_switch_self(st, lv["p"])
-    _c1128 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-    def _then1129(st, lv):
+    _c1202 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+    def _then1203(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1130 = 1
-        st["_envc_at_p_attack_effect__34"] = _cast(_a1130, jnp.int8)
-        _a1131 = False
-        lv["_envc_run"] = _cast(_a1131, jnp.bool_)
+        _a1204 = 1
+        st["_envc_at_p_attack_effect__34"] = _cast(_a1204, jnp.int8)
+        _a1205 = False
+        lv["_envc_run"] = _cast(_a1205, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1132(st, lv):
+    def _else1206(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1133 = True
-        lv["_envc_run"] = _cast(_a1133, jnp.bool_)
+        _a1207 = True
+        lv["_envc_run"] = _cast(_a1207, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1128, _then1129(st, lv), _else1132(st, lv))
+    st, lv = _select(_c1202, _then1203(st, lv), _else1206(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4068,10 +4271,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8)}
-    _a1134 = 20
-    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1134, jnp.int16))
-    _a1135 = (1 + (1 - _i32(lv["p"])))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1135, jnp.int8))
+    _a1208 = 20
+    st["barrier"] = st["barrier"].at[_i32(lv["p"])].set(_cast(_a1208, jnp.int16))
+    _a1209 = (1 + (1 - _i32(lv["p"])))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(lv["p"])].set(_cast(_a1209, jnp.int8))
     return st
 
 
@@ -4145,30 +4348,30 @@ def p_attack_effect__45(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__45"]) != 0), jnp.bool_)
-    _c1136 = lv["_envc_seek"]
-    def _then1137(st, lv):
+    _c1210 = lv["_envc_seek"]
+    def _then1211(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1138 = 0
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1138, jnp.int8)
-        _a1139 = False
-        lv["_envc_seek"] = _cast(_a1139, jnp.bool_)
+        _a1212 = 0
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1212, jnp.int8)
+        _a1213 = False
+        lv["_envc_seek"] = _cast(_a1213, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1136, _then1137(st, lv), (st, lv))
+    st, lv = _select(_c1210, _then1211(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 30, True, True)
-    _c1140 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1141(st, lv):
+    _c1214 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1215(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1142 = 1
-        st["_envc_at_p_attack_effect__45"] = _cast(_a1142, jnp.int8)
-        _a1143 = False
-        lv["_envc_run"] = _cast(_a1143, jnp.bool_)
+        _a1216 = 1
+        st["_envc_at_p_attack_effect__45"] = _cast(_a1216, jnp.int8)
+        _a1217 = False
+        lv["_envc_run"] = _cast(_a1217, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1144(st, lv):
+    def _else1218(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1145 = True
-        lv["_envc_run"] = _cast(_a1145, jnp.bool_)
+        _a1219 = True
+        lv["_envc_run"] = _cast(_a1219, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1140, _then1141(st, lv), _else1144(st, lv))
+    st, lv = _select(_c1214, _then1215(st, lv), _else1218(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4187,30 +4390,30 @@ def p_attack_effect__47(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__47"]) != 0), jnp.bool_)
-    _c1146 = lv["_envc_seek"]
-    def _then1147(st, lv):
+    _c1220 = lv["_envc_seek"]
+    def _then1221(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1148 = 0
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1148, jnp.int8)
-        _a1149 = False
-        lv["_envc_seek"] = _cast(_a1149, jnp.bool_)
+        _a1222 = 0
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1222, jnp.int8)
+        _a1223 = False
+        lv["_envc_seek"] = _cast(_a1223, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1146, _then1147(st, lv), (st, lv))
+    st, lv = _select(_c1220, _then1221(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1150 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1151(st, lv):
+    _c1224 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1225(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1152 = 1
-        st["_envc_at_p_attack_effect__47"] = _cast(_a1152, jnp.int8)
-        _a1153 = False
-        lv["_envc_run"] = _cast(_a1153, jnp.bool_)
+        _a1226 = 1
+        st["_envc_at_p_attack_effect__47"] = _cast(_a1226, jnp.int8)
+        _a1227 = False
+        lv["_envc_run"] = _cast(_a1227, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1154(st, lv):
+    def _else1228(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1155 = True
-        lv["_envc_run"] = _cast(_a1155, jnp.bool_)
+        _a1229 = True
+        lv["_envc_run"] = _cast(_a1229, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1150, _then1151(st, lv), _else1154(st, lv))
+    st, lv = _select(_c1224, _then1225(st, lv), _else1228(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4303,6 +4506,40 @@ def p_attack_effect__58(st, v_p):
     return st
 
 
+def p_attack_effect__59(st, v_p):
+    """proc `attack_effect__59` (tcg.fills:607)"""
+    st = dict(st)
+    lv = {"p": _cast(v_p, jnp.int8)}
+    lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) == 0), jnp.bool_)
+    lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__59"]) != 0), jnp.bool_)
+    _c1230 = lv["_envc_seek"]
+    def _then1231(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1232 = 0
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1232, jnp.int8)
+        _a1233 = False
+        lv["_envc_seek"] = _cast(_a1233, jnp.bool_)
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1230, _then1231(st, lv), (st, lv))
+    st = p_copy_attack(st, lv["p"])
+    _c1234 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+    def _then1235(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1236 = 1
+        st["_envc_at_p_attack_effect__59"] = _cast(_a1236, jnp.int8)
+        _a1237 = False
+        lv["_envc_run"] = _cast(_a1237, jnp.bool_)
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
+    def _else1238(st, lv):
+        st, lv = dict(st), dict(lv)
+        _a1239 = True
+        lv["_envc_run"] = _cast(_a1239, jnp.bool_)
+        return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
+    st, lv = _select(_c1234, _then1235(st, lv), _else1238(st, lv))
+    lv = _scope(lv, ("p", ))
+    return st
+
+
 def p_attack_effect__60(st, v_p):
     """proc `attack_effect__60` (tcg.fills:600)"""
     st = dict(st)
@@ -4349,36 +4586,36 @@ def p_attack_effect__65(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__65"]) != 0), jnp.bool_)
-    _c1156 = lv["_envc_run"]
-    def _then1157(st, lv):
+    _c1240 = lv["_envc_run"]
+    def _then1241(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_discard_energy(st, lv["p"], 0, 1, 2)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1156, _then1157(st, lv), (st, lv))
-    _c1158 = lv["_envc_seek"]
-    def _then1159(st, lv):
+    st, lv = _select(_c1240, _then1241(st, lv), (st, lv))
+    _c1242 = lv["_envc_seek"]
+    def _then1243(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1160 = 0
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1160, jnp.int8)
-        _a1161 = False
-        lv["_envc_seek"] = _cast(_a1161, jnp.bool_)
+        _a1244 = 0
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1244, jnp.int8)
+        _a1245 = False
+        lv["_envc_seek"] = _cast(_a1245, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1158, _then1159(st, lv), (st, lv))
+    st, lv = _select(_c1242, _then1243(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 80, False, True)
-    _c1162 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1163(st, lv):
+    _c1246 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1247(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1164 = 1
-        st["_envc_at_p_attack_effect__65"] = _cast(_a1164, jnp.int8)
-        _a1165 = False
-        lv["_envc_run"] = _cast(_a1165, jnp.bool_)
+        _a1248 = 1
+        st["_envc_at_p_attack_effect__65"] = _cast(_a1248, jnp.int8)
+        _a1249 = False
+        lv["_envc_run"] = _cast(_a1249, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1166(st, lv):
+    def _else1250(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1167 = True
-        lv["_envc_run"] = _cast(_a1167, jnp.bool_)
+        _a1251 = True
+        lv["_envc_run"] = _cast(_a1251, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1162, _then1163(st, lv), _else1166(st, lv))
+    st, lv = _select(_c1246, _then1247(st, lv), _else1250(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4420,30 +4657,30 @@ def p_attack_effect__70(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__70"]) != 0), jnp.bool_)
-    _c1168 = lv["_envc_seek"]
-    def _then1169(st, lv):
+    _c1252 = lv["_envc_seek"]
+    def _then1253(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1170 = 0
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1170, jnp.int8)
-        _a1171 = False
-        lv["_envc_seek"] = _cast(_a1171, jnp.bool_)
+        _a1254 = 0
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1254, jnp.int8)
+        _a1255 = False
+        lv["_envc_seek"] = _cast(_a1255, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1168, _then1169(st, lv), (st, lv))
+    st, lv = _select(_c1252, _then1253(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, True, True)
-    _c1172 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1173(st, lv):
+    _c1256 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1257(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1174 = 1
-        st["_envc_at_p_attack_effect__70"] = _cast(_a1174, jnp.int8)
-        _a1175 = False
-        lv["_envc_run"] = _cast(_a1175, jnp.bool_)
+        _a1258 = 1
+        st["_envc_at_p_attack_effect__70"] = _cast(_a1258, jnp.int8)
+        _a1259 = False
+        lv["_envc_run"] = _cast(_a1259, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1176(st, lv):
+    def _else1260(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1177 = True
-        lv["_envc_run"] = _cast(_a1177, jnp.bool_)
+        _a1261 = True
+        lv["_envc_run"] = _cast(_a1261, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1172, _then1173(st, lv), _else1176(st, lv))
+    st, lv = _select(_c1256, _then1257(st, lv), _else1260(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4462,30 +4699,30 @@ def p_attack_effect__72(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__72"]) != 0), jnp.bool_)
-    _c1178 = lv["_envc_seek"]
-    def _then1179(st, lv):
+    _c1262 = lv["_envc_seek"]
+    def _then1263(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1180 = 0
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1180, jnp.int8)
-        _a1181 = False
-        lv["_envc_seek"] = _cast(_a1181, jnp.bool_)
+        _a1264 = 0
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1264, jnp.int8)
+        _a1265 = False
+        lv["_envc_seek"] = _cast(_a1265, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1178, _then1179(st, lv), (st, lv))
+    st, lv = _select(_c1262, _then1263(st, lv), (st, lv))
     st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-    _c1182 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-    def _then1183(st, lv):
+    _c1266 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+    def _then1267(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1184 = 1
-        st["_envc_at_p_attack_effect__72"] = _cast(_a1184, jnp.int8)
-        _a1185 = False
-        lv["_envc_run"] = _cast(_a1185, jnp.bool_)
+        _a1268 = 1
+        st["_envc_at_p_attack_effect__72"] = _cast(_a1268, jnp.int8)
+        _a1269 = False
+        lv["_envc_run"] = _cast(_a1269, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1186(st, lv):
+    def _else1270(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1187 = True
-        lv["_envc_run"] = _cast(_a1187, jnp.bool_)
+        _a1271 = True
+        lv["_envc_run"] = _cast(_a1271, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1182, _then1183(st, lv), _else1186(st, lv))
+    st, lv = _select(_c1266, _then1267(st, lv), _else1270(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4520,30 +4757,30 @@ def p_attack_effect__76(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__76"]) != 0), jnp.bool_)
-    _c1188 = lv["_envc_seek"]
-    def _then1189(st, lv):
+    _c1272 = lv["_envc_seek"]
+    def _then1273(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1190 = 0
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1190, jnp.int8)
-        _a1191 = False
-        lv["_envc_seek"] = _cast(_a1191, jnp.bool_)
+        _a1274 = 0
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1274, jnp.int8)
+        _a1275 = False
+        lv["_envc_seek"] = _cast(_a1275, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1188, _then1189(st, lv), (st, lv))
+    st, lv = _select(_c1272, _then1273(st, lv), (st, lv))
     st = p_attach_to_bench_choice(st, lv["p"], 3)
-    _c1192 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-    def _then1193(st, lv):
+    _c1276 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+    def _then1277(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1194 = 1
-        st["_envc_at_p_attack_effect__76"] = _cast(_a1194, jnp.int8)
-        _a1195 = False
-        lv["_envc_run"] = _cast(_a1195, jnp.bool_)
+        _a1278 = 1
+        st["_envc_at_p_attack_effect__76"] = _cast(_a1278, jnp.int8)
+        _a1279 = False
+        lv["_envc_run"] = _cast(_a1279, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1196(st, lv):
+    def _else1280(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1197 = True
-        lv["_envc_run"] = _cast(_a1197, jnp.bool_)
+        _a1281 = True
+        lv["_envc_run"] = _cast(_a1281, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1192, _then1193(st, lv), _else1196(st, lv))
+    st, lv = _select(_c1276, _then1277(st, lv), _else1280(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4578,30 +4815,30 @@ def p_attack_effect__80(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__80"]) != 0), jnp.bool_)
-    _c1198 = lv["_envc_seek"]
-    def _then1199(st, lv):
+    _c1282 = lv["_envc_seek"]
+    def _then1283(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1200 = 0
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1200, jnp.int8)
-        _a1201 = False
-        lv["_envc_seek"] = _cast(_a1201, jnp.bool_)
+        _a1284 = 0
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1284, jnp.int8)
+        _a1285 = False
+        lv["_envc_seek"] = _cast(_a1285, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1198, _then1199(st, lv), (st, lv))
+    st, lv = _select(_c1282, _then1283(st, lv), (st, lv))
     st = p_damage_own_choice(st, lv["p"], 20, False)
-    _c1202 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-    def _then1203(st, lv):
+    _c1286 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
+    def _then1287(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1204 = 1
-        st["_envc_at_p_attack_effect__80"] = _cast(_a1204, jnp.int8)
-        _a1205 = False
-        lv["_envc_run"] = _cast(_a1205, jnp.bool_)
+        _a1288 = 1
+        st["_envc_at_p_attack_effect__80"] = _cast(_a1288, jnp.int8)
+        _a1289 = False
+        lv["_envc_run"] = _cast(_a1289, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1206(st, lv):
+    def _else1290(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1207 = True
-        lv["_envc_run"] = _cast(_a1207, jnp.bool_)
+        _a1291 = True
+        lv["_envc_run"] = _cast(_a1291, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1202, _then1203(st, lv), _else1206(st, lv))
+    st, lv = _select(_c1286, _then1287(st, lv), _else1290(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4731,30 +4968,30 @@ def p_attack_effect__96(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__96"]) != 0), jnp.bool_)
-    _c1208 = lv["_envc_seek"]
-    def _then1209(st, lv):
+    _c1292 = lv["_envc_seek"]
+    def _then1293(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1210 = 0
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1210, jnp.int8)
-        _a1211 = False
-        lv["_envc_seek"] = _cast(_a1211, jnp.bool_)
+        _a1294 = 0
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1294, jnp.int8)
+        _a1295 = False
+        lv["_envc_seek"] = _cast(_a1295, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1208, _then1209(st, lv), (st, lv))
+    st, lv = _select(_c1292, _then1293(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 10, False, True)
-    _c1212 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1213(st, lv):
+    _c1296 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1297(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1214 = 1
-        st["_envc_at_p_attack_effect__96"] = _cast(_a1214, jnp.int8)
-        _a1215 = False
-        lv["_envc_run"] = _cast(_a1215, jnp.bool_)
+        _a1298 = 1
+        st["_envc_at_p_attack_effect__96"] = _cast(_a1298, jnp.int8)
+        _a1299 = False
+        lv["_envc_run"] = _cast(_a1299, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1216(st, lv):
+    def _else1300(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1217 = True
-        lv["_envc_run"] = _cast(_a1217, jnp.bool_)
+        _a1301 = True
+        lv["_envc_run"] = _cast(_a1301, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1212, _then1213(st, lv), _else1216(st, lv))
+    st, lv = _select(_c1296, _then1297(st, lv), _else1300(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4765,30 +5002,30 @@ def p_attack_effect__97(st, v_p):
     lv = {"p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__97"]) != 0), jnp.bool_)
-    _c1218 = lv["_envc_seek"]
-    def _then1219(st, lv):
+    _c1302 = lv["_envc_seek"]
+    def _then1303(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1220 = 0
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1220, jnp.int8)
-        _a1221 = False
-        lv["_envc_seek"] = _cast(_a1221, jnp.bool_)
+        _a1304 = 0
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1304, jnp.int8)
+        _a1305 = False
+        lv["_envc_seek"] = _cast(_a1305, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1218, _then1219(st, lv), (st, lv))
+    st, lv = _select(_c1302, _then1303(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], True, False, False)
-    _c1222 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1223(st, lv):
+    _c1306 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1307(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1224 = 1
-        st["_envc_at_p_attack_effect__97"] = _cast(_a1224, jnp.int8)
-        _a1225 = False
-        lv["_envc_run"] = _cast(_a1225, jnp.bool_)
+        _a1308 = 1
+        st["_envc_at_p_attack_effect__97"] = _cast(_a1308, jnp.int8)
+        _a1309 = False
+        lv["_envc_run"] = _cast(_a1309, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    def _else1226(st, lv):
+    def _else1310(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1227 = True
-        lv["_envc_run"] = _cast(_a1227, jnp.bool_)
+        _a1311 = True
+        lv["_envc_run"] = _cast(_a1311, jnp.bool_)
         return st, _scope(lv, ("p", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1222, _then1223(st, lv), _else1226(st, lv))
+    st, lv = _select(_c1306, _then1307(st, lv), _else1310(st, lv))
     lv = _scope(lv, ("p", ))
     return st
 
@@ -4818,7 +5055,7 @@ def p_attack_effect__100(st, v_p):
 
 
 def p_ability_effect__1(st, v_p, v_s):
-    """proc `ability_effect__1` (tcg.fills:612)"""
+    """proc `ability_effect__1` (tcg.fills:619)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_all(st, lv["p"], 20)
@@ -4826,46 +5063,46 @@ def p_ability_effect__1(st, v_p, v_s):
 
 
 def p_ability_effect__2(st, v_p, v_s):
-    """proc `ability_effect__2` (tcg.fills:648)"""
+    """proc `ability_effect__2` (tcg.fills:655)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__2"]) != 0), jnp.bool_)
-    _c1228 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
-    def _then1229(st, lv):
+    _c1312 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__2"]) == 1)))
+    def _then1313(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1230 = lv["_envc_seek"]
-        def _then1231(st, lv):
+        _c1314 = lv["_envc_seek"]
+        def _then1315(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1232 = 0
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1232, jnp.int8)
-            _a1233 = False
-            lv["_envc_seek"] = _cast(_a1233, jnp.bool_)
+            _a1316 = 0
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1316, jnp.int8)
+            _a1317 = False
+            lv["_envc_seek"] = _cast(_a1317, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1230, _then1231(st, lv), (st, lv))
+        st, lv = _select(_c1314, _then1315(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, False, True)
-        _c1234 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1235(st, lv):
+        _c1318 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1319(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1236 = 1
-            st["_envc_at_p_ability_effect__2"] = _cast(_a1236, jnp.int8)
-            _a1237 = False
-            lv["_envc_run"] = _cast(_a1237, jnp.bool_)
+            _a1320 = 1
+            st["_envc_at_p_ability_effect__2"] = _cast(_a1320, jnp.int8)
+            _a1321 = False
+            lv["_envc_run"] = _cast(_a1321, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        def _else1238(st, lv):
+        def _else1322(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1239 = True
-            lv["_envc_run"] = _cast(_a1239, jnp.bool_)
+            _a1323 = True
+            lv["_envc_run"] = _cast(_a1323, jnp.bool_)
             return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1234, _then1235(st, lv), _else1238(st, lv))
+        st, lv = _select(_c1318, _then1319(st, lv), _else1322(st, lv))
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1228, _then1229(st, lv), (st, lv))
+    st, lv = _select(_c1312, _then1313(st, lv), (st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__3(st, v_p, v_s):
-    """proc `ability_effect__3` (tcg.fills:680)"""
+    """proc `ability_effect__3` (tcg.fills:687)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_strike_back(st, lv["s"], 20)
@@ -4873,7 +5110,7 @@ def p_ability_effect__3(st, v_p, v_s):
 
 
 def p_ability_effect__4(st, v_p, v_s):
-    """proc `ability_effect__4` (tcg.fills:662)"""
+    """proc `ability_effect__4` (tcg.fills:669)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 10)
@@ -4881,41 +5118,41 @@ def p_ability_effect__4(st, v_p, v_s):
 
 
 def p_ability_effect__5(st, v_p, v_s):
-    """proc `ability_effect__5` (tcg.fills:636)"""
+    """proc `ability_effect__5` (tcg.fills:643)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__5"]) != 0), jnp.bool_)
-    _c1240 = lv["_envc_seek"]
-    def _then1241(st, lv):
+    _c1324 = lv["_envc_seek"]
+    def _then1325(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1242 = 0
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1242, jnp.int8)
-        _a1243 = False
-        lv["_envc_seek"] = _cast(_a1243, jnp.bool_)
+        _a1326 = 0
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1326, jnp.int8)
+        _a1327 = False
+        lv["_envc_seek"] = _cast(_a1327, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1240, _then1241(st, lv), (st, lv))
+    st, lv = _select(_c1324, _then1325(st, lv), (st, lv))
     st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-    _c1244 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-    def _then1245(st, lv):
+    _c1328 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+    def _then1329(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1246 = 1
-        st["_envc_at_p_ability_effect__5"] = _cast(_a1246, jnp.int8)
-        _a1247 = False
-        lv["_envc_run"] = _cast(_a1247, jnp.bool_)
+        _a1330 = 1
+        st["_envc_at_p_ability_effect__5"] = _cast(_a1330, jnp.int8)
+        _a1331 = False
+        lv["_envc_run"] = _cast(_a1331, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1248(st, lv):
+    def _else1332(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1249 = True
-        lv["_envc_run"] = _cast(_a1249, jnp.bool_)
+        _a1333 = True
+        lv["_envc_run"] = _cast(_a1333, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1244, _then1245(st, lv), _else1248(st, lv))
+    st, lv = _select(_c1328, _then1329(st, lv), _else1332(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__6(st, v_p, v_s):
-    """proc `ability_effect__6` (tcg.fills:618)"""
+    """proc `ability_effect__6` (tcg.fills:625)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
@@ -4923,7 +5160,7 @@ def p_ability_effect__6(st, v_p, v_s):
 
 
 def p_ability_effect__7(st, v_p, v_s):
-    """proc `ability_effect__7` (tcg.fills:711)"""
+    """proc `ability_effect__7` (tcg.fills:718)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
@@ -4931,7 +5168,7 @@ def p_ability_effect__7(st, v_p, v_s):
 
 
 def p_ability_effect__8(st, v_p, v_s):
-    """proc `ability_effect__8` (tcg.fills:624)"""
+    """proc `ability_effect__8` (tcg.fills:631)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_afflict_opponent_on_heads(st, lv["p"], 1)
@@ -4939,7 +5176,7 @@ def p_ability_effect__8(st, v_p, v_s):
 
 
 def p_ability_effect__9(st, v_p, v_s):
-    """proc `ability_effect__9` (tcg.fills:606)"""
+    """proc `ability_effect__9` (tcg.fills:613)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], 0, 4, 1, False)
@@ -4947,7 +5184,7 @@ def p_ability_effect__9(st, v_p, v_s):
 
 
 def p_ability_effect__10(st, v_p, v_s):
-    """proc `ability_effect__10` (tcg.fills:630)"""
+    """proc `ability_effect__10` (tcg.fills:637)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_poison_opponent_from(st, lv["p"], lv["s"])
@@ -4955,7 +5192,7 @@ def p_ability_effect__10(st, v_p, v_s):
 
 
 def p_ability_effect__11(st, v_p, v_s):
-    """proc `ability_effect__11` (tcg.fills:668)"""
+    """proc `ability_effect__11` (tcg.fills:675)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 10, 20)
@@ -4963,41 +5200,41 @@ def p_ability_effect__11(st, v_p, v_s):
 
 
 def p_ability_effect__12(st, v_p, v_s):
-    """proc `ability_effect__12` (tcg.fills:642)"""
+    """proc `ability_effect__12` (tcg.fills:649)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__12"]) != 0), jnp.bool_)
-    _c1250 = lv["_envc_seek"]
-    def _then1251(st, lv):
+    _c1334 = lv["_envc_seek"]
+    def _then1335(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1252 = 0
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1252, jnp.int8)
-        _a1253 = False
-        lv["_envc_seek"] = _cast(_a1253, jnp.bool_)
+        _a1336 = 0
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1336, jnp.int8)
+        _a1337 = False
+        lv["_envc_seek"] = _cast(_a1337, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1250, _then1251(st, lv), (st, lv))
+    st, lv = _select(_c1334, _then1335(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1254 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1255(st, lv):
+    _c1338 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1339(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1256 = 1
-        st["_envc_at_p_ability_effect__12"] = _cast(_a1256, jnp.int8)
-        _a1257 = False
-        lv["_envc_run"] = _cast(_a1257, jnp.bool_)
+        _a1340 = 1
+        st["_envc_at_p_ability_effect__12"] = _cast(_a1340, jnp.int8)
+        _a1341 = False
+        lv["_envc_run"] = _cast(_a1341, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    def _else1258(st, lv):
+    def _else1342(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1259 = True
-        lv["_envc_run"] = _cast(_a1259, jnp.bool_)
+        _a1343 = True
+        lv["_envc_run"] = _cast(_a1343, jnp.bool_)
         return st, _scope(lv, ("p", "s", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1254, _then1255(st, lv), _else1258(st, lv))
+    st, lv = _select(_c1338, _then1339(st, lv), _else1342(st, lv))
     lv = _scope(lv, ("p", "s", ))
     return st
 
 
 def p_ability_effect__13(st, v_p, v_s):
-    """proc `ability_effect__13` (tcg.fills:656)"""
+    """proc `ability_effect__13` (tcg.fills:663)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 1)
@@ -5005,7 +5242,7 @@ def p_ability_effect__13(st, v_p, v_s):
 
 
 def p_ability_effect__14(st, v_p, v_s):
-    """proc `ability_effect__14` (tcg.fills:686)"""
+    """proc `ability_effect__14` (tcg.fills:693)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
@@ -5013,7 +5250,7 @@ def p_ability_effect__14(st, v_p, v_s):
 
 
 def p_ability_effect__15(st, v_p, v_s):
-    """proc `ability_effect__15` (tcg.fills:692)"""
+    """proc `ability_effect__15` (tcg.fills:699)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_hit_on_attach(st, lv["p"], 6, 20)
@@ -5021,14 +5258,14 @@ def p_ability_effect__15(st, v_p, v_s):
 
 
 def p_ability_effect__16(st, v_p, v_s):
-    """proc `ability_effect__16` (tcg.fills:698)"""
+    """proc `ability_effect__16` (tcg.fills:705)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     return st
 
 
 def p_ability_effect__17(st, v_p, v_s):
-    """proc `ability_effect__17` (tcg.fills:674)"""
+    """proc `ability_effect__17` (tcg.fills:681)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_cut_damage(st, lv["p"], 5, 30)
@@ -5036,7 +5273,7 @@ def p_ability_effect__17(st, v_p, v_s):
 
 
 def p_ability_effect__18(st, v_p, v_s):
-    """proc `ability_effect__18` (tcg.fills:704)"""
+    """proc `ability_effect__18` (tcg.fills:711)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["s"], 3, 1, True)
@@ -5044,7 +5281,7 @@ def p_ability_effect__18(st, v_p, v_s):
 
 
 def p_trainer_effect__1(st, v_p, v_target):
-    """proc `trainer_effect__1` (tcg.fills:817)"""
+    """proc `trainer_effect__1` (tcg.fills:824)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_play_as_pokemon(st, lv["p"], 40, 9)
@@ -5052,7 +5289,7 @@ def p_trainer_effect__1(st, v_p, v_target):
 
 
 def p_trainer_effect__2(st, v_p, v_target):
-    """proc `trainer_effect__2` (tcg.fills:747)"""
+    """proc `trainer_effect__2` (tcg.fills:754)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
@@ -5060,40 +5297,40 @@ def p_trainer_effect__2(st, v_p, v_target):
 
 
 def p_trainer_effect__3(st, v_p, v_target):
-    """proc `trainer_effect__3` (tcg.fills:753)"""
+    """proc `trainer_effect__3` (tcg.fills:760)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["going"] = _cast(True, jnp.bool_)
     lv["k"] = jnp.int32(0)
-    def _loop1260(i, carry):
+    def _loop1344(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["k"] = i
-        _c1261 = lv["going"]
-        def _then1262(st, lv):
+        _c1345 = lv["going"]
+        def _then1346(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1264 = _randint(st, 0, 1)
-            _c1263 = (_r1264 == 1)
-            def _then1265(st, lv):
+            st, _r1348 = _randint(st, 0, 1)
+            _c1347 = (_r1348 == 1)
+            def _then1349(st, lv):
                 st, lv = dict(st), dict(lv)
                 st = p_attach_from_zone(st, lv["p"], lv["target"], 2, 1, False)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            def _else1266(st, lv):
+            def _else1350(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1267 = False
-                lv["going"] = _cast(_a1267, jnp.bool_)
+                _a1351 = False
+                lv["going"] = _cast(_a1351, jnp.bool_)
                 return st, _scope(lv, ("p", "target", "going", "k", ))
-            st, lv = _select(_c1263, _then1265(st, lv), _else1266(st, lv))
+            st, lv = _select(_c1347, _then1349(st, lv), _else1350(st, lv))
             return st, _scope(lv, ("p", "target", "going", "k", ))
-        st, lv = _select(_c1261, _then1262(st, lv), (st, lv))
+        st, lv = _select(_c1345, _then1346(st, lv), (st, lv))
         return st, lv
-    st, lv = lax.fori_loop(0, 12, _loop1260, (st, lv))
+    st, lv = lax.fori_loop(0, 12, _loop1344, (st, lv))
     lv = _scope(lv, ("p", "target", "going", ))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__4(st, v_p, v_target):
-    """proc `trainer_effect__4` (tcg.fills:810)"""
+    """proc `trainer_effect__4` (tcg.fills:817)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
@@ -5101,7 +5338,7 @@ def p_trainer_effect__4(st, v_p, v_target):
 
 
 def p_trainer_effect__5(st, v_p, v_target):
-    """proc `trainer_effect__5` (tcg.fills:798)"""
+    """proc `trainer_effect__5` (tcg.fills:805)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_active_to_hand(st, lv["p"])
@@ -5109,7 +5346,7 @@ def p_trainer_effect__5(st, v_p, v_target):
 
 
 def p_trainer_effect__6(st, v_p, v_target):
-    """proc `trainer_effect__6` (tcg.fills:741)"""
+    """proc `trainer_effect__6` (tcg.fills:748)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_attack_bonus(st, 10)
@@ -5117,7 +5354,7 @@ def p_trainer_effect__6(st, v_p, v_target):
 
 
 def p_trainer_effect__7(st, v_p, v_target):
-    """proc `trainer_effect__7` (tcg.fills:792)"""
+    """proc `trainer_effect__7` (tcg.fills:799)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
@@ -5125,41 +5362,41 @@ def p_trainer_effect__7(st, v_p, v_target):
 
 
 def p_trainer_effect__8(st, v_p, v_target):
-    """proc `trainer_effect__8` (tcg.fills:768)"""
+    """proc `trainer_effect__8` (tcg.fills:775)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__8"]) != 0), jnp.bool_)
-    _c1268 = lv["_envc_seek"]
-    def _then1269(st, lv):
+    _c1352 = lv["_envc_seek"]
+    def _then1353(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1270 = 0
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1270, jnp.int8)
-        _a1271 = False
-        lv["_envc_seek"] = _cast(_a1271, jnp.bool_)
+        _a1354 = 0
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1354, jnp.int8)
+        _a1355 = False
+        lv["_envc_seek"] = _cast(_a1355, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1268, _then1269(st, lv), (st, lv))
+    st, lv = _select(_c1352, _then1353(st, lv), (st, lv))
     st = p_switch_opponent(st, lv["p"], False, True, False)
-    _c1272 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-    def _then1273(st, lv):
+    _c1356 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+    def _then1357(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1274 = 1
-        st["_envc_at_p_trainer_effect__8"] = _cast(_a1274, jnp.int8)
-        _a1275 = False
-        lv["_envc_run"] = _cast(_a1275, jnp.bool_)
+        _a1358 = 1
+        st["_envc_at_p_trainer_effect__8"] = _cast(_a1358, jnp.int8)
+        _a1359 = False
+        lv["_envc_run"] = _cast(_a1359, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    def _else1276(st, lv):
+    def _else1360(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1277 = True
-        lv["_envc_run"] = _cast(_a1277, jnp.bool_)
+        _a1361 = True
+        lv["_envc_run"] = _cast(_a1361, jnp.bool_)
         return st, _scope(lv, ("p", "target", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1272, _then1273(st, lv), _else1276(st, lv))
+    st, lv = _select(_c1356, _then1357(st, lv), _else1360(st, lv))
     lv = _scope(lv, ("p", "target", ))
     return st
 
 
 def p_trainer_effect__9(st, v_p, v_target):
-    """proc `trainer_effect__9` (tcg.fills:804)"""
+    """proc `trainer_effect__9` (tcg.fills:811)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_move_bench_energy(st, lv["p"], 3)
@@ -5167,7 +5404,7 @@ def p_trainer_effect__9(st, v_p, v_target):
 
 
 def p_trainer_effect__10(st, v_p, v_target):
-    """proc `trainer_effect__10` (tcg.fills:729)"""
+    """proc `trainer_effect__10` (tcg.fills:736)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_heal(st, lv["p"], lv["target"], 20)
@@ -5175,7 +5412,7 @@ def p_trainer_effect__10(st, v_p, v_target):
 
 
 def p_trainer_effect__11(st, v_p, v_target):
-    """proc `trainer_effect__11` (tcg.fills:735)"""
+    """proc `trainer_effect__11` (tcg.fills:742)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_add_retreat_discount(st, 1)
@@ -5183,7 +5420,7 @@ def p_trainer_effect__11(st, v_p, v_target):
 
 
 def p_trainer_effect__12(st, v_p, v_target):
-    """proc `trainer_effect__12` (tcg.fills:780)"""
+    """proc `trainer_effect__12` (tcg.fills:787)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_see_opponent_hand(st, lv["p"])
@@ -5191,7 +5428,7 @@ def p_trainer_effect__12(st, v_p, v_target):
 
 
 def p_trainer_effect__13(st, v_p, v_target):
-    """proc `trainer_effect__13` (tcg.fills:786)"""
+    """proc `trainer_effect__13` (tcg.fills:793)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_look_at_deck(st, lv["p"], 3)
@@ -5199,7 +5436,7 @@ def p_trainer_effect__13(st, v_p, v_target):
 
 
 def p_trainer_effect__14(st, v_p, v_target):
-    """proc `trainer_effect__14` (tcg.fills:723)"""
+    """proc `trainer_effect__14` (tcg.fills:730)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_basic_from_deck(st, lv["p"])
@@ -5207,7 +5444,7 @@ def p_trainer_effect__14(st, v_p, v_target):
 
 
 def p_trainer_effect__15(st, v_p, v_target):
-    """proc `trainer_effect__15` (tcg.fills:774)"""
+    """proc `trainer_effect__15` (tcg.fills:781)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_opponent_hand_into_deck(st, lv["p"], 3)
@@ -5215,7 +5452,7 @@ def p_trainer_effect__15(st, v_p, v_target):
 
 
 def p_trainer_effect__16(st, v_p, v_target):
-    """proc `trainer_effect__16` (tcg.fills:717)"""
+    """proc `trainer_effect__16` (tcg.fills:724)"""
     st = dict(st)
     lv = {"p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     st = p_draw_cards(st, lv["p"], 2)
@@ -5223,489 +5460,253 @@ def p_trainer_effect__16(st, v_p, v_target):
 
 
 def p_attack_effect__dispatch(st, v_effect, v_p):
-    """proc `attack_effect__dispatch` (tcg.envspec:1045)"""
+    """proc `attack_effect__dispatch` (tcg.envspec:1089)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1278 = lv["_envc_run"]
-    def _then1279(st, lv):
+    _c1362 = lv["_envc_run"]
+    def _then1363(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1280 = _K32[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1280, jnp.int8)
+        _a1364 = _K34[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1364, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1278, _then1279(st, lv), (st, lv))
-    _c1281 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1282 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1283 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1284 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1285 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1286 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1287 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
-    _c1288 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1289 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
-    _c1290 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1291 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1292 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1293 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
-    _c1294 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
-    _c1295 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
-    _c1296 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
-    _c1297 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
-    _c1298 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
-    _c1299 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
-    _c1300 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
-    _c1301 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
-    _c1302 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
-    _c1303 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
-    _c1304 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
-    _c1305 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
-    _c1306 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
-    _c1307 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27))
-    _c1308 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
-    _c1309 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
-    _c1310 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
-    _c1311 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
-    _c1312 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
-    _c1313 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
-    _c1314 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
-    _c1315 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
-    _c1316 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36))
-    _c1317 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
-    _c1318 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
-    _c1319 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
-    _c1320 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40))
-    _c1321 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
-    _c1322 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
-    _c1323 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
-    _c1324 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
-    _c1325 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
-    _c1326 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
-    _c1327 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47))
-    _c1328 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 48)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
-    _c1329 = lv["_envc_run"]
-    def _then1330(st, lv):
+    st, lv = _select(_c1362, _then1363(st, lv), (st, lv))
+    _c1365 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1366 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1367 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1368 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1369 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1370 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1371 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)))
+    _c1372 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1373 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9))
+    _c1374 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1375 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1376 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1377 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13))
+    _c1378 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 14))
+    _c1379 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)))
+    _c1380 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 16))
+    _c1381 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 17))
+    _c1382 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 18))
+    _c1383 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 19))
+    _c1384 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 20))
+    _c1385 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 21))
+    _c1386 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 22))
+    _c1387 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 23)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)))
+    _c1388 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 24)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)))
+    _c1389 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 25))
+    _c1390 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 26))
+    _c1391 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 27))
+    _c1392 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 28)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)))
+    _c1393 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 29))
+    _c1394 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 30))
+    _c1395 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 31))
+    _c1396 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 32))
+    _c1397 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 33))
+    _c1398 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 34))
+    _c1399 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 35))
+    _c1400 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 36)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)))
+    _c1401 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 37))
+    _c1402 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 38))
+    _c1403 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 39))
+    _c1404 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 40)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)))
+    _c1405 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 41))
+    _c1406 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 42))
+    _c1407 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 43))
+    _c1408 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 44))
+    _c1409 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 45))
+    _c1410 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 46))
+    _c1411 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 47))
+    _c1412 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 48))
+    _c1413 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 49)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
+    _c1414 = lv["_envc_run"]
+    def _then1415(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_heal(st, lv["p"], 0, _K33[_i32(lv["effect"])][0])
+        st = p_heal(st, lv["p"], 0, _K35[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1331(st, lv):
+    def _then1416(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_pokemon_from_deck(st, lv["p"], _K34[_i32(lv["effect"])][0])
+        st = p_pokemon_from_deck(st, lv["p"], _K36[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1332(st, lv):
+    def _then1417(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent(st, lv["p"], _K35[_i32(lv["effect"])][0])
+        st = p_afflict_opponent(st, lv["p"], _K37[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1333(st, lv):
+    def _then1418(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1334(st, lv):
+    def _then1419(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_on_heads(st, _K36[_i32(lv["effect"])][0])
+        st = p_bonus_on_heads(st, _K38[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1335(st, lv):
+    def _then1420(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_damage_per_heads(st, _K37[_i32(lv["effect"])][0], _K38[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1336(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1337 = lv["_envc_run"]
-        def _then1338(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1339 = _K39[_i32(lv["effect"])][0]
-            lv["_envc_arg1"] = _cast(_a1339, jnp.int8)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1337, _then1338(st, lv), (st, lv))
-        _c1340 = lv["_envc_seek"]
-        def _then1341(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1342 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1342, jnp.int8)
-            _a1343 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1343, jnp.int8)
-            _a1344 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1344, jnp.int8)
-            _a1345 = False
-            lv["_envc_seek"] = _cast(_a1345, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1340, _then1341(st, lv), (st, lv))
-        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
-        _c1346 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
-        def _then1347(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1348 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1348, jnp.int8)
-            _a1349 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1349, jnp.int8)
-            _a1350 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1350, jnp.int8)
-            _a1351 = False
-            lv["_envc_run"] = _cast(_a1351, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        def _else1352(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1353 = True
-            lv["_envc_run"] = _cast(_a1353, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
-        st, lv = _select(_c1346, _then1347(st, lv), _else1352(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1354(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_nothing_on_tails(st)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1355(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_energy(st, lv["p"], 0, _K40[_i32(lv["effect"])][0], _K41[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1356(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_hinder_defending(st, lv["p"], _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0], _K44[_i32(lv["effect"])][0], _K45[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1357(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_self(st, lv["p"], _K46[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1358(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_extra_energy(st, lv["p"], _K47[_i32(lv["effect"])][0], _K48[_i32(lv["effect"])][0], _K49[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1359(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_block_supporters(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1360(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if_all_heads(st, 2, 80)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1361(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg2"] = _cast(0, jnp.int16)
-        lv["_envc_arg3"] = _cast(False, jnp.bool_)
-        _c1362 = lv["_envc_run"]
-        def _then1363(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1364 = _K50[_i32(lv["effect"])][0]
-            lv["_envc_arg2"] = _cast(_a1364, jnp.int16)
-            _a1365 = _K51[_i32(lv["effect"])][0]
-            lv["_envc_arg3"] = _cast(_a1365, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1362, _then1363(st, lv), (st, lv))
-        _c1366 = lv["_envc_seek"]
-        def _then1367(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1368 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1368, jnp.int8)
-            _a1369 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1369, jnp.int8)
-            _a1370 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1370, jnp.int8)
-            _a1371 = False
-            lv["_envc_seek"] = _cast(_a1371, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1366, _then1367(st, lv), (st, lv))
-        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
-        _c1372 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1373(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1374 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1374, jnp.int8)
-            _a1375 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1375, jnp.int8)
-            _a1376 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1376, jnp.int8)
-            _a1377 = False
-            lv["_envc_run"] = _cast(_a1377, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        def _else1378(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1379 = True
-            lv["_envc_run"] = _cast(_a1379, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
-        st, lv = _select(_c1372, _then1373(st, lv), _else1378(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1380(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_energy(st, lv["p"], _K52[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1381(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1382(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_opponent_bench(st, lv["p"], _K53[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1383(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_if(st, lv["p"], _K54[_i32(lv["effect"])][0], _K55[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1384(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_all_energy(st, lv["p"], 0)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1385(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_bench_type(st, lv["p"], _K56[_i32(lv["effect"])][0], 30)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1386(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1387(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg4"] = _cast(0, jnp.int16)
-        lv["_envc_arg5"] = _cast(False, jnp.bool_)
-        _c1388 = lv["_envc_run"]
-        def _then1389(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1390 = _K57[_i32(lv["effect"])][0]
-            lv["_envc_arg4"] = _cast(_a1390, jnp.int16)
-            _a1391 = _K58[_i32(lv["effect"])][0]
-            lv["_envc_arg5"] = _cast(_a1391, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1388, _then1389(st, lv), (st, lv))
-        _c1392 = lv["_envc_seek"]
-        def _then1393(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1394 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1394, jnp.int8)
-            _a1395 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1395, jnp.int8)
-            _a1396 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1396, jnp.int8)
-            _a1397 = False
-            lv["_envc_seek"] = _cast(_a1397, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1392, _then1393(st, lv), (st, lv))
-        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
-        _c1398 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
-        def _then1399(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1400 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1400, jnp.int8)
-            _a1401 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1401, jnp.int8)
-            _a1402 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1402, jnp.int8)
-            _a1403 = False
-            lv["_envc_run"] = _cast(_a1403, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        def _else1404(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1405 = True
-            lv["_envc_run"] = _cast(_a1405, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
-        st, lv = _select(_c1398, _then1399(st, lv), _else1404(st, lv))
-        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1406(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1407 = lv["_envc_seek"]
-        def _then1408(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1409 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1409, jnp.int8)
-            _a1410 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1410, jnp.int8)
-            _a1411 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1411, jnp.int8)
-            _a1412 = False
-            lv["_envc_seek"] = _cast(_a1412, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1407, _then1408(st, lv), (st, lv))
-        st = p_switch_self(st, lv["p"])
-        _c1413 = (_i32(st["_envc_at_p_switch_self"]) != 0)
-        def _then1414(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1415 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1415, jnp.int8)
-            _a1416 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1416, jnp.int8)
-            _a1417 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1417, jnp.int8)
-            _a1418 = False
-            lv["_envc_run"] = _cast(_a1418, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1419(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1420 = True
-            lv["_envc_run"] = _cast(_a1420, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1413, _then1414(st, lv), _else1419(st, lv))
+        st = p_damage_per_heads(st, _K39[_i32(lv["effect"])][0], _K40[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1421(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_per_opponent_energy(st, lv["p"], _K59[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1422(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect_all(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1423(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_drain(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1424(st, lv):
-        st, lv = dict(st), dict(lv)
-        lv["_envc_arg6"] = _cast(False, jnp.bool_)
-        lv["_envc_arg7"] = _cast(False, jnp.bool_)
-        _c1425 = lv["_envc_run"]
+        lv["_envc_arg1"] = _cast(0, jnp.int8)
+        _c1422 = lv["_envc_run"]
+        def _then1423(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1424 = _K41[_i32(lv["effect"])][0]
+            lv["_envc_arg1"] = _cast(_a1424, jnp.int8)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1422, _then1423(st, lv), (st, lv))
+        _c1425 = lv["_envc_seek"]
         def _then1426(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1427 = _K60[_i32(lv["effect"])][0]
-            lv["_envc_arg6"] = _cast(_a1427, jnp.bool_)
-            _a1428 = _K61[_i32(lv["effect"])][0]
-            lv["_envc_arg7"] = _cast(_a1428, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+            _a1427 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1427, jnp.int8)
+            _a1428 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1428, jnp.int8)
+            _a1429 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1429, jnp.int8)
+            _a1430 = False
+            lv["_envc_seek"] = _cast(_a1430, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
         st, lv = _select(_c1425, _then1426(st, lv), (st, lv))
-        _c1429 = lv["_envc_seek"]
-        def _then1430(st, lv):
+        st = p_attach_to_bench_choice(st, lv["p"], lv["_envc_arg1"])
+        _c1431 = (_i32(st["_envc_at_p_attach_to_bench_choice"]) != 0)
+        def _then1432(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1431 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1431, jnp.int8)
-            _a1432 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1432, jnp.int8)
-            _a1433 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1433, jnp.int8)
-            _a1434 = False
-            lv["_envc_seek"] = _cast(_a1434, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1429, _then1430(st, lv), (st, lv))
-        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
-        _c1435 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1436(st, lv):
+            _a1433 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1433, jnp.int8)
+            _a1434 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1434, jnp.int8)
+            _a1435 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1435, jnp.int8)
+            _a1436 = False
+            lv["_envc_run"] = _cast(_a1436, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        def _else1437(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1437 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1437, jnp.int8)
-            _a1438 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1438, jnp.int8)
-            _a1439 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1439, jnp.int8)
-            _a1440 = False
-            lv["_envc_run"] = _cast(_a1440, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        def _else1441(st, lv):
-            st, lv = dict(st), dict(lv)
-            _a1442 = True
-            lv["_envc_run"] = _cast(_a1442, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
-        st, lv = _select(_c1435, _then1436(st, lv), _else1441(st, lv))
+            _a1438 = True
+            lv["_envc_run"] = _cast(_a1438, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg1", ))
+        st, lv = _select(_c1431, _then1432(st, lv), _else1437(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1439(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_nothing_on_tails(st)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1440(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_energy(st, lv["p"], 0, _K42[_i32(lv["effect"])][0], _K43[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1441(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_hinder_defending(st, lv["p"], _K44[_i32(lv["effect"])][0], _K45[_i32(lv["effect"])][0], _K46[_i32(lv["effect"])][0], _K47[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1442(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_self(st, lv["p"], _K48[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1443(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_named_from_deck_to_bench(st, lv["p"], 12)
+        st = p_bonus_if_extra_energy(st, lv["p"], _K49[_i32(lv["effect"])][0], _K50[_i32(lv["effect"])][0], _K51[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1444(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+        st = p_block_supporters(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1445(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], 0, _K62[_i32(lv["effect"])][0], 1, True)
+        st = p_bonus_if_all_heads(st, 2, 80)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1446(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_random_hits(st, lv["p"], 4, _K63[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1447(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_draw_cards(st, lv["p"], 1)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1448(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_discard_opponent_hand_card(st, lv["p"], _K64[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1449(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_until_tails(st, _K65[_i32(lv["effect"])][0], _K66[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1450(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_opponent_active_to_deck(st, lv["p"], True)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1451(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_see_opponent_hand(st, lv["p"])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1452(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_protect(st, lv["p"], _K67[_i32(lv["effect"])][0], _K68[_i32(lv["effect"])][0])
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1453(st, lv):
-        st, lv = dict(st), dict(lv)
-        _c1454 = lv["_envc_seek"]
-        def _then1455(st, lv):
+        lv["_envc_arg2"] = _cast(0, jnp.int16)
+        lv["_envc_arg3"] = _cast(False, jnp.bool_)
+        _c1447 = lv["_envc_run"]
+        def _then1448(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1456 = st["_envc_frame_p_attack_effect__dispatch__effect"]
-            lv["effect"] = _cast(_a1456, jnp.int8)
-            _a1457 = st["_envc_frame_p_attack_effect__dispatch__p"]
-            lv["p"] = _cast(_a1457, jnp.int8)
-            _a1458 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1458, jnp.int8)
-            _a1459 = False
-            lv["_envc_seek"] = _cast(_a1459, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1454, _then1455(st, lv), (st, lv))
-        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
-        _c1460 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
-        def _then1461(st, lv):
+            _a1449 = _K52[_i32(lv["effect"])][0]
+            lv["_envc_arg2"] = _cast(_a1449, jnp.int16)
+            _a1450 = _K53[_i32(lv["effect"])][0]
+            lv["_envc_arg3"] = _cast(_a1450, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1447, _then1448(st, lv), (st, lv))
+        _c1451 = lv["_envc_seek"]
+        def _then1452(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1462 = lv["effect"]
-            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1462, jnp.int8)
-            _a1463 = lv["p"]
-            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1463, jnp.int8)
-            _a1464 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1464, jnp.int8)
-            _a1465 = False
-            lv["_envc_run"] = _cast(_a1465, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1466(st, lv):
+            _a1453 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1453, jnp.int8)
+            _a1454 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1454, jnp.int8)
+            _a1455 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1455, jnp.int8)
+            _a1456 = False
+            lv["_envc_seek"] = _cast(_a1456, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1451, _then1452(st, lv), (st, lv))
+        st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg2"], lv["_envc_arg3"], True)
+        _c1457 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1458(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1467 = True
-            lv["_envc_run"] = _cast(_a1467, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1460, _then1461(st, lv), _else1466(st, lv))
+            _a1459 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1459, jnp.int8)
+            _a1460 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1460, jnp.int8)
+            _a1461 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1461, jnp.int8)
+            _a1462 = False
+            lv["_envc_run"] = _cast(_a1462, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        def _else1463(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1464 = True
+            lv["_envc_run"] = _cast(_a1464, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg2", "_envc_arg3", ))
+        st, lv = _select(_c1457, _then1458(st, lv), _else1463(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1465(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_energy(st, lv["p"], _K54[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1466(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_opponent_on_heads(st, lv["p"], 2)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1467(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_opponent_bench(st, lv["p"], _K55[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1468(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_afflict_self(st, lv["p"], 1)
+        st = p_bonus_if(st, lv["p"], _K56[_i32(lv["effect"])][0], _K57[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1469(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_boost_next_turn(st, lv["p"], 20)
+        st = p_discard_all_energy(st, lv["p"], 0)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1470(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_burn_opponent_on_heads(st, lv["p"])
+        st = p_damage_per_bench_type(st, lv["p"], _K58[_i32(lv["effect"])][0], 30)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1471(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_discard_deck_tops(st, 5)
+        st = p_bonus_or_recoil(st, lv["p"], 40, 20)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1472(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_sweets_relay(st, lv["p"], 20)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1473(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_damage_per_relay(st, lv["p"], 40)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1474(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_counter_damage(st, lv["p"], 30)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1475(st, lv):
-        st, lv = dict(st), dict(lv)
-        st = p_heal_on_heads(st, lv["p"], 0, 60)
-        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1476(st, lv):
-        st, lv = dict(st), dict(lv)
+        lv["_envc_arg4"] = _cast(0, jnp.int16)
+        lv["_envc_arg5"] = _cast(False, jnp.bool_)
+        _c1473 = lv["_envc_run"]
+        def _then1474(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1475 = _K59[_i32(lv["effect"])][0]
+            lv["_envc_arg4"] = _cast(_a1475, jnp.int16)
+            _a1476 = _K60[_i32(lv["effect"])][0]
+            lv["_envc_arg5"] = _cast(_a1476, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
+        st, lv = _select(_c1473, _then1474(st, lv), (st, lv))
         _c1477 = lv["_envc_seek"]
         def _then1478(st, lv):
             st, lv = dict(st), dict(lv)
@@ -5717,899 +5718,1171 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1481, jnp.int8)
             _a1482 = False
             lv["_envc_seek"] = _cast(_a1482, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
         st, lv = _select(_c1477, _then1478(st, lv), (st, lv))
-        st = p_attack_effect__16(st, lv["p"])
-        _c1483 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        st = p_damage_own_choice(st, lv["p"], lv["_envc_arg4"], lv["_envc_arg5"])
+        _c1483 = (_i32(st["_envc_at_p_damage_own_choice"]) != 0)
         def _then1484(st, lv):
             st, lv = dict(st), dict(lv)
             _a1485 = lv["effect"]
             st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1485, jnp.int8)
             _a1486 = lv["p"]
             st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1486, jnp.int8)
-            _a1487 = 7
+            _a1487 = 3
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1487, jnp.int8)
             _a1488 = False
             lv["_envc_run"] = _cast(_a1488, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
         def _else1489(st, lv):
             st, lv = dict(st), dict(lv)
             _a1490 = True
             lv["_envc_run"] = _cast(_a1490, jnp.bool_)
-            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg4", "_envc_arg5", ))
         st, lv = _select(_c1483, _then1484(st, lv), _else1489(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
     def _then1491(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1492 = (_i32(lv["op_0"]) == 49)
+        _c1492 = lv["_envc_seek"]
         def _then1493(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1494 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1494, jnp.int8)
+            _a1495 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1495, jnp.int8)
+            _a1496 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1496, jnp.int8)
+            _a1497 = False
+            lv["_envc_seek"] = _cast(_a1497, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
+        st = p_switch_self(st, lv["p"])
+        _c1498 = (_i32(st["_envc_at_p_switch_self"]) != 0)
+        def _then1499(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1500 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1500, jnp.int8)
+            _a1501 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1501, jnp.int8)
+            _a1502 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1502, jnp.int8)
+            _a1503 = False
+            lv["_envc_run"] = _cast(_a1503, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1504(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1505 = True
+            lv["_envc_run"] = _cast(_a1505, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1498, _then1499(st, lv), _else1504(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1506(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_per_opponent_energy(st, lv["p"], _K61[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1507(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect_all(st, lv["p"], True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1508(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_drain(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1509(st, lv):
+        st, lv = dict(st), dict(lv)
+        lv["_envc_arg6"] = _cast(False, jnp.bool_)
+        lv["_envc_arg7"] = _cast(False, jnp.bool_)
+        _c1510 = lv["_envc_run"]
+        def _then1511(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1512 = _K62[_i32(lv["effect"])][0]
+            lv["_envc_arg6"] = _cast(_a1512, jnp.bool_)
+            _a1513 = _K63[_i32(lv["effect"])][0]
+            lv["_envc_arg7"] = _cast(_a1513, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1510, _then1511(st, lv), (st, lv))
+        _c1514 = lv["_envc_seek"]
+        def _then1515(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1516 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1516, jnp.int8)
+            _a1517 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1517, jnp.int8)
+            _a1518 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1518, jnp.int8)
+            _a1519 = False
+            lv["_envc_seek"] = _cast(_a1519, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1514, _then1515(st, lv), (st, lv))
+        st = p_switch_opponent(st, lv["p"], lv["_envc_arg6"], lv["_envc_arg7"], False)
+        _c1520 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1521(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1522 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1522, jnp.int8)
+            _a1523 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1523, jnp.int8)
+            _a1524 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1524, jnp.int8)
+            _a1525 = False
+            lv["_envc_run"] = _cast(_a1525, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        def _else1526(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1527 = True
+            lv["_envc_run"] = _cast(_a1527, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "_envc_arg6", "_envc_arg7", ))
+        st, lv = _select(_c1520, _then1521(st, lv), _else1526(st, lv))
+        lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1528(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_named_from_deck_to_bench(st, lv["p"], 12)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1529(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_bonus_per_bench_named(st, lv["p"], 8, 50)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1530(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_attach_from_zone(st, lv["p"], 0, _K64[_i32(lv["effect"])][0], 1, True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1531(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_random_hits(st, lv["p"], 4, _K65[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1532(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_draw_cards(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1533(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_opponent_hand_card(st, lv["p"], _K66[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1534(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_until_tails(st, _K67[_i32(lv["effect"])][0], _K68[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1535(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1536 = lv["_envc_seek"]
+        def _then1537(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1538 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1538, jnp.int8)
+            _a1539 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1539, jnp.int8)
+            _a1540 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1540, jnp.int8)
+            _a1541 = False
+            lv["_envc_seek"] = _cast(_a1541, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1536, _then1537(st, lv), (st, lv))
+        st = p_copy_attack(st, lv["p"])
+        _c1542 = (_i32(st["_envc_at_p_copy_attack"]) != 0)
+        def _then1543(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1544 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1544, jnp.int8)
+            _a1545 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1545, jnp.int8)
+            _a1546 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1546, jnp.int8)
+            _a1547 = False
+            lv["_envc_run"] = _cast(_a1547, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1548(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1549 = True
+            lv["_envc_run"] = _cast(_a1549, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1542, _then1543(st, lv), _else1548(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1550(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_opponent_active_to_deck(st, lv["p"], True)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1551(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_see_opponent_hand(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1552(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_protect(st, lv["p"], _K69[_i32(lv["effect"])][0], _K70[_i32(lv["effect"])][0])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1553(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1554 = lv["_envc_seek"]
+        def _then1555(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1556 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1556, jnp.int8)
+            _a1557 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1557, jnp.int8)
+            _a1558 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1558, jnp.int8)
+            _a1559 = False
+            lv["_envc_seek"] = _cast(_a1559, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1554, _then1555(st, lv), (st, lv))
+        st = p_attach_to_benched_choices(st, lv["p"], 2, 2)
+        _c1560 = (_i32(st["_envc_at_p_attach_to_benched_choices"]) != 0)
+        def _then1561(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1562 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1562, jnp.int8)
+            _a1563 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1563, jnp.int8)
+            _a1564 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1564, jnp.int8)
+            _a1565 = False
+            lv["_envc_run"] = _cast(_a1565, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1566(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1567 = True
+            lv["_envc_run"] = _cast(_a1567, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1560, _then1561(st, lv), _else1566(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1568(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_afflict_self(st, lv["p"], 1)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1569(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_boost_next_turn(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1570(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_burn_opponent_on_heads(st, lv["p"])
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1571(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_discard_deck_tops(st, 5)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1572(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_sweets_relay(st, lv["p"], 20)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1573(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_damage_per_relay(st, lv["p"], 40)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1574(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_counter_damage(st, lv["p"], 30)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1575(st, lv):
+        st, lv = dict(st), dict(lv)
+        st = p_heal_on_heads(st, lv["p"], 0, 60)
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1576(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1577 = lv["_envc_seek"]
+        def _then1578(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1579 = st["_envc_frame_p_attack_effect__dispatch__effect"]
+            lv["effect"] = _cast(_a1579, jnp.int8)
+            _a1580 = st["_envc_frame_p_attack_effect__dispatch__p"]
+            lv["p"] = _cast(_a1580, jnp.int8)
+            _a1581 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1581, jnp.int8)
+            _a1582 = False
+            lv["_envc_seek"] = _cast(_a1582, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1577, _then1578(st, lv), (st, lv))
+        st = p_attack_effect__16(st, lv["p"])
+        _c1583 = (_i32(st["_envc_at_p_attack_effect__16"]) != 0)
+        def _then1584(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1585 = lv["effect"]
+            st["_envc_frame_p_attack_effect__dispatch__effect"] = _cast(_a1585, jnp.int8)
+            _a1586 = lv["p"]
+            st["_envc_frame_p_attack_effect__dispatch__p"] = _cast(_a1586, jnp.int8)
+            _a1587 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1587, jnp.int8)
+            _a1588 = False
+            lv["_envc_run"] = _cast(_a1588, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        def _else1589(st, lv):
+            st, lv = dict(st), dict(lv)
+            _a1590 = True
+            lv["_envc_run"] = _cast(_a1590, jnp.bool_)
+            return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+        st, lv = _select(_c1583, _then1584(st, lv), _else1589(st, lv))
+        return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
+    def _then1591(st, lv):
+        st, lv = dict(st), dict(lv)
+        _c1592 = (_i32(lv["op_0"]) == 50)
+        def _then1593(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_attack_effect__36(st, lv["p"])
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1492, _then1493(st, lv), (st, lv))
+        st, lv = _select(_c1592, _then1593(st, lv), (st, lv))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1281, _c1282, _c1283, _c1284, _c1285, _c1286, _c1287, _c1288, _c1289, _c1290, _c1291, _c1292, _c1293, _c1294, _c1295, _c1296, _c1297, _c1298, _c1299, _c1300, _c1301, _c1302, _c1303, _c1304, _c1305, _c1306, _c1307, _c1308, _c1309, _c1310, _c1311, _c1312, _c1313, _c1314, _c1315, _c1316, _c1317, _c1318, _c1319, _c1320, _c1321, _c1322, _c1323, _c1324, _c1325, _c1326, _c1327, _c1328, _c1329, ), (st, lv), (_then1330(st, lv), _then1331(st, lv), _then1332(st, lv), _then1333(st, lv), _then1334(st, lv), _then1335(st, lv), _then1336(st, lv), _then1354(st, lv), _then1355(st, lv), _then1356(st, lv), _then1357(st, lv), _then1358(st, lv), _then1359(st, lv), _then1360(st, lv), _then1361(st, lv), _then1380(st, lv), _then1381(st, lv), _then1382(st, lv), _then1383(st, lv), _then1384(st, lv), _then1385(st, lv), _then1386(st, lv), _then1387(st, lv), _then1406(st, lv), _then1421(st, lv), _then1422(st, lv), _then1423(st, lv), _then1424(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1447(st, lv), _then1448(st, lv), _then1449(st, lv), _then1450(st, lv), _then1451(st, lv), _then1452(st, lv), _then1453(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), _then1472(st, lv), _then1473(st, lv), _then1474(st, lv), _then1475(st, lv), _then1476(st, lv), _then1491(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1365, _c1366, _c1367, _c1368, _c1369, _c1370, _c1371, _c1372, _c1373, _c1374, _c1375, _c1376, _c1377, _c1378, _c1379, _c1380, _c1381, _c1382, _c1383, _c1384, _c1385, _c1386, _c1387, _c1388, _c1389, _c1390, _c1391, _c1392, _c1393, _c1394, _c1395, _c1396, _c1397, _c1398, _c1399, _c1400, _c1401, _c1402, _c1403, _c1404, _c1405, _c1406, _c1407, _c1408, _c1409, _c1410, _c1411, _c1412, _c1413, _c1414, ), (st, lv), (_then1415(st, lv), _then1416(st, lv), _then1417(st, lv), _then1418(st, lv), _then1419(st, lv), _then1420(st, lv), _then1421(st, lv), _then1439(st, lv), _then1440(st, lv), _then1441(st, lv), _then1442(st, lv), _then1443(st, lv), _then1444(st, lv), _then1445(st, lv), _then1446(st, lv), _then1465(st, lv), _then1466(st, lv), _then1467(st, lv), _then1468(st, lv), _then1469(st, lv), _then1470(st, lv), _then1471(st, lv), _then1472(st, lv), _then1491(st, lv), _then1506(st, lv), _then1507(st, lv), _then1508(st, lv), _then1509(st, lv), _then1528(st, lv), _then1529(st, lv), _then1530(st, lv), _then1531(st, lv), _then1532(st, lv), _then1533(st, lv), _then1534(st, lv), _then1535(st, lv), _then1550(st, lv), _then1551(st, lv), _then1552(st, lv), _then1553(st, lv), _then1568(st, lv), _then1569(st, lv), _then1570(st, lv), _then1571(st, lv), _then1572(st, lv), _then1573(st, lv), _then1574(st, lv), _then1575(st, lv), _then1576(st, lv), _then1591(st, lv), ), (st, lv))
     lv["op_1"] = _cast(0, jnp.int8)
-    _c1494 = lv["_envc_run"]
-    def _then1495(st, lv):
+    _c1594 = lv["_envc_run"]
+    def _then1595(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1496 = _K32[_i32(lv["effect"])][1]
-        lv["op_1"] = _cast(_a1496, jnp.int8)
+        _a1596 = _K34[_i32(lv["effect"])][1]
+        lv["op_1"] = _cast(_a1596, jnp.int8)
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1494, _then1495(st, lv), (st, lv))
-    _c1497 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)))
-    def _then1498(st, lv):
+    st, lv = _select(_c1594, _then1595(st, lv), (st, lv))
+    _c1597 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_1"]) == 15)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)))
+    def _then1598(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg8"] = _cast(0, jnp.int16)
         lv["_envc_arg9"] = _cast(False, jnp.bool_)
-        _c1499 = lv["_envc_run"]
-        def _then1500(st, lv):
+        _c1599 = lv["_envc_run"]
+        def _then1600(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1501 = _K50[_i32(lv["effect"])][1]
-            lv["_envc_arg8"] = _cast(_a1501, jnp.int16)
-            _a1502 = _K51[_i32(lv["effect"])][1]
-            lv["_envc_arg9"] = _cast(_a1502, jnp.bool_)
+            _a1601 = _K52[_i32(lv["effect"])][1]
+            lv["_envc_arg8"] = _cast(_a1601, jnp.int16)
+            _a1602 = _K53[_i32(lv["effect"])][1]
+            lv["_envc_arg9"] = _cast(_a1602, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1499, _then1500(st, lv), (st, lv))
-        _c1503 = lv["_envc_seek"]
-        def _then1504(st, lv):
+        st, lv = _select(_c1599, _then1600(st, lv), (st, lv))
+        _c1603 = lv["_envc_seek"]
+        def _then1604(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1505 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1505, jnp.int8)
-            _a1506 = False
-            lv["_envc_seek"] = _cast(_a1506, jnp.bool_)
+            _a1605 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1605, jnp.int8)
+            _a1606 = False
+            lv["_envc_seek"] = _cast(_a1606, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1503, _then1504(st, lv), (st, lv))
+        st, lv = _select(_c1603, _then1604(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], lv["_envc_arg8"], lv["_envc_arg9"], True)
-        _c1507 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1508(st, lv):
+        _c1607 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1608(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1509 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1509, jnp.int8)
-            _a1510 = False
-            lv["_envc_run"] = _cast(_a1510, jnp.bool_)
+            _a1609 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1609, jnp.int8)
+            _a1610 = False
+            lv["_envc_run"] = _cast(_a1610, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        def _else1511(st, lv):
+        def _else1611(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1512 = True
-            lv["_envc_run"] = _cast(_a1512, jnp.bool_)
+            _a1612 = True
+            lv["_envc_run"] = _cast(_a1612, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", "_envc_arg8", "_envc_arg9", ))
-        st, lv = _select(_c1507, _then1508(st, lv), _else1511(st, lv))
+        st, lv = _select(_c1607, _then1608(st, lv), _else1611(st, lv))
         lv = _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
         return st, _scope(lv, ("effect", "p", "_envc_run", "_envc_seek", "op_0", "op_1", ))
-    st, lv = _select(_c1497, _then1498(st, lv), (st, lv))
+    st, lv = _select(_c1597, _then1598(st, lv), (st, lv))
     lv = _scope(lv, ("effect", "p", ))
     return st
 
 
 def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
-    """proc `ability_effect__dispatch` (tcg.envspec:1057)"""
+    """proc `ability_effect__dispatch` (tcg.envspec:1101)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1513 = lv["_envc_run"]
-    def _then1514(st, lv):
+    _c1613 = lv["_envc_run"]
+    def _then1614(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1515 = _K69[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1515, jnp.int8)
+        _a1615 = _K71[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1615, jnp.int8)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1513, _then1514(st, lv), (st, lv))
-    _c1516 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1517 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1518 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1519 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
-    _c1520 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1521 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1522 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
-    _c1523 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
-    _c1524 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
-    _c1525 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
-    _c1526 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
-    _c1527 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
-    _c1528 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
-    def _then1529(st, lv):
+    st, lv = _select(_c1613, _then1614(st, lv), (st, lv))
+    _c1616 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1617 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1618 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1619 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 1)))
+    _c1620 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1621 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1622 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7))
+    _c1623 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 8))
+    _c1624 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 9)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 2)))
+    _c1625 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 10))
+    _c1626 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 11))
+    _c1627 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 12))
+    _c1628 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 13)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_ability_effect__dispatch"]) == 3)))
+    def _then1629(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_all(st, lv["p"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1530(st, lv):
+    def _then1630(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_strike_back(st, lv["s"], 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1531(st, lv):
+    def _then1631(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_cut_damage(st, lv["p"], _K70[_i32(lv["effect"])][0], _K71[_i32(lv["effect"])][0])
+        st = p_cut_damage(st, lv["p"], _K72[_i32(lv["effect"])][0], _K73[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1532(st, lv):
+    def _then1632(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1533 = lv["_envc_seek"]
-        def _then1534(st, lv):
+        _c1633 = lv["_envc_seek"]
+        def _then1634(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1535 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1535, jnp.int8)
-            _a1536 = False
-            lv["_envc_seek"] = _cast(_a1536, jnp.bool_)
+            _a1635 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1635, jnp.int8)
+            _a1636 = False
+            lv["_envc_seek"] = _cast(_a1636, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1533, _then1534(st, lv), (st, lv))
+        st, lv = _select(_c1633, _then1634(st, lv), (st, lv))
         st = p_damage_opponent_choice(st, lv["p"], 20, False, False)
-        _c1537 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
-        def _then1538(st, lv):
+        _c1637 = (_i32(st["_envc_at_p_damage_opponent_choice"]) != 0)
+        def _then1638(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1539 = 1
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1539, jnp.int8)
-            _a1540 = False
-            lv["_envc_run"] = _cast(_a1540, jnp.bool_)
+            _a1639 = 1
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1639, jnp.int8)
+            _a1640 = False
+            lv["_envc_run"] = _cast(_a1640, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1541(st, lv):
+        def _else1641(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1542 = True
-            lv["_envc_run"] = _cast(_a1542, jnp.bool_)
+            _a1642 = True
+            lv["_envc_run"] = _cast(_a1642, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1537, _then1538(st, lv), _else1541(st, lv))
+        st, lv = _select(_c1637, _then1638(st, lv), _else1641(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1543(st, lv):
+    def _then1643(st, lv):
         st, lv = dict(st), dict(lv)
-        st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K72[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K73[_i32(lv["effect"])][0])), _K74[_i32(lv["effect"])][0], 1, _K75[_i32(lv["effect"])][0])
+        st = p_attach_from_zone(st, lv["p"], jnp.where((_i32(_K74[_i32(lv["effect"])][0]) == 2), _i32(lv["s"]), _i32(_K75[_i32(lv["effect"])][0])), _K76[_i32(lv["effect"])][0], 1, _K77[_i32(lv["effect"])][0])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1544(st, lv):
+    def _then1644(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_lock_opponent_supporters(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1545(st, lv):
+    def _then1645(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_afflict_opponent_on_heads(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1546(st, lv):
+    def _then1646(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_poison_opponent_from(st, lv["p"], lv["s"])
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1547(st, lv):
+    def _then1647(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1548 = lv["_envc_seek"]
-        def _then1549(st, lv):
+        _c1648 = lv["_envc_seek"]
+        def _then1649(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1550 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1550, jnp.int8)
-            _a1551 = False
-            lv["_envc_seek"] = _cast(_a1551, jnp.bool_)
+            _a1650 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1650, jnp.int8)
+            _a1651 = False
+            lv["_envc_seek"] = _cast(_a1651, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1548, _then1549(st, lv), (st, lv))
+        st, lv = _select(_c1648, _then1649(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1552 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1553(st, lv):
+        _c1652 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1653(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1554 = 2
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1554, jnp.int8)
-            _a1555 = False
-            lv["_envc_run"] = _cast(_a1555, jnp.bool_)
+            _a1654 = 2
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1654, jnp.int8)
+            _a1655 = False
+            lv["_envc_run"] = _cast(_a1655, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1556(st, lv):
+        def _else1656(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1557 = True
-            lv["_envc_run"] = _cast(_a1557, jnp.bool_)
+            _a1657 = True
+            lv["_envc_run"] = _cast(_a1657, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1552, _then1553(st, lv), _else1556(st, lv))
+        st, lv = _select(_c1652, _then1653(st, lv), _else1656(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1558(st, lv):
+    def _then1658(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 1)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1559(st, lv):
+    def _then1659(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_on_attach(st, lv["p"], lv["s"], 4, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1560(st, lv):
+    def _then1660(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_hit_on_attach(st, lv["p"], 6, 20)
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1561(st, lv):
+    def _then1661(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1562 = lv["_envc_seek"]
-        def _then1563(st, lv):
+        _c1662 = lv["_envc_seek"]
+        def _then1663(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1564 = 0
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1564, jnp.int8)
-            _a1565 = False
-            lv["_envc_seek"] = _cast(_a1565, jnp.bool_)
+            _a1664 = 0
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1664, jnp.int8)
+            _a1665 = False
+            lv["_envc_seek"] = _cast(_a1665, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1562, _then1563(st, lv), (st, lv))
+        st, lv = _select(_c1662, _then1663(st, lv), (st, lv))
         st = p_ability_effect__2(st, lv["p"], lv["s"])
-        _c1566 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
-        def _then1567(st, lv):
+        _c1666 = (_i32(st["_envc_at_p_ability_effect__2"]) != 0)
+        def _then1667(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1568 = 3
-            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1568, jnp.int8)
-            _a1569 = False
-            lv["_envc_run"] = _cast(_a1569, jnp.bool_)
+            _a1668 = 3
+            st["_envc_at_p_ability_effect__dispatch"] = _cast(_a1668, jnp.int8)
+            _a1669 = False
+            lv["_envc_run"] = _cast(_a1669, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1570(st, lv):
+        def _else1670(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1571 = True
-            lv["_envc_run"] = _cast(_a1571, jnp.bool_)
+            _a1671 = True
+            lv["_envc_run"] = _cast(_a1671, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1566, _then1567(st, lv), _else1570(st, lv))
+        st, lv = _select(_c1666, _then1667(st, lv), _else1670(st, lv))
         return st, _scope(lv, ("effect", "p", "s", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1516, _c1517, _c1518, _c1519, _c1520, _c1521, _c1522, _c1523, _c1524, _c1525, _c1526, _c1527, _c1528, ), (st, lv), (_then1529(st, lv), _then1530(st, lv), _then1531(st, lv), _then1532(st, lv), _then1543(st, lv), _then1544(st, lv), _then1545(st, lv), _then1546(st, lv), _then1547(st, lv), _then1558(st, lv), _then1559(st, lv), _then1560(st, lv), _then1561(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1616, _c1617, _c1618, _c1619, _c1620, _c1621, _c1622, _c1623, _c1624, _c1625, _c1626, _c1627, _c1628, ), (st, lv), (_then1629(st, lv), _then1630(st, lv), _then1631(st, lv), _then1632(st, lv), _then1643(st, lv), _then1644(st, lv), _then1645(st, lv), _then1646(st, lv), _then1647(st, lv), _then1658(st, lv), _then1659(st, lv), _then1660(st, lv), _then1661(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "s", ))
     return st
 
 
 def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
-    """proc `trainer_effect__dispatch` (tcg.envspec:1064)"""
+    """proc `trainer_effect__dispatch` (tcg.envspec:1108)"""
     st = dict(st)
     lv = {"effect": _cast(v_effect, jnp.int8), "p": _cast(v_p, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0), jnp.bool_)
     lv["op_0"] = _cast(0, jnp.int8)
-    _c1572 = lv["_envc_run"]
-    def _then1573(st, lv):
+    _c1672 = lv["_envc_run"]
+    def _then1673(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1574 = _K76[_i32(lv["effect"])][0]
-        lv["op_0"] = _cast(_a1574, jnp.int8)
+        _a1674 = _K78[_i32(lv["effect"])][0]
+        lv["op_0"] = _cast(_a1674, jnp.int8)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select(_c1572, _then1573(st, lv), (st, lv))
-    _c1575 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
-    _c1576 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
-    _c1577 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
-    _c1578 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
-    _c1579 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
-    _c1580 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
-    _c1581 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
-    _c1582 = (_i32(lv["op_0"]) == 8)
-    _c1583 = (_i32(lv["op_0"]) == 9)
-    _c1584 = (_i32(lv["op_0"]) == 10)
-    _c1585 = (_i32(lv["op_0"]) == 11)
-    _c1586 = (_i32(lv["op_0"]) == 12)
-    _c1587 = (_i32(lv["op_0"]) == 13)
-    _c1588 = (_i32(lv["op_0"]) == 14)
-    _c1589 = (_i32(lv["op_0"]) == 15)
-    _c1590 = (_i32(lv["op_0"]) == 16)
-    def _then1591(st, lv):
+    st, lv = _select(_c1672, _then1673(st, lv), (st, lv))
+    _c1675 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 1))
+    _c1676 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 2))
+    _c1677 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 3))
+    _c1678 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 4))
+    _c1679 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 5))
+    _c1680 = jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 6))
+    _c1681 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["op_0"]) == 7)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_p_trainer_effect__dispatch"]) == 1)))
+    _c1682 = (_i32(lv["op_0"]) == 8)
+    _c1683 = (_i32(lv["op_0"]) == 9)
+    _c1684 = (_i32(lv["op_0"]) == 10)
+    _c1685 = (_i32(lv["op_0"]) == 11)
+    _c1686 = (_i32(lv["op_0"]) == 12)
+    _c1687 = (_i32(lv["op_0"]) == 13)
+    _c1688 = (_i32(lv["op_0"]) == 14)
+    _c1689 = (_i32(lv["op_0"]) == 15)
+    _c1690 = (_i32(lv["op_0"]) == 16)
+    def _then1691(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_play_as_pokemon(st, lv["p"], 40, 9)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1592(st, lv):
+    def _then1692(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal_type(st, lv["p"], lv["target"], 0, 50)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1593(st, lv):
+    def _then1693(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1594(st, lv):
+    def _then1694(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_active_to_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1595(st, lv):
+    def _then1695(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_attack_bonus(st, 10)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1596(st, lv):
+    def _then1696(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_attach_from_zone(st, lv["p"], lv["target"], 5, 1, True)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1597(st, lv):
+    def _then1697(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1598 = lv["_envc_seek"]
-        def _then1599(st, lv):
+        _c1698 = lv["_envc_seek"]
+        def _then1699(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1600 = 0
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1600, jnp.int8)
-            _a1601 = False
-            lv["_envc_seek"] = _cast(_a1601, jnp.bool_)
+            _a1700 = 0
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1700, jnp.int8)
+            _a1701 = False
+            lv["_envc_seek"] = _cast(_a1701, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1598, _then1599(st, lv), (st, lv))
+        st, lv = _select(_c1698, _then1699(st, lv), (st, lv))
         st = p_switch_opponent(st, lv["p"], False, True, False)
-        _c1602 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
-        def _then1603(st, lv):
+        _c1702 = (_i32(st["_envc_at_p_switch_opponent"]) != 0)
+        def _then1703(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1604 = 1
-            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1604, jnp.int8)
-            _a1605 = False
-            lv["_envc_run"] = _cast(_a1605, jnp.bool_)
+            _a1704 = 1
+            st["_envc_at_p_trainer_effect__dispatch"] = _cast(_a1704, jnp.int8)
+            _a1705 = False
+            lv["_envc_run"] = _cast(_a1705, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        def _else1606(st, lv):
+        def _else1706(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1607 = True
-            lv["_envc_run"] = _cast(_a1607, jnp.bool_)
+            _a1707 = True
+            lv["_envc_run"] = _cast(_a1707, jnp.bool_)
             return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-        st, lv = _select(_c1602, _then1603(st, lv), _else1606(st, lv))
+        st, lv = _select(_c1702, _then1703(st, lv), _else1706(st, lv))
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1608(st, lv):
+    def _then1708(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_move_bench_energy(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1609(st, lv):
+    def _then1709(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_heal(st, lv["p"], lv["target"], 20)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1610(st, lv):
+    def _then1710(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_add_retreat_discount(st, 1)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1611(st, lv):
+    def _then1711(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_see_opponent_hand(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1612(st, lv):
+    def _then1712(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_look_at_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1613(st, lv):
+    def _then1713(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_basic_from_deck(st, lv["p"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1614(st, lv):
+    def _then1714(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_opponent_hand_into_deck(st, lv["p"], 3)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1615(st, lv):
+    def _then1715(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_draw_cards(st, lv["p"], 2)
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    def _then1616(st, lv):
+    def _then1716(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_trainer_effect__3(st, lv["p"], lv["target"])
         return st, _scope(lv, ("effect", "p", "target", "_envc_run", "_envc_seek", "op_0", ))
-    st, lv = _select_first((_c1575, _c1576, _c1577, _c1578, _c1579, _c1580, _c1581, _c1582, _c1583, _c1584, _c1585, _c1586, _c1587, _c1588, _c1589, _c1590, ), (st, lv), (_then1591(st, lv), _then1592(st, lv), _then1593(st, lv), _then1594(st, lv), _then1595(st, lv), _then1596(st, lv), _then1597(st, lv), _then1608(st, lv), _then1609(st, lv), _then1610(st, lv), _then1611(st, lv), _then1612(st, lv), _then1613(st, lv), _then1614(st, lv), _then1615(st, lv), _then1616(st, lv), ), (st, lv))
+    st, lv = _select_first((_c1675, _c1676, _c1677, _c1678, _c1679, _c1680, _c1681, _c1682, _c1683, _c1684, _c1685, _c1686, _c1687, _c1688, _c1689, _c1690, ), (st, lv), (_then1691(st, lv), _then1692(st, lv), _then1693(st, lv), _then1694(st, lv), _then1695(st, lv), _then1696(st, lv), _then1697(st, lv), _then1708(st, lv), _then1709(st, lv), _then1710(st, lv), _then1711(st, lv), _then1712(st, lv), _then1713(st, lv), _then1714(st, lv), _then1715(st, lv), _then1716(st, lv), ), (st, lv))
     lv = _scope(lv, ("effect", "p", "target", ))
     return st
 
 
 def p__envc_run_setup_done(st):
-    """proc `_envc_run_setup_done` (tcg.envspec:1860)"""
+    """proc `_envc_run_setup_done` (tcg.envspec:2168)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_setup_done"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_setup_done"]) != 0), jnp.bool_)
-    _c1617 = jnp.logical_and(lv["_envc_run"], (_i32(st["current_player"]) == _i32(st["first"])))
-    def _then1618(st, lv):
+    _c1717 = jnp.logical_and(lv["_envc_run"], (_i32(st["current_player"]) == _i32(st["first"])))
+    def _then1718(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1619 = (1 - _i32(st["first"]))
-        st["current_player"] = _cast(_a1619, jnp.int8)
+        _a1719 = (1 - _i32(st["first"]))
+        st["current_player"] = _cast(_a1719, jnp.int8)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1620(st, lv):
+    def _else1720(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1621 = lv["_envc_run"]
-        def _then1622(st, lv):
+        _c1721 = lv["_envc_run"]
+        def _then1722(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_begin_turn(st, st["first"])
             return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1621, _then1622(st, lv), (st, lv))
-        _c1623 = lv["_envc_seek"]
-        def _then1624(st, lv):
+        st, lv = _select(_c1721, _then1722(st, lv), (st, lv))
+        _c1723 = lv["_envc_seek"]
+        def _then1724(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1625 = 0
-            st["_envc_at_a_setup_done"] = _cast(_a1625, jnp.int8)
-            _a1626 = False
-            lv["_envc_seek"] = _cast(_a1626, jnp.bool_)
+            _a1725 = 0
+            st["_envc_at_a_setup_done"] = _cast(_a1725, jnp.int8)
+            _a1726 = False
+            lv["_envc_seek"] = _cast(_a1726, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1623, _then1624(st, lv), (st, lv))
+        st, lv = _select(_c1723, _then1724(st, lv), (st, lv))
         st = p_active_abilities(st)
-        _c1627 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-        def _then1628(st, lv):
+        _c1727 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+        def _then1728(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1629 = 1
-            st["_envc_at_a_setup_done"] = _cast(_a1629, jnp.int8)
-            _a1630 = False
-            lv["_envc_run"] = _cast(_a1630, jnp.bool_)
+            _a1729 = 1
+            st["_envc_at_a_setup_done"] = _cast(_a1729, jnp.int8)
+            _a1730 = False
+            lv["_envc_run"] = _cast(_a1730, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        def _else1631(st, lv):
+        def _else1731(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1632 = True
-            lv["_envc_run"] = _cast(_a1632, jnp.bool_)
+            _a1732 = True
+            lv["_envc_run"] = _cast(_a1732, jnp.bool_)
             return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-        st, lv = _select(_c1627, _then1628(st, lv), _else1631(st, lv))
+        st, lv = _select(_c1727, _then1728(st, lv), _else1731(st, lv))
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1617, _then1618(st, lv), _else1620(st, lv))
+    st, lv = _select(_c1717, _then1718(st, lv), _else1720(st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p__envc_run_evolve(st, v_h, v_s):
-    """proc `_envc_run_evolve` (tcg.envspec:1878)"""
+    """proc `_envc_run_evolve` (tcg.envspec:2186)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_evolve"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_evolve"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1633 = lv["_envc_run"]
-    def _then1634(st, lv):
+    _c1733 = lv["_envc_run"]
+    def _then1734(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1635 = st["current_player"]
-        lv["p"] = _cast(_a1635, jnp.int8)
-        _a1636 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
-        st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1636, jnp.int16))
-        _a1637 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
-        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1637, jnp.int8))
-        _f1638 = _i32(lv["h"])
-        _f1639 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1638 >= _f1639), 39, _f1638, _f1639)
-        _a1640 = _get(st["hand"], _i32(lv["p"]))["items"][_f1638]
-        st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1640, jnp.int16))
-        _f1641 = _i32(lv["h"])
-        _f1642 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1641 >= _f1642), 40, _f1641, _f1642)
-        _l1643 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1641)
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1643)
-        _a1644 = st["turn"]
-        st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1644, jnp.int8))
+        _a1735 = st["current_player"]
+        lv["p"] = _cast(_a1735, jnp.int8)
+        _a1736 = st["card"][_i32(lv["p"])][_i32(lv["s"])]
+        st["below"] = st["below"].at[(_i32(lv["p"]), _i32(lv["s"]), jnp.minimum(_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]), 1))].set(_cast(_a1736, jnp.int16))
+        _a1737 = jnp.minimum((_i32(st["evolutions"][_i32(lv["p"])][_i32(lv["s"])]) + 1), 2)
+        st["evolutions"] = st["evolutions"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1737, jnp.int8))
+        _f1738 = _i32(lv["h"])
+        _f1739 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1738 >= _f1739), 39, _f1738, _f1739)
+        _a1740 = _get(st["hand"], _i32(lv["p"]))["items"][_f1738]
+        st["card"] = st["card"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1740, jnp.int16))
+        _f1741 = _i32(lv["h"])
+        _f1742 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1741 >= _f1742), 40, _f1741, _f1742)
+        _l1743 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1741)
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1743)
+        _a1744 = st["turn"]
+        st["placed"] = st["placed"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1744, jnp.int8))
         return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1633, _then1634(st, lv), (st, lv))
-    _c1645 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_evolve"]) == 1)))
-    def _then1646(st, lv):
+    st, lv = _select(_c1733, _then1734(st, lv), (st, lv))
+    _c1745 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_i32(lv["s"]) == 0)), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_evolve"]) == 1)))
+    def _then1746(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1647 = lv["_envc_run"]
-        def _then1648(st, lv):
+        _c1747 = lv["_envc_run"]
+        def _then1748(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_clear_conditions(st, lv["p"])
             return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1647, _then1648(st, lv), (st, lv))
-        _c1649 = lv["_envc_seek"]
-        def _then1650(st, lv):
+        st, lv = _select(_c1747, _then1748(st, lv), (st, lv))
+        _c1749 = lv["_envc_seek"]
+        def _then1750(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1651 = 0
-            st["_envc_at_a_evolve"] = _cast(_a1651, jnp.int8)
-            _a1652 = False
-            lv["_envc_seek"] = _cast(_a1652, jnp.bool_)
+            _a1751 = 0
+            st["_envc_at_a_evolve"] = _cast(_a1751, jnp.int8)
+            _a1752 = False
+            lv["_envc_seek"] = _cast(_a1752, jnp.bool_)
             return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1649, _then1650(st, lv), (st, lv))
+        st, lv = _select(_c1749, _then1750(st, lv), (st, lv))
         st = p_active_abilities(st)
-        _c1653 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-        def _then1654(st, lv):
+        _c1753 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+        def _then1754(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1655 = 1
-            st["_envc_at_a_evolve"] = _cast(_a1655, jnp.int8)
-            _a1656 = False
-            lv["_envc_run"] = _cast(_a1656, jnp.bool_)
+            _a1755 = 1
+            st["_envc_at_a_evolve"] = _cast(_a1755, jnp.int8)
+            _a1756 = False
+            lv["_envc_run"] = _cast(_a1756, jnp.bool_)
             return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        def _else1657(st, lv):
+        def _else1757(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1658 = True
-            lv["_envc_run"] = _cast(_a1658, jnp.bool_)
+            _a1758 = True
+            lv["_envc_run"] = _cast(_a1758, jnp.bool_)
             return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-        st, lv = _select(_c1653, _then1654(st, lv), _else1657(st, lv))
+        st, lv = _select(_c1753, _then1754(st, lv), _else1757(st, lv))
         return st, _scope(lv, ("h", "s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1645, _then1646(st, lv), (st, lv))
+    st, lv = _select(_c1745, _then1746(st, lv), (st, lv))
     lv = _scope(lv, ("h", "s", ))
     return st
 
 
 def p__envc_run_attach(st, v_s):
-    """proc `_envc_run_attach` (tcg.envspec:1894)"""
+    """proc `_envc_run_attach` (tcg.envspec:2202)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attach"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_attach"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1659 = lv["_envc_run"]
-    def _then1660(st, lv):
+    _c1759 = lv["_envc_run"]
+    def _then1760(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1661 = st["current_player"]
-        lv["p"] = _cast(_a1661, jnp.int8)
-        _a1662 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
-        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1662, jnp.int8))
-        _a1663 = st["zone"][_i32(lv["p"])]
-        st["last_attached"] = _cast(_a1663, jnp.int8)
-        _a1664 = 10
-        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1664, jnp.int8))
-        _a1665 = True
-        st["attached"] = _cast(_a1665, jnp.bool_)
+        _a1761 = st["current_player"]
+        lv["p"] = _cast(_a1761, jnp.int8)
+        _a1762 = jnp.minimum((_i32(st["energy"][_i32(lv["p"])][_i32(lv["s"])][_i32(st["zone"][_i32(lv["p"])])]) + 1), 12)
+        st["energy"] = st["energy"].at[(_i32(lv["p"]), _i32(lv["s"]), _i32(st["zone"][_i32(lv["p"])]))].set(_cast(_a1762, jnp.int8))
+        _a1763 = st["zone"][_i32(lv["p"])]
+        st["last_attached"] = _cast(_a1763, jnp.int8)
+        _a1764 = 10
+        st["zone"] = st["zone"].at[_i32(lv["p"])].set(_cast(_a1764, jnp.int8))
+        _a1765 = True
+        st["attached"] = _cast(_a1765, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1659, _then1660(st, lv), (st, lv))
-    _c1666 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) >= 1)), (_i32(st["_envc_at_a_attach"]) <= 2)))
-    def _then1667(st, lv):
+    st, lv = _select(_c1759, _then1760(st, lv), (st, lv))
+    _c1766 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], (_K24[_i32(_K25[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])])] == 2)), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) >= 1)), (_i32(st["_envc_at_a_attach"]) <= 2)))
+    def _then1767(st, lv):
         st, lv = dict(st), dict(lv)
         lv["_envc_arg1"] = _cast(0, jnp.int8)
-        _c1668 = lv["_envc_run"]
-        def _then1669(st, lv):
+        _c1768 = lv["_envc_run"]
+        def _then1769(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1670 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-            lv["_envc_arg1"] = _cast(_a1670, jnp.int8)
+            _a1770 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+            lv["_envc_arg1"] = _cast(_a1770, jnp.int8)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1668, _then1669(st, lv), (st, lv))
-        _c1671 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
-        def _then1672(st, lv):
+        st, lv = _select(_c1768, _then1769(st, lv), (st, lv))
+        _c1771 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 1)))
+        def _then1772(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1673 = lv["_envc_seek"]
-            def _then1674(st, lv):
+            _c1773 = lv["_envc_seek"]
+            def _then1774(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1675 = st["_envc_frame_a_attach__p"]
-                lv["p"] = _cast(_a1675, jnp.int8)
-                _a1676 = 0
-                st["_envc_at_a_attach"] = _cast(_a1676, jnp.int8)
-                _a1677 = False
-                lv["_envc_seek"] = _cast(_a1677, jnp.bool_)
+                _a1775 = st["_envc_frame_a_attach__p"]
+                lv["p"] = _cast(_a1775, jnp.int8)
+                _a1776 = 0
+                st["_envc_at_a_attach"] = _cast(_a1776, jnp.int8)
+                _a1777 = False
+                lv["_envc_seek"] = _cast(_a1777, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1673, _then1674(st, lv), (st, lv))
+            st, lv = _select(_c1773, _then1774(st, lv), (st, lv))
             st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-            _c1678 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1679(st, lv):
+            _c1778 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1779(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1680 = lv["p"]
-                st["_envc_frame_a_attach__p"] = _cast(_a1680, jnp.int8)
-                _a1681 = 1
-                st["_envc_at_a_attach"] = _cast(_a1681, jnp.int8)
-                _a1682 = False
-                lv["_envc_run"] = _cast(_a1682, jnp.bool_)
+                _a1780 = lv["p"]
+                st["_envc_frame_a_attach__p"] = _cast(_a1780, jnp.int8)
+                _a1781 = 1
+                st["_envc_at_a_attach"] = _cast(_a1781, jnp.int8)
+                _a1782 = False
+                lv["_envc_run"] = _cast(_a1782, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            def _else1683(st, lv):
+            def _else1783(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1684 = True
-                lv["_envc_run"] = _cast(_a1684, jnp.bool_)
+                _a1784 = True
+                lv["_envc_run"] = _cast(_a1784, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1678, _then1679(st, lv), _else1683(st, lv))
+            st, lv = _select(_c1778, _then1779(st, lv), _else1783(st, lv))
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1671, _then1672(st, lv), (st, lv))
-        _c1685 = lv["_envc_run"]
-        def _then1686(st, lv):
+        st, lv = _select(_c1771, _then1772(st, lv), (st, lv))
+        _c1785 = lv["_envc_run"]
+        def _then1786(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_knock_outs(st)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1685, _then1686(st, lv), (st, lv))
-        _c1687 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 2)))
-        def _then1688(st, lv):
+        st, lv = _select(_c1785, _then1786(st, lv), (st, lv))
+        _c1787 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attach"]) == 2)))
+        def _then1788(st, lv):
             st, lv = dict(st), dict(lv)
-            _c1689 = lv["_envc_seek"]
-            def _then1690(st, lv):
+            _c1789 = lv["_envc_seek"]
+            def _then1790(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1691 = 0
-                st["_envc_at_a_attach"] = _cast(_a1691, jnp.int8)
-                _a1692 = False
-                lv["_envc_seek"] = _cast(_a1692, jnp.bool_)
+                _a1791 = 0
+                st["_envc_at_a_attach"] = _cast(_a1791, jnp.int8)
+                _a1792 = False
+                lv["_envc_seek"] = _cast(_a1792, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1689, _then1690(st, lv), (st, lv))
+            st, lv = _select(_c1789, _then1790(st, lv), (st, lv))
             st = p_continue_game(st, lv["p"], True)
-            _c1693 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-            def _then1694(st, lv):
+            _c1793 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+            def _then1794(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1695 = 2
-                st["_envc_at_a_attach"] = _cast(_a1695, jnp.int8)
-                _a1696 = False
-                lv["_envc_run"] = _cast(_a1696, jnp.bool_)
+                _a1795 = 2
+                st["_envc_at_a_attach"] = _cast(_a1795, jnp.int8)
+                _a1796 = False
+                lv["_envc_run"] = _cast(_a1796, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            def _else1697(st, lv):
+            def _else1797(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1698 = True
-                lv["_envc_run"] = _cast(_a1698, jnp.bool_)
+                _a1798 = True
+                lv["_envc_run"] = _cast(_a1798, jnp.bool_)
                 return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-            st, lv = _select(_c1693, _then1694(st, lv), _else1697(st, lv))
+            st, lv = _select(_c1793, _then1794(st, lv), _else1797(st, lv))
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1687, _then1688(st, lv), (st, lv))
+        st, lv = _select(_c1787, _then1788(st, lv), (st, lv))
         lv = _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1666, _then1667(st, lv), (st, lv))
+    st, lv = _select(_c1766, _then1767(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:1913)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2221)"""
     st = dict(st)
     lv = {"h": _cast(v_h, jnp.int8), "target": _cast(v_target, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_play_trainer"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
-    _c1699 = lv["_envc_run"]
-    def _then1700(st, lv):
+    _c1799 = lv["_envc_run"]
+    def _then1800(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1701 = st["current_player"]
-        lv["p"] = _cast(_a1701, jnp.int8)
-        _f1702 = _i32(lv["h"])
-        _f1703 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1702 >= _f1703), 41, _f1702, _f1703)
-        _a1704 = _get(st["hand"], _i32(lv["p"]))["items"][_f1702]
-        lv["c"] = _cast(_a1704, jnp.int16)
-        _f1705 = _i32(lv["h"])
-        _f1706 = _get(st["hand"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1705 >= _f1706), 42, _f1705, _f1706)
-        _l1707 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1705)
-        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1707)
-        _f1708 = _get(st["discard"], _i32(lv["p"]))["len"]
-        st = _fault_at(st, (_f1708 >= 20), 43, 0, 0)
-        _l1709 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1709)
-        _a1710 = lv["c"]
-        st["playing"] = _cast(_a1710, jnp.int16)
-        _c1711 = (_K5[_i32(lv["c"])] == 1)
-        def _then1712(st, lv):
+        _a1801 = st["current_player"]
+        lv["p"] = _cast(_a1801, jnp.int8)
+        _f1802 = _i32(lv["h"])
+        _f1803 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1802 >= _f1803), 41, _f1802, _f1803)
+        _a1804 = _get(st["hand"], _i32(lv["p"]))["items"][_f1802]
+        lv["c"] = _cast(_a1804, jnp.int16)
+        _f1805 = _i32(lv["h"])
+        _f1806 = _get(st["hand"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1805 >= _f1806), 42, _f1805, _f1806)
+        _l1807 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1805)
+        st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1807)
+        _f1808 = _get(st["discard"], _i32(lv["p"]))["len"]
+        st = _fault_at(st, (_f1808 >= 20), 43, 0, 0)
+        _l1809 = _push(_get(st["discard"], _i32(lv["p"])), _cast(lv["c"], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(lv["p"]), _l1809)
+        _a1810 = lv["c"]
+        st["playing"] = _cast(_a1810, jnp.int16)
+        _c1811 = (_K5[_i32(lv["c"])] == 1)
+        def _then1812(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1713 = True
-            st["supporter"] = _cast(_a1713, jnp.bool_)
+            _a1813 = True
+            st["supporter"] = _cast(_a1813, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-        st, lv = _select(_c1711, _then1712(st, lv), (st, lv))
+        st, lv = _select(_c1811, _then1812(st, lv), (st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", ))
-    st, lv = _select(_c1699, _then1700(st, lv), (st, lv))
+    st, lv = _select(_c1799, _then1800(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1714 = lv["_envc_run"]
-    def _then1715(st, lv):
+    _c1814 = lv["_envc_run"]
+    def _then1815(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1716 = _K4[_i32(lv["c"])]
-        lv["_envc_arg1"] = _cast(_a1716, jnp.int8)
+        _a1816 = _K4[_i32(lv["c"])]
+        lv["_envc_arg1"] = _cast(_a1816, jnp.int8)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1714, _then1715(st, lv), (st, lv))
-    _c1717 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 1)))
-    def _then1718(st, lv):
+    st, lv = _select(_c1814, _then1815(st, lv), (st, lv))
+    _c1817 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 1)))
+    def _then1818(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1719 = lv["_envc_seek"]
-        def _then1720(st, lv):
+        _c1819 = lv["_envc_seek"]
+        def _then1820(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1721 = st["_envc_frame_a_play_trainer__p"]
-            lv["p"] = _cast(_a1721, jnp.int8)
-            _a1722 = 0
-            st["_envc_at_a_play_trainer"] = _cast(_a1722, jnp.int8)
-            _a1723 = False
-            lv["_envc_seek"] = _cast(_a1723, jnp.bool_)
+            _a1821 = st["_envc_frame_a_play_trainer__p"]
+            lv["p"] = _cast(_a1821, jnp.int8)
+            _a1822 = 0
+            st["_envc_at_a_play_trainer"] = _cast(_a1822, jnp.int8)
+            _a1823 = False
+            lv["_envc_seek"] = _cast(_a1823, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1719, _then1720(st, lv), (st, lv))
+        st, lv = _select(_c1819, _then1820(st, lv), (st, lv))
         st = p_trainer_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["target"])
-        _c1724 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
-        def _then1725(st, lv):
+        _c1824 = (_i32(st["_envc_at_p_trainer_effect__dispatch"]) != 0)
+        def _then1825(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1726 = lv["p"]
-            st["_envc_frame_a_play_trainer__p"] = _cast(_a1726, jnp.int8)
-            _a1727 = 1
-            st["_envc_at_a_play_trainer"] = _cast(_a1727, jnp.int8)
-            _a1728 = False
-            lv["_envc_run"] = _cast(_a1728, jnp.bool_)
+            _a1826 = lv["p"]
+            st["_envc_frame_a_play_trainer__p"] = _cast(_a1826, jnp.int8)
+            _a1827 = 1
+            st["_envc_at_a_play_trainer"] = _cast(_a1827, jnp.int8)
+            _a1828 = False
+            lv["_envc_run"] = _cast(_a1828, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        def _else1729(st, lv):
+        def _else1829(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1730 = True
-            lv["_envc_run"] = _cast(_a1730, jnp.bool_)
+            _a1830 = True
+            lv["_envc_run"] = _cast(_a1830, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1724, _then1725(st, lv), _else1729(st, lv))
+        st, lv = _select(_c1824, _then1825(st, lv), _else1829(st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1717, _then1718(st, lv), (st, lv))
-    _c1731 = lv["_envc_run"]
-    def _then1732(st, lv):
+    st, lv = _select(_c1817, _then1818(st, lv), (st, lv))
+    _c1831 = lv["_envc_run"]
+    def _then1832(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1731, _then1732(st, lv), (st, lv))
-    _c1733 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 2)))
-    def _then1734(st, lv):
+    st, lv = _select(_c1831, _then1832(st, lv), (st, lv))
+    _c1833 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_play_trainer"]) == 2)))
+    def _then1834(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1735 = lv["_envc_seek"]
-        def _then1736(st, lv):
+        _c1835 = lv["_envc_seek"]
+        def _then1836(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1737 = 0
-            st["_envc_at_a_play_trainer"] = _cast(_a1737, jnp.int8)
-            _a1738 = False
-            lv["_envc_seek"] = _cast(_a1738, jnp.bool_)
+            _a1837 = 0
+            st["_envc_at_a_play_trainer"] = _cast(_a1837, jnp.int8)
+            _a1838 = False
+            lv["_envc_seek"] = _cast(_a1838, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1735, _then1736(st, lv), (st, lv))
+        st, lv = _select(_c1835, _then1836(st, lv), (st, lv))
         st = p_continue_game(st, lv["p"], True)
-        _c1739 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1740(st, lv):
+        _c1839 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then1840(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1741 = 2
-            st["_envc_at_a_play_trainer"] = _cast(_a1741, jnp.int8)
-            _a1742 = False
-            lv["_envc_run"] = _cast(_a1742, jnp.bool_)
+            _a1841 = 2
+            st["_envc_at_a_play_trainer"] = _cast(_a1841, jnp.int8)
+            _a1842 = False
+            lv["_envc_run"] = _cast(_a1842, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        def _else1743(st, lv):
+        def _else1843(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1744 = True
-            lv["_envc_run"] = _cast(_a1744, jnp.bool_)
+            _a1844 = True
+            lv["_envc_run"] = _cast(_a1844, jnp.bool_)
             return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-        st, lv = _select(_c1739, _then1740(st, lv), _else1743(st, lv))
+        st, lv = _select(_c1839, _then1840(st, lv), _else1843(st, lv))
         return st, _scope(lv, ("h", "target", "_envc_run", "_envc_seek", "p", "c", "_envc_arg1", ))
-    st, lv = _select(_c1733, _then1734(st, lv), (st, lv))
+    st, lv = _select(_c1833, _then1834(st, lv), (st, lv))
     lv = _scope(lv, ("h", "target", ))
     return st
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:1930)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2238)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1745 = lv["_envc_run"]
-    def _then1746(st, lv):
+    _c1845 = lv["_envc_run"]
+    def _then1846(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1747 = st["current_player"]
-        lv["p"] = _cast(_a1747, jnp.int8)
-        _a1748 = True
-        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1748, jnp.bool_))
+        _a1847 = st["current_player"]
+        lv["p"] = _cast(_a1847, jnp.int8)
+        _a1848 = True
+        st["ability_used"] = st["ability_used"].at[(_i32(lv["p"]), _i32(lv["s"]))].set(_cast(_a1848, jnp.bool_))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1745, _then1746(st, lv), (st, lv))
+    st, lv = _select(_c1845, _then1846(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
-    _c1749 = lv["_envc_run"]
-    def _then1750(st, lv):
+    _c1849 = lv["_envc_run"]
+    def _then1850(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1751 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
-        lv["_envc_arg1"] = _cast(_a1751, jnp.int8)
+        _a1851 = _K26[_i32(st["card"][_i32(lv["p"])][_i32(lv["s"])])]
+        lv["_envc_arg1"] = _cast(_a1851, jnp.int8)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1749, _then1750(st, lv), (st, lv))
-    _c1752 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 1)))
-    def _then1753(st, lv):
+    st, lv = _select(_c1849, _then1850(st, lv), (st, lv))
+    _c1852 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 1)))
+    def _then1853(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1754 = lv["_envc_seek"]
-        def _then1755(st, lv):
+        _c1854 = lv["_envc_seek"]
+        def _then1855(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1756 = st["_envc_frame_a_use_ability__p"]
-            lv["p"] = _cast(_a1756, jnp.int8)
-            _a1757 = 0
-            st["_envc_at_a_use_ability"] = _cast(_a1757, jnp.int8)
-            _a1758 = False
-            lv["_envc_seek"] = _cast(_a1758, jnp.bool_)
+            _a1856 = st["_envc_frame_a_use_ability__p"]
+            lv["p"] = _cast(_a1856, jnp.int8)
+            _a1857 = 0
+            st["_envc_at_a_use_ability"] = _cast(_a1857, jnp.int8)
+            _a1858 = False
+            lv["_envc_seek"] = _cast(_a1858, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1754, _then1755(st, lv), (st, lv))
+        st, lv = _select(_c1854, _then1855(st, lv), (st, lv))
         st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["p"], lv["s"])
-        _c1759 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-        def _then1760(st, lv):
+        _c1859 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+        def _then1860(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1761 = lv["p"]
-            st["_envc_frame_a_use_ability__p"] = _cast(_a1761, jnp.int8)
-            _a1762 = 1
-            st["_envc_at_a_use_ability"] = _cast(_a1762, jnp.int8)
-            _a1763 = False
-            lv["_envc_run"] = _cast(_a1763, jnp.bool_)
+            _a1861 = lv["p"]
+            st["_envc_frame_a_use_ability__p"] = _cast(_a1861, jnp.int8)
+            _a1862 = 1
+            st["_envc_at_a_use_ability"] = _cast(_a1862, jnp.int8)
+            _a1863 = False
+            lv["_envc_run"] = _cast(_a1863, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1764(st, lv):
+        def _else1864(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1765 = True
-            lv["_envc_run"] = _cast(_a1765, jnp.bool_)
+            _a1865 = True
+            lv["_envc_run"] = _cast(_a1865, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1759, _then1760(st, lv), _else1764(st, lv))
+        st, lv = _select(_c1859, _then1860(st, lv), _else1864(st, lv))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1752, _then1753(st, lv), (st, lv))
-    _c1766 = lv["_envc_run"]
-    def _then1767(st, lv):
+    st, lv = _select(_c1852, _then1853(st, lv), (st, lv))
+    _c1866 = lv["_envc_run"]
+    def _then1867(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1766, _then1767(st, lv), (st, lv))
-    _c1768 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 2)))
-    def _then1769(st, lv):
+    st, lv = _select(_c1866, _then1867(st, lv), (st, lv))
+    _c1868 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_use_ability"]) == 2)))
+    def _then1869(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1770 = lv["_envc_seek"]
-        def _then1771(st, lv):
+        _c1870 = lv["_envc_seek"]
+        def _then1871(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1772 = 0
-            st["_envc_at_a_use_ability"] = _cast(_a1772, jnp.int8)
-            _a1773 = False
-            lv["_envc_seek"] = _cast(_a1773, jnp.bool_)
+            _a1872 = 0
+            st["_envc_at_a_use_ability"] = _cast(_a1872, jnp.int8)
+            _a1873 = False
+            lv["_envc_seek"] = _cast(_a1873, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1770, _then1771(st, lv), (st, lv))
+        st, lv = _select(_c1870, _then1871(st, lv), (st, lv))
         st = p_continue_game(st, lv["p"], True)
-        _c1774 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-        def _then1775(st, lv):
+        _c1874 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+        def _then1875(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1776 = 2
-            st["_envc_at_a_use_ability"] = _cast(_a1776, jnp.int8)
-            _a1777 = False
-            lv["_envc_run"] = _cast(_a1777, jnp.bool_)
+            _a1876 = 2
+            st["_envc_at_a_use_ability"] = _cast(_a1876, jnp.int8)
+            _a1877 = False
+            lv["_envc_run"] = _cast(_a1877, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        def _else1778(st, lv):
+        def _else1878(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1779 = True
-            lv["_envc_run"] = _cast(_a1779, jnp.bool_)
+            _a1879 = True
+            lv["_envc_run"] = _cast(_a1879, jnp.bool_)
             return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-        st, lv = _select(_c1774, _then1775(st, lv), _else1778(st, lv))
+        st, lv = _select(_c1874, _then1875(st, lv), _else1878(st, lv))
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", "_envc_arg1", ))
-    st, lv = _select(_c1768, _then1769(st, lv), (st, lv))
+    st, lv = _select(_c1868, _then1869(st, lv), (st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_retreat(st, v_b):
-    """proc `_envc_run_retreat` (tcg.envspec:1943)"""
+    """proc `_envc_run_retreat` (tcg.envspec:2251)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_retreat"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_retreat"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
     lv["pay"] = _cast(0, jnp.int8)
-    _c1780 = lv["_envc_run"]
-    def _then1781(st, lv):
+    _c1880 = lv["_envc_run"]
+    def _then1881(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1782 = st["current_player"]
-        lv["p"] = _cast(_a1782, jnp.int8)
-        _a1783 = f_retreat_cost(st, lv["p"])
-        lv["pay"] = _cast(_a1783, jnp.int8)
+        _a1882 = st["current_player"]
+        lv["p"] = _cast(_a1882, jnp.int8)
+        _a1883 = f_retreat_cost(st, lv["p"])
+        lv["pay"] = _cast(_a1883, jnp.int8)
         lv["k"] = jnp.int32(0)
-        _c1784 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1785(st, lv):
+        _c1884 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1885(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1786: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1786]) > 0), i1786, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1787 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1787, jnp.int8))
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1886: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1886]) > 0), i1886, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1887 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1887, jnp.int8))
             lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
             return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1784, _then1785(st, lv), (st, lv))
+        st, lv = _select(_c1884, _then1885(st, lv), (st, lv))
         lv["k"] = jnp.int32(1)
-        _c1788 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1789(st, lv):
+        _c1888 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1889(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1790: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1790]) > 0), i1790, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1791 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1791, jnp.int8))
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1890: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1890]) > 0), i1890, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1891 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1891, jnp.int8))
             lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
             return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1788, _then1789(st, lv), (st, lv))
+        st, lv = _select(_c1888, _then1889(st, lv), (st, lv))
         lv["k"] = jnp.int32(2)
-        _c1792 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1793(st, lv):
+        _c1892 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1893(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1794: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1794]) > 0), i1794, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1795 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1795, jnp.int8))
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1894: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1894]) > 0), i1894, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1895 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1895, jnp.int8))
             lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
             return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1792, _then1793(st, lv), (st, lv))
+        st, lv = _select(_c1892, _then1893(st, lv), (st, lv))
         lv["k"] = jnp.int32(3)
-        _c1796 = (_i32(lv["k"]) < _i32(lv["pay"]))
-        def _then1797(st, lv):
+        _c1896 = (_i32(lv["k"]) < _i32(lv["pay"]))
+        def _then1897(st, lv):
             st, lv = dict(st), dict(lv)
-            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1798: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1798]) > 0), i1798, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
-            _a1799 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1799, jnp.int8))
+            lv["t"] = _cast(jnp.min(jax.vmap(lambda i1898: _i32(jnp.where((_i32(st["energy"][_i32(lv["p"])][0][i1898]) > 0), i1898, 10)))(jnp.arange(0, 11, dtype=jnp.int32))), jnp.int8)
+            _a1899 = jnp.maximum((_i32(st["energy"][_i32(lv["p"])][0][_i32(lv["t"])]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(lv["p"]), 0, _i32(lv["t"]))].set(_cast(_a1899, jnp.int8))
             lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
             return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", "k", ))
-        st, lv = _select(_c1796, _then1797(st, lv), (st, lv))
+        st, lv = _select(_c1896, _then1897(st, lv), (st, lv))
         lv = _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
         st = p_clear_conditions(st, lv["p"])
         st = p_swap_slots(st, lv["p"], 0, lv["b"])
-        _a1800 = True
-        st["retreated"] = _cast(_a1800, jnp.bool_)
+        _a1900 = True
+        st["retreated"] = _cast(_a1900, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1780, _then1781(st, lv), (st, lv))
-    _c1801 = lv["_envc_seek"]
-    def _then1802(st, lv):
+    st, lv = _select(_c1880, _then1881(st, lv), (st, lv))
+    _c1901 = lv["_envc_seek"]
+    def _then1902(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1803 = 0
-        st["_envc_at_a_retreat"] = _cast(_a1803, jnp.int8)
-        _a1804 = False
-        lv["_envc_seek"] = _cast(_a1804, jnp.bool_)
+        _a1903 = 0
+        st["_envc_at_a_retreat"] = _cast(_a1903, jnp.int8)
+        _a1904 = False
+        lv["_envc_seek"] = _cast(_a1904, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1801, _then1802(st, lv), (st, lv))
+    st, lv = _select(_c1901, _then1902(st, lv), (st, lv))
     st = p_active_abilities(st)
-    _c1805 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
-    def _then1806(st, lv):
+    _c1905 = (_i32(st["_envc_at_p_active_abilities"]) != 0)
+    def _then1906(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1807 = 1
-        st["_envc_at_a_retreat"] = _cast(_a1807, jnp.int8)
-        _a1808 = False
-        lv["_envc_run"] = _cast(_a1808, jnp.bool_)
+        _a1907 = 1
+        st["_envc_at_a_retreat"] = _cast(_a1907, jnp.int8)
+        _a1908 = False
+        lv["_envc_run"] = _cast(_a1908, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    def _else1809(st, lv):
+    def _else1909(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1810 = True
-        lv["_envc_run"] = _cast(_a1810, jnp.bool_)
+        _a1910 = True
+        lv["_envc_run"] = _cast(_a1910, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "p", "pay", ))
-    st, lv = _select(_c1805, _then1806(st, lv), _else1809(st, lv))
+    st, lv = _select(_c1905, _then1906(st, lv), _else1909(st, lv))
     lv = _scope(lv, ("b", ))
     return st
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:1966)"""
+    """proc `_envc_run_attack` (tcg.envspec:2288)"""
     st = dict(st)
     lv = {"a": _cast(v_a, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -6617,325 +6890,312 @@ def p__envc_run_attack(st, v_a):
     lv["p"] = _cast(0, jnp.int8)
     lv["c"] = _cast(0, jnp.int16)
     lv["hits"] = _cast(True, jnp.bool_)
-    _c1811 = lv["_envc_run"]
-    def _then1812(st, lv):
+    _c1911 = lv["_envc_run"]
+    def _then1912(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1813 = st["current_player"]
-        lv["p"] = _cast(_a1813, jnp.int8)
-        _a1814 = st["card"][_i32(lv["p"])][0]
-        lv["c"] = _cast(_a1814, jnp.int16)
-        _c1815 = (st["condition"][_i32(lv["p"])] == 3)
-        def _then1816(st, lv):
+        _a1913 = st["current_player"]
+        lv["p"] = _cast(_a1913, jnp.int8)
+        _a1914 = st["card"][_i32(lv["p"])][0]
+        lv["c"] = _cast(_a1914, jnp.int16)
+        _c1915 = (st["condition"][_i32(lv["p"])] == 3)
+        def _then1916(st, lv):
             st, lv = dict(st), dict(lv)
-            st, _r1817 = _randint(st, 0, 1)
-            _a1818 = (_r1817 == 1)
-            lv["hits"] = _cast(_a1818, jnp.bool_)
+            st, _r1917 = _randint(st, 0, 1)
+            _a1918 = (_r1917 == 1)
+            lv["hits"] = _cast(_a1918, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1815, _then1816(st, lv), (st, lv))
+        st, lv = _select(_c1915, _then1916(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1811, _then1812(st, lv), (st, lv))
-    _c1819 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
-    def _then1820(st, lv):
+    st, lv = _select(_c1911, _then1912(st, lv), (st, lv))
+    _c1919 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], lv["hits"]), jnp.logical_and(jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) >= 1)), (_i32(st["_envc_at_a_attack"]) <= 2)))
+    def _then1920(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1821 = lv["_envc_run"]
-        def _then1822(st, lv):
+        _c1921 = lv["_envc_run"]
+        def _then1922(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1823 = jnp.maximum(_i32(jnp.where((_i32(lv["a"]) == 0), _i32(_K15[_i32(lv["c"])]), _i32(_K16[_i32(lv["c"])]))), 0)
-            st["dmg"] = _cast(_a1823, jnp.int16)
-            _a1824 = lv["a"]
-            st["attack_index"] = _cast(_a1824, jnp.int8)
-            _a1825 = True
-            st["attacking"] = _cast(_a1825, jnp.bool_)
+            _a1923 = jnp.maximum(_i32(f_printed_damage(st, lv["c"], lv["a"])), 0)
+            st["dmg"] = _cast(_a1923, jnp.int16)
+            _a1924 = lv["a"]
+            st["attack_index"] = _cast(_a1924, jnp.int8)
+            _a1925 = True
+            st["attacking"] = _cast(_a1925, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1821, _then1822(st, lv), (st, lv))
-        _c1826 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
-        def _then1827(st, lv):
+        st, lv = _select(_c1921, _then1922(st, lv), (st, lv))
+        _c1926 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_and(st["occupied"][(1 - _i32(lv["p"]))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(lv["p"]))][0])])] == 1))), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 1)))
+        def _then1927(st, lv):
             st, lv = dict(st), dict(lv)
             lv["_envc_arg1"] = _cast(0, jnp.int8)
             lv["_envc_arg2"] = _cast(0, jnp.int8)
-            _c1828 = lv["_envc_run"]
-            def _then1829(st, lv):
+            _c1928 = lv["_envc_run"]
+            def _then1929(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1830 = _K26[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
-                lv["_envc_arg1"] = _cast(_a1830, jnp.int8)
-                _a1831 = (1 - _i32(lv["p"]))
-                lv["_envc_arg2"] = _cast(_a1831, jnp.int8)
+                _a1930 = _K26[_i32(st["card"][(1 - _i32(lv["p"]))][0])]
+                lv["_envc_arg1"] = _cast(_a1930, jnp.int8)
+                _a1931 = (1 - _i32(lv["p"]))
+                lv["_envc_arg2"] = _cast(_a1931, jnp.int8)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1828, _then1829(st, lv), (st, lv))
-            _c1832 = lv["_envc_seek"]
-            def _then1833(st, lv):
+            st, lv = _select(_c1928, _then1929(st, lv), (st, lv))
+            _c1932 = lv["_envc_seek"]
+            def _then1933(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1834 = st["_envc_frame_a_attack__a"]
-                lv["a"] = _cast(_a1834, jnp.int8)
-                _a1835 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1835, jnp.int8)
-                _a1836 = st["_envc_frame_a_attack__c"]
-                lv["c"] = _cast(_a1836, jnp.int16)
-                _a1837 = 0
-                st["_envc_at_a_attack"] = _cast(_a1837, jnp.int8)
-                _a1838 = False
-                lv["_envc_seek"] = _cast(_a1838, jnp.bool_)
+                _a1934 = st["_envc_frame_a_attack__a"]
+                lv["a"] = _cast(_a1934, jnp.int8)
+                _a1935 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1935, jnp.int8)
+                _a1936 = 0
+                st["_envc_at_a_attack"] = _cast(_a1936, jnp.int8)
+                _a1937 = False
+                lv["_envc_seek"] = _cast(_a1937, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1832, _then1833(st, lv), (st, lv))
+            st, lv = _select(_c1932, _then1933(st, lv), (st, lv))
             st = p_ability_effect__dispatch(st, lv["_envc_arg1"], lv["_envc_arg2"], 0)
-            _c1839 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
-            def _then1840(st, lv):
+            _c1938 = (_i32(st["_envc_at_p_ability_effect__dispatch"]) != 0)
+            def _then1939(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1841 = lv["a"]
-                st["_envc_frame_a_attack__a"] = _cast(_a1841, jnp.int8)
-                _a1842 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1842, jnp.int8)
-                _a1843 = lv["c"]
-                st["_envc_frame_a_attack__c"] = _cast(_a1843, jnp.int16)
-                _a1844 = 1
-                st["_envc_at_a_attack"] = _cast(_a1844, jnp.int8)
-                _a1845 = False
-                lv["_envc_run"] = _cast(_a1845, jnp.bool_)
+                _a1940 = lv["a"]
+                st["_envc_frame_a_attack__a"] = _cast(_a1940, jnp.int8)
+                _a1941 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1941, jnp.int8)
+                _a1942 = 1
+                st["_envc_at_a_attack"] = _cast(_a1942, jnp.int8)
+                _a1943 = False
+                lv["_envc_run"] = _cast(_a1943, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            def _else1846(st, lv):
+            def _else1944(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1847 = True
-                lv["_envc_run"] = _cast(_a1847, jnp.bool_)
+                _a1945 = True
+                lv["_envc_run"] = _cast(_a1945, jnp.bool_)
                 return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg1", "_envc_arg2", ))
-            st, lv = _select(_c1839, _then1840(st, lv), _else1846(st, lv))
+            st, lv = _select(_c1938, _then1939(st, lv), _else1944(st, lv))
             lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1826, _then1827(st, lv), (st, lv))
-        lv["_envc_arg3"] = _cast(0, jnp.int8)
-        _c1848 = lv["_envc_run"]
-        def _then1849(st, lv):
+        st, lv = _select(_c1926, _then1927(st, lv), (st, lv))
+        _c1946 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
+        def _then1947(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1850 = jnp.where((_i32(lv["a"]) == 0), _i32(_K77[_i32(lv["c"])]), _i32(_K78[_i32(lv["c"])]))
-            lv["_envc_arg3"] = _cast(_a1850, jnp.int8)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1848, _then1849(st, lv), (st, lv))
-        _c1851 = jnp.logical_or(lv["_envc_run"], jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 2)))
-        def _then1852(st, lv):
-            st, lv = dict(st), dict(lv)
-            _c1853 = lv["_envc_seek"]
-            def _then1854(st, lv):
+            _c1948 = lv["_envc_seek"]
+            def _then1949(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1855 = st["_envc_frame_a_attack__p"]
-                lv["p"] = _cast(_a1855, jnp.int8)
-                _a1856 = 0
-                st["_envc_at_a_attack"] = _cast(_a1856, jnp.int8)
-                _a1857 = False
-                lv["_envc_seek"] = _cast(_a1857, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1853, _then1854(st, lv), (st, lv))
-            st = p_attack_effect__dispatch(st, lv["_envc_arg3"], lv["p"])
-            _c1858 = (_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0)
-            def _then1859(st, lv):
+                _a1950 = st["_envc_frame_a_attack__p"]
+                lv["p"] = _cast(_a1950, jnp.int8)
+                _a1951 = 0
+                st["_envc_at_a_attack"] = _cast(_a1951, jnp.int8)
+                _a1952 = False
+                lv["_envc_seek"] = _cast(_a1952, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+            st, lv = _select(_c1948, _then1949(st, lv), (st, lv))
+            st = p_attack_texts(st, lv["p"], lv["a"])
+            _c1953 = (_i32(st["_envc_at_p_attack_texts"]) != 0)
+            def _then1954(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1860 = lv["p"]
-                st["_envc_frame_a_attack__p"] = _cast(_a1860, jnp.int8)
-                _a1861 = 2
-                st["_envc_at_a_attack"] = _cast(_a1861, jnp.int8)
-                _a1862 = False
-                lv["_envc_run"] = _cast(_a1862, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            def _else1863(st, lv):
+                _a1955 = lv["p"]
+                st["_envc_frame_a_attack__p"] = _cast(_a1955, jnp.int8)
+                _a1956 = 2
+                st["_envc_at_a_attack"] = _cast(_a1956, jnp.int8)
+                _a1957 = False
+                lv["_envc_run"] = _cast(_a1957, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+            def _else1958(st, lv):
                 st, lv = dict(st), dict(lv)
-                _a1864 = True
-                lv["_envc_run"] = _cast(_a1864, jnp.bool_)
-                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-            st, lv = _select(_c1858, _then1859(st, lv), _else1863(st, lv))
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1851, _then1852(st, lv), (st, lv))
-        _c1865 = lv["_envc_run"]
-        def _then1866(st, lv):
+                _a1959 = True
+                lv["_envc_run"] = _cast(_a1959, jnp.bool_)
+                return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+            st, lv = _select(_c1953, _then1954(st, lv), _else1958(st, lv))
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1946, _then1947(st, lv), (st, lv))
+        _c1960 = lv["_envc_run"]
+        def _then1961(st, lv):
             st, lv = dict(st), dict(lv)
             st = p_hit_active(st, lv["p"])
-            _a1867 = False
-            st["attacking"] = _cast(_a1867, jnp.bool_)
-            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", "_envc_arg3", ))
-        st, lv = _select(_c1865, _then1866(st, lv), (st, lv))
-        lv = _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+            _a1962 = False
+            st["attacking"] = _cast(_a1962, jnp.bool_)
+            return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
+        st, lv = _select(_c1960, _then1961(st, lv), (st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1819, _then1820(st, lv), (st, lv))
-    _c1868 = lv["_envc_run"]
-    def _then1869(st, lv):
+    st, lv = _select(_c1919, _then1920(st, lv), (st, lv))
+    _c1963 = lv["_envc_run"]
+    def _then1964(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_knock_outs(st)
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1868, _then1869(st, lv), (st, lv))
-    _c1870 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
-    def _then1871(st, lv):
+    st, lv = _select(_c1963, _then1964(st, lv), (st, lv))
+    _c1965 = jnp.logical_or(jnp.logical_and(lv["_envc_run"], jnp.logical_not(st["terminated"])), jnp.logical_and(lv["_envc_seek"], (_i32(st["_envc_at_a_attack"]) == 3)))
+    def _then1966(st, lv):
         st, lv = dict(st), dict(lv)
-        _c1872 = lv["_envc_seek"]
-        def _then1873(st, lv):
+        _c1967 = lv["_envc_seek"]
+        def _then1968(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1874 = 0
-            st["_envc_at_a_attack"] = _cast(_a1874, jnp.int8)
-            _a1875 = False
-            lv["_envc_seek"] = _cast(_a1875, jnp.bool_)
+            _a1969 = 0
+            st["_envc_at_a_attack"] = _cast(_a1969, jnp.int8)
+            _a1970 = False
+            lv["_envc_seek"] = _cast(_a1970, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1872, _then1873(st, lv), (st, lv))
+        st, lv = _select(_c1967, _then1968(st, lv), (st, lv))
         st = p_finish_turn(st)
-        _c1876 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-        def _then1877(st, lv):
+        _c1971 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+        def _then1972(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1878 = 3
-            st["_envc_at_a_attack"] = _cast(_a1878, jnp.int8)
-            _a1879 = False
-            lv["_envc_run"] = _cast(_a1879, jnp.bool_)
+            _a1973 = 3
+            st["_envc_at_a_attack"] = _cast(_a1973, jnp.int8)
+            _a1974 = False
+            lv["_envc_run"] = _cast(_a1974, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        def _else1880(st, lv):
+        def _else1975(st, lv):
             st, lv = dict(st), dict(lv)
-            _a1881 = True
-            lv["_envc_run"] = _cast(_a1881, jnp.bool_)
+            _a1976 = True
+            lv["_envc_run"] = _cast(_a1976, jnp.bool_)
             return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-        st, lv = _select(_c1876, _then1877(st, lv), _else1880(st, lv))
+        st, lv = _select(_c1971, _then1972(st, lv), _else1975(st, lv))
         return st, _scope(lv, ("a", "_envc_run", "_envc_seek", "p", "c", "hits", ))
-    st, lv = _select(_c1870, _then1871(st, lv), (st, lv))
+    st, lv = _select(_c1965, _then1966(st, lv), (st, lv))
     lv = _scope(lv, ("a", ))
     return st
 
 
 def p__envc_run_discard_from_play(st, v_s):
-    """proc `_envc_run_discard_from_play` (tcg.envspec:1995)"""
+    """proc `_envc_run_discard_from_play` (tcg.envspec:2317)"""
     st = dict(st)
     lv = {"s": _cast(v_s, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_discard_from_play"]) != 0), jnp.bool_)
     lv["p"] = _cast(0, jnp.int8)
-    _c1882 = lv["_envc_run"]
-    def _then1883(st, lv):
+    _c1977 = lv["_envc_run"]
+    def _then1978(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1884 = st["current_player"]
-        lv["p"] = _cast(_a1884, jnp.int8)
+        _a1979 = st["current_player"]
+        lv["p"] = _cast(_a1979, jnp.int8)
         st = p_clear_slot(st, lv["p"], lv["s"])
         st = p_knock_outs(st)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1882, _then1883(st, lv), (st, lv))
-    _c1885 = lv["_envc_seek"]
-    def _then1886(st, lv):
+    st, lv = _select(_c1977, _then1978(st, lv), (st, lv))
+    _c1980 = lv["_envc_seek"]
+    def _then1981(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1887 = 0
-        st["_envc_at_a_discard_from_play"] = _cast(_a1887, jnp.int8)
-        _a1888 = False
-        lv["_envc_seek"] = _cast(_a1888, jnp.bool_)
+        _a1982 = 0
+        st["_envc_at_a_discard_from_play"] = _cast(_a1982, jnp.int8)
+        _a1983 = False
+        lv["_envc_seek"] = _cast(_a1983, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1885, _then1886(st, lv), (st, lv))
+    st, lv = _select(_c1980, _then1981(st, lv), (st, lv))
     st = p_continue_game(st, lv["p"], True)
-    _c1889 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-    def _then1890(st, lv):
+    _c1984 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+    def _then1985(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1891 = 1
-        st["_envc_at_a_discard_from_play"] = _cast(_a1891, jnp.int8)
-        _a1892 = False
-        lv["_envc_run"] = _cast(_a1892, jnp.bool_)
+        _a1986 = 1
+        st["_envc_at_a_discard_from_play"] = _cast(_a1986, jnp.int8)
+        _a1987 = False
+        lv["_envc_run"] = _cast(_a1987, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    def _else1893(st, lv):
+    def _else1988(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1894 = True
-        lv["_envc_run"] = _cast(_a1894, jnp.bool_)
+        _a1989 = True
+        lv["_envc_run"] = _cast(_a1989, jnp.bool_)
         return st, _scope(lv, ("s", "_envc_run", "_envc_seek", "p", ))
-    st, lv = _select(_c1889, _then1890(st, lv), _else1893(st, lv))
+    st, lv = _select(_c1984, _then1985(st, lv), _else1988(st, lv))
     lv = _scope(lv, ("s", ))
     return st
 
 
 def p__envc_run_end_turn(st):
-    """proc `_envc_run_end_turn` (tcg.envspec:2003)"""
+    """proc `_envc_run_end_turn` (tcg.envspec:2325)"""
     st = dict(st)
     lv = {}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_end_turn"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_end_turn"]) != 0), jnp.bool_)
-    _c1895 = lv["_envc_seek"]
-    def _then1896(st, lv):
+    _c1990 = lv["_envc_seek"]
+    def _then1991(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1897 = 0
-        st["_envc_at_a_end_turn"] = _cast(_a1897, jnp.int8)
-        _a1898 = False
-        lv["_envc_seek"] = _cast(_a1898, jnp.bool_)
+        _a1992 = 0
+        st["_envc_at_a_end_turn"] = _cast(_a1992, jnp.int8)
+        _a1993 = False
+        lv["_envc_seek"] = _cast(_a1993, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1895, _then1896(st, lv), (st, lv))
+    st, lv = _select(_c1990, _then1991(st, lv), (st, lv))
     st = p_finish_turn(st)
-    _c1899 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
-    def _then1900(st, lv):
+    _c1994 = (_i32(st["_envc_at_p_finish_turn"]) != 0)
+    def _then1995(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1901 = 1
-        st["_envc_at_a_end_turn"] = _cast(_a1901, jnp.int8)
-        _a1902 = False
-        lv["_envc_run"] = _cast(_a1902, jnp.bool_)
+        _a1996 = 1
+        st["_envc_at_a_end_turn"] = _cast(_a1996, jnp.int8)
+        _a1997 = False
+        lv["_envc_run"] = _cast(_a1997, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    def _else1903(st, lv):
+    def _else1998(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1904 = True
-        lv["_envc_run"] = _cast(_a1904, jnp.bool_)
+        _a1999 = True
+        lv["_envc_run"] = _cast(_a1999, jnp.bool_)
         return st, _scope(lv, ("_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1899, _then1900(st, lv), _else1903(st, lv))
+    st, lv = _select(_c1994, _then1995(st, lv), _else1998(st, lv))
     lv = _scope(lv, ())
     return st
 
 
 def p__envc_run_promote(st, v_b):
-    """proc `_envc_run_promote` (tcg.envspec:2008)"""
+    """proc `_envc_run_promote` (tcg.envspec:2330)"""
     st = dict(st)
     lv = {"b": _cast(v_b, jnp.int8)}
     lv["_envc_run"] = _cast((_i32(st["_envc_at_a_promote"]) == 0), jnp.bool_)
     lv["_envc_seek"] = _cast((_i32(st["_envc_at_a_promote"]) != 0), jnp.bool_)
-    _c1905 = lv["_envc_run"]
-    def _then1906(st, lv):
+    _c2000 = lv["_envc_run"]
+    def _then2001(st, lv):
         st, lv = dict(st), dict(lv)
         st = p_swap_slots(st, st["current_player"], 0, lv["b"])
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", ))
-    st, lv = _select(_c1905, _then1906(st, lv), (st, lv))
+    st, lv = _select(_c2000, _then2001(st, lv), (st, lv))
     lv["_envc_arg1"] = _cast(0, jnp.int8)
     lv["_envc_arg2"] = _cast(False, jnp.bool_)
-    _c1907 = lv["_envc_run"]
-    def _then1908(st, lv):
+    _c2002 = lv["_envc_run"]
+    def _then2003(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1909 = st["promote_next"]
-        lv["_envc_arg1"] = _cast(_a1909, jnp.int8)
-        _a1910 = st["promote_resume"]
-        lv["_envc_arg2"] = _cast(_a1910, jnp.bool_)
+        _a2004 = st["promote_next"]
+        lv["_envc_arg1"] = _cast(_a2004, jnp.int8)
+        _a2005 = st["promote_resume"]
+        lv["_envc_arg2"] = _cast(_a2005, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c1907, _then1908(st, lv), (st, lv))
-    _c1911 = lv["_envc_seek"]
-    def _then1912(st, lv):
+    st, lv = _select(_c2002, _then2003(st, lv), (st, lv))
+    _c2006 = lv["_envc_seek"]
+    def _then2007(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1913 = 0
-        st["_envc_at_a_promote"] = _cast(_a1913, jnp.int8)
-        _a1914 = False
-        lv["_envc_seek"] = _cast(_a1914, jnp.bool_)
+        _a2008 = 0
+        st["_envc_at_a_promote"] = _cast(_a2008, jnp.int8)
+        _a2009 = False
+        lv["_envc_seek"] = _cast(_a2009, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c1911, _then1912(st, lv), (st, lv))
+    st, lv = _select(_c2006, _then2007(st, lv), (st, lv))
     st = p_continue_game(st, lv["_envc_arg1"], lv["_envc_arg2"])
-    _c1915 = (_i32(st["_envc_at_p_continue_game"]) != 0)
-    def _then1916(st, lv):
+    _c2010 = (_i32(st["_envc_at_p_continue_game"]) != 0)
+    def _then2011(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1917 = 1
-        st["_envc_at_a_promote"] = _cast(_a1917, jnp.int8)
-        _a1918 = False
-        lv["_envc_run"] = _cast(_a1918, jnp.bool_)
+        _a2012 = 1
+        st["_envc_at_a_promote"] = _cast(_a2012, jnp.int8)
+        _a2013 = False
+        lv["_envc_run"] = _cast(_a2013, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    def _else1919(st, lv):
+    def _else2014(st, lv):
         st, lv = dict(st), dict(lv)
-        _a1920 = True
-        lv["_envc_run"] = _cast(_a1920, jnp.bool_)
+        _a2015 = True
+        lv["_envc_run"] = _cast(_a2015, jnp.bool_)
         return st, _scope(lv, ("b", "_envc_run", "_envc_seek", "_envc_arg1", "_envc_arg2", ))
-    st, lv = _select(_c1915, _then1916(st, lv), _else1919(st, lv))
+    st, lv = _select(_c2010, _then2011(st, lv), _else2014(st, lv))
     lv = _scope(lv, ("b", ))
     return st
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:1845): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2153): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1921 = _i32(lv["h"])
-    _f1922 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1921 >= _f1922), 44, _f1921, _f1922)
-    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f1921])
-    _f1923 = _i32(lv["h"])
-    _f1924 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1923 >= _f1924), 45, _f1923, _f1924)
-    _l1925 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1923)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1925)
+    _f2016 = _i32(lv["h"])
+    _f2017 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2016 >= _f2017), 44, _f2016, _f2017)
+    st = p_put_in_play(st, lv["p"], 0, _get(st["hand"], _i32(lv["p"]))["items"][_f2016])
+    _f2018 = _i32(lv["h"])
+    _f2019 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2018 >= _f2019), 45, _f2018, _f2019)
+    _l2020 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2018)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2020)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6943,24 +7203,24 @@ def a_setup_active(st, index):
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1926: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i1926, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1926, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1926, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i2021: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), jnp.where((jnp.remainder(jnp.floor_divide(i2021, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2021, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2021, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:1852): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2160): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1927 = _i32(lv["h"])
-    _f1928 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1927 >= _f1928), 46, _f1927, _f1928)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1927])
-    _f1929 = _i32(lv["h"])
-    _f1930 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1929 >= _f1930), 47, _f1929, _f1930)
-    _l1931 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1929)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1931)
+    _f2022 = _i32(lv["h"])
+    _f2023 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2022 >= _f2023), 46, _f2022, _f2023)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f2022])
+    _f2024 = _i32(lv["h"])
+    _f2025 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2024 >= _f2025), 47, _f2024, _f2025)
+    _l2026 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2024)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2026)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -6968,11 +7228,11 @@ def a_setup_bench(st, index):
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1932: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1932, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1932, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1932, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i2027: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i2027, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2027, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2027, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:1860): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2168): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_setup_done(st)
@@ -6982,24 +7242,24 @@ def a_setup_done(st, index):
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1933: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i2028: jnp.logical_and(jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:1870): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2178): index in 0..9"""
     st = dict(st)
     v_h = (index // 1) % 10
     lv = {"h": _cast(v_h, jnp.int8)}
     lv["p"] = _cast(st["current_player"], jnp.int8)
-    _f1934 = _i32(lv["h"])
-    _f1935 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1934 >= _f1935), 48, _f1934, _f1935)
-    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f1934])
-    _f1936 = _i32(lv["h"])
-    _f1937 = _get(st["hand"], _i32(lv["p"]))["len"]
-    st = _fault_at(st, (_f1936 >= _f1937), 49, _f1936, _f1937)
-    _l1938 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f1936)
-    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l1938)
+    _f2029 = _i32(lv["h"])
+    _f2030 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2029 >= _f2030), 48, _f2029, _f2030)
+    st = p_put_in_play(st, lv["p"], jnp.minimum(_i32(f_free_bench(st, lv["p"])), 3), _get(st["hand"], _i32(lv["p"]))["items"][_f2029])
+    _f2031 = _i32(lv["h"])
+    _f2032 = _get(st["hand"], _i32(lv["p"]))["len"]
+    st = _fault_at(st, (_f2031 >= _f2032), 49, _f2031, _f2032)
+    _l2033 = _remove_at(_get(st["hand"], _i32(lv["p"])), _f2031)
+    st["hand"] = _set(st["hand"], _i32(lv["p"]), _l2033)
     lv = _scope(lv, ("h", ))
     return st
 
@@ -7007,11 +7267,11 @@ def a_play_basic(st, index):
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
     lv = {}
-    return jax.vmap(lambda i1939: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i1939, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1939, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1939, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
+    return jax.vmap(lambda i2034: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)), jnp.where((jnp.remainder(jnp.floor_divide(i2034, 1), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2034, 1), 10)])] == 0), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2034, 1), 10)])] == 0)), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 10, dtype=jnp.int32))
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:1878): index in 0..39"""
+    """action `evolve` (tcg.envspec:2186): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_s = (index // 1) % 4
@@ -7023,11 +7283,11 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1940: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1940, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1940, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1940, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1940, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1940, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1940, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1940, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i2035: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i2035, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)]), (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)]) < _i32(st["turn"]))), (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])] == 0)), (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])] != 0)), (_i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2035, 4), 10)])]) == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2035, 1), 4)])]))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:1894): index in 0..3"""
+    """action `attach` (tcg.envspec:2202): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7038,11 +7298,11 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1941: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1941, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i2036: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])), (_i32(st["zone"][_i32(st["current_player"])]) != 10)), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2036, 1), 4)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:1913): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2221): index in 0..39"""
     st = dict(st)
     v_h = (index // 4) % 10
     v_target = (index // 1) % 4
@@ -7054,11 +7314,11 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
     lv = {}
-    return jax.vmap(lambda i1942: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i1942, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1942, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1942, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1942, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i1942, 4), 10)], jnp.remainder(jnp.floor_divide(i1942, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
+    return jax.vmap(lambda i2037: jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.where((jnp.remainder(jnp.floor_divide(i2037, 4), 10) < _get(st["hand"], _i32(st["current_player"]))["len"]), jnp.logical_and(jnp.logical_and(jnp.logical_and((_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])] == 1), (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])]) != 0)), jnp.logical_or((_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)])] != 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]), st["locked_supporters"][_i32(st["current_player"])])))), f_trainer_target_ok(st, st["current_player"], _get(st["hand"], _i32(st["current_player"]))["items"][jnp.remainder(jnp.floor_divide(i2037, 4), 10)], jnp.remainder(jnp.floor_divide(i2037, 1), 4))), False)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 40, dtype=jnp.int32))
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:1930): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2238): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7069,11 +7329,11 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1943: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1943, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1943, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1943, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1943, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i2038: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)]), (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])]) != 0)), (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])])] == 0)), jnp.logical_not(st["ability_used"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2038, 1), 4)])), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:1943): index in 0..2"""
+    """action `retreat` (tcg.envspec:2251): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -7084,11 +7344,11 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1944: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1944, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i2039: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i2039, 1), 3) + 1)]), st["occupied"][_i32(st["current_player"])][0]), f_can_act(st, st["current_player"])), jnp.logical_not(st["no_retreat"][_i32(st["current_player"])])), (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0)), (_i32(f_energy_total(st, st["current_player"], 0)) >= _i32(f_retreat_cost(st, st["current_player"])))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:1966): index in 0..1"""
+    """action `attack` (tcg.envspec:2288): index in 0..1"""
     st = dict(st)
     v_a = (index // 1) % 2
     lv = {"a": _cast(v_a, jnp.int8)}
@@ -7099,11 +7359,11 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
     lv = {}
-    return jax.vmap(lambda i1945: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i1945, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
+    return jax.vmap(lambda i2040: jnp.logical_and(jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], jnp.remainder(jnp.floor_divide(i2040, 1), 2))), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 2, dtype=jnp.int32))
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:1995): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2317): index in 0..3"""
     st = dict(st)
     v_s = (index // 1) % 4
     lv = {"s": _cast(v_s, jnp.int8)}
@@ -7114,11 +7374,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
     lv = {}
-    return jax.vmap(lambda i1946: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1946, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i1946, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i2041: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2041, 1), 4)]), (_K0[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(jnp.floor_divide(i2041, 1), 4)])] == 1)), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 4, dtype=jnp.int32))
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2003): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2325): index in 0..0"""
     st = dict(st)
     lv = {}
     st = p__envc_run_end_turn(st)
@@ -7128,11 +7388,11 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
     lv = {}
-    return jax.vmap(lambda i1947: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
+    return jax.vmap(lambda i2042: jnp.logical_and((st["phase"] == 1), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 1, dtype=jnp.int32))
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2008): index in 0..2"""
+    """action `promote` (tcg.envspec:2330): index in 0..2"""
     st = dict(st)
     v_b = (index // 1) % 3 + 1
     lv = {"b": _cast(v_b, jnp.int8)}
@@ -7143,13 +7403,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
     lv = {}
-    return jax.vmap(lambda i1948: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i1948, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
+    return jax.vmap(lambda i2043: jnp.logical_and(jnp.logical_and(jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])), st["occupied"][_i32(st["current_player"])][(jnp.remainder(jnp.floor_divide(i2043, 1), 3) + 1)]), jnp.logical_not(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or((_i32(st["_envc_at_a_setup_done"]) != 0), (_i32(st["_envc_at_a_evolve"]) != 0)), (_i32(st["_envc_at_a_attach"]) != 0)), (_i32(st["_envc_at_a_play_trainer"]) != 0)), (_i32(st["_envc_at_a_use_ability"]) != 0)), (_i32(st["_envc_at_a_retreat"]) != 0)), (_i32(st["_envc_at_a_attack"]) != 0)), (_i32(st["_envc_at_a_discard_from_play"]) != 0)), (_i32(st["_envc_at_a_end_turn"]) != 0)), (_i32(st["_envc_at_a_promote"]) != 0)))))(jnp.arange(0, 3, dtype=jnp.int32))
 
 
 def m_choose(st):
-    """guard of `choose` at each of its 4 flat indices (bool[4])"""
+    """guard of `choose` at each of its 8 flat indices (bool[8])"""
     lv = {}
-    return jax.vmap(lambda i1949: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1949, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 0), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i1949, 1), 4) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], (_i32(jnp.where((_K0[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])] == 1), st["played_type"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], _K2[_i32(st["card"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])])) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], (jnp.remainder(jnp.floor_divide(i1949, 1), 4) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (jnp.where((_K0[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])] == 1), 0, _K3[_i32(st["card"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])]) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i1949, 1), 4) >= 1), (jnp.remainder(jnp.floor_divide(i1949, 1), 4) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i1949, 1), 4)])))(jnp.arange(0, 4, dtype=jnp.int32))
+    return jax.vmap(lambda i2044: jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_or(jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_opponent_choice__q"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i2044, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_opponent_choice__bench_only"])))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_damage_own_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_damage_own_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or((jnp.remainder(jnp.floor_divide(i2044, 1), 8) > 0), jnp.logical_not(st["_envc_frame_p_damage_own_choice__bench_only"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], (_i32(f_type_of(st, st["_envc_frame_p_attach_to_bench_choice__p"], jnp.remainder(jnp.floor_divide(i2044, 1), 8))) == _i32(st["_envc_frame_p_attach_to_bench_choice__t"]))), (_i32(st["energy"][_i32(st["_envc_frame_p_attach_to_bench_choice__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)][_i32(st["_envc_frame_p_attach_to_bench_choice__t"])]) < 12)))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_attach_to_benched_choices__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], (jnp.remainder(jnp.floor_divide(i2044, 1), 8) != _i32(st["_envc_frame_p_attach_to_benched_choices__a"]))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_opponent"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_switch_opponent__q"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)], jnp.logical_or(jnp.logical_not(st["_envc_frame_p_switch_opponent__basic_only"]), (f_stage_of(st, st["_envc_frame_p_switch_opponent__q"], jnp.remainder(jnp.floor_divide(i2044, 1), 8)) == 0))))), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_switch_self"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 1), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 4))), st["occupied"][_i32(st["_envc_frame_p_switch_self__p"])][jnp.remainder(jnp.floor_divide(i2044, 1), 8)])), jnp.logical_and(jnp.logical_and((_i32(st["_envc_at_p_copy_attack"]) == 1), jnp.logical_and((jnp.remainder(jnp.floor_divide(i2044, 1), 8) >= 0), (jnp.remainder(jnp.floor_divide(i2044, 1), 8) < 8))), jnp.logical_and(st["occupied"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)], (_i32(jnp.where((jnp.remainder(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2) == 0), _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)])]), _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_p_copy_attack__q"])][jnp.floor_divide(jnp.remainder(jnp.floor_divide(i2044, 1), 8), 2)])]))) >= 0)))))(jnp.arange(0, 8, dtype=jnp.int32))
 
 
 def _observe(st, v_p):
@@ -7158,7 +7418,7 @@ def _observe(st, v_p):
     lv["#done"] = jnp.bool_(False)
     lv["#ret"] = _K79
     lv["q"] = _cast((1 - _i32(lv["p"])), jnp.int8)
-    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["q"])], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, 0))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["relays"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relays"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["q"])], jnp.int32)]), jnp.int16))
+    lv["#ret"] = _select(lv["#done"], lv["#ret"], _cast(jnp.stack([jnp.asarray(_i32(st["phase"]), jnp.int32), jnp.asarray(st["turn"], jnp.int32), jnp.asarray(jnp.where((_i32(st["current_player"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(jnp.where((_i32(st["first"]) == _i32(lv["p"])), 1, 0), jnp.int32), jnp.asarray(_i32(st["attached"]), jnp.int32), jnp.asarray(_i32(st["supporter"]), jnp.int32), jnp.asarray(_i32(st["retreated"]), jnp.int32), jnp.asarray(st["retreat_discount"], jnp.int32), jnp.asarray(st["attack_bonus"], jnp.int32), jnp.asarray(_i32(st["decks"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["points"][_i32(lv["p"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["p"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["points"][_i32(lv["q"])], jnp.int32), jnp.asarray(_get(st["deck"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["hand"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(_get(st["discard"], _i32(lv["q"]))["len"], jnp.int32), jnp.asarray(st["zone"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["zone_next"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["poisoned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["burned"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["condition"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["barrier"][_i32(lv["q"])], jnp.int32), jnp.asarray(jnp.where((0 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][0]), -1), jnp.int32), jnp.asarray(jnp.where((1 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][1]), -1), jnp.int32), jnp.asarray(jnp.where((2 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][2]), -1), jnp.int32), jnp.asarray(jnp.where((3 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][3]), -1), jnp.int32), jnp.asarray(jnp.where((4 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][4]), -1), jnp.int32), jnp.asarray(jnp.where((5 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][5]), -1), jnp.int32), jnp.asarray(jnp.where((6 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][6]), -1), jnp.int32), jnp.asarray(jnp.where((7 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][7]), -1), jnp.int32), jnp.asarray(jnp.where((8 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][8]), -1), jnp.int32), jnp.asarray(jnp.where((9 < _get(st["hand"], _i32(lv["p"]))["len"]), _i32(_get(st["hand"], _i32(lv["p"]))["items"][9]), -1), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][0], _i32(st["card"][_i32(lv["p"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][1], _i32(st["card"][_i32(lv["p"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][2], _i32(st["card"][_i32(lv["p"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["p"])][3], _i32(st["card"][_i32(lv["p"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["p"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["p"])][3]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][0], _i32(st["card"][_i32(lv["q"])][0]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][0][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][0], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][0]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][1], _i32(st["card"][_i32(lv["q"])][1]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][1][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][1], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][1]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][2], _i32(st["card"][_i32(lv["q"])][2]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][2][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][2], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][2]), jnp.int32), jnp.asarray(jnp.where(st["occupied"][_i32(lv["q"])][3], _i32(st["card"][_i32(lv["q"])][3]), -1), jnp.int32), jnp.asarray(st["damage"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["placed"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][0], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][1], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][2], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][3], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][4], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][5], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][6], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][7], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][8], jnp.int32), jnp.asarray(st["energy"][_i32(lv["q"])][3][9], jnp.int32), jnp.asarray(st["evolutions"][_i32(lv["q"])][3], jnp.int32), jnp.asarray(_i32(st["ability_used"][_i32(lv["q"])][3]), jnp.int32), jnp.asarray(st["current_player"], jnp.int32), jnp.asarray(st["promote_next"], jnp.int32), jnp.asarray(_i32(st["promote_resume"]), jnp.int32), jnp.asarray(jnp.where((_i32(st["_envc_at_p_damage_opponent_choice"]) == 1), 1, _i32(jnp.where((_i32(st["_envc_at_p_damage_own_choice"]) == 1), 2, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_bench_choice"]) == 1), 3, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 1), 4, _i32(jnp.where((_i32(st["_envc_at_p_attach_to_benched_choices"]) == 2), 5, _i32(jnp.where((_i32(st["_envc_at_p_switch_opponent"]) == 1), 6, _i32(jnp.where((_i32(st["_envc_at_p_switch_self"]) == 1), 7, _i32(jnp.where((_i32(st["_envc_at_p_copy_attack"]) == 1), 8, 0))))))))))))))), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["p"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["p"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["p"])]), jnp.int32), jnp.asarray(_i32(st["no_attack"][_i32(lv["q"])]), jnp.int32), jnp.asarray(_i32(st["no_retreat"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["weakened"][_i32(lv["q"])], jnp.int32), jnp.asarray(_i32(st["no_supporter"][_i32(lv["q"])]), jnp.int32), jnp.asarray(st["relays"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["relays"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["relay_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["boost_turn"][_i32(lv["q"])], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][3], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][4], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][5], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][6], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][7], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][8], jnp.int32), jnp.asarray(st["seen_hand"][_i32(lv["p"])][9], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][0], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][1], jnp.int32), jnp.asarray(st["seen_deck"][_i32(lv["p"])][2], jnp.int32), jnp.asarray(st["seen_hand_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["seen_deck_turn"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["p"])], jnp.int32), jnp.asarray(st["spiky"][_i32(lv["q"])], jnp.int32)]), jnp.int16))
     lv["#done"] = jnp.bool_(True)
     lv = _scope(lv, ("p", "#done", "#ret", ))
     return lv["#ret"]
@@ -7169,55 +7429,55 @@ def _init_body(st):
     st = dict(st)
     lv = {}
     lv["p"] = jnp.int32(0)
-    def _loop1950(i, carry):
+    def _loop2045(i, carry):
         st, lv = dict(carry[0]), dict(carry[1])
         lv["p"] = i
-        st, _r1951 = _randint(st, 0, 21)
-        _a1952 = _r1951
-        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a1952, jnp.int8))
+        st, _r2046 = _randint(st, 0, 21)
+        _a2047 = _r2046
+        st["decks"] = st["decks"].at[_i32(lv["p"])].set(_cast(_a2047, jnp.int8))
         lv["i"] = jnp.int32(0)
-        def _loop1953(i, carry):
+        def _loop2048(i, carry):
             st, lv = dict(carry[0]), dict(carry[1])
             lv["i"] = i
-            _f1954 = _get(st["deck"], _i32(lv["p"]))["len"]
-            st = _fault_at(st, (_f1954 >= 20), 63, 0, 0)
-            _l1955 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K80[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1955)
+            _f2049 = _get(st["deck"], _i32(lv["p"]))["len"]
+            st = _fault_at(st, (_f2049 >= 20), 63, 0, 0)
+            _l2050 = _push(_get(st["deck"], _i32(lv["p"])), _cast(_K80[_i32(st["decks"][_i32(lv["p"])])][_i32(lv["i"])], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(lv["p"]), _l2050)
             return st, lv
-        st, lv = lax.fori_loop(0, 20, _loop1953, (st, lv))
+        st, lv = lax.fori_loop(0, 20, _loop2048, (st, lv))
         lv = _scope(lv, ("p", ))
-        _f1956 = _get(st["deck"], _i32(lv["p"]))["len"]
-        st, _l1957 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
-        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l1957)
+        _f2051 = _get(st["deck"], _i32(lv["p"]))["len"]
+        st, _l2052 = _shuffle(st, _get(st["deck"], _i32(lv["p"])))
+        st["deck"] = _set(st["deck"], _i32(lv["p"]), _l2052)
         st = p_deal(st, lv["p"])
         st = p_random_zone_energy(st, lv["p"])
         return st, lv
-    st, lv = lax.fori_loop(0, 2, _loop1950, (st, lv))
+    st, lv = lax.fori_loop(0, 2, _loop2045, (st, lv))
     lv = _scope(lv, ())
-    st, _r1958 = _randint(st, 0, 1)
-    _a1959 = jnp.where((_r1958 == 1), 1, 0)
-    st["first"] = _cast(_a1959, jnp.int8)
-    _a1960 = st["first"]
-    st["current_player"] = _cast(_a1960, jnp.int8)
+    st, _r2053 = _randint(st, 0, 1)
+    _a2054 = jnp.where((_r2053 == 1), 1, 0)
+    st["first"] = _cast(_a2054, jnp.int8)
+    _a2055 = st["first"]
+    st["current_player"] = _cast(_a2055, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i1961, _h1963, _h1964, _h1965, _h1966, _h1967, _h1968, _h1969, _h1970, _h1971, _h1972, _h1973, _h1974, _h1975, _h1976, _h1977, _h1978, _h1979, _h1980, _h1981, _h1982, _h1983: jnp.all(jax.vmap(lambda i1962: (((((_lcount(_get(st["deck"], i1961), _K80[_i32(_h1963)][i1962]) + _lcount(_get(st["hand"], i1961), _K80[_i32(_h1963)][i1962])) + _lcount(_get(st["discard"], i1961), _K80[_i32(_h1963)][i1962])) + (((_i32(jnp.logical_and(_h1964, (_h1965 == _K80[_i32(_h1963)][i1962]))) + _i32(jnp.logical_and(_h1966, (_h1967 == _K80[_i32(_h1963)][i1962])))) + _i32(jnp.logical_and(_h1968, (_h1969 == _K80[_i32(_h1963)][i1962])))) + _i32(jnp.logical_and(_h1970, (_h1971 == _K80[_i32(_h1963)][i1962]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h1964, (0 < _i32(_h1972))), (_h1973 == _K80[_i32(_h1963)][i1962]))) + _i32(jnp.logical_and(jnp.logical_and(_h1964, (1 < _i32(_h1972))), (_h1974 == _K80[_i32(_h1963)][i1962]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1966, (0 < _i32(_h1975))), (_h1976 == _K80[_i32(_h1963)][i1962]))) + _i32(jnp.logical_and(jnp.logical_and(_h1966, (1 < _i32(_h1975))), (_h1977 == _K80[_i32(_h1963)][i1962])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1968, (0 < _i32(_h1978))), (_h1979 == _K80[_i32(_h1963)][i1962]))) + _i32(jnp.logical_and(jnp.logical_and(_h1968, (1 < _i32(_h1978))), (_h1980 == _K80[_i32(_h1963)][i1962])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h1970, (0 < _i32(_h1981))), (_h1982 == _K80[_i32(_h1963)][i1962]))) + _i32(jnp.logical_and(jnp.logical_and(_h1970, (1 < _i32(_h1981))), (_h1983 == _K80[_i32(_h1963)][i1962]))))))) == jnp.sum(_wide(_K80[_i32(_h1963)]) == _K80[_i32(_h1963)][i1962], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
+    return jnp.all(jax.vmap(lambda i2056, _h2058, _h2059, _h2060, _h2061, _h2062, _h2063, _h2064, _h2065, _h2066, _h2067, _h2068, _h2069, _h2070, _h2071, _h2072, _h2073, _h2074, _h2075, _h2076, _h2077, _h2078: jnp.all(jax.vmap(lambda i2057: (((((_lcount(_get(st["deck"], i2056), _K80[_i32(_h2058)][i2057]) + _lcount(_get(st["hand"], i2056), _K80[_i32(_h2058)][i2057])) + _lcount(_get(st["discard"], i2056), _K80[_i32(_h2058)][i2057])) + (((_i32(jnp.logical_and(_h2059, (_h2060 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(_h2061, (_h2062 == _K80[_i32(_h2058)][i2057])))) + _i32(jnp.logical_and(_h2063, (_h2064 == _K80[_i32(_h2058)][i2057])))) + _i32(jnp.logical_and(_h2065, (_h2066 == _K80[_i32(_h2058)][i2057]))))) + (((_i32((_i32(jnp.logical_and(jnp.logical_and(_h2059, (0 < _i32(_h2067))), (_h2068 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2059, (1 < _i32(_h2067))), (_h2069 == _K80[_i32(_h2058)][i2057]))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2061, (0 < _i32(_h2070))), (_h2071 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2061, (1 < _i32(_h2070))), (_h2072 == _K80[_i32(_h2058)][i2057])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2063, (0 < _i32(_h2073))), (_h2074 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2063, (1 < _i32(_h2073))), (_h2075 == _K80[_i32(_h2058)][i2057])))))) + _i32((_i32(jnp.logical_and(jnp.logical_and(_h2065, (0 < _i32(_h2076))), (_h2077 == _K80[_i32(_h2058)][i2057]))) + _i32(jnp.logical_and(jnp.logical_and(_h2065, (1 < _i32(_h2076))), (_h2078 == _K80[_i32(_h2058)][i2057]))))))) == jnp.sum(_wide(_K80[_i32(_h2058)]) == _K80[_i32(_h2058)][i2057], dtype=jnp.int32)))(jnp.arange(0, 20, dtype=jnp.int32))))(jnp.arange(0, 2, dtype=jnp.int32), st["decks"], st["occupied"][:, 0], st["card"][:, 0], st["occupied"][:, 1], st["card"][:, 1], st["occupied"][:, 2], st["card"][:, 2], st["occupied"][:, 3], st["card"][:, 3], st["evolutions"][:, 0], st["below"][:, 0, 0], st["below"][:, 0, 1], st["evolutions"][:, 1], st["below"][:, 1, 0], st["below"][:, 1, 1], st["evolutions"][:, 2], st["below"][:, 2, 0], st["below"][:, 2, 1], st["evolutions"][:, 3], st["below"][:, 3, 0], st["below"][:, 3, 1]))
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i1984, _h1985, _h1986, _h1987, _h1988, _h1989, _h1990, _h1991, _h1992, _h1993, _h1994, _h1995, _h1996, _h1997, _h1998, _h1999, _h2000: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h1985), (_i32(_h1986) < _i32(jnp.where((_K0[_i32(_h1987)] == 1), _i32(_h1988), _i32(_K1[_i32(_h1987)]))))), jnp.logical_or(jnp.logical_not(_h1989), (_i32(_h1990) < _i32(jnp.where((_K0[_i32(_h1991)] == 1), _i32(_h1992), _i32(_K1[_i32(_h1991)])))))), jnp.logical_or(jnp.logical_not(_h1993), (_i32(_h1994) < _i32(jnp.where((_K0[_i32(_h1995)] == 1), _i32(_h1996), _i32(_K1[_i32(_h1995)])))))), jnp.logical_or(jnp.logical_not(_h1997), (_i32(_h1998) < _i32(jnp.where((_K0[_i32(_h1999)] == 1), _i32(_h2000), _i32(_K1[_i32(_h1999)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(jax.vmap(lambda i2079, _h2080, _h2081, _h2082, _h2083, _h2084, _h2085, _h2086, _h2087, _h2088, _h2089, _h2090, _h2091, _h2092, _h2093, _h2094, _h2095: jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.logical_or(jnp.logical_not(_h2080), (_i32(_h2081) < _i32(jnp.where((_K0[_i32(_h2082)] == 1), _i32(_h2083), _i32(_K1[_i32(_h2082)]))))), jnp.logical_or(jnp.logical_not(_h2084), (_i32(_h2085) < _i32(jnp.where((_K0[_i32(_h2086)] == 1), _i32(_h2087), _i32(_K1[_i32(_h2086)])))))), jnp.logical_or(jnp.logical_not(_h2088), (_i32(_h2089) < _i32(jnp.where((_K0[_i32(_h2090)] == 1), _i32(_h2091), _i32(_K1[_i32(_h2090)])))))), jnp.logical_or(jnp.logical_not(_h2092), (_i32(_h2093) < _i32(jnp.where((_K0[_i32(_h2094)] == 1), _i32(_h2095), _i32(_K1[_i32(_h2094)])))))))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["damage"][:, 0], st["card"][:, 0], st["played_hp"][:, 0], st["occupied"][:, 1], st["damage"][:, 1], st["card"][:, 1], st["played_hp"][:, 1], st["occupied"][:, 2], st["damage"][:, 2], st["card"][:, 2], st["played_hp"][:, 2], st["occupied"][:, 3], st["damage"][:, 3], st["card"][:, 3], st["played_hp"][:, 3])))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     lv = {}
-    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2001, _h2002: (_i32(_h2002) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
+    return jnp.logical_or(st["terminated"], jnp.all(jax.vmap(lambda i2096, _h2097: (_i32(_h2097) < 3))(jnp.arange(0, 2, dtype=jnp.int32), st["points"])))
 
 
 def inv_one_result(st):
@@ -7229,13 +7489,13 @@ def inv_one_result(st):
 def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     lv = {}
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2003, _h2004: _h2004)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] != 1)), jnp.all(jax.vmap(lambda i2098, _h2099: _h2099)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])))
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
     lv = {}
-    return jnp.all(jax.vmap(lambda i2005, _h2006, _h2007, _h2008, _h2009: ((((_i32(_h2006) + _i32(_h2007)) + _i32(_h2008)) + _i32(_h2009)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
+    return jnp.all(jax.vmap(lambda i2100, _h2101, _h2102, _h2103, _h2104: ((((_i32(_h2101) + _i32(_h2102)) + _i32(_h2103)) + _i32(_h2104)) <= 4))(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0], st["occupied"][:, 1], st["occupied"][:, 2], st["occupied"][:, 3]))
 
 
 # ---- the environment
@@ -7244,7 +7504,7 @@ ENV_ID = "envc/tcg"  # Pgx's `Env.id` / `State.env_id`
 VERSION = "v0"  # Pgx's `Env.version`; the Gymnasium / gymnax id is f"{ENV_ID}-{VERSION}"
 OBSERVATION_SHAPE = (195,)  # None when the observation is a record or holds lists (a pytree)
 OBSERVATION_BOUNDS = (-1, 511)  # (lowest, highest) value of an observation entry, or None
-_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_continue_game', '_envc_at_p_active_abilities', '_envc_frame_p_active_abilities__q', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_setup_done', '_envc_at_a_evolve', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_retreat', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_frame_a_attack__c', '_envc_at_a_discard_from_play', '_envc_at_a_end_turn', '_envc_at_a_promote', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
+_FIELDS = ('decks', 'deck', 'hand', 'discard', 'card', 'occupied', 'played_hp', 'played_type', 'playing', 'below', 'evolutions', 'damage', 'energy', 'placed', 'ability_used', 'poisoned', 'burned', 'condition', 'points', 'zone', 'zone_next', 'turn', 'first', 'phase', 'attached', 'supporter', 'retreated', 'retreat_discount', 'barrier', 'no_attack', 'no_retreat', 'weakened', 'spiky', 'no_supporter', 'shielded', 'locked_supporters', 'relays', 'relay_turn', 'boost_turn', 'seen_hand', 'seen_hand_turn', 'seen_deck', 'seen_deck_turn', 'attack_bonus', 'named_bonus', 'bonus_named', 'dmg', 'passive_cut', 'passive_spiky', 'last_attached', 'attack_index', 'attacking', 'copying', 'copy_card', 'copy_index', 'promote_next', 'promote_resume', 'ended_by', '_envc_until_barrier', '_envc_until_no_attack', '_envc_until_no_retreat', '_envc_until_weakened', '_envc_until_spiky', '_envc_until_no_supporter', '_envc_until_shielded', '_envc_at_p_damage_opponent_choice', '_envc_frame_p_damage_opponent_choice__amount', '_envc_frame_p_damage_opponent_choice__bench_only', '_envc_frame_p_damage_opponent_choice__attack', '_envc_frame_p_damage_opponent_choice__q', '_envc_frame_p_damage_opponent_choice__s', '_envc_at_p_damage_own_choice', '_envc_frame_p_damage_own_choice__p', '_envc_frame_p_damage_own_choice__amount', '_envc_frame_p_damage_own_choice__bench_only', '_envc_frame_p_damage_own_choice__s', '_envc_at_p_attach_to_bench_choice', '_envc_frame_p_attach_to_bench_choice__p', '_envc_frame_p_attach_to_bench_choice__t', '_envc_frame_p_attach_to_bench_choice__s', '_envc_at_p_attach_to_benched_choices', '_envc_frame_p_attach_to_benched_choices__p', '_envc_frame_p_attach_to_benched_choices__t', '_envc_frame_p_attach_to_benched_choices__n', '_envc_frame_p_attach_to_benched_choices__a', '_envc_at_p_switch_opponent', '_envc_frame_p_switch_opponent__p', '_envc_frame_p_switch_opponent__basic_only', '_envc_frame_p_switch_opponent__q', '_envc_at_p_switch_self', '_envc_frame_p_switch_self__p', '_envc_at_p_copy_attack', '_envc_frame_p_copy_attack__p', '_envc_frame_p_copy_attack__q', '_envc_frame_p_copy_attack__k', '_envc_at_p_continue_game', '_envc_at_p_active_abilities', '_envc_frame_p_active_abilities__q', '_envc_at_p_finish_turn', '_envc_frame_p_finish_turn__p', '_envc_frame_p_finish_turn__s', '_envc_at_p_attack_texts', '_envc_frame_p_attack_texts__p', '_envc_frame_p_attack_texts__a', '_envc_frame_p_attack_texts__c', '_envc_frame_p_attack_texts__r', '_envc_at_p_attack_effect__9', '_envc_at_p_attack_effect__16', '_envc_frame_p_attack_effect__16__p', '_envc_frame_p_attack_effect__16__k', '_envc_at_p_attack_effect__20', '_envc_at_p_attack_effect__31', '_envc_at_p_attack_effect__33', '_envc_at_p_attack_effect__34', '_envc_at_p_attack_effect__45', '_envc_at_p_attack_effect__47', '_envc_at_p_attack_effect__59', '_envc_at_p_attack_effect__65', '_envc_at_p_attack_effect__70', '_envc_at_p_attack_effect__72', '_envc_at_p_attack_effect__76', '_envc_at_p_attack_effect__80', '_envc_at_p_attack_effect__96', '_envc_at_p_attack_effect__97', '_envc_at_p_ability_effect__2', '_envc_at_p_ability_effect__5', '_envc_at_p_ability_effect__12', '_envc_at_p_trainer_effect__8', '_envc_at_p_attack_effect__dispatch', '_envc_frame_p_attack_effect__dispatch__effect', '_envc_frame_p_attack_effect__dispatch__p', '_envc_at_p_ability_effect__dispatch', '_envc_at_p_trainer_effect__dispatch', '_envc_at_a_setup_done', '_envc_at_a_evolve', '_envc_at_a_attach', '_envc_frame_a_attach__p', '_envc_at_a_play_trainer', '_envc_frame_a_play_trainer__p', '_envc_at_a_use_ability', '_envc_frame_a_use_ability__p', '_envc_at_a_retreat', '_envc_at_a_attack', '_envc_frame_a_attack__a', '_envc_frame_a_attack__p', '_envc_at_a_discard_from_play', '_envc_at_a_end_turn', '_envc_at_a_promote', '_envc_choice_mover', '_envc_choice_option')  # the spec's own state fields: the keys of `State._x`
 _CURRENT_PLAYER_DTYPE = jnp.int8  # how the spec's code stores `current_player`
 _STEP_COUNT_DTYPE = jnp.int16
 
@@ -7373,6 +7633,9 @@ def _defaults():
         "last_attached": _cast(jnp.int8(10), jnp.int8),
         "attack_index": _cast(jnp.int8(0), jnp.int8),
         "attacking": _cast(jnp.bool_(False), jnp.bool_),
+        "copying": _cast(jnp.int8(0), jnp.int8),
+        "copy_card": _cast(jnp.int16(0), jnp.int16),
+        "copy_index": _cast(jnp.int8(0), jnp.int8),
         "promote_next": _cast(jnp.int8(0), jnp.int8),
         "promote_resume": _cast(jnp.bool_(False), jnp.bool_),
         "ended_by": _cast(jnp.int8(0), jnp.int8),
@@ -7409,12 +7672,21 @@ def _defaults():
         "_envc_frame_p_switch_opponent__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_switch_self": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_switch_self__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_copy_attack": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_copy_attack__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_copy_attack__q": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_copy_attack__k": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_continue_game": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_active_abilities": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_active_abilities__q": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_finish_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_finish_turn__p": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_finish_turn__s": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_attack_texts": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_attack_texts__p": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_attack_texts__a": _cast(jnp.int8(0), jnp.int8),
+        "_envc_frame_p_attack_texts__c": _cast(jnp.int16(0), jnp.int16),
+        "_envc_frame_p_attack_texts__r": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__9": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__16": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_p_attack_effect__16__p": _cast(jnp.int8(0), jnp.int8),
@@ -7425,6 +7697,7 @@ def _defaults():
         "_envc_at_p_attack_effect__34": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__45": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__47": _cast(jnp.int8(0), jnp.int8),
+        "_envc_at_p_attack_effect__59": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__65": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__70": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_p_attack_effect__72": _cast(jnp.int8(0), jnp.int8),
@@ -7453,7 +7726,6 @@ def _defaults():
         "_envc_at_a_attack": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__a": _cast(jnp.int8(0), jnp.int8),
         "_envc_frame_a_attack__p": _cast(jnp.int8(0), jnp.int8),
-        "_envc_frame_a_attack__c": _cast(jnp.int16(0), jnp.int16),
         "_envc_at_a_discard_from_play": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_end_turn": _cast(jnp.int8(0), jnp.int8),
         "_envc_at_a_promote": _cast(jnp.int8(0), jnp.int8),

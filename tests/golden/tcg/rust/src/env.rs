@@ -16,13 +16,13 @@
 use crate::runtime::*;
 
 pub const NUM_PLAYERS: usize = 2;
-pub const NUM_ACTIONS: usize = 136;
+pub const NUM_ACTIONS: usize = 140;
 /// `truncated` becomes true when `step_count` reaches it.
 pub const TURN_LIMIT: Option<i64> = Some(2000);
 /// The largest `step_count` (it saturates there).
 pub const STEP_MAX: i64 = 2000;
 /// (name, first flat index, number of flat actions) of each action kind.
-pub const ACTION_KINDS: [(&str, usize, usize); 14] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("discard_from_play", 124, 4), ("end_turn", 128, 1), ("promote", 129, 3), ("choose", 132, 4)];
+pub const ACTION_KINDS: [(&str, usize, usize); 14] = [("setup_active", 0, 10), ("setup_bench", 10, 10), ("setup_done", 20, 1), ("play_basic", 21, 10), ("evolve", 31, 40), ("attach", 71, 4), ("play_trainer", 75, 40), ("use_ability", 115, 4), ("retreat", 119, 3), ("attack", 122, 2), ("discard_from_play", 124, 4), ("end_turn", 128, 1), ("promote", 129, 3), ("choose", 132, 8)];
 pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_bounds", "one_result", "active_in_play", "bench_size"];
 // enum Energy: 0 = grass, 1 = fire, 2 = water, 3 = lightning, 4 = psychic, 5 = fighting, 6 = darkness, 7 = metal, 8 = dragon, 9 = colorless, 10 = none
 // enum Category: 0 = pokemon, 1 = trainer
@@ -37,69 +37,69 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 /// The spec location and message of every fault, a template: `{a}`, `{b}` are the values of
 /// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`).
 pub static FAULT_SITES: [&str; 63] = [
-    "tcg.envspec:241:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:327:13: push onto a full list (capacity 10)",
-    "tcg.envspec:327:26: `draw()` from an empty list",
-    "tcg.envspec:437:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:440:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:441:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:444:9: push onto a full list (capacity 10)",
-    "tcg.envspec:444:22: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:445:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:454:13: push onto a full list (capacity 20)",
-    "tcg.envspec:454:26: `pop()` from an empty list",
-    "tcg.envspec:603:9: push onto a full list (capacity 20)",
-    "tcg.envspec:603:25: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:604:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:610:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:611:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:621:13: push onto a full list (capacity 10)",
-    "tcg.envspec:621:26: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:622:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:629:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:640:31: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:641:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:651:17: push onto a full list (capacity 20)",
-    "tcg.envspec:651:33: `draw()` from an empty list",
-    "tcg.envspec:905:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:914:66: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:929:21: push onto a full list (capacity 10)",
-    "tcg.envspec:931:21: push onto a full list (capacity 20)",
-    "tcg.envspec:961:21: push onto a full list (capacity 20)",
-    "tcg.envspec:1000:32: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1001:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1603:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1606:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1817:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1827:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1829:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1832:13: push onto a full list (capacity 10)",
-    "tcg.envspec:1835:13: push onto a full list (capacity 20)",
-    "tcg.envspec:1883:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1884:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1917:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1918:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1919:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1848:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1849:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1856:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1857:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1873:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1874:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1879:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1914:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1915:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2029:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2029:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2030:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2030:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2031:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2031:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2032:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2032:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2033:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2033:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:1805:13: push onto a full list (capacity 20)",
+    "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:342:13: push onto a full list (capacity 10)",
+    "tcg.envspec:342:26: `draw()` from an empty list",
+    "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:459:9: push onto a full list (capacity 10)",
+    "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:469:13: push onto a full list (capacity 20)",
+    "tcg.envspec:469:26: `pop()` from an empty list",
+    "tcg.envspec:618:9: push onto a full list (capacity 20)",
+    "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:636:13: push onto a full list (capacity 10)",
+    "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:666:17: push onto a full list (capacity 20)",
+    "tcg.envspec:666:33: `draw()` from an empty list",
+    "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:947:21: push onto a full list (capacity 10)",
+    "tcg.envspec:949:21: push onto a full list (capacity 20)",
+    "tcg.envspec:979:21: push onto a full list (capacity 20)",
+    "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:1911:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1914:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2125:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2135:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2137:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2140:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2143:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2191:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2192:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2225:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2226:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2227:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2156:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2157:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2164:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2165:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2181:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2182:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2187:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2222:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2223:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2351:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2351:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2352:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2352:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2353:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2353:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2354:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2354:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2355:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2355:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2113:13: push onto a full list (capacity 20)",
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
@@ -118,7 +118,7 @@ static ACTION_PARAMS: [(&str, usize, &[(&str, i32, usize, &[&str])]); 14] = [
     ("discard_from_play", 124, &[("s", 0, 4, &[])]),
     ("end_turn", 128, &[]),
     ("promote", 129, &[("b", 1, 3, &[])]),
-    ("choose", 132, &[("option", 0, 4, &[])]),
+    ("choose", 132, &[("option", 0, 8, &[])]),
 ];
 
 /// Flat action `action` as the interpreter names it: `place(cell=4)`, `7 (outside 0..6)`
@@ -210,6 +210,9 @@ pub struct State {
     pub f_last_attached: i8,
     pub f_attack_index: i8,
     pub f_attacking: bool,
+    pub f_copying: i8,
+    pub f_copy_card: i16,
+    pub f_copy_index: i8,
     pub f_promote_next: i8,
     pub f_promote_resume: bool,
     pub f_ended_by: i8,
@@ -246,12 +249,21 @@ pub struct State {
     pub f__envc_frame_p_switch_opponent__q: i8,
     pub f__envc_at_p_switch_self: i8,
     pub f__envc_frame_p_switch_self__p: i8,
+    pub f__envc_at_p_copy_attack: i8,
+    pub f__envc_frame_p_copy_attack__p: i8,
+    pub f__envc_frame_p_copy_attack__q: i8,
+    pub f__envc_frame_p_copy_attack__k: i8,
     pub f__envc_at_p_continue_game: i8,
     pub f__envc_at_p_active_abilities: i8,
     pub f__envc_frame_p_active_abilities__q: i8,
     pub f__envc_at_p_finish_turn: i8,
     pub f__envc_frame_p_finish_turn__p: i8,
     pub f__envc_frame_p_finish_turn__s: i8,
+    pub f__envc_at_p_attack_texts: i8,
+    pub f__envc_frame_p_attack_texts__p: i8,
+    pub f__envc_frame_p_attack_texts__a: i8,
+    pub f__envc_frame_p_attack_texts__c: i16,
+    pub f__envc_frame_p_attack_texts__r: i8,
     pub f__envc_at_p_attack_effect__9: i8,
     pub f__envc_at_p_attack_effect__16: i8,
     pub f__envc_frame_p_attack_effect__16__p: i8,
@@ -262,6 +274,7 @@ pub struct State {
     pub f__envc_at_p_attack_effect__34: i8,
     pub f__envc_at_p_attack_effect__45: i8,
     pub f__envc_at_p_attack_effect__47: i8,
+    pub f__envc_at_p_attack_effect__59: i8,
     pub f__envc_at_p_attack_effect__65: i8,
     pub f__envc_at_p_attack_effect__70: i8,
     pub f__envc_at_p_attack_effect__72: i8,
@@ -290,7 +303,6 @@ pub struct State {
     pub f__envc_at_a_attack: i8,
     pub f__envc_frame_a_attack__a: i8,
     pub f__envc_frame_a_attack__p: i8,
-    pub f__envc_frame_a_attack__c: i16,
     pub f__envc_at_a_discard_from_play: i8,
     pub f__envc_at_a_end_turn: i8,
     pub f__envc_at_a_promote: i8,
@@ -318,15 +330,15 @@ static K3: [[i16; 6]; 21] = [
 static K4: List<i16, 20> = List { items: [0; 20], len: 0 };
 static K5: [[i8; 2]; 101] = [
     [0; 2], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [5, 0], [1, 0], [6, 0], [7, 0], [8, 0], [9, 0],
-    [9, 0], [10, 0], [9, 0], [11, 0], [48, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
+    [9, 0], [10, 0], [9, 0], [11, 0], [49, 0], [12, 0], [13, 0], [14, 0], [15, 0], [16, 0], [12, 0],
     [10, 0], [17, 0], [18, 0], [19, 0], [20, 0], [21, 0], [22, 0], [6, 0], [23, 0], [6, 0], [15, 0],
-    [24, 0], [25, 0], [49, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0],
+    [24, 0], [25, 0], [50, 0], [25, 0], [9, 0], [6, 0], [26, 0], [19, 0], [11, 0], [10, 0], [6, 0],
     [15, 0], [27, 0], [28, 0], [10, 0], [29, 0], [30, 0], [19, 0], [16, 0], [31, 0], [32, 0],
-    [33, 0], [34, 0], [35, 0], [6, 0], [0; 2], [36, 0], [21, 0], [37, 0], [1, 0], [11, 0], [9, 15],
-    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [38, 0], [39, 0], [40, 0], [41, 0], [12, 0], [7, 0],
-    [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [42, 0], [11, 0], [11, 0], [9, 0], [38, 0],
-    [43, 0], [6, 0], [31, 0], [44, 0], [19, 0], [45, 0], [46, 0], [0; 2], [2, 0], [15, 0], [28, 0],
-    [34, 0], [19, 0], [47, 0],
+    [33, 0], [34, 0], [35, 0], [6, 0], [36, 0], [37, 0], [21, 0], [38, 0], [1, 0], [11, 0], [9, 15],
+    [10, 0], [12, 0], [3, 0], [0; 2], [15, 0], [39, 0], [40, 0], [41, 0], [42, 0], [12, 0], [7, 0],
+    [31, 0], [35, 0], [32, 0], [23, 0], [18, 0], [43, 0], [11, 0], [11, 0], [9, 0], [39, 0],
+    [44, 0], [6, 0], [31, 0], [45, 0], [19, 0], [46, 0], [47, 0], [0; 2], [2, 0], [15, 0], [28, 0],
+    [34, 0], [19, 0], [48, 0],
 ];
 static K6: [[i16; 2]; 101] = [
     [0; 2], [30, 0], [0; 2], [0; 2], [0; 2], [0; 2], [0; 2], [10, 0], [0; 2], [0; 2], [0; 2],
@@ -1399,39 +1411,39 @@ static T30_Deck__energy: [[i8; 11]; 22] = [
 
 // ---- the spec's functions, procedures, actions, guards, observe, init, invariants
 
-/// fn `hp_of` (tcg.envspec:223:1)
+/// fn `hp_of` (tcg.envspec:229:1)
 fn f_hp_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_hp[v_p as usize][v_s as usize] as i32) } else { (T11_Card__hp[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
 }
 
-/// fn `type_of` (tcg.envspec:227:1)
+/// fn `type_of` (tcg.envspec:233:1)
 fn f_type_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { (s.f_played_type[v_p as usize][v_s as usize] as i32) } else { (T12_Card__type[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
 }
 
-/// fn `stage_of` (tcg.envspec:231:1)
+/// fn `stage_of` (tcg.envspec:237:1)
 fn f_stage_of(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok((if ((T7_Card__category[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == 1) { 0 } else { (T8_Card__stage[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) }))
 }
 
-/// fn `is_basic` (tcg.envspec:235:1)
+/// fn `is_basic` (tcg.envspec:241:1)
 fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok((((T7_Card__category[v_c as usize] as i32) == 0) && ((T8_Card__stage[v_c as usize] as i32) == 0)))
 }
 
-/// fn `basic_in_hand` (tcg.envspec:240:1)
+/// fn `basic_in_hand` (tcg.envspec:246:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
     Ok((if (v_h < (s.f_hand[v_p as usize].len as i32)) { f_is_basic(s, (s.f_hand[v_p as usize].get(v_h, 0)? as i32))? } else { false }))
 }
 
-/// fn `playable_trainer` (tcg.envspec:247:1)
+/// fn `playable_trainer` (tcg.envspec:253:1)
 fn f_playable_trainer(s: &State, mut v_c: i32) -> Result<bool, Fault> {
     Ok(((((T7_Card__category[v_c as usize] as i32) == 1) && ((T27_Card__trainer_effect[v_c as usize] as i32) != 0)) && (((T16_Card__trainer[v_c as usize] as i32) != 1) || (!((s.f_supporter || s.f_no_supporter[(s.current_player as i32) as usize]) || s.f_locked_supporters[(s.current_player as i32) as usize])))))
 }
 
-/// fn `trainer_target_ok` (tcg.envspec:255:1)
+/// fn `trainer_target_ok` (tcg.envspec:261:1)
 fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:256:5
+    // @ tcg.envspec:262:5
     let mut v_r: i32 = (T22_Card__target[v_c as usize] as i32);
     let _c1: bool;
     if T2_TrainerTarget__targets[v_r as usize] {
@@ -1454,7 +1466,7 @@ fn f_trainer_target_ok(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> R
     return Ok(_c1);
 }
 
-/// fn `free_bench` (tcg.envspec:263:1)
+/// fn `free_bench` (tcg.envspec:269:1)
 fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     let mut _acc5: i32 = 0;
     for v_s in 1i32..4 {
@@ -1464,7 +1476,7 @@ fn f_free_bench(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(_acc5)
 }
 
-/// fn `energy_total` (tcg.envspec:267:1)
+/// fn `energy_total` (tcg.envspec:273:1)
 fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     let mut _acc7: i32 = 0;
     for v_t in 0i32..11 {
@@ -1473,15 +1485,18 @@ fn f_energy_total(s: &State, mut v_p: i32, mut v_s: i32) -> Result<i32, Fault> {
     Ok(_acc7)
 }
 
-/// fn `cost` (tcg.envspec:271:1)
+/// fn `cost` (tcg.envspec:277:1)
 fn f_cost(s: &State, mut v_c: i32, mut v_a: i32, mut v_t: i32) -> Result<i32, Fault> {
     Ok((if (v_a == 0) { (T19_Card__cost0[v_c as usize][v_t as usize] as i32) } else { (T20_Card__cost1[v_c as usize][v_t as usize] as i32) }))
 }
 
-/// fn `can_pay` (tcg.envspec:276:1)
-fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:277:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
+/// fn `printed_damage` (tcg.envspec:282:1)
+fn f_printed_damage(s: &State, mut v_c: i32, mut v_a: i32) -> Result<i32, Fault> {
+    Ok((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }))
+}
+
+/// fn `pays` (tcg.envspec:288:1)
+fn f_pays(s: &State, mut v_p: i32, mut v_c: i32, mut v_a: i32) -> Result<bool, Fault> {
     let mut _acc8: bool = true;
     for v_t in 0i32..9 {
         if !((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) >= f_cost(s, v_c, v_a, v_t)?) { _acc8 = false; break; }
@@ -1494,32 +1509,37 @@ fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
         }
         _b9 = (f_energy_total(s, v_p, 0)? >= _acc10);
     }
-    return Ok(_b9);
+    Ok(_b9)
 }
 
-/// fn `can_act` (tcg.envspec:283:1)
+/// fn `can_pay` (tcg.envspec:293:1)
+fn f_can_pay(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
+    Ok(f_pays(s, v_p, (s.f_card[v_p as usize][0 as usize] as i32), v_a)?)
+}
+
+/// fn `can_act` (tcg.envspec:298:1)
 fn f_can_act(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((((s.f_condition[v_p as usize] as i32) != 1) && ((s.f_condition[v_p as usize] as i32) != 2)))
 }
 
-/// fn `can_attack` (tcg.envspec:287:1)
+/// fn `can_attack` (tcg.envspec:302:1)
 fn f_can_attack(s: &State, mut v_p: i32, mut v_a: i32) -> Result<bool, Fault> {
-    // @ tcg.envspec:288:5
+    // @ tcg.envspec:303:5
     let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && ((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }) >= 0)) && f_can_pay(s, v_p, v_a)?));
+    return Ok(((((s.f_occupied[v_p as usize][0 as usize] && f_can_act(s, v_p)?) && (!s.f_no_attack[v_p as usize])) && (f_printed_damage(s, v_c, v_a)? >= 0)) && f_can_pay(s, v_p, v_a)?));
 }
 
-/// fn `retreat_cost` (tcg.envspec:293:1)
+/// fn `retreat_cost` (tcg.envspec:308:1)
 fn f_retreat_cost(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     Ok(imax(((T14_Card__retreat[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) - (s.f_retreat_discount as i32)), 0))
 }
 
-/// fn `can_evolve` (tcg.envspec:299:1)
+/// fn `can_evolve` (tcg.envspec:314:1)
 fn f_can_evolve(s: &State, mut v_p: i32, mut v_c: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_turn as i32) > 2) && s.f_occupied[v_p as usize][v_s as usize]) && ((s.f_placed[v_p as usize][v_s as usize] as i32) < (s.f_turn as i32))) && ((T7_Card__category[v_c as usize] as i32) == 0)) && ((T8_Card__stage[v_c as usize] as i32) != 0)) && ((T10_Card__evolves_from[v_c as usize] as i32) == (T9_Card__species[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32))))
 }
 
-/// fn `nth_energy` (tcg.envspec:305:1)
+/// fn `nth_energy` (tcg.envspec:320:1)
 fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     let mut _acc11: i32 = 0;
     for v_t in 0i32..11 {
@@ -1537,18 +1557,18 @@ fn f_nth_energy(s: &State, mut v_d: i32, mut v_r: i32) -> Result<i32, Fault> {
     Ok(_acc11)
 }
 
-/// fn `defended` (tcg.envspec:315:1)
+/// fn `defended` (tcg.envspec:330:1)
 fn f_defended(s: &State, mut v_p: i32) -> Result<bool, Fault> {
     Ok((s.f_attacking && s.f_shielded[(1 - v_p) as usize]))
 }
 
-/// proc `draw_cards` (tcg.envspec:324:1)
+/// proc `draw_cards` (tcg.envspec:339:1)
 fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:325:5
+    // @ tcg.envspec:340:5
     for v_k in 0i32..5 {
-        // @ tcg.envspec:326:9
+        // @ tcg.envspec:341:9
         if (((v_k < v_n) && ((s.f_deck[v_p as usize].len as i32) > 0)) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-            // @ tcg.envspec:327:13
+            // @ tcg.envspec:342:13
             let _v15 = s.f_deck[v_p as usize].take_front(2)?;
             let _a16: i32 = (_v15 as i32);
             s.f_hand[v_p as usize].push((_a16 as i16), 1)?;
@@ -1557,66 +1577,66 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     Ok(())
 }
 
-/// proc `heal` (tcg.envspec:332:1)
+/// proc `heal` (tcg.envspec:347:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:333:5
+    // @ tcg.envspec:348:5
     let _v17: i32 = imax(((s.f_damage[v_p as usize][v_s as usize] as i32) - v_amount), 0);
     s.f_damage[v_p as usize][v_s as usize] = (_v17 as i16);
     Ok(())
 }
 
-/// proc `heal_type` (tcg.envspec:337:1)
+/// proc `heal_type` (tcg.envspec:352:1)
 fn p_heal_type(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:338:5
+    // @ tcg.envspec:353:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) {
-        // @ tcg.envspec:339:9
+        // @ tcg.envspec:354:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `add_damage` (tcg.envspec:343:1)
+/// proc `add_damage` (tcg.envspec:358:1)
 fn p_add_damage(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:344:5
+    // @ tcg.envspec:359:5
     s.f_dmg = (imin(((s.f_dmg as i32) + v_amount), 300) as i16);
     Ok(())
 }
 
-/// proc `damage_per_heads` (tcg.envspec:348:1)
+/// proc `damage_per_heads` (tcg.envspec:363:1)
 fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:349:5
+    // @ tcg.envspec:364:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:350:5
+    // @ tcg.envspec:365:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:351:9
+        // @ tcg.envspec:366:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:352:13
+            // @ tcg.envspec:367:13
             let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r18 == 1) {
-                // @ tcg.envspec:353:17
+                // @ tcg.envspec:368:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:357:5
+    // @ tcg.envspec:372:5
     s.f_dmg = (imin((v_heads * v_each), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_on_heads` (tcg.envspec:361:1)
+/// proc `bonus_on_heads` (tcg.envspec:376:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:362:5
+    // @ tcg.envspec:377:5
     let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r19 == 1) {
-        // @ tcg.envspec:363:9
+        // @ tcg.envspec:378:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_per_bench_type` (tcg.envspec:368:1)
+/// proc `damage_per_bench_type` (tcg.envspec:383:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:369:5
+    // @ tcg.envspec:384:5
     let mut _acc20: i32 = 0;
     for v_s in 1i32..4 {
         _acc20 += (s.f_occupied[v_p as usize][v_s as usize] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
@@ -1625,76 +1645,76 @@ fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each
     Ok(())
 }
 
-/// proc `discard_energy` (tcg.envspec:373:1)
+/// proc `discard_energy` (tcg.envspec:388:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:374:5
+    // @ tcg.envspec:389:5
     let _v21: i32 = imax(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) - v_n), 0);
     s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v21 as i8);
     Ok(())
 }
 
-/// proc `attach_from_zone` (tcg.envspec:379:1)
+/// proc `attach_from_zone` (tcg.envspec:394:1)
 fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32, mut v_any_type: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:380:5
+    // @ tcg.envspec:395:5
     if (s.f_occupied[v_p as usize][v_s as usize] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
-        // @ tcg.envspec:381:9
+        // @ tcg.envspec:396:9
         let _v22: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) + v_n), 12);
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (_v22 as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent` (tcg.envspec:387:1)
+/// proc `afflict_opponent` (tcg.envspec:402:1)
 fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:388:5
+    // @ tcg.envspec:403:5
     if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
-        // @ tcg.envspec:389:9
+        // @ tcg.envspec:404:9
         let _i23: usize = (1 - v_p) as usize;
         s.f_condition[_i23] = (v_c as i8);
     }
     Ok(())
 }
 
-/// proc `afflict_opponent_on_heads` (tcg.envspec:393:1)
+/// proc `afflict_opponent_on_heads` (tcg.envspec:408:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:394:5
+    // @ tcg.envspec:409:5
     let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r24 == 1) {
-        // @ tcg.envspec:395:9
+        // @ tcg.envspec:410:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
     Ok(())
 }
 
-/// proc `poison_opponent` (tcg.envspec:399:1)
+/// proc `poison_opponent` (tcg.envspec:414:1)
 fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:400:5
+    // @ tcg.envspec:415:5
     if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
-        // @ tcg.envspec:401:9
+        // @ tcg.envspec:416:9
         let _i25: usize = (1 - v_p) as usize;
         s.f_poisoned[_i25] = true;
     }
     Ok(())
 }
 
-/// proc `burn_opponent` (tcg.envspec:405:1)
+/// proc `burn_opponent` (tcg.envspec:420:1)
 fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:406:5
+    // @ tcg.envspec:421:5
     if (s.f_occupied[(1 - v_p) as usize][0 as usize] && (!f_defended(s, v_p)?)) {
-        // @ tcg.envspec:407:9
+        // @ tcg.envspec:422:9
         let _i26: usize = (1 - v_p) as usize;
         s.f_burned[_i26] = true;
     }
     Ok(())
 }
 
-/// proc `damage_opponent_bench` (tcg.envspec:412:1)
+/// proc `damage_opponent_bench` (tcg.envspec:427:1)
 fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:413:5
+    // @ tcg.envspec:428:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:414:9
+        // @ tcg.envspec:429:9
         if s.f_occupied[(1 - v_p) as usize][v_s as usize] {
-            // @ tcg.envspec:415:13
+            // @ tcg.envspec:430:13
             let _v27: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_amount), 300);
             let _i28: usize = (1 - v_p) as usize;
             s.f_damage[_i28][v_s as usize] = (_v27 as i16);
@@ -1703,44 +1723,44 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
     Ok(())
 }
 
-/// proc `add_attack_bonus` (tcg.envspec:420:1)
+/// proc `add_attack_bonus` (tcg.envspec:435:1)
 fn p_add_attack_bonus(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:421:5
+    // @ tcg.envspec:436:5
     s.f_attack_bonus = (imin(((s.f_attack_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_named_attack_bonus` (tcg.envspec:426:1)
+/// proc `add_named_attack_bonus` (tcg.envspec:441:1)
 fn p_add_named_attack_bonus(s: &mut State, mut v_a: i32, mut v_b: i32, mut v_c: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:427:5
+    // @ tcg.envspec:442:5
     s.f_bonus_named = [(v_a as i8), (v_b as i8), (v_c as i8)];
-    // @ tcg.envspec:428:5
+    // @ tcg.envspec:443:5
     s.f_named_bonus = (imin(((s.f_named_bonus as i32) + v_amount), 60) as i8);
     Ok(())
 }
 
-/// proc `add_retreat_discount` (tcg.envspec:431:1)
+/// proc `add_retreat_discount` (tcg.envspec:446:1)
 fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:432:5
+    // @ tcg.envspec:447:5
     s.f_retreat_discount = (imin(((s.f_retreat_discount as i32) + v_n), 3) as i8);
     Ok(())
 }
 
-/// proc `basic_from_deck` (tcg.envspec:436:1)
+/// proc `basic_from_deck` (tcg.envspec:451:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:437:5
+    // @ tcg.envspec:452:5
     let mut _acc29: i32 = 0;
     for v_i in 0i32..20 {
         _acc29 += (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 3)? as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc29;
-    // @ tcg.envspec:438:5
+    // @ tcg.envspec:453:5
     if ((v_n > 0) && ((s.f_hand[v_p as usize].len as i32) < 10)) {
-        // @ tcg.envspec:439:9
+        // @ tcg.envspec:454:9
         let _hi30: i32 = imax((v_n - 1), 0);
         let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, u16::MAX)?;
         let mut v_r: i32 = _r31;
-        // @ tcg.envspec:440:9
+        // @ tcg.envspec:455:9
         let mut _acc32: i32 = 0;
         for v_i in 0i32..20 {
             let mut _b33: bool = ((v_i < (s.f_deck[v_p as usize].len as i32)) && (if (v_i < (s.f_deck[v_p as usize].len as i32)) { f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 4)? as i32))? } else { false }));
@@ -1755,161 +1775,161 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
         }
         let mut v_at: i32 = _acc32;
-        // @ tcg.envspec:444:9
+        // @ tcg.envspec:459:9
         let _a36: i32 = (s.f_deck[v_p as usize].get(v_at, 7)? as i32);
         s.f_hand[v_p as usize].push((_a36 as i16), 6)?;
-        // @ tcg.envspec:445:9
+        // @ tcg.envspec:460:9
         s.f_deck[v_p as usize].remove_at(v_at, 8)?;
     }
     Ok(())
 }
 
-/// proc `opponent_hand_into_deck` (tcg.envspec:450:1)
+/// proc `opponent_hand_into_deck` (tcg.envspec:465:1)
 fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:451:5
+    // @ tcg.envspec:466:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:452:5
+    // @ tcg.envspec:467:5
     for v_k in 0i32..10 {
-        // @ tcg.envspec:453:9
+        // @ tcg.envspec:468:9
         if ((s.f_hand[v_q as usize].len as i32) > 0) {
-            // @ tcg.envspec:454:13
+            // @ tcg.envspec:469:13
             let _v37 = s.f_hand[v_q as usize].take_back(10)?;
             let _a38: i32 = (_v37 as i32);
             s.f_deck[v_q as usize].push((_a38 as i16), 9)?;
         }
     }
-    // @ tcg.envspec:457:5
+    // @ tcg.envspec:472:5
     s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-    // @ tcg.envspec:458:5
+    // @ tcg.envspec:473:5
     p_draw_cards(s, v_q, v_n)?;
     Ok(())
 }
 
-/// proc `damage_self` (tcg.envspec:463:1)
+/// proc `damage_self` (tcg.envspec:478:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:464:5
+    // @ tcg.envspec:479:5
     let _v39: i32 = imin(((s.f_damage[v_p as usize][0 as usize] as i32) + v_amount), 300);
     s.f_damage[v_p as usize][0 as usize] = (_v39 as i16);
     Ok(())
 }
 
-/// proc `afflict_self` (tcg.envspec:468:1)
+/// proc `afflict_self` (tcg.envspec:483:1)
 fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:469:5
+    // @ tcg.envspec:484:5
     s.f_condition[v_p as usize] = (v_c as i8);
     Ok(())
 }
 
-/// proc `burn_opponent_on_heads` (tcg.envspec:472:1)
+/// proc `burn_opponent_on_heads` (tcg.envspec:487:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:473:5
+    // @ tcg.envspec:488:5
     let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r40 == 1) {
-        // @ tcg.envspec:474:9
+        // @ tcg.envspec:489:9
         p_burn_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `heal_on_heads` (tcg.envspec:479:1)
+/// proc `heal_on_heads` (tcg.envspec:494:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:480:5
+    // @ tcg.envspec:495:5
     let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r41 == 1) {
-        // @ tcg.envspec:481:9
+        // @ tcg.envspec:496:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `heal_all` (tcg.envspec:486:1)
+/// proc `heal_all` (tcg.envspec:501:1)
 fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:487:5
+    // @ tcg.envspec:502:5
     for v_s in 0i32..4 {
-        // @ tcg.envspec:488:9
+        // @ tcg.envspec:503:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `nothing_on_tails` (tcg.envspec:493:1)
+/// proc `nothing_on_tails` (tcg.envspec:508:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:494:5
+    // @ tcg.envspec:509:5
     let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (!(_r42 == 1)) {
-        // @ tcg.envspec:495:9
+        // @ tcg.envspec:510:9
         s.f_dmg = (0 as i16);
     }
     Ok(())
 }
 
-/// proc `bonus_if_all_heads` (tcg.envspec:500:1)
+/// proc `bonus_if_all_heads` (tcg.envspec:515:1)
 fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:501:5
+    // @ tcg.envspec:516:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:502:5
+    // @ tcg.envspec:517:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:503:9
+        // @ tcg.envspec:518:9
         if (v_k < v_coins) {
-            // @ tcg.envspec:504:13
+            // @ tcg.envspec:519:13
             let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r43 == 1) {
-                // @ tcg.envspec:505:17
+                // @ tcg.envspec:520:17
                 v_heads = imin((v_heads + 1), 4);
             }
         }
     }
-    // @ tcg.envspec:509:5
+    // @ tcg.envspec:524:5
     if (v_heads == v_coins) {
-        // @ tcg.envspec:510:9
+        // @ tcg.envspec:525:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `damage_until_tails` (tcg.envspec:517:1)
+/// proc `damage_until_tails` (tcg.envspec:532:1)
 fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:518:5
+    // @ tcg.envspec:533:5
     let mut v_heads: i32 = 0;
-    // @ tcg.envspec:519:5
+    // @ tcg.envspec:534:5
     let mut v_going: bool = true;
-    // @ tcg.envspec:520:5
+    // @ tcg.envspec:535:5
     for v_k in 0i32..12 {
-        // @ tcg.envspec:521:9
+        // @ tcg.envspec:536:9
         if v_going {
-            // @ tcg.envspec:522:13
+            // @ tcg.envspec:537:13
             let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             if (_r44 == 1) {
-                // @ tcg.envspec:523:17
+                // @ tcg.envspec:538:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
-                // @ tcg.envspec:525:17
+                // @ tcg.envspec:540:17
                 v_going = false;
             }
         }
     }
-    // @ tcg.envspec:529:5
+    // @ tcg.envspec:544:5
     s.f_dmg = (imin(((if v_more { (s.f_dmg as i32) } else { 0 }) + (v_heads * v_each)), 300) as i16);
     Ok(())
 }
 
-/// proc `bonus_or_recoil` (tcg.envspec:534:1)
+/// proc `bonus_or_recoil` (tcg.envspec:549:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:535:5
+    // @ tcg.envspec:550:5
     let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     if (_r45 == 1) {
-        // @ tcg.envspec:536:9
+        // @ tcg.envspec:551:9
         p_add_damage(s, v_amount)?;
     } else {
-        // @ tcg.envspec:538:9
+        // @ tcg.envspec:553:9
         p_damage_self(s, v_p, v_recoil)?;
     }
     Ok(())
 }
 
-/// proc `bonus_per_bench_named` (tcg.envspec:544:1)
+/// proc `bonus_per_bench_named` (tcg.envspec:559:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:545:5
+    // @ tcg.envspec:560:5
     let mut _acc46: i32 = 0;
     for v_s in 1i32..4 {
         _acc46 += (s.f_occupied[v_p as usize][v_s as usize] && ((T23_Card__named[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) == v_n)) as i32;
@@ -1918,31 +1938,31 @@ fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each
     Ok(())
 }
 
-/// proc `bonus_per_opponent_energy` (tcg.envspec:549:1)
+/// proc `bonus_per_opponent_energy` (tcg.envspec:564:1)
 fn p_bonus_per_opponent_energy(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:550:5
+    // @ tcg.envspec:565:5
     s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * f_energy_total(s, (1 - v_p), 0)?)), 300) as i16);
     Ok(())
 }
 
-/// fn `attack_condition` (tcg.envspec:554:1)
+/// fn `attack_condition` (tcg.envspec:569:1)
 fn f_attack_condition(s: &State, mut v_p: i32, mut v_w: i32) -> Result<bool, Fault> {
     Ok((if (v_w == 0) { ((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) > 0) } else { (if (v_w == 1) { ((s.f_damage[v_p as usize][0 as usize] as i32) > 0) } else { (if (v_w == 2) { s.f_poisoned[(1 - v_p) as usize] } else { (if (v_w == 3) { (f_stage_of(s, (1 - v_p), 0)? != 0) } else { (((s.f_placed[v_p as usize][0 as usize] as i32) == (s.f_turn as i32)) && ((s.f_evolutions[v_p as usize][0 as usize] as i32) > 0)) }) }) }) }))
 }
 
-/// proc `bonus_if` (tcg.envspec:563:1)
+/// proc `bonus_if` (tcg.envspec:578:1)
 fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:564:5
+    // @ tcg.envspec:579:5
     if f_attack_condition(s, v_p, v_w)? {
-        // @ tcg.envspec:565:9
+        // @ tcg.envspec:580:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `discard_all_energy` (tcg.envspec:569:1)
+/// proc `discard_all_energy` (tcg.envspec:584:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:570:5
+    // @ tcg.envspec:585:5
     let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr47[v_t as usize] = (0 as i8);
@@ -1951,27 +1971,27 @@ fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `discard_opponent_energy` (tcg.envspec:575:1)
+/// proc `discard_opponent_energy` (tcg.envspec:590:1)
 fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:576:5
+    // @ tcg.envspec:591:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:577:5
+    // @ tcg.envspec:592:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:578:5
+    // @ tcg.envspec:593:5
     if v_coin {
-        // @ tcg.envspec:579:9
+        // @ tcg.envspec:594:9
         let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r48 == 1);
     }
-    // @ tcg.envspec:581:5
+    // @ tcg.envspec:596:5
     let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
-    // @ tcg.envspec:582:5
+    // @ tcg.envspec:597:5
     if (v_go && (v_n > 0)) {
-        // @ tcg.envspec:583:9
+        // @ tcg.envspec:598:9
         let _hi49: i32 = imax((v_n - 1), 0);
         let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, u16::MAX)?;
         let mut v_r: i32 = _r50;
-        // @ tcg.envspec:585:9
+        // @ tcg.envspec:600:9
         let mut _acc51: i32 = 0;
         for v_v in 0i32..11 {
             let mut _acc52: i32 = 0;
@@ -1982,9 +2002,9 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
         }
         let mut v_t: i32 = _acc51;
-        // @ tcg.envspec:587:9
+        // @ tcg.envspec:602:9
         if (!f_defended(s, v_p)?) {
-            // @ tcg.envspec:588:13
+            // @ tcg.envspec:603:13
             let _v54: i32 = imax(((s.f_energy[v_q as usize][0 as usize][v_t as usize] as i32) - 1), 0);
             s.f_energy[v_q as usize][0 as usize][v_t as usize] = (_v54 as i8);
         }
@@ -1992,43 +2012,43 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     Ok(())
 }
 
-/// proc `discard_opponent_hand_card` (tcg.envspec:595:1)
+/// proc `discard_opponent_hand_card` (tcg.envspec:610:1)
 fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:596:5
+    // @ tcg.envspec:611:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:597:5
+    // @ tcg.envspec:612:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:598:5
+    // @ tcg.envspec:613:5
     if v_coin {
-        // @ tcg.envspec:599:9
+        // @ tcg.envspec:614:9
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r55 == 1);
     }
-    // @ tcg.envspec:601:5
+    // @ tcg.envspec:616:5
     if (v_go && ((s.f_hand[v_q as usize].len as i32) > 0)) {
-        // @ tcg.envspec:602:9
+        // @ tcg.envspec:617:9
         let _hi56: i32 = imax(((s.f_hand[v_q as usize].len as i32) - 1), 0);
         let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, u16::MAX)?;
         let mut v_h: i32 = _r57;
-        // @ tcg.envspec:603:9
+        // @ tcg.envspec:618:9
         let _a58: i32 = (s.f_hand[v_q as usize].get(v_h, 12)? as i32);
         s.f_discard[v_q as usize].push((_a58 as i16), 11)?;
-        // @ tcg.envspec:604:9
+        // @ tcg.envspec:619:9
         s.f_hand[v_q as usize].remove_at(v_h, 13)?;
     }
     Ok(())
 }
 
-/// fn `pokemon_in_deck` (tcg.envspec:609:1)
+/// fn `pokemon_in_deck` (tcg.envspec:624:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { (((T7_Card__category[(s.f_deck[v_p as usize].get(v_i, 14)? as i32) as usize] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[(s.f_deck[v_p as usize].get(v_i, 15)? as i32) as usize] as i32) == v_t))) } else { false }))
 }
 
-/// proc `pokemon_from_deck` (tcg.envspec:617:1)
+/// proc `pokemon_from_deck` (tcg.envspec:632:1)
 fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:618:5
+    // @ tcg.envspec:633:5
     if ((s.f_hand[v_p as usize].len as i32) < 10) {
-        // @ tcg.envspec:619:9
+        // @ tcg.envspec:634:9
         let mut _pm59: [bool; 20] = [false; 20];
         let mut _pn60: i32 = 0;
         for v_i in 0i32..20 {
@@ -2047,30 +2067,30 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
             _pk62 = _found;
         }
         let mut v_at: i32 = _pk62;
-        // @ tcg.envspec:620:9
+        // @ tcg.envspec:635:9
         if (v_at >= 0) {
-            // @ tcg.envspec:621:13
+            // @ tcg.envspec:636:13
             let _a65: i32 = (s.f_deck[v_p as usize].get(v_at, 17)? as i32);
             s.f_hand[v_p as usize].push((_a65 as i16), 16)?;
-            // @ tcg.envspec:622:13
+            // @ tcg.envspec:637:13
             s.f_deck[v_p as usize].remove_at(v_at, 18)?;
         }
     }
     Ok(())
 }
 
-/// fn `named_in_deck` (tcg.envspec:628:1)
+/// fn `named_in_deck` (tcg.envspec:643:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
     Ok((if (v_i < (s.f_deck[v_p as usize].len as i32)) { ((v_n != 0) && ((T23_Card__named[(s.f_deck[v_p as usize].get(v_i, 19)? as i32) as usize] as i32) == v_n)) } else { false }))
 }
 
-/// proc `named_from_deck_to_bench` (tcg.envspec:635:1)
+/// proc `named_from_deck_to_bench` (tcg.envspec:650:1)
 fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:636:5
+    // @ tcg.envspec:651:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
-    // @ tcg.envspec:637:5
+    // @ tcg.envspec:652:5
     if (v_s < 4) {
-        // @ tcg.envspec:638:9
+        // @ tcg.envspec:653:9
         let mut _pm66: [bool; 20] = [false; 20];
         let mut _pn67: i32 = 0;
         for v_i in 0i32..20 {
@@ -2089,27 +2109,27 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
             _pk69 = _found;
         }
         let mut v_at: i32 = _pk69;
-        // @ tcg.envspec:639:9
+        // @ tcg.envspec:654:9
         if (v_at >= 0) {
-            // @ tcg.envspec:640:13
+            // @ tcg.envspec:655:13
             let _a72: i32 = (s.f_deck[v_p as usize].get(v_at, 20)? as i32);
             p_put_in_play(s, v_p, v_s, _a72)?;
-            // @ tcg.envspec:641:13
+            // @ tcg.envspec:656:13
             s.f_deck[v_p as usize].remove_at(v_at, 21)?;
         }
     }
     Ok(())
 }
 
-/// proc `discard_deck_tops` (tcg.envspec:647:1)
+/// proc `discard_deck_tops` (tcg.envspec:662:1)
 fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:648:5
+    // @ tcg.envspec:663:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:649:9
+        // @ tcg.envspec:664:9
         for v_k in 0i32..5 {
-            // @ tcg.envspec:650:13
+            // @ tcg.envspec:665:13
             if ((v_k < v_n) && ((s.f_deck[v_q as usize].len as i32) > 0)) {
-                // @ tcg.envspec:651:17
+                // @ tcg.envspec:666:17
                 let _v73 = s.f_deck[v_q as usize].take_front(23)?;
                 let _a74: i32 = (_v73 as i32);
                 s.f_discard[v_q as usize].push((_a74 as i16), 22)?;
@@ -2119,13 +2139,13 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `random_hits` (tcg.envspec:659:1)
+/// proc `random_hits` (tcg.envspec:674:1)
 fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:660:5
+    // @ tcg.envspec:675:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:661:9
+        // @ tcg.envspec:676:9
         if (v_k < v_times) {
-            // @ tcg.envspec:662:13
+            // @ tcg.envspec:677:13
             let mut _pm75: [bool; 4] = [false; 4];
             let mut _pn76: i32 = 0;
             for v_s in 0i32..4 {
@@ -2144,9 +2164,9 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
                 _pk78 = _found;
             }
             let mut v_s: i32 = _pk78;
-            // @ tcg.envspec:663:13
+            // @ tcg.envspec:678:13
             if ((v_s >= 0) && (!((v_s == 0) && f_defended(s, v_p)?))) {
-                // @ tcg.envspec:664:17
+                // @ tcg.envspec:679:17
                 let _v81: i32 = imin(((s.f_damage[(1 - v_p) as usize][v_s as usize] as i32) + v_each), 300);
                 let _i82: usize = (1 - v_p) as usize;
                 s.f_damage[_i82][v_s as usize] = (_v81 as i16);
@@ -2156,23 +2176,23 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
     Ok(())
 }
 
-/// proc `poison_opponent_from` (tcg.envspec:671:1)
+/// proc `poison_opponent_from` (tcg.envspec:686:1)
 fn p_poison_opponent_from(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:672:5
+    // @ tcg.envspec:687:5
     if (v_s == 0) {
-        // @ tcg.envspec:673:9
+        // @ tcg.envspec:688:9
         p_poison_opponent(s, v_p)?;
     }
     Ok(())
 }
 
-/// fn `attack_damage` (tcg.envspec:680:1)
+/// fn `attack_damage` (tcg.envspec:695:1)
 fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:681:5
+    // @ tcg.envspec:696:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:682:5
+    // @ tcg.envspec:697:5
     let mut v_weak: i32 = (if ((T13_Card__weakness[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
-    // @ tcg.envspec:683:5
+    // @ tcg.envspec:698:5
     let mut _b83: bool = ((T23_Card__named[(s.f_card[v_p as usize][0 as usize] as i32) as usize] as i32) != 0);
     if _b83 {
         let mut _acc84: bool = false;
@@ -2185,58 +2205,58 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[v_q as usize][0 as usize]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[v_q as usize] as i32)) - (s.f_weakened[v_p as usize] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
-/// proc `hit_active` (tcg.envspec:695:1)
+/// proc `hit_active` (tcg.envspec:710:1)
 fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:696:5
+    // @ tcg.envspec:711:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:697:5
+    // @ tcg.envspec:712:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
-    // @ tcg.envspec:698:5
+    // @ tcg.envspec:713:5
     let _v85: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + v_done), 300);
     s.f_damage[v_q as usize][0 as usize] = (_v85 as i16);
-    // @ tcg.envspec:699:5
+    // @ tcg.envspec:714:5
     if ((v_done > 0) && (((s.f_spiky[v_q as usize] as i32) + (s.f_passive_spiky as i32)) > 0)) {
-        // @ tcg.envspec:700:9
+        // @ tcg.envspec:715:9
         let _v86: i32 = imin((((s.f_damage[v_p as usize][0 as usize] as i32) + (s.f_spiky[v_q as usize] as i32)) + (s.f_passive_spiky as i32)), 300);
         s.f_damage[v_p as usize][0 as usize] = (_v86 as i16);
     }
-    // @ tcg.envspec:702:5
+    // @ tcg.envspec:717:5
     s.f_dmg = (0 as i16);
-    // @ tcg.envspec:703:5
+    // @ tcg.envspec:718:5
     s.f_passive_cut = (0 as i16);
-    // @ tcg.envspec:704:5
+    // @ tcg.envspec:719:5
     s.f_passive_spiky = (0 as i8);
     Ok(())
 }
 
-/// proc `drain` (tcg.envspec:709:1)
+/// proc `drain` (tcg.envspec:724:1)
 fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:710:5
+    // @ tcg.envspec:725:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:711:5
+    // @ tcg.envspec:726:5
     let _a87: i32 = imax((imin(((s.f_damage[v_q as usize][0 as usize] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[v_q as usize][0 as usize] as i32)), 0);
     p_heal(s, v_p, 0, _a87)?;
     Ok(())
 }
 
-/// proc `damage_opponent_choice` (tcg.envspec:719:1)
+/// proc `damage_opponent_choice` (tcg.envspec:734:1)
 fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool, mut v_attack: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_opponent_choice as i32) != 0);
-    // @ tcg.envspec:720:5
+    // @ tcg.envspec:735:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:721:5
+    // @ tcg.envspec:736:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:720:5
+    // @ tcg.envspec:735:5
     if v__envc_run {
-        // @ tcg.envspec:720:5
+        // @ tcg.envspec:735:5
         v_q = (1 - v_p);
     }
-    // @ tcg.envspec:721:5
+    // @ tcg.envspec:736:5
     if v__envc_run {
-        // @ tcg.envspec:721:5
+        // @ tcg.envspec:736:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:721:5
+        // @ tcg.envspec:736:5
         let mut _acc88: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_q as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
@@ -2252,7 +2272,7 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:721:5
+            // @ tcg.envspec:736:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_opponent_choice as i32) == 1)) {
@@ -2263,19 +2283,19 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         v_s = (s.f__envc_frame_p_damage_opponent_choice__s as i32);
         s.f__envc_at_p_damage_opponent_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:721:5
+        // @ tcg.envspec:736:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:722:5
+    // @ tcg.envspec:737:5
     if v__envc_run {
-        // @ tcg.envspec:722:5
+        // @ tcg.envspec:737:5
         if ((v_s == 0) && v_attack) {
-            // @ tcg.envspec:723:9
+            // @ tcg.envspec:738:9
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
-            // @ tcg.envspec:725:9
+            // @ tcg.envspec:740:9
             let _v89: i32 = imin(((s.f_damage[v_q as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_q as usize][v_s as usize] = (_v89 as i16);
         }
@@ -2283,17 +2303,17 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
     Ok(())
 }
 
-/// proc `damage_own_choice` (tcg.envspec:730:1)
+/// proc `damage_own_choice` (tcg.envspec:745:1)
 fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_bench_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_damage_own_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_damage_own_choice as i32) != 0);
-    // @ tcg.envspec:731:5
+    // @ tcg.envspec:746:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:731:5
+    // @ tcg.envspec:746:5
     if v__envc_run {
-        // @ tcg.envspec:731:5
+        // @ tcg.envspec:746:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:731:5
+        // @ tcg.envspec:746:5
         let mut _acc90: bool = false;
         for v_s in 0i32..4 {
             if (s.f_occupied[v_p as usize][v_s as usize] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
@@ -2308,7 +2328,7 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:731:5
+            // @ tcg.envspec:746:5
             v_s = (-1);
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_damage_own_choice as i32) == 1)) {
@@ -2318,16 +2338,16 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         v_s = (s.f__envc_frame_p_damage_own_choice__s as i32);
         s.f__envc_at_p_damage_own_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:731:5
+        // @ tcg.envspec:746:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:732:5
+    // @ tcg.envspec:747:5
     if v__envc_run {
-        // @ tcg.envspec:732:5
+        // @ tcg.envspec:747:5
         if (v_s >= 0) {
-            // @ tcg.envspec:733:9
+            // @ tcg.envspec:748:9
             let _v91: i32 = imin(((s.f_damage[v_p as usize][v_s as usize] as i32) + v_amount), 300);
             s.f_damage[v_p as usize][v_s as usize] = (_v91 as i16);
         }
@@ -2335,17 +2355,17 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
     Ok(())
 }
 
-/// proc `attach_to_bench_choice` (tcg.envspec:739:1)
+/// proc `attach_to_bench_choice` (tcg.envspec:754:1)
 fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0);
-    // @ tcg.envspec:740:5
+    // @ tcg.envspec:755:5
     let mut v_s: i32 = 0;
-    // @ tcg.envspec:740:5
+    // @ tcg.envspec:755:5
     if v__envc_run {
-        // @ tcg.envspec:740:5
+        // @ tcg.envspec:755:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:740:5
+        // @ tcg.envspec:755:5
         let mut _acc92: bool = false;
         for v_s in 1i32..4 {
             if ((s.f_occupied[v_p as usize][v_s as usize] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32) < 12)) { _acc92 = true; break; }
@@ -2359,7 +2379,7 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:740:5
+            // @ tcg.envspec:755:5
             v_s = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1)) {
@@ -2368,33 +2388,33 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         v_s = (s.f__envc_frame_p_attach_to_bench_choice__s as i32);
         s.f__envc_at_p_attach_to_bench_choice = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:740:5
+        // @ tcg.envspec:755:5
         v_s = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:742:5
+    // @ tcg.envspec:757:5
     if v__envc_run {
-        // @ tcg.envspec:742:5
+        // @ tcg.envspec:757:5
         if (v_s > 0) {
-            // @ tcg.envspec:743:9
+            // @ tcg.envspec:758:9
             p_attach_from_zone(s, v_p, v_s, v_t, 1, false)?;
         }
     }
     Ok(())
 }
 
-/// proc `attach_to_benched_choices` (tcg.envspec:749:1)
+/// proc `attach_to_benched_choices` (tcg.envspec:764:1)
 fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0);
-    // @ tcg.envspec:750:5
+    // @ tcg.envspec:765:5
     let mut v_a: i32 = 0;
-    // @ tcg.envspec:750:5
+    // @ tcg.envspec:765:5
     if v__envc_run {
-        // @ tcg.envspec:750:5
+        // @ tcg.envspec:765:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:750:5
+        // @ tcg.envspec:765:5
         let mut _acc93: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc93 = true; break; }
@@ -2408,7 +2428,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:750:5
+            // @ tcg.envspec:765:5
             v_a = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1)) {
@@ -2417,27 +2437,27 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         v_n = (s.f__envc_frame_p_attach_to_benched_choices__n as i32);
         s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:750:5
+        // @ tcg.envspec:765:5
         v_a = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:751:5
+    // @ tcg.envspec:766:5
     if ((v__envc_run && (v_a > 0)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-        // @ tcg.envspec:752:9
+        // @ tcg.envspec:767:9
         if v__envc_run {
-            // @ tcg.envspec:752:9
+            // @ tcg.envspec:767:9
             p_attach_from_zone(s, v_p, v_a, v_t, 1, true)?;
         }
-        // @ tcg.envspec:753:9
+        // @ tcg.envspec:768:9
         if ((v__envc_run && (v_n > 1)) || (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2))) {
-            // @ tcg.envspec:754:13
+            // @ tcg.envspec:769:13
             let mut v_b: i32 = 0;
-            // @ tcg.envspec:754:13
+            // @ tcg.envspec:769:13
             if v__envc_run {
-                // @ tcg.envspec:754:13
+                // @ tcg.envspec:769:13
                 let mut v__envc_who2: i32 = v_p;
-                // @ tcg.envspec:754:13
+                // @ tcg.envspec:769:13
                 let mut _acc94: bool = false;
                 for v_s in 1i32..4 {
                     if (s.f_occupied[v_p as usize][v_s as usize] && (v_s != v_a)) { _acc94 = true; break; }
@@ -2451,7 +2471,7 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                     s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                     s.current_player = (v__envc_who2 as i8);
                 } else {
-                    // @ tcg.envspec:754:13
+                    // @ tcg.envspec:769:13
                     v_b = 0;
                 }
             } else if (v__envc_seek && ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2)) {
@@ -2460,16 +2480,16 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 v_a = (s.f__envc_frame_p_attach_to_benched_choices__a as i32);
                 s.f__envc_at_p_attach_to_benched_choices = (0 as i8);
                 v__envc_seek = false;
-                // @ tcg.envspec:754:13
+                // @ tcg.envspec:769:13
                 v_b = (s.f__envc_choice_option as i32);
                 s.current_player = ((s.f__envc_choice_mover as i32) as i8);
                 v__envc_run = true;
             }
-            // @ tcg.envspec:755:13
+            // @ tcg.envspec:770:13
             if v__envc_run {
-                // @ tcg.envspec:755:13
+                // @ tcg.envspec:770:13
                 if (v_b > 0) {
-                    // @ tcg.envspec:756:17
+                    // @ tcg.envspec:771:17
                     p_attach_from_zone(s, v_p, v_b, v_t, 1, true)?;
                 }
             }
@@ -2478,34 +2498,34 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
     Ok(())
 }
 
-/// proc `switch_opponent` (tcg.envspec:767:1)
+/// proc `switch_opponent` (tcg.envspec:783:1)
 fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_opponent_chooses: bool, mut v_basic_only: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_opponent as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_opponent as i32) != 0);
-    // @ tcg.envspec:768:5
+    // @ tcg.envspec:784:5
     let mut v_q: i32 = 0;
-    // @ tcg.envspec:769:5
+    // @ tcg.envspec:785:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:768:5
+    // @ tcg.envspec:784:5
     if v__envc_run {
-        // @ tcg.envspec:768:5
+        // @ tcg.envspec:784:5
         v_q = (1 - v_p);
-        // @ tcg.envspec:770:5
+        // @ tcg.envspec:786:5
         if v_coin {
-            // @ tcg.envspec:771:9
+            // @ tcg.envspec:787:9
             let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_go = (_r95 == 1);
         }
     }
-    // @ tcg.envspec:773:5
+    // @ tcg.envspec:789:5
     if ((v__envc_run && (v_go && (!f_defended(s, v_p)?))) || (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1))) {
-        // @ tcg.envspec:774:9
+        // @ tcg.envspec:790:9
         let mut v_b: i32 = 0;
-        // @ tcg.envspec:774:9
+        // @ tcg.envspec:790:9
         if v__envc_run {
-            // @ tcg.envspec:774:9
+            // @ tcg.envspec:790:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
-            // @ tcg.envspec:774:9
+            // @ tcg.envspec:790:9
             let mut _acc96: bool = false;
             for v_s in 1i32..4 {
                 if (s.f_occupied[v_q as usize][v_s as usize] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
@@ -2519,7 +2539,7 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
                 s.f__envc_choice_mover = ((s.current_player as i32) as i8);
                 s.current_player = (v__envc_who1 as i8);
             } else {
-                // @ tcg.envspec:774:9
+                // @ tcg.envspec:790:9
                 v_b = 0;
             }
         } else if (v__envc_seek && ((s.f__envc_at_p_switch_opponent as i32) == 1)) {
@@ -2528,20 +2548,23 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             v_q = (s.f__envc_frame_p_switch_opponent__q as i32);
             s.f__envc_at_p_switch_opponent = (0 as i8);
             v__envc_seek = false;
-            // @ tcg.envspec:774:9
+            // @ tcg.envspec:790:9
             v_b = (s.f__envc_choice_option as i32);
             s.current_player = ((s.f__envc_choice_mover as i32) as i8);
             v__envc_run = true;
         }
-        // @ tcg.envspec:776:9
+        // @ tcg.envspec:792:9
         if v__envc_run {
-            // @ tcg.envspec:776:9
-            if (v_b > 0) {
-                // @ tcg.envspec:777:13
+            // @ tcg.envspec:792:9
+            if ((v_b > 0) && s.f_attacking) {
+                // @ tcg.envspec:793:13
                 p_hit_active(s, v_p)?;
-                // @ tcg.envspec:778:13
+            }
+            // @ tcg.envspec:795:9
+            if (v_b > 0) {
+                // @ tcg.envspec:796:13
                 p_clear_conditions(s, v_q)?;
-                // @ tcg.envspec:779:13
+                // @ tcg.envspec:797:13
                 p_swap_slots(s, v_q, 0, v_b)?;
             }
         }
@@ -2549,17 +2572,17 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
     Ok(())
 }
 
-/// proc `switch_self` (tcg.envspec:786:1)
+/// proc `switch_self` (tcg.envspec:804:1)
 fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_switch_self as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_switch_self as i32) != 0);
-    // @ tcg.envspec:787:5
+    // @ tcg.envspec:805:5
     let mut v_b: i32 = 0;
-    // @ tcg.envspec:787:5
+    // @ tcg.envspec:805:5
     if v__envc_run {
-        // @ tcg.envspec:787:5
+        // @ tcg.envspec:805:5
         let mut v__envc_who1: i32 = v_p;
-        // @ tcg.envspec:787:5
+        // @ tcg.envspec:805:5
         let mut _acc97: bool = false;
         for v_s in 1i32..4 {
             if s.f_occupied[v_p as usize][v_s as usize] { _acc97 = true; break; }
@@ -2571,115 +2594,115 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             s.f__envc_choice_mover = ((s.current_player as i32) as i8);
             s.current_player = (v__envc_who1 as i8);
         } else {
-            // @ tcg.envspec:787:5
+            // @ tcg.envspec:805:5
             v_b = 0;
         }
     } else if (v__envc_seek && ((s.f__envc_at_p_switch_self as i32) == 1)) {
         v_p = (s.f__envc_frame_p_switch_self__p as i32);
         s.f__envc_at_p_switch_self = (0 as i8);
         v__envc_seek = false;
-        // @ tcg.envspec:787:5
+        // @ tcg.envspec:805:5
         v_b = (s.f__envc_choice_option as i32);
         s.current_player = ((s.f__envc_choice_mover as i32) as i8);
         v__envc_run = true;
     }
-    // @ tcg.envspec:788:5
+    // @ tcg.envspec:806:5
     if v__envc_run {
-        // @ tcg.envspec:788:5
+        // @ tcg.envspec:806:5
         if (v_b > 0) {
-            // @ tcg.envspec:789:9
+            // @ tcg.envspec:807:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:790:9
+            // @ tcg.envspec:808:9
             p_clear_conditions(s, v_p)?;
-            // @ tcg.envspec:791:9
+            // @ tcg.envspec:809:9
             p_swap_slots(s, v_p, 0, v_b)?;
         }
     }
     Ok(())
 }
 
-/// proc `protect` (tcg.envspec:798:1)
+/// proc `protect` (tcg.envspec:816:1)
 fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:799:5
+    // @ tcg.envspec:817:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:800:5
+    // @ tcg.envspec:818:5
     if v_coin {
-        // @ tcg.envspec:801:9
+        // @ tcg.envspec:819:9
         let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r98 == 1);
     }
-    // @ tcg.envspec:803:5
+    // @ tcg.envspec:821:5
     if v_go {
-        // @ tcg.envspec:804:9
+        // @ tcg.envspec:822:9
         s.f_barrier[v_p as usize] = (v_amount as i16);
-        // @ tcg.envspec:804:9
+        // @ tcg.envspec:822:9
         let _v99: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v99 as i8);
     }
     Ok(())
 }
 
-/// proc `protect_all` (tcg.envspec:812:1)
+/// proc `protect_all` (tcg.envspec:830:1)
 fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:813:5
+    // @ tcg.envspec:831:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:814:5
+    // @ tcg.envspec:832:5
     if v_coin {
-        // @ tcg.envspec:815:9
+        // @ tcg.envspec:833:9
         let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r100 == 1);
     }
-    // @ tcg.envspec:817:5
+    // @ tcg.envspec:835:5
     if v_go {
-        // @ tcg.envspec:818:9
+        // @ tcg.envspec:836:9
         s.f_barrier[v_p as usize] = (300 as i16);
-        // @ tcg.envspec:818:9
+        // @ tcg.envspec:836:9
         let _v101: i32 = (1 + (1 - v_p));
         s.f__envc_until_barrier[v_p as usize] = (_v101 as i8);
-        // @ tcg.envspec:819:9
+        // @ tcg.envspec:837:9
         s.f_shielded[v_p as usize] = true;
-        // @ tcg.envspec:819:9
+        // @ tcg.envspec:837:9
         let _v102: i32 = (1 + (1 - v_p));
         s.f__envc_until_shielded[v_p as usize] = (_v102 as i8);
     }
     Ok(())
 }
 
-/// proc `hinder_defending` (tcg.envspec:826:1)
+/// proc `hinder_defending` (tcg.envspec:844:1)
 fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attack: bool, mut v_retreat: bool, mut v_less: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:827:5
+    // @ tcg.envspec:845:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:828:5
+    // @ tcg.envspec:846:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:829:5
+    // @ tcg.envspec:847:5
     if v_coin {
-        // @ tcg.envspec:830:9
+        // @ tcg.envspec:848:9
         let _r103: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r103 == 1);
     }
-    // @ tcg.envspec:832:5
+    // @ tcg.envspec:850:5
     if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
-        // @ tcg.envspec:833:9
+        // @ tcg.envspec:851:9
         if v_attack {
-            // @ tcg.envspec:834:13
+            // @ tcg.envspec:852:13
             s.f_no_attack[v_q as usize] = true;
-            // @ tcg.envspec:834:13
+            // @ tcg.envspec:852:13
             let _v104: i32 = (1 + v_q);
             s.f__envc_until_no_attack[v_q as usize] = (_v104 as i8);
         }
-        // @ tcg.envspec:836:9
+        // @ tcg.envspec:854:9
         if v_retreat {
-            // @ tcg.envspec:837:13
+            // @ tcg.envspec:855:13
             s.f_no_retreat[v_q as usize] = true;
-            // @ tcg.envspec:837:13
+            // @ tcg.envspec:855:13
             let _v105: i32 = (1 + v_q);
             s.f__envc_until_no_retreat[v_q as usize] = (_v105 as i8);
         }
-        // @ tcg.envspec:839:9
+        // @ tcg.envspec:857:9
         if (v_less > 0) {
-            // @ tcg.envspec:840:13
+            // @ tcg.envspec:858:13
             s.f_weakened[v_q as usize] = (v_less as i8);
-            // @ tcg.envspec:840:13
+            // @ tcg.envspec:858:13
             let _v106: i32 = (1 + v_q);
             s.f__envc_until_weakened[v_q as usize] = (_v106 as i8);
         }
@@ -2687,35 +2710,35 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     Ok(())
 }
 
-/// proc `counter_damage` (tcg.envspec:847:1)
+/// proc `counter_damage` (tcg.envspec:865:1)
 fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:848:5
+    // @ tcg.envspec:866:5
     s.f_spiky[v_p as usize] = (v_amount as i8);
-    // @ tcg.envspec:848:5
+    // @ tcg.envspec:866:5
     let _v107: i32 = (1 + (1 - v_p));
     s.f__envc_until_spiky[v_p as usize] = (_v107 as i8);
     Ok(())
 }
 
-/// proc `block_supporters` (tcg.envspec:852:1)
+/// proc `block_supporters` (tcg.envspec:870:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:853:5
+    // @ tcg.envspec:871:5
     let _i108: usize = (1 - v_p) as usize;
     s.f_no_supporter[_i108] = true;
-    // @ tcg.envspec:853:5
+    // @ tcg.envspec:871:5
     let _v109: i32 = (1 + (1 - v_p));
     let _i110: usize = (1 - v_p) as usize;
     s.f__envc_until_no_supporter[_i110] = (_v109 as i8);
     Ok(())
 }
 
-/// fn `extra_energy` (tcg.envspec:859:1)
+/// fn `extra_energy` (tcg.envspec:877:1)
 fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
-    // @ tcg.envspec:860:5
-    let mut v_c: i32 = (s.f_card[v_p as usize][0 as usize] as i32);
-    // @ tcg.envspec:861:5
-    let mut v_a: i32 = (s.f_attack_index as i32);
-    // @ tcg.envspec:862:5
+    // @ tcg.envspec:878:5
+    let mut v_c: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_card as i32) } else { (s.f_card[v_p as usize][0 as usize] as i32) });
+    // @ tcg.envspec:879:5
+    let mut v_a: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_index as i32) } else { (s.f_attack_index as i32) });
+    // @ tcg.envspec:880:5
     let mut _acc111: i32 = 0;
     for v_u in 0i32..11 {
         _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) - f_cost(s, v_c, v_a, v_u)?), 0) } else { 0 });
@@ -2724,253 +2747,253 @@ fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     return Ok((((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - f_cost(s, v_c, v_a, v_t)?) - imax((f_cost(s, v_c, v_a, 9)? - v_others), 0)));
 }
 
-/// proc `bonus_if_extra_energy` (tcg.envspec:868:1)
+/// proc `bonus_if_extra_energy` (tcg.envspec:886:1)
 fn p_bonus_if_extra_energy(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_n: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:869:5
+    // @ tcg.envspec:887:5
     if (f_extra_energy(s, v_p, v_t)? >= v_n) {
-        // @ tcg.envspec:870:9
+        // @ tcg.envspec:888:9
         p_add_damage(s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `sweets_relay` (tcg.envspec:877:1)
+/// proc `sweets_relay` (tcg.envspec:895:1)
 fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:878:5
+    // @ tcg.envspec:896:5
     if (((s.f_turn as i32) >= 3) && ((s.f_relay_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:879:9
+        // @ tcg.envspec:897:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:881:5
+    // @ tcg.envspec:899:5
     let _v112: i32 = (s.f_turn as i32);
     s.f_relay_turn[v_p as usize] = (_v112 as i8);
-    // @ tcg.envspec:882:5
+    // @ tcg.envspec:900:5
     let _v113: i32 = imin(((s.f_relays[v_p as usize] as i32) + 1), 50);
     s.f_relays[v_p as usize] = (_v113 as i8);
     Ok(())
 }
 
-/// proc `damage_per_relay` (tcg.envspec:886:1)
+/// proc `damage_per_relay` (tcg.envspec:904:1)
 fn p_damage_per_relay(s: &mut State, mut v_p: i32, mut v_each: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:887:5
+    // @ tcg.envspec:905:5
     s.f_dmg = (imin((v_each * (s.f_relays[v_p as usize] as i32)), 300) as i16);
     Ok(())
 }
 
-/// proc `boost_next_turn` (tcg.envspec:894:1)
+/// proc `boost_next_turn` (tcg.envspec:912:1)
 fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:895:5
+    // @ tcg.envspec:913:5
     if (((s.f_turn as i32) >= 3) && ((s.f_boost_turn[v_p as usize] as i32) == ((s.f_turn as i32) - 2))) {
-        // @ tcg.envspec:896:9
+        // @ tcg.envspec:914:9
         p_add_damage(s, v_amount)?;
     }
-    // @ tcg.envspec:898:5
+    // @ tcg.envspec:916:5
     let _v114: i32 = (s.f_turn as i32);
     s.f_boost_turn[v_p as usize] = (_v114 as i8);
     Ok(())
 }
 
-/// proc `see_opponent_hand` (tcg.envspec:902:1)
+/// proc `see_opponent_hand` (tcg.envspec:920:1)
 fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:903:5
+    // @ tcg.envspec:921:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:904:5
+    // @ tcg.envspec:922:5
     for v_i in 0i32..10 {
-        // @ tcg.envspec:905:9
+        // @ tcg.envspec:923:9
         let _v115: i32 = (if (v_i < (s.f_hand[v_q as usize].len as i32)) { (s.f_hand[v_q as usize].get(v_i, 24)? as i32) } else { (-1) });
         s.f_seen_hand[v_p as usize][v_i as usize] = (_v115 as i16);
     }
-    // @ tcg.envspec:907:5
+    // @ tcg.envspec:925:5
     let _v116: i32 = (s.f_turn as i32);
     s.f_seen_hand_turn[v_p as usize] = (_v116 as i8);
     Ok(())
 }
 
-/// proc `look_at_deck` (tcg.envspec:912:1)
+/// proc `look_at_deck` (tcg.envspec:930:1)
 fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:913:5
+    // @ tcg.envspec:931:5
     for v_i in 0i32..3 {
-        // @ tcg.envspec:914:9
+        // @ tcg.envspec:932:9
         let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[v_p as usize].len as i32))) { (s.f_deck[v_p as usize].get(v_i, 25)? as i32) } else { (-1) });
         s.f_seen_deck[v_p as usize][v_i as usize] = (_v117 as i16);
     }
-    // @ tcg.envspec:916:5
+    // @ tcg.envspec:934:5
     let _v118: i32 = (s.f_turn as i32);
     s.f_seen_deck_turn[v_p as usize] = (_v118 as i8);
     Ok(())
 }
 
-/// proc `active_to_hand` (tcg.envspec:923:1)
+/// proc `active_to_hand` (tcg.envspec:941:1)
 fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:924:5
+    // @ tcg.envspec:942:5
     if s.f_occupied[v_p as usize][0 as usize] {
-        // @ tcg.envspec:925:9
+        // @ tcg.envspec:943:9
         for v_k in 0i32..3 {
-            // @ tcg.envspec:926:13
+            // @ tcg.envspec:944:13
             let mut v_c: i32 = (if (v_k == 0) { (s.f_card[v_p as usize][0 as usize] as i32) } else { (s.f_below[v_p as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
-            // @ tcg.envspec:927:13
+            // @ tcg.envspec:945:13
             if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_p as usize][0 as usize] as i32))) {
-                // @ tcg.envspec:928:17
+                // @ tcg.envspec:946:17
                 if ((s.f_hand[v_p as usize].len as i32) < 10) {
-                    // @ tcg.envspec:929:21
+                    // @ tcg.envspec:947:21
                     s.f_hand[v_p as usize].push((v_c as i16), 26)?;
                 } else {
-                    // @ tcg.envspec:931:21
+                    // @ tcg.envspec:949:21
                     s.f_discard[v_p as usize].push((v_c as i16), 27)?;
                 }
             }
         }
-        // @ tcg.envspec:935:9
+        // @ tcg.envspec:953:9
         s.f_occupied[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:936:9
+        // @ tcg.envspec:954:9
         s.f_damage[v_p as usize][0 as usize] = (0 as i16);
-        // @ tcg.envspec:937:9
+        // @ tcg.envspec:955:9
         let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
             _arr119[v_t as usize] = (0 as i8);
         }
         s.f_energy[v_p as usize][0 as usize] = _arr119;
-        // @ tcg.envspec:938:9
+        // @ tcg.envspec:956:9
         s.f_evolutions[v_p as usize][0 as usize] = (0 as i8);
-        // @ tcg.envspec:939:9
+        // @ tcg.envspec:957:9
         s.f_ability_used[v_p as usize][0 as usize] = false;
-        // @ tcg.envspec:940:9
+        // @ tcg.envspec:958:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `opponent_active_to_deck` (tcg.envspec:950:1)
+/// proc `opponent_active_to_deck` (tcg.envspec:968:1)
 fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:951:5
+    // @ tcg.envspec:969:5
     let mut v_q: i32 = (1 - v_p);
-    // @ tcg.envspec:952:5
+    // @ tcg.envspec:970:5
     let mut v_go: bool = true;
-    // @ tcg.envspec:953:5
+    // @ tcg.envspec:971:5
     if v_coin {
-        // @ tcg.envspec:954:9
+        // @ tcg.envspec:972:9
         let _r120: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
         v_go = (_r120 == 1);
     }
-    // @ tcg.envspec:956:5
+    // @ tcg.envspec:974:5
     if ((v_go && s.f_occupied[v_q as usize][0 as usize]) && (!f_defended(s, v_p)?)) {
-        // @ tcg.envspec:957:9
+        // @ tcg.envspec:975:9
         p_hit_active(s, v_p)?;
-        // @ tcg.envspec:958:9
+        // @ tcg.envspec:976:9
         if ((s.f_damage[v_q as usize][0 as usize] as i32) < f_hp_of(s, v_q, 0)?) {
-            // @ tcg.envspec:959:13
+            // @ tcg.envspec:977:13
             for v_k in 0i32..3 {
-                // @ tcg.envspec:960:17
+                // @ tcg.envspec:978:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[v_q as usize][0 as usize] as i32))) {
-                    // @ tcg.envspec:961:21
+                    // @ tcg.envspec:979:21
                     let _a121: i32 = (if (v_k == 0) { (s.f_card[v_q as usize][0 as usize] as i32) } else { (s.f_below[v_q as usize][0 as usize][iclamp((v_k - 1), 0, 1) as usize] as i32) });
                     s.f_deck[v_q as usize].push((_a121 as i16), 28)?;
                 }
             }
-            // @ tcg.envspec:964:13
+            // @ tcg.envspec:982:13
             s.f_deck[v_q as usize].shuffle(s._rng_key, &mut s._rng_counter);
-            // @ tcg.envspec:965:13
+            // @ tcg.envspec:983:13
             s.f_occupied[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:966:13
+            // @ tcg.envspec:984:13
             s.f_damage[v_q as usize][0 as usize] = (0 as i16);
-            // @ tcg.envspec:967:13
+            // @ tcg.envspec:985:13
             let mut _arr122: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
                 _arr122[v_t as usize] = (0 as i8);
             }
             s.f_energy[v_q as usize][0 as usize] = _arr122;
-            // @ tcg.envspec:968:13
+            // @ tcg.envspec:986:13
             s.f_evolutions[v_q as usize][0 as usize] = (0 as i8);
-            // @ tcg.envspec:969:13
+            // @ tcg.envspec:987:13
             s.f_ability_used[v_q as usize][0 as usize] = false;
-            // @ tcg.envspec:970:13
+            // @ tcg.envspec:988:13
             p_clear_conditions(s, v_q)?;
         }
     }
     Ok(())
 }
 
-/// proc `move_bench_energy` (tcg.envspec:977:1)
+/// proc `move_bench_energy` (tcg.envspec:995:1)
 fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:978:5
+    // @ tcg.envspec:996:5
     for v_s in 1i32..4 {
-        // @ tcg.envspec:979:9
+        // @ tcg.envspec:997:9
         let _v123: i32 = imin(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) + (s.f_energy[v_p as usize][v_s as usize][v_t as usize] as i32)), 12);
         s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v123 as i8);
-        // @ tcg.envspec:980:9
+        // @ tcg.envspec:998:9
         s.f_energy[v_p as usize][v_s as usize][v_t as usize] = (0 as i8);
     }
     Ok(())
 }
 
-/// proc `lock_opponent_supporters` (tcg.envspec:987:1)
+/// proc `lock_opponent_supporters` (tcg.envspec:1005:1)
 fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:988:5
+    // @ tcg.envspec:1006:5
     if ((v_s == 0) && s.f_occupied[v_p as usize][0 as usize]) {
-        // @ tcg.envspec:989:9
+        // @ tcg.envspec:1007:9
         let _i124: usize = (1 - v_p) as usize;
         s.f_locked_supporters[_i124] = true;
     }
     Ok(())
 }
 
-/// proc `play_as_pokemon` (tcg.envspec:997:1)
+/// proc `play_as_pokemon` (tcg.envspec:1015:1)
 fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:998:5
+    // @ tcg.envspec:1016:5
     let mut v_s: i32 = f_free_bench(s, v_p)?;
-    // @ tcg.envspec:999:5
+    // @ tcg.envspec:1017:5
     let mut v_n: i32 = (s.f_discard[v_p as usize].len as i32);
-    // @ tcg.envspec:1000:5
+    // @ tcg.envspec:1018:5
     if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[v_p as usize].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
-        // @ tcg.envspec:1001:9
+        // @ tcg.envspec:1019:9
         let _a125: i32 = imax((v_n - 1), 0);
         s.f_discard[v_p as usize].remove_at(_a125, 30)?;
-        // @ tcg.envspec:1002:9
+        // @ tcg.envspec:1020:9
         let _a126: i32 = (s.f_playing as i32);
         p_put_in_play(s, v_p, v_s, _a126)?;
-        // @ tcg.envspec:1003:9
+        // @ tcg.envspec:1021:9
         s.f_played_hp[v_p as usize][v_s as usize] = (v_hp as i16);
-        // @ tcg.envspec:1004:9
+        // @ tcg.envspec:1022:9
         s.f_played_type[v_p as usize][v_s as usize] = (v_t as i8);
     }
     Ok(())
 }
 
-/// proc `cut_damage` (tcg.envspec:1011:1)
+/// proc `cut_damage` (tcg.envspec:1029:1)
 fn p_cut_damage(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1012:5
+    // @ tcg.envspec:1030:5
     if ((v_t == 10) || (f_type_of(s, (1 - v_p), 0)? == v_t)) {
-        // @ tcg.envspec:1013:9
+        // @ tcg.envspec:1031:9
         s.f_passive_cut = (imin(((s.f_passive_cut as i32) + v_amount), 300) as i16);
     }
     Ok(())
 }
 
-/// proc `strike_back` (tcg.envspec:1019:1)
+/// proc `strike_back` (tcg.envspec:1037:1)
 fn p_strike_back(s: &mut State, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1020:5
+    // @ tcg.envspec:1038:5
     if (v_s == 0) {
-        // @ tcg.envspec:1021:9
+        // @ tcg.envspec:1039:9
         s.f_passive_spiky = (v_amount as i8);
     }
     Ok(())
 }
 
-/// proc `heal_on_attach` (tcg.envspec:1027:1)
+/// proc `heal_on_attach` (tcg.envspec:1045:1)
 fn p_heal_on_attach(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1028:5
+    // @ tcg.envspec:1046:5
     if ((s.f_last_attached as i32) == v_t) {
-        // @ tcg.envspec:1029:9
+        // @ tcg.envspec:1047:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
     Ok(())
 }
 
-/// proc `hit_on_attach` (tcg.envspec:1035:1)
+/// proc `hit_on_attach` (tcg.envspec:1053:1)
 fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1036:5
+    // @ tcg.envspec:1054:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[(1 - v_p) as usize][0 as usize]) {
-        // @ tcg.envspec:1037:9
+        // @ tcg.envspec:1055:9
         let _v127: i32 = imin(((s.f_damage[(1 - v_p) as usize][0 as usize] as i32) + v_amount), 300);
         let _i128: usize = (1 - v_p) as usize;
         s.f_damage[_i128][0 as usize] = (_v127 as i16);
@@ -2978,326 +3001,393 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1577:1)
-fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1578:5
-    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
-    // @ tcg.envspec:1579:5
-    s.f_occupied[v_p as usize][v_s as usize] = true;
-    // @ tcg.envspec:1580:5
-    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1581:5
-    let mut _arr129: [i8; 11] = <[i8; 11] as Zero>::ZERO;
-    for v_t in 0i32..11 {
-        _arr129[v_t as usize] = (0 as i8);
+/// proc `copy_attack` (tcg.envspec:1071:1)
+fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_copy_attack as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_copy_attack as i32) != 0);
+    // @ tcg.envspec:1072:5
+    let mut v_q: i32 = 0;
+    // @ tcg.envspec:1072:5
+    if v__envc_run {
+        // @ tcg.envspec:1072:5
+        v_q = (1 - v_p);
+        // @ tcg.envspec:1073:5
+        s.f_dmg = (0 as i16);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr129;
-    // @ tcg.envspec:1582:5
+    // @ tcg.envspec:1074:5
+    if ((v__envc_run && ((s.f_copying as i32) == 0)) || (v__envc_seek && ((s.f__envc_at_p_copy_attack as i32) == 1))) {
+        // @ tcg.envspec:1075:9
+        let mut v_k: i32 = 0;
+        // @ tcg.envspec:1075:9
+        if v__envc_run {
+            // @ tcg.envspec:1075:9
+            let mut v__envc_who1: i32 = v_p;
+            // @ tcg.envspec:1075:9
+            let mut _acc129: bool = false;
+            for v_k in 0i32..8 {
+                if (s.f_occupied[v_q as usize][fdiv(v_k, 2) as usize] && (f_printed_damage(s, (s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32), fmod(v_k, 2))? >= 0)) { _acc129 = true; break; }
+            }
+            if _acc129 {
+                s.f__envc_frame_p_copy_attack__p = (v_p as i8);
+                s.f__envc_frame_p_copy_attack__q = (v_q as i8);
+                s.f__envc_frame_p_copy_attack__k = (v_k as i8);
+                s.f__envc_at_p_copy_attack = (1 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            } else {
+                // @ tcg.envspec:1075:9
+                v_k = (-1);
+            }
+        } else if (v__envc_seek && ((s.f__envc_at_p_copy_attack as i32) == 1)) {
+            v_p = (s.f__envc_frame_p_copy_attack__p as i32);
+            v_q = (s.f__envc_frame_p_copy_attack__q as i32);
+            v_k = (s.f__envc_frame_p_copy_attack__k as i32);
+            s.f__envc_at_p_copy_attack = (0 as i8);
+            v__envc_seek = false;
+            // @ tcg.envspec:1075:9
+            v_k = (s.f__envc_choice_option as i32);
+            s.current_player = ((s.f__envc_choice_mover as i32) as i8);
+            v__envc_run = true;
+        }
+        // @ tcg.envspec:1076:9
+        if v__envc_run {
+            // @ tcg.envspec:1076:9
+            if ((v_k >= 0) && f_pays(s, v_p, (s.f_card[v_q as usize][fdiv(imax(v_k, 0), 2) as usize] as i32), fmod(imax(v_k, 0), 2))?) {
+                // @ tcg.envspec:1077:13
+                s.f_copy_card = ((s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32) as i16);
+                // @ tcg.envspec:1078:13
+                s.f_copy_index = (fmod(v_k, 2) as i8);
+                // @ tcg.envspec:1079:13
+                s.f_dmg = (imax(f_printed_damage(s, (s.f_card[v_q as usize][fdiv(v_k, 2) as usize] as i32), fmod(v_k, 2))?, 0) as i16);
+                // @ tcg.envspec:1080:13
+                s.f_copying = (1 as i8);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// proc `put_in_play` (tcg.envspec:1885:1)
+fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
+    // @ tcg.envspec:1886:5
+    s.f_card[v_p as usize][v_s as usize] = (v_c as i16);
+    // @ tcg.envspec:1887:5
+    s.f_occupied[v_p as usize][v_s as usize] = true;
+    // @ tcg.envspec:1888:5
+    s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
+    // @ tcg.envspec:1889:5
+    let mut _arr130: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    for v_t in 0i32..11 {
+        _arr130[v_t as usize] = (0 as i8);
+    }
+    s.f_energy[v_p as usize][v_s as usize] = _arr130;
+    // @ tcg.envspec:1890:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1583:5
-    let _v130: i32 = (s.f_turn as i32);
-    s.f_placed[v_p as usize][v_s as usize] = (_v130 as i8);
-    // @ tcg.envspec:1584:5
+    // @ tcg.envspec:1891:5
+    let _v131: i32 = (s.f_turn as i32);
+    s.f_placed[v_p as usize][v_s as usize] = (_v131 as i8);
+    // @ tcg.envspec:1892:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1588:1)
+/// proc `clear_conditions` (tcg.envspec:1896:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1589:5
+    // @ tcg.envspec:1897:5
     s.f_poisoned[v_p as usize] = false;
-    // @ tcg.envspec:1590:5
+    // @ tcg.envspec:1898:5
     s.f_burned[v_p as usize] = false;
-    // @ tcg.envspec:1591:5
+    // @ tcg.envspec:1899:5
     s.f_condition[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1592:5
+    // @ tcg.envspec:1900:5
     s.f_barrier[v_p as usize] = (0 as i16);
-    // @ tcg.envspec:1593:5
+    // @ tcg.envspec:1901:5
     s.f_shielded[v_p as usize] = false;
-    // @ tcg.envspec:1594:5
+    // @ tcg.envspec:1902:5
     s.f_no_attack[v_p as usize] = false;
-    // @ tcg.envspec:1595:5
+    // @ tcg.envspec:1903:5
     s.f_no_retreat[v_p as usize] = false;
-    // @ tcg.envspec:1596:5
+    // @ tcg.envspec:1904:5
     s.f_weakened[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1597:5
+    // @ tcg.envspec:1905:5
     s.f_spiky[v_p as usize] = (0 as i8);
-    // @ tcg.envspec:1598:5
+    // @ tcg.envspec:1906:5
     s.f_boost_turn[v_p as usize] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1602:1)
+/// proc `clear_slot` (tcg.envspec:1910:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1603:5
-    let _a131: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-    s.f_discard[v_p as usize].push((_a131 as i16), 31)?;
-    // @ tcg.envspec:1604:5
+    // @ tcg.envspec:1911:5
+    let _a132: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+    s.f_discard[v_p as usize].push((_a132 as i16), 31)?;
+    // @ tcg.envspec:1912:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1605:9
+        // @ tcg.envspec:1913:9
         if (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32)) {
-            // @ tcg.envspec:1606:13
-            let _a132: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
-            s.f_discard[v_p as usize].push((_a132 as i16), 32)?;
+            // @ tcg.envspec:1914:13
+            let _a133: i32 = (s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32);
+            s.f_discard[v_p as usize].push((_a133 as i16), 32)?;
         }
     }
-    // @ tcg.envspec:1609:5
+    // @ tcg.envspec:1917:5
     s.f_occupied[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1610:5
+    // @ tcg.envspec:1918:5
     s.f_damage[v_p as usize][v_s as usize] = (0 as i16);
-    // @ tcg.envspec:1611:5
-    let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    // @ tcg.envspec:1919:5
+    let mut _arr134: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr133[v_t as usize] = (0 as i8);
+        _arr134[v_t as usize] = (0 as i8);
     }
-    s.f_energy[v_p as usize][v_s as usize] = _arr133;
-    // @ tcg.envspec:1612:5
+    s.f_energy[v_p as usize][v_s as usize] = _arr134;
+    // @ tcg.envspec:1920:5
     s.f_evolutions[v_p as usize][v_s as usize] = (0 as i8);
-    // @ tcg.envspec:1613:5
+    // @ tcg.envspec:1921:5
     s.f_ability_used[v_p as usize][v_s as usize] = false;
-    // @ tcg.envspec:1614:5
+    // @ tcg.envspec:1922:5
     if (v_s == 0) {
-        // @ tcg.envspec:1615:9
+        // @ tcg.envspec:1923:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1619:1)
+/// proc `swap_slots` (tcg.envspec:1927:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1620:5
+    // @ tcg.envspec:1928:5
     let mut v_c: i32 = (s.f_card[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1621:5
-    let _v134: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
-    s.f_card[v_p as usize][v_a as usize] = (_v134 as i16);
-    // @ tcg.envspec:1622:5
+    // @ tcg.envspec:1929:5
+    let _v135: i32 = (s.f_card[v_p as usize][v_b as usize] as i32);
+    s.f_card[v_p as usize][v_a as usize] = (_v135 as i16);
+    // @ tcg.envspec:1930:5
     s.f_card[v_p as usize][v_b as usize] = (v_c as i16);
-    // @ tcg.envspec:1623:5
+    // @ tcg.envspec:1931:5
     let mut v_o: bool = s.f_occupied[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1624:5
-    let _v135: bool = s.f_occupied[v_p as usize][v_b as usize];
-    s.f_occupied[v_p as usize][v_a as usize] = _v135;
-    // @ tcg.envspec:1625:5
+    // @ tcg.envspec:1932:5
+    let _v136: bool = s.f_occupied[v_p as usize][v_b as usize];
+    s.f_occupied[v_p as usize][v_a as usize] = _v136;
+    // @ tcg.envspec:1933:5
     s.f_occupied[v_p as usize][v_b as usize] = v_o;
-    // @ tcg.envspec:1626:5
+    // @ tcg.envspec:1934:5
     let mut v_u: [i16; 2] = s.f_below[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1627:5
-    let _v136: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
-    s.f_below[v_p as usize][v_a as usize] = _v136;
-    // @ tcg.envspec:1628:5
+    // @ tcg.envspec:1935:5
+    let _v137: [i16; 2] = s.f_below[v_p as usize][v_b as usize];
+    s.f_below[v_p as usize][v_a as usize] = _v137;
+    // @ tcg.envspec:1936:5
     s.f_below[v_p as usize][v_b as usize] = v_u;
-    // @ tcg.envspec:1629:5
+    // @ tcg.envspec:1937:5
     let mut v_v: i32 = (s.f_evolutions[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1630:5
-    let _v137: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
-    s.f_evolutions[v_p as usize][v_a as usize] = (_v137 as i8);
-    // @ tcg.envspec:1631:5
+    // @ tcg.envspec:1938:5
+    let _v138: i32 = (s.f_evolutions[v_p as usize][v_b as usize] as i32);
+    s.f_evolutions[v_p as usize][v_a as usize] = (_v138 as i8);
+    // @ tcg.envspec:1939:5
     s.f_evolutions[v_p as usize][v_b as usize] = (v_v as i8);
-    // @ tcg.envspec:1632:5
+    // @ tcg.envspec:1940:5
     let mut v_d: i32 = (s.f_damage[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1633:5
-    let _v138: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
-    s.f_damage[v_p as usize][v_a as usize] = (_v138 as i16);
-    // @ tcg.envspec:1634:5
+    // @ tcg.envspec:1941:5
+    let _v139: i32 = (s.f_damage[v_p as usize][v_b as usize] as i32);
+    s.f_damage[v_p as usize][v_a as usize] = (_v139 as i16);
+    // @ tcg.envspec:1942:5
     s.f_damage[v_p as usize][v_b as usize] = (v_d as i16);
-    // @ tcg.envspec:1635:5
+    // @ tcg.envspec:1943:5
     let mut v_e: [i8; 11] = s.f_energy[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1636:5
-    let _v139: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
-    s.f_energy[v_p as usize][v_a as usize] = _v139;
-    // @ tcg.envspec:1637:5
+    // @ tcg.envspec:1944:5
+    let _v140: [i8; 11] = s.f_energy[v_p as usize][v_b as usize];
+    s.f_energy[v_p as usize][v_a as usize] = _v140;
+    // @ tcg.envspec:1945:5
     s.f_energy[v_p as usize][v_b as usize] = v_e;
-    // @ tcg.envspec:1638:5
+    // @ tcg.envspec:1946:5
     let mut v_t: i32 = (s.f_placed[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1639:5
-    let _v140: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
-    s.f_placed[v_p as usize][v_a as usize] = (_v140 as i8);
-    // @ tcg.envspec:1640:5
+    // @ tcg.envspec:1947:5
+    let _v141: i32 = (s.f_placed[v_p as usize][v_b as usize] as i32);
+    s.f_placed[v_p as usize][v_a as usize] = (_v141 as i8);
+    // @ tcg.envspec:1948:5
     s.f_placed[v_p as usize][v_b as usize] = (v_t as i8);
-    // @ tcg.envspec:1641:5
+    // @ tcg.envspec:1949:5
     let mut v_h: i32 = (s.f_played_hp[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1642:5
-    let _v141: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
-    s.f_played_hp[v_p as usize][v_a as usize] = (_v141 as i16);
-    // @ tcg.envspec:1643:5
+    // @ tcg.envspec:1950:5
+    let _v142: i32 = (s.f_played_hp[v_p as usize][v_b as usize] as i32);
+    s.f_played_hp[v_p as usize][v_a as usize] = (_v142 as i16);
+    // @ tcg.envspec:1951:5
     s.f_played_hp[v_p as usize][v_b as usize] = (v_h as i16);
-    // @ tcg.envspec:1644:5
+    // @ tcg.envspec:1952:5
     let mut v_y: i32 = (s.f_played_type[v_p as usize][v_a as usize] as i32);
-    // @ tcg.envspec:1645:5
-    let _v142: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
-    s.f_played_type[v_p as usize][v_a as usize] = (_v142 as i8);
-    // @ tcg.envspec:1646:5
+    // @ tcg.envspec:1953:5
+    let _v143: i32 = (s.f_played_type[v_p as usize][v_b as usize] as i32);
+    s.f_played_type[v_p as usize][v_a as usize] = (_v143 as i8);
+    // @ tcg.envspec:1954:5
     s.f_played_type[v_p as usize][v_b as usize] = (v_y as i8);
-    // @ tcg.envspec:1647:5
+    // @ tcg.envspec:1955:5
     let mut v_x: bool = s.f_ability_used[v_p as usize][v_a as usize];
-    // @ tcg.envspec:1648:5
-    let _v143: bool = s.f_ability_used[v_p as usize][v_b as usize];
-    s.f_ability_used[v_p as usize][v_a as usize] = _v143;
-    // @ tcg.envspec:1649:5
+    // @ tcg.envspec:1956:5
+    let _v144: bool = s.f_ability_used[v_p as usize][v_b as usize];
+    s.f_ability_used[v_p as usize][v_a as usize] = _v144;
+    // @ tcg.envspec:1957:5
     s.f_ability_used[v_p as usize][v_b as usize] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:1655:1)
+/// proc `knock_outs` (tcg.envspec:1963:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1656:5
+    // @ tcg.envspec:1964:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1657:9
+        // @ tcg.envspec:1965:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1658:13
+            // @ tcg.envspec:1966:13
             if (s.f_occupied[v_q as usize][v_s as usize] && ((s.f_damage[v_q as usize][v_s as usize] as i32) >= f_hp_of(s, v_q, v_s)?)) {
-                // @ tcg.envspec:1659:17
-                let _v144: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
-                let _i145: usize = (1 - v_q) as usize;
-                s.f_points[_i145] = (_v144 as i8);
-                // @ tcg.envspec:1660:17
+                // @ tcg.envspec:1967:17
+                let _v145: i32 = imin(((s.f_points[(1 - v_q) as usize] as i32) + (if T15_Card__is_ex[(s.f_card[v_q as usize][v_s as usize] as i32) as usize] { 2 } else { 1 })), 4);
+                let _i146: usize = (1 - v_q) as usize;
+                s.f_points[_i146] = (_v145 as i8);
+                // @ tcg.envspec:1968:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:1664:5
-    let mut _b146: bool = ((s.f_points[0 as usize] as i32) >= 3);
-    if !_b146 {
-        let mut _acc147: bool = false;
+    // @ tcg.envspec:1972:5
+    let mut _b147: bool = ((s.f_points[0 as usize] as i32) >= 3);
+    if !_b147 {
+        let mut _acc148: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[1 as usize][v_s as usize] { _acc147 = true; break; }
+            if s.f_occupied[1 as usize][v_s as usize] { _acc148 = true; break; }
         }
-        _b146 = (!_acc147);
+        _b147 = (!_acc148);
     }
-    let mut v_won0: bool = _b146;
-    // @ tcg.envspec:1665:5
-    let mut _b148: bool = ((s.f_points[1 as usize] as i32) >= 3);
-    if !_b148 {
-        let mut _acc149: bool = false;
+    let mut v_won0: bool = _b147;
+    // @ tcg.envspec:1973:5
+    let mut _b149: bool = ((s.f_points[1 as usize] as i32) >= 3);
+    if !_b149 {
+        let mut _acc150: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[0 as usize][v_s as usize] { _acc149 = true; break; }
+            if s.f_occupied[0 as usize][v_s as usize] { _acc150 = true; break; }
         }
-        _b148 = (!_acc149);
+        _b149 = (!_acc150);
     }
-    let mut v_won1: bool = _b148;
-    // @ tcg.envspec:1666:5
+    let mut v_won1: bool = _b149;
+    // @ tcg.envspec:1974:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:1667:9
+        // @ tcg.envspec:1975:9
         s.f_ended_by = ((if (((s.f_points[0 as usize] as i32) >= 3) || ((s.f_points[1 as usize] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:1669:5
+    // @ tcg.envspec:1977:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:1670:9
+        // @ tcg.envspec:1978:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:1672:9
+        // @ tcg.envspec:1980:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:1674:9
+        // @ tcg.envspec:1982:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:1678:1)
+/// proc `random_zone_energy` (tcg.envspec:1986:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1679:5
-    let mut _acc150: i32 = 0;
+    // @ tcg.envspec:1987:5
+    let mut _acc151: i32 = 0;
     for v_t in 0i32..11 {
-        _acc150 = _acc150 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
+        _acc151 = _acc151 + (T30_Deck__energy[(s.f_decks[v_p as usize] as i32) as usize][v_t as usize] as i32);
     }
-    let mut v_n: i32 = _acc150;
-    // @ tcg.envspec:1680:5
-    let _t151: i32 = (s.f_decks[v_p as usize] as i32);
-    let _hi152: i32 = iclamp((v_n - 1), 0, 10);
-    let _r153: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi152, u16::MAX)?;
-    let _v154: i32 = f_nth_energy(s, _t151, _r153)?;
-    s.f_zone_next[v_p as usize] = (_v154 as i8);
+    let mut v_n: i32 = _acc151;
+    // @ tcg.envspec:1988:5
+    let _t152: i32 = (s.f_decks[v_p as usize] as i32);
+    let _hi153: i32 = iclamp((v_n - 1), 0, 10);
+    let _r154: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi153, u16::MAX)?;
+    let _v155: i32 = f_nth_energy(s, _t152, _r154)?;
+    s.f_zone_next[v_p as usize] = (_v155 as i8);
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:1685:1)
+/// proc `begin_turn` (tcg.envspec:1993:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1686:5
+    // @ tcg.envspec:1994:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:1687:9
+        // @ tcg.envspec:1995:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:1688:9
+        // @ tcg.envspec:1996:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:1690:9
+        // @ tcg.envspec:1998:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:1691:9
+        // @ tcg.envspec:1999:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:1692:9
+        // @ tcg.envspec:2000:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:1693:9
+        // @ tcg.envspec:2001:9
         s.f_attached = false;
-        // @ tcg.envspec:1694:9
+        // @ tcg.envspec:2002:9
         s.f_supporter = false;
-        // @ tcg.envspec:1695:9
+        // @ tcg.envspec:2003:9
         s.f_retreated = false;
-        // @ tcg.envspec:1696:9
+        // @ tcg.envspec:2004:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:1697:9
+        // @ tcg.envspec:2005:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:1698:9
+        // @ tcg.envspec:2006:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:1699:9
+        // @ tcg.envspec:2007:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1700:13
+            // @ tcg.envspec:2008:13
             s.f_ability_used[v_p as usize][v_s as usize] = false;
         }
-        // @ tcg.envspec:1702:9
+        // @ tcg.envspec:2010:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:1703:13
-            let _v155: i32 = (s.f_zone_next[v_p as usize] as i32);
-            s.f_zone[v_p as usize] = (_v155 as i8);
-            // @ tcg.envspec:1704:13
+            // @ tcg.envspec:2011:13
+            let _v156: i32 = (s.f_zone_next[v_p as usize] as i32);
+            s.f_zone[v_p as usize] = (_v156 as i8);
+            // @ tcg.envspec:2012:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:1706:9
+        // @ tcg.envspec:2014:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:1712:1)
+/// proc `continue_game` (tcg.envspec:2020:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_continue_game as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_continue_game as i32) != 0);
-    // @ tcg.envspec:1713:5
+    // @ tcg.envspec:2021:5
     if v__envc_run {
-        // @ tcg.envspec:1713:5
+        // @ tcg.envspec:2021:5
         if (!s.terminated) {
-            // @ tcg.envspec:1714:9
+            // @ tcg.envspec:2022:9
             if ((!s.f_occupied[v_next as usize][0 as usize]) || (!s.f_occupied[(1 - v_next) as usize][0 as usize])) {
-                // @ tcg.envspec:1715:13
+                // @ tcg.envspec:2023:13
                 s.f_phase = (2 as i8);
-                // @ tcg.envspec:1716:13
+                // @ tcg.envspec:2024:13
                 s.f_promote_next = (v_next as i8);
-                // @ tcg.envspec:1717:13
+                // @ tcg.envspec:2025:13
                 s.f_promote_resume = v_resume;
-                // @ tcg.envspec:1718:13
+                // @ tcg.envspec:2026:13
                 s.current_player = ((if (!s.f_occupied[v_next as usize][0 as usize]) { v_next } else { (1 - v_next) }) as i8);
             } else if v_resume {
-                // @ tcg.envspec:1720:13
+                // @ tcg.envspec:2028:13
                 s.f_phase = (1 as i8);
-                // @ tcg.envspec:1721:13
+                // @ tcg.envspec:2029:13
                 s.current_player = (v_next as i8);
             } else {
-                // @ tcg.envspec:1723:13
+                // @ tcg.envspec:2031:13
                 p_begin_turn(s, v_next)?;
             }
         }
     }
-    // @ tcg.envspec:1726:5
+    // @ tcg.envspec:2034:5
     if v__envc_seek {
         s.f__envc_at_p_continue_game = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1726:5
+    // @ tcg.envspec:2034:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1726:5
+    // @ tcg.envspec:2034:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_p_continue_game = (1 as i8);
         v__envc_run = false;
@@ -3307,35 +3397,35 @@ fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:1734:1)
+/// proc `active_abilities` (tcg.envspec:2042:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_active_abilities as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_active_abilities as i32) != 0);
-    // @ tcg.envspec:1735:5
+    // @ tcg.envspec:2043:5
     if v__envc_run {
-        // @ tcg.envspec:1735:5
+        // @ tcg.envspec:2043:5
         s.f_locked_supporters = [false, false];
     }
-    // @ tcg.envspec:1736:5
+    // @ tcg.envspec:2044:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:1736:5
+        // @ tcg.envspec:2044:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1)) && (v_q == (s.f__envc_frame_p_active_abilities__q as i32)))) {
-            // @ tcg.envspec:1737:9
+            // @ tcg.envspec:2045:9
             if ((v__envc_run && (s.f_occupied[v_q as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 4))) || (v__envc_seek && ((s.f__envc_at_p_active_abilities as i32) == 1))) {
-                // @ tcg.envspec:1738:13
+                // @ tcg.envspec:2046:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:1738:13
+                // @ tcg.envspec:2046:13
                 if v__envc_run {
                     v__envc_arg1 = (T26_Card__ability[(s.f_card[v_q as usize][0 as usize] as i32) as usize] as i32);
                 }
-                // @ tcg.envspec:1738:13
+                // @ tcg.envspec:2046:13
                 if v__envc_seek {
                     s.f__envc_at_p_active_abilities = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:1738:13
+                // @ tcg.envspec:2046:13
                 p_ability_effect__dispatch(s, v__envc_arg1, v_q, 0)?;
-                // @ tcg.envspec:1738:13
+                // @ tcg.envspec:2046:13
                 if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_p_active_abilities__q = (v_q as i8);
                     s.f__envc_at_p_active_abilities = (1 as i8);
@@ -3349,42 +3439,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:1746:1)
+/// proc `checkup` (tcg.envspec:2054:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1747:5
+    // @ tcg.envspec:2055:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1748:9
+        // @ tcg.envspec:2056:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:1749:9
+        // @ tcg.envspec:2057:9
         if s.f_occupied[v_q as usize][0 as usize] {
-            // @ tcg.envspec:1750:13
+            // @ tcg.envspec:2058:13
             if s.f_poisoned[v_q as usize] {
-                // @ tcg.envspec:1751:17
-                let _v156: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
-                s.f_damage[v_q as usize][0 as usize] = (_v156 as i16);
-            }
-            // @ tcg.envspec:1753:13
-            if s.f_burned[v_q as usize] {
-                // @ tcg.envspec:1754:17
-                let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                // @ tcg.envspec:2059:17
+                let _v157: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 10), 300);
                 s.f_damage[v_q as usize][0 as usize] = (_v157 as i16);
-                // @ tcg.envspec:1755:17
-                let _r158: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r158 == 1) {
-                    // @ tcg.envspec:1756:21
+            }
+            // @ tcg.envspec:2061:13
+            if s.f_burned[v_q as usize] {
+                // @ tcg.envspec:2062:17
+                let _v158: i32 = imin(((s.f_damage[v_q as usize][0 as usize] as i32) + 20), 300);
+                s.f_damage[v_q as usize][0 as usize] = (_v158 as i16);
+                // @ tcg.envspec:2063:17
+                let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r159 == 1) {
+                    // @ tcg.envspec:2064:21
                     s.f_burned[v_q as usize] = false;
                 }
             }
-            // @ tcg.envspec:1759:13
+            // @ tcg.envspec:2067:13
             if ((s.f_condition[v_q as usize] as i32) == 1) {
-                // @ tcg.envspec:1760:17
-                let _r159: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r159 == 1) {
-                    // @ tcg.envspec:1761:21
+                // @ tcg.envspec:2068:17
+                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r160 == 1) {
+                    // @ tcg.envspec:2069:21
                     s.f_condition[v_q as usize] = (0 as i8);
                 }
             } else if (((s.f_condition[v_q as usize] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:1764:17
+                // @ tcg.envspec:2072:17
                 s.f_condition[v_q as usize] = (0 as i8);
             }
         }
@@ -3392,40 +3482,40 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:1773:1)
+/// proc `finish_turn` (tcg.envspec:2081:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_finish_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_finish_turn as i32) != 0);
-    // @ tcg.envspec:1774:5
+    // @ tcg.envspec:2082:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1774:5
+    // @ tcg.envspec:2082:5
     if v__envc_run {
-        // @ tcg.envspec:1774:5
+        // @ tcg.envspec:2082:5
         v_p = (s.current_player as i32);
     }
-    // @ tcg.envspec:1775:5
+    // @ tcg.envspec:2083:5
     if ((v__envc_run && ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 }))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-        // @ tcg.envspec:1776:9
+        // @ tcg.envspec:2084:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:1776:9
+            // @ tcg.envspec:2084:9
             if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1)) && (v_s == (s.f__envc_frame_p_finish_turn__s as i32)))) {
-                // @ tcg.envspec:1777:13
+                // @ tcg.envspec:2085:13
                 if ((v__envc_run && (s.f_occupied[v_p as usize][v_s as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 3))) || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 1))) {
-                    // @ tcg.envspec:1778:17
+                    // @ tcg.envspec:2086:17
                     let mut v__envc_arg1: i32 = 0;
-                    // @ tcg.envspec:1778:17
+                    // @ tcg.envspec:2086:17
                     if v__envc_run {
                         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
                     }
-                    // @ tcg.envspec:1778:17
+                    // @ tcg.envspec:2086:17
                     if v__envc_seek {
                         v_p = (s.f__envc_frame_p_finish_turn__p as i32);
                         s.f__envc_at_p_finish_turn = (0 as i8);
                         v__envc_seek = false;
                     }
-                    // @ tcg.envspec:1778:17
+                    // @ tcg.envspec:2086:17
                     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-                    // @ tcg.envspec:1778:17
+                    // @ tcg.envspec:2086:17
                     if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                         s.f__envc_frame_p_finish_turn__p = (v_p as i8);
                         s.f__envc_frame_p_finish_turn__s = (v_s as i8);
@@ -3438,115 +3528,115 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             }
         }
     }
-    // @ tcg.envspec:1782:5
+    // @ tcg.envspec:2090:5
     if v__envc_run {
-        // @ tcg.envspec:1782:5
-        let mut _arr160: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+        // @ tcg.envspec:2090:5
+        let mut _arr161: [i16; 2] = <[i16; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr160[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
+            _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { (K0[v__envc_i23 as usize] as i32) } else { (s.f_barrier[v__envc_i23 as usize] as i32) }) as i16);
         }
-        s.f_barrier = _arr160;
-        // @ tcg.envspec:1782:5
-        let mut _arr161: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_barrier = _arr161;
+        // @ tcg.envspec:2090:5
+        let mut _arr162: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i23 in 0i32..2 {
-            _arr161[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
+            _arr162[v__envc_i23 as usize] = ((if ((s.f__envc_until_barrier[v__envc_i23 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_barrier[v__envc_i23 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_barrier = _arr161;
-        // @ tcg.envspec:1782:5
-        let mut _arr162: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_barrier = _arr162;
+        // @ tcg.envspec:2090:5
+        let mut _arr163: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
-            _arr162[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
+            _arr163[v__envc_i24 as usize] = (if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { K1[v__envc_i24 as usize] } else { s.f_no_attack[v__envc_i24 as usize] });
         }
-        s.f_no_attack = _arr162;
-        // @ tcg.envspec:1782:5
-        let mut _arr163: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_no_attack = _arr163;
+        // @ tcg.envspec:2090:5
+        let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i24 in 0i32..2 {
-            _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
+            _arr164[v__envc_i24 as usize] = ((if ((s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_attack[v__envc_i24 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_attack = _arr163;
-        // @ tcg.envspec:1782:5
-        let mut _arr164: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_no_attack = _arr164;
+        // @ tcg.envspec:2090:5
+        let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i25 in 0i32..2 {
-            _arr164[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
+            _arr165[v__envc_i25 as usize] = (if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { K1[v__envc_i25 as usize] } else { s.f_no_retreat[v__envc_i25 as usize] });
         }
-        s.f_no_retreat = _arr164;
-        // @ tcg.envspec:1782:5
-        let mut _arr165: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i25 in 0i32..2 {
-            _arr165[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
-        }
-        s.f__envc_until_no_retreat = _arr165;
-        // @ tcg.envspec:1782:5
+        s.f_no_retreat = _arr165;
+        // @ tcg.envspec:2090:5
         let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i26 in 0i32..2 {
-            _arr166[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
+        for v__envc_i25 in 0i32..2 {
+            _arr166[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_retreat[v__envc_i25 as usize] as i32) }) as i8);
         }
-        s.f_weakened = _arr166;
-        // @ tcg.envspec:1782:5
+        s.f__envc_until_no_retreat = _arr166;
+        // @ tcg.envspec:2090:5
         let mut _arr167: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i26 in 0i32..2 {
-            _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
+            _arr167[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i26 as usize] as i32) } else { (s.f_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_weakened = _arr167;
-        // @ tcg.envspec:1782:5
+        s.f_weakened = _arr167;
+        // @ tcg.envspec:2090:5
         let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-        for v__envc_i27 in 0i32..2 {
-            _arr168[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        for v__envc_i26 in 0i32..2 {
+            _arr168[v__envc_i26 as usize] = ((if ((s.f__envc_until_weakened[v__envc_i26 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_weakened[v__envc_i26 as usize] as i32) }) as i8);
         }
-        s.f_spiky = _arr168;
-        // @ tcg.envspec:1782:5
+        s.f__envc_until_weakened = _arr168;
+        // @ tcg.envspec:2090:5
         let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i27 in 0i32..2 {
-            _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+            _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { (K2[v__envc_i27 as usize] as i32) } else { (s.f_spiky[v__envc_i27 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_spiky = _arr169;
-        // @ tcg.envspec:1782:5
-        let mut _arr170: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f_spiky = _arr169;
+        // @ tcg.envspec:2090:5
+        let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        for v__envc_i27 in 0i32..2 {
+            _arr170[v__envc_i27 as usize] = ((if ((s.f__envc_until_spiky[v__envc_i27 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_spiky[v__envc_i27 as usize] as i32) }) as i8);
+        }
+        s.f__envc_until_spiky = _arr170;
+        // @ tcg.envspec:2090:5
+        let mut _arr171: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
-            _arr170[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
+            _arr171[v__envc_i28 as usize] = (if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { K1[v__envc_i28 as usize] } else { s.f_no_supporter[v__envc_i28 as usize] });
         }
-        s.f_no_supporter = _arr170;
-        // @ tcg.envspec:1782:5
-        let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_no_supporter = _arr171;
+        // @ tcg.envspec:2090:5
+        let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i28 in 0i32..2 {
-            _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
+            _arr172[v__envc_i28 as usize] = ((if ((s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_no_supporter[v__envc_i28 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_no_supporter = _arr171;
-        // @ tcg.envspec:1782:5
-        let mut _arr172: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+        s.f__envc_until_no_supporter = _arr172;
+        // @ tcg.envspec:2090:5
+        let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
-            _arr172[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
+            _arr173[v__envc_i29 as usize] = (if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { K1[v__envc_i29 as usize] } else { s.f_shielded[v__envc_i29 as usize] });
         }
-        s.f_shielded = _arr172;
-        // @ tcg.envspec:1782:5
-        let mut _arr173: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+        s.f_shielded = _arr173;
+        // @ tcg.envspec:2090:5
+        let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
         for v__envc_i29 in 0i32..2 {
-            _arr173[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
+            _arr174[v__envc_i29 as usize] = ((if ((s.f__envc_until_shielded[v__envc_i29 as usize] as i32) == (1 + v_p)) { 0 } else { (s.f__envc_until_shielded[v__envc_i29 as usize] as i32) }) as i8);
         }
-        s.f__envc_until_shielded = _arr173;
-        // @ tcg.envspec:1783:5
+        s.f__envc_until_shielded = _arr174;
+        // @ tcg.envspec:2091:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1784:5
+        // @ tcg.envspec:2092:5
         p_checkup(s, v_p)?;
-        // @ tcg.envspec:1785:5
+        // @ tcg.envspec:2093:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1786:5
+    // @ tcg.envspec:2094:5
     let mut v__envc_arg2: i32 = 0;
-    // @ tcg.envspec:1786:5
+    // @ tcg.envspec:2094:5
     if v__envc_run {
         v__envc_arg2 = (1 - v_p);
     }
-    // @ tcg.envspec:1786:5
+    // @ tcg.envspec:2094:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_p_finish_turn as i32) == 2))) {
-        // @ tcg.envspec:1786:5
+        // @ tcg.envspec:2094:5
         if v__envc_seek {
             s.f__envc_at_p_finish_turn = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1786:5
+        // @ tcg.envspec:2094:5
         p_continue_game(s, v__envc_arg2, false)?;
-        // @ tcg.envspec:1786:5
+        // @ tcg.envspec:2094:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_p_finish_turn = (2 as i8);
             v__envc_run = false;
@@ -3557,58 +3647,118 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:1816:1)
+/// proc `deal` (tcg.envspec:2124:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1817:5
-    let mut _acc174: i32 = 0;
+    // @ tcg.envspec:2125:5
+    let mut _acc175: i32 = 0;
     for v_i in 0i32..20 {
-        _acc174 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
+        _acc175 += f_is_basic(s, (s.f_deck[v_p as usize].get(v_i, 33)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc174;
-    // @ tcg.envspec:1818:5
+    let mut v_b: i32 = _acc175;
+    // @ tcg.envspec:2126:5
     let mut v_hands: i32 = ((K3[20 as usize][5 as usize] as i32) - (K3[(20 - v_b) as usize][5 as usize] as i32));
-    // @ tcg.envspec:1819:5
-    let _hi175: i32 = imax((v_hands - 1), 0);
-    let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi175, u16::MAX)?;
-    let mut v_r: i32 = _r176;
-    // @ tcg.envspec:1821:5
-    let mut _acc177: i32 = 0;
+    // @ tcg.envspec:2127:5
+    let _hi176: i32 = imax((v_hands - 1), 0);
+    let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi176, u16::MAX)?;
+    let mut v_r: i32 = _r177;
+    // @ tcg.envspec:2129:5
+    let mut _acc178: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc178: i32 = 0;
+        let mut _acc179: i32 = 0;
         for v_j in 1i32..5 {
-            _acc178 = _acc178 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
+            _acc179 = _acc179 + (if (v_j <= v_m) { ((K3[v_b as usize][v_j as usize] as i32) * (K3[(20 - v_b) as usize][(5 - v_j) as usize] as i32)) } else { 0 });
         }
-        _acc177 += (_acc178 <= v_r) as i32;
+        _acc178 += (_acc179 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc177);
-    // @ tcg.envspec:1823:5
+    let mut v_k: i32 = (1 + _acc178);
+    // @ tcg.envspec:2131:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:1824:5
+    // @ tcg.envspec:2132:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:1825:5
+    // @ tcg.envspec:2133:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:1826:5
+    // @ tcg.envspec:2134:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:1827:9
+        // @ tcg.envspec:2135:9
         let mut v_c: i32 = (s.f_deck[v_p as usize].get(v_i, 34)? as i32);
-        // @ tcg.envspec:1828:9
+        // @ tcg.envspec:2136:9
         if (f_is_basic(s, v_c)? && (v_basics < v_k)) {
-            // @ tcg.envspec:1829:13
+            // @ tcg.envspec:2137:13
             s.f_hand[v_p as usize].push((v_c as i16), 35)?;
-            // @ tcg.envspec:1830:13
+            // @ tcg.envspec:2138:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!f_is_basic(s, v_c)?) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:1832:13
+            // @ tcg.envspec:2140:13
             s.f_hand[v_p as usize].push((v_c as i16), 36)?;
-            // @ tcg.envspec:1833:13
+            // @ tcg.envspec:2141:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:1835:13
+            // @ tcg.envspec:2143:13
             v_rest.push((v_c as i16), 37)?;
         }
     }
-    // @ tcg.envspec:1838:5
+    // @ tcg.envspec:2146:5
     s.f_deck[v_p as usize] = v_rest;
+    Ok(())
+}
+
+/// proc `attack_texts` (tcg.envspec:2271:1)
+fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_texts as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_texts as i32) != 0);
+    // @ tcg.envspec:2272:5
+    let mut v_c: i32 = 0;
+    // @ tcg.envspec:2272:5
+    if v__envc_run {
+        // @ tcg.envspec:2272:5
+        v_c = (s.f_card[v_p as usize][0 as usize] as i32);
+    }
+    // @ tcg.envspec:2273:5
+    for v_r in 0i32..2 {
+        // @ tcg.envspec:2273:5
+        if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1)) && (v_r == (s.f__envc_frame_p_attack_texts__r as i32)))) {
+            // @ tcg.envspec:2274:9
+            if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_p_attack_texts as i32) == 1))) {
+                // @ tcg.envspec:2275:13
+                if v__envc_run {
+                    // @ tcg.envspec:2275:13
+                    s.f_copying = ((2 * v_r) as i8);
+                }
+                // @ tcg.envspec:2276:13
+                let mut v__envc_arg1: i32 = 0;
+                // @ tcg.envspec:2276:13
+                if v__envc_run {
+                    v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[(s.f_copy_card as i32) as usize] as i32) } else { (T25_Card__effect1[(s.f_copy_card as i32) as usize] as i32) }) });
+                }
+                // @ tcg.envspec:2276:13
+                if v__envc_seek {
+                    v_p = (s.f__envc_frame_p_attack_texts__p as i32);
+                    v_a = (s.f__envc_frame_p_attack_texts__a as i32);
+                    v_c = (s.f__envc_frame_p_attack_texts__c as i32);
+                    s.f__envc_at_p_attack_texts = (0 as i8);
+                    v__envc_seek = false;
+                }
+                // @ tcg.envspec:2276:13
+                p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
+                // @ tcg.envspec:2276:13
+                if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
+                    s.f__envc_frame_p_attack_texts__p = (v_p as i8);
+                    s.f__envc_frame_p_attack_texts__a = (v_a as i8);
+                    s.f__envc_frame_p_attack_texts__c = (v_c as i16);
+                    s.f__envc_frame_p_attack_texts__r = (v_r as i8);
+                    s.f__envc_at_p_attack_texts = (1 as i8);
+                    v__envc_run = false;
+                } else {
+                    v__envc_run = true;
+                }
+            }
+        }
+    }
+    // @ tcg.envspec:2280:5
+    if v__envc_run {
+        // @ tcg.envspec:2280:5
+        s.f_copying = (0 as i8);
+    }
     Ok(())
 }
 
@@ -3743,8 +3893,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r179: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                v__envc_c1 = (_r179 == 1);
+                let _r180: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                v__envc_c1 = (_r180 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_p_attack_effect__16 as i32) == 1))) {
@@ -3965,8 +4115,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[v_p as usize] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v180: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[v_p as usize] = (_v180 as i8);
+    let _v181: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[v_p as usize] = (_v181 as i8);
     Ok(())
 }
 
@@ -4149,6 +4299,27 @@ fn p_attack_effect__57(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 fn p_attack_effect__58(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:151:5
     p_damage_per_heads(s, 2, 30)?;
+    Ok(())
+}
+
+/// proc `attack_effect__59` (tcg.fills:607:1)
+fn p_attack_effect__59(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
+    let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__59 as i32) == 0);
+    let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__59 as i32) != 0);
+    // @ tcg.fills:609:5
+    if v__envc_seek {
+        s.f__envc_at_p_attack_effect__59 = (0 as i8);
+        v__envc_seek = false;
+    }
+    // @ tcg.fills:609:5
+    p_copy_attack(s, v_p)?;
+    // @ tcg.fills:609:5
+    if ((s.f__envc_at_p_copy_attack as i32) != 0) {
+        s.f__envc_at_p_attack_effect__59 = (1 as i8);
+        v__envc_run = false;
+    } else {
+        v__envc_run = true;
+    }
     Ok(())
 }
 
@@ -4538,27 +4709,27 @@ fn p_attack_effect__100(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__1` (tcg.fills:612:1)
+/// proc `ability_effect__1` (tcg.fills:619:1)
 fn p_ability_effect__1(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:614:5
+    // @ tcg.fills:621:5
     p_heal_all(s, v_p, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__2` (tcg.fills:648:1)
+/// proc `ability_effect__2` (tcg.fills:655:1)
 fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__2 as i32) != 0);
-    // @ tcg.fills:650:5
+    // @ tcg.fills:657:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__2 as i32) == 1))) {
-        // @ tcg.fills:651:9
+        // @ tcg.fills:658:9
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__2 = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.fills:651:9
+        // @ tcg.fills:658:9
         p_switch_opponent(s, v_p, false, false, true)?;
-        // @ tcg.fills:651:9
+        // @ tcg.fills:658:9
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__2 = (1 as i8);
             v__envc_run = false;
@@ -4569,32 +4740,32 @@ fn p_ability_effect__2(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__3` (tcg.fills:680:1)
+/// proc `ability_effect__3` (tcg.fills:687:1)
 fn p_ability_effect__3(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:682:5
+    // @ tcg.fills:689:5
     p_strike_back(s, v_s, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__4` (tcg.fills:662:1)
+/// proc `ability_effect__4` (tcg.fills:669:1)
 fn p_ability_effect__4(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:664:5
+    // @ tcg.fills:671:5
     p_cut_damage(s, v_p, 10, 10)?;
     Ok(())
 }
 
-/// proc `ability_effect__5` (tcg.fills:636:1)
+/// proc `ability_effect__5` (tcg.fills:643:1)
 fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__5 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__5 as i32) != 0);
-    // @ tcg.fills:638:5
+    // @ tcg.fills:645:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__5 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:638:5
+    // @ tcg.fills:645:5
     p_damage_opponent_choice(s, v_p, 20, false, false)?;
-    // @ tcg.fills:638:5
+    // @ tcg.fills:645:5
     if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
         s.f__envc_at_p_ability_effect__5 = (1 as i8);
         v__envc_run = false;
@@ -4604,60 +4775,60 @@ fn p_ability_effect__5(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), 
     Ok(())
 }
 
-/// proc `ability_effect__6` (tcg.fills:618:1)
+/// proc `ability_effect__6` (tcg.fills:625:1)
 fn p_ability_effect__6(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:620:5
+    // @ tcg.fills:627:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `ability_effect__7` (tcg.fills:711:1)
+/// proc `ability_effect__7` (tcg.fills:718:1)
 fn p_ability_effect__7(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:713:5
+    // @ tcg.fills:720:5
     p_lock_opponent_supporters(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__8` (tcg.fills:624:1)
+/// proc `ability_effect__8` (tcg.fills:631:1)
 fn p_ability_effect__8(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:626:5
+    // @ tcg.fills:633:5
     p_afflict_opponent_on_heads(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__9` (tcg.fills:606:1)
+/// proc `ability_effect__9` (tcg.fills:613:1)
 fn p_ability_effect__9(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:608:5
+    // @ tcg.fills:615:5
     p_attach_from_zone(s, v_p, 0, 4, 1, false)?;
     Ok(())
 }
 
-/// proc `ability_effect__10` (tcg.fills:630:1)
+/// proc `ability_effect__10` (tcg.fills:637:1)
 fn p_ability_effect__10(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:632:5
+    // @ tcg.fills:639:5
     p_poison_opponent_from(s, v_p, v_s)?;
     Ok(())
 }
 
-/// proc `ability_effect__11` (tcg.fills:668:1)
+/// proc `ability_effect__11` (tcg.fills:675:1)
 fn p_ability_effect__11(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:670:5
+    // @ tcg.fills:677:5
     p_cut_damage(s, v_p, 10, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__12` (tcg.fills:642:1)
+/// proc `ability_effect__12` (tcg.fills:649:1)
 fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__12 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__12 as i32) != 0);
-    // @ tcg.fills:644:5
+    // @ tcg.fills:651:5
     if v__envc_seek {
         s.f__envc_at_p_ability_effect__12 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:644:5
+    // @ tcg.fills:651:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:644:5
+    // @ tcg.fills:651:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_ability_effect__12 = (1 as i8);
         v__envc_run = false;
@@ -4667,75 +4838,75 @@ fn p_ability_effect__12(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(),
     Ok(())
 }
 
-/// proc `ability_effect__13` (tcg.fills:656:1)
+/// proc `ability_effect__13` (tcg.fills:663:1)
 fn p_ability_effect__13(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:658:5
+    // @ tcg.fills:665:5
     p_look_at_deck(s, v_p, 1)?;
     Ok(())
 }
 
-/// proc `ability_effect__14` (tcg.fills:686:1)
+/// proc `ability_effect__14` (tcg.fills:693:1)
 fn p_ability_effect__14(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:688:5
+    // @ tcg.fills:695:5
     p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__15` (tcg.fills:692:1)
+/// proc `ability_effect__15` (tcg.fills:699:1)
 fn p_ability_effect__15(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:694:5
+    // @ tcg.fills:701:5
     p_hit_on_attach(s, v_p, 6, 20)?;
     Ok(())
 }
 
-/// proc `ability_effect__16` (tcg.fills:698:1)
+/// proc `ability_effect__16` (tcg.fills:705:1)
 fn p_ability_effect__16(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `ability_effect__17` (tcg.fills:674:1)
+/// proc `ability_effect__17` (tcg.fills:681:1)
 fn p_ability_effect__17(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:676:5
+    // @ tcg.fills:683:5
     p_cut_damage(s, v_p, 5, 30)?;
     Ok(())
 }
 
-/// proc `ability_effect__18` (tcg.fills:704:1)
+/// proc `ability_effect__18` (tcg.fills:711:1)
 fn p_ability_effect__18(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.fills:706:5
+    // @ tcg.fills:713:5
     p_attach_from_zone(s, v_p, v_s, 3, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__1` (tcg.fills:817:1)
+/// proc `trainer_effect__1` (tcg.fills:824:1)
 fn p_trainer_effect__1(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:819:5
+    // @ tcg.fills:826:5
     p_play_as_pokemon(s, v_p, 40, 9)?;
     Ok(())
 }
 
-/// proc `trainer_effect__2` (tcg.fills:747:1)
+/// proc `trainer_effect__2` (tcg.fills:754:1)
 fn p_trainer_effect__2(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:749:5
+    // @ tcg.fills:756:5
     p_heal_type(s, v_p, v_target, 0, 50)?;
     Ok(())
 }
 
-/// proc `trainer_effect__3` (tcg.fills:753:1)
+/// proc `trainer_effect__3` (tcg.fills:760:1)
 fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:755:5
+    // @ tcg.fills:762:5
     let mut v_going: bool = true;
-    // @ tcg.fills:756:5
+    // @ tcg.fills:763:5
     for v_k in 0i32..12 {
-        // @ tcg.fills:757:9
+        // @ tcg.fills:764:9
         if v_going {
-            // @ tcg.fills:758:13
-            let _r181: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r181 == 1) {
-                // @ tcg.fills:759:17
+            // @ tcg.fills:765:13
+            let _r182: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r182 == 1) {
+                // @ tcg.fills:766:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
-                // @ tcg.fills:761:17
+                // @ tcg.fills:768:17
                 v_going = false;
             }
         }
@@ -4743,46 +4914,46 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__4` (tcg.fills:810:1)
+/// proc `trainer_effect__4` (tcg.fills:817:1)
 fn p_trainer_effect__4(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:812:5
+    // @ tcg.fills:819:5
     p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     Ok(())
 }
 
-/// proc `trainer_effect__5` (tcg.fills:798:1)
+/// proc `trainer_effect__5` (tcg.fills:805:1)
 fn p_trainer_effect__5(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:800:5
+    // @ tcg.fills:807:5
     p_active_to_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__6` (tcg.fills:741:1)
+/// proc `trainer_effect__6` (tcg.fills:748:1)
 fn p_trainer_effect__6(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:743:5
+    // @ tcg.fills:750:5
     p_add_attack_bonus(s, 10)?;
     Ok(())
 }
 
-/// proc `trainer_effect__7` (tcg.fills:792:1)
+/// proc `trainer_effect__7` (tcg.fills:799:1)
 fn p_trainer_effect__7(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:794:5
+    // @ tcg.fills:801:5
     p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     Ok(())
 }
 
-/// proc `trainer_effect__8` (tcg.fills:768:1)
+/// proc `trainer_effect__8` (tcg.fills:775:1)
 fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__8 as i32) != 0);
-    // @ tcg.fills:770:5
+    // @ tcg.fills:777:5
     if v__envc_seek {
         s.f__envc_at_p_trainer_effect__8 = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.fills:770:5
+    // @ tcg.fills:777:5
     p_switch_opponent(s, v_p, false, true, false)?;
-    // @ tcg.fills:770:5
+    // @ tcg.fills:777:5
     if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
         s.f__envc_at_p_trainer_effect__8 = (1 as i8);
         v__envc_run = false;
@@ -4792,115 +4963,115 @@ fn p_trainer_effect__8(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
     Ok(())
 }
 
-/// proc `trainer_effect__9` (tcg.fills:804:1)
+/// proc `trainer_effect__9` (tcg.fills:811:1)
 fn p_trainer_effect__9(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:806:5
+    // @ tcg.fills:813:5
     p_move_bench_energy(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__10` (tcg.fills:729:1)
+/// proc `trainer_effect__10` (tcg.fills:736:1)
 fn p_trainer_effect__10(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:731:5
+    // @ tcg.fills:738:5
     p_heal(s, v_p, v_target, 20)?;
     Ok(())
 }
 
-/// proc `trainer_effect__11` (tcg.fills:735:1)
+/// proc `trainer_effect__11` (tcg.fills:742:1)
 fn p_trainer_effect__11(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:737:5
+    // @ tcg.fills:744:5
     p_add_retreat_discount(s, 1)?;
     Ok(())
 }
 
-/// proc `trainer_effect__12` (tcg.fills:780:1)
+/// proc `trainer_effect__12` (tcg.fills:787:1)
 fn p_trainer_effect__12(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:782:5
+    // @ tcg.fills:789:5
     p_see_opponent_hand(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__13` (tcg.fills:786:1)
+/// proc `trainer_effect__13` (tcg.fills:793:1)
 fn p_trainer_effect__13(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:788:5
+    // @ tcg.fills:795:5
     p_look_at_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__14` (tcg.fills:723:1)
+/// proc `trainer_effect__14` (tcg.fills:730:1)
 fn p_trainer_effect__14(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:725:5
+    // @ tcg.fills:732:5
     p_basic_from_deck(s, v_p)?;
     Ok(())
 }
 
-/// proc `trainer_effect__15` (tcg.fills:774:1)
+/// proc `trainer_effect__15` (tcg.fills:781:1)
 fn p_trainer_effect__15(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:776:5
+    // @ tcg.fills:783:5
     p_opponent_hand_into_deck(s, v_p, 3)?;
     Ok(())
 }
 
-/// proc `trainer_effect__16` (tcg.fills:717:1)
+/// proc `trainer_effect__16` (tcg.fills:724:1)
 fn p_trainer_effect__16(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.fills:719:5
+    // @ tcg.fills:726:5
     p_draw_cards(s, v_p, 2)?;
     Ok(())
 }
 
-/// proc `attack_effect__dispatch` (tcg.envspec:1045:1)
+/// proc `attack_effect__dispatch` (tcg.envspec:1089:1)
 fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
     if v__envc_run {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         v_op_0 = (K5[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:1045:1
-        let _a182: i32 = (K6[v_effect as usize][0 as usize] as i32);
-        p_heal(s, v_p, 0, _a182)?;
+        // @ tcg.envspec:1089:1
+        let _a183: i32 = (K6[v_effect as usize][0 as usize] as i32);
+        p_heal(s, v_p, 0, _a183)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:1045:1
-        let _a183: i32 = (K7[v_effect as usize][0 as usize] as i32);
-        p_pokemon_from_deck(s, v_p, _a183)?;
+        // @ tcg.envspec:1089:1
+        let _a184: i32 = (K7[v_effect as usize][0 as usize] as i32);
+        p_pokemon_from_deck(s, v_p, _a184)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:1045:1
-        let _a184: i32 = (K8[v_effect as usize][0 as usize] as i32);
-        p_afflict_opponent(s, v_p, _a184)?;
+        // @ tcg.envspec:1089:1
+        let _a185: i32 = (K8[v_effect as usize][0 as usize] as i32);
+        p_afflict_opponent(s, v_p, _a185)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:1045:1
-        let _a185: i32 = (K9[v_effect as usize][0 as usize] as i32);
-        p_bonus_on_heads(s, _a185)?;
+        // @ tcg.envspec:1089:1
+        let _a186: i32 = (K9[v_effect as usize][0 as usize] as i32);
+        p_bonus_on_heads(s, _a186)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:1045:1
-        let _a186: i32 = (K10[v_effect as usize][0 as usize] as i32);
-        let _a187: i32 = (K11[v_effect as usize][0 as usize] as i32);
-        p_damage_per_heads(s, _a186, _a187)?;
+        // @ tcg.envspec:1089:1
+        let _a187: i32 = (K10[v_effect as usize][0 as usize] as i32);
+        let _a188: i32 = (K11[v_effect as usize][0 as usize] as i32);
+        p_damage_per_heads(s, _a187, _a188)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_run {
             v__envc_arg1 = (K12[v_effect as usize][0 as usize] as i32);
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_attach_to_bench_choice(s, v_p, v__envc_arg1)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_attach_to_bench_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4910,56 +5081,56 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
-        // @ tcg.envspec:1045:1
-        let _a188: i32 = (K13[v_effect as usize][0 as usize] as i32);
-        let _a189: i32 = (K14[v_effect as usize][0 as usize] as i32);
-        p_discard_energy(s, v_p, 0, _a188, _a189)?;
+        // @ tcg.envspec:1089:1
+        let _a189: i32 = (K13[v_effect as usize][0 as usize] as i32);
+        let _a190: i32 = (K14[v_effect as usize][0 as usize] as i32);
+        p_discard_energy(s, v_p, 0, _a189, _a190)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:1045:1
-        let _a190: bool = K15[v_effect as usize][0 as usize];
-        let _a191: bool = K16[v_effect as usize][0 as usize];
-        let _a192: bool = K17[v_effect as usize][0 as usize];
-        let _a193: i32 = (K18[v_effect as usize][0 as usize] as i32);
-        p_hinder_defending(s, v_p, _a190, _a191, _a192, _a193)?;
+        // @ tcg.envspec:1089:1
+        let _a191: bool = K15[v_effect as usize][0 as usize];
+        let _a192: bool = K16[v_effect as usize][0 as usize];
+        let _a193: bool = K17[v_effect as usize][0 as usize];
+        let _a194: i32 = (K18[v_effect as usize][0 as usize] as i32);
+        p_hinder_defending(s, v_p, _a191, _a192, _a193, _a194)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:1045:1
-        let _a194: i32 = (K19[v_effect as usize][0 as usize] as i32);
-        p_damage_self(s, v_p, _a194)?;
+        // @ tcg.envspec:1089:1
+        let _a195: i32 = (K19[v_effect as usize][0 as usize] as i32);
+        p_damage_self(s, v_p, _a195)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:1045:1
-        let _a195: i32 = (K20[v_effect as usize][0 as usize] as i32);
-        let _a196: i32 = (K21[v_effect as usize][0 as usize] as i32);
-        let _a197: i32 = (K22[v_effect as usize][0 as usize] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a195, _a196, _a197)?;
+        // @ tcg.envspec:1089:1
+        let _a196: i32 = (K20[v_effect as usize][0 as usize] as i32);
+        let _a197: i32 = (K21[v_effect as usize][0 as usize] as i32);
+        let _a198: i32 = (K22[v_effect as usize][0 as usize] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a196, _a197, _a198)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_block_supporters(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 14)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_bonus_if_all_heads(s, 2, 80)?;
     } else if ((v__envc_run && (v_op_0 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg2: i32 = 0;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg3: bool = false;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_run {
             v__envc_arg2 = (K23[v_effect as usize][0 as usize] as i32);
             v__envc_arg3 = K24[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_damage_opponent_choice(s, v_p, v__envc_arg2, v__envc_arg3, true)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -4969,51 +5140,51 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
-        // @ tcg.envspec:1045:1
-        let _a198: bool = K25[v_effect as usize][0 as usize];
-        p_discard_opponent_energy(s, v_p, _a198)?;
+        // @ tcg.envspec:1089:1
+        let _a199: bool = K25[v_effect as usize][0 as usize];
+        p_discard_opponent_energy(s, v_p, _a199)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
-        // @ tcg.envspec:1045:1
-        let _a199: i32 = (K26[v_effect as usize][0 as usize] as i32);
-        p_damage_opponent_bench(s, v_p, _a199)?;
+        // @ tcg.envspec:1089:1
+        let _a200: i32 = (K26[v_effect as usize][0 as usize] as i32);
+        p_damage_opponent_bench(s, v_p, _a200)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
-        // @ tcg.envspec:1045:1
-        let _a200: i32 = (K27[v_effect as usize][0 as usize] as i32);
-        let _a201: i32 = (K28[v_effect as usize][0 as usize] as i32);
-        p_bonus_if(s, v_p, _a200, _a201)?;
+        // @ tcg.envspec:1089:1
+        let _a201: i32 = (K27[v_effect as usize][0 as usize] as i32);
+        let _a202: i32 = (K28[v_effect as usize][0 as usize] as i32);
+        p_bonus_if(s, v_p, _a201, _a202)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
-        // @ tcg.envspec:1045:1
-        let _a202: i32 = (K29[v_effect as usize][0 as usize] as i32);
-        p_damage_per_bench_type(s, v_p, _a202, 30)?;
+        // @ tcg.envspec:1089:1
+        let _a203: i32 = (K29[v_effect as usize][0 as usize] as i32);
+        p_damage_per_bench_type(s, v_p, _a203, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
     } else if ((v__envc_run && (v_op_0 == 23)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg4: i32 = 0;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg5: bool = false;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_run {
             v__envc_arg4 = (K30[v_effect as usize][0 as usize] as i32);
             v__envc_arg5 = K31[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_damage_own_choice(s, v_p, v__envc_arg4, v__envc_arg5)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_damage_own_choice as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -5023,16 +5194,16 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if ((v__envc_run && (v_op_0 == 24)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 4))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_switch_self(s, v_p)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_switch_self as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -5042,35 +5213,35 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
-        // @ tcg.envspec:1045:1
-        let _a203: i32 = (K32[v_effect as usize][0 as usize] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a203)?;
+        // @ tcg.envspec:1089:1
+        let _a204: i32 = (K32[v_effect as usize][0 as usize] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a204)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_protect_all(s, v_p, true)?;
     } else if (v__envc_run && (v_op_0 == 27)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_drain(s, v_p)?;
     } else if ((v__envc_run && (v_op_0 == 28)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 5))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg6: bool = false;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg7: bool = false;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_run {
             v__envc_arg6 = K33[v_effect as usize][0 as usize];
             v__envc_arg7 = K34[v_effect as usize][0 as usize];
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_switch_opponent(s, v_p, v__envc_arg6, v__envc_arg7, false)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
@@ -5080,54 +5251,43 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 29)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_named_from_deck_to_bench(s, v_p, 12)?;
     } else if (v__envc_run && (v_op_0 == 30)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
-        // @ tcg.envspec:1045:1
-        let _a204: i32 = (K35[v_effect as usize][0 as usize] as i32);
-        p_attach_from_zone(s, v_p, 0, _a204, 1, true)?;
+        // @ tcg.envspec:1089:1
+        let _a205: i32 = (K35[v_effect as usize][0 as usize] as i32);
+        p_attach_from_zone(s, v_p, 0, _a205, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
-        // @ tcg.envspec:1045:1
-        let _a205: i32 = (K36[v_effect as usize][0 as usize] as i32);
-        p_random_hits(s, v_p, 4, _a205)?;
+        // @ tcg.envspec:1089:1
+        let _a206: i32 = (K36[v_effect as usize][0 as usize] as i32);
+        p_random_hits(s, v_p, 4, _a206)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
-        // @ tcg.envspec:1045:1
-        let _a206: bool = K37[v_effect as usize][0 as usize];
-        p_discard_opponent_hand_card(s, v_p, _a206)?;
+        // @ tcg.envspec:1089:1
+        let _a207: bool = K37[v_effect as usize][0 as usize];
+        p_discard_opponent_hand_card(s, v_p, _a207)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
-        // @ tcg.envspec:1045:1
-        let _a207: i32 = (K38[v_effect as usize][0 as usize] as i32);
-        let _a208: bool = K39[v_effect as usize][0 as usize];
-        p_damage_until_tails(s, _a207, _a208)?;
-    } else if (v__envc_run && (v_op_0 == 36)) {
-        // @ tcg.envspec:1045:1
-        p_opponent_active_to_deck(s, v_p, true)?;
-    } else if (v__envc_run && (v_op_0 == 37)) {
-        // @ tcg.envspec:1045:1
-        p_see_opponent_hand(s, v_p)?;
-    } else if (v__envc_run && (v_op_0 == 38)) {
-        // @ tcg.envspec:1045:1
-        let _a209: i32 = (K40[v_effect as usize][0 as usize] as i32);
-        let _a210: bool = K41[v_effect as usize][0 as usize];
-        p_protect(s, v_p, _a209, _a210)?;
-    } else if ((v__envc_run && (v_op_0 == 39)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
+        let _a208: i32 = (K38[v_effect as usize][0 as usize] as i32);
+        let _a209: bool = K39[v_effect as usize][0 as usize];
+        p_damage_until_tails(s, _a208, _a209)?;
+    } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
-        p_attach_to_benched_choices(s, v_p, 2, 2)?;
-        // @ tcg.envspec:1045:1
-        if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
+        // @ tcg.envspec:1089:1
+        p_copy_attack(s, v_p)?;
+        // @ tcg.envspec:1089:1
+        if ((s.f__envc_at_p_copy_attack as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (6 as i8);
@@ -5135,42 +5295,29 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
-    } else if (v__envc_run && (v_op_0 == 40)) {
-        // @ tcg.envspec:1045:1
-        p_afflict_self(s, v_p, 1)?;
-    } else if (v__envc_run && (v_op_0 == 41)) {
-        // @ tcg.envspec:1045:1
-        p_boost_next_turn(s, v_p, 20)?;
-    } else if (v__envc_run && (v_op_0 == 42)) {
-        // @ tcg.envspec:1045:1
-        p_burn_opponent_on_heads(s, v_p)?;
-    } else if (v__envc_run && (v_op_0 == 43)) {
-        // @ tcg.envspec:1045:1
-        p_discard_deck_tops(s, 5)?;
-    } else if (v__envc_run && (v_op_0 == 44)) {
-        // @ tcg.envspec:1045:1
-        p_sweets_relay(s, v_p, 20)?;
-    } else if (v__envc_run && (v_op_0 == 45)) {
-        // @ tcg.envspec:1045:1
-        p_damage_per_relay(s, v_p, 40)?;
-    } else if (v__envc_run && (v_op_0 == 46)) {
-        // @ tcg.envspec:1045:1
-        p_counter_damage(s, v_p, 30)?;
-    } else if (v__envc_run && (v_op_0 == 47)) {
-        // @ tcg.envspec:1045:1
-        p_heal_on_heads(s, v_p, 0, 60)?;
-    } else if ((v__envc_run && (v_op_0 == 48)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
-        // @ tcg.envspec:1045:1
+    } else if (v__envc_run && (v_op_0 == 37)) {
+        // @ tcg.envspec:1089:1
+        p_opponent_active_to_deck(s, v_p, true)?;
+    } else if (v__envc_run && (v_op_0 == 38)) {
+        // @ tcg.envspec:1089:1
+        p_see_opponent_hand(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 39)) {
+        // @ tcg.envspec:1089:1
+        let _a210: i32 = (K40[v_effect as usize][0 as usize] as i32);
+        let _a211: bool = K41[v_effect as usize][0 as usize];
+        p_protect(s, v_p, _a210, _a211)?;
+    } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
             v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
-        p_attack_effect__16(s, v_p)?;
-        // @ tcg.envspec:1045:1
-        if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
+        // @ tcg.envspec:1089:1
+        p_attach_to_benched_choices(s, v_p, 2, 2)?;
+        // @ tcg.envspec:1089:1
+        if ((s.f__envc_at_p_attach_to_benched_choices as i32) != 0) {
             s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
             s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
             s.f__envc_at_p_attack_effect__dispatch = (7 as i8);
@@ -5178,41 +5325,84 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         } else {
             v__envc_run = true;
         }
+    } else if (v__envc_run && (v_op_0 == 41)) {
+        // @ tcg.envspec:1089:1
+        p_afflict_self(s, v_p, 1)?;
+    } else if (v__envc_run && (v_op_0 == 42)) {
+        // @ tcg.envspec:1089:1
+        p_boost_next_turn(s, v_p, 20)?;
+    } else if (v__envc_run && (v_op_0 == 43)) {
+        // @ tcg.envspec:1089:1
+        p_burn_opponent_on_heads(s, v_p)?;
+    } else if (v__envc_run && (v_op_0 == 44)) {
+        // @ tcg.envspec:1089:1
+        p_discard_deck_tops(s, 5)?;
+    } else if (v__envc_run && (v_op_0 == 45)) {
+        // @ tcg.envspec:1089:1
+        p_sweets_relay(s, v_p, 20)?;
+    } else if (v__envc_run && (v_op_0 == 46)) {
+        // @ tcg.envspec:1089:1
+        p_damage_per_relay(s, v_p, 40)?;
+    } else if (v__envc_run && (v_op_0 == 47)) {
+        // @ tcg.envspec:1089:1
+        p_counter_damage(s, v_p, 30)?;
+    } else if (v__envc_run && (v_op_0 == 48)) {
+        // @ tcg.envspec:1089:1
+        p_heal_on_heads(s, v_p, 0, 60)?;
+    } else if ((v__envc_run && (v_op_0 == 49)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
+        // @ tcg.envspec:1089:1
+        if v__envc_seek {
+            v_effect = (s.f__envc_frame_p_attack_effect__dispatch__effect as i32);
+            v_p = (s.f__envc_frame_p_attack_effect__dispatch__p as i32);
+            s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
+            v__envc_seek = false;
+        }
+        // @ tcg.envspec:1089:1
+        p_attack_effect__16(s, v_p)?;
+        // @ tcg.envspec:1089:1
+        if ((s.f__envc_at_p_attack_effect__16 as i32) != 0) {
+            s.f__envc_frame_p_attack_effect__dispatch__effect = (v_effect as i8);
+            s.f__envc_frame_p_attack_effect__dispatch__p = (v_p as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
+            v__envc_run = false;
+        } else {
+            v__envc_run = true;
+        }
     } else if v__envc_run {
-        // @ tcg.envspec:1045:1
-        if (v_op_0 == 49) {
-            // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
+        if (v_op_0 == 50) {
+            // @ tcg.envspec:1089:1
             p_attack_effect__36(s, v_p)?;
         }
     }
-    // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
     let mut v_op_1: i32 = 0;
-    // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
     if v__envc_run {
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         v_op_1 = (K5[v_effect as usize][1 as usize] as i32);
     }
-    // @ tcg.envspec:1045:1
-    if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 8))) {
-        // @ tcg.envspec:1045:1
+    // @ tcg.envspec:1089:1
+    if ((v__envc_run && (v_op_1 == 15)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 9))) {
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg8: i32 = 0;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         let mut v__envc_arg9: bool = false;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_run {
             v__envc_arg8 = (K23[v_effect as usize][1 as usize] as i32);
             v__envc_arg9 = K24[v_effect as usize][1 as usize];
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if v__envc_seek {
             s.f__envc_at_p_attack_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         p_damage_opponent_choice(s, v_p, v__envc_arg8, v__envc_arg9, true)?;
-        // @ tcg.envspec:1045:1
+        // @ tcg.envspec:1089:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
-            s.f__envc_at_p_attack_effect__dispatch = (8 as i8);
+            s.f__envc_at_p_attack_effect__dispatch = (9 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
@@ -5221,38 +5411,38 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     Ok(())
 }
 
-/// proc `ability_effect__dispatch` (tcg.envspec:1057:1)
+/// proc `ability_effect__dispatch` (tcg.envspec:1101:1)
 fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:1057:1
+    // @ tcg.envspec:1101:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:1057:1
+    // @ tcg.envspec:1101:1
     if v__envc_run {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         v_op_0 = (K42[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:1057:1
+    // @ tcg.envspec:1101:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_heal_all(s, v_p, 20)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:1057:1
-        let _a211: i32 = (K43[v_effect as usize][0 as usize] as i32);
-        let _a212: i32 = (K44[v_effect as usize][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a211, _a212)?;
+        // @ tcg.envspec:1101:1
+        let _a212: i32 = (K43[v_effect as usize][0 as usize] as i32);
+        let _a213: i32 = (K44[v_effect as usize][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a212, _a213)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_damage_opponent_choice(s, v_p, 20, false, false)?;
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if ((s.f__envc_at_p_damage_opponent_choice as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5260,29 +5450,29 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:1057:1
-        let _a213: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
-        let _a214: i32 = (K47[v_effect as usize][0 as usize] as i32);
-        let _a215: bool = K48[v_effect as usize][0 as usize];
-        p_attach_from_zone(s, v_p, _a213, _a214, 1, _a215)?;
+        // @ tcg.envspec:1101:1
+        let _a214: i32 = (if ((K45[v_effect as usize][0 as usize] as i32) == 2) { v_s } else { (K46[v_effect as usize][0 as usize] as i32) });
+        let _a215: i32 = (K47[v_effect as usize][0 as usize] as i32);
+        let _a216: bool = K48[v_effect as usize][0 as usize];
+        p_attach_from_zone(s, v_p, _a214, _a215, 1, _a216)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_lock_opponent_supporters(s, v_p, v_s)?;
     } else if (v__envc_run && (v_op_0 == 7)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_afflict_opponent_on_heads(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 8)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_poison_opponent_from(s, v_p, v_s)?;
     } else if ((v__envc_run && (v_op_0 == 9)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 2))) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (2 as i8);
             v__envc_run = false;
@@ -5290,23 +5480,23 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v__envc_run && (v_op_0 == 10)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_look_at_deck(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_heal_on_attach(s, v_p, v_s, 4, 20)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_hit_on_attach(s, v_p, 6, 20)?;
     } else if ((v__envc_run && (v_op_0 == 13)) || (v__envc_seek && ((s.f__envc_at_p_ability_effect__dispatch as i32) == 3))) {
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if v__envc_seek {
             s.f__envc_at_p_ability_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         p_ability_effect__2(s, v_p, v_s)?;
-        // @ tcg.envspec:1057:1
+        // @ tcg.envspec:1101:1
         if ((s.f__envc_at_p_ability_effect__2 as i32) != 0) {
             s.f__envc_at_p_ability_effect__dispatch = (3 as i8);
             v__envc_run = false;
@@ -5317,45 +5507,45 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `trainer_effect__dispatch` (tcg.envspec:1064:1)
+/// proc `trainer_effect__dispatch` (tcg.envspec:1108:1)
 fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0);
-    // @ tcg.envspec:1064:1
+    // @ tcg.envspec:1108:1
     let mut v_op_0: i32 = 0;
-    // @ tcg.envspec:1064:1
+    // @ tcg.envspec:1108:1
     if v__envc_run {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         v_op_0 = (K49[v_effect as usize][0 as usize] as i32);
     }
-    // @ tcg.envspec:1064:1
+    // @ tcg.envspec:1108:1
     if (v__envc_run && (v_op_0 == 1)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_play_as_pokemon(s, v_p, 40, 9)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_heal_type(s, v_p, v_target, 0, 50)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_add_named_attack_bonus(s, 9, 10, 11, 30)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_active_to_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_add_attack_bonus(s, 10)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_attach_from_zone(s, v_p, v_target, 5, 1, true)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_trainer_effect__dispatch as i32) == 1))) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         if v__envc_seek {
             s.f__envc_at_p_trainer_effect__dispatch = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_switch_opponent(s, v_p, false, true, false)?;
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         if ((s.f__envc_at_p_switch_opponent as i32) != 0) {
             s.f__envc_at_p_trainer_effect__dispatch = (1 as i8);
             v__envc_run = false;
@@ -5363,59 +5553,59 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
             v__envc_run = true;
         }
     } else if (v_op_0 == 8) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_move_bench_energy(s, v_p, 3)?;
     } else if (v_op_0 == 9) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_heal(s, v_p, v_target, 20)?;
     } else if (v_op_0 == 10) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_add_retreat_discount(s, 1)?;
     } else if (v_op_0 == 11) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_see_opponent_hand(s, v_p)?;
     } else if (v_op_0 == 12) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_look_at_deck(s, v_p, 3)?;
     } else if (v_op_0 == 13) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_basic_from_deck(s, v_p)?;
     } else if (v_op_0 == 14) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_opponent_hand_into_deck(s, v_p, 3)?;
     } else if (v_op_0 == 15) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_draw_cards(s, v_p, 2)?;
     } else if (v_op_0 == 16) {
-        // @ tcg.envspec:1064:1
+        // @ tcg.envspec:1108:1
         p_trainer_effect__3(s, v_p, v_target)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_setup_done` (tcg.envspec:1860:1)
+/// proc `_envc_run_setup_done` (tcg.envspec:2168:1)
 fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_setup_done as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_setup_done as i32) != 0);
-    // @ tcg.envspec:1861:5
+    // @ tcg.envspec:2169:5
     if (v__envc_run && ((s.current_player as i32) == (s.f_first as i32))) {
-        // @ tcg.envspec:1862:9
+        // @ tcg.envspec:2170:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:1864:9
+        // @ tcg.envspec:2172:9
         if v__envc_run {
-            // @ tcg.envspec:1864:9
-            let _a216: i32 = (s.f_first as i32);
-            p_begin_turn(s, _a216)?;
+            // @ tcg.envspec:2172:9
+            let _a217: i32 = (s.f_first as i32);
+            p_begin_turn(s, _a217)?;
         }
-        // @ tcg.envspec:1865:9
+        // @ tcg.envspec:2173:9
         if v__envc_seek {
             s.f__envc_at_a_setup_done = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1865:9
+        // @ tcg.envspec:2173:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1865:9
+        // @ tcg.envspec:2173:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_setup_done = (1 as i8);
             v__envc_run = false;
@@ -5426,47 +5616,47 @@ fn p__envc_run_setup_done(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_evolve` (tcg.envspec:1878:1)
+/// proc `_envc_run_evolve` (tcg.envspec:2186:1)
 fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_evolve as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_evolve as i32) != 0);
-    // @ tcg.envspec:1880:5
+    // @ tcg.envspec:2188:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1880:5
+    // @ tcg.envspec:2188:5
     if v__envc_run {
-        // @ tcg.envspec:1880:5
+        // @ tcg.envspec:2188:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1881:5
-        let _v217: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
-        let _i218: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
-        s.f_below[v_p as usize][v_s as usize][_i218] = (_v217 as i16);
-        // @ tcg.envspec:1882:5
-        let _v219: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
-        s.f_evolutions[v_p as usize][v_s as usize] = (_v219 as i8);
-        // @ tcg.envspec:1883:5
-        let _v220: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
-        s.f_card[v_p as usize][v_s as usize] = (_v220 as i16);
-        // @ tcg.envspec:1884:5
+        // @ tcg.envspec:2189:5
+        let _v218: i32 = (s.f_card[v_p as usize][v_s as usize] as i32);
+        let _i219: usize = imin((s.f_evolutions[v_p as usize][v_s as usize] as i32), 1) as usize;
+        s.f_below[v_p as usize][v_s as usize][_i219] = (_v218 as i16);
+        // @ tcg.envspec:2190:5
+        let _v220: i32 = imin(((s.f_evolutions[v_p as usize][v_s as usize] as i32) + 1), 2);
+        s.f_evolutions[v_p as usize][v_s as usize] = (_v220 as i8);
+        // @ tcg.envspec:2191:5
+        let _v221: i32 = (s.f_hand[v_p as usize].get(v_h, 38)? as i32);
+        s.f_card[v_p as usize][v_s as usize] = (_v221 as i16);
+        // @ tcg.envspec:2192:5
         s.f_hand[v_p as usize].remove_at(v_h, 39)?;
-        // @ tcg.envspec:1885:5
-        let _v221: i32 = (s.f_turn as i32);
-        s.f_placed[v_p as usize][v_s as usize] = (_v221 as i8);
+        // @ tcg.envspec:2193:5
+        let _v222: i32 = (s.f_turn as i32);
+        s.f_placed[v_p as usize][v_s as usize] = (_v222 as i8);
     }
-    // @ tcg.envspec:1886:5
+    // @ tcg.envspec:2194:5
     if ((v__envc_run && (v_s == 0)) || (v__envc_seek && ((s.f__envc_at_a_evolve as i32) == 1))) {
-        // @ tcg.envspec:1887:9
+        // @ tcg.envspec:2195:9
         if v__envc_run {
-            // @ tcg.envspec:1887:9
+            // @ tcg.envspec:2195:9
             p_clear_conditions(s, v_p)?;
         }
-        // @ tcg.envspec:1888:9
+        // @ tcg.envspec:2196:9
         if v__envc_seek {
             s.f__envc_at_a_evolve = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1888:9
+        // @ tcg.envspec:2196:9
         p_active_abilities(s)?;
-        // @ tcg.envspec:1888:9
+        // @ tcg.envspec:2196:9
         if ((s.f__envc_at_p_active_abilities as i32) != 0) {
             s.f__envc_at_a_evolve = (1 as i8);
             v__envc_run = false;
@@ -5477,46 +5667,46 @@ fn p__envc_run_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), F
     Ok(())
 }
 
-/// proc `_envc_run_attach` (tcg.envspec:1894:1)
+/// proc `_envc_run_attach` (tcg.envspec:2202:1)
 fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attach as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attach as i32) != 0);
-    // @ tcg.envspec:1896:5
+    // @ tcg.envspec:2204:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1896:5
+    // @ tcg.envspec:2204:5
     if v__envc_run {
-        // @ tcg.envspec:1896:5
+        // @ tcg.envspec:2204:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1897:5
-        let _v222: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
-        let _i223: usize = (s.f_zone[v_p as usize] as i32) as usize;
-        s.f_energy[v_p as usize][v_s as usize][_i223] = (_v222 as i8);
-        // @ tcg.envspec:1898:5
+        // @ tcg.envspec:2205:5
+        let _v223: i32 = imin(((s.f_energy[v_p as usize][v_s as usize][(s.f_zone[v_p as usize] as i32) as usize] as i32) + 1), 12);
+        let _i224: usize = (s.f_zone[v_p as usize] as i32) as usize;
+        s.f_energy[v_p as usize][v_s as usize][_i224] = (_v223 as i8);
+        // @ tcg.envspec:2206:5
         s.f_last_attached = ((s.f_zone[v_p as usize] as i32) as i8);
-        // @ tcg.envspec:1899:5
+        // @ tcg.envspec:2207:5
         s.f_zone[v_p as usize] = (10 as i8);
-        // @ tcg.envspec:1900:5
+        // @ tcg.envspec:2208:5
         s.f_attached = true;
     }
-    // @ tcg.envspec:1901:5
+    // @ tcg.envspec:2209:5
     if ((v__envc_run && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 2)) || ((v__envc_seek && ((s.f__envc_at_a_attach as i32) >= 1)) && ((s.f__envc_at_a_attach as i32) <= 2))) {
-        // @ tcg.envspec:1902:9
+        // @ tcg.envspec:2210:9
         let mut v__envc_arg1: i32 = 0;
-        // @ tcg.envspec:1902:9
+        // @ tcg.envspec:2210:9
         if v__envc_run {
             v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
         }
-        // @ tcg.envspec:1902:9
+        // @ tcg.envspec:2210:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 1))) {
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:2210:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attach__p as i32);
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:2210:9
             p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-            // @ tcg.envspec:1902:9
+            // @ tcg.envspec:2210:9
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attach__p = (v_p as i8);
                 s.f__envc_at_a_attach = (1 as i8);
@@ -5525,21 +5715,21 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1903:9
+        // @ tcg.envspec:2211:9
         if v__envc_run {
-            // @ tcg.envspec:1903:9
+            // @ tcg.envspec:2211:9
             p_knock_outs(s)?;
         }
-        // @ tcg.envspec:1904:9
+        // @ tcg.envspec:2212:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attach as i32) == 2))) {
-            // @ tcg.envspec:1904:9
+            // @ tcg.envspec:2212:9
             if v__envc_seek {
                 s.f__envc_at_a_attach = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1904:9
+            // @ tcg.envspec:2212:9
             p_continue_game(s, v_p, true)?;
-            // @ tcg.envspec:1904:9
+            // @ tcg.envspec:2212:9
             if ((s.f__envc_at_p_continue_game as i32) != 0) {
                 s.f__envc_at_a_attach = (2 as i8);
                 v__envc_run = false;
@@ -5551,49 +5741,49 @@ fn p__envc_run_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:1913:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:2221:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:1916:5
+    // @ tcg.envspec:2224:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1917:5
+    // @ tcg.envspec:2225:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1916:5
+    // @ tcg.envspec:2224:5
     if v__envc_run {
-        // @ tcg.envspec:1916:5
+        // @ tcg.envspec:2224:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1917:5
+        // @ tcg.envspec:2225:5
         v_c = (s.f_hand[v_p as usize].get(v_h, 40)? as i32);
-        // @ tcg.envspec:1918:5
+        // @ tcg.envspec:2226:5
         s.f_hand[v_p as usize].remove_at(v_h, 41)?;
-        // @ tcg.envspec:1919:5
+        // @ tcg.envspec:2227:5
         s.f_discard[v_p as usize].push((v_c as i16), 42)?;
-        // @ tcg.envspec:1920:5
+        // @ tcg.envspec:2228:5
         s.f_playing = (v_c as i16);
-        // @ tcg.envspec:1921:5
+        // @ tcg.envspec:2229:5
         if ((T16_Card__trainer[v_c as usize] as i32) == 1) {
-            // @ tcg.envspec:1922:9
+            // @ tcg.envspec:2230:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:1924:5
+    // @ tcg.envspec:2232:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1924:5
+    // @ tcg.envspec:2232:5
     if v__envc_run {
         v__envc_arg1 = (T27_Card__trainer_effect[v_c as usize] as i32);
     }
-    // @ tcg.envspec:1924:5
+    // @ tcg.envspec:2232:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 1))) {
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:2232:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_play_trainer__p as i32);
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:2232:5
         p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-        // @ tcg.envspec:1924:5
+        // @ tcg.envspec:2232:5
         if ((s.f__envc_at_p_trainer_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_play_trainer__p = (v_p as i8);
             s.f__envc_at_a_play_trainer = (1 as i8);
@@ -5602,21 +5792,21 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1925:5
+    // @ tcg.envspec:2233:5
     if v__envc_run {
-        // @ tcg.envspec:1925:5
+        // @ tcg.envspec:2233:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1926:5
+    // @ tcg.envspec:2234:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_play_trainer as i32) == 2))) {
-        // @ tcg.envspec:1926:5
+        // @ tcg.envspec:2234:5
         if v__envc_seek {
             s.f__envc_at_a_play_trainer = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1926:5
+        // @ tcg.envspec:2234:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1926:5
+        // @ tcg.envspec:2234:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_play_trainer = (2 as i8);
             v__envc_run = false;
@@ -5627,36 +5817,36 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:1930:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:2238:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:2241:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:2241:5
     if v__envc_run {
-        // @ tcg.envspec:1933:5
+        // @ tcg.envspec:2241:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1934:5
+        // @ tcg.envspec:2242:5
         s.f_ability_used[v_p as usize][v_s as usize] = true;
     }
-    // @ tcg.envspec:1935:5
+    // @ tcg.envspec:2243:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:1935:5
+    // @ tcg.envspec:2243:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__ability[(s.f_card[v_p as usize][v_s as usize] as i32) as usize] as i32);
     }
-    // @ tcg.envspec:1935:5
+    // @ tcg.envspec:2243:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 1))) {
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:2243:5
         if v__envc_seek {
             v_p = (s.f__envc_frame_a_use_ability__p as i32);
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:2243:5
         p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-        // @ tcg.envspec:1935:5
+        // @ tcg.envspec:2243:5
         if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
             s.f__envc_frame_a_use_ability__p = (v_p as i8);
             s.f__envc_at_a_use_ability = (1 as i8);
@@ -5665,21 +5855,21 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
             v__envc_run = true;
         }
     }
-    // @ tcg.envspec:1936:5
+    // @ tcg.envspec:2244:5
     if v__envc_run {
-        // @ tcg.envspec:1936:5
+        // @ tcg.envspec:2244:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1937:5
+    // @ tcg.envspec:2245:5
     if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_use_ability as i32) == 2))) {
-        // @ tcg.envspec:1937:5
+        // @ tcg.envspec:2245:5
         if v__envc_seek {
             s.f__envc_at_a_use_ability = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1937:5
+        // @ tcg.envspec:2245:5
         p_continue_game(s, v_p, true)?;
-        // @ tcg.envspec:1937:5
+        // @ tcg.envspec:2245:5
         if ((s.f__envc_at_p_continue_game as i32) != 0) {
             s.f__envc_at_a_use_ability = (2 as i8);
             v__envc_run = false;
@@ -5690,51 +5880,51 @@ fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_retreat` (tcg.envspec:1943:1)
+/// proc `_envc_run_retreat` (tcg.envspec:2251:1)
 fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_retreat as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_retreat as i32) != 0);
-    // @ tcg.envspec:1947:5
+    // @ tcg.envspec:2255:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1948:5
+    // @ tcg.envspec:2256:5
     let mut v_pay: i32 = 0;
-    // @ tcg.envspec:1947:5
+    // @ tcg.envspec:2255:5
     if v__envc_run {
-        // @ tcg.envspec:1947:5
+        // @ tcg.envspec:2255:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1948:5
+        // @ tcg.envspec:2256:5
         v_pay = f_retreat_cost(s, v_p)?;
-        // @ tcg.envspec:1949:5
+        // @ tcg.envspec:2257:5
         for v_k in 0i32..4 {
-            // @ tcg.envspec:1950:9
+            // @ tcg.envspec:2258:9
             if (v_k < v_pay) {
-                // @ tcg.envspec:1951:13
-                let mut _acc224: i32 = 0;
+                // @ tcg.envspec:2259:13
+                let mut _acc225: i32 = 0;
                 for v_u in 0i32..11 {
-                    let _x225: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
-                    _acc224 = if v_u == 0 { _x225 } else { imin(_acc224, _x225) };
+                    let _x226: i32 = (if ((s.f_energy[v_p as usize][0 as usize][v_u as usize] as i32) > 0) { v_u } else { 10 });
+                    _acc225 = if v_u == 0 { _x226 } else { imin(_acc225, _x226) };
                 }
-                let mut v_t: i32 = _acc224;
-                // @ tcg.envspec:1952:13
-                let _v226: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
-                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v226 as i8);
+                let mut v_t: i32 = _acc225;
+                // @ tcg.envspec:2260:13
+                let _v227: i32 = imax(((s.f_energy[v_p as usize][0 as usize][v_t as usize] as i32) - 1), 0);
+                s.f_energy[v_p as usize][0 as usize][v_t as usize] = (_v227 as i8);
             }
         }
-        // @ tcg.envspec:1955:5
+        // @ tcg.envspec:2263:5
         p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:1956:5
+        // @ tcg.envspec:2264:5
         p_swap_slots(s, v_p, 0, v_b)?;
-        // @ tcg.envspec:1957:5
+        // @ tcg.envspec:2265:5
         s.f_retreated = true;
     }
-    // @ tcg.envspec:1958:5
+    // @ tcg.envspec:2266:5
     if v__envc_seek {
         s.f__envc_at_a_retreat = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:1958:5
+    // @ tcg.envspec:2266:5
     p_active_abilities(s)?;
-    // @ tcg.envspec:1958:5
+    // @ tcg.envspec:2266:5
     if ((s.f__envc_at_p_active_abilities as i32) != 0) {
         s.f__envc_at_a_retreat = (1 as i8);
         v__envc_run = false;
@@ -5744,90 +5934,82 @@ fn p__envc_run_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:1966:1)
+/// proc `_envc_run_attack` (tcg.envspec:2288:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:1967:5
+    // @ tcg.envspec:2289:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1968:5
+    // @ tcg.envspec:2290:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:1969:5
+    // @ tcg.envspec:2291:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:1967:5
+    // @ tcg.envspec:2289:5
     if v__envc_run {
-        // @ tcg.envspec:1967:5
+        // @ tcg.envspec:2289:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1968:5
+        // @ tcg.envspec:2290:5
         v_c = (s.f_card[v_p as usize][0 as usize] as i32);
-        // @ tcg.envspec:1970:5
+        // @ tcg.envspec:2292:5
         if ((s.f_condition[v_p as usize] as i32) == 3) {
-            // @ tcg.envspec:1971:9
-            let _r227: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_hits = (_r227 == 1);
+            // @ tcg.envspec:2293:9
+            let _r228: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_hits = (_r228 == 1);
         }
     }
-    // @ tcg.envspec:1973:5
+    // @ tcg.envspec:2295:5
     if ((v__envc_run && v_hits) || ((v__envc_seek && ((s.f__envc_at_a_attack as i32) >= 1)) && ((s.f__envc_at_a_attack as i32) <= 2))) {
-        // @ tcg.envspec:1974:9
+        // @ tcg.envspec:2296:9
         if v__envc_run {
-            // @ tcg.envspec:1974:9
-            s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[v_c as usize] as i32) } else { (T18_Card__damage1[v_c as usize] as i32) }), 0) as i16);
-            // @ tcg.envspec:1975:9
+            // @ tcg.envspec:2296:9
+            s.f_dmg = (imax(f_printed_damage(s, v_c, v_a)?, 0) as i16);
+            // @ tcg.envspec:2297:9
             s.f_attack_index = (v_a as i8);
-            // @ tcg.envspec:1976:9
+            // @ tcg.envspec:2298:9
             s.f_attacking = true;
         }
-        // @ tcg.envspec:1977:9
+        // @ tcg.envspec:2299:9
         if ((v__envc_run && (s.f_occupied[(1 - v_p) as usize][0 as usize] && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32) as usize] as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             let mut v__envc_arg1: i32 = 0;
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             let mut v__envc_arg2: i32 = 0;
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             if v__envc_run {
                 v__envc_arg1 = (T26_Card__ability[(s.f_card[(1 - v_p) as usize][0 as usize] as i32) as usize] as i32);
                 v__envc_arg2 = (1 - v_p);
             }
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             if v__envc_seek {
                 v_a = (s.f__envc_frame_a_attack__a as i32);
                 v_p = (s.f__envc_frame_a_attack__p as i32);
-                v_c = (s.f__envc_frame_a_attack__c as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             p_ability_effect__dispatch(s, v__envc_arg1, v__envc_arg2, 0)?;
-            // @ tcg.envspec:1978:13
+            // @ tcg.envspec:2300:13
             if ((s.f__envc_at_p_ability_effect__dispatch as i32) != 0) {
                 s.f__envc_frame_a_attack__a = (v_a as i8);
                 s.f__envc_frame_a_attack__p = (v_p as i8);
-                s.f__envc_frame_a_attack__c = (v_c as i16);
                 s.f__envc_at_a_attack = (1 as i8);
                 v__envc_run = false;
             } else {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1980:9
-        let mut v__envc_arg3: i32 = 0;
-        // @ tcg.envspec:1980:9
-        if v__envc_run {
-            v__envc_arg3 = (if (v_a == 0) { (T24_Card__effect0[v_c as usize] as i32) } else { (T25_Card__effect1[v_c as usize] as i32) });
-        }
-        // @ tcg.envspec:1980:9
+        // @ tcg.envspec:2302:9
         if (v__envc_run || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 2))) {
-            // @ tcg.envspec:1980:9
+            // @ tcg.envspec:2302:9
             if v__envc_seek {
                 v_p = (s.f__envc_frame_a_attack__p as i32);
                 s.f__envc_at_a_attack = (0 as i8);
                 v__envc_seek = false;
             }
-            // @ tcg.envspec:1980:9
-            p_attack_effect__dispatch(s, v__envc_arg3, v_p)?;
-            // @ tcg.envspec:1980:9
-            if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
+            // @ tcg.envspec:2302:9
+            p_attack_texts(s, v_p, v_a)?;
+            // @ tcg.envspec:2302:9
+            if ((s.f__envc_at_p_attack_texts as i32) != 0) {
                 s.f__envc_frame_a_attack__p = (v_p as i8);
                 s.f__envc_at_a_attack = (2 as i8);
                 v__envc_run = false;
@@ -5835,29 +6017,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
                 v__envc_run = true;
             }
         }
-        // @ tcg.envspec:1981:9
+        // @ tcg.envspec:2303:9
         if v__envc_run {
-            // @ tcg.envspec:1981:9
+            // @ tcg.envspec:2303:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:1982:9
+            // @ tcg.envspec:2304:9
             s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:1984:5
+    // @ tcg.envspec:2306:5
     if v__envc_run {
-        // @ tcg.envspec:1984:5
+        // @ tcg.envspec:2306:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:1985:5
+    // @ tcg.envspec:2307:5
     if ((v__envc_run && (!s.terminated)) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 3))) {
-        // @ tcg.envspec:1986:9
+        // @ tcg.envspec:2308:9
         if v__envc_seek {
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:1986:9
+        // @ tcg.envspec:2308:9
         p_finish_turn(s)?;
-        // @ tcg.envspec:1986:9
+        // @ tcg.envspec:2308:9
         if ((s.f__envc_at_p_finish_turn as i32) != 0) {
             s.f__envc_at_a_attack = (3 as i8);
             v__envc_run = false;
@@ -5868,29 +6050,29 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_discard_from_play` (tcg.envspec:1995:1)
+/// proc `_envc_run_discard_from_play` (tcg.envspec:2317:1)
 fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_discard_from_play as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_discard_from_play as i32) != 0);
-    // @ tcg.envspec:1997:5
+    // @ tcg.envspec:2319:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:1997:5
+    // @ tcg.envspec:2319:5
     if v__envc_run {
-        // @ tcg.envspec:1997:5
+        // @ tcg.envspec:2319:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:1998:5
+        // @ tcg.envspec:2320:5
         p_clear_slot(s, v_p, v_s)?;
-        // @ tcg.envspec:1999:5
+        // @ tcg.envspec:2321:5
         p_knock_outs(s)?;
     }
-    // @ tcg.envspec:2000:5
+    // @ tcg.envspec:2322:5
     if v__envc_seek {
         s.f__envc_at_a_discard_from_play = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2000:5
+    // @ tcg.envspec:2322:5
     p_continue_game(s, v_p, true)?;
-    // @ tcg.envspec:2000:5
+    // @ tcg.envspec:2322:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_discard_from_play = (1 as i8);
         v__envc_run = false;
@@ -5900,18 +6082,18 @@ fn p__envc_run_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Faul
     Ok(())
 }
 
-/// proc `_envc_run_end_turn` (tcg.envspec:2003:1)
+/// proc `_envc_run_end_turn` (tcg.envspec:2325:1)
 fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_end_turn as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_end_turn as i32) != 0);
-    // @ tcg.envspec:2004:5
+    // @ tcg.envspec:2326:5
     if v__envc_seek {
         s.f__envc_at_a_end_turn = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2004:5
+    // @ tcg.envspec:2326:5
     p_finish_turn(s)?;
-    // @ tcg.envspec:2004:5
+    // @ tcg.envspec:2326:5
     if ((s.f__envc_at_p_finish_turn as i32) != 0) {
         s.f__envc_at_a_end_turn = (1 as i8);
         v__envc_run = false;
@@ -5921,33 +6103,33 @@ fn p__envc_run_end_turn(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `_envc_run_promote` (tcg.envspec:2008:1)
+/// proc `_envc_run_promote` (tcg.envspec:2330:1)
 fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_promote as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_promote as i32) != 0);
-    // @ tcg.envspec:2010:5
+    // @ tcg.envspec:2332:5
     if v__envc_run {
-        // @ tcg.envspec:2010:5
-        let _a228: i32 = (s.current_player as i32);
-        p_swap_slots(s, _a228, 0, v_b)?;
+        // @ tcg.envspec:2332:5
+        let _a229: i32 = (s.current_player as i32);
+        p_swap_slots(s, _a229, 0, v_b)?;
     }
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     let mut v__envc_arg2: bool = false;
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     if v__envc_run {
         v__envc_arg1 = (s.f_promote_next as i32);
         v__envc_arg2 = s.f_promote_resume;
     }
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     if v__envc_seek {
         s.f__envc_at_a_promote = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     p_continue_game(s, v__envc_arg1, v__envc_arg2)?;
-    // @ tcg.envspec:2011:5
+    // @ tcg.envspec:2333:5
     if ((s.f__envc_at_p_continue_game as i32) != 0) {
         s.f__envc_at_a_promote = (1 as i8);
         v__envc_run = false;
@@ -5957,14 +6139,14 @@ fn p__envc_run_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:1845:1)
+/// action `setup_active` (tcg.envspec:2153:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1847:5
+    // @ tcg.envspec:2155:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1848:5
-    let _a229: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
-    p_put_in_play(s, v_p, 0, _a229)?;
-    // @ tcg.envspec:1849:5
+    // @ tcg.envspec:2156:5
+    let _a230: i32 = (s.f_hand[v_p as usize].get(v_h, 43)? as i32);
+    p_put_in_play(s, v_p, 0, _a230)?;
+    // @ tcg.envspec:2157:5
     s.f_hand[v_p as usize].remove_at(v_h, 44)?;
     Ok(())
 }
@@ -5974,15 +6156,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[(s.current_player as i32) as usize][0 as usize])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:1852:1)
+/// action `setup_bench` (tcg.envspec:2160:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1855:5
+    // @ tcg.envspec:2163:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1856:5
-    let _a230: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a231: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
-    p_put_in_play(s, v_p, _a230, _a231)?;
-    // @ tcg.envspec:1857:5
+    // @ tcg.envspec:2164:5
+    let _a231: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a232: i32 = (s.f_hand[v_p as usize].get(v_h, 45)? as i32);
+    p_put_in_play(s, v_p, _a231, _a232)?;
+    // @ tcg.envspec:2165:5
     s.f_hand[v_p as usize].remove_at(v_h, 46)?;
     Ok(())
 }
@@ -5992,9 +6174,9 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:1860:1)
+/// action `setup_done` (tcg.envspec:2168:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1860:1
+    // @ tcg.envspec:2168:1
     p__envc_run_setup_done(s)?;
     Ok(())
 }
@@ -6004,15 +6186,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:1870:1)
+/// action `play_basic` (tcg.envspec:2178:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1872:5
+    // @ tcg.envspec:2180:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:1873:5
-    let _a232: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a233: i32 = (s.f_hand[v_p as usize].get(v_h, 47)? as i32);
-    p_put_in_play(s, v_p, _a232, _a233)?;
-    // @ tcg.envspec:1874:5
+    // @ tcg.envspec:2181:5
+    let _a233: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a234: i32 = (s.f_hand[v_p as usize].get(v_h, 47)? as i32);
+    p_put_in_play(s, v_p, _a233, _a234)?;
+    // @ tcg.envspec:2182:5
     s.f_hand[v_p as usize].remove_at(v_h, 48)?;
     Ok(())
 }
@@ -6022,9 +6204,9 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:1878:1)
+/// action `evolve` (tcg.envspec:2186:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1878:1
+    // @ tcg.envspec:2186:1
     p__envc_run_evolve(s, v_h, v_s)?;
     Ok(())
 }
@@ -6034,9 +6216,9 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 49)? as i32), v_s)? } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:1894:1)
+/// action `attach` (tcg.envspec:2202:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1894:1
+    // @ tcg.envspec:2202:1
     p__envc_run_attach(s, v_s)?;
     Ok(())
 }
@@ -6046,9 +6228,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[(s.current_player as i32) as usize] as i32) != 10)) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:1913:1)
+/// action `play_trainer` (tcg.envspec:2221:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1913:1
+    // @ tcg.envspec:2221:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -6058,9 +6240,9 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[(s.current_player as i32) as usize].len as i32)) { (f_playable_trainer(s, (s.f_hand[(s.current_player as i32) as usize].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[(s.current_player as i32) as usize].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:1930:1)
+/// action `use_ability` (tcg.envspec:2238:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1930:1
+    // @ tcg.envspec:2238:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -6070,9 +6252,9 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T26_Card__ability[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) != 0)) && ((T0_AbilityKind__on[(T21_Card__ability_kind[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) as usize] as i32) == 0)) && (!s.f_ability_used[(s.current_player as i32) as usize][v_s as usize])) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:1943:1)
+/// action `retreat` (tcg.envspec:2251:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1943:1
+    // @ tcg.envspec:2251:1
     p__envc_run_retreat(s, v_b)?;
     Ok(())
 }
@@ -6082,9 +6264,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[(s.current_player as i32) as usize][v_b as usize]) && s.f_occupied[(s.current_player as i32) as usize][0 as usize]) && f_can_act(s, (s.current_player as i32))?) && (!s.f_no_retreat[(s.current_player as i32) as usize])) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][0 as usize] as i32) as usize] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= f_retreat_cost(s, (s.current_player as i32))?)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:1966:1)
+/// action `attack` (tcg.envspec:2288:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1966:1
+    // @ tcg.envspec:2288:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -6094,9 +6276,9 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `discard_from_play` (tcg.envspec:1995:1)
+/// action `discard_from_play` (tcg.envspec:2317:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1995:1
+    // @ tcg.envspec:2317:1
     p__envc_run_discard_from_play(s, v_s)?;
     Ok(())
 }
@@ -6106,9 +6288,9 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && s.f_occupied[(s.current_player as i32) as usize][v_s as usize]) && ((T7_Card__category[(s.f_card[(s.current_player as i32) as usize][v_s as usize] as i32) as usize] as i32) == 1)) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:2003:1)
+/// action `end_turn` (tcg.envspec:2325:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2003:1
+    // @ tcg.envspec:2325:1
     p__envc_run_end_turn(s)?;
     Ok(())
 }
@@ -6118,9 +6300,9 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!(((((((((((s.f__envc_at_a_setup_done as i32) != 0) || ((s.f__envc_at_a_evolve as i32) != 0)) || ((s.f__envc_at_a_attach as i32) != 0)) || ((s.f__envc_at_a_play_trainer as i32) != 0)) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_retreat as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)) || ((s.f__envc_at_a_discard_from_play as i32) != 0)) || ((s.f__envc_at_a_end_turn as i32) != 0)) || ((s.f__envc_at_a_promote as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:2008:1)
+/// action `promote` (tcg.envspec:2330:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2008:1
+    // @ tcg.envspec:2330:1
     p__envc_run_promote(s, v_b)?;
     Ok(())
 }
@@ -6133,36 +6315,36 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:1860:1
+    // @ tcg.envspec:2168:1
     if ((s.f__envc_at_a_setup_done as i32) != 0) {
-        // @ tcg.envspec:1860:1
+        // @ tcg.envspec:2168:1
         p__envc_run_setup_done(s)?;
-    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:1878:1
-        // @ tcg.envspec:1878:1
+    } else if ((s.f__envc_at_a_evolve as i32) != 0) { // @ tcg.envspec:2186:1
+        // @ tcg.envspec:2186:1
         p__envc_run_evolve(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:1894:1
-        // @ tcg.envspec:1894:1
+    } else if ((s.f__envc_at_a_attach as i32) != 0) { // @ tcg.envspec:2202:1
+        // @ tcg.envspec:2202:1
         p__envc_run_attach(s, 0)?;
-    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:1913:1
-        // @ tcg.envspec:1913:1
+    } else if ((s.f__envc_at_a_play_trainer as i32) != 0) { // @ tcg.envspec:2221:1
+        // @ tcg.envspec:2221:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:1930:1
-        // @ tcg.envspec:1930:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2238:1
+        // @ tcg.envspec:2238:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:1943:1
-        // @ tcg.envspec:1943:1
+    } else if ((s.f__envc_at_a_retreat as i32) != 0) { // @ tcg.envspec:2251:1
+        // @ tcg.envspec:2251:1
         p__envc_run_retreat(s, 1)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:1966:1
-        // @ tcg.envspec:1966:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2288:1
+        // @ tcg.envspec:2288:1
         p__envc_run_attack(s, 0)?;
-    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:1995:1
-        // @ tcg.envspec:1995:1
+    } else if ((s.f__envc_at_a_discard_from_play as i32) != 0) { // @ tcg.envspec:2317:1
+        // @ tcg.envspec:2317:1
         p__envc_run_discard_from_play(s, 0)?;
-    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2003:1
-        // @ tcg.envspec:2003:1
+    } else if ((s.f__envc_at_a_end_turn as i32) != 0) { // @ tcg.envspec:2325:1
+        // @ tcg.envspec:2325:1
         p__envc_run_end_turn(s)?;
-    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2008:1
-        // @ tcg.envspec:2008:1
+    } else if ((s.f__envc_at_a_promote as i32) != 0) { // @ tcg.envspec:2330:1
+        // @ tcg.envspec:2330:1
         p__envc_run_promote(s, 1)?;
     }
     Ok(())
@@ -6170,14 +6352,14 @@ fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
 
 /// guard of `choose`
 fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
-    Ok(((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])))
+    Ok((((((((((((s.f__envc_at_p_damage_opponent_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_opponent_choice__q as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_opponent_choice__bench_only)))) || ((((s.f__envc_at_p_damage_own_choice as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_damage_own_choice__p as i32) as usize][v_option as usize] && ((v_option > 0) || (!s.f__envc_frame_p_damage_own_choice__bench_only))))) || ((((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize] && (f_type_of(s, (s.f__envc_frame_p_attach_to_bench_choice__p as i32), v_option)? == (s.f__envc_frame_p_attach_to_bench_choice__t as i32))) && ((s.f_energy[(s.f__envc_frame_p_attach_to_bench_choice__p as i32) as usize][v_option as usize][(s.f__envc_frame_p_attach_to_bench_choice__t as i32) as usize] as i32) < 12)))) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_attach_to_benched_choices__p as i32) as usize][v_option as usize] && (v_option != (s.f__envc_frame_p_attach_to_benched_choices__a as i32))))) || ((((s.f__envc_at_p_switch_opponent as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[(s.f__envc_frame_p_switch_opponent__q as i32) as usize][v_option as usize] && ((!s.f__envc_frame_p_switch_opponent__basic_only) || (f_stage_of(s, (s.f__envc_frame_p_switch_opponent__q as i32), v_option)? == 0))))) || ((((s.f__envc_at_p_switch_self as i32) == 1) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[(s.f__envc_frame_p_switch_self__p as i32) as usize][v_option as usize])) || ((((s.f__envc_at_p_copy_attack as i32) == 1) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] && (f_printed_damage(s, (s.f_card[(s.f__envc_frame_p_copy_attack__q as i32) as usize][fdiv(v_option, 2) as usize] as i32), fmod(v_option, 2))? >= 0)))))
 }
 
-/// the spec's `observe` (tcg.envspec:2017:1)
+/// the spec's `observe` (tcg.envspec:2339:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:2018:5
+    // @ tcg.envspec:2340:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr234: [i16; 195] = [
+    let _arr235: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6341,7 +6523,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.current_player as i32) as i16),
         ((s.f_promote_next as i32) as i16),
         ((s.f_promote_resume as i32) as i16),
-        ((if ((s.f__envc_at_p_damage_opponent_choice as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_damage_own_choice as i32) == 1) { 2 } else { (if ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) { 3 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) { 4 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) { 5 } else { (if ((s.f__envc_at_p_switch_opponent as i32) == 1) { 6 } else { (if ((s.f__envc_at_p_switch_self as i32) == 1) { 7 } else { 0 }) }) }) }) }) }) }) as i16),
+        ((if ((s.f__envc_at_p_damage_opponent_choice as i32) == 1) { 1 } else { (if ((s.f__envc_at_p_damage_own_choice as i32) == 1) { 2 } else { (if ((s.f__envc_at_p_attach_to_bench_choice as i32) == 1) { 3 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 1) { 4 } else { (if ((s.f__envc_at_p_attach_to_benched_choices as i32) == 2) { 5 } else { (if ((s.f__envc_at_p_switch_opponent as i32) == 1) { 6 } else { (if ((s.f__envc_at_p_switch_self as i32) == 1) { 7 } else { (if ((s.f__envc_at_p_copy_attack as i32) == 1) { 8 } else { 0 }) }) }) }) }) }) }) }) as i16),
         ((s.f_no_attack[v_p as usize] as i32) as i16),
         ((s.f_no_retreat[v_p as usize] as i32) as i16),
         ((s.f_weakened[v_p as usize] as i32) as i16),
@@ -6374,90 +6556,90 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[v_p as usize] as i32) as i16),
         ((s.f_spiky[v_q as usize] as i32) as i16),
     ];
-    return Ok(_arr234);
+    return Ok(_arr235);
 }
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:1802:5
+    // @ tcg.envspec:2110:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:1803:9
-        let _r235: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[v_p as usize] = (_r235 as i8);
-        // @ tcg.envspec:1804:9
+        // @ tcg.envspec:2111:9
+        let _r236: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[v_p as usize] = (_r236 as i8);
+        // @ tcg.envspec:2112:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:1805:13
-            let _a236: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
-            s.f_deck[v_p as usize].push((_a236 as i16), 62)?;
+            // @ tcg.envspec:2113:13
+            let _a237: i32 = (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32);
+            s.f_deck[v_p as usize].push((_a237 as i16), 62)?;
         }
-        // @ tcg.envspec:1807:9
+        // @ tcg.envspec:2115:9
         s.f_deck[v_p as usize].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:1808:9
+        // @ tcg.envspec:2116:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:1809:9
+        // @ tcg.envspec:2117:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:1811:5
-    let _r237: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r237 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:1812:5
+    // @ tcg.envspec:2119:5
+    let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r238 == 1) { 1 } else { 0 }) as i8);
+    // @ tcg.envspec:2120:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc238: bool = true;
+    let mut _acc239: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc239: bool = true;
+        let mut _acc240: bool = true;
         for v_i in 0i32..20 {
-            let mut _acc243: i32 = 0;
-            for v_s in 0i32..4 {
-                _acc243 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
-            }
             let mut _acc244: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc245: i32 = 0;
-                for v_k in 0i32..2 {
-                    _acc245 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
-                }
-                _acc244 = _acc244 + _acc245;
+                _acc244 += (s.f_occupied[v_p as usize][v_s as usize] && ((s.f_card[v_p as usize][v_s as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
             }
-            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y240| (_y240 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y241| (_y241 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y242| (_y242 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc243) + _acc244) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y246| (_y246 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc239 = false; break; }
+            let mut _acc245: i32 = 0;
+            for v_s in 0i32..4 {
+                let mut _acc246: i32 = 0;
+                for v_k in 0i32..2 {
+                    _acc246 += ((s.f_occupied[v_p as usize][v_s as usize] && (v_k < (s.f_evolutions[v_p as usize][v_s as usize] as i32))) && ((s.f_below[v_p as usize][v_s as usize][v_k as usize] as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32))) as i32;
+                }
+                _acc245 = _acc245 + _acc246;
+            }
+            if !((((((s.f_deck[v_p as usize].live().iter().copied().filter(|&_y241| (_y241 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32) + (s.f_hand[v_p as usize].live().iter().copied().filter(|&_y242| (_y242 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + (s.f_discard[v_p as usize].live().iter().copied().filter(|&_y243| (_y243 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) + _acc244) + _acc245) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize].iter().copied().filter(|&_y247| (_y247 as i32) == (T29_Deck__cards[(s.f_decks[v_p as usize] as i32) as usize][v_i as usize] as i32)).count() as i32)) { _acc240 = false; break; }
         }
-        if !_acc239 { _acc238 = false; break; }
+        if !_acc240 { _acc239 = false; break; }
     }
-    Ok(_acc238)
+    Ok(_acc239)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b247: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b247 {
-        let mut _acc248: bool = true;
+    let mut _b248: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b248 {
+        let mut _acc249: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc249: bool = true;
+            let mut _acc250: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc249 = false; break; }
+                if !((!s.f_occupied[v_p as usize][v_s as usize]) || ((s.f_damage[v_p as usize][v_s as usize] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc250 = false; break; }
             }
-            if !_acc249 { _acc248 = false; break; }
+            if !_acc250 { _acc249 = false; break; }
         }
-        _b247 = _acc248;
+        _b248 = _acc249;
     }
-    Ok(_b247)
+    Ok(_b248)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b250: bool = s.terminated;
-    if !_b250 {
-        let mut _acc251: bool = true;
+    let mut _b251: bool = s.terminated;
+    if !_b251 {
+        let mut _acc252: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[v_p as usize] as i32) < 3) { _acc251 = false; break; }
+            if !((s.f_points[v_p as usize] as i32) < 3) { _acc252 = false; break; }
         }
-        _b250 = _acc251;
+        _b251 = _acc252;
     }
-    Ok(_b250)
+    Ok(_b251)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6467,28 +6649,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b252: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b252 {
-        let mut _acc253: bool = true;
+    let mut _b253: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b253 {
+        let mut _acc254: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[v_p as usize][0 as usize] { _acc253 = false; break; }
+            if !s.f_occupied[v_p as usize][0 as usize] { _acc254 = false; break; }
         }
-        _b252 = _acc253;
+        _b253 = _acc254;
     }
-    Ok(_b252)
+    Ok(_b253)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc254: bool = true;
+    let mut _acc255: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc255: i32 = 0;
+        let mut _acc256: i32 = 0;
         for v_s in 0i32..4 {
-            _acc255 += s.f_occupied[v_p as usize][v_s as usize] as i32;
+            _acc256 += s.f_occupied[v_p as usize][v_s as usize] as i32;
         }
-        if !(_acc255 <= 4) { _acc254 = false; break; }
+        if !(_acc256 <= 4) { _acc255 = false; break; }
     }
-    Ok(_acc254)
+    Ok(_acc255)
 }
 
 // ---- the environment
@@ -6553,6 +6735,9 @@ pub fn default_state() -> State {
         f_last_attached: 10,
         f_attack_index: 0,
         f_attacking: false,
+        f_copying: 0,
+        f_copy_card: 0,
+        f_copy_index: 0,
         f_promote_next: 0,
         f_promote_resume: false,
         f_ended_by: 0,
@@ -6589,12 +6774,21 @@ pub fn default_state() -> State {
         f__envc_frame_p_switch_opponent__q: 0,
         f__envc_at_p_switch_self: 0,
         f__envc_frame_p_switch_self__p: 0,
+        f__envc_at_p_copy_attack: 0,
+        f__envc_frame_p_copy_attack__p: 0,
+        f__envc_frame_p_copy_attack__q: 0,
+        f__envc_frame_p_copy_attack__k: 0,
         f__envc_at_p_continue_game: 0,
         f__envc_at_p_active_abilities: 0,
         f__envc_frame_p_active_abilities__q: 0,
         f__envc_at_p_finish_turn: 0,
         f__envc_frame_p_finish_turn__p: 0,
         f__envc_frame_p_finish_turn__s: 0,
+        f__envc_at_p_attack_texts: 0,
+        f__envc_frame_p_attack_texts__p: 0,
+        f__envc_frame_p_attack_texts__a: 0,
+        f__envc_frame_p_attack_texts__c: 0,
+        f__envc_frame_p_attack_texts__r: 0,
         f__envc_at_p_attack_effect__9: 0,
         f__envc_at_p_attack_effect__16: 0,
         f__envc_frame_p_attack_effect__16__p: 0,
@@ -6605,6 +6799,7 @@ pub fn default_state() -> State {
         f__envc_at_p_attack_effect__34: 0,
         f__envc_at_p_attack_effect__45: 0,
         f__envc_at_p_attack_effect__47: 0,
+        f__envc_at_p_attack_effect__59: 0,
         f__envc_at_p_attack_effect__65: 0,
         f__envc_at_p_attack_effect__70: 0,
         f__envc_at_p_attack_effect__72: 0,
@@ -6633,7 +6828,6 @@ pub fn default_state() -> State {
         f__envc_at_a_attack: 0,
         f__envc_frame_a_attack__a: 0,
         f__envc_frame_a_attack__p: 0,
-        f__envc_frame_a_attack__c: 0,
         f__envc_at_a_discard_from_play: 0,
         f__envc_at_a_end_turn: 0,
         f__envc_at_a_promote: 0,
@@ -6701,8 +6895,8 @@ pub fn legal_action_mask(s: &State) -> Result<[bool; NUM_ACTIONS], Fault> {
         let v_b: i32 = (k % 3) as i32 + 1;
         m[129 + k] = g_promote(s, v_b)?;
     }
-    for k in 0..4usize {
-        let v_option: i32 = (k % 4) as i32;
+    for k in 0..8usize {
+        let v_option: i32 = (k % 8) as i32;
         m[132 + k] = g_choose(s, v_option)?;
     }
     Ok(m)
@@ -6784,9 +6978,9 @@ fn dispatch(s: &mut State, action: usize) -> Result<(), Fault> {
         let v_b: i32 = (k % 3) as i32 + 1;
         return a_promote(s, v_b);
     }
-    if action < 136 {
+    if action < 140 {
         let k = action - 132;
-        let v_option: i32 = (k % 4) as i32;
+        let v_option: i32 = (k % 8) as i32;
         return a_choose(s, v_option);
     }
     unreachable!("action {} is outside the action space", action)

@@ -838,6 +838,27 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f_copying);
+        }
+        put(py, &root, &["copying"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_copy_card);
+        }
+        put(py, &root, &["copy_card"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f_copy_index);
+        }
+        put(py, &root, &["copy_index"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f_promote_next);
         }
         put(py, &root, &["promote_next"], buf, &[], batch)?;
@@ -1104,6 +1125,34 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_copy_attack);
+        }
+        put(py, &root, &["_envc_at_p_copy_attack"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_copy_attack__p);
+        }
+        put(py, &root, &["_envc_frame_p_copy_attack__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_copy_attack__q);
+        }
+        put(py, &root, &["_envc_frame_p_copy_attack__q"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_copy_attack__k);
+        }
+        put(py, &root, &["_envc_frame_p_copy_attack__k"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
             buf.push(st.f__envc_at_p_continue_game);
         }
         put(py, &root, &["_envc_at_p_continue_game"], buf, &[], batch)?;
@@ -1142,6 +1191,41 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_frame_p_finish_turn__s);
         }
         put(py, &root, &["_envc_frame_p_finish_turn__s"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_texts);
+        }
+        put(py, &root, &["_envc_at_p_attack_texts"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_texts__p);
+        }
+        put(py, &root, &["_envc_frame_p_attack_texts__p"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_texts__a);
+        }
+        put(py, &root, &["_envc_frame_p_attack_texts__a"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_texts__c);
+        }
+        put(py, &root, &["_envc_frame_p_attack_texts__c"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_frame_p_attack_texts__r);
+        }
+        put(py, &root, &["_envc_frame_p_attack_texts__r"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1212,6 +1296,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
             buf.push(st.f__envc_at_p_attack_effect__47);
         }
         put(py, &root, &["_envc_at_p_attack_effect__47"], buf, &[], batch)?;
+    }
+    {
+        let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
+        for st in states.iter().copied() {
+            buf.push(st.f__envc_at_p_attack_effect__59);
+        }
+        put(py, &root, &["_envc_at_p_attack_effect__59"], buf, &[], batch)?;
     }
     {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
@@ -1410,13 +1501,6 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_frame_a_attack__p"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 1);
-        for st in states.iter().copied() {
-            buf.push(st.f__envc_frame_a_attack__c);
-        }
-        put(py, &root, &["_envc_frame_a_attack__c"], buf, &[], batch)?;
-    }
-    {
         let mut buf: Vec<i8> = Vec::with_capacity(states.len() * 1);
         for st in states.iter().copied() {
             buf.push(st.f__envc_at_a_discard_from_play);
@@ -1452,13 +1536,13 @@ fn export<'py>(py: Python<'py>, states: &[&State], batch: Option<usize>) -> PyRe
         put(py, &root, &["_envc_choice_option"], buf, &[], batch)?;
     }
     {
-        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 136);
+        let mut buf: Vec<bool> = Vec::with_capacity(states.len() * 140);
         for st in states.iter().copied() {
-            for i0 in 0..136usize {
+            for i0 in 0..140usize {
                 buf.push(st.legal_action_mask[i0]);
             }
         }
-        put(py, &root, &["legal_action_mask"], buf, &[136], batch)?;
+        put(py, &root, &["legal_action_mask"], buf, &[140], batch)?;
     }
     {
         let mut buf: Vec<i16> = Vec::with_capacity(states.len() * 195);
@@ -1978,6 +2062,24 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["copying"], &[], 0, 2)?;
+        let mut k = 0usize;
+        s.f_copying = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["copy_card"], &[], 0, 385)?;
+        let mut k = 0usize;
+        s.f_copy_card = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["copy_index"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f_copy_index = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["promote_next"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f_promote_next = a[k] as i8; k += 1;
@@ -2208,6 +2310,30 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
+        let a = take_ints(d, &["_envc_at_p_copy_attack"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_copy_attack = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_copy_attack__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_copy_attack__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_copy_attack__q"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_copy_attack__q = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_copy_attack__k"], &[], -1, 7)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_copy_attack__k = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
         let a = take_ints(d, &["_envc_at_p_continue_game"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_continue_game = a[k] as i8; k += 1;
@@ -2241,6 +2367,36 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_frame_p_finish_turn__s"], &[], 0, 3)?;
         let mut k = 0usize;
         s.f__envc_frame_p_finish_turn__s = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_texts"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_texts = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_texts__p"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_texts__p = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_texts__a"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_texts__a = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_texts__c"], &[], 0, 385)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_texts__c = a[k] as i16; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_frame_p_attack_texts__r"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_frame_p_attack_texts__r = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2301,6 +2457,12 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let a = take_ints(d, &["_envc_at_p_attack_effect__47"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_p_attack_effect__47 = a[k] as i8; k += 1;
+        let _ = k;
+    }
+    {
+        let a = take_ints(d, &["_envc_at_p_attack_effect__59"], &[], 0, 1)?;
+        let mut k = 0usize;
+        s.f__envc_at_p_attack_effect__59 = a[k] as i8; k += 1;
         let _ = k;
     }
     {
@@ -2370,7 +2532,7 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_at_p_attack_effect__dispatch"], &[], 0, 8)?;
+        let a = take_ints(d, &["_envc_at_p_attack_effect__dispatch"], &[], 0, 9)?;
         let mut k = 0usize;
         s.f__envc_at_p_attack_effect__dispatch = a[k] as i8; k += 1;
         let _ = k;
@@ -2472,12 +2634,6 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_frame_a_attack__c"], &[], 0, 385)?;
-        let mut k = 0usize;
-        s.f__envc_frame_a_attack__c = a[k] as i16; k += 1;
-        let _ = k;
-    }
-    {
         let a = take_ints(d, &["_envc_at_a_discard_from_play"], &[], 0, 1)?;
         let mut k = 0usize;
         s.f__envc_at_a_discard_from_play = a[k] as i8; k += 1;
@@ -2502,15 +2658,15 @@ fn import(d: &Bound<'_, PyDict>, s: &mut State) -> PyResult<()> {
         let _ = k;
     }
     {
-        let a = take_ints(d, &["_envc_choice_option"], &[], 0, 3)?;
+        let a = take_ints(d, &["_envc_choice_option"], &[], 0, 7)?;
         let mut k = 0usize;
         s.f__envc_choice_option = a[k] as i8; k += 1;
         let _ = k;
     }
     {
-        let a = take_bools(d, &["legal_action_mask"], &[136])?;
+        let a = take_bools(d, &["legal_action_mask"], &[140])?;
         let mut k = 0usize;
-        for i0 in 0..136usize {
+        for i0 in 0..140usize {
             s.legal_action_mask[i0] = a[k]; k += 1;
         }
         let _ = k;
