@@ -298,7 +298,12 @@ class _Body:
             fallback = [ir.Fault(message=s.fault or "no legal option", span=s.span)]
         running: list[ir.Stmt] = [ir.Let(name=who, type=player, value=s.chooser, span=s.span),
                                   ir.If(cond=legal, then=pause, orelse=fallback, span=s.span)]
-        option = ir.StateGet(name=cp.OPTION, type=self.option_type())
+        # Decision: the option is read with the type of this `choose`'s own domain (`lo..hi`), not
+        # the option field's (the widest domain of every `choose` of the spec): the legal-action
+        # mask offers only values of `lo..hi` where `cond` holds, so the stored value is in it, and
+        # the place (typed from this domain, e.g. `int[-1..3]` with `else -1`) keeps its range
+        # (`ir.verify`). Both types store alike, so the generated code does not change.
+        option = ir.StateGet(name=cp.OPTION, type=ir.IntT(lo=s.lo, hi=s.hi - 1))
         back: list[ir.Stmt] = self.restore(j) + [
             ir.Assign(place=s.place, value=option, span=s.span),
             self.set_state("current_player", player, ir.StateGet(name=cp.MOVER, type=player)),
@@ -309,9 +314,6 @@ class _Body:
         sought = j in modes.seek
         return out, _Modes(run=modes.run or sought, susp=modes.susp or modes.run,
                            seek=frozenset(k for k in modes.seek if k > j))
-
-    def option_type(self) -> ir.Type:
-        return next(f.type for f in self.m.state if f.name == cp.OPTION)
 
     def call(self, s: ir.CallProc, j: int, modes: _Modes, follow: list[ir.Stmt] | None
              ) -> tuple[list[ir.Stmt], _Modes, bool]:
