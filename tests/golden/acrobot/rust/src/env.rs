@@ -26,40 +26,16 @@ pub const ACTION_KINDS: [(&str, usize, usize); 1] = [("torque", 0, 3)];
 pub const INVARIANT_NAMES: [&str; 2] = ["angles_wrapped", "velocities_bounded"];
 
 /// The spec location and message of every fault, a template: `{a}`, `{b}` are the values of
-/// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`).
+/// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`, in lib.rs).
 pub static FAULT_SITES: [&str; 0] = [
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
-/// values, labels): how `format_action` names a flat action.
-static ACTION_PARAMS: [(&str, usize, &[(&str, i32, usize, &[&str])]); 1] = [
+/// values, labels): how lib.rs's `format_action` names a flat action.
+pub static ACTION_PARAMS: [(&str, usize, &[(&str, i32, usize, &[&str])]); 1] = [
     ("torque", 0, &[("a", -1, 3, &[])]),
 ];
 
-/// Flat action `action` as the interpreter names it: `place(cell=4)`, `7 (outside 0..6)`
-/// (envc's `ActionSpace.format`; parameters row-major, the last the fastest).
-pub fn format_action(action: i32) -> String {
-    if action < 0 || action as usize >= NUM_ACTIONS {
-        return format!("{} (outside 0..{})", action, NUM_ACTIONS as i64 - 1);
-    }
-    let a = action as usize;
-    let (name, offset, params) = ACTION_PARAMS.iter().rev().find(|k| k.1 <= a).copied().unwrap_or(("?", 0, &[]));
-    let mut rest = a - offset;
-    let mut values: Vec<String> = Vec::with_capacity(params.len());
-    for (pname, lo, count, labels) in params.iter().rev() {
-        let i = rest % count;
-        rest /= count;
-        let value = labels.get(i).map(|l| l.to_string()).unwrap_or_else(|| (lo + i as i32).to_string());
-        values.push(format!("{}={}", pname, value));
-    }
-    values.reverse();
-    format!("{}({})", name, values.join(", "))
-}
-
-/// The text of fault `f`: its site's template filled in (`Fault::message`).
-pub fn fault_message(f: &Fault) -> String {
-    f.message(&FAULT_SITES, &format_action)
-}
 
 /// The observation type (the spec's `observe` return type).
 pub type Observation = [f32; 6];

@@ -43,7 +43,35 @@ pyo3::create_exception!(
 );
 
 fn fault_error(env_index: usize, f: Fault) -> PyErr {
-    SpecRuntimeError::new_err(format!("env {}: {}", env_index, env::fault_message(&f)))
+    SpecRuntimeError::new_err(format!("env {}: {}", env_index, fault_message(&f)))
+}
+
+// Fault texts live here, in the glue, not in env.rs: they allocate (`String`), and the
+// environment itself never does (tests/test_rust_backend.py).
+
+/// Flat action `action` as the interpreter names it: `place(cell=4)`, `7 (outside 0..6)`
+/// (envc's `ActionSpace.format`; parameters row-major, the last the fastest).
+pub fn format_action(action: i32) -> String {
+    if action < 0 || action as usize >= env::NUM_ACTIONS {
+        return format!("{} (outside 0..{})", action, env::NUM_ACTIONS as i64 - 1);
+    }
+    let a = action as usize;
+    let (name, offset, params) = env::ACTION_PARAMS.iter().rev().find(|k| k.1 <= a).copied().unwrap_or(("?", 0, &[]));
+    let mut rest = a - offset;
+    let mut values: Vec<String> = Vec::with_capacity(params.len());
+    for (pname, lo, count, labels) in params.iter().rev() {
+        let i = rest % count;
+        rest /= count;
+        let value = labels.get(i).map(|l| l.to_string()).unwrap_or_else(|| (lo + i as i32).to_string());
+        values.push(format!("{}={}", pname, value));
+    }
+    values.reverse();
+    format!("{}({})", name, values.join(", "))
+}
+
+/// The text of fault `f`: its site's template filled in (`Fault::message`).
+pub fn fault_message(f: &Fault) -> String {
+    f.message(&env::FAULT_SITES, &format_action)
 }
 
 // ---------------------------------------------------------------- one environment
