@@ -48,6 +48,9 @@ sys.path.insert(0, ROOT)
 from envc.compiler import ir  # noqa: E402
 from envc.compiler.check import load  # noqa: E402
 from envc.compiler.pipeline import PassContext  # noqa: E402
+from envc.dsl import ast  # noqa: E402
+from envc.dsl.parser import parse  # noqa: E402
+from envc.llm_fill.fillfile import item_text  # noqa: E402
 
 OFF = PassContext(disabled=frozenset({"effect_tables"}))
 
@@ -104,15 +107,9 @@ def stand_in(family: str, text: str) -> str:
     return default
 
 
-def escape(text: str) -> str:
-    """`text` as a string literal's inside in a .fills file."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def fill_item(family: str, hole: ir.HoleDef, body: str) -> str:
-    text = escape(hole.prose)
-    return (f'// bench stand-in\nfill {family} text "{text}"\n    hash "{hole.signature_hash}" provenance "hand" {{\n'
-            f"    {body}\n}}\n")
+    return "// bench stand-in\n" + item_text(family, {"text": hole.prose, "hash": hole.signature_hash,
+                                                        "provenance": "hand"}, body)
 
 
 def copy_data(folder: str) -> None:
@@ -135,35 +132,25 @@ def snapshot(folder: str) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-FILL_ITEM = re.compile(r'^fill (\w+) text "((?:[^"\\]|\\.)*)"$')
+def fill_items(fills: str) -> list[ast.FillDecl]:
+    """The `fill` items of a .fills file's text, parsed as `envc` parses them."""
+    return [d for d in parse(fills, "tcg.fills").decls if isinstance(d, ast.FillDecl)]
 
 
 def keep_fills(fills: str, kept: set[tuple[str, str]]) -> str:
-    """`fills` (a .fills file's text) without the items whose (family, text) is not in `kept`:
-    an item is its `fill F text "..."` line, the comment lines right above it, and the lines
-    down to its closing `}` at column 0."""
-    lines = fills.split("\n")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        m = FILL_ITEM.match(lines[i])
-        if not m:
-            out.append(lines[i])
-            i += 1
-            continue
-        end = next(j for j in range(i, len(lines)) if lines[j] == "}")
-        if (m.group(1), m.group(2)) in kept:
-            out.extend(lines[i:end + 1])
-        else:
-            while out and out[-1].startswith("//"):
-                out.pop()
-        i = end + 1
-    return "\n".join(out)
+    """`fills` (a .fills file's text) without the items whose (family, text) is not in `kept`
+    (each item's characters, from `fill` to its closing brace; comments stay)."""
+    out, at = [], 0
+    for d in fill_items(fills):
+        if (d.name, d.attrs.get("text")) not in kept:
+            out.append(fills[at:d.span.start])
+            at = d.span.end
+    return "".join(out) + fills[at:]
 
 
 def filled_texts(fills: str) -> set[tuple[str, str]]:
-    """The (family, text) of every item of a .fills file's text."""
-    return {(m.group(1), m.group(2)) for m in map(FILL_ITEM.match, fills.split("\n")) if m}
+    """The (family, text) of every family member's item of a .fills file's text."""
+    return {(d.name, d.attrs["text"]) for d in fill_items(fills) if "text" in d.attrs}
 
 
 def make_variant(folder: str, scale: int, base: ir.Module, spec: tuple[str, str],
@@ -182,7 +169,7 @@ def make_variant(folder: str, scale: int, base: ir.Module, spec: tuple[str, str]
         holes = [h for h in base.holes if h.family == fam.name]
         filled = [h for h in holes if h.status == "filled"]
         if scale == 0:
-            emptied = [h for h in filled if (fam.name, escape(h.prose)) not in kept]
+            emptied = [h for h in filled if (fam.name, h.prose) not in kept]
             for h in emptied:
                 fills += "\n" + fill_item(fam.name, h, "")
             counts[fam.name] = len(filled) - len(emptied)
